@@ -1,0 +1,146 @@
+"""One exception hierarchy for everything the client can raise.
+
+``VoucherifyError``
+  ``TransportError`` - no HTTP response (DNS, refused connection, reset, timeout)
+    ``RequestTimeout``
+  ``APIError`` - Voucherify answered with an error status; carries the parsed error body
+    ``BadRequestError`` (400), ``UnauthorizedError`` (401), ``ForbiddenError`` (403),
+    ``NotFoundError`` (404), ``ConflictError`` (409, ``duplicate_found``),
+    ``PayloadTooLargeError`` (413), ``RateLimitedError`` (429), ``ServerError`` (5xx)
+
+Error bodies follow the spec's ``Error`` schema: ``code``, ``key``, ``message``, ``details``,
+``request_id``, ``resource_id``, ``resource_type`` and ``error.message`` (the message a shop wrote
+in a validation rule). Nothing here ever holds the app token: only method, path and the body.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class VoucherifyError(Exception):
+    """Base class of every error raised by :mod:`django_voucherify`."""
+
+
+class TransportError(VoucherifyError):
+    """The request got no HTTP response.
+
+    ``request_sent`` is False only when the connection provably never opened (refused, DNS
+    failure, connect timeout), i.e. the server cannot have acted on it.
+    """
+
+    def __init__(self, message: str, *, method: str = "", path: str = "",
+                 request_sent: bool = True) -> None:
+        super().__init__(message)
+        self.method = method
+        self.path = path
+        self.request_sent = request_sent
+
+    def __str__(self) -> str:
+        where = f" ({self.method} {self.path})" if self.method else ""
+        return f"{self.args[0]}{where}"
+
+
+class RequestTimeout(TransportError):
+    """Connecting or reading took longer than the configured timeout."""
+
+
+class APIError(VoucherifyError):
+    """Voucherify answered with an HTTP error status."""
+
+    def __init__(self, status: int, body: dict[str, Any] | None = None, *, method: str = "",
+                 path: str = "", headers: dict[str, str] | None = None) -> None:
+        body = body if isinstance(body, dict) else {}
+        self.status = status
+        self.body = body
+        self.method = method
+        self.path = path
+        self.code: int | None = body.get("code") if isinstance(body.get("code"), int) else status
+        self.key: str | None = body.get("key")
+        self.message: str | None = body.get("message")
+        self.details: str | None = body.get("details")
+        self.request_id: str | None = body.get("request_id") or (headers or {}).get(
+            "x-request-id"
+        )
+        self.resource_id: str | None = body.get("resource_id")
+        self.resource_type: str | None = body.get("resource_type")
+        error = body.get("error")
+        #: The custom message a shop configured in a validation rule, if any.
+        self.error_message: str | None = (
+            error.get("message") if isinstance(error, dict) else None
+        )
+        super().__init__(self._summary())
+
+    def _summary(self) -> str:
+        parts = [f"{self.status}"]
+        if self.key:
+            parts.append(self.key)
+        text = " ".join(parts)
+        if self.message:
+            text += f": {self.message}"
+        if self.details:
+            text += f" ({self.details})"
+        if self.method:
+            text += f" [{self.method} {self.path}]"
+        if self.request_id:
+            text += f" request_id={self.request_id}"
+        return text
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(status={self.status}, key={self.key!r}, " \
+               f"request_id={self.request_id!r})"
+
+
+class BadRequestError(APIError):
+    """400: invalid payload, or a business rule refused it (``voucher_disabled``...)."""
+
+
+class UnauthorizedError(APIError):
+    """401: the app id / secret key pair was refused."""
+
+
+class ForbiddenError(APIError):
+    """403: the keys are valid but may not use this endpoint."""
+
+
+class NotFoundError(APIError):
+    """404: the voucher, customer, order... does not exist."""
+
+
+class ConflictError(APIError):
+    """409: a resource with this identifier exists (``duplicate_found``)."""
+
+
+class PayloadTooLargeError(APIError):
+    """413: the body is over Voucherify's 10 MB limit; split it."""
+
+
+class RateLimitedError(APIError):
+    """429: too many requests. ``retry_after`` is the delay Voucherify asked for, in seconds."""
+
+    def __init__(self, status: int, body: dict[str, Any] | None = None, *,
+                 retry_after: float | None = None, **kwargs: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(status, body, **kwargs)
+
+
+class ServerError(APIError):
+    """5xx: Voucherify failed; safe requests are retried before this is raised."""
+
+
+_BY_STATUS: dict[int, type[APIError]] = {
+    400: BadRequestError,
+    401: UnauthorizedError,
+    403: ForbiddenError,
+    404: NotFoundError,
+    409: ConflictError,
+    413: PayloadTooLargeError,
+    429: RateLimitedError,
+}
+
+
+def error_class_for(status: int) -> type[APIError]:
+    """The most specific :class:`APIError` subclass for an HTTP status."""
+    if status >= 500:
+        return ServerError
+    return _BY_STATUS.get(status, APIError)

@@ -1,0 +1,154 @@
+"""System checks for ``settings.VOUCHERIFY`` (``manage.py check``).
+
+Ids: ``voucherify.E001``-``E009`` are errors that stop the client from working, ``W0xx`` are
+warnings about settings that work but are probably not what the shop wants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.core import checks
+
+SETTING = "settings.VOUCHERIFY"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _url_problem(value: Any) -> str | None:
+    if not isinstance(value, str) or not value:
+        return "must be a non-empty string"
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return "must be an absolute http(s) URL such as https://api.voucherify.io"
+    if parts.query or parts.fragment:
+        return "must not carry a query string or fragment"
+    if parts.path not in ("", "/"):
+        return "must be the server root; the client adds /v1/... itself"
+    return None
+
+
+def settings_problems(values: dict[str, Any]) -> list[checks.CheckMessage]:
+    """Validate a merged VOUCHERIFY dict; shared by the checks and :func:`conf.get_settings`."""
+    problems: list[checks.CheckMessage] = []
+    for key, cid in (("APP_ID", "voucherify.E001"), ("SECRET_KEY", "voucherify.E002")):
+        value = values.get(key)
+        if not isinstance(value, str) or not value.strip():
+            problems.append(
+                checks.Error(
+                    f"{SETTING}['{key}'] is missing or empty.",
+                    hint=(
+                        f"Set VOUCHERIFY = {{'{key}': ...}} in your settings, from Voucherify's "
+                        "Project settings > Application Keys (read it from the environment, "
+                        f"e.g. env('VOUCHERIFY_{key}'))."
+                    ),
+                    id=cid,
+                )
+            )
+    for key, cid in (("API_URL", "voucherify.E003"), ("DOWNLOAD_URL", "voucherify.E003")):
+        value = values.get(key)
+        if key == "DOWNLOAD_URL" and value is None:
+            continue
+        reason = _url_problem(value)
+        if reason:
+            problems.append(
+                checks.Error(
+                    f"{SETTING}['{key}'] {reason} (got {value!r}).",
+                    hint=(
+                        "Use your cluster's URL: https://api.voucherify.io (Europe), "
+                        "https://us1.api.voucherify.io (US), https://as1.api.voucherify.io (Asia), "
+                        "or the sandbox's, e.g. http://127.0.0.1:8100."
+                    ),
+                    id=cid,
+                )
+            )
+    problems.extend(_timeout_problems(values))
+    problems.extend(_retry_problems(values))
+    if _is_number(values.get("POOL_SIZE")) is False or int(values.get("POOL_SIZE") or 0) < 1:
+        problems.append(
+            checks.Error(
+                f"{SETTING}['POOL_SIZE'] must be a positive integer.",
+                hint="Leave it unset (10) or set it to the number of threads per process.",
+                id="voucherify.E006",
+            )
+        )
+    url = values.get("API_URL")
+    if isinstance(url, str) and url.startswith("http://") and not _is_local(url):
+        problems.append(
+            checks.Warning(
+                f"{SETTING}['API_URL'] uses plain http to a non-local host ({url}).",
+                hint="Your secret key would travel unencrypted; use https.",
+                id="voucherify.W001",
+            )
+        )
+    return problems
+
+
+def _is_local(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host in ("localhost", "::1", "testserver") or host.startswith("127.")
+
+
+def _timeout_problems(values: dict[str, Any]) -> Iterable[checks.CheckMessage]:
+    for key in ("CONNECT_TIMEOUT", "READ_TIMEOUT"):
+        value = values.get(key)
+        if not _is_number(value) or value <= 0:
+            yield checks.Error(
+                f"{SETTING}['{key}'] must be a positive number of seconds (got {value!r}).",
+                hint="Typical values: CONNECT_TIMEOUT 3.05, READ_TIMEOUT 20.",
+                id="voucherify.E004",
+            )
+        elif value > 120:
+            yield checks.Warning(
+                f"{SETTING}['{key}'] is {value} seconds; a request thread would hang that long.",
+                hint="Keep timeouts short (under 30 s) and let retries do the rest.",
+                id="voucherify.W002",
+            )
+    connect, read, budget = (
+        values.get("CONNECT_TIMEOUT"),
+        values.get("READ_TIMEOUT"),
+        values.get("RETRY_BUDGET"),
+    )
+    if all(_is_number(v) for v in (connect, read, budget)) and budget > 0 and budget < connect:
+        yield checks.Warning(
+            f"{SETTING}['RETRY_BUDGET'] ({budget} s) is shorter than CONNECT_TIMEOUT ({connect} s).",
+            hint="No retry could ever fit in the budget; raise RETRY_BUDGET or set MAX_RETRIES=0.",
+            id="voucherify.W003",
+        )
+
+
+def _retry_problems(values: dict[str, Any]) -> Iterable[checks.CheckMessage]:
+    retries = values.get("MAX_RETRIES")
+    if not isinstance(retries, int) or isinstance(retries, bool) or not 0 <= retries <= 10:
+        yield checks.Error(
+            f"{SETTING}['MAX_RETRIES'] must be an integer from 0 to 10 (got {retries!r}).",
+            hint="Use 0 to switch retries off; 3 is the default.",
+            id="voucherify.E005",
+        )
+    for key in ("RETRY_BUDGET", "BACKOFF_BASE", "BACKOFF_MAX"):
+        value = values.get(key)
+        if not _is_number(value) or value < 0:
+            yield checks.Error(
+                f"{SETTING}['{key}'] must be a number of seconds, zero or more (got {value!r}).",
+                hint="Leave it unset to use the default.",
+                id="voucherify.E005",
+            )
+
+
+@checks.register("voucherify")
+def check_voucherify_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Report every problem in ``settings.VOUCHERIFY`` with a hint that says what to set."""
+    from .conf import raw_settings
+
+    try:
+        values = raw_settings()
+    except Exception as exc:  # ImproperlyConfigured: not a dict
+        return [
+            checks.Error(str(exc), hint="VOUCHERIFY = {'APP_ID': ..., 'SECRET_KEY': ...}",
+                         id="voucherify.E000")
+        ]
+    return settings_problems(values)

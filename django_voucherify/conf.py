@@ -1,0 +1,111 @@
+"""The ``VOUCHERIFY`` settings dict, read when needed (never frozen at import time).
+
+Every option has a default except the two credentials. Options are looked up through
+:func:`get_settings`, which validates types and builds a :class:`VoucherifySettings`; the system
+checks in :mod:`django_voucherify.checks` report the same problems with hints at start-up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
+
+#: Voucherify's Europe cluster, the account default (``https://{cluster}.voucherify.io``).
+DEFAULT_API_URL = "https://api.voucherify.io"
+
+#: Options a shop may set in ``settings.VOUCHERIFY`` and their defaults.
+DEFAULTS: dict[str, Any] = {
+    "APP_ID": None,
+    "SECRET_KEY": None,
+    "API_URL": DEFAULT_API_URL,
+    # Where export files are downloaded from; derived from API_URL when None.
+    "DOWNLOAD_URL": None,
+    # Seconds to open a connection, and to wait for each read.
+    "CONNECT_TIMEOUT": 3.05,
+    "READ_TIMEOUT": 20.0,
+    # Retries of safe requests: at most MAX_RETRIES more attempts, all within RETRY_BUDGET seconds.
+    "MAX_RETRIES": 3,
+    "RETRY_BUDGET": 20.0,
+    "BACKOFF_BASE": 0.25,
+    "BACKOFF_MAX": 8.0,
+    # Connection pool size of the shared requests.Session (one per worker thread is plenty).
+    "POOL_SIZE": 10,
+    # Honour HTTP(S)_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE and .netrc from the environment. Off by
+    # default: requests re-reads the environment on every call when it is on, which is slow.
+    "TRUST_ENV": False,
+    "PROXIES": None,
+    "VERIFY": True,
+    # Log request and response bodies (never credentials) at DEBUG level.
+    "LOG_BODIES": False,
+}
+
+SETTING_NAME = "VOUCHERIFY"
+
+
+@dataclass(frozen=True)
+class VoucherifySettings:
+    """A validated snapshot of ``settings.VOUCHERIFY``."""
+
+    app_id: str
+    secret_key: str = field(repr=False)
+    api_url: str = DEFAULT_API_URL
+    download_url: str | None = None
+    connect_timeout: float = 3.05
+    read_timeout: float = 20.0
+    max_retries: int = 3
+    retry_budget: float = 20.0
+    backoff_base: float = 0.25
+    backoff_max: float = 8.0
+    pool_size: int = 10
+    trust_env: bool = False
+    proxies: dict[str, str] | None = None
+    verify: bool | str = True
+    log_bodies: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def raw_settings() -> dict[str, Any]:
+    """The ``VOUCHERIFY`` dict merged over :data:`DEFAULTS` (unknown keys kept for add-ons)."""
+    configured = getattr(django_settings, SETTING_NAME, None) or {}
+    if not isinstance(configured, dict):
+        raise ImproperlyConfigured(
+            f"settings.{SETTING_NAME} must be a dict, got {type(configured).__name__}."
+        )
+    return {**DEFAULTS, **configured}
+
+
+def get_settings() -> VoucherifySettings:
+    """Validate ``settings.VOUCHERIFY`` and return it as :class:`VoucherifySettings`.
+
+    Raises :class:`~django.core.exceptions.ImproperlyConfigured` naming the option to fix.
+    """
+    from .checks import settings_problems  # the checks and this lookup share one validator
+
+    values = raw_settings()
+    errors = [p for p in settings_problems(values) if p.is_serious()]
+    if errors:
+        first = errors[0]
+        raise ImproperlyConfigured(f"{first.msg} {first.hint or ''}".strip())
+    known = {k.lower(): values[k] for k in DEFAULTS}
+    extra = {k: v for k, v in values.items() if k not in DEFAULTS}
+    return VoucherifySettings(
+        app_id=str(known["app_id"]),
+        secret_key=str(known["secret_key"]),
+        api_url=str(known["api_url"]).rstrip("/"),
+        download_url=(str(known["download_url"]).rstrip("/") if known["download_url"] else None),
+        connect_timeout=float(known["connect_timeout"]),
+        read_timeout=float(known["read_timeout"]),
+        max_retries=int(known["max_retries"]),
+        retry_budget=float(known["retry_budget"]),
+        backoff_base=float(known["backoff_base"]),
+        backoff_max=float(known["backoff_max"]),
+        pool_size=int(known["pool_size"]),
+        trust_env=bool(known["trust_env"]),
+        proxies=known["proxies"],
+        verify=known["verify"],
+        log_bodies=bool(known["log_bodies"]),
+        extra=extra,
+    )
