@@ -1,0 +1,1 @@
+"""An in-memory, stateful, spec-faithful local Voucherify (see docs/sandbox.md)."""

@@ -1,0 +1,1 @@
+"""pytest fixtures for testing a shop against the sandbox (filled in by the sandbox work)."""
