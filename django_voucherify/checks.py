@@ -15,8 +15,11 @@ from django.core import checks
 SETTING = "settings.VOUCHERIFY"
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def _number(value: Any) -> float | None:
+    """``value`` as a float when it is a real number (not a bool), else None."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
 
 
 def _url_problem(value: Any) -> str | None:
@@ -68,7 +71,8 @@ def settings_problems(values: dict[str, Any]) -> list[checks.CheckMessage]:
             )
     problems.extend(_timeout_problems(values))
     problems.extend(_retry_problems(values))
-    if _is_number(values.get("POOL_SIZE")) is False or int(values.get("POOL_SIZE") or 0) < 1:
+    pool_size = values.get("POOL_SIZE")
+    if not isinstance(pool_size, int) or isinstance(pool_size, bool) or pool_size < 1:
         problems.append(
             checks.Error(
                 f"{SETTING}['POOL_SIZE'] must be a positive integer.",
@@ -95,10 +99,11 @@ def _is_local(url: str) -> bool:
 
 def _timeout_problems(values: dict[str, Any]) -> Iterable[checks.CheckMessage]:
     for key in ("CONNECT_TIMEOUT", "READ_TIMEOUT"):
-        value = values.get(key)
-        if not _is_number(value) or value <= 0:
+        raw = values.get(key)
+        value = _number(raw)
+        if value is None or value <= 0:
             yield checks.Error(
-                f"{SETTING}['{key}'] must be a positive number of seconds (got {value!r}).",
+                f"{SETTING}['{key}'] must be a positive number of seconds (got {raw!r}).",
                 hint="Typical values: CONNECT_TIMEOUT 3.05, READ_TIMEOUT 20.",
                 id="voucherify.E004",
             )
@@ -108,12 +113,8 @@ def _timeout_problems(values: dict[str, Any]) -> Iterable[checks.CheckMessage]:
                 hint="Keep timeouts short (under 30 s) and let retries do the rest.",
                 id="voucherify.W002",
             )
-    connect, read, budget = (
-        values.get("CONNECT_TIMEOUT"),
-        values.get("READ_TIMEOUT"),
-        values.get("RETRY_BUDGET"),
-    )
-    if all(_is_number(v) for v in (connect, read, budget)) and budget > 0 and budget < connect:
+    connect, budget = _number(values.get("CONNECT_TIMEOUT")), _number(values.get("RETRY_BUDGET"))
+    if connect is not None and budget is not None and 0 < budget < connect:
         yield checks.Warning(
             f"{SETTING}['RETRY_BUDGET'] ({budget} s) is shorter than CONNECT_TIMEOUT ({connect} s).",
             hint="No retry could ever fit in the budget; raise RETRY_BUDGET or set MAX_RETRIES=0.",
@@ -130,10 +131,11 @@ def _retry_problems(values: dict[str, Any]) -> Iterable[checks.CheckMessage]:
             id="voucherify.E005",
         )
     for key in ("RETRY_BUDGET", "BACKOFF_BASE", "BACKOFF_MAX"):
-        value = values.get(key)
-        if not _is_number(value) or value < 0:
+        raw = values.get(key)
+        value = _number(raw)
+        if value is None or value < 0:
             yield checks.Error(
-                f"{SETTING}['{key}'] must be a number of seconds, zero or more (got {value!r}).",
+                f"{SETTING}['{key}'] must be a number of seconds, zero or more (got {raw!r}).",
                 hint="Leave it unset to use the default.",
                 id="voucherify.E005",
             )

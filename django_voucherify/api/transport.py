@@ -206,10 +206,10 @@ class Transport:
                 if stream:
                     return response
                 return _parse_body(response)
-            error = self._api_error(response, method, path)
-            retry_after = error.retry_after if isinstance(error, RateLimitedError) else None
+            api_error = self._api_error(response, method, path)
+            retry_after = api_error.retry_after if isinstance(api_error, RateLimitedError) else None
             delay = retry_after if retry_after is not None else policy.backoff(retry_number)
-            self._log_response(method, path, response, elapsed_ms, json, error=error)
+            self._log_response(method, path, response, elapsed_ms, json, error=api_error)
             if retry and self._can_retry(method, status, True, retry_number, started, delay):
                 self._log_retry(method, path, f"HTTP {status}", delay, retry_number)
                 response.close()
@@ -217,7 +217,7 @@ class Transport:
                 self._sleep(delay)
                 retry_number += 1
                 continue
-            raise error
+            raise api_error
 
     def _can_retry(self, method: str, status: int | None, sent: bool, retry_number: int,
                    started: float, delay: float) -> bool:

@@ -1,0 +1,1 @@
+"""Endpoint groups of the client, one module per Voucherify API group."""

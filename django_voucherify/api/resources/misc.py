@@ -1,0 +1,74 @@
+"""``client.async_actions``, ``client.validations`` and ``client.exports``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import IO, Any, cast
+
+from ..endpoints import endpoint
+from ..paging import iter_by_date
+from ..transport import encode_path as p
+from ..types import AsyncAction, Export, ValidationResult
+from .base import Resource
+
+DOWNLOAD_CHUNK = 256 * 1024
+
+
+class AsyncActions(Resource):
+    namespace = "async_actions"
+
+    @endpoint("get-async-action", "GET", "/v1/async-actions/{asyncActionId}")
+    def get(self, async_action_id: str) -> AsyncAction:
+        """Status, progress and result of a bulk job (``GET /v1/async-actions/{id}``)."""
+        return cast(AsyncAction, self._get(p("/v1/async-actions/{}", async_action_id)))
+
+    @endpoint("list-async-actions", "GET", "/v1/async-actions")
+    def list(self, **params: Any) -> dict[str, Any]:
+        """One page of ``GET /v1/async-actions`` (``limit``, ``end_date``)."""
+        return cast(dict[str, Any], self._get("/v1/async-actions", params))
+
+    def iterate(self, **params: Any) -> Iterator[AsyncAction]:
+        """Every async action, newest first, moving ``end_date`` back page by page."""
+        return cast(Iterator[AsyncAction], iter_by_date(self.list, "async_actions",
+                                                        cursor_param="end_date", params=params))
+
+
+class Validations(Resource):
+    namespace = "validations"
+
+    @endpoint("validate-stacked-discounts", "POST", "/v1/validations")
+    def validate(self, request: Mapping[str, Any]) -> ValidationResult:
+        """Check 1 to 30 redeemables against an order without redeeming
+        (``POST /v1/validations``); pass ``session={"type": "LOCK"}`` to hold them."""
+        return cast(ValidationResult, self._post("/v1/validations", dict(request)))
+
+
+class Exports(Resource):
+    namespace = "exports"
+
+    @endpoint("get-export", "GET", "/v1/exports/{exportId}")
+    def get(self, export_id: str) -> Export:
+        """An export's status and, when DONE, ``result.url`` (``GET /v1/exports/{exportId}``)."""
+        return cast(Export, self._get(p("/v1/exports/{}", export_id)))
+
+    @endpoint("download-export", "GET", "/v1/exports/{export_Id}")
+    def download(self, export_id: str, token: str, into: IO[bytes] | None = None) -> bytes | int:
+        """Download a finished export's CSV from the download host
+        (``GET /v1/exports/{export_Id}?token=...``).
+
+        With ``into``, the file is streamed there in chunks and the byte count is returned;
+        otherwise the whole content is returned as bytes.
+        """
+        transport = self._transport
+        response = transport.request(
+            "GET", p("/v1/exports/{}", export_id), params={"token": token},
+            base_url=transport.download_url, stream=True, headers={"Accept": "text/plain"},
+        )
+        with response:
+            if into is None:
+                return cast(bytes, response.content)
+            written = 0
+            for chunk in response.iter_content(DOWNLOAD_CHUNK):
+                into.write(chunk)
+                written += len(chunk)
+            return written
