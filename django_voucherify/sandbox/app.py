@@ -1,0 +1,167 @@
+"""The sandbox as a WSGI application.
+
+``Sandbox()`` is a complete local Voucherify: it authenticates (``X-App-Id``/``X-App-Token``,
+401 ``unauthorized``), limits bodies to 10 MB (413), routes on the raw path (see
+:mod:`~django_voucherify.sandbox.routing`), runs the handler under ``state.lock``, renders
+:class:`~django_voucherify.sandbox.errors.SandboxError` as Voucherify's error body and stamps
+every response with ``X-Request-Id`` (the same id as the error body's ``request_id``).
+
+Transports must put the raw, still percent-encoded request target into ``environ["RAW_URI"]``
+(or ``REQUEST_URI``): WSGI's ``PATH_INFO`` is already decoded, which would split ``%2F``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from django_voucherify.sandbox.errors import SandboxError, payload_too_large, unauthorized
+from django_voucherify.sandbox.faults import DropConnection, FaultInjector, SimulatedTimeout
+from django_voucherify.sandbox.handlers import load_all
+from django_voucherify.sandbox.routing import SandboxRequest, SandboxResponse, parse_query, resolve
+from django_voucherify.sandbox.state import SandboxState
+
+MAX_BODY = 10 * 1024 * 1024
+
+StartResponse = Callable[..., Any]
+
+_REASONS = {
+    200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 400: "Bad Request",
+    401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
+    413: "Payload Too Large", 429: "Too Many Requests", 500: "Internal Server Error",
+    502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
+}  # fmt: skip
+
+
+@dataclass
+class Exchange:
+    """What a response listener sees: the request and the response the sandbox produced."""
+
+    request: SandboxRequest
+    response: SandboxResponse
+    operation_id: str
+
+
+class Sandbox:
+    """A local Voucherify. Thread-safe; one instance = one isolated account."""
+
+    def __init__(
+        self,
+        app_id: str = "sandbox-app-id",
+        app_token: str = "sandbox-secret-key",  # noqa: S107 - a well-known local default
+        state: SandboxState | None = None,
+        base_url: str = "https://api.voucherify.io",
+    ) -> None:
+        load_all()
+        self.app_id = app_id
+        self.app_token = app_token
+        self.state = state or SandboxState()
+        # Used to build absolute URLs (export downloads); servers overwrite it with their URL.
+        self.base_url = base_url.rstrip("/")
+        self.faults = FaultInjector()
+        # Called after every handled request (also errors); the conformance tests hook in here.
+        self.response_listeners: list[Callable[[Exchange], None]] = []
+        self.state.extra.setdefault("_base_url", self.base_url)
+
+    # ---- WSGI ---------------------------------------------------------------------------
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        resp = self.handle_environ(environ)
+        payload = resp.encode()
+        headers = [(k, v) for k, v in resp.headers.items()]
+        if resp.content_type and resp.status != 204:
+            headers.append(("Content-Type", resp.content_type))
+        headers.append(("Content-Length", str(len(payload))))
+        start_response(f"{resp.status} {_REASONS.get(resp.status, 'Unknown')}", headers)
+        return [payload]
+
+    def handle_environ(self, environ: dict[str, Any]) -> SandboxResponse:
+        """Turn a WSGI environ into a response. May raise DropConnection/SimulatedTimeout."""
+        method = str(environ.get("REQUEST_METHOD", "GET")).upper()
+        raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+        if raw:
+            raw = str(raw)
+            if "://" in raw:  # absolute-form request target
+                raw = "/" + raw.split("://", 1)[1].partition("/")[2]
+            path, _, qs = raw.partition("?")
+            path = path.split("#", 1)[0]
+        else:
+            # PATH_INFO is latin-1-decoded bytes; re-encode (%2F is lost, but it's the best we have)
+            path = quote(str(environ.get("PATH_INFO", "/")).encode("latin-1"), safe="/%")
+            qs = str(environ.get("QUERY_STRING", ""))
+        headers = {
+            k[5:].replace("_", "-").lower(): str(v) for k, v in environ.items() if k.startswith("HTTP_")
+        }
+        if environ.get("CONTENT_TYPE"):
+            headers["content-type"] = str(environ["CONTENT_TYPE"])
+        req = SandboxRequest(method, path, {}, headers, b"", "v-" + secrets.token_hex(9))
+        fault = self.faults.pick(method, _decoded(path))
+        if fault is not None:
+            if fault.latency:
+                timeout = environ.get("sandbox.read_timeout")
+                if timeout is not None and fault.latency > float(timeout):
+                    time.sleep(float(timeout))
+                    raise SimulatedTimeout(f"injected latency {fault.latency}s > {timeout}s")
+                time.sleep(fault.latency)
+            if fault.drop:
+                raise DropConnection(path)
+        try:
+            if fault is not None and fault.status is not None:
+                extra = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after else None
+                raise SandboxError(
+                    fault.status, fault.key or _fault_key(fault.status),
+                    "Injected fault", "Fault injected by the sandbox", headers=extra,
+                )  # fmt: skip
+            self._check_auth(headers)
+            req.body = self._read_body(environ)
+            req.query = parse_query(qs)
+            route, params = resolve(method, path)
+            req.path_params = params
+            req.operation_id = route.operation_id
+            with self.state.lock:
+                resp = route.handler(req, self.state)
+                if method != "GET":
+                    self.state.changed()
+        except SandboxError as err:
+            resp = SandboxResponse(err.status, err.to_body(req.request_id), dict(err.headers))
+        resp.headers["X-Request-Id"] = req.request_id
+        op = resp.operation_id or req.operation_id
+        for listener in list(self.response_listeners):
+            listener(Exchange(req, resp, op))
+        return resp
+
+    def _check_auth(self, headers: dict[str, str]) -> None:
+        app_id = headers.get("x-app-id", "")
+        token = headers.get("x-app-token", "")
+        # compare_digest: the sandbox is also a reference for how secrets should be compared.
+        if not (
+            secrets.compare_digest(app_id.encode(), self.app_id.encode())
+            and secrets.compare_digest(token.encode(), self.app_token.encode())
+        ):
+            raise unauthorized()
+
+    @staticmethod
+    def _read_body(environ: dict[str, Any]) -> bytes:
+        length_s = str(environ.get("CONTENT_LENGTH") or "").strip()
+        stream = environ.get("wsgi.input")
+        if stream is None:
+            return b""
+        if length_s:
+            length = int(length_s)
+            if length > MAX_BODY:
+                raise payload_too_large(MAX_BODY)
+            return bytes(stream.read(length)) if length else b""
+        return b""
+
+
+def _decoded(path: str) -> str:
+    from urllib.parse import unquote
+
+    return unquote(path)
+
+
+def _fault_key(status: int) -> str:
+    return {429: "too_many_requests", 503: "service_unavailable"}.get(status, "internal_error")

@@ -1,0 +1,94 @@
+"""Fault injection: latency, error rates, 429 with ``Retry-After``, 5xx and dropped connections.
+
+Rules are matched per request in insertion order; the first rule that matches method and path
+(``fnmatch`` pattern over the decoded path, e.g. ``/v1/vouchers/*``) and that "fires" decides.
+A rule fires deterministically for its next ``times`` matches (then is used up), or randomly
+with probability ``rate`` (seeded RNG, so runs are reproducible). Example::
+
+    sandbox.faults.add(path="/v1/vouchers/*", method="GET", status=503, times=2)
+    sandbox.faults.add(path="/v1/redemptions", status=429, retry_after=1, times=1)
+    sandbox.faults.add(path="*", latency=0.5)                      # every request, forever
+    sandbox.faults.add(path="/v1/orders", drop=True, times=1)      # connection dropped
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import random
+import threading
+from dataclasses import dataclass
+
+
+class DropConnection(Exception):
+    """Raised by the app: the transport must drop the connection without any response."""
+
+
+class SimulatedTimeout(Exception):
+    """Raised by the app when injected latency exceeds the caller's read timeout."""
+
+
+@dataclass
+class Fault:
+    """One rule. ``status`` None means "no error" (latency-only); ``times`` None means forever."""
+
+    path: str = "*"
+    method: str = "*"
+    status: int | None = None
+    latency: float = 0.0
+    retry_after: float | None = None
+    drop: bool = False
+    times: int | None = None
+    rate: float = 1.0
+    key: str | None = None
+    hits: int = 0
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method in ("*", method.upper())) and fnmatch.fnmatchcase(path, self.path)
+
+
+class FaultInjector:
+    """Thread-safe rule list owned by a :class:`~django_voucherify.sandbox.app.Sandbox`."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self._rules: list[Fault] = []
+        self._lock = threading.Lock()
+        self._rng = random.Random(seed)
+
+    def add(
+        self,
+        path: str = "*",
+        method: str = "*",
+        *,
+        status: int | None = None,
+        latency: float = 0.0,
+        retry_after: float | None = None,
+        drop: bool = False,
+        times: int | None = None,
+        rate: float = 1.0,
+        key: str | None = None,
+    ) -> Fault:
+        """Add a rule and return it (``rule.hits`` counts how often it fired)."""
+        if status == 429 and retry_after is None:
+            retry_after = 1
+        rule = Fault(path, method.upper(), status, latency, retry_after, drop, times, rate, key)
+        with self._lock:
+            self._rules.append(rule)
+        return rule
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rules.clear()
+
+    def pick(self, method: str, path: str) -> Fault | None:
+        """The rule that fires for this request (consuming one of its ``times``), or None."""
+        with self._lock:
+            for rule in self._rules:
+                if not rule.matches(method, path):
+                    continue
+                if rule.times is not None and rule.hits >= rule.times:
+                    continue
+                if rule.rate < 1.0 and self._rng.random() >= rule.rate:
+                    continue
+                rule.hits += 1
+                return rule
+        return None

@@ -1,0 +1,209 @@
+"""Requests, responses, the route registry and qs-style query parsing.
+
+Handlers are plain functions ``handler(req: SandboxRequest, state: SandboxState) ->
+SandboxResponse`` registered with :func:`route`. Routing works on the RAW (still percent-encoded)
+path: it is split on ``/`` first and each segment is unquoted afterwards, so a voucher code such
+as ``A/B?C#D%E ü`` (sent as ``A%2FB%3FC%23D%25E%20%C3%BC``) is one path parameter. When several
+templates match, the one with more literal segments wins (``/v1/vouchers/import`` beats
+``/v1/vouchers/{code}``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote
+
+from django_voucherify.sandbox.errors import invalid_payload, method_not_allowed, route_not_found
+
+if TYPE_CHECKING:
+    from django_voucherify.sandbox.state import SandboxState
+
+
+@dataclass
+class SandboxRequest:
+    """One parsed API request. ``headers`` keys are lower-case; ``query`` is nested (qs style)."""
+
+    method: str
+    path: str  # raw, percent-encoded path
+    query: dict[str, Any]
+    headers: dict[str, str]
+    body: bytes
+    request_id: str
+    path_params: dict[str, str] = field(default_factory=dict)
+    operation_id: str = ""
+
+    def json(self) -> Any:
+        """The JSON body (``{}`` when empty); malformed JSON raises 400 ``invalid_payload``."""
+        if not self.body.strip():
+            return {}
+        try:
+            return json.loads(self.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise invalid_payload(f"Invalid JSON body: {exc}") from None
+
+    def json_object(self) -> dict[str, Any]:
+        """The JSON body, which must be an object (400 ``invalid_payload`` otherwise)."""
+        data = self.json()
+        if not isinstance(data, dict):
+            raise invalid_payload("Request body must be a JSON object")
+        return data
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+
+@dataclass
+class SandboxResponse:
+    """A handler's result. ``body``: JSON-able value, ``str``/``bytes`` (sent as is) or None."""
+
+    status: int = 200
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/json; charset=utf-8"
+    # Overrides the route's operation id, for paths that serve two operations (exports).
+    operation_id: str | None = None
+
+    def encode(self) -> bytes:
+        if self.body is None:
+            return b""
+        if isinstance(self.body, bytes):
+            return self.body
+        if isinstance(self.body, str):
+            return self.body.encode("utf-8")
+        return json.dumps(self.body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def ok(body: Any, status: int = 200) -> SandboxResponse:
+    """A JSON response."""
+    return SandboxResponse(status=status, body=body)
+
+
+def no_content() -> SandboxResponse:
+    """204, as Voucherify answers deletions and session releases."""
+    return SandboxResponse(status=204, body=None, content_type="")
+
+
+Handler = Callable[["SandboxRequest", "SandboxState"], SandboxResponse]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    template: str
+    segments: tuple[str, ...]
+    handler: Handler
+    operation_id: str
+
+    @property
+    def specificity(self) -> tuple[bool, ...]:
+        return tuple(not s.startswith("{") for s in self.segments)
+
+
+ROUTES: list[Route] = []
+
+
+def route(method: str, template: str, operation_id: str = "") -> Callable[[Handler], Handler]:
+    """Register ``handler`` for ``method template`` (``{name}`` segments become path params).
+
+    ``operation_id`` is the spec's operationId; the conformance test uses it to pick the
+    response schema.
+    """
+
+    def deco(fn: Handler) -> Handler:
+        segs = tuple(template.strip("/").split("/"))
+        ROUTES.append(Route(method.upper(), template, segs, fn, operation_id))
+        return fn
+
+    return deco
+
+
+def split_path(raw_path: str) -> list[str]:
+    """Split the raw path on ``/`` and percent-decode each segment (UTF-8)."""
+    return [unquote(s, encoding="utf-8", errors="strict") for s in raw_path.strip("/").split("/")]
+
+
+def resolve(method: str, raw_path: str) -> tuple[Route, dict[str, str]]:
+    """Find the route for a request; 404 when no template matches, 405 on method mismatch."""
+    try:
+        segs = split_path(raw_path)
+    except UnicodeDecodeError:
+        raise route_not_found(raw_path) from None
+    best: tuple[Route, dict[str, str]] | None = None
+    path_exists = False
+    for r in ROUTES:
+        if len(r.segments) != len(segs):
+            continue
+        params: dict[str, str] = {}
+        for t, s in zip(r.segments, segs, strict=True):
+            if t.startswith("{"):
+                if s == "":
+                    break
+                params[t[1:-1]] = s
+            elif t != s:
+                break
+        else:
+            path_exists = True
+            if r.method != method:
+                continue
+            if best is None or r.specificity > best[0].specificity:
+                best = (r, params)
+    if best is None:
+        if path_exists:
+            raise method_not_allowed(method, raw_path)
+        raise route_not_found(raw_path)
+    return best
+
+
+_KEY_RE = re.compile(r"\[([^\]]*)\]")
+
+
+def parse_query(qs: str) -> dict[str, Any]:
+    """Parse a qs-style query string into nested dicts/lists.
+
+    ``a[b][c]=1`` -> ``{"a": {"b": {"c": "1"}}}``; ``ids=a&ids=b`` and ``ids[]=a&ids[]=b`` ->
+    ``{"ids": ["a", "b"]}``; ``x[0]=a&x[1]=b`` -> ``{"x": ["a", "b"]}`` (dicts whose keys are
+    all digits become lists, in index order).
+    """
+    root: dict[str, Any] = {}
+    for key, value in parse_qsl(qs, keep_blank_values=True):
+        head, _, rest = key.partition("[")
+        parts = [head] + (_KEY_RE.findall("[" + rest) if rest else [])
+        node: dict[str, Any] = root
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            if last or parts[i + 1] == "":
+                if not last or part == "":
+                    # "k[]=v": append to a list
+                    lst = node.setdefault(part, [])
+                    if not isinstance(lst, list):
+                        lst = node[part] = [lst]
+                    lst.append(value)
+                    break
+                if part in node:
+                    cur = node[part]
+                    node[part] = [*cur, value] if isinstance(cur, list) else [cur, value]
+                else:
+                    node[part] = value
+                break
+            nxt = node.get(part)
+            if not isinstance(nxt, dict):
+                nxt = node[part] = {}
+            node = nxt
+    result: dict[str, Any] = _listify(root)
+    return result
+
+
+def _listify(node: Any) -> Any:
+    if isinstance(node, dict):
+        conv = {k: _listify(v) for k, v in node.items()}
+        if conv and all(k.isdigit() for k in conv):
+            return [conv[k] for k in sorted(conv, key=int)]
+        return conv
+    if isinstance(node, list):
+        return [_listify(v) for v in node]
+    return node

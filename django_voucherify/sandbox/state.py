@@ -1,0 +1,260 @@
+"""All sandbox data, in the spec's JSON shapes, behind one re-entrant lock.
+
+Contract:
+- Every object is stored exactly as the API returns it (plain dicts/lists/str/int), so handlers
+  serialise them without conversion and :meth:`SandboxState.to_json` persists them as they are.
+- ``state.lock`` (an ``RLock``) guards everything. The WSGI app already holds it while a handler
+  runs, so handlers need not take it; background threads (async actions) must.
+- Time comes from ``state.clock`` (injectable, aware UTC) and is formatted by :func:`iso`
+  (``2022-03-09T11:19:04.819Z``, the spec's examples' format).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import string
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from django_voucherify.sandbox.errors import invalid_payload, not_found
+
+JSON = dict[str, Any]
+
+_ALNUM = string.ascii_lowercase + string.digits
+
+
+def iso(dt: datetime) -> str:
+    """Format an aware datetime like Voucherify: UTC, milliseconds, ``Z`` suffix."""
+    dt = dt.astimezone(UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def parse_iso(value: str) -> datetime:
+    """Parse an ISO 8601 timestamp (``Z`` or offset; a naive value is taken as UTC)."""
+    v = value.strip()
+    if v.endswith("Z"):
+        v = v[:-1] + "+00:00"
+    dt = datetime.fromisoformat(v)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+# Collections persisted by to_json/from_json, with their meaning.
+COLLECTIONS = (
+    "vouchers",  # code -> voucher
+    "bin",  # code -> voucher deleted without force (code stays reserved)
+    "customers",  # id -> customer
+    "orders",  # id -> order
+    "redemptions",  # id -> redemption (r_ / rf_, parents and children)
+    "rollbacks",  # id -> rollback (rr_)
+    "sessions",  # session key -> validation session
+    "voucher_transactions",  # voucher id -> [transaction, ...] (oldest first)
+    "customer_activities",  # customer id -> [activity, ...] (oldest first)
+    "async_actions",  # id -> async action
+    "exports",  # id -> export
+    "extra",  # free space for engine modules (JSON-able only)
+)
+
+
+class SandboxState:
+    """In-memory store. Attribute per collection (see ``COLLECTIONS``) plus source_id indexes."""
+
+    def __init__(self, clock: Callable[[], datetime] = system_clock) -> None:
+        self.lock = threading.RLock()
+        self.clock = clock
+        self.vouchers: dict[str, JSON] = {}
+        self.bin: dict[str, JSON] = {}
+        self.customers: dict[str, JSON] = {}
+        self.orders: dict[str, JSON] = {}
+        self.redemptions: dict[str, JSON] = {}
+        self.rollbacks: dict[str, JSON] = {}
+        self.sessions: dict[str, JSON] = {}
+        self.voucher_transactions: dict[str, list[JSON]] = {}
+        self.customer_activities: dict[str, list[JSON]] = {}
+        self.async_actions: dict[str, JSON] = {}
+        self.exports: dict[str, JSON] = {}
+        self.extra: dict[str, Any] = {}
+        # Derived indexes, rebuilt by from_json.
+        self.voucher_codes_by_id: dict[str, str] = {}
+        self.customer_ids_by_source: dict[str, str] = {}
+        self.order_ids_by_source: dict[str, str] = {}
+        # Called (under the lock) after each mutating request; the server persists from here.
+        self.on_change: list[Callable[[], None]] = []
+
+    # ---- time and ids -------------------------------------------------------------------
+    def now(self) -> datetime:
+        return self.clock()
+
+    def now_iso(self) -> str:
+        return iso(self.clock())
+
+    @staticmethod
+    def new_id(prefix: str, length: int = 18) -> str:
+        """A Voucherify-like id: ``prefix`` + random lower-case alphanumerics."""
+        p = prefix if prefix.endswith("_") else prefix + "_"
+        return p + "".join(secrets.choice(_ALNUM) for _ in range(length))
+
+    # ---- vouchers -----------------------------------------------------------------------
+    def get_voucher_or_404(self, code: str) -> JSON:
+        """The voucher by code (or by ``v_`` id, which Voucherify also accepts); 404 otherwise."""
+        v = self.vouchers.get(code)
+        if v is None and code in self.voucher_codes_by_id:
+            v = self.vouchers.get(self.voucher_codes_by_id[code])
+        if v is None:
+            raise not_found("voucher", code)
+        return v
+
+    def put_voucher(self, voucher: JSON) -> None:
+        self.vouchers[voucher["code"]] = voucher
+        self.voucher_codes_by_id[voucher["id"]] = voucher["code"]
+
+    def remove_voucher(self, code: str) -> JSON:
+        v = self.vouchers.pop(code)
+        self.voucher_codes_by_id.pop(v["id"], None)
+        return v
+
+    def add_voucher_transaction(
+        self,
+        voucher: JSON,
+        type_: str,
+        balance: JSON,
+        *,
+        source_id: str | None = None,
+        source: str = "API",
+        reason: str | None = None,
+        related_transaction_id: str | None = None,
+        details: JSON | None = None,
+    ) -> JSON:
+        """Append a transaction (``VoucherTransaction`` shape) for ``voucher`` and return it.
+
+        ``type_``: CREDITS_ADDITION / CREDITS_REMOVAL / CREDITS_REDEMPTION / CREDITS_REFUND (gift)
+        or POINTS_* (loyalty). ``balance`` is the ``details.balance`` object (VoucherBalance).
+        ``details`` is merged in (e.g. ``{"redemption": {"id": ...}, "order": {...}}``).
+        """
+        tx: JSON = {
+            "id": self.new_id("vtx_"),
+            "source_id": source_id,
+            "voucher_id": voucher["id"],
+            "campaign_id": voucher.get("campaign_id"),
+            "source": source,
+            "reason": reason,
+            "type": type_,
+            "details": {"balance": balance, **(details or {})},
+            "related_transaction_id": related_transaction_id,
+            "created_at": self.now_iso(),
+        }
+        self.voucher_transactions.setdefault(voucher["id"], []).append(tx)
+        return tx
+
+    # ---- customers ----------------------------------------------------------------------
+    def find_customer(self, id_or_source_id: str) -> JSON | None:
+        """Look a customer up by ``cust_`` id first, then by ``source_id``."""
+        c = self.customers.get(id_or_source_id)
+        if c is None:
+            cid = self.customer_ids_by_source.get(id_or_source_id)
+            c = self.customers.get(cid) if cid else None
+        return c
+
+    def get_customer_or_404(self, id_or_source_id: str) -> JSON:
+        c = self.find_customer(id_or_source_id)
+        if c is None:
+            raise not_found("customer", id_or_source_id)
+        return c
+
+    def upsert_customer(self, payload: JSON) -> JSON:
+        """Create or update a customer from a request's ``customer`` object.
+
+        Identity: ``id`` (must exist, 404 otherwise), else ``source_id`` (updated when known,
+        created when new), else a new anonymous customer. Only given fields change; metadata
+        is replaced as a whole, as Voucherify's PUT/upsert does.
+        """
+        if not isinstance(payload, dict):
+            raise invalid_payload("customer must be an object")
+        if payload.get("id"):
+            cust = self.customers.get(str(payload["id"]))
+            if cust is None:
+                raise not_found("customer", str(payload["id"]))
+        elif payload.get("source_id"):
+            cust = self.find_customer(str(payload["source_id"]))
+        else:
+            cust = None
+        now = self.now_iso()
+        if cust is None:
+            from django_voucherify.sandbox.objects import new_customer
+
+            cust = new_customer(self.new_id("cust_"), payload.get("source_id"), now)
+            self.customers[cust["id"]] = cust
+            if cust["source_id"]:
+                self.customer_ids_by_source[cust["source_id"]] = cust["id"]
+            changed = True
+        else:
+            changed = False
+        for key in ("name", "description", "email", "phone", "birthday", "birthdate", "metadata"):
+            if key in payload and cust.get(key) != payload[key]:
+                cust[key] = payload[key]
+                changed = True
+        if isinstance(payload.get("address"), dict):
+            addr = dict(cust.get("address") or {})
+            addr.update(payload["address"])
+            if addr != cust.get("address"):
+                cust["address"] = addr
+                changed = True
+        if changed and cust["created_at"] != now:
+            cust["updated_at"] = now
+        return cust
+
+    # ---- orders -------------------------------------------------------------------------
+    def find_order(self, id_or_source_id: str) -> JSON | None:
+        o = self.orders.get(id_or_source_id)
+        if o is None:
+            oid = self.order_ids_by_source.get(id_or_source_id)
+            o = self.orders.get(oid) if oid else None
+        return o
+
+    def get_order_or_404(self, id_or_source_id: str) -> JSON:
+        o = self.find_order(id_or_source_id)
+        if o is None:
+            raise not_found("order", id_or_source_id)
+        return o
+
+    def put_order(self, order: JSON) -> None:
+        self.orders[order["id"]] = order
+        if order.get("source_id"):
+            self.order_ids_by_source[order["source_id"]] = order["id"]
+
+    # ---- persistence --------------------------------------------------------------------
+    def to_json(self) -> str:
+        """Serialise every collection (indexes are derived, so not stored)."""
+        with self.lock:
+            return json.dumps({name: getattr(self, name) for name in COLLECTIONS})
+
+    def load_json(self, text: str) -> None:
+        """Replace the contents with a :meth:`to_json` dump and rebuild the indexes."""
+        data = json.loads(text)
+        with self.lock:
+            for name in COLLECTIONS:
+                setattr(self, name, data.get(name, {}))
+            self.voucher_codes_by_id = {v["id"]: c for c, v in self.vouchers.items()}
+            self.customer_ids_by_source = {
+                c["source_id"]: i for i, c in self.customers.items() if c.get("source_id")
+            }
+            self.order_ids_by_source = {
+                o["source_id"]: i for i, o in self.orders.items() if o.get("source_id")
+            }
+
+    @classmethod
+    def from_json(cls, text: str, clock: Callable[[], datetime] = system_clock) -> SandboxState:
+        state = cls(clock)
+        state.load_json(text)
+        return state
+
+    def changed(self) -> None:
+        """Notify persistence listeners that a mutation happened."""
+        for cb in list(self.on_change):
+            cb()
