@@ -60,12 +60,10 @@ class Sandbox:
         self.app_id = app_id
         self.app_token = app_token
         self.state = state or SandboxState()
-        # Used to build absolute URLs (export downloads); servers overwrite it with their URL.
-        self.base_url = base_url.rstrip("/")
+        self.base_url = base_url
         self.faults = FaultInjector()
         # Called after every handled request (also errors); the conformance tests hook in here.
         self.response_listeners: list[Callable[[Exchange], None]] = []
-        self.state.extra.setdefault("_base_url", self.base_url)
 
     # ---- WSGI ---------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -132,6 +130,30 @@ class Sandbox:
         for listener in list(self.response_listeners):
             listener(Exchange(req, resp, op))
         return resp
+
+    def mount(self, session: Any, *prefixes: str) -> Any:
+        """Send ``session``'s requests for the Voucherify hosts (or ``prefixes``) to this sandbox.
+
+        Returns the :class:`~django_voucherify.sandbox.adapter.SandboxAdapter`.
+        """
+        from django_voucherify.sandbox.adapter import mount
+
+        return mount(session, self, *prefixes)
+
+    @property
+    def base_url(self) -> str:
+        """The URL clients reach this sandbox at; servers set it to their own address."""
+        return self._base_url
+
+    @base_url.setter
+    def base_url(self, value: str) -> None:
+        self._base_url = value.rstrip("/")
+        # Export download links are built from this (``download.`` host beside ``api.``, as
+        # Voucherify serves them), so handlers find it in the state.
+        base = self._base_url
+        if ".api.voucherify.io" in base or "//api.voucherify.io" in base:
+            base = base.replace("api.voucherify.io", "download.voucherify.io")
+        self.state.extra["download_url"] = base
 
     def _check_auth(self, headers: dict[str, str]) -> None:
         app_id = headers.get("x-app-id", "")

@@ -1,1 +1,68 @@
-"""pytest fixtures for testing a shop against the sandbox (filled in by the sandbox work)."""
+"""pytest fixtures for testing a shop against the sandbox (auto-registered via ``pytest11``).
+
+- ``voucherify_sandbox``: a fresh in-process :class:`Sandbox`. While the test runs,
+  ``settings.VOUCHERIFY`` carries the sandbox's keys and the shared ``django_voucherify.client``
+  sends every request to it through a :class:`SandboxAdapter` (no sockets). Needs no database.
+  Use ``voucherify_sandbox.mount(session)`` to point any other ``requests.Session`` at it.
+- ``voucherify_sandbox_server``: a fresh sandbox served over HTTP on a free loopback port;
+  yields a :class:`~django_voucherify.sandbox.server.RunningServer` (``.url``, ``.sandbox``,
+  ``.stop()``). It does not touch settings: build a client with ``api_url=server.url``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from django_voucherify.sandbox.app import Sandbox
+
+
+def _django_configured() -> bool:
+    try:
+        from django.conf import settings
+
+        return bool(settings.configured)
+    except Exception:  # Django missing or broken settings: the fixture still works standalone
+        return False
+
+
+@pytest.fixture
+def voucherify_sandbox() -> Iterator[Sandbox]:
+    """A fresh sandbox wired into the shared client; see the module docstring."""
+    sandbox = Sandbox()
+    if not _django_configured():
+        yield sandbox
+        return
+    from django.conf import settings
+    from django.test import override_settings
+
+    import django_voucherify
+
+    conf: dict[str, Any] = dict(getattr(settings, "VOUCHERIFY", None) or {})
+    conf.update(
+        APP_ID=sandbox.app_id,
+        SECRET_KEY=sandbox.app_token,
+        API_URL=sandbox.base_url,
+        DOWNLOAD_URL=None,
+    )
+    with override_settings(VOUCHERIFY=conf):
+        django_voucherify.reset_client()
+        try:
+            sandbox.mount(django_voucherify.get_client().transport.session)
+            yield sandbox
+        finally:
+            django_voucherify.reset_client()
+
+
+@pytest.fixture
+def voucherify_sandbox_server() -> Iterator[Any]:
+    """A fresh sandbox served on ``http://127.0.0.1:<free port>``; stopped after the test."""
+    from django_voucherify.sandbox.server import start_in_thread
+
+    server = start_in_thread(Sandbox())
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,152 @@
+"""Serve a :class:`Sandbox` over HTTP: threaded wsgiref server with HTTP/1.1 keep-alive.
+
+The request handler passes the raw request target as ``RAW_URI`` (so ``%2F`` in a voucher code
+survives routing), answers 413 for oversized bodies without reading them, and closes the socket
+without a response when a "drop" fault fires. :func:`start_in_thread` runs one on a free
+loopback port for tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import socket
+import threading
+from dataclasses import dataclass, field
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
+
+from django_voucherify.sandbox.app import Sandbox
+from django_voucherify.sandbox.faults import DropConnection
+
+
+class _Handler(WSGIRequestHandler):
+    # HTTP/1.1: connections stay open between requests (every response has Content-Length).
+    protocol_version = "HTTP/1.1"
+
+    def get_environ(self) -> dict[str, Any]:
+        env: dict[str, Any] = super().get_environ()
+        env["RAW_URI"] = self.path
+        return env
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # Quiet by default; the CLI switches logging on with --verbose.
+        if getattr(self.server, "verbose", False):
+            super().log_message(format, *args)
+
+    def handle(self) -> None:
+        """Serve requests on this connection until the client or a fault closes it."""
+        self.close_connection = True
+        self.handle_one_request()
+        while not self.close_connection:
+            self.handle_one_request()
+
+    def handle_one_request(self) -> None:
+        self.raw_requestline = self.rfile.readline(65537)
+        if not self.raw_requestline or len(self.raw_requestline) > 65536:
+            self.close_connection = True
+            return
+        if not self.parse_request():
+            return
+        app: Sandbox = self.server.get_app()  # type: ignore[attr-defined]
+        env = self.get_environ()
+        counting = _CountingReader(self.rfile)
+        env["wsgi.input"] = counting
+        try:
+            resp = app.handle_environ(env)
+        except DropConnection:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        payload = resp.encode()
+        self.send_response(resp.status)
+        for k, v in resp.headers.items():
+            self.send_header(k, v)
+        if resp.content_type and resp.status != 204:
+            self.send_header("Content-Type", resp.content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        if not counting.drain(_length(env)):
+            # A big unread body (413): skipping it costs more than a new connection.
+            self.close_connection = True
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+        self.wfile.flush()
+
+
+def _length(env: dict[str, Any]) -> int:
+    try:
+        return int(env.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return -1
+
+
+class _CountingReader:
+    """Wraps the socket file so the handler knows how much of the body the app consumed."""
+
+    def __init__(self, raw: io.BufferedIOBase) -> None:
+        self.raw = raw
+        self.consumed = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size)
+        self.consumed += len(data)
+        return data
+
+    def drain(self, length: int, limit: int = 1 << 20) -> bool:
+        """Skip the unread rest of the body so keep-alive can continue; False if not sensible."""
+        rest = length - self.consumed
+        if length < 0 or rest > limit:
+            return False
+        if rest > 0:
+            self.read(rest)
+        return True
+
+
+class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    """One thread per connection; daemon threads so shutdown never hangs on keep-alive."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    verbose = False
+
+
+def make_server(sandbox: Sandbox, host: str = "127.0.0.1", port: int = 8100) -> ThreadingWSGIServer:
+    """A server bound to ``host:port`` (port 0 = any free port); call ``serve_forever()``."""
+    server = ThreadingWSGIServer((host, port), _Handler)
+    server.set_app(sandbox)
+    real_port = server.server_address[1]
+    sandbox.base_url = f"http://{_url_host(host)}:{real_port}"  # export URLs point here
+    return server
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+@dataclass
+class RunningServer:
+    """A sandbox served from a background thread. ``url`` has no trailing slash."""
+
+    url: str
+    sandbox: Sandbox
+    server: ThreadingWSGIServer
+    thread: threading.Thread = field(repr=False)
+
+    def stop(self) -> None:
+        """Stop serving and close the listening socket."""
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+def start_in_thread(sandbox: Sandbox | None = None, host: str = "127.0.0.1") -> RunningServer:
+    """Serve ``sandbox`` (a new one by default) on a free port of ``host`` in a daemon thread."""
+    sb = sandbox or Sandbox()
+    server = make_server(sb, host, 0)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    return RunningServer(sb.base_url, sb, server, thread)
