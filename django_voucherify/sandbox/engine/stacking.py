@@ -1,0 +1,218 @@
+"""Evaluate a list of redeemables against an order, in requested order.
+
+Contract: :func:`evaluate` is pure.  The caller resolves each redeemable to a
+voucher dict (or ``None`` when not found), supplies ``now`` and the quantity
+and credits held by *other* LOCK sessions, and gets back one
+:class:`Outcome` per redeemable plus the final :class:`~.pricing.OrderCalc`.
+Nothing is mutated except the working ``OrderCalc``; the caller applies the
+side effects (counters, balances, stored redemptions) under ``state.lock``.
+
+Stacking rules reproduced (Voucherify project defaults, see the
+``StackingRules`` schema and docs/sandbox-redemptions.md):
+``redeemables_sorting_rule = REQUESTED_ORDER`` (discounts apply one after the
+other on what is left of the order), ``redeemables_application_mode = ALL``
+(one inapplicable redeemable makes the whole request invalid; the others are
+reported ``SKIPPED``), ``redeemables_limit = 30``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from . import eligibility, pricing
+from .eligibility import Failure
+
+REDEEMABLES_LIMIT = 30
+
+STACKING_RULES: dict[str, Any] = {
+    "redeemables_limit": REDEEMABLES_LIMIT,
+    "applicable_redeemables_limit": 30,
+    "applicable_redeemables_per_category_limit": 30,
+    "applicable_exclusive_redeemables_limit": 5,
+    "applicable_redeemables_category_limits": {},
+    "exclusive_categories": [],
+    "joint_categories": [],
+    "redeemables_application_mode": "ALL",
+    "redeemables_sorting_rule": "REQUESTED_ORDER",
+    "redeemables_products_application_mode": "STACK",
+    "redeemables_no_effect_rule": "REDEEM_ANYWAY",
+    "no_effect_skip_categories": [],
+    "no_effect_redeem_anyway_categories": [],
+    "redeemables_rollback_order_mode": "WITH_ORDER",
+}
+
+
+@dataclass
+class Outcome:
+    """Result for one requested redeemable.
+
+    ``discount`` is what it took off the order (order + items); ``credits`` the
+    gift credits it used (also included in ``discount``, since credits are
+    booked as an order reduction).  ``order_after`` holds the order amount
+    fields right after this redeemable was applied.
+    """
+
+    index: int
+    request: Mapping[str, Any]
+    voucher: Mapping[str, Any] | None
+    failure: Failure | None = None
+    discount: int = 0
+    order_level: int = 0
+    items_level: int = 0
+    credits: int = 0
+    order_after: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def code(self) -> str:
+        return str(self.request.get("id", ""))
+
+    @property
+    def applicable(self) -> bool:
+        return self.failure is None
+
+    def result(self) -> dict[str, Any]:
+        """The spec's ``RedeemableResult*`` object for an applicable redeemable."""
+        voucher = self.voucher or {}
+        if voucher.get("type") == "GIFT_VOUCHER":
+            balance = eligibility.gift_balance(voucher)
+            return {"gift": {"balance": balance, "credits": self.credits}}
+        if voucher.get("discount") is not None:
+            return {"discount": dict(voucher["discount"])}
+        return {}
+
+
+@dataclass
+class Evaluation:
+    """All outcomes plus the final order working set."""
+
+    outcomes: list[Outcome]
+    calc: pricing.OrderCalc
+
+    @property
+    def valid(self) -> bool:
+        return all(o.applicable for o in self.outcomes)
+
+    @property
+    def failures(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.applicable]
+
+
+def requested_credits(request: Mapping[str, Any]) -> int | None:
+    """``redeemable.gift.credits`` as int minor units, or None when absent."""
+    gift = request.get("gift") or {}
+    if gift.get("credits") is None:
+        return None
+    return pricing.to_minor(gift["credits"])
+
+
+def _snapshot(calc: pricing.OrderCalc, order_level: int, items_level: int) -> dict[str, Any]:
+    discount = calc.previous_discount + calc.applied
+    items_discount = calc.items_previous + calc.items_applied
+    return {
+        "amount": calc.amount,
+        "discount_amount": discount,
+        "items_discount_amount": items_discount,
+        "total_discount_amount": discount + items_discount,
+        "total_amount": None if calc.amount is None else calc.amount - discount - items_discount,
+        "applied_discount_amount": order_level,
+        "items_applied_discount_amount": items_level,
+        "total_applied_discount_amount": order_level + items_level,
+    }
+
+
+def _apply_one(
+    outcome: Outcome,
+    voucher: Mapping[str, Any],
+    calc: pricing.OrderCalc,
+    held_credits: int,
+) -> Failure | None:
+    """Apply an eligible voucher's effect; returns a failure for amount problems."""
+    vtype = voucher.get("type")
+    before_order, before_items = calc.applied, calc.items_applied
+    if vtype == "GIFT_VOUCHER":
+        wanted = requested_credits(outcome.request)
+        failure = eligibility.check_gift(voucher, wanted, calc.amount, held_credits)
+        if failure:
+            return failure
+        available = eligibility.gift_balance(voucher) - held_credits
+        credits = available if wanted is None else wanted
+        effect = (voucher.get("gift") or {}).get("effect")
+        outcome.credits = pricing.apply_gift(calc, credits, effect)
+    elif vtype == "LOYALTY_CARD":
+        return Failure(
+            "missing_reward",
+            f"{outcome.code}: paying with loyalty points needs a reward, and rewards are "
+            "not supported by the sandbox",
+        )
+    else:
+        discount = voucher.get("discount") or {}
+        applicable_to = (voucher.get("applicable_to") or {}).get("data")
+        pricing.apply_discount(calc, discount, applicable_to)
+    outcome.order_level = calc.applied - before_order
+    outcome.items_level = calc.items_applied - before_items
+    outcome.discount = outcome.order_level + outcome.items_level
+    return None
+
+
+def evaluate(
+    requests: Sequence[Mapping[str, Any]],
+    vouchers: Sequence[Mapping[str, Any] | None],
+    order: Mapping[str, Any] | None,
+    now: datetime,
+    held_quantity: Callable[[Mapping[str, Any]], int] = lambda v: 0,
+    held_credits: Callable[[Mapping[str, Any]], int] = lambda v: 0,
+    previous_discount: int = 0,
+) -> Evaluation:
+    """Check and apply each redeemable in requested order.
+
+    ``vouchers[i]`` is the voucher for ``requests[i]`` (None: not found).
+    Only ``object: "voucher"`` redeemables are supported; promotion tiers and
+    stacks are reported ``not_found`` (campaigns are out of scope).
+    """
+    calc = pricing.start(order, previous_discount)
+    outcomes: list[Outcome] = []
+    for index, (request, voucher) in enumerate(zip(requests, vouchers, strict=True)):
+        outcome = Outcome(index=index, request=request, voucher=voucher)
+        outcomes.append(outcome)
+        kind = request.get("object", "voucher")
+        if voucher is None or kind != "voucher":
+            outcome.failure = Failure("not_found", f"Cannot find {kind} with id {outcome.code}", code=404)
+            continue
+        failure = eligibility.check_voucher(voucher, now, held_quantity(voucher))
+        if failure is None:
+            failure = _apply_one(outcome, voucher, calc, held_credits(voucher))
+        outcome.failure = failure
+        outcome.order_after = _snapshot(calc, outcome.order_level, outcome.items_level)
+    return Evaluation(outcomes=outcomes, calc=calc)
+
+
+def redeemable_view(outcome: Outcome, status: str, expand: bool = False) -> dict[str, Any]:
+    """One entry of ``redeemables`` / ``inapplicable_redeemables`` /
+    ``skipped_redeemables`` (``ValidationsRedeemable*`` schemas)."""
+    voucher = outcome.voucher or {}
+    view: dict[str, Any] = {
+        "status": status,
+        "id": outcome.code,
+        "object": outcome.request.get("object", "voucher"),
+    }
+    if status == "APPLICABLE":
+        view["order"] = dict(outcome.order_after)
+        view["applicable_to"] = {"data": [], "total": 0, "data_ref": "data", "object": "list"}
+        view["inapplicable_to"] = {"data": [], "total": 0, "data_ref": "data", "object": "list"}
+        view["result"] = outcome.result()
+    elif status == "INAPPLICABLE" and outcome.failure is not None:
+        error = outcome.failure.error(resource_id=outcome.code)
+        view["result"] = {"error": error}
+    else:
+        view["result"] = {}
+    view["metadata"] = dict(voucher.get("metadata") or {})
+    view["categories"] = list(voucher.get("categories") or [])
+    if expand and voucher:
+        if voucher.get("campaign") is not None:
+            view["campaign_name"] = voucher.get("campaign")
+        if voucher.get("campaign_id") is not None:
+            view["campaign_id"] = voucher.get("campaign_id")
+    return view
