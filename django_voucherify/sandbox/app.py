@@ -16,7 +16,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 from django_voucherify.sandbox.errors import SandboxError, payload_too_large, unauthorized
@@ -49,6 +49,10 @@ class Exchange:
 class Sandbox:
     """A local Voucherify. Thread-safe; one instance = one isolated account."""
 
+    #: Called with every new instance; test harnesses use it to attach response listeners
+    #: (the conformance suite validates every response of every sandbox this way).
+    instance_hooks: ClassVar[list[Callable[[Sandbox], None]]] = []
+
     def __init__(
         self,
         app_id: str = "sandbox-app-id",
@@ -64,6 +68,8 @@ class Sandbox:
         self.faults = FaultInjector()
         # Called after every handled request (also errors); the conformance tests hook in here.
         self.response_listeners: list[Callable[[Exchange], None]] = []
+        for hook in list(Sandbox.instance_hooks):
+            hook(self)
 
     # ---- WSGI ---------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:

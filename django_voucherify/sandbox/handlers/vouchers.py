@@ -1,0 +1,356 @@
+"""Vouchers: create (given or generated code), get, update, enable/disable, delete, list.
+
+Rules taken from the spec's descriptions: creating an existing code is 409 ``duplicate_found``;
+a voucher deleted without ``force`` goes to the bin and its code stays taken until it is
+deleted with ``force=true``; the type of a voucher cannot change on update (400).
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from typing import Any
+from urllib.parse import quote
+
+from django_voucherify.sandbox.errors import duplicate_found, invalid_payload, not_found
+from django_voucherify.sandbox.listing import filter_dates, int_param, order_items, page_slice
+from django_voucherify.sandbox.routing import (
+    SandboxRequest,
+    SandboxResponse,
+    no_content,
+    ok,
+    route,
+)
+from django_voucherify.sandbox.state import SandboxState, parse_iso
+
+JSON = dict[str, Any]
+
+TYPES = ("DISCOUNT_VOUCHER", "GIFT_VOUCHER", "LOYALTY_CARD")
+DISCOUNT_FIELDS = {"AMOUNT": "amount_off", "PERCENT": "percent_off", "FIXED": "fixed_amount"}
+ALPHANUMERIC = string.digits + string.ascii_letters
+# Fields PUT may change (the spec's VouchersUpdateRequestBody); others are silently skipped.
+UPDATABLE = (
+    "start_date", "expiration_date", "validity_timeframe", "validity_day_of_week",
+    "validity_hours", "active", "additional_info", "metadata",
+)  # fmt: skip
+
+
+def generate_code(state: SandboxState, config: JSON | None) -> str:
+    """A new unused code from a ``code_config`` (pattern ``#`` > length; default 8 alnum)."""
+    cfg = config or {}
+    if not isinstance(cfg, dict):
+        raise invalid_payload("code_config must be an object")
+    charset = str(cfg.get("charset") or ALPHANUMERIC)
+    pattern = cfg.get("pattern")
+    length = int(cfg.get("length") or 8)
+    if not pattern and not 1 <= length <= 100:
+        raise invalid_payload("code_config.length must be between 1 and 100")
+    for _ in range(1000):
+        if pattern:
+            body = "".join(secrets.choice(charset) if c == "#" else c for c in str(pattern))
+        else:
+            body = "".join(secrets.choice(charset) for _ in range(length))
+        code = f"{cfg.get('prefix') or ''}{body}{cfg.get('postfix') or ''}"
+        if code not in state.vouchers and code not in state.bin:
+            return code
+    raise invalid_payload("code_config cannot produce more unique codes")
+
+
+def _check_date(payload: JSON, name: str) -> None:
+    value = payload.get(name)
+    if value is None:
+        return
+    try:
+        parse_iso(str(value))
+    except ValueError:
+        raise invalid_payload(f"{name} must be an ISO 8601 date-time") from None
+
+
+def _discount(raw: Any) -> JSON:
+    if not isinstance(raw, dict):
+        raise invalid_payload("discount must be an object")
+    dtype = raw.get("type")
+    if dtype not in (*DISCOUNT_FIELDS, "UNIT"):
+        raise invalid_payload("discount.type must be one of AMOUNT, PERCENT, FIXED, UNIT")
+    disc = dict(raw)
+    field = DISCOUNT_FIELDS.get(str(dtype))
+    if field is not None:
+        value = disc.get(field)
+        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+            raise invalid_payload(f"discount.{field} must be a non-negative number")
+        if dtype == "PERCENT" and value > 100:
+            raise invalid_payload("discount.percent_off must be at most 100")
+    disc.setdefault("effect", "APPLY_TO_ITEMS" if dtype == "UNIT" else "APPLY_TO_ORDER")
+    return disc
+
+
+def _category(state: SandboxState, name: Any, now: str) -> tuple[str | None, str | None, list[JSON]]:
+    if not name:
+        return None, None, []
+    cats: JSON = state.extra.setdefault("categories", {})
+    if name not in cats:
+        cats[name] = {
+            "id": state.new_id("cat_"),
+            "name": name,
+            "hierarchy": 0,
+            "object": "category",
+            "created_at": now,
+            "updated_at": None,
+        }
+    cat = cats[name]
+    return str(name), str(cat["id"]), [dict(cat)]
+
+
+def build_voucher(state: SandboxState, code: str, payload: JSON) -> JSON:
+    """Validate a create payload and return the new voucher object (not yet stored)."""
+    vtype = payload.get("type") or ("DISCOUNT_VOUCHER" if "discount" in payload else None)
+    if vtype not in TYPES:
+        raise invalid_payload("type must be one of DISCOUNT_VOUCHER, GIFT_VOUCHER, LOYALTY_CARD")
+    for name in ("start_date", "expiration_date"):
+        _check_date(payload, name)
+    if "active" in payload and not isinstance(payload["active"], bool):
+        raise invalid_payload("active must be a boolean")
+    if payload.get("metadata") is not None and not isinstance(payload["metadata"], dict):
+        raise invalid_payload("metadata must be an object")
+    now = state.now_iso()
+    discount = gift = loyalty = None
+    if vtype == "DISCOUNT_VOUCHER":
+        discount = _discount(payload.get("discount"))
+    elif vtype == "GIFT_VOUCHER":
+        raw = payload.get("gift")
+        amount = raw.get("amount") if isinstance(raw, dict) else None
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
+            raise invalid_payload("gift.amount must be a non-negative integer")
+        effect = raw.get("effect") if isinstance(raw, dict) else None
+        gift = {
+            "amount": amount,
+            "subtracted_amount": 0,
+            "balance": amount,
+            "effect": effect or "APPLY_TO_ORDER",
+        }
+    else:
+        raw = payload.get("loyalty_card")
+        points = raw.get("points") if isinstance(raw, dict) else None
+        if not isinstance(points, int) or isinstance(points, bool) or points < 0:
+            raise invalid_payload("loyalty_card.points must be a non-negative integer")
+        loyalty = {"points": points, "balance": points}
+    redemption = payload.get("redemption")
+    if not isinstance(redemption, dict):
+        redemption = {}
+    quantity = redemption.get("quantity")
+    if quantity is not None and (not isinstance(quantity, int) or quantity < 0):
+        raise invalid_payload("redemption.quantity must be a non-negative integer")
+    category, category_id, categories = _category(state, payload.get("category"), now)
+    vid = state.new_id("v_")
+    qcode = quote(code, safe="")
+    voucher: JSON = {
+        "id": vid,
+        "code": code,
+        "campaign": payload.get("campaign"),
+        "campaign_id": payload.get("campaign_id"),
+        "category": category,
+        "category_id": payload.get("category_id") or category_id,
+        "categories": categories,
+        "type": vtype,
+        "discount": discount,
+        "gift": gift,
+        "loyalty_card": loyalty,
+        "start_date": payload.get("start_date"),
+        "expiration_date": payload.get("expiration_date"),
+        "validity_timeframe": payload.get("validity_timeframe"),
+        "validity_day_of_week": payload.get("validity_day_of_week"),
+        "validity_hours": payload.get("validity_hours"),
+        "active": payload.get("active", True),
+        "additional_info": payload.get("additional_info"),
+        "metadata": payload.get("metadata") or {},
+        "assets": {
+            "qr": {
+                "id": f"U2FsdGVkX1{vid[2:]}qr",
+                "url": f"https://dl.voucherify.io/api/v1/assets/qr/{qcode}",
+            },
+            "barcode": {
+                "id": f"U2FsdGVkX1{vid[2:]}bc",
+                "url": f"https://dl.voucherify.io/api/v1/assets/barcode/{qcode}",
+            },
+        },
+        "is_referral_code": False,
+        "created_at": now,
+        "updated_at": None,
+        "holder_id": payload.get("holder_id"),
+        "referrer_id": None,
+        "object": "voucher",
+        "publish": {
+            "object": "list",
+            "count": 0,
+            "url": f"/v1/vouchers/{qcode}/publications?page=1&limit=10",
+        },
+        "redemption": {
+            "quantity": quantity,
+            "redeemed_quantity": 0,
+            **({"redeemed_points": 0} if vtype == "LOYALTY_CARD" else {}),
+            "object": "list",
+            "url": f"/v1/vouchers/{qcode}/redemptions?page=1&limit=10",
+        },
+        "validation_rules_assignments": {
+            "object": "list",
+            "data_ref": "data",
+            "data": [],
+            "total": 0,
+        },
+    }
+    # The spec marks these non-nullable: Voucherify omits them rather than sending null.
+    for key in ("validity_timeframe", "validity_day_of_week", "validity_hours", "discount"):
+        if voucher[key] is None:
+            del voucher[key]
+    return voucher
+
+
+def create(state: SandboxState, code: str, payload: JSON) -> JSON:
+    """Create and store a voucher; 409 when the code is taken (also by a binned voucher)."""
+    if not code:
+        raise invalid_payload("code must not be empty")
+    if code in state.vouchers or code in state.bin:
+        raise duplicate_found("voucher", code)
+    voucher = build_voucher(state, code, payload)
+    state.put_voucher(voucher)
+    return voucher
+
+
+@route("POST", "/v1/vouchers/{code}", operation_id="create-voucher")
+def create_voucher(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
+    return ok(create(state, req.path_params["code"], req.json_object()))
+
+
+@route("POST", "/v1/vouchers", operation_id="generate-random-code")
+def generate_random_code(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
+    payload = req.json_object()
+    code = payload.get("code")
+    if code is not None and not isinstance(code, str):
+        raise invalid_payload("code must be a string")
+    code = code or generate_code(state, payload.get("code_config"))
+    return ok(create(state, code, payload))
+
+
+@route("GET", "/v1/vouchers/{code}", operation_id="get-voucher")
+def get_voucher(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
+    return ok(state.get_voucher_or_404(req.path_params["code"]))
+
+
+def apply_update(state: SandboxState, voucher: JSON, payload: JSON) -> JSON:
+    """Apply a PUT payload to ``voucher`` in place (shared with bulk updates)."""
+    if "type" in payload and payload["type"] != voucher["type"]:
+        raise invalid_payload("Voucher type cannot be changed")
+    for name in ("start_date", "expiration_date"):
+        _check_date(payload, name)
+    if "active" in payload and not isinstance(payload["active"], bool):
+        raise invalid_payload("active must be a boolean")
+    if "metadata" in payload and not isinstance(payload["metadata"], dict | None):
+        raise invalid_payload("metadata must be an object")
+    changes: JSON = {k: payload[k] for k in UPDATABLE if k in payload}
+    if "metadata" in changes:
+        changes["metadata"] = changes["metadata"] or {}
+    if "discount" in payload:
+        if voucher["type"] != "DISCOUNT_VOUCHER":
+            raise invalid_payload("discount can only be set on a DISCOUNT_VOUCHER")
+        changes["discount"] = _discount(payload["discount"])
+    if "category" in payload:
+        cat = _category(state, payload["category"], state.now_iso())
+        changes.update(category=cat[0], category_id=cat[1], categories=cat[2])
+    voucher.update(changes)
+    for key in ("validity_timeframe", "validity_day_of_week", "validity_hours"):
+        if key in voucher and voucher[key] is None:
+            del voucher[key]  # non-nullable in the spec: clearing means omitting
+    voucher["updated_at"] = state.now_iso()
+    return voucher
+
+
+@route("PUT", "/v1/vouchers/{code}", operation_id="update-voucher")
+def update_voucher(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
+    voucher = state.get_voucher_or_404(req.path_params["code"])
+    return ok(apply_update(state, voucher, req.json_object()))
+
+
+def _set_active(state: SandboxState, code: str, active: bool) -> JSON:
+    voucher = state.get_voucher_or_404(code)
+    voucher["active"] = active
+    voucher["updated_at"] = state.now_iso()
+    return voucher
+
+
+@route("POST", "/v1/vouchers/{code}/enable", operation_id="enable-voucher")
+def enable_voucher(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
+    return ok(_set_active(state, req.path_params["code"], True))
+
+
+@route("POST", "/v1/vouchers/{code}/disable", operation_id="disable-voucher")
+def disable_voucher(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
+    return ok(_set_active(state, req.path_params["code"], False))
+
+
+@route("DELETE", "/v1/vouchers/{code}", operation_id="delete-voucher")
+def delete_voucher(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
+    code = req.path_params["code"]
+    force = str(req.query.get("force", "")).lower() == "true"
+    if code in state.vouchers or code in state.voucher_codes_by_id:
+        voucher = state.remove_voucher(state.get_voucher_or_404(code)["code"])
+        if not force:
+            state.bin[voucher["code"]] = voucher
+    elif force and code in state.bin:
+        # A binned voucher can be removed for good, which frees its code.
+        del state.bin[code]
+    else:
+        raise not_found("voucher", code)
+    return no_content()
+
+
+def _matches_filters(voucher: JSON, filters: Any) -> bool:
+    """A small subset of Voucherify's advanced filters: ``$is``, ``$is_not``, ``$in``,
+    ``$not_in`` conditions on top-level fields (``filters[code][conditions][$in][0]=A``)."""
+    if not isinstance(filters, dict):
+        return True
+    for field, spec in filters.items():
+        if field == "junction" or not isinstance(spec, dict):
+            continue
+        conds = spec.get("conditions") or {}
+        value = voucher.get(field)
+        value_s = None if value is None else str(value)
+        for op, arg in conds.items():
+            arg_list = arg if isinstance(arg, list) else [arg]
+            if op == "$is" and value_s != str(arg_list[0]):
+                return False
+            if op == "$is_not" and value_s == str(arg_list[0]):
+                return False
+            if op == "$in" and value_s not in [str(a) for a in arg_list]:
+                return False
+            if op == "$not_in" and value_s in [str(a) for a in arg_list]:
+                return False
+    return True
+
+
+@route("GET", "/v1/vouchers", operation_id="list-vouchers")
+def list_vouchers(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
+    q = req.query
+    limit = int_param(q, "limit", 10, 1, 100)
+    page = int_param(q, "page", 1, 1, 99)
+    items = list(state.vouchers.values())
+    if q.get("category"):
+        items = [v for v in items if q["category"] in (v.get("category"), v.get("category_id"))]
+    if q.get("campaign_id"):
+        items = [v for v in items if v.get("campaign_id") == q["campaign_id"]]
+    if q.get("campaign"):
+        items = [v for v in items if q["campaign"] in (v.get("campaign"), v.get("campaign_id"))]
+    if q.get("customer"):
+        cust = state.find_customer(str(q["customer"]))
+        holder = cust["id"] if cust else str(q["customer"])
+        items = [v for v in items if v.get("holder_id") == holder]
+    if q.get("code"):
+        items = [v for v in items if v["code"] == q["code"]]
+    if q.get("ids"):
+        ids = q["ids"] if isinstance(q["ids"], list) else [q["ids"]]
+        items = [v for v in items if v["id"] in ids]
+    items = [v for v in filter_dates(items, q, "created_at", "updated_at")]
+    items = [v for v in items if _matches_filters(v, q.get("filters"))]
+    orders = ("created_at", "-created_at", "updated_at", "-updated_at", "code", "-code")
+    items = order_items(items, q.get("order"), orders, "-created_at")
+    data = page_slice(items, page, limit)
+    return ok({"object": "list", "data_ref": "vouchers", "vouchers": data, "total": len(items)})
