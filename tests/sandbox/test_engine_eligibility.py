@@ -13,7 +13,11 @@ NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)  # a Wednesday
 
 
 def v(**kw: object) -> dict[str, object]:
-    base: dict[str, object] = {"code": "C", "active": True, "redemption": {"quantity": None, "redeemed_quantity": 0}}
+    base: dict[str, object] = {
+        "code": "C",
+        "active": True,
+        "redemption": {"quantity": None, "redeemed_quantity": 0},
+    }
     base.update(kw)
     return base
 
@@ -50,7 +54,10 @@ def test_day_of_week_and_timeframe() -> None:
     # every 2 days for 1 hour: now is 30 minutes into a window
     assert key(v(start_date=start, validity_timeframe={"interval": "P2D", "duration": "PT1H"})) is None
     start = (NOW - timedelta(days=1)).isoformat()
-    assert key(v(start_date=start, validity_timeframe={"interval": "P2D", "duration": "PT1H"})) == "voucher_not_active"
+    assert (
+        key(v(start_date=start, validity_timeframe={"interval": "P2D", "duration": "PT1H"}))
+        == "voucher_not_active"
+    )
 
 
 def test_validity_hours() -> None:
@@ -85,7 +92,11 @@ def test_gift_checks() -> None:
 def test_failure_error_shape() -> None:
     err = eligibility.Failure("voucher_expired", "C has expired").error("v-1", "rf_1")
     assert err == {
-        "code": 400, "key": "voucher_expired", "message": "voucher expired",
-        "details": "C has expired", "request_id": "v-1", "resource_id": "rf_1",
+        "code": 400,
+        "key": "voucher_expired",
+        "message": "voucher expired",
+        "details": "C has expired",
+        "request_id": "v-1",
+        "resource_id": "rf_1",
         "resource_type": "voucher",
     }

@@ -90,9 +90,7 @@ def _items_order() -> dict[str, object]:
 
 def test_apply_to_items_amount_per_line_and_by_quantity() -> None:
     calc = pricing.start(_items_order())
-    applied = pricing.apply_discount(
-        calc, {"type": "AMOUNT", "amount_off": 300, "effect": "APPLY_TO_ITEMS"}
-    )
+    applied = pricing.apply_discount(calc, {"type": "AMOUNT", "amount_off": 300, "effect": "APPLY_TO_ITEMS"})
     assert applied == 600
     out = pricing.render(calc)
     assert out["amount"] == 2500
@@ -114,9 +112,7 @@ def test_apply_to_items_amount_per_line_and_by_quantity() -> None:
 
 def test_apply_to_items_capped_by_item_amount() -> None:
     calc = pricing.start(_items_order())
-    applied = pricing.apply_discount(
-        calc, {"type": "AMOUNT", "amount_off": 800, "effect": "APPLY_TO_ITEMS"}
-    )
+    applied = pricing.apply_discount(calc, {"type": "AMOUNT", "amount_off": 800, "effect": "APPLY_TO_ITEMS"})
     assert applied == 800 + 500
 
 
@@ -127,9 +123,7 @@ def test_apply_to_items_percent_limit_and_fixed() -> None:
     )
     assert applied == 1100  # 1000 on item a, then only 100 left of the limit
     calc = pricing.start(_items_order())
-    applied = pricing.apply_discount(
-        calc, {"type": "FIXED", "fixed_amount": 400, "effect": "APPLY_TO_ITEMS"}
-    )
+    applied = pricing.apply_discount(calc, {"type": "FIXED", "fixed_amount": 400, "effect": "APPLY_TO_ITEMS"})
     assert applied == (2000 - 800) + (500 - 400)
 
 

@@ -12,20 +12,36 @@ NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)
 
 
 def discount(code: str, **d: object) -> dict[str, object]:
-    return {"code": code, "type": "DISCOUNT_VOUCHER", "active": True, "discount": d,
-            "redemption": {"quantity": None, "redeemed_quantity": 0}}
+    return {
+        "code": code,
+        "type": "DISCOUNT_VOUCHER",
+        "active": True,
+        "discount": d,
+        "redemption": {"quantity": None, "redeemed_quantity": 0},
+    }
 
 
 def gift(code: str, balance: int) -> dict[str, object]:
-    return {"code": code, "type": "GIFT_VOUCHER", "active": True,
-            "gift": {"amount": balance, "balance": balance},
-            "redemption": {"quantity": None, "redeemed_quantity": 0}}
+    return {
+        "code": code,
+        "type": "GIFT_VOUCHER",
+        "active": True,
+        "gift": {"amount": balance, "balance": balance},
+        "redemption": {"quantity": None, "redeemed_quantity": 0},
+    }
 
 
 def test_requested_order_discounts_then_gift() -> None:
-    vouchers = [discount("P10", type="PERCENT", percent_off=10), discount("A5", type="AMOUNT", amount_off=500), gift("G", 100000)]
-    reqs = [{"object": "voucher", "id": "P10"}, {"object": "voucher", "id": "A5"},
-            {"object": "voucher", "id": "G", "gift": {"credits": 2000}}]
+    vouchers = [
+        discount("P10", type="PERCENT", percent_off=10),
+        discount("A5", type="AMOUNT", amount_off=500),
+        gift("G", 100000),
+    ]
+    reqs = [
+        {"object": "voucher", "id": "P10"},
+        {"object": "voucher", "id": "A5"},
+        {"object": "voucher", "id": "G", "gift": {"credits": 2000}},
+    ]
     ev = stacking.evaluate(reqs, vouchers, {"amount": 10000}, NOW)
     assert ev.valid
     assert [o.discount for o in ev.outcomes] == [1000, 500, 2000]
@@ -41,17 +57,26 @@ def test_gift_default_credits_capped_by_left_to_pay() -> None:
 
 
 def test_gift_with_held_credits() -> None:
-    ev = stacking.evaluate([{"object": "voucher", "id": "G"}], [gift("G", 5000)], {"amount": 9000}, NOW,
-                           held_credits=lambda v: 4000)
+    ev = stacking.evaluate(
+        [{"object": "voucher", "id": "G"}],
+        [gift("G", 5000)],
+        {"amount": 9000},
+        NOW,
+        held_credits=lambda v: 4000,
+    )
     assert ev.outcomes[0].credits == 1000
 
 
 def test_failures_are_reported_per_redeemable() -> None:
     disabled = discount("D", type="AMOUNT", amount_off=1)
     disabled["active"] = False
-    reqs = [{"object": "voucher", "id": "X"}, {"object": "voucher", "id": "D"},
-            {"object": "promotion_tier", "id": "promo_1"}, {"object": "voucher", "id": "G", "gift": {"credits": 10}},
-            {"object": "voucher", "id": "L"}]
+    reqs = [
+        {"object": "voucher", "id": "X"},
+        {"object": "voucher", "id": "D"},
+        {"object": "promotion_tier", "id": "promo_1"},
+        {"object": "voucher", "id": "G", "gift": {"credits": 10}},
+        {"object": "voucher", "id": "L"},
+    ]
     loyalty = {"code": "L", "type": "LOYALTY_CARD", "active": True, "redemption": {}}
     ev = stacking.evaluate(reqs, [None, disabled, None, gift("G", 5), loyalty], {"amount": 100}, NOW)
     assert not ev.valid
