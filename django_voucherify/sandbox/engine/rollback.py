@@ -168,7 +168,10 @@ def rollback_stacked(state: SandboxState, rid: str, query: JSON, body: JSON) -> 
     now = state.now_iso()
     if not _is_parent(state, red):
         rr = _rollback_child(state, red, query, body, customer, None, now)
-        return {"rollbacks": [rr], "order": rr["order"]}
+        out: JSON = {"rollbacks": [rr]}
+        if rr["order"] is not None:
+            out["order"] = rr["order"]
+        return out
     parent_rr_id = state.new_id("rr_")
     child_ids: list[Any] = ledger.effects(state).get(rid, {}).get("children", [])
     rollbacks = []
@@ -202,4 +205,7 @@ def rollback_stacked(state: SandboxState, rid: str, query: JSON, body: JSON) -> 
     state.rollbacks[parent_rr_id] = parent_rr
     for rr in rollbacks:
         rr["order"] = order
-    return {"rollbacks": rollbacks, "parent_rollback": parent_rr, "order": order}
+    result: JSON = {"rollbacks": rollbacks, "parent_rollback": parent_rr}
+    if order is not None:
+        result["order"] = order
+    return result

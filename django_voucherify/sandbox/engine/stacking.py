@@ -200,8 +200,6 @@ def redeemable_view(outcome: Outcome, status: str, expand: bool = False) -> dict
     }
     if status == "APPLICABLE":
         view["order"] = dict(outcome.order_after)
-        view["applicable_to"] = {"data": [], "total": 0, "data_ref": "data", "object": "list"}
-        view["inapplicable_to"] = {"data": [], "total": 0, "data_ref": "data", "object": "list"}
         view["result"] = outcome.result()
     elif status == "INAPPLICABLE" and outcome.failure is not None:
         error = outcome.failure.error(resource_id=outcome.code)
