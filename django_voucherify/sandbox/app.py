@@ -70,6 +70,15 @@ class Sandbox:
         self.response_listeners: list[Callable[[Exchange], None]] = []
         for hook in list(Sandbox.instance_hooks):
             hook(self)
+        from django_voucherify.sandbox import jobs
+
+        jobs.resume(self.state)  # jobs pending in a loaded state continue
+
+    def wait_for_jobs(self, timeout: float = 10.0) -> None:
+        """Block until every background job (async actions, exports) has finished."""
+        from django_voucherify.sandbox import jobs
+
+        jobs.wait(self.state, timeout)
 
     # ---- WSGI ---------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -119,10 +128,15 @@ class Sandbox:
                     fault.status, fault.key or _fault_key(fault.status),
                     "Injected fault", "Fault injected by the sandbox", headers=extra,
                 )  # fmt: skip
-            self._check_auth(headers)
-            req.body = self._read_body(environ)
             req.query = parse_query(qs)
-            route, params = resolve(method, path)
+            try:
+                route, params = resolve(method, path)
+            except SandboxError:
+                self._check_auth(headers)  # unauthenticated callers learn nothing of routes
+                raise
+            if not (route.public_with_query and route.public_with_query in req.query):
+                self._check_auth(headers)
+            req.body = self._read_body(environ)
             req.path_params = params
             req.operation_id = route.operation_id
             with self.state.lock:

@@ -98,6 +98,9 @@ class Route:
     segments: tuple[str, ...]
     handler: Handler
     operation_id: str
+    # When this query parameter is present the request needs no API keys (export downloads
+    # are authorised by their token, like Voucherify's download links).
+    public_with_query: str | None = None
 
     @property
     def specificity(self) -> tuple[bool, ...]:
@@ -107,7 +110,9 @@ class Route:
 ROUTES: list[Route] = []
 
 
-def route(method: str, template: str, operation_id: str = "") -> Callable[[Handler], Handler]:
+def route(
+    method: str, template: str, operation_id: str = "", public_with_query: str | None = None
+) -> Callable[[Handler], Handler]:
     """Register ``handler`` for ``method template`` (``{name}`` segments become path params).
 
     ``operation_id`` is the spec's operationId; the conformance test uses it to pick the
@@ -116,7 +121,7 @@ def route(method: str, template: str, operation_id: str = "") -> Callable[[Handl
 
     def deco(fn: Handler) -> Handler:
         segs = tuple(template.strip("/").split("/"))
-        ROUTES.append(Route(method.upper(), template, segs, fn, operation_id))
+        ROUTES.append(Route(method.upper(), template, segs, fn, operation_id, public_with_query))
         return fn
 
     return deco

@@ -86,6 +86,9 @@ class SandboxState:
         self.order_ids_by_source: dict[str, str] = {}
         # Called (under the lock) after each mutating request; the server persists from here.
         self.on_change: list[Callable[[], None]] = []
+        # Background jobs (async actions, exports): seconds per state step, running threads.
+        self.job_delay: float = 0.01
+        self.threads: list[threading.Thread] = []
 
     # ---- time and ids -------------------------------------------------------------------
     def now(self) -> datetime:

@@ -1,0 +1,110 @@
+"""Voucher balance adjustments, transaction listing and the transactions export.
+
+POST /balance with a positive ``amount`` adds (gift: CREDITS_ADDITION, loyalty:
+POINTS_ADDITION), a negative one removes (CREDITS_REMOVAL / POINTS_REMOVAL); a removal that
+would take the balance below zero is refused with 400 (Voucherify's exact key is not in the
+spec; the sandbox uses ``not_enough_balance``). Discount vouchers have no balance (400).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django_voucherify.sandbox.errors import business, invalid_payload
+from django_voucherify.sandbox.handlers.exports import ROW_SOURCES, create_export
+from django_voucherify.sandbox.listing import cursor_slice, int_param, invalid_param
+from django_voucherify.sandbox.routing import SandboxRequest, SandboxResponse, ok, route
+from django_voucherify.sandbox.state import SandboxState
+
+JSON = dict[str, Any]
+
+
+def adjust_balance(
+    state: SandboxState, voucher: JSON, amount: int, source_id: Any = None, reason: Any = None
+) -> JSON:
+    """Apply a manual balance change; return the spec's ``balance`` object."""
+    if voucher["type"] == "GIFT_VOUCHER":
+        holder, kind, key = voucher["gift"], "gift_voucher", "CREDITS"
+        total_key = "amount"
+    elif voucher["type"] == "LOYALTY_CARD":
+        holder, kind, key = voucher["loyalty_card"], "loyalty_card", "POINTS"
+        total_key = "points"
+    else:
+        raise invalid_payload("Only gift vouchers and loyalty cards have a balance")
+    if holder["balance"] + amount < 0:
+        raise business("not_enough_balance", f"Balance {holder['balance']} cannot cover {-amount}")
+    holder["balance"] += amount
+    holder[total_key] += amount
+    voucher["updated_at"] = state.now_iso()
+    balance: JSON = {
+        "amount": amount,
+        "total": holder[total_key],
+        "balance": holder["balance"],
+        "type": kind,
+        "operation_type": "MANUAL",
+        "object": "balance",
+        "related_object": {"type": "voucher", "id": voucher["id"]},
+    }
+    tx_type = f"{key}_ADDITION" if amount >= 0 else f"{key}_REMOVAL"
+    state.add_voucher_transaction(
+        voucher, tx_type, dict(balance), source_id=source_id, reason=reason, source="API"
+    )
+    return balance
+
+
+@route("POST", "/v1/vouchers/{code}/balance", operation_id="update-voucher-balance")
+def update_balance(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
+    voucher = state.get_voucher_or_404(req.path_params["code"])
+    body = req.json_object()
+    amount = body.get("amount")
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0:
+        raise invalid_payload("amount must be a non-zero integer")
+    return ok(adjust_balance(state, voucher, amount, body.get("source_id"), body.get("reason")))
+
+
+@route("GET", "/v1/vouchers/{code}/transactions", operation_id="list-voucher-transactions")
+def list_transactions(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
+    voucher = state.get_voucher_or_404(req.path_params["code"])
+    limit = int_param(req.query, "limit", 10, 1, 100)
+    order = req.query.get("order") or "-id"
+    if order not in ("id", "-id"):
+        raise invalid_param("order", "must be id or -id")
+    items = list(state.voucher_transactions.get(voucher["id"], []))
+    # Ids are random, so "id" order is creation order (what Voucherify's sortable ids give).
+    if order == "-id":
+        items.reverse()
+    page = cursor_slice(items, req.query.get("starting_after_id"), limit)
+    return ok({"object": "list", "data_ref": "data", **page})
+
+
+def _transaction_rows(state: SandboxState, params: JSON) -> list[JSON]:
+    ids: list[Any] = []
+    cond = ((params.get("filters") or {}).get("voucher_id") or {}).get("conditions") or {}
+    ids = list(cond.get("$in") or [])
+    rows: list[JSON] = []
+    for vid in ids:
+        for tx in state.voucher_transactions.get(str(vid), []):
+            bal = (tx.get("details") or {}).get("balance") or {}
+            rows.append({**tx, "balance": bal.get("balance"), "amount": bal.get("amount")})
+    return rows
+
+
+ROW_SOURCES["voucher_transactions"] = _transaction_rows
+
+
+@route("POST", "/v1/vouchers/{code}/transactions/export", operation_id="export-voucher-transactions")
+def export_transactions(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
+    voucher = state.get_voucher_or_404(req.path_params["code"])
+    body = req.json_object()
+    given = body.get("parameters") or {}
+    if not isinstance(given, dict):
+        raise invalid_payload("parameters must be an object")
+    params: JSON = {}
+    if given.get("order"):
+        if given["order"] not in ("created_at", "-created_at"):
+            raise invalid_payload("parameters.order must be created_at or -created_at")
+        params["order"] = given["order"]
+    if given.get("fields"):
+        params["fields"] = list(given["fields"])
+    params["filters"] = {"voucher_id": {"conditions": {"$in": [voucher["id"]]}}}
+    return ok(create_export(state, "voucher_transactions", params))

@@ -1,0 +1,104 @@
+"""Background jobs behind async actions and exports.
+
+Design (chosen for determinism): each job runs in its own daemon thread. The record (an async
+action in ``state.async_actions`` or an export in ``state.exports``) is created by the request
+as ENQUEUED (exports: SCHEDULED); after ``state.job_delay`` seconds it becomes IN_PROGRESS, and
+after another ``job_delay`` the job function runs under ``state.lock`` and the record becomes
+DONE (or FAILED) with ``progress`` 100, ``processing_time`` and ``result``. Tests call
+``Sandbox.wait_for_jobs()`` (or poll, as real clients do). Job kind and payload are kept in
+``state.extra["jobs"]`` so a persisted state resumes unfinished jobs after a restart.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django_voucherify.sandbox.state import SandboxState
+
+JSON = dict[str, Any]
+
+#: kind -> function(state, record, payload) that fills ``record`` (status, result...).
+JobFn = Callable[[SandboxState, JSON, JSON], None]
+JOBS: dict[str, JobFn] = {}
+
+
+def job(kind: str) -> Callable[[JobFn], JobFn]:
+    """Register a job function under ``kind``."""
+
+    def deco(fn: JobFn) -> JobFn:
+        JOBS[kind] = fn
+        return fn
+
+    return deco
+
+
+def _collection(state: SandboxState, record_id: str) -> dict[str, JSON]:
+    return state.exports if record_id.startswith("exp_") else state.async_actions
+
+
+def enqueue(state: SandboxState, record: JSON, kind: str, payload: JSON) -> None:
+    """Store ``record`` and start its job (call with ``state.lock`` held, i.e. in a handler)."""
+    _collection(state, record["id"])[record["id"]] = record
+    state.extra.setdefault("jobs", {})[record["id"]] = {"kind": kind, "payload": payload}
+    _start(state, record["id"])
+
+
+def _start(state: SandboxState, record_id: str) -> None:
+    t = threading.Thread(target=_run, args=(state, record_id), daemon=True, name=record_id)
+    state.threads = [x for x in state.threads if x.is_alive()]
+    state.threads.append(t)
+    t.start()
+
+
+def _run(state: SandboxState, record_id: str) -> None:
+    started = time.monotonic()
+    time.sleep(state.job_delay)
+    with state.lock:
+        record = _collection(state, record_id).get(record_id)
+        if record is None:
+            return
+        record["status"] = "IN_PROGRESS"
+        if "progress" in record:
+            record["progress"] = 0
+        if "updated_at" in record:
+            record["updated_at"] = state.now_iso()
+    time.sleep(state.job_delay)
+    with state.lock:
+        record = _collection(state, record_id).get(record_id)
+        spec = state.extra.get("jobs", {}).pop(record_id, None)
+        if record is None or spec is None:
+            return
+        try:
+            JOBS[spec["kind"]](state, record, spec["payload"])
+            record.setdefault("status", "DONE")
+            if record["status"] == "IN_PROGRESS":
+                record["status"] = "DONE"
+        except Exception as exc:  # a job bug must not kill the sandbox; report it as FAILED
+            record["status"] = "FAILED" if not record_id.startswith("exp_") else "ERROR"
+            record["result"] = {"message": f"Job failed: {exc}"}
+        if "progress" in record:
+            record["progress"] = 100
+        if "processing_time" in record:
+            record["processing_time"] = int((time.monotonic() - started) * 1000)
+        if "updated_at" in record:
+            record["updated_at"] = state.now_iso()
+        state.changed()
+
+
+def resume(state: SandboxState) -> None:
+    """Restart jobs left unfinished in a loaded state."""
+    with state.lock:
+        for record_id in list(state.extra.get("jobs", {})):
+            _start(state, record_id)
+
+
+def wait(state: SandboxState, timeout: float = 10.0) -> None:
+    """Join all job threads (raises TimeoutError if some are still running)."""
+    deadline = time.monotonic() + timeout
+    for t in list(state.threads):
+        t.join(max(0.0, deadline - time.monotonic()))
+        if t.is_alive():
+            raise TimeoutError(f"job {t.name} still running")
