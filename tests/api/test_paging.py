@@ -1,0 +1,513 @@
+"""``iterate*()`` walk every page, however the endpoint pages, and never loop forever.
+
+The fake servers below serve from a generated list the way Voucherify pages each endpoint:
+
+* page-based (vouchers, redemptions: ``page`` 1..99; orders: 1..100; 400 beyond), ordered by
+  ``order``, filtered by ``created_at[before|after]``;
+* cursor (``starting_after_id`` -> ``has_more`` + ``more_starting_after``) for voucher
+  transactions, customer activity and customer redeemables;
+* date cursor: customers' ``starting_after`` (ascending with ``order=created_at``), async
+  actions' ``end_date`` (newest first).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+import responses
+
+from django_voucherify.api import RetryPolicy, VoucherifyClient
+
+API = "https://api.voucherify.io"
+BASE_TIME = datetime(2024, 1, 1, tzinfo=UTC)
+MAX_REQUESTS = 400  # far above what any walk below needs
+
+
+class RunawayPagingError(AssertionError):
+    """Raised by a fake server when the client keeps asking: the walk does not terminate."""
+
+
+def ts(seconds: float) -> str:
+    """Voucherify's timestamp format (millisecond ISO 8601, ``Z``): sorts as a string."""
+    moment = BASE_TIME + timedelta(seconds=seconds)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def url_for(path: str) -> re.Pattern[str]:
+    return re.compile("^" + re.escape(API + path) + r"(\?.*)?$")
+
+
+def query_of(request: Any) -> dict[str, str]:
+    pairs = parse_qsl(urlsplit(request.url).query, keep_blank_values=True)
+    keys = [k for k, _ in pairs]
+    assert len(keys) == len(set(keys)), f"repeated query keys: {pairs}"
+    return dict(pairs)
+
+
+def json_reply(body: Any, status: int = 200) -> tuple[int, dict[str, str], str]:
+    return status, {"Content-Type": "application/json"}, json.dumps(body)
+
+
+def bad_request(message: str) -> tuple[int, dict[str, str], str]:
+    return json_reply({"code": 400, "key": "invalid_query_params", "message": message}, 400)
+
+
+class FakeSleep:
+    def __call__(self, seconds: float) -> None:
+        raise AssertionError(f"paging must not sleep or retry (asked for {seconds} s)")
+
+
+@pytest.fixture
+def client():
+    with VoucherifyClient("test-app-id", "test-secret-key", API, sleep=FakeSleep(),
+                          retry=RetryPolicy(max_retries=0, budget=0.0)) as built:
+        yield built
+
+
+@pytest.fixture
+def mocked():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield rsps
+
+
+def ids(items: list[dict[str, Any]]) -> list[str]:
+    return [item["id"] for item in items]
+
+
+def assert_no_duplicates(items: list[dict[str, Any]]) -> None:
+    repeated = [i for i, n in Counter(ids(items)).items() if n > 1]
+    assert repeated == [], f"{len(repeated)} items yielded more than once, e.g. {repeated[:5]}"
+
+
+# --- page-based ---------------------------------------------------------------------------------
+
+
+class PageServer:
+    """``page``/``limit`` listing with ``total``, ``order`` and ``created_at`` bounds."""
+
+    def __init__(self, key: str, items: list[dict[str, Any]], *, max_page: int,
+                 after_inclusive: bool = True, default_order: str = "-created_at") -> None:
+        self.key = key
+        self.items = items  # ascending by created_at
+        self.max_page = max_page
+        self.after_inclusive = after_inclusive
+        self.default_order = default_order
+        self.queries: list[dict[str, str]] = []
+
+    def __call__(self, request: Any) -> tuple[int, dict[str, str], str]:
+        query = query_of(request)
+        self.queries.append(query)
+        if len(self.queries) > MAX_REQUESTS:
+            raise RunawayPagingError(f"{len(self.queries)} requests for {len(self.items)} items")
+        limit = int(query.get("limit", "10"))
+        page = int(query.get("page", "1"))
+        if not 1 <= limit <= 100:
+            return bad_request(f"limit {limit} out of range")
+        if not 1 <= page <= self.max_page:
+            return bad_request(f"page {page} out of range 1..{self.max_page}")
+        selected = self.items
+        after = query.get("created_at[after]")
+        before = query.get("created_at[before]")
+        if after:
+            selected = [i for i in selected
+                        if i["created_at"] > after or (self.after_inclusive and i["created_at"] == after)]
+        if before:
+            selected = [i for i in selected if i["created_at"] < before]
+        order = query.get("order", self.default_order)
+        if order == "-created_at":
+            selected = list(reversed(selected))
+        elif order != "created_at":
+            return bad_request(f"unexpected order {order}")
+        start = (page - 1) * limit
+        return json_reply({"object": "list", "data_ref": self.key,
+                           self.key: selected[start:start + limit], "total": len(selected)})
+
+
+def vouchers(count: int, ties: range = range(0)) -> list[dict[str, Any]]:
+    """``count`` vouchers, one second apart, except that those in ``ties`` share a timestamp."""
+    out = []
+    for n in range(count):
+        second = ties.start if n in ties else n
+        out.append({"id": f"v_{n:06d}", "code": f"CODE-{n:06d}", "object": "voucher",
+                    "created_at": ts(second), "metadata": {"n": n}})
+    return out
+
+
+@pytest.mark.parametrize("after_inclusive", [True, False], ids=["after-inclusive", "after-exclusive"])
+def test_vouchers_slide_past_page_99_without_gaps_or_duplicates(client, mocked, after_inclusive):
+    """10,250 vouchers: 99 pages of 100, then the window slides with ``created_at[after]``.
+
+    Vouchers 9,897..9,904 share one timestamp, straddling the end of page 99 (index 9,899).
+    Whether the API's ``after`` bound includes that instant or not, every voucher must come
+    out exactly once (the spec does not say; a robust walk does not depend on it)."""
+    items = vouchers(10_250, ties=range(9_897, 9_905))
+    server = PageServer("vouchers", items, max_page=99, after_inclusive=after_inclusive)
+    mocked.add_callback("GET", url_for("/v1/vouchers"), callback=server)
+
+    got = list(islice(client.vouchers.iterate(category="summer"), 20_000))
+
+    assert_no_duplicates(got)
+    assert ids(got) == ids(items)  # complete and oldest first
+    assert got[0] == items[0]  # items come back untouched
+    pages = [q.get("page") for q in server.queries]
+    assert pages[:99] == [str(p) for p in range(1, 100)]
+    assert all(int(p) <= 99 for p in pages)
+    assert all(q["category"] == "summer" and q["order"] == "created_at" for q in server.queries)
+    assert all(q["limit"] == "100" for q in server.queries)
+    # After the slide: page 1 again, from the boundary timestamp (or just before it).
+    slid = server.queries[99]
+    assert slid["page"] == "1"
+    assert slid["created_at[after]"] <= ts(9_897)
+    assert len(server.queries) <= 99 + 5
+
+
+def test_vouchers_slide_keeps_callers_before_bound(client, mocked):
+    items = vouchers(10_050)
+    server = PageServer("vouchers", items, max_page=99)
+    mocked.add_callback("GET", url_for("/v1/vouchers"), callback=server)
+
+    got = list(islice(client.vouchers.iterate(created_at={"before": ts(10_020)}), 20_000))
+
+    assert ids(got) == ids(items[:10_020])
+    assert all(q["created_at[before]"] == ts(10_020) for q in server.queries)
+    assert "created_at[after]" in server.queries[-1]
+
+
+def test_vouchers_exactly_full_last_page(client, mocked):
+    items = vouchers(300)
+    server = PageServer("vouchers", items, max_page=99)
+    mocked.add_callback("GET", url_for("/v1/vouchers"), callback=server)
+
+    assert ids(client.vouchers.iterate()) == ids(items)
+    assert [q["page"] for q in server.queries] == ["1", "2", "3", "4"]
+
+
+def test_vouchers_empty_list(client, mocked):
+    server = PageServer("vouchers", [], max_page=99)
+    mocked.add_callback("GET", url_for("/v1/vouchers"), callback=server)
+    assert list(client.vouchers.iterate()) == []
+    assert len(server.queries) == 1
+
+
+def test_redemptions_walk_pages_with_callers_filters(client, mocked):
+    items = [{"id": f"r_{n:04d}", "object": "redemption", "result": "SUCCESS",
+              "created_at": ts(n)} for n in range(250)]
+    server = PageServer("redemptions", items, max_page=99)
+    mocked.add_callback("GET", url_for("/v1/redemptions"), callback=server)
+
+    got = list(client.redemptions.iterate(result="SUCCESS",
+                                          filters={"voucher_code": {"conditions": {"$is": "X"}}}))
+
+    assert got == items
+    assert [q["page"] for q in server.queries] == ["1", "2", "3"]
+    for q in server.queries:
+        assert q["result"] == "SUCCESS"
+        assert q["filters[voucher_code][conditions][$is]"] == "X"
+
+
+def test_redemptions_slide_past_page_99(client, mocked):
+    items = [{"id": f"r_{n:06d}", "object": "redemption", "created_at": ts(n)}
+             for n in range(9_950)]
+    server = PageServer("redemptions", items, max_page=99)
+    mocked.add_callback("GET", url_for("/v1/redemptions"), callback=server)
+
+    got = list(islice(client.redemptions.iterate(), 20_000))
+
+    assert ids(got) == ids(items)
+    assert all(int(q["page"]) <= 99 for q in server.queries)
+
+
+def test_orders_walk_all_100_pages(client, mocked):
+    """Orders allow page 100 (``ParameterPage``), unlike vouchers and redemptions."""
+    items = [{"id": f"ord_{n:05d}", "object": "order", "created_at": ts(n)} for n in range(10_000)]
+    server = PageServer("orders", items, max_page=100, default_order="created_at")
+    mocked.add_callback("GET", url_for("/v1/orders"), callback=server)
+
+    got = list(islice(client.orders.iterate(), 20_000))
+
+    assert ids(got) == ids(items)
+    assert [q["page"] for q in server.queries][:100] == [str(p) for p in range(1, 101)]
+
+
+def test_orders_beyond_the_page_cap_are_not_dropped_silently(client, mocked):
+    """10,001 orders do not fit in 100 pages of 100 and list-orders has no date filter:
+    the iterator must either deliver them all or fail loudly, never stop short in silence."""
+    items = [{"id": f"ord_{n:05d}", "object": "order", "created_at": ts(n)} for n in range(10_001)]
+    server = PageServer("orders", items, max_page=100, default_order="created_at")
+    mocked.add_callback("GET", url_for("/v1/orders"), callback=server)
+
+    got: list[dict[str, Any]] = []
+    failed = None
+    try:
+        for item in islice(client.orders.iterate(), 20_000):
+            got.append(item)
+    except RunawayPagingError:
+        raise
+    except Exception as exc:
+        failed = exc
+    assert failed is not None or ids(got) == ids(items), (
+        f"iterate() stopped after {len(got)} of {len(items)} orders without an error")
+
+
+def test_page_based_walk_stops_when_server_repeats_the_same_page(client, mocked):
+    """A server (or proxy cache) ignoring ``page`` and ``created_at`` keeps serving one full
+    page: the walk must end, and must not hand out the same voucher twice."""
+    page = vouchers(100)
+    calls: list[str] = []
+
+    def same_page(request: Any) -> tuple[int, dict[str, str], str]:
+        calls.append(request.url)
+        if len(calls) > MAX_REQUESTS:
+            raise RunawayPagingError(f"{len(calls)} requests for one repeated page")
+        return json_reply({"object": "list", "vouchers": page, "total": 100_000})
+
+    mocked.add_callback("GET", url_for("/v1/vouchers"), callback=same_page)
+
+    got = list(islice(client.vouchers.iterate(), 50_000))
+
+    assert_no_duplicates(got)
+    assert ids(got) == ids(page)
+
+
+# --- cursor (starting_after_id) ---------------------------------------------------------------
+
+
+class CursorServer:
+    """``starting_after_id`` cursor; ``more_starting_after`` optional (falls back to last id)."""
+
+    def __init__(self, items: list[dict[str, Any]], *, send_cursor: bool = True) -> None:
+        self.items = items
+        self.send_cursor = send_cursor
+        self.queries: list[dict[str, str]] = []
+
+    def __call__(self, request: Any) -> tuple[int, dict[str, str], str]:
+        query = query_of(request)
+        self.queries.append(query)
+        if len(self.queries) > MAX_REQUESTS:
+            raise RunawayPagingError(f"{len(self.queries)} requests")
+        limit = int(query.get("limit", "10"))
+        if not 1 <= limit <= 100:
+            return bad_request(f"limit {limit}")
+        start = 0
+        if "starting_after_id" in query:
+            position = [i["id"] for i in self.items].index(query["starting_after_id"])
+            start = position + 1
+        chunk = self.items[start:start + limit]
+        has_more = start + limit < len(self.items)
+        body: dict[str, Any] = {"object": "list", "data_ref": "data", "data": chunk, "has_more": has_more}
+        if self.send_cursor:
+            body["more_starting_after"] = chunk[-1]["id"] if has_more else None
+        return json_reply(body)
+
+
+CURSOR_CASES: dict[str, tuple[str, Callable[[VoucherifyClient], Any]]] = {
+    "voucher-transactions": ("/v1/vouchers/GIFT%2F1/transactions",
+                             lambda c: c.vouchers.iterate_transactions("GIFT/1", order="-id")),
+    "customer-activity": ("/v1/customers/cust%40shop/activity",
+                          lambda c: c.customers.iterate_activity("cust@shop", order="-id")),
+    "customer-redeemables": ("/v1/customers/cust%40shop/redeemables",
+                             lambda c: c.customers.iterate_redeemables("cust@shop", order="-id")),
+}
+
+
+@pytest.mark.parametrize("send_cursor", [True, False], ids=["more_starting_after", "last-id"])
+@pytest.mark.parametrize("name", sorted(CURSOR_CASES))
+def test_cursor_walk(client, mocked, name, send_cursor):
+    path, start = CURSOR_CASES[name]
+    items = [{"id": f"x_{n:05d}", "object": "item", "amount": n} for n in range(345)]
+    server = CursorServer(items, send_cursor=send_cursor)
+    mocked.add_callback("GET", url_for(path), callback=server)
+
+    got = list(islice(start(client), 5_000))
+
+    assert got == items
+    assert len(server.queries) == 4
+    assert "starting_after_id" not in server.queries[0]
+    assert [q.get("starting_after_id") for q in server.queries[1:]] == ["x_00099", "x_00199", "x_00299"]
+    assert all(q["order"] == "-id" and q["limit"] == "100" for q in server.queries)
+
+
+def test_cursor_walk_stops_on_has_more_false_even_with_a_full_page(client, mocked):
+    items = [{"id": f"x_{n:05d}"} for n in range(100)]
+    server = CursorServer(items)
+    mocked.add_callback("GET", url_for("/v1/vouchers/G/transactions"), callback=server)
+    assert list(client.vouchers.iterate_transactions("G")) == items
+    assert len(server.queries) == 1
+
+
+@pytest.mark.parametrize("name", sorted(CURSOR_CASES))
+def test_cursor_walk_stops_when_server_repeats_the_same_page(client, mocked, name):
+    """``has_more`` stays true and the cursor never moves: stop, and yield each item once."""
+    path, start = CURSOR_CASES[name]
+    page = [{"id": f"x_{n:05d}"} for n in range(100)]
+    calls: list[str] = []
+
+    def same_page(request: Any) -> tuple[int, dict[str, str], str]:
+        calls.append(request.url)
+        if len(calls) > MAX_REQUESTS:
+            raise RunawayPagingError(f"{len(calls)} requests for one repeated page")
+        return json_reply({"object": "list", "data": page, "has_more": True,
+                           "more_starting_after": page[-1]["id"]})
+
+    mocked.add_callback("GET", url_for(path), callback=same_page)
+
+    got = list(islice(start(client), 50_000))
+
+    assert_no_duplicates(got)
+    assert got == page
+
+
+# --- date cursor -----------------------------------------------------------------------------
+
+
+class CustomersServer:
+    """``GET /v1/customers``: with ``order=created_at``, ``starting_after`` returns the customers
+    created after that instant, oldest first (the documented cursor)."""
+
+    def __init__(self, items: list[dict[str, Any]], *, inclusive: bool = False) -> None:
+        self.items = items  # ascending
+        self.inclusive = inclusive
+        self.queries: list[dict[str, str]] = []
+
+    def __call__(self, request: Any) -> tuple[int, dict[str, str], str]:
+        query = query_of(request)
+        self.queries.append(query)
+        if len(self.queries) > MAX_REQUESTS:
+            raise RunawayPagingError(f"{len(self.queries)} requests")
+        if query.get("order") != "created_at":
+            return bad_request("this fake serves the ascending cursor only")
+        limit = int(query.get("limit", "10"))
+        if not 1 <= limit <= 100:
+            return bad_request(f"limit {limit}")
+        cursor = query.get("starting_after")
+        selected = [i for i in self.items if cursor is None or i["created_at"] > cursor
+                    or (self.inclusive and i["created_at"] == cursor)]
+        chunk = selected[:limit]
+        return json_reply({"object": "list", "data_ref": "customers", "customers": chunk,
+                           "total": len(self.items), "has_more": len(selected) > limit})
+
+
+def customers(count: int, ties: range = range(0)) -> list[dict[str, Any]]:
+    return [{"id": f"cust_{n:05d}", "source_id": f"shop-{n}", "object": "customer",
+             "created_at": ts(ties.start if n in ties else n)} for n in range(count)]
+
+
+def test_customers_walk_with_starting_after_past_page_99(client, mocked):
+    """10,120 customers, more than 99 pages of 100: the date cursor is not capped."""
+    items = customers(10_120)
+    server = CustomersServer(items)
+    mocked.add_callback("GET", url_for("/v1/customers"), callback=server)
+
+    got = list(islice(client.customers.iterate(city="Berlin"), 20_000))
+
+    assert ids(got) == ids(items)
+    assert "starting_after" not in server.queries[0]
+    assert server.queries[1]["starting_after"] == items[99]["created_at"]
+    assert all(q["city"] == "Berlin" and q["limit"] == "100" for q in server.queries)
+    assert all("page" not in q for q in server.queries)
+    assert len(server.queries) == 102
+
+
+def test_customers_inclusive_cursor_deduplicates_the_boundary(client, mocked):
+    """If the API includes the cursor's instant, customers sharing the last timestamp of a
+    page come again on the next one: each is yielded once."""
+    items = customers(250, ties=range(97, 104))
+    server = CustomersServer(items, inclusive=True)
+    mocked.add_callback("GET", url_for("/v1/customers"), callback=server)
+
+    got = list(islice(client.customers.iterate(), 5_000))
+
+    assert_no_duplicates(got)
+    assert ids(got) == ids(items)
+
+
+def test_customers_walk_stops_when_server_repeats_the_same_page(client, mocked):
+    page = customers(100)
+    calls: list[str] = []
+
+    def same_page(request: Any) -> tuple[int, dict[str, str], str]:
+        calls.append(request.url)
+        if len(calls) > MAX_REQUESTS:
+            raise RunawayPagingError(f"{len(calls)} requests for one repeated page")
+        return json_reply({"object": "list", "customers": page, "has_more": True})
+
+    mocked.add_callback("GET", url_for("/v1/customers"), callback=same_page)
+
+    got = list(islice(client.customers.iterate(), 50_000))
+
+    assert_no_duplicates(got)
+    assert ids(got) == ids(page)
+
+
+class AsyncActionsServer:
+    """``GET /v1/async-actions``: newest first, ``end_date`` keeps those created before it."""
+
+    def __init__(self, items: list[dict[str, Any]]) -> None:
+        self.items = sorted(items, key=lambda i: i["created_at"], reverse=True)
+        self.queries: list[dict[str, str]] = []
+
+    def __call__(self, request: Any) -> tuple[int, dict[str, str], str]:
+        query = query_of(request)
+        self.queries.append(query)
+        if len(self.queries) > MAX_REQUESTS:
+            raise RunawayPagingError(f"{len(self.queries)} requests")
+        limit = int(query.get("limit", "10"))
+        if not 1 <= limit <= 100:
+            return bad_request(f"limit {limit}")
+        end = query.get("end_date")
+        selected = [i for i in self.items if end is None or i["created_at"] < end]
+        return json_reply({"object": "list", "data_ref": "async_actions",
+                           "async_actions": selected[:limit], "has_more": len(selected) > limit})
+
+
+def test_async_actions_walk_back_with_end_date(client, mocked):
+    items = [{"id": f"aa_{n:05d}", "object": "async_action", "type": "CUSTOMERS.IMPORT_CSV",
+              "status": "DONE", "created_at": ts(n * 2)} for n in range(333)]
+    server = AsyncActionsServer(items)
+    mocked.add_callback("GET", url_for("/v1/async-actions"), callback=server)
+
+    got = list(islice(client.async_actions.iterate(), 5_000))
+
+    assert ids(got) == ids(server.items)  # newest first, all of them
+    assert "end_date" not in server.queries[0]
+    assert [q.get("end_date") for q in server.queries[1:]] == [
+        server.items[99]["created_at"], server.items[199]["created_at"], server.items[299]["created_at"]]
+    assert len(server.queries) == 4
+
+
+def test_async_actions_walk_stops_when_server_repeats_the_same_page(client, mocked):
+    page = [{"id": f"aa_{n:05d}", "created_at": ts(1000 - n)} for n in range(100)]
+    calls: list[str] = []
+
+    def same_page(request: Any) -> tuple[int, dict[str, str], str]:
+        calls.append(request.url)
+        if len(calls) > MAX_REQUESTS:
+            raise RunawayPagingError(f"{len(calls)} requests for one repeated page")
+        return json_reply({"object": "list", "async_actions": page, "has_more": True})
+
+    mocked.add_callback("GET", url_for("/v1/async-actions"), callback=same_page)
+
+    got = list(islice(client.async_actions.iterate(), 50_000))
+
+    assert_no_duplicates(got)
+    assert ids(got) == ids(page)
+
+
+def test_iterators_are_lazy(client, mocked):
+    """Nothing is fetched until the first item is asked for, and only the pages needed."""
+    items = vouchers(1_000)
+    server = PageServer("vouchers", items, max_page=99)
+    mocked.add_callback("GET", url_for("/v1/vouchers"), callback=server)
+
+    walk = client.vouchers.iterate()
+    assert server.queries == []
+    assert ids(islice(walk, 150)) == ids(items[:150])
+    assert len(server.queries) == 2
