@@ -11,6 +11,7 @@ Contract:
 
 from __future__ import annotations
 
+import copy
 import json
 import secrets
 import string
@@ -195,9 +196,9 @@ class SandboxState:
             self.customers[cust["id"]] = cust
             if cust["source_id"]:
                 self.customer_ids_by_source[cust["source_id"]] = cust["id"]
-            changed = True
+            changed = created = True
         else:
-            changed = False
+            changed = created = False
         for key in ("name", "description", "email", "phone", "birthday", "birthdate", "metadata"):
             if key in payload and cust.get(key) != payload[key]:
                 cust[key] = payload[key]
@@ -208,9 +209,28 @@ class SandboxState:
             if addr != cust.get("address"):
                 cust["address"] = addr
                 changed = True
-        if changed and cust["created_at"] != now:
-            cust["updated_at"] = now
+        if changed:
+            if created:
+                self.add_customer_activity(cust, "customer.created", {"customer": copy.deepcopy(cust)})
+            else:
+                cust["updated_at"] = now
+                self.add_customer_activity(cust, "customer.updated", {"customer": copy.deepcopy(cust)})
         return cust
+
+    def add_customer_activity(
+        self, customer: JSON, type_: str, data: JSON, group_id: str | None = None
+    ) -> JSON:
+        """Record a ``CustomerActivity`` (``type`` e.g. ``customer.redemption.succeeded``;
+        ``data`` is the event's data object, e.g. ``{"customer": ..., "redemption": ...}``)."""
+        activity: JSON = {
+            "id": self.new_id("evcus_"),
+            "type": type_,
+            "data": {"data": data, "event_source": {"channel": "API"}},
+            "created_at": self.now_iso(),
+            "group_id": group_id or self.new_id("v-"),
+        }
+        self.customer_activities.setdefault(customer["id"], []).append(activity)
+        return activity
 
     # ---- orders -------------------------------------------------------------------------
     def find_order(self, id_or_source_id: str) -> JSON | None:

@@ -1,0 +1,240 @@
+"""Customers: upsert on create, get/update/delete by id or source_id, permanent deletion,
+list (filters, ordering, page or ``starting_after`` date cursor), activity, segments and
+redeemables.
+
+``starting_after`` follows the spec's table: with the default (descending) order it returns
+customers created before the date; with ``order=created_at``/``updated_at`` (ascending) those
+after it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django_voucherify.sandbox.errors import invalid_payload
+from django_voucherify.sandbox.listing import (
+    cursor_slice,
+    date_param,
+    filter_dates,
+    int_param,
+    invalid_param,
+    order_items,
+    page_slice,
+)
+from django_voucherify.sandbox.routing import (
+    SandboxRequest,
+    SandboxResponse,
+    no_content,
+    ok,
+    route,
+)
+from django_voucherify.sandbox.state import SandboxState, parse_iso
+
+JSON = dict[str, Any]
+
+STRING_FIELDS = ("source_id", "name", "description", "email", "phone", "birthday", "birthdate")
+
+
+def validate_customer_payload(payload: Any) -> JSON:
+    """Type-check a customer body (``CustomersCreateRequestBody``); 400 ``invalid_payload``."""
+    if not isinstance(payload, dict):
+        raise invalid_payload("customer must be an object")
+    for key in STRING_FIELDS:
+        if payload.get(key) is not None and not isinstance(payload[key], str):
+            raise invalid_payload(f"{key} must be a string")
+    for key in ("metadata", "address"):
+        if payload.get(key) is not None and not isinstance(payload[key], dict):
+            raise invalid_payload(f"{key} must be an object")
+    return payload
+
+
+@route("POST", "/v1/customers", operation_id="create-customer")
+def create_customer(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
+    return ok(state.upsert_customer(validate_customer_payload(req.json_object())))
+
+
+@route("GET", "/v1/customers/{customerId}", operation_id="get-customer")
+def get_customer(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
+    return ok(state.get_customer_or_404(req.path_params["customerId"]))
+
+
+@route("PUT", "/v1/customers/{customerId}", operation_id="update-customer")
+def update_customer(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
+    cust = state.get_customer_or_404(req.path_params["customerId"])
+    payload = dict(validate_customer_payload(req.json_object()))
+    payload.pop("source_id", None)  # identity comes from the path; source_id is not updatable
+    payload["id"] = cust["id"]
+    return ok(state.upsert_customer(payload))
+
+
+def remove_customer(state: SandboxState, cust: JSON) -> None:
+    del state.customers[cust["id"]]
+    if cust.get("source_id"):
+        state.customer_ids_by_source.pop(cust["source_id"], None)
+
+
+@route("DELETE", "/v1/customers/{customerId}", operation_id="delete-customer")
+def delete_customer(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
+    remove_customer(state, state.get_customer_or_404(req.path_params["customerId"]))
+    return no_content()
+
+
+@route(
+    "POST",
+    "/v1/customers/{customerId}/permanent-deletion",
+    operation_id="customer-permanently-deletion",
+)
+def permanently_delete(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
+    cust = state.get_customer_or_404(req.path_params["customerId"])
+    events = state.customer_activities.pop(cust["id"], [])
+    orders = [o for o in state.orders.values() if o.get("customer_id") == cust["id"]]
+    remove_customer(state, cust)
+    return ok(
+        {
+            "id": state.new_id("del_"),
+            "created_at": state.now_iso(),
+            "related_object_id": cust["id"],
+            "related_object": "customer",
+            "status": "DONE",
+            "data_json": {
+                "events": len(events),
+                "customer_events": len(events),
+                "daily_events": 0,
+                "segments": 0,
+                "orders": len(orders),
+                "order_events": 0,
+                "customer": 1,
+            },
+            # sic: the spec's (and API's) spelling
+            "object": "pernament_deletion",
+        }
+    )
+
+
+@route("GET", "/v1/customers", operation_id="list-customers")
+def list_customers(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
+    q = req.query
+    limit = int_param(q, "limit", 10, 1, 100)
+    page = int_param(q, "page", 1, 1, 99)
+    items = list(state.customers.values())
+    if q.get("email"):
+        items = [c for c in items if c.get("email") == q["email"]]
+    if q.get("name"):
+        items = [c for c in items if c.get("name") == q["name"]]
+    if q.get("city"):
+        items = [c for c in items if (c.get("address") or {}).get("city") == q["city"]]
+    if q.get("segment_id"):
+        items = []  # the sandbox has no segments
+    items = filter_dates(items, q, "created_at", "updated_at")
+    allowed = ("created_at", "-created_at", "updated_at", "-updated_at", "source_id", "-source_id")
+    order = q.get("order") or "-created_at"
+    items = order_items(items, order, allowed, "-created_at")
+    if q.get("starting_after"):
+        after = date_param(q["starting_after"], "starting_after")
+        field = str(order).lstrip("-") if str(order).lstrip("-") != "source_id" else "created_at"
+        ascending = not str(order).startswith("-")
+
+        def beyond(c: JSON) -> bool:
+            if not c.get(field):
+                return False
+            ts = parse_iso(c[field])
+            return ts > after if ascending else ts < after
+
+        items = [c for c in items if beyond(c)]
+        page = 1
+    data = page_slice(items, page, limit)
+    return ok(
+        {
+            "object": "list",
+            "data_ref": "customers",
+            "customers": data,
+            "total": len(items),
+            "has_more": page * limit < len(items),
+        }
+    )
+
+
+@route("GET", "/v1/customers/{customerId}/activity", operation_id="list-customer-activity")
+def list_activity(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
+    cust = state.get_customer_or_404(req.path_params["customerId"])
+    q = req.query
+    limit = int_param(q, "limit", 10, 1, 100)
+    items = list(state.customer_activities.get(cust["id"], []))
+    if q.get("type"):
+        items = [a for a in items if a["type"] == q["type"]]
+    if q.get("start_date"):
+        start = date_param(q["start_date"], "start_date")
+        items = [a for a in items if parse_iso(a["created_at"]) >= start]
+    if q.get("end_date"):
+        end = date_param(q["end_date"], "end_date")
+        items = [a for a in items if parse_iso(a["created_at"]) <= end]
+    order = q.get("order") or "-created_at"
+    if order not in ("created_at", "-created_at"):
+        raise invalid_param("order", "must be created_at or -created_at")
+    if order == "-created_at":
+        items.reverse()
+    page = cursor_slice(items, q.get("starting_after_id"), limit)
+    return ok({"object": "list", "data_ref": "data", **page})
+
+
+@route("GET", "/v1/customers/{customerId}/segments", operation_id="list-customer-segments")
+def list_segments(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
+    state.get_customer_or_404(req.path_params["customerId"])
+    # Segments are not simulated: every customer belongs to none.
+    return ok({"object": "list", "data_ref": "data", "data": [], "total": 0})
+
+
+CAMPAIGN_TYPES = {
+    "DISCOUNT_VOUCHER": "DISCOUNT_COUPONS",
+    "GIFT_VOUCHER": "GIFT_VOUCHERS",
+    "LOYALTY_CARD": "LOYALTY_PROGRAM",
+}
+
+
+def _status(voucher: JSON, state: SandboxState) -> str:
+    now = state.now()
+    if not voucher.get("active", True):
+        return "DISABLED"
+    if voucher.get("start_date") and parse_iso(voucher["start_date"]) > now:
+        return "NOT_ACTIVE_YET"
+    if voucher.get("expiration_date") and parse_iso(voucher["expiration_date"]) < now:
+        return "EXPIRED"
+    red = voucher.get("redemption") or {}
+    if red.get("quantity") is not None and red.get("redeemed_quantity", 0) >= red["quantity"]:
+        return "USED"
+    if voucher["type"] == "GIFT_VOUCHER" and (voucher.get("gift") or {}).get("balance") == 0:
+        return "NO_BALANCE"
+    return "ACTIVE"
+
+
+@route("GET", "/v1/customers/{customerId}/redeemables", operation_id="list-customer-redeemables")
+def list_redeemables(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
+    """Vouchers whose ``holder_id`` is the customer (OWNER role), newest first by default."""
+    cust = state.get_customer_or_404(req.path_params["customerId"])
+    q = req.query
+    limit = int_param(q, "limit", 10, 1, 100)
+    rows: list[JSON] = []
+    for v in state.vouchers.values():
+        if v.get("holder_id") != cust["id"]:
+            continue
+        rows.append(
+            {
+                "id": "cr_" + v["id"][2:],
+                "created_at": v["created_at"],
+                "redeemable_id": v["id"],
+                "redeemable_object": "voucher",
+                "customer_id": cust["id"],
+                "holder_role": "OWNER",
+                "campaign_id": v.get("campaign_id"),
+                "campaign_type": CAMPAIGN_TYPES[v["type"]],
+                "voucher_type": v["type"],
+                "redeemable": {"type": "voucher", "voucher": v, "status": _status(v, state)},
+            }
+        )
+    order = q.get("order") or "-id"
+    if order not in ("id", "-id"):
+        raise invalid_param("order", "must be id or -id")
+    if order == "-id":  # ids are random: "id" order means creation order, as in Voucherify
+        rows.reverse()
+    page = cursor_slice(rows, q.get("starting_after_id"), limit)
+    return ok({"object": "list", "data_ref": "data", "total": len(rows), **page})
