@@ -40,6 +40,17 @@ DEFAULTS: dict[str, Any] = {
     "VERIFY": True,
     # Log request and response bodies (never credentials) at DEBUG level.
     "LOG_BODIES": False,
+    # Customer/order mirrors (django_voucherify.sync): switch the outbox signals on or off,
+    # erase customers permanently on delete (GDPR), attempts before an entry is marked failed,
+    # first retry delay and cap (seconds), the claim lease of a sending worker (seconds), and the
+    # JSON size of one customers bulk-update request (Voucherify refuses bodies over 10 MB).
+    "SYNC_ENABLED": True,
+    "SYNC_PERMANENT_DELETE": False,
+    "SYNC_MAX_ATTEMPTS": 6,
+    "SYNC_RETRY_BACKOFF": 5.0,
+    "SYNC_RETRY_BACKOFF_MAX": 600.0,
+    "SYNC_LEASE_SECONDS": 300.0,
+    "BULK_CHUNK_BYTES": 9_000_000,
 }
 
 SETTING_NAME = "VOUCHERIFY"
@@ -64,6 +75,13 @@ class VoucherifySettings:
     proxies: dict[str, str] | None = None
     verify: bool | str = True
     log_bodies: bool = False
+    sync_enabled: bool = True
+    sync_permanent_delete: bool = False
+    sync_max_attempts: int = 6
+    sync_retry_backoff: float = 5.0
+    sync_retry_backoff_max: float = 600.0
+    sync_lease_seconds: float = 300.0
+    bulk_chunk_bytes: int = 9_000_000
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -107,5 +125,12 @@ def get_settings() -> VoucherifySettings:
         proxies=known["proxies"],
         verify=known["verify"],
         log_bodies=bool(known["log_bodies"]),
+        sync_enabled=bool(known["sync_enabled"]),
+        sync_permanent_delete=bool(known["sync_permanent_delete"]),
+        sync_max_attempts=int(known["sync_max_attempts"]),
+        sync_retry_backoff=float(known["sync_retry_backoff"]),
+        sync_retry_backoff_max=float(known["sync_retry_backoff_max"]),
+        sync_lease_seconds=float(known["sync_lease_seconds"]),
+        bulk_chunk_bytes=int(known["bulk_chunk_bytes"]),
         extra=extra,
     )

@@ -1,0 +1,106 @@
+"""Mirror of a Voucherify order and its items; money in integer minor units (cents)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from .customers import Customer
+from .sync_state import SyncedMirror
+
+
+class OrderStatus(models.TextChoices):
+    CREATED = "CREATED", _("created")
+    PAID = "PAID", _("paid")
+    CANCELED = "CANCELED", _("canceled")
+    FULFILLED = "FULFILLED", _("fulfilled")
+
+
+class Order(SyncedMirror):
+    """An order as Voucherify knows it. ``amount`` is the total before discounts, in cents.
+
+    ``currency`` is kept locally (Voucherify orders carry no currency: a project has one).
+    """
+
+    source_id = models.CharField(_("source id"), max_length=200, unique=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=OrderStatus.choices, default=OrderStatus.CREATED
+    )
+    amount = models.BigIntegerField(_("amount (minor units)"), default=0)
+    currency = models.CharField(_("currency"), max_length=3, blank=True)
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="orders",
+    )
+    metadata = models.JSONField(_("metadata"), default=dict, blank=True)
+
+    sync_kind = "order"
+
+    class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        ordering = ("pk",)
+
+    def __str__(self) -> str:
+        return self.source_id
+
+    def to_voucherify(self) -> dict[str, Any]:
+        """The ``POST /v1/orders`` body (upsert keyed by ``source_id``), items included."""
+        body: dict[str, Any] = {
+            "source_id": self.source_id,
+            "status": self.status,
+            "amount": self.amount,
+            "items": [item.to_voucherify() for item in self.items.all()],
+            "metadata": dict(self.metadata or {}),
+        }
+        if self.customer_id is not None:
+            customer = self.customer
+            assert customer is not None
+            body["customer"] = {"source_id": customer.source_id}
+        return body
+
+    def apply_voucherify(self, data: dict[str, Any]) -> None:
+        """Copy a Voucherify order object's scalar fields onto this mirror (no save)."""
+        self.voucherify_id = str(data.get("id") or self.voucherify_id)
+        status = data.get("status")
+        if status in OrderStatus.values:
+            self.status = status
+        self.amount = int(data.get("amount") or 0)
+        self.metadata = data.get("metadata") or {}
+        self.remote_payload = data
+
+
+class OrderItem(models.Model):
+    """One line: a product or SKU (by the shop's ``source_id``), quantity, unit price, amount."""
+
+    order = models.ForeignKey(Order, verbose_name=_("order"), on_delete=models.CASCADE, related_name="items")
+    product_source_id = models.CharField(_("product source id"), max_length=200, blank=True)
+    sku_source_id = models.CharField(_("SKU source id"), max_length=200, blank=True)
+    quantity = models.PositiveIntegerField(_("quantity"), default=1)
+    price = models.BigIntegerField(_("unit price (minor units)"), default=0)
+    amount = models.BigIntegerField(_("amount (minor units)"), default=0)
+
+    class Meta:
+        verbose_name = _("order item")
+        verbose_name_plural = _("order items")
+        ordering = ("pk",)
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.sku_source_id or self.product_source_id}"
+
+    def to_voucherify(self) -> dict[str, Any]:
+        """An ``items[]`` entry: the SKU when there is one, else the product."""
+        item: dict[str, Any] = {"quantity": self.quantity, "price": self.price, "amount": self.amount}
+        if self.sku_source_id:
+            item.update(source_id=self.sku_source_id, related_object="sku")
+            if self.product_source_id:
+                item["product"] = {"source_id": self.product_source_id}
+        else:
+            item.update(source_id=self.product_source_id, related_object="product")
+        return item

@@ -1,0 +1,74 @@
+"""The transactional outbox: one row per mirrored object, carrying its latest change.
+
+Contract (see :mod:`django_voucherify.sync.outbox`): a save or delete bumps ``version`` on the
+object's row in the same transaction; a sender claims the row (``in_progress`` +
+``claimed_until`` lease), sends the object's current state, and marks it ``synced`` only if
+``version`` did not move meanwhile. ``failed`` rows wait for a re-drive.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class OutboxState(models.TextChoices):
+    PENDING = "pending", _("pending")
+    IN_PROGRESS = "in_progress", _("in progress")
+    SYNCED = "synced", _("synced")
+    FAILED = "failed", _("failed")
+
+
+class OutboxAction(models.TextChoices):
+    UPSERT = "upsert", _("create or update")
+    DELETE = "delete", _("delete")
+    ERASE = "erase", _("delete permanently")
+
+
+class OutboxEntry(models.Model):
+    kind = models.CharField(_("kind"), max_length=32)
+    object_pk = models.CharField(_("object id"), max_length=64)
+    source_id = models.CharField(_("source id"), max_length=200, blank=True)
+    remote_id = models.CharField(_("Voucherify id"), max_length=64, blank=True)
+    action = models.CharField(_("action"), max_length=16, choices=OutboxAction.choices)
+    version = models.PositiveBigIntegerField(_("version"), default=1)
+    delivered_version = models.PositiveBigIntegerField(_("delivered version"), default=0)
+    state = models.CharField(
+        _("state"), max_length=16, choices=OutboxState.choices, default=OutboxState.PENDING
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
+    claim_token = models.CharField(max_length=32, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    error_key = models.CharField(_("error key"), max_length=100, blank=True)
+    request_id = models.CharField(_("request id"), max_length=100, blank=True)
+    created_at = models.DateTimeField(_("created"))
+    updated_at = models.DateTimeField(_("updated"))
+    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("outbox entry")
+        verbose_name_plural = _("outbox entries")
+        constraints = [models.UniqueConstraint(fields=["kind", "object_pk"], name="dv_outbox_one_per_object")]
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="dv_outbox_state_due")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.object_pk} v{self.version} {self.state}"
+
+
+class SyncCheckpoint(models.Model):
+    """Where a bulk push stopped: the last primary key sent, per job name (resumable runs)."""
+
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    last_pk = models.BigIntegerField(_("last primary key sent"), default=0)
+    sent = models.PositiveBigIntegerField(_("rows sent"), default=0)
+    finished = models.BooleanField(_("finished"), default=False)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("sync checkpoint")
+        verbose_name_plural = _("sync checkpoints")
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.last_pk}"

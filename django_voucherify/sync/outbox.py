@@ -1,0 +1,166 @@
+"""Writing outbox rows, enqueueing their delivery after commit, and re-driving stuck work.
+
+Contract:
+- :func:`record_change` runs inside the caller's transaction and costs ONE query on PostgreSQL
+  and SQLite (``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``): the object's single row gets
+  ``version + 1``, the latest action, and turns ``pending`` (unless a sender holds it, in which
+  case that sender will see the new version and leave it pending). No HTTP, no broker call.
+- The Celery task is enqueued by ``transaction.on_commit``; if the broker is unreachable the
+  error is logged and swallowed: the row stays pending for :func:`redrive`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from django.db import connections, router, transaction
+from django.db.models import Model, Q
+from django.utils import timezone
+
+from ..models.outbox import OutboxAction, OutboxEntry, OutboxState
+from .config import sync_enabled
+
+logger = logging.getLogger("django_voucherify.sync")
+
+_UPSERT_SQL = """
+INSERT INTO {t} (kind, object_pk, source_id, remote_id, action, version, delivered_version, state,
+                 attempts, next_attempt_at, claimed_until, claim_token, last_error, error_key,
+                 request_id, created_at, updated_at, delivered_at)
+VALUES (%s, %s, %s, %s, %s, 1, 0, 'pending', 0, NULL, NULL, '', '', '', '', %s, %s, NULL)
+ON CONFLICT (kind, object_pk) DO UPDATE SET
+    version = {t}.version + 1,
+    source_id = EXCLUDED.source_id,
+    remote_id = CASE WHEN EXCLUDED.remote_id <> '' THEN EXCLUDED.remote_id ELSE {t}.remote_id END,
+    action = EXCLUDED.action,
+    state = CASE WHEN {t}.state = 'in_progress' THEN {t}.state ELSE 'pending' END,
+    attempts = CASE WHEN {t}.state = 'in_progress' THEN {t}.attempts ELSE 0 END,
+    next_attempt_at = NULL,
+    updated_at = EXCLUDED.updated_at
+RETURNING id
+"""
+
+
+def record_change(instance: Model, action: str = OutboxAction.UPSERT) -> int | None:
+    """Queue ``instance``'s current state (or its deletion) for Voucherify; returns the row id.
+
+    Call inside the transaction that changed ``instance``. Does nothing (returns None) when
+    ``SYNC_ENABLED`` is false.
+    """
+    if not sync_enabled():
+        return None
+    kind = str(getattr(instance, "sync_kind", "")) or instance._meta.model_name or ""
+    db = router.db_for_write(OutboxEntry, instance=instance)
+    entry_id = _upsert(
+        db,
+        kind=kind,
+        object_pk=str(instance.pk),
+        source_id=str(getattr(instance, "source_id", "") or ""),
+        remote_id=str(getattr(instance, "voucherify_id", "") or ""),
+        action=str(action),
+    )
+    transaction.on_commit(lambda: enqueue(entry_id), using=db)
+    return entry_id
+
+
+def _upsert(db: str, **values: str) -> int:
+    now = timezone.now()
+    conn = connections[db]
+    if conn.vendor in ("postgresql", "sqlite"):
+        sql = _UPSERT_SQL.format(t=conn.ops.quote_name(OutboxEntry._meta.db_table))
+        params = [values[k] for k in ("kind", "object_pk", "source_id", "remote_id", "action")]
+        with conn.cursor() as cursor:
+            cursor.execute(sql, [*params, now, now])
+            row = cursor.fetchone()
+        return int(row[0])
+    return _upsert_portable(db, now, **values)  # pragma: no cover - other backends
+
+
+def _upsert_portable(db: str, now: Any, **values: str) -> int:  # pragma: no cover
+    with transaction.atomic(using=db):
+        entry = (
+            OutboxEntry.objects.using(db).select_for_update()
+            .filter(kind=values["kind"], object_pk=values["object_pk"]).first()
+        )  # fmt: skip
+        if entry is None:
+            entry = OutboxEntry(created_at=now, version=0, **values)
+        busy = entry.state == OutboxState.IN_PROGRESS
+        entry.version += 1
+        entry.action = values["action"]
+        entry.source_id = values["source_id"]
+        entry.remote_id = values["remote_id"] or entry.remote_id
+        entry.state = OutboxState.IN_PROGRESS if busy else OutboxState.PENDING
+        entry.attempts = entry.attempts if busy else 0
+        entry.next_attempt_at = None
+        entry.updated_at = now
+        entry.save(using=db)
+        return entry.pk
+
+
+def enqueue(entry_id: int, *, retry: bool = False) -> bool:
+    """Hand an entry to Celery; False (logged, row left pending) when the broker refuses."""
+    from ..tasks import deliver_outbox_entry
+
+    try:
+        deliver_outbox_entry.apply_async((entry_id,), {"retry": retry}, retry=False)
+    except Exception:
+        logger.warning(
+            "Voucherify sync: could not enqueue outbox entry %s (broker down?); it stays "
+            "pending until a re-drive.", entry_id, exc_info=True,
+        )  # fmt: skip
+        return False
+    return True
+
+
+def resync(objects: Iterable[Model]) -> int:
+    """Queue the current state of ``objects`` again (admin "re-sync" action); returns the count."""
+    count = 0
+    for obj in objects:
+        with transaction.atomic(using=router.db_for_write(type(obj))):
+            if record_change(obj) is not None:
+                count += 1
+    return count
+
+
+def redrive_candidates(*, include_failed: bool = True) -> list[int]:
+    """Ids of entries that should be sent now: due pending, stale in-progress and failed ones."""
+    now = timezone.now()
+    due = Q(state=OutboxState.PENDING) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+    stale = Q(state=OutboxState.IN_PROGRESS, claimed_until__lt=now)
+    cond = due | stale
+    if include_failed:
+        cond |= Q(state=OutboxState.FAILED)
+    return list(OutboxEntry.objects.filter(cond).order_by("pk").values_list("pk", flat=True))
+
+
+def redrive(*, include_failed: bool = True, inline: bool = False) -> dict[str, int]:
+    """Re-send everything pending (due), stuck past its lease, or failed (attempts reset).
+
+    ``inline`` sends from this process (management command ``--now``) instead of enqueueing.
+    Returns counters: ``found``, ``enqueued`` or ``sent``, ``enqueue_failed``.
+    """
+    from .delivery import deliver
+
+    ids = redrive_candidates(include_failed=include_failed)
+    if include_failed and ids:
+        OutboxEntry.objects.filter(pk__in=ids, state=OutboxState.FAILED).update(
+            state=OutboxState.PENDING, attempts=0, next_attempt_at=None, updated_at=timezone.now()
+        )
+    stats = {"found": len(ids), "enqueued": 0, "sent": 0, "enqueue_failed": 0}
+    for entry_id in ids:
+        if inline:
+            if deliver(entry_id, ignore_schedule=True).status == "sent":
+                stats["sent"] += 1
+        elif enqueue(entry_id, retry=True):
+            stats["enqueued"] += 1
+        else:
+            stats["enqueue_failed"] += 1
+    return stats
+
+
+def lease() -> timedelta:
+    from .config import option
+
+    return timedelta(seconds=float(option("SYNC_LEASE_SECONDS")))

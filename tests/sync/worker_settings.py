@@ -1,0 +1,22 @@
+"""Settings of the Celery worker subprocess started by the slow tests (env-driven)."""
+
+import os
+
+from tests.settings import *  # noqa: F403
+from tests.settings import VOUCHERIFY
+
+VOUCHERIFY = {
+    **VOUCHERIFY,
+    "APP_ID": "sandbox-app-id",
+    "SECRET_KEY": "sandbox-secret-key",
+    "API_URL": os.environ.get("VOUCHERIFY_API_URL", "http://127.0.0.1:9"),
+    "SYNC_MAX_ATTEMPTS": int(os.environ.get("VOUCHERIFY_SYNC_MAX_ATTEMPTS", "2")),
+    "SYNC_RETRY_BACKOFF": 0.2,
+    "SYNC_RETRY_BACKOFF_MAX": 0.5,
+    "CONNECT_TIMEOUT": 0.5,
+    "READ_TIMEOUT": 2.0,
+    "MAX_RETRIES": 0,
+}
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
