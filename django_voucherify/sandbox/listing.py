@@ -72,11 +72,13 @@ def order_items(items: list[JSON], order: Any, allowed: Sequence[str], default: 
     if key not in allowed:
         raise invalid_param("order", f"must be one of {', '.join(allowed)}")
     field = key.lstrip("-")
-    # Stable sort keeps insertion order (creation order) among equal keys.
+    desc = key.startswith("-")
+    # Ties (same millisecond) keep creation order, reversed for descending sorts, so "newest
+    # first" really is newest first.
     return sorted(
-        items,
+        reversed(items) if desc else items,
         key=lambda o: (o.get(field) is not None, str(o.get(field) or "")),
-        reverse=key.startswith("-"),
+        reverse=desc,
     )
 
 

@@ -111,6 +111,8 @@ class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog of 5 resets connections under bursts of clients.
+    request_queue_size = 256
     verbose = False
 
 

@@ -11,6 +11,8 @@ Two documented departures, both for defects of the published spec:
   and a strict ``oneOf`` would reject every real response, the spec's own examples included.
 - ``VoucherTransactionsExportFilterConditions`` limits ids to ``maxLength: 1``; its own example
   (``"HRwc0oHz"``) breaks that, so the limit is dropped.
+- ``ExportOrderFields`` is an enum without ``metadata.<key>``, yet the description and the
+  create-order-export example use ``metadata.payment_mean``; such fields are allowed.
 """
 
 from __future__ import annotations
@@ -68,6 +70,8 @@ def _document() -> dict[str, Any]:
     cond = schemas["VoucherTransactionsExportFilterConditions"]["properties"]["voucher_id"]
     ids = cond["properties"]["conditions"]["properties"]["$in"]
     ids["items"].pop("maxLength", None)
+    order_fields = schemas["ExportOrderFields"]
+    schemas["ExportOrderFields"] = {"anyOf": [order_fields, {"type": "string", "pattern": "^metadata\\."}]}
     return {"components": {"schemas": schemas}}
 
 

@@ -23,9 +23,7 @@ from django_voucherify.sandbox.state import SandboxState
 JSON = dict[str, Any]
 
 DEFAULT_FIELDS: dict[str, list[str]] = {
-    "order": ["id", "source_id", "created_at", "updated_at", "status", "amount",
-              "discount_amount", "items_discount_amount", "total_discount_amount",
-              "total_amount", "customer_id", "referrer_id", "metadata"],
+    "order": ["id", "source_id", "status"],
     "voucher_transactions": ["id", "type", "source_id", "reason", "balance", "amount",
                              "created_at", "voucher_id", "campaign_id", "source", "details",
                              "related_transaction_id"],
