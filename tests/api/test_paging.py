@@ -181,6 +181,23 @@ def test_vouchers_slide_keeps_callers_before_bound(client, mocked):
     assert "created_at[after]" in server.queries[-1]
 
 
+def test_vouchers_newest_first_past_page_99(client, mocked):
+    """The caller asks for ``order="-created_at"``: sliding with ``created_at[after]`` would
+    restart at the newest voucher. The walk must still give every voucher exactly once (or
+    refuse the order up front with ValueError), never repeat or loop."""
+    items = vouchers(10_150)
+    server = PageServer("vouchers", items, max_page=99)
+    mocked.add_callback("GET", url_for("/v1/vouchers"), callback=server)
+
+    try:
+        got = list(islice(client.vouchers.iterate(order="-created_at"), 30_000))
+    except ValueError:
+        assert server.queries == []
+        return
+    assert_no_duplicates(got)
+    assert sorted(ids(got)) == ids(items)
+
+
 def test_vouchers_exactly_full_last_page(client, mocked):
     items = vouchers(300)
     server = PageServer("vouchers", items, max_page=99)
