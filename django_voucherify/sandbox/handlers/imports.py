@@ -1,0 +1,225 @@
+"""Voucher and customer imports (JSON and CSV) and bulk/metadata updates, all asynchronous.
+
+CSV mapping follows the spec's importCSV descriptions. Headers are matched case-insensitively
+with spaces/underscores ignored; every unmapped column becomes a metadata key (the header as
+written). Vouchers: ``Code, Voucher Type, Value, Discount Type, Category, Start Date,
+Expiration Date, Redemption Limit, Redeemed Quantity, Redeemed Amount, Active, Additional
+Info`` (``Value`` is ``amount_off``/``percent_off``/``fixed_amount`` by discount type, or
+``gift.amount``); an existing code is updated, as the spec allows for CSV. Customers: ``Id,
+Name, Email, Phone, Birthdate, Source_id, Address_line_1, Address_line_2,
+Address_Postal_Code, Address_City, Address_State, Address_Country, Description`` (upsert by
+``source_id``). The JSON voucher import refuses existing codes ("cannot import the same codes").
+Metadata updates merge keys into the existing metadata.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from email import policy
+from email.parser import BytesParser
+from typing import Any
+
+from django_voucherify.sandbox import jobs
+from django_voucherify.sandbox.errors import SandboxError, invalid_payload
+from django_voucherify.sandbox.handlers.async_actions import accepted, finish, start_async_action
+from django_voucherify.sandbox.handlers.customers import validate_customer_payload
+from django_voucherify.sandbox.handlers.vouchers import create
+from django_voucherify.sandbox.routing import SandboxRequest, SandboxResponse, route
+from django_voucherify.sandbox.state import SandboxState
+
+JSON = dict[str, Any]
+
+
+def _norm(header: str) -> str:
+    return header.strip().lower().replace(" ", "").replace("_", "")
+
+
+def multipart_file(req: SandboxRequest) -> str:
+    """The text of the ``file`` part of a multipart/form-data body (400 if absent)."""
+    ctype = req.content_type
+    if not ctype.startswith("multipart/form-data"):
+        raise invalid_payload("Expected multipart/form-data with a 'file' part")
+    head = f"Content-Type: {ctype}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+    msg = BytesParser(policy=policy.HTTP).parsebytes(head + req.body)
+    for part in msg.iter_parts():
+        if part.get_param("name", header="content-disposition") == "file":
+            data = part.get_payload(decode=True)
+            if isinstance(data, bytes):
+                return data.decode("utf-8-sig")
+    raise invalid_payload("Missing 'file' part")
+
+
+def read_csv(text: str) -> list[JSON]:
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames:
+        raise invalid_payload("CSV file has no header line")
+    return [dict(row) for row in reader]
+
+
+# ---- vouchers ---------------------------------------------------------------------------
+VOUCHER_COLUMNS = {
+    "code": "code", "vouchertype": "type", "value": "value", "discounttype": "discount_type",
+    "category": "category", "startdate": "start_date", "expirationdate": "expiration_date",
+    "redemptionlimit": "quantity", "redeemedquantity": "redeemed_quantity",
+    "redeemedamount": "redeemed_amount", "active": "active", "additionalinfo": "additional_info",
+}  # fmt: skip
+VALUE_FIELD = {"AMOUNT": "amount_off", "PERCENT": "percent_off", "FIXED": "fixed_amount"}
+
+
+def _number(text: str, column: str) -> int | float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise invalid_payload(f"{column}: must be a number (actual value is '{text}')") from None
+    return int(value) if value.is_integer() else value
+
+
+def voucher_from_csv(row: JSON) -> JSON:
+    """Map one CSV row to a voucher create payload (unknown columns -> metadata)."""
+    fields: JSON = {}
+    metadata: JSON = {}
+    for header, raw in row.items():
+        if header is None:
+            continue
+        value = (raw or "").strip()
+        key = VOUCHER_COLUMNS.get(_norm(header))
+        if key is None:
+            if value != "":
+                metadata[header.strip()] = value
+        elif value != "":
+            fields[key] = value
+    vtype = str(fields.get("type", "DISCOUNT_VOUCHER")).upper()
+    vtype = {"DISCOUNT": "DISCOUNT_VOUCHER", "GIFT": "GIFT_VOUCHER"}.get(vtype, vtype)
+    payload: JSON = {"code": fields.get("code"), "type": vtype, "metadata": metadata}
+    value = _number(fields["value"], "Value") if "value" in fields else None
+    if vtype == "GIFT_VOUCHER":
+        payload["gift"] = {"amount": value}
+    elif vtype == "DISCOUNT_VOUCHER":
+        dtype = str(fields.get("discount_type", "AMOUNT")).upper()
+        payload["discount"] = {"type": dtype, VALUE_FIELD.get(dtype, "amount_off"): value}
+    for key in ("category", "start_date", "expiration_date", "additional_info"):
+        if key in fields:
+            payload[key] = fields[key]
+    if "active" in fields:
+        payload["active"] = fields["active"].lower() in ("true", "1", "yes")
+    if "quantity" in fields:
+        payload["redemption"] = {"quantity": int(_number(fields["quantity"], "Redemption Limit"))}
+    return payload
+
+
+def _import_voucher(state: SandboxState, payload: Any, update_existing: bool) -> None:
+    if not isinstance(payload, dict) or not payload.get("code"):
+        raise invalid_payload("code: property is required")
+    code = str(payload["code"])
+    if code in state.vouchers and update_existing:
+        from django_voucherify.sandbox.handlers.vouchers import apply_update
+
+        apply_update(state, state.vouchers[code], {k: v for k, v in payload.items() if k != "code"})
+        return
+    allowed = ("code", "category", "active", "type", "start_date", "expiration_date",
+               "redemption", "additional_info", "metadata", "gift", "discount", "loyalty_card")  # fmt: skip
+    create(state, code, {k: v for k, v in payload.items() if k in allowed})
+
+
+def _reason(err: SandboxError) -> str:
+    return err.details or err.message
+
+
+@jobs.job("vouchers_import")
+def _run_vouchers_import(state: SandboxState, action: JSON, payload: JSON) -> None:
+    done, failed = 0, []
+    csv_mode = payload.get("csv", False)
+    for row, item in enumerate(payload["items"], start=1):
+        try:
+            data = voucher_from_csv(item) if csv_mode else item
+            _import_voucher(state, data, update_existing=csv_mode)
+            done += 1
+        except SandboxError as err:
+            code = str(item.get("code") or item.get("Code") or "") if isinstance(item, dict) else ""
+            entry: JSON = {"code": code, "reason": _reason(err)}
+            if csv_mode:
+                entry["row"] = row
+            failed.append(entry)
+    msg = f"{done} voucher(s) imported successfully, {len(failed)} failed."
+    finish(action, {"message": msg, "failed": failed, "done_count": done, "failed_count": len(failed)})
+
+
+@route("POST", "/v1/vouchers/import", operation_id="import-vouchers")
+def import_vouchers(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
+    body = req.json()
+    if not isinstance(body, list):
+        raise invalid_payload("Request body must be an array of vouchers")
+    action = start_async_action(state, "VOUCHERS.IMPORT", "vouchers_import", {"items": body}, req.request_id)
+    return accepted(action)
+
+
+@route("POST", "/v1/vouchers/importCSV", operation_id="import-vouchers-using-csv")
+def import_vouchers_csv(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
+    rows = read_csv(multipart_file(req))
+    payload = {"items": rows, "csv": True}
+    action = start_async_action(state, "VOUCHERS.IMPORT_CSV", "vouchers_import", payload, req.request_id)
+    return accepted(action)
+
+
+# ---- customers --------------------------------------------------------------------------
+CUSTOMER_COLUMNS = {
+    "id": "id", "name": "name", "email": "email", "phone": "phone", "birthdate": "birthdate",
+    "birthday": "birthday", "sourceid": "source_id", "description": "description",
+    "addressline1": "address.line_1", "addressline2": "address.line_2",
+    "addresspostalcode": "address.postal_code", "addresscity": "address.city",
+    "addressstate": "address.state", "addresscountry": "address.country",
+}  # fmt: skip
+
+
+def customer_from_csv(row: JSON) -> JSON:
+    payload: JSON = {}
+    address: JSON = {}
+    metadata: JSON = {}
+    for header, raw in row.items():
+        if header is None:
+            continue
+        value = (raw or "").strip()
+        if value == "":
+            continue
+        key = CUSTOMER_COLUMNS.get(_norm(header))
+        if key is None:
+            metadata[header.strip()] = value
+        elif key.startswith("address."):
+            address[key[8:]] = value
+        else:
+            payload[key] = value
+    if address:
+        payload["address"] = address
+    if metadata:
+        payload["metadata"] = metadata
+    return payload
+
+
+@jobs.job("customers_import")
+def _run_customers_import(state: SandboxState, action: JSON, payload: JSON) -> None:
+    done, failed = 0, []
+    for row, item in enumerate(payload["items"], start=1):
+        data = customer_from_csv(item)
+        try:
+            if not data.get("source_id") and not data.get("id"):
+                raise invalid_payload("source_id: property is required")
+            if data.get("metadata") and data.get("source_id"):
+                existing = state.find_customer(str(data["source_id"]))
+                if existing:
+                    data["metadata"] = {**(existing.get("metadata") or {}), **data["metadata"]}
+            state.upsert_customer(validate_customer_payload(data))
+            done += 1
+        except SandboxError as err:
+            failed.append({"source_id": str(data.get("source_id") or ""), "row": row, "reason": _reason(err)})
+    msg = f"{done} customer(s) imported successfully, {len(failed)} failed."
+    finish(action, {"message": msg, "failed": failed, "done_count": done, "failed_count": len(failed)})
+
+
+@route("POST", "/v1/customers/importCSV", operation_id="import-customers-using-csv")
+def import_customers_csv(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
+    rows = read_csv(multipart_file(req))
+    action = start_async_action(
+        state, "CUSTOMERS.IMPORT_CSV", "customers_import", {"items": rows}, req.request_id
+    )
+    return accepted(action)
