@@ -16,6 +16,7 @@ from .errors import (
     UnauthorizedError,
     VoucherifyError,
 )
+from .paging import PaginationLimitError
 from .retry import RetryPolicy
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "Endpoint",
     "ForbiddenError",
     "NotFoundError",
+    "PaginationLimitError",
     "PayloadTooLargeError",
     "RateLimitedError",
     "RequestTimeout",

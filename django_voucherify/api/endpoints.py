@@ -81,4 +81,7 @@ def coverage_markdown() -> str:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.stdout.write(coverage_markdown())
+    # Run as a script this module is a second copy with an empty registry: use the real one.
+    from django_voucherify.api import endpoints as registry
+
+    sys.stdout.write(registry.coverage_markdown())

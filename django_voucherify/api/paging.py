@@ -1,75 +1,129 @@
 """Iterators that walk every page of a list endpoint, however that endpoint pages.
 
-Voucherify pages three ways, and each ``iter_*`` method of the resources picks one:
+Voucherify pages three ways, and each ``iterate*`` method of the resources picks one:
 
-* :func:`iter_pages` - ``page``/``limit`` with a ``total`` (vouchers, redemptions, orders). The
-  API refuses pages past 99 (100 for orders), so when a window is exhausted the walk continues
-  with a ``created_at[after]`` filter from the last item seen, where the endpoint has one.
+* :func:`iter_pages` - ``page``/``limit`` (vouchers, redemptions, orders). The API refuses pages
+  past 99 (100 for orders); where the endpoint has a ``created_at`` filter and the walk is
+  ordered by ``created_at``, the window slides on (``created_at[after]`` ascending,
+  ``created_at[before]`` descending) from the last item seen. Otherwise a full last page raises
+  :class:`PaginationLimitError` rather than silently dropping the rest.
 * :func:`iter_cursor` - ``starting_after_id`` + ``has_more``/``more_starting_after``
   (voucher transactions, customer activity, customer redeemables).
 * :func:`iter_by_date` - a date cursor taken from the last item's ``created_at`` (customers'
   ``starting_after``, async actions' ``end_date``).
+
+Every walk stops (with a warning) when a page brings no item it has not just seen, so a server
+or cache that ignores the paging parameters cannot make it loop forever or repeat items.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from typing import Any
+
+from .errors import VoucherifyError
+
+logger = logging.getLogger("django_voucherify")
 
 Page = dict[str, Any]
 Fetch = Callable[..., Page]
+ONE_MS = timedelta(milliseconds=1)
+
+
+class PaginationLimitError(VoucherifyError):
+    """More items match than the endpoint can page through; narrow the filters."""
+
+
+def _ids(items: list[dict[str, Any]]) -> set[Any]:
+    return {item.get("id") for item in items}
+
+
+def _stalled(items: list[dict[str, Any]], previous: set[Any], skip: set[Any]) -> bool:
+    """True when a non-empty page holds nothing that was not on the previous page."""
+    return bool(items) and _ids(items) <= (previous | skip)
+
+
+def _parse(timestamp: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except (AttributeError, ValueError):
+        return None
+
+
+def _format(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def iter_pages(fetch: Fetch, key: str, *, params: dict[str, Any], limit: int = 100,
                max_page: int = 99, date_filter: str | None = None) -> Iterator[dict[str, Any]]:
-    """Yield every item of ``page[key]`` across pages.
+    """Yield every item of ``page[key]`` across pages (see the module docstring).
 
-    ``date_filter`` names the deepObject filter (``created_at``) used to move past ``max_page``;
-    results are then ordered by ``created_at`` so the window can slide forward without gaps.
-    Items already yielded at the window's edge (same timestamp) are skipped by id.
+    The slide moves the bound one millisecond back over the last item's ``created_at`` (so the
+    walk does not depend on whether the API's bound is inclusive) and skips the items of the
+    last page it has already yielded. Voucherify timestamps have millisecond precision.
     """
     params = dict(params)
     if date_filter:
         params.setdefault("order", "created_at")
-    page = 1
-    seen_at_edge: set[str] = set()
+    order = params.get("order")
+    slide = None
+    if date_filter and order in ("created_at", "-created_at"):
+        slide = "after" if order == "created_at" else "before"
+    page, previous, skip = 1, set[Any](), set[Any]()
     while True:
         body = fetch(**params, page=page, limit=limit)
         items = body.get(key) or []
+        if _stalled(items, previous, skip):
+            logger.warning("voucherify: %s page %s repeats the previous one; stopping", key, page)
+            return
         for item in items:
-            item_id = item.get("id")
-            if item_id is not None and item_id in seen_at_edge:
-                continue
-            yield item
+            if item.get("id") not in skip:
+                yield item
         if len(items) < limit:
             return
+        previous = _ids(items)
         if page < max_page:
             page += 1
             continue
-        if not date_filter:
-            return
-        # Slide the window: restart at page 1 after the last timestamp seen.
-        last_at = items[-1].get("created_at")
-        if not last_at:
-            return
-        seen_at_edge = {i.get("id") for i in items if i.get("created_at") == last_at}
+        total = body.get("total")
+        if isinstance(total, int) and total <= page * limit:
+            return  # the window ends exactly on the last allowed page
+        last = _parse(str(items[-1].get("created_at") or ""))
+        if slide is None or last is None or date_filter is None:
+            raise PaginationLimitError(
+                f"More {key} match than Voucherify pages through ({max_page} pages of {limit}); "
+                "add filters (e.g. created_at) or iterate ordered by created_at."
+            )
+        bound = last - ONE_MS if slide == "after" else last + ONE_MS
+        skip = {
+            item.get("id") for item in items
+            if (at := _parse(str(item.get("created_at") or ""))) is not None
+            and (at >= bound if slide == "after" else at <= bound)
+        }
         window = dict(params.get(date_filter) or {})
-        window["after"] = last_at
+        window[slide] = _format(bound)
         params[date_filter] = window
-        page = 1
+        page, previous = 1, set()
 
 
 def iter_cursor(fetch: Fetch, key: str, *, params: dict[str, Any],
                 limit: int = 100) -> Iterator[dict[str, Any]]:
     """Yield every item, following ``more_starting_after`` while ``has_more`` is true."""
     params = dict(params)
+    previous: set[Any] = set()
     while True:
         body = fetch(**params, limit=limit)
         items = body.get(key) or []
+        if _stalled(items, previous, set()):
+            logger.warning("voucherify: %s cursor did not move; stopping", key)
+            return
         yield from items
         cursor = body.get("more_starting_after") or (items[-1].get("id") if items else None)
-        if not body.get("has_more") or not cursor:
+        if not body.get("has_more") or not cursor or cursor == params.get("starting_after_id"):
             return
+        previous = _ids(items)
         params["starting_after_id"] = cursor
 
 
@@ -77,24 +131,24 @@ def iter_by_date(fetch: Fetch, key: str, *, cursor_param: str, params: dict[str,
                  limit: int = 100) -> Iterator[dict[str, Any]]:
     """Yield every item, passing the last item's ``created_at`` as ``cursor_param``.
 
-    Items sharing the boundary timestamp are de-duplicated by id.
+    Items of the previous page met again (an inclusive cursor) are skipped by id.
     """
     params = dict(params)
-    seen_at_edge: set[str] = set()
+    previous: set[Any] = set()
     while True:
         body = fetch(**params, limit=limit)
         items = body.get(key) or []
+        if _stalled(items, previous, set()):
+            if items and params.get(cursor_param) is not None and len(items) >= limit:
+                logger.warning("voucherify: %s cursor did not move; stopping", key)
+            return
         for item in items:
-            if item.get("id") in seen_at_edge:
-                continue
-            yield item
+            if item.get("id") not in previous:
+                yield item
         if not items or not body.get("has_more", len(items) >= limit):
             return
         last_at = items[-1].get("created_at")
         if not last_at:
             return
-        edge = {i.get("id") for i in items if i.get("created_at") == last_at}
-        if params.get(cursor_param) == last_at and edge <= seen_at_edge:
-            return  # a whole page at one timestamp: the cursor cannot move, stop, don't loop
-        seen_at_edge = edge if params.get(cursor_param) != last_at else seen_at_edge | edge
+        previous = _ids(items)
         params[cursor_param] = last_at

@@ -32,7 +32,12 @@ def encode_path(template: str, *values: str) -> str:
     """Fill ``{}`` slots of ``template`` with percent-encoded values (``/``, ``?``, ``#`` too).
 
     Codes are arbitrary strings: ``A/B?C#D%E ü`` must reach the server as one path segment.
+    ``""``, ``"."`` and ``".."`` cannot: HTTP libraries drop or resolve them, which would address
+    another resource (``DELETE .../sessions/..`` deleting the voucher), so they are refused.
     """
+    for value in values:
+        if str(value) in ("", ".", ".."):
+            raise ValueError(f"{value!r} cannot be used as a Voucherify identifier in a URL path")
     return template.format(*(quote(str(v), safe="") for v in values))
 
 
@@ -191,9 +196,9 @@ class Transport:
                 sent = not _never_sent(exc)
                 error = self._transport_error(exc, method, path, sent)
                 delay = policy.backoff(retry_number)
-                if retry and self._can_retry(method, None, sent, retry_number, started, delay):
+                if (retry and self._can_retry(method, None, sent, retry_number, started, delay)
+                        and _rewind(data)):
                     self._log_retry(method, path, str(error), delay, retry_number)
-                    _rewind(data)
                     self._sleep(delay)
                     retry_number += 1
                     continue
@@ -210,10 +215,10 @@ class Transport:
             retry_after = api_error.retry_after if isinstance(api_error, RateLimitedError) else None
             delay = retry_after if retry_after is not None else policy.backoff(retry_number)
             self._log_response(method, path, response, elapsed_ms, json, error=api_error)
-            if retry and self._can_retry(method, status, True, retry_number, started, delay):
+            if (retry and self._can_retry(method, status, True, retry_number, started, delay)
+                    and _rewind(data)):
                 self._log_retry(method, path, f"HTTP {status}", delay, retry_number)
                 response.close()
-                _rewind(data)
                 self._sleep(delay)
                 retry_number += 1
                 continue
@@ -285,10 +290,12 @@ def _parse_body(response: requests.Response) -> Any:
     return response.text
 
 
-def _rewind(data: Any) -> None:
+def _rewind(data: Any) -> bool:
+    """Make ``data`` ready to be sent again; False when it cannot be (a half-read stream)."""
     rewind = getattr(data, "rewind", None)
     if callable(rewind):
-        rewind()
+        return bool(rewind())
+    return not (hasattr(data, "read") or hasattr(data, "__next__"))
 
 
 def _download_url_for(api_url: str) -> str:

@@ -74,13 +74,15 @@ class MultipartFile:
         """What to hand to ``requests`` as ``data``: a file-like reader when the length is
         known (sent with Content-Length), else a generator (sent chunked)."""
         if self.len is None:
-            return iter(self)
+            return _OneShot(self)
         return _Reader(self)
 
-    def rewind(self) -> None:
-        """Start again from the beginning (before a retry); no-op for one-shot streams."""
+    def rewind(self) -> bool:
+        """Start again from the beginning (before a retry); False for one-shot streams."""
         if self._seekable():
             self._file.seek(self._start)
+            return True
+        return False
 
     def close(self) -> None:
         if self._owns_file:
@@ -124,8 +126,25 @@ class _Reader(io.RawIOBase):
         self._position += len(out)
         return out
 
-    def rewind(self) -> None:
-        self._multipart.rewind()
+    def rewind(self) -> bool:
+        if not self._multipart.rewind():
+            return False
         self._chunks = iter(self._multipart)
         self._buffer = b""
         self._position = 0
+        return True
+
+
+class _OneShot:
+    """An unsized body (sent chunked). It can be re-sent only if no byte was read yet."""
+
+    def __init__(self, multipart: MultipartFile) -> None:
+        self._multipart = multipart
+        self.started = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        self.started = True
+        return iter(self._multipart)
+
+    def rewind(self) -> bool:
+        return not self.started
