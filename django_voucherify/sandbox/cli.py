@@ -1,0 +1,72 @@
+"""Command line: ``python -m django_voucherify.sandbox`` (also ``manage.py voucherify_sandbox``).
+
+Options: ``--host``, ``--port``, ``--app-id``, ``--app-token``, ``--data FILE`` (persist state),
+``--seed`` (load demo data), ``--job-delay`` (seconds per async job step), ``--verbose``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from django_voucherify.sandbox.app import Sandbox
+from django_voucherify.sandbox.persistence import FilePersistence, load_state
+from django_voucherify.sandbox.seed import seed
+from django_voucherify.sandbox.server import make_server
+from django_voucherify.sandbox.state import SandboxState
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The sandbox's options (shared by the CLI and the management command)."""
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8100, help="port (default 8100; 0 = any)")
+    parser.add_argument("--app-id", default="sandbox-app-id", help="accepted X-App-Id")
+    parser.add_argument("--app-token", default="sandbox-secret-key", help="accepted X-App-Token")
+    parser.add_argument("--data", metavar="FILE", help="load/save the state in this JSON file")
+    parser.add_argument("--seed", action="store_true", help="load demo vouchers/customers/orders")
+    parser.add_argument("--job-delay", type=float, default=0.2, help="seconds per async step")
+    parser.add_argument("--verbose", action="store_true", help="log every request")
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8100,
+    app_id: str = "sandbox-app-id",
+    app_token: str = "sandbox-secret-key",  # noqa: S107 - the documented local default
+    data: str | None = None,
+    seed_data: bool = False,
+    job_delay: float = 0.2,
+    verbose: bool = False,
+    out: TextIO | None = None,
+) -> None:
+    """Run the server until interrupted; state is saved on the way out when ``data`` is set."""
+    state = load_state(data) if data else SandboxState()
+    state.job_delay = job_delay
+    sandbox = Sandbox(app_id=app_id, app_token=app_token, state=state)
+    persistence = FilePersistence(state, data) if data else None
+    if seed_data:
+        seed(state)
+    server = make_server(sandbox, host, port)
+    server.verbose = verbose
+    print(f"Voucherify sandbox on {sandbox.base_url} (app id {app_id!r})", file=out or sys.stderr)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        if persistence is not None:
+            persistence.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m django_voucherify.sandbox", description="Run a local Voucherify sandbox."
+    )
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    serve(args.host, args.port, args.app_id, args.app_token, args.data, args.seed,
+          args.job_delay, args.verbose)  # fmt: skip
+    return 0
