@@ -1,0 +1,30 @@
+"""``manage.py voucherify_pull customers|orders``: fill the mirrors from Voucherify's lists."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from ...sync.bulk import KINDS, pull
+from ._progress import ProgressBar
+
+
+class Command(BaseCommand):
+    help = "Create or update the local customer or order mirrors from Voucherify (nothing is pushed back)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("kind", choices=KINDS)
+        parser.add_argument("--no-progress", action="store_true")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        bar = None if options["no_progress"] else ProgressBar(self.stderr, options["kind"])
+        try:
+            stats = pull(options["kind"], progress=bar)
+        finally:
+            if bar:
+                bar.close()
+        self.stdout.write(
+            f"{options['kind']}: {stats['created']} created, {stats['updated']} updated, "
+            f"{stats['skipped']} skipped (no source_id)"
+        )

@@ -1,0 +1,237 @@
+"""Bulk push of existing mirrors to Voucherify (resumable) and pull of Voucherify's lists.
+
+:func:`push` sends customers through ``client.customers.bulk_update`` in requests whose JSON body
+stays under ``BULK_CHUNK_BYTES`` (Voucherify refuses 10 MB), and orders through
+``client.orders.import_json`` in chunks of at most 2000 (and under the same byte limit). Rows go
+in primary-key order; after each accepted request the last pk sent is stored in a
+:class:`~django_voucherify.models.SyncCheckpoint`, so an interrupted run resumes after it.
+A 429 is waited out (``Retry-After``) and the same chunk re-sent; other errors stop the run.
+
+:func:`pull` fills the mirrors from ``client.customers.iterate()`` / ``client.orders.iterate()``
+without queueing anything back (bulk writes, signals muted).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from ..api.errors import RateLimitedError
+from ..api.resources.orders import MAX_ORDERS_PER_IMPORT
+from ..models import Customer, Order, OrderItem, SyncCheckpoint, SyncState
+from .config import option
+from .signals import muted
+
+Progress = Callable[[int, int, int], None]  # (rows done, rows total, requests made)
+KINDS = ("customers", "orders")
+
+
+@dataclass
+class PushResult:
+    total: int = 0
+    sent: int = 0
+    requests: int = 0
+    resumed_from: int = 0
+    async_action_ids: list[str] = field(default_factory=list)
+
+
+def checkpoint_name(kind: str, since: datetime | None) -> str:
+    return f"push:{kind}" + (f":since={since.isoformat()}" if since else "")
+
+
+def _queryset(kind: str, after_pk: int, since: datetime | None) -> QuerySet[Any]:
+    qs: QuerySet[Any]
+    if kind == "customers":
+        qs = Customer.objects.all()
+    elif kind == "orders":
+        qs = Order.objects.select_related("customer").prefetch_related("items")
+    else:
+        raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+    qs = qs.filter(pk__gt=after_pk).order_by("pk")
+    return qs.filter(updated_at__gte=since) if since else qs
+
+
+def chunks(rows: Iterable[tuple[int, dict[str, Any]]], max_bytes: int,
+           max_items: int | None = None) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+    """Group ``(pk, payload)`` into ``(last pk, payloads)`` whose JSON array is < ``max_bytes``."""
+    batch: list[dict[str, Any]] = []
+    size, last_pk = 2, 0
+    for pk, payload in rows:
+        item_size = len(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()) + 1
+        if item_size + 2 > max_bytes:
+            raise ValueError(f"row {pk} alone is {item_size} bytes, over the {max_bytes} byte limit")
+        if batch and (size + item_size > max_bytes or (max_items and len(batch) >= max_items)):
+            yield last_pk, batch
+            batch, size = [], 2
+        batch.append(payload)
+        size += item_size
+        last_pk = pk
+    if batch:
+        yield last_pk, batch
+
+
+def push(kind: str, *, since: datetime | None = None, restart: bool = False,
+         chunk_bytes: int | None = None, progress: Progress | None = None,
+         client: Any = None, max_429_waits: int = 5) -> PushResult:
+    """Push every ``kind`` mirror (optionally changed since ``since``); resumable, see module doc."""
+    if client is None:
+        from .. import client as shared_client
+
+        client = shared_client
+    max_bytes = int(chunk_bytes or option("BULK_CHUNK_BYTES"))
+    checkpoint, _ = SyncCheckpoint.objects.get_or_create(name=checkpoint_name(kind, since))
+    if restart or checkpoint.finished:
+        checkpoint.last_pk, checkpoint.sent, checkpoint.finished = 0, 0, False
+        checkpoint.save()
+    result = PushResult(resumed_from=checkpoint.last_pk, sent=checkpoint.sent)
+    qs = _queryset(kind, checkpoint.last_pk, since)
+    result.total = checkpoint.sent + qs.count()
+    send = client.customers.bulk_update if kind == "customers" else client.orders.import_json
+    max_items = None if kind == "customers" else MAX_ORDERS_PER_IMPORT
+    objects = qs.iterator(chunk_size=2000)
+    try:
+        _push_chunks(objects, checkpoint, result, send, max_bytes, max_items, progress, max_429_waits)
+    finally:
+        objects.close()  # type: ignore[attr-defined]  # release the server-side cursor now
+    checkpoint.finished = True
+    checkpoint.save(update_fields=["finished", "updated_at"])
+    return result
+
+
+def _push_chunks(objects: Iterator[Any], checkpoint: SyncCheckpoint, result: PushResult,
+                 send: Callable[[list[dict[str, Any]]], Any], max_bytes: int, max_items: int | None,
+                 progress: Progress | None, max_429_waits: int) -> None:
+    rows = ((obj.pk, obj.to_voucherify()) for obj in objects)
+    if progress:
+        progress(result.sent, result.total, 0)
+    for last_pk, batch in chunks(rows, max_bytes, max_items):
+        for wait in range(max_429_waits + 1):
+            try:
+                answer = send(batch)
+                break
+            except RateLimitedError as exc:
+                if wait == max_429_waits:
+                    raise
+                result.requests += 1
+                time.sleep(exc.retry_after or 1.0)
+        result.requests += 1
+        if isinstance(answer, dict) and answer.get("async_action_id"):
+            result.async_action_ids.append(str(answer["async_action_id"]))
+        result.sent += len(batch)
+        checkpoint.last_pk, checkpoint.sent = last_pk, result.sent
+        checkpoint.save(update_fields=["last_pk", "sent", "updated_at"])
+        if progress:
+            progress(result.sent, result.total, result.requests)
+
+
+_CUSTOMER_FIELDS = ["voucherify_id", "name", "email", "phone", "description", "birthdate", "line_1",
+                    "line_2", "city", "state", "postal_code", "country", "metadata", "remote_payload",
+                    "sync_state", "synced_at", "updated_at"]  # fmt: skip
+_ORDER_FIELDS = ["voucherify_id", "status", "amount", "metadata", "remote_payload", "customer",
+                 "sync_state", "synced_at", "updated_at"]  # fmt: skip
+
+
+def _batches(items: Iterable[dict[str, Any]], size: int = 500) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def pull(kind: str, *, progress: Progress | None = None, client: Any = None) -> dict[str, int]:
+    """Create or update mirrors from Voucherify's list of ``kind``; returns counters.
+
+    Objects without a ``source_id`` cannot be mirrored (it is the mirror's identity): skipped.
+    """
+    if client is None:
+        from .. import client as shared_client
+
+        client = shared_client
+    stats = {"created": 0, "updated": 0, "skipped": 0}
+    source = client.customers.iterate() if kind == "customers" else client.orders.iterate()
+    done = 0
+    for batch in _batches(source):
+        with muted(), transaction.atomic():
+            if kind == "customers":
+                _pull_customers(batch, stats)
+            else:
+                _pull_orders(batch, stats)
+        done += len(batch)
+        if progress:
+            progress(done, done, 0)
+    return stats
+
+
+def _pull_customers(batch: list[dict[str, Any]], stats: dict[str, int]) -> None:
+    now = timezone.now()
+    wanted = {str(c["source_id"]): c for c in batch if c.get("source_id")}
+    stats["skipped"] += len(batch) - len(wanted)
+    existing = {c.source_id: c for c in Customer.objects.filter(source_id__in=list(wanted))}
+    new: list[Customer] = []
+    for source_id, data in wanted.items():
+        obj = existing.get(source_id) or Customer(source_id=source_id)
+        obj.apply_voucherify(data)
+        obj.sync_state, obj.synced_at, obj.updated_at = SyncState.SYNCED, now, now
+        if obj.pk is None:
+            new.append(obj)
+    Customer.objects.bulk_update(list(existing.values()), _CUSTOMER_FIELDS)
+    Customer.objects.bulk_create(new)
+    stats["created"] += len(new)
+    stats["updated"] += len(existing)
+
+
+def _pull_orders(batch: list[dict[str, Any]], stats: dict[str, int]) -> None:
+    now = timezone.now()
+    wanted = {str(o["source_id"]): o for o in batch if o.get("source_id")}
+    stats["skipped"] += len(batch) - len(wanted)
+    existing = {o.source_id: o for o in Order.objects.filter(source_id__in=list(wanted))}
+    customer_ids = {_customer_id(o) for o in wanted.values()} - {""}
+    customers = {c.voucherify_id: c for c in Customer.objects.filter(voucherify_id__in=customer_ids)}
+    new: list[Order] = []
+    for source_id, data in wanted.items():
+        obj = existing.get(source_id) or Order(source_id=source_id)
+        obj.apply_voucherify(data)
+        obj.customer = customers.get(_customer_id(data))
+        obj.sync_state, obj.synced_at, obj.updated_at = SyncState.SYNCED, now, now
+        if obj.pk is None:
+            new.append(obj)
+    Order.objects.bulk_update(list(existing.values()), _ORDER_FIELDS)
+    Order.objects.bulk_create(new)
+    orders = [*existing.values(), *new]
+    OrderItem.objects.filter(order__in=orders).delete()
+    OrderItem.objects.bulk_create(
+        [_item(order, raw) for order in orders for raw in (wanted[order.source_id].get("items") or [])]
+    )
+    stats["created"] += len(new)
+    stats["updated"] += len(existing)
+
+
+def _customer_id(order: dict[str, Any]) -> str:
+    ref = order.get("customer") or {}
+    return str(order.get("customer_id") or (ref.get("id") if isinstance(ref, dict) else "") or "")
+
+
+def _item(order: Order, raw: dict[str, Any]) -> OrderItem:
+    product: dict[str, Any] = raw["product"] if isinstance(raw.get("product"), dict) else {}
+    sku: dict[str, Any] = raw["sku"] if isinstance(raw.get("sku"), dict) else {}
+    is_sku = raw.get("related_object") == "sku"
+    return OrderItem(
+        order=order,
+        sku_source_id=str((raw.get("source_id") if is_sku else sku.get("source_id")) or ""),
+        product_source_id=str((product.get("source_id") if is_sku else raw.get("source_id")) or ""),
+        quantity=int(raw.get("quantity") or 1),
+        price=int(raw.get("price") or 0),
+        amount=int(raw.get("amount") or 0),
+    )
