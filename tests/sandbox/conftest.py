@@ -43,9 +43,7 @@ def _responses_conform_to_spec():
     yield
     problems = list(_problems)
     _problems.clear()
-    assert not problems, "sandbox responses do not conform to openapi.json:\n" + "\n".join(
-        problems[:20]
-    )
+    assert not problems, "sandbox responses do not conform to openapi.json:\n" + "\n".join(problems[:20])
 
 
 class Api:
@@ -57,9 +55,7 @@ class Api:
         self.sandbox = sandbox
         self.session = requests.Session()
         sandbox.mount(self.session)
-        self.session.headers.update(
-            {"X-App-Id": sandbox.app_id, "X-App-Token": sandbox.app_token}
-        )
+        self.session.headers.update({"X-App-Id": sandbox.app_id, "X-App-Token": sandbox.app_token})
 
     def __getattr__(self, method: str):
         def call(path: str, **kw):

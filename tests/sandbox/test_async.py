@@ -16,7 +16,9 @@ def _done(api, sandbox, resp):
 
 def test_state_machine_enqueued_in_progress_done(api, sandbox):
     sandbox.state.job_delay = 0.3
-    r = api.post("/v1/vouchers/import", json=[{"code": "SLOW", "type": "GIFT_VOUCHER", "gift": {"amount": 1}}])
+    r = api.post(
+        "/v1/vouchers/import", json=[{"code": "SLOW", "type": "GIFT_VOUCHER", "gift": {"amount": 1}}]
+    )
     aa = r.json()["async_action_id"]
     assert api.get(f"/v1/async-actions/{aa}").json()["status"] == "ENQUEUED"
     import time
@@ -29,11 +31,23 @@ def test_state_machine_enqueued_in_progress_done(api, sandbox):
 
 def test_import_vouchers_json(api, sandbox):
     api.post("/v1/vouchers/EXISTS", json={"type": "GIFT_VOUCHER", "gift": {"amount": 1}})
-    action = _done(api, sandbox, api.post("/v1/vouchers/import", json=[
-        {"code": "IMP1", "type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 300}, "redemption": {"quantity": 2}},
-        {"code": "EXISTS", "type": "GIFT_VOUCHER", "gift": {"amount": 5}},
-        {"type": "GIFT_VOUCHER", "gift": {"amount": 5}},
-    ]))
+    action = _done(
+        api,
+        sandbox,
+        api.post(
+            "/v1/vouchers/import",
+            json=[
+                {
+                    "code": "IMP1",
+                    "type": "DISCOUNT_VOUCHER",
+                    "discount": {"type": "AMOUNT", "amount_off": 300},
+                    "redemption": {"quantity": 2},
+                },
+                {"code": "EXISTS", "type": "GIFT_VOUCHER", "gift": {"amount": 5}},
+                {"type": "GIFT_VOUCHER", "gift": {"amount": 5}},
+            ],
+        ),
+    )
     assert action["type"] == "VOUCHERS.IMPORT"
     res = action["result"]
     assert res["done_count"] == 1 and res["failed_count"] == 2
@@ -42,7 +56,10 @@ def test_import_vouchers_json(api, sandbox):
 
 
 def test_import_vouchers_csv_multipart_streamed(api, sandbox):
-    api.post("/v1/vouchers/UPD1", json={"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 1}})
+    api.post(
+        "/v1/vouchers/UPD1",
+        json={"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 1}},
+    )
     text = (
         "Code,Voucher Type,Value,Discount Type,Category,Expiration Date,Redemption Limit,Active,color\n"
         "CSV1,DISCOUNT_VOUCHER,20,PERCENT,spring,2030-01-01T00:00:00Z,5,true,red\n"
@@ -50,7 +67,9 @@ def test_import_vouchers_csv_multipart_streamed(api, sandbox):
         "UPD1,DISCOUNT_VOUCHER,7,AMOUNT,,,,true,blue\n"
         "BAD,DISCOUNT_VOUCHER,EUR,AMOUNT,,,,true,\n"
     )
-    resp = api.post("/v1/vouchers/importCSV", files={"file": ("v.csv", io.BytesIO(text.encode()), "text/csv")})
+    resp = api.post(
+        "/v1/vouchers/importCSV", files={"file": ("v.csv", io.BytesIO(text.encode()), "text/csv")}
+    )
     action = _done(api, sandbox, resp)
     res = action["result"]
     assert (res["done_count"], res["failed_count"]) == (3, 1)
@@ -85,15 +104,36 @@ def test_import_customers_csv(api, sandbox):
 
 def test_bulk_and_metadata_updates(api, sandbox):
     for code in ("B1", "B2"):
-        api.post(f"/v1/vouchers/{code}", json={"type": "GIFT_VOUCHER", "gift": {"amount": 1}, "metadata": {"a": 1}})
-    action = _done(api, sandbox, api.post("/v1/vouchers/bulk/async", json=[{"code": "B1", "metadata": {"b": 2}}, {"code": "NOPE", "metadata": {}}]))
+        api.post(
+            f"/v1/vouchers/{code}", json={"type": "GIFT_VOUCHER", "gift": {"amount": 1}, "metadata": {"a": 1}}
+        )
+    action = _done(
+        api,
+        sandbox,
+        api.post(
+            "/v1/vouchers/bulk/async",
+            json=[{"code": "B1", "metadata": {"b": 2}}, {"code": "NOPE", "metadata": {}}],
+        ),
+    )
     assert action["result"]["done_count"] == 1 and action["result"]["errors"][0]["code"] == "NOPE"
     assert api.get("/v1/vouchers/B1").json()["metadata"] == {"a": 1, "b": 2}
-    _done(api, sandbox, api.post("/v1/vouchers/metadata/async", json={"codes": ["B1", "B2"], "metadata": {"c": 3}}))
+    _done(
+        api,
+        sandbox,
+        api.post("/v1/vouchers/metadata/async", json={"codes": ["B1", "B2"], "metadata": {"c": 3}}),
+    )
     assert api.get("/v1/vouchers/B2").json()["metadata"] == {"a": 1, "c": 3}
-    action = _done(api, sandbox, api.post("/v1/customers/bulk/async", json=[{"source_id": "k1", "name": "K"}, {"name": "no id"}]))
+    action = _done(
+        api,
+        sandbox,
+        api.post("/v1/customers/bulk/async", json=[{"source_id": "k1", "name": "K"}, {"name": "no id"}]),
+    )
     assert action["result"]["done_count"] == 1 and action["result"]["failed_count"] == 1
-    action = _done(api, sandbox, api.post("/v1/customers/metadata/async", json={"source_ids": ["k1", "ghost"], "metadata": {"x": 1}}))
+    action = _done(
+        api,
+        sandbox,
+        api.post("/v1/customers/metadata/async", json={"source_ids": ["k1", "ghost"], "metadata": {"x": 1}}),
+    )
     assert api.get("/v1/customers/k1").json()["metadata"] == {"x": 1}
     assert action["result"]["errors"][0]["source_id"] == "ghost"
     assert api.post("/v1/vouchers/metadata/async", json={"codes": []}).status_code == 400

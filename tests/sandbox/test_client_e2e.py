@@ -39,4 +39,7 @@ def test_client_csv_import_from_path_and_export_download(voucherify_sandbox, tmp
     done = client.exports.get(exp["id"])
     token = done["result"]["url"].split("token=")[1]
     data = client.exports.download(exp["id"], token)
-    assert data.decode().splitlines() == ["id,source_id,status", f"{client.orders.get('o-1')['id']},o-1,CREATED"]
+    assert data.decode().splitlines() == [
+        "id,source_id,status",
+        f"{client.orders.get('o-1')['id']},o-1,CREATED",
+    ]

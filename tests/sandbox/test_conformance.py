@@ -53,7 +53,14 @@ def test_tour_of_all_operations(sandbox):
     SEEN_OPERATIONS.clear()
     api = Api(sandbox)
     j = lambda r: r.json()  # noqa: E731
-    api.post("/v1/vouchers/TOUR", json={"type": "DISCOUNT_VOUCHER", "discount": {"type": "PERCENT", "percent_off": 10, "amount_limit": 500}, "redemption": {"quantity": 5}})
+    api.post(
+        "/v1/vouchers/TOUR",
+        json={
+            "type": "DISCOUNT_VOUCHER",
+            "discount": {"type": "PERCENT", "percent_off": 10, "amount_limit": 500},
+            "redemption": {"quantity": 5},
+        },
+    )
     api.post("/v1/vouchers", json={"type": "GIFT_VOUCHER", "gift": {"amount": 1000}, "code": "TGIFT"})
     api.post("/v1/vouchers/TLOYAL", json={"type": "LOYALTY_CARD", "loyalty_card": {"points": 10}})
     api.get("/v1/vouchers/TOUR")
@@ -78,15 +85,41 @@ def test_tour_of_all_operations(sandbox):
     api.post("/v1/customers/importCSV", files={"file": ("c.csv", b"Source_id,Name\ntour-d,D\n")})
     api.post("/v1/customers/bulk/async", json=[{"source_id": "tour-c", "phone": "1"}])
     api.post("/v1/customers/metadata/async", json={"source_ids": ["tour-c"], "metadata": {"m": 1}})
-    order = j(api.post("/v1/orders", json={"source_id": "tour-o", "items": [{"price": 1000, "quantity": 2}], "customer": {"source_id": "tour-c"}}))
+    order = j(
+        api.post(
+            "/v1/orders",
+            json={
+                "source_id": "tour-o",
+                "items": [{"price": 1000, "quantity": 2}],
+                "customer": {"source_id": "tour-c"},
+            },
+        )
+    )
     api.get(f"/v1/orders/{order['id']}")
     api.put("/v1/orders/tour-o", json={"status": "PAID"})
     api.get("/v1/orders")
     api.post("/v1/orders/import", json=[{"source_id": "tour-o2", "amount": 10}])
     oexp = j(api.post("/v1/orders/export", json={"parameters": {"fields": ["id", "amount"]}}))
     # redemptions, validations, rollbacks and sessions (S2's handlers)
-    api.post("/v1/validations", json={"redeemables": [{"object": "voucher", "id": "TOUR"}], "order": {"amount": 5000}, "session": {"type": "LOCK"}})
-    red = api.post("/v1/redemptions", json={"redeemables": [{"object": "voucher", "id": "TOUR"}, {"object": "voucher", "id": "TGIFT", "gift": {"credits": 100}}], "order": {"amount": 5000}, "customer": {"source_id": "tour-c"}})
+    api.post(
+        "/v1/validations",
+        json={
+            "redeemables": [{"object": "voucher", "id": "TOUR"}],
+            "order": {"amount": 5000},
+            "session": {"type": "LOCK"},
+        },
+    )
+    red = api.post(
+        "/v1/redemptions",
+        json={
+            "redeemables": [
+                {"object": "voucher", "id": "TOUR"},
+                {"object": "voucher", "id": "TGIFT", "gift": {"credits": 100}},
+            ],
+            "order": {"amount": 5000},
+            "customer": {"source_id": "tour-c"},
+        },
+    )
     body = red.json()
     api.get("/v1/redemptions", params={"limit": 5})
     api.get("/v1/vouchers/TOUR/redemption")
@@ -97,7 +130,12 @@ def test_tour_of_all_operations(sandbox):
             api.get(f"/v1/redemptions/{child['id']}")
         if parent.get("id"):
             api.post(f"/v1/redemptions/{parent['id']}/rollbacks", json={"reason": "tour"})
-        single = j(api.post("/v1/redemptions", json={"redeemables": [{"object": "voucher", "id": "TOUR"}], "order": {"amount": 3000}}))
+        single = j(
+            api.post(
+                "/v1/redemptions",
+                json={"redeemables": [{"object": "voucher", "id": "TOUR"}], "order": {"amount": 3000}},
+            )
+        )
         for r in single.get("redemptions") or []:
             api.post(f"/v1/redemptions/{r['id']}/rollback", params={"reason": "tour"})
     api.delete("/v1/vouchers/TOUR/sessions/ssn_unknown")

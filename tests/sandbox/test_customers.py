@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, UTC
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 ODD = "A/B?C#D%E ü"
@@ -44,11 +44,20 @@ def test_list_filters_paging_and_cursor(api, sandbox):
     clock = iter(t0 + timedelta(hours=i) for i in range(100))
     sandbox.state.clock = lambda: next(clock)
     for i in range(5):
-        api.post("/v1/customers", json={"source_id": f"s{i}", "email": f"{i % 2}@x.io", "address": {"city": "Oslo" if i < 2 else "Rome"}})
+        api.post(
+            "/v1/customers",
+            json={
+                "source_id": f"s{i}",
+                "email": f"{i % 2}@x.io",
+                "address": {"city": "Oslo" if i < 2 else "Rome"},
+            },
+        )
     r = api.get("/v1/customers", params={"limit": 2}).json()
     assert r["data_ref"] == "customers" and r["total"] == 5 and r["has_more"] is True
     assert [c["source_id"] for c in r["customers"]] == ["s4", "s3"]
-    r = api.get("/v1/customers", params={"limit": 2, "starting_after": r["customers"][-1]["created_at"]}).json()
+    r = api.get(
+        "/v1/customers", params={"limit": 2, "starting_after": r["customers"][-1]["created_at"]}
+    ).json()
     assert [c["source_id"] for c in r["customers"]] == ["s2", "s1"]
     s2 = api.get("/v1/customers/s2").json()["created_at"]
     r = api.get("/v1/customers", params={"order": "created_at", "starting_after": s2}).json()
@@ -61,7 +70,9 @@ def test_list_filters_paging_and_cursor(api, sandbox):
 
 def test_segments_and_redeemables(api):
     c = api.post("/v1/customers", json={"source_id": "holder"}).json()
-    api.post("/v1/vouchers/HELD", json={"type": "GIFT_VOUCHER", "gift": {"amount": 100}, "holder_id": c["id"]})
+    api.post(
+        "/v1/vouchers/HELD", json={"type": "GIFT_VOUCHER", "gift": {"amount": 100}, "holder_id": c["id"]}
+    )
     seg = api.get("/v1/customers/holder/segments").json()
     assert seg == {"object": "list", "data_ref": "data", "data": [], "total": 0}
     red = api.get("/v1/customers/holder/redeemables").json()

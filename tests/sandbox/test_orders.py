@@ -11,12 +11,18 @@ ODD = "A/B?C#D%E ü"
 
 
 def test_create_derives_amounts_and_upserts(api):
-    r = api.post("/v1/orders", json={
-        "source_id": ODD,
-        "items": [{"source_id": "p1", "price": 500, "quantity": 3}, {"product_id": "prod_1", "amount": 250}],
-        "customer": {"source_id": "buyer", "email": "b@x.io"},
-        "metadata": {"channel": "web"},
-    })
+    r = api.post(
+        "/v1/orders",
+        json={
+            "source_id": ODD,
+            "items": [
+                {"source_id": "p1", "price": 500, "quantity": 3},
+                {"product_id": "prod_1", "amount": 250},
+            ],
+            "customer": {"source_id": "buyer", "email": "b@x.io"},
+            "metadata": {"channel": "web"},
+        },
+    )
     assert r.status_code == 200, r.text
     o = r.json()
     assert o["id"].startswith("ord_") and o["object"] == "order" and o["status"] == "CREATED"
@@ -50,7 +56,9 @@ def test_list_orders(api):
 
 
 def test_import_orders_async(api, sandbox):
-    r = api.post("/v1/orders/import", json=[{"source_id": "i1", "amount": 5}, {"source_id": "i2", "status": "BAD"}])
+    r = api.post(
+        "/v1/orders/import", json=[{"source_id": "i1", "amount": 5}, {"source_id": "i2", "status": "BAD"}]
+    )
     assert r.status_code == 200
     aa = r.json()["async_action_id"]
     assert aa.startswith("aa_")
@@ -74,8 +82,13 @@ def test_order_export_csv(api, sandbox):
     api.post("/v1/orders", json={"source_id": "e1", "amount": 10, "metadata": {"payment_mean": "card"}})
     exp = api.post("/v1/orders/export", json={}).json()
     assert exp["parameters"]["fields"] == ["id", "source_id", "status"]
-    exp2 = api.post("/v1/orders/export", json={"parameters": {"fields": ["source_id", "amount", "metadata.payment_mean"]}}).json()
+    exp2 = api.post(
+        "/v1/orders/export", json={"parameters": {"fields": ["source_id", "amount", "metadata.payment_mean"]}}
+    ).json()
     sandbox.wait_for_jobs()
     url = api.get(f"/v1/exports/{exp2['id']}").json()["result"]["url"]
     text = api.session.get(url).text
-    assert list(csv.reader(io.StringIO(text))) == [["source_id", "amount", "metadata.payment_mean"], ["e1", "10", "card"]]
+    assert list(csv.reader(io.StringIO(text))) == [
+        ["source_id", "amount", "metadata.payment_mean"],
+        ["e1", "10", "card"],
+    ]

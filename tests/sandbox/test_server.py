@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.client
 import io
 import json
-import socket
 import time
 from urllib.parse import quote
 
@@ -30,7 +29,9 @@ def server():
 
 
 def test_http_auth_odd_codes_and_request_ids(server):
-    r = requests.get(server.url + "/v1/vouchers", headers={"X-App-Id": "sandbox-app-id", "X-App-Token": "bad"})
+    r = requests.get(
+        server.url + "/v1/vouchers", headers={"X-App-Id": "sandbox-app-id", "X-App-Token": "bad"}
+    )
     assert r.status_code == 401 and r.json()["key"] == "unauthorized"
     assert r.json()["request_id"] == r.headers["X-Request-Id"]
     assert requests.get(server.url + "/v1/vouchers").status_code == 401
@@ -42,7 +43,9 @@ def test_http_auth_odd_codes_and_request_ids(server):
 
 def test_http_413_for_bodies_over_10mb(server):
     big = b"x" * (MAX_BODY + 1)
-    r = requests.post(server.url + "/v1/vouchers/import", headers={**AUTH, "Content-Type": "application/json"}, data=big)
+    r = requests.post(
+        server.url + "/v1/vouchers/import", headers={**AUTH, "Content-Type": "application/json"}, data=big
+    )
     assert r.status_code == 413 and r.json()["code"] == 413
 
 
@@ -50,7 +53,12 @@ def test_http_keep_alive_one_connection(server):
     host, port = server.url.split("//")[1].split(":")
     conn = http.client.HTTPConnection(host, int(port))
     for i in range(5):
-        conn.request("POST", f"/v1/vouchers/K{i}", body=json.dumps({"type": "GIFT_VOUCHER", "gift": {"amount": 1}}), headers={**AUTH, "Content-Type": "application/json"})
+        conn.request(
+            "POST",
+            f"/v1/vouchers/K{i}",
+            body=json.dumps({"type": "GIFT_VOUCHER", "gift": {"amount": 1}}),
+            headers={**AUTH, "Content-Type": "application/json"},
+        )
         resp = conn.getresponse()
         assert resp.status == 200
         resp.read()
@@ -124,7 +132,11 @@ def test_fault_drop_and_latency_timeouts(api, sandbox):
 def test_adapter_streams_generator_and_file_bodies(api, sandbox):
     text = b"Code,Voucher Type,Value\nGEN1,GIFT_VOUCHER,100\n"
     boundary = "b0undary"
-    head = f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="v.csv"\r\nContent-Type: text/csv\r\n\r\n'.encode()
+    head = (
+        f"--{boundary}\r\n"
+        'Content-Disposition: form-data; name="file"; filename="v.csv"\r\n'
+        "Content-Type: text/csv\r\n\r\n"
+    ).encode()
     tail = f"\r\n--{boundary}--\r\n".encode()
 
     def chunks():
@@ -135,7 +147,9 @@ def test_adapter_streams_generator_and_file_bodies(api, sandbox):
     ctype = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
     r = api.post("/v1/vouchers/importCSV", data=chunks(), headers=ctype)
     assert r.status_code == 202, r.text
-    r = api.post("/v1/vouchers/importCSV", data=io.BytesIO(head + text.replace(b"GEN1", b"GEN2") + tail), headers=ctype)
+    r = api.post(
+        "/v1/vouchers/importCSV", data=io.BytesIO(head + text.replace(b"GEN1", b"GEN2") + tail), headers=ctype
+    )
     assert r.status_code == 202
     sandbox.wait_for_jobs()
     assert api.get("/v1/vouchers/GEN1").json()["gift"]["amount"] == 100
@@ -154,24 +168,42 @@ def test_persistence_round_trip(tmp_path):
     s = requests.Session()
     sb.mount(s)
     s.headers.update(AUTH)
-    s.post(f"https://api.voucherify.io/v1/vouchers/{quote(ODD, safe='')}", json={"type": "GIFT_VOUCHER", "gift": {"amount": 7}})
+    s.post(
+        f"https://api.voucherify.io/v1/vouchers/{quote(ODD, safe='')}",
+        json={"type": "GIFT_VOUCHER", "gift": {"amount": 7}},
+    )
     s.post("https://api.voucherify.io/v1/vouchers/GIFT100/balance", json={"amount": 100})
     persist.close()
     again = Sandbox(state=load_state(path))
     s2 = requests.Session()
     again.mount(s2)
     s2.headers.update(AUTH)
-    assert s2.get(f"https://api.voucherify.io/v1/vouchers/{quote(ODD, safe='')}").json()["gift"]["amount"] == 7
+    assert (
+        s2.get(f"https://api.voucherify.io/v1/vouchers/{quote(ODD, safe='')}").json()["gift"]["amount"] == 7
+    )
     v = s2.get("https://api.voucherify.io/v1/vouchers/GIFT100").json()
     assert v["gift"]["balance"] == 10100
-    assert s2.get(f"https://api.voucherify.io/v1/vouchers/{v['id']}/transactions").json()["data"][0]["type"] == "CREDITS_ADDITION"
-    assert s2.get("https://api.voucherify.io/v1/customers/alice@example.com").json()["summary"]["orders"]["total_count"] == 1
+    assert (
+        s2.get(f"https://api.voucherify.io/v1/vouchers/{v['id']}/transactions").json()["data"][0]["type"]
+        == "CREDITS_ADDITION"
+    )
+    assert (
+        s2.get("https://api.voucherify.io/v1/customers/alice@example.com").json()["summary"]["orders"][
+            "total_count"
+        ]
+        == 1
+    )
     assert s2.get("https://api.voucherify.io/v1/orders/demo-order-1").json()["amount"] == 3000
-    codes = {v["code"] for v in s2.get("https://api.voucherify.io/v1/vouchers", params={"limit": 100}).json()["vouchers"]}
+    codes = {
+        v["code"]
+        for v in s2.get("https://api.voucherify.io/v1/vouchers", params={"limit": 100}).json()["vouchers"]
+    }
     assert {"WELCOME10", "SPRING20", "FIXED50", "GIFT100", "LOYAL-1"} <= codes
 
 
 # ---- the pytest plugin fixtures ------------------------------------------------------------
 def test_server_fixture(voucherify_sandbox_server):
     r = requests.get(voucherify_sandbox_server.url + "/v1/vouchers", headers=AUTH)
-    assert r.status_code == 200 and voucherify_sandbox_server.sandbox.base_url == voucherify_sandbox_server.url
+    assert (
+        r.status_code == 200 and voucherify_sandbox_server.sandbox.base_url == voucherify_sandbox_server.url
+    )

@@ -14,14 +14,21 @@ def test_balance_add_remove_and_transactions(api, sandbox):
     assert r.status_code == 200, r.text
     b = r.json()
     assert b == {
-        "amount": 500, "total": 1500, "balance": 1500, "type": "gift_voucher",
-        "operation_type": "MANUAL", "object": "balance",
+        "amount": 500,
+        "total": 1500,
+        "balance": 1500,
+        "type": "gift_voucher",
+        "operation_type": "MANUAL",
+        "object": "balance",
         "related_object": {"type": "voucher", "id": b["related_object"]["id"]},
     }
     assert api.post("/v1/vouchers/GIFT/balance", json={"amount": -1600}).json()["key"] == "not_enough_balance"
     assert api.post("/v1/vouchers/GIFT/balance", json={"amount": -200}).json()["balance"] == 1300
     assert api.get("/v1/vouchers/GIFT").json()["gift"] == {
-        "amount": 1300, "subtracted_amount": 0, "balance": 1300, "effect": "APPLY_TO_ORDER"
+        "amount": 1300,
+        "subtracted_amount": 0,
+        "balance": 1300,
+        "effect": "APPLY_TO_ORDER",
     }
     for _ in range(3):
         api.post("/v1/vouchers/GIFT/balance", json={"amount": 1})
@@ -30,7 +37,10 @@ def test_balance_add_remove_and_transactions(api, sandbox):
     assert [t["type"] for t in page["data"]] == ["CREDITS_ADDITION", "CREDITS_ADDITION"]
     seen = [t["id"] for t in page["data"]]
     while page["has_more"]:
-        page = api.get("/v1/vouchers/GIFT/transactions", params={"limit": 2, "starting_after_id": page["more_starting_after"]}).json()
+        page = api.get(
+            "/v1/vouchers/GIFT/transactions",
+            params={"limit": 2, "starting_after_id": page["more_starting_after"]},
+        ).json()
         seen += [t["id"] for t in page["data"]]
     assert len(seen) == len(set(seen)) == 5
     asc = api.get("/v1/vouchers/GIFT/transactions", params={"order": "id", "limit": 100}).json()["data"]
@@ -44,15 +54,20 @@ def test_loyalty_points_and_discount_has_no_balance(api):
     assert b["type"] == "loyalty_card" and b["balance"] == 15
     tx = api.get("/v1/vouchers/LC/transactions").json()["data"][0]
     assert tx["type"] == "POINTS_ADDITION"
-    api.post("/v1/vouchers/D", json={"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 1}})
+    api.post(
+        "/v1/vouchers/D", json={"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 1}}
+    )
     assert api.post("/v1/vouchers/D/balance", json={"amount": 5}).status_code == 400
     assert api.post("/v1/vouchers/NOPE/balance", json={"amount": 5}).status_code == 404
 
 
 def test_transactions_export_scheduled_then_done_with_csv(api, sandbox):
     api.post("/v1/vouchers/G2", json={"type": "GIFT_VOUCHER", "gift": {"amount": 100}})
-    api.post("/v1/vouchers/G2/balance", json={"amount": 50, "reason": "why, \"quoted\""})
-    exp = api.post("/v1/vouchers/G2/transactions/export", json={"parameters": {"fields": ["id", "type", "amount", "balance", "reason"]}}).json()
+    api.post("/v1/vouchers/G2/balance", json={"amount": 50, "reason": 'why, "quoted"'})
+    exp = api.post(
+        "/v1/vouchers/G2/transactions/export",
+        json={"parameters": {"fields": ["id", "type", "amount", "balance", "reason"]}},
+    ).json()
     assert exp["status"] == "SCHEDULED" and exp["id"].startswith("exp_") and exp["result"] is None
     sandbox.wait_for_jobs()
     done = api.get(f"/v1/exports/{exp['id']}").json()

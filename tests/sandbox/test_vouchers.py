@@ -55,7 +55,10 @@ def test_voucher_types(api, payload):
 def test_generated_codes_follow_code_config(api):
     v = api.post("/v1/vouchers", json=disc(code_config={"pattern": "PRE-####", "charset": "XY"})).json()
     assert re.fullmatch(r"PRE-[XY]{4}", v["code"])
-    v = api.post("/v1/vouchers", json=disc(code_config={"length": 5, "charset": "0123456789", "prefix": "A", "postfix": "Z"})).json()
+    v = api.post(
+        "/v1/vouchers",
+        json=disc(code_config={"length": 5, "charset": "0123456789", "prefix": "A", "postfix": "Z"}),
+    ).json()
     assert re.fullmatch(r"A\d{5}Z", v["code"])
     v = api.post("/v1/vouchers", json=disc()).json()
     assert len(v["code"]) == 8
@@ -116,9 +119,7 @@ def test_delete_to_bin_and_force(api):
 
 
 def test_list_filters_order_paging(api, sandbox):
-    times = iter(
-        [f"2024-01-0{d}T10:00:00+00:00" for d in range(1, 10)]
-    )
+    times = iter([f"2024-01-0{d}T10:00:00+00:00" for d in range(1, 10)])
     from datetime import datetime
 
     sandbox.state.clock = lambda: datetime.fromisoformat(next(times))
@@ -133,7 +134,9 @@ def test_list_filters_order_paging(api, sandbox):
     assert {v["code"] for v in r["vouchers"]} == {"C2", "C4"}
     r = api.get("/v1/vouchers", params={"created_at[after]": "2024-01-02T12:00:00Z"}).json()
     assert {v["code"] for v in r["vouchers"]} == {"C3", "C4"}
-    r = api.get("/v1/vouchers?filters[code][conditions][$in][0]=C1&filters[code][conditions][$in][1]=C3").json()
+    r = api.get(
+        "/v1/vouchers?filters[code][conditions][$in][0]=C1&filters[code][conditions][$in][1]=C3"
+    ).json()
     assert {v["code"] for v in r["vouchers"]} == {"C1", "C3"}
     ids = [api.get("/v1/vouchers/C1").json()["id"], api.get("/v1/vouchers/C2").json()["id"]]
     r = api.get("/v1/vouchers", params={"ids": ids}).json()
