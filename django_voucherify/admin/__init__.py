@@ -1,0 +1,6 @@
+"""Admin for the Voucherify mirrors: sync state, last error with ``request_id``, re-sync action.
+
+One module per model group, so other features (vouchers...) add their own module here.
+"""
+
+from . import customers, orders, outbox  # noqa: F401
