@@ -17,7 +17,7 @@ from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
-from django_voucherify.sandbox.app import Sandbox
+from django_voucherify.sandbox.app import MAX_BODY, Sandbox
 from django_voucherify.sandbox.faults import DropConnection
 
 
@@ -53,6 +53,16 @@ class _Handler(WSGIRequestHandler):
         env = self.get_environ()
         counting = _CountingReader(self.rfile)
         env["wsgi.input"] = counting
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            # requests streams generator bodies (CSV uploads) chunked; WSGI wants a length.
+            body = _read_chunked(self.rfile, MAX_BODY + 1)
+            if body is None:
+                self.close_connection = True
+                env["CONTENT_LENGTH"] = str(MAX_BODY + 1)  # -> 413, connection closed
+            else:
+                env["CONTENT_LENGTH"] = str(len(body))
+                counting = _CountingReader(io.BytesIO(body))
+                env["wsgi.input"] = counting
         try:
             resp = app.handle_environ(env)
         except DropConnection:
@@ -75,6 +85,22 @@ class _Handler(WSGIRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(payload)
         self.wfile.flush()
+
+
+def _read_chunked(rfile: Any, limit: int) -> bytes | None:
+    """Decode a chunked request body; None when it exceeds ``limit`` (rest left unread)."""
+    buf = io.BytesIO()
+    while True:
+        size_line = rfile.readline(1024)
+        size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
+        if size == 0:
+            while rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                pass  # trailers
+            return buf.getvalue()
+        if buf.tell() + size > limit:
+            return None
+        buf.write(rfile.read(size))
+        rfile.readline(1024)  # CRLF after each chunk
 
 
 def _length(env: dict[str, Any]) -> int:

@@ -207,3 +207,19 @@ def test_server_fixture(voucherify_sandbox_server):
     assert (
         r.status_code == 200 and voucherify_sandbox_server.sandbox.base_url == voucherify_sandbox_server.url
     )
+
+
+def test_http_chunked_upload_keeps_connection(server):
+    s = requests.Session()
+    s.headers.update(AUTH)
+    boundary = "bnd"
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="c.csv"\r\n\r\n'.encode(),
+        b"Source_id,Name\nchunky,Chunk\n",
+        f"\r\n--{boundary}--\r\n".encode(),
+    ]
+    ctype = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    r = s.post(server.url + "/v1/customers/importCSV", data=iter(parts), headers=ctype)
+    assert r.status_code == 202, r.text
+    server.sandbox.wait_for_jobs()
+    assert s.get(server.url + "/v1/customers/chunky").json()["name"] == "Chunk"
