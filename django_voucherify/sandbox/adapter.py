@@ -18,7 +18,7 @@ import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
-from django_voucherify.sandbox.app import MAX_BODY, Sandbox
+from django_voucherify.sandbox.app import MAX_BODY, REASONS, Sandbox
 from django_voucherify.sandbox.faults import DropConnection, SimulatedTimeout
 
 
@@ -99,10 +99,11 @@ class SandboxAdapter(BaseAdapter):
         out.headers = CaseInsensitiveDict(headers)
         out.raw = io.BytesIO(payload)
         out._content = payload  # body is already complete; no lazy reading needed
+        out._content_consumed = True  # type: ignore[attr-defined]  # iter_content slices _content
         out.encoding = "utf-8" if "charset=utf-8" in resp.content_type else None
         out.url = url
         out.request = request
-        out.reason = str(resp.status)
+        out.reason = REASONS.get(resp.status, "Unknown")
         out.connection = self  # type: ignore[assignment]  # stubs say HTTPAdapter
         return out
 

@@ -29,7 +29,7 @@ MAX_BODY = 10 * 1024 * 1024
 
 StartResponse = Callable[..., Any]
 
-_REASONS = {
+REASONS = {
     200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 400: "Bad Request",
     401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
     413: "Payload Too Large", 429: "Too Many Requests", 500: "Internal Server Error",
@@ -88,7 +88,7 @@ class Sandbox:
         if resp.content_type and resp.status != 204:
             headers.append(("Content-Type", resp.content_type))
         headers.append(("Content-Length", str(len(payload))))
-        start_response(f"{resp.status} {_REASONS.get(resp.status, 'Unknown')}", headers)
+        start_response(f"{resp.status} {REASONS.get(resp.status, 'Unknown')}", headers)
         return [payload]
 
     def handle_environ(self, environ: dict[str, Any]) -> SandboxResponse:

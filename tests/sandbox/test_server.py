@@ -223,3 +223,34 @@ def test_http_chunked_upload_keeps_connection(server):
     assert r.status_code == 202, r.text
     server.sandbox.wait_for_jobs()
     assert s.get(server.url + "/v1/customers/chunky").json()["name"] == "Chunk"
+
+
+def test_adapter_streamed_response_and_reason(api, sandbox):
+    api.post("/v1/vouchers/S1", json={"type": "GIFT_VOUCHER", "gift": {"amount": 1}})
+    r = api.get("/v1/vouchers/S1", stream=True)
+    assert r.reason == "OK"
+    assert json.loads(b"".join(r.iter_content(7)))["code"] == "S1"
+
+
+def test_cli_arguments_and_seed_is_idempotent():
+    import argparse
+
+    from django_voucherify.sandbox.cli import add_arguments
+    from django_voucherify.sandbox.state import SandboxState
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(
+        ["--port", "0", "--app-id", "A", "--app-token", "T", "--data", "f.json", "--seed"]
+    )
+    assert (args.port, args.app_id, args.app_token, args.data, args.seed) == (0, "A", "T", "f.json", True)
+    state = SandboxState()
+    seed(state)
+    seed(state)
+    assert len(state.orders) == 2 and len(state.customers) == 2 and "GIFT100" in state.vouchers
+
+
+def test_management_command_is_registered():
+    from django.core.management import get_commands
+
+    assert get_commands()["voucherify_sandbox"] == "django_voucherify"
