@@ -85,3 +85,24 @@ def test_transactions_export_scheduled_then_done_with_csv(api, sandbox):
     bad = s.get(url.split("?")[0] + "?token=wrong")
     assert bad.status_code == 404
     assert api.get("/v1/exports/exp_nope").status_code == 404
+
+
+def test_concurrent_removals_never_go_negative(api, sandbox):
+    from concurrent.futures import ThreadPoolExecutor
+
+    api.post("/v1/vouchers/RACE", json={"type": "GIFT_VOUCHER", "gift": {"amount": 1000}})
+
+    def remove(_):
+        s = requests.Session()
+        sandbox.mount(s)
+        r = s.post(
+            "https://api.voucherify.io/v1/vouchers/RACE/balance",
+            json={"amount": -100},
+            headers={"X-App-Id": sandbox.app_id, "X-App-Token": sandbox.app_token},
+        )
+        return r.status_code
+
+    with ThreadPoolExecutor(32) as pool:
+        codes = list(pool.map(remove, range(32)))
+    assert codes.count(200) == 10 and codes.count(400) == 22
+    assert api.get("/v1/vouchers/RACE").json()["gift"]["balance"] == 0
