@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,10 +21,16 @@ from django_voucherify.sandbox.app import Sandbox
 
 
 def _django_configured() -> bool:
+    """True when Django settings exist (configured, or named by DJANGO_SETTINGS_MODULE)."""
     try:
         from django.conf import settings
 
-        return bool(settings.configured)
+        if settings.configured:
+            return True
+        if os.environ.get("DJANGO_SETTINGS_MODULE"):
+            settings.INSTALLED_APPS  # noqa: B018 - forces the lazy settings to load
+            return True
+        return False
     except Exception:  # Django missing or broken settings: the fixture still works standalone
         return False
 
