@@ -8,4 +8,4 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.sync.worker_settings")
 
 app = Celery("tests_sync")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["django_voucherify"], related_name="tasks", force=True)
+app.autodiscover_tasks(["django_voucherify"], related_name="tasks")

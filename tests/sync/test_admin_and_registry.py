@@ -32,7 +32,8 @@ def test_admin_shows_sync_state_and_resyncs(admin_client, sandbox, django_captur
     assert c.sync_state == SyncState.FAILED and c.sync_request_id
     page = admin_client.get(reverse("admin:django_voucherify_customer_changelist")).content.decode()
     assert "adm-1" in page and "invalid_payload" in page and c.sync_request_id in page
-    assert admin_client.get(reverse("admin:django_voucherify_customer_change", args=[c.pk])).status_code == 200
+    change = reverse("admin:django_voucherify_customer_change", args=[c.pk])
+    assert admin_client.get(change).status_code == 200
     assert admin_client.get(reverse("admin:django_voucherify_order_changelist")).status_code == 200
     assert admin_client.get(reverse("admin:django_voucherify_outboxentry_changelist")).status_code == 200
     with django_capture_on_commit_callbacks(execute=True):

@@ -1,0 +1,150 @@
+"""End to end with a REAL Celery worker process, the Redis broker, PostgreSQL and the sandbox
+served over HTTP: saves are delivered; with the broker down or Voucherify down the outbox keeps
+the work, and a re-drive delivers it once they are back.
+
+Waits poll the database for a condition with a deadline; nothing asserts on timing.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from celery import Celery
+from django.core.management import call_command
+from django.db import connection
+
+import django_voucherify
+from django_voucherify.models import Customer, Order, OutboxEntry, OutboxState, SyncState
+from django_voucherify.sandbox.server import make_server
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+BROKER = os.environ.get("VOUCHERIFY_TEST_BROKER", "redis://127.0.0.1:6379/14")
+DEAD_BROKER = "redis://127.0.0.1:1/14"  # nothing listens on port 1
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    state = list(OutboxEntry.objects.values_list("source_id", "state", "attempts", "last_error"))
+    mirrors = list(Customer.objects.values_list("source_id", "sync_state", "sync_error"))
+    raise AssertionError(f"timed out waiting for {what}: outbox={state} customers={mirrors}")
+
+
+def database_url() -> str:
+    s = connection.settings_dict
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def celery_app(broker: str) -> Celery:
+    app = Celery(f"client-{broker}", broker=broker, set_as_current=False)
+    app.conf.update(broker_connection_timeout=1, broker_connection_retry=False,
+                    broker_connection_retry_on_startup=False, task_always_eager=False)
+    return app
+
+
+@pytest.fixture
+def live_sandbox(voucherify_sandbox_server, settings):
+    server = voucherify_sandbox_server
+    settings.VOUCHERIFY = {**settings.VOUCHERIFY, "APP_ID": server.sandbox.app_id,
+                           "SECRET_KEY": server.sandbox.app_token, "API_URL": server.url,
+                           "MAX_RETRIES": 0}
+    django_voucherify.reset_client()
+    return server
+
+
+@pytest.fixture
+def worker(live_sandbox) -> Iterator[Celery]:
+    import redis
+
+    redis.Redis.from_url(BROKER).flushdb()
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.sync.worker_settings",
+           "DATABASE_URL": database_url(), "CELERY_BROKER_URL": BROKER,
+           "VOUCHERIFY_API_URL": live_sandbox.url, "VOUCHERIFY_SYNC_MAX_ATTEMPTS": "2"}
+    log_dir = ROOT / ".pytest_cache"
+    log = open(log_dir / "sync_worker.log", "w") if log_dir.is_dir() else None  # noqa: SIM115
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name("celery")), "-A", "tests.sync.celery_app", "worker",
+         "--pool=solo", "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        cwd=ROOT, env=env, stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )
+    live = celery_app(BROKER)
+    try:
+        wait_for(lambda: proc.poll() is None and bool(live.control.ping(timeout=0.5)), 30, "worker ready")
+        live.set_current()
+        yield live
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if log:
+            log.close()
+
+
+def synced(*source_ids: str) -> Callable[[], bool]:
+    def check() -> bool:
+        states = list(Customer.objects.filter(source_id__in=source_ids).values_list("sync_state", flat=True))
+        return len(states) == len(source_ids) and set(states) == {SyncState.SYNCED}
+
+    return check
+
+
+def test_worker_delivers_and_redrive_recovers_from_broker_and_voucherify_outages(worker, live_sandbox):
+    remote = live_sandbox.sandbox.state
+
+    # 1. Normal operation: saves reach Voucherify through the worker.
+    a = Customer.objects.create(source_id="w-a", name="A")
+    order = Order.objects.create(source_id="w-o", amount=1000, customer=a)
+    wait_for(synced("w-a"), what="customer delivered")
+    wait_for(lambda: Order.objects.get(pk=order.pk).sync_state == SyncState.SYNCED, what="order delivered")
+    order.status = "PAID"
+    order.save()
+    wait_for(lambda: (remote.find_order("w-o") or {}).get("status") == "PAID", what="status change")
+    assert remote.find_customer("w-a")["name"] == "A"
+
+    # 2. Broker down: the save succeeds, the outbox keeps the work, a re-drive delivers it.
+    celery_app(DEAD_BROKER).set_current()
+    b = Customer.objects.create(source_id="w-b", name="B")
+    assert OutboxEntry.objects.get(object_pk=str(b.pk)).state == OutboxState.PENDING
+    assert remote.find_customer("w-b") is None
+    worker.set_current()
+    out = StringIO()
+    call_command("voucherify_redrive", stdout=out)
+    assert "1 enqueued" in out.getvalue()
+    wait_for(synced("w-b"), what="redrive after broker outage")
+
+    # 3. Voucherify down: the worker records failures; after it is back a re-drive delivers.
+    port = int(live_sandbox.url.rsplit(":", 1)[1])
+    live_sandbox.sandbox.faults.add(path="*", drop=True)  # kept-alive connections die too
+    live_sandbox.stop()
+    c = Customer.objects.create(source_id="w-c", name="C")
+    wait_for(lambda: Customer.objects.get(pk=c.pk).sync_state == SyncState.FAILED, what="failed state")
+    entry = OutboxEntry.objects.get(object_pk=str(c.pk))
+    assert entry.state == OutboxState.FAILED and entry.attempts == 2 and entry.last_error
+    live_sandbox.sandbox.faults.clear()
+    server = make_server(live_sandbox.sandbox, "127.0.0.1", port)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        call_command("voucherify_redrive", stdout=StringIO())
+        wait_for(synced("w-a", "w-b", "w-c"), what="redrive after Voucherify outage")
+        assert remote.find_customer("w-c")["name"] == "C"
+        assert set(OutboxEntry.objects.values_list("state", flat=True)) == {OutboxState.SYNCED}
+    finally:
+        server.shutdown()
+        server.server_close()
