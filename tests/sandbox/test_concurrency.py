@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -54,36 +53,18 @@ def test_64_threads_quantity_10_over_http() -> None:
         headers = {"X-App-Id": api.sandbox.app_id, "X-App-Token": api.sandbox.app_token}
         body = {"redeemables": [{"object": "voucher", "id": "HTTP10"}]}
 
-        def one(_: int) -> int:
-            return requests.post(f"{server.url}/v1/redemptions", json=body, headers=headers,
-                                 timeout=30).status_code  # fmt: skip
+        barrier = threading.Barrier(64)
 
-        # 64 requests from 16 client threads: the server's accept backlog is S1's concern.
-        with ThreadPoolExecutor(16) as pool:
-            codes = list(pool.map(one, range(64)))
+        def one(_: int) -> tuple[int, str | None]:
+            barrier.wait()
+            response = requests.post(f"{server.url}/v1/redemptions", json=body, headers=headers,
+                                     timeout=30)
+            return response.status_code, response.json().get("key")
+
+        with ThreadPoolExecutor(64) as pool:
+            outcomes = list(pool.map(one, range(64)))
     finally:
         server.stop()
-    assert codes.count(200) == 10
-
-
-def test_in_process_throughput() -> None:
-    api = Api()
-    api.voucher("FAST")
-    sandbox = api.sandbox
-    import io
-    import json
-
-    payload = json.dumps({"redeemables": [{"object": "voucher", "id": "FAST"}],
-                          "order": {"amount": 5000}}).encode()  # fmt: skip
-    environ_base = {
-        "REQUEST_METHOD": "POST", "RAW_URI": "/v1/redemptions", "CONTENT_TYPE": "application/json",
-        "CONTENT_LENGTH": str(len(payload)), "HTTP_X_APP_ID": sandbox.app_id,
-        "HTTP_X_APP_TOKEN": sandbox.app_token,
-    }  # fmt: skip
-    n = 500
-    start = time.perf_counter()
-    for _ in range(n):
-        resp = sandbox.handle_environ({**environ_base, "wsgi.input": io.BytesIO(payload)})
-        assert resp.status == 200
-    rate = n / (time.perf_counter() - start)
-    assert rate > 500, rate  # loose bound for CI; bench/ measures the real figure
+    assert [status for status, _ in outcomes].count(200) == 10
+    assert sorted(set(outcomes) - {(200, None)}) == [(400, "quantity_exceeded")]
+    assert api.state.vouchers["HTTP10"]["redemption"]["redeemed_quantity"] == 10
