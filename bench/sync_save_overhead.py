@@ -1,0 +1,105 @@
+"""Added cost of a mirror save with sync on, next to the same save with sync off, in one run.
+
+Each save is what a shop's request does: ``customer.save()`` in its own transaction, committed
+(so the ``on_commit`` enqueue to the broker is included). Rounds interleave "off" and "on" to
+cancel drift; the figure is the median per save over rounds. Also checked, per save:
+HTTP requests made (must be 0: a counting adapter is mounted on the shared client) and SQL
+queries (``CaptureQueriesContext``; sync may add at most two).
+
+Usage: ``python bench/sync_save_overhead.py [-n 500] [--rounds 7] [--broker redis://127.0.0.1:6379/13]``
+(``--broker memory://`` measures without a broker round-trip).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from typing import Any
+
+from _django import django_db
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("-n", type=int, default=500, help="saves per contender per round")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--broker", default="redis://127.0.0.1:6379/13")
+    args = parser.parse_args()
+    with django_db():
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
+    import requests
+    from celery import Celery
+    from django.conf import settings
+    from django.db import connection, transaction
+    from django.test import override_settings
+    from django.test.utils import CaptureQueriesContext
+
+    import django_voucherify
+    from django_voucherify.models import Customer, OutboxEntry
+
+    apps = {}
+    for name, url in (("memory", "memory://"), ("broker", args.broker)):
+        apps[name] = Celery(f"bench-{name}", broker=url, set_as_current=False)
+        apps[name].conf.update(task_always_eager=False, broker_connection_retry=False)
+    http_calls = []
+    real_send = requests.Session.send
+
+    def counting_send(self: Any, request: Any, **kw: Any) -> Any:
+        http_calls.append(request.url)
+        return real_send(self, request, **kw)
+
+    requests.Session.send = counting_send  # type: ignore[method-assign]
+    customer = Customer.objects.create(source_id="bench-1", name="Bench", email="b@example.com")
+    base = dict(settings.VOUCHERIFY)
+    on = {**base, "SYNC_ENABLED": True}
+    # mode -> (settings, Celery app receiving the enqueue)
+    modes = {"off": ({**base, "SYNC_ENABLED": False}, apps["memory"]), "on/memory": (on, apps["memory"]),
+             "on/broker": (on, apps["broker"])}
+
+    def one_save(i: int) -> None:
+        with transaction.atomic():
+            customer.name = f"Bench {i}"
+            customer.save()
+
+    queries = {}
+    for mode, (conf, app) in modes.items():
+        app.set_current()
+        with override_settings(VOUCHERIFY=conf), CaptureQueriesContext(connection) as q:
+            one_save(0)
+        queries[mode] = [x["sql"] for x in q.captured_queries]
+    per_save: dict[str, list[float]] = {m: [] for m in modes}
+    for _ in range(args.rounds):
+        for mode, (conf, app) in modes.items():
+            app.set_current()
+            with override_settings(VOUCHERIFY=conf):
+                start = time.perf_counter()
+                for i in range(args.n):
+                    one_save(i)
+                per_save[mode].append((time.perf_counter() - start) / args.n * 1e6)
+    off = statistics.median(per_save["off"])
+    print(f"saves: {args.n} x {args.rounds} rounds per mode (interleaved); broker: {args.broker}")
+    print(f"{'mode':<10} {'µs/save (median)':>17} {'added µs':>9} {'ratio':>6} {'queries/save':>13}")
+    for mode in modes:
+        med = statistics.median(per_save[mode])
+        print(f"{mode:<10} {med:>17.1f} {med - off:>9.1f} {med / off:>6.2f} {len(queries[mode]):>13}")
+    added_queries = len(queries["on/broker"]) - len(queries["off"])
+    print(f"queries added by sync per save: {added_queries} (budget: 2)")
+    print("queries of one save with sync on:", *[" ".join(q.split())[:100] for q in queries["on/broker"]],
+          sep="\n  ")
+    print(f"HTTP requests during {len(modes) * args.n * args.rounds} saves: {len(http_calls)}")
+    print(f"outbox rows: {OutboxEntry.objects.count()} (one per object, version "
+          f"{OutboxEntry.objects.get().version})")
+    if args.broker.startswith("redis"):
+        import redis
+
+        redis.Redis.from_url(args.broker).flushdb()
+    assert not http_calls and added_queries <= 2
+    django_voucherify.reset_client()
+
+
+if __name__ == "__main__":
+    main()
