@@ -1,0 +1,33 @@
+"""The demo shop's own order model; django_voucherify mirrors it through the registry (apps.py)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class ShopOrder(models.Model):
+    class Status(models.TextChoices):
+        NEW = "new", _("new")
+        PAID = "paid", _("paid")
+        CANCELLED = "cancelled", _("cancelled")
+        SHIPPED = "shipped", _("shipped")
+
+    number = models.CharField(_("number"), max_length=40, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="shop_orders")
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.NEW)
+    currency = models.CharField(_("currency"), max_length=3, default="EUR")
+    # [{"sku": "TSHIRT-M", "qty": 2, "unit_price_cents": 1999}, ...]
+    lines = models.JSONField(_("lines"), default=list)
+
+    class Meta:
+        verbose_name = _("shop order")
+        verbose_name_plural = _("shop orders")
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def total_cents(self) -> int:
+        return sum(int(line["qty"]) * int(line["unit_price_cents"]) for line in self.lines)
