@@ -39,7 +39,6 @@ class ShopConfig(AppConfig):
 
         from django_voucherify.models import Customer, Order
         from django_voucherify.sync import registry
-
         from example_project.celery import app as celery_app
 
         from .models import ShopOrder
