@@ -10,10 +10,7 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from tests.sync import sandbox_routes
 from tests.sync.celery_app import app as celery_app
-
-sandbox_routes.install()
 
 
 class CallLog:
