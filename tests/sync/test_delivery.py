@@ -216,3 +216,24 @@ def test_broker_down_keeps_work_pending(sandbox, django_capture_on_commit_callba
     assert OutboxEntry.objects.get().state == OutboxState.PENDING
     assert "could not enqueue" in caplog.text
     assert sandbox.calls.count() == 0
+
+
+def test_http_call_happens_outside_any_transaction(sandbox, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        Customer.objects.create(source_id="c-tx")
+    baseline = len(connection.atomic_blocks)  # the test's own wrapping transaction
+    depth = []
+    sandbox.response_listeners.append(lambda ex: depth.append(len(connection.atomic_blocks)))
+    assert delivery.deliver(OutboxEntry.objects.get().pk).status == "sent"
+    assert depth == [baseline]
+
+
+def test_periodic_redrive_task(sandbox, django_capture_on_commit_callbacks, monkeypatch):
+    from django_voucherify.tasks import redrive_outbox
+
+    with monkeypatch.context() as m:
+        m.setattr(deliver_outbox_entry, "apply_async", lambda *a, **k: (_ for _ in ()).throw(OSError("down")))
+        with django_capture_on_commit_callbacks(execute=True):
+            Customer.objects.create(source_id="c-beat")
+    assert redrive_outbox.apply().get() == {"found": 1, "enqueued": 1, "sent": 0, "enqueue_failed": 0}
+    assert sandbox.state.find_customer("c-beat") is not None
