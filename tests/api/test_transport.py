@@ -322,3 +322,29 @@ def test_session_is_pooled_with_our_retries_only(api_client):
     assert session.trust_env is False
     adapter = session.get_adapter(API)
     assert adapter.max_retries.total == 0
+
+
+@responses.activate
+def test_trust_env_path_goes_through_requests_session_and_still_works(make_client, monkeypatch):
+    monkeypatch.setenv("NO_PROXY", "*")
+    client = make_client(trust_env=True)
+    responses.get(f"{VOUCHER_URL}?x=1", json={"code": "CODE1"})
+    assert client.transport.request("GET", "/v1/vouchers/CODE1", params={"x": 1}) == {"code": "CODE1"}
+    assert responses.calls[0].request.headers["X-App-Token"] == TOKEN
+
+
+@responses.activate
+def test_fast_path_sends_what_requests_would(api_client):
+    """Prepared by hand, the request must be byte-identical to Session.request's."""
+    responses.post(f"{API}/v1/vouchers/A%2FB", json={})
+    api_client.transport.request("POST", "/v1/vouchers/A%2FB", params={"q": "ü &", "ids": ["a", "b"]},
+                                 json={"metadata": {"k": "ü"}})
+    sent = responses.calls[0].request
+    expected = requests.Request(
+        "POST", f"{API}/v1/vouchers/A%2FB", params=[("q", "ü &"), ("ids", "a"), ("ids", "b")],
+        json={"metadata": {"k": "ü"}}).prepare()
+    assert sent.url == expected.url
+    assert sent.body == expected.body
+    assert sent.headers["Content-Type"] == "application/json"
+    assert sent.headers["Content-Length"] == str(len(expected.body))
+    assert sent.headers["Accept-Encoding"]  # session defaults kept
