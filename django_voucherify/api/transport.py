@@ -10,7 +10,7 @@ import email.utils
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote, urlencode
 
 import requests
@@ -241,12 +241,14 @@ class Transport:
         prepared = requests.PreparedRequest()
         prepared.method = method
         prepared.url = f"{url}?{urlencode(query)}" if query else url
-        prepared.headers = CaseInsensitiveDict({**session.headers, **headers})
+        prepared.headers = CaseInsensitiveDict(
+            {**cast(Mapping[str, str], session.headers), **headers})
         prepared.prepare_body(data, None, json)
         prepared.hooks = {"response": []}
         adapter = session.get_adapter(prepared.url)
         response = adapter.send(prepared, stream=stream, timeout=self.timeout,
-                                verify=session.verify, cert=session.cert, proxies=session.proxies)
+                                verify=True if session.verify is None else session.verify,
+                                cert=session.cert, proxies=session.proxies)
         if not stream:
             response.content  # noqa: B018  (read the body now, as Session.send does)
         return response
