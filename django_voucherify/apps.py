@@ -9,5 +9,6 @@ class DjangoVoucherifyConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Registers the system checks and the settings-change hook.
+        # Registers the system checks, the settings-change hook and the sync signal receivers.
         from . import checks, signals  # noqa: F401
+        from .sync import signals as sync_signals  # noqa: F401

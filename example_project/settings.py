@@ -73,5 +73,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"django_voucherify": {"handlers": ["console"], "level": env("VOUCHERIFY_LOG_LEVEL", default="INFO")}},
+    "loggers": {
+        "django_voucherify": {
+            "handlers": ["console"],
+            "level": env("VOUCHERIFY_LOG_LEVEL", default="INFO"),
+        }
+    },
 }

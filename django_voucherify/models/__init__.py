@@ -1,7 +1,6 @@
 """Mirrors of Voucherify customers and orders, and the sync outbox.
 
-Importing the models also connects the sync signal receivers
-(:mod:`django_voucherify.sync.signals`), so the mirrors sync wherever the app is installed.
+The sync signal receivers are connected in ``DjangoVoucherifyConfig.ready()``.
 """
 
 from .customers import Customer
@@ -21,5 +20,3 @@ __all__ = [
     "SyncState",
     "SyncedMirror",
 ]
-
-from ..sync import signals as _sync_signals  # noqa: F401  (receivers on the models above)

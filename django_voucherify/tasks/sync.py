@@ -1,4 +1,4 @@
-"""Celery tasks: thin shells over :mod:`django_voucherify.sync`.
+"""Sync tasks: thin shells over :mod:`django_voucherify.sync`.
 
 Periodic re-drive (celery beat)::
 
@@ -14,7 +14,7 @@ from typing import Any
 
 from celery import shared_task
 
-from .sync import delivery, outbox
+from ..sync import delivery, outbox
 
 logger = logging.getLogger("django_voucherify.sync")
 
