@@ -16,6 +16,7 @@ from urllib.parse import quote, urlencode
 import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
+from requests.utils import get_encoding_from_headers
 from urllib3.exceptions import NewConnectionError
 
 from .. import __version__
@@ -150,7 +151,7 @@ class Transport:
         if proxies:
             session.proxies.update(proxies)
         # Retries are ours (with a budget and POST safety), so urllib3's own are off.
-        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
+        adapter = _PooledAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         return session
@@ -309,6 +310,49 @@ class Transport:
     def _log_retry(method: str, path: str, why: str, delay: float, retry_number: int) -> None:
         logger.warning("voucherify %s %s: %s, retry %d in %.2f s", method, path, why,
                        retry_number + 1, delay)
+
+
+class _PooledAdapter(HTTPAdapter):
+    """``HTTPAdapter`` minus per-call work an API client does not need.
+
+    requests looks the urllib3 pool up again on every call (URL parsing, pool-key
+    normalisation) and runs the response through a cookie jar; the client talks to one or two
+    fixed origins, and Voucherify sets no cookies. Pools are cached per origin and TLS settings
+    (refreshed if urllib3 closed one), and responses skip the cookie jar.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pools: dict[tuple[Any, ...], Any] = {}
+
+    def get_connection_with_tls_context(self, request: requests.PreparedRequest, verify: Any,
+                                        proxies: Mapping[str, str] | None = None,
+                                        cert: Any = None) -> Any:
+        if proxies:  # proxy selection depends on the URL: leave it all to requests
+            return super().get_connection_with_tls_context(request, verify, dict(proxies), cert)
+        origin = "/".join(str(request.url).split("/", 3)[:3])
+        key = (origin, verify, cert)
+        pool = self._pools.get(key)
+        if pool is None or pool.pool is None:  # first use, or closed by the pool manager
+            pool = super().get_connection_with_tls_context(request, verify, None, cert)
+            self._pools[key] = pool
+        return pool
+
+    def build_response(self, req: requests.PreparedRequest, resp: Any) -> requests.Response:
+        response = requests.Response()
+        response.status_code = resp.status
+        response.headers = CaseInsensitiveDict(resp.headers)
+        response.encoding = get_encoding_from_headers(response.headers)
+        response.raw = resp
+        response.reason = resp.reason
+        response.url = str(req.url)
+        response.request = req
+        response.connection = self
+        return response
+
+    def close(self) -> None:
+        self._pools.clear()
+        super().close()
 
 
 def _parse_body(response: requests.Response) -> Any:
