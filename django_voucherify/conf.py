@@ -51,6 +51,10 @@ DEFAULTS: dict[str, Any] = {
     "SYNC_RETRY_BACKOFF_MAX": 600.0,
     "SYNC_LEASE_SECONDS": 300.0,
     "BULK_CHUNK_BYTES": 9_000_000,
+    # Voucher admin: selections larger than this run their action in a Celery task, not in the
+    # admin request; and the longest Retry-After (seconds) an admin request waits out on a 429.
+    "VOUCHER_ACTION_INLINE_LIMIT": 20,
+    "VOUCHER_RATE_LIMIT_WAIT": 5.0,
 }
 
 SETTING_NAME = "VOUCHERIFY"
@@ -82,6 +86,8 @@ class VoucherifySettings:
     sync_retry_backoff_max: float = 600.0
     sync_lease_seconds: float = 300.0
     bulk_chunk_bytes: int = 9_000_000
+    voucher_action_inline_limit: int = 20
+    voucher_rate_limit_wait: float = 5.0
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -132,5 +138,7 @@ def get_settings() -> VoucherifySettings:
         sync_retry_backoff_max=float(known["sync_retry_backoff_max"]),
         sync_lease_seconds=float(known["sync_lease_seconds"]),
         bulk_chunk_bytes=int(known["bulk_chunk_bytes"]),
+        voucher_action_inline_limit=int(known["voucher_action_inline_limit"]),
+        voucher_rate_limit_wait=float(known["voucher_rate_limit_wait"]),
         extra=extra,
     )
