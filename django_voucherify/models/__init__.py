@@ -7,9 +7,11 @@ from .customers import Customer
 from .orders import Order, OrderItem, OrderStatus
 from .outbox import OutboxAction, OutboxEntry, OutboxState, SyncCheckpoint
 from .sync_state import SyncedMirror, SyncState
+from .vouchers import DiscountType, Voucher, VoucherType
 
 __all__ = [
     "Customer",
+    "DiscountType",
     "Order",
     "OrderItem",
     "OrderStatus",
@@ -19,4 +21,6 @@ __all__ = [
     "SyncCheckpoint",
     "SyncState",
     "SyncedMirror",
+    "Voucher",
+    "VoucherType",
 ]
