@@ -55,6 +55,15 @@ DEFAULTS: dict[str, Any] = {
     # admin request; and the longest Retry-After (seconds) an admin request waits out on a 429.
     "VOUCHER_ACTION_INLINE_LIMIT": 20,
     "VOUCHER_RATE_LIMIT_WAIT": 5.0,
+    # Bulk jobs (django_voucherify.jobs): the storage alias (settings.STORAGES) and folder of
+    # uploaded sources, CSV parts and export files; the first and the longest delay between two
+    # polls of an async action (seconds); how long after an interrupted submit with no matching
+    # async action at Voucherify the part is sent again (seconds).
+    "JOB_STORAGE": "default",
+    "JOB_UPLOAD_TO": "voucherify/jobs",
+    "JOB_POLL_INTERVAL": 2.0,
+    "JOB_POLL_INTERVAL_MAX": 60.0,
+    "JOB_RESUBMIT_AFTER": 120.0,
 }
 
 SETTING_NAME = "VOUCHERIFY"
@@ -88,6 +97,11 @@ class VoucherifySettings:
     bulk_chunk_bytes: int = 9_000_000
     voucher_action_inline_limit: int = 20
     voucher_rate_limit_wait: float = 5.0
+    job_storage: str = "default"
+    job_upload_to: str = "voucherify/jobs"
+    job_poll_interval: float = 2.0
+    job_poll_interval_max: float = 60.0
+    job_resubmit_after: float = 120.0
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -138,6 +152,11 @@ def get_settings() -> VoucherifySettings:
         sync_retry_backoff_max=float(known["sync_retry_backoff_max"]),
         sync_lease_seconds=float(known["sync_lease_seconds"]),
         bulk_chunk_bytes=int(known["bulk_chunk_bytes"]),
+        job_storage=str(known["job_storage"]),
+        job_upload_to=str(known["job_upload_to"]),
+        job_poll_interval=float(known["job_poll_interval"]),
+        job_poll_interval_max=float(known["job_poll_interval_max"]),
+        job_resubmit_after=float(known["job_resubmit_after"]),
         voucher_action_inline_limit=int(known["voucher_action_inline_limit"]),
         voucher_rate_limit_wait=float(known["voucher_rate_limit_wait"]),
         extra=extra,
