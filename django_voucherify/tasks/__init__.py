@@ -2,5 +2,6 @@
 this package; each submodule registers its tasks under a stable ``django_voucherify.*`` name)."""
 
 from .sync import deliver_outbox_entry, redrive_outbox
+from .vouchers import refresh_vouchers, run_voucher_action
 
-__all__ = ["deliver_outbox_entry", "redrive_outbox"]
+__all__ = ["deliver_outbox_entry", "redrive_outbox", "refresh_vouchers", "run_voucher_action"]

@@ -1,0 +1,131 @@
+"""Enable, disable, delete (to Voucherify's bin) and delete permanently, voucher by voucher.
+
+Each call's response updates the mirror (a deleted voucher's mirror row goes away), and each
+voucher gets its own :class:`VoucherResult`, so one failure never hides the others' outcome.
+
+Rate limits: the client does not repeat a POST on 429 (it cannot know every POST is safe), but
+a 429 means Voucherify did nothing, so :func:`run` repeats the call itself after the delay asked
+for when it is at most ``max_wait`` seconds; a longer delay stops the run and hands back the
+codes not yet done (``RunOutcome.remaining``) for a Celery task to resume at ``retry_after``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+
+from ..api.errors import NotFoundError, VoucherifyError
+from ..models import Voucher
+from .refresh import store
+from .results import VoucherResult, failure
+
+#: Attempts per voucher on 429 before the run stops and hands over the rest.
+RATE_LIMIT_ATTEMPTS = 3
+
+
+class Action(StrEnum):
+    ENABLE = "enable"
+    DISABLE = "disable"
+    DELETE = "delete"
+    DELETE_PERMANENTLY = "delete_permanently"
+
+    @property
+    def label(self) -> str:
+        return str(LABELS[self])
+
+    @property
+    def permission(self) -> str:
+        """The codename (app ``django_voucherify``) a user needs to run this action."""
+        return "change_voucher_state" if self in (Action.ENABLE, Action.DISABLE) else "delete_voucher_remote"
+
+
+LABELS = {
+    Action.ENABLE: _("Enable"),
+    Action.DISABLE: _("Disable"),
+    Action.DELETE: _("Delete (move to Voucherify's bin)"),
+    Action.DELETE_PERMANENTLY: _("Delete permanently"),
+}
+
+
+@dataclass
+class RunOutcome:
+    """Per-voucher results; ``remaining`` codes were not tried because of a long 429."""
+
+    results: list[VoucherResult] = field(default_factory=list)
+    remaining: list[str] = field(default_factory=list)
+    retry_after: float | None = None
+
+    @property
+    def succeeded(self) -> list[VoucherResult]:
+        return [r for r in self.results if r.ok]
+
+    @property
+    def failed(self) -> list[VoucherResult]:
+        return [r for r in self.results if not r.ok]
+
+
+def _client(client: Any) -> Any:
+    if client is None:
+        from .. import client as shared_client
+
+        return shared_client
+    return client
+
+
+def apply(action: Action, code: str, *, client: Any = None) -> VoucherResult:
+    """Run ``action`` on one voucher in Voucherify and update its mirror from the answer."""
+    api = _client(client)
+    try:
+        if action in (Action.ENABLE, Action.DISABLE):
+            store(dict(getattr(api.vouchers, action.value)(code)))
+        else:
+            api.vouchers.delete(code, force=action == Action.DELETE_PERMANENTLY)
+            Voucher.objects.filter(code=code).delete()
+    except VoucherifyError as exc:
+        result = failure(code, exc)
+        if isinstance(exc, NotFoundError):
+            # Voucherify has no such voucher any more: the mirror is stale, drop it.
+            Voucher.objects.filter(code=code).delete()
+        elif not result.rate_limited:
+            record_error(result)
+        return result
+    return VoucherResult(code=code, ok=True)
+
+
+def record_error(result: VoucherResult) -> None:
+    """Keep a failure on the mirror, where the admin shows it (background runs have no page)."""
+    Voucher.objects.filter(code=result.code).update(
+        last_error=result.message, last_error_key=result.key, last_request_id=result.request_id
+    )
+
+
+def rate_limited(code: str) -> VoucherResult:
+    """The result of a voucher a run gave up on because Voucherify kept answering 429."""
+    return VoucherResult(code=code, ok=False, key="too_many_requests",
+                         message=str(_("Voucherify's rate limit was hit; try again shortly.")))
+
+
+def run(action: Action, codes: Sequence[str], *, max_wait: float, client: Any = None,
+        sleep: Callable[[float], None] = time.sleep) -> RunOutcome:
+    """Apply ``action`` to every code in order; see the module docstring for 429 handling."""
+    outcome = RunOutcome()
+    for index, code in enumerate(codes):
+        for _attempt in range(RATE_LIMIT_ATTEMPTS):
+            result = apply(action, code, client=client)
+            if not result.rate_limited:
+                break
+            assert result.retry_after is not None
+            if result.retry_after > max_wait:
+                break
+            sleep(result.retry_after)
+        if result.rate_limited:
+            outcome.remaining = list(codes[index:])
+            outcome.retry_after = result.retry_after
+            return outcome
+        outcome.results.append(result)
+    return outcome
