@@ -61,8 +61,28 @@ def record_change(instance: Model, action: str = OutboxAction.UPSERT) -> int | N
         remote_id=str(getattr(instance, "voucherify_id", "") or ""),
         action=str(action),
     )
-    transaction.on_commit(lambda: enqueue(entry_id), using=db)
+    _enqueue_on_commit(db, entry_id)
     return entry_id
+
+
+def _enqueue_on_commit(db: str, entry_id: int) -> None:
+    """Enqueue ``entry_id`` once when the current transaction commits, however often it changed.
+
+    A callback already registered for this entry in the open transaction is reused (Django drops
+    callbacks of rolled-back blocks from ``run_on_commit``, so a stale one is not trusted).
+    """
+    conn = connections[db]
+    scheduled: dict[int, Any] = conn.__dict__.setdefault("_voucherify_enqueue_callbacks", {})
+    callback = scheduled.get(entry_id)
+    if callback is not None and any(item[1] is callback for item in conn.run_on_commit):
+        return
+
+    def send_after_commit() -> None:
+        scheduled.pop(entry_id, None)
+        enqueue(entry_id)
+
+    scheduled[entry_id] = send_after_commit
+    transaction.on_commit(send_after_commit, using=db)
 
 
 def _upsert(db: str, **values: str) -> int:

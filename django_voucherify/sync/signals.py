@@ -20,6 +20,7 @@ from django.dispatch import receiver
 from ..models.customers import Customer
 from ..models.orders import Order, OrderItem
 from ..models.outbox import OutboxAction
+from ..models.sync_state import SyncState
 from .config import option
 from .outbox import record_change
 
@@ -68,9 +69,9 @@ def _order_deleted(sender: type[Any], instance: Order, **kwargs: Any) -> None:
 def _item_changed(sender: type[Any], instance: OrderItem, raw: bool = False, **kwargs: Any) -> None:
     if raw or _is_muted():
         return
-    order = Order.objects.filter(pk=instance.order_id).first()
-    if order is not None:
-        record_change(order)
+    # The order's payload includes its items: the order mirror is no longer in sync either.
+    if Order.objects.filter(pk=instance.order_id).update(sync_state=SyncState.PENDING):
+        record_change(Order.objects.only("pk", "source_id", "voucherify_id").get(pk=instance.order_id))
 
 
 def erase_customer(customer: Customer) -> None:

@@ -51,10 +51,38 @@ def test_several_saves_coalesce_into_one_call(sandbox, django_capture_on_commit_
         for n in range(2, 6):
             c.name = f"v{n}"
             c.save()
-    assert len(callbacks) == 5
+    assert len(callbacks) == 1  # one enqueue per object per transaction, not one per save
     assert sandbox.calls.count("POST", CUSTOMERS) == 1
     assert sandbox.state.find_customer("c-2")["name"] == "v5"
     assert OutboxEntry.objects.get().version == 5
+
+
+def test_rolled_back_savepoint_does_not_swallow_the_enqueue(sandbox, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        c = Customer.objects.create(source_id="c-rb", name="v0")
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
+        try:
+            with transaction.atomic():
+                c.name = "lost"
+                c.save()
+                raise RuntimeError("payment failed")
+        except RuntimeError:
+            pass
+        c.name = "kept"
+        c.save()
+    assert len(callbacks) == 1
+    assert sandbox.state.find_customer("c-rb")["name"] == "kept"
+
+
+def test_item_change_marks_the_order_mirror_pending(sandbox, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        order = Order.objects.create(source_id="o-items", amount=1000, currency="EUR")
+    order.refresh_from_db()
+    assert order.sync_state == SyncState.SYNCED
+    with django_capture_on_commit_callbacks(execute=False):
+        OrderItem.objects.create(order=order, sku_source_id="sku-9", quantity=1, price=1000, amount=1000)
+    order.refresh_from_db()
+    assert order.sync_state == SyncState.PENDING
 
 
 def test_late_task_sends_current_state_not_its_own(sandbox, django_capture_on_commit_callbacks):
