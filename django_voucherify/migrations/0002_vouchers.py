@@ -4,51 +4,146 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('django_voucherify', '0001_initial'),
+        ("django_voucherify", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Voucher',
+            name="Voucher",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=255, unique=True, verbose_name='code')),
-                ('voucherify_id', models.CharField(blank=True, db_index=True, max_length=100, verbose_name='Voucherify id')),
-                ('type', models.CharField(choices=[('DISCOUNT_VOUCHER', 'Discount voucher'), ('GIFT_VOUCHER', 'Gift card'), ('LOYALTY_CARD', 'Loyalty card')], default='DISCOUNT_VOUCHER', max_length=20, verbose_name='type')),
-                ('active', models.BooleanField(default=True, verbose_name='active')),
-                ('category', models.CharField(blank=True, db_index=True, max_length=200, verbose_name='category')),
-                ('campaign', models.CharField(blank=True, db_index=True, max_length=200, verbose_name='campaign')),
-                ('discount_type', models.CharField(blank=True, choices=[('AMOUNT', 'Amount off'), ('PERCENT', 'Percent off'), ('FIXED', 'Fixed price'), ('UNIT', 'Free units')], max_length=10, verbose_name='discount type')),
-                ('amount_off', models.PositiveIntegerField(blank=True, null=True, verbose_name='amount off (minor units)')),
-                ('percent_off', models.DecimalField(blank=True, decimal_places=2, max_digits=5, null=True, verbose_name='percent off')),
-                ('amount_limit', models.PositiveIntegerField(blank=True, null=True, verbose_name='percent discount limit (minor units)')),
-                ('fixed_amount', models.PositiveIntegerField(blank=True, null=True, verbose_name='fixed price (minor units)')),
-                ('unit_off', models.PositiveIntegerField(blank=True, null=True, verbose_name='free units')),
-                ('gift_amount', models.PositiveIntegerField(blank=True, null=True, verbose_name='gift amount (minor units)')),
-                ('gift_balance', models.IntegerField(blank=True, null=True, verbose_name='gift balance (minor units)')),
-                ('loyalty_points', models.PositiveIntegerField(blank=True, null=True, verbose_name='loyalty points')),
-                ('loyalty_balance', models.IntegerField(blank=True, null=True, verbose_name='loyalty points balance')),
-                ('redemption_quantity', models.PositiveIntegerField(blank=True, help_text='Empty means unlimited.', null=True, verbose_name='redemption limit')),
-                ('redeemed_quantity', models.PositiveIntegerField(default=0, verbose_name='redeemed')),
-                ('start_date', models.DateTimeField(blank=True, null=True, verbose_name='start date')),
-                ('expiration_date', models.DateTimeField(blank=True, null=True, verbose_name='expiration date')),
-                ('additional_info', models.TextField(blank=True, verbose_name='additional info')),
-                ('metadata', models.JSONField(blank=True, default=dict, verbose_name='metadata')),
-                ('remote_payload', models.JSONField(blank=True, default=dict, verbose_name='Voucherify payload')),
-                ('refreshed_at', models.DateTimeField(blank=True, null=True, verbose_name='refreshed at')),
-                ('last_error', models.TextField(blank=True, verbose_name='last error')),
-                ('last_error_key', models.CharField(blank=True, max_length=100, verbose_name='last error key')),
-                ('last_request_id', models.CharField(blank=True, max_length=100, verbose_name='last request id')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=255, unique=True, verbose_name="code")),
+                (
+                    "voucherify_id",
+                    models.CharField(blank=True, db_index=True, max_length=100, verbose_name="Voucherify id"),
+                ),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[
+                            ("DISCOUNT_VOUCHER", "Discount voucher"),
+                            ("GIFT_VOUCHER", "Gift card"),
+                            ("LOYALTY_CARD", "Loyalty card"),
+                        ],
+                        default="DISCOUNT_VOUCHER",
+                        max_length=20,
+                        verbose_name="type",
+                    ),
+                ),
+                ("active", models.BooleanField(default=True, verbose_name="active")),
+                (
+                    "category",
+                    models.CharField(blank=True, db_index=True, max_length=200, verbose_name="category"),
+                ),
+                (
+                    "campaign",
+                    models.CharField(blank=True, db_index=True, max_length=200, verbose_name="campaign"),
+                ),
+                (
+                    "discount_type",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("AMOUNT", "Amount off"),
+                            ("PERCENT", "Percent off"),
+                            ("FIXED", "Fixed price"),
+                            ("UNIT", "Free units"),
+                        ],
+                        max_length=10,
+                        verbose_name="discount type",
+                    ),
+                ),
+                (
+                    "amount_off",
+                    models.PositiveIntegerField(
+                        blank=True, null=True, verbose_name="amount off (minor units)"
+                    ),
+                ),
+                (
+                    "percent_off",
+                    models.DecimalField(
+                        blank=True, decimal_places=2, max_digits=5, null=True, verbose_name="percent off"
+                    ),
+                ),
+                (
+                    "amount_limit",
+                    models.PositiveIntegerField(
+                        blank=True, null=True, verbose_name="percent discount limit (minor units)"
+                    ),
+                ),
+                (
+                    "fixed_amount",
+                    models.PositiveIntegerField(
+                        blank=True, null=True, verbose_name="fixed price (minor units)"
+                    ),
+                ),
+                ("unit_off", models.PositiveIntegerField(blank=True, null=True, verbose_name="free units")),
+                (
+                    "gift_amount",
+                    models.PositiveIntegerField(
+                        blank=True, null=True, verbose_name="gift amount (minor units)"
+                    ),
+                ),
+                (
+                    "gift_balance",
+                    models.IntegerField(blank=True, null=True, verbose_name="gift balance (minor units)"),
+                ),
+                (
+                    "loyalty_points",
+                    models.PositiveIntegerField(blank=True, null=True, verbose_name="loyalty points"),
+                ),
+                (
+                    "loyalty_balance",
+                    models.IntegerField(blank=True, null=True, verbose_name="loyalty points balance"),
+                ),
+                (
+                    "redemption_quantity",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="Empty means unlimited.",
+                        null=True,
+                        verbose_name="redemption limit",
+                    ),
+                ),
+                ("redeemed_quantity", models.PositiveIntegerField(default=0, verbose_name="redeemed")),
+                ("start_date", models.DateTimeField(blank=True, null=True, verbose_name="start date")),
+                (
+                    "expiration_date",
+                    models.DateTimeField(blank=True, null=True, verbose_name="expiration date"),
+                ),
+                ("additional_info", models.TextField(blank=True, verbose_name="additional info")),
+                ("metadata", models.JSONField(blank=True, default=dict, verbose_name="metadata")),
+                (
+                    "remote_payload",
+                    models.JSONField(blank=True, default=dict, verbose_name="Voucherify payload"),
+                ),
+                ("refreshed_at", models.DateTimeField(blank=True, null=True, verbose_name="refreshed at")),
+                ("last_error", models.TextField(blank=True, verbose_name="last error")),
+                (
+                    "last_error_key",
+                    models.CharField(blank=True, max_length=100, verbose_name="last error key"),
+                ),
+                (
+                    "last_request_id",
+                    models.CharField(blank=True, max_length=100, verbose_name="last request id"),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created")),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated")),
             ],
             options={
-                'verbose_name': 'voucher',
-                'verbose_name_plural': 'vouchers',
-                'ordering': ('code',),
-                'permissions': (('change_voucher_state', 'Can enable and disable vouchers in Voucherify'), ('delete_voucher_remote', 'Can delete vouchers in Voucherify')),
+                "verbose_name": "voucher",
+                "verbose_name_plural": "vouchers",
+                "ordering": ("code",),
+                "permissions": (
+                    ("change_voucher_state", "Can enable and disable vouchers in Voucherify"),
+                    ("delete_voucher_remote", "Can delete vouchers in Voucherify"),
+                ),
             },
         ),
     ]

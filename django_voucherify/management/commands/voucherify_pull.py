@@ -1,4 +1,4 @@
-"""``manage.py voucherify_pull customers|orders``: fill the mirrors from Voucherify's lists."""
+"""``manage.py voucherify_pull customers|orders|vouchers``: fill the mirrors from Voucherify's lists."""
 
 from __future__ import annotations
 
@@ -11,14 +11,16 @@ from ._progress import ProgressBar
 
 
 class Command(BaseCommand):
-    help = "Create or update the local customer or order mirrors from Voucherify (nothing is pushed back)."
+    help = "Create or update the local customer, order or voucher mirrors from Voucherify (nothing pushed)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("kind", choices=KINDS)
+        parser.add_argument("kind", choices=(*KINDS, "vouchers"))
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
         bar = None if options["no_progress"] else ProgressBar(self.stderr, options["kind"])
+        if options["kind"] == "vouchers":
+            return self._pull_vouchers(bar)
         try:
             stats = pull(options["kind"], progress=bar)
         finally:
@@ -28,3 +30,15 @@ class Command(BaseCommand):
             f"{options['kind']}: {stats['created']} created, {stats['updated']} updated, "
             f"{stats['skipped']} skipped (no source_id)"
         )
+
+    def _pull_vouchers(self, bar: ProgressBar | None) -> None:
+        """Vouchers: every page walked; mirrors of vouchers Voucherify no longer lists removed."""
+        from ...vouchers.refresh import refresh_all
+
+        try:
+            stats = refresh_all(progress=bar)
+        finally:
+            if bar:
+                bar.close()
+        self.stdout.write(f"vouchers: {stats['created']} created, {stats['updated']} updated, "
+                          f"{stats['removed']} removed")  # fmt: skip

@@ -1,0 +1,110 @@
+"""The confirmation page and the run of the voucher admin's actions.
+
+First POST (from the changelist): a page listing each selected voucher and what will change.
+Second POST (``post=yes``): up to ``VOUCHER_ACTION_INLINE_LIMIT`` vouchers are done in the
+request, one message per outcome; larger selections, and vouchers left over after a long 429,
+go to the ``run_voucher_action`` Celery task (failures then show on each voucher's row).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from ..conf import get_settings
+from ..models import Voucher
+from ..vouchers import actions
+from ..vouchers.actions import Action
+
+CONFIRM_TEMPLATE = "admin/django_voucherify/voucher/action_confirmation.html"
+
+
+def change_description(action: Action, voucher: Voucher) -> str:
+    """What ``action`` will do to ``voucher``, for the confirmation page."""
+    if action == Action.ENABLE:
+        return _("already active, stays active") if voucher.active else _("inactive → active")
+    if action == Action.DISABLE:
+        return _("active → inactive") if voucher.active else _("already inactive, stays inactive")
+    if action == Action.DELETE:
+        return _("moved to Voucherify's bin; the code stays taken until the bin is emptied")
+    return _("deleted for good, also from the bin; the code becomes free again. This cannot be undone.")
+
+
+def _enqueue(codes: list[str], action: Action, countdown: float | None = None) -> str | None:
+    """Queue the task; returns the error text when the broker refused it."""
+    from ..tasks.vouchers import run_voucher_action
+
+    try:
+        run_voucher_action.apply_async(args=(action.value, codes), countdown=countdown or 0)
+    except Exception as exc:  # broker down: tell the user, nothing was sent to Voucherify
+        return str(exc)
+    return None
+
+
+def run_action(model_admin: admin.ModelAdmin, request: HttpRequest,  # type: ignore[type-arg]
+               queryset: QuerySet[Voucher], action: Action) -> HttpResponse | None:
+    """Show the confirmation page, or (confirmed) run ``action`` and report per voucher."""
+    vouchers = list(queryset.order_by("code"))
+    if request.POST.get("post") != "yes":
+        context = {
+            **model_admin.admin_site.each_context(request),
+            "title": _("Are you sure?"),
+            "opts": model_admin.opts,
+            "action": action,
+            "action_name": request.POST.get("action", ""),
+            "action_label": action.label,
+            "changes": [(v, change_description(action, v)) for v in vouchers],
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "select_across": request.POST.get("select_across", "0"),
+            "permanent": action == Action.DELETE_PERMANENTLY,
+        }
+        return TemplateResponse(request, CONFIRM_TEMPLATE, context)
+    codes = [v.code for v in vouchers]
+    conf = get_settings()
+    if len(codes) > conf.voucher_action_inline_limit:
+        error = _enqueue(codes, action)
+        if error:
+            model_admin.message_user(request, _("Could not queue the action: %(error)s") % {"error": error},
+                                     messages.ERROR)  # fmt: skip
+        else:
+            model_admin.message_user(request, ngettext(
+                "%(action)s of %(count)d voucher runs in the background; failures will show in the "
+                "'last error key' column.",
+                "%(action)s of %(count)d vouchers runs in the background; failures will show in the "
+                "'last error key' column.", len(codes)) % {"action": action.label, "count": len(codes)},
+                messages.INFO)  # fmt: skip
+        return None
+    outcome = actions.run(action, codes, max_wait=conf.voucher_rate_limit_wait)
+    _report(model_admin, request, action, outcome)
+    return None
+
+
+def _report(model_admin: Any, request: HttpRequest, action: Action, outcome: actions.RunOutcome) -> None:
+    done = [r.code for r in outcome.succeeded]
+    if done:
+        model_admin.message_user(request, _("%(action)s: done for %(codes)s.") % {
+            "action": action.label, "codes": ", ".join(done)}, messages.SUCCESS)
+    for result in outcome.failed:
+        text = _("%(action)s failed for %(code)s: %(message)s") % {
+            "action": action.label, "code": result.code, "message": result.message}
+        if result.request_id:
+            text += " " + _("(request id %(request_id)s)") % {"request_id": result.request_id}
+        model_admin.message_user(request, text, messages.ERROR)
+    if outcome.remaining:
+        error = _enqueue(outcome.remaining, action, countdown=outcome.retry_after)
+        args = {"action": action.label, "codes": ", ".join(outcome.remaining),
+                "seconds": outcome.retry_after, "error": error}
+        if error:
+            text = _("Voucherify's rate limit was hit; not done: %(codes)s (%(error)s).") % args
+            model_admin.message_user(request, text, messages.ERROR)
+        else:
+            text = _("Voucherify's rate limit was hit; %(action)s of %(codes)s continues in the "
+                     "background in %(seconds)s s.") % args
+            model_admin.message_user(request, text, messages.WARNING)

@@ -1,0 +1,174 @@
+"""Voucher admin: find, create, edit, enable, disable, delete vouchers and adjust card balances.
+
+Every change goes to Voucherify first and the mirror is written from its answer (flow 4 in
+docs/architecture.md). State and delete actions need the custom permissions
+``change_voucher_state`` / ``delete_voucher_remote``; selections larger than
+``VOUCHER_ACTION_INLINE_LIMIT`` and full refreshes run in Celery, never in the request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from ..api.errors import VoucherifyError
+from ..models import Voucher, VoucherType
+from ..vouchers import editing
+from ..vouchers.actions import Action
+from .voucher_actions import run_action
+from .voucher_forms import BalanceForm, VoucherForm, remote_error
+
+TEMPLATES = "admin/django_voucherify/voucher/"
+
+
+@admin.register(Voucher)
+class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = VoucherForm
+    change_list_template = TEMPLATES + "change_list.html"
+    change_form_template = TEMPLATES + "change_form.html"
+    list_display = ("code", "type", "value", "balance_display", "usage", "active", "expiration_date",
+                    "category", "last_error_key")  # fmt: skip
+    list_filter = ("type", "active", "category", "campaign")
+    search_fields = ("code", "voucherify_id")
+    actions = ("enable_selected", "disable_selected", "delete_selected_remote", "delete_permanently_selected")
+    readonly_fields = ("voucherify_id", "campaign", "redeemed_quantity", "gift_balance", "loyalty_balance",
+                       "refreshed_at", "last_error", "last_error_key", "last_request_id", "remote_payload")
+    fieldsets = (
+        (None, {"fields": ("code", "type", "active", "category", "additional_info", "metadata")}),
+        (gettext_lazy("Discount"), {"fields": ("discount_type", "amount_off", "percent_off", "amount_limit",
+                                               "fixed_amount")}),
+        (gettext_lazy("Gift and loyalty cards"), {"fields": ("gift_amount", "loyalty_points")}),
+        (gettext_lazy("Validity and limits"), {"fields": ("start_date", "expiration_date",
+                                                          "redemption_quantity")}),
+    )  # fmt: skip
+    status_fieldset = (gettext_lazy("In Voucherify"), {"fields": readonly_fields, "classes": ("collapse",)})
+
+    # -- changelist columns ---------------------------------------------------------------
+    @admin.display(description=gettext_lazy("value"))
+    def value(self, obj: Voucher) -> str:
+        if obj.type == VoucherType.GIFT:
+            return str(obj.gift_amount or 0)
+        if obj.type == VoucherType.LOYALTY:
+            return _("%(points)s points") % {"points": obj.loyalty_points or 0}
+        if obj.discount_type == "PERCENT":
+            limit = _(" (max %(limit)s)") % {"limit": obj.amount_limit} if obj.amount_limit else ""
+            return f"{obj.percent_off:g}%{limit}"
+        if obj.discount_type == "FIXED":
+            return _("fixed %(amount)s") % {"amount": obj.fixed_amount}
+        if obj.discount_type == "UNIT":
+            return _("%(units)s free unit(s)") % {"units": obj.unit_off}
+        return _("-%(amount)s") % {"amount": obj.amount_off or 0}
+
+    @admin.display(description=gettext_lazy("balance"))
+    def balance_display(self, obj: Voucher) -> str:
+        return "" if obj.balance is None else str(obj.balance)
+
+    @admin.display(description=gettext_lazy("used / limit"))
+    def usage(self, obj: Voucher) -> str:
+        limit = "∞" if obj.redemption_quantity is None else str(obj.redemption_quantity)
+        return f"{obj.redeemed_quantity} / {limit}"
+
+    # -- forms and pages -----------------------------------------------------------------
+    def get_fieldsets(self, request: HttpRequest, obj: Voucher | None = None) -> Any:
+        return (*self.fieldsets, self.status_fieldset) if obj else self.fieldsets
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Voucher | None = None) -> Any:
+        return self.readonly_fields if obj else ()
+
+    def has_delete_permission(self, request: HttpRequest, obj: Voucher | None = None) -> bool:
+        # Deleting only the mirror would be undone by the next refresh: deletion goes through
+        # the Voucherify actions below instead (this also hides Django's "delete selected").
+        return False
+
+    def has_change_voucher_state_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("django_voucherify.change_voucher_state")
+
+    def has_delete_voucher_remote_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("django_voucherify.delete_voucher_remote")
+
+    def save_model(self, request: HttpRequest, obj: Voucher, form: Any, change: bool) -> None:
+        """Nothing left to do: the form saved the mirror from Voucherify's answer."""
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        obj = self.get_object(request, object_id)
+        context = dict(extra_context or {})
+        if obj is not None and request.method == "GET":
+            context["activity"] = editing.activity(obj)
+            context["has_balance"] = obj.type != VoucherType.DISCOUNT
+        return super().change_view(request, object_id, form_url, context)
+
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path("refresh/", wrap(require_POST(self.refresh_view)), name="{}_{}_refresh".format(*info)),
+            path("<path:object_id>/balance/", wrap(self.balance_view), name="{}_{}_balance".format(*info)),
+            *super().get_urls(),
+        ]
+
+    def refresh_view(self, request: HttpRequest) -> HttpResponse:
+        """Start a full refresh in Celery; the page returns at once."""
+        if not self.has_change_permission(request):
+            return HttpResponse(status=403)
+        from ..tasks.vouchers import refresh_vouchers
+
+        try:
+            refresh_vouchers.delay()
+        except Exception as exc:  # the broker is down: say so instead of a 500
+            self.message_user(request, _("Could not start the refresh: %(error)s") % {"error": exc},
+                              messages.ERROR)  # fmt: skip
+        else:
+            self.message_user(request, _("Refreshing vouchers from Voucherify in the background; "
+                                         "reload this page in a moment."), messages.SUCCESS)  # fmt: skip
+        return HttpResponseRedirect(reverse("admin:django_voucherify_voucher_changelist"))
+
+    def balance_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        voucher = get_object_or_404(Voucher, pk=object_id)
+        if not self.has_change_permission(request, voucher) or voucher.type == VoucherType.DISCOUNT:
+            return HttpResponse(status=403)
+        form = BalanceForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                result = editing.adjust_balance(voucher, form.signed_amount(),
+                                                reason=form.cleaned_data["reason"])  # fmt: skip
+            except VoucherifyError as exc:
+                form.add_error(None, remote_error(exc))
+            else:
+                self.message_user(request, _("Balance of %(code)s is now %(balance)s.") % {
+                    "code": voucher.code, "balance": result.get("balance")}, messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:django_voucherify_voucher_change",
+                                                    args=[voucher.pk]))  # fmt: skip
+        context = {**self.admin_site.each_context(request), "opts": self.opts, "voucher": voucher,
+                   "form": form, "title": _("Adjust the balance of %(code)s") % {"code": voucher.code}}
+        return TemplateResponse(request, TEMPLATES + "balance.html", context)
+
+    # -- actions -------------------------------------------------------------------------
+    @admin.action(description=gettext_lazy("Enable selected vouchers"), permissions=["change_voucher_state"])
+    def enable_selected(self, request: HttpRequest, queryset: QuerySet[Voucher]) -> HttpResponse | None:
+        return run_action(self, request, queryset, Action.ENABLE)
+
+    @admin.action(description=gettext_lazy("Disable selected vouchers"), permissions=["change_voucher_state"])
+    def disable_selected(self, request: HttpRequest, queryset: QuerySet[Voucher]) -> HttpResponse | None:
+        return run_action(self, request, queryset, Action.DISABLE)
+
+    @admin.action(description=gettext_lazy("Delete selected vouchers (to Voucherify's bin)"),
+                  permissions=["delete_voucher_remote"])  # fmt: skip
+    def delete_selected_remote(self, request: HttpRequest,
+                               queryset: QuerySet[Voucher]) -> HttpResponse | None:
+        return run_action(self, request, queryset, Action.DELETE)
+
+    @admin.action(description=gettext_lazy("Delete selected vouchers permanently"),
+                  permissions=["delete_voucher_remote"])  # fmt: skip
+    def delete_permanently_selected(self, request: HttpRequest,
+                                    queryset: QuerySet[Voucher]) -> HttpResponse | None:
+        return run_action(self, request, queryset, Action.DELETE_PERMANENTLY)
