@@ -4,12 +4,15 @@ The sync signal receivers are connected in ``DjangoVoucherifyConfig.ready()``.
 """
 
 from .customers import Customer
+from .ledger import CheckoutRedemption, LedgerState
 from .orders import Order, OrderItem, OrderStatus
 from .outbox import OutboxAction, OutboxEntry, OutboxState, SyncCheckpoint
 from .sync_state import SyncedMirror, SyncState
 from .vouchers import DiscountType, Voucher, VoucherType
 
 __all__ = [
+    "CheckoutRedemption",
+    "LedgerState",
     "Customer",
     "DiscountType",
     "Order",

@@ -1,0 +1,65 @@
+"""Checkout options in ``settings.VOUCHERIFY`` (read at use, never frozen at import time).
+
+They live beside the feature rather than in :mod:`django_voucherify.conf`, which keeps unknown
+keys for add-ons; :mod:`.checks` reports bad values at start-up with ids ``voucherify.E02x``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+#: Refuse the codes with a clear message when Voucherify is unreachable or slow.
+REFUSE = "refuse"
+#: Let the order go through at full price (the codes are not applied) during an outage.
+PROCEED_WITHOUT_DISCOUNT = "proceed_without_discount"
+OUTAGE_POLICIES = (REFUSE, PROCEED_WITHOUT_DISCOUNT)
+
+CHECKOUT_DEFAULTS: dict[str, Any] = {
+    # What checkout does when Voucherify cannot answer (see docs/checkout.md).
+    "CHECKOUT_OUTAGE_POLICY": REFUSE,
+    # Read timeout (s) of validate/redeem/rollback calls made during checkout, and the budget of
+    # their retries: with CONNECT_TIMEOUT it bounds how long an order placement can wait.
+    "CHECKOUT_TIMEOUT": 5.0,
+    # How long (s) after an unanswered redeem reconciliation waits before trusting what
+    # Voucherify lists: a request still in flight must have landed by then.
+    "CHECKOUT_RECONCILE_GRACE": 60.0,
+    # First and longest delay (s) between two attempts of a failed rollback (Celery).
+    "CHECKOUT_ROLLBACK_BACKOFF": 5.0,
+    "CHECKOUT_ROLLBACK_BACKOFF_MAX": 900.0,
+}
+
+
+@dataclass(frozen=True)
+class CheckoutSettings:
+    outage_policy: str = REFUSE
+    timeout: float = 5.0
+    reconcile_grace: float = 60.0
+    rollback_backoff: float = 5.0
+    rollback_backoff_max: float = 900.0
+
+
+def raw_checkout_settings() -> dict[str, Any]:
+    from ..conf import raw_settings
+
+    values = raw_settings()
+    return {key: values.get(key, default) for key, default in CHECKOUT_DEFAULTS.items()}
+
+
+def checkout_settings() -> CheckoutSettings:
+    """The validated checkout options; raises ``ImproperlyConfigured`` naming the bad one."""
+    from .checks import checkout_settings_problems
+
+    values = raw_checkout_settings()
+    errors = [p for p in checkout_settings_problems(values) if p.is_serious()]
+    if errors:
+        raise ImproperlyConfigured(f"{errors[0].msg} {errors[0].hint or ''}".strip())
+    return CheckoutSettings(
+        outage_policy=str(values["CHECKOUT_OUTAGE_POLICY"]),
+        timeout=float(values["CHECKOUT_TIMEOUT"]),
+        reconcile_grace=float(values["CHECKOUT_RECONCILE_GRACE"]),
+        rollback_backoff=float(values["CHECKOUT_ROLLBACK_BACKOFF"]),
+        rollback_backoff_max=float(values["CHECKOUT_ROLLBACK_BACKOFF_MAX"]),
+    )

@@ -1,0 +1,66 @@
+"""Exceptions of the checkout services; every one carries a translated, user-facing ``message``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.utils.translation import gettext as _
+
+if TYPE_CHECKING:
+    from ..models.ledger import CheckoutRedemption
+    from .results import CodeResult
+
+
+class CheckoutError(Exception):
+    """Base class: ``message`` can be shown to the customer as is."""
+
+    def __init__(self, message: str, *, ledger: CheckoutRedemption | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.ledger = ledger
+
+
+class CodesRefused(CheckoutError):
+    """Voucherify refused the codes (expired, used up...). Nothing was redeemed.
+
+    ``key`` is Voucherify's error key, ``codes`` the per-code reasons when known.
+    """
+
+    def __init__(self, message: str, *, key: str | None, codes: list[CodeResult] | None = None,
+                 request_id: str | None = None, ledger: CheckoutRedemption | None = None) -> None:
+        super().__init__(message, ledger=ledger)
+        self.key = key
+        self.codes = codes or []
+        self.request_id = request_id
+
+
+class CheckoutUnavailable(CheckoutError):
+    """Voucherify could not be reached in time and the outage policy is ``refuse``.
+
+    ``outcome_unknown`` is True when the redeem may have reached Voucherify: the ledger row is
+    UNKNOWN and reconciliation rolls back whatever it finds (the discount was not honoured).
+    """
+
+    def __init__(self, message: str | None = None, *, outcome_unknown: bool = False,
+                 ledger: CheckoutRedemption | None = None) -> None:
+        super().__init__(message or _("Vouchers cannot be checked right now. Please try again in a "
+                                      "moment, or continue without the voucher."), ledger=ledger)
+        self.outcome_unknown = outcome_unknown
+
+
+class AlreadyRedeemed(CheckoutError):
+    """The order already has a live redemption (double click, retried request, second worker)."""
+
+    def __init__(self, ledger: CheckoutRedemption) -> None:
+        super().__init__(_("Vouchers have already been applied to this order."), ledger=ledger)
+
+
+class RollbackFailed(CheckoutError):
+    """The rollback call failed. ``retryable``: an outage (it is retried from Celery), else a
+    refusal that needs a person (shown in the admin)."""
+
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None,
+                 ledger: CheckoutRedemption | None = None) -> None:
+        super().__init__(message, ledger=ledger)
+        self.retryable = retryable
+        self.retry_after = retry_after

@@ -1,0 +1,55 @@
+"""Ledger state transitions, each in a short transaction holding the row's lock
+(``select_for_update`` inside ``atomic``, as django-oscar does around voucher usage)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from ..models.ledger import CheckoutRedemption, LedgerState
+from .results import Totals
+
+
+def locked_update(ledger_id: int,
+                  change: Callable[[CheckoutRedemption], bool | None]) -> CheckoutRedemption:
+    """Lock the row, let ``change`` edit it, save it (unless ``change`` returns False)."""
+    with transaction.atomic():
+        row = CheckoutRedemption.objects.select_for_update().get(pk=ledger_id)
+        if change(row) is not False:
+            row.save()
+    return row
+
+
+def apply_redeem_response(row: CheckoutRedemption, response: Mapping[str, Any]) -> None:
+    """Copy a redeem response (``redemptions``, ``parent_redemption``, ``order``) onto ``row``."""
+    parent = response.get("parent_redemption") or {}
+    row.state = LedgerState.SUCCEEDED
+    row.parent_redemption_id = str(parent.get("id") or "")
+    row.redemption_ids = [str(r["id"]) for r in response.get("redemptions") or [] if r.get("id")]
+    totals = Totals.from_order(response.get("order"), row.amount)
+    row.amount, row.discount_amount, row.total_amount = (
+        totals.amount, totals.discount_amount, totals.total_amount,
+    )  # fmt: skip
+    row.failure_key = row.failure_message = ""
+    row.redeemed_at = timezone.now()
+    row.response = dict(response)
+
+
+def apply_failure(row: CheckoutRedemption, state: str, key: str | None, message: str,
+                  request_id: str | None) -> None:
+    row.state = state
+    row.failure_key = (key or "")[:64]
+    row.failure_message = message
+    row.request_id = request_id or row.request_id
+
+
+def request_rollback_on(row: CheckoutRedemption, reason: str) -> bool:
+    """Mark the rollback as asked for (first reason kept). Returns whether anything changed."""
+    if row.rollback_requested_at is not None:
+        return False
+    row.rollback_requested_at = timezone.now()
+    row.rollback_reason = reason[:200]
+    return True

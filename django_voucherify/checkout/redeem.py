@@ -1,0 +1,134 @@
+"""``redeem(codes, order, customer)``: redeem 1 to 30 codes for an order, exactly once.
+
+Flow 3 of the design guide::
+
+    ledger row PENDING (committed; unique per order) -> POST /v1/redemptions (sent once, never
+    retried) -> ledger SUCCEEDED | FAILED | UNKNOWN (reconciled by reading redemptions back)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
+
+from ..api.client import VoucherifyClient
+from ..api.errors import APIError, VoucherifyError
+from ..models.ledger import CheckoutRedemption, LedgerState
+from ..models.orders import Order
+from . import payloads, records
+from .client import checkout_client
+from .conf import checkout_settings
+from .errors import AlreadyRedeemed, CheckoutUnavailable, CodesRefused
+from .messages import message_for, unavailable_message
+from .outage import is_outage, proceeds_without_discount, redeem_may_have_happened
+from .results import RedeemOutcome, Totals
+from .schedule import schedule_reconcile
+
+logger = logging.getLogger("django_voucherify.checkout")
+
+UNKNOWN_ROLLBACK_REASON = "outcome unknown at checkout: discount not honoured"
+
+
+def redeem(
+    codes: Sequence[payloads.CodeInput],
+    order: payloads.OrderInput,
+    customer: payloads.CustomerInput = None,
+    *,
+    session_key: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    client: VoucherifyClient | None = None,
+) -> RedeemOutcome:
+    """Redeem ``codes`` (stacked when several; gift credits and loyalty points through
+    :class:`~django_voucherify.checkout.payloads.Redeemable`) for ``order``.
+
+    Writes and commits a PENDING ledger row first, so it must not run inside a transaction
+    (``ATOMIC_REQUESTS`` views: decorate with ``transaction.non_atomic_requests``). One HTTP
+    call. Returns the final totals and redemption ids. Raises :class:`AlreadyRedeemed` when the
+    order has a live redemption, :class:`CodesRefused` when Voucherify refuses the codes, and
+    during an outage :class:`CheckoutUnavailable` (policy ``refuse``) or returns
+    ``applied=False`` with undiscounted totals (``proceed_without_discount``).
+    """
+    items = payloads.redeemables(codes)
+    body = payloads.request_body(items, order, customer)
+    row = _claim(payloads.order_source_id(order), items, order, customer, body["order"].get("amount"))
+    body["metadata"] = {**dict(metadata or {}), **row.metadata_marker()}
+    if session_key:
+        body["session"] = {"key": session_key}
+    try:
+        response = (client or checkout_client()).redemptions.redeem(body)
+    except VoucherifyError as exc:
+        return _record_error(row, exc)
+    row = records.locked_update(row.pk, lambda r: records.apply_redeem_response(r, response))
+    return RedeemOutcome(
+        ledger=row, totals=Totals(row.amount or 0, row.discount_amount, row.total_amount or 0),
+        redemption_ids=list(row.redemption_ids), parent_redemption_id=row.parent_redemption_id or None,
+    )  # fmt: skip
+
+
+def _claim(source_id: str, items: Sequence[payloads.Redeemable], order: payloads.OrderInput,
+           customer: payloads.CustomerInput, amount: int | None) -> CheckoutRedemption:
+    """Insert the PENDING row and commit it, or raise :class:`AlreadyRedeemed`.
+
+    Two concurrent inserts for one order: PostgreSQL makes the second wait on the unique index
+    until the first commits, then fails it, so only one request can ever be sent.
+    """
+    fields = {
+        "order_source_id": source_id,
+        "order": order if isinstance(order, Order) else None,
+        "customer_source_id": payloads.customer_source_id(customer)[:200],
+        "codes": [c.code for c in items],
+        "amount": amount,
+    }
+    for _attempt in range(3):
+        try:
+            # durable: the row must be committed before the request leaves, so that a crash or a
+            # timeout leaves a trace to reconcile from.
+            with transaction.atomic(durable=True):
+                return CheckoutRedemption.objects.create(**fields)
+        except IntegrityError:
+            live = CheckoutRedemption.objects.live().filter(order_source_id=source_id).first()
+            if live is not None:
+                raise AlreadyRedeemed(live) from None
+            # The live row turned FAILED/ROLLED_BACK in between: the order is free again.
+    raise AlreadyRedeemed(CheckoutRedemption.objects.filter(order_source_id=source_id).first()
+                          or CheckoutRedemption(**fields))
+
+
+def _record_error(row: CheckoutRedemption, exc: VoucherifyError) -> RedeemOutcome:
+    request_id = getattr(exc, "request_id", None)
+    if not is_outage(exc) and isinstance(exc, APIError):
+        message = message_for(exc.key, exc.error_message)
+        row = records.locked_update(row.pk, lambda r: records.apply_failure(
+            r, LedgerState.FAILED, exc.key, message, request_id))
+        raise CodesRefused(message, key=exc.key, request_id=request_id, ledger=row) from exc
+
+    unknown = redeem_may_have_happened(exc)
+    key = "timeout_or_no_response" if unknown else (getattr(exc, "key", None) or "unavailable")
+
+    def mark(r: CheckoutRedemption) -> None:
+        records.apply_failure(r, LedgerState.UNKNOWN if unknown else LedgerState.FAILED, key,
+                              str(exc), request_id)
+        if unknown:
+            # Checkout goes on as if nothing was redeemed; whatever reconciliation finds is undone.
+            records.request_rollback_on(r, UNKNOWN_ROLLBACK_REASON)
+
+    row = records.locked_update(row.pk, mark)
+    if unknown:
+        logger.warning("Voucherify checkout: redeem for order %s got no answer (%s); ledger row %s "
+                       "is UNKNOWN and will be reconciled.", row.order_source_id, exc, row.pk)
+        schedule_reconcile(row.pk, countdown=checkout_settings().reconcile_grace)
+    if proceeds_without_discount():
+        return RedeemOutcome(ledger=row, totals=Totals.undiscounted(row.amount), applied=False,
+                             notice=unavailable_message())
+    raise CheckoutUnavailable(outcome_unknown=unknown, ledger=row) from exc
+
+
+def already_redeemed_message(row: CheckoutRedemption) -> str:
+    """What to tell a customer whose order already has a live (or unknown) redemption."""
+    if row.state == LedgerState.SUCCEEDED:
+        return gettext("Vouchers have already been applied to this order.")
+    return unavailable_message()

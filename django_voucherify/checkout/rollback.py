@@ -1,0 +1,149 @@
+"""``rollback(...)``: undo a checkout redemption (stacked ones through their parent).
+
+A rollback may safely be sent again: a second one is answered ``already_rolled_back``, which
+counts as done. So unlike redeem, a failed rollback is simply retried (from Celery, with
+backoff) until Voucherify confirms it; the ledger row shows the attempts and the last error.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from django.utils import timezone
+from django.utils.translation import gettext
+
+from ..api.client import VoucherifyClient
+from ..api.errors import APIError, RateLimitedError, VoucherifyError
+from ..models.ledger import CheckoutRedemption, LedgerState
+from . import records
+from .client import checkout_client
+from .conf import checkout_settings
+from .errors import RollbackFailed
+from .outage import is_outage
+from .schedule import schedule_rollback
+
+logger = logging.getLogger("django_voucherify.checkout")
+
+#: Voucherify's answer to a rollback of something already rolled back: the goal is reached.
+ALREADY_ROLLED_BACK = "already_rolled_back"
+
+
+def _pk(ledger: CheckoutRedemption | int) -> int:
+    return ledger if isinstance(ledger, int) else ledger.pk
+
+
+def rollback(ledger: CheckoutRedemption | int, reason: str = "", *,
+             client: VoucherifyClient | None = None) -> CheckoutRedemption:
+    """Undo ledger row ``ledger`` now, with ``reason`` (sent to Voucherify and kept).
+
+    Returns the row: ROLLED_BACK when done; FAILED rows have nothing to undo; for a PENDING or
+    UNKNOWN row the rollback is only recorded as asked for (reconciliation carries it out once
+    the redemption is found). Raises :class:`RollbackFailed` when the call fails (``retryable``
+    for outages: see :func:`request_rollback`).
+    """
+    pk = _pk(ledger)
+
+    def claim(row: CheckoutRedemption) -> bool | None:
+        changed = records.request_rollback_on(row, reason or gettext("rolled back"))
+        if row.state == LedgerState.SUCCEEDED:
+            row.rollback_attempts += 1
+            return True
+        return changed
+
+    row = records.locked_update(pk, claim)
+    if row.state != LedgerState.SUCCEEDED:
+        return row
+    api = client or checkout_client()
+    try:
+        if row.parent_redemption_id:
+            response: Mapping[str, Any] = api.redemptions.rollback_stacked(
+                row.parent_redemption_id, reason=row.rollback_reason or None)
+        else:
+            response = api.redemptions.rollback(row.redemption_ids[0], reason=row.rollback_reason or None)
+    except VoucherifyError as exc:
+        if isinstance(exc, APIError) and exc.key == ALREADY_ROLLED_BACK:
+            response = {}
+        else:
+            _record_rollback_error(pk, exc, retryable=is_outage(exc))
+            retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
+            raise RollbackFailed(str(exc), retryable=is_outage(exc), retry_after=retry_after,
+                                 ledger=CheckoutRedemption.objects.get(pk=pk)) from exc
+    return records.locked_update(pk, lambda r: _apply_rollback(r, response))
+
+
+def _apply_rollback(row: CheckoutRedemption, response: Mapping[str, Any]) -> bool:
+    if row.state != LedgerState.SUCCEEDED:
+        return False  # another worker recorded it first
+    ids = [str(rr["id"]) for rr in response.get("rollbacks") or [] if rr.get("id")]
+    for single in (response.get("parent_rollback"), response if response.get("id") else None):
+        if isinstance(single, Mapping) and single.get("id"):
+            ids.insert(0, str(single["id"]))
+    row.state = LedgerState.ROLLED_BACK
+    row.rollback_ids = ids
+    row.rollback_error = ""
+    row.rolled_back_at = timezone.now()
+    return True
+
+
+def _record_rollback_error(pk: int, exc: VoucherifyError, *, retryable: bool) -> None:
+    request_id = getattr(exc, "request_id", None)
+    text = f"{exc}" + (f" (request_id={request_id})" if request_id and "request_id" not in str(exc) else "")
+
+    def note(row: CheckoutRedemption) -> None:
+        row.rollback_error = text
+        if not retryable:
+            # Refused (not an outage): sending it again would not help; staff decide (admin).
+            row.rollback_requested_at = None
+
+    records.locked_update(pk, note)
+
+
+def rollback_delay(attempts: int, retry_after: float | None = None) -> float:
+    """Seconds before the next rollback attempt: Voucherify's ``Retry-After``, else exponential."""
+    conf = checkout_settings()
+    if retry_after is not None:
+        return float(retry_after)
+    return float(min(conf.rollback_backoff_max, conf.rollback_backoff * 2 ** max(attempts - 1, 0)))
+
+
+def request_rollback(ledger: CheckoutRedemption | int, reason: str = "", *,
+                     client: VoucherifyClient | None = None) -> CheckoutRedemption:
+    """Roll back now if Voucherify answers; otherwise hand the rollback to Celery, which retries
+    it with backoff until done. Never raises for an outage; the returned row tells the state
+    (``rollback_pending`` while it is not done). A refusal (e.g. ``invalid_redemption``) is kept
+    in ``rollback_error`` for staff and logged."""
+    try:
+        return rollback(ledger, reason, client=client)
+    except RollbackFailed as exc:
+        assert exc.ledger is not None
+        row = exc.ledger
+        if exc.retryable:
+            logger.warning("Voucherify checkout: rollback of ledger row %s failed (%s); retrying "
+                           "from Celery.", row.pk, exc.message)
+            schedule_rollback(row.pk, countdown=rollback_delay(row.rollback_attempts, exc.retry_after))
+        else:
+            logger.error("Voucherify checkout: rollback of ledger row %s refused: %s", row.pk,
+                         exc.message)
+        return row
+
+
+def rollback_order(order_source_id: str, reason: str) -> list[CheckoutRedemption]:
+    """Ask for the rollback of every live redemption of an order (cancellation, refund).
+
+    Only DB writes here (safe inside the caller's transaction); Celery sends the rollbacks after
+    commit, and reconciliation handles rows whose outcome is still unknown.
+    """
+    from django.db import transaction
+
+    rows: list[CheckoutRedemption] = []
+    with transaction.atomic():
+        live = CheckoutRedemption.objects.select_for_update().live().filter(order_source_id=order_source_id)
+        for row in live:
+            if records.request_rollback_on(row, reason):
+                row.save(update_fields=["rollback_requested_at", "rollback_reason", "updated_at"])
+            if row.state == LedgerState.SUCCEEDED:
+                schedule_rollback(row.pk)
+            rows.append(row)
+    return rows

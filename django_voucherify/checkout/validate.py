@@ -1,0 +1,99 @@
+"""``validate(codes, order, customer)``: what each code would take off, before placing the order."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..api.client import VoucherifyClient
+from ..api.errors import APIError, VoucherifyError
+from . import payloads
+from .client import checkout_client
+from .errors import CheckoutUnavailable, CodesRefused
+from .messages import message_for, message_for_error, unavailable_message
+from .outage import is_outage, proceeds_without_discount
+from .results import CodeResult, Totals, ValidationOutcome
+
+
+def validate(
+    codes: Sequence[payloads.CodeInput],
+    order: payloads.OrderInput,
+    customer: payloads.CustomerInput = None,
+    *,
+    lock: bool = False,
+    session_key: str | None = None,
+    client: VoucherifyClient | None = None,
+) -> ValidationOutcome:
+    """Validate ``codes`` (1 to 30, stacked) against ``order`` for ``customer``.
+
+    Returns the discount per code and the order totals; codes that do not apply carry a
+    translated ``reason`` (the validation rule's own message when the shop wrote one). With
+    ``lock=True`` Voucherify holds the codes in a validation session (``session_key`` in the
+    result; pass it to :func:`~django_voucherify.checkout.redeem`).
+
+    One HTTP call. During an outage: raises :class:`CheckoutUnavailable` (policy ``refuse``) or
+    returns ``unavailable=True`` with undiscounted totals (``proceed_without_discount``). A
+    request Voucherify refuses as a whole (e.g. 404 for an unknown code) raises
+    :class:`CodesRefused`.
+    """
+    items = payloads.redeemables(codes)
+    session: dict[str, Any] | None = None
+    if lock or session_key:
+        session = {"type": "LOCK", **({"key": session_key} if session_key else {})}
+    body = payloads.request_body(items, order, customer, session=session)
+    fallback_amount = body["order"].get("amount")
+    try:
+        response = (client or checkout_client()).validations.validate(body)
+    except VoucherifyError as exc:
+        if is_outage(exc):
+            if proceeds_without_discount():
+                return ValidationOutcome(
+                    valid=False, codes=[CodeResult(c.code, False, reason=unavailable_message())
+                                        for c in items],
+                    totals=Totals.undiscounted(fallback_amount), unavailable=True,
+                    notice=unavailable_message(),
+                )  # fmt: skip
+            raise CheckoutUnavailable() from exc
+        if isinstance(exc, APIError):
+            raise CodesRefused(message_for(exc.key, exc.error_message), key=exc.key,
+                               request_id=exc.request_id) from exc
+        raise
+    return _outcome(items, response, fallback_amount)
+
+
+def _outcome(items: Sequence[payloads.Redeemable], response: Mapping[str, Any],
+             fallback_amount: int | None) -> ValidationOutcome:
+    by_code: dict[str, Mapping[str, Any]] = {}
+    for entry in response.get("redeemables") or []:
+        by_code.setdefault(str(entry.get("id")), entry)
+    for entry in response.get("inapplicable_redeemables") or []:
+        by_code[str(entry.get("id"))] = entry
+    results: list[CodeResult] = []
+    for item in items:
+        entry = by_code.get(item.code) or {}
+        status = entry.get("status")
+        if status == "APPLICABLE":
+            order_after = entry.get("order") or {}
+            discount = int(order_after.get("total_applied_discount_amount")
+                           or order_after.get("applied_discount_amount") or 0)
+            results.append(CodeResult(item.code, True, discount))
+        elif status == "INAPPLICABLE":
+            key, message = message_for_error((entry.get("result") or {}).get("error"))
+            results.append(CodeResult(item.code, False, reason_key=key, reason=message))
+        else:  # SKIPPED: fine on its own, not applied because another code failed
+            results.append(CodeResult(item.code, False, reason_key="skipped",
+                                      reason=str(_skipped_message())))
+    session = response.get("session") or {}
+    return ValidationOutcome(
+        valid=bool(response.get("valid")),
+        codes=results,
+        totals=Totals.from_order(response.get("order"), fallback_amount),
+        session_key=session.get("key"),
+        request_id=response.get("id"),
+    )
+
+
+def _skipped_message() -> str:
+    from django.utils.translation import gettext
+
+    return gettext("Not applied because another code cannot be used.")
