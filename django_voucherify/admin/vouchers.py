@@ -8,6 +8,7 @@ docs/architecture.md). State and delete actions need the custom permissions
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin, messages
@@ -61,7 +62,8 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             return _("%(points)s points") % {"points": obj.loyalty_points or 0}
         if obj.discount_type == "PERCENT":
             limit = _(" (max %(limit)s)") % {"limit": obj.amount_limit} if obj.amount_limit else ""
-            return f"{obj.percent_off:g}%{limit}"
+            percent = format(Decimal(obj.percent_off or 0).normalize(), "f")  # 20.00 -> 20, 12.50 -> 12.5
+            return f"{percent}%{limit}"
         if obj.discount_type == "FIXED":
             return _("fixed %(amount)s") % {"amount": obj.fixed_amount}
         if obj.discount_type == "UNIT":

@@ -28,6 +28,25 @@ def sandbox(voucherify_sandbox: Any, eager_celery: Any) -> Iterator[Any]:  # noq
         yield voucherify_sandbox
 
 
+@pytest.fixture
+def voucherify_settings(sandbox: Any) -> Any:
+    """``with voucherify_settings(KEY=value):`` overrides VOUCHERIFY keys, sandbox still mounted."""
+    from contextlib import contextmanager
+
+    import django_voucherify
+
+    @contextmanager
+    def override(**values: Any) -> Iterator[None]:
+        with override_settings(VOUCHERIFY={**settings.VOUCHERIFY, **values}):
+            django_voucherify.reset_client()
+            sandbox.mount(django_voucherify.get_client().transport.session)
+            yield
+        django_voucherify.reset_client()  # back to the test's settings, still on the sandbox
+        sandbox.mount(django_voucherify.get_client().transport.session)
+
+    return override
+
+
 def make(client: Any, code: str, kind: str = "amount", **extra: Any) -> dict[str, Any]:
     """Create a voucher in the sandbox through the client (``kind``: amount, percent, gift...)."""
     bodies = {

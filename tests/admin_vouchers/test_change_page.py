@@ -1,0 +1,94 @@
+"""The change page: transactions, redemptions, gift-card balance adjustment; the changelist."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.urls import reverse
+
+from django_voucherify import client
+from django_voucherify.models import Voucher
+
+pytestmark = pytest.mark.django_db
+CHANGELIST = reverse("admin:django_voucherify_voucher_changelist")
+
+
+def balance_url(voucher):
+    return reverse("admin:django_voucherify_voucher_balance", args=[voucher.pk])
+
+
+def test_balance_add_and_remove_with_reason(admin_client, sandbox, mirrored):
+    (gift,) = mirrored("CARD-1", kind="gift")
+    resp = admin_client.post(balance_url(gift), {"operation": "add", "amount": "2500", "reason": "goodwill"},
+                             follow=True)
+    assert "Balance of CARD-1 is now 12500." in [str(m) for m in resp.context["messages"]]
+    admin_client.post(balance_url(gift), {"operation": "remove", "amount": "500", "reason": "correction"})
+    assert sandbox.state.vouchers["CARD-1"]["gift"]["balance"] == 12000
+    gift.refresh_from_db()
+    assert gift.gift_balance == 12000
+    page = admin_client.get(reverse("admin:django_voucherify_voucher_change", args=[gift.pk]))
+    html = page.content.decode()
+    assert page.status_code == 200 and "goodwill" in html and "correction" in html
+    assert [t["reason"] for t in page.context["activity"].transactions] == ["correction", "goodwill"]
+
+
+def test_removing_more_than_the_balance_is_a_form_error(admin_client, sandbox, mirrored):
+    (gift,) = mirrored("CARD-2", kind="gift")
+    resp = admin_client.post(balance_url(gift), {"operation": "remove", "amount": "999999", "reason": "x"})
+    assert resp.status_code == 200
+    assert "does not hold that much balance" in str(resp.context["form"].non_field_errors())
+    assert sandbox.state.vouchers["CARD-2"]["gift"]["balance"] == 10000
+
+
+def test_balance_form_validates_before_calling(admin_client, sandbox, mirrored):
+    (gift,) = mirrored("CARD-3", kind="gift")
+    sandbox.calls.calls.clear()
+    resp = admin_client.post(balance_url(gift), {"operation": "add", "amount": "0", "reason": ""})
+    assert resp.status_code == 200 and set(resp.context["form"].errors) == {"amount", "reason"}
+    assert sandbox.calls.calls == []
+
+
+def test_discount_vouchers_have_no_balance_page(admin_client, sandbox, mirrored):
+    (voucher,) = mirrored("DISC-1")
+    assert admin_client.get(balance_url(voucher)).status_code == 403
+
+
+def test_balance_needs_change_permission(client, sandbox, mirrored):
+    (gift,) = mirrored("CARD-4", kind="gift")
+    staff = User.objects.create_user("viewer", password="pw", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="view_voucher"))
+    client.force_login(staff)
+    resp = client.post(balance_url(gift), {"operation": "add", "amount": "5", "reason": "x"})
+    assert resp.status_code == 403 and sandbox.state.vouchers["CARD-4"]["gift"]["balance"] == 10000
+
+
+def test_change_page_lists_redemptions(admin_client, sandbox, mirrored):
+    (voucher,) = mirrored("USED-1")
+    client.redemptions.redeem({"redeemables": [{"object": "voucher", "id": "USED-1"}],
+                               "order": {"source_id": "order-77", "amount": 5000}})
+    page = admin_client.get(reverse("admin:django_voucherify_voucher_change", args=[voucher.pk]))
+    assert page.status_code == 200
+    (entry,) = page.context["activity"].redemptions
+    assert entry["result"] == "SUCCESS" and "order-77" in page.content.decode()
+
+
+def test_change_page_survives_voucherify_errors(admin_client, sandbox, mirrored):
+    (voucher,) = mirrored("FLAKY-1", kind="loyalty")
+    sandbox.faults.add(path="/v1/vouchers/FLAKY-1/*", method="GET", status=503, times=2)
+    page = admin_client.get(reverse("admin:django_voucherify_voucher_change", args=[voucher.pk]))
+    assert page.status_code == 200 and len(page.context["activity"].errors) == 2
+
+
+def test_changelist_columns_search_and_filters(admin_client, sandbox, mirrored):
+    mirrored("SPRING-5", kind="percent", category="spring")
+    mirrored("GIFT-9", kind="gift", redemption={"quantity": 3})
+    Voucher.objects.filter(code="GIFT-9").update(campaign="Xmas")
+    html = admin_client.get(CHANGELIST).content.decode()
+    for text in ("SPRING-5", "20% (max 1000)", "GIFT-9", "10000", "0 / 3", "0 / ∞", "Gift card"):
+        assert text in html, text
+    found = admin_client.get(CHANGELIST, {"q": "spring"}).context["cl"].result_list
+    assert [v.code for v in found] == ["SPRING-5"]
+    for params, codes in (({"type__exact": "GIFT_VOUCHER"}, ["GIFT-9"]),
+                          ({"category": "spring"}, ["SPRING-5"]),
+                          ({"campaign": "Xmas"}, ["GIFT-9"]), ({"active__exact": "0"}, [])):
+        assert [v.code for v in admin_client.get(CHANGELIST, params).context["cl"].result_list] == codes
