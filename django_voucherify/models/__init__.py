@@ -4,6 +4,7 @@ The sync signal receivers are connected in ``DjangoVoucherifyConfig.ready()``.
 """
 
 from .customers import Customer
+from .jobs import Job, JobKind, JobPart, JobState, PartState
 from .ledger import CheckoutRedemption, LedgerState
 from .orders import Order, OrderItem, OrderStatus
 from .outbox import OutboxAction, OutboxEntry, OutboxState, SyncCheckpoint
@@ -12,15 +13,20 @@ from .vouchers import DiscountType, Voucher, VoucherType
 
 __all__ = [
     "CheckoutRedemption",
-    "LedgerState",
     "Customer",
     "DiscountType",
+    "Job",
+    "JobKind",
+    "JobPart",
+    "JobState",
+    "LedgerState",
     "Order",
     "OrderItem",
     "OrderStatus",
     "OutboxAction",
     "OutboxEntry",
     "OutboxState",
+    "PartState",
     "SyncCheckpoint",
     "SyncState",
     "SyncedMirror",

@@ -31,6 +31,9 @@ from .config import option
 from .signals import muted
 
 Progress = Callable[[int, int, int], None]  # (rows done, rows total, requests made)
+#: Told of each accepted request: (pk sent after, last pk sent, rows, async action id or None).
+#: ``django_voucherify.jobs.PushFollower`` follows those async actions to mark the mirrors.
+OnAccepted = Callable[[int, int, int, str | None], None]
 KINDS = ("customers", "orders")
 
 
@@ -80,7 +83,8 @@ def chunks(rows: Iterable[tuple[int, dict[str, Any]]], max_bytes: int,
 
 def push(kind: str, *, since: datetime | None = None, restart: bool = False,
          chunk_bytes: int | None = None, progress: Progress | None = None,
-         client: Any = None, max_429_waits: int = 5) -> PushResult:
+         client: Any = None, max_429_waits: int = 5,
+         on_accepted: OnAccepted | None = None) -> PushResult:
     """Push every ``kind`` mirror (optionally changed since ``since``); resumable, see module doc."""
     if client is None:
         from .. import client as shared_client
@@ -98,7 +102,8 @@ def push(kind: str, *, since: datetime | None = None, restart: bool = False,
     max_items = None if kind == "customers" else MAX_ORDERS_PER_IMPORT
     objects = qs.iterator(chunk_size=2000)
     try:
-        _push_chunks(objects, checkpoint, result, send, max_bytes, max_items, progress, max_429_waits)
+        _push_chunks(objects, checkpoint, result, send, max_bytes, max_items, progress, max_429_waits,
+                     on_accepted)
     finally:
         objects.close()  # type: ignore[attr-defined]  # release the server-side cursor now
     checkpoint.finished = True
@@ -108,7 +113,8 @@ def push(kind: str, *, since: datetime | None = None, restart: bool = False,
 
 def _push_chunks(objects: Iterator[Any], checkpoint: SyncCheckpoint, result: PushResult,
                  send: Callable[[list[dict[str, Any]]], Any], max_bytes: int, max_items: int | None,
-                 progress: Progress | None, max_429_waits: int) -> None:
+                 progress: Progress | None, max_429_waits: int,
+                 on_accepted: OnAccepted | None = None) -> None:
     rows = ((obj.pk, obj.to_voucherify()) for obj in objects)
     if progress:
         progress(result.sent, result.total, 0)
@@ -123,8 +129,12 @@ def _push_chunks(objects: Iterator[Any], checkpoint: SyncCheckpoint, result: Pus
                 result.requests += 1
                 time.sleep(exc.retry_after or 1.0)
         result.requests += 1
+        action_id = None
         if isinstance(answer, dict) and answer.get("async_action_id"):
-            result.async_action_ids.append(str(answer["async_action_id"]))
+            action_id = str(answer["async_action_id"])
+            result.async_action_ids.append(action_id)
+        if on_accepted:
+            on_accepted(checkpoint.last_pk, last_pk, len(batch), action_id)
         result.sent += len(batch)
         checkpoint.last_pk, checkpoint.sent = last_pk, result.sent
         checkpoint.save(update_fields=["last_pk", "sent", "updated_at"])

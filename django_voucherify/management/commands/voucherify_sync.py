@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from ...jobs import PushFollower
 from ...sync.bulk import KINDS, push
 from ._progress import ProgressBar
 
@@ -40,14 +41,20 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         since = parse_since(options["since"]) if options["since"] else None
         bar = None if options["no_progress"] else ProgressBar(self.stderr, options["kind"])
+        # Each accepted request's async action is followed by the jobs machinery (Celery), which
+        # marks the pushed mirrors synced, or failed with Voucherify's reason, once it is DONE.
+        follower = PushFollower(options["kind"], since)
         try:
             result = push(options["kind"], since=since, restart=options["restart"],
-                          chunk_bytes=options["chunk_bytes"], progress=bar)  # fmt: skip
+                          chunk_bytes=options["chunk_bytes"], progress=bar,
+                          on_accepted=follower)  # fmt: skip
         finally:
+            job = follower.finish()
             if bar:
                 bar.close()
         resumed = f" (resumed after pk {result.resumed_from})" if result.resumed_from else ""
         self.stdout.write(
             f"{result.sent} {options['kind']} pushed in {result.requests} request(s){resumed}; "
-            f"async actions: {', '.join(result.async_action_ids) or '-'}"
+            f"async actions: {', '.join(result.async_action_ids) or '-'}; "
+            f"followed by job #{job.pk} (manage.py voucherify_job status {job.pk})"
         )

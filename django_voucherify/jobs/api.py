@@ -1,0 +1,260 @@
+"""The Python API shops use to start bulk jobs; each function returns the :class:`Job`.
+
+JSON inputs are split here (they are in memory already); CSV sources are stored through Django
+storage and split by the ``prepare_job`` task, row by row. Work is queued after the creating
+transaction commits, so a job never starts on rows that were rolled back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import IO, Any
+
+from django.core.files import File
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from ..api.resources.orders import MAX_ORDERS_PER_IMPORT
+from ..conf import raw_settings
+from ..models import Job, JobKind, JobPart, JobState, PartState
+from ..sync.bulk import chunks
+from . import csvfiles, dispatch
+
+User = Any
+
+
+def _max_bytes() -> int:
+    return int(raw_settings()["BULK_CHUNK_BYTES"])
+
+
+def _create_json_job(kind: str, items: Iterable[Any], *, ident: str, started_by: User | None,
+                     params: Mapping[str, Any] | None = None, max_items: int | None = None,
+                     check: Any = None) -> Job:  # fmt: skip
+    rejected: list[dict[str, Any]] = []
+
+    def rows() -> Iterable[tuple[int, Any]]:
+        for row, item in enumerate(items, start=1):
+            problem = check(item) if check else None
+            if problem:
+                value = item.get(ident) if isinstance(item, dict) else item if isinstance(item, str) else ""
+                rejected.append({"row": row, ident: str(value or ""), "reason": problem})
+            else:
+                yield row, item
+
+    with transaction.atomic():
+        job = Job.objects.create(kind=kind, state=JobState.PREPARING, started_by=started_by,
+                                 params=dict(params or {}))  # fmt: skip
+        previous = 0
+        parts = []
+        for index, (last_row, batch) in enumerate(chunks(rows(), _max_bytes() - 1024, max_items), start=1):
+            size = len(json.dumps(batch, separators=(",", ":"), ensure_ascii=False).encode())
+            parts.append(JobPart(job=job, index=index, payload=batch, first_row=previous + 1,
+                                 row_count=len(batch), size_bytes=size))  # fmt: skip
+            previous = last_row
+        JobPart.objects.bulk_create(parts)
+        _start(job, parts_rows=sum(p.row_count for p in parts), rejected=rejected)
+    return job
+
+
+def _start(job: Job, *, parts_rows: int, rejected: list[dict[str, Any]]) -> None:
+    job.total_rows = parts_rows + len(rejected)
+    job.result = {**job.result, "rejected": rejected}
+    job.state = JobState.RUNNING
+    job.save()
+    if not job.parts.exists():
+        from .results import fail_job
+
+        fail_job(job, _("No row could be sent: every row was refused (see failed rows)."))
+        return
+    dispatch.after_commit_start(job)
+
+
+def _voucher_problem(item: Any) -> str | None:
+    if not isinstance(item, dict):
+        return _("Each voucher must be an object.")
+    return None if item.get("code") else _("code is required.")
+
+
+def _has(key: str, label: str) -> Any:
+    def check(item: Any) -> str | None:
+        if not isinstance(item, dict):
+            return _("Each item must be an object.")
+        return None if item.get(key) else _("%(field)s is required.") % {"field": label}
+    return check
+
+
+def _string_problem(item: Any) -> str | None:
+    return None if isinstance(item, str) and item else _("Must be a non-empty string.")
+
+
+def import_vouchers(vouchers: Iterable[Mapping[str, Any]], *, started_by: User | None = None) -> Job:
+    """Import standalone vouchers (``POST /v1/vouchers/import``), in requests under 10 MB."""
+    return _create_json_job(JobKind.IMPORT_VOUCHERS, vouchers, ident="code", started_by=started_by,
+                            check=_voucher_problem)  # fmt: skip
+
+
+def import_orders(orders: Iterable[Mapping[str, Any]], *, started_by: User | None = None) -> Job:
+    """Import historical orders: at most 2000 per request, each under 10 MB."""
+    return _create_json_job(JobKind.IMPORT_ORDERS, orders, ident="source_id", started_by=started_by,
+                            max_items=MAX_ORDERS_PER_IMPORT, check=_has("source_id", "source_id"))
+
+
+def bulk_update_vouchers(updates: Iterable[Mapping[str, Any]], *, started_by: User | None = None) -> Job:
+    """``[{"code": ..., "metadata": {...}}]`` through ``POST /v1/vouchers/bulk/async``."""
+    return _create_json_job(JobKind.BULK_UPDATE_VOUCHERS, updates, ident="code", started_by=started_by,
+                            check=_has("code", "code"))  # fmt: skip
+
+
+def bulk_update_customers(customers: Iterable[Mapping[str, Any]], *, started_by: User | None = None) -> Job:
+    """Upsert customers by ``source_id`` through ``POST /v1/customers/bulk/async``."""
+    return _create_json_job(JobKind.BULK_UPDATE_CUSTOMERS, customers, ident="source_id",
+                            started_by=started_by, check=_has("source_id", "source_id"))  # fmt: skip
+
+
+def update_vouchers_metadata(codes: Iterable[str], metadata: Mapping[str, Any], *,
+                             started_by: User | None = None) -> Job:  # fmt: skip
+    """Set the same ``metadata`` on every code (``POST /v1/vouchers/metadata/async``)."""
+    return _create_json_job(JobKind.UPDATE_VOUCHERS_METADATA, codes, ident="code", started_by=started_by,
+                            params={"metadata": dict(metadata)}, check=_string_problem)  # fmt: skip
+
+
+def update_customers_metadata(source_ids: Iterable[str], metadata: Mapping[str, Any], *,
+                              started_by: User | None = None) -> Job:  # fmt: skip
+    """Set the same ``metadata`` on customers (``POST /v1/customers/metadata/async``)."""
+    return _create_json_job(JobKind.UPDATE_CUSTOMERS_METADATA, source_ids, ident="source_id",
+                            started_by=started_by, params={"metadata": dict(metadata)},
+                            check=_string_problem)  # fmt: skip
+
+
+def _import_csv(kind: str, csv_kind: csvfiles.CsvKind, source: str | IO[bytes] | File[Any],
+                name: str | None, started_by: User | None) -> Job:
+    """Store the source, check its header now (nothing is sent if it is wrong), split later."""
+    opened = open(source, "rb") if isinstance(source, str) else source  # noqa: SIM115
+    try:
+        csvfiles.validate_upload(csv_kind, opened)
+        filename = name or getattr(opened, "name", None) or "import.csv"
+        with transaction.atomic():
+            job = Job(kind=kind, state=JobState.PREPARING, started_by=started_by)
+            job.source_file.save(str(filename).rsplit("/", 1)[-1], File(opened), save=False)
+            job.save()
+            dispatch.after_commit_prepare(job)
+    finally:
+        if isinstance(source, str):
+            opened.close()
+    return job
+
+
+def import_vouchers_csv(source: str | IO[bytes] | File[Any], *, name: str | None = None,
+                        started_by: User | None = None) -> Job:  # fmt: skip
+    """Import vouchers from a CSV path or binary file (Voucherify's importCSV columns).
+
+    Raises :class:`~django_voucherify.jobs.CsvError` (nothing stored or sent) when the file is
+    empty, not UTF-8, or its header has no ``Code`` column.
+    """
+    return _import_csv(JobKind.IMPORT_VOUCHERS_CSV, csvfiles.VOUCHERS, source, name, started_by)
+
+
+def import_customers_csv(source: str | IO[bytes] | File[Any], *, name: str | None = None,
+                         started_by: User | None = None) -> Job:  # fmt: skip
+    """Import customers from a CSV (``Source_id`` column required); see :func:`import_vouchers_csv`."""
+    return _import_csv(JobKind.IMPORT_CUSTOMERS_CSV, csvfiles.CUSTOMERS, source, name, started_by)
+
+
+def prepare(job_id: int) -> None:
+    """Split a stored CSV into parts (idempotent: a re-delivered call after a crash starts over,
+    as no part was sent before the parts are committed all at once)."""
+    job = Job.objects.get(pk=job_id)
+    if job.state != JobState.PREPARING:
+        return
+    csv_kind = csvfiles.VOUCHERS if job.kind == JobKind.IMPORT_VOUCHERS_CSV else csvfiles.CUSTOMERS
+    part_file = JobPart(job=job).file  # its storage and upload_to name the part files
+
+    def save(content: File[Any], index: int) -> str:
+        part_file.save(csvfiles.part_filename(str(job.source_file.name), index), content, save=False)
+        return str(part_file.name)
+
+    try:
+        with job.source_file.open("rb") as stream:
+            split = csvfiles.split_csv(csv_kind, stream, _max_bytes(), save)
+    except csvfiles.CsvError as exc:
+        from .results import fail_job
+
+        fail_job(job, str(exc))
+        return
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job_id)
+        if job.state != JobState.PREPARING:
+            return
+        JobPart.objects.bulk_create([
+            JobPart(job=job, index=i, file=p["file"], first_row=p["first_row"], row_count=p["rows"],
+                    size_bytes=p["bytes"], state=PartState.PENDING)
+            for i, p in enumerate(split.parts, start=1)
+        ])  # fmt: skip
+        _start(job, parts_rows=sum(p["rows"] for p in split.parts), rejected=split.failed)
+
+
+def _export(kind: str, parameters: Mapping[str, Any] | None, started_by: User | None,
+            params: dict[str, Any]) -> Job:  # fmt: skip
+    with transaction.atomic():
+        job = Job.objects.create(kind=kind, state=JobState.PREPARING, started_by=started_by, params=params)
+        JobPart.objects.create(job=job, index=1, payload=dict(parameters or {}))
+        _start(job, parts_rows=0, rejected=[])
+    return job
+
+
+def export_orders(parameters: Mapping[str, Any] | None = None, *, started_by: User | None = None) -> Job:
+    """Export orders to CSV (``POST /v1/orders/export``); the file lands in ``job.result_file``."""
+    return _export(JobKind.EXPORT_ORDERS, parameters, started_by, {})
+
+
+def export_voucher_transactions(code: str, parameters: Mapping[str, Any] | None = None, *,
+                                started_by: User | None = None) -> Job:  # fmt: skip
+    """Export a gift or loyalty card's transactions to CSV (``job.result_file``)."""
+    return _export(JobKind.EXPORT_VOUCHER_TRANSACTIONS, parameters, started_by, {"code": code})
+
+
+class PushFollower:
+    """Follows the async actions of ``sync.bulk.push`` (mirror push) as one job.
+
+    Pass the instance as ``on_accepted``: each accepted request becomes a submitted part whose
+    poll marks the pushed mirrors ``synced`` (or ``failed`` with Voucherify's reason).
+    """
+
+    def __init__(self, kind: str, since: datetime | None = None, started_by: User | None = None) -> None:
+        job_kind = JobKind.PUSH_CUSTOMERS if kind == "customers" else JobKind.PUSH_ORDERS
+        from django.utils import timezone
+
+        self._now = timezone.now
+        self.since = since
+        self.read_before = timezone.now()  # rows of the next chunk are read after this instant
+        # PREPARING until finish(): a part finishing early must not end the job before the
+        # push has sent its last chunk.
+        self.job = Job.objects.create(kind=job_kind, state=JobState.PREPARING, started_by=started_by,
+                                      params={"since": since.isoformat() if since else None})  # fmt: skip
+        self.index = 0
+
+    def __call__(self, after_pk: int, last_pk: int, rows: int, async_action_id: str | None) -> None:
+        self.index += 1
+        window = {"after_pk": after_pk, "last_pk": last_pk, "read_before": self.read_before.isoformat(),
+                  "since": self.since.isoformat() if self.since else None}  # fmt: skip
+        state = PartState.SUBMITTED if async_action_id else PartState.DONE
+        part = JobPart.objects.create(job=self.job, index=self.index, payload=window, row_count=rows,
+                                      state=state, async_action_id=async_action_id or "",
+                                      submitted_at=self._now())  # fmt: skip
+        Job.objects.filter(pk=self.job.pk).update(total_rows=self.job.total_rows + rows,
+                                                  async_action_id=async_action_id or "")  # fmt: skip
+        self.job.total_rows += rows
+        self.read_before = self._now()
+        if async_action_id:
+            dispatch.poll_later(part)
+
+    def finish(self) -> Job:
+        from .results import refresh_job
+
+        Job.objects.filter(pk=self.job.pk, state=JobState.PREPARING).update(state=JobState.RUNNING)
+        refresh_job(self.job.pk)  # a push with nothing to send ends here
+        self.job.refresh_from_db()
+        return self.job
+

@@ -1,0 +1,52 @@
+"""System checks of the bulk-job settings (run through ``Job.check()``)."""
+
+from __future__ import annotations
+
+from django.core import checks
+
+SETTING = "settings.VOUCHERIFY"
+
+
+def job_settings_problems() -> list[checks.CheckMessage]:
+    from django.conf import settings
+
+    from ..conf import raw_settings
+
+    try:
+        values = raw_settings()
+    except Exception:  # reported by voucherify.E000 already
+        return []
+    problems: list[checks.CheckMessage] = []
+    alias = values.get("JOB_STORAGE")
+    storages = getattr(settings, "STORAGES", {}) or {}
+    if not isinstance(alias, str) or alias not in storages:
+        problems.append(checks.Error(
+            f"{SETTING}['JOB_STORAGE'] must name a storage in settings.STORAGES (got {alias!r}).",
+            hint="Leave it unset to use the 'default' storage, or add the alias to STORAGES.",
+            id="voucherify.E020",
+        ))  # fmt: skip
+    for key in ("JOB_POLL_INTERVAL", "JOB_POLL_INTERVAL_MAX", "JOB_RESUBMIT_AFTER"):
+        value = values.get(key)
+        if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+            problems.append(checks.Error(
+                f"{SETTING}['{key}'] must be a positive number of seconds (got {value!r}).",
+                hint="Leave it unset to use the default.",
+                id="voucherify.E021",
+            ))  # fmt: skip
+    resubmit, read_timeout = values.get("JOB_RESUBMIT_AFTER"), values.get("READ_TIMEOUT")
+    if isinstance(resubmit, int | float) and isinstance(read_timeout, int | float) and (
+        resubmit <= read_timeout
+    ):
+        problems.append(checks.Warning(
+            f"{SETTING}['JOB_RESUBMIT_AFTER'] ({resubmit} s) is not longer than READ_TIMEOUT.",
+            hint="A submit still in flight could be sent twice; keep it well above READ_TIMEOUT.",
+            id="voucherify.W020",
+        ))  # fmt: skip
+    upload_to = values.get("JOB_UPLOAD_TO")
+    if not isinstance(upload_to, str) or not upload_to.strip("/"):
+        problems.append(checks.Error(
+            f"{SETTING}['JOB_UPLOAD_TO'] must be a non-empty folder name (got {upload_to!r}).",
+            hint="For example 'voucherify/jobs'.",
+            id="voucherify.E022",
+        ))  # fmt: skip
+    return problems

@@ -1,0 +1,248 @@
+"""CSV sources of voucher and customer imports: header check, row checks, streaming split.
+
+The source is read row by row from Django storage and written into part files under the body
+limit; memory stays flat whatever the file size. Rows that would certainly be refused (no code,
+a date that is not ISO 8601, bytes that are not UTF-8, a value that is not a number...) are not
+sent: they are listed as failed rows with their reason, so nothing is silently dropped.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from django.core.files import File
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext as _
+
+#: Room left in a part for the multipart envelope around the CSV.
+MULTIPART_OVERHEAD = 1024
+HEADER_PEEK_BYTES = 64 * 1024
+
+
+class CsvError(ValueError):
+    """The file cannot be imported at all (nothing was sent); the message says why."""
+
+
+def _norm(header: str) -> str:
+    return header.strip().lower().replace(" ", "").replace("_", "")
+
+
+VOUCHER_TYPES = {"DISCOUNT_VOUCHER", "GIFT_VOUCHER", "LOYALTY_CARD", "DISCOUNT", "GIFT"}
+DISCOUNT_TYPES = {"AMOUNT", "PERCENT", "FIXED", "UNIT"}
+BOOLEANS = {"true", "false", "1", "0", "yes", "no"}
+
+
+def _is_date(value: str) -> bool:
+    try:
+        return bool(parse_datetime(value) or parse_date(value))
+    except ValueError:  # well formed but impossible, e.g. 2024-02-30
+        return False
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def voucher_row_problem(row: dict[str, str]) -> str | None:
+    """Why Voucherify would refuse this voucher row, or None (columns by normalised header)."""
+    if not row.get("code"):
+        return _("Code is empty.")
+    for column, label in (("startdate", "Start Date"), ("expirationdate", "Expiration Date")):
+        value = row.get(column)
+        if value and not _is_date(value):
+            return _("%(column)s is not an ISO 8601 date: %(value)r.") % {"column": label, "value": value}
+    if row.get("value") and not _is_number(row["value"]):
+        return _("Value is not a number: %(value)r.") % {"value": row["value"]}
+    limit = row.get("redemptionlimit")
+    if limit and not limit.isdigit():
+        return _("Redemption Limit is not a whole number: %(value)r.") % {"value": limit}
+    vtype = row.get("vouchertype")
+    if vtype and vtype.upper() not in VOUCHER_TYPES:
+        return _("Voucher Type %(value)r is not one of %(allowed)s.") % {
+            "value": vtype, "allowed": ", ".join(sorted(VOUCHER_TYPES))}
+    dtype = row.get("discounttype")
+    if dtype and dtype.upper() not in DISCOUNT_TYPES:
+        return _("Discount Type %(value)r is not one of %(allowed)s.") % {
+            "value": dtype, "allowed": ", ".join(sorted(DISCOUNT_TYPES))}
+    active = row.get("active")
+    if active and active.lower() not in BOOLEANS:
+        return _("Active must be true or false, not %(value)r.") % {"value": active}
+    return None
+
+
+def customer_row_problem(row: dict[str, str]) -> str | None:
+    if not row.get("sourceid") and not row.get("id"):
+        return _("Source_id is empty.")
+    birthdate = row.get("birthdate")
+    if birthdate and not _is_date(birthdate):
+        return _("Birthdate is not an ISO 8601 date: %(value)r.") % {"value": birthdate}
+    return None
+
+
+@dataclass(frozen=True)
+class CsvKind:
+    label: str
+    required: tuple[str, ...]  # one of these normalised columns must be present
+    row_problem: Callable[[dict[str, str]], str | None]
+    ident: str  # normalised column identifying a row in failed-row lists
+    ident_key: str  # its key in failed rows ("code" / "source_id")
+
+
+VOUCHERS = CsvKind("vouchers", ("code",), voucher_row_problem, "code", "code")
+CUSTOMERS = CsvKind("customers", ("sourceid", "id"), customer_row_problem, "sourceid", "source_id")
+
+
+def check_header(kind: CsvKind, header_line: bytes) -> list[str]:
+    """The header's columns; raises :class:`CsvError` when the file cannot be imported."""
+    if not header_line.strip():
+        raise CsvError(_("The file is empty: a CSV with a header line is expected."))
+    try:
+        text = header_line.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise CsvError(
+            _("The file is not UTF-8 encoded; save it as CSV UTF-8 and upload it again.")) from None
+    columns = next(csv.reader([text.rstrip("\r\n")]), [])
+    names = [_norm(c) for c in columns]
+    if any(not n for n in names):
+        raise CsvError(_("The header has an empty column name (column %(n)d).") % {"n": names.index("") + 1})
+    duplicates = sorted({c for c, n in zip(columns, names, strict=True) if names.count(n) > 1})
+    if duplicates:
+        raise CsvError(_("The header repeats columns: %(columns)s.") % {"columns": ", ".join(duplicates)})
+    if not any(r in names for r in kind.required):
+        wanted = " or ".join({"code": "Code", "sourceid": "Source_id", "id": "Id"}[r] for r in kind.required)
+        message = _("The header has no %(wanted)s column (found: %(found)s). Is this a %(kind)s CSV?")
+        raise CsvError(message % {
+            "wanted": wanted, "found": ", ".join(columns), "kind": kind.label})  # fmt: skip
+    return columns
+
+
+def read_header_line(stream: IO[bytes]) -> bytes:
+    """The first line of a binary stream (at most 64 KiB)."""
+    return stream.readline(HEADER_PEEK_BYTES)
+
+
+def validate_upload(kind: CsvKind, uploaded: Any) -> list[str]:
+    """Check an uploaded file's header without reading the rest; rewinds the file."""
+    uploaded.seek(0)
+    try:
+        return check_header(kind, read_header_line(uploaded))
+    finally:
+        uploaded.seek(0)
+
+
+@dataclass
+class SplitResult:
+    parts: list[dict[str, Any]] = field(default_factory=list)  # file name, rows, bytes, first row
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    rows: int = 0
+
+
+def _decoded_lines(stream: IO[bytes], bad_lines: set[int]) -> Iterator[str]:
+    """Lines decoded one by one; the numbers of lines that are not UTF-8 go to ``bad_lines``."""
+    for number, raw in enumerate(stream, start=1):
+        try:
+            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError:
+            bad_lines.add(number)
+            yield raw.decode("utf-8", errors="replace")
+
+
+class _PartWriter:
+    """Writes rows into temp files of at most ``max_bytes`` and saves each into storage."""
+
+    def __init__(self, header: list[str], max_bytes: int, save: Callable[[File[Any], int], str]) -> None:
+        self.header, self.max_bytes, self.save = header, max_bytes, save
+        self.buffer = io.StringIO()
+        self.writer = csv.writer(self.buffer, lineterminator="\r\n")
+        self.header_bytes = self._encode(header)
+        self.tmp: Any = None
+        self.size = self.rows = self.first_row = 0
+        self.parts: list[dict[str, Any]] = []
+
+    def _encode(self, row: list[str]) -> bytes:
+        self.buffer.seek(0)
+        self.buffer.truncate()
+        self.writer.writerow(row)
+        return self.buffer.getvalue().encode()
+
+    def add(self, source_row: int, row: list[str]) -> bool:
+        data = self._encode(row)
+        if len(self.header_bytes) + len(data) > self.max_bytes:
+            return False
+        if self.tmp is not None and self.size + len(data) > self.max_bytes:
+            self.flush()
+        if self.tmp is None:
+            self.tmp = tempfile.TemporaryFile()  # noqa: SIM115 - closed in flush()
+            self.tmp.write(self.header_bytes)
+            self.size, self.rows, self.first_row = len(self.header_bytes), 0, source_row
+        self.tmp.write(data)
+        self.size += len(data)
+        self.rows += 1
+        return True
+
+    def flush(self) -> None:
+        if self.tmp is None:
+            return
+        self.tmp.seek(0)
+        name = self.save(File(self.tmp), len(self.parts) + 1)
+        self.parts.append({"file": name, "rows": self.rows, "bytes": self.size, "first_row": self.first_row})
+        self.tmp.close()
+        self.tmp = None
+
+
+def split_csv(kind: CsvKind, stream: IO[bytes], max_bytes: int,
+              save: Callable[[File[Any], int], str]) -> SplitResult:
+    """Stream ``stream`` into part files under ``max_bytes`` (``save`` stores one, returns its name).
+
+    Row numbers count data rows from 1 (the header is not a row). Raises :class:`CsvError` for
+    problems with the whole file (empty, header, no data row).
+    """
+    columns = check_header(kind, read_header_line(stream))
+    stream.seek(0)
+    names = [_norm(c) for c in columns]
+    bad_lines: set[int] = set()
+    reader = csv.reader(_decoded_lines(stream, bad_lines))
+    next(reader)  # the header, checked above
+    writer = _PartWriter(columns, max_bytes - MULTIPART_OVERHEAD, save)
+    result = SplitResult()
+    previous_line = reader.line_num
+    for values in reader:
+        lines = range(previous_line + 1, reader.line_num + 1)
+        previous_line = reader.line_num
+        if not any(v.strip() for v in values):
+            continue  # a blank line is not a row
+        result.rows += 1
+        row = {n: v.strip() for n, v in zip(names, values, strict=False)}
+        ident = {kind.ident_key: row.get(kind.ident, "")}
+        problem = None
+        if any(n in bad_lines for n in lines):
+            problem = _("Line %(line)d is not valid UTF-8; save the file as CSV UTF-8.") % {"line": lines[0]}
+        elif len(values) > len(names):
+            problem = _("The row has %(got)d fields, the header %(want)d.") % {
+                "got": len(values), "want": len(names)}
+        else:
+            problem = kind.row_problem(row)
+        if problem is None and not writer.add(result.rows, values):
+            problem = _("The row alone is over the request size limit.")
+        if problem is not None:
+            result.failed.append({"row": result.rows, **ident, "reason": problem})
+    writer.flush()
+    if result.rows == 0:
+        raise CsvError(_("The file has a header but no rows."))
+    result.parts = writer.parts
+    return result
+
+
+def part_filename(source_name: str, index: int) -> str:
+    stem = os.path.splitext(os.path.basename(source_name))[0] or "import"
+    return f"{stem}.part{index:04d}.csv"

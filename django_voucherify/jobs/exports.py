@@ -1,0 +1,53 @@
+"""Exports: poll ``client.exports.get`` until DONE, then stream the CSV into Django storage."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from django.core.files import File
+from django.utils.translation import gettext as _
+
+from ..models import Job, JobPart, PartState
+
+Finish = Callable[..., list[Any]]
+
+
+def _client() -> Any:
+    from .. import client
+
+    return client
+
+
+def poll_export(part: JobPart, finish: Finish, again: Callable[[JobPart], list[Any]]) -> list[Any]:
+    """One poll of an export; on DONE the file is downloaded (streamed through a temporary
+    file, never held in memory) and saved as the job's ``result_file``."""
+    export = _client().exports.get(part.async_action_id)
+    status = str(export.get("status") or "")
+    if status == "ERROR":
+        return finish(part, PartState.FAILED, error=_("Voucherify could not produce export %(id)s.") % {
+            "id": part.async_action_id}, remote_status=status)  # fmt: skip
+    if status != "DONE":
+        JobPart.objects.filter(pk=part.pk).update(remote_status=status)
+        return again(part)
+    url = str((export.get("result") or {}).get("url") or "")
+    token = (parse_qs(urlsplit(url).query).get("token") or [""])[0]
+    with tempfile.TemporaryFile() as tmp:
+        size = _client().exports.download(part.async_action_id, token, into=tmp)
+        tmp.seek(0)
+        job = Job.objects.get(pk=part.job_id)
+        job.result_file.save(f"{job.kind}-{job.pk}-{part.async_action_id}.csv", File(tmp), save=False)
+        Job.objects.filter(pk=job.pk).update(result_file=job.result_file.name)
+    rows = max(0, _count_lines(job) - 1)
+    return finish(part, PartState.DONE, remote_status=status,
+                  result={"url_host": urlsplit(url).netloc, "bytes": size, "done_count": rows})  # fmt: skip
+
+
+def _count_lines(job: Job) -> int:
+    count = 0
+    with job.result_file.open("rb") as stored:
+        for chunk in iter(lambda: stored.read(1 << 16), b""):
+            count += chunk.count(b"\n")
+    return count

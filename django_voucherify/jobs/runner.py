@@ -1,0 +1,311 @@
+"""Submitting parts and following them to the end, one step at a time.
+
+Each step (:func:`submit_part`, :func:`poll_part`) does one call, records the outcome in the
+database and returns the :class:`Step` objects to run next (with a delay). Celery tasks schedule
+them with ``countdown``; :func:`drive` runs them in the calling process (commands, tests, bench).
+Nothing here sleeps, except :func:`drive`, which is never called inside a worker.
+
+Exactly once: before the call the part is marked ``submitting`` (committed), after it
+``submitted`` with the async action id. A step that finds a part ``submitting`` comes after a
+crash (or an unknown outcome: timeout, 500) and *reconciles*: it looks for an async action of
+the same type created since the marker and not owned by another part, and adopts it. Only when
+none shows up ``JOB_RESUBMIT_AFTER`` seconds after the marker (longer than any request can stay
+in flight) is the part sent again. Residual risk, documented in docs/jobs.md: another client
+starting an async action of the same type in that window could be adopted by mistake.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+
+from ..api.errors import APIError, NotFoundError, RateLimitedError, ServerError, TransportError
+from ..conf import raw_settings
+from ..models import Job, JobKind, JobPart, JobState, PartState
+from ..models.jobs import FINAL_JOB_STATES, FINAL_PART_STATES
+from . import exports, results
+
+logger = logging.getLogger("django_voucherify.jobs")
+
+#: Voucherify's async action type of each kind (used to reconcile an unknown submit).
+ASYNC_TYPES = {
+    JobKind.IMPORT_VOUCHERS: "VOUCHERS.IMPORT", JobKind.IMPORT_VOUCHERS_CSV: "VOUCHERS.IMPORT_CSV",
+    JobKind.IMPORT_CUSTOMERS_CSV: "CUSTOMERS.IMPORT_CSV", JobKind.IMPORT_ORDERS: "ORDERS.IMPORT",
+    JobKind.BULK_UPDATE_VOUCHERS: "VOUCHERS.BULK_UPDATE",
+    JobKind.UPDATE_VOUCHERS_METADATA: "VOUCHERS.METADATA_UPDATE",
+    JobKind.BULK_UPDATE_CUSTOMERS: "CUSTOMERS.BULK_UPDATE",
+    JobKind.UPDATE_CUSTOMERS_METADATA: "CUSTOMERS.METADATA_UPDATE",
+    JobKind.PUSH_CUSTOMERS: "CUSTOMERS.BULK_UPDATE", JobKind.PUSH_ORDERS: "ORDERS.IMPORT",
+}  # fmt: skip
+MAX_SUBMIT_ATTEMPTS = 8
+CLOCK_SKEW = timedelta(seconds=60)  # tolerated difference between our clock and Voucherify's
+
+
+@dataclass(frozen=True)
+class Step:
+    action: str  # "submit" or "poll"
+    part_id: int
+    delay: float = 0.0
+
+
+def _client() -> Any:
+    from .. import client
+
+    return client
+
+
+def _setting(name: str) -> float:
+    return float(raw_settings()[name])
+
+
+def poll_delay(polls: int) -> float:
+    """Backoff between polls: ``JOB_POLL_INTERVAL`` growing by half each time, capped."""
+    return min(_setting("JOB_POLL_INTERVAL") * 1.5 ** max(0, polls - 1), _setting("JOB_POLL_INTERVAL_MAX"))
+
+
+def send(part: JobPart) -> str:
+    """Make the part's request; returns the async action (or export) id."""
+    job, client, body = part.job, _client(), part.payload
+    kind = job.kind
+    if kind in (JobKind.IMPORT_VOUCHERS_CSV, JobKind.IMPORT_CUSTOMERS_CSV):
+        resource = client.vouchers if kind == JobKind.IMPORT_VOUCHERS_CSV else client.customers
+        upload = resource.import_csv
+        with part.file.open("rb") as source:
+            answer = upload(source, filename=str(part.file.name).rsplit("/", 1)[-1])
+    elif kind == JobKind.EXPORT_ORDERS:
+        return str(client.orders.export(body)["id"])
+    elif kind == JobKind.EXPORT_VOUCHER_TRANSACTIONS:
+        return str(client.vouchers.export_transactions(job.params["code"], body)["id"])
+    else:
+        calls = {
+            JobKind.IMPORT_VOUCHERS: lambda: client.vouchers.import_json(body),
+            JobKind.IMPORT_ORDERS: lambda: client.orders.import_json(body),
+            JobKind.BULK_UPDATE_VOUCHERS: lambda: client.vouchers.bulk_update(body),
+            JobKind.UPDATE_VOUCHERS_METADATA:
+                lambda: client.vouchers.update_metadata(body, job.params["metadata"]),
+            JobKind.BULK_UPDATE_CUSTOMERS: lambda: client.customers.bulk_update(body),
+            JobKind.UPDATE_CUSTOMERS_METADATA:
+                lambda: client.customers.update_metadata(body, job.params["metadata"]),
+        }  # fmt: skip
+        answer = calls[JobKind(kind)]()
+    return str(answer["async_action_id"])
+
+
+def _claim(part_id: int) -> tuple[JobPart | None, str]:
+    """Lock the part and decide: ``send`` (marker written), ``reconcile``, or ``skip``."""
+    with transaction.atomic():
+        part = JobPart.objects.select_for_update().select_related("job").get(pk=part_id)
+        if part.state == PartState.PENDING:
+            part.state, part.submit_started_at = PartState.SUBMITTING, timezone.now()
+            part.submit_attempts += 1
+            part.save(update_fields=["state", "submit_started_at", "submit_attempts"])
+            return part, "send"
+        if part.state == PartState.SUBMITTING:
+            return part, "reconcile"
+        return part, "skip"
+
+
+def submit_part(part_id: int) -> list[Step]:
+    """Send a pending part once; reconcile a part whose earlier submit had an unknown outcome."""
+    part, decision = _claim(part_id)
+    if part is None or decision == "skip":
+        return _after_submitted(part) if part and part.state == PartState.SUBMITTED else []
+    if decision == "reconcile":
+        return _reconcile(part)
+    return _send_and_record(part)
+
+
+def _send_and_record(part: JobPart) -> list[Step]:
+    try:
+        remote_id = send(part)
+    except TransportError as exc:
+        if not exc.request_sent:
+            return _back_to_pending(part, str(exc), 1.0)
+        logger.warning("Voucherify job part %s: submit outcome unknown (%s); reconciling", part.pk, exc)
+        return [Step("submit", part.pk, min(5.0, _setting("JOB_RESUBMIT_AFTER")))]
+    except (RateLimitedError, ServerError) as exc:
+        if exc.status in (429, 502, 503, 504):  # answered before the request was processed
+            return _back_to_pending(part, str(exc), float(getattr(exc, "retry_after", 0) or 2.0))
+        return [Step("submit", part.pk, min(5.0, _setting("JOB_RESUBMIT_AFTER")))]
+    except APIError as exc:  # refused: 400, 401, 413...
+        message = _("Voucherify refused the request (%(status)s %(key)s): %(message)s [request_id %(rid)s]")
+        reason = message % {
+            "status": exc.status, "key": exc.key or "", "message": exc.details or exc.message,
+            "rid": exc.request_id or "-"}  # fmt: skip
+        return _finish_part(part, PartState.FAILED, error=reason)
+    return _record_submitted(part, remote_id)
+
+
+def _back_to_pending(part: JobPart, error: str, delay: float) -> list[Step]:
+    if part.submit_attempts >= MAX_SUBMIT_ATTEMPTS:
+        return _finish_part(part, PartState.FAILED, error=_("Not sent after %(n)d attempts: %(error)s") % {
+            "n": part.submit_attempts, "error": error})  # fmt: skip
+    JobPart.objects.filter(pk=part.pk, state=PartState.SUBMITTING).update(
+        state=PartState.PENDING, error=error)
+    return [Step("submit", part.pk, delay)]
+
+
+def _record_submitted(part: JobPart, remote_id: str) -> list[Step]:
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            updated = JobPart.objects.filter(pk=part.pk, state=PartState.SUBMITTING).update(
+                state=PartState.SUBMITTED, async_action_id=remote_id, submitted_at=now, error="",
+                next_poll_at=now + timedelta(seconds=poll_delay(1)))
+            if updated:
+                Job.objects.filter(pk=part.job_id).update(async_action_id=remote_id, updated_at=now)
+    except IntegrityError:  # another part already owns this async action (adopted meanwhile)
+        return [Step("submit", part.pk, 1.0)]
+    part.refresh_from_db()
+    return _after_submitted(part) if updated else []
+
+
+def _after_submitted(part: JobPart) -> list[Step]:
+    steps = [Step("poll", part.pk, poll_delay(1))]
+    following = JobPart.objects.filter(job_id=part.job_id, index__gt=part.index,
+                                       state=PartState.PENDING).order_by("index").first()  # fmt: skip
+    if following is not None:  # parts go one after the other, in source order
+        steps.append(Step("submit", following.pk))
+    return steps
+
+
+def _reconcile(part: JobPart) -> list[Step]:
+    started = part.submit_started_at or timezone.now()
+    if part.job.is_export:  # no list of exports to look in; a second export harms nothing
+        JobPart.objects.filter(pk=part.pk).update(state=PartState.PENDING)
+        return [Step("submit", part.pk)]
+    try:
+        found = _find_unclaimed_action(ASYNC_TYPES[JobKind(part.job.kind)], started - CLOCK_SKEW)
+    except (TransportError, RateLimitedError, ServerError) as exc:
+        logger.warning("Voucherify job part %s: cannot list async actions yet (%s)", part.pk, exc)
+        return [Step("submit", part.pk, 5.0)]
+    if found:
+        logger.info("Voucherify job part %s: adopting async action %s after an unknown submit",
+                    part.pk, found)
+        return _record_submitted(part, found)
+    waited = (timezone.now() - started).total_seconds()
+    resubmit_after = _setting("JOB_RESUBMIT_AFTER")
+    if waited < resubmit_after:
+        return [Step("submit", part.pk, min(5.0, resubmit_after - waited))]
+    logger.warning("Voucherify job part %s: no async action after %.0f s; sending again", part.pk, waited)
+    JobPart.objects.filter(pk=part.pk, state=PartState.SUBMITTING).update(state=PartState.PENDING)
+    return submit_part(part.pk)
+
+
+def _find_unclaimed_action(action_type: str, since: datetime) -> str | None:
+    """The oldest async action of ``action_type`` created after ``since`` that no part owns."""
+    candidates: list[tuple[datetime, str]] = []
+    for action in _client().async_actions.iterate(limit=100):
+        created = parse_datetime(str(action.get("created_at") or ""))
+        if created is None or created < since:
+            break  # newest first: everything further is older
+        if action.get("type") == action_type:
+            candidates.append((created, str(action["id"])))
+    owned = set(JobPart.objects.filter(async_action_id__in=[c[1] for c in candidates])
+                .values_list("async_action_id", flat=True))  # fmt: skip
+    free = sorted(c for c in candidates if c[1] not in owned)
+    return free[0][1] if free else None
+
+
+def poll_part(part_id: int) -> list[Step]:
+    """Read the part's async action (or export) once; finish the part or poll again later."""
+    part = JobPart.objects.select_related("job").get(pk=part_id)
+    if part.state != PartState.SUBMITTED:
+        return []
+    JobPart.objects.filter(pk=part.pk).update(polls=part.polls + 1)
+    part.polls += 1
+    try:
+        if part.job.is_export:
+            return exports.poll_export(part, _finish_part,
+                                       lambda p: [Step("poll", p.pk, poll_delay(p.polls))])
+        action = _client().async_actions.get(part.async_action_id)
+    except NotFoundError:
+        return _finish_part(part, PartState.FAILED, error=_(
+            "Voucherify has no async action or export %(id)s (404): it expired or belongs to "
+            "another project, so the outcome of this part is unknown.") % {"id": part.async_action_id})
+    except (TransportError, RateLimitedError, ServerError) as exc:
+        delay = max(poll_delay(part.polls), float(getattr(exc, "retry_after", 0) or 0))
+        logger.warning("Voucherify job part %s: poll failed (%s), next in %.0f s", part.pk, exc, delay)
+        return [Step("poll", part.pk, delay)]
+    status = str(action.get("status") or "")
+    if status in ("DONE", "FAILED"):
+        result = dict(action.get("result") or {})
+        state = PartState.DONE if status == "DONE" else PartState.FAILED
+        error = "" if state == PartState.DONE else str(result.get("message") or _("The async action failed."))
+        return _finish_part(part, state, result=result, error=error, remote_status=status)
+    delay = poll_delay(part.polls)
+    JobPart.objects.filter(pk=part.pk).update(
+        remote_status=status, progress=int(action.get("progress") or 0),
+        next_poll_at=timezone.now() + timedelta(seconds=delay))
+    results.refresh_job(part.job_id)
+    return [Step("poll", part.pk, delay)]
+
+
+def _finish_part(part: JobPart, state: str, *, result: dict[str, Any] | None = None, error: str = "",
+                 remote_status: str = "") -> list[Step]:
+    result = result or {}
+    failed_rows = results.failed_rows_of(part, result)
+    done = int(result.get("done_count") or 0)
+    failed = int(result.get("failed_count") or len(failed_rows))
+    if state == PartState.FAILED and not result:
+        failed = part.row_count  # nothing was applied that we know of
+    with transaction.atomic():
+        updated = JobPart.objects.filter(pk=part.pk).exclude(state__in=FINAL_PART_STATES).update(
+            state=state, error=error, remote_status=remote_status or state.upper(), progress=100,
+            done_count=done, failed_count=failed, finished_at=timezone.now(),
+            result={**result, "failed_rows": failed_rows, "failed": None, "errors": None})
+    if updated:
+        part.refresh_from_db()
+        if state == PartState.DONE and part.job.kind in (JobKind.PUSH_CUSTOMERS, JobKind.PUSH_ORDERS):
+            results.mark_pushed_mirrors(part)
+        if part.file:
+            part.file.delete(save=True)  # the source file is kept; its split copy is not needed
+    results.refresh_job(part.job_id)
+    return []
+
+
+def pending_steps(job: Job) -> list[Step]:
+    """What a job still needs (after a lost message, or for :func:`drive`)."""
+    if job.state in FINAL_JOB_STATES:
+        return []
+    steps = []
+    for part in job.parts.exclude(state__in=FINAL_PART_STATES).order_by("index"):
+        steps.append(Step("poll" if part.state == PartState.SUBMITTED else "submit", part.pk))
+        if part.state == PartState.PENDING:
+            break  # the next parts follow this one
+    return steps
+
+
+def run_step(step: Step) -> list[Step]:
+    return submit_part(step.part_id) if step.action == "submit" else poll_part(step.part_id)
+
+
+def drive(job: Job, *, timeout: float = 3600.0, progress: Any = None) -> Job:
+    """Run a job to its end in this process (management commands with ``--here``, tests,
+    benchmarks): the same steps the Celery tasks run, with the delays slept here."""
+    from .api import prepare
+
+    if job.state == JobState.PREPARING and job.source_file:
+        prepare(job.pk)
+        job.refresh_from_db()
+    deadline = time.monotonic() + timeout
+    queue: list[tuple[float, Step]] = [(time.monotonic(), s) for s in pending_steps(job)]
+    while queue and time.monotonic() < deadline:
+        queue.sort(key=lambda item: item[0])
+        due, step = queue.pop(0)
+        time.sleep(max(0.0, min(due - time.monotonic(), deadline - time.monotonic())))
+        queue.extend((time.monotonic() + s.delay, s) for s in run_step(step))
+        if progress is not None:
+            job.refresh_from_db()
+            progress(job)
+    job.refresh_from_db()
+    return job
+

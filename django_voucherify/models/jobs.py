@@ -1,0 +1,166 @@
+"""Bulk jobs: one :class:`Job` per import, bulk update or export, split into :class:`JobPart`.
+
+Contract (see :mod:`django_voucherify.jobs`): every part is one request to Voucherify (a body
+under 10 MB, at most 2000 orders) and one async action (or export) followed to its end. A
+part's ``state`` moves ``pending`` -> ``submitting`` (the marker written *before* the call) ->
+``submitted`` (async action id recorded) -> ``done``/``failed``; a part found ``submitting`` by
+a re-delivered task had an unknown outcome and is reconciled against Voucherify's list of async
+actions instead of being sent again. The job shows the totals across its parts.
+
+These models only hold state; the calls are made by :mod:`django_voucherify.jobs`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core import checks
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class JobKind(models.TextChoices):
+    IMPORT_VOUCHERS = "import_vouchers", _("import vouchers")
+    IMPORT_VOUCHERS_CSV = "import_vouchers_csv", _("import vouchers from CSV")
+    IMPORT_CUSTOMERS_CSV = "import_customers_csv", _("import customers from CSV")
+    IMPORT_ORDERS = "import_orders", _("import historical orders")
+    BULK_UPDATE_VOUCHERS = "bulk_update_vouchers", _("update vouchers in bulk")
+    UPDATE_VOUCHERS_METADATA = "update_vouchers_metadata", _("update vouchers' metadata")
+    BULK_UPDATE_CUSTOMERS = "bulk_update_customers", _("update customers in bulk")
+    UPDATE_CUSTOMERS_METADATA = "update_customers_metadata", _("update customers' metadata")
+    EXPORT_ORDERS = "export_orders", _("export orders")
+    EXPORT_VOUCHER_TRANSACTIONS = "export_voucher_transactions", _("export voucher transactions")
+    PUSH_CUSTOMERS = "push_customers", _("push customer mirrors")
+    PUSH_ORDERS = "push_orders", _("push order mirrors")
+
+
+EXPORT_KINDS = frozenset({JobKind.EXPORT_ORDERS, JobKind.EXPORT_VOUCHER_TRANSACTIONS})
+
+
+class JobState(models.TextChoices):
+    PREPARING = "preparing", _("preparing")  # the source is being validated and split
+    RUNNING = "running", _("running")
+    DONE = "done", _("done")  # every part finished (rows may still have failed: see failed_count)
+    FAILED = "failed", _("failed")  # a part was refused or its async action failed / vanished
+
+
+FINAL_JOB_STATES = frozenset({JobState.DONE, JobState.FAILED})
+
+
+class PartState(models.TextChoices):
+    PENDING = "pending", _("pending")
+    SUBMITTING = "submitting", _("submitting")  # marker: the call may be in flight
+    SUBMITTED = "submitted", _("submitted")
+    DONE = "done", _("done")
+    FAILED = "failed", _("failed")
+
+
+FINAL_PART_STATES = frozenset({PartState.DONE, PartState.FAILED})
+
+
+def job_upload_to(instance: Any, filename: str) -> str:
+    from django.utils import timezone
+
+    from ..conf import raw_settings
+
+    return f"{raw_settings()['JOB_UPLOAD_TO'].rstrip('/')}/{timezone.now():%Y/%m}/{filename}"
+
+
+def _storage() -> Any:
+    from django.core.files.storage import storages
+
+    from ..conf import raw_settings
+
+    return storages[raw_settings()["JOB_STORAGE"]]
+
+
+class Job(models.Model):
+    kind = models.CharField(_("kind"), max_length=40, choices=JobKind.choices)
+    state = models.CharField(_("state"), max_length=16, choices=JobState.choices,
+                             default=JobState.PREPARING, db_index=True)  # fmt: skip
+    #: The async action (or export) of the part submitted last; every part keeps its own.
+    async_action_id = models.CharField(_("async action / export id"), max_length=64, blank=True)
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
+    source_file = models.FileField(_("source file"), upload_to=job_upload_to, storage=_storage,
+                                   max_length=300, blank=True)  # fmt: skip
+    result_file = models.FileField(_("result file"), upload_to=job_upload_to, storage=_storage,
+                                   max_length=300, blank=True)  # fmt: skip
+    total_rows = models.PositiveIntegerField(_("rows"), default=0)
+    progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
+    done_count = models.PositiveIntegerField(_("done"), default=0)
+    failed_count = models.PositiveIntegerField(_("failed"), default=0)
+    #: ``[{"row": n, "code"/"source_id": ..., "reason": ...}]``: rows refused locally or remotely.
+    failed_rows = models.JSONField(_("failed rows"), default=list, blank=True)
+    result = models.JSONField(_("result"), default=dict, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+",
+                                   verbose_name=_("started by"))  # fmt: skip
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("bulk job")
+        verbose_name_plural = _("bulk jobs")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in FINAL_JOB_STATES
+
+    @property
+    def is_export(self) -> bool:
+        return self.kind in EXPORT_KINDS
+
+    @classmethod
+    def check(cls, **kwargs: Any) -> list[checks.CheckMessage]:
+        # The jobs' settings are checked with the model that uses them (no extra AppConfig hook).
+        from ..jobs.checks import job_settings_problems
+
+        return [*super().check(**kwargs), *job_settings_problems()]
+
+
+class JobPart(models.Model):
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="parts")
+    index = models.PositiveIntegerField(_("part"))
+    state = models.CharField(_("state"), max_length=16, choices=PartState.choices,
+                             default=PartState.PENDING)  # fmt: skip
+    async_action_id = models.CharField(_("async action / export id"), max_length=64, blank=True)
+    #: JSON body of the request (JSON kinds), or extra data (pk window of a mirror push).
+    payload = models.JSONField(_("payload"), null=True, blank=True)
+    file = models.FileField(_("CSV part"), upload_to=job_upload_to, storage=_storage,
+                            max_length=300, blank=True)  # fmt: skip
+    first_row = models.PositiveIntegerField(_("first source row"), default=1)
+    row_count = models.PositiveIntegerField(_("rows"), default=0)
+    size_bytes = models.PositiveBigIntegerField(_("bytes"), default=0)
+    submit_started_at = models.DateTimeField(_("submit started"), null=True, blank=True)
+    submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
+    submit_attempts = models.PositiveIntegerField(_("submit attempts"), default=0)
+    polls = models.PositiveIntegerField(_("polls"), default=0)
+    next_poll_at = models.DateTimeField(_("next poll"), null=True, blank=True)
+    remote_status = models.CharField(_("Voucherify status"), max_length=32, blank=True)
+    progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
+    done_count = models.PositiveIntegerField(_("done"), default=0)
+    failed_count = models.PositiveIntegerField(_("failed"), default=0)
+    result = models.JSONField(_("result"), null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("job part")
+        verbose_name_plural = _("job parts")
+        ordering = ["job", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "index"], name="voucherify_jobpart_unique_index"),
+            # One async action belongs to one part: two reconciling parts cannot adopt the same.
+            models.UniqueConstraint(fields=["async_action_id"], name="voucherify_jobpart_unique_action",
+                                    condition=~models.Q(async_action_id="")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job} part {self.index}"

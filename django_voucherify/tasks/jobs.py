@@ -1,0 +1,46 @@
+"""Bulk job tasks: thin shells over :mod:`django_voucherify.jobs`.
+
+Every task is ``acks_late`` and idempotent: a message re-delivered after a worker crash finds
+the job's state in the database and carries on from there (a part is never sent twice, see
+:mod:`django_voucherify.jobs.runner`). Polls re-schedule themselves with ``countdown``; no task
+sleeps. Schedule ``resume_jobs`` with celery beat to pick up work whose message was lost::
+
+    CELERY_BEAT_SCHEDULE = {
+        "voucherify-resume-jobs": {"task": "django_voucherify.resume_jobs", "schedule": 600.0},
+    }
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+from ..jobs import api, dispatch, runner
+
+COMMON: dict[str, Any] = {"bind": True, "acks_late": True, "ignore_result": True,
+                          "reject_on_worker_lost": True}  # fmt: skip
+
+
+@shared_task(name="django_voucherify.prepare_job", **COMMON)
+def prepare_job(self: Any, job_id: int) -> None:
+    """Split a CSV job's stored source into parts, then queue the first submit."""
+    api.prepare(job_id)
+
+
+@shared_task(name="django_voucherify.submit_job_part", **COMMON)
+def submit_job_part(self: Any, part_id: int) -> None:
+    """Submit one part (or reconcile an earlier submit whose outcome is unknown)."""
+    dispatch.schedule(runner.submit_part(part_id), from_eager_task=self.request.is_eager)
+
+
+@shared_task(name="django_voucherify.poll_job_part", **COMMON)
+def poll_job_part(self: Any, part_id: int) -> None:
+    """Read a part's async action or export once; re-schedules itself until it is final."""
+    dispatch.schedule(runner.poll_part(part_id), from_eager_task=self.request.is_eager)
+
+
+@shared_task(name="django_voucherify.resume_jobs", ignore_result=True)
+def resume_jobs() -> int:
+    """Queue again what unfinished jobs still need (idempotent; safe to run often)."""
+    return dispatch.resume()
