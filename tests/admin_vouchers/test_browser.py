@@ -1,0 +1,144 @@
+"""A real browser in the example shop's admin: create, disable, enable and delete a voucher.
+
+Processes: the sandbox over HTTP (a thread of this test), the example project under
+``manage.py runserver`` on a fresh SQLite database, and Debian's Chromium driven by Playwright
+(never a downloaded browser; ``scripts/test`` installs the ``chromium`` package). A screenshot of
+every page goes to ``artifacts/admin_vouchers/`` (gitignored), so a failure can be looked at.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright import sync_api  # the dev extra; a missing package fails, never skips
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts" / "admin_vouchers"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+if not os.path.exists(CHROMIUM):  # a missing browser must fail loudly, not skip: scripts/test installs it
+    raise RuntimeError(f"{CHROMIUM} is missing: apt-get install chromium (scripts/test does it)")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for(port: int, proc: subprocess.Popen[bytes], seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"runserver exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("runserver did not start listening")
+
+
+@pytest.fixture
+def example_shop(voucherify_sandbox_server, tmp_path) -> Iterator[str]:
+    """The example project's admin on the sandbox; yields its base URL (admin / admin)."""
+    sandbox = voucherify_sandbox_server.sandbox
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "example_project.settings",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'shop.sqlite3'}",
+        "VOUCHERIFY_API_URL": voucherify_sandbox_server.url,
+        "VOUCHERIFY_APP_ID": sandbox.app_id,
+        "VOUCHERIFY_SECRET_KEY": sandbox.app_token,
+        "CELERY_BROKER_URL": "memory://",
+        "DJANGO_SUPERUSER_PASSWORD": "admin",
+        "PYTHONUNBUFFERED": "1",
+    }
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "--noinput", "-v0"], env=env, cwd=ROOT, check=True)
+    subprocess.run([*manage, "createsuperuser", "--noinput", "--username", "admin", "--email", ""],
+                   env=env, cwd=ROOT, check=True, capture_output=True)
+    port = _free_port()
+    log = open(tmp_path / "runserver.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen([*manage, "runserver", "--noreload", f"127.0.0.1:{port}"], env=env, cwd=ROOT,
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_for(port, proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture
+def page(example_shop) -> Iterator[object]:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(15_000)
+            yield page
+        finally:
+            browser.close()
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def run_action(page, base: str, code: str, action: str, step: str) -> None:
+    page.goto(f"{base}/admin/django_voucherify/voucher/")
+    page.locator("#result_list tr", has_text=code).locator("input.action-select").check()
+    page.select_option("select[name=action]", action)
+    page.click("button[name=index]")
+    page.wait_for_selector("#voucher-changes")
+    shot(page, f"{step}-confirm")
+    assert code in page.inner_text("#voucher-changes")
+    page.click("#confirm-action")
+    page.wait_for_selector("ul.messagelist")
+    shot(page, f"{step}-done")
+
+
+def test_create_disable_enable_delete_in_a_browser(page, example_shop, voucherify_sandbox_server):
+    base, remote = example_shop, voucherify_sandbox_server.sandbox.state.vouchers
+    page.goto(f"{base}/admin/login/")
+    shot(page, "01-login")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "admin")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#site-name")
+
+    page.goto(f"{base}/admin/django_voucherify/voucher/add/")
+    page.fill("#id_code", "BROWSER-10")
+    page.select_option("#id_discount_type", "AMOUNT")
+    page.fill("#id_amount_off", "1000")
+    page.fill("#id_category", "browser")
+    shot(page, "02-add-form")
+    page.click("input[name=_save]")
+    page.wait_for_selector("ul.messagelist")
+    shot(page, "03-created")
+    assert remote["BROWSER-10"]["discount"]["amount_off"] == 1000
+    assert "BROWSER-10" in page.inner_text("#result_list")
+
+    run_action(page, base, "BROWSER-10", "disable_selected", "04-disable")
+    assert "Disable: done for BROWSER-10." in page.inner_text("ul.messagelist")
+    assert remote["BROWSER-10"]["active"] is False
+
+    run_action(page, base, "BROWSER-10", "enable_selected", "05-enable")
+    assert remote["BROWSER-10"]["active"] is True
+
+    run_action(page, base, "BROWSER-10", "delete_selected_remote", "06-delete")
+    assert "BROWSER-10" not in remote and "BROWSER-10" in voucherify_sandbox_server.sandbox.state.bin
+    assert "BROWSER-10" not in page.inner_text("#content")
+    assert len(list(ARTIFACTS.glob("*.png"))) >= 9
