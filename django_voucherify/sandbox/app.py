@@ -91,6 +91,18 @@ class Sandbox:
         start_response(f"{resp.status} {REASONS.get(resp.status, 'Unknown')}", headers)
         return [payload]
 
+    @staticmethod
+    def _strike(fault: Any, environ: dict[str, Any], path: str) -> None:
+        """Injected latency (a timeout when longer than the caller's) and dropped connections."""
+        if fault.latency:
+            timeout = environ.get("sandbox.read_timeout")
+            if timeout is not None and fault.latency > float(timeout):
+                time.sleep(float(timeout))
+                raise SimulatedTimeout(f"injected latency {fault.latency}s > {timeout}s")
+            time.sleep(fault.latency)
+        if fault.drop:
+            raise DropConnection(path)
+
     def handle_environ(self, environ: dict[str, Any]) -> SandboxResponse:
         """Turn a WSGI environ into a response. May raise DropConnection/SimulatedTimeout."""
         method = str(environ.get("REQUEST_METHOD", "GET")).upper()
@@ -112,17 +124,10 @@ class Sandbox:
             headers["content-type"] = str(environ["CONTENT_TYPE"])
         req = SandboxRequest(method, path, {}, headers, b"", "v-" + secrets.token_hex(9))
         fault = self.faults.pick(method, _decoded(path))
-        if fault is not None:
-            if fault.latency:
-                timeout = environ.get("sandbox.read_timeout")
-                if timeout is not None and fault.latency > float(timeout):
-                    time.sleep(float(timeout))
-                    raise SimulatedTimeout(f"injected latency {fault.latency}s > {timeout}s")
-                time.sleep(fault.latency)
-            if fault.drop:
-                raise DropConnection(path)
+        if fault is not None and not fault.after:
+            self._strike(fault, environ, path)
         try:
-            if fault is not None and fault.status is not None:
+            if fault is not None and fault.status is not None and not fault.after:
                 extra = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after else None
                 raise SandboxError(
                     fault.status, fault.key or _fault_key(fault.status),
@@ -146,6 +151,13 @@ class Sandbox:
         except SandboxError as err:
             resp = SandboxResponse(err.status, err.to_body(req.request_id), dict(err.headers))
         resp.headers["X-Request-Id"] = req.request_id
+        if fault is not None and fault.after:
+            self._strike(fault, environ, path)  # handled, but the answer is lost
+            if fault.status is not None:  # handled, then answered with an error anyway
+                err = SandboxError(fault.status, fault.key or _fault_key(fault.status),
+                                   "Injected fault", "Fault injected by the sandbox")
+                resp = SandboxResponse(err.status, err.to_body(req.request_id), {})
+                resp.headers["X-Request-Id"] = req.request_id
         op = resp.operation_id or req.operation_id
         for listener in list(self.response_listeners):
             listener(Exchange(req, resp, op))

@@ -9,6 +9,10 @@ with probability ``rate`` (seeded RNG, so runs are reproducible). Example::
     sandbox.faults.add(path="/v1/redemptions", status=429, retry_after=1, times=1)
     sandbox.faults.add(path="*", latency=0.5)                      # every request, forever
     sandbox.faults.add(path="/v1/orders", drop=True, times=1)      # connection dropped
+    sandbox.faults.add(path="/v1/redemptions", drop=True, after=True)  # handled, answer lost
+
+``after=True`` makes latency and drops strike *after* the request was handled: the server acted
+but the client never hears of it (the case a checkout must reconcile).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ class Fault:
     times: int | None = None
     rate: float = 1.0
     key: str | None = None
+    after: bool = False
     hits: int = 0
 
     def matches(self, method: str, path: str) -> bool:
@@ -66,11 +71,12 @@ class FaultInjector:
         times: int | None = None,
         rate: float = 1.0,
         key: str | None = None,
+        after: bool = False,
     ) -> Fault:
         """Add a rule and return it (``rule.hits`` counts how often it fired)."""
         if status == 429 and retry_after is None:
             retry_after = 1
-        rule = Fault(path, method.upper(), status, latency, retry_after, drop, times, rate, key)
+        rule = Fault(path, method.upper(), status, latency, retry_after, drop, times, rate, key, after)
         with self._lock:
             self._rules.append(rule)
         return rule

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -67,3 +68,16 @@ def redemptions_of(sandbox: Any, marker: str | None = None) -> list[dict[str, An
     return [r for r in sandbox.state.redemptions.values()
             if r.get("result") == "SUCCESS" and r.get("related_object_type") == "voucher"
             and (marker is None or (r.get("metadata") or {}).get(REFERENCE_METADATA_KEY) == marker)]
+
+
+@contextmanager
+def checkout_settings(sandbox: Any, **overrides: Any) -> Iterator[None]:
+    """Override checkout options; the rebuilt shared client is pointed at ``sandbox`` again."""
+    with override_settings(VOUCHERIFY=checkout_conf(**overrides)):
+        import django_voucherify
+
+        sandbox.mount(django_voucherify.get_client().transport.session)
+        yield
+    import django_voucherify
+
+    sandbox.mount(django_voucherify.get_client().transport.session)
