@@ -154,9 +154,9 @@ class Sandbox:
         if fault is not None and fault.after:
             self._strike(fault, environ, path)  # handled, but the answer is lost
             if fault.status is not None:  # handled, then answered with an error anyway
-                err = SandboxError(fault.status, fault.key or _fault_key(fault.status),
+                lost = SandboxError(fault.status, fault.key or _fault_key(fault.status),
                                    "Injected fault", "Fault injected by the sandbox")
-                resp = SandboxResponse(err.status, err.to_body(req.request_id), {})
+                resp = SandboxResponse(lost.status, lost.to_body(req.request_id), {})
                 resp.headers["X-Request-Id"] = req.request_id
         op = resp.operation_id or req.operation_id
         for listener in list(self.response_listeners):

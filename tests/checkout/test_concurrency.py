@@ -80,7 +80,7 @@ def test_double_click_sends_one_redeem(http_sandbox):
         start.wait()
         try:
             return checkout.redeem(["TEN"], {"source_id": "ORD-SAME", "amount": 2000}).ledger.state
-        except checkout.AlreadyRedeemed as already:
+        except checkout.AlreadyRedeemed:
             return "already"
 
     with ThreadPoolExecutor(8) as pool:
