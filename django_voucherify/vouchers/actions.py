@@ -115,9 +115,9 @@ def run(action: Action, codes: Sequence[str], *, max_wait: float, client: Any = 
     """Apply ``action`` to every code in order; see the module docstring for 429 handling."""
     outcome = RunOutcome()
     for index, code in enumerate(codes):
-        for _attempt in range(RATE_LIMIT_ATTEMPTS):
+        for attempt in range(1, RATE_LIMIT_ATTEMPTS + 1):
             result = apply(action, code, client=client)
-            if not result.rate_limited:
+            if not result.rate_limited or attempt == RATE_LIMIT_ATTEMPTS:
                 break
             assert result.retry_after is not None
             if result.retry_after > max_wait:

@@ -1,0 +1,60 @@
+"""The bulk action task on its own (429 resumes, gives up loudly) and the settings checks."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import checks
+from django.test import override_settings
+
+from django_voucherify.models import Voucher
+from django_voucherify.tasks.vouchers import run_voucher_action
+from django_voucherify.vouchers import actions
+from django_voucherify.vouchers.checks import check_voucher_settings
+
+pytestmark = pytest.mark.django_db
+
+
+def test_task_resumes_at_the_rate_limited_voucher(sandbox, mirrored):
+    mirrored("T-1", "T-2", "T-3")
+    result = run_voucher_action.apply(args=("delete_permanently", ["T-1", "T-2", "T-3"])).get()
+    assert result == {"succeeded": ["T-1", "T-2", "T-3"], "failed": {}}
+    assert not sandbox.state.vouchers and not Voucher.objects.exists()
+    mirrored("U-1", "U-2")
+    sandbox.faults.add(path="/v1/vouchers/U-2", method="DELETE", status=429, retry_after=45, times=1)
+    deletes = sandbox.calls.count("DELETE")
+    result = run_voucher_action.apply(args=("delete", ["U-1", "U-2"])).get()
+    assert result["succeeded"] == ["U-2"]  # the retry carried only the vouchers not yet done
+    assert sandbox.calls.count("DELETE") - deletes == 3  # U-1, U-2 (429), U-2 again
+
+
+def test_task_gives_up_after_max_retries_and_says_so_on_each_voucher(sandbox, mirrored):
+    mirrored("G-1", "G-2")
+    sandbox.faults.add(path="/v1/vouchers/*/disable", status=429, retry_after=45)  # for ever
+    run_voucher_action.max_retries, saved = 2, run_voucher_action.max_retries
+    try:
+        run_voucher_action.apply(args=("disable", ["G-1", "G-2"]))
+    finally:
+        run_voucher_action.max_retries = saved
+    assert set(Voucher.objects.values_list("last_error_key", flat=True)) == {"too_many_requests"}
+    assert all(v["active"] for v in sandbox.state.vouchers.values())
+
+
+def test_run_stops_waiting_after_a_few_short_429s(sandbox, mirrored):
+    mirrored("S-1")
+    sandbox.faults.add(path="/v1/vouchers/S-1/disable", status=429, retry_after=0.01)
+    waits: list[float] = []
+    outcome = actions.run(actions.Action.DISABLE, ["S-1"], max_wait=1, sleep=waits.append)
+    assert outcome.remaining == ["S-1"] and outcome.results == [] and waits == [0.01, 0.01]  # 3 attempts
+
+
+@pytest.mark.parametrize(("values", "ids"), [
+    ({}, []),
+    ({"VOUCHER_ACTION_INLINE_LIMIT": -1}, ["voucherify.E020"]),
+    ({"VOUCHER_ACTION_INLINE_LIMIT": "20", "VOUCHER_RATE_LIMIT_WAIT": -2},
+     ["voucherify.E020", "voucherify.E021"]),
+])
+def test_settings_checks(settings, values, ids):
+    with override_settings(VOUCHERIFY={**settings.VOUCHERIFY, **values}):
+        problems = check_voucher_settings()
+    assert [p.id for p in problems] == ids
+    assert all(isinstance(p, checks.Error) and p.hint for p in problems)
