@@ -61,6 +61,10 @@ STATIC_URL = "static/"
 # redis://... or amqp://... and run a worker for production-like behaviour.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="memory://")
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=CELERY_BROKER_URL == "memory://")
+# Periodic tasks for `celery -A example_project beat`: refresh the voucher mirrors hourly.
+CELERY_BEAT_SCHEDULE = {
+    "voucherify-refresh-vouchers": {"task": "django_voucherify.refresh_vouchers", "schedule": 3600.0},
+}
 
 # The two keys a shop sets. The defaults are the local sandbox's (scripts/demo starts it).
 VOUCHERIFY = {
