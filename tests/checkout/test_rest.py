@@ -1,0 +1,145 @@
+"""DRF endpoints: input validation, auth and CSRF, throttling, schema."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from django.test import override_settings
+from rest_framework.test import APIClient
+
+from django_voucherify.models import CheckoutRedemption, Customer, LedgerState, Order
+from tests.checkout.conftest import make_voucher
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.checkout.urls")]
+
+VALIDATE, REDEEM = "/api/vouchers/validate/", "/api/vouchers/redeem/"
+
+
+@pytest.fixture(autouse=True)
+def _clear_throttles():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def shopper(django_user_model):
+    user = django_user_model.objects.create_user("ann", "ann@example.com", "pw")
+    customer = Customer.objects.create(source_id="user-ann", email="ann@example.com", user=user)
+    order = Order.objects.create(source_id="ORD-API", amount=8000, customer=customer)
+    return user, order
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"codes": [], "order": {"amount": 100}}, "codes"),
+    ({"codes": [""], "order": {"amount": 100}}, "codes"),
+    ({"codes": ["X" * 101], "order": {"amount": 100}}, "codes"),
+    ({"codes": [f"C{i}" for i in range(31)], "order": {"amount": 100}}, "codes"),
+    ({"codes": ["A", "A"], "order": {"amount": 100}}, "codes"),
+    ({"codes": ["A"], "order": {"amount": -1}}, "order"),
+    ({"codes": ["A"], "order": {"amount": 10.5}}, "order"),
+    ({"codes": ["A"], "order": {"amount": "100"}}, "order"),
+    ({"codes": ["A"], "order": {"items": [{"source_id": "S", "quantity": 1, "price": 1.5}]}}, "order"),
+    ({"codes": ["A"], "order": {}}, "order"),
+])
+def test_validate_rejects_bad_input_clearly(sandbox, body, field):
+    response = APIClient().post(VALIDATE, body, format="json")
+    assert response.status_code == 400 and field in response.json()
+    assert not sandbox.calls.calls
+
+
+def test_validate_anonymous_preview(sandbox):
+    make_voucher("FIVE")
+    response = APIClient().post(VALIDATE, {"codes": ["FIVE", "NOPE"], "order": {"amount": 8000}},
+                                format="json")
+    body = response.json()
+    assert response.status_code == 200 and not body["valid"]
+    assert body["codes"][1]["reason_key"] == "not_found"
+    assert body["codes"][1]["reason"] == "This code does not exist."
+    response = APIClient().post(VALIDATE, {"codes": ["FIVE"], "order": {"amount": 8000}}, format="json")
+    body = response.json()
+    assert response.status_code == 200 and body["valid"] and body["total_amount"] == 7500
+    assert body["codes"][0] == {"code": "FIVE", "applicable": True, "discount_amount": 500,
+                                "reason_key": None, "reason": ""}
+
+
+def test_validate_is_throttled(sandbox):
+    make_voucher("FIVE")
+    client = APIClient()
+    with override_settings(REST_FRAMEWORK={"DEFAULT_THROTTLE_RATES": {"voucherify_validate": "3/min"}}):
+        codes = [client.post(VALIDATE, {"codes": [f"GUESS{i}"], "order": {"amount": 100}},
+                             format="json").status_code for i in range(5)]
+    assert codes[3:] == [429, 429]
+    assert sandbox.calls.count("POST", "/v1/validations") == 3
+
+
+def test_redeem_needs_authentication(sandbox, shopper):
+    response = APIClient().post(REDEEM, {"codes": ["FIVE"], "order_source_id": "ORD-API"}, format="json")
+    assert response.status_code == 403
+    assert not CheckoutRedemption.objects.exists()
+
+
+def test_redeem_enforces_csrf_for_session_auth(sandbox, shopper):
+    user, _ = shopper
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(user)
+    response = client.post(REDEEM, {"codes": ["FIVE"], "order_source_id": "ORD-API"}, format="json")
+    assert response.status_code == 403 and "CSRF" in response.json()["detail"]
+
+
+def test_redeem_uses_the_stored_order_and_once_only(sandbox, shopper):
+    user, _order = shopper
+    make_voucher("FIVE")
+    client = APIClient()
+    client.force_authenticate(user)
+    response = client.post(REDEEM, {"codes": ["FIVE"], "order_source_id": "ORD-API"}, format="json")
+    body = response.json()
+    assert response.status_code == 201 and body["total_amount"] == 7500 and body["amount"] == 8000
+    assert body["redemption"]["state"] == LedgerState.SUCCEEDED
+    again = client.post(REDEEM, {"codes": ["FIVE"], "order_source_id": "ORD-API"}, format="json")
+    assert again.status_code == 409 and again.json()["key"] == "already_redeemed"
+
+
+def test_redeem_refuses_someone_elses_order(sandbox, shopper, django_user_model):
+    other = django_user_model.objects.create_user("bob", "bob@example.com", "pw")
+    client = APIClient()
+    client.force_authenticate(other)
+    response = client.post(REDEEM, {"codes": ["FIVE"], "order_source_id": "ORD-API"}, format="json")
+    assert response.status_code == 403 and not CheckoutRedemption.objects.exists()
+
+
+def test_redeem_is_throttled(sandbox, shopper):
+    user, _ = shopper
+    client = APIClient()
+    client.force_authenticate(user)
+    with override_settings(REST_FRAMEWORK={"DEFAULT_THROTTLE_RATES": {"voucherify_redeem": "2/min"}}):
+        codes = [client.post(REDEEM, {"codes": [f"G{i}"], "order_source_id": "ORD-API"},
+                             format="json").status_code for i in range(3)]
+    assert codes[2] == 429
+
+
+def test_rollback_is_for_staff(sandbox, shopper, admin_user):
+    user, _ = shopper
+    make_voucher("FIVE")
+    client = APIClient()
+    client.force_authenticate(user)
+    pk = client.post(REDEEM, {"codes": ["FIVE"], "order_source_id": "ORD-API"},
+                     format="json").json()["redemption"]["id"]
+    url = f"/api/vouchers/redemptions/{pk}/rollback/"
+    assert client.post(url, {"reason": "x"}, format="json").status_code == 403
+    client.force_authenticate(admin_user)
+    response = client.post(url, {"reason": "refund"}, format="json")
+    assert response.status_code == 200 and response.json()["state"] == LedgerState.ROLLED_BACK
+
+
+def test_openapi_schema_documents_the_endpoints():
+    from drf_spectacular.generators import SchemaGenerator
+
+    with override_settings(REST_FRAMEWORK={"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}):
+        schema = SchemaGenerator(urlconf="tests.checkout.urls").get_schema(request=None, public=True)
+    paths = schema["paths"]
+    assert set(paths) >= {VALIDATE, REDEEM, "/api/vouchers/redemptions/{id}/rollback/"}
+    request = paths[VALIDATE]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert request["$ref"].endswith("ValidateRequest")
+    codes = schema["components"]["schemas"]["ValidateRequest"]["properties"]["codes"]
+    assert codes["maxItems"] == 30 and codes["items"]["maxLength"] == 100
