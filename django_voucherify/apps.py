@@ -9,7 +9,8 @@ class DjangoVoucherifyConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Registers the system checks, the settings-change hook and the sync signal receivers.
+        # Registers the system checks, the settings-change hook, and the receivers of sync
+        # (mirror saves -> outbox) and checkout (order cancelled -> rollback).
         from . import checks, signals  # noqa: F401
-        from .sync import signals as sync_signals  # noqa: F401
         from .checkout import signals as checkout_signals  # noqa: F401
+        from .sync import signals as sync_signals  # noqa: F401
