@@ -203,7 +203,7 @@ def _reconcile(part: JobPart) -> list[Step]:
 def _find_unclaimed_action(action_type: str, since: datetime) -> str | None:
     """The oldest async action of ``action_type`` created after ``since`` that no part owns."""
     candidates: list[tuple[datetime, str]] = []
-    for action in _client().async_actions.iterate(limit=100):
+    for action in _client().async_actions.iterate():
         created = parse_datetime(str(action.get("created_at") or ""))
         if created is None or created < since:
             break  # newest first: everything further is older

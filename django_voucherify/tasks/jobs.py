@@ -12,14 +12,28 @@ sleeps. Schedule ``resume_jobs`` with celery beat to pick up work whose message 
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from celery import shared_task
 
 from ..jobs import api, dispatch, runner
 
+logger = logging.getLogger("django_voucherify.jobs")
+
 COMMON: dict[str, Any] = {"bind": True, "acks_late": True, "ignore_result": True,
-                          "reject_on_worker_lost": True}  # fmt: skip
+                          "reject_on_worker_lost": True, "max_retries": 10}  # fmt: skip
+UNEXPECTED_RETRY_DELAY = 30.0
+
+
+def _run(task: Any, step: Callable[[], list[runner.Step]]) -> None:
+    try:
+        steps = step()
+    except Exception as exc:  # a bug or a database hiccup: the job must not stay stuck
+        logger.exception("Voucherify job step %s failed unexpectedly", task.name)
+        raise task.retry(exc=exc, countdown=UNEXPECTED_RETRY_DELAY) from exc
+    dispatch.schedule(steps, from_eager_task=task.request.is_eager)
 
 
 @shared_task(name="django_voucherify.prepare_job", **COMMON)
@@ -31,13 +45,13 @@ def prepare_job(self: Any, job_id: int) -> None:
 @shared_task(name="django_voucherify.submit_job_part", **COMMON)
 def submit_job_part(self: Any, part_id: int) -> None:
     """Submit one part (or reconcile an earlier submit whose outcome is unknown)."""
-    dispatch.schedule(runner.submit_part(part_id), from_eager_task=self.request.is_eager)
+    _run(self, lambda: runner.submit_part(part_id))
 
 
 @shared_task(name="django_voucherify.poll_job_part", **COMMON)
 def poll_job_part(self: Any, part_id: int) -> None:
     """Read a part's async action or export once; re-schedules itself until it is final."""
-    dispatch.schedule(runner.poll_part(part_id), from_eager_task=self.request.is_eager)
+    _run(self, lambda: runner.poll_part(part_id))
 
 
 @shared_task(name="django_voucherify.resume_jobs", ignore_result=True)
