@@ -14,7 +14,7 @@ from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.openapi import AutoSchema
 from rest_framework import permissions, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
@@ -57,18 +57,36 @@ def _error(message: str, code: int, key: str | None = None) -> Response:
     return Response(body, status=code)
 
 
+class DocumentedSchema(AutoSchema):
+    """drf-spectacular's schema with the serializers given here, whatever the project's
+    ``DEFAULT_SCHEMA_CLASS`` was when this module was imported (``extend_schema`` binds to it)."""
+
+    def __init__(self, *, request: Any, responses: dict[int, Any], summary: str) -> None:
+        super().__init__()
+        self._request, self._responses, self._summary = request, responses, summary
+
+    def get_request_serializer(self) -> Any:
+        return self._request
+
+    def get_response_serializers(self) -> Any:
+        return self._responses
+
+    def get_summary(self) -> str:
+        return self._summary
+
+
 class CheckoutAPIView(APIView):
     throttle_classes = [CheckoutScopedThrottle]
 
 
 class ValidateView(CheckoutAPIView):
+    schema = DocumentedSchema(request=s.ValidateRequestSerializer,
+                   responses={200: s.ValidationResponseSerializer, 400: s.ErrorSerializer,
+                              503: s.ErrorSerializer},
+                   summary="Validate voucher codes against a cart")
     permission_classes = [permissions.AllowAny]
     throttle_scope = "voucherify_validate"
 
-    @extend_schema(request=s.ValidateRequestSerializer,
-                   responses={200: s.ValidationResponseSerializer, 400: s.ErrorSerializer,
-                              503: s.ErrorSerializer},
-                   summary="Validate voucher codes against a cart")  # fmt: skip
     def post(self, request: Request) -> Response:
         data = s.ValidateRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -88,6 +106,10 @@ class RedeemView(CheckoutAPIView):
     """Redeem codes for an order the shop created (the ``Order`` mirror): its amount and items
     are read from the database, so a client cannot inflate them for a bigger discount."""
 
+    schema = DocumentedSchema(request=s.RedeemRequestSerializer,
+                   responses={201: s.RedeemResponseSerializer, 400: s.ErrorSerializer,
+                              409: s.ErrorSerializer, 503: s.ErrorSerializer},
+                   summary="Redeem voucher codes for an order (once per order)")
     permission_classes = [permissions.IsAuthenticated]
     throttle_scope = "voucherify_redeem"
 
@@ -98,10 +120,6 @@ class RedeemView(CheckoutAPIView):
             raise PermissionDenied(_("This order is not yours."))
         return order
 
-    @extend_schema(request=s.RedeemRequestSerializer,
-                   responses={201: s.RedeemResponseSerializer, 400: s.ErrorSerializer,
-                              409: s.ErrorSerializer, 503: s.ErrorSerializer},
-                   summary="Redeem voucher codes for an order (once per order)")  # fmt: skip
     def post(self, request: Request) -> Response:
         data = s.RedeemRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -127,10 +145,10 @@ class RedeemView(CheckoutAPIView):
 
 @method_decorator(transaction.non_atomic_requests, name="dispatch")
 class RollbackView(CheckoutAPIView):
+    schema = DocumentedSchema(request=s.RollbackRequestSerializer, responses={200: s.LedgerSerializer},
+    summary="Roll back a checkout redemption (staff)")
     permission_classes = [permissions.IsAdminUser]
 
-    @extend_schema(request=s.RollbackRequestSerializer, responses={200: s.LedgerSerializer},
-                   summary="Roll back a checkout redemption (staff)")  # fmt: skip
     def post(self, request: Request, pk: int) -> Response:
         data = s.RollbackRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
