@@ -5,9 +5,9 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.jobs.worker_settings")
 
-from celery.signals import worker_ready  # noqa: E402
+from celery.signals import worker_ready
 
-from tests.sync.celery_app import app  # noqa: E402, F401
+from tests.sync.celery_app import app  # noqa: F401
 
 
 def _log_finished(sender, job, **kwargs):
