@@ -21,6 +21,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
     "django_voucherify",
     "example_project.shop",
 ]
@@ -56,6 +57,12 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_RATES": {"voucherify_validate": "20/min", "voucherify_redeem": "10/min"},
+}
+LOGIN_URL = "/admin/login/"
 
 # Celery: an in-process broker by default (no server needed); set CELERY_BROKER_URL to
 # redis://... or amqp://... and run a worker for production-like behaviour.

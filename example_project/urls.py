@@ -1,4 +1,10 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
 
-urlpatterns = [path("admin/", admin.site.urls)]
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/vouchers/", include("django_voucherify.rest.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("", include("example_project.shop.urls")),
+]

@@ -31,3 +31,19 @@ class ShopOrder(models.Model):
     @property
     def total_cents(self) -> int:
         return sum(int(line["qty"]) * int(line["unit_price_cents"]) for line in self.lines)
+
+
+class Product(models.Model):
+    """Something to sell; ``price_cents`` in minor units like everything else."""
+
+    sku = models.CharField(_("SKU"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    price_cents = models.PositiveIntegerField(_("price (cents)"))
+
+    class Meta:
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
+        ordering = ("name",)
+
+    def __str__(self) -> str:
+        return self.name

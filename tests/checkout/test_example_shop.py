@@ -1,0 +1,24 @@
+"""Runs the example shop's checkout tests under the shop's own settings, in a subprocess (the
+shop app is not part of tests.settings) on a database of its own."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_example_shop_checkout():
+    url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
+    env = {**os.environ, "DATABASE_URL": url.rstrip("/") + "_shop",
+           "CELERY_BROKER_URL": "memory://", "CELERY_TASK_ALWAYS_EAGER": "1"}
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--ds=example_project.settings",
+         "--rootdir", str(ROOT), str(ROOT / "example_project" / "shop" / "tests")],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert " passed" in run.stdout
