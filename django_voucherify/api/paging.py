@@ -129,26 +129,34 @@ def iter_cursor(fetch: Fetch, key: str, *, params: dict[str, Any],
 
 def iter_by_date(fetch: Fetch, key: str, *, cursor_param: str, params: dict[str, Any],
                  limit: int = 100) -> Iterator[dict[str, Any]]:
-    """Yield every item, passing the last item's ``created_at`` as ``cursor_param``.
+    """Yield every item of a newest-first list, moving ``cursor_param`` (an upper date bound,
+    e.g. async actions' ``end_date``) back page by page.
 
-    Items of the previous page met again (an inclusive cursor) are skipped by id.
+    The bound is set one millisecond after the last item's ``created_at`` (so items sharing that
+    instant are not lost, whether the API's bound is inclusive or not) and the items of the
+    previous page met again are skipped by id. A full page sharing one instant cannot be paged
+    past: that raises :class:`PaginationLimitError` instead of silently stopping.
     """
     params = dict(params)
     previous: set[Any] = set()
     while True:
         body = fetch(**params, limit=limit)
         items = body.get(key) or []
-        if _stalled(items, previous, set()):
-            if items and params.get(cursor_param) is not None and len(items) >= limit:
-                logger.warning("voucherify: %s cursor did not move; stopping", key)
+        fresh = [item for item in items if item.get("id") not in previous]
+        if items and not fresh:
+            stamps = {item.get("created_at") for item in items}
+            if len(stamps) == 1 and len(items) >= limit:
+                raise PaginationLimitError(
+                    f"More than {limit} {key} share the instant {stamps.pop()}; "
+                    "the date cursor cannot page past them."
+                )
+            logger.warning("voucherify: %s cursor did not move; stopping", key)
             return
-        for item in items:
-            if item.get("id") not in previous:
-                yield item
+        yield from fresh
         if not items or not body.get("has_more", len(items) >= limit):
             return
-        last_at = items[-1].get("created_at")
-        if not last_at:
+        last = _parse(str(items[-1].get("created_at") or ""))
+        if last is None:
             return
-        previous = _ids(items)
-        params[cursor_param] = last_at
+        previous = _ids(items)  # the next page starts with this one's last instant again
+        params[cursor_param] = _format(last + ONE_MS)

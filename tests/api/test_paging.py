@@ -35,6 +35,12 @@ class RunawayPagingError(AssertionError):
     """Raised by a fake server when the client keeps asking: the walk does not terminate."""
 
 
+def plus_ms(stamp: str) -> str:
+    """``stamp`` plus one millisecond, in the same format."""
+    moment = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC) + timedelta(milliseconds=1)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
 def ts(seconds: float) -> str:
     """Voucherify's timestamp format (millisecond ISO 8601, ``Z``): sorts as a string."""
     moment = BASE_TIME + timedelta(seconds=seconds)
@@ -385,59 +391,34 @@ def test_cursor_walk_stops_when_server_repeats_the_same_page(client, mocked, nam
 # --- date cursor -----------------------------------------------------------------------------
 
 
-class CustomersServer:
-    """``GET /v1/customers``: with ``order=created_at``, ``starting_after`` returns the customers
-    created after that instant, oldest first (the documented cursor)."""
-
-    def __init__(self, items: list[dict[str, Any]], *, inclusive: bool = False) -> None:
-        self.items = items  # ascending
-        self.inclusive = inclusive
-        self.queries: list[dict[str, str]] = []
-
-    def __call__(self, request: Any) -> tuple[int, dict[str, str], str]:
-        query = query_of(request)
-        self.queries.append(query)
-        if len(self.queries) > MAX_REQUESTS:
-            raise RunawayPagingError(f"{len(self.queries)} requests")
-        if query.get("order") != "created_at":
-            return bad_request("this fake serves the ascending cursor only")
-        limit = int(query.get("limit", "10"))
-        if not 1 <= limit <= 100:
-            return bad_request(f"limit {limit}")
-        cursor = query.get("starting_after")
-        selected = [i for i in self.items if cursor is None or i["created_at"] > cursor
-                    or (self.inclusive and i["created_at"] == cursor)]
-        chunk = selected[:limit]
-        return json_reply({"object": "list", "data_ref": "customers", "customers": chunk,
-                           "total": len(self.items), "has_more": len(selected) > limit})
-
-
 def customers(count: int, ties: range = range(0)) -> list[dict[str, Any]]:
     return [{"id": f"cust_{n:05d}", "source_id": f"shop-{n}", "object": "customer",
              "created_at": ts(ties.start if n in ties else n)} for n in range(count)]
 
 
-def test_customers_walk_with_starting_after_past_page_99(client, mocked):
-    """10,120 customers, more than 99 pages of 100: the date cursor is not capped."""
-    items = customers(10_120)
-    server = CustomersServer(items)
+@pytest.mark.parametrize("after_inclusive", [True, False], ids=["after-inclusive", "after-exclusive"])
+def test_customers_slide_past_page_99_without_gaps_or_duplicates(client, mocked, after_inclusive):
+    """10,120 customers (list-customers caps ``page`` at 99): pages of 100 within a
+    ``created_at[after]`` window, slid on past page 99; ties at the boundary are kept once."""
+    items = customers(10_120, ties=range(9_897, 9_905))
+    server = PageServer("customers", items, max_page=99, after_inclusive=after_inclusive)
     mocked.add_callback("GET", url_for("/v1/customers"), callback=server)
 
     got = list(islice(client.customers.iterate(city="Berlin"), 20_000))
 
+    assert_no_duplicates(got)
     assert ids(got) == ids(items)
-    assert "starting_after" not in server.queries[0]
-    assert server.queries[1]["starting_after"] == items[99]["created_at"]
-    assert all(q["city"] == "Berlin" and q["limit"] == "100" for q in server.queries)
-    assert all("page" not in q for q in server.queries)
-    assert len(server.queries) == 102
+    assert all(q["city"] == "Berlin" and q["limit"] == "100" and q["order"] == "created_at"
+               for q in server.queries)
+    assert all(int(q["page"]) <= 99 for q in server.queries)
+    assert server.queries[99]["page"] == "1" and "created_at[after]" in server.queries[99]
 
 
-def test_customers_inclusive_cursor_deduplicates_the_boundary(client, mocked):
-    """If the API includes the cursor's instant, customers sharing the last timestamp of a
-    page come again on the next one: each is yielded once."""
-    items = customers(250, ties=range(97, 104))
-    server = CustomersServer(items, inclusive=True)
+def test_customers_sharing_one_instant_are_all_walked(client, mocked):
+    """250 customers created in the same millisecond (one bulk import): pages within the
+    window get them all; a date cursor alone could not."""
+    items = customers(250, ties=range(0, 250))
+    server = PageServer("customers", items, max_page=99, after_inclusive=False)
     mocked.add_callback("GET", url_for("/v1/customers"), callback=server)
 
     got = list(islice(client.customers.iterate(), 5_000))
@@ -467,8 +448,9 @@ def test_customers_walk_stops_when_server_repeats_the_same_page(client, mocked):
 class AsyncActionsServer:
     """``GET /v1/async-actions``: newest first, ``end_date`` keeps those created before it."""
 
-    def __init__(self, items: list[dict[str, Any]]) -> None:
+    def __init__(self, items: list[dict[str, Any]], *, inclusive: bool = False) -> None:
         self.items = sorted(items, key=lambda i: i["created_at"], reverse=True)
+        self.inclusive = inclusive
         self.queries: list[dict[str, str]] = []
 
     def __call__(self, request: Any) -> tuple[int, dict[str, str], str]:
@@ -480,7 +462,8 @@ class AsyncActionsServer:
         if not 1 <= limit <= 100:
             return bad_request(f"limit {limit}")
         end = query.get("end_date")
-        selected = [i for i in self.items if end is None or i["created_at"] < end]
+        selected = [i for i in self.items if end is None or i["created_at"] < end
+                    or (self.inclusive and i["created_at"] == end)]
         return json_reply({"object": "list", "data_ref": "async_actions",
                            "async_actions": selected[:limit], "has_more": len(selected) > limit})
 
@@ -495,9 +478,33 @@ def test_async_actions_walk_back_with_end_date(client, mocked):
 
     assert ids(got) == ids(server.items)  # newest first, all of them
     assert "end_date" not in server.queries[0]
-    assert [q.get("end_date") for q in server.queries[1:]] == [
-        server.items[99]["created_at"], server.items[199]["created_at"], server.items[299]["created_at"]]
-    assert len(server.queries) == 4
+    # Each next page ends just after the previous page's last instant (ties there are kept).
+    assert server.queries[1]["end_date"] == plus_ms(server.items[99]["created_at"])
+    assert len(server.queries) <= 5
+
+
+@pytest.mark.parametrize("inclusive", [True, False], ids=["end-inclusive", "end-exclusive"])
+def test_async_actions_sharing_an_instant_at_the_page_edge_are_not_lost(client, mocked, inclusive):
+    items = [{"id": f"aa_{n:05d}", "object": "async_action",
+              "created_at": ts(n * 2 if not 140 <= n < 170 else 280)} for n in range(333)]
+    server = AsyncActionsServer(items, inclusive=inclusive)
+    mocked.add_callback("GET", url_for("/v1/async-actions"), callback=server)
+
+    got = list(islice(client.async_actions.iterate(), 5_000))
+
+    assert_no_duplicates(got)
+    assert sorted(ids(got)) == sorted(ids(items))
+
+
+def test_async_actions_full_page_in_one_instant_raises(client, mocked):
+    from django_voucherify.api import PaginationLimitError
+
+    items = [{"id": f"aa_{n:05d}", "created_at": ts(5)} for n in range(150)]
+    server = AsyncActionsServer(items)
+    mocked.add_callback("GET", url_for("/v1/async-actions"), callback=server)
+
+    with pytest.raises(PaginationLimitError):
+        list(islice(client.async_actions.iterate(), 5_000))
 
 
 def test_async_actions_walk_stops_when_server_repeats_the_same_page(client, mocked):

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, cast
 
 from ..endpoints import endpoint
-from ..paging import iter_by_date, iter_cursor
+from ..paging import iter_cursor, iter_pages
 from ..transport import encode_path as p
 from ..types import AsyncActionCreated, Customer
 from ..uploads import CsvSource
@@ -52,11 +52,10 @@ class Customers(Resource):
         return cast(dict[str, Any], self._get("/v1/customers", params))
 
     def iterate(self, **params: Any) -> Iterator[Customer]:
-        """Every customer, oldest first, paging with the ``starting_after`` date cursor
-        (the page number is capped at 99 by the API, the cursor is not)."""
-        params.setdefault("order", "created_at")
-        return cast(Iterator[Customer], iter_by_date(self.list, "customers",
-                                                     cursor_param="starting_after", params=params))
+        """Every customer matching ``params``, oldest first: pages of 100 within a
+        ``created_at[after]`` window that slides on past page 99 (as for vouchers)."""
+        return cast(Iterator[Customer], iter_pages(self.list, "customers", params=params,
+                                                   date_filter="created_at"))
 
     @endpoint("list-customer-activity", "GET", "/v1/customers/{customerId}/activity")
     def list_activity(self, customer_id: str, **params: Any) -> dict[str, Any]:

@@ -67,7 +67,9 @@ class Vouchers(Resource):
     def update_balance(self, code: str, amount: int, *, source_id: str | None = None,
                        reason: str | None = None) -> dict[str, Any]:
         """Add (positive) or remove (negative) gift credits or loyalty points, in minor units
-        (``POST /v1/vouchers/{code}/balance``). Pass ``source_id`` to make it idempotent."""
+        (``POST /v1/vouchers/{code}/balance``). ``source_id`` is your own reference for the
+        transaction. Not idempotent: a call whose outcome is unknown must be checked against
+        ``list_transactions`` before it is sent again, or the card is credited twice."""
         body = compact(amount=amount, source_id=source_id, reason=reason)
         return cast(dict[str, Any], self._post(p("/v1/vouchers/{}/balance", code), body))
 
