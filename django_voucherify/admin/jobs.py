@@ -1,0 +1,142 @@
+"""Admin for bulk jobs: progress and failed rows on the job page, a CSV upload form that checks
+the header before anything is sent, and a "check Voucherify now" action. All read-only: jobs
+are started through :mod:`django_voucherify.jobs` (this form, commands, shop code)."""
+
+from __future__ import annotations
+
+import csv
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from .. import jobs
+from ..jobs import csvfiles
+from ..models import Job, JobPart
+
+FAILED_ROWS_SHOWN = 200
+UPLOAD_TEMPLATE = "admin/django_voucherify/job/upload.html"
+
+
+class ImportCsvForm(forms.Form):
+    what = forms.ChoiceField(label=_("Import"), choices=[("vouchers", _("Vouchers")),
+                                                          ("customers", _("Customers"))])  # fmt: skip
+    file = forms.FileField(label=_("CSV file (UTF-8)"))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        upload = data.get("file")
+        if upload is not None:
+            kind = csvfiles.VOUCHERS if data.get("what") == "vouchers" else csvfiles.CUSTOMERS
+            try:
+                csvfiles.validate_upload(kind, upload)
+            except csvfiles.CsvError as exc:
+                raise forms.ValidationError(str(exc)) from None
+        return data
+
+
+class JobPartInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = JobPart
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ("index", "state", "async_action_id", "first_row", "row_count", "size_bytes",
+                                "remote_status", "progress", "done_count", "failed_count", "submit_attempts",
+                                "polls", "error")  # fmt: skip
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("__str__", "state", "progress_bar", "total_rows", "done_count", "failed_count",
+                    "started_by", "created_at", "finished_at")  # fmt: skip
+    list_filter = ("state", "kind")
+    date_hierarchy = "created_at"
+    inlines = (JobPartInline,)
+    actions = ("check_now",)
+    fields = readonly_fields = ("kind", "state", "progress_bar", "total_rows", "done_count", "failed_count",
+                                "failed_rows_table", "error", "async_action_id", "source_file",
+                                "result_file", "params", "started_by", "created_at", "updated_at",
+                                "finished_at")  # fmt: skip
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # jobs start from the upload form, commands or code
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description=_("progress"))
+    def progress_bar(self, obj: Job) -> SafeString:
+        return format_html('<progress value="{}" max="100"></progress> {}%', obj.progress, obj.progress)
+
+    @admin.display(description=_("failed rows"))
+    def failed_rows_table(self, obj: Job) -> SafeString:
+        rows = obj.failed_rows or []
+        if not rows:
+            return format_html("{}", _("none"))
+        body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", (
+            (r.get("row", ""), r.get("code") or r.get("source_id") or "", r.get("reason", ""))
+            for r in rows[:FAILED_ROWS_SHOWN]))  # fmt: skip
+        more = ""
+        url = reverse("admin:django_voucherify_job_failed_rows", args=[obj.pk])
+        if len(rows) > FAILED_ROWS_SHOWN:
+            more = format_html("<p>{}</p>", _("%(n)d more rows in the CSV download.") % {
+                "n": len(rows) - FAILED_ROWS_SHOWN})  # fmt: skip
+        return format_html(
+            '<table><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>'
+            '{}<p><a href="{}">{}</a></p>', _("row"), _("code / source id"), _("reason"), body, more,
+            url, _("Download all failed rows (CSV)"))
+
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        return [
+            path("upload/", wrap(self.upload_view), name="django_voucherify_job_upload"),
+            path("<int:pk>/failed-rows.csv", wrap(self.failed_rows_view),
+                 name="django_voucherify_job_failed_rows"),
+            *super().get_urls(),
+        ]  # fmt: skip
+
+    def upload_view(self, request: HttpRequest) -> HttpResponse:
+        if not request.user.has_perm("django_voucherify.add_job"):
+            raise PermissionDenied
+        form = ImportCsvForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            vouchers = form.cleaned_data["what"] == "vouchers"
+            start = jobs.import_vouchers_csv if vouchers else jobs.import_customers_csv
+            upload = form.cleaned_data["file"]
+            job = start(upload, name=upload.name, started_by=request.user)
+            self.message_user(request, _("Import started as %(job)s.") % {"job": job}, messages.SUCCESS)
+            return HttpResponseRedirect(reverse("admin:django_voucherify_job_change", args=[job.pk]))
+        context = {**self.admin_site.each_context(request), "form": form, "opts": self.model._meta,
+                   "title": _("Import a CSV into Voucherify")}  # fmt: skip
+        return TemplateResponse(request, UPLOAD_TEMPLATE, context)
+
+    def failed_rows_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        job = get_object_or_404(Job, pk=pk)
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="job-{job.pk}-failed-rows.csv"'
+        writer = csv.writer(response)
+        writer.writerow(["row", "code", "source_id", "part", "reason"])
+        for r in job.failed_rows or []:
+            writer.writerow([r.get("row", ""), r.get("code", ""), r.get("source_id", ""), r.get("part", ""),
+                             r.get("reason", "")])  # fmt: skip
+        return response
+
+    @admin.action(description=_("Check Voucherify now (queue what unfinished jobs still need)"))
+    def check_now(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        count = sum(jobs.resume(job) for job in queryset if not job.is_finished)
+        message = ngettext("%(n)d step queued.", "%(n)d steps queued.", count) % {"n": count}
+        self.message_user(request, message, messages.SUCCESS)
