@@ -1,0 +1,42 @@
+"""Ledger admin (rollback behind a confirmation page) and the checkout system checks."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import override_settings
+
+from django_voucherify import checkout
+from django_voucherify.checkout.checks import check_checkout_settings
+from django_voucherify.models import CheckoutRedemption, LedgerState
+from tests.checkout.conftest import make_voucher
+
+URL = "/admin/django_voucherify/checkoutredemption/"
+
+
+@pytest.mark.django_db
+@pytest.mark.urls("tests.checkout.urls")
+def test_rollback_action_asks_for_confirmation_first(sandbox, admin_client):
+    make_voucher("FIVE")
+    row = checkout.redeem(["FIVE"], {"source_id": "ORD-A", "amount": 1000}).ledger
+    assert admin_client.get(URL).status_code == 200
+    assert admin_client.get(f"{URL}{row.pk}/change/").status_code == 200
+    data = {"action": "rollback_selected", "_selected_action": [row.pk]}
+    page = admin_client.post(URL, data)
+    assert page.status_code == 200 and b"confirm-rollback" in page.content
+    assert CheckoutRedemption.objects.get().state == LedgerState.SUCCEEDED  # nothing yet
+    done = admin_client.post(URL, {**data, "post": "yes", "reason": "goodwill"}, follow=True)
+    row.refresh_from_db()
+    assert row.state == LedgerState.ROLLED_BACK and row.rollback_reason == "goodwill"
+    assert b"1 redemption rolled back." in done.content
+
+
+@pytest.mark.parametrize(("overrides", "ids"), [
+    ({}, []),
+    ({"CHECKOUT_OUTAGE_POLICY": "ignore"}, ["voucherify.E020"]),
+    ({"CHECKOUT_TIMEOUT": 0}, ["voucherify.E021"]),
+    ({"CHECKOUT_TIMEOUT": 60}, ["voucherify.W020"]),
+    ({"CHECKOUT_RECONCILE_GRACE": -1}, ["voucherify.E022"]),
+])
+def test_checkout_settings_checks(settings, overrides, ids):
+    with override_settings(VOUCHERIFY={**settings.VOUCHERIFY, **overrides}):
+        assert [m.id for m in check_checkout_settings()] == ids
