@@ -12,6 +12,7 @@ Transports must put the raw, still percent-encoded request target into ``environ
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from collections.abc import Callable, Iterable
@@ -24,6 +25,8 @@ from django_voucherify.sandbox.faults import DropConnection, FaultInjector, Simu
 from django_voucherify.sandbox.handlers import load_all
 from django_voucherify.sandbox.routing import SandboxRequest, SandboxResponse, parse_query, resolve
 from django_voucherify.sandbox.state import SandboxState
+
+logger = logging.getLogger("django_voucherify.sandbox")
 
 MAX_BODY = 10 * 1024 * 1024
 
@@ -148,8 +151,16 @@ class Sandbox:
                 resp = route.handler(req, self.state)
                 if method != "GET":
                     self.state.changed()
+                resp.freeze(private_body=bool(self.response_listeners))
         except SandboxError as err:
             resp = SandboxResponse(err.status, err.to_body(req.request_id), dict(err.headers))
+        except Exception:
+            # A bug or an input the handlers did not foresee: answer like Voucherify would (a
+            # 500 with an error body) rather than dropping the connection without a response.
+            logger.exception("sandbox: %s %s failed", method, path)
+            crash = SandboxError(500, "internal_error", "Internal server error",
+                                 "The sandbox failed to handle this request; see its log.")
+            resp = SandboxResponse(500, crash.to_body(req.request_id), {})
         resp.headers["X-Request-Id"] = req.request_id
         if fault is not None and fault.after:
             self._strike(fault, environ, path)  # handled, but the answer is lost
@@ -204,7 +215,11 @@ class Sandbox:
         if stream is None:
             return b""
         if length_s:
-            length = int(length_s)
+            try:
+                length = int(length_s)
+            except ValueError:
+                raise SandboxError(400, "invalid_payload", "Invalid payload",
+                                   f"Content-Length {length_s!r} is not a number.") from None
             if length > MAX_BODY:
                 raise payload_too_large(MAX_BODY)
             return bytes(stream.read(length)) if length else b""

@@ -67,8 +67,22 @@ class SandboxResponse:
     content_type: str = "application/json; charset=utf-8"
     # Overrides the route's operation id, for paths that serve two operations (exports).
     operation_id: str | None = None
+    _payload: bytes | None = field(default=None, repr=False)
+
+    def freeze(self, *, private_body: bool = False) -> None:
+        """Encode now (the caller holds the state lock: handlers return live state dicts).
+
+        With ``private_body`` the body is replaced by a parsed copy of what is sent, for
+        listeners that inspect it after the lock is released.
+        """
+        self._payload = None
+        self._payload = self.encode()
+        if private_body and not isinstance(self.body, str | bytes) and self.body is not None:
+            self.body = json.loads(self._payload)
 
     def encode(self) -> bytes:
+        if self._payload is not None:
+            return self._payload
         if self.body is None:
             return b""
         if isinstance(self.body, bytes):
