@@ -24,7 +24,8 @@ def test_upload_with_a_wrong_header_shows_the_error_and_sends_nothing(admin_clie
 
 
 def test_upload_starts_a_job_and_its_page_shows_progress_and_failed_rows(admin_client, sandbox):
-    assert "Import a CSV" in admin_client.get(reverse("admin:django_voucherify_job_changelist")).content.decode()
+    changelist = admin_client.get(reverse("admin:django_voucherify_job_changelist")).content.decode()
+    assert "Import a CSV" in changelist
     data = b"Code,Value,Expiration Date\nGOOD,10,2030-01-01\nBAD,10,tomorrow\n"
     response = admin_client.post(reverse(UPLOAD), {"what": "vouchers",
                                                    "file": SimpleUploadedFile("v.csv", data)})  # fmt: skip

@@ -1,0 +1,53 @@
+"""``manage.py voucherify_job``: each kind from files, progress, exit status for cron."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from django_voucherify.models import Job, JobState
+from tests.jobs.conftest import voucher_csv
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def run(*args: str) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command("voucherify_job", *args, "--here", "--timeout", "20", stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_import_update_and_export_from_the_command_line(sandbox, tmp_path):
+    (tmp_path / "v.csv").write_bytes(voucher_csv(5))
+    out, err = run("import-vouchers", str(tmp_path / "v.csv"))
+    assert "done, 5 done, 0 failed of 5 rows" in out and "100%" in err
+    (tmp_path / "codes.txt").write_text("CODE-0000000\nCODE-0000001\n")
+    out, _ = run("update-vouchers-metadata", str(tmp_path / "codes.txt"), "--metadata", '{"b": 1}')
+    assert sandbox.state.vouchers["CODE-0000001"]["metadata"]["b"] == 1
+    (tmp_path / "o.json").write_text(json.dumps([{"source_id": "co-1", "amount": 100}]))
+    run("import-orders", str(tmp_path / "o.json"))
+    out, _ = run("export-orders", "--output", str(tmp_path / "orders.csv"))
+    assert "co-1" in (tmp_path / "orders.csv").read_text()
+    assert set(Job.objects.values_list("state", flat=True)) == {JobState.DONE}
+
+
+def test_failed_rows_and_bad_files_exit_non_zero(sandbox, tmp_path):
+    (tmp_path / "bad.csv").write_bytes(b"Nope\n1\n")
+    with pytest.raises(CommandError, match="no Code column"):
+        run("import-vouchers", str(tmp_path / "bad.csv"))
+    (tmp_path / "c.csv").write_bytes(b"Source_id,Birthdate\nc-1,1990-13-45\nc-2,1990-01-01\n")
+    with pytest.raises(CommandError, match="1 row"):
+        run("import-customers", str(tmp_path / "c.csv"))
+
+
+def test_status_of_a_queued_job(sandbox, tmp_path):
+    out = StringIO()
+    (tmp_path / "u.json").write_text(json.dumps([{"source_id": "s-1", "name": "S"}]))
+    call_command("voucherify_job", "update-customers", str(tmp_path / "u.json"), "--no-wait", stdout=out)
+    job = Job.objects.get()
+    call_command("voucherify_job", "status", str(job.pk), stdout=out)
+    assert f"{job}: running" in out.getvalue()
