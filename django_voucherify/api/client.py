@@ -6,7 +6,9 @@ from ``settings.VOUCHERIFY``; several projects can each have their own explicit 
 
 from __future__ import annotations
 
+import os
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from .resources.customers import Customers
@@ -17,7 +19,28 @@ from .resources.vouchers import Vouchers
 from .retry import RetryPolicy
 from .transport import Transport
 
-__all__ = ["VoucherifyClient", "default_client", "reset_default_client"]
+__all__ = [
+    "VoucherifyClient",
+    "add_client_hook",
+    "default_client",
+    "remove_client_hook",
+    "reset_default_client",
+]
+
+#: Called with every client built (e.g. the sandbox's pytest fixture mounts itself on clients
+#: created during a test, the shared one and any explicit ones alike).
+_client_hooks: list[Callable[[VoucherifyClient], None]] = []
+
+
+def add_client_hook(hook: Callable[[VoucherifyClient], None]) -> None:
+    """Run ``hook(client)`` on every :class:`VoucherifyClient` built from now on."""
+    _client_hooks.append(hook)
+
+
+def remove_client_hook(hook: Callable[[VoucherifyClient], None]) -> None:
+    """Stop running ``hook`` on new clients (no error if it was not registered)."""
+    if hook in _client_hooks:
+        _client_hooks.remove(hook)
 
 
 class VoucherifyClient:
@@ -40,6 +63,8 @@ class VoucherifyClient:
         self.async_actions = AsyncActions(self.transport)
         self.validations = Validations(self.transport)
         self.exports = Exports(self.transport)
+        for hook in list(_client_hooks):
+            hook(self)
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> VoucherifyClient:
@@ -90,6 +115,18 @@ def default_client() -> VoucherifyClient:
             if client is None:
                 client = _default = VoucherifyClient.from_settings()
     return client
+
+
+def _forget_default_after_fork() -> None:
+    # A forked child (Celery prefork, gunicorn) must not share the parent's pooled sockets; it
+    # builds its own client on first use. The parent's connections are left for the parent.
+    global _default, _default_lock
+    _default = None
+    _default_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_default_after_fork)
 
 
 def reset_default_client() -> None:

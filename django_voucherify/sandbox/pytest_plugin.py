@@ -54,12 +54,21 @@ def voucherify_sandbox() -> Iterator[Sandbox]:
         API_URL=sandbox.base_url,
         DOWNLOAD_URL=None,
     )
+    from django_voucherify.api.client import add_client_hook, remove_client_hook
+
+    def mount_on(client: Any) -> None:
+        sandbox.mount(client.transport.session)
+
+    # Every client built during the test (the shared one, rebuilt by a nested
+    # override_settings, or an explicit VoucherifyClient) talks to the sandbox, never to
+    # Voucherify's real hosts.
+    add_client_hook(mount_on)
     with override_settings(VOUCHERIFY=conf):
         django_voucherify.reset_client()
         try:
-            sandbox.mount(django_voucherify.get_client().transport.session)
             yield sandbox
         finally:
+            remove_client_hook(mount_on)
             django_voucherify.reset_client()
 
 

@@ -43,3 +43,37 @@ def test_client_csv_import_from_path_and_export_download(voucherify_sandbox, tmp
         "id,source_id,status",
         f"{client.orders.get('o-1')['id']},o-1,CREATED",
     ]
+
+
+def test_fixture_covers_clients_built_during_the_test(voucherify_sandbox, settings):
+    """A nested override_settings rebuilds the shared client, and shops may build their own
+    clients: all of them must reach the sandbox, never Voucherify's real hosts."""
+    from django.test import override_settings
+
+    import django_voucherify
+    from django_voucherify.api import VoucherifyClient
+
+    voucherify_sandbox.state.vouchers.clear()
+    with override_settings(VOUCHERIFY={**settings.VOUCHERIFY, "READ_TIMEOUT": 2}):
+        assert django_voucherify.client.vouchers.list()["vouchers"] == []
+    own = VoucherifyClient.from_settings(read_timeout=1)
+    assert own.vouchers.list()["vouchers"] == []
+
+
+def test_forked_child_builds_its_own_client():
+    import os
+
+    import django_voucherify
+
+    parent = django_voucherify.get_client()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.close(read_end)
+        same = django_voucherify.get_client() is parent
+        os.write(write_end, b"same" if same else b"new")
+        os._exit(0)
+    os.close(write_end)
+    answer = os.read(read_end, 10)
+    os.waitpid(pid, 0)
+    assert answer == b"new"
