@@ -6,10 +6,15 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 __all__ = ["__version__", "client", "get_client", "reset_client"]
+
+# A library does not decide where its logs go; without this, Python's last-resort handler would
+# print retry warnings to stderr in scripts that configured no logging.
+logging.getLogger("django_voucherify").addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
     from .api.client import VoucherifyClient

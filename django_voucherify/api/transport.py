@@ -202,6 +202,9 @@ class Transport:
                     retry_number += 1
                     continue
                 logger.warning("voucherify %s %s failed: %s", method, path, error)
+                # requests attaches the prepared request (and so the X-App-Token header) to its
+                # exception; the chained cause must not carry the secret around.
+                exc.request = None
                 raise error from exc
             elapsed_ms = (time.monotonic() - attempt_started) * 1000
             status = response.status_code

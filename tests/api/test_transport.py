@@ -348,3 +348,16 @@ def test_fast_path_sends_what_requests_would(api_client):
     assert sent.headers["Content-Type"] == "application/json"
     assert sent.headers["Content-Length"] == str(len(expected.body))
     assert sent.headers["Accept-Encoding"]  # session defaults kept
+
+
+@responses.activate
+def test_chained_cause_does_not_carry_the_token(api_client):
+    def reset(request):  # as HTTPAdapter.send does: the exception carries the request
+        raise requests.ConnectionError("reset", request=request)
+
+    responses.add_callback("GET", VOUCHER_URL, callback=reset)
+    with pytest.raises(TransportError) as caught:
+        api_client.vouchers.get("CODE1")
+    cause = caught.value.__cause__
+    assert cause is not None
+    assert getattr(cause, "request", None) is None
