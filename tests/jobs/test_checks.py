@@ -1,0 +1,19 @@
+"""System checks of the job settings (reported through ``Job.check()``)."""
+
+from __future__ import annotations
+
+from django_voucherify.models import Job
+
+
+def ids(settings, **options):
+    settings.VOUCHERIFY = {**settings.VOUCHERIFY, **options}
+    return sorted(m.id for m in Job.check() if m.id.startswith("voucherify."))
+
+
+def test_job_settings_are_checked_with_hints(settings):
+    assert ids(settings) == []
+    assert ids(settings, JOB_STORAGE="nope") == ["voucherify.E020"]
+    assert ids(settings, JOB_POLL_INTERVAL=0, JOB_POLL_INTERVAL_MAX="x") == ["voucherify.E021"] * 2
+    assert ids(settings, JOB_RESUBMIT_AFTER=5, READ_TIMEOUT=20) == ["voucherify.W020"]
+    assert ids(settings, JOB_UPLOAD_TO="/") == ["voucherify.E022"]
+    assert all(m.hint for m in Job.check())
