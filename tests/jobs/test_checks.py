@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from django_voucherify.models import Job
 
+BASE: dict = {}
+
 
 def ids(settings, **options):
-    settings.VOUCHERIFY = {**settings.VOUCHERIFY, **options}
+    BASE.setdefault("conf", dict(settings.VOUCHERIFY))
+    settings.VOUCHERIFY = {**BASE["conf"], **options}
     return sorted(m.id for m in Job.check() if m.id.startswith("voucherify."))
 
 
