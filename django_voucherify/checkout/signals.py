@@ -14,7 +14,6 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from ..models.orders import Order, OrderStatus
-from ..tasks import checkout as checkout_tasks  # noqa: F401  (registers the tasks in workers)
 from . import checks  # noqa: F401  (registers the checkout system checks)
 
 

@@ -1,17 +1,29 @@
 """Celery tasks of django_voucherify, one module per feature (Celery's autodiscovery imports
-this package; each submodule registers its tasks under a stable ``django_voucherify.*`` name)."""
+this package; each submodule registers its tasks under a stable ``django_voucherify.*`` name).
 
+Nothing imports this package at start-up (it pulls in Celery): producers import the task they
+enqueue when they enqueue it, and workers find the tasks through ``app.autodiscover_tasks()``.
+"""
+
+from .checkout import (
+    checkout_sweep,
+    reconcile_checkout_redemption,
+    rollback_checkout_redemption,
+)
 from .jobs import poll_job_part, prepare_job, resume_jobs, submit_job_part
 from .sync import deliver_outbox_entry, redrive_outbox
 from .vouchers import refresh_vouchers, run_voucher_action
 
 __all__ = [
+    "checkout_sweep",
     "deliver_outbox_entry",
     "poll_job_part",
     "prepare_job",
+    "reconcile_checkout_redemption",
     "redrive_outbox",
     "refresh_vouchers",
     "resume_jobs",
+    "rollback_checkout_redemption",
     "run_voucher_action",
     "submit_job_part",
 ]
