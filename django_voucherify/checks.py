@@ -6,6 +6,7 @@ warnings about settings that work but are probably not what the shop wants.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
@@ -71,6 +72,8 @@ def settings_problems(values: dict[str, Any]) -> list[checks.CheckMessage]:
             )
     problems.extend(_timeout_problems(values))
     problems.extend(_retry_problems(values))
+    problems.extend(_sync_problems(values))
+    problems.extend(_unknown_keys(values))
     pool_size = values.get("POOL_SIZE")
     if not isinstance(pool_size, int) or isinstance(pool_size, bool) or pool_size < 1:
         problems.append(
@@ -139,6 +142,58 @@ def _retry_problems(values: dict[str, Any]) -> Iterable[checks.CheckMessage]:
                 hint="Leave it unset to use the default.",
                 id="voucherify.E005",
             )
+
+
+#: Sync options: (minimum, integer only). Checked here because the outbox reads them in every
+#: worker; a bad value must stop start-up, not each delivery.
+_SYNC_NUMBERS = {
+    "SYNC_MAX_ATTEMPTS": (1, True),
+    "SYNC_RETRY_BACKOFF": (0, False),
+    "SYNC_RETRY_BACKOFF_MAX": (0, False),
+    "SYNC_LEASE_SECONDS": (1, False),
+    "BULK_CHUNK_BYTES": (1024, True),
+}
+_BOOLEANS = ("TRUST_ENV", "LOG_BODIES", "SYNC_ENABLED", "SYNC_PERMANENT_DELETE")
+
+
+def _sync_problems(values: dict[str, Any]) -> Iterable[checks.CheckMessage]:
+    for key, (minimum, integer) in _SYNC_NUMBERS.items():
+        raw = values.get(key)
+        value = _number(raw)
+        if value is None or value < minimum or (integer and not isinstance(raw, int)):
+            kind = "an integer" if integer else "a number"
+            yield checks.Error(
+                f"{SETTING}['{key}'] must be {kind} of at least {minimum} (got {raw!r}).",
+                hint="Leave it unset to use the default (see docs/sync.md).",
+                id="voucherify.E010",
+            )
+    if _number(values.get("BULK_CHUNK_BYTES")) is not None and values["BULK_CHUNK_BYTES"] > 10_000_000:
+        yield checks.Error(
+            f"{SETTING}['BULK_CHUNK_BYTES'] is over Voucherify's 10 MB body limit.",
+            hint="Keep it at 9_000_000 (the default) or lower.",
+            id="voucherify.E010",
+        )
+    for key in _BOOLEANS:
+        if not isinstance(values.get(key), bool):
+            yield checks.Error(
+                f"{SETTING}['{key}'] must be True or False (got {values.get(key)!r}).",
+                hint="Environment values are strings: read them with env.bool(...).",
+                id="voucherify.E011",
+            )
+
+
+def _unknown_keys(values: dict[str, Any]) -> Iterable[checks.CheckMessage]:
+    from .checkout.conf import CHECKOUT_DEFAULTS
+    from .conf import DEFAULTS
+
+    known = {*DEFAULTS, *CHECKOUT_DEFAULTS}
+    for key in sorted(set(values) - known):
+        close = difflib.get_close_matches(key, known, n=1)
+        yield checks.Warning(
+            f"{SETTING}['{key}'] is not an option of django_voucherify; it is ignored.",
+            hint=f"Did you mean '{close[0]}'?" if close else "See docs/configuration.md for the options.",
+            id="voucherify.W004",
+        )
 
 
 @checks.register("voucherify")

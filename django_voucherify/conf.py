@@ -115,6 +115,15 @@ def raw_settings() -> dict[str, Any]:
     return {**DEFAULTS, **configured}
 
 
+def _convert(cast: type[int] | type[float], key: str, value: Any) -> Any:
+    """``cast(value)``, or ImproperlyConfigured naming the option (never a bare ValueError)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ImproperlyConfigured(
+            f"settings.{SETTING_NAME}['{key}'] must be a number, got {value!r}."
+        )
+    return cast(value)
+
+
 def get_settings() -> VoucherifySettings:
     """Validate ``settings.VOUCHERIFY`` and return it as :class:`VoucherifySettings`.
 
@@ -129,35 +138,39 @@ def get_settings() -> VoucherifySettings:
         raise ImproperlyConfigured(f"{first.msg} {first.hint or ''}".strip())
     known = {k.lower(): values[k] for k in DEFAULTS}
     extra = {k: v for k, v in values.items() if k not in DEFAULTS}
+
+    def number(cast: type[int] | type[float], key: str) -> Any:
+        return _convert(cast, key, values[key])
+
     return VoucherifySettings(
         app_id=str(known["app_id"]),
         secret_key=str(known["secret_key"]),
         api_url=str(known["api_url"]).rstrip("/"),
         download_url=(str(known["download_url"]).rstrip("/") if known["download_url"] else None),
-        connect_timeout=float(known["connect_timeout"]),
-        read_timeout=float(known["read_timeout"]),
-        max_retries=int(known["max_retries"]),
-        retry_budget=float(known["retry_budget"]),
-        backoff_base=float(known["backoff_base"]),
-        backoff_max=float(known["backoff_max"]),
-        pool_size=int(known["pool_size"]),
+        connect_timeout=number(float, "CONNECT_TIMEOUT"),
+        read_timeout=number(float, "READ_TIMEOUT"),
+        max_retries=number(int, "MAX_RETRIES"),
+        retry_budget=number(float, "RETRY_BUDGET"),
+        backoff_base=number(float, "BACKOFF_BASE"),
+        backoff_max=number(float, "BACKOFF_MAX"),
+        pool_size=number(int, "POOL_SIZE"),
         trust_env=bool(known["trust_env"]),
         proxies=known["proxies"],
         verify=known["verify"],
         log_bodies=bool(known["log_bodies"]),
         sync_enabled=bool(known["sync_enabled"]),
         sync_permanent_delete=bool(known["sync_permanent_delete"]),
-        sync_max_attempts=int(known["sync_max_attempts"]),
-        sync_retry_backoff=float(known["sync_retry_backoff"]),
-        sync_retry_backoff_max=float(known["sync_retry_backoff_max"]),
-        sync_lease_seconds=float(known["sync_lease_seconds"]),
-        bulk_chunk_bytes=int(known["bulk_chunk_bytes"]),
+        sync_max_attempts=number(int, "SYNC_MAX_ATTEMPTS"),
+        sync_retry_backoff=number(float, "SYNC_RETRY_BACKOFF"),
+        sync_retry_backoff_max=number(float, "SYNC_RETRY_BACKOFF_MAX"),
+        sync_lease_seconds=number(float, "SYNC_LEASE_SECONDS"),
+        bulk_chunk_bytes=number(int, "BULK_CHUNK_BYTES"),
         job_storage=str(known["job_storage"]),
         job_upload_to=str(known["job_upload_to"]),
-        job_poll_interval=float(known["job_poll_interval"]),
-        job_poll_interval_max=float(known["job_poll_interval_max"]),
-        job_resubmit_after=float(known["job_resubmit_after"]),
-        voucher_action_inline_limit=int(known["voucher_action_inline_limit"]),
-        voucher_rate_limit_wait=float(known["voucher_rate_limit_wait"]),
+        job_poll_interval=number(float, "JOB_POLL_INTERVAL"),
+        job_poll_interval_max=number(float, "JOB_POLL_INTERVAL_MAX"),
+        job_resubmit_after=number(float, "JOB_RESUBMIT_AFTER"),
+        voucher_action_inline_limit=number(int, "VOUCHER_ACTION_INLINE_LIMIT"),
+        voucher_rate_limit_wait=number(float, "VOUCHER_RATE_LIMIT_WAIT"),
         extra=extra,
     )

@@ -48,6 +48,11 @@ def test_valid_settings_have_no_problems():
         ({**GOOD, "API_URL": "http://voucherify.example.com"}, ["voucherify.W001"], "https"),
         ({**GOOD, "READ_TIMEOUT": 600}, ["voucherify.W002"], "under 30"),
         ({**GOOD, "RETRY_BUDGET": 1, "CONNECT_TIMEOUT": 3}, ["voucherify.W003"], "RETRY_BUDGET"),
+        ({**GOOD, "READ_TIMOUT": 5}, ["voucherify.W004"], "Did you mean 'READ_TIMEOUT'?"),
+        ({**GOOD, "SYNC_MAX_ATTEMPTS": 0}, ["voucherify.E010"], "docs/sync.md"),
+        ({**GOOD, "SYNC_LEASE_SECONDS": "300"}, ["voucherify.E010"], "default"),
+        ({**GOOD, "BULK_CHUNK_BYTES": 20_000_000}, ["voucherify.E010"], "9_000_000"),
+        ({**GOOD, "SYNC_ENABLED": "false"}, ["voucherify.E011"], "env.bool"),
     ],
 )
 def test_each_problem_has_an_id_and_a_hint(settings_dict, expected_ids, hint_fragment):
@@ -128,3 +133,26 @@ def test_explicit_clients_for_several_projects_are_independent():
 def test_settings_are_read_at_use_not_import():
     with override_settings(VOUCHERIFY={**GOOD, "READ_TIMEOUT": 2.5}):
         assert django_voucherify.client.transport.timeout == (3.05, 2.5)
+
+
+def test_every_check_id_belongs_to_one_feature():
+    """Each feature owns a range (core E00x/W00x, sync E01x, checkout E02x, voucher admin E03x,
+    jobs E04x): one id never means two problems."""
+    import re
+    from pathlib import Path
+
+    root = Path(django_voucherify.__file__).parent
+    owners: dict[str, set[str]] = {}
+    for path in root.rglob("*.py"):
+        for check_id in re.findall(r'id="(voucherify\.[EW]\d{3})"', path.read_text()):
+            owners.setdefault(check_id, set()).add(path.parent.name if path.name == "checks.py"
+                                                   else path.stem)
+    shared = {k: v for k, v in owners.items() if len(v) > 1}
+    assert shared == {}
+
+
+def test_get_settings_names_a_non_numeric_option():
+    with override_settings(VOUCHERIFY={**GOOD, "JOB_POLL_INTERVAL": "abc"}), \
+            pytest.raises(ImproperlyConfigured) as caught:
+        get_settings()
+    assert "JOB_POLL_INTERVAL" in str(caught.value)

@@ -23,7 +23,7 @@ def job_settings_problems() -> list[checks.CheckMessage]:
         problems.append(checks.Error(
             f"{SETTING}['JOB_STORAGE'] must name a storage in settings.STORAGES (got {alias!r}).",
             hint="Leave it unset to use the 'default' storage, or add the alias to STORAGES.",
-            id="voucherify.E020",
+            id="voucherify.E040",
         ))  # fmt: skip
     for key in ("JOB_POLL_INTERVAL", "JOB_POLL_INTERVAL_MAX", "JOB_RESUBMIT_AFTER"):
         value = values.get(key)
@@ -31,7 +31,7 @@ def job_settings_problems() -> list[checks.CheckMessage]:
             problems.append(checks.Error(
                 f"{SETTING}['{key}'] must be a positive number of seconds (got {value!r}).",
                 hint="Leave it unset to use the default.",
-                id="voucherify.E021",
+                id="voucherify.E041",
             ))  # fmt: skip
     resubmit, read_timeout = values.get("JOB_RESUBMIT_AFTER"), values.get("READ_TIMEOUT")
     if isinstance(resubmit, int | float) and isinstance(read_timeout, int | float) and (
@@ -40,13 +40,13 @@ def job_settings_problems() -> list[checks.CheckMessage]:
         problems.append(checks.Warning(
             f"{SETTING}['JOB_RESUBMIT_AFTER'] ({resubmit} s) is not longer than READ_TIMEOUT.",
             hint="A submit still in flight could be sent twice; keep it well above READ_TIMEOUT.",
-            id="voucherify.W020",
+            id="voucherify.W040",
         ))  # fmt: skip
     upload_to = values.get("JOB_UPLOAD_TO")
     if not isinstance(upload_to, str) or not upload_to.strip("/"):
         problems.append(checks.Error(
             f"{SETTING}['JOB_UPLOAD_TO'] must be a non-empty folder name (got {upload_to!r}).",
             hint="For example 'voucherify/jobs'.",
-            id="voucherify.E022",
+            id="voucherify.E042",
         ))  # fmt: skip
     return problems

@@ -19,10 +19,10 @@ from typing import Any
 from celery import shared_task
 from django.utils import timezone
 
-from ..checkout import reconcile as reconcile_service
-from ..checkout import rollback as rollback_service
 from ..checkout.conf import checkout_settings
 from ..checkout.errors import RollbackFailed
+from ..checkout.reconcile import reconcile as reconcile_service
+from ..checkout.rollback import rollback as rollback_service
 from ..checkout.rollback import rollback_delay
 from ..models.ledger import CheckoutRedemption, LedgerState
 

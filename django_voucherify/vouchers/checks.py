@@ -1,4 +1,4 @@
-"""System checks of the voucher admin's settings (``voucherify.E020``-``E021``)."""
+"""System checks of the voucher admin's settings (``voucherify.E030``-``E031``)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def check_voucher_settings(app_configs: Any = None, **kwargs: Any) -> list[check
             f"settings.VOUCHERIFY['VOUCHER_ACTION_INLINE_LIMIT'] must be an integer >= 0 (got {limit!r}).",
             hint="Admin actions on more vouchers than this run in Celery; 20 is the default, "
                  "0 sends every action to Celery.",
-            id="voucherify.E020",
+            id="voucherify.E030",
         ))  # fmt: skip
     wait = values.get("VOUCHER_RATE_LIMIT_WAIT")
     if not isinstance(wait, int | float) or isinstance(wait, bool) or wait < 0:
@@ -30,6 +30,6 @@ def check_voucher_settings(app_configs: Any = None, **kwargs: Any) -> list[check
             f"settings.VOUCHERIFY['VOUCHER_RATE_LIMIT_WAIT'] must be a number of seconds >= 0 "
             f"(got {wait!r}).",
             hint="The longest Retry-After an admin request waits out; keep it short (5 s default).",
-            id="voucherify.E021",
+            id="voucherify.E031",
         ))  # fmt: skip
     return problems

@@ -49,9 +49,9 @@ def test_run_stops_waiting_after_a_few_short_429s(sandbox, mirrored):
 
 @pytest.mark.parametrize(("values", "ids"), [
     ({}, []),
-    ({"VOUCHER_ACTION_INLINE_LIMIT": -1}, ["voucherify.E020"]),
+    ({"VOUCHER_ACTION_INLINE_LIMIT": -1}, ["voucherify.E030"]),
     ({"VOUCHER_ACTION_INLINE_LIMIT": "20", "VOUCHER_RATE_LIMIT_WAIT": -2},
-     ["voucherify.E020", "voucherify.E021"]),
+     ["voucherify.E030", "voucherify.E031"]),
 ])
 def test_settings_checks(settings, values, ids):
     with override_settings(VOUCHERIFY={**settings.VOUCHERIFY, **values}):

@@ -15,8 +15,8 @@ def ids(settings, **options):
 
 def test_job_settings_are_checked_with_hints(settings):
     assert ids(settings) == []
-    assert ids(settings, JOB_STORAGE="nope") == ["voucherify.E020"]
-    assert ids(settings, JOB_POLL_INTERVAL=0, JOB_POLL_INTERVAL_MAX="x") == ["voucherify.E021"] * 2
-    assert ids(settings, JOB_RESUBMIT_AFTER=5, READ_TIMEOUT=20) == ["voucherify.W020"]
-    assert ids(settings, JOB_UPLOAD_TO="/") == ["voucherify.E022"]
+    assert ids(settings, JOB_STORAGE="nope") == ["voucherify.E040"]
+    assert ids(settings, JOB_POLL_INTERVAL=0, JOB_POLL_INTERVAL_MAX="x") == ["voucherify.E041"] * 2
+    assert ids(settings, JOB_RESUBMIT_AFTER=5, READ_TIMEOUT=20) == ["voucherify.W040"]
+    assert ids(settings, JOB_UPLOAD_TO="/") == ["voucherify.E042"]
     assert all(m.hint for m in Job.check())
