@@ -16,7 +16,7 @@ from .errors import (
     UnauthorizedError,
     VoucherifyError,
 )
-from .paging import PaginationLimitError
+from .paging import PaginationError, PaginationLimitError, PaginationStalledError
 from .retry import RetryPolicy
 
 __all__ = [
@@ -27,7 +27,9 @@ __all__ = [
     "Endpoint",
     "ForbiddenError",
     "NotFoundError",
+    "PaginationError",
     "PaginationLimitError",
+    "PaginationStalledError",
     "PayloadTooLargeError",
     "RateLimitedError",
     "RequestTimeout",

@@ -12,28 +12,35 @@ Voucherify pages three ways, and each ``iterate*`` method of the resources picks
 * :func:`iter_by_date` - a date cursor taken from the last item's ``created_at`` (customers'
   ``starting_after``, async actions' ``end_date``).
 
-Every walk stops (with a warning) when a page brings no item it has not just seen, so a server
-or cache that ignores the paging parameters cannot make it loop forever or repeat items.
+A page that brings no item the walk has not just seen (a server or cache ignoring the paging
+parameters) raises :class:`PaginationStalledError`: the walk never loops, never repeats an item,
+and never ends short without saying so (a caller deleting local rows the walk did not see must
+not mistake a stalled walk for a complete one).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 from .errors import VoucherifyError
 
-logger = logging.getLogger("django_voucherify")
-
 Page = dict[str, Any]
 Fetch = Callable[..., Page]
 ONE_MS = timedelta(milliseconds=1)
 
 
-class PaginationLimitError(VoucherifyError):
+class PaginationError(VoucherifyError):
+    """A list could not be walked to its end; what was yielded so far is not everything."""
+
+
+class PaginationLimitError(PaginationError):
     """More items match than the endpoint can page through; narrow the filters."""
+
+
+class PaginationStalledError(PaginationError):
+    """Voucherify answered the next page with items already seen: the cursor did not move."""
 
 
 def _ids(items: list[dict[str, Any]]) -> set[Any]:
@@ -76,8 +83,7 @@ def iter_pages(fetch: Fetch, key: str, *, params: dict[str, Any], limit: int = 1
         body = fetch(**params, page=page, limit=limit)
         items = body.get(key) or []
         if _stalled(items, previous, skip):
-            logger.warning("voucherify: %s page %s repeats the previous one; stopping", key, page)
-            return
+            raise PaginationStalledError(f"Page {page} of {key} repeats the previous page.")
         for item in items:
             if item.get("id") not in skip:
                 yield item
@@ -117,8 +123,7 @@ def iter_cursor(fetch: Fetch, key: str, *, params: dict[str, Any],
         body = fetch(**params, limit=limit)
         items = body.get(key) or []
         if _stalled(items, previous, set()):
-            logger.warning("voucherify: %s cursor did not move; stopping", key)
-            return
+            raise PaginationStalledError(f"The {key} cursor did not move.")
         yield from items
         cursor = body.get("more_starting_after") or (items[-1].get("id") if items else None)
         if not body.get("has_more") or not cursor or cursor == params.get("starting_after_id"):
@@ -150,8 +155,7 @@ def iter_by_date(fetch: Fetch, key: str, *, cursor_param: str, params: dict[str,
                     f"More than {limit} {key} share the instant {stamps.pop()}; "
                     "the date cursor cannot page past them."
                 )
-            logger.warning("voucherify: %s cursor did not move; stopping", key)
-            return
+            raise PaginationStalledError(f"The {key} date cursor did not move.")
         yield from fresh
         if not items or not body.get("has_more", len(items) >= limit):
             return

@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import responses
 
-from django_voucherify.api import RetryPolicy, VoucherifyClient
+from django_voucherify.api import PaginationStalledError, RetryPolicy, VoucherifyClient
 
 API = "https://api.voucherify.io"
 BASE_TIME = datetime(2024, 1, 1, tzinfo=UTC)
@@ -294,7 +294,10 @@ def test_page_based_walk_stops_when_server_repeats_the_same_page(client, mocked)
 
     mocked.add_callback("GET", url_for("/v1/vouchers"), callback=same_page)
 
-    got = list(islice(client.vouchers.iterate(), 50_000))
+    got: list[dict[str, Any]] = []
+    with pytest.raises(PaginationStalledError):  # loudly, not a silent short walk
+        for item in islice(client.vouchers.iterate(), 50_000):
+            got.append(item)
 
     assert_no_duplicates(got)
     assert ids(got) == ids(page)
@@ -382,7 +385,10 @@ def test_cursor_walk_stops_when_server_repeats_the_same_page(client, mocked, nam
 
     mocked.add_callback("GET", url_for(path), callback=same_page)
 
-    got = list(islice(start(client), 50_000))
+    got: list[dict[str, Any]] = []
+    with pytest.raises(PaginationStalledError):  # loudly, not a silent short walk
+        for item in islice(start(client), 50_000):
+            got.append(item)
 
     assert_no_duplicates(got)
     assert got == page
@@ -439,7 +445,10 @@ def test_customers_walk_stops_when_server_repeats_the_same_page(client, mocked):
 
     mocked.add_callback("GET", url_for("/v1/customers"), callback=same_page)
 
-    got = list(islice(client.customers.iterate(), 50_000))
+    got: list[dict[str, Any]] = []
+    with pytest.raises(PaginationStalledError):  # loudly, not a silent short walk
+        for item in islice(client.customers.iterate(), 50_000):
+            got.append(item)
 
     assert_no_duplicates(got)
     assert ids(got) == ids(page)
@@ -519,7 +528,10 @@ def test_async_actions_walk_stops_when_server_repeats_the_same_page(client, mock
 
     mocked.add_callback("GET", url_for("/v1/async-actions"), callback=same_page)
 
-    got = list(islice(client.async_actions.iterate(), 50_000))
+    got: list[dict[str, Any]] = []
+    with pytest.raises(PaginationStalledError):  # loudly, not a silent short walk
+        for item in islice(client.async_actions.iterate(), 50_000):
+            got.append(item)
 
     assert_no_duplicates(got)
     assert ids(got) == ids(page)
