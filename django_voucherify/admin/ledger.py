@@ -21,8 +21,9 @@ CONFIRM_TEMPLATE = "admin/django_voucherify/checkoutredemption/rollback_confirma
 @admin.register(CheckoutRedemption)
 class CheckoutRedemptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("order_source_id", "codes_display", "state", "rollback_pending_display",
-                    "discount_amount", "total_amount", "failure_key", "request_id", "created_at")
-    list_filter = ("state", "created_at")
+                    "needs_attention", "discount_amount", "total_amount", "failure_key", "request_id",
+                    "created_at")  # fmt: skip
+    list_filter = ("state", "needs_attention", "created_at")
     search_fields = ("order_source_id", "customer_source_id", "parent_redemption_id", "request_id",
                      "reference")  # fmt: skip
     date_hierarchy = "created_at"
@@ -36,6 +37,8 @@ class CheckoutRedemptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                                       "discount_amount", "total_amount", "failure_key",
                                       "failure_message", "request_id", "reconcile_attempts",
                                       "response")}),
+        (_("Background work"), {"fields": ("needs_attention", "attention_reason", "next_attempt_at",
+                                           "leased_until")}),
         (_("Rollback"), {"fields": ("rollback_reason", "rollback_requested_at", "rollback_attempts",
                                     "rollback_error", "rollback_ids", "rolled_back_at")}),
     )  # fmt: skip

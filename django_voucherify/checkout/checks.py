@@ -1,4 +1,4 @@
-"""System checks of the checkout options (``voucherify.E020``-``E022``, ``W020``)."""
+"""System checks of the checkout options (``voucherify.E020``-``E023``, ``W020``)."""
 
 from __future__ import annotations
 
@@ -44,7 +44,8 @@ def checkout_settings_problems(values: dict[str, Any]) -> list[checks.CheckMessa
             hint="Keep it under 10 seconds.",
             id="voucherify.W020",
         ))  # fmt: skip
-    for key in ("CHECKOUT_RECONCILE_GRACE", "CHECKOUT_ROLLBACK_BACKOFF", "CHECKOUT_ROLLBACK_BACKOFF_MAX"):
+    for key in ("CHECKOUT_RECONCILE_GRACE", "CHECKOUT_ROLLBACK_BACKOFF", "CHECKOUT_ROLLBACK_BACKOFF_MAX",
+                "CHECKOUT_ATTENTION_INTERVAL"):
         if _seconds(values.get(key)) is None:
             problems.append(checks.Error(
                 f"{SETTING}['{key}'] must be a number of seconds, zero or more "
@@ -52,6 +53,14 @@ def checkout_settings_problems(values: dict[str, Any]) -> list[checks.CheckMessa
                 hint="Leave it unset to use the default.",
                 id="voucherify.E022",
             ))  # fmt: skip
+    attempts = values.get("CHECKOUT_RECONCILE_MAX_ATTEMPTS")
+    if not isinstance(attempts, int) or isinstance(attempts, bool) or attempts < 1:
+        problems.append(checks.Error(
+            f"{SETTING}['CHECKOUT_RECONCILE_MAX_ATTEMPTS'] must be a whole number, 1 or more "
+            f"(got {attempts!r}).",
+            hint="After that many reads the row is flagged for staff; the default is 10.",
+            id="voucherify.E023",
+        ))  # fmt: skip
     return problems
 
 

@@ -29,6 +29,11 @@ CHECKOUT_DEFAULTS: dict[str, Any] = {
     # First and longest delay (s) between two attempts of a failed rollback (Celery).
     "CHECKOUT_ROLLBACK_BACKOFF": 5.0,
     "CHECKOUT_ROLLBACK_BACKOFF_MAX": 900.0,
+    # Reconcile attempts (reading redemptions back) before a row still UNKNOWN is flagged for
+    # staff (``needs_attention``, visible in the admin); flagged rows are then re-read every
+    # CHECKOUT_ATTENTION_INTERVAL seconds by the periodic sweep.
+    "CHECKOUT_RECONCILE_MAX_ATTEMPTS": 10,
+    "CHECKOUT_ATTENTION_INTERVAL": 3600.0,
 }
 
 
@@ -39,6 +44,8 @@ class CheckoutSettings:
     reconcile_grace: float = 60.0
     rollback_backoff: float = 5.0
     rollback_backoff_max: float = 900.0
+    reconcile_max_attempts: int = 10
+    attention_interval: float = 3600.0
 
 
 def raw_checkout_settings() -> dict[str, Any]:
@@ -62,4 +69,6 @@ def checkout_settings() -> CheckoutSettings:
         reconcile_grace=float(values["CHECKOUT_RECONCILE_GRACE"]),
         rollback_backoff=float(values["CHECKOUT_ROLLBACK_BACKOFF"]),
         rollback_backoff_max=float(values["CHECKOUT_ROLLBACK_BACKOFF_MAX"]),
+        reconcile_max_attempts=int(values["CHECKOUT_RECONCILE_MAX_ATTEMPTS"]),
+        attention_interval=float(values["CHECKOUT_ATTENTION_INTERVAL"]),
     )

@@ -6,11 +6,14 @@ dropped connection), 429 and 5xx. Business refusals (400/404 with a key) are not
 
 from __future__ import annotations
 
-from ..api.errors import APIError, RateLimitedError, RequestTimeout, ServerError, TransportError
+from ..api.errors import APIError, RateLimitedError, ServerError, TransportError
 from .conf import PROCEED_WITHOUT_DISCOUNT, checkout_settings
 
-#: 5xx answers from a gateway: the request never reached Voucherify's application.
-GATEWAY_STATUSES = frozenset({502, 503, 504})
+#: The only 5xx that proves the redeem was not applied: an explicit "service unavailable"
+#: (maintenance, overload shedding) is answered before the request is processed. A 502 or 504
+#: comes from a gateway that may have given up *after* Voucherify's application redeemed, and a
+#: 500 may be raised after the redemption was written, so those leave the outcome unknown.
+NOT_PROCESSED_STATUSES = frozenset({503})
 
 
 def is_outage(exc: BaseException) -> bool:
@@ -21,18 +24,22 @@ def is_outage(exc: BaseException) -> bool:
 def redeem_may_have_happened(exc: BaseException) -> bool:
     """Whether a failed redeem request may still have been applied by Voucherify.
 
-    A timeout or a dropped connection after sending, and a 500 (Voucherify's application failed
-    somewhere, possibly after redeeming), leave the outcome unknown. A connection that never
-    opened, a 429 and gateway errors prove nothing was done.
+    Only three answers prove that nothing was redeemed (the order is free again):
+
+    - a connection that provably never opened (``TransportError.request_sent is False``);
+    - 429 (rate limited before processing);
+    - an explicit 503.
+
+    Everything else without a definite answer (timeouts, resets after sending, 500, 502, 504,
+    any other 5xx) leaves the outcome unknown: the ledger row is UNKNOWN and reconciled by
+    reading redemptions back, never by sending the redeem again.
     """
-    if isinstance(exc, RequestTimeout):
-        return exc.request_sent
-    if isinstance(exc, TransportError):
-        return exc.request_sent
+    if isinstance(exc, TransportError):  # RequestTimeout included
+        return exc.request_sent is not False
     if isinstance(exc, RateLimitedError):
         return False
     if isinstance(exc, APIError):
-        return exc.status >= 500 and exc.status not in GATEWAY_STATUSES
+        return exc.status >= 500 and exc.status not in NOT_PROCESSED_STATUSES
     return True
 
 

@@ -1,4 +1,5 @@
-"""Reconciliation of redeems whose outcome is unknown (timeout, dropped connection, 500).
+"""Reconciliation of redeems whose outcome is unknown (timeout, dropped connection, 500, 502,
+504), and of PENDING rows whose caller died before recording the answer.
 
 The redeem is never sent again. Voucherify is asked what it did instead: the redemptions listed
 since the attempt (narrowed to the customer when known) that carry the attempt's
@@ -15,13 +16,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.db.models import F
 from django.utils import timezone
 
 from ..api.client import VoucherifyClient
+from ..api.errors import VoucherifyError
 from ..models.ledger import REFERENCE_METADATA_KEY, CheckoutRedemption, LedgerState
+from ..models.orders import Order, OrderStatus
 from . import records
 from .conf import checkout_settings
 from .messages import message_for
@@ -66,31 +70,70 @@ def find_attempt(row: CheckoutRedemption, client: VoucherifyClient) -> Found:
     return Found(parent, successes, failures)
 
 
-def reconcile(ledger: CheckoutRedemption | int, *, client: VoucherifyClient | None = None,
-              now: Any = None) -> CheckoutRedemption:
-    """Settle an UNKNOWN (or long PENDING) row from what Voucherify lists.
+#: Why reconciliation asks for the rollback of a redemption whose caller never learned of it.
+CALLER_GONE_ROLLBACK_REASON = "checkout interrupted: the shop never learned the outcome"
 
-    SUCCEEDED when redemptions carry the marker (then rolled back if a rollback was asked for,
-    which is always the case for outcomes unknown at checkout), FAILED when only failed
-    redemptions do, or when nothing does once the grace period is over. Returns the row; it
-    stays as it was while the grace period runs.
+#: Order mirror statuses meaning the shop completed the order (its payment went through).
+COMPLETED_ORDER_STATUSES = (OrderStatus.PAID, OrderStatus.FULFILLED)
+
+
+def order_completed(row: CheckoutRedemption) -> bool:
+    """Whether the shop marked the row's order paid (or fulfilled) on the ``Order`` mirror."""
+    orders = Order.objects.filter(status__in=COMPLETED_ORDER_STATUSES)
+    if row.order_id is not None:
+        return orders.filter(pk=row.order_id).exists()
+    return orders.filter(source_id=row.order_source_id).exists()
+
+
+def caller_gone(row: CheckoutRedemption, now: datetime) -> bool:
+    """A PENDING row older than ``CHECKOUT_RECONCILE_GRACE``: the redeem call is bounded by the
+    checkout timeout, so the process that sent it died before recording the answer."""
+    grace = timedelta(seconds=checkout_settings().reconcile_grace)
+    return row.state == LedgerState.PENDING and now - row.created_at >= grace
+
+
+def reconcile(ledger: CheckoutRedemption | int, *, client: VoucherifyClient | None = None,
+              now: Any = None, roll_back: bool = True) -> CheckoutRedemption:
+    """Settle an UNKNOWN row, or a PENDING row whose caller is gone, from what Voucherify lists.
+
+    SUCCEEDED when redemptions carry the marker, FAILED when only failed redemptions do, or
+    when nothing does once the grace period is over. A redemption found is then rolled back
+    (``roll_back=False`` only records the rollback as asked for, for the Celery chain to send):
+
+    - UNKNOWN rows: always; the caller was told the outcome was unknown and did not honour the
+      discount (it refused, or charged the full price).
+    - PENDING rows (the caller died before learning the outcome): unless the shop marked the
+      order paid on the ``Order`` mirror; then the redemption is kept and the row flagged for
+      staff to check the amount charged.
+
+    A PENDING row within the grace period is returned untouched (its caller may be waiting for
+    the answer). Returns the row; an UNKNOWN one stays so while the grace period runs. A failed
+    read (Voucherify unreachable) counts as an attempt and is raised.
     """
     from .. import get_client
 
     pk = ledger if isinstance(ledger, int) else ledger.pk
     row = CheckoutRedemption.objects.get(pk=pk)
+    now = now or timezone.now()
+    if row.state == LedgerState.PENDING and not caller_gone(row, now):
+        return row
     if row.state not in (LedgerState.UNKNOWN, LedgerState.PENDING):
         return row
     api = client or get_client()
-    found = find_attempt(row, api)
+    try:
+        found = find_attempt(row, api)
+    except VoucherifyError:
+        CheckoutRedemption.objects.filter(pk=pk).update(reconcile_attempts=F("reconcile_attempts") + 1)
+        raise
     settled = bool(found.successes or found.parent)
-    grace_over = (now or timezone.now()) - row.created_at >= timedelta(
-        seconds=checkout_settings().reconcile_grace)
+    grace_over = now - row.created_at >= timedelta(seconds=checkout_settings().reconcile_grace)
+    keep_for_paid_order = settled and row.state == LedgerState.PENDING and order_completed(row)
 
     def settle(r: CheckoutRedemption) -> bool | None:
         r.reconcile_attempts += 1
         if r.state not in (LedgerState.UNKNOWN, LedgerState.PENDING):
             return True
+        was_pending = r.state == LedgerState.PENDING
         if settled:
             children = sorted(found.successes, key=lambda c: str(c.get("date") or ""))
             response: dict[str, Any] = {"redemptions": children,
@@ -98,6 +141,12 @@ def reconcile(ledger: CheckoutRedemption | int, *, client: VoucherifyClient | No
             if found.parent:
                 response["parent_redemption"] = found.parent
             records.apply_redeem_response(r, response)
+            if was_pending and keep_for_paid_order:
+                r.needs_attention = True
+                r.attention_reason = ("redeemed but the checkout never recorded it; the order is "
+                                      "marked paid: check the amount charged")
+            elif was_pending:
+                records.request_rollback_on(r, CALLER_GONE_ROLLBACK_REASON)
         elif found.failures:  # a refused request is final: it was answered
             code = str(found.failures[0].get("failure_code") or "")
             records.apply_failure(r, LedgerState.FAILED, code, message_for(code), None)
@@ -108,7 +157,7 @@ def reconcile(ledger: CheckoutRedemption | int, *, client: VoucherifyClient | No
 
     row = records.locked_update(pk, settle)
     logger.info("Voucherify checkout: reconciled ledger row %s -> %s", row.pk, row.state)
-    if row.rollback_pending:
+    if row.rollback_pending and roll_back:
         row = request_rollback(row, row.rollback_reason, client=api)
     return row
 

@@ -62,7 +62,9 @@ def redeem(
         response = (client or checkout_client()).redemptions.redeem(body)
     except VoucherifyError as exc:
         return _record_error(row, exc)
-    row = records.locked_update(row.pk, lambda r: records.apply_redeem_response(r, response))
+    row = records.locked_update(row.pk, lambda r: _record_success(r, response))
+    if row.state != LedgerState.SUCCEEDED or row.rollback_requested_at is not None:
+        return _taken_over(row)
     return RedeemOutcome(
         ledger=row, totals=Totals(row.amount or 0, row.discount_amount, row.total_amount or 0),
         redemption_ids=list(row.redemption_ids), parent_redemption_id=row.parent_redemption_id or None,
@@ -98,6 +100,25 @@ def _claim(source_id: str, items: Sequence[payloads.Redeemable], order: payloads
                           or CheckoutRedemption(**fields))
 
 
+def _record_success(row: CheckoutRedemption, response: Mapping[str, Any]) -> bool:
+    if row.state != LedgerState.PENDING:
+        return False  # reconciliation took the attempt over (the answer came too late)
+    records.apply_redeem_response(row, response)
+    return True
+
+
+def _taken_over(row: CheckoutRedemption) -> RedeemOutcome:
+    """The answer came after ``CHECKOUT_RECONCILE_GRACE``: reconciliation already treated the
+    caller as gone and settled the row (rolling back what it found), so the discount must not be
+    honoured now. Handled like an outage whose outcome is unknown."""
+    logger.warning("Voucherify checkout: redeem answer for ledger row %s came after reconciliation "
+                   "(%s); the discount is not applied.", row.pk, row.state)
+    if proceeds_without_discount():
+        return RedeemOutcome(ledger=row, totals=Totals.undiscounted(row.amount), applied=False,
+                             notice=unavailable_message())
+    raise CheckoutUnavailable(outcome_unknown=True, ledger=row)
+
+
 def _record_error(row: CheckoutRedemption, exc: VoucherifyError) -> RedeemOutcome:
     request_id = getattr(exc, "request_id", None)
     if not is_outage(exc) and isinstance(exc, APIError):
@@ -109,15 +130,18 @@ def _record_error(row: CheckoutRedemption, exc: VoucherifyError) -> RedeemOutcom
     unknown = redeem_may_have_happened(exc)
     key = "timeout_or_no_response" if unknown else (getattr(exc, "key", None) or "unavailable")
 
-    def mark(r: CheckoutRedemption) -> None:
+    def mark(r: CheckoutRedemption) -> bool | None:
+        if r.state != LedgerState.PENDING:
+            return False  # reconciliation took the attempt over meanwhile
         records.apply_failure(r, LedgerState.UNKNOWN if unknown else LedgerState.FAILED, key,
                               str(exc), request_id)
         if unknown:
             # Checkout goes on as if nothing was redeemed; whatever reconciliation finds is undone.
             records.request_rollback_on(r, UNKNOWN_ROLLBACK_REASON)
+        return True
 
     row = records.locked_update(row.pk, mark)
-    if unknown:
+    if unknown and row.state == LedgerState.UNKNOWN:
         logger.warning("Voucherify checkout: redeem for order %s got no answer (%s); ledger row %s "
                        "is UNKNOWN and will be reconciled.", row.order_source_id, exc, row.pk)
         schedule_reconcile(row.pk, countdown=checkout_settings().reconcile_grace)

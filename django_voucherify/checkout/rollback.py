@@ -122,6 +122,7 @@ def request_rollback(ledger: CheckoutRedemption | int, reason: str = "", *,
         if exc.retryable:
             logger.warning("Voucherify checkout: rollback of ledger row %s failed (%s); retrying "
                            "from Celery.", row.pk, exc.message)
+            # Refused (False) when a task chain already holds the row: that chain sends it.
             schedule_rollback(row.pk, countdown=rollback_delay(row.rollback_attempts, exc.retry_after))
         else:
             logger.error("Voucherify checkout: rollback of ledger row %s refused: %s", row.pk,

@@ -13,6 +13,7 @@ Rows are written by :mod:`django_voucherify.checkout` only; this module never ca
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from django.db import models
@@ -45,6 +46,20 @@ class CheckoutRedemptionQuerySet(models.QuerySet["CheckoutRedemption"]):
     def rollback_due(self) -> CheckoutRedemptionQuerySet:
         """Succeeded attempts whose rollback was asked for and is not done yet."""
         return self.filter(state=LedgerState.SUCCEEDED, rollback_requested_at__isnull=False)
+
+    def needing_work(self, stale_before: datetime) -> CheckoutRedemptionQuerySet:
+        """Rows a background task has to drive: UNKNOWN ones, PENDING ones created before
+        ``stale_before`` (their caller is gone) and succeeded ones with a rollback to send."""
+        return self.filter(
+            Q(state=LedgerState.UNKNOWN)
+            | Q(state=LedgerState.PENDING, created_at__lt=stale_before)
+            | Q(state=LedgerState.SUCCEEDED, rollback_requested_at__isnull=False)
+        )
+
+    def sweepable(self, now: datetime) -> CheckoutRedemptionQuerySet:
+        """Rows whose next attempt is due and that no task chain holds (lease free or expired)."""
+        return self.filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+                           Q(leased_until__isnull=True) | Q(leased_until__lte=now))
 
 
 CheckoutRedemptionManager = models.Manager.from_queryset(CheckoutRedemptionQuerySet)
@@ -83,6 +98,15 @@ class CheckoutRedemption(models.Model):
     rollback_attempts = models.PositiveIntegerField(_("rollback attempts"), default=0)
     rollback_error = models.TextField(_("last rollback error"), blank=True)
     reconcile_attempts = models.PositiveIntegerField(_("reconcile attempts"), default=0)
+    # Background work bookkeeping (one task chain per row, however often the sweep runs): when
+    # the next reconcile/rollback attempt is due, and until when a scheduled or running task
+    # owns the row. The periodic sweep only picks rows that are due and not leased.
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True, db_index=True)
+    leased_until = models.DateTimeField(_("leased by a task until"), null=True, blank=True)
+    # Set when background work keeps failing (or an anomaly was found): a person should look.
+    # Flagged rows are still swept, at the slow CHECKOUT_ATTENTION_INTERVAL rate.
+    needs_attention = models.BooleanField(_("needs attention"), default=False, db_index=True)
+    attention_reason = models.CharField(_("why it needs attention"), max_length=200, blank=True)
     response = models.JSONField(_("last Voucherify response"), default=dict, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)

@@ -1,13 +1,20 @@
 """Checkout tasks: thin shells over :mod:`django_voucherify.checkout`.
 
-- ``rollback_checkout_redemption``: retried with backoff until Voucherify confirms the rollback.
-- ``reconcile_checkout_redemption``: settles an UNKNOWN redeem by reading redemptions back.
+- ``rollback_checkout_redemption``: re-scheduled with backoff until Voucherify confirms.
+- ``reconcile_checkout_redemption``: settles an UNKNOWN (or abandoned PENDING) redeem by reading
+  redemptions back; after ``CHECKOUT_RECONCILE_MAX_ATTEMPTS`` reads the row is flagged for staff
+  and left to the sweep's slow rate (``CHECKOUT_ATTENTION_INTERVAL``).
 - ``checkout_sweep`` (periodic, celery beat): re-drives what a lost task or a broker outage left
   behind::
 
     CELERY_BEAT_SCHEDULE = {
         "voucherify-checkout": {"task": "django_voucherify.checkout_sweep", "schedule": 60.0},
     }
+
+One task chain per ledger row (see :mod:`django_voucherify.checkout.schedule`): each task holds
+the row's lease, and its last step either schedules the row's next task (re-leasing the row) or
+releases it. The sweep only sends tasks for rows that are due and not leased, so running it
+during an outage does not multiply chains.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from typing import Any
 from celery import shared_task
 from django.utils import timezone
 
+from ..checkout import schedule
 from ..checkout.conf import checkout_settings
 from ..checkout.errors import RollbackFailed
 from ..checkout.reconcile import reconcile as reconcile_service
@@ -28,67 +36,105 @@ from ..models.ledger import CheckoutRedemption, LedgerState
 
 logger = logging.getLogger("django_voucherify.checkout")
 
-#: Eager Celery (tests, the demo) runs a retry inline: cap the recursion, the sweep goes on.
+#: Eager Celery (tests, the demo) runs a re-scheduled task inline, ignoring its countdown: after
+#: that many attempts the row is left to the periodic sweep instead of recursing.
 EAGER_RETRY_LIMIT = 20
 
+#: Rows the sweep leases and sends per run (the rest wait for the next run).
+SWEEP_BATCH = 500
 
-def _retry(task: Any, ledger_id: int, countdown: float, exc: Exception) -> None:
-    if task.request.is_eager and task.request.retries >= EAGER_RETRY_LIMIT:
+
+def _flag(ledger_id: int, reason: str) -> None:
+    CheckoutRedemption.objects.filter(pk=ledger_id, needs_attention=False).update(
+        needs_attention=True, attention_reason=reason[:200])
+
+
+def _next_step(task: Any, ledger_id: int, attempts: int, countdown: float) -> str:
+    """Schedule the row's next task (this chain keeps the lease) or release it."""
+    row = CheckoutRedemption.objects.get(pk=ledger_id)
+    name = schedule.task_for(row)
+    if name is None:
+        schedule.release(ledger_id)
+        return str(row.state)
+    if task.request.is_eager and attempts >= EAGER_RETRY_LIMIT:
         logger.warning("Voucherify checkout: giving ledger row %s to the periodic sweep", ledger_id)
-        return
-    raise task.retry(args=(ledger_id,), countdown=countdown, exc=exc)
+        schedule.release(ledger_id, next_attempt_in=countdown)
+        return "left to the sweep"
+    schedule.lease(ledger_id, countdown, force=True)
+    schedule.send(name, ledger_id, countdown)
+    return "retrying"
 
 
-@shared_task(bind=True, name="django_voucherify.rollback_checkout_redemption", max_retries=None,
-             acks_late=True, ignore_result=True)  # fmt: skip
+@shared_task(bind=True, name="django_voucherify.rollback_checkout_redemption", acks_late=True,
+             ignore_result=True)  # fmt: skip
 def rollback_checkout_redemption(self: Any, ledger_id: int) -> str:
     """Roll ledger row ``ledger_id`` back; re-schedules itself until Voucherify confirms."""
+    conf = checkout_settings()
     try:
         row = rollback_service(ledger_id)
     except CheckoutRedemption.DoesNotExist:
         return "missing"
     except RollbackFailed as exc:
         if not exc.retryable:
+            schedule.release(ledger_id)
             return "refused"  # kept in rollback_error for staff
-        attempts = exc.ledger.rollback_attempts if exc.ledger else self.request.retries + 1
-        _retry(self, ledger_id, rollback_delay(attempts, exc.retry_after), exc)
-        return "retrying"
-    return str(row.state)
+        attempts = exc.ledger.rollback_attempts if exc.ledger else 1
+        if attempts >= conf.reconcile_max_attempts:
+            # Still retried (a voucher is held for an order never paid), but staff should know.
+            _flag(ledger_id, f"rollback not confirmed after {attempts} attempts: {exc.message}")
+        return _next_step(self, ledger_id, attempts, rollback_delay(attempts, exc.retry_after))
+    return _next_step(self, ledger_id, row.rollback_attempts, 0)
 
 
-@shared_task(bind=True, name="django_voucherify.reconcile_checkout_redemption", max_retries=None,
-             acks_late=True, ignore_result=True)  # fmt: skip
+def reconcile_delay(attempts: int) -> float:
+    """Seconds before the next read of an unsettled row: a quarter of the grace period (at
+    least the rollback backoff, at least 1 s), doubling per attempt, capped at the backoff max."""
+    conf = checkout_settings()
+    base = max(conf.reconcile_grace / 4, conf.rollback_backoff, 1.0)
+    return float(min(max(conf.rollback_backoff_max, base), base * 2 ** max(attempts - 1, 0)))
+
+
+@shared_task(bind=True, name="django_voucherify.reconcile_checkout_redemption", acks_late=True,
+             ignore_result=True)  # fmt: skip
 def reconcile_checkout_redemption(self: Any, ledger_id: int) -> str:
     """Settle UNKNOWN ledger row ``ledger_id`` from Voucherify's redemption list."""
     from ..api.errors import VoucherifyError
 
     conf = checkout_settings()
     try:
-        row = reconcile_service(ledger_id)
+        row = reconcile_service(ledger_id, roll_back=False)  # the rollback is this chain's next step
     except CheckoutRedemption.DoesNotExist:
         return "missing"
-    except VoucherifyError as exc:  # Voucherify still unreachable: read again later
-        _retry(self, ledger_id, max(conf.rollback_backoff, 1.0) * 2 ** min(self.request.retries, 8), exc)
-        return "retrying"
-    if row.state in (LedgerState.UNKNOWN, LedgerState.PENDING) and not self.request.is_eager:
-        raise self.retry(args=(ledger_id,), countdown=max(conf.reconcile_grace / 4, 1.0))
-    return str(row.state)
+    except VoucherifyError:  # Voucherify still unreachable: read again later
+        row = CheckoutRedemption.objects.get(pk=ledger_id)
+    else:
+        if row.state not in (LedgerState.UNKNOWN, LedgerState.PENDING):
+            return _next_step(self, ledger_id, row.rollback_attempts, 0)
+        if row.state == LedgerState.PENDING:  # its caller may still be waiting: not ours yet
+            schedule.release(ledger_id, keep_due=True)
+            return str(row.state)
+        if self.request.is_eager:  # still within the grace period; an inline retry cannot wait
+            schedule.release(ledger_id, next_attempt_in=reconcile_delay(row.reconcile_attempts))
+            return str(row.state)
+    attempts = row.reconcile_attempts
+    if attempts >= conf.reconcile_max_attempts:
+        _flag(ledger_id, f"outcome still unknown after {attempts} reads of Voucherify's redemptions")
+        schedule.release(ledger_id, next_attempt_in=conf.attention_interval)
+        logger.error("Voucherify checkout: ledger row %s still unknown after %s attempts; flagged "
+                     "for staff, re-read every %ss.", ledger_id, attempts, conf.attention_interval)
+        return "needs attention"
+    return _next_step(self, ledger_id, attempts, reconcile_delay(attempts))
 
 
 @shared_task(name="django_voucherify.checkout_sweep", ignore_result=True)
 def checkout_sweep() -> dict[str, int]:
-    """Enqueue reconciliation of UNKNOWN (and stale PENDING) rows and the pending rollbacks."""
+    """Send the next task of every row that needs one, is due and is held by no task chain:
+    UNKNOWN and abandoned PENDING rows (reconcile), pending rollbacks."""
     conf = checkout_settings()
-    stale = timezone.now() - timedelta(seconds=conf.reconcile_grace)
-    unknown = CheckoutRedemption.objects.filter(state=LedgerState.UNKNOWN).values_list("pk", flat=True)
-    pending = CheckoutRedemption.objects.filter(state=LedgerState.PENDING, created_at__lt=stale
-                                                ).values_list("pk", flat=True)  # fmt: skip
-    rollbacks = CheckoutRedemption.objects.rollback_due().values_list("pk", flat=True)
+    now = timezone.now()
+    stale = now - timedelta(seconds=conf.reconcile_grace)
     counts = {"reconcile": 0, "rollback": 0}
-    for pk in [*unknown, *pending]:
-        reconcile_checkout_redemption.apply_async((pk,))
-        counts["reconcile"] += 1
-    for pk in rollbacks:
-        rollback_checkout_redemption.apply_async((pk,))
-        counts["rollback"] += 1
+    for pk, name in schedule.claim_due_rows(now, stale, SWEEP_BATCH):
+        schedule.send(name, pk, None)
+        counts["reconcile" if name == schedule.RECONCILE_TASK else "rollback"] += 1
     return counts
