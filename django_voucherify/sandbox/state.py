@@ -81,6 +81,9 @@ class SandboxState:
         self.async_actions: dict[str, JSON] = {}
         self.exports: dict[str, JSON] = {}
         self.extra: dict[str, Any] = {}
+        # Kept in memory only, never persisted (bulky, reproducible or short-lived data such as
+        # export files, which would otherwise be rewritten to ``--data`` forever).
+        self.transient: dict[str, Any] = {}
         # Derived indexes, rebuilt by from_json.
         self.voucher_codes_by_id: dict[str, str] = {}
         self.customer_ids_by_source: dict[str, str] = {}

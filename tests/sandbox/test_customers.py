@@ -68,6 +68,28 @@ def test_list_filters_paging_and_cursor(api, sandbox):
     assert api.get("/v1/customers", params={"page": 100}).status_code == 400
 
 
+def test_updated_at_cursor_keeps_customers_never_updated(api, sandbox):
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
+    clock = iter(t0 + timedelta(hours=i) for i in range(100))
+    sandbox.state.clock = lambda: next(clock)
+    for i in range(3):
+        api.post("/v1/customers", json={"source_id": f"u{i}"})
+    api.put("/v1/customers/u0", json={"name": "changed last"})  # u0: updated after u1, u2 exist
+    assert api.get("/v1/customers/u1").json()["updated_at"] is None
+    before_all = (t0 - timedelta(hours=1)).isoformat()
+    walked: list[str] = []
+    cursor = before_all
+    while True:
+        page = api.get(
+            "/v1/customers", params={"order": "updated_at", "starting_after": cursor, "limit": 1}
+        ).json()["customers"]
+        if not page:
+            break
+        walked.append(page[0]["source_id"])
+        cursor = page[0]["updated_at"] or page[0]["created_at"]
+    assert walked == ["u1", "u2", "u0"]  # never-updated customers count from their creation
+
+
 def test_segments_and_redeemables(api):
     c = api.post("/v1/customers", json={"source_id": "holder"}).json()
     api.post(

@@ -68,7 +68,8 @@ def test_import_orders_async(api, sandbox):
     done = api.get(f"/v1/async-actions/{aa}").json()
     assert done["status"] == "DONE" and done["progress"] == 100
     assert done["result"]["done_count"] == 1 and done["result"]["failed_count"] == 1
-    assert done["result"]["failed"][0]["source_id"] == "i2" and done["result"]["failed"][0]["row"] == 2
+    assert done["result"]["failed"] == [{"source_id": "i2", "reason": done["result"]["failed"][0]["reason"]}]
+    assert done["result"]["failed"][0]["reason"]
     assert api.get("/v1/orders/i1").status_code == 200
     lst = api.get("/v1/async-actions", params={"limit": 1}).json()
     assert lst["data_ref"] == "async_actions" and lst["async_actions"][0]["id"] == aa

@@ -23,10 +23,11 @@ def test_balance_add_remove_and_transactions(api, sandbox):
         "related_object": {"type": "voucher", "id": b["related_object"]["id"]},
     }
     assert api.post("/v1/vouchers/GIFT/balance", json={"amount": -1600}).json()["key"] == "not_enough_balance"
-    assert api.post("/v1/vouchers/GIFT/balance", json={"amount": -200}).json()["balance"] == 1300
+    removed = api.post("/v1/vouchers/GIFT/balance", json={"amount": -200}).json()
+    assert (removed["amount"], removed["total"], removed["balance"]) == (-200, 1500, 1300)
     assert api.get("/v1/vouchers/GIFT").json()["gift"] == {
-        "amount": 1300,
-        "subtracted_amount": 0,
+        "amount": 1500,  # income over the card's life: a removal does not lower it
+        "subtracted_amount": 200,
         "balance": 1300,
         "effect": "APPLY_TO_ORDER",
     }
@@ -54,6 +55,10 @@ def test_loyalty_points_and_discount_has_no_balance(api):
     assert b["type"] == "loyalty_card" and b["balance"] == 15
     tx = api.get("/v1/vouchers/LC/transactions").json()["data"][0]
     assert tx["type"] == "POINTS_ADDITION"
+    b = api.post("/v1/vouchers/LC/balance", json={"amount": -4}).json()
+    assert (b["total"], b["balance"]) == (15, 11)
+    card = api.get("/v1/vouchers/LC").json()["loyalty_card"]
+    assert (card["points"], card["subtracted_points"], card["balance"]) == (15, 4, 11)
     api.post(
         "/v1/vouchers/D", json={"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 1}}
     )
@@ -85,6 +90,24 @@ def test_transactions_export_scheduled_then_done_with_csv(api, sandbox):
     bad = s.get(url.split("?")[0] + "?token=wrong")
     assert bad.status_code == 404
     assert api.get("/v1/exports/exp_nope").status_code == 404
+
+
+def test_export_files_stay_in_memory_and_bounded(api, sandbox, monkeypatch):
+    from django_voucherify.sandbox.handlers import exports
+    from django_voucherify.sandbox.state import SandboxState
+
+    monkeypatch.setattr(exports, "MAX_EXPORT_FILES", 2)
+    api.post("/v1/vouchers/G3", json={"type": "GIFT_VOUCHER", "gift": {"amount": 100}})
+    ids = []
+    for _ in range(3):
+        ids.append(api.post("/v1/vouchers/G3/transactions/export", json={}).json()["id"])
+        sandbox.wait_for_jobs()
+    urls = [api.get(f"/v1/exports/{i}").json()["result"]["url"] for i in ids]
+    assert [api.session.get(u).status_code for u in urls] == [404, 200, 200]  # oldest evicted
+    dumped = sandbox.state.to_json()
+    assert "CREDITS_ADDITION" not in dumped and "export_files" not in dumped  # no CSV in --data
+    reloaded = SandboxState.from_json(dumped)
+    assert set(reloaded.exports) == set(ids) and reloaded.transient == {}
 
 
 def test_concurrent_removals_never_go_negative(api, sandbox):

@@ -4,7 +4,7 @@ redeemables.
 
 ``starting_after`` follows the spec's table: with the default (descending) order it returns
 customers created before the date; with ``order=created_at``/``updated_at`` (ascending) those
-after it.
+after it. A customer never updated (``updated_at: null``) counts as updated when created.
 """
 
 from __future__ import annotations
@@ -134,13 +134,16 @@ def list_customers(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
         field = str(order).lstrip("-") if str(order).lstrip("-") != "source_id" else "created_at"
         ascending = not str(order).startswith("-")
 
-        def beyond(c: JSON) -> bool:
-            if not c.get(field):
-                return False
-            ts = parse_iso(c[field])
-            return ts > after if ascending else ts < after
+        def moment(c: JSON) -> Any:
+            # A customer never updated has ``updated_at: null``; its last change is its
+            # creation, so an updated_at walk must not skip it.
+            value = c.get(field) or (c.get("created_at") if field == "updated_at" else None)
+            return parse_iso(value) if value else None
 
-        items = [c for c in items if beyond(c)]
+        stamped = [(ts, c) for c in items if (ts := moment(c)) is not None]
+        stamped = [(ts, c) for ts, c in stamped if (ts > after if ascending else ts < after)]
+        stamped.sort(key=lambda pair: pair[0], reverse=not ascending)  # stable: ties keep order
+        items = [c for _, c in stamped]
         page = 1
     data = page_slice(items, page, limit)
     return ok(

@@ -4,6 +4,8 @@ An export is created SCHEDULED (``result: null``), moves to IN_PROGRESS then DON
 background (see :mod:`~django_voucherify.sandbox.jobs`); when DONE, ``result.url`` is
 ``<download base>/v1/exports/<id>?token=<token>``. The same path with ``token`` serves the CSV
 (the spec documents ``text/plain``) without API keys, as Voucherify's download links do.
+Files live in memory only (not in ``--data``), the newest ``MAX_EXPORT_FILES`` of them; an
+evicted or pre-restart file answers 404, like an expired link.
 """
 
 from __future__ import annotations
@@ -50,6 +52,21 @@ def create_export(state: SandboxState, exported_object: str, parameters: JSON) -
     return record
 
 
+#: Export files are kept in memory only (``state.transient``: not written to ``--data``), the
+#: newest ones up to these bounds; older links answer 404, as expired download links do.
+MAX_EXPORT_FILES = 50
+MAX_EXPORT_BYTES = 64 * 1024 * 1024
+
+
+def _keep_file(state: SandboxState, export_id: str, token: str, text: str) -> None:
+    files: dict[str, JSON] = state.transient.setdefault("export_files", {})
+    files[export_id] = {"token": token, "csv": text}
+    total = sum(len(f["csv"]) for f in files.values())
+    while len(files) > MAX_EXPORT_FILES or (total > MAX_EXPORT_BYTES and len(files) > 1):
+        oldest = next(iter(files))
+        total -= len(files.pop(oldest)["csv"])
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
@@ -74,7 +91,7 @@ def run_export(state: SandboxState, record: JSON, payload: JSON) -> None:
     for row in rows:
         writer.writerow([_cell(row.get(f)) for f in fields])
     token = secrets.token_urlsafe(24)
-    state.extra.setdefault("export_files", {})[record["id"]] = {"token": token, "csv": buf.getvalue()}
+    _keep_file(state, record["id"], token, buf.getvalue())
     base = state.extra.get("download_url", "https://download.voucherify.io")
     record["status"] = "DONE"
     record["result"] = {"url": f"{base}/v1/exports/{record['id']}?token={token}"}
@@ -88,7 +105,7 @@ def get_export(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
         raise not_found("export", export_id)
     if "token" not in req.query:
         return ok(record)
-    stored = state.extra.get("export_files", {}).get(export_id)
+    stored = state.transient.get("export_files", {}).get(export_id)
     token = str(req.query.get("token"))
     if stored is None or not secrets.compare_digest(token.encode(), stored["token"].encode()):
         raise not_found("export", export_id)

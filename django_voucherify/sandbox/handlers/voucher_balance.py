@@ -23,18 +23,25 @@ def adjust_balance(
     state: SandboxState, voucher: JSON, amount: int, source_id: Any = None, reason: Any = None
 ) -> JSON:
     """Apply a manual balance change; return the spec's ``balance`` object."""
+    # The spec: gift ``balance = amount - subtracted_amount - redemption.redeemed_amount`` and
+    # loyalty ``balance = points - expired_points - subtracted_points - redeemed_points``, with
+    # ``amount``/``points`` (and the response's ``total``) the income over the card's lifetime:
+    # an addition raises the income, a removal raises the subtracted total.
     if voucher["type"] == "GIFT_VOUCHER":
         holder, kind, key = voucher["gift"], "gift_voucher", "CREDITS"
-        total_key = "amount"
+        total_key, subtracted_key = "amount", "subtracted_amount"
     elif voucher["type"] == "LOYALTY_CARD":
         holder, kind, key = voucher["loyalty_card"], "loyalty_card", "POINTS"
-        total_key = "points"
+        total_key, subtracted_key = "points", "subtracted_points"
     else:
         raise invalid_payload("Only gift vouchers and loyalty cards have a balance")
     if holder["balance"] + amount < 0:
         raise business("not_enough_balance", f"Balance {holder['balance']} cannot cover {-amount}")
     holder["balance"] += amount
-    holder[total_key] += amount
+    if amount > 0:
+        holder[total_key] += amount
+    else:
+        holder[subtracted_key] = holder.get(subtracted_key, 0) - amount
     voucher["updated_at"] = state.now_iso()
     balance: JSON = {
         "amount": amount,
