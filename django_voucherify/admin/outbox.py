@@ -29,6 +29,10 @@ class OutboxEntryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Deleting an entry would silently drop a change Voucherify has not received.
+        return False
+
     @admin.action(description=_("Re-drive selected entries"))
     def redrive_selected(self, request: HttpRequest, queryset: QuerySet[OutboxEntry]) -> None:
         ids = list(queryset.exclude(state=OutboxState.SYNCED).values_list("pk", flat=True))

@@ -3,7 +3,10 @@
 Contract (see :mod:`django_voucherify.sync.outbox`): a save or delete bumps ``version`` on the
 object's row in the same transaction; a sender claims the row (``in_progress`` +
 ``claimed_until`` lease), sends the object's current state, and marks it ``synced`` only if
-``version`` did not move meanwhile. ``failed`` rows wait for a re-drive.
+``version`` did not move meanwhile. ``failed`` rows wait for a re-drive: one whose last error was
+temporary (no response, 429, 5xx, a local error) keeps a ``next_attempt_at``, from which the
+periodic re-drive takes it again; one Voucherify rejected (400...) has none and waits for an
+explicit re-sync.
 """
 
 from __future__ import annotations

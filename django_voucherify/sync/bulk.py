@@ -8,7 +8,9 @@ in primary-key order; after each accepted request the last pk sent is stored in 
 A 429 is waited out (``Retry-After``) and the same chunk re-sent; other errors stop the run.
 
 :func:`pull` fills the mirrors from ``client.customers.iterate()`` / ``client.orders.iterate()``
-without queueing anything back (bulk writes, signals muted).
+without queueing anything back (bulk writes, signals muted). A mirror whose outbox entry is not
+``synced`` holds a local change Voucherify has not received yet: it is left alone (counted in
+``unsent``), so the later delivery sends that change instead of the pull erasing it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from django.utils import timezone
 
 from ..api.errors import RateLimitedError
 from ..api.resources.orders import MAX_ORDERS_PER_IMPORT
-from ..models import Customer, Order, OrderItem, SyncCheckpoint, SyncState
+from ..models import Customer, Order, OrderItem, OutboxEntry, OutboxState, SyncCheckpoint, SyncState
 from .config import option
 from .signals import muted
 
@@ -164,12 +166,14 @@ def pull(kind: str, *, progress: Progress | None = None, client: Any = None) -> 
     """Create or update mirrors from Voucherify's list of ``kind``; returns counters.
 
     Objects without a ``source_id`` cannot be mirrored (it is the mirror's identity): skipped.
+    Mirrors with local changes not yet delivered (outbox entry not ``synced``) are kept as they are
+    and counted in ``unsent``; pull again once they are delivered.
     """
     if client is None:
         from .. import client as shared_client
 
         client = shared_client
-    stats = {"created": 0, "updated": 0, "skipped": 0}
+    stats = {"created": 0, "updated": 0, "skipped": 0, "unsent": 0}
     source = client.customers.iterate() if kind == "customers" else client.orders.iterate()
     done = 0
     for batch in _batches(source):
@@ -184,11 +188,31 @@ def pull(kind: str, *, progress: Progress | None = None, client: Any = None) -> 
     return stats
 
 
+def _existing_in_sync(model: type[Customer] | type[Order], wanted: dict[str, Any],
+                      stats: dict[str, int]) -> dict[str, Any]:
+    """The mirrors among ``wanted`` that may be overwritten, locked; drops the others from ``wanted``.
+
+    Rows are locked (mirror first, as a save and the sender do) before their outbox entries are
+    read, so a save cannot slip in between the check and the overwrite.
+    """
+    locked = model.objects.select_for_update().filter(source_id__in=list(wanted))
+    existing: dict[str, Any] = {m.source_id: m for m in locked}
+    unsent = set(
+        OutboxEntry.objects.filter(kind=model.sync_kind, object_pk__in=[str(m.pk) for m in existing.values()])
+        .exclude(state=OutboxState.SYNCED).values_list("object_pk", flat=True)
+    )  # fmt: skip
+    for source_id, mirror in list(existing.items()):
+        if str(mirror.pk) in unsent:
+            del existing[source_id], wanted[source_id]
+            stats["unsent"] += 1
+    return existing
+
+
 def _pull_customers(batch: list[dict[str, Any]], stats: dict[str, int]) -> None:
     now = timezone.now()
     wanted = {str(c["source_id"]): c for c in batch if c.get("source_id")}
     stats["skipped"] += len(batch) - len(wanted)
-    existing = {c.source_id: c for c in Customer.objects.filter(source_id__in=list(wanted))}
+    existing = _existing_in_sync(Customer, wanted, stats)
     new: list[Customer] = []
     for source_id, data in wanted.items():
         obj = existing.get(source_id) or Customer(source_id=source_id)
@@ -206,7 +230,7 @@ def _pull_orders(batch: list[dict[str, Any]], stats: dict[str, int]) -> None:
     now = timezone.now()
     wanted = {str(o["source_id"]): o for o in batch if o.get("source_id")}
     stats["skipped"] += len(batch) - len(wanted)
-    existing = {o.source_id: o for o in Order.objects.filter(source_id__in=list(wanted))}
+    existing = _existing_in_sync(Order, wanted, stats)
     customer_ids = {_customer_id(o) for o in wanted.values()} - {""}
     customers = {c.voucherify_id: c for c in Customer.objects.filter(voucherify_id__in=customer_ids)}
     new: list[Order] = []

@@ -9,11 +9,15 @@ Contract of :func:`deliver`:
    (customers: ``client.customers.create``, an upsert by ``source_id``; orders:
    ``client.orders.update`` when the Voucherify id is known, else ``create``; deletions:
    ``client.customers.delete`` or ``delete_permanently``).
-3. **Record** in a second short transaction: on success the row is ``synced`` only if its version
-   is still the one claimed, otherwise it goes back to ``pending`` and is enqueued again (a newer
-   save arrived while sending). Retryable failures (no response, 429, 5xx) back off
-   (``Retry-After`` honoured) until ``SYNC_MAX_ATTEMPTS``; then, or at once for other errors, the
-   row and the mirror are ``failed`` with the error, its ``key`` and ``request_id``.
+3. **Record** in a second short transaction that locks the mirror row, then the outbox row (the
+   order a save locks them in, so a save and a sender never deadlock): on success the row is
+   ``synced`` only if its version is still the one claimed, otherwise it goes back to
+   ``pending`` and is enqueued again (a newer save arrived while sending). Retryable failures
+   (no response, 429, 5xx) back off (``Retry-After`` honoured) until ``SYNC_MAX_ATTEMPTS``;
+   then, or at once for other errors, the row and the mirror are ``failed`` with the error, its
+   ``key`` and ``request_id``; a temporary one keeps ``next_attempt_at`` (the periodic re-drive
+   retries it), a permanent one does not (it waits for an explicit re-sync). Errors that are not
+   Voucherify's answer (database errors, bugs) are recorded as temporary failures.
 """
 
 from __future__ import annotations
@@ -75,6 +79,8 @@ def deliver(entry_id: int, *, ignore_schedule: bool = False, client: Any = None)
 
     ``ignore_schedule`` takes a pending row even before its ``next_attempt_at`` (the scheduled
     retry itself, and re-drives). ``client`` defaults to the shared ``django_voucherify.client``.
+    Any error, Voucherify's or not (a database error, a bug in a payload), is recorded on the row
+    and the mirror; it never leaves the row ``in_progress`` until the lease runs out.
     """
     claim = _claim(entry_id, ignore_schedule=ignore_schedule)
     if claim is None:
@@ -84,10 +90,45 @@ def deliver(entry_id: int, *, ignore_schedule: bool = False, client: Any = None)
 
         client = shared_client
     try:
+        _deliver_earlier_deletion(claim, client)
         response = _send(client, claim)
     except VoucherifyError as exc:
-        return _record_failure(claim, exc)
-    return _record_success(claim, response)
+        return _record_failure_safely(claim, exc)
+    except Exception as exc:  # recorded as a temporary failure, never left in progress
+        logger.exception("Voucherify sync of %s %s raised an unexpected error", claim.kind, claim.source_id)
+        return _record_failure_safely(claim, exc)
+    try:
+        return _record_success(claim, response)
+    except Exception as exc:  # e.g. the database went away after the call was made
+        logger.exception("Voucherify sync of %s %s: sent, recording it failed", claim.kind, claim.source_id)
+        return _record_failure_safely(claim, exc)
+
+
+class WaitingForDeletion(Exception):
+    """A customer with this ``source_id`` was deleted here and that deletion is not sent yet."""
+
+
+def _deliver_earlier_deletion(claim: _Claim, client: Any) -> None:
+    """Send a pending deletion of an earlier object with the same ``source_id`` first.
+
+    Deleting a customer and creating a new one with the same ``source_id`` makes two outbox rows
+    (one per primary key). Voucherify upserts by ``source_id``, so the new one must not be sent
+    before the old one's deletion: that deletion would then remove the new customer. Raises
+    :class:`WaitingForDeletion` (a temporary failure) while the deletion cannot be sent.
+    """
+    if claim.action != OutboxAction.UPSERT or claim.kind != "customer" or not claim.source_id:
+        return
+    earlier = list(
+        OutboxEntry.objects.filter(kind=claim.kind, source_id=claim.source_id,
+                                   action__in=(OutboxAction.DELETE, OutboxAction.ERASE))
+        .exclude(pk=claim.entry_id).exclude(state=OutboxState.SYNCED).values_list("pk", flat=True)
+    )  # fmt: skip
+    for deletion_id in earlier:
+        if deliver(deletion_id, ignore_schedule=True, client=client).status != "sent":
+            raise WaitingForDeletion(
+                f"waiting for outbox entry {deletion_id}: the deletion of an earlier {claim.kind} "
+                f"with source_id {claim.source_id!r} must reach Voucherify first"
+            )
 
 
 def _claim(entry_id: int, *, ignore_schedule: bool) -> _Claim | None:
@@ -143,9 +184,16 @@ def _send(client: Any, claim: _Claim) -> dict[str, Any] | None:
     return dict(client.orders.create(payload))
 
 
+def _lock_mirror(claim: _Claim) -> None:
+    """Lock the mirror row BEFORE the outbox row: the order a save takes them in (its UPDATE of the
+    mirror, then the outbox upsert from ``post_save``). Taking them the other way round deadlocks."""
+    list(MIRRORS[claim.kind].objects.select_for_update().filter(pk=claim.object_pk).values_list("pk"))
+
+
 def _record_success(claim: _Claim, response: dict[str, Any] | None) -> Outcome:
     now = timezone.now()
     with transaction.atomic():
+        _lock_mirror(claim)
         entry = OutboxEntry.objects.select_for_update().filter(pk=claim.entry_id).first()
         if entry is None or entry.claim_token != claim.token:
             return Outcome("skipped")  # our lease ran out and another sender took over
@@ -175,12 +223,15 @@ def _record_success(claim: _Claim, response: dict[str, Any] | None) -> Outcome:
     return Outcome("sent")
 
 
-def is_retryable(exc: VoucherifyError) -> bool:
-    """No response, 429 or 5xx: worth another attempt later. Other API errors are final."""
-    return isinstance(exc, TransportError | RateLimitedError | ServerError)
+def is_retryable(exc: BaseException) -> bool:
+    """Worth another attempt later: no response, 429, 5xx, or an error that is not Voucherify's
+    answer (a database hiccup, a deletion to wait for). Other API errors (400, 401...) are final."""
+    if isinstance(exc, VoucherifyError):
+        return isinstance(exc, TransportError | RateLimitedError | ServerError)
+    return True
 
 
-def retry_delay(exc: VoucherifyError, attempts: int) -> float:
+def retry_delay(exc: BaseException, attempts: int) -> float:
     """``Retry-After`` when Voucherify sent one, else exponential backoff from SYNC_RETRY_BACKOFF."""
     if isinstance(exc, RateLimitedError) and exc.retry_after:
         return float(exc.retry_after)
@@ -189,21 +240,37 @@ def retry_delay(exc: VoucherifyError, attempts: int) -> float:
     return min(float(option("SYNC_RETRY_BACKOFF_MAX")), delay)
 
 
-def _record_failure(claim: _Claim, exc: VoucherifyError) -> Outcome:
+def _record_failure_safely(claim: _Claim, exc: BaseException) -> Outcome:
+    """:func:`_record_failure`, and if even that fails (database down), a retry: the lease expires
+    and a re-drive takes the row again."""
+    try:
+        return _record_failure(claim, exc)
+    except Exception:
+        logger.exception("Voucherify sync of %s %s: could not record failure", claim.kind, claim.source_id)
+        return Outcome("retry", retry_in=retry_delay(exc, claim.attempts + 1), error=str(exc)[:2000])
+
+
+def _record_failure(claim: _Claim, exc: BaseException) -> Outcome:
     now = timezone.now()
     key = (exc.key or "") if isinstance(exc, APIError) else type(exc).__name__
     request_id = (exc.request_id or "") if isinstance(exc, APIError) else ""
     message = str(exc)[:2000]
+    retryable = is_retryable(exc)
     with transaction.atomic():
+        _lock_mirror(claim)
         entry = OutboxEntry.objects.select_for_update().filter(pk=claim.entry_id).first()
         if entry is None or entry.claim_token != claim.token:
             return Outcome("skipped")
         attempts = entry.attempts + 1
-        give_up = not is_retryable(exc) or attempts >= int(option("SYNC_MAX_ATTEMPTS"))
+        give_up = not retryable or attempts >= int(option("SYNC_MAX_ATTEMPTS"))
         delay = None if give_up else retry_delay(exc, attempts)
         entry.attempts = attempts
         entry.state = OutboxState.FAILED if give_up else OutboxState.PENDING
-        entry.next_attempt_at = None if delay is None else now + timedelta(seconds=delay)
+        if give_up:
+            # A temporary failure stays due for the periodic re-drive; a permanent one is not.
+            entry.next_attempt_at = now if retryable else None
+        else:
+            entry.next_attempt_at = now + timedelta(seconds=float(delay or 0))
         entry.claimed_until = None
         entry.last_error, entry.error_key, entry.request_id = message, key[:100], request_id[:100]
         entry.save()

@@ -7,6 +7,9 @@ Contract:
   case that sender will see the new version and leave it pending). No HTTP, no broker call.
 - The Celery task is enqueued by ``transaction.on_commit``; if the broker is unreachable the
   error is logged and swallowed: the row stays pending for :func:`redrive`.
+- :func:`redrive` (periodic task, command) takes due pending rows, rows stuck past their lease,
+  and failed rows whose last error was temporary; rows Voucherify rejected wait for an explicit
+  re-sync.
 """
 
 from __future__ import annotations
@@ -65,16 +68,29 @@ def record_change(instance: Model, action: str = OutboxAction.UPSERT) -> int | N
     return entry_id
 
 
+_CALLBACKS_ATTR = "_voucherify_enqueue_callbacks"
+
+
 def _enqueue_on_commit(db: str, entry_id: int) -> None:
     """Enqueue ``entry_id`` once when the current transaction commits, however often it changed.
 
-    A callback already registered for this entry in the open transaction is reused (Django drops
-    callbacks of rolled-back blocks from ``run_on_commit``, so a stale one is not trusted).
+    A callback already registered for this entry in the open transaction is reused, but only if
+    it is still in Django's list of pending callbacks (Django drops those of rolled-back blocks).
+    That list (``connection.run_on_commit``, items ``(savepoint ids, func, robust)``) is a Django
+    internal: if it does not look as expected, every save simply registers its own callback
+    (several enqueues of one entry are harmless: the extra tasks find nothing to send). The
+    memo is emptied whenever no callback is pending, so it never outgrows one transaction.
     """
     conn = connections[db]
-    scheduled: dict[int, Any] = conn.__dict__.setdefault("_voucherify_enqueue_callbacks", {})
+    pending = getattr(conn, "run_on_commit", None)
+    if not isinstance(pending, list) or not conn.in_atomic_block:
+        transaction.on_commit(lambda: enqueue(entry_id), using=db)
+        return
+    scheduled: dict[int, Any] = conn.__dict__.setdefault(_CALLBACKS_ATTR, {})
+    if not pending:
+        scheduled.clear()  # left over from a committed or rolled-back transaction
     callback = scheduled.get(entry_id)
-    if callback is not None and any(item[1] is callback for item in conn.run_on_commit):
+    if callback is not None and _is_pending(pending, callback):
         return
 
     def send_after_commit() -> None:
@@ -83,6 +99,13 @@ def _enqueue_on_commit(db: str, entry_id: int) -> None:
 
     scheduled[entry_id] = send_after_commit
     transaction.on_commit(send_after_commit, using=db)
+
+
+def _is_pending(pending: list[Any], callback: Any) -> bool:
+    try:
+        return any(item[1] is callback for item in pending)
+    except (TypeError, IndexError, KeyError):
+        return False  # not the layout we know: register again rather than risk losing the enqueue
 
 
 def _upsert(db: str, **values: str) -> int:
@@ -144,39 +167,56 @@ def resync(objects: Iterable[Model]) -> int:
     return count
 
 
-def redrive_candidates(*, include_failed: bool = True) -> list[int]:
-    """Ids of entries that should be sent now: due pending, stale in-progress and failed ones."""
+#: Which failed entries a re-drive takes: none, only those whose last error was temporary
+#: (no response, 429, 5xx, a local error), or all of them (an explicit re-sync by an operator).
+FAILED_NONE, FAILED_RETRYABLE, FAILED_ALL = "none", "retryable", "all"
+
+
+def redrive_candidates(*, failed: str = FAILED_RETRYABLE) -> list[int]:
+    """Ids of entries to send now: due pending, stale in-progress, and ``failed`` ones (see above)."""
     now = timezone.now()
     due = Q(state=OutboxState.PENDING) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
     stale = Q(state=OutboxState.IN_PROGRESS, claimed_until__lt=now)
     cond = due | stale
-    if include_failed:
+    if failed == FAILED_ALL:
         cond |= Q(state=OutboxState.FAILED)
+    elif failed == FAILED_RETRYABLE:
+        # a temporary failure keeps the time it may be retried; a permanent one has none
+        cond |= Q(state=OutboxState.FAILED, next_attempt_at__lte=now)
+    elif failed != FAILED_NONE:
+        raise ValueError(f"failed must be one of {FAILED_NONE!r}, {FAILED_RETRYABLE!r}, {FAILED_ALL!r}")
     return list(OutboxEntry.objects.filter(cond).order_by("pk").values_list("pk", flat=True))
 
 
-def redrive(*, include_failed: bool = True, inline: bool = False) -> dict[str, int]:
-    """Re-send everything pending (due), stuck past its lease, or failed (attempts reset).
+def redrive(*, failed: str = FAILED_RETRYABLE, inline: bool = False) -> dict[str, int]:
+    """Re-send everything pending (due), stuck past its lease, and failed per ``failed``.
 
-    ``inline`` sends from this process (management command ``--now``) instead of enqueueing.
-    Returns counters: ``found``, ``enqueued`` or ``sent``, ``enqueue_failed``.
+    By default (the periodic task) a failed entry is taken again only if its last error was
+    temporary; one Voucherify rejected (400...) waits for an explicit re-sync (``failed="all"``,
+    ``voucherify_redrive --include-failed``, the admin actions). Failed entries taken get their
+    attempts reset. ``inline`` sends from this process instead of enqueueing. When the broker
+    refuses an enqueue, the rest is not tried (each try would wait for the broker's timeout):
+    they stay pending and are counted in ``not_enqueued``.
+    Returns counters: ``found``, ``enqueued`` or ``sent``, ``enqueue_failed``, ``not_enqueued``.
     """
     from .delivery import deliver
 
-    ids = redrive_candidates(include_failed=include_failed)
-    if include_failed and ids:
+    ids = redrive_candidates(failed=failed)
+    if failed != FAILED_NONE and ids:
         OutboxEntry.objects.filter(pk__in=ids, state=OutboxState.FAILED).update(
             state=OutboxState.PENDING, attempts=0, next_attempt_at=None, updated_at=timezone.now()
         )
-    stats = {"found": len(ids), "enqueued": 0, "sent": 0, "enqueue_failed": 0}
-    for entry_id in ids:
+    stats = {"found": len(ids), "enqueued": 0, "sent": 0, "enqueue_failed": 0, "not_enqueued": 0}
+    for position, entry_id in enumerate(ids):
         if inline:
             if deliver(entry_id, ignore_schedule=True).status == "sent":
                 stats["sent"] += 1
         elif enqueue(entry_id, retry=True):
             stats["enqueued"] += 1
         else:
-            stats["enqueue_failed"] += 1
+            stats["enqueue_failed"] = 1
+            stats["not_enqueued"] = len(ids) - position
+            break
     return stats
 
 

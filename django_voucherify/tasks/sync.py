@@ -42,6 +42,8 @@ def deliver_outbox_entry(self: Any, entry_id: int, retry: bool = False) -> str:
 
 
 @shared_task(name="django_voucherify.redrive_outbox", ignore_result=True)
-def redrive_outbox(include_failed: bool = True) -> dict[str, int]:
-    """Re-enqueue every due pending, stale in-progress and failed outbox entry."""
-    return outbox.redrive(include_failed=include_failed)
+def redrive_outbox(include_failed: bool = False) -> dict[str, int]:
+    """Re-enqueue every due pending and stale in-progress entry, and the failed ones whose last
+    error was temporary (no response, 429, 5xx). Entries Voucherify rejected (400...) are left for
+    an explicit re-sync unless ``include_failed``."""
+    return outbox.redrive(failed=outbox.FAILED_ALL if include_failed else outbox.FAILED_RETRYABLE)

@@ -188,6 +188,8 @@ def test_redrive_now_and_skip_failed(sandbox, django_capture_on_commit_callbacks
     out = StringIO()
     call_command("voucherify_redrive", now=True, skip_failed=True, stdout=out)
     assert "0 entries found" in out.getvalue()
-    call_command("voucherify_redrive", now=True, stdout=out)
+    call_command("voucherify_redrive", now=True, stdout=out)  # a 400 waits for an explicit re-sync
+    assert "1 entries found" not in out.getvalue()
+    call_command("voucherify_redrive", now=True, include_failed=True, stdout=out)
     assert "1 entries found, 1 sent" in out.getvalue()
     assert sandbox.state.find_customer("r-1") is not None

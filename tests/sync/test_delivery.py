@@ -263,5 +263,6 @@ def test_periodic_redrive_task(sandbox, django_capture_on_commit_callbacks, monk
         m.setattr(deliver_outbox_entry, "apply_async", lambda *a, **k: (_ for _ in ()).throw(OSError("down")))
         with django_capture_on_commit_callbacks(execute=True):
             Customer.objects.create(source_id="c-beat")
-    assert redrive_outbox.apply().get() == {"found": 1, "enqueued": 1, "sent": 0, "enqueue_failed": 0}
+    assert redrive_outbox.apply().get() == {"found": 1, "enqueued": 1, "sent": 0, "enqueue_failed": 0,
+                                            "not_enqueued": 0}
     assert sandbox.state.find_customer("c-beat") is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.utils.translation import gettext as _
 
 from ...sync.bulk import KINDS, pull
 from ._progress import ProgressBar
@@ -27,9 +28,13 @@ class Command(BaseCommand):
             if bar:
                 bar.close()
         self.stdout.write(
-            f"{options['kind']}: {stats['created']} created, {stats['updated']} updated, "
-            f"{stats['skipped']} skipped (no source_id)"
+            _("%(kind)s: %(created)d created, %(updated)d updated, %(skipped)d skipped (no source_id), "
+              "%(unsent)d kept (local changes not sent to Voucherify yet)")
+            % {"kind": options["kind"], **stats}
         )
+        if stats["unsent"]:
+            self.stdout.write(_("Run voucherify_redrive (or wait for the sync worker), then pull again "
+                                "to refresh the kept ones."))
 
     def _pull_vouchers(self, bar: ProgressBar | None) -> None:
         """Vouchers: every page walked; mirrors of vouchers Voucherify no longer lists removed."""
