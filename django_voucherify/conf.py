@@ -58,12 +58,14 @@ DEFAULTS: dict[str, Any] = {
     # Bulk jobs (django_voucherify.jobs): the storage alias (settings.STORAGES) and folder of
     # uploaded sources, CSV parts and export files; the first and the longest delay between two
     # polls of an async action (seconds); how long after an interrupted submit with no matching
-    # async action at Voucherify the part is sent again (seconds).
+    # async action at Voucherify the part is sent again (seconds); the age after which an
+    # unfinished job is given up and failed with the last known status (seconds).
     "JOB_STORAGE": "default",
     "JOB_UPLOAD_TO": "voucherify/jobs",
     "JOB_POLL_INTERVAL": 2.0,
     "JOB_POLL_INTERVAL_MAX": 60.0,
     "JOB_RESUBMIT_AFTER": 120.0,
+    "JOB_MAX_AGE": 7 * 24 * 3600.0,
 }
 
 SETTING_NAME = "VOUCHERIFY"
@@ -102,6 +104,7 @@ class VoucherifySettings:
     job_poll_interval: float = 2.0
     job_poll_interval_max: float = 60.0
     job_resubmit_after: float = 120.0
+    job_max_age: float = 7 * 24 * 3600.0
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -170,6 +173,7 @@ def get_settings() -> VoucherifySettings:
         job_poll_interval=number(float, "JOB_POLL_INTERVAL"),
         job_poll_interval_max=number(float, "JOB_POLL_INTERVAL_MAX"),
         job_resubmit_after=number(float, "JOB_RESUBMIT_AFTER"),
+        job_max_age=number(float, "JOB_MAX_AGE"),
         voucher_action_inline_limit=number(int, "VOUCHER_ACTION_INLINE_LIMIT"),
         voucher_rate_limit_wait=number(float, "VOUCHER_RATE_LIMIT_WAIT"),
         extra=extra,

@@ -28,7 +28,7 @@ from .api import (
     update_vouchers_metadata,
 )
 from .csvfiles import CsvError
-from .dispatch import resume
+from .dispatch import queueing_paused, resume
 from .runner import drive
 from .signals import job_finished
 
@@ -46,6 +46,7 @@ __all__ = [
     "import_vouchers_csv",
     "job_finished",
     "prepare",
+    "queueing_paused",
     "resume",
     "update_customers_metadata",
     "update_vouchers_metadata",

@@ -8,7 +8,7 @@ transaction commits, so a job never starts on rows that were rolled back.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import IO, Any
 
@@ -18,8 +18,7 @@ from django.utils.translation import gettext as _
 
 from ..api.resources.orders import MAX_ORDERS_PER_IMPORT
 from ..conf import raw_settings
-from ..models import Job, JobKind, JobPart, JobState, PartState
-from ..sync.bulk import chunks
+from ..models import Job, JobFailedRow, JobKind, JobPart, JobState, PartState
 from . import csvfiles, dispatch
 
 User = Any
@@ -29,38 +28,91 @@ def _max_bytes() -> int:
     return int(raw_settings()["BULK_CHUNK_BYTES"])
 
 
+class _Rejects:
+    """Collects rows refused locally into :class:`JobFailedRow` in batches (bounded memory)."""
+
+    def __init__(self, job: Job) -> None:
+        self.job, self.count = job, 0
+        self.batch: list[JobFailedRow] = []
+
+    def __call__(self, row: dict[str, Any]) -> None:
+        self.batch.append(JobFailedRow(
+            job=self.job, row=row.get("row"), code=str(row.get("code") or "")[:300],
+            source_id=str(row.get("source_id") or "")[:300], reason=str(row.get("reason") or "")))
+        self.count += 1
+        if len(self.batch) >= 1000:
+            self.flush()
+
+    def flush(self) -> None:
+        JobFailedRow.objects.bulk_create(self.batch)
+        self.batch = []
+
+
+def _body_size(batch: list[Any], params: Mapping[str, Any]) -> int:
+    """Bytes of the request body a part becomes, encoded as the client sends it (``requests``'
+    ``json=``: default separators, ASCII); metadata updates send ``{"codes": .., "metadata": ..}``."""
+    body: Any = {"codes": batch, "metadata": params["metadata"]} if "metadata" in params else batch
+    return len(json.dumps(body))
+
+
+def _chunks(rows: Iterable[tuple[int, Any]], budget: int,
+            max_items: int | None) -> Iterator[tuple[int, list[Any]]]:  # fmt: skip
+    """``(last row, items)`` whose JSON list (as the client encodes it) is at most ``budget`` bytes."""
+    batch: list[Any] = []
+    size, last_row = 2, 0
+    for row, item in rows:
+        item_size = len(json.dumps(item)) + 2  # ", " between items
+        if item_size + 2 > budget:
+            raise ValueError(_("Row %(row)d alone is %(size)d bytes, over the %(limit)d byte limit.") % {
+                "row": row, "size": item_size, "limit": budget})  # fmt: skip
+        if batch and (size + item_size > budget or (max_items and len(batch) >= max_items)):
+            yield last_row, batch
+            batch, size = [], 2
+        batch.append(item)
+        size += item_size
+        last_row = row
+    if batch:
+        yield last_row, batch
+
+
 def _create_json_job(kind: str, items: Iterable[Any], *, ident: str, started_by: User | None,
                      params: Mapping[str, Any] | None = None, max_items: int | None = None,
                      check: Any = None) -> Job:  # fmt: skip
-    rejected: list[dict[str, Any]] = []
-
-    def rows() -> Iterable[tuple[int, Any]]:
-        for row, item in enumerate(items, start=1):
-            problem = check(item) if check else None
-            if problem:
-                value = item.get(ident) if isinstance(item, dict) else item if isinstance(item, str) else ""
-                rejected.append({"row": row, ident: str(value or ""), "reason": problem})
-            else:
-                yield row, item
+    params = dict(params or {})
+    budget = _max_bytes() - 1024 - _body_size([], params)  # the metadata goes into every body
+    if budget < 256:
+        raise ValueError(_("The metadata alone (%(size)d bytes) leaves no room in a request under "
+                           "%(limit)d bytes.") % {"size": _body_size([], params), "limit": _max_bytes()})
 
     with transaction.atomic():
-        job = Job.objects.create(kind=kind, state=JobState.PREPARING, started_by=started_by,
-                                 params=dict(params or {}))  # fmt: skip
+        job = Job.objects.create(kind=kind, state=JobState.PREPARING, started_by=started_by, params=params)
+        rejects = _Rejects(job)
+
+        def rows() -> Iterable[tuple[int, Any]]:
+            for row, item in enumerate(items, start=1):
+                problem = check(item) if check else None
+                if problem:
+                    value = item.get(ident) if isinstance(item, dict) else (
+                        item if isinstance(item, str) else "")
+                    rejects({"row": row, ident: str(value or ""), "reason": problem})
+                else:
+                    yield row, item
+
         previous = 0
         parts = []
-        for index, (last_row, batch) in enumerate(chunks(rows(), _max_bytes() - 1024, max_items), start=1):
-            size = len(json.dumps(batch, separators=(",", ":"), ensure_ascii=False).encode())
+        for index, (last_row, batch) in enumerate(_chunks(rows(), budget, max_items), start=1):
             parts.append(JobPart(job=job, index=index, payload=batch, first_row=previous + 1,
-                                 row_count=len(batch), size_bytes=size))  # fmt: skip
+                                 row_count=len(batch), size_bytes=_body_size(batch, params)))  # fmt: skip
             previous = last_row
+        rejects.flush()
         JobPart.objects.bulk_create(parts)
-        _start(job, parts_rows=sum(p.row_count for p in parts), rejected=rejected)
+        _start(job, parts_rows=sum(p.row_count for p in parts), rejected=rejects.count)
     return job
 
 
-def _start(job: Job, *, parts_rows: int, rejected: list[dict[str, Any]]) -> None:
-    job.total_rows = parts_rows + len(rejected)
-    job.result = {**job.result, "rejected": rejected}
+def _start(job: Job, *, parts_rows: int, rejected: int) -> None:
+    job.total_rows = parts_rows + rejected
+    job.result = {**job.result, "rejected_count": rejected}
     job.state = JobState.RUNNING
     job.save()
     if not job.parts.exists():
@@ -164,10 +216,28 @@ def import_customers_csv(source: str | IO[bytes] | File[Any], *, name: str | Non
 
 def prepare(job_id: int) -> None:
     """Split a stored CSV into parts (idempotent: a re-delivered call after a crash starts over,
-    as no part was sent before the parts are committed all at once)."""
-    job = Job.objects.get(pk=job_id)
-    if job.state != JobState.PREPARING:
-        return
+    as no part was sent before the parts are committed all at once).
+
+    Runs in one transaction holding the job's row lock (a second ``prepare`` of the same job
+    returns at once); the rows refused locally are written in batches inside it. A source file
+    that cannot be read fails the job with the reason.
+    """
+    from .results import fail_job
+
+    with transaction.atomic():
+        job = Job.objects.select_for_update(skip_locked=True).filter(pk=job_id).first()
+        if job is None or job.state != JobState.PREPARING:
+            return  # finished, or being prepared by another worker right now
+        try:
+            _split_into_parts(job)
+        except csvfiles.CsvError as exc:
+            fail_job(job, str(exc))
+        except OSError as exc:  # missing or unreadable source: retrying cannot help
+            fail_job(job, _("The source file %(name)s cannot be read: %(error)s") % {
+                "name": job.source_file.name, "error": exc.strerror or exc})  # fmt: skip
+
+
+def _split_into_parts(job: Job) -> None:
     csv_kind = csvfiles.VOUCHERS if job.kind == JobKind.IMPORT_VOUCHERS_CSV else csvfiles.CUSTOMERS
     part_file = JobPart(job=job).file  # its storage and upload_to name the part files
 
@@ -175,24 +245,19 @@ def prepare(job_id: int) -> None:
         part_file.save(csvfiles.part_filename(str(job.source_file.name), index), content, save=False)
         return str(part_file.name)
 
-    try:
+    rejects = _Rejects(job)
+    if not job.source_file:
+        raise FileNotFoundError(2, "no source file")
+    with transaction.atomic():  # a savepoint: a CsvError leaves no failed rows behind
         with job.source_file.open("rb") as stream:
-            split = csvfiles.split_csv(csv_kind, stream, _max_bytes(), save)
-    except csvfiles.CsvError as exc:
-        from .results import fail_job
-
-        fail_job(job, str(exc))
-        return
-    with transaction.atomic():
-        job = Job.objects.select_for_update().get(pk=job_id)
-        if job.state != JobState.PREPARING:
-            return
+            split = csvfiles.split_csv(csv_kind, stream, _max_bytes(), save, rejects)
+        rejects.flush()
         JobPart.objects.bulk_create([
-            JobPart(job=job, index=i, file=p["file"], first_row=p["first_row"], row_count=p["rows"],
-                    size_bytes=p["bytes"], state=PartState.PENDING)
+            JobPart(job=job, index=i, file=p["file"], first_row=p["first_row"], skipped_rows=p["skipped"],
+                    row_count=p["rows"], size_bytes=p["bytes"], state=PartState.PENDING)
             for i, p in enumerate(split.parts, start=1)
         ])  # fmt: skip
-        _start(job, parts_rows=sum(p["rows"] for p in split.parts), rejected=split.failed)
+        _start(job, parts_rows=sum(p["rows"] for p in split.parts), rejected=split.failed_count)
 
 
 def _export(kind: str, parameters: Mapping[str, Any] | None, started_by: User | None,
@@ -200,7 +265,7 @@ def _export(kind: str, parameters: Mapping[str, Any] | None, started_by: User | 
     with transaction.atomic():
         job = Job.objects.create(kind=kind, state=JobState.PREPARING, started_by=started_by, params=params)
         JobPart.objects.create(job=job, index=1, payload=dict(parameters or {}))
-        _start(job, parts_rows=0, rejected=[])
+        _start(job, parts_rows=0, rejected=0)
     return job
 
 

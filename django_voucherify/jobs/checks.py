@@ -42,6 +42,16 @@ def job_settings_problems() -> list[checks.CheckMessage]:
             hint="A submit still in flight could be sent twice; keep it well above READ_TIMEOUT.",
             id="voucherify.W040",
         ))  # fmt: skip
+    max_age, poll_max = values.get("JOB_MAX_AGE"), values.get("JOB_POLL_INTERVAL_MAX")
+    if not isinstance(max_age, int | float) or isinstance(max_age, bool) or max_age <= 0 or (
+        isinstance(poll_max, int | float) and max_age <= poll_max
+    ):
+        problems.append(checks.Error(
+            f"{SETTING}['JOB_MAX_AGE'] must be a number of seconds above JOB_POLL_INTERVAL_MAX "
+            f"(got {max_age!r}).",
+            hint="Leave it unset for 7 days; an unfinished job older than this is failed.",
+            id="voucherify.E043",
+        ))  # fmt: skip
     upload_to = values.get("JOB_UPLOAD_TO")
     if not isinstance(upload_to, str) or not upload_to.strip("/"):
         problems.append(checks.Error(

@@ -142,9 +142,14 @@ def validate_upload(kind: CsvKind, uploaded: Any) -> list[str]:
 
 @dataclass
 class SplitResult:
-    parts: list[dict[str, Any]] = field(default_factory=list)  # file name, rows, bytes, first row
-    failed: list[dict[str, Any]] = field(default_factory=list)
+    parts: list[dict[str, Any]] = field(default_factory=list)  # file, rows, bytes, first row, skipped
+    failed_count: int = 0
     rows: int = 0
+
+
+#: A part's map back to source rows lists the rows left out of it; past this many the part is
+#: closed early, so the map (stored on the part) stays small whatever the file.
+MAX_SKIPPED_PER_PART = 1000
 
 
 def _decoded_lines(stream: IO[bytes], bad_lines: set[int]) -> Iterator[str]:
@@ -158,7 +163,11 @@ def _decoded_lines(stream: IO[bytes], bad_lines: set[int]) -> Iterator[str]:
 
 
 class _PartWriter:
-    """Writes rows into temp files of at most ``max_bytes`` and saves each into storage."""
+    """Writes rows into temp files of at most ``max_bytes`` and saves each into storage.
+
+    Each part records its first source row and the source rows after it that were left out, so
+    Voucherify's row numbers (counted within the part file) translate back to the source.
+    """
 
     def __init__(self, header: list[str], max_bytes: int, save: Callable[[File[Any], int], str]) -> None:
         self.header, self.max_bytes, self.save = header, max_bytes, save
@@ -166,7 +175,8 @@ class _PartWriter:
         self.writer = csv.writer(self.buffer, lineterminator="\r\n")
         self.header_bytes = self._encode(header)
         self.tmp: Any = None
-        self.size = self.rows = self.first_row = 0
+        self.size = self.rows = self.first_row = self.last_row = 0
+        self.skipped: list[int] = []
         self.parts: list[dict[str, Any]] = []
 
     def _encode(self, row: list[str]) -> bytes:
@@ -184,28 +194,41 @@ class _PartWriter:
         if self.tmp is None:
             self.tmp = tempfile.TemporaryFile()  # noqa: SIM115 - closed in flush()
             self.tmp.write(self.header_bytes)
-            self.size, self.rows, self.first_row = len(self.header_bytes), 0, source_row
+            self.size, self.rows, self.first_row, self.skipped = len(self.header_bytes), 0, source_row, []
         self.tmp.write(data)
         self.size += len(data)
         self.rows += 1
+        self.last_row = source_row
         return True
+
+    def skip(self, source_row: int) -> None:
+        """``source_row`` is not sent: remember the gap in the open part (if any)."""
+        if self.tmp is None:
+            return  # before the part's first row: first_row already accounts for it
+        self.skipped.append(source_row)
+        if len(self.skipped) >= MAX_SKIPPED_PER_PART:
+            self.flush()
 
     def flush(self) -> None:
         if self.tmp is None:
             return
         self.tmp.seek(0)
         name = self.save(File(self.tmp), len(self.parts) + 1)
-        self.parts.append({"file": name, "rows": self.rows, "bytes": self.size, "first_row": self.first_row})
+        self.parts.append({"file": name, "rows": self.rows, "bytes": self.size, "first_row": self.first_row,
+                           "skipped": [r for r in self.skipped if r < self.last_row]})  # fmt: skip
         self.tmp.close()
         self.tmp = None
 
 
 def split_csv(kind: CsvKind, stream: IO[bytes], max_bytes: int,
-              save: Callable[[File[Any], int], str]) -> SplitResult:
+              save: Callable[[File[Any], int], str],
+              reject: Callable[[dict[str, Any]], None]) -> SplitResult:  # fmt: skip
     """Stream ``stream`` into part files under ``max_bytes`` (``save`` stores one, returns its name).
 
-    Row numbers count data rows from 1 (the header is not a row). Raises :class:`CsvError` for
-    problems with the whole file (empty, header, no data row).
+    Rows that are not sent go to ``reject`` (``{"row", "code"/"source_id", "reason"}``) one by
+    one, never accumulated here. Row numbers count data rows from 1 (the header is not a row;
+    neither is a truly empty line). Raises :class:`CsvError` for problems with the whole file
+    (empty, header, no data row).
     """
     columns = check_header(kind, read_header_line(stream))
     stream.seek(0)
@@ -219,14 +242,17 @@ def split_csv(kind: CsvKind, stream: IO[bytes], max_bytes: int,
     for values in reader:
         lines = range(previous_line + 1, reader.line_num + 1)
         previous_line = reader.line_num
-        if not any(v.strip() for v in values):
-            continue  # a blank line is not a row
+        bad_lines.difference_update(n for n in list(bad_lines) if n < lines[0])
+        if not values:
+            continue  # an empty line is not a row (spaces or commas are: reported below)
         result.rows += 1
         row = {n: v.strip() for n, v in zip(names, values, strict=False)}
         ident = {kind.ident_key: row.get(kind.ident, "")}
         problem = None
         if any(n in bad_lines for n in lines):
             problem = _("Line %(line)d is not valid UTF-8; save the file as CSV UTF-8.") % {"line": lines[0]}
+        elif not any(v.strip() for v in values):
+            problem = _("The row has only empty fields (spaces or commas).")
         elif len(values) > len(names):
             problem = _("The row has %(got)d fields, the header %(want)d.") % {
                 "got": len(values), "want": len(names)}
@@ -235,7 +261,9 @@ def split_csv(kind: CsvKind, stream: IO[bytes], max_bytes: int,
         if problem is None and not writer.add(result.rows, values):
             problem = _("The row alone is over the request size limit.")
         if problem is not None:
-            result.failed.append({"row": result.rows, **ident, "reason": problem})
+            writer.skip(result.rows)
+            result.failed_count += 1
+            reject({"row": result.rows, **ident, "reason": problem})
     writer.flush()
     if result.rows == 0:
         raise CsvError(_("The file has a header but no rows."))

@@ -1,40 +1,100 @@
 """Results of finished parts: failed rows in source terms, job totals, the end of a job.
 
-Voucherify reports failed rows per request (``failed`` for imports, ``errors`` for bulk
-updates), numbered within that request; they are stored with the row number of the *source*
-(``part.first_row + row - 1``) so staff can find them in the file they uploaded.
+Voucherify reports failed rows per request (``failed`` for imports, ``errors`` for bulk and
+metadata updates), numbered within that request's file. Rows refused locally are not in the
+part file, so a part keeps the source rows it left out (``JobPart.skipped_rows``) and
+:func:`source_row` maps Voucherify's number back to the row staff see in the file they uploaded.
+
+Failed rows are :class:`~django_voucherify.models.JobFailedRow` rows written in batches; the job
+keeps the counts and a bounded sample, so memory does not grow with the number of failures.
+
+Counts follow the spec's result schema of each async action type: imports and bulk updates
+define ``done_count``/``failed_count``; metadata updates (``VOUCHERS.METADATA_UPDATE``,
+``CUSTOMERS.METADATA_UPDATE``) define only ``errors``, so there done = rows sent - errors.
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from typing import Any
 
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from ..models import Customer, Job, JobKind, JobPart, JobState, Order, PartState, SyncState
-from ..models.jobs import FINAL_JOB_STATES, FINAL_PART_STATES
+from ..models import Customer, Job, JobFailedRow, JobKind, JobPart, JobState, Order, PartState, SyncState
+from ..models.jobs import FAILED_ROWS_SAMPLE, FINAL_JOB_STATES, FINAL_PART_STATES
 from .signals import job_finished
 
 logger = logging.getLogger("django_voucherify.jobs")
 
+#: Async action types whose result schema (openapi.json) defines ``done_count``/``failed_count``.
+TYPES_WITH_COUNTS = frozenset({"VOUCHERS.IMPORT", "VOUCHERS.IMPORT_CSV", "CUSTOMERS.IMPORT_CSV",
+                               "ORDERS.IMPORT", "VOUCHERS.BULK_UPDATE", "CUSTOMERS.BULK_UPDATE"})  # fmt: skip
+WRITE_BATCH = 1000
 
-def failed_rows_of(part: JobPart, result: dict[str, Any]) -> list[dict[str, Any]]:
+
+def source_row(part: JobPart, local: int) -> int:
+    """The source row of the ``local``-th row (from 1) of ``part``'s file."""
+    skipped = sorted(part.skipped_rows or [])
+    row = part.first_row + local - 1
+    # Each left-out row at or before the candidate pushes it one further.
+    seen = 0
+    while True:
+        before = bisect.bisect_right(skipped, row)
+        if before == seen:
+            return row
+        row += before - seen
+        seen = before
+
+
+def _entries(result: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for key in ("failed", "errors"):
+        found = result.get(key) or []
+        # VOUCHERS.IMPORT and ORDERS.IMPORT describe ``failed`` as one object, the others as a list.
+        for raw in [found] if isinstance(found, dict) else found:
+            if isinstance(raw, dict):
+                yield raw
+
+
+def failed_rows_of(part: JobPart, result: dict[str, Any]) -> Iterator[JobFailedRow]:
     """The failed rows of a finished async action, numbered as in the job's source."""
-    rows: list[dict[str, Any]] = []
-    for raw in [*(result.get("failed") or []), *(result.get("errors") or [])]:
-        if not isinstance(raw, dict):
-            continue
-        row: dict[str, Any] = {k: raw[k] for k in ("code", "source_id", "key") if raw.get(k)}
+    for raw in _entries(result):
         local = raw.get("row")
-        if isinstance(local, int):
-            row["row"] = part.first_row + local - 1
-        row["reason"] = str(raw.get("reason") or raw.get("details") or raw.get("message") or "")
-        row["part"] = part.index
-        rows.append(row)
-    return rows
+        yield JobFailedRow(
+            job_id=part.job_id, part=part, row=source_row(part, local) if isinstance(local, int) else None,
+            code=str(raw.get("code") or "")[:300], source_id=str(raw.get("source_id") or "")[:300],
+            key=str(raw.get("key") or "")[:100],
+            reason=str(raw.get("reason") or raw.get("details") or raw.get("message") or ""))  # fmt: skip
+
+
+def save_failed_rows(rows: Iterable[JobFailedRow]) -> int:
+    """Write rows in batches (never all in memory); returns how many."""
+    count = 0
+    iterator = iter(rows)
+    while batch := list(islice(iterator, WRITE_BATCH)):
+        JobFailedRow.objects.bulk_create(batch)
+        count += len(batch)
+    return count
+
+
+def part_counts(part: JobPart, async_type: str | None, result: dict[str, Any],
+                failed_rows: int) -> tuple[int, int]:  # fmt: skip
+    """(done, failed) of a finished part, from the fields its result type defines."""
+    def number(key: str) -> int | None:
+        value = result.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    counted = async_type in TYPES_WITH_COUNTS
+    failed = (number("failed_count") if counted else None)
+    failed = failed_rows if failed is None else failed
+    done = number("done_count") if counted or async_type is None else None
+    if done is None:  # not defined for this type (or left out): every row sent that did not fail
+        done = max(0, part.row_count - failed)
+    return done, failed
 
 
 def part_progress_counts(job: Job) -> tuple[int, int, int]:
@@ -54,13 +114,14 @@ def refresh_job(job_id: int) -> Job | None:
         if job.state in FINAL_JOB_STATES:
             return None
         parts = list(job.parts.order_by("index"))
-        rejected = list(job.result.get("rejected") or [])
-        remote_failed = [row for part in parts for row in (part.result or {}).get("failed_rows", [])]
+        rejected = int(job.result.get("rejected_count") or 0)
         job.done_count = sum(p.done_count for p in parts)
-        job.failed_rows = [*rejected, *remote_failed]
-        job.failed_count = len(rejected) + sum(p.failed_count for p in parts)
+        failed_count = rejected + sum(p.failed_count for p in parts)
+        if failed_count != job.failed_count or (not job.failed_rows and failed_count):
+            job.failed_rows = failed_rows_sample(job)
+        job.failed_count = failed_count
         total = job.total_rows or 1
-        weighted = len(rejected) * 100 + sum(
+        weighted = rejected * 100 + sum(
             p.row_count * (100 if p.state in FINAL_PART_STATES else p.progress) for p in parts)
         job.progress = min(100, weighted // total) if job.total_rows else (
             100 if parts and all(p.state in FINAL_PART_STATES for p in parts) else 0)
@@ -85,10 +146,23 @@ def fail_job(job: Job, error: str) -> None:
         if locked.state in FINAL_JOB_STATES:
             return
         locked.state, locked.error, locked.finished_at = JobState.FAILED, error, timezone.now()
-        locked.failed_rows = list(locked.result.get("rejected") or [])
-        locked.failed_count = len(locked.failed_rows)
+        locked.failed_rows = failed_rows_sample(locked)
+        locked.failed_count = int(locked.result.get("rejected_count") or 0)
         locked.save()
         transaction.on_commit(lambda: _send_finished(locked))
+
+
+def fail_job_by_id(job_id: int, error: str) -> None:
+    job = Job.objects.filter(pk=job_id).first()
+    if job is not None:
+        fail_job(job, error)
+
+
+def failed_rows_sample(job: Job) -> list[dict[str, Any]]:
+    """The first :data:`FAILED_ROWS_SAMPLE` failed rows of the job, by source row."""
+    rows = (JobFailedRow.objects.filter(job_id=job.pk).select_related("part")
+            .order_by("row", "pk")[:FAILED_ROWS_SAMPLE])  # fmt: skip
+    return [r.as_dict(r.part.index if r.part else None) for r in rows]
 
 
 def _send_finished(job: Job) -> None:
@@ -108,11 +182,10 @@ def mark_pushed_mirrors(part: JobPart) -> int:
     if window.get("since"):
         rows = rows.filter(updated_at__gte=window["since"])
     now = timezone.now()
-    failures = {str(r.get("source_id")): r for r in (part.result or {}).get("failed_rows", [])
-                if r.get("source_id")}  # fmt: skip
+    failures = {r.source_id: r for r in JobFailedRow.objects.filter(part=part).exclude(source_id="")}
     for source_id, row in failures.items():
         rows.filter(source_id=source_id).update(
-            sync_state=SyncState.FAILED, sync_error=row["reason"][:2000],
-            sync_error_key=str(row.get("key") or "")[:100], sync_request_id=part.async_action_id)
+            sync_state=SyncState.FAILED, sync_error=row.reason[:2000],
+            sync_error_key=row.key[:100], sync_request_id=part.async_action_id)
     return int(rows.exclude(source_id__in=list(failures)).update(
         sync_state=SyncState.SYNCED, synced_at=now, sync_error="", sync_error_key="", sync_request_id=""))

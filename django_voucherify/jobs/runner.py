@@ -10,8 +10,15 @@ Exactly once: before the call the part is marked ``submitting`` (committed), aft
 crash (or an unknown outcome: timeout, 500) and *reconciles*: it looks for an async action of
 the same type created since the marker and not owned by another part, and adopts it. Only when
 none shows up ``JOB_RESUBMIT_AFTER`` seconds after the marker (longer than any request can stay
-in flight) is the part sent again. Residual risk, documented in docs/jobs.md: another client
-starting an async action of the same type in that window could be adopted by mistake.
+in flight) is the part sent again. At most one part per async type is ``submitting`` at a
+time across the app (:class:`JobSubmitLock`), so two of our parts never adopt each other's
+action. Residual risk, documented in docs/jobs.md: another client starting an async action of
+the same type in that window could be adopted by mistake.
+
+One poll chain per part: each scheduled poll carries ``JobPart.poll_seq`` as it was when it was
+scheduled; it runs only while that number is current, and only the poll that holds it may
+schedule the next one (bumping the number). Duplicated messages, re-delivered submits and
+``resume`` therefore never add a second chain: they either do nothing or take the chain over.
 """
 
 from __future__ import annotations
@@ -23,13 +30,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from ..api.errors import APIError, NotFoundError, RateLimitedError, ServerError, TransportError
 from ..conf import raw_settings
-from ..models import Job, JobKind, JobPart, JobState, PartState
+from ..models import Job, JobKind, JobPart, JobState, JobSubmitLock, PartState
 from ..models.jobs import FINAL_JOB_STATES, FINAL_PART_STATES
 from . import exports, results
 
@@ -47,6 +55,10 @@ ASYNC_TYPES = {
 }  # fmt: skip
 MAX_SUBMIT_ATTEMPTS = 8
 CLOCK_SKEW = timedelta(seconds=60)  # tolerated difference between our clock and Voucherify's
+#: A submitted part's poll is "lost" (``resume`` schedules one) this long after it was due.
+POLL_OVERDUE_GRACE = timedelta(seconds=30)
+#: A part waits this long (s) for another part of its async type to leave ``submitting``.
+SUBMIT_TURN_WAIT = 2.0
 
 
 @dataclass(frozen=True)
@@ -54,6 +66,7 @@ class Step:
     action: str  # "submit" or "poll"
     part_id: int
     delay: float = 0.0
+    seq: int | None = None  # polls: the part's poll_seq this poll was scheduled with
 
 
 def _client() -> Any:
@@ -99,11 +112,25 @@ def send(part: JobPart) -> str:
     return str(answer["async_action_id"])
 
 
+def _another_part_submitting(part: JobPart) -> bool:
+    """Under a lock per async type: is another part of the same type ``submitting``?"""
+    async_type = ASYNC_TYPES.get(JobKind(part.job.kind))
+    if async_type is None:  # exports are not reconciled by type
+        return False
+    JobSubmitLock.objects.get_or_create(async_type=async_type)
+    JobSubmitLock.objects.select_for_update().get(async_type=async_type)  # held until commit
+    kinds = [kind for kind, type_ in ASYNC_TYPES.items() if type_ == async_type]
+    return JobPart.objects.filter(state=PartState.SUBMITTING, job__kind__in=kinds).exclude(
+        pk=part.pk).exists()
+
+
 def _claim(part_id: int) -> tuple[JobPart | None, str]:
-    """Lock the part and decide: ``send`` (marker written), ``reconcile``, or ``skip``."""
+    """Lock the part and decide: ``send`` (marker written), ``reconcile``, ``wait`` or ``skip``."""
     with transaction.atomic():
         part = JobPart.objects.select_for_update().select_related("job").get(pk=part_id)
         if part.state == PartState.PENDING:
+            if _another_part_submitting(part):
+                return part, "wait"
             part.state, part.submit_started_at = PartState.SUBMITTING, timezone.now()
             part.submit_attempts += 1
             part.save(update_fields=["state", "submit_started_at", "submit_attempts"])
@@ -115,9 +142,14 @@ def _claim(part_id: int) -> tuple[JobPart | None, str]:
 
 def submit_part(part_id: int) -> list[Step]:
     """Send a pending part once; reconcile a part whose earlier submit had an unknown outcome."""
+    job = Job.objects.filter(parts__pk=part_id).first()
+    if job is None or give_up_if_too_old(job):
+        return []
     part, decision = _claim(part_id)
     if part is None or decision == "skip":
-        return _after_submitted(part) if part and part.state == PartState.SUBMITTED else []
+        return []  # submitted already: its poll chain and the next submit were queued then
+    if decision == "wait":
+        return [Step("submit", part.pk, SUBMIT_TURN_WAIT)]
     if decision == "reconcile":
         return _reconcile(part)
     return _send_and_record(part)
@@ -158,8 +190,7 @@ def _record_submitted(part: JobPart, remote_id: str) -> list[Step]:
     try:
         with transaction.atomic():
             updated = JobPart.objects.filter(pk=part.pk, state=PartState.SUBMITTING).update(
-                state=PartState.SUBMITTED, async_action_id=remote_id, submitted_at=now, error="",
-                next_poll_at=now + timedelta(seconds=poll_delay(1)))
+                state=PartState.SUBMITTED, async_action_id=remote_id, submitted_at=now, error="")
             if updated:
                 Job.objects.filter(pk=part.job_id).update(async_action_id=remote_id, updated_at=now)
     except IntegrityError:  # another part already owns this async action (adopted meanwhile)
@@ -168,8 +199,21 @@ def _record_submitted(part: JobPart, remote_id: str) -> list[Step]:
     return _after_submitted(part) if updated else []
 
 
+def next_poll(part: JobPart, after_seq: int | None, delay: float) -> list[Step]:
+    """Schedule the part's next poll in ``delay`` s: allowed only to the poll holding
+    ``after_seq`` (the current chain), or, with ``None``, as a take-over that ends any other chain."""
+    with transaction.atomic():
+        locked = JobPart.objects.select_for_update().filter(pk=part.pk, state=PartState.SUBMITTED).first()
+        if locked is None or (after_seq is not None and locked.poll_seq != after_seq):
+            return []  # finished, or this chain was superseded
+        locked.poll_seq += 1
+        locked.next_poll_at = timezone.now() + timedelta(seconds=delay)
+        locked.save(update_fields=["poll_seq", "next_poll_at"])
+    return [Step("poll", part.pk, delay, locked.poll_seq)]
+
+
 def _after_submitted(part: JobPart) -> list[Step]:
-    steps = [Step("poll", part.pk, poll_delay(1))]
+    steps = next_poll(part, None, poll_delay(1))
     following = JobPart.objects.filter(job_id=part.job_id, index__gt=part.index,
                                        state=PartState.PENDING).order_by("index").first()  # fmt: skip
     if following is not None:  # parts go one after the other, in source order
@@ -215,17 +259,29 @@ def _find_unclaimed_action(action_type: str, since: datetime) -> str | None:
     return free[0][1] if free else None
 
 
-def poll_part(part_id: int) -> list[Step]:
-    """Read the part's async action (or export) once; finish the part or poll again later."""
+def poll_part(part_id: int, seq: int | None = None) -> list[Step]:
+    """Read the part's async action (or export) once; finish the part or poll again later.
+
+    ``seq`` is the poll sequence the poll was scheduled with: a superseded poll does nothing.
+    ``None`` (a message queued before sequences existed) polls only when the part's poll is due.
+    """
     part = JobPart.objects.select_related("job").get(pk=part_id)
     if part.state != PartState.SUBMITTED:
         return []
-    JobPart.objects.filter(pk=part.pk).update(polls=part.polls + 1)
+    if seq is None:
+        if part.next_poll_at and part.next_poll_at > timezone.now():
+            return []  # a live chain is scheduled
+        seq = part.poll_seq
+    if seq != part.poll_seq:
+        return []
+    if give_up_if_too_old(part.job):
+        return []
+    JobPart.objects.filter(pk=part.pk).update(polls=F("polls") + 1)
     part.polls += 1
     try:
         if part.job.is_export:
             return exports.poll_export(part, _finish_part,
-                                       lambda p: [Step("poll", p.pk, poll_delay(p.polls))])
+                                       lambda p: next_poll(p, seq, poll_delay(p.polls)))
         action = _client().async_actions.get(part.async_action_id)
     except NotFoundError:
         return _finish_part(part, PartState.FAILED, error=_(
@@ -234,34 +290,35 @@ def poll_part(part_id: int) -> list[Step]:
     except (TransportError, RateLimitedError, ServerError) as exc:
         delay = max(poll_delay(part.polls), float(getattr(exc, "retry_after", 0) or 0))
         logger.warning("Voucherify job part %s: poll failed (%s), next in %.0f s", part.pk, exc, delay)
-        return [Step("poll", part.pk, delay)]
+        return next_poll(part, seq, delay)
     status = str(action.get("status") or "")
     if status in ("DONE", "FAILED"):
         result = dict(action.get("result") or {})
         state = PartState.DONE if status == "DONE" else PartState.FAILED
         error = "" if state == PartState.DONE else str(result.get("message") or _("The async action failed."))
         return _finish_part(part, state, result=result, error=error, remote_status=status)
-    delay = poll_delay(part.polls)
-    JobPart.objects.filter(pk=part.pk).update(
-        remote_status=status, progress=int(action.get("progress") or 0),
-        next_poll_at=timezone.now() + timedelta(seconds=delay))
+    JobPart.objects.filter(pk=part.pk).update(remote_status=status, progress=int(action.get("progress") or 0))
     results.refresh_job(part.job_id)
-    return [Step("poll", part.pk, delay)]
+    return next_poll(part, seq, poll_delay(part.polls))
 
 
 def _finish_part(part: JobPart, state: str, *, result: dict[str, Any] | None = None, error: str = "",
                  remote_status: str = "") -> list[Step]:
     result = result or {}
-    failed_rows = results.failed_rows_of(part, result)
-    done = int(result.get("done_count") or 0)
-    failed = int(result.get("failed_count") or len(failed_rows))
-    if state == PartState.FAILED and not result:
-        failed = part.row_count  # nothing was applied that we know of
-    with transaction.atomic():
-        updated = JobPart.objects.filter(pk=part.pk).exclude(state__in=FINAL_PART_STATES).update(
-            state=state, error=error, remote_status=remote_status or state.upper(), progress=100,
-            done_count=done, failed_count=failed, finished_at=timezone.now(),
-            result={**result, "failed_rows": failed_rows, "failed": None, "errors": None})
+    async_type = ASYNC_TYPES.get(JobKind(part.job.kind))
+    with transaction.atomic():  # the failed rows are written once, with the final state
+        locked = JobPart.objects.select_for_update().filter(pk=part.pk).exclude(
+            state__in=FINAL_PART_STATES).first()
+        if locked is not None:
+            failed_rows = results.save_failed_rows(results.failed_rows_of(locked, result))
+            done, failed = results.part_counts(locked, async_type, result, failed_rows)
+            if state == PartState.FAILED and "done_count" not in result:
+                done, failed = 0, max(failed, locked.row_count)  # nothing applied that we know of
+            JobPart.objects.filter(pk=part.pk).update(
+                state=state, error=error, remote_status=remote_status or state.upper(), progress=100,
+                done_count=done, failed_count=failed, finished_at=timezone.now(),
+                result={k: v for k, v in result.items() if k not in ("failed", "errors")})
+    updated = locked is not None
     if updated:
         part.refresh_from_db()
         if state == PartState.DONE and part.job.kind in (JobKind.PUSH_CUSTOMERS, JobKind.PUSH_ORDERS):
@@ -272,20 +329,47 @@ def _finish_part(part: JobPart, state: str, *, result: dict[str, Any] | None = N
     return []
 
 
-def pending_steps(job: Job) -> list[Step]:
-    """What a job still needs (after a lost message, or for :func:`drive`)."""
+def pending_steps(job: Job, *, overdue_only: bool = False) -> list[Step]:
+    """What a job still needs (after a lost message, or for :func:`drive`).
+
+    A submitted part gets a poll that takes its chain over; with ``overdue_only`` (``resume``)
+    only when its scheduled poll is overdue, i.e. its message was lost.
+    """
     if job.state in FINAL_JOB_STATES:
         return []
-    steps = []
+    steps: list[Step] = []
+    overdue_before = timezone.now() - POLL_OVERDUE_GRACE
     for part in job.parts.exclude(state__in=FINAL_PART_STATES).order_by("index"):
-        steps.append(Step("poll" if part.state == PartState.SUBMITTED else "submit", part.pk))
+        if part.state == PartState.SUBMITTED:
+            if not overdue_only or part.next_poll_at is None or part.next_poll_at < overdue_before:
+                steps.extend(next_poll(part, None, 0.0))
+            continue
+        steps.append(Step("submit", part.pk))
         if part.state == PartState.PENDING:
             break  # the next parts follow this one
     return steps
 
 
+def give_up_if_too_old(job: Job) -> bool:
+    """Fail an unfinished job older than ``JOB_MAX_AGE`` with the last known status of each part."""
+    max_age = _setting("JOB_MAX_AGE")
+    if job.state in FINAL_JOB_STATES or timezone.now() - job.created_at < timedelta(seconds=max_age):
+        return False
+    given_up = _("Given up: the job is older than JOB_MAX_AGE (%(age)d s).") % {"age": max_age}
+    if job.state == JobState.PREPARING:
+        results.fail_job(job, given_up)
+        return True
+    for part in job.parts.exclude(state__in=FINAL_PART_STATES):
+        last = _(" Last known status: %(status)s, %(progress)d%%, async action %(id)s.") % {
+            "status": part.remote_status or part.state, "progress": part.progress,
+            "id": part.async_action_id or "-"}  # fmt: skip
+        _finish_part(part, PartState.FAILED, error=given_up + last, remote_status=part.remote_status)
+    results.refresh_job(job.pk)
+    return True
+
+
 def run_step(step: Step) -> list[Step]:
-    return submit_part(step.part_id) if step.action == "submit" else poll_part(step.part_id)
+    return submit_part(step.part_id) if step.action == "submit" else poll_part(step.part_id, step.seq)
 
 
 def drive(job: Job, *, timeout: float = 3600.0, progress: Any = None) -> Job:

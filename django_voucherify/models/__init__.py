@@ -4,7 +4,7 @@ The sync signal receivers are connected in ``DjangoVoucherifyConfig.ready()``.
 """
 
 from .customers import Customer
-from .jobs import Job, JobKind, JobPart, JobState, PartState
+from .jobs import Job, JobFailedRow, JobKind, JobPart, JobState, JobSubmitLock, PartState
 from .ledger import CheckoutRedemption, LedgerState
 from .orders import Order, OrderItem, OrderStatus
 from .outbox import OutboxAction, OutboxEntry, OutboxState, SyncCheckpoint
@@ -16,9 +16,11 @@ __all__ = [
     "Customer",
     "DiscountType",
     "Job",
+    "JobFailedRow",
     "JobKind",
     "JobPart",
     "JobState",
+    "JobSubmitLock",
     "LedgerState",
     "Order",
     "OrderItem",

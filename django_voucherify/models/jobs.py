@@ -5,7 +5,8 @@ under 10 MB, at most 2000 orders) and one async action (or export) followed to i
 part's ``state`` moves ``pending`` -> ``submitting`` (the marker written *before* the call) ->
 ``submitted`` (async action id recorded) -> ``done``/``failed``; a part found ``submitting`` by
 a re-delivered task had an unknown outcome and is reconciled against Voucherify's list of async
-actions instead of being sent again. The job shows the totals across its parts.
+actions instead of being sent again. The job shows the totals across its parts; every failed
+row is a :class:`JobFailedRow` (the job keeps counts and a bounded sample).
 
 These models only hold state; the calls are made by :mod:`django_voucherify.jobs`.
 """
@@ -58,6 +59,9 @@ class PartState(models.TextChoices):
 
 FINAL_PART_STATES = frozenset({PartState.DONE, PartState.FAILED})
 
+#: How many failed rows the job row itself carries (the admin page, command output).
+FAILED_ROWS_SAMPLE = 200
+
 
 def job_upload_to(instance: Any, filename: str) -> str:
     from django.utils import timezone
@@ -90,8 +94,9 @@ class Job(models.Model):
     progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
     done_count = models.PositiveIntegerField(_("done"), default=0)
     failed_count = models.PositiveIntegerField(_("failed"), default=0)
-    #: ``[{"row": n, "code"/"source_id": ..., "reason": ...}]``: rows refused locally or remotely.
-    failed_rows = models.JSONField(_("failed rows"), default=list, blank=True)
+    #: A sample (the first :data:`FAILED_ROWS_SAMPLE` by row) of the job's :class:`JobFailedRow`:
+    #: ``[{"row": n, "code"/"source_id": ..., "reason": ...}]``; ``failed_count`` counts them all.
+    failed_rows = models.JSONField(_("failed rows (sample)"), default=list, blank=True)
     result = models.JSONField(_("result"), default=dict, blank=True)
     error = models.TextField(_("error"), blank=True)
     started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
@@ -105,6 +110,7 @@ class Job(models.Model):
         verbose_name = _("bulk job")
         verbose_name_plural = _("bulk jobs")
         ordering = ["-created_at"]
+        permissions = [("check_job", _("Can ask Voucherify about unfinished bulk jobs now"))]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.pk}"
@@ -136,12 +142,18 @@ class JobPart(models.Model):
     file = models.FileField(_("CSV part"), upload_to=job_upload_to, storage=_storage,
                             max_length=300, blank=True)  # fmt: skip
     first_row = models.PositiveIntegerField(_("first source row"), default=1)
+    #: Source rows after ``first_row`` that are *not* in the part (refused locally), ascending:
+    #: maps the part's own row numbers back to the source's (bounded by the CSV splitter).
+    skipped_rows = models.JSONField(_("source rows left out"), default=list, blank=True)
     row_count = models.PositiveIntegerField(_("rows"), default=0)
     size_bytes = models.PositiveBigIntegerField(_("bytes"), default=0)
     submit_started_at = models.DateTimeField(_("submit started"), null=True, blank=True)
     submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
     submit_attempts = models.PositiveIntegerField(_("submit attempts"), default=0)
     polls = models.PositiveIntegerField(_("polls"), default=0)
+    #: The sequence number of the one live poll chain: every scheduled poll carries the number
+    #: it was scheduled with and runs only while it is still current (see jobs.runner).
+    poll_seq = models.PositiveIntegerField(_("poll sequence"), default=0)
     next_poll_at = models.DateTimeField(_("next poll"), null=True, blank=True)
     remote_status = models.CharField(_("Voucherify status"), max_length=32, blank=True)
     progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
@@ -164,3 +176,47 @@ class JobPart(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job} part {self.index}"
+
+
+class JobFailedRow(models.Model):
+    """One row refused locally (``part`` is empty) or by Voucherify, numbered as in the source."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="failed_row_set")
+    part = models.ForeignKey(JobPart, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    row = models.PositiveIntegerField(_("row"), null=True, blank=True)
+    code = models.CharField(_("code"), max_length=300, blank=True)
+    source_id = models.CharField(_("source id"), max_length=300, blank=True)
+    key = models.CharField(_("error key"), max_length=100, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+
+    class Meta:
+        verbose_name = _("failed row")
+        verbose_name_plural = _("failed rows")
+        indexes = [models.Index(fields=["job", "row"], name="voucherify_jobfailedrow_row")]
+
+    def __str__(self) -> str:
+        return f"{self.job} row {self.row}"
+
+    def as_dict(self, part_index: int | None = None) -> dict[str, Any]:
+        """The row as shown in ``Job.failed_rows`` and the CSV download."""
+        found: dict[str, Any] = {k: v for k, v in (("row", self.row), ("code", self.code),
+                                                    ("source_id", self.source_id), ("key", self.key))
+                                 if v not in (None, "")}  # fmt: skip
+        found["reason"] = self.reason
+        if part_index is not None:
+            found["part"] = part_index
+        return found
+
+
+class JobSubmitLock(models.Model):
+    """One row per Voucherify async action type, locked while a part of that type is claimed:
+    at most one part per type is ``submitting`` at a time across the app (see jobs.runner)."""
+
+    async_type = models.CharField(max_length=64, primary_key=True)
+
+    class Meta:
+        verbose_name = _("job submit lock")
+        verbose_name_plural = _("job submit locks")
+
+    def __str__(self) -> str:
+        return self.async_type

@@ -17,8 +17,9 @@ from collections.abc import Callable
 from typing import Any
 
 from celery import shared_task
+from django.utils.translation import gettext as _
 
-from ..jobs import api, dispatch, runner
+from ..jobs import api, dispatch, results, runner
 
 logger = logging.getLogger("django_voucherify.jobs")
 
@@ -36,10 +37,28 @@ def _run(task: Any, step: Callable[[], list[runner.Step]]) -> None:
     dispatch.schedule(steps, from_eager_task=task.request.is_eager)
 
 
-@shared_task(name="django_voucherify.prepare_job", **COMMON)
+PREPARE_MAX_RETRIES = 5
+
+
+@shared_task(name="django_voucherify.prepare_job", **{**COMMON, "max_retries": PREPARE_MAX_RETRIES})
 def prepare_job(self: Any, job_id: int) -> None:
-    """Split a CSV job's stored source into parts, then queue the first submit."""
-    api.prepare(job_id)
+    """Split a CSV job's stored source into parts, then queue the first submit.
+
+    An unreadable source or a broken CSV fails the job at once (in the service); any other error
+    (database or storage hiccup) is retried, and after the last attempt the job is failed with the
+    error, never left ``preparing``.
+    """
+    try:
+        api.prepare(job_id)
+    except Exception as exc:
+        if self.request.retries >= PREPARE_MAX_RETRIES:
+            logger.exception("Voucherify job %s: preparing failed %d times; failing the job", job_id,
+                             self.request.retries + 1)  # fmt: skip
+            results.fail_job_by_id(job_id, _("Preparing the job failed %(n)d times: %(error)s") % {
+                "n": self.request.retries + 1, "error": f"{type(exc).__name__}: {exc}"})  # fmt: skip
+            return
+        logger.warning("Voucherify job %s: preparing failed (%s); retrying", job_id, exc)
+        raise self.retry(exc=exc, countdown=UNEXPECTED_RETRY_DELAY) from exc
 
 
 @shared_task(name="django_voucherify.submit_job_part", **COMMON)
@@ -49,9 +68,10 @@ def submit_job_part(self: Any, part_id: int) -> None:
 
 
 @shared_task(name="django_voucherify.poll_job_part", **COMMON)
-def poll_job_part(self: Any, part_id: int) -> None:
-    """Read a part's async action or export once; re-schedules itself until it is final."""
-    _run(self, lambda: runner.poll_part(part_id))
+def poll_job_part(self: Any, part_id: int, seq: int | None = None) -> None:
+    """Read a part's async action or export once; re-schedules itself until it is final.
+    ``seq``: the part's poll sequence when this poll was scheduled (a superseded poll ends)."""
+    _run(self, lambda: runner.poll_part(part_id, seq))
 
 
 @shared_task(name="django_voucherify.resume_jobs", ignore_result=True)

@@ -7,8 +7,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from django_voucherify import jobs
 from django_voucherify.jobs import runner
-from django_voucherify.models import Job, JobState
+from django_voucherify.models import Job, JobPart, JobState
+from django_voucherify.models.jobs import FAILED_ROWS_SAMPLE
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,8 +38,45 @@ def test_upload_starts_a_job_and_its_page_shows_progress_and_failed_rows(admin_c
     page = admin_client.get(reverse("admin:django_voucherify_job_change", args=[job.pk])).content.decode()
     assert 'progress value="100"' in page and "Expiration Date is not an ISO 8601 date" in page
     assert job.parts.get().async_action_id in page
-    csv_text = admin_client.get(reverse("admin:django_voucherify_job_failed_rows", args=[job.pk])).content
-    assert b"2,BAD,,," in csv_text and b"ISO 8601" in csv_text
+    download = admin_client.get(reverse("admin:django_voucherify_job_failed_rows", args=[job.pk]))
+    csv_text = b"".join(download.streaming_content)
+    assert b"2,BAD,,,," in csv_text and b"ISO 8601" in csv_text
+
+
+def test_check_now_needs_the_check_job_permission(client, sandbox, django_user_model, monkeypatch):
+    from django.contrib.auth.models import Permission
+
+    staff = django_user_model.objects.create_user("viewer", password="pw", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="view_job"))
+    client.force_login(staff)
+    monkeypatch.setattr(jobs.dispatch, "after_commit_start", lambda job: None)
+    job = jobs.import_vouchers([{"code": "P1"}])
+    queued = []
+    monkeypatch.setattr(jobs.dispatch, "schedule", lambda steps, **kw: queued.extend(steps))
+    changelist = reverse("admin:django_voucherify_job_changelist")
+    assert "check_now" not in client.get(changelist).content.decode()
+    client.post(changelist, {"action": "check_now", "_selected_action": [job.pk]})
+    assert queued == [] and JobPart.objects.get(job=job).state == "pending"
+
+    staff.user_permissions.add(Permission.objects.get(codename="check_job"))
+    staff = django_user_model.objects.get(pk=staff.pk)  # permission cache
+    client.force_login(staff)
+    assert "check_now" in client.get(changelist).content.decode()
+    client.post(changelist, {"action": "check_now", "_selected_action": [job.pk]})
+    assert [s.action for s in queued] == ["submit"]
+
+
+def test_many_failed_rows_keep_a_sample_on_the_job_and_all_in_the_download(admin_client, sandbox):
+    rows = 3 * FAILED_ROWS_SAMPLE
+    data = b"Code,Value\n" + b"".join(b"C%d,x\n" % i for i in range(rows)) + b"OK,1\n"
+    job = runner.drive(jobs.import_vouchers_csv(__import__("io").BytesIO(data), name="many.csv"), timeout=20)
+    assert (job.total_rows, job.done_count, job.failed_count) == (rows + 1, 1, rows)
+    assert len(job.failed_rows) == FAILED_ROWS_SAMPLE and job.failed_rows[0]["row"] == 1
+    page = admin_client.get(reverse("admin:django_voucherify_job_change", args=[job.pk])).content.decode()
+    assert f"{rows - FAILED_ROWS_SAMPLE} more rows in the CSV download" in page
+    download = admin_client.get(reverse("admin:django_voucherify_job_failed_rows", args=[job.pk]))
+    lines = b"".join(download.streaming_content).decode().splitlines()
+    assert len(lines) == rows + 1 and lines[-1].startswith(f"{rows},C{rows - 1},")
 
 
 def test_customers_upload_and_check_now_action(admin_client, sandbox):

@@ -19,4 +19,7 @@ def test_job_settings_are_checked_with_hints(settings):
     assert ids(settings, JOB_POLL_INTERVAL=0, JOB_POLL_INTERVAL_MAX="x") == ["voucherify.E041"] * 2
     assert ids(settings, JOB_RESUBMIT_AFTER=5, READ_TIMEOUT=20) == ["voucherify.W040"]
     assert ids(settings, JOB_UPLOAD_TO="/") == ["voucherify.E042"]
+    assert ids(settings, JOB_MAX_AGE=0) == ["voucherify.E043"]
+    assert ids(settings, JOB_MAX_AGE=30, JOB_POLL_INTERVAL_MAX=60) == ["voucherify.E043"]
+    assert ids(settings, JOB_MAX_AGE=3600) == []
     assert all(m.hint for m in Job.check())

@@ -46,8 +46,12 @@ def _json_file(path: str) -> Any:
 
 
 def _lines(path: str) -> list[str]:
-    with open(path, encoding="utf-8") as f:
-        return [line.strip() for line in f if line.strip()]
+    try:
+        with open(path, encoding="utf-8") as f:
+            return [line.strip() for line in f if line.strip()]
+    except UnicodeDecodeError as exc:
+        raise CommandError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8 and try again") \
+            from None  # fmt: skip
 
 
 def _json_arg(value: str | None) -> dict[str, Any]:
@@ -101,6 +105,13 @@ class Command(BaseCommand):
                 raise CommandError(f"no job {options['job_id']}")
             if name == "status":
                 options["no_wait"] = True
+        elif options["here"] and not options["no_wait"]:
+            with jobs.queueing_paused():  # this process runs the steps: nothing goes to Celery
+                job = self._start(name, options)
+                self.stdout.write(f"started {job} (job id {job.pk})")
+                job = self._follow(job, options)
+            self._report(job, options)
+            return
         else:
             job = self._start(name, options)
             self.stdout.write(f"started {job} (job id {job.pk})")
@@ -127,7 +138,7 @@ class Command(BaseCommand):
             starter = {"import-orders": jobs.import_orders, "update-vouchers": jobs.bulk_update_vouchers,
                        "update-customers": jobs.bulk_update_customers}[name]  # fmt: skip
             return starter(_json_file(o["path"]))
-        except (jobs.CsvError, OSError) as exc:
+        except (jobs.CsvError, OSError, ValueError) as exc:
             raise CommandError(str(exc)) from None
 
     def _follow(self, job: Job, o: dict[str, Any]) -> Job:
@@ -156,8 +167,9 @@ class Command(BaseCommand):
         for row in (job.failed_rows or [])[:50]:
             ident = row.get("code") or row.get("source_id") or ""
             self.stdout.write(f"  row {row.get('row', '?')} {ident}: {row.get('reason', '')}")
-        if len(job.failed_rows or []) > 50:
-            self.stdout.write(f"  ... {len(job.failed_rows) - 50} more in the admin (CSV download)")
+        shown = min(50, len(job.failed_rows or []))
+        if job.failed_count > shown:
+            self.stdout.write(f"  ... {job.failed_count - shown} more in the admin (CSV download)")
         if job.result_file:
             self.stdout.write(f"result file: {job.result_file.name}")
             if o.get("output"):
