@@ -6,6 +6,11 @@ cancel drift; the figure is the median per save over rounds. Also checked, per s
 HTTP requests made (must be 0: a counting adapter is mounted on the shared client) and SQL
 queries (``CaptureQueriesContext``; sync may add at most two).
 
+A second table measures the path a shop actually uses: saving Django's ``User`` connected to the
+``Customer`` mirror through ``sync.registry`` (the example shop's recipe), against the same save
+with no registry connected, with a mapped field changing on every save (the worst case: mirror
+upsert + outbox upsert) and with nothing mapped changing (``last_login``: mirror check only).
+
 Usage: ``python bench/sync_save_overhead.py [-n 500] [--rounds 7] [--pool 200]
 [--broker redis://127.0.0.1:6379/13]``
 (``--broker memory://`` measures without a broker round-trip).
@@ -98,12 +103,85 @@ def run(args: argparse.Namespace) -> None:
           sep="\n  ")
     print(f"HTTP requests during {len(modes) * args.n * args.rounds} saves: {len(http_calls)}")
     print(f"outbox rows: {OutboxEntry.objects.count()} for {len(pool)} customers (one per object)")
+    registry_added = run_registry(args, modes["on/broker"], http_calls)
     if args.broker.startswith("redis"):
         import redis
 
         redis.Redis.from_url(args.broker).flushdb()
-    assert not http_calls and added_queries <= 2
+    assert not http_calls and added_queries <= 2 and registry_added <= 2
     django_voucherify.reset_client()
+
+
+def run_registry(args: argparse.Namespace, sync_on: tuple[Any, Any], http_calls: list[str]) -> int:
+    """User saves with and without the registry link, interleaved; returns the queries it adds."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection, transaction
+    from django.test import override_settings
+    from django.test.utils import CaptureQueriesContext
+
+    from django_voucherify.models import Customer
+    from django_voucherify.sync import registry
+
+    User = get_user_model()
+    users = list(User.objects.bulk_create(
+        User(username=f"bench-user-{i}", email=f"u{i}@example.com") for i in range(args.pool)
+    ))
+    conf, app = sync_on
+    app.set_current()
+
+    def mapper(user: Any) -> dict[str, Any] | None:
+        name = user.get_full_name()
+        return {"source_id": f"user-{user.pk}", "email": user.email, "name": name, "user": user}
+
+    def changed(i: int) -> None:
+        user = users[i % len(users)]
+        with transaction.atomic():
+            user.first_name = f"Bench {i}"
+            user.save()
+
+    def unchanged(i: int) -> None:
+        user = users[i % len(users)]
+        with transaction.atomic():
+            user.save()  # e.g. a login: last_login only, nothing the mapping reads
+
+    modes = {"plain": (False, changed), "registry": (True, changed),
+             "plain/same": (False, unchanged), "registry/same": (True, unchanged)}
+    per_save: dict[str, list[float]] = {m: [] for m in modes}
+    queries: dict[str, int] = {}
+    with override_settings(VOUCHERIFY=conf):
+        registry.connect(User, Customer, mapper)
+        for i in range(len(users)):  # mirrors exist: measure updates, not first creations
+            changed(i)
+        registry.disconnect(User)
+        for _ in range(args.rounds + 1):  # the first round also counts the queries
+            for mode, (linked, save) in modes.items():
+                if linked:
+                    registry.connect(User, Customer, mapper)
+                try:
+                    if mode not in queries:
+                        with CaptureQueriesContext(connection) as q:
+                            save(10**6)
+                        queries[mode] = len(q.captured_queries)
+                        continue
+                    start = time.perf_counter()
+                    for i in range(args.n):
+                        save(i)
+                    per_save[mode].append((time.perf_counter() - start) / args.n * 1e6)
+                finally:
+                    registry.disconnect(User)
+    print()
+    print("User saves through sync.registry (Customer mirror), sync on, same broker:")
+    print(f"{'mode':<14} {'µs/save (median)':>17} {'added µs':>9} {'ratio':>6} {'queries/save':>13} "
+          f"{'added':>6}")
+    for mode in modes:
+        base = "plain/same" if mode.endswith("/same") else "plain"
+        med, off = statistics.median(per_save[mode]), statistics.median(per_save[base])
+        print(f"{mode:<14} {med:>17.1f} {med - off:>9.1f} {med / off:>6.2f} {queries[mode]:>13} "
+              f"{queries[mode] - queries[base]:>6}")
+    added = max(queries["registry"] - queries["plain"], queries["registry/same"] - queries["plain/same"])
+    print(f"queries added by the registry path per save: {added} (budget: 2); "
+          f"HTTP requests so far: {len(http_calls)}")
+    return added
 
 
 if __name__ == "__main__":
