@@ -13,7 +13,14 @@ from __future__ import annotations
 
 # The functions are bound after their modules are imported, so ``checkout.validate`` is the
 # function, not the submodule of the same name.
-from .errors import AlreadyRedeemed, CheckoutError, CheckoutUnavailable, CodesRefused, RollbackFailed
+from .errors import (
+    AlreadyRedeemed,
+    CheckoutError,
+    CheckoutUnavailable,
+    CodesRefused,
+    InvalidCheckoutInput,
+    RollbackFailed,
+)  # fmt: skip
 from .flow import PaidCheckout, redeem_then_pay
 from .payloads import Redeemable
 from .reconcile import reconcile
@@ -24,6 +31,7 @@ from .validate import validate
 
 __all__ = [
     "AlreadyRedeemed", "CheckoutError", "CheckoutUnavailable", "CodeResult", "CodesRefused",
+    "InvalidCheckoutInput",
     "PaidCheckout", "RedeemOutcome", "Redeemable", "RollbackFailed", "Totals", "ValidationOutcome",
     "reconcile", "redeem", "redeem_then_pay", "request_rollback", "rollback", "rollback_order",
     "validate",

@@ -20,6 +20,12 @@ class CheckoutError(Exception):
         self.ledger = ledger
 
 
+class InvalidCheckoutInput(CheckoutError, ValueError):
+    """The codes or the order given to a checkout service are not usable (empty code, too many
+    codes, amounts that are not whole minor units...). Nothing was written or sent. A
+    ``ValueError`` too, for callers that catch that."""
+
+
 class CodesRefused(CheckoutError):
     """Voucherify refused the codes (expired, used up...). Nothing was redeemed.
 

@@ -8,15 +8,46 @@ mapping (``source_id``, ``amount`` and/or ``items``), the customer as the ``Cust
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
 from ..models.customers import Customer
 from ..models.orders import Order
+from .errors import InvalidCheckoutInput
 
 #: Voucherify redeems at most 30 redeemables in one request.
 MAX_REDEEMABLES = 30
+#: Longest code accepted (Voucherify codes are short; this only stops abuse).
+MAX_CODE_LENGTH = 100
+#: Upper bounds of what a cart can carry (abuse, overflow in Voucherify's arithmetic): amounts
+#: and unit prices in minor units (10**12 cents = 10 billion in the currency), quantities per
+#: line, lines per order.
+MAX_AMOUNT = 10**12
+MAX_QUANTITY = 10**6
+MAX_ITEMS = 500
+
+#: Unicode categories never part of a code: control characters (Cc), invisible format
+#: characters such as zero-width spaces and bidi overrides (Cf), lone surrogates (Cs), line and
+#: paragraph separators (Zl, Zp). They make look-alike codes; ordinary letters of any script pass.
+FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def code_problem(code: str) -> str | None:
+    """Why ``code`` (already stripped) cannot be a voucher code, translated; None if it can."""
+    if not code:
+        return _("A voucher code cannot be empty.")
+    if len(code) > MAX_CODE_LENGTH:
+        return ngettext("A voucher code has at most %(max)d character.",
+                        "A voucher code has at most %(max)d characters.",
+                        MAX_CODE_LENGTH) % {"max": MAX_CODE_LENGTH}  # fmt: skip
+    if any(unicodedata.category(char) in FORBIDDEN_CATEGORIES for char in code):
+        return _("A voucher code cannot contain invisible or control characters.")
+    return None
 
 
 @dataclass(frozen=True)
@@ -48,17 +79,22 @@ def redeemables(codes: Sequence[CodeInput]) -> list[Redeemable]:
     for code in codes:
         item = code if isinstance(code, Redeemable) else Redeemable(str(code))
         stripped = item.code.strip()
-        if not stripped:
-            raise ValueError("A voucher code cannot be empty.")
+        if problem := code_problem(stripped):
+            raise InvalidCheckoutInput(problem)
         if stripped in seen:
             continue
         seen.add(stripped)
         result.append(Redeemable(stripped, item.gift_credits, item.loyalty_points))
     if not result:
-        raise ValueError("At least one voucher code is needed.")
+        raise InvalidCheckoutInput(_("Enter at least one voucher code."))
     if len(result) > MAX_REDEEMABLES:
-        raise ValueError(f"At most {MAX_REDEEMABLES} voucher codes can be used together.")
+        raise InvalidCheckoutInput(_("At most %(max)d voucher codes can be used together.")
+                                   % {"max": MAX_REDEEMABLES})
     return result
+
+
+def _whole_minor_units(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def order_body(order: OrderInput) -> dict[str, Any]:
@@ -69,16 +105,23 @@ def order_body(order: OrderInput) -> dict[str, Any]:
         body.pop("customer", None)
         return body
     body = {k: v for k, v in dict(order).items() if v is not None}
-    for key in ("amount",):
-        if key in body and (not isinstance(body[key], int) or isinstance(body[key], bool)):
-            raise ValueError("Order amounts are integers in minor units (cents).")
+    if "amount" in body:
+        if not _whole_minor_units(body["amount"]) or body["amount"] < 0:
+            raise InvalidCheckoutInput(_("Order amounts are whole numbers of minor units (cents), "
+                                         "zero or more."))
+        if body["amount"] > MAX_AMOUNT:
+            raise InvalidCheckoutInput(_("The order amount is too large (at most %(max)d minor "
+                                         "units).") % {"max": MAX_AMOUNT})
+    if len(body.get("items") or ()) > MAX_ITEMS:
+        raise InvalidCheckoutInput(_("An order has at most %(max)d lines.") % {"max": MAX_ITEMS})
     return body
 
 
 def order_source_id(order: OrderInput) -> str:
     source_id = order.source_id if isinstance(order, Order) else order.get("source_id")
     if not source_id:
-        raise ValueError("The order needs a source_id: the ledger allows one redemption per order.")
+        raise InvalidCheckoutInput(_("The order needs a source_id: the ledger allows one "
+                                     "redemption per order."))
     return str(source_id)
 
 

@@ -8,16 +8,23 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from ..checkout.payloads import MAX_REDEEMABLES
-
-#: Longest code accepted (Voucherify codes are short; this only stops abuse).
-MAX_CODE_LENGTH = 100
+from ..checkout.payloads import (
+    MAX_AMOUNT,
+    MAX_CODE_LENGTH,
+    MAX_ITEMS,
+    MAX_QUANTITY,
+    MAX_REDEEMABLES,
+    code_problem,
+)  # fmt: skip
 
 
 class StrictIntegerField(serializers.IntegerField):
     """An integer in minor units: ``10.5``, ``"10"``, ``true`` are refused, not coerced."""
 
-    default_error_messages = {"invalid": _("A whole number of minor units (cents) is required.")}
+    default_error_messages = {
+        "invalid": _("A whole number of minor units (cents) is required."),
+        "max_value": _("At most {max_value}."),
+    }  # fmt: skip
 
     def to_internal_value(self, data: Any) -> int:
         if isinstance(data, bool) or not isinstance(data, int):
@@ -25,12 +32,27 @@ class StrictIntegerField(serializers.IntegerField):
         return int(super().to_internal_value(data))
 
 
+class CodeField(serializers.CharField):
+    """A voucher code: text (numbers are not silently turned into codes), at most 100
+    characters, no control, zero-width or bidi-override characters."""
+
+    default_error_messages = {"not_text": _("A voucher code must be text.")}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=MAX_CODE_LENGTH, allow_blank=False, trim_whitespace=True, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("not_text")
+        code = str(super().to_internal_value(data))
+        if problem := code_problem(code):
+            raise serializers.ValidationError(problem)
+        return code
+
+
 class CodesField(serializers.ListField):
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(
-            child=serializers.CharField(max_length=MAX_CODE_LENGTH, allow_blank=False, trim_whitespace=True),
-            min_length=1, max_length=MAX_REDEEMABLES, **kwargs,
-        )  # fmt: skip
+        super().__init__(child=CodeField(), min_length=1, max_length=MAX_REDEEMABLES, **kwargs)
         self.error_messages.update({
             "min_length": _("Enter at least one voucher code."),
             "max_length": _("At most {max_length} voucher codes can be used together."),
@@ -46,25 +68,35 @@ class CodesField(serializers.ListField):
 class OrderItemSerializer(serializers.Serializer[dict[str, Any]]):
     source_id = serializers.CharField(max_length=200, help_text=_("The product or SKU source id."))
     related_object = serializers.ChoiceField(choices=("product", "sku"), default="sku")
-    quantity = StrictIntegerField(min_value=1)
-    price = StrictIntegerField(min_value=0, help_text=_("Unit price in minor units."))
+    quantity = StrictIntegerField(min_value=1, max_value=MAX_QUANTITY)
+    price = StrictIntegerField(min_value=0, max_value=MAX_AMOUNT, help_text=_("Unit price in minor units."))
 
 
 class ValidateOrderSerializer(serializers.Serializer[dict[str, Any]]):
     source_id = serializers.CharField(max_length=200, required=False)
-    amount = StrictIntegerField(min_value=0, required=False, help_text=_("Minor units (cents)."))
-    items = OrderItemSerializer(many=True, required=False)
+    amount = StrictIntegerField(min_value=0, max_value=MAX_AMOUNT, required=False,
+                                help_text=_("Minor units (cents)."))
+    # The length is checked before any line is validated (a huge list costs nothing to refuse).
+    items: serializers.ListSerializer[dict[str, Any]] = serializers.ListSerializer(
+        child=OrderItemSerializer(), required=False, max_length=MAX_ITEMS,
+        error_messages={"max_length": _("An order has at most {max_length} lines.")},
+    )  # fmt: skip
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "amount" not in attrs and not attrs.get("items"):
             raise serializers.ValidationError(_("Give the order's amount or its items."))
+        lines_total = sum(item["quantity"] * item["price"] for item in attrs.get("items") or ())
+        if lines_total > MAX_AMOUNT:
+            raise serializers.ValidationError(
+                _("The order total is too large (at most %(max)d minor units).") % {"max": MAX_AMOUNT})
         return attrs
 
 
 class ValidateRequestSerializer(serializers.Serializer[dict[str, Any]]):
     codes = CodesField()
     order = ValidateOrderSerializer()
-    lock = serializers.BooleanField(default=False, help_text=_("Hold the codes in a session."))
+    lock = serializers.BooleanField(default=False, help_text=_(
+        "Hold the codes in a validation session (signed-in users only)."))
 
 
 class RedeemRequestSerializer(serializers.Serializer[dict[str, Any]]):

@@ -2,8 +2,9 @@
 
 Authentication, CSRF and permissions follow the project's DRF settings: with
 ``SessionAuthentication`` a logged-in browser must send the CSRF token; token or JWT clients do
-not. Validate is open to anonymous visitors (a cart preview) and redeem needs a signed-in user,
-both throttled per scope; rollback is for staff.
+not. Validate is open to anonymous visitors (a cart preview) but holding codes (``lock``) needs
+a signed-in user; redeem needs a signed-in user; both are throttled per scope, and validate also
+by the number of unknown codes a client tried. Rollback is for staff.
 """
 
 from __future__ import annotations
@@ -16,19 +17,19 @@ from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import permissions, status
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import NotAuthenticated, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import checkout
-from ..checkout.errors import AlreadyRedeemed, CheckoutUnavailable, CodesRefused
+from ..checkout.errors import AlreadyRedeemed, CheckoutUnavailable, CodesRefused, InvalidCheckoutInput
 from ..checkout.redeem import already_redeemed_message
 from ..models.customers import Customer
 from ..models.ledger import CheckoutRedemption
 from ..models.orders import Order
 from . import serializers as s
-from .throttling import CheckoutScopedThrottle
+from .throttling import UNKNOWN_CODE_KEYS, CheckoutScopedThrottle, FailedValidationThrottle
 
 
 def customer_for(request: Request) -> Customer | None:
@@ -85,19 +86,29 @@ class ValidateView(CheckoutAPIView):
                               503: s.ErrorSerializer},
                    summary="Validate voucher codes against a cart")
     permission_classes = [permissions.AllowAny]
+    throttle_classes = [CheckoutScopedThrottle, FailedValidationThrottle]
     throttle_scope = "voucherify_validate"
 
     def post(self, request: Request) -> Response:
         data = s.ValidateRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         body = data.validated_data
+        if body["lock"] and not request.user.is_authenticated:
+            # A LOCK session holds limited-quantity codes away from other customers.
+            raise NotAuthenticated(_("Sign in to hold voucher codes for your order."))
         try:
             outcome = checkout.validate(body["codes"], body["order"], customer_for(request),
                                         lock=body["lock"])  # fmt: skip
         except CodesRefused as refused:
+            if refused.key in UNKNOWN_CODE_KEYS:
+                FailedValidationThrottle().record_failure(request, self)
             return _error(refused.message, status.HTTP_400_BAD_REQUEST, refused.key)
+        except InvalidCheckoutInput as invalid:
+            return _error(invalid.message, status.HTTP_400_BAD_REQUEST)
         except CheckoutUnavailable as unavailable:
             return _error(unavailable.message, status.HTTP_503_SERVICE_UNAVAILABLE)
+        if any(code.reason_key in UNKNOWN_CODE_KEYS for code in outcome.codes):
+            FailedValidationThrottle().record_failure(request, self)
         return Response(_validation_payload(outcome))
 
 
@@ -130,6 +141,8 @@ class RedeemView(CheckoutAPIView):
                                       session_key=body.get("session_key"))  # fmt: skip
         except CodesRefused as refused:
             return _error(refused.message, status.HTTP_400_BAD_REQUEST, refused.key)
+        except InvalidCheckoutInput as invalid:
+            return _error(invalid.message, status.HTTP_400_BAD_REQUEST)
         except AlreadyRedeemed as already:
             assert already.ledger is not None
             return _error(already_redeemed_message(already.ledger), status.HTTP_409_CONFLICT,

@@ -139,3 +139,20 @@ def test_redeem_then_pay_rolls_back_when_payment_raises(sandbox):
     assert sandbox.state.vouchers["FIVE"]["redemption"]["redeemed_quantity"] == 0
     paid = checkout.redeem_then_pay(["FIVE"], ORDER, lambda o: "charged")  # the order is free again
     assert paid.payment == "charged" and paid.redemption.ledger.state == LedgerState.SUCCEEDED
+
+
+@pytest.mark.parametrize(("codes", "order", "message"), [
+    (["\u200bSPRING"], ORDER, "A voucher code cannot contain invisible or control characters."),
+    (["\u202eEVIL"], ORDER, "A voucher code cannot contain invisible or control characters."),
+    (["X" * 101], ORDER, "A voucher code has at most 100 characters."),
+    (["A"], {"source_id": "O", "amount": 10**12 + 1}, "The order amount is too large"),
+    (["A"], {"source_id": "O", "items": [{"source_id": "x", "quantity": 1}] * 501},
+     "An order has at most 500 lines."),
+    (["A"], {"amount": 100}, "The order needs a source_id"),
+])  # fmt: skip
+def test_bad_input_gets_a_clear_message(sandbox, codes, order, message):
+    with pytest.raises(checkout.InvalidCheckoutInput) as invalid:
+        checkout.redeem(codes, order)
+    assert invalid.value.message.startswith(message)
+    assert isinstance(invalid.value, ValueError)  # callers catching ValueError keep working
+    assert not CheckoutRedemption.objects.exists() and not sandbox.calls.calls
