@@ -51,3 +51,24 @@ def test_status_of_a_queued_job(sandbox, tmp_path):
     job = Job.objects.get()
     call_command("voucherify_job", "status", str(job.pk), stdout=out)
     assert f"{job}: running" in out.getvalue()
+
+
+def test_here_queues_nothing_on_celery(sandbox, tmp_path, monkeypatch):
+    from django_voucherify.tasks import jobs as job_tasks
+
+    sent = []
+    for task in (job_tasks.prepare_job, job_tasks.submit_job_part, job_tasks.poll_job_part):
+        monkeypatch.setattr(task, "apply_async", lambda *a, _t=task.name, **kw: sent.append(_t))
+    (tmp_path / "v.csv").write_bytes(voucher_csv(3))
+    out, _ = run("import-vouchers", str(tmp_path / "v.csv"))
+    (tmp_path / "codes.txt").write_text("CODE-0000000\n")
+    run("update-vouchers-metadata", str(tmp_path / "codes.txt"), "--metadata", '{"b": 1}')
+    assert sent == [] and "done, 3 done" in out
+    assert set(Job.objects.values_list("state", flat=True)) == {JobState.DONE}
+
+
+def test_a_codes_file_that_is_not_utf8_is_a_clear_error(sandbox, tmp_path):
+    (tmp_path / "codes.txt").write_bytes(b"OK-1\nCAF\xe9\n")
+    with pytest.raises(CommandError, match="not UTF-8"):
+        run("update-vouchers-metadata", str(tmp_path / "codes.txt"), "--metadata", "{}")
+    assert Job.objects.count() == 0

@@ -93,3 +93,38 @@ def test_a_file_over_10_mb_is_split_into_parts_under_the_limit(sandbox):
     assert job.done_count == 230_000 and len(sandbox.state.vouchers) == 230_000
     assert sandbox.calls.count("POST", "/v1/vouchers/importCSV") == 2
     assert not any(p.file for p in job.parts.all())  # split copies removed once done
+
+
+def test_row_refused_by_voucherify_after_local_rejects_keeps_its_source_number(sandbox):
+    data = (b"Code,Value,Discount Type\n"
+            b"R-1,10,PERCENT\n"
+            b"R-2,ten,PERCENT\n"      # refused here (row 2): not in the part file
+            b" , \n"                  # only spaces and commas: a failed row (3), not skipped
+            b"R-4,10,PERCENT\n"
+            b"\n"                     # truly empty: not a row
+            b"R-5,150,PERCENT\n")     # refused by Voucherify: source row 5, the part's row 3
+    job = runner.drive(jobs.import_vouchers_csv(io.BytesIO(data), name="m.csv"), timeout=20)
+    by_row = {r["row"]: r for r in job.failed_rows}
+    assert sorted(by_row) == [2, 3, 5]
+    assert by_row[5]["code"] == "R-5" and "percent_off" in by_row[5]["reason"]
+    assert "only empty fields" in by_row[3]["reason"]
+    assert (job.total_rows, job.done_count, job.failed_count) == (5, 2, 3)
+    assert job.done_count + job.failed_count == job.total_rows
+
+
+def test_source_rows_map_back_across_many_gaps_and_parts(sandbox, tune, monkeypatch):
+    from django_voucherify.jobs import csvfiles
+
+    monkeypatch.setattr(csvfiles, "MAX_SKIPPED_PER_PART", 7)  # parts close early on many gaps
+    tune(BULK_CHUNK_BYTES=2500)
+    lines = ["Code,Value,Discount Type"]
+    for i in range(1, 121):
+        value = "x" if i % 3 == 0 else "150" if i % 10 == 1 else "10"  # local / remote refusals
+        lines.append(f"G-{i},{value},PERCENT")
+    job = runner.drive(jobs.import_vouchers_csv(io.BytesIO(("\n".join(lines) + "\n").encode()),
+                                                name="g.csv"), timeout=30)  # fmt: skip
+    assert job.parts.count() > 2
+    for row in job.failed_rows:
+        assert row["code"] == f"G-{row['row']}", row
+    assert job.failed_count == 40 + len([i for i in range(1, 121) if i % 10 == 1 and i % 3])
+    assert job.done_count + job.failed_count == 120

@@ -1,8 +1,10 @@
-"""With REAL Celery worker processes, the Redis broker (db 12), PostgreSQL and the sandbox over
+"""With REAL Celery worker processes, the Redis broker, PostgreSQL and the sandbox over
 HTTP: a CSV import reaches DONE; a worker SIGKILLed while a submit is in flight, or while a poll
 is scheduled, is replaced and the job still ends DONE exactly once, with one async action.
 
-Waits poll the database for a condition with a deadline; nothing asserts on timing.
+Waits poll the database for a condition with a deadline; nothing asserts on timing. Each run
+uses its own queue and worker names on the broker, so concurrent runs (other checkouts, other
+engineers) sharing the Redis db neither consume nor flush each other's messages.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 BROKER = os.environ.get("VOUCHERIFY_JOBS_TEST_BROKER", "redis://127.0.0.1:6379/12")
 ROOT = Path(__file__).resolve().parents[2]
+RUN = uuid.uuid4().hex[:10]
+QUEUE = f"voucherify-jobs-tests-{RUN}"
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 25.0, what: str = "condition") -> None:
@@ -46,18 +51,21 @@ class Workers:
     def __init__(self, env: dict[str, str], log_dir: Path) -> None:
         self.env, self.log_dir, self.procs = env, log_dir, []
         self.control = celery_app(BROKER)
+        self.control.conf.task_default_queue = QUEUE
 
     def start(self) -> subprocess.Popen[bytes]:
         log = open(self.log_dir / f"jobs_worker_{len(self.procs)}.log", "w")  # noqa: SIM115
+        name = f"jobs{len(self.procs)}-{RUN}@tests"
         proc = subprocess.Popen(
             [str(Path(sys.executable).with_name("celery")), "-A", "tests.jobs.celery_app", "worker",
              "--pool=solo", "--loglevel=INFO", "--without-gossip", "--without-mingle",
-             "--without-heartbeat", "-n", f"jobs{len(self.procs)}@%h"],
+             "--without-heartbeat", "-n", name, "-Q", QUEUE],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
         )
         self.procs.append((proc, log))
-        _wait_for(lambda: proc.poll() is None and bool(self.control.control.ping(timeout=0.5)), 30,
-                  "worker ready")
+        # Ping this worker only: another run's workers on the same broker must not answer for it.
+        _wait_for(lambda: proc.poll() is None and bool(
+            self.control.control.ping(destination=[name], timeout=0.5)), 30, "worker ready")
         return proc
 
     def stop_all(self) -> None:
@@ -87,9 +95,8 @@ def live(voucherify_sandbox_server, settings, tmp_path) -> Iterator[Any]:
 def workers(live, settings, tmp_path) -> Iterator[Workers]:
     import redis
 
-    redis.Redis.from_url(BROKER).flushdb()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.jobs.worker_settings",
-           "DATABASE_URL": database_url(), "CELERY_BROKER_URL": BROKER,
+           "DATABASE_URL": database_url(), "CELERY_BROKER_URL": BROKER, "CELERY_TASK_DEFAULT_QUEUE": QUEUE,
            "VOUCHERIFY_API_URL": live.url, "MEDIA_ROOT": settings.MEDIA_ROOT,
            "JOB_SIGNAL_LOG": str(tmp_path / "signals.log")}  # fmt: skip
     log_dir = ROOT / ".pytest_cache" if (ROOT / ".pytest_cache").is_dir() else tmp_path
@@ -99,6 +106,9 @@ def workers(live, settings, tmp_path) -> Iterator[Workers]:
         yield pool
     finally:
         pool.stop_all()
+        broker = redis.Redis.from_url(BROKER)  # only this run's queue (never flushdb: shared db)
+        for key in broker.scan_iter(match=f"{QUEUE}*"):
+            broker.delete(key)
 
 
 def signals_sent(tmp_path: Path) -> list[str]:
