@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
+
 
 class PaymentDeclined(Exception):
     pass
@@ -10,5 +12,5 @@ class PaymentDeclined(Exception):
 def charge(amount_cents: int, *, fail: bool) -> str:
     """Pretend to charge ``amount_cents``; returns a payment reference or raises."""
     if fail:
-        raise PaymentDeclined("The card was declined (the demo was asked to fail the payment).")
+        raise PaymentDeclined(gettext("The card was declined (the demo was asked to fail the payment)."))
     return f"pay_{amount_cents}"

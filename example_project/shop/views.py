@@ -2,6 +2,13 @@
 
 Checkout follows docs/checkout.md: validate the codes to show the discount, then place the
 order: ShopOrder (mirrored to the Voucherify order) -> redeem_then_pay -> paid, or rolled back.
+
+Placing an order is idempotent: the checkout form carries a one-time token, stored on the
+ShopOrder (unique), so a double click or a retried POST finds the order the first one created
+instead of creating (and redeeming for) a second one.
+
+The demo runs Celery tasks inline (eager, memory:// broker): rollback retries and reconciliation
+happen inside the web request here; production runs a worker.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ import secrets
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -24,6 +31,7 @@ from .cart import Cart
 from .models import Product, ShopOrder
 
 SESSION_CODES = "shop_voucher_codes"
+TOKEN_FIELD = "checkout_token"
 
 
 def _codes(text: str) -> list[str]:
@@ -55,12 +63,33 @@ def checkout_page(request: HttpRequest) -> HttpResponse:
         customer = Customer.objects.filter(user=request.user).first()
         try:
             validation = checkout.validate(codes, cart.voucherify_order(), customer)
-        except checkout.CheckoutError as exc:
+        except checkout.CheckoutError as exc:  # refused, unavailable, or invalid input
             messages.error(request, exc.message)
-        except ValueError as exc:
-            messages.error(request, str(exc))
     return render(request, "shop/checkout.html", {"cart": cart, "codes": " ".join(codes),
-                                                  "validation": validation})
+                                                  "validation": validation,
+                                                  "checkout_token": secrets.token_urlsafe(24)})
+
+
+def _order_for_token(request: HttpRequest, token: str, cart: Cart) -> tuple[ShopOrder, bool]:
+    """The order this checkout form placed, created on first submit (unique token: two
+    concurrent submits get the same row)."""
+    with transaction.atomic():
+        order, created = ShopOrder.objects.get_or_create(checkout_token=token, defaults={
+            "number": f"DEMO-{secrets.token_hex(4).upper()}", "user": request.user,
+            "lines": cart.order_lines()})  # mirrored to Order by the registry
+    if order.user_id != request.user.pk:
+        raise Http404
+    return order, created
+
+
+def _already_placed(request: HttpRequest, order: ShopOrder) -> HttpResponse:
+    """A second submit of the same checkout form: show the first submit's order, never pay twice."""
+    if order.status == ShopOrder.Status.CANCELLED:
+        messages.error(request, _("This order was cancelled. Please place your order again."))
+        return redirect("shop:checkout")
+    if order.status == ShopOrder.Status.NEW:
+        messages.info(request, _("Your order is being placed; this page shows it once paid."))
+    return redirect("shop:confirmation", number=order.number)
 
 
 @login_required
@@ -68,11 +97,20 @@ def checkout_page(request: HttpRequest) -> HttpResponse:
 @transaction.non_atomic_requests
 def place_order(request: HttpRequest) -> HttpResponse:
     cart = Cart(request.session)
+    token = request.POST.get(TOKEN_FIELD, "")
+    if not token or len(token) > 64:
+        messages.error(request, _("Your checkout page has expired. Please check your order and "
+                                  "place it again."))
+        return redirect("shop:checkout")
+    placed = ShopOrder.objects.filter(checkout_token=token, user=request.user).first()
+    if placed is not None:  # submitted again after the first submit emptied the cart
+        return _already_placed(request, placed)
     if not cart.lines():
         messages.error(request, _("Your cart is empty."))
         return redirect("shop:products")
-    order = ShopOrder.objects.create(number=f"DEMO-{secrets.token_hex(4).upper()}", user=request.user,
-                                     lines=cart.order_lines())  # mirrored to Order by the registry
+    order, created = _order_for_token(request, token, cart)
+    if not created:
+        return _already_placed(request, order)
     codes: list[str] = request.session.get(SESSION_CODES, [])
     fail = bool(request.POST.get("fail_payment"))
     to_pay = order.total_cents

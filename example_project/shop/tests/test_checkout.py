@@ -7,7 +7,11 @@ Run with the shop's settings (tests/checkout/test_example_shop.py does it in a s
 
 from __future__ import annotations
 
+import re
+import threading
+
 import pytest
+from django.db import connections
 from django.test import Client
 
 from django_voucherify import client as voucherify
@@ -33,6 +37,17 @@ def web(voucherify_sandbox, django_user_model):
     return browser
 
 
+def token(browser) -> str:
+    """The one-time token of the checkout form, as a browser would submit it."""
+    match = re.search(r'name="checkout_token" value="([^"]+)"', browser.get("/checkout/").content.decode())
+    assert match
+    return match.group(1)
+
+
+def place(browser, **data):
+    return browser.post("/checkout/place/", {"checkout_token": token(browser), **data})
+
+
 def test_checkout_page_shows_the_discount(web):
     page = web.post("/checkout/", {"codes": "SAVE5 NOPE", "apply": "1"})
     text = page.content.decode()
@@ -45,7 +60,7 @@ def test_checkout_page_shows_the_discount(web):
 
 def test_happy_path_redeems_and_confirms(web, voucherify_sandbox):
     web.post("/checkout/", {"codes": "SAVE5", "apply": "1"})
-    response = web.post("/checkout/place/")
+    response = place(web)
     assert response.status_code == 302 and "/orders/DEMO-" in response["Location"]
     order = ShopOrder.objects.get()
     assert order.status == ShopOrder.Status.PAID
@@ -58,7 +73,8 @@ def test_happy_path_redeems_and_confirms(web, voucherify_sandbox):
 
 def test_failed_payment_rolls_the_voucher_back(web, voucherify_sandbox):
     web.post("/checkout/", {"codes": "SAVE5", "apply": "1"})
-    response = web.post("/checkout/place/", {"fail_payment": "1"}, follow=True)
+    response = web.post("/checkout/place/", {"fail_payment": "1", "checkout_token": token(web)},
+                        follow=True)
     assert "Your vouchers were released" in response.content.decode()
     order = ShopOrder.objects.get()
     assert order.status == ShopOrder.Status.CANCELLED
@@ -66,5 +82,54 @@ def test_failed_payment_rolls_the_voucher_back(web, voucherify_sandbox):
     assert row.state == LedgerState.ROLLED_BACK and row.rollback_reason == "payment failed"
     assert voucherify_sandbox.state.vouchers["SAVE5"]["redemption"]["redeemed_quantity"] == 0
     # The released voucher (quantity 1) can be used by the next attempt.
-    web.post("/checkout/place/")
+    place(web)
     assert ShopOrder.objects.filter(status=ShopOrder.Status.PAID).count() == 1
+
+
+def test_double_submit_places_one_order_and_redeems_once(web, voucherify_sandbox):
+    web.post("/checkout/", {"codes": "SAVE5", "apply": "1"})
+    form = {"checkout_token": token(web)}
+    first = web.post("/checkout/place/", form)
+    second = web.post("/checkout/place/", form)  # the same form submitted again
+    order = ShopOrder.objects.get()
+    assert order.status == ShopOrder.Status.PAID
+    assert first["Location"] == second["Location"] == f"/orders/{order.number}/"
+    assert CheckoutRedemption.objects.count() == 1
+    assert voucherify_sandbox.state.vouchers["SAVE5"]["redemption"]["redeemed_quantity"] == 1
+
+
+def test_concurrent_submits_of_one_form_create_one_order(web, voucherify_sandbox, django_user_model):
+    """Two requests racing with the same token (a double click): the unique token makes the
+    second one find the first one's order."""
+    web.post("/checkout/", {"codes": "SAVE5", "apply": "1"})
+    form = {"checkout_token": token(web)}
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def submit() -> None:
+        try:
+            barrier.wait()
+            statuses.append(web.post("/checkout/place/", form).status_code)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=submit) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [302, 302]
+    assert ShopOrder.objects.count() == 1 and CheckoutRedemption.objects.count() == 1
+    assert voucherify_sandbox.state.vouchers["SAVE5"]["redemption"]["redeemed_quantity"] == 1
+
+
+def test_submit_without_a_token_places_nothing(web):
+    response = web.post("/checkout/place/", follow=True)
+    assert "Your checkout page has expired" in response.content.decode()
+    assert not ShopOrder.objects.exists()
+
+
+def test_invalid_code_gets_a_message_not_an_error_page(web):
+    page = web.post("/checkout/", {"codes": "SAVE\u200b5", "apply": "1"})
+    assert page.status_code == 200
+    assert "A voucher code cannot contain invisible or control characters." in page.content.decode()
