@@ -1,9 +1,16 @@
 """The confirmation page and the run of the voucher admin's actions.
 
-First POST (from the changelist): a page listing each selected voucher and what will change.
+First POST (from the changelist): a page listing the selected vouchers (the first
+:data:`CONFIRM_LIST_LIMIT` of a larger selection, with the count) and what will change.
 Second POST (``post=yes``): up to ``VOUCHER_ACTION_INLINE_LIMIT`` vouchers are done in the
-request, one message per outcome; larger selections, and vouchers left over after a long 429,
-go to the ``run_voucher_action`` Celery task (failures then show on each voucher's row).
+request, one message per outcome; larger selections go to the ``run_voucher_selection`` Celery
+task, and vouchers left over after a long 429 to ``run_voucher_action`` (failures then show on
+each voucher's row).
+
+"Select all N" (``select_across``) is confirmed by posting ``select_across`` back to the same
+URL (the changelist's filters are in its query string) with the count shown, never one hidden
+input per voucher: a page of thousands of inputs would exceed ``DATA_UPLOAD_MAX_NUMBER_FIELDS``
+and the confirmation would fail with a 400. A count that changed meanwhile asks again.
 """
 
 from __future__ import annotations
@@ -22,8 +29,11 @@ from ..conf import get_settings
 from ..models import Voucher
 from ..vouchers import actions
 from ..vouchers.actions import Action
+from . import voucher_selection
 
 CONFIRM_TEMPLATE = "admin/django_voucherify/voucher/action_confirmation.html"
+#: Vouchers listed by name on the confirmation page; a larger selection shows these and a count.
+CONFIRM_LIST_LIMIT = 100
 
 
 def change_description(action: Action, voucher: Voucher) -> str:
@@ -38,7 +48,7 @@ def change_description(action: Action, voucher: Voucher) -> str:
 
 
 def _enqueue(codes: list[str], action: Action, countdown: float | None = None) -> str | None:
-    """Queue the task; returns the error text when the broker refused it."""
+    """Queue the hand-over of a few codes; returns the error text when the broker refused it."""
     from ..tasks.vouchers import run_voucher_action
 
     try:
@@ -48,28 +58,60 @@ def _enqueue(codes: list[str], action: Action, countdown: float | None = None) -
     return None
 
 
+def _enqueue_selection(selection: voucher_selection.Selection, action: Action) -> str | None:
+    """Queue a selection of any size (rebuilt and chunked by the task); the error text if refused."""
+    from ..tasks.vouchers import run_voucher_selection
+
+    try:
+        run_voucher_selection.apply_async(args=(action.value, selection))
+    except Exception as exc:  # broker down: tell the user, nothing was sent to Voucherify
+        return str(exc)
+    return None
+
+
+def confirmation_page(model_admin: admin.ModelAdmin, request: HttpRequest,  # type: ignore[type-arg]
+                      queryset: QuerySet[Voucher], action: Action) -> TemplateResponse:
+    """What ``action`` will change, listing at most :data:`CONFIRM_LIST_LIMIT` vouchers."""
+    select_across = request.POST.get("select_across") == "1"
+    count = queryset.count()
+    shown = list(queryset.order_by("code")[:CONFIRM_LIST_LIMIT])
+    # Ticked rows (one changelist page at most) are posted back as they came; "select all"
+    # posts back one pk (Django dispatches a confirmation only with one) and select_across.
+    pks = [v.pk for v in shown[:1]] if select_across else list(queryset.values_list("pk", flat=True))
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": _("Are you sure?"),
+        "opts": model_admin.opts,
+        "action": action,
+        "action_name": request.POST.get("action", ""),
+        "action_label": action.label,
+        "changes": [(v, change_description(action, v)) for v in shown],
+        "count": count,
+        "not_listed": count - len(shown),
+        "selected_pks": pks,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "select_across": "1" if select_across else "0",
+        "permanent": action == Action.DELETE_PERMANENTLY,
+    }
+    return TemplateResponse(request, CONFIRM_TEMPLATE, context)
+
+
 def run_action(model_admin: admin.ModelAdmin, request: HttpRequest,  # type: ignore[type-arg]
                queryset: QuerySet[Voucher], action: Action) -> HttpResponse | None:
     """Show the confirmation page, or (confirmed) run ``action`` and report per voucher."""
-    vouchers = list(queryset.order_by("code"))
     if request.POST.get("post") != "yes":
-        context = {
-            **model_admin.admin_site.each_context(request),
-            "title": _("Are you sure?"),
-            "opts": model_admin.opts,
-            "action": action,
-            "action_name": request.POST.get("action", ""),
-            "action_label": action.label,
-            "changes": [(v, change_description(action, v)) for v in vouchers],
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "select_across": request.POST.get("select_across", "0"),
-            "permanent": action == Action.DELETE_PERMANENTLY,
-        }
-        return TemplateResponse(request, CONFIRM_TEMPLATE, context)
-    codes = [v.code for v in vouchers]
+        return confirmation_page(model_admin, request, queryset, action)
+    count = queryset.count()
+    confirmed = request.POST.get("confirmed_count", "")
+    if confirmed.isdigit() and int(confirmed) != count:
+        model_admin.message_user(request, _(
+            "The selection changed since the confirmation page (%(shown)s vouchers then, %(now)s now); "
+            "nothing was done. Please choose the action again.") % {"shown": confirmed, "now": count},
+            messages.WARNING)  # fmt: skip
+        return None
     conf = get_settings()
-    if len(codes) > conf.voucher_action_inline_limit:
-        error = _enqueue(codes, action)
+    if count > conf.voucher_action_inline_limit:
+        error = _enqueue_selection(voucher_selection.describe(model_admin, request, queryset), action)
         if error:
             model_admin.message_user(request, _("Could not queue the action: %(error)s") % {"error": error},
                                      messages.ERROR)  # fmt: skip
@@ -78,9 +120,10 @@ def run_action(model_admin: admin.ModelAdmin, request: HttpRequest,  # type: ign
                 "%(action)s of %(count)d voucher runs in the background; failures will show in the "
                 "'last error key' column.",
                 "%(action)s of %(count)d vouchers runs in the background; failures will show in the "
-                "'last error key' column.", len(codes)) % {"action": action.label, "count": len(codes)},
+                "'last error key' column.", count) % {"action": action.label, "count": count},
                 messages.INFO)  # fmt: skip
         return None
+    codes = list(queryset.order_by("code").values_list("code", flat=True))
     outcome = actions.run(action, codes, max_wait=conf.voucher_rate_limit_wait)
     _report(model_admin, request, action, outcome)
     return None

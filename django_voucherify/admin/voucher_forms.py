@@ -1,21 +1,22 @@
-"""Forms of the voucher admin: create/edit (validated here, then sent to Voucherify) and balance.
+"""Forms of the voucher admin: create/edit and balance. Validation here is local only.
 
-Voucherify's refusals (409 ``duplicate_found``, 400 ``invalid_payload``...) come back as form
-errors with the request id, never as a 500 page. The remote call happens in ``_post_clean``,
-after Django's own validation of the form and the model passed, so nothing is sent for input
-that is wrong locally.
+Nothing in these forms calls Voucherify: ``VoucherAdmin.save_form`` sends a validated form,
+and a refusal (409 ``duplicate_found``, 400 ``invalid_payload``...) comes back to the form
+as :class:`RemoteRefusal`, which the re-rendered form shows as its error (see
+``VoucherAdmin.changeform_view``). Validating a form twice therefore never calls twice.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from ..api.errors import APIError, VoucherifyError
 from ..models import DiscountType, Voucher, VoucherType
-from ..vouchers import editing
+from ..vouchers.editing import SOURCE_ID_PATTERN, new_balance_source_id
 from ..vouchers.results import error_message
 
 #: Fields Voucherify fixes when the voucher is created (the spec's update body lacks them).
@@ -25,6 +26,8 @@ DISCOUNT_VALUE_FIELD = {
     DiscountType.PERCENT: "percent_off",
     DiscountType.FIXED: "fixed_amount",
 }
+
+DISCOUNT_CHOICES = [("", "---------"), *[(d.value, d.label) for d in DISCOUNT_VALUE_FIELD]]
 
 
 def remote_error(exc: VoucherifyError) -> str:
@@ -36,12 +39,36 @@ def remote_error(exc: VoucherifyError) -> str:
     return str(text)
 
 
+@dataclass(frozen=True)
+class RemoteRefusal:
+    """Voucherify's refusal of a form already sent: ``field`` (None: the whole form) and text."""
+
+    field: str | None
+    message: str
+
+    @classmethod
+    def from_error(cls, exc: VoucherifyError) -> RemoteRefusal:
+        field = "code" if isinstance(exc, APIError) and exc.key == "duplicate_found" else None
+        return cls(field, remote_error(exc))
+
+
+#: Codes that cannot be one segment of a URL path (HTTP clients drop or resolve them).
+UNADDRESSABLE_CODES = ("", ".", "..")
+
+
 class VoucherForm(forms.ModelForm):  # type: ignore[type-arg]
-    """Discount vouchers (amount, percent with limit, fixed), gift cards and loyalty cards."""
+    """Discount vouchers (amount, percent with limit, fixed), gift cards and loyalty cards.
+
+    A discount kind the form does not manage (UNIT: unit type and effect) is shown but fixed,
+    and left out of the update, so editing such a voucher's other fields works.
+    """
+
+    #: Set by the admin on the form class it re-renders after Voucherify refused the data.
+    remote_refusal: ClassVar[RemoteRefusal | None] = None
 
     discount_type = forms.ChoiceField(
         label=_("discount type"), required=False,
-        choices=[("", "---------"), *[(d.value, d.label) for d in DISCOUNT_VALUE_FIELD]],
+        choices=DISCOUNT_CHOICES,
     )  # fmt: skip
 
     class Meta:
@@ -62,8 +89,33 @@ class VoucherForm(forms.ModelForm):  # type: ignore[type-arg]
         self.editing = self.instance.pk is not None
         if self.editing:
             for name in CREATE_ONLY:
+                if name in self.fields:
+                    self.fields[name].disabled = True
+                    self.fields[name].help_text = _("Fixed once the voucher exists in Voucherify.")
+            kind = self.instance.discount_type
+            if self.instance.type == VoucherType.DISCOUNT and kind and kind not in DISCOUNT_VALUE_FIELD:
+                self._fix_unmanaged_discount(kind)
+
+    def _fix_unmanaged_discount(self, kind: str) -> None:
+        field = self.fields["discount_type"]
+        assert isinstance(field, forms.ChoiceField)
+        label = DiscountType(kind).label if kind in DiscountType.values else kind
+        field.choices = [*DISCOUNT_CHOICES, (kind, label)]
+        field.disabled = True
+        field.help_text = _("This kind of discount is changed in Voucherify's dashboard; the other "
+                            "fields can be edited here.")
+        for name in DISCOUNT_VALUE_FIELD.values():
+            if name in self.fields:
                 self.fields[name].disabled = True
-                self.fields[name].help_text = _("Fixed once the voucher exists in Voucherify.")
+
+    def clean_code(self) -> str:
+        code = str(self.cleaned_data.get("code") or "")
+        if code in UNADDRESSABLE_CODES:
+            raise forms.ValidationError(
+                _("“%(code)s” cannot be a voucher code: Voucherify's URLs cannot address it."),
+                code="unaddressable", params={"code": code},
+            )  # fmt: skip
+        return code
 
     def clean_metadata(self) -> Any:
         value = self.cleaned_data.get("metadata")
@@ -85,6 +137,9 @@ class VoucherForm(forms.ModelForm):  # type: ignore[type-arg]
         start, end = data.get("start_date"), data.get("expiration_date")
         if start and end and end <= start:
             self.add_error("expiration_date", _("The expiration date must be after the start date."))
+        if self.remote_refusal is not None and not self.errors:
+            # Voucherify refused this very data when it was sent (no call is made here).
+            self.add_error(self.remote_refusal.field, self.remote_refusal.message)
         return data
 
     def _clean_discount(self, data: dict[str, Any]) -> None:
@@ -92,6 +147,8 @@ class VoucherForm(forms.ModelForm):  # type: ignore[type-arg]
         if not kind:
             self.add_error("discount_type", _("Choose how the voucher discounts."))
             return
+        if kind not in DISCOUNT_VALUE_FIELD:
+            return  # fixed on this form (see _fix_unmanaged_discount), left out of the update
         field = DISCOUNT_VALUE_FIELD[DiscountType(kind)]
         value = data.get(field)
         if value in (None, 0):
@@ -105,29 +162,26 @@ class VoucherForm(forms.ModelForm):  # type: ignore[type-arg]
         if kind != DiscountType.PERCENT:
             data["amount_limit"] = None
 
-    def _post_clean(self) -> None:
-        # Django's hook that builds self.instance and runs the model's validation; the remote
-        # call must come after it (clean() runs before the instance exists).
-        super()._post_clean()  # type: ignore[misc]
-        if self.errors:
-            return
-        try:
-            if self.editing:
-                editing.update(self.instance)
-            else:
-                editing.create(self.instance)
-        except VoucherifyError as exc:
-            field = "code" if isinstance(exc, APIError) and exc.key == "duplicate_found" else None
-            self.add_error(field, remote_error(exc))
-
 
 class BalanceForm(forms.Form):
-    """Add to or remove from a gift card's credits or a loyalty card's points."""
+    """Add to or remove from a gift card's credits or a loyalty card's points.
+
+    ``source_id`` is issued when the form is rendered and posted back unchanged, so a second
+    send of the same form is recognised (``editing.adjust_balance``) instead of crediting twice.
+    """
+
+    source_id = forms.RegexField(regex=SOURCE_ID_PATTERN, widget=forms.HiddenInput,
+                                 error_messages={"invalid": _("This form is damaged; reload the page."),
+                                                 "required": _("This form is damaged; reload the page.")})
 
     operation = forms.ChoiceField(label=_("operation"), choices=[("add", _("Add")), ("remove", _("Remove"))])
     amount = forms.IntegerField(label=_("amount"), min_value=1,
                                 help_text=_("Gift cards: minor units (500 is 5.00). Loyalty cards: points."))
     reason = forms.CharField(label=_("reason"), max_length=200)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {"source_id": new_balance_source_id()})
+        super().__init__(*args, **kwargs)
 
     def signed_amount(self) -> int:
         amount = int(self.cleaned_data["amount"])

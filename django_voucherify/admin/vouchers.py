@@ -1,9 +1,17 @@
 """Voucher admin: find, create, edit, enable, disable, delete vouchers and adjust card balances.
 
 Every change goes to Voucherify first and the mirror is written from its answer (flow 4 in
-docs/architecture.md). State and delete actions need the custom permissions
-``change_voucher_state`` / ``delete_voucher_remote``; selections larger than
-``VOUCHER_ACTION_INLINE_LIMIT`` and full refreshes run in Celery, never in the request.
+docs/architecture.md). Enabling/disabling (the actions and the form's ``active``), deleting and
+balance changes need the custom permissions ``change_voucher_state``, ``delete_voucher_remote``
+and ``adjust_voucher_balance``; selections larger than ``VOUCHER_ACTION_INLINE_LIMIT`` and full
+refreshes run in Celery, never in the request.
+
+Create/edit: the form validates locally; ``save_form`` (reached only with a valid form and the
+add/change permission) makes the one Voucherify call. A refusal cannot be turned into a form
+error there (Django's view has already decided to save), so ``save_form`` raises
+:class:`VoucherifyRefused`, the atomic block of the first pass rolls back, and
+``changeform_view`` renders the same POST again with a form class that carries the refusal as
+its error: Django's own view then shows the form with the error, and nothing is sent twice.
 """
 
 from __future__ import annotations
@@ -12,23 +20,35 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
+from django.forms import ModelForm
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from ..api.errors import VoucherifyError
+from ..api.errors import APIError, TransportError, VoucherifyError
 from ..models import Voucher, VoucherType
 from ..vouchers import editing
 from ..vouchers.actions import Action
 from .voucher_actions import run_action
-from .voucher_forms import BalanceForm, VoucherForm, remote_error
+from .voucher_forms import BalanceForm, RemoteRefusal, VoucherForm, remote_error
 
 TEMPLATES = "admin/django_voucherify/voucher/"
+#: Where ``changeform_view`` leaves a refusal for the second, rendering pass (see module doc).
+REFUSAL_ATTR = "_voucherify_refusal"
+
+
+class VoucherifyRefused(Exception):
+    """Raised by ``save_form`` when Voucherify refused a valid form; nothing was saved."""
+
+    def __init__(self, refusal: RemoteRefusal) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
 
 
 @admin.register(Voucher)
@@ -84,7 +104,18 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return (*self.fieldsets, self.status_fieldset) if obj else self.fieldsets
 
     def get_readonly_fields(self, request: HttpRequest, obj: Voucher | None = None) -> Any:
-        return self.readonly_fields if obj else ()
+        fields = tuple(self.readonly_fields) if obj else ()
+        if not self.has_change_voucher_state_permission(request):
+            fields = ("active", *fields)  # enabling/disabling is its own permission (not sent)
+        return fields
+
+    def get_form(self, request: HttpRequest, obj: Voucher | None = None, change: bool = False,
+                 **kwargs: Any) -> type[ModelForm]:  # type: ignore[type-arg]
+        form = super().get_form(request, obj, change, **kwargs)
+        refusal = getattr(request, REFUSAL_ATTR, None)
+        if refusal is not None:
+            return type(form.__name__, (form,), {"remote_refusal": refusal})
+        return form
 
     def has_delete_permission(self, request: HttpRequest, obj: Voucher | None = None) -> bool:
         # Deleting only the mirror would be undone by the next refresh: deletion goes through
@@ -97,16 +128,43 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def has_delete_voucher_remote_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("django_voucherify.delete_voucher_remote")
 
+    def has_adjust_balance_permission(self, request: HttpRequest, obj: Voucher) -> bool:
+        return (obj.type != VoucherType.DISCOUNT and self.has_view_or_change_permission(request, obj)
+                and request.user.has_perm("django_voucherify.adjust_voucher_balance"))  # fmt: skip
+
+    def save_form(self, request: HttpRequest, form: Any, change: bool) -> Voucher:
+        """Send the validated form to Voucherify and save the mirror from its answer."""
+        voucher: Voucher = form.save(commit=False)
+        include_active = self.has_change_voucher_state_permission(request)
+        try:
+            if change:
+                return editing.update(voucher, include_active=include_active)
+            return editing.create(voucher, include_active=include_active)
+        except VoucherifyError as exc:
+            raise VoucherifyRefused(RemoteRefusal.from_error(exc)) from exc
+        except ValueError as exc:  # a code no URL can carry (clean_code refuses those first)
+            raise VoucherifyRefused(RemoteRefusal("code", str(exc))) from exc
+
     def save_model(self, request: HttpRequest, obj: Voucher, form: Any, change: bool) -> None:
-        """Nothing left to do: the form saved the mirror from Voucherify's answer."""
+        """Nothing left to do: ``save_form`` saved the mirror from Voucherify's answer."""
+
+    def changeform_view(self, request: HttpRequest, object_id: str | None = None, form_url: str = "",
+                        extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except VoucherifyRefused as refused:
+            setattr(request, REFUSAL_ATTR, refused.refusal)  # read by get_form: see the module doc
+            return super().changeform_view(request, object_id, form_url, extra_context)
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
                     extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        obj = self.get_object(request, object_id)
+        obj = self.get_object(request, unquote(object_id))
         context = dict(extra_context or {})
-        if obj is not None and request.method == "GET":
+        # Voucherify is asked only for someone allowed to see the page (Django checks later).
+        if obj is not None and request.method == "GET" and self.has_view_or_change_permission(request, obj):
             context["activity"] = editing.activity(obj)
             context["has_balance"] = obj.type != VoucherType.DISCOUNT
+            context["can_adjust_balance"] = self.has_adjust_balance_permission(request, obj)
         return super().change_view(request, object_id, form_url, context)
 
     def get_urls(self) -> list[URLPattern]:
@@ -135,24 +193,45 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return HttpResponseRedirect(reverse("admin:django_voucherify_voucher_changelist"))
 
     def balance_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        voucher = get_object_or_404(Voucher, pk=object_id)
-        if not self.has_change_permission(request, voucher) or voucher.type == VoucherType.DISCOUNT:
-            return HttpResponse(status=403)
+        voucher = self.get_object(request, unquote(object_id))
+        if voucher is None:
+            raise Http404(_("No voucher with this id."))
+        if not self.has_adjust_balance_permission(request, voucher):
+            raise PermissionDenied
         form = BalanceForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
-            try:
-                result = editing.adjust_balance(voucher, form.signed_amount(),
-                                                reason=form.cleaned_data["reason"])  # fmt: skip
-            except VoucherifyError as exc:
-                form.add_error(None, remote_error(exc))
-            else:
-                self.message_user(request, _("Balance of %(code)s is now %(balance)s.") % {
-                    "code": voucher.code, "balance": result.get("balance")}, messages.SUCCESS)
-                return HttpResponseRedirect(reverse("admin:django_voucherify_voucher_change",
-                                                    args=[voucher.pk]))  # fmt: skip
+            response = self._adjust_balance(request, voucher, form)
+            if response is not None:
+                return response
         context = {**self.admin_site.each_context(request), "opts": self.opts, "voucher": voucher,
                    "form": form, "title": _("Adjust the balance of %(code)s") % {"code": voucher.code}}
         return TemplateResponse(request, TEMPLATES + "balance.html", context)
+
+    def _adjust_balance(self, request: HttpRequest, voucher: Voucher,
+                        form: BalanceForm) -> HttpResponse | None:
+        """Send the change; a redirect once it is done (or was done before), None on a form error."""
+        done_url = reverse("admin:django_voucherify_voucher_change", args=[voucher.pk])
+        try:
+            result = editing.adjust_balance(voucher, form.signed_amount(), reason=form.cleaned_data["reason"],
+                                            source_id=form.cleaned_data["source_id"])  # fmt: skip
+        except editing.BalanceAlreadyApplied as applied:
+            self.message_user(request, _(
+                "This balance change was already applied (transaction %(id)s); it was not sent again."
+            ) % {"id": applied.transaction.get("id")}, messages.WARNING)
+            return HttpResponseRedirect(done_url)
+        except VoucherifyError as exc:
+            text = remote_error(exc)
+            if isinstance(exc, TransportError) or (isinstance(exc, APIError) and exc.status >= 500):
+                text += " " + _("Sending this form again is safe: a change that went through is not "
+                                "applied twice.")
+            form.add_error(None, text)
+            return None
+        except ValueError as exc:  # a code no URL can carry
+            form.add_error(None, str(exc))
+            return None
+        self.message_user(request, _("Balance of %(code)s is now %(balance)s.") % {
+            "code": voucher.code, "balance": result.get("balance")}, messages.SUCCESS)
+        return HttpResponseRedirect(done_url)
 
     # -- actions -------------------------------------------------------------------------
     @admin.action(description=gettext_lazy("Enable selected vouchers"), permissions=["change_voucher_state"])

@@ -29,6 +29,13 @@ class DiscountType(models.TextChoices):
     UNIT = "UNIT", _("Free units")
 
 
+#: Discount kinds whose every value the mirror (and the admin form) holds.
+EDITABLE_DISCOUNTS = (DiscountType.AMOUNT, DiscountType.PERCENT, DiscountType.FIXED)
+#: Discount keys the mirror owns: taken from its fields, never copied from the last payload.
+MANAGED_DISCOUNT_KEYS = frozenset({"type", "amount_off", "percent_off", "amount_limit", "fixed_amount",
+                                   "amount_off_formula", "percent_off_formula", "fixed_amount_formula"})
+
+
 def _datetime(value: Any) -> datetime | None:
     return parse_datetime(value) if isinstance(value, str) and value else None
 
@@ -88,6 +95,7 @@ class Voucher(models.Model):
         permissions = (
             ("change_voucher_state", _("Can enable and disable vouchers in Voucherify")),
             ("delete_voucher_remote", _("Can delete vouchers in Voucherify")),
+            ("adjust_voucher_balance", _("Can add to or remove from gift-card and loyalty balances")),
         )
 
     def __str__(self) -> str:
@@ -98,9 +106,10 @@ class Voucher(models.Model):
         """Gift credits or loyalty points left; None for discount vouchers."""
         return self.gift_balance if self.type == VoucherType.GIFT else self.loyalty_balance
 
-    def to_voucherify(self) -> dict[str, Any]:
-        """The ``POST /v1/vouchers/{code}`` body (the code goes in the path)."""
-        body = self.to_voucherify_update()
+    def to_voucherify(self, *, include_active: bool = True) -> dict[str, Any]:
+        """The ``POST /v1/vouchers/{code}`` body (the code goes in the path); without
+        ``include_active`` Voucherify's default (active) applies."""
+        body = self.to_voucherify_update(include_active=include_active)
         body["type"] = self.type
         if self.type == VoucherType.GIFT:
             body["gift"] = {"amount": self.gift_amount or 0}
@@ -109,24 +118,36 @@ class Voucher(models.Model):
         body["redemption"] = {"quantity": self.redemption_quantity}
         return body
 
-    def to_voucherify_update(self) -> dict[str, Any]:
+    def to_voucherify_update(self, *, include_active: bool = True) -> dict[str, Any]:
         """The ``PUT /v1/vouchers/{code}`` body: only what the spec lets an update change
-        (gift amount, points and the redemption limit are fixed once created)."""
+        (gift amount, points and the redemption limit are fixed once created).
+
+        ``active`` is left out unless ``include_active`` (enabling and disabling is a separate
+        permission), and so is the discount of a kind the mirror does not hold in full (UNIT:
+        its unit type and effect live only in ``remote_payload``), so an edit never rewrites it.
+        """
         body: dict[str, Any] = {
             "category": self.category or None,
             "start_date": _iso(self.start_date),
             "expiration_date": _iso(self.expiration_date),
-            "active": self.active,
             "additional_info": self.additional_info or None,
             "metadata": dict(self.metadata or {}),
         }
-        if self.type == VoucherType.DISCOUNT:
+        if include_active:
+            body["active"] = self.active
+        kind = self.discount_type or DiscountType.AMOUNT
+        if self.type == VoucherType.DISCOUNT and kind in EDITABLE_DISCOUNTS:
             body["discount"] = self._discount()
         return body
 
     def _discount(self) -> dict[str, Any]:
         kind = self.discount_type or DiscountType.AMOUNT
+        remote = (self.remote_payload or {}).get("discount") or {}
+        # Keep what the mirror has no field for (e.g. ``effect``) when the kind stays the same.
         discount: dict[str, Any] = {"type": kind}
+        if remote.get("type") == kind:
+            discount = {key: value for key, value in remote.items() if key not in MANAGED_DISCOUNT_KEYS}
+            discount["type"] = kind
         if kind == DiscountType.AMOUNT:
             discount["amount_off"] = self.amount_off or 0
         elif kind == DiscountType.PERCENT:
@@ -136,8 +157,6 @@ class Voucher(models.Model):
                 discount["amount_limit"] = self.amount_limit
         elif kind == DiscountType.FIXED:
             discount["fixed_amount"] = self.fixed_amount or 0
-        else:
-            discount["unit_off"] = self.unit_off or 1
         return discount
 
     def apply_voucherify(self, data: dict[str, Any]) -> None:

@@ -2,20 +2,33 @@
 
 These raise :class:`~django_voucherify.api.errors.VoucherifyError` unchanged so a form can turn
 it into a form error; the mirror is written only from Voucherify's answer.
+
+Balance changes are not idempotent in Voucherify (``update_balance``'s docstring): the admin
+issues one ``source_id`` per rendered form (:func:`new_balance_source_id`), and
+:func:`adjust_balance` first looks for a transaction with that ``source_id``, so a form sent
+twice (a double click, a resubmit after an unclear failure) credits the card once.
 """
 
 from __future__ import annotations
 
+import logging
+import re
+import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from ..api.errors import VoucherifyError
 from ..models import Voucher
 from ..models.vouchers import VoucherType
+from .refresh import refresh_one
 from .results import error_message
+
+logger = logging.getLogger("django_voucherify.vouchers")
 
 #: How many transactions and redemptions the change page shows.
 ACTIVITY_LIMIT = 20
@@ -36,31 +49,90 @@ def _save_from(voucher: Voucher, data: dict[str, Any]) -> Voucher:
     return voucher
 
 
-def create(voucher: Voucher, *, client: Any = None) -> Voucher:
+def create(voucher: Voucher, *, include_active: bool = True, client: Any = None) -> Voucher:
     """Create ``voucher`` (an unsaved mirror filled by the form) in Voucherify, then save it."""
-    data = _client(client).vouchers.create(voucher.code, voucher.to_voucherify())
+    body = voucher.to_voucherify(include_active=include_active)
+    data = _client(client).vouchers.create(voucher.code, body)
     return _save_from(voucher, dict(data))
 
 
-def update(voucher: Voucher, *, client: Any = None) -> Voucher:
+def update(voucher: Voucher, *, include_active: bool = True, client: Any = None) -> Voucher:
     """Send the editable fields of ``voucher`` (``PUT``), then save it as Voucherify answered."""
-    data = _client(client).vouchers.update(voucher.code, voucher.to_voucherify_update())
+    body = voucher.to_voucherify_update(include_active=include_active)
+    data = _client(client).vouchers.update(voucher.code, body)
     return _save_from(voucher, dict(data))
 
 
-def adjust_balance(voucher: Voucher, amount: int, *, reason: str = "",
-                   client: Any = None) -> dict[str, Any]:
-    """Add (``amount`` > 0) or remove (< 0) gift credits or loyalty points, then re-read the card.
+#: ``admin-<unix seconds when the form was rendered>-<random hex>``.
+SOURCE_ID_PATTERN = re.compile(r"^admin-(\d{1,12})-[0-9a-f]{32}$")
+#: How far Voucherify's clock may be behind ours when looking for an earlier send of a form.
+CLOCK_SKEW = timedelta(minutes=10)
 
-    A fresh ``source_id`` per adjustment makes a retried request count once in Voucherify.
+
+class BalanceAlreadyApplied(Exception):
+    """Voucherify already holds a transaction with this form's ``source_id``: nothing was sent."""
+
+    def __init__(self, transaction: dict[str, Any]) -> None:
+        super().__init__(f"balance change {transaction.get('source_id')} already applied")
+        self.transaction = transaction
+
+
+def new_balance_source_id() -> str:
+    """The ``source_id`` of one balance form, issued when the form is rendered."""
+    return f"admin-{int(time.time())}-{uuid.uuid4().hex}"
+
+
+def find_balance_transaction(code: str, source_id: str, *, client: Any = None) -> dict[str, Any] | None:
+    """The card's transaction carrying ``source_id``, newest first, looking back to the moment
+    the form was issued (minus :data:`CLOCK_SKEW`) rather than through the whole history."""
+    match = SOURCE_ID_PATTERN.match(source_id)
+    if match is None:
+        raise ValueError(f"{source_id!r} is not a balance form's source_id")
+    horizon = datetime.fromtimestamp(int(match.group(1)), tz=UTC) - CLOCK_SKEW
+    for transaction in _client(client).vouchers.iterate_transactions(code, order="-id"):
+        if transaction.get("source_id") == source_id:
+            return dict(transaction)
+        created = parse_datetime(str(transaction.get("created_at") or ""))
+        if created is not None and created < horizon:
+            return None
+    return None
+
+
+def adjust_balance(voucher: Voucher, amount: int, *, source_id: str, reason: str = "",
+                   client: Any = None) -> dict[str, Any]:
+    """Add (``amount`` > 0) or remove (< 0) gift credits or loyalty points; returns Voucherify's
+    balance answer, which alone says whether the change happened.
+
+    Raises :class:`BalanceAlreadyApplied` (sending nothing) when a transaction with
+    ``source_id`` exists. Once Voucherify has answered, the mirror's balance is set from that
+    answer and the card re-read best-effort: a failing re-read is logged, never reported as a
+    failed adjustment (which would invite a second credit).
     """
     if voucher.type == VoucherType.DISCOUNT:
         raise ValueError("Only gift and loyalty cards have a balance.")
     api = _client(client)
-    balance = api.vouchers.update_balance(voucher.code, amount, reason=reason or None,
-                                          source_id=f"admin-{uuid.uuid4().hex}")  # fmt: skip
-    _save_from(voucher, dict(api.vouchers.get(voucher.code)))
-    return dict(balance)
+    earlier = find_balance_transaction(voucher.code, source_id, client=api)
+    if earlier is not None:
+        raise BalanceAlreadyApplied(earlier)
+    balance = dict(api.vouchers.update_balance(voucher.code, amount, reason=reason or None,
+                                               source_id=source_id))  # fmt: skip
+    _mirror_balance(voucher, balance)
+    try:
+        refresh_one(voucher, client=api)
+    except VoucherifyError as exc:
+        logger.warning("Balance of %s changed, but re-reading the voucher failed: %s (request_id=%s)",
+                       voucher.code, exc, getattr(exc, "request_id", None))  # fmt: skip
+    return balance
+
+
+def _mirror_balance(voucher: Voucher, balance: dict[str, Any]) -> None:
+    """Put the new balance from ``update_balance``'s answer on the mirror (no other call)."""
+    value = balance.get("balance")
+    if not isinstance(value, int) or isinstance(value, bool):
+        return
+    field_name = "gift_balance" if voucher.type == VoucherType.GIFT else "loyalty_balance"
+    Voucher.objects.filter(pk=voucher.pk).update(**{field_name: value})
+    setattr(voucher, field_name, value)
 
 
 @dataclass

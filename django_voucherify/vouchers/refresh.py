@@ -2,20 +2,30 @@
 
 :func:`refresh_all` walks every page of ``client.vouchers.iterate()`` (past Voucherify's page 99
 by date), writes the mirrors in batches, and after a complete walk removes the mirrors of
-vouchers Voucherify no longer lists (deleted from its dashboard, or to its bin). A walk that
-fails half-way removes nothing. :func:`refresh_one` re-reads a single voucher.
+vouchers Voucherify no longer lists (deleted from its dashboard, or to its bin).
+
+Removing rows the walk did not see is only safe when the walk saw everything, so nothing is
+removed unless the walk ended normally *and* brought at least the ``total`` Voucherify reported
+beforehand. A walk the client could not finish (:class:`~django_voucherify.api.PaginationError`:
+a page repeating the previous one, more vouchers than the pages reach) keeps what it stored,
+removes nothing and reports the error in the result; any other error propagates, also
+removing nothing. :func:`refresh_one` re-reads a single voucher.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from ..api.errors import NotFoundError
+from ..api.paging import PaginationError
 from ..models import Voucher
+
+logger = logging.getLogger("django_voucherify.vouchers")
 
 #: ``progress(done, total, requests)``, as the sync commands' progress bar takes it.
 Progress = Callable[[int, int, int], None]
@@ -34,17 +44,6 @@ def _client(client: Any) -> Any:
     return client
 
 
-def _batches(items: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    batch: list[dict[str, Any]] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= BATCH_SIZE:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def store(data: dict[str, Any]) -> Voucher:
     """Create or update the mirror of one Voucherify voucher object."""
     voucher = Voucher.objects.filter(code=data["code"]).first() or Voucher(code=data["code"])
@@ -55,20 +54,45 @@ def store(data: dict[str, Any]) -> Voucher:
 
 
 def refresh_all(*, progress: Progress | None = None, client: Any = None,
-                prune: bool = True) -> dict[str, int]:
-    """Mirror every voucher Voucherify lists; returns ``created``/``updated``/``removed`` counts."""
+                prune: bool = True) -> dict[str, Any]:
+    """Mirror every voucher Voucherify lists.
+
+    Returns ``created``/``updated``/``removed`` counts, ``seen`` and ``total`` (Voucherify's
+    count before the walk, None if it gave none) and ``error``: "" after a complete walk, else
+    why nothing was removed (see the module docstring).
+    """
     api = _client(client)
     started = timezone.now()
-    stats = {"created": 0, "updated": 0, "removed": 0}
-    first = api.vouchers.list(limit=1)  # only for the progress bar's total
-    total = int(first.get("total") or 0)
+    stats: dict[str, Any] = {"created": 0, "updated": 0, "removed": 0, "seen": 0, "total": None, "error": ""}
+    first = api.vouchers.list(limit=1)  # the progress bar's total, and the bar for pruning
+    reported = first.get("total")
+    total = reported if isinstance(reported, int) and not isinstance(reported, bool) else None
+    stats["total"] = total
     done = 0
-    for batch in _batches(api.vouchers.iterate()):
+    batch: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        nonlocal done, batch
         _store_batch(batch, stats)
-        done += len(batch)
+        done, batch = done + len(batch), []
         if progress:
-            progress(done, max(done, total), 0)
-    if prune:
+            progress(done, max(done, total or 0), 0)
+
+    try:
+        for item in api.vouchers.iterate():
+            batch.append(item)
+            if len(batch) >= BATCH_SIZE:
+                flush()
+    except PaginationError as exc:
+        stats["error"] = f"{type(exc).__name__}: {exc}"
+    if batch:
+        flush()  # the vouchers seen before a stall are stored too
+    stats["seen"] = done
+    if not stats["error"] and total is not None and done < total:
+        stats["error"] = f"the walk brought {done} vouchers, Voucherify reported {total}"
+    if stats["error"]:
+        logger.warning("Voucher refresh incomplete, no mirror removed: %s", stats["error"])
+    elif prune:
         stale = Voucher.objects.filter(refreshed_at__lt=started) | Voucher.objects.filter(
             refreshed_at__isnull=True, created_at__lt=started
         )
@@ -78,7 +102,7 @@ def refresh_all(*, progress: Progress | None = None, client: Any = None,
     return stats
 
 
-def _store_batch(batch: list[dict[str, Any]], stats: dict[str, int]) -> None:
+def _store_batch(batch: list[dict[str, Any]], stats: dict[str, Any]) -> None:
     now = timezone.now()
     by_code = {str(v["code"]): v for v in batch if v.get("code")}
     with transaction.atomic():

@@ -3,12 +3,17 @@
 Processes: the sandbox over HTTP (a thread of this test), the example project under
 ``manage.py runserver`` on a fresh SQLite database, and Debian's Chromium driven by Playwright
 (never a downloaded browser; ``scripts/test`` installs the ``chromium`` package). A screenshot of
-every page goes to ``artifacts/admin_vouchers/`` (gitignored), so a failure can be looked at.
+every page goes to ``artifacts/admin_vouchers/`` (gitignored), emptied at the start of each run
+so the files there are this run's, and a failure can be looked at.
+
+A missing Chromium or Playwright fails this test (in its fixture, with what to install), never
+skips it, and never stops the rest of the suite from being collected.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -17,7 +22,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright import sync_api  # the dev extra; a missing package fails, never skips
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "admin_vouchers"
@@ -25,8 +29,8 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
-if not os.path.exists(CHROMIUM):  # a missing browser must fail loudly, not skip: scripts/test installs it
-    raise RuntimeError(f"{CHROMIUM} is missing: apt-get install chromium (scripts/test does it)")
+SCREENSHOTS = ["01-login", "02-add-form", "03-created", "04-disable-confirm", "04-disable-done",
+               "05-enable-confirm", "05-enable-done", "06-delete-confirm", "06-delete-done"]
 
 
 def _free_port() -> int:
@@ -80,10 +84,33 @@ def example_shop(voucherify_sandbox_server, tmp_path) -> Iterator[str]:
         log.close()
 
 
+def require_browser() -> object:
+    """Playwright's sync API, once Debian's Chromium is known to be there (else a clear failure)."""
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (scripts/test does it)", pytrace=False)
+    try:
+        from playwright import sync_api
+    except ImportError as exc:
+        pytest.fail(f"Playwright is missing ({exc}): pip install -e '.[dev]'", pytrace=False)
+    return sync_api
+
+
 @pytest.fixture
-def page(example_shop) -> Iterator[object]:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as pw:
+def browser_tools() -> object:
+    return require_browser()
+
+
+def test_missing_chromium_fails_with_what_to_install(monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", "/nonexistent/chromium")
+    with pytest.raises(pytest.fail.Exception, match="apt-get install chromium"):
+        require_browser()
+
+
+@pytest.fixture
+def page(browser_tools, example_shop) -> Iterator[object]:
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)  # only this run's screenshots count
+    ARTIFACTS.mkdir(parents=True)
+    with browser_tools.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -141,4 +168,4 @@ def test_create_disable_enable_delete_in_a_browser(page, example_shop, voucherif
     run_action(page, base, "BROWSER-10", "delete_selected_remote", "06-delete")
     assert "BROWSER-10" not in remote and "BROWSER-10" in voucherify_sandbox_server.sandbox.state.bin
     assert "BROWSER-10" not in page.inner_text("#content")
-    assert len(list(ARTIFACTS.glob("*.png"))) >= 9
+    assert sorted(p.stem for p in ARTIFACTS.glob("*.png")) == SCREENSHOTS

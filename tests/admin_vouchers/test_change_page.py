@@ -17,12 +17,19 @@ def balance_url(voucher):
     return reverse("admin:django_voucherify_voucher_balance", args=[voucher.pk])
 
 
+def adjust(http, voucher, source_id=None, **data):
+    """POST the balance form as a browser does: with the ``source_id`` of a freshly rendered form."""
+    if source_id is None:
+        source_id = http.get(balance_url(voucher)).context["form"].initial["source_id"]
+    return http.post(balance_url(voucher), {"source_id": source_id, **data})
+
+
 def test_balance_add_and_remove_with_reason(admin_client, sandbox, mirrored):
     (gift,) = mirrored("CARD-1", kind="gift")
-    resp = admin_client.post(balance_url(gift), {"operation": "add", "amount": "2500", "reason": "goodwill"},
-                             follow=True)
+    resp = adjust(admin_client, gift, operation="add", amount="2500", reason="goodwill")
+    resp = admin_client.get(resp.url)
     assert "Balance of CARD-1 is now 12500." in [str(m) for m in resp.context["messages"]]
-    admin_client.post(balance_url(gift), {"operation": "remove", "amount": "500", "reason": "correction"})
+    adjust(admin_client, gift, operation="remove", amount="500", reason="correction")
     assert sandbox.state.vouchers["CARD-1"]["gift"]["balance"] == 12000
     gift.refresh_from_db()
     assert gift.gift_balance == 12000
@@ -34,7 +41,7 @@ def test_balance_add_and_remove_with_reason(admin_client, sandbox, mirrored):
 
 def test_removing_more_than_the_balance_is_a_form_error(admin_client, sandbox, mirrored):
     (gift,) = mirrored("CARD-2", kind="gift")
-    resp = admin_client.post(balance_url(gift), {"operation": "remove", "amount": "999999", "reason": "x"})
+    resp = adjust(admin_client, gift, operation="remove", amount="999999", reason="x")
     assert resp.status_code == 200
     assert "does not hold that much balance" in str(resp.context["form"].non_field_errors())
     assert sandbox.state.vouchers["CARD-2"]["gift"]["balance"] == 10000
@@ -42,8 +49,9 @@ def test_removing_more_than_the_balance_is_a_form_error(admin_client, sandbox, m
 
 def test_balance_form_validates_before_calling(admin_client, sandbox, mirrored):
     (gift,) = mirrored("CARD-3", kind="gift")
+    source_id = admin_client.get(balance_url(gift)).context["form"].initial["source_id"]
     sandbox.calls.calls.clear()
-    resp = admin_client.post(balance_url(gift), {"operation": "add", "amount": "0", "reason": ""})
+    resp = adjust(admin_client, gift, source_id, operation="add", amount="0", reason="")
     assert resp.status_code == 200 and set(resp.context["form"].errors) == {"amount", "reason"}
     assert sandbox.calls.calls == []
 
@@ -53,13 +61,24 @@ def test_discount_vouchers_have_no_balance_page(admin_client, sandbox, mirrored)
     assert admin_client.get(balance_url(voucher)).status_code == 403
 
 
-def test_balance_needs_change_permission(client, sandbox, mirrored):
+def test_balance_needs_the_adjust_balance_permission(client, sandbox, mirrored):
     (gift,) = mirrored("CARD-4", kind="gift")
-    staff = User.objects.create_user("viewer", password="pw", is_staff=True)
-    staff.user_permissions.add(Permission.objects.get(codename="view_voucher"))
+    staff = User.objects.create_user("editor", password="pw", is_staff=True)
+    staff.user_permissions.add(*Permission.objects.filter(codename__in=["view_voucher", "change_voucher"]))
     client.force_login(staff)
-    resp = client.post(balance_url(gift), {"operation": "add", "amount": "5", "reason": "x"})
+    change_page = client.get(reverse("admin:django_voucherify_voucher_change", args=[gift.pk]))
+    assert change_page.status_code == 200 and "adjust-balance" not in change_page.content.decode()
+    assert client.get(balance_url(gift)).status_code == 403
+    resp = client.post(balance_url(gift), {"source_id": f"admin-1-{'a' * 32}", "operation": "add",
+                                           "amount": "5", "reason": "x"})
     assert resp.status_code == 403 and sandbox.state.vouchers["CARD-4"]["gift"]["balance"] == 10000
+
+    staff.user_permissions.add(Permission.objects.get(codename="adjust_voucher_balance"))
+    client.force_login(User.objects.get(pk=staff.pk))  # drop the permission cache
+    assert "adjust-balance" in client.get(
+        reverse("admin:django_voucherify_voucher_change", args=[gift.pk])).content.decode()
+    assert adjust(client, gift, operation="add", amount="5", reason="x").status_code == 302
+    assert sandbox.state.vouchers["CARD-4"]["gift"]["balance"] == 10005
 
 
 def test_change_page_lists_redemptions(admin_client, sandbox, mirrored):

@@ -112,3 +112,53 @@ def test_edit_of_voucher_deleted_meanwhile_is_a_form_error(admin_client, sandbox
     url = reverse("admin:django_voucherify_voucher_change", args=[voucher.pk])
     resp = post(admin_client, url, discount_type="AMOUNT", amount_off="700")
     assert resp.status_code == 200 and "deleted meanwhile" in resp.content.decode()
+
+
+def test_unit_voucher_edits_keep_its_discount(admin_client, sandbox):
+    from django_voucherify.vouchers.refresh import store
+
+    unit = {"type": "UNIT", "unit_off": 2, "effect": "ADD_MISSING_ITEMS", "unit_type": "prod_1"}
+    voucher = store(dict(client.vouchers.create("UNIT-1", {"type": "DISCOUNT_VOUCHER", "discount": unit})))
+    url = reverse("admin:django_voucherify_voucher_change", args=[voucher.pk])
+    form = admin_client.get(url).context["adminform"].form
+    assert form.fields["discount_type"].disabled and form.initial["discount_type"] == "UNIT"
+    resp = post(admin_client, url, code="UNIT-1", discount_type="AMOUNT", amount_off="5", category="x")
+    assert resp.status_code == 302, resp.context["adminform"].form.errors
+    remote = sandbox.state.vouchers["UNIT-1"]
+    assert remote["category"] == "x" and {k: remote["discount"][k] for k in unit} == unit
+
+
+def test_edit_keeps_discount_keys_the_form_does_not_show(admin_client, sandbox):
+    from django_voucherify.vouchers.refresh import store
+
+    voucher = store(make(client, "EFFECT-1", discount={"type": "AMOUNT", "amount_off": 100,
+                                                       "effect": "APPLY_TO_ITEMS"}))
+    url = reverse("admin:django_voucherify_voucher_change", args=[voucher.pk])
+    assert post(admin_client, url, discount_type="AMOUNT", amount_off="300").status_code == 302
+    assert sandbox.state.vouchers["EFFECT-1"]["discount"] == {"type": "AMOUNT", "amount_off": 300,
+                                                              "effect": "APPLY_TO_ITEMS"}
+
+
+def test_validating_a_form_never_calls_voucherify(sandbox, mirrored):
+    from django_voucherify.admin.voucher_forms import VoucherForm
+
+    (voucher,) = mirrored("VALID-1")
+    sandbox.calls.calls.clear()
+    for instance, code in ((None, "NEW-9"), (voucher, "VALID-1")):
+        form = VoucherForm({**BASE, "code": code, "discount_type": "AMOUNT", "amount_off": "100"},
+                           instance=instance)
+        assert form.is_valid(), form.errors
+        form.full_clean()  # again, as any second validation would
+        assert form.is_valid()
+    assert sandbox.calls.calls == [] and "NEW-9" not in sandbox.state.vouchers
+
+
+def test_create_is_sent_once_per_submit(admin_client, sandbox):
+    resp = post(admin_client, code="ONCE-1", discount_type="AMOUNT", amount_off="100")
+    assert resp.status_code == 302 and sandbox.calls.count("POST", "/v1/vouchers/ONCE-1") == 1
+    resp = post(admin_client, code="DUP-1", discount_type="AMOUNT", amount_off="100")
+    sandbox.calls.calls.clear()
+    Voucher.objects.filter(code="DUP-1").delete()  # mirror gone, still in Voucherify
+    resp = post(admin_client, code="DUP-1", discount_type="AMOUNT", amount_off="100")
+    assert resp.status_code == 200 and "already exists" in str(resp.context["adminform"].form.errors)
+    assert sandbox.calls.count("POST", "/v1/vouchers/DUP-1") == 1  # the refusal is not asked twice
