@@ -114,3 +114,22 @@ def test_complete_walk_removes_the_vanished(db):
     stats = refresh_all(client=fake_api(listed(120), total=120))
     assert (stats["removed"], stats["seen"], stats["error"]) == (30, 120, "")
     assert Voucher.objects.count() == 120
+
+
+def test_pull_command_fails_on_an_incomplete_walk_and_keeps_mirrors(sandbox, mirrored, monkeypatch):
+    from django.core.management.base import CommandError
+
+    from django_voucherify.api.paging import PaginationStalledError
+
+    mirrored("STAY-1")
+    Voucher.objects.create(code="LOCAL-ONLY")  # would be removed by a complete walk
+
+    def stalled(**params):
+        yield client.vouchers.list(limit=1)["vouchers"][0]
+        raise PaginationStalledError("Page 2 of vouchers repeats the previous page.")
+
+    monkeypatch.setattr(client.vouchers, "iterate", stalled)
+    out = StringIO()
+    with pytest.raises(CommandError, match=r"not walked to its end .*PaginationStalledError.*no mirror"):
+        call_command("voucherify_pull", "vouchers", "--no-progress", stdout=out)
+    assert "0 removed" in out.getvalue() and Voucher.objects.filter(code="LOCAL-ONLY").exists()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
 from ...sync.bulk import KINDS, pull
@@ -47,3 +47,6 @@ class Command(BaseCommand):
                 bar.close()
         self.stdout.write(f"vouchers: {stats['created']} created, {stats['updated']} updated, "
                           f"{stats['removed']} removed")  # fmt: skip
+        if stats["error"]:  # mirrors written, none removed: say why and fail the run (cron sees it)
+            raise CommandError(_("The voucher list was not walked to its end (%(error)s); no mirror "
+                                 "was removed.") % {"error": stats["error"]})
