@@ -24,7 +24,7 @@ def push(kind: str, **options) -> Job:
 
 
 def test_pushed_customers_are_marked_synced_and_refused_ones_failed(sandbox):
-    sandbox.state.job_delay = 0.3  # time to spoil one queued row before the job runs
+    sandbox.state.job_delay = 2.0  # time to spoil one queued row before the job runs
     with muted():
         for i in range(30):
             Customer.objects.create(source_id=f"p-{i}", name=f"P {i}")
