@@ -26,7 +26,7 @@ from .errors import AlreadyRedeemed, CheckoutUnavailable, CodesRefused
 from .messages import message_for, unavailable_message
 from .outage import is_outage, proceeds_without_discount, redeem_may_have_happened
 from .results import RedeemOutcome, Totals
-from .schedule import schedule_reconcile
+from .schedule import schedule_reconcile, schedule_rollback
 
 logger = logging.getLogger("django_voucherify.checkout")
 
@@ -108,11 +108,14 @@ def _record_success(row: CheckoutRedemption, response: Mapping[str, Any]) -> boo
 
 
 def _taken_over(row: CheckoutRedemption) -> RedeemOutcome:
-    """The answer came after ``CHECKOUT_RECONCILE_GRACE``: reconciliation already treated the
-    caller as gone and settled the row (rolling back what it found), so the discount must not be
-    honoured now. Handled like an outage whose outcome is unknown."""
+    """The answer came after ``CHECKOUT_RECONCILE_GRACE`` (reconciliation already treated the
+    caller as gone and settled the row, rolling back what it found), or the order's rollback
+    was asked for while the request was in flight (cancelled): the discount must not be honoured
+    now. Handled like an outage whose outcome is unknown."""
     logger.warning("Voucherify checkout: redeem answer for ledger row %s came after reconciliation "
-                   "(%s); the discount is not applied.", row.pk, row.state)
+                   "or a rollback request (%s); the discount is not applied.", row.pk, row.state)
+    if row.rollback_pending:  # e.g. the order was cancelled while the redeem was in flight
+        schedule_rollback(row.pk)
     if proceeds_without_discount():
         return RedeemOutcome(ledger=row, totals=Totals.undiscounted(row.amount), applied=False,
                              notice=unavailable_message())

@@ -195,3 +195,24 @@ def test_answer_arriving_after_reconciliation_is_not_honoured(sandbox, monkeypat
     assert unavailable.value.outcome_unknown
     assert CheckoutRedemption.objects.get().state == LedgerState.ROLLED_BACK
     assert redeemed(sandbox, "FIVE") == 0
+
+
+def test_order_cancelled_while_the_redeem_is_in_flight_is_rolled_back(sandbox):
+    from django_voucherify.checkout import client as checkout_client_module
+
+    make_voucher("FIVE", quantity=1)
+    api = checkout_client_module.checkout_client()
+
+    class CancelledMeanwhile:
+        class redemptions:  # stands in for the client's resource attribute
+            @staticmethod
+            def redeem(body):
+                response = api.redemptions.redeem(body)
+                checkout.rollback_order(ORDER["source_id"], "order canceled")  # another request
+                return response
+
+    with pytest.raises(checkout.CheckoutUnavailable):
+        checkout.redeem(["FIVE"], ORDER, client=CancelledMeanwhile())
+    row = CheckoutRedemption.objects.get()
+    assert row.state == LedgerState.ROLLED_BACK and row.rollback_reason == "order canceled"
+    assert redeemed(sandbox, "FIVE") == 0
