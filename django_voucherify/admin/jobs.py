@@ -122,7 +122,7 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                    "title": _("Import a CSV into Voucherify")}  # fmt: skip
         return TemplateResponse(request, UPLOAD_TEMPLATE, context)
 
-    def failed_rows_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+    def failed_rows_view(self, request: HttpRequest, pk: int) -> StreamingHttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
         job = get_object_or_404(Job, pk=pk)
