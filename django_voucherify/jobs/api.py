@@ -16,6 +16,7 @@ from django.core.files import File
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from ..api.batching import ItemTooLarge, json_batches
 from ..api.resources.orders import MAX_ORDERS_PER_IMPORT
 from ..conf import raw_settings
 from ..models import Job, JobFailedRow, JobKind, JobPart, JobState, PartState
@@ -58,21 +59,11 @@ def _body_size(batch: list[Any], params: Mapping[str, Any]) -> int:
 def _chunks(rows: Iterable[tuple[int, Any]], budget: int,
             max_items: int | None) -> Iterator[tuple[int, list[Any]]]:  # fmt: skip
     """``(last row, items)`` whose JSON list (as the client encodes it) is at most ``budget`` bytes."""
-    batch: list[Any] = []
-    size, last_row = 2, 0
-    for row, item in rows:
-        item_size = len(json.dumps(item)) + 2  # ", " between items
-        if item_size + 2 > budget:
-            raise ValueError(_("Row %(row)d alone is %(size)d bytes, over the %(limit)d byte limit.") % {
-                "row": row, "size": item_size, "limit": budget})  # fmt: skip
-        if batch and (size + item_size > budget or (max_items and len(batch) >= max_items)):
-            yield last_row, batch
-            batch, size = [], 2
-        batch.append(item)
-        size += item_size
-        last_row = row
-    if batch:
-        yield last_row, batch
+    try:
+        yield from json_batches(rows, budget, max_items)
+    except ItemTooLarge as exc:
+        raise ValueError(_("Row %(row)d alone is %(size)d bytes, over the %(limit)d byte limit.") % {
+            "row": exc.key, "size": exc.size, "limit": exc.limit}) from None  # fmt: skip
 
 
 def _create_json_job(kind: str, items: Iterable[Any], *, ident: str, started_by: User | None,

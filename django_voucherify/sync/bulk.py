@@ -15,7 +15,6 @@ without queueing anything back (bulk writes, signals muted). A mirror whose outb
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from ..api.batching import json_batches
 from ..api.errors import RateLimitedError
 from ..api.resources.orders import MAX_ORDERS_PER_IMPORT
 from ..models import Customer, Order, OrderItem, OutboxEntry, OutboxState, SyncCheckpoint, SyncState
@@ -66,21 +66,9 @@ def _queryset(kind: str, after_pk: int, since: datetime | None) -> QuerySet[Any]
 
 def chunks(rows: Iterable[tuple[int, dict[str, Any]]], max_bytes: int,
            max_items: int | None = None) -> Iterator[tuple[int, list[dict[str, Any]]]]:
-    """Group ``(pk, payload)`` into ``(last pk, payloads)`` whose JSON array is < ``max_bytes``."""
-    batch: list[dict[str, Any]] = []
-    size, last_pk = 2, 0
-    for pk, payload in rows:
-        item_size = len(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()) + 1
-        if item_size + 2 > max_bytes:
-            raise ValueError(f"row {pk} alone is {item_size} bytes, over the {max_bytes} byte limit")
-        if batch and (size + item_size > max_bytes or (max_items and len(batch) >= max_items)):
-            yield last_pk, batch
-            batch, size = [], 2
-        batch.append(payload)
-        size += item_size
-        last_pk = pk
-    if batch:
-        yield last_pk, batch
+    """Group ``(pk, payload)`` into ``(last pk, payloads)`` whose JSON array body, as the client
+    sends it, is at most ``max_bytes``."""
+    return json_batches(rows, max_bytes, max_items)
 
 
 def push(kind: str, *, since: datetime | None = None, restart: bool = False,

@@ -1,0 +1,53 @@
+"""Group items into JSON array bodies that stay under Voucherify's request size limit.
+
+Sizes are measured exactly as the transport encodes a ``json=`` body (``json.dumps`` with its
+default separators), so a batch sized here is the body that is sent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
+
+#: Voucherify refuses request bodies over 10 MB (413).
+MAX_BODY_BYTES = 10_000_000
+
+Key = TypeVar("Key")
+
+
+class ItemTooLarge(ValueError):
+    """One item alone does not fit in a body of ``limit`` bytes."""
+
+    def __init__(self, key: Any, size: int, limit: int) -> None:
+        self.key, self.size, self.limit = key, size, limit
+        super().__init__(f"item {key} alone is {size} bytes, over the {limit} byte limit")
+
+
+def encoded_size(value: Any) -> int:
+    """Bytes of ``value`` as the transport sends it."""
+    return len(json.dumps(value).encode())
+
+
+def json_batches(rows: Iterable[tuple[Key, Any]], max_bytes: int,
+                 max_items: int | None = None) -> Iterator[tuple[Key, list[Any]]]:
+    """Group ``(key, item)`` pairs into ``(last key, items)`` whose JSON array body is at most
+    ``max_bytes`` (and at most ``max_items`` long). Streams: one batch in memory at a time.
+
+    Raises :class:`ItemTooLarge` for an item that cannot fit even alone.
+    """
+    batch: list[Any] = []
+    size = 2  # "[]"
+    last_key: Any = None
+    for key, item in rows:
+        item_size = encoded_size(item) + 2  # ", " between items
+        if item_size + 2 > max_bytes:
+            raise ItemTooLarge(key, item_size - 2, max_bytes)
+        if batch and (size + item_size > max_bytes or (max_items and len(batch) >= max_items)):
+            yield last_key, batch
+            batch, size = [], 2
+        batch.append(item)
+        size += item_size
+        last_key = key
+    if batch:
+        yield last_key, batch
