@@ -23,6 +23,24 @@ def _number(value: Any) -> float | None:
     return None
 
 
+def number_problem(values: dict[str, Any], key: str, *, check_id: str, hint: str,
+                   minimum: float = 0, above: bool = False,
+                   integer: bool = False) -> checks.CheckMessage | None:
+    """The error for option ``key`` unless it is a number (not a bool) at least ``minimum``
+    (``above``: strictly more), and an ``int`` when ``integer``. Shared by every feature's
+    checks so that all numeric options are validated and worded alike."""
+    raw = values.get(key)
+    value = _number(raw)
+    if value is not None and (value > minimum if above else value >= minimum) and (
+        not integer or isinstance(raw, int)
+    ):
+        return None
+    kind = "a whole number" if integer else "a number"
+    bound = f"above {minimum:g}" if above else f"{minimum:g} or more"
+    return checks.Error(f"{SETTING}['{key}'] must be {kind}, {bound} (got {raw!r}).",
+                        hint=hint, id=check_id)
+
+
 def _url_problem(value: Any) -> str | None:
     if not isinstance(value, str) or not value:
         return "must be a non-empty string"
@@ -158,15 +176,11 @@ _BOOLEANS = ("TRUST_ENV", "LOG_BODIES", "SYNC_ENABLED", "SYNC_PERMANENT_DELETE")
 
 def _sync_problems(values: dict[str, Any]) -> Iterable[checks.CheckMessage]:
     for key, (minimum, integer) in _SYNC_NUMBERS.items():
-        raw = values.get(key)
-        value = _number(raw)
-        if value is None or value < minimum or (integer and not isinstance(raw, int)):
-            kind = "an integer" if integer else "a number"
-            yield checks.Error(
-                f"{SETTING}['{key}'] must be {kind} of at least {minimum} (got {raw!r}).",
-                hint="Leave it unset to use the default (see docs/sync.md).",
-                id="voucherify.E010",
-            )
+        problem = number_problem(values, key, minimum=minimum, integer=integer,
+                                 check_id="voucherify.E010",
+                                 hint="Leave it unset to use the default (see docs/sync.md).")
+        if problem:
+            yield problem
     if _number(values.get("BULK_CHUNK_BYTES")) is not None and values["BULK_CHUNK_BYTES"] > 10_000_000:
         yield checks.Error(
             f"{SETTING}['BULK_CHUNK_BYTES'] is over Voucherify's 10 MB body limit.",

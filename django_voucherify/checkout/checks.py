@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core import checks
 
+from ..checks import number_problem
 from .conf import OUTAGE_POLICIES
 
 SETTING = "settings.VOUCHERIFY"
@@ -46,21 +47,15 @@ def checkout_settings_problems(values: dict[str, Any]) -> list[checks.CheckMessa
         ))  # fmt: skip
     for key in ("CHECKOUT_RECONCILE_GRACE", "CHECKOUT_ROLLBACK_BACKOFF", "CHECKOUT_ROLLBACK_BACKOFF_MAX",
                 "CHECKOUT_ATTENTION_INTERVAL"):
-        if _seconds(values.get(key)) is None:
-            problems.append(checks.Error(
-                f"{SETTING}['{key}'] must be a number of seconds, zero or more "
-                f"(got {values.get(key)!r}).",
-                hint="Leave it unset to use the default.",
-                id="voucherify.E022",
-            ))  # fmt: skip
-    attempts = values.get("CHECKOUT_RECONCILE_MAX_ATTEMPTS")
-    if not isinstance(attempts, int) or isinstance(attempts, bool) or attempts < 1:
-        problems.append(checks.Error(
-            f"{SETTING}['CHECKOUT_RECONCILE_MAX_ATTEMPTS'] must be a whole number, 1 or more "
-            f"(got {attempts!r}).",
-            hint="After that many reads the row is flagged for staff; the default is 10.",
-            id="voucherify.E023",
-        ))  # fmt: skip
+        problem = number_problem(values, key, check_id="voucherify.E022",
+                                 hint="A number of seconds; leave it unset to use the default.")
+        if problem:
+            problems.append(problem)
+    problem = number_problem(values, "CHECKOUT_RECONCILE_MAX_ATTEMPTS", minimum=1, integer=True,
+                             check_id="voucherify.E023",
+                             hint="After that many reads the row is flagged for staff; the default is 10.")
+    if problem:
+        problems.append(problem)
     return problems
 
 

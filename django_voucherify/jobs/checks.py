@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.core import checks
 
+from ..checks import number_problem
+
 SETTING = "settings.VOUCHERIFY"
 
 
@@ -26,13 +28,10 @@ def job_settings_problems() -> list[checks.CheckMessage]:
             id="voucherify.E040",
         ))  # fmt: skip
     for key in ("JOB_POLL_INTERVAL", "JOB_POLL_INTERVAL_MAX", "JOB_RESUBMIT_AFTER"):
-        value = values.get(key)
-        if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
-            problems.append(checks.Error(
-                f"{SETTING}['{key}'] must be a positive number of seconds (got {value!r}).",
-                hint="Leave it unset to use the default.",
-                id="voucherify.E041",
-            ))  # fmt: skip
+        problem = number_problem(values, key, above=True, check_id="voucherify.E041",
+                                 hint="A number of seconds; leave it unset to use the default.")
+        if problem:
+            problems.append(problem)
     resubmit, read_timeout = values.get("JOB_RESUBMIT_AFTER"), values.get("READ_TIMEOUT")
     if isinstance(resubmit, int | float) and isinstance(read_timeout, int | float) and (
         resubmit <= read_timeout
