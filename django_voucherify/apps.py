@@ -12,5 +12,4 @@ class DjangoVoucherifyConfig(AppConfig):
         # Registers the system checks, the settings-change hook, and the receivers of sync
         # (mirror saves -> outbox) and checkout (order cancelled -> rollback).
         from . import checks, signals  # noqa: F401
-        from .checkout import signals as checkout_signals  # noqa: F401
         from .sync import signals as sync_signals  # noqa: F401

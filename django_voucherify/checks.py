@@ -91,7 +91,6 @@ def settings_problems(values: dict[str, Any]) -> list[checks.CheckMessage]:
     problems.extend(_timeout_problems(values))
     problems.extend(_retry_problems(values))
     problems.extend(_sync_problems(values))
-    problems.extend(_unknown_keys(values))
     pool_size = values.get("POOL_SIZE")
     if not isinstance(pool_size, int) or isinstance(pool_size, bool) or pool_size < 1:
         problems.append(
@@ -222,4 +221,20 @@ def check_voucherify_settings(app_configs: Any = None, **kwargs: Any) -> list[ch
             checks.Error(str(exc), hint="VOUCHERIFY = {'APP_ID': ..., 'SECRET_KEY': ...}",
                          id="voucherify.E000")
         ]
-    return settings_problems(values)
+    # Unknown keys only warn, so they are reported by `manage.py check`, not by every client
+    # build (and the list of known keys takes the checkout package, not needed at start-up).
+    return [*settings_problems(values), *_unknown_keys(values)]
+
+
+@checks.register("voucherify")
+def check_feature_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """The options of checkout (E02x), the voucher admin (E03x) and bulk jobs (E04x).
+
+    Imported here, when checks run, rather than at start-up: the features' packages import the
+    client and Celery, which a web process only needs when it uses them.
+    """
+    from .checkout.checks import check_checkout_settings
+    from .jobs.checks import job_settings_problems
+    from .vouchers.checks import check_voucher_settings
+
+    return [*check_checkout_settings(), *check_voucher_settings(), *job_settings_problems()]

@@ -59,7 +59,6 @@ def checkout_settings_problems(values: dict[str, Any]) -> list[checks.CheckMessa
     return problems
 
 
-@checks.register("voucherify")
 def check_checkout_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Report invalid checkout options with a hint."""
     from .conf import raw_checkout_settings

@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core import checks
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -122,13 +121,6 @@ class Job(models.Model):
     @property
     def is_export(self) -> bool:
         return self.kind in EXPORT_KINDS
-
-    @classmethod
-    def check(cls, **kwargs: Any) -> list[checks.CheckMessage]:
-        # The jobs' settings are checked with the model that uses them (no extra AppConfig hook).
-        from ..jobs.checks import job_settings_problems
-
-        return [*super().check(**kwargs), *job_settings_problems()]
 
 
 class JobPart(models.Model):

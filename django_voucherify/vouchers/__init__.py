@@ -4,5 +4,3 @@
 - :mod:`.editing`: create, update, balance adjustment, a voucher's transactions and redemptions
 - :mod:`.actions`: enable, disable, delete, delete permanently, with per-voucher results
 """
-
-from . import checks  # noqa: F401  (registers the voucher settings' system checks)

@@ -9,8 +9,8 @@ from django.core import checks
 from ..checks import number_problem
 
 
-@checks.register("voucherify")
 def check_voucher_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Problems in the voucher admin options (run by ``django_voucherify.checks``)."""
     from ..conf import raw_settings
 
     try:
