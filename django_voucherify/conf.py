@@ -73,38 +73,38 @@ SETTING_NAME = "VOUCHERIFY"
 
 @dataclass(frozen=True)
 class VoucherifySettings:
-    """A validated snapshot of ``settings.VOUCHERIFY``."""
+    """A validated snapshot of ``settings.VOUCHERIFY`` (defaults live in :data:`DEFAULTS` only)."""
 
     app_id: str
     secret_key: str = field(repr=False)
-    api_url: str = DEFAULT_API_URL
-    download_url: str | None = None
-    connect_timeout: float = 3.05
-    read_timeout: float = 20.0
-    max_retries: int = 3
-    retry_budget: float = 20.0
-    backoff_base: float = 0.25
-    backoff_max: float = 8.0
-    pool_size: int = 10
-    trust_env: bool = False
-    proxies: dict[str, str] | None = None
-    verify: bool | str = True
-    log_bodies: bool = False
-    sync_enabled: bool = True
-    sync_permanent_delete: bool = False
-    sync_max_attempts: int = 6
-    sync_retry_backoff: float = 5.0
-    sync_retry_backoff_max: float = 600.0
-    sync_lease_seconds: float = 300.0
-    bulk_chunk_bytes: int = 9_000_000
-    voucher_action_inline_limit: int = 20
-    voucher_rate_limit_wait: float = 5.0
-    job_storage: str = "default"
-    job_upload_to: str = "voucherify/jobs"
-    job_poll_interval: float = 2.0
-    job_poll_interval_max: float = 60.0
-    job_resubmit_after: float = 120.0
-    job_max_age: float = 7 * 24 * 3600.0
+    api_url: str
+    download_url: str | None
+    connect_timeout: float
+    read_timeout: float
+    max_retries: int
+    retry_budget: float
+    backoff_base: float
+    backoff_max: float
+    pool_size: int
+    trust_env: bool
+    proxies: dict[str, str] | None
+    verify: bool | str
+    log_bodies: bool
+    sync_enabled: bool
+    sync_permanent_delete: bool
+    sync_max_attempts: int
+    sync_retry_backoff: float
+    sync_retry_backoff_max: float
+    sync_lease_seconds: float
+    bulk_chunk_bytes: int
+    voucher_action_inline_limit: int
+    voucher_rate_limit_wait: float
+    job_storage: str
+    job_upload_to: str
+    job_poll_interval: float
+    job_poll_interval_max: float
+    job_resubmit_after: float
+    job_max_age: float
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -70,3 +70,19 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     if problems := _take():
         _fail(problems)
     return result  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def eager_celery() -> Iterator[Any]:
+    """Tasks run inline (``task_always_eager``) on the tests' Celery app (sync, checkout...)."""
+    from tests.sync.celery_app import app as celery_app
+
+    conf = celery_app.conf
+    saved = (conf.task_always_eager, conf.task_eager_propagates)
+    conf.task_always_eager, conf.task_eager_propagates = True, False
+    celery_app.set_current()
+    celery_app.set_default()
+    try:
+        yield celery_app
+    finally:
+        conf.task_always_eager, conf.task_eager_propagates = saved

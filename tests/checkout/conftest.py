@@ -10,21 +10,7 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from tests.sync.celery_app import app as celery_app
 from tests.sync.conftest import CallLog
-
-
-@pytest.fixture
-def eager_celery() -> Iterator[Any]:
-    conf = celery_app.conf
-    saved = (conf.task_always_eager, conf.task_eager_propagates)
-    conf.task_always_eager, conf.task_eager_propagates = True, False
-    celery_app.set_current()
-    celery_app.set_default()
-    try:
-        yield celery_app
-    finally:
-        conf.task_always_eager, conf.task_eager_propagates = saved
 
 
 def checkout_conf(**overrides: Any) -> dict[str, Any]:

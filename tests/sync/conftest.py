@@ -10,8 +10,6 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from tests.sync.celery_app import app as celery_app
-
 
 class CallLog:
     """Every request the sandbox answered: ``(method, path, status)``."""
@@ -29,18 +27,6 @@ class CallLog:
         return Counter((m, p) for m, p, _ in self.calls)
 
 
-@pytest.fixture
-def eager_celery() -> Iterator[Any]:
-    """Tasks run inline (``task_always_eager``) on the tests' Celery app."""
-    conf = celery_app.conf
-    saved = (conf.task_always_eager, conf.task_eager_propagates)
-    conf.task_always_eager, conf.task_eager_propagates = True, False
-    celery_app.set_current()
-    celery_app.set_default()
-    try:
-        yield celery_app
-    finally:
-        conf.task_always_eager, conf.task_eager_propagates = saved
 
 
 @pytest.fixture
