@@ -9,11 +9,11 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from tests.sync.conftest import CallLog, eager_celery  # noqa: F401  (fixture re-used here)
+from tests.sync.conftest import CallLog
 
 
 @pytest.fixture
-def sandbox(voucherify_sandbox: Any, eager_celery: Any) -> Iterator[Any]:  # noqa: F811
+def sandbox(voucherify_sandbox: Any, eager_celery: Any) -> Iterator[Any]:
     """Sandbox with ``calls``; client retries off so every injected fault is seen by our code."""
     log = CallLog()
     voucherify_sandbox.response_listeners.append(log)

@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from tests.sync.conftest import CallLog, eager_celery  # noqa: F401 - fixture re-exported
+from tests.sync.conftest import CallLog
 
 FAST = {"JOB_POLL_INTERVAL": 0.02, "JOB_POLL_INTERVAL_MAX": 0.1, "JOB_RESUBMIT_AFTER": 30.0,
         "MAX_RETRIES": 0}  # fmt: skip
@@ -23,7 +23,7 @@ def media(tmp_path: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
-def sandbox(voucherify_sandbox: Any, eager_celery: Any, media: Any) -> Iterator[Any]:  # noqa: F811
+def sandbox(voucherify_sandbox: Any, eager_celery: Any, media: Any) -> Iterator[Any]:
     """In-process sandbox (fast async actions) with a ``calls`` log; eager Celery."""
     log = CallLog()
     voucherify_sandbox.response_listeners.append(log)
