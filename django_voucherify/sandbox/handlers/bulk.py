@@ -94,15 +94,21 @@ def vouchers_bulk(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
     return _start(req, state, "VOUCHERS.BULK_UPDATE", {"kind": "vouchers", "items": _array(req)})
 
 
+def _metadata_update(req: SandboxRequest, state: SandboxState, *, ids_key: str, item_key: str,
+                     kind: str, action_type: str) -> SandboxResponse:
+    """Start a metadata update: the same ``metadata`` on every object named in ``ids_key``."""
+    body = req.json_object()
+    ids, metadata = body.get(ids_key), body.get("metadata")
+    if not isinstance(ids, list) or not ids or not isinstance(metadata, dict):
+        raise invalid_payload(f"{ids_key} (non-empty array) and metadata (object) are required")
+    payload = {"kind": kind, "items": [{item_key: i} for i in ids], "metadata": metadata}
+    return _start(req, state, action_type, payload)
+
+
 @route("POST", "/v1/vouchers/metadata/async", operation_id="update-vouchers-metadata-in-bulk")
 def vouchers_metadata(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
-    body = req.json_object()
-    codes, metadata = body.get("codes"), body.get("metadata")
-    if not isinstance(codes, list) or not codes or not isinstance(metadata, dict):
-        raise invalid_payload("codes (non-empty array) and metadata (object) are required")
-    items = [{"code": c} for c in codes]
-    payload = {"kind": "vouchers_metadata", "items": items, "metadata": metadata}
-    return _start(req, state, "VOUCHERS.METADATA_UPDATE", payload)
+    return _metadata_update(req, state, ids_key="codes", item_key="code",
+                            kind="vouchers_metadata", action_type="VOUCHERS.METADATA_UPDATE")
 
 
 @route("POST", "/v1/customers/bulk/async", operation_id="update-customers-in-bulk")
@@ -112,10 +118,5 @@ def customers_bulk(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
 
 @route("POST", "/v1/customers/metadata/async", operation_id="update-customers-metadata-in-bulk")
 def customers_metadata(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
-    body = req.json_object()
-    ids, metadata = body.get("source_ids"), body.get("metadata")
-    if not isinstance(ids, list) or not ids or not isinstance(metadata, dict):
-        raise invalid_payload("source_ids (non-empty array) and metadata (object) are required")
-    items = [{"source_id": s} for s in ids]
-    payload = {"kind": "customers_metadata", "items": items, "metadata": metadata}
-    return _start(req, state, "CUSTOMERS.METADATA_UPDATE", payload)
+    return _metadata_update(req, state, ids_key="source_ids", item_key="source_id",
+                            kind="customers_metadata", action_type="CUSTOMERS.METADATA_UPDATE")
