@@ -1,6 +1,7 @@
 """Settings for the test suite: PostgreSQL (DATABASE_URL), the sandbox's URL and fake keys."""
 
 import os
+import uuid
 
 import environ
 
@@ -42,11 +43,16 @@ TEMPLATES = [
         },
     }
 ]
+# One id per test run, set in the controlling process before pytest-xdist starts its workers (they
+# inherit it): every run gets its own test databases (``test_dv_<run>``, ``_gw0``... per worker),
+# so two runs on one PostgreSQL server never destroy each other's.
+TEST_RUN_ID = os.environ.setdefault("VOUCHERIFY_TEST_RUN_ID", uuid.uuid4().hex[:10])
 DATABASES = {
     "default": env.db(
         "DATABASE_URL", default=f"postgres://{os.environ.get('PGUSER', 'postgres')}@127.0.0.1:5432/test"
     )
 }
+DATABASES["default"]["TEST"] = {"NAME": f"test_dv_{TEST_RUN_ID}"}
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/15")
 
 VOUCHERIFY = {

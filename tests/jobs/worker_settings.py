@@ -13,8 +13,6 @@ VOUCHERIFY = {
     "READ_TIMEOUT": 5.0,
 }
 MEDIA_ROOT = os.environ.get("MEDIA_ROOT", "/tmp/voucherify-job-tests")
-# Each test run has its own queue on the shared broker db (see test_worker_slow.py).
-CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
 # A killed worker's unacknowledged messages come back after 2 s, checked every second (Redis
 # transport; production keeps the defaults: an hour). Early re-deliveries of live messages are
 # harmless: every job task is idempotent.

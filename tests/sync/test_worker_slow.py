@@ -8,6 +8,7 @@ Waits poll the database for a condition with a deadline; nothing asserts on timi
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -29,6 +30,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 BROKER = os.environ.get("VOUCHERIFY_TEST_BROKER", "redis://127.0.0.1:6379/14")
 DEAD_BROKER = "redis://127.0.0.1:1/14"  # nothing listens on port 1
+# This run's own queue and worker name on the shared broker db: parallel runs never steal each
+# other's tasks, and nothing here flushes a db another run uses.
+QUEUE = f"voucherify-sync-tests-{os.environ.get('VOUCHERIFY_TEST_RUN_ID', os.getpid())}"
+WORKER_NAME = f"{QUEUE}@%h"
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -51,7 +56,7 @@ def database_url() -> str:
 
 def celery_app(broker: str) -> Celery:
     app = Celery(f"client-{broker}", broker=broker, set_as_current=False)
-    app.conf.update(broker_connection_timeout=1, broker_connection_retry=False,
+    app.conf.update(task_default_queue=QUEUE, broker_connection_timeout=1, broker_connection_retry=False,
                     broker_connection_retry_on_startup=False, task_always_eager=False)
     return app
 
@@ -70,20 +75,23 @@ def live_sandbox(voucherify_sandbox_server, settings):
 def worker(live_sandbox) -> Iterator[Celery]:
     import redis
 
-    redis.Redis.from_url(BROKER).flushdb()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.sync.worker_settings",
+           "CELERY_TASK_DEFAULT_QUEUE": QUEUE,
            "DATABASE_URL": database_url(), "CELERY_BROKER_URL": BROKER,
            "VOUCHERIFY_API_URL": live_sandbox.url, "VOUCHERIFY_SYNC_MAX_ATTEMPTS": "2"}
     log_dir = ROOT / ".pytest_cache"
     log = open(log_dir / "sync_worker.log", "w") if log_dir.is_dir() else None  # noqa: SIM115
     proc = subprocess.Popen(
         [str(Path(sys.executable).with_name("celery")), "-A", "tests.sync.celery_app", "worker",
-         "--pool=solo", "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+         "--pool=solo", "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
+         "-n", WORKER_NAME, "-Q", QUEUE],
         cwd=ROOT, env=env, stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
     )
     live = celery_app(BROKER)
     try:
-        wait_for(lambda: proc.poll() is None and bool(live.control.ping(timeout=0.5)), 30, "worker ready")
+        hostname = WORKER_NAME.replace("%h", socket.gethostname())
+        wait_for(lambda: proc.poll() is None and bool(live.control.ping(destination=[hostname], timeout=0.5)),
+                 30, "worker ready")
         live.set_current()
         yield live
     finally:
@@ -94,6 +102,9 @@ def worker(live_sandbox) -> Iterator[Celery]:
             proc.kill()
         if log:
             log.close()
+        broker = redis.Redis.from_url(BROKER)
+        for key in broker.scan_iter(match=f"{QUEUE}*"):
+            broker.delete(key)
 
 
 def synced(*source_ids: str) -> Callable[[], bool]:
