@@ -4,7 +4,7 @@ Run in its own process (:func:`serve` is the context manager the benchmarks use)
 time never shows up in the client's ``time.process_time()``. It answers
 
 * ``GET /v1/vouchers/{code}`` with a realistic ~2 KB voucher (the "Amount Discount" example of
-  the ``get-voucher`` operation in ``shared/voucherify/openapi.json``), code substituted;
+  the ``get-voucher`` operation in the vendored spec, ``django_voucherify/sandbox/data/``), code substituted;
 * ``GET /__stats`` with ``{"connections": n, "api_connections": m, "requests": r}``:
   accepted TCP connections, those that carried at least one ``/v1`` call, and ``/v1`` calls.
 
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -26,10 +25,6 @@ from pathlib import Path
 from typing import Any
 from urllib.request import urlopen
 
-SPEC = Path(os.environ.get(
-    "VOUCHERIFY_OPENAPI",
-    Path(__file__).resolve().parents[2] / "shared" / "voucherify" / "openapi.json",
-))
 EXAMPLE = "Amount Discount"
 APP_ID = "bench-app-id"
 SECRET_KEY = "bench-secret-key"  # a fake, for the loopback server
@@ -37,7 +32,9 @@ SECRET_KEY = "bench-secret-key"  # a fake, for the loopback server
 
 def example_voucher() -> dict[str, Any]:
     """The spec's example response of ``get-voucher`` (a discount voucher, ~2 KB of JSON)."""
-    spec = json.loads(SPEC.read_text(encoding="utf-8"))
+    from django_voucherify.sandbox.openapi import voucherify_spec
+
+    spec = voucherify_spec()
     examples = spec["paths"]["/v1/vouchers/{code}"]["get"]["responses"]["200"]["content"][
         "application/json"]["examples"]
     voucher: dict[str, Any] = examples[EXAMPLE]["value"]

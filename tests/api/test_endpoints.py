@@ -18,7 +18,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
@@ -28,10 +27,8 @@ import responses
 from django.conf import settings
 
 from django_voucherify.api import ENDPOINTS, RetryPolicy, VoucherifyClient
-
-SHARED = Path("/work/shared/voucherify")
-SPEC_PATH = SHARED / "openapi.json"
-SCOPE_PATH = SHARED / "SCOPE.md"
+from django_voucherify.sandbox import openapi
+from django_voucherify.sandbox.openapi import voucherify_spec
 
 API = "https://api.voucherify.io"
 DOWNLOAD = "https://download.voucherify.io"
@@ -49,16 +46,8 @@ ORDER_ENC = "ORD%202024%2F0001"
 NO_BODY = object()
 
 
-@functools.cache
-def spec() -> dict[str, Any]:
-    return json.loads(SPEC_PATH.read_text())
-
-
-@functools.cache
-def scope() -> list[tuple[str, str, str]]:
-    rows = re.findall(r"^\| ([a-z0-9-]+) \| (GET|POST|PUT|DELETE|PATCH) \| (/\S+) \|$",
-                      SCOPE_PATH.read_text(), re.MULTILINE)
-    return [(op, method, path) for op, method, path in rows]
+spec = voucherify_spec
+scope = functools.cache(openapi.scope)
 
 
 @functools.cache

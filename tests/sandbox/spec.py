@@ -49,17 +49,12 @@ import functools
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 from jsonschema.exceptions import ValidationError, best_match
 
-SPEC_PATH = Path("/work/shared/voucherify/openapi.json")
-_candidates = [
-    Path(__file__).resolve().parents[2] / ".." / "shared" / "voucherify" / "openapi.json",
-    SPEC_PATH,
-]
+from django_voucherify.sandbox.openapi import voucherify_spec
 
 #: component -> (the sibling property naming the type, path from the component to the oneOf
 #: whose alternatives each document one type, whether that schema is closed: no property
@@ -88,16 +83,8 @@ METADATA_UPDATE_RESULTS = (
 ERROR_REQUIRED = ("code", "key", "message", "request_id")
 
 
-def _spec_file() -> Path:
-    for p in _candidates:
-        if p.exists():
-            return p
-    return SPEC_PATH
-
-
-@functools.cache
 def spec() -> dict[str, Any]:
-    return json.loads(_spec_file().read_text())
+    return voucherify_spec()
 
 
 def _raw(name: str) -> dict[str, Any]:

@@ -9,22 +9,15 @@ is exercised at least once, success and error bodies alike.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
+from django_voucherify.sandbox import openapi
 from django_voucherify.sandbox.routing import ROUTES
 from tests.sandbox import spec
 from tests.sandbox.conftest import Api
 
-SCOPE = Path(spec._spec_file()).with_name("SCOPE.md")
-
 
 def scope_operations() -> dict[str, tuple[str, str]]:
-    ops = {}
-    for line in SCOPE.read_text().splitlines():
-        m = re.match(r"\|\s*([a-z0-9-]+)\s*\|\s*(GET|POST|PUT|DELETE)\s*\|\s*(\S+)\s*\|", line)
-        if m:
-            ops[m.group(1)] = (m.group(2), m.group(3))
-    return ops
+    return {operation_id: (method, path) for operation_id, method, path in openapi.scope()}
 
 
 def _shape(path: str) -> str:
