@@ -1,6 +1,10 @@
-# Sourced by scripts/test and scripts/demo: makes .venv (once per pyproject.toml change) and
-# activates it. Picks the newest CPython available (3.13, 3.12, then python3).
+# Sourced by scripts/test and scripts/demo: makes the virtualenv (again only when pyproject.toml
+# changes) and activates it. VENV_EXTRAS picks what is installed: "dev" (the default: the test
+# toolchain) or "" (the demo: the runtime dependencies only, a fraction of the download). A dev
+# install also serves the demo, so switching between the two commands reinstalls nothing.
+# Picks the newest CPython available (3.13, 3.12, then python3); PYTHON overrides.
 venv_dir="${VENV_DIR:-.venv}"
+venv_extras="${VENV_EXTRAS-dev}"
 pick_python() {
     if [ -n "${PYTHON:-}" ]; then echo "$PYTHON"; return; fi
     for candidate in python3.13 python3.12; do
@@ -11,15 +15,22 @@ pick_python() {
     done
     echo python3
 }
-stamp="$venv_dir/.installed-$(sha1sum pyproject.toml | cut -c1-12)"
-if [ ! -f "$stamp" ]; then
-    python_bin="$(pick_python)"
-    echo "Creating $venv_dir with $("$python_bin" --version)..." >&2
-    rm -rf "$venv_dir"
-    "$python_bin" -m venv "$venv_dir"
-    "$venv_dir/bin/pip" install --quiet --upgrade pip
-    "$venv_dir/bin/pip" install --quiet -e ".[dev]"
-    touch "$stamp"
+pyproject_hash="$(sha1sum pyproject.toml | cut -c1-12)"
+dev_stamp="$venv_dir/.installed-dev-$pyproject_hash"
+runtime_stamp="$venv_dir/.installed-runtime-$pyproject_hash"
+if [ "$venv_extras" = dev ]; then wanted_stamp="$dev_stamp"; else wanted_stamp="$runtime_stamp"; fi
+if [ ! -f "$dev_stamp" ] && [ ! -f "$wanted_stamp" ]; then
+    if ! "$venv_dir/bin/python" -c 'import sys' >/dev/null 2>&1; then
+        python_bin="$(pick_python)"
+        echo "Creating $venv_dir with $("$python_bin" --version)..." >&2
+        rm -rf "$venv_dir"
+        "$python_bin" -m venv "$venv_dir"
+    fi
+    echo "Installing django-voucherify${venv_extras:+[$venv_extras]} into $venv_dir..." >&2
+    "$venv_dir/bin/python" -m pip install --quiet --disable-pip-version-check \
+        -e ".${venv_extras:+[$venv_extras]}"
+    rm -f "$venv_dir"/.installed-*
+    touch "$wanted_stamp"
 fi
 # shellcheck disable=SC1091
 . "$venv_dir/bin/activate"
