@@ -186,6 +186,7 @@ def _sync_problems(values: dict[str, Any]) -> Iterable[checks.CheckMessage]:
             hint="Keep it at 9_000_000 (the default) or lower.",
             id="voucherify.E010",
         )
+    yield from _lease_problems(values)
     for key in _BOOLEANS:
         if not isinstance(values.get(key), bool):
             yield checks.Error(
@@ -193,6 +194,25 @@ def _sync_problems(values: dict[str, Any]) -> Iterable[checks.CheckMessage]:
                 hint="Environment values are strings: read them with env.bool(...).",
                 id="voucherify.E011",
             )
+
+
+def _lease_problems(values: dict[str, Any]) -> Iterable[checks.CheckMessage]:
+    """``voucherify.E012``: a sync lease that a sender's calls could outlast (two senders would
+    then send one object at once, and the older state could land last)."""
+    from .sync.timing import REQUESTS_PER_SEND, longest_request, longest_send
+
+    lease, longest = _number(values.get("SYNC_LEASE_SECONDS")), longest_send(values)
+    if lease is None or longest is None or lease > longest:
+        return
+    yield checks.Error(
+        f"{SETTING}['SYNC_LEASE_SECONDS'] ({lease:g} s) does not exceed the longest send of one "
+        f"outbox entry ({longest:g} s: {REQUESTS_PER_SEND} calls of up to "
+        f"{longest_request(values):g} s, i.e. CONNECT_TIMEOUT + READ_TIMEOUT, plus RETRY_BUDGET "
+        "when MAX_RETRIES > 0).",
+        hint=f"Raise SYNC_LEASE_SECONDS above {longest:g} (e.g. {2 * longest:g}), or lower the "
+             "timeouts or RETRY_BUDGET (see docs/sync.md).",
+        id="voucherify.E012",
+    )
 
 
 def _unknown_keys(values: dict[str, Any]) -> Iterable[checks.CheckMessage]:

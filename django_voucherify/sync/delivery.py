@@ -12,12 +12,20 @@ Contract of :func:`deliver`:
 3. **Record** in a second short transaction that locks the mirror row, then the outbox row (the
    order a save locks them in, so a save and a sender never deadlock): on success the row is
    ``synced`` only if its version is still the one claimed, otherwise it goes back to
-   ``pending`` and is enqueued again (a newer save arrived while sending). Retryable failures
-   (no response, 429, 5xx) back off (``Retry-After`` honoured) until ``SYNC_MAX_ATTEMPTS``;
-   then, or at once for other errors, the row and the mirror are ``failed`` with the error, its
-   ``key`` and ``request_id``; a temporary one keeps ``next_attempt_at`` (the periodic re-drive
-   retries it), a permanent one does not (it waits for an explicit re-sync). Errors that are not
-   Voucherify's answer (database errors, bugs) are recorded as temporary failures.
+   ``pending`` and is enqueued again (a newer save arrived while sending). Failures compare
+   versions the same way: a refusal of a version that a newer save has replaced meanwhile does
+   not fail the row; it goes back to ``pending`` (attempts reset) and the newer version is sent.
+   Retryable failures (no response, 429, 5xx, 401/403: keys being fixed) back off
+   (``Retry-After`` honoured) until ``SYNC_MAX_ATTEMPTS``; then, or at once for other errors,
+   the row and the mirror are ``failed`` with the error, its ``key`` and ``request_id``; a
+   temporary one keeps ``next_attempt_at`` (the periodic re-drive retries it), a permanent one
+   does not (it waits for an explicit re-sync or a new save). Errors that are not Voucherify's
+   answer (database errors, bugs) are recorded as temporary failures.
+4. **Lease**: before every call the sender checks that the rest of its lease exceeds the longest
+   call (:mod:`.timing`; a stalled sender whose lease ran out sends nothing). A sender that lost
+   its claim meanwhile (its record step finds another token) and whose call may have reached
+   Voucherify makes the row send the current state again: its late call may have overwritten a
+   newer state the new holder sent.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -33,18 +41,22 @@ from django.utils import timezone
 
 from ..api.errors import (
     APIError,
+    ForbiddenError,
     NotFoundError,
     RateLimitedError,
     ServerError,
     TransportError,
+    UnauthorizedError,
     VoucherifyError,
 )
+from ..conf import raw_settings
 from ..models.customers import Customer
 from ..models.orders import Order
 from ..models.outbox import OutboxAction, OutboxEntry, OutboxState
 from ..models.sync_state import SyncState
 from .config import option
 from .outbox import enqueue, lease
+from .timing import longest_request
 
 logger = logging.getLogger("django_voucherify.sync")
 
@@ -72,6 +84,7 @@ class _Claim:
     remote_id: str
     action: str
     attempts: int
+    claimed_until: datetime
 
 
 def deliver(entry_id: int, *, ignore_schedule: bool = False, client: Any = None) -> Outcome:
@@ -85,6 +98,12 @@ def deliver(entry_id: int, *, ignore_schedule: bool = False, client: Any = None)
     claim = _claim(entry_id, ignore_schedule=ignore_schedule)
     if claim is None:
         return Outcome("skipped")
+    return deliver_claimed(claim, client)
+
+
+def deliver_claimed(claim: _Claim, client: Any = None) -> Outcome:
+    """Steps 2 and 3 of the contract for a claim :func:`deliver` took (a separate function so
+    that tests can stall a sender between its claim and its call)."""
     if client is None:
         from .. import client as shared_client
 
@@ -106,6 +125,26 @@ def deliver(entry_id: int, *, ignore_schedule: bool = False, client: Any = None)
 
 class WaitingForDeletion(Exception):
     """A customer with this ``source_id`` was deleted here and that deletion is not sent yet."""
+
+
+class LeaseExpiring(Exception):
+    """The rest of the sender's lease is shorter than the longest call: nothing was sent."""
+
+
+def _check_lease(claim: _Claim) -> None:
+    """Raise :class:`LeaseExpiring` unless a call started now ends before the lease does.
+
+    Checked right before each call, after the payload was read: a sender that stalled (GC, a
+    paused container, CPU starvation) must not send a state read before another sender took
+    the row over and sent a newer one.
+    """
+    longest = longest_request(raw_settings()) or 0.0
+    left = (claim.claimed_until - timezone.now()).total_seconds()
+    if left <= longest:
+        raise LeaseExpiring(
+            f"not sent: {left:.1f} s left of the lease, a call may take {longest:g} s "
+            "(the sender stalled; the row is sent again)"
+        )
 
 
 def _deliver_earlier_deletion(claim: _Claim, client: Any) -> None:
@@ -149,7 +188,8 @@ def _claim(entry_id: int, *, ignore_schedule: bool) -> _Claim | None:
         entry.claim_token = secrets.token_hex(8)
         entry.save(update_fields=["state", "claimed_until", "claim_token"])
         return _Claim(entry.pk, entry.claim_token, entry.version, entry.kind, entry.object_pk,
-                      entry.source_id, entry.remote_id, entry.action, entry.attempts)  # fmt: skip
+                      entry.source_id, entry.remote_id, entry.action, entry.attempts,
+                      entry.claimed_until)  # fmt: skip
 
 
 def _send(client: Any, claim: _Claim) -> dict[str, Any] | None:
@@ -161,6 +201,7 @@ def _send(client: Any, claim: _Claim) -> dict[str, Any] | None:
         if claim.kind != "customer":
             return None  # Voucherify has no order deletion; the mirror row is simply gone
         target = claim.remote_id or claim.source_id
+        _check_lease(claim)
         try:
             if claim.action == OutboxAction.ERASE:
                 client.customers.delete_permanently(target)
@@ -173,6 +214,7 @@ def _send(client: Any, claim: _Claim) -> dict[str, Any] | None:
     if obj is None:
         return None  # deleted since; its deletion carries on in this same row
     payload = obj.to_voucherify()
+    _check_lease(claim)
     if claim.kind == "customer":
         return dict(client.customers.create(payload))
     if obj.voucherify_id:
@@ -180,7 +222,7 @@ def _send(client: Any, claim: _Claim) -> dict[str, Any] | None:
         try:
             return dict(client.orders.update(obj.voucherify_id, changes))
         except NotFoundError:
-            pass
+            _check_lease(claim)
     return dict(client.orders.create(payload))
 
 
@@ -191,12 +233,16 @@ def _lock_mirror(claim: _Claim) -> None:
 
 
 def _record_success(claim: _Claim, response: dict[str, Any] | None) -> Outcome:
+    return _enqueue_if_resend(claim, _record_success_locked(claim, response))
+
+
+def _record_success_locked(claim: _Claim, response: dict[str, Any] | None) -> Outcome:
     now = timezone.now()
     with transaction.atomic():
         _lock_mirror(claim)
         entry = OutboxEntry.objects.select_for_update().filter(pk=claim.entry_id).first()
         if entry is None or entry.claim_token != claim.token:
-            return Outcome("skipped")  # our lease ran out and another sender took over
+            return _lost_claim(claim, entry, may_have_landed=True)
         current = entry.version == claim.version
         entry.state = OutboxState.SYNCED if current else OutboxState.PENDING
         entry.delivered_version = claim.version
@@ -217,18 +263,66 @@ def _record_success(claim: _Claim, response: dict[str, Any] | None) -> Outcome:
             if response.get("id"):
                 mirror["voucherify_id"] = str(response["id"])
         MIRRORS[claim.kind].objects.filter(pk=claim.object_pk).update(**mirror)
-    if not current:
-        enqueue(claim.entry_id)
+    return Outcome("sent" if current else "resend")
+
+
+def _lost_claim(claim: _Claim, entry: OutboxEntry | None, *, may_have_landed: bool) -> Outcome:
+    """Record step of a sender whose lease ran out and whose row another sender took over.
+
+    Nothing of its outcome is recorded (the row is the new holder's). But when its call may
+    have reached Voucherify, it may have landed AFTER the new holder's call and put an older
+    state back: the row must then send the current state once more. A row already ``synced``
+    turns ``pending`` (and is enqueued once the lock is released); a row being sent gets a new
+    version, so its holder's success sends again instead of marking it synced. Runs inside
+    the caller's transaction, with the mirror and the row locked.
+    """
+    if entry is None or not may_have_landed:
+        return Outcome("skipped")
+    logger.warning("Voucherify sync of %s %s: sent after its lease ran out; sending it again",
+                   claim.kind, claim.source_id)  # fmt: skip
+    if entry.state == OutboxState.SYNCED:
+        entry.state = OutboxState.PENDING
+        entry.version += 1
+        entry.attempts = 0
+        entry.next_attempt_at = None
+        entry.save(update_fields=["state", "version", "attempts", "next_attempt_at"])
+        MIRRORS[claim.kind].objects.filter(pk=claim.object_pk).update(sync_state=SyncState.PENDING)
         return Outcome("resend")
-    return Outcome("sent")
+    if entry.state == OutboxState.IN_PROGRESS:
+        entry.version += 1
+        entry.save(update_fields=["version"])
+    return Outcome("skipped")
+
+
+def _enqueue_if_resend(claim: _Claim, outcome: Outcome) -> Outcome:
+    """Enqueue the entry again after a ``resend`` outcome, once the record step committed."""
+    if outcome.status == "resend":
+        enqueue(claim.entry_id)
+    return outcome
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """Worth another attempt later: no response, 429, 5xx, or an error that is not Voucherify's
-    answer (a database hiccup, a deletion to wait for). Other API errors (400, 401...) are final."""
-    if isinstance(exc, VoucherifyError):
-        return isinstance(exc, TransportError | RateLimitedError | ServerError)
+    """Worth another attempt later: no response, 429, 5xx, 401/403 (the keys are wrong: once
+    they are fixed, the re-drive delivers what waited), or an error that is not an answer of
+    Voucherify's (a database hiccup, a deletion to wait for, a stalled sender). Other API
+    errors (400, 404, 409...) refuse this payload: final until the object changes."""
+    if isinstance(exc, APIError):
+        return (
+            isinstance(exc, RateLimitedError | ServerError | UnauthorizedError | ForbiddenError)
+            or exc.status >= 500
+        )
     return True
+
+
+def _may_have_landed(exc: BaseException) -> bool:
+    """Whether the failed call may still have changed Voucherify (its outcome is unknown)."""
+    if isinstance(exc, LeaseExpiring | WaitingForDeletion):
+        return False
+    if isinstance(exc, APIError):
+        return exc.status >= 500
+    if isinstance(exc, TransportError):
+        return exc.request_sent
+    return True  # a local error: maybe after the call (harmless to send again)
 
 
 def retry_delay(exc: BaseException, attempts: int) -> float:
@@ -251,6 +345,10 @@ def _record_failure_safely(claim: _Claim, exc: BaseException) -> Outcome:
 
 
 def _record_failure(claim: _Claim, exc: BaseException) -> Outcome:
+    return _enqueue_if_resend(claim, _record_failure_locked(claim, exc))
+
+
+def _record_failure_locked(claim: _Claim, exc: BaseException) -> Outcome:
     now = timezone.now()
     key = (exc.key or "") if isinstance(exc, APIError) else type(exc).__name__
     request_id = (exc.request_id or "") if isinstance(exc, APIError) else ""
@@ -260,7 +358,11 @@ def _record_failure(claim: _Claim, exc: BaseException) -> Outcome:
         _lock_mirror(claim)
         entry = OutboxEntry.objects.select_for_update().filter(pk=claim.entry_id).first()
         if entry is None or entry.claim_token != claim.token:
-            return Outcome("skipped")
+            return _lost_claim(claim, entry, may_have_landed=_may_have_landed(exc))
+        if not retryable and entry.version != claim.version:
+            # Voucherify refused a version a newer save has replaced meanwhile: that refusal
+            # says nothing of the newer one, which is sent now (as the success path does).
+            return _superseded(claim, entry, message, key, request_id)
         attempts = entry.attempts + 1
         give_up = not retryable or attempts >= int(option("SYNC_MAX_ATTEMPTS"))
         delay = None if give_up else retry_delay(exc, attempts)
@@ -284,3 +386,22 @@ def _record_failure(claim: _Claim, exc: BaseException) -> Outcome:
     if give_up:
         return Outcome("failed", error=message)
     return Outcome("retry", retry_in=delay, error=message)
+
+
+def _superseded(claim: _Claim, entry: OutboxEntry, message: str, key: str, request_id: str) -> Outcome:
+    """A refused version was replaced by a newer save while it was sent: back to ``pending``
+    (attempts reset: the newer version has not been tried; the caller enqueues it); the
+    refusal stays on the row for the record, the mirror is pending. Caller holds the locks."""
+    entry.state = OutboxState.PENDING
+    entry.attempts = 0
+    entry.next_attempt_at = None
+    entry.claimed_until = None
+    entry.last_error, entry.error_key, entry.request_id = message, key[:100], request_id[:100]
+    entry.save()
+    MIRRORS[claim.kind].objects.filter(pk=claim.object_pk).update(
+        sync_state=SyncState.PENDING, sync_error=message, sync_error_key=key[:100],
+        sync_request_id=request_id[:100],
+    )  # fmt: skip
+    logger.warning("Voucherify sync of %s %s: version %s refused (%s); sending the newer version %s",
+                   claim.kind, claim.source_id, claim.version, message, entry.version)  # fmt: skip
+    return Outcome("resend", error=message)

@@ -203,9 +203,12 @@ def redrive(*, failed: str = FAILED_RETRYABLE, inline: bool = False) -> dict[str
 
     ids = redrive_candidates(failed=failed)
     if failed != FAILED_NONE and ids:
-        OutboxEntry.objects.filter(pk__in=ids, state=OutboxState.FAILED).update(
-            state=OutboxState.PENDING, attempts=0, next_attempt_at=None, updated_at=timezone.now()
-        )
+        # Only rows still failed as they were when chosen: one refused meanwhile (by a sender
+        # that claimed it as pending) keeps waiting for an explicit re-sync.
+        reset = OutboxEntry.objects.filter(pk__in=ids, state=OutboxState.FAILED)
+        if failed == FAILED_RETRYABLE:
+            reset = reset.filter(next_attempt_at__lte=timezone.now())
+        reset.update(state=OutboxState.PENDING, attempts=0, next_attempt_at=None, updated_at=timezone.now())
     stats = {"found": len(ids), "enqueued": 0, "sent": 0, "enqueue_failed": 0, "not_enqueued": 0}
     for position, entry_id in enumerate(ids):
         if inline:
