@@ -29,10 +29,17 @@ class LedgerState(models.TextChoices):
     FAILED = "FAILED", _("failed")
     ROLLED_BACK = "ROLLED_BACK", _("rolled back")
     UNKNOWN = "UNKNOWN", _("unknown (to reconcile)")
+    # Redeemed although the attempt had been given up (FAILED): a redeem answer that arrived
+    # after reconciliation concluded "not redeemed". Not live (the order may have a new attempt
+    # by then), but it holds a redemption: rolled back like a SUCCEEDED row, and flagged.
+    ORPHANED = "ORPHANED", _("redeemed after being given up (to roll back)")
 
 
 #: States in which an order holds (or may hold) a redemption: at most one such row per order.
 LIVE_STATES = (LedgerState.PENDING, LedgerState.SUCCEEDED, LedgerState.UNKNOWN)
+
+#: States in which a row holds a redemption that a requested rollback must undo.
+ROLLBACK_STATES = (LedgerState.SUCCEEDED, LedgerState.ORPHANED)
 
 #: The redemption ``metadata`` key carrying :attr:`CheckoutRedemption.reference`: reconciliation
 #: finds the redemptions of an attempt by it, never by redeeming again.
@@ -44,16 +51,17 @@ class CheckoutRedemptionQuerySet(models.QuerySet["CheckoutRedemption"]):
         return self.filter(state__in=LIVE_STATES)
 
     def rollback_due(self) -> CheckoutRedemptionQuerySet:
-        """Succeeded attempts whose rollback was asked for and is not done yet."""
-        return self.filter(state=LedgerState.SUCCEEDED, rollback_requested_at__isnull=False)
+        """Attempts holding a redemption whose rollback was asked for and is not done yet."""
+        return self.filter(state__in=ROLLBACK_STATES, rollback_requested_at__isnull=False)
 
     def needing_work(self, stale_before: datetime) -> CheckoutRedemptionQuerySet:
         """Rows a background task has to drive: UNKNOWN ones, PENDING ones created before
-        ``stale_before`` (their caller is gone) and succeeded ones with a rollback to send."""
+        ``stale_before`` (their caller is gone) and ones holding a redemption with a rollback
+        to send."""
         return self.filter(
             Q(state=LedgerState.UNKNOWN)
             | Q(state=LedgerState.PENDING, created_at__lt=stale_before)
-            | Q(state=LedgerState.SUCCEEDED, rollback_requested_at__isnull=False)
+            | Q(state__in=ROLLBACK_STATES, rollback_requested_at__isnull=False)
         )
 
     def sweepable(self, now: datetime) -> CheckoutRedemptionQuerySet:
@@ -137,7 +145,7 @@ class CheckoutRedemption(models.Model):
 
     @property
     def rollback_pending(self) -> bool:
-        return self.state == LedgerState.SUCCEEDED and self.rollback_requested_at is not None
+        return self.state in ROLLBACK_STATES and self.rollback_requested_at is not None
 
     def metadata_marker(self) -> dict[str, Any]:
         """The ``metadata`` sent with the redeem request so reconciliation can find it."""
