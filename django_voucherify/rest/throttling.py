@@ -2,8 +2,19 @@
 
 Rates come from ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]`` (scopes ``voucherify_validate``,
 ``voucherify_redeem`` and ``voucherify_validate_failures``), with defaults when the project sets
-none. Counts live in Django's default cache: use a cache shared by every process (Redis,
-Memcached) in production, or each process counts on its own.
+none. ``voucherify_validate_failures`` is a budget of *codes*, not of requests: every code a
+request names is reserved from it before Voucherify is asked (so concurrent requests cannot
+overdraw it), and handed back once the answer shows the code exists. Validate and redeem draw
+from the same budget.
+
+Counting is atomic: a sliding window estimated from two fixed windows (the current count plus
+the previous window's count weighted by the part of it still inside the sliding window), each a
+cache key written with ``cache.add`` and changed with ``cache.incr``. ``incr`` is atomic on
+Django's Redis and Memcached backends and on the local-memory cache (within one process); on
+the database cache this module locks the key's row (``SELECT ... FOR UPDATE``) around its own
+read and write. Other caches (file-based, custom backends without their own ``incr``) are
+counted best effort and can lose concurrent updates: do not use them for throttling. The dummy
+cache counts nothing, which turns throttling off.
 
 Anonymous clients are told apart by ``REMOTE_ADDR``. ``X-Forwarded-For`` is any client's to
 write, so it is only read when the project sets DRF's ``NUM_PROXIES`` to the number of proxies
@@ -12,90 +23,209 @@ in front of Django (then the address that many hops from the end is used, as DRF
 
 from __future__ import annotations
 
+import hashlib
+import time
+from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import BaseCache, caches
+from django.core.cache.backends.db import DatabaseCache
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connections, router, transaction
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
-from rest_framework.throttling import BaseThrottle, ScopedRateThrottle, SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle
+
+from ..checkout.payloads import MAX_REDEEMABLES
 
 DEFAULT_RATES = {
     "voucherify_validate": "20/min",
     "voucherify_redeem": "10/min",
-    # Validations that named a code Voucherify does not know: guessing looks like this.
+    # Unknown codes named through validate or redeem: guessing looks like this.
     "voucherify_validate_failures": "10/hour",
 }
+
+#: The budget of unknown codes shared by validate and redeem.
+FAILURES_SCOPE = "voucherify_validate_failures"
 
 #: Error keys meaning "no such code": what a brute-force guess gets.
 UNKNOWN_CODE_KEYS = frozenset({"not_found", "resource_not_found", "voucher_not_found"})
 
+#: Default of ``settings.VOUCHERIFY_ANONYMOUS_MAX_CODES``: codes one anonymous validate may name.
+DEFAULT_ANONYMOUS_MAX_CODES = 5
 
-def _rate(scope: str | None) -> str | None:
+_DURATIONS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _rate(scope: str) -> tuple[int, int] | None:
+    """``(limit, seconds)`` of ``scope``, or None when the project turned the scope off."""
     rates = api_settings.DEFAULT_THROTTLE_RATES or {}
-    scope = scope or ""
     rate = rates.get(scope, DEFAULT_RATES.get(scope))
-    return None if rate is None else str(rate)
+    if rate is None:
+        return None
+    num, period = str(rate).split("/")
+    return int(num), _DURATIONS[period[0]]
 
 
-def client_ident(throttle: SimpleRateThrottle, request: Request) -> str:
+def anonymous_max_codes() -> int:
+    """How many codes an anonymous validate request may name (``VOUCHERIFY_ANONYMOUS_MAX_CODES``,
+    1 to 30; default 5): few, so one request cannot test many guesses."""
+    value = getattr(settings, "VOUCHERIFY_ANONYMOUS_MAX_CODES", DEFAULT_ANONYMOUS_MAX_CODES)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_REDEEMABLES:
+        raise ImproperlyConfigured(
+            f"settings.VOUCHERIFY_ANONYMOUS_MAX_CODES must be a whole number from 1 to "
+            f"{MAX_REDEEMABLES}, got {value!r}."
+        )
+    return value
+
+
+def client_ident(request: Request) -> str:
     """``REMOTE_ADDR``, unless ``NUM_PROXIES`` says which ``X-Forwarded-For`` entry to trust."""
     if api_settings.NUM_PROXIES is None:
         return str(request.META.get("REMOTE_ADDR") or "")
-    return str(BaseThrottle.get_ident(throttle, request))
+    return str(BaseThrottle().get_ident(request))
 
 
-class CheckoutScopedThrottle(ScopedRateThrottle):
-    """``ScopedRateThrottle`` per user (or client address when anonymous), rates read at
-    request time."""
-
-    def get_rate(self) -> str | None:
-        return _rate(self.scope)
-
-    def get_ident(self, request: Request) -> str:
-        return client_ident(self, request)
+def request_ident(request: Request) -> str:
+    """The signed-in user's id, or the client address of an anonymous request."""
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return f"user:{user.pk}"
+    return f"addr:{client_ident(request)}"
 
 
-class FailedValidationThrottle(SimpleRateThrottle):
-    """Refuses validate for a client whose recent validations named too many unknown codes.
+def _incr(cache: BaseCache, key: str, delta: int, timeout: int) -> int:
+    """``cache.incr`` where the backend's is atomic; a row lock around read and write on the
+    database cache; otherwise read and write (best effort), keeping ``timeout``."""
+    if isinstance(cache, DatabaseCache):
+        db = router.db_for_write(cache.cache_model_class)
+        connection = connections[db]
+        with transaction.atomic(using=db):
+            if connection.features.has_select_for_update:
+                # The table name is the project's CACHES setting, quoted; the key is a parameter.
+                table = connection.ops.quote_name(cache._table)  # type: ignore[attr-defined]
+                sql = f"SELECT cache_key FROM {table} WHERE cache_key = %s FOR UPDATE"  # noqa: S608
+                with connection.cursor() as cursor:
+                    cursor.execute(sql, [cache.make_and_validate_key(key)])
+            return _read_and_write(cache, key, delta, timeout)
+    if type(cache).incr is BaseCache.incr:
+        return _read_and_write(cache, key, delta, timeout)
+    return int(cache.incr(key, delta))
 
-    ``allow_request`` only checks; the view calls :meth:`record_failure` when a validation
-    named an unknown code, so honest customers are not slowed by their successful checks.
-    """
 
-    scope = "voucherify_validate_failures"
+def _read_and_write(cache: BaseCache, key: str, delta: int, timeout: int) -> int:
+    value = cache.get(key)
+    if value is None:
+        raise ValueError(key)
+    value = int(value) + delta
+    cache.set(key, value, timeout)
+    return value
 
-    def get_rate(self) -> str | None:
-        return _rate(self.scope)
 
-    def get_ident(self, request: Request) -> str:
-        return client_ident(self, request)
+@dataclass(frozen=True)
+class WindowCounter:
+    """A sliding-window count of ``limit`` per ``duration`` seconds for one client and scope."""
 
-    def get_cache_key(self, request: Request, view: Any) -> str:
-        user = request.user
-        ident = str(user.pk) if user and user.is_authenticated else self.get_ident(request)
-        return str(self.cache_format % {"scope": self.scope, "ident": ident})
+    scope: str
+    ident: str
+    limit: int
+    duration: int
 
-    def _window(self) -> tuple[int, int]:
-        num, duration = self.parse_rate(self.rate)
-        return int(num or 0), int(duration or 0)
+    @property
+    def cache(self) -> BaseCache:
+        return caches["default"]
 
-    def _history(self, request: Request, view: Any) -> list[float]:
-        self.key = self.get_cache_key(request, view)
-        self.now = self.timer()
-        _num, duration = self._window()
-        history: list[float] = [t for t in self.cache.get(self.key, []) if t > self.now - duration]
-        self.history = history
-        return history
+    def _key(self, window: int) -> str:
+        digest = hashlib.sha256(self.ident.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        return f"voucherify_throttle:{self.scope}:{digest}:{window}"
 
-    def allow_request(self, request: Request, view: Any) -> bool:
-        if self.rate is None:
-            return True
-        if len(self._history(request, view)) >= self._window()[0]:
-            return bool(self.throttle_failure())
+    def _position(self) -> tuple[int, float]:
+        now = time.time()
+        return int(now // self.duration), (now % self.duration) / self.duration
+
+    def _add(self, key: str, delta: int) -> int:
+        timeout = 2 * self.duration  # the key is read as "previous window" after its own
+        for _attempt in range(2):
+            self.cache.add(key, 0, timeout)
+            try:
+                return _incr(self.cache, key, delta, timeout)
+            except ValueError:  # expired or evicted between add and incr
+                continue
+        return delta  # a cache that keeps nothing (DummyCache): nothing to count against
+
+    def _previous_weight(self, window: int, elapsed: float) -> float:
+        previous = self.cache.get(self._key(window - 1)) or 0
+        return int(previous) * (1.0 - elapsed)
+
+    def take(self, amount: int = 1) -> bool:
+        """Count ``amount`` unless that would go over the limit (then count nothing)."""
+        window, elapsed = self._position()
+        key = self._key(window)
+        count = self._add(key, amount)
+        if count + self._previous_weight(window, elapsed) > self.limit:
+            self._add(key, -amount)
+            return False
         return True
 
-    def record_failure(self, request: Request, view: Any) -> None:
-        if self.rate is None:
-            return
-        history = self._history(request, view)
-        history.insert(0, self.now)
-        self.cache.set(self.key, history, self._window()[1])
+    def give_back(self, amount: int) -> None:
+        """Return ``amount`` taken earlier (codes that turned out to exist)."""
+        if amount > 0:
+            window, _elapsed = self._position()
+            self._add(self._key(window), -amount)
+
+    def wait(self) -> float:
+        _window, elapsed = self._position()
+        return max(1.0, (1.0 - elapsed) * self.duration)
+
+
+def counter(scope: str, request: Request) -> WindowCounter | None:
+    rate = _rate(scope)
+    if rate is None:
+        return None
+    return WindowCounter(scope, request_ident(request), *rate)
+
+
+class CheckoutScopedThrottle(BaseThrottle):
+    """At most the scope's rate of requests per user (or client address when anonymous), counted
+    atomically; the scope is the view's ``throttle_scope``, rates read at request time."""
+
+    def __init__(self) -> None:
+        self.counter: WindowCounter | None = None
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        scope = getattr(view, "throttle_scope", None)
+        self.counter = counter(scope, request) if scope else None
+        return self.counter is None or self.counter.take(1)
+
+    def wait(self) -> float | None:
+        return None if self.counter is None else self.counter.wait()
+
+
+class UnknownCodesBudget:
+    """The ``voucherify_validate_failures`` budget of one request.
+
+    :meth:`reserve` takes one unit per code before Voucherify is asked (False: refuse the
+    request, nothing was taken); :meth:`settle` hands back the units of the codes that turned
+    out not to be guesses. A request that fails unexpectedly keeps its reservation.
+    """
+
+    def __init__(self, request: Request) -> None:
+        self.counter = counter(FAILURES_SCOPE, request)
+        self.reserved = 0
+
+    def reserve(self, codes: int) -> bool:
+        if self.counter is None:
+            return True
+        if not self.counter.take(codes):
+            return False
+        self.reserved = codes
+        return True
+
+    def settle(self, unknown: int) -> None:
+        if self.counter is not None:
+            self.counter.give_back(self.reserved - min(unknown, self.reserved))
+        self.reserved = 0
+
+    def wait(self) -> float | None:
+        return None if self.counter is None else self.counter.wait()

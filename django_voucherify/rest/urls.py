@@ -1,13 +1,20 @@
-"""``path("api/vouchers/", include("django_voucherify.rest.urls"))``."""
+"""``path("api/vouchers/", include("django_voucherify.rest.urls"))``.
 
-from django.urls import path
+Any other path under the prefix answers a JSON 404 (:func:`.errors.not_found`), and so does a
+rollback id that is not a ledger id (the view checks it, so ``/redemptions/abc/rollback/`` or
+a 30-digit id never reaches the site's HTML 404 page or the database).
+"""
+
+from django.urls import path, re_path
 
 from . import views
+from .errors import not_found
 
 app_name = "voucherify_checkout"
 
 urlpatterns = [
     path("validate/", views.ValidateView.as_view(), name="validate"),
     path("redeem/", views.RedeemView.as_view(), name="redeem"),
-    path("redemptions/<int:pk>/rollback/", views.RollbackView.as_view(), name="rollback"),
+    path("redemptions/<str:pk>/rollback/", views.RollbackView.as_view(), name="rollback"),
+    re_path(r"^.*$", not_found, name="not_found"),
 ]

@@ -1,10 +1,13 @@
 """Checkout endpoints: thin shells over :mod:`django_voucherify.checkout`.
 
-Authentication, CSRF and permissions follow the project's DRF settings: with
-``SessionAuthentication`` a logged-in browser must send the CSRF token; token or JWT clients do
-not. Validate is open to anonymous visitors (a cart preview) but holding codes (``lock``) needs
-a signed-in user; redeem needs a signed-in user; both are throttled per scope, and validate also
-by the number of unknown codes a client tried. Rollback is for staff.
+Authentication and CSRF follow the project's DRF settings: with ``SessionAuthentication`` a
+logged-in browser must send the CSRF token; token or JWT clients do not. Permissions are the
+ledger's model permissions (:mod:`.permissions`), never ``is_staff``. Validate is open to
+anonymous visitors (a cart preview, at most :func:`.throttling.anonymous_max_codes` codes) but
+holding codes (``lock``) needs a signed-in user; redeem needs a signed-in user. Both are
+throttled per scope and draw every code they name from the budget of unknown codes
+(:class:`.throttling.UnknownCodesBudget`) before Voucherify is asked. Bodies and answers are
+JSON only, errors included (:mod:`.errors`).
 """
 
 from __future__ import annotations
@@ -12,12 +15,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import permissions, status
-from rest_framework.exceptions import NotAuthenticated, PermissionDenied
+from rest_framework.exceptions import NotAuthenticated, Throttled
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -29,7 +33,12 @@ from ..models.customers import Customer
 from ..models.ledger import CheckoutRedemption
 from ..models.orders import Order
 from . import serializers as s
-from .throttling import UNKNOWN_CODE_KEYS, CheckoutScopedThrottle, FailedValidationThrottle
+from .errors import AlwaysJSON, AsciiJSONRenderer, StrictJSONParser, error_body, exception_handler
+from .permissions import CanRedeemOrder, CanRollBackRedemptions
+from .throttling import UNKNOWN_CODE_KEYS, CheckoutScopedThrottle, UnknownCodesBudget, anonymous_max_codes
+
+#: ``reason_key`` of every code of an anonymous batch that named an unknown code.
+UNVERIFIED_KEY = "unknown_code_in_batch"
 
 
 def customer_for(request: Request) -> Customer | None:
@@ -40,22 +49,48 @@ def customer_for(request: Request) -> Customer | None:
     return Customer.objects.filter(user=user).first()
 
 
-def _validation_payload(outcome: checkout.ValidationOutcome) -> dict[str, Any]:
+def unknown_codes(outcome: checkout.ValidationOutcome) -> int:
+    """Codes an outcome charges to the budget: none when every code exists; otherwise every
+    code that does not apply (a code skipped next to a guess is not proven to exist)."""
+    if not any(code.reason_key in UNKNOWN_CODE_KEYS for code in outcome.codes):
+        return 0
+    return sum(1 for code in outcome.codes if not code.applicable)
+
+
+def _validation_payload(outcome: checkout.ValidationOutcome, *, reveal: bool) -> dict[str, Any]:
+    """The answer; with ``reveal`` False (anonymous) a batch that named an unknown code says so
+    for every code alike, so "skipped" (exists) and "not found" cannot be told apart."""
+    codes = [vars(c) for c in outcome.codes]
+    amount, discount, total = (outcome.totals.amount, outcome.totals.discount_amount,
+                               outcome.totals.total_amount)  # fmt: skip
+    if not reveal and len(codes) > 1 and unknown_codes(outcome):
+        reason = _("At least one of these codes does not exist. Check them, or enter them one at a time.")
+        codes = [{"code": c["code"], "applicable": False, "discount_amount": 0,
+                  "reason_key": UNVERIFIED_KEY, "reason": reason} for c in codes]  # fmt: skip
+        discount, total = 0, amount
     return {
-        "valid": outcome.valid,
-        "codes": [vars(c) for c in outcome.codes],
-        "amount": outcome.totals.amount,
-        "discount_amount": outcome.totals.discount_amount,
-        "total_amount": outcome.totals.total_amount,
+        "valid": outcome.valid,  # False whenever a code is unknown
+        "codes": codes,
+        "amount": amount,
+        "discount_amount": discount,
+        "total_amount": total,
         "session_key": outcome.session_key,
         "unavailable": outcome.unavailable,
         "notice": outcome.notice,
     }
 
 
-def _error(message: str, code: int, key: str | None = None) -> Response:
-    body = {"detail": message, **({"key": key} if key else {})}
-    return Response(body, status=code)
+def _error(message: str, code: int, key: str) -> Response:
+    return Response(error_body(message, key), status=code)
+
+
+def _reserve(request: Request, codes: list[str]) -> UnknownCodesBudget:
+    """Take one unit per code from the client's budget of unknown codes, or refuse (429)
+    before anything is sent or written."""
+    budget = UnknownCodesBudget(request)
+    if not budget.reserve(len(codes)):
+        raise Throttled(wait=budget.wait())
+    return budget
 
 
 class DocumentedSchema(AutoSchema):
@@ -77,39 +112,58 @@ class DocumentedSchema(AutoSchema):
 
 
 class CheckoutAPIView(APIView):
+    """JSON in and out (errors included) whatever the project's DRF settings say."""
+
     throttle_classes = [CheckoutScopedThrottle]
+    parser_classes = [StrictJSONParser]
+    renderer_classes = [AsciiJSONRenderer]
+    content_negotiation_class = AlwaysJSON
+
+    def get_exception_handler(self) -> Any:
+        return exception_handler
 
 
 class ValidateView(CheckoutAPIView):
-    schema = DocumentedSchema(request=s.ValidateRequestSerializer,
-                   responses={200: s.ValidationResponseSerializer, 400: s.ErrorSerializer,
-                              503: s.ErrorSerializer},
-                   summary="Validate voucher codes against a cart")
+    schema = DocumentedSchema(
+        request=s.ValidateRequestSerializer,
+        responses={
+            200: s.ValidationResponseSerializer,
+            400: s.ErrorSerializer,
+            429: s.ErrorSerializer,
+            503: s.ErrorSerializer,
+        },
+        summary="Validate voucher codes against a cart",
+    )
     permission_classes = [permissions.AllowAny]
-    throttle_classes = [CheckoutScopedThrottle, FailedValidationThrottle]
     throttle_scope = "voucherify_validate"
 
     def post(self, request: Request) -> Response:
         data = s.ValidateRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         body = data.validated_data
-        if body["lock"] and not request.user.is_authenticated:
+        signed_in = bool(request.user and request.user.is_authenticated)
+        if body["lock"] and not signed_in:
             # A LOCK session holds limited-quantity codes away from other customers.
             raise NotAuthenticated(_("Sign in to hold voucher codes for your order."))
+        if not signed_in and len(body["codes"]) > (limit := anonymous_max_codes()):
+            message = _("Enter at most %(max)d voucher codes at once, or sign in.") % {"max": limit}
+            return Response(error_body(message, "too_many_codes", codes=[message]),
+                            status=status.HTTP_400_BAD_REQUEST)  # fmt: skip
+        budget = _reserve(request, body["codes"])
         try:
             outcome = checkout.validate(body["codes"], body["order"], customer_for(request),
                                         lock=body["lock"])  # fmt: skip
         except CodesRefused as refused:
-            if refused.key in UNKNOWN_CODE_KEYS:
-                FailedValidationThrottle().record_failure(request, self)
-            return _error(refused.message, status.HTTP_400_BAD_REQUEST, refused.key)
+            budget.settle(len(body["codes"]) if refused.key in UNKNOWN_CODE_KEYS else 0)
+            return _error(refused.message, status.HTTP_400_BAD_REQUEST, refused.key or "refused")
         except InvalidCheckoutInput as invalid:
-            return _error(invalid.message, status.HTTP_400_BAD_REQUEST)
+            budget.settle(0)
+            return _error(invalid.message, status.HTTP_400_BAD_REQUEST, "invalid")
         except CheckoutUnavailable as unavailable:
-            return _error(unavailable.message, status.HTTP_503_SERVICE_UNAVAILABLE)
-        if any(code.reason_key in UNKNOWN_CODE_KEYS for code in outcome.codes):
-            FailedValidationThrottle().record_failure(request, self)
-        return Response(_validation_payload(outcome))
+            budget.settle(0)
+            return _error(unavailable.message, status.HTTP_503_SERVICE_UNAVAILABLE, "unavailable")
+        budget.settle(unknown_codes(outcome))
+        return Response(_validation_payload(outcome, reveal=signed_in))
 
 
 @method_decorator(transaction.non_atomic_requests, name="dispatch")
@@ -117,18 +171,24 @@ class RedeemView(CheckoutAPIView):
     """Redeem codes for an order the shop created (the ``Order`` mirror): its amount and items
     are read from the database, so a client cannot inflate them for a bigger discount."""
 
-    schema = DocumentedSchema(request=s.RedeemRequestSerializer,
-                   responses={201: s.RedeemResponseSerializer, 400: s.ErrorSerializer,
-                              409: s.ErrorSerializer, 503: s.ErrorSerializer},
-                   summary="Redeem voucher codes for an order (once per order)")
-    permission_classes = [permissions.IsAuthenticated]
+    schema = DocumentedSchema(
+        request=s.RedeemRequestSerializer,
+        responses={
+            201: s.RedeemResponseSerializer,
+            400: s.ErrorSerializer,
+            403: s.ErrorSerializer,
+            409: s.ErrorSerializer,
+            429: s.ErrorSerializer,
+            503: s.ErrorSerializer,
+        },
+        summary="Redeem voucher codes for an order (once per order)",
+    )
+    permission_classes = [CanRedeemOrder]
     throttle_scope = "voucherify_redeem"
 
     def get_order(self, request: Request, source_id: str) -> Order:
-        order: Order = get_object_or_404(Order, source_id=source_id)
-        owner = order.customer.user_id if order.customer is not None else None
-        if not request.user.is_staff and owner != request.user.pk:
-            raise PermissionDenied(_("This order is not yours."))
+        order: Order = get_object_or_404(Order.objects.select_related("customer"), source_id=source_id)
+        self.check_object_permissions(request, order)
         return order
 
     def post(self, request: Request) -> Response:
@@ -136,19 +196,26 @@ class RedeemView(CheckoutAPIView):
         data.is_valid(raise_exception=True)
         body = data.validated_data
         order = self.get_order(request, body["order_source_id"])
+        # A guess refused here leaves no ledger row: the budget is checked before the redeem.
+        budget = _reserve(request, body["codes"])
         try:
             outcome = checkout.redeem(body["codes"], order, order.customer,
                                       session_key=body.get("session_key"))  # fmt: skip
         except CodesRefused as refused:
-            return _error(refused.message, status.HTTP_400_BAD_REQUEST, refused.key)
+            budget.settle(len(body["codes"]) if refused.key in UNKNOWN_CODE_KEYS else 0)
+            return _error(refused.message, status.HTTP_400_BAD_REQUEST, refused.key or "refused")
         except InvalidCheckoutInput as invalid:
-            return _error(invalid.message, status.HTTP_400_BAD_REQUEST)
+            budget.settle(0)
+            return _error(invalid.message, status.HTTP_400_BAD_REQUEST, "invalid")
         except AlreadyRedeemed as already:
+            budget.settle(0)
             assert already.ledger is not None
             return _error(already_redeemed_message(already.ledger), status.HTTP_409_CONFLICT,
                           "already_redeemed")  # fmt: skip
         except CheckoutUnavailable as unavailable:
-            return _error(unavailable.message, status.HTTP_503_SERVICE_UNAVAILABLE)
+            budget.settle(0)
+            return _error(unavailable.message, status.HTTP_503_SERVICE_UNAVAILABLE, "unavailable")
+        budget.settle(0)
         payload = {"applied": outcome.applied, "notice": outcome.notice,
                    "amount": outcome.totals.amount, "discount_amount": outcome.totals.discount_amount,
                    "total_amount": outcome.totals.total_amount,
@@ -156,15 +223,24 @@ class RedeemView(CheckoutAPIView):
         return Response(payload, status=status.HTTP_201_CREATED)
 
 
+#: Ledger ids are ``bigint``: a longer number in the URL is a 404, not a database error.
+MAX_PK_DIGITS = 18
+
+
 @method_decorator(transaction.non_atomic_requests, name="dispatch")
 class RollbackView(CheckoutAPIView):
-    schema = DocumentedSchema(request=s.RollbackRequestSerializer, responses={200: s.LedgerSerializer},
-    summary="Roll back a checkout redemption (staff)")
-    permission_classes = [permissions.IsAdminUser]
+    schema = DocumentedSchema(request=s.RollbackRequestSerializer,
+                              responses={200: s.LedgerSerializer, 403: s.ErrorSerializer,
+                                         404: s.ErrorSerializer},
+                              summary="Roll back a checkout redemption (permission "
+                                      "django_voucherify.change_checkoutredemption)")  # fmt: skip
+    permission_classes = [CanRollBackRedemptions]
 
-    def post(self, request: Request, pk: int) -> Response:
+    def post(self, request: Request, pk: str) -> Response:
+        if not (pk.isascii() and pk.isdigit() and len(pk) <= MAX_PK_DIGITS):
+            raise Http404
         data = s.RollbackRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        row = get_object_or_404(CheckoutRedemption, pk=pk)
+        row = get_object_or_404(CheckoutRedemption, pk=int(pk))
         row = checkout.request_rollback(row, data.validated_data["reason"])
         return Response(s.LedgerSerializer(row).data)

@@ -1,0 +1,138 @@
+"""JSON in, JSON out, whatever the request: the parser, renderer and error handler of the
+checkout endpoints.
+
+Every error answer is a JSON object with ``detail`` (a translated message) and ``key`` (stable,
+for programs); a validation error also carries its field errors at the top level, as DRF writes
+them (``{"codes": [...], "detail": "Invalid input.", "key": "invalid"}``). The project's own
+DRF settings (``EXCEPTION_HANDLER``, renderers, parsers) do not change this.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.conf import settings
+from django.core import signals
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.http import Http404, HttpRequest, JsonResponse
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework import exceptions, status
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+
+logger = logging.getLogger("django_voucherify.rest")
+
+#: Deepest nesting of arrays and objects a request body may have; the endpoints need 4.
+MAX_JSON_DEPTH = 16
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests deeper than ``limit`` (iterative: deep input cannot recurse)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+class StrictJSONParser(JSONParser):
+    """DRF's JSON parser, but too deep nesting, ``NaN`` and undecodable bytes are a 400
+    ``parse_error`` (never a ``RecursionError`` or a 500)."""
+
+    def parse(self, stream: Any, media_type: str | None = None,
+              parser_context: Mapping[str, Any] | None = None) -> Any:  # fmt: skip
+        raw = stream.read()
+        try:
+            text = raw.decode((parser_context or {}).get("encoding") or settings.DEFAULT_CHARSET)
+            data = json.loads(text, parse_constant=_refuse_constant)
+        except (ValueError, RecursionError, LookupError) as exc:
+            raise exceptions.ParseError(_("The request body is not valid JSON.")) from exc
+        if _too_deep(data, MAX_JSON_DEPTH):
+            raise exceptions.ParseError(
+                _("The request body is nested too deeply (at most %(depth)d levels).")
+                % {"depth": MAX_JSON_DEPTH}
+            )
+        return data
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+class AsciiJSONRenderer(JSONRenderer):
+    """Escapes everything outside ASCII, so a lone surrogate echoed from the request (DRF puts
+    the input into some messages) cannot make the answer unencodable."""
+
+    ensure_ascii = True
+    charset = "utf-8"
+
+
+class AlwaysJSON(BaseContentNegotiation):
+    """JSON whatever ``Accept`` says (a browser's ``text/html`` gets JSON, not a 406)."""
+
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
+        content_type = (request.content_type or "").split(";")[0].strip().lower()
+        return next((p for p in parsers if p.media_type == content_type), None)
+
+    def select_renderer(self, request: Request, renderers: Iterable[BaseRenderer],
+                        format_suffix: str | None = None) -> tuple[BaseRenderer, str]:  # fmt: skip
+        renderer = next(iter(renderers))
+        return renderer, str(renderer.media_type)
+
+
+def error_body(detail: str, key: str, **fields: Any) -> dict[str, Any]:
+    return {**fields, "detail": str(detail), "key": key}
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's handler, then the stable body; Django's own request errors as JSON; anything else
+    a logged JSON 500 (re-raised when ``DEBUG`` is on, for the technical page)."""
+    if isinstance(exc, RequestDataTooBig):
+        exc = exceptions.APIException(_("The request body is too large."))
+        exc.status_code, exc.default_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "too_large"
+        exc.detail = exceptions.ErrorDetail(str(exc.detail), "too_large")
+    elif isinstance(exc, SuspiciousOperation):
+        exc = exceptions.ParseError(_("The request could not be read."))
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        if settings.DEBUG:
+            return None
+        set_rollback()
+        request = context.get("request")
+        signals.got_request_exception.send(sender=None, request=getattr(request, "_request", request))
+        logger.error("Internal error in a checkout endpoint", exc_info=exc)
+        return Response(error_body(_("Server error."), "server_error"),
+                        status=status.HTTP_500_INTERNAL_SERVER_ERROR)  # fmt: skip
+    if isinstance(exc, exceptions.ValidationError):
+        fields = response.data if isinstance(response.data, dict) else {"non_field_errors": response.data}
+        response.data = error_body(_("Invalid input."), "invalid", **fields)
+    elif isinstance(exc, exceptions.APIException):
+        codes = exc.get_codes()
+        key = codes if isinstance(codes, str) else str(exc.default_code)
+        detail = exc.detail if isinstance(exc.detail, str) else _("Invalid input.")
+        response.data = error_body(detail, key)
+    return response
+
+
+@csrf_exempt
+def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    """Any other path under the endpoints' prefix: a JSON 404, not the site's HTML page."""
+    return JsonResponse(error_body(_("Not found."), "not_found"), status=404)
