@@ -13,6 +13,8 @@ from typing import Any
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 
+from .secret import MASK, Secret
+
 #: Voucherify's Europe cluster, the account default (``https://{cluster}.voucherify.io``).
 DEFAULT_API_URL = "https://api.voucherify.io"
 
@@ -66,6 +68,9 @@ DEFAULTS: dict[str, Any] = {
     "JOB_POLL_INTERVAL_MAX": 60.0,
     "JOB_RESUBMIT_AFTER": 120.0,
     "JOB_MAX_AGE": 7 * 24 * 3600.0,
+    # Seconds an uploaded job source (customer data) is kept after its job ends; 0 deletes it
+    # when the job ends (see django_voucherify.jobs.uploads).
+    "JOB_UPLOAD_RETENTION": 0,
 }
 
 SETTING_NAME = "VOUCHERIFY"
@@ -73,10 +78,14 @@ SETTING_NAME = "VOUCHERIFY"
 
 @dataclass(frozen=True)
 class VoucherifySettings:
-    """A validated snapshot of ``settings.VOUCHERIFY`` (defaults live in :data:`DEFAULTS` only)."""
+    """A validated snapshot of ``settings.VOUCHERIFY`` (defaults live in :data:`DEFAULTS` only).
+
+    ``secret_key`` is a :class:`~django_voucherify.secret.Secret`: masked in ``repr``, ``vars``
+    and every error page; the client sends it.
+    """
 
     app_id: str
-    secret_key: str = field(repr=False)
+    secret_key: Secret = field(repr=False)
     api_url: str
     download_url: str | None
     connect_timeout: float
@@ -105,6 +114,7 @@ class VoucherifySettings:
     job_poll_interval_max: float
     job_resubmit_after: float
     job_max_age: float
+    job_upload_retention: float
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -121,10 +131,19 @@ def raw_settings() -> dict[str, Any]:
 def _convert(cast: type[int] | type[float], key: str, value: Any) -> Any:
     """``cast(value)``, or ImproperlyConfigured naming the option (never a bare ValueError)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ImproperlyConfigured(
-            f"settings.{SETTING_NAME}['{key}'] must be a number, got {value!r}."
-        )
+        raise ImproperlyConfigured(f"settings.{SETTING_NAME}['{key}'] must be a number, got {value!r}.")
     return cast(value)
+
+
+def _take_secret(values: dict[str, Any]) -> Secret | None:
+    """Swap ``values['SECRET_KEY']`` for a mask (valid to the checks exactly when the real one
+    is) and return the real one as a :class:`Secret` (None when it is missing or not a string)."""
+    raw = values.get("SECRET_KEY")
+    if not isinstance(raw, str | Secret):
+        return None
+    secret = Secret.wrap(raw)
+    values["SECRET_KEY"] = MASK if (raw.strip() if isinstance(raw, str) else raw) else ""
+    return secret
 
 
 def get_settings() -> VoucherifySettings:
@@ -135,6 +154,9 @@ def get_settings() -> VoucherifySettings:
     from .checks import settings_problems  # the checks and this lookup share one validator
 
     values = raw_settings()
+    # First of all, so that no frame below (a validation error raised here is rendered with its
+    # locals on Django's error pages) ever holds the token as a string.
+    secret_key = _take_secret(values)
     errors = [p for p in settings_problems(values) if p.is_serious()]
     if errors:
         first = errors[0]
@@ -147,7 +169,7 @@ def get_settings() -> VoucherifySettings:
 
     return VoucherifySettings(
         app_id=str(known["app_id"]),
-        secret_key=str(known["secret_key"]),
+        secret_key=secret_key or Secret(""),
         api_url=str(known["api_url"]).rstrip("/"),
         download_url=(str(known["download_url"]).rstrip("/") if known["download_url"] else None),
         connect_timeout=number(float, "CONNECT_TIMEOUT"),
@@ -174,6 +196,7 @@ def get_settings() -> VoucherifySettings:
         job_poll_interval_max=number(float, "JOB_POLL_INTERVAL_MAX"),
         job_resubmit_after=number(float, "JOB_RESUBMIT_AFTER"),
         job_max_age=number(float, "JOB_MAX_AGE"),
+        job_upload_retention=number(float, "JOB_UPLOAD_RETENTION"),
         voucher_action_inline_limit=number(int, "VOUCHER_ACTION_INLINE_LIMIT"),
         voucher_rate_limit_wait=number(float, "VOUCHER_RATE_LIMIT_WAIT"),
         extra=extra,

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from ..secret import Secret
 from .resources.customers import Customers
 from .resources.misc import AsyncActions, Exports, Validations
 from .resources.orders import Orders
@@ -52,10 +53,15 @@ class VoucherifyClient:
     the transport's (timeouts, retry policy, session, pool size...).
     """
 
-    def __init__(self, app_id: str, secret_key: str, api_url: str = "https://api.voucherify.io",
-                 **transport_options: Any) -> None:
-        self.transport = Transport(app_id=app_id, secret_key=secret_key, api_url=api_url,
-                                   **transport_options)
+    def __init__(
+        self,
+        app_id: str,
+        secret_key: str | Secret,
+        api_url: str = "https://api.voucherify.io",
+        **transport_options: Any,
+    ) -> None:
+        secret_key = Secret.wrap(secret_key)  # this frame keeps no plain token either
+        self.transport = Transport(app_id=app_id, secret_key=secret_key, api_url=api_url, **transport_options)
         self.vouchers = Vouchers(self.transport)
         self.redemptions = Redemptions(self.transport)
         self.customers = Customers(self.transport)
@@ -76,8 +82,12 @@ class VoucherifyClient:
             "download_url": conf.download_url,
             "connect_timeout": conf.connect_timeout,
             "read_timeout": conf.read_timeout,
-            "retry": RetryPolicy(max_retries=conf.max_retries, budget=conf.retry_budget,
-                                 backoff_base=conf.backoff_base, backoff_max=conf.backoff_max),
+            "retry": RetryPolicy(
+                max_retries=conf.max_retries,
+                budget=conf.retry_budget,
+                backoff_base=conf.backoff_base,
+                backoff_max=conf.backoff_max,
+            ),
             "pool_size": conf.pool_size,
             "trust_env": conf.trust_env,
             "proxies": conf.proxies,

@@ -1,8 +1,9 @@
 """One exception hierarchy for everything the client can raise.
 
 ``VoucherifyError``
-  ``TransportError`` - no HTTP response (DNS, refused connection, reset, timeout)
+  ``TransportError`` - no usable HTTP response (DNS, refused connection, reset, timeout)
     ``RequestTimeout``
+    ``InvalidResponseError`` - a 2xx whose body is not the expected JSON object (outcome unknown)
   ``APIError`` - Voucherify answered with an error status; carries the parsed error body
     ``BadRequestError`` (400), ``UnauthorizedError`` (401), ``ForbiddenError`` (403),
     ``NotFoundError`` (404), ``ConflictError`` (409, ``duplicate_found``),
@@ -23,14 +24,14 @@ class VoucherifyError(Exception):
 
 
 class TransportError(VoucherifyError):
-    """The request got no HTTP response.
+    """The request got no usable HTTP response.
 
     ``request_sent`` is False only when the connection provably never opened (refused, DNS
-    failure, connect timeout), i.e. the server cannot have acted on it.
+    failure, connect timeout), i.e. the server cannot have acted on it. When it is True the
+    outcome is unknown: the request may have been applied.
     """
 
-    def __init__(self, message: str, *, method: str = "", path: str = "",
-                 request_sent: bool = True) -> None:
+    def __init__(self, message: str, *, method: str = "", path: str = "", request_sent: bool = True) -> None:
         super().__init__(message)
         self.method = method
         self.path = path
@@ -45,11 +46,57 @@ class RequestTimeout(TransportError):
     """Connecting or reading took longer than the configured timeout."""
 
 
+class InvalidResponseError(TransportError):
+    """A 2xx answer whose body is not the JSON object the endpoint returns.
+
+    HTML from a proxy or captive portal, a body cut short, a JSON array or ``null``: not
+    Voucherify's answer, yet the request went through and may have been applied, so the outcome
+    is unknown (``request_sent`` is always True), as after a read timeout. Carries ``status``,
+    ``request_id`` (``X-Request-Id``, if any), ``content_type`` and ``snippet``: the start of the
+    body, printable, at most 200 characters, with the app token masked.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        method: str = "",
+        path: str = "",
+        request_id: str | None = None,
+        content_type: str = "",
+        snippet: str = "",
+    ) -> None:
+        super().__init__(message, method=method, path=path, request_sent=True)
+        self.status = status
+        self.request_id = request_id
+        self.content_type = content_type
+        self.snippet = snippet
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if self.content_type:
+            text += f" [{self.content_type}]"
+        if self.request_id:
+            text += f" request_id={self.request_id}"
+        return f"{text}: {self.snippet!r}" if self.snippet else text
+
+    def __repr__(self) -> str:
+        return f"InvalidResponseError(status={self.status}, request_id={self.request_id!r})"
+
+
 class APIError(VoucherifyError):
     """Voucherify answered with an HTTP error status."""
 
-    def __init__(self, status: int, body: dict[str, Any] | None = None, *, method: str = "",
-                 path: str = "", headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        body: dict[str, Any] | None = None,
+        *,
+        method: str = "",
+        path: str = "",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         body = body if isinstance(body, dict) else {}
         self.status = status
         self.body = body
@@ -59,16 +106,12 @@ class APIError(VoucherifyError):
         self.key: str | None = body.get("key")
         self.message: str | None = body.get("message")
         self.details: str | None = body.get("details")
-        self.request_id: str | None = body.get("request_id") or (headers or {}).get(
-            "x-request-id"
-        )
+        self.request_id: str | None = body.get("request_id") or (headers or {}).get("x-request-id")
         self.resource_id: str | None = body.get("resource_id")
         self.resource_type: str | None = body.get("resource_type")
         error = body.get("error")
         #: The custom message a shop configured in a validation rule, if any.
-        self.error_message: str | None = (
-            error.get("message") if isinstance(error, dict) else None
-        )
+        self.error_message: str | None = error.get("message") if isinstance(error, dict) else None
         super().__init__(self._summary())
 
     def _summary(self) -> str:
@@ -87,8 +130,9 @@ class APIError(VoucherifyError):
         return text
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(status={self.status}, key={self.key!r}, " \
-               f"request_id={self.request_id!r})"
+        return (
+            f"{type(self).__name__}(status={self.status}, key={self.key!r}, request_id={self.request_id!r})"
+        )
 
 
 class BadRequestError(APIError):
@@ -118,8 +162,14 @@ class PayloadTooLargeError(APIError):
 class RateLimitedError(APIError):
     """429: too many requests. ``retry_after`` is the delay Voucherify asked for, in seconds."""
 
-    def __init__(self, status: int, body: dict[str, Any] | None = None, *,
-                 retry_after: float | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        body: dict[str, Any] | None = None,
+        *,
+        retry_after: float | None = None,
+        **kwargs: Any,
+    ) -> None:
         self.retry_after = retry_after
         super().__init__(status, body, **kwargs)
 

@@ -7,77 +7,41 @@ nothing about endpoints; :mod:`.resources` build paths and bodies and call :meth
 from __future__ import annotations
 
 import email.utils
+import http.client
 import logging
+import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, cast
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import requests
-from requests.adapters import HTTPAdapter
+import urllib3
 from requests.structures import CaseInsensitiveDict
-from requests.utils import get_encoding_from_headers
 from urllib3.exceptions import NewConnectionError
 
 from .. import __version__
-from .errors import APIError, RateLimitedError, RequestTimeout, TransportError, error_class_for
+from ..secret import Secret
+from .bodies import error_body, success_body
+from .encoding import Params, encode_path, encode_query
+from .errors import (
+    APIError,
+    InvalidResponseError,
+    RateLimitedError,
+    RequestTimeout,
+    TransportError,
+    VoucherifyError,
+    error_class_for,
+)
+from .pooling import PooledAdapter
+from .redaction import TokenAuth, clear_frames_below, redact
 from .retry import RetryPolicy
 
 logger = logging.getLogger("django_voucherify")
 
 USER_AGENT = f"django-voucherify/{__version__} python-requests/{requests.__version__}"
 
-Params = Mapping[str, Any] | Iterable[tuple[str, Any]] | None
-
-
-def encode_path(template: str, *values: str) -> str:
-    """Fill ``{}`` slots of ``template`` with percent-encoded values (``/``, ``?``, ``#`` too).
-
-    Codes are arbitrary strings: ``A/B?C#D%E ü`` must reach the server as one path segment.
-    ``""``, ``"."`` and ``".."`` cannot: HTTP libraries drop or resolve them, which would address
-    another resource (``DELETE .../sessions/..`` deleting the voucher), so they are refused.
-    """
-    for value in values:
-        if str(value) in ("", ".", ".."):
-            raise ValueError(f"{value!r} cannot be used as a Voucherify identifier in a URL path")
-    return template.format(*(quote(str(v), safe="") for v in values))
-
-
-def encode_query(params: Params) -> list[tuple[str, str]]:
-    """Flatten query parameters the way Voucherify (qs) reads them.
-
-    Nested dicts use deepObject style (``created_at[before]=...``,
-    ``filters[code][conditions][$in][0]=A``); a top-level list repeats the key (``ids=a&ids=b``);
-    booleans are ``true``/``false``; ``None`` values are left out.
-    """
-    if params is None:
-        return []
-    items = params.items() if isinstance(params, Mapping) else params
-    out: list[tuple[str, str]] = []
-    for key, value in items:
-        if isinstance(value, list | tuple):
-            for item in value:
-                _flatten(out, key, item)
-        else:
-            _flatten(out, key, value)
-    return out
-
-
-def _flatten(out: list[tuple[str, str]], key: str, value: Any) -> None:
-    if value is None:
-        return
-    if isinstance(value, Mapping):
-        for sub_key, sub_value in value.items():
-            _flatten(out, f"{key}[{sub_key}]", sub_value)
-    elif isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            _flatten(out, f"{key}[{index}]", item)
-    elif isinstance(value, bool):
-        out.append((key, "true" if value else "false"))
-    elif hasattr(value, "isoformat"):
-        out.append((key, value.isoformat()))
-    else:
-        out.append((key, str(value)))
+__all__ = ["USER_AGENT", "Params", "Transport", "encode_path", "encode_query"]
 
 
 def _retry_after(response: requests.Response) -> float | None:
@@ -95,7 +59,18 @@ def _retry_after(response: requests.Response) -> float | None:
     return None
 
 
-def _never_sent(exc: requests.RequestException) -> bool:
+#: Failures of a request in flight, mapped to TransportError (see ``Transport._exchange``).
+_IN_FLIGHT_ERRORS = (
+    requests.RequestException,
+    urllib3.exceptions.HTTPError,
+    http.client.HTTPException,
+    OSError,
+    ValueError,
+)
+_JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+def _never_sent(exc: BaseException) -> bool:
     """True when the connection provably never opened, so the server saw nothing."""
     if isinstance(exc, requests.ConnectTimeout):
         return True
@@ -111,7 +86,7 @@ class Transport:
         self,
         *,
         app_id: str,
-        secret_key: str,
+        secret_key: str | Secret,
         api_url: str,
         download_url: str | None = None,
         connect_timeout: float = 3.05,
@@ -131,9 +106,12 @@ class Transport:
         self.retry = retry or RetryPolicy()
         self.log_bodies = log_bodies
         self._sleep = sleep
-        self._headers = {
+        # The token is a Secret everywhere (here, in every header dict, prepared request and
+        # urllib3/http.client frame): masked when shown, materialised by http.client only.
+        self._token = Secret.wrap(secret_key)
+        self._headers: dict[str, str | Secret] = {
             "X-App-Id": app_id,
-            "X-App-Token": secret_key,
+            "X-App-Token": self._token,
             "User-Agent": USER_AGENT,
             "Accept": "application/json",
         }
@@ -143,15 +121,16 @@ class Transport:
         return f"<Transport {self.api_url} app_id={self._headers['X-App-Id']!r}>"
 
     @staticmethod
-    def _new_session(pool_size: int, trust_env: bool, proxies: Mapping[str, str] | None,
-                     verify: bool | str) -> requests.Session:
+    def _new_session(
+        pool_size: int, trust_env: bool, proxies: Mapping[str, str] | None, verify: bool | str
+    ) -> requests.Session:
         session = requests.Session()
         session.trust_env = trust_env
         session.verify = verify
         if proxies:
             session.proxies.update(proxies)
         # Retries are ours (with a budget and POST safety), so urllib3's own are off.
-        adapter = _PooledAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
+        adapter = PooledAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         return session
@@ -172,62 +151,108 @@ class Transport:
         base_url: str | None = None,
         stream: bool = False,
     ) -> Any:
-        """Send one API call and return the parsed JSON (``None`` for an empty body).
+        """Send one API call and return the parsed JSON object (``None`` for a 204 or a delete).
 
         ``data`` may be bytes or an object with ``rewind()`` (a streamed upload); it is re-sent
         only after a failure that provably never reached the server. ``retry=False`` sends the
         request exactly once (used for redeem). With ``stream=True`` the raw
         :class:`requests.Response` is returned for the caller to consume and close.
+
+        Every failure is raised from this frame, outside any ``except`` block: the error has no
+        ``__cause__``/``__context__`` and no frame below this one (requests, urllib3 and
+        http.client frames, whose locals hold the request and its headers) stays reachable from
+        it. See "Secrets" in docs/client.md.
         """
         url = (base_url or self.api_url) + path
         query = encode_query(params)
-        send_headers = self._headers if not headers else {**self._headers, **headers}
         if json is not None:
-            send_headers = {**send_headers, "Content-Type": "application/json"}
+            headers = {**headers, "Content-Type": "application/json"} if headers else _JSON_HEADERS
         policy = self.retry
         started = time.monotonic()
         retry_number = 0
         while True:
             attempt_started = time.monotonic()
-            try:
-                response = self._send(method, url, query, json, data, send_headers, stream)
-            except requests.RequestException as exc:
-                sent = not _never_sent(exc)
-                error = self._transport_error(exc, method, path, sent)
+            result = self._exchange(method, url, path, query, json, data, headers, stream)
+            if isinstance(result, TransportError):  # no usable response
+                error: VoucherifyError = result
+                status: int | None = None
                 delay = policy.backoff(retry_number)
-                if (retry and self._can_retry(method, None, sent, retry_number, started, delay)
-                        and _rewind(data)):
-                    self._log_retry(method, path, str(error), delay, retry_number)
-                    self._sleep(delay)
-                    retry_number += 1
-                    continue
-                logger.warning("voucherify %s %s failed: %s", method, path, error)
-                # requests attaches the prepared request (and so the X-App-Token header) to its
-                # exception; the chained cause must not carry the secret around.
-                exc.request = None
-                raise error from exc
-            elapsed_ms = (time.monotonic() - attempt_started) * 1000
-            status = response.status_code
-            if status < 400:
-                self._log_response(method, path, response, elapsed_ms, json)
-                if stream:
-                    return response
-                return _parse_body(response)
-            api_error = self._api_error(response, method, path)
-            retry_after = api_error.retry_after if isinstance(api_error, RateLimitedError) else None
-            delay = retry_after if retry_after is not None else policy.backoff(retry_number)
-            self._log_response(method, path, response, elapsed_ms, json, error=api_error)
-            if (retry and self._can_retry(method, status, True, retry_number, started, delay)
-                    and _rewind(data)):
-                self._log_retry(method, path, f"HTTP {status}", delay, retry_number)
+                sent = result.request_sent
+            else:
+                response = result
+                status = response.status_code
+                elapsed_ms = (time.monotonic() - attempt_started) * 1000
+                if status < 400:
+                    self._log_response(method, path, response, elapsed_ms, json)
+                    if stream:
+                        return response
+                    body = self._parse_body(response, method, path)
+                    if not isinstance(body, InvalidResponseError):
+                        return body
+                    error, status, sent = body, None, True  # received, maybe applied: unknown
+                    delay = policy.backoff(retry_number)
+                else:
+                    api_error = self._api_error(response, method, path)
+                    retry_after = api_error.retry_after if isinstance(api_error, RateLimitedError) else None
+                    delay = retry_after if retry_after is not None else policy.backoff(retry_number)
+                    self._log_response(method, path, response, elapsed_ms, json, error=api_error)
+                    error, sent = api_error, True
                 response.close()
+                del response, result
+            if (
+                retry
+                and self._can_retry(method, status, sent, retry_number, started, delay)
+                and _rewind(data)
+            ):
+                self._log_retry(
+                    method, path, str(error) if status is None else f"HTTP {status}", delay, retry_number
+                )
                 self._sleep(delay)
                 retry_number += 1
                 continue
-            raise api_error
+            if not isinstance(error, APIError):
+                logger.warning("voucherify %s %s failed: %s", method, path, error)
+            raise error
 
-    def _send(self, method: str, url: str, query: list[tuple[str, str]], json: Any, data: Any,
-              headers: Mapping[str, str], stream: bool) -> requests.Response:
+    def _exchange(
+        self,
+        method: str,
+        url: str,
+        path: str,
+        query: list[tuple[str, str]],
+        json: Any,
+        data: Any,
+        headers: Mapping[str, str] | None,
+        stream: bool,
+    ) -> requests.Response | TransportError:
+        """:meth:`_send`, with every failure below turned into a :class:`TransportError` that is
+        returned (not raised) so that the frames under this one, and the original exception
+        with its chain, are dropped here.
+
+        Only the failures of a request in flight are mapped (requests' and urllib3's errors,
+        ``OSError``, ``http.client``'s, and ``ValueError``, which http.client raises quoting an
+        invalid header value, i.e. the token). Anything else (a bug, ``KeyboardInterrupt``,
+        Celery's soft time limit) propagates unchanged, after the locals of the frames under
+        this one are cleared.
+        """
+        try:
+            return self._send(method, url, query, json, data, headers, stream)
+        except _IN_FLIGHT_ERRORS as exc:
+            return self._transport_error(exc, method, path, sent=not _never_sent(exc))
+        except BaseException as exc:
+            clear_frames_below(exc, sys._getframe())
+            raise
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        query: list[tuple[str, str]],
+        json: Any,
+        data: Any,
+        headers: Mapping[str, str] | None,
+        stream: bool,
+    ) -> requests.Response:
         """One HTTP exchange through the session's mounted adapter.
 
         ``Session.request`` re-merges session settings, cookies, hooks and environment on every
@@ -235,30 +260,50 @@ class Transport:
         cookies, and it is most of requests' CPU cost per call. So the request is prepared here
         (URL and body encoded exactly as requests would) and handed to the adapter mounted for
         the URL: pooling, TLS settings, proxies and mounted test adapters all still apply. With
-        ``trust_env`` the environment (proxies, CA bundle) must be read, so requests does it all.
+        ``trust_env`` the environment (proxies, CA bundle) must be read, so requests does it all;
+        the token then joins the headers through an auth hook, past requests' header checks
+        (which accept only str and bytes, not a :class:`Secret`).
         """
         session = self.session
         if session.trust_env:
-            return session.request(method, url, params=query, json=json, data=data,
-                                   headers=headers, timeout=self.timeout, stream=stream,
-                                   allow_redirects=False)
+            plain = {k: str(v) for k, v in self._headers.items() if k != "X-App-Token"}
+            return session.request(
+                method,
+                url,
+                params=query,
+                json=json,
+                data=data,
+                headers={**plain, **headers} if headers else plain,
+                timeout=self.timeout,
+                stream=stream,
+                allow_redirects=False,
+                auth=TokenAuth(self._token),
+            )
         prepared = requests.PreparedRequest()
         prepared.method = method
         prepared.url = f"{url}?{urlencode(query)}" if query else url
+        # A Secret stands where requests' stubs say str: http.client encodes either alike.
         prepared.headers = CaseInsensitiveDict(
-            {**cast(Mapping[str, str], session.headers), **headers})
+            cast(Mapping[str, str], {**session.headers, **self._headers, **(headers or {})})
+        )
         prepared.prepare_body(data, None, json)
         prepared.hooks = {"response": []}
         adapter = session.get_adapter(prepared.url)
-        response = adapter.send(prepared, stream=stream, timeout=self.timeout,
-                                verify=True if session.verify is None else session.verify,
-                                cert=session.cert, proxies=session.proxies)
+        response = adapter.send(
+            prepared,
+            stream=stream,
+            timeout=self.timeout,
+            verify=True if session.verify is None else session.verify,
+            cert=session.cert,
+            proxies=session.proxies,
+        )
         if not stream:
             response.content  # noqa: B018  (read the body now, as Session.send does)
         return response
 
-    def _can_retry(self, method: str, status: int | None, sent: bool, retry_number: int,
-                   started: float, delay: float) -> bool:
+    def _can_retry(
+        self, method: str, status: int | None, sent: bool, retry_number: int, started: float, delay: float
+    ) -> bool:
         policy = self.retry
         if retry_number >= policy.max_retries:
             return False
@@ -268,102 +313,79 @@ class Transport:
         return (time.monotonic() - started) + delay <= policy.budget
 
     @staticmethod
-    def _transport_error(exc: requests.RequestException, method: str, path: str,
-                         sent: bool) -> TransportError:
+    def _transport_error(exc: BaseException, method: str, path: str, sent: bool) -> TransportError:
+        """The error for a failure in flight; only its type is named (messages of the layers
+        below may quote the request, e.g. http.client's "Invalid header value ...")."""
         if isinstance(exc, requests.Timeout):
             kind = "connect" if isinstance(exc, requests.ConnectTimeout) else "read"
-            return RequestTimeout(f"Voucherify {kind} timeout", method=method, path=path,
-                                  request_sent=sent)
+            return RequestTimeout(f"Voucherify {kind} timeout", method=method, path=path, request_sent=sent)
         reason = type(exc).__name__
-        return TransportError(f"Voucherify unreachable: {reason}", method=method, path=path,
-                              request_sent=sent)
+        what = "unreachable" if isinstance(exc, requests.RequestException | OSError) else ("request failed")
+        return TransportError(f"Voucherify {what}: {reason}", method=method, path=path, request_sent=sent)
 
-    @staticmethod
-    def _api_error(response: requests.Response, method: str, path: str) -> APIError:
-        try:
-            body = response.json()
-        except ValueError:
-            body = {"message": response.text[:500] or response.reason}
+    def _parse_body(self, response: requests.Response, method: str, path: str) -> Any:
+        return success_body(response, method, path, self._token)
+
+    def _api_error(self, response: requests.Response, method: str, path: str) -> APIError:
+        body = error_body(response, self._token)
         cls = error_class_for(response.status_code)
         headers = {"x-request-id": response.headers.get("X-Request-Id", "")}
         if cls is RateLimitedError:
-            return RateLimitedError(response.status_code, body, retry_after=_retry_after(response),
-                                    method=method, path=path, headers=headers)
+            return RateLimitedError(
+                response.status_code,
+                body,
+                retry_after=_retry_after(response),
+                method=method,
+                path=path,
+                headers=headers,
+            )
         return cls(response.status_code, body, method=method, path=path, headers=headers)
 
-    def _log_response(self, method: str, path: str, response: requests.Response,
-                      elapsed_ms: float, sent_json: Any, error: APIError | None = None) -> None:
+    def _log_response(
+        self,
+        method: str,
+        path: str,
+        response: requests.Response,
+        elapsed_ms: float,
+        sent_json: Any,
+        error: APIError | None = None,
+    ) -> None:
         status = response.status_code
-        level = logging.DEBUG if status < 400 else (
-            logging.WARNING if status >= 500 or status == 429 else logging.INFO)
+        level = (
+            logging.DEBUG
+            if status < 400
+            else (logging.WARNING if status >= 500 or status == 429 else logging.INFO)
+        )
         if not logger.isEnabledFor(level):
             return
         request_id = error.request_id if error else response.headers.get("X-Request-Id")
-        logger.log(level, "voucherify %s %s -> %s in %.0f ms request_id=%s", method, path,
-                   status, elapsed_ms, request_id,
-                   extra={"method": method, "path": path, "status": status,
-                          "duration_ms": elapsed_ms, "request_id": request_id})
+        logger.log(
+            level,
+            "voucherify %s %s -> %s in %.0f ms request_id=%s",
+            method,
+            path,
+            status,
+            elapsed_ms,
+            request_id,
+            extra={
+                "method": method,
+                "path": path,
+                "status": status,
+                "duration_ms": elapsed_ms,
+                "request_id": request_id,
+            },
+        )
         if self.log_bodies and logger.isEnabledFor(logging.DEBUG):
             logger.debug("voucherify %s %s request body: %s", method, path, sent_json)
             if not response.raw or not getattr(response, "_content_consumed", True):
                 return
-            logger.debug("voucherify %s %s response body: %s", method, path, response.text[:4000])
+            logger.debug(
+                "voucherify %s %s response body: %s", method, path, redact(response.text[:4000], self._token)
+            )
 
     @staticmethod
     def _log_retry(method: str, path: str, why: str, delay: float, retry_number: int) -> None:
-        logger.warning("voucherify %s %s: %s, retry %d in %.2f s", method, path, why,
-                       retry_number + 1, delay)
-
-
-class _PooledAdapter(HTTPAdapter):
-    """``HTTPAdapter`` minus per-call work an API client does not need.
-
-    requests looks the urllib3 pool up again on every call (URL parsing, pool-key
-    normalisation) and runs the response through a cookie jar; the client talks to one or two
-    fixed origins, and Voucherify sets no cookies. Pools are cached per origin and TLS settings
-    (refreshed if urllib3 closed one), and responses skip the cookie jar.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._pools: dict[tuple[Any, ...], Any] = {}
-
-    def get_connection_with_tls_context(self, request: requests.PreparedRequest, verify: Any,
-                                        proxies: Mapping[str, str] | None = None,
-                                        cert: Any = None) -> Any:
-        if proxies:  # proxy selection depends on the URL: leave it all to requests
-            return super().get_connection_with_tls_context(request, verify, dict(proxies), cert)
-        origin = "/".join(str(request.url).split("/", 3)[:3])
-        key = (origin, verify, cert)
-        pool = self._pools.get(key)
-        if pool is None or pool.pool is None:  # first use, or closed by the pool manager
-            pool = super().get_connection_with_tls_context(request, verify, None, cert)
-            self._pools[key] = pool
-        return pool
-
-    def build_response(self, req: requests.PreparedRequest, resp: Any) -> requests.Response:
-        response = requests.Response()
-        response.status_code = resp.status
-        response.headers = CaseInsensitiveDict(resp.headers)
-        response.encoding = get_encoding_from_headers(response.headers)
-        response.raw = resp
-        response.reason = resp.reason
-        response.url = str(req.url)
-        response.request = req
-        response.connection = self
-        return response
-
-    def close(self) -> None:
-        self._pools.clear()
-        super().close()
-
-
-def _parse_body(response: requests.Response) -> Any:
-    if response.status_code == 204 or not response.content:
-        return None
-    if "json" in response.headers.get("Content-Type", "json"):
-        return response.json()
-    return response.text
+        logger.warning("voucherify %s %s: %s, retry %d in %.2f s", method, path, why, retry_number + 1, delay)
 
 
 def _rewind(data: Any) -> bool:

@@ -41,6 +41,18 @@ def _read_body(body: Any) -> bytes:
     return buf.getvalue()
 
 
+def _header_text(value: Any) -> str:
+    """A header value as the socket would carry it: what ``http.client`` accepts (str, bytes, or
+    any object with ``encode()``, such as the client's masked token) as a latin-1 string."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("latin-1")
+    if hasattr(value, "encode"):
+        return bytes(value.encode("latin-1")).decode("latin-1")
+    return str(value)
+
+
 def _read_timeout(timeout: Any) -> float | None:
     if isinstance(timeout, tuple):
         timeout = timeout[1]
@@ -75,7 +87,8 @@ class SandboxAdapter(BaseAdapter):
             "wsgi.input": io.BytesIO(body),
             "sandbox.read_timeout": _read_timeout(timeout),
         }
-        for name, value in request.headers.items():
+        for name, raw in request.headers.items():
+            value = _header_text(raw)
             key = name.upper().replace("-", "_")
             if key == "CONTENT_TYPE":
                 environ["CONTENT_TYPE"] = value

@@ -1,0 +1,86 @@
+"""Reading response bodies: a 2xx answer must be the JSON object the endpoint returns.
+
+A proxy, a CDN or a captive portal may answer 200 with HTML; a connection closed early leaves a
+truncated body; a broken gateway may send a JSON array. None of these is Voucherify's answer,
+yet the request got that far and may have been applied: :class:`InvalidResponseError` says so
+(outcome unknown), never a raw ``JSONDecodeError``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Any
+
+import requests
+
+from ..secret import Secret
+from .errors import InvalidResponseError
+from .redaction import redact, snippet
+
+#: Methods whose success may come without a body (Voucherify answers deletes with 204).
+_BODYLESS_METHODS = frozenset({"DELETE", "HEAD"})
+
+
+def load_json(content: bytes) -> Any:
+    """``json.loads`` for a body; raises ``ValueError`` for anything unreadable (deep nesting
+    included)."""
+    try:
+        return json.loads(content)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+def success_body(response: requests.Response, method: str, path: str, secret: Secret) -> Any:
+    """The JSON object of a 2xx answer, ``None`` for a 204 (or a bodiless delete), or an
+    :class:`InvalidResponseError` (returned, so the caller raises it outside any ``except``)."""
+    if response.status_code == 204:
+        return None
+    content = response.content
+    if not content:
+        if method in _BODYLESS_METHODS:
+            return None
+        return _invalid("an empty body", response, content, method, path, secret)
+    content_type = response.headers.get("Content-Type", "")
+    if content_type and "json" not in content_type.lower():
+        return _invalid("a body that is not JSON", response, content, method, path, secret)
+    try:
+        body = load_json(content)
+    except ValueError:
+        return _invalid("a body that is not valid JSON (truncated?)", response, content, method, path, secret)
+    if not isinstance(body, dict):
+        return _invalid(
+            f"a JSON {type(body).__name__} where an object was expected",
+            response,
+            content,
+            method,
+            path,
+            secret,
+        )
+    return body
+
+
+def error_body(response: requests.Response, secret: Secret) -> dict[str, Any]:
+    """The parsed error of a 4xx/5xx answer; a non-JSON one becomes ``{"message": <start>}``.
+    The token is masked wherever it appears (gateways quote request headers)."""
+    content = response.content
+    body: Any = None
+    with contextlib.suppress(ValueError):
+        body = load_json(content) if content else None
+    if not isinstance(body, dict):
+        body = {"message": snippet(content, secret, 500) if content else response.reason}
+    return redact(body, secret)  # type: ignore[no-any-return]
+
+
+def _invalid(
+    what: str, response: requests.Response, content: bytes, method: str, path: str, secret: Secret
+) -> InvalidResponseError:
+    return InvalidResponseError(
+        f"Voucherify answered {response.status_code} with {what}",
+        status=response.status_code,
+        method=method,
+        path=path,
+        request_id=response.headers.get("X-Request-Id") or None,
+        content_type=response.headers.get("Content-Type", ""),
+        snippet=snippet(content, secret),
+    )

@@ -1,0 +1,93 @@
+"""Keeping the app token out of everything an error leaves behind.
+
+Three layers (docs/client.md, "Secrets"):
+
+1. the token is a :class:`~django_voucherify.secret.Secret` in every object and frame that holds
+   it (masked ``str``/``repr``, XOR-masked value, materialised by ``http.client`` alone);
+2. the transport raises its errors outside ``except`` blocks, so no chain leads to the frames of
+   requests, urllib3 and http.client; what it does not map is re-raised with the locals of
+   those frames cleared (:func:`clear_frames_below`);
+3. text that came back from the other side (error bodies, a proxy's page) is searched for the
+   token before it goes into an exception or a log line (:func:`redact`), as some gateways
+   quote the request's headers in their error pages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import types
+from typing import Any
+
+import requests
+from requests.auth import AuthBase
+
+from ..secret import MASK, Secret
+
+
+class TokenAuth(AuthBase):
+    """Adds ``X-App-Token`` to a request prepared by ``Session.request`` (``TRUST_ENV``)."""
+
+    def __init__(self, token: Secret) -> None:
+        self.token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["X-App-Token"] = self.token  # type: ignore[assignment]  # encoded by http.client
+        return request
+
+
+def redact(value: Any, secret: Secret) -> Any:
+    """``value`` (str, or dicts and lists of them) with every occurrence of ``secret`` masked."""
+    if not secret:
+        return value
+    token = secret.reveal()
+    return _redact(value, token)
+
+
+def _redact(value: Any, token: str) -> Any:
+    if isinstance(value, str):
+        return value.replace(token, MASK) if token in value else value
+    if isinstance(value, dict):
+        return {_redact(k, token): _redact(v, token) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v, token) for v in value]
+    return value
+
+
+def snippet(content: bytes, secret: Secret, limit: int = 200) -> str:
+    """The start of a body as printable text, token masked (even one cut at ``limit``)."""
+    text = content[: limit * 4 + 64].decode("utf-8", "replace")
+    text = redact(text[: limit + 64], secret)
+    text = "".join(ch if ch.isprintable() else " " for ch in text)
+    return text[:limit] + ("..." if len(content) > limit else "")
+
+
+def clear_frames_below(exc: BaseException, boundary: types.FrameType) -> None:
+    """Clear the locals of the frames ``exc`` went through under ``boundary``, and of those of
+    the exceptions chained to it that were raised there too (not the caller's own context)."""
+    frames: list[types.FrameType] = []
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame is not boundary:
+        tb = tb.tb_next
+    tb = tb.tb_next if tb is not None else None
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    below = {id(f) for f in frames}
+    pending = [exc.__cause__, exc.__context__]
+    seen: set[int] = set()
+    while pending:
+        link = pending.pop()
+        if link is None or id(link) in seen:
+            continue
+        seen.add(id(link))
+        tb = link.__traceback__
+        if tb is None or id(tb.tb_frame) not in below:
+            continue  # raised elsewhere (the caller was handling it): not ours to clear
+        while tb is not None:
+            frames.append(tb.tb_frame)
+            below.add(id(tb.tb_frame))
+            tb = tb.tb_next
+        pending += [link.__cause__, link.__context__]
+    for frame in frames:
+        with contextlib.suppress(RuntimeError):  # a frame still running cannot be cleared
+            frame.clear()

@@ -1,0 +1,96 @@
+"""``Secret``: a credential that shows itself to nobody but the socket.
+
+The app token is sent on every request, so it lives in header dicts, prepared requests and
+urllib3/http.client frames, all of which error pages (Django's technical 500 page,
+``AdminEmailHandler`` mails, Sentry) render from frame locals. A :class:`Secret` is what those
+places hold instead of the string: its ``str``/``repr`` are masked, it cannot be pickled, and it
+keeps the value XOR-masked with a random pad, so no serialiser walking objects finds the token
+either. The value is produced only by :meth:`encode`, which is what ``http.client`` calls on a
+header value just before writing it to the socket, and by :meth:`reveal` for code that must
+hand the string on (a test adapter).
+
+This module imports nothing heavy: settings (``conf``) wrap the token as soon as they read it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from typing import Any, NoReturn
+
+MASK = "********"
+
+
+class Secret:
+    """An immutable credential; ``Secret(value) == value`` compares in constant time."""
+
+    __slots__ = ("_length", "_masked", "_pad")
+
+    _length: int
+    _masked: int
+    _pad: int
+
+    def __init__(self, value: str | Secret) -> None:
+        if isinstance(value, Secret):
+            raw = value._bytes()
+        elif isinstance(value, str):
+            raw = value.encode("utf-8")
+        else:
+            raise TypeError(f"a Secret wraps a str, not {type(value).__name__}")
+        pad = int.from_bytes(os.urandom(len(raw)), "big")
+        object.__setattr__(self, "_length", len(raw))
+        object.__setattr__(self, "_pad", pad)
+        object.__setattr__(self, "_masked", int.from_bytes(raw, "big") ^ pad)
+
+    @classmethod
+    def wrap(cls, value: str | Secret) -> Secret:
+        """``value`` itself when it is a :class:`Secret` already, else a new one."""
+        return value if isinstance(value, Secret) else cls(value)
+
+    def _bytes(self) -> bytes:
+        return (self._masked ^ self._pad).to_bytes(self._length, "big")
+
+    def encode(self, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+        """The value as bytes: ``http.client`` calls this to write a header value."""
+        raw = self._bytes()
+        if raw.isascii():  # every codec http.client or a test adapter asks for agrees on ASCII
+            return raw
+        return raw.decode("utf-8").encode(encoding, errors)
+
+    def reveal(self) -> str:
+        """The value as a string, for the rare code that must pass it on as one."""
+        return self._bytes().decode("utf-8")
+
+    def __bool__(self) -> bool:
+        return self._length > 0
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Secret):
+            return hmac.compare_digest(self._bytes(), other._bytes())
+        if isinstance(other, str):
+            return hmac.compare_digest(self._bytes(), other.encode("utf-8"))
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((Secret, self._bytes()))
+
+    def __repr__(self) -> str:
+        return f"Secret('{MASK}')"
+
+    def __str__(self) -> str:
+        return MASK
+
+    def __format__(self, spec: str) -> str:
+        return format(MASK, spec)
+
+    def __setattr__(self, name: str, value: Any) -> NoReturn:
+        raise AttributeError("a Secret is immutable")
+
+    def __copy__(self) -> Secret:
+        return self
+
+    def __deepcopy__(self, memo: Any) -> Secret:
+        return self
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("a Secret cannot be pickled (it would be written out in clear)")
