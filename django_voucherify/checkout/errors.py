@@ -32,8 +32,15 @@ class CodesRefused(CheckoutError):
     ``key`` is Voucherify's error key, ``codes`` the per-code reasons when known.
     """
 
-    def __init__(self, message: str, *, key: str | None, codes: list[CodeResult] | None = None,
-                 request_id: str | None = None, ledger: CheckoutRedemption | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        key: str | None,
+        codes: list[CodeResult] | None = None,
+        request_id: str | None = None,
+        ledger: CheckoutRedemption | None = None,
+    ) -> None:
         super().__init__(message, ledger=ledger)
         self.key = key
         self.codes = codes or []
@@ -47,10 +54,21 @@ class CheckoutUnavailable(CheckoutError):
     UNKNOWN and reconciliation rolls back whatever it finds (the discount was not honoured).
     """
 
-    def __init__(self, message: str | None = None, *, outcome_unknown: bool = False,
-                 ledger: CheckoutRedemption | None = None) -> None:
-        super().__init__(message or _("Vouchers cannot be checked right now. Please try again in a "
-                                      "moment, or continue without the voucher."), ledger=ledger)
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        outcome_unknown: bool = False,
+        ledger: CheckoutRedemption | None = None,
+    ) -> None:
+        super().__init__(
+            message
+            or _(
+                "Vouchers cannot be checked right now. Please try again in a "
+                "moment, or continue without the voucher."
+            ),
+            ledger=ledger,
+        )
         self.outcome_unknown = outcome_unknown
 
 
@@ -62,11 +80,21 @@ class AlreadyRedeemed(CheckoutError):
 
 
 class RollbackFailed(CheckoutError):
-    """The rollback call failed. ``retryable``: an outage (it is retried from Celery), else a
-    refusal that needs a person (shown in the admin)."""
+    """The rollback call failed; it stays asked for and is retried from Celery until
+    Voucherify confirms. ``refused``: Voucherify answered with a 4xx (keys, permissions, an id
+    it does not know): the row is also flagged for staff. ``retryable`` is always True (kept
+    for callers written when refusals were given up)."""
 
-    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None,
-                 ledger: CheckoutRedemption | None = None) -> None:
+    retryable = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        refused: bool = False,
+        retry_after: float | None = None,
+        ledger: CheckoutRedemption | None = None,
+    ) -> None:
         super().__init__(message, ledger=ledger)
-        self.retryable = retryable
+        self.refused = refused
         self.retry_after = retry_after

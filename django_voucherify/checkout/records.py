@@ -13,8 +13,7 @@ from ..models.ledger import CheckoutRedemption, LedgerState
 from .results import Totals
 
 
-def locked_update(ledger_id: int,
-                  change: Callable[[CheckoutRedemption], bool | None]) -> CheckoutRedemption:
+def locked_update(ledger_id: int, change: Callable[[CheckoutRedemption], bool | None]) -> CheckoutRedemption:
     """Lock the row, let ``change`` edit it, save it (unless ``change`` returns False)."""
     with transaction.atomic():
         row = CheckoutRedemption.objects.select_for_update().get(pk=ledger_id)
@@ -38,8 +37,16 @@ def apply_redeem_response(row: CheckoutRedemption, response: Mapping[str, Any]) 
     row.response = dict(response)
 
 
-def apply_failure(row: CheckoutRedemption, state: str, key: str | None, message: str,
-                  request_id: str | None) -> None:
+def redemption_ids_of(response: Mapping[str, Any]) -> set[str]:
+    """Every redemption id a redeem response names (parent and per-code)."""
+    parent = response.get("parent_redemption") or {}
+    ids = {str(r["id"]) for r in response.get("redemptions") or [] if r.get("id")}
+    return ids | ({str(parent["id"])} if parent.get("id") else set())
+
+
+def apply_failure(
+    row: CheckoutRedemption, state: str, key: str | None, message: str, request_id: str | None
+) -> None:
     row.state = state
     row.failure_key = (key or "")[:64]
     row.failure_message = message

@@ -19,14 +19,15 @@ from ..api.client import VoucherifyClient
 from ..api.errors import APIError, VoucherifyError
 from ..models.ledger import CheckoutRedemption, LedgerState
 from ..models.orders import Order
-from . import payloads, records
+from . import payloads, records, sender
 from .client import checkout_client
 from .conf import checkout_settings
 from .errors import AlreadyRedeemed, CheckoutUnavailable, CodesRefused
 from .messages import message_for, unavailable_message
 from .outage import is_outage, proceeds_without_discount, redeem_may_have_happened
 from .results import RedeemOutcome, Totals
-from .schedule import schedule_reconcile, schedule_rollback
+from .rollback import request_rollback
+from .schedule import schedule_reconcile
 
 logger = logging.getLogger("django_voucherify.checkout")
 
@@ -54,14 +55,25 @@ def redeem(
     """
     items = payloads.redeemables(codes)
     body = payloads.request_body(items, order, customer)
-    row = _claim(payloads.order_source_id(order), items, order, customer, body["order"].get("amount"))
+    source_id = payloads.order_source_id(order)
+    # Everything that can refuse a setting runs before the ledger row is written: a row
+    # committed and then abandoned by an ImproperlyConfigured would lock the order.
+    checkout_settings()
+    api = client or checkout_client()
+    row = _claim(source_id, items, order, customer, body["order"].get("amount"))
     body["metadata"] = {**dict(metadata or {}), **row.metadata_marker()}
     if session_key:
         body["session"] = {"key": session_key}
+    sent = sender.DeadlineBody(sender.encode(body), sender.deadline_for(row.created_at, api))
     try:
-        response = (client or checkout_client()).redemptions.redeem(body)
+        response = sender.send_redeem(api, sent)
     except VoucherifyError as exc:
         return _record_error(row, exc)
+    except sender.SendDeadlinePassed as exc:
+        return _record_not_sent(row, exc)
+    except Exception as exc:
+        _record_unexpected(row, exc, maybe_sent=sent.started)
+        raise
     row = records.locked_update(row.pk, lambda r: _record_success(r, response))
     if row.state != LedgerState.SUCCEEDED or row.rollback_requested_at is not None:
         return _taken_over(row)
@@ -71,8 +83,13 @@ def redeem(
     )  # fmt: skip
 
 
-def _claim(source_id: str, items: Sequence[payloads.Redeemable], order: payloads.OrderInput,
-           customer: payloads.CustomerInput, amount: int | None) -> CheckoutRedemption:
+def _claim(
+    source_id: str,
+    items: Sequence[payloads.Redeemable],
+    order: payloads.OrderInput,
+    customer: payloads.CustomerInput,
+    amount: int | None,
+) -> CheckoutRedemption:
     """Insert the PENDING row and commit it, or raise :class:`AlreadyRedeemed`.
 
     Two concurrent inserts for one order: PostgreSQL makes the second wait on the unique index
@@ -96,14 +113,43 @@ def _claim(source_id: str, items: Sequence[payloads.Redeemable], order: payloads
             if live is not None:
                 raise AlreadyRedeemed(live) from None
             # The live row turned FAILED/ROLLED_BACK in between: the order is free again.
-    raise AlreadyRedeemed(CheckoutRedemption.objects.filter(order_source_id=source_id).first()
-                          or CheckoutRedemption(**fields))
+    raise AlreadyRedeemed(
+        CheckoutRedemption.objects.filter(order_source_id=source_id).first() or CheckoutRedemption(**fields)
+    )
 
 
 def _record_success(row: CheckoutRedemption, response: Mapping[str, Any]) -> bool:
-    if row.state != LedgerState.PENDING:
-        return False  # reconciliation took the attempt over (the answer came too late)
+    if row.state == LedgerState.PENDING:
+        records.apply_redeem_response(row, response)
+        return True
+    return _record_late_answer(row, response)
+
+
+#: Why a redemption answered after its attempt was given up is rolled back.
+ORPHANED_ROLLBACK_REASON = "redeem answered after the checkout attempt was given up"
+
+
+def _record_late_answer(row: CheckoutRedemption, response: Mapping[str, Any]) -> bool:
+    """Reconciliation took the attempt over before this answer arrived. An answer in hand is
+    never discarded: if it names redemptions the row does not know (reconciliation concluded
+    "not redeemed", e.g. Voucherify held the request past the grace period), they are recorded
+    on the row, which becomes ORPHANED (holds a redemption, does not block the order, which may
+    have a new attempt by now), their rollback is asked for, and the row is flagged."""
+    answer = records.redemption_ids_of(response)
+    known = {row.parent_redemption_id, *row.redemption_ids}
+    if not (answer - known):
+        return False  # reconciliation found and recorded these very redemptions
+    if row.state != LedgerState.FAILED:  # ids the row does not know on a settled row: a person
+        row.needs_attention = True
+        row.attention_reason = f"redeem answered late with unrecorded ids {sorted(answer - known)}"[:200]
+        row.response = {**row.response, "late_answer": dict(response)}
+        return True
+    failure = f"{row.failure_key}: {row.failure_message}"
     records.apply_redeem_response(row, response)
+    row.state = LedgerState.ORPHANED
+    row.needs_attention = True
+    row.attention_reason = f"redeemed after being marked failed ({failure})"[:200]
+    records.request_rollback_on(row, ORPHANED_ROLLBACK_REASON)
     return True
 
 
@@ -112,22 +158,66 @@ def _taken_over(row: CheckoutRedemption) -> RedeemOutcome:
     caller as gone and settled the row, rolling back what it found), or the order's rollback
     was asked for while the request was in flight (cancelled): the discount must not be honoured
     now. Handled like an outage whose outcome is unknown."""
-    logger.warning("Voucherify checkout: redeem answer for ledger row %s came after reconciliation "
-                   "or a rollback request (%s); the discount is not applied.", row.pk, row.state)
-    if row.rollback_pending:  # e.g. the order was cancelled while the redeem was in flight
-        schedule_rollback(row.pk)
+    logger.warning(
+        "Voucherify checkout: redeem answer for ledger row %s came after reconciliation "
+        "or a rollback request (%s); the discount is not applied.",
+        row.pk,
+        row.state,
+    )
+    if row.rollback_pending:  # cancelled while the redeem was in flight, or ORPHANED
+        request_rollback(row, row.rollback_reason)
     if proceeds_without_discount():
-        return RedeemOutcome(ledger=row, totals=Totals.undiscounted(row.amount), applied=False,
-                             notice=unavailable_message())
+        return RedeemOutcome(
+            ledger=row, totals=Totals.undiscounted(row.amount), applied=False, notice=unavailable_message()
+        )
     raise CheckoutUnavailable(outcome_unknown=True, ledger=row)
+
+
+def _record_not_sent(row: CheckoutRedemption, exc: sender.SendDeadlinePassed) -> RedeemOutcome:
+    """The request stalled before leaving until its deadline passed: it was never sent (and
+    reconciliation may already have concluded so). Nothing redeemed; handled as an outage."""
+    logger.warning("Voucherify checkout: ledger row %s: %s", row.pk, exc)
+
+    def mark(r: CheckoutRedemption) -> bool:
+        if r.state != LedgerState.PENDING:
+            return False  # reconciliation concluded "not redeemed" first, rightly
+        records.apply_failure(r, LedgerState.FAILED, "not_sent", str(exc), None)
+        return True
+
+    row = records.locked_update(row.pk, mark)
+    if proceeds_without_discount():
+        return RedeemOutcome(
+            ledger=row, totals=Totals.undiscounted(row.amount), applied=False, notice=unavailable_message()
+        )
+    raise CheckoutUnavailable(outcome_unknown=False, ledger=row) from exc
+
+
+def _record_unexpected(row: CheckoutRedemption, exc: Exception, *, maybe_sent: bool) -> None:
+    """Not a Voucherify answer (a bug, a setting read late): never leave the row PENDING. Not a
+    byte sent: FAILED, the order is free. Maybe sent: UNKNOWN, reconciled and rolled back."""
+    logger.exception("Voucherify checkout: redeem for ledger row %s failed unexpectedly", row.pk)
+    state = LedgerState.UNKNOWN if maybe_sent else LedgerState.FAILED
+
+    def mark(r: CheckoutRedemption) -> bool:
+        if r.state != LedgerState.PENDING:
+            return False
+        records.apply_failure(r, state, "unexpected_error", repr(exc)[:500], None)
+        if maybe_sent:
+            records.request_rollback_on(r, UNKNOWN_ROLLBACK_REASON)
+        return True
+
+    row = records.locked_update(row.pk, mark)
+    if row.state == LedgerState.UNKNOWN:
+        schedule_reconcile(row.pk, countdown=checkout_settings().reconcile_grace)
 
 
 def _record_error(row: CheckoutRedemption, exc: VoucherifyError) -> RedeemOutcome:
     request_id = getattr(exc, "request_id", None)
     if not is_outage(exc) and isinstance(exc, APIError):
         message = message_for(exc.key, exc.error_message)
-        row = records.locked_update(row.pk, lambda r: records.apply_failure(
-            r, LedgerState.FAILED, exc.key, message, request_id))
+        row = records.locked_update(
+            row.pk, lambda r: records.apply_failure(r, LedgerState.FAILED, exc.key, message, request_id)
+        )
         raise CodesRefused(message, key=exc.key, request_id=request_id, ledger=row) from exc
 
     unknown = redeem_may_have_happened(exc)
@@ -136,8 +226,9 @@ def _record_error(row: CheckoutRedemption, exc: VoucherifyError) -> RedeemOutcom
     def mark(r: CheckoutRedemption) -> bool | None:
         if r.state != LedgerState.PENDING:
             return False  # reconciliation took the attempt over meanwhile
-        records.apply_failure(r, LedgerState.UNKNOWN if unknown else LedgerState.FAILED, key,
-                              str(exc), request_id)
+        records.apply_failure(
+            r, LedgerState.UNKNOWN if unknown else LedgerState.FAILED, key, str(exc), request_id
+        )
         if unknown:
             # Checkout goes on as if nothing was redeemed; whatever reconciliation finds is undone.
             records.request_rollback_on(r, UNKNOWN_ROLLBACK_REASON)
@@ -145,12 +236,18 @@ def _record_error(row: CheckoutRedemption, exc: VoucherifyError) -> RedeemOutcom
 
     row = records.locked_update(row.pk, mark)
     if unknown and row.state == LedgerState.UNKNOWN:
-        logger.warning("Voucherify checkout: redeem for order %s got no answer (%s); ledger row %s "
-                       "is UNKNOWN and will be reconciled.", row.order_source_id, exc, row.pk)
+        logger.warning(
+            "Voucherify checkout: redeem for order %s got no answer (%s); ledger row %s "
+            "is UNKNOWN and will be reconciled.",
+            row.order_source_id,
+            exc,
+            row.pk,
+        )
         schedule_reconcile(row.pk, countdown=checkout_settings().reconcile_grace)
     if proceeds_without_discount():
-        return RedeemOutcome(ledger=row, totals=Totals.undiscounted(row.amount), applied=False,
-                             notice=unavailable_message())
+        return RedeemOutcome(
+            ledger=row, totals=Totals.undiscounted(row.amount), applied=False, notice=unavailable_message()
+        )
     raise CheckoutUnavailable(outcome_unknown=unknown, ledger=row) from exc
 
 

@@ -16,7 +16,7 @@ from django.utils.translation import gettext
 
 from ..api.client import VoucherifyClient
 from ..api.errors import APIError, RateLimitedError, VoucherifyError
-from ..models.ledger import CheckoutRedemption, LedgerState
+from ..models.ledger import ROLLBACK_STATES, CheckoutRedemption, LedgerState
 from . import records
 from .client import checkout_client
 from .conf import checkout_settings
@@ -34,47 +34,54 @@ def _pk(ledger: CheckoutRedemption | int) -> int:
     return ledger if isinstance(ledger, int) else ledger.pk
 
 
-def rollback(ledger: CheckoutRedemption | int, reason: str = "", *,
-             client: VoucherifyClient | None = None) -> CheckoutRedemption:
+def rollback(
+    ledger: CheckoutRedemption | int, reason: str = "", *, client: VoucherifyClient | None = None
+) -> CheckoutRedemption:
     """Undo ledger row ``ledger`` now, with ``reason`` (sent to Voucherify and kept).
 
     Returns the row: ROLLED_BACK when done; FAILED rows have nothing to undo; for a PENDING or
     UNKNOWN row the rollback is only recorded as asked for (reconciliation carries it out once
-    the redemption is found). Raises :class:`RollbackFailed` when the call fails (``retryable``
-    for outages: see :func:`request_rollback`).
+    the redemption is found). Raises :class:`RollbackFailed` when the call fails; the rollback
+    stays asked for whatever the answer (``refused`` for a 4xx: the row is also flagged).
     """
     pk = _pk(ledger)
 
     def claim(row: CheckoutRedemption) -> bool | None:
         changed = records.request_rollback_on(row, reason or gettext("rolled back"))
-        if row.state == LedgerState.SUCCEEDED:
+        if row.state in ROLLBACK_STATES:
             row.rollback_attempts += 1
             return True
         return changed
 
     row = records.locked_update(pk, claim)
-    if row.state != LedgerState.SUCCEEDED:
+    if row.state not in ROLLBACK_STATES:
         return row
     api = client or checkout_client()
     try:
         if row.parent_redemption_id:
             response: Mapping[str, Any] = api.redemptions.rollback_stacked(
-                row.parent_redemption_id, reason=row.rollback_reason or None)
+                row.parent_redemption_id, reason=row.rollback_reason or None
+            )
         else:
             response = api.redemptions.rollback(row.redemption_ids[0], reason=row.rollback_reason or None)
     except VoucherifyError as exc:
         if isinstance(exc, APIError) and exc.key == ALREADY_ROLLED_BACK:
             response = {}
         else:
-            _record_rollback_error(pk, exc, retryable=is_outage(exc))
+            refused = not is_outage(exc)
+            _record_rollback_error(pk, exc, refused=refused)
             retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
-            raise RollbackFailed(str(exc), retryable=is_outage(exc), retry_after=retry_after,
-                                 ledger=CheckoutRedemption.objects.get(pk=pk)) from exc
+            raise RollbackFailed(
+                str(exc),
+                refused=refused,
+                retry_after=retry_after,
+                ledger=CheckoutRedemption.objects.get(pk=pk),
+            ) from exc
     return records.locked_update(pk, lambda r: _apply_rollback(r, response))
 
 
 def _apply_rollback(row: CheckoutRedemption, response: Mapping[str, Any]) -> bool:
-    if row.state != LedgerState.SUCCEEDED:
+    if row.state not in ROLLBACK_STATES:
         return False  # another worker recorded it first
     ids = [str(rr["id"]) for rr in response.get("rollbacks") or [] if rr.get("id")]
     for single in (response.get("parent_rollback"), response if response.get("id") else None):
@@ -87,15 +94,18 @@ def _apply_rollback(row: CheckoutRedemption, response: Mapping[str, Any]) -> boo
     return True
 
 
-def _record_rollback_error(pk: int, exc: VoucherifyError, *, retryable: bool) -> None:
+def _record_rollback_error(pk: int, exc: VoucherifyError, *, refused: bool) -> None:
+    """Keep the error; the rollback stays asked for. Only an answer proving the redemption is
+    rolled back ends it: a 401/403 means "fix the keys", a 404 may be the wrong project, a 400
+    a bug on either side. So a refusal is retried with backoff too, and flagged for staff."""
     request_id = getattr(exc, "request_id", None)
     text = f"{exc}" + (f" (request_id={request_id})" if request_id and "request_id" not in str(exc) else "")
 
     def note(row: CheckoutRedemption) -> None:
         row.rollback_error = text
-        if not retryable:
-            # Refused (not an outage): sending it again would not help; staff decide (admin).
-            row.rollback_requested_at = None
+        if refused:
+            row.needs_attention = True
+            row.attention_reason = f"rollback refused by Voucherify: {text}"[:200]
 
     records.locked_update(pk, note)
 
@@ -108,25 +118,26 @@ def rollback_delay(attempts: int, retry_after: float | None = None) -> float:
     return float(min(conf.rollback_backoff_max, conf.rollback_backoff * 2 ** max(attempts - 1, 0)))
 
 
-def request_rollback(ledger: CheckoutRedemption | int, reason: str = "", *,
-                     client: VoucherifyClient | None = None) -> CheckoutRedemption:
+def request_rollback(
+    ledger: CheckoutRedemption | int, reason: str = "", *, client: VoucherifyClient | None = None
+) -> CheckoutRedemption:
     """Roll back now if Voucherify answers; otherwise hand the rollback to Celery, which retries
-    it with backoff until done. Never raises for an outage; the returned row tells the state
-    (``rollback_pending`` while it is not done). A refusal (e.g. ``invalid_redemption``) is kept
-    in ``rollback_error`` for staff and logged."""
+    it with backoff until Voucherify confirms. Never raises for a failed call; the returned row
+    tells the state (``rollback_pending`` while it is not done). A refusal (e.g. 401, 404,
+    ``invalid_redemption``) is also kept in ``rollback_error``, flagged and logged as an error."""
     try:
         return rollback(ledger, reason, client=client)
     except RollbackFailed as exc:
         assert exc.ledger is not None
         row = exc.ledger
-        if exc.retryable:
-            logger.warning("Voucherify checkout: rollback of ledger row %s failed (%s); retrying "
-                           "from Celery.", row.pk, exc.message)
-            # Refused (False) when a task chain already holds the row: that chain sends it.
-            schedule_rollback(row.pk, countdown=rollback_delay(row.rollback_attempts, exc.retry_after))
-        else:
-            logger.error("Voucherify checkout: rollback of ledger row %s refused: %s", row.pk,
-                         exc.message)
+        log = logger.error if exc.refused else logger.warning
+        log(
+            "Voucherify checkout: rollback of ledger row %s failed (%s); retrying from Celery.",
+            row.pk,
+            exc.message,
+        )
+        # Refused (False) when a task chain already holds the row: that chain sends it.
+        schedule_rollback(row.pk, countdown=rollback_delay(row.rollback_attempts, exc.retry_after))
         return row
 
 
@@ -144,7 +155,7 @@ def rollback_order(order_source_id: str, reason: str) -> list[CheckoutRedemption
         for row in live:
             if records.request_rollback_on(row, reason):
                 row.save(update_fields=["rollback_requested_at", "rollback_reason", "updated_at"])
-            if row.state == LedgerState.SUCCEEDED:
+            if row.state in ROLLBACK_STATES:
                 schedule_rollback(row.pk)
             rows.append(row)
     return rows

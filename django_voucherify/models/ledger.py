@@ -66,8 +66,10 @@ class CheckoutRedemptionQuerySet(models.QuerySet["CheckoutRedemption"]):
 
     def sweepable(self, now: datetime) -> CheckoutRedemptionQuerySet:
         """Rows whose next attempt is due and that no task chain holds (lease free or expired)."""
-        return self.filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
-                           Q(leased_until__isnull=True) | Q(leased_until__lte=now))
+        return self.filter(
+            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+            Q(leased_until__isnull=True) | Q(leased_until__lte=now),
+        )
 
 
 CheckoutRedemptionManager = models.Manager.from_queryset(CheckoutRedemptionQuerySet)

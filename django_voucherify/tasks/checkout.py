@@ -1,6 +1,7 @@
 """Checkout tasks: thin shells over :mod:`django_voucherify.checkout`.
 
-- ``rollback_checkout_redemption``: re-scheduled with backoff until Voucherify confirms.
+- ``rollback_checkout_redemption``: re-scheduled with backoff until Voucherify confirms (a
+  refusal too: it is flagged for staff, never dropped).
 - ``reconcile_checkout_redemption``: settles an UNKNOWN (or abandoned PENDING) redeem by reading
   redemptions back; after ``CHECKOUT_RECONCILE_MAX_ATTEMPTS`` reads the row is flagged for staff
   and left to the sweep's slow rate (``CHECKOUT_ATTENTION_INTERVAL``).
@@ -46,7 +47,8 @@ SWEEP_BATCH = 500
 
 def _flag(ledger_id: int, reason: str) -> None:
     CheckoutRedemption.objects.filter(pk=ledger_id, needs_attention=False).update(
-        needs_attention=True, attention_reason=reason[:200])
+        needs_attention=True, attention_reason=reason[:200]
+    )
 
 
 def _next_step(task: Any, ledger_id: int, attempts: int, countdown: float) -> str:
@@ -75,9 +77,8 @@ def rollback_checkout_redemption(self: Any, ledger_id: int) -> str:
     except CheckoutRedemption.DoesNotExist:
         return "missing"
     except RollbackFailed as exc:
-        if not exc.retryable:
-            schedule.release(ledger_id)
-            return "refused"  # kept in rollback_error for staff
+        # Every failure is retried, refusals too (a 401 is fixed by new keys, not by giving up);
+        # a refusal was flagged for staff when recorded.
         attempts = exc.ledger.rollback_attempts if exc.ledger else 1
         if attempts >= conf.reconcile_max_attempts:
             # Still retried (a voucher is held for an order never paid), but staff should know.
@@ -120,8 +121,13 @@ def reconcile_checkout_redemption(self: Any, ledger_id: int) -> str:
     if attempts >= conf.reconcile_max_attempts:
         _flag(ledger_id, f"outcome still unknown after {attempts} reads of Voucherify's redemptions")
         schedule.release(ledger_id, next_attempt_in=conf.attention_interval)
-        logger.error("Voucherify checkout: ledger row %s still unknown after %s attempts; flagged "
-                     "for staff, re-read every %ss.", ledger_id, attempts, conf.attention_interval)
+        logger.error(
+            "Voucherify checkout: ledger row %s still unknown after %s attempts; flagged "
+            "for staff, re-read every %ss.",
+            ledger_id,
+            attempts,
+            conf.attention_interval,
+        )
         return "needs attention"
     return _next_step(self, ledger_id, attempts, reconcile_delay(attempts))
 

@@ -30,16 +30,19 @@ def test_rollback_action_asks_for_confirmation_first(sandbox, admin_client):
     assert b"1 redemption rolled back." in done.content
 
 
-@pytest.mark.parametrize(("overrides", "ids"), [
-    ({}, []),
-    ({"CHECKOUT_OUTAGE_POLICY": "ignore"}, ["voucherify.E020"]),
-    ({"CHECKOUT_TIMEOUT": 0}, ["voucherify.E021"]),
-    ({"CHECKOUT_TIMEOUT": 60}, ["voucherify.W020"]),
-    ({"CHECKOUT_RECONCILE_GRACE": -1}, ["voucherify.E022"]),
-    ({"CHECKOUT_ATTENTION_INTERVAL": "hourly"}, ["voucherify.E022"]),
-    ({"CHECKOUT_RECONCILE_MAX_ATTEMPTS": 0}, ["voucherify.E023"]),
-    ({"CHECKOUT_RECONCILE_MAX_ATTEMPTS": 2.5}, ["voucherify.E023"]),
-])
+@pytest.mark.parametrize(
+    ("overrides", "ids"),
+    [
+        ({}, []),
+        ({"CHECKOUT_OUTAGE_POLICY": "ignore"}, ["voucherify.E020"]),
+        ({"CHECKOUT_TIMEOUT": 0}, ["voucherify.E021"]),
+        ({"CHECKOUT_TIMEOUT": 60}, ["voucherify.W020", "voucherify.E024"]),
+        ({"CHECKOUT_RECONCILE_GRACE": -1}, ["voucherify.E022"]),
+        ({"CHECKOUT_ATTENTION_INTERVAL": "hourly"}, ["voucherify.E022"]),
+        ({"CHECKOUT_RECONCILE_MAX_ATTEMPTS": 0}, ["voucherify.E023"]),
+        ({"CHECKOUT_RECONCILE_MAX_ATTEMPTS": 2.5}, ["voucherify.E023"]),
+    ],
+)
 def test_checkout_settings_checks(settings, overrides, ids):
     with override_settings(VOUCHERIFY={**settings.VOUCHERIFY, **overrides}):
         assert [m.id for m in check_checkout_settings()] == ids
@@ -49,9 +52,13 @@ def test_checkout_settings_checks(settings, overrides, ids):
 @pytest.mark.urls("tests.checkout.urls")
 def test_rows_needing_attention_are_listed_for_staff(admin_client):
     CheckoutRedemption.objects.create(order_source_id="ORD-OK", codes=["A"], state=LedgerState.FAILED)
-    CheckoutRedemption.objects.create(order_source_id="ORD-STUCK", codes=["B"], state=LedgerState.UNKNOWN,
-                                      needs_attention=True,
-                                      attention_reason="outcome still unknown after 10 reads")
+    CheckoutRedemption.objects.create(
+        order_source_id="ORD-STUCK",
+        codes=["B"],
+        state=LedgerState.UNKNOWN,
+        needs_attention=True,
+        attention_reason="outcome still unknown after 10 reads",
+    )
     page = admin_client.get(URL, {"needs_attention__exact": "1"}).content.decode()
     assert "ORD-STUCK" in page and "ORD-OK" not in page
     row = CheckoutRedemption.objects.get(order_source_id="ORD-STUCK")

@@ -25,6 +25,7 @@ from django_voucherify.checkout.outage import redeem_may_have_happened
 from django_voucherify.models import CheckoutRedemption, LedgerState, Order, OrderStatus
 from django_voucherify.models.ledger import REFERENCE_METADATA_KEY
 from django_voucherify.tasks.checkout import checkout_sweep
+from tests.checkout import adversary
 from tests.checkout.conftest import checkout_settings, make_voucher, redemptions_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -111,19 +112,26 @@ def test_gateway_error_before_redeeming_ends_failed_after_the_grace(sandbox):
 
 # --- D5: a PENDING row whose caller died after Voucherify redeemed --------------------------------
 
+
 def _abandoned_attempt(sandbox, order, *, age: timedelta = timedelta(hours=1)) -> CheckoutRedemption:
     """What a process killed right after a successful redeem leaves: a PENDING row, and a
     redemption carrying its marker in Voucherify."""
     from django_voucherify import client
 
     source_id = order.source_id if isinstance(order, Order) else order["source_id"]
-    row = CheckoutRedemption.objects.create(order_source_id=source_id, codes=["FIVE"], amount=10_000,
-                                            order=order if isinstance(order, Order) else None)
-    client.redemptions.redeem({
-        "redeemables": [{"object": "voucher", "id": "FIVE"}],
-        "order": {"source_id": source_id, "amount": 10_000},
-        "metadata": {REFERENCE_METADATA_KEY: str(row.reference)},
-    })
+    row = CheckoutRedemption.objects.create(
+        order_source_id=source_id,
+        codes=["FIVE"],
+        amount=10_000,
+        order=order if isinstance(order, Order) else None,
+    )
+    client.redemptions.redeem(
+        {
+            "redeemables": [{"object": "voucher", "id": "FIVE"}],
+            "order": {"source_id": source_id, "amount": 10_000},
+            "metadata": {REFERENCE_METADATA_KEY: str(row.reference)},
+        }
+    )
     CheckoutRedemption.objects.filter(pk=row.pk).update(created_at=timezone.now() - age)
     return CheckoutRedemption.objects.get(pk=row.pk)
 
@@ -165,54 +173,32 @@ def test_pending_row_within_the_grace_period_is_left_to_its_caller(sandbox):
 def test_answer_arriving_after_reconciliation_is_not_honoured(sandbox, monkeypatch):
     """A caller stalled past the grace period: reconciliation settled (and undid) its attempt
     while it waited, so the late success must not be honoured either."""
-    from django_voucherify.checkout import client as checkout_client_module
 
     make_voucher("FIVE", quantity=1)
-    real = checkout_client_module.checkout_client
 
-    class Stalled:
-        def __init__(self):
-            self.api = real()
+    def sweep_ran_meanwhile():  # the process stalled after Voucherify answered
+        row = CheckoutRedemption.objects.get()
+        CheckoutRedemption.objects.filter(pk=row.pk).update(created_at=timezone.now() - timedelta(hours=1))
+        checkout.reconcile(row)
 
-        @property
-        def redemptions(self):
-            outer = self
-
-            class Redemptions:
-                def redeem(self, body):
-                    response = outer.api.redemptions.redeem(body)
-                    row = CheckoutRedemption.objects.get()
-                    CheckoutRedemption.objects.filter(pk=row.pk).update(
-                        created_at=timezone.now() - timedelta(hours=1))
-                    checkout.reconcile(row)  # the sweep ran while this process was stalled
-                    return response
-
-            return Redemptions()
-
-    with checkout_settings(sandbox, CHECKOUT_RECONCILE_GRACE=60), \
-            pytest.raises(checkout.CheckoutUnavailable) as unavailable:
-        checkout.redeem(["FIVE"], ORDER, client=Stalled())
+    with (
+        checkout_settings(sandbox, CHECKOUT_RECONCILE_GRACE=60),
+        pytest.raises(checkout.CheckoutUnavailable) as unavailable,
+    ):
+        adversary.intercept(sandbox).arm(adversary.LATE_ANSWER, sweep_ran_meanwhile)
+        checkout.redeem(["FIVE"], ORDER)
     assert unavailable.value.outcome_unknown
     assert CheckoutRedemption.objects.get().state == LedgerState.ROLLED_BACK
     assert redeemed(sandbox, "FIVE") == 0
 
 
 def test_order_cancelled_while_the_redeem_is_in_flight_is_rolled_back(sandbox):
-    from django_voucherify.checkout import client as checkout_client_module
-
     make_voucher("FIVE", quantity=1)
-    api = checkout_client_module.checkout_client()
-
-    class CancelledMeanwhile:
-        class redemptions:  # stands in for the client's resource attribute
-            @staticmethod
-            def redeem(body):
-                response = api.redemptions.redeem(body)
-                checkout.rollback_order(ORDER["source_id"], "order canceled")  # another request
-                return response
-
+    adversary.intercept(sandbox).arm(  # another request cancels the order meanwhile
+        adversary.LATE_ANSWER, lambda: checkout.rollback_order(ORDER["source_id"], "order canceled")
+    )
     with pytest.raises(checkout.CheckoutUnavailable):
-        checkout.redeem(["FIVE"], ORDER, client=CancelledMeanwhile())
+        checkout.redeem(["FIVE"], ORDER)
     row = CheckoutRedemption.objects.get()
     assert row.state == LedgerState.ROLLED_BACK and row.rollback_reason == "order canceled"
     assert redeemed(sandbox, "FIVE") == 0

@@ -1,0 +1,179 @@
+"""Issue 10, checkout: a late answer is never thrown away, a refused rollback is never dropped,
+a stalled redeem is never sent after its deadline, a bad setting writes nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.test import override_settings
+
+from django_voucherify import checkout
+from django_voucherify.checkout.checks import check_checkout_settings
+from django_voucherify.models import CheckoutRedemption, LedgerState
+from django_voucherify.models.ledger import REFERENCE_METADATA_KEY
+from django_voucherify.tasks.checkout import checkout_sweep
+from tests.checkout import adversary
+from tests.checkout.conftest import checkout_conf, make_voucher
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ORDER = {"source_id": "ORD-L", "amount": 10_000}
+
+
+def _row_of(redemption: dict[str, Any]) -> CheckoutRedemption:
+    marker = (redemption.get("metadata") or {}).get(REFERENCE_METADATA_KEY)
+    return CheckoutRedemption.objects.get(reference=marker)
+
+
+@pytest.fixture
+def clock(sandbox):
+    clock = adversary.Clock(sandbox).install()
+    yield clock
+    clock.uninstall()
+
+
+@pytest.fixture
+def _sweep_after(clock):
+    def sweep_after(seconds: float) -> None:
+        """Time passes past the grace period and every lease; the periodic sweep runs."""
+        clock.advance(seconds)
+        checkout_sweep()
+
+    return sweep_after
+
+
+def test_redeem_stalled_before_sending_past_its_deadline_is_never_sent(sandbox, _sweep_after):
+    """A sender stalled (DNS) between claiming the row and sending while the sweep concluded
+    "not redeemed": the request must not leave (old code sent it, and the answer was ignored:
+    a live redemption with a FAILED row, the order free to be redeemed again)."""
+    make_voucher("FIVE")
+    interceptor = adversary.intercept(sandbox)
+    interceptor.arm(adversary.STALL_BEFORE_SEND, lambda: _sweep_after(600))
+    with pytest.raises(checkout.CheckoutUnavailable) as refused:
+        checkout.redeem(["FIVE"], ORDER)
+    assert refused.value.outcome_unknown is False
+    assert adversary.live_redemptions(sandbox) == []
+    row = CheckoutRedemption.objects.get()
+    assert row.state == LedgerState.FAILED
+    assert checkout.redeem(["FIVE"], ORDER).applied  # the order is free: one redemption in all
+    assert len(adversary.live_redemptions(sandbox)) == 1
+
+
+def test_answer_arriving_after_the_row_was_given_up_is_recorded_and_rolled_back(sandbox, _sweep_after):
+    """Voucherify held the request past the grace period; the sweep concluded "not redeemed"
+    (FAILED); then the success answer arrives. It is recorded (ORPHANED), rolled back and the
+    row flagged (old code ignored it: the redemption stayed consumed)."""
+    make_voucher("FIVE")
+    interceptor = adversary.intercept(sandbox)
+    interceptor.arm(adversary.HELD_BY_SERVER, lambda: _sweep_after(600))
+    with pytest.raises(checkout.CheckoutUnavailable) as unknown:
+        checkout.redeem(["FIVE"], ORDER)
+    assert unknown.value.outcome_unknown is True
+    row = CheckoutRedemption.objects.get()
+    assert row.state == LedgerState.ROLLED_BACK and row.redemption_ids and row.rollback_ids
+    assert row.needs_attention and "marked failed" in row.attention_reason
+    assert adversary.live_redemptions(sandbox) == []
+
+
+def test_late_answer_is_kept_even_when_its_rollback_cannot_be_sent_yet(sandbox, _sweep_after):
+    make_voucher("FIVE")
+    interceptor = adversary.intercept(sandbox)
+    interceptor.arm(adversary.HELD_BY_SERVER, lambda: _sweep_after(600))
+    refusal = sandbox.faults.add(path="/v1/redemptions/*/rollback", method="POST", status=503)
+    with pytest.raises(checkout.CheckoutUnavailable):
+        checkout.redeem(["FIVE"], ORDER)
+    row = CheckoutRedemption.objects.get()
+    assert row.state == LedgerState.ORPHANED and row.rollback_pending
+    [live] = adversary.live_redemptions(sandbox)
+    assert live["id"] in row.redemption_ids and _row_of(live) == row
+    assert checkout.redeem(["FIVE"], ORDER).applied  # an ORPHANED row does not block the order
+    refusal.times = 0  # Voucherify is back
+    _sweep_after(3600)
+    row.refresh_from_db()
+    assert row.state == LedgerState.ROLLED_BACK
+    assert [_row_of(r).state for r in adversary.live_redemptions(sandbox)] == [LedgerState.SUCCEEDED]
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404])
+def test_refused_rollback_is_flagged_and_retried_until_confirmed(sandbox, _sweep_after, status):
+    """A 4xx on a rollback (wrong keys, wrong project...) is not proof of anything: the
+    rollback stays asked for, the row is flagged, and once the keys are fixed the sweep sends
+    it (old code cleared the request: never retried, never flagged)."""
+    make_voucher("FIVE")
+    outcome = checkout.redeem(["FIVE"], ORDER)
+    refusal = sandbox.faults.add(path="/v1/redemptions/*/rollback", method="POST", status=status)
+    row = checkout.request_rollback(outcome.ledger, "payment failed")
+    row.refresh_from_db()
+    assert row.state == LedgerState.SUCCEEDED and row.rollback_pending
+    assert row.needs_attention and str(status) in row.rollback_error
+    refusal.times = 0  # the keys are fixed
+    _sweep_after(3600)
+    row.refresh_from_db()
+    assert row.state == LedgerState.ROLLED_BACK and adversary.live_redemptions(sandbox) == []
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"CHECKOUT_TIMEOUT": "5"},
+        {"CHECKOUT_OUTAGE_POLICY": "ignore"},
+        {"CHECKOUT_RECONCILE_GRACE": None},
+        {"CONNECT_TIMEOUT": "3"},
+    ],
+)
+def test_bad_setting_refuses_the_redeem_before_writing_anything(sandbox, bad):
+    """Old code committed the PENDING row and then raised ImproperlyConfigured (a 500), and the
+    order answered 409 on every retry."""
+    make_voucher("FIVE")
+    with override_settings(VOUCHERIFY=checkout_conf(**bad)):
+        import django_voucherify
+
+        django_voucherify.reset_client()
+        with pytest.raises(ImproperlyConfigured):
+            checkout.redeem(["FIVE"], ORDER)
+    assert not CheckoutRedemption.objects.exists() and not adversary.live_redemptions(sandbox)
+    django_voucherify.reset_client()
+    sandbox.mount(django_voucherify.get_client().transport.session)
+    assert checkout.redeem(["FIVE"], ORDER).applied
+
+
+def test_unexpected_error_before_sending_frees_the_order(sandbox):
+    make_voucher("FIVE")
+    adversary.intercept(sandbox).arm(adversary.RAISE_BEFORE)
+    with pytest.raises(ValueError, match="before sending"):
+        checkout.redeem(["FIVE"], ORDER)
+    assert CheckoutRedemption.objects.get().state == LedgerState.FAILED
+    assert checkout.redeem(["FIVE"], ORDER).applied  # old code: PENDING, AlreadyRedeemed
+
+
+def test_unexpected_error_after_sending_is_reconciled_and_rolled_back(sandbox):
+    make_voucher("FIVE")
+    adversary.intercept(sandbox).arm(adversary.RAISE_AFTER)
+    with pytest.raises(ValueError, match="after sending"):
+        checkout.redeem(["FIVE"], ORDER)
+    row = CheckoutRedemption.objects.get()
+    assert row.state == LedgerState.ROLLED_BACK and adversary.live_redemptions(sandbox) == []
+
+
+def test_grace_must_exceed_the_longest_request(settings):
+    from django_voucherify.checkout.checks import longest_request_seconds
+
+    conf = {
+        **settings.VOUCHERIFY,
+        "CONNECT_TIMEOUT": 3.0,
+        "CHECKOUT_TIMEOUT": 5.0,
+        "MAX_RETRIES": 3,
+        "RETRY_BUDGET": 20.0,
+        "BACKOFF_BASE": 0.25,
+        "BACKOFF_MAX": 8.0,
+    }
+    # redeem: 3 + 2 * 5; retried calls: min(4 * 8 + 1.75, budget 5 + 8)
+    assert longest_request_seconds({**conf, "CHECKOUT_RECONCILE_GRACE": 60}) == 13.0
+    for grace, ids in ((13.0, ["voucherify.E024"]), (12, ["voucherify.E024"]), (13.5, []), (60, [])):
+        with override_settings(VOUCHERIFY={**conf, "CHECKOUT_RECONCILE_GRACE": grace}):
+            assert [m.id for m in check_checkout_settings()] == ids
+    # Retried calls are bounded by checkout's retry budget (at most CHECKOUT_TIMEOUT), so the
+    # redeem's send window plus its read timeout stays the longest.
+    assert longest_request_seconds({**conf, "MAX_RETRIES": 10, "RETRY_BUDGET": 1000}) == 13.0
