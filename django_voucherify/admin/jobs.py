@@ -147,10 +147,11 @@ class _Echo:
 
 
 def _failed_rows_csv(job: Job) -> Any:
-    """Every failed row of the job as CSV lines, read from the database in chunks."""
+    """Every failed row of the job as CSV lines, read from the database in chunks; text cells
+    that a spreadsheet would run as a formula are neutralised (``csvfiles.spreadsheet_safe``)."""
     writer = csv.writer(_Echo())
     yield writer.writerow(["row", "code", "source_id", "part", "key", "reason"])
     rows = JobFailedRow.objects.filter(job=job).select_related("part").order_by("row", "pk")
     for r in rows.iterator(chunk_size=2000):
-        yield writer.writerow([r.row or "", r.code, r.source_id, r.part.index if r.part else "", r.key,
-                               r.reason])  # fmt: skip
+        cells = [r.row or "", r.code, r.source_id, r.part.index if r.part else "", r.key, r.reason]
+        yield writer.writerow([csvfiles.spreadsheet_safe(cell) for cell in cells])

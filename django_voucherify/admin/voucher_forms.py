@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from .. import validation
 from ..api.errors import APIError, VoucherifyError
 from ..models import DiscountType, Voucher, VoucherType
 from ..vouchers.editing import SOURCE_ID_PATTERN, new_balance_source_id
@@ -50,10 +51,6 @@ class RemoteRefusal:
     def from_error(cls, exc: VoucherifyError) -> RemoteRefusal:
         field = "code" if isinstance(exc, APIError) and exc.key == "duplicate_found" else None
         return cls(field, remote_error(exc))
-
-
-#: Codes that cannot be one segment of a URL path (HTTP clients drop or resolve them).
-UNADDRESSABLE_CODES = ("", ".", "..")
 
 
 class VoucherForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -102,27 +99,27 @@ class VoucherForm(forms.ModelForm):  # type: ignore[type-arg]
         label = DiscountType(kind).label if kind in DiscountType.values else kind
         field.choices = [*DISCOUNT_CHOICES, (kind, label)]
         field.disabled = True
-        field.help_text = _("This kind of discount is changed in Voucherify's dashboard; the other "
-                            "fields can be edited here.")
+        field.help_text = _(
+            "This kind of discount is changed in Voucherify's dashboard; the other fields can be edited here."
+        )
         for name in DISCOUNT_VALUE_FIELD.values():
             if name in self.fields:
                 self.fields[name].disabled = True
 
     def clean_code(self) -> str:
         code = str(self.cleaned_data.get("code") or "")
-        if code in UNADDRESSABLE_CODES:
-            raise forms.ValidationError(
-                _("“%(code)s” cannot be a voucher code: Voucherify's URLs cannot address it."),
-                code="unaddressable", params={"code": code},
-            )  # fmt: skip
+        if self.editing:
+            return code  # disabled: the stored code, whatever older rules let in
+        if problem := validation.code_problem(code):
+            raise forms.ValidationError(problem, code="invalid_code")
         return code
 
     def clean_metadata(self) -> Any:
         value = self.cleaned_data.get("metadata")
         if value in (None, ""):
             return {}
-        if not isinstance(value, dict):
-            raise forms.ValidationError(_("Metadata must be a JSON object."))
+        if problem := validation.metadata_problem(value):
+            raise forms.ValidationError(problem, code="invalid_metadata")
         return value
 
     def clean(self) -> dict[str, Any]:
@@ -170,13 +167,21 @@ class BalanceForm(forms.Form):
     send of the same form is recognised (``editing.adjust_balance``) instead of crediting twice.
     """
 
-    source_id = forms.RegexField(regex=SOURCE_ID_PATTERN, widget=forms.HiddenInput,
-                                 error_messages={"invalid": _("This form is damaged; reload the page."),
-                                                 "required": _("This form is damaged; reload the page.")})
+    source_id = forms.RegexField(
+        regex=SOURCE_ID_PATTERN,
+        widget=forms.HiddenInput,
+        error_messages={
+            "invalid": _("This form is damaged; reload the page."),
+            "required": _("This form is damaged; reload the page."),
+        },
+    )
 
     operation = forms.ChoiceField(label=_("operation"), choices=[("add", _("Add")), ("remove", _("Remove"))])
-    amount = forms.IntegerField(label=_("amount"), min_value=1,
-                                help_text=_("Gift cards: minor units (500 is 5.00). Loyalty cards: points."))
+    amount = forms.IntegerField(
+        label=_("amount"),
+        min_value=1,
+        help_text=_("Gift cards: minor units (500 is 5.00). Loyalty cards: points."),
+    )
     reason = forms.CharField(label=_("reason"), max_length=200)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

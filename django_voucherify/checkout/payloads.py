@@ -8,47 +8,25 @@ mapping (``source_id``, ``amount`` and/or ``items``), the customer as the ``Cust
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from ..models.customers import Customer
 from ..models.orders import Order
+from ..validation import code_problem, source_id_problem  # the one validator of every door
 from .errors import InvalidCheckoutInput
 
 #: Voucherify redeems at most 30 redeemables in one request.
 MAX_REDEEMABLES = 30
-#: Longest code accepted (Voucherify codes are short; this only stops abuse).
-MAX_CODE_LENGTH = 100
 #: Upper bounds of what a cart can carry (abuse, overflow in Voucherify's arithmetic): amounts
 #: and unit prices in minor units (10**12 cents = 10 billion in the currency), quantities per
 #: line, lines per order.
 MAX_AMOUNT = 10**12
 MAX_QUANTITY = 10**6
 MAX_ITEMS = 500
-
-#: Unicode categories never part of a code: control characters (Cc), invisible format
-#: characters such as zero-width spaces and bidi overrides (Cf), lone surrogates (Cs), line and
-#: paragraph separators (Zl, Zp). They make look-alike codes; ordinary letters of any script pass.
-FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
-
-
-def code_problem(code: str) -> str | None:
-    """Why ``code`` (already stripped) cannot be a voucher code, translated; None if it can."""
-    if not code:
-        return _("A voucher code cannot be empty.")
-    if len(code) > MAX_CODE_LENGTH:
-        return ngettext("A voucher code has at most %(max)d character.",
-                        "A voucher code has at most %(max)d characters.",
-                        MAX_CODE_LENGTH) % {"max": MAX_CODE_LENGTH}  # fmt: skip
-    if any(unicodedata.category(char) in FORBIDDEN_CATEGORIES for char in code):
-        return _("A voucher code cannot contain invisible or control characters.")
-    return None
-
 
 @dataclass(frozen=True)
 class Redeemable:
@@ -122,6 +100,8 @@ def order_source_id(order: OrderInput) -> str:
     if not source_id:
         raise InvalidCheckoutInput(_("The order needs a source_id: the ledger allows one "
                                      "redemption per order."))
+    if problem := source_id_problem(str(source_id)):
+        raise InvalidCheckoutInput(problem)
     return str(source_id)
 
 

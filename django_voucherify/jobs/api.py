@@ -7,22 +7,27 @@ transaction commits, so a job never starts on rows that were rolled back.
 
 from __future__ import annotations
 
+import csv
 import json
+import logging
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import IO, Any
 
 from django.core.files import File
-from django.db import transaction
+from django.db import DataError, IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from .. import validation
 from ..api.batching import ItemTooLarge, json_batches
 from ..api.resources.orders import MAX_ORDERS_PER_IMPORT
 from ..conf import raw_settings
 from ..models import Job, JobFailedRow, JobKind, JobPart, JobState, PartState
+from ..validation import visible
 from . import csvfiles, dispatch
 
 User = Any
+logger = logging.getLogger("django_voucherify.jobs")
 
 
 def _max_bytes() -> int:
@@ -37,9 +42,15 @@ class _Rejects:
         self.batch: list[JobFailedRow] = []
 
     def __call__(self, row: dict[str, Any]) -> None:
-        self.batch.append(JobFailedRow(
-            job=self.job, row=row.get("row"), code=str(row.get("code") or "")[:300],
-            source_id=str(row.get("source_id") or "")[:300], reason=str(row.get("reason") or "")))
+        self.batch.append(
+            JobFailedRow(
+                job=self.job,
+                row=row.get("row"),
+                code=visible(row.get("code") or "")[:300],
+                source_id=visible(row.get("source_id") or "")[:300],
+                reason=visible(row.get("reason") or ""),
+            )
+        )
         self.count += 1
         if len(self.batch) >= 1000:
             self.flush()
@@ -72,8 +83,10 @@ def _create_json_job(kind: str, items: Iterable[Any], *, ident: str, started_by:
     params = dict(params or {})
     budget = _max_bytes() - 1024 - _body_size([], params)  # the metadata goes into every body
     if budget < 256:
-        raise ValueError(_("The metadata alone (%(size)d bytes) leaves no room in a request under "
-                           "%(limit)d bytes.") % {"size": _body_size([], params), "limit": _max_bytes()})
+        raise ValueError(
+            _("The metadata alone (%(size)d bytes) leaves no room in a request under %(limit)d bytes.")
+            % {"size": _body_size([], params), "limit": _max_bytes()}
+        )
 
     with transaction.atomic():
         job = Job.objects.create(kind=kind, state=JobState.PREPARING, started_by=started_by, params=params)
@@ -83,8 +96,9 @@ def _create_json_job(kind: str, items: Iterable[Any], *, ident: str, started_by:
             for row, item in enumerate(items, start=1):
                 problem = check(item) if check else None
                 if problem:
-                    value = item.get(ident) if isinstance(item, dict) else (
-                        item if isinstance(item, str) else "")
+                    value = (
+                        item.get(ident) if isinstance(item, dict) else (item if isinstance(item, str) else "")
+                    )
                     rejects({"row": row, ident: str(value or ""), "reason": problem})
                 else:
                     yield row, item
@@ -117,19 +131,47 @@ def _start(job: Job, *, parts_rows: int, rejected: int) -> None:
 def _voucher_problem(item: Any) -> str | None:
     if not isinstance(item, dict):
         return _("Each voucher must be an object.")
-    return None if item.get("code") else _("code is required.")
+    if not item.get("code"):
+        return _("code is required.")
+    return _item_problem(item, "code", validation.code_problem)
+
+
+def _item_problem(item: dict[str, Any], key: str, ident_problem: Any) -> str | None:
+    """The shared validator on an item's identity, metadata and every other value (no NUL)."""
+    return (ident_problem(item.get(key)) or validation.metadata_problem(item.get("metadata"))
+            or validation.text_problem(item))  # fmt: skip
 
 
 def _has(key: str, label: str) -> Any:
     def check(item: Any) -> str | None:
         if not isinstance(item, dict):
             return _("Each item must be an object.")
-        return None if item.get(key) else _("%(field)s is required.") % {"field": label}
+        if not item.get(key):
+            return _("%(field)s is required.") % {"field": label}
+        return _item_problem(item, key, _IDENT_PROBLEMS[key])
+
     return check
+
+
+_IDENT_PROBLEMS = {"code": validation.code_problem, "source_id": validation.source_id_problem}
 
 
 def _string_problem(item: Any) -> str | None:
     return None if isinstance(item, str) and item else _("Must be a non-empty string.")
+
+
+def _code_problem(item: Any) -> str | None:
+    return _string_problem(item) or validation.code_problem(item)
+
+
+def _source_id_problem(item: Any) -> str | None:
+    return _string_problem(item) or validation.source_id_problem(item)
+
+
+def _checked_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """The metadata set on every item, refused up front (ValueError) by the shared validator."""
+    validation.check(validation.metadata_problem(metadata))
+    return dict(metadata)
 
 
 def import_vouchers(vouchers: Iterable[Mapping[str, Any]], *, started_by: User | None = None) -> Job:
@@ -140,8 +182,14 @@ def import_vouchers(vouchers: Iterable[Mapping[str, Any]], *, started_by: User |
 
 def import_orders(orders: Iterable[Mapping[str, Any]], *, started_by: User | None = None) -> Job:
     """Import historical orders: at most 2000 per request, each under 10 MB."""
-    return _create_json_job(JobKind.IMPORT_ORDERS, orders, ident="source_id", started_by=started_by,
-                            max_items=MAX_ORDERS_PER_IMPORT, check=_has("source_id", "source_id"))
+    return _create_json_job(
+        JobKind.IMPORT_ORDERS,
+        orders,
+        ident="source_id",
+        started_by=started_by,
+        max_items=MAX_ORDERS_PER_IMPORT,
+        check=_has("source_id", "source_id"),
+    )
 
 
 def bulk_update_vouchers(updates: Iterable[Mapping[str, Any]], *, started_by: User | None = None) -> Job:
@@ -159,30 +207,42 @@ def bulk_update_customers(customers: Iterable[Mapping[str, Any]], *, started_by:
 def update_vouchers_metadata(codes: Iterable[str], metadata: Mapping[str, Any], *,
                              started_by: User | None = None) -> Job:  # fmt: skip
     """Set the same ``metadata`` on every code (``POST /v1/vouchers/metadata/async``)."""
+    params = {"metadata": _checked_metadata(metadata)}
     return _create_json_job(JobKind.UPDATE_VOUCHERS_METADATA, codes, ident="code", started_by=started_by,
-                            params={"metadata": dict(metadata)}, check=_string_problem)  # fmt: skip
+                            params=params, check=_code_problem)  # fmt: skip
 
 
 def update_customers_metadata(source_ids: Iterable[str], metadata: Mapping[str, Any], *,
                               started_by: User | None = None) -> Job:  # fmt: skip
     """Set the same ``metadata`` on customers (``POST /v1/customers/metadata/async``)."""
     return _create_json_job(JobKind.UPDATE_CUSTOMERS_METADATA, source_ids, ident="source_id",
-                            started_by=started_by, params={"metadata": dict(metadata)},
-                            check=_string_problem)  # fmt: skip
+                            started_by=started_by, params={"metadata": _checked_metadata(metadata)},
+                            check=_source_id_problem)  # fmt: skip
 
 
-def _import_csv(kind: str, csv_kind: csvfiles.CsvKind, source: str | IO[bytes] | File[Any],
-                name: str | None, started_by: User | None) -> Job:
+def _import_csv(
+    kind: str,
+    csv_kind: csvfiles.CsvKind,
+    source: str | IO[bytes] | File[Any],
+    name: str | None,
+    started_by: User | None,
+) -> Job:
     """Store the source, check its header now (nothing is sent if it is wrong), split later."""
     opened = open(source, "rb") if isinstance(source, str) else source  # noqa: SIM115
     try:
         csvfiles.validate_upload(csv_kind, opened)
-        filename = name or getattr(opened, "name", None) or "import.csv"
-        with transaction.atomic():
-            job = Job(kind=kind, state=JobState.PREPARING, started_by=started_by)
-            job.source_file.save(str(filename).rsplit("/", 1)[-1], File(opened), save=False)
-            job.save()
-            dispatch.after_commit_prepare(job)
+        filename = str(name or getattr(opened, "name", None) or "import.csv").rsplit("/", 1)[-1]
+        # Stored under a random name (job_upload_to); the name staff know it by is a parameter.
+        job = Job(kind=kind, state=JobState.PREPARING, started_by=started_by,
+                  params={"source_name": visible(filename)[:300]})  # fmt: skip
+        job.source_file.save(filename, File(opened), save=False)
+        try:
+            with transaction.atomic():
+                job.save()
+                dispatch.after_commit_prepare(job)
+        except BaseException:
+            job.source_file.storage.delete(str(job.source_file.name))  # no job row: no stray upload
+            raise
     finally:
         if isinstance(source, str):
             opened.close()
@@ -205,6 +265,13 @@ def import_customers_csv(source: str | IO[bytes] | File[Any], *, name: str | Non
     return _import_csv(JobKind.IMPORT_CUSTOMERS_CSV, csvfiles.CUSTOMERS, source, name, started_by)
 
 
+#: Errors that the same input raises again on every attempt (bad data, a bug): retrying cannot
+#: help, so they end the job at once with the reason. Anything else (a lost database
+#: connection, a storage hiccup) is retried by the task.
+DETERMINISTIC_ERRORS: tuple[type[BaseException], ...] = (
+    ValueError, TypeError, LookupError, AttributeError, csv.Error, DataError, IntegrityError)  # fmt: skip
+
+
 def prepare(job_id: int) -> None:
     """Split a stored CSV into parts (idempotent: a re-delivered call after a crash starts over,
     as no part was sent before the parts are committed all at once).
@@ -225,20 +292,37 @@ def prepare(job_id: int) -> None:
             fail_job(job, str(exc))
         except OSError as exc:  # missing or unreadable source: retrying cannot help
             fail_job(job, _("The source file %(name)s cannot be read: %(error)s") % {
-                "name": job.source_file.name, "error": exc.strerror or exc})  # fmt: skip
+                "name": job.params.get("source_name") or job.source_file.name,
+                "error": exc.strerror or exc})  # fmt: skip
+        except DETERMINISTIC_ERRORS as exc:  # the same input fails the same way: never retried
+            logger.exception("Voucherify job %s: the source cannot be imported", job_id)
+            fail_job(job, _("The file cannot be imported (%(type)s: %(error)s); nothing was sent.") % {
+                "type": type(exc).__name__, "error": visible(exc)[:500]})  # fmt: skip
 
 
 def _split_into_parts(job: Job) -> None:
     csv_kind = csvfiles.VOUCHERS if job.kind == JobKind.IMPORT_VOUCHERS_CSV else csvfiles.CUSTOMERS
     part_file = JobPart(job=job).file  # its storage and upload_to name the part files
 
+    saved: list[str] = []
+
     def save(content: File[Any], index: int) -> str:
         part_file.save(csvfiles.part_filename(str(job.source_file.name), index), content, save=False)
+        saved.append(str(part_file.name))
         return str(part_file.name)
 
     rejects = _Rejects(job)
     if not job.source_file:
         raise FileNotFoundError(2, "no source file")
+    try:
+        _split_and_record(job, csv_kind, save, rejects)
+    except BaseException:  # nothing refers to the part files written so far: delete them
+        for name in saved:
+            part_file.storage.delete(name)
+        raise
+
+
+def _split_and_record(job: Job, csv_kind: csvfiles.CsvKind, save: Any, rejects: _Rejects) -> None:
     with transaction.atomic():  # a savepoint: a CsvError leaves no failed rows behind
         with job.source_file.open("rb") as stream:
             split = csvfiles.split_csv(csv_kind, stream, _max_bytes(), save, rejects)
@@ -268,6 +352,7 @@ def export_orders(parameters: Mapping[str, Any] | None = None, *, started_by: Us
 def export_voucher_transactions(code: str, parameters: Mapping[str, Any] | None = None, *,
                                 started_by: User | None = None) -> Job:  # fmt: skip
     """Export a gift or loyalty card's transactions to CSV (``job.result_file``)."""
+    validation.check(validation.code_problem(code))
     return _export(JobKind.EXPORT_VOUCHER_TRANSACTIONS, parameters, started_by, {"code": code})
 
 
@@ -313,4 +398,3 @@ class PushFollower:
         refresh_job(self.job.pk)  # a push with nothing to send ends here
         self.job.refresh_from_db()
         return self.job
-

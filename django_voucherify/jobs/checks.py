@@ -51,6 +51,11 @@ def job_settings_problems() -> list[checks.CheckMessage]:
             hint="Leave it unset for 7 days; an unfinished job older than this is failed.",
             id="voucherify.E043",
         ))  # fmt: skip
+    retention = number_problem(values, "JOB_UPLOAD_RETENTION", check_id="voucherify.E044",
+                               hint="Seconds an uploaded source is kept after its job ends; 0 (the "
+                                    "default) deletes it when the job ends.")  # fmt: skip
+    if retention:
+        problems.append(retention)
     upload_to = values.get("JOB_UPLOAD_TO")
     if not isinstance(upload_to, str) or not upload_to.strip("/"):
         problems.append(checks.Error(

@@ -4,6 +4,17 @@ The source is read row by row from Django storage and written into part files un
 limit; memory stays flat whatever the file size. Rows that would certainly be refused (no code,
 a date that is not ISO 8601, bytes that are not UTF-8, a value that is not a number...) are not
 sent: they are listed as failed rows with their reason, so nothing is silently dropped.
+
+Codes, source ids and column names (metadata keys) go through the shared validator
+(:mod:`django_voucherify.validation`), exactly as the REST API, the admin and JSON imports do;
+no cell may hold a NUL character.
+
+Reading is bounded: the source is read in chunks of :data:`READ_CHUNK` bytes, and a row (all
+its lines) longer than :data:`MAX_ROW_BYTES` is not held in memory: the rest of its line is
+skipped, the row is listed as failed with the reason, and the next line is read. A field over
+the csv module's ``field_size_limit`` fails its row the same way. Memory stays flat and the time
+linear whatever the longest line (Django's ``File`` line iterator re-joins the chunks of a long
+line again and again: quadratic, so it is not used here).
 """
 
 from __future__ import annotations
@@ -12,7 +23,7 @@ import csv
 import io
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -20,9 +31,15 @@ from django.core.files import File
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
+from .. import validation
+
 #: Room left in a part for the multipart envelope around the CSV.
 MULTIPART_OVERHEAD = 1024
 HEADER_PEEK_BYTES = 64 * 1024
+#: Longest row (all its lines, in bytes) the splitter reads; a longer one fails on its own.
+MAX_ROW_BYTES = 1024 * 1024
+#: Bytes read from the source at a time.
+READ_CHUNK = 64 * 1024
 
 
 class CsvError(ValueError):
@@ -53,10 +70,20 @@ def _is_number(value: str) -> bool:
     return True
 
 
+def _cells_problem(row: dict[str, str]) -> str | None:
+    """A cell no database can store (NUL): the shared validator's rule for free text."""
+    for value in row.values():
+        if problem := validation.text_problem(value):
+            return problem
+    return None
+
+
 def voucher_row_problem(row: dict[str, str]) -> str | None:
     """Why Voucherify would refuse this voucher row, or None (columns by normalised header)."""
     if not row.get("code"):
         return _("Code is empty.")
+    if problem := validation.code_problem(row["code"]) or _cells_problem(row):
+        return problem
     for column, label in (("startdate", "Start Date"), ("expirationdate", "Expiration Date")):
         value = row.get(column)
         if value and not _is_date(value):
@@ -69,11 +96,15 @@ def voucher_row_problem(row: dict[str, str]) -> str | None:
     vtype = row.get("vouchertype")
     if vtype and vtype.upper() not in VOUCHER_TYPES:
         return _("Voucher Type %(value)r is not one of %(allowed)s.") % {
-            "value": vtype, "allowed": ", ".join(sorted(VOUCHER_TYPES))}
+            "value": vtype,
+            "allowed": ", ".join(sorted(VOUCHER_TYPES)),
+        }
     dtype = row.get("discounttype")
     if dtype and dtype.upper() not in DISCOUNT_TYPES:
         return _("Discount Type %(value)r is not one of %(allowed)s.") % {
-            "value": dtype, "allowed": ", ".join(sorted(DISCOUNT_TYPES))}
+            "value": dtype,
+            "allowed": ", ".join(sorted(DISCOUNT_TYPES)),
+        }
     active = row.get("active")
     if active and active.lower() not in BOOLEANS:
         return _("Active must be true or false, not %(value)r.") % {"value": active}
@@ -83,6 +114,8 @@ def voucher_row_problem(row: dict[str, str]) -> str | None:
 def customer_row_problem(row: dict[str, str]) -> str | None:
     if not row.get("sourceid") and not row.get("id"):
         return _("Source_id is empty.")
+    if problem := validation.source_id_problem(row.get("sourceid") or row["id"]) or _cells_problem(row):
+        return problem
     birthdate = row.get("birthdate")
     if birthdate and not _is_date(birthdate):
         return _("Birthdate is not an ISO 8601 date: %(value)r.") % {"value": birthdate}
@@ -110,11 +143,16 @@ def check_header(kind: CsvKind, header_line: bytes) -> list[str]:
         text = header_line.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise CsvError(
-            _("The file is not UTF-8 encoded; save it as CSV UTF-8 and upload it again.")) from None
+            _("The file is not UTF-8 encoded; save it as CSV UTF-8 and upload it again.")
+        ) from None
     columns = next(csv.reader([text.rstrip("\r\n")]), [])
     names = [_norm(c) for c in columns]
     if any(not n for n in names):
         raise CsvError(_("The header has an empty column name (column %(n)d).") % {"n": names.index("") + 1})
+    for number, column in enumerate(columns, start=1):  # other columns become metadata keys
+        if problem := validation.metadata_key_problem(column.strip()):
+            raise CsvError(_("Column %(n)d of the header (%(name)s): %(problem)s") % {
+                "n": number, "name": validation.visible(column), "problem": problem})  # fmt: skip
     duplicates = sorted({c for c, n in zip(columns, names, strict=True) if names.count(n) > 1})
     if duplicates:
         raise CsvError(_("The header repeats columns: %(columns)s.") % {"columns": ", ".join(duplicates)})
@@ -152,14 +190,69 @@ class SplitResult:
 MAX_SKIPPED_PER_PART = 1000
 
 
-def _decoded_lines(stream: IO[bytes], bad_lines: set[int]) -> Iterator[str]:
-    """Lines decoded one by one; the numbers of lines that are not UTF-8 go to ``bad_lines``."""
-    for number, raw in enumerate(stream, start=1):
+class RowTooLong(Exception):
+    """The row being read is over :data:`MAX_ROW_BYTES`; the rest of its line was skipped."""
+
+
+class _Lines:
+    """Decoded lines for ``csv.reader``, read in chunks with bounded memory.
+
+    Raises :class:`RowTooLong` (and skips to the next line, never holding more than the limit)
+    when the row being read (lines since :meth:`start_row`) grows over ``limit`` bytes. Being
+    a plain iterator (not a generator), it keeps working after raising; ``csv.reader`` starts a
+    fresh row on its next call. Lines that are not UTF-8 are decoded with replacement and their
+    numbers noted in ``bad_line``.
+    """
+
+    def __init__(self, stream: IO[bytes], limit: int) -> None:
+        self.stream, self.limit = stream, limit
+        self.buffer = bytearray()
+        self.number = 0  # physical lines read (or skipped)
+        self.row_bytes = 0
+        self.bad_line: int | None = None
+
+    def start_row(self) -> None:
+        self.row_bytes, self.bad_line = 0, None
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def _fill(self) -> bool:
+        chunk = self.stream.read(READ_CHUNK)
+        self.buffer += chunk
+        return bool(chunk)
+
+    def _skip_rest_of_line(self) -> None:
+        while (end := self.buffer.find(b"\n")) < 0:
+            self.buffer.clear()
+            if not self._fill():
+                return
+        del self.buffer[: end + 1]
+
+    def __next__(self) -> str:
+        searched = 0
+        while (end := self.buffer.find(b"\n", searched)) < 0:
+            if self.row_bytes + len(self.buffer) > self.limit:
+                self.number += 1
+                self._skip_rest_of_line()
+                raise RowTooLong(self.number)
+            searched = len(self.buffer)
+            if not self._fill():
+                if not self.buffer:
+                    raise StopIteration
+                end = len(self.buffer) - 1
+                break
+        raw = bytes(self.buffer[: end + 1])
+        del self.buffer[: end + 1]  # amortised O(1): bytearray drops its head in place
+        self.number += 1
+        self.row_bytes += len(raw)
+        if self.row_bytes > self.limit:
+            raise RowTooLong(self.number)
         try:
-            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            return raw.decode("utf-8-sig" if self.number == 1 else "utf-8")
         except UnicodeDecodeError:
-            bad_lines.add(number)
-            yield raw.decode("utf-8", errors="replace")
+            self.bad_line = self.bad_line or self.number
+            return raw.decode("utf-8", errors="replace")
 
 
 class _PartWriter:
@@ -233,32 +326,37 @@ def split_csv(kind: CsvKind, stream: IO[bytes], max_bytes: int,
     columns = check_header(kind, read_header_line(stream))
     stream.seek(0)
     names = [_norm(c) for c in columns]
-    bad_lines: set[int] = set()
-    reader = csv.reader(_decoded_lines(stream, bad_lines))
-    next(reader)  # the header, checked above
+    lines = _Lines(stream, MAX_ROW_BYTES)
+    reader = csv.reader(lines)
+    try:
+        next(reader)  # the header, checked above
+    except (RowTooLong, csv.Error):
+        raise CsvError(_("The header line is too long.")) from None
     writer = _PartWriter(columns, max_bytes - MULTIPART_OVERHEAD, save)
     result = SplitResult()
-    previous_line = reader.line_num
-    for values in reader:
-        lines = range(previous_line + 1, reader.line_num + 1)
-        previous_line = reader.line_num
-        bad_lines.difference_update(n for n in list(bad_lines) if n < lines[0])
-        if not values:
-            continue  # an empty line is not a row (spaces or commas are: reported below)
+    while True:
+        lines.start_row()
+        first_line = lines.number + 1
+        values: list[str] | None
+        problem: str | None
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except RowTooLong:
+            values, problem = None, _("Line %(line)d: the row is longer than %(max)d bytes; it was "
+                                      "skipped.") % {"line": first_line, "max": MAX_ROW_BYTES}  # fmt: skip
+        except csv.Error as exc:
+            values, problem = None, _("Line %(line)d is not valid CSV (%(error)s).") % {
+                "line": first_line, "error": _csv_error(exc)}  # fmt: skip
+        if values is not None:
+            if not values:
+                continue  # an empty line is not a row (spaces or commas are: reported below)
+            problem = _values_problem(kind, names, values, lines.bad_line)
         result.rows += 1
-        row = {n: v.strip() for n, v in zip(names, values, strict=False)}
-        ident = {kind.ident_key: row.get(kind.ident, "")}
-        problem = None
-        if any(n in bad_lines for n in lines):
-            problem = _("Line %(line)d is not valid UTF-8; save the file as CSV UTF-8.") % {"line": lines[0]}
-        elif not any(v.strip() for v in values):
-            problem = _("The row has only empty fields (spaces or commas).")
-        elif len(values) > len(names):
-            problem = _("The row has %(got)d fields, the header %(want)d.") % {
-                "got": len(values), "want": len(names)}
-        else:
-            problem = kind.row_problem(row)
-        if problem is None and not writer.add(result.rows, values):
+        row = {n: v.strip() for n, v in zip(names, values or (), strict=False)}
+        ident = {kind.ident_key: validation.visible(row.get(kind.ident, ""))}
+        if problem is None and values is not None and not writer.add(result.rows, values):
             problem = _("The row alone is over the request size limit.")
         if problem is not None:
             writer.skip(result.rows)
@@ -269,6 +367,38 @@ def split_csv(kind: CsvKind, stream: IO[bytes], max_bytes: int,
         raise CsvError(_("The file has a header but no rows."))
     result.parts = writer.parts
     return result
+
+
+def _csv_error(exc: csv.Error) -> str:
+    if "field larger than field limit" in str(exc):
+        return _("a field is longer than %(max)d characters") % {"max": csv.field_size_limit()}
+    return str(exc)
+
+
+def _values_problem(kind: CsvKind, names: list[str], values: list[str], bad_line: int | None) -> str | None:
+    if bad_line is not None:
+        return _("Line %(line)d is not valid UTF-8; save the file as CSV UTF-8.") % {"line": bad_line}
+    if not any(v.strip() for v in values):
+        return _("The row has only empty fields (spaces or commas).")
+    if len(values) > len(names):
+        return _("The row has %(got)d fields, the header %(want)d.") % {
+            "got": len(values),
+            "want": len(names),
+        }
+    return kind.row_problem({n: v.strip() for n, v in zip(names, values, strict=False)})
+
+
+#: First characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A cell for a CSV that staff open in a spreadsheet: text starting with ``=``, ``+``,
+    ``-``, ``@``, tab or CR gets a leading single quote (the OWASP advice), so a code or reason
+    such as ``=HYPERLINK(...)`` is shown as text, never run. Numbers pass unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def part_filename(source_name: str, index: int) -> str:

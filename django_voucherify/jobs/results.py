@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from ..models import Customer, Job, JobFailedRow, JobKind, JobPart, JobState, Order, PartState, SyncState
 from ..models.jobs import FAILED_ROWS_SAMPLE, FINAL_JOB_STATES, FINAL_PART_STATES
+from ..validation import visible
 from .signals import job_finished
 
 logger = logging.getLogger("django_voucherify.jobs")
@@ -66,9 +67,9 @@ def failed_rows_of(part: JobPart, result: dict[str, Any]) -> Iterator[JobFailedR
         local = raw.get("row")
         yield JobFailedRow(
             job_id=part.job_id, part=part, row=source_row(part, local) if isinstance(local, int) else None,
-            code=str(raw.get("code") or "")[:300], source_id=str(raw.get("source_id") or "")[:300],
-            key=str(raw.get("key") or "")[:100],
-            reason=str(raw.get("reason") or raw.get("details") or raw.get("message") or ""))  # fmt: skip
+            code=visible(raw.get("code") or "")[:300], source_id=visible(raw.get("source_id") or "")[:300],
+            key=visible(raw.get("key") or "")[:100],
+            reason=visible(raw.get("reason") or raw.get("details") or raw.get("message") or ""))  # fmt: skip
 
 
 def save_failed_rows(rows: Iterable[JobFailedRow]) -> int:
@@ -166,9 +167,14 @@ def failed_rows_sample(job: Job) -> list[dict[str, Any]]:
 
 
 def _send_finished(job: Job) -> None:
+    from .uploads import after_finish
+
     logger.info("Voucherify job %s finished: %s (%s done, %s failed)", job.pk, job.state,
                 job.done_count, job.failed_count)  # fmt: skip
-    job_finished.send(sender=Job, job=job)
+    try:
+        job_finished.send(sender=Job, job=job)
+    finally:
+        after_finish(job)  # the upload (customer data) is not kept past the job's end
 
 
 def mark_pushed_mirrors(part: JobPart) -> int:

@@ -63,11 +63,20 @@ FAILED_ROWS_SAMPLE = 200
 
 
 def job_upload_to(instance: Any, filename: str) -> str:
+    """``<JOB_UPLOAD_TO>/<year>/<month>/<random>.<ext>``: uploads and exports hold customer data,
+    so their names cannot be guessed (the file's own name is not kept in the path)."""
+    import os
+    import re
+    import secrets
+
     from django.utils import timezone
 
     from ..conf import raw_settings
 
-    return f"{raw_settings()['JOB_UPLOAD_TO'].rstrip('/')}/{timezone.now():%Y/%m}/{filename}"
+    ext = os.path.splitext(filename)[1].lower()
+    ext = ext if re.fullmatch(r"\.[a-z0-9]{1,8}", ext) else ""
+    folder = raw_settings()["JOB_UPLOAD_TO"].rstrip("/")
+    return f"{folder}/{timezone.now():%Y/%m}/{secrets.token_urlsafe(32)}{ext}"
 
 
 def _storage() -> Any:

@@ -8,14 +8,8 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from ..checkout.payloads import (
-    MAX_AMOUNT,
-    MAX_CODE_LENGTH,
-    MAX_ITEMS,
-    MAX_QUANTITY,
-    MAX_REDEEMABLES,
-    code_problem,
-)  # fmt: skip
+from ..checkout.payloads import MAX_AMOUNT, MAX_ITEMS, MAX_QUANTITY, MAX_REDEEMABLES
+from ..validation import MAX_CODE_LENGTH, MAX_SOURCE_ID_LENGTH, code_problem, source_id_problem
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -65,17 +59,31 @@ class CodesField(serializers.ListField):
         return codes
 
 
+class SourceIdField(serializers.CharField):
+    """A customer, order or product source id, checked by the shared validator."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=MAX_SOURCE_ID_LENGTH, trim_whitespace=True, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        value = str(super().to_internal_value(data))
+        if problem := source_id_problem(value):
+            raise serializers.ValidationError(problem)
+        return value
+
+
 class OrderItemSerializer(serializers.Serializer[dict[str, Any]]):
-    source_id = serializers.CharField(max_length=200, help_text=_("The product or SKU source id."))
+    source_id = SourceIdField(help_text=_("The product or SKU source id."))
     related_object = serializers.ChoiceField(choices=("product", "sku"), default="sku")
     quantity = StrictIntegerField(min_value=1, max_value=MAX_QUANTITY)
     price = StrictIntegerField(min_value=0, max_value=MAX_AMOUNT, help_text=_("Unit price in minor units."))
 
 
 class ValidateOrderSerializer(serializers.Serializer[dict[str, Any]]):
-    source_id = serializers.CharField(max_length=200, required=False)
-    amount = StrictIntegerField(min_value=0, max_value=MAX_AMOUNT, required=False,
-                                help_text=_("Minor units (cents)."))
+    source_id = SourceIdField(required=False)
+    amount = StrictIntegerField(
+        min_value=0, max_value=MAX_AMOUNT, required=False, help_text=_("Minor units (cents).")
+    )
     # The length is checked before any line is validated (a huge list costs nothing to refuse).
     items: serializers.ListSerializer[dict[str, Any]] = serializers.ListSerializer(
         child=OrderItemSerializer(), required=False, max_length=MAX_ITEMS,
@@ -88,22 +96,27 @@ class ValidateOrderSerializer(serializers.Serializer[dict[str, Any]]):
         lines_total = sum(item["quantity"] * item["price"] for item in attrs.get("items") or ())
         if lines_total > MAX_AMOUNT:
             raise serializers.ValidationError(
-                _("The order total is too large (at most %(max)d minor units).") % {"max": MAX_AMOUNT})
+                _("The order total is too large (at most %(max)d minor units).") % {"max": MAX_AMOUNT}
+            )
         return attrs
 
 
 class ValidateRequestSerializer(serializers.Serializer[dict[str, Any]]):
     codes = CodesField()
     order = ValidateOrderSerializer()
-    lock = serializers.BooleanField(default=False, help_text=_(
-        "Hold the codes in a validation session (signed-in users only)."))
+    lock = serializers.BooleanField(
+        default=False, help_text=_("Hold the codes in a validation session (signed-in users only).")
+    )
 
 
 class RedeemRequestSerializer(serializers.Serializer[dict[str, Any]]):
     codes = CodesField()
-    order_source_id = serializers.CharField(
-        max_length=200, help_text=_("An order the shop created; its amount and items are read on "
-                                    "the server, never taken from the request."))
+    order_source_id = SourceIdField(
+        help_text=_(
+            "An order the shop created; its amount and items are read on "
+            "the server, never taken from the request."
+        )
+    )
     session_key = serializers.CharField(max_length=200, required=False)
 
 

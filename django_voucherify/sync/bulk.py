@@ -15,6 +15,7 @@ without queueing anything back (bulk writes, signals muted). A mirror whose outb
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -29,8 +30,13 @@ from ..api.batching import json_batches
 from ..api.errors import RateLimitedError
 from ..api.resources.orders import MAX_ORDERS_PER_IMPORT
 from ..models import Customer, Order, OrderItem, OutboxEntry, OutboxState, SyncCheckpoint, SyncState
+from ..validation import mirror_problem
 from .config import option
 from .signals import muted
+
+logger = logging.getLogger("django_voucherify.sync")
+#: How many unstorable objects a pull lists (all are counted).
+SKIPPED_SAMPLE = 50
 
 Progress = Callable[[int, int, int], None]  # (rows done, rows total, requests made)
 #: Told of each accepted request: (pk sent after, last pk sent, rows, async action id or None).
@@ -150,10 +156,14 @@ def _batches(items: Iterable[dict[str, Any]], size: int = 500) -> Iterator[list[
         yield batch
 
 
-def pull(kind: str, *, progress: Progress | None = None, client: Any = None) -> dict[str, int]:
+def pull(kind: str, *, progress: Progress | None = None, client: Any = None) -> dict[str, Any]:
     """Create or update mirrors from Voucherify's list of ``kind``; returns counters.
 
     Objects without a ``source_id`` cannot be mirrored (it is the mirror's identity): skipped.
+    Objects the database cannot hold (NUL anywhere, even deep in metadata; a value longer than
+    its column: :func:`~django_voucherify.validation.mirror_problem`) are skipped and reported,
+    never allowed to abort the pull: ``unstorable`` counts them, ``skipped_objects`` lists the
+    first ones with the reason; an existing mirror of such an object is left as it was.
     Mirrors with local changes not yet delivered (outbox entry not ``synced``) are kept as they are
     and counted in ``unsent``; pull again once they are delivered.
     """
@@ -161,7 +171,8 @@ def pull(kind: str, *, progress: Progress | None = None, client: Any = None) -> 
         from .. import client as shared_client
 
         client = shared_client
-    stats = {"created": 0, "updated": 0, "skipped": 0, "unsent": 0}
+    stats: dict[str, Any] = {"created": 0, "updated": 0, "skipped": 0, "unstorable": 0, "unsent": 0,
+                             "skipped_objects": []}  # fmt: skip
     source = client.customers.iterate() if kind == "customers" else client.orders.iterate()
     done = 0
     for batch in _batches(source):
@@ -177,7 +188,7 @@ def pull(kind: str, *, progress: Progress | None = None, client: Any = None) -> 
 
 
 def _existing_in_sync(model: type[Customer] | type[Order], wanted: dict[str, Any],
-                      stats: dict[str, int]) -> dict[str, Any]:
+                      stats: dict[str, Any]) -> dict[str, Any]:
     """The mirrors among ``wanted`` that may be overwritten, locked; drops the others from ``wanted``.
 
     Rows are locked (mirror first, as a save and the sender do) before their outbox entries are
@@ -196,48 +207,77 @@ def _existing_in_sync(model: type[Customer] | type[Order], wanted: dict[str, Any
     return existing
 
 
-def _pull_customers(batch: list[dict[str, Any]], stats: dict[str, int]) -> None:
+def _skip_unstorable(stats: dict[str, Any], source_id: str, problem: str) -> None:
+    stats["unstorable"] += 1
+    if len(stats["skipped_objects"]) < SKIPPED_SAMPLE:
+        stats["skipped_objects"].append({"source_id": ascii(source_id)[1:-1][:300], "reason": problem})
+    logger.warning("Pull: skipped %a, which cannot be stored: %s", source_id[:300], problem)
+
+
+def _wanted(model: type[Customer] | type[Order], batch: list[dict[str, Any]],
+            stats: dict[str, Any]) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """The batch's objects by source_id: those without one counted in ``skipped``, those whose
+    source_id cannot even be looked up (NUL, too long) in ``unstorable``."""
+    wanted: dict[str, dict[str, Any]] = {}
+    for data in batch:
+        if not data.get("source_id"):
+            stats["skipped"] += 1
+            continue
+        source_id = str(data["source_id"])
+        if problem := mirror_problem(model(source_id=source_id)):
+            _skip_unstorable(stats, source_id, problem)
+        else:
+            wanted[source_id] = data
+    return wanted
+
+
+def _pull_customers(batch: list[dict[str, Any]], stats: dict[str, Any]) -> None:
     now = timezone.now()
-    wanted = {str(c["source_id"]): c for c in batch if c.get("source_id")}
-    stats["skipped"] += len(batch) - len(wanted)
+    wanted = _wanted(Customer, batch, stats)
     existing = _existing_in_sync(Customer, wanted, stats)
     new: list[Customer] = []
+    updated: list[Customer] = []
     for source_id, data in wanted.items():
         obj = existing.get(source_id) or Customer(source_id=source_id)
         obj.apply_voucherify(data)
         obj.sync_state, obj.synced_at, obj.updated_at = SyncState.SYNCED, now, now
-        if obj.pk is None:
-            new.append(obj)
-    Customer.objects.bulk_update(list(existing.values()), _CUSTOMER_FIELDS)
+        if problem := mirror_problem(obj):  # left as it was; reported
+            _skip_unstorable(stats, source_id, problem)
+            continue
+        (new if obj.pk is None else updated).append(obj)
+    Customer.objects.bulk_update(updated, _CUSTOMER_FIELDS)
     Customer.objects.bulk_create(new)
     stats["created"] += len(new)
-    stats["updated"] += len(existing)
+    stats["updated"] += len(updated)
 
 
-def _pull_orders(batch: list[dict[str, Any]], stats: dict[str, int]) -> None:
+def _pull_orders(batch: list[dict[str, Any]], stats: dict[str, Any]) -> None:
     now = timezone.now()
-    wanted = {str(o["source_id"]): o for o in batch if o.get("source_id")}
-    stats["skipped"] += len(batch) - len(wanted)
+    wanted = _wanted(Order, batch, stats)
     existing = _existing_in_sync(Order, wanted, stats)
     customer_ids = {_customer_id(o) for o in wanted.values()} - {""}
+    customer_ids = {c for c in customer_ids if mirror_problem(Customer(voucherify_id=c)) is None}
     customers = {c.voucherify_id: c for c in Customer.objects.filter(voucherify_id__in=customer_ids)}
     new: list[Order] = []
+    updated: list[Order] = []
+    items: list[OrderItem] = []
     for source_id, data in wanted.items():
         obj = existing.get(source_id) or Order(source_id=source_id)
         obj.apply_voucherify(data)
         obj.customer = customers.get(_customer_id(data))
         obj.sync_state, obj.synced_at, obj.updated_at = SyncState.SYNCED, now, now
-        if obj.pk is None:
-            new.append(obj)
-    Order.objects.bulk_update(list(existing.values()), _ORDER_FIELDS)
+        lines = [_item(obj, raw) for raw in (data.get("items") or [])]
+        if problem := mirror_problem(obj) or next(filter(None, map(mirror_problem, lines)), None):
+            _skip_unstorable(stats, source_id, problem)  # left as it was; reported
+            continue
+        (new if obj.pk is None else updated).append(obj)
+        items.extend(lines)
+    Order.objects.bulk_update(updated, _ORDER_FIELDS)
     Order.objects.bulk_create(new)
-    orders = [*existing.values(), *new]
-    OrderItem.objects.filter(order__in=orders).delete()
-    OrderItem.objects.bulk_create(
-        [_item(order, raw) for order in orders for raw in (wanted[order.source_id].get("items") or [])]
-    )
+    OrderItem.objects.filter(order__in=[*updated, *new]).delete()
+    OrderItem.objects.bulk_create(items)  # the new orders have their pk now (set by bulk_create)
     stats["created"] += len(new)
-    stats["updated"] += len(existing)
+    stats["updated"] += len(updated)
 
 
 def _customer_id(order: dict[str, Any]) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 from celery import shared_task
 from django.utils.translation import gettext as _
 
-from ..jobs import api, dispatch, results, runner
+from ..jobs import api, dispatch, results, runner, uploads
 
 logger = logging.getLogger("django_voucherify.jobs")
 
@@ -44,12 +44,17 @@ PREPARE_MAX_RETRIES = 5
 def prepare_job(self: Any, job_id: int) -> None:
     """Split a CSV job's stored source into parts, then queue the first submit.
 
-    An unreadable source or a broken CSV fails the job at once (in the service); any other error
-    (database or storage hiccup) is retried, and after the last attempt the job is failed with the
-    error, never left ``preparing``.
+    An unreadable source, a broken CSV or any deterministic error (``api.DETERMINISTIC_ERRORS``:
+    the same input fails the same way again) fails the job at once; any other error (database
+    or storage hiccup) is retried, and after the last attempt the job is failed with the error,
+    never left ``preparing``.
     """
     try:
         api.prepare(job_id)
+    except api.DETERMINISTIC_ERRORS as exc:  # the same input fails again: never retried
+        logger.exception("Voucherify job %s: preparing failed; failing the job", job_id)
+        results.fail_job_by_id(job_id, _("Preparing the job failed: %(error)s") % {
+            "error": f"{type(exc).__name__}: {exc}"})  # fmt: skip
     except Exception as exc:
         if self.request.retries >= PREPARE_MAX_RETRIES:
             logger.exception("Voucherify job %s: preparing failed %d times; failing the job", job_id,
@@ -76,5 +81,21 @@ def poll_job_part(self: Any, part_id: int, seq: int | None = None) -> None:
 
 @shared_task(name="django_voucherify.resume_jobs", ignore_result=True)
 def resume_jobs() -> int:
-    """Queue again what unfinished jobs still need (idempotent; safe to run often)."""
+    """Queue again what unfinished jobs still need (idempotent; safe to run often); also deletes
+    the uploads whose ``JOB_UPLOAD_RETENTION`` is over."""
+    purge_uploads()
     return dispatch.resume()
+
+
+@shared_task(name="django_voucherify.purge_job_uploads", ignore_result=True)
+def purge_job_uploads() -> int:
+    """Delete uploaded sources of jobs that ended more than ``JOB_UPLOAD_RETENTION`` s ago."""
+    return purge_uploads()
+
+
+def purge_uploads() -> int:
+    try:
+        return uploads.purge_expired()
+    except Exception:  # never let the purge stop resume_jobs
+        logger.warning("Voucherify jobs: purging expired uploads failed", exc_info=True)
+        return 0

@@ -22,6 +22,7 @@ from typing import Any
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from .. import validation
 from ..api.errors import VoucherifyError
 from ..models import Voucher
 from ..models.vouchers import VoucherType
@@ -50,7 +51,12 @@ def _save_from(voucher: Voucher, data: dict[str, Any]) -> Voucher:
 
 
 def create(voucher: Voucher, *, include_active: bool = True, client: Any = None) -> Voucher:
-    """Create ``voucher`` (an unsaved mirror filled by the form) in Voucherify, then save it."""
+    """Create ``voucher`` (an unsaved mirror filled by the form) in Voucherify, then save it.
+
+    Raises :class:`~django_voucherify.validation.InvalidInput` (nothing sent) for a code or
+    metadata the shared validator refuses."""
+    validation.check(validation.code_problem(voucher.code))
+    _check_fields(voucher)
     body = voucher.to_voucherify(include_active=include_active)
     data = _client(client).vouchers.create(voucher.code, body)
     return _save_from(voucher, dict(data))
@@ -58,9 +64,15 @@ def create(voucher: Voucher, *, include_active: bool = True, client: Any = None)
 
 def update(voucher: Voucher, *, include_active: bool = True, client: Any = None) -> Voucher:
     """Send the editable fields of ``voucher`` (``PUT``), then save it as Voucherify answered."""
+    _check_fields(voucher)
     body = voucher.to_voucherify_update(include_active=include_active)
     data = _client(client).vouchers.update(voucher.code, body)
     return _save_from(voucher, dict(data))
+
+
+def _check_fields(voucher: Voucher) -> None:
+    validation.check(validation.metadata_problem(voucher.metadata))
+    validation.check(validation.text_problem([voucher.category, voucher.additional_info]))
 
 
 #: ``admin-<unix seconds when the form was rendered>-<random hex>``.
@@ -98,8 +110,9 @@ def find_balance_transaction(code: str, source_id: str, *, client: Any = None) -
     return None
 
 
-def adjust_balance(voucher: Voucher, amount: int, *, source_id: str, reason: str = "",
-                   client: Any = None) -> dict[str, Any]:
+def adjust_balance(
+    voucher: Voucher, amount: int, *, source_id: str, reason: str = "", client: Any = None
+) -> dict[str, Any]:
     """Add (``amount`` > 0) or remove (< 0) gift credits or loyalty points; returns Voucherify's
     balance answer, which alone says whether the change happened.
 

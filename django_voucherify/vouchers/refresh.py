@@ -10,6 +10,13 @@ beforehand. A walk the client could not finish (:class:`~django_voucherify.api.P
 a page repeating the previous one, more vouchers than the pages reach) keeps what it stored,
 removes nothing and reports the error in the result; any other error propagates, also
 removing nothing. :func:`refresh_one` re-reads a single voucher.
+
+A voucher Voucherify holds but the database cannot (a NUL character anywhere in it, even deep
+in its metadata; a code longer than the column), see
+:func:`~django_voucherify.validation.mirror_problem`, is skipped and reported, never allowed to
+abort the walk: counted in ``skipped``, listed (code and reason, the first
+:data:`SKIPPED_SAMPLE`) in ``skipped_objects``. An existing mirror of such a voucher is kept
+as it was, with the reason in ``last_error``, and not removed (the voucher exists).
 """
 
 from __future__ import annotations
@@ -20,10 +27,13 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from .. import validation
 from ..api.errors import NotFoundError
 from ..api.paging import PaginationError
 from ..models import Voucher
+from ..validation import mirror_problem
 
 logger = logging.getLogger("django_voucherify.vouchers")
 
@@ -31,9 +41,9 @@ logger = logging.getLogger("django_voucherify.vouchers")
 Progress = Callable[[int, int, int], None]
 
 BATCH_SIZE = 500
-_FIELDS = [
-    f.name for f in Voucher._meta.concrete_fields if f.name not in ("id", "code", "created_at")
-]
+#: How many skipped vouchers the result lists (all are counted).
+SKIPPED_SAMPLE = 50
+_FIELDS = [f.name for f in Voucher._meta.concrete_fields if f.name not in ("id", "code", "created_at")]
 
 
 def _client(client: Any) -> Any:
@@ -45,25 +55,38 @@ def _client(client: Any) -> Any:
 
 
 def store(data: dict[str, Any]) -> Voucher:
-    """Create or update the mirror of one Voucherify voucher object."""
+    """Create or update the mirror of one Voucherify voucher object.
+
+    Raises :class:`~django_voucherify.validation.InvalidInput` when it cannot be stored."""
     voucher = Voucher.objects.filter(code=data["code"]).first() or Voucher(code=data["code"])
     voucher.apply_voucherify(data)
+    validation.check(mirror_problem(voucher))
     voucher.refreshed_at = timezone.now()
     voucher.save()
     return voucher
 
 
-def refresh_all(*, progress: Progress | None = None, client: Any = None,
-                prune: bool = True) -> dict[str, Any]:
+def _flag_unstorable(code: str, problem: str, now: Any) -> int:
+    """Keep an existing mirror of a voucher that cannot be stored, say why (not pruned)."""
+    message = _("Voucherify's copy of this voucher cannot be stored here: %(problem)s") % {"problem": problem}
+    return Voucher.objects.filter(code=code).update(last_error=message, last_error_key="unstorable",
+                                                    refreshed_at=now)  # fmt: skip
+
+
+def refresh_all(
+    *, progress: Progress | None = None, client: Any = None, prune: bool = True
+) -> dict[str, Any]:
     """Mirror every voucher Voucherify lists.
 
-    Returns ``created``/``updated``/``removed`` counts, ``seen`` and ``total`` (Voucherify's
+    Returns ``created``/``updated``/``removed``/``skipped`` counts, ``skipped_objects``
+    (``{"code", "reason"}`` of the first skipped ones), ``seen`` and ``total`` (Voucherify's
     count before the walk, None if it gave none) and ``error``: "" after a complete walk, else
     why nothing was removed (see the module docstring).
     """
     api = _client(client)
     started = timezone.now()
-    stats: dict[str, Any] = {"created": 0, "updated": 0, "removed": 0, "seen": 0, "total": None, "error": ""}
+    stats: dict[str, Any] = {"created": 0, "updated": 0, "removed": 0, "skipped": 0, "skipped_objects": [],
+                             "seen": 0, "total": None, "error": ""}  # fmt: skip
     first = api.vouchers.list(limit=1)  # the progress bar's total, and the bar for pruning
     reported = first.get("total")
     total = reported if isinstance(reported, int) and not isinstance(reported, bool) else None
@@ -102,23 +125,45 @@ def refresh_all(*, progress: Progress | None = None, client: Any = None,
     return stats
 
 
+def _skip(stats: dict[str, Any], code: str, problem: str) -> None:
+    stats["skipped"] += 1
+    if len(stats["skipped_objects"]) < SKIPPED_SAMPLE:
+        stats["skipped_objects"].append({"code": ascii(code)[1:-1][:300], "reason": problem})
+    logger.warning("Voucher refresh: skipped %a, which cannot be stored: %s", code[:300], problem)
+
+
 def _store_batch(batch: list[dict[str, Any]], stats: dict[str, Any]) -> None:
     now = timezone.now()
-    by_code = {str(v["code"]): v for v in batch if v.get("code")}
+    by_code: dict[str, dict[str, Any]] = {}
+    for data in batch:
+        code = data.get("code")
+        if not isinstance(code, str) or not code:
+            _skip(stats, str(code or ""), _("it has no code."))
+        else:
+            by_code[code] = data
     with transaction.atomic():
-        existing = {v.code: v for v in Voucher.objects.select_for_update().filter(code__in=list(by_code))}
+        storable = [c for c in by_code if mirror_problem(Voucher(code=c)) is None]
+        existing = {v.code: v for v in Voucher.objects.select_for_update().filter(code__in=storable)}
         new: list[Voucher] = []
+        updated: list[Voucher] = []
         for code, data in by_code.items():
             voucher = existing.get(code) or Voucher(code=code)
             voucher.apply_voucherify(data)
             voucher.refreshed_at = voucher.updated_at = now
+            if problem := mirror_problem(voucher):
+                _skip(stats, code, problem)
+                if code in existing:
+                    _flag_unstorable(code, problem, now)
+                continue
             if voucher.pk is None:
                 voucher.created_at = now
                 new.append(voucher)
-        Voucher.objects.bulk_update(list(existing.values()), _FIELDS)
+            else:
+                updated.append(voucher)
+        Voucher.objects.bulk_update(updated, _FIELDS)
         Voucher.objects.bulk_create(new)
     stats["created"] += len(new)
-    stats["updated"] += len(existing)
+    stats["updated"] += len(updated)
 
 
 def refresh_one(voucher: Voucher, *, client: Any = None) -> Voucher | None:
@@ -128,7 +173,15 @@ def refresh_one(voucher: Voucher, *, client: Any = None) -> Voucher | None:
     except NotFoundError:
         voucher.delete()
         return None
+    before = {f: getattr(voucher, f) for f in _FIELDS}
     voucher.apply_voucherify(dict(data))
+    if problem := mirror_problem(voucher):  # keep the mirror as it was, say why
+        for name, value in before.items():
+            setattr(voucher, name, value)
+        _skip({"skipped": 0, "skipped_objects": []}, voucher.code, problem)
+        _flag_unstorable(voucher.code, problem, timezone.now())
+        voucher.refresh_from_db()
+        return voucher
     voucher.refreshed_at = timezone.now()
     voucher.save()
     return voucher

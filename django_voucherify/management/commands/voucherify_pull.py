@@ -28,13 +28,21 @@ class Command(BaseCommand):
             if bar:
                 bar.close()
         self.stdout.write(
-            _("%(kind)s: %(created)d created, %(updated)d updated, %(skipped)d skipped (no source_id), "
-              "%(unsent)d kept (local changes not sent to Voucherify yet)")
+            _(
+                "%(kind)s: %(created)d created, %(updated)d updated, %(skipped)d skipped (no source_id), "
+                "%(unstorable)d skipped (cannot be stored), %(unsent)d kept (local changes not sent to "
+                "Voucherify yet)"
+            )
             % {"kind": options["kind"], **stats}
         )
+        self._report_skipped(stats.get("skipped_objects") or [])
         if stats["unsent"]:
-            self.stdout.write(_("Run voucherify_redrive (or wait for the sync worker), then pull again "
-                                "to refresh the kept ones."))
+            self.stdout.write(
+                _(
+                    "Run voucherify_redrive (or wait for the sync worker), then pull again "
+                    "to refresh the kept ones."
+                )
+            )
 
     def _pull_vouchers(self, bar: ProgressBar | None) -> None:
         """Vouchers: every page walked; mirrors of vouchers Voucherify no longer lists removed."""
@@ -45,8 +53,22 @@ class Command(BaseCommand):
         finally:
             if bar:
                 bar.close()
-        self.stdout.write(f"vouchers: {stats['created']} created, {stats['updated']} updated, "
-                          f"{stats['removed']} removed")  # fmt: skip
+        self.stdout.write(
+            _(
+                "vouchers: %(created)d created, %(updated)d updated, %(removed)d removed, "
+                "%(skipped)d skipped (cannot be stored)"
+            )
+            % stats
+        )
+        self._report_skipped(stats["skipped_objects"])
         if stats["error"]:  # mirrors written, none removed: say why and fail the run (cron sees it)
-            raise CommandError(_("The voucher list was not walked to its end (%(error)s); no mirror "
-                                 "was removed.") % {"error": stats["error"]})
+            raise CommandError(
+                _("The voucher list was not walked to its end (%(error)s); no mirror was removed.")
+                % {"error": stats["error"]}
+            )
+
+    def _report_skipped(self, skipped: list[dict[str, Any]]) -> None:
+        """One line per skipped object (a sample): its identity and why it cannot be stored."""
+        for item in skipped:
+            ident = item.get("code") or item.get("source_id") or "?"
+            self.stderr.write(_("skipped %(ident)s: %(reason)s") % {"ident": ident, "reason": item["reason"]})

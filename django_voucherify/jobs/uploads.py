@@ -1,0 +1,62 @@
+"""Uploaded sources hold customer data: stored under unguessable names, deleted when done.
+
+A job's ``source_file`` (the CSV staff uploaded) is deleted from storage when the job ends,
+successfully or not, unless ``VOUCHERIFY["JOB_UPLOAD_RETENTION"]`` (seconds, default 0) keeps
+it longer; :func:`purge_expired` (the ``purge_job_uploads`` task, also run by ``resume_jobs``)
+deletes those whose time is up, and any a crashed worker left behind. The split part files are
+deleted as each part finishes (``runner._finish_part``), or at once when preparing fails.
+
+The storage must not be public: see docs/jobs.md ("Uploaded files").
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.utils import timezone
+
+from ..conf import raw_settings
+from ..models import Job
+from ..models.jobs import FINAL_JOB_STATES
+
+logger = logging.getLogger("django_voucherify.jobs")
+
+
+def retention() -> float:
+    """Seconds a finished job's upload is kept (0: deleted when the job ends). A bad value
+    (reported by check voucherify.E044) counts as 0: customer data is never kept by mistake."""
+    value = raw_settings().get("JOB_UPLOAD_RETENTION")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        return 0.0
+    return float(value)
+
+
+def delete_source(job: Job) -> bool:
+    """Delete the job's uploaded source from storage and clear the field; True if one was deleted.
+
+    A storage error is logged and left for :func:`purge_expired` to try again."""
+    name = job.source_file.name
+    if not name:
+        return False
+    try:
+        job.source_file.storage.delete(name)
+    except Exception:  # the next purge retries; the job's outcome does not depend on it
+        logger.warning("Voucherify job %s: could not delete upload %s", job.pk, name, exc_info=True)
+        return False
+    Job.objects.filter(pk=job.pk, source_file=name).update(source_file="")
+    job.source_file.name = ""
+    return True
+
+
+def after_finish(job: Job) -> None:
+    """Called once when a job ends: delete its upload now unless a retention is configured."""
+    if retention() <= 0:
+        delete_source(job)
+
+
+def purge_expired() -> int:
+    """Delete the uploads of jobs that ended more than ``JOB_UPLOAD_RETENTION`` seconds ago."""
+    cutoff = timezone.now() - timedelta(seconds=retention())
+    due = Job.objects.filter(state__in=FINAL_JOB_STATES, finished_at__lte=cutoff).exclude(source_file="")
+    return sum(delete_source(job) for job in due.iterator())

@@ -1,0 +1,173 @@
+"""The one home of input validation: what a voucher code, a source id and a metadata key may be.
+
+Every door (the checkout service, the REST serializers, the admin forms, CSV and JSON imports,
+the management commands) asks these functions, so a value one door accepts is accepted by all
+and a value one refuses is refused by all. Each ``*_problem`` function returns the translated
+reason a value is refused, or None; :func:`check` turns a reason into :class:`InvalidInput`.
+
+The rules:
+
+- Codes, source ids and metadata keys are non-empty text without control characters (Cc, NUL
+  included), invisible format characters (Cf: zero-width spaces, bidi overrides), lone
+  surrogates (Cs) or line/paragraph separators (Zl, Zp): they make look-alike values, and NUL
+  and surrogates cannot be stored in PostgreSQL at all. Letters of any script pass.
+- They do not start or end with white space (doors for typed input strip it first).
+- A code is at most :data:`MAX_CODE_LENGTH` characters and is not ``.`` or ``..`` (a path
+  segment no URL can address); a source id at most :data:`MAX_SOURCE_ID_LENGTH`; a metadata
+  key at most :data:`MAX_METADATA_KEY_LENGTH`.
+- Free text (metadata values, names...) may hold anything storable: no NUL, no lone surrogate,
+  at any depth of a JSON value (PostgreSQL's ``text`` and ``jsonb`` refuse both).
+
+:func:`unstorable_problem` applies the storage rule to an object read *from* Voucherify (which
+accepts NUL), so a refresh or pull can skip it and say why instead of aborting.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping
+from typing import Any
+
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+#: Longest code accepted (Voucherify codes are short; this only stops abuse).
+MAX_CODE_LENGTH = 100
+#: Longest customer / order / product source id (the mirrors' column width).
+MAX_SOURCE_ID_LENGTH = 200
+#: Longest metadata key.
+MAX_METADATA_KEY_LENGTH = 100
+#: Deepest nesting of a JSON value checked for storability (deeper is refused).
+MAX_JSON_DEPTH = 64
+
+#: Unicode categories never part of a code, a source id or a metadata key.
+FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+#: Codes that cannot be one segment of a URL path (HTTP clients drop or resolve them).
+UNADDRESSABLE_CODES = frozenset({".", ".."})
+
+
+class InvalidInput(ValueError):
+    """A value refused by this module; ``str()`` is the translated reason."""
+
+
+def _has_forbidden(value: str) -> bool:
+    return any(unicodedata.category(char) in FORBIDDEN_CATEGORIES for char in value)
+
+
+def _identifier_problem(value: Any, *, what: str, max_length: int) -> str | None:
+    if not isinstance(value, str):
+        return _("%(what)s must be text.") % {"what": what}
+    if not value:
+        return _("%(what)s cannot be empty.") % {"what": what}
+    if len(value) > max_length:
+        return ngettext("%(what)s has at most %(max)d character.",
+                        "%(what)s has at most %(max)d characters.",
+                        max_length) % {"what": what, "max": max_length}  # fmt: skip
+    if _has_forbidden(value):
+        return _("%(what)s cannot contain invisible or control characters.") % {"what": what}
+    if value != value.strip():
+        return _("%(what)s cannot start or end with white space.") % {"what": what}
+    return None
+
+
+def code_problem(code: Any) -> str | None:
+    """Why ``code`` cannot be a voucher code, translated; None if it can."""
+    problem = _identifier_problem(code, what=_("A voucher code"), max_length=MAX_CODE_LENGTH)
+    if problem is None and code in UNADDRESSABLE_CODES:
+        return _("“%(code)s” cannot be a voucher code: Voucherify's URLs cannot address it.") % {
+            "code": code}  # fmt: skip
+    return problem
+
+
+def source_id_problem(source_id: Any) -> str | None:
+    """Why ``source_id`` cannot be a customer, order or product source id; None if it can."""
+    return _identifier_problem(source_id, what=_("A source id"), max_length=MAX_SOURCE_ID_LENGTH)
+
+
+def metadata_key_problem(key: Any) -> str | None:
+    """Why ``key`` cannot be a metadata key; None if it can."""
+    return _identifier_problem(key, what=_("A metadata key"), max_length=MAX_METADATA_KEY_LENGTH)
+
+
+def text_problem(value: Any) -> str | None:
+    """Why free text (or any JSON value, at any depth) cannot be stored; None if it can."""
+    found = _unstorable_path(value, "", 0)
+    if found is None:
+        return None
+    path, reason = found
+    return _("%(where)s %(reason)s") % {"where": path or _("The value"), "reason": reason}
+
+
+def metadata_problem(metadata: Any) -> str | None:
+    """Why ``metadata`` cannot be a voucher's, customer's or order's metadata; None if it can."""
+    if metadata is None:
+        return None
+    if not isinstance(metadata, Mapping):
+        return _("Metadata must be a JSON object.")
+    for key, value in metadata.items():
+        if problem := metadata_key_problem(key):
+            return problem
+        if problem := text_problem(value):
+            return _("Metadata %(key)s: %(problem)s") % {"key": key, "problem": problem}
+    return None
+
+
+def mirror_problem(instance: Any) -> str | None:
+    """Why a model instance (a mirror filled from Voucherify's answer) cannot be saved: a text
+    longer than its column, or a NUL / lone surrogate in any text or JSON field, at any depth.
+    None if it can be saved. Checked before saving, so one bad object never aborts a batch."""
+    for f in instance._meta.concrete_fields:
+        value = getattr(instance, f.attname, None)
+        max_length = getattr(f, "max_length", None)
+        if isinstance(value, str) and max_length and len(value) > max_length:
+            return _("%(field)s is longer than %(max)d characters.") % {"field": f.name, "max": max_length}
+        if found := _unstorable_path(value, f.name, 0):
+            return _("%(where)s %(reason)s") % {"where": found[0], "reason": found[1]}
+    return None
+
+
+def _text_reason(text: str) -> str | None:
+    if "\x00" in text:
+        return _("contains a NUL character, which the database cannot store.")
+    if any(unicodedata.category(char) == "Cs" for char in text):
+        return _("contains a lone surrogate, which is not valid Unicode.")
+    return None
+
+
+def _unstorable_path(value: Any, path: str, depth: int) -> tuple[str, str] | None:
+    """``(path, reason)`` of the first string (or key) in ``value`` that cannot be stored."""
+    if depth > MAX_JSON_DEPTH:
+        return path, _("nested deeper than %(max)d levels.") % {"max": MAX_JSON_DEPTH}
+    if isinstance(value, str):
+        reason = _text_reason(value)
+        return (path, reason) if reason else None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and (reason := _text_reason(key)):
+                return ascii(here), reason
+            if found := _unstorable_path(item, here, depth + 1):
+                return found
+        return None
+    if isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            if found := _unstorable_path(item, f"{path}[{index}]", depth + 1):
+                return found
+    return None
+
+
+def visible(value: Any) -> str:
+    """``value`` as text safe to store and show: every forbidden character (NUL, zero-width,
+    bidi, lone surrogates...) written as an escape such as ``\\x00`` or ``\\u200b``, so a
+    refused value can be listed next to its reason without breaking the database or the page."""
+    text = str(value)
+    if not _has_forbidden(text):
+        return text
+    return "".join(ascii(char)[1:-1] if unicodedata.category(char) in FORBIDDEN_CATEGORIES else char
+                   for char in text)  # fmt: skip
+
+
+def check(problem: str | None) -> None:
+    """Raise :class:`InvalidInput` with ``problem`` unless it is None."""
+    if problem is not None:
+        raise InvalidInput(problem)

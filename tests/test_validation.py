@@ -1,0 +1,142 @@
+"""One validator for every door: the checkout service, the REST serializers, the admin voucher
+form, CSV and JSON imports accept exactly the same codes and source ids (property-based), and
+the values NUL, control, zero-width, bidi and surrogate characters make are refused by all."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from django_voucherify import validation
+from django_voucherify.admin.voucher_forms import VoucherForm
+from django_voucherify.checkout import payloads
+from django_voucherify.checkout.errors import InvalidCheckoutInput
+from django_voucherify.jobs import api as jobs_api
+from django_voucherify.jobs import csvfiles
+from django_voucherify.rest.serializers import CodeField, SourceIdField
+
+BAD = ["A\x00B", "A\u200bB", "A\u202eB", "A\ud800B", "A\x1bB", "A\u2028B", "A\ufeffB", "A\x7fB"]
+
+# Text biased towards the characters that matter: controls, format, surrogates, separators.
+tricky = st.characters(codec=None, categories=("Cc", "Cf", "Cs", "Zl", "Zp", "Zs", "Lu", "Nd", "Po"))
+texts = st.one_of(st.text(tricky, max_size=12), st.text(max_size=120)).map(str.strip)
+
+
+def _checkout_accepts(code: str) -> bool:
+    try:
+        payloads.redeemables([code])
+    except InvalidCheckoutInput:
+        return False
+    return True
+
+
+def _rest_accepts(field: object, value: str) -> bool:
+    from rest_framework.exceptions import ValidationError
+
+    try:
+        field.run_validation(value)  # type: ignore[attr-defined]
+    except ValidationError:
+        return False
+    return True
+
+
+def _admin_accepts(code: str) -> bool:
+    form = VoucherForm(data={"code": code})
+    form.is_valid()
+    return "code" not in form.errors
+
+
+def _code_doors(code: str) -> dict[str, bool]:
+    return {
+        "checkout": _checkout_accepts(code),
+        "rest": _rest_accepts(CodeField(), code),
+        "admin": _admin_accepts(code),
+        "csv": csvfiles.voucher_row_problem({"code": code}) is None,
+        "json import": jobs_api._voucher_problem({"code": code}) is None,
+        "json bulk update": jobs_api._has("code", "code")({"code": code}) is None,
+        "json metadata update": jobs_api._code_problem(code) is None,
+    }
+
+
+@pytest.mark.django_db
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(code=texts)
+@example(code="A\x00B")
+@example(code="A\u200bB")
+@example(code="..")
+@example(code="x" * 101)
+@example(code="CAFÉ-2024")
+def test_every_door_accepts_exactly_the_codes_the_validator_accepts(code):
+    expected = validation.code_problem(code) is None
+    doors = _code_doors(code)
+    assert doors == dict.fromkeys(doors, expected), (ascii(code), doors)
+
+
+def _order_accepts(source_id: str) -> bool:
+    try:
+        payloads.order_source_id({"source_id": source_id})
+    except InvalidCheckoutInput:
+        return False
+    return True
+
+
+@settings(max_examples=150, deadline=None)
+@given(source_id=texts)
+@example(source_id="o\x00-1")
+@example(source_id="o\u202e-1")
+@example(source_id="x" * 201)
+def test_every_door_accepts_exactly_the_source_ids_the_validator_accepts(source_id):
+    expected = validation.source_id_problem(source_id) is None
+    doors = {
+        "checkout order": _order_accepts(source_id),
+        "rest": _rest_accepts(SourceIdField(), source_id),
+        "csv customers": csvfiles.customer_row_problem({"sourceid": source_id}) is None,
+        "json customers": jobs_api._has("source_id", "source_id")({"source_id": source_id}) is None,
+        "json orders": jobs_api._has("source_id", "source_id")({"source_id": source_id}) is None,
+        "json metadata update": jobs_api._source_id_problem(source_id) is None,
+    }
+    if source_id:  # an empty order source id is its own message, refused all the same
+        assert doors == dict.fromkeys(doors, expected), (ascii(source_id), doors)
+    else:
+        assert not any(doors.values())
+
+
+@pytest.mark.parametrize("value", BAD)
+def test_invisible_and_control_characters_are_refused_in_codes_ids_and_metadata_keys(value):
+    assert validation.code_problem(value)
+    assert validation.source_id_problem(value)
+    assert validation.metadata_key_problem(value)
+    assert validation.metadata_problem({value: 1})
+
+
+@pytest.mark.parametrize("value", ["SPRING-10", "café", "Ünïcødé", "代码", "a b", "x" * 100])
+def test_ordinary_codes_of_any_script_pass(value):
+    assert validation.code_problem(value) is None
+
+
+@pytest.mark.parametrize("metadata", [
+    {"a": "x\x00y"}, {"a": {"b": ["ok", "n\x00"]}}, {"a": "\ud800"}, {"ok": {"k\x00": 1}},
+])  # fmt: skip
+def test_nul_and_surrogates_are_refused_at_any_depth_of_metadata(metadata):
+    problem = validation.metadata_problem(metadata)
+    assert problem and ("NUL" in problem or "surrogate" in problem)
+
+
+def test_metadata_values_may_hold_newlines_and_any_script():
+    assert validation.metadata_problem({"note": "line 1\nline 2\ttab", "name": "Zoë 名"}) is None
+
+
+def test_visible_escapes_what_it_cannot_show():
+    assert validation.visible("A\x00B\u200bC") == "A\\x00B\\u200bC"
+    assert validation.visible("plain é") == "plain é"
+
+
+def test_rest_and_checkout_keep_no_copy_of_the_rules():
+    import inspect
+
+    from django_voucherify.rest import serializers
+
+    for module in (payloads, serializers):
+        source = inspect.getsource(module)
+        assert "unicodedata" not in source and "FORBIDDEN_CATEGORIES" not in source
