@@ -29,6 +29,10 @@ CANNED: dict[str, bytes] = {
         b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
         b'\r\n{"id": "r_1", "result": "SUCC'
     ),
+    # A download promised 100000 bytes; the connection ends after a few.
+    "short_download": (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\ncode,amount\nA,100\n"
+    ),
 }
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import io
 import logging
 import pprint
 import types
@@ -21,6 +22,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import requests.adapters
 from django.core import mail
 from django.test import RequestFactory, override_settings
 from django.utils.log import AdminEmailHandler
@@ -323,6 +325,18 @@ def test_misbehaving_peer_leaks_nothing(mode, caplog):
     assert TOKEN not in caplog.text
 
 
+@pytest.mark.parametrize("into", [None, "file"])
+def test_a_download_cut_short_leaks_nothing(into, caplog):
+    caplog.set_level(logging.DEBUG)
+    with RawServer("short_download") as server:
+        client = VoucherifyClient(APP_ID, TOKEN, server.url, retry=RetryPolicy(max_retries=0))
+        target = io.BytesIO() if into else None
+        exc = capture(lambda: client.exports.download("exp_1", "download-token", into=target))
+    assert isinstance(exc, TransportError) and "download interrupted" in str(exc), exc
+    assert_no_leak(exc)
+    assert TOKEN not in caplog.text
+
+
 def test_refused_connection_and_dns_failure_leak_nothing(monkeypatch, caplog):
     caplog.set_level(logging.DEBUG)
     refused = capture(lambda: client_for(f"http://127.0.0.1:{closed_port()}").vouchers.get("X"))
@@ -382,3 +396,52 @@ def test_settings_client_and_transport_do_not_show_the_token():
         assert find_token(vars(obj)) is None, (type(obj).__name__, find_token(vars(obj)))
     assert TOKEN not in repr(dataclasses.asdict(settings_obj))
     assert find_token(dataclasses.asdict(settings_obj)) is None
+
+
+# -- what the transport does not map ----------------------------------------------------------
+
+
+class _BuggyAdapter(requests.adapters.BaseAdapter):
+    """An adapter that reads the token into a local, then fails in a way no HTTP layer does."""
+
+    def __init__(self, error: type[BaseException]) -> None:
+        super().__init__()
+        self.error = error
+
+    def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        raw = request.headers["X-App-Token"].encode()  # noqa: F841 - what a socket writer holds
+        try:
+            raise LookupError("inner")  # chained below: its frames are the adapter's too
+        except LookupError:
+            raise self.error("bug")  # implicitly chained, as a bug would be
+
+    def close(self) -> None:
+        pass
+
+
+def _inner_caller_frame() -> None:
+    marker = "caller-local-kept"  # noqa: F841 - must survive: the caller's frames are not ours
+    raise ZeroDivisionError("the caller's own")
+
+
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+def test_unmapped_failures_propagate_unchanged_with_the_frames_below_cleared(error):
+    client = VoucherifyClient(APP_ID, TOKEN, "https://api.voucherify.io", retry=RetryPolicy(max_retries=0))
+    client.transport.session.mount("https://", _BuggyAdapter(error))
+
+    def caller() -> None:
+        try:
+            _inner_caller_frame()
+        except ZeroDivisionError:
+            client.vouchers.get("X")
+
+    exc = capture(caller)
+    assert type(exc) is error and str(exc) == "bug"
+    assert frame_leaks(exc) == []
+    assert isinstance(exc.__context__, LookupError)  # raised under the transport: cleared too
+    assert find_token(exc.__context__) is None
+    caller_error = next(link for link in chain(exc) if isinstance(link, ZeroDivisionError))
+    tb = caller_error.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_name != "_inner_caller_frame":
+        tb = tb.tb_next
+    assert tb is not None and tb.tb_frame.f_locals.get("marker") == "caller-local-kept"

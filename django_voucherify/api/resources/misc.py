@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import IO, Any, cast
 
+import requests
+import urllib3
+
 from ..endpoints import endpoint
+from ..errors import TransportError
 from ..paging import iter_by_date
 from ..transport import encode_path as p
 from ..types import AsyncAction, Export, ValidationResult
@@ -29,8 +33,10 @@ class AsyncActions(Resource):
 
     def iterate(self, **params: Any) -> Iterator[AsyncAction]:
         """Every async action, newest first, moving ``end_date`` back page by page."""
-        return cast(Iterator[AsyncAction], iter_by_date(self.list, "async_actions",
-                                                        cursor_param="end_date", params=params))
+        return cast(
+            Iterator[AsyncAction],
+            iter_by_date(self.list, "async_actions", cursor_param="end_date", params=params),
+        )
 
 
 class Validations(Resource):
@@ -61,14 +67,32 @@ class Exports(Resource):
         """
         transport = self._transport
         response = transport.request(
-            "GET", p("/v1/exports/{}", export_id), params={"token": token},
-            base_url=transport.download_url, stream=True, headers={"Accept": "text/plain"},
+            "GET",
+            p("/v1/exports/{}", export_id),
+            params={"token": token},
+            base_url=transport.download_url,
+            stream=True,
+            headers={"Accept": "text/plain"},
         )
+        path = p("/v1/exports/{}", export_id)
         with response:
             if into is None:
-                return cast(bytes, response.content)
+                return _read(lambda: cast(bytes, response.content), path)
             written = 0
-            for chunk in response.iter_content(DOWNLOAD_CHUNK):
-                into.write(chunk)
+            chunks = response.iter_content(DOWNLOAD_CHUNK)
+            while chunk := _read(lambda: next(chunks, b""), path):
+                into.write(chunk)  # the caller's file: its errors are the caller's, not mapped
                 written += len(chunk)
             return written
+
+
+def _read(read: Callable[[], bytes], path: str) -> bytes:
+    """``read()``; a connection lost mid-body is a :class:`TransportError` raised outside the
+    ``except`` block (no chain to requests' and urllib3's frames, as in the transport)."""
+    try:
+        return read()
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+        failure = TransportError(
+            f"Voucherify download interrupted: {type(exc).__name__}", method="GET", path=path
+        )
+    raise failure
