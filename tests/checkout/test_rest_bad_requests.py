@@ -166,9 +166,10 @@ def test_wrong_methods_are_json(sandbox, staff_client, method, url):
         "/api/vouchers/redemptions/%D9%A1%D9%A2/rollback/",  # Arabic-Indic digits
         "/api/vouchers/redemptions/-1/rollback/",
         "/api/vouchers/redemptions/123456/rollback/",
-        "/api/vouchers/nothing-here/",
+        "/api/vouchers/redemptions/%00/rollback/",
+        "/api/vouchers/redemptions/",
+        "/api/vouchers/redeem/%00/",
         "/api/vouchers/validate/extra/",
-        "/api/vouchers/%00/",
     ],
 )
 def test_odd_paths_are_json_404s(sandbox, staff_client, path):
