@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext
 
 from ..api.client import VoucherifyClient
-from ..api.errors import APIError, VoucherifyError
+from ..api.errors import APIError, TransportError, VoucherifyError
 from ..models.ledger import CheckoutRedemption, LedgerState
 from ..models.orders import Order
 from . import payloads, records, sender
@@ -74,6 +74,13 @@ def redeem(
     except Exception as exc:
         _record_unexpected(row, exc, maybe_sent=sent.started)
         raise
+    if not isinstance(response, Mapping):  # a 2xx that is not Voucherify's answer (a proxy page)
+        return _record_error(
+            row,
+            TransportError(
+                "redeem answered 2xx without a JSON object", method="POST", path=sender.REDEEM_PATH
+            ),
+        )
     row = records.locked_update(row.pk, lambda r: _record_success(r, response))
     if row.state != LedgerState.SUCCEEDED or row.rollback_requested_at is not None:
         return _taken_over(row)
@@ -102,6 +109,12 @@ def _claim(
         "codes": [c.code for c in items],
         "amount": amount,
     }
+    orphan = CheckoutRedemption.objects.rollback_due().filter(
+        order_source_id=source_id, state=LedgerState.ORPHANED).first()  # fmt: skip
+    if orphan is not None:
+        # A redemption answered after its attempt was given up is still live in Voucherify:
+        # a new one now would make two for the order. The rollback (retried) frees the order.
+        raise AlreadyRedeemed(orphan)
     for _attempt in range(3):
         try:
             # durable: the row must be committed before the request leaves, so that a crash or a

@@ -110,7 +110,7 @@ class Interceptor(BaseAdapter):
             if kind == CRASH_BEFORE:
                 raise WorkerCrash("killed before sending")
             if kind == RAISE_BEFORE:
-                raise ValueError("unexpected failure before sending (a bug in a proxy library)")
+                raise RuntimeError("unexpected failure before sending (a bug in a proxy library)")
             return _html(request)
         if kind == HELD_BY_SERVER:
             request.body = _read_body(request.body)  # the bytes left: the deadline is checked here
@@ -123,7 +123,7 @@ class Interceptor(BaseAdapter):
         if kind == CRASH_AFTER:
             raise WorkerCrash("killed after sending")
         if kind == RAISE_AFTER:
-            raise ValueError("unexpected failure after sending")
+            raise RuntimeError("unexpected failure after sending (a bug)")
         return _html(request)  # HTML_AFTER
 
     def close(self) -> None:
