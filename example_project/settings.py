@@ -51,6 +51,12 @@ TEMPLATES = [
 ]
 WSGI_APPLICATION = "example_project.wsgi.application"
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # Two tabs submitting one checkout write at once. SQLite's default (deferred) transactions
+    # read first and then fail to upgrade to a write lock ("database is locked", a 500);
+    # IMMEDIATE ones take the write lock when they begin, so the second waits its turn (up to
+    # `timeout` seconds) and then finds the first one's order.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -17,7 +17,7 @@ import secrets
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -39,8 +39,9 @@ def _codes(text: str) -> list[str]:
 
 
 def products(request: HttpRequest) -> HttpResponse:
-    return render(request, "shop/products.html", {"products": Product.objects.all(),
-                                                  "cart": Cart(request.session)})
+    return render(
+        request, "shop/products.html", {"products": Product.objects.all(), "cart": Cart(request.session)}
+    )
 
 
 @require_POST
@@ -65,18 +66,30 @@ def checkout_page(request: HttpRequest) -> HttpResponse:
             validation = checkout.validate(codes, cart.voucherify_order(), customer)
         except checkout.CheckoutError as exc:  # refused, unavailable, or invalid input
             messages.error(request, exc.message)
-    return render(request, "shop/checkout.html", {"cart": cart, "codes": " ".join(codes),
-                                                  "validation": validation,
-                                                  "checkout_token": secrets.token_urlsafe(24)})
+    return render(
+        request,
+        "shop/checkout.html",
+        {
+            "cart": cart,
+            "codes": " ".join(codes),
+            "validation": validation,
+            "checkout_token": secrets.token_urlsafe(24),
+        },
+    )
 
 
 def _order_for_token(request: HttpRequest, token: str, cart: Cart) -> tuple[ShopOrder, bool]:
     """The order this checkout form placed, created on first submit (unique token: two
     concurrent submits get the same row)."""
     with transaction.atomic():
-        order, created = ShopOrder.objects.get_or_create(checkout_token=token, defaults={
-            "number": f"DEMO-{secrets.token_hex(4).upper()}", "user": request.user,
-            "lines": cart.order_lines()})  # mirrored to Order by the registry
+        order, created = ShopOrder.objects.get_or_create(
+            checkout_token=token,
+            defaults={
+                "number": f"DEMO-{secrets.token_hex(4).upper()}",
+                "user": request.user,
+                "lines": cart.order_lines(),
+            },
+        )  # mirrored to Order by the registry
     if order.user_id != request.user.pk:
         raise Http404
     return order, created
@@ -99,8 +112,9 @@ def place_order(request: HttpRequest) -> HttpResponse:
     cart = Cart(request.session)
     token = request.POST.get(TOKEN_FIELD, "")
     if not token or len(token) > 64:
-        messages.error(request, _("Your checkout page has expired. Please check your order and "
-                                  "place it again."))
+        messages.error(
+            request, _("Your checkout page has expired. Please check your order and place it again.")
+        )
         return redirect("shop:checkout")
     placed = ShopOrder.objects.filter(checkout_token=token, user=request.user).first()
     if placed is not None:  # submitted again after the first submit emptied the cart
@@ -108,7 +122,17 @@ def place_order(request: HttpRequest) -> HttpResponse:
     if not cart.lines():
         messages.error(request, _("Your cart is empty."))
         return redirect("shop:products")
-    order, created = _order_for_token(request, token, cart)
+    try:
+        order, created = _order_for_token(request, token, cart)
+    except OperationalError:  # SQLite busy past its timeout: another tab is placing this order
+        placed = ShopOrder.objects.filter(checkout_token=token, user=request.user).first()
+        if placed is not None:
+            return _already_placed(request, placed)
+        messages.info(
+            request,
+            _("Your order is being placed in another tab or window; reload this page in a moment to see it."),
+        )
+        return redirect("shop:checkout")
     if not created:
         return _already_placed(request, order)
     codes: list[str] = request.session.get(SESSION_CODES, [])
@@ -118,8 +142,11 @@ def place_order(request: HttpRequest) -> HttpResponse:
         if codes:
             mirror = Order.objects.get(source_id=order.number)
             paid = checkout.redeem_then_pay(
-                codes, mirror, lambda outcome: payment.charge(outcome.totals.total_amount, fail=fail),
-                mirror.customer)
+                codes,
+                mirror,
+                lambda outcome: payment.charge(outcome.totals.total_amount, fail=fail),
+                mirror.customer,
+            )
             to_pay = paid.redemption.totals.total_amount
             if paid.redemption.notice:
                 messages.warning(request, paid.redemption.notice)
@@ -128,8 +155,9 @@ def place_order(request: HttpRequest) -> HttpResponse:
     except payment.PaymentDeclined as declined:
         order.status = ShopOrder.Status.CANCELLED
         order.save()
-        messages.error(request, _("%(reason)s Your vouchers were released; nothing was charged.")
-                       % {"reason": declined})
+        messages.error(
+            request, _("%(reason)s Your vouchers were released; nothing was charged.") % {"reason": declined}
+        )
         return redirect("shop:checkout")
     except checkout.CheckoutError as exc:
         order.status = ShopOrder.Status.CANCELLED
@@ -147,9 +175,15 @@ def place_order(request: HttpRequest) -> HttpResponse:
 @login_required
 def confirmation(request: HttpRequest, number: str) -> HttpResponse:
     order = get_object_or_404(ShopOrder, number=number, user=request.user)
-    return render(request, "shop/confirmation.html", {
-        "order": order, "paid_cents": request.session.get(f"paid_{number}", order.total_cents),
-        "redemption": order and _ledger(order.number)})
+    return render(
+        request,
+        "shop/confirmation.html",
+        {
+            "order": order,
+            "paid_cents": request.session.get(f"paid_{number}", order.total_cents),
+            "redemption": order and _ledger(order.number),
+        },
+    )
 
 
 def _ledger(number: str) -> object:
