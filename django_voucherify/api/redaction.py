@@ -55,8 +55,8 @@ def _redact(value: Any, token: str) -> Any:
 
 def snippet(content: bytes, secret: Secret, limit: int = 200) -> str:
     """The start of a body as printable text, token masked (even one cut at ``limit``)."""
-    text = content[: limit * 4 + 64].decode("utf-8", "replace")
-    text = redact(text[: limit + 64], secret)
+    # Masked over a window well past the cut, so a token straddling it is masked whole.
+    text = redact(content[: limit * 4 + 1024].decode("utf-8", "replace"), secret)
     text = "".join(ch if ch.isprintable() else " " for ch in text)
     return text[:limit] + ("..." if len(content) > limit else "")
 

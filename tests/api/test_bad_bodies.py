@@ -165,3 +165,15 @@ def test_over_http_a_bad_body_is_an_invalid_response(mode):
     if mode == "html_200":
         assert caught.value.request_id == "v-proxy-1"
         assert caught.value.snippet.startswith("<html><body><h1>Welcome")
+
+
+@pytest.mark.parametrize("start", [150, 190, 199, 200])
+@responses.activate
+def test_a_token_straddling_the_snippet_cut_is_masked_whole(api_client, start):
+    body = "x" * start + TOKEN + "y" * 500
+    responses.post(REDEEM_URL, status=200, body=body, content_type="text/html")
+    with pytest.raises(InvalidResponseError) as caught:
+        api_client.redemptions.redeem(REDEEM)
+    snippet = caught.value.snippet
+    assert not any(TOKEN[:n] in snippet for n in range(4, len(TOKEN) + 1) if start + n <= 200)
+    assert len(snippet) <= 203
