@@ -273,7 +273,9 @@ def _profile() -> settings:
     name = os.environ.get("VOUCHERIFY_PROPERTY_PROFILE", "checkout-ci")
     if os.environ.get("HYPOTHESIS_PROFILE") == "thorough":
         name = "checkout-long"
-    return settings.get_profile(name)
+    chosen = settings.get_profile(name)
+    examples = os.environ.get("VOUCHERIFY_PROPERTY_EXAMPLES")  # e.g. 200: a run of a given size
+    return settings(chosen, max_examples=int(examples)) if examples else chosen
 
 
 def test_checkout_state_machine(sandbox):
