@@ -46,7 +46,7 @@ def test_valid_settings_have_no_problems():
         ({**GOOD, "RETRY_BUDGET": -2}, ["voucherify.E005"], "default"),
         ({**GOOD, "POOL_SIZE": 0}, ["voucherify.E006"], "threads"),
         ({**GOOD, "API_URL": "http://voucherify.example.com"}, ["voucherify.W001"], "https"),
-        ({**GOOD, "READ_TIMEOUT": 600}, ["voucherify.W002"], "under 30"),
+        ({**GOOD, "READ_TIMEOUT": 600, "SYNC_LEASE_SECONDS": 1500}, ["voucherify.W002"], "under 30"),
         ({**GOOD, "RETRY_BUDGET": 1, "CONNECT_TIMEOUT": 3}, ["voucherify.W003"], "RETRY_BUDGET"),
         ({**GOOD, "READ_TIMOUT": 5}, ["voucherify.W004"], "Did you mean 'READ_TIMEOUT'?"),
         ({**GOOD, "SYNC_MAX_ATTEMPTS": 0}, ["voucherify.E010"], "docs/sync.md"),
