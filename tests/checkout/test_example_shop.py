@@ -17,7 +17,14 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_example_shop_checkout(database, tmp_path):
     """On PostgreSQL, and on SQLite as the demo runs by default: two tabs submitting one
     checkout at once used to give the second a 500 "database is locked" there."""
-    url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test").rstrip("/") + "_shop"
+    # A database of this run's own (two runs on one server, or two xdist workers, never share it).
+    run_id = (
+        f"{os.environ.get('VOUCHERIFY_TEST_RUN_ID', 'local')}_{os.environ.get('PYTEST_XDIST_WORKER', 'gw')}"
+    )
+    url = (
+        os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test").rstrip("/")
+        + f"_shop_{run_id}"
+    )
     if database == "sqlite":
         url = f"sqlite:///{tmp_path / 'shop.sqlite3'}"
     env = {
