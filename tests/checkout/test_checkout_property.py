@@ -51,7 +51,7 @@ _COMMON = {
     "deadline": None,
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 }
-settings.register_profile("checkout-ci", max_examples=12, stateful_step_count=12, **_COMMON)
+settings.register_profile("checkout-ci", max_examples=80, stateful_step_count=20, **_COMMON)
 settings.register_profile("checkout-long", max_examples=500, stateful_step_count=40, **_COMMON)
 
 #: Settings that pass every system check (E024: 60 s grace > 3.05 + 2 * 0.05 s).
@@ -94,8 +94,13 @@ class CheckoutMachine(RuleBasedStateMachine):
     clock: adversary.Clock | None = None
     interceptor: adversary.Interceptor | None = None
 
+    #: What the run exercised (the test asserts it is not vacuous).
+    examples = 0
+    steps: dict[str, int] = {}
+
     def __init__(self) -> None:
         super().__init__()
+        CheckoutMachine.examples += 1
         CheckoutRedemption.objects.all().delete()
         self.sandbox.faults.clear()
         assert self.interceptor is not None
@@ -108,6 +113,8 @@ class CheckoutMachine(RuleBasedStateMachine):
 
     # --- helpers ------------------------------------------------------------------------------
     def _fault(self, target: tuple[str, str], fault: Any, action: Any = None) -> None:
+        name = "none" if fault is None else str(fault)
+        CheckoutMachine.steps[name] = CheckoutMachine.steps.get(name, 0) + 1
         if fault is None:
             return
         method, path = target
@@ -285,10 +292,13 @@ def test_checkout_state_machine(sandbox):
         assert [m.id for m in check_checkout_settings() if m.is_serious()] == []
         django_voucherify.reset_client()
         CheckoutMachine.sandbox = sandbox
+        CheckoutMachine.examples, CheckoutMachine.steps = 0, {}
         CheckoutMachine.interceptor = adversary.intercept(sandbox)
         CheckoutMachine.clock = adversary.Clock(sandbox).install()
         try:
             run_state_machine_as_test(CheckoutMachine, settings=_profile())
+            print("checkout state machine:", CheckoutMachine.examples, "examples;", CheckoutMachine.steps)
+            assert CheckoutMachine.examples and sum(CheckoutMachine.steps.values())  # not vacuous
         finally:
             CheckoutMachine.clock.uninstall()
             django_voucherify.reset_client()
