@@ -35,8 +35,9 @@ def example_voucher() -> dict[str, Any]:
     from django_voucherify.sandbox.openapi import voucherify_spec
 
     spec = voucherify_spec()
-    examples = spec["paths"]["/v1/vouchers/{code}"]["get"]["responses"]["200"]["content"][
-        "application/json"]["examples"]
+    examples = spec["paths"]["/v1/vouchers/{code}"]["get"]["responses"]["200"]["content"]["application/json"][
+        "examples"
+    ]
     voucher: dict[str, Any] = examples[EXAMPLE]["value"]
     return voucher
 
@@ -67,9 +68,11 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path == "/__stats":
             with self.stats.lock:
-                body = {"connections": self.stats.connections,
-                        "api_connections": self.stats.api_connections,
-                        "requests": self.stats.requests}
+                body = {
+                    "connections": self.stats.connections,
+                    "api_connections": self.stats.api_connections,
+                    "requests": self.stats.requests,
+                }
             self._send(200, body)
         elif self.path.startswith("/v1/vouchers/"):
             if self.headers.get("X-App-Token") != SECRET_KEY:
@@ -135,7 +138,9 @@ def serve(lifetime: float = 900.0) -> Iterator[Server]:
     """Start the server in a child process; stop it on exit."""
     process = subprocess.Popen(
         [sys.executable, str(Path(__file__).resolve()), "--lifetime", str(lifetime)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert process.stdout is not None

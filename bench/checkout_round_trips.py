@@ -38,13 +38,18 @@ def run(n: int) -> None:
     requests_seen: list[str] = []
     sandbox.response_listeners.append(lambda ex: requests_seen.append(ex.request.path))
     server = start_in_thread(sandbox)
-    conf = {"APP_ID": "sandbox-app-id", "SECRET_KEY": "sandbox-secret-key", "API_URL": server.url,
-            "SYNC_ENABLED": False}
+    conf = {
+        "APP_ID": "sandbox-app-id",
+        "SECRET_KEY": "sandbox-secret-key",
+        "API_URL": server.url,
+        "SYNC_ENABLED": False,
+    }
     try:
         with override_settings(VOUCHERIFY=conf):
             django_voucherify.reset_client()
-            django_voucherify.client.vouchers.create("BENCH", {
-                "type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 100}})
+            django_voucherify.client.vouchers.create(
+                "BENCH", {"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 100}}
+            )
             rows = []
             for shape in ("redeem only", "validate + redeem"):
                 requests_seen.clear()
@@ -57,21 +62,25 @@ def run(n: int) -> None:
                     with CaptureQueriesContext(connection) as captured:
                         checkout.redeem(["BENCH"], order, "cust-bench")
                     queries += len(captured.captured_queries)
-                    statements += sum(1 for q in captured.captured_queries
-                                      if q["sql"] not in ("BEGIN", "COMMIT"))
+                    statements += sum(
+                        1 for q in captured.captured_queries if q["sql"] not in ("BEGIN", "COMMIT")
+                    )
                 elapsed = time.perf_counter() - started
-                rows.append((shape, len(requests_seen) / n, queries / n, statements / n,
-                             elapsed / n * 1000))
+                rows.append((shape, len(requests_seen) / n, queries / n, statements / n, elapsed / n * 1000))
     finally:
         server.stop()
         django_voucherify.reset_client()
     print(f"{n} checkouts per shape, sandbox over HTTP, PostgreSQL")
-    print(f"{'shape':<20} {'HTTP round trips':>17} {'DB queries/redeem':>18} {'of which SQL':>13} "
-          f"{'ms/checkout':>12}")
+    print(
+        f"{'shape':<20} {'HTTP round trips':>17} {'DB queries/redeem':>18} {'of which SQL':>13} "
+        f"{'ms/checkout':>12}"
+    )
     for shape, trips, queries, sql, ms in rows:
         print(f"{shape:<20} {trips:>17.2f} {queries:>18.2f} {sql:>13.2f} {ms:>12.2f}")
-    print("(queries include BEGIN/COMMIT of the two short transactions: PENDING insert committed "
-          "before the call, then SELECT ... FOR UPDATE + UPDATE)")
+    print(
+        "(queries include BEGIN/COMMIT of the two short transactions: PENDING insert committed "
+        "before the call, then SELECT ... FOR UPDATE + UPDATE)"
+    )
     print(f"validate+redeem / redeem-only time ratio: {rows[1][4] / rows[0][4]:.2f}x")
 
 

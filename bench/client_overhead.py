@@ -41,8 +41,12 @@ Call = Callable[[], Any]
 def bare_requests(url: str) -> Call:
     session = requests.Session()
     session.trust_env = False
-    headers = {"X-App-Id": APP_ID, "X-App-Token": SECRET_KEY, "User-Agent": USER_AGENT,
-               "Accept": "application/json"}
+    headers = {
+        "X-App-Id": APP_ID,
+        "X-App-Token": SECRET_KEY,
+        "User-Agent": USER_AGENT,
+        "Accept": "application/json",
+    }
     voucher_url = f"{url}/v1/vouchers/{CODE}"
 
     def call() -> Any:
@@ -62,8 +66,7 @@ def official_sdk(url: str) -> Call | str:
         import voucherify
     except ImportError as exc:
         return f"not installed ({exc}); pip install -r bench/requirements.txt"
-    config = voucherify.Configuration(host=url,
-                                      api_key={"X-App-Id": APP_ID, "X-App-Token": SECRET_KEY})
+    config = voucherify.Configuration(host=url, api_key={"X-App-Id": APP_ID, "X-App-Token": SECRET_KEY})
     api = voucherify.VouchersApi(voucherify.ApiClient(config))
     return lambda: api.get_voucher(CODE)
 
@@ -85,16 +88,16 @@ def profile(call: Call, n: int) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("-n", type=int, default=2000, help="calls per contender per round")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--profile", choices=["bare", "client", "sdk"])
     args = parser.parse_args()
 
     with serve() as server:
-        contenders: dict[str, Call] = {"bare": bare_requests(server.url),
-                                       "client": this_client(server.url)}
+        contenders: dict[str, Call] = {"bare": bare_requests(server.url), "client": this_client(server.url)}
         sdk = official_sdk(server.url)
         if isinstance(sdk, str):
             print(f"official SDK skipped: {sdk}")
@@ -116,16 +119,20 @@ def main() -> int:
         stats = server.stats()
 
     median = {name: statistics.median(values) for name, values in samples.items()}
-    print(f"client CPU per get-voucher call: {args.rounds} rounds x {args.n} calls, median "
-          f"(min-max) µs; server in another process; Python {sys.version.split()[0]}, "
-          f"requests {requests.__version__}")
+    print(
+        f"client CPU per get-voucher call: {args.rounds} rounds x {args.n} calls, median "
+        f"(min-max) µs; server in another process; Python {sys.version.split()[0]}, "
+        f"requests {requests.__version__}"
+    )
     for name, values in samples.items():
         print(f"  {name:<7} {median[name]:8.1f} µs   ({min(values):.1f}-{max(values):.1f})")
     ok = True
     ratio = median["client"] / median["bare"]
     ok &= ratio <= CLIENT_TARGET
-    print(f"  client/bare = {ratio:.3f}  (target <= {CLIENT_TARGET})  "
-          f"{'OK' if ratio <= CLIENT_TARGET else 'MISSED'}")
+    print(
+        f"  client/bare = {ratio:.3f}  (target <= {CLIENT_TARGET})  "
+        f"{'OK' if ratio <= CLIENT_TARGET else 'MISSED'}"
+    )
     if "sdk" in median:
         ratio = median["client"] / median["sdk"]
         ok &= ratio < 1

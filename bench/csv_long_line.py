@@ -34,8 +34,9 @@ def run(mb: float) -> tuple[str, float, float]:
     tracemalloc.start()
     started = time.perf_counter()
     try:
-        split = csvfiles.split_csv(csvfiles.VOUCHERS, File(io.BytesIO(data)), 9_000_000,
-                                   lambda f, i: f"part{i}", failed.append)  # fmt: skip
+        split = csvfiles.split_csv(
+            csvfiles.VOUCHERS, File(io.BytesIO(data)), 9_000_000, lambda f, i: f"part{i}", failed.append
+        )
         outcome = f"{split.rows} rows, {split.failed_count} failed"
     except Exception as exc:  # the code before the fix
         outcome = f"{type(exc).__name__}: {exc}"[:60]

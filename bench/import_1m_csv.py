@@ -87,9 +87,15 @@ def run(rows: int, tmp: Path, prefix: str, trace: bool) -> dict[str, float]:
     logging.getLogger("django_voucherify").removeHandler(counter)
     assert job.state == "done", (job.state, job.error)
     assert job.done_count == rows, (job.done_count, job.failed_count, job.failed_rows[:3])
-    return {"rows": rows, "mb": size / 2**20, "parts": job.parts.count(), "wall": wall,
-            "requests": counter.count, "traced_peak": peak,
-            "maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}  # fmt: skip
+    return {
+        "rows": rows,
+        "mb": size / 2**20,
+        "parts": job.parts.count(),
+        "wall": wall,
+        "requests": counter.count,
+        "traced_peak": peak,
+        "maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def main() -> None:
@@ -101,7 +107,9 @@ def main() -> None:
     port = free_port()
     sandbox = subprocess.Popen(
         [sys.executable, "-m", "django_voucherify.sandbox", "--port", str(port), "--job-delay", "0.05"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -120,10 +128,15 @@ def main() -> None:
             import django_voucherify
 
             settings.MEDIA_ROOT = str(Path(tmp) / "media")
-            settings.VOUCHERIFY = {**settings.VOUCHERIFY, "APP_ID": "sandbox-app-id",
-                                   "SECRET_KEY": "sandbox-secret-key", "API_URL": url,
-                                   "JOB_POLL_INTERVAL": 0.2, "JOB_POLL_INTERVAL_MAX": 1.0,
-                                   "READ_TIMEOUT": 120.0}  # fmt: skip
+            settings.VOUCHERIFY = {
+                **settings.VOUCHERIFY,
+                "APP_ID": "sandbox-app-id",
+                "SECRET_KEY": "sandbox-secret-key",
+                "API_URL": url,
+                "JOB_POLL_INTERVAL": 0.2,
+                "JOB_POLL_INTERVAL_MAX": 1.0,
+                "READ_TIMEOUT": 120.0,
+            }
             django_voucherify.reset_client()
             Celery("bench", set_as_current=True).conf.task_always_eager = True
             trace = not args.no_tracemalloc
@@ -133,16 +146,24 @@ def main() -> None:
     finally:
         sandbox.kill()  # its multi-GB state needs no orderly shutdown
         sandbox.wait()
-    print(f"{'rows':>10} {'CSV MB':>7} {'parts':>5} {'requests':>8} {'wall s':>7} "
-          f"{'rows/s':>8} {'traced peak MB':>14} {'app maxrss MB':>13}")
+    print(
+        f"{'rows':>10} {'CSV MB':>7} {'parts':>5} {'requests':>8} {'wall s':>7} "
+        f"{'rows/s':>8} {'traced peak MB':>14} {'app maxrss MB':>13}"
+    )
     for r in (small, big):
-        print(f"{r['rows']:>10,} {r['mb']:>7.1f} {r['parts']:>5} {r['requests']:>8} {r['wall']:>7.1f} "
-              f"{r['rows'] / r['wall']:>8,.0f} {r['traced_peak']:>14.1f} {r['maxrss']:>13.1f}")
-    print(f"rows ratio {big['rows'] / small['rows']:.0f}x -> traced peak ratio "
-          f"{big['traced_peak'] / small['traced_peak']:.2f}x, app maxrss ratio "
-          f"{big['maxrss'] / small['maxrss']:.2f}x")
-    print(f"app peak (maxrss) {big['maxrss']:.0f} MB = {big['maxrss'] / TARGET_MB:.2f} x the "
-          f"{TARGET_MB:.0f} MB target; sandbox process peak {sandbox_mb:.0f} MB (holds every voucher)")
+        print(
+            f"{r['rows']:>10,} {r['mb']:>7.1f} {r['parts']:>5} {r['requests']:>8} {r['wall']:>7.1f} "
+            f"{r['rows'] / r['wall']:>8,.0f} {r['traced_peak']:>14.1f} {r['maxrss']:>13.1f}"
+        )
+    print(
+        f"rows ratio {big['rows'] / small['rows']:.0f}x -> traced peak ratio "
+        f"{big['traced_peak'] / small['traced_peak']:.2f}x, app maxrss ratio "
+        f"{big['maxrss'] / small['maxrss']:.2f}x"
+    )
+    print(
+        f"app peak (maxrss) {big['maxrss']:.0f} MB = {big['maxrss'] / TARGET_MB:.2f} x the "
+        f"{TARGET_MB:.0f} MB target; sandbox process peak {sandbox_mb:.0f} MB (holds every voucher)"
+    )
 
 
 if __name__ == "__main__":

@@ -38,8 +38,9 @@ print((time.perf_counter() - t0) * 1000)
 
 VARIANTS = {
     "django": SETUP.format(extra_app="", payload=""),
-    "client": SETUP.format(extra_app=', "django_voucherify"',
-                           payload="from django_voucherify import client\nclient.vouchers"),
+    "client": SETUP.format(
+        extra_app=', "django_voucherify"', payload="from django_voucherify import client\nclient.vouchers"
+    ),
     "sdk": SETUP.format(extra_app="", payload="import voucherify"),
 }
 
@@ -50,8 +51,9 @@ def run(code: str) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
 
@@ -70,16 +72,22 @@ def main() -> int:
             samples[name].append(run(code))
     median = {name: statistics.median(values) for name, values in samples.items()}
 
-    print(f"import time, fresh interpreter each, median of {args.repeat} (min-max) ms; "
-          f"Python {sys.version.split()[0]}")
-    labels = {"django": "django.setup()",
-              "client": "+ django_voucherify app, client.vouchers",
-              "sdk": "+ import voucherify (official SDK)"}
+    print(
+        f"import time, fresh interpreter each, median of {args.repeat} (min-max) ms; "
+        f"Python {sys.version.split()[0]}"
+    )
+    labels = {
+        "django": "django.setup()",
+        "client": "+ django_voucherify app, client.vouchers",
+        "sdk": "+ import voucherify (official SDK)",
+    }
     for name, values in samples.items():
         print(f"  {labels[name]:<42} {median[name]:8.1f} ms  ({min(values):.1f}-{max(values):.1f})")
     added = median["client"] - median["django"]
-    print(f"  django_voucherify client adds {added:.1f} ms on top of Django (target < {TARGET_MS:.0f} ms)"
-          f"  {'OK' if added < TARGET_MS else 'MISSED'}")
+    print(
+        f"  django_voucherify client adds {added:.1f} ms on top of Django (target < {TARGET_MS:.0f} ms)"
+        f"  {'OK' if added < TARGET_MS else 'MISSED'}"
+    )
     if "sdk" in median:
         print(f"  official SDK adds {median['sdk'] - median['django']:.1f} ms on top of Django")
     return 0 if added < TARGET_MS else 1

@@ -26,8 +26,10 @@ def main() -> int:
         after = server.stats()
     calls = after["requests"] - before["requests"]
     connections = after["api_connections"] - before["api_connections"]
-    print(f"keepalive: {calls} sequential vouchers.get calls -> {connections} TCP connection(s) "
-          f"at the server (target: 1)")
+    print(
+        f"keepalive: {calls} sequential vouchers.get calls -> {connections} TCP connection(s) "
+        f"at the server (target: 1)"
+    )
     return 0 if calls == n and connections == 1 else 1
 
 

@@ -31,10 +31,11 @@ def fresh_sandbox() -> Sandbox:
     sandbox = Sandbox()
     api = requests.Session()
     sandbox.mount(api)
-    api.post("https://api.voucherify.io/v1/vouchers/BENCH",
-             headers={"X-App-Id": sandbox.app_id, "X-App-Token": sandbox.app_token},
-             json={"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 100}},
-             ).raise_for_status()
+    api.post(
+        "https://api.voucherify.io/v1/vouchers/BENCH",
+        headers={"X-App-Id": sandbox.app_id, "X-App-Token": sandbox.app_token},
+        json={"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 100}},
+    ).raise_for_status()
     return sandbox
 
 
@@ -49,9 +50,15 @@ def run_for(seconds: float, call) -> int:
 def wsgi_rate(seconds: float) -> float:
     sandbox = fresh_sandbox()
     payload = json.dumps(REDEEM).encode()
-    base = {"REQUEST_METHOD": "POST", "RAW_URI": "/v1/redemptions", "PATH_INFO": "/v1/redemptions",
-            "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(payload)),
-            "HTTP_X_APP_ID": sandbox.app_id, "HTTP_X_APP_TOKEN": sandbox.app_token}
+    base = {
+        "REQUEST_METHOD": "POST",
+        "RAW_URI": "/v1/redemptions",
+        "PATH_INFO": "/v1/redemptions",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(payload)),
+        "HTTP_X_APP_ID": sandbox.app_id,
+        "HTTP_X_APP_TOKEN": sandbox.app_token,
+    }
 
     def call() -> None:
         sandbox.handle_environ({**base, "wsgi.input": io.BytesIO(payload)})
@@ -99,15 +106,27 @@ def http_rate_process(seconds: float, clients: int = 16) -> float:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "django_voucherify.sandbox", "--port", str(port),
-                             "--app-id", "bench", "--app-token", "bench-token"])
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "django_voucherify.sandbox",
+            "--port",
+            str(port),
+            "--app-id",
+            "bench",
+            "--app-token",
+            "bench-token",
+        ]
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         client = VoucherifyClient("bench", "bench-token", url)
         for _ in range(100):
             try:
-                client.vouchers.create("BENCH", {"type": "DISCOUNT_VOUCHER",
-                                                 "discount": {"type": "AMOUNT", "amount_off": 100}})
+                client.vouchers.create(
+                    "BENCH", {"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 100}}
+                )
                 break
             except TransportError:
                 time.sleep(0.1)

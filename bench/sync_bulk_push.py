@@ -38,8 +38,10 @@ def main() -> None:
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "django_voucherify.sandbox", "--port", str(port), "--job-delay", "0"],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         url = f"http://127.0.0.1:{port}"
@@ -66,8 +68,16 @@ def run(args: argparse.Namespace, url: str) -> None:
     from django_voucherify.models import Customer
 
     Customer.objects.bulk_create(
-        (Customer(source_id=f"bench-{i:06d}", name=f"Customer {i}", email=f"c{i}@example.com",
-                  city="Berlin", metadata={"segment": i % 7, "tier": "gold"}) for i in range(args.n)),
+        (
+            Customer(
+                source_id=f"bench-{i:06d}",
+                name=f"Customer {i}",
+                email=f"c{i}@example.com",
+                city="Berlin",
+                metadata={"segment": i % 7, "tier": "gold"},
+            )
+            for i in range(args.n)
+        ),
         batch_size=2000,
     )
     calls = {"n": 0}
@@ -78,15 +88,25 @@ def run(args: argparse.Namespace, url: str) -> None:
         return real_send(self, request, **kw)
 
     requests.Session.send = counting_send
-    conf = {"APP_ID": "sandbox-app-id", "SECRET_KEY": "sandbox-secret-key", "API_URL": url,
-            "READ_TIMEOUT": 120.0}
+    conf = {
+        "APP_ID": "sandbox-app-id",
+        "SECRET_KEY": "sandbox-secret-key",
+        "API_URL": url,
+        "READ_TIMEOUT": 120.0,
+    }
     with override_settings(VOUCHERIFY=conf):
         import django_voucherify
 
         django_voucherify.reset_client()
         start = time.perf_counter()
-        call_command("voucherify_sync", "customers", restart=True, no_progress=True,
-                     chunk_bytes=args.chunk_bytes, stdout=StringIO())
+        call_command(
+            "voucherify_sync",
+            "customers",
+            restart=True,
+            no_progress=True,
+            chunk_bytes=args.chunk_bytes,
+            stdout=StringIO(),
+        )
         bulk_time = time.perf_counter() - start
         bulk_requests = calls["n"]
 
@@ -106,8 +126,10 @@ def run(args: argparse.Namespace, url: str) -> None:
     print(f"{'voucherify_sync (bulk)':<28} {bulk_requests:>9} {bulk_time:>9.2f}")
     extrapolated = " (extrapolated)" if args.naive_sample else ""
     print(f"{'naive create per row':<28} {naive_requests:>9} {naive_time:>9.2f}{extrapolated}")
-    print(f"speed-up: {naive_time / bulk_time:.1f}x; requests {naive_requests / bulk_requests:.0f}x fewer "
-          f"(~ceil(n/chunk) = {bound})")
+    print(
+        f"speed-up: {naive_time / bulk_time:.1f}x; requests {naive_requests / bulk_requests:.0f}x fewer "
+        f"(~ceil(n/chunk) = {bound})"
+    )
 
 
 if __name__ == "__main__":

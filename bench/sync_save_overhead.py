@@ -61,14 +61,20 @@ def run(args: argparse.Namespace) -> None:
 
     requests.Session.send = counting_send  # type: ignore[method-assign]
     # saves rotate over a pool of customers, as a shop's requests would
-    pool = list(Customer.objects.bulk_create(
-        Customer(source_id=f"bench-{i}", name="Bench", email=f"b{i}@example.com") for i in range(args.pool)
-    ))
+    pool = list(
+        Customer.objects.bulk_create(
+            Customer(source_id=f"bench-{i}", name="Bench", email=f"b{i}@example.com")
+            for i in range(args.pool)
+        )
+    )
     base = dict(settings.VOUCHERIFY)
     on = {**base, "SYNC_ENABLED": True}
     # mode -> (settings, Celery app receiving the enqueue)
-    modes = {"off": ({**base, "SYNC_ENABLED": False}, apps["memory"]), "on/memory": (on, apps["memory"]),
-             "on/broker": (on, apps["broker"])}
+    modes = {
+        "off": ({**base, "SYNC_ENABLED": False}, apps["memory"]),
+        "on/memory": (on, apps["memory"]),
+        "on/broker": (on, apps["broker"]),
+    }
 
     def one_save(i: int) -> None:
         customer = pool[i % len(pool)]
@@ -99,8 +105,11 @@ def run(args: argparse.Namespace) -> None:
         print(f"{mode:<10} {med:>17.1f} {med - off:>9.1f} {med / off:>6.2f} {len(queries[mode]):>13}")
     added_queries = len(queries["on/broker"]) - len(queries["off"])
     print(f"queries added by sync per save: {added_queries} (budget: 2)")
-    print("queries of one save with sync on:", *[" ".join(q.split())[:100] for q in queries["on/broker"]],
-          sep="\n  ")
+    print(
+        "queries of one save with sync on:",
+        *[" ".join(q.split())[:100] for q in queries["on/broker"]],
+        sep="\n  ",
+    )
     print(f"HTTP requests during {len(modes) * args.n * args.rounds} saves: {len(http_calls)}")
     print(f"outbox rows: {OutboxEntry.objects.count()} for {len(pool)} customers (one per object)")
     registry_added = run_registry(args, modes["on/broker"], http_calls)
@@ -123,9 +132,11 @@ def run_registry(args: argparse.Namespace, sync_on: tuple[Any, Any], http_calls:
     from django_voucherify.sync import registry
 
     User = get_user_model()
-    users = list(User.objects.bulk_create(
-        User(username=f"bench-user-{i}", email=f"u{i}@example.com") for i in range(args.pool)
-    ))
+    users = list(
+        User.objects.bulk_create(
+            User(username=f"bench-user-{i}", email=f"u{i}@example.com") for i in range(args.pool)
+        )
+    )
     conf, app = sync_on
     app.set_current()
 
@@ -144,8 +155,12 @@ def run_registry(args: argparse.Namespace, sync_on: tuple[Any, Any], http_calls:
         with transaction.atomic():
             user.save()  # e.g. a login: last_login only, nothing the mapping reads
 
-    modes = {"plain": (False, changed), "registry": (True, changed),
-             "plain/same": (False, unchanged), "registry/same": (True, unchanged)}
+    modes = {
+        "plain": (False, changed),
+        "registry": (True, changed),
+        "plain/same": (False, unchanged),
+        "registry/same": (True, unchanged),
+    }
     per_save: dict[str, list[float]] = {m: [] for m in modes}
     queries: dict[str, int] = {}
     with override_settings(VOUCHERIFY=conf):
@@ -171,16 +186,22 @@ def run_registry(args: argparse.Namespace, sync_on: tuple[Any, Any], http_calls:
                     registry.disconnect(User)
     print()
     print("User saves through sync.registry (Customer mirror), sync on, same broker:")
-    print(f"{'mode':<14} {'µs/save (median)':>17} {'added µs':>9} {'ratio':>6} {'queries/save':>13} "
-          f"{'added':>6}")
+    print(
+        f"{'mode':<14} {'µs/save (median)':>17} {'added µs':>9} {'ratio':>6} {'queries/save':>13} "
+        f"{'added':>6}"
+    )
     for mode in modes:
         base = "plain/same" if mode.endswith("/same") else "plain"
         med, off = statistics.median(per_save[mode]), statistics.median(per_save[base])
-        print(f"{mode:<14} {med:>17.1f} {med - off:>9.1f} {med / off:>6.2f} {queries[mode]:>13} "
-              f"{queries[mode] - queries[base]:>6}")
+        print(
+            f"{mode:<14} {med:>17.1f} {med - off:>9.1f} {med / off:>6.2f} {queries[mode]:>13} "
+            f"{queries[mode] - queries[base]:>6}"
+        )
     added = max(queries["registry"] - queries["plain"], queries["registry/same"] - queries["plain/same"])
-    print(f"queries added by the registry path per save: {added} (budget: 2); "
-          f"HTTP requests so far: {len(http_calls)}")
+    print(
+        f"queries added by the registry path per save: {added} (budget: 2); "
+        f"HTTP requests so far: {len(http_calls)}"
+    )
     return added
 
 

@@ -23,22 +23,30 @@ def _number(value: Any) -> float | None:
     return None
 
 
-def number_problem(values: dict[str, Any], key: str, *, check_id: str, hint: str,
-                   minimum: float = 0, above: bool = False,
-                   integer: bool = False) -> checks.CheckMessage | None:
+def number_problem(
+    values: dict[str, Any],
+    key: str,
+    *,
+    check_id: str,
+    hint: str,
+    minimum: float = 0,
+    above: bool = False,
+    integer: bool = False,
+) -> checks.CheckMessage | None:
     """The error for option ``key`` unless it is a number (not a bool) at least ``minimum``
     (``above``: strictly more), and an ``int`` when ``integer``. Shared by every feature's
     checks so that all numeric options are validated and worded alike."""
     raw = values.get(key)
     value = _number(raw)
-    if value is not None and (value > minimum if above else value >= minimum) and (
-        not integer or isinstance(raw, int)
+    if (
+        value is not None
+        and (value > minimum if above else value >= minimum)
+        and (not integer or isinstance(raw, int))
     ):
         return None
     kind = "a whole number" if integer else "a number"
     bound = f"above {minimum:g}" if above else f"{minimum:g} or more"
-    return checks.Error(f"{SETTING}['{key}'] must be {kind}, {bound} (got {raw!r}).",
-                        hint=hint, id=check_id)
+    return checks.Error(f"{SETTING}['{key}'] must be {kind}, {bound} (got {raw!r}).", hint=hint, id=check_id)
 
 
 def _url_problem(value: Any) -> str | None:
@@ -175,9 +183,14 @@ _BOOLEANS = ("TRUST_ENV", "LOG_BODIES", "SYNC_ENABLED", "SYNC_PERMANENT_DELETE")
 
 def _sync_problems(values: dict[str, Any]) -> Iterable[checks.CheckMessage]:
     for key, (minimum, integer) in _SYNC_NUMBERS.items():
-        problem = number_problem(values, key, minimum=minimum, integer=integer,
-                                 check_id="voucherify.E010",
-                                 hint="Leave it unset to use the default (see docs/sync.md).")
+        problem = number_problem(
+            values,
+            key,
+            minimum=minimum,
+            integer=integer,
+            check_id="voucherify.E010",
+            hint="Leave it unset to use the default (see docs/sync.md).",
+        )
         if problem:
             yield problem
     if _number(values.get("BULK_CHUNK_BYTES")) is not None and values["BULK_CHUNK_BYTES"] > 10_000_000:
@@ -210,7 +223,7 @@ def _lease_problems(values: dict[str, Any]) -> Iterable[checks.CheckMessage]:
         f"{longest_request(values):g} s, i.e. CONNECT_TIMEOUT + READ_TIMEOUT, plus RETRY_BUDGET "
         "when MAX_RETRIES > 0).",
         hint=f"Raise SYNC_LEASE_SECONDS above {longest:g} (e.g. {2 * longest:g}), or lower the "
-             "timeouts or RETRY_BUDGET (see docs/sync.md).",
+        "timeouts or RETRY_BUDGET (see docs/sync.md).",
         id="voucherify.E012",
     )
 
@@ -238,8 +251,9 @@ def check_voucherify_settings(app_configs: Any = None, **kwargs: Any) -> list[ch
         values = raw_settings()
     except Exception as exc:  # ImproperlyConfigured: not a dict
         return [
-            checks.Error(str(exc), hint="VOUCHERIFY = {'APP_ID': ..., 'SECRET_KEY': ...}",
-                         id="voucherify.E000")
+            checks.Error(
+                str(exc), hint="VOUCHERIFY = {'APP_ID': ..., 'SECRET_KEY': ...}", id="voucherify.E000"
+            )
         ]
     # Unknown keys only warn, so they are reported by `manage.py check`, not by every client
     # build (and the list of known keys takes the checkout package, not needed at start-up).

@@ -32,5 +32,8 @@ def _roll_back_canceled_order(sender: Any, instance: Any, raw: bool = False, **k
         rollback_order(instance.source_id, "order canceled")
 
 
-post_save.connect(_roll_back_canceled_order, sender="django_voucherify.Order",
-                  dispatch_uid="django_voucherify.checkout.order_canceled")
+post_save.connect(
+    _roll_back_canceled_order,
+    sender="django_voucherify.Order",
+    dispatch_uid="django_voucherify.checkout.order_canceled",
+)

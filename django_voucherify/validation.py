@@ -60,9 +60,9 @@ def _identifier_problem(value: Any, *, what: str, max_length: int) -> str | None
     if not value:
         return _("%(what)s cannot be empty.") % {"what": what}
     if len(value) > max_length:
-        return ngettext("%(what)s has at most %(max)d character.",
-                        "%(what)s has at most %(max)d characters.",
-                        max_length) % {"what": what, "max": max_length}  # fmt: skip
+        return ngettext(
+            "%(what)s has at most %(max)d character.", "%(what)s has at most %(max)d characters.", max_length
+        ) % {"what": what, "max": max_length}
     if _has_forbidden(value):
         return _("%(what)s cannot contain invisible or control characters.") % {"what": what}
     if value != value.strip():
@@ -74,8 +74,7 @@ def code_problem(code: Any) -> str | None:
     """Why ``code`` cannot be a voucher code, translated; None if it can."""
     problem = _identifier_problem(code, what=_("A voucher code"), max_length=MAX_CODE_LENGTH)
     if problem is None and code in UNADDRESSABLE_CODES:
-        return _("“%(code)s” cannot be a voucher code: Voucherify's URLs cannot address it.") % {
-            "code": code}  # fmt: skip
+        return _("“%(code)s” cannot be a voucher code: Voucherify's URLs cannot address it.") % {"code": code}
     return problem
 
 
@@ -163,8 +162,9 @@ def visible(value: Any) -> str:
     text = str(value)
     if not _has_forbidden(text):
         return text
-    return "".join(ascii(char)[1:-1] if unicodedata.category(char) in FORBIDDEN_CATEGORIES else char
-                   for char in text)  # fmt: skip
+    return "".join(
+        ascii(char)[1:-1] if unicodedata.category(char) in FORBIDDEN_CATEGORIES else char for char in text
+    )
 
 
 def check(problem: str | None) -> None:

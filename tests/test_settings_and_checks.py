@@ -145,14 +145,17 @@ def test_every_check_id_belongs_to_one_feature():
     owners: dict[str, set[str]] = {}
     for path in root.rglob("*.py"):
         for check_id in re.findall(r'id="(voucherify\.[EW]\d{3})"', path.read_text()):
-            owners.setdefault(check_id, set()).add(path.parent.name if path.name == "checks.py"
-                                                   else path.stem)
+            owners.setdefault(check_id, set()).add(
+                path.parent.name if path.name == "checks.py" else path.stem
+            )
     shared = {k: v for k, v in owners.items() if len(v) > 1}
     assert shared == {}
 
 
 def test_get_settings_names_a_non_numeric_option():
-    with override_settings(VOUCHERIFY={**GOOD, "JOB_POLL_INTERVAL": "abc"}), \
-            pytest.raises(ImproperlyConfigured) as caught:
+    with (
+        override_settings(VOUCHERIFY={**GOOD, "JOB_POLL_INTERVAL": "abc"}),
+        pytest.raises(ImproperlyConfigured) as caught,
+    ):
         get_settings()
     assert "JOB_POLL_INTERVAL" in str(caught.value)

@@ -115,9 +115,15 @@ def test_ordinary_codes_of_any_script_pass(value):
     assert validation.code_problem(value) is None
 
 
-@pytest.mark.parametrize("metadata", [
-    {"a": "x\x00y"}, {"a": {"b": ["ok", "n\x00"]}}, {"a": "\ud800"}, {"ok": {"k\x00": 1}},
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {"a": "x\x00y"},
+        {"a": {"b": ["ok", "n\x00"]}},
+        {"a": "\ud800"},
+        {"ok": {"k\x00": 1}},
+    ],
+)
 def test_nul_and_surrogates_are_refused_at_any_depth_of_metadata(metadata):
     problem = validation.metadata_problem(metadata)
     assert problem and ("NUL" in problem or "surrogate" in problem)

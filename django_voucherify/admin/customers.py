@@ -11,13 +11,33 @@ from .mixins import SyncedMirrorAdmin
 
 @admin.register(Customer)
 class CustomerAdmin(SyncedMirrorAdmin):
-    list_display = ("source_id", "name", "email", "sync_state", "synced_at", "sync_error_key",
-                    "sync_request_id")  # fmt: skip
+    list_display = (
+        "source_id",
+        "name",
+        "email",
+        "sync_state",
+        "synced_at",
+        "sync_error_key",
+        "sync_request_id",
+    )
     search_fields = ("source_id", "name", "email", "voucherify_id")
     raw_id_fields = ("user",)
     fieldsets = (
-        (None, {"fields": ("source_id", "name", "email", "phone", "birthdate", "description", "user",
-                           "metadata")}),
+        (
+            None,
+            {
+                "fields": (
+                    "source_id",
+                    "name",
+                    "email",
+                    "phone",
+                    "birthdate",
+                    "description",
+                    "user",
+                    "metadata",
+                )
+            },
+        ),
         (_("Address"), {"fields": ("line_1", "line_2", "city", "state", "postal_code", "country")}),
         SyncedMirrorAdmin.sync_fieldset,
     )

@@ -29,8 +29,9 @@ UPLOAD_TEMPLATE = "admin/django_voucherify/job/upload.html"
 
 
 class ImportCsvForm(forms.Form):
-    what = forms.ChoiceField(label=_("Import"), choices=[("vouchers", _("Vouchers")),
-                                                          ("customers", _("Customers"))])  # fmt: skip
+    what = forms.ChoiceField(
+        label=_("Import"), choices=[("vouchers", _("Vouchers")), ("customers", _("Customers"))]
+    )
     file = forms.FileField(label=_("CSV file (UTF-8)"))
 
     def clean(self) -> dict[str, Any]:
@@ -49,9 +50,21 @@ class JobPartInline(admin.TabularInline):  # type: ignore[type-arg]
     model = JobPart
     extra = 0
     can_delete = False
-    fields = readonly_fields = ("index", "state", "async_action_id", "first_row", "row_count", "size_bytes",
-                                "remote_status", "progress", "done_count", "failed_count", "submit_attempts",
-                                "polls", "error")  # fmt: skip
+    fields = readonly_fields = (
+        "index",
+        "state",
+        "async_action_id",
+        "first_row",
+        "row_count",
+        "size_bytes",
+        "remote_status",
+        "progress",
+        "done_count",
+        "failed_count",
+        "submit_attempts",
+        "polls",
+        "error",
+    )
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -59,16 +72,39 @@ class JobPartInline(admin.TabularInline):  # type: ignore[type-arg]
 
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("__str__", "state", "progress_bar", "total_rows", "done_count", "failed_count",
-                    "started_by", "created_at", "finished_at")  # fmt: skip
+    list_display = (
+        "__str__",
+        "state",
+        "progress_bar",
+        "total_rows",
+        "done_count",
+        "failed_count",
+        "started_by",
+        "created_at",
+        "finished_at",
+    )
     list_filter = ("state", "kind")
     date_hierarchy = "created_at"
     inlines = (JobPartInline,)
     actions = ("check_now",)
-    fields = readonly_fields = ("kind", "state", "progress_bar", "total_rows", "done_count", "failed_count",
-                                "failed_rows_table", "error", "async_action_id", "source_file",
-                                "result_file", "params", "started_by", "created_at", "updated_at",
-                                "finished_at")  # fmt: skip
+    fields = readonly_fields = (
+        "kind",
+        "state",
+        "progress_bar",
+        "total_rows",
+        "done_count",
+        "failed_count",
+        "failed_rows_table",
+        "error",
+        "async_action_id",
+        "source_file",
+        "result_file",
+        "params",
+        "started_by",
+        "created_at",
+        "updated_at",
+        "finished_at",
+    )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # jobs start from the upload form, commands or code
@@ -85,27 +121,43 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         rows = obj.failed_rows or []  # a bounded sample; the download streams every row
         if not rows:
             return format_html("{}", _("none"))
-        body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", (
-            (r.get("row", ""), r.get("code") or r.get("source_id") or "", r.get("reason", ""))
-            for r in rows[:FAILED_ROWS_SAMPLE]))  # fmt: skip
+        body = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (r.get("row", ""), r.get("code") or r.get("source_id") or "", r.get("reason", ""))
+                for r in rows[:FAILED_ROWS_SAMPLE]
+            ),
+        )
         more = ""
         url = reverse("admin:django_voucherify_job_failed_rows", args=[obj.pk])
         if obj.failed_count > len(rows):
-            more = format_html("<p>{}</p>", _("%(n)d more rows in the CSV download.") % {
-                "n": obj.failed_count - len(rows)})  # fmt: skip
+            more = format_html(
+                "<p>{}</p>", _("%(n)d more rows in the CSV download.") % {"n": obj.failed_count - len(rows)}
+            )
         return format_html(
-            '<table><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>'
-            '{}<p><a href="{}">{}</a></p>', _("row"), _("code / source id"), _("reason"), body, more,
-            url, _("Download all failed rows (CSV)"))
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>"
+            '{}<p><a href="{}">{}</a></p>',
+            _("row"),
+            _("code / source id"),
+            _("reason"),
+            body,
+            more,
+            url,
+            _("Download all failed rows (CSV)"),
+        )
 
     def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
         return [
             path("upload/", wrap(self.upload_view), name="django_voucherify_job_upload"),
-            path("<int:pk>/failed-rows.csv", wrap(self.failed_rows_view),
-                 name="django_voucherify_job_failed_rows"),
+            path(
+                "<int:pk>/failed-rows.csv",
+                wrap(self.failed_rows_view),
+                name="django_voucherify_job_failed_rows",
+            ),
             *super().get_urls(),
-        ]  # fmt: skip
+        ]
 
     def upload_view(self, request: HttpRequest) -> HttpResponse:
         if not request.user.has_perm("django_voucherify.add_job"):
@@ -118,8 +170,12 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             job = start(upload, name=upload.name, started_by=request.user)
             self.message_user(request, _("Import started as %(job)s.") % {"job": job}, messages.SUCCESS)
             return HttpResponseRedirect(reverse("admin:django_voucherify_job_change", args=[job.pk]))
-        context = {**self.admin_site.each_context(request), "form": form, "opts": self.model._meta,
-                   "title": _("Import a CSV into Voucherify")}  # fmt: skip
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "opts": self.model._meta,
+            "title": _("Import a CSV into Voucherify"),
+        }
         return TemplateResponse(request, UPLOAD_TEMPLATE, context)
 
     def failed_rows_view(self, request: HttpRequest, pk: int) -> StreamingHttpResponse:
@@ -133,8 +189,9 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def has_check_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.has_perm("django_voucherify.check_job"))
 
-    @admin.action(description=_("Check Voucherify now (queue what unfinished jobs still need)"),
-                  permissions=["check"])  # fmt: skip
+    @admin.action(
+        description=_("Check Voucherify now (queue what unfinished jobs still need)"), permissions=["check"]
+    )
     def check_now(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
         count = sum(jobs.resume(job) for job in queryset if not job.is_finished)
         message = ngettext("%(n)d step queued.", "%(n)d steps queued.", count) % {"n": count}

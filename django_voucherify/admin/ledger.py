@@ -20,28 +20,81 @@ CONFIRM_TEMPLATE = "admin/django_voucherify/checkoutredemption/rollback_confirma
 
 @admin.register(CheckoutRedemption)
 class CheckoutRedemptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("order_source_id", "codes_display", "state", "rollback_pending_display",
-                    "needs_attention", "discount_amount", "total_amount", "failure_key", "request_id",
-                    "created_at")  # fmt: skip
+    list_display = (
+        "order_source_id",
+        "codes_display",
+        "state",
+        "rollback_pending_display",
+        "needs_attention",
+        "discount_amount",
+        "total_amount",
+        "failure_key",
+        "request_id",
+        "created_at",
+    )
     list_filter = ("state", "needs_attention", "created_at")
-    search_fields = ("order_source_id", "customer_source_id", "parent_redemption_id", "request_id",
-                     "reference")  # fmt: skip
+    search_fields = (
+        "order_source_id",
+        "customer_source_id",
+        "parent_redemption_id",
+        "request_id",
+        "reference",
+    )
     date_hierarchy = "created_at"
     actions = ("rollback_selected",)
-    readonly_fields = [f.name for f in CheckoutRedemption._meta.get_fields()
-                       if getattr(f, "concrete", False)]  # fmt: skip
+    readonly_fields = [f.name for f in CheckoutRedemption._meta.get_fields() if getattr(f, "concrete", False)]
     fieldsets = (
-        (None, {"fields": ("reference", "order_source_id", "order", "customer_source_id", "codes",
-                           "state", "created_at", "updated_at", "redeemed_at")}),
-        (_("Voucherify"), {"fields": ("parent_redemption_id", "redemption_ids", "amount",
-                                      "discount_amount", "total_amount", "failure_key",
-                                      "failure_message", "request_id", "reconcile_attempts",
-                                      "response")}),
-        (_("Background work"), {"fields": ("needs_attention", "attention_reason", "next_attempt_at",
-                                           "leased_until")}),
-        (_("Rollback"), {"fields": ("rollback_reason", "rollback_requested_at", "rollback_attempts",
-                                    "rollback_error", "rollback_ids", "rolled_back_at")}),
-    )  # fmt: skip
+        (
+            None,
+            {
+                "fields": (
+                    "reference",
+                    "order_source_id",
+                    "order",
+                    "customer_source_id",
+                    "codes",
+                    "state",
+                    "created_at",
+                    "updated_at",
+                    "redeemed_at",
+                )
+            },
+        ),
+        (
+            _("Voucherify"),
+            {
+                "fields": (
+                    "parent_redemption_id",
+                    "redemption_ids",
+                    "amount",
+                    "discount_amount",
+                    "total_amount",
+                    "failure_key",
+                    "failure_message",
+                    "request_id",
+                    "reconcile_attempts",
+                    "response",
+                )
+            },
+        ),
+        (
+            _("Background work"),
+            {"fields": ("needs_attention", "attention_reason", "next_attempt_at", "leased_until")},
+        ),
+        (
+            _("Rollback"),
+            {
+                "fields": (
+                    "rollback_reason",
+                    "rollback_requested_at",
+                    "rollback_attempts",
+                    "rollback_error",
+                    "rollback_ids",
+                    "rolled_back_at",
+                )
+            },
+        ),
+    )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # rows are written by checkout only
@@ -57,19 +110,24 @@ class CheckoutRedemptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def rollback_pending_display(self, obj: CheckoutRedemption) -> bool:
         return obj.rollback_pending
 
-    @admin.action(description=_("Roll back selected redemptions in Voucherify"),
-                  permissions=["change"])  # fmt: skip
-    def rollback_selected(self, request: HttpRequest,
-                          queryset: QuerySet[CheckoutRedemption]) -> HttpResponse | None:
+    @admin.action(description=_("Roll back selected redemptions in Voucherify"), permissions=["change"])
+    def rollback_selected(
+        self, request: HttpRequest, queryset: QuerySet[CheckoutRedemption]
+    ) -> HttpResponse | None:
         rows = list(queryset.filter(state__in=(LedgerState.SUCCEEDED, LedgerState.UNKNOWN)))
         if not rows:
-            self.message_user(request, _("Only succeeded (or unknown) redemptions can be rolled back."),
-                              messages.WARNING)
+            self.message_user(
+                request, _("Only succeeded (or unknown) redemptions can be rolled back."), messages.WARNING
+            )
             return None
         if request.POST.get("post") != "yes":
-            context = {**self.admin_site.each_context(request), "opts": self.model._meta, "rows": rows,
-                       "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-                       "title": _("Roll back redemptions?")}  # fmt: skip
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "rows": rows,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                "title": _("Roll back redemptions?"),
+            }
             return TemplateResponse(request, CONFIRM_TEMPLATE, context)
         reason = (request.POST.get("reason") or "").strip()[:200] or "rolled back by staff"
         done = pending = refused = 0
@@ -82,15 +140,31 @@ class CheckoutRedemptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             else:
                 pending += 1
         if done:
-            self.message_user(request, ngettext("%d redemption rolled back.", "%d redemptions rolled back.",
-                                                done) % done, messages.SUCCESS)  # fmt: skip
+            self.message_user(
+                request,
+                ngettext("%d redemption rolled back.", "%d redemptions rolled back.", done) % done,
+                messages.SUCCESS,
+            )
         if pending:
-            self.message_user(request, ngettext(
-                "%d rollback could not be confirmed yet; it is retried in the background.",
-                "%d rollbacks could not be confirmed yet; they are retried in the background.",
-                pending) % pending, messages.WARNING)  # fmt: skip
+            self.message_user(
+                request,
+                ngettext(
+                    "%d rollback could not be confirmed yet; it is retried in the background.",
+                    "%d rollbacks could not be confirmed yet; they are retried in the background.",
+                    pending,
+                )
+                % pending,
+                messages.WARNING,
+            )
         if refused:
-            self.message_user(request, ngettext("%d rollback was refused; see its last error.",
-                                                "%d rollbacks were refused; see their last error.",
-                                                refused) % refused, messages.ERROR)  # fmt: skip
+            self.message_user(
+                request,
+                ngettext(
+                    "%d rollback was refused; see its last error.",
+                    "%d rollbacks were refused; see their last error.",
+                    refused,
+                )
+                % refused,
+                messages.ERROR,
+            )
         return None

@@ -13,9 +13,16 @@ from django.utils.translation import ngettext
 from ..sync.outbox import resync
 
 SYNC_FIELDS: tuple[str, ...] = (
-    "sync_state", "voucherify_id", "synced_at", "sync_error", "sync_error_key", "sync_request_id",
-    "remote_payload", "created_at", "updated_at",
-)  # fmt: skip
+    "sync_state",
+    "voucherify_id",
+    "synced_at",
+    "sync_error",
+    "sync_error_key",
+    "sync_request_id",
+    "remote_payload",
+    "created_at",
+    "updated_at",
+)
 
 
 class SyncedMirrorAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -31,7 +38,9 @@ class SyncedMirrorAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         count = resync(queryset)
         self.message_user(
             request,
-            ngettext("%(count)d object queued for Voucherify.", "%(count)d objects queued for Voucherify.",
-                     count) % {"count": count},
+            ngettext(
+                "%(count)d object queued for Voucherify.", "%(count)d objects queued for Voucherify.", count
+            )
+            % {"count": count},
             messages.SUCCESS,
-        )  # fmt: skip
+        )

@@ -15,8 +15,17 @@ class OrderItemInline(admin.TabularInline):  # type: ignore[type-arg]
 
 @admin.register(Order)
 class OrderAdmin(SyncedMirrorAdmin):
-    list_display = ("source_id", "status", "amount", "currency", "customer", "sync_state", "synced_at",
-                    "sync_error_key", "sync_request_id")  # fmt: skip
+    list_display = (
+        "source_id",
+        "status",
+        "amount",
+        "currency",
+        "customer",
+        "sync_state",
+        "synced_at",
+        "sync_error_key",
+        "sync_request_id",
+    )
     list_filter = ("sync_state", "status")  # type: ignore[assignment]
     search_fields = ("source_id", "voucherify_id", "customer__source_id")
     raw_id_fields = ("customer",)

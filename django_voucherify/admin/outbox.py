@@ -17,8 +17,19 @@ from ..sync.outbox import enqueue
 
 @admin.register(OutboxEntry)
 class OutboxEntryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("kind", "source_id", "action", "state", "version", "delivered_version", "attempts",
-                    "next_attempt_at", "error_key", "request_id", "updated_at")  # fmt: skip
+    list_display = (
+        "kind",
+        "source_id",
+        "action",
+        "state",
+        "version",
+        "delivered_version",
+        "attempts",
+        "next_attempt_at",
+        "error_key",
+        "request_id",
+        "updated_at",
+    )
     list_filter = ("state", "kind", "action")
     search_fields = ("source_id", "remote_id", "request_id")
     actions = ("redrive_selected",)
@@ -37,7 +48,8 @@ class OutboxEntryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def redrive_selected(self, request: HttpRequest, queryset: QuerySet[OutboxEntry]) -> None:
         ids = list(queryset.exclude(state=OutboxState.SYNCED).values_list("pk", flat=True))
         OutboxEntry.objects.filter(pk__in=ids, state=OutboxState.FAILED).update(
-            state=OutboxState.PENDING, attempts=0, next_attempt_at=None, updated_at=timezone.now())
+            state=OutboxState.PENDING, attempts=0, next_attempt_at=None, updated_at=timezone.now()
+        )
         queued = sum(1 for pk in ids if enqueue(pk, retry=True))
         self.message_user(
             request,

@@ -69,8 +69,12 @@ def _enqueue_selection(selection: voucher_selection.Selection, action: Action) -
     return None
 
 
-def confirmation_page(model_admin: admin.ModelAdmin, request: HttpRequest,  # type: ignore[type-arg]
-                      queryset: QuerySet[Voucher], action: Action) -> TemplateResponse:
+def confirmation_page(
+    model_admin: admin.ModelAdmin[Voucher],
+    request: HttpRequest,
+    queryset: QuerySet[Voucher],
+    action: Action,
+) -> TemplateResponse:
     """What ``action`` will change, listing at most :data:`CONFIRM_LIST_LIMIT` vouchers."""
     select_across = request.POST.get("select_across") == "1"
     count = queryset.count()
@@ -96,32 +100,48 @@ def confirmation_page(model_admin: admin.ModelAdmin, request: HttpRequest,  # ty
     return TemplateResponse(request, CONFIRM_TEMPLATE, context)
 
 
-def run_action(model_admin: admin.ModelAdmin, request: HttpRequest,  # type: ignore[type-arg]
-               queryset: QuerySet[Voucher], action: Action) -> HttpResponse | None:
+def run_action(
+    model_admin: admin.ModelAdmin[Voucher],
+    request: HttpRequest,
+    queryset: QuerySet[Voucher],
+    action: Action,
+) -> HttpResponse | None:
     """Show the confirmation page, or (confirmed) run ``action`` and report per voucher."""
     if request.POST.get("post") != "yes":
         return confirmation_page(model_admin, request, queryset, action)
     count = queryset.count()
     confirmed = request.POST.get("confirmed_count", "")
     if confirmed.isdigit() and int(confirmed) != count:
-        model_admin.message_user(request, _(
-            "The selection changed since the confirmation page (%(shown)s vouchers then, %(now)s now); "
-            "nothing was done. Please choose the action again.") % {"shown": confirmed, "now": count},
-            messages.WARNING)  # fmt: skip
+        model_admin.message_user(
+            request,
+            _(
+                "The selection changed since the confirmation page (%(shown)s vouchers then, %(now)s now); "
+                "nothing was done. Please choose the action again."
+            )
+            % {"shown": confirmed, "now": count},
+            messages.WARNING,
+        )
         return None
     conf = get_settings()
     if count > conf.voucher_action_inline_limit:
         error = _enqueue_selection(voucher_selection.describe(model_admin, request, queryset), action)
         if error:
-            model_admin.message_user(request, _("Could not queue the action: %(error)s") % {"error": error},
-                                     messages.ERROR)  # fmt: skip
+            model_admin.message_user(
+                request, _("Could not queue the action: %(error)s") % {"error": error}, messages.ERROR
+            )
         else:
-            model_admin.message_user(request, ngettext(
-                "%(action)s of %(count)d voucher runs in the background; failures will show in the "
-                "'last error key' column.",
-                "%(action)s of %(count)d vouchers runs in the background; failures will show in the "
-                "'last error key' column.", count) % {"action": action.label, "count": count},
-                messages.INFO)  # fmt: skip
+            model_admin.message_user(
+                request,
+                ngettext(
+                    "%(action)s of %(count)d voucher runs in the background; failures will show in the "
+                    "'last error key' column.",
+                    "%(action)s of %(count)d vouchers runs in the background; failures will show in the "
+                    "'last error key' column.",
+                    count,
+                )
+                % {"action": action.label, "count": count},
+                messages.INFO,
+            )
         return None
     codes = list(queryset.order_by("code").values_list("code", flat=True))
     outcome = actions.run(action, codes, max_wait=conf.voucher_rate_limit_wait)
@@ -132,22 +152,37 @@ def run_action(model_admin: admin.ModelAdmin, request: HttpRequest,  # type: ign
 def _report(model_admin: Any, request: HttpRequest, action: Action, outcome: actions.RunOutcome) -> None:
     done = [r.code for r in outcome.succeeded]
     if done:
-        model_admin.message_user(request, _("%(action)s: done for %(codes)s.") % {
-            "action": action.label, "codes": ", ".join(done)}, messages.SUCCESS)
+        model_admin.message_user(
+            request,
+            _("%(action)s: done for %(codes)s.") % {"action": action.label, "codes": ", ".join(done)},
+            messages.SUCCESS,
+        )
     for result in outcome.failed:
         text = _("%(action)s failed for %(code)s: %(message)s") % {
-            "action": action.label, "code": result.code, "message": result.message}
+            "action": action.label,
+            "code": result.code,
+            "message": result.message,
+        }
         if result.request_id:
             text += " " + _("(request id %(request_id)s)") % {"request_id": result.request_id}
         model_admin.message_user(request, text, messages.ERROR)
     if outcome.remaining:
         error = _enqueue(outcome.remaining, action, countdown=outcome.retry_after)
-        args = {"action": action.label, "codes": ", ".join(outcome.remaining),
-                "seconds": outcome.retry_after, "error": error}
+        args = {
+            "action": action.label,
+            "codes": ", ".join(outcome.remaining),
+            "seconds": outcome.retry_after,
+            "error": error,
+        }
         if error:
             text = _("Voucherify's rate limit was hit; not done: %(codes)s (%(error)s).") % args
             model_admin.message_user(request, text, messages.ERROR)
         else:
-            text = _("Voucherify's rate limit was hit; %(action)s of %(codes)s continues in the "
-                     "background in %(seconds)s s.") % args
+            text = (
+                _(
+                    "Voucherify's rate limit was hit; %(action)s of %(codes)s continues in the "
+                    "background in %(seconds)s s."
+                )
+                % args
+            )
             model_admin.message_user(request, text, messages.WARNING)

@@ -64,17 +64,31 @@ class VoucherForm(forms.ModelForm):  # type: ignore[type-arg]
     remote_refusal: ClassVar[RemoteRefusal | None] = None
 
     discount_type = forms.ChoiceField(
-        label=_("discount type"), required=False,
+        label=_("discount type"),
+        required=False,
         choices=DISCOUNT_CHOICES,
-    )  # fmt: skip
+    )
 
     class Meta:
         model = Voucher
         fields = (
-            "code", "type", "discount_type", "amount_off", "percent_off", "amount_limit", "fixed_amount",
-            "gift_amount", "loyalty_points", "redemption_quantity", "start_date", "expiration_date",
-            "category", "active", "additional_info", "metadata",
-        )  # fmt: skip
+            "code",
+            "type",
+            "discount_type",
+            "amount_off",
+            "percent_off",
+            "amount_limit",
+            "fixed_amount",
+            "gift_amount",
+            "loyalty_points",
+            "redemption_quantity",
+            "start_date",
+            "expiration_date",
+            "category",
+            "active",
+            "additional_info",
+            "metadata",
+        )
         help_texts = {
             "amount_off": _("In minor units: 500 is 5.00."),
             "amount_limit": _("Largest discount a percent voucher gives, in minor units."),

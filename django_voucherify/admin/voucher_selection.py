@@ -29,12 +29,18 @@ from ..vouchers.actions import Action
 Selection = dict[str, Any]
 
 
-def describe(model_admin: ModelAdmin, request: HttpRequest,  # type: ignore[type-arg]
-             queryset: QuerySet[Voucher]) -> Selection:
+def describe(
+    model_admin: ModelAdmin[Voucher],
+    request: HttpRequest,
+    queryset: QuerySet[Voucher],
+) -> Selection:
     """The JSON-serialisable description of the selection an action was confirmed for."""
     if request.POST.get("select_across") == "1":
-        return {"changelist": request.GET.urlencode(), "user": request.user.pk,
-                "site": model_admin.admin_site.name}  # fmt: skip
+        return {
+            "changelist": request.GET.urlencode(),
+            "user": request.user.pk,
+            "site": model_admin.admin_site.name,
+        }
     return {"pks": list(queryset.order_by("pk").values_list("pk", flat=True))}
 
 

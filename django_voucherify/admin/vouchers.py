@@ -56,21 +56,44 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     form = VoucherForm
     change_list_template = TEMPLATES + "change_list.html"
     change_form_template = TEMPLATES + "change_form.html"
-    list_display = ("code", "type", "value", "balance_display", "usage", "active", "expiration_date",
-                    "category", "last_error_key")  # fmt: skip
+    list_display = (
+        "code",
+        "type",
+        "value",
+        "balance_display",
+        "usage",
+        "active",
+        "expiration_date",
+        "category",
+        "last_error_key",
+    )
     list_filter = ("type", "active", "category", "campaign")
     search_fields = ("code", "voucherify_id")
     actions = ("enable_selected", "disable_selected", "delete_selected_remote", "delete_permanently_selected")
-    readonly_fields = ("voucherify_id", "campaign", "redeemed_quantity", "gift_balance", "loyalty_balance",
-                       "refreshed_at", "last_error", "last_error_key", "last_request_id", "remote_payload")
+    readonly_fields = (
+        "voucherify_id",
+        "campaign",
+        "redeemed_quantity",
+        "gift_balance",
+        "loyalty_balance",
+        "refreshed_at",
+        "last_error",
+        "last_error_key",
+        "last_request_id",
+        "remote_payload",
+    )
     fieldsets = (
         (None, {"fields": ("code", "type", "active", "category", "additional_info", "metadata")}),
-        (gettext_lazy("Discount"), {"fields": ("discount_type", "amount_off", "percent_off", "amount_limit",
-                                               "fixed_amount")}),
+        (
+            gettext_lazy("Discount"),
+            {"fields": ("discount_type", "amount_off", "percent_off", "amount_limit", "fixed_amount")},
+        ),
         (gettext_lazy("Gift and loyalty cards"), {"fields": ("gift_amount", "loyalty_points")}),
-        (gettext_lazy("Validity and limits"), {"fields": ("start_date", "expiration_date",
-                                                          "redemption_quantity")}),
-    )  # fmt: skip
+        (
+            gettext_lazy("Validity and limits"),
+            {"fields": ("start_date", "expiration_date", "redemption_quantity")},
+        ),
+    )
     status_fieldset = (gettext_lazy("In Voucherify"), {"fields": readonly_fields, "classes": ("collapse",)})
 
     # -- changelist columns ---------------------------------------------------------------
@@ -109,8 +132,9 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             fields = ("active", *fields)  # enabling/disabling is its own permission (not sent)
         return fields
 
-    def get_form(self, request: HttpRequest, obj: Voucher | None = None, change: bool = False,
-                 **kwargs: Any) -> type[ModelForm]:  # type: ignore[type-arg]
+    def get_form(
+        self, request: HttpRequest, obj: Voucher | None = None, change: bool = False, **kwargs: Any
+    ) -> type[ModelForm]:  # type: ignore[type-arg]
         form = super().get_form(request, obj, change, **kwargs)
         refusal = getattr(request, REFUSAL_ATTR, None)
         if refusal is not None:
@@ -129,8 +153,11 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return request.user.has_perm("django_voucherify.delete_voucher_remote")
 
     def has_adjust_balance_permission(self, request: HttpRequest, obj: Voucher) -> bool:
-        return (obj.type != VoucherType.DISCOUNT and self.has_view_or_change_permission(request, obj)
-                and request.user.has_perm("django_voucherify.adjust_voucher_balance"))  # fmt: skip
+        return (
+            obj.type != VoucherType.DISCOUNT
+            and self.has_view_or_change_permission(request, obj)
+            and request.user.has_perm("django_voucherify.adjust_voucher_balance")
+        )
 
     def save_form(self, request: HttpRequest, form: Any, change: bool) -> Voucher:
         """Send the validated form to Voucherify and save the mirror from its answer."""
@@ -148,16 +175,26 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def save_model(self, request: HttpRequest, obj: Voucher, form: Any, change: bool) -> None:
         """Nothing left to do: ``save_form`` saved the mirror from Voucherify's answer."""
 
-    def changeform_view(self, request: HttpRequest, object_id: str | None = None, form_url: str = "",
-                        extra_context: dict[str, Any] | None = None) -> HttpResponse:
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except VoucherifyRefused as refused:
             setattr(request, REFUSAL_ATTR, refused.refusal)  # read by get_form: see the module doc
             return super().changeform_view(request, object_id, form_url, extra_context)
 
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
-                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         obj = self.get_object(request, unquote(object_id))
         context = dict(extra_context or {})
         # Voucherify is asked only for someone allowed to see the page (Django checks later).
@@ -185,11 +222,15 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         try:
             refresh_vouchers.delay()
         except Exception as exc:  # the broker is down: say so instead of a 500
-            self.message_user(request, _("Could not start the refresh: %(error)s") % {"error": exc},
-                              messages.ERROR)  # fmt: skip
+            self.message_user(
+                request, _("Could not start the refresh: %(error)s") % {"error": exc}, messages.ERROR
+            )
         else:
-            self.message_user(request, _("Refreshing vouchers from Voucherify in the background; "
-                                         "reload this page in a moment."), messages.SUCCESS)  # fmt: skip
+            self.message_user(
+                request,
+                _("Refreshing vouchers from Voucherify in the background; reload this page in a moment."),
+                messages.SUCCESS,
+            )
         return HttpResponseRedirect(reverse("admin:django_voucherify_voucher_changelist"))
 
     def balance_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -203,34 +244,52 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             response = self._adjust_balance(request, voucher, form)
             if response is not None:
                 return response
-        context = {**self.admin_site.each_context(request), "opts": self.opts, "voucher": voucher,
-                   "form": form, "title": _("Adjust the balance of %(code)s") % {"code": voucher.code}}
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "voucher": voucher,
+            "form": form,
+            "title": _("Adjust the balance of %(code)s") % {"code": voucher.code},
+        }
         return TemplateResponse(request, TEMPLATES + "balance.html", context)
 
-    def _adjust_balance(self, request: HttpRequest, voucher: Voucher,
-                        form: BalanceForm) -> HttpResponse | None:
+    def _adjust_balance(
+        self, request: HttpRequest, voucher: Voucher, form: BalanceForm
+    ) -> HttpResponse | None:
         """Send the change; a redirect once it is done (or was done before), None on a form error."""
         done_url = reverse("admin:django_voucherify_voucher_change", args=[voucher.pk])
         try:
-            result = editing.adjust_balance(voucher, form.signed_amount(), reason=form.cleaned_data["reason"],
-                                            source_id=form.cleaned_data["source_id"])  # fmt: skip
+            result = editing.adjust_balance(
+                voucher,
+                form.signed_amount(),
+                reason=form.cleaned_data["reason"],
+                source_id=form.cleaned_data["source_id"],
+            )
         except editing.BalanceAlreadyApplied as applied:
-            self.message_user(request, _(
-                "This balance change was already applied (transaction %(id)s); it was not sent again."
-            ) % {"id": applied.transaction.get("id")}, messages.WARNING)
+            self.message_user(
+                request,
+                _("This balance change was already applied (transaction %(id)s); it was not sent again.")
+                % {"id": applied.transaction.get("id")},
+                messages.WARNING,
+            )
             return HttpResponseRedirect(done_url)
         except VoucherifyError as exc:
             text = remote_error(exc)
             if isinstance(exc, TransportError) or (isinstance(exc, APIError) and exc.status >= 500):
-                text += " " + _("Sending this form again is safe: a change that went through is not "
-                                "applied twice.")
+                text += " " + _(
+                    "Sending this form again is safe: a change that went through is not applied twice."
+                )
             form.add_error(None, text)
             return None
         except ValueError as exc:  # a code no URL can carry
             form.add_error(None, str(exc))
             return None
-        self.message_user(request, _("Balance of %(code)s is now %(balance)s.") % {
-            "code": voucher.code, "balance": result.get("balance")}, messages.SUCCESS)
+        self.message_user(
+            request,
+            _("Balance of %(code)s is now %(balance)s.")
+            % {"code": voucher.code, "balance": result.get("balance")},
+            messages.SUCCESS,
+        )
         return HttpResponseRedirect(done_url)
 
     # -- actions -------------------------------------------------------------------------
@@ -242,14 +301,20 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def disable_selected(self, request: HttpRequest, queryset: QuerySet[Voucher]) -> HttpResponse | None:
         return run_action(self, request, queryset, Action.DISABLE)
 
-    @admin.action(description=gettext_lazy("Delete selected vouchers (to Voucherify's bin)"),
-                  permissions=["delete_voucher_remote"])  # fmt: skip
-    def delete_selected_remote(self, request: HttpRequest,
-                               queryset: QuerySet[Voucher]) -> HttpResponse | None:
+    @admin.action(
+        description=gettext_lazy("Delete selected vouchers (to Voucherify's bin)"),
+        permissions=["delete_voucher_remote"],
+    )
+    def delete_selected_remote(
+        self, request: HttpRequest, queryset: QuerySet[Voucher]
+    ) -> HttpResponse | None:
         return run_action(self, request, queryset, Action.DELETE)
 
-    @admin.action(description=gettext_lazy("Delete selected vouchers permanently"),
-                  permissions=["delete_voucher_remote"])  # fmt: skip
-    def delete_permanently_selected(self, request: HttpRequest,
-                                    queryset: QuerySet[Voucher]) -> HttpResponse | None:
+    @admin.action(
+        description=gettext_lazy("Delete selected vouchers permanently"),
+        permissions=["delete_voucher_remote"],
+    )
+    def delete_permanently_selected(
+        self, request: HttpRequest, queryset: QuerySet[Voucher]
+    ) -> HttpResponse | None:
         return run_action(self, request, queryset, Action.DELETE_PERMANENTLY)

@@ -29,8 +29,9 @@ def encoded_size(value: Any) -> int:
     return len(json.dumps(value).encode())
 
 
-def json_batches(rows: Iterable[tuple[Key, Any]], max_bytes: int,
-                 max_items: int | None = None) -> Iterator[tuple[Key, list[Any]]]:
+def json_batches(
+    rows: Iterable[tuple[Key, Any]], max_bytes: int, max_items: int | None = None
+) -> Iterator[tuple[Key, list[Any]]]:
     """Group ``(key, item)`` pairs into ``(last key, items)`` whose JSON array body is at most
     ``max_bytes`` (and at most ``max_items`` long). Streams: one batch in memory at a time.
 

@@ -72,9 +72,7 @@ def coverage_markdown() -> str:
         "|---|---|---|---|",
     ]
     for ep in sorted(ENDPOINTS.values(), key=lambda e: (e.namespace, e.operation_id)):
-        lines.append(
-            f"| {ep.operation_id} | {ep.http_method} | `{ep.path}` | `{ep.qualified_name}()` |"
-        )
+        lines.append(f"| {ep.operation_id} | {ep.http_method} | `{ep.path}` | `{ep.qualified_name}()` |")
     lines.append("")
     lines.append(f"{len(ENDPOINTS)} operations.")
     return "\n".join(lines) + "\n"

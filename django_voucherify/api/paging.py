@@ -63,8 +63,15 @@ def _format(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def iter_pages(fetch: Fetch, key: str, *, params: dict[str, Any], limit: int = 100,
-               max_page: int = 99, date_filter: str | None = None) -> Iterator[dict[str, Any]]:
+def iter_pages(
+    fetch: Fetch,
+    key: str,
+    *,
+    params: dict[str, Any],
+    limit: int = 100,
+    max_page: int = 99,
+    date_filter: str | None = None,
+) -> Iterator[dict[str, Any]]:
     """Yield every item of ``page[key]`` across pages (see the module docstring).
 
     The slide moves the bound one millisecond back over the last item's ``created_at`` (so the
@@ -104,7 +111,8 @@ def iter_pages(fetch: Fetch, key: str, *, params: dict[str, Any], limit: int = 1
             )
         bound = last - ONE_MS if slide == "after" else last + ONE_MS
         skip = {
-            item.get("id") for item in items
+            item.get("id")
+            for item in items
             if (at := _parse(str(item.get("created_at") or ""))) is not None
             and (at >= bound if slide == "after" else at <= bound)
         }
@@ -114,8 +122,9 @@ def iter_pages(fetch: Fetch, key: str, *, params: dict[str, Any], limit: int = 1
         page, previous = 1, set()
 
 
-def iter_cursor(fetch: Fetch, key: str, *, params: dict[str, Any],
-                limit: int = 100) -> Iterator[dict[str, Any]]:
+def iter_cursor(
+    fetch: Fetch, key: str, *, params: dict[str, Any], limit: int = 100
+) -> Iterator[dict[str, Any]]:
     """Yield every item, following ``more_starting_after`` while ``has_more`` is true."""
     params = dict(params)
     previous: set[Any] = set()
@@ -132,8 +141,9 @@ def iter_cursor(fetch: Fetch, key: str, *, params: dict[str, Any],
         params["starting_after_id"] = cursor
 
 
-def iter_by_date(fetch: Fetch, key: str, *, cursor_param: str, params: dict[str, Any],
-                 limit: int = 100) -> Iterator[dict[str, Any]]:
+def iter_by_date(
+    fetch: Fetch, key: str, *, cursor_param: str, params: dict[str, Any], limit: int = 100
+) -> Iterator[dict[str, Any]]:
     """Yield every item of a newest-first list, moving ``cursor_param`` (an upper date bound,
     e.g. async actions' ``end_date``) back page by page.
 

@@ -22,8 +22,14 @@ CHUNK = 64 * 1024
 class MultipartFile:
     """A one-file multipart body that streams ``source`` and can be rewound for a retry."""
 
-    def __init__(self, source: CsvSource, *, field: str = "file", filename: str | None = None,
-                 content_type: str = "text/csv") -> None:
+    def __init__(
+        self,
+        source: CsvSource,
+        *,
+        field: str = "file",
+        filename: str | None = None,
+        content_type: str = "text/csv",
+    ) -> None:
         self.boundary = uuid.uuid4().hex
         self._owns_file = False
         if isinstance(source, bytes | bytearray):

@@ -20,7 +20,7 @@ from .errors import (
     CodesRefused,
     InvalidCheckoutInput,
     RollbackFailed,
-)  # fmt: skip
+)
 from .flow import PaidCheckout, redeem_then_pay
 from .payloads import Redeemable
 from .reconcile import reconcile
@@ -30,9 +30,23 @@ from .rollback import request_rollback, rollback, rollback_order
 from .validate import validate
 
 __all__ = [
-    "AlreadyRedeemed", "CheckoutError", "CheckoutUnavailable", "CodeResult", "CodesRefused",
+    "AlreadyRedeemed",
+    "CheckoutError",
+    "CheckoutUnavailable",
+    "CodeResult",
+    "CodesRefused",
     "InvalidCheckoutInput",
-    "PaidCheckout", "RedeemOutcome", "Redeemable", "RollbackFailed", "Totals", "ValidationOutcome",
-    "reconcile", "redeem", "redeem_then_pay", "request_rollback", "rollback", "rollback_order",
+    "PaidCheckout",
+    "RedeemOutcome",
+    "Redeemable",
+    "RollbackFailed",
+    "Totals",
+    "ValidationOutcome",
+    "reconcile",
+    "redeem",
+    "redeem_then_pay",
+    "request_rollback",
+    "rollback",
+    "rollback_order",
     "validate",
-]  # fmt: skip
+]

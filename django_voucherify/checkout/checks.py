@@ -23,28 +23,34 @@ def checkout_settings_problems(values: dict[str, Any]) -> list[checks.CheckMessa
     problems: list[checks.CheckMessage] = []
     policy = values.get("CHECKOUT_OUTAGE_POLICY")
     if policy not in OUTAGE_POLICIES:
-        problems.append(checks.Error(
-            f"{SETTING}['CHECKOUT_OUTAGE_POLICY'] must be one of {', '.join(OUTAGE_POLICIES)} "
-            f"(got {policy!r}).",
-            hint="'refuse' shows the customer that codes cannot be checked right now; "
-                 "'proceed_without_discount' lets the order go through at full price.",
-            id="voucherify.E020",
-        ))  # fmt: skip
+        problems.append(
+            checks.Error(
+                f"{SETTING}['CHECKOUT_OUTAGE_POLICY'] must be one of {', '.join(OUTAGE_POLICIES)} "
+                f"(got {policy!r}).",
+                hint="'refuse' shows the customer that codes cannot be checked right now; "
+                "'proceed_without_discount' lets the order go through at full price.",
+                id="voucherify.E020",
+            )
+        )
     timeout = _seconds(values.get("CHECKOUT_TIMEOUT"))
     if timeout is None or timeout <= 0:
-        problems.append(checks.Error(
-            f"{SETTING}['CHECKOUT_TIMEOUT'] must be a positive number of seconds "
-            f"(got {values.get('CHECKOUT_TIMEOUT')!r}).",
-            hint="The default, 5, keeps a slow Voucherify from holding up order placement.",
-            id="voucherify.E021",
-        ))  # fmt: skip
+        problems.append(
+            checks.Error(
+                f"{SETTING}['CHECKOUT_TIMEOUT'] must be a positive number of seconds "
+                f"(got {values.get('CHECKOUT_TIMEOUT')!r}).",
+                hint="The default, 5, keeps a slow Voucherify from holding up order placement.",
+                id="voucherify.E021",
+            )
+        )
     elif timeout > 30:
-        problems.append(checks.Warning(
-            f"{SETTING}['CHECKOUT_TIMEOUT'] is {timeout} seconds: customers would wait that long "
-            "at checkout when Voucherify is slow.",
-            hint="Keep it under 10 seconds.",
-            id="voucherify.W020",
-        ))  # fmt: skip
+        problems.append(
+            checks.Warning(
+                f"{SETTING}['CHECKOUT_TIMEOUT'] is {timeout} seconds: customers would wait that long "
+                "at checkout when Voucherify is slow.",
+                hint="Keep it under 10 seconds.",
+                id="voucherify.W020",
+            )
+        )
     for key in (
         "CHECKOUT_RECONCILE_GRACE",
         "CHECKOUT_ROLLBACK_BACKOFF",
@@ -103,15 +109,17 @@ def grace_problems(values: dict[str, Any]) -> list[checks.CheckMessage]:
     grace, longest = _seconds(values.get("CHECKOUT_RECONCILE_GRACE")), longest_request_seconds(values)
     if grace is None or longest is None or grace > longest:
         return []
-    return [checks.Error(
-        f"{SETTING}['CHECKOUT_RECONCILE_GRACE'] ({grace:g} s) does not exceed the longest "
-        f"possible checkout request ({longest:g} s, from CONNECT_TIMEOUT, CHECKOUT_TIMEOUT, "
-        "MAX_RETRIES, RETRY_BUDGET and the backoff).",
-        hint="Raise CHECKOUT_RECONCILE_GRACE well above it (the default is 60 s, also covering "
-             "clock skew between hosts), or shorten the timeouts; otherwise a redeem still in "
-             "flight could be concluded 'not redeemed'.",
-        id="voucherify.E024",
-    )]  # fmt: skip
+    return [
+        checks.Error(
+            f"{SETTING}['CHECKOUT_RECONCILE_GRACE'] ({grace:g} s) does not exceed the longest "
+            f"possible checkout request ({longest:g} s, from CONNECT_TIMEOUT, CHECKOUT_TIMEOUT, "
+            "MAX_RETRIES, RETRY_BUDGET and the backoff).",
+            hint="Raise CHECKOUT_RECONCILE_GRACE well above it (the default is 60 s, also covering "
+            "clock skew between hosts), or shorten the timeouts; otherwise a redeem still in "
+            "flight could be concluded 'not redeemed'.",
+            id="voucherify.E024",
+        )
+    ]
 
 
 def check_checkout_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:

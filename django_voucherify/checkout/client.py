@@ -34,8 +34,12 @@ def checkout_client() -> VoucherifyClient:
         checkout = VoucherifyClient.from_settings(
             session=shared.transport.session,
             read_timeout=conf.timeout,
-            retry=RetryPolicy(max_retries=base.max_retries, budget=min(base.budget, conf.timeout),
-                              backoff_base=base.backoff_base, backoff_max=base.backoff_max),
-        )  # fmt: skip
+            retry=RetryPolicy(
+                max_retries=base.max_retries,
+                budget=min(base.budget, conf.timeout),
+                backoff_base=base.backoff_base,
+                backoff_max=base.backoff_max,
+            ),
+        )
         _cache = (shared, checkout)
     return checkout

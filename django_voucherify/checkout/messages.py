@@ -60,5 +60,6 @@ def message_for_error(error: Mapping[str, Any] | None) -> tuple[str | None, str]
 
 
 def unavailable_message() -> str:
-    return gettext("Vouchers cannot be checked right now. Please try again in a moment, "
-                   "or continue without the voucher.")
+    return gettext(
+        "Vouchers cannot be checked right now. Please try again in a moment, or continue without the voucher."
+    )

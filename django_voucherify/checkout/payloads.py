@@ -28,6 +28,7 @@ MAX_AMOUNT = 10**12
 MAX_QUANTITY = 10**6
 MAX_ITEMS = 500
 
+
 @dataclass(frozen=True)
 class Redeemable:
     """A code with the credits (gift card) or points (loyalty card) to use from it."""
@@ -66,8 +67,9 @@ def redeemables(codes: Sequence[CodeInput]) -> list[Redeemable]:
     if not result:
         raise InvalidCheckoutInput(_("Enter at least one voucher code."))
     if len(result) > MAX_REDEEMABLES:
-        raise InvalidCheckoutInput(_("At most %(max)d voucher codes can be used together.")
-                                   % {"max": MAX_REDEEMABLES})
+        raise InvalidCheckoutInput(
+            _("At most %(max)d voucher codes can be used together.") % {"max": MAX_REDEEMABLES}
+        )
     return result
 
 
@@ -85,11 +87,13 @@ def order_body(order: OrderInput) -> dict[str, Any]:
     body = {k: v for k, v in dict(order).items() if v is not None}
     if "amount" in body:
         if not _whole_minor_units(body["amount"]) or body["amount"] < 0:
-            raise InvalidCheckoutInput(_("Order amounts are whole numbers of minor units (cents), "
-                                         "zero or more."))
+            raise InvalidCheckoutInput(
+                _("Order amounts are whole numbers of minor units (cents), zero or more.")
+            )
         if body["amount"] > MAX_AMOUNT:
-            raise InvalidCheckoutInput(_("The order amount is too large (at most %(max)d minor "
-                                         "units).") % {"max": MAX_AMOUNT})
+            raise InvalidCheckoutInput(
+                _("The order amount is too large (at most %(max)d minor units).") % {"max": MAX_AMOUNT}
+            )
     if len(body.get("items") or ()) > MAX_ITEMS:
         raise InvalidCheckoutInput(_("An order has at most %(max)d lines.") % {"max": MAX_ITEMS})
     return body
@@ -98,8 +102,9 @@ def order_body(order: OrderInput) -> dict[str, Any]:
 def order_source_id(order: OrderInput) -> str:
     source_id = order.source_id if isinstance(order, Order) else order.get("source_id")
     if not source_id:
-        raise InvalidCheckoutInput(_("The order needs a source_id: the ledger allows one "
-                                     "redemption per order."))
+        raise InvalidCheckoutInput(
+            _("The order needs a source_id: the ledger allows one redemption per order.")
+        )
     if problem := source_id_problem(str(source_id)):
         raise InvalidCheckoutInput(problem)
     return str(source_id)
@@ -120,8 +125,9 @@ def customer_source_id(customer: CustomerInput) -> str:
     return str(body.get("source_id") or "")
 
 
-def request_body(codes: Sequence[Redeemable], order: OrderInput, customer: CustomerInput,
-                 **extra: Any) -> dict[str, Any]:
+def request_body(
+    codes: Sequence[Redeemable], order: OrderInput, customer: CustomerInput, **extra: Any
+) -> dict[str, Any]:
     """The ``StackableValidateRedeemBase`` body shared by validate and redeem."""
     body: dict[str, Any] = {
         "redeemables": [c.to_voucherify() for c in codes],

@@ -92,8 +92,13 @@ def caller_gone(row: CheckoutRedemption, now: datetime) -> bool:
     return row.state == LedgerState.PENDING and now - row.created_at >= grace
 
 
-def reconcile(ledger: CheckoutRedemption | int, *, client: VoucherifyClient | None = None,
-              now: Any = None, roll_back: bool = True) -> CheckoutRedemption:
+def reconcile(
+    ledger: CheckoutRedemption | int,
+    *,
+    client: VoucherifyClient | None = None,
+    now: Any = None,
+    roll_back: bool = True,
+) -> CheckoutRedemption:
     """Settle an UNKNOWN row, or a PENDING row whose caller is gone, from what Voucherify lists.
 
     SUCCEEDED when redemptions carry the marker, FAILED when only failed redemptions do, or
@@ -136,23 +141,32 @@ def reconcile(ledger: CheckoutRedemption | int, *, client: VoucherifyClient | No
         was_pending = r.state == LedgerState.PENDING
         if settled:
             children = sorted(found.successes, key=lambda c: str(c.get("date") or ""))
-            response: dict[str, Any] = {"redemptions": children,
-                                        "order": (found.parent or children[0]).get("order")}
+            response: dict[str, Any] = {
+                "redemptions": children,
+                "order": (found.parent or children[0]).get("order"),
+            }
             if found.parent:
                 response["parent_redemption"] = found.parent
             records.apply_redeem_response(r, response)
             if was_pending and keep_for_paid_order:
                 r.needs_attention = True
-                r.attention_reason = ("redeemed but the checkout never recorded it; the order is "
-                                      "marked paid: check the amount charged")
+                r.attention_reason = (
+                    "redeemed but the checkout never recorded it; the order is "
+                    "marked paid: check the amount charged"
+                )
             elif was_pending:
                 records.request_rollback_on(r, CALLER_GONE_ROLLBACK_REASON)
         elif found.failures:  # a refused request is final: it was answered
             code = str(found.failures[0].get("failure_code") or "")
             records.apply_failure(r, LedgerState.FAILED, code, message_for(code), None)
         elif grace_over:
-            records.apply_failure(r, LedgerState.FAILED, "not_redeemed",
-                                  "Voucherify holds no redemption for this attempt.", None)
+            records.apply_failure(
+                r,
+                LedgerState.FAILED,
+                "not_redeemed",
+                "Voucherify holds no redemption for this attempt.",
+                None,
+            )
         return True
 
     row = records.locked_update(pk, settle)

@@ -30,8 +30,10 @@ def apply_redeem_response(row: CheckoutRedemption, response: Mapping[str, Any]) 
     row.redemption_ids = [str(r["id"]) for r in response.get("redemptions") or [] if r.get("id")]
     totals = Totals.from_order(response.get("order"), row.amount)
     row.amount, row.discount_amount, row.total_amount = (
-        totals.amount, totals.discount_amount, totals.total_amount,
-    )  # fmt: skip
+        totals.amount,
+        totals.discount_amount,
+        totals.total_amount,
+    )
     row.failure_key = row.failure_message = ""
     row.redeemed_at = timezone.now()
     row.response = dict(response)

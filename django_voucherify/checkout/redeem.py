@@ -85,9 +85,11 @@ def redeem(
     if row.state != LedgerState.SUCCEEDED or row.rollback_requested_at is not None:
         return _taken_over(row)
     return RedeemOutcome(
-        ledger=row, totals=Totals(row.amount or 0, row.discount_amount, row.total_amount or 0),
-        redemption_ids=list(row.redemption_ids), parent_redemption_id=row.parent_redemption_id or None,
-    )  # fmt: skip
+        ledger=row,
+        totals=Totals(row.amount or 0, row.discount_amount, row.total_amount or 0),
+        redemption_ids=list(row.redemption_ids),
+        parent_redemption_id=row.parent_redemption_id or None,
+    )
 
 
 def _claim(
@@ -109,8 +111,11 @@ def _claim(
         "codes": [c.code for c in items],
         "amount": amount,
     }
-    orphan = CheckoutRedemption.objects.rollback_due().filter(
-        order_source_id=source_id, state=LedgerState.ORPHANED).first()  # fmt: skip
+    orphan = (
+        CheckoutRedemption.objects.rollback_due()
+        .filter(order_source_id=source_id, state=LedgerState.ORPHANED)
+        .first()
+    )
     if orphan is not None:
         # A redemption answered after its attempt was given up is still live in Voucherify:
         # a new one now would make two for the order. The rollback (retried) frees the order.

@@ -65,11 +65,16 @@ def send(task_name: str, ledger_id: int, countdown: float | None) -> None:
     try:
         task.apply_async((ledger_id,), countdown=countdown, retry=False)
     except Exception:
-        logger.warning("Voucherify checkout: could not enqueue %s for ledger row %s (broker "
-                       "down?); the periodic sweep will pick it up.", task_name, ledger_id,
-                       exc_info=True)  # fmt: skip
+        logger.warning(
+            "Voucherify checkout: could not enqueue %s for ledger row %s (broker "
+            "down?); the periodic sweep will pick it up.",
+            task_name,
+            ledger_id,
+            exc_info=True,
+        )
         CheckoutRedemption.objects.filter(pk=ledger_id).update(
-            leased_until=None, next_attempt_at=timezone.now())
+            leased_until=None, next_attempt_at=timezone.now()
+        )
 
 
 def _schedule(task_name: str, ledger_id: int, countdown: float | None, force: bool) -> bool:
@@ -105,10 +110,12 @@ def claim_due_rows(now: datetime, stale_before: datetime, limit: int) -> list[tu
     with transaction.atomic():
         rows: Iterable[CheckoutRedemption] = (
             CheckoutRedemption.objects.select_for_update(skip_locked=True)
-            .needing_work(stale_before).sweepable(now)
+            .needing_work(stale_before)
+            .sweepable(now)
             .order_by(F("next_attempt_at").asc(nulls_first=True), "pk")[:limit]
-        )  # fmt: skip
+        )
         claimed = [(row.pk, task) for row in rows if (task := task_for(row))]
         CheckoutRedemption.objects.filter(pk__in=[pk for pk, _task in claimed]).update(
-            next_attempt_at=now, leased_until=now + LEASE)
+            next_attempt_at=now, leased_until=now + LEASE
+        )
     return claimed

@@ -48,21 +48,24 @@ def validate(
         if is_outage(exc):
             if proceeds_without_discount():
                 return ValidationOutcome(
-                    valid=False, codes=[CodeResult(c.code, False, reason=unavailable_message())
-                                        for c in items],
-                    totals=Totals.undiscounted(fallback_amount), unavailable=True,
+                    valid=False,
+                    codes=[CodeResult(c.code, False, reason=unavailable_message()) for c in items],
+                    totals=Totals.undiscounted(fallback_amount),
+                    unavailable=True,
                     notice=unavailable_message(),
-                )  # fmt: skip
+                )
             raise CheckoutUnavailable() from exc
         if isinstance(exc, APIError):
-            raise CodesRefused(message_for(exc.key, exc.error_message), key=exc.key,
-                               request_id=exc.request_id) from exc
+            raise CodesRefused(
+                message_for(exc.key, exc.error_message), key=exc.key, request_id=exc.request_id
+            ) from exc
         raise
     return _outcome(items, response, fallback_amount)
 
 
-def _outcome(items: Sequence[payloads.Redeemable], response: Mapping[str, Any],
-             fallback_amount: int | None) -> ValidationOutcome:
+def _outcome(
+    items: Sequence[payloads.Redeemable], response: Mapping[str, Any], fallback_amount: int | None
+) -> ValidationOutcome:
     by_code: dict[str, Mapping[str, Any]] = {}
     for entry in response.get("redeemables") or []:
         by_code.setdefault(str(entry.get("id")), entry)
@@ -74,15 +77,17 @@ def _outcome(items: Sequence[payloads.Redeemable], response: Mapping[str, Any],
         status = entry.get("status")
         if status == "APPLICABLE":
             order_after = entry.get("order") or {}
-            discount = int(order_after.get("total_applied_discount_amount")
-                           or order_after.get("applied_discount_amount") or 0)
+            discount = int(
+                order_after.get("total_applied_discount_amount")
+                or order_after.get("applied_discount_amount")
+                or 0
+            )
             results.append(CodeResult(item.code, True, discount))
         elif status == "INAPPLICABLE":
             key, message = message_for_error((entry.get("result") or {}).get("error"))
             results.append(CodeResult(item.code, False, reason_key=key, reason=message))
         else:  # SKIPPED: fine on its own, not applied because another code failed
-            results.append(CodeResult(item.code, False, reason_key="skipped",
-                                      reason=str(_skipped_message())))
+            results.append(CodeResult(item.code, False, reason_key="skipped", reason=str(_skipped_message())))
     session = response.get("session") or {}
     return ValidationOutcome(
         valid=bool(response.get("valid")),

@@ -67,19 +67,29 @@ def _body_size(batch: list[Any], params: Mapping[str, Any]) -> int:
     return len(json.dumps(body))
 
 
-def _chunks(rows: Iterable[tuple[int, Any]], budget: int,
-            max_items: int | None) -> Iterator[tuple[int, list[Any]]]:  # fmt: skip
+def _chunks(
+    rows: Iterable[tuple[int, Any]], budget: int, max_items: int | None
+) -> Iterator[tuple[int, list[Any]]]:
     """``(last row, items)`` whose JSON list (as the client encodes it) is at most ``budget`` bytes."""
     try:
         yield from json_batches(rows, budget, max_items)
     except ItemTooLarge as exc:
-        raise ValueError(_("Row %(row)d alone is %(size)d bytes, over the %(limit)d byte limit.") % {
-            "row": exc.key, "size": exc.size, "limit": exc.limit}) from None  # fmt: skip
+        raise ValueError(
+            _("Row %(row)d alone is %(size)d bytes, over the %(limit)d byte limit.")
+            % {"row": exc.key, "size": exc.size, "limit": exc.limit}
+        ) from None
 
 
-def _create_json_job(kind: str, items: Iterable[Any], *, ident: str, started_by: User | None,
-                     params: Mapping[str, Any] | None = None, max_items: int | None = None,
-                     check: Any = None) -> Job:  # fmt: skip
+def _create_json_job(
+    kind: str,
+    items: Iterable[Any],
+    *,
+    ident: str,
+    started_by: User | None,
+    params: Mapping[str, Any] | None = None,
+    max_items: int | None = None,
+    check: Any = None,
+) -> Job:
     params = dict(params or {})
     budget = _max_bytes() - 1024 - _body_size([], params)  # the metadata goes into every body
     if budget < 256:
@@ -106,8 +116,16 @@ def _create_json_job(kind: str, items: Iterable[Any], *, ident: str, started_by:
         previous = 0
         parts = []
         for index, (last_row, batch) in enumerate(_chunks(rows(), budget, max_items), start=1):
-            parts.append(JobPart(job=job, index=index, payload=batch, first_row=previous + 1,
-                                 row_count=len(batch), size_bytes=_body_size(batch, params)))  # fmt: skip
+            parts.append(
+                JobPart(
+                    job=job,
+                    index=index,
+                    payload=batch,
+                    first_row=previous + 1,
+                    row_count=len(batch),
+                    size_bytes=_body_size(batch, params),
+                )
+            )
             previous = last_row
         rejects.flush()
         JobPart.objects.bulk_create(parts)
@@ -138,8 +156,11 @@ def _voucher_problem(item: Any) -> str | None:
 
 def _item_problem(item: dict[str, Any], key: str, ident_problem: Any) -> str | None:
     """The shared validator on an item's identity, metadata and every other value (no NUL)."""
-    return (ident_problem(item.get(key)) or validation.metadata_problem(item.get("metadata"))
-            or validation.text_problem(item))  # fmt: skip
+    return (
+        ident_problem(item.get(key))
+        or validation.metadata_problem(item.get("metadata"))
+        or validation.text_problem(item)
+    )
 
 
 def _has(key: str, label: str) -> Any:
@@ -176,8 +197,9 @@ def _checked_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
 
 def import_vouchers(vouchers: Iterable[Mapping[str, Any]], *, started_by: User | None = None) -> Job:
     """Import standalone vouchers (``POST /v1/vouchers/import``), in requests under 10 MB."""
-    return _create_json_job(JobKind.IMPORT_VOUCHERS, vouchers, ident="code", started_by=started_by,
-                            check=_voucher_problem)  # fmt: skip
+    return _create_json_job(
+        JobKind.IMPORT_VOUCHERS, vouchers, ident="code", started_by=started_by, check=_voucher_problem
+    )
 
 
 def import_orders(orders: Iterable[Mapping[str, Any]], *, started_by: User | None = None) -> Job:
@@ -194,30 +216,49 @@ def import_orders(orders: Iterable[Mapping[str, Any]], *, started_by: User | Non
 
 def bulk_update_vouchers(updates: Iterable[Mapping[str, Any]], *, started_by: User | None = None) -> Job:
     """``[{"code": ..., "metadata": {...}}]`` through ``POST /v1/vouchers/bulk/async``."""
-    return _create_json_job(JobKind.BULK_UPDATE_VOUCHERS, updates, ident="code", started_by=started_by,
-                            check=_has("code", "code"))  # fmt: skip
+    return _create_json_job(
+        JobKind.BULK_UPDATE_VOUCHERS, updates, ident="code", started_by=started_by, check=_has("code", "code")
+    )
 
 
 def bulk_update_customers(customers: Iterable[Mapping[str, Any]], *, started_by: User | None = None) -> Job:
     """Upsert customers by ``source_id`` through ``POST /v1/customers/bulk/async``."""
-    return _create_json_job(JobKind.BULK_UPDATE_CUSTOMERS, customers, ident="source_id",
-                            started_by=started_by, check=_has("source_id", "source_id"))  # fmt: skip
+    return _create_json_job(
+        JobKind.BULK_UPDATE_CUSTOMERS,
+        customers,
+        ident="source_id",
+        started_by=started_by,
+        check=_has("source_id", "source_id"),
+    )
 
 
-def update_vouchers_metadata(codes: Iterable[str], metadata: Mapping[str, Any], *,
-                             started_by: User | None = None) -> Job:  # fmt: skip
+def update_vouchers_metadata(
+    codes: Iterable[str], metadata: Mapping[str, Any], *, started_by: User | None = None
+) -> Job:
     """Set the same ``metadata`` on every code (``POST /v1/vouchers/metadata/async``)."""
     params = {"metadata": _checked_metadata(metadata)}
-    return _create_json_job(JobKind.UPDATE_VOUCHERS_METADATA, codes, ident="code", started_by=started_by,
-                            params=params, check=_code_problem)  # fmt: skip
+    return _create_json_job(
+        JobKind.UPDATE_VOUCHERS_METADATA,
+        codes,
+        ident="code",
+        started_by=started_by,
+        params=params,
+        check=_code_problem,
+    )
 
 
-def update_customers_metadata(source_ids: Iterable[str], metadata: Mapping[str, Any], *,
-                              started_by: User | None = None) -> Job:  # fmt: skip
+def update_customers_metadata(
+    source_ids: Iterable[str], metadata: Mapping[str, Any], *, started_by: User | None = None
+) -> Job:
     """Set the same ``metadata`` on customers (``POST /v1/customers/metadata/async``)."""
-    return _create_json_job(JobKind.UPDATE_CUSTOMERS_METADATA, source_ids, ident="source_id",
-                            started_by=started_by, params={"metadata": _checked_metadata(metadata)},
-                            check=_source_id_problem)  # fmt: skip
+    return _create_json_job(
+        JobKind.UPDATE_CUSTOMERS_METADATA,
+        source_ids,
+        ident="source_id",
+        started_by=started_by,
+        params={"metadata": _checked_metadata(metadata)},
+        check=_source_id_problem,
+    )
 
 
 def _import_csv(
@@ -233,8 +274,12 @@ def _import_csv(
         csvfiles.validate_upload(csv_kind, opened)
         filename = str(name or getattr(opened, "name", None) or "import.csv").rsplit("/", 1)[-1]
         # Stored under a random name (job_upload_to); the name staff know it by is a parameter.
-        job = Job(kind=kind, state=JobState.PREPARING, started_by=started_by,
-                  params={"source_name": visible(filename)[:300]})  # fmt: skip
+        job = Job(
+            kind=kind,
+            state=JobState.PREPARING,
+            started_by=started_by,
+            params={"source_name": visible(filename)[:300]},
+        )
         job.source_file.save(filename, File(opened), save=False)
         try:
             with transaction.atomic():
@@ -249,8 +294,9 @@ def _import_csv(
     return job
 
 
-def import_vouchers_csv(source: str | IO[bytes] | File[Any], *, name: str | None = None,
-                        started_by: User | None = None) -> Job:  # fmt: skip
+def import_vouchers_csv(
+    source: str | IO[bytes] | File[Any], *, name: str | None = None, started_by: User | None = None
+) -> Job:
     """Import vouchers from a CSV path or binary file (Voucherify's importCSV columns).
 
     Raises :class:`~django_voucherify.jobs.CsvError` (nothing stored or sent) when the file is
@@ -259,8 +305,9 @@ def import_vouchers_csv(source: str | IO[bytes] | File[Any], *, name: str | None
     return _import_csv(JobKind.IMPORT_VOUCHERS_CSV, csvfiles.VOUCHERS, source, name, started_by)
 
 
-def import_customers_csv(source: str | IO[bytes] | File[Any], *, name: str | None = None,
-                         started_by: User | None = None) -> Job:  # fmt: skip
+def import_customers_csv(
+    source: str | IO[bytes] | File[Any], *, name: str | None = None, started_by: User | None = None
+) -> Job:
     """Import customers from a CSV (``Source_id`` column required); see :func:`import_vouchers_csv`."""
     return _import_csv(JobKind.IMPORT_CUSTOMERS_CSV, csvfiles.CUSTOMERS, source, name, started_by)
 
@@ -269,7 +316,14 @@ def import_customers_csv(source: str | IO[bytes] | File[Any], *, name: str | Non
 #: help, so they end the job at once with the reason. Anything else (a lost database
 #: connection, a storage hiccup) is retried by the task.
 DETERMINISTIC_ERRORS: tuple[type[BaseException], ...] = (
-    ValueError, TypeError, LookupError, AttributeError, csv.Error, DataError, IntegrityError)  # fmt: skip
+    ValueError,
+    TypeError,
+    LookupError,
+    AttributeError,
+    csv.Error,
+    DataError,
+    IntegrityError,
+)
 
 
 def prepare(job_id: int) -> None:
@@ -291,13 +345,21 @@ def prepare(job_id: int) -> None:
         except csvfiles.CsvError as exc:
             fail_job(job, str(exc))
         except OSError as exc:  # missing or unreadable source: retrying cannot help
-            fail_job(job, _("The source file %(name)s cannot be read: %(error)s") % {
-                "name": job.params.get("source_name") or job.source_file.name,
-                "error": exc.strerror or exc})  # fmt: skip
+            fail_job(
+                job,
+                _("The source file %(name)s cannot be read: %(error)s")
+                % {
+                    "name": job.params.get("source_name") or job.source_file.name,
+                    "error": exc.strerror or exc,
+                },
+            )
         except DETERMINISTIC_ERRORS as exc:  # the same input fails the same way: never retried
             logger.exception("Voucherify job %s: the source cannot be imported", job_id)
-            fail_job(job, _("The file cannot be imported (%(type)s: %(error)s); nothing was sent.") % {
-                "type": type(exc).__name__, "error": visible(exc)[:500]})  # fmt: skip
+            fail_job(
+                job,
+                _("The file cannot be imported (%(type)s: %(error)s); nothing was sent.")
+                % {"type": type(exc).__name__, "error": visible(exc)[:500]},
+            )
 
 
 def _split_into_parts(job: Job) -> None:
@@ -327,16 +389,27 @@ def _split_and_record(job: Job, csv_kind: csvfiles.CsvKind, save: Any, rejects: 
         with job.source_file.open("rb") as stream:
             split = csvfiles.split_csv(csv_kind, stream, _max_bytes(), save, rejects)
         rejects.flush()
-        JobPart.objects.bulk_create([
-            JobPart(job=job, index=i, file=p["file"], first_row=p["first_row"], skipped_rows=p["skipped"],
-                    row_count=p["rows"], size_bytes=p["bytes"], state=PartState.PENDING)
-            for i, p in enumerate(split.parts, start=1)
-        ])  # fmt: skip
+        JobPart.objects.bulk_create(
+            [
+                JobPart(
+                    job=job,
+                    index=i,
+                    file=p["file"],
+                    first_row=p["first_row"],
+                    skipped_rows=p["skipped"],
+                    row_count=p["rows"],
+                    size_bytes=p["bytes"],
+                    state=PartState.PENDING,
+                )
+                for i, p in enumerate(split.parts, start=1)
+            ]
+        )
         _start(job, parts_rows=sum(p["rows"] for p in split.parts), rejected=split.failed_count)
 
 
-def _export(kind: str, parameters: Mapping[str, Any] | None, started_by: User | None,
-            params: dict[str, Any]) -> Job:  # fmt: skip
+def _export(
+    kind: str, parameters: Mapping[str, Any] | None, started_by: User | None, params: dict[str, Any]
+) -> Job:
     with transaction.atomic():
         job = Job.objects.create(kind=kind, state=JobState.PREPARING, started_by=started_by, params=params)
         JobPart.objects.create(job=job, index=1, payload=dict(parameters or {}))
@@ -349,8 +422,9 @@ def export_orders(parameters: Mapping[str, Any] | None = None, *, started_by: Us
     return _export(JobKind.EXPORT_ORDERS, parameters, started_by, {})
 
 
-def export_voucher_transactions(code: str, parameters: Mapping[str, Any] | None = None, *,
-                                started_by: User | None = None) -> Job:  # fmt: skip
+def export_voucher_transactions(
+    code: str, parameters: Mapping[str, Any] | None = None, *, started_by: User | None = None
+) -> Job:
     """Export a gift or loyalty card's transactions to CSV (``job.result_file``)."""
     validation.check(validation.code_problem(code))
     return _export(JobKind.EXPORT_VOUCHER_TRANSACTIONS, parameters, started_by, {"code": code})
@@ -372,20 +446,35 @@ class PushFollower:
         self.read_before = timezone.now()  # rows of the next chunk are read after this instant
         # PREPARING until finish(): a part finishing early must not end the job before the
         # push has sent its last chunk.
-        self.job = Job.objects.create(kind=job_kind, state=JobState.PREPARING, started_by=started_by,
-                                      params={"since": since.isoformat() if since else None})  # fmt: skip
+        self.job = Job.objects.create(
+            kind=job_kind,
+            state=JobState.PREPARING,
+            started_by=started_by,
+            params={"since": since.isoformat() if since else None},
+        )
         self.index = 0
 
     def __call__(self, after_pk: int, last_pk: int, rows: int, async_action_id: str | None) -> None:
         self.index += 1
-        window = {"after_pk": after_pk, "last_pk": last_pk, "read_before": self.read_before.isoformat(),
-                  "since": self.since.isoformat() if self.since else None}  # fmt: skip
+        window = {
+            "after_pk": after_pk,
+            "last_pk": last_pk,
+            "read_before": self.read_before.isoformat(),
+            "since": self.since.isoformat() if self.since else None,
+        }
         state = PartState.SUBMITTED if async_action_id else PartState.DONE
-        part = JobPart.objects.create(job=self.job, index=self.index, payload=window, row_count=rows,
-                                      state=state, async_action_id=async_action_id or "",
-                                      submitted_at=self._now())  # fmt: skip
-        Job.objects.filter(pk=self.job.pk).update(total_rows=self.job.total_rows + rows,
-                                                  async_action_id=async_action_id or "")  # fmt: skip
+        part = JobPart.objects.create(
+            job=self.job,
+            index=self.index,
+            payload=window,
+            row_count=rows,
+            state=state,
+            async_action_id=async_action_id or "",
+            submitted_at=self._now(),
+        )
+        Job.objects.filter(pk=self.job.pk).update(
+            total_rows=self.job.total_rows + rows, async_action_id=async_action_id or ""
+        )
         self.job.total_rows += rows
         self.read_before = self._now()
         if async_action_id:

@@ -151,16 +151,17 @@ def check_header(kind: CsvKind, header_line: bytes) -> list[str]:
         raise CsvError(_("The header has an empty column name (column %(n)d).") % {"n": names.index("") + 1})
     for number, column in enumerate(columns, start=1):  # other columns become metadata keys
         if problem := validation.metadata_key_problem(column.strip()):
-            raise CsvError(_("Column %(n)d of the header (%(name)s): %(problem)s") % {
-                "n": number, "name": validation.visible(column), "problem": problem})  # fmt: skip
+            raise CsvError(
+                _("Column %(n)d of the header (%(name)s): %(problem)s")
+                % {"n": number, "name": validation.visible(column), "problem": problem}
+            )
     duplicates = sorted({c for c, n in zip(columns, names, strict=True) if names.count(n) > 1})
     if duplicates:
         raise CsvError(_("The header repeats columns: %(columns)s.") % {"columns": ", ".join(duplicates)})
     if not any(r in names for r in kind.required):
         wanted = " or ".join({"code": "Code", "sourceid": "Source_id", "id": "Id"}[r] for r in kind.required)
         message = _("The header has no %(wanted)s column (found: %(found)s). Is this a %(kind)s CSV?")
-        raise CsvError(message % {
-            "wanted": wanted, "found": ", ".join(columns), "kind": kind.label})  # fmt: skip
+        raise CsvError(message % {"wanted": wanted, "found": ", ".join(columns), "kind": kind.label})
     return columns
 
 
@@ -307,15 +308,26 @@ class _PartWriter:
             return
         self.tmp.seek(0)
         name = self.save(File(self.tmp), len(self.parts) + 1)
-        self.parts.append({"file": name, "rows": self.rows, "bytes": self.size, "first_row": self.first_row,
-                           "skipped": [r for r in self.skipped if r < self.last_row]})  # fmt: skip
+        self.parts.append(
+            {
+                "file": name,
+                "rows": self.rows,
+                "bytes": self.size,
+                "first_row": self.first_row,
+                "skipped": [r for r in self.skipped if r < self.last_row],
+            }
+        )
         self.tmp.close()
         self.tmp = None
 
 
-def split_csv(kind: CsvKind, stream: IO[bytes], max_bytes: int,
-              save: Callable[[File[Any], int], str],
-              reject: Callable[[dict[str, Any]], None]) -> SplitResult:  # fmt: skip
+def split_csv(
+    kind: CsvKind,
+    stream: IO[bytes],
+    max_bytes: int,
+    save: Callable[[File[Any], int], str],
+    reject: Callable[[dict[str, Any]], None],
+) -> SplitResult:
     """Stream ``stream`` into part files under ``max_bytes`` (``save`` stores one, returns its name).
 
     Rows that are not sent go to ``reject`` (``{"row", "code"/"source_id", "reason"}``) one by
@@ -344,11 +356,17 @@ def split_csv(kind: CsvKind, stream: IO[bytes], max_bytes: int,
         except StopIteration:
             break
         except RowTooLong:
-            values, problem = None, _("Line %(line)d: the row is longer than %(max)d bytes; it was "
-                                      "skipped.") % {"line": first_line, "max": MAX_ROW_BYTES}  # fmt: skip
+            values, problem = (
+                None,
+                _("Line %(line)d: the row is longer than %(max)d bytes; it was skipped.")
+                % {"line": first_line, "max": MAX_ROW_BYTES},
+            )
         except csv.Error as exc:
-            values, problem = None, _("Line %(line)d is not valid CSV (%(error)s).") % {
-                "line": first_line, "error": _csv_error(exc)}  # fmt: skip
+            values, problem = (
+                None,
+                _("Line %(line)d is not valid CSV (%(error)s).")
+                % {"line": first_line, "error": _csv_error(exc)},
+            )
         if values is not None:
             if not values:
                 continue  # an empty line is not a row (spaces or commas are: reported below)

@@ -58,8 +58,9 @@ def schedule(steps: Iterable[Step], *, from_eager_task: bool = False) -> None:
         try:
             task.apply_async(args=args, countdown=step.delay or None)
         except Exception:  # broker down: resume_jobs picks the job up again
-            logger.warning("Voucherify jobs: could not queue %s of part %s", step.action, step.part_id,
-                           exc_info=True)  # fmt: skip
+            logger.warning(
+                "Voucherify jobs: could not queue %s of part %s", step.action, step.part_id, exc_info=True
+            )
 
 
 def after_commit_start(job: Job) -> None:

@@ -27,8 +27,12 @@ def poll_export(part: JobPart, finish: Finish, again: Callable[[JobPart], list[A
     export = _client().exports.get(part.async_action_id)
     status = str(export.get("status") or "")
     if status == "ERROR":
-        return finish(part, PartState.FAILED, error=_("Voucherify could not produce export %(id)s.") % {
-            "id": part.async_action_id}, remote_status=status)  # fmt: skip
+        return finish(
+            part,
+            PartState.FAILED,
+            error=_("Voucherify could not produce export %(id)s.") % {"id": part.async_action_id},
+            remote_status=status,
+        )
     if status != "DONE":
         JobPart.objects.filter(pk=part.pk).update(remote_status=status)
         return again(part)
@@ -41,8 +45,12 @@ def poll_export(part: JobPart, finish: Finish, again: Callable[[JobPart], list[A
         job.result_file.save(f"{job.kind}-{job.pk}-{part.async_action_id}.csv", File(tmp), save=False)
         Job.objects.filter(pk=job.pk).update(result_file=job.result_file.name)
     rows = max(0, _count_lines(job) - 1)
-    return finish(part, PartState.DONE, remote_status=status,
-                  result={"url_host": urlsplit(url).netloc, "bytes": size, "done_count": rows})  # fmt: skip
+    return finish(
+        part,
+        PartState.DONE,
+        remote_status=status,
+        result={"url_host": urlsplit(url).netloc, "bytes": size, "done_count": rows},
+    )
 
 
 def _count_lines(job: Job) -> int:

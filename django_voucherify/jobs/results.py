@@ -33,8 +33,16 @@ from .signals import job_finished
 logger = logging.getLogger("django_voucherify.jobs")
 
 #: Async action types whose result schema (openapi.json) defines ``done_count``/``failed_count``.
-TYPES_WITH_COUNTS = frozenset({"VOUCHERS.IMPORT", "VOUCHERS.IMPORT_CSV", "CUSTOMERS.IMPORT_CSV",
-                               "ORDERS.IMPORT", "VOUCHERS.BULK_UPDATE", "CUSTOMERS.BULK_UPDATE"})  # fmt: skip
+TYPES_WITH_COUNTS = frozenset(
+    {
+        "VOUCHERS.IMPORT",
+        "VOUCHERS.IMPORT_CSV",
+        "CUSTOMERS.IMPORT_CSV",
+        "ORDERS.IMPORT",
+        "VOUCHERS.BULK_UPDATE",
+        "CUSTOMERS.BULK_UPDATE",
+    }
+)
 WRITE_BATCH = 1000
 
 
@@ -66,10 +74,14 @@ def failed_rows_of(part: JobPart, result: dict[str, Any]) -> Iterator[JobFailedR
     for raw in _entries(result):
         local = raw.get("row")
         yield JobFailedRow(
-            job_id=part.job_id, part=part, row=source_row(part, local) if isinstance(local, int) else None,
-            code=visible(raw.get("code") or "")[:300], source_id=visible(raw.get("source_id") or "")[:300],
+            job_id=part.job_id,
+            part=part,
+            row=source_row(part, local) if isinstance(local, int) else None,
+            code=visible(raw.get("code") or "")[:300],
+            source_id=visible(raw.get("source_id") or "")[:300],
             key=visible(raw.get("key") or "")[:100],
-            reason=visible(raw.get("reason") or raw.get("details") or raw.get("message") or ""))  # fmt: skip
+            reason=visible(raw.get("reason") or raw.get("details") or raw.get("message") or ""),
+        )
 
 
 def save_failed_rows(rows: Iterable[JobFailedRow]) -> int:
@@ -82,15 +94,17 @@ def save_failed_rows(rows: Iterable[JobFailedRow]) -> int:
     return count
 
 
-def part_counts(part: JobPart, async_type: str | None, result: dict[str, Any],
-                failed_rows: int) -> tuple[int, int]:  # fmt: skip
+def part_counts(
+    part: JobPart, async_type: str | None, result: dict[str, Any], failed_rows: int
+) -> tuple[int, int]:
     """(done, failed) of a finished part, from the fields its result type defines."""
+
     def number(key: str) -> int | None:
         value = result.get(key)
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
     counted = async_type in TYPES_WITH_COUNTS
-    failed = (number("failed_count") if counted else None)
+    failed = number("failed_count") if counted else None
     failed = failed_rows if failed is None else failed
     done = number("done_count") if counted or async_type is None else None
     if done is None:  # not defined for this type (or left out): every row sent that did not fail
@@ -123,9 +137,13 @@ def refresh_job(job_id: int) -> Job | None:
         job.failed_count = failed_count
         total = job.total_rows or 1
         weighted = rejected * 100 + sum(
-            p.row_count * (100 if p.state in FINAL_PART_STATES else p.progress) for p in parts)
-        job.progress = min(100, weighted // total) if job.total_rows else (
-            100 if parts and all(p.state in FINAL_PART_STATES for p in parts) else 0)
+            p.row_count * (100 if p.state in FINAL_PART_STATES else p.progress) for p in parts
+        )
+        job.progress = (
+            min(100, weighted // total)
+            if job.total_rows
+            else (100 if parts and all(p.state in FINAL_PART_STATES for p in parts) else 0)
+        )
         finished = job.state == JobState.RUNNING and all(p.state in FINAL_PART_STATES for p in parts)
         if finished:
             broken = [p for p in parts if p.state == PartState.FAILED]
@@ -161,16 +179,24 @@ def fail_job_by_id(job_id: int, error: str) -> None:
 
 def failed_rows_sample(job: Job) -> list[dict[str, Any]]:
     """The first :data:`FAILED_ROWS_SAMPLE` failed rows of the job, by source row."""
-    rows = (JobFailedRow.objects.filter(job_id=job.pk).select_related("part")
-            .order_by("row", "pk")[:FAILED_ROWS_SAMPLE])  # fmt: skip
+    rows = (
+        JobFailedRow.objects.filter(job_id=job.pk)
+        .select_related("part")
+        .order_by("row", "pk")[:FAILED_ROWS_SAMPLE]
+    )
     return [r.as_dict(r.part.index if r.part else None) for r in rows]
 
 
 def _send_finished(job: Job) -> None:
     from .uploads import after_finish
 
-    logger.info("Voucherify job %s finished: %s (%s done, %s failed)", job.pk, job.state,
-                job.done_count, job.failed_count)  # fmt: skip
+    logger.info(
+        "Voucherify job %s finished: %s (%s done, %s failed)",
+        job.pk,
+        job.state,
+        job.done_count,
+        job.failed_count,
+    )
     try:
         job_finished.send(sender=Job, job=job)
     finally:
@@ -183,15 +209,22 @@ def mark_pushed_mirrors(part: JobPart) -> int:
     ``updated_at`` is later) are left pending: their own outbox entry sends them."""
     window = part.payload or {}
     model: Any = Customer if part.job.kind == JobKind.PUSH_CUSTOMERS else Order
-    rows = model.objects.filter(pk__gt=window["after_pk"], pk__lte=window["last_pk"],
-                                updated_at__lte=window["read_before"])  # fmt: skip
+    rows = model.objects.filter(
+        pk__gt=window["after_pk"], pk__lte=window["last_pk"], updated_at__lte=window["read_before"]
+    )
     if window.get("since"):
         rows = rows.filter(updated_at__gte=window["since"])
     now = timezone.now()
     failures = {r.source_id: r for r in JobFailedRow.objects.filter(part=part).exclude(source_id="")}
     for source_id, row in failures.items():
         rows.filter(source_id=source_id).update(
-            sync_state=SyncState.FAILED, sync_error=row.reason[:2000],
-            sync_error_key=row.key[:100], sync_request_id=part.async_action_id)
-    return int(rows.exclude(source_id__in=list(failures)).update(
-        sync_state=SyncState.SYNCED, synced_at=now, sync_error="", sync_error_key="", sync_request_id=""))
+            sync_state=SyncState.FAILED,
+            sync_error=row.reason[:2000],
+            sync_error_key=row.key[:100],
+            sync_request_id=part.async_action_id,
+        )
+    return int(
+        rows.exclude(source_id__in=list(failures)).update(
+            sync_state=SyncState.SYNCED, synced_at=now, sync_error="", sync_error_key="", sync_request_id=""
+        )
+    )

@@ -45,14 +45,17 @@ logger = logging.getLogger("django_voucherify.jobs")
 
 #: Voucherify's async action type of each kind (used to reconcile an unknown submit).
 ASYNC_TYPES = {
-    JobKind.IMPORT_VOUCHERS: "VOUCHERS.IMPORT", JobKind.IMPORT_VOUCHERS_CSV: "VOUCHERS.IMPORT_CSV",
-    JobKind.IMPORT_CUSTOMERS_CSV: "CUSTOMERS.IMPORT_CSV", JobKind.IMPORT_ORDERS: "ORDERS.IMPORT",
+    JobKind.IMPORT_VOUCHERS: "VOUCHERS.IMPORT",
+    JobKind.IMPORT_VOUCHERS_CSV: "VOUCHERS.IMPORT_CSV",
+    JobKind.IMPORT_CUSTOMERS_CSV: "CUSTOMERS.IMPORT_CSV",
+    JobKind.IMPORT_ORDERS: "ORDERS.IMPORT",
     JobKind.BULK_UPDATE_VOUCHERS: "VOUCHERS.BULK_UPDATE",
     JobKind.UPDATE_VOUCHERS_METADATA: "VOUCHERS.METADATA_UPDATE",
     JobKind.BULK_UPDATE_CUSTOMERS: "CUSTOMERS.BULK_UPDATE",
     JobKind.UPDATE_CUSTOMERS_METADATA: "CUSTOMERS.METADATA_UPDATE",
-    JobKind.PUSH_CUSTOMERS: "CUSTOMERS.BULK_UPDATE", JobKind.PUSH_ORDERS: "ORDERS.IMPORT",
-}  # fmt: skip
+    JobKind.PUSH_CUSTOMERS: "CUSTOMERS.BULK_UPDATE",
+    JobKind.PUSH_ORDERS: "ORDERS.IMPORT",
+}
 MAX_SUBMIT_ATTEMPTS = 8
 CLOCK_SKEW = timedelta(seconds=60)  # tolerated difference between our clock and Voucherify's
 #: A submitted part's poll is "lost" (``resume`` schedules one) this long after it was due.
@@ -102,12 +105,14 @@ def send(part: JobPart) -> str:
             JobKind.IMPORT_VOUCHERS: lambda: client.vouchers.import_json(body),
             JobKind.IMPORT_ORDERS: lambda: client.orders.import_json(body),
             JobKind.BULK_UPDATE_VOUCHERS: lambda: client.vouchers.bulk_update(body),
-            JobKind.UPDATE_VOUCHERS_METADATA:
-                lambda: client.vouchers.update_metadata(body, job.params["metadata"]),
+            JobKind.UPDATE_VOUCHERS_METADATA: lambda: client.vouchers.update_metadata(
+                body, job.params["metadata"]
+            ),
             JobKind.BULK_UPDATE_CUSTOMERS: lambda: client.customers.bulk_update(body),
-            JobKind.UPDATE_CUSTOMERS_METADATA:
-                lambda: client.customers.update_metadata(body, job.params["metadata"]),
-        }  # fmt: skip
+            JobKind.UPDATE_CUSTOMERS_METADATA: lambda: client.customers.update_metadata(
+                body, job.params["metadata"]
+            ),
+        }
         answer = calls[JobKind(kind)]()
     return str(answer["async_action_id"])
 
@@ -120,8 +125,9 @@ def _another_part_submitting(part: JobPart) -> bool:
     JobSubmitLock.objects.get_or_create(async_type=async_type)
     JobSubmitLock.objects.select_for_update().get(async_type=async_type)  # held until commit
     kinds = [kind for kind, type_ in ASYNC_TYPES.items() if type_ == async_type]
-    return JobPart.objects.filter(state=PartState.SUBMITTING, job__kind__in=kinds).exclude(
-        pk=part.pk).exists()
+    return (
+        JobPart.objects.filter(state=PartState.SUBMITTING, job__kind__in=kinds).exclude(pk=part.pk).exists()
+    )
 
 
 def _claim(part_id: int) -> tuple[JobPart | None, str]:
@@ -170,18 +176,25 @@ def _send_and_record(part: JobPart) -> list[Step]:
     except APIError as exc:  # refused: 400, 401, 413...
         message = _("Voucherify refused the request (%(status)s %(key)s): %(message)s [request_id %(rid)s]")
         reason = message % {
-            "status": exc.status, "key": exc.key or "", "message": exc.details or exc.message,
-            "rid": exc.request_id or "-"}  # fmt: skip
+            "status": exc.status,
+            "key": exc.key or "",
+            "message": exc.details or exc.message,
+            "rid": exc.request_id or "-",
+        }
         return _finish_part(part, PartState.FAILED, error=reason)
     return _record_submitted(part, remote_id)
 
 
 def _back_to_pending(part: JobPart, error: str, delay: float) -> list[Step]:
     if part.submit_attempts >= MAX_SUBMIT_ATTEMPTS:
-        return _finish_part(part, PartState.FAILED, error=_("Not sent after %(n)d attempts: %(error)s") % {
-            "n": part.submit_attempts, "error": error})  # fmt: skip
+        return _finish_part(
+            part,
+            PartState.FAILED,
+            error=_("Not sent after %(n)d attempts: %(error)s") % {"n": part.submit_attempts, "error": error},
+        )
     JobPart.objects.filter(pk=part.pk, state=PartState.SUBMITTING).update(
-        state=PartState.PENDING, error=error)
+        state=PartState.PENDING, error=error
+    )
     return [Step("submit", part.pk, delay)]
 
 
@@ -190,7 +203,8 @@ def _record_submitted(part: JobPart, remote_id: str) -> list[Step]:
     try:
         with transaction.atomic():
             updated = JobPart.objects.filter(pk=part.pk, state=PartState.SUBMITTING).update(
-                state=PartState.SUBMITTED, async_action_id=remote_id, submitted_at=now, error="")
+                state=PartState.SUBMITTED, async_action_id=remote_id, submitted_at=now, error=""
+            )
             if updated:
                 Job.objects.filter(pk=part.job_id).update(async_action_id=remote_id, updated_at=now)
     except IntegrityError:  # another part already owns this async action (adopted meanwhile)
@@ -214,8 +228,11 @@ def next_poll(part: JobPart, after_seq: int | None, delay: float) -> list[Step]:
 
 def _after_submitted(part: JobPart) -> list[Step]:
     steps = next_poll(part, None, poll_delay(1))
-    following = JobPart.objects.filter(job_id=part.job_id, index__gt=part.index,
-                                       state=PartState.PENDING).order_by("index").first()  # fmt: skip
+    following = (
+        JobPart.objects.filter(job_id=part.job_id, index__gt=part.index, state=PartState.PENDING)
+        .order_by("index")
+        .first()
+    )
     if following is not None:  # parts go one after the other, in source order
         steps.append(Step("submit", following.pk))
     return steps
@@ -232,8 +249,9 @@ def _reconcile(part: JobPart) -> list[Step]:
         logger.warning("Voucherify job part %s: cannot list async actions yet (%s)", part.pk, exc)
         return [Step("submit", part.pk, 5.0)]
     if found:
-        logger.info("Voucherify job part %s: adopting async action %s after an unknown submit",
-                    part.pk, found)
+        logger.info(
+            "Voucherify job part %s: adopting async action %s after an unknown submit", part.pk, found
+        )
         return _record_submitted(part, found)
     waited = (timezone.now() - started).total_seconds()
     resubmit_after = _setting("JOB_RESUBMIT_AFTER")
@@ -253,8 +271,11 @@ def _find_unclaimed_action(action_type: str, since: datetime) -> str | None:
             break  # newest first: everything further is older
         if action.get("type") == action_type:
             candidates.append((created, str(action["id"])))
-    owned = set(JobPart.objects.filter(async_action_id__in=[c[1] for c in candidates])
-                .values_list("async_action_id", flat=True))  # fmt: skip
+    owned = set(
+        JobPart.objects.filter(async_action_id__in=[c[1] for c in candidates]).values_list(
+            "async_action_id", flat=True
+        )
+    )
     free = sorted(c for c in candidates if c[1] not in owned)
     return free[0][1] if free else None
 
@@ -280,13 +301,18 @@ def poll_part(part_id: int, seq: int | None = None) -> list[Step]:
     part.polls += 1
     try:
         if part.job.is_export:
-            return exports.poll_export(part, _finish_part,
-                                       lambda p: next_poll(p, seq, poll_delay(p.polls)))
+            return exports.poll_export(part, _finish_part, lambda p: next_poll(p, seq, poll_delay(p.polls)))
         action = _client().async_actions.get(part.async_action_id)
     except NotFoundError:
-        return _finish_part(part, PartState.FAILED, error=_(
-            "Voucherify has no async action or export %(id)s (404): it expired or belongs to "
-            "another project, so the outcome of this part is unknown.") % {"id": part.async_action_id})
+        return _finish_part(
+            part,
+            PartState.FAILED,
+            error=_(
+                "Voucherify has no async action or export %(id)s (404): it expired or belongs to "
+                "another project, so the outcome of this part is unknown."
+            )
+            % {"id": part.async_action_id},
+        )
     except (TransportError, RateLimitedError, ServerError) as exc:
         delay = max(poll_delay(part.polls), float(getattr(exc, "retry_after", 0) or 0))
         logger.warning("Voucherify job part %s: poll failed (%s), next in %.0f s", part.pk, exc, delay)
@@ -302,22 +328,38 @@ def poll_part(part_id: int, seq: int | None = None) -> list[Step]:
     return next_poll(part, seq, poll_delay(part.polls))
 
 
-def _finish_part(part: JobPart, state: str, *, result: dict[str, Any] | None = None, error: str = "",
-                 remote_status: str = "") -> list[Step]:
+def _finish_part(
+    part: JobPart,
+    state: str,
+    *,
+    result: dict[str, Any] | None = None,
+    error: str = "",
+    remote_status: str = "",
+) -> list[Step]:
     result = result or {}
     async_type = ASYNC_TYPES.get(JobKind(part.job.kind))
     with transaction.atomic():  # the failed rows are written once, with the final state
-        locked = JobPart.objects.select_for_update().filter(pk=part.pk).exclude(
-            state__in=FINAL_PART_STATES).first()
+        locked = (
+            JobPart.objects.select_for_update()
+            .filter(pk=part.pk)
+            .exclude(state__in=FINAL_PART_STATES)
+            .first()
+        )
         if locked is not None:
             failed_rows = results.save_failed_rows(results.failed_rows_of(locked, result))
             done, failed = results.part_counts(locked, async_type, result, failed_rows)
             if state == PartState.FAILED and "done_count" not in result:
                 done, failed = 0, max(failed, locked.row_count)  # nothing applied that we know of
             JobPart.objects.filter(pk=part.pk).update(
-                state=state, error=error, remote_status=remote_status or state.upper(), progress=100,
-                done_count=done, failed_count=failed, finished_at=timezone.now(),
-                result={k: v for k, v in result.items() if k not in ("failed", "errors")})
+                state=state,
+                error=error,
+                remote_status=remote_status or state.upper(),
+                progress=100,
+                done_count=done,
+                failed_count=failed,
+                finished_at=timezone.now(),
+                result={k: v for k, v in result.items() if k not in ("failed", "errors")},
+            )
     updated = locked is not None
     if updated:
         part.refresh_from_db()
@@ -361,8 +403,10 @@ def give_up_if_too_old(job: Job) -> bool:
         return True
     for part in job.parts.exclude(state__in=FINAL_PART_STATES):
         last = _(" Last known status: %(status)s, %(progress)d%%, async action %(id)s.") % {
-            "status": part.remote_status or part.state, "progress": part.progress,
-            "id": part.async_action_id or "-"}  # fmt: skip
+            "status": part.remote_status or part.state,
+            "progress": part.progress,
+            "id": part.async_action_id or "-",
+        }
         _finish_part(part, PartState.FAILED, error=given_up + last, remote_status=part.remote_status)
     results.refresh_job(job.pk)
     return True
@@ -392,4 +436,3 @@ def drive(job: Job, *, timeout: float = 3600.0, progress: Any = None) -> Job:
             progress(job)
     job.refresh_from_db()
     return job
-

@@ -6,47 +6,126 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('django_voucherify', '0002_vouchers'),
+        ("django_voucherify", "0002_vouchers"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CheckoutRedemption',
+            name="CheckoutRedemption",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reference', models.UUIDField(default=uuid.uuid4, editable=False, unique=True, verbose_name='reference')),
-                ('order_source_id', models.CharField(db_index=True, max_length=200, verbose_name='order source id')),
-                ('customer_source_id', models.CharField(blank=True, max_length=200, verbose_name='customer source id')),
-                ('codes', models.JSONField(default=list, verbose_name='codes')),
-                ('state', models.CharField(choices=[('PENDING', 'pending (request about to be sent)'), ('SUCCEEDED', 'succeeded'), ('FAILED', 'failed'), ('ROLLED_BACK', 'rolled back'), ('UNKNOWN', 'unknown (to reconcile)')], default='PENDING', max_length=16, verbose_name='state')),
-                ('parent_redemption_id', models.CharField(blank=True, max_length=64, verbose_name='parent redemption id')),
-                ('redemption_ids', models.JSONField(blank=True, default=list, verbose_name='redemption ids')),
-                ('rollback_ids', models.JSONField(blank=True, default=list, verbose_name='rollback ids')),
-                ('amount', models.BigIntegerField(blank=True, null=True, verbose_name='order amount (minor units)')),
-                ('discount_amount', models.BigIntegerField(default=0, verbose_name='total discount (minor units)')),
-                ('total_amount', models.BigIntegerField(blank=True, null=True, verbose_name='amount to pay (minor units)')),
-                ('failure_key', models.CharField(blank=True, max_length=64, verbose_name='failure key')),
-                ('failure_message', models.TextField(blank=True, verbose_name='failure message')),
-                ('request_id', models.CharField(blank=True, max_length=100, verbose_name='request id')),
-                ('rollback_reason', models.CharField(blank=True, max_length=200, verbose_name='rollback reason')),
-                ('rollback_requested_at', models.DateTimeField(blank=True, null=True, verbose_name='rollback requested at')),
-                ('rollback_attempts', models.PositiveIntegerField(default=0, verbose_name='rollback attempts')),
-                ('rollback_error', models.TextField(blank=True, verbose_name='last rollback error')),
-                ('reconcile_attempts', models.PositiveIntegerField(default=0, verbose_name='reconcile attempts')),
-                ('response', models.JSONField(blank=True, default=dict, verbose_name='last Voucherify response')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True, verbose_name='created at')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated at')),
-                ('redeemed_at', models.DateTimeField(blank=True, null=True, verbose_name='redeemed at')),
-                ('rolled_back_at', models.DateTimeField(blank=True, null=True, verbose_name='rolled back at')),
-                ('order', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='checkout_redemptions', to='django_voucherify.order', verbose_name='order mirror')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "reference",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, unique=True, verbose_name="reference"
+                    ),
+                ),
+                (
+                    "order_source_id",
+                    models.CharField(db_index=True, max_length=200, verbose_name="order source id"),
+                ),
+                (
+                    "customer_source_id",
+                    models.CharField(blank=True, max_length=200, verbose_name="customer source id"),
+                ),
+                ("codes", models.JSONField(default=list, verbose_name="codes")),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("PENDING", "pending (request about to be sent)"),
+                            ("SUCCEEDED", "succeeded"),
+                            ("FAILED", "failed"),
+                            ("ROLLED_BACK", "rolled back"),
+                            ("UNKNOWN", "unknown (to reconcile)"),
+                        ],
+                        default="PENDING",
+                        max_length=16,
+                        verbose_name="state",
+                    ),
+                ),
+                (
+                    "parent_redemption_id",
+                    models.CharField(blank=True, max_length=64, verbose_name="parent redemption id"),
+                ),
+                ("redemption_ids", models.JSONField(blank=True, default=list, verbose_name="redemption ids")),
+                ("rollback_ids", models.JSONField(blank=True, default=list, verbose_name="rollback ids")),
+                (
+                    "amount",
+                    models.BigIntegerField(blank=True, null=True, verbose_name="order amount (minor units)"),
+                ),
+                (
+                    "discount_amount",
+                    models.BigIntegerField(default=0, verbose_name="total discount (minor units)"),
+                ),
+                (
+                    "total_amount",
+                    models.BigIntegerField(blank=True, null=True, verbose_name="amount to pay (minor units)"),
+                ),
+                ("failure_key", models.CharField(blank=True, max_length=64, verbose_name="failure key")),
+                ("failure_message", models.TextField(blank=True, verbose_name="failure message")),
+                ("request_id", models.CharField(blank=True, max_length=100, verbose_name="request id")),
+                (
+                    "rollback_reason",
+                    models.CharField(blank=True, max_length=200, verbose_name="rollback reason"),
+                ),
+                (
+                    "rollback_requested_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="rollback requested at"),
+                ),
+                (
+                    "rollback_attempts",
+                    models.PositiveIntegerField(default=0, verbose_name="rollback attempts"),
+                ),
+                ("rollback_error", models.TextField(blank=True, verbose_name="last rollback error")),
+                (
+                    "reconcile_attempts",
+                    models.PositiveIntegerField(default=0, verbose_name="reconcile attempts"),
+                ),
+                (
+                    "response",
+                    models.JSONField(blank=True, default=dict, verbose_name="last Voucherify response"),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(auto_now_add=True, db_index=True, verbose_name="created at"),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated at")),
+                ("redeemed_at", models.DateTimeField(blank=True, null=True, verbose_name="redeemed at")),
+                (
+                    "rolled_back_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="rolled back at"),
+                ),
+                (
+                    "order",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="checkout_redemptions",
+                        to="django_voucherify.order",
+                        verbose_name="order mirror",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'checkout redemption',
-                'verbose_name_plural': 'checkout redemptions',
-                'ordering': ('-pk',),
-                'constraints': [models.UniqueConstraint(condition=models.Q(('state__in', ('PENDING', 'SUCCEEDED', 'UNKNOWN'))), fields=('order_source_id',), name='voucherify_one_live_redemption_per_order', violation_error_message='This order already has a redemption.')],
+                "verbose_name": "checkout redemption",
+                "verbose_name_plural": "checkout redemptions",
+                "ordering": ("-pk",),
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("state__in", ("PENDING", "SUCCEEDED", "UNKNOWN"))),
+                        fields=("order_source_id",),
+                        name="voucherify_one_live_redemption_per_order",
+                        violation_error_message="This order already has a redemption.",
+                    )
+                ],
             },
         ),
     ]

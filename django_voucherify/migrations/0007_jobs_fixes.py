@@ -5,57 +5,82 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('django_voucherify', '0006_voucher_balance_permission'),
+        ("django_voucherify", "0006_voucher_balance_permission"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='JobSubmitLock',
+            name="JobSubmitLock",
             fields=[
-                ('async_type', models.CharField(max_length=64, primary_key=True, serialize=False)),
+                ("async_type", models.CharField(max_length=64, primary_key=True, serialize=False)),
             ],
             options={
-                'verbose_name': 'job submit lock',
-                'verbose_name_plural': 'job submit locks',
+                "verbose_name": "job submit lock",
+                "verbose_name_plural": "job submit locks",
             },
         ),
         migrations.AlterModelOptions(
-            name='job',
-            options={'ordering': ['-created_at'], 'permissions': [('check_job', 'Can ask Voucherify about unfinished bulk jobs now')], 'verbose_name': 'bulk job', 'verbose_name_plural': 'bulk jobs'},
+            name="job",
+            options={
+                "ordering": ["-created_at"],
+                "permissions": [("check_job", "Can ask Voucherify about unfinished bulk jobs now")],
+                "verbose_name": "bulk job",
+                "verbose_name_plural": "bulk jobs",
+            },
         ),
         migrations.AddField(
-            model_name='jobpart',
-            name='poll_seq',
-            field=models.PositiveIntegerField(default=0, verbose_name='poll sequence'),
+            model_name="jobpart",
+            name="poll_seq",
+            field=models.PositiveIntegerField(default=0, verbose_name="poll sequence"),
         ),
         migrations.AddField(
-            model_name='jobpart',
-            name='skipped_rows',
-            field=models.JSONField(blank=True, default=list, verbose_name='source rows left out'),
+            model_name="jobpart",
+            name="skipped_rows",
+            field=models.JSONField(blank=True, default=list, verbose_name="source rows left out"),
         ),
         migrations.AlterField(
-            model_name='job',
-            name='failed_rows',
-            field=models.JSONField(blank=True, default=list, verbose_name='failed rows (sample)'),
+            model_name="job",
+            name="failed_rows",
+            field=models.JSONField(blank=True, default=list, verbose_name="failed rows (sample)"),
         ),
         migrations.CreateModel(
-            name='JobFailedRow',
+            name="JobFailedRow",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('row', models.PositiveIntegerField(blank=True, null=True, verbose_name='row')),
-                ('code', models.CharField(blank=True, max_length=300, verbose_name='code')),
-                ('source_id', models.CharField(blank=True, max_length=300, verbose_name='source id')),
-                ('key', models.CharField(blank=True, max_length=100, verbose_name='error key')),
-                ('reason', models.TextField(blank=True, verbose_name='reason')),
-                ('job', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='failed_row_set', to='django_voucherify.job')),
-                ('part', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='django_voucherify.jobpart')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("row", models.PositiveIntegerField(blank=True, null=True, verbose_name="row")),
+                ("code", models.CharField(blank=True, max_length=300, verbose_name="code")),
+                ("source_id", models.CharField(blank=True, max_length=300, verbose_name="source id")),
+                ("key", models.CharField(blank=True, max_length=100, verbose_name="error key")),
+                ("reason", models.TextField(blank=True, verbose_name="reason")),
+                (
+                    "job",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="failed_row_set",
+                        to="django_voucherify.job",
+                    ),
+                ),
+                (
+                    "part",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="django_voucherify.jobpart",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'failed row',
-                'verbose_name_plural': 'failed rows',
-                'indexes': [models.Index(fields=['job', 'row'], name='voucherify_jobfailedrow_row')],
+                "verbose_name": "failed row",
+                "verbose_name_plural": "failed rows",
+                "indexes": [models.Index(fields=["job", "row"], name="voucherify_jobfailedrow_row")],
             },
         ),
     ]

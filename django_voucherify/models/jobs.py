@@ -89,15 +89,18 @@ def _storage() -> Any:
 
 class Job(models.Model):
     kind = models.CharField(_("kind"), max_length=40, choices=JobKind.choices)
-    state = models.CharField(_("state"), max_length=16, choices=JobState.choices,
-                             default=JobState.PREPARING, db_index=True)  # fmt: skip
+    state = models.CharField(
+        _("state"), max_length=16, choices=JobState.choices, default=JobState.PREPARING, db_index=True
+    )
     #: The async action (or export) of the part submitted last; every part keeps its own.
     async_action_id = models.CharField(_("async action / export id"), max_length=64, blank=True)
     params = models.JSONField(_("parameters"), default=dict, blank=True)
-    source_file = models.FileField(_("source file"), upload_to=job_upload_to, storage=_storage,
-                                   max_length=300, blank=True)  # fmt: skip
-    result_file = models.FileField(_("result file"), upload_to=job_upload_to, storage=_storage,
-                                   max_length=300, blank=True)  # fmt: skip
+    source_file = models.FileField(
+        _("source file"), upload_to=job_upload_to, storage=_storage, max_length=300, blank=True
+    )
+    result_file = models.FileField(
+        _("result file"), upload_to=job_upload_to, storage=_storage, max_length=300, blank=True
+    )
     total_rows = models.PositiveIntegerField(_("rows"), default=0)
     progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
     done_count = models.PositiveIntegerField(_("done"), default=0)
@@ -107,9 +110,14 @@ class Job(models.Model):
     failed_rows = models.JSONField(_("failed rows (sample)"), default=list, blank=True)
     result = models.JSONField(_("result"), default=dict, blank=True)
     error = models.TextField(_("error"), blank=True)
-    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="+",
-                                   verbose_name=_("started by"))  # fmt: skip
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("started by"),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
@@ -135,13 +143,13 @@ class Job(models.Model):
 class JobPart(models.Model):
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="parts")
     index = models.PositiveIntegerField(_("part"))
-    state = models.CharField(_("state"), max_length=16, choices=PartState.choices,
-                             default=PartState.PENDING)  # fmt: skip
+    state = models.CharField(_("state"), max_length=16, choices=PartState.choices, default=PartState.PENDING)
     async_action_id = models.CharField(_("async action / export id"), max_length=64, blank=True)
     #: JSON body of the request (JSON kinds), or extra data (pk window of a mirror push).
     payload = models.JSONField(_("payload"), null=True, blank=True)
-    file = models.FileField(_("CSV part"), upload_to=job_upload_to, storage=_storage,
-                            max_length=300, blank=True)  # fmt: skip
+    file = models.FileField(
+        _("CSV part"), upload_to=job_upload_to, storage=_storage, max_length=300, blank=True
+    )
     first_row = models.PositiveIntegerField(_("first source row"), default=1)
     #: Source rows after ``first_row`` that are *not* in the part (refused locally), ascending:
     #: maps the part's own row numbers back to the source's (bounded by the CSV splitter).
@@ -171,8 +179,11 @@ class JobPart(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["job", "index"], name="voucherify_jobpart_unique_index"),
             # One async action belongs to one part: two reconciling parts cannot adopt the same.
-            models.UniqueConstraint(fields=["async_action_id"], name="voucherify_jobpart_unique_action",
-                                    condition=~models.Q(async_action_id="")),
+            models.UniqueConstraint(
+                fields=["async_action_id"],
+                name="voucherify_jobpart_unique_action",
+                condition=~models.Q(async_action_id=""),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -200,9 +211,16 @@ class JobFailedRow(models.Model):
 
     def as_dict(self, part_index: int | None = None) -> dict[str, Any]:
         """The row as shown in ``Job.failed_rows`` and the CSV download."""
-        found: dict[str, Any] = {k: v for k, v in (("row", self.row), ("code", self.code),
-                                                    ("source_id", self.source_id), ("key", self.key))
-                                 if v not in (None, "")}  # fmt: skip
+        found: dict[str, Any] = {
+            k: v
+            for k, v in (
+                ("row", self.row),
+                ("code", self.code),
+                ("source_id", self.source_id),
+                ("key", self.key),
+            )
+            if v not in (None, "")
+        }
         found["reason"] = self.reason
         if part_index is not None:
             found["part"] = part_index

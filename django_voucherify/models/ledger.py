@@ -81,9 +81,13 @@ class CheckoutRedemption(models.Model):
     reference = models.UUIDField(_("reference"), default=uuid.uuid4, unique=True, editable=False)
     order_source_id = models.CharField(_("order source id"), max_length=200, db_index=True)
     order = models.ForeignKey(
-        Order, verbose_name=_("order mirror"), null=True, blank=True, on_delete=models.SET_NULL,
+        Order,
+        verbose_name=_("order mirror"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="checkout_redemptions",
-    )  # fmt: skip
+    )
     customer_source_id = models.CharField(_("customer source id"), max_length=200, blank=True)
     codes = models.JSONField(_("codes"), default=list)
     state = models.CharField(

@@ -14,10 +14,17 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 #: Written only by the sync service (``QuerySet.update``), never by ``save()`` on an update.
-SENDER_FIELDS = frozenset({
-    "voucherify_id", "synced_at", "sync_error", "sync_error_key", "sync_request_id", "remote_payload",
-    "created_at",
-})  # fmt: skip
+SENDER_FIELDS = frozenset(
+    {
+        "voucherify_id",
+        "synced_at",
+        "sync_error",
+        "sync_error_key",
+        "sync_request_id",
+        "remote_payload",
+        "created_at",
+    }
+)
 
 
 class SyncState(models.TextChoices):
@@ -60,9 +67,10 @@ class SyncedMirror(models.Model):
             kwargs["update_fields"] = {*update_fields, "sync_state", "updated_at"}
         elif not self._state.adding and not args and not kwargs.get("force_insert"):
             kwargs["update_fields"] = [
-                f.attname for f in self._meta.concrete_fields
+                f.attname
+                for f in self._meta.concrete_fields
                 if not f.primary_key and f.attname not in SENDER_FIELDS
-            ]  # fmt: skip
+            ]
         super().save(*args, **kwargs)
 
     def to_voucherify(self) -> dict[str, Any]:

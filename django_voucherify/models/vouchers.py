@@ -32,8 +32,18 @@ class DiscountType(models.TextChoices):
 #: Discount kinds whose every value the mirror (and the admin form) holds.
 EDITABLE_DISCOUNTS = (DiscountType.AMOUNT, DiscountType.PERCENT, DiscountType.FIXED)
 #: Discount keys the mirror owns: taken from its fields, never copied from the last payload.
-MANAGED_DISCOUNT_KEYS = frozenset({"type", "amount_off", "percent_off", "amount_limit", "fixed_amount",
-                                   "amount_off_formula", "percent_off_formula", "fixed_amount_formula"})
+MANAGED_DISCOUNT_KEYS = frozenset(
+    {
+        "type",
+        "amount_off",
+        "percent_off",
+        "amount_limit",
+        "fixed_amount",
+        "amount_off_formula",
+        "percent_off_formula",
+        "fixed_amount_formula",
+    }
+)
 
 
 def _datetime(value: Any) -> datetime | None:
@@ -53,18 +63,20 @@ class Voucher(models.Model):
 
     code = models.CharField(_("code"), max_length=255, unique=True)
     voucherify_id = models.CharField(_("Voucherify id"), max_length=100, blank=True, db_index=True)
-    type = models.CharField(_("type"), max_length=20, choices=VoucherType.choices,
-                            default=VoucherType.DISCOUNT)  # fmt: skip
+    type = models.CharField(
+        _("type"), max_length=20, choices=VoucherType.choices, default=VoucherType.DISCOUNT
+    )
     active = models.BooleanField(_("active"), default=True)
     category = models.CharField(_("category"), max_length=200, blank=True, db_index=True)
     campaign = models.CharField(_("campaign"), max_length=200, blank=True, db_index=True)
-    discount_type = models.CharField(_("discount type"), max_length=10, choices=DiscountType.choices,
-                                     blank=True)  # fmt: skip
+    discount_type = models.CharField(
+        _("discount type"), max_length=10, choices=DiscountType.choices, blank=True
+    )
     amount_off = models.PositiveIntegerField(_("amount off (minor units)"), null=True, blank=True)
-    percent_off = models.DecimalField(_("percent off"), max_digits=5, decimal_places=2, null=True,
-                                      blank=True)  # fmt: skip
-    amount_limit = models.PositiveIntegerField(_("percent discount limit (minor units)"), null=True,
-                                               blank=True)  # fmt: skip
+    percent_off = models.DecimalField(_("percent off"), max_digits=5, decimal_places=2, null=True, blank=True)
+    amount_limit = models.PositiveIntegerField(
+        _("percent discount limit (minor units)"), null=True, blank=True
+    )
     fixed_amount = models.PositiveIntegerField(_("fixed price (minor units)"), null=True, blank=True)
     unit_off = models.PositiveIntegerField(_("free units"), null=True, blank=True)
     gift_amount = models.PositiveIntegerField(_("gift amount (minor units)"), null=True, blank=True)

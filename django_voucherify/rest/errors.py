@@ -53,8 +53,9 @@ class StrictJSONParser(JSONParser):
     """DRF's JSON parser, but too deep nesting, ``NaN`` and undecodable bytes are a 400
     ``parse_error`` (never a ``RecursionError`` or a 500)."""
 
-    def parse(self, stream: Any, media_type: str | None = None,
-              parser_context: Mapping[str, Any] | None = None) -> Any:  # fmt: skip
+    def parse(
+        self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
+    ) -> Any:
         raw = stream.read()
         try:
             text = raw.decode((parser_context or {}).get("encoding") or settings.DEFAULT_CHARSET)
@@ -88,8 +89,9 @@ class AlwaysJSON(BaseContentNegotiation):
         content_type = (request.content_type or "").split(";")[0].strip().lower()
         return next((p for p in parsers if p.media_type == content_type), None)
 
-    def select_renderer(self, request: Request, renderers: Iterable[BaseRenderer],
-                        format_suffix: str | None = None) -> tuple[BaseRenderer, str]:  # fmt: skip
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
         renderer = next(iter(renderers))
         return renderer, str(renderer.media_type)
 
@@ -119,8 +121,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         request = context.get("request")
         signals.got_request_exception.send(sender=None, request=getattr(request, "_request", request))
         logger.error("Internal error in a checkout endpoint", exc_info=exc)
-        return Response(error_body(_("Server error."), "server_error"),
-                        status=status.HTTP_500_INTERNAL_SERVER_ERROR)  # fmt: skip
+        return Response(
+            error_body(_("Server error."), "server_error"), status=status.HTTP_500_INTERNAL_SERVER_ERROR
+        )
     if isinstance(exc, exceptions.ValidationError):
         fields = response.data if isinstance(response.data, dict) else {"non_field_errors": response.data}
         response.data = error_body(_("Invalid input."), "invalid", **fields)

@@ -18,7 +18,7 @@ class StrictIntegerField(serializers.IntegerField):
     default_error_messages = {
         "invalid": _("A whole number of minor units (cents) is required."),
         "max_value": _("At most {max_value}."),
-    }  # fmt: skip
+    }
 
     def to_internal_value(self, data: Any) -> int:
         if isinstance(data, bool) or not isinstance(data, int):
@@ -47,10 +47,12 @@ class CodeField(serializers.CharField):
 class CodesField(serializers.ListField):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(child=CodeField(), min_length=1, max_length=MAX_REDEEMABLES, **kwargs)
-        self.error_messages.update({
-            "min_length": _("Enter at least one voucher code."),
-            "max_length": _("At most {max_length} voucher codes can be used together."),
-        })  # fmt: skip
+        self.error_messages.update(
+            {
+                "min_length": _("Enter at least one voucher code."),
+                "max_length": _("At most {max_length} voucher codes can be used together."),
+            }
+        )
 
     def to_internal_value(self, data: Any) -> list[str]:
         codes: list[str] = super().to_internal_value(data)
@@ -86,9 +88,11 @@ class ValidateOrderSerializer(serializers.Serializer[dict[str, Any]]):
     )
     # The length is checked before any line is validated (a huge list costs nothing to refuse).
     items: serializers.ListSerializer[dict[str, Any]] = serializers.ListSerializer(
-        child=OrderItemSerializer(), required=False, max_length=MAX_ITEMS,
+        child=OrderItemSerializer(),
+        required=False,
+        max_length=MAX_ITEMS,
         error_messages={"max_length": _("An order has at most {max_length} lines.")},
-    )  # fmt: skip
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "amount" not in attrs and not attrs.get("items"):

@@ -61,12 +61,23 @@ def _validation_payload(outcome: checkout.ValidationOutcome, *, reveal: bool) ->
     """The answer; with ``reveal`` False (anonymous) a batch that named an unknown code says so
     for every code alike, so "skipped" (exists) and "not found" cannot be told apart."""
     codes = [vars(c) for c in outcome.codes]
-    amount, discount, total = (outcome.totals.amount, outcome.totals.discount_amount,
-                               outcome.totals.total_amount)  # fmt: skip
+    amount, discount, total = (
+        outcome.totals.amount,
+        outcome.totals.discount_amount,
+        outcome.totals.total_amount,
+    )
     if not reveal and len(codes) > 1 and unknown_codes(outcome):
         reason = _("At least one of these codes does not exist. Check them, or enter them one at a time.")
-        codes = [{"code": c["code"], "applicable": False, "discount_amount": 0,
-                  "reason_key": UNVERIFIED_KEY, "reason": reason} for c in codes]  # fmt: skip
+        codes = [
+            {
+                "code": c["code"],
+                "applicable": False,
+                "discount_amount": 0,
+                "reason_key": UNVERIFIED_KEY,
+                "reason": reason,
+            }
+            for c in codes
+        ]
         discount, total = 0, amount
     return {
         "valid": outcome.valid,  # False whenever a code is unknown
@@ -147,12 +158,14 @@ class ValidateView(CheckoutAPIView):
             raise NotAuthenticated(_("Sign in to hold voucher codes for your order."))
         if not signed_in and len(body["codes"]) > (limit := anonymous_max_codes()):
             message = _("Enter at most %(max)d voucher codes at once, or sign in.") % {"max": limit}
-            return Response(error_body(message, "too_many_codes", codes=[message]),
-                            status=status.HTTP_400_BAD_REQUEST)  # fmt: skip
+            return Response(
+                error_body(message, "too_many_codes", codes=[message]), status=status.HTTP_400_BAD_REQUEST
+            )
         budget = _reserve(request, body["codes"])
         try:
-            outcome = checkout.validate(body["codes"], body["order"], customer_for(request),
-                                        lock=body["lock"])  # fmt: skip
+            outcome = checkout.validate(
+                body["codes"], body["order"], customer_for(request), lock=body["lock"]
+            )
         except CodesRefused as refused:
             budget.settle(len(body["codes"]) if refused.key in UNKNOWN_CODE_KEYS else 0)
             return _error(refused.message, status.HTTP_400_BAD_REQUEST, refused.key or "refused")
@@ -199,8 +212,9 @@ class RedeemView(CheckoutAPIView):
         # A guess refused here leaves no ledger row: the budget is checked before the redeem.
         budget = _reserve(request, body["codes"])
         try:
-            outcome = checkout.redeem(body["codes"], order, order.customer,
-                                      session_key=body.get("session_key"))  # fmt: skip
+            outcome = checkout.redeem(
+                body["codes"], order, order.customer, session_key=body.get("session_key")
+            )
         except CodesRefused as refused:
             budget.settle(len(body["codes"]) if refused.key in UNKNOWN_CODE_KEYS else 0)
             return _error(refused.message, status.HTTP_400_BAD_REQUEST, refused.key or "refused")
@@ -210,16 +224,21 @@ class RedeemView(CheckoutAPIView):
         except AlreadyRedeemed as already:
             budget.settle(0)
             assert already.ledger is not None
-            return _error(already_redeemed_message(already.ledger), status.HTTP_409_CONFLICT,
-                          "already_redeemed")  # fmt: skip
+            return _error(
+                already_redeemed_message(already.ledger), status.HTTP_409_CONFLICT, "already_redeemed"
+            )
         except CheckoutUnavailable as unavailable:
             budget.settle(0)
             return _error(unavailable.message, status.HTTP_503_SERVICE_UNAVAILABLE, "unavailable")
         budget.settle(0)
-        payload = {"applied": outcome.applied, "notice": outcome.notice,
-                   "amount": outcome.totals.amount, "discount_amount": outcome.totals.discount_amount,
-                   "total_amount": outcome.totals.total_amount,
-                   "redemption": s.LedgerSerializer(outcome.ledger).data}  # fmt: skip
+        payload = {
+            "applied": outcome.applied,
+            "notice": outcome.notice,
+            "amount": outcome.totals.amount,
+            "discount_amount": outcome.totals.discount_amount,
+            "total_amount": outcome.totals.total_amount,
+            "redemption": s.LedgerSerializer(outcome.ledger).data,
+        }
         return Response(payload, status=status.HTTP_201_CREATED)
 
 
@@ -229,11 +248,11 @@ MAX_PK_DIGITS = 18
 
 @method_decorator(transaction.non_atomic_requests, name="dispatch")
 class RollbackView(CheckoutAPIView):
-    schema = DocumentedSchema(request=s.RollbackRequestSerializer,
-                              responses={200: s.LedgerSerializer, 403: s.ErrorSerializer,
-                                         404: s.ErrorSerializer},
-                              summary="Roll back a checkout redemption (permission "
-                                      "django_voucherify.change_checkoutredemption)")  # fmt: skip
+    schema = DocumentedSchema(
+        request=s.RollbackRequestSerializer,
+        responses={200: s.LedgerSerializer, 403: s.ErrorSerializer, 404: s.ErrorSerializer},
+        summary="Roll back a checkout redemption (permission django_voucherify.change_checkoutredemption)",
+    )
     permission_classes = [CanRollBackRedemptions]
 
     def post(self, request: Request, pk: str) -> Response:

@@ -33,11 +33,22 @@ MAX_BODY = 10 * 1024 * 1024
 StartResponse = Callable[..., Any]
 
 REASONS = {
-    200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 400: "Bad Request",
-    401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
-    413: "Payload Too Large", 429: "Too Many Requests", 500: "Internal Server Error",
-    502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
-}  # fmt: skip
+    200: "OK",
+    201: "Created",
+    202: "Accepted",
+    204: "No Content",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Payload Too Large",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
 
 
 @dataclass
@@ -133,9 +144,12 @@ class Sandbox:
             if fault is not None and fault.status is not None and not fault.after:
                 extra = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after else None
                 raise SandboxError(
-                    fault.status, fault.key or _fault_key(fault.status),
-                    "Injected fault", "Fault injected by the sandbox", headers=extra,
-                )  # fmt: skip
+                    fault.status,
+                    fault.key or _fault_key(fault.status),
+                    "Injected fault",
+                    "Fault injected by the sandbox",
+                    headers=extra,
+                )
             req.query = parse_query(qs)
             try:
                 route, params = resolve(method, path)
@@ -158,15 +172,23 @@ class Sandbox:
             # A bug or an input the handlers did not foresee: answer like Voucherify would (a
             # 500 with an error body) rather than dropping the connection without a response.
             logger.exception("sandbox: %s %s failed", method, path)
-            crash = SandboxError(500, "internal_error", "Internal server error",
-                                 "The sandbox failed to handle this request; see its log.")
+            crash = SandboxError(
+                500,
+                "internal_error",
+                "Internal server error",
+                "The sandbox failed to handle this request; see its log.",
+            )
             resp = SandboxResponse(500, crash.to_body(req.request_id), {})
         resp.headers["X-Request-Id"] = req.request_id
         if fault is not None and fault.after:
             self._strike(fault, environ, path)  # handled, but the answer is lost
             if fault.status is not None:  # handled, then answered with an error anyway
-                lost = SandboxError(fault.status, fault.key or _fault_key(fault.status),
-                                   "Injected fault", "Fault injected by the sandbox")
+                lost = SandboxError(
+                    fault.status,
+                    fault.key or _fault_key(fault.status),
+                    "Injected fault",
+                    "Fault injected by the sandbox",
+                )
                 resp = SandboxResponse(lost.status, lost.to_body(req.request_id), {})
                 resp.headers["X-Request-Id"] = req.request_id
         op = resp.operation_id or req.operation_id
@@ -218,8 +240,9 @@ class Sandbox:
             try:
                 length = int(length_s)
             except ValueError:
-                raise SandboxError(400, "invalid_payload", "Invalid payload",
-                                   f"Content-Length {length_s!r} is not a number.") from None
+                raise SandboxError(
+                    400, "invalid_payload", "Invalid payload", f"Content-Length {length_s!r} is not a number."
+                ) from None
             if length > MAX_BODY:
                 raise payload_too_large(MAX_BODY)
             return bytes(stream.read(length)) if length else b""

@@ -67,6 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     add_arguments(parser)
     args = parser.parse_args(argv)
-    serve(args.host, args.port, args.app_id, args.app_token, args.data, args.seed,
-          args.job_delay, args.verbose)  # fmt: skip
+    serve(
+        args.host, args.port, args.app_id, args.app_token, args.data, args.seed, args.job_delay, args.verbose
+    )
     return 0

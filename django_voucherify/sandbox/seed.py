@@ -13,32 +13,62 @@ from django_voucherify.sandbox.handlers.vouchers import create
 from django_voucherify.sandbox.state import SandboxState
 
 VOUCHERS: dict[str, dict[str, Any]] = {
-    "WELCOME10": {"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 1000},
-                  "category": "welcome", "metadata": {"demo": True}},
-    "SPRING20": {"type": "DISCOUNT_VOUCHER", "discount": {"type": "PERCENT", "percent_off": 20,
-                 "amount_limit": 5000}, "redemption": {"quantity": 100}},
+    "WELCOME10": {
+        "type": "DISCOUNT_VOUCHER",
+        "discount": {"type": "AMOUNT", "amount_off": 1000},
+        "category": "welcome",
+        "metadata": {"demo": True},
+    },
+    "SPRING20": {
+        "type": "DISCOUNT_VOUCHER",
+        "discount": {"type": "PERCENT", "percent_off": 20, "amount_limit": 5000},
+        "redemption": {"quantity": 100},
+    },
     "FIXED50": {"type": "DISCOUNT_VOUCHER", "discount": {"type": "FIXED", "fixed_amount": 5000}},
-    "ONCE5": {"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 500},
-              "redemption": {"quantity": 1}},
-    "EXPIRED": {"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 500},
-                "expiration_date": "2020-01-01T00:00:00.000Z"},
+    "ONCE5": {
+        "type": "DISCOUNT_VOUCHER",
+        "discount": {"type": "AMOUNT", "amount_off": 500},
+        "redemption": {"quantity": 1},
+    },
+    "EXPIRED": {
+        "type": "DISCOUNT_VOUCHER",
+        "discount": {"type": "AMOUNT", "amount_off": 500},
+        "expiration_date": "2020-01-01T00:00:00.000Z",
+    },
     "GIFT100": {"type": "GIFT_VOUCHER", "gift": {"amount": 10000}},
     "LOYAL-1": {"type": "LOYALTY_CARD", "loyalty_card": {"points": 500}},
-}  # fmt: skip
+}
 
 CUSTOMERS: list[dict[str, Any]] = [
-    {"source_id": "alice@example.com", "name": "Alice Example", "email": "alice@example.com",
-     "address": {"city": "Oslo", "country": "NO"}, "metadata": {"tier": "gold"}},
-    {"source_id": "bob@example.com", "name": "Bob Example", "email": "bob@example.com",
-     "address": {"city": "Rome", "country": "IT"}},
-]  # fmt: skip
+    {
+        "source_id": "alice@example.com",
+        "name": "Alice Example",
+        "email": "alice@example.com",
+        "address": {"city": "Oslo", "country": "NO"},
+        "metadata": {"tier": "gold"},
+    },
+    {
+        "source_id": "bob@example.com",
+        "name": "Bob Example",
+        "email": "bob@example.com",
+        "address": {"city": "Rome", "country": "IT"},
+    },
+]
 
 ORDERS: list[dict[str, Any]] = [
-    {"source_id": "demo-order-1", "status": "PAID", "customer": {"source_id": "alice@example.com"},
-     "items": [{"source_id": "sku-mug", "price": 1500, "quantity": 2}]},
-    {"source_id": "demo-order-2", "status": "CREATED", "customer": {"source_id": "bob@example.com"},
-     "items": [{"source_id": "sku-tee", "price": 2500, "quantity": 1}]},
-]  # fmt: skip
+    {
+        "source_id": "demo-order-1",
+        "status": "PAID",
+        "customer": {"source_id": "alice@example.com"},
+        "items": [{"source_id": "sku-mug", "price": 1500, "quantity": 2}],
+    },
+    {
+        "source_id": "demo-order-2",
+        "status": "CREATED",
+        "customer": {"source_id": "bob@example.com"},
+        "items": [{"source_id": "sku-tee", "price": 2500, "quantity": 1}],
+    },
+]
 
 
 def seed(state: SandboxState) -> None:

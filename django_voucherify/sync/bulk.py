@@ -70,17 +70,25 @@ def _queryset(kind: str, after_pk: int, since: datetime | None) -> QuerySet[Any]
     return qs.filter(updated_at__gte=since) if since else qs
 
 
-def chunks(rows: Iterable[tuple[int, dict[str, Any]]], max_bytes: int,
-           max_items: int | None = None) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+def chunks(
+    rows: Iterable[tuple[int, dict[str, Any]]], max_bytes: int, max_items: int | None = None
+) -> Iterator[tuple[int, list[dict[str, Any]]]]:
     """Group ``(pk, payload)`` into ``(last pk, payloads)`` whose JSON array body, as the client
     sends it, is at most ``max_bytes``."""
     return json_batches(rows, max_bytes, max_items)
 
 
-def push(kind: str, *, since: datetime | None = None, restart: bool = False,
-         chunk_bytes: int | None = None, progress: Progress | None = None,
-         client: Any = None, max_429_waits: int = 5,
-         on_accepted: OnAccepted | None = None) -> PushResult:
+def push(
+    kind: str,
+    *,
+    since: datetime | None = None,
+    restart: bool = False,
+    chunk_bytes: int | None = None,
+    progress: Progress | None = None,
+    client: Any = None,
+    max_429_waits: int = 5,
+    on_accepted: OnAccepted | None = None,
+) -> PushResult:
     """Push every ``kind`` mirror (optionally changed since ``since``); resumable, see module doc."""
     if client is None:
         from .. import client as shared_client
@@ -98,8 +106,9 @@ def push(kind: str, *, since: datetime | None = None, restart: bool = False,
     max_items = None if kind == "customers" else MAX_ORDERS_PER_IMPORT
     objects = qs.iterator(chunk_size=2000)
     try:
-        _push_chunks(objects, checkpoint, result, send, max_bytes, max_items, progress, max_429_waits,
-                     on_accepted)
+        _push_chunks(
+            objects, checkpoint, result, send, max_bytes, max_items, progress, max_429_waits, on_accepted
+        )
     finally:
         objects.close()  # type: ignore[attr-defined]  # release the server-side cursor now
     checkpoint.finished = True
@@ -107,10 +116,17 @@ def push(kind: str, *, since: datetime | None = None, restart: bool = False,
     return result
 
 
-def _push_chunks(objects: Iterator[Any], checkpoint: SyncCheckpoint, result: PushResult,
-                 send: Callable[[list[dict[str, Any]]], Any], max_bytes: int, max_items: int | None,
-                 progress: Progress | None, max_429_waits: int,
-                 on_accepted: OnAccepted | None = None) -> None:
+def _push_chunks(
+    objects: Iterator[Any],
+    checkpoint: SyncCheckpoint,
+    result: PushResult,
+    send: Callable[[list[dict[str, Any]]], Any],
+    max_bytes: int,
+    max_items: int | None,
+    progress: Progress | None,
+    max_429_waits: int,
+    on_accepted: OnAccepted | None = None,
+) -> None:
     rows = ((obj.pk, obj.to_voucherify()) for obj in objects)
     if progress:
         progress(result.sent, result.total, 0)
@@ -138,11 +154,36 @@ def _push_chunks(objects: Iterator[Any], checkpoint: SyncCheckpoint, result: Pus
             progress(result.sent, result.total, result.requests)
 
 
-_CUSTOMER_FIELDS = ["voucherify_id", "name", "email", "phone", "description", "birthdate", "line_1",
-                    "line_2", "city", "state", "postal_code", "country", "metadata", "remote_payload",
-                    "sync_state", "synced_at", "updated_at"]  # fmt: skip
-_ORDER_FIELDS = ["voucherify_id", "status", "amount", "metadata", "remote_payload", "customer",
-                 "sync_state", "synced_at", "updated_at"]  # fmt: skip
+_CUSTOMER_FIELDS = [
+    "voucherify_id",
+    "name",
+    "email",
+    "phone",
+    "description",
+    "birthdate",
+    "line_1",
+    "line_2",
+    "city",
+    "state",
+    "postal_code",
+    "country",
+    "metadata",
+    "remote_payload",
+    "sync_state",
+    "synced_at",
+    "updated_at",
+]
+_ORDER_FIELDS = [
+    "voucherify_id",
+    "status",
+    "amount",
+    "metadata",
+    "remote_payload",
+    "customer",
+    "sync_state",
+    "synced_at",
+    "updated_at",
+]
 
 
 def _batches(items: Iterable[dict[str, Any]], size: int = 500) -> Iterator[list[dict[str, Any]]]:
@@ -171,8 +212,14 @@ def pull(kind: str, *, progress: Progress | None = None, client: Any = None) -> 
         from .. import client as shared_client
 
         client = shared_client
-    stats: dict[str, Any] = {"created": 0, "updated": 0, "skipped": 0, "unstorable": 0, "unsent": 0,
-                             "skipped_objects": []}  # fmt: skip
+    stats: dict[str, Any] = {
+        "created": 0,
+        "updated": 0,
+        "skipped": 0,
+        "unstorable": 0,
+        "unsent": 0,
+        "skipped_objects": [],
+    }
     source = client.customers.iterate() if kind == "customers" else client.orders.iterate()
     done = 0
     for batch in _batches(source):
@@ -187,8 +234,9 @@ def pull(kind: str, *, progress: Progress | None = None, client: Any = None) -> 
     return stats
 
 
-def _existing_in_sync(model: type[Customer] | type[Order], wanted: dict[str, Any],
-                      stats: dict[str, Any]) -> dict[str, Any]:
+def _existing_in_sync(
+    model: type[Customer] | type[Order], wanted: dict[str, Any], stats: dict[str, Any]
+) -> dict[str, Any]:
     """The mirrors among ``wanted`` that may be overwritten, locked; drops the others from ``wanted``.
 
     Rows are locked (mirror first, as a save and the sender do) before their outbox entries are
@@ -198,8 +246,9 @@ def _existing_in_sync(model: type[Customer] | type[Order], wanted: dict[str, Any
     existing: dict[str, Any] = {m.source_id: m for m in locked}
     unsent = set(
         OutboxEntry.objects.filter(kind=model.sync_kind, object_pk__in=[str(m.pk) for m in existing.values()])
-        .exclude(state=OutboxState.SYNCED).values_list("object_pk", flat=True)
-    )  # fmt: skip
+        .exclude(state=OutboxState.SYNCED)
+        .values_list("object_pk", flat=True)
+    )
     for source_id, mirror in list(existing.items()):
         if str(mirror.pk) in unsent:
             del existing[source_id], wanted[source_id]
@@ -214,8 +263,9 @@ def _skip_unstorable(stats: dict[str, Any], source_id: str, problem: str) -> Non
     logger.warning("Pull: skipped %a, which cannot be stored: %s", source_id[:300], problem)
 
 
-def _wanted(model: type[Customer] | type[Order], batch: list[dict[str, Any]],
-            stats: dict[str, Any]) -> dict[str, dict[str, Any]]:  # fmt: skip
+def _wanted(
+    model: type[Customer] | type[Order], batch: list[dict[str, Any]], stats: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
     """The batch's objects by source_id: those without one counted in ``skipped``, those whose
     source_id cannot even be looked up (NUL, too long) in ``unstorable``."""
     wanted: dict[str, dict[str, Any]] = {}

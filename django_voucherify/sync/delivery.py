@@ -158,10 +158,13 @@ def _deliver_earlier_deletion(claim: _Claim, client: Any) -> None:
     if claim.action != OutboxAction.UPSERT or claim.kind != "customer" or not claim.source_id:
         return
     earlier = list(
-        OutboxEntry.objects.filter(kind=claim.kind, source_id=claim.source_id,
-                                   action__in=(OutboxAction.DELETE, OutboxAction.ERASE))
-        .exclude(pk=claim.entry_id).exclude(state=OutboxState.SYNCED).values_list("pk", flat=True)
-    )  # fmt: skip
+        OutboxEntry.objects.filter(
+            kind=claim.kind, source_id=claim.source_id, action__in=(OutboxAction.DELETE, OutboxAction.ERASE)
+        )
+        .exclude(pk=claim.entry_id)
+        .exclude(state=OutboxState.SYNCED)
+        .values_list("pk", flat=True)
+    )
     for deletion_id in earlier:
         if deliver(deletion_id, ignore_schedule=True, client=client).status != "sent":
             raise WaitingForDeletion(
@@ -187,9 +190,18 @@ def _claim(entry_id: int, *, ignore_schedule: bool) -> _Claim | None:
         entry.claimed_until = now + lease()
         entry.claim_token = secrets.token_hex(8)
         entry.save(update_fields=["state", "claimed_until", "claim_token"])
-        return _Claim(entry.pk, entry.claim_token, entry.version, entry.kind, entry.object_pk,
-                      entry.source_id, entry.remote_id, entry.action, entry.attempts,
-                      entry.claimed_until)  # fmt: skip
+        return _Claim(
+            entry.pk,
+            entry.claim_token,
+            entry.version,
+            entry.kind,
+            entry.object_pk,
+            entry.source_id,
+            entry.remote_id,
+            entry.action,
+            entry.attempts,
+            entry.claimed_until,
+        )
 
 
 def _send(client: Any, claim: _Claim) -> dict[str, Any] | None:
@@ -255,9 +267,12 @@ def _record_success_locked(claim: _Claim, response: dict[str, Any] | None) -> Ou
             entry.remote_id = str(response["id"])
         entry.save()
         mirror: dict[str, Any] = {
-            "synced_at": now, "sync_state": SyncState.SYNCED if current else SyncState.PENDING,
-            "sync_error": "", "sync_error_key": "", "sync_request_id": "",
-        }  # fmt: skip
+            "synced_at": now,
+            "sync_state": SyncState.SYNCED if current else SyncState.PENDING,
+            "sync_error": "",
+            "sync_error_key": "",
+            "sync_request_id": "",
+        }
         if response is not None:
             mirror["remote_payload"] = response
             if response.get("id"):
@@ -278,8 +293,11 @@ def _lost_claim(claim: _Claim, entry: OutboxEntry | None, *, may_have_landed: bo
     """
     if entry is None or not may_have_landed:
         return Outcome("skipped")
-    logger.warning("Voucherify sync of %s %s: sent after its lease ran out; sending it again",
-                   claim.kind, claim.source_id)  # fmt: skip
+    logger.warning(
+        "Voucherify sync of %s %s: sent after its lease ran out; sending it again",
+        claim.kind,
+        claim.source_id,
+    )
     if entry.state == OutboxState.SYNCED:
         entry.state = OutboxState.PENDING
         entry.version += 1
@@ -378,11 +396,19 @@ def _record_failure_locked(claim: _Claim, exc: BaseException) -> Outcome:
         entry.save()
         MIRRORS[claim.kind].objects.filter(pk=claim.object_pk).update(
             sync_state=SyncState.FAILED if give_up else SyncState.PENDING,
-            sync_error=message, sync_error_key=key[:100], sync_request_id=request_id[:100],
-        )  # fmt: skip
+            sync_error=message,
+            sync_error_key=key[:100],
+            sync_request_id=request_id[:100],
+        )
     log = logger.error if give_up else logger.warning
-    log("Voucherify sync of %s %s failed (attempt %s): %s", claim.kind, claim.source_id, attempts, message,
-        extra={"request_id": request_id, "key": key})  # fmt: skip
+    log(
+        "Voucherify sync of %s %s failed (attempt %s): %s",
+        claim.kind,
+        claim.source_id,
+        attempts,
+        message,
+        extra={"request_id": request_id, "key": key},
+    )
     if give_up:
         return Outcome("failed", error=message)
     return Outcome("retry", retry_in=delay, error=message)
@@ -399,9 +425,17 @@ def _superseded(claim: _Claim, entry: OutboxEntry, message: str, key: str, reque
     entry.last_error, entry.error_key, entry.request_id = message, key[:100], request_id[:100]
     entry.save()
     MIRRORS[claim.kind].objects.filter(pk=claim.object_pk).update(
-        sync_state=SyncState.PENDING, sync_error=message, sync_error_key=key[:100],
+        sync_state=SyncState.PENDING,
+        sync_error=message,
+        sync_error_key=key[:100],
         sync_request_id=request_id[:100],
-    )  # fmt: skip
-    logger.warning("Voucherify sync of %s %s: version %s refused (%s); sending the newer version %s",
-                   claim.kind, claim.source_id, claim.version, message, entry.version)  # fmt: skip
+    )
+    logger.warning(
+        "Voucherify sync of %s %s: version %s refused (%s); sending the newer version %s",
+        claim.kind,
+        claim.source_id,
+        claim.version,
+        message,
+        entry.version,
+    )
     return Outcome("resend", error=message)

@@ -124,9 +124,11 @@ def _upsert(db: str, **values: str) -> int:
 def _upsert_portable(db: str, now: Any, **values: str) -> int:  # pragma: no cover
     with transaction.atomic(using=db):
         entry = (
-            OutboxEntry.objects.using(db).select_for_update()
-            .filter(kind=values["kind"], object_pk=values["object_pk"]).first()
-        )  # fmt: skip
+            OutboxEntry.objects.using(db)
+            .select_for_update()
+            .filter(kind=values["kind"], object_pk=values["object_pk"])
+            .first()
+        )
         if entry is None:
             entry = OutboxEntry(created_at=now, version=0, **values)
         busy = entry.state == OutboxState.IN_PROGRESS
@@ -151,8 +153,10 @@ def enqueue(entry_id: int, *, retry: bool = False) -> bool:
     except Exception:
         logger.warning(
             "Voucherify sync: could not enqueue outbox entry %s (broker down?); it stays "
-            "pending until a re-drive.", entry_id, exc_info=True,
-        )  # fmt: skip
+            "pending until a re-drive.",
+            entry_id,
+            exc_info=True,
+        )
         return False
     return True
 

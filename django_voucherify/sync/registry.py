@@ -61,8 +61,9 @@ class Link:
 _links: dict[type[Model], list[Link]] = {}
 
 
-def connect(model: type[Model], mirror: type[Customer] | type[Order], mapper: Mapper, *,
-            delete: bool = True) -> None:
+def connect(
+    model: type[Model], mirror: type[Customer] | type[Order], mapper: Mapper, *, delete: bool = True
+) -> None:
     """Keep ``mirror`` rows in step with ``model`` through ``mapper`` (see module docstring)."""
     link = Link(model, mirror, mapper, delete)
     _links.setdefault(model, []).append(link)
@@ -177,8 +178,9 @@ def _written(model: type[Mirror], db: str, pk: Any, source_id: str, voucherify_i
     return mirror
 
 
-def _upsert_mirror_portable(db: str, model: type[Mirror], source_id: str,
-                            values: dict[str, Any]) -> Mirror | None:  # pragma: no cover
+def _upsert_mirror_portable(
+    db: str, model: type[Mirror], source_id: str, values: dict[str, Any]
+) -> Mirror | None:  # pragma: no cover
     mirror = model.objects.using(db).select_for_update().filter(source_id=source_id).first()
     if mirror is not None:
         wanted = model(source_id=source_id, **values)

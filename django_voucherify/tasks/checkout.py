@@ -67,8 +67,9 @@ def _next_step(task: Any, ledger_id: int, attempts: int, countdown: float) -> st
     return "retrying"
 
 
-@shared_task(bind=True, name="django_voucherify.rollback_checkout_redemption", acks_late=True,
-             ignore_result=True)  # fmt: skip
+@shared_task(
+    bind=True, name="django_voucherify.rollback_checkout_redemption", acks_late=True, ignore_result=True
+)
 def rollback_checkout_redemption(self: Any, ledger_id: int) -> str:
     """Roll ledger row ``ledger_id`` back; re-schedules itself until Voucherify confirms."""
     conf = checkout_settings()
@@ -95,8 +96,9 @@ def reconcile_delay(attempts: int) -> float:
     return float(min(max(conf.rollback_backoff_max, base), base * 2 ** max(attempts - 1, 0)))
 
 
-@shared_task(bind=True, name="django_voucherify.reconcile_checkout_redemption", acks_late=True,
-             ignore_result=True)  # fmt: skip
+@shared_task(
+    bind=True, name="django_voucherify.reconcile_checkout_redemption", acks_late=True, ignore_result=True
+)
 def reconcile_checkout_redemption(self: Any, ledger_id: int) -> str:
     """Settle UNKNOWN ledger row ``ledger_id`` from Voucherify's redemption list."""
     from ..api.errors import VoucherifyError

@@ -23,8 +23,13 @@ from ..jobs import api, dispatch, results, runner, uploads
 
 logger = logging.getLogger("django_voucherify.jobs")
 
-COMMON: dict[str, Any] = {"bind": True, "acks_late": True, "ignore_result": True,
-                          "reject_on_worker_lost": True, "max_retries": 10}  # fmt: skip
+COMMON: dict[str, Any] = {
+    "bind": True,
+    "acks_late": True,
+    "ignore_result": True,
+    "reject_on_worker_lost": True,
+    "max_retries": 10,
+}
 UNEXPECTED_RETRY_DELAY = 30.0
 
 
@@ -53,14 +58,21 @@ def prepare_job(self: Any, job_id: int) -> None:
         api.prepare(job_id)
     except api.DETERMINISTIC_ERRORS as exc:  # the same input fails again: never retried
         logger.exception("Voucherify job %s: preparing failed; failing the job", job_id)
-        results.fail_job_by_id(job_id, _("Preparing the job failed: %(error)s") % {
-            "error": f"{type(exc).__name__}: {exc}"})  # fmt: skip
+        results.fail_job_by_id(
+            job_id, _("Preparing the job failed: %(error)s") % {"error": f"{type(exc).__name__}: {exc}"}
+        )
     except Exception as exc:
         if self.request.retries >= PREPARE_MAX_RETRIES:
-            logger.exception("Voucherify job %s: preparing failed %d times; failing the job", job_id,
-                             self.request.retries + 1)  # fmt: skip
-            results.fail_job_by_id(job_id, _("Preparing the job failed %(n)d times: %(error)s") % {
-                "n": self.request.retries + 1, "error": f"{type(exc).__name__}: {exc}"})  # fmt: skip
+            logger.exception(
+                "Voucherify job %s: preparing failed %d times; failing the job",
+                job_id,
+                self.request.retries + 1,
+            )
+            results.fail_job_by_id(
+                job_id,
+                _("Preparing the job failed %(n)d times: %(error)s")
+                % {"n": self.request.retries + 1, "error": f"{type(exc).__name__}: {exc}"},
+            )
             return
         logger.warning("Voucherify job %s: preparing failed (%s); retrying", job_id, exc)
         raise self.retry(exc=exc, countdown=UNEXPECTED_RETRY_DELAY) from exc

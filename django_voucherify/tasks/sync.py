@@ -19,8 +19,13 @@ from ..sync import delivery, outbox
 logger = logging.getLogger("django_voucherify.sync")
 
 
-@shared_task(bind=True, name="django_voucherify.deliver_outbox_entry", max_retries=None,
-             acks_late=True, ignore_result=True)  # fmt: skip
+@shared_task(
+    bind=True,
+    name="django_voucherify.deliver_outbox_entry",
+    max_retries=None,
+    acks_late=True,
+    ignore_result=True,
+)
 def deliver_outbox_entry(self: Any, entry_id: int, retry: bool = False) -> str:
     """Send outbox entry ``entry_id``; re-schedules itself (countdown) on a retryable failure.
 

@@ -44,8 +44,14 @@ def run_voucher_action(self: Any, action: str, codes: list[str]) -> dict[str, An
     """
     outcome = actions.run(actions.Action(action), codes, max_wait=0)
     for result in outcome.failed:
-        logger.warning("Voucherify %s of %s failed: %s (key=%s request_id=%s)", action, result.code,
-                       result.message, result.key, result.request_id)  # fmt: skip
+        logger.warning(
+            "Voucherify %s of %s failed: %s (key=%s request_id=%s)",
+            action,
+            result.code,
+            result.message,
+            result.key,
+            result.request_id,
+        )
     if outcome.remaining:
         if self.request.retries < self.max_retries:
             raise self.retry(args=(action, outcome.remaining), countdown=outcome.retry_after)
@@ -59,8 +65,9 @@ def run_voucher_action(self: Any, action: str, codes: list[str]) -> dict[str, An
 
 
 @shared_task(bind=True, name="django_voucherify.run_voucher_selection", max_retries=20, acks_late=True)
-def run_voucher_selection(self: Any, action: str, selection: dict[str, Any],
-                          after_pk: int = 0) -> dict[str, Any]:
+def run_voucher_selection(
+    self: Any, action: str, selection: dict[str, Any], after_pk: int = 0
+) -> dict[str, Any]:
     """Run an admin action on a selection of any size, :data:`SELECTION_CHUNK` vouchers per message.
 
     ``selection`` (``admin.voucher_selection.describe``) is resolved again here: the broker
@@ -73,8 +80,14 @@ def run_voucher_selection(self: Any, action: str, selection: dict[str, Any],
     chunk = chunk_after(resolve(selection, chosen), after_pk, SELECTION_CHUNK)
     outcome = actions.run(chosen, [code for _, code in chunk], max_wait=0)
     for result in outcome.failed:
-        logger.warning("Voucherify %s of %s failed: %s (key=%s request_id=%s)", action, result.code,
-                       result.message, result.key, result.request_id)  # fmt: skip
+        logger.warning(
+            "Voucherify %s of %s failed: %s (key=%s request_id=%s)",
+            action,
+            result.code,
+            result.message,
+            result.key,
+            result.request_id,
+        )
     if outcome.remaining:
         stopped = len(chunk) - len(outcome.remaining)  # index of the first voucher not done
         resume_after = chunk[stopped - 1][0] if stopped else after_pk

@@ -106,12 +106,22 @@ def record_error(result: VoucherResult) -> None:
 
 def rate_limited(code: str) -> VoucherResult:
     """The result of a voucher a run gave up on because Voucherify kept answering 429."""
-    return VoucherResult(code=code, ok=False, key="too_many_requests",
-                         message=str(_("Voucherify's rate limit was hit; try again shortly.")))
+    return VoucherResult(
+        code=code,
+        ok=False,
+        key="too_many_requests",
+        message=str(_("Voucherify's rate limit was hit; try again shortly.")),
+    )
 
 
-def run(action: Action, codes: Sequence[str], *, max_wait: float, client: Any = None,
-        sleep: Callable[[float], None] = time.sleep) -> RunOutcome:
+def run(
+    action: Action,
+    codes: Sequence[str],
+    *,
+    max_wait: float,
+    client: Any = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> RunOutcome:
     """Apply ``action`` to every code in order; see the module docstring for 429 handling."""
     outcome = RunOutcome()
     for index, code in enumerate(codes):

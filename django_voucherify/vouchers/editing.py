@@ -127,14 +127,19 @@ def adjust_balance(
     earlier = find_balance_transaction(voucher.code, source_id, client=api)
     if earlier is not None:
         raise BalanceAlreadyApplied(earlier)
-    balance = dict(api.vouchers.update_balance(voucher.code, amount, reason=reason or None,
-                                               source_id=source_id))  # fmt: skip
+    balance = dict(
+        api.vouchers.update_balance(voucher.code, amount, reason=reason or None, source_id=source_id)
+    )
     _mirror_balance(voucher, balance)
     try:
         refresh_one(voucher, client=api)
     except VoucherifyError as exc:
-        logger.warning("Balance of %s changed, but re-reading the voucher failed: %s (request_id=%s)",
-                       voucher.code, exc, getattr(exc, "request_id", None))  # fmt: skip
+        logger.warning(
+            "Balance of %s changed, but re-reading the voucher failed: %s (request_id=%s)",
+            voucher.code,
+            exc,
+            getattr(exc, "request_id", None),
+        )
     return balance
 
 

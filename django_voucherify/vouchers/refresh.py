@@ -69,8 +69,9 @@ def store(data: dict[str, Any]) -> Voucher:
 def _flag_unstorable(code: str, problem: str, now: Any) -> int:
     """Keep an existing mirror of a voucher that cannot be stored, say why (not pruned)."""
     message = _("Voucherify's copy of this voucher cannot be stored here: %(problem)s") % {"problem": problem}
-    return Voucher.objects.filter(code=code).update(last_error=message, last_error_key="unstorable",
-                                                    refreshed_at=now)  # fmt: skip
+    return Voucher.objects.filter(code=code).update(
+        last_error=message, last_error_key="unstorable", refreshed_at=now
+    )
 
 
 def refresh_all(
@@ -85,8 +86,16 @@ def refresh_all(
     """
     api = _client(client)
     started = timezone.now()
-    stats: dict[str, Any] = {"created": 0, "updated": 0, "removed": 0, "skipped": 0, "skipped_objects": [],
-                             "seen": 0, "total": None, "error": ""}  # fmt: skip
+    stats: dict[str, Any] = {
+        "created": 0,
+        "updated": 0,
+        "removed": 0,
+        "skipped": 0,
+        "skipped_objects": [],
+        "seen": 0,
+        "total": None,
+        "error": "",
+    }
     first = api.vouchers.list(limit=1)  # the progress bar's total, and the bar for pruning
     reported = first.get("total")
     total = reported if isinstance(reported, int) and not isinstance(reported, bool) else None

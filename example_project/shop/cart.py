@@ -45,11 +45,22 @@ class Cart:
 
     def order_lines(self) -> list[dict[str, Any]]:
         """The ShopOrder.lines JSON for this cart."""
-        return [{"sku": line.product.sku, "qty": line.qty, "unit_price_cents": line.product.price_cents}
-                for line in self.lines()]
+        return [
+            {"sku": line.product.sku, "qty": line.qty, "unit_price_cents": line.product.price_cents}
+            for line in self.lines()
+        ]
 
     def voucherify_order(self) -> dict[str, Any]:
         """A cart preview for validation (no order exists yet)."""
-        return {"amount": self.total_cents(),
-                "items": [{"source_id": line.product.sku, "related_object": "sku", "quantity": line.qty,
-                           "price": line.product.price_cents} for line in self.lines()]}
+        return {
+            "amount": self.total_cents(),
+            "items": [
+                {
+                    "source_id": line.product.sku,
+                    "related_object": "sku",
+                    "quantity": line.qty,
+                    "price": line.product.price_cents,
+                }
+                for line in self.lines()
+            ],
+        }

@@ -22,8 +22,9 @@ class ShopOrder(models.Model):
     lines = models.JSONField(_("lines"), default=list)
     # One-time token of the checkout form that placed the order: a double submit (or a retried
     # request) finds the order instead of creating a second one and redeeming twice.
-    checkout_token = models.CharField(_("checkout token"), max_length=64, unique=True, null=True,
-                                      blank=True, editable=False)
+    checkout_token = models.CharField(
+        _("checkout token"), max_length=64, unique=True, null=True, blank=True, editable=False
+    )
 
     class Meta:
         verbose_name = _("shop order")

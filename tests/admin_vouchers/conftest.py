@@ -51,8 +51,10 @@ def make(client: Any, code: str, kind: str = "amount", **extra: Any) -> dict[str
     """Create a voucher in the sandbox through the client (``kind``: amount, percent, gift...)."""
     bodies = {
         "amount": {"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 500}},
-        "percent": {"type": "DISCOUNT_VOUCHER",
-                    "discount": {"type": "PERCENT", "percent_off": 20, "amount_limit": 1000}},
+        "percent": {
+            "type": "DISCOUNT_VOUCHER",
+            "discount": {"type": "PERCENT", "percent_off": 20, "amount_limit": 1000},
+        },
         "gift": {"type": "GIFT_VOUCHER", "gift": {"amount": 10000}},
         "loyalty": {"type": "LOYALTY_CARD", "loyalty_card": {"points": 100}},
     }

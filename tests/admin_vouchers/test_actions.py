@@ -24,12 +24,15 @@ def messages_of(resp):
     return [str(m) for m in resp.context["messages"]]
 
 
-@pytest.mark.parametrize(("action", "change"), [
-    ("disable_selected", "active → inactive"),
-    ("enable_selected", "already active, stays active"),
-    ("delete_selected_remote", "moved to Voucherify's bin"),
-    ("delete_permanently_selected", "cannot be undone"),
-])
+@pytest.mark.parametrize(
+    ("action", "change"),
+    [
+        ("disable_selected", "active → inactive"),
+        ("enable_selected", "already active, stays active"),
+        ("delete_selected_remote", "moved to Voucherify's bin"),
+        ("delete_permanently_selected", "cannot be undone"),
+    ],
+)
 def test_every_action_asks_for_confirmation_first(admin_client, sandbox, mirrored, action, change):
     vouchers = mirrored("C-1", "C-2")
     sandbox.calls.calls.clear()
@@ -88,8 +91,9 @@ def test_long_429_hands_the_rest_to_celery(admin_client, sandbox, mirrored):
     assert not any(sandbox.state.vouchers[c]["active"] for c in ("L-1", "L-2", "L-3"))
 
 
-def test_large_selection_runs_in_celery_with_per_voucher_errors(admin_client, sandbox, mirrored,
-                                                                voucherify_settings):
+def test_large_selection_runs_in_celery_with_per_voucher_errors(
+    admin_client, sandbox, mirrored, voucherify_settings
+):
     vouchers = mirrored("B-1", "B-2", "B-3")
     sandbox.faults.add(path="/v1/vouchers/B-3/disable", status=400, key="invalid_payload", times=1)
     sandbox.faults.add(path="/v1/vouchers/B-1/disable", status=429, retry_after=30, times=1)
@@ -106,13 +110,18 @@ def test_large_selection_runs_in_celery_with_per_voucher_errors(admin_client, sa
 def test_staff_without_custom_permissions_cannot_run_actions(client, sandbox, mirrored):
     vouchers = mirrored("P-1")
     staff = User.objects.create_user("clerk", password="pw", is_staff=True)
-    staff.user_permissions.add(*Permission.objects.filter(
-        codename__in=["view_voucher", "change_voucher", "add_voucher"]))
+    staff.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_voucher", "change_voucher", "add_voucher"])
+    )
     client.force_login(staff)
     page = client.get(CHANGELIST).content.decode()
     assert "P-1" in page and "disable_selected" not in page and "delete_permanently_selected" not in page
-    for action in ("enable_selected", "disable_selected", "delete_selected_remote",
-                   "delete_permanently_selected"):
+    for action in (
+        "enable_selected",
+        "disable_selected",
+        "delete_selected_remote",
+        "delete_permanently_selected",
+    ):
         act(client, action, vouchers)
     assert sandbox.state.vouchers["P-1"]["active"] and Voucher.objects.filter(code="P-1").exists()
     assert not [c for c in sandbox.calls.calls if c[0] in ("DELETE",) or "able" in c[1]]

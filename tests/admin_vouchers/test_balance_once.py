@@ -33,8 +33,7 @@ def messages_after(http, resp):
     return [str(m) for m in http.get(resp.url).context["messages"]]
 
 
-def test_failing_reread_still_reports_the_credit_and_a_resubmit_is_not_sent(admin_client, sandbox,
-                                                                             mirrored):
+def test_failing_reread_still_reports_the_credit_and_a_resubmit_is_not_sent(admin_client, sandbox, mirrored):
     (card,) = mirrored("GB-1", kind="gift")
     source_id = rendered_source_id(admin_client, card)
     sandbox.faults.add(path="/v1/vouchers/GB-1", method="GET", status=500, times=5)
@@ -75,8 +74,15 @@ def test_answer_lost_then_resubmitted_credits_once(admin_client, sandbox, mirror
 def test_each_rendered_form_is_a_new_change(admin_client, sandbox, mirrored):
     (card,) = mirrored("LOY-1", kind="loyalty")
     for _ in range(2):
-        resp = admin_client.post(balance_url(card), {"source_id": rendered_source_id(admin_client, card),
-                                                     "operation": "add", "amount": "7", "reason": "x"})
+        resp = admin_client.post(
+            balance_url(card),
+            {
+                "source_id": rendered_source_id(admin_client, card),
+                "operation": "add",
+                "amount": "7",
+                "reason": "x",
+            },
+        )
         assert resp.status_code == 302
     assert sandbox.state.vouchers["LOY-1"]["loyalty_card"]["balance"] == 114
     assert Voucher.objects.get(code="LOY-1").loyalty_balance == 114
@@ -88,8 +94,9 @@ def test_each_rendered_form_is_a_new_change(admin_client, sandbox, mirrored):
 def test_a_damaged_form_is_refused_before_any_call(admin_client, sandbox, mirrored, source_id):
     (card,) = mirrored("GB-3", kind="gift")
     sandbox.calls.calls.clear()
-    resp = admin_client.post(balance_url(card), {"source_id": source_id, "operation": "add",
-                                                 "amount": "5", "reason": "x"})
+    resp = admin_client.post(
+        balance_url(card), {"source_id": source_id, "operation": "add", "amount": "5", "reason": "x"}
+    )
     assert resp.status_code == 200 and "reload the page" in resp.content.decode()
     assert sandbox.calls.calls == []
 

@@ -26,11 +26,28 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "admin_vouchers"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
-SCREENSHOTS = ["01-login", "02-add-form", "03-created", "04-disable-confirm", "04-disable-done",
-               "05-enable-confirm", "05-enable-done", "06-delete-confirm", "06-delete-done"]
+SCREENSHOTS = [
+    "01-login",
+    "02-add-form",
+    "03-created",
+    "04-disable-confirm",
+    "04-disable-done",
+    "05-enable-confirm",
+    "05-enable-done",
+    "06-delete-confirm",
+    "06-delete-done",
+]
 
 
 def _free_port() -> int:
@@ -69,12 +86,22 @@ def example_shop(voucherify_sandbox_server, tmp_path) -> Iterator[str]:
     }
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "--noinput", "-v0"], env=env, cwd=ROOT, check=True)
-    subprocess.run([*manage, "createsuperuser", "--noinput", "--username", "admin", "--email", ""],
-                   env=env, cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(
+        [*manage, "createsuperuser", "--noinput", "--username", "admin", "--email", ""],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     port = _free_port()
     log = open(tmp_path / "runserver.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([*manage, "runserver", "--noreload", f"127.0.0.1:{port}"], env=env, cwd=ROOT,
-                            stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [*manage, "runserver", "--noreload", f"127.0.0.1:{port}"],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         _wait_for(port, proc)
         yield f"http://127.0.0.1:{port}"

@@ -69,22 +69,30 @@ def test_balance_needs_the_adjust_balance_permission(client, sandbox, mirrored):
     change_page = client.get(reverse("admin:django_voucherify_voucher_change", args=[gift.pk]))
     assert change_page.status_code == 200 and "adjust-balance" not in change_page.content.decode()
     assert client.get(balance_url(gift)).status_code == 403
-    resp = client.post(balance_url(gift), {"source_id": f"admin-1-{'a' * 32}", "operation": "add",
-                                           "amount": "5", "reason": "x"})
+    resp = client.post(
+        balance_url(gift),
+        {"source_id": f"admin-1-{'a' * 32}", "operation": "add", "amount": "5", "reason": "x"},
+    )
     assert resp.status_code == 403 and sandbox.state.vouchers["CARD-4"]["gift"]["balance"] == 10000
 
     staff.user_permissions.add(Permission.objects.get(codename="adjust_voucher_balance"))
     client.force_login(User.objects.get(pk=staff.pk))  # drop the permission cache
-    assert "adjust-balance" in client.get(
-        reverse("admin:django_voucherify_voucher_change", args=[gift.pk])).content.decode()
+    assert (
+        "adjust-balance"
+        in client.get(reverse("admin:django_voucherify_voucher_change", args=[gift.pk])).content.decode()
+    )
     assert adjust(client, gift, operation="add", amount="5", reason="x").status_code == 302
     assert sandbox.state.vouchers["CARD-4"]["gift"]["balance"] == 10005
 
 
 def test_change_page_lists_redemptions(admin_client, sandbox, mirrored):
     (voucher,) = mirrored("USED-1")
-    client.redemptions.redeem({"redeemables": [{"object": "voucher", "id": "USED-1"}],
-                               "order": {"source_id": "order-77", "amount": 5000}})
+    client.redemptions.redeem(
+        {
+            "redeemables": [{"object": "voucher", "id": "USED-1"}],
+            "order": {"source_id": "order-77", "amount": 5000},
+        }
+    )
     page = admin_client.get(reverse("admin:django_voucherify_voucher_change", args=[voucher.pk]))
     assert page.status_code == 200
     (entry,) = page.context["activity"].redemptions
@@ -107,7 +115,10 @@ def test_changelist_columns_search_and_filters(admin_client, sandbox, mirrored):
         assert text in html, text
     found = admin_client.get(CHANGELIST, {"q": "spring"}).context["cl"].result_list
     assert [v.code for v in found] == ["SPRING-5"]
-    for params, codes in (({"type__exact": "GIFT_VOUCHER"}, ["GIFT-9"]),
-                          ({"category": "spring"}, ["SPRING-5"]),
-                          ({"campaign": "Xmas"}, ["GIFT-9"]), ({"active__exact": "0"}, [])):
+    for params, codes in (
+        ({"type__exact": "GIFT_VOUCHER"}, ["GIFT-9"]),
+        ({"category": "spring"}, ["SPRING-5"]),
+        ({"campaign": "Xmas"}, ["GIFT-9"]),
+        ({"active__exact": "0"}, []),
+    ):
         assert [v.code for v in admin_client.get(CHANGELIST, params).context["cl"].result_list] == codes

@@ -12,27 +12,56 @@ from .conftest import make
 
 pytestmark = pytest.mark.django_db
 ADD = reverse("admin:django_voucherify_voucher_add")
-BASE = {"code": "", "type": "DISCOUNT_VOUCHER", "discount_type": "", "amount_off": "", "percent_off": "",
-        "amount_limit": "", "fixed_amount": "", "gift_amount": "", "loyalty_points": "",
-        "redemption_quantity": "", "start_date_0": "", "start_date_1": "", "expiration_date_0": "",
-        "expiration_date_1": "", "category": "", "active": "on", "additional_info": "", "metadata": "{}"}
+BASE = {
+    "code": "",
+    "type": "DISCOUNT_VOUCHER",
+    "discount_type": "",
+    "amount_off": "",
+    "percent_off": "",
+    "amount_limit": "",
+    "fixed_amount": "",
+    "gift_amount": "",
+    "loyalty_points": "",
+    "redemption_quantity": "",
+    "start_date_0": "",
+    "start_date_1": "",
+    "expiration_date_0": "",
+    "expiration_date_1": "",
+    "category": "",
+    "active": "on",
+    "additional_info": "",
+    "metadata": "{}",
+}
 
 
 def post(admin_client, url=ADD, **fields):
     return admin_client.post(url, {**BASE, **fields})
 
 
-@pytest.mark.parametrize(("fields", "expected"), [
-    ({"discount_type": "AMOUNT", "amount_off": "500"}, {"type": "AMOUNT", "amount_off": 500}),
-    ({"discount_type": "PERCENT", "percent_off": "15", "amount_limit": "2000"},
-     {"type": "PERCENT", "percent_off": 15, "amount_limit": 2000}),
-    ({"discount_type": "FIXED", "fixed_amount": "999"}, {"type": "FIXED", "fixed_amount": 999}),
-])
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"discount_type": "AMOUNT", "amount_off": "500"}, {"type": "AMOUNT", "amount_off": 500}),
+        (
+            {"discount_type": "PERCENT", "percent_off": "15", "amount_limit": "2000"},
+            {"type": "PERCENT", "percent_off": 15, "amount_limit": 2000},
+        ),
+        ({"discount_type": "FIXED", "fixed_amount": "999"}, {"type": "FIXED", "fixed_amount": 999}),
+    ],
+)
 def test_create_discount_vouchers(admin_client, sandbox, fields, expected):
-    resp = post(admin_client, code="NEW-1", redemption_quantity="5", category="summer",
-                start_date_0="2030-01-01", start_date_1="00:00:00",
-                expiration_date_0="2030-12-31", expiration_date_1="23:59:00",
-                metadata='{"channel": "newsletter"}', **fields)
+    resp = post(
+        admin_client,
+        code="NEW-1",
+        redemption_quantity="5",
+        category="summer",
+        start_date_0="2030-01-01",
+        start_date_1="00:00:00",
+        expiration_date_0="2030-12-31",
+        expiration_date_1="23:59:00",
+        metadata='{"channel": "newsletter"}',
+        **fields,
+    )
     assert resp.status_code == 302, resp.content.decode()[:3000]
     remote = sandbox.state.vouchers["NEW-1"]
     assert {k: remote["discount"][k] for k in expected} == expected
@@ -51,14 +80,27 @@ def test_create_gift_and_loyalty_cards(admin_client, sandbox):
     assert Voucher.objects.get(code="GIFT-1").gift_balance == 5000
 
 
-@pytest.mark.parametrize(("fields", "field", "message"), [
-    ({"discount_type": "PERCENT", "percent_off": "150"}, "percent_off", "between 0 and 100"),
-    ({"discount_type": ""}, "discount_type", "Choose how the voucher discounts"),
-    ({"type": "GIFT_VOUCHER"}, "gift_amount", "A gift card needs an amount"),
-    ({"discount_type": "AMOUNT", "amount_off": "5", "metadata": "[1, 2]"}, "metadata", "JSON object"),
-    ({"discount_type": "AMOUNT", "amount_off": "5", "start_date_0": "2030-02-01", "start_date_1": "00:00",
-      "expiration_date_0": "2030-01-01", "expiration_date_1": "00:00"}, "expiration_date", "after the start"),
-])
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"discount_type": "PERCENT", "percent_off": "150"}, "percent_off", "between 0 and 100"),
+        ({"discount_type": ""}, "discount_type", "Choose how the voucher discounts"),
+        ({"type": "GIFT_VOUCHER"}, "gift_amount", "A gift card needs an amount"),
+        ({"discount_type": "AMOUNT", "amount_off": "5", "metadata": "[1, 2]"}, "metadata", "JSON object"),
+        (
+            {
+                "discount_type": "AMOUNT",
+                "amount_off": "5",
+                "start_date_0": "2030-02-01",
+                "start_date_1": "00:00",
+                "expiration_date_0": "2030-01-01",
+                "expiration_date_1": "00:00",
+            },
+            "expiration_date",
+            "after the start",
+        ),
+    ],
+)
 def test_invalid_input_never_reaches_voucherify(admin_client, sandbox, fields, field, message):
     resp = post(admin_client, code="BAD-1", **fields)
     assert resp.status_code == 200
@@ -94,8 +136,17 @@ def test_edit_sends_changes_and_type_cannot_change(admin_client, sandbox, mirror
     url = reverse("admin:django_voucherify_voucher_change", args=[voucher.pk])
     page = admin_client.get(url)
     assert page.context["adminform"].form.fields["type"].disabled
-    resp = post(admin_client, url, code="OTHER", type="GIFT_VOUCHER", discount_type="PERCENT",
-                percent_off="30", amount_limit="500", category="vip", metadata='{"tier": "gold"}')
+    resp = post(
+        admin_client,
+        url,
+        code="OTHER",
+        type="GIFT_VOUCHER",
+        discount_type="PERCENT",
+        percent_off="30",
+        amount_limit="500",
+        category="vip",
+        metadata='{"tier": "gold"}',
+    )
     assert resp.status_code == 302, resp.content.decode()[:2000]
     remote = sandbox.state.vouchers["EDIT-1"]
     assert remote["type"] == "DISCOUNT_VOUCHER" and "OTHER" not in sandbox.state.vouchers
@@ -103,7 +154,11 @@ def test_edit_sends_changes_and_type_cannot_change(admin_client, sandbox, mirror
     assert remote["metadata"] == {"tier": "gold"}
     voucher.refresh_from_db()
     assert (voucher.code, voucher.type, voucher.percent_off, voucher.category) == (
-        "EDIT-1", "DISCOUNT_VOUCHER", 30, "vip")
+        "EDIT-1",
+        "DISCOUNT_VOUCHER",
+        30,
+        "vip",
+    )
 
 
 def test_edit_of_voucher_deleted_meanwhile_is_a_form_error(admin_client, sandbox, mirrored):
@@ -131,12 +186,16 @@ def test_unit_voucher_edits_keep_its_discount(admin_client, sandbox):
 def test_edit_keeps_discount_keys_the_form_does_not_show(admin_client, sandbox):
     from django_voucherify.vouchers.refresh import store
 
-    voucher = store(make(client, "EFFECT-1", discount={"type": "AMOUNT", "amount_off": 100,
-                                                       "effect": "APPLY_TO_ITEMS"}))
+    voucher = store(
+        make(client, "EFFECT-1", discount={"type": "AMOUNT", "amount_off": 100, "effect": "APPLY_TO_ITEMS"})
+    )
     url = reverse("admin:django_voucherify_voucher_change", args=[voucher.pk])
     assert post(admin_client, url, discount_type="AMOUNT", amount_off="300").status_code == 302
-    assert sandbox.state.vouchers["EFFECT-1"]["discount"] == {"type": "AMOUNT", "amount_off": 300,
-                                                              "effect": "APPLY_TO_ITEMS"}
+    assert sandbox.state.vouchers["EFFECT-1"]["discount"] == {
+        "type": "AMOUNT",
+        "amount_off": 300,
+        "effect": "APPLY_TO_ITEMS",
+    }
 
 
 def test_validating_a_form_never_calls_voucherify(sandbox, mirrored):
@@ -145,8 +204,9 @@ def test_validating_a_form_never_calls_voucherify(sandbox, mirrored):
     (voucher,) = mirrored("VALID-1")
     sandbox.calls.calls.clear()
     for instance, code in ((None, "NEW-9"), (voucher, "VALID-1")):
-        form = VoucherForm({**BASE, "code": code, "discount_type": "AMOUNT", "amount_off": "100"},
-                           instance=instance)
+        form = VoucherForm(
+            {**BASE, "code": code, "discount_type": "AMOUNT", "amount_off": "100"}, instance=instance
+        )
         assert form.is_valid(), form.errors
         form.full_clean()  # again, as any second validation would
         assert form.is_valid()

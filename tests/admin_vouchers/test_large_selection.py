@@ -23,7 +23,7 @@ COUNT = 1200
 
 def hidden_inputs(html: str) -> list[tuple[str, str]]:
     """The hidden fields of the confirmation form, as a browser would post them back."""
-    form = html[html.index('<form method="post">'):]
+    form = html[html.index('<form method="post">') :]
     return re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form)
 
 
@@ -50,11 +50,12 @@ def task_messages(monkeypatch):
     return sent
 
 
-def test_select_all_of_1200_vouchers_confirms_and_runs_in_chunks(admin_client, sandbox, bulk,
-                                                                 task_messages):
+def test_select_all_of_1200_vouchers_confirms_and_runs_in_chunks(admin_client, sandbox, bulk, task_messages):
     first = Voucher.objects.filter(category="bulk").order_by("code").first()
-    page = admin_client.post(bulk, {"action": "disable_selected", "select_across": "1", "index": "0",
-                                    "_selected_action": [first.pk]})
+    page = admin_client.post(
+        bulk,
+        {"action": "disable_selected", "select_across": "1", "index": "0", "_selected_action": [first.pk]},
+    )
     html = page.content.decode()
     assert page.status_code == 200 and "these 1200 vouchers will change" in html
     assert "L-00000" in html and "L-00099" in html and "L-00100" not in html  # a sample...
@@ -74,13 +75,16 @@ def test_select_all_of_1200_vouchers_confirms_and_runs_in_chunks(admin_client, s
 
 def test_selection_changed_since_confirmation_does_nothing(admin_client, sandbox, bulk):
     first = Voucher.objects.filter(category="bulk").order_by("code").first()
-    html = admin_client.post(bulk, {"action": "disable_selected", "select_across": "1", "index": "0",
-                                    "_selected_action": [first.pk]}).content.decode()
+    html = admin_client.post(
+        bulk,
+        {"action": "disable_selected", "select_across": "1", "index": "0", "_selected_action": [first.pk]},
+    ).content.decode()
     client.vouchers.create("L-LATE", {"type": "GIFT_VOUCHER", "gift": {"amount": 1}, "category": "bulk"})
     refresh_all()
     resp = admin_client.post(bulk, dict(hidden_inputs(html)), follow=True)
     assert "The selection changed since the confirmation page (1200 vouchers then, 1201 now)" in str(
-        list(resp.context["messages"]))
+        list(resp.context["messages"])
+    )
     assert all(v["active"] for v in sandbox.state.vouchers.values())
 
 
@@ -88,8 +92,9 @@ def test_selection_changed_since_confirmation_does_nothing(admin_client, sandbox
 def test_hidden_pks_are_not_localised(admin_client, sandbox):
     make(client, "TS-1")
     Voucher.objects.create(pk=12345, code="TS-1")
-    page = admin_client.post(CHANGELIST, {"action": "disable_selected", "_selected_action": ["12345"],
-                                          "index": "0"})
+    page = admin_client.post(
+        CHANGELIST, {"action": "disable_selected", "_selected_action": ["12345"], "index": "0"}
+    )
     fields = hidden_inputs(page.content.decode())
     assert ("_selected_action", "12345") in fields
     resp = admin_client.post(CHANGELIST, dict(fields), follow=True)

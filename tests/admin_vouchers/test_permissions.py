@@ -30,8 +30,9 @@ def change_url(voucher):
 def put_bodies(sandbox):
     """Every JSON body of a PUT the sandbox receives from now on."""
     bodies: list[dict] = []
-    sandbox.response_listeners.append(lambda exchange: exchange.request.method == "PUT"
-                                      and bodies.append(json.loads(exchange.request.body)))
+    sandbox.response_listeners.append(
+        lambda exchange: exchange.request.method == "PUT" and bodies.append(json.loads(exchange.request.body))
+    )
     return bodies
 
 

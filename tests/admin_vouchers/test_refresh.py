@@ -28,7 +28,11 @@ def test_pull_command_walks_every_page_and_removes_vanished(sandbox):
     assert Voucher.objects.count() == 230
     gift = Voucher.objects.get(code="P-002")
     assert (gift.type, gift.gift_amount, gift.gift_balance, gift.category) == (
-        VoucherType.GIFT, 10000, 10000, "spring")
+        VoucherType.GIFT,
+        10000,
+        10000,
+        "spring",
+    )
     pct = Voucher.objects.get(code="P-001")
     assert (pct.discount_type, pct.percent_off, pct.amount_limit) == ("PERCENT", 20, 1000)
     assert pct.remote_payload["code"] == "P-001" and pct.refreshed_at is not None
@@ -75,17 +79,22 @@ def fake_api(items, *, total, repeat_first_page=False):
     def list_page(page=1, limit=100, **params):
         if repeat_first_page:
             page = 1  # e.g. a cache ignoring the paging parameters
-        return {"vouchers": items[(page - 1) * limit:page * limit], "total": total}
+        return {"vouchers": items[(page - 1) * limit : page * limit], "total": total}
 
-    return SimpleNamespace(vouchers=SimpleNamespace(
-        list=list_page,
-        iterate=lambda **params: iter_pages(list_page, "vouchers", params=params, date_filter="created_at"),
-    ))
+    return SimpleNamespace(
+        vouchers=SimpleNamespace(
+            list=list_page,
+            iterate=lambda **params: iter_pages(
+                list_page, "vouchers", params=params, date_filter="created_at"
+            ),
+        )
+    )
 
 
 def listed(count):
-    return [{"id": f"v{i}", "code": f"V{i:03d}", "created_at": "2024-01-01T00:00:00.000Z"}
-            for i in range(count)]
+    return [
+        {"id": f"v{i}", "code": f"V{i:03d}", "created_at": "2024-01-01T00:00:00.000Z"} for i in range(count)
+    ]
 
 
 def test_walk_repeating_page_one_removes_nothing(db):

@@ -47,12 +47,17 @@ def test_run_stops_waiting_after_a_few_short_429s(sandbox, mirrored):
     assert outcome.remaining == ["S-1"] and outcome.results == [] and waits == [0.01, 0.01]  # 3 attempts
 
 
-@pytest.mark.parametrize(("values", "ids"), [
-    ({}, []),
-    ({"VOUCHER_ACTION_INLINE_LIMIT": -1}, ["voucherify.E030"]),
-    ({"VOUCHER_ACTION_INLINE_LIMIT": "20", "VOUCHER_RATE_LIMIT_WAIT": -2},
-     ["voucherify.E030", "voucherify.E031"]),
-])
+@pytest.mark.parametrize(
+    ("values", "ids"),
+    [
+        ({}, []),
+        ({"VOUCHER_ACTION_INLINE_LIMIT": -1}, ["voucherify.E030"]),
+        (
+            {"VOUCHER_ACTION_INLINE_LIMIT": "20", "VOUCHER_RATE_LIMIT_WAIT": -2},
+            ["voucherify.E030", "voucherify.E031"],
+        ),
+    ],
+)
 def test_settings_checks(settings, values, ids):
     with override_settings(VOUCHERIFY={**settings.VOUCHERIFY, **values}):
         problems = check_voucher_settings()

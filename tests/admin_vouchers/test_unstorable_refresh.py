@@ -62,12 +62,25 @@ def test_pull_skips_customers_and_orders_it_cannot_store(sandbox):
     assert list(Order.objects.values_list("source_id", flat=True)) == ["o-ok"]
 
 
-@pytest.mark.parametrize(("code", "metadata"), [
-    ("A\u200bB", "{}"), ("A\u202eB", "{}"), ("..", "{}"), ("OK-1", '{"k": "v\\u0000"}'),
-    ("OK-2", '{"k\\u200b": 1}'),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("code", "metadata"),
+    [
+        ("A\u200bB", "{}"),
+        ("A\u202eB", "{}"),
+        ("..", "{}"),
+        ("OK-1", '{"k": "v\\u0000"}'),
+        ("OK-2", '{"k\\u200b": 1}'),
+    ],
+)
 def test_the_admin_form_refuses_what_every_other_door_refuses(code, metadata):
-    form = VoucherForm(data={"code": code, "type": "DISCOUNT_VOUCHER", "discount_type": "AMOUNT",
-                             "amount_off": 5, "metadata": metadata})  # fmt: skip
+    form = VoucherForm(
+        data={
+            "code": code,
+            "type": "DISCOUNT_VOUCHER",
+            "discount_type": "AMOUNT",
+            "amount_off": 5,
+            "metadata": metadata,
+        }
+    )
     assert not form.is_valid()
     assert set(form.errors) & {"code", "metadata"}

@@ -23,8 +23,7 @@ ROW = re.compile(
 
 def test_docs_endpoints_md_is_current():
     assert DOC.read_text(encoding="utf-8") == coverage_markdown(), (
-        "docs/endpoints.md is stale: run "
-        "`python -m django_voucherify.api.endpoints > docs/endpoints.md`"
+        "docs/endpoints.md is stale: run `python -m django_voucherify.api.endpoints > docs/endpoints.md`"
     )
 
 
@@ -44,7 +43,11 @@ def test_documented_regeneration_command_prints_the_table():
     the entry point reads the package's registry)."""
     done = subprocess.run(
         [sys.executable, "-m", "django_voucherify.api.endpoints"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == coverage_markdown()

@@ -100,282 +100,494 @@ class Case:
 CASES: dict[str, Case] = {
     # Vouchers
     "create-voucher": Case(
-        lambda c: c.vouchers.create(WEIRD, {
-            "type": "DISCOUNT_VOUCHER", "category": "summer", "discount": DISCOUNT,
-            "redemption": {"quantity": 1}, "expiration_date": "2024-09-01T00:00:00Z",
-            "metadata": {"source": "newsletter", "tier": 2},
-        }),
-        "POST", f"/v1/vouchers/{WEIRD_ENC}",
+        lambda c: c.vouchers.create(
+            WEIRD,
+            {
+                "type": "DISCOUNT_VOUCHER",
+                "category": "summer",
+                "discount": DISCOUNT,
+                "redemption": {"quantity": 1},
+                "expiration_date": "2024-09-01T00:00:00Z",
+                "metadata": {"source": "newsletter", "tier": 2},
+            },
+        ),
+        "POST",
+        f"/v1/vouchers/{WEIRD_ENC}",
         body={
-            "type": "DISCOUNT_VOUCHER", "category": "summer", "discount": DISCOUNT,
-            "redemption": {"quantity": 1}, "expiration_date": "2024-09-01T00:00:00Z",
+            "type": "DISCOUNT_VOUCHER",
+            "category": "summer",
+            "discount": DISCOUNT,
+            "redemption": {"quantity": 1},
+            "expiration_date": "2024-09-01T00:00:00Z",
             "metadata": {"source": "newsletter", "tier": 2},
-        }),
+        },
+    ),
     "generate-random-code": Case(
-        lambda c: c.vouchers.generate({
-            "type": "GIFT_VOUCHER", "gift": {"amount": 5000, "effect": "APPLY_TO_ORDER"},
-            "code_config": {"pattern": "GIFT-####", "charset": "0123456789"},
-        }),
-        "POST", "/v1/vouchers",
+        lambda c: c.vouchers.generate(
+            {
+                "type": "GIFT_VOUCHER",
+                "gift": {"amount": 5000, "effect": "APPLY_TO_ORDER"},
+                "code_config": {"pattern": "GIFT-####", "charset": "0123456789"},
+            }
+        ),
+        "POST",
+        "/v1/vouchers",
         body={
-            "type": "GIFT_VOUCHER", "gift": {"amount": 5000, "effect": "APPLY_TO_ORDER"},
+            "type": "GIFT_VOUCHER",
+            "gift": {"amount": 5000, "effect": "APPLY_TO_ORDER"},
             "code_config": {"pattern": "GIFT-####", "charset": "0123456789"},
-        }),
+        },
+    ),
     "get-voucher": Case(lambda c: c.vouchers.get(WEIRD), "GET", f"/v1/vouchers/{WEIRD_ENC}"),
     "update-voucher": Case(
         lambda c: c.vouchers.update("SUMMER-15", {"active": False, "metadata": {"paused": True}}),
-        "PUT", "/v1/vouchers/SUMMER-15", body={"active": False, "metadata": {"paused": True}}),
+        "PUT",
+        "/v1/vouchers/SUMMER-15",
+        body={"active": False, "metadata": {"paused": True}},
+    ),
     "delete-voucher": Case(
         lambda c: c.vouchers.delete(WEIRD, force=True),
-        "DELETE", f"/v1/vouchers/{WEIRD_ENC}", query=[("force", "true")], status=204),
-    "enable-voucher": Case(lambda c: c.vouchers.enable(WEIRD), "POST",
-                           f"/v1/vouchers/{WEIRD_ENC}/enable"),
-    "disable-voucher": Case(lambda c: c.vouchers.disable(WEIRD), "POST",
-                            f"/v1/vouchers/{WEIRD_ENC}/disable"),
+        "DELETE",
+        f"/v1/vouchers/{WEIRD_ENC}",
+        query=[("force", "true")],
+        status=204,
+    ),
+    "enable-voucher": Case(lambda c: c.vouchers.enable(WEIRD), "POST", f"/v1/vouchers/{WEIRD_ENC}/enable"),
+    "disable-voucher": Case(lambda c: c.vouchers.disable(WEIRD), "POST", f"/v1/vouchers/{WEIRD_ENC}/disable"),
     "list-vouchers": Case(
         lambda c: c.vouchers.list(
-            limit=50, page=3, category="summer", campaign="Summer Sale 2024",
-            customer="cust_7hQ2Lm", created_at={"before": CREATED_BEFORE, "after": CREATED_AFTER},
-            updated_at={"after": "2024-02-01T00:00:00Z"}, order="-created_at",
+            limit=50,
+            page=3,
+            category="summer",
+            campaign="Summer Sale 2024",
+            customer="cust_7hQ2Lm",
+            created_at={"before": CREATED_BEFORE, "after": CREATED_AFTER},
+            updated_at={"after": "2024-02-01T00:00:00Z"},
+            order="-created_at",
             ids=["v_1aX", "v_2bY", "v_3cZ"],
-            filters={"junction": "AND", "code": {"conditions": {"$in": ["SUMMER-15", "A&B=C"]}},
-                     "active": {"conditions": {"$is": True}}},
+            filters={
+                "junction": "AND",
+                "code": {"conditions": {"$in": ["SUMMER-15", "A&B=C"]}},
+                "active": {"conditions": {"$is": True}},
+            },
         ),
-        "GET", "/v1/vouchers",
+        "GET",
+        "/v1/vouchers",
         query=[
-            ("limit", "50"), ("page", "3"), ("category", "summer"),
-            ("campaign", "Summer Sale 2024"), ("customer", "cust_7hQ2Lm"),
-            ("created_at[before]", CREATED_BEFORE), ("created_at[after]", "2024-01-01T08:30:00+00:00"),
-            ("updated_at[after]", "2024-02-01T00:00:00Z"), ("order", "-created_at"),
-            ("ids", "v_1aX"), ("ids", "v_2bY"), ("ids", "v_3cZ"),
+            ("limit", "50"),
+            ("page", "3"),
+            ("category", "summer"),
+            ("campaign", "Summer Sale 2024"),
+            ("customer", "cust_7hQ2Lm"),
+            ("created_at[before]", CREATED_BEFORE),
+            ("created_at[after]", "2024-01-01T08:30:00+00:00"),
+            ("updated_at[after]", "2024-02-01T00:00:00Z"),
+            ("order", "-created_at"),
+            ("ids", "v_1aX"),
+            ("ids", "v_2bY"),
+            ("ids", "v_3cZ"),
             ("filters[junction]", "AND"),
             ("filters[code][conditions][$in][0]", "SUMMER-15"),
             ("filters[code][conditions][$in][1]", "A&B=C"),
             ("filters[active][conditions][$is]", "true"),
-        ]),
+        ],
+    ),
     "update-voucher-balance": Case(
         lambda c: c.vouchers.update_balance(WEIRD, -2000, source_id="refund-881", reason="refund"),
-        "POST", f"/v1/vouchers/{WEIRD_ENC}/balance",
-        body={"amount": -2000, "source_id": "refund-881", "reason": "refund"}),
+        "POST",
+        f"/v1/vouchers/{WEIRD_ENC}/balance",
+        body={"amount": -2000, "source_id": "refund-881", "reason": "refund"},
+    ),
     "list-voucher-transactions": Case(
-        lambda c: c.vouchers.list_transactions(WEIRD, limit=25, order="-id",
-                                               starting_after_id="vtx_0c9afe802593b34b80"),
-        "GET", f"/v1/vouchers/{WEIRD_ENC}/transactions",
-        query=[("limit", "25"), ("order", "-id"), ("starting_after_id", "vtx_0c9afe802593b34b80")]),
+        lambda c: c.vouchers.list_transactions(
+            WEIRD, limit=25, order="-id", starting_after_id="vtx_0c9afe802593b34b80"
+        ),
+        "GET",
+        f"/v1/vouchers/{WEIRD_ENC}/transactions",
+        query=[("limit", "25"), ("order", "-id"), ("starting_after_id", "vtx_0c9afe802593b34b80")],
+    ),
     "export-voucher-transactions": Case(
         lambda c: c.vouchers.export_transactions(
-            WEIRD, {"order": "-created_at", "fields": ["id", "type", "amount", "created_at"]}),
-        "POST", f"/v1/vouchers/{WEIRD_ENC}/transactions/export",
-        body={"parameters": {"order": "-created_at", "fields": ["id", "type", "amount", "created_at"]}}),
+            WEIRD, {"order": "-created_at", "fields": ["id", "type", "amount", "created_at"]}
+        ),
+        "POST",
+        f"/v1/vouchers/{WEIRD_ENC}/transactions/export",
+        body={"parameters": {"order": "-created_at", "fields": ["id", "type", "amount", "created_at"]}},
+    ),
     "import-vouchers": Case(
-        lambda c: c.vouchers.import_json([
-            {"code": "IMP-1", "type": "DISCOUNT_VOUCHER", "discount": DISCOUNT,
-             "metadata": {"batch": 7}},
-            {"code": "IMP-2", "type": "GIFT_VOUCHER", "gift": {"amount": 1000}},
-        ]),
-        "POST", "/v1/vouchers/import",
+        lambda c: c.vouchers.import_json(
+            [
+                {"code": "IMP-1", "type": "DISCOUNT_VOUCHER", "discount": DISCOUNT, "metadata": {"batch": 7}},
+                {"code": "IMP-2", "type": "GIFT_VOUCHER", "gift": {"amount": 1000}},
+            ]
+        ),
+        "POST",
+        "/v1/vouchers/import",
         body=[
-            {"code": "IMP-1", "type": "DISCOUNT_VOUCHER", "discount": DISCOUNT,
-             "metadata": {"batch": 7}},
+            {"code": "IMP-1", "type": "DISCOUNT_VOUCHER", "discount": DISCOUNT, "metadata": {"batch": 7}},
             {"code": "IMP-2", "type": "GIFT_VOUCHER", "gift": {"amount": 1000}},
-        ]),
+        ],
+    ),
     "import-vouchers-using-csv": Case(
         lambda c: c.vouchers.import_csv(b"Code,Value\nCSV-1,10\n", filename="vouchers.csv"),
-        "POST", "/v1/vouchers/importCSV", body=b"Code,Value\nCSV-1,10\n"),
+        "POST",
+        "/v1/vouchers/importCSV",
+        body=b"Code,Value\nCSV-1,10\n",
+    ),
     "update-vouchers-in-bulk": Case(
-        lambda c: c.vouchers.bulk_update([
+        lambda c: c.vouchers.bulk_update(
+            [
+                {"code": "SUMMER-15", "metadata": {"region": "EU"}},
+                {"code": WEIRD, "metadata": {"region": "US"}},
+            ]
+        ),
+        "POST",
+        "/v1/vouchers/bulk/async",
+        body=[
             {"code": "SUMMER-15", "metadata": {"region": "EU"}},
             {"code": WEIRD, "metadata": {"region": "US"}},
-        ]),
-        "POST", "/v1/vouchers/bulk/async",
-        body=[{"code": "SUMMER-15", "metadata": {"region": "EU"}},
-              {"code": WEIRD, "metadata": {"region": "US"}}]),
+        ],
+    ),
     "update-vouchers-metadata-in-bulk": Case(
         lambda c: c.vouchers.update_metadata(["SUMMER-15", WEIRD], {"lang": "en", "vip": True}),
-        "POST", "/v1/vouchers/metadata/async",
-        body={"codes": ["SUMMER-15", WEIRD], "metadata": {"lang": "en", "vip": True}}),
+        "POST",
+        "/v1/vouchers/metadata/async",
+        body={"codes": ["SUMMER-15", WEIRD], "metadata": {"lang": "en", "vip": True}},
+    ),
     "release-validation-session": Case(
         lambda c: c.vouchers.release_session(WEIRD, "ssn/yQGMTeKBSw8OOuFPwlBEjzQy"),
-        "DELETE", f"/v1/vouchers/{WEIRD_ENC}/sessions/ssn%2FyQGMTeKBSw8OOuFPwlBEjzQy", status=204),
+        "DELETE",
+        f"/v1/vouchers/{WEIRD_ENC}/sessions/ssn%2FyQGMTeKBSw8OOuFPwlBEjzQy",
+        status=204,
+    ),
     # Redemptions
     "redeem-stacked-discounts": Case(
-        lambda c: c.redemptions.redeem({
-            "redeemables": REDEEMABLES, "order": ORDER_BODY,
-            "customer": {"source_id": CUSTOMER}, "session": {"type": "LOCK", "key": "ssn_1"},
-            "metadata": {"pos": "till-3"}, "options": {"expand": ["order"]},
-        }),
-        "POST", "/v1/redemptions",
+        lambda c: c.redemptions.redeem(
+            {
+                "redeemables": REDEEMABLES,
+                "order": ORDER_BODY,
+                "customer": {"source_id": CUSTOMER},
+                "session": {"type": "LOCK", "key": "ssn_1"},
+                "metadata": {"pos": "till-3"},
+                "options": {"expand": ["order"]},
+            }
+        ),
+        "POST",
+        "/v1/redemptions",
         body={
-            "redeemables": REDEEMABLES, "order": ORDER_BODY,
-            "customer": {"source_id": CUSTOMER}, "session": {"type": "LOCK", "key": "ssn_1"},
-            "metadata": {"pos": "till-3"}, "options": {"expand": ["order"]},
-        }),
-    "get-redemption": Case(lambda c: c.redemptions.get("r_0ba186c4824e4881e1"), "GET",
-                           "/v1/redemptions/r_0ba186c4824e4881e1"),
+            "redeemables": REDEEMABLES,
+            "order": ORDER_BODY,
+            "customer": {"source_id": CUSTOMER},
+            "session": {"type": "LOCK", "key": "ssn_1"},
+            "metadata": {"pos": "till-3"},
+            "options": {"expand": ["order"]},
+        },
+    ),
+    "get-redemption": Case(
+        lambda c: c.redemptions.get("r_0ba186c4824e4881e1"), "GET", "/v1/redemptions/r_0ba186c4824e4881e1"
+    ),
     "list-redemptions": Case(
         lambda c: c.redemptions.list(
-            limit=100, page=99, result="SUCCESS", campaign="Summer Sale", customer="cust_7hQ2Lm",
-            order="-created_at", created_at={"after": "2024-01-01T00:00:00Z"},
-            filters={"voucher_code": {"conditions": {"$is": WEIRD}},
-                     "object": {"conditions": {"$in": ["redemption", "redemption_rollback"]}}},
+            limit=100,
+            page=99,
+            result="SUCCESS",
+            campaign="Summer Sale",
+            customer="cust_7hQ2Lm",
+            order="-created_at",
+            created_at={"after": "2024-01-01T00:00:00Z"},
+            filters={
+                "voucher_code": {"conditions": {"$is": WEIRD}},
+                "object": {"conditions": {"$in": ["redemption", "redemption_rollback"]}},
+            },
         ),
-        "GET", "/v1/redemptions",
+        "GET",
+        "/v1/redemptions",
         query=[
-            ("limit", "100"), ("page", "99"), ("result", "SUCCESS"), ("campaign", "Summer Sale"),
-            ("customer", "cust_7hQ2Lm"), ("order", "-created_at"),
+            ("limit", "100"),
+            ("page", "99"),
+            ("result", "SUCCESS"),
+            ("campaign", "Summer Sale"),
+            ("customer", "cust_7hQ2Lm"),
+            ("order", "-created_at"),
             ("created_at[after]", "2024-01-01T00:00:00Z"),
             ("filters[voucher_code][conditions][$is]", WEIRD),
             ("filters[object][conditions][$in][0]", "redemption"),
             ("filters[object][conditions][$in][1]", "redemption_rollback"),
-        ]),
-    "get-voucher-redemptions": Case(lambda c: c.redemptions.for_voucher(WEIRD), "GET",
-                                    f"/v1/vouchers/{WEIRD_ENC}/redemption"),
+        ],
+    ),
+    "get-voucher-redemptions": Case(
+        lambda c: c.redemptions.for_voucher(WEIRD), "GET", f"/v1/vouchers/{WEIRD_ENC}/redemption"
+    ),
     "rollback-redemption": Case(
         lambda c: c.redemptions.rollback(
-            "r_0ba186c4824e4881e1", reason="order cancelled", tracking_id=CUSTOMER,
-            body={"customer": {"source_id": CUSTOMER}, "metadata": {"ticket": "Z-17"}}),
-        "POST", "/v1/redemptions/r_0ba186c4824e4881e1/rollback",
+            "r_0ba186c4824e4881e1",
+            reason="order cancelled",
+            tracking_id=CUSTOMER,
+            body={"customer": {"source_id": CUSTOMER}, "metadata": {"ticket": "Z-17"}},
+        ),
+        "POST",
+        "/v1/redemptions/r_0ba186c4824e4881e1/rollback",
         query=[("reason", "order cancelled"), ("tracking_id", CUSTOMER)],
-        body={"customer": {"source_id": CUSTOMER}, "metadata": {"ticket": "Z-17"}}),
+        body={"customer": {"source_id": CUSTOMER}, "metadata": {"ticket": "Z-17"}},
+    ),
     "rollback-stacked-redemptions": Case(
         lambda c: c.redemptions.rollback_stacked(
-            "r_0c656311b5878a2031", reason="return", body={"order": {"source_id": ORDER}}),
-        "POST", "/v1/redemptions/r_0c656311b5878a2031/rollbacks",
-        query=[("reason", "return")], body={"order": {"source_id": ORDER}}),
+            "r_0c656311b5878a2031", reason="return", body={"order": {"source_id": ORDER}}
+        ),
+        "POST",
+        "/v1/redemptions/r_0c656311b5878a2031/rollbacks",
+        query=[("reason", "return")],
+        body={"order": {"source_id": ORDER}},
+    ),
     # Customers
     "create-customer": Case(
-        lambda c: c.customers.create({
-            "source_id": CUSTOMER, "name": "Anna Müller", "email": "anna@example.com",
-            "phone": "+49 30 1234567", "birthdate": "1990-04-12",
-            "address": {"city": "Berlin", "country": "DE", "postal_code": "10115"},
-            "metadata": {"newsletter": True},
-        }),
-        "POST", "/v1/customers",
+        lambda c: c.customers.create(
+            {
+                "source_id": CUSTOMER,
+                "name": "Anna Müller",
+                "email": "anna@example.com",
+                "phone": "+49 30 1234567",
+                "birthdate": "1990-04-12",
+                "address": {"city": "Berlin", "country": "DE", "postal_code": "10115"},
+                "metadata": {"newsletter": True},
+            }
+        ),
+        "POST",
+        "/v1/customers",
         body={
-            "source_id": CUSTOMER, "name": "Anna Müller", "email": "anna@example.com",
-            "phone": "+49 30 1234567", "birthdate": "1990-04-12",
+            "source_id": CUSTOMER,
+            "name": "Anna Müller",
+            "email": "anna@example.com",
+            "phone": "+49 30 1234567",
+            "birthdate": "1990-04-12",
             "address": {"city": "Berlin", "country": "DE", "postal_code": "10115"},
             "metadata": {"newsletter": True},
-        }),
+        },
+    ),
     "get-customer": Case(lambda c: c.customers.get(CUSTOMER), "GET", f"/v1/customers/{CUSTOMER_ENC}"),
     "update-customer": Case(
-        lambda c: c.customers.update(CUSTOMER, {"email": "anna.m@example.com",
-                                                "metadata": {"newsletter": False}}),
-        "PUT", f"/v1/customers/{CUSTOMER_ENC}",
-        body={"email": "anna.m@example.com", "metadata": {"newsletter": False}}),
-    "delete-customer": Case(lambda c: c.customers.delete(CUSTOMER), "DELETE",
-                            f"/v1/customers/{CUSTOMER_ENC}", status=204),
+        lambda c: c.customers.update(
+            CUSTOMER, {"email": "anna.m@example.com", "metadata": {"newsletter": False}}
+        ),
+        "PUT",
+        f"/v1/customers/{CUSTOMER_ENC}",
+        body={"email": "anna.m@example.com", "metadata": {"newsletter": False}},
+    ),
+    "delete-customer": Case(
+        lambda c: c.customers.delete(CUSTOMER), "DELETE", f"/v1/customers/{CUSTOMER_ENC}", status=204
+    ),
     "customer-permanently-deletion": Case(
-        lambda c: c.customers.delete_permanently(CUSTOMER), "POST",
-        f"/v1/customers/{CUSTOMER_ENC}/permanent-deletion"),
+        lambda c: c.customers.delete_permanently(CUSTOMER),
+        "POST",
+        f"/v1/customers/{CUSTOMER_ENC}/permanent-deletion",
+    ),
     "list-customers": Case(
         lambda c: c.customers.list(
-            limit=100, page=2, email="anna@example.com", city="Berlin", name="Anna",
+            limit=100,
+            page=2,
+            email="anna@example.com",
+            city="Berlin",
+            name="Anna",
             segment_id="seg_1wc52c5z6r1kQ81brO8j9Hk2",
             created_at={"before": CREATED_BEFORE, "after": "2024-01-01T00:00:00Z"},
-            updated_at={"before": "2024-07-01T00:00:00Z"}, order="created_at",
-            starting_after="2024-05-24T13:43:09.024Z"),
-        "GET", "/v1/customers",
+            updated_at={"before": "2024-07-01T00:00:00Z"},
+            order="created_at",
+            starting_after="2024-05-24T13:43:09.024Z",
+        ),
+        "GET",
+        "/v1/customers",
         query=[
-            ("limit", "100"), ("page", "2"), ("email", "anna@example.com"), ("city", "Berlin"),
-            ("name", "Anna"), ("segment_id", "seg_1wc52c5z6r1kQ81brO8j9Hk2"),
-            ("created_at[before]", CREATED_BEFORE), ("created_at[after]", "2024-01-01T00:00:00Z"),
-            ("updated_at[before]", "2024-07-01T00:00:00Z"), ("order", "created_at"),
+            ("limit", "100"),
+            ("page", "2"),
+            ("email", "anna@example.com"),
+            ("city", "Berlin"),
+            ("name", "Anna"),
+            ("segment_id", "seg_1wc52c5z6r1kQ81brO8j9Hk2"),
+            ("created_at[before]", CREATED_BEFORE),
+            ("created_at[after]", "2024-01-01T00:00:00Z"),
+            ("updated_at[before]", "2024-07-01T00:00:00Z"),
+            ("order", "created_at"),
             ("starting_after", "2024-05-24T13:43:09.024Z"),
-        ]),
+        ],
+    ),
     "list-customer-activity": Case(
         lambda c: c.customers.list_activity(
-            CUSTOMER, limit=10, order="-created_at", starting_after_id="evcus_0c150c51730c6b60b1",
-            start_date="2024-01-01T00:00:00Z", end_date="2024-02-01T00:00:00Z",
-            campaign_type="LOYALTY_PROGRAM", category="ACTION", type="customer.rewarded"),
-        "GET", f"/v1/customers/{CUSTOMER_ENC}/activity",
+            CUSTOMER,
+            limit=10,
+            order="-created_at",
+            starting_after_id="evcus_0c150c51730c6b60b1",
+            start_date="2024-01-01T00:00:00Z",
+            end_date="2024-02-01T00:00:00Z",
+            campaign_type="LOYALTY_PROGRAM",
+            category="ACTION",
+            type="customer.rewarded",
+        ),
+        "GET",
+        f"/v1/customers/{CUSTOMER_ENC}/activity",
         query=[
-            ("limit", "10"), ("order", "-created_at"), ("starting_after_id", "evcus_0c150c51730c6b60b1"),
-            ("start_date", "2024-01-01T00:00:00Z"), ("end_date", "2024-02-01T00:00:00Z"),
-            ("campaign_type", "LOYALTY_PROGRAM"), ("category", "ACTION"), ("type", "customer.rewarded"),
-        ]),
+            ("limit", "10"),
+            ("order", "-created_at"),
+            ("starting_after_id", "evcus_0c150c51730c6b60b1"),
+            ("start_date", "2024-01-01T00:00:00Z"),
+            ("end_date", "2024-02-01T00:00:00Z"),
+            ("campaign_type", "LOYALTY_PROGRAM"),
+            ("category", "ACTION"),
+            ("type", "customer.rewarded"),
+        ],
+    ),
     "list-customer-redeemables": Case(
         lambda c: c.customers.list_redeemables(
-            CUSTOMER, limit=100, order="-id", starting_after_id="rh_0e77502f84f0f4a6a8",
-            filters={"redeemable_object": {"conditions": {"$in": ["voucher"]}},
-                     "campaign_type": {"conditions": {"$is": "GIFT_VOUCHERS"}}}),
-        "GET", f"/v1/customers/{CUSTOMER_ENC}/redeemables",
+            CUSTOMER,
+            limit=100,
+            order="-id",
+            starting_after_id="rh_0e77502f84f0f4a6a8",
+            filters={
+                "redeemable_object": {"conditions": {"$in": ["voucher"]}},
+                "campaign_type": {"conditions": {"$is": "GIFT_VOUCHERS"}},
+            },
+        ),
+        "GET",
+        f"/v1/customers/{CUSTOMER_ENC}/redeemables",
         query=[
-            ("limit", "100"), ("order", "-id"), ("starting_after_id", "rh_0e77502f84f0f4a6a8"),
+            ("limit", "100"),
+            ("order", "-id"),
+            ("starting_after_id", "rh_0e77502f84f0f4a6a8"),
             ("filters[redeemable_object][conditions][$in][0]", "voucher"),
             ("filters[campaign_type][conditions][$is]", "GIFT_VOUCHERS"),
-        ]),
-    "list-customer-segments": Case(lambda c: c.customers.list_segments(CUSTOMER), "GET",
-                                   f"/v1/customers/{CUSTOMER_ENC}/segments"),
+        ],
+    ),
+    "list-customer-segments": Case(
+        lambda c: c.customers.list_segments(CUSTOMER), "GET", f"/v1/customers/{CUSTOMER_ENC}/segments"
+    ),
     "import-customers-using-csv": Case(
         lambda c: c.customers.import_csv(io.BytesIO(b"source_id,email\nc-1,a@example.com\n")),
-        "POST", "/v1/customers/importCSV", body=b"source_id,email\nc-1,a@example.com\n"),
+        "POST",
+        "/v1/customers/importCSV",
+        body=b"source_id,email\nc-1,a@example.com\n",
+    ),
     "update-customers-in-bulk": Case(
-        lambda c: c.customers.bulk_update([
-            {"source_id": CUSTOMER, "email": "anna@example.com", "metadata": {"tier": "gold"}},
-            {"source_id": "cust-2", "name": "Ben", "address": {"city": "Paris", "country": "FR"}},
-        ]),
-        "POST", "/v1/customers/bulk/async",
+        lambda c: c.customers.bulk_update(
+            [
+                {"source_id": CUSTOMER, "email": "anna@example.com", "metadata": {"tier": "gold"}},
+                {"source_id": "cust-2", "name": "Ben", "address": {"city": "Paris", "country": "FR"}},
+            ]
+        ),
+        "POST",
+        "/v1/customers/bulk/async",
         body=[
             {"source_id": CUSTOMER, "email": "anna@example.com", "metadata": {"tier": "gold"}},
             {"source_id": "cust-2", "name": "Ben", "address": {"city": "Paris", "country": "FR"}},
-        ]),
+        ],
+    ),
     "update-customers-metadata-in-bulk": Case(
         lambda c: c.customers.update_metadata([CUSTOMER, "cust-2"], {"consent": "2024-05"}),
-        "POST", "/v1/customers/metadata/async",
-        body={"source_ids": [CUSTOMER, "cust-2"], "metadata": {"consent": "2024-05"}}),
+        "POST",
+        "/v1/customers/metadata/async",
+        body={"source_ids": [CUSTOMER, "cust-2"], "metadata": {"consent": "2024-05"}},
+    ),
     # Orders
     "create-order": Case(lambda c: c.orders.create(ORDER_BODY), "POST", "/v1/orders", body=ORDER_BODY),
     "get-order": Case(lambda c: c.orders.get(ORDER), "GET", f"/v1/orders/{ORDER_ENC}"),
     "update-order": Case(
         lambda c: c.orders.update(ORDER, {"status": "CANCELED", "metadata": {"reason": "stock"}}),
-        "PUT", f"/v1/orders/{ORDER_ENC}", body={"status": "CANCELED", "metadata": {"reason": "stock"}}),
+        "PUT",
+        f"/v1/orders/{ORDER_ENC}",
+        body={"status": "CANCELED", "metadata": {"reason": "stock"}},
+    ),
     "list-orders": Case(
-        lambda c: c.orders.list(limit=100, page=100, order="-updated_at"), "GET", "/v1/orders",
-        query=[("limit", "100"), ("page", "100"), ("order", "-updated_at")]),
+        lambda c: c.orders.list(limit=100, page=100, order="-updated_at"),
+        "GET",
+        "/v1/orders",
+        query=[("limit", "100"), ("page", "100"), ("order", "-updated_at")],
+    ),
     "import-orders": Case(
-        lambda c: c.orders.import_json([
-            {**ORDER_BODY, "status": "FULFILLED"},
-            {"source_id": "ORD-2", "amount": 1000, "status": "FULFILLED",
-             "customer": {"source_id": "cust-2"}},
-        ]),
-        "POST", "/v1/orders/import",
+        lambda c: c.orders.import_json(
+            [
+                {**ORDER_BODY, "status": "FULFILLED"},
+                {
+                    "source_id": "ORD-2",
+                    "amount": 1000,
+                    "status": "FULFILLED",
+                    "customer": {"source_id": "cust-2"},
+                },
+            ]
+        ),
+        "POST",
+        "/v1/orders/import",
         body=[
             {**ORDER_BODY, "status": "FULFILLED"},
-            {"source_id": "ORD-2", "amount": 1000, "status": "FULFILLED",
-             "customer": {"source_id": "cust-2"}},
-        ]),
+            {
+                "source_id": "ORD-2",
+                "amount": 1000,
+                "status": "FULFILLED",
+                "customer": {"source_id": "cust-2"},
+            },
+        ],
+    ),
     "create-order-export": Case(
-        lambda c: c.orders.export({"order": "-created_at", "fields": ["id", "source_id", "amount"],
-                                   "filters": {"junction": "and",
-                                               "status": {"conditions": {"$in": ["PAID"]}}}}),
-        "POST", "/v1/orders/export",
-        body={"parameters": {"order": "-created_at", "fields": ["id", "source_id", "amount"],
-                             "filters": {"junction": "and",
-                                         "status": {"conditions": {"$in": ["PAID"]}}}}}),
+        lambda c: c.orders.export(
+            {
+                "order": "-created_at",
+                "fields": ["id", "source_id", "amount"],
+                "filters": {"junction": "and", "status": {"conditions": {"$in": ["PAID"]}}},
+            }
+        ),
+        "POST",
+        "/v1/orders/export",
+        body={
+            "parameters": {
+                "order": "-created_at",
+                "fields": ["id", "source_id", "amount"],
+                "filters": {"junction": "and", "status": {"conditions": {"$in": ["PAID"]}}},
+            }
+        },
+    ),
     # Async actions, validations, exports
-    "get-async-action": Case(lambda c: c.async_actions.get("aa_0adad13d6f057f088e"), "GET",
-                             "/v1/async-actions/aa_0adad13d6f057f088e"),
+    "get-async-action": Case(
+        lambda c: c.async_actions.get("aa_0adad13d6f057f088e"),
+        "GET",
+        "/v1/async-actions/aa_0adad13d6f057f088e",
+    ),
     "list-async-actions": Case(
         lambda c: c.async_actions.list(limit=50, end_date="2024-03-01T12:00:00Z"),
-        "GET", "/v1/async-actions", query=[("limit", "50"), ("end_date", "2024-03-01T12:00:00Z")]),
+        "GET",
+        "/v1/async-actions",
+        query=[("limit", "50"), ("end_date", "2024-03-01T12:00:00Z")],
+    ),
     "validate-stacked-discounts": Case(
-        lambda c: c.validations.validate({
-            "redeemables": REDEEMABLES, "order": ORDER_BODY, "customer": {"source_id": CUSTOMER},
-            "session": {"type": "LOCK"}, "options": {"expand": ["order", "redeemable"]},
-        }),
-        "POST", "/v1/validations",
+        lambda c: c.validations.validate(
+            {
+                "redeemables": REDEEMABLES,
+                "order": ORDER_BODY,
+                "customer": {"source_id": CUSTOMER},
+                "session": {"type": "LOCK"},
+                "options": {"expand": ["order", "redeemable"]},
+            }
+        ),
+        "POST",
+        "/v1/validations",
         body={
-            "redeemables": REDEEMABLES, "order": ORDER_BODY, "customer": {"source_id": CUSTOMER},
-            "session": {"type": "LOCK"}, "options": {"expand": ["order", "redeemable"]},
-        }),
-    "get-export": Case(lambda c: c.exports.get("exp_ex6zq0x0EEa9S0N68QcqhxcQ"), "GET",
-                       "/v1/exports/exp_ex6zq0x0EEa9S0N68QcqhxcQ"),
+            "redeemables": REDEEMABLES,
+            "order": ORDER_BODY,
+            "customer": {"source_id": CUSTOMER},
+            "session": {"type": "LOCK"},
+            "options": {"expand": ["order", "redeemable"]},
+        },
+    ),
+    "get-export": Case(
+        lambda c: c.exports.get("exp_ex6zq0x0EEa9S0N68QcqhxcQ"),
+        "GET",
+        "/v1/exports/exp_ex6zq0x0EEa9S0N68QcqhxcQ",
+    ),
     "download-export": Case(
         lambda c: c.exports.download("exp_ex6zq0x0EEa9S0N68QcqhxcQ", "tok/+=%&"),
-        "GET", "/v1/exports/exp_ex6zq0x0EEa9S0N68QcqhxcQ", query=[("token", "tok/+=%&")],
-        base=DOWNLOAD, response="id,code\nv_1,Ünïcode \"CODE\",x\r\n".encode(),
-        content_type="text/plain"),
+        "GET",
+        "/v1/exports/exp_ex6zq0x0EEa9S0N68QcqhxcQ",
+        query=[("token", "tok/+=%&")],
+        base=DOWNLOAD,
+        response='id,code\nv_1,Ünïcode "CODE",x\r\n'.encode(),
+        content_type="text/plain",
+    ),
 }
 
 #: Operations sent as multipart CSV uploads (their body is checked as a file part).
@@ -410,8 +622,13 @@ class FakeSleep:
 @pytest.fixture
 def client() -> VoucherifyClient:
     conf = settings.VOUCHERIFY
-    with VoucherifyClient(conf["APP_ID"], conf["SECRET_KEY"], conf["API_URL"], sleep=FakeSleep(),
-                          retry=RetryPolicy(max_retries=0, budget=0.0)) as built:
+    with VoucherifyClient(
+        conf["APP_ID"],
+        conf["SECRET_KEY"],
+        conf["API_URL"],
+        sleep=FakeSleep(),
+        retry=RetryPolicy(max_retries=0, budget=0.0),
+    ) as built:
         yield built
 
 
@@ -483,13 +700,16 @@ def test_operation_on_the_wire(operation_id, client, mocked, monkeypatch):
 
     if case.content_type == "application/json":
         served = served_json(operation_id) if case.status != 204 else None
-        mocked.add(case.method, ANY_URL, status=case.status,
-                   body=json.dumps(served) if served is not None else b"",
-                   content_type="application/json")
+        mocked.add(
+            case.method,
+            ANY_URL,
+            status=case.status,
+            body=json.dumps(served) if served is not None else b"",
+            content_type="application/json",
+        )
     else:
         served = case.response
-        mocked.add(case.method, ANY_URL, status=case.status, body=served,
-                   content_type=case.content_type)
+        mocked.add(case.method, ANY_URL, status=case.status, body=served, content_type=case.content_type)
 
     result = case.call(client)
 
@@ -646,8 +866,9 @@ def declared_properties(schema: Any) -> set[str] | None:
     return names or None
 
 
-JSON_BODY_OPERATIONS = sorted(op for op, case in CASES.items()
-                              if case.body is not NO_BODY and op not in MULTIPART)
+JSON_BODY_OPERATIONS = sorted(
+    op for op, case in CASES.items() if case.body is not NO_BODY and op not in MULTIPART
+)
 
 
 @pytest.mark.parametrize("operation_id", JSON_BODY_OPERATIONS)
@@ -697,16 +918,19 @@ def test_csv_upload_field_is_the_spec_file_field(operation_id):
 # --- percent-encoding of path parameters ------------------------------------------------------
 
 
-@pytest.mark.parametrize("code", [
-    "A/B?C#D%E ü",
-    "50%OFF",
-    "a+b=c&d",
-    "...",
-    "%2F",
-    "~tilde_under-dash.",
-    "émoji-🎉",
-    "semi;colon,comma:colon@at",
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "A/B?C#D%E ü",
+        "50%OFF",
+        "a+b=c&d",
+        "...",
+        "%2F",
+        "~tilde_under-dash.",
+        "émoji-🎉",
+        "semi;colon,comma:colon@at",
+    ],
+)
 def test_code_round_trips_as_one_path_segment(code, client, mocked):
     mocked.add("GET", ANY_URL, json={"code": code})
     mocked.add("DELETE", ANY_URL, status=204)

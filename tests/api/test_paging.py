@@ -73,8 +73,9 @@ class FakeSleep:
 
 @pytest.fixture
 def client():
-    with VoucherifyClient("test-app-id", "test-secret-key", API, sleep=FakeSleep(),
-                          retry=RetryPolicy(max_retries=0, budget=0.0)) as built:
+    with VoucherifyClient(
+        "test-app-id", "test-secret-key", API, sleep=FakeSleep(), retry=RetryPolicy(max_retries=0, budget=0.0)
+    ) as built:
         yield built
 
 
@@ -99,8 +100,15 @@ def assert_no_duplicates(items: list[dict[str, Any]]) -> None:
 class PageServer:
     """``page``/``limit`` listing with ``total``, ``order`` and ``created_at`` bounds."""
 
-    def __init__(self, key: str, items: list[dict[str, Any]], *, max_page: int,
-                 after_inclusive: bool = True, default_order: str = "-created_at") -> None:
+    def __init__(
+        self,
+        key: str,
+        items: list[dict[str, Any]],
+        *,
+        max_page: int,
+        after_inclusive: bool = True,
+        default_order: str = "-created_at",
+    ) -> None:
         self.key = key
         self.items = items  # ascending by created_at
         self.max_page = max_page
@@ -123,8 +131,11 @@ class PageServer:
         after = query.get("created_at[after]")
         before = query.get("created_at[before]")
         if after:
-            selected = [i for i in selected
-                        if i["created_at"] > after or (self.after_inclusive and i["created_at"] == after)]
+            selected = [
+                i
+                for i in selected
+                if i["created_at"] > after or (self.after_inclusive and i["created_at"] == after)
+            ]
         if before:
             selected = [i for i in selected if i["created_at"] < before]
         order = query.get("order", self.default_order)
@@ -133,8 +144,14 @@ class PageServer:
         elif order != "created_at":
             return bad_request(f"unexpected order {order}")
         start = (page - 1) * limit
-        return json_reply({"object": "list", "data_ref": self.key,
-                           self.key: selected[start:start + limit], "total": len(selected)})
+        return json_reply(
+            {
+                "object": "list",
+                "data_ref": self.key,
+                self.key: selected[start : start + limit],
+                "total": len(selected),
+            }
+        )
 
 
 def vouchers(count: int, ties: range = range(0)) -> list[dict[str, Any]]:
@@ -142,8 +159,15 @@ def vouchers(count: int, ties: range = range(0)) -> list[dict[str, Any]]:
     out = []
     for n in range(count):
         second = ties.start if n in ties else n
-        out.append({"id": f"v_{n:06d}", "code": f"CODE-{n:06d}", "object": "voucher",
-                    "created_at": ts(second), "metadata": {"n": n}})
+        out.append(
+            {
+                "id": f"v_{n:06d}",
+                "code": f"CODE-{n:06d}",
+                "object": "voucher",
+                "created_at": ts(second),
+                "metadata": {"n": n},
+            }
+        )
     return out
 
 
@@ -221,13 +245,16 @@ def test_vouchers_empty_list(client, mocked):
 
 
 def test_redemptions_walk_pages_with_callers_filters(client, mocked):
-    items = [{"id": f"r_{n:04d}", "object": "redemption", "result": "SUCCESS",
-              "created_at": ts(n)} for n in range(250)]
+    items = [
+        {"id": f"r_{n:04d}", "object": "redemption", "result": "SUCCESS", "created_at": ts(n)}
+        for n in range(250)
+    ]
     server = PageServer("redemptions", items, max_page=99)
     mocked.add_callback("GET", url_for("/v1/redemptions"), callback=server)
 
-    got = list(client.redemptions.iterate(result="SUCCESS",
-                                          filters={"voucher_code": {"conditions": {"$is": "X"}}}))
+    got = list(
+        client.redemptions.iterate(result="SUCCESS", filters={"voucher_code": {"conditions": {"$is": "X"}}})
+    )
 
     assert got == items
     assert [q["page"] for q in server.queries] == ["1", "2", "3"]
@@ -237,8 +264,7 @@ def test_redemptions_walk_pages_with_callers_filters(client, mocked):
 
 
 def test_redemptions_slide_past_page_99(client, mocked):
-    items = [{"id": f"r_{n:06d}", "object": "redemption", "created_at": ts(n)}
-             for n in range(9_950)]
+    items = [{"id": f"r_{n:06d}", "object": "redemption", "created_at": ts(n)} for n in range(9_950)]
     server = PageServer("redemptions", items, max_page=99)
     mocked.add_callback("GET", url_for("/v1/redemptions"), callback=server)
 
@@ -277,7 +303,8 @@ def test_orders_beyond_the_page_cap_are_not_dropped_silently(client, mocked):
     except Exception as exc:
         failed = exc
     assert failed is not None or ids(got) == ids(items), (
-        f"iterate() stopped after {len(got)} of {len(items)} orders without an error")
+        f"iterate() stopped after {len(got)} of {len(items)} orders without an error"
+    )
 
 
 def test_page_based_walk_stops_when_server_repeats_the_same_page(client, mocked):
@@ -326,7 +353,7 @@ class CursorServer:
         if "starting_after_id" in query:
             position = [i["id"] for i in self.items].index(query["starting_after_id"])
             start = position + 1
-        chunk = self.items[start:start + limit]
+        chunk = self.items[start : start + limit]
         has_more = start + limit < len(self.items)
         body: dict[str, Any] = {"object": "list", "data_ref": "data", "data": chunk, "has_more": has_more}
         if self.send_cursor:
@@ -335,12 +362,18 @@ class CursorServer:
 
 
 CURSOR_CASES: dict[str, tuple[str, Callable[[VoucherifyClient], Any]]] = {
-    "voucher-transactions": ("/v1/vouchers/GIFT%2F1/transactions",
-                             lambda c: c.vouchers.iterate_transactions("GIFT/1", order="-id")),
-    "customer-activity": ("/v1/customers/cust%40shop/activity",
-                          lambda c: c.customers.iterate_activity("cust@shop", order="-id")),
-    "customer-redeemables": ("/v1/customers/cust%40shop/redeemables",
-                             lambda c: c.customers.iterate_redeemables("cust@shop", order="-id")),
+    "voucher-transactions": (
+        "/v1/vouchers/GIFT%2F1/transactions",
+        lambda c: c.vouchers.iterate_transactions("GIFT/1", order="-id"),
+    ),
+    "customer-activity": (
+        "/v1/customers/cust%40shop/activity",
+        lambda c: c.customers.iterate_activity("cust@shop", order="-id"),
+    ),
+    "customer-redeemables": (
+        "/v1/customers/cust%40shop/redeemables",
+        lambda c: c.customers.iterate_redeemables("cust@shop", order="-id"),
+    ),
 }
 
 
@@ -380,8 +413,9 @@ def test_cursor_walk_stops_when_server_repeats_the_same_page(client, mocked, nam
         calls.append(request.url)
         if len(calls) > MAX_REQUESTS:
             raise RunawayPagingError(f"{len(calls)} requests for one repeated page")
-        return json_reply({"object": "list", "data": page, "has_more": True,
-                           "more_starting_after": page[-1]["id"]})
+        return json_reply(
+            {"object": "list", "data": page, "has_more": True, "more_starting_after": page[-1]["id"]}
+        )
 
     mocked.add_callback("GET", url_for(path), callback=same_page)
 
@@ -398,8 +432,15 @@ def test_cursor_walk_stops_when_server_repeats_the_same_page(client, mocked, nam
 
 
 def customers(count: int, ties: range = range(0)) -> list[dict[str, Any]]:
-    return [{"id": f"cust_{n:05d}", "source_id": f"shop-{n}", "object": "customer",
-             "created_at": ts(ties.start if n in ties else n)} for n in range(count)]
+    return [
+        {
+            "id": f"cust_{n:05d}",
+            "source_id": f"shop-{n}",
+            "object": "customer",
+            "created_at": ts(ties.start if n in ties else n),
+        }
+        for n in range(count)
+    ]
 
 
 @pytest.mark.parametrize("after_inclusive", [True, False], ids=["after-inclusive", "after-exclusive"])
@@ -414,8 +455,9 @@ def test_customers_slide_past_page_99_without_gaps_or_duplicates(client, mocked,
 
     assert_no_duplicates(got)
     assert ids(got) == ids(items)
-    assert all(q["city"] == "Berlin" and q["limit"] == "100" and q["order"] == "created_at"
-               for q in server.queries)
+    assert all(
+        q["city"] == "Berlin" and q["limit"] == "100" and q["order"] == "created_at" for q in server.queries
+    )
     assert all(int(q["page"]) <= 99 for q in server.queries)
     assert server.queries[99]["page"] == "1" and "created_at[after]" in server.queries[99]
 
@@ -471,15 +513,32 @@ class AsyncActionsServer:
         if not 1 <= limit <= 100:
             return bad_request(f"limit {limit}")
         end = query.get("end_date")
-        selected = [i for i in self.items if end is None or i["created_at"] < end
-                    or (self.inclusive and i["created_at"] == end)]
-        return json_reply({"object": "list", "data_ref": "async_actions",
-                           "async_actions": selected[:limit], "has_more": len(selected) > limit})
+        selected = [
+            i
+            for i in self.items
+            if end is None or i["created_at"] < end or (self.inclusive and i["created_at"] == end)
+        ]
+        return json_reply(
+            {
+                "object": "list",
+                "data_ref": "async_actions",
+                "async_actions": selected[:limit],
+                "has_more": len(selected) > limit,
+            }
+        )
 
 
 def test_async_actions_walk_back_with_end_date(client, mocked):
-    items = [{"id": f"aa_{n:05d}", "object": "async_action", "type": "CUSTOMERS.IMPORT_CSV",
-              "status": "DONE", "created_at": ts(n * 2)} for n in range(333)]
+    items = [
+        {
+            "id": f"aa_{n:05d}",
+            "object": "async_action",
+            "type": "CUSTOMERS.IMPORT_CSV",
+            "status": "DONE",
+            "created_at": ts(n * 2),
+        }
+        for n in range(333)
+    ]
     server = AsyncActionsServer(items)
     mocked.add_callback("GET", url_for("/v1/async-actions"), callback=server)
 
@@ -494,8 +553,14 @@ def test_async_actions_walk_back_with_end_date(client, mocked):
 
 @pytest.mark.parametrize("inclusive", [True, False], ids=["end-inclusive", "end-exclusive"])
 def test_async_actions_sharing_an_instant_at_the_page_edge_are_not_lost(client, mocked, inclusive):
-    items = [{"id": f"aa_{n:05d}", "object": "async_action",
-              "created_at": ts(n * 2 if not 140 <= n < 170 else 280)} for n in range(333)]
+    items = [
+        {
+            "id": f"aa_{n:05d}",
+            "object": "async_action",
+            "created_at": ts(n * 2 if not 140 <= n < 170 else 280),
+        }
+        for n in range(333)
+    ]
     server = AsyncActionsServer(items, inclusive=inclusive)
     mocked.add_callback("GET", url_for("/v1/async-actions"), callback=server)
 

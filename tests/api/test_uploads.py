@@ -42,8 +42,9 @@ KEEP_LIMIT = 1 << 20  # the fake server keeps bodies up to 1 MiB for byte-exact 
 
 
 class Received:
-    def __init__(self, path: str, headers: dict[str, str], size: int, sha256: str,
-                 body: bytes | None) -> None:
+    def __init__(
+        self, path: str, headers: dict[str, str], size: int, sha256: str, body: bytes | None
+    ) -> None:
         self.path = path
         self.headers = headers
         self.size = size
@@ -88,9 +89,15 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             read_exactly(int(self.headers.get("Content-Length", "0")))
 
-        self.server.received.append(Received(
-            self.path, {k.lower(): v for k, v in self.headers.items()}, size, digest.hexdigest(),
-            bytes(kept) if self.server.keep_bodies and size <= KEEP_LIMIT else None))
+        self.server.received.append(
+            Received(
+                self.path,
+                {k.lower(): v for k, v in self.headers.items()},
+                size,
+                digest.hexdigest(),
+                bytes(kept) if self.server.keep_bodies and size <= KEEP_LIMIT else None,
+            )
+        )
         payload = json.dumps(ACCEPTED).encode()
         self.send_response(202)
         self.send_header("Content-Type", "application/json")
@@ -135,15 +142,22 @@ class FakeSleep:
 @pytest.fixture
 def client(server: _Server) -> Iterator[VoucherifyClient]:
     url = f"http://127.0.0.1:{server.server_address[1]}"
-    with VoucherifyClient("test-app-id", "test-secret-key", url, sleep=FakeSleep(),
-                          retry=RetryPolicy(max_retries=0, budget=0.0), read_timeout=30) as built:
+    with VoucherifyClient(
+        "test-app-id",
+        "test-secret-key",
+        url,
+        sleep=FakeSleep(),
+        retry=RetryPolicy(max_retries=0, budget=0.0),
+        read_timeout=30,
+    ) as built:
         yield built
 
 
 def parse_multipart(received: Received) -> tuple[str, bytes]:
     """(file part headers, file content) of a one-file multipart body, checked strictly."""
-    match = re.fullmatch(r"multipart/form-data; boundary=([0-9A-Za-z'()+_,./:=?-]{1,70})",
-                         received.headers["content-type"])
+    match = re.fullmatch(
+        r"multipart/form-data; boundary=([0-9A-Za-z'()+_,./:=?-]{1,70})", received.headers["content-type"]
+    )
     assert match, received.headers["content-type"]
     boundary = match.group(1).encode()
     body = received.body
@@ -151,7 +165,7 @@ def parse_multipart(received: Received) -> tuple[str, bytes]:
     opening = b"--" + boundary + b"\r\n"
     closing = b"\r\n--" + boundary + b"--\r\n"
     assert body.startswith(opening) and body.endswith(closing)
-    inner = body[len(opening):-len(closing)]
+    inner = body[len(opening) : -len(closing)]
     assert boundary not in inner[:200]  # one part only
     head, separator, content = inner.partition(b"\r\n\r\n")
     assert separator
@@ -267,8 +281,8 @@ class OneShotStream(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         self.reads += 1
-        chunk = self._data[self._position:self._position + min(len(buffer), self._block)]
-        buffer[:len(chunk)] = chunk
+        chunk = self._data[self._position : self._position + min(len(buffer), self._block)]
+        buffer[: len(chunk)] = chunk
         self._position += len(chunk)
         return len(chunk)
 
@@ -317,8 +331,9 @@ def test_large_file_is_streamed_with_bounded_memory(client, server, tmp_path):
         out.write(b"Code,Voucher Type,Value\n")
         row = 0
         while out.tell() < 20 * 1024 * 1024:
-            block = b"".join(b"BIG-%08d,DISCOUNT_VOUCHER,%d\n" % (n, n % 90 + 10)
-                             for n in range(row, row + 10_000))
+            block = b"".join(
+                b"BIG-%08d,DISCOUNT_VOUCHER,%d\n" % (n, n % 90 + 10) for n in range(row, row + 10_000)
+            )
             out.write(block)
             row += 10_000
     file_size = source.stat().st_size
@@ -345,8 +360,10 @@ def test_large_file_is_streamed_with_bounded_memory(client, server, tmp_path):
     used = peak - baseline
     assert used < file_size // 10, f"peak {used:,} bytes while uploading {file_size:,}"
     boundary = received.headers["content-type"].split("boundary=", 1)[1]
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
-            f"filename=\"big.csv\"\r\nContent-Type: text/csv\r\n\r\n").encode()
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+        f'filename="big.csv"\r\nContent-Type: text/csv\r\n\r\n'
+    ).encode()
     tail = f"\r\n--{boundary}--\r\n".encode()
     assert received.size == len(head) + file_size + len(tail)
     whole = hashlib.sha256(head)
@@ -367,8 +384,10 @@ def test_large_file_bytes_hash_matches(client, server, tmp_path):
     client.customers.import_csv(source)
     [received] = server.received
     boundary = received.headers["content-type"].split("boundary=", 1)[1]
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
-            f"filename=\"big.csv\"\r\nContent-Type: text/csv\r\n\r\n").encode()
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+        f'filename="big.csv"\r\nContent-Type: text/csv\r\n\r\n'
+    ).encode()
     tail = f"\r\n--{boundary}--\r\n".encode()
     assert received.sha256 == hashlib.sha256(head + content + tail).hexdigest()
     assert int(received.headers["content-length"]) == len(head) + len(content) + len(tail)
@@ -434,8 +453,13 @@ class FailFirstAdapter(BaseAdapter):
 
 
 def retrying_client(adapter: FailFirstAdapter, sleep: FakeSleep) -> VoucherifyClient:
-    built = VoucherifyClient("test-app-id", "test-secret-key", "https://api.voucherify.io",
-                             sleep=sleep, retry=RetryPolicy(max_retries=2, budget=60, backoff_base=0.01))
+    built = VoucherifyClient(
+        "test-app-id",
+        "test-secret-key",
+        "https://api.voucherify.io",
+        sleep=sleep,
+        retry=RetryPolicy(max_retries=2, budget=60, backoff_base=0.01),
+    )
     built.transport.session.mount("https://", adapter)
     return built
 
@@ -499,4 +523,5 @@ def test_partly_consumed_non_seekable_stream_is_never_resent_truncated():
         resent = adapter.bodies[1]
         assert resent.startswith(b"--") and content in resent, (
             f"retry sent {len(resent):,} bytes starting {resent[:40]!r}: the remainder of a "
-            "half-read stream was uploaded as if it were the whole CSV")
+            "half-read stream was uploaded as if it were the whole CSV"
+        )

@@ -42,8 +42,17 @@ HTML_AFTER = "html_after"  # handled; the answer is replaced by a 200 HTML page
 RAISE_BEFORE = "raise_before"  # an unexpected exception (not requests') before sending
 RAISE_AFTER = "raise_after"  # an unexpected exception after Voucherify handled it
 
-KINDS = (STALL_BEFORE_SEND, HELD_BY_SERVER, LATE_ANSWER, CRASH_BEFORE, CRASH_AFTER, HTML_BEFORE,
-         HTML_AFTER, RAISE_BEFORE, RAISE_AFTER)  # fmt: skip
+KINDS = (
+    STALL_BEFORE_SEND,
+    HELD_BY_SERVER,
+    LATE_ANSWER,
+    CRASH_BEFORE,
+    CRASH_AFTER,
+    HTML_BEFORE,
+    HTML_AFTER,
+    RAISE_BEFORE,
+    RAISE_AFTER,
+)
 
 
 @dataclass
@@ -174,6 +183,10 @@ class Clock:
 
 def live_redemptions(sandbox: Any) -> list[dict[str, Any]]:
     """Per-code redemptions Voucherify holds and has not rolled back."""
-    return [r for r in sandbox.state.redemptions.values()
-            if r.get("result") == "SUCCESS" and r.get("related_object_type") == "voucher"
-            and r.get("status") != "ROLLED_BACK"]  # fmt: skip
+    return [
+        r
+        for r in sandbox.state.redemptions.values()
+        if r.get("result") == "SUCCESS"
+        and r.get("related_object_type") == "voucher"
+        and r.get("status") != "ROLLED_BACK"
+    ]

@@ -15,8 +15,14 @@ from tests.sync.conftest import CallLog
 
 def checkout_conf(**overrides: Any) -> dict[str, Any]:
     conf = dict(settings.VOUCHERIFY)
-    conf.update(MAX_RETRIES=0, CHECKOUT_TIMEOUT=0.5, CHECKOUT_RECONCILE_GRACE=0,
-                CHECKOUT_ROLLBACK_BACKOFF=0.01, CHECKOUT_ROLLBACK_BACKOFF_MAX=0.05, SYNC_ENABLED=False)
+    conf.update(
+        MAX_RETRIES=0,
+        CHECKOUT_TIMEOUT=0.5,
+        CHECKOUT_RECONCILE_GRACE=0,
+        CHECKOUT_ROLLBACK_BACKOFF=0.01,
+        CHECKOUT_ROLLBACK_BACKOFF_MAX=0.05,
+        SYNC_ENABLED=False,
+    )
     conf.update(overrides)
     return conf
 
@@ -36,12 +42,16 @@ def sandbox(voucherify_sandbox: Any, eager_celery: Any) -> Iterator[Any]:
         yield voucherify_sandbox
 
 
-def make_voucher(code: str, *, amount_off: int = 500, quantity: int | None = None,
-                 **extra: Any) -> dict[str, Any]:
+def make_voucher(
+    code: str, *, amount_off: int = 500, quantity: int | None = None, **extra: Any
+) -> dict[str, Any]:
     from django_voucherify import client
 
-    data: dict[str, Any] = {"type": "DISCOUNT_VOUCHER",
-                            "discount": {"type": "AMOUNT", "amount_off": amount_off}, **extra}
+    data: dict[str, Any] = {
+        "type": "DISCOUNT_VOUCHER",
+        "discount": {"type": "AMOUNT", "amount_off": amount_off},
+        **extra,
+    }
     if quantity is not None:
         data["redemption"] = {"quantity": quantity}
     return client.vouchers.create(code, data)
@@ -51,9 +61,13 @@ def redemptions_of(sandbox: Any, marker: str | None = None) -> list[dict[str, An
     """Successful, non-parent redemptions the sandbox holds (optionally for one ledger row)."""
     from django_voucherify.models.ledger import REFERENCE_METADATA_KEY
 
-    return [r for r in sandbox.state.redemptions.values()
-            if r.get("result") == "SUCCESS" and r.get("related_object_type") == "voucher"
-            and (marker is None or (r.get("metadata") or {}).get(REFERENCE_METADATA_KEY) == marker)]
+    return [
+        r
+        for r in sandbox.state.redemptions.values()
+        if r.get("result") == "SUCCESS"
+        and r.get("related_object_type") == "voucher"
+        and (marker is None or (r.get("metadata") or {}).get(REFERENCE_METADATA_KEY) == marker)
+    ]
 
 
 @contextmanager

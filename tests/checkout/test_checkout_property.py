@@ -55,10 +55,16 @@ settings.register_profile("checkout-ci", max_examples=80, stateful_step_count=20
 settings.register_profile("checkout-long", max_examples=500, stateful_step_count=40, **_COMMON)
 
 #: Settings that pass every system check (E024: 60 s grace > 3.05 + 2 * 0.05 s).
-CONF = {"CONNECT_TIMEOUT": 3.05, "READ_TIMEOUT": 0.2, "CHECKOUT_TIMEOUT": 0.05,
-        "CHECKOUT_RECONCILE_GRACE": 60, "CHECKOUT_ROLLBACK_BACKOFF": 1,
-        "CHECKOUT_ROLLBACK_BACKOFF_MAX": 30, "CHECKOUT_RECONCILE_MAX_ATTEMPTS": 3,
-        "CHECKOUT_ATTENTION_INTERVAL": 120}  # fmt: skip
+CONF = {
+    "CONNECT_TIMEOUT": 3.05,
+    "READ_TIMEOUT": 0.2,
+    "CHECKOUT_TIMEOUT": 0.05,
+    "CHECKOUT_RECONCILE_GRACE": 60,
+    "CHECKOUT_ROLLBACK_BACKOFF": 1,
+    "CHECKOUT_ROLLBACK_BACKOFF_MAX": 30,
+    "CHECKOUT_RECONCILE_MAX_ATTEMPTS": 3,
+    "CHECKOUT_ATTENTION_INTERVAL": 120,
+}
 PAST_EVERYTHING = 4000.0  # seconds: beyond the grace, every lease (300 s), backoff and interval
 
 ORDERS = ("ORD-A", "ORD-B", "ORD-C")
@@ -70,19 +76,34 @@ LIST = ("GET", "/v1/redemptions")
 
 #: Sandbox faults: (keyword arguments of ``faults.add``).
 SANDBOX_FAULTS = [
-    {"status": 400}, {"status": 401}, {"status": 403}, {"status": 404}, {"status": 429},
-    {"status": 500}, {"status": 502}, {"status": 503}, {"status": 504},
-    {"drop": True}, {"drop": True, "after": True}, {"status": 500, "after": True},
-    {"latency": 0.06}, {"latency": 0.06, "after": True},  # longer than CHECKOUT_TIMEOUT
-]  # fmt: skip
+    {"status": 400},
+    {"status": 401},
+    {"status": 403},
+    {"status": 404},
+    {"status": 429},
+    {"status": 500},
+    {"status": 502},
+    {"status": 503},
+    {"status": 504},
+    {"drop": True},
+    {"drop": True, "after": True},
+    {"status": 500, "after": True},
+    {"latency": 0.06},
+    {"latency": 0.06, "after": True},  # longer than CHECKOUT_TIMEOUT
+]
 #: Adversary plans for the redeem (the action, where one applies, is chosen by the rule).
-REDEEM_PLANS = [adversary.STALL_BEFORE_SEND, adversary.HELD_BY_SERVER, adversary.LATE_ANSWER,
-                adversary.CRASH_BEFORE, adversary.CRASH_AFTER, adversary.HTML_BEFORE,
-                adversary.HTML_AFTER]  # fmt: skip
+REDEEM_PLANS = [
+    adversary.STALL_BEFORE_SEND,
+    adversary.HELD_BY_SERVER,
+    adversary.LATE_ANSWER,
+    adversary.CRASH_BEFORE,
+    adversary.CRASH_AFTER,
+    adversary.HTML_BEFORE,
+    adversary.HTML_AFTER,
+]
 
 faults = st.none() | st.sampled_from(SANDBOX_FAULTS) | st.sampled_from(REDEEM_PLANS)
-read_faults = st.none() | st.sampled_from([{"status": 500}, {"status": 503}, {"drop": True},
-                                           {"status": 401}])  # fmt: skip
+read_faults = st.none() | st.sampled_from([{"status": 500}, {"status": 503}, {"drop": True}, {"status": 401}])
 
 
 class PaymentDeclined(Exception):
@@ -139,8 +160,13 @@ class CheckoutMachine(RuleBasedStateMachine):
     def start(self) -> None:
         self._quiet()
 
-    @rule(order=st.sampled_from(ORDERS), codes=st.sampled_from(CODES), pay_ok=st.booleans(),
-          fault=faults, meanwhile=st.sampled_from(["sweep", "cancel"]))  # fmt: skip
+    @rule(
+        order=st.sampled_from(ORDERS),
+        codes=st.sampled_from(CODES),
+        pay_ok=st.booleans(),
+        fault=faults,
+        meanwhile=st.sampled_from(["sweep", "cancel"]),
+    )
     def place_order(self, order: str, codes: list[str], pay_ok: bool, fault: Any, meanwhile: str) -> None:
         def during() -> None:  # what happens while the request is stalled or in flight
             if meanwhile == "cancel" and fault == adversary.LATE_ANSWER:
@@ -159,8 +185,11 @@ class CheckoutMachine(RuleBasedStateMachine):
         try:
             paid = checkout.redeem_then_pay(codes, {"source_id": order, "amount": 10_000}, pay)
         except PaymentDeclined:  # this attempt's redemption must be undone
-            self.must_undo.update(CheckoutRedemption.objects.filter(
-                order_source_id=order, pk__gt=newest).values_list("pk", flat=True))  # fmt: skip
+            self.must_undo.update(
+                CheckoutRedemption.objects.filter(order_source_id=order, pk__gt=newest).values_list(
+                    "pk", flat=True
+                )
+            )
         except (checkout.CheckoutError, adversary.WorkerCrash):
             pass
         else:
@@ -196,8 +225,15 @@ class CheckoutMachine(RuleBasedStateMachine):
         finally:
             self._quiet()
 
-    @rule(where=st.sampled_from([(LIST, adversary.CRASH_BEFORE), (ROLLBACK, adversary.CRASH_BEFORE),
-                                 (ROLLBACK, adversary.CRASH_AFTER)]))  # fmt: skip
+    @rule(
+        where=st.sampled_from(
+            [
+                (LIST, adversary.CRASH_BEFORE),
+                (ROLLBACK, adversary.CRASH_BEFORE),
+                (ROLLBACK, adversary.CRASH_AFTER),
+            ]
+        )
+    )
     def worker_killed_during_sweep(self, where: tuple[tuple[str, str], str]) -> None:
         target, kind = where
         self._fault(target, kind)

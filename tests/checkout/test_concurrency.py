@@ -23,13 +23,23 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def http_sandbox(voucherify_sandbox_server, eager_celery):
     server = voucherify_sandbox_server
-    conf = checkout_conf(API_URL=server.url, APP_ID="sandbox-app-id", SECRET_KEY="sandbox-secret-key",
-                         POOL_SIZE=50, CHECKOUT_TIMEOUT=10.0)
+    conf = checkout_conf(
+        API_URL=server.url,
+        APP_ID="sandbox-app-id",
+        SECRET_KEY="sandbox-secret-key",
+        POOL_SIZE=50,
+        CHECKOUT_TIMEOUT=10.0,
+    )
     with override_settings(VOUCHERIFY=conf):
         django_voucherify.reset_client()
-        django_voucherify.client.vouchers.create("TEN", {
-            "type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 500},
-            "redemption": {"quantity": 10}})
+        django_voucherify.client.vouchers.create(
+            "TEN",
+            {
+                "type": "DISCOUNT_VOUCHER",
+                "discount": {"type": "AMOUNT", "amount_off": 500},
+                "redemption": {"quantity": 10},
+            },
+        )
         yield server.sandbox
     django_voucherify.reset_client()
 
@@ -59,13 +69,17 @@ def test_fifty_concurrent_checkouts_on_quantity_ten(http_sandbox):
     kinds = Counter(r[0] for r in results)
     assert kinds == {"ok": 10, "refused": 40}
     assert {r[1:] for r in results if r[0] == "refused"} == {
-        ("quantity_exceeded", "This code has been used up.")}
+        ("quantity_exceeded", "This code has been used up.")
+    }
     states = Counter(CheckoutRedemption.objects.values_list("state", flat=True))
     assert states == {LedgerState.SUCCEEDED: 10, LedgerState.FAILED: 40}
     # The ledger matches Voucherify's list of redemptions, read through the API.
     listed = list(django_voucherify.client.redemptions.iterate(result="SUCCESS"))
-    ledger_ids = sorted(i for row in CheckoutRedemption.objects.filter(state=LedgerState.SUCCEEDED)
-                        for i in row.redemption_ids)
+    ledger_ids = sorted(
+        i
+        for row in CheckoutRedemption.objects.filter(state=LedgerState.SUCCEEDED)
+        for i in row.redemption_ids
+    )
     assert sorted(r["id"] for r in listed) == ledger_ids
     assert http_sandbox.state.vouchers["TEN"]["redemption"]["redeemed_quantity"] == 10
 
@@ -73,7 +87,8 @@ def test_fifty_concurrent_checkouts_on_quantity_ten(http_sandbox):
 def test_double_click_sends_one_redeem(http_sandbox):
     sent = []
     http_sandbox.response_listeners.append(
-        lambda ex: sent.append(ex.request.path) if ex.request.method == "POST" else None)
+        lambda ex: sent.append(ex.request.path) if ex.request.method == "POST" else None
+    )
     start = threading.Barrier(8)
 
     def click(_):

@@ -20,9 +20,14 @@ def test_validate_reports_discount_per_code_and_totals(sandbox):
     result = checkout.validate(["FIVE", "TEN"], ORDER, "cust-1")
     assert result.valid
     assert [(c.code, c.applicable, c.discount_amount) for c in result.codes] == [
-        ("FIVE", True, 500), ("TEN", True, 1000)]
+        ("FIVE", True, 500),
+        ("TEN", True, 1000),
+    ]
     assert (result.totals.amount, result.totals.discount_amount, result.totals.total_amount) == (
-        10_000, 1500, 8500)
+        10_000,
+        1500,
+        8500,
+    )
     assert not sandbox.state.redemptions  # validation stores nothing
 
 
@@ -141,15 +146,21 @@ def test_redeem_then_pay_rolls_back_when_payment_raises(sandbox):
     assert paid.payment == "charged" and paid.redemption.ledger.state == LedgerState.SUCCEEDED
 
 
-@pytest.mark.parametrize(("codes", "order", "message"), [
-    (["\u200bSPRING"], ORDER, "A voucher code cannot contain invisible or control characters."),
-    (["\u202eEVIL"], ORDER, "A voucher code cannot contain invisible or control characters."),
-    (["X" * 101], ORDER, "A voucher code has at most 100 characters."),
-    (["A"], {"source_id": "O", "amount": 10**12 + 1}, "The order amount is too large"),
-    (["A"], {"source_id": "O", "items": [{"source_id": "x", "quantity": 1}] * 501},
-     "An order has at most 500 lines."),
-    (["A"], {"amount": 100}, "The order needs a source_id"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("codes", "order", "message"),
+    [
+        (["\u200bSPRING"], ORDER, "A voucher code cannot contain invisible or control characters."),
+        (["\u202eEVIL"], ORDER, "A voucher code cannot contain invisible or control characters."),
+        (["X" * 101], ORDER, "A voucher code has at most 100 characters."),
+        (["A"], {"source_id": "O", "amount": 10**12 + 1}, "The order amount is too large"),
+        (
+            ["A"],
+            {"source_id": "O", "items": [{"source_id": "x", "quantity": 1}] * 501},
+            "An order has at most 500 lines.",
+        ),
+        (["A"], {"amount": 100}, "The order needs a source_id"),
+    ],
+)
 def test_bad_input_gets_a_clear_message(sandbox, codes, order, message):
     with pytest.raises(checkout.InvalidCheckoutInput) as invalid:
         checkout.redeem(codes, order)

@@ -133,8 +133,10 @@ def test_unreadable_bodies_are_json_errors(sandbox, raw, content_type, status, k
 
 
 def test_wrong_types_are_field_errors_in_the_stable_shape(sandbox):
-    body = {"codes": ["A"], "order": {"items": [{"source_id": "x", "quantity": 1, "price": 1,
-                                                 "related_object": "\ud800"}]}}  # fmt: skip
+    body = {
+        "codes": ["A"],
+        "order": {"items": [{"source_id": "x", "quantity": 1, "price": 1, "related_object": "\ud800"}]},
+    }
     # Sent with \\u escapes: the lone surrogate reaches the server, which echoes it in a message.
     response = post_raw(APIClient(raise_request_exception=False), VALIDATE, json.dumps(body))
     error = assert_json_error(response, 400, "invalid")
@@ -178,8 +180,9 @@ def test_odd_paths_are_json_404s(sandbox, staff_client, path):
 
 
 def test_a_browser_asking_for_html_gets_json(sandbox):
-    response = APIClient().post(VALIDATE, {"codes": ["A"], "order": {"amount": 1}}, format="json",
-                                HTTP_ACCEPT="text/html")  # fmt: skip
+    response = APIClient().post(
+        VALIDATE, {"codes": ["A"], "order": {"amount": 1}}, format="json", HTTP_ACCEPT="text/html"
+    )
     assert response.status_code == 200 and response["Content-Type"].startswith("application/json")
     response = APIClient().post(VALIDATE, {}, format="json", HTTP_ACCEPT="text/html")
     assert_json_error(response, 400, "invalid")
@@ -227,9 +230,12 @@ texts = st.one_of(
     st.sampled_from(["", " ", "FIVE", "ORD-FUZZ", "sku", "product", "\x00", "\ud800", "\u202e", "A" * 300]),
 )
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(10**30), max_value=10**30),
-    st.floats(allow_nan=False, allow_infinity=False), texts,
-)  # fmt: skip
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=False, allow_infinity=False),
+    texts,
+)
 json_values = st.recursive(
     scalars,
     lambda children: st.one_of(st.lists(children, max_size=4), st.dictionaries(texts, children, max_size=4)),
@@ -245,9 +251,13 @@ items = st.fixed_dictionaries(
     },
 )
 orders_ = st.fixed_dictionaries(
-    {}, optional={"amount": json_values, "items": st.one_of(st.lists(items, max_size=3), json_values),
-                  "source_id": json_values},
-)  # fmt: skip
+    {},
+    optional={
+        "amount": json_values,
+        "items": st.one_of(st.lists(items, max_size=3), json_values),
+        "source_id": json_values,
+    },
+)
 codes = st.one_of(st.lists(texts, max_size=6), json_values)
 validate_bodies = st.fixed_dictionaries(
     {}, optional={"codes": codes, "order": st.one_of(orders_, json_values), "lock": json_values}

@@ -125,8 +125,10 @@ def test_redeem_guesses_count_and_a_refused_guess_writes_no_ledger_row(sandbox, 
     client = APIClient()
     client.force_authenticate(shopper)
     with override_settings(REST_FRAMEWORK=rates(voucherify_validate_failures="3/hour")):
-        answers = [client.post(REDEEM, {"codes": [f"G{i}"], "order_source_id": "ORD-BF"},
-                               format="json") for i in range(5)]  # fmt: skip
+        answers = [
+            client.post(REDEEM, {"codes": [f"G{i}"], "order_source_id": "ORD-BF"}, format="json")
+            for i in range(5)
+        ]
         # Validate and redeem draw from one budget.
         validated = validate(client, ["ANOTHER"]).status_code
     assert [a.status_code for a in answers] == [400, 400, 400, 429, 429]
@@ -152,8 +154,12 @@ def test_a_successful_redeem_gives_its_codes_back(sandbox, shopper):
 
 
 def test_sliding_window_weighs_the_previous_window(monkeypatch, settings):
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-                                   "LOCATION": f"sliding-{uuid.uuid4()}"}}  # fmt: skip
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": f"sliding-{uuid.uuid4()}",
+        }
+    }
     counter = throttling.WindowCounter("scope", "ident", limit=4, duration=100)
     clock = [1000.0 * 100 + 99]  # the last second of a window
     monkeypatch.setattr(throttling.time, "time", lambda: clock[0])
@@ -170,11 +176,15 @@ def test_sliding_window_weighs_the_previous_window(monkeypatch, settings):
 
 CACHES = {
     "locmem": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    "redis": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-              "LOCATION": settings.CELERY_BROKER_URL.rsplit("/", 1)[0] + "/14"},
-    "database": {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
-                 "LOCATION": "voucherify_test_throttle_cache"},
-}  # fmt: skip
+    "redis": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": settings.CELERY_BROKER_URL.rsplit("/", 1)[0] + "/14",
+    },
+    "database": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "voucherify_test_throttle_cache",
+    },
+}
 
 THREADS, LIMIT = 8, 3
 

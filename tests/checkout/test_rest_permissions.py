@@ -56,9 +56,16 @@ def orders(django_user_model):
     return ann
 
 
-@pytest.mark.parametrize(("role", "allowed"), [
-    ("anonymous", False), ("plain", False), ("staff", False), ("permitted", True), ("superuser", True),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("role", "allowed"),
+    [
+        ("anonymous", False),
+        ("plain", False),
+        ("staff", False),
+        ("permitted", True),
+        ("superuser", True),
+    ],
+)
 def test_rollback_needs_the_change_permission_of_the_ledger(
     sandbox, orders, django_user_model, role, allowed
 ):
@@ -107,9 +114,16 @@ def test_rollback_is_refused_to_a_user_with_only_the_add_permission(sandbox, ord
 
 
 @pytest.mark.parametrize("order", ["ORD-ANN", "ORD-GUEST"])
-@pytest.mark.parametrize(("role", "allowed"), [
-    ("anonymous", False), ("plain", False), ("staff", False), ("permitted", True), ("superuser", True),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("role", "allowed"),
+    [
+        ("anonymous", False),
+        ("plain", False),
+        ("staff", False),
+        ("permitted", True),
+        ("superuser", True),
+    ],
+)
 def test_redeeming_someone_elses_order_needs_the_add_permission(
     sandbox, orders, django_user_model, role, allowed, order
 ):

@@ -27,6 +27,7 @@ class Broker:
     def _recorder(self, task):
         def apply_async(args, **kwargs):
             self.sent.append((task.name.rsplit(".", 1)[-1], args[0]))
+
         return apply_async
 
     def take(self) -> list[tuple[str, int]]:
@@ -51,10 +52,13 @@ def _rows(sandbox):
     with pytest.raises(checkout.CheckoutUnavailable):
         checkout.redeem(["FIVE"], {"source_id": "ORD-U", "amount": 1000})
     done = checkout.redeem(["FIVE"], {"source_id": "ORD-R", "amount": 1000}).ledger
-    CheckoutRedemption.objects.filter(pk=done.pk).update(rollback_requested_at=timezone.now(),
-                                                         rollback_reason="refund")
-    return (CheckoutRedemption.objects.get(order_source_id="ORD-U"),
-            CheckoutRedemption.objects.get(order_source_id="ORD-R"))
+    CheckoutRedemption.objects.filter(pk=done.pk).update(
+        rollback_requested_at=timezone.now(), rollback_reason="refund"
+    )
+    return (
+        CheckoutRedemption.objects.get(order_source_id="ORD-U"),
+        CheckoutRedemption.objects.get(order_source_id="ORD-R"),
+    )
 
 
 def test_repeated_sweeps_send_one_rollback(sandbox, monkeypatch):
@@ -81,8 +85,9 @@ def test_sweeps_during_an_outage_keep_one_chain_per_row(sandbox, monkeypatch):
     for _round in range(3):
         broker.work(messages)  # each attempt fails and schedules exactly its own next attempt
         messages = broker.take()
-        assert sorted(messages) == sorted([("reconcile_checkout_redemption", unknown.pk),
-                                           ("rollback_checkout_redemption", rollback.pk)])
+        assert sorted(messages) == sorted(
+            [("reconcile_checkout_redemption", unknown.pk), ("rollback_checkout_redemption", rollback.pk)]
+        )
         for _ in range(5):
             tasks.checkout_sweep()
         assert broker.take() == []  # the chains hold their rows

@@ -37,19 +37,22 @@ def redeemed(sandbox, code: str) -> int:
     return int(sandbox.state.vouchers[code]["redemption"]["redeemed_quantity"])
 
 
-@pytest.mark.parametrize(("exc", "may_have_happened"), [
-    (TransportError("refused", request_sent=False), False),
-    (RequestTimeout("connect timeout", request_sent=False), False),
-    (RateLimitedError(429, {"key": "too_many_requests"}), False),
-    (ServerError(503, {"key": "service_unavailable"}), False),
-    (TransportError("connection reset"), True),
-    (RequestTimeout("read timeout"), True),
-    (ServerError(500, {}), True),
-    (ServerError(502, {}), True),
-    (ServerError(504, {}), True),
-    (ServerError(507, {}), True),
-    (APIError(520, {}), True),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("exc", "may_have_happened"),
+    [
+        (TransportError("refused", request_sent=False), False),
+        (RequestTimeout("connect timeout", request_sent=False), False),
+        (RateLimitedError(429, {"key": "too_many_requests"}), False),
+        (ServerError(503, {"key": "service_unavailable"}), False),
+        (TransportError("connection reset"), True),
+        (RequestTimeout("read timeout"), True),
+        (ServerError(500, {}), True),
+        (ServerError(502, {}), True),
+        (ServerError(504, {}), True),
+        (ServerError(507, {}), True),
+        (APIError(520, {}), True),
+    ],
+)
 def test_only_proof_of_no_processing_counts_as_not_redeemed(exc, may_have_happened):
     assert redeem_may_have_happened(exc) is may_have_happened
 

@@ -11,8 +11,7 @@ from django.test import override_settings
 
 from tests.sync.conftest import CallLog
 
-FAST = {"JOB_POLL_INTERVAL": 0.02, "JOB_POLL_INTERVAL_MAX": 0.1, "JOB_RESUBMIT_AFTER": 30.0,
-        "MAX_RETRIES": 0}  # fmt: skip
+FAST = {"JOB_POLL_INTERVAL": 0.02, "JOB_POLL_INTERVAL_MAX": 0.1, "JOB_RESUBMIT_AFTER": 30.0, "MAX_RETRIES": 0}
 
 
 @pytest.fixture

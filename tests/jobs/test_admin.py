@@ -18,8 +18,9 @@ UPLOAD = "admin:django_voucherify_job_upload"
 
 
 def test_upload_with_a_wrong_header_shows_the_error_and_sends_nothing(admin_client, sandbox):
-    page = admin_client.post(reverse(UPLOAD), {
-        "what": "vouchers", "file": SimpleUploadedFile("x.csv", b"Name,Value\nA,1\n")})  # fmt: skip
+    page = admin_client.post(
+        reverse(UPLOAD), {"what": "vouchers", "file": SimpleUploadedFile("x.csv", b"Name,Value\nA,1\n")}
+    )
     assert page.status_code == 200
     assert "no Code column" in page.content.decode()
     assert Job.objects.count() == 0 and sandbox.calls.calls == []
@@ -29,8 +30,9 @@ def test_upload_starts_a_job_and_its_page_shows_progress_and_failed_rows(admin_c
     changelist = admin_client.get(reverse("admin:django_voucherify_job_changelist")).content.decode()
     assert "Import a CSV" in changelist
     data = b"Code,Value,Expiration Date\nGOOD,10,2030-01-01\nBAD,10,tomorrow\n"
-    response = admin_client.post(reverse(UPLOAD), {"what": "vouchers",
-                                                   "file": SimpleUploadedFile("v.csv", data)})  # fmt: skip
+    response = admin_client.post(
+        reverse(UPLOAD), {"what": "vouchers", "file": SimpleUploadedFile("v.csv", data)}
+    )
     job = Job.objects.get()
     assert response.status_code == 302 and response["Location"].endswith(f"/{job.pk}/change/")
     job = runner.drive(job, timeout=20)
@@ -80,11 +82,15 @@ def test_many_failed_rows_keep_a_sample_on_the_job_and_all_in_the_download(admin
 
 
 def test_customers_upload_and_check_now_action(admin_client, sandbox):
-    response = admin_client.post(reverse(UPLOAD), {"what": "customers", "file": SimpleUploadedFile(
-        "c.csv", b"Source_id,Name\nc-1,One\n")})  # fmt: skip
+    response = admin_client.post(
+        reverse(UPLOAD),
+        {"what": "customers", "file": SimpleUploadedFile("c.csv", b"Source_id,Name\nc-1,One\n")},
+    )
     assert response.status_code == 302
     job = Job.objects.get()
-    admin_client.post(reverse("admin:django_voucherify_job_changelist"),
-                      {"action": "check_now", "_selected_action": [job.pk]})  # fmt: skip
+    admin_client.post(
+        reverse("admin:django_voucherify_job_changelist"),
+        {"action": "check_now", "_selected_action": [job.pk]},
+    )
     assert runner.drive(job, timeout=20).state == JobState.DONE
     assert sandbox.state.find_customer("c-1")["name"] == "One"

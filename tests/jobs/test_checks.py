@@ -10,7 +10,7 @@ BASE: dict = {}
 def ids(settings, **options):
     BASE.setdefault("conf", dict(settings.VOUCHERIFY))
     settings.VOUCHERIFY = {**BASE["conf"], **options}
-    return sorted(m.id for m in check_feature_settings() if m.id[len("voucherify.E"):][:2] == "04")
+    return sorted(m.id for m in check_feature_settings() if m.id[len("voucherify.E") :][:2] == "04")
 
 
 def test_job_settings_are_checked_with_hints(settings):

@@ -66,8 +66,13 @@ def test_lines_are_read_across_chunk_boundaries(monkeypatch, chunk):
     data = '\ufeffCode,Note\r\nA,1\nB,"multi\nline"\n\nLAST,3'.encode()
     failed: list[dict] = []
     saved: list[bytes] = []
-    split = csvfiles.split_csv(csvfiles.VOUCHERS, io.BytesIO(data), 9_000_000,
-                               lambda f, i: saved.append(f.read()) or "p", failed.append)  # fmt: skip
+    split = csvfiles.split_csv(
+        csvfiles.VOUCHERS,
+        io.BytesIO(data),
+        9_000_000,
+        lambda f, i: saved.append(f.read()) or "p",
+        failed.append,
+    )
     assert failed == [] and split.rows == 3
     rows = list(csv.reader(io.StringIO(saved[0].decode())))
     assert rows == [["Code", "Note"], ["A", "1"], ["B", "multi\nline"], ["LAST", "3"]]
@@ -119,8 +124,9 @@ def test_header_columns_become_metadata_keys_and_are_validated(sandbox):
 
 
 def test_failed_rows_download_neutralises_formulas(admin_client, sandbox):
-    data = _csv(b"=HYPERLINK(\"http://x\"),ten\n", b"+SUM(A1),ten\n", b"-1+1,ten\n", b"@cmd,ten\n",
-                b"SAFE,ten\n")  # fmt: skip
+    data = _csv(
+        b'=HYPERLINK("http://x"),ten\n', b"+SUM(A1),ten\n", b"-1+1,ten\n", b"@cmd,ten\n", b"SAFE,ten\n"
+    )
     job = runner.drive(jobs.import_vouchers_csv(io.BytesIO(data), name="f.csv"))
     response = admin_client.get(reverse("admin:django_voucherify_job_failed_rows", args=[job.pk]))
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
@@ -129,10 +135,20 @@ def test_failed_rows_download_neutralises_formulas(admin_client, sandbox):
     assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r")) for r in rows for cell in r)
 
 
-@pytest.mark.parametrize(("cell", "safe"), [
-    ("=1+1", "'=1+1"), ("+1", "'+1"), ("-1", "'-1"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"),
-    ("\rx", "'\rx"), ("x=1", "x=1"), ("", ""), (12, 12),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("cell", "safe"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+1", "'+1"),
+        ("-1", "'-1"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("x=1", "x=1"),
+        ("", ""),
+        (12, 12),
+    ],
+)
 def test_spreadsheet_safe_follows_owasp(cell, safe):
     assert csvfiles.spreadsheet_safe(cell) == safe
 
@@ -208,8 +224,16 @@ def test_the_command_reports_rows_refused_for_invisible_characters(sandbox, tmp_
     path = tmp_path / "codes.txt"
     path.write_text("GOOD\nBAD\u200b\n", encoding="utf-8")
     with pytest.raises(CommandError):
-        call_command("voucherify_job", "update-vouchers-metadata", str(path), "--metadata", '{"a": 1}',
-                     "--here", "--no-progress", stdout=io.StringIO())  # fmt: skip
+        call_command(
+            "voucherify_job",
+            "update-vouchers-metadata",
+            str(path),
+            "--metadata",
+            '{"a": 1}',
+            "--here",
+            "--no-progress",
+            stdout=io.StringIO(),
+        )
     job = Job.objects.get()
     assert "BAD\\u200b" in [r.get("code") for r in job.failed_rows]
     assert "GOOD" not in [r.get("code") for r in job.failed_rows if "invisible" in r["reason"]]

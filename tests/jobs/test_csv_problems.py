@@ -15,14 +15,17 @@ from tests.jobs.conftest import voucher_csv
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    (b"", "empty"),
-    (b"\n\n", "empty"),
-    (b"Name,Value\nX,1\n", "no Code column"),
-    (b"\xff\xfeC\x00o\x00d\x00e\x00\n\x00", "not UTF-8"),  # UTF-16
-    (b"Code,Value,Code\nA,1,B\n", "repeats columns"),
-    (b"Code,,Value\nA,,1\n", "empty column name"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty"),
+        (b"\n\n", "empty"),
+        (b"Name,Value\nX,1\n", "no Code column"),
+        (b"\xff\xfeC\x00o\x00d\x00e\x00\n\x00", "not UTF-8"),  # UTF-16
+        (b"Code,Value,Code\nA,1,B\n", "repeats columns"),
+        (b"Code,,Value\nA,,1\n", "empty column name"),
+    ],
+)
 def test_unusable_files_are_refused_before_anything_is_stored_or_sent(sandbox, content, message):
     with pytest.raises(jobs.CsvError, match=message):
         jobs.import_vouchers_csv(io.BytesIO(content), name="bad.csv")
@@ -96,13 +99,15 @@ def test_a_file_over_10_mb_is_split_into_parts_under_the_limit(sandbox):
 
 
 def test_row_refused_by_voucherify_after_local_rejects_keeps_its_source_number(sandbox):
-    data = (b"Code,Value,Discount Type\n"
-            b"R-1,10,PERCENT\n"
-            b"R-2,ten,PERCENT\n"      # refused here (row 2): not in the part file
-            b" , \n"                  # only spaces and commas: a failed row (3), not skipped
-            b"R-4,10,PERCENT\n"
-            b"\n"                     # truly empty: not a row
-            b"R-5,150,PERCENT\n")     # refused by Voucherify: source row 5, the part's row 3
+    data = (
+        b"Code,Value,Discount Type\n"
+        b"R-1,10,PERCENT\n"
+        b"R-2,ten,PERCENT\n"  # refused here (row 2): not in the part file
+        b" , \n"  # only spaces and commas: a failed row (3), not skipped
+        b"R-4,10,PERCENT\n"
+        b"\n"  # truly empty: not a row
+        b"R-5,150,PERCENT\n"
+    )  # refused by Voucherify: source row 5, the part's row 3
     job = runner.drive(jobs.import_vouchers_csv(io.BytesIO(data), name="m.csv"), timeout=20)
     by_row = {r["row"]: r for r in job.failed_rows}
     assert sorted(by_row) == [2, 3, 5]
@@ -121,8 +126,9 @@ def test_source_rows_map_back_across_many_gaps_and_parts(sandbox, tune, monkeypa
     for i in range(1, 121):
         value = "x" if i % 3 == 0 else "150" if i % 10 == 1 else "10"  # local / remote refusals
         lines.append(f"G-{i},{value},PERCENT")
-    job = runner.drive(jobs.import_vouchers_csv(io.BytesIO(("\n".join(lines) + "\n").encode()),
-                                                name="g.csv"), timeout=30)  # fmt: skip
+    job = runner.drive(
+        jobs.import_vouchers_csv(io.BytesIO(("\n".join(lines) + "\n").encode()), name="g.csv"), timeout=30
+    )
     assert job.parts.count() > 2
     for row in job.failed_rows:
         assert row["code"] == f"G-{row['row']}", row

@@ -41,8 +41,10 @@ def test_voucher_csv_import_reaches_done_and_sends_a_signal(sandbox):
 
 def test_json_imports_are_split_under_the_limits(sandbox, tune):
     tune(BULK_CHUNK_BYTES=20_000)
-    vouchers = [{"code": f"J-{i}", "type": "DISCOUNT_VOUCHER",
-                 "discount": {"type": "AMOUNT", "amount_off": 100}} for i in range(300)]
+    vouchers = [
+        {"code": f"J-{i}", "type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 100}}
+        for i in range(300)
+    ]
     job = finish(jobs.import_vouchers(vouchers))
     assert job.state == JobState.DONE
     parts = list(job.parts.all())
@@ -60,8 +62,11 @@ def test_orders_import_at_most_2000_per_request(sandbox):
 
 
 def test_bulk_and_metadata_updates_report_failed_rows(sandbox):
-    finish(jobs.import_vouchers([{"code": "A", "type": "DISCOUNT_VOUCHER",
-                                  "discount": {"type": "AMOUNT", "amount_off": 1}}]))
+    finish(
+        jobs.import_vouchers(
+            [{"code": "A", "type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 1}}]
+        )
+    )
     job = finish(jobs.update_vouchers_metadata(["A", "MISSING"], {"batch": "spring"}))
     assert job.state == JobState.DONE
     assert (job.done_count, job.failed_count) == (1, 1)
@@ -77,8 +82,9 @@ def test_bulk_and_metadata_updates_report_failed_rows(sandbox):
 
 
 def test_customer_csv_import(sandbox):
-    data = (b"Name,Email,Source_id,Birthdate\n"
-            b"Ann,ann@example.com,c-ann,1990-01-02\nBob,bob@example.com,c-bob,\n")
+    data = (
+        b"Name,Email,Source_id,Birthdate\nAnn,ann@example.com,c-ann,1990-01-02\nBob,bob@example.com,c-bob,\n"
+    )
     job = finish(jobs.import_customers_csv(io.BytesIO(data), name="customers.csv"))
     assert job.state == JobState.DONE and job.done_count == 2
     assert sandbox.state.find_customer("c-ann")["email"] == "ann@example.com"
@@ -95,8 +101,9 @@ def test_exports_are_downloaded_into_storage(sandbox):
 
 
 def test_async_action_not_found_fails_the_job_clearly(sandbox):
-    job = jobs.import_vouchers([{"code": "N", "type": "DISCOUNT_VOUCHER",
-                                 "discount": {"type": "AMOUNT", "amount_off": 1}}])
+    job = jobs.import_vouchers(
+        [{"code": "N", "type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 1}}]
+    )
     part = job.parts.get()
     assert part.state == PartState.SUBMITTED  # eager submit ran on commit
     sandbox.state.async_actions.pop(part.async_action_id)

@@ -29,8 +29,9 @@ def test_metadata_update_results_without_counts_follow_the_spec(sandbox, monkeyp
     monkeypatch.setattr(dispatch, "after_commit_start", lambda job: None)
     job = start(["A", "B", "C"], {"k": 1})
     # The spec's VOUCHERS/CUSTOMERS.METADATA_UPDATE result: only ``errors`` (message, details, key).
-    job = finished_part(job, {"errors": [{"message": "Not found", "details": "Cannot find B",
-                                          "key": "not_found"}]})  # fmt: skip
+    job = finished_part(
+        job, {"errors": [{"message": "Not found", "details": "Cannot find B", "key": "not_found"}]}
+    )
     assert (job.state, job.done_count, job.failed_count) == (JobState.DONE, 2, 1)
     assert job.failed_rows == [{"key": "not_found", "reason": "Cannot find B", "part": 1}]
     assert job.done_count + job.failed_count == job.total_rows
@@ -39,8 +40,14 @@ def test_metadata_update_results_without_counts_follow_the_spec(sandbox, monkeyp
 def test_counts_are_read_when_the_type_defines_them(sandbox, monkeypatch):
     monkeypatch.setattr(dispatch, "after_commit_start", lambda job: None)
     job = jobs.bulk_update_vouchers([{"code": "A"}, {"code": "B"}])
-    job = finished_part(job, {"done_count": 1, "failed_count": 1, "errors": [
-        {"message": "m", "details": "d", "key": "not_found", "code": "B"}]})  # fmt: skip
+    job = finished_part(
+        job,
+        {
+            "done_count": 1,
+            "failed_count": 1,
+            "errors": [{"message": "m", "details": "d", "key": "not_found", "code": "B"}],
+        },
+    )
     assert (job.done_count, job.failed_count) == (1, 1) and job.failed_rows[0]["code"] == "B"
     # VOUCHERS.IMPORT's ``failed`` is one object in the spec, a list elsewhere: both are read.
     job = jobs.import_vouchers([{"code": "A"}, {"code": "B"}])
@@ -98,8 +105,9 @@ def test_a_job_older_than_job_max_age_fails_with_its_last_known_status(sandbox, 
     tune(JOB_MAX_AGE=3600)
     monkeypatch.setattr(dispatch, "schedule", lambda steps, **kw: None)
     sandbox.state.job_delay = 600.0
-    job = jobs.import_vouchers([{"code": "A", "type": "DISCOUNT_VOUCHER",
-                                 "discount": {"type": "AMOUNT", "amount_off": 1}}])
+    job = jobs.import_vouchers(
+        [{"code": "A", "type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 1}}]
+    )
     part = job.parts.get()
     [poll] = runner.submit_part(part.pk)
     assert runner.poll_part(part.pk, poll.seq)  # young: polls on

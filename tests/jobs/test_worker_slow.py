@@ -57,15 +57,33 @@ class Workers:
         log = open(self.log_dir / f"jobs_worker_{len(self.procs)}.log", "w")  # noqa: SIM115
         name = f"jobs{len(self.procs)}-{RUN}@tests"
         proc = subprocess.Popen(
-            [str(Path(sys.executable).with_name("celery")), "-A", "tests.jobs.celery_app", "worker",
-             "--pool=solo", "--loglevel=INFO", "--without-gossip", "--without-mingle",
-             "--without-heartbeat", "-n", name, "-Q", QUEUE],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                str(Path(sys.executable).with_name("celery")),
+                "-A",
+                "tests.jobs.celery_app",
+                "worker",
+                "--pool=solo",
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-n",
+                name,
+                "-Q",
+                QUEUE,
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         self.procs.append((proc, log))
         # Ping this worker only: another run's workers on the same broker must not answer for it.
-        _wait_for(lambda: proc.poll() is None and bool(
-            self.control.control.ping(destination=[name], timeout=0.5)), 30, "worker ready")
+        _wait_for(
+            lambda: proc.poll() is None and bool(self.control.control.ping(destination=[name], timeout=0.5)),
+            30,
+            "worker ready",
+        )
         return proc
 
     def stop_all(self) -> None:
@@ -84,9 +102,13 @@ def live(voucherify_sandbox_server, settings, tmp_path) -> Iterator[Any]:
     server = voucherify_sandbox_server
     server.sandbox.state.job_delay = 0.3
     settings.MEDIA_ROOT = str(tmp_path / "media")
-    settings.VOUCHERIFY = {**settings.VOUCHERIFY, "APP_ID": server.sandbox.app_id,
-                           "SECRET_KEY": server.sandbox.app_token, "API_URL": server.url,
-                           "MAX_RETRIES": 0}  # fmt: skip
+    settings.VOUCHERIFY = {
+        **settings.VOUCHERIFY,
+        "APP_ID": server.sandbox.app_id,
+        "SECRET_KEY": server.sandbox.app_token,
+        "API_URL": server.url,
+        "MAX_RETRIES": 0,
+    }
     django_voucherify.reset_client()
     return server
 
@@ -95,10 +117,16 @@ def live(voucherify_sandbox_server, settings, tmp_path) -> Iterator[Any]:
 def workers(live, settings, tmp_path) -> Iterator[Workers]:
     import redis
 
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.jobs.worker_settings",
-           "DATABASE_URL": database_url(), "CELERY_BROKER_URL": BROKER, "CELERY_TASK_DEFAULT_QUEUE": QUEUE,
-           "VOUCHERIFY_API_URL": live.url, "MEDIA_ROOT": settings.MEDIA_ROOT,
-           "JOB_SIGNAL_LOG": str(tmp_path / "signals.log")}  # fmt: skip
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.jobs.worker_settings",
+        "DATABASE_URL": database_url(),
+        "CELERY_BROKER_URL": BROKER,
+        "CELERY_TASK_DEFAULT_QUEUE": QUEUE,
+        "VOUCHERIFY_API_URL": live.url,
+        "MEDIA_ROOT": settings.MEDIA_ROOT,
+        "JOB_SIGNAL_LOG": str(tmp_path / "signals.log"),
+    }
     log_dir = ROOT / ".pytest_cache" if (ROOT / ".pytest_cache").is_dir() else tmp_path
     pool = Workers(env, log_dir)
     pool.control.set_current()
@@ -148,8 +176,10 @@ def test_worker_killed_during_submit_and_while_a_poll_is_scheduled(workers, live
     # 3. SIGKILL while a poll is scheduled (the async action takes a while).
     live.sandbox.state.job_delay = 1.5
     job = jobs.import_vouchers_csv(io.BytesIO(voucher_csv(10, start=200)), name="poll.csv")
-    wait_for(lambda: JobPart.objects.filter(job=job, state=PartState.SUBMITTED, polls__gte=1).exists(),
-             what="polling")
+    wait_for(
+        lambda: JobPart.objects.filter(job=job, state=PartState.SUBMITTED, polls__gte=1).exists(),
+        what="polling",
+    )
     os.kill(worker.pid, signal.SIGKILL)
     worker.wait()
     workers.start()

@@ -16,5 +16,8 @@ MEDIA_ROOT = os.environ.get("MEDIA_ROOT", "/tmp/voucherify-job-tests")
 # A killed worker's unacknowledged messages come back after 2 s, checked every second (Redis
 # transport; production keeps the defaults: an hour). Early re-deliveries of live messages are
 # harmless: every job task is idempotent.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2, "unacked_restore_interval": 1,
-                                   "unacked_restore_throttle": 1}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 2,
+    "unacked_restore_interval": 1,
+    "unacked_restore_throttle": 1,
+}

@@ -57,8 +57,7 @@ def test_64_threads_quantity_10_over_http() -> None:
 
         def one(_: int) -> tuple[int, str | None]:
             barrier.wait()
-            response = requests.post(f"{server.url}/v1/redemptions", json=body, headers=headers,
-                                     timeout=30)
+            response = requests.post(f"{server.url}/v1/redemptions", json=body, headers=headers, timeout=30)
             return response.status_code, response.json().get("key")
 
         with ThreadPoolExecutor(64) as pool:

@@ -19,8 +19,12 @@ def session_and_sandbox():
 
 
 def _create(session, code):
-    return session.post(f"https://api.voucherify.io/v1/vouchers/{code}", headers=HEADERS, timeout=5,
-                        json={"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 1}})
+    return session.post(
+        f"https://api.voucherify.io/v1/vouchers/{code}",
+        headers=HEADERS,
+        timeout=5,
+        json={"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 1}},
+    )
 
 
 def test_drop_after_handling_applies_the_request(session_and_sandbox):
@@ -35,8 +39,12 @@ def test_timeout_after_handling_applies_the_request(session_and_sandbox):
     session, sandbox = session_and_sandbox
     sandbox.faults.add(path="/v1/vouchers/*", method="POST", latency=0.2, after=True, times=1)
     with pytest.raises(requests.ReadTimeout):
-        session.post("https://api.voucherify.io/v1/vouchers/SLOW", headers=HEADERS, timeout=(1, 0.05),
-                     json={"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 1}})
+        session.post(
+            "https://api.voucherify.io/v1/vouchers/SLOW",
+            headers=HEADERS,
+            timeout=(1, 0.05),
+            json={"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 1}},
+        )
     assert "SLOW" in sandbox.state.vouchers
 
 

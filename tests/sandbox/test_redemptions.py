@@ -32,12 +32,19 @@ class Api:
 
     def voucher(self, code: str, **kw: Any) -> dict[str, Any]:
         v: dict[str, Any] = {
-            "id": "v_" + code.lower(), "code": code, "object": "voucher",
-            "type": "DISCOUNT_VOUCHER", "active": True, "campaign": None, "campaign_id": None,
+            "id": "v_" + code.lower(),
+            "code": code,
+            "object": "voucher",
+            "type": "DISCOUNT_VOUCHER",
+            "active": True,
+            "campaign": None,
+            "campaign_id": None,
             "discount": {"type": "AMOUNT", "amount_off": 1000, "effect": "APPLY_TO_ORDER"},
             "redemption": {"quantity": None, "redeemed_quantity": 0, "object": "list"},
-            "start_date": None, "expiration_date": None, "metadata": {},
-        }  # fmt: skip
+            "start_date": None,
+            "expiration_date": None,
+            "metadata": {},
+        }
         v.update(kw)
         if v.get("discount") is None:
             v.pop("discount")
@@ -46,9 +53,12 @@ class Api:
 
     def gift(self, code: str, balance: int, **kw: Any) -> dict[str, Any]:
         return self.voucher(
-            code, type="GIFT_VOUCHER", discount=None,
-            gift={"amount": balance, "balance": balance, "effect": "APPLY_TO_ORDER"}, **kw,
-        )  # fmt: skip
+            code,
+            type="GIFT_VOUCHER",
+            discount=None,
+            gift={"amount": balance, "balance": balance, "effect": "APPLY_TO_ORDER"},
+            **kw,
+        )
 
 
 @pytest.fixture
@@ -63,8 +73,13 @@ def redeem(api: Api, *codes: Any, **body: Any) -> requests.Response:
 
 def test_single_redeem_shape_and_totals(api: Api) -> None:
     api.voucher("TEN", discount={"type": "PERCENT", "percent_off": 10, "amount_limit": 500})
-    r = redeem(api, "TEN", order={"source_id": "o-1", "items": [{"price": 2000, "quantity": 3}]},
-               customer={"source_id": "alice"}, metadata={"k": "v"})  # fmt: skip
+    r = redeem(
+        api,
+        "TEN",
+        order={"source_id": "o-1", "items": [{"price": 2000, "quantity": 3}]},
+        customer={"source_id": "alice"},
+        metadata={"k": "v"},
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert "parent_redemption" not in body
@@ -88,8 +103,9 @@ def test_single_redeem_shape_and_totals(api: Api) -> None:
 def test_stacked_redeem_parent_and_gift(api: Api) -> None:
     api.voucher("AMT")
     api.gift("GIFT", 5000)
-    r = redeem(api, "AMT", {"object": "voucher", "id": "GIFT", "gift": {"credits": 3000}},
-               order={"amount": 2500})  # fmt: skip
+    r = redeem(
+        api, "AMT", {"object": "voucher", "id": "GIFT", "gift": {"credits": 3000}}, order={"amount": 2500}
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     parent = body["parent_redemption"]

@@ -8,11 +8,16 @@ from tests.sandbox.test_redemptions import Api, redeem
 def test_single_rollback_restores_quantity_and_gift() -> None:
     api = Api()
     api.gift("G", 5000, redemption={"quantity": 1, "redeemed_quantity": 0})
-    r = redeem(api, {"object": "voucher", "id": "G", "gift": {"credits": 2000}},
-               order={"amount": 3000}, customer={"source_id": "cu"})  # fmt: skip
+    r = redeem(
+        api,
+        {"object": "voucher", "id": "G", "gift": {"credits": 2000}},
+        order={"amount": 3000},
+        customer={"source_id": "cu"},
+    )
     rid = r.json()["redemptions"][0]["id"]
-    rb = api.call("POST", f"/v1/redemptions/{rid}/rollback", params={"reason": "oops"},
-                  json={"metadata": {"x": 1}})  # fmt: skip
+    rb = api.call(
+        "POST", f"/v1/redemptions/{rid}/rollback", params={"reason": "oops"}, json={"metadata": {"x": 1}}
+    )
     assert rb.status_code == 200, rb.text
     body = rb.json()
     assert body["id"].startswith("rr_") and body["object"] == "redemption_rollback"
@@ -41,8 +46,11 @@ def test_stacked_rollback_only_through_parent() -> None:
     body = redeem(api, "A", "B", order={"amount": 5000}).json()
     parent = body["parent_redemption"]["id"]
     child = body["redemptions"][0]["id"]
-    for path in (f"/v1/redemptions/{child}/rollback", f"/v1/redemptions/{child}/rollbacks",
-                 f"/v1/redemptions/{parent}/rollback"):  # fmt: skip
+    for path in (
+        f"/v1/redemptions/{child}/rollback",
+        f"/v1/redemptions/{child}/rollbacks",
+        f"/v1/redemptions/{parent}/rollback",
+    ):
         r = api.call("POST", path)
         assert (r.status_code, r.json()["key"]) == (400, "invalid_redemption_parent"), path
     r = api.call("POST", f"/v1/redemptions/{parent}/rollbacks", params={"reason": "r"})

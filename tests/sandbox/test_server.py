@@ -256,8 +256,7 @@ def test_management_command_is_registered():
 
 def test_handler_crash_is_a_500_with_an_error_body_not_a_dropped_connection(server):
     headers = {"X-App-Id": server.sandbox.app_id, "X-App-Token": server.sandbox.app_token}
-    response = requests.post(f"{server.url}/v1/orders", json={"source_id": [1]}, headers=headers,
-                             timeout=5)
+    response = requests.post(f"{server.url}/v1/orders", json={"source_id": [1]}, headers=headers, timeout=5)
     assert response.status_code in (400, 500)
     body = response.json()
     assert body["key"] in ("invalid_payload", "internal_error")
@@ -267,9 +266,15 @@ def test_handler_crash_is_a_500_with_an_error_body_not_a_dropped_connection(serv
 def test_bad_content_length_is_a_400(sandbox):
     import io
 
-    environ = {"REQUEST_METHOD": "POST", "RAW_URI": "/v1/customers", "CONTENT_LENGTH": "abc",
-               "CONTENT_TYPE": "application/json", "HTTP_X_APP_ID": sandbox.app_id,
-               "HTTP_X_APP_TOKEN": sandbox.app_token, "wsgi.input": io.BytesIO(b"{}")}
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "RAW_URI": "/v1/customers",
+        "CONTENT_LENGTH": "abc",
+        "CONTENT_TYPE": "application/json",
+        "HTTP_X_APP_ID": sandbox.app_id,
+        "HTTP_X_APP_TOKEN": sandbox.app_token,
+        "wsgi.input": io.BytesIO(b"{}"),
+    }
     response = sandbox.handle_environ(environ)
     assert response.status == 400
     assert response.body["key"] == "invalid_payload"
@@ -288,8 +293,13 @@ def test_unexpected_handler_exception_becomes_internal_error(sandbox, monkeypatc
 
     broken = dataclasses.replace(route, handler=boom)
     monkeypatch.setattr(sandbox_app, "resolve", lambda method, path: (broken, {}))
-    environ = {"REQUEST_METHOD": "GET", "RAW_URI": "/v1/vouchers", "HTTP_X_APP_ID": sandbox.app_id,
-               "HTTP_X_APP_TOKEN": sandbox.app_token, "wsgi.input": io.BytesIO(b"")}
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": "/v1/vouchers",
+        "HTTP_X_APP_ID": sandbox.app_id,
+        "HTTP_X_APP_TOKEN": sandbox.app_token,
+        "wsgi.input": io.BytesIO(b""),
+    }
     response = sandbox.handle_environ(environ)
     assert response.status == 500
     assert response.body["key"] == "internal_error"

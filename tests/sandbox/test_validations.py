@@ -61,12 +61,20 @@ def test_lock_session_holds_quantity_until_redeemed_released_or_expired() -> Non
 def test_lock_session_holds_gift_credits() -> None:
     api = Api()
     api.gift("G", 1000)
-    v = validate(api, {"object": "voucher", "id": "G", "gift": {"credits": 800}},
-                 order={"amount": 5000}, session={"type": "LOCK"})  # fmt: skip
+    v = validate(
+        api,
+        {"object": "voucher", "id": "G", "gift": {"credits": 800}},
+        order={"amount": 5000},
+        session={"type": "LOCK"},
+    )
     assert v["redeemables"][0]["result"]["gift"]["credits"] == 800
     r = redeem(api, {"object": "voucher", "id": "G", "gift": {"credits": 300}}, order={"amount": 5000})
     assert r.json()["key"] == "gift_amount_exceeded"
     key = v["session"]["key"]
-    r = redeem(api, {"object": "voucher", "id": "G", "gift": {"credits": 800}},
-               order={"amount": 5000}, session={"key": key})  # fmt: skip
+    r = redeem(
+        api,
+        {"object": "voucher", "id": "G", "gift": {"credits": 800}},
+        order={"amount": 5000},
+        session={"key": key},
+    )
     assert r.status_code == 200 and api.state.vouchers["G"]["gift"]["balance"] == 200

@@ -27,8 +27,6 @@ class CallLog:
         return Counter((m, p) for m, p, _ in self.calls)
 
 
-
-
 @pytest.fixture
 def sandbox(voucherify_sandbox: Any, eager_celery: Any) -> Iterator[Any]:
     """The in-process sandbox with a ``calls`` log, fast sync retries, and eager Celery."""

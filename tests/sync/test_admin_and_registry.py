@@ -16,9 +16,20 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def user_linked():
     User = get_user_model()
-    registry.connect(User, Customer, lambda u: {
-        "source_id": f"user-{u.pk}", "email": u.email, "name": u.get_full_name(), "user": u,
-    } if u.email else None)
+    registry.connect(
+        User,
+        Customer,
+        lambda u: (
+            {
+                "source_id": f"user-{u.pk}",
+                "email": u.email,
+                "name": u.get_full_name(),
+                "user": u,
+            }
+            if u.email
+            else None
+        ),
+    )
     yield User
     registry.disconnect(User)
 
@@ -39,7 +50,8 @@ def test_admin_shows_sync_state_and_resyncs(admin_client, sandbox, django_captur
     with django_capture_on_commit_callbacks(execute=True):
         resp = admin_client.post(
             reverse("admin:django_voucherify_customer_changelist"),
-            {"action": "resync_selected", "_selected_action": [c.pk]}, follow=True,
+            {"action": "resync_selected", "_selected_action": [c.pk]},
+            follow=True,
         )
     assert "1 object queued for Voucherify." in resp.content.decode()
     c.refresh_from_db()
@@ -48,8 +60,9 @@ def test_admin_shows_sync_state_and_resyncs(admin_client, sandbox, django_captur
 
 def test_registry_maps_shop_user_to_customer(user_linked, sandbox, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        user = user_linked.objects.create_user("ann", email="ann@example.com", first_name="Ann",
-                                               last_name="Lee")
+        user = user_linked.objects.create_user(
+            "ann", email="ann@example.com", first_name="Ann", last_name="Lee"
+        )
     mirror = Customer.objects.get(user=user)
     assert mirror.source_id == f"user-{user.pk}" and mirror.name == "Ann Lee"
     assert sandbox.state.find_customer(mirror.source_id)["email"] == "ann@example.com"
@@ -69,11 +82,18 @@ def test_registry_maps_shop_user_to_customer(user_linked, sandbox, django_captur
 
 def test_registry_order_with_items_and_customer(sandbox, django_capture_on_commit_callbacks):
     User = get_user_model()  # any model works; a user stands in for the shop's order here
-    registry.connect(User, Order, lambda u: {
-        "source_id": f"order-{u.pk}", "status": "PAID" if u.is_active else "CANCELED", "amount": 1500,
-        "currency": "EUR", "customer": f"cust-{u.pk}",
-        "items": [{"sku_source_id": "sku-a", "quantity": 3, "price": 500}],
-    })
+    registry.connect(
+        User,
+        Order,
+        lambda u: {
+            "source_id": f"order-{u.pk}",
+            "status": "PAID" if u.is_active else "CANCELED",
+            "amount": 1500,
+            "currency": "EUR",
+            "customer": f"cust-{u.pk}",
+            "items": [{"sku_source_id": "sku-a", "quantity": 3, "price": 500}],
+        },
+    )
     try:
         with django_capture_on_commit_callbacks(execute=True):
             u = User.objects.create_user("orderer")

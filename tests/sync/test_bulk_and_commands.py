@@ -33,8 +33,12 @@ BULK = "/v1/customers/bulk/async"
 def make_customers(n, prefix="b"):
     # bulk_create: no signals, like rows that existed before the app was installed
     return Customer.objects.bulk_create(
-        Customer(source_id=f"{prefix}-{i:05d}", name=f"Customer {i}", email=f"c{i}@example.com",
-                 metadata={"n": i, "pad": "x" * 100})
+        Customer(
+            source_id=f"{prefix}-{i:05d}",
+            name=f"Customer {i}",
+            email=f"c{i}@example.com",
+            metadata={"n": i, "pad": "x" * 100},
+        )
         for i in range(n)
     )
 
@@ -47,8 +51,11 @@ def wait_for_jobs(sandbox):
 def bodies(sandbox, path):
     out = []
     sandbox.response_listeners.append(
-        lambda ex: out.append(json.loads(ex.request.body))
-        if ex.request.path == path and ex.response.status < 300 else None
+        lambda ex: (
+            out.append(json.loads(ex.request.body))
+            if ex.request.path == path and ex.response.status < 300
+            else None
+        )
     )
     return out
 
@@ -114,8 +121,9 @@ def test_push_orders_in_imports_of_at_most_2000(sandbox):
     orders = Order.objects.bulk_create(
         Order(source_id=f"o-{i}", amount=100 + i, customer=cust, status="PAID") for i in range(2001)
     )
-    OrderItem.objects.bulk_create(OrderItem(order=o, product_source_id="p", price=o.amount, amount=o.amount)
-                                  for o in orders[:5])
+    OrderItem.objects.bulk_create(
+        OrderItem(order=o, product_source_id="p", price=o.amount, amount=o.amount) for o in orders[:5]
+    )
     sent = bodies(sandbox, "/v1/orders/import")
     err = StringIO()
     call_command("voucherify_sync", "orders", stdout=StringIO(), stderr=err)
@@ -129,14 +137,26 @@ def test_push_orders_in_imports_of_at_most_2000(sandbox):
 def test_pull_customers_and_orders(sandbox):
     client = django_voucherify.get_client()
     for i in range(5):
-        client.customers.create({"source_id": f"p-{i}", "name": f"P{i}", "email": f"p{i}@example.com",
-                                 "address": {"city": "Oslo"}, "metadata": {"i": i}})
+        client.customers.create(
+            {
+                "source_id": f"p-{i}",
+                "name": f"P{i}",
+                "email": f"p{i}@example.com",
+                "address": {"city": "Oslo"},
+                "metadata": {"i": i},
+            }
+        )
     client.customers.create({"name": "anonymous"})
     Customer.objects.bulk_create([Customer(source_id="p-0", name="stale")])
-    client.orders.create({"source_id": "po-1", "status": "PAID", "amount": 900,
-                          "customer": {"source_id": "p-1"},
-                          "items": [{"source_id": "sku-9", "related_object": "sku", "quantity": 3,
-                                     "price": 300}]})
+    client.orders.create(
+        {
+            "source_id": "po-1",
+            "status": "PAID",
+            "amount": 900,
+            "customer": {"source_id": "p-1"},
+            "items": [{"source_id": "sku-9", "related_object": "sku", "quantity": 3, "price": 300}],
+        }
+    )
     out = StringIO()
     call_command("voucherify_pull", "customers", no_progress=True, stdout=out)
     assert "5 created" not in out.getvalue() and "4 created, 1 updated, 1 skipped" in out.getvalue()
@@ -152,8 +172,7 @@ def test_pull_customers_and_orders(sandbox):
     assert sandbox.calls.count("POST") == 7
 
 
-def test_redrive_delivers_pending_failed_and_stale(sandbox, django_capture_on_commit_callbacks,
-                                                   monkeypatch):
+def test_redrive_delivers_pending_failed_and_stale(sandbox, django_capture_on_commit_callbacks, monkeypatch):
     # broker down at save time -> pending
     with monkeypatch.context() as m:
         m.setattr(deliver_outbox_entry, "apply_async", lambda *a, **k: (_ for _ in ()).throw(OSError("down")))
@@ -167,7 +186,8 @@ def test_redrive_delivers_pending_failed_and_stale(sandbox, django_capture_on_co
     with django_capture_on_commit_callbacks(execute=False):
         stale = Customer.objects.create(source_id="r-stale")
     OutboxEntry.objects.filter(object_pk=str(stale.pk)).update(
-        state=OutboxState.IN_PROGRESS, claimed_until=timezone.now() - timedelta(seconds=1))
+        state=OutboxState.IN_PROGRESS, claimed_until=timezone.now() - timedelta(seconds=1)
+    )
     states = dict(OutboxEntry.objects.values_list("source_id", "state"))
     assert states == {"r-pending": "pending", "r-failed": "failed", "r-stale": "in_progress"}
     assert sandbox.state.customers == {}

@@ -18,8 +18,9 @@ CUSTOMERS = "/v1/customers"
 
 def test_save_reaches_voucherify_after_commit(sandbox, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        c = Customer.objects.create(source_id="c-1", name="Ada", email="ada@example.com", city="Paris",
-                                    metadata={"tier": "gold"})
+        c = Customer.objects.create(
+            source_id="c-1", name="Ada", email="ada@example.com", city="Paris", metadata={"tier": "gold"}
+        )
     assert sandbox.calls.count() == 0  # nothing sent inside the transaction
     entry = OutboxEntry.objects.get()
     assert (entry.kind, entry.object_pk, entry.state, entry.version) == ("customer", str(c.pk), "pending", 1)
@@ -97,8 +98,9 @@ def test_late_task_sends_current_state_not_its_own(sandbox, django_capture_on_co
     assert sandbox.calls.count("POST", CUSTOMERS) == 1
 
 
-def test_save_during_send_leaves_entry_pending_and_resends(sandbox, django_capture_on_commit_callbacks,
-                                                          monkeypatch):
+def test_save_during_send_leaves_entry_pending_and_resends(
+    sandbox, django_capture_on_commit_callbacks, monkeypatch
+):
     with django_capture_on_commit_callbacks(execute=False):
         c = Customer.objects.create(source_id="c-4", name="first")
     entry = OutboxEntry.objects.get()
@@ -210,8 +212,9 @@ def test_order_and_status_changes_reach_voucherify(sandbox, django_capture_on_co
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         cust = Customer.objects.create(source_id="buyer")
         order = Order.objects.create(source_id="o-1", amount=2500, currency="EUR", customer=cust)
-        OrderItem.objects.create(order=order, sku_source_id="sku-1", product_source_id="p-1",
-                                 quantity=2, price=1250, amount=2500)
+        OrderItem.objects.create(
+            order=order, sku_source_id="sku-1", product_source_id="p-1", quantity=2, price=1250, amount=2500
+        )
     remote = sandbox.state.find_order("o-1")
     assert remote["status"] == "CREATED" and remote["amount"] == 2500
     assert remote["items"][0]["source_id"] == "sku-1"
@@ -263,6 +266,11 @@ def test_periodic_redrive_task(sandbox, django_capture_on_commit_callbacks, monk
         m.setattr(deliver_outbox_entry, "apply_async", lambda *a, **k: (_ for _ in ()).throw(OSError("down")))
         with django_capture_on_commit_callbacks(execute=True):
             Customer.objects.create(source_id="c-beat")
-    assert redrive_outbox.apply().get() == {"found": 1, "enqueued": 1, "sent": 0, "enqueue_failed": 0,
-                                            "not_enqueued": 0}
+    assert redrive_outbox.apply().get() == {
+        "found": 1,
+        "enqueued": 1,
+        "sent": 0,
+        "enqueue_failed": 0,
+        "not_enqueued": 0,
+    }
     assert sandbox.state.find_customer("c-beat") is not None

@@ -61,8 +61,9 @@ def test_save_racing_the_senders_record_step_does_not_deadlock(sandbox, monkeypa
 
 
 @pytest.mark.django_db
-def test_unexpected_error_while_sending_is_recorded_as_temporary(sandbox, monkeypatch, caplog,
-                                                               django_capture_on_commit_callbacks):
+def test_unexpected_error_while_sending_is_recorded_as_temporary(
+    sandbox, monkeypatch, caplog, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=False):
         c = Customer.objects.create(source_id="boom")
 
@@ -85,7 +86,8 @@ def test_unexpected_error_while_sending_is_recorded_as_temporary(sandbox, monkey
 
 @pytest.mark.django_db
 def test_database_error_while_recording_is_recorded_not_left_in_progress(
-        sandbox, monkeypatch, django_capture_on_commit_callbacks):
+    sandbox, monkeypatch, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=False):
         Customer.objects.create(source_id="db-err")
 

@@ -59,9 +59,20 @@ def test_pull_keeps_unsent_order_and_its_items(sandbox, monkeypatch, django_capt
 @pytest.fixture
 def user_mirrored():
     User = get_user_model()
-    registry.connect(User, Customer, lambda u: {
-        "source_id": f"user-{u.pk}", "email": u.email, "name": u.get_full_name(), "user": u,
-    } if u.email else None)  # fmt: skip
+    registry.connect(
+        User,
+        Customer,
+        lambda u: (
+            {
+                "source_id": f"user-{u.pk}",
+                "email": u.email,
+                "name": u.get_full_name(),
+                "user": u,
+            }
+            if u.email
+            else None
+        ),
+    )
     yield User
     registry.disconnect(User)
 
@@ -78,9 +89,16 @@ def test_registry_save_adds_at_most_two_queries(sandbox, django_capture_on_commi
     user = User.objects.create_user("q", email="q@example.com")
     user.first_name = "Plain"
     plain = _save_queries(user)
-    registry.connect(User, Customer, lambda u: {
-        "source_id": f"user-{u.pk}", "email": u.email, "name": u.get_full_name(), "user": u,
-    })  # fmt: skip
+    registry.connect(
+        User,
+        Customer,
+        lambda u: {
+            "source_id": f"user-{u.pk}",
+            "email": u.email,
+            "name": u.get_full_name(),
+            "user": u,
+        },
+    )
     try:
         with django_capture_on_commit_callbacks(execute=False):
             user.first_name = "Created"
@@ -130,8 +148,16 @@ def test_two_first_saves_racing_make_one_mirror(user_mirrored, monkeypatch):
 def test_registry_replacing_items_queues_the_order_once(sandbox, django_capture_on_commit_callbacks):
     User = get_user_model()
     lines = [{"sku_source_id": f"sku-{n}", "quantity": 1, "price": 100} for n in range(5)]
-    registry.connect(User, Order, lambda u: {"source_id": f"order-{u.pk}", "amount": 500,
-                                             "customer": f"buyer-{u.pk}", "items": list(lines)})
+    registry.connect(
+        User,
+        Order,
+        lambda u: {
+            "source_id": f"order-{u.pk}",
+            "amount": 500,
+            "customer": f"buyer-{u.pk}",
+            "items": list(lines),
+        },
+    )
     try:
         with django_capture_on_commit_callbacks(execute=True):
             user = User.objects.create_user("buyer")

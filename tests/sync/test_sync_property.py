@@ -54,13 +54,19 @@ from django_voucherify.sync import delivery, outbox
 from django_voucherify.sync.signals import muted
 
 settings.register_profile(
-    "sync-ci", max_examples=20, stateful_step_count=25, deadline=None,
+    "sync-ci",
+    max_examples=20,
+    stateful_step_count=25,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)  # fmt: skip
+)
 settings.register_profile(
-    "sync-long", max_examples=1000, stateful_step_count=50, deadline=None,
+    "sync-long",
+    max_examples=1000,
+    stateful_step_count=50,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)  # fmt: skip
+)
 
 
 def _profile() -> settings:
@@ -73,11 +79,19 @@ CUSTOMER_IDS = ["c-a", "c-b", "c-c"]
 ORDER_IDS = ["o-a", "o-b"]
 NAMES = st.sampled_from(["Ada", "Bob", "Cy", "REFUSE-1", "REFUSE-2"])
 STATUSES = st.sampled_from(["CREATED", "PAID", "BOGUS"])
-FAULTS = st.sampled_from([
-    {"status": 500}, {"status": 502}, {"status": 503}, {"status": 429, "retry_after": 0.01},
-    {"drop": True}, {"latency": 0.2}, {"drop": True, "after": True}, {"latency": 0.2, "after": True},
-    {"status": 500, "after": True},
-])  # fmt: skip
+FAULTS = st.sampled_from(
+    [
+        {"status": 500},
+        {"status": 502},
+        {"status": 503},
+        {"status": 429, "retry_after": 0.01},
+        {"drop": True},
+        {"latency": 0.2},
+        {"drop": True, "after": True},
+        {"latency": 0.2, "after": True},
+        {"status": 500, "after": True},
+    ]
+)
 
 
 def refused(kind: str, payload: dict[str, Any]) -> bool:
@@ -165,13 +179,11 @@ class SyncMachine(RuleBasedStateMachine):
     def delete_order(self, source_id: str) -> None:
         Order.objects.filter(source_id=source_id).delete()
 
-    @rule(phase=st.sampled_from(["before", "after"]), source_id=st.sampled_from(CUSTOMER_IDS),
-          name=NAMES)  # fmt: skip
+    @rule(phase=st.sampled_from(["before", "after"]), source_id=st.sampled_from(CUSTOMER_IDS), name=NAMES)
     def save_customer_during_next_call(self, phase: str, source_id: str, name: str) -> None:
         self.in_flight.append((phase, lambda environ: self.save_customer(source_id, name)))
 
-    @rule(phase=st.sampled_from(["before", "after"]), source_id=st.sampled_from(ORDER_IDS),
-          status=STATUSES)  # fmt: skip
+    @rule(phase=st.sampled_from(["before", "after"]), source_id=st.sampled_from(ORDER_IDS), status=STATUSES)
     def save_order_during_next_call(self, phase: str, source_id: str, status: str) -> None:
         self.in_flight.append((phase, lambda environ: self.save_order(source_id, status, 1)))
 
@@ -191,8 +203,12 @@ class SyncMachine(RuleBasedStateMachine):
         for entry_id in OutboxEntry.objects.filter(kind=kind, object_pk=str(pk)).values_list("pk", flat=True):
             self._run(entry_id, True)
 
-    @rule(kind=st.sampled_from(["customer", "order"]), phase=st.sampled_from(["read", "before", "after"]),
-          name=NAMES, status=STATUSES)  # fmt: skip
+    @rule(
+        kind=st.sampled_from(["customer", "order"]),
+        phase=st.sampled_from(["read", "before", "after"]),
+        name=NAMES,
+        status=STATUSES,
+    )
     def sender_stalls_past_its_lease(self, kind: str, phase: str, name: str, status: str) -> None:
         """A sender of a ``kind`` row stalls past its lease after reading its payload (``read``),
         or while its call is on the wire, before or after Voucherify handled it; meanwhile its
@@ -302,12 +318,19 @@ class SyncMachine(RuleBasedStateMachine):
     def check_quiescent(self) -> None:
         state = self.sandbox.state
         for customer in Customer.objects.all():
-            self._check_mirror("customer", customer, state.find_customer(customer.source_id),
-                               lambda remote, c=customer: remote.get("name") == (c.name or None))  # fmt: skip
+            self._check_mirror(
+                "customer",
+                customer,
+                state.find_customer(customer.source_id),
+                lambda remote, c=customer: remote.get("name") == (c.name or None),
+            )
         for order in Order.objects.all():
-            self._check_mirror("order", order, state.find_order(order.source_id),
-                               lambda remote, o=order: (remote.get("status"), remote.get("amount"))
-                               == (o.status, o.amount))  # fmt: skip
+            self._check_mirror(
+                "order",
+                order,
+                state.find_order(order.source_id),
+                lambda remote, o=order: (remote.get("status"), remote.get("amount")) == (o.status, o.amount),
+            )
         live = set(Customer.objects.values_list("source_id", flat=True))
         for source_id in set(CUSTOMER_IDS) - live:
             assert state.find_customer(source_id) is None, f"deleted customer {source_id} still in Voucherify"
@@ -320,7 +343,10 @@ class SyncMachine(RuleBasedStateMachine):
             assert mirror.sync_error and mirror.sync_error_key == "invalid_payload", mirror.sync_error
             return
         assert (entry.state, mirror.sync_state) == (OutboxState.SYNCED, SyncState.SYNCED), (
-            entry, mirror.sync_state, entry.last_error)  # fmt: skip
+            entry,
+            mirror.sync_state,
+            entry.last_error,
+        )
         assert entry.delivered_version == entry.version
         assert remote is not None and same(remote), (kind, mirror.source_id, remote)
 
@@ -366,8 +392,14 @@ def _mirror(entry: OutboxEntry) -> Any:
 def quick_sync(monkeypatch: pytest.MonkeyPatch, voucherify_sandbox: Any) -> Iterator[SyncMachine]:
     """Short timeouts (an injected latency times out at once), fast retries, a test broker."""
     conf = dict(django_settings.VOUCHERIFY)
-    conf.update(SYNC_MAX_ATTEMPTS=3, SYNC_RETRY_BACKOFF=0.01, SYNC_RETRY_BACKOFF_MAX=0.05, MAX_RETRIES=0,
-                READ_TIMEOUT=0.05, CONNECT_TIMEOUT=0.05)  # fmt: skip
+    conf.update(
+        SYNC_MAX_ATTEMPTS=3,
+        SYNC_RETRY_BACKOFF=0.01,
+        SYNC_RETRY_BACKOFF_MAX=0.05,
+        MAX_RETRIES=0,
+        READ_TIMEOUT=0.05,
+        CONNECT_TIMEOUT=0.05,
+    )
     clock = Clock()
     monkeypatch.setattr(timezone, "now", clock.now)
     monkeypatch.setattr(SyncMachine, "clock", clock, raising=False)

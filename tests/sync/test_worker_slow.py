@@ -56,17 +56,26 @@ def database_url() -> str:
 
 def celery_app(broker: str) -> Celery:
     app = Celery(f"client-{broker}", broker=broker, set_as_current=False)
-    app.conf.update(task_default_queue=QUEUE, broker_connection_timeout=1, broker_connection_retry=False,
-                    broker_connection_retry_on_startup=False, task_always_eager=False)
+    app.conf.update(
+        task_default_queue=QUEUE,
+        broker_connection_timeout=1,
+        broker_connection_retry=False,
+        broker_connection_retry_on_startup=False,
+        task_always_eager=False,
+    )
     return app
 
 
 @pytest.fixture
 def live_sandbox(voucherify_sandbox_server, settings):
     server = voucherify_sandbox_server
-    settings.VOUCHERIFY = {**settings.VOUCHERIFY, "APP_ID": server.sandbox.app_id,
-                           "SECRET_KEY": server.sandbox.app_token, "API_URL": server.url,
-                           "MAX_RETRIES": 0}
+    settings.VOUCHERIFY = {
+        **settings.VOUCHERIFY,
+        "APP_ID": server.sandbox.app_id,
+        "SECRET_KEY": server.sandbox.app_token,
+        "API_URL": server.url,
+        "MAX_RETRIES": 0,
+    }
     django_voucherify.reset_client()
     return server
 
@@ -75,23 +84,46 @@ def live_sandbox(voucherify_sandbox_server, settings):
 def worker(live_sandbox) -> Iterator[Celery]:
     import redis
 
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.sync.worker_settings",
-           "CELERY_TASK_DEFAULT_QUEUE": QUEUE,
-           "DATABASE_URL": database_url(), "CELERY_BROKER_URL": BROKER,
-           "VOUCHERIFY_API_URL": live_sandbox.url, "VOUCHERIFY_SYNC_MAX_ATTEMPTS": "2"}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.sync.worker_settings",
+        "CELERY_TASK_DEFAULT_QUEUE": QUEUE,
+        "DATABASE_URL": database_url(),
+        "CELERY_BROKER_URL": BROKER,
+        "VOUCHERIFY_API_URL": live_sandbox.url,
+        "VOUCHERIFY_SYNC_MAX_ATTEMPTS": "2",
+    }
     log_dir = ROOT / ".pytest_cache"
     log = open(log_dir / "sync_worker.log", "w") if log_dir.is_dir() else None  # noqa: SIM115
     proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("celery")), "-A", "tests.sync.celery_app", "worker",
-         "--pool=solo", "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
-         "-n", WORKER_NAME, "-Q", QUEUE],
-        cwd=ROOT, env=env, stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        [
+            str(Path(sys.executable).with_name("celery")),
+            "-A",
+            "tests.sync.celery_app",
+            "worker",
+            "--pool=solo",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-n",
+            WORKER_NAME,
+            "-Q",
+            QUEUE,
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log or subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
     )
     live = celery_app(BROKER)
     try:
         hostname = WORKER_NAME.replace("%h", socket.gethostname())
-        wait_for(lambda: proc.poll() is None and bool(live.control.ping(destination=[hostname], timeout=0.5)),
-                 30, "worker ready")
+        wait_for(
+            lambda: proc.poll() is None and bool(live.control.ping(destination=[hostname], timeout=0.5)),
+            30,
+            "worker ready",
+        )
         live.set_current()
         yield live
     finally:

@@ -43,6 +43,8 @@ class Resource:
         """POST a CSV as a streamed multipart body; re-sent only if it never left this host."""
         with MultipartFile(source, filename=filename) as multipart:
             return self._transport.request(
-                "POST", path, data=multipart.body(),
+                "POST",
+                path,
+                data=multipart.body(),
                 headers={"Content-Type": multipart.content_type},
             )

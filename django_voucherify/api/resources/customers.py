@@ -36,13 +36,11 @@ class Customers(Resource):
         """``DELETE /v1/customers/{customerId}``."""
         self._delete(p("/v1/customers/{}", customer_id))
 
-    @endpoint("customer-permanently-deletion", "POST",
-              "/v1/customers/{customerId}/permanent-deletion")
+    @endpoint("customer-permanently-deletion", "POST", "/v1/customers/{customerId}/permanent-deletion")
     def delete_permanently(self, customer_id: str) -> dict[str, Any]:
         """Erase a customer and their data, e.g. for a GDPR request
         (``POST /v1/customers/{customerId}/permanent-deletion``)."""
-        return cast(dict[str, Any],
-                    self._post(p("/v1/customers/{}/permanent-deletion", customer_id)))
+        return cast(dict[str, Any], self._post(p("/v1/customers/{}/permanent-deletion", customer_id)))
 
     @endpoint("list-customers", "GET", "/v1/customers")
     def list(self, **params: Any) -> dict[str, Any]:
@@ -54,8 +52,9 @@ class Customers(Resource):
     def iterate(self, **params: Any) -> Iterator[Customer]:
         """Every customer matching ``params``, oldest first: pages of 100 within a
         ``created_at[after]`` window that slides on past page 99 (as for vouchers)."""
-        return cast(Iterator[Customer], iter_pages(self.list, "customers", params=params,
-                                                   date_filter="created_at"))
+        return cast(
+            Iterator[Customer], iter_pages(self.list, "customers", params=params, date_filter="created_at")
+        )
 
     @endpoint("list-customer-activity", "GET", "/v1/customers/{customerId}/activity")
     def list_activity(self, customer_id: str, **params: Any) -> dict[str, Any]:
@@ -64,6 +63,7 @@ class Customers(Resource):
 
     def iterate_activity(self, customer_id: str, **params: Any) -> Iterator[dict[str, Any]]:
         """Every activity of a customer, following ``starting_after_id``."""
+
         def fetch(**query: Any) -> dict[str, Any]:
             return self.list_activity(customer_id, **query)
 
@@ -77,6 +77,7 @@ class Customers(Resource):
 
     def iterate_redeemables(self, customer_id: str, **params: Any) -> Iterator[dict[str, Any]]:
         """Every redeemable a customer holds, following ``starting_after_id``."""
+
         def fetch(**query: Any) -> dict[str, Any]:
             return self.list_redeemables(customer_id, **query)
 
@@ -96,12 +97,10 @@ class Customers(Resource):
     @endpoint("update-customers-in-bulk", "POST", "/v1/customers/bulk/async")
     def bulk_update(self, customers: Sequence[Mapping[str, Any]]) -> AsyncActionCreated:
         """Upsert many customers by ``source_id`` (``POST /v1/customers/bulk/async``)."""
-        return cast(AsyncActionCreated, self._post("/v1/customers/bulk/async",
-                                                   [dict(c) for c in customers]))
+        return cast(AsyncActionCreated, self._post("/v1/customers/bulk/async", [dict(c) for c in customers]))
 
     @endpoint("update-customers-metadata-in-bulk", "POST", "/v1/customers/metadata/async")
-    def update_metadata(self, source_ids: Sequence[str],
-                        metadata: Mapping[str, Any]) -> AsyncActionCreated:
+    def update_metadata(self, source_ids: Sequence[str], metadata: Mapping[str, Any]) -> AsyncActionCreated:
         """Set the same metadata on many customers (``POST /v1/customers/metadata/async``)."""
         body = {"source_ids": list(source_ids), "metadata": dict(metadata)}
         return cast(AsyncActionCreated, self._post("/v1/customers/metadata/async", body))

@@ -38,8 +38,10 @@ class Redemptions(Resource):
 
     def iterate(self, **params: Any) -> Iterator[Redemption]:
         """Every redemption matching ``params``, walking all pages (past page 99 by date)."""
-        return cast(Iterator[Redemption], iter_pages(self.list, "redemptions", params=params,
-                                                     date_filter="created_at"))
+        return cast(
+            Iterator[Redemption],
+            iter_pages(self.list, "redemptions", params=params, date_filter="created_at"),
+        )
 
     @endpoint("get-voucher-redemptions", "GET", "/v1/vouchers/{code}/redemption")
     def for_voucher(self, code: str) -> dict[str, Any]:
@@ -47,22 +49,33 @@ class Redemptions(Resource):
         return cast(dict[str, Any], self._get(p("/v1/vouchers/{}/redemption", code)))
 
     @endpoint("rollback-redemption", "POST", "/v1/redemptions/{redemptionId}/rollback")
-    def rollback(self, redemption_id: str, *, reason: str | None = None,
-                 tracking_id: str | None = None,
-                 body: Mapping[str, Any] | None = None) -> RollbackResult:
+    def rollback(
+        self,
+        redemption_id: str,
+        *,
+        reason: str | None = None,
+        tracking_id: str | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> RollbackResult:
         """Undo one (non-stacked) redemption (``POST /v1/redemptions/{id}/rollback``).
 
         ``body`` may carry ``customer``, ``order`` and ``metadata``.
         """
         params = compact(reason=reason, tracking_id=tracking_id)
-        return cast(RollbackResult, self._post(p("/v1/redemptions/{}/rollback", redemption_id),
-                                               dict(body or {}), params))
+        return cast(
+            RollbackResult,
+            self._post(p("/v1/redemptions/{}/rollback", redemption_id), dict(body or {}), params),
+        )
 
-    @endpoint("rollback-stacked-redemptions", "POST",
-              "/v1/redemptions/{parentRedemptionId}/rollbacks")
-    def rollback_stacked(self, parent_redemption_id: str, *, reason: str | None = None,
-                         tracking_id: str | None = None,
-                         body: Mapping[str, Any] | None = None) -> RollbackResult:
+    @endpoint("rollback-stacked-redemptions", "POST", "/v1/redemptions/{parentRedemptionId}/rollbacks")
+    def rollback_stacked(
+        self,
+        parent_redemption_id: str,
+        *,
+        reason: str | None = None,
+        tracking_id: str | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> RollbackResult:
         """Undo a stacked redemption through its parent
         (``POST /v1/redemptions/{parentRedemptionId}/rollbacks``)."""
         params = compact(reason=reason, tracking_id=tracking_id)

@@ -60,12 +60,14 @@ class Vouchers(Resource):
 
     def iterate(self, **params: Any) -> Iterator[Voucher]:
         """Every voucher matching ``params``, walking all pages (past page 99 by date)."""
-        return cast(Iterator[Voucher], iter_pages(self.list, "vouchers", params=params,
-                                                  date_filter="created_at"))
+        return cast(
+            Iterator[Voucher], iter_pages(self.list, "vouchers", params=params, date_filter="created_at")
+        )
 
     @endpoint("update-voucher-balance", "POST", "/v1/vouchers/{code}/balance")
-    def update_balance(self, code: str, amount: int, *, source_id: str | None = None,
-                       reason: str | None = None) -> dict[str, Any]:
+    def update_balance(
+        self, code: str, amount: int, *, source_id: str | None = None, reason: str | None = None
+    ) -> dict[str, Any]:
         """Add (positive) or remove (negative) gift credits or loyalty points, in minor units
         (``POST /v1/vouchers/{code}/balance``). ``source_id`` is your own reference for the
         transaction. Not idempotent: a call whose outcome is unknown must be checked against
@@ -81,6 +83,7 @@ class Vouchers(Resource):
 
     def iterate_transactions(self, code: str, **params: Any) -> Iterator[VoucherTransaction]:
         """Every transaction of a gift or loyalty card, following the cursor."""
+
         def fetch(**query: Any) -> dict[str, Any]:
             return self.list_transactions(code, **query)
 
@@ -108,8 +111,7 @@ class Vouchers(Resource):
     def bulk_update(self, updates: Sequence[Mapping[str, Any]]) -> AsyncActionCreated:
         """Update metadata of many vouchers, each ``{"code": ..., "metadata": {...}}``
         (``POST /v1/vouchers/bulk/async``)."""
-        return cast(AsyncActionCreated, self._post("/v1/vouchers/bulk/async",
-                                                   [dict(u) for u in updates]))
+        return cast(AsyncActionCreated, self._post("/v1/vouchers/bulk/async", [dict(u) for u in updates]))
 
     @endpoint("update-vouchers-metadata-in-bulk", "POST", "/v1/vouchers/metadata/async")
     def update_metadata(self, codes: Sequence[str], metadata: Mapping[str, Any]) -> AsyncActionCreated:
@@ -121,4 +123,3 @@ class Vouchers(Resource):
     def release_session(self, code: str, session_key: str) -> None:
         """Release a validation session's lock (``DELETE /v1/vouchers/{code}/sessions/{key}``)."""
         self._delete(p("/v1/vouchers/{}/sessions/{}", code, session_key))
-

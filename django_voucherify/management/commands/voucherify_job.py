@@ -32,9 +32,17 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from ... import jobs
 from ...models import Job
 
-KINDS = ("import-vouchers", "import-customers", "import-orders", "update-vouchers",
-         "update-vouchers-metadata", "update-customers", "update-customers-metadata",
-         "export-orders", "export-voucher-transactions")  # fmt: skip
+KINDS = (
+    "import-vouchers",
+    "import-customers",
+    "import-orders",
+    "update-vouchers",
+    "update-vouchers-metadata",
+    "update-customers",
+    "update-customers-metadata",
+    "export-orders",
+    "export-voucher-transactions",
+)
 
 
 def _json_file(path: str) -> Any:
@@ -50,8 +58,9 @@ def _lines(path: str) -> list[str]:
         with open(path, encoding="utf-8") as f:
             return [line.strip() for line in f if line.strip()]
     except UnicodeDecodeError as exc:
-        raise CommandError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8 and try again") \
-            from None  # fmt: skip
+        raise CommandError(
+            f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8 and try again"
+        ) from None
 
 
 def _json_arg(value: str | None) -> dict[str, Any]:
@@ -135,8 +144,11 @@ class Command(BaseCommand):
                 return jobs.export_orders(_json_arg(o["parameters"]))
             if name == "export-voucher-transactions":
                 return jobs.export_voucher_transactions(o["code"], _json_arg(o["parameters"]))
-            starter = {"import-orders": jobs.import_orders, "update-vouchers": jobs.bulk_update_vouchers,
-                       "update-customers": jobs.bulk_update_customers}[name]  # fmt: skip
+            starter = {
+                "import-orders": jobs.import_orders,
+                "update-vouchers": jobs.bulk_update_vouchers,
+                "update-customers": jobs.bulk_update_customers,
+            }[name]
             return starter(_json_file(o["path"]))
         except (jobs.CsvError, OSError, ValueError) as exc:
             raise CommandError(str(exc)) from None
@@ -156,14 +168,17 @@ class Command(BaseCommand):
     def _progress_line(self, job: Job) -> None:
         width = 30
         filled = job.progress * width // 100
-        line = f"{job} [{'#' * filled}{'.' * (width - filled)}] {job.progress}% " \
-               f"{job.done_count} done, {job.failed_count} failed"  # fmt: skip
+        line = (
+            f"{job} [{'#' * filled}{'.' * (width - filled)}] {job.progress}% "
+            f"{job.done_count} done, {job.failed_count} failed"
+        )
         tty = self.stderr.isatty()
         self.stderr.write(("\r" + line) if tty else line, ending="" if tty else "\n")
 
     def _report(self, job: Job, o: dict[str, Any]) -> None:
-        self.stdout.write(f"\n{job}: {job.state}, {job.done_count} done, {job.failed_count} failed "
-                          f"of {job.total_rows} rows")  # fmt: skip
+        self.stdout.write(
+            f"\n{job}: {job.state}, {job.done_count} done, {job.failed_count} failed of {job.total_rows} rows"
+        )
         for row in (job.failed_rows or [])[:50]:
             ident = row.get("code") or row.get("source_id") or ""
             self.stdout.write(f"  row {row.get('row', '?')} {ident}: {row.get('reason', '')}")

@@ -21,8 +21,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--now", action="store_true", help="send from this process, not via Celery")
         failed = parser.add_mutually_exclusive_group()
-        failed.add_argument("--include-failed", action="store_true",
-                            help="also re-send entries Voucherify rejected for good (400, 401...)")
+        failed.add_argument(
+            "--include-failed",
+            action="store_true",
+            help="also re-send entries Voucherify rejected for good (400, 401...)",
+        )
         failed.add_argument("--skip-failed", action="store_true", help="leave every failed entry alone")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -38,6 +41,9 @@ class Command(BaseCommand):
         self.stdout.write(_("%(found)d entries found, %(enqueued)d enqueued") % stats)
         if stats["enqueue_failed"]:
             raise CommandError(
-                _("The broker refused an enqueue (down?): %(not_enqueued)d entries not enqueued, they "
-                  "stay pending. Run again later, or with --now.") % stats
+                _(
+                    "The broker refused an enqueue (down?): %(not_enqueued)d entries not enqueued, they "
+                    "stay pending. Run again later, or with --now."
+                )
+                % stats
             )

@@ -45,9 +45,14 @@ class Command(BaseCommand):
         # marks the pushed mirrors synced, or failed with Voucherify's reason, once it is DONE.
         follower = PushFollower(options["kind"], since)
         try:
-            result = push(options["kind"], since=since, restart=options["restart"],
-                          chunk_bytes=options["chunk_bytes"], progress=bar,
-                          on_accepted=follower)  # fmt: skip
+            result = push(
+                options["kind"],
+                since=since,
+                restart=options["restart"],
+                chunk_bytes=options["chunk_bytes"],
+                progress=bar,
+                on_accepted=follower,
+            )
         finally:
             job = follower.finish()
             if bar:

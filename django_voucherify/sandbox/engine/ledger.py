@@ -181,9 +181,13 @@ def customer_summary(customer: JSON | None) -> JSON | None:
     summary = customer.setdefault("summary", {})
     reds: JSON = summary.setdefault("redemptions", {})
     for key in (
-        "total_redeemed", "total_failed", "total_succeeded", "total_rolled_back",
-        "total_rollback_failed", "total_rollback_succeeded",
-    ):  # fmt: skip
+        "total_redeemed",
+        "total_failed",
+        "total_succeeded",
+        "total_rolled_back",
+        "total_rollback_failed",
+        "total_rollback_succeeded",
+    ):
         reds.setdefault(key, 0)
     reds.setdefault("gift", {"redeemed_amount": 0, "amount_to_go": 0})
     reds.setdefault("loyalty_card", {"redeemed_points": 0, "points_to_go": 0})
@@ -227,18 +231,22 @@ def save_order(
     status from the request win.  Customer order counters are updated for new
     orders only.
     """
-    order: JSON = existing if existing is not None else {
-        "id": state.new_id("ord_"),
-        "source_id": request_order.get("source_id"),
-        "created_at": now,
-        "updated_at": None,
-        "status": "PAID",
-        "metadata": {},
-        "customer_id": None,
-        "referrer_id": None,
-        "object": "order",
-        "redemptions": {},
-    }  # fmt: skip
+    order: JSON = (
+        existing
+        if existing is not None
+        else {
+            "id": state.new_id("ord_"),
+            "source_id": request_order.get("source_id"),
+            "created_at": now,
+            "updated_at": None,
+            "status": "PAID",
+            "metadata": {},
+            "customer_id": None,
+            "referrer_id": None,
+            "object": "order",
+            "redemptions": {},
+        }
+    )
     if existing is not None:
         order["updated_at"] = now
     for key, value in calc_view.items():
@@ -306,6 +314,10 @@ def redemption_error(key: str, code: int, details: str, resource_id: str | None)
     from django_voucherify.sandbox.engine.eligibility import MESSAGES
 
     return SandboxError(
-        code, key, MESSAGES.get(key, key.replace("_", " ")), details,
-        resource_id=resource_id, resource_type="voucher",
-    )  # fmt: skip
+        code,
+        key,
+        MESSAGES.get(key, key.replace("_", " ")),
+        details,
+        resource_id=resource_id,
+        resource_type="voucher",
+    )

@@ -35,12 +35,20 @@ def _get(state: SandboxState, rid: str) -> JSON:
 
 def _check(red: JSON) -> None:
     if red.get("status") == "ROLLED_BACK":
-        raise business("already_rolled_back", f"Redemption {red['id']} was already rolled back",
-                       resource_id=red["id"], resource_type="redemption")  # fmt: skip
+        raise business(
+            "already_rolled_back",
+            f"Redemption {red['id']} was already rolled back",
+            resource_id=red["id"],
+            resource_type="redemption",
+        )
     if red.get("result") != "SUCCESS":
-        raise bad_request("invalid_redemption", "Cannot roll back a failed redemption",
-                          f"Redemption {red['id']} failed", resource_id=red["id"],
-                          resource_type="redemption")  # fmt: skip
+        raise bad_request(
+            "invalid_redemption",
+            "Cannot roll back a failed redemption",
+            f"Redemption {red['id']} failed",
+            resource_id=red["id"],
+            resource_type="redemption",
+        )
 
 
 def _customer(state: SandboxState, red: JSON, body: JSON) -> JSON | None:
@@ -59,9 +67,10 @@ def _undo_order(state: SandboxState, red: JSON, effect: JSON, now: str) -> JSON 
     order_level = int(effect.get("order_level") or 0)
     items_level = int(effect.get("items_level") or 0)
     for key, delta in (
-        ("discount_amount", order_level), ("items_discount_amount", items_level),
+        ("discount_amount", order_level),
+        ("items_discount_amount", items_level),
         ("total_discount_amount", order_level + items_level),
-    ):  # fmt: skip
+    ):
         order[key] = max(0, int(order.get(key) or 0) - delta)
     if order.get("amount") is not None:
         order["total_amount"] = int(order["amount"]) - int(order["total_discount_amount"])
@@ -71,9 +80,14 @@ def _undo_order(state: SandboxState, red: JSON, effect: JSON, now: str) -> JSON 
 
 
 def _rollback_child(
-    state: SandboxState, red: JSON, query: JSON, body: JSON, customer: JSON | None,
-    parent_rollback_id: str | None, now: str,
-) -> JSON:  # fmt: skip
+    state: SandboxState,
+    red: JSON,
+    query: JSON,
+    body: JSON,
+    customer: JSON | None,
+    parent_rollback_id: str | None,
+    now: str,
+) -> JSON:
     """Roll back one (non-parent) successful redemption; returns the ``rr_`` object."""
     effect = ledger.effects(state).get(red["id"], {})
     credits = int(effect.get("credits") or 0)
@@ -88,13 +102,20 @@ def _rollback_child(
             gift = voucher.setdefault("gift", {})
             gift["balance"] = int(gift.get("balance") or 0) + credits
             state.add_voucher_transaction(
-                voucher, "CREDITS_REFUND",
-                {"type": "gift_voucher", "total": int(gift.get("amount") or 0), "amount": credits,
-                 "object": "balance", "balance": gift["balance"],
-                 "related_object": {"id": voucher["id"], "type": "voucher"}},
-                source_id=red.get("tracking_id"), reason=query.get("reason"),
+                voucher,
+                "CREDITS_REFUND",
+                {
+                    "type": "gift_voucher",
+                    "total": int(gift.get("amount") or 0),
+                    "amount": credits,
+                    "object": "balance",
+                    "balance": gift["balance"],
+                    "related_object": {"id": voucher["id"], "type": "voucher"},
+                },
+                source_id=red.get("tracking_id"),
+                reason=query.get("reason"),
                 details={"redemption": {"id": red["id"]}, "rollback": {"id": rr_id}},
-            )  # fmt: skip
+            )
     order = _undo_order(state, red, effect, now)
     if order is not None:
         entry_key = red.get("redemption") or red["id"]
@@ -147,8 +168,9 @@ def rollback_single(state: SandboxState, rid: str, query: JSON, body: JSON) -> J
             "invalid_redemption_parent",
             f"Redemption {rid} is part of a stacked redemption; roll back its parent with "
             "POST /v1/redemptions/{parentRedemptionId}/rollbacks",
-            resource_id=rid, resource_type="redemption",
-        )  # fmt: skip
+            resource_id=rid,
+            resource_type="redemption",
+        )
     _check(red)
     customer = _customer(state, red, body)
     return _rollback_child(state, red, query, body, customer, None, state.now_iso())
@@ -161,8 +183,9 @@ def rollback_stacked(state: SandboxState, rid: str, query: JSON, body: JSON) -> 
         raise business(
             "invalid_redemption_parent",
             f"Redemption {rid} is a child of {red['redemption']}; roll back the parent",
-            resource_id=rid, resource_type="redemption",
-        )  # fmt: skip
+            resource_id=rid,
+            resource_type="redemption",
+        )
     _check(red)
     customer = _customer(state, red, body)
     now = state.now_iso()

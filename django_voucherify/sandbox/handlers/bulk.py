@@ -94,8 +94,9 @@ def vouchers_bulk(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
     return _start(req, state, "VOUCHERS.BULK_UPDATE", {"kind": "vouchers", "items": _array(req)})
 
 
-def _metadata_update(req: SandboxRequest, state: SandboxState, *, ids_key: str, item_key: str,
-                     kind: str, action_type: str) -> SandboxResponse:
+def _metadata_update(
+    req: SandboxRequest, state: SandboxState, *, ids_key: str, item_key: str, kind: str, action_type: str
+) -> SandboxResponse:
     """Start a metadata update: the same ``metadata`` on every object named in ``ids_key``."""
     body = req.json_object()
     ids, metadata = body.get(ids_key), body.get("metadata")
@@ -107,8 +108,14 @@ def _metadata_update(req: SandboxRequest, state: SandboxState, *, ids_key: str, 
 
 @route("POST", "/v1/vouchers/metadata/async", operation_id="update-vouchers-metadata-in-bulk")
 def vouchers_metadata(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
-    return _metadata_update(req, state, ids_key="codes", item_key="code",
-                            kind="vouchers_metadata", action_type="VOUCHERS.METADATA_UPDATE")
+    return _metadata_update(
+        req,
+        state,
+        ids_key="codes",
+        item_key="code",
+        kind="vouchers_metadata",
+        action_type="VOUCHERS.METADATA_UPDATE",
+    )
 
 
 @route("POST", "/v1/customers/bulk/async", operation_id="update-customers-in-bulk")
@@ -118,5 +125,11 @@ def customers_bulk(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
 
 @route("POST", "/v1/customers/metadata/async", operation_id="update-customers-metadata-in-bulk")
 def customers_metadata(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
-    return _metadata_update(req, state, ids_key="source_ids", item_key="source_id",
-                            kind="customers_metadata", action_type="CUSTOMERS.METADATA_UPDATE")
+    return _metadata_update(
+        req,
+        state,
+        ids_key="source_ids",
+        item_key="source_id",
+        kind="customers_metadata",
+        action_type="CUSTOMERS.METADATA_UPDATE",
+    )

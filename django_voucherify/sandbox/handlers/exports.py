@@ -26,10 +26,21 @@ JSON = dict[str, Any]
 
 DEFAULT_FIELDS: dict[str, list[str]] = {
     "order": ["id", "source_id", "status"],
-    "voucher_transactions": ["id", "type", "source_id", "reason", "balance", "amount",
-                             "created_at", "voucher_id", "campaign_id", "source", "details",
-                             "related_transaction_id"],
-}  # fmt: skip
+    "voucher_transactions": [
+        "id",
+        "type",
+        "source_id",
+        "reason",
+        "balance",
+        "amount",
+        "created_at",
+        "voucher_id",
+        "campaign_id",
+        "source",
+        "details",
+        "related_transaction_id",
+    ],
+}
 
 # exported_object -> function(state, parameters) returning rows as flat dicts.
 ROW_SOURCES: dict[str, Callable[[SandboxState, JSON], list[JSON]]] = {}

@@ -59,11 +59,19 @@ def read_csv(text: str) -> list[JSON]:
 
 # ---- vouchers ---------------------------------------------------------------------------
 VOUCHER_COLUMNS = {
-    "code": "code", "vouchertype": "type", "value": "value", "discounttype": "discount_type",
-    "category": "category", "startdate": "start_date", "expirationdate": "expiration_date",
-    "redemptionlimit": "quantity", "redeemedquantity": "redeemed_quantity",
-    "redeemedamount": "redeemed_amount", "active": "active", "additionalinfo": "additional_info",
-}  # fmt: skip
+    "code": "code",
+    "vouchertype": "type",
+    "value": "value",
+    "discounttype": "discount_type",
+    "category": "category",
+    "startdate": "start_date",
+    "expirationdate": "expiration_date",
+    "redemptionlimit": "quantity",
+    "redeemedquantity": "redeemed_quantity",
+    "redeemedamount": "redeemed_amount",
+    "active": "active",
+    "additionalinfo": "additional_info",
+}
 VALUE_FIELD = {"AMOUNT": "amount_off", "PERCENT": "percent_off", "FIXED": "fixed_amount"}
 
 
@@ -117,8 +125,20 @@ def _import_voucher(state: SandboxState, payload: Any, update_existing: bool) ->
 
         apply_update(state, state.vouchers[code], {k: v for k, v in payload.items() if k != "code"})
         return
-    allowed = ("code", "category", "active", "type", "start_date", "expiration_date",
-               "redemption", "additional_info", "metadata", "gift", "discount", "loyalty_card")  # fmt: skip
+    allowed = (
+        "code",
+        "category",
+        "active",
+        "type",
+        "start_date",
+        "expiration_date",
+        "redemption",
+        "additional_info",
+        "metadata",
+        "gift",
+        "discount",
+        "loyalty_card",
+    )
     create(state, code, {k: v for k, v in payload.items() if k in allowed})
 
 
@@ -164,12 +184,21 @@ def import_vouchers_csv(req: SandboxRequest, state: SandboxState) -> SandboxResp
 
 # ---- customers --------------------------------------------------------------------------
 CUSTOMER_COLUMNS = {
-    "id": "id", "name": "name", "email": "email", "phone": "phone", "birthdate": "birthdate",
-    "birthday": "birthday", "sourceid": "source_id", "description": "description",
-    "addressline1": "address.line_1", "addressline2": "address.line_2",
-    "addresspostalcode": "address.postal_code", "addresscity": "address.city",
-    "addressstate": "address.state", "addresscountry": "address.country",
-}  # fmt: skip
+    "id": "id",
+    "name": "name",
+    "email": "email",
+    "phone": "phone",
+    "birthdate": "birthdate",
+    "birthday": "birthday",
+    "sourceid": "source_id",
+    "description": "description",
+    "addressline1": "address.line_1",
+    "addressline2": "address.line_2",
+    "addresspostalcode": "address.postal_code",
+    "addresscity": "address.city",
+    "addressstate": "address.state",
+    "addresscountry": "address.country",
+}
 
 
 def customer_from_csv(row: JSON) -> JSON:

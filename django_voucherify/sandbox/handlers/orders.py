@@ -25,14 +25,28 @@ STATUSES = ("CREATED", "PAID", "CANCELED", "FULFILLED")
 MAX_IMPORT = 2000
 # The spec's ExportOrderFields, plus ``metadata.<key>`` as its description documents.
 EXPORT_FIELDS = (
-    "id", "source_id", "created_at", "updated_at", "status", "amount", "discount_amount",
-    "items_discount_amount", "total_discount_amount", "total_amount", "customer_id",
-    "referrer_id", "metadata",
-)  # fmt: skip
+    "id",
+    "source_id",
+    "created_at",
+    "updated_at",
+    "status",
+    "amount",
+    "discount_amount",
+    "items_discount_amount",
+    "total_discount_amount",
+    "total_amount",
+    "customer_id",
+    "referrer_id",
+    "metadata",
+)
 DISCOUNT_FIELDS = (
-    "discount_amount", "items_discount_amount", "total_discount_amount",
-    "applied_discount_amount", "items_applied_discount_amount", "total_applied_discount_amount",
-)  # fmt: skip
+    "discount_amount",
+    "items_discount_amount",
+    "total_discount_amount",
+    "applied_discount_amount",
+    "items_applied_discount_amount",
+    "total_applied_discount_amount",
+)
 
 
 def _int(value: Any, name: str) -> int | None:

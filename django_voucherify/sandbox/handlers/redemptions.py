@@ -21,9 +21,14 @@ from django_voucherify.sandbox.routing import SandboxRequest, SandboxResponse, o
 from django_voucherify.sandbox.state import SandboxState, iso, parse_iso
 
 _DISCOUNT_FIELDS = (
-    "discount_amount", "items_discount_amount", "total_discount_amount", "total_amount",
-    "applied_discount_amount", "items_applied_discount_amount", "total_applied_discount_amount",
-)  # fmt: skip
+    "discount_amount",
+    "items_discount_amount",
+    "total_discount_amount",
+    "total_amount",
+    "applied_discount_amount",
+    "items_applied_discount_amount",
+    "total_applied_discount_amount",
+)
 
 
 def order_input(req_order: JSON | None, existing: JSON | None) -> JSON | None:
@@ -41,9 +46,14 @@ def order_input(req_order: JSON | None, existing: JSON | None) -> JSON | None:
 
 
 def _failed(
-    state: SandboxState, sreq: StackRequest, outcome: stacking.Outcome, voucher: JSON | None,
-    customer: JSON | None, app_id: str | None, now: str,
-) -> JSON:  # fmt: skip
+    state: SandboxState,
+    sreq: StackRequest,
+    outcome: stacking.Outcome,
+    voucher: JSON | None,
+    customer: JSON | None,
+    app_id: str | None,
+    now: str,
+) -> JSON:
     """Store a failed redemption (``rf_``) for one inapplicable redeemable."""
     assert outcome.failure is not None
     red = ledger.base_redemption(state, state.new_id("rf_"), now, sreq, customer, app_id)
@@ -113,11 +123,14 @@ def redeem_stack(state: SandboxState, sreq: StackRequest, app_id: str | None) ->
     previous = int((existing or {}).get("discount_amount") or 0)
     to_price = order_input(sreq.order, existing)
     ev = stacking.evaluate(
-        sreq.redeemables, vouchers, to_price, now_dt,
+        sreq.redeemables,
+        vouchers,
+        to_price,
+        now_dt,
         held_quantity=lambda v: reg.held(v["code"], now_dt, own_key).quantity,
         held_credits=lambda v: reg.held(v["code"], now_dt, own_key).credits,
         previous_discount=previous,
-    )  # fmt: skip
+    )
     if not ev.valid:
         stored = [_failed(state, sreq, o, vouchers[o.index], customer, app_id, now) for o in ev.failures]
         first, failed = ev.failures[0], stored[0]
@@ -125,9 +138,11 @@ def redeem_stack(state: SandboxState, sreq: StackRequest, app_id: str | None) ->
         state.changed()  # the app only persists after successful requests
         resource = first.code if first.failure.key == "not_found" else failed["id"]
         raise ledger.redemption_error(
-            first.failure.key, first.failure.code,
-            f"{first.failure.details} (redeemable {first.index}: {first.code})", resource,
-        )  # fmt: skip
+            first.failure.key,
+            first.failure.code,
+            f"{first.failure.details} (redeemable {first.index}: {first.code})",
+            resource,
+        )
 
     stacked = len(ev.outcomes) > 1
     parent_id = state.new_id("r_") if stacked else None
@@ -137,9 +152,12 @@ def redeem_stack(state: SandboxState, sreq: StackRequest, app_id: str | None) ->
         assert voucher is not None
         red = ledger.base_redemption(state, state.new_id("r_"), now, sreq, customer, app_id)
         red.update(
-            redemption=parent_id, result="SUCCESS", status="SUCCEEDED",
-            related_object_type="voucher", related_object_id=voucher["id"],
-        )  # fmt: skip
+            redemption=parent_id,
+            result="SUCCESS",
+            status="SUCCEEDED",
+            related_object_type="voucher",
+            related_object_id=voucher["id"],
+        )
         _apply_success(state, outcome, voucher, red, own_key)
         ledger.count_redemption(customer, success=True, credits=outcome.credits)
         ledger.effects(state)[red["id"]] = {
@@ -158,15 +176,18 @@ def redeem_stack(state: SandboxState, sreq: StackRequest, app_id: str | None) ->
         first_voucher = ev.outcomes[0].voucher or {}
         if parent_id:
             order["redemptions"][parent_id] = {
-                "date": now, "related_object_type": "redemption",
-                "related_object_id": parent_id, "stacked": [c["id"] for c in children],
-            }  # fmt: skip
+                "date": now,
+                "related_object_type": "redemption",
+                "related_object_id": parent_id,
+                "stacked": [c["id"] for c in children],
+            }
         else:
             order["redemptions"][children[0]["id"]] = {
-                "date": now, "related_object_type": "voucher",
+                "date": now,
+                "related_object_type": "voucher",
                 "related_object_id": first_voucher.get("id"),
                 "related_object_parent_id": first_voucher.get("campaign_id"),
-            }  # fmt: skip
+            }
     order_view = ledger.order_ref(order)
     for child in children:
         child["order"] = order_view
@@ -174,10 +195,13 @@ def redeem_stack(state: SandboxState, sreq: StackRequest, app_id: str | None) ->
     if parent_id:
         parent = ledger.base_redemption(state, parent_id, now, sreq, customer, app_id)
         parent.update(
-            result="SUCCESS", status="SUCCEEDED", order=order_view,
-            related_object_type="redemption", related_object_id=parent_id,
+            result="SUCCESS",
+            status="SUCCEEDED",
+            order=order_view,
+            related_object_type="redemption",
+            related_object_id=parent_id,
             related_redemptions={"redemptions": [{"id": c["id"], "date": now} for c in children]},
-        )  # fmt: skip
+        )
         if own_key:
             parent["session"] = {"key": own_key}
         state.redemptions[parent_id] = parent
@@ -292,9 +316,10 @@ def rollback_single(req: SandboxRequest, state: SandboxState) -> SandboxResponse
 
 
 @route(
-    "POST", "/v1/redemptions/{parentRedemptionId}/rollbacks",
+    "POST",
+    "/v1/redemptions/{parentRedemptionId}/rollbacks",
     operation_id="rollback-stacked-redemptions",
-)  # fmt: skip
+)
 def rollback_stacked(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
     body = req.json_object()
     rid = req.path_params["parentRedemptionId"]

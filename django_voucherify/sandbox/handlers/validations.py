@@ -40,11 +40,14 @@ def validate(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
     vouchers = [ledger.find_voucher(state, r) for r in sreq.redeemables]
     to_price = order_input(sreq.order, existing)
     ev = stacking.evaluate(
-        sreq.redeemables, vouchers, to_price, now_dt,
+        sreq.redeemables,
+        vouchers,
+        to_price,
+        now_dt,
         held_quantity=lambda v: reg.held(v["code"], now_dt, own_key).quantity,
         held_credits=lambda v: reg.held(v["code"], now_dt, own_key).credits,
         previous_discount=int((existing or {}).get("discount_amount") or 0),
-    )  # fmt: skip
+    )
     expand = "redeemable" in sreq.expand
     customer = state.find_customer(
         str((sreq.customer or {}).get("id") or (sreq.customer or {}).get("source_id") or "")
@@ -85,8 +88,7 @@ def validate(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
             if o.voucher is not None
         }
         try:
-            session = reg.lock(own_key, session_req.get("ttl"), session_req.get("ttl_unit"),
-                               now_dt, holds)  # fmt: skip
+            session = reg.lock(own_key, session_req.get("ttl"), session_req.get("ttl_unit"), now_dt, holds)
         except ValueError as exc:
             raise invalid_payload(f"session: {exc}") from None
         body["session"] = sessions.session_view(session)
@@ -95,9 +97,10 @@ def validate(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
 
 
 @route(
-    "DELETE", "/v1/vouchers/{code}/sessions/{sessionKey}",
+    "DELETE",
+    "/v1/vouchers/{code}/sessions/{sessionKey}",
     operation_id="release-validation-session",
-)  # fmt: skip
+)
 def release_session(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
     voucher = state.get_voucher_or_404(req.path_params["code"])
     key = req.path_params["sessionKey"]

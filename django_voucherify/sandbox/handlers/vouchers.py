@@ -30,9 +30,15 @@ DISCOUNT_FIELDS = {"AMOUNT": "amount_off", "PERCENT": "percent_off", "FIXED": "f
 ALPHANUMERIC = string.digits + string.ascii_letters
 # Fields PUT may change (the spec's VouchersUpdateRequestBody); others are silently skipped.
 UPDATABLE = (
-    "start_date", "expiration_date", "validity_timeframe", "validity_day_of_week",
-    "validity_hours", "active", "additional_info", "metadata",
-)  # fmt: skip
+    "start_date",
+    "expiration_date",
+    "validity_timeframe",
+    "validity_day_of_week",
+    "validity_hours",
+    "active",
+    "additional_info",
+    "metadata",
+)
 
 
 def generate_code(state: SandboxState, config: JSON | None) -> str:

@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,18 +15,43 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='ShopOrder',
+            name="ShopOrder",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=40, unique=True, verbose_name='number')),
-                ('status', models.CharField(choices=[('new', 'new'), ('paid', 'paid'), ('cancelled', 'cancelled'), ('shipped', 'shipped')], default='new', max_length=16, verbose_name='status')),
-                ('currency', models.CharField(default='EUR', max_length=3, verbose_name='currency')),
-                ('lines', models.JSONField(default=list, verbose_name='lines')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='shop_orders', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.CharField(max_length=40, unique=True, verbose_name="number")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("new", "new"),
+                            ("paid", "paid"),
+                            ("cancelled", "cancelled"),
+                            ("shipped", "shipped"),
+                        ],
+                        default="new",
+                        max_length=16,
+                        verbose_name="status",
+                    ),
+                ),
+                ("currency", models.CharField(default="EUR", max_length=3, verbose_name="currency")),
+                ("lines", models.JSONField(default=list, verbose_name="lines")),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="shop_orders",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'shop order',
-                'verbose_name_plural': 'shop orders',
+                "verbose_name": "shop order",
+                "verbose_name_plural": "shop orders",
             },
         ),
     ]

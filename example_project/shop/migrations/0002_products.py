@@ -13,24 +13,28 @@ def add_demo_products(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('shop', '0001_initial'),
+        ("shop", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Product',
+            name="Product",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sku', models.CharField(max_length=40, unique=True, verbose_name='SKU')),
-                ('name', models.CharField(max_length=100, verbose_name='name')),
-                ('price_cents', models.PositiveIntegerField(verbose_name='price (cents)')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sku", models.CharField(max_length=40, unique=True, verbose_name="SKU")),
+                ("name", models.CharField(max_length=100, verbose_name="name")),
+                ("price_cents", models.PositiveIntegerField(verbose_name="price (cents)")),
             ],
             options={
-                'verbose_name': 'product',
-                'verbose_name_plural': 'products',
-                'ordering': ('name',),
+                "verbose_name": "product",
+                "verbose_name_plural": "products",
+                "ordering": ("name",),
             },
         ),
         migrations.RunPython(add_demo_products, migrations.RunPython.noop),

@@ -4,15 +4,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('shop', '0002_products'),
+        ("shop", "0002_products"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='shoporder',
-            name='checkout_token',
-            field=models.CharField(blank=True, editable=False, max_length=64, null=True, unique=True, verbose_name='checkout token'),
+            model_name="shoporder",
+            name="checkout_token",
+            field=models.CharField(
+                blank=True,
+                editable=False,
+                max_length=64,
+                null=True,
+                unique=True,
+                verbose_name="checkout token",
+            ),
         ),
     ]

@@ -25,15 +25,21 @@ pytestmark = pytest.mark.django_db(transaction=True)  # the checkout commits its
 
 @pytest.fixture
 def web(voucherify_sandbox, django_user_model):
-    voucherify.vouchers.create("SAVE5", {"type": "DISCOUNT_VOUCHER", "redemption": {"quantity": 1},
-                                         "discount": {"type": "AMOUNT", "amount_off": 500}})
+    voucherify.vouchers.create(
+        "SAVE5",
+        {
+            "type": "DISCOUNT_VOUCHER",
+            "redemption": {"quantity": 1},
+            "discount": {"type": "AMOUNT", "amount_off": 500},
+        },
+    )
     for sku, name, price in DEMO_PRODUCTS:  # transactional tests flush the data migration's rows
         Product.objects.get_or_create(sku=sku, defaults={"name": name, "price_cents": price})
     user = django_user_model.objects.create_user("ann", "ann@example.com", "pw")
     browser = Client()
     browser.force_login(user)
     browser.post("/cart/add/TSHIRT-M/")  # 1999
-    browser.post("/cart/add/MUG/")       # 1250
+    browser.post("/cart/add/MUG/")  # 1250
     return browser
 
 
@@ -73,8 +79,7 @@ def test_happy_path_redeems_and_confirms(web, voucherify_sandbox):
 
 def test_failed_payment_rolls_the_voucher_back(web, voucherify_sandbox):
     web.post("/checkout/", {"codes": "SAVE5", "apply": "1"})
-    response = web.post("/checkout/place/", {"fail_payment": "1", "checkout_token": token(web)},
-                        follow=True)
+    response = web.post("/checkout/place/", {"fail_payment": "1", "checkout_token": token(web)}, follow=True)
     assert "Your vouchers were released" in response.content.decode()
     order = ShopOrder.objects.get()
     assert order.status == ShopOrder.Status.CANCELLED
