@@ -2,7 +2,7 @@
 
 Each :class:`~django_voucherify.sandbox.app.Sandbox` built while the suite runs (the
 ``voucherify_sandbox`` fixtures, servers, sandboxes tests build themselves, in any directory)
-gets a response listener that validates each exchange with ``tests/sandbox/spec.py``. A test
+gets a response listener that validates each exchange with ``tests/support/spec.py``. A test
 whose setup or body produced a non-conforming response fails, with the operation, the place in
 the body and the schema path; responses produced while its fixtures are torn down fail it at
 teardown. Sandboxes in other processes (a Celery worker, ``python -m
@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from django_voucherify.sandbox.app import Exchange, Sandbox
-from tests.sandbox import spec
+from tests.support import spec
 
 _lock = threading.Lock()
 _problems: list[str] = []

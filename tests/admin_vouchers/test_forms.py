@@ -7,31 +7,11 @@ from django.urls import reverse
 
 from django_voucherify import client
 from django_voucherify.models import Voucher
-
-from .conftest import make
+from tests.support.vouchers import VOUCHER_FORM_BLANK as BASE
+from tests.support.vouchers import make_voucher
 
 pytestmark = pytest.mark.django_db
 ADD = reverse("admin:django_voucherify_voucher_add")
-BASE = {
-    "code": "",
-    "type": "DISCOUNT_VOUCHER",
-    "discount_type": "",
-    "amount_off": "",
-    "percent_off": "",
-    "amount_limit": "",
-    "fixed_amount": "",
-    "gift_amount": "",
-    "loyalty_points": "",
-    "redemption_quantity": "",
-    "start_date_0": "",
-    "start_date_1": "",
-    "expiration_date_0": "",
-    "expiration_date_1": "",
-    "category": "",
-    "active": "on",
-    "additional_info": "",
-    "metadata": "{}",
-}
 
 
 def post(admin_client, url=ADD, **fields):
@@ -109,7 +89,7 @@ def test_invalid_input_never_reaches_voucherify(admin_client, sandbox, fields, f
 
 
 def test_duplicate_code_is_a_form_error(admin_client, sandbox):
-    make(client, "TAKEN")  # exists in Voucherify, not (yet) mirrored here
+    make_voucher("TAKEN")  # exists in Voucherify, not (yet) mirrored here
     resp = post(admin_client, code="TAKEN", discount_type="AMOUNT", amount_off="100")
     assert resp.status_code == 200
     errors = resp.context["adminform"].form.errors["code"]
@@ -187,7 +167,7 @@ def test_edit_keeps_discount_keys_the_form_does_not_show(admin_client, sandbox):
     from django_voucherify.vouchers.refresh import store
 
     voucher = store(
-        make(client, "EFFECT-1", discount={"type": "AMOUNT", "amount_off": 100, "effect": "APPLY_TO_ITEMS"})
+        make_voucher("EFFECT-1", discount={"type": "AMOUNT", "amount_off": 100, "effect": "APPLY_TO_ITEMS"})
     )
     url = reverse("admin:django_voucherify_voucher_change", args=[voucher.pk])
     assert post(admin_client, url, discount_type="AMOUNT", amount_off="300").status_code == 302

@@ -13,8 +13,7 @@ from django_voucherify import client
 from django_voucherify.models import Voucher
 from django_voucherify.tasks.vouchers import SELECTION_CHUNK, run_voucher_selection
 from django_voucherify.vouchers.refresh import refresh_all
-
-from .conftest import make
+from tests.support.vouchers import make_voucher
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = reverse("admin:django_voucherify_voucher_changelist")
@@ -30,8 +29,8 @@ def hidden_inputs(html: str) -> list[tuple[str, str]]:
 @pytest.fixture
 def bulk(sandbox):
     for i in range(COUNT):
-        make(client, f"L-{i:05d}", category="bulk")
-    make(client, "OTHER-1")
+        make_voucher(f"L-{i:05d}", category="bulk")
+    make_voucher("OTHER-1")
     refresh_all()
     return f"{CHANGELIST}?category=bulk"
 
@@ -90,7 +89,7 @@ def test_selection_changed_since_confirmation_does_nothing(admin_client, sandbox
 
 @override_settings(USE_THOUSAND_SEPARATOR=True)
 def test_hidden_pks_are_not_localised(admin_client, sandbox):
-    make(client, "TS-1")
+    make_voucher("TS-1")
     Voucher.objects.create(pk=12345, code="TS-1")
     page = admin_client.post(
         CHANGELIST, {"action": "disable_selected", "_selected_action": ["12345"], "index": "0"}

@@ -8,8 +8,7 @@ from django.urls import reverse
 
 from django_voucherify.models import Voucher
 from django_voucherify.vouchers import editing
-
-from .test_forms import BASE
+from tests.support.vouchers import VOUCHER_FORM_BLANK as BASE
 
 pytestmark = pytest.mark.django_db
 ADD = reverse("admin:django_voucherify_voucher_add")

@@ -11,15 +11,14 @@ from django.urls import reverse
 from django_voucherify import client
 from django_voucherify.models import Voucher, VoucherType
 from django_voucherify.tasks.vouchers import refresh_vouchers
-
-from .conftest import make
+from tests.support.vouchers import make_voucher
 
 pytestmark = pytest.mark.django_db
 
 
 def test_pull_command_walks_every_page_and_removes_vanished(sandbox):
     for i in range(230):
-        make(client, f"P-{i:03d}", ["amount", "percent", "gift", "loyalty"][i % 4], category="spring")
+        make_voucher(f"P-{i:03d}", ["amount", "percent", "gift", "loyalty"][i % 4], category="spring")
     out, err = StringIO(), StringIO()
     call_command("voucherify_pull", "vouchers", stdout=out, stderr=err)
     assert "vouchers: 230 created, 0 updated, 0 removed" in out.getvalue()
@@ -55,7 +54,7 @@ def test_failed_walk_removes_nothing(sandbox, mirrored):
 
 
 def test_refresh_button_runs_a_task_not_a_loop(admin_client, sandbox):
-    make(client, "BTN-1")
+    make_voucher("BTN-1")
     url = reverse("admin:django_voucherify_voucher_refresh")
     assert admin_client.get(url).status_code == 405  # only a POST starts it
     page = admin_client.post(url, follow=True).content.decode()
@@ -64,7 +63,7 @@ def test_refresh_button_runs_a_task_not_a_loop(admin_client, sandbox):
 
 
 def test_refresh_task_retries_on_long_rate_limit(sandbox):
-    make(client, "RL-1")
+    make_voucher("RL-1")
     sandbox.faults.add(path="/v1/vouchers", method="GET", status=429, retry_after=30, times=1)
     refresh_vouchers.apply()  # eager: the retry runs at once
     assert Voucher.objects.filter(code="RL-1").exists()

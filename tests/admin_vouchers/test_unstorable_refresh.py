@@ -10,22 +10,20 @@ import pytest
 from django.core.management import call_command
 
 import django_voucherify
-from django_voucherify import client
 from django_voucherify.admin.voucher_forms import VoucherForm
 from django_voucherify.models import Customer, Order, Voucher
 from django_voucherify.vouchers import refresh
-
-from .conftest import make
+from tests.support.vouchers import make_voucher
 
 pytestmark = pytest.mark.django_db
 
 
 def test_refresh_skips_and_reports_vouchers_it_cannot_store(sandbox):
     for code in ("R-1", "R-2", "R-3", "R-4"):
-        make(client, code)
+        make_voucher(code)
     refresh.refresh_all()
     sandbox.state.vouchers["R-2"]["metadata"] = {"deep": {"list": ["ok", "bad\x00"]}}
-    make(client, "R-5")
+    make_voucher("R-5")
     sandbox.state.vouchers["R-5"]["metadata"] = {"k": "\x00"}
     out, err = StringIO(), StringIO()
     call_command("voucherify_pull", "vouchers", "--no-progress", stdout=out, stderr=err)
@@ -38,7 +36,7 @@ def test_refresh_skips_and_reports_vouchers_it_cannot_store(sandbox):
 
 
 def test_refresh_one_keeps_the_mirror_when_the_answer_cannot_be_stored(sandbox):
-    [voucher] = [refresh.store(make(client, "ONE"))]
+    [voucher] = [refresh.store(make_voucher("ONE"))]
     sandbox.state.vouchers["ONE"]["additional_info"] = "a\x00b"
     assert refresh.refresh_one(voucher) is not None
     voucher.refresh_from_db()

@@ -22,7 +22,7 @@ from django_voucherify.api import (
     VoucherifyError,
 )
 from django_voucherify.checkout.outage import is_outage, redeem_may_have_happened
-from tests.api.raw_http import RawServer
+from tests.support.raw_http import RawServer
 
 API = "https://api.voucherify.io"
 TOKEN = "tok-bodies-Q7w3-canary"

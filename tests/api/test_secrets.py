@@ -32,7 +32,7 @@ from django_voucherify.api import RetryPolicy, TransportError, VoucherifyClient,
 from django_voucherify.conf import get_settings
 from django_voucherify.sandbox.app import Sandbox
 from django_voucherify.sandbox.server import RunningServer, start_in_thread
-from tests.api.raw_http import RawServer, closed_port, failing_dns
+from tests.support.raw_http import RawServer, closed_port, failing_dns
 
 #: Distinctive: letters, digits and hyphens only, so HTML escaping cannot hide it.
 TOKEN = "tok-Zq81-LEAKCANARY-5e0c7b2a9d"

@@ -8,7 +8,7 @@ from django.test import override_settings
 from django_voucherify import checkout
 from django_voucherify.checkout.checks import check_checkout_settings
 from django_voucherify.models import CheckoutRedemption, LedgerState
-from tests.checkout.conftest import make_voucher
+from tests.support.vouchers import make_voucher
 
 URL = "/admin/django_voucherify/checkoutredemption/"
 

@@ -3,7 +3,7 @@
 Rules interleave checkouts (redeem then pay; the payment may fail), cancellations, sweeps after
 time passes, and workers killed in the middle of a sweep, with a fault on the request that
 matters: injected by the sandbox before or after it handles the request (4xx, 5xx, 429,
-timeouts, dropped connections), or by :mod:`tests.checkout.adversary` (a sender stalled past
+timeouts, dropped connections), or by :mod:`tests.support.adversary` (a sender stalled past
 its deadline, a request held by Voucherify past the grace period, an answer arriving after the
 sweep ran, a worker killed before or after sending, a 2xx HTML page before or after handling).
 
@@ -42,8 +42,9 @@ from django_voucherify.checkout.checks import check_checkout_settings
 from django_voucherify.models import CheckoutRedemption, LedgerState
 from django_voucherify.models.ledger import REFERENCE_METADATA_KEY
 from django_voucherify.tasks.checkout import checkout_sweep
-from tests.checkout import adversary
-from tests.checkout.conftest import checkout_conf, make_voucher
+from tests.support import adversary
+from tests.support.checkout import checkout_conf
+from tests.support.vouchers import make_voucher
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -15,7 +15,7 @@ from django.test import override_settings
 import django_voucherify
 from django_voucherify import checkout
 from django_voucherify.models import CheckoutRedemption, LedgerState
-from tests.checkout.conftest import checkout_conf
+from tests.support.checkout import checkout_conf
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

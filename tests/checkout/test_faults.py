@@ -11,7 +11,8 @@ import pytest
 from django_voucherify import checkout
 from django_voucherify.models import CheckoutRedemption, LedgerState
 from django_voucherify.tasks.checkout import checkout_sweep
-from tests.checkout.conftest import checkout_settings, make_voucher, redemptions_of
+from tests.support.checkout import checkout_settings, redemptions_of
+from tests.support.vouchers import make_voucher
 
 pytestmark = pytest.mark.django_db(transaction=True)  # on_commit runs: tasks are really enqueued
 

@@ -14,8 +14,9 @@ from django_voucherify.checkout.checks import check_checkout_settings
 from django_voucherify.models import CheckoutRedemption, LedgerState
 from django_voucherify.models.ledger import REFERENCE_METADATA_KEY
 from django_voucherify.tasks.checkout import checkout_sweep
-from tests.checkout import adversary
-from tests.checkout.conftest import checkout_conf, make_voucher
+from tests.support import adversary
+from tests.support.checkout import checkout_conf
+from tests.support.vouchers import make_voucher
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -7,7 +7,8 @@ from django.db import IntegrityError, transaction
 
 from django_voucherify import checkout
 from django_voucherify.models import CheckoutRedemption, LedgerState
-from tests.checkout.conftest import make_voucher, redemptions_of
+from tests.support.checkout import redemptions_of
+from tests.support.vouchers import make_voucher
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from django_voucherify.models import CheckoutRedemption, Customer, LedgerState, Order
-from tests.checkout.conftest import make_voucher
+from tests.support.vouchers import make_voucher
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.checkout.urls")]
 

@@ -20,7 +20,7 @@ from rest_framework.test import APIClient
 
 from django_voucherify.models import CheckoutRedemption, Customer, LedgerState, Order
 from django_voucherify.rest import throttling
-from tests.checkout.conftest import make_voucher
+from tests.support.vouchers import make_voucher
 
 pytestmark = [pytest.mark.urls("tests.checkout.urls")]
 

@@ -11,7 +11,8 @@ from django.utils import timezone
 from django_voucherify import checkout
 from django_voucherify.models import CheckoutRedemption, LedgerState
 from django_voucherify.tasks import checkout as tasks
-from tests.checkout.conftest import checkout_settings, make_voucher
+from tests.support.checkout import checkout_settings
+from tests.support.vouchers import make_voucher
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -25,8 +25,9 @@ from django_voucherify.checkout.outage import redeem_may_have_happened
 from django_voucherify.models import CheckoutRedemption, LedgerState, Order, OrderStatus
 from django_voucherify.models.ledger import REFERENCE_METADATA_KEY
 from django_voucherify.tasks.checkout import checkout_sweep
-from tests.checkout import adversary
-from tests.checkout.conftest import checkout_settings, make_voucher, redemptions_of
+from tests.support import adversary
+from tests.support.checkout import checkout_settings, redemptions_of
+from tests.support.vouchers import make_voucher
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from django_voucherify.models import Job, JobState
-from tests.jobs.conftest import voucher_csv
+from tests.support.jobs import voucher_csv
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

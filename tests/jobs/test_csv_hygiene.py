@@ -18,7 +18,7 @@ from django.utils import timezone
 from django_voucherify import jobs
 from django_voucherify.jobs import csvfiles, dispatch, runner, uploads
 from django_voucherify.models import Job, JobState
-from tests.jobs.conftest import voucher_csv
+from tests.support.jobs import voucher_csv
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,7 +10,7 @@ import pytest
 from django_voucherify import jobs
 from django_voucherify.jobs import runner
 from django_voucherify.models import Job, JobState
-from tests.jobs.conftest import voucher_csv
+from tests.support.jobs import voucher_csv
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,7 +9,7 @@ import pytest
 from django_voucherify import jobs
 from django_voucherify.jobs import runner
 from django_voucherify.models import Job, JobKind, JobState, PartState
-from tests.jobs.conftest import voucher_csv
+from tests.support.jobs import voucher_csv
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

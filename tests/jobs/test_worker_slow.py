@@ -24,9 +24,8 @@ import pytest
 import django_voucherify
 from django_voucherify import jobs
 from django_voucherify.models import Job, JobPart, JobState, PartState
-from tests.jobs.conftest import voucher_csv
-from tests.sync.test_worker_slow import celery_app, database_url
-from tests.sync.test_worker_slow import wait_for as _wait_for
+from tests.support.jobs import voucher_csv
+from tests.support.workers import celery_app, database_url, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -37,12 +36,12 @@ QUEUE = f"voucherify-jobs-tests-{RUN}"
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 25.0, what: str = "condition") -> None:
-    try:
-        _wait_for(condition, timeout, what)
-    except AssertionError:
+    def describe() -> str:
         jobs_state = list(Job.objects.values_list("pk", "state", "error"))
         parts = list(JobPart.objects.values_list("job_id", "index", "state", "async_action_id", "error"))
-        raise AssertionError(f"timed out waiting for {what}: jobs={jobs_state} parts={parts}") from None
+        return f"jobs={jobs_state} parts={parts}"
+
+    wait_until(condition, timeout, what, describe)
 
 
 class Workers:
@@ -50,7 +49,7 @@ class Workers:
 
     def __init__(self, env: dict[str, str], log_dir: Path) -> None:
         self.env, self.log_dir, self.procs = env, log_dir, []
-        self.control = celery_app(BROKER)
+        self.control = celery_app(BROKER, QUEUE)
         self.control.conf.task_default_queue = QUEUE
 
     def start(self) -> subprocess.Popen[bytes]:
@@ -79,7 +78,7 @@ class Workers:
         )
         self.procs.append((proc, log))
         # Ping this worker only: another run's workers on the same broker must not answer for it.
-        _wait_for(
+        wait_until(
             lambda: proc.poll() is None and bool(self.control.control.ping(destination=[name], timeout=0.5)),
             30,
             "worker ready",

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.sandbox.test_redemptions import Api, redeem
+from tests.support.sandbox import Api, redeem
 
 
 def test_64_threads_quantity_10_in_process() -> None:

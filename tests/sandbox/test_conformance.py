@@ -12,8 +12,8 @@ import re
 
 from django_voucherify.sandbox import openapi
 from django_voucherify.sandbox.routing import ROUTES
-from tests.sandbox import spec
-from tests.sandbox.conftest import Api
+from tests.support import spec
+from tests.support.sandbox import Api
 
 
 def scope_operations() -> dict[str, tuple[str, str]]:

@@ -7,68 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import requests
 
-from django_voucherify.sandbox.app import Sandbox
-
-API = "https://api.voucherify.io"
-
-
-class Api:
-    """A tiny authenticated client over an in-process sandbox."""
-
-    def __init__(self, sandbox: Sandbox | None = None) -> None:
-        self.sandbox = sandbox or Sandbox()
-        self.session = requests.Session()
-        self.sandbox.mount(self.session)
-        self.session.headers.update({"X-App-Id": self.sandbox.app_id, "X-App-Token": self.sandbox.app_token})
-
-    @property
-    def state(self) -> Any:
-        return self.sandbox.state
-
-    def call(self, method: str, path: str, **kw: Any) -> requests.Response:
-        return self.session.request(method, API + path, **kw)
-
-    def voucher(self, code: str, **kw: Any) -> dict[str, Any]:
-        v: dict[str, Any] = {
-            "id": "v_" + code.lower(),
-            "code": code,
-            "object": "voucher",
-            "type": "DISCOUNT_VOUCHER",
-            "active": True,
-            "campaign": None,
-            "campaign_id": None,
-            "discount": {"type": "AMOUNT", "amount_off": 1000, "effect": "APPLY_TO_ORDER"},
-            "redemption": {"quantity": None, "redeemed_quantity": 0, "object": "list"},
-            "start_date": None,
-            "expiration_date": None,
-            "metadata": {},
-        }
-        v.update(kw)
-        if v.get("discount") is None:
-            v.pop("discount")
-        self.state.put_voucher(v)
-        return v
-
-    def gift(self, code: str, balance: int, **kw: Any) -> dict[str, Any]:
-        return self.voucher(
-            code,
-            type="GIFT_VOUCHER",
-            discount=None,
-            gift={"amount": balance, "balance": balance, "effect": "APPLY_TO_ORDER"},
-            **kw,
-        )
-
-
-@pytest.fixture
-def api() -> Api:
-    return Api()
-
-
-def redeem(api: Api, *codes: Any, **body: Any) -> requests.Response:
-    reds = [c if isinstance(c, dict) else {"object": "voucher", "id": c} for c in codes]
-    return api.call("POST", "/v1/redemptions", json={"redeemables": reds, **body})
+from tests.support.sandbox import Api, redeem
 
 
 def test_single_redeem_shape_and_totals(api: Api) -> None:

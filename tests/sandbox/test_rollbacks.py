@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.sandbox.test_redemptions import Api, redeem
+from tests.support.sandbox import Api, redeem
 
 
 def test_single_rollback_restores_quantity_and_gift() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tests.sandbox.test_redemptions import Api, redeem
+from tests.support.sandbox import Api, redeem
 
 
 def validate(api: Api, *codes: object, **body: object) -> dict:  # type: ignore[type-arg]

@@ -15,7 +15,7 @@ import django_voucherify.sync.signals as signals
 from django_voucherify.models import Customer, OutboxEntry, OutboxState, SyncState
 from django_voucherify.sync import delivery, outbox
 from django_voucherify.tasks import deliver_outbox_entry, redrive_outbox
-from tests.sync.concurrency import run_in_threads, wait_until_another_session_waits_for_a_lock
+from tests.support.concurrency import run_in_threads, wait_until_another_session_waits_for_a_lock
 
 CUSTOMERS = "/v1/customers"
 

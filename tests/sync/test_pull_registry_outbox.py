@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from django_voucherify.models import Customer, Order, OrderItem, OutboxEntry, OutboxState, SyncState
 from django_voucherify.sync import bulk, outbox, registry
-from tests.sync.concurrency import run_in_threads, wait_until_another_session_waits_for_a_lock
+from tests.support.concurrency import run_in_threads, wait_until_another_session_waits_for_a_lock
 
 
 @pytest.mark.django_db

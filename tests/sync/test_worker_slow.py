@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from io import StringIO
 from pathlib import Path
@@ -20,11 +19,11 @@ from pathlib import Path
 import pytest
 from celery import Celery
 from django.core.management import call_command
-from django.db import connection
 
 import django_voucherify
 from django_voucherify.models import Customer, Order, OutboxEntry, OutboxState, SyncState
 from django_voucherify.sandbox.server import make_server
+from tests.support.workers import celery_app, database_url, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -38,32 +37,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    state = list(OutboxEntry.objects.values_list("source_id", "state", "attempts", "last_error"))
-    mirrors = list(Customer.objects.values_list("source_id", "sync_state", "sync_error"))
-    raise AssertionError(f"timed out waiting for {what}: outbox={state} customers={mirrors}")
+    def describe() -> str:
+        state = list(OutboxEntry.objects.values_list("source_id", "state", "attempts", "last_error"))
+        mirrors = list(Customer.objects.values_list("source_id", "sync_state", "sync_error"))
+        return f"outbox={state} customers={mirrors}"
 
-
-def database_url() -> str:
-    s = connection.settings_dict
-    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
-def celery_app(broker: str) -> Celery:
-    app = Celery(f"client-{broker}", broker=broker, set_as_current=False)
-    app.conf.update(
-        task_default_queue=QUEUE,
-        broker_connection_timeout=1,
-        broker_connection_retry=False,
-        broker_connection_retry_on_startup=False,
-        task_always_eager=False,
-    )
-    return app
+    wait_until(condition, timeout, what, describe)
 
 
 @pytest.fixture
@@ -116,7 +95,7 @@ def worker(live_sandbox) -> Iterator[Celery]:
         stdout=log or subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
     )
-    live = celery_app(BROKER)
+    live = celery_app(BROKER, QUEUE)
     try:
         hostname = WORKER_NAME.replace("%h", socket.gethostname())
         wait_for(
@@ -161,7 +140,7 @@ def test_worker_delivers_and_redrive_recovers_from_broker_and_voucherify_outages
     assert remote.find_customer("w-a")["name"] == "A"
 
     # 2. Broker down: the save succeeds, the outbox keeps the work, a re-drive delivers it.
-    celery_app(DEAD_BROKER).set_current()
+    celery_app(DEAD_BROKER, QUEUE).set_current()
     b = Customer.objects.create(source_id="w-b", name="B")
     assert OutboxEntry.objects.get(object_pk=str(b.pk)).state == OutboxState.PENDING
     assert remote.find_customer("w-b") is None

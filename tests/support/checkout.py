@@ -1,0 +1,47 @@
+"""Checkout test builders: short timeouts, the sandbox's redemptions, option overrides."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.conf import settings
+
+from tests.support.sandbox import options
+
+#: Checkout options of the tests: no client retries, 0.5 s checkout timeout, no reconcile grace,
+#: fast rollback retries, sync off (only checkout calls are counted).
+CHECKOUT_TEST_OPTIONS: dict[str, Any] = {
+    "MAX_RETRIES": 0,
+    "CHECKOUT_TIMEOUT": 0.5,
+    "CHECKOUT_RECONCILE_GRACE": 0,
+    "CHECKOUT_ROLLBACK_BACKOFF": 0.01,
+    "CHECKOUT_ROLLBACK_BACKOFF_MAX": 0.05,
+    "SYNC_ENABLED": False,
+}
+
+
+def checkout_conf(**overrides: Any) -> dict[str, Any]:
+    """The test settings' VOUCHERIFY with :data:`CHECKOUT_TEST_OPTIONS` and ``overrides``."""
+    return {**settings.VOUCHERIFY, **CHECKOUT_TEST_OPTIONS, **overrides}
+
+
+@contextmanager
+def checkout_settings(sandbox: Any, **overrides: Any) -> Iterator[None]:
+    """Override checkout options; the rebuilt shared client is pointed at ``sandbox`` again."""
+    with options(sandbox, **overrides):
+        yield
+
+
+def redemptions_of(sandbox: Any, marker: str | None = None) -> list[dict[str, Any]]:
+    """Successful, non-parent redemptions the sandbox holds (optionally for one ledger row)."""
+    from django_voucherify.models.ledger import REFERENCE_METADATA_KEY
+
+    return [
+        r
+        for r in sandbox.state.redemptions.values()
+        if r.get("result") == "SUCCESS"
+        and r.get("related_object_type") == "voucher"
+        and (marker is None or (r.get("metadata") or {}).get(REFERENCE_METADATA_KEY) == marker)
+    ]
