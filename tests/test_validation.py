@@ -15,6 +15,7 @@ from django_voucherify.checkout.errors import InvalidCheckoutInput
 from django_voucherify.jobs import api as jobs_api
 from django_voucherify.jobs import csvfiles
 from django_voucherify.rest.serializers import CodeField, SourceIdField
+from tests.support import properties
 
 BAD = ["A\x00B", "A\u200bB", "A\u202eB", "A\ud800B", "A\x1bB", "A\u2028B", "A\ufeffB", "A\x7fB"]
 
@@ -60,7 +61,11 @@ def _code_doors(code: str) -> dict[str, bool]:
 
 
 @pytest.mark.django_db
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=properties.examples(150, 3000),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(code=texts)
 @example(code="A\x00B")
 @example(code="A\u200bB")
@@ -81,7 +86,7 @@ def _order_accepts(source_id: str) -> bool:
     return True
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=properties.examples(150, 3000), deadline=None)
 @given(source_id=texts)
 @example(source_id="o\x00-1")
 @example(source_id="o\u202e-1")

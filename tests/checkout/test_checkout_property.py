@@ -26,7 +26,6 @@ checkout-long`` (or ``HYPOTHESIS_PROFILE=thorough``) runs many more examples (do
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from typing import Any
 
@@ -42,7 +41,7 @@ from django_voucherify.checkout.checks import check_checkout_settings
 from django_voucherify.models import CheckoutRedemption, LedgerState
 from django_voucherify.models.ledger import REFERENCE_METADATA_KEY
 from django_voucherify.tasks.checkout import checkout_sweep
-from tests.support import adversary
+from tests.support import adversary, properties
 from tests.support.checkout import checkout_conf
 from tests.support.vouchers import make_voucher
 
@@ -314,12 +313,7 @@ class CheckoutMachine(RuleBasedStateMachine):
 
 
 def _profile() -> settings:
-    name = os.environ.get("VOUCHERIFY_PROPERTY_PROFILE", "checkout-ci")
-    if os.environ.get("HYPOTHESIS_PROFILE") == "thorough":
-        name = "checkout-long"
-    chosen = settings.get_profile(name)
-    examples = os.environ.get("VOUCHERIFY_PROPERTY_EXAMPLES")  # e.g. 200: a run of a given size
-    return settings(chosen, max_examples=int(examples)) if examples else chosen
+    return properties.chosen("checkout-ci", "checkout-long")
 
 
 def test_checkout_state_machine(sandbox):

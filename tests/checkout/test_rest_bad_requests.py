@@ -2,13 +2,12 @@
 
 Every error body is a JSON object with ``detail`` (text) and ``key``. The fuzz test posts
 arbitrary JSON-ish bodies (and mutations of valid ones) to every endpoint; run many more
-examples with ``REST_FUZZ_EXAMPLES=2000 pytest tests/checkout/test_rest_bad_requests.py``.
+examples with ``HYPOTHESIS_PROFILE=thorough`` (see tests/support/properties.py).
 """
 
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -20,6 +19,7 @@ from rest_framework.test import APIClient
 
 from django_voucherify import checkout
 from django_voucherify.models import CheckoutRedemption, Customer, LedgerState, Order
+from tests.support import properties
 from tests.support.vouchers import make_voucher
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.checkout.urls")]
@@ -223,7 +223,7 @@ def test_an_unexpected_error_is_a_logged_json_500(sandbox, monkeypatch, caplog):
 
 # -- Fuzz: arbitrary JSON-ish bodies on every endpoint ------------------------------------------------
 
-EXAMPLES = int(os.environ.get("REST_FUZZ_EXAMPLES", "40"))
+EXAMPLES = properties.examples(40, 2000)
 
 texts = st.one_of(
     st.text(max_size=12),

@@ -17,7 +17,8 @@ controls. At quiescence (faults cleared, leases expired, re-drives and all messa
 - no customer deleted here is held by Voucherify.
 
 Bounded for the normal suite (profile ``sync-ci``, a few seconds); run many more examples with
-``VOUCHERIFY_PROPERTY_PROFILE=sync-long`` (1000 examples) or ``VOUCHERIFY_PROPERTY_EXAMPLES=N``
+``HYPOTHESIS_PROFILE=thorough`` (profile ``sync-long``, 1000 examples) or
+``VOUCHERIFY_PROPERTY_EXAMPLES=N``
 (see docs/sync.md).
 """
 
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -52,6 +52,7 @@ from django_voucherify.sandbox.errors import invalid_payload
 from django_voucherify.sandbox.routing import SandboxResponse
 from django_voucherify.sync import delivery, outbox
 from django_voucherify.sync.signals import muted
+from tests.support import properties
 
 settings.register_profile(
     "sync-ci",
@@ -70,9 +71,7 @@ settings.register_profile(
 
 
 def _profile() -> settings:
-    chosen = settings.get_profile(os.environ.get("VOUCHERIFY_PROPERTY_PROFILE", "sync-ci"))
-    examples = os.environ.get("VOUCHERIFY_PROPERTY_EXAMPLES")
-    return settings(chosen, max_examples=int(examples)) if examples else chosen
+    return properties.chosen("sync-ci", "sync-long")
 
 
 CUSTOMER_IDS = ["c-a", "c-b", "c-c"]
