@@ -18,8 +18,10 @@ The rules:
 - Free text (metadata values, names...) may hold anything storable: no NUL, no lone surrogate,
   at any depth of a JSON value (PostgreSQL's ``text`` and ``jsonb`` refuse both).
 
-:func:`unstorable_problem` applies the storage rule to an object read *from* Voucherify (which
-accepts NUL), so a refresh or pull can skip it and say why instead of aborting.
+:func:`applied_problem` copies an object read *from* Voucherify onto its mirror and applies the
+storage rule (:func:`mirror_problem`: NUL, lone surrogates, over-long text, numbers out of the
+column's range, dates that do not exist, a string where an object is expected...), so a refresh
+or pull skips it and says why instead of aborting.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
+from django.core.exceptions import ValidationError
+from django.db import models
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -111,10 +115,24 @@ def metadata_problem(metadata: Any) -> str | None:
     return None
 
 
+#: What copying an object of an unexpected shape onto a mirror raises (a string where an object
+#: is expected, ``int("abc")``, a date that does not exist such as month 13...).
+SHAPE_ERRORS: tuple[type[Exception], ...] = (
+    AttributeError,
+    TypeError,
+    ValueError,
+    ArithmeticError,
+    LookupError,
+)
+#: Fields whose values :func:`mirror_problem` converts and range-checks as the database would.
+_TEXT_FIELDS = (models.CharField, models.TextField, models.JSONField, models.ForeignKey)
+
+
 def mirror_problem(instance: Any) -> str | None:
     """Why a model instance (a mirror filled from Voucherify's answer) cannot be saved: a text
-    longer than its column, or a NUL / lone surrogate in any text or JSON field, at any depth.
-    None if it can be saved. Checked before saving, so one bad object never aborts a batch."""
+    longer than its column, a NUL / lone surrogate in any text or JSON field at any depth, a
+    number outside its column's range, a date or number that is not one. None if it can be
+    saved. Checked before saving, so one bad object never aborts a batch."""
     for f in instance._meta.concrete_fields:
         value = getattr(instance, f.attname, None)
         max_length = getattr(f, "max_length", None)
@@ -122,7 +140,47 @@ def mirror_problem(instance: Any) -> str | None:
             return _("%(field)s is longer than %(max)d characters.") % {"field": f.name, "max": max_length}
         if found := _unstorable_path(value, f.name, 0):
             return _("%(where)s %(reason)s") % {"where": found[0], "reason": found[1]}
+        if problem := _column_problem(f, value):
+            return problem
     return None
+
+
+def _column_problem(f: Any, value: Any) -> str | None:
+    """A number or date the column cannot hold (out of range, too many digits, not a date)."""
+    if value is None or f.primary_key or isinstance(f, _TEXT_FIELDS):
+        return None
+    try:
+        f.run_validators(f.to_python(value))
+    except ValidationError as exc:
+        return _("%(field)s cannot hold %(value)s: %(reason)s") % {
+            "field": f.name,
+            "value": visible(repr(value))[:100],
+            "reason": " ".join(str(m) for m in exc.messages),
+        }
+    except SHAPE_ERRORS as exc:
+        return _("%(field)s cannot hold %(value)s (%(error)s).") % {
+            "field": f.name,
+            "value": visible(repr(value))[:100],
+            "error": type(exc).__name__,
+        }
+    return None
+
+
+def applied_problem(instance: Any, data: Any) -> str | None:
+    """Copy Voucherify's object ``data`` onto the mirror ``instance`` (``apply_voucherify``) and
+    say why the result cannot be saved, or None. An object of an unexpected shape (not an
+    object, a string where an object is expected, a number that is not one) is a reason too,
+    never an exception: a refresh or pull skips it and carries on. On a reason, ``instance`` may
+    be half-updated: do not save it."""
+    if not isinstance(data, Mapping):
+        return _("Voucherify's answer is not a JSON object.")
+    try:
+        instance.apply_voucherify(dict(data))
+    except SHAPE_ERRORS as exc:
+        return _("Voucherify's object has an unexpected shape (%(error)s).") % {
+            "error": visible(f"{type(exc).__name__}: {exc}")[:300]
+        }
+    return mirror_problem(instance)
 
 
 def _text_reason(text: str) -> str | None:

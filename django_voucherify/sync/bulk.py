@@ -25,12 +25,13 @@ from typing import Any
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from ..api.batching import json_batches
 from ..api.errors import RateLimitedError
 from ..api.resources.orders import MAX_ORDERS_PER_IMPORT
 from ..models import Customer, Order, OrderItem, OutboxEntry, OutboxState, SyncCheckpoint, SyncState
-from ..validation import mirror_problem
+from ..validation import SHAPE_ERRORS, applied_problem, mirror_problem
 from .config import option
 from .signals import muted
 
@@ -270,6 +271,9 @@ def _wanted(
     source_id cannot even be looked up (NUL, too long) in ``unstorable``."""
     wanted: dict[str, dict[str, Any]] = {}
     for data in batch:
+        if not isinstance(data, dict):
+            _skip_unstorable(stats, "", _("Voucherify's answer is not a JSON object."))
+            continue
         if not data.get("source_id"):
             stats["skipped"] += 1
             continue
@@ -289,9 +293,9 @@ def _pull_customers(batch: list[dict[str, Any]], stats: dict[str, Any]) -> None:
     updated: list[Customer] = []
     for source_id, data in wanted.items():
         obj = existing.get(source_id) or Customer(source_id=source_id)
-        obj.apply_voucherify(data)
+        problem = applied_problem(obj, data)
         obj.sync_state, obj.synced_at, obj.updated_at = SyncState.SYNCED, now, now
-        if problem := mirror_problem(obj):  # left as it was; reported
+        if problem:  # left as it was; reported
             _skip_unstorable(stats, source_id, problem)
             continue
         (new if obj.pk is None else updated).append(obj)
@@ -313,11 +317,11 @@ def _pull_orders(batch: list[dict[str, Any]], stats: dict[str, Any]) -> None:
     items: list[OrderItem] = []
     for source_id, data in wanted.items():
         obj = existing.get(source_id) or Order(source_id=source_id)
-        obj.apply_voucherify(data)
+        problem = applied_problem(obj, data)
         obj.customer = customers.get(_customer_id(data))
         obj.sync_state, obj.synced_at, obj.updated_at = SyncState.SYNCED, now, now
-        lines = [_item(obj, raw) for raw in (data.get("items") or [])]
-        if problem := mirror_problem(obj) or next(filter(None, map(mirror_problem, lines)), None):
+        lines, lines_problem = _items(obj, data.get("items"))
+        if problem := problem or lines_problem:
             _skip_unstorable(stats, source_id, problem)  # left as it was; reported
             continue
         (new if obj.pk is None else updated).append(obj)
@@ -333,6 +337,16 @@ def _pull_orders(batch: list[dict[str, Any]], stats: dict[str, Any]) -> None:
 def _customer_id(order: dict[str, Any]) -> str:
     ref = order.get("customer") or {}
     return str(order.get("customer_id") or (ref.get("id") if isinstance(ref, dict) else "") or "")
+
+
+def _items(order: Order, raw_items: Any) -> tuple[list[OrderItem], str | None]:
+    """The order's lines, or why they cannot be stored (a line that is not an object, a
+    quantity that is not a positive number in range...)."""
+    try:
+        lines = [_item(order, raw) for raw in (raw_items or [])]
+    except SHAPE_ERRORS as exc:
+        return [], _("items: unexpected shape (%(error)s).") % {"error": f"{type(exc).__name__}: {exc}"[:300]}
+    return lines, next(filter(None, map(mirror_problem, lines)), None)
 
 
 def _item(order: Order, raw: dict[str, Any]) -> OrderItem:

@@ -12,8 +12,9 @@ removes nothing and reports the error in the result; any other error propagates,
 removing nothing. :func:`refresh_one` re-reads a single voucher.
 
 A voucher Voucherify holds but the database cannot (a NUL character anywhere in it, even deep
-in its metadata; a code longer than the column), see
-:func:`~django_voucherify.validation.mirror_problem`, is skipped and reported, never allowed to
+in its metadata; a code longer than the column; a number out of its column's range, a date that
+does not exist, a string where an object is expected), see
+:func:`~django_voucherify.validation.applied_problem`, is skipped and reported, never allowed to
 abort the walk: counted in ``skipped``, listed (code and reason, the first
 :data:`SKIPPED_SAMPLE`) in ``skipped_objects``. An existing mirror of such a voucher is kept
 as it was, with the reason in ``last_error``, and not removed (the voucher exists).
@@ -33,7 +34,7 @@ from .. import validation
 from ..api.errors import NotFoundError
 from ..api.paging import PaginationError
 from ..models import Voucher
-from ..validation import mirror_problem
+from ..validation import applied_problem, mirror_problem
 
 logger = logging.getLogger("django_voucherify.vouchers")
 
@@ -58,9 +59,11 @@ def store(data: dict[str, Any]) -> Voucher:
     """Create or update the mirror of one Voucherify voucher object.
 
     Raises :class:`~django_voucherify.validation.InvalidInput` when it cannot be stored."""
-    voucher = Voucher.objects.filter(code=data["code"]).first() or Voucher(code=data["code"])
-    voucher.apply_voucherify(data)
-    validation.check(mirror_problem(voucher))
+    code = data.get("code") if isinstance(data, dict) else None
+    if not isinstance(code, str) or not code:
+        raise validation.InvalidInput(_("it has no code."))
+    voucher = Voucher.objects.filter(code=code).first() or Voucher(code=code)
+    validation.check(applied_problem(voucher, data))
     voucher.refreshed_at = timezone.now()
     voucher.save()
     return voucher
@@ -145,7 +148,7 @@ def _store_batch(batch: list[dict[str, Any]], stats: dict[str, Any]) -> None:
     now = timezone.now()
     by_code: dict[str, dict[str, Any]] = {}
     for data in batch:
-        code = data.get("code")
+        code = data.get("code") if isinstance(data, dict) else None
         if not isinstance(code, str) or not code:
             _skip(stats, str(code or ""), _("it has no code."))
         else:
@@ -157,9 +160,9 @@ def _store_batch(batch: list[dict[str, Any]], stats: dict[str, Any]) -> None:
         updated: list[Voucher] = []
         for code, data in by_code.items():
             voucher = existing.get(code) or Voucher(code=code)
-            voucher.apply_voucherify(data)
+            problem = applied_problem(voucher, data)
             voucher.refreshed_at = voucher.updated_at = now
-            if problem := mirror_problem(voucher):
+            if problem:
                 _skip(stats, code, problem)
                 if code in existing:
                     _flag_unstorable(code, problem, now)
@@ -183,8 +186,7 @@ def refresh_one(voucher: Voucher, *, client: Any = None) -> Voucher | None:
         voucher.delete()
         return None
     before = {f: getattr(voucher, f) for f in _FIELDS}
-    voucher.apply_voucherify(dict(data))
-    if problem := mirror_problem(voucher):  # keep the mirror as it was, say why
+    if problem := applied_problem(voucher, data):  # keep the mirror as it was, say why
         for name, value in before.items():
             setattr(voucher, name, value)
         _skip({"skipped": 0, "skipped_objects": []}, voucher.code, problem)
