@@ -34,10 +34,12 @@ def load_json(content: bytes) -> Any:
 def success_body(response: requests.Response, method: str, path: str, secret: Secret) -> Any:
     """The JSON object of a 2xx answer, ``None`` for a 204 (or a bodiless delete), or an
     :class:`InvalidResponseError` (returned, so the caller raises it outside any ``except``)."""
-    if response.status_code == 204:
-        return None
     content = response.content
-    if not content:
+    if not 200 <= response.status_code < 300:  # a redirect (never followed) or 1xx: not an answer
+        return _invalid("a status that is not a success", response, content, method, path, secret)
+    if response.status_code == 204 or not content:
+        # Only a delete answers without a body (204, per the spec); an empty answer to anything
+        # else is not Voucherify's, and the caller would otherwise get None for an object.
         if method in _BODYLESS_METHODS:
             return None
         return _invalid("an empty body", response, content, method, path, secret)
@@ -67,9 +69,29 @@ def error_body(response: requests.Response, secret: Secret) -> dict[str, Any]:
     body: Any = None
     with contextlib.suppress(ValueError):
         body = load_json(content) if content else None
-    if not isinstance(body, dict):
+    if not isinstance(body, dict) or _deeper_than(body, MAX_ERROR_DEPTH):
+        # Voucherify's errors are flat; a gateway's deep JSON would break whatever logs,
+        # pretty-prints or stores the error (RecursionError), so it is kept as text.
         body = {"message": snippet(content, secret, 500) if content else response.reason}
     return redact(body, secret)  # type: ignore[no-any-return]
+
+
+#: Nesting allowed in an error body (the spec's Error is two levels deep).
+MAX_ERROR_DEPTH = 32
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests dicts/lists more than ``limit`` levels deep (iteratively)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+    return False
 
 
 def _invalid(

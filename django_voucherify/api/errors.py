@@ -103,15 +103,17 @@ class APIError(VoucherifyError):
         self.method = method
         self.path = path
         self.code: int | None = body.get("code") if isinstance(body.get("code"), int) else status
-        self.key: str | None = body.get("key")
-        self.message: str | None = body.get("message")
-        self.details: str | None = body.get("details")
-        self.request_id: str | None = body.get("request_id") or (headers or {}).get("x-request-id")
-        self.resource_id: str | None = body.get("resource_id")
-        self.resource_type: str | None = body.get("resource_type")
+        # Text fields are str or None whatever the body holds (a gateway's JSON is not the spec's
+        # Error): callers slice, log and store them.
+        self.key: str | None = _text(body.get("key"))
+        self.message: str | None = _text(body.get("message"))
+        self.details: str | None = _text(body.get("details"))
+        self.request_id: str | None = _text(body.get("request_id")) or (headers or {}).get("x-request-id")
+        self.resource_id: str | None = _text(body.get("resource_id"))
+        self.resource_type: str | None = _text(body.get("resource_type"))
         error = body.get("error")
         #: The custom message a shop configured in a validation rule, if any.
-        self.error_message: str | None = error.get("message") if isinstance(error, dict) else None
+        self.error_message: str | None = _text(error.get("message")) if isinstance(error, dict) else None
         super().__init__(self._summary())
 
     def _summary(self) -> str:
@@ -133,6 +135,11 @@ class APIError(VoucherifyError):
         return (
             f"{type(self).__name__}(status={self.status}, key={self.key!r}, request_id={self.request_id!r})"
         )
+
+
+def _text(value: Any) -> str | None:
+    """``value`` when it is a non-empty str, else None (shown bounded in the message)."""
+    return value if isinstance(value, str) and value else None
 
 
 class BadRequestError(APIError):

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from .errors import VoucherifyError
+from .errors import InvalidResponseError, VoucherifyError
 
 Page = dict[str, Any]
 Fetch = Callable[..., Page]
@@ -41,6 +41,21 @@ class PaginationLimitError(PaginationError):
 
 class PaginationStalledError(PaginationError):
     """Voucherify answered the next page with items already seen: the cursor did not move."""
+
+
+def _items(body: Any, key: str) -> list[dict[str, Any]]:
+    """``body[key]``, a list of objects (missing or null: empty), or InvalidResponseError: a
+    page of another shape is not Voucherify's answer, and the walk must not end short or
+    raise something else because of it."""
+    items = body.get(key) if isinstance(body, dict) else body
+    if items is None:
+        return []
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise InvalidResponseError(
+            f"Voucherify answered a page whose {key!r} is not a list of objects",
+            status=200,
+        )
+    return items
 
 
 def _ids(items: list[dict[str, Any]]) -> set[Any]:
@@ -88,7 +103,7 @@ def iter_pages(
     page, previous, skip = 1, set[Any](), set[Any]()
     while True:
         body = fetch(**params, page=page, limit=limit)
-        items = body.get(key) or []
+        items = _items(body, key)
         if _stalled(items, previous, skip):
             raise PaginationStalledError(f"Page {page} of {key} repeats the previous page.")
         for item in items:
@@ -130,7 +145,7 @@ def iter_cursor(
     previous: set[Any] = set()
     while True:
         body = fetch(**params, limit=limit)
-        items = body.get(key) or []
+        items = _items(body, key)
         if _stalled(items, previous, set()):
             raise PaginationStalledError(f"The {key} cursor did not move.")
         yield from items
@@ -156,7 +171,7 @@ def iter_by_date(
     previous: set[Any] = set()
     while True:
         body = fetch(**params, limit=limit)
-        items = body.get(key) or []
+        items = _items(body, key)
         fresh = [item for item in items if item.get("id") not in previous]
         if items and not fresh:
             stamps = {item.get("created_at") for item in items}

@@ -36,21 +36,43 @@ class TokenAuth(AuthBase):
 
 
 def redact(value: Any, secret: Secret) -> Any:
-    """``value`` (str, or dicts and lists of them) with every occurrence of ``secret`` masked."""
+    """``value`` (str, or dicts and lists of them) with every occurrence of ``secret`` masked.
+
+    Iterative and in this one frame: a body nested deeper than the recursion limit (a 4xx from
+    a hostile gateway) cannot raise ``RecursionError`` here, and whatever is raised (a
+    ``MemoryError``, an interrupt), no frame left behind holds the token: it is held in
+    ``box`` only, which is emptied before this frame is left.
+    """
     if not secret:
         return value
-    token = secret.reveal()
-    return _redact(value, token)
+    box = [secret.reveal()]
 
+    def masked(text: str) -> str:
+        return text.replace(box[0], MASK) if box[0] in text else text
 
-def _redact(value: Any, token: str) -> Any:
-    if isinstance(value, str):
-        return value.replace(token, MASK) if token in value else value
-    if isinstance(value, dict):
-        return {_redact(k, token): _redact(v, token) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redact(v, token) for v in value]
-    return value
+    try:
+        root: list[Any] = [None]
+        stack: list[tuple[Any, Any, Any]] = [(value, root, 0)]  # (source, target, slot)
+        while stack:
+            source, target, slot = stack.pop()
+            if isinstance(source, str):
+                target[slot] = masked(source)
+            elif isinstance(source, dict):
+                copy: dict[Any, Any] = {}
+                target[slot] = copy
+                for key, item in source.items():
+                    new_key = masked(key) if isinstance(key, str) else key
+                    copy[new_key] = None
+                    stack.append((item, copy, new_key))
+            elif isinstance(source, list):
+                items: list[Any] = [None] * len(source)
+                target[slot] = items
+                stack.extend((item, items, index) for index, item in enumerate(source))
+            else:
+                target[slot] = source
+        return root[0]
+    finally:
+        box.clear()
 
 
 def snippet(content: bytes, secret: Secret, limit: int = 200) -> str:

@@ -184,7 +184,7 @@ class Transport:
                 elapsed_ms = (time.monotonic() - attempt_started) * 1000
                 if status < 400:
                     self._log_response(method, path, response, elapsed_ms, json)
-                    if stream:
+                    if stream and status < 300:
                         return response
                     body = self._parse_body(response, method, path)
                     if not isinstance(body, InvalidResponseError):
