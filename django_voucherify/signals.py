@@ -1,9 +1,10 @@
-"""Core signal receivers: the shared client follows settings; a cancelled order is rolled back."""
+"""Core signal receivers: the shared client follows settings; a cancelled order is rolled back;
+a deleted bulk job takes its files (customer data) with it."""
 
 from typing import Any
 
 from django.core.signals import setting_changed
-from django.db.models.signals import post_save
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 
@@ -36,4 +37,20 @@ post_save.connect(
     _roll_back_canceled_order,
     sender="django_voucherify.Order",
     dispatch_uid="django_voucherify.checkout.order_canceled",
+)
+
+
+def _delete_job_files(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """A bulk job or part deleted by any means (the admin, a cascade, shop code) takes its
+    upload, split part and export files with it, once the deletion commits."""
+    from .jobs.uploads import delete_files_of
+
+    delete_files_of(instance)
+
+
+post_delete.connect(
+    _delete_job_files, sender="django_voucherify.Job", dispatch_uid="django_voucherify.job_files"
+)
+post_delete.connect(
+    _delete_job_files, sender="django_voucherify.JobPart", dispatch_uid="django_voucherify.jobpart_files"
 )

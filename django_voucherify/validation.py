@@ -98,7 +98,7 @@ def text_problem(value: Any) -> str | None:
     if found is None:
         return None
     path, reason = found
-    return _("%(where)s %(reason)s") % {"where": path or _("The value"), "reason": reason}
+    return _("%(where)s %(reason)s") % {"where": visible(path) or _("The value"), "reason": reason}
 
 
 def metadata_problem(metadata: Any) -> str | None:
@@ -111,7 +111,7 @@ def metadata_problem(metadata: Any) -> str | None:
         if problem := metadata_key_problem(key):
             return problem
         if problem := text_problem(value):
-            return _("Metadata %(key)s: %(problem)s") % {"key": key, "problem": problem}
+            return _("Metadata %(key)s: %(problem)s") % {"key": visible(key), "problem": problem}
     return None
 
 
@@ -139,7 +139,7 @@ def mirror_problem(instance: Any) -> str | None:
         if isinstance(value, str) and max_length and len(value) > max_length:
             return _("%(field)s is longer than %(max)d characters.") % {"field": f.name, "max": max_length}
         if found := _unstorable_path(value, f.name, 0):
-            return _("%(where)s %(reason)s") % {"where": found[0], "reason": found[1]}
+            return _("%(where)s %(reason)s") % {"where": visible(found[0]), "reason": found[1]}
         if problem := _column_problem(f, value):
             return problem
     return None

@@ -23,6 +23,7 @@ import csv
 import io
 import os
 import tempfile
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -145,7 +146,16 @@ def check_header(kind: CsvKind, header_line: bytes) -> list[str]:
         raise CsvError(
             _("The file is not UTF-8 encoded; save it as CSV UTF-8 and upload it again.")
         ) from None
-    columns = next(csv.reader([text.rstrip("\r\n")]), [])
+    try:
+        columns = next(csv.reader([text.rstrip("\r\n")]), [])
+    except csv.Error as exc:  # e.g. lines ending with CR only (old Mac), which csv cannot split
+        raise CsvError(
+            _(
+                "The header line is not valid CSV (%(error)s). If the file's lines end with CR only, "
+                "save it again as CSV UTF-8."
+            )
+            % {"error": exc}
+        ) from None
     names = [_norm(c) for c in columns]
     if any(not n for n in names):
         raise CsvError(_("The header has an empty column name (column %(n)d).") % {"n": names.index("") + 1})
@@ -413,8 +423,16 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 def spreadsheet_safe(value: Any) -> Any:
     """A cell for a CSV that staff open in a spreadsheet: text starting with ``=``, ``+``,
     ``-``, ``@``, tab or CR gets a leading single quote (the OWASP advice), so a code or reason
-    such as ``=HYPERLINK(...)`` is shown as text, never run. Numbers pass unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    such as ``=HYPERLINK(...)`` is shown as text, never run. Numbers pass unchanged.
+
+    Also after leading white space (some spreadsheets trim it before parsing) and in the
+    full-width and small forms (U+FF1D, U+FE62...: NFKC turns them into ``=``, ``+``, and an
+    input method or a locale may do the same): quoting a harmless cell costs one character,
+    missing a formula can cost the workstation."""
+    if not isinstance(value, str):
+        return value
+    first = value.lstrip()[:1]
+    if value.startswith(FORMULA_STARTS) or (first and unicodedata.normalize("NFKC", first) in FORMULA_STARTS):
         return "'" + value
     return value
 

@@ -4,7 +4,9 @@ A job's ``source_file`` (the CSV staff uploaded) is deleted from storage when th
 successfully or not, unless ``VOUCHERIFY["JOB_UPLOAD_RETENTION"]`` (seconds, default 0) keeps
 it longer; :func:`purge_expired` (the ``purge_job_uploads`` task, also run by ``resume_jobs``)
 deletes those whose time is up, and any a crashed worker left behind. The split part files are
-deleted as each part finishes (``runner._finish_part``), or at once when preparing fails.
+deleted as each part finishes (``runner._finish_part``), or at once when preparing fails. A job
+(or part) row deleted by any means takes its files with it (:func:`delete_files_of`, connected
+to ``post_delete``).
 
 The storage must not be public: see docs/jobs.md ("Uploaded files").
 """
@@ -13,7 +15,9 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
 from ..conf import raw_settings
@@ -60,3 +64,24 @@ def purge_expired() -> int:
     cutoff = timezone.now() - timedelta(seconds=retention())
     due = Job.objects.filter(state__in=FINAL_JOB_STATES, finished_at__lte=cutoff).exclude(source_file="")
     return sum(delete_source(job) for job in due.iterator())
+
+
+def delete_files_of(instance: Any) -> None:
+    """After the deletion of a job or part row commits, delete its stored files (source,
+    export result, split part): nothing refers to them any more. A storage error is logged."""
+    pk = instance.pk  # None once the deletion is done
+    files = [
+        (f.storage, f.name)
+        for f in (getattr(instance, n, None) for n in ("source_file", "result_file", "file"))
+        if f and f.name
+    ]
+
+    def delete() -> None:
+        for storage, name in files:
+            try:
+                storage.delete(name)
+            except Exception:
+                logger.warning("Voucherify job file %s of %s: could not delete it", name, pk, exc_info=True)
+
+    if files:
+        transaction.on_commit(delete)
