@@ -16,7 +16,10 @@ A few lines in the shop's ``AppConfig.ready()``::
     })
 
 Contract: on the shop model's ``post_save`` the mapping function is called; it returns the
-mirror's field values (``source_id`` required; ``None`` skips the object). The mirror with that
+mirror's field values (``source_id`` required; ``None`` skips the object). A ``source_id`` (or
+an order's ``customer``) the shared validator refuses (control, zero-width or bidi characters,
+over 200 characters: the checkout and REST refuse those) raises
+:class:`~django_voucherify.validation.InvalidInput` in the save, nothing is written. The mirror with that
 ``source_id`` is created or updated in the SAME transaction - only when a value really changed,
 so e.g. a login updating ``last_login`` queues nothing - and the outbox row is written next.
 On PostgreSQL and SQLite that is one ``INSERT ... ON CONFLICT (source_id) DO UPDATE ... WHERE
@@ -40,8 +43,10 @@ from django.db import connections, router, transaction
 from django.db.models import Field, Model
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from ..models import Customer, Order, OrderItem, SyncState
+from ..validation import InvalidInput, source_id_problem, visible
 from .outbox import record_change
 from .signals import muted
 
@@ -115,6 +120,9 @@ def _apply(link: Link, instance: Model) -> Mirror | None:
         return None
     data = dict(data)
     source_id = str(data.pop("source_id"))
+    _check_source_id(link, instance, source_id)
+    if link.mirror is Order and isinstance(data.get("customer"), str):
+        _check_source_id(link, instance, data["customer"])
     items = data.pop("items", None)
     db = router.db_for_write(link.mirror)
     # No savepoint: inside the shop's transaction this adds no statement; in autocommit it makes
@@ -128,6 +136,24 @@ def _apply(link: Link, instance: Model) -> Mirror | None:
         if mirror is not None:
             record_change(mirror)
     return mirror
+
+
+def _check_source_id(link: Link, instance: Model, source_id: str) -> None:
+    """The shared validator's rule for source ids (the checkout and REST refuse the others):
+    a mapping that builds one with a control, zero-width or bidi character, or too long, is a
+    bug in the shop's mapper, raised here (``InvalidInput``, a ``ValueError``) rather than
+    stored, sent, and refused later at checkout."""
+    if problem := source_id_problem(source_id):
+        raise InvalidInput(
+            _("%(model)s %(pk)s maps to the %(mirror)s source_id %(value)s: %(problem)s")
+            % {
+                "model": link.model._meta.label,
+                "pk": instance.pk,
+                "mirror": link.mirror._meta.model_name,
+                "value": visible(source_id)[:100],
+                "problem": problem,
+            }
+        )
 
 
 def upsert_mirror(db: str, model: type[Mirror], source_id: str, values: dict[str, Any]) -> Mirror | None:
