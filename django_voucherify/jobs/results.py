@@ -22,7 +22,8 @@ from itertools import islice
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import CharField, Q, Sum
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from ..models import Customer, Job, JobFailedRow, JobKind, JobPart, JobState, Order, PartState, SyncState
@@ -228,3 +229,35 @@ def mark_pushed_mirrors(part: JobPart) -> int:
             sync_state=SyncState.SYNCED, synced_at=now, sync_error="", sync_error_key="", sync_request_id=""
         )
     )
+
+
+def resend_overwritten(part: JobPart) -> int:
+    """After a mirror push's async action ended: send again, through the outbox, every row of
+    its window whose own delivery may have been overwritten by it; returns how many.
+
+    Voucherify applies a bulk import later than it accepts it. A row saved after the push read
+    it is delivered by its outbox entry at once, maybe BEFORE the import is applied, which then
+    puts the older state back while the entry says ``synced``. So every entry of the window
+    delivered since the push began, or being delivered now, gets a new version
+    (``record_change``): it is sent once more, after the import. Since the push began, not since
+    the part's ``read_before``: on PostgreSQL the push reads every row through one server-side
+    cursor, i.e. as of the snapshot its query started with, whatever the chunk.
+    """
+    from ..models import OutboxEntry, OutboxState
+    from ..sync.outbox import record_change
+
+    window = part.payload or {}
+    model: Any = Customer if part.job.kind == JobKind.PUSH_CUSTOMERS else Order
+    in_window = model.objects.filter(pk__gt=window["after_pk"], pk__lte=window["last_pk"])
+    entries = OutboxEntry.objects.filter(
+        kind=model.sync_kind,
+        object_pk__in=in_window.annotate(text_pk=Cast("pk", CharField())).values("text_pk"),
+    ).filter(Q(delivered_at__gte=part.job.created_at) | Q(state=OutboxState.IN_PROGRESS))
+    pks = list(entries.values_list("object_pk", flat=True))
+    count = 0
+    for obj in model.objects.filter(pk__in=pks):
+        with transaction.atomic():
+            count += record_change(obj) is not None
+    if count:
+        logger.info("Mirror push part %s: %s rows delivered meanwhile are sent again", part.pk, count)
+    return count

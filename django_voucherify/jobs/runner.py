@@ -363,8 +363,10 @@ def _finish_part(
     updated = locked is not None
     if updated:
         part.refresh_from_db()
-        if state == PartState.DONE and part.job.kind in (JobKind.PUSH_CUSTOMERS, JobKind.PUSH_ORDERS):
-            results.mark_pushed_mirrors(part)
+        if part.job.kind in (JobKind.PUSH_CUSTOMERS, JobKind.PUSH_ORDERS):
+            if state == PartState.DONE:
+                results.mark_pushed_mirrors(part)
+            results.resend_overwritten(part)  # a failed import may have applied some rows too
         if part.file:
             part.file.delete(save=True)  # the source file is kept; its split copy is not needed
     results.refresh_job(part.job_id)

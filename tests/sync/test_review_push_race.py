@@ -33,3 +33,36 @@ def test_a_save_delivered_while_a_push_is_queued_is_sent_again_after_it(sandbox)
 
     remote = client.customers.get("race-1")
     assert remote["name"] == "New name"
+
+
+def test_a_save_delivered_after_the_push_query_started_is_sent_again(sandbox):
+    """PostgreSQL: the push reads every chunk through one cursor opened at its start, so a row
+    of a later chunk saved (and delivered) while an earlier chunk was sent is pushed as it was
+    at the start, and the import lands after the delivery."""
+    from django_voucherify import client
+    from django_voucherify.api.resources.customers import Customers
+
+    sandbox.state.job_delay = 1.0
+    with muted():
+        customers = [Customer.objects.create(source_id=f"race-c{i}", name="Old") for i in range(6)]
+    real = Customers.bulk_update
+    sent: list[int] = []
+
+    def bulk_update(self, items):  # between two chunks: the last customer is saved and delivered
+        answer = real(self, items)
+        if not sent:
+            last = Customer.objects.get(pk=customers[-1].pk)
+            last.name = "New"
+            last.save()
+        sent.append(len(items))
+        return answer
+
+    Customers.bulk_update = bulk_update
+    try:
+        call_command("voucherify_sync", "customers", no_progress=True, chunk_bytes=300, stdout=StringIO())
+    finally:
+        Customers.bulk_update = real
+    assert len(sent) > 1
+    job = runner.drive(Job.objects.get(kind=JobKind.PUSH_CUSTOMERS), timeout=20)
+    assert job.state == JobState.DONE, job.error
+    assert client.customers.get("race-c5")["name"] == "New"
