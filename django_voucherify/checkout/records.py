@@ -22,6 +22,45 @@ def locked_update(ledger_id: int, change: Callable[[CheckoutRedemption], bool | 
     return row
 
 
+def _is_id(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _is_amount(value: Any) -> bool:
+    return value is None or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def redeem_answer_problem(response: Any) -> str | None:
+    """Why a 2xx redeem answer is not Voucherify's (a proxy's or a gateway's JSON, a truncated
+    object), or None. Such an answer proves nothing: the redemption may exist, so it must not be
+    recorded as SUCCEEDED (a row without redemption ids cannot be rolled back) and must not
+    crash the recording either; the caller treats it as an unknown outcome and reconciles.
+
+    Expected: ``redemptions`` a non-empty list of objects with an ``id``; ``parent_redemption``
+    (required when there are several) an object with an ``id``; ``order`` absent or an object
+    whose amounts are integers."""
+    if not isinstance(response, Mapping):
+        return "is not a JSON object"
+    children = response.get("redemptions")
+    if not isinstance(children, list) or not children:
+        return "names no redemptions"
+    if not all(isinstance(c, Mapping) and _is_id(c.get("id")) for c in children):
+        return "has a redemption without an id"
+    parent = response.get("parent_redemption")
+    if parent is not None and not (isinstance(parent, Mapping) and _is_id(parent.get("id"))):
+        return "has a parent redemption without an id"
+    if parent is None and len(children) > 1:
+        return "has several redemptions and no parent redemption"
+    order = response.get("order")
+    if order is not None and not isinstance(order, Mapping):
+        return "has an order that is not an object"
+    if isinstance(order, Mapping) and not all(
+        _is_amount(order.get(k)) for k in ("amount", "total_discount_amount", "total_amount")
+    ):
+        return "has order amounts that are not whole numbers"
+    return None
+
+
 def apply_redeem_response(row: CheckoutRedemption, response: Mapping[str, Any]) -> None:
     """Copy a redeem response (``redemptions``, ``parent_redemption``, ``order``) onto ``row``."""
     parent = response.get("parent_redemption") or {}

@@ -74,12 +74,11 @@ def redeem(
     except Exception as exc:
         _record_unexpected(row, exc, maybe_sent=sent.started)
         raise
-    if not isinstance(response, Mapping):  # a 2xx that is not Voucherify's answer (a proxy page)
+    if problem := records.redeem_answer_problem(response):
+        # A 2xx that is not Voucherify's answer (a proxy's page or JSON): outcome unknown.
         return _record_error(
             row,
-            TransportError(
-                "redeem answered 2xx without a JSON object", method="POST", path=sender.REDEEM_PATH
-            ),
+            TransportError(f"redeem answered 2xx but {problem}", method="POST", path=sender.REDEEM_PATH),
         )
     row = records.locked_update(row.pk, lambda r: _record_success(r, response))
     if row.state != LedgerState.SUCCEEDED or row.rollback_requested_at is not None:
