@@ -174,6 +174,12 @@ OPTIONS: tuple[Option, ...] = (
         ("E022",),
         "checkout.md",
     ),
+    Option(
+        "CHECKOUT_ANONYMOUS_MAX_CODES",
+        "Codes one anonymous REST validate request may name (1 to 30).",
+        ("E025",),
+        "checkout.md",
+    ),
 )
 
 

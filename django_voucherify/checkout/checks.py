@@ -1,4 +1,4 @@
-"""System checks of the checkout options (``voucherify.E020``-``E024``, ``W020``)."""
+"""System checks of the checkout options (``voucherify.E020``-``E025``, ``W020``)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from django.core import checks
 
 from ..checks import number_problem
 from .conf import OUTAGE_POLICIES
+from .payloads import MAX_REDEEMABLES
 
 SETTING = "settings.VOUCHERIFY"
 
@@ -75,6 +76,17 @@ def checkout_settings_problems(values: dict[str, Any]) -> list[checks.CheckMessa
     )
     if problem:
         problems.append(problem)
+    anonymous = values.get("CHECKOUT_ANONYMOUS_MAX_CODES")
+    if isinstance(anonymous, bool) or not isinstance(anonymous, int) or not 1 <= anonymous <= MAX_REDEEMABLES:
+        problems.append(
+            checks.Error(
+                f"{SETTING}['CHECKOUT_ANONYMOUS_MAX_CODES'] must be a whole number from 1 to "
+                f"{MAX_REDEEMABLES} (got {anonymous!r}).",
+                hint="The codes one anonymous validate request may name; the default, 5, keeps "
+                "one request from testing many guessed codes. Signed-in users may send up to 30.",
+                id="voucherify.E025",
+            )
+        )
     return problems
 
 

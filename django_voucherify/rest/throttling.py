@@ -28,16 +28,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.core.cache import BaseCache, caches
 from django.core.cache.backends.db import DatabaseCache
-from django.core.exceptions import ImproperlyConfigured
 from django.db import connections, router, transaction
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
-from ..checkout.payloads import MAX_REDEEMABLES
+from ..checkout.conf import checkout_settings
 
 DEFAULT_RATES = {
     "voucherify_validate": "20/min",
@@ -51,9 +49,6 @@ FAILURES_SCOPE = "voucherify_validate_failures"
 
 #: Error keys meaning "no such code": what a brute-force guess gets.
 UNKNOWN_CODE_KEYS = frozenset({"not_found", "resource_not_found", "voucher_not_found"})
-
-#: Default of ``settings.VOUCHERIFY_ANONYMOUS_MAX_CODES``: codes one anonymous validate may name.
-DEFAULT_ANONYMOUS_MAX_CODES = 5
 
 _DURATIONS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -69,15 +64,10 @@ def _rate(scope: str) -> tuple[int, int] | None:
 
 
 def anonymous_max_codes() -> int:
-    """How many codes an anonymous validate request may name (``VOUCHERIFY_ANONYMOUS_MAX_CODES``,
-    1 to 30; default 5): few, so one request cannot test many guesses."""
-    value = getattr(settings, "VOUCHERIFY_ANONYMOUS_MAX_CODES", DEFAULT_ANONYMOUS_MAX_CODES)
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_REDEEMABLES:
-        raise ImproperlyConfigured(
-            f"settings.VOUCHERIFY_ANONYMOUS_MAX_CODES must be a whole number from 1 to "
-            f"{MAX_REDEEMABLES}, got {value!r}."
-        )
-    return value
+    """How many codes an anonymous validate request may name: ``VOUCHERIFY`` option
+    ``CHECKOUT_ANONYMOUS_MAX_CODES`` (1 to 30, default 5; checked by ``voucherify.E025``, and
+    ``ImproperlyConfigured`` here when wrong): few, so one request cannot test many guesses."""
+    return checkout_settings().anonymous_max_codes
 
 
 def client_ident(request: Request) -> str:

@@ -18,6 +18,7 @@ from django.db import connections
 from django.test import override_settings
 from rest_framework.test import APIClient
 
+from django_voucherify.checkout.checks import check_checkout_settings
 from django_voucherify.models import CheckoutRedemption, Customer, LedgerState, Order
 from django_voucherify.rest import throttling
 from tests.support.vouchers import make_voucher
@@ -110,14 +111,16 @@ def test_anonymous_clients_send_few_codes_at_once(sandbox, shopper):
     signed_in = APIClient()
     signed_in.force_authenticate(shopper)
     assert validate(signed_in, codes).status_code == 200  # up to 30, from their own budget
-    with override_settings(VOUCHERIFY_ANONYMOUS_MAX_CODES=1):
+    with override_settings(VOUCHERIFY={**settings.VOUCHERIFY, "CHECKOUT_ANONYMOUS_MAX_CODES": 1}):
         assert validate(APIClient(), codes[:2]).json()["key"] == "too_many_codes"
 
 
 @pytest.mark.parametrize("value", [0, 31, "5", True, 2.5])
 def test_anonymous_code_limit_setting_is_checked(value):
-    with override_settings(VOUCHERIFY_ANONYMOUS_MAX_CODES=value), pytest.raises(ImproperlyConfigured):
-        throttling.anonymous_max_codes()
+    with override_settings(VOUCHERIFY={**settings.VOUCHERIFY, "CHECKOUT_ANONYMOUS_MAX_CODES": value}):
+        with pytest.raises(ImproperlyConfigured, match="CHECKOUT_ANONYMOUS_MAX_CODES"):
+            throttling.anonymous_max_codes()
+        assert [m.id for m in check_checkout_settings()] == ["voucherify.E025"]
 
 
 @pytest.mark.django_db
