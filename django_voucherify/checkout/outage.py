@@ -21,6 +21,17 @@ def is_outage(exc: BaseException) -> bool:
     return isinstance(exc, TransportError | RateLimitedError | ServerError)
 
 
+#: Refusals of the shop's credentials, never of a code: the keys are wrong, revoked or lack a
+#: permission. Checkout treats them like an outage (the customer is told Voucherify cannot
+#: check codes right now, the outage policy applies) and logs an error for staff to fix the keys.
+SHOP_SIDE_STATUSES = frozenset({401, 403})
+
+
+def is_shop_side(exc: BaseException) -> bool:
+    """Whether ``exc`` refuses the shop's credentials rather than the customer's codes."""
+    return isinstance(exc, APIError) and exc.status in SHOP_SIDE_STATUSES
+
+
 def redeem_may_have_happened(exc: BaseException) -> bool:
     """Whether a failed redeem request may still have been applied by Voucherify.
 

@@ -24,7 +24,7 @@ from .client import checkout_client
 from .conf import checkout_settings
 from .errors import AlreadyRedeemed, CheckoutUnavailable, CodesRefused
 from .messages import message_for, unavailable_message
-from .outage import is_outage, proceeds_without_discount, redeem_may_have_happened
+from .outage import is_outage, is_shop_side, proceeds_without_discount, redeem_may_have_happened
 from .results import RedeemOutcome, Totals
 from .rollback import request_rollback
 from .schedule import schedule_reconcile
@@ -230,11 +230,18 @@ def _record_unexpected(row: CheckoutRedemption, exc: Exception, *, maybe_sent: b
 
 def _record_error(row: CheckoutRedemption, exc: VoucherifyError) -> RedeemOutcome:
     request_id = getattr(exc, "request_id", None)
-    if not is_outage(exc) and isinstance(exc, APIError):
+    if is_shop_side(exc):  # not redeemed; the keys need fixing, the codes are not at fault
+        logger.error("Voucherify checkout: redeem refused the shop's credentials: %s", exc)
+    elif not is_outage(exc) and isinstance(exc, APIError):
         message = message_for(exc.key, exc.error_message)
-        row = records.locked_update(
-            row.pk, lambda r: records.apply_failure(r, LedgerState.FAILED, exc.key, message, request_id)
-        )
+
+        def refuse(r: CheckoutRedemption) -> bool:
+            if r.state != LedgerState.PENDING:
+                return False  # reconciliation settled the row meanwhile: what it found stands
+            records.apply_failure(r, LedgerState.FAILED, exc.key, message, request_id)
+            return True
+
+        row = records.locked_update(row.pk, refuse)
         raise CodesRefused(message, key=exc.key, request_id=request_id, ledger=row) from exc
 
     unknown = redeem_may_have_happened(exc)

@@ -101,11 +101,14 @@ def _record_rollback_error(pk: int, exc: VoucherifyError, *, refused: bool) -> N
     request_id = getattr(exc, "request_id", None)
     text = f"{exc}" + (f" (request_id={request_id})" if request_id and "request_id" not in str(exc) else "")
 
-    def note(row: CheckoutRedemption) -> None:
+    def note(row: CheckoutRedemption) -> bool:
+        if not row.rollback_pending:
+            return False  # another worker's rollback was confirmed meanwhile: nothing to flag
         row.rollback_error = text
         if refused:
             row.needs_attention = True
             row.attention_reason = f"rollback refused by Voucherify: {text}"[:200]
+        return True
 
     records.locked_update(pk, note)
 

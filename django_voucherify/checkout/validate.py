@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -11,8 +12,10 @@ from . import payloads
 from .client import checkout_client
 from .errors import CheckoutUnavailable, CodesRefused
 from .messages import message_for, message_for_error, unavailable_message
-from .outage import is_outage, proceeds_without_discount
+from .outage import is_outage, is_shop_side, proceeds_without_discount
 from .results import CodeResult, Totals, ValidationOutcome
+
+logger = logging.getLogger("django_voucherify.checkout")
 
 
 def validate(
@@ -45,7 +48,9 @@ def validate(
     try:
         response = (client or checkout_client()).validations.validate(body)
     except VoucherifyError as exc:
-        if is_outage(exc):
+        if is_shop_side(exc):
+            logger.error("Voucherify checkout: validate refused the shop's credentials: %s", exc)
+        if is_outage(exc) or is_shop_side(exc):
             if proceeds_without_discount():
                 return ValidationOutcome(
                     valid=False,
