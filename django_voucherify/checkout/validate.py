@@ -51,21 +51,33 @@ def validate(
         if is_shop_side(exc):
             logger.error("Voucherify checkout: validate refused the shop's credentials: %s", exc)
         if is_outage(exc) or is_shop_side(exc):
-            if proceeds_without_discount():
-                return ValidationOutcome(
-                    valid=False,
-                    codes=[CodeResult(c.code, False, reason=unavailable_message()) for c in items],
-                    totals=Totals.undiscounted(fallback_amount),
-                    unavailable=True,
-                    notice=unavailable_message(),
-                )
-            raise CheckoutUnavailable() from exc
+            return _unavailable(items, fallback_amount)
         if isinstance(exc, APIError):
             raise CodesRefused(
                 message_for(exc.key, exc.error_message), key=exc.key, request_id=exc.request_id
             ) from exc
         raise
-    return _outcome(items, response, fallback_amount)
+    try:
+        return _outcome(items, response, fallback_amount)
+    except (AttributeError, TypeError, ValueError, KeyError) as exc:
+        # A 2xx JSON object that is not Voucherify's answer (a gateway's or a proxy's body, a
+        # field of the wrong type): it proves nothing about the codes, so it is an outage, not
+        # a refusal and not a 500.
+        logger.error("Voucherify checkout: the validate answer has an unexpected shape (%s)", exc)
+        return _unavailable(items, fallback_amount)
+
+
+def _unavailable(items: Sequence[payloads.Redeemable], fallback_amount: int | None) -> ValidationOutcome:
+    """The outage policy's answer: undiscounted totals, or :class:`CheckoutUnavailable`."""
+    if proceeds_without_discount():
+        return ValidationOutcome(
+            valid=False,
+            codes=[CodeResult(c.code, False, reason=unavailable_message()) for c in items],
+            totals=Totals.undiscounted(fallback_amount),
+            unavailable=True,
+            notice=unavailable_message(),
+        )
+    raise CheckoutUnavailable()
 
 
 def _outcome(
