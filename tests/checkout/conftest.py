@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 
 from tests.support.checkout import CHECKOUT_TEST_OPTIONS
 from tests.support.sandbox import wired
@@ -17,3 +18,22 @@ def sandbox(voucherify_sandbox: Any, eager_celery: Any) -> Iterator[Any]:
     test options (:data:`~tests.support.checkout.CHECKOUT_TEST_OPTIONS`)."""
     with wired(voucherify_sandbox, **CHECKOUT_TEST_OPTIONS) as sandbox:
         yield sandbox
+
+
+@pytest.fixture(autouse=True)
+def _clear_throttles() -> Iterator[None]:
+    """Throttle counters live in the cache: every test starts and ends with none."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def shopper(django_user_model: Any, db: Any) -> tuple[Any, Any]:
+    """A signed-in shopper (user ``ann``), their customer mirror and an order ``ORD-API``."""
+    from django_voucherify.models import Customer, Order
+
+    user = django_user_model.objects.create_user("ann", "ann@example.com", "pw")
+    customer = Customer.objects.create(source_id="user-ann", email="ann@example.com", user=user)
+    order = Order.objects.create(source_id="ORD-API", amount=8000, customer=customer)
+    return user, order

@@ -3,31 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from django_voucherify.models import CheckoutRedemption, Customer, LedgerState, Order
+from django_voucherify.models import CheckoutRedemption, LedgerState
 from tests.support.vouchers import make_voucher
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.checkout.urls")]
 
 VALIDATE, REDEEM = "/api/vouchers/validate/", "/api/vouchers/redeem/"
-
-
-@pytest.fixture(autouse=True)
-def _clear_throttles():
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def shopper(django_user_model):
-    user = django_user_model.objects.create_user("ann", "ann@example.com", "pw")
-    customer = Customer.objects.create(source_id="user-ann", email="ann@example.com", user=user)
-    order = Order.objects.create(source_id="ORD-API", amount=8000, customer=customer)
-    return user, order
 
 
 @pytest.mark.parametrize(

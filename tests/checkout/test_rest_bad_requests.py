@@ -11,7 +11,6 @@ import json
 
 import pytest
 from django.contrib.auth.models import Permission
-from django.core.cache import cache
 from django.test import override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -32,13 +31,6 @@ NO_THROTTLES = {
         "voucherify_validate_failures": None,
     }
 }
-
-
-@pytest.fixture(autouse=True)
-def _clear_throttles():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.db import connections
@@ -19,7 +18,7 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from django_voucherify.checkout.checks import check_checkout_settings
-from django_voucherify.models import CheckoutRedemption, Customer, LedgerState, Order
+from django_voucherify.models import CheckoutRedemption, LedgerState
 from django_voucherify.rest import throttling
 from tests.support.vouchers import make_voucher
 
@@ -37,21 +36,6 @@ def rates(**scopes: str | None) -> dict[str, dict[str, str | None]]:
             **scopes,
         }
     }
-
-
-@pytest.fixture(autouse=True)
-def _clear_throttles():
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def shopper(django_user_model, db):
-    user = django_user_model.objects.create_user("ann", "ann@example.com", "pw")
-    customer = Customer.objects.create(source_id="user-ann", email="ann@example.com", user=user)
-    Order.objects.create(source_id="ORD-BF", amount=8000, customer=customer)
-    return user
 
 
 def validate(client: APIClient, codes: list[str], **extra):
@@ -74,7 +58,7 @@ def test_a_code_skipped_next_to_a_guess_counts_and_reveals_nothing_to_anonymous(
     with override_settings(REST_FRAMEWORK=rates(voucherify_validate_failures="3/hour")):
         anonymous = validate(APIClient(), ["REAL", "GUESS"]).json()
         signed_in = APIClient()
-        signed_in.force_authenticate(shopper)
+        signed_in.force_authenticate(shopper[0])
         detailed = validate(signed_in, ["REAL", "GUESS"]).json()
         # Two codes charged to the anonymous client: one more guess, then refused.
         after = [validate(APIClient(), [f"MORE{i}"]).status_code for i in range(2)]
@@ -109,7 +93,7 @@ def test_anonymous_clients_send_few_codes_at_once(sandbox, shopper):
     assert not sandbox.calls.count("POST", "/v1/validations")
     assert validate(APIClient(), codes[:5]).status_code == 200
     signed_in = APIClient()
-    signed_in.force_authenticate(shopper)
+    signed_in.force_authenticate(shopper[0])
     assert validate(signed_in, codes).status_code == 200  # up to 30, from their own budget
     with override_settings(VOUCHERIFY={**settings.VOUCHERIFY, "CHECKOUT_ANONYMOUS_MAX_CODES": 1}):
         assert validate(APIClient(), codes[:2]).json()["key"] == "too_many_codes"
@@ -126,10 +110,10 @@ def test_anonymous_code_limit_setting_is_checked(value):
 @pytest.mark.django_db
 def test_redeem_guesses_count_and_a_refused_guess_writes_no_ledger_row(sandbox, shopper):
     client = APIClient()
-    client.force_authenticate(shopper)
+    client.force_authenticate(shopper[0])
     with override_settings(REST_FRAMEWORK=rates(voucherify_validate_failures="3/hour")):
         answers = [
-            client.post(REDEEM, {"codes": [f"G{i}"], "order_source_id": "ORD-BF"}, format="json")
+            client.post(REDEEM, {"codes": [f"G{i}"], "order_source_id": "ORD-API"}, format="json")
             for i in range(5)
         ]
         # Validate and redeem draw from one budget.
@@ -147,10 +131,10 @@ def test_redeem_guesses_count_and_a_refused_guess_writes_no_ledger_row(sandbox, 
 def test_a_successful_redeem_gives_its_codes_back(sandbox, shopper):
     make_voucher("FIVE")
     client = APIClient()
-    client.force_authenticate(shopper)
+    client.force_authenticate(shopper[0])
     with override_settings(REST_FRAMEWORK=rates(voucherify_validate_failures="1/hour")):
-        redeemed = client.post(REDEEM, {"codes": ["FIVE"], "order_source_id": "ORD-BF"}, format="json")
-        again = client.post(REDEEM, {"codes": ["FIVE"], "order_source_id": "ORD-BF"}, format="json")
+        redeemed = client.post(REDEEM, {"codes": ["FIVE"], "order_source_id": "ORD-API"}, format="json")
+        again = client.post(REDEEM, {"codes": ["FIVE"], "order_source_id": "ORD-API"}, format="json")
         guess = validate(client, ["GUESS"]).status_code
     assert redeemed.status_code == 201 and again.status_code == 409
     assert guess == 200  # the budget of one is still whole

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import Permission
-from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from django_voucherify.models import CheckoutRedemption, Customer, LedgerState, Order
@@ -19,13 +18,6 @@ pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.checkout.urls")]
 
 VALIDATE, REDEEM = "/api/vouchers/validate/", "/api/vouchers/redeem/"
 ROLES = ("anonymous", "plain", "staff", "permitted", "superuser")
-
-
-@pytest.fixture(autouse=True)
-def _clear_throttles():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def make_user(django_user_model, role: str, permission: str):
