@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 import requests
-from requests.structures import CaseInsensitiveDict
 
 from django_voucherify import checkout
 from django_voucherify.checkout import records
@@ -43,18 +42,6 @@ BAD_ANSWERS: list[Any] = [
 ]
 
 
-def _json_answer(request: requests.PreparedRequest, body: Any) -> requests.Response:
-    out = requests.Response()
-    out.status_code = 200
-    out.headers = CaseInsensitiveDict({"Content-Type": "application/json"})
-    out._content = json.dumps(body).encode()
-    out._content_consumed = True  # type: ignore[attr-defined]
-    out.encoding = "utf-8"
-    out.url = request.url
-    out.request = request
-    return out
-
-
 class ReplaceRedeemAnswer(adversary.Interceptor):
     """Voucherify handles the redeem; the caller gets ``body`` instead of its answer."""
 
@@ -63,7 +50,7 @@ class ReplaceRedeemAnswer(adversary.Interceptor):
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         response = self.inner.send(request, **kwargs)
         if request.method == "POST" and str(request.url).split("?")[0].endswith("/v1/redemptions"):
-            return _json_answer(request, self.body)
+            return adversary.json_answer(request, self.body)
         return response
 
 

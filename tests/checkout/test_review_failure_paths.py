@@ -12,14 +12,12 @@ shop's credentials is never blamed on the customer's code.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 import requests
-from requests.structures import CaseInsensitiveDict
 
 from django_voucherify import checkout
 from django_voucherify.models import CheckoutRedemption, LedgerState
@@ -31,18 +29,6 @@ from tests.support.vouchers import make_voucher
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ORDER = {"source_id": "ORD-FP", "amount": 10_000}
-
-
-def _answer(request: requests.PreparedRequest, status: int, body: dict[str, Any]) -> requests.Response:
-    out = requests.Response()
-    out.status_code = status
-    out.headers = CaseInsensitiveDict({"Content-Type": "application/json"})
-    out._content = json.dumps(body).encode()
-    out._content_consumed = True  # type: ignore[attr-defined]
-    out.encoding = "utf-8"
-    out.url = request.url
-    out.request = request
-    return out
 
 
 class Hook(adversary.Interceptor):
@@ -126,7 +112,9 @@ def test_a_refusal_arriving_after_reconciliation_does_not_overwrite_what_it_foun
         forward()  # Voucherify redeemed
         clock.advance(600)
         checkout_sweep()  # caller gone: reconciled, found, rolled back
-        return _answer(request, 409, {"code": 409, "key": "conflict", "message": "Conflict"})
+        return adversary.json_answer(
+            request, status=409, body={"code": 409, "key": "conflict", "message": "Conflict"}
+        )
 
     _hook(sandbox, _is_redeem, held_then_refused)
     with pytest.raises(checkout.CodesRefused):
@@ -145,7 +133,9 @@ def test_a_rollback_error_after_another_worker_confirmed_it_flags_nothing(sandbo
 
     def other_worker_first(request: Any, forward: Any) -> requests.Response:
         checkout.rollback(outcome.ledger.pk, "worker B")  # goes through: confirmed
-        return _answer(request, 401, {"code": 401, "key": "unauthorized", "message": "Unauthorized"})
+        return adversary.json_answer(
+            request, status=401, body={"code": 401, "key": "unauthorized", "message": "Unauthorized"}
+        )
 
     _hook(sandbox, _is_rollback, other_worker_first)
     with pytest.raises(checkout.RollbackFailed):

@@ -14,6 +14,7 @@ forward together, as a stalled process sees it.
 from __future__ import annotations
 
 import fnmatch
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -190,3 +191,17 @@ def live_redemptions(sandbox: Any) -> list[dict[str, Any]]:
         and r.get("related_object_type") == "voucher"
         and r.get("status") != "ROLLED_BACK"
     ]
+
+
+def json_answer(request: requests.PreparedRequest, body: Any, status: int = 200) -> requests.Response:
+    """A made-up JSON answer to ``request`` (what a gateway or a proxy could send instead of
+    Voucherify's own)."""
+    out = requests.Response()
+    out.status_code = status
+    out.headers = CaseInsensitiveDict({"Content-Type": "application/json"})
+    out._content = json.dumps(body).encode()
+    out._content_consumed = True  # type: ignore[attr-defined]
+    out.encoding = "utf-8"
+    out.url = request.url
+    out.request = request
+    return out

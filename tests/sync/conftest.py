@@ -16,3 +16,26 @@ def sandbox(voucherify_sandbox: Any, eager_celery: Any) -> Iterator[Any]:
     fast = {"SYNC_MAX_ATTEMPTS": 3, "SYNC_RETRY_BACKOFF": 0.01, "SYNC_RETRY_BACKOFF_MAX": 0.05}
     with wired(voucherify_sandbox, **fast, MAX_RETRIES=0) as sandbox:
         yield sandbox
+
+
+@pytest.fixture
+def user_mirrored() -> Iterator[Any]:
+    """Django's User connected to the Customer mirror through the registry (users with an
+    e-mail become ``user-<pk>`` customers); disconnected after the test."""
+    from django.contrib.auth import get_user_model
+
+    from django_voucherify.models import Customer
+    from django_voucherify.sync import registry
+
+    User = get_user_model()
+    registry.connect(
+        User,
+        Customer,
+        lambda u: (
+            {"source_id": f"user-{u.pk}", "email": u.email, "name": u.get_full_name(), "user": u}
+            if u.email
+            else None
+        ),
+    )
+    yield User
+    registry.disconnect(User)

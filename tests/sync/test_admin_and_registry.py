@@ -13,27 +13,6 @@ from django_voucherify.sync import registry
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def user_linked():
-    User = get_user_model()
-    registry.connect(
-        User,
-        Customer,
-        lambda u: (
-            {
-                "source_id": f"user-{u.pk}",
-                "email": u.email,
-                "name": u.get_full_name(),
-                "user": u,
-            }
-            if u.email
-            else None
-        ),
-    )
-    yield User
-    registry.disconnect(User)
-
-
 def test_admin_shows_sync_state_and_resyncs(admin_client, sandbox, django_capture_on_commit_callbacks):
     sandbox.faults.add(path="/v1/customers", method="POST", status=400, key="invalid_payload", times=1)
     with django_capture_on_commit_callbacks(execute=True):
@@ -58,9 +37,9 @@ def test_admin_shows_sync_state_and_resyncs(admin_client, sandbox, django_captur
     assert c.sync_state == SyncState.SYNCED and sandbox.state.find_customer("adm-1")["name"] == "Admin Test"
 
 
-def test_registry_maps_shop_user_to_customer(user_linked, sandbox, django_capture_on_commit_callbacks):
+def test_registry_maps_shop_user_to_customer(user_mirrored, sandbox, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        user = user_linked.objects.create_user(
+        user = user_mirrored.objects.create_user(
             "ann", email="ann@example.com", first_name="Ann", last_name="Lee"
         )
     mirror = Customer.objects.get(user=user)

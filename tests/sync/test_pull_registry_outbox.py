@@ -56,27 +56,6 @@ def test_pull_keeps_unsent_order_and_its_items(sandbox, monkeypatch, django_capt
     assert OutboxEntry.objects.get(kind="order").state == OutboxState.PENDING
 
 
-@pytest.fixture
-def user_mirrored():
-    User = get_user_model()
-    registry.connect(
-        User,
-        Customer,
-        lambda u: (
-            {
-                "source_id": f"user-{u.pk}",
-                "email": u.email,
-                "name": u.get_full_name(),
-                "user": u,
-            }
-            if u.email
-            else None
-        ),
-    )
-    yield User
-    registry.disconnect(User)
-
-
 def _save_queries(user) -> list[str]:
     with CaptureQueriesContext(connection) as q, transaction.atomic():
         user.save()
