@@ -21,6 +21,7 @@ import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import django
 import pytest
 import requests.adapters
 from django.core import mail
@@ -147,7 +148,8 @@ def rendered_reports(exc: BaseException) -> dict[str, str]:
     for debug in (True, False):
         with override_settings(
             DEBUG=debug,
-            ADMINS=["ops@example.com"],
+            # Django 6 takes addresses; 5.2 requires (name, address) pairs.
+            ADMINS=["ops@example.com"] if django.VERSION >= (6,) else [("Ops", "ops@example.com")],
             MAILERS={"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}},
         ):
             reporter = ExceptionReporter(request, *exc_info)
