@@ -24,13 +24,13 @@ echo "== wheel contents"
 import sys, zipfile
 names = zipfile.ZipFile(sys.argv[1]).namelist()
 must = ["django_voucherify/py.typed", "django_voucherify/sandbox/data/voucherify-openapi.json",
-        "django_voucherify/migrations/0001_initial.py"]
+        "django_voucherify/migrations/0001_initial.py", "django_voucherify/locale/de/LC_MESSAGES/django.mo"]
 missing = [m for m in must if m not in names]
 missing += [] if any(n.startswith("django_voucherify/templates/") for n in names) else ["templates"]
 stray = [n for n in names if n.split("/")[0] in {"tests", "bench", "example_project", "scripts", "docs"}]
 if missing or stray:
     sys.exit(f"wheel: missing {missing}, should not carry {stray[:10]}")
-print(f"{len(names)} files: package, templates, migrations, sandbox data, py.typed; nothing else")
+print(f"{len(names)} files: package, templates, migrations, translations, sandbox data, py.typed; nothing else")
 PY
 
 echo "== install the wheel (no extras) into a fresh virtualenv"
