@@ -154,6 +154,13 @@ OPTIONS: tuple[Option, ...] = (
         "checkout.md",
     ),
     Option(
+        "CHECKOUT_LATE_CHECK_AFTER",
+        'When a row concluded "not redeemed" is checked once more (s); must exceed the grace. '
+        "Unset: 3600, or twice the grace if longer.",
+        ("E022", "E026"),
+        "checkout.md",
+    ),
+    Option(
         "CHECKOUT_ROLLBACK_BACKOFF", "First delay between rollback attempts (s).", ("E022",), "checkout.md"
     ),
     Option(

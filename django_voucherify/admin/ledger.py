@@ -79,7 +79,15 @@ class CheckoutRedemptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         ),
         (
             _("Background work"),
-            {"fields": ("needs_attention", "attention_reason", "next_attempt_at", "leased_until")},
+            {
+                "fields": (
+                    "needs_attention",
+                    "attention_reason",
+                    "next_attempt_at",
+                    "leased_until",
+                    "late_check_at",
+                )
+            },
         ),
         (
             _("Rollback"),

@@ -1,4 +1,4 @@
-"""System checks of the checkout options (``voucherify.E020``-``E025``, ``W020``)."""
+"""System checks of the checkout options (``voucherify.E020``-``E026``, ``W020``)."""
 
 from __future__ import annotations
 
@@ -76,6 +76,28 @@ def checkout_settings_problems(values: dict[str, Any]) -> list[checks.CheckMessa
     )
     if problem:
         problems.append(problem)
+    grace = _seconds(values.get("CHECKOUT_RECONCILE_GRACE"))
+    late = _seconds(values.get("CHECKOUT_LATE_CHECK_AFTER"))
+    if values.get("CHECKOUT_LATE_CHECK_AFTER") is not None:  # None: derived from the grace
+        problem = number_problem(
+            values,
+            "CHECKOUT_LATE_CHECK_AFTER",
+            check_id="voucherify.E022",
+            hint="A number of seconds above CHECKOUT_RECONCILE_GRACE; leave it unset to use the default.",
+        )
+        if problem:
+            problems.append(problem)
+    if grace is not None and late is not None and late <= grace:
+        problems.append(
+            checks.Error(
+                f"{SETTING}['CHECKOUT_LATE_CHECK_AFTER'] ({late:g} s) must exceed "
+                f"CHECKOUT_RECONCILE_GRACE ({grace:g} s).",
+                hint="The late check reads Voucherify's redemptions once more after reconciliation "
+                "concluded 'not redeemed', to catch a request processed past the grace period; "
+                "unset, it is 3600 s (or twice the grace if longer).",
+                id="voucherify.E026",
+            )
+        )
     anonymous = values.get("CHECKOUT_ANONYMOUS_MAX_CODES")
     if isinstance(anonymous, bool) or not isinstance(anonymous, int) or not 1 <= anonymous <= MAX_REDEEMABLES:
         problems.append(

@@ -26,6 +26,10 @@ CHECKOUT_DEFAULTS: dict[str, Any] = {
     # How long (s) after an unanswered redeem reconciliation waits before trusting what
     # Voucherify lists: a request still in flight must have landed by then.
     "CHECKOUT_RECONCILE_GRACE": 60.0,
+    # How long (s) after reconciliation concluded "not redeemed" it reads Voucherify's
+    # redemptions once more (a request held past the grace period by a load balancer or the
+    # network): must exceed CHECKOUT_RECONCILE_GRACE. None: 3600, or twice the grace if longer.
+    "CHECKOUT_LATE_CHECK_AFTER": None,
     # First and longest delay (s) between two attempts of a failed rollback (Celery).
     "CHECKOUT_ROLLBACK_BACKOFF": 5.0,
     "CHECKOUT_ROLLBACK_BACKOFF_MAX": 900.0,
@@ -45,11 +49,25 @@ class CheckoutSettings:
     outage_policy: str = REFUSE
     timeout: float = 5.0
     reconcile_grace: float = 60.0
+    late_check_after: float = 3600.0
     rollback_backoff: float = 5.0
     rollback_backoff_max: float = 900.0
     reconcile_max_attempts: int = 10
     attention_interval: float = 3600.0
     anonymous_max_codes: int = 5
+
+
+#: The late check's delay when ``CHECKOUT_LATE_CHECK_AFTER`` is unset (unless the grace is longer).
+DEFAULT_LATE_CHECK_AFTER = 3600.0
+
+
+def late_check_after(values: dict[str, Any]) -> float:
+    """``CHECKOUT_LATE_CHECK_AFTER``, or when unset (None) 3600 s or twice the grace if longer
+    (so that a long grace set before the option existed stays valid)."""
+    value = values.get("CHECKOUT_LATE_CHECK_AFTER")
+    if value is not None:
+        return float(value)
+    return max(DEFAULT_LATE_CHECK_AFTER, 2 * float(values["CHECKOUT_RECONCILE_GRACE"]))
 
 
 def raw_checkout_settings() -> dict[str, Any]:
@@ -71,6 +89,7 @@ def checkout_settings() -> CheckoutSettings:
         outage_policy=str(values["CHECKOUT_OUTAGE_POLICY"]),
         timeout=float(values["CHECKOUT_TIMEOUT"]),
         reconcile_grace=float(values["CHECKOUT_RECONCILE_GRACE"]),
+        late_check_after=late_check_after(values),
         rollback_backoff=float(values["CHECKOUT_ROLLBACK_BACKOFF"]),
         rollback_backoff_max=float(values["CHECKOUT_ROLLBACK_BACKOFF_MAX"]),
         reconcile_max_attempts=int(values["CHECKOUT_RECONCILE_MAX_ATTEMPTS"]),

@@ -9,6 +9,11 @@ customer, parent...), hence the marker.
 
 Until ``CHECKOUT_RECONCILE_GRACE`` seconds have passed since the attempt, finding nothing
 proves nothing (the request may still be in flight), so the row stays UNKNOWN.
+
+A row concluded "not redeemed" that way (FAILED, ``not_redeemed``) is looked at once more,
+``CHECKOUT_LATE_CHECK_AFTER`` seconds later (:func:`late_check`, from the periodic sweep): a
+request a load balancer or the network held past the grace period may have been processed after
+all; its redemption is then recorded, the row becomes ORPHANED and the redemption is rolled back.
 """
 
 from __future__ import annotations
@@ -167,10 +172,85 @@ def reconcile(
                 "Voucherify holds no redemption for this attempt.",
                 None,
             )
+            r.late_check_at = now + timedelta(seconds=checkout_settings().late_check_after)
         return True
 
     row = records.locked_update(pk, settle)
     logger.info("Voucherify checkout: reconciled ledger row %s -> %s", row.pk, row.state)
+    if row.rollback_pending and roll_back:
+        row = request_rollback(row, row.rollback_reason, client=api)
+    return row
+
+
+#: Why the late check asks for the rollback of a redemption processed after the grace period.
+LATE_LANDING_ROLLBACK_REASON = "redeem processed by Voucherify after the checkout attempt was given up"
+
+
+def late_check(
+    ledger: CheckoutRedemption | int,
+    *,
+    client: VoucherifyClient | None = None,
+    now: Any = None,
+    roll_back: bool = True,
+) -> CheckoutRedemption:
+    """The late look at a row reconciliation concluded "not redeemed" (FAILED, ``late_check_at``
+    due): read the attempt's redemptions back once more (same marker query as :func:`reconcile`).
+
+    Nothing live found: ``late_check_at`` is cleared, done for good. A redemption found (the
+    request was processed after the grace period and its answer never reached anyone): its ids
+    are recorded, the row becomes ORPHANED (not live: the order may hold a newer attempt, which
+    is left alone), its rollback is asked for and the row flagged; the rollback is sent at once
+    (``roll_back=False``: only asked for, for the Celery chain to send). A row no longer FAILED,
+    or not due, is returned untouched. A failed read counts as a reconcile attempt and is raised
+    (the late check stays due).
+    """
+    from .. import get_client
+
+    pk = ledger if isinstance(ledger, int) else ledger.pk
+    row = CheckoutRedemption.objects.get(pk=pk)
+    now = now or timezone.now()
+    if row.state != LedgerState.FAILED or row.late_check_at is None or row.late_check_at > now:
+        return row
+    api = client or get_client()
+    try:
+        found = find_attempt(row, api)
+    except VoucherifyError:
+        CheckoutRedemption.objects.filter(pk=pk).update(reconcile_attempts=F("reconcile_attempts") + 1)
+        raise
+    landed = bool(found.successes or found.parent)
+
+    def settle(r: CheckoutRedemption) -> bool | None:
+        if r.state != LedgerState.FAILED or r.late_check_at is None:
+            return False  # settled otherwise meanwhile (e.g. the late answer reached the caller)
+        r.reconcile_attempts += 1
+        r.late_check_at = None
+        if not landed:
+            return True
+        failure = f"{r.failure_key}: {r.failure_message}"
+        children = sorted(found.successes, key=lambda c: str(c.get("date") or ""))
+        response: dict[str, Any] = {
+            "redemptions": children,
+            "order": (found.parent or children[0]).get("order") if (found.parent or children) else None,
+        }
+        if found.parent:
+            response["parent_redemption"] = found.parent
+        records.apply_redeem_response(r, response)
+        r.state = LedgerState.ORPHANED
+        r.needs_attention = True
+        r.attention_reason = (
+            f"redeem processed by Voucherify after being marked failed ({failure}); found by the late check"
+        )[:200]
+        records.request_rollback_on(r, LATE_LANDING_ROLLBACK_REASON)
+        return True
+
+    row = records.locked_update(pk, settle)
+    if row.state == LedgerState.ORPHANED:
+        logger.error(
+            "Voucherify checkout: ledger row %s was concluded not redeemed, but Voucherify "
+            "processed it later (%s); rolling it back.",
+            row.pk,
+            ", ".join(row.redemption_ids),
+        )
     if row.rollback_pending and roll_back:
         row = request_rollback(row, row.rollback_reason, client=api)
     return row

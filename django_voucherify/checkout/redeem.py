@@ -164,6 +164,7 @@ def _record_late_answer(row: CheckoutRedemption, response: Mapping[str, Any]) ->
     failure = f"{row.failure_key}: {row.failure_message}"
     records.apply_redeem_response(row, response)
     row.state = LedgerState.ORPHANED
+    row.late_check_at = None  # the answer in hand settles what the late check would look for
     row.needs_attention = True
     row.attention_reason = f"redeemed after being marked failed ({failure})"[:200]
     records.request_rollback_on(row, ORPHANED_ROLLBACK_REASON)

@@ -28,6 +28,7 @@ LEASE = timedelta(minutes=5)
 
 ROLLBACK_TASK = "rollback_checkout_redemption"
 RECONCILE_TASK = "reconcile_checkout_redemption"
+LATE_CHECK_TASK = "late_check_checkout_redemption"
 
 
 def lease(ledger_id: int, countdown: float | None, *, force: bool = False) -> bool:
@@ -95,12 +96,19 @@ def schedule_reconcile(ledger_id: int, countdown: float | None = None, *, force:
     return _schedule(RECONCILE_TASK, ledger_id, countdown, force)
 
 
-def task_for(row: CheckoutRedemption) -> str | None:
-    """The task a row needs next: reconcile (outcome unknown), rollback (asked for), or none."""
+def task_for(row: CheckoutRedemption, now: datetime | None = None) -> str | None:
+    """The task a row needs next: reconcile (outcome unknown), rollback (asked for), the late
+    check (concluded "not redeemed", due by ``now``), or none."""
     if row.state in (LedgerState.UNKNOWN, LedgerState.PENDING):
         return RECONCILE_TASK
     if row.rollback_pending:
         return ROLLBACK_TASK
+    if (
+        row.state == LedgerState.FAILED
+        and row.late_check_at is not None
+        and row.late_check_at <= (now or timezone.now())
+    ):
+        return LATE_CHECK_TASK
     return None
 
 
@@ -110,11 +118,11 @@ def claim_due_rows(now: datetime, stale_before: datetime, limit: int) -> list[tu
     with transaction.atomic():
         rows: Iterable[CheckoutRedemption] = (
             CheckoutRedemption.objects.select_for_update(skip_locked=True)
-            .needing_work(stale_before)
+            .needing_work(stale_before, now)
             .sweepable(now)
             .order_by(F("next_attempt_at").asc(nulls_first=True), "pk")[:limit]
         )
-        claimed = [(row.pk, task) for row in rows if (task := task_for(row))]
+        claimed = [(row.pk, task) for row in rows if (task := task_for(row, now))]
         CheckoutRedemption.objects.filter(pk__in=[pk for pk, _task in claimed]).update(
             next_attempt_at=now, leased_until=now + LEASE
         )

@@ -54,15 +54,22 @@ class CheckoutRedemptionQuerySet(models.QuerySet["CheckoutRedemption"]):
         """Attempts holding a redemption whose rollback was asked for and is not done yet."""
         return self.filter(state__in=ROLLBACK_STATES, rollback_requested_at__isnull=False)
 
-    def needing_work(self, stale_before: datetime) -> CheckoutRedemptionQuerySet:
+    def late_check_due(self, now: datetime) -> CheckoutRedemptionQuerySet:
+        """Rows concluded "not redeemed" whose late look at Voucherify's redemptions is due."""
+        return self.filter(state=LedgerState.FAILED, late_check_at__lte=now)
+
+    def needing_work(self, stale_before: datetime, now: datetime | None = None) -> CheckoutRedemptionQuerySet:
         """Rows a background task has to drive: UNKNOWN ones, PENDING ones created before
-        ``stale_before`` (their caller is gone) and ones holding a redemption with a rollback
-        to send."""
-        return self.filter(
+        ``stale_before`` (their caller is gone), ones holding a redemption with a rollback
+        to send and (given ``now``) FAILED ones whose late check is due."""
+        work = (
             Q(state=LedgerState.UNKNOWN)
             | Q(state=LedgerState.PENDING, created_at__lt=stale_before)
             | Q(state__in=ROLLBACK_STATES, rollback_requested_at__isnull=False)
         )
+        if now is not None:
+            work |= Q(state=LedgerState.FAILED, late_check_at__lte=now)
+        return self.filter(work)
 
     def sweepable(self, now: datetime) -> CheckoutRedemptionQuerySet:
         """Rows whose next attempt is due and that no task chain holds (lease free or expired)."""
@@ -112,6 +119,10 @@ class CheckoutRedemption(models.Model):
     rollback_attempts = models.PositiveIntegerField(_("rollback attempts"), default=0)
     rollback_error = models.TextField(_("last rollback error"), blank=True)
     reconcile_attempts = models.PositiveIntegerField(_("reconcile attempts"), default=0)
+    # A FAILED row concluded "not redeemed" by reconciliation (nothing listed past the grace
+    # period) is looked at once more at this time: a request Voucherify processed later still
+    # becomes ORPHANED and is rolled back. Cleared once the late check is done.
+    late_check_at = models.DateTimeField(_("late check at"), null=True, blank=True, db_index=True)
     # Background work bookkeeping (one task chain per row, however often the sweep runs): when
     # the next reconcile/rollback attempt is due, and until when a scheduled or running task
     # owns the row. The periodic sweep only picks rows that are due and not leased.

@@ -5,6 +5,9 @@
 - ``reconcile_checkout_redemption``: settles an UNKNOWN (or abandoned PENDING) redeem by reading
   redemptions back; after ``CHECKOUT_RECONCILE_MAX_ATTEMPTS`` reads the row is flagged for staff
   and left to the sweep's slow rate (``CHECKOUT_ATTENTION_INTERVAL``).
+- ``late_check_checkout_redemption``: the late look at a row reconciliation concluded "not
+  redeemed" (``CHECKOUT_LATE_CHECK_AFTER`` later): a redemption Voucherify processed after the
+  grace period becomes ORPHANED and is rolled back (the chain's next step).
 - ``checkout_sweep`` (periodic, celery beat): re-drives what a lost task or a broker outage left
   behind::
 
@@ -30,6 +33,7 @@ from django.utils import timezone
 from ..checkout import schedule
 from ..checkout.conf import checkout_settings
 from ..checkout.errors import RollbackFailed
+from ..checkout.reconcile import late_check as late_check_service
 from ..checkout.reconcile import reconcile as reconcile_service
 from ..checkout.rollback import rollback as rollback_service
 from ..checkout.rollback import rollback_delay
@@ -134,15 +138,34 @@ def reconcile_checkout_redemption(self: Any, ledger_id: int) -> str:
     return _next_step(self, ledger_id, attempts, reconcile_delay(attempts))
 
 
+@shared_task(
+    bind=True, name="django_voucherify.late_check_checkout_redemption", acks_late=True, ignore_result=True
+)
+def late_check_checkout_redemption(self: Any, ledger_id: int) -> str:
+    """Look once more at FAILED (``not_redeemed``) row ``ledger_id``; roll back what landed late."""
+    from ..api.errors import VoucherifyError
+
+    try:
+        row = late_check_service(ledger_id, roll_back=False)  # the rollback is this chain's next step
+    except CheckoutRedemption.DoesNotExist:
+        return "missing"
+    except VoucherifyError:  # Voucherify unreachable: the late check stays due; read again later
+        row = CheckoutRedemption.objects.get(pk=ledger_id)
+        schedule.release(ledger_id, next_attempt_in=reconcile_delay(row.reconcile_attempts))
+        return "retrying later"
+    return _next_step(self, ledger_id, row.rollback_attempts, 0)
+
+
 @shared_task(name="django_voucherify.checkout_sweep", ignore_result=True)
 def checkout_sweep() -> dict[str, int]:
     """Send the next task of every row that needs one, is due and is held by no task chain:
-    UNKNOWN and abandoned PENDING rows (reconcile), pending rollbacks."""
+    UNKNOWN and abandoned PENDING rows (reconcile), pending rollbacks, and late checks of rows
+    concluded "not redeemed" (counted as reconcile reads)."""
     conf = checkout_settings()
     now = timezone.now()
     stale = now - timedelta(seconds=conf.reconcile_grace)
     counts = {"reconcile": 0, "rollback": 0}
     for pk, name in schedule.claim_due_rows(now, stale, SWEEP_BATCH):
         schedule.send(name, pk, None)
-        counts["reconcile" if name == schedule.RECONCILE_TASK else "rollback"] += 1
+        counts["rollback" if name == schedule.ROLLBACK_TASK else "reconcile"] += 1
     return counts
