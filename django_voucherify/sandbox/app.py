@@ -168,6 +168,8 @@ class Sandbox:
                 resp.freeze(private_body=bool(self.response_listeners))
         except SandboxError as err:
             resp = SandboxResponse(err.status, err.to_body(req.request_id), dict(err.headers))
+        except DropConnection:
+            raise
         except Exception:
             # A bug or an input the handlers did not foresee: answer like Voucherify would (a
             # 500 with an error body) rather than dropping the connection without a response.
@@ -245,7 +247,12 @@ class Sandbox:
                 ) from None
             if length > MAX_BODY:
                 raise payload_too_large(MAX_BODY)
-            return bytes(stream.read(length)) if length else b""
+            data = bytes(stream.read(length)) if length else b""
+            if len(data) < length:
+                # The client stopped before the body it announced (a cut-short send): a server
+                # never holds a whole request then, so nothing is processed and nothing answered.
+                raise DropConnection("request body shorter than its Content-Length")
+            return data
         return b""
 
 
