@@ -19,13 +19,15 @@ pyproject_hash="$(sha1sum pyproject.toml | cut -c1-12)"
 dev_stamp="$venv_dir/.installed-dev-$pyproject_hash"
 runtime_stamp="$venv_dir/.installed-runtime-$pyproject_hash"
 if [ "$venv_extras" = dev ]; then wanted_stamp="$dev_stamp"; else wanted_stamp="$runtime_stamp"; fi
+# A virtualenv whose interpreter is gone (a Python upgraded or removed) or too old for the project
+# (a .venv left by another Python) is made again, whatever its stamps say.
+if ! "$venv_dir/bin/python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then
+    python_bin="$(pick_python)"
+    echo "Creating $venv_dir with $("$python_bin" --version)..." >&2
+    rm -rf "$venv_dir"
+    "$python_bin" -m venv "$venv_dir"
+fi
 if [ ! -f "$dev_stamp" ] && [ ! -f "$wanted_stamp" ]; then
-    if ! "$venv_dir/bin/python" -c 'import sys' >/dev/null 2>&1; then
-        python_bin="$(pick_python)"
-        echo "Creating $venv_dir with $("$python_bin" --version)..." >&2
-        rm -rf "$venv_dir"
-        "$python_bin" -m venv "$venv_dir"
-    fi
     echo "Installing django-voucherify${venv_extras:+[$venv_extras]} into $venv_dir..." >&2
     "$venv_dir/bin/python" -m pip install --quiet --disable-pip-version-check \
         -e ".${venv_extras:+[$venv_extras]}"
