@@ -1,7 +1,8 @@
 # Sourced by scripts/test and scripts/demo: makes the virtualenv (again only when pyproject.toml
 # changes) and activates it. VENV_EXTRAS picks what is installed: "dev" (the default: the test
-# toolchain) or "" (the demo: the runtime dependencies only, a fraction of the download). A dev
-# install also serves the demo, so switching between the two commands reinstalls nothing.
+# toolchain), "demo" (the runtime dependencies and the example project's: a fraction of the
+# download) or "" (the runtime only). A dev install also serves the demo, so switching between
+# the two commands reinstalls nothing.
 # Picks the newest CPython available (3.13, 3.12, then python3); PYTHON overrides.
 venv_dir="${VENV_DIR:-.venv}"
 venv_extras="${VENV_EXTRAS-dev}"
@@ -17,7 +18,7 @@ pick_python() {
 }
 pyproject_hash="$(sha1sum pyproject.toml | cut -c1-12)"
 dev_stamp="$venv_dir/.installed-dev-$pyproject_hash"
-runtime_stamp="$venv_dir/.installed-runtime-$pyproject_hash"
+runtime_stamp="$venv_dir/.installed-${venv_extras:-runtime}-$pyproject_hash"
 if [ "$venv_extras" = dev ]; then wanted_stamp="$dev_stamp"; else wanted_stamp="$runtime_stamp"; fi
 # A virtualenv whose interpreter is gone (a Python upgraded or removed) or too old for the project
 # (a .venv left by another Python) is made again, whatever its stamps say.
