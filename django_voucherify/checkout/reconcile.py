@@ -50,6 +50,22 @@ class Found:
     successes: list[Mapping[str, Any]]
     failures: list[Mapping[str, Any]]
 
+    @property
+    def redeemed(self) -> bool:
+        return bool(self.successes or self.parent)
+
+    def as_redeem_response(self) -> dict[str, Any]:
+        """The redeem answer these redemptions amount to (for ``records.apply_redeem_response``);
+        only for an attempt that :attr:`redeemed`."""
+        children = sorted(self.successes, key=lambda c: str(c.get("date") or ""))
+        response: dict[str, Any] = {
+            "redemptions": children,
+            "order": (self.parent or children[0]).get("order") if (self.parent or children) else None,
+        }
+        if self.parent:
+            response["parent_redemption"] = self.parent
+        return response
+
 
 def find_attempt(row: CheckoutRedemption, client: VoucherifyClient) -> Found:
     """Read back the redemptions tagged with ``row``'s reference (GET requests only)."""
@@ -73,6 +89,16 @@ def find_attempt(row: CheckoutRedemption, client: VoucherifyClient) -> Found:
         else:
             successes.append(item)
     return Found(parent, successes, failures)
+
+
+def read_back(row: CheckoutRedemption, client: VoucherifyClient) -> Found:
+    """:func:`find_attempt`; a failed read counts as one of the row's reconcile attempts and is
+    raised."""
+    try:
+        return find_attempt(row, client)
+    except VoucherifyError:
+        CheckoutRedemption.objects.filter(pk=row.pk).update(reconcile_attempts=F("reconcile_attempts") + 1)
+        raise
 
 
 #: Why reconciliation asks for the rollback of a redemption whose caller never learned of it.
@@ -130,12 +156,8 @@ def reconcile(
     if row.state not in (LedgerState.UNKNOWN, LedgerState.PENDING):
         return row
     api = client or get_client()
-    try:
-        found = find_attempt(row, api)
-    except VoucherifyError:
-        CheckoutRedemption.objects.filter(pk=pk).update(reconcile_attempts=F("reconcile_attempts") + 1)
-        raise
-    settled = bool(found.successes or found.parent)
+    found = read_back(row, api)
+    settled = found.redeemed
     grace_over = now - row.created_at >= timedelta(seconds=checkout_settings().reconcile_grace)
     keep_for_paid_order = settled and row.state == LedgerState.PENDING and order_completed(row)
 
@@ -145,14 +167,7 @@ def reconcile(
             return True
         was_pending = r.state == LedgerState.PENDING
         if settled:
-            children = sorted(found.successes, key=lambda c: str(c.get("date") or ""))
-            response: dict[str, Any] = {
-                "redemptions": children,
-                "order": (found.parent or children[0]).get("order"),
-            }
-            if found.parent:
-                response["parent_redemption"] = found.parent
-            records.apply_redeem_response(r, response)
+            records.apply_redeem_response(r, found.as_redeem_response())
             if was_pending and keep_for_paid_order:
                 r.needs_attention = True
                 r.attention_reason = (
@@ -212,12 +227,8 @@ def late_check(
     if row.state != LedgerState.FAILED or row.late_check_at is None or row.late_check_at > now:
         return row
     api = client or get_client()
-    try:
-        found = find_attempt(row, api)
-    except VoucherifyError:
-        CheckoutRedemption.objects.filter(pk=pk).update(reconcile_attempts=F("reconcile_attempts") + 1)
-        raise
-    landed = bool(found.successes or found.parent)
+    found = read_back(row, api)
+    landed = found.redeemed
 
     def settle(r: CheckoutRedemption) -> bool | None:
         if r.state != LedgerState.FAILED or r.late_check_at is None:
@@ -227,14 +238,7 @@ def late_check(
         if not landed:
             return True
         failure = f"{r.failure_key}: {r.failure_message}"
-        children = sorted(found.successes, key=lambda c: str(c.get("date") or ""))
-        response: dict[str, Any] = {
-            "redemptions": children,
-            "order": (found.parent or children[0]).get("order") if (found.parent or children) else None,
-        }
-        if found.parent:
-            response["parent_redemption"] = found.parent
-        records.apply_redeem_response(r, response)
+        records.apply_redeem_response(r, found.as_redeem_response())
         r.state = LedgerState.ORPHANED
         r.needs_attention = True
         r.attention_reason = (
