@@ -10,28 +10,18 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.conf import settings
 from django.db import connection, connections
-from django.test import override_settings
 
 import django_voucherify
 from django_voucherify import checkout
 from django_voucherify.models import CheckoutRedemption, LedgerState
-from tests.support.checkout import checkout_conf
+from tests.support.checkout import over_http
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def http_sandbox(voucherify_sandbox_server, eager_celery):
-    server = voucherify_sandbox_server
-    conf = checkout_conf(
-        API_URL=server.url,
-        APP_ID="sandbox-app-id",
-        SECRET_KEY="sandbox-secret-key",
-        POOL_SIZE=50,
-        CHECKOUT_TIMEOUT=10.0,
-    )
-    with override_settings(VOUCHERIFY=conf):
-        django_voucherify.reset_client()
+    with over_http(voucherify_sandbox_server, POOL_SIZE=50, CHECKOUT_TIMEOUT=10.0) as sandbox:
         django_voucherify.client.vouchers.create(
             "TEN",
             {
@@ -40,8 +30,7 @@ def http_sandbox(voucherify_sandbox_server, eager_celery):
                 "redemption": {"quantity": 10},
             },
         )
-        yield server.sandbox
-    django_voucherify.reset_client()
+        yield sandbox
 
 
 def _in_thread(fn, *args):

@@ -12,12 +12,11 @@ import socket
 import time
 
 import pytest
-from django.test import override_settings
 
 import django_voucherify
 from django_voucherify import checkout
 from django_voucherify.models import CheckoutRedemption, LedgerState
-from tests.support.checkout import checkout_conf
+from tests.support.checkout import over_http
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,22 +25,12 @@ CONNECT, READ = 0.2, 0.3  # deadline: 0.5 s after the ledger row is written
 
 @pytest.fixture
 def http_sandbox(voucherify_sandbox_server, eager_celery):
-    server = voucherify_sandbox_server
-    conf = checkout_conf(
-        API_URL=server.url,
-        APP_ID="sandbox-app-id",
-        SECRET_KEY="sandbox-secret-key",
-        CONNECT_TIMEOUT=CONNECT,
-        CHECKOUT_TIMEOUT=READ,
-    )
-    with override_settings(VOUCHERIFY=conf):
-        django_voucherify.reset_client()
+    with over_http(voucherify_sandbox_server, CONNECT_TIMEOUT=CONNECT, CHECKOUT_TIMEOUT=READ) as sandbox:
         django_voucherify.client.vouchers.create(
             "TEN", {"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 500}}
         )
         django_voucherify.client.transport.session.close()  # the redeem opens a new connection
-        yield server.sandbox
-    django_voucherify.reset_client()
+        yield sandbox
 
 
 def _redeemed(sandbox) -> list[dict]:

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
+from django.test import override_settings
 
 from tests.support.sandbox import options
 
@@ -45,3 +46,18 @@ def redemptions_of(sandbox: Any, marker: str | None = None) -> list[dict[str, An
         and r.get("related_object_type") == "voucher"
         and (marker is None or (r.get("metadata") or {}).get(REFERENCE_METADATA_KEY) == marker)
     ]
+
+
+@contextmanager
+def over_http(server: Any, **overrides: Any) -> Iterator[Any]:
+    """The checkout test options pointed at ``server`` (a ``voucherify_sandbox_server``) over real
+    sockets, with the shared client rebuilt for them; yields its sandbox."""
+    import django_voucherify
+
+    conf = checkout_conf(
+        API_URL=server.url, APP_ID=server.sandbox.app_id, SECRET_KEY=server.sandbox.app_token, **overrides
+    )
+    with override_settings(VOUCHERIFY=conf):
+        django_voucherify.reset_client()
+        yield server.sandbox
+    django_voucherify.reset_client()
