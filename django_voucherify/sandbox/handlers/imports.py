@@ -14,6 +14,7 @@ Metadata updates merge keys into the existing metadata.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from email import policy
@@ -46,15 +47,29 @@ def multipart_file(req: SandboxRequest) -> str:
         if part.get_param("name", header="content-disposition") == "file":
             data = part.get_payload(decode=True)
             if isinstance(data, bytes):
-                return data.decode("utf-8-sig")
+                return _utf8_text(data)
     raise invalid_payload("Missing 'file' part")
 
 
+def _utf8_text(data: bytes) -> str:
+    """The file's text; Voucherify reads CSV files as UTF-8 (a BOM is allowed)."""
+    text = data.removeprefix(codecs.BOM_UTF8)
+    try:
+        return text.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        at = exc.start + len(data) - len(text)  # a position in the file as sent, BOM included
+        raise invalid_payload(f"CSV file is not UTF-8: byte 0x{data[at]:02x} at position {at}") from None
+
+
 def read_csv(text: str) -> list[JSON]:
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames:
-        raise invalid_payload("CSV file has no header line")
-    return [dict(row) for row in reader]
+    """The rows of a CSV file as dicts; a file the csv module cannot read gives 400."""
+    try:
+        reader = csv.DictReader(io.StringIO(text))
+        if not reader.fieldnames:
+            raise invalid_payload("CSV file has no header line")
+        return [dict(row) for row in reader]
+    except csv.Error as exc:  # a field over the csv module's size limit, a stray quote...
+        raise invalid_payload(f"CSV file cannot be read: {exc}") from None
 
 
 # ---- vouchers ---------------------------------------------------------------------------
