@@ -18,8 +18,9 @@ import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
-from django_voucherify.sandbox.app import MAX_BODY, REASONS, Sandbox
+from django_voucherify.sandbox.app import REASONS, Sandbox
 from django_voucherify.sandbox.faults import DropConnection, SimulatedTimeout
+from django_voucherify.sandbox.limits import MAX_BODY
 
 
 def _read_body(body: Any) -> bytes:

@@ -23,12 +23,11 @@ from urllib.parse import quote
 from django_voucherify.sandbox.errors import SandboxError, payload_too_large, unauthorized
 from django_voucherify.sandbox.faults import DropConnection, FaultInjector, SimulatedTimeout
 from django_voucherify.sandbox.handlers import load_all
+from django_voucherify.sandbox.limits import MAX_BODY
 from django_voucherify.sandbox.routing import SandboxRequest, SandboxResponse, parse_query, resolve
 from django_voucherify.sandbox.state import SandboxState
 
 logger = logging.getLogger("django_voucherify.sandbox")
-
-MAX_BODY = 10 * 1024 * 1024
 
 StartResponse = Callable[..., Any]
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
 from django_voucherify.sandbox.errors import invalid_payload, method_not_allowed, route_not_found
+from django_voucherify.sandbox.limits import MAX_DEPTH, deeper_than
 
 if TYPE_CHECKING:
     from django_voucherify.sandbox.state import SandboxState
@@ -40,10 +41,16 @@ class SandboxRequest:
         """The JSON body (``{}`` when empty); malformed JSON raises 400 ``invalid_payload``."""
         if not self.body.strip():
             return {}
+        too_deep = invalid_payload(f"JSON body is nested deeper than {MAX_DEPTH} levels")
         try:
-            return json.loads(self.body)
+            data = json.loads(self.body)
+        except RecursionError:  # far deeper than MAX_DEPTH: the parser gave up before us
+            raise too_deep from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise invalid_payload(f"Invalid JSON body: {exc}") from None
+        if deeper_than(data, MAX_DEPTH):
+            raise too_deep
+        return data
 
     def json_object(self) -> dict[str, Any]:
         """The JSON body, which must be an object (400 ``invalid_payload`` otherwise)."""

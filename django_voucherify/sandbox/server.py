@@ -17,8 +17,9 @@ from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
-from django_voucherify.sandbox.app import MAX_BODY, Sandbox
+from django_voucherify.sandbox.app import Sandbox
 from django_voucherify.sandbox.faults import DropConnection
+from django_voucherify.sandbox.limits import MAX_BODY
 
 
 class _Handler(WSGIRequestHandler):

@@ -12,7 +12,8 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from django_voucherify.sandbox.app import MAX_BODY, Sandbox
+from django_voucherify.sandbox.app import Sandbox
+from django_voucherify.sandbox.limits import MAX_BODY
 from django_voucherify.sandbox.persistence import FilePersistence, load_state
 from django_voucherify.sandbox.seed import seed
 from django_voucherify.sandbox.server import start_in_thread
