@@ -24,6 +24,7 @@ from django_voucherify.sandbox.errors import SandboxError, payload_too_large, un
 from django_voucherify.sandbox.faults import DropConnection, FaultInjector, SimulatedTimeout
 from django_voucherify.sandbox.handlers import load_all
 from django_voucherify.sandbox.limits import MAX_BODY
+from django_voucherify.sandbox.query_shapes import check_query_shapes
 from django_voucherify.sandbox.routing import SandboxRequest, SandboxResponse, parse_query, resolve
 from django_voucherify.sandbox.state import SandboxState
 
@@ -157,6 +158,7 @@ class Sandbox:
                 raise
             if not (route.public_with_query and route.public_with_query in req.query):
                 self._check_auth(headers)
+            check_query_shapes(route.operation_id, req.query)
             req.body = self._read_body(environ)
             req.path_params = params
             req.operation_id = route.operation_id

@@ -82,6 +82,11 @@ def invalid_payload(details: str) -> SandboxError:
     return SandboxError(400, "invalid_payload", "Invalid payload", details)
 
 
+def invalid_query_params(details: str) -> SandboxError:
+    """400 ``invalid_query_params``: a query parameter out of range, malformed or misshapen."""
+    return SandboxError(400, "invalid_query_params", "Invalid query params", details)
+
+
 def bad_request(key: str, message: str, details: str | None = None, **kw: Any) -> SandboxError:
     """400 with a business key (``voucher_disabled``, ``quantity_exceeded``...)."""
     return SandboxError(400, key, message, details, **kw)

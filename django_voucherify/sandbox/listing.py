@@ -11,14 +11,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from django_voucherify.sandbox.errors import SandboxError
+from django_voucherify.sandbox.errors import SandboxError, invalid_query_params
 from django_voucherify.sandbox.state import parse_iso
 
 JSON = dict[str, Any]
 
 
 def invalid_param(name: str, why: str) -> SandboxError:
-    return SandboxError(400, "invalid_query_params", "Invalid query params", f"{name}: {why}")
+    return invalid_query_params(f"{name}: {why}")
 
 
 def int_param(query: JSON, name: str, default: int, lo: int, hi: int) -> int:

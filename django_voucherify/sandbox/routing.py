@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
-from django_voucherify.sandbox.errors import invalid_payload, method_not_allowed, route_not_found
+from django_voucherify.sandbox.errors import (
+    SandboxError,
+    invalid_payload,
+    invalid_query_params,
+    method_not_allowed,
+    route_not_found,
+)
 from django_voucherify.sandbox.limits import MAX_DEPTH, deeper_than
 
 if TYPE_CHECKING:
@@ -194,15 +200,23 @@ def parse_query(qs: str) -> dict[str, Any]:
     ``a[b][c]=1`` -> ``{"a": {"b": {"c": "1"}}}``; ``ids=a&ids=b`` and ``ids[]=a&ids[]=b`` ->
     ``{"ids": ["a", "b"]}``; ``x[0]=a&x[1]=b`` -> ``{"x": ["a", "b"]}`` (dicts whose keys are
     all digits become lists, in index order).
+
+    400 ``invalid_query_params`` for a key nested deeper than ``MAX_DEPTH`` brackets, and for a
+    name given both as a value and with nested keys (``a=1&a[b]=2``): one of the two would be
+    lost, and handlers would meet a dict where they expect a string or the other way round.
     """
     root: dict[str, Any] = {}
     for key, value in parse_qsl(qs, keep_blank_values=True):
         head, _, rest = key.partition("[")
         parts = [head] + (_KEY_RE.findall("[" + rest) if rest else [])
+        if len(parts) - 1 > MAX_DEPTH:
+            raise invalid_query_params(f"{head}: nested deeper than {MAX_DEPTH} levels")
         node: dict[str, Any] = root
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
             if last or parts[i + 1] == "":
+                if isinstance(node.get(part), dict):
+                    raise _value_and_keys(parts[: i + 1])
                 if not last or part == "":
                     # "k[]=v": append to a list
                     lst = node.setdefault(part, [])
@@ -216,12 +230,17 @@ def parse_query(qs: str) -> dict[str, Any]:
                 else:
                     node[part] = value
                 break
-            nxt = node.get(part)
+            nxt = node.setdefault(part, {})
             if not isinstance(nxt, dict):
-                nxt = node[part] = {}
+                raise _value_and_keys(parts[: i + 1])
             node = nxt
     result: dict[str, Any] = _listify(root)
     return result
+
+
+def _value_and_keys(parts: list[str]) -> SandboxError:
+    name = parts[0] + "".join(f"[{p}]" for p in parts[1:])
+    return invalid_query_params(f"{name}: given both as a value and with nested keys")
 
 
 def _listify(node: Any) -> Any:

@@ -19,6 +19,7 @@ from typing import Any
 
 from django_voucherify.sandbox import jobs
 from django_voucherify.sandbox.errors import not_found
+from django_voucherify.sandbox.query_shapes import check_query_shapes
 from django_voucherify.sandbox.routing import SandboxRequest, SandboxResponse, ok, route
 from django_voucherify.sandbox.state import SandboxState
 
@@ -110,6 +111,8 @@ def run_export(state: SandboxState, record: JSON, payload: JSON) -> None:
 
 @route("GET", "/v1/exports/{exportId}", operation_id="get-export", public_with_query="token")
 def get_export(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
+    if "token" in req.query:  # a download: the app checked get-export's parameters (none)
+        check_query_shapes("download-export", req.query)
     export_id = req.path_params["exportId"]
     record = state.exports.get(export_id)
     if record is None:

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from django_voucherify.sandbox.errors import duplicate_found, invalid_payload, not_found
-from django_voucherify.sandbox.listing import filter_dates, int_param, order_items, page_slice
+from django_voucherify.sandbox.listing import filter_dates, int_param, invalid_param, order_items, page_slice
 from django_voucherify.sandbox.routing import (
     SandboxRequest,
     SandboxResponse,
@@ -309,15 +309,27 @@ def delete_voucher(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
     return no_content()
 
 
-def _matches_filters(voucher: JSON, filters: Any) -> bool:
+def _filter_conditions(filters: Any) -> list[tuple[str, JSON]]:
     """A small subset of Voucherify's advanced filters: ``$is``, ``$is_not``, ``$in``,
-    ``$not_in`` conditions on top-level fields (``filters[code][conditions][$in][0]=A``)."""
+    ``$not_in`` conditions on top-level fields (``filters[code][conditions][$in][0]=A``).
+
+    Returns ``(field, conditions)`` pairs, checked once whether or not any voucher is listed.
+    """
     if not isinstance(filters, dict):
-        return True
+        return []
+    pairs: list[tuple[str, JSON]] = []
     for field, spec in filters.items():
         if field == "junction" or not isinstance(spec, dict):
             continue
         conds = spec.get("conditions") or {}
+        if not isinstance(conds, dict):  # the spec types vouchers' filters as a bare object
+            raise invalid_param(f"filters[{field}][conditions]", "must be an object ([$is]=value...)")
+        pairs.append((field, conds))
+    return pairs
+
+
+def _matches_filters(voucher: JSON, conditions: list[tuple[str, JSON]]) -> bool:
+    for field, conds in conditions:
         value = voucher.get(field)
         value_s = None if value is None else str(value)
         for op, arg in conds.items():
@@ -355,7 +367,8 @@ def list_vouchers(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
         ids = q["ids"] if isinstance(q["ids"], list) else [q["ids"]]
         items = [v for v in items if v["id"] in ids]
     items = [v for v in filter_dates(items, q, "created_at", "updated_at")]
-    items = [v for v in items if _matches_filters(v, q.get("filters"))]
+    conditions = _filter_conditions(q.get("filters"))
+    items = [v for v in items if _matches_filters(v, conditions)]
     orders = ("created_at", "-created_at", "updated_at", "-updated_at", "code", "-code")
     items = order_items(items, q.get("order"), orders, "-created_at")
     data = page_slice(items, page, limit)
