@@ -11,6 +11,7 @@ for validation-rule messages). ``request_id`` is filled in by the app, so handle
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 
@@ -102,9 +103,16 @@ def payload_too_large(limit: int) -> SandboxError:
     return SandboxError(413, "payload_too_large", "Payload too large", f"Request body exceeds {limit} bytes")
 
 
-def method_not_allowed(method: str, path: str) -> SandboxError:
-    """405 when the path exists but not for that method."""
-    return SandboxError(405, "method_not_allowed", "Method not allowed", f"{method} {path}")
+def method_not_allowed(method: str, path: str, allowed: Iterable[str]) -> SandboxError:
+    """405 when the path exists but not for that method; ``Allow`` lists the path's methods,
+    as HTTP requires of a 405."""
+    return SandboxError(
+        405,
+        "method_not_allowed",
+        "Method not allowed",
+        f"{method} {path}",
+        headers={"Allow": ", ".join(sorted(allowed))},
+    )
 
 
 def route_not_found(path: str) -> SandboxError:

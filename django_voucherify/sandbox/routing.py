@@ -160,13 +160,14 @@ def split_path(raw_path: str) -> list[str]:
 
 
 def resolve(method: str, raw_path: str) -> tuple[Route, dict[str, str]]:
-    """Find the route for a request; 404 when no template matches, 405 on method mismatch."""
+    """Find the route for a request; 404 when no template matches, 405 (with ``Allow``) when
+    templates match but none for this method."""
     try:
         segs = split_path(raw_path)
     except UnicodeDecodeError:
         raise route_not_found(raw_path) from None
     best: tuple[Route, dict[str, str]] | None = None
-    path_exists = False
+    declared: set[str] = set()  # the methods of every template the path matches
     for r in ROUTES:
         if len(r.segments) != len(segs):
             continue
@@ -179,14 +180,14 @@ def resolve(method: str, raw_path: str) -> tuple[Route, dict[str, str]]:
             elif t != s:
                 break
         else:
-            path_exists = True
+            declared.add(r.method)
             if r.method != method:
                 continue
             if best is None or r.specificity > best[0].specificity:
                 best = (r, params)
     if best is None:
-        if path_exists:
-            raise method_not_allowed(method, raw_path)
+        if declared:
+            raise method_not_allowed(method, raw_path, declared)
         raise route_not_found(raw_path)
     return best
 

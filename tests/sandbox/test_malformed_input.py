@@ -184,3 +184,39 @@ def test_a_query_string_nested_past_the_limit_is_a_quick_400(api, levels):
 
 def test_a_query_string_at_the_depth_limit_is_accepted(api):
     assert api.get("/v1/vouchers?a" + "[x]" * MAX_DEPTH + "=1").status_code == 200
+
+
+# ---- methods a path does not declare -------------------------------------------------------
+def _declared_methods() -> dict[str, set[str]]:
+    """Each spec path (parameters filled with "x") -> the methods of every spec template it
+    matches: /v1/customers/importCSV is also /v1/customers/{customerId}."""
+    from django_voucherify.sandbox.openapi import scope
+
+    templates = [(method, path.strip("/").split("/")) for _, method, path in scope()]
+    concrete = {"/".join("x" if s.startswith("{") else s for s in segs) for _, segs in templates}
+    return {
+        "/" + path: {
+            method
+            for method, segs in templates
+            if len(segs) == len(path.split("/"))
+            and all(t.startswith("{") or t == s for t, s in zip(segs, path.split("/"), strict=True))
+        }
+        for path in concrete
+    }
+
+
+DECLARED = _declared_methods()
+
+
+@pytest.mark.parametrize("path", sorted(DECLARED))
+def test_an_undeclared_method_is_a_405_whose_allow_header_lists_the_declared_ones(api, path):
+    resp = api.call("PATCH", path)  # no operation in scope uses PATCH
+    _assert_error(resp, 405, "method_not_allowed")
+    assert set(resp.headers["Allow"].split(", ")) == DECLARED[path]
+
+
+def test_allow_lists_every_template_the_path_matches(api):
+    # /v1/vouchers/import is import-vouchers (POST), and get-voucher etc. with code "import".
+    resp = api.call("PATCH", "/v1/vouchers/import")
+    assert resp.status_code == 405
+    assert resp.headers["Allow"] == "DELETE, GET, POST, PUT"
