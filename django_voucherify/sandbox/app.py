@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from django_voucherify.sandbox.errors import SandboxError, payload_too_large, unauthorized
+from django_voucherify.sandbox.errors import SandboxError, invalid_payload, payload_too_large, unauthorized
 from django_voucherify.sandbox.faults import DropConnection, FaultInjector, SimulatedTimeout
+from django_voucherify.sandbox.framing import BODY_ERROR_KEY, BadFraming, content_length
 from django_voucherify.sandbox.handlers import load_all
 from django_voucherify.sandbox.limits import MAX_BODY
 from django_voucherify.sandbox.query_shapes import check_query_shapes
@@ -239,13 +240,13 @@ class Sandbox:
         stream = environ.get("wsgi.input")
         if stream is None:
             return b""
+        if environ.get(BODY_ERROR_KEY):  # the transport could not delimit the body
+            raise invalid_payload(str(environ[BODY_ERROR_KEY]))
         if length_s:
             try:
-                length = int(length_s)
-            except ValueError:
-                raise SandboxError(
-                    400, "invalid_payload", "Invalid payload", f"Content-Length {length_s!r} is not a number."
-                ) from None
+                length = content_length(length_s)
+            except BadFraming as exc:  # "-1" would read to the end of the stream: a hang
+                raise invalid_payload(str(exc)) from None
             if length > MAX_BODY:
                 raise payload_too_large(MAX_BODY)
             data = bytes(stream.read(length)) if length else b""

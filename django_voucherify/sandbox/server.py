@@ -19,6 +19,13 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from django_voucherify.sandbox.app import Sandbox
 from django_voucherify.sandbox.faults import DropConnection
+from django_voucherify.sandbox.framing import (
+    BODY_ERROR_KEY,
+    BadFraming,
+    CutShort,
+    content_length,
+    read_chunked,
+)
 from django_voucherify.sandbox.limits import MAX_BODY
 
 
@@ -56,7 +63,17 @@ class _Handler(WSGIRequestHandler):
         env["wsgi.input"] = counting
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             # requests streams generator bodies (CSV uploads) chunked; WSGI wants a length.
-            body = _read_chunked(self.rfile, MAX_BODY + 1)
+            try:
+                body = read_chunked(self.rfile, MAX_BODY + 1)
+            except CutShort:
+                self.close_connection = True  # never processed, never answered
+                return
+            except BadFraming as exc:
+                # Answered 400 by the app (with a request id, logged like any request); where
+                # the next request would start is unknown, so the connection ends after it.
+                self.close_connection = True
+                body = b""
+                env[BODY_ERROR_KEY] = str(exc)
             if body is None:
                 self.close_connection = True
                 env["CONTENT_LENGTH"] = str(MAX_BODY + 1)  # -> 413, connection closed
@@ -78,8 +95,9 @@ class _Handler(WSGIRequestHandler):
         if resp.content_type and resp.status != 204:
             self.send_header("Content-Type", resp.content_type)
         self.send_header("Content-Length", str(len(payload)))
-        if not counting.drain(_length(env)):
-            # A big unread body (413): skipping it costs more than a new connection.
+        # A big unread body (413) costs more to skip than a new connection; an unreadable
+        # length leaves nothing to skip to.
+        if self.close_connection or not counting.drain(_length(env)):
             self.close_connection = True
             self.send_header("Connection", "close")
         self.end_headers()
@@ -88,26 +106,11 @@ class _Handler(WSGIRequestHandler):
         self.wfile.flush()
 
 
-def _read_chunked(rfile: Any, limit: int) -> bytes | None:
-    """Decode a chunked request body; None when it exceeds ``limit`` (rest left unread)."""
-    buf = io.BytesIO()
-    while True:
-        size_line = rfile.readline(1024)
-        size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
-        if size == 0:
-            while rfile.readline(1024) not in (b"\r\n", b"\n", b""):
-                pass  # trailers
-            return buf.getvalue()
-        if buf.tell() + size > limit:
-            return None
-        buf.write(rfile.read(size))
-        rfile.readline(1024)  # CRLF after each chunk
-
-
 def _length(env: dict[str, Any]) -> int:
+    """The body length the app was given; -1 when it is unreadable (nothing to drain)."""
     try:
-        return int(env.get("CONTENT_LENGTH") or 0)
-    except ValueError:
+        return content_length(str(env.get("CONTENT_LENGTH") or "0"))
+    except BadFraming:
         return -1
 
 

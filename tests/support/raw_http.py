@@ -112,6 +112,25 @@ def _content_length(head: bytes) -> int:
     return 0
 
 
+def exchange(url: str, raw: bytes, *, half_close: bool = False, timeout: float = 5.0) -> bytes:
+    """Send ``raw`` bytes to the server at ``url`` and return all it answers until it closes.
+
+    The sending side stays open (a client waiting for its answer) unless ``half_close`` (a
+    client that stopped sending), so a server that waits for more body hangs here; ``timeout``
+    turns that into ``TimeoutError`` rather than a hung test.
+    """
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    answer = b""
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(raw)
+        if half_close:
+            sock.shutdown(socket.SHUT_WR)
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := sock.recv(65536):
+                answer += chunk
+    return answer
+
+
 def reset(conn: socket.socket) -> None:
     """Close with RST (SO_LINGER 0): the peer sees ECONNRESET, not an orderly end."""
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
