@@ -12,7 +12,6 @@ Transports must put the raw, still percent-encoded request target into ``environ
 
 from __future__ import annotations
 
-import logging
 import secrets
 import time
 from collections.abc import Callable, Iterable
@@ -25,11 +24,10 @@ from django_voucherify.sandbox.faults import DropConnection, FaultInjector, Simu
 from django_voucherify.sandbox.framing import BODY_ERROR_KEY, BadFraming, content_length
 from django_voucherify.sandbox.handlers import load_all
 from django_voucherify.sandbox.limits import MAX_BODY
+from django_voucherify.sandbox.log import log_request, logger
 from django_voucherify.sandbox.query_shapes import check_query_shapes
 from django_voucherify.sandbox.routing import SandboxRequest, SandboxResponse, parse_query, resolve
 from django_voucherify.sandbox.state import SandboxState
-
-logger = logging.getLogger("django_voucherify.sandbox")
 
 StartResponse = Callable[..., Any]
 
@@ -119,19 +117,25 @@ class Sandbox:
             raise DropConnection(path)
 
     def handle_environ(self, environ: dict[str, Any]) -> SandboxResponse:
-        """Turn a WSGI environ into a response. May raise DropConnection/SimulatedTimeout."""
+        """Turn a WSGI environ into a response, and log it (see :mod:`.log`).
+
+        May raise DropConnection/SimulatedTimeout (injected faults).
+        """
+        started = time.perf_counter()
         method = str(environ.get("REQUEST_METHOD", "GET")).upper()
-        raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
-        if raw:
-            raw = str(raw)
-            if "://" in raw:  # absolute-form request target
-                raw = "/" + raw.split("://", 1)[1].partition("/")[2]
-            path, _, qs = raw.partition("?")
-            path = path.split("#", 1)[0]
-        else:
-            # PATH_INFO is latin-1-decoded bytes; re-encode (%2F is lost, but it's the best we have)
-            path = quote(str(environ.get("PATH_INFO", "/")).encode("latin-1"), safe="/%")
-            qs = str(environ.get("QUERY_STRING", ""))
+        path, qs = _request_target(environ)
+        try:
+            resp = self._respond(environ, method, path, qs)
+        except DropConnection:
+            log_request(method, path, "dropped", started)
+            raise
+        except SimulatedTimeout:
+            log_request(method, path, "timed out", started)
+            raise
+        log_request(method, path, resp.status, started)
+        return resp
+
+    def _respond(self, environ: dict[str, Any], method: str, path: str, qs: str) -> SandboxResponse:
         headers = {
             k[5:].replace("_", "-").lower(): str(v) for k, v in environ.items() if k.startswith("HTTP_")
         }
@@ -175,7 +179,7 @@ class Sandbox:
         except Exception:
             # A bug or an input the handlers did not foresee: answer like Voucherify would (a
             # 500 with an error body) rather than dropping the connection without a response.
-            logger.exception("sandbox: %s %s failed", method, path)
+            logger.exception("sandbox: %s %s failed (request %s)", method, path, req.request_id)
             crash = SandboxError(
                 500,
                 "internal_error",
@@ -256,6 +260,20 @@ class Sandbox:
                 raise DropConnection("request body shorter than its Content-Length")
             return data
         return b""
+
+
+def _request_target(environ: dict[str, Any]) -> tuple[str, str]:
+    """The raw (still percent-encoded) path and the query string of the request."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw:
+        raw = str(raw)
+        if "://" in raw:  # absolute-form request target
+            raw = "/" + raw.split("://", 1)[1].partition("/")[2]
+        path, _, qs = raw.partition("?")
+        return path.split("#", 1)[0], qs
+    # PATH_INFO is latin-1-decoded bytes; re-encode (%2F is lost, but it's the best we have)
+    path = quote(str(environ.get("PATH_INFO", "/")).encode("latin-1"), safe="/%")
+    return path, str(environ.get("QUERY_STRING", ""))
 
 
 def _decoded(path: str) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from django_voucherify.sandbox.app import Sandbox
+from django_voucherify.sandbox.log import configure as configure_logging
 from django_voucherify.sandbox.persistence import FilePersistence, load_state
 from django_voucherify.sandbox.seed import seed
 from django_voucherify.sandbox.server import make_server
@@ -27,7 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", metavar="FILE", help="load/save the state in this JSON file")
     parser.add_argument("--seed", action="store_true", help="load demo vouchers/customers/orders")
     parser.add_argument("--job-delay", type=float, default=0.2, help="seconds per async step")
-    parser.add_argument("--verbose", action="store_true", help="log every request")
+    parser.add_argument(
+        "--verbose", action="store_true", help="log every request (method, path, status, time)"
+    )
 
 
 def serve(
@@ -48,8 +51,8 @@ def serve(
     persistence = FilePersistence(state, data) if data else None
     if seed_data:
         seed(state)
+    configure_logging(verbose, out)
     server = make_server(sandbox, host, port)
-    server.verbose = verbose
     print(f"Voucherify sandbox on {sandbox.base_url} (app id {app_id!r})", file=out or sys.stderr)
     try:
         server.serve_forever()

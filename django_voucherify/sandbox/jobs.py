@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from django_voucherify.sandbox.log import logger
 from django_voucherify.sandbox.state import SandboxState
 
 JSON = dict[str, Any]
@@ -77,6 +78,7 @@ def _run(state: SandboxState, record_id: str) -> None:
             if record["status"] == "IN_PROGRESS":
                 record["status"] = "DONE"
         except Exception as exc:  # a job bug must not kill the sandbox; report it as FAILED
+            logger.exception("sandbox: job %s (%s) failed", record_id, spec["kind"])
             record["status"] = "FAILED" if not record_id.startswith("exp_") else "ERROR"
             record["result"] = {"message": f"Job failed: {exc}"}
         if "progress" in record:

@@ -12,6 +12,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from django_voucherify.sandbox.log import logger
 from django_voucherify.sandbox.state import SandboxState
 
 
@@ -43,7 +44,11 @@ class FilePersistence:
                 break
             if self._dirty.is_set():
                 self._dirty.clear()
-                self.save()
+                try:
+                    self.save()
+                except Exception:  # a full disk must not end the saving for good: try again
+                    logger.exception("sandbox: could not save the state to %s", self.path)
+                    self._dirty.set()
                 self._stop.wait(self.interval)  # debounce bursts of mutations
 
     def save(self) -> None:
@@ -51,9 +56,13 @@ class FilePersistence:
         text = self.state.to_json()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".sandbox-", dir=self.path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, self.path)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)  # no half-written temp files left beside the state
+            raise
 
     def close(self) -> None:
         """Stop the saver thread and write a final snapshot."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import socket
+import sys
 import threading
 from dataclasses import dataclass, field
 from socketserver import ThreadingMixIn
@@ -27,6 +28,7 @@ from django_voucherify.sandbox.framing import (
     read_chunked,
 )
 from django_voucherify.sandbox.limits import MAX_BODY
+from django_voucherify.sandbox.log import logger
 
 
 class _Handler(WSGIRequestHandler):
@@ -38,10 +40,12 @@ class _Handler(WSGIRequestHandler):
         env["RAW_URI"] = self.path
         return env
 
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Nothing: the app logs each request (without its query string; see sandbox.log)."""
+
     def log_message(self, format: str, *args: Any) -> None:
-        # Quiet by default; the CLI switches logging on with --verbose.
-        if getattr(self.server, "verbose", False):
-            super().log_message(format, *args)
+        # What is left to wsgiref's own log: request lines it refused (bad syntax, too long).
+        logger.info("sandbox: %s", format % args)
 
     def handle(self) -> None:
         """Serve requests on this connection until the client or a fault closes it."""
@@ -143,7 +147,13 @@ class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     allow_reuse_address = True
     # socketserver's default backlog of 5 resets connections under bursts of clients.
     request_queue_size = 256
-    verbose = False
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """An exception escaped a connection: log it (socketserver printed it to stderr)."""
+        if isinstance(sys.exc_info()[1], ConnectionError):  # the client went away: not a bug
+            logger.info("sandbox: the connection from %s ended early", client_address[0])
+            return
+        logger.exception("sandbox: the connection from %s failed", client_address[0])
 
     def get_request(self) -> tuple[socket.socket, Any]:
         conn, addr = super().get_request()
