@@ -1,10 +1,13 @@
 """The sandbox as a WSGI application.
 
 ``Sandbox()`` is a complete local Voucherify: it authenticates (``X-App-Id``/``X-App-Token``,
-401 ``unauthorized``), limits bodies to 10 MB (413), routes on the raw path (see
+401 ``unauthorized``), holds requests to the limits of :mod:`~django_voucherify.sandbox.limits`
+(body size, nesting) and query parameters to their declared shapes
+(:mod:`~django_voucherify.sandbox.query_shapes`), routes on the raw path (see
 :mod:`~django_voucherify.sandbox.routing`), runs the handler under ``state.lock``, renders
 :class:`~django_voucherify.sandbox.errors.SandboxError` as Voucherify's error body and stamps
-every response with ``X-Request-Id`` (the same id as the error body's ``request_id``).
+every response with ``X-Request-Id`` (the same id as the error body's ``request_id``). Each
+request, and any unexpected error, is logged (:mod:`~django_voucherify.sandbox.log`).
 
 Transports must put the raw, still percent-encoded request target into ``environ["RAW_URI"]``
 (or ``REQUEST_URI``): WSGI's ``PATH_INFO`` is already decoded, which would split ``%2F``.

@@ -1,9 +1,11 @@
 """Serve a :class:`Sandbox` over HTTP: threaded wsgiref server with HTTP/1.1 keep-alive.
 
 The request handler passes the raw request target as ``RAW_URI`` (so ``%2F`` in a voucher code
-survives routing), answers 413 for oversized bodies without reading them, and closes the socket
-without a response when a "drop" fault fires. :func:`start_in_thread` runs one on a free
-loopback port for tests.
+survives routing), answers 413 for oversized bodies without reading them, has the app answer
+400 for bodies whose framing it cannot read and then closes the connection (see
+:mod:`~django_voucherify.sandbox.framing`), and closes the socket without a response when a
+"drop" fault fires or a body is cut short. :func:`start_in_thread` runs one on a free loopback
+port for tests.
 """
 
 from __future__ import annotations
