@@ -11,6 +11,7 @@ from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
 import django_voucherify
+from django_voucherify import conf
 from django_voucherify.api import VoucherifyClient
 from django_voucherify.checks import check_voucherify_settings
 from django_voucherify.conf import DEFAULT_API_URL, get_settings
@@ -46,7 +47,11 @@ def test_valid_settings_have_no_problems():
         ({**GOOD, "RETRY_BUDGET": -2}, ["voucherify.E005"], "default"),
         ({**GOOD, "POOL_SIZE": 0}, ["voucherify.E006"], "threads"),
         ({**GOOD, "API_URL": "http://voucherify.example.com"}, ["voucherify.W001"], "https"),
-        ({**GOOD, "READ_TIMEOUT": 600, "SYNC_LEASE_SECONDS": 1500}, ["voucherify.W002"], "under 30"),
+        (  # the lease and the jobs' resubmit delay must outlast such a read (E012, W040)
+            {**GOOD, "READ_TIMEOUT": 600, "SYNC_LEASE_SECONDS": 1500, "JOB_RESUBMIT_AFTER": 1200},
+            ["voucherify.W002"],
+            "under 30",
+        ),
         ({**GOOD, "RETRY_BUDGET": 1, "CONNECT_TIMEOUT": 3}, ["voucherify.W003"], "RETRY_BUDGET"),
         ({**GOOD, "READ_TIMOUT": 5}, ["voucherify.W004"], "Did you mean 'READ_TIMEOUT'?"),
         ({**GOOD, "SYNC_MAX_ATTEMPTS": 0}, ["voucherify.E010"], "docs/sync.md"),
@@ -135,21 +140,70 @@ def test_settings_are_read_at_use_not_import():
         assert django_voucherify.client.transport.timeout == (3.05, 2.5)
 
 
-def test_every_check_id_belongs_to_one_feature():
-    """Each feature owns a range (core E00x/W00x, sync E01x, checkout E02x, voucher admin E03x,
-    jobs E04x): one id never means two problems."""
+def test_every_check_id_has_one_home_and_is_documented():
+    """An id is written in one module only (the table, the rules over several options, or the
+    checks of what only ``manage.py check`` sees): one id never means two problems. Every id
+    but those of the checks' own (not a dict, unknown key, database) is in docs/settings.md."""
     import re
     from pathlib import Path
 
     root = Path(django_voucherify.__file__).parent
-    owners: dict[str, set[str]] = {}
+    homes: dict[str, set[str]] = {}
     for path in root.rglob("*.py"):
-        for check_id in re.findall(r'id="(voucherify\.[EW]\d{3})"', path.read_text()):
-            owners.setdefault(check_id, set()).add(
-                path.parent.name if path.name == "checks.py" else path.stem
-            )
-    shared = {k: v for k, v in owners.items() if len(v) > 1}
-    assert shared == {}
+        for check_id in set(re.findall(r'"(voucherify\.[EW]\d{3})"', path.read_text())):
+            homes.setdefault(check_id, set()).add(path.relative_to(root).as_posix())
+    assert {k: v for k, v in homes.items() if len(v) > 1} == {}
+    documented = {f"voucherify.{c}" for option in conf.OPTIONS for c in option.checks}
+    assert set(homes) - documented == {"voucherify.E000", "voucherify.E013", "voucherify.W004"}
+
+
+def test_options_are_read_without_credentials():
+    """Sync's signals read options on every save, also in a process that has no keys."""
+    with override_settings(VOUCHERIFY={"SYNC_ENABLED": False}):
+        assert conf.settings().sync_enabled is False
+        assert conf.settings().app_id == "" and not conf.settings().secret_key
+        with pytest.raises(ImproperlyConfigured, match="APP_ID"):
+            get_settings()  # the client's builder still requires them
+
+
+def test_settings_are_cached_until_voucherify_changes():
+    with override_settings(VOUCHERIFY={**GOOD, "SYNC_MAX_ATTEMPTS": 2}):
+        first = conf.settings()
+        assert conf.settings() is first and first.sync_max_attempts == 2
+        with override_settings(VOUCHERIFY={**GOOD, "SYNC_MAX_ATTEMPTS": 3}):
+            assert conf.settings().sync_max_attempts == 3
+        assert conf.settings().sync_max_attempts == 2
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("JOB_POLL_INTERVAL", 0),  # bounds, not only the type, are enforced at use
+        ("VOUCHER_ACTION_INLINE_LIMIT", -1),
+        ("CHECKOUT_OUTAGE_POLICY", "ignore"),
+        ("CHECKOUT_LATE_CHECK_AFTER", 30),  # E026: not after the 60 s grace
+    ],
+)
+def test_an_invalid_option_is_refused_at_use_with_the_checks_words(option, value):
+    settings_dict = {**GOOD, option: value}
+    with override_settings(VOUCHERIFY=settings_dict):
+        (error,) = [m for m in check_voucherify_settings() if m.is_serious()]
+        with pytest.raises(ImproperlyConfigured) as caught:
+            conf.settings()
+    assert option in str(caught.value)
+    assert str(caught.value) == f"{error.msg} {error.hint}"
+
+
+def test_unsupported_database_backend_is_refused(monkeypatch):
+    from django.db import connections
+
+    from django_voucherify.checks import check_database_backends
+
+    assert check_database_backends() == []
+    monkeypatch.setattr(connections["default"], "vendor", "mysql")
+    (error,) = check_database_backends()
+    assert error.id == "voucherify.E013" and "'mysql'" in error.msg and "default" in error.msg
+    assert "PostgreSQL or SQLite" in (error.hint or "")
 
 
 def test_get_settings_names_a_non_numeric_option():

@@ -25,7 +25,7 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from ..conf import get_settings
+from ..conf import settings as voucherify_settings
 from ..models import Voucher
 from ..vouchers import actions
 from ..vouchers.actions import Action
@@ -122,7 +122,7 @@ def run_action(
             messages.WARNING,
         )
         return None
-    conf = get_settings()
+    conf = voucherify_settings()
     if count > conf.voucher_action_inline_limit:
         error = _enqueue_selection(voucher_selection.describe(model_admin, request, queryset), action)
         if error:

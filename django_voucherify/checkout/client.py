@@ -12,7 +12,7 @@ import threading
 
 from ..api.client import VoucherifyClient
 from ..api.retry import RetryPolicy
-from .conf import checkout_settings
+from ..conf import settings as voucherify_settings
 
 _lock = threading.Lock()
 _cache: tuple[VoucherifyClient, VoucherifyClient] | None = None
@@ -29,14 +29,14 @@ def checkout_client() -> VoucherifyClient:
     if cached is not None and cached[0] is shared:
         return cached[1]
     with _lock:
-        conf = checkout_settings()
+        conf = voucherify_settings()
         base = shared.transport.retry
         checkout = VoucherifyClient.from_settings(
             session=shared.transport.session,
-            read_timeout=conf.timeout,
+            read_timeout=conf.checkout_timeout,
             retry=RetryPolicy(
                 max_retries=base.max_retries,
-                budget=min(base.budget, conf.timeout),
+                budget=min(base.budget, conf.checkout_timeout),
                 backoff_base=base.backoff_base,
                 backoff_max=base.backoff_max,
             ),

@@ -6,8 +6,9 @@ dropped connection), 429 and 5xx. Business refusals (400/404 with a key) are not
 
 from __future__ import annotations
 
+from .. import conf
 from ..api.errors import APIError, RateLimitedError, ServerError, TransportError
-from .conf import PROCEED_WITHOUT_DISCOUNT, checkout_settings
+from ..conf import PROCEED_WITHOUT_DISCOUNT
 
 #: The only 5xx that proves the redeem was not applied: an explicit "service unavailable"
 #: (maintenance, overload shedding) is answered before the request is processed. A 502 or 504
@@ -56,4 +57,4 @@ def redeem_may_have_happened(exc: BaseException) -> bool:
 
 def proceeds_without_discount() -> bool:
     """True when the policy lets an order go through at full price during an outage."""
-    return checkout_settings().outage_policy == PROCEED_WITHOUT_DISCOUNT
+    return conf.settings().checkout_outage_policy == PROCEED_WITHOUT_DISCOUNT

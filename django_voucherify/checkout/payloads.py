@@ -14,13 +14,12 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from ..conf import MAX_REDEEMABLES as MAX_REDEEMABLES  # Voucherify redeems at most 30 per request
 from ..models.customers import Customer
 from ..models.orders import Order
 from ..validation import code_problem, source_id_problem  # the one validator of every door
 from .errors import InvalidCheckoutInput
 
-#: Voucherify redeems at most 30 redeemables in one request.
-MAX_REDEEMABLES = 30
 #: Upper bounds of what a cart can carry (abuse, overflow in Voucherify's arithmetic): amounts
 #: and unit prices in minor units (10**12 cents = 10 billion in the currency), quantities per
 #: line, lines per order.

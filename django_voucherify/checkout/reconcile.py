@@ -27,12 +27,12 @@ from typing import Any
 from django.db.models import F
 from django.utils import timezone
 
+from .. import conf
 from ..api.client import VoucherifyClient
 from ..api.errors import VoucherifyError
 from ..models.ledger import REFERENCE_METADATA_KEY, CheckoutRedemption, LedgerState
 from ..models.orders import Order, OrderStatus
 from . import records
-from .conf import checkout_settings
 from .messages import message_for
 from .rollback import request_rollback
 
@@ -119,7 +119,7 @@ def order_completed(row: CheckoutRedemption) -> bool:
 def caller_gone(row: CheckoutRedemption, now: datetime) -> bool:
     """A PENDING row older than ``CHECKOUT_RECONCILE_GRACE``: the redeem call is bounded by the
     checkout timeout, so the process that sent it died before recording the answer."""
-    grace = timedelta(seconds=checkout_settings().reconcile_grace)
+    grace = timedelta(seconds=conf.settings().checkout_reconcile_grace)
     return row.state == LedgerState.PENDING and now - row.created_at >= grace
 
 
@@ -158,7 +158,7 @@ def reconcile(
     api = client or get_client()
     found = read_back(row, api)
     settled = found.redeemed
-    grace_over = now - row.created_at >= timedelta(seconds=checkout_settings().reconcile_grace)
+    grace_over = now - row.created_at >= timedelta(seconds=conf.settings().checkout_reconcile_grace)
     keep_for_paid_order = settled and row.state == LedgerState.PENDING and order_completed(row)
 
     def settle(r: CheckoutRedemption) -> bool | None:
@@ -187,7 +187,7 @@ def reconcile(
                 "Voucherify holds no redemption for this attempt.",
                 None,
             )
-            r.late_check_at = now + timedelta(seconds=checkout_settings().late_check_after)
+            r.late_check_at = now + timedelta(seconds=conf.settings().checkout_late_check_after)
         return True
 
     row = records.locked_update(pk, settle)

@@ -15,13 +15,13 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext
 
+from .. import conf
 from ..api.client import VoucherifyClient
 from ..api.errors import APIError, TransportError, VoucherifyError
 from ..models.ledger import CheckoutRedemption, LedgerState
 from ..models.orders import Order
 from . import payloads, records, sender
 from .client import checkout_client
-from .conf import checkout_settings
 from .errors import AlreadyRedeemed, CheckoutUnavailable, CodesRefused
 from .messages import message_for, unavailable_message
 from .outage import is_outage, is_shop_side, proceeds_without_discount, redeem_may_have_happened
@@ -58,7 +58,7 @@ def redeem(
     source_id = payloads.order_source_id(order)
     # Everything that can refuse a setting runs before the ledger row is written: a row
     # committed and then abandoned by an ImproperlyConfigured would lock the order.
-    checkout_settings()
+    conf.settings()
     api = client or checkout_client()
     row = _claim(source_id, items, order, customer, body["order"].get("amount"))
     body["metadata"] = {**dict(metadata or {}), **row.metadata_marker()}
@@ -226,7 +226,7 @@ def _record_unexpected(row: CheckoutRedemption, exc: Exception, *, maybe_sent: b
 
     row = records.locked_update(row.pk, mark)
     if row.state == LedgerState.UNKNOWN:
-        schedule_reconcile(row.pk, countdown=checkout_settings().reconcile_grace)
+        schedule_reconcile(row.pk, countdown=conf.settings().checkout_reconcile_grace)
 
 
 def _record_error(row: CheckoutRedemption, exc: VoucherifyError) -> RedeemOutcome:
@@ -268,7 +268,7 @@ def _record_error(row: CheckoutRedemption, exc: VoucherifyError) -> RedeemOutcom
             exc,
             row.pk,
         )
-        schedule_reconcile(row.pk, countdown=checkout_settings().reconcile_grace)
+        schedule_reconcile(row.pk, countdown=conf.settings().checkout_reconcile_grace)
     if proceeds_without_discount():
         return RedeemOutcome(
             ledger=row, totals=Totals.undiscounted(row.amount), applied=False, notice=unavailable_message()

@@ -18,10 +18,9 @@ from django.core.files import File
 from django.db import DataError, IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from .. import validation
+from .. import conf, validation
 from ..api.batching import ItemTooLarge, json_batches
 from ..api.resources.orders import MAX_ORDERS_PER_IMPORT
-from ..conf import raw_settings
 from ..models import Job, JobFailedRow, JobKind, JobPart, JobState, PartState
 from ..validation import visible
 from . import csvfiles, dispatch
@@ -31,7 +30,7 @@ logger = logging.getLogger("django_voucherify.jobs")
 
 
 def _max_bytes() -> int:
-    return int(raw_settings()["BULK_CHUNK_BYTES"])
+    return conf.settings().bulk_chunk_bytes
 
 
 class _Rejects:

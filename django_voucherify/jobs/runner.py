@@ -35,8 +35,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
+from .. import conf
 from ..api.errors import APIError, NotFoundError, RateLimitedError, ServerError, TransportError
-from ..conf import raw_settings
 from ..models import Job, JobKind, JobPart, JobState, JobSubmitLock, PartState
 from ..models.jobs import FINAL_JOB_STATES, FINAL_PART_STATES
 from . import exports, results
@@ -79,7 +79,7 @@ def _client() -> Any:
 
 
 def _setting(name: str) -> float:
-    return float(raw_settings()[name])
+    return float(getattr(conf.settings(), name.lower()))
 
 
 def poll_delay(polls: int) -> float:

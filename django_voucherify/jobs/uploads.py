@@ -17,10 +17,11 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
-from ..conf import raw_settings
+from .. import conf
 from ..models import Job
 from ..models.jobs import FINAL_JOB_STATES
 
@@ -30,10 +31,10 @@ logger = logging.getLogger("django_voucherify.jobs")
 def retention() -> float:
     """Seconds a finished job's upload is kept (0: deleted when the job ends). A bad value
     (reported by check voucherify.E044) counts as 0: customer data is never kept by mistake."""
-    value = raw_settings().get("JOB_UPLOAD_RETENTION")
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+    try:
+        return conf.settings().job_upload_retention
+    except ImproperlyConfigured:
         return 0.0
-    return float(value)
 
 
 def delete_source(job: Job) -> bool:

@@ -71,20 +71,20 @@ def job_upload_to(instance: Any, filename: str) -> str:
 
     from django.utils import timezone
 
-    from ..conf import raw_settings
+    from .. import conf
 
     ext = os.path.splitext(filename)[1].lower()
     ext = ext if re.fullmatch(r"\.[a-z0-9]{1,8}", ext) else ""
-    folder = raw_settings()["JOB_UPLOAD_TO"].rstrip("/")
+    folder = conf.settings().job_upload_to.rstrip("/")
     return f"{folder}/{timezone.now():%Y/%m}/{secrets.token_urlsafe(32)}{ext}"
 
 
 def _storage() -> Any:
     from django.core.files.storage import storages
 
-    from ..conf import raw_settings
+    from .. import conf
 
-    return storages[raw_settings()["JOB_STORAGE"]]
+    return storages[conf.settings().job_storage]
 
 
 class Job(models.Model):

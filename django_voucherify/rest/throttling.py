@@ -35,7 +35,7 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
-from ..checkout.conf import checkout_settings
+from .. import conf
 
 DEFAULT_RATES = {
     "voucherify_validate": "20/min",
@@ -67,7 +67,7 @@ def anonymous_max_codes() -> int:
     """How many codes an anonymous validate request may name: ``VOUCHERIFY`` option
     ``CHECKOUT_ANONYMOUS_MAX_CODES`` (1 to 30, default 5; checked by ``voucherify.E025``, and
     ``ImproperlyConfigured`` here when wrong): few, so one request cannot test many guesses."""
-    return checkout_settings().anonymous_max_codes
+    return conf.settings().checkout_anonymous_max_codes
 
 
 def client_ident(request: Request) -> str:

@@ -27,12 +27,12 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from .. import conf
 from ..api.batching import json_batches
 from ..api.errors import RateLimitedError
 from ..api.resources.orders import MAX_ORDERS_PER_IMPORT
 from ..models import Customer, Order, OrderItem, OutboxEntry, OutboxState, SyncCheckpoint, SyncState
 from ..validation import SHAPE_ERRORS, applied_problem, mirror_problem
-from .config import option
 from .signals import muted
 
 logger = logging.getLogger("django_voucherify.sync")
@@ -95,7 +95,7 @@ def push(
         from .. import client as shared_client
 
         client = shared_client
-    max_bytes = int(chunk_bytes or option("BULK_CHUNK_BYTES"))
+    max_bytes = int(chunk_bytes or conf.settings().bulk_chunk_bytes)
     checkpoint, _ = SyncCheckpoint.objects.get_or_create(name=checkpoint_name(kind, since))
     if restart or checkpoint.finished:
         checkpoint.last_pk, checkpoint.sent, checkpoint.finished = 0, 0, False

@@ -39,6 +39,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from .. import conf
 from ..api.errors import (
     APIError,
     ForbiddenError,
@@ -49,14 +50,11 @@ from ..api.errors import (
     UnauthorizedError,
     VoucherifyError,
 )
-from ..conf import raw_settings
 from ..models.customers import Customer
 from ..models.orders import Order
 from ..models.outbox import OutboxAction, OutboxEntry, OutboxState
 from ..models.sync_state import SyncState
-from .config import option
 from .outbox import enqueue, lease
-from .timing import longest_request
 
 logger = logging.getLogger("django_voucherify.sync")
 
@@ -138,7 +136,7 @@ def _check_lease(claim: _Claim) -> None:
     paused container, CPU starvation) must not send a state read before another sender took
     the row over and sent a newer one.
     """
-    longest = longest_request(raw_settings()) or 0.0
+    longest = conf.settings().longest_request()
     left = (claim.claimed_until - timezone.now()).total_seconds()
     if left <= longest:
         raise LeaseExpiring(
@@ -347,9 +345,9 @@ def retry_delay(exc: BaseException, attempts: int) -> float:
     """``Retry-After`` when Voucherify sent one, else exponential backoff from SYNC_RETRY_BACKOFF."""
     if isinstance(exc, RateLimitedError) and exc.retry_after:
         return float(exc.retry_after)
-    base = float(option("SYNC_RETRY_BACKOFF"))
+    base = conf.settings().sync_retry_backoff
     delay: float = base * 2 ** max(attempts - 1, 0)
-    return min(float(option("SYNC_RETRY_BACKOFF_MAX")), delay)
+    return min(conf.settings().sync_retry_backoff_max, delay)
 
 
 def _record_failure_safely(claim: _Claim, exc: BaseException) -> Outcome:
@@ -382,7 +380,7 @@ def _record_failure_locked(claim: _Claim, exc: BaseException) -> Outcome:
             # says nothing of the newer one, which is sent now (as the success path does).
             return _superseded(claim, entry, message, key, request_id)
         attempts = entry.attempts + 1
-        give_up = not retryable or attempts >= int(option("SYNC_MAX_ATTEMPTS"))
+        give_up = not retryable or attempts >= conf.settings().sync_max_attempts
         delay = None if give_up else retry_delay(exc, attempts)
         entry.attempts = attempts
         entry.state = OutboxState.FAILED if give_up else OutboxState.PENDING

@@ -23,8 +23,8 @@ from django.db import connections, router, transaction
 from django.db.models import Model, Q
 from django.utils import timezone
 
+from .. import conf
 from ..models.outbox import OutboxAction, OutboxEntry, OutboxState
-from .config import sync_enabled
 
 logger = logging.getLogger("django_voucherify.sync")
 
@@ -52,7 +52,7 @@ def record_change(instance: Model, action: str = OutboxAction.UPSERT) -> int | N
     Call inside the transaction that changed ``instance``. Does nothing (returns None) when
     ``SYNC_ENABLED`` is false.
     """
-    if not sync_enabled():
+    if not conf.settings().sync_enabled:
         return None
     kind = str(getattr(instance, "sync_kind", "")) or instance._meta.model_name or ""
     db = router.db_for_write(OutboxEntry, instance=instance)
@@ -228,6 +228,4 @@ def redrive(*, failed: str = FAILED_RETRYABLE, inline: bool = False) -> dict[str
 
 
 def lease() -> timedelta:
-    from .config import option
-
-    return timedelta(seconds=float(option("SYNC_LEASE_SECONDS")))
+    return timedelta(seconds=conf.settings().sync_lease_seconds)

@@ -17,11 +17,11 @@ from django.db import router, transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from .. import conf
 from ..models.customers import Customer
 from ..models.orders import Order, OrderItem
 from ..models.outbox import OutboxAction
 from ..models.sync_state import SyncState
-from .config import option
 from .outbox import record_change
 
 _state = threading.local()
@@ -54,7 +54,7 @@ def _mirror_saved(sender: type[Any], instance: Customer | Order, raw: bool = Fal
 def _customer_deleted(sender: type[Any], instance: Customer, **kwargs: Any) -> None:
     if _is_muted():
         return
-    permanent = getattr(instance, "_voucherify_erase", False) or bool(option("SYNC_PERMANENT_DELETE"))
+    permanent = getattr(instance, "_voucherify_erase", False) or conf.settings().sync_permanent_delete
     record_change(instance, OutboxAction.ERASE if permanent else OutboxAction.DELETE)
 
 

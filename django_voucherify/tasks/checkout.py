@@ -31,12 +31,12 @@ from celery import shared_task
 from django.utils import timezone
 
 from ..checkout import schedule
-from ..checkout.conf import checkout_settings
 from ..checkout.errors import RollbackFailed
 from ..checkout.reconcile import late_check as late_check_service
 from ..checkout.reconcile import reconcile as reconcile_service
 from ..checkout.rollback import rollback as rollback_service
 from ..checkout.rollback import rollback_delay
+from ..conf import settings as voucherify_settings
 from ..models.ledger import CheckoutRedemption, LedgerState
 
 logger = logging.getLogger("django_voucherify.checkout")
@@ -76,7 +76,7 @@ def _next_step(task: Any, ledger_id: int, attempts: int, countdown: float) -> st
 )
 def rollback_checkout_redemption(self: Any, ledger_id: int) -> str:
     """Roll ledger row ``ledger_id`` back; re-schedules itself until Voucherify confirms."""
-    conf = checkout_settings()
+    conf = voucherify_settings()
     try:
         row = rollback_service(ledger_id)
     except CheckoutRedemption.DoesNotExist:
@@ -85,7 +85,7 @@ def rollback_checkout_redemption(self: Any, ledger_id: int) -> str:
         # Every failure is retried, refusals too (a 401 is fixed by new keys, not by giving up);
         # a refusal was flagged for staff when recorded.
         attempts = exc.ledger.rollback_attempts if exc.ledger else 1
-        if attempts >= conf.reconcile_max_attempts:
+        if attempts >= conf.checkout_reconcile_max_attempts:
             # Still retried (a voucher is held for an order never paid), but staff should know.
             _flag(ledger_id, f"rollback not confirmed after {attempts} attempts: {exc.message}")
         return _next_step(self, ledger_id, attempts, rollback_delay(attempts, exc.retry_after))
@@ -95,9 +95,9 @@ def rollback_checkout_redemption(self: Any, ledger_id: int) -> str:
 def reconcile_delay(attempts: int) -> float:
     """Seconds before the next read of an unsettled row: a quarter of the grace period (at
     least the rollback backoff, at least 1 s), doubling per attempt, capped at the backoff max."""
-    conf = checkout_settings()
-    base = max(conf.reconcile_grace / 4, conf.rollback_backoff, 1.0)
-    return float(min(max(conf.rollback_backoff_max, base), base * 2 ** max(attempts - 1, 0)))
+    conf = voucherify_settings()
+    base = max(conf.checkout_reconcile_grace / 4, conf.checkout_rollback_backoff, 1.0)
+    return float(min(max(conf.checkout_rollback_backoff_max, base), base * 2 ** max(attempts - 1, 0)))
 
 
 @shared_task(
@@ -107,7 +107,7 @@ def reconcile_checkout_redemption(self: Any, ledger_id: int) -> str:
     """Settle UNKNOWN ledger row ``ledger_id`` from Voucherify's redemption list."""
     from ..api.errors import VoucherifyError
 
-    conf = checkout_settings()
+    conf = voucherify_settings()
     try:
         row = reconcile_service(ledger_id, roll_back=False)  # the rollback is this chain's next step
     except CheckoutRedemption.DoesNotExist:
@@ -124,15 +124,15 @@ def reconcile_checkout_redemption(self: Any, ledger_id: int) -> str:
             schedule.release(ledger_id, next_attempt_in=reconcile_delay(row.reconcile_attempts))
             return str(row.state)
     attempts = row.reconcile_attempts
-    if attempts >= conf.reconcile_max_attempts:
+    if attempts >= conf.checkout_reconcile_max_attempts:
         _flag(ledger_id, f"outcome still unknown after {attempts} reads of Voucherify's redemptions")
-        schedule.release(ledger_id, next_attempt_in=conf.attention_interval)
+        schedule.release(ledger_id, next_attempt_in=conf.checkout_attention_interval)
         logger.error(
             "Voucherify checkout: ledger row %s still unknown after %s attempts; flagged "
             "for staff, re-read every %ss.",
             ledger_id,
             attempts,
-            conf.attention_interval,
+            conf.checkout_attention_interval,
         )
         return "needs attention"
     return _next_step(self, ledger_id, attempts, reconcile_delay(attempts))
@@ -161,9 +161,9 @@ def checkout_sweep() -> dict[str, int]:
     """Send the next task of every row that needs one, is due and is held by no task chain:
     UNKNOWN and abandoned PENDING rows (reconcile), pending rollbacks, and late checks of rows
     concluded "not redeemed" (counted as reconcile reads)."""
-    conf = checkout_settings()
+    conf = voucherify_settings()
     now = timezone.now()
-    stale = now - timedelta(seconds=conf.reconcile_grace)
+    stale = now - timedelta(seconds=conf.checkout_reconcile_grace)
     counts = {"reconcile": 0, "rollback": 0}
     for pk, name in schedule.claim_due_rows(now, stale, SWEEP_BATCH):
         schedule.send(name, pk, None)

@@ -6,8 +6,8 @@ import pytest
 from django.test import override_settings
 
 from django_voucherify import checkout
-from django_voucherify.checkout.checks import check_checkout_settings
 from django_voucherify.models import CheckoutRedemption, LedgerState
+from tests.support.checkout import checkout_checks
 from tests.support.vouchers import make_voucher
 
 URL = "/admin/django_voucherify/checkoutredemption/"
@@ -45,7 +45,7 @@ def test_rollback_action_asks_for_confirmation_first(sandbox, admin_client):
 )
 def test_checkout_settings_checks(settings, overrides, ids):
     with override_settings(VOUCHERIFY={**settings.VOUCHERIFY, **overrides}):
-        assert [m.id for m in check_checkout_settings()] == ids
+        assert [m.id for m in checkout_checks()] == ids
 
 
 @pytest.mark.django_db

@@ -37,12 +37,11 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 import django_voucherify
 from django_voucherify import checkout
-from django_voucherify.checkout.checks import check_checkout_settings
 from django_voucherify.models import CheckoutRedemption, LedgerState
 from django_voucherify.models.ledger import REFERENCE_METADATA_KEY
 from django_voucherify.tasks.checkout import checkout_sweep
 from tests.support import adversary, properties
-from tests.support.checkout import checkout_conf
+from tests.support.checkout import checkout_checks, checkout_conf
 from tests.support.vouchers import make_voucher
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -320,7 +319,7 @@ def test_checkout_state_machine(sandbox):
     for code, amount in (("FIVE", 500), ("TEN", 1000)):
         make_voucher(code, amount_off=amount)
     with override_settings(VOUCHERIFY=checkout_conf(**CONF)):
-        assert [m.id for m in check_checkout_settings() if m.is_serious()] == []
+        assert [m.id for m in checkout_checks() if m.is_serious()] == []
         django_voucherify.reset_client()
         CheckoutMachine.sandbox = sandbox
         CheckoutMachine.examples, CheckoutMachine.steps = 0, {}

@@ -12,13 +12,12 @@ from django.test import override_settings
 from requests.adapters import BaseAdapter
 
 from django_voucherify import checkout
-from django_voucherify.checkout.checks import check_checkout_settings
 from django_voucherify.models import CheckoutRedemption, LedgerState
 from django_voucherify.models.ledger import REFERENCE_METADATA_KEY
 from django_voucherify.sandbox.adapter import _read_body
 from django_voucherify.tasks.checkout import checkout_sweep
 from tests.support import adversary
-from tests.support.checkout import checkout_conf
+from tests.support.checkout import checkout_checks, checkout_conf
 from tests.support.vouchers import make_voucher
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -162,7 +161,7 @@ def test_late_check_survives_voucherify_being_down(
 def test_late_check_must_come_after_the_grace_period(late: float | None, refused: bool) -> None:
     conf = checkout_conf(CHECKOUT_RECONCILE_GRACE=60, CHECKOUT_LATE_CHECK_AFTER=late)
     with override_settings(VOUCHERIFY=conf):
-        problems = [p for p in check_checkout_settings() if p.id == "voucherify.E026"]
+        problems = [p for p in checkout_checks() if p.id == "voucherify.E026"]
     assert bool(problems) is refused
     if refused:
         assert "CHECKOUT_LATE_CHECK_AFTER" in problems[0].msg and problems[0].hint
@@ -172,8 +171,8 @@ def test_late_check_must_come_after_the_grace_period(late: float | None, refused
 def test_unset_late_check_follows_a_long_grace(grace: float, expected: float) -> None:
     """Unset, the delay is 3600 s or twice the grace: a long grace set before the option existed
     stays valid (no E026)."""
-    from django_voucherify.checkout.conf import checkout_settings
+    from django_voucherify import conf
 
     with override_settings(VOUCHERIFY=checkout_conf(CHECKOUT_RECONCILE_GRACE=grace)):
-        assert not [p for p in check_checkout_settings() if p.id == "voucherify.E026"]
-        assert checkout_settings().late_check_after == expected
+        assert not [p for p in checkout_checks() if p.id == "voucherify.E026"]
+        assert conf.settings().checkout_late_check_after == expected

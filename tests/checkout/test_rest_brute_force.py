@@ -17,9 +17,9 @@ from django.db import connections
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from django_voucherify.checkout.checks import check_checkout_settings
 from django_voucherify.models import CheckoutRedemption, LedgerState
 from django_voucherify.rest import throttling
+from tests.support.checkout import checkout_checks
 from tests.support.vouchers import make_voucher
 
 pytestmark = [pytest.mark.urls("tests.checkout.urls")]
@@ -104,7 +104,7 @@ def test_anonymous_code_limit_setting_is_checked(value):
     with override_settings(VOUCHERIFY={**settings.VOUCHERIFY, "CHECKOUT_ANONYMOUS_MAX_CODES": value}):
         with pytest.raises(ImproperlyConfigured, match="CHECKOUT_ANONYMOUS_MAX_CODES"):
             throttling.anonymous_max_codes()
-        assert [m.id for m in check_checkout_settings()] == ["voucherify.E025"]
+        assert [m.id for m in checkout_checks()] == ["voucherify.E025"]
 
 
 @pytest.mark.django_db

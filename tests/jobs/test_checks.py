@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django_voucherify.checks import check_feature_settings
+from django_voucherify.checks import check_voucherify_settings
 
 BASE: dict = {}
 
@@ -10,7 +10,7 @@ BASE: dict = {}
 def ids(settings, **options):
     BASE.setdefault("conf", dict(settings.VOUCHERIFY))
     settings.VOUCHERIFY = {**BASE["conf"], **options}
-    return sorted(m.id for m in check_feature_settings() if m.id[len("voucherify.E") :][:2] == "04")
+    return sorted(m.id for m in check_voucherify_settings() if m.id[len("voucherify.E") :][:2] == "04")
 
 
 def test_job_settings_are_checked_with_hints(settings):
@@ -22,4 +22,4 @@ def test_job_settings_are_checked_with_hints(settings):
     assert ids(settings, JOB_MAX_AGE=0) == ["voucherify.E043"]
     assert ids(settings, JOB_MAX_AGE=30, JOB_POLL_INTERVAL_MAX=60) == ["voucherify.E043"]
     assert ids(settings, JOB_MAX_AGE=3600) == []
-    assert all(m.hint for m in check_feature_settings())
+    assert all(m.hint for m in check_voucherify_settings())

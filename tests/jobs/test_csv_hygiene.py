@@ -214,9 +214,9 @@ def test_part_files_written_before_a_failed_split_are_deleted(sandbox, tune, mon
 )
 def test_retention_setting_is_checked(settings, value, ok):
     settings.VOUCHERIFY = {**settings.VOUCHERIFY, "JOB_UPLOAD_RETENTION": value}
-    from django_voucherify.jobs.checks import job_settings_problems
+    from django_voucherify.checks import check_voucherify_settings
 
-    ids = [p.id for p in job_settings_problems()]
+    ids = [p.id for p in check_voucherify_settings()]
     assert ("voucherify.E044" not in ids) is ok
 
 

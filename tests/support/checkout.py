@@ -35,6 +35,13 @@ def checkout_settings(sandbox: Any, **overrides: Any) -> Iterator[None]:
         yield
 
 
+def checkout_checks() -> list[Any]:
+    """The system check messages about checkout's options (``voucherify.E02x``/``W02x``)."""
+    from django_voucherify.checks import check_voucherify_settings
+
+    return [m for m in check_voucherify_settings() if m.id.removeprefix("voucherify.")[1:3] == "02"]
+
+
 def redemptions_of(sandbox: Any, marker: str | None = None) -> list[dict[str, Any]]:
     """Successful, non-parent redemptions the sandbox holds (optionally for one ledger row)."""
     from django_voucherify.models.ledger import REFERENCE_METADATA_KEY

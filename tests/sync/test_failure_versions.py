@@ -17,7 +17,6 @@ from django.utils import timezone
 from django_voucherify.checks import check_voucherify_settings
 from django_voucherify.models import Customer, Order, OutboxEntry, OutboxState, SyncState
 from django_voucherify.sync import delivery, outbox
-from django_voucherify.sync.timing import longest_request, longest_send
 
 pytestmark = pytest.mark.django_db
 
@@ -205,12 +204,20 @@ def lease_errors(**options: Any) -> list[Any]:
         return [m for m in check_voucherify_settings() if m.id == "voucherify.E012"]
 
 
+def timing(**options: Any) -> Any:
+    from django_voucherify import conf
+
+    with override_settings(VOUCHERIFY={**GOOD, **options}):
+        return conf.settings()
+
+
 def test_longest_send_follows_the_transport_settings():
     defaults = {"CONNECT_TIMEOUT": 3.05, "READ_TIMEOUT": 20.0, "MAX_RETRIES": 3, "RETRY_BUDGET": 20.0}
-    assert longest_request(defaults) == pytest.approx(43.05)
-    assert longest_request({**defaults, "MAX_RETRIES": 0}) == pytest.approx(23.05)
-    assert longest_send(defaults) == pytest.approx(86.1)
-    assert longest_send({**defaults, "READ_TIMEOUT": "20"}) is None
+    assert timing(**defaults).longest_request() == pytest.approx(43.05)
+    assert timing(**{**defaults, "MAX_RETRIES": 0}).longest_request() == pytest.approx(23.05)
+    assert timing(**defaults).longest_send() == pytest.approx(86.1)
+    with pytest.raises(ImproperlyConfigured, match="READ_TIMEOUT"):  # no bound from a bad timeout
+        timing(**{**defaults, "READ_TIMEOUT": "20"})
 
 
 def test_defaults_pass_the_lease_check():

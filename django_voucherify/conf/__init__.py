@@ -1,0 +1,170 @@
+"""``settings.VOUCHERIFY``, read through one typed accessor: :func:`settings`.
+
+- :mod:`.options` is the table declaring every option (type, default, bounds, meaning, check
+  ids, docs page); :mod:`.values` the typed, frozen :class:`VoucherifySettings` built from it;
+  :mod:`.rules` the one validator (each option against its row, then the rules over several
+  options). The system checks (:mod:`django_voucherify.checks`) and ``docs/settings.md`` are
+  derived from the same table; this package imports neither.
+- :func:`settings` validates and caches the snapshot until Django's ``setting_changed`` signal
+  names ``VOUCHERIFY`` (``override_settings`` works; sync's per-save reads cost a global
+  lookup). It does not require the credentials: a process without keys may still save models.
+- :func:`get_settings` is the client's builder's read: the same snapshot, credentials required.
+
+An invalid value raises ImproperlyConfigured with the system check's message and hint.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+
+from ..secret import MASK, Secret
+from .options import (
+    BY_NAME,
+    CREDENTIALS,
+    DEFAULT_API_URL,
+    DEFAULT_LATE_CHECK_AFTER,
+    DEFAULTS,
+    MAX_REDEEMABLES,
+    OPTIONAL,
+    OPTIONS,
+    OUTAGE_POLICIES,
+    PROCEED_WITHOUT_DISCOUNT,
+    REFUSE,
+    Kind,
+    Option,
+)
+from .rules import Problem, option_problems, rule_problems
+from .values import REQUESTS_PER_SEND, VoucherifySettings
+
+__all__ = [
+    "BY_NAME",
+    "DEFAULTS",
+    "DEFAULT_API_URL",
+    "DEFAULT_LATE_CHECK_AFTER",
+    "MAX_REDEEMABLES",
+    "OPTIONS",
+    "OUTAGE_POLICIES",
+    "PROCEED_WITHOUT_DISCOUNT",
+    "REFUSE",
+    "REQUESTS_PER_SEND",
+    "SETTING_NAME",
+    "Option",
+    "Problem",
+    "VoucherifySettings",
+    "get_settings",
+    "problems",
+    "raw_settings",
+    "settings",
+]
+
+SETTING_NAME = "VOUCHERIFY"
+
+_cache: VoucherifySettings | None = None
+
+
+def raw_settings() -> dict[str, Any]:
+    """The ``VOUCHERIFY`` dict merged over the defaults, unvalidated: for the system checks
+    (which report unknown keys too). Features read :func:`settings`."""
+    configured = getattr(django_settings, SETTING_NAME, None) or {}
+    if not isinstance(configured, dict):
+        raise ImproperlyConfigured(
+            f"settings.{SETTING_NAME} must be a dict, got {type(configured).__name__}."
+        )
+    return {**DEFAULTS, **configured}
+
+
+def _take_secret(values: dict[str, Any]) -> Secret:
+    """Swap ``values['SECRET_KEY']`` for a mask (valid to the validator exactly when the real
+    one is) and return the real one as a :class:`Secret` (empty when missing or invalid)."""
+    raw = values.get("SECRET_KEY")
+    if isinstance(raw, Secret | str) and (raw.strip() if isinstance(raw, str) else raw):
+        values["SECRET_KEY"] = MASK
+        return Secret.wrap(raw)
+    values["SECRET_KEY"] = ""
+    return Secret("")
+
+
+def _typed(option: Option, value: Any) -> Any:
+    """A valid ``value`` as its field's type (URLs without their trailing slash)."""
+    if value is None:
+        return None
+    if option.kind is Kind.NUMBER:
+        return int(value) if option.integer else float(value)
+    if option.kind is Kind.URL:
+        return str(value).rstrip("/")
+    return value
+
+
+def _build(values: dict[str, Any], secret_key: Secret) -> VoucherifySettings:
+    """The snapshot of a dict whose options are valid (credentials may be missing)."""
+    fields = {option.field: _typed(option, values[option.name]) for option in OPTIONS}
+    app_id = values["APP_ID"]
+    fields["app_id"] = app_id if isinstance(app_id, str) and app_id.strip() else ""
+    fields["secret_key"] = secret_key
+    if fields["checkout_late_check_after"] is None:
+        grace = fields["checkout_reconcile_grace"]
+        fields["checkout_late_check_after"] = max(DEFAULT_LATE_CHECK_AFTER, 2 * grace)
+    return VoucherifySettings(**fields)
+
+
+def problems(values: dict[str, Any]) -> list[Problem]:
+    """Everything wrong with a merged ``VOUCHERIFY`` dict (credentials included): each option
+    against its row, then, when every option is valid, the rules over several options."""
+    values = dict(values)
+    secret_key = _take_secret(values)
+    found = option_problems(values)
+    if option_problems(values, OPTIONAL):
+        return found
+    return found + rule_problems(_build(values, secret_key))
+
+
+def _refuse(problem: Problem) -> ImproperlyConfigured:
+    return ImproperlyConfigured(f"{problem.message} {problem.hint}".strip())
+
+
+def _read() -> VoucherifySettings:
+    values = raw_settings()
+    # First of all, so that no frame below (a validation error raised here is rendered with its
+    # locals on Django's error pages) ever holds the token as a string.
+    secret_key = _take_secret(values)
+    for problem in option_problems(values, OPTIONAL):
+        raise _refuse(problem)
+    conf = _build(values, secret_key)
+    for problem in rule_problems(conf):
+        if problem.error and problem.enforced:
+            raise _refuse(problem)
+    return conf
+
+
+def settings() -> VoucherifySettings:
+    """The validated options (cached until ``VOUCHERIFY`` changes); credentials not required.
+
+    Raises :class:`~django.core.exceptions.ImproperlyConfigured` naming the option to fix.
+    """
+    global _cache
+    conf = _cache
+    if conf is None:
+        conf = _cache = _read()
+    return conf
+
+
+def get_settings() -> VoucherifySettings:
+    """:func:`settings` for building a client: ``APP_ID`` and ``SECRET_KEY`` must be set."""
+    conf = settings()
+    present = {"APP_ID": conf.app_id, "SECRET_KEY": MASK if conf.secret_key else ""}
+    for problem in option_problems(present, CREDENTIALS):
+        raise _refuse(problem)
+    return conf
+
+
+def _forget(setting: str, **kwargs: Any) -> None:
+    global _cache
+    if setting == SETTING_NAME:
+        _cache = None
+
+
+setting_changed.connect(_forget, dispatch_uid="django_voucherify.conf.forget")

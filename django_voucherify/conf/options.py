@@ -1,0 +1,481 @@
+"""The table of every ``settings.VOUCHERIFY`` option: the one place a key is declared.
+
+Each :class:`Option` gives the key's type, default, bounds, meaning, check ids and docs page.
+Everything else is derived from it: the typed :class:`~django_voucherify.conf.values.VoucherifySettings`
+(a test keeps its fields equal to the keys), the per-key validation shared by ``conf.settings()``
+and the system checks (:mod:`~django_voucherify.conf.rules`), and ``docs/settings.md``
+(:mod:`django_voucherify.settings_reference`). A new option is one row here and one field there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+#: Voucherify's Europe cluster, the account default (``https://{cluster}.voucherify.io``).
+DEFAULT_API_URL = "https://api.voucherify.io"
+
+#: Checkout's outage policies: refuse the codes with a clear message when Voucherify is
+#: unreachable or slow, or let the order go through at full price (the codes are not applied).
+REFUSE = "refuse"
+PROCEED_WITHOUT_DISCOUNT = "proceed_without_discount"
+OUTAGE_POLICIES = (REFUSE, PROCEED_WITHOUT_DISCOUNT)
+
+#: Codes one redeem/validate request may name (Voucherify's limit of redeemables).
+MAX_REDEEMABLES = 30
+
+#: The late check's delay when ``CHECKOUT_LATE_CHECK_AFTER`` is unset (unless the grace is longer).
+DEFAULT_LATE_CHECK_AFTER = 3600.0
+
+
+class Kind(Enum):
+    """How a value is validated (and which Python type its field has)."""
+
+    TEXT = "text"  # a non-empty string
+    URL = "url"  # an absolute http(s) server root
+    NUMBER = "number"  # int or float (never a bool), within the option's bounds
+    BOOL = "bool"  # True or False: environment strings are refused, not guessed
+    CHOICE = "choice"  # one of the option's choices
+    FOLDER = "folder"  # a non-empty folder name (not only slashes)
+    ANY = "any"  # handed to requests as it is (PROXIES, VERIFY)
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    kind: Kind
+    default: Any
+    meaning: str
+    #: Every check id that can name this option, the per-key one first.
+    checks: tuple[str, ...] = ()
+    #: What to set, shown with the per-key error.
+    hint: str = ""
+    page: str = "configuration.md"
+    minimum: float | None = None
+    #: ``minimum`` itself is refused (the value must be strictly above it).
+    above: bool = False
+    maximum: float | None = None
+    integer: bool = False
+    #: ``None`` is a valid value (meaning "derive it" or "none").
+    nullable: bool = False
+    choices: tuple[str, ...] = ()
+    #: Only the client needs it: reading the other options never requires it.
+    required: bool = False
+
+    @property
+    def field(self) -> str:
+        """The attribute of :class:`VoucherifySettings` holding this option."""
+        return self.name.lower()
+
+    @property
+    def check_id(self) -> str | None:
+        """The id of the error this option's own value can raise."""
+        return f"voucherify.{self.checks[0]}" if self.checks else None
+
+
+_CREDENTIALS_HINT = (
+    "Set VOUCHERIFY = {{'{key}': ...}} in your settings, from Voucherify's Project settings > "
+    "Application Keys (read it from the environment, e.g. env('VOUCHERIFY_{key}'))."
+)
+_URL_HINT = (
+    "Use your cluster's URL: https://api.voucherify.io (Europe), https://us1.api.voucherify.io "
+    "(US), https://as1.api.voucherify.io (Asia), or the sandbox's, e.g. http://127.0.0.1:8100."
+)
+_TIMEOUT_HINT = "Typical values: CONNECT_TIMEOUT 3.05, READ_TIMEOUT 20."
+_DEFAULT_HINT = "Leave it unset to use the default."
+_BOOL_HINT = "Environment values are strings: read them with env.bool(...)."
+_SYNC_HINT = "Leave it unset to use the default (see docs/sync.md)."
+_SECONDS_HINT = "A number of seconds; leave it unset to use the default."
+
+
+def _seconds(
+    name: str, default: float | None, meaning: str, checks: tuple[str, ...], page: str, **kw: Any
+) -> Option:
+    return Option(name, Kind.NUMBER, default, meaning, checks, page=page, **{"minimum": 0, **kw})
+
+
+OPTIONS: tuple[Option, ...] = (
+    # -- the client -------------------------------------------------------------------------
+    Option(
+        "APP_ID",
+        Kind.TEXT,
+        None,
+        "Your Voucherify Application ID (Project settings > Application Keys). Required.",
+        ("E001",),
+        _CREDENTIALS_HINT.format(key="APP_ID"),
+        required=True,
+    ),
+    Option(
+        "SECRET_KEY",
+        Kind.TEXT,
+        None,
+        "Your App Secret Key. Required; never logged, never in a repr or exception.",
+        ("E002",),
+        _CREDENTIALS_HINT.format(key="SECRET_KEY"),
+        required=True,
+    ),
+    Option(
+        "API_URL",
+        Kind.URL,
+        DEFAULT_API_URL,
+        "The server root of your cluster (`https://us1.api.voucherify.io`...) or of "
+        "the sandbox; the client adds `/v1/...`.",
+        ("E003", "W001"),
+        _URL_HINT,
+    ),
+    Option(
+        "DOWNLOAD_URL",
+        Kind.URL,
+        None,
+        "Where export files are served; `None` derives it (`download.` beside "
+        "`api.` on Voucherify's clusters, the API URL otherwise).",
+        ("E003",),
+        _URL_HINT,
+        nullable=True,
+    ),
+    Option(
+        "CONNECT_TIMEOUT",
+        Kind.NUMBER,
+        3.05,
+        "Seconds to open a connection.",
+        ("E004", "W002"),
+        _TIMEOUT_HINT,
+        minimum=0,
+        above=True,
+    ),
+    Option(
+        "READ_TIMEOUT",
+        Kind.NUMBER,
+        20.0,
+        "Seconds to wait for each read of a response.",
+        ("E004", "W002"),
+        _TIMEOUT_HINT,
+        minimum=0,
+        above=True,
+    ),
+    Option(
+        "MAX_RETRIES",
+        Kind.NUMBER,
+        3,
+        "Extra attempts of a request that is safe to repeat (0: none). A redeem is never retried.",
+        ("E005",),
+        "Use 0 to switch retries off; 3 is the default.",
+        minimum=0,
+        maximum=10,
+        integer=True,
+    ),
+    Option(
+        "RETRY_BUDGET",
+        Kind.NUMBER,
+        20.0,
+        "No retry starts later than this many seconds after the first attempt.",
+        ("E005", "W003"),
+        _DEFAULT_HINT,
+        minimum=0,
+    ),
+    Option(
+        "BACKOFF_BASE",
+        Kind.NUMBER,
+        0.25,
+        "Backoff of retry *n*: `uniform(0, min(BACKOFF_MAX, BACKOFF_BASE * 2**n))` seconds.",
+        ("E005",),
+        _DEFAULT_HINT,
+        minimum=0,
+    ),
+    Option(
+        "BACKOFF_MAX",
+        Kind.NUMBER,
+        8.0,
+        "The longest backoff between two retries (s).",
+        ("E005",),
+        _DEFAULT_HINT,
+        minimum=0,
+    ),
+    Option(
+        "POOL_SIZE",
+        Kind.NUMBER,
+        10,
+        "Keep-alive connections kept per process.",
+        ("E006",),
+        "Leave it unset (10) or set it to the number of threads per process.",
+        minimum=1,
+        integer=True,
+    ),
+    Option(
+        "TRUST_ENV",
+        Kind.BOOL,
+        False,
+        "Honour `HTTPS_PROXY`, `NO_PROXY`, `REQUESTS_CA_BUNDLE`, `.netrc`.",
+        ("E011",),
+        _BOOL_HINT,
+    ),
+    Option("PROXIES", Kind.ANY, None, 'Explicit proxies, e.g. `{"https": "http://proxy:3128"}`.'),
+    Option("VERIFY", Kind.ANY, True, "TLS verification, or the path of a CA bundle."),
+    Option(
+        "LOG_BODIES",
+        Kind.BOOL,
+        False,
+        "Log request and response bodies at DEBUG (never credentials).",
+        ("E011",),
+        _BOOL_HINT,
+    ),
+    # -- sync (mirrors and the outbox) ------------------------------------------------------
+    Option(
+        "SYNC_ENABLED",
+        Kind.BOOL,
+        True,
+        "Saves of mirrored models write outbox rows.",
+        ("E011",),
+        _BOOL_HINT,
+        page="sync.md",
+    ),
+    Option(
+        "SYNC_PERMANENT_DELETE",
+        Kind.BOOL,
+        False,
+        "Deleting a customer erases it permanently in Voucherify.",
+        ("E011",),
+        _BOOL_HINT,
+        page="sync.md",
+    ),
+    Option(
+        "SYNC_MAX_ATTEMPTS",
+        Kind.NUMBER,
+        6,
+        "Attempts of an outbox entry before it is marked failed.",
+        ("E010",),
+        _SYNC_HINT,
+        page="sync.md",
+        minimum=1,
+        integer=True,
+    ),
+    _seconds(
+        "SYNC_RETRY_BACKOFF",
+        5.0,
+        "First delay between two attempts of an entry (s).",
+        ("E010",),
+        "sync.md",
+        hint=_SYNC_HINT,
+    ),
+    _seconds(
+        "SYNC_RETRY_BACKOFF_MAX",
+        600.0,
+        "Longest delay between two attempts of an entry (s).",
+        ("E010",),
+        "sync.md",
+        hint=_SYNC_HINT,
+    ),
+    _seconds(
+        "SYNC_LEASE_SECONDS",
+        300.0,
+        "How long a sender holds an entry before another may take it; must exceed the longest send.",
+        ("E010", "E012"),
+        "sync.md",
+        hint=_SYNC_HINT,
+        minimum=1,
+    ),
+    Option(
+        "BULK_CHUNK_BYTES",
+        Kind.NUMBER,
+        9_000_000,
+        "Size limit of one bulk request body (Voucherify refuses 10 MB).",
+        ("E010",),
+        "Keep it at 9_000_000 (the default) or lower: Voucherify refuses bodies over 10 MB "
+        "(see docs/sync.md).",
+        page="jobs.md",
+        minimum=1024,
+        maximum=10_000_000,
+        integer=True,
+    ),
+    # -- the voucher admin ------------------------------------------------------------------
+    Option(
+        "VOUCHER_ACTION_INLINE_LIMIT",
+        Kind.NUMBER,
+        20,
+        "An admin action on more vouchers than this runs in a "
+        "Celery task instead of the request (0: always).",
+        ("E030",),
+        "Admin actions on more vouchers than this run in Celery; 20 is the default, 0 sends "
+        "every action to Celery.",
+        page="admin.md",
+        minimum=0,
+        integer=True,
+    ),
+    _seconds(
+        "VOUCHER_RATE_LIMIT_WAIT",
+        5.0,
+        "The longest `Retry-After` (s) an admin request waits out on a 429; longer hands the rest to Celery.",
+        ("E031",),
+        "admin.md",
+        hint="The longest Retry-After an admin request waits out; keep it short (5 s default).",
+    ),
+    # -- bulk jobs --------------------------------------------------------------------------
+    Option(
+        "JOB_STORAGE",
+        Kind.TEXT,
+        "default",
+        "Alias in `settings.STORAGES` for uploads, CSV parts and exports (keep it "
+        "private: it holds customer data).",
+        ("E040",),
+        "Leave it unset to use the 'default' storage, or add the alias to STORAGES.",
+        page="jobs.md",
+    ),
+    Option(
+        "JOB_UPLOAD_TO",
+        Kind.FOLDER,
+        "voucherify/jobs",
+        "Folder inside that storage.",
+        ("E042",),
+        "For example 'voucherify/jobs'.",
+        page="jobs.md",
+    ),
+    _seconds(
+        "JOB_POLL_INTERVAL",
+        2.0,
+        "First delay between two polls of an async action (s), growing x1.5.",
+        ("E041",),
+        "jobs.md",
+        hint=_SECONDS_HINT,
+        above=True,
+    ),
+    _seconds(
+        "JOB_POLL_INTERVAL_MAX",
+        60.0,
+        "Longest delay between two polls (s).",
+        ("E041",),
+        "jobs.md",
+        hint=_SECONDS_HINT,
+        above=True,
+    ),
+    _seconds(
+        "JOB_RESUBMIT_AFTER",
+        120.0,
+        "An interrupted submit with no matching async action is sent again after this (s).",
+        ("E041", "W040"),
+        "jobs.md",
+        hint=_SECONDS_HINT,
+        above=True,
+    ),
+    _seconds(
+        "JOB_MAX_AGE",
+        7 * 24 * 3600.0,
+        "An unfinished job older than this is failed with the last known status (s).",
+        ("E043",),
+        "jobs.md",
+        hint="Leave it unset for 7 days; an unfinished job older than this is failed.",
+        above=True,
+    ),
+    _seconds(
+        "JOB_UPLOAD_RETENTION",
+        0,
+        "Seconds an uploaded source is kept after its job ends (0: deleted when the job ends).",
+        ("E044",),
+        "jobs.md",
+        hint="Seconds an uploaded source is kept after its job ends; 0 (the default) deletes it "
+        "when the job ends.",
+    ),
+    # -- checkout ---------------------------------------------------------------------------
+    Option(
+        "CHECKOUT_OUTAGE_POLICY",
+        Kind.CHOICE,
+        REFUSE,
+        '`"refuse"` or `"proceed_without_discount"` when Voucherify cannot answer.',
+        ("E020",),
+        "'refuse' shows the customer that codes cannot be checked right now; "
+        "'proceed_without_discount' lets the order go through at full price.",
+        page="checkout.md",
+        choices=OUTAGE_POLICIES,
+    ),
+    Option(
+        "CHECKOUT_TIMEOUT",
+        Kind.NUMBER,
+        5.0,
+        "Read timeout and retry budget of checkout calls (s).",
+        ("E021", "W020"),
+        "The default, 5, keeps a slow Voucherify from holding up order placement.",
+        page="checkout.md",
+        minimum=0,
+        above=True,
+    ),
+    _seconds(
+        "CHECKOUT_RECONCILE_GRACE",
+        60.0,
+        "How long after an unanswered redeem reconciliation may "
+        'conclude "not redeemed"; must exceed the longest request.',
+        ("E022", "E024"),
+        "checkout.md",
+        hint=_SECONDS_HINT,
+    ),
+    _seconds(
+        "CHECKOUT_LATE_CHECK_AFTER",
+        None,
+        'When a row concluded "not redeemed" is checked once more (s); must exceed the grace. '
+        "Unset: 3600, or twice the grace if longer.",
+        ("E022", "E026"),
+        "checkout.md",
+        hint="A number of seconds above CHECKOUT_RECONCILE_GRACE; leave it unset to use the default.",
+        nullable=True,
+    ),
+    _seconds(
+        "CHECKOUT_ROLLBACK_BACKOFF",
+        5.0,
+        "First delay between rollback attempts (s).",
+        ("E022",),
+        "checkout.md",
+        hint=_SECONDS_HINT,
+    ),
+    _seconds(
+        "CHECKOUT_ROLLBACK_BACKOFF_MAX",
+        900.0,
+        "Longest delay between rollback attempts (s).",
+        ("E022",),
+        "checkout.md",
+        hint=_SECONDS_HINT,
+    ),
+    Option(
+        "CHECKOUT_RECONCILE_MAX_ATTEMPTS",
+        Kind.NUMBER,
+        10,
+        "Reads before a row still unknown is flagged for staff.",
+        ("E023",),
+        "After that many reads the row is flagged for staff; the default is 10.",
+        page="checkout.md",
+        minimum=1,
+        integer=True,
+    ),
+    _seconds(
+        "CHECKOUT_ATTENTION_INTERVAL",
+        3600.0,
+        "How often the sweep re-reads a flagged row (s).",
+        ("E022",),
+        "checkout.md",
+        hint=_SECONDS_HINT,
+    ),
+    Option(
+        "CHECKOUT_ANONYMOUS_MAX_CODES",
+        Kind.NUMBER,
+        5,
+        "Codes one anonymous REST validate request may name (1 to 30).",
+        ("E025",),
+        "The codes one anonymous validate request may name; the default, 5, keeps one request "
+        "from testing many guessed codes. Signed-in users may send up to 30.",
+        page="checkout.md",
+        minimum=1,
+        maximum=MAX_REDEEMABLES,
+        integer=True,
+    ),
+)
+
+#: The options by name.
+BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
+
+#: Every option's default, by name.
+DEFAULTS: dict[str, Any] = {option.name: option.default for option in OPTIONS}
+
+#: The credentials: only the client needs them (reading the other options never does, so a
+#: process without keys may still save mirrored models).
+CREDENTIALS: tuple[Option, ...] = tuple(option for option in OPTIONS if option.required)
+
+#: Every option but the credentials.
+OPTIONAL: tuple[Option, ...] = tuple(option for option in OPTIONS if not option.required)
