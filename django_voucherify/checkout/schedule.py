@@ -1,7 +1,7 @@
 """Hand work to Celery, one task chain per ledger row.
 
-Every task sent for a row first *leases* the row (``leased_until``) and records when the attempt
-is due (``next_attempt_at``). While the lease runs, neither the periodic sweep nor another
+Every task sent for a row first *leases* the row (``lease_until``) and records when the attempt
+is due (``due_at``). While the lease runs, neither the periodic sweep nor another
 service call sends a second task for the row; the chain that holds it re-leases the row each
 time it schedules its next step, and releases it when the row needs nothing more. A lost task
 (broker down, worker killed) only delays the work: the lease expires and the sweep
@@ -42,18 +42,18 @@ def lease(ledger_id: int, countdown: float | None, *, force: bool = False) -> bo
     due = now + timedelta(seconds=countdown or 0)
     rows = CheckoutRedemption.objects.filter(pk=ledger_id)
     if not force:
-        rows = rows.filter(Q(leased_until__isnull=True) | Q(leased_until__lte=now))
-    return rows.update(next_attempt_at=due, leased_until=due + LEASE) == 1
+        rows = rows.filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
+    return rows.update(due_at=due, lease_until=due + LEASE) == 1
 
 
 def release(ledger_id: int, *, next_attempt_in: float | None = None, keep_due: bool = False) -> None:
     """End the chain holding ``ledger_id``: nothing due (default), due in ``next_attempt_in``
     seconds, or (``keep_due``) at the time already recorded; the sweep takes it from there."""
-    changes: dict[str, datetime | None] = {"leased_until": None}
+    changes: dict[str, datetime | None] = {"lease_until": None}
     if next_attempt_in is not None:
-        changes["next_attempt_at"] = timezone.now() + timedelta(seconds=next_attempt_in)
+        changes["due_at"] = timezone.now() + timedelta(seconds=next_attempt_in)
     elif not keep_due:
-        changes["next_attempt_at"] = None
+        changes["due_at"] = None
     CheckoutRedemption.objects.filter(pk=ledger_id).update(**changes)
 
 
@@ -73,9 +73,7 @@ def send(task_name: str, ledger_id: int, countdown: float | None) -> None:
             ledger_id,
             exc_info=True,
         )
-        CheckoutRedemption.objects.filter(pk=ledger_id).update(
-            leased_until=None, next_attempt_at=timezone.now()
-        )
+        CheckoutRedemption.objects.filter(pk=ledger_id).update(lease_until=None, due_at=timezone.now())
 
 
 def _schedule(task_name: str, ledger_id: int, countdown: float | None, force: bool) -> bool:
@@ -120,10 +118,10 @@ def claim_due_rows(now: datetime, stale_before: datetime, limit: int) -> list[tu
             CheckoutRedemption.objects.select_for_update(skip_locked=True)
             .needing_work(stale_before, now)
             .sweepable(now)
-            .order_by(F("next_attempt_at").asc(nulls_first=True), "pk")[:limit]
+            .order_by(F("due_at").asc(nulls_first=True), "pk")[:limit]
         )
         claimed = [(row.pk, task) for row in rows if (task := task_for(row, now))]
         CheckoutRedemption.objects.filter(pk__in=[pk for pk, _task in claimed]).update(
-            next_attempt_at=now, leased_until=now + LEASE
+            due_at=now, lease_until=now + LEASE
         )
     return claimed

@@ -110,7 +110,7 @@ def test_gateway_error_before_redeeming_ends_failed_after_the_grace(sandbox):
         checkout.redeem(["MULTI"], ORDER)
     assert unavailable.value.outcome_unknown  # a 504 cannot tell, so it is read back
     row = CheckoutRedemption.objects.get()
-    assert row.state == LedgerState.FAILED and row.failure_key == "not_redeemed"
+    assert row.state == LedgerState.FAILED and row.last_error_key == "not_redeemed"
     assert redeemed(sandbox, "MULTI") == 0 and sandbox.calls.count("POST", "/v1/redemptions") == 1
 
 
