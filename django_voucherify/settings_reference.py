@@ -182,6 +182,12 @@ OPTIONS: tuple[Option, ...] = (
         "checkout.md",
     ),
     Option(
+        "CHECKOUT_TASK_LEASE",
+        "How long a ledger row's task holds it past its due time (s).",
+        ("E022",),
+        "checkout.md",
+    ),
+    Option(
         "CHECKOUT_ANONYMOUS_MAX_CODES",
         "Codes one anonymous REST validate request may name (1 to 30).",
         ("E025",),

@@ -57,6 +57,7 @@ def checkout_settings_problems(values: dict[str, Any]) -> list[checks.CheckMessa
         "CHECKOUT_ROLLBACK_BACKOFF",
         "CHECKOUT_ROLLBACK_BACKOFF_MAX",
         "CHECKOUT_ATTENTION_INTERVAL",
+        "CHECKOUT_TASK_LEASE",
     ):
         problem = number_problem(
             values,

@@ -38,6 +38,10 @@ CHECKOUT_DEFAULTS: dict[str, Any] = {
     # CHECKOUT_ATTENTION_INTERVAL seconds by the periodic sweep.
     "CHECKOUT_RECONCILE_MAX_ATTEMPTS": 10,
     "CHECKOUT_ATTENTION_INTERVAL": 3600.0,
+    # How long (s) past its due time a ledger row's task holds the row: a task lost with its
+    # message (broker, killed worker) is sent again by the sweep once that is over. Far above
+    # CHECKOUT_TIMEOUT: a task makes a few short calls.
+    "CHECKOUT_TASK_LEASE": 300.0,
     # Codes one anonymous validate request of the REST API may name (1 to 30): few, so that one
     # request cannot test many guesses; signed-in users may send up to 30.
     "CHECKOUT_ANONYMOUS_MAX_CODES": 5,
@@ -54,6 +58,7 @@ class CheckoutSettings:
     rollback_backoff_max: float = 900.0
     reconcile_max_attempts: int = 10
     attention_interval: float = 3600.0
+    task_lease: float = 300.0
     anonymous_max_codes: int = 5
 
 
@@ -94,5 +99,6 @@ def checkout_settings() -> CheckoutSettings:
         rollback_backoff_max=float(values["CHECKOUT_ROLLBACK_BACKOFF_MAX"]),
         reconcile_max_attempts=int(values["CHECKOUT_RECONCILE_MAX_ATTEMPTS"]),
         attention_interval=float(values["CHECKOUT_ATTENTION_INTERVAL"]),
+        task_lease=float(values["CHECKOUT_TASK_LEASE"]),
         anonymous_max_codes=int(values["CHECKOUT_ANONYMOUS_MAX_CODES"]),
     )

@@ -72,13 +72,6 @@ class CheckoutRedemptionQuerySet(models.QuerySet["CheckoutRedemption"]):
             work |= Q(state=LedgerState.FAILED, late_check_at__lte=now)
         return self.filter(work)
 
-    def sweepable(self, now: datetime) -> CheckoutRedemptionQuerySet:
-        """Rows whose next attempt is due and that no task chain holds (lease free or expired)."""
-        return self.filter(
-            Q(due_at__isnull=True) | Q(due_at__lte=now),
-            Q(lease_until__isnull=True) | Q(lease_until__lte=now),
-        )
-
 
 CheckoutRedemptionManager = models.Manager.from_queryset(CheckoutRedemptionQuerySet)
 

@@ -83,7 +83,7 @@ def test_gateway_error_keeps_the_order_blocked_until_reconciled(sandbox, status,
     from django_voucherify.checkout import schedule
 
     sent = []
-    monkeypatch.setattr(schedule, "send", lambda *args: sent.append(args))  # no worker yet
+    monkeypatch.setattr(schedule, "send", lambda *args: sent.append(args[:3]))  # no worker yet
     make_voucher("MULTI")
     sandbox.faults.add(path="/v1/redemptions", method="POST", times=1, status=status, after=True)
     with checkout_settings(sandbox, CHECKOUT_RECONCILE_GRACE=3600):
