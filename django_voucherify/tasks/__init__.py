@@ -13,7 +13,7 @@ from .checkout import (
     rollback_checkout_redemption,
 )
 from .jobs import poll_job_part, prepare_job, resume_jobs, submit_job_part
-from .sweep import sweep
+from .periodic import sweep
 from .sync import deliver_outbox_entry, redrive_outbox
 from .vouchers import refresh_vouchers, run_voucher_action
 

@@ -2,7 +2,7 @@
 ledger row, see :mod:`django_voucherify.checkout.schedule`; the retry policy lives there).
 
 ``checkout_sweep`` stays for one release as an alias for shops that scheduled it: the periodic
-entry point is now ``django_voucherify.sweep`` (:mod:`.sweep`).
+entry point is now ``django_voucherify.sweep`` (:mod:`.periodic`).
 """
 
 from __future__ import annotations

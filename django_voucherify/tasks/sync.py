@@ -1,6 +1,6 @@
 """Sync tasks: thin shells over :mod:`django_voucherify.sync`.
 
-The periodic re-drive is part of ``django_voucherify.sweep`` (:mod:`.sweep`); ``redrive_outbox``
+The periodic re-drive is part of ``django_voucherify.sweep`` (:mod:`.periodic`); ``redrive_outbox``
 stays for one release as an alias for shops that scheduled it.
 """
 
