@@ -77,9 +77,8 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=CELERY_B
 # Periodic tasks for `celery -A example_project beat` (docs/production.md explains each).
 CELERY_BEAT_SCHEDULE = {
     "voucherify-refresh-vouchers": {"task": "django_voucherify.refresh_vouchers", "schedule": 3600.0},
-    "voucherify-redrive-outbox": {"task": "django_voucherify.redrive_outbox", "schedule": 300.0},
-    "voucherify-checkout-sweep": {"task": "django_voucherify.checkout_sweep", "schedule": 300.0},
-    "voucherify-resume-jobs": {"task": "django_voucherify.resume_jobs", "schedule": 300.0},
+    # Every feature's due work (outbox re-drive, checkout chains, bulk jobs, expired uploads).
+    "voucherify-sweep": {"task": "django_voucherify.sweep", "schedule": 60.0},
 }
 
 # The two keys a shop sets. The defaults are the local sandbox's (scripts/demo starts it).

@@ -17,8 +17,8 @@ class CustomerAdmin(SyncedMirrorAdmin):
         "email",
         "sync_state",
         "synced_at",
-        "sync_error_key",
-        "sync_request_id",
+        "last_error_key",
+        "last_request_id",
     )
     search_fields = ("source_id", "name", "email", "voucherify_id")
     raw_id_fields = ("user",)

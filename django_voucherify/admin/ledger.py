@@ -28,8 +28,8 @@ class CheckoutRedemptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "needs_attention",
         "discount_amount",
         "total_amount",
-        "failure_key",
-        "request_id",
+        "last_error_key",
+        "last_request_id",
         "created_at",
     )
     list_filter = ("state", "needs_attention", "created_at")
@@ -37,7 +37,7 @@ class CheckoutRedemptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "order_source_id",
         "customer_source_id",
         "parent_redemption_id",
-        "request_id",
+        "last_request_id",
         "reference",
     )
     date_hierarchy = "created_at"
@@ -69,9 +69,9 @@ class CheckoutRedemptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                     "amount",
                     "discount_amount",
                     "total_amount",
-                    "failure_key",
-                    "failure_message",
-                    "request_id",
+                    "last_error_key",
+                    "last_error",
+                    "last_request_id",
                     "reconcile_attempts",
                     "response",
                 )
@@ -83,8 +83,8 @@ class CheckoutRedemptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 "fields": (
                     "needs_attention",
                     "attention_reason",
-                    "next_attempt_at",
-                    "leased_until",
+                    "due_at",
+                    "lease_until",
                     "late_check_at",
                 )
             },

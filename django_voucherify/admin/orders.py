@@ -23,8 +23,8 @@ class OrderAdmin(SyncedMirrorAdmin):
         "customer",
         "sync_state",
         "synced_at",
-        "sync_error_key",
-        "sync_request_id",
+        "last_error_key",
+        "last_request_id",
     )
     list_filter = ("sync_state", "status")  # type: ignore[assignment]
     search_fields = ("source_id", "voucherify_id", "customer__source_id")

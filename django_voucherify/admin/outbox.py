@@ -25,13 +25,13 @@ class OutboxEntryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "version",
         "delivered_version",
         "attempts",
-        "next_attempt_at",
-        "error_key",
-        "request_id",
+        "due_at",
+        "last_error_key",
+        "last_request_id",
         "updated_at",
     )
     list_filter = ("state", "kind", "action")
-    search_fields = ("source_id", "remote_id", "request_id")
+    search_fields = ("source_id", "remote_id", "last_request_id")
     actions = ("redrive_selected",)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
@@ -48,7 +48,7 @@ class OutboxEntryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def redrive_selected(self, request: HttpRequest, queryset: QuerySet[OutboxEntry]) -> None:
         ids = list(queryset.exclude(state=OutboxState.SYNCED).values_list("pk", flat=True))
         OutboxEntry.objects.filter(pk__in=ids, state=OutboxState.FAILED).update(
-            state=OutboxState.PENDING, attempts=0, next_attempt_at=None, updated_at=timezone.now()
+            state=OutboxState.PENDING, attempts=0, due_at=None, updated_at=timezone.now()
         )
         queued = sum(1 for pk in ids if enqueue(pk, retry=True))
         self.message_user(

@@ -237,7 +237,7 @@ def late_check(
         r.late_check_at = None
         if not landed:
             return True
-        failure = f"{r.failure_key}: {r.failure_message}"
+        failure = f"{r.last_error_key}: {r.last_error}"
         records.apply_redeem_response(r, found.as_redeem_response())
         r.state = LedgerState.ORPHANED
         r.needs_attention = True

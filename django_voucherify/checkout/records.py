@@ -73,7 +73,7 @@ def apply_redeem_response(row: CheckoutRedemption, response: Mapping[str, Any]) 
         totals.discount_amount,
         totals.total_amount,
     )
-    row.failure_key = row.failure_message = ""
+    row.last_error_key = row.last_error = ""
     row.redeemed_at = timezone.now()
     row.response = dict(response)
 
@@ -89,9 +89,9 @@ def apply_failure(
     row: CheckoutRedemption, state: str, key: str | None, message: str, request_id: str | None
 ) -> None:
     row.state = state
-    row.failure_key = (key or "")[:64]
-    row.failure_message = message
-    row.request_id = request_id or row.request_id
+    row.last_error_key = (key or "")[:64]
+    row.last_error = message
+    row.last_request_id = request_id or row.last_request_id
 
 
 def request_rollback_on(row: CheckoutRedemption, reason: str) -> bool:

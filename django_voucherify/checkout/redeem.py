@@ -161,7 +161,7 @@ def _record_late_answer(row: CheckoutRedemption, response: Mapping[str, Any]) ->
         row.attention_reason = f"redeem answered late with unrecorded ids {sorted(answer - known)}"[:200]
         row.response = {**row.response, "late_answer": dict(response)}
         return True
-    failure = f"{row.failure_key}: {row.failure_message}"
+    failure = f"{row.last_error_key}: {row.last_error}"
     records.apply_redeem_response(row, response)
     row.state = LedgerState.ORPHANED
     row.late_check_at = None  # the answer in hand settles what the late check would look for

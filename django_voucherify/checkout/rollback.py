@@ -16,13 +16,12 @@ from django.utils.translation import gettext
 
 from ..api.client import VoucherifyClient
 from ..api.errors import APIError, RateLimitedError, VoucherifyError
-from ..conf import settings as voucherify_settings
 from ..models.ledger import ROLLBACK_STATES, CheckoutRedemption, LedgerState
 from . import records
 from .client import checkout_client
 from .errors import RollbackFailed
 from .outage import is_outage
-from .schedule import schedule_rollback
+from .schedule import rollback_delay, schedule_rollback
 
 logger = logging.getLogger("django_voucherify.checkout")
 
@@ -111,16 +110,6 @@ def _record_rollback_error(pk: int, exc: VoucherifyError, *, refused: bool) -> N
         return True
 
     records.locked_update(pk, note)
-
-
-def rollback_delay(attempts: int, retry_after: float | None = None) -> float:
-    """Seconds before the next rollback attempt: Voucherify's ``Retry-After``, else exponential."""
-    conf = voucherify_settings()
-    if retry_after is not None:
-        return float(retry_after)
-    return float(
-        min(conf.checkout_rollback_backoff_max, conf.checkout_rollback_backoff * 2 ** max(attempts - 1, 0))
-    )
 
 
 def request_rollback(

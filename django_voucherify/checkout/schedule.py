@@ -1,87 +1,97 @@
-"""Hand work to Celery, one task chain per ledger row.
+"""Checkout's background work: one task chain per ledger row, and its retry policy (one place).
 
-Every task sent for a row first *leases* the row (``leased_until``) and records when the attempt
-is due (``next_attempt_at``). While the lease runs, neither the periodic sweep nor another
-service call sends a second task for the row; the chain that holds it re-leases the row each
-time it schedules its next step, and releases it when the row needs nothing more. A lost task
-(broker down, worker killed) only delays the work: the lease expires and the sweep
-(``django_voucherify.checkout_sweep``) sends the row's next task.
+Every task sent for a row first *leases* the row (:mod:`django_voucherify.background`:
+``lease_until``, ``lease_token``) and records when the attempt is due (``due_at``). While the
+lease runs, neither the periodic sweep nor another service call sends a second task for the
+row; the chain that holds it re-leases the row each time it schedules its next step, and
+releases it when the row needs nothing more. A lost task (broker down, worker killed) only
+delays the work: the lease (``CHECKOUT_TASK_LEASE`` past the due time) expires and the sweep
+(``django_voucherify.sweep``) sends the row's next task.
+
+Retry policy: :func:`rollback_delay` (backoff, ``Retry-After`` honoured), :func:`reconcile_delay`
+(a quarter of the grace period, doubling), and the thresholds that flag a row for staff
+(:func:`flag`) are here; the task bodies (:mod:`.steps`) apply them and nothing else does.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import F, Q
 from django.utils import timezone
 
+from .. import background
+from ..conf import settings as voucherify_settings
 from ..models.ledger import CheckoutRedemption, LedgerState
 
 logger = logging.getLogger("django_voucherify.checkout")
-
-#: How long after its due time a task may take before the row counts as abandoned and the
-#: sweep sends a new one. Far above CHECKOUT_TIMEOUT: a task makes a few short calls.
-LEASE = timedelta(minutes=5)
 
 ROLLBACK_TASK = "rollback_checkout_redemption"
 RECONCILE_TASK = "reconcile_checkout_redemption"
 LATE_CHECK_TASK = "late_check_checkout_redemption"
 
+#: Rows the sweep leases and sends per run (the rest wait for the next run).
+SWEEP_BATCH = 500
 
-def lease(ledger_id: int, countdown: float | None, *, force: bool = False) -> bool:
-    """Lease row ``ledger_id`` for a task due in ``countdown`` seconds.
 
-    Without ``force``, only when no other chain holds it (returns False otherwise: the holder
-    will do the work). ``force`` is for the chain that already holds the lease, scheduling its
-    own next step.
-    """
-    now = timezone.now()
-    due = now + timedelta(seconds=countdown or 0)
-    rows = CheckoutRedemption.objects.filter(pk=ledger_id)
-    if not force:
-        rows = rows.filter(Q(leased_until__isnull=True) | Q(leased_until__lte=now))
-    return rows.update(next_attempt_at=due, leased_until=due + LEASE) == 1
+def task_lease() -> timedelta:
+    return timedelta(seconds=voucherify_settings().checkout_task_lease)
+
+
+def rollback_delay(attempts: int, retry_after: float | None = None) -> float:
+    """Seconds before the next rollback attempt: Voucherify's ``Retry-After``, else exponential."""
+    conf = voucherify_settings()
+    return background.backoff(
+        attempts,
+        base=conf.checkout_rollback_backoff,
+        cap=conf.checkout_rollback_backoff_max,
+        retry_after=retry_after,
+    )
+
+
+def reconcile_delay(attempts: int) -> float:
+    """Seconds before the next read of an unsettled row: a quarter of the grace period (at
+    least the rollback backoff, at least 1 s), doubling per attempt, capped at the backoff max."""
+    conf = voucherify_settings()
+    base = max(conf.checkout_reconcile_grace / 4, conf.checkout_rollback_backoff, 1.0)
+    return background.backoff(attempts, base=base, cap=max(conf.checkout_rollback_backoff_max, base))
+
+
+def flag(ledger_id: int, reason: str) -> None:
+    """Mark the row for staff (the admin lists it); it is still swept."""
+    CheckoutRedemption.objects.filter(pk=ledger_id, needs_attention=False).update(
+        needs_attention=True, attention_reason=reason[:200]
+    )
 
 
 def release(ledger_id: int, *, next_attempt_in: float | None = None, keep_due: bool = False) -> None:
     """End the chain holding ``ledger_id``: nothing due (default), due in ``next_attempt_in``
     seconds, or (``keep_due``) at the time already recorded; the sweep takes it from there."""
-    changes: dict[str, datetime | None] = {"leased_until": None}
-    if next_attempt_in is not None:
-        changes["next_attempt_at"] = timezone.now() + timedelta(seconds=next_attempt_in)
-    elif not keep_due:
-        changes["next_attempt_at"] = None
-    CheckoutRedemption.objects.filter(pk=ledger_id).update(**changes)
+    background.release(CheckoutRedemption, ledger_id, due_in=next_attempt_in, keep_due=keep_due)
 
 
-def send(task_name: str, ledger_id: int, countdown: float | None) -> None:
-    """Enqueue ``task_name`` for a row already leased; on a broker failure, free the row so the
-    next sweep sends it."""
-    from ..tasks import checkout as tasks
-
-    task = getattr(tasks, task_name)
-    try:
-        task.apply_async((ledger_id,), countdown=countdown, retry=False)
-    except Exception:
-        logger.warning(
-            "Voucherify checkout: could not enqueue %s for ledger row %s (broker "
-            "down?); the periodic sweep will pick it up.",
-            task_name,
-            ledger_id,
-            exc_info=True,
-        )
-        CheckoutRedemption.objects.filter(pk=ledger_id).update(
-            leased_until=None, next_attempt_at=timezone.now()
-        )
+def send(
+    task: str,
+    ledger_id: int,
+    countdown: float | None,
+    held: background.Lease | None = None,
+    may_run_early: bool = True,
+) -> None:
+    """Send ``task`` for a row already leased (``held``); not sent, the row is left to the sweep.
+    A retry may run early (eager mode runs it inline); a wait (``may_run_early=False``) not."""
+    name = f"django_voucherify.{task}"
+    background.send(name, (ledger_id,), countdown=countdown, lease=held, may_run_early=may_run_early)
 
 
-def _schedule(task_name: str, ledger_id: int, countdown: float | None, force: bool) -> bool:
-    if not lease(ledger_id, countdown, force=force):
+def _schedule(
+    task: str, ledger_id: int, countdown: float | None, force: bool, may_run_early: bool = True
+) -> bool:
+    lease_for = task_lease()
+    held = background.lease(CheckoutRedemption, ledger_id, due_in=countdown, lease_for=lease_for, force=force)
+    if held is None:
         return False  # a chain already holds the row
-    transaction.on_commit(lambda: send(task_name, ledger_id, countdown))
+    transaction.on_commit(lambda: send(task, ledger_id, countdown, held, may_run_early))
     return True
 
 
@@ -94,6 +104,19 @@ def schedule_rollback(ledger_id: int, countdown: float | None = None, *, force: 
 def schedule_reconcile(ledger_id: int, countdown: float | None = None, *, force: bool = False) -> bool:
     """Reconcile an UNKNOWN ledger row from a Celery worker, once the transaction commits."""
     return _schedule(RECONCILE_TASK, ledger_id, countdown, force)
+
+
+def next_step(ledger_id: int, countdown: float = 0, *, may_run_early: bool = True) -> str:
+    """Schedule the row's next task in ``countdown`` seconds (this chain keeps the lease), or
+    release the row when it needs nothing more. ``may_run_early=False``: the step must wait
+    (a reconcile within the grace period); eager mode leaves it to the sweep."""
+    row = CheckoutRedemption.objects.get(pk=ledger_id)
+    task = task_for(row)
+    if task is None:
+        release(ledger_id)
+        return str(row.state)
+    _schedule(task, ledger_id, countdown, True, may_run_early)
+    return "retrying"
 
 
 def task_for(row: CheckoutRedemption, now: datetime | None = None) -> str | None:
@@ -112,18 +135,24 @@ def task_for(row: CheckoutRedemption, now: datetime | None = None) -> str | None
     return None
 
 
-def claim_due_rows(now: datetime, stale_before: datetime, limit: int) -> list[tuple[int, str]]:
-    """Lease up to ``limit`` rows that need work, are due and are held by no chain; returns
-    ``(pk, task name)`` pairs to send. ``SKIP LOCKED``: two sweeps never claim the same row."""
-    with transaction.atomic():
-        rows: Iterable[CheckoutRedemption] = (
-            CheckoutRedemption.objects.select_for_update(skip_locked=True)
-            .needing_work(stale_before, now)
-            .sweepable(now)
-            .order_by(F("next_attempt_at").asc(nulls_first=True), "pk")[:limit]
-        )
-        claimed = [(row.pk, task) for row in rows if (task := task_for(row, now))]
-        CheckoutRedemption.objects.filter(pk__in=[pk for pk, _task in claimed]).update(
-            next_attempt_at=now, leased_until=now + LEASE
-        )
-    return claimed
+def sweep() -> dict[str, int]:
+    """Send the next task of every row that needs one, is due and is held by no task chain:
+    UNKNOWN and abandoned PENDING rows (reconcile), pending rollbacks, and late checks of rows
+    concluded "not redeemed" (counted as reconcile reads)."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=voucherify_settings().checkout_reconcile_grace)
+    rows = background.claim_due(
+        CheckoutRedemption.objects.needing_work(stale, now),
+        lease_for=task_lease(),
+        limit=SWEEP_BATCH,
+        now=now,
+        wanted=lambda row: task_for(row, now) is not None,
+    )
+    counts = {"reconcile": 0, "rollback": 0}
+    for row in rows:
+        task = task_for(row, now)
+        assert task is not None
+        held = background.Lease(CheckoutRedemption, row.pk, row.lease_token, row.lease_until or now)
+        send(task, row.pk, None, held)
+        counts["rollback" if task == ROLLBACK_TASK else "reconcile"] += 1
+    return counts

@@ -452,6 +452,15 @@ OPTIONS: tuple[Option, ...] = (
         "checkout.md",
         hint=_SECONDS_HINT,
     ),
+    _seconds(
+        "CHECKOUT_TASK_LEASE",
+        300.0,
+        "How long a ledger row's task holds it past its due time (s): a task lost with its "
+        "message is sent again by the sweep once that is over.",
+        ("E022",),
+        "checkout.md",
+        hint=_SECONDS_HINT,
+    ),
     Option(
         "CHECKOUT_ANONYMOUS_MAX_CODES",
         Kind.NUMBER,

@@ -79,6 +79,7 @@ class VoucherifySettings:
     checkout_rollback_backoff_max: float
     checkout_reconcile_max_attempts: int
     checkout_attention_interval: float
+    checkout_task_lease: float
     checkout_anonymous_max_codes: int
 
     def longest_request(

@@ -220,13 +220,13 @@ def mark_pushed_mirrors(part: JobPart) -> int:
     for source_id, row in failures.items():
         rows.filter(source_id=source_id).update(
             sync_state=SyncState.FAILED,
-            sync_error=row.reason[:2000],
-            sync_error_key=row.key[:100],
-            sync_request_id=part.async_action_id,
+            last_error=row.reason[:2000],
+            last_error_key=row.key[:100],
+            last_request_id=part.async_action_id,
         )
     return int(
         rows.exclude(source_id__in=list(failures)).update(
-            sync_state=SyncState.SYNCED, synced_at=now, sync_error="", sync_error_key="", sync_request_id=""
+            sync_state=SyncState.SYNCED, synced_at=now, last_error="", last_error_key="", last_request_id=""
         )
     )
 

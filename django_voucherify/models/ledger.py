@@ -20,6 +20,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from .background import BackgroundWork
 from .orders import Order
 
 
@@ -71,18 +72,11 @@ class CheckoutRedemptionQuerySet(models.QuerySet["CheckoutRedemption"]):
             work |= Q(state=LedgerState.FAILED, late_check_at__lte=now)
         return self.filter(work)
 
-    def sweepable(self, now: datetime) -> CheckoutRedemptionQuerySet:
-        """Rows whose next attempt is due and that no task chain holds (lease free or expired)."""
-        return self.filter(
-            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
-            Q(leased_until__isnull=True) | Q(leased_until__lte=now),
-        )
-
 
 CheckoutRedemptionManager = models.Manager.from_queryset(CheckoutRedemptionQuerySet)
 
 
-class CheckoutRedemption(models.Model):
+class CheckoutRedemption(BackgroundWork):
     """One checkout attempt: codes redeemed (or not) for an order. Money in minor units."""
 
     reference = models.UUIDField(_("reference"), default=uuid.uuid4, unique=True, editable=False)
@@ -108,9 +102,8 @@ class CheckoutRedemption(models.Model):
     amount = models.BigIntegerField(_("order amount (minor units)"), null=True, blank=True)
     discount_amount = models.BigIntegerField(_("total discount (minor units)"), default=0)
     total_amount = models.BigIntegerField(_("amount to pay (minor units)"), null=True, blank=True)
-    failure_key = models.CharField(_("failure key"), max_length=64, blank=True)
-    failure_message = models.TextField(_("failure message"), blank=True)
-    request_id = models.CharField(_("request id"), max_length=100, blank=True)
+    # last_error* (BackgroundWork): why the redeem failed (Voucherify's refusal, or what
+    # reconciliation concluded, e.g. ``not_redeemed``); a rollback's error is rollback_error.
     # Rollback bookkeeping: asked for (by the payment flow, a cancellation or staff), attempts
     # made, the last error. A rollback asked for while the outcome is UNKNOWN is carried out
     # by reconciliation once the redemption is found.
@@ -123,11 +116,9 @@ class CheckoutRedemption(models.Model):
     # period) is looked at once more at this time: a request Voucherify processed later still
     # becomes ORPHANED and is rolled back. Cleared once the late check is done.
     late_check_at = models.DateTimeField(_("late check at"), null=True, blank=True, db_index=True)
-    # Background work bookkeeping (one task chain per row, however often the sweep runs): when
-    # the next reconcile/rollback attempt is due, and until when a scheduled or running task
-    # owns the row. The periodic sweep only picks rows that are due and not leased.
-    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True, db_index=True)
-    leased_until = models.DateTimeField(_("leased by a task until"), null=True, blank=True)
+    # due_at / lease_until / lease_token (BackgroundWork): one task chain per row, however
+    # often the sweep runs: when the next reconcile/rollback attempt is due, and until when a
+    # scheduled or running task owns the row. The sweep only picks rows due and not leased.
     # Set when background work keeps failing (or an anomaly was found): a person should look.
     # Flagged rows are still swept, at the slow CHECKOUT_ATTENTION_INTERVAL rate.
     needs_attention = models.BooleanField(_("needs attention"), default=False, db_index=True)

@@ -1,18 +1,20 @@
 """The transactional outbox: one row per mirrored object, carrying its latest change.
 
 Contract (see :mod:`django_voucherify.sync.outbox`): a save or delete bumps ``version`` on the
-object's row in the same transaction; a sender claims the row (``in_progress`` +
-``claimed_until`` lease), sends the object's current state, and marks it ``synced`` only if
-``version`` did not move meanwhile. ``failed`` rows wait for a re-drive: one whose last error was
-temporary (no response, 429, 5xx, a local error) keeps a ``next_attempt_at``, from which the
-periodic re-drive takes it again; one Voucherify rejected (400...) has none and waits for an
-explicit re-sync.
+object's row in the same transaction; a sender claims the row (``in_progress`` + a
+``lease_until``/``lease_token`` lease, see :mod:`django_voucherify.background`), sends the
+object's current state, and marks it ``synced`` only if ``version`` did not move meanwhile.
+``failed`` rows wait for a re-drive: one whose last error was temporary (no response, 429,
+5xx, a local error) keeps a ``due_at``, from which the periodic sweep takes it again; one
+Voucherify rejected (400...) has none and waits for an explicit re-sync.
 """
 
 from __future__ import annotations
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from .background import BackgroundWork
 
 
 class OutboxState(models.TextChoices):
@@ -28,7 +30,7 @@ class OutboxAction(models.TextChoices):
     ERASE = "erase", _("delete permanently")
 
 
-class OutboxEntry(models.Model):
+class OutboxEntry(BackgroundWork):
     kind = models.CharField(_("kind"), max_length=32)
     object_pk = models.CharField(_("object id"), max_length=64)
     source_id = models.CharField(_("source id"), max_length=200, blank=True)
@@ -40,12 +42,6 @@ class OutboxEntry(models.Model):
         _("state"), max_length=16, choices=OutboxState.choices, default=OutboxState.PENDING
     )
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
-    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
-    claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
-    claim_token = models.CharField(max_length=32, blank=True)
-    last_error = models.TextField(_("last error"), blank=True)
-    error_key = models.CharField(_("error key"), max_length=100, blank=True)
-    request_id = models.CharField(_("request id"), max_length=100, blank=True)
     created_at = models.DateTimeField(_("created"))
     updated_at = models.DateTimeField(_("updated"))
     delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
@@ -54,7 +50,7 @@ class OutboxEntry(models.Model):
         verbose_name = _("outbox entry")
         verbose_name_plural = _("outbox entries")
         constraints = [models.UniqueConstraint(fields=["kind", "object_pk"], name="dv_outbox_one_per_object")]
-        indexes = [models.Index(fields=["state", "next_attempt_at"], name="dv_outbox_state_due")]
+        indexes = [models.Index(fields=["state", "due_at"], name="dv_outbox_state_due")]
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.object_pk} v{self.version} {self.state}"

@@ -13,14 +13,16 @@ from typing import Any
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .background import LastVoucherifyError
+
 #: Written only by the sync service (``QuerySet.update``), never by ``save()`` on an update.
 SENDER_FIELDS = frozenset(
     {
         "voucherify_id",
         "synced_at",
-        "sync_error",
-        "sync_error_key",
-        "sync_request_id",
+        "last_error",
+        "last_error_key",
+        "last_request_id",
         "remote_payload",
         "created_at",
     }
@@ -33,7 +35,7 @@ class SyncState(models.TextChoices):
     FAILED = "failed", _("failed")
 
 
-class SyncedMirror(models.Model):
+class SyncedMirror(LastVoucherifyError):
     """Voucherify id, last sync time, state, last error (with ``request_id``) and raw payload."""
 
     voucherify_id = models.CharField(_("Voucherify id"), max_length=64, blank=True, db_index=True)
@@ -41,9 +43,6 @@ class SyncedMirror(models.Model):
         _("sync state"), max_length=16, choices=SyncState.choices, default=SyncState.PENDING
     )
     synced_at = models.DateTimeField(_("last synced"), null=True, blank=True)
-    sync_error = models.TextField(_("last sync error"), blank=True)
-    sync_error_key = models.CharField(_("error key"), max_length=100, blank=True)
-    sync_request_id = models.CharField(_("request id"), max_length=100, blank=True)
     remote_payload = models.JSONField(_("last payload received"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True, db_index=True)

@@ -15,6 +15,8 @@ from django.db import models
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
+from .background import LastVoucherifyError
+
 
 class VoucherType(models.TextChoices):
     DISCOUNT = "DISCOUNT_VOUCHER", _("Discount voucher")
@@ -58,7 +60,8 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
-class Voucher(models.Model):
+class Voucher(LastVoucherifyError):
+    # last_error*: the last failure of a background action on this voucher (the admin shows it).
     """A Voucherify voucher as last seen; money in integer minor units (cents)."""
 
     code = models.CharField(_("code"), max_length=255, unique=True)
@@ -93,10 +96,6 @@ class Voucher(models.Model):
     metadata = models.JSONField(_("metadata"), default=dict, blank=True)
     remote_payload = models.JSONField(_("Voucherify payload"), default=dict, blank=True)
     refreshed_at = models.DateTimeField(_("refreshed at"), null=True, blank=True)
-    # The last failure of a background action on this voucher (the admin shows it).
-    last_error = models.TextField(_("last error"), blank=True)
-    last_error_key = models.CharField(_("last error key"), max_length=100, blank=True)
-    last_request_id = models.CharField(_("last request id"), max_length=100, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

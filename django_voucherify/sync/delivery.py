@@ -3,7 +3,7 @@
 Contract of :func:`deliver`:
 1. **Claim** in a short transaction: ``SELECT ... FOR UPDATE SKIP LOCKED`` on the row; only a
    ``pending`` row that is due (or whose sender's lease ran out) is taken: it becomes
-   ``in_progress`` with ``claimed_until = now + SYNC_LEASE_SECONDS`` and a fresh claim token.
+   ``in_progress`` with ``lease_until = now + SYNC_LEASE_SECONDS`` and a fresh ``lease_token``.
    The version is read here, BEFORE the object, so the state sent is at least that version.
 2. **Send** with no transaction open: the object's CURRENT row is read and turned into a payload
    (customers: ``client.customers.create``, an upsert by ``source_id``; orders:
@@ -18,7 +18,7 @@ Contract of :func:`deliver`:
    Retryable failures (no response, 429, 5xx, 401/403: keys being fixed) back off
    (``Retry-After`` honoured) until ``SYNC_MAX_ATTEMPTS``; then, or at once for other errors,
    the row and the mirror are ``failed`` with the error, its ``key`` and ``request_id``; a
-   temporary one keeps ``next_attempt_at`` (the periodic re-drive retries it), a permanent one
+   temporary one keeps ``due_at`` (the periodic re-drive retries it), a permanent one
    does not (it waits for an explicit re-sync or a new save). Errors that are not Voucherify's
    answer (database errors, bugs) are recorded as temporary failures.
 4. **Lease**: before every call the sender checks that the rest of its lease exceeds the longest
@@ -31,7 +31,6 @@ Contract of :func:`deliver`:
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,7 +38,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from .. import conf
+from .. import background, conf
 from ..api.errors import (
     APIError,
     ForbiddenError,
@@ -82,13 +81,13 @@ class _Claim:
     remote_id: str
     action: str
     attempts: int
-    claimed_until: datetime
+    lease_until: datetime
 
 
 def deliver(entry_id: int, *, ignore_schedule: bool = False, client: Any = None) -> Outcome:
     """Send entry ``entry_id`` if it is claimable; see the module docstring for the contract.
 
-    ``ignore_schedule`` takes a pending row even before its ``next_attempt_at`` (the scheduled
+    ``ignore_schedule`` takes a pending row even before its ``due_at`` (the scheduled
     retry itself, and re-drives). ``client`` defaults to the shared ``django_voucherify.client``.
     Any error, Voucherify's or not (a database error, a bug in a payload), is recorded on the row
     and the mirror; it never leaves the row ``in_progress`` until the lease runs out.
@@ -137,7 +136,7 @@ def _check_lease(claim: _Claim) -> None:
     the row over and sent a newer one.
     """
     longest = conf.settings().longest_request()
-    left = (claim.claimed_until - timezone.now()).total_seconds()
+    left = (claim.lease_until - timezone.now()).total_seconds()
     if left <= longest:
         raise LeaseExpiring(
             f"not sent: {left:.1f} s left of the lease, a call may take {longest:g} s "
@@ -178,19 +177,19 @@ def _claim(entry_id: int, *, ignore_schedule: bool) -> _Claim | None:
         if entry is None:
             return None  # gone, or another sender holds the lock right now
         if entry.state == OutboxState.IN_PROGRESS:
-            if entry.claimed_until is not None and entry.claimed_until > now:
+            if entry.lease_until is not None and entry.lease_until > now:
                 return None
         elif entry.state != OutboxState.PENDING or (
-            not ignore_schedule and entry.next_attempt_at and entry.next_attempt_at > now
+            not ignore_schedule and entry.due_at and entry.due_at > now
         ):
             return None
         entry.state = OutboxState.IN_PROGRESS
-        entry.claimed_until = now + lease()
-        entry.claim_token = secrets.token_hex(8)
-        entry.save(update_fields=["state", "claimed_until", "claim_token"])
+        entry.lease_until = now + lease()
+        entry.lease_token = background.new_token()
+        entry.save(update_fields=["state", "lease_until", "lease_token"])
         return _Claim(
             entry.pk,
-            entry.claim_token,
+            entry.lease_token,
             entry.version,
             entry.kind,
             entry.object_pk,
@@ -198,7 +197,7 @@ def _claim(entry_id: int, *, ignore_schedule: bool) -> _Claim | None:
             entry.remote_id,
             entry.action,
             entry.attempts,
-            entry.claimed_until,
+            entry.lease_until,
         )
 
 
@@ -251,25 +250,23 @@ def _record_success_locked(claim: _Claim, response: dict[str, Any] | None) -> Ou
     with transaction.atomic():
         _lock_mirror(claim)
         entry = OutboxEntry.objects.select_for_update().filter(pk=claim.entry_id).first()
-        if entry is None or entry.claim_token != claim.token:
+        if entry is None or entry.lease_token != claim.token:
             return _lost_claim(claim, entry, may_have_landed=True)
         current = entry.version == claim.version
         entry.state = OutboxState.SYNCED if current else OutboxState.PENDING
         entry.delivered_version = claim.version
         entry.delivered_at = now
         entry.attempts = 0
-        entry.claimed_until = None
-        entry.next_attempt_at = None
-        entry.last_error = entry.error_key = entry.request_id = ""
+        entry.lease_until = None
+        entry.due_at = None
+        background.put_error(entry, None)
         if response and response.get("id"):
             entry.remote_id = str(response["id"])
         entry.save()
         mirror: dict[str, Any] = {
             "synced_at": now,
             "sync_state": SyncState.SYNCED if current else SyncState.PENDING,
-            "sync_error": "",
-            "sync_error_key": "",
-            "sync_request_id": "",
+            **background.error_fields(None),
         }
         if response is not None:
             mirror["remote_payload"] = response
@@ -300,8 +297,8 @@ def _lost_claim(claim: _Claim, entry: OutboxEntry | None, *, may_have_landed: bo
         entry.state = OutboxState.PENDING
         entry.version += 1
         entry.attempts = 0
-        entry.next_attempt_at = None
-        entry.save(update_fields=["state", "version", "attempts", "next_attempt_at"])
+        entry.due_at = None
+        entry.save(update_fields=["state", "version", "attempts", "due_at"])
         MIRRORS[claim.kind].objects.filter(pk=claim.object_pk).update(sync_state=SyncState.PENDING)
         return Outcome("resend")
     if entry.state == OutboxState.IN_PROGRESS:
@@ -343,11 +340,13 @@ def _may_have_landed(exc: BaseException) -> bool:
 
 def retry_delay(exc: BaseException, attempts: int) -> float:
     """``Retry-After`` when Voucherify sent one, else exponential backoff from SYNC_RETRY_BACKOFF."""
-    if isinstance(exc, RateLimitedError) and exc.retry_after:
-        return float(exc.retry_after)
-    base = conf.settings().sync_retry_backoff
-    delay: float = base * 2 ** max(attempts - 1, 0)
-    return min(conf.settings().sync_retry_backoff_max, delay)
+    retry_after = exc.retry_after if isinstance(exc, RateLimitedError) and exc.retry_after else None
+    return background.backoff(
+        attempts,
+        base=conf.settings().sync_retry_backoff,
+        cap=conf.settings().sync_retry_backoff_max,
+        retry_after=retry_after,
+    )
 
 
 def _record_failure_safely(claim: _Claim, exc: BaseException) -> Outcome:
@@ -366,19 +365,18 @@ def _record_failure(claim: _Claim, exc: BaseException) -> Outcome:
 
 def _record_failure_locked(claim: _Claim, exc: BaseException) -> Outcome:
     now = timezone.now()
-    key = (exc.key or "") if isinstance(exc, APIError) else type(exc).__name__
-    request_id = (exc.request_id or "") if isinstance(exc, APIError) else ""
-    message = str(exc)[:2000]
+    error = background.error_fields(exc)
+    message, key, request_id = error["last_error"], error["last_error_key"], error["last_request_id"]
     retryable = is_retryable(exc)
     with transaction.atomic():
         _lock_mirror(claim)
         entry = OutboxEntry.objects.select_for_update().filter(pk=claim.entry_id).first()
-        if entry is None or entry.claim_token != claim.token:
+        if entry is None or entry.lease_token != claim.token:
             return _lost_claim(claim, entry, may_have_landed=_may_have_landed(exc))
         if not retryable and entry.version != claim.version:
             # Voucherify refused a version a newer save has replaced meanwhile: that refusal
             # says nothing of the newer one, which is sent now (as the success path does).
-            return _superseded(claim, entry, message, key, request_id)
+            return _superseded(claim, entry, error)
         attempts = entry.attempts + 1
         give_up = not retryable or attempts >= conf.settings().sync_max_attempts
         delay = None if give_up else retry_delay(exc, attempts)
@@ -386,17 +384,14 @@ def _record_failure_locked(claim: _Claim, exc: BaseException) -> Outcome:
         entry.state = OutboxState.FAILED if give_up else OutboxState.PENDING
         if give_up:
             # A temporary failure stays due for the periodic re-drive; a permanent one is not.
-            entry.next_attempt_at = now if retryable else None
+            entry.due_at = now if retryable else None
         else:
-            entry.next_attempt_at = now + timedelta(seconds=float(delay or 0))
-        entry.claimed_until = None
-        entry.last_error, entry.error_key, entry.request_id = message, key[:100], request_id[:100]
+            entry.due_at = now + timedelta(seconds=float(delay or 0))
+        entry.lease_until = None
+        background.put_error(entry, error)
         entry.save()
         MIRRORS[claim.kind].objects.filter(pk=claim.object_pk).update(
-            sync_state=SyncState.FAILED if give_up else SyncState.PENDING,
-            sync_error=message,
-            sync_error_key=key[:100],
-            sync_request_id=request_id[:100],
+            sync_state=SyncState.FAILED if give_up else SyncState.PENDING, **error
         )
     log = logger.error if give_up else logger.warning
     log(
@@ -412,28 +407,23 @@ def _record_failure_locked(claim: _Claim, exc: BaseException) -> Outcome:
     return Outcome("retry", retry_in=delay, error=message)
 
 
-def _superseded(claim: _Claim, entry: OutboxEntry, message: str, key: str, request_id: str) -> Outcome:
+def _superseded(claim: _Claim, entry: OutboxEntry, error: dict[str, str]) -> Outcome:
     """A refused version was replaced by a newer save while it was sent: back to ``pending``
     (attempts reset: the newer version has not been tried; the caller enqueues it); the
     refusal stays on the row for the record, the mirror is pending. Caller holds the locks."""
     entry.state = OutboxState.PENDING
     entry.attempts = 0
-    entry.next_attempt_at = None
-    entry.claimed_until = None
-    entry.last_error, entry.error_key, entry.request_id = message, key[:100], request_id[:100]
+    entry.due_at = None
+    entry.lease_until = None
+    background.put_error(entry, error)
     entry.save()
-    MIRRORS[claim.kind].objects.filter(pk=claim.object_pk).update(
-        sync_state=SyncState.PENDING,
-        sync_error=message,
-        sync_error_key=key[:100],
-        sync_request_id=request_id[:100],
-    )
+    MIRRORS[claim.kind].objects.filter(pk=claim.object_pk).update(sync_state=SyncState.PENDING, **error)
     logger.warning(
         "Voucherify sync of %s %s: version %s refused (%s); sending the newer version %s",
         claim.kind,
         claim.source_id,
         claim.version,
-        message,
+        error["last_error"],
         entry.version,
     )
-    return Outcome("resend", error=message)
+    return Outcome("resend", error=error["last_error"])

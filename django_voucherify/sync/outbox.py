@@ -5,9 +5,10 @@ Contract:
   and SQLite (``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``): the object's single row gets
   ``version + 1``, the latest action, and turns ``pending`` (unless a sender holds it, in which
   case that sender will see the new version and leave it pending). No HTTP, no broker call.
-- The Celery task is enqueued by ``transaction.on_commit``; if the broker is unreachable the
-  error is logged and swallowed: the row stays pending for :func:`redrive`.
-- :func:`redrive` (periodic task, command) takes due pending rows, rows stuck past their lease,
+- The Celery task is enqueued by name (:mod:`django_voucherify.background`) from
+  ``transaction.on_commit``; if the broker is unreachable the error is logged and swallowed:
+  the row stays pending for :func:`redrive` (run by the periodic ``django_voucherify.sweep``).
+- :func:`redrive` (the periodic sweep, a command) takes due pending rows, rows stuck past their lease,
   and failed rows whose last error was temporary; rows Voucherify rejected wait for an explicit
   re-sync.
 """
@@ -23,15 +24,15 @@ from django.db import connections, router, transaction
 from django.db.models import Model, Q
 from django.utils import timezone
 
-from .. import conf
+from .. import background, conf
 from ..models.outbox import OutboxAction, OutboxEntry, OutboxState
 
 logger = logging.getLogger("django_voucherify.sync")
 
 _UPSERT_SQL = """
 INSERT INTO {t} (kind, object_pk, source_id, remote_id, action, version, delivered_version, state,
-                 attempts, next_attempt_at, claimed_until, claim_token, last_error, error_key,
-                 request_id, created_at, updated_at, delivered_at)
+                 attempts, due_at, lease_until, lease_token, last_error, last_error_key,
+                 last_request_id, created_at, updated_at, delivered_at)
 VALUES (%s, %s, %s, %s, %s, 1, 0, 'pending', 0, NULL, NULL, '', '', '', '', %s, %s, NULL)
 ON CONFLICT (kind, object_pk) DO UPDATE SET
     version = {t}.version + 1,
@@ -40,7 +41,7 @@ ON CONFLICT (kind, object_pk) DO UPDATE SET
     action = EXCLUDED.action,
     state = CASE WHEN {t}.state = 'in_progress' THEN {t}.state ELSE 'pending' END,
     attempts = CASE WHEN {t}.state = 'in_progress' THEN {t}.attempts ELSE 0 END,
-    next_attempt_at = NULL,
+    due_at = NULL,
     updated_at = EXCLUDED.updated_at
 RETURNING id
 """
@@ -138,27 +139,23 @@ def _upsert_portable(db: str, now: Any, **values: str) -> int:  # pragma: no cov
         entry.remote_id = values["remote_id"] or entry.remote_id
         entry.state = OutboxState.IN_PROGRESS if busy else OutboxState.PENDING
         entry.attempts = entry.attempts if busy else 0
-        entry.next_attempt_at = None
+        entry.due_at = None
         entry.updated_at = now
         entry.save(using=db)
         return entry.pk
 
 
-def enqueue(entry_id: int, *, retry: bool = False) -> bool:
-    """Hand an entry to Celery; False (logged, row left pending) when the broker refuses."""
-    from ..tasks import deliver_outbox_entry
+DELIVER_TASK = "django_voucherify.deliver_outbox_entry"
 
-    try:
-        deliver_outbox_entry.apply_async((entry_id,), {"retry": retry}, retry=False)
-    except Exception:
-        logger.warning(
-            "Voucherify sync: could not enqueue outbox entry %s (broker down?); it stays "
-            "pending until a re-drive.",
-            entry_id,
-            exc_info=True,
-        )
-        return False
-    return True
+
+def enqueue(entry_id: int, *, retry: bool = False, countdown: float | None = None) -> bool:
+    """Hand an entry to Celery now; False (logged, row left pending) when the broker refuses.
+
+    ``countdown``: a retry after a failure (the row is due then; eager mode may run it early).
+    """
+    return background.send(
+        DELIVER_TASK, (entry_id,), {"retry": retry}, countdown=countdown, may_run_early=True
+    )
 
 
 def resync(objects: Iterable[Model]) -> int:
@@ -179,14 +176,14 @@ FAILED_NONE, FAILED_RETRYABLE, FAILED_ALL = "none", "retryable", "all"
 def redrive_candidates(*, failed: str = FAILED_RETRYABLE) -> list[int]:
     """Ids of entries to send now: due pending, stale in-progress, and ``failed`` ones (see above)."""
     now = timezone.now()
-    due = Q(state=OutboxState.PENDING) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-    stale = Q(state=OutboxState.IN_PROGRESS, claimed_until__lt=now)
+    due = Q(state=OutboxState.PENDING) & (Q(due_at__isnull=True) | Q(due_at__lte=now))
+    stale = Q(state=OutboxState.IN_PROGRESS, lease_until__lt=now)
     cond = due | stale
     if failed == FAILED_ALL:
         cond |= Q(state=OutboxState.FAILED)
     elif failed == FAILED_RETRYABLE:
         # a temporary failure keeps the time it may be retried; a permanent one has none
-        cond |= Q(state=OutboxState.FAILED, next_attempt_at__lte=now)
+        cond |= Q(state=OutboxState.FAILED, due_at__lte=now)
     elif failed != FAILED_NONE:
         raise ValueError(f"failed must be one of {FAILED_NONE!r}, {FAILED_RETRYABLE!r}, {FAILED_ALL!r}")
     return list(OutboxEntry.objects.filter(cond).order_by("pk").values_list("pk", flat=True))
@@ -211,8 +208,8 @@ def redrive(*, failed: str = FAILED_RETRYABLE, inline: bool = False) -> dict[str
         # that claimed it as pending) keeps waiting for an explicit re-sync.
         reset = OutboxEntry.objects.filter(pk__in=ids, state=OutboxState.FAILED)
         if failed == FAILED_RETRYABLE:
-            reset = reset.filter(next_attempt_at__lte=timezone.now())
-        reset.update(state=OutboxState.PENDING, attempts=0, next_attempt_at=None, updated_at=timezone.now())
+            reset = reset.filter(due_at__lte=timezone.now())
+        reset.update(state=OutboxState.PENDING, attempts=0, due_at=None, updated_at=timezone.now())
     stats = {"found": len(ids), "enqueued": 0, "sent": 0, "enqueue_failed": 0, "not_enqueued": 0}
     for position, entry_id in enumerate(ids):
         if inline:

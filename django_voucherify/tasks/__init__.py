@@ -1,22 +1,26 @@
 """Celery tasks of django_voucherify, one module per feature (Celery's autodiscovery imports
 this package; each submodule registers its tasks under a stable ``django_voucherify.*`` name).
 
-Nothing imports this package at start-up (it pulls in Celery): producers import the task they
-enqueue when they enqueue it, and workers find the tasks through ``app.autodiscover_tasks()``.
+Nothing imports this package at start-up (it pulls in Celery), and no feature imports it:
+features enqueue tasks by name (:mod:`django_voucherify.background`), and workers find the
+tasks through ``app.autodiscover_tasks()``.
 """
 
 from .checkout import (
     checkout_sweep,
+    late_check_checkout_redemption,
     reconcile_checkout_redemption,
     rollback_checkout_redemption,
 )
 from .jobs import poll_job_part, prepare_job, resume_jobs, submit_job_part
+from .periodic import sweep
 from .sync import deliver_outbox_entry, redrive_outbox
 from .vouchers import refresh_vouchers, run_voucher_action
 
 __all__ = [
     "checkout_sweep",
     "deliver_outbox_entry",
+    "late_check_checkout_redemption",
     "poll_job_part",
     "prepare_job",
     "reconcile_checkout_redemption",
@@ -26,4 +30,5 @@ __all__ = [
     "rollback_checkout_redemption",
     "run_voucher_action",
     "submit_job_part",
+    "sweep",
 ]

@@ -3,11 +3,8 @@
 Every task is ``acks_late`` and idempotent: a message re-delivered after a worker crash finds
 the job's state in the database and carries on from there (a part is never sent twice, see
 :mod:`django_voucherify.jobs.runner`). Polls re-schedule themselves with ``countdown``; no task
-sleeps. Schedule ``resume_jobs`` with celery beat to pick up work whose message was lost::
-
-    CELERY_BEAT_SCHEDULE = {
-        "voucherify-resume-jobs": {"task": "django_voucherify.resume_jobs", "schedule": 600.0},
-    }
+sleeps. Work whose message was lost is picked up by the periodic ``django_voucherify.sweep``;
+``resume_jobs`` and ``purge_job_uploads`` stay for one release as aliases.
 """
 
 from __future__ import annotations
@@ -93,7 +90,9 @@ def poll_job_part(self: Any, part_id: int, seq: int | None = None) -> None:
 
 @shared_task(name="django_voucherify.resume_jobs", ignore_result=True)
 def resume_jobs() -> int:
-    """Queue again what unfinished jobs still need (idempotent; safe to run often); also deletes
+    """Deprecated alias (one release): schedule ``django_voucherify.sweep`` instead.
+
+    Queue again what unfinished jobs still need (idempotent; safe to run often); also deletes
     the uploads whose ``JOB_UPLOAD_RETENTION`` is over."""
     purge_uploads()
     return dispatch.resume()
@@ -101,7 +100,9 @@ def resume_jobs() -> int:
 
 @shared_task(name="django_voucherify.purge_job_uploads", ignore_result=True)
 def purge_job_uploads() -> int:
-    """Delete uploaded sources of jobs that ended more than ``JOB_UPLOAD_RETENTION`` s ago."""
+    """Deprecated alias (one release): schedule ``django_voucherify.sweep`` instead.
+
+    Delete uploaded sources of jobs that ended more than ``JOB_UPLOAD_RETENTION`` s ago."""
     return purge_uploads()
 
 

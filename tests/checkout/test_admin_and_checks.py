@@ -63,4 +63,4 @@ def test_rows_needing_attention_are_listed_for_staff(admin_client):
     assert "ORD-STUCK" in page and "ORD-OK" not in page
     row = CheckoutRedemption.objects.get(order_source_id="ORD-STUCK")
     detail = admin_client.get(f"{URL}{row.pk}/change/").content.decode()
-    assert "outcome still unknown after 10 reads" in detail and "Next attempt at" in detail
+    assert "outcome still unknown after 10 reads" in detail and "Due at" in detail

@@ -50,7 +50,7 @@ def test_unanswered_redeem_that_never_happened_ends_failed(sandbox, fault):
     with pytest.raises(checkout.CheckoutUnavailable):
         checkout.redeem(["FIVE"], ORDER)
     row = CheckoutRedemption.objects.get()
-    assert row.state == LedgerState.FAILED and row.failure_key == "not_redeemed"
+    assert row.state == LedgerState.FAILED and row.last_error_key == "not_redeemed"
     assert not redemptions_of(sandbox)
     assert checkout.redeem(["FIVE"], ORDER).applied  # the order is free for a new attempt
 

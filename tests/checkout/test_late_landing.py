@@ -90,7 +90,7 @@ def _given_up(held: HeldRedeem, sweep_after: Callable[[float], None]) -> Checkou
     assert unknown.value.outcome_unknown is True
     sweep_after(600)
     row = CheckoutRedemption.objects.get()
-    assert row.state == LedgerState.FAILED and row.failure_key == "not_redeemed"
+    assert row.state == LedgerState.FAILED and row.last_error_key == "not_redeemed"
     assert row.late_check_at is not None
     return row
 
@@ -131,7 +131,7 @@ def test_late_check_that_finds_nothing_is_done_for_good(
     before = sandbox.calls.count("GET", "/v1/redemptions")
     sweep_after(LATE_CHECK_AFTER + 1)
     row.refresh_from_db()
-    assert row.state == LedgerState.FAILED and row.failure_key == "not_redeemed"
+    assert row.state == LedgerState.FAILED and row.last_error_key == "not_redeemed"
     assert row.late_check_at is None and not row.needs_attention and not row.rollback_pending
     assert sandbox.calls.count("GET", "/v1/redemptions") == before + 1  # one late look
     sweep_after(LATE_CHECK_AFTER * 10)

@@ -89,7 +89,8 @@ def test_refused_code_raises_translated_error_and_frees_the_order(sandbox):
     assert refused.value.key == "quantity_exceeded"
     assert refused.value.message == "This code has been used up."
     row = refused.value.ledger
-    assert row.state == LedgerState.FAILED and row.failure_key == "quantity_exceeded" and row.request_id
+    assert row.state == LedgerState.FAILED and row.last_error_key == "quantity_exceeded"
+    assert row.last_request_id
     make_voucher("OTHER")
     assert checkout.redeem(["OTHER"], ORDER).applied  # a failed attempt does not block the order
 

@@ -49,7 +49,7 @@ def test_a_redeem_stalled_in_dns_past_its_deadline_is_never_redeemed(http_sandbo
         checkout.redeem(["TEN"], {"source_id": "ORD-DNS", "amount": 1_000})
     assert unavailable.value.outcome_unknown is False
     row = CheckoutRedemption.objects.get()
-    assert row.state == LedgerState.FAILED and row.failure_key == "not_sent"
+    assert row.state == LedgerState.FAILED and row.last_error_key == "not_sent"
     assert _redeemed(http_sandbox) == []
     monkeypatch.setattr(socket, "getaddrinfo", real)
     assert checkout.redeem(["TEN"], {"source_id": "ORD-DNS", "amount": 1_000}).applied  # free

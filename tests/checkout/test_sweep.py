@@ -81,7 +81,7 @@ def test_sweeps_during_an_outage_keep_one_chain_per_row(sandbox, monkeypatch):
     for _ in range(5):
         tasks.checkout_sweep()
     assert broker.take() == [("rollback_checkout_redemption", rollback.pk)]
-    CheckoutRedemption.objects.filter(pk=unknown.pk).update(next_attempt_at=timezone.now())
+    CheckoutRedemption.objects.filter(pk=unknown.pk).update(due_at=timezone.now())
     messages = [("reconcile_checkout_redemption", unknown.pk), ("rollback_checkout_redemption", rollback.pk)]
     for _round in range(3):
         broker.work(messages)  # each attempt fails and schedules exactly its own next attempt
@@ -93,7 +93,7 @@ def test_sweeps_during_an_outage_keep_one_chain_per_row(sandbox, monkeypatch):
             tasks.checkout_sweep()
         assert broker.take() == []  # the chains hold their rows
     for row in CheckoutRedemption.objects.all():
-        assert row.leased_until > row.next_attempt_at > timezone.now() - timedelta(seconds=1)
+        assert row.lease_until > row.due_at > timezone.now() - timedelta(seconds=1)
 
 
 def test_a_lost_task_is_resent_once_its_lease_expires(sandbox, monkeypatch):
@@ -103,7 +103,7 @@ def test_a_lost_task_is_resent_once_its_lease_expires(sandbox, monkeypatch):
     tasks.checkout_sweep()
     broker.take()  # both rows leased; imagine the broker lost these messages
     past = timezone.now() - timedelta(seconds=1)
-    CheckoutRedemption.objects.update(leased_until=past, next_attempt_at=past)
+    CheckoutRedemption.objects.update(lease_until=past, due_at=past)
     assert tasks.checkout_sweep() == {"reconcile": 1, "rollback": 1}
     assert tasks.checkout_sweep() == {"reconcile": 0, "rollback": 0}
     assert len(broker.take()) == 2
@@ -119,16 +119,16 @@ def test_reconcile_is_bounded_then_flagged_and_swept_slowly(sandbox):
         row = CheckoutRedemption.objects.get()
         assert row.state == LedgerState.UNKNOWN and row.reconcile_attempts == 3
         assert row.needs_attention and "still unknown after 3" in row.attention_reason
-        assert row.leased_until is None
-        assert row.next_attempt_at > timezone.now() + timedelta(minutes=59)  # 3600 s by default
+        assert row.lease_until is None
+        assert row.due_at > timezone.now() + timedelta(minutes=59)  # 3600 s by default
         assert tasks.checkout_sweep() == {"reconcile": 0, "rollback": 0}  # not due yet
-        CheckoutRedemption.objects.update(next_attempt_at=timezone.now())
+        CheckoutRedemption.objects.update(due_at=timezone.now())
         assert tasks.checkout_sweep() == {"reconcile": 1, "rollback": 0}  # one slow read
         row.refresh_from_db()
-        assert row.reconcile_attempts == 4 and row.next_attempt_at > timezone.now() + timedelta(minutes=59)
+        assert row.reconcile_attempts == 4 and row.due_at > timezone.now() + timedelta(minutes=59)
         sandbox.faults.clear()  # Voucherify is back
-        CheckoutRedemption.objects.update(next_attempt_at=timezone.now())
+        CheckoutRedemption.objects.update(due_at=timezone.now())
         tasks.checkout_sweep()
     row.refresh_from_db()
-    assert row.state == LedgerState.ROLLED_BACK and row.leased_until is None
+    assert row.state == LedgerState.ROLLED_BACK and row.lease_until is None
     assert sandbox.state.vouchers["FIVE"]["redemption"]["redeemed_quantity"] == 0

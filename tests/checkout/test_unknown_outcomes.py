@@ -83,7 +83,7 @@ def test_gateway_error_keeps_the_order_blocked_until_reconciled(sandbox, status,
     from django_voucherify.checkout import schedule
 
     sent = []
-    monkeypatch.setattr(schedule, "send", lambda *args: sent.append(args))  # no worker yet
+    monkeypatch.setattr(schedule, "send", lambda *args: sent.append(args[:3]))  # no worker yet
     make_voucher("MULTI")
     sandbox.faults.add(path="/v1/redemptions", method="POST", times=1, status=status, after=True)
     with checkout_settings(sandbox, CHECKOUT_RECONCILE_GRACE=3600):
@@ -110,7 +110,7 @@ def test_gateway_error_before_redeeming_ends_failed_after_the_grace(sandbox):
         checkout.redeem(["MULTI"], ORDER)
     assert unavailable.value.outcome_unknown  # a 504 cannot tell, so it is read back
     row = CheckoutRedemption.objects.get()
-    assert row.state == LedgerState.FAILED and row.failure_key == "not_redeemed"
+    assert row.state == LedgerState.FAILED and row.last_error_key == "not_redeemed"
     assert redeemed(sandbox, "MULTI") == 0 and sandbox.calls.count("POST", "/v1/redemptions") == 1
 
 

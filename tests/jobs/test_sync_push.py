@@ -40,7 +40,7 @@ def test_pushed_customers_are_marked_synced_and_refused_ones_failed(sandbox):
     assert job.state == JobState.DONE, job.error
     assert job.total_rows == 30 and (job.done_count, job.failed_count) == (29, 1)
     failed = Customer.objects.get(source_id="p-0")
-    assert failed.sync_state == SyncState.FAILED and "metadata" in failed.sync_error
+    assert failed.sync_state == SyncState.FAILED and "metadata" in failed.last_error
     assert Customer.objects.filter(sync_state=SyncState.SYNCED).count() == 29
 
 

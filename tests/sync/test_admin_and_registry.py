@@ -19,9 +19,9 @@ def test_admin_shows_sync_state_and_resyncs(admin_client, sandbox, django_captur
         c = Customer.objects.create(source_id="adm-1", name="Admin Test")
         Order.objects.create(source_id="adm-o", amount=100, customer=c)
     c.refresh_from_db()
-    assert c.sync_state == SyncState.FAILED and c.sync_request_id
+    assert c.sync_state == SyncState.FAILED and c.last_request_id
     page = admin_client.get(reverse("admin:django_voucherify_customer_changelist")).content.decode()
-    assert "adm-1" in page and "invalid_payload" in page and c.sync_request_id in page
+    assert "adm-1" in page and "invalid_payload" in page and c.last_request_id in page
     change = reverse("admin:django_voucherify_customer_change", args=[c.pk])
     assert admin_client.get(change).status_code == 200
     assert admin_client.get(reverse("admin:django_voucherify_order_changelist")).status_code == 200

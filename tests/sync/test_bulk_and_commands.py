@@ -186,7 +186,7 @@ def test_redrive_delivers_pending_failed_and_stale(sandbox, django_capture_on_co
     with django_capture_on_commit_callbacks(execute=False):
         stale = Customer.objects.create(source_id="r-stale")
     OutboxEntry.objects.filter(object_pk=str(stale.pk)).update(
-        state=OutboxState.IN_PROGRESS, claimed_until=timezone.now() - timedelta(seconds=1)
+        state=OutboxState.IN_PROGRESS, lease_until=timezone.now() - timedelta(seconds=1)
     )
     states = dict(OutboxEntry.objects.values_list("source_id", "state"))
     assert states == {"r-pending": "pending", "r-failed": "failed", "r-stale": "in_progress"}

@@ -141,7 +141,7 @@ def test_transient_failures_are_retried_then_delivered(sandbox, django_capture_o
     assert rule.hits == 2
     assert sandbox.state.find_customer("c-5")["name"] == "Retry"
     c.refresh_from_db()
-    assert c.sync_state == SyncState.SYNCED and c.sync_error == ""
+    assert c.sync_state == SyncState.SYNCED and c.last_error == ""
 
 
 def test_rate_limit_delay_is_honoured(sandbox, django_capture_on_commit_callbacks):
@@ -153,7 +153,7 @@ def test_rate_limit_delay_is_honoured(sandbox, django_capture_on_commit_callback
     assert outcome.status == "retry" and outcome.retry_in == 7
     entry.refresh_from_db()
     assert entry.state == OutboxState.PENDING and entry.attempts == 1
-    assert 6 <= (entry.next_attempt_at - entry.updated_at).total_seconds() <= 8
+    assert 6 <= (entry.due_at - entry.updated_at).total_seconds() <= 8
     assert delivery.deliver(entry.pk).status == "skipped"  # not due yet
     assert delivery.deliver(entry.pk, ignore_schedule=True).status == "sent"
 
@@ -167,8 +167,8 @@ def test_retry_budget_exhausted_marks_failed_with_request_id(sandbox, django_cap
     entry = OutboxEntry.objects.get()
     assert entry.state == OutboxState.FAILED and entry.attempts == 3
     assert c.sync_state == SyncState.FAILED
-    assert c.sync_request_id.startswith("v-") and c.sync_request_id == entry.request_id
-    assert c.sync_error_key == "service_unavailable" and "503" in c.sync_error
+    assert c.last_request_id.startswith("v-") and c.last_request_id == entry.last_request_id
+    assert c.last_error_key == "service_unavailable" and "503" in c.last_error
 
 
 def test_non_retryable_error_fails_at_once(sandbox, django_capture_on_commit_callbacks):

@@ -61,14 +61,14 @@ def test_refusal_of_an_older_version_sends_the_newer_one(sandbox, queue):
     assert outcome.status == "resend", outcome
     entry.refresh_from_db()
     assert (entry.state, entry.version, entry.attempts) == (OutboxState.PENDING, 2, 0)
-    assert entry.error_key == "invalid_payload"  # the refusal of version 1 is kept for the record
+    assert entry.last_error_key == "invalid_payload"  # the refusal of version 1 is kept for the record
     assert Customer.objects.get().sync_state == SyncState.PENDING
     assert entry.pk in queue
     assert entry.pk in outbox.redrive_candidates()  # and a re-drive would take it too
     assert delivery.deliver(entry.pk).status == "sent"
     assert sandbox.state.find_customer("fv-1")["name"] == "good"
     customer.refresh_from_db()
-    assert customer.sync_state == SyncState.SYNCED and customer.sync_error == ""
+    assert customer.sync_state == SyncState.SYNCED and customer.last_error == ""
 
 
 def test_refusal_of_an_order_version_replaced_by_a_fixed_one(sandbox, queue):
@@ -89,9 +89,9 @@ def test_refusal_of_the_current_version_still_fails(sandbox, queue):
     sandbox.faults.add(path=CUSTOMERS, method="POST", status=400, key="invalid_payload", times=1)
     assert delivery.deliver(entry.pk).status == "failed"
     entry.refresh_from_db()
-    assert entry.state == OutboxState.FAILED and entry.next_attempt_at is None
+    assert entry.state == OutboxState.FAILED and entry.due_at is None
     customer = Customer.objects.get()
-    assert customer.sync_state == SyncState.FAILED and customer.sync_error_key == "invalid_payload"
+    assert customer.sync_state == SyncState.FAILED and customer.last_error_key == "invalid_payload"
 
 
 @pytest.mark.parametrize("status", [401, 403])
@@ -103,7 +103,7 @@ def test_wrong_keys_are_retried_by_the_redrive(sandbox, queue, status):
     for _ in range(3):
         delivery.deliver(entry.pk, ignore_schedule=True)
     entry.refresh_from_db()
-    assert entry.state == OutboxState.FAILED and entry.next_attempt_at is not None
+    assert entry.state == OutboxState.FAILED and entry.due_at is not None
     assert outbox.redrive(inline=True)["sent"] == 1
     assert sandbox.state.find_customer(f"fv-k{status}") is not None
 

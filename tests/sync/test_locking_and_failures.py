@@ -75,10 +75,10 @@ def test_unexpected_error_while_sending_is_recorded_as_temporary(
         outcome = delivery.deliver(OutboxEntry.objects.get().pk)
     assert outcome.status == "retry" and outcome.retry_in is not None
     entry = OutboxEntry.objects.get()
-    assert entry.state == OutboxState.PENDING and entry.claimed_until is None and entry.attempts == 1
-    assert entry.error_key == "RuntimeError" and "payload bug" in entry.last_error
+    assert entry.state == OutboxState.PENDING and entry.lease_until is None and entry.attempts == 1
+    assert entry.last_error_key == "RuntimeError" and "payload bug" in entry.last_error
     c.refresh_from_db()
-    assert c.sync_error_key == "RuntimeError" and c.sync_state == SyncState.PENDING
+    assert c.last_error_key == "RuntimeError" and c.sync_state == SyncState.PENDING
     assert any(r.exc_info and isinstance(r.exc_info[1], RuntimeError) for r in caplog.records)
     monkeypatch.undo()
     assert delivery.deliver(entry.pk, ignore_schedule=True).status == "sent"
@@ -98,8 +98,8 @@ def test_database_error_while_recording_is_recorded_not_left_in_progress(
     outcome = delivery.deliver(OutboxEntry.objects.get().pk)
     assert outcome.status == "retry"
     entry = OutboxEntry.objects.get()
-    assert entry.state == OutboxState.PENDING and entry.error_key == "OperationalError"
-    assert entry.next_attempt_at is not None
+    assert entry.state == OutboxState.PENDING and entry.last_error_key == "OperationalError"
+    assert entry.due_at is not None
 
 
 @pytest.mark.django_db
@@ -110,7 +110,7 @@ def test_periodic_redrive_retries_temporary_failures_only(sandbox, django_captur
     unavailable = sandbox.faults.add(path=CUSTOMERS, method="POST", status=503, times=3)
     with django_capture_on_commit_callbacks(execute=True):
         Customer.objects.create(source_id="unavailable")
-    states = {e.source_id: (e.state, e.next_attempt_at is not None) for e in OutboxEntry.objects.all()}
+    states = {e.source_id: (e.state, e.due_at is not None) for e in OutboxEntry.objects.all()}
     assert states == {"rejected": ("failed", False), "unavailable": ("failed", True)}
     assert rejected.hits == 1 and unavailable.hits == 3
     for _ in range(3):  # every 5 minutes: the 400 is never re-sent by itself

@@ -280,7 +280,7 @@ class SyncMachine(RuleBasedStateMachine):
     @invariant()
     def failed_only_when_refused_or_temporary(self) -> None:
         """At any time, a permanently failed row is one whose current payload is refused."""
-        for entry in OutboxEntry.objects.filter(state=OutboxState.FAILED, next_attempt_at__isnull=True):
+        for entry in OutboxEntry.objects.filter(state=OutboxState.FAILED, due_at__isnull=True):
             mirror = _mirror(entry)
             assert mirror is not None and refused(entry.kind, payload(entry.kind, mirror)), (
                 f"{entry} failed for good, but its current payload is acceptable: {entry.last_error}"
@@ -308,7 +308,7 @@ class SyncMachine(RuleBasedStateMachine):
             while self.broker:
                 self._run(*self.broker.pop(0))
             busy = OutboxEntry.objects.exclude(state=OutboxState.SYNCED).exclude(
-                state=OutboxState.FAILED, next_attempt_at__isnull=True
+                state=OutboxState.FAILED, due_at__isnull=True
             )
             if not busy.exists():
                 return
@@ -339,7 +339,7 @@ class SyncMachine(RuleBasedStateMachine):
         entry = OutboxEntry.objects.get(kind=kind, object_pk=str(mirror.pk))
         if refused(kind, payload(kind, mirror)):
             assert (entry.state, mirror.sync_state) == (OutboxState.FAILED, SyncState.FAILED), (entry, mirror)
-            assert mirror.sync_error and mirror.sync_error_key == "invalid_payload", mirror.sync_error
+            assert mirror.last_error and mirror.last_error_key == "invalid_payload", mirror.last_error
             return
         assert (entry.state, mirror.sync_state) == (OutboxState.SYNCED, SyncState.SYNCED), (
             entry,

@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def wait_for(condition: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
     def describe() -> str:
         state = list(OutboxEntry.objects.values_list("source_id", "state", "attempts", "last_error"))
-        mirrors = list(Customer.objects.values_list("source_id", "sync_state", "sync_error"))
+        mirrors = list(Customer.objects.values_list("source_id", "sync_state", "last_error"))
         return f"outbox={state} customers={mirrors}"
 
     wait_until(condition, timeout, what, describe)

@@ -1,0 +1,123 @@
+"""The one shape of background work (django_voucherify.background): claiming due rows, leases
+with tokens, backoff, enqueueing by task name, eager mode, and the one periodic sweep."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from django_voucherify import background
+from django_voucherify.models import CheckoutRedemption, LedgerState
+from django_voucherify.tasks import periodic as sweep_module
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+LEASE = timedelta(minutes=5)
+
+
+def _row(order: str = "O-1", **fields: Any) -> CheckoutRedemption:
+    return CheckoutRedemption.objects.create(
+        order_source_id=order, codes=["X"], state=LedgerState.UNKNOWN, **fields
+    )
+
+
+def test_backoff_doubles_is_capped_honours_retry_after_and_jitters_within_bounds():
+    assert [background.backoff(n, base=5, cap=30) for n in (1, 2, 3, 4)] == [5, 10, 20, 30]
+    assert background.backoff(9, base=5, cap=30, retry_after=2) == 2
+    spread = {background.backoff(2, base=10, cap=100, jitter=0.5) for _ in range(50)}
+    assert all(10 <= delay <= 30 for delay in spread) and len(spread) > 1
+
+
+def test_claim_due_takes_due_free_rows_earliest_first_and_never_twice():
+    now = timezone.now()
+    later = _row("O-later", due_at=now + timedelta(hours=1))
+    second = _row("O-second", due_at=now - timedelta(seconds=1))
+    first = _row("O-first", due_at=now - timedelta(minutes=1))
+    held = _row("O-held", due_at=now - timedelta(hours=1), lease_until=now + LEASE)
+    claimed = background.claim_due(CheckoutRedemption.objects.all(), lease_for=LEASE, limit=10)
+    assert [row.pk for row in claimed] == [first.pk, second.pk]
+    assert len({row.lease_token for row in claimed}) == 2
+    assert background.claim_due(CheckoutRedemption.objects.all(), lease_for=LEASE, limit=10) == []
+    assert later.pk not in {row.pk for row in claimed} and held.pk not in {row.pk for row in claimed}
+
+
+def test_a_release_with_a_stale_token_leaves_the_new_holders_lease_alone():
+    row = _row()
+    old = background.lease(CheckoutRedemption, row.pk, due_in=0, lease_for=LEASE)
+    assert old is not None
+    assert background.lease(CheckoutRedemption, row.pk, due_in=0, lease_for=LEASE) is None  # held
+    new = background.lease(CheckoutRedemption, row.pk, due_in=0, lease_for=LEASE, force=True)
+    assert new is not None and new.token != old.token
+    assert not background.release(CheckoutRedemption, row.pk, token=old.token)
+    assert CheckoutRedemption.objects.get().lease_until is not None
+    assert background.release(CheckoutRedemption, row.pk, token=new.token)
+
+
+def test_a_broker_failure_is_logged_and_leaves_the_leased_row_due_for_the_sweep(eager_celery, monkeypatch):
+    from django_voucherify.tasks import checkout as tasks
+
+    def broker_down(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(tasks.reconcile_checkout_redemption, "apply_async", broker_down)
+    row = _row()
+    held = background.lease(CheckoutRedemption, row.pk, due_in=60, lease_for=LEASE)
+    name = "django_voucherify.reconcile_checkout_redemption"
+    assert background.send(name, (row.pk,), countdown=60, lease=held, may_run_early=True) is False
+    row.refresh_from_db()
+    assert row.lease_until is None and row.due_at <= timezone.now()
+
+
+def test_eager_mode_leaves_a_wait_to_the_sweep_and_runs_a_retry_inline(eager_celery):
+    row = _row()
+    name = "django_voucherify.reconcile_checkout_redemption"
+    held = background.lease(CheckoutRedemption, row.pk, due_in=600, lease_for=LEASE)
+    assert background.send(name, (row.pk,), countdown=600, lease=held) is False  # cannot wait
+    row.refresh_from_db()
+    assert row.lease_until is None and row.due_at > timezone.now() + timedelta(minutes=9)
+    ran: list[int] = []
+    task = eager_celery.tasks[name]
+    original = task.run
+    task.run = lambda pk: ran.append(pk)
+    try:
+        assert background.send(name, (row.pk,), countdown=600, may_run_early=True) is True
+    finally:
+        task.run = original
+    assert ran == [row.pk]
+
+
+def test_a_task_name_not_registered_is_sent_by_name(eager_celery, monkeypatch):
+    sent: list[tuple[str, Any]] = []
+    monkeypatch.setattr(eager_celery, "send_task", lambda name, **kw: sent.append((name, kw["args"])))
+    assert background.send("shop.tasks.elsewhere", (7,)) is True
+    assert sent == [("shop.tasks.elsewhere", (7,))]
+
+
+def test_checkout_rows_are_leased_for_checkout_task_lease(eager_celery):
+    from django_voucherify.checkout import schedule
+
+    row = _row()
+    with override_settings(VOUCHERIFY={"CHECKOUT_TASK_LEASE": 42.0}):
+        leased = background.lease(CheckoutRedemption, row.pk, due_in=0, lease_for=schedule.task_lease())
+    assert leased is not None
+    row.refresh_from_db()
+    assert row.lease_until - row.due_at == timedelta(seconds=42)
+
+
+def test_the_sweep_runs_every_features_due_work_and_one_failure_stops_none(monkeypatch):
+    def broken() -> int:
+        raise RuntimeError("database hiccup")
+
+    parts = {"outbox": lambda: {"found": 0}, "checkout": broken, "jobs": lambda: 3}
+    monkeypatch.setattr(sweep_module, "PARTS", parts)
+    assert sweep_module.sweep() == {"outbox": {"found": 0}, "checkout": None, "jobs": 3}
+
+
+def test_the_sweep_calls_each_features_entry_point():
+    assert set(sweep_module.PARTS) == {"outbox", "checkout", "jobs", "job_uploads"}
+    counts = sweep_module.sweep()
+    assert counts["checkout"] == {"reconcile": 0, "rollback": 0} and counts["outbox"]["found"] == 0
