@@ -12,9 +12,6 @@ from typing import Any, TypeVar
 
 from ..errors import DjangoVoucherifyError
 
-#: Voucherify refuses request bodies over 10 MB (413).
-MAX_BODY_BYTES = 10_000_000
-
 Key = TypeVar("Key")
 
 
