@@ -2,6 +2,7 @@
 
 ``from django_voucherify import client`` gives the per-process client configured by
 ``settings.VOUCHERIFY``; it is built on first use, so importing this package costs nothing.
+``except DjangoVoucherifyError`` catches every error the app raises on purpose (docs/errors.md).
 """
 
 from __future__ import annotations
@@ -9,8 +10,10 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from .errors import DjangoVoucherifyError
+
 __version__ = "0.1.0"
-__all__ = ["__version__", "client", "get_client", "reset_client"]
+__all__ = ["DjangoVoucherifyError", "__version__", "client", "get_client", "reset_client"]
 
 # A library does not decide where its logs go; without this, Python's last-resort handler would
 # print retry warnings to stderr in scripts that configured no logging.

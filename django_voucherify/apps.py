@@ -10,6 +10,6 @@ class DjangoVoucherifyConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the system checks, the settings-change hook, and the receivers of sync
-        # (mirror saves -> outbox) and checkout (order cancelled -> rollback).
-        from . import checks, signals  # noqa: F401
-        from .sync import signals as sync_signals  # noqa: F401
+        # (mirror saves -> outbox), checkout (order cancelled -> rollback) and jobs (files).
+        from . import checks, receivers  # noqa: F401
+        from .sync import receivers as sync_receivers  # noqa: F401

@@ -35,6 +35,8 @@ from django.db import models
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from .errors import DjangoVoucherifyError
+
 #: Longest code accepted (Voucherify codes are short; this only stops abuse).
 MAX_CODE_LENGTH = 100
 #: Longest customer / order / product source id (the mirrors' column width).
@@ -50,7 +52,7 @@ FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 UNADDRESSABLE_CODES = frozenset({".", ".."})
 
 
-class InvalidInput(ValueError):
+class InvalidInput(DjangoVoucherifyError, ValueError):
     """A value refused by this module; ``str()`` is the translated reason."""
 
 

@@ -32,6 +32,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from ..api.errors import APIError, TransportError, VoucherifyError
+from ..errors import DjangoVoucherifyError
 from ..models import Voucher, VoucherType
 from ..vouchers import editing
 from ..vouchers.actions import Action
@@ -43,7 +44,7 @@ TEMPLATES = "admin/django_voucherify/voucher/"
 REFUSAL_ATTR = "_voucherify_refusal"
 
 
-class VoucherifyRefused(Exception):
+class VoucherifyRefused(DjangoVoucherifyError):
     """Raised by ``save_form`` when Voucherify refused a valid form; nothing was saved."""
 
     def __init__(self, refusal: RemoteRefusal) -> None:

@@ -10,13 +10,12 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
 
-#: Voucherify refuses request bodies over 10 MB (413).
-MAX_BODY_BYTES = 10_000_000
+from ..errors import DjangoVoucherifyError
 
 Key = TypeVar("Key")
 
 
-class ItemTooLarge(ValueError):
+class ItemTooLarge(DjangoVoucherifyError, ValueError):
     """One item alone does not fit in a body of ``limit`` bytes."""
 
     def __init__(self, key: Any, size: int, limit: int) -> None:

@@ -1,6 +1,6 @@
 """One exception hierarchy for everything the client can raise.
 
-``VoucherifyError``
+``VoucherifyError`` (a :class:`~django_voucherify.errors.DjangoVoucherifyError`)
   ``TransportError`` - no usable HTTP response (DNS, refused connection, reset, timeout)
     ``RequestTimeout``
     ``InvalidResponseError`` - a 2xx whose body is not the expected JSON object (outcome unknown)
@@ -18,9 +18,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import DjangoVoucherifyError
 
-class VoucherifyError(Exception):
-    """Base class of every error raised by :mod:`django_voucherify`."""
+
+class VoucherifyError(DjangoVoucherifyError):
+    """Base class of every error the client raises (Voucherify's answers and failed calls)."""
 
 
 class TransportError(VoucherifyError):

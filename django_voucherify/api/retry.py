@@ -39,6 +39,3 @@ class RetryPolicy:
         if method.upper() in IDEMPOTENT_METHODS:
             return status is None or status in RETRYABLE_STATUSES
         return status is None and not request_sent
-
-
-NO_RETRY = RetryPolicy(max_retries=0, budget=0.0)

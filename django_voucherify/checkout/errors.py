@@ -6,12 +6,14 @@ from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext as _
 
+from ..errors import DjangoVoucherifyError
+
 if TYPE_CHECKING:
     from ..models.ledger import CheckoutRedemption
     from .results import CodeResult
 
 
-class CheckoutError(Exception):
+class CheckoutError(DjangoVoucherifyError):
     """Base class: ``message`` can be shown to the customer as is."""
 
     def __init__(self, message: str, *, ledger: CheckoutRedemption | None = None) -> None:

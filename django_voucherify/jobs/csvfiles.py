@@ -33,6 +33,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
 from .. import validation
+from ..errors import DjangoVoucherifyError
 
 #: Room left in a part for the multipart envelope around the CSV.
 MULTIPART_OVERHEAD = 1024
@@ -43,7 +44,7 @@ MAX_ROW_BYTES = 1024 * 1024
 READ_CHUNK = 64 * 1024
 
 
-class CsvError(ValueError):
+class CsvError(DjangoVoucherifyError, ValueError):
     """The file cannot be imported at all (nothing was sent); the message says why."""
 
 

@@ -55,10 +55,6 @@ class CheckoutRedemptionQuerySet(models.QuerySet["CheckoutRedemption"]):
         """Attempts holding a redemption whose rollback was asked for and is not done yet."""
         return self.filter(state__in=ROLLBACK_STATES, rollback_requested_at__isnull=False)
 
-    def late_check_due(self, now: datetime) -> CheckoutRedemptionQuerySet:
-        """Rows concluded "not redeemed" whose late look at Voucherify's redemptions is due."""
-        return self.filter(state=LedgerState.FAILED, late_check_at__lte=now)
-
     def needing_work(self, stale_before: datetime, now: datetime | None = None) -> CheckoutRedemptionQuerySet:
         """Rows a background task has to drive: UNKNOWN ones, PENDING ones created before
         ``stale_before`` (their caller is gone), ones holding a redemption with a rollback
@@ -146,10 +142,6 @@ class CheckoutRedemption(BackgroundWork):
 
     def __str__(self) -> str:
         return f"{self.order_source_id} {', '.join(self.codes)} [{self.state}]"
-
-    @property
-    def is_stacked(self) -> bool:
-        return bool(self.parent_redemption_id)
 
     @property
     def rollback_pending(self) -> bool:

@@ -5,6 +5,11 @@ Every error answer is a JSON object with ``detail`` (a translated message) and `
 for programs); a validation error also carries its field errors at the top level, as DRF writes
 them (``{"codes": [...], "detail": "Invalid input.", "key": "invalid"}``). The project's own
 DRF settings (``EXCEPTION_HANDLER``, renderers, parsers) do not change this.
+
+:func:`exception_handler` is the one place that turns an error into an answer: the views raise
+the checkout services' errors and never map them themselves. Every error the app raises on
+purpose (:class:`~django_voucherify.errors.DjangoVoucherifyError`) gets a 4xx or a 503, never a
+500; docs/errors.md lists the statuses and keys.
 """
 
 from __future__ import annotations
@@ -29,6 +34,20 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
+
+from ..api.errors import VoucherifyError
+from ..checkout.errors import (
+    AlreadyRedeemed,
+    CheckoutError,
+    CheckoutUnavailable,
+    CodesRefused,
+    InvalidCheckoutInput,
+    RollbackFailed,
+)
+from ..checkout.messages import unavailable_message
+from ..checkout.redeem import already_redeemed_message
+from ..errors import DjangoVoucherifyError
+from ..validation import InvalidInput
 
 logger = logging.getLogger("django_voucherify.rest")
 
@@ -100,9 +119,43 @@ def error_body(detail: str, key: str, **fields: Any) -> dict[str, Any]:
     return {**fields, "detail": str(detail), "key": key}
 
 
+def app_error_response(exc: DjangoVoucherifyError) -> Response:
+    """The answer to an error the app raised on purpose: a 4xx the customer can act on, or a
+    503 when Voucherify could not give one (never a 500: nothing here is a bug of the request)."""
+    if isinstance(exc, CodesRefused):
+        return Response(error_body(exc.message, exc.key or "refused"), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, InvalidCheckoutInput):
+        return Response(error_body(exc.message, "invalid"), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, AlreadyRedeemed):
+        # The row's state decides the words: an UNKNOWN redemption is not "already applied".
+        message = already_redeemed_message(exc.ledger) if exc.ledger is not None else exc.message
+        return Response(error_body(message, "already_redeemed"), status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, CheckoutUnavailable | RollbackFailed):
+        # A failed rollback stays asked for and is retried from Celery: tell the caller to wait.
+        return Response(error_body(exc.message, "unavailable"), status=status.HTTP_503_SERVICE_UNAVAILABLE)
+    if isinstance(exc, CheckoutError):
+        return Response(error_body(exc.message, "refused"), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, InvalidInput):
+        return Response(error_body(str(exc), "invalid"), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, VoucherifyError):
+        # Voucherify's answer (or its absence) is not the customer's to read: the services turn
+        # refusals into CheckoutError; what gets here is Voucherify being unusable right now.
+        logger.warning("Voucherify error in a checkout endpoint: %s", exc)
+        return Response(
+            error_body(unavailable_message(), "unavailable"), status=status.HTTP_503_SERVICE_UNAVAILABLE
+        )
+    logger.warning("Refused in a checkout endpoint: %s", exc)
+    return Response(
+        error_body(_("The request could not be completed."), "refused"), status=status.HTTP_400_BAD_REQUEST
+    )
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler, then the stable body; Django's own request errors as JSON; anything else
-    a logged JSON 500 (re-raised when ``DEBUG`` is on, for the technical page)."""
+    """The app's errors (:func:`app_error_response`), then DRF's handler and the stable body;
+    Django's own request errors as JSON; anything else a logged JSON 500 (re-raised when
+    ``DEBUG`` is on, for the technical page)."""
+    if isinstance(exc, DjangoVoucherifyError):
+        return app_error_response(exc)
     if isinstance(exc, RequestDataTooBig):
         exc = exceptions.APIException(_("The request body is too large."))
         exc.status_code, exc.default_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "too_large"

@@ -36,6 +36,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
 from .. import conf
+from ..checkout.errors import CheckoutError, CodesRefused
 
 DEFAULT_RATES = {
     "voucherify_validate": "20/min",
@@ -198,6 +199,10 @@ class UnknownCodesBudget:
     :meth:`reserve` takes one unit per code before Voucherify is asked (False: refuse the
     request, nothing was taken); :meth:`settle` hands back the units of the codes that turned
     out not to be guesses. A request that fails unexpectedly keeps its reservation.
+
+    Used as a context manager around the service call, it settles a checkout error by itself
+    (a refusal of unknown codes keeps them all counted, any other refusal hands them back), so
+    the views raise errors as they are and the one exception handler answers them.
     """
 
     def __init__(self, request: Request) -> None:
@@ -216,6 +221,15 @@ class UnknownCodesBudget:
         if self.counter is not None:
             self.counter.give_back(self.reserved - min(unknown, self.reserved))
         self.reserved = 0
+
+    def __enter__(self) -> UnknownCodesBudget:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        if isinstance(exc, CodesRefused):
+            self.settle(self.reserved if exc.key in UNKNOWN_CODE_KEYS else 0)
+        elif isinstance(exc, CheckoutError):
+            self.settle(0)
 
     def wait(self) -> float | None:
         return None if self.counter is None else self.counter.wait()

@@ -7,7 +7,8 @@ anonymous visitors (a cart preview, at most :func:`.throttling.anonymous_max_cod
 holding codes (``lock``) needs a signed-in user; redeem needs a signed-in user. Both are
 throttled per scope and draw every code they name from the budget of unknown codes
 (:class:`.throttling.UnknownCodesBudget`) before Voucherify is asked. Bodies and answers are
-JSON only, errors included (:mod:`.errors`).
+JSON only, errors included: the views raise the services' errors and the one exception
+handler of :mod:`.errors` answers them, whatever the project's ``EXCEPTION_HANDLER`` is.
 """
 
 from __future__ import annotations
@@ -27,8 +28,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import checkout
-from ..checkout.errors import AlreadyRedeemed, CheckoutUnavailable, CodesRefused, InvalidCheckoutInput
-from ..checkout.redeem import already_redeemed_message
 from ..models.customers import Customer
 from ..models.ledger import CheckoutRedemption
 from ..models.orders import Order
@@ -89,10 +88,6 @@ def _validation_payload(outcome: checkout.ValidationOutcome, *, reveal: bool) ->
         "unavailable": outcome.unavailable,
         "notice": outcome.notice,
     }
-
-
-def _error(message: str, code: int, key: str) -> Response:
-    return Response(error_body(message, key), status=code)
 
 
 def _reserve(request: Request, codes: list[str]) -> UnknownCodesBudget:
@@ -161,21 +156,11 @@ class ValidateView(CheckoutAPIView):
             return Response(
                 error_body(message, "too_many_codes", codes=[message]), status=status.HTTP_400_BAD_REQUEST
             )
-        budget = _reserve(request, body["codes"])
-        try:
+        with _reserve(request, body["codes"]) as budget:
             outcome = checkout.validate(
                 body["codes"], body["order"], customer_for(request), lock=body["lock"]
             )
-        except CodesRefused as refused:
-            budget.settle(len(body["codes"]) if refused.key in UNKNOWN_CODE_KEYS else 0)
-            return _error(refused.message, status.HTTP_400_BAD_REQUEST, refused.key or "refused")
-        except InvalidCheckoutInput as invalid:
-            budget.settle(0)
-            return _error(invalid.message, status.HTTP_400_BAD_REQUEST, "invalid")
-        except CheckoutUnavailable as unavailable:
-            budget.settle(0)
-            return _error(unavailable.message, status.HTTP_503_SERVICE_UNAVAILABLE, "unavailable")
-        budget.settle(unknown_codes(outcome))
+            budget.settle(unknown_codes(outcome))
         return Response(_validation_payload(outcome, reveal=signed_in))
 
 
@@ -210,27 +195,11 @@ class RedeemView(CheckoutAPIView):
         body = data.validated_data
         order = self.get_order(request, body["order_source_id"])
         # A guess refused here leaves no ledger row: the budget is checked before the redeem.
-        budget = _reserve(request, body["codes"])
-        try:
+        with _reserve(request, body["codes"]) as budget:
             outcome = checkout.redeem(
                 body["codes"], order, order.customer, session_key=body.get("session_key")
             )
-        except CodesRefused as refused:
-            budget.settle(len(body["codes"]) if refused.key in UNKNOWN_CODE_KEYS else 0)
-            return _error(refused.message, status.HTTP_400_BAD_REQUEST, refused.key or "refused")
-        except InvalidCheckoutInput as invalid:
             budget.settle(0)
-            return _error(invalid.message, status.HTTP_400_BAD_REQUEST, "invalid")
-        except AlreadyRedeemed as already:
-            budget.settle(0)
-            assert already.ledger is not None
-            return _error(
-                already_redeemed_message(already.ledger), status.HTTP_409_CONFLICT, "already_redeemed"
-            )
-        except CheckoutUnavailable as unavailable:
-            budget.settle(0)
-            return _error(unavailable.message, status.HTTP_503_SERVICE_UNAVAILABLE, "unavailable")
-        budget.settle(0)
         payload = {
             "applied": outcome.applied,
             "notice": outcome.notice,

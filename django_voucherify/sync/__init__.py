@@ -1,8 +1,35 @@
 """Keeping customer and order mirrors in step with Voucherify (flow 2 of docs/architecture.md).
 
+::
+
+    from django_voucherify import sync
+
+    sync.resync(Customer.objects.filter(email__endswith="@example.com"))
+    sync.erase_customer(customer)          # a data-erasure request
+    sync.connect(ShopOrder, Order, order_to_mirror, delete=False)
+
 - :mod:`.outbox`: write an outbox row in the saving transaction, enqueue on commit, re-drive.
 - :mod:`.delivery`: send one entry (claim, HTTP outside any transaction, record the outcome).
-- :mod:`.signals`: the receivers on the mirror models.
+- :mod:`.receivers`: the receivers on the mirror models.
+- :mod:`.mirrors`: erase a customer; save mirrors without queueing anything (``muted``).
 - :mod:`.registry`: connect a shop's own user/order models to the mirrors.
 - :mod:`.bulk`: bulk push (resumable) and pull, used by the management commands.
 """
+
+from .bulk import PushResult, pull, push
+from .mirrors import erase_customer, muted
+from .outbox import redrive, resync
+from .registry import connect, disconnect, refresh
+
+__all__ = [
+    "PushResult",
+    "connect",
+    "disconnect",
+    "erase_customer",
+    "muted",
+    "pull",
+    "push",
+    "redrive",
+    "refresh",
+    "resync",
+]

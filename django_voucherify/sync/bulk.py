@@ -33,7 +33,7 @@ from ..api.errors import RateLimitedError
 from ..api.resources.orders import MAX_ORDERS_PER_IMPORT
 from ..models import Customer, Order, OrderItem, OutboxEntry, OutboxState, SyncCheckpoint, SyncState
 from ..validation import SHAPE_ERRORS, applied_problem, mirror_problem
-from .signals import muted
+from .mirrors import muted
 
 logger = logging.getLogger("django_voucherify.sync")
 #: How many unstorable objects a pull lists (all are counted).

@@ -47,8 +47,8 @@ from django.utils.translation import gettext as _
 
 from ..models import Customer, Order, OrderItem, SyncState
 from ..validation import InvalidInput, source_id_problem, visible
+from .mirrors import muted
 from .outbox import record_change
-from .signals import muted
 
 Mapper = Callable[[Any], "dict[str, Any] | None"]
 Mirror = Customer | Order

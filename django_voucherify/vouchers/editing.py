@@ -24,6 +24,7 @@ from django.utils.dateparse import parse_datetime
 
 from .. import validation
 from ..api.errors import VoucherifyError
+from ..errors import DjangoVoucherifyError
 from ..models import Voucher
 from ..models.vouchers import VoucherType
 from .refresh import refresh_one
@@ -81,7 +82,7 @@ SOURCE_ID_PATTERN = re.compile(r"^admin-(\d{1,12})-[0-9a-f]{32}$")
 CLOCK_SKEW = timedelta(minutes=10)
 
 
-class BalanceAlreadyApplied(Exception):
+class BalanceAlreadyApplied(DjangoVoucherifyError):
     """Voucherify already holds a transaction with this form's ``source_id``: nothing was sent."""
 
     def __init__(self, transaction: dict[str, Any]) -> None:

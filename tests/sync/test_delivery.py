@@ -7,8 +7,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from django_voucherify.models import Customer, Order, OrderItem, OutboxEntry, OutboxState, SyncState
-from django_voucherify.sync import delivery
-from django_voucherify.sync.signals import erase_customer
+from django_voucherify.sync import delivery, erase_customer
 from django_voucherify.tasks import deliver_outbox_entry
 
 pytestmark = pytest.mark.django_db

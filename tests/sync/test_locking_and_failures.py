@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import OperationalError, transaction
 
-import django_voucherify.sync.signals as signals
+import django_voucherify.sync.receivers as receivers
 from django_voucherify.models import Customer, OutboxEntry, OutboxState, SyncState
 from django_voucherify.sync import delivery, outbox
 from django_voucherify.tasks import deliver_outbox_entry, redrive_outbox
@@ -30,14 +30,14 @@ def test_save_racing_the_senders_record_step_does_not_deadlock(sandbox, monkeypa
     requeued: list[int] = []
     monkeypatch.setattr(delivery, "enqueue", lambda entry_id, **kw: requeued.append(entry_id))
     user_holds_the_mirror = threading.Event()
-    real_record_change = signals.record_change
+    real_record_change = receivers.record_change
 
     def record_change_once_the_sender_blocks(instance, *args, **kwargs):
         user_holds_the_mirror.set()
         assert wait_until_another_session_waits_for_a_lock()
         return real_record_change(instance, *args, **kwargs)
 
-    monkeypatch.setattr(signals, "record_change", record_change_once_the_sender_blocks)
+    monkeypatch.setattr(receivers, "record_change", record_change_once_the_sender_blocks)
     outcomes = []
 
     def user_save():

@@ -10,7 +10,7 @@ from django.core.management import call_command
 
 from django_voucherify.jobs import runner
 from django_voucherify.models import Customer, Job, JobKind, JobState, OutboxEntry
-from django_voucherify.sync.signals import muted
+from django_voucherify.sync import muted
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

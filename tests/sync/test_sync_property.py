@@ -50,8 +50,7 @@ from django_voucherify.models import Customer, Order, OrderItem, OutboxEntry, Ou
 from django_voucherify.sandbox import Sandbox
 from django_voucherify.sandbox.errors import invalid_payload
 from django_voucherify.sandbox.routing import SandboxResponse
-from django_voucherify.sync import delivery, outbox
-from django_voucherify.sync.signals import muted
+from django_voucherify.sync import delivery, muted, outbox
 from tests.support import properties
 
 settings.register_profile(

@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-ORDER_EFFECTS = frozenset({"APPLY_TO_ORDER"})
 ITEM_EFFECTS = frozenset(
     {
         "APPLY_TO_ITEMS",

@@ -2,18 +2,14 @@
 
 Deleting a customer queues a Voucherify deletion; it is permanent (``permanent-deletion``, for
 data-erasure requests) when ``SYNC_PERMANENT_DELETE`` is set or the instance was deleted through
-:func:`erase_customer`. Saving or deleting an order item re-syncs its order. Inside
-:func:`muted` (used by pulls) nothing is recorded.
+:func:`~.mirrors.erase_customer`. Saving or deleting an order item re-syncs its order. Inside
+:func:`~.mirrors.muted` (used by pulls) nothing is recorded.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from django.db import router, transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
@@ -22,60 +18,37 @@ from ..models.customers import Customer
 from ..models.orders import Order, OrderItem
 from ..models.outbox import OutboxAction
 from ..models.sync_state import SyncState
+from .mirrors import ERASE_MARK, is_muted
 from .outbox import record_change
-
-_state = threading.local()
-
-
-@contextmanager
-def muted() -> Iterator[None]:
-    """Save mirrors without queueing anything (data that came FROM Voucherify)."""
-    previous = getattr(_state, "muted", False)
-    _state.muted = True
-    try:
-        yield
-    finally:
-        _state.muted = previous
-
-
-def _is_muted() -> bool:
-    return bool(getattr(_state, "muted", False))
 
 
 @receiver(post_save, sender=Customer, dispatch_uid="dv_sync_customer_saved")
 @receiver(post_save, sender=Order, dispatch_uid="dv_sync_order_saved")
 def _mirror_saved(sender: type[Any], instance: Customer | Order, raw: bool = False, **kwargs: Any) -> None:
-    if raw or _is_muted():
+    if raw or is_muted():
         return
     record_change(instance)
 
 
 @receiver(post_delete, sender=Customer, dispatch_uid="dv_sync_customer_deleted")
 def _customer_deleted(sender: type[Any], instance: Customer, **kwargs: Any) -> None:
-    if _is_muted():
+    if is_muted():
         return
-    permanent = getattr(instance, "_voucherify_erase", False) or conf.settings().sync_permanent_delete
+    permanent = getattr(instance, ERASE_MARK, False) or conf.settings().sync_permanent_delete
     record_change(instance, OutboxAction.ERASE if permanent else OutboxAction.DELETE)
 
 
 @receiver(post_delete, sender=Order, dispatch_uid="dv_sync_order_deleted")
 def _order_deleted(sender: type[Any], instance: Order, **kwargs: Any) -> None:
-    if not _is_muted():
+    if not is_muted():
         record_change(instance, OutboxAction.DELETE)
 
 
 @receiver(post_save, sender=OrderItem, dispatch_uid="dv_sync_item_saved")
 @receiver(post_delete, sender=OrderItem, dispatch_uid="dv_sync_item_deleted")
 def _item_changed(sender: type[Any], instance: OrderItem, raw: bool = False, **kwargs: Any) -> None:
-    if raw or _is_muted():
+    if raw or is_muted():
         return
     # The order's payload includes its items: the order mirror is no longer in sync either.
     if Order.objects.filter(pk=instance.order_id).update(sync_state=SyncState.PENDING):
         record_change(Order.objects.only("pk", "source_id", "voucherify_id").get(pk=instance.order_id))
-
-
-def erase_customer(customer: Customer) -> None:
-    """Delete ``customer`` here and PERMANENTLY in Voucherify (a data-erasure request)."""
-    customer._voucherify_erase = True  # type: ignore[attr-defined]
-    with transaction.atomic(using=router.db_for_write(Customer)):
-        customer.delete()

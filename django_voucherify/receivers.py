@@ -1,5 +1,8 @@
 """Core signal receivers: the shared client follows settings; a cancelled order is rolled back;
-a deleted bulk job takes its files (customer data) with it."""
+a deleted bulk job takes its files (customer data) with it.
+
+Receivers live in modules named ``receivers`` (this one, ``sync/receivers.py``); custom
+``Signal`` objects in modules named ``signals`` (``jobs/signals.py``)."""
 
 from typing import Any
 
