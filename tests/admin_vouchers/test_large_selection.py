@@ -10,8 +10,8 @@ from django.test import override_settings
 from django.urls import reverse
 
 from django_voucherify import client
-from django_voucherify.models import Voucher
 from django_voucherify.admin.voucher_tasks import SELECTION_CHUNK, run_voucher_action
+from django_voucherify.models import Voucher
 from django_voucherify.vouchers.refresh import refresh_all
 from tests.support.vouchers import make_voucher
 

@@ -6,9 +6,9 @@ import pytest
 from django.core import checks
 from django.test import override_settings
 
-from django_voucherify.models import Voucher
 from django_voucherify.admin.voucher_selection import of_codes
 from django_voucherify.admin.voucher_tasks import run_voucher_action
+from django_voucherify.models import Voucher
 from django_voucherify.vouchers import actions
 from django_voucherify.vouchers.checks import check_voucher_settings
 
