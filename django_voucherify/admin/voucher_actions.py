@@ -3,9 +3,12 @@
 First POST (from the changelist): a page listing the selected vouchers (the first
 :data:`CONFIRM_LIST_LIMIT` of a larger selection, with the count) and what will change.
 Second POST (``post=yes``): up to ``VOUCHER_ACTION_INLINE_LIMIT`` vouchers are done in the
-request, one message per outcome; larger selections go to the ``run_voucher_selection`` Celery
-task, and vouchers left over after a long 429 to ``run_voucher_action`` (failures then show on
-each voucher's row).
+request, one message per outcome; a larger selection, or the vouchers a long 429 left over, go
+to the admin's Celery task (:mod:`.voucher_tasks`; failures then show on each voucher's row).
+The task is queued when the request's transaction commits (at once without one), so a request
+that fails and rolls back (``ATOMIC_REQUESTS``) leaves no background run behind; the message
+saying so, or that the broker refused it, is written then too (still before Django's message
+middleware stores the messages).
 
 "Select all N" (``select_across``) is confirmed by posting ``select_across`` back to the same
 URL (the changelist's filters are in its query string) with the count shown, never one hidden
@@ -15,10 +18,12 @@ and the confirmation would fail with a 400. A count that changed meanwhile asks 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.db import router, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -29,7 +34,7 @@ from ..conf import settings as voucherify_settings
 from ..models import Voucher
 from ..vouchers import actions
 from ..vouchers.actions import Action
-from . import voucher_selection
+from . import voucher_selection, voucher_tasks
 
 CONFIRM_TEMPLATE = "admin/django_voucherify/voucher/action_confirmation.html"
 #: Vouchers listed by name on the confirmation page; a larger selection shows these and a count.
@@ -47,26 +52,34 @@ def change_description(action: Action, voucher: Voucher) -> str:
     return _("deleted for good, also from the bin; the code becomes free again. This cannot be undone.")
 
 
-def _enqueue(codes: list[str], action: Action, countdown: float | None = None) -> str | None:
-    """Queue the hand-over of a few codes; returns the error text when the broker refused it."""
-    from ..tasks.vouchers import run_voucher_action
+def _queue_after_commit(
+    model_admin: admin.ModelAdmin[Voucher],
+    request: HttpRequest,
+    action: Action,
+    selection: voucher_selection.Selection,
+    *,
+    queued: tuple[str, int],
+    refused: Callable[[str], str],
+    countdown: float | None = None,
+) -> None:
+    """Queue ``selection`` for the task once the transaction commits, then tell the user how it went.
 
-    try:
-        run_voucher_action.apply_async(args=(action.value, codes), countdown=countdown or 0)
-    except Exception as exc:  # broker down: tell the user, nothing was sent to Voucherify
-        return str(exc)
-    return None
+    ``queued`` is the message (and level) when the broker took it, ``refused(error)`` the
+    error message when it did not: then nothing was sent to Voucherify and the page says so,
+    never a 500.
+    """
 
+    def enqueue() -> None:
+        try:
+            voucher_tasks.run_voucher_action.apply_async(
+                args=(action.value, selection), countdown=countdown or 0
+            )
+        except Exception as exc:  # broker down, or whatever the transport raises
+            model_admin.message_user(request, refused(str(exc)), messages.ERROR)
+            return
+        model_admin.message_user(request, *queued)
 
-def _enqueue_selection(selection: voucher_selection.Selection, action: Action) -> str | None:
-    """Queue a selection of any size (rebuilt and chunked by the task); the error text if refused."""
-    from ..tasks.vouchers import run_voucher_selection
-
-    try:
-        run_voucher_selection.apply_async(args=(action.value, selection))
-    except Exception as exc:  # broker down: tell the user, nothing was sent to Voucherify
-        return str(exc)
-    return None
+    transaction.on_commit(enqueue, using=router.db_for_write(Voucher))
 
 
 def confirmation_page(
@@ -124,14 +137,12 @@ def run_action(
         return None
     conf = voucherify_settings()
     if count > conf.voucher_action_inline_limit:
-        error = _enqueue_selection(voucher_selection.describe(model_admin, request, queryset), action)
-        if error:
-            model_admin.message_user(
-                request, _("Could not queue the action: %(error)s") % {"error": error}, messages.ERROR
-            )
-        else:
-            model_admin.message_user(
-                request,
+        _queue_after_commit(
+            model_admin,
+            request,
+            action,
+            voucher_selection.describe(model_admin, request, queryset),
+            queued=(
                 ngettext(
                     "%(action)s of %(count)d voucher runs in the background; failures will show in the "
                     "'last error key' column.",
@@ -141,7 +152,9 @@ def run_action(
                 )
                 % {"action": action.label, "count": count},
                 messages.INFO,
-            )
+            ),
+            refused=lambda error: _("Could not queue the action: %(error)s") % {"error": error},
+        )
         return None
     codes = list(queryset.order_by("code").values_list("code", flat=True))
     outcome = actions.run(action, codes, max_wait=conf.voucher_rate_limit_wait)
@@ -167,22 +180,23 @@ def _report(model_admin: Any, request: HttpRequest, action: Action, outcome: act
             text += " " + _("(request id %(request_id)s)") % {"request_id": result.request_id}
         model_admin.message_user(request, text, messages.ERROR)
     if outcome.remaining:
-        error = _enqueue(outcome.remaining, action, countdown=outcome.retry_after)
-        args = {
-            "action": action.label,
-            "codes": ", ".join(outcome.remaining),
-            "seconds": outcome.retry_after,
-            "error": error,
-        }
-        if error:
-            text = _("Voucherify's rate limit was hit; not done: %(codes)s (%(error)s).") % args
-            model_admin.message_user(request, text, messages.ERROR)
-        else:
-            text = (
+        args = {"action": action.label, "codes": ", ".join(outcome.remaining), "seconds": outcome.retry_after}
+        _queue_after_commit(
+            model_admin,
+            request,
+            action,
+            voucher_selection.of_codes(outcome.remaining),
+            countdown=outcome.retry_after,
+            queued=(
                 _(
                     "Voucherify's rate limit was hit; %(action)s of %(codes)s continues in the "
                     "background in %(seconds)s s."
                 )
-                % args
-            )
-            model_admin.message_user(request, text, messages.WARNING)
+                % args,
+                messages.WARNING,
+            ),
+            refused=lambda error: (
+                _("Voucherify's rate limit was hit; not done: %(codes)s (%(error)s).")
+                % {**args, "error": error}
+            ),
+        )

@@ -1,19 +1,30 @@
-"""A voucher admin selection that a Celery task can rebuild, however large it is.
+"""The vouchers an admin action runs on in Celery: a list of codes, or a described changelist.
 
-Django's "select all N vouchers" (``select_across``) is the changelist's queryset: its filters
-and search live in the changelist URL's query string. Rather than listing every code in one
-broker message (or every pk in the confirmation page, which past
-``DATA_UPLOAD_MAX_NUMBER_FIELDS`` makes the confirming POST a 400), a selection is described by
-that query string plus the user and admin site, and :func:`resolve` rebuilds the queryset with
-the same ``ModelAdmin.get_changelist_instance`` the page used, with that user's permissions.
-A selection of ticked rows (at most one changelist page) is kept as its primary keys.
+A selection is a small JSON-serialisable dict, one of two kinds:
 
-The filters are evaluated again when the task runs: a voucher that stopped (or started)
-matching meanwhile is left out (or included), as Django's own actions on ``select_across`` do.
+- ``{"codes": [...]}``: an explicit list, as short as a changelist page (the ticked rows) or
+  the vouchers a long 429 left over in the admin request;
+- ``{"changelist": query string, "user": pk, "site": admin site name}``: Django's "select all
+  N vouchers" (``select_across``), however large. Its filters and search live in the
+  changelist URL's query string, so rather than listing every code in one broker message (or
+  every pk in the confirmation page, which past ``DATA_UPLOAD_MAX_NUMBER_FIELDS`` makes the
+  confirming POST a 400), :func:`next_chunk` rebuilds the queryset with the same
+  ``ModelAdmin.get_changelist_instance`` the page used, with that user's permissions checked
+  again. The filters are evaluated again for each chunk: a voucher that stopped (or started)
+  matching meanwhile is left out (or included), as Django's own actions on ``select_across`` do.
+
+Messages queued by 0.1.0 may still hold ``{"pks": [...]}`` (ticked rows by primary key); they
+are read like a changelist selection for one release.
+
+A selection is run in chunks (:class:`Chunk`): each says where the selection goes on after it
+and where it starts again at any of its vouchers, so a task resumes at the voucher a long 429
+stopped it at without sending the ones already done again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.admin import ModelAdmin
@@ -27,6 +38,13 @@ from ..models import Voucher
 from ..vouchers.actions import Action
 
 Selection = dict[str, Any]
+#: Where a run goes on: the selection left and, for a changelist, the last pk done.
+Cursor = tuple[Selection, int]
+
+
+def of_codes(codes: list[str]) -> Selection:
+    """An explicit selection: exactly these codes, in this order."""
+    return {"codes": list(codes)}
 
 
 def describe(
@@ -34,19 +52,50 @@ def describe(
     request: HttpRequest,
     queryset: QuerySet[Voucher],
 ) -> Selection:
-    """The JSON-serialisable description of the selection an action was confirmed for."""
+    """The selection an action was confirmed for: the changelist for "select all", else its codes."""
     if request.POST.get("select_across") == "1":
         return {
             "changelist": request.GET.urlencode(),
             "user": request.user.pk,
             "site": model_admin.admin_site.name,
         }
-    return {"pks": list(queryset.order_by("pk").values_list("pk", flat=True))}
+    return of_codes(list(queryset.order_by("pk").values_list("code", flat=True)))
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """The next vouchers of a selection, and how the run goes on from them."""
+
+    codes: list[str]
+    #: Where to start again at ``codes[index]`` (the first voucher not done), chunk and rest.
+    resume_at: Callable[[int], Cursor]
+    #: Where the next chunk starts; ``None`` when this chunk ends the selection.
+    following: Cursor | None
+
+
+def next_chunk(selection: Selection, action: Action, after_pk: int, size: int) -> Chunk:
+    """Up to ``size`` vouchers of ``selection`` past ``after_pk`` (a changelist's cursor).
+
+    PermissionDenied if a changelist selection's user may no longer run ``action``.
+    """
+    if "codes" in selection:
+        codes = [str(code) for code in selection["codes"]]
+        return Chunk(
+            codes=codes[:size],
+            resume_at=lambda index: (of_codes(codes[index:]), 0),
+            following=(of_codes(codes[size:]), 0) if len(codes) > size else None,
+        )
+    rows = chunk_after(resolve(selection, action), after_pk, size)
+    return Chunk(
+        codes=[code for _, code in rows],
+        resume_at=lambda index: (selection, rows[index - 1][0] if index else after_pk),
+        following=(selection, rows[-1][0]) if len(rows) == size else None,
+    )
 
 
 def resolve(selection: Selection, action: Action) -> QuerySet[Voucher]:
-    """The vouchers of ``selection`` now; PermissionDenied if its user may no longer run ``action``."""
-    if "pks" in selection:
+    """The vouchers of a changelist selection now; PermissionDenied if its user may no longer act."""
+    if "pks" in selection:  # queued by 0.1.0: ticked rows by primary key
         return Voucher.objects.filter(pk__in=selection["pks"])
     user = get_user_model().objects.filter(pk=selection["user"], is_active=True).first()
     if user is None or not user.has_perm(f"django_voucherify.{action.permission}"):

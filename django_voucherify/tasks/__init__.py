@@ -15,7 +15,7 @@ from .checkout import (
 from .jobs import poll_job_part, prepare_job, resume_jobs, submit_job_part
 from .periodic import sweep
 from .sync import deliver_outbox_entry, redrive_outbox
-from .vouchers import refresh_vouchers, run_voucher_action
+from .vouchers import refresh_vouchers
 
 __all__ = [
     "checkout_sweep",
@@ -28,7 +28,6 @@ __all__ = [
     "refresh_vouchers",
     "resume_jobs",
     "rollback_checkout_redemption",
-    "run_voucher_action",
     "submit_job_part",
     "sweep",
 ]

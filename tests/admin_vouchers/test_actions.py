@@ -10,6 +10,9 @@ from django_voucherify import client
 from django_voucherify.models import Voucher
 
 pytestmark = pytest.mark.django_db
+# Requests commit as in production (no test transaction around them): the task is queued when
+# the request's transaction commits, and the page's message is written then.
+committing = pytest.mark.django_db(transaction=True)
 CHANGELIST = reverse("admin:django_voucherify_voucher_changelist")
 
 
@@ -81,6 +84,7 @@ def test_short_429_is_waited_out_in_the_request(admin_client, sandbox, mirrored)
     assert not any(sandbox.state.vouchers[c]["active"] for c in ("R-1", "R-2", "R-3"))
 
 
+@committing
 def test_long_429_hands_the_rest_to_celery(admin_client, sandbox, mirrored):
     vouchers = mirrored("L-1", "L-2", "L-3")
     sandbox.faults.add(path="/v1/vouchers/L-2/disable", status=429, retry_after=60, times=1)
@@ -91,6 +95,7 @@ def test_long_429_hands_the_rest_to_celery(admin_client, sandbox, mirrored):
     assert not any(sandbox.state.vouchers[c]["active"] for c in ("L-1", "L-2", "L-3"))
 
 
+@committing
 def test_large_selection_runs_in_celery_with_per_voucher_errors(
     admin_client, sandbox, mirrored, voucherify_settings
 ):

@@ -10,8 +10,8 @@ from django.test import override_settings
 from django.urls import reverse
 
 from django_voucherify import client
+from django_voucherify.admin.voucher_tasks import SELECTION_CHUNK, run_voucher_action
 from django_voucherify.models import Voucher
-from django_voucherify.tasks.vouchers import SELECTION_CHUNK, run_voucher_selection
 from django_voucherify.vouchers.refresh import refresh_all
 from tests.support.vouchers import make_voucher
 
@@ -37,18 +37,19 @@ def bulk(sandbox):
 
 @pytest.fixture
 def task_messages(monkeypatch):
-    """The JSON body of every ``run_voucher_selection`` message (eager Celery still runs them)."""
+    """The JSON body of every ``run_voucher_action`` message (eager Celery still runs them)."""
     sent: list[str] = []
-    original = run_voucher_selection.apply_async
+    original = run_voucher_action.apply_async
 
     def record(args=None, **kwargs):
         sent.append(json.dumps(args))
         return original(args=args, **kwargs)
 
-    monkeypatch.setattr(run_voucher_selection, "apply_async", record)
+    monkeypatch.setattr(run_voucher_action, "apply_async", record)
     return sent
 
 
+@pytest.mark.django_db(transaction=True)  # the task is queued when the request commits
 def test_select_all_of_1200_vouchers_confirms_and_runs_in_chunks(admin_client, sandbox, bulk, task_messages):
     first = Voucher.objects.filter(category="bulk").order_by("code").first()
     page = admin_client.post(

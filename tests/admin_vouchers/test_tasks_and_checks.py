@@ -6,9 +6,10 @@ import pytest
 from django.core import checks
 from django.test import override_settings
 
+from django_voucherify.admin.voucher_selection import of_codes
+from django_voucherify.admin.voucher_tasks import run_voucher_action
 from django_voucherify.checks import check_voucherify_settings
 from django_voucherify.models import Voucher
-from django_voucherify.tasks.vouchers import run_voucher_action
 from django_voucherify.vouchers import actions
 
 pytestmark = pytest.mark.django_db
@@ -16,13 +17,13 @@ pytestmark = pytest.mark.django_db
 
 def test_task_resumes_at_the_rate_limited_voucher(sandbox, mirrored):
     mirrored("T-1", "T-2", "T-3")
-    result = run_voucher_action.apply(args=("delete_permanently", ["T-1", "T-2", "T-3"])).get()
+    result = run_voucher_action.apply(args=("delete_permanently", of_codes(["T-1", "T-2", "T-3"]))).get()
     assert result == {"succeeded": ["T-1", "T-2", "T-3"], "failed": {}}
     assert not sandbox.state.vouchers and not Voucher.objects.exists()
     mirrored("U-1", "U-2")
     sandbox.faults.add(path="/v1/vouchers/U-2", method="DELETE", status=429, retry_after=45, times=1)
     deletes = sandbox.calls.count("DELETE")
-    result = run_voucher_action.apply(args=("delete", ["U-1", "U-2"])).get()
+    result = run_voucher_action.apply(args=("delete", of_codes(["U-1", "U-2"]))).get()
     assert result["succeeded"] == ["U-2"]  # the retry carried only the vouchers not yet done
     assert sandbox.calls.count("DELETE") - deletes == 3  # U-1, U-2 (429), U-2 again
 
@@ -32,7 +33,7 @@ def test_task_gives_up_after_max_retries_and_says_so_on_each_voucher(sandbox, mi
     sandbox.faults.add(path="/v1/vouchers/*/disable", status=429, retry_after=45)  # for ever
     run_voucher_action.max_retries, saved = 2, run_voucher_action.max_retries
     try:
-        run_voucher_action.apply(args=("disable", ["G-1", "G-2"]))
+        run_voucher_action.apply(args=("disable", of_codes(["G-1", "G-2"])))
     finally:
         run_voucher_action.max_retries = saved
     assert set(Voucher.objects.values_list("last_error_key", flat=True)) == {"too_many_requests"}
