@@ -13,7 +13,7 @@ and poll them (``django_voucherify.tasks.jobs``), and :data:`job_finished` is se
 See docs/jobs.md.
 """
 
-from .api import (
+from .service import (
     PushFollower,
     bulk_update_customers,
     bulk_update_vouchers,

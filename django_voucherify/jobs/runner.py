@@ -421,7 +421,7 @@ def run_step(step: Step) -> list[Step]:
 def drive(job: Job, *, timeout: float = 3600.0, progress: Any = None) -> Job:
     """Run a job to its end in this process (management commands with ``--here``, tests,
     benchmarks): the same steps the Celery tasks run, with the delays slept here."""
-    from .api import prepare
+    from .service import prepare
 
     if job.state == JobState.PREPARING and job.source_file:
         prepare(job.pk)
