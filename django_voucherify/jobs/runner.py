@@ -109,6 +109,8 @@ def send(part: JobPart) -> str:
                 body, job.params["metadata"]
             ),
             JobKind.BULK_UPDATE_CUSTOMERS: lambda: client.customers.bulk_update(body),
+            JobKind.PUSH_CUSTOMERS: lambda: client.customers.bulk_update(body),
+            JobKind.PUSH_ORDERS: lambda: client.orders.import_json(body),
             JobKind.UPDATE_CUSTOMERS_METADATA: lambda: client.customers.update_metadata(
                 body, job.params["metadata"]
             ),
@@ -363,10 +365,9 @@ def _finish_part(
     updated = locked is not None
     if updated:
         part.refresh_from_db()
-        if part.job.kind in (JobKind.PUSH_CUSTOMERS, JobKind.PUSH_ORDERS):
-            if state == PartState.DONE:
-                results.mark_pushed_mirrors(part)
-            results.resend_overwritten(part)  # a failed import may have applied some rows too
+        from .push import part_finished  # push imports the service, which imports this module
+
+        part_finished(part, state)
         if part.file:
             part.file.delete(save=True)  # the source file is kept; its split copy is not needed
     results.refresh_job(part.job_id)
