@@ -12,8 +12,8 @@ from django_voucherify import validation
 from django_voucherify.admin.voucher_forms import VoucherForm
 from django_voucherify.checkout import payloads
 from django_voucherify.checkout.errors import InvalidCheckoutInput
-from django_voucherify.jobs import service as jobs_service
 from django_voucherify.jobs import csvfiles
+from django_voucherify.jobs import service as jobs_service
 from django_voucherify.rest.serializers import CodeField, SourceIdField
 from tests.support import properties
 
