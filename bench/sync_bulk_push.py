@@ -1,5 +1,6 @@
-"""Pushing N customers (default 10,000) to the sandbox over HTTP: ``voucherify_sync customers``
-(bulk update in chunks under ``BULK_CHUNK_BYTES``) next to a naive loop of one
+"""Pushing N customers (default 10,000) to the sandbox over HTTP: ``voucherify_sync customers
+--here`` (a push job: bulk updates in chunks under ``BULK_CHUNK_BYTES``, followed in this process
+until Voucherify applied them; its requests include the polls) next to a naive loop of one
 ``client.customers.create`` per row, in the same run, against the same server.
 
 Prints requests made and wall time of each, and the ratio. The sandbox runs in a subprocess
@@ -102,7 +103,7 @@ def run(args: argparse.Namespace, url: str) -> None:
         call_command(
             "voucherify_sync",
             "customers",
-            restart=True,
+            here=True,
             no_progress=True,
             chunk_bytes=args.chunk_bytes,
             stdout=StringIO(),

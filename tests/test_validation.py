@@ -12,8 +12,8 @@ from django_voucherify import validation
 from django_voucherify.admin.voucher_forms import VoucherForm
 from django_voucherify.checkout import payloads
 from django_voucherify.checkout.errors import InvalidCheckoutInput
-from django_voucherify.jobs import api as jobs_api
 from django_voucherify.jobs import csvfiles
+from django_voucherify.jobs import service as jobs_service
 from django_voucherify.rest.serializers import CodeField, SourceIdField
 from tests.support import properties
 
@@ -54,9 +54,9 @@ def _code_doors(code: str) -> dict[str, bool]:
         "rest": _rest_accepts(CodeField(), code),
         "admin": _admin_accepts(code),
         "csv": csvfiles.voucher_row_problem({"code": code}) is None,
-        "json import": jobs_api._voucher_problem({"code": code}) is None,
-        "json bulk update": jobs_api._has("code", "code")({"code": code}) is None,
-        "json metadata update": jobs_api._code_problem(code) is None,
+        "json import": jobs_service._voucher_problem({"code": code}) is None,
+        "json bulk update": jobs_service._has("code", "code")({"code": code}) is None,
+        "json metadata update": jobs_service._code_problem(code) is None,
     }
 
 
@@ -97,9 +97,9 @@ def test_every_door_accepts_exactly_the_source_ids_the_validator_accepts(source_
         "checkout order": _order_accepts(source_id),
         "rest": _rest_accepts(SourceIdField(), source_id),
         "csv customers": csvfiles.customer_row_problem({"sourceid": source_id}) is None,
-        "json customers": jobs_api._has("source_id", "source_id")({"source_id": source_id}) is None,
-        "json orders": jobs_api._has("source_id", "source_id")({"source_id": source_id}) is None,
-        "json metadata update": jobs_api._source_id_problem(source_id) is None,
+        "json customers": jobs_service._has("source_id", "source_id")({"source_id": source_id}) is None,
+        "json orders": jobs_service._has("source_id", "source_id")({"source_id": source_id}) is None,
+        "json metadata update": jobs_service._source_id_problem(source_id) is None,
     }
     if source_id:  # an empty order source id is its own message, refused all the same
         assert doors == dict.fromkeys(doors, expected), (ascii(source_id), doors)

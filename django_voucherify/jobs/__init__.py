@@ -1,4 +1,5 @@
-"""Bulk jobs: imports, bulk updates and exports, submitted and followed to the end on Celery.
+"""Bulk jobs: imports, bulk updates, exports and mirror pushes, submitted and followed to the
+end on Celery.
 
 ::
 
@@ -7,14 +8,18 @@
     job = jobs.import_vouchers_csv("codes.csv", started_by=request.user)
     job = jobs.update_vouchers_metadata(["A", "B"], {"batch": "spring"})
     job = jobs.export_orders({"fields": ["id", "source_id", "status"]})
+    job = jobs.push_mirrors("customers")  # what manage.py voucherify_sync starts
 
 Each function returns the :class:`~django_voucherify.models.Job`; Celery tasks submit its parts
 and poll them (``django_voucherify.tasks.jobs``), and :data:`job_finished` is sent at the end.
 See docs/jobs.md.
 """
 
-from .api import (
-    PushFollower,
+from .csvfiles import CsvError
+from .dispatch import queueing_paused, resume
+from .push import push_mirrors, unfinished_push
+from .runner import drive
+from .service import (
     bulk_update_customers,
     bulk_update_vouchers,
     export_orders,
@@ -27,14 +32,10 @@ from .api import (
     update_customers_metadata,
     update_vouchers_metadata,
 )
-from .csvfiles import CsvError
-from .dispatch import queueing_paused, resume
-from .runner import drive
 from .signals import job_finished
 
 __all__ = [
     "CsvError",
-    "PushFollower",
     "bulk_update_customers",
     "bulk_update_vouchers",
     "drive",
@@ -46,8 +47,10 @@ __all__ = [
     "import_vouchers_csv",
     "job_finished",
     "prepare",
+    "push_mirrors",
     "queueing_paused",
     "resume",
+    "unfinished_push",
     "update_customers_metadata",
     "update_vouchers_metadata",
 ]

@@ -22,11 +22,10 @@ from itertools import islice
 from typing import Any
 
 from django.db import transaction
-from django.db.models import CharField, Q, Sum
-from django.db.models.functions import Cast
+from django.db.models import Sum
 from django.utils import timezone
 
-from ..models import Customer, Job, JobFailedRow, JobKind, JobPart, JobState, Order, PartState, SyncState
+from ..models import Job, JobFailedRow, JobPart, JobState, PartState
 from ..models.jobs import FAILED_ROWS_SAMPLE, FINAL_JOB_STATES, FINAL_PART_STATES
 from ..validation import visible
 from .signals import job_finished
@@ -202,62 +201,3 @@ def _send_finished(job: Job) -> None:
         job_finished.send(sender=Job, job=job)
     finally:
         after_finish(job)  # the upload (customer data) is not kept past the job's end
-
-
-def mark_pushed_mirrors(part: JobPart) -> int:
-    """After a mirror push's async action is DONE: its rows are ``synced``, the failed ones
-    ``failed`` with Voucherify's reason. Rows saved after they were read for the push (their
-    ``updated_at`` is later) are left pending: their own outbox entry sends them."""
-    window = part.payload or {}
-    model: Any = Customer if part.job.kind == JobKind.PUSH_CUSTOMERS else Order
-    rows = model.objects.filter(
-        pk__gt=window["after_pk"], pk__lte=window["last_pk"], updated_at__lte=window["read_before"]
-    )
-    if window.get("since"):
-        rows = rows.filter(updated_at__gte=window["since"])
-    now = timezone.now()
-    failures = {r.source_id: r for r in JobFailedRow.objects.filter(part=part).exclude(source_id="")}
-    for source_id, row in failures.items():
-        rows.filter(source_id=source_id).update(
-            sync_state=SyncState.FAILED,
-            last_error=row.reason[:2000],
-            last_error_key=row.key[:100],
-            last_request_id=part.async_action_id,
-        )
-    return int(
-        rows.exclude(source_id__in=list(failures)).update(
-            sync_state=SyncState.SYNCED, synced_at=now, last_error="", last_error_key="", last_request_id=""
-        )
-    )
-
-
-def resend_overwritten(part: JobPart) -> int:
-    """After a mirror push's async action ended: send again, through the outbox, every row of
-    its window whose own delivery may have been overwritten by it; returns how many.
-
-    Voucherify applies a bulk import later than it accepts it. A row saved after the push read
-    it is delivered by its outbox entry at once, maybe BEFORE the import is applied, which then
-    puts the older state back while the entry says ``synced``. So every entry of the window
-    delivered since the push began, or being delivered now, gets a new version
-    (``record_change``): it is sent once more, after the import. Since the push began, not since
-    the part's ``read_before``: on PostgreSQL the push reads every row through one server-side
-    cursor, i.e. as of the snapshot its query started with, whatever the chunk.
-    """
-    from ..models import OutboxEntry, OutboxState
-    from ..sync.outbox import record_change
-
-    window = part.payload or {}
-    model: Any = Customer if part.job.kind == JobKind.PUSH_CUSTOMERS else Order
-    in_window = model.objects.filter(pk__gt=window["after_pk"], pk__lte=window["last_pk"])
-    entries = OutboxEntry.objects.filter(
-        kind=model.sync_kind,
-        object_pk__in=in_window.annotate(text_pk=Cast("pk", CharField())).values("text_pk"),
-    ).filter(Q(delivered_at__gte=part.job.created_at) | Q(state=OutboxState.IN_PROGRESS))
-    pks = list(entries.values_list("object_pk", flat=True))
-    count = 0
-    for obj in model.objects.filter(pk__in=pks):
-        with transaction.atomic():
-            count += record_change(obj) is not None
-    if count:
-        logger.info("Mirror push part %s: %s rows delivered meanwhile are sent again", part.pk, count)
-    return count

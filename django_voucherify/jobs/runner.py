@@ -109,6 +109,8 @@ def send(part: JobPart) -> str:
                 body, job.params["metadata"]
             ),
             JobKind.BULK_UPDATE_CUSTOMERS: lambda: client.customers.bulk_update(body),
+            JobKind.PUSH_CUSTOMERS: lambda: client.customers.bulk_update(body),
+            JobKind.PUSH_ORDERS: lambda: client.orders.import_json(body),
             JobKind.UPDATE_CUSTOMERS_METADATA: lambda: client.customers.update_metadata(
                 body, job.params["metadata"]
             ),
@@ -363,10 +365,9 @@ def _finish_part(
     updated = locked is not None
     if updated:
         part.refresh_from_db()
-        if part.job.kind in (JobKind.PUSH_CUSTOMERS, JobKind.PUSH_ORDERS):
-            if state == PartState.DONE:
-                results.mark_pushed_mirrors(part)
-            results.resend_overwritten(part)  # a failed import may have applied some rows too
+        from .push import part_finished  # push imports the service, which imports this module
+
+        part_finished(part, state)
         if part.file:
             part.file.delete(save=True)  # the source file is kept; its split copy is not needed
     results.refresh_job(part.job_id)
@@ -421,7 +422,7 @@ def run_step(step: Step) -> list[Step]:
 def drive(job: Job, *, timeout: float = 3600.0, progress: Any = None) -> Job:
     """Run a job to its end in this process (management commands with ``--here``, tests,
     benchmarks): the same steps the Celery tasks run, with the delays slept here."""
-    from .api import prepare
+    from .service import prepare
 
     if job.state == JobState.PREPARING and job.source_file:
         prepare(job.pk)

@@ -13,22 +13,21 @@
 - :mod:`.receivers`: the receivers on the mirror models.
 - :mod:`.mirrors`: erase a customer; save mirrors without queueing anything (``muted``).
 - :mod:`.registry`: connect a shop's own user/order models to the mirrors.
-- :mod:`.bulk`: bulk push (resumable) and pull, used by the management commands.
+- :mod:`.bulk`: pull Voucherify's customers and orders into the mirrors (a push of the mirrors
+  is a job: :func:`django_voucherify.jobs.push_mirrors`).
 """
 
-from .bulk import PushResult, pull, push
+from .bulk import pull
 from .mirrors import erase_customer, muted
 from .outbox import redrive, resync
 from .registry import connect, disconnect, refresh
 
 __all__ = [
-    "PushResult",
     "connect",
     "disconnect",
     "erase_customer",
     "muted",
     "pull",
-    "push",
     "redrive",
     "refresh",
     "resync",

@@ -1,37 +1,24 @@
-"""Bulk push of existing mirrors to Voucherify (resumable) and pull of Voucherify's lists.
-
-:func:`push` sends customers through ``client.customers.bulk_update`` in requests whose JSON body
-stays under ``BULK_CHUNK_BYTES`` (Voucherify refuses 10 MB), and orders through
-``client.orders.import_json`` in chunks of at most 2000 (and under the same byte limit). Rows go
-in primary-key order; after each accepted request the last pk sent is stored in a
-:class:`~django_voucherify.models.SyncCheckpoint`, so an interrupted run resumes after it.
-A 429 is waited out (``Retry-After``) and the same chunk re-sent; other errors stop the run.
+"""Pull of Voucherify's lists into the mirrors.
 
 :func:`pull` fills the mirrors from ``client.customers.iterate()`` / ``client.orders.iterate()``
 without queueing anything back (bulk writes, signals muted). A mirror whose outbox entry is not
 ``synced`` holds a local change Voucherify has not received yet: it is left alone (counted in
 ``unsent``), so the later delivery sends that change instead of the pull erasing it.
+
+The push the other way is a job: :func:`django_voucherify.jobs.push_mirrors`.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .. import conf
-from ..api.batching import json_batches
-from ..api.errors import RateLimitedError
-from ..api.resources.orders import MAX_ORDERS_PER_IMPORT
-from ..models import Customer, Order, OrderItem, OutboxEntry, OutboxState, SyncCheckpoint, SyncState
+from ..models import Customer, Order, OrderItem, OutboxEntry, OutboxState, SyncState
 from ..validation import SHAPE_ERRORS, applied_problem, mirror_problem
 from .mirrors import muted
 
@@ -40,119 +27,7 @@ logger = logging.getLogger("django_voucherify.sync")
 SKIPPED_SAMPLE = 50
 
 Progress = Callable[[int, int, int], None]  # (rows done, rows total, requests made)
-#: Told of each accepted request: (pk sent after, last pk sent, rows, async action id or None).
-#: ``django_voucherify.jobs.PushFollower`` follows those async actions to mark the mirrors.
-OnAccepted = Callable[[int, int, int, str | None], None]
 KINDS = ("customers", "orders")
-
-
-@dataclass
-class PushResult:
-    total: int = 0
-    sent: int = 0
-    requests: int = 0
-    resumed_from: int = 0
-    async_action_ids: list[str] = field(default_factory=list)
-
-
-def checkpoint_name(kind: str, since: datetime | None) -> str:
-    return f"push:{kind}" + (f":since={since.isoformat()}" if since else "")
-
-
-def _queryset(kind: str, after_pk: int, since: datetime | None) -> QuerySet[Any]:
-    qs: QuerySet[Any]
-    if kind == "customers":
-        qs = Customer.objects.all()
-    elif kind == "orders":
-        qs = Order.objects.select_related("customer").prefetch_related("items")
-    else:
-        raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
-    qs = qs.filter(pk__gt=after_pk).order_by("pk")
-    return qs.filter(updated_at__gte=since) if since else qs
-
-
-def chunks(
-    rows: Iterable[tuple[int, dict[str, Any]]], max_bytes: int, max_items: int | None = None
-) -> Iterator[tuple[int, list[dict[str, Any]]]]:
-    """Group ``(pk, payload)`` into ``(last pk, payloads)`` whose JSON array body, as the client
-    sends it, is at most ``max_bytes``."""
-    return json_batches(rows, max_bytes, max_items)
-
-
-def push(
-    kind: str,
-    *,
-    since: datetime | None = None,
-    restart: bool = False,
-    chunk_bytes: int | None = None,
-    progress: Progress | None = None,
-    client: Any = None,
-    max_429_waits: int = 5,
-    on_accepted: OnAccepted | None = None,
-) -> PushResult:
-    """Push every ``kind`` mirror (optionally changed since ``since``); resumable, see module doc."""
-    if client is None:
-        from .. import client as shared_client
-
-        client = shared_client
-    max_bytes = int(chunk_bytes or conf.settings().bulk_chunk_bytes)
-    checkpoint, _ = SyncCheckpoint.objects.get_or_create(name=checkpoint_name(kind, since))
-    if restart or checkpoint.finished:
-        checkpoint.last_pk, checkpoint.sent, checkpoint.finished = 0, 0, False
-        checkpoint.save()
-    result = PushResult(resumed_from=checkpoint.last_pk, sent=checkpoint.sent)
-    qs = _queryset(kind, checkpoint.last_pk, since)
-    result.total = checkpoint.sent + qs.count()
-    send = client.customers.bulk_update if kind == "customers" else client.orders.import_json
-    max_items = None if kind == "customers" else MAX_ORDERS_PER_IMPORT
-    objects = qs.iterator(chunk_size=2000)
-    try:
-        _push_chunks(
-            objects, checkpoint, result, send, max_bytes, max_items, progress, max_429_waits, on_accepted
-        )
-    finally:
-        objects.close()  # type: ignore[attr-defined]  # release the server-side cursor now
-    checkpoint.finished = True
-    checkpoint.save(update_fields=["finished", "updated_at"])
-    return result
-
-
-def _push_chunks(
-    objects: Iterator[Any],
-    checkpoint: SyncCheckpoint,
-    result: PushResult,
-    send: Callable[[list[dict[str, Any]]], Any],
-    max_bytes: int,
-    max_items: int | None,
-    progress: Progress | None,
-    max_429_waits: int,
-    on_accepted: OnAccepted | None = None,
-) -> None:
-    rows = ((obj.pk, obj.to_voucherify()) for obj in objects)
-    if progress:
-        progress(result.sent, result.total, 0)
-    for last_pk, batch in chunks(rows, max_bytes, max_items):
-        for wait in range(max_429_waits + 1):
-            try:
-                answer = send(batch)
-                break
-            except RateLimitedError as exc:
-                if wait == max_429_waits:
-                    raise
-                result.requests += 1
-                time.sleep(exc.retry_after or 1.0)
-        result.requests += 1
-        action_id = None
-        if isinstance(answer, dict) and answer.get("async_action_id"):
-            action_id = str(answer["async_action_id"])
-            result.async_action_ids.append(action_id)
-        if on_accepted:
-            on_accepted(checkpoint.last_pk, last_pk, len(batch), action_id)
-        result.sent += len(batch)
-        checkpoint.last_pk, checkpoint.sent = last_pk, result.sent
-        checkpoint.save(update_fields=["last_pk", "sent", "updated_at"])
-        if progress:
-            progress(result.sent, result.total, result.requests)
 
 
 _CUSTOMER_FIELDS = [

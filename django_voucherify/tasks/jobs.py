@@ -16,7 +16,7 @@ from typing import Any
 from celery import shared_task
 from django.utils.translation import gettext as _
 
-from ..jobs import api, dispatch, results, runner, uploads
+from ..jobs import dispatch, results, runner, service, uploads
 
 logger = logging.getLogger("django_voucherify.jobs")
 
@@ -46,14 +46,14 @@ PREPARE_MAX_RETRIES = 5
 def prepare_job(self: Any, job_id: int) -> None:
     """Split a CSV job's stored source into parts, then queue the first submit.
 
-    An unreadable source, a broken CSV or any deterministic error (``api.DETERMINISTIC_ERRORS``:
+    An unreadable source, a broken CSV or any deterministic error (``service.DETERMINISTIC_ERRORS``:
     the same input fails the same way again) fails the job at once; any other error (database
     or storage hiccup) is retried, and after the last attempt the job is failed with the error,
     never left ``preparing``.
     """
     try:
-        api.prepare(job_id)
-    except api.DETERMINISTIC_ERRORS as exc:  # the same input fails again: never retried
+        service.prepare(job_id)
+    except service.DETERMINISTIC_ERRORS as exc:  # the same input fails again: never retried
         logger.exception("Voucherify job %s: preparing failed; failing the job", job_id)
         results.fail_job_by_id(
             job_id, _("Preparing the job failed: %(error)s") % {"error": f"{type(exc).__name__}: {exc}"}

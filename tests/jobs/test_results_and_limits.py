@@ -93,7 +93,7 @@ def test_prepare_fails_the_job_after_its_last_retry(sandbox, monkeypatch):
     def broken(job_id):
         raise RuntimeError("database hiccup")
 
-    monkeypatch.setattr(jobs.api, "prepare", broken)
+    monkeypatch.setattr(jobs.service, "prepare", broken)
     from django_voucherify.tasks.jobs import PREPARE_MAX_RETRIES, prepare_job
 
     prepare_job.apply(args=(job.pk,), retries=PREPARE_MAX_RETRIES)

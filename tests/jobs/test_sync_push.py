@@ -1,5 +1,5 @@
-"""``manage.py voucherify_sync``: each bulk request's async action is followed by a job that
-marks the pushed mirrors synced, or failed with Voucherify's reason."""
+"""``manage.py voucherify_sync``: the push is a job whose parts' async actions are followed to the
+end, marking the pushed mirrors synced, or failed with Voucherify's reason."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def push(kind: str, **options) -> Job:
     out = StringIO()
-    call_command("voucherify_sync", kind, no_progress=True, stdout=out, **options)
-    job_id = int(re.search(r"job #(\d+)", out.getvalue()).group(1))
+    call_command("voucherify_sync", kind, no_progress=True, no_wait=True, stdout=out, **options)
+    job_id = int(re.search(r"job id (\d+)", out.getvalue()).group(1))
     return runner.drive(Job.objects.get(pk=job_id), timeout=20)
 
 
@@ -30,9 +30,9 @@ def test_pushed_customers_are_marked_synced_and_refused_ones_failed(sandbox):
             Customer.objects.create(source_id=f"p-{i}", name=f"P {i}")
     assert set(Customer.objects.values_list("sync_state", flat=True)) == {SyncState.PENDING}
     out = StringIO()
-    call_command("voucherify_sync", "customers", no_progress=True, chunk_bytes=600, stdout=out)
+    call_command("voucherify_sync", "customers", no_progress=True, no_wait=True, chunk_bytes=600, stdout=out)
     job = Job.objects.get(kind=JobKind.PUSH_CUSTOMERS)
-    assert f"job #{job.pk}" in out.getvalue() and job.parts.count() > 1
+    assert f"job id {job.pk}" in out.getvalue() and job.parts.count() > 1
     queued = sandbox.state.extra["jobs"]
     first_action = job.parts.order_by("index").first().async_action_id
     queued[first_action]["payload"]["items"][0]["metadata"] = "not an object"
@@ -47,7 +47,7 @@ def test_pushed_customers_are_marked_synced_and_refused_ones_failed(sandbox):
 def test_rows_saved_after_they_were_read_stay_pending(sandbox):
     with muted():
         orders = [Order.objects.create(source_id=f"po-{i}", amount=100) for i in range(3)]
-    call_command("voucherify_sync", "orders", no_progress=True, stdout=StringIO())
+    call_command("voucherify_sync", "orders", no_progress=True, no_wait=True, stdout=StringIO())
     with muted():  # changed after the push read it: the pushed payload is stale for this one
         orders[0].amount = 200
         orders[0].save()

@@ -1,4 +1,4 @@
-"""Bulk push (chunking, resume, --since), pull, and the redrive command, on the in-process sandbox."""
+"""Bulk push (a job: chunking, resume, --since), pull, and the redrive command, on the in-process sandbox."""
 
 from __future__ import annotations
 
@@ -8,22 +8,27 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 import django_voucherify
-from django_voucherify.api.errors import ServerError
+from django_voucherify.api.batching import json_batches
+from django_voucherify.jobs import push as mirror_push
 from django_voucherify.models import (
     Customer,
+    Job,
+    JobState,
     Order,
     OrderItem,
     OutboxEntry,
     OutboxState,
-    SyncCheckpoint,
+    PartState,
     SyncState,
 )
-from django_voucherify.sync.bulk import chunks
+from django_voucherify.sandbox.jobs import JOBS
 from django_voucherify.tasks import deliver_outbox_entry
+from tests.support.jobs import FAST
+from tests.support.sandbox import options
 
 pytestmark = pytest.mark.django_db
 
@@ -41,6 +46,13 @@ def make_customers(n, prefix="b"):
         )
         for i in range(n)
     )
+
+
+@pytest.fixture
+def fast_jobs(sandbox):
+    """The push is a job: poll its async actions quickly."""
+    with options(sandbox, **FAST):
+        yield sandbox
 
 
 def wait_for_jobs(sandbox):
@@ -62,61 +74,89 @@ def bodies(sandbox, path):
 
 def test_chunks_respect_byte_and_item_limits():
     rows = [(i, {"source_id": f"s{i}", "pad": "x" * 90}) for i in range(1, 101)]
-    groups = list(chunks(rows, 1000))
+    groups = list(json_batches(rows, 1000))
     assert all(len(json.dumps(b).encode()) <= 1000 for _, b in groups)  # as the client sends it
     assert sum(len(b) for _, b in groups) == 100 and groups[-1][0] == 100
-    assert [len(b) for _, b in chunks(rows, 10**6, 30)] == [30, 30, 30, 10]
+    assert [len(b) for _, b in json_batches(rows, 10**6, 30)] == [30, 30, 30, 10]
 
 
-def test_push_customers_in_chunks_and_resume_after_interruption(sandbox):
+def test_push_customers_in_chunks_and_resume_after_interruption(fast_jobs, monkeypatch):
+    sandbox = fast_jobs
+    monkeypatch.setattr(mirror_push, "PAGE_SIZE", 7)  # keyset pages that cut across parts
     make_customers(60)
-    sent = bodies(sandbox, BULK)
+    sent = bodies(sandbox, BULK)  # the answered requests (a lost answer's body is not here)
+    applied: list[str] = []  # every item Voucherify applied, whatever happened to the answer
+    run_bulk = JOBS["bulk_update"]
+    monkeypatch.setitem(
+        JOBS,
+        "bulk_update",
+        lambda state, action, payload: (
+            applied.extend(i["source_id"] for i in payload["items"]),
+            run_bulk(state, action, payload),
+        ),
+    )
     chunk_bytes = 4000
+    # the first request is refused before it is processed: the part is sent again later
     sandbox.faults.add(path=BULK, method="POST", status=503, times=1, rate=1.0)
-    # the first request fails: nothing checkpointed yet
-    with pytest.raises(ServerError):
-        call_command("voucherify_sync", "customers", chunk_bytes=chunk_bytes, no_progress=True)
-    assert SyncCheckpoint.objects.get().last_pk == 0
-    # interrupt after two accepted chunks
     calls = {"n": 0}
 
-    def interrupt(ex):
+    def interrupt(ex):  # the third request is handled, but its answer lost: reconciled, not re-sent
         if ex.request.path == BULK:
             calls["n"] += 1
             if calls["n"] == 2:
-                sandbox.faults.add(path=BULK, method="POST", drop=True, times=1)
+                sandbox.faults.add(path=BULK, method="POST", drop=True, after=True, times=1)
 
     sandbox.response_listeners.append(interrupt)
-    with pytest.raises(Exception):
-        call_command("voucherify_sync", "customers", chunk_bytes=chunk_bytes, no_progress=True)
-    checkpoint = SyncCheckpoint.objects.get()
-    assert checkpoint.sent == sum(len(b) for b in sent[:2]) and not checkpoint.finished
+    # eager Celery sends the first part at commit; the command stops there (interrupted)
+    call_command("voucherify_sync", "customers", chunk_bytes=chunk_bytes, no_progress=True, no_wait=True)
+    job = Job.objects.get()
+    assert job.state == JobState.RUNNING and job.parts.filter(state=PartState.PENDING).exists()
     out = StringIO()
-    call_command("voucherify_sync", "customers", chunk_bytes=chunk_bytes, no_progress=True, stdout=out)
-    assert "resumed after pk" in out.getvalue()
-    pushed = [c["source_id"] for b in sent for c in b]
-    assert sorted(pushed) == sorted(Customer.objects.values_list("source_id", flat=True))  # each once
+    call_command(
+        "voucherify_sync", "customers", chunk_bytes=chunk_bytes, no_progress=True, here=True, stdout=out
+    )
+    assert "resuming" in out.getvalue() and Job.objects.count() == 1  # the same job, resumed
+    job.refresh_from_db()
+    assert job.state == JobState.DONE and (job.total_rows, job.done_count) == (60, 60), job.error
+    wait_for_jobs(sandbox)
+    assert sorted(applied) == sorted(Customer.objects.values_list("source_id", flat=True))  # each once
     assert all(len(json.dumps(b, separators=(",", ":")).encode()) < chunk_bytes for b in sent)
     per_row = len(json.dumps(Customer.objects.first().to_voucherify(), separators=(",", ":"))) + 1
-    assert len(sent) <= math.ceil(60 / ((chunk_bytes - 2) // (per_row + 4))) + 1
-    assert len(sent) < 60 / 5
-    wait_for_jobs(sandbox)
+    requests = job.parts.count()
+    assert requests <= math.ceil(60 / ((chunk_bytes - 2) // (per_row + 4))) + 1
+    assert requests < 60 / 5
     assert len(sandbox.state.customers) == 60
-    assert SyncCheckpoint.objects.get().finished
 
 
-def test_push_since_filter(sandbox):
+def test_a_mirror_too_large_for_one_request_is_a_failed_row_and_the_rest_is_pushed(fast_jobs):
+    make_customers(3)
+    Customer.objects.filter(source_id="b-00001").update(metadata={"pad": "x" * 5000})
+    out = StringIO()
+    with pytest.raises(CommandError, match="1 row"):
+        call_command(
+            "voucherify_sync", "customers", chunk_bytes=4000, no_progress=True, here=True, stdout=out
+        )
+    job = Job.objects.get()
+    assert job.state == JobState.DONE and (job.done_count, job.failed_count) == (2, 1)
+    assert "b-00001" in out.getvalue() and "over the 4000 byte limit" in out.getvalue()
+    states = dict(Customer.objects.values_list("source_id", "sync_state"))
+    assert states == {"b-00000": SyncState.SYNCED, "b-00001": SyncState.FAILED, "b-00002": SyncState.SYNCED}
+
+
+def test_push_since_filter(fast_jobs):
+    sandbox = fast_jobs
     make_customers(10)
     old = timezone.now() - timedelta(days=10)
     Customer.objects.update(updated_at=old)
     Customer.objects.filter(source_id__in=["b-00003", "b-00007"]).update(updated_at=timezone.now())
     sent = bodies(sandbox, BULK)
     since = (timezone.now() - timedelta(days=1)).date().isoformat()
-    call_command("voucherify_sync", "customers", since=since, no_progress=True, stdout=StringIO())
+    call_command("voucherify_sync", "customers", since=since, no_progress=True, here=True, stdout=StringIO())
     assert len(sent) == 1 and sorted(c["source_id"] for c in sent[0]) == ["b-00003", "b-00007"]
 
 
-def test_push_orders_in_imports_of_at_most_2000(sandbox):
+def test_push_orders_in_imports_of_at_most_2000(fast_jobs):
+    sandbox = fast_jobs
     cust = Customer.objects.bulk_create([Customer(source_id="buyer")])[0]
     orders = Order.objects.bulk_create(
         Order(source_id=f"o-{i}", amount=100 + i, customer=cust, status="PAID") for i in range(2001)
@@ -126,10 +166,10 @@ def test_push_orders_in_imports_of_at_most_2000(sandbox):
     )
     sent = bodies(sandbox, "/v1/orders/import")
     err = StringIO()
-    call_command("voucherify_sync", "orders", stdout=StringIO(), stderr=err)
+    call_command("voucherify_sync", "orders", here=True, stdout=StringIO(), stderr=err)
     assert [len(b) for b in sent] == [2000, 1]
     assert sent[0][0]["items"][0]["source_id"] == "p"
-    assert "2001/2001" in err.getvalue()  # the progress bar
+    assert "100% 2001 done" in err.getvalue()  # the progress bar
     wait_for_jobs(sandbox)
     assert len(sandbox.state.orders) == 2001
 

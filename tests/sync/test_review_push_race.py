@@ -19,7 +19,7 @@ def test_a_save_delivered_while_a_push_is_queued_is_sent_again_after_it(sandbox)
     sandbox.state.job_delay = 1.0  # Voucherify applies the bulk import later
     with muted():
         customer = Customer.objects.create(source_id="race-1", name="Old name")
-    call_command("voucherify_sync", "customers", no_progress=True, stdout=StringIO())
+    call_command("voucherify_sync", "customers", no_progress=True, no_wait=True, stdout=StringIO())
     customer.name = "New name"
     customer.save()  # delivered at once (eager), before the queued import is applied
     entry = OutboxEntry.objects.get(kind="customer", object_pk=str(customer.pk))
@@ -35,10 +35,10 @@ def test_a_save_delivered_while_a_push_is_queued_is_sent_again_after_it(sandbox)
     assert remote["name"] == "New name"
 
 
-def test_a_save_delivered_after_the_push_query_started_is_sent_again(sandbox):
-    """PostgreSQL: the push reads every chunk through one cursor opened at its start, so a row
-    of a later chunk saved (and delivered) while an earlier chunk was sent is pushed as it was
-    at the start, and the import lands after the delivery."""
+def test_a_save_delivered_after_the_push_read_it_is_sent_again(sandbox):
+    """The push reads every part when its job is created and sends them one after the other, so
+    a row of a later part saved (and delivered) while an earlier part was sent is pushed as it
+    was when read, and the import lands after the delivery."""
     from django_voucherify import client
     from django_voucherify.api.resources.customers import Customers
 
@@ -48,7 +48,7 @@ def test_a_save_delivered_after_the_push_query_started_is_sent_again(sandbox):
     real = Customers.bulk_update
     sent: list[int] = []
 
-    def bulk_update(self, items):  # between two chunks: the last customer is saved and delivered
+    def bulk_update(self, items):  # between two parts: the last customer is saved and delivered
         answer = real(self, items)
         if not sent:
             last = Customer.objects.get(pk=customers[-1].pk)
@@ -59,10 +59,12 @@ def test_a_save_delivered_after_the_push_query_started_is_sent_again(sandbox):
 
     Customers.bulk_update = bulk_update
     try:
-        call_command("voucherify_sync", "customers", no_progress=True, chunk_bytes=300, stdout=StringIO())
+        call_command(
+            "voucherify_sync", "customers", no_progress=True, no_wait=True, chunk_bytes=300, stdout=StringIO()
+        )
+        job = runner.drive(Job.objects.get(kind=JobKind.PUSH_CUSTOMERS), timeout=20)
     finally:
         Customers.bulk_update = real
     assert len(sent) > 1
-    job = runner.drive(Job.objects.get(kind=JobKind.PUSH_CUSTOMERS), timeout=20)
     assert job.state == JobState.DONE, job.error
     assert client.customers.get("race-c5")["name"] == "New"

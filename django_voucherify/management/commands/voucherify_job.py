@@ -22,15 +22,14 @@ when the job failed or some rows failed, so cron reports it.
 from __future__ import annotations
 
 import json
-import shutil
-import time
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from ... import jobs
 from ...models import Job
+from ._follow import FollowsJobs
 
 KINDS = (
     "import-vouchers",
@@ -73,7 +72,7 @@ def _json_arg(value: str | None) -> dict[str, Any]:
     return parsed
 
 
-class Command(BaseCommand):
+class Command(FollowsJobs):
     help = "Start a Voucherify bulk job (import, bulk update, export) and follow it to the end."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -89,19 +88,12 @@ class Command(BaseCommand):
             if kind.startswith("export"):
                 p.add_argument("--parameters", help="export parameters as a JSON object")
                 p.add_argument("--output", help="also copy the CSV to this path")
-            self._follow_options(p)
+            self.add_follow_options(p)
         for name in ("status", "wait"):
             p = sub.add_parser(name)
             p.add_argument("job_id", type=int)
-            self._follow_options(p)
+            self.add_follow_options(p)
         sub.add_parser("resume", help="queue again what unfinished jobs still need")
-
-    @staticmethod
-    def _follow_options(p: CommandParser) -> None:
-        p.add_argument("--no-wait", action="store_true", help="queue the job and exit")
-        p.add_argument("--here", action="store_true", help="run the steps in this process (no worker)")
-        p.add_argument("--timeout", type=float, default=3600.0)
-        p.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
         name = options["subcommand"]
@@ -114,19 +106,11 @@ class Command(BaseCommand):
                 raise CommandError(f"no job {options['job_id']}")
             if name == "status":
                 options["no_wait"] = True
-        elif options["here"] and not options["no_wait"]:
-            with jobs.queueing_paused():  # this process runs the steps: nothing goes to Celery
-                job = self._start(name, options)
-                self.stdout.write(f"started {job} (job id {job.pk})")
-                job = self._follow(job, options)
-            self._report(job, options)
+            if not options["no_wait"]:
+                job = self.follow(job, options)
+            self.report(job, options)
             return
-        else:
-            job = self._start(name, options)
-            self.stdout.write(f"started {job} (job id {job.pk})")
-        if not options["no_wait"]:
-            job = self._follow(job, options)
-        self._report(job, options)
+        self.start_and_follow(lambda: self._start(name, options), options)
 
     def _start(self, name: str, o: dict[str, Any]) -> Job:
         try:
@@ -152,46 +136,3 @@ class Command(BaseCommand):
             return starter(_json_file(o["path"]))
         except (jobs.CsvError, OSError, ValueError) as exc:
             raise CommandError(str(exc)) from None
-
-    def _follow(self, job: Job, o: dict[str, Any]) -> Job:
-        show = None if o["no_progress"] else self._progress_line
-        if o["here"]:
-            return jobs.drive(job, timeout=o["timeout"], progress=show)
-        deadline = time.monotonic() + o["timeout"]
-        while not job.is_finished and time.monotonic() < deadline:
-            time.sleep(1.0)  # a command, not a worker: waiting here is fine
-            job.refresh_from_db()
-            if show:
-                show(job)
-        return job
-
-    def _progress_line(self, job: Job) -> None:
-        width = 30
-        filled = job.progress * width // 100
-        line = (
-            f"{job} [{'#' * filled}{'.' * (width - filled)}] {job.progress}% "
-            f"{job.done_count} done, {job.failed_count} failed"
-        )
-        tty = self.stderr.isatty()
-        self.stderr.write(("\r" + line) if tty else line, ending="" if tty else "\n")
-
-    def _report(self, job: Job, o: dict[str, Any]) -> None:
-        self.stdout.write(
-            f"\n{job}: {job.state}, {job.done_count} done, {job.failed_count} failed of {job.total_rows} rows"
-        )
-        for row in (job.failed_rows or [])[:50]:
-            ident = row.get("code") or row.get("source_id") or ""
-            self.stdout.write(f"  row {row.get('row', '?')} {ident}: {row.get('reason', '')}")
-        shown = min(50, len(job.failed_rows or []))
-        if job.failed_count > shown:
-            self.stdout.write(f"  ... {job.failed_count - shown} more in the admin (CSV download)")
-        if job.result_file:
-            self.stdout.write(f"result file: {job.result_file.name}")
-            if o.get("output"):
-                with job.result_file.open("rb") as src, open(o["output"], "wb") as dst:
-                    shutil.copyfileobj(src, dst)
-                self.stdout.write(f"copied to {o['output']}")
-        if job.is_finished and (job.state == "failed" or job.failed_count):
-            raise CommandError(job.error or f"{job.failed_count} row(s) failed")
-        if not job.is_finished and not o["no_wait"]:
-            raise CommandError(f"{job} not finished after {o['timeout']} s (still {job.state})")

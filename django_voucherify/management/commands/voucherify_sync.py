@@ -1,17 +1,25 @@
-"""``manage.py voucherify_sync customers|orders``: push existing mirrors with the bulk endpoints."""
+"""``manage.py voucherify_sync customers|orders``: push existing mirrors as a bulk job.
+
+The push is a ``push_customers``/``push_orders`` job (:func:`django_voucherify.jobs.push_mirrors`),
+followed like any ``voucherify_job``: the command waits for the workers (``--no-wait`` only
+queues, ``--here`` runs the steps in this process) and exits 1 when rows failed. A push of the
+same kind and ``--since`` still unfinished (an interrupted ``--here`` run, or workers still at
+it) is followed instead of starting a second one, so re-running the command resumes it.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from ...jobs import PushFollower
-from ...sync.bulk import KINDS, push
-from ._progress import ProgressBar
+from ... import jobs
+from ...jobs.push import KINDS
+from ...models import Job
+from ._follow import FollowsJobs
 
 
 def parse_since(value: str) -> datetime:
@@ -25,41 +33,28 @@ def parse_since(value: str) -> datetime:
     return timezone.make_aware(dt) if timezone.is_naive(dt) else dt
 
 
-class Command(BaseCommand):
+class Command(FollowsJobs):
     help = (
         "Push existing customers (bulk update, chunks under 10 MB) or orders (import, chunks of "
-        "at most 2000) to Voucherify. Resumes after the last chunk accepted by an interrupted run."
+        "at most 2000) to Voucherify as a bulk job, and follow it. Re-running resumes an "
+        "unfinished push of the same kind instead of starting another."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("kind", choices=KINDS)
+        parser.add_argument("kind", choices=tuple(KINDS))
         parser.add_argument("--since", help="only rows changed since this ISO date/datetime")
-        parser.add_argument("--restart", action="store_true", help="ignore the saved checkpoint")
         parser.add_argument("--chunk-bytes", type=int, help="override VOUCHERIFY['BULK_CHUNK_BYTES']")
-        parser.add_argument("--no-progress", action="store_true")
+        self.add_follow_options(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         since = parse_since(options["since"]) if options["since"] else None
-        bar = None if options["no_progress"] else ProgressBar(self.stderr, options["kind"])
-        # Each accepted request's async action is followed by the jobs machinery (Celery), which
-        # marks the pushed mirrors synced, or failed with Voucherify's reason, once it is DONE.
-        follower = PushFollower(options["kind"], since)
-        try:
-            result = push(
-                options["kind"],
-                since=since,
-                restart=options["restart"],
-                chunk_bytes=options["chunk_bytes"],
-                progress=bar,
-                on_accepted=follower,
-            )
-        finally:
-            job = follower.finish()
-            if bar:
-                bar.close()
-        resumed = f" (resumed after pk {result.resumed_from})" if result.resumed_from else ""
-        self.stdout.write(
-            f"{result.sent} {options['kind']} pushed in {result.requests} request(s){resumed}; "
-            f"async actions: {', '.join(result.async_action_ids) or '-'}; "
-            f"followed by job #{job.pk} (manage.py voucherify_job status {job.pk})"
-        )
+
+        def start() -> Job:
+            unfinished = jobs.unfinished_push(options["kind"], since)
+            if unfinished is not None:
+                self.stdout.write(f"resuming {unfinished}, not finished yet")
+                jobs.resume(unfinished)  # queues only what is lost; with --here, drive runs it
+                return unfinished
+            return jobs.push_mirrors(options["kind"], since=since, chunk_bytes=options["chunk_bytes"])
+
+        self.start_and_follow(start, options)

@@ -11,7 +11,6 @@ import csv
 import json
 import logging
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime
 from typing import IO, Any
 
 from django.core.files import File
@@ -29,11 +28,12 @@ User = Any
 logger = logging.getLogger("django_voucherify.jobs")
 
 
-def _max_bytes() -> int:
+def max_bytes() -> int:
+    """``BULK_CHUNK_BYTES``: the size limit of one request body."""
     return conf.settings().bulk_chunk_bytes
 
 
-class _Rejects:
+class Rejects:
     """Collects rows refused locally into :class:`JobFailedRow` in batches (bounded memory)."""
 
     def __init__(self, job: Job) -> None:
@@ -90,16 +90,16 @@ def _create_json_job(
     check: Any = None,
 ) -> Job:
     params = dict(params or {})
-    budget = _max_bytes() - 1024 - _body_size([], params)  # the metadata goes into every body
+    budget = max_bytes() - 1024 - _body_size([], params)  # the metadata goes into every body
     if budget < 256:
         raise ValueError(
             _("The metadata alone (%(size)d bytes) leaves no room in a request under %(limit)d bytes.")
-            % {"size": _body_size([], params), "limit": _max_bytes()}
+            % {"size": _body_size([], params), "limit": max_bytes()}
         )
 
     with transaction.atomic():
         job = Job.objects.create(kind=kind, state=JobState.PREPARING, started_by=started_by, params=params)
-        rejects = _Rejects(job)
+        rejects = Rejects(job)
 
         def rows() -> Iterable[tuple[int, Any]]:
             for row, item in enumerate(items, start=1):
@@ -128,19 +128,27 @@ def _create_json_job(
             previous = last_row
         rejects.flush()
         JobPart.objects.bulk_create(parts)
-        _start(job, parts_rows=sum(p.row_count for p in parts), rejected=rejects.count)
+        start_job(job, parts_rows=sum(p.row_count for p in parts), rejected=rejects.count)
     return job
 
 
-def _start(job: Job, *, parts_rows: int, rejected: int) -> None:
+def start_job(job: Job, *, parts_rows: int, rejected: int, empty_is_done: bool = False) -> None:
+    """Turn a prepared job ``running`` and queue its parts once the transaction commits.
+
+    A job without parts fails (every row was refused), or, with ``empty_is_done`` and no row
+    refused, is done at once (a push with nothing to send).
+    """
     job.total_rows = parts_rows + rejected
     job.result = {**job.result, "rejected_count": rejected}
     job.state = JobState.RUNNING
     job.save()
     if not job.parts.exists():
-        from .results import fail_job
+        from .results import fail_job, refresh_job
 
-        fail_job(job, _("No row could be sent: every row was refused (see failed rows)."))
+        if empty_is_done and not rejected:
+            refresh_job(job.pk)
+        else:
+            fail_job(job, _("No row could be sent: every row was refused (see failed rows)."))
         return
     dispatch.after_commit_start(job)
 
@@ -372,7 +380,7 @@ def _split_into_parts(job: Job) -> None:
         saved.append(str(part_file.name))
         return str(part_file.name)
 
-    rejects = _Rejects(job)
+    rejects = Rejects(job)
     if not job.source_file:
         raise FileNotFoundError(2, "no source file")
     try:
@@ -383,10 +391,10 @@ def _split_into_parts(job: Job) -> None:
         raise
 
 
-def _split_and_record(job: Job, csv_kind: csvfiles.CsvKind, save: Any, rejects: _Rejects) -> None:
+def _split_and_record(job: Job, csv_kind: csvfiles.CsvKind, save: Any, rejects: Rejects) -> None:
     with transaction.atomic():  # a savepoint: a CsvError leaves no failed rows behind
         with job.source_file.open("rb") as stream:
-            split = csvfiles.split_csv(csv_kind, stream, _max_bytes(), save, rejects)
+            split = csvfiles.split_csv(csv_kind, stream, max_bytes(), save, rejects)
         rejects.flush()
         JobPart.objects.bulk_create(
             [
@@ -403,7 +411,7 @@ def _split_and_record(job: Job, csv_kind: csvfiles.CsvKind, save: Any, rejects: 
                 for i, p in enumerate(split.parts, start=1)
             ]
         )
-        _start(job, parts_rows=sum(p["rows"] for p in split.parts), rejected=split.failed_count)
+        start_job(job, parts_rows=sum(p["rows"] for p in split.parts), rejected=split.failed_count)
 
 
 def _export(
@@ -412,7 +420,7 @@ def _export(
     with transaction.atomic():
         job = Job.objects.create(kind=kind, state=JobState.PREPARING, started_by=started_by, params=params)
         JobPart.objects.create(job=job, index=1, payload=dict(parameters or {}))
-        _start(job, parts_rows=0, rejected=0)
+        start_job(job, parts_rows=0, rejected=0)
     return job
 
 
@@ -427,62 +435,3 @@ def export_voucher_transactions(
     """Export a gift or loyalty card's transactions to CSV (``job.result_file``)."""
     validation.check(validation.code_problem(code))
     return _export(JobKind.EXPORT_VOUCHER_TRANSACTIONS, parameters, started_by, {"code": code})
-
-
-class PushFollower:
-    """Follows the async actions of ``sync.bulk.push`` (mirror push) as one job.
-
-    Pass the instance as ``on_accepted``: each accepted request becomes a submitted part whose
-    poll marks the pushed mirrors ``synced`` (or ``failed`` with Voucherify's reason).
-    """
-
-    def __init__(self, kind: str, since: datetime | None = None, started_by: User | None = None) -> None:
-        job_kind = JobKind.PUSH_CUSTOMERS if kind == "customers" else JobKind.PUSH_ORDERS
-        from django.utils import timezone
-
-        self._now = timezone.now
-        self.since = since
-        self.read_before = timezone.now()  # rows of the next chunk are read after this instant
-        # PREPARING until finish(): a part finishing early must not end the job before the
-        # push has sent its last chunk.
-        self.job = Job.objects.create(
-            kind=job_kind,
-            state=JobState.PREPARING,
-            started_by=started_by,
-            params={"since": since.isoformat() if since else None},
-        )
-        self.index = 0
-
-    def __call__(self, after_pk: int, last_pk: int, rows: int, async_action_id: str | None) -> None:
-        self.index += 1
-        window = {
-            "after_pk": after_pk,
-            "last_pk": last_pk,
-            "read_before": self.read_before.isoformat(),
-            "since": self.since.isoformat() if self.since else None,
-        }
-        state = PartState.SUBMITTED if async_action_id else PartState.DONE
-        part = JobPart.objects.create(
-            job=self.job,
-            index=self.index,
-            payload=window,
-            row_count=rows,
-            state=state,
-            async_action_id=async_action_id or "",
-            submitted_at=self._now(),
-        )
-        Job.objects.filter(pk=self.job.pk).update(
-            total_rows=self.job.total_rows + rows, async_action_id=async_action_id or ""
-        )
-        self.job.total_rows += rows
-        self.read_before = self._now()
-        if async_action_id:
-            dispatch.poll_later(part)
-
-    def finish(self) -> Job:
-        from .results import refresh_job
-
-        Job.objects.filter(pk=self.job.pk, state=JobState.PREPARING).update(state=JobState.RUNNING)
-        refresh_job(self.job.pk)  # a push with nothing to send ends here
-        self.job.refresh_from_db()
-        return self.job

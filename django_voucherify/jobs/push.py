@@ -1,0 +1,216 @@
+"""Pushing the customer and order mirrors to Voucherify: an ordinary job of kind
+``push_customers`` / ``push_orders``.
+
+:func:`push_mirrors` builds the parts from the mirrors (all, or those changed since a time):
+rows are read in primary-key order by keyset pagination (pages of :data:`PAGE_SIZE`, no cursor
+held open), grouped into bodies under ``BULK_CHUNK_BYTES`` (orders also at most 2000 per
+import) and written as parts as they fill, so memory holds one page and one part. Everything is
+written in the transaction that creates the job: a crash while building leaves no job. The
+runner then submits each part (customers: ``bulk_update``, orders: ``import_json``) and follows
+its async action like any other job's part: never sent twice, an interrupted submit reconciled.
+
+When a part ends, :func:`part_finished` marks its mirrors (``synced``, or ``failed`` with
+Voucherify's reason) and sends again the rows whose own delivery the import may have
+overwritten.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from itertools import islice
+from typing import Any
+
+from django.db import transaction
+from django.db.models import CharField, Q
+from django.db.models.functions import Cast
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ..api.batching import encoded_size, json_batches
+from ..api.resources.orders import MAX_ORDERS_PER_IMPORT
+from ..models import Customer, Job, JobFailedRow, JobKind, JobPart, JobState, Order, PartState, SyncState
+from ..models.jobs import FINAL_JOB_STATES
+from .service import Rejects, User, max_bytes, start_job
+
+logger = logging.getLogger("django_voucherify.jobs")
+
+#: The mirrors a push can send, by the name the command takes.
+KINDS: dict[str, tuple[JobKind, type[Customer] | type[Order]]] = {
+    "customers": (JobKind.PUSH_CUSTOMERS, Customer),
+    "orders": (JobKind.PUSH_ORDERS, Order),
+}
+PUSH_KINDS = frozenset(kind for kind, _model in KINDS.values())
+#: Mirrors read per query while building the parts.
+PAGE_SIZE = 2000
+#: Source ids per ``IN (...)`` when marking a part's rows (a part can hold tens of thousands).
+IDS_PER_QUERY = 1000
+
+
+def push_mirrors(
+    kind: str,
+    *,
+    since: datetime | None = None,
+    chunk_bytes: int | None = None,
+    started_by: User | None = None,
+) -> Job:
+    """Start a push of every ``kind`` mirror ("customers" or "orders"), or of those changed since
+    ``since``; returns the job. The work is queued when the current transaction commits."""
+    job_kind, model = _kind(kind)
+    budget = int(chunk_bytes or max_bytes())
+    max_items = MAX_ORDERS_PER_IMPORT if model is Order else None
+    with transaction.atomic():
+        job = Job.objects.create(
+            kind=job_kind,
+            state=JobState.PREPARING,
+            started_by=started_by,
+            params={"since": since.isoformat() if since else None},
+        )
+        rejects = Rejects(job)
+        sent = 0
+        payloads = _fitting(_mirrors(model, since), budget, rejects)
+        for index, (_last, batch) in enumerate(json_batches(payloads, budget, max_items), start=1):
+            JobPart.objects.create(
+                job=job,
+                index=index,
+                payload=batch,
+                first_row=sent + 1,
+                row_count=len(batch),
+                size_bytes=encoded_size(batch),
+            )
+            sent += len(batch)
+        rejects.flush()
+        start_job(job, parts_rows=sent, rejected=rejects.count, empty_is_done=True)
+    return job
+
+
+def unfinished_push(kind: str, since: datetime | None = None) -> Job | None:
+    """The push of ``kind`` (same ``since``) still running, if any: pushing the same rows a
+    second time while it runs would only send them twice."""
+    job_kind, _model = _kind(kind)
+    return (
+        Job.objects.filter(kind=job_kind, params__since=since.isoformat() if since else None)
+        .exclude(state__in=FINAL_JOB_STATES)
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def _kind(kind: str) -> tuple[JobKind, type[Customer] | type[Order]]:
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {tuple(KINDS)}, not {kind!r}")
+    return KINDS[kind]
+
+
+def _mirrors(model: type[Customer] | type[Order], since: datetime | None) -> Iterator[Any]:
+    """Every mirror in pk order, a page per query (keyset: each page starts after the last pk)."""
+    qs: Any = model.objects.order_by("pk")
+    if model is Order:
+        qs = qs.select_related("customer").prefetch_related("items")
+    if since:
+        qs = qs.filter(updated_at__gte=since)
+    last_pk = 0
+    while page := list(qs.filter(pk__gt=last_pk)[:PAGE_SIZE]):
+        yield from page
+        last_pk = page[-1].pk
+
+
+def _fitting(mirrors: Iterable[Any], budget: int, rejects: Rejects) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(pk, body)`` of each mirror whose body fits in a request; the others are failed rows
+    of the job and their mirror ``failed`` (no request could ever carry them)."""
+    for mirror in mirrors:
+        body = mirror.to_voucherify()
+        size = encoded_size(body)
+        if size + 4 <= budget:  # "[" + body + "]", and json_batches' room for a separator
+            yield mirror.pk, body
+            continue
+        reason = _("%(size)d bytes alone, over the %(limit)d byte limit of one request.") % {
+            "size": size,
+            "limit": budget,
+        }
+        rejects({"source_id": mirror.source_id, "reason": reason})
+        type(mirror).objects.filter(pk=mirror.pk).update(sync_state=SyncState.FAILED, last_error=reason)
+
+
+def part_finished(part: JobPart, state: str) -> None:
+    """After a push part's async action ended: mark its mirrors, send again what it may have
+    overwritten. Other kinds: nothing."""
+    if part.job.kind not in PUSH_KINDS:
+        return
+    if state == PartState.DONE:
+        mark_pushed(part)
+    resend_overwritten(part)  # a failed import may have applied some rows too
+
+
+def _source_id_slices(part: JobPart) -> Iterator[list[str]]:
+    ids = (str(body["source_id"]) for body in part.payload or [])
+    while chunk := list(islice(ids, IDS_PER_QUERY)):
+        yield chunk
+
+
+def mark_pushed(part: JobPart) -> int:
+    """After a push part's async action is DONE: its rows are ``synced``, the failed ones
+    ``failed`` with Voucherify's reason; returns how many are ``synced``.
+
+    Rows saved after the push began reading (``updated_at`` later than the job's creation) are
+    left as they are: the part may hold an older state, and their own outbox entry sends them.
+    Residual race: ``updated_at`` is stamped before its transaction commits, so a save stamped
+    just before the job began but committed after its row was read is marked ``synced`` with the
+    older state sent; its outbox entry, delivered after the job began, is sent again by
+    :func:`resend_overwritten`, which puts it right.
+    """
+    _job_kind, model = _kind_of(part)
+    read_from = part.job.created_at
+    now = timezone.now()
+    failures = {r.source_id: r for r in JobFailedRow.objects.filter(part=part).exclude(source_id="")}
+    synced = 0
+    for ids in _source_id_slices(part):
+        rows = model.objects.filter(source_id__in=ids, updated_at__lte=read_from)
+        for source_id in failures.keys() & set(ids):
+            row = failures[source_id]
+            rows.filter(source_id=source_id).update(
+                sync_state=SyncState.FAILED,
+                last_error=row.reason[:2000],
+                last_error_key=row.key[:100],
+                last_request_id=part.async_action_id,
+            )
+        synced += rows.exclude(source_id__in=list(failures)).update(
+            sync_state=SyncState.SYNCED, synced_at=now, last_error="", last_error_key="", last_request_id=""
+        )
+    return synced
+
+
+def resend_overwritten(part: JobPart) -> int:
+    """After a push part's async action ended: send again, through the outbox, every row of the
+    part whose own delivery may have been overwritten by it; returns how many.
+
+    Voucherify applies a bulk import later than it accepts it, and a part is sent after it was
+    read (parts are read when the job is created and go one after the other). A row saved after
+    that read is delivered by its outbox entry at once, maybe BEFORE the import is applied,
+    which then puts the older state back while the entry says ``synced``. So every entry of the
+    part's rows delivered since the job began, or being delivered now, gets a new version
+    (``record_change``): it is sent once more, after the import.
+    """
+    from ..models import OutboxEntry, OutboxState
+    from ..sync.outbox import record_change
+
+    _job_kind, model = _kind_of(part)
+    count = 0
+    for ids in _source_id_slices(part):
+        in_part = model.objects.filter(source_id__in=ids)
+        entries = OutboxEntry.objects.filter(
+            kind=model.sync_kind,
+            object_pk__in=in_part.annotate(text_pk=Cast("pk", CharField())).values("text_pk"),
+        ).filter(Q(delivered_at__gte=part.job.created_at) | Q(state=OutboxState.IN_PROGRESS))
+        pks = list(entries.values_list("object_pk", flat=True))
+        for obj in model.objects.filter(pk__in=pks):
+            with transaction.atomic():
+                count += record_change(obj) is not None
+    if count:
+        logger.info("Mirror push part %s: %s rows delivered meanwhile are sent again", part.pk, count)
+    return count
+
+
+def _kind_of(part: JobPart) -> tuple[JobKind, type[Customer] | type[Order]]:
+    return next((k, m) for k, m in KINDS.values() if k == part.job.kind)
