@@ -56,6 +56,7 @@ __all__ = [
     "Problem",
     "VoucherifySettings",
     "get_settings",
+    "option",
     "problems",
     "raw_settings",
     "settings",
@@ -64,6 +65,9 @@ __all__ = [
 SETTING_NAME = "VOUCHERIFY"
 
 _cache: VoucherifySettings | None = None
+#: Bumped by every change of ``VOUCHERIFY``: a snapshot read before a change is never cached
+#: after it (a thread that read the old dict while another overrode it must not store it).
+_generation = 0
 
 
 def raw_settings() -> dict[str, Any]:
@@ -148,8 +152,28 @@ def settings() -> VoucherifySettings:
     global _cache
     conf = _cache
     if conf is None:
-        conf = _cache = _read()
+        generation = _generation
+        conf = _read()
+        if generation == _generation:  # no change while reading: this snapshot is current
+            _cache = conf
     return conf
+
+
+def option(name: str) -> Any:
+    """One option, checked against its own row only: for the save path.
+
+    A ``post_save`` receiver must not fail a shop's save (its own views, its imports) because
+    an unrelated option is wrong (a checkout bound, a rule over several options that the
+    system checks report and a shop may have silenced). Only this option's own problem raises.
+    """
+    conf = _cache
+    row = BY_NAME[name]
+    if conf is not None:
+        return getattr(conf, row.field)
+    value = raw_settings()[name]
+    for problem in option_problems({name: value}, (row,)):
+        raise _refuse(problem)
+    return _typed(row, value)
 
 
 def get_settings() -> VoucherifySettings:
@@ -162,8 +186,9 @@ def get_settings() -> VoucherifySettings:
 
 
 def _forget(setting: str, **kwargs: Any) -> None:
-    global _cache
+    global _cache, _generation
     if setting == SETTING_NAME:
+        _generation += 1
         _cache = None
 
 

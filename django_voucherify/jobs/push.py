@@ -167,7 +167,8 @@ def mark_pushed(part: JobPart) -> int:
     synced = 0
     for ids in _source_id_slices(part):
         rows = model.objects.filter(source_id__in=ids, updated_at__lte=read_from)
-        for source_id in failures.keys() & set(ids):
+        refused_here = failures.keys() & set(ids)  # only this slice's: a NOT IN of every failure
+        for source_id in refused_here:  # of the part per slice would grow without bound
             row = failures[source_id]
             rows.filter(source_id=source_id).update(
                 sync_state=SyncState.FAILED,
@@ -175,7 +176,7 @@ def mark_pushed(part: JobPart) -> int:
                 last_error_key=row.key[:100],
                 last_request_id=part.async_action_id,
             )
-        synced += rows.exclude(source_id__in=list(failures)).update(
+        synced += rows.exclude(source_id__in=list(refused_here)).update(
             sync_state=SyncState.SYNCED, synced_at=now, last_error="", last_error_key="", last_request_id=""
         )
     return synced

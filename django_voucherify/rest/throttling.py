@@ -36,6 +36,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
 from .. import conf
+from ..api.errors import VoucherifyError
 from ..checkout.errors import CheckoutError, CodesRefused
 
 DEFAULT_RATES = {
@@ -228,7 +229,7 @@ class UnknownCodesBudget:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         if isinstance(exc, CodesRefused):
             self.settle(self.reserved if exc.key in UNKNOWN_CODE_KEYS else 0)
-        elif isinstance(exc, CheckoutError):
+        elif isinstance(exc, CheckoutError | VoucherifyError):  # nothing said about the codes
             self.settle(0)
 
     def wait(self) -> float | None:

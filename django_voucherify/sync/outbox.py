@@ -53,7 +53,7 @@ def record_change(instance: Model, action: str = OutboxAction.UPSERT) -> int | N
     Call inside the transaction that changed ``instance``. Does nothing (returns None) when
     ``SYNC_ENABLED`` is false.
     """
-    if not conf.settings().sync_enabled:
+    if not conf.option("SYNC_ENABLED"):
         return None
     kind = str(getattr(instance, "sync_kind", "")) or instance._meta.model_name or ""
     db = router.db_for_write(OutboxEntry, instance=instance)

@@ -34,7 +34,7 @@ def _mirror_saved(sender: type[Any], instance: Customer | Order, raw: bool = Fal
 def _customer_deleted(sender: type[Any], instance: Customer, **kwargs: Any) -> None:
     if is_muted():
         return
-    permanent = getattr(instance, ERASE_MARK, False) or conf.settings().sync_permanent_delete
+    permanent = getattr(instance, ERASE_MARK, False) or conf.option("SYNC_PERMANENT_DELETE")
     record_change(instance, OutboxAction.ERASE if permanent else OutboxAction.DELETE)
 
 
