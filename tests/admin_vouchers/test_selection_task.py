@@ -45,7 +45,12 @@ def sent(monkeypatch):
     return calls
 
 
-def test_a_worker_registers_the_admin_task_and_the_old_names():
+@pytest.mark.parametrize(
+    "settings_module",
+    ["tests.sync.worker_settings", "tests.admin_vouchers.simple_admin_worker_settings"],
+    ids=["admin autodiscovered", "SimpleAdminConfig"],
+)
+def test_a_worker_registers_the_admin_task_and_the_old_names(settings_module):
     # What `celery -A tests.sync.celery_app worker` does before it consumes: Django's fixup runs
     # django.setup() (admin autodiscovery), then the task modules are imported.
     script = (
@@ -54,7 +59,7 @@ def test_a_worker_registers_the_admin_task_and_the_old_names():
         "app.loader.import_default_modules()\n"
         "print(json.dumps(sorted(app.tasks)))\n"
     )
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.sync.worker_settings", "CELERY_SKIP_CHECKS": "1"}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings_module, "CELERY_SKIP_CHECKS": "1"}
     out = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     )
