@@ -29,7 +29,7 @@ def _roll_back_canceled_order(sender: Any, instance: Any, raw: bool = False, **k
 
     if raw or instance.status != OrderStatus.CANCELED:
         return
-    from .checkout.rollback import rollback_order
+    from .checkout import rollback_order
     from .models.ledger import CheckoutRedemption
 
     if CheckoutRedemption.objects.live().filter(order_source_id=instance.source_id).exists():

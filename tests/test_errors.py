@@ -22,7 +22,7 @@ OUTSIDE = ("django_voucherify.sandbox", "django_voucherify.migrations")
 
 #: Control flow inside one module, caught there and never raised out of it to a shop's code.
 INTERNAL = {
-    "django_voucherify.checkout.sender.SendDeadlinePassed",
+    "django_voucherify.checkout.redeem.SendDeadlinePassed",
     "django_voucherify.sync.delivery.LeaseExpiring",
     "django_voucherify.sync.delivery.WaitingForDeletion",
     "django_voucherify.jobs.csvfiles.RowTooLong",

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from django_voucherify.checkout import payloads
+from django_voucherify.checkout import cart
 from django_voucherify.checkout.errors import InvalidCheckoutInput
 from django_voucherify.models import Customer, OutboxEntry
 from django_voucherify.sync import registry
@@ -32,7 +32,7 @@ def linked():
 @pytest.mark.parametrize("source_id", ["user\u200b1", "user\u202e1", "user\x1b1", "LONG", " user-1"])
 def test_the_registry_refuses_the_source_ids_checkout_refuses(linked, source_id):
     with pytest.raises(InvalidCheckoutInput):
-        payloads.order_source_id({"source_id": source_id.replace("LONG", "u" * 201)})
+        cart.order_source_id_of({"source_id": source_id.replace("LONG", "u" * 201)})
     with pytest.raises(InvalidInput, match="source_id"), transaction.atomic():
         linked.objects.create(username="a", last_name=source_id)
     assert not Customer.objects.exists() and not OutboxEntry.objects.exists()

@@ -21,7 +21,7 @@ import django_voucherify
 from django_voucherify import validation
 from django_voucherify.admin.voucher_actions import change_description
 from django_voucherify.admin.vouchers import VoucherAdmin
-from django_voucherify.checkout import messages
+from django_voucherify.checkout.errors import message_for, message_for_error, unavailable_message
 from django_voucherify.models import Voucher
 from django_voucherify.vouchers.actions import Action
 
@@ -197,16 +197,16 @@ def test_a_catalog_ships() -> None:
 
 def test_checkout_messages_in_german() -> None:
     with translation.override("de"):
-        assert messages.message_for("voucher_expired") == "Dieser Code ist abgelaufen."
-        assert messages.message_for("quantity_exceeded") == "Dieser Code wurde bereits vollständig eingelöst."
-        assert messages.message_for("no_such_key") == "Dieser Code kann nicht verwendet werden."
-        assert messages.message_for_error({"key": "missing_customer"}) == (
+        assert message_for("voucher_expired") == "Dieser Code ist abgelaufen."
+        assert message_for("quantity_exceeded") == "Dieser Code wurde bereits vollständig eingelöst."
+        assert message_for("no_such_key") == "Dieser Code kann nicht verwendet werden."
+        assert message_for_error({"key": "missing_customer"}) == (
             "missing_customer",
             "Bitte melden Sie sich an, um diesen Code zu verwenden.",
         )
-        assert messages.unavailable_message().startswith("Gutscheine können gerade nicht geprüft werden.")
+        assert unavailable_message().startswith("Gutscheine können gerade nicht geprüft werden.")
     with translation.override("en"):
-        assert messages.message_for("voucher_expired") == "This code has expired."
+        assert message_for("voucher_expired") == "This code has expired."
 
 
 def test_admin_and_validation_messages_in_german() -> None:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from django_voucherify import validation
 from django_voucherify.admin.voucher_forms import VoucherForm
-from django_voucherify.checkout import payloads
+from django_voucherify.checkout import cart
 from django_voucherify.checkout.errors import InvalidCheckoutInput
 from django_voucherify.jobs import csvfiles
 from django_voucherify.jobs import service as jobs_service
@@ -26,7 +26,7 @@ texts = st.one_of(st.text(tricky, max_size=12), st.text(max_size=120)).map(str.s
 
 def _checkout_accepts(code: str) -> bool:
     try:
-        payloads.redeemables([code])
+        cart.redeemables([code])
     except InvalidCheckoutInput:
         return False
     return True
@@ -80,7 +80,7 @@ def test_every_door_accepts_exactly_the_codes_the_validator_accepts(code):
 
 def _order_accepts(source_id: str) -> bool:
     try:
-        payloads.order_source_id({"source_id": source_id})
+        cart.order_source_id_of({"source_id": source_id})
     except InvalidCheckoutInput:
         return False
     return True
@@ -148,6 +148,6 @@ def test_rest_and_checkout_keep_no_copy_of_the_rules():
 
     from django_voucherify.rest import serializers
 
-    for module in (payloads, serializers):
+    for module in (cart, serializers):
         source = inspect.getsource(module)
         assert "unicodedata" not in source and "FORBIDDEN_CATEGORIES" not in source

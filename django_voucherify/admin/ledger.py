@@ -12,7 +12,7 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from ..checkout.rollback import request_rollback
+from ..checkout import request_rollback
 from ..models.ledger import CheckoutRedemption, LedgerState
 
 CONFIRM_TEMPLATE = "admin/django_voucherify/checkoutredemption/rollback_confirmation.html"

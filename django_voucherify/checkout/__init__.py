@@ -7,12 +7,35 @@ tasks are thin shells over them::
 
     result = checkout.validate(["SPRING20"], {"source_id": "ORD-1", "amount": 5000}, "user-7")
     paid = checkout.redeem_then_pay(["SPRING20"], order, charge_card, customer="user-7")
+
+One module per step, each importing only those listed above it (the chain's step bodies in
+``schedule`` call rollback and reconcile at run time):
+
+- ``errors``: what can go wrong, and the customer-facing message for each Voucherify key.
+- ``cart``: what goes in (codes, order, customer: the request body), what comes out (results,
+  totals), and the client it goes through (checkout's short timeout).
+- ``validate``: :func:`validate`, and the outage policy every step follows.
+- ``ledger``: what the steps write on their ledger row, each transition under the row's lock.
+- ``schedule``: a row's background work: its task chain, the retry policy (only here), the
+  bodies of the chain's steps (which call rollback and reconcile).
+- ``rollback``: :func:`rollback`, :func:`request_rollback`, :func:`rollback_order`.
+- ``redeem``: :func:`redeem` (sent once, never after its deadline), :func:`redeem_then_pay`.
+- ``reconcile``: :func:`reconcile` of unknown outcomes, and the late check.
+
+Names, the same in every step: ``order`` is the shop's order as given (the ``Order`` mirror or
+a mapping) and ``order_source_id`` its id (the ``source_id`` Voucherify knows it by, and the
+ledger's one-live-row-per-order key, ``CheckoutRedemption.order_source_id``); likewise
+``customer`` and ``customer_source_id``. (The row's ``order`` / ``order_id`` fields are its link
+to the ``Order`` mirror, set when a mirror was given.) A ledger row is ``row`` (a
+``CheckoutRedemption``) and ``ledger_id`` its primary key; the public services take either as
+``ledger``.
 """
 
 from __future__ import annotations
 
 # The functions are bound after their modules are imported, so ``checkout.validate`` is the
 # function, not the submodule of the same name.
+from .cart import CodeResult, Redeemable, RedeemOutcome, Totals, ValidationOutcome
 from .errors import (
     AlreadyRedeemed,
     CheckoutError,
@@ -21,11 +44,8 @@ from .errors import (
     InvalidCheckoutInput,
     RollbackFailed,
 )
-from .flow import PaidCheckout, redeem_then_pay
-from .payloads import Redeemable
 from .reconcile import reconcile
-from .redeem import redeem
-from .results import CodeResult, RedeemOutcome, Totals, ValidationOutcome
+from .redeem import PaidCheckout, redeem, redeem_then_pay
 from .rollback import request_rollback, rollback, rollback_order
 from .validate import validate
 

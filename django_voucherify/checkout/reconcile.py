@@ -32,9 +32,9 @@ from ..api.client import VoucherifyClient
 from ..api.errors import VoucherifyError
 from ..models.ledger import REFERENCE_METADATA_KEY, CheckoutRedemption, LedgerState
 from ..models.orders import Order, OrderStatus
-from . import records
-from .messages import message_for
-from .rollback import request_rollback
+from .errors import message_for
+from .ledger import apply_failure, apply_redeem_response, locked_update, request_rollback_on
+from .rollback import ledger_id_of, request_rollback
 
 logger = logging.getLogger("django_voucherify.checkout")
 
@@ -55,7 +55,7 @@ class Found:
         return bool(self.successes or self.parent)
 
     def as_redeem_response(self) -> dict[str, Any]:
-        """The redeem answer these redemptions amount to (for ``records.apply_redeem_response``);
+        """The redeem answer these redemptions amount to (for :func:`.ledger.apply_redeem_response`);
         only for an attempt that :attr:`redeemed`."""
         children = sorted(self.successes, key=lambda c: str(c.get("date") or ""))
         response: dict[str, Any] = {
@@ -148,8 +148,8 @@ def reconcile(
     """
     from .. import get_client
 
-    pk = ledger if isinstance(ledger, int) else ledger.pk
-    row = CheckoutRedemption.objects.get(pk=pk)
+    ledger_id = ledger_id_of(ledger)
+    row = CheckoutRedemption.objects.get(pk=ledger_id)
     now = now or timezone.now()
     if row.state == LedgerState.PENDING and not caller_gone(row, now):
         return row
@@ -167,7 +167,7 @@ def reconcile(
             return True
         was_pending = r.state == LedgerState.PENDING
         if settled:
-            records.apply_redeem_response(r, found.as_redeem_response())
+            apply_redeem_response(r, found.as_redeem_response())
             if was_pending and keep_for_paid_order:
                 r.needs_attention = True
                 r.attention_reason = (
@@ -175,12 +175,12 @@ def reconcile(
                     "marked paid: check the amount charged"
                 )
             elif was_pending:
-                records.request_rollback_on(r, CALLER_GONE_ROLLBACK_REASON)
+                request_rollback_on(r, CALLER_GONE_ROLLBACK_REASON)
         elif found.failures:  # a refused request is final: it was answered
             code = str(found.failures[0].get("failure_code") or "")
-            records.apply_failure(r, LedgerState.FAILED, code, message_for(code), None)
+            apply_failure(r, LedgerState.FAILED, code, message_for(code), None)
         elif grace_over:
-            records.apply_failure(
+            apply_failure(
                 r,
                 LedgerState.FAILED,
                 "not_redeemed",
@@ -190,7 +190,7 @@ def reconcile(
             r.late_check_at = now + timedelta(seconds=conf.settings().checkout_late_check_after)
         return True
 
-    row = records.locked_update(pk, settle)
+    row = locked_update(ledger_id, settle)
     logger.info("Voucherify checkout: reconciled ledger row %s -> %s", row.pk, row.state)
     if row.rollback_pending and roll_back:
         row = request_rollback(row, row.rollback_reason, client=api)
@@ -221,8 +221,8 @@ def late_check(
     """
     from .. import get_client
 
-    pk = ledger if isinstance(ledger, int) else ledger.pk
-    row = CheckoutRedemption.objects.get(pk=pk)
+    ledger_id = ledger_id_of(ledger)
+    row = CheckoutRedemption.objects.get(pk=ledger_id)
     now = now or timezone.now()
     if row.state != LedgerState.FAILED or row.late_check_at is None or row.late_check_at > now:
         return row
@@ -238,16 +238,16 @@ def late_check(
         if not landed:
             return True
         failure = f"{r.last_error_key}: {r.last_error}"
-        records.apply_redeem_response(r, found.as_redeem_response())
+        apply_redeem_response(r, found.as_redeem_response())
         r.state = LedgerState.ORPHANED
         r.needs_attention = True
         r.attention_reason = (
             f"redeem processed by Voucherify after being marked failed ({failure}); found by the late check"
         )[:200]
-        records.request_rollback_on(r, LATE_LANDING_ROLLBACK_REASON)
+        request_rollback_on(r, LATE_LANDING_ROLLBACK_REASON)
         return True
 
-    row = records.locked_update(pk, settle)
+    row = locked_update(ledger_id, settle)
     if row.state == LedgerState.ORPHANED:
         logger.error(
             "Voucherify checkout: ledger row %s was concluded not redeemed, but Voucherify "
@@ -258,7 +258,3 @@ def late_check(
     if row.rollback_pending and roll_back:
         row = request_rollback(row, row.rollback_reason, client=api)
     return row
-
-
-def is_settled(row: CheckoutRedemption) -> bool:
-    return row.state not in (LedgerState.UNKNOWN, LedgerState.PENDING)

@@ -1,18 +1,38 @@
-"""``redeem(codes, order, customer)``: redeem 1 to 30 codes for an order, exactly once.
+"""``redeem(codes, order, customer)``: redeem 1 to 30 codes for an order, exactly once; and
+``redeem_then_pay``, the common "redeem, then charge payment" flow.
 
 Flow 3 of the design guide::
 
     ledger row PENDING (committed; unique per order) -> POST /v1/redemptions (sent once, never
-    retried) -> ledger SUCCEEDED | FAILED | UNKNOWN (reconciled by reading redemptions back)
+    retried, never after its deadline) -> ledger SUCCEEDED | FAILED | UNKNOWN (reconciled by
+    reading redemptions back)
+
+**The send deadline.** Reconciliation concludes "not redeemed" from an empty redemption list once
+``CHECKOUT_RECONCILE_GRACE`` has passed since the ledger row was written. That conclusion is
+only safe if no request for the row can still reach Voucherify afterwards. The connect and read
+timeouts bound the network, but not what happens before the first byte leaves: DNS resolution
+(not bounded by the connect timeout), a pool wait, GC, a paused container. So the body is handed
+to the HTTP stack as a :class:`DeadlineBody` that checks the deadline when the stack reads it,
+which is after DNS and the connect and immediately before the bytes go out. Past the deadline it
+refuses to give any byte: the server gets headers with a ``Content-Length`` and no body, and the
+connection is closed; an incomplete request is never processed.
+
+The body also records whether any byte was handed out, so the caller knows for certain whether
+an unexpected failure happened before the request could have left (safe to mark FAILED) or after
+(outcome unknown).
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Generic, TypeVar
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext
 
 from .. import conf
@@ -20,14 +40,19 @@ from ..api.client import VoucherifyClient
 from ..api.errors import APIError, TransportError, VoucherifyError
 from ..models.ledger import CheckoutRedemption, LedgerState
 from ..models.orders import Order
-from . import payloads, records, sender
-from .client import checkout_client
-from .errors import AlreadyRedeemed, CheckoutUnavailable, CodesRefused
-from .messages import message_for, unavailable_message
-from .outage import is_outage, is_shop_side, proceeds_without_discount, redeem_may_have_happened
-from .results import RedeemOutcome, Totals
+from . import cart, schedule
+from .cart import RedeemOutcome, Totals, checkout_client
+from .errors import AlreadyRedeemed, CheckoutUnavailable, CodesRefused, message_for, unavailable_message
+from .ledger import (
+    apply_failure,
+    apply_redeem_response,
+    locked_update,
+    redeem_answer_problem,
+    redemption_ids_of,
+    request_rollback_on,
+)
 from .rollback import request_rollback
-from .schedule import schedule_reconcile
+from .validate import is_outage, is_shop_side, proceeds_without_discount, redeem_may_have_happened
 
 logger = logging.getLogger("django_voucherify.checkout")
 
@@ -35,16 +60,16 @@ UNKNOWN_ROLLBACK_REASON = "outcome unknown at checkout: discount not honoured"
 
 
 def redeem(
-    codes: Sequence[payloads.CodeInput],
-    order: payloads.OrderInput,
-    customer: payloads.CustomerInput = None,
+    codes: Sequence[cart.CodeInput],
+    order: cart.OrderInput,
+    customer: cart.CustomerInput = None,
     *,
     session_key: str | None = None,
     metadata: Mapping[str, Any] | None = None,
     client: VoucherifyClient | None = None,
 ) -> RedeemOutcome:
     """Redeem ``codes`` (stacked when several; gift credits and loyalty points through
-    :class:`~django_voucherify.checkout.payloads.Redeemable`) for ``order``.
+    :class:`~django_voucherify.checkout.Redeemable`) for ``order``.
 
     Writes and commits a PENDING ledger row first, so it must not run inside a transaction
     (``ATOMIC_REQUESTS`` views: decorate with ``transaction.non_atomic_requests``). One HTTP
@@ -53,34 +78,34 @@ def redeem(
     during an outage :class:`CheckoutUnavailable` (policy ``refuse``) or returns
     ``applied=False`` with undiscounted totals (``proceed_without_discount``).
     """
-    items = payloads.redeemables(codes)
-    body = payloads.request_body(items, order, customer)
-    source_id = payloads.order_source_id(order)
+    items = cart.redeemables(codes)
+    body = cart.request_body(items, order, customer)
+    order_source_id = cart.order_source_id_of(order)
     # Everything that can refuse a setting runs before the ledger row is written: a row
     # committed and then abandoned by an ImproperlyConfigured would lock the order.
     conf.settings()
     api = client or checkout_client()
-    row = _claim(source_id, items, order, customer, body["order"].get("amount"))
+    row = _claim(order_source_id, items, order, customer, body["order"].get("amount"))
     body["metadata"] = {**dict(metadata or {}), **row.metadata_marker()}
     if session_key:
         body["session"] = {"key": session_key}
-    sent = sender.DeadlineBody(sender.encode(body), sender.deadline_for(row.created_at, api))
+    sent = DeadlineBody(encode(body), deadline_for(row.created_at, api))
     try:
-        response = sender.send_redeem(api, sent)
+        response = send_redeem(api, sent)
     except VoucherifyError as exc:
         return _record_error(row, exc)
-    except sender.SendDeadlinePassed as exc:
+    except SendDeadlinePassed as exc:
         return _record_not_sent(row, exc)
     except Exception as exc:
         _record_unexpected(row, exc, maybe_sent=sent.started)
         raise
-    if problem := records.redeem_answer_problem(response):
+    if problem := redeem_answer_problem(response):
         # A 2xx that is not Voucherify's answer (a proxy's page or JSON): outcome unknown.
         return _record_error(
             row,
-            TransportError(f"redeem answered 2xx but {problem}", method="POST", path=sender.REDEEM_PATH),
+            TransportError(f"redeem answered 2xx but {problem}", method="POST", path=REDEEM_PATH),
         )
-    row = records.locked_update(row.pk, lambda r: _record_success(r, response))
+    row = locked_update(row.pk, lambda r: _record_success(r, response))
     if row.state != LedgerState.SUCCEEDED or row.rollback_requested_at is not None:
         return _taken_over(row)
     return RedeemOutcome(
@@ -92,10 +117,10 @@ def redeem(
 
 
 def _claim(
-    source_id: str,
-    items: Sequence[payloads.Redeemable],
-    order: payloads.OrderInput,
-    customer: payloads.CustomerInput,
+    order_source_id: str,
+    items: Sequence[cart.Redeemable],
+    order: cart.OrderInput,
+    customer: cart.CustomerInput,
     amount: int | None,
 ) -> CheckoutRedemption:
     """Insert the PENDING row and commit it, or raise :class:`AlreadyRedeemed`.
@@ -104,15 +129,15 @@ def _claim(
     until the first commits, then fails it, so only one request can ever be sent.
     """
     fields = {
-        "order_source_id": source_id,
+        "order_source_id": order_source_id,
         "order": order if isinstance(order, Order) else None,
-        "customer_source_id": payloads.customer_source_id(customer)[:200],
+        "customer_source_id": cart.customer_source_id_of(customer)[:200],
         "codes": [c.code for c in items],
         "amount": amount,
     }
     orphan = (
         CheckoutRedemption.objects.rollback_due()
-        .filter(order_source_id=source_id, state=LedgerState.ORPHANED)
+        .filter(order_source_id=order_source_id, state=LedgerState.ORPHANED)
         .first()
     )
     if orphan is not None:
@@ -126,18 +151,19 @@ def _claim(
             with transaction.atomic(durable=True):
                 return CheckoutRedemption.objects.create(**fields)
         except IntegrityError:
-            live = CheckoutRedemption.objects.live().filter(order_source_id=source_id).first()
+            live = CheckoutRedemption.objects.live().filter(order_source_id=order_source_id).first()
             if live is not None:
                 raise AlreadyRedeemed(live) from None
             # The live row turned FAILED/ROLLED_BACK in between: the order is free again.
     raise AlreadyRedeemed(
-        CheckoutRedemption.objects.filter(order_source_id=source_id).first() or CheckoutRedemption(**fields)
+        CheckoutRedemption.objects.filter(order_source_id=order_source_id).first()
+        or CheckoutRedemption(**fields)
     )
 
 
 def _record_success(row: CheckoutRedemption, response: Mapping[str, Any]) -> bool:
     if row.state == LedgerState.PENDING:
-        records.apply_redeem_response(row, response)
+        apply_redeem_response(row, response)
         return True
     return _record_late_answer(row, response)
 
@@ -152,7 +178,7 @@ def _record_late_answer(row: CheckoutRedemption, response: Mapping[str, Any]) ->
     "not redeemed", e.g. Voucherify held the request past the grace period), they are recorded
     on the row, which becomes ORPHANED (holds a redemption, does not block the order, which may
     have a new attempt by now), their rollback is asked for, and the row is flagged."""
-    answer = records.redemption_ids_of(response)
+    answer = redemption_ids_of(response)
     known = {row.parent_redemption_id, *row.redemption_ids}
     if not (answer - known):
         return False  # reconciliation found and recorded these very redemptions
@@ -162,12 +188,12 @@ def _record_late_answer(row: CheckoutRedemption, response: Mapping[str, Any]) ->
         row.response = {**row.response, "late_answer": dict(response)}
         return True
     failure = f"{row.last_error_key}: {row.last_error}"
-    records.apply_redeem_response(row, response)
+    apply_redeem_response(row, response)
     row.state = LedgerState.ORPHANED
     row.late_check_at = None  # the answer in hand settles what the late check would look for
     row.needs_attention = True
     row.attention_reason = f"redeemed after being marked failed ({failure})"[:200]
-    records.request_rollback_on(row, ORPHANED_ROLLBACK_REASON)
+    request_rollback_on(row, ORPHANED_ROLLBACK_REASON)
     return True
 
 
@@ -191,7 +217,7 @@ def _taken_over(row: CheckoutRedemption) -> RedeemOutcome:
     raise CheckoutUnavailable(outcome_unknown=True, ledger=row)
 
 
-def _record_not_sent(row: CheckoutRedemption, exc: sender.SendDeadlinePassed) -> RedeemOutcome:
+def _record_not_sent(row: CheckoutRedemption, exc: SendDeadlinePassed) -> RedeemOutcome:
     """The request stalled before leaving until its deadline passed: it was never sent (and
     reconciliation may already have concluded so). Nothing redeemed; handled as an outage."""
     logger.warning("Voucherify checkout: ledger row %s: %s", row.pk, exc)
@@ -199,10 +225,10 @@ def _record_not_sent(row: CheckoutRedemption, exc: sender.SendDeadlinePassed) ->
     def mark(r: CheckoutRedemption) -> bool:
         if r.state != LedgerState.PENDING:
             return False  # reconciliation concluded "not redeemed" first, rightly
-        records.apply_failure(r, LedgerState.FAILED, "not_sent", str(exc), None)
+        apply_failure(r, LedgerState.FAILED, "not_sent", str(exc), None)
         return True
 
-    row = records.locked_update(row.pk, mark)
+    row = locked_update(row.pk, mark)
     if proceeds_without_discount():
         return RedeemOutcome(
             ledger=row, totals=Totals.undiscounted(row.amount), applied=False, notice=unavailable_message()
@@ -219,14 +245,14 @@ def _record_unexpected(row: CheckoutRedemption, exc: Exception, *, maybe_sent: b
     def mark(r: CheckoutRedemption) -> bool:
         if r.state != LedgerState.PENDING:
             return False
-        records.apply_failure(r, state, "unexpected_error", repr(exc)[:500], None)
+        apply_failure(r, state, "unexpected_error", repr(exc)[:500], None)
         if maybe_sent:
-            records.request_rollback_on(r, UNKNOWN_ROLLBACK_REASON)
+            request_rollback_on(r, UNKNOWN_ROLLBACK_REASON)
         return True
 
-    row = records.locked_update(row.pk, mark)
+    row = locked_update(row.pk, mark)
     if row.state == LedgerState.UNKNOWN:
-        schedule_reconcile(row.pk, countdown=conf.settings().checkout_reconcile_grace)
+        schedule.reconcile_after_grace(row.pk)
 
 
 def _record_error(row: CheckoutRedemption, exc: VoucherifyError) -> RedeemOutcome:
@@ -239,10 +265,10 @@ def _record_error(row: CheckoutRedemption, exc: VoucherifyError) -> RedeemOutcom
         def refuse(r: CheckoutRedemption) -> bool:
             if r.state != LedgerState.PENDING:
                 return False  # reconciliation settled the row meanwhile: what it found stands
-            records.apply_failure(r, LedgerState.FAILED, exc.key, message, request_id)
+            apply_failure(r, LedgerState.FAILED, exc.key, message, request_id)
             return True
 
-        row = records.locked_update(row.pk, refuse)
+        row = locked_update(row.pk, refuse)
         raise CodesRefused(message, key=exc.key, request_id=request_id, ledger=row) from exc
 
     unknown = redeem_may_have_happened(exc)
@@ -251,15 +277,13 @@ def _record_error(row: CheckoutRedemption, exc: VoucherifyError) -> RedeemOutcom
     def mark(r: CheckoutRedemption) -> bool | None:
         if r.state != LedgerState.PENDING:
             return False  # reconciliation took the attempt over meanwhile
-        records.apply_failure(
-            r, LedgerState.UNKNOWN if unknown else LedgerState.FAILED, key, str(exc), request_id
-        )
+        apply_failure(r, LedgerState.UNKNOWN if unknown else LedgerState.FAILED, key, str(exc), request_id)
         if unknown:
             # Checkout goes on as if nothing was redeemed; whatever reconciliation finds is undone.
-            records.request_rollback_on(r, UNKNOWN_ROLLBACK_REASON)
+            request_rollback_on(r, UNKNOWN_ROLLBACK_REASON)
         return True
 
-    row = records.locked_update(row.pk, mark)
+    row = locked_update(row.pk, mark)
     if unknown and row.state == LedgerState.UNKNOWN:
         logger.warning(
             "Voucherify checkout: redeem for order %s got no answer (%s); ledger row %s "
@@ -268,7 +292,7 @@ def _record_error(row: CheckoutRedemption, exc: VoucherifyError) -> RedeemOutcom
             exc,
             row.pk,
         )
-        schedule_reconcile(row.pk, countdown=conf.settings().checkout_reconcile_grace)
+        schedule.reconcile_after_grace(row.pk)
     if proceeds_without_discount():
         return RedeemOutcome(
             ledger=row, totals=Totals.undiscounted(row.amount), applied=False, notice=unavailable_message()
@@ -276,8 +300,97 @@ def _record_error(row: CheckoutRedemption, exc: VoucherifyError) -> RedeemOutcom
     raise CheckoutUnavailable(outcome_unknown=unknown, ledger=row) from exc
 
 
-def already_redeemed_message(row: CheckoutRedemption) -> str:
-    """What to tell a customer whose order already has a live (or unknown) redemption."""
-    if row.state == LedgerState.SUCCEEDED:
-        return gettext("Vouchers have already been applied to this order.")
-    return unavailable_message()
+# Sending once, never after the deadline (see the module docstring) ---------------------------
+
+REDEEM_PATH = "/v1/redemptions"
+
+
+class SendDeadlinePassed(Exception):  # a condition, not a crash
+    """The request had not left when its deadline passed; it was not sent and never will be."""
+
+
+def send_window(client: VoucherifyClient) -> float:
+    """Seconds after the ledger row's creation within which the redeem must start leaving:
+    the client's connect plus read timeout (what one unhindered attempt may take)."""
+    connect, read = client.transport.timeout
+    return float(connect or 0) + float(read or 0)
+
+
+class DeadlineBody:
+    """A request body that refuses to be read after ``deadline`` (see the module docstring)."""
+
+    def __init__(self, payload: bytes, deadline: datetime) -> None:
+        self._payload = payload
+        self._offset = 0
+        self.deadline = deadline
+        #: True once any byte was handed to the HTTP stack: the request may have been received.
+        self.started = False
+
+    def __len__(self) -> int:  # requests sets Content-Length from it
+        return len(self._payload)
+
+    def read(self, size: int = -1) -> bytes:
+        if self._offset < len(self._payload) and timezone.now() >= self.deadline:
+            # Checked on every chunk: a body cut short is not a request the server can process.
+            raise SendDeadlinePassed(f"redeem not sent: its deadline {self.deadline.isoformat()} passed")
+        end = len(self._payload) if size is None or size < 0 else self._offset + size
+        chunk = self._payload[self._offset : end]
+        if chunk:
+            self.started = True
+        self._offset += len(chunk)
+        return chunk
+
+
+def deadline_for(created_at: datetime, client: VoucherifyClient) -> datetime:
+    return created_at + timedelta(seconds=send_window(client))
+
+
+def send_redeem(client: VoucherifyClient, body: DeadlineBody) -> Any:
+    """POST ``body`` to ``/v1/redemptions`` once (no retry, even when never sent: the deadline
+    may have passed). The caller keeps ``body`` to learn whether anything left."""
+    return client.transport.request(
+        "POST", REDEEM_PATH, data=body, retry=False, headers={"Content-Type": "application/json"}
+    )
+
+
+def encode(body: dict[str, Any]) -> bytes:
+    """The JSON bytes requests would send for ``json=body``."""
+    return json.dumps(body, allow_nan=False).encode("utf-8")
+
+
+# Redeem, then pay ---------------------------------------------------------------------------
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PaidCheckout(Generic[T]):
+    redemption: RedeemOutcome
+    payment: T
+
+
+def redeem_then_pay(
+    codes: Sequence[cart.CodeInput],
+    order: cart.OrderInput,
+    pay: Callable[[RedeemOutcome], T],
+    customer: cart.CustomerInput = None,
+    *,
+    rollback_reason: str | None = None,
+    **redeem_options: Any,
+) -> PaidCheckout[T]:
+    """Redeem ``codes`` for ``order``, then call ``pay(outcome)`` to charge
+    ``outcome.totals.total_amount``.
+
+    If ``pay`` raises, the redemption is rolled back (reason ``rollback_reason``) and the
+    exception propagates. When the rollback call itself fails, Celery retries it with backoff
+    until Voucherify confirms; the ledger row shows it pending meanwhile. Errors of the redeem
+    (``CodesRefused``, ``CheckoutUnavailable``, ``AlreadyRedeemed``) propagate before any payment.
+    """
+    outcome = redeem(codes, order, customer, **redeem_options)
+    try:
+        payment = pay(outcome)
+    except BaseException:
+        if outcome.applied:
+            request_rollback(outcome.ledger, rollback_reason or gettext("payment failed"))
+        raise
+    return PaidCheckout(outcome, payment)

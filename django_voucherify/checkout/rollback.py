@@ -11,17 +11,18 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from ..api.client import VoucherifyClient
 from ..api.errors import APIError, RateLimitedError, VoucherifyError
 from ..models.ledger import ROLLBACK_STATES, CheckoutRedemption, LedgerState
-from . import records
-from .client import checkout_client
+from . import schedule
+from .cart import checkout_client
 from .errors import RollbackFailed
-from .outage import is_outage
-from .schedule import rollback_delay, schedule_rollback
+from .ledger import locked_update, request_rollback_on
+from .validate import is_outage
 
 logger = logging.getLogger("django_voucherify.checkout")
 
@@ -29,7 +30,8 @@ logger = logging.getLogger("django_voucherify.checkout")
 ALREADY_ROLLED_BACK = "already_rolled_back"
 
 
-def _pk(ledger: CheckoutRedemption | int) -> int:
+def ledger_id_of(ledger: CheckoutRedemption | int) -> int:
+    """The id of ``ledger``: the public services take the row or its id."""
     return ledger if isinstance(ledger, int) else ledger.pk
 
 
@@ -43,16 +45,16 @@ def rollback(
     the redemption is found). Raises :class:`RollbackFailed` when the call fails; the rollback
     stays asked for whatever the answer (``refused`` for a 4xx: the row is also flagged).
     """
-    pk = _pk(ledger)
+    ledger_id = ledger_id_of(ledger)
 
     def claim(row: CheckoutRedemption) -> bool | None:
-        changed = records.request_rollback_on(row, reason or gettext("rolled back"))
+        changed = request_rollback_on(row, reason or gettext("rolled back"))
         if row.state in ROLLBACK_STATES:
             row.rollback_attempts += 1
             return True
         return changed
 
-    row = records.locked_update(pk, claim)
+    row = locked_update(ledger_id, claim)
     if row.state not in ROLLBACK_STATES:
         return row
     api = client or checkout_client()
@@ -68,15 +70,15 @@ def rollback(
             response = {}
         else:
             refused = not is_outage(exc)
-            _record_rollback_error(pk, exc, refused=refused)
+            _record_rollback_error(ledger_id, exc, refused=refused)
             retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
             raise RollbackFailed(
                 str(exc),
                 refused=refused,
                 retry_after=retry_after,
-                ledger=CheckoutRedemption.objects.get(pk=pk),
+                ledger=CheckoutRedemption.objects.get(pk=ledger_id),
             ) from exc
-    return records.locked_update(pk, lambda r: _apply_rollback(r, response))
+    return locked_update(ledger_id, lambda r: _apply_rollback(r, response))
 
 
 def _apply_rollback(row: CheckoutRedemption, response: Mapping[str, Any]) -> bool:
@@ -93,7 +95,7 @@ def _apply_rollback(row: CheckoutRedemption, response: Mapping[str, Any]) -> boo
     return True
 
 
-def _record_rollback_error(pk: int, exc: VoucherifyError, *, refused: bool) -> None:
+def _record_rollback_error(ledger_id: int, exc: VoucherifyError, *, refused: bool) -> None:
     """Keep the error; the rollback stays asked for. Only an answer proving the redemption is
     rolled back ends it: a 401/403 means "fix the keys", a 404 may be the wrong project, a 400
     a bug on either side. So a refusal is retried with backoff too, and flagged for staff."""
@@ -109,7 +111,7 @@ def _record_rollback_error(pk: int, exc: VoucherifyError, *, refused: bool) -> N
             row.attention_reason = f"rollback refused by Voucherify: {text}"[:200]
         return True
 
-    records.locked_update(pk, note)
+    locked_update(ledger_id, note)
 
 
 def request_rollback(
@@ -131,7 +133,7 @@ def request_rollback(
             exc.message,
         )
         # Refused (False) when a task chain already holds the row: that chain sends it.
-        schedule_rollback(row.pk, countdown=rollback_delay(row.rollback_attempts, exc.retry_after))
+        schedule.retry_rollback(row.pk, row.rollback_attempts, exc.retry_after)
         return row
 
 
@@ -141,15 +143,13 @@ def rollback_order(order_source_id: str, reason: str) -> list[CheckoutRedemption
     Only DB writes here (safe inside the caller's transaction); Celery sends the rollbacks after
     commit, and reconciliation handles rows whose outcome is still unknown.
     """
-    from django.db import transaction
-
     rows: list[CheckoutRedemption] = []
     with transaction.atomic():
         live = CheckoutRedemption.objects.select_for_update().live().filter(order_source_id=order_source_id)
         for row in live:
-            if records.request_rollback_on(row, reason):
+            if request_rollback_on(row, reason):
                 row.save(update_fields=["rollback_requested_at", "rollback_reason", "updated_at"])
             if row.state in ROLLBACK_STATES:
-                schedule_rollback(row.pk)
+                schedule.schedule_rollback(row.pk)
             rows.append(row)
     return rows

@@ -1,4 +1,5 @@
-"""Checkout's background work: one task chain per ledger row, and its retry policy (one place).
+"""A ledger row's background work: one task chain per row, its retry policy, and the bodies of its
+steps (the Celery tasks in :mod:`django_voucherify.tasks.checkout` only call these).
 
 Every task sent for a row first *leases* the row (:mod:`django_voucherify.background`:
 ``lease_until``, ``lease_token``) and records when the attempt is due (``due_at``). While the
@@ -8,9 +9,19 @@ releases it when the row needs nothing more. A lost task (broker down, worker ki
 delays the work: the lease (``CHECKOUT_TASK_LEASE`` past the due time) expires and the sweep
 (``django_voucherify.sweep``) sends the row's next task.
 
-Retry policy: :func:`rollback_delay` (backoff, ``Retry-After`` honoured), :func:`reconcile_delay`
-(a quarter of the grace period, doubling), and the thresholds that flag a row for staff
-(:func:`flag`) are here; the task bodies (:mod:`.steps`) apply them and nothing else does.
+The retry policy is here and nowhere else: :func:`rollback_delay` (backoff, ``Retry-After``
+honoured), :func:`reconcile_delay` (a quarter of the grace period, doubling), when an unanswered
+redeem is first read back (:func:`reconcile_after_grace`), and the thresholds that flag a row for
+staff (:func:`flag`). The steps:
+
+- :func:`rollback_step`: retried with backoff until Voucherify confirms (a refusal too: it is
+  flagged for staff, never dropped).
+- :func:`reconcile_step`: settles an UNKNOWN (or abandoned PENDING) redeem by reading redemptions
+  back; after ``CHECKOUT_RECONCILE_MAX_ATTEMPTS`` reads the row is flagged for staff and left
+  to the sweep's slow rate (``CHECKOUT_ATTENTION_INTERVAL``).
+- :func:`late_check_step`: the late look at a row reconciliation concluded "not redeemed": a
+  redemption Voucherify processed after the grace period becomes ORPHANED and is rolled back
+  (the chain's next step).
 """
 
 from __future__ import annotations
@@ -22,8 +33,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import background
+from ..api.errors import VoucherifyError
 from ..conf import settings as voucherify_settings
 from ..models.ledger import CheckoutRedemption, LedgerState
+from .errors import RollbackFailed
 
 logger = logging.getLogger("django_voucherify.checkout")
 
@@ -101,9 +114,21 @@ def schedule_rollback(ledger_id: int, countdown: float | None = None, *, force: 
     return _schedule(ROLLBACK_TASK, ledger_id, countdown, force)
 
 
+def retry_rollback(ledger_id: int, attempts: int, retry_after: float | None = None) -> bool:
+    """A rollback sent from a service call failed: retry it from a Celery worker after the
+    backoff of ``attempts`` (or Voucherify's ``Retry-After``)."""
+    return schedule_rollback(ledger_id, countdown=rollback_delay(attempts, retry_after))
+
+
 def schedule_reconcile(ledger_id: int, countdown: float | None = None, *, force: bool = False) -> bool:
     """Reconcile an UNKNOWN ledger row from a Celery worker, once the transaction commits."""
     return _schedule(RECONCILE_TASK, ledger_id, countdown, force)
+
+
+def reconcile_after_grace(ledger_id: int) -> bool:
+    """Read an unanswered redeem back once ``CHECKOUT_RECONCILE_GRACE`` has passed: before that,
+    finding nothing proves nothing (the request may still be in flight)."""
+    return schedule_reconcile(ledger_id, countdown=voucherify_settings().checkout_reconcile_grace)
 
 
 def next_step(ledger_id: int, countdown: float = 0, *, may_run_early: bool = True) -> str:
@@ -156,3 +181,75 @@ def sweep() -> dict[str, int]:
         send(task, row.pk, None, held)
         counts["rollback" if task == ROLLBACK_TASK else "reconcile"] += 1
     return counts
+
+
+# The steps -----------------------------------------------------------------------------------
+
+
+def rollback_step(ledger_id: int) -> str:
+    """Roll ledger row ``ledger_id`` back; schedules itself again until Voucherify confirms."""
+    from .rollback import rollback  # the services schedule through this module: imported at call time
+
+    try:
+        row = rollback(ledger_id)
+    except CheckoutRedemption.DoesNotExist:
+        return "missing"
+    except RollbackFailed as exc:
+        # Every failure is retried, refusals too (a 401 is fixed by new keys, not by giving up);
+        # a refusal was flagged for staff when recorded.
+        attempts = exc.ledger.rollback_attempts if exc.ledger else 1
+        if attempts >= voucherify_settings().checkout_reconcile_max_attempts:
+            # Still retried (a voucher is held for an order never paid), but staff should know.
+            flag(ledger_id, f"rollback not confirmed after {attempts} attempts: {exc.message}")
+        return next_step(ledger_id, rollback_delay(attempts, exc.retry_after))
+    return next_step(row.pk)
+
+
+def reconcile_step(ledger_id: int) -> str:
+    """Settle UNKNOWN ledger row ``ledger_id`` from Voucherify's redemption list."""
+    from .reconcile import reconcile  # the services schedule through this module: imported at call time
+
+    conf = voucherify_settings()
+    try:
+        row = reconcile(ledger_id, roll_back=False)  # the rollback is this chain's next step
+    except CheckoutRedemption.DoesNotExist:
+        return "missing"
+    except VoucherifyError:  # Voucherify still unreachable: read again later
+        row = CheckoutRedemption.objects.get(pk=ledger_id)
+        unreachable = True
+    else:
+        unreachable = False
+        if row.state not in (LedgerState.UNKNOWN, LedgerState.PENDING):
+            return next_step(ledger_id)
+        if row.state == LedgerState.PENDING:  # its caller may still be waiting: not ours yet
+            release(ledger_id, keep_due=True)
+            return str(row.state)
+    attempts = row.reconcile_attempts
+    if attempts >= conf.checkout_reconcile_max_attempts:
+        flag(ledger_id, f"outcome still unknown after {attempts} reads of Voucherify's redemptions")
+        release(ledger_id, next_attempt_in=conf.checkout_attention_interval)
+        logger.error(
+            "Voucherify checkout: ledger row %s still unknown after %s attempts; flagged "
+            "for staff, re-read every %ss.",
+            ledger_id,
+            attempts,
+            conf.checkout_attention_interval,
+        )
+        return "needs attention"
+    # Unreachable: a retry, which may come early. Within the grace period: a wait for time.
+    return next_step(ledger_id, reconcile_delay(attempts), may_run_early=unreachable)
+
+
+def late_check_step(ledger_id: int) -> str:
+    """Look once more at FAILED (``not_redeemed``) row ``ledger_id``; roll back what landed late."""
+    from .reconcile import late_check  # the services schedule through this module: imported at call time
+
+    try:
+        row = late_check(ledger_id, roll_back=False)  # the rollback is this chain's next step
+    except CheckoutRedemption.DoesNotExist:
+        return "missing"
+    except VoucherifyError:  # Voucherify unreachable: the late check stays due; read again later
+        row = CheckoutRedemption.objects.get(pk=ledger_id)
+        release(ledger_id, next_attempt_in=reconcile_delay(row.reconcile_attempts))
+        return "retrying later"
+    return next_step(row.pk)

@@ -1,4 +1,11 @@
-"""``validate(codes, order, customer)``: what each code would take off, before placing the order."""
+"""``validate(codes, order, customer)``: what each code would take off, before placing the order;
+and the outage policy every checkout step follows.
+
+An *outage* is an answer that says nothing about the codes: no response (timeout, refused or
+dropped connection), 429 and 5xx. Business refusals (400/404 with a key) are not outages. During
+an outage checkout refuses (``CheckoutUnavailable``) or, with ``CHECKOUT_OUTAGE_POLICY =
+"proceed_without_discount"``, lets the order go through at full price.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +13,23 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from django.utils.translation import gettext
+
+from .. import conf
 from ..api.client import VoucherifyClient
-from ..api.errors import APIError, VoucherifyError
-from . import payloads
-from .client import checkout_client
-from .errors import CheckoutUnavailable, CodesRefused
-from .messages import message_for, message_for_error, unavailable_message
-from .outage import is_outage, is_shop_side, proceeds_without_discount
-from .results import CodeResult, Totals, ValidationOutcome
+from ..api.errors import APIError, RateLimitedError, ServerError, TransportError, VoucherifyError
+from ..conf import PROCEED_WITHOUT_DISCOUNT
+from . import cart
+from .cart import CodeResult, Totals, ValidationOutcome, checkout_client
+from .errors import CheckoutUnavailable, CodesRefused, message_for, message_for_error, unavailable_message
 
 logger = logging.getLogger("django_voucherify.checkout")
 
 
 def validate(
-    codes: Sequence[payloads.CodeInput],
-    order: payloads.OrderInput,
-    customer: payloads.CustomerInput = None,
+    codes: Sequence[cart.CodeInput],
+    order: cart.OrderInput,
+    customer: cart.CustomerInput = None,
     *,
     lock: bool = False,
     session_key: str | None = None,
@@ -39,11 +47,11 @@ def validate(
     request Voucherify refuses as a whole (e.g. 404 for an unknown code) raises
     :class:`CodesRefused`.
     """
-    items = payloads.redeemables(codes)
+    items = cart.redeemables(codes)
     session: dict[str, Any] | None = None
     if lock or session_key:
         session = {"type": "LOCK", **({"key": session_key} if session_key else {})}
-    body = payloads.request_body(items, order, customer, session=session)
+    body = cart.request_body(items, order, customer, session=session)
     fallback_amount = body["order"].get("amount")
     try:
         response = (client or checkout_client()).validations.validate(body)
@@ -67,7 +75,7 @@ def validate(
         return _unavailable(items, fallback_amount)
 
 
-def _unavailable(items: Sequence[payloads.Redeemable], fallback_amount: int | None) -> ValidationOutcome:
+def _unavailable(items: Sequence[cart.Redeemable], fallback_amount: int | None) -> ValidationOutcome:
     """The outage policy's answer: undiscounted totals, or :class:`CheckoutUnavailable`."""
     if proceeds_without_discount():
         return ValidationOutcome(
@@ -81,7 +89,7 @@ def _unavailable(items: Sequence[payloads.Redeemable], fallback_amount: int | No
 
 
 def _outcome(
-    items: Sequence[payloads.Redeemable], response: Mapping[str, Any], fallback_amount: int | None
+    items: Sequence[cart.Redeemable], response: Mapping[str, Any], fallback_amount: int | None
 ) -> ValidationOutcome:
     by_code: dict[str, Mapping[str, Any]] = {}
     for entry in response.get("redeemables") or []:
@@ -116,6 +124,54 @@ def _outcome(
 
 
 def _skipped_message() -> str:
-    from django.utils.translation import gettext
-
     return gettext("Not applied because another code cannot be used.")
+
+
+#: The only 5xx that proves the redeem was not applied: an explicit "service unavailable"
+#: (maintenance, overload shedding) is answered before the request is processed. A 502 or 504
+#: comes from a gateway that may have given up *after* Voucherify's application redeemed, and a
+#: 500 may be raised after the redemption was written, so those leave the outcome unknown.
+NOT_PROCESSED_STATUSES = frozenset({503})
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` means Voucherify could not answer (rather than refused)."""
+    return isinstance(exc, TransportError | RateLimitedError | ServerError)
+
+
+#: Refusals of the shop's credentials, never of a code: the keys are wrong, revoked or lack a
+#: permission. Checkout treats them like an outage (the customer is told Voucherify cannot
+#: check codes right now, the outage policy applies) and logs an error for staff to fix the keys.
+SHOP_SIDE_STATUSES = frozenset({401, 403})
+
+
+def is_shop_side(exc: BaseException) -> bool:
+    """Whether ``exc`` refuses the shop's credentials rather than the customer's codes."""
+    return isinstance(exc, APIError) and exc.status in SHOP_SIDE_STATUSES
+
+
+def redeem_may_have_happened(exc: BaseException) -> bool:
+    """Whether a failed redeem request may still have been applied by Voucherify.
+
+    Only three answers prove that nothing was redeemed (the order is free again):
+
+    - a connection that provably never opened (``TransportError.request_sent is False``);
+    - 429 (rate limited before processing);
+    - an explicit 503.
+
+    Everything else without a definite answer (timeouts, resets after sending, 500, 502, 504,
+    any other 5xx) leaves the outcome unknown: the ledger row is UNKNOWN and reconciled by
+    reading redemptions back, never by sending the redeem again.
+    """
+    if isinstance(exc, TransportError):  # RequestTimeout included
+        return exc.request_sent is not False
+    if isinstance(exc, RateLimitedError):
+        return False
+    if isinstance(exc, APIError):
+        return exc.status >= 500 and exc.status not in NOT_PROCESSED_STATUSES
+    return True
+
+
+def proceeds_without_discount() -> bool:
+    """True when the policy lets an order go through at full price during an outage."""
+    return conf.settings().checkout_outage_policy == PROCEED_WITHOUT_DISCOUNT

@@ -102,7 +102,7 @@ class VoucherifySettings:
         """Seconds a checkout request may take at most.
 
         The redeem is sent once, and must start leaving within connect + read timeout of its
-        ledger row's creation (later it is never sent: ``checkout.sender``); Voucherify then
+        ledger row's creation (later it is never sent: ``checkout.redeem``); Voucherify then
         answers within the read timeout or the caller gives up: ``connect + 2 * read``. Other
         checkout calls are retried within :meth:`checkout_retry_budget`.
         """

@@ -43,9 +43,9 @@ from ..checkout.errors import (
     CodesRefused,
     InvalidCheckoutInput,
     RollbackFailed,
+    already_redeemed_message,
+    unavailable_message,
 )
-from ..checkout.messages import unavailable_message
-from ..checkout.redeem import already_redeemed_message
 from ..errors import DjangoVoucherifyError
 from ..validation import InvalidInput
 

@@ -8,7 +8,7 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from ..checkout.payloads import MAX_AMOUNT, MAX_ITEMS, MAX_QUANTITY, MAX_REDEEMABLES
+from ..checkout.cart import MAX_AMOUNT, MAX_ITEMS, MAX_QUANTITY, MAX_REDEEMABLES
 from ..validation import MAX_CODE_LENGTH, MAX_SOURCE_ID_LENGTH, code_problem, source_id_problem
 
 

@@ -1,5 +1,5 @@
-"""Checkout tasks: thin shells over :mod:`django_voucherify.checkout.steps` (one task chain per
-ledger row, see :mod:`django_voucherify.checkout.schedule`; the retry policy lives there).
+"""Checkout tasks: thin shells over the step bodies of :mod:`django_voucherify.checkout.schedule`
+(one task chain per ledger row; the retry policy lives there, none here).
 
 ``checkout_sweep`` stays for one release as an alias for shops that scheduled it: the periodic
 entry point is now ``django_voucherify.sweep`` (:mod:`.periodic`).
@@ -9,25 +9,25 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from ..checkout import schedule, steps
+from ..checkout import schedule
 
 
 @shared_task(name="django_voucherify.rollback_checkout_redemption", acks_late=True, ignore_result=True)
 def rollback_checkout_redemption(ledger_id: int) -> str:
     """Roll ledger row ``ledger_id`` back; re-scheduled until Voucherify confirms."""
-    return steps.rollback_step(ledger_id)
+    return schedule.rollback_step(ledger_id)
 
 
 @shared_task(name="django_voucherify.reconcile_checkout_redemption", acks_late=True, ignore_result=True)
 def reconcile_checkout_redemption(ledger_id: int) -> str:
     """Settle UNKNOWN ledger row ``ledger_id`` from Voucherify's redemption list."""
-    return steps.reconcile_step(ledger_id)
+    return schedule.reconcile_step(ledger_id)
 
 
 @shared_task(name="django_voucherify.late_check_checkout_redemption", acks_late=True, ignore_result=True)
 def late_check_checkout_redemption(ledger_id: int) -> str:
     """Look once more at FAILED (``not_redeemed``) row ``ledger_id``; roll back what landed late."""
-    return steps.late_check_step(ledger_id)
+    return schedule.late_check_step(ledger_id)
 
 
 @shared_task(name="django_voucherify.checkout_sweep", ignore_result=True)

@@ -21,7 +21,7 @@ from django_voucherify.api import (
     VoucherifyClient,
     VoucherifyError,
 )
-from django_voucherify.checkout.outage import is_outage, redeem_may_have_happened
+from django_voucherify.checkout.validate import is_outage, redeem_may_have_happened
 from tests.support.raw_http import RawServer
 
 API = "https://api.voucherify.io"

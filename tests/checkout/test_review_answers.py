@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from django_voucherify import checkout
-from django_voucherify.checkout import records
+from django_voucherify.checkout import ledger
 from django_voucherify.models import CheckoutRedemption, LedgerState
 from django_voucherify.tasks.checkout import checkout_sweep
 from tests.support import adversary
@@ -81,5 +81,5 @@ def test_voucherifys_own_answers_pass_the_shape_check(sandbox):
     one = checkout.redeem(["FIVE"], {"source_id": "ORD-1", "amount": 10_000})
     two = checkout.redeem(["FIVE", "TEN"], {"source_id": "ORD-2", "amount": 10_000})
     for outcome in (one, two):
-        assert records.redeem_answer_problem(outcome.ledger.response) is None
+        assert ledger.redeem_answer_problem(outcome.ledger.response) is None
         assert outcome.ledger.state == LedgerState.SUCCEEDED

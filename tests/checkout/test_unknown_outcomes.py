@@ -21,7 +21,7 @@ from django_voucherify.api.errors import (
     ServerError,
     TransportError,
 )
-from django_voucherify.checkout.outage import redeem_may_have_happened
+from django_voucherify.checkout.validate import redeem_may_have_happened
 from django_voucherify.models import CheckoutRedemption, LedgerState, Order, OrderStatus
 from django_voucherify.models.ledger import REFERENCE_METADATA_KEY
 from django_voucherify.tasks.checkout import checkout_sweep

@@ -142,7 +142,7 @@ class Interceptor(BaseAdapter):
 
 def intercept(sandbox: Any) -> Interceptor:
     """Put an :class:`Interceptor` in front of the sandbox on the shared client's session."""
-    from django_voucherify.checkout.client import checkout_client
+    from django_voucherify.checkout.cart import checkout_client
 
     # Built first: building a client runs the sandbox fixture's hook, which mounts a fresh
     # sandbox adapter on the (shared) session over this interceptor.

@@ -1,5 +1,10 @@
-"""Ledger state transitions, each in a short transaction holding the row's lock
-(``select_for_update`` inside ``atomic``, as django-oscar does around voucher usage)."""
+"""What the checkout steps write on their ledger row (``CheckoutRedemption``): each transition in
+a short transaction holding the row's lock (``select_for_update`` inside ``atomic``, as
+django-oscar does around voucher usage), and whether a redeem answer is fit to be recorded.
+
+Redeem, reconciliation and rollback all record through these, so a row reads the same whichever
+step settled it.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models.ledger import CheckoutRedemption, LedgerState
-from .results import Totals
+from .cart import Totals
 
 
 def locked_update(ledger_id: int, change: Callable[[CheckoutRedemption], bool | None]) -> CheckoutRedemption:

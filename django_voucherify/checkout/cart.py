@@ -1,0 +1,264 @@
+"""What goes into a checkout call and what comes out, and the client it goes through.
+
+In: the shop's codes, order and customer, turned into the stackable validate/redeem request
+body. Inputs are deliberately loose so views can pass what they have: codes as strings or
+:class:`Redeemable` (gift-card credits, loyalty points), the order as the ``Order`` mirror or a
+mapping (``source_id``, ``amount`` and/or ``items``), the customer as the ``Customer`` mirror, a
+``source_id`` string or a mapping.
+
+Out: per-code results and order totals (minor units): :class:`ValidationOutcome`,
+:class:`RedeemOutcome`.
+
+Through: :func:`checkout_client`, the shared client's connection pool with checkout's short
+timeout. Checkout must never hold an order placement longer than ``CHECKOUT_TIMEOUT`` (plus the
+connect timeout), while the shared client may be configured for patient background work.
+Sharing the shared client's ``requests.Session`` keeps one pool (and lets the
+``voucherify_sandbox`` pytest fixture, which mounts the sandbox on that session, serve checkout
+too).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from ..api.client import VoucherifyClient
+from ..api.retry import RetryPolicy
+from ..conf import MAX_REDEEMABLES as MAX_REDEEMABLES  # Voucherify redeems at most 30 per request
+from ..conf import settings as voucherify_settings
+from ..models.customers import Customer
+from ..models.ledger import CheckoutRedemption
+from ..models.orders import Order
+from ..validation import code_problem, source_id_problem  # the one validator of every door
+from .errors import InvalidCheckoutInput
+
+# In ------------------------------------------------------------------------------------------
+
+#: Upper bounds of what a cart can carry (abuse, overflow in Voucherify's arithmetic): amounts
+#: and unit prices in minor units (10**12 cents = 10 billion in the currency), quantities per
+#: line, lines per order.
+MAX_AMOUNT = 10**12
+MAX_QUANTITY = 10**6
+MAX_ITEMS = 500
+
+
+@dataclass(frozen=True)
+class Redeemable:
+    """A code with the credits (gift card) or points (loyalty card) to use from it."""
+
+    code: str
+    gift_credits: int | None = None
+    loyalty_points: int | None = None
+
+    def to_voucherify(self) -> dict[str, Any]:
+        item: dict[str, Any] = {"object": "voucher", "id": self.code}
+        if self.gift_credits is not None:
+            item["gift"] = {"credits": self.gift_credits}
+        if self.loyalty_points is not None:
+            item["reward"] = {"points": self.loyalty_points}
+        return item
+
+
+CodeInput = str | Redeemable
+OrderInput = Order | Mapping[str, Any]
+CustomerInput = Customer | str | Mapping[str, Any] | None
+
+
+def redeemables(codes: Sequence[CodeInput]) -> list[Redeemable]:
+    """Normalise ``codes``: stripped, no blanks, no duplicates, 1 to 30 of them."""
+    result: list[Redeemable] = []
+    seen: set[str] = set()
+    for code in codes:
+        item = code if isinstance(code, Redeemable) else Redeemable(str(code))
+        stripped = item.code.strip()
+        if problem := code_problem(stripped):
+            raise InvalidCheckoutInput(problem)
+        if stripped in seen:
+            continue
+        seen.add(stripped)
+        result.append(Redeemable(stripped, item.gift_credits, item.loyalty_points))
+    if not result:
+        raise InvalidCheckoutInput(_("Enter at least one voucher code."))
+    if len(result) > MAX_REDEEMABLES:
+        raise InvalidCheckoutInput(
+            _("At most %(max)d voucher codes can be used together.") % {"max": MAX_REDEEMABLES}
+        )
+    return result
+
+
+def _whole_minor_units(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def order_body(order: OrderInput) -> dict[str, Any]:
+    """The ``order`` object of the request (``source_id``, ``amount``, ``items``)."""
+    if isinstance(order, Order):
+        body = order.to_voucherify()
+        body.pop("status", None)  # the order's state is the shop's; redeeming does not change it
+        body.pop("customer", None)
+        return body
+    body = {k: v for k, v in dict(order).items() if v is not None}
+    if "amount" in body:
+        if not _whole_minor_units(body["amount"]) or body["amount"] < 0:
+            raise InvalidCheckoutInput(
+                _("Order amounts are whole numbers of minor units (cents), zero or more.")
+            )
+        if body["amount"] > MAX_AMOUNT:
+            raise InvalidCheckoutInput(
+                _("The order amount is too large (at most %(max)d minor units).") % {"max": MAX_AMOUNT}
+            )
+    if len(body.get("items") or ()) > MAX_ITEMS:
+        raise InvalidCheckoutInput(_("An order has at most %(max)d lines.") % {"max": MAX_ITEMS})
+    return body
+
+
+def order_source_id_of(order: OrderInput) -> str:
+    """The order's ``source_id``, checked: the ledger's one-live-row-per-order key."""
+    order_source_id = order.source_id if isinstance(order, Order) else order.get("source_id")
+    if not order_source_id:
+        raise InvalidCheckoutInput(
+            _("The order needs a source_id: the ledger allows one redemption per order.")
+        )
+    if problem := source_id_problem(str(order_source_id)):
+        raise InvalidCheckoutInput(problem)
+    return str(order_source_id)
+
+
+def customer_body(customer: CustomerInput) -> dict[str, Any] | None:
+    if customer is None:
+        return None
+    if isinstance(customer, Customer):
+        return {"source_id": customer.source_id}
+    if isinstance(customer, str):
+        return {"source_id": customer}
+    return dict(customer)
+
+
+def customer_source_id_of(customer: CustomerInput) -> str:
+    body = customer_body(customer) or {}
+    return str(body.get("source_id") or "")
+
+
+def request_body(
+    codes: Sequence[Redeemable], order: OrderInput, customer: CustomerInput, **extra: Any
+) -> dict[str, Any]:
+    """The ``StackableValidateRedeemBase`` body shared by validate and redeem."""
+    body: dict[str, Any] = {
+        "redeemables": [c.to_voucherify() for c in codes],
+        "order": order_body(order),
+    }
+    customer_obj = customer_body(customer)
+    if customer_obj:
+        body["customer"] = customer_obj
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return body
+
+
+# Out -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CodeResult:
+    """One code: applies (with the discount it brings) or not (with the reason to show)."""
+
+    code: str
+    applicable: bool
+    discount_amount: int = 0
+    reason_key: str | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Totals:
+    """``amount`` before discounts, ``discount_amount`` (all discounts), ``total_amount`` to pay."""
+
+    amount: int
+    discount_amount: int
+    total_amount: int
+
+    @classmethod
+    def from_order(cls, order: Mapping[str, Any] | None, fallback_amount: int | None) -> Totals:
+        order = order or {}
+        amount = order.get("amount")
+        amount = int(amount if amount is not None else (fallback_amount or 0))
+        discount = int(order.get("total_discount_amount") or 0)
+        total = order.get("total_amount")
+        return cls(amount, discount, int(total) if total is not None else amount - discount)
+
+    @classmethod
+    def undiscounted(cls, amount: int | None) -> Totals:
+        return cls(int(amount or 0), 0, int(amount or 0))
+
+
+@dataclass(frozen=True)
+class ValidationOutcome:
+    """The result of :func:`~django_voucherify.checkout.validate`.
+
+    ``valid``: every code applies. ``unavailable``: Voucherify could not answer and the outage
+    policy lets checkout go on without discount (``notice`` says so to the customer).
+    """
+
+    valid: bool
+    codes: list[CodeResult]
+    totals: Totals
+    session_key: str | None = None
+    unavailable: bool = False
+    notice: str = ""
+    request_id: str | None = None
+
+    @property
+    def refused(self) -> list[CodeResult]:
+        return [c for c in self.codes if not c.applicable]
+
+
+@dataclass(frozen=True)
+class RedeemOutcome:
+    """The result of :func:`~django_voucherify.checkout.redeem`.
+
+    ``applied`` is False when the outage policy let the order proceed without discount (then
+    ``notice`` explains it and ``totals`` are undiscounted).
+    """
+
+    ledger: CheckoutRedemption
+    totals: Totals
+    applied: bool = True
+    notice: str = ""
+    redemption_ids: list[str] = field(default_factory=list)
+    parent_redemption_id: str | None = None
+
+
+# Through -------------------------------------------------------------------------------------
+
+_lock = threading.Lock()
+_cache: tuple[VoucherifyClient, VoucherifyClient] | None = None
+
+
+def checkout_client() -> VoucherifyClient:
+    """A client bound to the shared session with ``CHECKOUT_TIMEOUT`` as read timeout and as
+    retry budget (rebuilt when the shared client is)."""
+    global _cache
+    from .. import get_client
+
+    shared = get_client()
+    cached = _cache
+    if cached is not None and cached[0] is shared:
+        return cached[1]
+    with _lock:
+        conf = voucherify_settings()
+        base = shared.transport.retry
+        checkout = VoucherifyClient.from_settings(
+            session=shared.transport.session,
+            read_timeout=conf.checkout_timeout,
+            retry=RetryPolicy(
+                max_retries=base.max_retries,
+                budget=min(base.budget, conf.checkout_timeout),
+                backoff_base=base.backoff_base,
+                backoff_max=base.backoff_max,
+            ),
+        )
+        _cache = (shared, checkout)
+    return checkout
