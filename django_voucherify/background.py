@@ -10,11 +10,12 @@ API:
 
 - :func:`claim_due` locks due, unleased rows (``SELECT ... FOR UPDATE SKIP LOCKED``, earliest
   due first, ``limit``) and leases each to a fresh token: two sweeps never take the same row.
-- :func:`lease` takes (or, with ``force``, re-takes) one row by primary key for a step due in
-  ``due_in`` seconds; :func:`release` ends a lease (the row stays due at a given time, or not).
-  The token in :class:`Lease` lets a holder's late write be detected: a stalled holder whose
-  row was taken over finds another token (:func:`new_token` for features that lock and compare
-  it themselves, like the outbox).
+- :func:`lease` takes one row by primary key for a step due in ``due_in`` seconds (``renew``:
+  the holder re-takes it for its next step, only while its token still holds; ``force``: whoever
+  holds it); :func:`release` ends a lease (the row stays due at a given time, or not), with a
+  ``token`` only if that lease still holds. So a stalled holder whose row was taken over finds
+  another token and neither frees nor takes back the row: checkout sends its token in each task
+  message; the outbox locks the row and compares it itself (:func:`new_token`).
 - :func:`backoff` is the one retry delay (exponential, capped, optional jitter, ``Retry-After``).
 - :func:`enqueue` sends a task BY NAME once the transaction commits; :func:`send` sends now.
   The task object is looked up in the current Celery app's registry (``app.tasks.get``, which
@@ -140,17 +141,27 @@ def claim_due(
 
 
 def lease(
-    model: type[Model], pk: Any, *, due_in: float | None, lease_for: timedelta, force: bool = False
+    model: type[Model],
+    pk: Any,
+    *,
+    due_in: float | None,
+    lease_for: timedelta,
+    force: bool = False,
+    renew: str | None = None,
 ) -> Lease | None:
     """Lease row ``pk`` for a step due in ``due_in`` seconds, held ``lease_for`` past that.
 
-    Without ``force``, only when nobody holds it (None otherwise: the holder does the work).
-    ``force`` is for the holder itself scheduling its own next step.
+    Without ``force`` or ``renew``, only when nobody holds it (None otherwise: the holder does
+    the work). ``renew`` is the holder scheduling its own next step: only while its lease (that
+    token) still holds, so a holder that stalled past its lease never takes the row back from
+    the one the sweep gave it to. ``force`` takes the row whoever holds it.
     """
     now = timezone.now()
     due = now + timedelta(seconds=due_in or 0)
     rows = model._default_manager.filter(pk=pk)
-    if not force:
+    if renew is not None:
+        rows = rows.filter(lease_token=renew)
+    elif not force:
         rows = rows.filter(_free(now))
     token = new_token()
     if rows.update(due_at=due, lease_until=due + lease_for, lease_token=token) != 1:

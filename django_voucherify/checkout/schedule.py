@@ -78,10 +78,22 @@ def flag(ledger_id: int, reason: str) -> None:
     )
 
 
-def release(ledger_id: int, *, next_attempt_in: float | None = None, keep_due: bool = False) -> None:
+def release(
+    ledger_id: int, *, next_attempt_in: float | None = None, keep_due: bool = False, token: str | None = None
+) -> None:
     """End the chain holding ``ledger_id``: nothing due (default), due in ``next_attempt_in``
-    seconds, or (``keep_due``) at the time already recorded; the sweep takes it from there."""
-    background.release(CheckoutRedemption, ledger_id, due_in=next_attempt_in, keep_due=keep_due)
+    seconds, or (``keep_due``) at the time already recorded; the sweep takes it from there.
+    ``token``: the chain's lease; a chain whose lease another chain took over frees nothing."""
+    background.release(CheckoutRedemption, ledger_id, due_in=next_attempt_in, keep_due=keep_due, token=token)
+
+
+def holds(ledger_id: int, token: str | None) -> bool:
+    """Whether the chain holding lease ``token`` still holds the row. A task of an earlier chain
+    (its lease ran out and the sweep gave the row to another) stops before acting. Messages
+    queued before tokens were sent (``None``) act as they did."""
+    if token is None:
+        return True
+    return CheckoutRedemption.objects.filter(pk=ledger_id, lease_token=token).exists()
 
 
 def send(
@@ -90,18 +102,26 @@ def send(
     countdown: float | None,
     held: background.Lease | None = None,
     may_run_early: bool = True,
-) -> None:
+) -> bool:
     """Send ``task`` for a row already leased (``held``); not sent, the row is left to the sweep.
     A retry may run early (eager mode runs it inline); a wait (``may_run_early=False``) not."""
     name = f"django_voucherify.{task}"
-    background.send(name, (ledger_id,), countdown=countdown, lease=held, may_run_early=may_run_early)
+    args = (ledger_id,) if held is None else (ledger_id, held.token)
+    return background.send(name, args, countdown=countdown, lease=held, may_run_early=may_run_early)
 
 
 def _schedule(
-    task: str, ledger_id: int, countdown: float | None, force: bool, may_run_early: bool = True
+    task: str,
+    ledger_id: int,
+    countdown: float | None,
+    force: bool,
+    may_run_early: bool = True,
+    renew: str | None = None,
 ) -> bool:
     lease_for = task_lease()
-    held = background.lease(CheckoutRedemption, ledger_id, due_in=countdown, lease_for=lease_for, force=force)
+    held = background.lease(
+        CheckoutRedemption, ledger_id, due_in=countdown, lease_for=lease_for, force=force, renew=renew
+    )
     if held is None:
         return False  # a chain already holds the row
     transaction.on_commit(lambda: send(task, ledger_id, countdown, held, may_run_early))
@@ -131,16 +151,20 @@ def reconcile_after_grace(ledger_id: int) -> bool:
     return schedule_reconcile(ledger_id, countdown=voucherify_settings().checkout_reconcile_grace)
 
 
-def next_step(ledger_id: int, countdown: float = 0, *, may_run_early: bool = True) -> str:
+def next_step(
+    ledger_id: int, countdown: float = 0, *, may_run_early: bool = True, token: str | None = None
+) -> str:
     """Schedule the row's next task in ``countdown`` seconds (this chain keeps the lease), or
     release the row when it needs nothing more. ``may_run_early=False``: the step must wait
-    (a reconcile within the grace period); eager mode leaves it to the sweep."""
+    (a reconcile within the grace period); eager mode leaves it to the sweep. ``token``: this
+    chain's lease; when another chain holds the row now, this one ends without touching it."""
     row = CheckoutRedemption.objects.get(pk=ledger_id)
     task = task_for(row)
     if task is None:
-        release(ledger_id)
+        release(ledger_id, token=token)
         return str(row.state)
-    _schedule(task, ledger_id, countdown, True, may_run_early)
+    if not _schedule(task, ledger_id, countdown, token is None, may_run_early, renew=token):
+        return "superseded"
     return "retrying"
 
 
@@ -174,11 +198,16 @@ def sweep() -> dict[str, int]:
         wanted=lambda row: task_for(row, now) is not None,
     )
     counts = {"reconcile": 0, "rollback": 0}
-    for row in rows:
+    for position, row in enumerate(rows):
         task = task_for(row, now)
         assert task is not None
         held = background.Lease(CheckoutRedemption, row.pk, row.lease_token, row.lease_until or now)
-        send(task, row.pk, None, held)
+        if not send(task, row.pk, None, held):
+            # The broker refused: each further try would wait for its timeout. The rest of the
+            # claimed rows are freed, due now, for the next sweep.
+            for rest in rows[position + 1 :]:
+                background.release(CheckoutRedemption, rest.pk, due_in=0, token=rest.lease_token)
+            break
         counts["rollback" if task == ROLLBACK_TASK else "reconcile"] += 1
     return counts
 
@@ -186,10 +215,12 @@ def sweep() -> dict[str, int]:
 # The steps -----------------------------------------------------------------------------------
 
 
-def rollback_step(ledger_id: int) -> str:
+def rollback_step(ledger_id: int, token: str | None = None) -> str:
     """Roll ledger row ``ledger_id`` back; schedules itself again until Voucherify confirms."""
     from .rollback import rollback  # the services schedule through this module: imported at call time
 
+    if not holds(ledger_id, token):
+        return "superseded"
     try:
         row = rollback(ledger_id)
     except CheckoutRedemption.DoesNotExist:
@@ -201,14 +232,16 @@ def rollback_step(ledger_id: int) -> str:
         if attempts >= voucherify_settings().checkout_reconcile_max_attempts:
             # Still retried (a voucher is held for an order never paid), but staff should know.
             flag(ledger_id, f"rollback not confirmed after {attempts} attempts: {exc.message}")
-        return next_step(ledger_id, rollback_delay(attempts, exc.retry_after))
-    return next_step(row.pk)
+        return next_step(ledger_id, rollback_delay(attempts, exc.retry_after), token=token)
+    return next_step(row.pk, token=token)
 
 
-def reconcile_step(ledger_id: int) -> str:
+def reconcile_step(ledger_id: int, token: str | None = None) -> str:
     """Settle UNKNOWN ledger row ``ledger_id`` from Voucherify's redemption list."""
     from .reconcile import reconcile  # the services schedule through this module: imported at call time
 
+    if not holds(ledger_id, token):
+        return "superseded"
     conf = voucherify_settings()
     try:
         row = reconcile(ledger_id, roll_back=False)  # the rollback is this chain's next step
@@ -220,14 +253,14 @@ def reconcile_step(ledger_id: int) -> str:
     else:
         unreachable = False
         if row.state not in (LedgerState.UNKNOWN, LedgerState.PENDING):
-            return next_step(ledger_id)
+            return next_step(ledger_id, token=token)
         if row.state == LedgerState.PENDING:  # its caller may still be waiting: not ours yet
-            release(ledger_id, keep_due=True)
+            release(ledger_id, keep_due=True, token=token)
             return str(row.state)
     attempts = row.reconcile_attempts
     if attempts >= conf.checkout_reconcile_max_attempts:
         flag(ledger_id, f"outcome still unknown after {attempts} reads of Voucherify's redemptions")
-        release(ledger_id, next_attempt_in=conf.checkout_attention_interval)
+        release(ledger_id, next_attempt_in=conf.checkout_attention_interval, token=token)
         logger.error(
             "Voucherify checkout: ledger row %s still unknown after %s attempts; flagged "
             "for staff, re-read every %ss.",
@@ -237,19 +270,21 @@ def reconcile_step(ledger_id: int) -> str:
         )
         return "needs attention"
     # Unreachable: a retry, which may come early. Within the grace period: a wait for time.
-    return next_step(ledger_id, reconcile_delay(attempts), may_run_early=unreachable)
+    return next_step(ledger_id, reconcile_delay(attempts), may_run_early=unreachable, token=token)
 
 
-def late_check_step(ledger_id: int) -> str:
+def late_check_step(ledger_id: int, token: str | None = None) -> str:
     """Look once more at FAILED (``not_redeemed``) row ``ledger_id``; roll back what landed late."""
     from .reconcile import late_check  # the services schedule through this module: imported at call time
 
+    if not holds(ledger_id, token):
+        return "superseded"
     try:
         row = late_check(ledger_id, roll_back=False)  # the rollback is this chain's next step
     except CheckoutRedemption.DoesNotExist:
         return "missing"
     except VoucherifyError:  # Voucherify unreachable: the late check stays due; read again later
         row = CheckoutRedemption.objects.get(pk=ledger_id)
-        release(ledger_id, next_attempt_in=reconcile_delay(row.reconcile_attempts))
+        release(ledger_id, next_attempt_in=reconcile_delay(row.reconcile_attempts), token=token)
         return "retrying later"
-    return next_step(row.pk)
+    return next_step(row.pk, token=token)
