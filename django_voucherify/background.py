@@ -17,9 +17,9 @@ API:
   it themselves, like the outbox).
 - :func:`backoff` is the one retry delay (exponential, capped, optional jitter, ``Retry-After``).
 - :func:`enqueue` sends a task BY NAME once the transaction commits; :func:`send` sends now.
-  The task object is looked up in the current Celery app's registry (``app.tasks.get``, which
-  finalises the app and autodiscovers, so eager mode runs the task itself), else
-  ``app.send_task``. A broker failure is logged, never raised: the row stays due (a lease given
+  The task object is looked up in the current Celery app's registry (``app.tasks.get``; in
+  eager mode after running the app's lazy autodiscovery, so eager mode runs the task itself),
+  else ``app.send_task``. A broker failure is logged, never raised: the row stays due (a lease given
   is freed) and the periodic sweep (``django_voucherify.sweep``) sends it.
 
 Eager mode (``task_always_eager``: tests, the demo) is handled here and nowhere else. A delayed
@@ -28,9 +28,11 @@ task cannot wait there: it would run at once, recursively. A retry after a failu
 task (a step that must wait for time to pass), or one past that depth, is not run: its row stays
 due and the sweep takes it when it is.
 
-Jobs (``JobPart``'s ``poll_seq``/``next_poll_at``) fit the same API: a poll is ``lease(JobPart,
-pk, due_in=delay, lease_for=...)`` then ``enqueue("django_voucherify.poll_job_part", (pk,),
-countdown=delay, lease=...)``, and resuming is :func:`claim_due` over unfinished parts.
+Job parts use it with the token in the message: each step of a part (submit or poll) is
+``lease(JobPart, pk, due_in=delay, lease_for=..., holder=<the token of the step scheduling it>)``
+then ``send("django_voucherify.poll_job_part", (pk, token), countdown=delay, lease=...)``; a
+step whose token is no longer the row's does nothing (a superseded chain ends), and resuming
+is :func:`claim_due` over unfinished parts.
 """
 
 from __future__ import annotations
@@ -140,17 +142,32 @@ def claim_due(
 
 
 def lease(
-    model: type[Model], pk: Any, *, due_in: float | None, lease_for: timedelta, force: bool = False
+    model: type[Model],
+    pk: Any,
+    *,
+    due_in: float | None,
+    lease_for: timedelta,
+    force: bool = False,
+    holder: str | None = None,
+    where: Q | None = None,
 ) -> Lease | None:
     """Lease row ``pk`` for a step due in ``due_in`` seconds, held ``lease_for`` past that.
 
     Without ``force``, only when nobody holds it (None otherwise: the holder does the work).
-    ``force`` is for the holder itself scheduling its own next step.
+    ``force`` is for the holder itself scheduling its own next step, or for a take-over that
+    ends whatever chain held the row. ``holder`` (implies ``force``): only while the lease with
+    that token still holds, so a superseded holder cannot renew (one chain per row, for
+    features whose messages carry their token: job parts). ``where``: only if the row also
+    matches (a state the step needs). One ``UPDATE``: no lock is held.
     """
     now = timezone.now()
     due = now + timedelta(seconds=due_in or 0)
     rows = model._default_manager.filter(pk=pk)
-    if not force:
+    if where is not None:
+        rows = rows.filter(where)
+    if holder is not None:
+        rows = rows.filter(lease_token=holder)
+    elif not force:
         rows = rows.filter(_free(now))
     token = new_token()
     if rows.update(due_at=due, lease_until=due + lease_for, lease_token=token) != 1:
@@ -186,13 +203,14 @@ def backoff(
     cap: float,
     jitter: float = 0.0,
     retry_after: float | None = None,
+    factor: float = 2.0,
 ) -> float:
     """Seconds before attempt ``attempt + 1``: Voucherify's ``Retry-After`` when it sent one,
-    else ``base`` doubling per attempt, capped at ``cap``; ``jitter`` (a fraction) spreads
-    retries of many rows that failed together."""
+    else ``base`` growing by ``factor`` per attempt (doubling; job polls grow by half), capped at
+    ``cap``; ``jitter`` (a fraction) spreads retries of many rows that failed together."""
     if retry_after is not None:
         return float(retry_after)
-    delay = min(float(cap), float(base) * 2 ** max(attempt - 1, 0))
+    delay = min(float(cap), float(base) * float(factor) ** max(attempt - 1, 0))
     if jitter:
         delay *= 1 + random.uniform(-jitter, jitter)  # spreading load, not a secret
     return float(delay)
@@ -230,6 +248,11 @@ def send(
 
     app = current_app
     task = app.tasks.get(name)
+    if task is None and app.conf.task_always_eager:
+        # Autodiscovery is lazy: it runs when a worker imports its default modules. An eager
+        # process has no worker, so it runs here; else the task would go to a broker nobody reads.
+        app.loader.import_default_modules()
+        task = app.tasks.get(name)
     delayed = bool(countdown and countdown > 0)
     if app.conf.task_always_eager and delayed:
         depth = _inline_depth.get()
