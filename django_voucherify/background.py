@@ -10,17 +10,17 @@ API:
 
 - :func:`claim_due` locks due, unleased rows (``SELECT ... FOR UPDATE SKIP LOCKED``, earliest
   due first, ``limit``) and leases each to a fresh token: two sweeps never take the same row.
-- :func:`lease` takes one row by primary key for a step due in ``due_in`` seconds (``renew``:
+- :func:`lease` takes one row by primary key for a step due in ``due_in`` seconds (``holder``:
   the holder re-takes it for its next step, only while its token still holds; ``force``: whoever
   holds it); :func:`release` ends a lease (the row stays due at a given time, or not), with a
   ``token`` only if that lease still holds. So a stalled holder whose row was taken over finds
-  another token and neither frees nor takes back the row: checkout sends its token in each task
+  another token and neither frees nor takes back the row: checkout and jobs send their token in each task
   message; the outbox locks the row and compares it itself (:func:`new_token`).
 - :func:`backoff` is the one retry delay (exponential, capped, optional jitter, ``Retry-After``).
 - :func:`enqueue` sends a task BY NAME once the transaction commits; :func:`send` sends now.
-  The task object is looked up in the current Celery app's registry (``app.tasks.get``, which
-  finalises the app and autodiscovers, so eager mode runs the task itself), else
-  ``app.send_task``. A broker failure is logged, never raised: the row stays due (a lease given
+  The task object is looked up in the current Celery app's registry (``app.tasks.get``; in
+  eager mode after running the app's lazy autodiscovery, so eager mode runs the task itself),
+  else ``app.send_task``. A broker failure is logged, never raised: the row stays due (a lease given
   is freed) and the periodic sweep (``django_voucherify.sweep``) sends it.
 
 Eager mode (``task_always_eager``: tests, the demo) is handled here and nowhere else. A delayed
@@ -29,9 +29,11 @@ task cannot wait there: it would run at once, recursively. A retry after a failu
 task (a step that must wait for time to pass), or one past that depth, is not run: its row stays
 due and the sweep takes it when it is.
 
-Jobs (``JobPart``'s ``poll_seq``/``next_poll_at``) fit the same API: a poll is ``lease(JobPart,
-pk, due_in=delay, lease_for=...)`` then ``enqueue("django_voucherify.poll_job_part", (pk,),
-countdown=delay, lease=...)``, and resuming is :func:`claim_due` over unfinished parts.
+Job parts use it with the token in the message: each step of a part (submit or poll) is
+``lease(JobPart, pk, due_in=delay, lease_for=..., holder=<the token of the step scheduling it>)``
+then ``send("django_voucherify.poll_job_part", (pk, token), countdown=delay, lease=...)``; a
+step whose token is no longer the row's does nothing (a superseded chain ends), and resuming
+is :func:`claim_due` over unfinished parts.
 """
 
 from __future__ import annotations
@@ -147,20 +149,25 @@ def lease(
     due_in: float | None,
     lease_for: timedelta,
     force: bool = False,
-    renew: str | None = None,
+    holder: str | None = None,
+    where: Q | None = None,
 ) -> Lease | None:
     """Lease row ``pk`` for a step due in ``due_in`` seconds, held ``lease_for`` past that.
 
-    Without ``force`` or ``renew``, only when nobody holds it (None otherwise: the holder does
-    the work). ``renew`` is the holder scheduling its own next step: only while its lease (that
-    token) still holds, so a holder that stalled past its lease never takes the row back from
-    the one the sweep gave it to. ``force`` takes the row whoever holds it.
+    Without ``force``, only when nobody holds it (None otherwise: the holder does the work).
+    ``force`` is for the holder itself scheduling its own next step, or for a take-over that
+    ends whatever chain held the row. ``holder`` (implies ``force``): only while the lease with
+    that token still holds, so a superseded holder cannot renew (one chain per row, for
+    features whose messages carry their token: job parts). ``where``: only if the row also
+    matches (a state the step needs). One ``UPDATE``: no lock is held.
     """
     now = timezone.now()
     due = now + timedelta(seconds=due_in or 0)
     rows = model._default_manager.filter(pk=pk)
-    if renew is not None:
-        rows = rows.filter(lease_token=renew)
+    if where is not None:
+        rows = rows.filter(where)
+    if holder is not None:
+        rows = rows.filter(lease_token=holder)
     elif not force:
         rows = rows.filter(_free(now))
     token = new_token()
@@ -197,13 +204,14 @@ def backoff(
     cap: float,
     jitter: float = 0.0,
     retry_after: float | None = None,
+    factor: float = 2.0,
 ) -> float:
     """Seconds before attempt ``attempt + 1``: Voucherify's ``Retry-After`` when it sent one,
-    else ``base`` doubling per attempt, capped at ``cap``; ``jitter`` (a fraction) spreads
-    retries of many rows that failed together."""
+    else ``base`` growing by ``factor`` per attempt (doubling; job polls grow by half), capped at
+    ``cap``; ``jitter`` (a fraction) spreads retries of many rows that failed together."""
     if retry_after is not None:
         return float(retry_after)
-    delay = min(float(cap), float(base) * 2 ** max(attempt - 1, 0))
+    delay = min(float(cap), float(base) * float(factor) ** max(attempt - 1, 0))
     if jitter:
         delay *= 1 + random.uniform(-jitter, jitter)  # spreading load, not a secret
     return float(delay)
@@ -241,6 +249,11 @@ def send(
 
     app = current_app
     task = app.tasks.get(name)
+    if task is None and app.conf.task_always_eager:
+        # Autodiscovery is lazy: it runs when a worker imports its default modules. An eager
+        # process has no worker, so it runs here; else the task would go to a broker nobody reads.
+        app.loader.import_default_modules()
+        task = app.tasks.get(name)
     delayed = bool(countdown and countdown > 0)
     if app.conf.task_always_eager and delayed:
         depth = _inline_depth.get()

@@ -121,3 +121,48 @@ def test_the_sweep_calls_each_features_entry_point():
     assert set(sweep_module.PARTS) == {"outbox", "checkout", "jobs", "job_uploads"}
     counts = sweep_module.sweep()
     assert counts["checkout"] == {"reconcile": 0, "rollback": 0} and counts["outbox"]["found"] == 0
+
+
+def test_backoff_grows_by_the_given_factor():
+    assert [background.backoff(n, base=2, cap=10, factor=1.5) for n in (1, 2, 3, 6)] == [2, 3, 4.5, 10]
+
+
+def test_a_lease_held_by_a_token_is_renewed_only_by_that_holder_and_where_it_matches():
+    row = _row()
+    first = background.lease(CheckoutRedemption, row.pk, due_in=0, lease_for=LEASE)
+    assert first is not None
+    second = background.lease(CheckoutRedemption, row.pk, due_in=0, lease_for=LEASE, holder=first.token)
+    assert second is not None and second.token != first.token  # the holder renews (new token)
+    # A superseded holder cannot renew, even though the row is leased (``holder`` implies force).
+    assert background.lease(CheckoutRedemption, row.pk, due_in=0, lease_for=LEASE, holder=first.token) is None
+    from django.db.models import Q
+
+    not_matching = Q(state=LedgerState.SUCCEEDED)
+    assert (
+        background.lease(
+            CheckoutRedemption, row.pk, due_in=0, lease_for=LEASE, force=True, where=not_matching
+        )
+        is None
+    )
+    assert CheckoutRedemption.objects.get(pk=row.pk).lease_token == second.token
+
+
+def test_eager_mode_runs_a_task_that_only_autodiscovery_finds():
+    """Autodiscovery is lazy (a worker triggers it): an eager process that never imported the
+    tasks module must still run the task, not hand it to a broker nobody reads."""
+    from celery import Celery
+
+    app = Celery("lazy", broker="memory://", set_as_current=False)
+    app.conf.task_always_eager = True
+    app.autodiscover_tasks(["tests.support.lazy_tasks"], related_name="tasks")
+    from celery import current_app
+
+    previous = current_app._get_current_object()
+    app.set_current()
+    try:
+        assert background.send("tests.lazy_tasks.ping", (7,))
+    finally:
+        previous.set_current()
+    from tests.support.lazy_tasks import tasks as lazy
+
+    assert lazy.RUNS == [7]

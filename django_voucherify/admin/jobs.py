@@ -63,7 +63,10 @@ class JobPartInline(admin.TabularInline):  # type: ignore[type-arg]
         "failed_count",
         "submit_attempts",
         "polls",
-        "error",
+        "due_at",
+        "last_error",
+        "last_error_key",
+        "last_request_id",
     )
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:

@@ -116,11 +116,11 @@ def _schedule(
     countdown: float | None,
     force: bool,
     may_run_early: bool = True,
-    renew: str | None = None,
+    holder: str | None = None,
 ) -> bool:
     lease_for = task_lease()
     held = background.lease(
-        CheckoutRedemption, ledger_id, due_in=countdown, lease_for=lease_for, force=force, renew=renew
+        CheckoutRedemption, ledger_id, due_in=countdown, lease_for=lease_for, force=force, holder=holder
     )
     if held is None:
         return False  # a chain already holds the row
@@ -163,7 +163,7 @@ def next_step(
     if task is None:
         release(ledger_id, token=token)
         return str(row.state)
-    if not _schedule(task, ledger_id, countdown, token is None, may_run_early, renew=token):
+    if not _schedule(task, ledger_id, countdown, token is None, may_run_early, holder=token):
         return "superseded"
     return "retrying"
 

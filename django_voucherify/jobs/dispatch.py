@@ -1,23 +1,27 @@
-"""Queueing job work on Celery (the only module of the jobs service that knows about tasks).
+"""Queueing job work on Celery, by task name (:mod:`django_voucherify.background`).
 
-When the broker is down nothing is lost: the job's rows say what is left to do, and
-``resume_jobs`` (periodic task, or ``manage.py voucherify_job resume``) queues it again.
+Each step was leased on its part by the runner (``due_at``, ``lease_token``); here it is sent
+with its token once the transaction commits. When the broker is down nothing is lost: the lease
+is given back, the part stays due, and the periodic ``django_voucherify.sweep`` (or ``manage.py
+voucherify_job resume``) claims it again through :func:`resume`. Eager mode is
+:mod:`~django_voucherify.background`'s business: a step that must wait is left to the sweep.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
 
 from django.db import transaction
 
-from ..models import Job, JobPart
-from .runner import Step, give_up_if_too_old, next_poll, pending_steps
+from .. import background
+from ..models import Job
+from ..models.jobs import FINAL_JOB_STATES, JobState
+from .runner import Step, claim_lost_steps, give_up_old_jobs, pending_steps
 
-logger = logging.getLogger("django_voucherify.jobs")
+PREPARE_TASK = "django_voucherify.prepare_job"
+STEP_TASKS = {"submit": "django_voucherify.submit_job_part", "poll": "django_voucherify.poll_job_part"}
 
 _paused: ContextVar[bool] = ContextVar("voucherify_jobs_queueing_paused", default=False)
 
@@ -33,34 +37,20 @@ def queueing_paused() -> Iterator[None]:
         _paused.reset(token)
 
 
-def _tasks() -> Any:
-    from ..tasks import jobs as job_tasks
+def schedule(steps: Iterable[Step]) -> None:
+    """Send each step, with its delay as ``countdown``, once the transaction commits.
 
-    return job_tasks
-
-
-def schedule(steps: Iterable[Step], *, from_eager_task: bool = False) -> None:
-    """Queue each step with its delay as ``countdown``.
-
-    Under ``CELERY_TASK_ALWAYS_EAGER`` a countdown cannot be honoured (the task would run at
-    once, recursively): follow-up steps are then left to :func:`~.runner.drive`, the admin's
-    "check now" action or ``resume_jobs``.
-    """
-    if from_eager_task or _paused.get():
+    None may run early: a submit waiting its turn or a poll waiting for Voucherify gains nothing
+    by running before its time, so eager mode leaves delayed steps to the sweep."""
+    if _paused.get():
         return
-    tasks = _tasks()
     for step in steps:
-        args: tuple[Any, ...]
-        if step.action == "submit":
-            task, args = tasks.submit_job_part, (step.part_id,)
-        else:
-            task, args = tasks.poll_job_part, (step.part_id, step.seq)
-        try:
-            task.apply_async(args=args, countdown=step.delay or None)
-        except Exception:  # broker down: resume_jobs picks the job up again
-            logger.warning(
-                "Voucherify jobs: could not queue %s of part %s", step.action, step.part_id, exc_info=True
-            )
+        background.enqueue(
+            STEP_TASKS[step.action],
+            (step.part_id, step.token),
+            countdown=step.delay or None,
+            lease=step.lease,
+        )
 
 
 def after_commit_start(job: Job) -> None:
@@ -72,41 +62,26 @@ def after_commit_start(job: Job) -> None:
 def after_commit_prepare(job: Job) -> None:
     if _paused.get():
         return
-
-    def queue() -> None:
-        try:
-            _tasks().prepare_job.apply_async(args=(job.pk,))
-        except Exception:
-            logger.warning("Voucherify jobs: could not queue job %s", job.pk, exc_info=True)
-
-    transaction.on_commit(queue)
-
-
-def poll_later(part: JobPart) -> None:
-    from .runner import poll_delay
-
-    transaction.on_commit(lambda: schedule(next_poll(part, None, poll_delay(1))))
+    background.enqueue(PREPARE_TASK, (job.pk,))
 
 
 def resume(job: Job | None = None) -> int:
-    """Queue again whatever unfinished jobs still need (after a broker outage or lost message).
+    """Queue again what unfinished jobs (or ``job``) lost: after a broker outage, a lost message.
 
-    Idempotent: a submitted part gets a poll only when its scheduled one is overdue (and that
-    poll takes the chain over), so running this often never multiplies poll traffic. Jobs older
-    than ``JOB_MAX_AGE`` are failed instead.
+    Idempotent: a part's step is re-sent only once its lease expired (the step is overdue) and
+    the new lease ends the lost chain, so running this often never multiplies traffic. Jobs
+    older than ``JOB_MAX_AGE`` are failed instead. Returns the number of tasks queued.
     """
-    from ..models.jobs import FINAL_JOB_STATES, JobState
-
-    jobs = [job] if job else Job.objects.exclude(state__in=FINAL_JOB_STATES)
-    count = 0
-    for item in jobs:
-        if give_up_if_too_old(item):
-            continue
-        if item.state == JobState.PREPARING and item.source_file:
-            _tasks().prepare_job.apply_async(args=(item.pk,))
-            count += 1
-            continue
-        steps = pending_steps(item, overdue_only=True)
-        schedule(steps)
-        count += len(steps)
-    return count
+    jobs = Job.objects.exclude(state__in=FINAL_JOB_STATES)
+    if job is not None:
+        jobs = jobs.filter(pk=job.pk)
+    give_up_old_jobs(jobs)
+    # prepare_job is idempotent (it locks the job and returns at once when it is prepared).
+    preparing = list(
+        jobs.filter(state=JobState.PREPARING).exclude(source_file="").values_list("pk", flat=True)
+    )
+    for job_id in preparing:
+        background.send(PREPARE_TASK, (job_id,))
+    steps = claim_lost_steps(jobs)
+    schedule(steps)
+    return len(preparing) + len(steps)

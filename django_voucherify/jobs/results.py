@@ -148,7 +148,7 @@ def refresh_job(job_id: int) -> Job | None:
         if finished:
             broken = [p for p in parts if p.state == PartState.FAILED]
             job.state = JobState.FAILED if broken else JobState.DONE
-            job.error = "\n".join(f"part {p.index}: {p.error}" for p in broken)
+            job.error = "\n".join(f"part {p.index}: {p.last_error}" for p in broken)
             job.finished_at = timezone.now()
             job.progress = 100
         job.save()

@@ -15,10 +15,14 @@ time across the app (:class:`JobSubmitLock`), so two of our parts never adopt ea
 action. Residual risk, documented in docs/jobs.md: another client starting an async action of
 the same type in that window could be adopted by mistake.
 
-One poll chain per part: each scheduled poll carries ``JobPart.poll_seq`` as it was when it was
-scheduled; it runs only while that number is current, and only the poll that holds it may
-schedule the next one (bumping the number). Duplicated messages, re-delivered submits and
-``resume`` therefore never add a second chain: they either do nothing or take the chain over.
+One step chain per part, as a lease (:mod:`django_voucherify.background`): scheduling a step
+(submit or poll) leases the part with a new ``lease_token`` and ``due_at`` (when the step is
+due); the step's message carries the token, and the step runs only while that token is still the
+part's. Only the step holding it may lease the part for the next step (a compare-and-set on the
+token), so a duplicated message reads twice but only one copy carries on, and a take-over
+(:func:`pending_steps`, :func:`claim_lost_steps`: a new token without the old one) ends the
+chain it replaces. The lease runs :data:`POLL_OVERDUE_GRACE` past the due time: until then
+the sweep leaves the part alone, after that its message counts as lost and the sweep claims it.
 """
 
 from __future__ import annotations
@@ -30,12 +34,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from .. import conf
+from .. import background, conf
 from ..api.errors import APIError, NotFoundError, RateLimitedError, ServerError, TransportError
 from ..models import Job, JobKind, JobPart, JobState, JobSubmitLock, PartState
 from ..models.jobs import FINAL_JOB_STATES, FINAL_PART_STATES
@@ -58,8 +62,11 @@ ASYNC_TYPES = {
 }
 MAX_SUBMIT_ATTEMPTS = 8
 CLOCK_SKEW = timedelta(seconds=60)  # tolerated difference between our clock and Voucherify's
-#: A submitted part's poll is "lost" (``resume`` schedules one) this long after it was due.
+#: A part's step (poll or submit) is "lost" (the sweep claims the part) this long after it was
+#: due: the lease each step takes runs this long past its due time.
 POLL_OVERDUE_GRACE = timedelta(seconds=30)
+#: Parts the sweep claims per run (the rest wait for the next run).
+RESUME_BATCH = 500
 #: A part waits this long (s) for another part of its async type to leave ``submitting``.
 SUBMIT_TURN_WAIT = 2.0
 
@@ -69,7 +76,39 @@ class Step:
     action: str  # "submit" or "poll"
     part_id: int
     delay: float = 0.0
-    seq: int | None = None  # polls: the part's poll_seq this poll was scheduled with
+    token: str | None = None  # the part's lease token this step was scheduled with
+
+    @property
+    def lease(self) -> background.Lease | None:
+        """The lease to give back if the step's message cannot be sent (the sweep sends it)."""
+        if self.token is None:
+            return None
+        until = timezone.now() + timedelta(seconds=self.delay) + POLL_OVERDUE_GRACE
+        return background.Lease(JobPart, self.part_id, self.token, until)
+
+
+#: The part states each step needs (a lease for a step is taken only in them).
+STEP_STATES = {
+    "submit": (PartState.PENDING, PartState.SUBMITTING),
+    "poll": (PartState.SUBMITTED,),
+}
+
+
+def lease_step(part_id: int, action: str, delay: float, holder: str | None) -> list[Step]:
+    """Lease the part for its next ``action`` in ``delay`` s and return that step: allowed only
+    to the step holding token ``holder`` (the current chain), or, with ``None``, as a take-over
+    that ends any other chain. Nothing when the part left the states the step needs, or when
+    ``holder`` was superseded."""
+    held = background.lease(
+        JobPart,
+        part_id,
+        due_in=delay,
+        lease_for=POLL_OVERDUE_GRACE,
+        force=True,
+        holder=holder,
+        where=Q(state__in=STEP_STATES[action]),
+    )
+    return [] if held is None else [Step(action, part_id, delay, held.token)]
 
 
 def _client() -> Any:
@@ -84,7 +123,17 @@ def _setting(name: str) -> float:
 
 def poll_delay(polls: int) -> float:
     """Backoff between polls: ``JOB_POLL_INTERVAL`` growing by half each time, capped."""
-    return min(_setting("JOB_POLL_INTERVAL") * 1.5 ** max(0, polls - 1), _setting("JOB_POLL_INTERVAL_MAX"))
+    return background.backoff(
+        polls, base=_setting("JOB_POLL_INTERVAL"), cap=_setting("JOB_POLL_INTERVAL_MAX"), factor=1.5
+    )
+
+
+def _error(message: str, exc: BaseException | None = None) -> dict[str, str]:
+    """The part's last-error fields: ``message``, with Voucherify's key and request id when
+    ``exc`` is its answer."""
+    if exc is None:
+        return {**background.error_fields(None), "last_error": message}
+    return background.error_fields(exc, message)
 
 
 def send(part: JobPart) -> str:
@@ -132,10 +181,13 @@ def _another_part_submitting(part: JobPart) -> bool:
     )
 
 
-def _claim(part_id: int) -> tuple[JobPart | None, str]:
-    """Lock the part and decide: ``send`` (marker written), ``reconcile``, ``wait`` or ``skip``."""
+def _claim(part_id: int, token: str | None) -> tuple[JobPart | None, str]:
+    """Lock the part and decide: ``send`` (marker written), ``reconcile``, ``wait`` or ``skip``
+    (submitted already, or ``token`` superseded: another chain holds the part)."""
     with transaction.atomic():
         part = JobPart.objects.select_for_update().select_related("job").get(pk=part_id)
+        if token is not None and part.lease_token != token:
+            return part, "skip"
         if part.state == PartState.PENDING:
             if _another_part_submitting(part):
                 return part, "wait"
@@ -148,33 +200,35 @@ def _claim(part_id: int) -> tuple[JobPart | None, str]:
         return part, "skip"
 
 
-def submit_part(part_id: int) -> list[Step]:
-    """Send a pending part once; reconcile a part whose earlier submit had an unknown outcome."""
+def submit_part(part_id: int, token: str | None = None) -> list[Step]:
+    """Send a pending part once; reconcile a part whose earlier submit had an unknown outcome.
+    ``token``: the lease the step was scheduled with (None: a message from before leases, or a
+    direct call; the part's state alone decides, and what follows takes the part over)."""
     job = Job.objects.filter(parts__pk=part_id).first()
     if job is None or give_up_if_too_old(job):
         return []
-    part, decision = _claim(part_id)
+    part, decision = _claim(part_id, token)
     if part is None or decision == "skip":
-        return []  # submitted already: its poll chain and the next submit were queued then
+        return []  # submitted already (its poll chain and the next submit were queued), or superseded
     if decision == "wait":
-        return [Step("submit", part.pk, SUBMIT_TURN_WAIT)]
+        return lease_step(part.pk, "submit", SUBMIT_TURN_WAIT, token)
     if decision == "reconcile":
-        return _reconcile(part)
-    return _send_and_record(part)
+        return _reconcile(part, token)
+    return _send_and_record(part, token)
 
 
-def _send_and_record(part: JobPart) -> list[Step]:
+def _send_and_record(part: JobPart, token: str | None) -> list[Step]:
     try:
         remote_id = send(part)
     except TransportError as exc:
         if not exc.request_sent:
-            return _back_to_pending(part, str(exc), 1.0)
+            return _back_to_pending(part, exc, 1.0, token)
         logger.warning("Voucherify job part %s: submit outcome unknown (%s); reconciling", part.pk, exc)
-        return [Step("submit", part.pk, min(5.0, _setting("JOB_RESUBMIT_AFTER")))]
+        return lease_step(part.pk, "submit", min(5.0, _setting("JOB_RESUBMIT_AFTER")), token)
     except (RateLimitedError, ServerError) as exc:
         if exc.status in (429, 502, 503, 504):  # answered before the request was processed
-            return _back_to_pending(part, str(exc), float(getattr(exc, "retry_after", 0) or 2.0))
-        return [Step("submit", part.pk, min(5.0, _setting("JOB_RESUBMIT_AFTER")))]
+            return _back_to_pending(part, exc, float(getattr(exc, "retry_after", 0) or 2.0), token)
+        return lease_step(part.pk, "submit", min(5.0, _setting("JOB_RESUBMIT_AFTER")), token)
     except APIError as exc:  # refused: 400, 401, 413...
         message = _("Voucherify refused the request (%(status)s %(key)s): %(message)s [request_id %(rid)s]")
         reason = message % {
@@ -183,52 +237,51 @@ def _send_and_record(part: JobPart) -> list[Step]:
             "message": exc.details or exc.message,
             "rid": exc.request_id or "-",
         }
-        return _finish_part(part, PartState.FAILED, error=reason)
-    return _record_submitted(part, remote_id)
+        return _finish_part(part, PartState.FAILED, error=reason, cause=exc)
+    return _record_submitted(part, remote_id, token)
 
 
-def _back_to_pending(part: JobPart, error: str, delay: float) -> list[Step]:
+def _back_to_pending(part: JobPart, exc: Exception, delay: float, token: str | None) -> list[Step]:
     if part.submit_attempts >= MAX_SUBMIT_ATTEMPTS:
         return _finish_part(
             part,
             PartState.FAILED,
-            error=_("Not sent after %(n)d attempts: %(error)s") % {"n": part.submit_attempts, "error": error},
+            error=_("Not sent after %(n)d attempts: %(error)s") % {"n": part.submit_attempts, "error": exc},
+            cause=exc,
         )
     JobPart.objects.filter(pk=part.pk, state=PartState.SUBMITTING).update(
-        state=PartState.PENDING, error=error
+        state=PartState.PENDING, **_error(str(exc), exc)
     )
-    return [Step("submit", part.pk, delay)]
+    return lease_step(part.pk, "submit", delay, token)
 
 
-def _record_submitted(part: JobPart, remote_id: str) -> list[Step]:
+def _record_submitted(part: JobPart, remote_id: str, token: str | None) -> list[Step]:
     now = timezone.now()
     try:
         with transaction.atomic():
             updated = JobPart.objects.filter(pk=part.pk, state=PartState.SUBMITTING).update(
-                state=PartState.SUBMITTED, async_action_id=remote_id, submitted_at=now, error=""
+                state=PartState.SUBMITTED,
+                async_action_id=remote_id,
+                submitted_at=now,
+                **background.error_fields(None),
             )
             if updated:
                 Job.objects.filter(pk=part.job_id).update(async_action_id=remote_id, updated_at=now)
     except IntegrityError:  # another part already owns this async action (adopted meanwhile)
-        return [Step("submit", part.pk, 1.0)]
+        return lease_step(part.pk, "submit", 1.0, token)
     part.refresh_from_db()
     return _after_submitted(part) if updated else []
 
 
-def next_poll(part: JobPart, after_seq: int | None, delay: float) -> list[Step]:
-    """Schedule the part's next poll in ``delay`` s: allowed only to the poll holding
-    ``after_seq`` (the current chain), or, with ``None``, as a take-over that ends any other chain."""
-    with transaction.atomic():
-        locked = JobPart.objects.select_for_update().filter(pk=part.pk, state=PartState.SUBMITTED).first()
-        if locked is None or (after_seq is not None and locked.poll_seq != after_seq):
-            return []  # finished, or this chain was superseded
-        locked.poll_seq += 1
-        locked.next_poll_at = timezone.now() + timedelta(seconds=delay)
-        locked.save(update_fields=["poll_seq", "next_poll_at"])
-    return [Step("poll", part.pk, delay, locked.poll_seq)]
+def next_poll(part: JobPart, holder: str | None, delay: float) -> list[Step]:
+    """Schedule the part's next poll in ``delay`` s: allowed only to the step holding token
+    ``holder`` (the current chain), or, with ``None``, as a take-over that ends any other chain."""
+    return lease_step(part.pk, "poll", delay, holder)
 
 
 def _after_submitted(part: JobPart) -> list[Step]:
+    # The submit chain becomes the poll chain: a take-over, since the submit that recorded the
+    # action may be a reconcile of a chain the sweep has replaced meanwhile.
     steps = next_poll(part, None, poll_delay(1))
     following = (
         JobPart.objects.filter(job_id=part.job_id, index__gt=part.index, state=PartState.PENDING)
@@ -236,32 +289,32 @@ def _after_submitted(part: JobPart) -> list[Step]:
         .first()
     )
     if following is not None:  # parts go one after the other, in source order
-        steps.append(Step("submit", following.pk))
+        steps.extend(lease_step(following.pk, "submit", 0.0, None))
     return steps
 
 
-def _reconcile(part: JobPart) -> list[Step]:
+def _reconcile(part: JobPart, token: str | None) -> list[Step]:
     started = part.submit_started_at or timezone.now()
     if part.job.is_export:  # no list of exports to look in; a second export harms nothing
         JobPart.objects.filter(pk=part.pk).update(state=PartState.PENDING)
-        return [Step("submit", part.pk)]
+        return lease_step(part.pk, "submit", 0.0, token)
     try:
         found = _find_unclaimed_action(ASYNC_TYPES[JobKind(part.job.kind)], started - CLOCK_SKEW)
     except (TransportError, RateLimitedError, ServerError) as exc:
         logger.warning("Voucherify job part %s: cannot list async actions yet (%s)", part.pk, exc)
-        return [Step("submit", part.pk, 5.0)]
+        return lease_step(part.pk, "submit", 5.0, token)
     if found:
         logger.info(
             "Voucherify job part %s: adopting async action %s after an unknown submit", part.pk, found
         )
-        return _record_submitted(part, found)
+        return _record_submitted(part, found, token)
     waited = (timezone.now() - started).total_seconds()
     resubmit_after = _setting("JOB_RESUBMIT_AFTER")
     if waited < resubmit_after:
-        return [Step("submit", part.pk, min(5.0, resubmit_after - waited))]
+        return lease_step(part.pk, "submit", min(5.0, resubmit_after - waited), token)
     logger.warning("Voucherify job part %s: no async action after %.0f s; sending again", part.pk, waited)
     JobPart.objects.filter(pk=part.pk, state=PartState.SUBMITTING).update(state=PartState.PENDING)
-    return submit_part(part.pk)
+    return submit_part(part.pk, token)
 
 
 def _find_unclaimed_action(action_type: str, since: datetime) -> str | None:
@@ -282,20 +335,31 @@ def _find_unclaimed_action(action_type: str, since: datetime) -> str | None:
     return free[0][1] if free else None
 
 
-def poll_part(part_id: int, seq: int | None = None) -> list[Step]:
+def poll_part(part_id: int, token: str | int | None = None) -> list[Step]:
     """Read the part's async action (or export) once; finish the part or poll again later.
 
-    ``seq`` is the poll sequence the poll was scheduled with: a superseded poll does nothing.
-    ``None`` (a message queued before sequences existed) polls only when the part's poll is due.
+    ``token`` is the lease the poll was scheduled with: a superseded poll does nothing. Anything
+    else (None, or the sequence number of a message queued before leases existed) polls only
+    when the part is due and no live chain holds it, and then takes the part over.
     """
     part = JobPart.objects.select_related("job").get(pk=part_id)
     if part.state != PartState.SUBMITTED:
         return []
-    if seq is None:
-        if part.next_poll_at and part.next_poll_at > timezone.now():
+    if not isinstance(token, str):
+        now = timezone.now()
+        due = Q(due_at__isnull=True) | Q(due_at__lte=now)
+        free = Q(lease_until__isnull=True) | Q(lease_until__lte=now)
+        held = background.lease(
+            JobPart,
+            part.pk,
+            due_in=0,
+            lease_for=POLL_OVERDUE_GRACE,
+            where=Q(state=PartState.SUBMITTED) & due & free,
+        )
+        if held is None:
             return []  # a live chain is scheduled
-        seq = part.poll_seq
-    if seq != part.poll_seq:
+        token = part.lease_token = held.token
+    if token != part.lease_token:
         return []
     if give_up_if_too_old(part.job):
         return []
@@ -303,7 +367,7 @@ def poll_part(part_id: int, seq: int | None = None) -> list[Step]:
     part.polls += 1
     try:
         if part.job.is_export:
-            return exports.poll_export(part, _finish_part, lambda p: next_poll(p, seq, poll_delay(p.polls)))
+            return exports.poll_export(part, _finish_part, lambda p: next_poll(p, token, poll_delay(p.polls)))
         action = _client().async_actions.get(part.async_action_id)
     except NotFoundError:
         return _finish_part(
@@ -318,7 +382,7 @@ def poll_part(part_id: int, seq: int | None = None) -> list[Step]:
     except (TransportError, RateLimitedError, ServerError) as exc:
         delay = max(poll_delay(part.polls), float(getattr(exc, "retry_after", 0) or 0))
         logger.warning("Voucherify job part %s: poll failed (%s), next in %.0f s", part.pk, exc, delay)
-        return next_poll(part, seq, delay)
+        return next_poll(part, token, delay)
     status = str(action.get("status") or "")
     if status in ("DONE", "FAILED"):
         result = dict(action.get("result") or {})
@@ -327,7 +391,7 @@ def poll_part(part_id: int, seq: int | None = None) -> list[Step]:
         return _finish_part(part, state, result=result, error=error, remote_status=status)
     JobPart.objects.filter(pk=part.pk).update(remote_status=status, progress=int(action.get("progress") or 0))
     results.refresh_job(part.job_id)
-    return next_poll(part, seq, poll_delay(part.polls))
+    return next_poll(part, token, poll_delay(part.polls))
 
 
 def _finish_part(
@@ -336,8 +400,11 @@ def _finish_part(
     *,
     result: dict[str, Any] | None = None,
     error: str = "",
+    cause: BaseException | None = None,
     remote_status: str = "",
 ) -> list[Step]:
+    """End the part (once: a part already final is left alone); ``error`` is its reason and
+    ``cause`` the Voucherify answer behind it, if any (its key and request id are kept)."""
     result = result or {}
     async_type = ASYNC_TYPES.get(JobKind(part.job.kind))
     with transaction.atomic():  # the failed rows are written once, with the final state
@@ -354,7 +421,9 @@ def _finish_part(
                 done, failed = 0, max(failed, locked.row_count)  # nothing applied that we know of
             JobPart.objects.filter(pk=part.pk).update(
                 state=state,
-                error=error,
+                **_error(error, cause),
+                due_at=None,  # nothing more is due: the chain ends with the part
+                lease_until=None,
                 remote_status=remote_status or state.upper(),
                 progress=100,
                 done_count=done,
@@ -374,25 +443,50 @@ def _finish_part(
     return []
 
 
-def pending_steps(job: Job, *, overdue_only: bool = False) -> list[Step]:
-    """What a job still needs (after a lost message, or for :func:`drive`).
-
-    A submitted part gets a poll that takes its chain over; with ``overdue_only`` (``resume``)
-    only when its scheduled poll is overdue, i.e. its message was lost.
-    """
+def pending_steps(job: Job) -> list[Step]:
+    """What a job needs now (its start, :func:`drive`): every step takes its part over (a new
+    lease), so a chain it replaces ends. The sweep uses :func:`claim_lost_steps` instead."""
     if job.state in FINAL_JOB_STATES:
         return []
     steps: list[Step] = []
-    overdue_before = timezone.now() - POLL_OVERDUE_GRACE
-    for part in job.parts.exclude(state__in=FINAL_PART_STATES).order_by("index"):
-        if part.state == PartState.SUBMITTED:
-            if not overdue_only or part.next_poll_at is None or part.next_poll_at < overdue_before:
-                steps.extend(next_poll(part, None, 0.0))
-            continue
-        steps.append(Step("submit", part.pk))
-        if part.state == PartState.PENDING:
-            break  # the next parts follow this one
+    for part in job.parts.filter(_next_in_line()).exclude(state__in=FINAL_PART_STATES).order_by("index"):
+        action = "poll" if part.state == PartState.SUBMITTED else "submit"
+        steps.extend(lease_step(part.pk, action, 0.0, None))
     return steps
+
+
+def _next_in_line() -> Q:
+    """Parts whose step may run now: parts go one after the other, so a pending part waits while
+    an earlier part of its job is pending too (its own submit queues the next one)."""
+    earlier_pending = JobPart.objects.filter(
+        job_id=OuterRef("job_id"), index__lt=OuterRef("index"), state=PartState.PENDING
+    )
+    return Q(~Exists(earlier_pending))
+
+
+def claim_lost_steps(jobs: QuerySet[Job], limit: int = RESUME_BATCH) -> list[Step]:
+    """The steps of running ``jobs`` whose message was lost: parts due and held by no chain (a
+    lease runs :data:`POLL_OVERDUE_GRACE` past its due time), claimed with ``SKIP LOCKED`` so
+    two sweeps never take the same part, each under a new lease that ends the lost chain."""
+    parts = JobPart.objects.filter(
+        _next_in_line(),
+        job_id__in=jobs.filter(state=JobState.RUNNING).values("pk"),  # a subquery: no Job row lock
+        state__in=(PartState.PENDING, PartState.SUBMITTING, PartState.SUBMITTED),
+    )
+    claimed = background.claim_due(parts, lease_for=POLL_OVERDUE_GRACE, limit=limit)
+    return [
+        Step("poll" if part.state == PartState.SUBMITTED else "submit", part.pk, 0.0, part.lease_token)
+        for part in claimed
+    ]
+
+
+def give_up_old_jobs(jobs: QuerySet[Job]) -> int:
+    """Fail the unfinished ``jobs`` older than ``JOB_MAX_AGE`` (:func:`give_up_if_too_old`)."""
+    too_old = timezone.now() - timedelta(seconds=_setting("JOB_MAX_AGE"))
+    return sum(
+        give_up_if_too_old(job)
+        for job in jobs.exclude(state__in=FINAL_JOB_STATES).filter(created_at__lt=too_old)
+    )
 
 
 def give_up_if_too_old(job: Job) -> bool:
@@ -416,7 +510,9 @@ def give_up_if_too_old(job: Job) -> bool:
 
 
 def run_step(step: Step) -> list[Step]:
-    return submit_part(step.part_id) if step.action == "submit" else poll_part(step.part_id, step.seq)
+    if step.action == "submit":
+        return submit_part(step.part_id, step.token)
+    return poll_part(step.part_id, step.token)
 
 
 def drive(job: Job, *, timeout: float = 3600.0, progress: Any = None) -> Job:

@@ -7,7 +7,7 @@ from .customers import Customer
 from .jobs import Job, JobFailedRow, JobKind, JobPart, JobState, JobSubmitLock, PartState
 from .ledger import CheckoutRedemption, LedgerState
 from .orders import Order, OrderItem, OrderStatus
-from .outbox import OutboxAction, OutboxEntry, OutboxState, SyncCheckpoint
+from .outbox import OutboxAction, OutboxEntry, OutboxState
 from .sync_state import SyncedMirror, SyncState
 from .vouchers import DiscountType, Voucher, VoucherType
 
@@ -29,7 +29,6 @@ __all__ = [
     "OutboxEntry",
     "OutboxState",
     "PartState",
-    "SyncCheckpoint",
     "SyncState",
     "SyncedMirror",
     "Voucher",

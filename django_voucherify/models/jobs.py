@@ -19,6 +19,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .background import BackgroundWork
+
 
 class JobKind(models.TextChoices):
     IMPORT_VOUCHERS = "import_vouchers", _("import vouchers")
@@ -109,6 +111,8 @@ class Job(models.Model):
     #: ``[{"row": n, "code"/"source_id": ..., "reason": ...}]``; ``failed_count`` counts them all.
     failed_rows = models.JSONField(_("failed rows (sample)"), default=list, blank=True)
     result = models.JSONField(_("result"), default=dict, blank=True)
+    #: Why the job failed, for people: a summary (preparing failed, too old, each failed part's
+    #: ``last_error``), not one Voucherify error, so it is not a ``LastVoucherifyError``.
     error = models.TextField(_("error"), blank=True)
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -140,7 +144,17 @@ class Job(models.Model):
         return self.kind in EXPORT_KINDS
 
 
-class JobPart(models.Model):
+class JobPart(BackgroundWork):
+    """One request to Voucherify and the async action it started.
+
+    Background work (:mod:`django_voucherify.background`): ``due_at`` is when the part's next
+    step (submit or poll) is due, ``lease_until``/``lease_token`` the one live step chain that
+    holds it. Every queued step carries the token it was leased with and does nothing once the
+    token changed (a superseded chain ends); the periodic sweep claims parts whose step is
+    overdue (its message was lost). ``last_error`` (with Voucherify's ``key`` and
+    ``request_id`` when it answered) is why the part failed, or the last transient error.
+    """
+
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="parts")
     index = models.PositiveIntegerField(_("part"))
     state = models.CharField(_("state"), max_length=16, choices=PartState.choices, default=PartState.PENDING)
@@ -160,16 +174,11 @@ class JobPart(models.Model):
     submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
     submit_attempts = models.PositiveIntegerField(_("submit attempts"), default=0)
     polls = models.PositiveIntegerField(_("polls"), default=0)
-    #: The sequence number of the one live poll chain: every scheduled poll carries the number
-    #: it was scheduled with and runs only while it is still current (see jobs.runner).
-    poll_seq = models.PositiveIntegerField(_("poll sequence"), default=0)
-    next_poll_at = models.DateTimeField(_("next poll"), null=True, blank=True)
     remote_status = models.CharField(_("Voucherify status"), max_length=32, blank=True)
     progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
     done_count = models.PositiveIntegerField(_("done"), default=0)
     failed_count = models.PositiveIntegerField(_("failed"), default=0)
     result = models.JSONField(_("result"), null=True, blank=True)
-    error = models.TextField(_("error"), blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
 
     class Meta:

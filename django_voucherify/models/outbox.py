@@ -54,20 +54,3 @@ class OutboxEntry(BackgroundWork):
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.object_pk} v{self.version} {self.state}"
-
-
-class SyncCheckpoint(models.Model):
-    """Where a bulk push stopped: the last primary key sent, per job name (resumable runs)."""
-
-    name = models.CharField(_("name"), max_length=200, unique=True)
-    last_pk = models.BigIntegerField(_("last primary key sent"), default=0)
-    sent = models.PositiveBigIntegerField(_("rows sent"), default=0)
-    finished = models.BooleanField(_("finished"), default=False)
-    updated_at = models.DateTimeField(_("updated"), auto_now=True)
-
-    class Meta:
-        verbose_name = _("sync checkpoint")
-        verbose_name_plural = _("sync checkpoints")
-
-    def __str__(self) -> str:
-        return f"{self.name} @ {self.last_pk}"

@@ -36,7 +36,7 @@ def _run(task: Any, step: Callable[[], list[runner.Step]]) -> None:
     except Exception as exc:  # a bug or a database hiccup: the job must not stay stuck
         logger.exception("Voucherify job step %s failed unexpectedly", task.name)
         raise task.retry(exc=exc, countdown=UNEXPECTED_RETRY_DELAY) from exc
-    dispatch.schedule(steps, from_eager_task=task.request.is_eager)
+    dispatch.schedule(steps)
 
 
 PREPARE_MAX_RETRIES = 5
@@ -76,16 +76,18 @@ def prepare_job(self: Any, job_id: int) -> None:
 
 
 @shared_task(name="django_voucherify.submit_job_part", **COMMON)
-def submit_job_part(self: Any, part_id: int) -> None:
-    """Submit one part (or reconcile an earlier submit whose outcome is unknown)."""
-    _run(self, lambda: runner.submit_part(part_id))
+def submit_job_part(self: Any, part_id: int, token: str | None = None) -> None:
+    """Submit one part (or reconcile an earlier submit whose outcome is unknown). ``token``:
+    the part's lease when this step was scheduled (a superseded step ends; None: any)."""
+    _run(self, lambda: runner.submit_part(part_id, token))
 
 
 @shared_task(name="django_voucherify.poll_job_part", **COMMON)
-def poll_job_part(self: Any, part_id: int, seq: int | None = None) -> None:
+def poll_job_part(self: Any, part_id: int, token: str | int | None = None) -> None:
     """Read a part's async action or export once; re-schedules itself until it is final.
-    ``seq``: the part's poll sequence when this poll was scheduled (a superseded poll ends)."""
-    _run(self, lambda: runner.poll_part(part_id, seq))
+    ``token``: the part's lease when this poll was scheduled (a superseded poll ends; a number
+    is a message queued before leases, which polls only if no live chain holds the part)."""
+    _run(self, lambda: runner.poll_part(part_id, token))
 
 
 @shared_task(name="django_voucherify.resume_jobs", ignore_result=True)

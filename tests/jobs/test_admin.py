@@ -54,7 +54,7 @@ def test_check_now_needs_the_check_job_permission(client, sandbox, django_user_m
     monkeypatch.setattr(jobs.dispatch, "after_commit_start", lambda job: None)
     job = jobs.import_vouchers([{"code": "P1"}])
     queued = []
-    monkeypatch.setattr(jobs.dispatch, "schedule", lambda steps, **kw: queued.extend(steps))
+    monkeypatch.setattr(jobs.dispatch, "schedule", lambda steps: queued.extend(steps))
     changelist = reverse("admin:django_voucherify_job_changelist")
     assert "check_now" not in client.get(changelist).content.decode()
     client.post(changelist, {"action": "check_now", "_selected_action": [job.pk]})

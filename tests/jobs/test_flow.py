@@ -117,3 +117,12 @@ def test_refused_submit_fails_with_request_id(sandbox):
     job = finish(jobs.import_vouchers([{"code": "R"}]))
     assert job.state == JobState.FAILED and "400" in job.error and "request_id" in job.error
     assert job.failed_count == 1
+
+
+def test_a_refused_part_keeps_voucherifys_error_in_the_shared_fields(sandbox):
+    sandbox.faults.add(path="/v1/vouchers/import", status=400, times=1)
+    part = finish(jobs.import_vouchers([{"code": "R"}])).parts.get()
+    assert part.state == PartState.FAILED and "400" in part.last_error
+    assert part.last_error_key and part.last_request_id  # Voucherify's key, and the id for support
+    assert part.last_request_id in part.last_error
+    assert (part.due_at, part.lease_until) == (None, None)  # nothing more is due

@@ -103,18 +103,18 @@ def test_prepare_fails_the_job_after_its_last_retry(sandbox, monkeypatch):
 
 def test_a_job_older_than_job_max_age_fails_with_its_last_known_status(sandbox, tune, monkeypatch):
     tune(JOB_MAX_AGE=3600)
-    monkeypatch.setattr(dispatch, "schedule", lambda steps, **kw: None)
+    monkeypatch.setattr(dispatch, "schedule", lambda steps: None)
     sandbox.state.job_delay = 600.0
     job = jobs.import_vouchers(
         [{"code": "A", "type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 1}}]
     )
     part = job.parts.get()
     [poll] = runner.submit_part(part.pk)
-    assert runner.poll_part(part.pk, poll.seq)  # young: polls on
+    assert runner.poll_part(part.pk, poll.token)  # young: polls on
     status = JobPart.objects.get(pk=part.pk).remote_status
     Job.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(hours=2))
-    seq = JobPart.objects.get(pk=part.pk).poll_seq
-    assert runner.poll_part(part.pk, seq) == []
+    token = JobPart.objects.get(pk=part.pk).lease_token
+    assert runner.poll_part(part.pk, token) == []
     job.refresh_from_db()
     assert job.state == JobState.FAILED and "JOB_MAX_AGE" in job.error
     assert f"Last known status: {status}" in job.error and part.async_action_id in job.error

@@ -39,7 +39,7 @@ QUEUE = f"voucherify-jobs-tests-{RUN}"
 def wait_for(condition: Callable[[], bool], timeout: float = 25.0, what: str = "condition") -> None:
     def describe() -> str:
         jobs_state = list(Job.objects.values_list("pk", "state", "error"))
-        parts = list(JobPart.objects.values_list("job_id", "index", "state", "async_action_id", "error"))
+        parts = list(JobPart.objects.values_list("job_id", "index", "state", "async_action_id", "last_error"))
         return f"jobs={jobs_state} parts={parts}"
 
     wait_until(condition, timeout, what, describe)
@@ -184,9 +184,9 @@ def test_worker_killed_during_submit_and_while_a_poll_is_scheduled(workers, live
     worker.wait()
     workers.start()
 
-    # The kill may land between the poll committing its successor's sequence and publishing
-    # its message: the chain is then lost until beat's resume_jobs takes it over, once the
-    # scheduled poll is POLL_OVERDUE_GRACE late. The test plays beat (production runs it).
+    # The kill may land between the poll committing its successor's lease and publishing its
+    # message: the chain is then lost until the sweep's resume takes it over, once the lease
+    # ran out (the scheduled poll is POLL_OVERDUE_GRACE late). The test plays beat (production runs it).
     def done_with_beat() -> bool:
         dispatch.resume()
         return Job.objects.get(pk=job.pk).state == JobState.DONE
