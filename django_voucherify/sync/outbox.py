@@ -110,39 +110,16 @@ def _is_pending(pending: list[Any], callback: Any) -> bool:
 
 
 def _upsert(db: str, **values: str) -> int:
+    """One ``INSERT ... ON CONFLICT`` (PostgreSQL and SQLite, the backends system check
+    ``voucherify.E013`` allows: another one is refused at start-up, never half-supported)."""
     now = timezone.now()
     conn = connections[db]
-    if conn.vendor in ("postgresql", "sqlite"):
-        sql = _UPSERT_SQL.format(t=conn.ops.quote_name(OutboxEntry._meta.db_table))
-        params = [values[k] for k in ("kind", "object_pk", "source_id", "remote_id", "action")]
-        with conn.cursor() as cursor:
-            cursor.execute(sql, [*params, now, now])
-            row = cursor.fetchone()
-        return int(row[0])
-    return _upsert_portable(db, now, **values)  # pragma: no cover - other backends
-
-
-def _upsert_portable(db: str, now: Any, **values: str) -> int:  # pragma: no cover
-    with transaction.atomic(using=db):
-        entry = (
-            OutboxEntry.objects.using(db)
-            .select_for_update()
-            .filter(kind=values["kind"], object_pk=values["object_pk"])
-            .first()
-        )
-        if entry is None:
-            entry = OutboxEntry(created_at=now, version=0, **values)
-        busy = entry.state == OutboxState.IN_PROGRESS
-        entry.version += 1
-        entry.action = values["action"]
-        entry.source_id = values["source_id"]
-        entry.remote_id = values["remote_id"] or entry.remote_id
-        entry.state = OutboxState.IN_PROGRESS if busy else OutboxState.PENDING
-        entry.attempts = entry.attempts if busy else 0
-        entry.due_at = None
-        entry.updated_at = now
-        entry.save(using=db)
-        return entry.pk
+    sql = _UPSERT_SQL.format(t=conn.ops.quote_name(OutboxEntry._meta.db_table))
+    params = [values[k] for k in ("kind", "object_pk", "source_id", "remote_id", "action")]
+    with conn.cursor() as cursor:
+        cursor.execute(sql, [*params, now, now])
+        row = cursor.fetchone()
+    return int(row[0])
 
 
 DELIVER_TASK = "django_voucherify.deliver_outbox_entry"

@@ -163,9 +163,7 @@ def upsert_mirror(db: str, model: type[Mirror], source_id: str, values: dict[str
     already held these values. An update turns ``sync_state`` pending. One query on PostgreSQL and
     SQLite; race-safe (two first saves of one ``source_id`` make one row).
     """
-    conn = connections[db]
-    if conn.vendor not in ("postgresql", "sqlite"):  # pragma: no cover - other backends
-        return _upsert_mirror_portable(db, model, source_id, values)
+    conn = connections[db]  # PostgreSQL or SQLite: system check voucherify.E013 refuses others
     meta = model._meta
     new = model(source_id=source_id, **values)
     fields = [f for f in meta.concrete_fields if not f.primary_key]
@@ -201,24 +199,6 @@ def _field(model: type[Mirror], name: str) -> Field[Any, Any]:
 def _written(model: type[Mirror], db: str, pk: Any, source_id: str, voucherify_id: str) -> Mirror:
     mirror = model(pk=pk, source_id=source_id, voucherify_id=voucherify_id or "")
     mirror._state.adding, mirror._state.db = False, db
-    return mirror
-
-
-def _upsert_mirror_portable(
-    db: str, model: type[Mirror], source_id: str, values: dict[str, Any]
-) -> Mirror | None:  # pragma: no cover
-    mirror = model.objects.using(db).select_for_update().filter(source_id=source_id).first()
-    if mirror is not None:
-        wanted = model(source_id=source_id, **values)
-        names = [_field(model, k).attname for k in values]
-        if all(getattr(mirror, n) == getattr(wanted, n) for n in names):
-            return None
-    else:
-        mirror = model(source_id=source_id)
-    for key, value in values.items():
-        setattr(mirror, key, value)
-    with muted():  # the caller records the change
-        mirror.save(using=db)
     return mirror
 
 
