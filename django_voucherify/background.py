@@ -25,9 +25,10 @@ API:
 
 Eager mode (``task_always_eager``: tests, the demo) is handled here and nowhere else. A delayed
 task cannot wait there: it would run at once, recursively. A retry after a failure
-(``may_run_early``) still runs inline, up to :data:`INLINE_DEPTH` nested runs; any other delayed
-task (a step that must wait for time to pass), or one past that depth, is not run: its row stays
-due and the sweep takes it when it is.
+(``may_run_early``) still runs inline; any other delayed task (a step that must wait for time to
+pass) is not run: its row stays due and the sweep takes it when it is. Inline runs nest (each in
+the one that sent it), so past :data:`INLINE_DEPTH` nested runs nothing more runs inline: the
+step is left due now for the sweep.
 
 Job parts use it with the token in the message: each step of a part (submit or poll) is
 ``lease(JobPart, pk, due_in=delay, lease_for=..., holder=<the token of the step scheduling it>)``
@@ -255,11 +256,18 @@ def send(
         app.loader.import_default_modules()
         task = app.tasks.get(name)
     delayed = bool(countdown and countdown > 0)
-    if app.conf.task_always_eager and delayed:
+    if app.conf.task_always_eager:
         depth = _inline_depth.get()
-        if not may_run_early or depth >= INLINE_DEPTH:
+        if delayed and not may_run_early:
             logger.info("Voucherify: %s%s left to the sweep (eager mode cannot wait)", name, tuple(args))
             _give_back(lease, due_now=False)
+            return False
+        if depth >= INLINE_DEPTH:
+            # Every inline run nests in the one that sent it (a job's next part in the previous
+            # part's submit): past this depth the step is left due now, for the sweep, rather
+            # than running into Python's recursion limit inside someone's transaction.
+            logger.info("Voucherify: %s%s left to the sweep (eager nesting)", name, tuple(args))
+            _give_back(lease, due_now=True)
             return False
     token = _inline_depth.set(_inline_depth.get() + 1)
     try:

@@ -15,6 +15,7 @@ An invalid value raises ImproperlyConfigured with the system check's message and
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from django.conf import settings as django_settings
@@ -68,6 +69,8 @@ _cache: VoucherifySettings | None = None
 #: Bumped by every change of ``VOUCHERIFY``: a snapshot read before a change is never cached
 #: after it (a thread that read the old dict while another overrode it must not store it).
 _generation = 0
+#: Makes "no change since I started reading, so store" one step against a concurrent change.
+_lock = threading.Lock()
 
 
 def raw_settings() -> dict[str, Any]:
@@ -154,8 +157,9 @@ def settings() -> VoucherifySettings:
     if conf is None:
         generation = _generation
         conf = _read()
-        if generation == _generation:  # no change while reading: this snapshot is current
-            _cache = conf
+        with _lock:
+            if generation == _generation:  # no change while reading: this snapshot is current
+                _cache = conf
     return conf
 
 
@@ -188,8 +192,9 @@ def get_settings() -> VoucherifySettings:
 def _forget(setting: str, **kwargs: Any) -> None:
     global _cache, _generation
     if setting == SETTING_NAME:
-        _generation += 1
-        _cache = None
+        with _lock:
+            _generation += 1
+            _cache = None
 
 
 setting_changed.connect(_forget, dispatch_uid="django_voucherify.conf.forget")
