@@ -53,7 +53,10 @@ def test_tour_of_all_operations(sandbox):
         },
     )
     api.post("/v1/vouchers", json={"type": "GIFT_VOUCHER", "gift": {"amount": 1000}, "code": "TGIFT"})
-    api.post("/v1/vouchers/TLOYAL", json={"type": "LOYALTY_CARD", "loyalty_card": {"points": 10}})
+    api.post(
+        "/v1/vouchers/TLOYAL",
+        json={"type": "LOYALTY_CARD", "campaign": "Tour Loyalty", "loyalty_card": {"points": 10}},
+    )
     api.get("/v1/vouchers/TOUR")
     api.put("/v1/vouchers/TOUR", json={"metadata": {"a": 1}})
     api.post("/v1/vouchers/TOUR/disable")

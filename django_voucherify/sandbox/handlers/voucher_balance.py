@@ -3,7 +3,9 @@
 POST /balance with a positive ``amount`` adds (gift: CREDITS_ADDITION, loyalty:
 POINTS_ADDITION), a negative one removes (CREDITS_REMOVAL / POINTS_REMOVAL); a removal that
 would take the balance below zero is refused with 400 (Voucherify's exact key is not in the
-spec; the sandbox uses ``not_enough_balance``). Discount vouchers have no balance (400).
+spec; the sandbox uses ``not_enough_balance``). Discount vouchers have no balance (400), and a
+loyalty card without a holder takes no balance change (400 ``loyalty_card_without_holder``,
+key inferred), as the spec says it "must be assigned to a holder".
 """
 
 from __future__ import annotations
@@ -31,6 +33,12 @@ def adjust_balance(
         holder, kind, key = voucher["gift"], "gift_voucher", "CREDITS"
         total_key, subtracted_key = "amount", "subtracted_amount"
     elif voucher["type"] == "LOYALTY_CARD":
+        # update-voucher-balance: "For loyalty cards, it must be assigned to a holder."
+        if not voucher.get("holder_id"):
+            raise business(
+                "loyalty_card_without_holder",
+                f"Loyalty card {voucher['code']} is not assigned to a holder",
+            )
         holder, kind, key = voucher["loyalty_card"], "loyalty_card", "POINTS"
         total_key, subtracted_key = "points", "subtracted_points"
     else:
