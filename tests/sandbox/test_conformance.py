@@ -1,7 +1,7 @@
 """Conformance with Voucherify's OpenAPI spec.
 
 Every response any Sandbox produces during the test run is validated by the suite-wide hook in
-tests/conftest.py (spec.check_exchange). This module adds: every SCOPE.md operation is routed at the
+tests/conftest.py (spec.check_exchange). This module adds: every operation in scope is routed at the
 spec's method and path, and a tour that calls all 48 operations so each one's response schema
 is exercised at least once, success and error bodies alike.
 """
