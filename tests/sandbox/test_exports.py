@@ -253,6 +253,17 @@ def test_delete_export_removes_it_and_its_file(api: Api) -> None:
     assert api.get("/v1/exports").json()["total"] == 0
 
 
+def test_deleting_a_scheduled_export_cancels_its_job(api: Api) -> None:
+    api.state.job_delay = 0.3  # the job is still queued when the deletion arrives
+    created = api.post("/v1/exports", json={"exported_object": "customer"}).json()
+    assert created["id"] in api.state.extra["jobs"]
+    assert api.delete(f"/v1/exports/{created['id']}").status_code == 204
+    assert created["id"] not in api.state.extra["jobs"]
+    api.sandbox.wait_for_jobs()
+    assert created["id"] not in api.state.transient.get("export_files", {})  # never written
+    assert created["id"] not in api.state.exports
+
+
 def test_client_methods_against_the_sandbox(voucherify_sandbox: Sandbox) -> None:
     client.customers.create({"source_id": "c-1", "name": "Cee"})
     created = client.exports.create("customer", {"fields": ["source_id", "name"]})

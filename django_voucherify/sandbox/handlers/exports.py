@@ -156,6 +156,8 @@ def delete_export(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
     if export_id not in state.exports:
         raise not_found("export", export_id)
     del state.exports[export_id]
-    # Its file goes with it: the download link answers 404 from now on.
+    # Its file goes with it (the download link answers 404 from now on), and so does a job not
+    # run yet, which would otherwise stay queued, and be resumed after a restart, for nothing.
     state.transient.get("export_files", {}).pop(export_id, None)
+    state.extra.get("jobs", {}).pop(export_id, None)
     return no_content()
