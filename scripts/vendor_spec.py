@@ -12,6 +12,11 @@ Usage, with a newer spec checked out from github.com/voucherifyio/voucherify-ope
 
     python scripts/vendor_spec.py path/to/openapi.json path/to/SCOPE.md [more scope files...]
 
+A scope file may be narrowed to one of its ``## Section`` tables with ``FILE#Section``; the
+current subset is ``SCOPE.md`` and the exports of ``SCOPE-2.md``::
+
+    python scripts/vendor_spec.py openapi.json SCOPE.md 'SCOPE-2.md#Exports'
+
 The output is deterministic (sorted keys), so a regeneration's diff shows exactly what changed.
 """
 
@@ -29,10 +34,20 @@ ROW = re.compile(r"^\| ([a-z0-9-]+) \| (GET|POST|PUT|DELETE|PATCH) \| (/\S+) \|$
 METHODS = {"get", "post", "put", "delete", "patch"}
 
 
-def read_scope(files: list[Path]) -> list[dict[str, str]]:
+def read_scope(files: list[str]) -> list[dict[str, str]]:
+    """The table rows of each scope file; ``FILE#Section`` reads only that ``## Section``."""
     rows: list[dict[str, str]] = []
-    for file in files:
-        for operation_id, method, path in ROW.findall(file.read_text()):
+    for spec in files:
+        name, _, section = spec.partition("#")
+        file = Path(name)
+        text = file.read_text()
+        if section:
+            parts = re.split(r"^## ", text, flags=re.MULTILINE)
+            chosen = [p for p in parts if p.split("\n", 1)[0].strip() == section]
+            if not chosen:
+                raise SystemExit(f"{file.name} has no section '## {section}'")
+            text = chosen[0]
+        for operation_id, method, path in ROW.findall(text):
             rows.append({"operationId": operation_id, "method": method, "path": path, "scope": file.name})
     return rows
 
@@ -101,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("openapi", type=Path)
-    parser.add_argument("scope", type=Path, nargs="+")
+    parser.add_argument("scope", nargs="+", help="scope files; FILE#Section reads one section only")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     spec = json.loads(args.openapi.read_text())

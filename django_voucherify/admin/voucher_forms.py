@@ -21,7 +21,7 @@ from ..vouchers.editing import SOURCE_ID_PATTERN, new_balance_source_id
 from ..vouchers.results import error_message
 
 #: Fields Voucherify fixes when the voucher is created (the spec's update body lacks them).
-CREATE_ONLY = ("code", "type", "gift_amount", "loyalty_points", "redemption_quantity")
+CREATE_ONLY = ("code", "type", "gift_amount", "loyalty_points", "campaign", "redemption_quantity")
 DISCOUNT_VALUE_FIELD = {
     DiscountType.AMOUNT: "amount_off",
     DiscountType.PERCENT: "percent_off",
@@ -81,6 +81,7 @@ class VoucherForm(forms.ModelForm):  # type: ignore[type-arg]
             "fixed_amount",
             "gift_amount",
             "loyalty_points",
+            "campaign",
             "redemption_quantity",
             "start_date",
             "expiration_date",
@@ -93,6 +94,7 @@ class VoucherForm(forms.ModelForm):  # type: ignore[type-arg]
             "amount_off": _("In minor units: 500 is 5.00."),
             "amount_limit": _("Largest discount a percent voucher gives, in minor units."),
             "metadata": _('A JSON object, e.g. {"channel": "newsletter"}.'),
+            "campaign": _("Name or ID of the Voucherify campaign; a loyalty card needs one."),
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -143,8 +145,12 @@ class VoucherForm(forms.ModelForm):  # type: ignore[type-arg]
             self._clean_discount(data)
         elif vtype == VoucherType.GIFT and data.get("gift_amount") in (None, 0):
             self.add_error("gift_amount", _("A gift card needs an amount."))
-        elif vtype == VoucherType.LOYALTY and data.get("loyalty_points") is None:
-            self.add_error("loyalty_points", _("A loyalty card needs its initial points (0 is fine)."))
+        elif vtype == VoucherType.LOYALTY:
+            if data.get("loyalty_points") is None:
+                self.add_error("loyalty_points", _("A loyalty card needs its initial points (0 is fine)."))
+            if not data.get("campaign") and not self.editing:
+                # Voucherify's create-voucher: "For a loyalty card, a campaign name or ID is required."
+                self.add_error("campaign", _("A loyalty card belongs to a campaign: give its name or ID."))
         start, end = data.get("start_date"), data.get("expiration_date")
         if start and end and end <= start:
             self.add_error("expiration_date", _("The expiration date must be after the start date."))

@@ -73,7 +73,6 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     actions = ("enable_selected", "disable_selected", "delete_selected_remote", "delete_permanently_selected")
     readonly_fields = (
         "voucherify_id",
-        "campaign",
         "redeemed_quantity",
         "gift_balance",
         "loyalty_balance",
@@ -89,7 +88,7 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             gettext_lazy("Discount"),
             {"fields": ("discount_type", "amount_off", "percent_off", "amount_limit", "fixed_amount")},
         ),
-        (gettext_lazy("Gift and loyalty cards"), {"fields": ("gift_amount", "loyalty_points")}),
+        (gettext_lazy("Gift and loyalty cards"), {"fields": ("gift_amount", "loyalty_points", "campaign")}),
         (
             gettext_lazy("Validity and limits"),
             {"fields": ("start_date", "expiration_date", "redemption_quantity")},

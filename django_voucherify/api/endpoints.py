@@ -2,8 +2,9 @@
 
 Each client method that calls an endpoint is decorated with :func:`endpoint`; the resource
 classes register them in :data:`ENDPOINTS`, keyed by the spec's ``operationId``. A test checks
-that every operation of ``SCOPE.md`` has an entry and that method and path match the spec, and
-``python -m django_voucherify.api.endpoints`` prints the coverage table kept in docs/.
+that every operation in scope (``SCOPE.md`` and ``SCOPE-2.md``'s exports) has an entry and
+that method and path match the spec, and ``python -m django_voucherify.api.endpoints`` prints
+the coverage table kept in docs/.
 """
 
 from __future__ import annotations

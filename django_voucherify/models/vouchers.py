@@ -127,6 +127,8 @@ class Voucher(LastVoucherifyError):
         elif self.type == VoucherType.LOYALTY:
             body["loyalty_card"] = {"points": self.loyalty_points or 0}
         body["redemption"] = {"quantity": self.redemption_quantity}
+        if self.campaign:  # required for a loyalty card (create-voucher's description)
+            body["campaign"] = self.campaign
         return body
 
     def to_voucherify_update(self, *, include_active: bool = True) -> dict[str, Any]:

@@ -131,7 +131,7 @@ BUSINESS_MESSAGES: dict[str, str] = {
     "already_rolled_back": "already rolled back",
     "invalid_redemption_parent": "Invalid redemption parent",
     "not_enough_balance": "Not enough balance",
-    "voucher_type_change": "Cannot change voucher type",
+    "loyalty_card_without_holder": "Loyalty card not assigned to a holder",
 }
 
 

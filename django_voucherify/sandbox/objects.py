@@ -34,7 +34,10 @@ def empty_customer_summary() -> JSON:
 
 
 def new_customer(cust_id: str, source_id: Any, now: str) -> JSON:
-    """A fresh ``CustomerWithSummaryLoyaltyReferrals`` object."""
+    """A fresh ``CustomerWithSummaryLoyaltyReferrals`` object.
+
+    No ``metadata`` key: Voucherify leaves it out of a customer created without metadata (the
+    upsert adds it when the request carries one)."""
     return {
         "id": cust_id,
         "source_id": source_id,
@@ -48,7 +51,6 @@ def new_customer(cust_id: str, source_id: Any, now: str) -> JSON:
         "summary": empty_customer_summary(),
         "loyalty": {"points": 0, "referred_customers": 0, "campaigns": {}},
         "referrals": {"total": 0, "campaigns": []},
-        "metadata": {},
         "system_metadata": {},
         "created_at": now,
         "updated_at": None,

@@ -23,6 +23,7 @@ def voucherify_spec() -> dict[str, Any]:
 
 
 def scope() -> list[tuple[str, str, str]]:
-    """``(operationId, method, path)`` of every operation in scope, as SCOPE.md lists them."""
+    """``(operationId, method, path)`` of every operation in scope, as the scope files list them
+    (SCOPE.md, and the exports section of SCOPE-2.md)."""
     rows = voucherify_spec()["x-django-voucherify"]["scope"]
     return [(row["operationId"], row["method"], row["path"]) for row in rows]

@@ -36,7 +36,7 @@ VOUCHERS: dict[str, dict[str, Any]] = {
         "expiration_date": "2020-01-01T00:00:00.000Z",
     },
     "GIFT100": {"type": "GIFT_VOUCHER", "gift": {"amount": 10000}},
-    "LOYAL-1": {"type": "LOYALTY_CARD", "loyalty_card": {"points": 500}},
+    "LOYAL-1": {"type": "LOYALTY_CARD", "campaign": "Loyalty Program", "loyalty_card": {"points": 500}},
 }
 
 CUSTOMERS: list[dict[str, Any]] = [

@@ -202,10 +202,16 @@ class SandboxState:
             changed = created = True
         else:
             changed = created = False
-        for key in ("name", "description", "email", "phone", "birthday", "birthdate", "metadata"):
+        for key in ("name", "description", "email", "phone", "birthday", "birthdate"):
             if key in payload and cust.get(key) != payload[key]:
                 cust[key] = payload[key]
                 changed = True
+        if "metadata" in payload and cust.get("metadata") != payload["metadata"]:
+            if payload["metadata"] is None:
+                del cust["metadata"]  # cleared: left out, as for a customer created without any
+            else:
+                cust["metadata"] = payload["metadata"]
+            changed = True
         if isinstance(payload.get("address"), dict):
             addr = dict(cust.get("address") or {})
             addr.update(payload["address"])

@@ -54,9 +54,12 @@ def test_create_discount_vouchers(admin_client, sandbox, fields, expected):
 
 def test_create_gift_and_loyalty_cards(admin_client, sandbox):
     assert post(admin_client, code="GIFT-1", type="GIFT_VOUCHER", gift_amount="5000").status_code == 302
-    assert post(admin_client, code="LOY-1", type="LOYALTY_CARD", loyalty_points="0").status_code == 302
+    loyalty = {"code": "LOY-1", "type": "LOYALTY_CARD", "loyalty_points": "0"}
+    assert post(admin_client, **loyalty, campaign="Loyalty Program").status_code == 302
     assert sandbox.state.vouchers["GIFT-1"]["gift"]["balance"] == 5000
     assert sandbox.state.vouchers["LOY-1"]["type"] == "LOYALTY_CARD"
+    assert sandbox.state.vouchers["LOY-1"]["campaign"] == "Loyalty Program"
+    assert Voucher.objects.get(code="LOY-1").campaign == "Loyalty Program"
     assert Voucher.objects.get(code="GIFT-1").gift_balance == 5000
 
 
@@ -66,6 +69,8 @@ def test_create_gift_and_loyalty_cards(admin_client, sandbox):
         ({"discount_type": "PERCENT", "percent_off": "150"}, "percent_off", "between 0 and 100"),
         ({"discount_type": ""}, "discount_type", "Choose how the voucher discounts"),
         ({"type": "GIFT_VOUCHER"}, "gift_amount", "A gift card needs an amount"),
+        # Voucherify refuses a loyalty card without a campaign (create-voucher's description).
+        ({"type": "LOYALTY_CARD", "loyalty_points": "5"}, "campaign", "belongs to a campaign"),
         ({"discount_type": "AMOUNT", "amount_off": "5", "metadata": "[1, 2]"}, "metadata", "JSON object"),
         (
             {

@@ -1,6 +1,6 @@
 """Every in-scope Voucherify operation, checked against the wire and against the contract.
 
-One table row per ``operationId`` (SCOPE.md, 45 operations): a call of the client method with
+One table row per ``operationId`` (SCOPE.md's 45 and SCOPE-2.md's 3 exports): a call of the client method with
 realistic arguments and what must reach Voucherify for it: HTTP method, exact (percent-encoded)
 path, query string (deepObject filters, repeated ``ids``), JSON body. Beside it: the registry
 ``ENDPOINTS`` must agree with SCOPE.md and with the published OpenAPI spec, request bodies must
@@ -574,6 +574,38 @@ CASES: dict[str, Case] = {
             "options": {"expand": ["order", "redeemable"]},
         },
     ),
+    "create-export": Case(
+        lambda c: c.exports.create(
+            "voucher",
+            {
+                "order": "-created_at",
+                "fields": ["code", "voucher_type", "value", "metadata"],
+                "filters": {"junction": "and", "category": {"conditions": {"$in": ["summer"]}}},
+            },
+        ),
+        "POST",
+        "/v1/exports",
+        body={
+            "exported_object": "voucher",
+            "parameters": {
+                "order": "-created_at",
+                "fields": ["code", "voucher_type", "value", "metadata"],
+                "filters": {"junction": "and", "category": {"conditions": {"$in": ["summer"]}}},
+            },
+        },
+    ),
+    "list-exports": Case(
+        lambda c: c.exports.list(limit=20, page=2, order="-created_at"),
+        "GET",
+        "/v1/exports",
+        query=[("limit", "20"), ("page", "2"), ("order", "-created_at")],
+    ),
+    "delete-export": Case(
+        lambda c: c.exports.delete("exp_ex6zq0x0EEa9S0N68QcqhxcQ"),
+        "DELETE",
+        "/v1/exports/exp_ex6zq0x0EEa9S0N68QcqhxcQ",
+        status=204,
+    ),
     "get-export": Case(
         lambda c: c.exports.get("exp_ex6zq0x0EEa9S0N68QcqhxcQ"),
         "GET",
@@ -761,10 +793,12 @@ def test_table_covers_every_registered_endpoint():
 # --- registry against SCOPE.md and openapi.json -----------------------------------------------
 
 
-def test_scope_lists_45_operations():
+def test_scope_lists_48_operations():
+    """SCOPE.md's 45 and the exports section of SCOPE-2.md (create, list, delete)."""
     rows = scope()
-    assert len(rows) == 45
-    assert len({op for op, _, _ in rows}) == 45
+    assert len(rows) == 48
+    assert len({op for op, _, _ in rows}) == 48
+    assert {op for op, _, _ in rows} >= {"create-export", "list-exports", "delete-export"}
 
 
 @pytest.mark.parametrize("operation_id,method,path", scope())

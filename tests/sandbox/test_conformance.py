@@ -1,8 +1,8 @@
 """Conformance with Voucherify's OpenAPI spec.
 
 Every response any Sandbox produces during the test run is validated by the suite-wide hook in
-tests/conftest.py (spec.check_exchange). This module adds: every SCOPE.md operation is routed at the
-spec's method and path, and a tour that calls all 45 operations so each one's response schema
+tests/conftest.py (spec.check_exchange). This module adds: every operation in scope is routed at the
+spec's method and path, and a tour that calls all 48 operations so each one's response schema
 is exercised at least once, success and error bodies alike.
 """
 
@@ -29,7 +29,7 @@ def test_every_scope_operation_is_routed_as_the_spec_says():
 
     load_all()
     ops = scope_operations()
-    assert len(ops) == 45
+    assert len(ops) == 48
     routed = {r.operation_id: r for r in ROUTES}
     for op_id, (method, path) in ops.items():
         if op_id == "download-export":  # same path as get-export, told apart by ?token=
@@ -53,7 +53,10 @@ def test_tour_of_all_operations(sandbox):
         },
     )
     api.post("/v1/vouchers", json={"type": "GIFT_VOUCHER", "gift": {"amount": 1000}, "code": "TGIFT"})
-    api.post("/v1/vouchers/TLOYAL", json={"type": "LOYALTY_CARD", "loyalty_card": {"points": 10}})
+    api.post(
+        "/v1/vouchers/TLOYAL",
+        json={"type": "LOYALTY_CARD", "campaign": "Tour Loyalty", "loyalty_card": {"points": 10}},
+    )
     api.get("/v1/vouchers/TOUR")
     api.put("/v1/vouchers/TOUR", json={"metadata": {"a": 1}})
     api.post("/v1/vouchers/TOUR/disable")
@@ -133,9 +136,17 @@ def test_tour_of_all_operations(sandbox):
     sandbox.wait_for_jobs()
     for aa in j(api.get("/v1/async-actions", params={"limit": 100}))["async_actions"]:
         api.get(f"/v1/async-actions/{aa['id']}")
-    for exp in (vexp, oexp):
+    generic = [
+        j(api.post("/v1/exports", json={"exported_object": kind}))
+        for kind in ("voucher", "redemption", "customer", "order", "voucher_transactions")
+    ]
+    sandbox.wait_for_jobs()
+    for exp in (vexp, oexp, *generic):
         done = j(api.get(f"/v1/exports/{exp['id']}"))
         api.session.get(done["result"]["url"])
+    api.get("/v1/exports", params={"limit": 100, "order": "status"})
+    api.delete(f"/v1/exports/{generic[0]['id']}")
+    api.delete(f"/v1/exports/{generic[0]['id']}")  # 404 body checked too
     # error bodies are checked against the Error schema too
     api.get("/v1/vouchers/NOPE")
     api.post("/v1/vouchers/TGIFT", json={"type": "GIFT_VOUCHER", "gift": {"amount": 1}})

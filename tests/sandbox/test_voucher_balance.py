@@ -50,7 +50,14 @@ def test_balance_add_remove_and_transactions(api, sandbox):
 
 
 def test_loyalty_points_and_discount_has_no_balance(api):
-    api.post("/v1/vouchers/LC", json={"type": "LOYALTY_CARD", "loyalty_card": {"points": 10}})
+    holder = api.post("/v1/customers", json={"source_id": "lc-holder"}).json()["id"]
+    card = {
+        "type": "LOYALTY_CARD",
+        "campaign": "Loyalty",
+        "holder_id": holder,
+        "loyalty_card": {"points": 10},
+    }
+    api.post("/v1/vouchers/LC", json=card)
     b = api.post("/v1/vouchers/LC/balance", json={"amount": 5}).json()
     assert b["type"] == "loyalty_card" and b["balance"] == 15
     tx = api.get("/v1/vouchers/LC/transactions").json()["data"][0]

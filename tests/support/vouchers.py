@@ -15,6 +15,7 @@ VOUCHER_FORM_BLANK: dict[str, str] = {
     "fixed_amount": "",
     "gift_amount": "",
     "loyalty_points": "",
+    "campaign": "",
     "redemption_quantity": "",
     "start_date_0": "",
     "start_date_1": "",
@@ -33,7 +34,13 @@ _BODIES: dict[str, dict[str, Any]] = {
         "discount": {"type": "PERCENT", "percent_off": 20, "amount_limit": 1000},
     },
     "gift": {"type": "GIFT_VOUCHER", "gift": {"amount": 10000}},
-    "loyalty": {"type": "LOYALTY_CARD", "loyalty_card": {"points": 100}},
+    # Voucherify requires a campaign for a loyalty card, and a holder for its balance changes.
+    "loyalty": {
+        "type": "LOYALTY_CARD",
+        "campaign": "Loyalty Program",
+        "holder_id": "cust_loyalty_holder",
+        "loyalty_card": {"points": 100},
+    },
 }
 
 

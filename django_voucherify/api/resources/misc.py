@@ -52,6 +52,26 @@ class Validations(Resource):
 class Exports(Resource):
     namespace = "exports"
 
+    @endpoint("create-export", "POST", "/v1/exports")
+    def create(self, exported_object: str, parameters: Mapping[str, Any] | None = None) -> Export:
+        """Start a CSV export of ``voucher``, ``redemption``, ``customer``, ``order``,
+        ``voucher_transactions``... (``POST /v1/exports``); ``parameters`` holds ``fields``,
+        ``filters`` and ``order``. Poll it with :meth:`get`, then :meth:`download` it."""
+        body: dict[str, Any] = {"exported_object": exported_object}
+        if parameters is not None:
+            body["parameters"] = dict(parameters)
+        return cast(Export, self._post("/v1/exports", body))
+
+    @endpoint("list-exports", "GET", "/v1/exports")
+    def list(self, **params: Any) -> dict[str, Any]:
+        """One page of ``GET /v1/exports`` (``limit``, ``page``, ``order``)."""
+        return cast(dict[str, Any], self._get("/v1/exports", params))
+
+    @endpoint("delete-export", "DELETE", "/v1/exports/{exportId}")
+    def delete(self, export_id: str) -> None:
+        """Delete an export and its file (``DELETE /v1/exports/{exportId}``)."""
+        self._delete(p("/v1/exports/{}", export_id))
+
     @endpoint("get-export", "GET", "/v1/exports/{exportId}")
     def get(self, export_id: str) -> Export:
         """An export's status and, when DONE, ``result.url`` (``GET /v1/exports/{exportId}``)."""

@@ -189,6 +189,13 @@ def evaluate(
     return Evaluation(outcomes=outcomes, calc=calc)
 
 
+def target_list(voucher: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """``ApplicableToResultList`` / ``InapplicableToResultList`` of ``voucher``'s ``name``
+    targets: ``{"data": [...], "total": n, "data_ref": "data", "object": "list"}``."""
+    data = [dict(t) for t in (voucher.get(name) or {}).get("data") or [] if isinstance(t, Mapping)]
+    return {"data": data, "total": len(data), "data_ref": "data", "object": "list"}
+
+
 def redeemable_view(outcome: Outcome, status: str, expand: bool = False) -> dict[str, Any]:
     """One entry of ``redeemables`` / ``inapplicable_redeemables`` /
     ``skipped_redeemables`` (``ValidationsRedeemable*`` schemas)."""
@@ -200,6 +207,10 @@ def redeemable_view(outcome: Outcome, status: str, expand: bool = False) -> dict
     }
     if status == "APPLICABLE":
         view["order"] = dict(outcome.order_after)
+        # ValidationsRedeemableApplicable: every applicable redeemable of the spec's
+        # validate-stacked-discounts examples carries both lists, empty ones included.
+        view["applicable_to"] = target_list(voucher, "applicable_to")
+        view["inapplicable_to"] = target_list(voucher, "inapplicable_to")
         view["result"] = outcome.result()
     elif status == "INAPPLICABLE" and outcome.failure is not None:
         error = outcome.failure.error(resource_id=outcome.code)

@@ -96,8 +96,11 @@ def permanently_delete(req: SandboxRequest, state: SandboxState) -> SandboxRespo
             "related_object_id": cust["id"],
             "related_object": "customer",
             "status": "DONE",
+            # The spec's example (events 16, customer_events 28) shows ``events`` is not the
+            # customer's activity: it counts tracked custom events (POST /v1/events), which the
+            # sandbox does not record, so 0. ``customer_events`` counts the activity.
             "data_json": {
-                "events": len(events),
+                "events": 0,
                 "customer_events": len(events),
                 "daily_events": 0,
                 "segments": 0,

@@ -1,4 +1,9 @@
-"""Exports: creation helper, the export job, GET /v1/exports/{id} and the CSV download.
+"""Exports: creation helper, the export job, create/list/get/delete and the CSV download.
+
+``POST /v1/exports`` (create-export) exports ``voucher``, ``redemption``, ``customer``, ``order``
+and ``voucher_transactions`` (the objects a shop has; ``publication``, ``points_expiration``,
+``product`` and ``sku`` are refused with 400, as the sandbox has none). Parameters are checked
+and filters applied by :mod:`.export_params`; the rows come from :mod:`.export_rows`.
 
 An export is created SCHEDULED (``result: null``), moves to IN_PROGRESS then DONE in the
 background (see :mod:`~django_voucherify.sandbox.jobs`); when DONE, ``result.url`` is
@@ -18,30 +23,14 @@ from collections.abc import Callable
 from typing import Any
 
 from django_voucherify.sandbox import jobs
-from django_voucherify.sandbox.errors import not_found
+from django_voucherify.sandbox.errors import invalid_payload, not_found
+from django_voucherify.sandbox.handlers import export_params
+from django_voucherify.sandbox.listing import int_param, order_items, page_slice
 from django_voucherify.sandbox.query_shapes import check_query_shapes
-from django_voucherify.sandbox.routing import SandboxRequest, SandboxResponse, ok, route
+from django_voucherify.sandbox.routing import SandboxRequest, SandboxResponse, no_content, ok, route
 from django_voucherify.sandbox.state import SandboxState
 
 JSON = dict[str, Any]
-
-DEFAULT_FIELDS: dict[str, list[str]] = {
-    "order": ["id", "source_id", "status"],
-    "voucher_transactions": [
-        "id",
-        "type",
-        "source_id",
-        "reason",
-        "balance",
-        "amount",
-        "created_at",
-        "voucher_id",
-        "campaign_id",
-        "source",
-        "details",
-        "related_transaction_id",
-    ],
-}
 
 # exported_object -> function(state, parameters) returning rows as flat dicts.
 ROW_SOURCES: dict[str, Callable[[SandboxState, JSON], list[JSON]]] = {}
@@ -82,6 +71,8 @@ def _keep_file(state: SandboxState, export_id: str, token: str, text: str) -> No
 def _cell(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, bool):  # create-export's tables show `true`, `false`
+        return "true" if value else "false"
     if isinstance(value, dict | list):
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     return str(value)
@@ -91,12 +82,16 @@ def _cell(value: Any) -> str:
 def run_export(state: SandboxState, record: JSON, payload: JSON) -> None:
     params = record.get("parameters") or {}
     kind = record["exported_object"]
-    rows = ROW_SOURCES[kind](state, params)
+    rows = [
+        row for row in ROW_SOURCES[kind](state, params) if export_params.matches(row, params.get("filters"))
+    ]
     order = params.get("order")
-    if isinstance(order, str) and order.lstrip("-") in ("created_at", "updated_at", "status"):
+    if isinstance(order, str) and order:
         key = order.lstrip("-")
-        rows.sort(key=lambda r: str(r.get(key) or ""), reverse=order.startswith("-"))
-    fields = params.get("fields") or DEFAULT_FIELDS.get(kind) or sorted({k for r in rows for k in r})
+        rows.sort(
+            key=lambda r: (r.get(key) is not None, str(r.get(key) or "")), reverse=order.startswith("-")
+        )
+    fields = params.get("fields") or export_params.DEFAULT_FIELDS[kind]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(fields)
@@ -126,3 +121,43 @@ def get_export(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
     return SandboxResponse(
         200, stored["csv"], content_type="text/plain; charset=utf-8", operation_id="download-export"
     )
+
+
+@route("POST", "/v1/exports", operation_id="create-export")
+def create_generic_export(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
+    body = req.json_object()
+    kind = body.get("exported_object")
+    if kind not in export_params.SCHEMA_NAMES:
+        known = ", ".join(export_params.SCHEMA_NAMES)
+        raise invalid_payload(f"exported_object must be one of {known} (the sandbox exports no other)")
+    params = export_params.check_parameters(str(kind), body.get("parameters"))
+    return ok(create_export(state, str(kind), params))
+
+
+@route("GET", "/v1/exports", operation_id="list-exports")
+def list_exports(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
+    limit = int_param(req.query, "limit", 10, 1, 100)
+    page = int_param(req.query, "page", 1, 1, 100)
+    allowed = ("created_at", "-created_at", "status", "-status")
+    items = order_items(list(state.exports.values()), req.query.get("order"), allowed, "-created_at")
+    return ok(
+        {
+            "object": "list",
+            "data_ref": "exports",
+            "exports": page_slice(items, page, limit),
+            "total": len(items),
+        }
+    )
+
+
+@route("DELETE", "/v1/exports/{exportId}", operation_id="delete-export")
+def delete_export(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
+    export_id = req.path_params["exportId"]
+    if export_id not in state.exports:
+        raise not_found("export", export_id)
+    del state.exports[export_id]
+    # Its file goes with it (the download link answers 404 from now on), and so does a job not
+    # run yet, which would otherwise stay queued, and be resumed after a restart, for nothing.
+    state.transient.get("export_files", {}).pop(export_id, None)
+    state.extra.get("jobs", {}).pop(export_id, None)
+    return no_content()

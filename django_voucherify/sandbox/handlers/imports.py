@@ -25,7 +25,7 @@ from django_voucherify.sandbox import jobs
 from django_voucherify.sandbox.errors import SandboxError, invalid_payload
 from django_voucherify.sandbox.handlers.async_actions import accepted, finish, start_async_action
 from django_voucherify.sandbox.handlers.customers import validate_customer_payload
-from django_voucherify.sandbox.handlers.vouchers import create
+from django_voucherify.sandbox.handlers.vouchers import build_voucher, create
 from django_voucherify.sandbox.routing import SandboxRequest, SandboxResponse, route
 from django_voucherify.sandbox.state import SandboxState
 
@@ -116,7 +116,9 @@ def voucher_from_csv(row: JSON) -> JSON:
     vtype = {"DISCOUNT": "DISCOUNT_VOUCHER", "GIFT": "GIFT_VOUCHER"}.get(vtype, vtype)
     payload: JSON = {"code": fields.get("code"), "type": vtype, "metadata": metadata}
     value = _number(fields["value"], "Value") if "value" in fields else None
-    if vtype == "GIFT_VOUCHER":
+    if value is None:
+        pass  # no Value: a new voucher is refused for it, an updated one keeps its own
+    elif vtype == "GIFT_VOUCHER":
         payload["gift"] = {"amount": value}
     elif vtype == "DISCOUNT_VOUCHER":
         dtype = str(fields.get("discount_type", "AMOUNT")).upper()
@@ -126,19 +128,72 @@ def voucher_from_csv(row: JSON) -> JSON:
             payload[key] = fields[key]
     if "active" in fields:
         payload["active"] = fields["active"].lower() in ("true", "1", "yes")
+    redemption: JSON = {}
     if "quantity" in fields:
-        payload["redemption"] = {"quantity": int(_number(fields["quantity"], "Redemption Limit"))}
+        redemption["quantity"] = int(_number(fields["quantity"], "Redemption Limit"))
+    for key, column in (("redeemed_quantity", "Redeemed Quantity"), ("redeemed_amount", "Redeemed Amount")):
+        if key in fields:
+            count = _number(fields[key], column)
+            if not isinstance(count, int) or count < 0:
+                raise invalid_payload(
+                    f"{column}: must be a non-negative integer (actual value is '{fields[key]}')"
+                )
+            redemption[key] = count
+    if redemption:
+        payload["redemption"] = redemption
     return payload
 
 
-def _import_voucher(state: SandboxState, payload: Any, update_existing: bool) -> None:
+def _redeemed_counters(payload: JSON, voucher: JSON) -> JSON:
+    """The CSV's ``Redeemed Quantity``/``Redeemed Amount`` for ``voucher``, checked against it.
+
+    The spec's importCSV lists both among the standard headers: a voucher imported with them
+    has been used that much already (migrated from another system). The amount is a gift card's
+    spent credits (``balance = amount - subtracted_amount - redemption.redeemed_amount``).
+    """
+    given = payload.get("redemption") or {}
+    counters = {k: given[k] for k in ("redeemed_quantity", "redeemed_amount") if k in given}
+    limit = (voucher.get("redemption") or {}).get("quantity")
+    if limit is not None and counters.get("redeemed_quantity", 0) > limit:
+        raise invalid_payload(f"Redeemed Quantity: {counters['redeemed_quantity']} is over the limit {limit}")
+    if "redeemed_amount" in counters:
+        gift = voucher.get("gift")
+        if voucher.get("type") != "GIFT_VOUCHER" or not isinstance(gift, dict):
+            raise invalid_payload("Redeemed Amount: only a gift card has credits to redeem")
+        if counters["redeemed_amount"] > int(gift.get("amount") or 0) - int(
+            gift.get("subtracted_amount") or 0
+        ):
+            raise invalid_payload(
+                f"Redeemed Amount: {counters['redeemed_amount']} is over the card's credits"
+            )
+    return counters
+
+
+def _apply_counters(voucher: JSON, counters: JSON) -> None:
+    redemption = voucher.setdefault("redemption", {})
+    if "redeemed_quantity" in counters:
+        redemption["redeemed_quantity"] = counters["redeemed_quantity"]
+    if "redeemed_amount" in counters:
+        gift = voucher["gift"]
+        redemption["redeemed_amount"] = counters["redeemed_amount"]
+        gift["balance"] = (
+            int(gift["amount"]) - int(gift.get("subtracted_amount") or 0) - counters["redeemed_amount"]
+        )
+
+
+def _import_voucher(state: SandboxState, payload: Any, from_csv: bool) -> None:
+    """Store one imported voucher. A CSV import updates an existing code and honours the
+    redeemed counters; a JSON import refuses existing codes and has no such fields."""
     if not isinstance(payload, dict) or not payload.get("code"):
         raise invalid_payload("code: property is required")
     code = str(payload["code"])
-    if code in state.vouchers and update_existing:
+    if code in state.vouchers and from_csv:
         from django_voucherify.sandbox.handlers.vouchers import apply_update
 
-        apply_update(state, state.vouchers[code], {k: v for k, v in payload.items() if k != "code"})
+        voucher = state.vouchers[code]
+        counters = _redeemed_counters(payload, voucher)  # checked before anything changes
+        apply_update(state, voucher, {k: v for k, v in payload.items() if k != "code"})
+        _apply_counters(voucher, counters)
         return
     allowed = (
         "code",
@@ -154,7 +209,12 @@ def _import_voucher(state: SandboxState, payload: Any, update_existing: bool) ->
         "discount",
         "loyalty_card",
     )
-    create(state, code, {k: v for k, v in payload.items() if k in allowed})
+    if code in state.vouchers or code in state.bin:
+        create(state, code, payload)  # 409 duplicate_found, as before
+    voucher = build_voucher(state, code, {k: v for k, v in payload.items() if k in allowed})
+    counters = _redeemed_counters(payload, voucher) if from_csv else {}
+    _apply_counters(voucher, counters)
+    state.put_voucher(voucher)
 
 
 def _reason(err: SandboxError) -> str:
@@ -168,7 +228,7 @@ def _run_vouchers_import(state: SandboxState, action: JSON, payload: JSON) -> No
     for row, item in enumerate(payload["items"], start=1):
         try:
             data = voucher_from_csv(item) if csv_mode else item
-            _import_voucher(state, data, update_existing=csv_mode)
+            _import_voucher(state, data, from_csv=csv_mode)
             done += 1
         except SandboxError as err:
             code = str(item.get("code") or item.get("Code") or "") if isinstance(item, dict) else ""

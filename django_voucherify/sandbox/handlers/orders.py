@@ -12,8 +12,9 @@ from typing import Any
 
 from django_voucherify.sandbox import jobs
 from django_voucherify.sandbox.errors import SandboxError, invalid_payload, not_found
+from django_voucherify.sandbox.handlers import export_params
 from django_voucherify.sandbox.handlers.async_actions import accepted, finish, start_async_action
-from django_voucherify.sandbox.handlers.exports import ROW_SOURCES, create_export
+from django_voucherify.sandbox.handlers.exports import create_export
 from django_voucherify.sandbox.listing import int_param, order_items, page_slice
 from django_voucherify.sandbox.objects import empty_customer_summary
 from django_voucherify.sandbox.routing import SandboxRequest, SandboxResponse, ok, route
@@ -24,21 +25,6 @@ JSON = dict[str, Any]
 STATUSES = ("CREATED", "PAID", "CANCELED", "FULFILLED")
 MAX_IMPORT = 2000
 # The spec's ExportOrderFields, plus ``metadata.<key>`` as its description documents.
-EXPORT_FIELDS = (
-    "id",
-    "source_id",
-    "created_at",
-    "updated_at",
-    "status",
-    "amount",
-    "discount_amount",
-    "items_discount_amount",
-    "total_discount_amount",
-    "total_amount",
-    "customer_id",
-    "referrer_id",
-    "metadata",
-)
 DISCOUNT_FIELDS = (
     "discount_amount",
     "items_discount_amount",
@@ -235,35 +221,7 @@ def _run_import(state: SandboxState, action: JSON, payload: JSON) -> None:
     finish(action, {"message": message, "done_count": done, "failed_count": len(failed), "failed": failed})
 
 
-def _order_rows(state: SandboxState, params: JSON) -> list[JSON]:
-    rows = []
-    for order in state.orders.values():
-        row = dict(order)
-        for key, value in (order.get("metadata") or {}).items():
-            row[f"metadata.{key}"] = value
-        rows.append(row)
-    return rows
-
-
-ROW_SOURCES["order"] = _order_rows
-
-
 @route("POST", "/v1/orders/export", operation_id="create-order-export")
 def export_orders(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
-    given = req.json_object().get("parameters") or {}
-    if not isinstance(given, dict):
-        raise invalid_payload("parameters must be an object")
-    params: JSON = {}
-    if given.get("order"):
-        allowed = ("-created_at", "created_at", "-updated_at", "updated_at", "-status", "status")
-        if given["order"] not in allowed:
-            raise invalid_payload(f"parameters.order must be one of {', '.join(allowed)}")
-        params["order"] = given["order"]
-    fields = list(given.get("fields") or ["id", "source_id", "status"])
-    for f in fields:
-        if f not in EXPORT_FIELDS and not str(f).startswith("metadata."):
-            raise invalid_payload(f"parameters.fields: unknown field {f!r}")
-    params["fields"] = fields
-    if given.get("filters"):
-        params["filters"] = given["filters"]
+    params = export_params.check_parameters("order", req.json_object().get("parameters"))
     return ok(create_export(state, "order", params))

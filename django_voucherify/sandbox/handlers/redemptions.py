@@ -209,8 +209,8 @@ def redeem_stack(state: SandboxState, sreq: StackRequest, app_id: str | None) ->
         body["parent_redemption"] = parent
     if order_view is not None:
         body["order"] = order_view
-    body["inapplicable_redeemables"] = []
-    body["skipped_redeemables"] = []
+    # A successful redemption has no inapplicable or skipped redeemables, and Voucherify leaves
+    # those lists out when empty (as in validate-stacked-discounts' examples).
     return body
 
 

@@ -3,10 +3,11 @@
 Contract: a validation never mutates vouchers, customers or orders.  Business
 failures answer 200 with ``valid: false``, the failing redeemables in
 ``inapplicable_redeemables`` (``status: INAPPLICABLE``, ``result.error``) and the
-others ``SKIPPED`` (application mode ``ALL``).  A valid validation with
-``session: {type: "LOCK"}`` creates (or, for a known key, overwrites) a session
-holding one unit of each voucher and the gift credits it would use, until it is
-redeemed with that key, released or expires (``state.clock``).
+others ``SKIPPED`` (application mode ``ALL``); an empty list is left out, as
+Voucherify does.  A valid validation with ``session: {type: "LOCK"}`` creates (or,
+for a known key, overwrites) a session holding one unit of each voucher and the
+gift credits it would use, until it is redeemed with that key, released or
+expires (``state.clock``).
 """
 
 from __future__ import annotations
@@ -55,8 +56,6 @@ def validate(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
     body: JSON = {"id": state.new_id("valid_"), "valid": ev.valid}
     if ev.valid:
         body["redeemables"] = [stacking.redeemable_view(o, "APPLICABLE", expand) for o in ev.outcomes]
-        body["skipped_redeemables"] = []
-        body["inapplicable_redeemables"] = []
         order_view = pricing.render(ev.calc, to_price)
     else:
         views = [
@@ -67,8 +66,10 @@ def validate(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
             if view["status"] == "INAPPLICABLE":
                 view["result"]["error"]["request_id"] = req.request_id
         body["redeemables"] = views
-        body["skipped_redeemables"] = [v for v in views if v["status"] == "SKIPPED"]
-        body["inapplicable_redeemables"] = [v for v in views if v["status"] == "INAPPLICABLE"]
+        # Voucherify leaves an empty list out (the spec's examples never show one).
+        for key, status in (("skipped_redeemables", "SKIPPED"), ("inapplicable_redeemables", "INAPPLICABLE")):
+            if listed := [v for v in views if v["status"] == status]:
+                body[key] = listed
         # No discount applies when the validation fails: report the undiscounted order.
         order_view = pricing.render(pricing.start(to_price), to_price)
     if sreq.order is not None:

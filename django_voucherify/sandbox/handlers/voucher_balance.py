@@ -3,7 +3,9 @@
 POST /balance with a positive ``amount`` adds (gift: CREDITS_ADDITION, loyalty:
 POINTS_ADDITION), a negative one removes (CREDITS_REMOVAL / POINTS_REMOVAL); a removal that
 would take the balance below zero is refused with 400 (Voucherify's exact key is not in the
-spec; the sandbox uses ``not_enough_balance``). Discount vouchers have no balance (400).
+spec; the sandbox uses ``not_enough_balance``). Discount vouchers have no balance (400), and a
+loyalty card without a holder takes no balance change (400 ``loyalty_card_without_holder``,
+key inferred), as the spec says it "must be assigned to a holder".
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from django_voucherify.sandbox.errors import business, invalid_payload
-from django_voucherify.sandbox.handlers.exports import ROW_SOURCES, create_export
+from django_voucherify.sandbox.handlers import export_params
+from django_voucherify.sandbox.handlers.exports import create_export
 from django_voucherify.sandbox.listing import cursor_slice, int_param, invalid_param
 from django_voucherify.sandbox.routing import SandboxRequest, SandboxResponse, ok, route
 from django_voucherify.sandbox.state import SandboxState
@@ -31,6 +34,12 @@ def adjust_balance(
         holder, kind, key = voucher["gift"], "gift_voucher", "CREDITS"
         total_key, subtracted_key = "amount", "subtracted_amount"
     elif voucher["type"] == "LOYALTY_CARD":
+        # update-voucher-balance: "For loyalty cards, it must be assigned to a holder."
+        if not voucher.get("holder_id"):
+            raise business(
+                "loyalty_card_without_holder",
+                f"Loyalty card {voucher['code']} is not assigned to a holder",
+            )
         holder, kind, key = voucher["loyalty_card"], "loyalty_card", "POINTS"
         total_key, subtracted_key = "points", "subtracted_points"
     else:
@@ -84,34 +93,12 @@ def list_transactions(req: SandboxRequest, state: SandboxState) -> SandboxRespon
     return ok({"object": "list", "data_ref": "data", **page})
 
 
-def _transaction_rows(state: SandboxState, params: JSON) -> list[JSON]:
-    ids: list[Any] = []
-    cond = ((params.get("filters") or {}).get("voucher_id") or {}).get("conditions") or {}
-    ids = list(cond.get("$in") or [])
-    rows: list[JSON] = []
-    for vid in ids:
-        for tx in state.voucher_transactions.get(str(vid), []):
-            bal = (tx.get("details") or {}).get("balance") or {}
-            rows.append({**tx, "balance": bal.get("balance"), "amount": bal.get("amount")})
-    return rows
-
-
-ROW_SOURCES["voucher_transactions"] = _transaction_rows
-
-
 @route("POST", "/v1/vouchers/{code}/transactions/export", operation_id="export-voucher-transactions")
 def export_transactions(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
     voucher = state.get_voucher_or_404(req.path_params["code"])
-    body = req.json_object()
-    given = body.get("parameters") or {}
-    if not isinstance(given, dict):
-        raise invalid_payload("parameters must be an object")
-    params: JSON = {}
-    if given.get("order"):
-        if given["order"] not in ("created_at", "-created_at"):
-            raise invalid_payload("parameters.order must be created_at or -created_at")
-        params["order"] = given["order"]
-    if given.get("fields"):
-        params["fields"] = list(given["fields"])
+    given = req.json_object().get("parameters")
+    params = export_params.check_parameters(
+        "voucher_transactions", given, defaults=export_params.VOUCHER_TRANSACTIONS_EXPORT_FIELDS
+    )
     params["filters"] = {"voucher_id": {"conditions": {"$in": [voucher["id"]]}}}
     return ok(create_export(state, "voucher_transactions", params))

@@ -1,8 +1,10 @@
 """Vouchers: create (given or generated code), get, update, enable/disable, delete, list.
 
 Rules taken from the spec's descriptions: creating an existing code is 409 ``duplicate_found``;
-a voucher deleted without ``force`` goes to the bin and its code stays taken until it is
-deleted with ``force=true``; the type of a voucher cannot change on update (400).
+a loyalty card needs a campaign (name or id; campaigns themselves are not simulated); a voucher
+deleted without ``force`` goes to the bin and its code stays taken until it is deleted with
+``force=true``; an update skips the fields the spec does not list for the voucher's type
+(``type`` included: it never changes).
 """
 
 from __future__ import annotations
@@ -135,6 +137,10 @@ def build_voucher(state: SandboxState, code: str, payload: JSON) -> JSON:
             "effect": effect or "APPLY_TO_ORDER",
         }
     else:
+        # create-voucher: "For a loyalty card, a campaign name or ID is required."
+        # generate-random-code: "In case of the loyalty card, a campaign name is required."
+        if not payload.get("campaign") and not payload.get("campaign_id"):
+            raise invalid_payload("campaign: a LOYALTY_CARD needs a campaign name or campaign_id")
         raw = payload.get("loyalty_card")
         points = raw.get("points") if isinstance(raw, dict) else None
         if not isinstance(points, int) or isinstance(points, bool) or points < 0:
@@ -243,9 +249,14 @@ def get_voucher(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
 
 
 def apply_update(state: SandboxState, voucher: JSON, payload: JSON) -> JSON:
-    """Apply a PUT payload to ``voucher`` in place (shared with bulk updates)."""
-    if "type" in payload and payload["type"] != voucher["type"]:
-        raise invalid_payload("Voucher type cannot be changed")
+    """Apply a PUT payload to ``voucher`` in place (shared with bulk updates).
+
+    update-voucher: "Fields other than the ones listed in the request body won't be modified.
+    Even if provided, they will be silently skipped." ``type`` is listed only for a discount
+    voucher, as the constant ``DISCOUNT_VOUCHER``, and ``discount`` only for a discount voucher:
+    a ``type`` (any value) and a ``discount`` on a gift or loyalty card are skipped, never
+    refused, and the type never changes.
+    """
     for name in ("start_date", "expiration_date"):
         _check_date(payload, name)
     if "active" in payload and not isinstance(payload["active"], bool):
@@ -255,9 +266,7 @@ def apply_update(state: SandboxState, voucher: JSON, payload: JSON) -> JSON:
     changes: JSON = {k: payload[k] for k in UPDATABLE if k in payload}
     if "metadata" in changes:
         changes["metadata"] = changes["metadata"] or {}
-    if "discount" in payload:
-        if voucher["type"] != "DISCOUNT_VOUCHER":
-            raise invalid_payload("discount can only be set on a DISCOUNT_VOUCHER")
+    if "discount" in payload and voucher["type"] == "DISCOUNT_VOUCHER":
         changes["discount"] = _discount(payload["discount"])
     if "category" in payload:
         cat = _category(state, payload["category"], state.now_iso())
