@@ -39,7 +39,11 @@ def _refuse(status: int, reason: str, message: str) -> JsonResponse:
             )
             count, last = 0, now
         _refusals[reason] = [count, last]
-    return JsonResponse({"error": reason, "message": message}, status=status)
+    response = JsonResponse({"error": reason, "message": message}, status=status)
+    # Django's request logger would write one line per refused request: a flood of forged
+    # requests must not flood the log. This module's own line above is the record.
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
 
 
 def _read_body(request: HttpRequest, limit: int) -> bytes | None:
