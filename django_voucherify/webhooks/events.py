@@ -18,8 +18,8 @@ signals are still sent, with ``stale=True``). Subjects are locked during process
 
 from __future__ import annotations
 
+import hashlib
 import logging
-import zlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -109,11 +109,17 @@ def record(body: Any) -> tuple[WebhookEvent, bool]:
     return row, created
 
 
+def _lock_key(subject: str) -> int:
+    """A signed 64-bit key for ``subject`` (PostgreSQL advisory locks take a bigint)."""
+    digest = hashlib.blake2b(f"django_voucherify.webhooks:{subject}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
 def _lock_subject(subject: str) -> None:
     """Serialise the processing of one subject's events (PostgreSQL; SQLite writes are serial)."""
     if subject and connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x766F75, zlib.crc32(subject.encode())])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(subject)])
 
 
 def _is_stale(row: WebhookEvent) -> bool:
@@ -191,7 +197,9 @@ def _failed(pk: int, token: str, exc: BaseException) -> str:
     # The retry is its own chain (a new lease): sent now with a countdown, or left to the sweep.
     held = background.lease(WebhookEvent, pk, due_in=delay, lease_for=LEASE, where=_pending_filter())
     if held is not None:
-        background.send(TASK, (pk, held.token), countdown=delay, lease=held, may_run_early=True)
+        # may_run_early=False: eager mode (tests, the demo) leaves the wait to the sweep rather
+        # than running a failing event again at once, recursively.
+        background.send(TASK, (pk, held.token), countdown=delay, lease=held, may_run_early=False)
     return f"retrying (attempt {attempts})"
 
 

@@ -36,7 +36,9 @@ def no_http(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return calls
 
 
-def envelope(kind: str, data: dict[str, Any], *, at: str = "2026-01-01T10:00:00.000Z", event_id: str | None = None) -> dict[str, Any]:
+def envelope(
+    kind: str, data: dict[str, Any], *, at: str = "2026-01-01T10:00:00.000Z", event_id: str | None = None
+) -> dict[str, Any]:
     """An event as Voucherify sends it (webhooks-openapi.json: DefaultPayloadData1/2)."""
     number = next(_ids)
     return {
@@ -58,7 +60,9 @@ def envelope(kind: str, data: dict[str, Any], *, at: str = "2026-01-01T10:00:00.
 
 @pytest.fixture
 def post(client: Any) -> Callable[..., Any]:
-    def send(body: Any, *, secret: str = SECRETS[0], raw: bytes | None = None, header: str | None = None) -> Any:
+    def send(
+        body: Any, *, secret: str = SECRETS[0], raw: bytes | None = None, header: str | None = None
+    ) -> Any:
         data = raw if raw is not None else json.dumps(body, separators=(",", ":")).encode()
         extra = {} if header == "" else {"HTTP_X_VOUCHERIFY_SIGNATURE": header or sign(data, secret)}
         return client.post(URL, data=data, content_type="application/json", **extra)
@@ -66,6 +70,7 @@ def post(client: Any) -> Callable[..., Any]:
     return send
 
 
-@pytest.fixture
-def run_tasks(eager_celery: Any) -> Iterator[Any]:
+@pytest.fixture(autouse=True)
+def _eager(eager_celery: Any) -> Iterator[Any]:
+    """Tasks run inline here: nothing is published to a broker nobody reads."""
     yield eager_celery

@@ -25,14 +25,21 @@ def _fresh_refusal_counters() -> None:
     views._refusals.clear()
 
 
-def test_accepted_event_is_stored_and_answered_202(post: Any, no_http: list[str], django_capture_on_commit_callbacks: Any) -> None:
+def test_accepted_event_is_stored_and_answered_202(
+    post: Any, no_http: list[str], django_capture_on_commit_callbacks: Any
+) -> None:
     body = envelope("voucher.disabled", VOUCHER)
     with django_capture_on_commit_callbacks() as callbacks:
         response = post(body)
     assert response.status_code == 202
     assert response.json() == {"id": body["event"]["id"], "duplicate": False}
     row = WebhookEvent.objects.get()
-    assert (row.event_id, row.type, row.payload, row.state) == (body["event"]["id"], "voucher.disabled", body, "pending")
+    assert (row.event_id, row.type, row.payload, row.state) == (
+        body["event"]["id"],
+        "voucher.disabled",
+        body,
+        "pending",
+    )
     assert row.subject == "voucher:SUMMER" and row.occurred_at is not None
     assert len(callbacks) == 1  # processing is sent once the request commits, not run in it
     assert no_http == []
@@ -58,7 +65,9 @@ def test_old_secret_still_accepted_during_rotation(post: Any) -> None:
         ({"secret": "not-a-configured-secret"}, 403, "bad_signature"),
     ],
 )
-def test_unsigned_or_badly_signed_is_refused(post: Any, kwargs: dict[str, Any], status: int, reason: str) -> None:
+def test_unsigned_or_badly_signed_is_refused(
+    post: Any, kwargs: dict[str, Any], status: int, reason: str
+) -> None:
     response = post(envelope("voucher.disabled", VOUCHER), **kwargs)
     assert response.status_code == status
     assert response.json()["error"] == reason
@@ -104,7 +113,9 @@ def test_body_longer_than_declared_length_is_cut_at_the_limit(settings: Any, rf:
     """A lying Content-Length (smaller than the body) does not let more than the limit in."""
     settings.VOUCHERIFY = {**settings.VOUCHERIFY, "WEBHOOK_MAX_BODY_BYTES": 2048}
     data = json.dumps(envelope("voucher.updated", {"voucher": {"code": "X", "n": "y" * 4000}})).encode()
-    request = rf.post(URL, data=data, content_type="application/json", HTTP_X_VOUCHERIFY_SIGNATURE=sign(data, SECRETS[0]))
+    request = rf.post(
+        URL, data=data, content_type="application/json", HTTP_X_VOUCHERIFY_SIGNATURE=sign(data, SECRETS[0])
+    )
     request.META["CONTENT_LENGTH"] = "100"
     assert views._read_body(request, 2048) is None
 
@@ -125,7 +136,9 @@ def test_without_secrets_every_event_is_refused(post: Any, settings: Any) -> Non
 def test_csrf_exempt_by_design() -> None:
     client = Client(enforce_csrf_checks=True)
     data = json.dumps(envelope("voucher.disabled", VOUCHER)).encode()
-    response = client.post(URL, data=data, content_type="application/json", HTTP_X_VOUCHERIFY_SIGNATURE=sign(data, SECRETS[0]))
+    response = client.post(
+        URL, data=data, content_type="application/json", HTTP_X_VOUCHERIFY_SIGNATURE=sign(data, SECRETS[0])
+    )
     assert response.status_code == 202
 
 
