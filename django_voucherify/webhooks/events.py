@@ -30,6 +30,7 @@ from django.utils.translation import gettext as _
 
 from .. import background
 from ..conf import settings as voucherify_settings
+from ..errors import DjangoVoucherifyError
 from ..models.webhooks import WebhookEvent, WebhookEventState
 from . import handlers, signals
 from .outcome import Outcome
@@ -43,7 +44,7 @@ RETRY_BASE, RETRY_CAP = 5.0, 3600.0
 SWEEP_LIMIT = 500
 
 
-class EnvelopeError(ValueError):
+class EnvelopeError(DjangoVoucherifyError, ValueError):
     """The body is JSON but not a Voucherify event (no id, type or data)."""
 
 
