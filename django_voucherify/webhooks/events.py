@@ -23,7 +23,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -100,14 +100,19 @@ def parse_envelope(body: Any) -> dict[str, Any]:
 
 def record(body: Any) -> tuple[WebhookEvent, bool]:
     """Store an accepted event once; its processing is sent when the transaction commits.
-    Returns the row and whether it is new (False: a duplicate delivery, nothing stored)."""
+    Returns the row and whether it is new (False: a duplicate delivery, nothing stored).
+
+    The INSERT comes first (three queries for a new event: begin, insert, commit); a duplicate
+    hits the unique constraint, even when it arrives concurrently, and reads the stored row."""
     fields = parse_envelope(body)
-    with transaction.atomic():
-        # get_or_create retries the read when a concurrent insert wins the unique constraint.
-        row, created = WebhookEvent.objects.get_or_create(event_id=fields.pop("event_id"), defaults=fields)
-        if created:
+    event_id = fields.pop("event_id")
+    try:
+        with transaction.atomic():
+            row = WebhookEvent.objects.create(event_id=event_id, **fields)
             background.enqueue(TASK, (row.pk,))
-    return row, created
+        return row, True
+    except IntegrityError:
+        return WebhookEvent.objects.get(event_id=event_id), False
 
 
 def _lock_key(subject: str) -> int:
