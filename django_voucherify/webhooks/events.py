@@ -19,6 +19,7 @@ signals are still sent, with ``stale=True``). Subjects are locked during process
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,7 +29,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from .. import background
+from .. import background, validation
 from ..conf import settings as voucherify_settings
 from ..errors import DjangoVoucherifyError
 from ..models.webhooks import WebhookEvent, WebhookEventState
@@ -81,6 +82,13 @@ def parse_envelope(body: Any) -> dict[str, Any]:
     data = body.get("data")
     if not event_id or len(event_id) > 100 or not kind or len(kind) > 100 or not isinstance(data, dict):
         raise EnvelopeError(_("The body is not a Voucherify event (id, type and data are required)."))
+    try:
+        encoded = json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, RecursionError, ValueError):  # a lone surrogate, absurd depth
+        encoded = b"\x00"
+    if b"\x00" in encoded or b"\\u0000" in encoded:
+        # PostgreSQL's jsonb cannot hold NUL: refused like any body that cannot be stored.
+        raise EnvelopeError(_("The body holds characters that cannot be stored (NUL, lone surrogates)."))
     stamp = _text(event.get("created_at"), 40) or _text(body.get("created_at"), 40)
     try:
         occurred = parse_datetime(stamp) if stamp else None
@@ -177,7 +185,12 @@ def _apply(row: WebhookEvent) -> Outcome | None:
     outcome: Outcome | None = None
     if not stale:
         handler = handlers.HANDLERS.get(row.type)
-        outcome = handler(data or {}) if handler else Outcome(_("no action for this type"))
+        try:
+            outcome = handler(data or {}) if handler else Outcome(_("no action for this type"))
+        except validation.InvalidInput as exc:
+            # The event itself cannot be applied (no voucher in it, a value the database cannot
+            # hold): retrying cannot help. Recorded for staff, and signalled like any other.
+            outcome = Outcome(_("not applied: %(reason)s") % {"reason": exc}, needs_attention=True)
     signals.send(row, stale=stale)
     return outcome
 

@@ -39,7 +39,10 @@ def verify(body: bytes, signature: str, secrets: Iterable[Secret], parsed: Any =
     given = signature.strip().lower().encode("ascii", "replace")
     bodies = [body]
     if parsed is not None:
-        other = compact(parsed)
+        try:
+            other = compact(parsed)
+        except (UnicodeEncodeError, RecursionError, ValueError):  # no compact form: raw only
+            other = body
         if other != body:
             bodies.append(other)
     matched = False

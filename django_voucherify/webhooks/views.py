@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 
+from django.db import DatabaseError
 from django.http import HttpRequest, JsonResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -75,7 +76,7 @@ def receive(request: HttpRequest) -> JsonResponse:
         return _refuse(401, "unsigned", _("The X-Voucherify-Signature header is missing."))
     try:
         parsed = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         parsed = None
     if not signature.verify(body, given, conf.webhook_secrets, parsed):
         return _refuse(403, "bad_signature", _("The signature does not match."))
@@ -83,4 +84,13 @@ def receive(request: HttpRequest) -> JsonResponse:
         event, created = events.record(parsed)
     except events.EnvelopeError as exc:
         return _refuse(400, "malformed", str(exc))
+    except DatabaseError:
+        # Not stored: Voucherify must send it again. 503 (never a 2xx), and a JSON body.
+        logger.exception("Voucherify webhook: the event could not be stored")
+        response = JsonResponse(
+            {"error": "unavailable", "message": _("The event could not be stored; send it again.")},
+            status=503,
+        )
+        response["Retry-After"] = "30"
+        return response
     return JsonResponse({"id": event.event_id, "duplicate": not created}, status=202 if created else 200)

@@ -292,3 +292,9 @@ def test_sweep_sends_due_events_and_purges_old_ones(settings: Any) -> None:
     assert result["purged"] == 1 and result["sent"] == 1
     assert not WebhookEvent.objects.filter(pk=old.pk).exists()
     assert WebhookEvent.objects.filter(pk=parked.pk).exists()  # parked: kept for staff
+
+
+def test_an_event_that_cannot_be_applied_is_recorded_for_staff_not_retried() -> None:
+    row = deliver(envelope("voucher.updated", {"not_a_voucher": True}))
+    assert row.state == WebhookEventState.PROCESSED and row.needs_attention and row.attempts == 1
+    assert "not applied" in row.outcome

@@ -152,3 +152,32 @@ def test_refusals_are_counted_and_rate_limited_without_body_or_secret(post: Any,
     assert "bad_signature" in lines[0]
     text = caplog.text
     assert "SECRET-CUSTOMER-DATA" not in text and SECRETS[0] not in text and "wrong" not in text
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"id": "whs_1", "type": "voucher.updated", "data": {"voucher": {"code": "A\\u0000B"}}}',
+        b'{"id": "whs_1", "type": "voucher.updated", "data": {"voucher": {"code": "\\ud800"}}}',
+        b"[" * 100_000 + b"]" * 100_000,
+    ],
+    ids=["nul", "lone-surrogate", "deep"],
+)
+def test_bodies_the_database_cannot_hold_are_refused_not_500(post: Any, raw: bytes) -> None:
+    response = post(None, raw=raw)
+    assert response.status_code == 400 and response.json()["error"] == "malformed"
+    assert not WebhookEvent.objects.exists()
+
+
+def test_database_outage_answers_503_so_voucherify_sends_again(
+    post: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db import OperationalError
+
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(WebhookEvent.objects, "create", down)
+    response = post(envelope("voucher.disabled", VOUCHER))
+    assert response.status_code == 503 and response["Retry-After"] == "30"
+    assert response.json()["error"] == "unavailable"
