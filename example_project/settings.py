@@ -86,6 +86,8 @@ VOUCHERIFY = {
     "APP_ID": env("VOUCHERIFY_APP_ID", default="sandbox-app-id"),
     "SECRET_KEY": env("VOUCHERIFY_SECRET_KEY", default="sandbox-secret-key"),
     "API_URL": env("VOUCHERIFY_API_URL", default="http://127.0.0.1:8100"),
+    # The demo's sandbox signs its webhooks with this (a local default, like the keys above).
+    "WEBHOOK_SECRETS": [env("VOUCHERIFY_WEBHOOK_SECRET", default="sandbox-webhook-secret")],
 }
 
 LOGGING = {

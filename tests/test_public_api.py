@@ -16,6 +16,7 @@ FACES = [
     "django_voucherify.jobs",
     "django_voucherify.sync",
     "django_voucherify.vouchers",
+    "django_voucherify.webhooks",
     "django_voucherify.sandbox",
 ]
 DOCS = Path(__file__).resolve().parent.parent / "docs"

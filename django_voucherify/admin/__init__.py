@@ -3,4 +3,4 @@
 One module per model group, so other features (vouchers...) add their own module here.
 """
 
-from . import customers, jobs, ledger, orders, outbox, vouchers  # noqa: F401
+from . import customers, jobs, ledger, orders, outbox, vouchers, webhooks  # noqa: F401

@@ -95,6 +95,16 @@ def _take_secret(values: dict[str, Any]) -> Secret:
     return Secret("")
 
 
+def _take_webhook_secrets(values: dict[str, Any]) -> None:
+    """Wrap each webhook secret in a :class:`Secret` before anything validates or shows them
+    (what is not a non-empty string is left for the validator to name)."""
+    raw = values.get("WEBHOOK_SECRETS")
+    if isinstance(raw, list | tuple):
+        values["WEBHOOK_SECRETS"] = tuple(
+            Secret(item) if isinstance(item, str) and item.strip() else item for item in raw
+        )
+
+
 def _typed(option: Option, value: Any) -> Any:
     """A valid ``value`` as its field's type (URLs without their trailing slash)."""
     if value is None:
@@ -103,6 +113,8 @@ def _typed(option: Option, value: Any) -> Any:
         return int(value) if option.integer else float(value)
     if option.kind is Kind.URL:
         return str(value).rstrip("/")
+    if option.kind is Kind.SECRETS:
+        return tuple(value)
     return value
 
 
@@ -123,6 +135,7 @@ def problems(values: dict[str, Any]) -> list[Problem]:
     against its row, then, when every option is valid, the rules over several options."""
     values = dict(values)
     secret_key = _take_secret(values)
+    _take_webhook_secrets(values)
     found = option_problems(values)
     if option_problems(values, OPTIONAL):
         return found
@@ -138,6 +151,7 @@ def _read() -> VoucherifySettings:
     # First of all, so that no frame below (a validation error raised here is rendered with its
     # locals on Django's error pages) ever holds the token as a string.
     secret_key = _take_secret(values)
+    _take_webhook_secrets(values)
     for problem in option_problems(values, OPTIONAL):
         raise _refuse(problem)
     conf = _build(values, secret_key)
@@ -174,7 +188,9 @@ def option(name: str) -> Any:
     row = BY_NAME[name]
     if conf is not None:
         return getattr(conf, row.field)
-    value = raw_settings()[name]
+    values = {name: raw_settings()[name]}
+    _take_webhook_secrets(values)
+    value = values[name]
     for problem in option_problems({name: value}, (row,)):
         raise _refuse(problem)
     return _typed(row, value)

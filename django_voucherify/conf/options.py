@@ -39,6 +39,7 @@ class Kind(Enum):
     CHOICE = "choice"  # one of the option's choices
     FOLDER = "folder"  # a non-empty folder name (not only slashes)
     ANY = "any"  # handed to requests as it is (PROXIES, VERIFY)
+    SECRETS = "secrets"  # a list of non-empty strings, held as Secrets (never shown)
 
 
 @dataclass(frozen=True)
@@ -472,6 +473,53 @@ OPTIONS: tuple[Option, ...] = (
         page="checkout.md",
         minimum=1,
         maximum=MAX_REDEEMABLES,
+        integer=True,
+    ),
+    # -- webhooks -----------------------------------------------------------------------------
+    Option(
+        "WEBHOOK_SECRETS",
+        Kind.SECRETS,
+        (),
+        "The signing secrets of your webhook endpoints (Project settings > Webhooks), newest "
+        "first: an event signed with any of them is accepted, so a secret can be rotated "
+        "without downtime. Empty: the receiver refuses every event. Never logged or shown.",
+        ("E045",),
+        "A list of strings, e.g. [env('VOUCHERIFY_WEBHOOK_SECRET')]; during a rotation, list "
+        "the new secret and the old one until Voucherify signs with the new one only.",
+        page="webhooks.md",
+    ),
+    Option(
+        "WEBHOOK_MAX_BODY_BYTES",
+        Kind.NUMBER,
+        1_048_576,
+        "Largest webhook request body accepted (bytes); larger ones are refused with 413.",
+        ("E046",),
+        "A whole number of bytes, at least 1024; the default is 1 MiB.",
+        page="webhooks.md",
+        minimum=1024,
+        integer=True,
+    ),
+    Option(
+        "WEBHOOK_MAX_ATTEMPTS",
+        Kind.NUMBER,
+        8,
+        "Processing attempts before an event is parked for staff.",
+        ("E047",),
+        "A whole number, 1 or more; the default is 8.",
+        page="webhooks.md",
+        minimum=1,
+        integer=True,
+    ),
+    Option(
+        "WEBHOOK_RETENTION_DAYS",
+        Kind.NUMBER,
+        30,
+        "Days a processed (or stale) event is kept; the sweep deletes older ones. Parked "
+        "events are kept until staff reprocess or delete them.",
+        ("E048",),
+        "A whole number of days, 1 or more; the default is 30.",
+        page="webhooks.md",
+        minimum=1,
         integer=True,
     ),
 )

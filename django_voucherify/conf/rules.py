@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..secret import Secret
 from .options import OPTIONS, Kind, Option
 from .values import REQUESTS_PER_SEND, VoucherifySettings
 
@@ -90,6 +91,12 @@ def _reason(option: Option, value: Any) -> str | None:
         return None if isinstance(value, bool) else "must be True or False"
     if option.kind is Kind.CHOICE:
         return None if value in option.choices else f"must be one of {', '.join(option.choices)}"
+    if option.kind is Kind.SECRETS:
+        secrets_ok = isinstance(value, list | tuple) and all(
+            bool(item.strip()) if isinstance(item, str) else isinstance(item, Secret) and bool(item)
+            for item in value
+        )
+        return None if secrets_ok else "must be a list of non-empty strings"
     if option.kind is Kind.FOLDER:
         ok = isinstance(value, str) and value.strip("/")
         return None if ok else "must be a non-empty folder name"

@@ -81,6 +81,11 @@ class VoucherifySettings:
     checkout_attention_interval: float
     checkout_task_lease: float
     checkout_anonymous_max_codes: int
+    #: Each a :class:`~django_voucherify.secret.Secret` (masked everywhere).
+    webhook_secrets: tuple[Secret, ...] = field(repr=False)
+    webhook_max_body_bytes: int
+    webhook_max_attempts: int
+    webhook_retention_days: int
 
     def longest_request(
         self, *, read_timeout: float | None = None, retry_budget: float | None = None

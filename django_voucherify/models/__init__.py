@@ -10,6 +10,7 @@ from .orders import Order, OrderItem, OrderStatus
 from .outbox import OutboxAction, OutboxEntry, OutboxState
 from .sync_state import SyncedMirror, SyncState
 from .vouchers import DiscountType, Voucher, VoucherType
+from .webhooks import WebhookEvent, WebhookEventState
 
 __all__ = [
     "CheckoutRedemption",
@@ -33,4 +34,6 @@ __all__ = [
     "SyncedMirror",
     "Voucher",
     "VoucherType",
+    "WebhookEvent",
+    "WebhookEventState",
 ]

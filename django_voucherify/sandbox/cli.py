@@ -1,7 +1,9 @@
 """Command line: ``python -m django_voucherify.sandbox`` (also ``manage.py voucherify_sandbox``).
 
 Options: ``--host``, ``--port``, ``--app-id``, ``--app-token``, ``--data FILE`` (persist state),
-``--seed`` (load demo data), ``--job-delay`` (seconds per async job step), ``--verbose``.
+``--seed`` (load demo data), ``--job-delay`` (seconds per async job step), ``--verbose``,
+``--webhook-url URL`` (repeatable) and ``--webhook-secret`` (send signed webhooks), and the
+delivery faults ``--webhook-duplicate P``, ``--webhook-delay S``, ``--webhook-fail P``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,19 @@ from django_voucherify.sandbox.persistence import FilePersistence, load_state
 from django_voucherify.sandbox.seed import seed
 from django_voucherify.sandbox.server import make_server
 from django_voucherify.sandbox.state import SandboxState
+from django_voucherify.sandbox.webhooks import DeliveryFaults, WebhookSender
+
+
+def webhook_sender(args: argparse.Namespace) -> WebhookSender | None:
+    """The sender the options ask for (None without ``--webhook-url``)."""
+    if not args.webhook_url:
+        return None
+    if not args.webhook_secret:
+        raise SystemExit("--webhook-url needs --webhook-secret (events are always signed)")
+    faults = DeliveryFaults(
+        duplicate=args.webhook_duplicate, delay=args.webhook_delay, fail=args.webhook_fail
+    )
+    return WebhookSender(args.webhook_url, args.webhook_secret, faults=faults)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,6 +46,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--verbose", action="store_true", help="log every request (method, path, status, time)"
     )
+    parser.add_argument(
+        "--webhook-url", action="append", default=[], metavar="URL", help="send webhooks here (repeatable)"
+    )
+    parser.add_argument("--webhook-secret", default="", help="sign webhooks with this secret")
+    parser.add_argument("--webhook-duplicate", type=float, default=0.0, help="probability of a duplicate")
+    parser.add_argument("--webhook-delay", type=float, default=0.0, help="random delay up to S seconds")
+    parser.add_argument("--webhook-fail", type=float, default=0.0, help="probability an attempt fails")
 
 
 def serve(
@@ -43,11 +65,14 @@ def serve(
     job_delay: float = 0.2,
     verbose: bool = False,
     out: TextIO | None = None,
+    webhooks: WebhookSender | None = None,
 ) -> None:
     """Run the server until interrupted; state is saved on the way out when ``data`` is set."""
     state = load_state(data) if data else SandboxState()
     state.job_delay = job_delay
     sandbox = Sandbox(app_id=app_id, app_token=app_token, state=state)
+    if webhooks is not None:
+        webhooks.attach(sandbox)
     persistence = FilePersistence(state, data) if data else None
     if seed_data:
         seed(state)
@@ -62,6 +87,9 @@ def serve(
         server.server_close()
         if persistence is not None:
             persistence.close()
+        if webhooks is not None:
+            webhooks.flush(timeout=5)
+            webhooks.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -71,6 +99,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_arguments(parser)
     args = parser.parse_args(argv)
     serve(
-        args.host, args.port, args.app_id, args.app_token, args.data, args.seed, args.job_delay, args.verbose
+        args.host,
+        args.port,
+        args.app_id,
+        args.app_token,
+        args.data,
+        args.seed,
+        args.job_delay,
+        args.verbose,
+        webhooks=webhook_sender(args),
     )
     return 0

@@ -7,6 +7,8 @@
 - ``voucherify_sandbox_server``: a fresh sandbox served over HTTP on a free loopback port;
   yields a :class:`~django_voucherify.sandbox.server.RunningServer` (``.url``, ``.sandbox``,
   ``.stop()``). It does not touch settings: build a client with ``api_url=server.url``.
+- ``voucherify_sandbox_webhooks``: a factory making a sandbox send signed webhooks to URLs
+  (with optional delivery faults); see :mod:`django_voucherify.sandbox.webhooks`.
 """
 
 from __future__ import annotations
@@ -82,3 +84,24 @@ def voucherify_sandbox_server() -> Iterator[Any]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def voucherify_sandbox_webhooks() -> Iterator[Any]:
+    """Make a sandbox send webhooks: ``sender = voucherify_sandbox_webhooks(sandbox, [url],
+    secret, duplicate=0.2, delay=0.5, fail=0.1, seed=1)``; ``sender.flush()`` waits until every
+    event was delivered. Senders are closed after the test."""
+    from django_voucherify.sandbox.webhooks import DeliveryFaults, WebhookSender
+
+    senders: list[WebhookSender] = []
+
+    def make(sandbox: Sandbox, urls: list[str], secret: str, **faults: Any) -> WebhookSender:
+        sender = WebhookSender(urls, secret, faults=DeliveryFaults(**faults)).attach(sandbox)
+        senders.append(sender)
+        return sender
+
+    try:
+        yield make
+    finally:
+        for sender in senders:
+            sender.close()

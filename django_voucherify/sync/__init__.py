@@ -17,7 +17,7 @@
   is a job: :func:`django_voucherify.jobs.push_mirrors`).
 """
 
-from .bulk import pull
+from .bulk import forget_remote, pull, store_remote
 from .mirrors import erase_customer, muted
 from .outbox import redrive, resync
 from .registry import connect, disconnect, refresh
@@ -26,9 +26,11 @@ __all__ = [
     "connect",
     "disconnect",
     "erase_customer",
+    "forget_remote",
     "muted",
     "pull",
     "redrive",
     "refresh",
     "resync",
+    "store_remote",
 ]

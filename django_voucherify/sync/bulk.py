@@ -88,14 +88,7 @@ def pull(kind: str, *, progress: Progress | None = None, client: Any = None) -> 
         from .. import client as shared_client
 
         client = shared_client
-    stats: dict[str, Any] = {
-        "created": 0,
-        "updated": 0,
-        "skipped": 0,
-        "unstorable": 0,
-        "unsent": 0,
-        "skipped_objects": [],
-    }
+    stats = _new_stats()
     source = client.customers.iterate() if kind == "customers" else client.orders.iterate()
     done = 0
     for batch in _batches(source):
@@ -108,6 +101,40 @@ def pull(kind: str, *, progress: Progress | None = None, client: Any = None) -> 
         if progress:
             progress(done, done, 0)
     return stats
+
+
+def _new_stats() -> dict[str, Any]:
+    return {"created": 0, "updated": 0, "skipped": 0, "unstorable": 0, "unsent": 0, "skipped_objects": []}
+
+
+def store_remote(kind: str, objects: list[dict[str, Any]]) -> dict[str, Any]:
+    """Apply Voucherify's copies of some customers or orders (``kind``: ``"customers"`` or
+    ``"orders"``) to their mirrors, by the rules of :func:`pull` (a mirror with local changes
+    not delivered yet is kept; nothing is queued back to Voucherify); returns the counters.
+    For webhook events: runs in the caller's transaction."""
+    stats = _new_stats()
+    with muted(), transaction.atomic():
+        if kind == "customers":
+            _pull_customers(objects, stats)
+        else:
+            _pull_orders(objects, stats)
+    return stats
+
+
+def forget_remote(kind: str, source_id: str) -> str:
+    """Delete the mirror of a customer or order deleted in Voucherify, without telling
+    Voucherify (it knows); kept when it has local changes not delivered yet (they will create
+    it again there). Returns ``"deleted"``, ``"unsent"`` or ``"absent"``."""
+    model: type[Customer] | type[Order] = Customer if kind == "customers" else Order
+    with muted(), transaction.atomic():
+        existing = _existing_in_sync(model, {source_id: {}}, stats := _new_stats())
+        if stats["unsent"]:
+            return "unsent"
+        mirror = existing.get(source_id)
+        if mirror is None:
+            return "absent"
+        mirror.delete()
+    return "deleted"
 
 
 def _existing_in_sync(

@@ -16,6 +16,7 @@ from .jobs import poll_job_part, prepare_job, resume_jobs, submit_job_part
 from .periodic import sweep
 from .sync import deliver_outbox_entry, redrive_outbox
 from .vouchers import refresh_vouchers
+from .webhooks import process_webhook_event
 
 __all__ = [
     "checkout_sweep",
@@ -23,6 +24,7 @@ __all__ = [
     "late_check_checkout_redemption",
     "poll_job_part",
     "prepare_job",
+    "process_webhook_event",
     "reconcile_checkout_redemption",
     "redrive_outbox",
     "refresh_vouchers",

@@ -20,6 +20,7 @@ from ..checkout import schedule as checkout_schedule
 from ..jobs import dispatch as job_dispatch
 from ..jobs import uploads as job_uploads
 from ..sync import outbox
+from ..webhooks import events as webhook_events
 
 logger = logging.getLogger("django_voucherify.background")
 
@@ -29,12 +30,14 @@ PARTS: dict[str, Callable[[], Any]] = {
     "checkout": checkout_schedule.sweep,
     "jobs": job_dispatch.resume,
     "job_uploads": job_uploads.purge_expired,
+    "webhooks": webhook_events.sweep,
 }
 
 
 @shared_task(name="django_voucherify.sweep", ignore_result=True)
 def sweep() -> dict[str, Any]:
-    """Run every feature's due work (outbox re-drive, checkout chains, jobs, expired uploads);
+    """Run every feature's due work (outbox re-drive, checkout chains, jobs, expired uploads,
+    webhook events due and past retention);
     returns each part's counts (None for a part that failed, logged)."""
     results: dict[str, Any] = {}
     for name, run in PARTS.items():

@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import signal
-from argparse import ArgumentParser
+from argparse import ArgumentParser, Namespace
 from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from django_voucherify.sandbox.cli import add_arguments, serve
+from django_voucherify.sandbox.cli import add_arguments, serve, webhook_sender
 
 
 class Command(BaseCommand):
@@ -33,4 +33,5 @@ class Command(BaseCommand):
             job_delay=options["job_delay"],
             verbose=options["verbose"],
             out=self.stderr,  # type: ignore[arg-type]  # OutputWrapper writes like a TextIO
+            webhooks=webhook_sender(Namespace(**options)),
         )

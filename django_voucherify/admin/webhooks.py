@@ -1,0 +1,72 @@
+"""Webhook events, read-only, with a "reprocess" action behind a confirmation page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from ..models import WebhookEvent
+from ..webhooks.events import reprocess
+
+CONFIRM_TEMPLATE = "admin/django_voucherify/webhookevent/reprocess_confirmation.html"
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = (
+        "type",
+        "event_id",
+        "state",
+        "needs_attention",
+        "attempts",
+        "outcome",
+        "occurred_at",
+        "received_at",
+    )
+    list_filter = ("state", "needs_attention", "type")
+    search_fields = ("event_id", "subject", "type", "last_request_id")
+    date_hierarchy = "received_at"
+    actions = ("reprocess_selected",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in WebhookEvent._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # events come from Voucherify only
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # what arrived is kept as it arrived
+
+    def has_reprocess_permission(self, request: HttpRequest) -> bool:
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.reprocess_webhookevent")
+
+    @admin.action(description=_("Reprocess selected events"), permissions=["reprocess"])
+    def reprocess_selected(
+        self, request: HttpRequest, queryset: QuerySet[WebhookEvent]
+    ) -> HttpResponse | None:
+        rows = list(queryset)
+        if request.POST.get("post") != "yes":
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "rows": rows,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                "title": _("Reprocess webhook events?"),
+            }
+            return TemplateResponse(request, CONFIRM_TEMPLATE, context)
+        count = reprocess([row.pk for row in rows])
+        self.message_user(
+            request,
+            ngettext("%(count)d event sent for processing.", "%(count)d events sent for processing.", count)
+            % {"count": count},
+            messages.SUCCESS,
+        )
+        return None

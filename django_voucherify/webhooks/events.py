@@ -1,0 +1,270 @@
+"""Storing events once and processing them in the background (the one shape of background
+work: :mod:`django_voucherify.background`).
+
+- :func:`record` stores an accepted event (unique by event id: a duplicate, even a concurrent
+  one, stores nothing new) and sends its processing by task name once the request commits.
+- :func:`process` (the task ``django_voucherify.process_webhook_event``) takes the row's lease,
+  then in ONE transaction, with the row and its subject locked: judges it stale or not, applies
+  its handler, sends the signals and marks it processed. Any error rolls all of it back; the
+  row records the error and is retried with backoff, and parked after ``WEBHOOK_MAX_ATTEMPTS``.
+- :func:`sweep` re-sends what a lost message left due and deletes events past retention.
+- :func:`reprocess` puts parked (or any) events back to pending, for staff.
+
+Out of order: events about one subject (a voucher, a customer, an order, a redemption) are
+applied newest-wins: an event older than one already applied to its subject is STALE (its
+signals are still sent, with ``stale=True``). Subjects are locked during processing
+(PostgreSQL advisory lock), so two workers cannot apply two events of one subject at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+
+from .. import background, validation
+from ..conf import settings as voucherify_settings
+from ..errors import DjangoVoucherifyError
+from ..models.webhooks import WebhookEvent, WebhookEventState
+from . import handlers, signals
+from .outcome import Outcome
+
+logger = logging.getLogger("django_voucherify.webhooks")
+
+TASK = "django_voucherify.process_webhook_event"
+#: How long one processing holds its event (it makes no network call: seconds at most).
+LEASE = timedelta(minutes=5)
+RETRY_BASE, RETRY_CAP = 5.0, 3600.0
+SWEEP_LIMIT = 500
+
+
+class EnvelopeError(DjangoVoucherifyError, ValueError):
+    """The body is JSON but not a Voucherify event (no id, type or data)."""
+
+
+def _text(value: Any, limit: int) -> str:
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def _subject(kind: str, data: dict[str, Any]) -> str:
+    """What the event is about, for ordering (``"voucher:CODE"``...); "" when unknown."""
+    for key in ("voucher", "customer", "order", "redemption"):
+        obj = data.get(key)
+        if isinstance(obj, dict) and kind.startswith(("voucher.", "customer.", "redemption.")):
+            if key == "voucher" and isinstance(obj.get("code"), str):
+                return f"voucher:{obj['code']}"[:300]
+            if key == "order" and kind.startswith("customer.order."):
+                ident = obj.get("source_id") or obj.get("id")
+                return f"order:{ident}"[:300] if isinstance(ident, str) and ident else ""
+            if key == "customer" and kind.startswith("customer.") and not kind.startswith("customer.order."):
+                ident = obj.get("source_id") or obj.get("id")
+                return f"customer:{ident}"[:300] if isinstance(ident, str) and ident else ""
+            if key == "redemption" and isinstance(obj.get("id"), str):
+                return f"redemption:{obj['id']}"[:300]
+    return ""
+
+
+def parse_envelope(body: Any) -> dict[str, Any]:
+    """The fields of a row for a parsed body, or :class:`EnvelopeError`."""
+    if not isinstance(body, dict):
+        raise EnvelopeError(_("The body is not a JSON object."))
+    raw_event = body.get("event")
+    event: dict[str, Any] = raw_event if isinstance(raw_event, dict) else {}
+    event_id = _text(event.get("id"), 101) or _text(body.get("id"), 101)
+    kind = _text(body.get("type"), 101)
+    data = body.get("data")
+    if not event_id or len(event_id) > 100 or not kind or len(kind) > 100 or not isinstance(data, dict):
+        raise EnvelopeError(_("The body is not a Voucherify event (id, type and data are required)."))
+    try:
+        encoded = json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, RecursionError, ValueError):  # a lone surrogate, absurd depth
+        encoded = b"\x00"
+    if b"\x00" in encoded or b"\\u0000" in encoded:
+        # PostgreSQL's jsonb cannot hold NUL: refused like any body that cannot be stored.
+        raise EnvelopeError(_("The body holds characters that cannot be stored (NUL, lone surrogates)."))
+    stamp = _text(event.get("created_at"), 40) or _text(body.get("created_at"), 40)
+    try:
+        occurred = parse_datetime(stamp) if stamp else None
+    except ValueError:
+        occurred = None
+    if occurred is not None and timezone.is_naive(occurred):
+        occurred = timezone.make_aware(occurred, UTC)
+    return {
+        "event_id": event_id,
+        "sendout_id": _text(body.get("id"), 100),
+        "type": kind,
+        "subject": _subject(kind, data),
+        "occurred_at": occurred,
+        "payload": body,
+    }
+
+
+def record(body: Any) -> tuple[WebhookEvent, bool]:
+    """Store an accepted event once; its processing is sent when the transaction commits.
+    Returns the row and whether it is new (False: a duplicate delivery, nothing stored).
+
+    The INSERT comes first (three queries for a new event: begin, insert, commit); a duplicate
+    hits the unique constraint, even when it arrives concurrently, and reads the stored row."""
+    fields = parse_envelope(body)
+    event_id = fields.pop("event_id")
+    try:
+        with transaction.atomic():
+            row = WebhookEvent.objects.create(event_id=event_id, **fields)
+            background.enqueue(TASK, (row.pk,))
+        return row, True
+    except IntegrityError:
+        return WebhookEvent.objects.get(event_id=event_id), False
+
+
+def _lock_key(subject: str) -> int:
+    """A signed 64-bit key for ``subject`` (PostgreSQL advisory locks take a bigint)."""
+    digest = hashlib.blake2b(f"django_voucherify.webhooks:{subject}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _lock_subject(subject: str) -> None:
+    """Serialise the processing of one subject's events (PostgreSQL; SQLite writes are serial)."""
+    if subject and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(subject)])
+
+
+def _is_stale(row: WebhookEvent) -> bool:
+    if not row.subject or row.occurred_at is None:
+        return False
+    return (
+        WebhookEvent.objects.filter(
+            subject=row.subject,
+            occurred_at__gt=row.occurred_at,
+            state__in=(WebhookEventState.PROCESSED, WebhookEventState.STALE),
+        )
+        .exclude(pk=row.pk)
+        .exists()
+    )
+
+
+def process(pk: int, token: str | None = None) -> str:
+    """Process event ``pk`` (the task's body); returns its state afterwards. ``token``: the
+    lease the sweep gave with the message (None: take one here)."""
+    if token is None:
+        held = background.lease(WebhookEvent, pk, due_in=0, lease_for=LEASE, where=_pending_filter())
+        if held is None:
+            return "held elsewhere or done"
+        token = held.token
+    try:
+        with transaction.atomic():
+            row = WebhookEvent.objects.select_for_update().filter(pk=pk, lease_token=token).first()
+            if row is None or row.state != WebhookEventState.PENDING:
+                return "superseded"
+            _lock_subject(row.subject)
+            outcome = _apply(row)
+            row.state = WebhookEventState.STALE if outcome is None else WebhookEventState.PROCESSED
+            row.outcome = (outcome.text if outcome else _("older than what is stored: not applied"))[:300]
+            row.needs_attention = bool(outcome and outcome.needs_attention)
+            row.processed_at = timezone.now()
+            row.attempts += 1
+            row.lease_until, row.due_at = None, None
+            background.put_error(row, None)
+            row.save()
+        return str(row.state)
+    except Exception as exc:
+        return _failed(pk, token, exc)
+
+
+def _apply(row: WebhookEvent) -> Outcome | None:
+    """Apply the event and send its signals; None when it is stale (signals still sent)."""
+    stale = _is_stale(row)
+    data = row.payload.get("data") if isinstance(row.payload, dict) else None
+    outcome: Outcome | None = None
+    if not stale:
+        handler = handlers.HANDLERS.get(row.type)
+        try:
+            outcome = handler(data or {}) if handler else Outcome(_("no action for this type"))
+        except validation.InvalidInput as exc:
+            # The event itself cannot be applied (no voucher in it, a value the database cannot
+            # hold): retrying cannot help. Recorded for staff, and signalled like any other.
+            outcome = Outcome(_("not applied: %(reason)s") % {"reason": exc}, needs_attention=True)
+    signals.send(row, stale=stale)
+    return outcome
+
+
+def _failed(pk: int, token: str, exc: BaseException) -> str:
+    logger.warning("Voucherify webhook event %s failed to process", pk, exc_info=True)
+    conf = voucherify_settings()
+    with transaction.atomic():
+        row = WebhookEvent.objects.select_for_update().filter(pk=pk, lease_token=token).first()
+        if row is None:
+            return "superseded"
+        row.attempts += 1
+        background.put_error(row, exc)
+        row.lease_until = None
+        if row.attempts >= conf.webhook_max_attempts:
+            row.state, row.due_at, row.needs_attention = WebhookEventState.PARKED, None, True
+            row.save()
+            return str(row.state)
+        delay = background.backoff(row.attempts, base=RETRY_BASE, cap=RETRY_CAP)
+        row.due_at = timezone.now() + timedelta(seconds=delay)
+        row.save()
+        attempts = row.attempts
+    # The retry is its own chain (a new lease): sent now with a countdown, or left to the sweep.
+    held = background.lease(WebhookEvent, pk, due_in=delay, lease_for=LEASE, where=_pending_filter())
+    if held is not None:
+        # may_run_early=False: eager mode (tests, the demo) leaves the wait to the sweep rather
+        # than running a failing event again at once, recursively.
+        background.send(TASK, (pk, held.token), countdown=delay, lease=held, may_run_early=False)
+    return f"retrying (attempt {attempts})"
+
+
+def _pending_filter() -> Any:
+    from django.db.models import Q
+
+    return Q(state=WebhookEventState.PENDING)
+
+
+def sweep(now: datetime | None = None) -> dict[str, int]:
+    """Send every pending event that is due and held by nobody; delete events past retention."""
+    now = now or timezone.now()
+    claimed = background.claim_due(
+        WebhookEvent.objects.filter(state=WebhookEventState.PENDING),
+        lease_for=LEASE,
+        limit=SWEEP_LIMIT,
+        now=now,
+    )
+    sent = 0
+    for row in claimed:
+        lease = background.Lease(WebhookEvent, row.pk, row.lease_token, row.lease_until or now)
+        sent += background.send(TASK, (row.pk, row.lease_token), lease=lease)
+    return {"sent": sent, "purged": purge(now)}
+
+
+def purge(now: datetime | None = None) -> int:
+    """Delete processed and stale events received before the retention period."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=voucherify_settings().webhook_retention_days)
+    deleted, _kinds = WebhookEvent.objects.filter(
+        received_at__lt=cutoff, state__in=(WebhookEventState.PROCESSED, WebhookEventState.STALE)
+    ).delete()
+    return deleted
+
+
+def reprocess(pks: list[int]) -> int:
+    """Put events back to pending (attempts reset) and send their processing; returns how many."""
+    with transaction.atomic():
+        count = WebhookEvent.objects.filter(pk__in=pks).update(
+            state=WebhookEventState.PENDING,
+            attempts=0,
+            due_at=None,
+            lease_until=None,
+            lease_token="",
+            needs_attention=False,
+        )
+        for pk in pks:
+            background.enqueue(TASK, (pk,))
+    return count

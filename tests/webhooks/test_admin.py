@@ -1,0 +1,73 @@
+"""Webhook events in the admin: read-only, parked ones findable, reprocessed only by staff with
+the permission and after a confirmation page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Permission
+
+from django_voucherify.models import WebhookEvent, WebhookEventState
+from django_voucherify.webhooks import record
+
+from .conftest import envelope
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = "/admin/django_voucherify/webhookevent/"
+
+
+@pytest.fixture
+def parked() -> WebhookEvent:
+    row, _ = record(envelope("voucher.updated", {"voucher": {"code": "P"}}))
+    WebhookEvent.objects.filter(pk=row.pk).update(
+        state=WebhookEventState.PARKED, needs_attention=True, attempts=8, last_error="boom"
+    )
+    return row
+
+
+def staff(django_user_model: Any, *perms: str) -> Any:
+    user = django_user_model.objects.create_user("staff", "s@example.com", "pw", is_staff=True)
+    for codename in ("view_webhookevent", *perms):
+        user.user_permissions.add(Permission.objects.get(codename=codename))
+    return user
+
+
+def test_staff_with_view_permission_only_cannot_reprocess(
+    client: Any, django_user_model: Any, parked: Any
+) -> None:
+    client.force_login(staff(django_user_model))
+    page = client.get(CHANGELIST + "?needs_attention__exact=1")
+    assert page.status_code == 200 and parked.event_id in page.content.decode()
+    assert "reprocess_selected" not in page.content.decode()
+    response = client.post(
+        CHANGELIST, {"action": "reprocess_selected", "_selected_action": [parked.pk], "post": "yes"}
+    )
+    parked.refresh_from_db()
+    assert parked.state == WebhookEventState.PARKED  # refused: no permission
+    assert response.status_code in (200, 302)
+
+
+def test_reprocess_asks_for_confirmation_then_processes(
+    client: Any, django_user_model: Any, parked: Any
+) -> None:
+    client.force_login(staff(django_user_model, "reprocess_webhookevent"))
+    confirm = client.post(CHANGELIST, {"action": "reprocess_selected", "_selected_action": [parked.pk]})
+    assert confirm.status_code == 200 and "confirm-reprocess" in confirm.content.decode()
+    parked.refresh_from_db()
+    assert parked.state == WebhookEventState.PARKED  # nothing done before confirming
+    done = client.post(
+        CHANGELIST, {"action": "reprocess_selected", "_selected_action": [parked.pk], "post": "yes"}
+    )
+    assert done.status_code == 302
+    parked.refresh_from_db()
+    assert parked.state == WebhookEventState.PENDING and parked.attempts == 0 and not parked.needs_attention
+
+
+def test_events_are_read_only(client: Any, django_user_model: Any, parked: Any) -> None:
+    client.force_login(staff(django_user_model, "change_webhookevent"))
+    page = client.get(f"{CHANGELIST}{parked.pk}/change/")
+    assert page.status_code == 200
+    assert 'name="payload"' not in page.content.decode()
+    assert client.get(CHANGELIST + "add/").status_code == 403
