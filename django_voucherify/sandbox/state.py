@@ -35,7 +35,11 @@ _BIASED = bytes(range(_UNIFORM_BELOW, 256))
 def iso(dt: datetime) -> str:
     """Format an aware datetime like Voucherify: UTC, milliseconds, ``Z`` suffix."""
     dt = dt.astimezone(UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    # Formatted by hand: strftime is several times slower, and every redeem stamps objects.
+    return (
+        f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}"
+        f".{dt.microsecond // 1000:03d}Z"
+    )
 
 
 def parse_iso(value: str) -> datetime:
