@@ -24,6 +24,10 @@ SIMPLE_REQUEST_LINE = re.compile(rb"([A-Z]+) (/(?!/)[\x21-\x7e]*) HTTP/1\.([01])
 MAX_LINE = 65536  # http.client._MAXLINE
 MAX_HEADERS = 100  # http.client._MAXHEADERS
 _END = (b"\r\n", b"\n", b"")
+# A header block of token names and printable-ASCII values, ended by a blank line.
+_NAME = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_PLAIN_HEAD = re.compile(rf"(?:{_NAME}:[\t -~]*\r?\n)*\r?\n")
+_PLAIN_FIELD = re.compile(rf"({_NAME}):[\t ]*([\t -~]*?)[\t ]*\r?\n")
 
 
 class HeadTooLarge(Exception):
@@ -82,15 +86,9 @@ def read_header_lines(rfile: Any) -> list[bytes]:
 def parse_header_lines(lines: list[bytes], message_class: Any) -> Any:
     """A :class:`RequestHeaders` for plain ``Name: value`` lines; otherwise what the stdlib
     builds from the same bytes (``http.client.parse_headers``: an ``HTTPMessage``)."""
-    items: list[tuple[str, str]] = []
-    for raw in lines:
-        if raw in _END:
-            break
-        line = raw.decode("iso-8859-1")
-        name, colon, value = line.partition(":")
-        if not colon or not name or name != name.strip(" \t") or line[0] in " \t":
-            # Folded, colon-less or oddly spaced: the email parser's reading is the reference.
-            text = b"".join(lines).decode("iso-8859-1")
-            return email.parser.Parser(_class=message_class).parsestr(text)
-        items.append((name, value.strip(" \t\r\n")))
-    return RequestHeaders(items)
+    text = b"".join(lines).decode("iso-8859-1")
+    if _PLAIN_HEAD.fullmatch(text):
+        return RequestHeaders(_PLAIN_FIELD.findall(text))
+    # Folded, colon-less, oddly spaced or non-ASCII lines: the email parser's reading (which
+    # also splits lines on \x0c, \x85 and the like) is the reference.
+    return email.parser.Parser(_class=message_class).parsestr(text)
