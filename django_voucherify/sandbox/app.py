@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from django_voucherify.sandbox.errors import SandboxError, invalid_payload, payload_too_large, unauthorized
 from django_voucherify.sandbox.faults import DropConnection, FaultInjector, SimulatedTimeout
@@ -280,8 +280,6 @@ def _request_target(environ: dict[str, Any]) -> tuple[str, str]:
 
 
 def _decoded(path: str) -> str:
-    from urllib.parse import unquote
-
     return unquote(path)
 
 

@@ -10,6 +10,7 @@ templates match, the one with more literal segments wins (``/v1/vouchers/import`
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -47,15 +48,17 @@ class SandboxRequest:
         """The JSON body (``{}`` when empty); malformed JSON raises 400 ``invalid_payload``."""
         if not self.body.strip():
             return {}
-        too_deep = invalid_payload(f"JSON body is nested deeper than {MAX_DEPTH} levels")
         try:
             data = json.loads(self.body)
         except RecursionError:  # far deeper than MAX_DEPTH: the parser gave up before us
-            raise too_deep from None
+            raise _too_deep() from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise invalid_payload(f"Invalid JSON body: {exc}") from None
-        if deeper_than(data, MAX_DEPTH):
-            raise too_deep
+        # Each nesting level opens a bracket: with no more brackets than levels allowed, the
+        # walk over the parsed value (the slower check) cannot find too deep a one.
+        brackets = self.body.count(b"[") + self.body.count(b"{")
+        if brackets > MAX_DEPTH and deeper_than(data, MAX_DEPTH):
+            raise _too_deep()
         return data
 
     def json_object(self) -> dict[str, Any]:
@@ -68,6 +71,10 @@ class SandboxRequest:
     @property
     def content_type(self) -> str:
         return self.headers.get("content-type", "")
+
+
+def _too_deep() -> SandboxError:
+    return invalid_payload(f"JSON body is nested deeper than {MAX_DEPTH} levels")
 
 
 @dataclass
@@ -149,6 +156,7 @@ def route(
     def deco(fn: Handler) -> Handler:
         segs = tuple(template.strip("/").split("/"))
         ROUTES.append(Route(method.upper(), template, segs, fn, operation_id, public_with_query))
+        _match.cache_clear()
         return fn
 
     return deco
@@ -162,10 +170,23 @@ def split_path(raw_path: str) -> list[str]:
 def resolve(method: str, raw_path: str) -> tuple[Route, dict[str, str]]:
     """Find the route for a request; 404 when no template matches, 405 (with ``Allow``) when
     templates match but none for this method."""
+    found, params, declared = _match(method, raw_path)
+    if found is None:
+        if declared:
+            raise method_not_allowed(method, raw_path, set(declared))
+        raise route_not_found(raw_path)
+    return found, dict(params)
+
+
+@functools.lru_cache(maxsize=4096)
+def _match(method: str, raw_path: str) -> tuple[Route | None, tuple[tuple[str, str], ...], frozenset[str]]:
+    """The best route for ``method raw_path`` with its parameters, and the methods of every
+    template the path matches. Cached: a client repeats its paths (the route table is only
+    scanned once per method and path), and :func:`route` clears the cache."""
     try:
         segs = split_path(raw_path)
     except UnicodeDecodeError:
-        raise route_not_found(raw_path) from None
+        return None, (), frozenset()
     best: tuple[Route, dict[str, str]] | None = None
     declared: set[str] = set()  # the methods of every template the path matches
     for r in ROUTES:
@@ -186,10 +207,8 @@ def resolve(method: str, raw_path: str) -> tuple[Route, dict[str, str]]:
             if best is None or r.specificity > best[0].specificity:
                 best = (r, params)
     if best is None:
-        if declared:
-            raise method_not_allowed(method, raw_path, declared)
-        raise route_not_found(raw_path)
-    return best
+        return None, (), frozenset(declared)
+    return best[0], tuple(best[1].items()), frozenset(declared)
 
 
 _KEY_RE = re.compile(r"\[([^\]]*)\]")

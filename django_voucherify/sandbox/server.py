@@ -15,9 +15,14 @@ import io
 import socket
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
+from email.utils import formatdate
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler
 from socketserver import ThreadingMixIn
 from typing import Any
+from urllib.parse import unquote
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from django_voucherify.sandbox.app import Sandbox
@@ -31,15 +36,74 @@ from django_voucherify.sandbox.framing import (
 )
 from django_voucherify.sandbox.limits import MAX_BODY
 from django_voucherify.sandbox.log import logger
+from django_voucherify.sandbox.request_head import (
+    SIMPLE_REQUEST_LINE,
+    HeadTooLarge,
+    parse_header_lines,
+    read_header_lines,
+)
 
 
 class _Handler(WSGIRequestHandler):
     # HTTP/1.1: connections stay open between requests (every response has Content-Length).
     protocol_version = "HTTP/1.1"
 
+    def parse_request(self) -> bool:
+        """The stdlib's ``parse_request``, with a fast path for the usual request shape.
+
+        See :mod:`~django_voucherify.sandbox.request_head`: a plain ``METHOD /path HTTP/1.x``
+        line and ``Name: value`` headers are read without the ``email`` package; every other
+        request is parsed, and refused, by the standard library as before.
+        """
+        match = SIMPLE_REQUEST_LINE.fullmatch(self.raw_requestline)
+        if match is None:
+            return bool(super().parse_request())
+        method, target, minor = match.groups()
+        self.command = method.decode("ascii")
+        self.path = target.decode("ascii")
+        self.request_version = "HTTP/1.1" if minor == b"1" else "HTTP/1.0"
+        self.requestline = self.raw_requestline.decode("ascii").rstrip("\r\n")
+        self.close_connection = minor != b"1"
+        try:
+            self.headers = parse_header_lines(read_header_lines(self.rfile), self.MessageClass)
+        except HeadTooLarge as exc:
+            self.close_connection = True
+            self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, exc.reason, str(exc))
+            return False
+        conntype = str(self.headers.get("Connection", "")).lower()
+        if conntype == "close":
+            self.close_connection = True
+        elif conntype == "keep-alive":
+            self.close_connection = False
+        expect = str(self.headers.get("Expect", "")).lower()
+        if expect == "100-continue" and minor == b"1":
+            return bool(self.handle_expect_100())
+        return True
+
     def get_environ(self) -> dict[str, Any]:
-        env: dict[str, Any] = super().get_environ()
+        """wsgiref's environ (same keys and values), built without its per-call overheads."""
+        env: dict[str, Any] = self.server.base_environ.copy()  # type: ignore[attr-defined]
+        env["SERVER_PROTOCOL"] = self.request_version
+        env["SERVER_SOFTWARE"] = self.server_version
+        env["REQUEST_METHOD"] = self.command
+        path, _, query = self.path.partition("?")
+        env["PATH_INFO"] = unquote(path, "iso-8859-1")
+        env["QUERY_STRING"] = query
+        env["REMOTE_ADDR"] = self.client_address[0]
         env["RAW_URI"] = self.path
+        headers = self.headers
+        content_type = headers.get("content-type")
+        env["CONTENT_TYPE"] = "text/plain" if content_type is None else content_type
+        length = headers.get("content-length")
+        if length:
+            env["CONTENT_LENGTH"] = length
+        for name, value in headers.items():
+            key = name.replace("-", "_").upper()
+            value = value.strip()
+            if key in env:
+                continue  # CONTENT_TYPE, CONTENT_LENGTH
+            key = "HTTP_" + key
+            env[key] = env[key] + "," + value if key in env else value
         return env
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
@@ -67,7 +131,7 @@ class _Handler(WSGIRequestHandler):
         env = self.get_environ()
         counting = _CountingReader(self.rfile)
         env["wsgi.input"] = counting
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+        if "chunked" in str(self.headers.get("Transfer-Encoding", "")).lower():
             # requests streams generator bodies (CSV uploads) chunked; WSGI wants a length.
             try:
                 body = read_chunked(self.rfile, MAX_BODY + 1)
@@ -95,21 +159,48 @@ class _Handler(WSGIRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
         payload = resp.encode()
-        self.send_response(resp.status)
-        for k, v in resp.headers.items():
-            self.send_header(k, v)
+        head = [
+            f"{self.protocol_version} {resp.status} {_reason(resp.status)}",
+            self._server_header,
+            "Date: " + _http_date(),
+        ]
+        head.extend(f"{k}: {v}" for k, v in resp.headers.items())
         if resp.content_type and resp.status != 204:
-            self.send_header("Content-Type", resp.content_type)
-        self.send_header("Content-Length", str(len(payload)))
+            head.append("Content-Type: " + resp.content_type)
+        head.append(f"Content-Length: {len(payload)}")
         # A big unread body (413) costs more to skip than a new connection; an unreadable
         # length leaves nothing to skip to.
         if self.close_connection or not counting.drain(_length(env)):
             self.close_connection = True
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(payload)
+            head.append("Connection: close")
+        head.append("\r\n")
+        data = "\r\n".join(head).encode("latin-1")
+        # One write, so headers and body leave in one segment (not two sends per response).
+        self.wfile.write(data + payload if self.command != "HEAD" else data)
         self.wfile.flush()
+
+    @property
+    def _server_header(self) -> str:
+        return "Server: " + self.version_string()
+
+
+def _reason(status: int) -> str:
+    known = BaseHTTPRequestHandler.responses.get(status)
+    return known[0] if known else ""
+
+
+_date_cache: tuple[int, str] = (0, "")
+
+
+def _http_date() -> str:
+    """The ``Date`` header's value (RFC 9110 IMF-fixdate), formatted once per second."""
+    global _date_cache
+    now = int(time.time())
+    second, text = _date_cache
+    if second != now:
+        text = formatdate(now, usegmt=True)
+        _date_cache = (now, text)
+    return text
 
 
 def _length(env: dict[str, Any]) -> int:

@@ -25,12 +25,21 @@ from django_voucherify.sandbox.errors import invalid_payload, not_found
 JSON = dict[str, Any]
 
 _ALNUM = string.ascii_lowercase + string.digits
+# new_id draws random bytes and maps them onto _ALNUM with bytes.translate (one urandom call per
+# id rather than one per character): bytes below 252 = 7 * 36 map uniformly, the rest are dropped.
+_UNIFORM_BELOW = len(_ALNUM) * (256 // len(_ALNUM))
+_TO_ALNUM = bytes(ord(_ALNUM[b % len(_ALNUM)]) for b in range(_UNIFORM_BELOW)) + bytes(256 - _UNIFORM_BELOW)
+_BIASED = bytes(range(_UNIFORM_BELOW, 256))
 
 
 def iso(dt: datetime) -> str:
     """Format an aware datetime like Voucherify: UTC, milliseconds, ``Z`` suffix."""
     dt = dt.astimezone(UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    # Formatted by hand: strftime is several times slower, and every redeem stamps objects.
+    return (
+        f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}"
+        f".{dt.microsecond // 1000:03d}Z"
+    )
 
 
 def parse_iso(value: str) -> datetime:
@@ -105,7 +114,10 @@ class SandboxState:
     def new_id(prefix: str, length: int = 18) -> str:
         """A Voucherify-like id: ``prefix`` + random lower-case alphanumerics."""
         p = prefix if prefix.endswith("_") else prefix + "_"
-        return p + "".join(secrets.choice(_ALNUM) for _ in range(length))
+        chars = b""
+        while len(chars) < length:  # nearly always once: 18 of 24 bytes are kept on average
+            chars += secrets.token_bytes(length + 8).translate(_TO_ALNUM, _BIASED)
+        return p + chars[:length].decode("ascii")
 
     # ---- vouchers -----------------------------------------------------------------------
     def get_voucher_or_404(self, code: str) -> JSON:

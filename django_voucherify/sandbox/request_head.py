@@ -1,0 +1,94 @@
+"""Reading a request's head (request line and header fields) fast, with the stdlib's answers.
+
+``http.server`` parses every header block with the ``email`` package, which cost the sandbox
+more than routing, pricing and recording a redeem together. The common shape -- ``METHOD
+/path HTTP/1.1`` and ``Name: value`` lines -- is read here with a regular expression and
+``str.partition``; anything else (absolute-form or ``//`` targets, HTTP/0.9 and 2+, bad syntax,
+folded or colon-less header lines) goes to the standard library exactly as before, so odd
+requests keep getting the stdlib's answers. Both paths share the stdlib's limits: a header line
+over 65,536 bytes or more than 100 header lines is 431.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import re
+from collections.abc import Iterator
+from typing import Any
+
+#: The request lines read here; any other goes to ``BaseHTTPRequestHandler.parse_request``.
+#: Printable ASCII only: ``str.split`` (which the stdlib uses) also splits on ``\x85`` and
+#: ``\xa0``, and a ``//`` target is rewritten by the stdlib (gh-87389).
+SIMPLE_REQUEST_LINE = re.compile(rb"([A-Z]+) (/(?!/)[\x21-\x7e]*) HTTP/1\.([01])\r?\n")
+
+MAX_LINE = 65536  # http.client._MAXLINE
+MAX_HEADERS = 100  # http.client._MAXHEADERS
+_END = (b"\r\n", b"\n", b"")
+# A header block of token names and printable-ASCII values, ended by a blank line.
+_NAME = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_PLAIN_HEAD = re.compile(rf"(?:{_NAME}:[\t -~]*\r?\n)*\r?\n")
+_PLAIN_FIELD = re.compile(rf"({_NAME}):[\t ]*([\t -~]*?)[\t ]*\r?\n")
+
+
+class HeadTooLarge(Exception):
+    """A header line or the number of header lines is over the limit (answered 431)."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+class RequestHeaders:
+    """Header fields in arrival order; ``get`` is case-insensitive and gives the first value
+    (as ``email.message.Message.get`` does)."""
+
+    __slots__ = ("_first", "_items")
+
+    def __init__(self, items: list[tuple[str, str]]) -> None:
+        self._items = items
+        self._first: dict[str, str] = {}
+        for name, value in reversed(items):
+            self._first[name.lower()] = value
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self._first.get(name.lower(), default)
+
+    def __getitem__(self, name: str) -> str | None:
+        return self._first.get(name.lower())
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._first
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._items)
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, _ in self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def read_header_lines(rfile: Any) -> list[bytes]:
+    """The header lines up to and including the blank line (or EOF), within the limits."""
+    lines: list[bytes] = []
+    while True:
+        line = rfile.readline(MAX_LINE + 1)
+        if len(line) > MAX_LINE:
+            raise HeadTooLarge("Line too long", "header line")
+        lines.append(line)
+        if len(lines) > MAX_HEADERS:
+            raise HeadTooLarge("Too many headers", f"got more than {MAX_HEADERS} headers")
+        if line in _END:
+            return lines
+
+
+def parse_header_lines(lines: list[bytes], message_class: Any) -> Any:
+    """A :class:`RequestHeaders` for plain ``Name: value`` lines; otherwise what the stdlib
+    builds from the same bytes (``http.client.parse_headers``: an ``HTTPMessage``)."""
+    text = b"".join(lines).decode("iso-8859-1")
+    if _PLAIN_HEAD.fullmatch(text):
+        return RequestHeaders(_PLAIN_FIELD.findall(text))
+    # Folded, colon-less, oddly spaced or non-ASCII lines: the email parser's reading (which
+    # also splits lines on \x0c, \x85 and the like) is the reference.
+    return email.parser.Parser(_class=message_class).parsestr(text)

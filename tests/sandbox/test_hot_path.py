@@ -1,0 +1,85 @@
+"""Shortcuts on the request path (issue 13) keep the answers of the slow paths they skip."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from django_voucherify.sandbox import routing
+from django_voucherify.sandbox.errors import SandboxError
+from django_voucherify.sandbox.handlers import load_all
+from django_voucherify.sandbox.limits import MAX_DEPTH, deeper_than
+from django_voucherify.sandbox.routing import ROUTES, SandboxRequest, ok, resolve, route
+from django_voucherify.sandbox.state import iso
+
+
+def _request(body: bytes) -> SandboxRequest:
+    return SandboxRequest("POST", "/v1/x", {}, {}, body, "v-1")
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.integers() | st.text(alphabet='[]{}ab"\\', max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=60,
+)
+
+
+@given(JSON_VALUES, st.integers(min_value=0, max_value=MAX_DEPTH + 3))
+def test_the_depth_check_refuses_exactly_what_the_walk_finds_too_deep(value, wrap):
+    for _ in range(wrap):
+        value = [value]
+    body = json.dumps(value).encode()
+    if deeper_than(value, MAX_DEPTH):
+        with pytest.raises(SandboxError) as refused:
+            _request(body).json()
+        assert refused.value.details == f"JSON body is nested deeper than {MAX_DEPTH} levels"
+    else:
+        assert _request(body).json() == value
+
+
+def test_many_brackets_side_by_side_are_not_depth():
+    body = json.dumps({"items": [[] for _ in range(500)], "note": "[[[[{{{{" * 20}).encode()
+    assert len(_request(body).json()["items"]) == 500
+
+
+@given(st.datetimes(min_value=datetime(1000, 1, 1), timezones=st.just(UTC)))
+def test_iso_is_strftimes_format(moment):
+    expected = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    assert iso(moment) == expected
+    assert iso(moment.astimezone(timezone(timedelta(hours=5)))) == expected
+
+
+@pytest.fixture
+def scratch_route():
+    before = list(ROUTES)
+    yield
+    ROUTES[:] = before
+    routing._match.cache_clear()
+
+
+def test_a_route_registered_after_a_lookup_is_found(scratch_route):
+    with pytest.raises(SandboxError) as missing:
+        resolve("GET", "/v1/scratch-area/a1")
+    assert missing.value.status == 404
+
+    @route("GET", "/v1/scratch-area/{thing}", operation_id="scratch")
+    def scratch(req, state):
+        return ok({})
+
+    found, params = resolve("GET", "/v1/scratch-area/a1")
+    assert found.handler is scratch and params == {"thing": "a1"}
+    with pytest.raises(SandboxError) as wrong_method:
+        resolve("DELETE", "/v1/scratch-area/a1")
+    assert wrong_method.value.status == 405 and wrong_method.value.headers["Allow"] == "GET"
+
+
+def test_cached_lookups_hand_out_their_own_params():
+    load_all()
+    _, first = resolve("GET", "/v1/vouchers/A%2FB")
+    first["code"] = "changed by a handler"
+    _, second = resolve("GET", "/v1/vouchers/A%2FB")
+    assert second == {"code": "A/B"}

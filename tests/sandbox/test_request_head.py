@@ -1,0 +1,224 @@
+"""The server's fast reading of request heads (sandbox/request_head.py) agrees with the stdlib.
+
+The fast path replaced ``http.client.parse_headers`` (the ``email`` package) for plain requests;
+the environ the app sees must be the one wsgiref built, and every odd request must still get
+the standard library's answer.
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import socket
+from wsgiref.simple_server import WSGIRequestHandler
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from django_voucherify.sandbox.request_head import (
+    SIMPLE_REQUEST_LINE,
+    HeadTooLarge,
+    RequestHeaders,
+    parse_header_lines,
+    read_header_lines,
+)
+from django_voucherify.sandbox.server import _Handler, start_in_thread
+from tests.support.raw_http import exchange
+
+TOKEN = st.text("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_", min_size=1, max_size=12)
+# Header values as clients send them: printable latin-1, possibly padded with spaces/tabs.
+# \x0b, \x0c, \x1c and \x85 end a line for the email parser (str.splitlines): never fast.
+VALUE = st.text(
+    st.characters(
+        min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f", include_characters="\x0b\x0c\x1c"
+    ),
+    max_size=20,
+)
+PADDING = st.sampled_from(["", " ", "  ", "\t", " \t"])
+NAMES = st.one_of(TOKEN, st.sampled_from(["Content-Type", "content-length", "X-App-Id", "Connection"]))
+
+
+def _environ(headers: object, path: str = "/v1/x?a=1") -> dict:
+    class _Server:
+        base_environ = {"SERVER_NAME": "x", "CONTENT_LENGTH": ""}
+
+    handler = _Handler.__new__(_Handler)
+    handler.server = _Server()  # type: ignore[assignment]
+    handler.request_version, handler.command, handler.path = "HTTP/1.1", "POST", path
+    handler.client_address = ("127.0.0.1", 1)
+    handler.headers = headers  # type: ignore[assignment]
+    return handler.get_environ()
+
+
+def _wsgiref_environ(raw_head: bytes, path: str = "/v1/x?a=1") -> dict:
+    handler = _Handler.__new__(_Handler)
+
+    class _Server:
+        base_environ = {"SERVER_NAME": "x", "CONTENT_LENGTH": ""}
+
+    handler.server = _Server()  # type: ignore[assignment]
+    handler.request_version, handler.command, handler.path = "HTTP/1.1", "POST", path
+    handler.client_address = ("127.0.0.1", 1)
+    handler.headers = http.client.parse_headers(io.BytesIO(raw_head))
+    env = WSGIRequestHandler.get_environ(handler)
+    env["RAW_URI"] = path
+    return env
+
+
+@given(st.lists(st.tuples(NAMES, PADDING, VALUE, PADDING), max_size=12), st.sampled_from(["\r\n", "\n"]))
+def test_the_environ_is_the_one_wsgiref_built(fields, eol):
+    raw = "".join(f"{name}:{pre}{value}{post}{eol}" for name, pre, value, post in fields) + eol
+    raw_head = raw.encode("latin-1")
+    lines = read_header_lines(io.BytesIO(raw_head))
+    fast = parse_header_lines(lines, http.client.HTTPMessage)
+    expected = _wsgiref_environ(raw_head)
+    got = _environ(fast)
+    # wsgiref does not strip Content-Type/-Length; the app strips both before use.
+    for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        assert got.get(key, "").strip() == expected.get(key, "").strip()
+        got.pop(key, None), expected.pop(key, None)
+    assert got == expected
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        [b"X-Folded: a\r\n", b" continued\r\n", b"\r\n"],  # obsolete line folding
+        [b"No colon here\r\n", b"\r\n"],
+        [b"Spaced-Name : v\r\n", b"\r\n"],
+    ],
+)
+def test_odd_header_lines_are_read_by_the_email_parser(lines):
+    parsed = parse_header_lines(lines, http.client.HTTPMessage)
+    assert isinstance(parsed, http.client.HTTPMessage)
+
+
+def test_plain_header_lines_skip_the_email_parser():
+    parsed = parse_header_lines([b"A: 1\r\n", b"a: 2\r\n", b"B:3\r\n", b"\r\n"], http.client.HTTPMessage)
+    assert isinstance(parsed, RequestHeaders)
+    assert parsed.get("A") == "1"  # the first of repeated fields, like Message.get
+    assert parsed["b"] == "3" and "B" in parsed and parsed.get("c", "-") == "-"
+    assert parsed.items() == [("A", "1"), ("a", "2"), ("B", "3")]
+
+
+def test_the_limits_are_the_stdlibs():
+    with pytest.raises(HeadTooLarge, match="header line"):
+        read_header_lines(io.BytesIO(b"X: " + b"a" * 70_000 + b"\r\n\r\n"))
+    with pytest.raises(HeadTooLarge, match="more than 100 headers"):
+        read_header_lines(io.BytesIO(b"X: 1\r\n" * 101 + b"\r\n"))
+    assert len(read_header_lines(io.BytesIO(b"X: 1\r\n" * 99 + b"\r\n"))) == 100
+
+
+@pytest.mark.parametrize(
+    ("line", "fast"),
+    [
+        (b"POST /v1/redemptions HTTP/1.1\r\n", True),
+        (b"GET /v1/vouchers/A%2FB?x=1 HTTP/1.0\n", True),
+        (b"GET //evil.example/x HTTP/1.1\r\n", False),  # the stdlib rewrites "//" (gh-87389)
+        (b"GET http://h/v1/x HTTP/1.1\r\n", False),  # absolute form
+        (b"GET /x HTTP/2.0\r\n", False),
+        (b"GET /x\r\n", False),  # HTTP/0.9
+        (b"GET  /x HTTP/1.1\r\n", False),
+        (b"GET /\xa0x HTTP/1.1\r\n", False),  # str.split() splits on \xa0
+        (b"get /x HTTP/1.1\r\n", False),
+    ],
+)
+def test_which_request_lines_take_the_fast_path(line, fast):
+    assert (SIMPLE_REQUEST_LINE.fullmatch(line) is not None) is fast
+
+
+@pytest.fixture
+def server():
+    srv = start_in_thread()
+    yield srv
+    srv.stop()
+
+
+def _auth(server) -> str:
+    return f"X-App-Id: {server.sandbox.app_id}\r\nX-App-Token: {server.sandbox.app_token}\r\n"
+
+
+def test_too_many_headers_is_431(server):
+    answer = exchange(server.url, b"GET /v1/vouchers HTTP/1.1\r\n" + b"X-A: 1\r\n" * 101 + b"\r\n")
+    assert answer.startswith(b"HTTP/1.1 431 ")
+
+
+def test_a_header_line_too_long_is_431(server):
+    answer = exchange(server.url, b"GET /v1/vouchers HTTP/1.1\r\nX-A: " + b"a" * 70_000 + b"\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 431 ")
+
+
+def test_http_2_is_505_and_bad_syntax_400(server):
+    # The stdlib refuses HTTP/2 before it knows the version to answer in: a bare error page.
+    assert b"Error code: 505" in exchange(server.url, b"GET /v1/vouchers HTTP/2.0\r\n\r\n")
+    assert b"Error code: 400" in exchange(server.url, b"GET /v1/vouchers HTTP/1.1 extra\r\n\r\n")
+
+
+def test_http_1_0_closes_after_the_answer_and_1_1_keeps_it_open(server):
+    answer = exchange(server.url, f"GET /v1/vouchers HTTP/1.0\r\n{_auth(server)}\r\n".encode())
+    assert answer.startswith(b"HTTP/1.1 200 ") and b"\r\nConnection: close\r\n" in answer
+    # Two HTTP/1.1 requests on one connection, the second saying "close": both answered.
+    two = f"GET /v1/vouchers HTTP/1.1\r\n{_auth(server)}\r\n".encode()
+    two += f"GET /v1/vouchers HTTP/1.1\r\nConnection: close\r\n{_auth(server)}\r\n".encode()
+    assert exchange(server.url, two).count(b"HTTP/1.1 200 ") == 2
+
+
+def test_expect_100_continue_is_answered_before_the_body(server):
+    body = json.dumps({"source_id": "c-1"}).encode()
+    head = (
+        f"POST /v1/customers HTTP/1.1\r\n{_auth(server)}Content-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n"
+    )
+    host, port = server.url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(head.encode())
+        assert sock.recv(100).startswith(b"HTTP/1.1 100 Continue\r\n")
+        sock.sendall(body)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert b"HTTP/1.1 200 " in answer and len(server.sandbox.state.customers) == 1
+
+
+def test_a_folded_header_still_reaches_the_app(server):
+    raw = (
+        f"GET /v1/vouchers HTTP/1.1\r\nX-App-Id: {server.sandbox.app_id}\r\n"
+        f"X-App-Token:\r\n {server.sandbox.app_token}\r\nConnection: close\r\n\r\n"
+    )
+    # Unfolded by the email parser as wsgiref saw it: the token is found, the request is served.
+    assert exchange(server.url, raw.encode()).startswith(b"HTTP/1.1 200 ")
+
+
+def test_a_response_leaves_in_one_write_with_date_and_server_headers():
+    """Headers and body used to be two sends per response (two segments, two syscalls)."""
+    srv = start_in_thread()
+    try:
+        writes: list[bytes] = []
+
+        class _Sock:
+            def makefile(self, mode, bufsize=-1):
+                head = f"GET /v1/vouchers HTTP/1.1\r\n{_auth(srv)}\r\n".encode()
+                return io.BufferedReader(io.BytesIO(head * 2))
+
+            def sendall(self, data):
+                writes.append(bytes(data))
+
+        _Handler(_Sock(), ("127.0.0.1", 1), srv.server)  # type: ignore[arg-type]
+    finally:
+        srv.stop()
+    assert len(writes) == 2  # one per response
+    head, _, body = writes[0].partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"\r\nServer: WSGIServer/" in head and b"\r\nDate: " in head and b" GMT" in head
+    assert json.loads(body)["object"] == "list"
+
+
+def test_the_limits_are_the_same_numbers_as_http_clients():
+    from django_voucherify.sandbox import request_head
+
+    assert (request_head.MAX_LINE, request_head.MAX_HEADERS) == (
+        http.client._MAXLINE,
+        http.client._MAXHEADERS,
+    )
