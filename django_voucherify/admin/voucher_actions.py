@@ -34,7 +34,7 @@ from ..conf import settings as voucherify_settings
 from ..models import Voucher
 from ..vouchers import actions
 from ..vouchers.actions import Action
-from . import voucher_selection, voucher_tasks
+from . import voucher_selection
 
 CONFIRM_TEMPLATE = "admin/django_voucherify/voucher/action_confirmation.html"
 #: Vouchers listed by name on the confirmation page; a larger selection shows these and a count.
@@ -70,6 +70,10 @@ def _queue_after_commit(
     """
 
     def enqueue() -> None:
+        # Imported here, not at the top: the task module imports Celery (tens of ms), which a web
+        # process should only pay for when an admin actually queues a selection.
+        from . import voucher_tasks
+
         try:
             voucher_tasks.run_voucher_action.apply_async(
                 args=(action.value, selection), countdown=countdown or 0
