@@ -23,7 +23,10 @@ Targets: app - project < 100 ms of CPU; client - project < 150 ms.
 app's ModelAdmins are registered, its URLs resolve, start-up imported neither the client nor
 Celery nor drf-spectacular); it never judges timings.
 
-Usage: ``python bench/import_time.py [--repeat 9] [--quick]``
+``--before DIR`` adds the ``app`` variant run on another checkout of the project (e.g.
+``git worktree add /tmp/before <commit>``), interleaved with the others: before/after in one run.
+
+Usage: ``python bench/import_time.py [--repeat 9] [--quick] [--before DIR]``
 """
 
 from __future__ import annotations
@@ -130,26 +133,27 @@ LABELS = {
     "drf": "project + one DRF view of its own",
     "client": "+ django_voucherify, client.vouchers",
     "sdk": "project + import voucherify (SDK)",
+    "before": "+ django_voucherify, --before checkout",
 }
 
 
-def child_env(workdir: str) -> dict[str, str]:
+def child_env(workdir: str, root: Path = ROOT) -> dict[str, str]:
     """The children's environment: the URLconfs and the project importable, and bytecode caching
     on (a deployed server runs compiled ``.pyc`` files; with ``PYTHONDONTWRITEBYTECODE`` set, as
     on some CI machines, every run would compile the app's modules from source)."""
     env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPATH"] = os.pathsep.join([workdir, str(ROOT)])
+    env["PYTHONPATH"] = os.pathsep.join([workdir, str(root)])
     return env
 
 
-def run(code: str, workdir: str) -> dict:
+def run(code: str, workdir: str, root: Path = ROOT) -> dict:
     out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
         check=True,
         cwd=workdir,
-        env=child_env(workdir),
+        env=child_env(workdir, root),
     )
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
@@ -180,7 +184,8 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--repeat", type=int, default=9)
-    parser.add_argument("--quick", action="store_true", help="2 rounds, checks only, no targets")
+    parser.add_argument("--quick", action="store_true", help="one run each, checks only, no targets")
+    parser.add_argument("--before", type=Path, help="another checkout: its app variant joins the rounds")
     args = parser.parse_args()
     repeat = 0 if args.quick else args.repeat
 
@@ -188,12 +193,15 @@ def main() -> int:
         for name, source in URLCONFS.items():
             Path(workdir, f"{name}.py").write_text(source)
         variants = dict(VARIANTS)
+        roots = dict.fromkeys(variants, ROOT)
+        if args.before:
+            variants["before"], roots["before"] = VARIANTS["app"], args.before.resolve()
         try:
             run(variants["sdk"], workdir)  # also the warm-up that writes .pyc files
         except subprocess.CalledProcessError as exc:
             print(f"official SDK skipped: {exc.stderr.strip().splitlines()[-1]}")
             del variants["sdk"]
-        last = {name: run(code, workdir) for name, code in variants.items()}  # warm-up
+        last = {name: run(code, workdir, roots[name]) for name, code in variants.items()}  # warm-up
         problems = check(last)
         # --quick: the warm-up run is the only sample (checks, not timings, are its point).
         samples = {name: [result["cpu_ms"]] if args.quick else [] for name, result in last.items()}
@@ -202,7 +210,7 @@ def main() -> int:
         for round_number in range(repeat):
             shift = round_number % len(names)  # rotate who goes first
             for name in names[shift:] + names[:shift]:
-                result = run(variants[name], workdir)
+                result = run(variants[name], workdir, roots[name])
                 samples[name].append(result["cpu_ms"])
                 walls[name].append(result["wall_ms"])
 
@@ -228,6 +236,11 @@ def main() -> int:
         f"  the client's first use: {client_added:.1f} ms over the project "
         f"(target < {CLIENT_TARGET_MS:.0f} ms)  {'OK' if client_ok else 'MISSED'}"
     )
+    if "before" in median:
+        print(
+            f"  the --before checkout's app adds {median['before'] - median['project']:.1f} ms; "
+            f"app now/before = {median['app'] / median['before']:.3f} of the whole start-up"
+        )
     if "sdk" in median:
         print(f"  the official SDK's import: {median['sdk'] - median['project']:.1f} ms over the project")
     loaded = sorted({module.split(".")[0] for module in last["app"]["modules"]})
