@@ -5,6 +5,9 @@ time never shows up in the client's ``time.process_time()``. It answers
 
 * ``GET /v1/vouchers/{code}`` with a realistic ~2 KB voucher (the "Amount Discount" example of
   the ``get-voucher`` operation in the vendored spec, ``django_voucherify/sandbox/data/``), code substituted;
+* ``GET /v1/vouchers?limit=n`` with a list page (``list-vouchers``' shape: ``object``, ``data_ref``,
+  ``vouchers``, ``total``) of ``n`` (default 10, at most 100) such vouchers, codes ``BENCH-0``...:
+  ~210 KB of JSON for 100, encoded once per ``limit``;
 * ``GET /__stats`` with ``{"connections": n, "api_connections": m, "requests": r}``:
   accepted TCP connections, those that carried at least one ``/v1`` call, and ``/v1`` calls.
 
@@ -23,6 +26,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 from urllib.request import urlopen
 
 EXAMPLE = "Amount Discount"
@@ -58,6 +62,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     stats = _Stats()
     voucher: dict[str, Any] = {}
+    pages: dict[int, bytes] = {}  # list pages by limit (one server process, threads share it)
 
     def setup(self) -> None:  # one handler instance per accepted TCP connection
         super().setup()
@@ -74,22 +79,41 @@ class _Handler(BaseHTTPRequestHandler):
                     "requests": self.stats.requests,
                 }
             self._send(200, body)
+        elif self.path == "/v1/vouchers" or self.path.startswith("/v1/vouchers?"):
+            if self._authorised():
+                self._send_raw(200, self._list_page(self.path))
         elif self.path.startswith("/v1/vouchers/"):
-            if self.headers.get("X-App-Token") != SECRET_KEY:
-                self._send(401, {"code": 401, "key": "unauthorized", "message": "Unauthorized"})
-                return
-            with self.stats.lock:
-                self.stats.requests += 1
-                if not self._served_api:
-                    self._served_api = True
-                    self.stats.api_connections += 1
-            code = self.path.rsplit("/", 1)[1]
-            self._send(200, {**self.voucher, "code": code})
+            if self._authorised():
+                code = self.path.rsplit("/", 1)[1]
+                self._send(200, {**self.voucher, "code": code})
         else:
             self._send(404, {"code": 404, "key": "not_found", "message": "Resource not found"})
 
+    def _authorised(self) -> bool:
+        if self.headers.get("X-App-Token") != SECRET_KEY:
+            self._send(401, {"code": 401, "key": "unauthorized", "message": "Unauthorized"})
+            return False
+        with self.stats.lock:
+            self.stats.requests += 1
+            if not self._served_api:
+                self._served_api = True
+                self.stats.api_connections += 1
+        return True
+
+    def _list_page(self, path: str) -> bytes:
+        query = parse_qs(urlsplit(path).query)
+        limit = max(1, min(100, int(query.get("limit", ["10"])[0])))
+        page = self.pages.get(limit)
+        if page is None:
+            vouchers = [{**self.voucher, "code": f"BENCH-{i}"} for i in range(limit)]
+            body = {"object": "list", "data_ref": "vouchers", "vouchers": vouchers, "total": limit}
+            page = self.pages[limit] = json.dumps(body).encode()
+        return page
+
     def _send(self, status: int, body: dict[str, Any]) -> None:
-        raw = json.dumps(body).encode()
+        self._send_raw(status, json.dumps(body).encode())
+
+    def _send_raw(self, status: int, raw: bytes) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(raw)))

@@ -20,8 +20,6 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from .. import jobs
-from ..jobs import csvfiles
 from ..models import Job, JobFailedRow, JobPart
 from ..models.jobs import FAILED_ROWS_SAMPLE
 
@@ -38,6 +36,8 @@ class ImportCsvForm(forms.Form):
         data = super().clean() or {}
         upload = data.get("file")
         if upload is not None:
+            from ..jobs import csvfiles  # the jobs service loads with the first upload, not at start-up
+
             kind = csvfiles.VOUCHERS if data.get("what") == "vouchers" else csvfiles.CUSTOMERS
             try:
                 csvfiles.validate_upload(kind, upload)
@@ -167,6 +167,8 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             raise PermissionDenied
         form = ImportCsvForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
+            from .. import jobs
+
             vouchers = form.cleaned_data["what"] == "vouchers"
             start = jobs.import_vouchers_csv if vouchers else jobs.import_customers_csv
             upload = form.cleaned_data["file"]
@@ -196,6 +198,8 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         description=_("Check Voucherify now (queue what unfinished jobs still need)"), permissions=["check"]
     )
     def check_now(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        from .. import jobs
+
         count = sum(jobs.resume(job) for job in queryset if not job.is_finished)
         message = ngettext("%(n)d step queued.", "%(n)d steps queued.", count) % {"n": count}
         self.message_user(request, message, messages.SUCCESS)
@@ -209,6 +213,8 @@ class _Echo:
 def _failed_rows_csv(job: Job) -> Any:
     """Every failed row of the job as CSV lines, read from the database in chunks; text cells
     that a spreadsheet would run as a formula are neutralised (``csvfiles.spreadsheet_safe``)."""
+    from ..jobs import csvfiles
+
     writer = csv.writer(_Echo())
     yield writer.writerow(["row", "code", "source_id", "part", "key", "reason"])
     rows = JobFailedRow.objects.filter(job=job).select_related("part").order_by("row", "pk")

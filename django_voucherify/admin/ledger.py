@@ -12,7 +12,6 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from ..checkout import request_rollback
 from ..models.ledger import CheckoutRedemption, LedgerState
 
 CONFIRM_TEMPLATE = "admin/django_voucherify/checkoutredemption/rollback_confirmation.html"
@@ -137,6 +136,8 @@ class CheckoutRedemptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 "title": _("Roll back redemptions?"),
             }
             return TemplateResponse(request, CONFIRM_TEMPLATE, context)
+        from ..checkout import request_rollback  # the checkout service loads on first use
+
         reason = (request.POST.get("reason") or "").strip()[:200] or "rolled back by staff"
         done = pending = refused = 0
         for row in rows:

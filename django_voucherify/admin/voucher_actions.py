@@ -19,7 +19,7 @@ and the confirmation would fail with a 400. A count that changed meanwhile asks 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -32,9 +32,11 @@ from django.utils.translation import ngettext
 
 from ..conf import settings as voucherify_settings
 from ..models import Voucher
-from ..vouchers import actions
-from ..vouchers.actions import Action
-from . import voucher_selection, voucher_tasks
+from . import voucher_selection
+
+if TYPE_CHECKING:
+    from ..vouchers import actions
+    from ..vouchers.actions import Action
 
 CONFIRM_TEMPLATE = "admin/django_voucherify/voucher/action_confirmation.html"
 #: Vouchers listed by name on the confirmation page; a larger selection shows these and a count.
@@ -43,6 +45,8 @@ CONFIRM_LIST_LIMIT = 100
 
 def change_description(action: Action, voucher: Voucher) -> str:
     """What ``action`` will do to ``voucher``, for the confirmation page."""
+    from ..vouchers.actions import Action
+
     if action == Action.ENABLE:
         return _("already active, stays active") if voucher.active else _("inactive → active")
     if action == Action.DISABLE:
@@ -70,6 +74,10 @@ def _queue_after_commit(
     """
 
     def enqueue() -> None:
+        # Imported here, not at the top: the task module imports Celery (tens of ms), which a web
+        # process should only pay for when an admin actually queues a selection.
+        from . import voucher_tasks
+
         try:
             voucher_tasks.run_voucher_action.apply_async(
                 args=(action.value, selection), countdown=countdown or 0
@@ -108,7 +116,7 @@ def confirmation_page(
         "selected_pks": pks,
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         "select_across": "1" if select_across else "0",
-        "permanent": action == Action.DELETE_PERMANENTLY,
+        "permanent": action == "delete_permanently",  # a StrEnum member equals its value
     }
     return TemplateResponse(request, CONFIRM_TEMPLATE, context)
 
@@ -156,6 +164,8 @@ def run_action(
             refused=lambda error: _("Could not queue the action: %(error)s") % {"error": error},
         )
         return None
+    from ..vouchers import actions  # the voucher service loads on first use, not at start-up
+
     codes = list(queryset.order_by("code").values_list("code", flat=True))
     outcome = actions.run(action, codes, max_wait=conf.voucher_rate_limit_wait)
     _report(model_admin, request, action, outcome)

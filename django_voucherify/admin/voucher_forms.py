@@ -17,8 +17,6 @@ from django.utils.translation import gettext_lazy as _
 from .. import validation
 from ..api.errors import APIError, VoucherifyError
 from ..models import DiscountType, Voucher, VoucherType
-from ..vouchers.editing import SOURCE_ID_PATTERN, new_balance_source_id
-from ..vouchers.results import error_message
 
 #: Fields Voucherify fixes when the voucher is created (the spec's update body lacks them).
 CREATE_ONLY = ("code", "type", "gift_amount", "loyalty_points", "campaign", "redemption_quantity")
@@ -33,6 +31,8 @@ DISCOUNT_CHOICES = [("", "---------"), *[(d.value, d.label) for d in DISCOUNT_VA
 
 def remote_error(exc: VoucherifyError) -> str:
     """The form error for a Voucherify refusal, with the request id support will ask for."""
+    from ..vouchers.results import error_message  # the voucher service loads on first use, not at start-up
+
     text = error_message(exc)
     request_id = getattr(exc, "request_id", None)
     if request_id:
@@ -180,6 +180,15 @@ class VoucherForm(forms.ModelForm):  # type: ignore[type-arg]
             data["amount_limit"] = None
 
 
+def _issued_source_id(value: str) -> None:
+    """A ``source_id`` as :class:`BalanceForm` issues them (``editing.SOURCE_ID_PATTERN``,
+    looked up on first use so that importing the admin does not import the voucher service)."""
+    from ..vouchers.editing import SOURCE_ID_PATTERN
+
+    if not SOURCE_ID_PATTERN.search(value):
+        raise forms.ValidationError(_("This form is damaged; reload the page."), code="invalid")
+
+
 class BalanceForm(forms.Form):
     """Add to or remove from a gift card's credits or a loyalty card's points.
 
@@ -187,8 +196,8 @@ class BalanceForm(forms.Form):
     send of the same form is recognised (``editing.adjust_balance``) instead of crediting twice.
     """
 
-    source_id = forms.RegexField(
-        regex=SOURCE_ID_PATTERN,
+    source_id = forms.CharField(
+        validators=[_issued_source_id],
         widget=forms.HiddenInput,
         error_messages={
             "invalid": _("This form is damaged; reload the page."),
@@ -205,6 +214,8 @@ class BalanceForm(forms.Form):
     reason = forms.CharField(label=_("reason"), max_length=200)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from ..vouchers.editing import new_balance_source_id
+
         kwargs.setdefault("initial", {"source_id": new_balance_source_id()})
         super().__init__(*args, **kwargs)
 

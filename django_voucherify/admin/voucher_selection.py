@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.admin import ModelAdmin
 from django.contrib.admin.sites import all_sites
@@ -35,7 +35,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, QueryDict
 
 from ..models import Voucher
-from ..vouchers.actions import Action
+
+if TYPE_CHECKING:
+    from ..vouchers.actions import Action
 
 Selection = dict[str, Any]
 #: Where a run goes on: the selection left and, for a changelist, the last pk done.

@@ -17,7 +17,7 @@ its error: Django's own view then shows the form with the error, and nothing is 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -34,10 +34,11 @@ from django.views.decorators.http import require_POST
 from ..api.errors import APIError, TransportError, VoucherifyError
 from ..errors import DjangoVoucherifyError
 from ..models import Voucher, VoucherType
-from ..vouchers import editing
-from ..vouchers.actions import Action
 from .voucher_actions import run_action
 from .voucher_forms import BalanceForm, RemoteRefusal, VoucherForm, remote_error
+
+if TYPE_CHECKING:
+    from ..vouchers.actions import Action
 
 TEMPLATES = "admin/django_voucherify/voucher/"
 #: Where ``changeform_view`` leaves a refusal for the second, rendering pass (see module doc).
@@ -161,6 +162,8 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def save_form(self, request: HttpRequest, form: Any, change: bool) -> Voucher:
         """Send the validated form to Voucherify and save the mirror from its answer."""
+        from ..vouchers import editing  # the voucher service loads on first use, not at start-up
+
         voucher: Voucher = form.save(commit=False)
         include_active = self.has_change_voucher_state_permission(request)
         try:
@@ -195,6 +198,8 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
+        from ..vouchers import editing
+
         obj = self.get_object(request, unquote(object_id))
         context = dict(extra_context or {})
         # Voucherify is asked only for someone allowed to see the page (Django checks later).
@@ -257,6 +262,8 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         self, request: HttpRequest, voucher: Voucher, form: BalanceForm
     ) -> HttpResponse | None:
         """Send the change; a redirect once it is done (or was done before), None on a form error."""
+        from ..vouchers import editing
+
         done_url = reverse("admin:django_voucherify_voucher_change", args=[voucher.pk])
         try:
             result = editing.adjust_balance(
@@ -295,11 +302,11 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     # -- actions -------------------------------------------------------------------------
     @admin.action(description=gettext_lazy("Enable selected vouchers"), permissions=["change_voucher_state"])
     def enable_selected(self, request: HttpRequest, queryset: QuerySet[Voucher]) -> HttpResponse | None:
-        return run_action(self, request, queryset, Action.ENABLE)
+        return run_action(self, request, queryset, _action("ENABLE"))
 
     @admin.action(description=gettext_lazy("Disable selected vouchers"), permissions=["change_voucher_state"])
     def disable_selected(self, request: HttpRequest, queryset: QuerySet[Voucher]) -> HttpResponse | None:
-        return run_action(self, request, queryset, Action.DISABLE)
+        return run_action(self, request, queryset, _action("DISABLE"))
 
     @admin.action(
         description=gettext_lazy("Delete selected vouchers (to Voucherify's bin)"),
@@ -308,7 +315,7 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def delete_selected_remote(
         self, request: HttpRequest, queryset: QuerySet[Voucher]
     ) -> HttpResponse | None:
-        return run_action(self, request, queryset, Action.DELETE)
+        return run_action(self, request, queryset, _action("DELETE"))
 
     @admin.action(
         description=gettext_lazy("Delete selected vouchers permanently"),
@@ -317,4 +324,11 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def delete_permanently_selected(
         self, request: HttpRequest, queryset: QuerySet[Voucher]
     ) -> HttpResponse | None:
-        return run_action(self, request, queryset, Action.DELETE_PERMANENTLY)
+        return run_action(self, request, queryset, _action("DELETE_PERMANENTLY"))
+
+
+def _action(name: str) -> Action:
+    """The voucher service's ``Action`` member ``name`` (imported here, on first use)."""
+    from ..vouchers.actions import Action
+
+    return Action[name]

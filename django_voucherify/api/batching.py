@@ -15,6 +15,12 @@ from ..errors import DjangoVoucherifyError
 Key = TypeVar("Key")
 
 
+#: Voucherify refuses more orders than this in one import call. Defined here (not beside the
+#: ``orders`` resource, which re-exports it) so that jobs can size batches without importing the
+#: client and ``requests``.
+MAX_ORDERS_PER_IMPORT = 2000
+
+
 class ItemTooLarge(DjangoVoucherifyError, ValueError):
     """One item alone does not fit in a body of ``limit`` bytes."""
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-from typing import Any
+from typing import Any, cast
 
 import requests
+import urllib3
 
 from ..secret import Secret
 from .errors import InvalidResponseError
@@ -20,6 +21,27 @@ from .redaction import redact, snippet
 
 #: Methods whose success may come without a body (Voucherify answers deletes with 204).
 _BODYLESS_METHODS = frozenset({"DELETE", "HEAD"})
+
+
+def read_body(response: requests.Response) -> None:
+    """Read the whole body of ``response`` now, in one ``read()`` from urllib3.
+
+    ``Response.content`` would read it in 10 KB chunks through a generator and join them: for a
+    list page of 100 vouchers (~200 KB) that is some twenty reads and copies, about a quarter
+    of the client's CPU over urllib3's own ``response.data``. One read gives the same bytes
+    (Content-Length, chunked framing and gzip are handled by urllib3 alike, a body shorter than
+    its Content-Length still raises) and leaves ``response.content`` and ``.json()`` working.
+    urllib3's errors arrive unwrapped (not as requests' ``ChunkedEncodingError``...): the
+    transport maps both families (:mod:`.transport_failures`). Responses that are not urllib3's
+    (a test adapter's) are read the usual way.
+    """
+    raw = response.raw
+    unread = cast(object, response._content) is False  # requests' sentinel (its stubs: bytes | None)
+    if isinstance(raw, urllib3.HTTPResponse) and unread:
+        response._content = raw.read(decode_content=True)
+        response._content_consumed = True  # type: ignore[attr-defined]  # undocumented, as is _content
+    else:
+        response.content  # noqa: B018
 
 
 def load_json(content: bytes) -> Any:

@@ -7,7 +7,6 @@ nothing about endpoints; :mod:`.resources` build paths and bodies and call :meth
 from __future__ import annotations
 
 import email.utils
-import http.client
 import logging
 import sys
 import time
@@ -16,19 +15,16 @@ from typing import Any, cast
 from urllib.parse import urlencode
 
 import requests
-import urllib3
 from requests.structures import CaseInsensitiveDict
-from urllib3.exceptions import NewConnectionError
 
 from .. import __version__
 from ..secret import Secret
-from .bodies import error_body, success_body
+from .bodies import error_body, read_body, success_body
 from .encoding import Params, encode_path, encode_query
 from .errors import (
     APIError,
     InvalidResponseError,
     RateLimitedError,
-    RequestTimeout,
     TransportError,
     VoucherifyError,
     error_class_for,
@@ -36,6 +32,7 @@ from .errors import (
 from .pooling import PooledAdapter
 from .redaction import TokenAuth, clear_frames_below, redact
 from .retry import RetryPolicy
+from .transport_failures import IN_FLIGHT_ERRORS, never_sent, transport_error
 
 logger = logging.getLogger("django_voucherify")
 
@@ -59,24 +56,7 @@ def _retry_after(response: requests.Response) -> float | None:
     return None
 
 
-#: Failures of a request in flight, mapped to TransportError (see ``Transport._exchange``).
-_IN_FLIGHT_ERRORS = (
-    requests.RequestException,
-    urllib3.exceptions.HTTPError,
-    http.client.HTTPException,
-    OSError,
-    ValueError,
-)
 _JSON_HEADERS = {"Content-Type": "application/json"}
-
-
-def _never_sent(exc: BaseException) -> bool:
-    """True when the connection provably never opened, so the server saw nothing."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    reason = exc.args[0] if exc.args else None
-    reason = getattr(reason, "reason", reason)  # MaxRetryError wraps the cause
-    return isinstance(reason, NewConnectionError)
 
 
 class Transport:
@@ -237,8 +217,8 @@ class Transport:
         """
         try:
             return self._send(method, url, query, json, data, headers, stream)
-        except _IN_FLIGHT_ERRORS as exc:
-            return self._transport_error(exc, method, path, sent=not _never_sent(exc))
+        except IN_FLIGHT_ERRORS as exc:
+            return transport_error(exc, method, path, sent=not never_sent(exc))
         except BaseException as exc:
             clear_frames_below(exc, sys._getframe())
             raise
@@ -267,7 +247,7 @@ class Transport:
         session = self.session
         if session.trust_env:
             plain = {k: str(v) for k, v in self._headers.items() if k != "X-App-Token"}
-            return session.request(
+            response = session.request(
                 method,
                 url,
                 params=query,
@@ -275,10 +255,13 @@ class Transport:
                 data=data,
                 headers={**plain, **headers} if headers else plain,
                 timeout=self.timeout,
-                stream=stream,
+                stream=True,  # the body is read below, in one go
                 allow_redirects=False,
                 auth=TokenAuth(self._token),
             )
+            if not stream:
+                read_body(response)
+            return response
         prepared = requests.PreparedRequest()
         prepared.method = method
         prepared.url = f"{url}?{urlencode(query)}" if query else url
@@ -298,7 +281,7 @@ class Transport:
             proxies=session.proxies,
         )
         if not stream:
-            response.content  # noqa: B018  (read the body now, as Session.send does)
+            read_body(response)  # now, as Session.send does, but in one read (see read_body)
         return response
 
     def _can_retry(
@@ -311,17 +294,6 @@ class Transport:
             return False
         # The next attempt must start within the budget, or it is not worth waiting for.
         return (time.monotonic() - started) + delay <= policy.budget
-
-    @staticmethod
-    def _transport_error(exc: BaseException, method: str, path: str, sent: bool) -> TransportError:
-        """The error for a failure in flight; only its type is named (messages of the layers
-        below may quote the request, e.g. http.client's "Invalid header value ...")."""
-        if isinstance(exc, requests.Timeout):
-            kind = "connect" if isinstance(exc, requests.ConnectTimeout) else "read"
-            return RequestTimeout(f"Voucherify {kind} timeout", method=method, path=path, request_sent=sent)
-        reason = type(exc).__name__
-        what = "unreachable" if isinstance(exc, requests.RequestException | OSError) else ("request failed")
-        return TransportError(f"Voucherify {what}: {reason}", method=method, path=path, request_sent=sent)
 
     def _parse_body(self, response: requests.Response, method: str, path: str) -> Any:
         return success_body(response, method, path, self._token)

@@ -22,12 +22,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext as _
 
-from ..api.client import VoucherifyClient
-from ..api.retry import RetryPolicy
 from ..conf import MAX_REDEEMABLES as MAX_REDEEMABLES  # Voucherify redeems at most 30 per request
 from ..conf import settings as voucherify_settings
 from ..models.customers import Customer
@@ -35,6 +33,9 @@ from ..models.ledger import CheckoutRedemption
 from ..models.orders import Order
 from ..validation import code_problem, source_id_problem  # the one validator of every door
 from .errors import InvalidCheckoutInput
+
+if TYPE_CHECKING:
+    from ..api.client import VoucherifyClient
 
 # In ------------------------------------------------------------------------------------------
 
@@ -242,6 +243,8 @@ def checkout_client() -> VoucherifyClient:
     retry budget (rebuilt when the shared client is)."""
     global _cache
     from .. import get_client
+    from ..api.client import VoucherifyClient  # here: importing checkout must not load requests
+    from ..api.retry import RetryPolicy
 
     shared = get_client()
     cached = _cache

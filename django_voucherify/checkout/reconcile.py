@@ -22,19 +22,21 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import F
 from django.utils import timezone
 
 from .. import conf
-from ..api.client import VoucherifyClient
 from ..api.errors import VoucherifyError
 from ..models.ledger import REFERENCE_METADATA_KEY, CheckoutRedemption, LedgerState
 from ..models.orders import Order, OrderStatus
 from .errors import message_for
 from .ledger import apply_failure, apply_redeem_response, locked_update, request_rollback_on
 from .rollback import ledger_id_of, request_rollback
+
+if TYPE_CHECKING:
+    from ..api.client import VoucherifyClient
 
 logger = logging.getLogger("django_voucherify.checkout")
 

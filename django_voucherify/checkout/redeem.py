@@ -29,14 +29,13 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from .. import conf
-from ..api.client import VoucherifyClient
 from ..api.errors import APIError, TransportError, VoucherifyError
 from ..models.ledger import CheckoutRedemption, LedgerState
 from ..models.orders import Order
@@ -53,6 +52,9 @@ from .ledger import (
 )
 from .rollback import request_rollback
 from .validate import is_outage, is_shop_side, proceeds_without_discount, redeem_may_have_happened
+
+if TYPE_CHECKING:
+    from ..api.client import VoucherifyClient
 
 logger = logging.getLogger("django_voucherify.checkout")
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from ..api.client import VoucherifyClient
 from ..api.errors import APIError, RateLimitedError, VoucherifyError
 from ..models.ledger import ROLLBACK_STATES, CheckoutRedemption, LedgerState
 from . import schedule
@@ -23,6 +22,9 @@ from .cart import checkout_client
 from .errors import RollbackFailed
 from .ledger import locked_update, request_rollback_on
 from .validate import is_outage
+
+if TYPE_CHECKING:
+    from ..api.client import VoucherifyClient
 
 logger = logging.getLogger("django_voucherify.checkout")
 

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext
 
 from .. import conf
-from ..api.client import VoucherifyClient
 from ..api.errors import APIError, RateLimitedError, ServerError, TransportError, VoucherifyError
 from ..conf import PROCEED_WITHOUT_DISCOUNT
 from . import cart
 from .cart import CodeResult, Totals, ValidationOutcome, checkout_client
 from .errors import CheckoutUnavailable, CodesRefused, message_for, message_for_error, unavailable_message
+
+if TYPE_CHECKING:
+    from ..api.client import VoucherifyClient
 
 logger = logging.getLogger("django_voucherify.checkout")
 

@@ -28,8 +28,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..api.batching import encoded_size, json_batches
-from ..api.resources.orders import MAX_ORDERS_PER_IMPORT
+from ..api.batching import MAX_ORDERS_PER_IMPORT, encoded_size, json_batches
 from ..models import Customer, Job, JobFailedRow, JobKind, JobPart, JobState, Order, PartState, SyncState
 from ..models.jobs import FINAL_JOB_STATES
 from .service import Rejects, User, max_bytes, start_job

@@ -18,8 +18,7 @@ from django.db import DataError, IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from .. import conf, validation
-from ..api.batching import ItemTooLarge, json_batches
-from ..api.resources.orders import MAX_ORDERS_PER_IMPORT
+from ..api.batching import MAX_ORDERS_PER_IMPORT, ItemTooLarge, json_batches
 from ..models import Job, JobFailedRow, JobKind, JobPart, JobState, PartState
 from ..validation import visible
 from . import csvfiles, dispatch

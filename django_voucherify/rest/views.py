@@ -20,7 +20,6 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
-from drf_spectacular.openapi import AutoSchema
 from rest_framework import permissions, status
 from rest_framework.exceptions import NotAuthenticated, Throttled
 from rest_framework.request import Request
@@ -34,6 +33,7 @@ from ..models.orders import Order
 from . import serializers as s
 from .errors import AlwaysJSON, AsciiJSONRenderer, StrictJSONParser, error_body, exception_handler
 from .permissions import CanRedeemOrder, CanRollBackRedemptions
+from .schema import LazySchema
 from .throttling import UNKNOWN_CODE_KEYS, CheckoutScopedThrottle, UnknownCodesBudget, anonymous_max_codes
 
 #: ``reason_key`` of every code of an anonymous batch that named an unknown code.
@@ -99,24 +99,6 @@ def _reserve(request: Request, codes: list[str]) -> UnknownCodesBudget:
     return budget
 
 
-class DocumentedSchema(AutoSchema):
-    """drf-spectacular's schema with the serializers given here, whatever the project's
-    ``DEFAULT_SCHEMA_CLASS`` was when this module was imported (``extend_schema`` binds to it)."""
-
-    def __init__(self, *, request: Any, responses: dict[int, Any], summary: str) -> None:
-        super().__init__()
-        self._request, self._responses, self._summary = request, responses, summary
-
-    def get_request_serializer(self) -> Any:
-        return self._request
-
-    def get_response_serializers(self) -> Any:
-        return self._responses
-
-    def get_summary(self) -> str:
-        return self._summary
-
-
 class CheckoutAPIView(APIView):
     """JSON in and out (errors included) whatever the project's DRF settings say."""
 
@@ -130,7 +112,7 @@ class CheckoutAPIView(APIView):
 
 
 class ValidateView(CheckoutAPIView):
-    schema = DocumentedSchema(
+    schema = LazySchema(
         request=s.ValidateRequestSerializer,
         responses={
             200: s.ValidationResponseSerializer,
@@ -169,7 +151,7 @@ class RedeemView(CheckoutAPIView):
     """Redeem codes for an order the shop created (the ``Order`` mirror): its amount and items
     are read from the database, so a client cannot inflate them for a bigger discount."""
 
-    schema = DocumentedSchema(
+    schema = LazySchema(
         request=s.RedeemRequestSerializer,
         responses={
             201: s.RedeemResponseSerializer,
@@ -217,7 +199,7 @@ MAX_PK_DIGITS = 18
 
 @method_decorator(transaction.non_atomic_requests, name="dispatch")
 class RollbackView(CheckoutAPIView):
-    schema = DocumentedSchema(
+    schema = LazySchema(
         request=s.RollbackRequestSerializer,
         responses={200: s.LedgerSerializer, 403: s.ErrorSerializer, 404: s.ErrorSerializer},
         summary="Roll back a checkout redemption (permission django_voucherify.change_checkoutredemption)",

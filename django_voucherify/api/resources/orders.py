@@ -5,14 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, cast
 
+from ..batching import MAX_ORDERS_PER_IMPORT
 from ..endpoints import endpoint
 from ..paging import iter_pages
 from ..transport import encode_path as p
 from ..types import AsyncActionCreated, Export, Order
 from .base import Resource
-
-#: Voucherify refuses more orders than this in one import call.
-MAX_ORDERS_PER_IMPORT = 2000
 
 
 class Orders(Resource):

@@ -1,0 +1,137 @@
+"""Start-up stays light: installing the app, autodiscovering its admin and loading its URLs imports
+neither the client (and with it requests/urllib3) nor Celery nor drf-spectacular.
+
+Each case runs a fresh interpreter (an import made by another test would hide one made at
+start-up). A finder on ``sys.meta_path`` records, for each watched module, which module's code
+imported it first: DRF itself probes requests (``rest_framework.compat``: ``try: import
+requests``), which is DRF's cost in any project that routes a DRF view, so what must not happen
+is one of the app's own modules being that importer.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+WATCHED = ("requests", "urllib3", "celery", "kombu", "drf_spectacular")
+CLIENT_MODULES = (
+    "django_voucherify.api.client",
+    "django_voucherify.api.transport",
+    "django_voucherify.api.resources",
+    "django_voucherify.api.redaction",
+    "django_voucherify.api.pooling",
+    "django_voucherify.admin.voucher_tasks",
+)
+
+SCRIPT = """
+import json, sys
+
+WATCHED = {watched!r}
+importers = {{}}
+
+
+class Watch:
+    def find_spec(self, name, path=None, target=None):
+        if name in WATCHED and name not in importers:
+            frame = sys._getframe(1)
+            while frame and frame.f_globals.get("__name__", "").startswith(("importlib", "_frozen")):
+                frame = frame.f_back
+            importers[name] = frame.f_globals.get("__name__", "?") if frame else "?"
+        return None
+
+
+sys.meta_path.insert(0, Watch())
+import django
+from django.conf import settings
+
+settings.configure(
+    SECRET_KEY="startup-test",
+    INSTALLED_APPS=[
+        "django.contrib.admin", "django.contrib.auth", "django.contrib.contenttypes",
+        "django.contrib.sessions", "django.contrib.messages", "rest_framework", "django_voucherify",
+    ],
+    ROOT_URLCONF="startup_urls",
+    DATABASES={{"default": {{"ENGINE": "django.db.backends.postgresql", "NAME": "startup"}}}},
+    TEMPLATES=[{{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True}}],
+    VOUCHERIFY={{"APP_ID": "startup-app-id", "SECRET_KEY": "startup-secret-key"}},
+)
+django.setup()
+from django.contrib import admin
+from django.urls import get_resolver
+
+get_resolver().url_patterns  # what the first request triggers
+{after}
+print(json.dumps({{
+    "importers": importers,
+    "modules": sorted(m for m in sys.modules if m.startswith("django_voucherify")),
+    "watched": sorted(m for m in sys.modules if m.split(".")[0] in WATCHED),
+    "registered": sorted(m._meta.label for m in admin.site._registry),
+}}))
+"""
+
+URLS = {
+    "admin": """
+from django.contrib import admin
+from django.urls import path
+urlpatterns = [path("admin/", admin.site.urls)]
+""",
+    "admin_and_api": """
+from django.contrib import admin
+from django.urls import include, path
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/vouchers/", include("django_voucherify.rest.urls")),
+]
+""",
+}
+
+
+def start(tmp_path: Path, urls: str, after: str = "") -> dict:
+    (tmp_path / "startup_urls.py").write_text(URLS[urls])
+    code = SCRIPT.format(watched=WATCHED, after=textwrap.dedent(after))
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": f"{tmp_path}:{ROOT}", "PATH": "/usr/bin:/bin"},
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def test_admin_start_up_imports_no_client_no_requests_no_celery(tmp_path: Path) -> None:
+    seen = start(tmp_path, "admin")
+    assert "django_voucherify.Voucher" in seen["registered"]  # the admin was really loaded
+    assert seen["watched"] == [], seen["importers"]
+    assert not set(CLIENT_MODULES) & set(seen["modules"])
+
+
+def test_start_up_with_the_api_urls_leaves_requests_to_drf_and_imports_no_client(tmp_path: Path) -> None:
+    seen = start(tmp_path, "admin_and_api")
+    assert "django_voucherify.rest.views" in seen["modules"]  # the app's DRF views were loaded
+    ours = {name: by for name, by in seen["importers"].items() if by.startswith("django_voucherify")}
+    assert ours == {}
+    assert not {"celery", "kombu", "drf_spectacular"} & set(seen["importers"])
+    assert not set(CLIENT_MODULES) & set(seen["modules"])
+
+
+@pytest.mark.parametrize(
+    ("after", "loaded"),
+    [
+        ("from django_voucherify import client\nclient.vouchers", "django_voucherify.api.client"),
+        ("from django_voucherify.api import VoucherifyClient", "django_voucherify.api.client"),
+        ("from django_voucherify.rest.views import ValidateView\nValidateView.schema", "drf_spectacular"),
+    ],
+)
+def test_what_is_deferred_still_loads_on_first_use(tmp_path: Path, after: str, loaded: str) -> None:
+    """The watch itself works: first use imports what start-up did not."""
+    seen = start(tmp_path, "admin_and_api", after)
+    assert loaded in seen["modules"] or loaded in seen["importers"]
