@@ -1,88 +1,248 @@
-"""Checkout cost: HTTP round trips per checkout and database queries per redeem.
+"""Checkout's redeem cost, side by side in one run against one sandbox (a subprocess, over HTTP):
 
-Runs N checkouts against the sandbox served over HTTP (tests.settings, a throw-away PostgreSQL
-database from BENCH_DATABASE_URL), in two shapes side by side: redeem only, and validate then
-redeem. Prints round trips per checkout (counted by the sandbox) and queries per redeem
-(Django's query capture), plus the per-checkout time ratio of the two shapes.
+* ``sdk``       the official ``voucherify`` SDK 6.1.1, ``RedemptionsApi.redeem_stacked_discounts``
+                (bare: no ledger, no database);
+* ``client``    this package's client, ``client.redemptions.redeem`` (bare, same body);
+* ``checkout``  ``checkout.redeem(codes, order, order.customer)`` with the ``Order`` mirror a shop
+                passes (loaded with its customer; the items are read by the redeem);
+* ``drf``       ``POST /api/vouchers/redeem/`` through Django's test client, a signed-in shopper
+                redeeming their own order (session, user, order, throttles, ledger, response).
 
-    .venv/bin/python bench/checkout_round_trips.py [--checkouts 200]
+Each contender sends the same order (source id, amount, two items) and customer. Rounds are
+interleaved (the contenders' order rotates every round) and each contender's p50 is the median
+of all its calls. Prints p50, ratios to ``sdk`` and database queries per call. The database is
+a throw-away PostgreSQL one (tests.settings; BENCH_DATABASE_URL).
+
+    .venv/bin/python bench/checkout_round_trips.py            # full: exits 1 on a missed target
+    .venv/bin/python bench/checkout_round_trips.py --quick    # checks it runs and counts right
+
+Targets (issue 13): drf p50 <= 2x sdk p50; at most 6 queries per DRF redeem. ``--quick`` checks
+that every call of every contender was a redemption the sandbox counted, and the query counts;
+never timings.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
+import subprocess
+import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
-from _django import django_db
+from _django import ROOT, django_db
+
+APP_ID, APP_TOKEN = "bench-app-id", "bench-app-token"  # a fake, for the local sandbox
+MAX_DRF_QUERIES = 6
+MAX_CHECKOUT_QUERIES = 3  # items, insert, update
+TARGET_DRF_OVER_SDK = 2.0
+CONTENDERS = ("sdk", "client", "checkout", "drf")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--checkouts", type=int, default=200)
+@contextmanager
+def sandbox_process() -> Iterator[str]:
+    """``python -m django_voucherify.sandbox`` on a free port; yields its URL."""
+    command = [sys.executable, "-m", "django_voucherify.sandbox", "--port", "0"]
+    process = subprocess.Popen(
+        [*command, "--app-id", APP_ID, "--app-token", APP_TOKEN],
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()  # "Voucherify sandbox on http://127.0.0.1:PORT (...)"
+        if " on http" not in line:
+            raise RuntimeError(f"sandbox failed to start: {line!r}")
+        yield line.split(" on ", 1)[1].split()[0]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes; checks counts, not timings")
+    parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument("--per-round", type=int, default=10)
     args = parser.parse_args()
-    with django_db("postgres://postgres@127.0.0.1:5432/bench_checkout"):
-        run(args.checkouts)
+    rounds, per_round = (2, 3) if args.quick else (args.rounds, args.per_round)
+    with sandbox_process() as url, django_db("postgres://postgres@127.0.0.1:5432/bench_checkout"):
+        return run(url, rounds, per_round, quick=args.quick)
 
 
-def run(n: int) -> None:
-    from django.db import connection
+def run(url: str, rounds: int, per_round: int, *, quick: bool) -> int:
     from django.test import override_settings
-    from django.test.utils import CaptureQueriesContext
 
     import django_voucherify
-    from django_voucherify import checkout
-    from django_voucherify.sandbox.app import Sandbox
-    from django_voucherify.sandbox.server import start_in_thread
 
-    sandbox = Sandbox()
-    requests_seen: list[str] = []
-    sandbox.response_listeners.append(lambda ex: requests_seen.append(ex.request.path))
-    server = start_in_thread(sandbox)
-    conf = {
-        "APP_ID": "sandbox-app-id",
-        "SECRET_KEY": "sandbox-secret-key",
-        "API_URL": server.url,
-        "SYNC_ENABLED": False,
+    settings = {
+        "VOUCHERIFY": {"APP_ID": APP_ID, "SECRET_KEY": APP_TOKEN, "API_URL": url, "SYNC_ENABLED": False},
+        "ROOT_URLCONF": "tests.checkout.urls",
+        # The shop's throttles stay on (counted in the cache), with rates the bench cannot hit.
+        "REST_FRAMEWORK": {
+            "DEFAULT_THROTTLE_RATES": {
+                "voucherify_redeem": "1000000/min",
+                "voucherify_validate_failures": "1000000/min",
+            }
+        },
     }
-    try:
-        with override_settings(VOUCHERIFY=conf):
-            django_voucherify.reset_client()
-            django_voucherify.client.vouchers.create(
-                "BENCH", {"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 100}}
-            )
-            rows = []
-            for shape in ("redeem only", "validate + redeem"):
-                requests_seen.clear()
-                queries = statements = 0
-                started = time.perf_counter()
-                for i in range(n):
-                    order = {"source_id": f"{shape[:3]}-{i}", "amount": 5000}
-                    if shape.startswith("validate"):
-                        checkout.validate(["BENCH"], order, "cust-bench")
-                    with CaptureQueriesContext(connection) as captured:
-                        checkout.redeem(["BENCH"], order, "cust-bench")
-                    queries += len(captured.captured_queries)
-                    statements += sum(
-                        1 for q in captured.captured_queries if q["sql"] not in ("BEGIN", "COMMIT")
-                    )
-                elapsed = time.perf_counter() - started
-                rows.append((shape, len(requests_seen) / n, queries / n, statements / n, elapsed / n * 1000))
-    finally:
-        server.stop()
+    with override_settings(**settings):
         django_voucherify.reset_client()
-    print(f"{n} checkouts per shape, sandbox over HTTP, PostgreSQL")
-    print(
-        f"{'shape':<20} {'HTTP round trips':>17} {'DB queries/redeem':>18} {'of which SQL':>13} "
-        f"{'ms/checkout':>12}"
-    )
-    for shape, trips, queries, sql, ms in rows:
-        print(f"{shape:<20} {trips:>17.2f} {queries:>18.2f} {sql:>13.2f} {ms:>12.2f}")
-    print(
-        "(queries include BEGIN/COMMIT of the two short transactions: PENDING insert committed "
-        "before the call, then SELECT ... FOR UPDATE + UPDATE)"
-    )
-    print(f"validate+redeem / redeem-only time ratio: {rows[1][4] / rows[0][4]:.2f}x")
+        try:
+            return measure(url, rounds, per_round, quick=quick)
+        finally:
+            django_voucherify.reset_client()
+
+
+def measure(url: str, rounds: int, per_round: int, *, quick: bool) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    calls = rounds * per_round
+    contenders = make_contenders(url, calls)
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    queries: dict[str, list[int]] = {name: [] for name in contenders}
+    for round_no in range(rounds):
+        names = list(contenders)
+        names = names[round_no % len(names) :] + names[: round_no % len(names)]
+        for name in names:
+            for _ in range(per_round):
+                with CaptureQueriesContext(connection) as captured:
+                    started = time.perf_counter()
+                    contenders[name]()
+                    times[name].append(time.perf_counter() - started)
+                queries[name].append(len(captured.captured_queries))
+    problems = check_counts(calls, queries)
+    report(times, queries, calls)
+    if quick:
+        for problem in problems:
+            print(f"BROKEN: {problem}")
+        return 1 if problems else 0
+    p50 = {name: statistics.median(values) for name, values in times.items()}
+    ratio = p50["drf"] / p50["sdk"]
+    drf_queries = max(queries["drf"])
+    print(f"\ndrf/sdk = {ratio:.2f}x (target <= {TARGET_DRF_OVER_SDK}x): {'OK' if ratio <= 2 else 'MISSED'}")
+    print(f"drf queries = {drf_queries} (target <= {MAX_DRF_QUERIES}): {'OK' if not problems else 'MISSED'}")
+    return 1 if problems or ratio > TARGET_DRF_OVER_SDK else 0
+
+
+def make_contenders(url: str, calls: int) -> dict[str, Callable[[], None]]:
+    """One voucher per contender (so the sandbox counts each one's redemptions), the orders,
+    the signed-in shopper."""
+    from django.contrib.auth import get_user_model
+    from rest_framework.test import APIClient
+
+    from django_voucherify import checkout
+    from django_voucherify.checkout.cart import checkout_client
+    from django_voucherify.models import Customer, Order, OrderItem
+
+    api = checkout_client()
+    for name in CONTENDERS:
+        voucher = {"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 100}}
+        api.vouchers.create(code_of(name), voucher)
+    user = get_user_model().objects.create_user("shopper", "shopper@example.com", "pw")
+    customer = Customer.objects.create(source_id="bench-shopper", email="shopper@example.com", user=user)
+    orders: dict[str, list[Any]] = {}
+    for name in CONTENDERS:
+        created = []
+        for i in range(calls):
+            order = Order.objects.create(source_id=f"{name}-{i}", amount=5000, customer=customer)
+            OrderItem.objects.create(order=order, product_source_id="p-1", quantity=2, price=1500)
+            OrderItem.objects.create(order=order, product_source_id="p-2", quantity=1, price=2000)
+            created.append(order)
+        orders[name] = created
+    mirrors = iter(Order.objects.select_related("customer").filter(source_id__startswith="checkout-"))
+
+    def bodies(name: str) -> Iterator[dict[str, Any]]:
+        """The bare contenders' request bodies, built before timing (reading items is a query)."""
+        return iter(
+            [
+                {
+                    "redeemables": [{"object": "voucher", "id": code_of(name)}],
+                    "order": clean(order.to_voucherify()),
+                    "customer": {"source_id": customer.source_id},
+                }
+                for order in orders[name]
+            ]
+        )
+
+    def sdk_call() -> Callable[[], None]:
+        import voucherify
+
+        config = voucherify.Configuration(host=url, api_key={"X-App-Id": APP_ID, "X-App-Token": APP_TOKEN})
+        redemptions = voucherify.RedemptionsApi(voucherify.ApiClient(config))
+        sdk_bodies = bodies("sdk")
+        return lambda: redemptions.redeem_stacked_discounts(
+            voucherify.RedemptionsRedeemRequestBody.from_dict(next(sdk_bodies))
+        )
+
+    client_bodies = bodies("client")
+
+    def client_call() -> None:
+        api.redemptions.redeem(next(client_bodies))
+
+    def checkout_call() -> None:
+        order = next(mirrors)
+        assert checkout.redeem([code_of("checkout")], order, order.customer).applied
+
+    browser = APIClient()
+    browser.force_login(user)
+    drf_orders = iter(f"drf-{i}" for i in range(calls))
+
+    def drf_call() -> None:
+        answer = browser.post(
+            "/api/vouchers/redeem/",
+            {"codes": [code_of("drf")], "order_source_id": next(drf_orders)},
+            format="json",
+        )
+        assert answer.status_code == 201, answer.content
+
+    return {"sdk": sdk_call(), "client": client_call, "checkout": checkout_call, "drf": drf_call}
+
+
+def clean(order: dict[str, Any]) -> dict[str, Any]:
+    """The order as checkout sends it: without the shop's status and the customer link."""
+    return {k: v for k, v in order.items() if v is not None and k not in ("status", "customer")}
+
+
+def code_of(name: str) -> str:
+    return f"BENCH-{name.upper()}"
+
+
+def check_counts(calls: int, queries: dict[str, list[int]]) -> list[str]:
+    """Every call of every contender redeemed (the sandbox's count per voucher); the queries."""
+    from django_voucherify.checkout.cart import checkout_client
+
+    api = checkout_client()
+    problems = []
+    for name in CONTENDERS:
+        redeemed = api.vouchers.get(code_of(name))["redemption"]["redeemed_quantity"]
+        if redeemed != calls:
+            problems.append(f"{name}: the sandbox counted {redeemed} redemptions, expected {calls}")
+    for name in ("sdk", "client"):
+        if any(queries[name]):
+            problems.append(f"{name}: a bare redeem made database queries")
+    if not all(0 < q <= MAX_CHECKOUT_QUERIES for q in queries["checkout"]):
+        problems.append(f"checkout.redeem(): {sorted(set(queries['checkout']))} queries, expected 1..3")
+    if not all(0 < q <= MAX_DRF_QUERIES for q in queries["drf"]):
+        seen = sorted(set(queries["drf"]))
+        problems.append(f"drf: {seen} queries per redeem, expected 1..{MAX_DRF_QUERIES}")
+    return problems
+
+
+def report(times: dict[str, list[float]], queries: dict[str, list[int]], calls: int) -> None:
+    p50 = {name: statistics.median(values) * 1000 for name, values in times.items()}
+    print(f"{calls} redeems per contender, sandbox subprocess over HTTP, PostgreSQL, interleaved rounds")
+    print(f"{'contender':<10} {'p50 ms':>8} {'/sdk':>6} {'/client':>8} {'queries/call':>13}")
+    for name in times:
+        print(
+            f"{name:<10} {p50[name]:>8.2f} {p50[name] / p50['sdk']:>6.2f} {p50[name] / p50['client']:>8.2f} "
+            f"{statistics.mean(queries[name]):>13.2f}"
+        )
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -15,7 +15,9 @@ One module per step, each importing only those listed above it (the chain's step
 - ``cart``: what goes in (codes, order, customer: the request body), what comes out (results,
   totals), and the client it goes through (checkout's short timeout).
 - ``validate``: :func:`validate`, and the outage policy every step follows.
-- ``ledger``: what the steps write on their ledger row, each transition under the row's lock.
+- ``ledger``: what the steps write on their ledger row, each transition under the row's lock
+  (the redeem's PENDING -> SUCCEEDED as one conditional UPDATE).
+- ``claim``: the PENDING row of a redeem, checked and committed in one ``INSERT``.
 - ``schedule``: a row's background work: its task chain, the retry policy (only here), the
   bodies of the chain's steps (which call rollback and reconcile).
 - ``rollback``: :func:`rollback`, :func:`request_rollback`, :func:`rollback_order`.

@@ -4,6 +4,14 @@ django-oscar does around voucher usage), and whether a redeem answer is fit to b
 
 Redeem, reconciliation and rollback all record through these, so a row reads the same whichever
 step settled it.
+
+The redeem's own two writes, on the hot path of every checkout, are single statements in
+autocommit instead (see :mod:`.claim`): the PENDING insert, and the PENDING -> SUCCEEDED update
+(:func:`record_success_if_pending`), a conditional ``UPDATE ... WHERE state = 'PENDING'``.
+PostgreSQL re-checks that condition on the newest row version after waiting for any lock holder,
+so it is exactly as safe as lock-read-write for this one transition; when it matches nothing
+(reconciliation or a rollback request got there first) the caller falls back to
+:func:`locked_update`.
 """
 
 from __future__ import annotations
@@ -25,6 +33,34 @@ def locked_update(ledger_id: int, change: Callable[[CheckoutRedemption], bool | 
         if change(row) is not False:
             row.save()
     return row
+
+
+#: The columns :func:`apply_redeem_response` writes (plus ``updated_at``).
+SUCCESS_FIELDS = (
+    "state",
+    "parent_redemption_id",
+    "redemption_ids",
+    "amount",
+    "discount_amount",
+    "total_amount",
+    "last_error_key",
+    "last_error",
+    "redeemed_at",
+    "response",
+    "updated_at",
+)
+
+
+def record_success_if_pending(row: CheckoutRedemption, response: Mapping[str, Any]) -> bool:
+    """Record ``response`` on ``row`` in one conditional UPDATE, if the row is still PENDING with
+    no rollback asked for (the common case). False: nothing written (``row`` is then stale; the
+    caller re-reads it under its lock)."""
+    apply_redeem_response(row, response)
+    row.updated_at = timezone.now()  # auto_now only applies to save()
+    written = CheckoutRedemption.objects.filter(
+        pk=row.pk, state=LedgerState.PENDING, rollback_requested_at__isnull=True
+    ).update(**{name: getattr(row, name) for name in SUCCESS_FIELDS})
+    return written == 1
 
 
 def _is_id(value: Any) -> bool:

@@ -31,21 +31,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from .. import conf
 from ..api.errors import APIError, TransportError, VoucherifyError
 from ..models.ledger import CheckoutRedemption, LedgerState
-from ..models.orders import Order
 from . import cart, schedule
 from .cart import RedeemOutcome, Totals, checkout_client
-from .errors import AlreadyRedeemed, CheckoutUnavailable, CodesRefused, message_for, unavailable_message
+from .claim import claim
+from .errors import CheckoutUnavailable, CodesRefused, message_for, unavailable_message
 from .ledger import (
     apply_failure,
     apply_redeem_response,
     locked_update,
+    record_success_if_pending,
     redeem_answer_problem,
     redemption_ids_of,
     request_rollback_on,
@@ -87,7 +87,7 @@ def redeem(
     # committed and then abandoned by an ImproperlyConfigured would lock the order.
     conf.settings()
     api = client or checkout_client()
-    row = _claim(order_source_id, items, order, customer, body["order"].get("amount"))
+    row = claim(order_source_id, items, order, customer, body["order"].get("amount"))
     body["metadata"] = {**dict(metadata or {}), **row.metadata_marker()}
     if session_key:
         body["session"] = {"key": session_key}
@@ -107,7 +107,8 @@ def redeem(
             row,
             TransportError(f"redeem answered 2xx but {problem}", method="POST", path=REDEEM_PATH),
         )
-    row = locked_update(row.pk, lambda r: _record_success(r, response))
+    if not record_success_if_pending(row, response):  # one UPDATE, the common case
+        row = locked_update(row.pk, lambda r: _record_success(r, response))
     if row.state != LedgerState.SUCCEEDED or row.rollback_requested_at is not None:
         return _taken_over(row)
     return RedeemOutcome(
@@ -115,51 +116,6 @@ def redeem(
         totals=Totals(row.amount or 0, row.discount_amount, row.total_amount or 0),
         redemption_ids=list(row.redemption_ids),
         parent_redemption_id=row.parent_redemption_id or None,
-    )
-
-
-def _claim(
-    order_source_id: str,
-    items: Sequence[cart.Redeemable],
-    order: cart.OrderInput,
-    customer: cart.CustomerInput,
-    amount: int | None,
-) -> CheckoutRedemption:
-    """Insert the PENDING row and commit it, or raise :class:`AlreadyRedeemed`.
-
-    Two concurrent inserts for one order: PostgreSQL makes the second wait on the unique index
-    until the first commits, then fails it, so only one request can ever be sent.
-    """
-    fields = {
-        "order_source_id": order_source_id,
-        "order": order if isinstance(order, Order) else None,
-        "customer_source_id": cart.customer_source_id_of(customer)[:200],
-        "codes": [c.code for c in items],
-        "amount": amount,
-    }
-    orphan = (
-        CheckoutRedemption.objects.rollback_due()
-        .filter(order_source_id=order_source_id, state=LedgerState.ORPHANED)
-        .first()
-    )
-    if orphan is not None:
-        # A redemption answered after its attempt was given up is still live in Voucherify:
-        # a new one now would make two for the order. The rollback (retried) frees the order.
-        raise AlreadyRedeemed(orphan)
-    for _attempt in range(3):
-        try:
-            # durable: the row must be committed before the request leaves, so that a crash or a
-            # timeout leaves a trace to reconcile from.
-            with transaction.atomic(durable=True):
-                return CheckoutRedemption.objects.create(**fields)
-        except IntegrityError:
-            live = CheckoutRedemption.objects.live().filter(order_source_id=order_source_id).first()
-            if live is not None:
-                raise AlreadyRedeemed(live) from None
-            # The live row turned FAILED/ROLLED_BACK in between: the order is free again.
-    raise AlreadyRedeemed(
-        CheckoutRedemption.objects.filter(order_source_id=order_source_id).first()
-        or CheckoutRedemption(**fields)
     )
 
 

@@ -1,0 +1,147 @@
+"""Claiming an order for a redeem: the PENDING ledger row, inserted and committed in one statement.
+
+At most one redemption per order rests on two things, both checked by the database in the one
+``INSERT`` that writes the row:
+
+- the partial unique index ``voucherify_one_live_redemption_per_order`` (at most one PENDING,
+  SUCCEEDED or UNKNOWN row per order): a concurrent insert for the same order waits on the index
+  until the first commits, then fails with ``IntegrityError``;
+- no ORPHANED row of the order still waiting for its rollback (a redemption answered after its
+  attempt was given up is still live in Voucherify: a new one now would make two for the order).
+  That condition is the ``WHERE NOT EXISTS`` of an ``INSERT ... SELECT``, so the check and the
+  write are one round trip instead of a ``SELECT`` and then an ``INSERT``.
+
+The statement runs in autocommit, not inside ``transaction.atomic(durable=True)``: a single
+statement is its own transaction, committed when it returns, which is what the redeem needs
+before its request leaves (a crash or a timeout leaves a trace to reconcile from); the explicit
+``BEGIN``/``COMMIT`` would only add two round trips. Being called inside somebody's transaction
+is refused as ``durable=True`` would refuse it (the row would not be committed before the send).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from contextlib import nullcontext
+from typing import Any
+
+from django.db import IntegrityError, connections, router, transaction
+from django.db.models import Field
+
+from ..models.ledger import CheckoutRedemption, LedgerState
+from ..models.orders import Order
+from . import cart
+from .errors import AlreadyRedeemed
+
+OUTSIDE_TRANSACTION_ONLY = (
+    "checkout.redeem() commits its ledger row before the request leaves: call it outside "
+    "transaction.atomic() (in ATOMIC_REQUESTS views, decorate the view with "
+    "transaction.non_atomic_requests)."
+)
+
+
+def claim(
+    order_source_id: str,
+    items: Sequence[cart.Redeemable],
+    order: cart.OrderInput,
+    customer: cart.CustomerInput,
+    amount: int | None,
+) -> CheckoutRedemption:
+    """Insert the PENDING row and commit it, or raise :class:`AlreadyRedeemed`."""
+    row = CheckoutRedemption(
+        order_source_id=order_source_id,
+        order=order if isinstance(order, Order) else None,
+        customer_source_id=cart.customer_source_id_of(customer)[:200],
+        codes=[c.code for c in items],
+        amount=amount,
+    )
+    for _attempt in range(3):
+        try:
+            if insert_unless_orphaned(row):
+                return row
+        except IntegrityError:
+            live = CheckoutRedemption.objects.live().filter(order_source_id=order_source_id).first()
+            if live is not None:
+                raise AlreadyRedeemed(live) from None
+            continue  # the live row turned FAILED/ROLLED_BACK in between: the order is free again
+        orphan = _orphans(order_source_id).first()
+        if orphan is not None:
+            # The rollback (retried in the background) frees the order.
+            raise AlreadyRedeemed(orphan)
+        # The orphan's rollback completed in between: try again.
+    raise AlreadyRedeemed(CheckoutRedemption.objects.filter(order_source_id=order_source_id).first() or row)
+
+
+def _orphans(order_source_id: str):  # type: ignore[no-untyped-def]  # a queryset of rows
+    return CheckoutRedemption.objects.rollback_due().filter(
+        order_source_id=order_source_id, state=LedgerState.ORPHANED
+    )
+
+
+def insert_unless_orphaned(row: CheckoutRedemption) -> bool:
+    """``INSERT`` ``row`` (committed on return) unless its order has an ORPHANED row whose
+    rollback is pending (then False, nothing written). Raises ``IntegrityError`` when the order
+    has a live row."""
+    alias = router.db_for_write(CheckoutRedemption)
+    connection = connections[alias]
+    if connection.atomic_blocks and not getattr(connection.atomic_blocks[-1], "_from_testcase", False):
+        # The check transaction.atomic(durable=True) makes (test cases' own atomics excepted).
+        raise RuntimeError(OUTSIDE_TRANSACTION_ONLY)
+    fields, sql, orphans_params = _insert_statement(alias)
+    values = [f.get_db_prep_save(f.pre_save(row, True), connection=connection) for f in fields]
+    params = [row.order_source_id if p is _ORDER else p for p in orphans_params]
+    # Only inside a test case's transaction is a savepoint needed (a failed insert must not
+    # abort the test's transaction); in autocommit the statement is its own transaction.
+    savepoint = transaction.atomic(using=alias) if connection.in_atomic_block else nullcontext()
+    with savepoint, connection.cursor() as cursor:
+        cursor.execute(sql, [*values, *params])
+        inserted = cursor.fetchone()
+    if inserted is None:
+        return False
+    row.pk = inserted[0]
+    row._state.adding, row._state.db = False, alias
+    return True
+
+
+#: Stands for the order's source id in the cached statement's parameters.
+_ORDER = object()
+
+_statements: dict[str, tuple[list[Field[Any, Any]], str, list[Any]]] = {}
+
+
+def _insert_statement(alias: str) -> tuple[list[Field[Any, Any]], str, list[Any]]:
+    """The fields, the SQL and the orphan check's parameters (the order's source id as
+    ``_ORDER``) of the insert on ``alias``: compiled once per database, not on every redeem
+    (compiling the statement cost more CPU than the rest of the claim)."""
+    cached = _statements.get(alias)
+    if cached is not None:
+        return cached
+    connection = connections[alias]
+    meta = CheckoutRedemption._meta
+    fields: list[Field[Any, Any]] = [f for f in meta.concrete_fields if f is not meta.pk]
+    quote = connection.ops.quote_name
+    # ``SELECT %s`` has no column to take its type from: on PostgreSQL each value is cast to its
+    # column's base type (``varchar`` without its length, so an over-long value still fails the
+    # insert). SQLite's columns take any value.
+    if connection.vendor == "postgresql":
+        casts = ", ".join(f"%s::{_base_type(f.db_type(connection))}" for f in fields)
+    else:
+        casts = ", ".join("%s" for _field in fields)
+    marker = f"order-{uuid.uuid4().hex}"  # found among the compiled parameters, then replaced
+    orphans_sql, compiled = _orphans(marker).values("pk").query.sql_with_params()
+    if list(compiled).count(marker) != 1:
+        raise AssertionError("the orphan check takes the order's source id exactly once")
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(str(f.column)) for f in fields)}) "
+        f"SELECT {casts} WHERE NOT EXISTS ({orphans_sql}) RETURNING {quote(str(meta.pk.column))}"
+    )
+    statement = (fields, sql, [_ORDER if p == marker else p for p in compiled])
+    _statements[alias] = statement
+    return statement
+
+
+def _base_type(db_type: str | None) -> str:
+    """``varchar(200)`` -> ``varchar``; the ledger has no other parametrised column type."""
+    if not db_type:
+        raise TypeError("every ledger column has a database type")
+    return db_type.split("(")[0]

@@ -1,0 +1,160 @@
+"""What a redeem costs in database queries, and that the cheaper writes keep every guarantee:
+the PENDING row is checked and committed in one INSERT (live row: IntegrityError; ORPHANED row
+with a rollback pending: nothing written), the success recorded in one conditional UPDATE that
+never overwrites a row another step settled first."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rest_framework.test import APIClient
+
+from django_voucherify import checkout
+from django_voucherify.checkout.claim import OUTSIDE_TRANSACTION_ONLY, insert_unless_orphaned
+from django_voucherify.checkout.ledger import record_success_if_pending
+from django_voucherify.models import CheckoutRedemption, LedgerState, Order, OrderItem
+from tests.support.vouchers import make_voucher
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.urls("tests.checkout.urls")]
+
+REDEEM = "/api/vouchers/redeem/"
+
+#: The DRF endpoint's budget: session, user, order (with its customer), its items, the PENDING
+#: insert, the SUCCEEDED update. (The code before issue 13 made 12.)
+MAX_ENDPOINT_QUERIES = 6
+
+
+def test_drf_redeem_makes_at_most_six_queries(sandbox, shopper, django_assert_max_num_queries):
+    user, order = shopper
+    OrderItem.objects.create(order=order, product_source_id="prod-1", quantity=2, price=4000)
+    make_voucher("FIVE")
+    client = APIClient()
+    client.force_login(user)
+    with django_assert_max_num_queries(MAX_ENDPOINT_QUERIES):
+        response = client.post(REDEEM, {"codes": ["FIVE"], "order_source_id": order.source_id}, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["redemption"]["state"] == LedgerState.SUCCEEDED
+    assert sandbox.calls.count("POST", "/v1/redemptions") == 1
+    row = CheckoutRedemption.objects.get()  # the items went with the order (prefetched)
+    assert [item["quantity"] for item in row.response["order"]["items"]] == [2]
+
+
+def test_redeem_of_an_order_mirror_makes_three_queries(sandbox, shopper):
+    """The mirror a shop passes: its items (1), the PENDING insert (1), the update (1); no
+    BEGIN/COMMIT, no orphan SELECT, no SELECT ... FOR UPDATE."""
+    _user, order = shopper
+    make_voucher("FIVE")
+    order = Order.objects.select_related("customer").get(pk=order.pk)
+    with CaptureQueriesContext(connection) as captured:
+        outcome = checkout.redeem(["FIVE"], order, order.customer)
+    assert outcome.applied and outcome.ledger.state == LedgerState.SUCCEEDED
+    statements = [q["sql"].split()[0] for q in captured.captured_queries]
+    assert statements == ["SELECT", "INSERT", "UPDATE"], statements
+    row = CheckoutRedemption.objects.get()
+    assert (row.state, row.order_id, row.discount_amount, row.total_amount) == (
+        LedgerState.SUCCEEDED,
+        order.pk,
+        500,
+        7500,
+    )
+    assert row.redemption_ids == outcome.redemption_ids and row.redeemed_at is not None
+    assert row.updated_at >= row.created_at
+
+
+def test_redeem_inside_a_transaction_is_refused_before_anything_is_written_or_sent(sandbox):
+    make_voucher("FIVE")
+    with pytest.raises(RuntimeError, match=r"outside transaction\.atomic"), transaction.atomic():
+        checkout.redeem(["FIVE"], {"source_id": "ORD-ATOMIC", "amount": 1000})
+    assert not CheckoutRedemption.objects.exists()
+    assert not sandbox.state.redemptions
+    assert "ATOMIC_REQUESTS" in OUTSIDE_TRANSACTION_ONLY
+
+
+def _row(order_source_id: str, state: str, *, rollback: bool = False) -> CheckoutRedemption:
+    return CheckoutRedemption.objects.create(
+        order_source_id=order_source_id,
+        codes=["X"],
+        state=state,
+        rollback_requested_at=timezone.now() if rollback else None,
+    )
+
+
+EXISTING = st.lists(st.tuples(st.sampled_from(list(LedgerState)), st.booleans()), max_size=4)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(existing=EXISTING)
+def test_the_one_statement_insert_follows_the_rules_of_the_order(db, existing):
+    """Whatever rows the order already has: nothing written when an ORPHANED one waits for its
+    rollback, else IntegrityError when one is live, else the row is inserted and committed."""
+    order_source_id = f"ORD-{uuid.uuid4().hex[:12]}"
+    live = False
+    for state, rollback in existing:
+        if state in (LedgerState.PENDING, LedgerState.SUCCEEDED, LedgerState.UNKNOWN):
+            if live:
+                continue  # the database holds at most one: not a state to start from
+            live = True
+        _row(order_source_id, state, rollback=rollback)
+    orphan = any(s == LedgerState.ORPHANED and r for s, r in existing)
+    before = CheckoutRedemption.objects.filter(order_source_id=order_source_id).count()
+    row = CheckoutRedemption(order_source_id=order_source_id, codes=["NEW"], amount=100)
+    if live and not orphan:  # (an orphan is checked first, as the SELECT before the INSERT was)
+        with pytest.raises(IntegrityError):
+            insert_unless_orphaned(row)
+        inserted = False
+    else:
+        inserted = insert_unless_orphaned(row)
+        assert inserted is not orphan
+    after = CheckoutRedemption.objects.filter(order_source_id=order_source_id)
+    assert after.count() == before + inserted
+    if inserted:
+        stored = after.get(pk=row.pk)
+        assert (stored.state, stored.codes, stored.amount, stored.reference) == (
+            LedgerState.PENDING,
+            ["NEW"],
+            100,
+            row.reference,
+        )
+        assert stored.created_at == row.created_at
+
+
+ANSWER = {"redemptions": [{"id": "r_1"}], "order": {"amount": 1000, "total_discount_amount": 100}}
+
+
+@pytest.mark.parametrize(
+    ("state", "rollback"),
+    [
+        (LedgerState.UNKNOWN, False),  # reconciliation got there first
+        (LedgerState.FAILED, False),
+        (LedgerState.SUCCEEDED, False),
+        (LedgerState.PENDING, True),  # the order was cancelled while the request was in flight
+    ],
+)
+def test_the_conditional_update_never_overwrites_a_row_another_step_settled(db, state, rollback):
+    row = _row("ORD-SETTLED", LedgerState.PENDING)
+    stale = CheckoutRedemption.objects.get(pk=row.pk)
+    CheckoutRedemption.objects.filter(pk=row.pk).update(
+        state=state, rollback_requested_at=timezone.now() if rollback else None
+    )
+    assert record_success_if_pending(stale, ANSWER) is False
+    row.refresh_from_db()
+    assert (row.state, row.redemption_ids, row.response) == (state, [], {})
+
+
+def test_the_conditional_update_records_a_pending_row(db):
+    row = _row("ORD-PENDING", LedgerState.PENDING)
+    assert record_success_if_pending(row, ANSWER) is True
+    stored = CheckoutRedemption.objects.get(pk=row.pk)
+    assert (stored.state, stored.redemption_ids, stored.discount_amount, stored.total_amount) == (
+        LedgerState.SUCCEEDED,
+        ["r_1"],
+        100,
+        900,
+    )
+    assert stored.response == ANSWER and stored.updated_at == row.updated_at
