@@ -14,19 +14,40 @@ def _done(api, sandbox, resp):
     return action
 
 
-def test_state_machine_enqueued_in_progress_done(api, sandbox):
-    sandbox.state.job_delay = 0.3
+def test_state_machine_enqueued_in_progress_done(api, sandbox, monkeypatch):
+    """Each of the job's two waits is released by the test: the states are observed in order
+    whatever the machine's load (a timed sleep made this flaky)."""
+    import threading
+    import types
+
+    from django_voucherify.sandbox import jobs
+
+    steps = threading.Semaphore(0)
+    import time
+
+    gated = types.SimpleNamespace(sleep=lambda _seconds: steps.acquire(timeout=30), monotonic=time.monotonic)
+    monkeypatch.setattr(jobs, "time", gated)
     r = api.post(
         "/v1/vouchers/import", json=[{"code": "SLOW", "type": "GIFT_VOUCHER", "gift": {"amount": 1}}]
     )
     aa = r.json()["async_action_id"]
-    assert api.get(f"/v1/async-actions/{aa}").json()["status"] == "ENQUEUED"
+    status = lambda: api.get(f"/v1/async-actions/{aa}").json()["status"]  # noqa: E731
+    assert status() == "ENQUEUED"
+    steps.release()  # the first wait ends: IN_PROGRESS
+    _until(lambda: status() != "ENQUEUED")
+    assert status() == "IN_PROGRESS"
+    steps.release()  # the second: the job runs
+    sandbox.wait_for_jobs()
+    assert status() == "DONE"
+
+
+def _until(check, timeout=30.0):
     import time
 
-    time.sleep(0.45)
-    assert api.get(f"/v1/async-actions/{aa}").json()["status"] == "IN_PROGRESS"
-    sandbox.wait_for_jobs()
-    assert api.get(f"/v1/async-actions/{aa}").json()["status"] == "DONE"
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
 
 
 def test_import_vouchers_json(api, sandbox):
