@@ -12,7 +12,7 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from ..models import WebhookEvent
+from ..models import WebhookEvent, WebhookEventState
 from ..webhooks.events import reprocess
 
 CONFIRM_TEMPLATE = "admin/django_voucherify/webhookevent/reprocess_confirmation.html"
@@ -43,6 +43,16 @@ class WebhookEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # what arrived is kept as it arrived
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A pending event was answered 202: Voucherify will not send it again, so deleting it
+        # would lose it. Processed, stale and parked events may go.
+        if obj is not None and obj.state == WebhookEventState.PENDING:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
+        queryset.exclude(state=WebhookEventState.PENDING).delete()
 
     def has_reprocess_permission(self, request: HttpRequest) -> bool:
         opts = self.opts

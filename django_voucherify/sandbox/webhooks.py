@@ -45,9 +45,19 @@ class DeliveryFaults:
     fail: float = 0.0  # probability an attempt fails before being sent
     seed: int | None = None
     rng: random.Random = field(init=False, repr=False)
+    _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
+
+    def draw(self) -> float:
+        """The next number of the seeded sequence (request threads and the sender share it)."""
+        with self._lock:
+            return self.rng.random()
+
+    def wait(self) -> float:
+        with self._lock:
+            return self.rng.uniform(0, self.delay) if self.delay else 0.0
 
 
 @dataclass
@@ -157,9 +167,9 @@ class WebhookSender:
                 },
             }
             body = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-            copies = 2 if self.faults.rng.random() < self.faults.duplicate else 1
+            copies = 2 if self.faults.draw() < self.faults.duplicate else 1
             for _ in range(copies):
-                wait = self.faults.rng.uniform(0, self.faults.delay) if self.faults.delay else 0.0
+                wait = self.faults.wait()
                 self._push(time.monotonic() + wait, Delivery(url, body, kind))
 
     def _push(self, due: float, delivery: Delivery) -> None:
@@ -175,6 +185,13 @@ class WebhookSender:
     # -- delivering ------------------------------------------------------------------------
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        except BaseException:  # never silently: a dead sender would strand every delivery
+            logger.exception("sandbox webhooks: the delivery thread stopped")
+            raise
+
+    def _loop(self) -> None:
         while True:
             with self._cond:
                 while not self._closed and (not self._queue or self._queue[0][0] > time.monotonic()):
@@ -195,7 +212,7 @@ class WebhookSender:
         delivery.attempts += 1
         self.attempts += 1
         ok = False
-        if self.faults.fail and self.faults.rng.random() < self.faults.fail:
+        if self.faults.fail and self.faults.draw() < self.faults.fail:
             reason = "injected failure"
         else:
             request = urllib.request.Request(  # noqa: S310 - a URL the operator configured
@@ -214,7 +231,8 @@ class WebhookSender:
                     reason = f"HTTP {response.status}"
             except urllib.error.HTTPError as exc:
                 reason = f"HTTP {exc.code}"
-            except (OSError, ValueError) as exc:
+            except Exception as exc:  # any failure of one attempt (a receiver answering garbage
+                # raises http.client errors) is retried; the thread lives on
                 reason = type(exc).__name__
         if ok:
             self.delivered += 1

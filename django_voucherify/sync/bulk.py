@@ -104,7 +104,15 @@ def pull(kind: str, *, progress: Progress | None = None, client: Any = None) -> 
 
 
 def _new_stats() -> dict[str, Any]:
-    return {"created": 0, "updated": 0, "skipped": 0, "unstorable": 0, "unsent": 0, "skipped_objects": []}
+    return {
+        "created": 0,
+        "updated": 0,
+        "skipped": 0,
+        "unstorable": 0,
+        "unsent": 0,
+        "older": 0,
+        "skipped_objects": [],
+    }
 
 
 def store_remote(kind: str, objects: list[dict[str, Any]]) -> dict[str, Any]:
@@ -115,9 +123,9 @@ def store_remote(kind: str, objects: list[dict[str, Any]]) -> dict[str, Any]:
     stats = _new_stats()
     with muted(), transaction.atomic():
         if kind == "customers":
-            _pull_customers(objects, stats)
+            _pull_customers(objects, stats, keep_newer=True)
         else:
-            _pull_orders(objects, stats)
+            _pull_orders(objects, stats, keep_newer=True)
     return stats
 
 
@@ -138,7 +146,10 @@ def forget_remote(kind: str, source_id: str) -> str:
 
 
 def _existing_in_sync(
-    model: type[Customer] | type[Order], wanted: dict[str, Any], stats: dict[str, Any]
+    model: type[Customer] | type[Order],
+    wanted: dict[str, Any],
+    stats: dict[str, Any],
+    keep_newer: bool = False,
 ) -> dict[str, Any]:
     """The mirrors among ``wanted`` that may be overwritten, locked; drops the others from ``wanted``.
 
@@ -156,7 +167,29 @@ def _existing_in_sync(
         if str(mirror.pk) in unsent:
             del existing[source_id], wanted[source_id]
             stats["unsent"] += 1
+        elif keep_newer and _older_than(wanted[source_id], mirror.remote_payload):
+            del existing[source_id], wanted[source_id]
+            stats["older"] += 1
     return existing
+
+
+def _older_than(data: Any, stored: Any) -> bool:
+    """Whether Voucherify's copy ``data`` is older than the one the mirror last received (both
+    ``updated_at``): applying it would make the mirror older (a late webhook event)."""
+    from django.utils.dateparse import parse_datetime
+
+    def when(obj: Any) -> Any:
+        value = obj.get("updated_at") if isinstance(obj, dict) else None
+        try:
+            parsed = parse_datetime(value) if isinstance(value, str) else None
+        except ValueError:
+            return None
+        if parsed is not None and timezone.is_naive(parsed):
+            parsed = timezone.make_aware(parsed, timezone.get_fixed_timezone(0))
+        return parsed
+
+    theirs, ours = when(data), when(stored)
+    return theirs is not None and ours is not None and theirs < ours
 
 
 def _skip_unstorable(stats: dict[str, Any], source_id: str, problem: str) -> None:
@@ -187,10 +220,10 @@ def _wanted(
     return wanted
 
 
-def _pull_customers(batch: list[dict[str, Any]], stats: dict[str, Any]) -> None:
+def _pull_customers(batch: list[dict[str, Any]], stats: dict[str, Any], keep_newer: bool = False) -> None:
     now = timezone.now()
     wanted = _wanted(Customer, batch, stats)
-    existing = _existing_in_sync(Customer, wanted, stats)
+    existing = _existing_in_sync(Customer, wanted, stats, keep_newer)
     new: list[Customer] = []
     updated: list[Customer] = []
     for source_id, data in wanted.items():
@@ -207,10 +240,10 @@ def _pull_customers(batch: list[dict[str, Any]], stats: dict[str, Any]) -> None:
     stats["updated"] += len(updated)
 
 
-def _pull_orders(batch: list[dict[str, Any]], stats: dict[str, Any]) -> None:
+def _pull_orders(batch: list[dict[str, Any]], stats: dict[str, Any], keep_newer: bool = False) -> None:
     now = timezone.now()
     wanted = _wanted(Order, batch, stats)
-    existing = _existing_in_sync(Order, wanted, stats)
+    existing = _existing_in_sync(Order, wanted, stats, keep_newer)
     customer_ids = {_customer_id(o) for o in wanted.values()} - {""}
     customer_ids = {c for c in customer_ids if mirror_problem(Customer(voucherify_id=c)) is None}
     customers = {c.voucherify_id: c for c in Customer.objects.filter(voucherify_id__in=customer_ids)}

@@ -21,12 +21,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from .. import background, validation
@@ -35,6 +34,7 @@ from ..errors import DjangoVoucherifyError
 from ..models.webhooks import WebhookEvent, WebhookEventState
 from . import handlers, signals
 from .outcome import Outcome
+from .times import instant
 
 logger = logging.getLogger("django_voucherify.webhooks")
 
@@ -53,22 +53,39 @@ def _text(value: Any, limit: int) -> str:
     return value[:limit] if isinstance(value, str) else ""
 
 
-def _subject(kind: str, data: dict[str, Any]) -> str:
-    """What the event is about, for ordering (``"voucher:CODE"``...); "" when unknown."""
-    for key in ("voucher", "customer", "order", "redemption"):
-        obj = data.get(key)
-        if isinstance(obj, dict) and kind.startswith(("voucher.", "customer.", "redemption.")):
-            if key == "voucher" and isinstance(obj.get("code"), str):
-                return f"voucher:{obj['code']}"[:300]
-            if key == "order" and kind.startswith("customer.order."):
-                ident = obj.get("source_id") or obj.get("id")
-                return f"order:{ident}"[:300] if isinstance(ident, str) and ident else ""
-            if key == "customer" and kind.startswith("customer.") and not kind.startswith("customer.order."):
-                ident = obj.get("source_id") or obj.get("id")
-                return f"customer:{ident}"[:300] if isinstance(ident, str) and ident else ""
-            if key == "redemption" and isinstance(obj.get("id"), str):
-                return f"redemption:{obj['id']}"[:300]
+def _ident(obj: Any, *keys: str) -> str:
+    if isinstance(obj, dict):
+        for key in keys:
+            value = obj.get(key)
+            if isinstance(value, str) and value:
+                return value
     return ""
+
+
+def _subject(kind: str, data: dict[str, Any]) -> str:
+    """What the event is about, from its TYPE (``"voucher:CODE"``...); "" when unknown.
+
+    Redemption events carry the voucher too: their subject is the redemption, never the
+    voucher, so events of different redemptions of one code are not ordered against each other.
+    """
+    if kind.startswith("redemption."):
+        ident = _ident(data.get("redemption"), "id")
+        return f"redemption:{ident}"[:300] if ident else ""
+    if kind.startswith("voucher."):
+        ident = _ident(data.get("voucher"), "code")
+        return f"voucher:{ident}"[:300] if ident else ""
+    if kind.startswith("customer.order."):
+        ident = _ident(data.get("order"), "source_id", "id")
+        return f"order:{ident}"[:300] if ident else ""
+    if kind in ("customer.created", "customer.updated", "customer.deleted"):
+        ident = _ident(data.get("customer"), "source_id", "id")
+        return f"customer:{ident}"[:300] if ident else ""
+    return ""
+
+
+#: Types whose events are applied newest-wins per subject. Ledger events are not: their
+#: handlers act on the row's state under its lock, whatever the order.
+ORDERED = ("voucher.", "customer.")
 
 
 def parse_envelope(body: Any) -> dict[str, Any]:
@@ -89,13 +106,10 @@ def parse_envelope(body: Any) -> dict[str, Any]:
     if b"\x00" in encoded or b"\\u0000" in encoded:
         # PostgreSQL's jsonb cannot hold NUL: refused like any body that cannot be stored.
         raise EnvelopeError(_("The body holds characters that cannot be stored (NUL, lone surrogates)."))
-    stamp = _text(event.get("created_at"), 40) or _text(body.get("created_at"), 40)
-    try:
-        occurred = parse_datetime(stamp) if stamp else None
-    except ValueError:
-        occurred = None
-    if occurred is not None and timezone.is_naive(occurred):
-        occurred = timezone.make_aware(occurred, UTC)
+    stamp = event.get("created_at") or body.get("created_at")
+    occurred = instant(stamp)
+    if stamp is not None and occurred is None:
+        raise EnvelopeError(_("The event's created_at is not a date-time between 1970 and 9000."))
     return {
         "event_id": event_id,
         "sendout_id": _text(body.get("id"), 100),
@@ -137,7 +151,7 @@ def _lock_subject(subject: str) -> None:
 
 
 def _is_stale(row: WebhookEvent) -> bool:
-    if not row.subject or row.occurred_at is None:
+    if not row.subject or row.occurred_at is None or not row.type.startswith(ORDERED):
         return False
     return (
         WebhookEvent.objects.filter(
@@ -186,7 +200,9 @@ def _apply(row: WebhookEvent) -> Outcome | None:
     if not stale:
         handler = handlers.HANDLERS.get(row.type)
         try:
-            outcome = handler(data or {}) if handler else Outcome(_("no action for this type"))
+            outcome = (
+                handler(data or {}, row.occurred_at) if handler else Outcome(_("no action for this type"))
+            )
         except validation.InvalidInput as exc:
             # The event itself cannot be applied (no voucher in it, a value the database cannot
             # hold): retrying cannot help. Recorded for staff, and signalled like any other.
@@ -255,9 +271,16 @@ def purge(now: datetime | None = None) -> int:
 
 
 def reprocess(pks: list[int]) -> int:
-    """Put events back to pending (attempts reset) and send their processing; returns how many."""
+    """Put PARKED events back to pending (attempts reset) and send their processing; returns how
+    many. Only parked ones: a pending event may be in a worker's hands right now (resetting it
+    as the worker commits would process it twice)."""
     with transaction.atomic():
-        count = WebhookEvent.objects.filter(pk__in=pks).update(
+        pks = list(
+            WebhookEvent.objects.filter(pk__in=pks, state=WebhookEventState.PARKED).values_list(
+                "pk", flat=True
+            )
+        )
+        count = WebhookEvent.objects.filter(pk__in=pks, state=WebhookEventState.PARKED).update(
             state=WebhookEventState.PENDING,
             attempts=0,
             due_at=None,

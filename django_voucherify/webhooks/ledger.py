@@ -17,6 +17,7 @@ stacked redeem's parent, or one of its per-code redemptions) among the rows of i
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
@@ -71,7 +72,7 @@ def find_row(redemption: dict[str, Any]) -> CheckoutRedemption | None:
     return None
 
 
-def redemption_outcome(data: dict[str, Any]) -> Outcome:
+def redemption_outcome(data: dict[str, Any], occurred_at: datetime | None = None) -> Outcome:
     redemption = _redemption(data)
     row = find_row(redemption)
     succeeded = redemption.get("result") == "SUCCESS"
@@ -98,7 +99,7 @@ def redemption_outcome(data: dict[str, Any]) -> Outcome:
     return Outcome(_("ledger row %(pk)s already %(state)s") % {"pk": row.pk, "state": row.state})
 
 
-def rollback_succeeded(data: dict[str, Any]) -> Outcome:
+def rollback_succeeded(data: dict[str, Any], occurred_at: datetime | None = None) -> Outcome:
     redemption = _redemption(data)
     row = find_row(redemption)
     if row is None:
@@ -135,7 +136,7 @@ def rollback_succeeded(data: dict[str, Any]) -> Outcome:
     return Outcome(result["outcome"], needs_attention=bool(result.get("attention")))
 
 
-def rollback_failed(data: dict[str, Any]) -> Outcome:
+def rollback_failed(data: dict[str, Any], occurred_at: datetime | None = None) -> Outcome:
     redemption = _redemption(data)
     row = find_row(redemption)
     if row is None:

@@ -33,6 +33,12 @@ def compact(parsed: Any) -> bytes:
     return json.dumps(parsed, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+def may_be_reformatted(body: bytes) -> bool:
+    """Whether ``body`` holds whitespace between tokens or escaped characters, i.e. may differ
+    from the compact form Voucherify signed (a compact body fails on its raw bytes alone)."""
+    return any(mark in body for mark in (b"\n", b"\r", b"\t", b": ", b", ", b"{ ", b"[ ", b"\\u"))
+
+
 def verify(body: bytes, signature: str, secrets: Iterable[Secret], parsed: Any = None) -> bool:
     """Whether ``signature`` signs ``body`` (or, given ``parsed``, its compact form) under one
     of ``secrets``. Every secret and form is compared, in constant time each."""

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import time
+from typing import Any
 
-from django.db import DatabaseError
+from django.db import DatabaseError, DataError
 from django.http import HttpRequest, JsonResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -59,6 +61,26 @@ def _read_body(request: HttpRequest, limit: int) -> bytes | None:
     return None if len(body) > limit else body
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e999: JSON, but no database holds it
+        raise ValueError("number out of range")
+    return value
+
+
+def _parse(body: bytes) -> Any:
+    """The JSON body, or None: NaN, Infinity and numbers out of range are refused (JSON's
+    grammar has none of them; PostgreSQL would refuse to store them)."""
+    try:
+        return json.loads(body, parse_constant=_no_constant, parse_float=_finite)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+
+
 @csrf_exempt
 def receive(request: HttpRequest) -> JsonResponse:
     if request.method != "POST":
@@ -68,29 +90,36 @@ def receive(request: HttpRequest) -> JsonResponse:
     conf = voucherify_settings()
     if not conf.webhook_secrets:
         return _refuse(503, "not_configured", _("No webhook secret is configured."))
-    body = _read_body(request, conf.webhook_max_body_bytes)
+    try:
+        body = _read_body(request, conf.webhook_max_body_bytes)
+    except OSError:  # the client went away mid-body (UnreadablePostError is one)
+        return _refuse(400, "unreadable", _("The body could not be read."))
     if body is None:
         return _refuse(413, "too_large", _("The body is larger than this endpoint accepts."))
     given = request.META.get(signature.META_KEY, "")
     if not given:
         return _refuse(401, "unsigned", _("The X-Voucherify-Signature header is missing."))
-    try:
-        parsed = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        parsed = None
-    if not signature.verify(body, given, conf.webhook_secrets, parsed):
-        return _refuse(403, "bad_signature", _("The signature does not match."))
+    # The raw body first: a forged request costs one HMAC per secret. Only a body that fails it
+    # and is not compact JSON already (a proxy may have re-indented it) is parsed for its
+    # compact form, which Voucherify's SDKs verify.
+    secrets = conf.webhook_secrets
+    if signature.verify(body, given, secrets):
+        parsed = _parse(body)
+    else:
+        parsed = _parse(body) if signature.may_be_reformatted(body) else None
+        if parsed is None or not signature.verify(body, given, secrets, parsed):
+            return _refuse(403, "bad_signature", _("The signature does not match."))
     try:
         event, created = events.record(parsed)
     except events.EnvelopeError as exc:
         return _refuse(400, "malformed", str(exc))
+    except DataError:
+        # A value the database refuses (whatever the checks above missed): not an outage, and
+        # sending it again would not help. The database's message may quote the body: not logged.
+        return _refuse(400, "malformed", _("The event holds a value that cannot be stored."))
     except DatabaseError:
         # Not stored: Voucherify must send it again. 503 (never a 2xx), and a JSON body.
-        logger.exception("Voucherify webhook: the event could not be stored")
-        response = JsonResponse(
-            {"error": "unavailable", "message": _("The event could not be stored; send it again.")},
-            status=503,
-        )
+        response = _refuse(503, "unavailable", _("The event could not be stored; send it again."))
         response["Retry-After"] = "30"
         return response
     return JsonResponse({"id": event.event_id, "duplicate": not created}, status=202 if created else 200)

@@ -224,7 +224,7 @@ def test_failed_row_whose_redemption_succeeded_gets_its_late_check_now() -> None
 def test_handler_failure_is_retried_then_parked_then_reprocessed(monkeypatch: pytest.MonkeyPatch) -> None:
     from django_voucherify.webhooks import handlers
 
-    def boom(data: dict[str, Any]) -> Any:
+    def boom(data: dict[str, Any], occurred_at: Any) -> Any:
         raise RuntimeError("poison")
 
     monkeypatch.setitem(handlers.HANDLERS, "voucher.updated", boom)
