@@ -1,7 +1,9 @@
 """Group items into JSON array bodies that stay under Voucherify's request size limit.
 
 Sizes are measured exactly as the transport encodes a ``json=`` body (``json.dumps`` with its
-default separators), so a batch sized here is the body that is sent.
+default separators), so a batch sized here is the body that is sent. :func:`encoded_batches`
+goes further for items encoded once already: the batch *is* the body (:class:`EncodedJSON`),
+sized by its length and sent as is.
 """
 
 from __future__ import annotations
@@ -21,6 +23,41 @@ class ItemTooLarge(DjangoVoucherifyError, ValueError):
     def __init__(self, key: Any, size: int, limit: int) -> None:
         self.key, self.size, self.limit = key, size, limit
         super().__init__(f"item {key} alone is {size} bytes, over the {limit} byte limit")
+
+
+class EncodedJSON(bytes):
+    """A JSON request body encoded already: a resource that accepts one sends these bytes as
+    they are (``Content-Type: application/json``), without encoding anything again."""
+
+
+def encoded_batches(
+    items: Iterable[tuple[Key, bytes]], max_bytes: int, max_items: int | None = None
+) -> Iterator[tuple[list[Key], EncodedJSON]]:
+    """Group ``(key, JSON bytes of one item)`` into ``(keys, JSON array body)`` of at most
+    ``max_bytes`` bytes (and ``max_items`` items). Each item was encoded once by the caller; its
+    length sizes the batch and the same bytes make the body, which is byte for byte
+    ``json.dumps(list_of_items)`` (``", "`` between items). Streams: one batch at a time.
+
+    Raises :class:`ItemTooLarge` for an item whose ``[item]`` alone exceeds ``max_bytes``.
+    """
+    keys: list[Key] = []
+    pieces: list[bytes] = []
+    size = 2  # "[]"
+    for key, raw in items:
+        if len(raw) + 2 > max_bytes:
+            raise ItemTooLarge(key, len(raw), max_bytes)
+        if pieces and (size + 2 + len(raw) > max_bytes or (max_items and len(pieces) >= max_items)):
+            yield keys, _array(pieces)
+            keys, pieces, size = [], [], 2
+        size += len(raw) + (2 if pieces else 0)
+        keys.append(key)
+        pieces.append(raw)
+    if pieces:
+        yield keys, _array(pieces)
+
+
+def _array(pieces: list[bytes]) -> EncodedJSON:
+    return EncodedJSON(b"[" + b", ".join(pieces) + b"]")
 
 
 def encoded_size(value: Any) -> int:

@@ -20,7 +20,6 @@ import logging
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from itertools import islice
-from typing import Any
 
 from django.db import transaction
 from django.db.models import CharField, Q
@@ -28,10 +27,11 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..api.batching import encoded_size, json_batches
+from ..api.batching import encoded_batches
 from ..api.resources.orders import MAX_ORDERS_PER_IMPORT
 from ..models import Customer, Job, JobFailedRow, JobKind, JobPart, JobState, Order, PartState, SyncState
 from ..models.jobs import FINAL_JOB_STATES
+from .push_rows import EncodedRow, encoded_rows
 from .service import Rejects, User, max_bytes, start_job
 
 logger = logging.getLogger("django_voucherify.jobs")
@@ -42,8 +42,6 @@ KINDS: dict[str, tuple[JobKind, type[Customer] | type[Order]]] = {
     "orders": (JobKind.PUSH_ORDERS, Order),
 }
 PUSH_KINDS = frozenset(kind for kind, _model in KINDS.values())
-#: Mirrors read per query while building the parts.
-PAGE_SIZE = 2000
 #: Source ids per ``IN (...)`` when marking a part's rows (a part can hold tens of thousands).
 IDS_PER_QUERY = 1000
 
@@ -69,17 +67,18 @@ def push_mirrors(
         )
         rejects = Rejects(job)
         sent = 0
-        payloads = _fitting(_mirrors(model, since), budget, rejects)
-        for index, (_last, batch) in enumerate(json_batches(payloads, budget, max_items), start=1):
+        rows = _fitting(model, encoded_rows(model, since), budget, rejects)
+        for index, (source_ids, body) in enumerate(encoded_batches(rows, budget, max_items), start=1):
             JobPart.objects.create(
                 job=job,
                 index=index,
-                payload=batch,
+                payload=source_ids,
+                body=body,
                 first_row=sent + 1,
-                row_count=len(batch),
-                size_bytes=encoded_size(batch),
+                row_count=len(source_ids),
+                size_bytes=len(body),
             )
-            sent += len(batch)
+            sent += len(source_ids)
         rejects.flush()
         start_job(job, parts_rows=sent, rejected=rejects.count, empty_is_done=True)
     return job
@@ -103,34 +102,21 @@ def _kind(kind: str) -> tuple[JobKind, type[Customer] | type[Order]]:
     return KINDS[kind]
 
 
-def _mirrors(model: type[Customer] | type[Order], since: datetime | None) -> Iterator[Any]:
-    """Every mirror in pk order, a page per query (keyset: each page starts after the last pk)."""
-    qs: Any = model.objects.order_by("pk")
-    if model is Order:
-        qs = qs.select_related("customer").prefetch_related("items")
-    if since:
-        qs = qs.filter(updated_at__gte=since)
-    last_pk = 0
-    while page := list(qs.filter(pk__gt=last_pk)[:PAGE_SIZE]):
-        yield from page
-        last_pk = page[-1].pk
-
-
-def _fitting(mirrors: Iterable[Any], budget: int, rejects: Rejects) -> Iterator[tuple[int, dict[str, Any]]]:
-    """``(pk, body)`` of each mirror whose body fits in a request; the others are failed rows
-    of the job and their mirror ``failed`` (no request could ever carry them)."""
-    for mirror in mirrors:
-        body = mirror.to_voucherify()
-        size = encoded_size(body)
-        if size + 4 <= budget:  # "[" + body + "]", and json_batches' room for a separator
-            yield mirror.pk, body
+def _fitting(
+    model: type[Customer] | type[Order], rows: Iterable[EncodedRow], budget: int, rejects: Rejects
+) -> Iterator[tuple[str, bytes]]:
+    """``(source_id, body bytes)`` of each mirror whose body fits in a request; the others are
+    failed rows of the job and their mirror ``failed`` (no request could ever carry them)."""
+    for pk, source_id, raw in rows:
+        if len(raw) + 2 <= budget:  # "[" + body + "]"
+            yield source_id, raw
             continue
         reason = _("%(size)d bytes alone, over the %(limit)d byte limit of one request.") % {
-            "size": size,
+            "size": len(raw),
             "limit": budget,
         }
-        rejects({"source_id": mirror.source_id, "reason": reason})
-        type(mirror).objects.filter(pk=mirror.pk).update(sync_state=SyncState.FAILED, last_error=reason)
+        rejects({"source_id": source_id, "reason": reason})
+        model.objects.filter(pk=pk).update(sync_state=SyncState.FAILED, last_error=reason)
 
 
 def part_finished(part: JobPart, state: str) -> None:
@@ -144,7 +130,7 @@ def part_finished(part: JobPart, state: str) -> None:
 
 
 def _source_id_slices(part: JobPart) -> Iterator[list[str]]:
-    ids = (str(body["source_id"]) for body in part.payload or [])
+    ids = iter(_source_ids(part))
     while chunk := list(islice(ids, IDS_PER_QUERY)):
         yield chunk
 
@@ -211,6 +197,13 @@ def resend_overwritten(part: JobPart) -> int:
     if count:
         logger.info("Mirror push part %s: %s rows delivered meanwhile are sent again", part.pk, count)
     return count
+
+
+def _source_ids(part: JobPart) -> list[str]:
+    """The source ids a part carries, in its body's order: ``payload`` holds them (parts built
+    before the body was kept as bytes held the bodies themselves there)."""
+    entries = part.payload or []
+    return [str(entry["source_id"]) if isinstance(entry, dict) else str(entry) for entry in entries]
 
 
 def _kind_of(part: JobPart) -> tuple[JobKind, type[Customer] | type[Order]]:

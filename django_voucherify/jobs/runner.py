@@ -40,6 +40,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from .. import background, conf
+from ..api.batching import EncodedJSON
 from ..api.errors import APIError, NotFoundError, RateLimitedError, ServerError, TransportError
 from ..models import Job, JobKind, JobPart, JobState, JobSubmitLock, PartState
 from ..models.jobs import FINAL_JOB_STATES, FINAL_PART_STATES
@@ -139,6 +140,8 @@ def _error(message: str, exc: BaseException | None = None) -> dict[str, str]:
 def send(part: JobPart) -> str:
     """Make the part's request; returns the async action (or export) id."""
     job, client, body = part.job, _client(), part.payload
+    if part.body is not None:  # encoded once when the part was built: sent as those bytes
+        body = EncodedJSON(part.body)
     kind = job.kind
     if kind in (JobKind.IMPORT_VOUCHERS_CSV, JobKind.IMPORT_CUSTOMERS_CSV):
         resource = client.vouchers if kind == JobKind.IMPORT_VOUCHERS_CSV else client.customers
