@@ -22,8 +22,7 @@ from datetime import datetime
 from itertools import islice
 
 from django.db import transaction
-from django.db.models import CharField, Q
-from django.db.models.functions import Cast
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -69,7 +68,7 @@ def push_mirrors(
         sent = 0
         rows = _fitting(model, encoded_rows(model, since), budget, rejects)
         for index, (source_ids, body) in enumerate(encoded_batches(rows, budget, max_items), start=1):
-            JobPart.objects.create(
+            part = JobPart.objects.create(
                 job=job,
                 index=index,
                 payload=source_ids,
@@ -78,6 +77,10 @@ def push_mirrors(
                 row_count=len(source_ids),
                 size_bytes=len(body),
             )
+            # A saved part and its FieldFile refer to each other: it is freed by the garbage
+            # collector, whenever that runs, not when the loop moves on. Its body (up to 9 MB)
+            # and source ids are let go now, so memory holds one part, not every part so far.
+            part.body = part.payload = None
             sent += len(source_ids)
         rejects.flush()
         start_job(job, parts_rows=sent, rejected=rejects.count, empty_is_done=True)
@@ -183,17 +186,21 @@ def resend_overwritten(part: JobPart) -> int:
     from ..sync.outbox import record_change
 
     _job_kind, model = _kind_of(part)
+    # The entries delivered since the job began (or in flight) are few next to a part's rows:
+    # they are read once (one scan of this kind's entries), and matched to the part's source ids
+    # here, rather than joining the outbox once per slice of the part's (tens of thousands) ids.
+    recent = OutboxEntry.objects.filter(kind=model.sync_kind).filter(
+        Q(delivered_at__gte=part.job.created_at) | Q(state=OutboxState.IN_PROGRESS)
+    )
+    pks = iter(list(recent.values_list("object_pk", flat=True)))
+    in_part: set[str] | None = None
     count = 0
-    for ids in _source_id_slices(part):
-        in_part = model.objects.filter(source_id__in=ids)
-        entries = OutboxEntry.objects.filter(
-            kind=model.sync_kind,
-            object_pk__in=in_part.annotate(text_pk=Cast("pk", CharField())).values("text_pk"),
-        ).filter(Q(delivered_at__gte=part.job.created_at) | Q(state=OutboxState.IN_PROGRESS))
-        pks = list(entries.values_list("object_pk", flat=True))
-        for obj in model.objects.filter(pk__in=pks):
-            with transaction.atomic():
-                count += record_change(obj) is not None
+    while chunk := list(islice(pks, IDS_PER_QUERY)):
+        in_part = set(_source_ids(part)) if in_part is None else in_part
+        for obj in model.objects.filter(pk__in=chunk).order_by("pk"):
+            if obj.source_id in in_part:
+                with transaction.atomic():
+                    count += record_change(obj) is not None
     if count:
         logger.info("Mirror push part %s: %s rows delivered meanwhile are sent again", part.pk, count)
     return count
