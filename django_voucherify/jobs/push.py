@@ -2,9 +2,10 @@
 ``push_customers`` / ``push_orders``.
 
 :func:`push_mirrors` builds the parts from the mirrors (all, or those changed since a time):
-rows are read in primary-key order by keyset pagination (pages of :data:`PAGE_SIZE`, no cursor
-held open), grouped into bodies under ``BULK_CHUNK_BYTES`` (orders also at most 2000 per
-import) and written as parts as they fill, so memory holds one page and one part. Everything is
+only the columns of the bodies are read, each row encoded once (:mod:`.push_rows`: keyset pages
+in primary-key order, no cursor held open), grouped into bodies under ``BULK_CHUNK_BYTES``
+(orders also at most 2000 per import) and written as parts as they fill (``JobPart.body``: the
+bytes sent; ``payload``: their source ids), so memory holds one page and one part. Everything is
 written in the transaction that creates the job: a crash while building leaves no job. The
 runner then submits each part (customers: ``bulk_update``, orders: ``import_json``) and follows
 its async action like any other job's part: never sent twice, an interrupted submit reconciled.
