@@ -1,137 +1,287 @@
-"""Pushing N customers (default 10,000) to the sandbox over HTTP: ``voucherify_sync customers
---here`` (a push job: bulk updates in chunks under ``BULK_CHUNK_BYTES``, followed in this process
-until Voucherify applied them; its requests include the polls) next to a naive loop of one
-``client.customers.create`` per row, in the same run, against the same server.
+"""Bulk push of the mirrors (``voucherify_sync customers|orders --here``) against its floor.
 
-Prints requests made and wall time of each, and the ratio. The sandbox runs in a subprocess
-(``python -m django_voucherify.sandbox``) so its CPU does not share this process's GIL.
+Contenders, against the same sandbox (own process, counting requests at the server:
+``bench/_counting_sandbox.py``), in interleaved rounds (who goes first alternates), medians:
 
-Usage: ``python bench/sync_bulk_push.py [-n 10000] [--chunk-bytes 9000000] [--naive-sample 0]``
-(``--naive-sample K`` times K naive calls and extrapolates, for quick runs).
+* **push**: ``call_command("voucherify_sync", kind, here=True)``: the whole job: read the rows,
+  build and store the parts, submit each, poll its async action to the end, mark the mirrors.
+* **floor**: the same bulk requests with the same bodies made by a plain loop: the rows read by
+  one ``.values_list()`` query (orders: plus one for their items), each body built by the same
+  function and JSON-encoded once, joined into the same chunks (``encoded_batches``), posted with
+  the client, then each async action polled to the end at the same interval. Nothing stored,
+  no job, no mirror marked: the least any push must do.
+* **naive**: one ``client.customers.create`` per row, timed on a sample and extrapolated.
+
+Peak Python memory (tracemalloc) of push and floor is measured in separate, untimed runs, for
+the push also with a quarter of the rows (flat: it streams pages and one part at a time).
+
+``--quick``: ~500 customers / 100 orders and small chunks; checks (exit 1 when broken, never on
+timings) that the sandbox holds every pushed row, that push and floor made the same number of
+bulk requests carrying the same number of bytes, and that it matches the chunk count.
+Full mode exits 1 when push/floor exceeds ``TARGET`` for a kind.
+
+Usage: ``python bench/sync_bulk_push.py [--quick] [-n 100000] [--orders 10000] [--rounds 3]``
 """
 
 from __future__ import annotations
 
 import argparse
-import math
-import os
-import socket
-import subprocess
+import gc
+import statistics
 import sys
 import time
+import tracemalloc
+from collections.abc import Callable
 from io import StringIO
+from typing import Any
 
-from _django import ROOT, django_db
+from _counting_sandbox import Running, counting_sandbox
+from _django import django_db
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("-n", type=int, default=10_000)
-    parser.add_argument("--chunk-bytes", type=int, default=9_000_000)
-    parser.add_argument("--naive-sample", type=int, default=0, help="0 = all rows")
-    args = parser.parse_args()
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "django_voucherify.sandbox", "--port", str(port), "--job-delay", "0"],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        with django_db():
-            run(args, url)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+TARGET = 1.5
+POLL = 0.02  # s between polls, for the push (JOB_POLL_INTERVAL) and the floor alike
+BULK = {"customers": "POST /v1/customers/bulk/async", "orders": "POST /v1/orders/import"}
+POLLS = "GET /v1/async-actions/{id}"
 
 
-def run(args: argparse.Namespace, url: str) -> None:
-    import requests
+def populate(first: int, count: int, orders_from: int, orders: int) -> None:
+    from django_voucherify.models import Customer, Order, OrderItem
+
+    if True:  # bulk_create sends no signal: nothing is queued in the outbox
+        Customer.objects.bulk_create(
+            (
+                Customer(
+                    source_id=f"bench-{i:07d}",
+                    name=f"Customer {i}",
+                    email=f"c{i}@example.com",
+                    phone="+49 30 1234567",
+                    city="Berlin",
+                    postal_code="10115",
+                    country="DE",
+                    metadata={"segment": i % 7, "tier": "gold"},
+                    remote_payload={"id": f"cust_{i}", "raw": "x" * 400},  # never read by a push
+                )
+                for i in range(first, first + count)
+            ),
+            batch_size=5000,
+        )
+        customers = list(Customer.objects.order_by("pk").values_list("pk", flat=True)[:orders])
+        made = Order.objects.bulk_create(
+            (
+                Order(
+                    source_id=f"order-{i:07d}",
+                    status="PAID",
+                    amount=2500,
+                    customer_id=customers[i % len(customers)],
+                    metadata={"channel": "web"},
+                )
+                for i in range(orders_from, orders_from + orders)
+            ),
+            batch_size=5000,
+        )
+        OrderItem.objects.bulk_create(
+            (
+                OrderItem(order=o, product_source_id=f"prod-{k}", quantity=1, price=1250, amount=1250)
+                for o in made
+                for k in range(2)
+            ),
+            batch_size=5000,
+        )
+
+
+def push(kind: str, chunk_bytes: int) -> None:
     from django.core.management import call_command
-    from django.test import override_settings
 
-    from django_voucherify.api.client import VoucherifyClient
+    call_command(
+        "voucherify_sync", kind, here=True, no_progress=True, chunk_bytes=chunk_bytes, stdout=StringIO()
+    )
+
+
+def floor(kind: str, chunk_bytes: int) -> None:
+    """The same requests from a plain loop: see the module docstring."""
+    import json
+
+    from django_voucherify import client
+    from django_voucherify.api.batching import encoded_batches
+    from django_voucherify.api.resources.orders import MAX_ORDERS_PER_IMPORT
+    from django_voucherify.models import Customer, Order, OrderItem
+    from django_voucherify.models import customers as cm
+    from django_voucherify.models import orders as om
+
+    if kind == "customers":
+        rows = Customer.objects.order_by("pk").values_list(*cm.BODY_FIELDS)
+        encoded = [(r[0], json.dumps(cm.customer_body(*r)).encode()) for r in rows]
+        send, max_items = client.customers.bulk_update, None
+    else:
+        items: dict[int, list[dict[str, Any]]] = {}
+        for order_id, *values in OrderItem.objects.order_by("order_id", "pk").values_list(
+            "order_id", *om.ITEM_BODY_FIELDS
+        ):
+            items.setdefault(order_id, []).append(om.item_body(*values))
+        rows = Order.objects.order_by("pk").values_list("pk", *om.BODY_FIELDS)
+        encoded = [(r[1], json.dumps(om.order_body(*r[1:], items.get(r[0], []))).encode()) for r in rows]
+        send, max_items = client.orders.import_json, MAX_ORDERS_PER_IMPORT
+    actions = [
+        send(body)["async_action_id"] for _ids, body in encoded_batches(encoded, chunk_bytes, max_items)
+    ]
+    for action in actions:
+        while client.async_actions.get(action)["status"] not in ("DONE", "FAILED"):
+            time.sleep(POLL)
+
+
+def naive(sample: int) -> float:
+    """Seconds per row of one ``customers.create`` each, over ``sample`` rows."""
+    from django_voucherify import client
     from django_voucherify.models import Customer
 
-    Customer.objects.bulk_create(
-        (
-            Customer(
-                source_id=f"bench-{i:06d}",
-                name=f"Customer {i}",
-                email=f"c{i}@example.com",
-                city="Berlin",
-                metadata={"segment": i % 7, "tier": "gold"},
-            )
-            for i in range(args.n)
-        ),
-        batch_size=2000,
+    bodies = [c.to_voucherify() for c in Customer.objects.order_by("pk")[:sample]]
+    start = time.perf_counter()
+    for body in bodies:
+        client.customers.create(body)
+    return (time.perf_counter() - start) / len(bodies)
+
+
+def timed(fn: Callable[[], None]) -> float:
+    gc.collect()
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def peak_mib(fn: Callable[[], None]) -> float:
+    gc.collect()
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
+def delta(before: dict[str, Any], after: dict[str, Any], what: str, key: str) -> int:
+    return int(after[what].get(key, 0)) - int(before[what].get(key, 0))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    calls = {"n": 0}
-    real_send = requests.Session.send
+    parser.add_argument("--quick", action="store_true", help="tiny sizes; checks it still works")
+    parser.add_argument("-n", type=int, default=100_000, help="customers")
+    parser.add_argument("--orders", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--chunk-bytes", type=int, default=9_000_000)
+    parser.add_argument("--naive-sample", type=int, default=300)
+    args = parser.parse_args()
+    if args.quick:
+        args.n, args.orders, args.rounds, args.chunk_bytes, args.naive_sample = 500, 100, 1, 40_000, 20
+    with counting_sandbox() as sandbox, django_db():
+        from django.test import override_settings
 
-    def counting_send(self, request, **kw):
-        calls["n"] += 1
-        return real_send(self, request, **kw)
+        conf = {
+            "APP_ID": "sandbox-app-id",
+            "SECRET_KEY": "sandbox-secret-key",
+            "API_URL": sandbox.url,
+            "READ_TIMEOUT": 120.0,
+            "JOB_POLL_INTERVAL": POLL,
+            "JOB_POLL_INTERVAL_MAX": POLL,
+        }
+        with override_settings(VOUCHERIFY=conf):
+            import django_voucherify
 
-    requests.Session.send = counting_send
-    conf = {
-        "APP_ID": "sandbox-app-id",
-        "SECRET_KEY": "sandbox-secret-key",
-        "API_URL": url,
-        "READ_TIMEOUT": 120.0,
+            django_voucherify.reset_client()
+            return run(args, sandbox)
+
+
+def run(args: argparse.Namespace, sandbox: Running) -> int:
+    quarter_n, quarter_o = args.n // 4, args.orders // 4
+    populate(0, quarter_n, 0, quarter_o)
+    small_peak = {kind: float("nan") for kind in BULK}  # --quick: skipped, for time
+    if not args.quick:
+        small_peak = {kind: peak_mib(lambda k=kind: push(k, args.chunk_bytes)) for kind in BULK}
+    populate(quarter_n, args.n - quarter_n, quarter_o, args.orders - quarter_o)
+    sizes = {"customers": args.n, "orders": args.orders}
+    times: dict[tuple[str, str], list[float]] = {}
+    counts: dict[tuple[str, str], tuple[int, int, int]] = {}
+    contenders = {"push": push, "floor": floor}
+    for round_no in range(args.rounds):
+        order = list(contenders) if round_no % 2 == 0 else list(reversed(contenders))
+        for kind in BULK:
+            for name in order:
+                before = sandbox.stats()
+                seconds = timed(lambda f=contenders[name], k=kind: f(k, args.chunk_bytes))
+                times.setdefault((kind, name), []).append(seconds)
+                after = sandbox.stats()
+                counts[(kind, name)] = (
+                    delta(before, after, "requests", BULK[kind]),
+                    delta(before, after, "bytes", BULK[kind]),
+                    delta(before, after, "requests", POLLS),
+                )
+    peaks = {
+        (kind, name): peak_mib(lambda k=kind, f=fn: f(k, args.chunk_bytes))
+        for kind in BULK
+        for name, fn in contenders.items()
     }
-    with override_settings(VOUCHERIFY=conf):
-        import django_voucherify
+    held = sandbox.stats()
+    per_row = naive(args.naive_sample)
 
-        django_voucherify.reset_client()
-        start = time.perf_counter()
-        call_command(
-            "voucherify_sync",
-            "customers",
-            here=True,
-            no_progress=True,
-            chunk_bytes=args.chunk_bytes,
-            stdout=StringIO(),
-        )
-        bulk_time = time.perf_counter() - start
-        bulk_requests = calls["n"]
-
-        client = VoucherifyClient("sandbox-app-id", "sandbox-secret-key", api_url=url)
-        payloads = [c.to_voucherify() for c in Customer.objects.order_by("pk")]
-        sample = payloads[: args.naive_sample] if args.naive_sample else payloads
-        calls["n"] = 0
-        start = time.perf_counter()
-        for p in sample:
-            client.customers.create(p)
-        naive_time = (time.perf_counter() - start) * len(payloads) / len(sample)
-        naive_requests = calls["n"] * len(payloads) // len(sample)
-    size = sum(len(str(p)) for p in payloads[:100]) / 100
-    bound = math.ceil(args.n / max(1, args.chunk_bytes // int(size)))
-    print(f"customers: {args.n}, chunk limit {args.chunk_bytes} bytes (~{size:.0f} bytes per customer)")
-    print(f"{'method':<28} {'requests':>9} {'seconds':>9}")
-    print(f"{'voucherify_sync (bulk)':<28} {bulk_requests:>9} {bulk_time:>9.2f}")
-    extrapolated = " (extrapolated)" if args.naive_sample else ""
-    print(f"{'naive create per row':<28} {naive_requests:>9} {naive_time:>9.2f}{extrapolated}")
     print(
-        f"speed-up: {naive_time / bulk_time:.1f}x; requests {naive_requests / bulk_requests:.0f}x fewer "
-        f"(~ceil(n/chunk) = {bound})"
+        f"customers: {args.n}, orders: {args.orders} (2 items each), chunk limit {args.chunk_bytes} bytes, "
+        f"{args.rounds} interleaved rounds, medians; poll interval {POLL} s for both"
     )
+    print(
+        f"{'kind':<10} {'method':<7} {'bulk req':>8} {'bytes':>11} {'polls':>6} {'seconds':>8} "
+        f"{'peak MiB':>9}"
+    )
+    failures: list[str] = []
+    for kind in BULK:
+        for name in contenders:
+            reqs, sent, polls = counts[(kind, name)]
+            median = statistics.median(times[(kind, name)])
+            print(
+                f"{kind:<10} {name:<7} {reqs:>8} {sent:>11} {polls:>6} {median:>8.2f} "
+                f"{peaks[(kind, name)]:>9.1f}"
+            )
+        ratio = statistics.median(times[(kind, "push")]) / statistics.median(times[(kind, "floor")])
+        print(
+            f"{kind:<10} push/floor = {ratio:.2f} (target <= {TARGET}); "
+            f"push peak with a quarter of the rows: {small_peak[kind]:.1f} MiB"
+        )
+        if counts[(kind, "push")][:2] != counts[(kind, "floor")][:2]:
+            failures.append(f"{kind}: push and floor did not make the same bulk requests")
+        if held[kind] != sizes[kind]:
+            failures.append(f"{kind}: the sandbox holds {held[kind]}, expected {sizes[kind]}")
+        if not args.quick and ratio > TARGET:
+            failures.append(f"{kind}: push/floor {ratio:.2f} over the {TARGET} target")
+    expected = expected_chunks(args.chunk_bytes)
+    if counts[("customers", "push")][0] != expected:
+        failures.append(f"customers: {counts[('customers', 'push')][0]} bulk requests, expected {expected}")
+    naive_total = per_row * args.n
+    push_c = statistics.median(times[("customers", "push")])
+    print(
+        f"naive create per row: {args.n} requests, {naive_total:.1f} s "
+        f"(extrapolated from {args.naive_sample}); push is {naive_total / push_c:.0f}x faster"
+    )
+    for failure in failures:
+        print("FAIL:", failure)
+    return 1 if failures else 0
+
+
+def expected_chunks(chunk_bytes: int) -> int:
+    """Bulk requests the customers need: the chunks of their bodies, counted independently."""
+    import json
+
+    from django_voucherify.models import Customer
+
+    count, size = 0, 0
+    for customer in Customer.objects.order_by("pk").iterator(chunk_size=5000):
+        item = len(json.dumps(customer.to_voucherify()))
+        if count == 0 or size + 2 + item > chunk_bytes:
+            count, size = count + 1, 2 + item
+        else:
+            size += 2 + item
+    return count
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,7 +1,9 @@
 """Group items into JSON array bodies that stay under Voucherify's request size limit.
 
 Sizes are measured exactly as the transport encodes a ``json=`` body (``json.dumps`` with its
-default separators), so a batch sized here is the body that is sent.
+default separators), so a batch sized here is the body that is sent. :func:`encoded_batches`
+goes further for items encoded once already: the batch *is* the body (:class:`EncodedJSON`),
+sized by its length and sent as is.
 """
 
 from __future__ import annotations
@@ -27,6 +29,39 @@ class ItemTooLarge(DjangoVoucherifyError, ValueError):
     def __init__(self, key: Any, size: int, limit: int) -> None:
         self.key, self.size, self.limit = key, size, limit
         super().__init__(f"item {key} alone is {size} bytes, over the {limit} byte limit")
+
+
+class EncodedJSON(bytes):
+    """A JSON request body encoded already: a resource that accepts one sends these bytes as
+    they are (``Content-Type: application/json``), without encoding anything again."""
+
+
+def encoded_batches(
+    items: Iterable[tuple[Key, bytes]], max_bytes: int, max_items: int | None = None
+) -> Iterator[tuple[list[Key], EncodedJSON]]:
+    """Group ``(key, JSON bytes of one item)`` into ``(keys, JSON array body)`` of at most
+    ``max_bytes`` bytes (and ``max_items`` items). Each item was encoded once by the caller; its
+    length sizes the batch and the same bytes make the body, which is byte for byte
+    ``json.dumps(list_of_items)`` (``", "`` between items). Streams: one batch at a time.
+
+    Raises :class:`ItemTooLarge` for an item whose ``[item]`` alone exceeds ``max_bytes``.
+    """
+    keys: list[Key] = []
+    body = bytearray(b"[")  # grown in place: a 9 MB part is not copied piece by piece
+    for key, raw in items:
+        if len(raw) + 2 > max_bytes:
+            raise ItemTooLarge(key, len(raw), max_bytes)
+        if keys and (len(body) + 3 + len(raw) > max_bytes or (max_items and len(keys) >= max_items)):
+            body += b"]"
+            yield keys, EncodedJSON(body)
+            keys, body = [], bytearray(b"[")
+        if keys:
+            body += b", "
+        body += raw
+        keys.append(key)
+    if keys:
+        body += b"]"
+        yield keys, EncodedJSON(body)
 
 
 def encoded_size(value: Any) -> int:

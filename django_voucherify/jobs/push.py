@@ -2,9 +2,10 @@
 ``push_customers`` / ``push_orders``.
 
 :func:`push_mirrors` builds the parts from the mirrors (all, or those changed since a time):
-rows are read in primary-key order by keyset pagination (pages of :data:`PAGE_SIZE`, no cursor
-held open), grouped into bodies under ``BULK_CHUNK_BYTES`` (orders also at most 2000 per
-import) and written as parts as they fill, so memory holds one page and one part. Everything is
+only the columns of the bodies are read, each row encoded once (:mod:`.push_rows`: keyset pages
+in primary-key order, no cursor held open), grouped into bodies under ``BULK_CHUNK_BYTES``
+(orders also at most 2000 per import) and written as parts as they fill (``JobPart.body``: the
+bytes sent; ``payload``: their source ids), so memory holds one page and one part. Everything is
 written in the transaction that creates the job: a crash while building leaves no job. The
 runner then submits each part (customers: ``bulk_update``, orders: ``import_json``) and follows
 its async action like any other job's part: never sent twice, an interrupted submit reconciled.
@@ -20,17 +21,16 @@ import logging
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from itertools import islice
-from typing import Any
 
 from django.db import transaction
-from django.db.models import CharField, Q
-from django.db.models.functions import Cast
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..api.batching import MAX_ORDERS_PER_IMPORT, encoded_size, json_batches
+from ..api.batching import MAX_ORDERS_PER_IMPORT, encoded_batches
 from ..models import Customer, Job, JobFailedRow, JobKind, JobPart, JobState, Order, PartState, SyncState
 from ..models.jobs import FINAL_JOB_STATES
+from .push_rows import EncodedRow, encoded_rows
 from .service import Rejects, User, max_bytes, start_job
 
 logger = logging.getLogger("django_voucherify.jobs")
@@ -41,8 +41,6 @@ KINDS: dict[str, tuple[JobKind, type[Customer] | type[Order]]] = {
     "orders": (JobKind.PUSH_ORDERS, Order),
 }
 PUSH_KINDS = frozenset(kind for kind, _model in KINDS.values())
-#: Mirrors read per query while building the parts.
-PAGE_SIZE = 2000
 #: Source ids per ``IN (...)`` when marking a part's rows (a part can hold tens of thousands).
 IDS_PER_QUERY = 1000
 
@@ -68,17 +66,22 @@ def push_mirrors(
         )
         rejects = Rejects(job)
         sent = 0
-        payloads = _fitting(_mirrors(model, since), budget, rejects)
-        for index, (_last, batch) in enumerate(json_batches(payloads, budget, max_items), start=1):
-            JobPart.objects.create(
+        rows = _fitting(model, encoded_rows(model, since), budget, rejects)
+        for index, (source_ids, body) in enumerate(encoded_batches(rows, budget, max_items), start=1):
+            part = JobPart.objects.create(
                 job=job,
                 index=index,
-                payload=batch,
+                payload=source_ids,
+                body=body,
                 first_row=sent + 1,
-                row_count=len(batch),
-                size_bytes=encoded_size(batch),
+                row_count=len(source_ids),
+                size_bytes=len(body),
             )
-            sent += len(batch)
+            # A saved part and its FieldFile refer to each other: it is freed by the garbage
+            # collector, whenever that runs, not when the loop moves on. Its body (up to 9 MB)
+            # and source ids are let go now, so memory holds one part, not every part so far.
+            part.body = part.payload = None
+            sent += len(source_ids)
         rejects.flush()
         start_job(job, parts_rows=sent, rejected=rejects.count, empty_is_done=True)
     return job
@@ -102,34 +105,21 @@ def _kind(kind: str) -> tuple[JobKind, type[Customer] | type[Order]]:
     return KINDS[kind]
 
 
-def _mirrors(model: type[Customer] | type[Order], since: datetime | None) -> Iterator[Any]:
-    """Every mirror in pk order, a page per query (keyset: each page starts after the last pk)."""
-    qs: Any = model.objects.order_by("pk")
-    if model is Order:
-        qs = qs.select_related("customer").prefetch_related("items")
-    if since:
-        qs = qs.filter(updated_at__gte=since)
-    last_pk = 0
-    while page := list(qs.filter(pk__gt=last_pk)[:PAGE_SIZE]):
-        yield from page
-        last_pk = page[-1].pk
-
-
-def _fitting(mirrors: Iterable[Any], budget: int, rejects: Rejects) -> Iterator[tuple[int, dict[str, Any]]]:
-    """``(pk, body)`` of each mirror whose body fits in a request; the others are failed rows
-    of the job and their mirror ``failed`` (no request could ever carry them)."""
-    for mirror in mirrors:
-        body = mirror.to_voucherify()
-        size = encoded_size(body)
-        if size + 4 <= budget:  # "[" + body + "]", and json_batches' room for a separator
-            yield mirror.pk, body
+def _fitting(
+    model: type[Customer] | type[Order], rows: Iterable[EncodedRow], budget: int, rejects: Rejects
+) -> Iterator[tuple[str, bytes]]:
+    """``(source_id, body bytes)`` of each mirror whose body fits in a request; the others are
+    failed rows of the job and their mirror ``failed`` (no request could ever carry them)."""
+    for pk, source_id, raw in rows:
+        if len(raw) + 2 <= budget:  # "[" + body + "]"
+            yield source_id, raw
             continue
         reason = _("%(size)d bytes alone, over the %(limit)d byte limit of one request.") % {
-            "size": size,
+            "size": len(raw),
             "limit": budget,
         }
-        rejects({"source_id": mirror.source_id, "reason": reason})
-        type(mirror).objects.filter(pk=mirror.pk).update(sync_state=SyncState.FAILED, last_error=reason)
+        rejects({"source_id": source_id, "reason": reason})
+        model.objects.filter(pk=pk).update(sync_state=SyncState.FAILED, last_error=reason)
 
 
 def part_finished(part: JobPart, state: str) -> None:
@@ -143,7 +133,7 @@ def part_finished(part: JobPart, state: str) -> None:
 
 
 def _source_id_slices(part: JobPart) -> Iterator[list[str]]:
-    ids = (str(body["source_id"]) for body in part.payload or [])
+    ids = iter(_source_ids(part))
     while chunk := list(islice(ids, IDS_PER_QUERY)):
         yield chunk
 
@@ -196,20 +186,31 @@ def resend_overwritten(part: JobPart) -> int:
     from ..sync.outbox import record_change
 
     _job_kind, model = _kind_of(part)
+    # The entries delivered since the job began (or in flight) are few next to a part's rows:
+    # they are read once (one scan of this kind's entries), and matched to the part's source ids
+    # here, rather than joining the outbox once per slice of the part's (tens of thousands) ids.
+    recent = OutboxEntry.objects.filter(kind=model.sync_kind).filter(
+        Q(delivered_at__gte=part.job.created_at) | Q(state=OutboxState.IN_PROGRESS)
+    )
+    pks = iter(list(recent.values_list("object_pk", flat=True)))
+    in_part: set[str] | None = None
     count = 0
-    for ids in _source_id_slices(part):
-        in_part = model.objects.filter(source_id__in=ids)
-        entries = OutboxEntry.objects.filter(
-            kind=model.sync_kind,
-            object_pk__in=in_part.annotate(text_pk=Cast("pk", CharField())).values("text_pk"),
-        ).filter(Q(delivered_at__gte=part.job.created_at) | Q(state=OutboxState.IN_PROGRESS))
-        pks = list(entries.values_list("object_pk", flat=True))
-        for obj in model.objects.filter(pk__in=pks):
-            with transaction.atomic():
-                count += record_change(obj) is not None
+    while chunk := list(islice(pks, IDS_PER_QUERY)):
+        in_part = set(_source_ids(part)) if in_part is None else in_part
+        for obj in model.objects.filter(pk__in=chunk).order_by("pk"):
+            if obj.source_id in in_part:
+                with transaction.atomic():
+                    count += record_change(obj) is not None
     if count:
         logger.info("Mirror push part %s: %s rows delivered meanwhile are sent again", part.pk, count)
     return count
+
+
+def _source_ids(part: JobPart) -> list[str]:
+    """The source ids a part carries, in its body's order: ``payload`` holds them (parts built
+    before the body was kept as bytes held the bodies themselves there)."""
+    entries = part.payload or []
+    return [str(entry["source_id"]) if isinstance(entry, dict) else str(entry) for entry in entries]
 
 
 def _kind_of(part: JobPart) -> tuple[JobKind, type[Customer] | type[Order]]:

@@ -40,6 +40,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from .. import background, conf
+from ..api.batching import EncodedJSON
 from ..api.errors import APIError, NotFoundError, RateLimitedError, ServerError, TransportError
 from ..models import Job, JobKind, JobPart, JobState, JobSubmitLock, PartState
 from ..models.jobs import FINAL_JOB_STATES, FINAL_PART_STATES
@@ -47,6 +48,9 @@ from . import exports, results
 
 logger = logging.getLogger("django_voucherify.jobs")
 
+#: A part's columns that can hold megabytes (the request body, a push's source ids): the steps
+#: load them only when they use them (a poll of a 9 MB part would read it all every time).
+BULKY = ("body", "payload")
 #: Voucherify's async action type of each kind (used to reconcile an unknown submit).
 ASYNC_TYPES = {
     JobKind.IMPORT_VOUCHERS: "VOUCHERS.IMPORT",
@@ -138,7 +142,10 @@ def _error(message: str, exc: BaseException | None = None) -> dict[str, str]:
 
 def send(part: JobPart) -> str:
     """Make the part's request; returns the async action (or export) id."""
-    job, client, body = part.job, _client(), part.payload
+    job, client = part.job, _client()
+    encoded = JobPart.objects.filter(pk=part.pk).values_list("body", flat=True).get()
+    # Encoded once when the part was built: sent as those bytes (``payload`` holds source ids).
+    body = EncodedJSON(encoded) if encoded is not None else part.payload
     kind = job.kind
     if kind in (JobKind.IMPORT_VOUCHERS_CSV, JobKind.IMPORT_CUSTOMERS_CSV):
         resource = client.vouchers if kind == JobKind.IMPORT_VOUCHERS_CSV else client.customers
@@ -185,7 +192,7 @@ def _claim(part_id: int, token: str | None) -> tuple[JobPart | None, str]:
     """Lock the part and decide: ``send`` (marker written), ``reconcile``, ``wait`` or ``skip``
     (submitted already, or ``token`` superseded: another chain holds the part)."""
     with transaction.atomic():
-        part = JobPart.objects.select_for_update().select_related("job").get(pk=part_id)
+        part = JobPart.objects.select_for_update().select_related("job").defer(*BULKY).get(pk=part_id)
         if token is not None and part.lease_token != token:
             return part, "skip"
         if part.state == PartState.PENDING:
@@ -342,7 +349,7 @@ def poll_part(part_id: int, token: str | int | None = None) -> list[Step]:
     else (None, or the sequence number of a message queued before leases existed) polls only
     when the part is due and no live chain holds it, and then takes the part over.
     """
-    part = JobPart.objects.select_related("job").get(pk=part_id)
+    part = JobPart.objects.select_related("job").defer(*BULKY).get(pk=part_id)
     if part.state != PartState.SUBMITTED:
         return []
     if not isinstance(token, str):
@@ -410,6 +417,7 @@ def _finish_part(
     with transaction.atomic():  # the failed rows are written once, with the final state
         locked = (
             JobPart.objects.select_for_update()
+            .defer(*BULKY)
             .filter(pk=part.pk)
             .exclude(state__in=FINAL_PART_STATES)
             .first()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from django.conf import settings
@@ -11,10 +12,45 @@ from django.utils.translation import gettext_lazy as _
 from .sync_state import SyncedMirror
 
 ADDRESS_FIELDS = ("line_1", "line_2", "city", "state", "postal_code", "country")
+#: The columns a customer's Voucherify body is made of, in :func:`customer_body`'s order: all a
+#: bulk push reads (``.values_list(*BODY_FIELDS)``), never the rest of the row.
+BODY_FIELDS = ("source_id", "name", "email", "phone", "description", "birthdate", *ADDRESS_FIELDS, "metadata")
 
 
-def _blank_to_none(value: str) -> str | None:
-    return value or None
+def customer_body(
+    source_id: str,
+    name: str,
+    email: str,
+    phone: str,
+    description: str,
+    birthdate: date | None,
+    line_1: str,
+    line_2: str,
+    city: str,
+    state: str,
+    postal_code: str,
+    country: str,
+    metadata: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The ``POST /v1/customers`` body from the :data:`BODY_FIELDS` values (one function for a
+    saved instance and a bulk push's rows, so both send the same body)."""
+    return {
+        "source_id": source_id,
+        "name": name or None,
+        "email": email or None,
+        "phone": phone or None,
+        "description": description or None,
+        "birthdate": birthdate.isoformat() if birthdate else None,
+        "address": {
+            "line_1": line_1 or None,
+            "line_2": line_2 or None,
+            "city": city or None,
+            "state": state or None,
+            "postal_code": postal_code or None,
+            "country": country or None,
+        },
+        "metadata": dict(metadata or {}),
+    }
 
 
 class Customer(SyncedMirror):
@@ -54,17 +90,7 @@ class Customer(SyncedMirror):
 
     def to_voucherify(self) -> dict[str, Any]:
         """The ``POST /v1/customers`` body (an upsert keyed by ``source_id``)."""
-        address = {f: _blank_to_none(getattr(self, f)) for f in ADDRESS_FIELDS}
-        return {
-            "source_id": self.source_id,
-            "name": _blank_to_none(self.name),
-            "email": _blank_to_none(self.email),
-            "phone": _blank_to_none(self.phone),
-            "description": _blank_to_none(self.description),
-            "birthdate": self.birthdate.isoformat() if self.birthdate else None,
-            "address": address,
-            "metadata": dict(self.metadata or {}),
-        }
+        return customer_body(*(getattr(self, f) for f in BODY_FIELDS))
 
     def apply_voucherify(self, data: dict[str, Any]) -> None:
         """Copy a Voucherify customer object onto this mirror (no save); used by pulls."""

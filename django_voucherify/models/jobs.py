@@ -159,8 +159,12 @@ class JobPart(BackgroundWork):
     index = models.PositiveIntegerField(_("part"))
     state = models.CharField(_("state"), max_length=16, choices=PartState.choices, default=PartState.PENDING)
     async_action_id = models.CharField(_("async action / export id"), max_length=64, blank=True)
-    #: JSON body of the request (JSON kinds), or extra data (pk window of a mirror push).
+    #: JSON body of the request (JSON kinds), or extra data (mirror pushes: the source ids in
+    #: ``body``, in its order).
     payload = models.JSONField(_("payload"), null=True, blank=True)
+    #: The request body as sent, JSON encoded once when the part was built (mirror pushes: its
+    #: length is the part's size, and these bytes go out as they are).
+    body = models.BinaryField(_("request body"), null=True, blank=True)
     file = models.FileField(
         _("CSV part"), upload_to=job_upload_to, storage=_storage, max_length=300, blank=True
     )

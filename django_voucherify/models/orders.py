@@ -10,6 +10,49 @@ from django.utils.translation import gettext_lazy as _
 from .customers import Customer
 from .sync_state import SyncedMirror
 
+#: The order columns its Voucherify body is made of (``customer__source_id``: the customer's
+#: source id through a join), in :func:`order_body`'s order; what a bulk push reads.
+BODY_FIELDS = ("source_id", "status", "amount", "metadata", "customer__source_id")
+#: The item columns an ``items[]`` entry is made of, in :func:`item_body`'s order.
+ITEM_BODY_FIELDS = ("quantity", "price", "amount", "sku_source_id", "product_source_id")
+
+
+def order_body(
+    source_id: str,
+    status: str,
+    amount: int,
+    metadata: dict[str, Any] | None,
+    customer_source_id: str | None,
+    items: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The ``POST /v1/orders`` body from the :data:`BODY_FIELDS` values and the items' bodies
+    (one function for a saved instance and a bulk push's rows, so both send the same body)."""
+    body: dict[str, Any] = {
+        "source_id": source_id,
+        "status": status,
+        "amount": amount,
+        "items": items,
+        "metadata": dict(metadata or {}),
+    }
+    if customer_source_id is not None:
+        body["customer"] = {"source_id": customer_source_id}
+    return body
+
+
+def item_body(
+    quantity: int, price: int, amount: int, sku_source_id: str, product_source_id: str
+) -> dict[str, Any]:
+    """An ``items[]`` entry from the :data:`ITEM_BODY_FIELDS` values: the SKU when there is one,
+    else the product."""
+    item: dict[str, Any] = {"quantity": quantity, "price": price, "amount": amount}
+    if sku_source_id:
+        item.update(source_id=sku_source_id, related_object="sku")
+        if product_source_id:
+            item["product"] = {"source_id": product_source_id}
+    else:
+        item.update(source_id=product_source_id, related_object="product")
+    return item
+
 
 class OrderStatus(models.TextChoices):
     CREATED = "CREATED", _("created")
@@ -52,18 +95,10 @@ class Order(SyncedMirror):
 
     def to_voucherify(self) -> dict[str, Any]:
         """The ``POST /v1/orders`` body (upsert keyed by ``source_id``), items included."""
-        body: dict[str, Any] = {
-            "source_id": self.source_id,
-            "status": self.status,
-            "amount": self.amount,
-            "items": [item.to_voucherify() for item in self.items.all()],
-            "metadata": dict(self.metadata or {}),
-        }
-        if self.customer_id is not None:
-            customer = self.customer
-            assert customer is not None
-            body["customer"] = {"source_id": customer.source_id}
-        return body
+        customer = self.customer if self.customer_id is not None else None
+        items = [item.to_voucherify() for item in self.items.all()]
+        customer_source_id = customer.source_id if customer is not None else None
+        return order_body(self.source_id, self.status, self.amount, self.metadata, customer_source_id, items)
 
     def apply_voucherify(self, data: dict[str, Any]) -> None:
         """Copy a Voucherify order object's scalar fields onto this mirror (no save)."""
@@ -96,11 +131,4 @@ class OrderItem(models.Model):
 
     def to_voucherify(self) -> dict[str, Any]:
         """An ``items[]`` entry: the SKU when there is one, else the product."""
-        item: dict[str, Any] = {"quantity": self.quantity, "price": self.price, "amount": self.amount}
-        if self.sku_source_id:
-            item.update(source_id=self.sku_source_id, related_object="sku")
-            if self.product_source_id:
-                item["product"] = {"source_id": self.product_source_id}
-        else:
-            item.update(source_id=self.product_source_id, related_object="product")
-        return item
+        return item_body(*(getattr(self, f) for f in ITEM_BODY_FIELDS))

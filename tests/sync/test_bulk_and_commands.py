@@ -13,7 +13,7 @@ from django.utils import timezone
 
 import django_voucherify
 from django_voucherify.api.batching import json_batches
-from django_voucherify.jobs import push as mirror_push
+from django_voucherify.jobs import push_rows
 from django_voucherify.models import (
     Customer,
     Job,
@@ -82,7 +82,7 @@ def test_chunks_respect_byte_and_item_limits():
 
 def test_push_customers_in_chunks_and_resume_after_interruption(fast_jobs, monkeypatch):
     sandbox = fast_jobs
-    monkeypatch.setattr(mirror_push, "PAGE_SIZE", 7)  # keyset pages that cut across parts
+    monkeypatch.setattr(push_rows, "PAGE_SIZE", 7)  # keyset pages that cut across parts
     make_customers(60)
     sent = bodies(sandbox, BULK)  # the answered requests (a lost answer's body is not here)
     applied: list[str] = []  # every item Voucherify applied, whatever happened to the answer

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from ..batching import EncodedJSON
 from ..endpoints import register_resource
 from ..transport import Transport
 from ..uploads import CsvSource, MultipartFile
@@ -12,6 +13,9 @@ from ..uploads import CsvSource, MultipartFile
 def compact(**fields: Any) -> dict[str, Any]:
     """Keyword arguments without the ones left at ``None`` (not sent to Voucherify)."""
     return {k: v for k, v in fields.items() if v is not None}
+
+
+_JSON = {"Content-Type": "application/json"}
 
 
 class Resource:
@@ -31,6 +35,8 @@ class Resource:
         return self._transport.request("GET", path, params=params)
 
     def _post(self, path: str, body: Any = None, params: Any = None, **kwargs: Any) -> Any:
+        if isinstance(body, EncodedJSON):  # encoded once by the caller: sent as is
+            return self._transport.request("POST", path, data=body, params=params, headers=_JSON, **kwargs)
         return self._transport.request("POST", path, json=body, params=params, **kwargs)
 
     def _put(self, path: str, body: Any) -> Any:

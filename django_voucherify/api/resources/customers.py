@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, cast
 
+from ..batching import EncodedJSON
 from ..endpoints import endpoint
 from ..paging import iter_cursor, iter_pages
 from ..transport import encode_path as p
@@ -95,9 +96,11 @@ class Customers(Resource):
         return cast(AsyncActionCreated, self._upload_csv("/v1/customers/importCSV", source, filename))
 
     @endpoint("update-customers-in-bulk", "POST", "/v1/customers/bulk/async")
-    def bulk_update(self, customers: Sequence[Mapping[str, Any]]) -> AsyncActionCreated:
-        """Upsert many customers by ``source_id`` (``POST /v1/customers/bulk/async``)."""
-        return cast(AsyncActionCreated, self._post("/v1/customers/bulk/async", [dict(c) for c in customers]))
+    def bulk_update(self, customers: Sequence[Mapping[str, Any]] | EncodedJSON) -> AsyncActionCreated:
+        """Upsert many customers by ``source_id`` (``POST /v1/customers/bulk/async``); an
+        :class:`~..batching.EncodedJSON` array is sent as it is."""
+        body = customers if isinstance(customers, EncodedJSON) else [dict(c) for c in customers]
+        return cast(AsyncActionCreated, self._post("/v1/customers/bulk/async", body))
 
     @endpoint("update-customers-metadata-in-bulk", "POST", "/v1/customers/metadata/async")
     def update_metadata(self, source_ids: Sequence[str], metadata: Mapping[str, Any]) -> AsyncActionCreated:

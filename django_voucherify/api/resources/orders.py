@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, cast
 
-from ..batching import MAX_ORDERS_PER_IMPORT
+from ..batching import MAX_ORDERS_PER_IMPORT, EncodedJSON
 from ..endpoints import endpoint
 from ..paging import iter_pages
 from ..transport import encode_path as p
@@ -41,8 +41,11 @@ class Orders(Resource):
         return cast(Iterator[Order], iter_pages(self.list, "orders", params=params, max_page=100))
 
     @endpoint("import-orders", "POST", "/v1/orders/import")
-    def import_json(self, orders: Sequence[Mapping[str, Any]]) -> AsyncActionCreated:
-        """Import historical orders, at most 2000 per call (``POST /v1/orders/import``)."""
+    def import_json(self, orders: Sequence[Mapping[str, Any]] | EncodedJSON) -> AsyncActionCreated:
+        """Import historical orders, at most 2000 per call (``POST /v1/orders/import``); an
+        :class:`~..batching.EncodedJSON` array (its caller kept it under 2000) is sent as it is."""
+        if isinstance(orders, EncodedJSON):
+            return cast(AsyncActionCreated, self._post("/v1/orders/import", orders))
         if len(orders) > MAX_ORDERS_PER_IMPORT:
             raise ValueError(
                 f"Voucherify accepts at most {MAX_ORDERS_PER_IMPORT} orders per import, "

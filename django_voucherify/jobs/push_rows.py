@@ -1,0 +1,59 @@
+"""The rows a mirror push sends, read and encoded the cheap way.
+
+Only the columns a body is made of are read (``values_list`` of the model's ``BODY_FIELDS``:
+never the raw ``remote_payload`` nor the sync bookkeeping, and no model instances), a page of
+:data:`PAGE_SIZE` rows per query in primary-key order (keyset: each page starts after the last
+pk, no cursor held open), so memory holds one page whatever the table's size. Each row's body
+is built by the same function as the model's ``to_voucherify()`` and JSON-encoded exactly once:
+those bytes size the request and are the request (:func:`~..api.batching.encoded_batches`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from ..models import Customer, Order
+from ..models.customers import BODY_FIELDS as CUSTOMER_FIELDS
+from ..models.customers import customer_body
+from ..models.orders import BODY_FIELDS as ORDER_FIELDS
+from ..models.orders import ITEM_BODY_FIELDS, OrderItem, item_body, order_body
+
+#: Mirrors read per query.
+PAGE_SIZE = 2000
+
+#: ``(pk, source_id, JSON bytes of the body)`` of one mirror.
+EncodedRow = tuple[int, str, bytes]
+
+
+def encoded_rows(model: type[Customer] | type[Order], since: datetime | None) -> Iterator[EncodedRow]:
+    """Every ``model`` mirror (changed since ``since``, when given) in pk order, encoded once."""
+    fields = CUSTOMER_FIELDS if model is Customer else ORDER_FIELDS
+    qs: Any = model.objects.order_by("pk")
+    if since:
+        qs = qs.filter(updated_at__gte=since)
+    qs = qs.values_list("pk", *fields)
+    dumps = json.dumps
+    last_pk = 0
+    while page := list(qs.filter(pk__gt=last_pk)[:PAGE_SIZE]):
+        last_pk = page[-1][0]
+        if model is Customer:
+            for pk, *values in page:
+                yield pk, values[0], dumps(customer_body(*values)).encode()
+        else:
+            items = _items_of([row[0] for row in page])
+            for pk, source_id, status, amount, metadata, customer_source_id in page:
+                body = order_body(source_id, status, amount, metadata, customer_source_id, items.pop(pk, []))
+                yield pk, source_id, dumps(body).encode()
+
+
+def _items_of(order_pks: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """The ``items[]`` bodies of a page of orders, in item pk order (one query)."""
+    items: defaultdict[int, list[dict[str, Any]]] = defaultdict(list)
+    rows = OrderItem.objects.filter(order_id__in=order_pks).order_by("order_id", "pk")
+    for order_id, *values in rows.values_list("order_id", *ITEM_BODY_FIELDS):
+        items[order_id].append(item_body(*values))
+    return items
