@@ -76,6 +76,7 @@ def _undo_order(state: SandboxState, red: JSON, effect: JSON, now: str) -> JSON 
         order["total_amount"] = int(order["amount"]) - int(order["total_discount_amount"])
     order["status"] = "CANCELED"
     order["updated_at"] = now
+    state.orders.touch(order["id"])
     return order
 
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import secrets
 import string
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 from django_voucherify.sandbox.errors import duplicate_found, invalid_payload, not_found
-from django_voucherify.sandbox.listing import filter_dates, int_param, invalid_param, order_items, page_slice
+from django_voucherify.sandbox.filters import conditions_predicate
+from django_voucherify.sandbox.listing import date_windows, frozen, int_param, parse_order, select
 from django_voucherify.sandbox.routing import (
     SandboxRequest,
     SandboxResponse,
@@ -267,6 +269,7 @@ def apply_update(state: SandboxState, voucher: JSON, payload: JSON) -> JSON:
         if key in voucher and voucher[key] is None:
             del voucher[key]  # non-nullable in the spec: clearing means omitting
     voucher["updated_at"] = state.now_iso()
+    state.vouchers.touch(voucher["code"])
     return voucher
 
 
@@ -280,6 +283,7 @@ def _set_active(state: SandboxState, code: str, active: bool) -> JSON:
     voucher = state.get_voucher_or_404(code)
     voucher["active"] = active
     voucher["updated_at"] = state.now_iso()
+    state.vouchers.touch(voucher["code"])
     return voucher
 
 
@@ -309,40 +313,51 @@ def delete_voucher(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
     return no_content()
 
 
-def _filter_conditions(filters: Any) -> list[tuple[str, JSON]]:
-    """A small subset of Voucherify's advanced filters: ``$is``, ``$is_not``, ``$in``,
-    ``$not_in`` conditions on top-level fields (``filters[code][conditions][$in][0]=A``).
-
-    Returns ``(field, conditions)`` pairs, checked once whether or not any voucher is listed.
-    """
-    if not isinstance(filters, dict):
-        return []
-    pairs: list[tuple[str, JSON]] = []
-    for field, spec in filters.items():
-        if field == "junction" or not isinstance(spec, dict):
-            continue
-        conds = spec.get("conditions") or {}
-        if not isinstance(conds, dict):  # the spec types vouchers' filters as a bare object
-            raise invalid_param(f"filters[{field}][conditions]", "must be an object ([$is]=value...)")
-        pairs.append((field, conds))
-    return pairs
+# list-vouchers' advanced filters read a voucher's top-level fields; these names (Voucherify's
+# plural filter fields) read the singular field they are named after.
+FILTER_FIELDS = {
+    "campaign_ids": lambda v: v.get("campaign_id"),
+    "category_ids": lambda v: v.get("category_id"),
+    "categories": lambda v: v.get("category"),
+    "voucher_type": lambda v: v.get("type"),
+    "ids": lambda v: v.get("id"),
+    "codes": lambda v: v.get("code"),
+    "holder_ids": lambda v: v.get("holder_id"),
+}
+LIST_ORDERS = ("created_at", "-created_at", "updated_at", "-updated_at", "code", "-code")
 
 
-def _matches_filters(voucher: JSON, conditions: list[tuple[str, JSON]]) -> bool:
-    for field, conds in conditions:
-        value = voucher.get(field)
-        value_s = None if value is None else str(value)
-        for op, arg in conds.items():
-            arg_list = arg if isinstance(arg, list) else [arg]
-            if op == "$is" and value_s != str(arg_list[0]):
-                return False
-            if op == "$is_not" and value_s == str(arg_list[0]):
-                return False
-            if op == "$in" and value_s not in [str(a) for a in arg_list]:
-                return False
-            if op == "$not_in" and value_s in [str(a) for a in arg_list]:
-                return False
-    return True
+def _list_filter(state: SandboxState, q: JSON) -> tuple[Any, Any]:
+    """The list's filters as one predicate (None when none is set) and a key naming them."""
+    tests: list[Callable[[JSON], bool]] = []
+    if q.get("category"):
+        category = q["category"]
+        tests.append(lambda v: category in (v.get("category"), v.get("category_id")))
+    if q.get("campaign_id"):
+        campaign_id = q["campaign_id"]
+        tests.append(lambda v: v.get("campaign_id") == campaign_id)
+    if q.get("campaign"):
+        campaign = q["campaign"]
+        tests.append(lambda v: campaign in (v.get("campaign"), v.get("campaign_id")))
+    holder = None
+    if q.get("customer"):
+        cust = state.find_customer(str(q["customer"]))
+        holder = cust["id"] if cust else str(q["customer"])
+        tests.append(lambda v: v.get("holder_id") == holder)
+    if q.get("code"):
+        code = q["code"]
+        tests.append(lambda v: v["code"] == code)
+    if q.get("ids"):
+        ids = set(q["ids"] if isinstance(q["ids"], list) else [q["ids"]])
+        tests.append(lambda v: v["id"] in ids)
+    advanced = conditions_predicate(q.get("filters"), FILTER_FIELDS, any_field=True)
+    if advanced is not None:
+        tests.append(advanced)
+    if not tests:
+        return None, None
+    names = ("category", "campaign_id", "campaign", "code", "ids", "filters")
+    key = (holder, frozen({n: q[n] for n in names if q.get(n)}))
+    return (lambda v: all(test(v) for test in tests)), key
 
 
 @route("GET", "/v1/vouchers", operation_id="list-vouchers")
@@ -350,26 +365,9 @@ def list_vouchers(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
     q = req.query
     limit = int_param(q, "limit", 10, 1, 100)
     page = int_param(q, "page", 1, 1, 99)
-    items = list(state.vouchers.values())
-    if q.get("category"):
-        items = [v for v in items if q["category"] in (v.get("category"), v.get("category_id"))]
-    if q.get("campaign_id"):
-        items = [v for v in items if v.get("campaign_id") == q["campaign_id"]]
-    if q.get("campaign"):
-        items = [v for v in items if q["campaign"] in (v.get("campaign"), v.get("campaign_id"))]
-    if q.get("customer"):
-        cust = state.find_customer(str(q["customer"]))
-        holder = cust["id"] if cust else str(q["customer"])
-        items = [v for v in items if v.get("holder_id") == holder]
-    if q.get("code"):
-        items = [v for v in items if v["code"] == q["code"]]
-    if q.get("ids"):
-        ids = q["ids"] if isinstance(q["ids"], list) else [q["ids"]]
-        items = [v for v in items if v["id"] in ids]
-    items = [v for v in filter_dates(items, q, "created_at", "updated_at")]
-    conditions = _filter_conditions(q.get("filters"))
-    items = [v for v in items if _matches_filters(v, conditions)]
-    orders = ("created_at", "-created_at", "updated_at", "-updated_at", "code", "-code")
-    items = order_items(items, q.get("order"), orders, "-created_at")
-    data = page_slice(items, page, limit)
-    return ok({"object": "list", "data_ref": "vouchers", "vouchers": data, "total": len(items)})
+    field, descending = parse_order(q.get("order"), LIST_ORDERS, "-created_at")
+    windows = date_windows(q, "created_at", "updated_at")
+    matches, key = _list_filter(state, q)
+    selection = select(state.vouchers, field, descending, windows, matches, key)
+    data = selection.page(page, limit)
+    return ok({"object": "list", "data_ref": "vouchers", "vouchers": data, "total": selection.total})
