@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django_voucherify.sandbox.errors import invalid_payload, not_found
-from django_voucherify.sandbox.store import IndexedDict, indexed, text_of, timestamp_of, timestamp_or
+from django_voucherify.sandbox.store import IndexedDict, indexed, key_of, text_of, timestamp_of, timestamp_or
 
 JSON = dict[str, Any]
 
@@ -53,7 +53,7 @@ def _redemption_code(obj: JSON) -> tuple[bool, str]:
 VOUCHER_ORDERS = {
     "created_at": timestamp_of("created_at"),
     "updated_at": timestamp_of("updated_at"),
-    "code": text_of("code"),
+    "code": key_of("code"),
 }
 CUSTOMER_ORDERS = {
     "created_at": timestamp_of("created_at"),
@@ -140,7 +140,14 @@ class SandboxState:
     def new_id(prefix: str, length: int = 18) -> str:
         """A Voucherify-like id: ``prefix`` + random lower-case alphanumerics."""
         p = prefix if prefix.endswith("_") else prefix + "_"
-        return p + "".join(secrets.choice(_ALNUM) for _ in range(length))
+        # One draw from the OS for the whole id (a draw per character made ids the main cost
+        # of creating an object), spelled in base 36 with leading digits kept.
+        n = secrets.randbelow(36**length)
+        chars = []
+        for _ in range(length):
+            n, digit = divmod(n, 36)
+            chars.append(_ALNUM[digit])
+        return p + "".join(chars)
 
     # ---- vouchers -----------------------------------------------------------------------
     def get_voucher_or_404(self, code: str) -> JSON:

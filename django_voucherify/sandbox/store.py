@@ -70,6 +70,16 @@ def text_of(field: str) -> Extract:
     return extract
 
 
+def key_of(field: str) -> Extract:
+    """Extractor: ``obj[field]``, a field never null (such as a voucher's code), as is: no
+    per-object tuple as in :func:`text_of`."""
+
+    def extract(obj: JSON) -> str:
+        return str(obj.get(field) or "")
+
+    return extract
+
+
 class OrderIndex:
     """The keys of one collection sorted by ``(value, seq)``; insert/remove are bisections."""
 

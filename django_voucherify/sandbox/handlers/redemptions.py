@@ -191,16 +191,18 @@ def redeem_stack(state: SandboxState, sreq: StackRequest, app_id: str | None) ->
                 "related_object_id": first_voucher.get("id"),
                 "related_object_parent_id": first_voucher.get("campaign_id"),
             }
+    entry = parent_id or children[0]["id"]
+    stored_view = ledger.order_ref(order, entry)
     order_view = ledger.order_ref(order)
     for child in children:
-        child["order"] = order_view
+        child["order"] = stored_view
     body: JSON = {"redemptions": children}
     if parent_id:
         parent = ledger.base_redemption(state, parent_id, now, sreq, customer, app_id)
         parent.update(
             result="SUCCESS",
             status="SUCCEEDED",
-            order=order_view,
+            order=stored_view,
             related_object_type="redemption",
             related_object_id=parent_id,
             related_redemptions={"redemptions": [{"id": c["id"], "date": now} for c in children]},

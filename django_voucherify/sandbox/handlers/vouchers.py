@@ -7,6 +7,7 @@ deleted with ``force=true``; the type of a voucher cannot change on update (400)
 
 from __future__ import annotations
 
+import json
 import secrets
 import string
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from django_voucherify.sandbox.state import SandboxState, parse_iso
 
 JSON = dict[str, Any]
 
+NO_RULES: JSON = {"object": "list", "data_ref": "data", "data": [], "total": 0}
 TYPES = ("DISCOUNT_VOUCHER", "GIFT_VOUCHER", "LOYALTY_CARD")
 DISCOUNT_FIELDS = {"AMOUNT": "amount_off", "PERCENT": "percent_off", "FIXED": "fixed_amount"}
 ALPHANUMERIC = string.digits + string.ascii_letters
@@ -92,6 +94,17 @@ def _discount(raw: Any) -> JSON:
     return disc
 
 
+def _shared_discount(state: SandboxState, discount: JSON) -> JSON:
+    """An equal discount object already held by another voucher, if any: vouchers created
+    alike share one (a discount is replaced, never changed in place, on update)."""
+    shared: JSON = state.transient.setdefault("discounts", {})
+    key = json.dumps(discount, sort_keys=True)
+    if key not in shared and len(shared) < 1024:
+        shared[key] = discount
+    found: JSON = shared.get(key, discount)
+    return found
+
+
 def _category(state: SandboxState, name: Any, now: str) -> tuple[str | None, str | None, list[JSON]]:
     if not name:
         return None, None, []
@@ -105,8 +118,12 @@ def _category(state: SandboxState, name: Any, now: str) -> tuple[str | None, str
             "created_at": now,
             "updated_at": None,
         }
-    cat = cats[name]
-    return str(name), str(cat["id"]), [dict(cat)]
+    # One ``categories`` list per category, shared by its vouchers (never changed in place:
+    # an update assigns a new one), so a million vouchers do not hold a million copies.
+    shared: JSON = state.transient.setdefault("category_lists", {})
+    if name not in shared:
+        shared[name] = [dict(cats[name])]
+    return str(name), str(cats[name]["id"]), shared[name]
 
 
 def build_voucher(state: SandboxState, code: str, payload: JSON) -> JSON:
@@ -123,7 +140,7 @@ def build_voucher(state: SandboxState, code: str, payload: JSON) -> JSON:
     now = state.now_iso()
     discount = gift = loyalty = None
     if vtype == "DISCOUNT_VOUCHER":
-        discount = _discount(payload.get("discount"))
+        discount = _shared_discount(state, _discount(payload.get("discount")))
     elif vtype == "GIFT_VOUCHER":
         raw = payload.get("gift")
         amount = raw.get("amount") if isinstance(raw, dict) else None
@@ -199,12 +216,8 @@ def build_voucher(state: SandboxState, code: str, payload: JSON) -> JSON:
             "object": "list",
             "url": f"/v1/vouchers/{qcode}/redemptions?page=1&limit=10",
         },
-        "validation_rules_assignments": {
-            "object": "list",
-            "data_ref": "data",
-            "data": [],
-            "total": 0,
-        },
+        # Shared by every voucher and never changed in place (the sandbox assigns no rules).
+        "validation_rules_assignments": NO_RULES,
     }
     # The spec marks these non-nullable: Voucherify omits them rather than sending null.
     for key in ("validity_timeframe", "validity_day_of_week", "validity_hours", "discount"):
