@@ -74,6 +74,12 @@ def _parse(timestamp: str) -> datetime | None:
         return None
 
 
+def _created(item: dict[str, Any]) -> datetime | None:
+    """When ``item`` was created: ``created_at``, or ``date`` for redemptions and rollbacks
+    (whose ``created_at[...]`` filter reads that field)."""
+    return _parse(str(item.get("created_at") or item.get("date") or ""))
+
+
 def _format(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -149,7 +155,7 @@ class _Slide:
         ident = item.get("id")
         if ident in self.skip:
             return False
-        at = _parse(str(item.get("created_at") or ""))
+        at = _created(item)
         if (
             at is not None
             and self.bound is not None
@@ -166,7 +172,7 @@ class _Slide:
         Raises PaginationLimitError when the window would not move on: a full window's items
         all share the millisecond the walk stands on (and, with an inclusive bound, the one
         before it)."""
-        last = _parse(str(last_item.get("created_at") or ""))
+        last = _created(last_item)
         if last is None:
             return None
         bound = last - ONE_MS if self.ascending else last + ONE_MS

@@ -40,8 +40,10 @@ def burst_items(bursts: list[int]) -> list[dict[str, Any]]:
 class Endpoint:
     """A page/limit list ordered by created_at (ties: creation order; descending: reversed)."""
 
-    def __init__(self, items: list[dict[str, Any]], max_page: int, inclusive: bool) -> None:
-        self.items, self.max_page, self.inclusive = items, max_page, inclusive
+    def __init__(
+        self, items: list[dict[str, Any]], max_page: int, inclusive: bool, field: str = "created_at"
+    ) -> None:
+        self.items, self.max_page, self.inclusive, self.field = items, max_page, inclusive, field
         self.calls = 0
 
     def __call__(
@@ -56,15 +58,13 @@ class Endpoint:
             rows = [
                 r
                 for r in rows
-                if r["created_at"] > window["after"]
-                or (self.inclusive and r["created_at"] == window["after"])
+                if r[self.field] > window["after"] or (self.inclusive and r[self.field] == window["after"])
             ]
         if "before" in window:
             rows = [
                 r
                 for r in rows
-                if r["created_at"] < window["before"]
-                or (self.inclusive and r["created_at"] == window["before"])
+                if r[self.field] < window["before"] or (self.inclusive and r[self.field] == window["before"])
             ]
         if order == "-created_at":
             rows = rows[::-1]
@@ -132,3 +132,17 @@ def test_walk_never_repeats_or_skips(sizes, limit, max_page, inclusive, descendi
         assert not fits(ordered, capacity, inclusive), "gave up on a walk that fits"
         return
     assert seen == expected
+
+
+def test_redemptions_slide_on_their_date_field():
+    """Redemptions carry ``date``, not ``created_at`` (their ``created_at[...]`` filter reads
+    it): the walk past the page cap slides on it instead of giving up."""
+    items = [{"id": i["id"], "date": i["created_at"]} for i in burst_items([3] * 40)]
+    fetch = Endpoint(items, max_page=2, inclusive=False, field="date")
+    got = [
+        i["id"]
+        for i in iter_pages(
+            fetch, "vouchers", params={"order": "created_at"}, limit=5, max_page=2, date_filter="created_at"
+        )
+    ]
+    assert got == [i["id"] for i in items]
