@@ -3,6 +3,8 @@
     .venv/bin/python bench/sandbox_scale.py            # full: 1k, 10k, 100k, 1M vouchers
     .venv/bin/python bench/sandbox_scale.py --max 100000
     .venv/bin/python bench/sandbox_scale.py --quick    # 1k and 5k: the walks are exact
+    git archive 34d4aab | tar -x -C /tmp/before        # the code before the indexed store:
+    .venv/bin/python bench/sandbox_scale.py --code /tmp/before --max 100000 --only "vouchers order="
 
 Every size lives in one process and the sizes are measured in interleaved rounds (round r
 times every query at every size), so machine noise hits them alike; the figure per cell is the
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import re
 import statistics
 import sys
 import time
@@ -29,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+if "--code" in sys.argv:  # measure another checkout (e.g. the code before the indexed store)
+    sys.path.insert(0, sys.argv[sys.argv.index("--code") + 1])
 
 from _scale_seed import SEEDERS, StepClock, midpoint, request
 
@@ -115,6 +120,11 @@ def queries(size: int) -> list[tuple[str, str, dict[str, Any], tuple[int, ...], 
     return out
 
 
+def _sized(entry: tuple[str, str, dict[str, Any], tuple[int, ...], bool], size: int) -> dict[str, Any]:
+    """The query of ``entry`` for a store of ``size`` (its date windows sit at its midpoint)."""
+    return next(q[2] for q in queries(size) if q[:2] == entry[:2])
+
+
 def rss_mib() -> float:
     with open("/proc/self/status") as status:
         for line in status:
@@ -194,6 +204,8 @@ def main() -> int:
     parser.add_argument("--max", type=int, default=1_000_000, help="largest voucher count (full mode)")
     parser.add_argument("--other-max", type=int, default=100_000, help="largest count of the other lists")
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--code", default=None, help="import django_voucherify from this checkout")
+    parser.add_argument("--only", default="", help="regex: measure the queries whose 'list query' matches")
     args = parser.parse_args()
     sizes = (
         [1_000, 5_000] if args.quick else [s for s in (1_000, 10_000, 100_000, 1_000_000) if s <= args.max]
@@ -222,15 +234,18 @@ def main() -> int:
                 ("orders", "-created_at"),
             ):
                 problems += walk_exactly_once(state, coll, len(getattr(state, coll)), order)
-    table = queries(sizes[0])
+    wanted = re.compile(args.only)
+    table = [q for q in queries(sizes[0]) if wanted.search(f"{q[0]} {q[1]}")]
+    if not table:
+        raise SystemExit(f"no query matches --only {args.only!r}")
     cells: dict[tuple[int, int], list[float]] = {}
     for _ in range(rounds):
         for qi, (coll, _label, _q, pages, _f) in enumerate(table):
             for size in sizes:
-                query = queries(size)[qi][2]
+                query = _sized(table[qi], size)
                 cells.setdefault((qi, size), []).append(time_query(states[size], coll, query, pages))
     cold = {
-        (qi, size): cold_first_page(states[size], coll, queries(size)[qi][2])
+        (qi, size): cold_first_page(states[size], coll, _sized(table[qi], size))
         for qi, (coll, *_r) in enumerate(table)
         if table[qi][4]
         for size in sizes
