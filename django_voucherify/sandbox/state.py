@@ -328,12 +328,14 @@ class SandboxState:
         state.load_json(text)
         return state
 
-    def changed(self) -> None:
-        """Notify persistence listeners that a mutation happened.
-
-        Also drops the cached filtered selections: a handler may have changed a filtered field
-        of a stored object in place (the sorted indexes are kept up to date by ``touch``)."""
+    def drop_views(self) -> None:
+        """Forget the cached filtered selections: a handler may have changed a filtered field
+        of a stored object in place (the sorted indexes themselves are kept by ``touch``)."""
         for coll in (self.vouchers, self.customers, self.orders, self.redemptions):
             coll.views.clear()
+
+    def changed(self) -> None:
+        """Notify persistence listeners that a mutation happened (and drop cached views)."""
+        self.drop_views()
         for cb in list(self.on_change):
             cb()

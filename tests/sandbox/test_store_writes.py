@@ -103,3 +103,20 @@ def test_vouchers_created_alike_share_nothing_an_update_can_reach(api: Api) -> N
     twin = api.get("/v1/vouchers/TWIN2").json()
     assert twin["discount"]["amount_off"] == 5 and twin["category"] == "cat"
     assert [c["name"] for c in twin["categories"]] == ["cat"]
+
+
+def test_a_filtered_listing_sees_in_place_changes(api: Api) -> None:
+    """A filtered selection is kept between reads; a write (here disabling a voucher, an
+    in-place change of a field no index holds) must drop it. So must a write made behind the
+    handlers' back (a shop test changing the state), once a mutating request has run."""
+    for code in ("ON1", "ON2", "ON3"):
+        api.voucher(code)
+    inactive = {"filters[active][conditions][$is]": "false"}
+    assert api.get("/v1/vouchers", params=inactive).json()["total"] == 0  # selection cached
+    assert api.post("/v1/vouchers/ON2/disable").ok
+    body = api.get("/v1/vouchers", params=inactive).json()
+    assert [v["code"] for v in body["vouchers"]] == ["ON2"]
+    api.state.vouchers["ON3"]["active"] = False  # in place, no touch
+    assert api.post("/v1/vouchers/NONE/disable").status_code == 404  # a refused write
+    body = api.get("/v1/vouchers", params=inactive).json()
+    assert sorted(v["code"] for v in body["vouchers"]) == ["ON2", "ON3"]
