@@ -74,6 +74,12 @@ def _parse(timestamp: str) -> datetime | None:
         return None
 
 
+def _created(item: dict[str, Any]) -> datetime | None:
+    """When ``item`` was created: ``created_at``, or ``date`` for redemptions and rollbacks
+    (whose ``created_at[...]`` filter reads that field)."""
+    return _parse(str(item.get("created_at") or item.get("date") or ""))
+
+
 def _format(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -90,8 +96,10 @@ def iter_pages(
     """Yield every item of ``page[key]`` across pages (see the module docstring).
 
     The slide moves the bound one millisecond back over the last item's ``created_at`` (so the
-    walk does not depend on whether the API's bound is inclusive) and skips the items of the
-    last page it has already yielded. Voucherify timestamps have millisecond precision.
+    walk does not depend on whether the API's bound is inclusive) and skips, by id, every item
+    already yielded at or beyond the new bound - all of them, not only the last page's, since
+    a burst sharing one millisecond can span several pages. A window that ends where it began
+    (more items in one millisecond than the pages reach) raises :class:`PaginationLimitError`.
     """
     params = dict(params)
     if date_filter:
@@ -100,41 +108,85 @@ def iter_pages(
     slide = None
     if date_filter and order in ("created_at", "-created_at"):
         slide = "after" if order == "created_at" else "before"
-    page, previous, skip = 1, set[Any](), set[Any]()
+    walk = _Slide(slide) if slide else None
+    page, previous = 1, set[Any]()
     while True:
         body = fetch(**params, page=page, limit=limit)
         items = _items(body, key)
-        if _stalled(items, previous, skip):
+        ids = _ids(items)
+        if items and ids <= previous:
             raise PaginationStalledError(f"Page {page} of {key} repeats the previous page.")
         for item in items:
-            if item.get("id") not in skip:
+            if walk is None or walk.fresh(item):
                 yield item
         if len(items) < limit:
             return
-        previous = _ids(items)
+        previous = ids
         if page < max_page:
             page += 1
             continue
         total = body.get("total")
         if isinstance(total, int) and total <= page * limit:
             return  # the window ends exactly on the last allowed page
-        last = _parse(str(items[-1].get("created_at") or ""))
-        if slide is None or last is None or date_filter is None:
+        bound = walk.next_bound(items[-1]) if walk is not None and date_filter else None
+        if bound is None or date_filter is None:
             raise PaginationLimitError(
                 f"More {key} match than Voucherify pages through ({max_page} pages of {limit}); "
                 "add filters (e.g. created_at) or iterate ordered by created_at."
             )
-        bound = last - ONE_MS if slide == "after" else last + ONE_MS
-        skip = {
-            item.get("id")
-            for item in items
-            if (at := _parse(str(item.get("created_at") or ""))) is not None
-            and (at >= bound if slide == "after" else at <= bound)
-        }
         window = dict(params.get(date_filter) or {})
-        window[slide] = _format(bound)
+        window[slide or "after"] = _format(bound)
         params[date_filter] = window
         page, previous = 1, set()
+
+
+class _Slide:
+    """The state of a ``created_at`` slide: what was yielded near the window's moving edge."""
+
+    def __init__(self, direction: str) -> None:
+        self.ascending = direction == "after"
+        self.bound: datetime | None = None
+        self.skip: set[Any] = set()  # ids already yielded at or beyond the current bound
+        self.recent: dict[Any, datetime] = {}  # id -> created_at of the window's yielded items
+
+    def fresh(self, item: dict[str, Any]) -> bool:
+        """Whether ``item`` is new to the walk (and remember it); raises if the server ignored
+        the window (an item on the wrong side of the bound would be a repeat or a gap)."""
+        ident = item.get("id")
+        if ident in self.skip:
+            return False
+        at = _created(item)
+        if (
+            at is not None
+            and self.bound is not None
+            and (at < self.bound if self.ascending else at > self.bound)
+        ):
+            raise PaginationStalledError("Voucherify answered items outside the created_at window asked for.")
+        if at is not None:
+            self.recent[ident] = at
+        return True
+
+    def next_bound(self, last_item: dict[str, Any]) -> datetime | None:
+        """The next window's bound, just before the last item's instant; None when unknown.
+
+        Raises PaginationLimitError when the window would not move on: a full window's items
+        all share the millisecond the walk stands on (and, with an inclusive bound, the one
+        before it)."""
+        last = _created(last_item)
+        if last is None:
+            return None
+        bound = last - ONE_MS if self.ascending else last + ONE_MS
+        if self.bound is not None and (bound <= self.bound if self.ascending else bound >= self.bound):
+            raise PaginationLimitError(
+                f"More items share the instant {_format(last)} than Voucherify pages through; "
+                "the created_at window cannot move past them."
+            )
+        self.skip = {
+            ident for ident, at in self.recent.items() if (at >= bound if self.ascending else at <= bound)
+        }
+        self.recent = {ident: self.recent[ident] for ident in self.skip}
+        self.bound = bound
+        return bound
 
 
 def iter_cursor(

@@ -171,7 +171,11 @@ class Sandbox:
             req.path_params = params
             req.operation_id = route.operation_id
             with self.state.lock:
-                resp = route.handler(req, self.state)
+                try:
+                    resp = route.handler(req, self.state)
+                finally:
+                    if method != "GET":  # even a refused request may have changed an object
+                        self.state.drop_views()
                 if method != "GET":
                     self.state.changed()
                 resp.freeze(private_body=bool(self.response_listeners))

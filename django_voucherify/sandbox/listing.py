@@ -1,20 +1,29 @@
-"""Shared list-endpoint helpers: limit/page parsing, date filters, ordering, cursors.
+"""Shared list-endpoint helpers: limit/page parsing, date windows, indexed selection, cursors.
 
 Limits follow the spec's parameter schemas: ``limit`` 1..100 (default 10), ``page`` 1..99 or
 1..100 depending on the endpoint; out-of-range or non-numeric values give 400
 ``invalid_payload``... as Voucherify answers malformed query parameters with a 400.
+
+Cost (see docs/sandbox.md, "Performance"): :func:`select` reads a page out of a collection's
+sorted index (:mod:`django_voucherify.sandbox.store`) by position, so an unfiltered page, or one
+windowed on the ordering's own timestamp, costs the same whatever the store's size. A filtered
+listing materialises its matching rows once (in index order, no sort) and keeps that selection
+until the collection is next written, so walking its pages costs one pass, not one per page.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django_voucherify.sandbox.errors import SandboxError, invalid_query_params
 from django_voucherify.sandbox.state import parse_iso
+from django_voucherify.sandbox.store import MISSING, IndexedDict, Row, micros, window
 
 JSON = dict[str, Any]
+MAX_VIEWS = 16  # materialised filtered selections kept per collection
 
 
 def invalid_param(name: str, why: str) -> SandboxError:
@@ -44,54 +53,136 @@ def date_param(value: Any, name: str) -> datetime:
         raise invalid_param(name, "must be an ISO 8601 date") from None
 
 
-def filter_dates(items: list[JSON], query: JSON, *fields: str) -> list[JSON]:
-    """Apply ``<field>[before]`` / ``<field>[after]`` filters (exclusive bounds)."""
-    for f in fields:
-        spec = query.get(f)
+@dataclass(frozen=True)
+class Window:
+    """Exclusive bounds (microseconds) on one timestamp index: ``after < value < before``."""
+
+    index: str
+    after: int | None = None
+    before: int | None = None
+
+    def admits(self, value: int) -> bool:
+        return (
+            value != MISSING
+            and (self.after is None or value > self.after)
+            and (self.before is None or value < self.before)
+        )
+
+
+def date_windows(query: JSON, *fields: str, index_of: dict[str, str] | None = None) -> list[Window]:
+    """The ``<field>[before]`` / ``<field>[after]`` filters given (exclusive bounds)."""
+    out = []
+    for field in fields:
+        spec = query.get(field)
         if not isinstance(spec, dict):
             continue
+        bounds: dict[str, int] = {}
         for bound in ("before", "after"):
-            if bound not in spec:
-                continue
-            limit = date_param(spec[bound], f"{f}[{bound}]")
-
-            def keep(obj: JSON, _f: str = f, _b: str = bound, _l: datetime = limit) -> bool:
-                val = obj.get(_f)
-                if not val:
-                    return False
-                ts = parse_iso(val)
-                return ts < _l if _b == "before" else ts > _l
-
-            items = [o for o in items if keep(o)]
-    return items
+            if bound in spec:
+                bounds[bound] = micros(date_param(spec[bound], f"{field}[{bound}]"))
+        if bounds:
+            index = (index_of or {}).get(field, field)
+            out.append(Window(index, bounds.get("after"), bounds.get("before")))
+    return out
 
 
-def order_items(items: list[JSON], order: Any, allowed: Sequence[str], default: str) -> list[JSON]:
-    """Sort by ``order`` (``field`` or ``-field``), one of ``allowed``; None values sort first."""
+def parse_order(order: Any, allowed: Sequence[str], default: str) -> tuple[str, bool]:
+    """``order`` (``field`` or ``-field``, one of ``allowed``) as ``(field, descending)``."""
     key = str(order) if order else default
     if key not in allowed:
         raise invalid_param("order", f"must be one of {', '.join(allowed)}")
-    field = key.lstrip("-")
-    desc = key.startswith("-")
-    # Ties (same millisecond) keep creation order, reversed for descending sorts, so "newest
-    # first" really is newest first.
-    return sorted(
-        reversed(items) if desc else items,
-        key=lambda o: (o.get(field) is not None, str(o.get(field) or "")),
-        reverse=desc,
-    )
+    return key.lstrip("-"), key.startswith("-")
 
 
-def page_slice(items: list[JSON], page: int, limit: int) -> list[JSON]:
-    start = (page - 1) * limit
-    return items[start : start + limit]
+@dataclass
+class Selection:
+    """The rows of a listing, in ascending index order, between positions ``lo`` and ``hi``."""
+
+    coll: IndexedDict
+    rows: list[Row]
+    lo: int
+    hi: int
+    descending: bool
+
+    @property
+    def total(self) -> int:
+        return self.hi - self.lo
+
+    def page(self, page: int, limit: int) -> list[JSON]:
+        """Page ``page`` (1-based) of ``limit`` objects; descending walks the rows backwards."""
+        offset = (page - 1) * limit
+        if self.descending:
+            end = self.hi - offset
+            chunk = self.rows[max(self.lo, end - limit) : max(self.lo, end)][::-1]
+        else:
+            start = self.lo + offset
+            chunk = self.rows[min(start, self.hi) : min(start + limit, self.hi)]
+        return list(self.coll.objects(chunk))
+
+
+def select(
+    coll: IndexedDict,
+    order: str,
+    descending: bool,
+    windows: Sequence[Window] = (),
+    matches: Callable[[JSON], bool] | None = None,
+    filter_key: Hashable = None,
+) -> Selection:
+    """The objects of ``coll`` ordered by its index ``order``, inside ``windows``, that pass
+    ``matches`` (whose identity, for caching, is ``filter_key``: equal keys, equal filters).
+
+    A window on ``order`` itself is two bisections; other windows and ``matches`` are applied
+    by one pass whose result is kept in ``coll.views`` until the next write.
+    """
+    own = [w for w in windows if w.index == order]
+    other = [w for w in windows if w.index != order]
+    rows = coll.ordered(order)
+    if other or matches is not None:
+        key = (order, tuple(other), filter_key)
+        cached = coll.views.get(key)
+        if cached is None:
+            cached = _materialise(coll, rows, other, matches)
+            if len(coll.views) >= MAX_VIEWS:
+                coll.views.clear()
+            coll.views[key] = cached
+        rows = cached
+    lo, hi = 0, len(rows)
+    for w in own:
+        a, b = window(rows, w.after, w.before, skip_missing=True)
+        lo, hi = max(lo, a), min(hi, b)
+    return Selection(coll, rows, lo, max(lo, hi), descending)
+
+
+def _materialise(
+    coll: IndexedDict, rows: list[Row], other: list[Window], matches: Callable[[JSON], bool] | None
+) -> list[Row]:
+    values = [coll.indexes[w.index] for w in other]
+    get = coll.obj
+    kept = []
+    for row in rows:
+        key = row[2]
+        if all(w.admits(index.value(key)) for w, index in zip(other, values, strict=True)) and (
+            matches is None or matches(get(key))
+        ):
+            kept.append(row)
+    return kept
+
+
+def frozen(value: Any) -> Hashable:
+    """A hashable copy of a query value (nested dicts/lists), to key cached selections."""
+    if isinstance(value, dict):
+        return tuple(sorted((str(k), frozen(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(frozen(v) for v in value)
+    return str(value)
 
 
 def cursor_slice(items: list[JSON], after_id: Any, limit: int, id_field: str = "id") -> JSON:
     """Cursor paging: the ``limit`` items after the one whose id is ``after_id``.
 
-    Returns ``{"data", "has_more", "more_starting_after"}``; an unknown cursor yields an empty
-    page (Voucherify does not error on it).
+    Returns ``{"data", "has_more"}`` plus ``more_starting_after`` only when there is a next page
+    (the response schemas type it as a string: Voucherify omits it rather than sending null).
+    An unknown cursor yields an empty page (Voucherify does not error on it).
     """
     start = 0
     if after_id:
@@ -99,8 +190,7 @@ def cursor_slice(items: list[JSON], after_id: Any, limit: int, id_field: str = "
         start = ids.index(after_id) + 1 if after_id in ids else len(items)
     page = items[start : start + limit]
     has_more = start + limit < len(items)
-    return {
-        "data": page,
-        "has_more": has_more,
-        "more_starting_after": page[-1][id_field] if has_more and page else None,
-    }
+    out: JSON = {"data": page, "has_more": has_more}
+    if has_more and page:
+        out["more_starting_after"] = page[-1][id_field]
+    return out

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django_voucherify.sandbox.errors import invalid_payload, not_found
+from django_voucherify.sandbox.store import IndexedDict, indexed, key_of, text_of, timestamp_of, timestamp_or
 
 JSON = dict[str, Any]
 
@@ -51,6 +52,35 @@ def parse_iso(value: str) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
+def _redemption_code(obj: JSON) -> tuple[bool, str]:
+    code = (obj.get("voucher") or {}).get("code")
+    return (code is not None, "" if code is None else str(code))
+
+
+# The sorted indexes kept per listed collection: one per documented ordering (and per date
+# window the list endpoints take), see store.py. Redemptions and rollbacks share theirs.
+VOUCHER_ORDERS = {
+    "created_at": timestamp_of("created_at"),
+    "updated_at": timestamp_of("updated_at"),
+    "code": key_of("code"),
+}
+CUSTOMER_ORDERS = {
+    "created_at": timestamp_of("created_at"),
+    "updated_at": timestamp_of("updated_at"),
+    "source_id": text_of("source_id"),
+    # starting_after on updated_at: a never-updated customer last changed when created
+    "changed_at": timestamp_or("updated_at", "created_at"),
+}
+ORDER_ORDERS = {"created_at": timestamp_of("created_at"), "updated_at": timestamp_of("updated_at")}
+REDEMPTION_ORDERS = {
+    "created_at": timestamp_of("date"),
+    "id": text_of("id"),
+    "voucher_code": _redemption_code,
+    "tracking_id": text_of("tracking_id"),
+    "customer_id": text_of("customer_id"),
+}
+
+
 def system_clock() -> datetime:
     return datetime.now(UTC)
 
@@ -78,12 +108,8 @@ class SandboxState:
     def __init__(self, clock: Callable[[], datetime] = system_clock) -> None:
         self.lock = threading.RLock()
         self.clock = clock
-        self.vouchers: dict[str, JSON] = {}
         self.bin: dict[str, JSON] = {}
-        self.customers: dict[str, JSON] = {}
-        self.orders: dict[str, JSON] = {}
-        self.redemptions: dict[str, JSON] = {}
-        self.rollbacks: dict[str, JSON] = {}
+        self._index_collections({}, {}, {}, {}, {})
         self.sessions: dict[str, JSON] = {}
         self.voucher_transactions: dict[str, list[JSON]] = {}
         self.customer_activities: dict[str, list[JSON]] = {}
@@ -102,6 +128,15 @@ class SandboxState:
         # Background jobs (async actions, exports): seconds per state step, running threads.
         self.job_delay: float = 0.01
         self.threads: list[threading.Thread] = []
+
+    def _index_collections(
+        self, vouchers: JSON, customers: JSON, orders: JSON, redemptions: JSON, rollbacks: JSON
+    ) -> None:
+        self.vouchers: IndexedDict = indexed(VOUCHER_ORDERS, vouchers)
+        self.customers: IndexedDict = indexed(CUSTOMER_ORDERS, customers)
+        self.orders: IndexedDict = indexed(ORDER_ORDERS, orders)
+        self.redemptions: IndexedDict = indexed(REDEMPTION_ORDERS, redemptions)
+        self.rollbacks = IndexedDict(REDEMPTION_ORDERS, rollbacks.items(), share_with=self.redemptions)
 
     # ---- time and ids -------------------------------------------------------------------
     def now(self) -> datetime:
@@ -134,7 +169,7 @@ class SandboxState:
         self.voucher_codes_by_id[voucher["id"]] = voucher["code"]
 
     def remove_voucher(self, code: str) -> JSON:
-        v = self.vouchers.pop(code)
+        v: JSON = self.vouchers.pop(code)
         self.voucher_codes_by_id.pop(v["id"], None)
         return v
 
@@ -235,6 +270,7 @@ class SandboxState:
                 self.add_customer_activity(cust, "customer.created", {"customer": copy.deepcopy(cust)})
             else:
                 cust["updated_at"] = now
+                self.customers.touch(cust["id"])
                 self.add_customer_activity(cust, "customer.updated", {"customer": copy.deepcopy(cust)})
         return cust
 
@@ -284,6 +320,11 @@ class SandboxState:
         with self.lock:
             for name in COLLECTIONS:
                 setattr(self, name, data.get(name, {}))
+            # Creation order (the tie-break) is the dump's order; rollbacks are re-ranked
+            # after redemptions, a reload's only loss (see docs/sandbox.md).
+            self._index_collections(
+                self.vouchers, self.customers, self.orders, self.redemptions, self.rollbacks
+            )
             self.voucher_codes_by_id = {v["id"]: c for c, v in self.vouchers.items()}
             self.customer_ids_by_source = {
                 c["source_id"]: i for i, c in self.customers.items() if c.get("source_id")
@@ -298,7 +339,14 @@ class SandboxState:
         state.load_json(text)
         return state
 
+    def drop_views(self) -> None:
+        """Forget the cached filtered selections: a handler may have changed a filtered field
+        of a stored object in place (the sorted indexes themselves are kept by ``touch``)."""
+        for coll in (self.vouchers, self.customers, self.orders, self.redemptions):
+            coll.views.clear()
+
     def changed(self) -> None:
-        """Notify persistence listeners that a mutation happened."""
+        """Notify persistence listeners that a mutation happened (and drop cached views)."""
+        self.drop_views()
         for cb in list(self.on_change):
             cb()

@@ -276,12 +276,22 @@ def save_order(
     return order
 
 
-def order_ref(order: JSON | None) -> JSON | None:
-    """The order embedded in a redemption: a shallow copy (redemptions map copied)."""
+def order_ref(order: JSON | None, entry: str | None = None) -> JSON | None:
+    """The order embedded in a redemption: a shallow copy of the order.
+
+    With ``entry`` (the id the redemption is recorded under in the order's ``redemptions`` map),
+    the copy's map holds that entry only: a stored redemption or rollback keeps a bounded view,
+    where copying the whole growing map made each redemption of a busy order cost more memory
+    than the last (see docs/sandbox.md). Without it (a response body), the whole map is copied.
+    """
     if order is None:
         return None
     out = dict(order)
-    out["redemptions"] = dict(order.get("redemptions") or {})
+    redemptions = order.get("redemptions") or {}
+    if entry is None:
+        out["redemptions"] = dict(redemptions)
+    else:
+        out["redemptions"] = {entry: redemptions[entry]} if entry in redemptions else {}
     return out
 
 

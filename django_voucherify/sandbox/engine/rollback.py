@@ -76,6 +76,7 @@ def _undo_order(state: SandboxState, red: JSON, effect: JSON, now: str) -> JSON 
         order["total_amount"] = int(order["amount"]) - int(order["total_discount_amount"])
     order["status"] = "CANCELED"
     order["updated_at"] = now
+    state.orders.touch(order["id"])
     return order
 
 
@@ -141,7 +142,7 @@ def _rollback_child(
         "reason": query.get("reason"),
         "result": "SUCCESS",
         "status": "SUCCEEDED",
-        "order": ledger.order_ref(order),
+        "order": ledger.order_ref(order, red.get("redemption") or red["id"]),
         "channel": red.get("channel"),
         "customer": red.get("customer"),
         "related_object_type": "voucher",
@@ -207,7 +208,8 @@ def rollback_stacked(state: SandboxState, rid: str, query: JSON, body: JSON) -> 
         {"id": parent_rr_id, "date": now}
     )
     order_id = (red.get("order") or {}).get("id")
-    order = ledger.order_ref(state.orders.get(order_id)) if order_id else None
+    stored = state.orders.get(order_id) if order_id else None
+    order = ledger.order_ref(stored, rid)
     parent_rr: JSON = {
         "id": parent_rr_id,
         "object": "redemption_rollback",
@@ -229,6 +231,6 @@ def rollback_stacked(state: SandboxState, rid: str, query: JSON, body: JSON) -> 
     for rr in rollbacks:
         rr["order"] = order
     result: JSON = {"rollbacks": rollbacks, "parent_rollback": parent_rr}
-    if order is not None:
-        result["order"] = order
+    if stored is not None:
+        result["order"] = ledger.order_ref(stored)
     return result

@@ -36,6 +36,7 @@ def _merge_voucher_metadata(state: SandboxState, code: Any, metadata: Any) -> No
         raise not_found("voucher", str(code))
     voucher["metadata"] = {**(voucher.get("metadata") or {}), **metadata}
     voucher["updated_at"] = state.now_iso()
+    state.vouchers.touch(voucher["code"])
 
 
 def _merge_customer_metadata(state: SandboxState, source_id: Any, metadata: Any) -> None:

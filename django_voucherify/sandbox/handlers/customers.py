@@ -13,13 +13,15 @@ from typing import Any
 
 from django_voucherify.sandbox.errors import invalid_payload
 from django_voucherify.sandbox.listing import (
+    Window,
     cursor_slice,
     date_param,
-    filter_dates,
+    date_windows,
+    frozen,
     int_param,
     invalid_param,
-    order_items,
-    page_slice,
+    parse_order,
+    select,
 )
 from django_voucherify.sandbox.routing import (
     SandboxRequest,
@@ -29,6 +31,7 @@ from django_voucherify.sandbox.routing import (
     route,
 )
 from django_voucherify.sandbox.state import SandboxState, parse_iso
+from django_voucherify.sandbox.store import micros
 
 JSON = dict[str, Any]
 
@@ -119,43 +122,37 @@ def list_customers(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
     q = req.query
     limit = int_param(q, "limit", 10, 1, 100)
     page = int_param(q, "page", 1, 1, 99)
-    items = list(state.customers.values())
-    if q.get("email"):
-        items = [c for c in items if c.get("email") == q["email"]]
-    if q.get("name"):
-        items = [c for c in items if c.get("name") == q["name"]]
-    if q.get("city"):
-        items = [c for c in items if (c.get("address") or {}).get("city") == q["city"]]
+    tests: list[Any] = []
+    for name, read in (
+        ("email", lambda c: c.get("email")),
+        ("name", lambda c: c.get("name")),
+        ("city", lambda c: (c.get("address") or {}).get("city")),
+    ):
+        if q.get(name):
+            tests.append(lambda c, _read=read, _want=q[name]: _read(c) == _want)
     if q.get("segment_id"):
-        items = []  # the sandbox has no segments
-    items = filter_dates(items, q, "created_at", "updated_at")
+        tests.append(lambda c: False)  # the sandbox has no segments
+    matches = (lambda c: all(test(c) for test in tests)) if tests else None
+    key = frozen({n: q[n] for n in ("email", "name", "city", "segment_id") if q.get(n)})
+    windows = date_windows(q, "created_at", "updated_at")
     allowed = ("created_at", "-created_at", "updated_at", "-updated_at", "source_id", "-source_id")
-    order = q.get("order") or "-created_at"
-    items = order_items(items, order, allowed, "-created_at")
+    field, descending = parse_order(q.get("order") or "-created_at", allowed, "-created_at")
     if q.get("starting_after"):
-        after = date_param(q["starting_after"], "starting_after")
-        field = str(order).lstrip("-") if str(order).lstrip("-") != "source_id" else "created_at"
-        ascending = not str(order).startswith("-")
-
-        def moment(c: JSON) -> Any:
-            # A customer never updated has ``updated_at: null``; its last change is its
-            # creation, so an updated_at walk must not skip it.
-            value = c.get(field) or (c.get("created_at") if field == "updated_at" else None)
-            return parse_iso(value) if value else None
-
-        stamped = [(ts, c) for c in items if (ts := moment(c)) is not None]
-        stamped = [(ts, c) for ts, c in stamped if (ts > after if ascending else ts < after)]
-        stamped.sort(key=lambda pair: pair[0], reverse=not ascending)  # stable: ties keep order
-        items = [c for _, c in stamped]
+        # The date cursor reads creation time, or the last change for an updated_at walk (a
+        # never-updated customer last changed when created, so the walk must not skip it).
+        after = micros(date_param(q["starting_after"], "starting_after"))
+        field = "changed_at" if field == "updated_at" else "created_at"
+        bound = Window(field, after=after) if not descending else Window(field, before=after)
+        windows = [*windows, bound]
         page = 1
-    data = page_slice(items, page, limit)
+    selection = select(state.customers, field, descending, windows, matches, key)
     return ok(
         {
             "object": "list",
             "data_ref": "customers",
-            "customers": data,
-            "total": len(items),
-            "has_more": page * limit < len(items),
+            "customers": selection.page(page, limit),
+            "total": selection.total,
+            "has_more": page * limit < selection.total,
         }
     )
 

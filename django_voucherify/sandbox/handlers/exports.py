@@ -25,7 +25,7 @@ from typing import Any
 from django_voucherify.sandbox import jobs
 from django_voucherify.sandbox.errors import invalid_payload, not_found
 from django_voucherify.sandbox.handlers import export_params
-from django_voucherify.sandbox.listing import int_param, order_items, page_slice
+from django_voucherify.sandbox.listing import int_param, parse_order
 from django_voucherify.sandbox.query_shapes import check_query_shapes
 from django_voucherify.sandbox.routing import SandboxRequest, SandboxResponse, no_content, ok, route
 from django_voucherify.sandbox.state import SandboxState
@@ -139,12 +139,17 @@ def list_exports(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
     limit = int_param(req.query, "limit", 10, 1, 100)
     page = int_param(req.query, "page", 1, 1, 100)
     allowed = ("created_at", "-created_at", "status", "-status")
-    items = order_items(list(state.exports.values()), req.query.get("order"), allowed, "-created_at")
+    field, descending = parse_order(req.query.get("order"), allowed, "-created_at")
+    # A handful of exports: a plain sort (ties in creation order, reversed when descending).
+    items = sorted(state.exports.values(), key=lambda e: str(e.get(field) or ""))
+    if descending:
+        items.reverse()
+    start = (page - 1) * limit
     return ok(
         {
             "object": "list",
             "data_ref": "exports",
-            "exports": page_slice(items, page, limit),
+            "exports": items[start : start + limit],
             "total": len(items),
         }
     )

@@ -15,7 +15,7 @@ from django_voucherify.sandbox.errors import SandboxError, invalid_payload, not_
 from django_voucherify.sandbox.handlers import export_params
 from django_voucherify.sandbox.handlers.async_actions import accepted, finish, start_async_action
 from django_voucherify.sandbox.handlers.exports import create_export
-from django_voucherify.sandbox.listing import int_param, order_items, page_slice
+from django_voucherify.sandbox.listing import int_param, parse_order, select
 from django_voucherify.sandbox.objects import empty_customer_summary
 from django_voucherify.sandbox.routing import SandboxRequest, SandboxResponse, ok, route
 from django_voucherify.sandbox.state import SandboxState
@@ -189,9 +189,10 @@ def list_orders(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
     limit = int_param(q, "limit", 10, 1, 100)
     page = int_param(q, "page", 1, 1, 100)
     allowed = ("created_at", "-created_at", "updated_at", "-updated_at")
-    items = order_items(list(state.orders.values()), q.get("order"), allowed, "-created_at")
-    data = page_slice(items, page, limit)
-    return ok({"object": "list", "data_ref": "orders", "orders": data, "total": len(items)})
+    field, descending = parse_order(q.get("order"), allowed, "-created_at")
+    selection = select(state.orders, field, descending)
+    data = selection.page(page, limit)
+    return ok({"object": "list", "data_ref": "orders", "orders": data, "total": selection.total})
 
 
 @route("POST", "/v1/orders/import", operation_id="import-orders")

@@ -11,14 +11,17 @@ Inferred behaviour is written down in docs/sandbox-redemptions.md.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django_voucherify.sandbox.engine import ledger, pricing, rollback, stacking
 from django_voucherify.sandbox.engine.ledger import JSON, StackRequest
-from django_voucherify.sandbox.errors import invalid_payload, not_found
+from django_voucherify.sandbox.errors import SandboxError, invalid_payload, not_found
+from django_voucherify.sandbox.filters import conditions_predicate
+from django_voucherify.sandbox.listing import date_windows, frozen, select
 from django_voucherify.sandbox.objects import list_envelope
 from django_voucherify.sandbox.routing import SandboxRequest, SandboxResponse, ok, route
-from django_voucherify.sandbox.state import SandboxState, iso, parse_iso
+from django_voucherify.sandbox.state import SandboxState, iso
 
 _DISCOUNT_FIELDS = (
     "discount_amount",
@@ -188,16 +191,18 @@ def redeem_stack(state: SandboxState, sreq: StackRequest, app_id: str | None) ->
                 "related_object_id": first_voucher.get("id"),
                 "related_object_parent_id": first_voucher.get("campaign_id"),
             }
+    entry = parent_id or children[0]["id"]
+    stored_view = ledger.order_ref(order, entry)
     order_view = ledger.order_ref(order)
     for child in children:
-        child["order"] = order_view
+        child["order"] = stored_view
     body: JSON = {"redemptions": children}
     if parent_id:
         parent = ledger.base_redemption(state, parent_id, now, sreq, customer, app_id)
         parent.update(
             result="SUCCESS",
             status="SUCCEEDED",
-            order=order_view,
+            order=stored_view,
             related_object_type="redemption",
             related_object_id=parent_id,
             related_redemptions={"redemptions": [{"id": c["id"], "date": now} for c in children]},
@@ -248,47 +253,71 @@ def _as_list(value: Any) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
-@route("GET", "/v1/redemptions", operation_id="list-redemptions")
-def list_redemptions(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
-    """Newest first by default; filters ``result``, ``customer`` (id or source_id),
-    ``campaign`` (name), ``created_at[before|after]``; ``page`` 1..99, ``limit`` 1..100."""
-    q = req.query
-    limit = _int_param(q, "limit", 10, 1, 100)
-    page = _int_param(q, "page", 1, 1, 99)
+# list-redemptions' ``filters[...]`` fields (the spec's ParameterFiltersListRedemptions).
+FILTER_FIELDS = {
+    "voucher_code": lambda r: (r.get("voucher") or {}).get("code"),
+    "related_object_id": lambda r: r.get("related_object_id"),
+    "related_object_parent_id": lambda r: (
+        r.get("related_object_parent_id") or (r.get("voucher") or {}).get("campaign_id")
+    ),
+    "parent_redemption_id": lambda r: r.get("redemption"),
+    "failure_code": lambda r: r.get("failure_code"),
+    "result": lambda r: r.get("result"),
+    "object": lambda r: r.get("object"),
+    "customer_id": lambda r: r.get("customer_id"),
+    "campaign_name": lambda r: (r.get("voucher") or {}).get("campaign"),
+    "user_login": lambda r: None,  # no dashboard users in the sandbox
+}
+LIST_ORDERS = ("created_at", "id", "voucher_code", "tracking_id", "customer_id", "date")
+
+
+def _list_filter(state: SandboxState, q: JSON) -> tuple[Any, Any]:
+    """The list's filters as one predicate (None when none is set) and a key naming them."""
+    tests: list[Callable[[JSON], bool]] = []
     results = set(_as_list(q.get("result")))
+    if results:
+        tests.append(lambda r: r.get("result") in results)
     customer_ids: set[str | None] = set()
     for c in _as_list(q.get("customer")):
         found = state.find_customer(c)
         customer_ids.add(found["id"] if found else c)
+    if customer_ids:
+        tests.append(lambda r: r.get("customer_id") in customer_ids)
     campaigns = set(_as_list(q.get("campaign")))
-    raw_created = q.get("created_at")
-    created: JSON = raw_created if isinstance(raw_created, dict) else {}
+    if campaigns:
+        tests.append(lambda r: (r.get("voucher") or {}).get("campaign") in campaigns)
     try:
-        before = parse_iso(created["before"]) if created.get("before") else None
-        after = parse_iso(created["after"]) if created.get("after") else None
-    except ValueError:
-        raise invalid_payload("created_at: must be an ISO 8601 date") from None
-    order_by = str(q.get("order") or "-created_at")
-    if order_by.lstrip("-") not in ("created_at", "date"):
-        raise invalid_payload("order: must be created_at or -created_at")
+        advanced = conditions_predicate(q.get("filters"), FILTER_FIELDS, any_field=False)
+    except SandboxError as err:
+        raise invalid_payload(err.details or err.message) from None
+    if advanced is not None:
+        tests.append(advanced)
+    if not tests:
+        return None, None
+    key = (frozenset(results), frozenset(customer_ids), frozenset(campaigns), frozen(q.get("filters")))
+    return (lambda r: all(test(r) for test in tests)), key
 
-    rows: list[JSON] = []
-    for obj in (*state.redemptions.values(), *state.rollbacks.values()):
-        if results and obj.get("result") not in results:
-            continue
-        if customer_ids and obj.get("customer_id") not in customer_ids:
-            continue
-        if campaigns and (obj.get("voucher") or {}).get("campaign") not in campaigns:
-            continue
-        if before or after:
-            when = parse_iso(obj["date"])
-            if (before and when >= before) or (after and when <= after):
-                continue
-        rows.append(obj)
-    # Insertion order is creation order; the ISO date breaks no ties, so sort stably.
-    rows.sort(key=lambda r: r["date"], reverse=order_by.startswith("-"))
-    start = (page - 1) * limit
-    return ok(list_envelope("redemptions", rows[start : start + limit], total=len(rows)))
+
+@route("GET", "/v1/redemptions", operation_id="list-redemptions")
+def list_redemptions(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
+    """Newest first by default; filters ``result``, ``customer`` (id or source_id),
+    ``campaign`` (name), ``created_at[before|after]`` and ``filters[...]``; ``page`` 1..99,
+    ``limit`` 1..100. Redemptions and rollbacks list together."""
+    q = req.query
+    limit = _int_param(q, "limit", 10, 1, 100)
+    page = _int_param(q, "page", 1, 1, 99)
+    order_by = str(q.get("order") or "-created_at")
+    field = order_by.lstrip("-")
+    if field not in LIST_ORDERS:
+        raise invalid_payload(f"order: must be one of {', '.join(LIST_ORDERS[:-1])} (or -field)")
+    field = "created_at" if field == "date" else field
+    try:
+        windows = date_windows(q, "created_at")
+    except SandboxError:
+        raise invalid_payload("created_at: must be an ISO 8601 date") from None
+    matches, key = _list_filter(state, q)
+    selection = select(state.redemptions, field, order_by.startswith("-"), windows, matches, key)
+    return ok(list_envelope("redemptions", selection.page(page, limit), total=selection.total))
 
 
 @route("GET", "/v1/vouchers/{code}/redemption", operation_id="get-voucher-redemptions")

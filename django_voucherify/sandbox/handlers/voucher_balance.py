@@ -52,6 +52,7 @@ def adjust_balance(
     else:
         holder[subtracted_key] = holder.get(subtracted_key, 0) - amount
     voucher["updated_at"] = state.now_iso()
+    state.vouchers.touch(voucher["code"])
     balance: JSON = {
         "amount": amount,
         "total": holder[total_key],

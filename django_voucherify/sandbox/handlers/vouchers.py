@@ -9,13 +9,16 @@ deleted without ``force`` goes to the bin and its code stays taken until it is d
 
 from __future__ import annotations
 
+import json
 import secrets
 import string
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 from django_voucherify.sandbox.errors import duplicate_found, invalid_payload, not_found
-from django_voucherify.sandbox.listing import filter_dates, int_param, invalid_param, order_items, page_slice
+from django_voucherify.sandbox.filters import conditions_predicate
+from django_voucherify.sandbox.listing import date_windows, frozen, int_param, parse_order, select
 from django_voucherify.sandbox.routing import (
     SandboxRequest,
     SandboxResponse,
@@ -27,6 +30,7 @@ from django_voucherify.sandbox.state import SandboxState, parse_iso
 
 JSON = dict[str, Any]
 
+NO_RULES: JSON = {"object": "list", "data_ref": "data", "data": [], "total": 0}
 TYPES = ("DISCOUNT_VOUCHER", "GIFT_VOUCHER", "LOYALTY_CARD")
 DISCOUNT_FIELDS = {"AMOUNT": "amount_off", "PERCENT": "percent_off", "FIXED": "fixed_amount"}
 ALPHANUMERIC = string.digits + string.ascii_letters
@@ -92,6 +96,17 @@ def _discount(raw: Any) -> JSON:
     return disc
 
 
+def _shared_discount(state: SandboxState, discount: JSON) -> JSON:
+    """An equal discount object already held by another voucher, if any: vouchers created
+    alike share one (a discount is replaced, never changed in place, on update)."""
+    shared: JSON = state.transient.setdefault("discounts", {})
+    key = json.dumps(discount, sort_keys=True)
+    if key not in shared and len(shared) < 1024:
+        shared[key] = discount
+    found: JSON = shared.get(key, discount)
+    return found
+
+
 def _category(state: SandboxState, name: Any, now: str) -> tuple[str | None, str | None, list[JSON]]:
     if not name:
         return None, None, []
@@ -105,8 +120,12 @@ def _category(state: SandboxState, name: Any, now: str) -> tuple[str | None, str
             "created_at": now,
             "updated_at": None,
         }
-    cat = cats[name]
-    return str(name), str(cat["id"]), [dict(cat)]
+    # One ``categories`` list per category, shared by its vouchers (never changed in place:
+    # an update assigns a new one), so a million vouchers do not hold a million copies.
+    shared: JSON = state.transient.setdefault("category_lists", {})
+    if name not in shared:
+        shared[name] = [dict(cats[name])]
+    return str(name), str(cats[name]["id"]), shared[name]
 
 
 def build_voucher(state: SandboxState, code: str, payload: JSON) -> JSON:
@@ -123,7 +142,7 @@ def build_voucher(state: SandboxState, code: str, payload: JSON) -> JSON:
     now = state.now_iso()
     discount = gift = loyalty = None
     if vtype == "DISCOUNT_VOUCHER":
-        discount = _discount(payload.get("discount"))
+        discount = _shared_discount(state, _discount(payload.get("discount")))
     elif vtype == "GIFT_VOUCHER":
         raw = payload.get("gift")
         amount = raw.get("amount") if isinstance(raw, dict) else None
@@ -203,12 +222,8 @@ def build_voucher(state: SandboxState, code: str, payload: JSON) -> JSON:
             "object": "list",
             "url": f"/v1/vouchers/{qcode}/redemptions?page=1&limit=10",
         },
-        "validation_rules_assignments": {
-            "object": "list",
-            "data_ref": "data",
-            "data": [],
-            "total": 0,
-        },
+        # Shared by every voucher and never changed in place (the sandbox assigns no rules).
+        "validation_rules_assignments": NO_RULES,
     }
     # The spec marks these non-nullable: Voucherify omits them rather than sending null.
     for key in ("validity_timeframe", "validity_day_of_week", "validity_hours", "discount"):
@@ -276,6 +291,7 @@ def apply_update(state: SandboxState, voucher: JSON, payload: JSON) -> JSON:
         if key in voucher and voucher[key] is None:
             del voucher[key]  # non-nullable in the spec: clearing means omitting
     voucher["updated_at"] = state.now_iso()
+    state.vouchers.touch(voucher["code"])
     return voucher
 
 
@@ -289,6 +305,7 @@ def _set_active(state: SandboxState, code: str, active: bool) -> JSON:
     voucher = state.get_voucher_or_404(code)
     voucher["active"] = active
     voucher["updated_at"] = state.now_iso()
+    state.vouchers.touch(voucher["code"])
     return voucher
 
 
@@ -318,40 +335,51 @@ def delete_voucher(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
     return no_content()
 
 
-def _filter_conditions(filters: Any) -> list[tuple[str, JSON]]:
-    """A small subset of Voucherify's advanced filters: ``$is``, ``$is_not``, ``$in``,
-    ``$not_in`` conditions on top-level fields (``filters[code][conditions][$in][0]=A``).
-
-    Returns ``(field, conditions)`` pairs, checked once whether or not any voucher is listed.
-    """
-    if not isinstance(filters, dict):
-        return []
-    pairs: list[tuple[str, JSON]] = []
-    for field, spec in filters.items():
-        if field == "junction" or not isinstance(spec, dict):
-            continue
-        conds = spec.get("conditions") or {}
-        if not isinstance(conds, dict):  # the spec types vouchers' filters as a bare object
-            raise invalid_param(f"filters[{field}][conditions]", "must be an object ([$is]=value...)")
-        pairs.append((field, conds))
-    return pairs
+# list-vouchers' advanced filters read a voucher's top-level fields; these names (Voucherify's
+# plural filter fields) read the singular field they are named after.
+FILTER_FIELDS = {
+    "campaign_ids": lambda v: v.get("campaign_id"),
+    "category_ids": lambda v: v.get("category_id"),
+    "categories": lambda v: v.get("category"),
+    "voucher_type": lambda v: v.get("type"),
+    "ids": lambda v: v.get("id"),
+    "codes": lambda v: v.get("code"),
+    "holder_ids": lambda v: v.get("holder_id"),
+}
+LIST_ORDERS = ("created_at", "-created_at", "updated_at", "-updated_at", "code", "-code")
 
 
-def _matches_filters(voucher: JSON, conditions: list[tuple[str, JSON]]) -> bool:
-    for field, conds in conditions:
-        value = voucher.get(field)
-        value_s = None if value is None else str(value)
-        for op, arg in conds.items():
-            arg_list = arg if isinstance(arg, list) else [arg]
-            if op == "$is" and value_s != str(arg_list[0]):
-                return False
-            if op == "$is_not" and value_s == str(arg_list[0]):
-                return False
-            if op == "$in" and value_s not in [str(a) for a in arg_list]:
-                return False
-            if op == "$not_in" and value_s in [str(a) for a in arg_list]:
-                return False
-    return True
+def _list_filter(state: SandboxState, q: JSON) -> tuple[Any, Any]:
+    """The list's filters as one predicate (None when none is set) and a key naming them."""
+    tests: list[Callable[[JSON], bool]] = []
+    if q.get("category"):
+        category = q["category"]
+        tests.append(lambda v: category in (v.get("category"), v.get("category_id")))
+    if q.get("campaign_id"):
+        campaign_id = q["campaign_id"]
+        tests.append(lambda v: v.get("campaign_id") == campaign_id)
+    if q.get("campaign"):
+        campaign = q["campaign"]
+        tests.append(lambda v: campaign in (v.get("campaign"), v.get("campaign_id")))
+    holder = None
+    if q.get("customer"):
+        cust = state.find_customer(str(q["customer"]))
+        holder = cust["id"] if cust else str(q["customer"])
+        tests.append(lambda v: v.get("holder_id") == holder)
+    if q.get("code"):
+        code = q["code"]
+        tests.append(lambda v: v["code"] == code)
+    if q.get("ids"):
+        ids = set(q["ids"] if isinstance(q["ids"], list) else [q["ids"]])
+        tests.append(lambda v: v["id"] in ids)
+    advanced = conditions_predicate(q.get("filters"), FILTER_FIELDS, any_field=True)
+    if advanced is not None:
+        tests.append(advanced)
+    if not tests:
+        return None, None
+    names = ("category", "campaign_id", "campaign", "code", "ids", "filters")
+    key = (holder, frozen({n: q[n] for n in names if q.get(n)}))
+    return (lambda v: all(test(v) for test in tests)), key
 
 
 @route("GET", "/v1/vouchers", operation_id="list-vouchers")
@@ -359,26 +387,9 @@ def list_vouchers(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
     q = req.query
     limit = int_param(q, "limit", 10, 1, 100)
     page = int_param(q, "page", 1, 1, 99)
-    items = list(state.vouchers.values())
-    if q.get("category"):
-        items = [v for v in items if q["category"] in (v.get("category"), v.get("category_id"))]
-    if q.get("campaign_id"):
-        items = [v for v in items if v.get("campaign_id") == q["campaign_id"]]
-    if q.get("campaign"):
-        items = [v for v in items if q["campaign"] in (v.get("campaign"), v.get("campaign_id"))]
-    if q.get("customer"):
-        cust = state.find_customer(str(q["customer"]))
-        holder = cust["id"] if cust else str(q["customer"])
-        items = [v for v in items if v.get("holder_id") == holder]
-    if q.get("code"):
-        items = [v for v in items if v["code"] == q["code"]]
-    if q.get("ids"):
-        ids = q["ids"] if isinstance(q["ids"], list) else [q["ids"]]
-        items = [v for v in items if v["id"] in ids]
-    items = [v for v in filter_dates(items, q, "created_at", "updated_at")]
-    conditions = _filter_conditions(q.get("filters"))
-    items = [v for v in items if _matches_filters(v, conditions)]
-    orders = ("created_at", "-created_at", "updated_at", "-updated_at", "code", "-code")
-    items = order_items(items, q.get("order"), orders, "-created_at")
-    data = page_slice(items, page, limit)
-    return ok({"object": "list", "data_ref": "vouchers", "vouchers": data, "total": len(items)})
+    field, descending = parse_order(q.get("order"), LIST_ORDERS, "-created_at")
+    windows = date_windows(q, "created_at", "updated_at")
+    matches, key = _list_filter(state, q)
+    selection = select(state.vouchers, field, descending, windows, matches, key)
+    data = selection.page(page, limit)
+    return ok({"object": "list", "data_ref": "vouchers", "vouchers": data, "total": selection.total})

@@ -1,0 +1,267 @@
+"""Indexed collections: the sandbox's stored objects kept in sorted orders, maintained on write.
+
+Why: a list request used to sort the whole collection and parse every timestamp, so walking a
+large store page by page was quadratic. Here every collection that a list endpoint pages is an
+:class:`IndexedDict` (a ``dict`` of the stored objects, as before) that also keeps, per documented
+ordering, a list of ``(value, seq, key)`` rows sorted with :mod:`bisect`. Values are extracted
+once, when an object is written (timestamps parsed to integer microseconds), and ``seq`` is the
+object's creation rank, the tie-break (see docs/sandbox.md, "Listing").
+
+Writes: assigning ``collection[key] = obj`` (re)indexes the object; a handler that changes an
+indexed field of a stored object in place calls :meth:`IndexedDict.touch`. ``version`` grows with
+every write, so derived views (filtered selections) know when they are stale.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+JSON = dict[str, Any]
+Extract = Callable[[JSON], Any]
+Row = tuple[Any, int, str]
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ONE_US = timedelta(microseconds=1)
+MISSING = -1  # the value of an absent/null timestamp: sorts first, outside every date window
+
+
+def micros(moment: datetime) -> int:
+    """An aware datetime as integer microseconds since the epoch (exact, unlike floats)."""
+    return (moment - EPOCH) // ONE_US
+
+
+def timestamp_of(field: str) -> Extract:
+    """Extractor: ``obj[field]`` (ISO 8601) as microseconds, :data:`MISSING` when absent."""
+    from django_voucherify.sandbox.state import parse_iso
+
+    def extract(obj: JSON) -> int:
+        value = obj.get(field)
+        if not isinstance(value, str) or not value:
+            return MISSING
+        try:
+            return micros(parse_iso(value))
+        except ValueError:
+            return MISSING
+
+    return extract
+
+
+def timestamp_or(field: str, fallback: str) -> Extract:
+    """Extractor: ``obj[field]``, or ``obj[fallback]`` when that is absent (as microseconds)."""
+    first, second = timestamp_of(field), timestamp_of(fallback)
+
+    def extract(obj: JSON) -> int:
+        value = first(obj)
+        return int(value if value != MISSING else second(obj))
+
+    return extract
+
+
+def text_of(field: str) -> Extract:
+    """Extractor: ``obj[field]`` as ``(present, text)``, so null sorts before every string."""
+
+    def extract(obj: JSON) -> tuple[bool, str]:
+        value = obj.get(field)
+        return (value is not None, "" if value is None else str(value))
+
+    return extract
+
+
+def key_of(field: str) -> Extract:
+    """Extractor: ``obj[field]``, a field never null (such as a voucher's code), as is: no
+    per-object tuple as in :func:`text_of`."""
+
+    def extract(obj: JSON) -> str:
+        return str(obj.get(field) or "")
+
+    return extract
+
+
+class OrderIndex:
+    """The keys of one collection sorted by ``(value, seq)``; insert/remove are bisections."""
+
+    __slots__ = ("_row_of", "extract", "rows")
+
+    def __init__(self, extract: Extract) -> None:
+        self.extract = extract
+        self.rows: list[Row] = []
+        self._row_of: dict[str, Row] = {}
+
+    def put(self, key: str, obj: JSON, seq: int) -> None:
+        row = (self.extract(obj), seq, key)
+        old = self._row_of.get(key)
+        if old == row:
+            return
+        if old is not None:
+            self._remove(old)
+        if not self.rows or self.rows[-1] < row:
+            self.rows.append(row)  # the common case: a new object is the latest
+        else:
+            insort(self.rows, row)
+        self._row_of[key] = row
+
+    def discard(self, key: str) -> None:
+        old = self._row_of.pop(key, None)
+        if old is not None:
+            self._remove(old)
+
+    def _remove(self, row: Row) -> None:
+        del self.rows[bisect_left(self.rows, row)]
+
+    def value(self, key: str) -> Any:
+        return self._row_of[key][0]
+
+    def row(self, key: str) -> Row:
+        return self._row_of[key]
+
+    def clear(self) -> None:
+        self.rows.clear()
+        self._row_of.clear()
+
+
+def window(
+    rows: list[Row], after: Any = None, before: Any = None, skip_missing: bool = False
+) -> tuple[int, int]:
+    """Positions ``[lo, hi)`` of the rows whose value is ``> after`` and ``< before``.
+
+    Rows are sorted by ``(value, seq, key)``; ``(v, +inf)`` sorts after every row of value v.
+    """
+    lo, hi = 0, len(rows)
+    if after is not None:
+        lo = bisect_right(rows, (after, float("inf")))
+    elif skip_missing:
+        lo = bisect_right(rows, (MISSING, float("inf")))
+    if before is not None:
+        hi = bisect_left(rows, (before,))
+    return lo, max(lo, hi)
+
+
+class Group:
+    """Indexes, creation ranks and cached views shared by one or more :class:`IndexedDict`."""
+
+    def __init__(self, orders: Mapping[str, Extract]) -> None:
+        self.indexes = {name: OrderIndex(extract) for name, extract in orders.items()}
+        self.seq: dict[str, int] = {}
+        self.next_seq = 0
+        self.version = 0
+        self.views: dict[Any, Any] = {}
+        self.members: list[IndexedDict] = []
+
+    def lookup(self, key: str) -> JSON:
+        for member in self.members:
+            if key in member:
+                return dict.__getitem__(member, key)
+        raise KeyError(key)
+
+
+class IndexedDict(dict[str, JSON]):
+    """A ``dict`` of stored objects with sorted indexes (``orders``) and creation ranks.
+
+    ``orders`` maps an ordering name (e.g. ``"created_at"``) to its extractor. Only the mutating
+    ``dict`` methods the sandbox uses are overridden; each keeps the indexes in step.
+    """
+
+    def __init__(
+        self,
+        orders: Mapping[str, Extract],
+        items: Iterable[tuple[str, JSON]] = (),
+        *,
+        share_with: IndexedDict | None = None,
+    ) -> None:
+        super().__init__()
+        # ``share_with``: one index over two dicts (redemptions and rollbacks list together).
+        self.group: Group = share_with.group if share_with is not None else Group(orders)
+        self.group.members.append(self)
+        self.indexes = self.group.indexes
+        self.seq = self.group.seq
+        self.views = self.group.views  # derived selections, dropped on every write
+        for key, obj in items:
+            self[key] = obj
+
+    @property
+    def version(self) -> int:
+        return self.group.version
+
+    def _index(self, key: str, obj: JSON) -> None:
+        seq = self.seq.get(key)
+        if seq is None:
+            seq = self.seq[key] = self.group.next_seq
+            self.group.next_seq += 1
+        for index in self.indexes.values():
+            index.put(key, obj, seq)
+        self._wrote()
+
+    def _unindex(self, key: str) -> None:
+        self.seq.pop(key, None)
+        for index in self.indexes.values():
+            index.discard(key)
+        self._wrote()
+
+    def _wrote(self) -> None:
+        self.group.version += 1
+        if self.views:
+            self.views.clear()
+
+    def touch(self, key: str) -> None:
+        """Re-index ``self[key]`` after an in-place change of one of its indexed fields."""
+        if key in self:
+            self._index(key, dict.__getitem__(self, key))
+
+    def __setitem__(self, key: str, obj: JSON) -> None:
+        super().__setitem__(key, obj)
+        self._index(key, obj)
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        self._unindex(key)
+
+    def pop(self, key: str, *default: Any) -> Any:
+        had = key in self
+        value = super().pop(key, *default)
+        if had:
+            self._unindex(key)
+        return value
+
+    def popitem(self) -> tuple[str, JSON]:
+        key, value = super().popitem()
+        self._unindex(key)
+        return key, value
+
+    def setdefault(self, key: str, default: JSON) -> JSON:
+        if key not in self:
+            self[key] = default
+        return dict.__getitem__(self, key)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for key, obj in dict(*args, **kwargs).items():
+            self[key] = obj
+
+    def clear(self) -> None:
+        for key in list(self):
+            del self[key]
+
+    def ordered(self, name: str) -> list[Row]:
+        return self.indexes[name].rows
+
+    def obj(self, key: str) -> JSON:
+        """The stored object ``key`` of this dict's group."""
+        return self.group.lookup(key)
+
+    def objects(self, rows: Iterable[Row]) -> Iterator[JSON]:
+        """The stored objects of ``rows`` (from any dict of the group)."""
+        members = self.group.members
+        if len(members) == 1:
+            get = dict.__getitem__
+            for row in rows:
+                yield get(self, row[2])
+            return
+        for row in rows:
+            yield self.group.lookup(row[2])
+
+
+def indexed(orders: Mapping[str, Extract], items: Mapping[str, JSON] | None = None) -> IndexedDict:
+    """A new :class:`IndexedDict` holding ``items`` in their (creation) order."""
+    return IndexedDict(orders, (items or {}).items())
