@@ -74,12 +74,23 @@ def _metadata_update_results_count(schemas: Schemas) -> None:
         schemas[name]["properties"] = {**bulk, **schemas[name]["properties"]}
 
 
+def _order_items_need_no_object(schemas: Schemas) -> None:
+    """``OrderItem`` (the items of an order sent in create-order, import-orders, redemptions and
+    validations) requires ``object`` without declaring it among its properties, and every
+    request example of those operations sends items without it: it is not required."""
+    item = schemas["OrderItem"]
+    item["required"] = [name for name in item.get("required", []) if name != "object"]
+    if not item["required"]:
+        del item["required"]
+
+
 #: Every workaround, applied in this order by :func:`patched_schemas`.
 PATCHES: tuple[Callable[[Schemas], None], ...] = (
     _voucher_ids_of_transactions_export,
     _metadata_order_export_fields,
     _import_failures_are_a_list,
     _metadata_update_results_count,
+    _order_items_need_no_object,
 )
 
 
