@@ -88,11 +88,31 @@ def _check(validator: Validator, value: Any, name: str, error: Any) -> None:
 
 
 def _refusal(problem: ValidationError, name: str, error: Any) -> SandboxError:
+    problem, message = _deepest(problem)
     where = name + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in problem.absolute_path)
-    message = problem.message
     if len(message) > MAX_DETAIL:
         message = message[:MAX_DETAIL] + "..."
     return error(f"{where.lstrip('.') or 'body'}: {message}")  # type: ignore[no-any-return]
+
+
+def _deepest(problem: ValidationError) -> tuple[ValidationError, str]:
+    """The most telling error under an ``anyOf`` that no alternative matched: the deepest one
+    (``type: 'BOGUS' is not one of ...`` rather than "the body is not valid under any of the
+    given schemas"), with the values every alternative allows there when they are enums."""
+    while problem.validator == "anyOf" and problem.context:
+        depth = max(len(e.absolute_path) for e in problem.context)
+        if depth <= len(problem.absolute_path):
+            break
+        deepest = [e for e in problem.context if len(e.absolute_path) == depth]
+        if all(e.validator in ("enum", "const") for e in deepest):
+            allowed: list[Any] = []
+            for e in deepest:
+                for value in e.validator_value if e.validator == "enum" else [e.validator_value]:
+                    if value not in allowed:
+                        allowed.append(value)
+            return deepest[0], f"{deepest[0].instance!r} is not one of {allowed!r}"
+        problem = deepest[0]
+    return problem, problem.message
 
 
 @functools.cache
