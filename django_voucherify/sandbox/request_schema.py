@@ -107,7 +107,8 @@ def _deepest(problem: ValidationError) -> tuple[ValidationError, str]:
         if all(e.validator in ("enum", "const") for e in deepest):
             allowed: list[Any] = []
             for e in deepest:
-                for value in e.validator_value if e.validator == "enum" else [e.validator_value]:
+                values: Any = e.validator_value
+                for value in values if e.validator == "enum" else [values]:
                     if value not in allowed:
                         allowed.append(value)
             return deepest[0], f"{deepest[0].instance!r} is not one of {allowed!r}"
