@@ -20,7 +20,8 @@ translated to JSON Schema 2020-12. Two choices, both lenient where the spec cann
 ``oneOf`` is checked as ``anyOf`` (the spec's alternatives make every property optional, so a
 real body matches several of them, the spec's own examples included), and ``format`` is not
 asserted (handlers parse dates and report what they cannot read). Validators are compiled once
-per operation and cached; a valid request costs one ``is_valid`` pass.
+per operation and cached, with their ``$ref``s inlined (resolving references while validating
+cost more than the rest of the check); a valid request costs one ``is_valid`` pass.
 """
 
 from __future__ import annotations
@@ -129,9 +130,33 @@ def _any_of(original: JSON, converted: JSON) -> None:
 
 
 def _compile(schema: Any) -> Validator:
-    root = dict(to_json_schema(schema, _any_of)) if isinstance(schema, dict) else {}
-    root["components"] = _document()["components"]
+    root = _inlined(to_json_schema(schema, _any_of)) if isinstance(schema, dict) else {}
+    root["components"] = _document()["components"]  # for the recursive references left
     return jsonschema.Draft202012Validator(root)
+
+
+#: Keywords whose values are data, not schemas (nothing to inline inside them).
+DATA_KEYWORDS = frozenset({"enum", "const", "required", "default", "examples", "x-discriminator"})
+SCHEMA_REF = "#/components/schemas/"
+
+
+def _inlined(node: Any, stack: tuple[str, ...] = ()) -> Any:
+    """``node`` with its ``$ref``s replaced by their targets (a reference back into one of its
+    own ancestors stays a ``$ref``): resolving a reference at validation time costs more than
+    the rest of the check, and an operation's schema is compiled once."""
+    if isinstance(node, list):
+        return [_inlined(x, stack) for x in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith(SCHEMA_REF):
+        name = ref.removeprefix(SCHEMA_REF)
+        if name in stack:
+            return node
+        target = _inlined(_document()["components"]["schemas"][name], (*stack, name))
+        siblings = {k: v for k, v in node.items() if k != "$ref"}
+        return {"allOf": [target], **_inlined(siblings, stack)} if siblings else target
+    return {k: v if k in DATA_KEYWORDS else _inlined(v, stack) for k, v in node.items()}
 
 
 @functools.cache
