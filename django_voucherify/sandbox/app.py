@@ -3,7 +3,8 @@
 ``Sandbox()`` is a complete local Voucherify: it authenticates (``X-App-Id``/``X-App-Token``,
 401 ``unauthorized``), holds requests to the limits of :mod:`~django_voucherify.sandbox.limits`
 (body size, nesting) and query parameters to their declared shapes
-(:mod:`~django_voucherify.sandbox.query_shapes`), routes on the raw path (see
+(:mod:`~django_voucherify.sandbox.query_shapes`) and checks the query and JSON body against the
+operation's request schema (:mod:`~django_voucherify.sandbox.request_schema`), routes on the raw path (see
 :mod:`~django_voucherify.sandbox.routing`), runs the handler under ``state.lock``, renders
 :class:`~django_voucherify.sandbox.errors.SandboxError` as Voucherify's error body and stamps
 every response with ``X-Request-Id`` (the same id as the error body's ``request_id``). Each
@@ -29,6 +30,7 @@ from django_voucherify.sandbox.handlers import load_all
 from django_voucherify.sandbox.limits import MAX_BODY
 from django_voucherify.sandbox.log import log_request, logger
 from django_voucherify.sandbox.query_shapes import check_query_shapes
+from django_voucherify.sandbox.request_schema import validate_request
 from django_voucherify.sandbox.routing import SandboxRequest, SandboxResponse, parse_query, resolve
 from django_voucherify.sandbox.state import SandboxState
 
@@ -170,6 +172,7 @@ class Sandbox:
             req.body = self._read_body(environ)
             req.path_params = params
             req.operation_id = route.operation_id
+            validate_request(req)
             with self.state.lock:
                 try:
                     resp = route.handler(req, self.state)

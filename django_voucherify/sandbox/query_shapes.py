@@ -28,7 +28,7 @@ SCALAR_TYPES = frozenset({"string", "integer", "number", "boolean"})
 
 def check_query_shapes(operation_id: str, query: JSON) -> None:
     """400 ``invalid_query_params`` when a declared parameter of ``operation_id`` is misshapen."""
-    for path, schema in _declared(operation_id):
+    for path, schema in declared_parameters(operation_id):
         node: Any = query
         for key in path:
             if not isinstance(node, dict) or key not in node:
@@ -39,7 +39,7 @@ def check_query_shapes(operation_id: str, query: JSON) -> None:
 
 
 @functools.cache
-def _declared(operation_id: str) -> tuple[tuple[tuple[str, ...], JSON], ...]:
+def declared_parameters(operation_id: str) -> tuple[tuple[tuple[str, ...], JSON], ...]:
     """``(name split at its brackets, schema)`` of each query parameter the operation declares.
 
     The spec names some deepObject members flat (``created_at[before]``), others as one object

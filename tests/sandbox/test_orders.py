@@ -56,8 +56,9 @@ def test_list_orders(api):
 
 
 def test_import_orders_async(api, sandbox):
+    # The second row passes the request schema but fails on its own (its id names no order).
     r = api.post(
-        "/v1/orders/import", json=[{"source_id": "i1", "amount": 5}, {"source_id": "i2", "status": "BAD"}]
+        "/v1/orders/import", json=[{"source_id": "i1", "amount": 5}, {"source_id": "i2", "id": "ord_x"}]
     )
     assert r.status_code == 200
     aa = r.json()["async_action_id"]
@@ -77,6 +78,11 @@ def test_import_orders_async(api, sandbox):
     too_many = api.post("/v1/orders/import", json=[{"amount": 1}] * 2001)
     assert too_many.status_code == 400 and too_many.json()["key"] == "invalid_payload"
     assert api.post("/v1/orders/import", json={"no": "list"}).status_code == 400
+    # A row the request schema refuses (a status outside the enum) refuses the whole import.
+    bad = api.post("/v1/orders/import", json=[{"source_id": "i3"}, {"source_id": "i4", "status": "BAD"}])
+    assert bad.status_code == 400 and bad.json()["key"] == "invalid_payload"
+    assert "[1].status" in bad.json()["details"]
+    assert api.get("/v1/orders/i3").status_code == 404
 
 
 def test_order_export_csv(api, sandbox):

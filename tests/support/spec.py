@@ -28,19 +28,9 @@ spec; Voucherify sends ``code`` (the HTTP status), ``key``, ``message`` and ``re
 every error (each error example in the spec has them, and its error-handling guide lists them),
 so they are required here, non-null, and ``code`` must equal the status.
 
-Workarounds for defects of the published spec, each kept as narrow as possible:
-- ``VoucherTransactionsExportFilterConditions`` limits ids to ``maxLength: 1``; its own example
-  (``"HRwc0oHz"``) breaks that, so the limit is dropped.
-- ``ExportOrderFields`` is an enum without ``metadata.<key>``, yet the description and the
-  create-order-export example use ``metadata.payment_mean``; such fields are allowed.
-- The ``VOUCHERS.IMPORT`` and ``ORDERS.IMPORT`` result schemas declare ``failed`` as
-  ``type: object`` while their own description says "this array shows the failure details" and
-  the get-async-action examples ``VOUCHERS.IMPORT``/``ORDERS.IMPORT`` show an array of such
-  objects (like every other import result); ``failed`` is checked as that array.
-- The ``VOUCHERS``/``CUSTOMERS``/``PRODUCTS.METADATA_UPDATE`` result schemas list only
-  ``errors``; the get-async-action examples of these types also carry ``done_count``,
-  ``failed_count``, ``reports`` and ``reports_available_till`` (the bulk-update result's
-  fields), so those are documented for them too (matters because results are closed).
+Workarounds for defects of the published spec live in ``django_voucherify.sandbox.spec_patches``
+(one table, shared with the sandbox's request validation); the schemas used here are its
+patched copy.
 """
 
 from __future__ import annotations
@@ -55,6 +45,7 @@ import jsonschema
 from jsonschema.exceptions import ValidationError, best_match
 
 from django_voucherify.sandbox.openapi import voucherify_spec
+from django_voucherify.sandbox.spec_patches import patched_schemas, to_json_schema
 
 #: component -> (the sibling property naming the type, path from the component to the oneOf
 #: whose alternatives each document one type, whether that schema is closed: no property
@@ -63,21 +54,6 @@ TYPED_BY_SIBLING: dict[str, tuple[str, tuple[str, ...], bool]] = {
     "AsyncAction": ("type", ("result",), True),
     "CustomerActivity": ("type", ("data", "data"), False),
 }
-
-#: Result schemas whose ``failed`` is documented as an object but described and exemplified as
-#: an array (see the module docstring).
-FAILED_IS_AN_ARRAY = (
-    "17_res_obj_get_async_action_result_vouchers_import",
-    "17_res_obj_get_async_action_result_orders_import",
-)
-
-#: Metadata-update result schemas that list only ``errors`` while the get-async-action
-#: examples of those types also show the bulk-update counters (see the module docstring).
-METADATA_UPDATE_RESULTS = (
-    "AsyncActionResultVouchersMetadataUpdateResponseBody",
-    "AsyncActionResultCustomersMetadataUpdateResponseBody",
-    "AsyncActionResultProductsMetadataUpdateResponseBody",
-)
 
 #: What the check requires of every error body (see the module docstring).
 ERROR_REQUIRED = ("code", "key", "message", "request_id")
@@ -88,7 +64,7 @@ def spec() -> dict[str, Any]:
 
 
 def _raw(name: str) -> dict[str, Any]:
-    return spec()["components"]["schemas"][name]  # type: ignore[no-any-return]
+    return patched_schemas()[name]  # type: ignore[no-any-return]
 
 
 def _deref(node: Any) -> Any:
@@ -143,25 +119,13 @@ def _discriminator(alternatives: list[Any]) -> dict[str, Any] | None:
     return {"property": best[1], "groups": [[sorted(v), idx] for v, idx in best[2]]}
 
 
+def _annotate(original: dict[str, Any], converted: dict[str, Any]) -> None:
+    if "oneOf" in original and (disc := _discriminator(original["oneOf"])):
+        converted["x-discriminator"] = disc
+
+
 def _convert(node: Any) -> Any:
-    if isinstance(node, list):
-        return [_convert(x) for x in node]
-    if not isinstance(node, dict):
-        return node
-    out = {k: _convert(v) for k, v in node.items() if k not in ("nullable", "example", "examples")}
-    if k_props := node.get("properties"):
-        out["properties"] = {k: _convert(v) for k, v in k_props.items()}
-    if "oneOf" in node and (disc := _discriminator(node["oneOf"])):
-        out["x-discriminator"] = disc
-    if node.get("nullable"):
-        if "type" in out:
-            t = out["type"]
-            out["type"] = [*t, "null"] if isinstance(t, list) else [t, "null"]
-            if "enum" in out and None not in out["enum"]:
-                out["enum"] = [*out["enum"], None]
-        else:
-            return {"anyOf": [{"type": "null"}, out]}
-    return out
+    return to_json_schema(node, _annotate)
 
 
 def _names_of(alternative: dict[str, Any]) -> set[str]:
@@ -200,20 +164,7 @@ def _sibling_rules(component: str) -> list[dict[str, Any]]:
 
 @functools.cache
 def _document() -> dict[str, Any]:
-    schemas = _convert(spec()["components"]["schemas"])
-    cond = schemas["VoucherTransactionsExportFilterConditions"]["properties"]["voucher_id"]
-    ids = cond["properties"]["conditions"]["properties"]["$in"]
-    ids["items"].pop("maxLength", None)
-    order_fields = schemas["ExportOrderFields"]
-    schemas["ExportOrderFields"] = {"anyOf": [order_fields, {"type": "string", "pattern": "^metadata\\."}]}
-    for name in FAILED_IS_AN_ARRAY:
-        failed = schemas[name]["properties"]["failed"]
-        item = {k: v for k, v in failed.items() if k not in ("type", "description")}
-        failed.clear()
-        failed.update({"type": ["array", "null"], "items": {**item, "type": "object"}})
-    bulk = schemas["AsyncActionsVoucherCustomerProductBulkUpdateResult"]["properties"]
-    for name in METADATA_UPDATE_RESULTS:
-        schemas[name]["properties"] = {**bulk, **schemas[name]["properties"]}
+    schemas = _convert(patched_schemas())
     for component in TYPED_BY_SIBLING:
         schemas[component] = {"allOf": [schemas[component], *_sibling_rules(component)]}
     return {"components": {"schemas": schemas}}

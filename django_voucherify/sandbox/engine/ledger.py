@@ -68,6 +68,11 @@ def parse_stack_request(body: JSON) -> StackRequest:
     """Validate the body per ``StackableValidateRedeemBase`` (400 ``invalid_payload``):
     1..30 redeemables, each ``{object, id}`` with a known object, no duplicates."""
     reds = body.get("redeemables")
+    if reds is None:
+        # The schema lets ``redeemables`` be null or absent, but these endpoints "verify [or
+        # redeem] redeemables provided in the request" and an array needs ``minItems: 1``:
+        # with none there is nothing to do, so the sandbox refuses it (docs/sandbox.md).
+        raise invalid_payload("redeemables: required; at least one redeemable must be given")
     if not isinstance(reds, list) or not reds:
         raise invalid_payload("redeemables: must be a non-empty array")
     if len(reds) > 30:

@@ -85,9 +85,9 @@ def _start(req: SandboxRequest, state: SandboxState, type_: str, payload: JSON) 
 
 def _array(req: SandboxRequest) -> list[Any]:
     body = req.json()
-    if not isinstance(body, list) or not body:
-        raise invalid_payload("Request body must be a non-empty array")
-    return body
+    if not isinstance(body, list):  # the request schema refuses it first; kept for safety
+        raise invalid_payload("Request body must be an array")
+    return body  # empty is allowed (the spec sets no minItems): an action with nothing to do
 
 
 @route("POST", "/v1/vouchers/bulk/async", operation_id="update-vouchers-in-bulk")
@@ -100,9 +100,11 @@ def _metadata_update(
 ) -> SandboxResponse:
     """Start a metadata update: the same ``metadata`` on every object named in ``ids_key``."""
     body = req.json_object()
-    ids, metadata = body.get(ids_key), body.get("metadata")
-    if not isinstance(ids, list) or not ids or not isinstance(metadata, dict):
-        raise invalid_payload(f"{ids_key} (non-empty array) and metadata (object) are required")
+    # Both are nullable and optional in the spec: no ids updates nothing, no metadata merges
+    # nothing (the request schema has refused any other type already).
+    ids, metadata = body.get(ids_key) or [], body.get("metadata") or {}
+    if not isinstance(ids, list) or not isinstance(metadata, dict):
+        raise invalid_payload(f"{ids_key} must be an array and metadata an object")
     payload = {"kind": kind, "items": [{item_key: i} for i in ids], "metadata": metadata}
     return _start(req, state, action_type, payload)
 

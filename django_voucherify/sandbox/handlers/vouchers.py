@@ -135,7 +135,7 @@ def build_voucher(state: SandboxState, code: str, payload: JSON) -> JSON:
         raise invalid_payload("type must be one of DISCOUNT_VOUCHER, GIFT_VOUCHER, LOYALTY_CARD")
     for name in ("start_date", "expiration_date"):
         _check_date(payload, name)
-    if "active" in payload and not isinstance(payload["active"], bool):
+    if payload.get("active") is not None and not isinstance(payload["active"], bool):
         raise invalid_payload("active must be a boolean")
     if payload.get("metadata") is not None and not isinstance(payload["metadata"], dict):
         raise invalid_payload("metadata must be an object")
@@ -191,7 +191,8 @@ def build_voucher(state: SandboxState, code: str, payload: JSON) -> JSON:
         "validity_timeframe": payload.get("validity_timeframe"),
         "validity_day_of_week": payload.get("validity_day_of_week"),
         "validity_hours": payload.get("validity_hours"),
-        "active": payload.get("active", True),
+        # The spec makes ``active`` nullable; null means "not given": a new voucher is active.
+        "active": payload.get("active") is not False,
         "additional_info": payload.get("additional_info"),
         "metadata": payload.get("metadata") or {},
         "assets": {
@@ -274,11 +275,13 @@ def apply_update(state: SandboxState, voucher: JSON, payload: JSON) -> JSON:
     """
     for name in ("start_date", "expiration_date"):
         _check_date(payload, name)
-    if "active" in payload and not isinstance(payload["active"], bool):
+    if payload.get("active") is not None and not isinstance(payload["active"], bool):
         raise invalid_payload("active must be a boolean")
     if "metadata" in payload and not isinstance(payload["metadata"], dict | None):
         raise invalid_payload("metadata must be an object")
     changes: JSON = {k: payload[k] for k in UPDATABLE if k in payload}
+    if changes.get("active", False) is None:
+        del changes["active"]  # nullable in the spec; null leaves the voucher as it is
     if "metadata" in changes:
         changes["metadata"] = changes["metadata"] or {}
     if "discount" in payload and voucher["type"] == "DISCOUNT_VOUCHER":
