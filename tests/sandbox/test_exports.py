@@ -205,9 +205,13 @@ def test_transactions_filtered_by_voucher(api: Api) -> None:
         ({"exported_object": "publication"}, "exported_object"),
         ({"exported_object": "sku"}, "exported_object"),
         ({}, "exported_object"),
-        ({"exported_object": "voucher", "parameters": []}, "parameters must be an object"),
-        ({"exported_object": "voucher", "parameters": {"fields": ["code", "nope"]}}, "'nope'"),
-        ({"exported_object": "voucher", "parameters": {"fields": "code"}}, "non-empty array"),
+        # Refused by the request schema check before the export's own checks (its wording).
+        ({"exported_object": "voucher", "parameters": []}, "parameters: [] is not of type 'object'"),
+        ({"exported_object": "voucher", "parameters": {"fields": ["code", "nope"]}}, "parameters.fields"),
+        (
+            {"exported_object": "voucher", "parameters": {"fields": "code"}},
+            "parameters.fields: 'code' is not of type",
+        ),
         ({"exported_object": "voucher", "parameters": {"fields": ["metadata.x"]}}, "metadata.x"),
         ({"exported_object": "customer", "parameters": {"order": "-status"}}, "parameters.order"),
         (
