@@ -5,10 +5,14 @@
   publishes no limit; its own objects are at most a handful of levels deep). Python's ``json``
   module and the handlers recurse, so without a bound a deep ``[[[[...`` body is a
   ``RecursionError`` (a 500) or a slow walk instead of an answer.
+- ``MAX_INTEGER``: numbers in JSON bodies and CSV cells must be finite and fit a signed 64-bit
+  integer; ``NaN``, ``Infinity``, ``1e999`` and a 4000-digit integer get 400 ``invalid_payload``
+  (stored, they broke every later answer that had to encode them).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 MAX_BODY = 10 * 1024 * 1024
@@ -30,3 +34,32 @@ def deeper_than(value: Any, limit: int) -> bool:
             return True
         stack.extend((child, depth + 1) for child in children)
     return False
+
+
+#: The largest integer the sandbox accepts anywhere (a signed 64-bit value, as Voucherify's
+#: amounts, quantities and points are): larger ones are refused with 400 before anything is
+#: stored, so no product of two of them can outgrow what JSON encoding allows.
+MAX_INTEGER = 2**63 - 1
+
+
+def parse_int(text: str) -> int:
+    """``json.loads``' hook for integers: refuses those outside the signed 64-bit range."""
+    if len(text) > 20:
+        raise ValueError(f"integer out of range ({text[:20]}...)")
+    value = int(text)
+    if abs(value) > MAX_INTEGER:
+        raise ValueError(f"integer out of range ({text})")
+    return value
+
+
+def parse_float(text: str) -> float:
+    """``json.loads``' hook for other numbers: refuses those that overflow (``1e999``)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number out of range ({text[:40]})")
+    return value
+
+
+def parse_constant(name: str) -> float:
+    """``json.loads``' hook for ``NaN``/``Infinity``: not JSON, refused."""
+    raise ValueError(f"{name} is not JSON")

@@ -18,8 +18,8 @@ breaks the response schema. :func:`check_request` is called by the app for every
 The schemas are the spec's, corrected by :mod:`~django_voucherify.sandbox.spec_patches` and
 translated to JSON Schema 2020-12. Two choices, both lenient where the spec cannot be trusted:
 ``oneOf`` is checked as ``anyOf`` (the spec's alternatives make every property optional, so a
-real body matches several of them, the spec's own examples included), and ``format`` is not
-asserted (handlers parse dates and report what they cannot read). Validators are compiled once
+real body matches several of them, the spec's own examples included), and ``format`` is asserted
+for ``date`` and ``date-time`` only. Validators are compiled once
 per operation and cached, with their ``$ref``s inlined (resolving references while validating
 cost more than the rest of the check); a valid request costs one ``is_valid`` pass.
 """
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import re
+from datetime import date, datetime
 from typing import Any
 
 import jsonschema
@@ -43,6 +44,8 @@ JSON = dict[str, Any]
 Validator = Any  # a jsonschema validator instance (jsonschema ships no precise protocol)
 INTEGER = re.compile(r"-?\d{1,18}")
 NUMBER = re.compile(r"-?\d{1,18}(\.\d{1,18})?")
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:?\d{2})?")
 MAX_DETAIL = 300  # a refused value can be long; details quote it, truncated
 
 
@@ -129,10 +132,35 @@ def _any_of(original: JSON, converted: JSON) -> None:
         converted["anyOf"] = converted.pop("oneOf")
 
 
+#: ``format`` values asserted: the dates a handler would otherwise store as they came (a
+#: customer's ``birthdate: "not-a-date"`` was stored and echoed back).
+FORMATS = jsonschema.FormatChecker(formats=())
+
+
+@FORMATS.checks("date", raises=ValueError)
+def _is_date(value: object) -> bool:
+    if not isinstance(value, str):
+        return True  # the type keyword reports a non-string
+    if not DATE.fullmatch(value):
+        raise ValueError("must be a date, YYYY-MM-DD")
+    date.fromisoformat(value)  # 1990-02-31 raises
+    return True
+
+
+@FORMATS.checks("date-time", raises=ValueError)
+def _is_date_time(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    if not DATE_TIME.fullmatch(value):
+        raise ValueError("must be an ISO 8601 date-time")
+    datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    return True
+
+
 def _compile(schema: Any) -> Validator:
     root = _inlined(to_json_schema(schema, _any_of)) if isinstance(schema, dict) else {}
     root["components"] = _document()["components"]  # for the recursive references left
-    return jsonschema.Draft202012Validator(root)
+    return jsonschema.Draft202012Validator(root, format_checker=FORMATS)
 
 
 #: Keywords whose values are data, not schemas (nothing to inline inside them).

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
+from django_voucherify.sandbox import limits
 from django_voucherify.sandbox.errors import (
     SandboxError,
     invalid_payload,
@@ -49,7 +50,12 @@ class SandboxRequest:
         if not self.body.strip():
             return {}
         try:
-            data = json.loads(self.body)
+            data = json.loads(
+                self.body,
+                parse_int=limits.parse_int,
+                parse_float=limits.parse_float,
+                parse_constant=limits.parse_constant,
+            )
         except RecursionError:  # far deeper than MAX_DEPTH: the parser gave up before us
             raise _too_deep() from None
         except (ValueError, UnicodeDecodeError) as exc:

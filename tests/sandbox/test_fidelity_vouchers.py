@@ -184,3 +184,15 @@ def test_csv_gift_balance_is_amount_minus_redeemed(amount: int, spent: int, used
         return
     gift = api.get("/v1/vouchers/G").json()
     assert gift["gift"]["balance"] == amount - spent and gift["redemption"]["redeemed_quantity"] == used
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "1e999", "-inf"])
+def test_csv_import_refuses_non_finite_values(value: str) -> None:
+    """Review of issue 14: ``float("inf")`` was stored, then broke every validation of it."""
+    from django_voucherify.sandbox.errors import SandboxError
+    from django_voucherify.sandbox.handlers.imports import voucher_from_csv
+
+    with pytest.raises(SandboxError):
+        voucher_from_csv(
+            {"Code": "X", "Voucher Type": "DISCOUNT_VOUCHER", "Discount Type": "AMOUNT", "Value": value}
+        )

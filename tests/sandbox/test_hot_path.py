@@ -22,7 +22,8 @@ def _request(body: bytes) -> SandboxRequest:
 
 
 JSON_VALUES = st.recursive(
-    st.none() | st.integers() | st.text(alphabet='[]{}ab"\\', max_size=5),
+    # integers within the accepted range (others are refused for their size, not their depth)
+    st.none() | st.integers(-(2**63) + 1, 2**63 - 1) | st.text(alphabet='[]{}ab"\\', max_size=5),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
     max_leaves=60,
 )

@@ -5,10 +5,12 @@ from __future__ import annotations
 import copy
 
 import pytest
+import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from django_voucherify.sandbox import request_schema, spec_patches
+from django_voucherify.sandbox.app import Sandbox
 from django_voucherify.sandbox.errors import SandboxError
 from django_voucherify.sandbox.openapi import voucherify_spec
 from tests.support import fuzz
@@ -215,3 +217,53 @@ def test_a_customer_body_is_either_refused_untouched_or_stored_conforming(data):
         assert r.status_code == 400 and r.json()["key"] == "invalid_payload"
         assert len(api.state.customers) == before
     # Either way every response was checked against the response schema (tests/conftest.py).
+
+
+# -- the second review of issue 14: numbers and dates that were stored and broke answers ------
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"source_id": "n", "metadata": {"a": NaN}}',
+        b'{"source_id": "n", "metadata": {"a": Infinity}}',
+        b'{"source_id": "n", "metadata": {"a": -Infinity}}',
+        b'{"source_id": "n", "metadata": {"a": 1e999}}',
+        b'{"source_id": "n", "metadata": {"a": ' + b"9" * 4000 + b"}}",
+        b'{"source_id": "n", "metadata": {"a": 9223372036854775808}}',
+    ],
+    ids=["nan", "inf", "-inf", "1e999", "4000-digits", "2**63"],
+)
+def test_non_finite_and_out_of_range_numbers_are_refused_and_not_stored(raw: bytes) -> None:
+    sandbox = Sandbox()
+    session = requests.Session()
+    sandbox.mount(session)
+    headers = {
+        "X-App-Id": sandbox.app_id,
+        "X-App-Token": sandbox.app_token,
+        "Content-Type": "application/json",
+    }
+    response = session.post(f"{sandbox.base_url}/v1/customers", data=raw, headers=headers)
+    assert response.status_code == 400 and response.json()["key"] == "invalid_payload"
+    assert sandbox.state.customers == {} or not any(
+        c.get("source_id") == "n" for c in sandbox.state.customers.values()
+    )
+    assert session.get(f"{sandbox.base_url}/v1/customers", headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize("birthdate", ["not-a-date", "1990-02-31", "31/12/1990", "1990-1-1"])
+def test_dates_the_spec_formats_as_date_are_checked(birthdate: str) -> None:
+    sandbox = Sandbox()
+    session = requests.Session()
+    sandbox.mount(session)
+    headers = {"X-App-Id": sandbox.app_id, "X-App-Token": sandbox.app_token}
+    response = session.post(
+        f"{sandbox.base_url}/v1/customers", json={"source_id": "d", "birthdate": birthdate}, headers=headers
+    )
+    assert response.status_code == 400 and "birthdate" in response.json()["details"]
+    ok = session.post(
+        f"{sandbox.base_url}/v1/customers",
+        json={"source_id": "d", "birthdate": "1990-02-11"},
+        headers=headers,
+    )
+    assert ok.status_code == 200

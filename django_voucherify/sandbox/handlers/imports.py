@@ -17,6 +17,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import math
 from email import policy
 from email.parser import BytesParser
 from typing import Any
@@ -26,6 +27,7 @@ from django_voucherify.sandbox.errors import SandboxError, invalid_payload
 from django_voucherify.sandbox.handlers.async_actions import accepted, finish, start_async_action
 from django_voucherify.sandbox.handlers.customers import validate_customer_payload
 from django_voucherify.sandbox.handlers.vouchers import build_voucher, create
+from django_voucherify.sandbox.limits import MAX_INTEGER
 from django_voucherify.sandbox.routing import SandboxRequest, SandboxResponse, route
 from django_voucherify.sandbox.state import SandboxState
 
@@ -95,6 +97,8 @@ def _number(text: str, column: str) -> int | float:
         value = float(text)
     except ValueError:
         raise invalid_payload(f"{column}: must be a number (actual value is '{text}')") from None
+    if not math.isfinite(value) or abs(value) > MAX_INTEGER:  # "inf", "nan", "1e999", 1e30
+        raise invalid_payload(f"{column}: must be a finite number in range (actual value is '{text[:40]}')")
     return int(value) if value.is_integer() else value
 
 
