@@ -30,6 +30,25 @@ class CutShort(EOFError):
     """The body ended (the client closed) before its framing said it would."""
 
 
+def ambiguity(headers: Any) -> str | None:
+    """Why a request's framing is ambiguous, or None: two ``Content-Length`` headers, a length
+    beside ``Transfer-Encoding`` (the request-smuggling pattern), or a transfer coding other
+    than ``chunked`` alone. Such a request is answered 400 and its connection closed."""
+    names = [str(name).lower() for name, _value in headers.items()]
+    codings = [
+        str(value).strip().lower()
+        for name, value in headers.items()
+        if str(name).lower() == "transfer-encoding"
+    ]
+    if names.count("content-length") > 1:
+        return "more than one Content-Length header"
+    if codings and "content-length" in names:
+        return "Content-Length together with Transfer-Encoding"
+    if codings and codings != ["chunked"]:
+        return f"unsupported Transfer-Encoding {', '.join(codings)!r} (only chunked)"
+    return None
+
+
 def content_length(value: str) -> int:
     """The body length a ``Content-Length`` header gives: decimal digits only (HTTP's
     ``1*DIGIT``), so ``-1``, ``+5``, ``1_0`` or ``5, 6`` are :class:`BadFraming`."""

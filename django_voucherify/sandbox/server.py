@@ -31,6 +31,7 @@ from django_voucherify.sandbox.framing import (
     BODY_ERROR_KEY,
     BadFraming,
     CutShort,
+    ambiguity,
     content_length,
     read_chunked,
 )
@@ -131,7 +132,14 @@ class _Handler(WSGIRequestHandler):
         env = self.get_environ()
         counting = _CountingReader(self.rfile)
         env["wsgi.input"] = counting
-        if "chunked" in str(self.headers.get("Transfer-Encoding", "")).lower():
+        if problem := ambiguity(self.headers):
+            # Where this body ends (and the next request starts) is unknown: nothing is read,
+            # the app answers 400 and the connection ends after it.
+            self.close_connection = True
+            env[BODY_ERROR_KEY] = problem
+            env["CONTENT_LENGTH"] = "0"
+            env["wsgi.input"] = counting = _CountingReader(io.BytesIO(b""))
+        elif "chunked" in str(self.headers.get("Transfer-Encoding", "")).lower():
             # requests streams generator bodies (CSV uploads) chunked; WSGI wants a length.
             try:
                 body = read_chunked(self.rfile, MAX_BODY + 1)

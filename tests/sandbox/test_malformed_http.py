@@ -84,3 +84,28 @@ def test_a_well_framed_chunked_body_keeps_working(server):
     )
     assert answer.startswith(b"HTTP/1.1 200 ")
     assert len(server.sandbox.state.customers) == 1
+
+
+@pytest.mark.parametrize(
+    ("framing", "reason"),
+    [
+        ("Content-Length: 2\r\nContent-Length: 2\r\n", "more than one Content-Length header"),
+        ("Content-Length: 2\r\nContent-Length: 40\r\n", "more than one Content-Length header"),
+        (
+            "Content-Length: 2\r\nTransfer-Encoding: chunked\r\n",
+            "Content-Length together with Transfer-Encoding",
+        ),
+        ("Transfer-Encoding: gzip\r\n", "unsupported Transfer-Encoding 'gzip' (only chunked)"),
+        (
+            "Transfer-Encoding: gzip, chunked\r\n",
+            "unsupported Transfer-Encoding 'gzip, chunked' (only chunked)",
+        ),
+    ],
+)
+def test_ambiguous_framing_is_a_400_and_the_connection_closes(server, framing, reason):
+    """Review of issue 14: the first Content-Length won, a length beside a transfer coding was
+    accepted (the request-smuggling pattern), and a gzip coding read the body as empty, the rest
+    of it parsed as the next request."""
+    _, body = _error(_post(server, framing, b"{}"))
+    assert body["key"] == "invalid_payload" and body["details"] == reason
+    assert server.sandbox.state.customers == {}
