@@ -50,6 +50,9 @@ class WebhookEvent(BackgroundWork):
     # ledger"...); ``needs_attention`` lists the events a person should look at.
     outcome = models.CharField(_("outcome"), max_length=300, blank=True)
     needs_attention = models.BooleanField(_("needs attention"), default=False, db_index=True)
+    # Whether processing changed a mirror or the ledger: only such events make older events of
+    # their subject stale (an event that did nothing must not hide an older one that matters).
+    applied = models.BooleanField(_("applied"), default=False)
 
     class Meta:
         verbose_name = _("webhook event")

@@ -118,3 +118,30 @@ def _rollback_events(answer: dict[str, Any]) -> list[Event]:
             )
         )
     return events
+
+
+#: Operations that may change a gift or loyalty card's balance (announced as a transaction).
+TRANSACTION_OPERATIONS = frozenset(
+    {
+        "redeem-stacked-discounts",
+        "rollback-redemption",
+        "rollback-stacked-redemptions",
+        "update-voucher-balance",
+    }
+)
+
+
+def touched_codes(operation_id: str, path_params: dict[str, str], body: Any) -> list[str]:
+    """The voucher codes a balance-changing answer names (in order, once each)."""
+    if operation_id == "update-voucher-balance":
+        return [path_params.get("code", "")]
+    answer = _obj(body) or {}
+    found: list[Any] = []
+    for key in ("redemptions", "rollbacks"):
+        for item in answer.get(key) or []:
+            voucher = _obj(item.get("voucher")) if isinstance(item, dict) else None
+            found.append(voucher.get("code") if voucher else None)
+    voucher = _obj(answer.get("voucher"))
+    if voucher:
+        found.append(voucher.get("code"))
+    return list(dict.fromkeys(code for code in found if isinstance(code, str) and code))

@@ -20,17 +20,18 @@ import itertools
 import json
 import logging
 import random
+import secrets
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django_voucherify.sandbox.app import Exchange, Sandbox
-from django_voucherify.sandbox.webhook_events import events_for
+from django_voucherify.sandbox.webhook_events import TRANSACTION_OPERATIONS, events_for, touched_codes
 
 logger = logging.getLogger("django_voucherify.sandbox.webhooks")
 
@@ -72,6 +73,21 @@ def sign(body: bytes, secret: str) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+def _subject_of(kind: str, data: dict[str, Any]) -> str:
+    """The object an event is about, for per-object ordering of event times."""
+    for key, name in (("voucher", "code"), ("customer", "id"), ("order", "id"), ("redemption", "id")):
+        obj = data.get(key)
+        if (
+            kind.startswith(("voucher.", "customer.", "redemption."))
+            and isinstance(obj, dict)
+            and obj.get(name)
+        ):
+            if key == "voucher" and kind.startswith("redemption."):
+                continue
+            return f"{key}:{obj[name]}"
+    return ""
+
+
 def _now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -102,12 +118,13 @@ class WebhookSender:
         self.given_up = 0
         self._queue: list[tuple[float, int, Delivery]] = []
         self._seq = itertools.count()
-        self._ids = itertools.count(1)
         self._cond = threading.Condition()
         self._in_flight = 0
         self._closed = False
         self._thread: threading.Thread | None = None
         self._sources: OrderedDict[str, str] = OrderedDict()
+        self._sandbox: Sandbox | None = None
+        self._last_at: OrderedDict[str, datetime] = OrderedDict()
 
     def __repr__(self) -> str:  # never the secret
         return f"WebhookSender(urls={self.urls!r}, delivered={self.delivered})"
@@ -115,6 +132,7 @@ class WebhookSender:
     # -- producing -------------------------------------------------------------------------
 
     def attach(self, sandbox: Sandbox) -> WebhookSender:
+        self._sandbox = sandbox
         sandbox.response_listeners.append(self.on_exchange)
         return self
 
@@ -134,6 +152,33 @@ class WebhookSender:
             return
         for kind, data, at in found:
             self.emit(kind, data, at=at)
+        if exchange.response.status < 400 and exchange.operation_id in TRANSACTION_OPERATIONS:
+            self._emit_transactions(exchange.operation_id, exchange.request.path_params, body)
+
+    def _emit_transactions(self, operation_id: str, path_params: dict[str, str], body: Any) -> None:
+        """A gift or loyalty card's balance changed (redeemed, rolled back, added, removed):
+        Voucherify announces the transaction, with the card as it is now."""
+        codes = touched_codes(operation_id, path_params, body)
+        state = self._sandbox.state if self._sandbox is not None else None
+        if state is None:
+            return
+        for code in codes:
+            with state.lock:
+                voucher = state.vouchers.get(code)
+                if not voucher or voucher.get("type") not in ("GIFT_VOUCHER", "LOYALTY_CARD"):
+                    continue
+                history = state.voucher_transactions.get(str(voucher.get("id")), [])
+                snapshot = json.loads(json.dumps(voucher))
+                latest = json.loads(json.dumps(history[-1])) if history else None
+            kind = (
+                "voucher.gift.transaction.created"
+                if snapshot["type"] == "GIFT_VOUCHER"
+                else "voucher.loyalty_card.transaction.created"
+            )
+            data: dict[str, Any] = {"voucher": snapshot}
+            if latest is not None:
+                data["transaction"] = latest
+            self.emit(kind, data, at=snapshot.get("updated_at"))
 
     def _remember_sources(self, body: Any) -> None:
         items = body.get("customers") if isinstance(body, dict) and body.get("object") == "list" else [body]
@@ -148,8 +193,10 @@ class WebhookSender:
 
     def emit(self, kind: str, data: dict[str, Any], *, at: str | None = None) -> None:
         """Queue event ``kind`` for every URL (``at``: when the change happened; now if None)."""
-        number = next(self._ids)
-        created = at if isinstance(at, str) and at else _now_iso()
+        # Random, not a counter: a restarted sandbox must not reuse the ids of events a shop
+        # has stored already (they would be taken for duplicates and dropped).
+        number = secrets.randbits(72)
+        created = self._after_last(_subject_of(kind, data), at if isinstance(at, str) and at else _now_iso())
         for url in self.urls:
             envelope = {
                 "id": f"whs_{number:018x}",
@@ -171,6 +218,25 @@ class WebhookSender:
             for _ in range(copies):
                 wait = self.faults.wait()
                 self._push(time.monotonic() + wait, Delivery(url, body, kind))
+
+    def _after_last(self, subject: str, at: str) -> str:
+        """``at``, or one millisecond after the previous event of ``subject`` when not later:
+        two changes of one object within a millisecond must still be told apart by time."""
+        if not subject:
+            return at
+        try:
+            when = datetime.fromisoformat(at.replace("Z", "+00:00"))
+        except ValueError:
+            return at
+        with self._cond:
+            last = self._last_at.get(subject)
+            if last is not None and when <= last:
+                when = last + timedelta(milliseconds=1)
+            self._last_at[subject] = when
+            self._last_at.move_to_end(subject)
+            while len(self._last_at) > SOURCES_KEPT:
+                self._last_at.popitem(last=False)
+        return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
     def _push(self, due: float, delivery: Delivery) -> None:
         with self._cond:

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from ..freshness import is_older
 from ..models import Customer, Order, OrderItem, OutboxEntry, OutboxState, SyncState
 from ..validation import SHAPE_ERRORS, applied_problem, mirror_problem
 from .mirrors import muted
@@ -82,7 +83,8 @@ def pull(kind: str, *, progress: Progress | None = None, client: Any = None) -> 
     never allowed to abort the pull: ``unstorable`` counts them, ``skipped_objects`` lists the
     first ones with the reason; an existing mirror of such an object is left as it was.
     Mirrors with local changes not yet delivered (outbox entry not ``synced``) are kept as they are
-    and counted in ``unsent``; pull again once they are delivered.
+    and counted in ``unsent``; pull again once they are delivered. Mirrors holding a newer copy
+    than the one listed (a webhook event applied meanwhile) are kept and counted in ``older``.
     """
     if client is None:
         from .. import client as shared_client
@@ -123,9 +125,9 @@ def store_remote(kind: str, objects: list[dict[str, Any]]) -> dict[str, Any]:
     stats = _new_stats()
     with muted(), transaction.atomic():
         if kind == "customers":
-            _pull_customers(objects, stats, keep_newer=True)
+            _pull_customers(objects, stats)
         else:
-            _pull_orders(objects, stats, keep_newer=True)
+            _pull_orders(objects, stats)
     return stats
 
 
@@ -149,9 +151,10 @@ def _existing_in_sync(
     model: type[Customer] | type[Order],
     wanted: dict[str, Any],
     stats: dict[str, Any],
-    keep_newer: bool = False,
 ) -> dict[str, Any]:
-    """The mirrors among ``wanted`` that may be overwritten, locked; drops the others from ``wanted``.
+    """The mirrors among ``wanted`` that may be overwritten, locked; drops the others from ``wanted``:
+    those with local changes not delivered (``unsent``) and those holding a newer copy than the
+    one wanted (``older``: :func:`~django_voucherify.freshness.is_older`).
 
     Rows are locked (mirror first, as a save and the sender do) before their outbox entries are
     read, so a save cannot slip in between the check and the overwrite.
@@ -167,29 +170,10 @@ def _existing_in_sync(
         if str(mirror.pk) in unsent:
             del existing[source_id], wanted[source_id]
             stats["unsent"] += 1
-        elif keep_newer and _older_than(wanted[source_id], mirror.remote_payload):
+        elif is_older(wanted[source_id], mirror.remote_payload):  # a late copy (webhook, pull)
             del existing[source_id], wanted[source_id]
             stats["older"] += 1
     return existing
-
-
-def _older_than(data: Any, stored: Any) -> bool:
-    """Whether Voucherify's copy ``data`` is older than the one the mirror last received (both
-    ``updated_at``): applying it would make the mirror older (a late webhook event)."""
-    from django.utils.dateparse import parse_datetime
-
-    def when(obj: Any) -> Any:
-        value = obj.get("updated_at") if isinstance(obj, dict) else None
-        try:
-            parsed = parse_datetime(value) if isinstance(value, str) else None
-        except ValueError:
-            return None
-        if parsed is not None and timezone.is_naive(parsed):
-            parsed = timezone.make_aware(parsed, timezone.get_fixed_timezone(0))
-        return parsed
-
-    theirs, ours = when(data), when(stored)
-    return theirs is not None and ours is not None and theirs < ours
 
 
 def _skip_unstorable(stats: dict[str, Any], source_id: str, problem: str) -> None:
@@ -220,10 +204,10 @@ def _wanted(
     return wanted
 
 
-def _pull_customers(batch: list[dict[str, Any]], stats: dict[str, Any], keep_newer: bool = False) -> None:
+def _pull_customers(batch: list[dict[str, Any]], stats: dict[str, Any]) -> None:
     now = timezone.now()
     wanted = _wanted(Customer, batch, stats)
-    existing = _existing_in_sync(Customer, wanted, stats, keep_newer)
+    existing = _existing_in_sync(Customer, wanted, stats)
     new: list[Customer] = []
     updated: list[Customer] = []
     for source_id, data in wanted.items():
@@ -240,10 +224,10 @@ def _pull_customers(batch: list[dict[str, Any]], stats: dict[str, Any], keep_new
     stats["updated"] += len(updated)
 
 
-def _pull_orders(batch: list[dict[str, Any]], stats: dict[str, Any], keep_newer: bool = False) -> None:
+def _pull_orders(batch: list[dict[str, Any]], stats: dict[str, Any]) -> None:
     now = timezone.now()
     wanted = _wanted(Order, batch, stats)
-    existing = _existing_in_sync(Order, wanted, stats, keep_newer)
+    existing = _existing_in_sync(Order, wanted, stats)
     customer_ids = {_customer_id(o) for o in wanted.values()} - {""}
     customer_ids = {c for c in customer_ids if mirror_problem(Customer(voucherify_id=c)) is None}
     customers = {c.voucherify_id: c for c in Customer.objects.filter(voucherify_id__in=customer_ids)}

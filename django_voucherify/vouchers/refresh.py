@@ -33,6 +33,7 @@ from django.utils.translation import gettext as _
 from .. import validation
 from ..api.errors import NotFoundError
 from ..api.paging import PaginationError
+from ..freshness import is_older
 from ..models import Voucher
 from ..validation import applied_problem, mirror_problem
 
@@ -62,10 +63,13 @@ def store(data: dict[str, Any]) -> Voucher:
     code = data.get("code") if isinstance(data, dict) else None
     if not isinstance(code, str) or not code:
         raise validation.InvalidInput(_("it has no code."))
-    voucher = Voucher.objects.filter(code=code).first() or Voucher(code=code)
-    validation.check(applied_problem(voucher, data))
-    voucher.refreshed_at = timezone.now()
-    voucher.save()
+    with transaction.atomic():
+        voucher = Voucher.objects.select_for_update().filter(code=code).first() or Voucher(code=code)
+        if voucher.pk is not None and is_older(data, voucher.remote_payload):
+            return voucher  # a newer copy is stored already (a webhook or a refresh won the race)
+        validation.check(applied_problem(voucher, data))
+        voucher.refreshed_at = timezone.now()
+        voucher.save()
     return voucher
 
 
@@ -159,6 +163,9 @@ def _store_batch(batch: list[dict[str, Any]], stats: dict[str, Any]) -> None:
         new: list[Voucher] = []
         updated: list[Voucher] = []
         for code, data in by_code.items():
+            if code in existing and is_older(data, existing[code].remote_payload):
+                stats["kept_newer"] = stats.get("kept_newer", 0) + 1  # read before a newer write
+                continue
             voucher = existing.get(code) or Voucher(code=code)
             problem = applied_problem(voucher, data)
             voucher.refreshed_at = voucher.updated_at = now
@@ -185,14 +192,20 @@ def refresh_one(voucher: Voucher, *, client: Any = None) -> Voucher | None:
     except NotFoundError:
         voucher.delete()
         return None
-    before = {f: getattr(voucher, f) for f in _FIELDS}
-    if problem := applied_problem(voucher, data):  # keep the mirror as it was, say why
-        for name, value in before.items():
-            setattr(voucher, name, value)
-        _skip({"skipped": 0, "skipped_objects": []}, voucher.code, problem)
-        _flag_unstorable(voucher.code, problem, timezone.now())
-        voucher.refresh_from_db()
-        return voucher
-    voucher.refreshed_at = timezone.now()
-    voucher.save()
+    with transaction.atomic():
+        # Locked while compared and written: a webhook event storing a newer copy meanwhile
+        # is not undone by this older read.
+        locked = Voucher.objects.select_for_update().filter(pk=voucher.pk).first()
+        if locked is not None and is_older(data, locked.remote_payload):
+            return locked
+        before = {f: getattr(voucher, f) for f in _FIELDS}
+        if problem := applied_problem(voucher, data):  # keep the mirror as it was, say why
+            for name, value in before.items():
+                setattr(voucher, name, value)
+            _skip({"skipped": 0, "skipped_objects": []}, voucher.code, problem)
+            _flag_unstorable(voucher.code, problem, timezone.now())
+            voucher.refresh_from_db()
+            return voucher
+        voucher.refreshed_at = timezone.now()
+        voucher.save()
     return voucher

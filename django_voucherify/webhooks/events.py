@@ -24,7 +24,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -157,7 +157,8 @@ def _is_stale(row: WebhookEvent) -> bool:
         WebhookEvent.objects.filter(
             subject=row.subject,
             occurred_at__gt=row.occurred_at,
-            state__in=(WebhookEventState.PROCESSED, WebhookEventState.STALE),
+            state=WebhookEventState.PROCESSED,
+            applied=True,
         )
         .exclude(pk=row.pk)
         .exists()
@@ -182,6 +183,7 @@ def process(pk: int, token: str | None = None) -> str:
             row.state = WebhookEventState.STALE if outcome is None else WebhookEventState.PROCESSED
             row.outcome = (outcome.text if outcome else _("older than what is stored: not applied"))[:300]
             row.needs_attention = bool(outcome and outcome.needs_attention)
+            row.applied = bool(outcome and outcome.applied)
             row.processed_at = timezone.now()
             row.attempts += 1
             row.lease_until, row.due_at = None, None
@@ -200,8 +202,20 @@ def _apply(row: WebhookEvent) -> Outcome | None:
     if not stale:
         handler = handlers.HANDLERS.get(row.type)
         try:
-            outcome = (
-                handler(data or {}, row.occurred_at) if handler else Outcome(_("no action for this type"))
+            # A savepoint: a value the database refuses (DataError) leaves the transaction usable.
+            with transaction.atomic():
+                outcome = (
+                    handler(data or {}, row.occurred_at) if handler else Outcome(_("no action for this type"))
+                )
+        except DataError as exc:
+            outcome = Outcome(
+                _("not applied: %(reason)s") % {"reason": _("a value the database cannot hold")},
+                needs_attention=True,
+            )
+            logger.warning(
+                "Voucherify webhook event %s holds a value the database refuses: %s",
+                row.pk,
+                type(exc).__name__,
             )
         except validation.InvalidInput as exc:
             # The event itself cannot be applied (no voucher in it, a value the database cannot

@@ -14,12 +14,12 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from .. import validation
-from ..models import Voucher, VoucherType
+from ..freshness import is_older, remote_time
+from ..models import Customer, Voucher, VoucherType
 from ..sync import bulk
 from ..vouchers import refresh
 from . import ledger
 from .outcome import Outcome
-from .times import instant as events_instant
 
 #: ``handler(data, occurred_at)``: what an event of one type does.
 Handler = Callable[[dict[str, Any], datetime | None], Outcome]
@@ -32,48 +32,57 @@ def _object(data: dict[str, Any], key: str) -> dict[str, Any]:
     return value
 
 
-def _newer(stored: Any, theirs: datetime | None) -> bool:
-    """Whether the mirror's copy (``remote_payload['updated_at']``) is newer than ``theirs``."""
-    ours = events_instant((stored or {}).get("updated_at")) if isinstance(stored, dict) else None
-    return ours is not None and theirs is not None and ours > theirs
-
-
 def _voucher_changed(data: dict[str, Any], occurred_at: datetime | None) -> Outcome:
     voucher = _object(data, "voucher")
     code = voucher.get("code")
     # Locked: a refresh writing the same mirror waits for this decision, and this one for its.
     stored = Voucher.objects.select_for_update().filter(code=code).first()
-    if stored is not None and _newer(stored.remote_payload, events_instant(voucher.get("updated_at"))):
+    if stored is not None and is_older(voucher, stored.remote_payload):
         return Outcome(_("voucher %(code)s already newer here") % {"code": stored.code})
     refresh.store(voucher)
-    return Outcome(_("voucher %(code)s updated") % {"code": code})
+    return Outcome(_("voucher %(code)s updated") % {"code": code}, applied=True)
 
 
 def _voucher_deleted(data: dict[str, Any], occurred_at: datetime | None) -> Outcome:
     code = _object(data, "voucher").get("code")
     deleted, _kinds = Voucher.objects.filter(code=code).delete()
     if deleted:
-        return Outcome(_("voucher %(code)s deleted") % {"code": code})
-    return Outcome(_("voucher %(code)s was not mirrored") % {"code": code})
+        return Outcome(_("voucher %(code)s deleted") % {"code": code}, applied=True)
+    return Outcome(_("voucher %(code)s was not mirrored") % {"code": code}, applied=True)
+
+
+def _balance_of(data: dict[str, Any]) -> Any:
+    """The new balance an event announces: ``balance.balance`` (balance added) or
+    ``transaction.details.balance.balance`` (a transaction: redemption, removal, rollback)."""
+    balance = data.get("balance")
+    if not isinstance(balance, dict):
+        transaction = data.get("transaction")
+        details = transaction.get("details") if isinstance(transaction, dict) else None
+        balance = details.get("balance") if isinstance(details, dict) else None
+    return balance.get("balance") if isinstance(balance, dict) else None
 
 
 def _voucher_balance(data: dict[str, Any], occurred_at: datetime | None) -> Outcome:
-    """Gift credits or loyalty points added: the event carries a partial voucher and the new
-    balance, so only the balance is written (a partial voucher must not blank the rest), and
-    not when the mirror holds a copy read after the event happened."""
-    code = _object(data, "voucher").get("code")
-    balance = _object(data, "balance").get("balance")
+    """Gift credits or loyalty points changed. A full voucher in the event (transactions carry
+    one) is stored like any voucher change; else only the balance is written (a partial voucher
+    must not blank the rest), and not over a copy the mirror read after the event happened."""
+    voucher_data = _object(data, "voucher")
+    if voucher_data.get("type") and voucher_data.get("updated_at"):
+        return _voucher_changed(data, occurred_at)
+    code = voucher_data.get("code")
+    balance = _balance_of(data)
     voucher = Voucher.objects.select_for_update().filter(code=code).first()
     if voucher is None or not isinstance(balance, int) or isinstance(balance, bool):
         return Outcome(_("voucher %(code)s was not mirrored") % {"code": code})
-    if _newer(voucher.remote_payload, occurred_at):
+    stored = remote_time(voucher.remote_payload)
+    if stored is not None and occurred_at is not None and stored > occurred_at:
         return Outcome(_("voucher %(code)s already newer here") % {"code": code})
     field = "gift_balance" if voucher.type == VoucherType.GIFT else "loyalty_balance"
     setattr(voucher, field, balance)
-    if occurred_at is not None:  # an older voucher event arriving later must not undo this
-        voucher.remote_payload = {**(voucher.remote_payload or {}), "updated_at": occurred_at.isoformat()}
-    voucher.save(update_fields=[field, "remote_payload", "updated_at"])
-    return Outcome(_("voucher %(code)s balance is now %(balance)s") % {"code": code, "balance": balance})
+    voucher.save(update_fields=[field, "updated_at"])
+    return Outcome(
+        _("voucher %(code)s balance is now %(balance)s") % {"code": code, "balance": balance}, applied=True
+    )
 
 
 def _mirror_changed(kind: str, key: str) -> Handler:
@@ -89,22 +98,28 @@ def _mirror_changed(kind: str, key: str) -> Handler:
             return Outcome(_("%(kind)s %(id)s already newer here") % {"kind": key, "id": source_id})
         if stats["unstorable"] or stats["skipped"]:
             return Outcome(_("%(kind)s %(id)s cannot be mirrored") % {"kind": key, "id": source_id})
-        return Outcome(_("%(kind)s %(id)s updated") % {"kind": key, "id": source_id})
+        return Outcome(_("%(kind)s %(id)s updated") % {"kind": key, "id": source_id}, applied=True)
 
     return handle
 
 
 def _customer_deleted(data: dict[str, Any], occurred_at: datetime | None) -> Outcome:
-    source_id = _object(data, "customer").get("source_id")
+    customer = _object(data, "customer")
+    source_id = customer.get("source_id")
     if not isinstance(source_id, str) or not source_id:
-        return Outcome(_("customer without a source id: not mirrored"))
+        # Named by Voucherify's id only: the mirror that recorded that id, if any.
+        ident = customer.get("id")
+        found = Customer.objects.filter(voucherify_id=ident).values_list("source_id", flat=True).first()
+        if not isinstance(ident, str) or not ident or found is None:
+            return Outcome(_("customer without a source id: not mirrored"))
+        source_id = found
     result = bulk.forget_remote("customers", source_id)
     if result == "unsent":
         return Outcome(
             _("customer %(id)s kept: local changes not sent yet will create it again") % {"id": source_id},
             needs_attention=True,
         )
-    return Outcome(_("customer %(id)s %(result)s") % {"id": source_id, "result": result})
+    return Outcome(_("customer %(id)s %(result)s") % {"id": source_id, "result": result}, applied=True)
 
 
 HANDLERS: dict[str, Handler] = {
@@ -121,6 +136,9 @@ HANDLERS: dict[str, Handler] = {
     "voucher.deleted": _voucher_deleted,
     "voucher.gift.balance_added": _voucher_balance,
     "voucher.loyalty_card.points_added": _voucher_balance,
+    # Every change of a card's balance (a redemption, a removal, a rollback) is a transaction.
+    "voucher.gift.transaction.created": _voucher_balance,
+    "voucher.loyalty_card.transaction.created": _voucher_balance,
     "customer.created": _mirror_changed("customers", "customer"),
     "customer.updated": _mirror_changed("customers", "customer"),
     "customer.deleted": _customer_deleted,

@@ -22,6 +22,7 @@ from typing import Any
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from .. import validation
 from ..checkout import schedule
@@ -33,6 +34,9 @@ from ..models.ledger import (
     LedgerState,
 )
 from .outcome import Outcome
+
+#: Stored untranslated: compared when the whole redemption's rollback arrives later.
+PARTIAL = gettext_noop("part of this redemption was rolled back in Voucherify")
 
 
 def _redemption(data: dict[str, Any]) -> dict[str, Any]:
@@ -120,20 +124,25 @@ def rollback_succeeded(data: dict[str, Any], occurred_at: datetime | None = None
             return False
         if not whole:
             locked.needs_attention = True
-            locked.attention_reason = _("part of this redemption was rolled back in Voucherify")[:200]
-            result["outcome"] = locked.attention_reason
+            locked.attention_reason = PARTIAL
+            result["outcome"] = _(PARTIAL)
             result["attention"] = True
             return True
         locked.state = LedgerState.ROLLED_BACK
+        if locked.attention_reason == PARTIAL:  # a child's rollback came first: now it is whole
+            locked.needs_attention, locked.attention_reason = False, ""
         locked.rollback_ids = [rollback_id] if isinstance(rollback_id, str) else []
         locked.rollback_error = ""
         locked.rolled_back_at = timezone.now()
         locked.rollback_reason = locked.rollback_reason or _("rolled back in Voucherify")[:200]
         result["outcome"] = _("ledger row %(pk)s rolled back in Voucherify") % {"pk": locked.pk}
+        result["applied"] = True
         return True
 
     locked_update(row.pk, change)
-    return Outcome(result["outcome"], needs_attention=bool(result.get("attention")))
+    return Outcome(
+        result["outcome"], needs_attention=bool(result.get("attention")), applied=bool(result.get("applied"))
+    )
 
 
 def rollback_failed(data: dict[str, Any], occurred_at: datetime | None = None) -> Outcome:

@@ -9,3 +9,6 @@ from dataclasses import dataclass
 class Outcome:
     text: str
     needs_attention: bool = False
+    #: The event changed a mirror: later, older events of its subject are stale. An event that
+    #: did nothing (no handler, nothing mirrored, not applied) judges nothing stale.
+    applied: bool = False

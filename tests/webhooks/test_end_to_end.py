@@ -48,6 +48,9 @@ def test_mirrors_and_ledger_converge_despite_duplicates_reordering_and_failures(
     assert row.state == LedgerState.SUCCEEDED
     # Support rolls the redemption back in Voucherify's dashboard.
     shared_client.redemptions.rollback(row.redemption_ids[0], reason="support")
+    # A gift-card redemption that stays, and credits removed: the balance moves down too.
+    assert checkout.redeem(["GIFT"], {"source_id": "ORD-2", "amount": 700}).applied
+    shared_client.vouchers.update_balance("GIFT", -300)
     assert sender.flush(timeout=60), "deliveries still pending"
     assert sender.given_up == 0 and sender.delivered >= 9
     state = voucherify_sandbox.state
@@ -60,4 +63,4 @@ def test_mirrors_and_ledger_converge_despite_duplicates_reordering_and_failures(
     assert row.state == LedgerState.ROLLED_BACK
     assert not WebhookEvent.objects.filter(state="pending").exists()
     assert not WebhookEvent.objects.filter(state="parked").exists()
-    assert CheckoutRedemption.objects.count() == 1
+    assert CheckoutRedemption.objects.count() == 2

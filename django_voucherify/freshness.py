@@ -1,0 +1,37 @@
+"""Which copy of a Voucherify object is newer: the one rule every writer of a mirror follows
+(refreshes, pulls, webhook events), so that no writer makes a mirror older than it was.
+
+A copy's time is its ``updated_at`` (Voucherify's own clock, on the object). A mirror keeps the
+copy it last stored in ``remote_payload``; a copy older than that is not written. Times without
+an offset are UTC; a time that cannot be read orders nothing (the copy is written).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django.utils.dateparse import parse_datetime
+
+
+def remote_time(obj: Any) -> datetime | None:
+    """The ``updated_at`` of a Voucherify object (a dict), as an aware datetime, or None."""
+    value = obj.get("updated_at") if isinstance(obj, dict) else None
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:
+        return None
+    if parsed is None:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def is_older(copy: Any, stored: Any) -> bool:
+    """Whether ``copy`` is older than ``stored`` (a mirror's ``remote_payload``): writing it
+    would make the mirror older."""
+    theirs, ours = remote_time(copy), remote_time(stored)
+    return theirs is not None and ours is not None and theirs < ours
