@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("django_voucherify", "0014_outbox_delivery_indexes"),
+        ("django_voucherify", "0013_jobpart_body"),
     ]
 
     operations = [
