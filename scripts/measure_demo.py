@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -48,7 +49,10 @@ def start(env: dict[str, str]) -> tuple[subprocess.Popen[str], float]:
     assert demo.stdout is not None
     for line in demo.stdout:
         if "demo: ready in" in line:
-            return demo, time.monotonic() - began
+            ready = time.monotonic() - began
+            # Keep reading its output, or the processes block once the pipe is full.
+            threading.Thread(target=demo.stdout.read, daemon=True).start()
+            return demo, ready
     raise SystemExit("the demo did not start")
 
 
