@@ -97,8 +97,14 @@ def upload_and_wait(shop: str, rows: int) -> float:
         page = opener.open(job_url).read().decode()
         state = re.search(r'field-state">.*?<div class="readonly">([^<]*)<', page, re.S)
         if state and state.group(1).strip() in ("done", "failed"):
-            print(f"job state: {state.group(1).strip()}")
-            return time.monotonic() - began
+            took = time.monotonic() - began
+            counts = {
+                name: re.search(rf'field-{name}">.*?<div class="readonly">([^<]*)<', page, re.S)
+                for name in ("total_rows", "done_count", "failed_count")
+            }
+            shown = ", ".join(f"{k} {m.group(1).strip()}" for k, m in counts.items() if m)
+            print(f"job state: {state.group(1).strip()} ({shown})")
+            return took
         time.sleep(0.5)
 
 
