@@ -72,9 +72,8 @@ def test_settings_default_to_a_real_worker_on_the_filesystem_broker(tmp_path):
     assert (tmp_path / "var" / "broker" / "queue").is_dir()
 
 
-@pytest.mark.slow
-def test_demo_starts_works_and_stops_everything(tmp_path):
-    env = demo_env(tmp_path)
+def start_demo(env: dict[str, str]) -> tuple[subprocess.Popen[str], list[str]]:
+    """./scripts/demo in its own process group (as a terminal runs it); returns once it is ready."""
     demo = subprocess.Popen(
         [str(ROOT / "scripts" / "demo")],
         cwd=ROOT,
@@ -82,7 +81,7 @@ def test_demo_starts_works_and_stops_everything(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        start_new_session=True,  # its own process group, as a terminal gives it
+        start_new_session=True,
         # Ctrl-C reaches the script even when this test runs with SIGINT ignored.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
@@ -96,10 +95,24 @@ def test_demo_starts_works_and_stops_everything(tmp_path):
             if "demo: ready in" in line:
                 ready.set()
 
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
+    threading.Thread(target=read, daemon=True).start()
+    if not ready.wait(300):
+        os.killpg(demo.pid, signal.SIGKILL)
+        pytest.fail("".join(output))
+    return demo, output
+
+
+def ctrl_c(demo: subprocess.Popen[str]) -> int:
+    """What Ctrl-C in the terminal does: SIGINT to the whole foreground process group."""
+    os.killpg(demo.pid, signal.SIGINT)
+    return demo.wait(120)
+
+
+@pytest.mark.slow
+def test_demo_starts_works_and_stops_everything(tmp_path):
+    env = demo_env(tmp_path)
+    demo, output = start_demo(env)
     try:
-        assert ready.wait(300), "".join(output)
         running = " | ".join(group_processes(demo.pid))
         for part in ("worker", "beat", "runserver", "django_voucherify.sandbox"):
             assert part in running, running
@@ -122,10 +135,14 @@ def test_demo_starts_works_and_stops_everything(tmp_path):
         )
         assert export.returncode == 0 and ": done" in export.stdout, export.stdout + export.stderr
     finally:
-        os.killpg(demo.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends
-        returncode = demo.wait(120)
-    reader.join(10)
+        returncode = ctrl_c(demo)
     assert returncode == 130, "".join(output)
+    assert group_processes(demo.pid) == []
+
+    # A later start, stopped the moment it is ready (a Ctrl-C just before the script's wait
+    # began used to be noted and never acted on).
+    demo, output = start_demo(env)
+    assert ctrl_c(demo) == 130, "".join(output)
     assert group_processes(demo.pid) == []
 
     reset = subprocess.run(
