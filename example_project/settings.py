@@ -1,5 +1,6 @@
 """Settings of the demo shop. Every value can come from the environment (django-environ);
-the defaults run with no server at all: SQLite, the local sandbox, an in-process broker."""
+the defaults run with no server at all: SQLite, the local sandbox, and kombu's filesystem
+broker (folders under ``example_project/var/``) served by a real Celery worker and beat."""
 
 from pathlib import Path
 
@@ -43,6 +44,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ]
@@ -58,7 +60,7 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # `timeout` seconds) and then finds the first one's order.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = env("DJANGO_LANGUAGE_CODE", default="en-us")
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -68,12 +70,40 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {"voucherify_validate": "20/min", "voucherify_redeem": "10/min"},
 }
-LOGIN_URL = "/admin/login/"
+# Shoppers sign in on the shop's own pages; staff use the admin's.
+LOGIN_URL = "shop:login"
+LOGIN_REDIRECT_URL = "shop:products"
+LOGOUT_REDIRECT_URL = "shop:products"
 
-# Celery: an in-process broker by default (no server needed); set CELERY_BROKER_URL to
-# redis://... or amqp://... and run a worker for production-like behaviour.
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="memory://")
+# The shop's currency (ISO 4217); amounts are shown in it, formatted for the active language
+# (LANGUAGE_CODE; Django's localization gives the separators). Prices are kept in minor units.
+SHOP_CURRENCY = env("SHOP_CURRENCY", default="EUR")
+
+# Celery: a real worker and beat (./scripts/demo starts both) on kombu's filesystem transport,
+# a broker that needs no server: messages are files under VAR_DIR/broker. Set CELERY_BROKER_URL
+# to redis://... or amqp://... for a server broker. `memory://` (the tests) runs tasks inline.
+VAR_DIR = Path(env("DEMO_VAR_DIR", default=str(BASE_DIR / "var")))
+# Job uploads and exports (files the worker reads and writes).
+MEDIA_ROOT = env("DJANGO_MEDIA_ROOT", default=str(VAR_DIR / "media"))
+# The sandbox's data file (./scripts/demo passes it; manage.py demo_reset deletes it).
+DEMO_SANDBOX_DATA = Path(env("DEMO_SANDBOX_DATA", default=str(BASE_DIR / "demo.sandbox.json")))
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=CELERY_BROKER_URL == "memory://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _broker_dir = VAR_DIR / "broker"
+    for _folder in ("queue", "processed", "control"):
+        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # One folder both ways: every process (web, commands, worker, beat) shares the queue.
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+        "control_folder": str(_broker_dir / "control"),
+        # A worker polls the folder; 0.2 s keeps a task's latency well under a second.
+        "polling_interval": 0.2,
+    }
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Periodic tasks for `celery -A example_project beat` (docs/production.md explains each).
 CELERY_BEAT_SCHEDULE = {
     "voucherify-refresh-vouchers": {"task": "django_voucherify.refresh_vouchers", "schedule": 3600.0},

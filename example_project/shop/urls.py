@@ -1,6 +1,7 @@
+from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import accounts, views
 
 app_name = "shop"
 
@@ -9,5 +10,13 @@ urlpatterns = [
     path("cart/add/<str:sku>/", views.add_to_cart, name="add"),
     path("checkout/", views.checkout_page, name="checkout"),
     path("checkout/place/", views.place_order, name="place"),
+    path("orders/", accounts.my_orders, name="orders"),
     path("orders/<str:number>/", views.confirmation, name="confirmation"),
+    path("account/signup/", accounts.signup, name="signup"),
+    path(
+        "account/signin/",
+        auth_views.LoginView.as_view(template_name="shop/signin.html", redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("account/signout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

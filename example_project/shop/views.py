@@ -7,14 +7,17 @@ Placing an order is idempotent: the checkout form carries a one-time token, stor
 ShopOrder (unique), so a double click or a retried POST finds the order the first one created
 instead of creating (and redeeming for) a second one.
 
-The demo runs Celery tasks inline (eager, memory:// broker): rollback retries and reconciliation
-happen inside the web request here; production runs a worker.
+Nothing here calls Voucherify but checkout's own bounded calls (validate, redeem, and a
+rollback when payment fails): the order and customer syncs, retries and reconciliation run in
+the Celery worker (./scripts/demo starts one). The voucher codes live in the session, and only
+those Voucherify accepted (codes.py).
 """
 
 from __future__ import annotations
 
 import secrets
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import OperationalError, transaction
@@ -24,18 +27,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from django_voucherify import checkout
-from django_voucherify.models import Customer, Order
+from django_voucherify.models import CheckoutRedemption, Order
 
+from . import codes as session_codes
 from . import payment
 from .cart import Cart
 from .models import Product, ShopOrder
 
-SESSION_CODES = "shop_voucher_codes"
 TOKEN_FIELD = "checkout_token"
-
-
-def _codes(text: str) -> list[str]:
-    return [c.strip() for c in text.replace(",", " ").split() if c.strip()]
 
 
 def products(request: HttpRequest) -> HttpResponse:
@@ -55,23 +54,25 @@ def add_to_cart(request: HttpRequest, sku: str) -> HttpResponse:
 @login_required
 def checkout_page(request: HttpRequest) -> HttpResponse:
     cart = Cart(request.session)
-    codes: list[str] = request.session.get(SESSION_CODES, [])
-    validation = None
+    if request.method == "POST" and "remove" in request.POST:
+        code = request.POST["remove"]
+        if session_codes.remove(request, code):
+            messages.success(request, _("%(code)s removed.") % {"code": code})
+        return redirect("shop:checkout")
     if request.method == "POST" and "apply" in request.POST:
-        codes = _codes(request.POST.get("codes", ""))[:30]
-        request.session[SESSION_CODES] = codes
-    if codes and cart.lines():
-        customer = Customer.objects.filter(user=request.user).first()
-        try:
-            validation = checkout.validate(codes, cart.voucherify_order(), customer)
-        except checkout.CheckoutError as exc:  # refused, unavailable, or invalid input
-            messages.error(request, exc.message)
+        validation = session_codes.add(request, cart, request.POST.get("codes", ""))
+    else:
+        validation = session_codes.check(request, cart, session_codes.kept(request))
+    return _render_checkout(request, cart, validation)
+
+
+def _render_checkout(request: HttpRequest, cart: Cart, validation: object) -> HttpResponse:
     return render(
         request,
         "shop/checkout.html",
         {
             "cart": cart,
-            "codes": " ".join(codes),
+            "codes": session_codes.kept(request),
             "validation": validation,
             "checkout_token": secrets.token_urlsafe(24),
         },
@@ -86,6 +87,7 @@ def _order_for_token(request: HttpRequest, token: str, cart: Cart) -> tuple[Shop
             checkout_token=token,
             defaults={
                 "number": f"DEMO-{secrets.token_hex(4).upper()}",
+                "currency": settings.SHOP_CURRENCY,
                 "user": request.user,
                 "lines": cart.order_lines(),
             },
@@ -100,8 +102,6 @@ def _already_placed(request: HttpRequest, order: ShopOrder) -> HttpResponse:
     if order.status == ShopOrder.Status.CANCELLED:
         messages.error(request, _("This order was cancelled. Please place your order again."))
         return redirect("shop:checkout")
-    if order.status == ShopOrder.Status.NEW:
-        messages.info(request, _("Your order is being placed; this page shows it once paid."))
     return redirect("shop:confirmation", number=order.number)
 
 
@@ -122,6 +122,13 @@ def place_order(request: HttpRequest) -> HttpResponse:
     if not cart.lines():
         messages.error(request, _("Your cart is empty."))
         return redirect("shop:products")
+    codes = session_codes.kept(request)
+    if codes:
+        # Checked again before an order exists: a code refused since it was applied is dropped
+        # (said once, on this page) instead of creating an order only to cancel it.
+        validation = session_codes.check(request, cart, codes)
+        if validation is None or session_codes.kept(request) != codes:
+            return _render_checkout(request, cart, validation)
     try:
         order, created = _order_for_token(request, token, cart)
     except OperationalError:  # SQLite busy past its timeout: another tab is placing this order
@@ -135,7 +142,7 @@ def place_order(request: HttpRequest) -> HttpResponse:
         return redirect("shop:checkout")
     if not created:
         return _already_placed(request, order)
-    codes: list[str] = request.session.get(SESSION_CODES, [])
+    codes = session_codes.kept(request)
     fail = bool(request.POST.get("fail_payment"))
     to_pay = order.total_cents
     try:
@@ -163,11 +170,14 @@ def place_order(request: HttpRequest) -> HttpResponse:
         order.status = ShopOrder.Status.CANCELLED
         order.save()
         messages.error(request, exc.message)
+        if isinstance(exc, checkout.CodesRefused):  # refused at redeem (a race): not kept
+            refused = {c.code for c in exc.codes if not c.applicable} or set(codes)
+            session_codes.keep(request, [c for c in codes if c not in refused])
         return redirect("shop:checkout")
     order.status = ShopOrder.Status.PAID
     order.save()
     cart.clear()
-    request.session.pop(SESSION_CODES, None)
+    session_codes.keep(request, [])
     request.session[f"paid_{order.number}"] = to_pay
     return redirect("shop:confirmation", number=order.number)
 
@@ -181,12 +191,8 @@ def confirmation(request: HttpRequest, number: str) -> HttpResponse:
         {
             "order": order,
             "paid_cents": request.session.get(f"paid_{number}", order.total_cents),
-            "redemption": order and _ledger(order.number),
+            "redemption": CheckoutRedemption.objects.filter(order_source_id=order.number)
+            .order_by("-pk")
+            .first(),
         },
     )
-
-
-def _ledger(number: str) -> object:
-    from django_voucherify.models import CheckoutRedemption
-
-    return CheckoutRedemption.objects.filter(order_source_id=number).first()

@@ -5,6 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.test import Client
+
+from django_voucherify import client as voucherify
+from example_project.shop.models import Product
 
 
 @pytest.fixture(scope="session")
@@ -16,3 +20,26 @@ def django_db_modify_db_settings(tmp_path_factory: Any) -> None:
     database = settings.DATABASES["default"]
     if database["ENGINE"].endswith("sqlite3"):
         database.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("shopdb") / "test.sqlite3")
+
+
+DEMO_PRODUCTS = [("TSHIRT-M", "T-shirt (M)", 1999), ("MUG", "Mug", 1250)]
+
+
+@pytest.fixture
+def web(voucherify_sandbox, django_user_model):
+    voucherify.vouchers.create(
+        "SAVE5",
+        {
+            "type": "DISCOUNT_VOUCHER",
+            "redemption": {"quantity": 1},
+            "discount": {"type": "AMOUNT", "amount_off": 500},
+        },
+    )
+    for sku, name, price in DEMO_PRODUCTS:  # transactional tests flush the data migration's rows
+        Product.objects.get_or_create(sku=sku, defaults={"name": name, "price_cents": price})
+    user = django_user_model.objects.create_user("ann", "ann@example.com", "pw")
+    browser = Client()
+    browser.force_login(user)
+    browser.post("/cart/add/TSHIRT-M/")  # 1999
+    browser.post("/cart/add/MUG/")  # 1250
+    return browser

@@ -1,0 +1,120 @@
+"""The voucher codes of a shopper's checkout, kept in the session.
+
+Only codes Voucherify accepted stay in the session: a refused code is dropped the moment it is
+refused, with its reason shown once (as a message on the page that refused it), so it never
+comes back on the next visit nor makes "Place order" create an order bound to fail. Codes are
+added and removed one by one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+
+from django_voucherify import checkout
+from django_voucherify.models import Customer
+
+from .cart import Cart
+
+SESSION_CODES = "shop_voucher_codes"
+MAX_CODES = 30  # validate()'s own limit on stacked codes
+
+
+def parse(text: str) -> list[str]:
+    """Codes typed in the field: separated by spaces or commas, each once, in order."""
+    seen: dict[str, None] = {}
+    for code in text.replace(",", " ").split():
+        seen.setdefault(code.strip(), None)
+    return [code for code in seen if code]
+
+
+def kept(request: HttpRequest) -> list[str]:
+    return list(request.session.get(SESSION_CODES, []))
+
+
+def keep(request: HttpRequest, codes: list[str]) -> None:
+    if codes:
+        request.session[SESSION_CODES] = codes
+    else:
+        request.session.pop(SESSION_CODES, None)
+
+
+def remove(request: HttpRequest, code: str) -> bool:
+    codes = kept(request)
+    if code not in codes:
+        return False
+    keep(request, [c for c in codes if c != code])
+    return True
+
+
+def _customer(request: HttpRequest) -> Customer | None:
+    return Customer.objects.filter(user=request.user).first() if request.user.is_authenticated else None
+
+
+def _refused(request: HttpRequest, code: str, reason: str) -> None:
+    messages.error(request, _("%(code)s: %(reason)s") % {"code": code, "reason": reason})
+
+
+def check(request: HttpRequest, cart: Cart, codes: list[str]) -> Any:
+    """Validate ``codes`` for the cart; keep those that apply, drop (and say why, once) those
+    refused. Returns the validation of the kept codes, or None (no code kept, or Voucherify
+    unavailable: the codes are kept and the message says so)."""
+    if not codes or not cart.lines():
+        keep(request, codes)
+        return None
+    order, customer = cart.voucherify_order(), _customer(request)
+    try:
+        outcome = checkout.validate(codes, order, customer)
+    except (checkout.CodesRefused, checkout.InvalidCheckoutInput) as refused:
+        if len(codes) == 1:
+            _refused(request, codes[0], refused.message)
+            keep(request, [])
+            return None
+        # Refused as a whole (an unknown code makes Voucherify refuse the request): find the
+        # culprit(s) one code at a time, then validate the rest together (stacking rules).
+        good = []
+        for code in codes:
+            try:
+                checkout.validate([code], order, customer)
+            except (checkout.CodesRefused, checkout.InvalidCheckoutInput) as exc:
+                _refused(request, code, exc.message)
+            else:
+                good.append(code)
+        if good == codes:  # each applies alone, not together: the last one added goes
+            _refused(request, codes[-1], refused.message)
+            good = codes[:-1]
+        return check(request, cart, good)
+    except checkout.CheckoutError as exc:  # unavailable (outage policy "refuse")
+        return _unavailable(request, codes, exc)
+    if outcome.unavailable:  # outage, policy "proceed without discount": its notice is shown
+        keep(request, codes)
+        return outcome
+    dropped = [c for c in outcome.codes if not c.applicable and c.reason_key != "skipped"]
+    if not dropped:
+        keep(request, codes)
+        return outcome
+    for result in dropped:
+        _refused(request, result.code, result.reason)
+    rest = [c for c in codes if c not in {r.code for r in dropped}]
+    return check(request, cart, rest)  # codes skipped because of a refused one are judged again
+
+
+def _unavailable(request: HttpRequest, codes: list[str], exc: checkout.CheckoutError) -> None:
+    messages.error(request, exc.message)
+    keep(request, codes)
+    return None
+
+
+def add(request: HttpRequest, cart: Cart, text: str) -> Any:
+    """The codes typed in the field, added to the kept ones and checked together."""
+    new = [code for code in parse(text) if code not in kept(request)]
+    if not new:
+        messages.error(request, _("Enter a voucher code to apply."))
+        return check(request, cart, kept(request))
+    codes = (kept(request) + new)[:MAX_CODES]
+    if len(codes) < len(kept(request)) + len(new):
+        messages.error(request, _("At most %(max)d voucher codes per order.") % {"max": MAX_CODES})
+    return check(request, cart, codes)

@@ -1,0 +1,113 @@
+"""Checkout's voucher codes: only accepted codes stay in the session; a refusal is said once and
+never creates an order; codes are removed one by one; "being placed" and "confirmed" never show
+together; and Place order makes no Voucherify call beyond checkout's own (syncs go to the worker)."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from django_voucherify import client as voucherify
+from example_project.celery import app as celery_app
+from example_project.shop import codes as session_codes
+from example_project.shop.models import ShopOrder
+
+from .test_checkout import place, token
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+AMOUNT_OFF = {"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 200}}
+
+
+def text(response) -> str:
+    return response.content.decode()
+
+
+def kept(browser) -> list[str]:
+    return list(browser.session.get(session_codes.SESSION_CODES, []))
+
+
+def test_a_refused_code_is_said_once_and_does_not_stick(web):
+    page = text(web.post("/checkout/", {"codes": "NOPE", "apply": "1"}))
+    assert page.count("This code does not exist.") == 1
+    assert kept(web) == []
+    again = text(web.get("/checkout/"))  # the next visit: no error, no code
+    assert "This code does not exist." not in again and "NOPE" not in again
+    response = place(web, follow=True)  # no code left: the order goes through at full price
+    assert "This code does not exist." not in text(response)
+    assert list(ShopOrder.objects.values_list("status", flat=True)) == [ShopOrder.Status.PAID]
+
+
+def test_a_code_refused_after_it_was_applied_creates_no_order(web, voucherify_sandbox):
+    web.post("/checkout/", {"codes": "SAVE5", "apply": "1"})
+    assert kept(web) == ["SAVE5"]
+    form = {"checkout_token": token(web)}  # the page shown with the code applied
+    voucherify.vouchers.disable("SAVE5")  # refused from now on
+    response = web.post("/checkout/place/", form)
+    assert response.status_code == 200
+    page = text(response)
+    assert page.count("SAVE5: ") == 1  # the reason, once, on the page that refused it
+    assert not ShopOrder.objects.exists()  # no order created only to be cancelled
+    assert kept(web) == []
+    assert "SAVE5" not in text(web.get("/checkout/"))
+
+
+def test_codes_are_removed_one_by_one(web):
+    voucherify.vouchers.create("TWO", {**AMOUNT_OFF, "redemption": {"quantity": 5}})
+    page = text(web.post("/checkout/", {"codes": "SAVE5", "apply": "1"}))
+    page = text(web.post("/checkout/", {"codes": "TWO", "apply": "1"}))  # added, not replacing
+    assert kept(web) == ["SAVE5", "TWO"] and 'id="to-pay">€25.49' in page
+    response = web.post("/checkout/", {"remove": "SAVE5"}, follow=True)
+    page = text(response)
+    assert kept(web) == ["TWO"] and "SAVE5 removed." in page and 'id="to-pay">€30.49' in page
+    web.post("/checkout/", {"remove": "TWO"})
+    assert kept(web) == []
+    assert 'id="to-pay"' not in text(web.get("/checkout/"))
+
+
+def test_removing_a_code_not_applied_changes_nothing(web):
+    web.post("/checkout/", {"codes": "SAVE5", "apply": "1"})
+    web.post("/checkout/", {"remove": "OTHER"})
+    assert kept(web) == ["SAVE5"]
+
+
+def test_an_unknown_code_among_good_ones_drops_only_itself(web):
+    voucherify.vouchers.create("TWO", {**AMOUNT_OFF, "redemption": {"quantity": 5}})
+    page = text(web.post("/checkout/", {"codes": "SAVE5, NOPE TWO NOPE", "apply": "1"}))
+    assert page.count("NOPE: This code does not exist.") == 1
+    assert kept(web) == ["SAVE5", "TWO"] and 'id="to-pay">€25.49' in page
+
+
+def test_being_placed_and_confirmed_never_show_together(web, django_user_model):
+    form = {"checkout_token": token(web)}
+    order = ShopOrder.objects.create(
+        number="DEMO-NEW",
+        user=django_user_model.objects.get(username="ann"),
+        checkout_token=form["checkout_token"],
+    )
+    page = text(web.post("/checkout/place/", form, follow=True))  # a second submit while placing
+    assert "is being placed" in page and "confirmed" not in page
+    order.status = ShopOrder.Status.PAID
+    order.save()
+    page = text(web.get("/orders/DEMO-NEW/"))
+    assert "confirmed" in page and "being placed" not in page
+
+
+def test_place_order_calls_voucherify_only_for_checkout(web, caplog):
+    """The order and customer syncs are queued for the worker (not eager here): the request
+    itself only validates and redeems."""
+    web.post("/checkout/", {"codes": "SAVE5", "apply": "1"})
+    form = {"checkout_token": token(web)}
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = False
+    celery_app.conf.broker_url = "memory://"
+    try:
+        with caplog.at_level(logging.INFO, logger="django_voucherify.sandbox"):
+            response = web.post("/checkout/place/", form)
+    finally:
+        celery_app.conf.task_always_eager = eager
+    assert response.status_code == 302
+    assert ShopOrder.objects.get().status == ShopOrder.Status.PAID
+    paths = [r.getMessage().split()[1] for r in caplog.records if r.name == "django_voucherify.sandbox"]
+    assert paths and set(paths) <= {"/v1/validations", "/v1/redemptions"}, paths

@@ -1,0 +1,108 @@
+"""Money shown as money (the shop's currency, the active language's format), and shoppers'
+accounts: sign up, sign in on the shop's pages (not the admin's), their orders and vouchers."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.test import Client, override_settings
+from django.utils import translation
+from hypothesis import given
+from hypothesis import strategies as st
+
+from django_voucherify import client as voucherify
+from example_project.shop.models import Product, ShopOrder
+from example_project.shop.money import MINUS, format_discount, format_money
+
+from .test_checkout import place
+
+MINOR = st.integers(min_value=-(10**12), max_value=10**12)
+
+
+def test_money_in_english_and_german():
+    with translation.override("en"):
+        assert format_money(1999) == "€19.99"
+        assert format_money(123456789) == "€1,234,567.89"
+        assert format_money(-500) == f"{MINUS}€5.00"
+        assert format_discount(500) == f"{MINUS}€5.00"
+        assert format_money(1250, "USD") == "$12.50" and format_money(1250, "JPY") == "¥1,250"
+    with translation.override("de"):
+        assert format_money(123456789) == "1.234.567,89\u00a0€"
+
+
+@override_settings(SHOP_CURRENCY="GBP")
+def test_the_currency_is_a_setting():
+    with translation.override("en"):
+        assert format_money(5) == "£0.05"
+
+
+@given(MINOR, st.sampled_from(["en", "de", "fr"]))
+def test_money_keeps_every_cent(minor, language):
+    """Whatever the language, the digits shown are the amount's (no rounding, no raw cents)."""
+    with translation.override(language):
+        shown = format_money(minor)
+    digits = "".join(ch for ch in shown if ch.isdigit())
+    assert Decimal(digits) == abs(minor)
+    assert shown.startswith(MINUS) == (minor < 0)
+    assert "¢" not in shown
+
+
+@given(st.integers(min_value=-(10**9), max_value=10**9))
+def test_a_discount_is_never_minus_zero(minor):
+    shown = format_discount(minor)
+    assert (shown == "") == (minor == 0)
+    assert not shown or shown.startswith(MINUS)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_fixed_price_voucher_never_shows_minus_zero(web):
+    voucherify.vouchers.create(
+        "FIXED", {"type": "DISCOUNT_VOUCHER", "discount": {"type": "FIXED", "fixed_amount": 100000}}
+    )
+    page = web.post("/checkout/", {"codes": "FIXED", "apply": "1"}).content.decode()
+    assert "FIXED" in page and "\u22120" not in page and f"{MINUS}€0.00" not in page and "¢" not in page
+
+
+@pytest.mark.django_db
+def test_sign_in_is_the_shops_page_not_the_admins(client):
+    response = client.get("/checkout/")
+    assert response.status_code == 302 and response["Location"].startswith("/account/signin/")
+    page = client.get(response["Location"]).content.decode()
+    assert "Sign up" in page and "admin" not in page.lower().split("<nav>")[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_shopper_signs_up_signs_in_and_sees_their_orders(voucherify_sandbox, django_user_model):
+    browser = Client()
+    form = {
+        "username": "zoe",
+        "email": "zoe@example.com",
+        "password1": "A-l0ng-pass",
+        "password2": "A-l0ng-pass",
+    }
+    response = browser.post("/account/signup/", {**form, "next": "/checkout/"})
+    assert response.status_code == 302 and response["Location"] == "/checkout/"
+    zoe = django_user_model.objects.get(username="zoe")
+    assert not zoe.is_staff and zoe.email == "zoe@example.com"
+    again = Client().post("/account/signup/", {**form, "username": "zoe2", "email": "ZOE@example.com"})
+    assert again.status_code == 200 and "already exists" in again.content.decode()
+    browser.post("/account/signout/")
+    assert browser.get("/orders/").status_code == 302
+    signed_in = browser.post("/account/signin/", {"username": "zoe", "password": "A-l0ng-pass"})
+    assert signed_in.status_code == 302
+    voucherify.vouchers.create(
+        "ZOE2", {"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 200}}
+    )
+    Product.objects.get_or_create(sku="MUG", defaults={"name": "Mug", "price_cents": 1250})
+    browser.post("/cart/add/MUG/")
+    browser.post("/checkout/", {"codes": "ZOE2", "apply": "1"})
+    place(browser)
+    order = ShopOrder.objects.get(user=zoe)
+    page = browser.get("/orders/").content.decode()
+    assert order.number in page and "ZOE2" in page and "€12.50" in page
+    other = django_user_model.objects.create_user("max", "max@example.com", "pw")
+    stranger = Client()
+    stranger.force_login(other)
+    assert order.number not in stranger.get("/orders/").content.decode()
+    assert stranger.get(f"/orders/{order.number}/").status_code == 404

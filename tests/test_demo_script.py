@@ -1,0 +1,154 @@
+"""./scripts/demo: the shop, the sandbox, a Celery worker and beat on the filesystem broker start
+together, do real work, and all stop on Ctrl-C with no process left behind; --reset-only puts
+the demo back to its seeded state."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def demo_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "DJANGO_", "DATABASE_"))}
+    env.pop("VOUCHERIFY_API_URL", None)
+    return {
+        **env,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+        "DEMO_NO_VENV": "1",
+        "DEMO_PORT": str(free_port()),
+        "SANDBOX_PORT": str(free_port()),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
+        "DEMO_VAR_DIR": str(tmp_path / "var"),
+        "DEMO_SANDBOX_DATA": str(tmp_path / "demo.sandbox.json"),
+    }
+
+
+def group_processes(pgid: int) -> list[str]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except (OSError, IndexError):
+            continue
+    return found
+
+
+def test_settings_default_to_a_real_worker_on_the_filesystem_broker(tmp_path):
+    env = demo_env(tmp_path)
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.CELERY_BROKER_URL, s.CELERY_TASK_ALWAYS_EAGER)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**env, "DJANGO_SETTINGS_MODULE": "example_project.settings"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert out == ["filesystem://", "False"]
+    assert (tmp_path / "var" / "broker" / "queue").is_dir()
+
+
+def start_demo(env: dict[str, str]) -> tuple[subprocess.Popen[str], list[str]]:
+    """./scripts/demo in its own process group (as a terminal runs it); returns once it is ready."""
+    demo = subprocess.Popen(
+        [str(ROOT / "scripts" / "demo")],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        # Ctrl-C reaches the script even when this test runs with SIGINT ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    output: list[str] = []
+    ready = threading.Event()
+
+    def read() -> None:
+        assert demo.stdout is not None
+        for line in demo.stdout:
+            output.append(line)
+            if "demo: ready in" in line:
+                ready.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    if not ready.wait(300):
+        os.killpg(demo.pid, signal.SIGKILL)
+        pytest.fail("".join(output))
+    return demo, output
+
+
+def ctrl_c(demo: subprocess.Popen[str]) -> int:
+    """What Ctrl-C in the terminal does: SIGINT to the whole foreground process group."""
+    os.killpg(demo.pid, signal.SIGINT)
+    return demo.wait(120)
+
+
+@pytest.mark.slow
+def test_demo_starts_works_and_stops_everything(tmp_path):
+    env = demo_env(tmp_path)
+    demo, output = start_demo(env)
+    try:
+        running = " | ".join(group_processes(demo.pid))
+        for part in ("worker", "beat", "runserver", "django_voucherify.sandbox"):
+            assert part in running, running
+        shop = f"http://127.0.0.1:{env['DEMO_PORT']}"
+        assert urllib.request.urlopen(f"{shop}/account/signin/").status == 200
+        with sqlite3.connect(tmp_path / "demo.sqlite3") as db:  # the first start filled the mirrors
+            assert db.execute("SELECT count(*) FROM django_voucherify_voucher").fetchone()[0] > 0
+        # A bulk job finishes by itself: the worker runs it (the command only follows it).
+        export = subprocess.run(
+            [sys.executable, "manage.py", "voucherify_job", "export-orders", "--no-progress"],
+            cwd=ROOT,
+            env={
+                **env,
+                "DJANGO_SETTINGS_MODULE": "example_project.settings",
+                "VOUCHERIFY_API_URL": f"http://127.0.0.1:{env['SANDBOX_PORT']}",
+            },
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+        assert export.returncode == 0 and ": done" in export.stdout, export.stdout + export.stderr
+    finally:
+        returncode = ctrl_c(demo)
+    assert returncode == 130, "".join(output)
+    assert group_processes(demo.pid) == []
+
+    # A later start, stopped the moment it is ready (a Ctrl-C just before the script's wait
+    # began used to be noted and never acted on).
+    demo, output = start_demo(env)
+    assert ctrl_c(demo) == 130, "".join(output)
+    assert group_processes(demo.pid) == []
+
+    reset = subprocess.run(
+        [str(ROOT / "scripts" / "demo"), "--reset-only"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert reset.returncode == 0, reset.stdout + reset.stderr
+    assert not (tmp_path / "demo.sqlite3").exists()
+    assert not (tmp_path / "demo.sandbox.json").exists()
+    assert not (tmp_path / "var").exists()
