@@ -11,7 +11,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -22,9 +22,10 @@ from django.utils.translation import ngettext
 
 from ..models import Job, JobFailedRow, JobPart
 from ..models.jobs import FAILED_ROWS_SAMPLE
-from . import job_status
+from . import job_export, job_status
 
 UPLOAD_TEMPLATE = "admin/django_voucherify/job/upload.html"
+EXPORT_TEMPLATE = "admin/django_voucherify/job/export.html"
 
 
 class ImportCsvForm(forms.Form):
@@ -107,7 +108,7 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "error",
         "async_action_id",
         "source_file",
-        "result_file",
+        "result_download",
         "params",
         "started_by",
         "created_at",
@@ -191,7 +192,9 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         wrap = self.admin_site.admin_view
         return [
             path("upload/", wrap(self.upload_view), name="django_voucherify_job_upload"),
+            path("export/", wrap(self.export_view), name="django_voucherify_job_export"),
             path("<int:pk>/status.json", wrap(self.status_view), name="django_voucherify_job_status"),
+            path("<int:pk>/file/", wrap(self.result_file_view), name="django_voucherify_job_result_file"),
             path(
                 "<int:pk>/failed-rows.csv",
                 wrap(self.failed_rows_view),
@@ -220,6 +223,38 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             "title": _("Import a CSV into Voucherify"),
         }
         return TemplateResponse(request, UPLOAD_TEMPLATE, context)
+
+    def export_view(self, request: HttpRequest) -> HttpResponse:
+        if not request.user.has_perm("django_voucherify.add_job"):
+            raise PermissionDenied
+        form = job_export.ExportForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            job = job_export.start_export(form, request.user)
+            self.message_user(request, _("Export started as %(job)s.") % {"job": job}, messages.SUCCESS)
+            return HttpResponseRedirect(reverse("admin:django_voucherify_job_change", args=[job.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "opts": self.model._meta,
+            "title": _("Export from Voucherify"),
+        }
+        return TemplateResponse(request, EXPORT_TEMPLATE, context)
+
+    def result_file_view(self, request: HttpRequest, pk: int) -> FileResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return job_export.result_file_response(get_object_or_404(Job, pk=pk))
+
+    @admin.display(description=_("file"))
+    def result_download(self, obj: Job) -> SafeString:
+        url = reverse("admin:django_voucherify_job_result_file", args=[obj.pk])
+        # Shown by job_progress.js once the status says the file is there.
+        return format_html(
+            '<a href="{}" data-job-result{}>{}</a>',
+            url,
+            "" if obj.result_file else " hidden",
+            _("Download the file"),
+        )
 
     def status_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         return job_status.status_view(request, pk, allowed=self.has_view_permission(request))

@@ -56,6 +56,9 @@
                         }
                     );
                     renderFailedRows(document, status.failed_rows);
+                    document.querySelectorAll("[data-job-result]").forEach(function (link) {
+                        link.hidden = !status.has_result_file;
+                    });
                     document.body.setAttribute("data-job-state", status.state);
                     if (status.finished) {
                         document.body.setAttribute("data-job-finished", "1");
