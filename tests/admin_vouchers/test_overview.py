@@ -78,9 +78,7 @@ def listed(client, url):
 def test_everything_fine_says_so(admin_client):
     page = admin_client.get(OVERVIEW).content.decode()
     assert "Nothing needs you right now." in page
-    assert (
-        '<div class="breadcrumbs">' in page and reverse("admin:app_list", args=["django_voucherify"]) in page
-    )
+    assert 'class="breadcrumbs"' in page and reverse("admin:app_list", args=["django_voucherify"]) in page
 
 
 def test_each_count_links_to_a_worklist_with_exactly_those_rows(admin_client):
