@@ -188,3 +188,24 @@ def test_chart_bars_stay_inside_and_scale_to_the_busiest_day(values):
     tallest = max(b["count_h"] for b in chart["bars"])
     assert tallest == (chart["plot"] if busiest else 0)
     assert chart["total_count"] == sum(c for c, _ in values)
+
+
+def test_page_costs_the_same_queries_however_many_rows(admin_client):
+    """No query per row: the page stays cheap on a busy shop."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert admin_client.get(OVERVIEW).status_code == 200
+        return len(ctx.captured_queries)
+
+    few = queries()
+    outbox(OutboxState.PENDING, 30)
+    for i in range(30):
+        ledger(
+            LedgerState.SUCCEEDED, f"q-{i}", redeemed_at=timezone.now() - timedelta(days=i), discount_amount=i
+        )
+        Job.objects.create(kind=JobKind.IMPORT_VOUCHERS_CSV, state=JobState.RUNNING)
+        webhook(f"q-{i}", needs_attention=True)
+    assert queries() == few
