@@ -247,13 +247,17 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.display(description=_("file"))
     def result_download(self, obj: Job) -> SafeString:
+        if not obj.is_export and not obj.result_file:
+            return format_html("{}", "-")  # imports and updates make no file
         url = reverse("admin:django_voucherify_job_result_file", args=[obj.pk])
-        # Shown by job_progress.js once the status says the file is there.
+        # job_progress.js shows the link (and hides "not ready yet") once the file is there.
         return format_html(
-            '<a href="{}" data-job-result{}>{}</a>',
+            '<a href="{}" data-job-result{}>{}</a><span data-job-result-pending{}>{}</span>',
             url,
             "" if obj.result_file else " hidden",
             _("Download the file"),
+            " hidden" if obj.result_file else "",
+            _("not ready yet"),
         )
 
     def status_view(self, request: HttpRequest, pk: int) -> HttpResponse:

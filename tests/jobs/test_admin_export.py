@@ -67,6 +67,8 @@ def test_card_transactions_need_a_valid_code(admin_client, sandbox):
 
 def test_no_file_yet_is_a_404_not_a_500(admin_client, sandbox):
     job = Job.objects.create(kind=JobKind.EXPORT_ORDERS, state=JobState.RUNNING)
+    page = admin_client.get(reverse("admin:django_voucherify_job_change", args=[job.pk])).content.decode()
+    assert "data-job-result hidden" in page and "not ready yet" in page
     assert (
         admin_client.get(reverse("admin:django_voucherify_job_result_file", args=[job.pk])).status_code == 404
     )

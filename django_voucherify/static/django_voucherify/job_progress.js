@@ -59,6 +59,9 @@
                     document.querySelectorAll("[data-job-result]").forEach(function (link) {
                         link.hidden = !status.has_result_file;
                     });
+                    document.querySelectorAll("[data-job-result-pending]").forEach(function (note) {
+                        note.hidden = status.has_result_file;
+                    });
                     document.body.setAttribute("data-job-state", status.state);
                     if (status.finished) {
                         document.body.setAttribute("data-job-finished", "1");
