@@ -4,6 +4,9 @@ Every door (the checkout service, the REST serializers, the admin forms, CSV and
 the management commands) asks these functions, so a value one door accepts is accepted by all
 and a value one refuses is refused by all. Each ``*_problem`` function returns the translated
 reason a value is refused, or None; :func:`check` turns a reason into :class:`InvalidInput`.
+Forms use :func:`validate_code` (a Django validator) or :class:`CodeFormField` (the shop's code
+field: strips what is typed around the code, then this rule), so the shop accepts every code the
+admin can create.
 
 The rules:
 
@@ -12,8 +15,10 @@ The rules:
   surrogates (Cs) or line/paragraph separators (Zl, Zp): they make look-alike values, and NUL
   and surrogates cannot be stored in PostgreSQL at all. Letters of any script pass.
 - They do not start or end with white space (doors for typed input strip it first).
-- A code is at most :data:`MAX_CODE_LENGTH` characters and is not ``.`` or ``..`` (a path
-  segment no URL can address); a source id at most :data:`MAX_SOURCE_ID_LENGTH`; a metadata
+- A code is at most :data:`MAX_CODE_LENGTH` characters, is not ``.`` or ``..`` (a path
+  segment no URL can address), and its only space is the plain space U+0020 (a no-break or
+  other Unicode space looks like one but a shopper cannot type it, so the code could never be
+  entered at checkout); a source id at most :data:`MAX_SOURCE_ID_LENGTH`; a metadata
   key at most :data:`MAX_METADATA_KEY_LENGTH`.
 - Free text (metadata values, names...) may hold anything storable: no NUL, no lone surrogate,
   at any depth of a JSON value (PostgreSQL's ``text`` and ``jsonb`` refuse both).
@@ -30,6 +35,7 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
+from django import forms
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext as _
@@ -81,7 +87,31 @@ def code_problem(code: Any) -> str | None:
     problem = _identifier_problem(code, what=_("A voucher code"), max_length=MAX_CODE_LENGTH)
     if problem is None and code in UNADDRESSABLE_CODES:
         return _("“%(code)s” cannot be a voucher code: Voucherify's URLs cannot address it.") % {"code": code}
+    if problem is None and _odd_space(code):
+        return _("A voucher code can contain only plain spaces (no no-break or other special spaces).")
     return problem
+
+
+def _odd_space(code: str) -> bool:
+    return any(char != " " and unicodedata.category(char) == "Zs" for char in code)
+
+
+def validate_code(code: Any) -> None:
+    """Django validator for the code rule (:func:`code_problem`), for model and form fields."""
+    if problem := code_problem(code):
+        raise ValidationError(problem, code="invalid_code")
+
+
+class CodeFormField(forms.CharField):
+    """A form field for a voucher code under the one code rule: what is typed around the code
+    (spaces, a newline from a paste) is stripped, then :func:`validate_code` applies."""
+
+    default_validators = [validate_code]
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", MAX_CODE_LENGTH)
+        kwargs.setdefault("strip", True)
+        super().__init__(**kwargs)
 
 
 def source_id_problem(source_id: Any) -> str | None:

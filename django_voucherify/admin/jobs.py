@@ -11,7 +11,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -22,8 +22,10 @@ from django.utils.translation import ngettext
 
 from ..models import Job, JobFailedRow, JobPart
 from ..models.jobs import FAILED_ROWS_SAMPLE
+from . import job_export, job_status
 
 UPLOAD_TEMPLATE = "admin/django_voucherify/job/upload.html"
+EXPORT_TEMPLATE = "admin/django_voucherify/job/export.html"
 
 
 class ImportCsvForm(forms.Form):
@@ -89,19 +91,24 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_filter = ("state", "kind")
     date_hierarchy = "created_at"
     inlines = (JobPartInline,)
+
+    class Media:
+        css = {"all": ("django_voucherify/voucherify_admin.css",)}
+        js = ("django_voucherify/job_progress.js",)
+
     actions = ("check_now",)
     fields = readonly_fields = (
         "kind",
-        "state",
-        "progress_bar",
-        "total_rows",
-        "done_count",
-        "failed_count",
+        "live_state",
+        "live_progress",
+        "live_total_rows",
+        "live_done_count",
+        "live_failed_count",
         "failed_rows_table",
         "error",
         "async_action_id",
         "source_file",
-        "result_file",
+        "result_download",
         "params",
         "started_by",
         "created_at",
@@ -119,28 +126,59 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def progress_bar(self, obj: Job) -> SafeString:
         return format_html('<progress value="{}" max="100"></progress> {}%', obj.progress, obj.progress)
 
+    # The change page's live fields: job_progress.js updates every [data-job-field] in place
+    # from the status JSON while the job runs (see .job_status).
+    @admin.display(description=_("state"))
+    def live_state(self, obj: Job) -> SafeString:
+        return format_html('<span data-job-field="state_label">{}</span>', obj.get_state_display())
+
+    @admin.display(description=_("progress"))
+    def live_progress(self, obj: Job) -> SafeString:
+        return format_html(
+            '<span class="voucherify-progress" data-job-status-url="{}" data-job-poll-ms="{}" '
+            'data-job-finished="{}"><progress value="{}" max="100" data-job-field="progress"></progress> '
+            '<span data-job-field="progress">{}</span>%</span>',
+            reverse("admin:django_voucherify_job_status", args=[obj.pk]),
+            job_status.POLL_INTERVAL_MS,
+            "1" if obj.is_finished else "0",
+            obj.progress,
+            obj.progress,
+        )
+
+    @admin.display(description=_("rows"))
+    def live_total_rows(self, obj: Job) -> SafeString:
+        return format_html('<span data-job-field="total_rows">{}</span>', obj.total_rows)
+
+    @admin.display(description=_("done"))
+    def live_done_count(self, obj: Job) -> SafeString:
+        return format_html('<span data-job-field="done_count">{}</span>', obj.done_count)
+
+    @admin.display(description=_("failed"))
+    def live_failed_count(self, obj: Job) -> SafeString:
+        _rows, stored = job_status.failed_rows(obj, 0)
+        return format_html('<span data-job-field="failed_count">{}</span>', max(obj.failed_count, stored))
+
     @admin.display(description=_("failed rows"))
     def failed_rows_table(self, obj: Job) -> SafeString:
-        rows = obj.failed_rows or []  # a bounded sample; the download streams every row
-        if not rows:
-            return format_html("{}", _("none"))
+        # Read from the failed rows themselves, not the job's cached sample: rows refused
+        # locally show as soon as they are stored. The download streams every row.
+        rows, stored = job_status.failed_rows(obj, FAILED_ROWS_SAMPLE)
         body = format_html_join(
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-            (
-                (r.get("row", ""), r.get("code") or r.get("source_id") or "", r.get("reason", ""))
-                for r in rows[:FAILED_ROWS_SAMPLE]
-            ),
+            ((r["row"], r["code"], r["reason"]) for r in rows),
         )
         more = ""
         url = reverse("admin:django_voucherify_job_failed_rows", args=[obj.pk])
-        if obj.failed_count > len(rows):
+        if stored > len(rows):
             more = format_html(
-                "<p>{}</p>", _("%(n)d more rows in the CSV download.") % {"n": obj.failed_count - len(rows)}
+                "<p>{}</p>", _("%(n)d more rows in the CSV download.") % {"n": stored - len(rows)}
             )
         return format_html(
-            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>"
+            "<table{}><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead>"
+            "<tbody data-job-failed-rows>{}</tbody></table>"
             '{}<p><a href="{}">{}</a></p>',
+            "" if rows else " hidden",
             _("row"),
             _("code / source id"),
             _("reason"),
@@ -154,6 +192,9 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         wrap = self.admin_site.admin_view
         return [
             path("upload/", wrap(self.upload_view), name="django_voucherify_job_upload"),
+            path("export/", wrap(self.export_view), name="django_voucherify_job_export"),
+            path("<int:pk>/status.json", wrap(self.status_view), name="django_voucherify_job_status"),
+            path("<int:pk>/file/", wrap(self.result_file_view), name="django_voucherify_job_result_file"),
             path(
                 "<int:pk>/failed-rows.csv",
                 wrap(self.failed_rows_view),
@@ -182,6 +223,45 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             "title": _("Import a CSV into Voucherify"),
         }
         return TemplateResponse(request, UPLOAD_TEMPLATE, context)
+
+    def export_view(self, request: HttpRequest) -> HttpResponse:
+        if not request.user.has_perm("django_voucherify.add_job"):
+            raise PermissionDenied
+        form = job_export.ExportForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            job = job_export.start_export(form, request.user)
+            self.message_user(request, _("Export started as %(job)s.") % {"job": job}, messages.SUCCESS)
+            return HttpResponseRedirect(reverse("admin:django_voucherify_job_change", args=[job.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "opts": self.model._meta,
+            "title": _("Export from Voucherify"),
+        }
+        return TemplateResponse(request, EXPORT_TEMPLATE, context)
+
+    def result_file_view(self, request: HttpRequest, pk: int) -> FileResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return job_export.result_file_response(get_object_or_404(Job, pk=pk))
+
+    @admin.display(description=_("file"))
+    def result_download(self, obj: Job) -> SafeString:
+        if not obj.is_export and not obj.result_file:
+            return format_html("{}", "-")  # imports and updates make no file
+        url = reverse("admin:django_voucherify_job_result_file", args=[obj.pk])
+        # job_progress.js shows the link (and hides "not ready yet") once the file is there.
+        return format_html(
+            '<a href="{}" data-job-result{}>{}</a><span data-job-result-pending{}>{}</span>',
+            url,
+            "" if obj.result_file else " hidden",
+            _("Download the file"),
+            " hidden" if obj.result_file else "",
+            _("not ready yet"),
+        )
+
+    def status_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        return job_status.status_view(request, pk, allowed=self.has_view_permission(request))
 
     def failed_rows_view(self, request: HttpRequest, pk: int) -> StreamingHttpResponse:
         if not self.has_view_permission(request):

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from ..models.ledger import CheckoutRedemption, LedgerState
+from .ledger_filters import RollbackPendingFilter
 
 CONFIRM_TEMPLATE = "admin/django_voucherify/checkoutredemption/rollback_confirmation.html"
 
@@ -31,7 +32,7 @@ class CheckoutRedemptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "last_request_id",
         "created_at",
     )
-    list_filter = ("state", "needs_attention", "created_at")
+    list_filter = ("state", "needs_attention", RollbackPendingFilter, "created_at")
     search_fields = (
         "order_source_id",
         "customer_source_id",

@@ -22,11 +22,14 @@ from typing import TYPE_CHECKING, Any
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.db import router, transaction
 from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -59,7 +62,7 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     change_list_template = TEMPLATES + "change_list.html"
     change_form_template = TEMPLATES + "change_form.html"
     list_display = (
-        "code",
+        "code_cell",
         "type",
         "value",
         "balance_display",
@@ -69,6 +72,11 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "category",
         "last_error_key",
     )
+    list_display_links = ("code_cell",)
+
+    class Media:
+        css = {"all": ("django_voucherify/voucherify_admin.css",)}
+
     list_filter = ("type", "active", "category", "campaign")
     search_fields = ("code", "voucherify_id")
     actions = ("enable_selected", "disable_selected", "delete_selected_remote", "delete_permanently_selected")
@@ -209,6 +217,12 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             context["can_adjust_balance"] = self.has_adjust_balance_permission(request, obj)
         return super().change_view(request, object_id, form_url, context)
 
+    @admin.display(description=gettext_lazy("code"), ordering="code")
+    def code_cell(self, obj: Voucher) -> SafeString:
+        # A long code is cut with an ellipsis (voucherify_admin.css) and shown whole on hover,
+        # so it never pushes the other columns off-screen.
+        return format_html('<span class="voucherify-code" title="{}">{}</span>', obj.code, obj.code)
+
     def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
         info = self.opts.app_label, self.opts.model_name
@@ -219,24 +233,40 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         ]
 
     def refresh_view(self, request: HttpRequest) -> HttpResponse:
-        """Start a full refresh in Celery; the page returns at once."""
+        """Record a QUEUED refresh run and start it in Celery once the request's transaction
+        commits; the changelist then shows the run's progress and outcome (``last_refresh``)."""
         if not self.has_change_permission(request):
             return HttpResponse(status=403)
         from ..tasks.vouchers import refresh_vouchers
+        from ..vouchers import refresh_runs
 
-        try:
-            refresh_vouchers.delay()
-        except Exception as exc:  # the broker is down: say so instead of a 500
-            self.message_user(
-                request, _("Could not start the refresh: %(error)s") % {"error": exc}, messages.ERROR
-            )
-        else:
-            self.message_user(
-                request,
-                _("Refreshing vouchers from Voucherify in the background; reload this page in a moment."),
-                messages.SUCCESS,
-            )
+        run = refresh_runs.queue()
+
+        def start() -> None:
+            try:
+                refresh_vouchers.delay(run.pk)
+            except Exception as exc:  # the broker is down: say so (and on the run), not a 500
+                refresh_runs.mark_failed(run.pk, _("Could not start the refresh: %(error)s") % {"error": exc})
+                self.message_user(
+                    request, _("Could not start the refresh: %(error)s") % {"error": exc}, messages.ERROR
+                )
+            else:
+                self.message_user(
+                    request,
+                    _("Refresh from Voucherify started; its progress shows above the list."),
+                    messages.SUCCESS,
+                )
+
+        transaction.on_commit(start, using=router.db_for_write(Voucher))
         return HttpResponseRedirect(reverse("admin:django_voucherify_voucher_changelist"))
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        from ..vouchers import refresh_runs
+
+        context = {"last_refresh": refresh_runs.last(), **(extra_context or {})}
+        return super().changelist_view(request, context)
 
     def balance_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         voucher = self.get_object(request, unquote(object_id))

@@ -3,6 +3,7 @@
 The sync signal receivers are connected in ``DjangoVoucherifyConfig.ready()``.
 """
 
+from .admin_pages import Overview, RefreshState, VoucherRefreshRun
 from .customers import Customer
 from .jobs import Job, JobFailedRow, JobKind, JobPart, JobState, JobSubmitLock, PartState
 from .ledger import CheckoutRedemption, LedgerState
@@ -29,10 +30,13 @@ __all__ = [
     "OutboxAction",
     "OutboxEntry",
     "OutboxState",
+    "Overview",
     "PartState",
+    "RefreshState",
     "SyncState",
     "SyncedMirror",
     "Voucher",
+    "VoucherRefreshRun",
     "VoucherType",
     "WebhookEvent",
     "WebhookEventState",

@@ -20,18 +20,23 @@ from typing import Any
 from celery import shared_task
 
 from ..api.errors import RateLimitedError
-from ..vouchers import refresh
+from ..vouchers import refresh_runs
 
 logger = logging.getLogger("django_voucherify.vouchers")
 
 
 @shared_task(bind=True, name="django_voucherify.refresh_vouchers", max_retries=5, ignore_result=True)
-def refresh_vouchers(self: Any) -> dict[str, Any]:
-    """Mirror every voucher from Voucherify (the admin button and the periodic refresh)."""
+def refresh_vouchers(self: Any, run_id: int | None = None) -> dict[str, Any]:
+    """Mirror every voucher from Voucherify (the admin button and the periodic refresh),
+    recorded on the :class:`~django_voucherify.models.VoucherRefreshRun` ``run_id`` (a new one
+    when None), so the voucher changelist shows its progress and outcome."""
     try:
-        stats = refresh.refresh_all()  # an incomplete walk is logged there and removes nothing
+        # An incomplete walk is logged there, removes nothing and ends the run INCOMPLETE.
+        stats = refresh_runs.run(run_id)
     except RateLimitedError as exc:
         # The client already waited out short delays; a long one is waited out by the broker.
-        raise self.retry(countdown=exc.retry_after or 60) from exc
+        if self.request.retries < self.max_retries:
+            raise self.retry(countdown=exc.retry_after or 60) from exc
+        raise
     logger.info("Voucherify vouchers refreshed: %s", stats)
     return stats

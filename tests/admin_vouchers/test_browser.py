@@ -196,3 +196,110 @@ def test_create_disable_enable_delete_in_a_browser(page, example_shop, voucherif
     assert "BROWSER-10" not in remote and "BROWSER-10" in voucherify_sandbox_server.sandbox.state.bin
     assert "BROWSER-10" not in page.inner_text("#content")
     assert sorted(p.stem for p in ARTIFACTS.glob("*.png")) == SCREENSHOTS
+
+
+OVERVIEW_ARTIFACTS = ROOT / "artifacts" / "admin_overview"
+
+
+def shop_shell(tmp_path, server, code: str) -> None:
+    """Run ``code`` in ``manage.py shell`` on the running example shop's database."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "example_project.settings",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'shop.sqlite3'}",
+        "VOUCHERIFY_API_URL": server.url,
+        "VOUCHERIFY_APP_ID": server.sandbox.app_id,
+        "VOUCHERIFY_SECRET_KEY": server.sandbox.app_token,
+        "CELERY_BROKER_URL": "memory://",
+    }
+    manage = [sys.executable, str(ROOT / "manage.py"), "shell", "-c", code]
+    subprocess.run(manage, env=env, cwd=ROOT, check=True, capture_output=True)
+
+
+def overview_shot(page, name: str) -> None:
+    page.screenshot(path=str(OVERVIEW_ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_overview_live_job_and_long_codes_in_light_and_dark(
+    page, example_shop, voucherify_sandbox_server, tmp_path
+):
+    """Staff's pages for real: the overview, a job page following its job without a reload,
+    a long code cut in the changelist, the export form; each in the light and dark themes."""
+    shutil.rmtree(OVERVIEW_ARTIFACTS, ignore_errors=True)
+    OVERVIEW_ARTIFACTS.mkdir(parents=True)
+    base, server = example_shop, voucherify_sandbox_server
+    page.goto(f"{base}/admin/login/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "admin")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#site-name")
+
+    page.goto(f"{base}/admin/django_voucherify/")
+    page.click("a[href$='/admin/django_voucherify/overview/']")
+    page.wait_for_selector("#overview-verdict")
+    assert "Nothing needs you right now." in page.inner_text("#overview-verdict")
+    for block in ("sync", "checkout", "webhooks", "jobs", "chart"):
+        assert page.locator(f"#overview-{block}").count() == 1
+    assert page.locator("#overview-chart rect.bar").count() == 60
+
+    long_code = "LONG-" + "X" * 90
+    page.goto(f"{base}/admin/django_voucherify/voucher/add/")
+    page.fill("#id_code", long_code)
+    page.select_option("#id_discount_type", "AMOUNT")
+    page.fill("#id_amount_off", "100")
+    page.click("input[name=_save]")
+    page.wait_for_selector("ul.messagelist")
+    overview_shot(page, "long-code-light")
+    box = page.locator(f"span.voucherify-code[title='{long_code}']").bounding_box()
+    whole = page.evaluate(
+        "() => document.querySelector('span.voucherify-code').scrollWidth"
+    )  # the width the code would take uncut
+    assert box and box["width"] < 250 < whole  # cut with an ellipsis, its column stays narrow
+
+    # A running job, moved on by another process while its page is open: the page follows.
+    shop_shell(
+        tmp_path,
+        server,
+        "from django_voucherify.models import Job, JobPart;"
+        "j = Job.objects.create(kind='import_vouchers_csv', state='running', total_rows=100, progress=10);"
+        "JobPart.objects.create(job=j, index=1, state='submitted', row_count=100, progress=10)",
+    )
+    page.goto(f"{base}/admin/django_voucherify/job/1/change/")
+    page.wait_for_selector("[data-job-status-url]")
+    assert page.inner_text("span[data-job-field=progress]") == "10"
+    shop_shell(
+        tmp_path,
+        server,
+        "from django_voucherify.models import Job, JobFailedRow;"
+        "Job.objects.filter(pk=1).update(progress=60, done_count=59);"
+        "JobFailedRow.objects.create(job_id=1, row=4, code='NOPE', reason='Value is not a number')",
+    )
+    page.wait_for_function(
+        "() => document.querySelector('span[data-job-field=progress]').textContent === '60'"
+    )
+    page.wait_for_function(
+        "() => document.querySelector('[data-job-failed-rows]').textContent.includes('NOPE')"
+    )
+    assert page.inner_text("span[data-job-field=failed_count]") == "1"
+    overview_shot(page, "job-running-light")
+    shop_shell(
+        tmp_path,
+        server,
+        "from django_voucherify.models import Job;"
+        "Job.objects.filter(pk=1).update(state='done', progress=100, done_count=99, failed_count=1)",
+    )
+    page.wait_for_selector("body[data-job-finished='1']")
+    assert page.inner_text("span[data-job-field=state_label]") == "done"
+
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        for name, path, ready in (
+            ("overview", "overview/", "#overview-verdict"),
+            ("vouchers", "voucher/", "#last-refresh"),
+            ("job", "job/1/change/", "[data-job-status-url]"),
+            ("export", "job/export/", "form"),
+        ):
+            page.goto(f"{base}/admin/django_voucherify/{path}")
+            page.wait_for_selector(ready)
+            overview_shot(page, f"{name}-{scheme}")
+    assert len(list(OVERVIEW_ARTIFACTS.glob("*.png"))) == 10

@@ -32,6 +32,7 @@ def test_import_update_and_export_from_the_command_line(sandbox, tmp_path):
     run("import-orders", str(tmp_path / "o.json"))
     out, _ = run("export-orders", "--output", str(tmp_path / "orders.csv"))
     assert "co-1" in (tmp_path / "orders.csv").read_text()
+    assert "done, 1 row(s) exported" in out and "of 0 rows" not in out  # not the input-row summary
     assert set(Job.objects.values_list("state", flat=True)) == {JobState.DONE}
 
 

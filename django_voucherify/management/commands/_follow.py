@@ -66,9 +66,12 @@ class FollowsJobs(BaseCommand):
         self.stderr.write(("\r" + line) if tty else line, ending="" if tty else "\n")
 
     def report(self, job: Job, o: dict[str, Any]) -> None:
-        self.stdout.write(
-            f"\n{job}: {job.state}, {job.done_count} done, {job.failed_count} failed of {job.total_rows} rows"
-        )
+        if job.is_export:
+            # An export has no input rows (total_rows is 0): its count is the rows in the file.
+            self.stdout.write(f"\n{job}: {job.state}, {job.done_count} row(s) exported")
+        else:
+            counts = f"{job.done_count} done, {job.failed_count} failed of {job.total_rows} rows"
+            self.stdout.write(f"\n{job}: {job.state}, {counts}")
         for row in (job.failed_rows or [])[:50]:
             ident = row.get("code") or row.get("source_id") or ""
             self.stdout.write(f"  row {row.get('row', '?')} {ident}: {row.get('reason', '')}")

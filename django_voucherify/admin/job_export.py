@@ -1,0 +1,110 @@
+"""Starting an export from the jobs admin, and downloading a job's file.
+
+The form asks what to export (orders, or one gift / loyalty card's transactions), the filters
+Voucherify's order export takes (status) and the fields to export; the job then follows the
+export like any other (its page updates itself) and offers the file once Voucherify made it.
+The field and order names are those of the spec's ``ExportOrderFields`` / ``ExportOrderOrder``
+enums; the code goes through the one code rule (:class:`~django_voucherify.validation.CodeFormField`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.http import FileResponse, Http404
+from django.utils.translation import gettext_lazy as _
+
+from ..models import Job, OrderStatus
+from ..validation import CodeFormField
+
+ORDERS = "orders"
+VOUCHER_TRANSACTIONS = "voucher_transactions"
+
+#: ``ExportOrderFields`` of the spec.
+ORDER_FIELDS = (
+    "id",
+    "source_id",
+    "created_at",
+    "updated_at",
+    "status",
+    "amount",
+    "discount_amount",
+    "items_discount_amount",
+    "total_discount_amount",
+    "total_amount",
+    "customer_id",
+    "referrer_id",
+    "metadata",
+)
+#: Voucherify's default fields of an order export (create-export's "Defaults" table).
+DEFAULT_ORDER_FIELDS = ("id", "source_id", "status")
+#: ``ExportOrderOrder`` of the spec.
+ORDER_ORDERS = ("-created_at", "created_at", "-updated_at", "updated_at", "-status", "status")
+
+
+class ExportForm(forms.Form):
+    what = forms.ChoiceField(
+        label=_("Export"),
+        choices=[(ORDERS, _("Orders")), (VOUCHER_TRANSACTIONS, _("Transactions of a gift or loyalty card"))],
+    )
+    code = CodeFormField(
+        label=_("Card code"), required=False, help_text=_("Only for the transactions of a card.")
+    )
+    # Not ``fields`` nor ``order_fields``: names of the form's own attributes.
+    export_fields = forms.MultipleChoiceField(
+        label=_("Order fields"),
+        choices=[(f, f) for f in ORDER_FIELDS],
+        initial=list(DEFAULT_ORDER_FIELDS),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("None ticked: Voucherify's default fields. A card's transactions export every field."),
+    )
+    status = forms.MultipleChoiceField(
+        label=_("Only orders with the status"),
+        choices=OrderStatus.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("None ticked: every order."),
+    )
+    sort = forms.ChoiceField(
+        label=_("Sorted by"), choices=[(o, o) for o in ORDER_ORDERS], initial="-created_at"
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("what") == VOUCHER_TRANSACTIONS and not data.get("code") and "code" not in self.errors:
+            self.add_error("code", _("Enter the code of the card whose transactions to export."))
+        return data
+
+    def order_parameters(self) -> dict[str, Any]:
+        """The ``parameters`` of ``POST /v1/orders/export`` this form asks for."""
+        data = self.cleaned_data
+        parameters: dict[str, Any] = {"order": data["sort"]}
+        if data.get("export_fields"):
+            parameters["fields"] = [f for f in ORDER_FIELDS if f in data["export_fields"]]  # the spec's order
+        if data.get("status"):
+            parameters["filters"] = {
+                "junction": "and",
+                "status": {"conditions": {"$in": list(data["status"])}},
+            }
+        return parameters
+
+
+def start_export(form: ExportForm, user: Any) -> Job:
+    from .. import jobs  # the jobs service loads with the first export, not at start-up
+
+    if form.cleaned_data["what"] == VOUCHER_TRANSACTIONS:
+        return jobs.export_voucher_transactions(form.cleaned_data["code"], started_by=user)
+    return jobs.export_orders(form.order_parameters(), started_by=user)
+
+
+def result_file_response(job: Job) -> FileResponse:
+    """The job's file (an export's CSV) as a download, streamed from storage."""
+    if not job.result_file:
+        raise Http404(_("This job has no file (yet)."))
+    try:
+        handle = job.result_file.open("rb")
+    except FileNotFoundError as exc:
+        raise Http404(_("This job's file is no longer in storage.")) from exc
+    return FileResponse(handle, as_attachment=True, filename=f"job-{job.pk}-{job.kind}.csv")

@@ -1,0 +1,90 @@
+/* Live progress on the bulk job page: polls the job's status JSON (the URL is in the page's
+   data-job-status-url) while the job runs and updates the progress bar, counts and failed
+   rows in place. Text is set with textContent only (no HTML from the server), and there is
+   no inline script, so the page works under a strict Content-Security-Policy. */
+(function () {
+    "use strict";
+
+    function setField(root, name, value) {
+        root.querySelectorAll('[data-job-field="' + name + '"]').forEach(function (el) {
+            if (el.tagName === "PROGRESS") {
+                el.value = value;
+            } else {
+                el.textContent = String(value);
+            }
+        });
+    }
+
+    function renderFailedRows(root, rows) {
+        var body = root.querySelector("[data-job-failed-rows]");
+        if (!body) {
+            return;
+        }
+        while (body.firstChild) {
+            body.removeChild(body.firstChild);
+        }
+        rows.forEach(function (row) {
+            var tr = document.createElement("tr");
+            [row.row, row.code, row.reason].forEach(function (cell) {
+                var td = document.createElement("td");
+                td.textContent = cell === null || cell === undefined ? "" : String(cell);
+                tr.appendChild(td);
+            });
+            body.appendChild(tr);
+        });
+        var table = body.closest("table");
+        if (table) {
+            table.hidden = rows.length === 0;
+        }
+    }
+
+    function start(root) {
+        var url = root.getAttribute("data-job-status-url");
+        var every = parseInt(root.getAttribute("data-job-poll-ms"), 10) || 2000;
+        function poll() {
+            fetch(url, {credentials: "same-origin", headers: {Accept: "application/json"}})
+                .then(function (response) {
+                    if (!response.ok) {
+                        throw new Error(String(response.status));
+                    }
+                    return response.json();
+                })
+                .then(function (status) {
+                    ["progress", "done_count", "failed_count", "total_rows", "state_label", "error"].forEach(
+                        function (name) {
+                            setField(document, name, status[name]);
+                        }
+                    );
+                    renderFailedRows(document, status.failed_rows);
+                    document.querySelectorAll("[data-job-result]").forEach(function (link) {
+                        link.hidden = !status.has_result_file;
+                    });
+                    document.querySelectorAll("[data-job-result-pending]").forEach(function (note) {
+                        note.hidden = status.has_result_file;
+                    });
+                    document.body.setAttribute("data-job-state", status.state);
+                    if (status.finished) {
+                        document.body.setAttribute("data-job-finished", "1");
+                    } else {
+                        window.setTimeout(poll, every);
+                    }
+                })
+                .catch(function () {
+                    window.setTimeout(poll, every * 3); // a blip: ask again, less often
+                });
+        }
+        if (root.getAttribute("data-job-finished") !== "1") {
+            window.setTimeout(poll, every);
+        }
+    }
+
+    function init() {
+        document.querySelectorAll("[data-job-status-url]").forEach(start);
+    }
+
+    if (document.readyState === "loading") {
+        document.addEventListener("DOMContentLoaded", init);
+    } else {
+        init();
+    }
+})();

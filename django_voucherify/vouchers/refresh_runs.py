@@ -1,0 +1,65 @@
+"""The durable record of each full voucher refresh (:class:`~django_voucherify.models.VoucherRefreshRun`).
+
+The admin button creates a QUEUED run before it queues the task, so the changelist shows the
+request at once; the task (or the periodic refresh, which has no run yet) marks it RUNNING,
+writes the progress after each batch and ends it SUCCEEDED, INCOMPLETE (the walk stopped short,
+nothing removed) or FAILED with the error. Writes are single-row UPDATEs outside any
+transaction of the refresh, so the progress is visible while the refresh runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+
+from ..models import RefreshState, VoucherRefreshRun
+from . import refresh
+
+#: Longest error text kept on a run (an exception's message can be long).
+MAX_ERROR_LENGTH = 1000
+
+
+def queue() -> VoucherRefreshRun:
+    """A new QUEUED run, to pass to the refresh task."""
+    return VoucherRefreshRun.objects.create()
+
+
+def last() -> VoucherRefreshRun | None:
+    return VoucherRefreshRun.objects.order_by("-pk").first()
+
+
+def mark_failed(run_id: int, error: BaseException | str) -> None:
+    text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    VoucherRefreshRun.objects.filter(pk=run_id).update(
+        state=RefreshState.FAILED, error=text[:MAX_ERROR_LENGTH], finished_at=timezone.now()
+    )
+
+
+def run(run_id: int | None = None, *, client: Any = None) -> dict[str, Any]:
+    """Refresh every voucher, recording it on run ``run_id`` (a new run if None or gone).
+
+    Exceptions propagate after the run is marked FAILED (the task decides about retrying)."""
+    if run_id is None or not VoucherRefreshRun.objects.filter(pk=run_id).exists():
+        run_id = queue().pk
+    rows = VoucherRefreshRun.objects.filter(pk=run_id)
+    rows.update(state=RefreshState.RUNNING, started_at=timezone.now(), error="", done=0)
+
+    def progress(done: int, total: int, _requests: int) -> None:
+        rows.update(done=done, total=total)
+
+    try:
+        stats = refresh.refresh_all(progress=progress, client=client)
+    except Exception as exc:
+        mark_failed(run_id, exc)
+        raise
+    state = RefreshState.INCOMPLETE if stats.get("error") else RefreshState.SUCCEEDED
+    rows.update(
+        state=state,
+        done=stats.get("seen", 0),
+        total=stats.get("total"),
+        stats={k: v for k, v in stats.items() if k != "skipped_objects"},
+        error=str(stats.get("error") or "")[:MAX_ERROR_LENGTH],
+        finished_at=timezone.now(),
+    )
+    return stats

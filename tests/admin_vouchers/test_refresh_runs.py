@@ -1,0 +1,110 @@
+""" "Refresh from Voucherify" says how it went: queued, running with its progress, done with its
+counts, or failed with its error, from a row that outlives the request and the worker."""
+
+from __future__ import annotations
+
+from unittest import mock
+
+import pytest
+from django.urls import reverse
+
+from django_voucherify.models import RefreshState, Voucher, VoucherRefreshRun
+from django_voucherify.tasks.vouchers import refresh_vouchers
+from django_voucherify.vouchers import refresh, refresh_runs
+from tests.support.vouchers import make_voucher
+
+pytestmark = pytest.mark.django_db
+CHANGELIST = reverse("admin:django_voucherify_voucher_changelist")
+REFRESH = reverse("admin:django_voucherify_voucher_refresh")
+
+
+def status_box(client) -> str:
+    page = client.get(CHANGELIST).content.decode()
+    start = page.index('id="last-refresh"')
+    return page[start : page.index("</div>", start)]
+
+
+def test_never_refreshed_tells_staff_how_to_load_vouchers(admin_client, sandbox):
+    assert "never been refreshed" in status_box(admin_client)
+
+
+def test_button_records_the_run_and_its_counts(admin_client, sandbox, django_capture_on_commit_callbacks):
+    for i in range(3):
+        make_voucher(f"RUN-{i}")
+    Voucher.objects.create(code="GONE")  # no longer in Voucherify: removed by a complete walk
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(REFRESH)
+    run = VoucherRefreshRun.objects.get()
+    assert run.state == RefreshState.SUCCEEDED and run.done == 3 and run.total == 3
+    assert run.stats["created"] == 3 and run.stats["removed"] == 1
+    assert run.started_at and run.finished_at and run.finished_at >= run.started_at
+    box = status_box(admin_client)
+    assert "3 vouchers (3 new, 0 updated, 1 removed, 0 skipped)" in box
+
+
+def test_queued_run_shows_before_a_worker_takes_it(admin_client, sandbox, django_capture_on_commit_callbacks):
+    patched = mock.patch.object(refresh_vouchers, "delay")
+    with patched as delay, django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(REFRESH)
+    run = VoucherRefreshRun.objects.get()
+    delay.assert_called_once_with(run.pk)  # the task is told which run to record on
+    assert run.state == RefreshState.QUEUED
+    assert "queued" in status_box(admin_client)
+
+
+def test_rolled_back_request_queues_nothing(admin_client, sandbox, django_capture_on_commit_callbacks):
+    patched = mock.patch.object(refresh_vouchers, "delay")
+    with patched as delay, django_capture_on_commit_callbacks(execute=False) as callbacks:
+        admin_client.post(REFRESH)
+    assert len(callbacks) == 1  # sent only when the request's transaction commits
+    delay.assert_not_called()
+
+
+def test_broker_down_fails_the_run_with_the_reason(admin_client, sandbox, django_capture_on_commit_callbacks):
+    broker_down = mock.patch.object(
+        refresh_vouchers, "delay", side_effect=ConnectionError("broker unreachable")
+    )
+    with broker_down, django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(REFRESH)
+    assert response.status_code == 302
+    run = VoucherRefreshRun.objects.get()
+    assert run.state == RefreshState.FAILED and "broker unreachable" in run.error
+    box = status_box(admin_client)
+    assert "failed" in box and "broker unreachable" in box
+
+
+def test_progress_is_visible_while_the_refresh_runs(sandbox, monkeypatch):
+    for i in range(5):
+        make_voucher(f"PROG-{i}")
+    monkeypatch.setattr(refresh, "BATCH_SIZE", 2)
+    seen: list[tuple[str, int, int | None]] = []
+    store_batch = refresh._store_batch
+
+    def spy(batch, stats):
+        run = VoucherRefreshRun.objects.get()  # what another request reads meanwhile
+        seen.append((run.state, run.done, run.total))
+        store_batch(batch, stats)
+
+    monkeypatch.setattr(refresh, "_store_batch", spy)
+    refresh_runs.run(refresh_runs.queue().pk)
+    assert seen == [("running", 0, None), ("running", 2, 5), ("running", 4, 5)]
+    assert VoucherRefreshRun.objects.get().state == RefreshState.SUCCEEDED
+
+
+def test_error_mid_walk_fails_the_run_and_is_shown(admin_client, sandbox):
+    make_voucher("ERR-1")
+    sandbox.faults.add(path="/v1/vouchers", method="GET", status=500, times=50)
+    with pytest.raises(Exception):
+        refresh_vouchers.apply(throw=True)
+    run = VoucherRefreshRun.objects.get()  # the periodic refresh records a run of its own
+    assert run.state == RefreshState.FAILED and run.error and run.finished_at
+    assert run.error in status_box(admin_client).replace("&#x27;", "'").replace("&quot;", '"')
+
+
+def test_incomplete_walk_is_reported_as_such(db):
+    from tests.admin_vouchers.test_refresh import fake_api, listed
+
+    refresh_runs.run(client=fake_api(listed(120), total=150))
+    run = VoucherRefreshRun.objects.get()
+    assert run.state == RefreshState.INCOMPLETE
+    assert "brought 120 vouchers, Voucherify reported 150" in run.error

@@ -1,0 +1,111 @@
+"""The job page follows the job by itself: a JSON status view under the admin (always JSON,
+even refused), the page's live fields and script, locally refused rows shown as soon as they
+are stored, and jobs read-only unless the user may delete them."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.urls import reverse
+
+from django_voucherify.models import Job, JobFailedRow, JobKind, JobPart, JobState, PartState
+
+pytestmark = pytest.mark.django_db
+
+
+def status_url(job):
+    return reverse("admin:django_voucherify_job_status", args=[job.pk])
+
+
+def change_url(job):
+    return reverse("admin:django_voucherify_job_change", args=[job.pk])
+
+
+def running_job():
+    job = Job.objects.create(
+        kind=JobKind.IMPORT_VOUCHERS_CSV, state=JobState.RUNNING, total_rows=300, progress=33
+    )
+    JobPart.objects.create(
+        job=job, index=0, state=PartState.DONE, row_count=100, progress=100, done_count=100
+    )
+    JobPart.objects.create(job=job, index=1, state=PartState.SUBMITTED, row_count=100, progress=0)
+    return job
+
+
+def staff_with(client, *codenames):
+    user = User.objects.create_user("clerk", password="pw", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    client.force_login(user)
+
+
+def test_status_json_reports_progress_counts_and_parts(admin_client):
+    job = running_job()
+    response = admin_client.get(status_url(job))
+    assert response.status_code == 200 and response["Content-Type"] == "application/json"
+    assert "no-store" in response["Cache-Control"]  # a poll never reads a cached answer
+    status = response.json()
+    assert (status["state"], status["finished"], status["progress"], status["total_rows"]) == (
+        "running",
+        False,
+        33,
+        300,
+    )
+    assert [(p["index"], p["state"], p["progress"]) for p in status["parts"]] == [
+        (0, "done", 100),
+        (1, "submitted", 0),
+    ]
+
+
+def test_rows_refused_locally_show_before_the_job_counts_them(admin_client):
+    job = running_job()  # failed_count still 0: the job's totals were not recomputed yet
+    JobFailedRow.objects.create(job=job, row=7, code="<b>BAD</b>", reason="Value is not a number")
+    JobFailedRow.objects.create(job=job, row=3, code="ALSO-BAD", reason="duplicate code")
+    status = admin_client.get(status_url(job)).json()
+    assert status["failed_count"] == 2
+    assert [r["row"] for r in status["failed_rows"]] == [3, 7]
+    page = admin_client.get(change_url(job)).content.decode()
+    assert "Value is not a number" in page and "&lt;b&gt;BAD&lt;/b&gt;" in page  # escaped, not markup
+    assert '<span data-job-field="failed_count">2</span>' in page
+
+
+def test_page_carries_the_live_fields_and_its_script(admin_client):
+    job = running_job()
+    page = admin_client.get(change_url(job)).content.decode()
+    assert f'data-job-status-url="{status_url(job)}"' in page and 'data-job-finished="0"' in page
+    assert "django_voucherify/job_progress.js" in page
+    for field in ("progress", "done_count", "failed_count", "total_rows", "state_label"):
+        assert f'data-job-field="{field}"' in page
+    job.state = JobState.DONE
+    job.save()
+    assert 'data-job-finished="1"' in admin_client.get(change_url(job)).content.decode()
+
+
+def test_status_is_json_even_when_refused(client, admin_client):
+    job = running_job()
+    missing = admin_client.get(reverse("admin:django_voucherify_job_status", args=[job.pk + 1000]))
+    assert missing.status_code == 404 and "error" in missing.json()
+    staff_with(client, "view_voucher")
+    refused = client.get(status_url(job))
+    assert refused.status_code == 403 and "error" in refused.json()
+
+
+def test_jobs_are_read_only_unless_the_user_may_delete(client):
+    job = running_job()
+    staff_with(client, "view_job")
+    page = client.get(change_url(job))
+    assert page.status_code == 200
+    assert page.context["has_delete_permission"] is False and page.context["has_change_permission"] is False
+    assert (
+        client.post(reverse("admin:django_voucherify_job_delete", args=[job.pk]), {"post": "yes"}).status_code
+        == 403
+    )
+    assert Job.objects.filter(pk=job.pk).exists()
+    actions = client.get(reverse("admin:django_voucherify_job_changelist")).context["action_form"]
+    assert actions is None or "delete_selected" not in dict(actions.fields["action"].choices)
+
+    client.logout()
+    User.objects.filter(username="clerk").delete()
+    staff_with(client, "view_job", "delete_job")
+    assert client.get(change_url(job)).context["has_delete_permission"] is True
+    client.post(reverse("admin:django_voucherify_job_delete", args=[job.pk]), {"post": "yes"})
+    assert not Job.objects.filter(pk=job.pk).exists()
