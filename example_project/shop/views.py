@@ -128,6 +128,11 @@ def place_order(request: HttpRequest) -> HttpResponse:
         # (said once, on this page) instead of creating an order only to cancel it.
         validation = session_codes.check(request, cart, codes)
         if validation is None or session_codes.kept(request) != codes:
+            # A double click: the other submit may have placed the order (and used the code)
+            # while this one was checking; it is this submit's order too.
+            placed = ShopOrder.objects.filter(checkout_token=token, user=request.user).first()
+            if placed is not None:
+                return _already_placed(request, placed)
             return _render_checkout(request, cart, validation)
     try:
         order, created = _order_for_token(request, token, cart)

@@ -196,3 +196,10 @@ def test_csv_import_refuses_non_finite_values(value: str) -> None:
         voucher_from_csv(
             {"Code": "X", "Voucher Type": "DISCOUNT_VOUCHER", "Discount Type": "AMOUNT", "Value": value}
         )
+
+
+def test_a_unit_discount_gets_an_effect_of_its_own_enum(api: Any) -> None:
+    """Found by the fuzzer: a UNIT discount without an effect was given APPLY_TO_ITEMS, which is
+    not one of DiscountUnitVouchersEffectTypes (the response then broke the schema)."""
+    answer = api.post("/v1/vouchers", json={"discount": {"type": "UNIT", "unit_off": 1}}).json()
+    assert answer["discount"]["effect"] == "ADD_MISSING_ITEMS"

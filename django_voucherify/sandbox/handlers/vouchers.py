@@ -92,7 +92,9 @@ def _discount(raw: Any) -> JSON:
             raise invalid_payload(f"discount.{field} must be a non-negative number")
         if dtype == "PERCENT" and value > 100:
             raise invalid_payload("discount.percent_off must be at most 100")
-    disc.setdefault("effect", "APPLY_TO_ITEMS" if dtype == "UNIT" else "APPLY_TO_ORDER")
+    # A unit discount's effects are its own enum (DiscountUnitVouchersEffectTypes); the spec
+    # gives no default, ADD_MISSING_ITEMS (add the unit unless the cart has it) is inferred.
+    disc.setdefault("effect", "ADD_MISSING_ITEMS" if dtype == "UNIT" else "APPLY_TO_ORDER")
     return disc
 
 
