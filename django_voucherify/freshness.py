@@ -14,9 +14,8 @@ from typing import Any
 from django.utils.dateparse import parse_datetime
 
 
-def remote_time(obj: Any) -> datetime | None:
-    """The ``updated_at`` of a Voucherify object (a dict), as an aware datetime, or None."""
-    value = obj.get("updated_at") if isinstance(obj, dict) else None
+def parse_time(value: Any) -> datetime | None:
+    """An ISO 8601 string as an aware datetime (no offset: UTC), or None when it is not one."""
     if not isinstance(value, str) or len(value) > 40:
         return None
     try:
@@ -25,9 +24,12 @@ def remote_time(obj: Any) -> datetime | None:
         return None
     if parsed is None:
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def remote_time(obj: Any) -> datetime | None:
+    """The ``updated_at`` of a Voucherify object (a dict), as an aware datetime, or None."""
+    return parse_time(obj.get("updated_at") if isinstance(obj, dict) else None)
 
 
 def is_older(copy: Any, stored: Any) -> bool:
