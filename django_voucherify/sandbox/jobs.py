@@ -3,8 +3,9 @@
 Design (chosen for determinism): each job runs in its own daemon thread. The record (an async
 action in ``state.async_actions`` or an export in ``state.exports``) is created by the request
 as ENQUEUED (exports: SCHEDULED); after ``state.job_delay`` seconds it becomes IN_PROGRESS, and
-after another ``job_delay`` the job function runs under ``state.lock`` and the record becomes
-DONE (or FAILED) with ``progress`` 100, ``processing_time`` and ``result``. Tests call
+after another ``job_delay`` (and once ``state.jobs_may_run`` is set: tests hold jobs with it)
+the job function runs under ``state.lock`` and the record becomes DONE (or FAILED) with
+``progress`` 100, ``processing_time`` and ``result``. Tests call
 ``Sandbox.wait_for_jobs()`` (or poll, as real clients do). Job kind and payload are kept in
 ``state.extra["jobs"]`` so a persisted state resumes unfinished jobs after a restart.
 """
@@ -67,6 +68,7 @@ def _run(state: SandboxState, record_id: str) -> None:
         if "updated_at" in record:
             record["updated_at"] = state.now_iso()
     time.sleep(state.job_delay)
+    state.jobs_may_run.wait()
     with state.lock:
         record = _collection(state, record_id).get(record_id)
         spec = state.extra.get("jobs", {}).pop(record_id, None)

@@ -128,6 +128,10 @@ class SandboxState:
         # Background jobs (async actions, exports): seconds per state step, running threads.
         self.job_delay: float = 0.01
         self.threads: list[threading.Thread] = []
+        # Jobs run only while this is set; a test clears it to act on queued jobs without racing
+        # them (a delay alone loses that race on a loaded machine).
+        self.jobs_may_run = threading.Event()
+        self.jobs_may_run.set()
 
     def _index_collections(
         self, vouchers: JSON, customers: JSON, orders: JSON, redemptions: JSON, rollbacks: JSON

@@ -24,18 +24,23 @@ def push(kind: str, **options) -> Job:
 
 
 def test_pushed_customers_are_marked_synced_and_refused_ones_failed(sandbox):
-    sandbox.state.job_delay = 2.0  # time to spoil one queued row before the job runs
-    with muted():
-        for i in range(30):
-            Customer.objects.create(source_id=f"p-{i}", name=f"P {i}")
-    assert set(Customer.objects.values_list("sync_state", flat=True)) == {SyncState.PENDING}
-    out = StringIO()
-    call_command("voucherify_sync", "customers", no_progress=True, no_wait=True, chunk_bytes=600, stdout=out)
-    job = Job.objects.get(kind=JobKind.PUSH_CUSTOMERS)
-    assert f"job id {job.pk}" in out.getvalue() and job.parts.count() > 1
-    queued = sandbox.state.extra["jobs"]
-    first_action = job.parts.order_by("index").first().async_action_id
-    queued[first_action]["payload"]["items"][0]["metadata"] = "not an object"
+    sandbox.state.jobs_may_run.clear()  # hold the queued jobs while one row is spoiled
+    try:
+        with muted():
+            for i in range(30):
+                Customer.objects.create(source_id=f"p-{i}", name=f"P {i}")
+        assert set(Customer.objects.values_list("sync_state", flat=True)) == {SyncState.PENDING}
+        out = StringIO()
+        call_command(
+            "voucherify_sync", "customers", no_progress=True, no_wait=True, chunk_bytes=600, stdout=out
+        )
+        job = Job.objects.get(kind=JobKind.PUSH_CUSTOMERS)
+        assert f"job id {job.pk}" in out.getvalue() and job.parts.count() > 1
+        queued = sandbox.state.extra["jobs"]
+        first_action = job.parts.order_by("index").first().async_action_id
+        queued[first_action]["payload"]["items"][0]["metadata"] = "not an object"
+    finally:
+        sandbox.state.jobs_may_run.set()
     job = runner.drive(job, timeout=20)
     assert job.state == JobState.DONE, job.error
     assert job.total_rows == 30 and (job.done_count, job.failed_count) == (29, 1)
