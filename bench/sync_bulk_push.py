@@ -16,8 +16,9 @@ Peak Python memory (tracemalloc) of push and floor is measured in separate, unti
 the push also with a quarter of the rows (flat: it streams pages and one part at a time).
 
 ``--quick``: ~500 customers / 100 orders and small chunks; checks (exit 1 when broken, never on
-timings) that the sandbox holds every pushed row, that push and floor made the same number of
-bulk requests carrying the same number of bytes, and that it matches the chunk count.
+timings) that the sandbox holds every pushed row, that the push marked every mirror ``synced``,
+that push and floor made the same number of bulk requests carrying the same number of bytes,
+and that it matches the chunk count.
 Full mode exits 1 when push/floor exceeds ``TARGET`` for a kind.
 
 Usage: ``python bench/sync_bulk_push.py [--quick] [-n 100000] [--orders 10000] [--rounds 3]``
@@ -223,6 +224,7 @@ def run(args: argparse.Namespace, sandbox: Running) -> int:
         for name, fn in contenders.items()
     }
     held = sandbox.stats()
+    unmarked = not_synced()
     per_row = naive(args.naive_sample)
 
     print(
@@ -251,6 +253,8 @@ def run(args: argparse.Namespace, sandbox: Running) -> int:
             failures.append(f"{kind}: push and floor did not make the same bulk requests")
         if held[kind] != sizes[kind]:
             failures.append(f"{kind}: the sandbox holds {held[kind]}, expected {sizes[kind]}")
+        if unmarked[kind]:
+            failures.append(f"{kind}: {unmarked[kind]} mirrors not marked synced by the push")
         if not args.quick and ratio > TARGET:
             failures.append(f"{kind}: push/floor {ratio:.2f} over the {TARGET} target")
     expected = expected_chunks(args.chunk_bytes)
@@ -265,6 +269,16 @@ def run(args: argparse.Namespace, sandbox: Running) -> int:
     for failure in failures:
         print("FAIL:", failure)
     return 1 if failures else 0
+
+
+def not_synced() -> dict[str, int]:
+    """Mirrors the pushes left unmarked (the push's work includes marking every row it sent)."""
+    from django_voucherify.models import Customer, Order, SyncState
+
+    return {
+        kind: model.objects.exclude(sync_state=SyncState.SYNCED).count()
+        for kind, model in (("customers", Customer), ("orders", Order))
+    }
 
 
 def expected_chunks(chunk_bytes: int) -> int:

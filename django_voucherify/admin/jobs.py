@@ -10,7 +10,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -297,7 +297,9 @@ def _failed_rows_csv(job: Job) -> Any:
 
     writer = csv.writer(_Echo())
     yield writer.writerow(["row", "code", "source_id", "part", "key", "reason"])
-    rows = JobFailedRow.objects.filter(job=job).select_related("part").order_by("row", "pk")
+    # The part's index, not the whole part (its request body can be megabytes, read per row).
+    rows = JobFailedRow.objects.filter(job=job).annotate(part_index=F("part__index")).order_by("row", "pk")
     for r in rows.iterator(chunk_size=2000):
-        cells = [r.row or "", r.code, r.source_id, r.part.index if r.part else "", r.key, r.reason]
+        part_index = "" if r.part_index is None else r.part_index
+        cells = [r.row or "", r.code, r.source_id, part_index, r.key, r.reason]
         yield writer.writerow([csvfiles.spreadsheet_safe(cell) for cell in cells])

@@ -43,14 +43,14 @@ from .. import background, conf
 from ..api.batching import EncodedJSON
 from ..api.errors import APIError, NotFoundError, RateLimitedError, ServerError, TransportError
 from ..models import Job, JobKind, JobPart, JobState, JobSubmitLock, PartState
-from ..models.jobs import FINAL_JOB_STATES, FINAL_PART_STATES
+from ..models.jobs import BULKY_PART_FIELDS, FINAL_JOB_STATES, FINAL_PART_STATES
 from . import exports, results
 
 logger = logging.getLogger("django_voucherify.jobs")
 
-#: A part's columns that can hold megabytes (the request body, a push's source ids): the steps
-#: load them only when they use them (a poll of a 9 MB part would read it all every time).
-BULKY = ("body", "payload")
+#: The steps load a part's bulky columns only when they use them (a poll of a 9 MB part would
+#: read it all every time).
+BULKY = BULKY_PART_FIELDS
 #: Voucherify's async action type of each kind (used to reconcile an unknown submit).
 ASYNC_TYPES = {
     JobKind.IMPORT_VOUCHERS: "VOUCHERS.IMPORT",
@@ -439,12 +439,14 @@ def _finish_part(
                 finished_at=timezone.now(),
                 result={k: v for k, v in result.items() if k not in ("failed", "errors")},
             )
+            from .push import part_finished  # push imports the service, which imports this module
+
+            # In the same transaction: a part is final exactly when its rows are marked (a crash
+            # or a deadlock in between rolls both back, and the part is polled again).
+            part_finished(part, state)
     updated = locked is not None
     if updated:
         part.refresh_from_db()
-        from .push import part_finished  # push imports the service, which imports this module
-
-        part_finished(part, state)
         if part.file:
             part.file.delete(save=True)  # the source file is kept; its split copy is not needed
     results.refresh_job(part.job_id)

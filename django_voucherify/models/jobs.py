@@ -62,6 +62,9 @@ FINAL_PART_STATES = frozenset({PartState.DONE, PartState.FAILED})
 
 #: How many failed rows the job row itself carries (the admin page, command output).
 FAILED_ROWS_SAMPLE = 200
+#: A part's columns that can hold megabytes (the request body, a push's source ids): read
+#: only by what uses them (sending, marking a push's rows), never by polls or totals.
+BULKY_PART_FIELDS = ("body", "payload")
 
 
 def job_upload_to(instance: Any, filename: str) -> str:
