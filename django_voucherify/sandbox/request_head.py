@@ -27,6 +27,7 @@ _END = (b"\r\n", b"\n", b"")
 # A header block of token names and printable-ASCII values, ended by a blank line.
 _NAME = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _PLAIN_HEAD = re.compile(rf"(?:{_NAME}:[\t -~]*\r?\n)*\r?\n")
+#: One field of such a block (the rule :func:`plain_fields` follows; the tests compare them).
 _PLAIN_FIELD = re.compile(rf"({_NAME}):[\t ]*([\t -~]*?)[\t ]*\r?\n")
 
 
@@ -83,12 +84,23 @@ def read_header_lines(rfile: Any) -> list[bytes]:
             return lines
 
 
+def plain_fields(text: str) -> list[tuple[str, str]]:
+    """The ``(name, value)`` pairs of a header block ``_PLAIN_HEAD`` matched: what
+    ``_PLAIN_FIELD.findall`` gives (the value without the spaces and tabs around it), split with
+    ``str`` methods, a fraction of the cost of that expression's backtracking. ``splitlines``
+    splits on more than ``\n`` and ``\r\n``, but none of those characters is in such a block."""
+    return [
+        (name, value.strip(" \t"))
+        for name, _, value in (line.partition(":") for line in text.splitlines()[:-1])
+    ]
+
+
 def parse_header_lines(lines: list[bytes], message_class: Any) -> Any:
     """A :class:`RequestHeaders` for plain ``Name: value`` lines; otherwise what the stdlib
     builds from the same bytes (``http.client.parse_headers``: an ``HTTPMessage``)."""
     text = b"".join(lines).decode("iso-8859-1")
     if _PLAIN_HEAD.fullmatch(text):
-        return RequestHeaders(_PLAIN_FIELD.findall(text))
+        return RequestHeaders(plain_fields(text))
     # Folded, colon-less, oddly spaced or non-ASCII lines: the email parser's reading (which
     # also splits lines on \x0c, \x85 and the like) is the reference.
     return email.parser.Parser(_class=message_class).parsestr(text)

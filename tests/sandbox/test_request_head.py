@@ -18,10 +18,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from django_voucherify.sandbox.request_head import (
+    _PLAIN_FIELD,
+    _PLAIN_HEAD,
     SIMPLE_REQUEST_LINE,
     HeadTooLarge,
     RequestHeaders,
     parse_header_lines,
+    plain_fields,
     read_header_lines,
 )
 from django_voucherify.sandbox.server import _Handler, start_in_thread
@@ -80,6 +83,20 @@ def test_the_environ_is_the_one_wsgiref_built(fields, eol):
         assert got.get(key, "").strip() == expected.get(key, "").strip()
         got.pop(key, None), expected.pop(key, None)
     assert got == expected
+
+
+@given(
+    st.lists(
+        st.tuples(
+            NAMES, PADDING, VALUE | st.text("\t \r:x", max_size=6), PADDING, st.sampled_from(["\r\n", "\n"])
+        )
+    ),
+    st.sampled_from(["\r\n", "\n"]),
+)
+def test_plain_fields_split_as_the_field_expression_does(fields, eol):
+    text = "".join(f"{name}:{pre}{value}{post}{end}" for name, pre, value, post, end in fields) + eol
+    if _PLAIN_HEAD.fullmatch(text):
+        assert plain_fields(text) == _PLAIN_FIELD.findall(text)
 
 
 @pytest.mark.parametrize(
