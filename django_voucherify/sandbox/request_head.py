@@ -43,13 +43,20 @@ class RequestHeaders:
     """Header fields in arrival order; ``get`` is case-insensitive and gives the first value
     (as ``email.message.Message.get`` does)."""
 
-    __slots__ = ("_first", "_items")
+    __slots__ = ("_first", "_items", "plain_framing")
 
     def __init__(self, items: list[tuple[str, str]]) -> None:
         self._items = items
         self._first: dict[str, str] = {}
         for name, value in reversed(items):
             self._first[name.lower()] = value
+        #: No ``Transfer-Encoding`` and at most one ``Content-Length``: nothing for
+        #: :func:`~django_voucherify.sandbox.framing.ambiguity` to look into.
+        self.plain_framing = "transfer-encoding" not in self._first and (
+            "content-length" not in self._first
+            or len(self._first) == len(items)
+            or sum(1 for name, _ in items if name.lower() == "content-length") == 1
+        )
 
     def get(self, name: str, default: Any = None) -> Any:
         return self._first.get(name.lower(), default)

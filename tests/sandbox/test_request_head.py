@@ -239,3 +239,34 @@ def test_the_limits_are_the_same_numbers_as_http_clients():
         http.client._MAXLINE,
         http.client._MAXHEADERS,
     )
+
+
+class _Listed:
+    """Header fields with nothing but ``items()``: what ``ambiguity`` reads of any headers."""
+
+    def __init__(self, items: list[tuple[str, str]]) -> None:
+        self._items = items
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._items)
+
+
+FRAMING_NAMES = st.sampled_from(
+    [
+        "Content-Length",
+        "content-length",
+        "CONTENT-LENGTH",
+        "Transfer-Encoding",
+        "transfer-encoding",
+        "Host",
+        "X-A",
+    ]
+)
+FRAMING_VALUES = st.sampled_from(["5", "chunked", "gzip", "chunked, gzip", " Chunked ", "x"])
+
+
+@given(st.lists(st.tuples(FRAMING_NAMES, FRAMING_VALUES), max_size=5))
+def test_the_fast_headers_framing_shortcut_changes_no_answer(items):
+    from django_voucherify.sandbox.framing import ambiguity
+
+    assert ambiguity(RequestHeaders(items)) == ambiguity(_Listed(items))
