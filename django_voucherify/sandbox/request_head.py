@@ -77,6 +77,23 @@ class RequestHeaders:
         return len(self._items)
 
 
+def read_head(rfile: Any) -> list[bytes]:
+    """:func:`read_header_lines`' bytes, taken in one read when the whole head is already in
+    the reader's buffer with ``\r\n`` line ends (the usual case; eleven ``readline`` calls
+    otherwise). Any other head (bare ``\n``, no header at all, more than the buffer, more lines
+    than allowed) is read line by line, limits and all."""
+    peek = getattr(rfile, "peek", None)
+    if peek is not None:
+        buffered = peek(MAX_LINE)  # what is buffered (one read from the socket if nothing is)
+        end = buffered.find(b"\r\n\r\n")
+        if end > 0 and not buffered.startswith(b"\r\n"):
+            head = buffered[: end + 4]
+            lines = head.count(b"\n")
+            if lines <= MAX_HEADERS and lines == head.count(b"\r\n"):
+                return [rfile.read(end + 4)]
+    return read_header_lines(rfile)
+
+
 def read_header_lines(rfile: Any) -> list[bytes]:
     """The header lines up to and including the blank line (or EOF), within the limits."""
     lines: list[bytes] = []

@@ -25,6 +25,7 @@ from django_voucherify.sandbox.request_head import (
     RequestHeaders,
     parse_header_lines,
     plain_fields,
+    read_head,
     read_header_lines,
 )
 from django_voucherify.sandbox.server import _Handler, start_in_thread
@@ -270,3 +271,34 @@ def test_the_fast_headers_framing_shortcut_changes_no_answer(items):
     from django_voucherify.sandbox.framing import ambiguity
 
     assert ambiguity(RequestHeaders(items)) == ambiguity(_Listed(items))
+
+
+def _read(reader_function, data: bytes, buffer_size: int):
+    reader = io.BufferedReader(io.BytesIO(data), buffer_size=buffer_size)
+    try:
+        head = b"".join(reader_function(reader))
+    except HeadTooLarge as exc:
+        return ("too large", exc.reason, reader.read())
+    return (head, reader.read())
+
+
+@given(
+    st.lists(
+        st.tuples(st.text("abc:- \t\r", max_size=8), st.sampled_from(["\r\n", "\n"])),
+        max_size=8,
+    ).map(lambda lines: "".join(text + end for text, end in lines)),
+    st.sampled_from(["\r\n", "\n", ""]),
+    st.sampled_from([b"", b"POST /next HTTP/1.1\r\n\r\n", b"body"]),
+    st.sampled_from([1, 16, 64, 8192]),
+    st.integers(0, 105),
+)
+def test_reading_the_head_at_once_gives_the_lines_read_one_by_one(lines, blank, rest, buffer_size, extra):
+    data = ("X-Many: 1\r\n" * extra + lines + blank).encode("latin-1") + rest
+    assert _read(read_head, data, buffer_size) == _read(read_header_lines, data, buffer_size)
+
+
+@pytest.mark.parametrize("count", [99, 100, 101])
+def test_reading_the_head_at_once_keeps_the_header_count_limit(count):
+    data = b"X-Many: 1\r\n" * count + b"\r\n" + b"next"
+    assert _read(read_head, data, 8192) == _read(read_header_lines, data, 8192)
+    assert (_read(read_head, data, 8192)[0] == "too large") is (count >= 100)
