@@ -17,6 +17,9 @@ rate of each is compared. Target (issue 13): the sandbox at least 0.5x the plain
 client count; exits 1 otherwise. The in-process WSGI rate (issue 3's target: over 2,000/s) is
 printed too, for information: an absolute rate depends on the machine's load, so it is not judged.
 
+Printed too, not judged: each server's request handling without syscalls (``_no_syscalls.py``:
+its handler class fed pipelined requests from memory; the steady figure on a loaded machine).
+
 ``--quick`` runs a few hundred requests per contender and checks the harness, never timings:
 every redeem answered 200 and counted by the sandbox (the voucher's ``redeemed_quantity``), every
 request answered by the plain server (its own counter); exits 1 when not.
@@ -40,6 +43,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from _http_load import LoadResult, http_request, run_load
+from _no_syscalls import costs as no_syscall_costs
 
 from django_voucherify.sandbox import Sandbox
 
@@ -255,6 +259,16 @@ def main() -> int:
     if not args.quick:
         rate = wsgi_rate(args.seconds)
         print(f"in-process WSGI call, 1 thread: {rate:,.0f} redeems/s (issue 3: > 2,000/s; not judged)")
+    n, repeat = (100, 1) if args.quick else (2000, 7)
+    sandbox_us, plain_us, more = no_syscall_costs(
+        _headers(8100), json.dumps(REDEEM).encode(), json.dumps(VOUCHER).encode(), APP_ID, TOKEN, n, repeat
+    )
+    problems += more
+    print(
+        f"no syscalls (each server's handler fed {n:,} pipelined requests from memory), CPU per redeem, "
+        f"min of {repeat}: sandbox {sandbox_us:.0f} us, plain {plain_us:.0f} us, plain/sandbox "
+        f"{plain_us / sandbox_us:.2f}x (not judged)"
+    )
     for problem in problems:
         print("BROKEN:", problem, file=sys.stderr)
     if problems:

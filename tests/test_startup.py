@@ -1,5 +1,6 @@
 """Start-up stays light: installing the app, autodiscovering its admin and loading its URLs imports
-neither the client (and with it requests/urllib3) nor Celery nor drf-spectacular.
+neither the client (and with it requests/urllib3) nor Celery nor drf-spectacular, nor DRF's
+views (the checkout URLs route to :class:`~django_voucherify.rest.lazy.LazyView` callbacks).
 
 Each case runs a fresh interpreter (an import made by another test would hide one made at
 start-up). A finder on ``sys.meta_path`` records, for each watched module, which module's code
@@ -27,6 +28,15 @@ CLIENT_MODULES = (
     "django_voucherify.api.redaction",
     "django_voucherify.api.pooling",
     "django_voucherify.admin.voucher_tasks",
+)
+#: Imported on the first request to the checkout API (or by a schema generator), not at start-up:
+#: DRF's views pull in its schemas (admindocs, docutils) and compat (requests, yaml, markdown...).
+API_MODULES = ("django_voucherify.rest.views", "django_voucherify.rest.errors", "rest_framework.views")
+#: Services the admin imports inside its actions only.
+SERVICE_MODULES = (
+    "django_voucherify.webhooks.events",
+    "django_voucherify.checkout",
+    "django_voucherify.vouchers",
 )
 
 SCRIPT = """
@@ -69,7 +79,8 @@ get_resolver().url_patterns  # what the first request triggers
 {after}
 print(json.dumps({{
     "importers": importers,
-    "modules": sorted(m for m in sys.modules if m.startswith("django_voucherify")),
+    "extra": globals().get("extra"),
+    "modules": sorted(m for m in sys.modules if m.startswith(("django_voucherify", "rest_framework"))),
     "watched": sorted(m for m in sys.modules if m.split(".")[0] in WATCHED),
     "registered": sorted(m._meta.label for m in admin.site._registry),
 }}))
@@ -110,17 +121,64 @@ def start(tmp_path: Path, urls: str, after: str = "") -> dict:
 def test_admin_start_up_imports_no_client_no_requests_no_celery(tmp_path: Path) -> None:
     seen = start(tmp_path, "admin")
     assert "django_voucherify.Voucher" in seen["registered"]  # the admin was really loaded
+    assert "django_voucherify.WebhookEvent" in seen["registered"]
     assert seen["watched"] == [], seen["importers"]
     assert not set(CLIENT_MODULES) & set(seen["modules"])
+    assert not set(SERVICE_MODULES) & set(seen["modules"])
 
 
-def test_start_up_with_the_api_urls_leaves_requests_to_drf_and_imports_no_client(tmp_path: Path) -> None:
+def test_start_up_with_the_api_urls_imports_neither_drf_views_nor_requests(tmp_path: Path) -> None:
     seen = start(tmp_path, "admin_and_api")
-    assert "django_voucherify.rest.views" in seen["modules"]  # the app's DRF views were loaded
-    ours = {name: by for name, by in seen["importers"].items() if by.startswith("django_voucherify")}
-    assert ours == {}
-    assert not {"celery", "kombu", "drf_spectacular"} & set(seen["importers"])
+    assert "django_voucherify.rest.urls" in seen["modules"]  # the app's API URLs were loaded
+    assert not set(API_MODULES) & set(seen["modules"])
+    assert seen["watched"] == [], seen["importers"]  # not even DRF's compat probing requests
     assert not set(CLIENT_MODULES) & set(seen["modules"])
+
+
+def test_reversing_urls_does_not_load_the_api_views(tmp_path: Path) -> None:
+    """Every admin page reverses URLs: Django's ``reverse()`` reads each pattern's
+    ``lookup_str``, which the lazy callbacks answer without importing their view."""
+    after = """
+    from django.urls import reverse
+    extra = [reverse("voucherify_checkout:validate"), reverse("admin:index"),
+             reverse("voucherify_checkout:rollback", args=[7])]
+    """
+    seen = start(tmp_path, "admin_and_api", after)
+    assert seen["extra"] == ["/api/vouchers/validate/", "/admin/", "/api/vouchers/redemptions/7/rollback/"]
+    assert not set(API_MODULES) & set(seen["modules"])
+
+
+def test_a_request_to_the_api_loads_its_view(tmp_path: Path) -> None:
+    after = """
+    from django.test import RequestFactory
+    from django.urls import resolve
+    match = resolve("/api/vouchers/validate/")
+    response = match.func(RequestFactory().get("/api/vouchers/validate/")).render()
+    missing = resolve("/api/vouchers/validate/nothing")
+    extra = [match._func_path, response.status_code, response["Content-Type"].split(";")[0]]
+    extra.append(missing.func(None).status_code)
+    """
+    seen = start(tmp_path, "admin_and_api", after)
+    assert seen["extra"] == ["django_voucherify.rest.views.ValidateView", 405, "application/json", 404]
+    assert {"django_voucherify.rest.views", "rest_framework.views"} <= set(seen["modules"])
+
+
+def test_schema_generation_sees_the_real_views_in_a_fresh_process(tmp_path: Path) -> None:
+    """drf-spectacular enumerates the URLconf: the lazy callbacks give it the view classes."""
+    after = """
+    from django.test import override_settings
+    from drf_spectacular.generators import SchemaGenerator
+    schema_class = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
+    with override_settings(REST_FRAMEWORK=schema_class):
+        schema = SchemaGenerator().get_schema(request=None, public=True)
+    extra = {path: sorted(item) for path, item in schema["paths"].items()}
+    """
+    seen = start(tmp_path, "admin_and_api", after)
+    assert seen["extra"] == {
+        "/api/vouchers/validate/": ["post"],
+        "/api/vouchers/redeem/": ["post"],
+        "/api/vouchers/redemptions/{id}/rollback/": ["post"],  # DRF names a pk "id"
+    }
 
 
 @pytest.mark.parametrize(

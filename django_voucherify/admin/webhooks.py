@@ -13,7 +13,6 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from ..models import WebhookEvent, WebhookEventState
-from ..webhooks.events import reprocess
 
 CONFIRM_TEMPLATE = "admin/django_voucherify/webhookevent/reprocess_confirmation.html"
 
@@ -72,6 +71,10 @@ class WebhookEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 "title": _("Reprocess webhook events?"),
             }
             return TemplateResponse(request, CONFIRM_TEMPLATE, context)
+        # Imported here: the webhooks service pulls in checkout and the voucher services, which
+        # a process that merely autodiscovers the admin would pay at start-up.
+        from ..webhooks.events import reprocess
+
         count = reprocess([row.pk for row in rows])
         self.message_user(
             request,

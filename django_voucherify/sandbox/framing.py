@@ -34,6 +34,8 @@ def ambiguity(headers: Any) -> str | None:
     """Why a request's framing is ambiguous, or None: two ``Content-Length`` headers, a length
     beside ``Transfer-Encoding`` (the request-smuggling pattern), or a transfer coding other
     than ``chunked`` alone. Such a request is answered 400 and its connection closed."""
+    if getattr(headers, "plain_framing", False):  # the fast path's headers know it already
+        return None
     names = [str(name).lower() for name, _value in headers.items()]
     codings = [
         str(value).strip().lower()

@@ -21,13 +21,16 @@ translated to JSON Schema 2020-12. Two choices, both lenient where the spec cann
 real body matches several of them, the spec's own examples included), and ``format`` is asserted
 for ``date`` and ``date-time`` only. Validators are compiled once
 per operation and cached, with their ``$ref``s inlined (resolving references while validating
-cost more than the rest of the check); a valid request costs one ``is_valid`` pass.
+cost more than the rest of the check), and each is also compiled into one yes/no function
+(:mod:`~django_voucherify.sandbox.schema_check`): a valid request costs that call alone, and
+``jsonschema`` runs only to tell what is wrong with a refused one.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -38,10 +41,10 @@ from django_voucherify.sandbox.errors import SandboxError, invalid_payload, inva
 from django_voucherify.sandbox.openapi import voucherify_spec
 from django_voucherify.sandbox.query_shapes import declared_parameters
 from django_voucherify.sandbox.routing import SandboxRequest
+from django_voucherify.sandbox.schema_check import Check, compile_check
 from django_voucherify.sandbox.spec_patches import patched_schemas, to_json_schema
 
 JSON = dict[str, Any]
-Validator = Any  # a jsonschema validator instance (jsonschema ships no precise protocol)
 INTEGER = re.compile(r"-?\d{1,18}")
 NUMBER = re.compile(r"-?\d{1,18}(\.\d{1,18})?")
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -72,9 +75,9 @@ def check_request(operation_id: str, query: JSON, body: Any | None) -> None:
                 for value in typed if repeated else [typed]:
                     _check(validator, value, _bracketed(path), invalid_query_params)
     if body is not None:
-        validator = _body_validator(operation_id)
-        if validator is not None:
-            _check(validator, body, "", invalid_payload)
+        body_validator = _body_validator(operation_id)
+        if body_validator is not None:
+            _check(body_validator, body, "", invalid_payload)
 
 
 def is_json_operation(operation_id: str) -> bool:
@@ -82,11 +85,31 @@ def is_json_operation(operation_id: str) -> bool:
     return _body_validator(operation_id) is not None
 
 
-def _check(validator: Validator, value: Any, name: str, error: Any) -> None:
-    if validator.is_valid(value):
+@dataclass(frozen=True)
+class Validator:
+    """An operation's schema: its ``jsonschema`` validator, and the same schema compiled into
+    one yes/no function (None if it could not be: then ``jsonschema`` answers alone)."""
+
+    validator: Any  # a jsonschema validator instance (jsonschema ships no precise protocol)
+    accepts: Check | None
+
+    @property
+    def schema(self) -> JSON:
+        schema: JSON = self.validator.schema
+        return schema
+
+    def is_valid(self, value: Any) -> bool:
+        if self.accepts is not None:
+            return self.accepts(value)
+        return bool(self.validator.is_valid(value))
+
+
+def _check(checked: Validator, value: Any, name: str, error: Any) -> None:
+    if checked.is_valid(value):
         return
+    validator = checked.validator
     problem: ValidationError | None = best_match(validator.iter_errors(value))
-    if problem is None:  # pragma: no cover - is_valid said there is one
+    if problem is None:  # the compiled check and jsonschema disagree: jsonschema is the rule
         return
     raise _refusal(problem, name, error)
 
@@ -160,7 +183,9 @@ def _is_date_time(value: object) -> bool:
 def _compile(schema: Any) -> Validator:
     root = _inlined(to_json_schema(schema, _any_of)) if isinstance(schema, dict) else {}
     root["components"] = _document()["components"]  # for the recursive references left
-    return jsonschema.Draft202012Validator(root, format_checker=FORMATS)
+    return Validator(
+        jsonschema.Draft202012Validator(root, format_checker=FORMATS), compile_check(root, FORMATS)
+    )
 
 
 #: Keywords whose values are data, not schemas (nothing to inline inside them).

@@ -44,9 +44,23 @@ class SandboxRequest:
     request_id: str
     path_params: dict[str, str] = field(default_factory=dict)
     operation_id: str = ""
+    #: ``(body, parsed)``: the request check parses the body, and the handler gets that value
+    #: rather than parsing the same bytes again (a new ``body`` is parsed anew).
+    _parsed: tuple[bytes, Any] | None = field(default=None, repr=False, compare=False)
 
     def json(self) -> Any:
-        """The JSON body (``{}`` when empty); malformed JSON raises 400 ``invalid_payload``."""
+        """The JSON body (``{}`` when empty); malformed JSON raises 400 ``invalid_payload``.
+
+        Parsed once per body: later calls return the same value (the request check only reads
+        it; a handler may then change it, as its own)."""
+        parsed = self._parsed
+        if parsed is not None and parsed[0] is self.body:
+            return parsed[1]
+        data = self._parse()
+        self._parsed = (self.body, data)
+        return data
+
+    def _parse(self) -> Any:
         if not self.body.strip():
             return {}
         try:

@@ -41,7 +41,7 @@ from django_voucherify.sandbox.request_head import (
     SIMPLE_REQUEST_LINE,
     HeadTooLarge,
     parse_header_lines,
-    read_header_lines,
+    read_head,
 )
 
 
@@ -66,7 +66,7 @@ class _Handler(WSGIRequestHandler):
         self.requestline = self.raw_requestline.decode("ascii").rstrip("\r\n")
         self.close_connection = minor != b"1"
         try:
-            self.headers = parse_header_lines(read_header_lines(self.rfile), self.MessageClass)
+            self.headers = parse_header_lines(read_head(self.rfile), self.MessageClass)
         except HeadTooLarge as exc:
             self.close_connection = True
             self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, exc.reason, str(exc))

@@ -84,3 +84,34 @@ def test_cached_lookups_hand_out_their_own_params():
     first["code"] = "changed by a handler"
     _, second = resolve("GET", "/v1/vouchers/A%2FB")
     assert second == {"code": "A/B"}
+
+
+def test_a_body_is_parsed_once_for_the_check_and_the_handler(monkeypatch):
+    """The request check and the handler read one parse of the body; a new body is parsed anew."""
+    from tests.support.sandbox import Api
+
+    api = Api()
+    assert (
+        api.post(
+            "/v1/vouchers/ONCE",
+            json={"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 1}},
+        ).status_code
+        == 200
+    )
+    sent = json.dumps(
+        {"redeemables": [{"object": "voucher", "id": "ONCE"}], "order": {"amount": 500}}
+    ).encode()
+    parsed = []
+    real = json.loads
+    monkeypatch.setattr(routing.json, "loads", lambda s, **k: parsed.append(s == sent) or real(s, **k))
+    assert (
+        api.session.post(
+            f"{api.base}/v1/redemptions", data=sent, headers={"Content-Type": "application/json"}
+        ).status_code
+        == 200
+    )
+    assert parsed.count(True) == 1  # (the test suite's response listener parses the answer)
+    req = _request(b'{"a": 1}')
+    assert req.json() is req.json()
+    req.body = b'{"a": 2}'
+    assert req.json() == {"a": 2}

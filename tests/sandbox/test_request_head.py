@@ -18,10 +18,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from django_voucherify.sandbox.request_head import (
+    _PLAIN_FIELD,
+    _PLAIN_HEAD,
     SIMPLE_REQUEST_LINE,
     HeadTooLarge,
     RequestHeaders,
     parse_header_lines,
+    plain_fields,
+    read_head,
     read_header_lines,
 )
 from django_voucherify.sandbox.server import _Handler, start_in_thread
@@ -80,6 +84,20 @@ def test_the_environ_is_the_one_wsgiref_built(fields, eol):
         assert got.get(key, "").strip() == expected.get(key, "").strip()
         got.pop(key, None), expected.pop(key, None)
     assert got == expected
+
+
+@given(
+    st.lists(
+        st.tuples(
+            NAMES, PADDING, VALUE | st.text("\t \r:x", max_size=6), PADDING, st.sampled_from(["\r\n", "\n"])
+        )
+    ),
+    st.sampled_from(["\r\n", "\n"]),
+)
+def test_plain_fields_split_as_the_field_expression_does(fields, eol):
+    text = "".join(f"{name}:{pre}{value}{post}{end}" for name, pre, value, post, end in fields) + eol
+    if _PLAIN_HEAD.fullmatch(text):
+        assert plain_fields(text) == _PLAIN_FIELD.findall(text)
 
 
 @pytest.mark.parametrize(
@@ -222,3 +240,65 @@ def test_the_limits_are_the_same_numbers_as_http_clients():
         http.client._MAXLINE,
         http.client._MAXHEADERS,
     )
+
+
+class _Listed:
+    """Header fields with nothing but ``items()``: what ``ambiguity`` reads of any headers."""
+
+    def __init__(self, items: list[tuple[str, str]]) -> None:
+        self._items = items
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._items)
+
+
+FRAMING_NAMES = st.sampled_from(
+    [
+        "Content-Length",
+        "content-length",
+        "CONTENT-LENGTH",
+        "Transfer-Encoding",
+        "transfer-encoding",
+        "Host",
+        "X-A",
+    ]
+)
+FRAMING_VALUES = st.sampled_from(["5", "chunked", "gzip", "chunked, gzip", " Chunked ", "x"])
+
+
+@given(st.lists(st.tuples(FRAMING_NAMES, FRAMING_VALUES), max_size=5))
+def test_the_fast_headers_framing_shortcut_changes_no_answer(items):
+    from django_voucherify.sandbox.framing import ambiguity
+
+    assert ambiguity(RequestHeaders(items)) == ambiguity(_Listed(items))
+
+
+def _read(reader_function, data: bytes, buffer_size: int):
+    reader = io.BufferedReader(io.BytesIO(data), buffer_size=buffer_size)
+    try:
+        head = b"".join(reader_function(reader))
+    except HeadTooLarge as exc:
+        return ("too large", exc.reason, reader.read())
+    return (head, reader.read())
+
+
+@given(
+    st.lists(
+        st.tuples(st.text("abc:- \t\r", max_size=8), st.sampled_from(["\r\n", "\n"])),
+        max_size=8,
+    ).map(lambda lines: "".join(text + end for text, end in lines)),
+    st.sampled_from(["\r\n", "\n", ""]),
+    st.sampled_from([b"", b"POST /next HTTP/1.1\r\n\r\n", b"body"]),
+    st.sampled_from([1, 16, 64, 8192]),
+    st.integers(0, 105),
+)
+def test_reading_the_head_at_once_gives_the_lines_read_one_by_one(lines, blank, rest, buffer_size, extra):
+    data = ("X-Many: 1\r\n" * extra + lines + blank).encode("latin-1") + rest
+    assert _read(read_head, data, buffer_size) == _read(read_header_lines, data, buffer_size)
+
+
+@pytest.mark.parametrize("count", [99, 100, 101])
+def test_reading_the_head_at_once_keeps_the_header_count_limit(count):
+    data = b"X-Many: 1\r\n" * count + b"\r\n" + b"next"
+    assert _read(read_head, data, 8192) == _read(read_header_lines, data, 8192)
+    assert (_read(read_head, data, 8192)[0] == "too large") is (count >= 100)
