@@ -27,6 +27,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import checkout
+from ..checkout.cart import order_with_items
 from ..models.customers import Customer
 from ..models.ledger import CheckoutRedemption
 from ..models.orders import Order
@@ -167,7 +168,10 @@ class RedeemView(CheckoutAPIView):
     throttle_scope = "voucherify_redeem"
 
     def get_order(self, request: Request, source_id: str) -> Order:
-        order: Order = get_object_or_404(Order.objects.select_related("customer"), source_id=source_id)
+        """The order with its customer (the permission) and items (the body), in one query."""
+        order = order_with_items(source_id)
+        if order is None:
+            raise Http404
         self.check_object_permissions(request, order)
         return order
 
