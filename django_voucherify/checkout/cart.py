@@ -141,10 +141,13 @@ def order_with_items(order_source_id: str) -> Order | None:
         .filter(order__source_id=order_source_id)
         .order_by("pk")  # Order.items' own ordering
     )
-    if not rows:
-        orders = Order.objects.select_related("customer").only(*ORDER_FIELDS)
-        return orders.filter(source_id=order_source_id).first()
-    order = rows[0].order
+    if rows:
+        order = rows[0].order
+    else:  # nothing to join to: the order alone, known to have no items
+        found = Order.objects.select_related("customer").only(*ORDER_FIELDS).filter(source_id=order_source_id)
+        if (first := found.first()) is None:
+            return None
+        order = first
     for row in rows:
         row.order = order  # one instance, as a prefetch leaves them
     # What prefetch_related() stores (a queryset with its result cache filled): order.items.all()

@@ -192,7 +192,7 @@ class RedeemView(CheckoutAPIView):
             "amount": outcome.totals.amount,
             "discount_amount": outcome.totals.discount_amount,
             "total_amount": outcome.totals.total_amount,
-            "redemption": s.LedgerSerializer(outcome.ledger).data,
+            "redemption": s.ledger_data(outcome.ledger),
         }
         return Response(payload, status=status.HTTP_201_CREATED)
 
@@ -217,4 +217,4 @@ class RollbackView(CheckoutAPIView):
         data.is_valid(raise_exception=True)
         row = get_object_or_404(CheckoutRedemption, pk=int(pk))
         row = checkout.request_rollback(row, data.validated_data["reason"])
-        return Response(s.LedgerSerializer(row).data)
+        return Response(s.ledger_data(row))
