@@ -12,6 +12,16 @@ PostgreSQL re-checks that condition on the newest row version after waiting for 
 so it is exactly as safe as lock-read-write for this one transition; when it matches nothing
 (reconciliation or a rollback request got there first) the caller falls back to
 :func:`locked_update`.
+
+On PostgreSQL that update's commit does not wait for the WAL flush (``synchronous_commit`` off
+for its own transaction only, set by the statement itself): the flush is a disk sync, the
+biggest single cost of a redeem after the PENDING insert's own (which stays synchronous: that
+row must be durable before the request leaves). Losing the success is harmless: only a database
+crash within the WAL writer's delay (``wal_writer_delay``, 200 ms by default) can, and then
+nothing committed durably after it survived either (a later synchronous commit, such as the
+shop marking the order paid, flushes the WAL up to it); the row is PENDING again, exactly the
+"caller died before recording the answer" that reconciliation settles from Voucherify's
+redemptions (kept when the order is marked paid, rolled back otherwise).
 """
 
 from __future__ import annotations
@@ -19,7 +29,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, router, transaction
+from django.db.models import Field
 from django.utils import timezone
 
 from ..models.ledger import CheckoutRedemption, LedgerState
@@ -57,10 +68,50 @@ def record_success_if_pending(row: CheckoutRedemption, response: Mapping[str, An
     caller re-reads it under its lock)."""
     apply_redeem_response(row, response)
     row.updated_at = timezone.now()  # auto_now only applies to save()
-    written = CheckoutRedemption.objects.filter(
-        pk=row.pk, state=LedgerState.PENDING, rollback_requested_at__isnull=True
-    ).update(**{name: getattr(row, name) for name in SUCCESS_FIELDS})
+    alias = router.db_for_write(CheckoutRedemption)
+    connection = connections[alias]
+    # Inside a transaction (a test case's) the statement is not its own transaction: the
+    # enclosing one decides how it commits.
+    fields, sql = _success_statement(alias, asynchronous=not connection.in_atomic_block)
+    values = [f.get_db_prep_save(getattr(row, f.attname), connection=connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values, row.pk, LedgerState.PENDING.value])
+        written: int = cursor.rowcount
     return written == 1
+
+
+_success_statements: dict[tuple[str, bool], tuple[list[Field[Any, Any]], str]] = {}
+
+
+def _success_statement(alias: str, *, asynchronous: bool) -> tuple[list[Field[Any, Any]], str]:
+    """The fields and SQL of the success update on ``alias``, built once per database (building
+    the ``QuerySet.update`` each time cost more CPU than sending it). ``asynchronous`` (on
+    PostgreSQL): the statement's own transaction commits without waiting for the WAL flush
+    (see the module docstring); ``set_config(..., true)`` ends with that transaction."""
+    key = (alias, asynchronous)
+    cached = _success_statements.get(key)
+    if cached is not None:
+        return cached
+    connection = connections[alias]
+    meta = CheckoutRedemption._meta
+    quote = connection.ops.quote_name
+    columns: dict[str, Field[Any, Any]] = {f.name: f for f in meta.concrete_fields}
+    fields = [columns[name] for name in SUCCESS_FIELDS]
+    if any(getattr(f, "get_placeholder_sql", None) for f in fields):
+        raise TypeError("every success column takes a plain %s parameter")
+    assignments = ", ".join(f"{quote(str(f.column))} = %s" for f in fields)
+    pk, state, rollback = (
+        quote(str(columns[name].column)) for name in ("id", "state", "rollback_requested_at")
+    )
+    where = f"{pk} = %s AND {state} = %s AND {rollback} IS NULL"
+    if asynchronous and connection.vendor == "postgresql":
+        # Referenced in FROM so it is evaluated (once) before the row is written.
+        no_flush_wait = "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS no_flush_wait "
+    else:
+        no_flush_wait = ""
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} {no_flush_wait}WHERE {where}"  # noqa: S608
+    _success_statements[key] = (fields, sql)
+    return fields, sql
 
 
 def _is_id(value: Any) -> bool:

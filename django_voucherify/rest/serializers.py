@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from ..checkout.cart import MAX_AMOUNT, MAX_ITEMS, MAX_QUANTITY, MAX_REDEEMABLES
+from ..models.ledger import CheckoutRedemption
 from ..validation import MAX_CODE_LENGTH, MAX_SOURCE_ID_LENGTH, code_problem, source_id_problem
 
 
@@ -158,6 +159,36 @@ class LedgerSerializer(serializers.Serializer[Any]):
     parent_redemption_id = serializers.CharField()
     redemption_ids = serializers.ListField(child=serializers.CharField())
     rollback_pending = serializers.BooleanField()
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _strs(values: Any) -> list[str | None] | None:
+    return None if values is None else [_str(value) for value in values]
+
+
+def ledger_data(row: CheckoutRedemption) -> dict[str, Any]:
+    """What ``LedgerSerializer(row).data`` is, without building a serializer for every answer
+    (DRF deep-copies a serializer's declared fields per instance: a tenth of a redeem's CPU in
+    the view). The serializer stays the schema; a test holds the two equal."""
+    return {
+        "id": _int(row.pk),
+        "order_source_id": _str(row.order_source_id),
+        "codes": _strs(row.codes),
+        "state": _str(row.state),
+        "amount": _int(row.amount),
+        "discount_amount": _int(row.discount_amount),
+        "total_amount": _int(row.total_amount),
+        "parent_redemption_id": _str(row.parent_redemption_id),
+        "redemption_ids": _strs(row.redemption_ids),
+        "rollback_pending": bool(row.rollback_pending),
+    }
 
 
 class RedeemResponseSerializer(serializers.Serializer[Any]):

@@ -27,6 +27,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import checkout
+from ..checkout.cart import order_with_items
 from ..models.customers import Customer
 from ..models.ledger import CheckoutRedemption
 from ..models.orders import Order
@@ -167,7 +168,10 @@ class RedeemView(CheckoutAPIView):
     throttle_scope = "voucherify_redeem"
 
     def get_order(self, request: Request, source_id: str) -> Order:
-        order: Order = get_object_or_404(Order.objects.select_related("customer"), source_id=source_id)
+        """The order with its customer (the permission) and items (the body), in one query."""
+        order = order_with_items(source_id)
+        if order is None:
+            raise Http404
         self.check_object_permissions(request, order)
         return order
 
@@ -188,7 +192,7 @@ class RedeemView(CheckoutAPIView):
             "amount": outcome.totals.amount,
             "discount_amount": outcome.totals.discount_amount,
             "total_amount": outcome.totals.total_amount,
-            "redemption": s.LedgerSerializer(outcome.ledger).data,
+            "redemption": s.ledger_data(outcome.ledger),
         }
         return Response(payload, status=status.HTTP_201_CREATED)
 
@@ -213,4 +217,4 @@ class RollbackView(CheckoutAPIView):
         data.is_valid(raise_exception=True)
         row = get_object_or_404(CheckoutRedemption, pk=int(pk))
         row = checkout.request_rollback(row, data.validated_data["reason"])
-        return Response(s.LedgerSerializer(row).data)
+        return Response(s.ledger_data(row))
