@@ -8,21 +8,35 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from .. import conf
 from ..sync import delivery, outbox
 
 
 @shared_task(name="django_voucherify.deliver_outbox_entry", acks_late=True, ignore_result=True)
 def deliver_outbox_entry(entry_id: int, retry: bool = False) -> str:
-    """Send outbox entry ``entry_id``; on a retryable failure, send it again when the backoff
-    the delivery chose is over (a broker refusal leaves it pending for the sweep).
+    """Send outbox entry ``entry_id``, then up to ``SYNC_BATCH_SIZE - 1`` other due pending
+    entries (claimed in one statement, sent one by one); on a retryable failure, an entry is
+    sent again when the backoff the delivery chose is over (a broker refusal leaves it pending
+    for the sweep).
 
     ``retry`` is True for the scheduled retry and for re-drives: the entry's ``due_at`` is then
-    not waited for again.
+    not waited for again. The batch amortizes a task's cost over the rows of a backlog: their own
+    tasks, when they run, find them sent and claim the next due rows instead. The database
+    connection is left to Django's ``CONN_MAX_AGE`` (Celery's Django fix-up closes it only when
+    it is too old or unusable; see docs/production.md).
     """
     outcome = delivery.deliver(entry_id, ignore_schedule=retry)
+    _retry_later(entry_id, outcome)
+    extra = conf.settings().sync_batch_size - 1
+    if extra > 0:
+        for other_id, other in delivery.deliver_due(extra):
+            _retry_later(other_id, other)
+    return outcome.status
+
+
+def _retry_later(entry_id: int, outcome: delivery.Outcome) -> None:
     if outcome.retry_in is not None:
         outbox.enqueue(entry_id, retry=True, countdown=outcome.retry_in)
-    return outcome.status
 
 
 @shared_task(name="django_voucherify.redrive_outbox", ignore_result=True)

@@ -50,7 +50,7 @@ from django_voucherify.models import Customer, Order, OrderItem, OutboxEntry, Ou
 from django_voucherify.sandbox import Sandbox
 from django_voucherify.sandbox.errors import invalid_payload
 from django_voucherify.sandbox.routing import SandboxResponse
-from django_voucherify.sync import delivery, muted, outbox
+from django_voucherify.sync import claims, delivery, muted, outbox
 from tests.support import properties
 
 settings.register_profile(
@@ -252,7 +252,7 @@ class SyncMachine(RuleBasedStateMachine):
     def worker_dies_holding_a_claim(self, kind: str, send: bool) -> None:
         """A worker claims a row and dies (or stalls) before recording, maybe after its call."""
         for entry_id in OutboxEntry.objects.filter(kind=kind).values_list("pk", flat=True):
-            claim = delivery._claim(entry_id, ignore_schedule=True)
+            claim = claims.claim(entry_id, ignore_schedule=True)
             if claim is None:
                 continue
             if send:
