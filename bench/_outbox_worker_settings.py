@@ -9,7 +9,7 @@ import os
 from tests.sync.worker_settings import *  # noqa: F403
 from tests.sync.worker_settings import DATABASES, VOUCHERIFY
 
-_max_age = os.environ.get("BENCH_CONN_MAX_AGE", "60")
+_max_age = os.environ.get("BENCH_CONN_MAX_AGE", "60")  # 0: a new connection per task (Django default)
 DATABASES["default"]["CONN_MAX_AGE"] = None if _max_age == "none" else int(_max_age)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 VOUCHERIFY = {
