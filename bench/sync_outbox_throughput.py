@@ -196,6 +196,8 @@ def queries_per_delivery(prefix: str) -> int:
         if outcome.status != "sent":
             raise SystemExit(f"in-process delivery of {entry_id}: {outcome}")
         counts.append(len(ctx.captured_queries))
+        if os.environ.get("BENCH_SHOW_QUERIES"):
+            print("\n".join(q["sql"][:160] for q in ctx.captured_queries), end="\n\n")
     if len(set(counts)) != 1:
         raise SystemExit(f"queries per delivery vary: {counts}")
     return counts[0]
