@@ -10,8 +10,10 @@ process. It also counts the SQL queries of one delivery (``CaptureQueriesContext
 Quick mode (``--quick``): a few dozen rows and a small history; checks every row got synced,
 the sandbox holds every customer, and the queries per delivery are the same at every size;
 exits non-zero when one of those is broken, never on timings.
-Full mode exits 1 when a target is missed: ``--target`` times ``--baseline`` rows/s at every
-size, and the largest history at least ``--flat`` of the empty outbox's rate.
+Full mode exits 1 when a target is missed: a worker/direct-loop ratio of ``--target`` times
+``--baseline-ratio`` (0.04 before issue 13) at every size, and the largest history's ratio at
+least ``--flat`` of the empty outbox's (ratios, not rates: the machine's speed drifts between
+rounds when it is shared, the ratio to the floor measured in the same round much less).
 
 Usage: ``python bench/sync_outbox_throughput.py [--quick] [-n 1000] [--histories 0,100000,1000000]
 [--batch-size N] [--conn-max-age 60|0|none]``
@@ -59,11 +61,14 @@ def main() -> int:
     parser.add_argument("--histories", default=None, help="comma-separated history sizes")
     parser.add_argument("--batch-size", type=int, default=None, help="SYNC_BATCH_SIZE of the worker")
     parser.add_argument("--conn-max-age", default="60", help="CONN_MAX_AGE of the worker (0, 60, none)")
-    parser.add_argument("--baseline", type=float, default=64.0, help="rows/s before issue 13")
-    parser.add_argument("--target", type=float, default=10.0, help="times the baseline")
-    parser.add_argument("--flat", type=float, default=0.8, help="largest history / empty, at least")
+    parser.add_argument("--baseline", type=float, default=64.0, help="rows/s before issue 13 (quiet machine)")
+    parser.add_argument(
+        "--baseline-ratio", type=float, default=0.04, help="worker/direct-loop before issue 13"
+    )
+    parser.add_argument("--target", type=float, default=10.0, help="times the baseline ratio")
+    parser.add_argument("--flat", type=float, default=0.8, help="largest history / empty (ratios), at least")
     args = parser.parse_args()
-    n = args.n or (40 if args.quick else 1000)
+    n = args.n or (30 if args.quick else 1000)
     default_histories = "0,2000" if args.quick else "0,100000,1000000"
     histories = [int(h) for h in (args.histories or default_histories).split(",")]
     os.environ["VOUCHERIFY_TEST_RUN_ID"] = RUN.replace("-", "_")  # the bench's own database name
@@ -279,16 +284,19 @@ def run(args: argparse.Namespace, n: int, histories: list[int], url: str) -> int
     for history, worker_rate, direct_rate, queries in results:
         print(f"{history:>12} {worker_rate:>14.0f} {direct_rate:>19.0f} {worker_rate / direct_rate:>13.2f}x "
               f"{worker_rate / args.baseline:>11.1f}x {queries:>17}")  # fmt: skip
-    first, last = results[0], results[-1]
-    print(f"largest history / empty outbox: {last[1] / first[1]:.2f}x")
+    # Compared as worker/direct-loop ratios measured in the same round: on a shared machine the
+    # absolute rates drift between rounds, the ratio to the floor much less.
+    ratios = [worker_rate / direct_rate for _, worker_rate, direct_rate, _ in results]
+    print(f"largest history / empty outbox (worker/direct ratios): {ratios[-1] / ratios[0]:.2f}x")
     if len({r[3] for r in results}) != 1:
         problems.append(f"queries per delivery depend on the history: {[r[3] for r in results]}")
     if not args.quick:
-        slow = [h for h, rate, _, _ in results if rate < args.target * args.baseline]
+        goal = args.target * args.baseline_ratio
+        slow = [h for (h, *_), ratio in zip(results, ratios, strict=True) if ratio < goal]
         if slow:
-            problems.append(f"below {args.target:g}x the baseline ({args.baseline:g} rows/s) at {slow}")
-        if last[1] < args.flat * first[1]:
-            problems.append(f"not flat: the largest history at {last[1] / first[1]:.2f}x of the empty outbox")
+            problems.append(f"worker/direct below {goal:.2f} ({args.target:g}x the baseline) at {slow}")
+        if ratios[-1] < args.flat * ratios[0]:
+            problems.append(f"not flat: largest history at {ratios[-1] / ratios[0]:.2f}x of the empty one")
     for problem in problems:
         print("FAIL:", problem)
     return 1 if problems else 0
