@@ -9,7 +9,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("django_voucherify", "0011_jobpart_background_work"),
+        ("django_voucherify", "0015_admin_overview_refresh_runs"),
     ]
 
     operations = [
