@@ -55,7 +55,7 @@ from ..models.customers import Customer
 from ..models.orders import Order
 from ..models.outbox import OutboxAction, OutboxEntry, OutboxState
 from ..models.sync_state import SyncState
-from . import claims
+from . import claims, takeover
 from .claims import Claim
 from .outbox import enqueue
 
@@ -153,10 +153,14 @@ def _deliver_earlier_deletion(claim: Claim, client: Any) -> None:
 
     Deleting a customer and creating a new one with the same ``source_id`` makes two outbox rows
     (one per primary key). Voucherify upserts by ``source_id``, so the new one must not be sent
-    before the old one's deletion: that deletion would then remove the new customer. Raises
+    before the old one's deletion: that deletion would then remove the new customer. Orders too:
+    Voucherify has no order deletion (sending one records it, nothing more), but a deleted
+    order's row may still be held by a sender whose call (the old order's state, same
+    ``source_id``) is on the wire: the new order waits for it, or takes it over once its lease
+    ran out (a late landing of that call is then undone by :mod:`.takeover`). Raises
     :class:`WaitingForDeletion` (a temporary failure) while the deletion cannot be sent.
     """
-    if claim.action != OutboxAction.UPSERT or claim.kind != "customer" or not claim.source_id:
+    if claim.action != OutboxAction.UPSERT or not claim.source_id:
         return
     earlier = list(
         unsent_deletions(claim.kind, claim.source_id).exclude(pk=claim.entry_id).values_list("pk", flat=True)
@@ -242,31 +246,20 @@ def _lost_claim(claim: Claim, entry: OutboxEntry | None, *, may_have_landed: boo
     """Record step of a sender whose lease ran out and whose row another sender took over.
 
     Nothing of its outcome is recorded (the row is the new holder's). But when its call may
-    have reached Voucherify, it may have landed AFTER the new holder's call and put an older
-    state back: the row must then send the current state once more. A row already ``synced``
-    turns ``pending`` (and is enqueued once the lock is released); a row being sent gets a new
-    version, so its holder's success sends again instead of marking it synced. Runs inside
-    the caller's transaction, with the mirror and the row locked.
+    have reached Voucherify, it may have landed AFTER a newer state was sent and put an older one
+    back: the row, and the row of another object now holding the same ``source_id`` (a customer
+    deleted and created again), send their current state once more (:mod:`.takeover`). Runs
+    inside the caller's transaction, with the mirror and the row locked; ``resend`` when the
+    caller must enqueue this row, the other rows are enqueued once the transaction commits.
     """
     if entry is None or not may_have_landed:
         return Outcome("skipped")
-    logger.warning(
-        "Voucherify sync of %s %s: sent after its lease ran out; sending it again",
-        claim.kind,
-        claim.source_id,
-    )
-    if entry.state == OutboxState.SYNCED:
-        entry.state = OutboxState.PENDING
-        entry.version += 1
-        entry.attempts = 0
-        entry.due_at = None
-        entry.save(update_fields=["state", "version", "attempts", "due_at"])
-        MIRRORS[claim.kind].objects.filter(pk=claim.object_pk).update(sync_state=SyncState.PENDING)
-        return Outcome("resend")
-    if entry.state == OutboxState.IN_PROGRESS:
-        entry.version += 1
-        entry.save(update_fields=["version"])
-    return Outcome("skipped")
+    ids = takeover.send_again(claim, entry)
+    db = router.db_for_write(OutboxEntry)
+    for other_id in ids:
+        if other_id != entry.pk:
+            transaction.on_commit(lambda other_id=other_id: enqueue(other_id), using=db)
+    return Outcome("resend" if entry.pk in ids else "skipped")
 
 
 def _enqueue_if_resend(claim: Claim, outcome: Outcome) -> Outcome:
@@ -330,7 +323,7 @@ def _record_failure_locked(claim: Claim, exc: BaseException) -> Outcome:
     error = background.error_fields(exc)
     message, key, request_id = error["last_error"], error["last_error_key"], error["last_request_id"]
     retryable = is_retryable(exc)
-    with transaction.atomic():
+    with transaction.atomic(using=router.db_for_write(OutboxEntry)):
         _lock_mirror(claim)
         entry = OutboxEntry.objects.select_for_update().filter(pk=claim.entry_id).first()
         if entry is None or entry.lease_token != claim.token:
