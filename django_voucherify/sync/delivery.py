@@ -34,6 +34,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from django.db import router, transaction
@@ -258,8 +259,12 @@ def _lost_claim(claim: Claim, entry: OutboxEntry | None, *, may_have_landed: boo
     db = router.db_for_write(OutboxEntry)
     for other_id in ids:
         if other_id != entry.pk:
-            transaction.on_commit(lambda other_id=other_id: enqueue(other_id), using=db)
+            transaction.on_commit(partial(_enqueue, other_id), using=db)
     return Outcome("resend" if entry.pk in ids else "skipped")
+
+
+def _enqueue(entry_id: int) -> None:
+    enqueue(entry_id)  # looked up at call time (tests replace the module's ``enqueue``)
 
 
 def _enqueue_if_resend(claim: Claim, outcome: Outcome) -> Outcome:

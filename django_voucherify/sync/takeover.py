@@ -27,26 +27,19 @@ live mirrors, so no save can hold the other object's mirror while waiting for th
 from __future__ import annotations
 
 import logging
-from typing import Protocol
 
 from ..models.customers import Customer
 from ..models.orders import Order
 from ..models.outbox import OutboxEntry, OutboxState
 from ..models.sync_state import SyncState
+from .claims import Claim
 
 logger = logging.getLogger("django_voucherify.sync")
 
 MIRRORS: dict[str, type[Customer] | type[Order]] = {"customer": Customer, "order": Order}
 
 
-class LostClaim(Protocol):
-    entry_id: int
-    kind: str
-    object_pk: str
-    source_id: str
-
-
-def send_again(claim: LostClaim, entry: OutboxEntry) -> list[int]:
+def send_again(claim: Claim, entry: OutboxEntry) -> list[int]:
     """Make every row whose Voucherify state the late call may have overwritten send its
     current state again (see the module docstring). Returns the ids to enqueue after commit.
     Runs inside the caller's transaction, with ``claim``'s mirror and ``entry`` locked."""
@@ -62,7 +55,7 @@ def send_again(claim: LostClaim, entry: OutboxEntry) -> list[int]:
     return to_enqueue
 
 
-def _other_holders(claim: LostClaim, entry: OutboxEntry) -> list[OutboxEntry]:
+def _other_holders(claim: Claim, entry: OutboxEntry) -> list[OutboxEntry]:
     """The rows of the live objects (another primary key) holding the ``source_id`` the late
     call carried: the one at claim time and the row's current one (it moves with the object)."""
     source_ids = {s for s in (claim.source_id, entry.source_id) if s}
