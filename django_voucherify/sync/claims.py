@@ -68,6 +68,42 @@ RETURNING {returning}
 """
 
 
+_CLAIM_BATCH = """
+UPDATE {t} SET state = %s, lease_until = %s, lease_token = %s
+WHERE id IN (
+    SELECT id FROM {t}
+    WHERE id = %s AND (
+        (state = %s AND (%s OR due_at IS NULL OR due_at <= %s))
+        OR (state = %s AND (lease_until IS NULL OR lease_until <= %s))
+    )
+    {lock}
+) OR id IN (
+    SELECT id FROM {t}
+    WHERE state = %s AND (due_at IS NULL OR due_at <= %s) AND id <> %s
+    ORDER BY id
+    LIMIT %s
+    {lock}
+)
+RETURNING {returning}
+"""
+
+
+def claim_batch(entry_id: int, *, ignore_schedule: bool = False, limit: int = 1) -> list[Claim]:
+    """One statement: entry ``entry_id`` if claimable (as :func:`claim`), and up to ``limit - 1``
+    other due ``pending`` rows (as :func:`claim_due`), lowest id first: a delivery task's batch.
+    A task whose own row is already sent (a batch took it) costs this one query when nothing
+    else is due."""
+    now = timezone.now()
+    until = now + lease()
+    token = background.new_token()
+    params: list[Any] = [
+        *(OutboxState.IN_PROGRESS, until, token),
+        *(entry_id, OutboxState.PENDING, ignore_schedule, now, OutboxState.IN_PROGRESS, now),
+        *(OutboxState.PENDING, now, entry_id, max(limit - 1, 0)),
+    ]
+    return sorted(_run(_CLAIM_BATCH, params, token, until), key=lambda c: c.entry_id)
+
+
 def claim(entry_id: int, *, ignore_schedule: bool = False) -> Claim | None:
     """Claim entry ``entry_id`` if it is claimable (see the module docstring); else None."""
     now = timezone.now()

@@ -174,8 +174,13 @@ def _deliver_earlier_deletion(claim: Claim, client: Any) -> None:
             )
 
 
-def _send(client: Any, claim: Claim) -> dict[str, Any] | None:
-    """The HTTP call for ``claim`` (no transaction open). None: nothing to read back."""
+#: ``_send``'s default: read the object now.
+READ_NOW: Any = object()
+
+
+def _send(client: Any, claim: Claim, prefetched: Any = READ_NOW) -> dict[str, Any] | None:
+    """The HTTP call for ``claim`` (no transaction open). None: nothing to read back.
+    ``prefetched``: the object as a batch read it (after its claim), or None when it was gone."""
     model = MIRRORS.get(claim.kind)
     if model is None:
         raise ValueError(f"Unknown outbox kind {claim.kind!r}")
@@ -192,7 +197,7 @@ def _send(client: Any, claim: Claim) -> dict[str, Any] | None:
         except NotFoundError:
             pass  # already gone: the wanted end state
         return None
-    obj = model.objects.filter(pk=claim.object_pk).first()
+    obj = model.objects.filter(pk=claim.object_pk).first() if prefetched is READ_NOW else prefetched
     if obj is None:
         return None  # deleted since; its deletion carries on in this same row
     payload = obj.to_voucherify()

@@ -9,29 +9,31 @@ from __future__ import annotations
 from celery import shared_task
 
 from .. import conf
-from ..sync import delivery, outbox
+from ..sync import batches, delivery, outbox
 
 
 @shared_task(name="django_voucherify.deliver_outbox_entry", acks_late=True, ignore_result=True)
 def deliver_outbox_entry(entry_id: int, retry: bool = False) -> str:
-    """Send outbox entry ``entry_id``, then up to ``SYNC_BATCH_SIZE - 1`` other due pending
-    entries (claimed in one statement, sent one by one); on a retryable failure, an entry is
-    sent again when the backoff the delivery chose is over (a broker refusal leaves it pending
+    """Send outbox entry ``entry_id`` and up to ``SYNC_BATCH_SIZE - 1`` other due pending entries
+    (:func:`~django_voucherify.sync.batches.deliver_batch`: claimed in one statement, read and
+    recorded with a few queries per batch, one call per entry); on a retryable failure, an entry
+    is sent again when the backoff the delivery chose is over (a broker refusal leaves it pending
     for the sweep).
 
     ``retry`` is True for the scheduled retry and for re-drives: the entry's ``due_at`` is then
     not waited for again. The batch amortizes a task's cost over the rows of a backlog: their own
-    tasks, when they run, find them sent and claim the next due rows instead. The database
-    connection is left to Django's ``CONN_MAX_AGE`` (Celery's Django fix-up closes it only when
-    it is too old or unusable; see docs/production.md).
+    tasks, when they run, find them sent (one query) and claim the next due rows instead. The
+    database connection is kept across tasks when the worker is set up as docs/production.md
+    says (``CELERY_DB_REUSE_MAX``).
     """
-    outcome = delivery.deliver(entry_id, ignore_schedule=retry)
-    _retry_later(entry_id, outcome)
-    extra = conf.settings().sync_batch_size - 1
-    if extra > 0:
-        for other_id, other in delivery.deliver_due(extra):
-            _retry_later(other_id, other)
-    return outcome.status
+    status = "skipped"
+    for sent_id, outcome in batches.deliver_batch(
+        entry_id, ignore_schedule=retry, limit=conf.settings().sync_batch_size
+    ):
+        _retry_later(sent_id, outcome)
+        if sent_id == entry_id:
+            status = outcome.status
+    return status
 
 
 def _retry_later(entry_id: int, outcome: delivery.Outcome) -> None:

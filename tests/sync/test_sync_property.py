@@ -50,7 +50,7 @@ from django_voucherify.models import Customer, Order, OrderItem, OutboxEntry, Ou
 from django_voucherify.sandbox import Sandbox
 from django_voucherify.sandbox.errors import invalid_payload
 from django_voucherify.sandbox.routing import SandboxResponse
-from django_voucherify.sync import claims, delivery, muted, outbox
+from django_voucherify.sync import batches, claims, delivery, muted, outbox
 from tests.support import properties
 
 settings.register_profile(
@@ -120,6 +120,7 @@ class SyncMachine(RuleBasedStateMachine):
     """One shop database + one Voucherify account; see the module docstring."""
 
     clock: Clock
+    batch_size = 1  # SYNC_BATCH_SIZE of the simulated delivery tasks
 
     def __init__(self) -> None:
         super().__init__()
@@ -246,9 +247,10 @@ class SyncMachine(RuleBasedStateMachine):
         self._run(entry_id, retry)
 
     def _run(self, entry_id: int, retry: bool) -> None:
-        outcome = delivery.deliver(entry_id, ignore_schedule=retry)
-        if outcome.retry_in is not None:  # the task's self.retry(countdown=...)
-            self.broker.append((entry_id, True))
+        """What the delivery task does: its row and a batch of other due rows."""
+        for sent_id, outcome in batches.deliver_batch(entry_id, ignore_schedule=retry, limit=self.batch_size):
+            if outcome.retry_in is not None:  # the task's retry (countdown=...)
+                self.broker.append((sent_id, True))
 
     @precondition(lambda self: self.broker)
     @rule(index=st.integers(0, 10))
@@ -440,7 +442,11 @@ def quick_sync(monkeypatch: pytest.MonkeyPatch, voucherify_sandbox: Any) -> Iter
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sync_converges_to_the_last_saved_version(quick_sync):
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_sync_converges_to_the_last_saved_version(quick_sync, monkeypatch, batch_size):
+    """Each delivery task sends its own row only (1), or a batch of due rows (3: the rows of a
+    few saves; the deliveries of ``SYNC_BATCH_SIZE`` in tasks.sync)."""
+    monkeypatch.setattr(quick_sync, "batch_size", batch_size)
     run_state_machine_as_test(quick_sync, settings=_profile())
 
 
