@@ -34,27 +34,16 @@ from django.db import router, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .. import background
 from ..api.errors import VoucherifyError
 from ..models.outbox import OutboxAction, OutboxEntry, OutboxState
 from ..models.sync_state import SyncState
-from . import claims, delivery
+from . import batch_updates, claims, delivery
 from .claims import Claim
 from .delivery import MIRRORS, Outcome
 
 logger = logging.getLogger("django_voucherify.sync")
 
 _DELETIONS = (OutboxAction.DELETE, OutboxAction.ERASE)
-_ROW_FIELDS = [
-    "state",
-    "delivered_version",
-    "delivered_at",
-    "attempts",
-    "lease_until",
-    "due_at",
-    "remote_id",
-    *background.error_fields(None),
-]
 
 
 def deliver_batch(
@@ -169,8 +158,8 @@ def _record_together(
     rows = OutboxEntry.objects.select_for_update().filter(pk__in=[c.entry_id for c, _ in together])
     entries = {entry.pk: entry for entry in rows.order_by("pk")}
     recorded: list[tuple[int, Outcome]] = []
-    changed: list[OutboxEntry] = []
-    mirrors: dict[tuple[str, tuple[str, ...]], list[Any]] = {}
+    written: list[tuple[int, str, int, str]] = []
+    mirrors: dict[str, list[tuple[Any, str, Any, str]]] = {}
     for claim, response in together:
         entry = entries.get(claim.entry_id)
         if entry is None or entry.lease_token != claim.token:
@@ -178,34 +167,17 @@ def _record_together(
             continue
         current = entry.version == claim.version
         remote_id = str(response["id"]) if response and response.get("id") else ""
-        entry.state = OutboxState.SYNCED if current else OutboxState.PENDING
-        entry.delivered_version = claim.version
-        entry.delivered_at = now
-        entry.attempts = 0
-        entry.lease_until = None
-        entry.due_at = None
-        entry.remote_id = remote_id or entry.remote_id
-        background.put_error(entry, None)
-        changed.append(entry)
+        written.append(
+            (entry.pk, OutboxState.SYNCED if current else OutboxState.PENDING, claim.version, remote_id)
+        )
         recorded.append((claim.entry_id, Outcome("sent" if current else "resend")))
         if claim.action == OutboxAction.UPSERT:
-            values: dict[str, Any] = {
-                "synced_at": now,
-                "sync_state": SyncState.SYNCED if current else SyncState.PENDING,
-                **background.error_fields(None),
-            }
-            if response is not None:
-                values["remote_payload"] = response
-                if remote_id:
-                    values["voucherify_id"] = remote_id
-            mirror = MIRRORS[claim.kind](pk=claim.object_pk)
-            for field, value in values.items():
-                setattr(mirror, field, value)
-            mirrors.setdefault((claim.kind, tuple(values)), []).append(mirror)
-    if changed:
-        OutboxEntry.objects.bulk_update(changed, _ROW_FIELDS)
-    for (kind, fields), objs in mirrors.items():
-        MIRRORS[kind].objects.bulk_update(objs, list(fields))
+            state = SyncState.SYNCED if current else SyncState.PENDING
+            pk = MIRRORS[claim.kind]._meta.pk.to_python(claim.object_pk)
+            mirrors.setdefault(claim.kind, []).append((pk, state, response, remote_id))
+    batch_updates.record_rows(written, now)
+    for kind, values in mirrors.items():
+        batch_updates.record_mirrors(MIRRORS[kind], values, now)
     return recorded, rest
 
 
