@@ -11,7 +11,10 @@ holds, versions compared) and pays the database once per batch instead of once p
    A row that must wait for such a deletion leaves the batch: the rows sent so far are recorded,
    then it goes through :func:`.delivery.deliver_claimed` (which sends the deletion first).
 3. **Send** each row's call in turn, no transaction open (the lease is checked before each
-   call, as for a single row). A failure is recorded at once, row by row (rare).
+   call, as for a single row). A failure is recorded at once, row by row (rare). When it says
+   Voucherify cannot be reached now (no answer, 429, 5xx), the batch stops: its unsent rows go
+   back to ``pending``, due when the failed row's retry is (no attempt counted), instead of
+   costing one timeout each; that retry's batch takes them again.
 4. **Record** the successes in ONE transaction: the mirrors are locked first (the order a save
    takes them in), with ``SKIP LOCKED``, so the batch never waits for a save and never deadlocks
    with one that locks several mirrors; then the outbox rows, whose token and version decide:
@@ -28,13 +31,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 from django.db import router, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from ..api.errors import VoucherifyError
+from ..api.errors import RateLimitedError, ServerError, TransportError, VoucherifyError
 from ..models.outbox import OutboxAction, OutboxEntry, OutboxState
 from ..models.sync_state import SyncState
 from . import batch_updates, claims, delivery
@@ -66,7 +70,7 @@ def deliver_batch(
         return [(claim.entry_id, delivery.deliver_claimed(claim, client)) for claim in batch]
     results: list[tuple[int, Outcome]] = []
     sent: list[tuple[Claim, dict[str, Any] | None]] = []
-    for claim in batch:
+    for position, claim in enumerate(batch):
         if claim.entry_id in waiting:
             results += _record(sent)
             sent = []
@@ -75,7 +79,13 @@ def deliver_batch(
         try:
             response = delivery._send(client, claim, objects.get((claim.kind, claim.object_pk)))
         except VoucherifyError as exc:
-            results.append((claim.entry_id, delivery._record_failure_safely(claim, exc)))
+            outcome = delivery._record_failure_safely(claim, exc)
+            results.append((claim.entry_id, outcome))
+            if outcome.retry_in is not None and isinstance(exc, _OUTAGE):
+                # Voucherify is down or throttling: the rest of the batch waits as long as this
+                # row (not an attempt of theirs) instead of costing one timeout each.
+                _release(batch[position + 1 :], outcome.retry_in)
+                break
         except Exception as exc:  # recorded as a temporary failure, never left in progress
             logger.exception(
                 "Voucherify sync of %s %s raised an unexpected error", claim.kind, claim.source_id
@@ -84,6 +94,23 @@ def deliver_batch(
         else:
             sent.append((claim, response))
     return results + _record(sent)
+
+
+#: Failures that say Voucherify cannot be reached now (no answer, 429, 5xx): the batch stops.
+_OUTAGE = (TransportError, RateLimitedError, ServerError)
+
+
+def _release(claims_left: list[Claim], delay: float) -> None:
+    """Give the batch's unsent rows back (``pending``, due after ``delay`` seconds, attempts
+    unchanged), each only while the batch's token still holds it."""
+    if not claims_left:
+        return
+    due = timezone.now() + timedelta(seconds=delay)
+    OutboxEntry.objects.filter(
+        pk__in=[c.entry_id for c in claims_left],
+        lease_token=claims_left[0].token,
+        state=OutboxState.IN_PROGRESS,
+    ).update(state=OutboxState.PENDING, lease_until=None, due_at=due)
 
 
 def _read_objects(batch: list[Claim]) -> dict[tuple[str, str], Any]:

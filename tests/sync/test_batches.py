@@ -133,3 +133,20 @@ def test_an_upsert_waits_for_the_deletion_of_its_source_id_in_the_same_batch(san
     methods = [m for m, p, _ in sandbox.calls.calls if p.startswith("/v1/customers")]
     assert methods == ["DELETE", "POST"]
     assert sandbox.state.find_customer("x-1")["name"] == "New"
+
+
+def test_an_outage_stops_the_batch_and_gives_its_unsent_rows_back(sandbox):
+    ids = pending_customers("o-1", "o-2", "o-3")
+    sandbox.faults.add(path="/v1/customers*", times=1, status=503)
+    results = dict(batches.deliver_batch(ids[0], limit=3))
+    assert list(results) == [ids[0]] and results[ids[0]].status == "retry"
+    assert sandbox.calls.count("POST", "/v1/customers") == 1  # not one failing call per row
+    first = OutboxEntry.objects.get(pk=ids[0])
+    for entry in OutboxEntry.objects.filter(pk__in=ids[1:]):
+        assert (entry.state, entry.attempts, entry.lease_until) == (OutboxState.PENDING, 0, None)
+        assert entry.due_at >= first.due_at  # not before the row that failed is retried
+    later = max(OutboxEntry.objects.values_list("due_at", flat=True)) + timedelta(seconds=1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(timezone, "now", lambda: later)
+        retried = dict(batches.deliver_batch(ids[0], ignore_schedule=True, limit=3))
+    assert sorted(retried) == ids and {o.status for o in retried.values()} == {"sent"}
