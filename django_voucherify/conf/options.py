@@ -277,6 +277,18 @@ OPTIONS: tuple[Option, ...] = (
         minimum=1,
     ),
     Option(
+        "SYNC_BATCH_SIZE",
+        Kind.NUMBER,
+        50,
+        "Entries one delivery task sends at most: its own and other due ones it claims (1: its own only).",
+        ("E010",),
+        _SYNC_HINT,
+        page="sync.md",
+        minimum=1,
+        maximum=1000,
+        integer=True,
+    ),
+    Option(
         "BULK_CHUNK_BYTES",
         Kind.NUMBER,
         9_000_000,

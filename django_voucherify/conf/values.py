@@ -59,6 +59,7 @@ class VoucherifySettings:
     sync_retry_backoff: float
     sync_retry_backoff_max: float
     sync_lease_seconds: float
+    sync_batch_size: int
     bulk_chunk_bytes: int
     voucher_action_inline_limit: int
     voucher_rate_limit_wait: float

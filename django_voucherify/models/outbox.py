@@ -12,6 +12,7 @@ Voucherify rejected (400...) has none and waits for an explicit re-sync.
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from .background import BackgroundWork
@@ -50,7 +51,19 @@ class OutboxEntry(BackgroundWork):
         verbose_name = _("outbox entry")
         verbose_name_plural = _("outbox entries")
         constraints = [models.UniqueConstraint(fields=["kind", "object_pk"], name="dv_outbox_one_per_object")]
-        indexes = [models.Index(fields=["state", "due_at"], name="dv_outbox_state_due")]
+        indexes = [
+            models.Index(fields=["state", "due_at"], name="dv_outbox_state_due"),
+            # Every lookup a delivery makes is an index scan whatever the size of the history
+            # (synced rows are never deleted): a batch claim walks the pending rows in id order,
+            # and the earlier-deletion check finds unsent deletions of a source_id. Both indexes
+            # are partial: they hold the few rows still to send, not the synced history.
+            models.Index(fields=["id"], condition=Q(state="pending"), name="dv_outbox_pending"),
+            models.Index(
+                fields=["kind", "source_id"],
+                condition=Q(action__in=("delete", "erase")) & ~Q(state="synced"),
+                name="dv_outbox_unsent_deletions",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.object_pk} v{self.version} {self.state}"

@@ -1,16 +1,17 @@
 """Send one outbox entry to Voucherify: claim, call, record. The only place sync does HTTP.
 
 Contract of :func:`deliver`:
-1. **Claim** in a short transaction: ``SELECT ... FOR UPDATE SKIP LOCKED`` on the row; only a
-   ``pending`` row that is due (or whose sender's lease ran out) is taken: it becomes
-   ``in_progress`` with ``lease_until = now + SYNC_LEASE_SECONDS`` and a fresh ``lease_token``.
-   The version is read here, BEFORE the object, so the state sent is at least that version.
+1. **Claim** (:mod:`.claims`, one statement, ``FOR UPDATE SKIP LOCKED``): only a ``pending`` row
+   that is due (or whose sender's lease ran out) is taken: ``in_progress``, a lease and a fresh
+   token. The version is read here, BEFORE the object, so the state sent is at least that version.
+   :func:`deliver_due` claims a batch of due rows in one statement and sends them one by one.
 2. **Send** with no transaction open: the object's CURRENT row is read and turned into a payload
    (customers: ``client.customers.create``, an upsert by ``source_id``; orders:
    ``client.orders.update`` when the Voucherify id is known, else ``create``; deletions:
    ``client.customers.delete`` or ``delete_permanently``).
 3. **Record** in a second short transaction that locks the mirror row, then the outbox row (the
-   order a save locks them in, so a save and a sender never deadlock): on success the row is
+   order a save locks them in, so a save and a sender never deadlock; one row at a time, never a
+   batch's mirrors together, which a save of several objects could deadlock with): on success the row is
    ``synced`` only if its version is still the one claimed, otherwise it goes back to
    ``pending`` and is enqueued again (a newer save arrived while sending). Failures compare
    versions the same way: a refusal of a version that a newer save has replaced meanwhile does
@@ -32,10 +33,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
+from functools import partial
 from typing import Any
 
-from django.db import transaction
+from django.db import router, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from .. import background, conf
@@ -53,7 +56,9 @@ from ..models.customers import Customer
 from ..models.orders import Order
 from ..models.outbox import OutboxAction, OutboxEntry, OutboxState
 from ..models.sync_state import SyncState
-from .outbox import enqueue, lease
+from . import claims, takeover
+from .claims import Claim
+from .outbox import enqueue
 
 logger = logging.getLogger("django_voucherify.sync")
 
@@ -70,20 +75,6 @@ class Outcome:
     error: str = ""
 
 
-@dataclass(frozen=True)
-class _Claim:
-    entry_id: int
-    token: str
-    version: int
-    kind: str
-    object_pk: str
-    source_id: str
-    remote_id: str
-    action: str
-    attempts: int
-    lease_until: datetime
-
-
 def deliver(entry_id: int, *, ignore_schedule: bool = False, client: Any = None) -> Outcome:
     """Send entry ``entry_id`` if it is claimable; see the module docstring for the contract.
 
@@ -92,13 +83,19 @@ def deliver(entry_id: int, *, ignore_schedule: bool = False, client: Any = None)
     Any error, Voucherify's or not (a database error, a bug in a payload), is recorded on the row
     and the mirror; it never leaves the row ``in_progress`` until the lease runs out.
     """
-    claim = _claim(entry_id, ignore_schedule=ignore_schedule)
+    claim = claims.claim(entry_id, ignore_schedule=ignore_schedule)
     if claim is None:
         return Outcome("skipped")
     return deliver_claimed(claim, client)
 
 
-def deliver_claimed(claim: _Claim, client: Any = None) -> Outcome:
+def deliver_due(limit: int, client: Any = None) -> list[tuple[int, Outcome]]:
+    """Claim up to ``limit`` due pending entries in one statement and send each in turn (steps 2
+    and 3 of the contract, per entry): the batch of a delivery task (``SYNC_BATCH_SIZE``)."""
+    return [(claim.entry_id, deliver_claimed(claim, client)) for claim in claims.claim_due(limit)]
+
+
+def deliver_claimed(claim: Claim, client: Any = None) -> Outcome:
     """Steps 2 and 3 of the contract for a claim :func:`deliver` took (a separate function so
     that tests can stall a sender between its claim and its call)."""
     if client is None:
@@ -128,7 +125,7 @@ class LeaseExpiring(Exception):
     """The rest of the sender's lease is shorter than the longest call: nothing was sent."""
 
 
-def _check_lease(claim: _Claim) -> None:
+def _check_lease(claim: Claim) -> None:
     """Raise :class:`LeaseExpiring` unless a call started now ends before the lease does.
 
     Checked right before each call, after the payload was read: a sender that stalled (GC, a
@@ -144,23 +141,30 @@ def _check_lease(claim: _Claim) -> None:
         )
 
 
-def _deliver_earlier_deletion(claim: _Claim, client: Any) -> None:
+def unsent_deletions(kind: str, source_id: str) -> QuerySet[OutboxEntry]:
+    """Deletions of ``kind`` objects with this ``source_id`` not sent yet (index
+    ``dv_outbox_unsent_deletions``: the cost does not grow with the synced history)."""
+    return OutboxEntry.objects.filter(
+        kind=kind, source_id=source_id, action__in=(OutboxAction.DELETE, OutboxAction.ERASE)
+    ).exclude(state=OutboxState.SYNCED)
+
+
+def _deliver_earlier_deletion(claim: Claim, client: Any) -> None:
     """Send a pending deletion of an earlier object with the same ``source_id`` first.
 
     Deleting a customer and creating a new one with the same ``source_id`` makes two outbox rows
     (one per primary key). Voucherify upserts by ``source_id``, so the new one must not be sent
-    before the old one's deletion: that deletion would then remove the new customer. Raises
+    before the old one's deletion: that deletion would then remove the new customer. Orders too:
+    Voucherify has no order deletion (sending one records it, nothing more), but a deleted
+    order's row may still be held by a sender whose call (the old order's state, same
+    ``source_id``) is on the wire: the new order waits for it, or takes it over once its lease
+    ran out (a late landing of that call is then undone by :mod:`.takeover`). Raises
     :class:`WaitingForDeletion` (a temporary failure) while the deletion cannot be sent.
     """
-    if claim.action != OutboxAction.UPSERT or claim.kind != "customer" or not claim.source_id:
+    if claim.action != OutboxAction.UPSERT or not claim.source_id:
         return
     earlier = list(
-        OutboxEntry.objects.filter(
-            kind=claim.kind, source_id=claim.source_id, action__in=(OutboxAction.DELETE, OutboxAction.ERASE)
-        )
-        .exclude(pk=claim.entry_id)
-        .exclude(state=OutboxState.SYNCED)
-        .values_list("pk", flat=True)
+        unsent_deletions(claim.kind, claim.source_id).exclude(pk=claim.entry_id).values_list("pk", flat=True)
     )
     for deletion_id in earlier:
         if deliver(deletion_id, ignore_schedule=True, client=client).status != "sent":
@@ -170,39 +174,13 @@ def _deliver_earlier_deletion(claim: _Claim, client: Any) -> None:
             )
 
 
-def _claim(entry_id: int, *, ignore_schedule: bool) -> _Claim | None:
-    now = timezone.now()
-    with transaction.atomic():
-        entry = OutboxEntry.objects.select_for_update(skip_locked=True).filter(pk=entry_id).first()
-        if entry is None:
-            return None  # gone, or another sender holds the lock right now
-        if entry.state == OutboxState.IN_PROGRESS:
-            if entry.lease_until is not None and entry.lease_until > now:
-                return None
-        elif entry.state != OutboxState.PENDING or (
-            not ignore_schedule and entry.due_at and entry.due_at > now
-        ):
-            return None
-        entry.state = OutboxState.IN_PROGRESS
-        entry.lease_until = now + lease()
-        entry.lease_token = background.new_token()
-        entry.save(update_fields=["state", "lease_until", "lease_token"])
-        return _Claim(
-            entry.pk,
-            entry.lease_token,
-            entry.version,
-            entry.kind,
-            entry.object_pk,
-            entry.source_id,
-            entry.remote_id,
-            entry.action,
-            entry.attempts,
-            entry.lease_until,
-        )
+#: ``_send``'s default: read the object now.
+READ_NOW: Any = object()
 
 
-def _send(client: Any, claim: _Claim) -> dict[str, Any] | None:
-    """The HTTP call for ``claim`` (no transaction open). None: nothing to read back."""
+def _send(client: Any, claim: Claim, prefetched: Any = READ_NOW) -> dict[str, Any] | None:
+    """The HTTP call for ``claim`` (no transaction open). None: nothing to read back.
+    ``prefetched``: the object as a batch read it (after its claim), or None when it was gone."""
     model = MIRRORS.get(claim.kind)
     if model is None:
         raise ValueError(f"Unknown outbox kind {claim.kind!r}")
@@ -219,7 +197,7 @@ def _send(client: Any, claim: _Claim) -> dict[str, Any] | None:
         except NotFoundError:
             pass  # already gone: the wanted end state
         return None
-    obj = model.objects.filter(pk=claim.object_pk).first()
+    obj = model.objects.filter(pk=claim.object_pk).first() if prefetched is READ_NOW else prefetched
     if obj is None:
         return None  # deleted since; its deletion carries on in this same row
     payload = obj.to_voucherify()
@@ -235,34 +213,28 @@ def _send(client: Any, claim: _Claim) -> dict[str, Any] | None:
     return dict(client.orders.create(payload))
 
 
-def _lock_mirror(claim: _Claim) -> None:
+def _lock_mirror(claim: Claim) -> None:
     """Lock the mirror row BEFORE the outbox row: the order a save takes them in (its UPDATE of the
     mirror, then the outbox upsert from ``post_save``). Taking them the other way round deadlocks."""
     list(MIRRORS[claim.kind].objects.select_for_update().filter(pk=claim.object_pk).values_list("pk"))
 
 
-def _record_success(claim: _Claim, response: dict[str, Any] | None) -> Outcome:
+def _record_success(claim: Claim, response: dict[str, Any] | None) -> Outcome:
     return _enqueue_if_resend(claim, _record_success_locked(claim, response))
 
 
-def _record_success_locked(claim: _Claim, response: dict[str, Any] | None) -> Outcome:
+def _record_success_locked(claim: Claim, response: dict[str, Any] | None) -> Outcome:
+    """Mirror locked, then the row updated only while the claim's token holds (one statement);
+    a row whose version moved meanwhile goes back to ``pending``."""
     now = timezone.now()
-    with transaction.atomic():
+    remote_id = str(response["id"]) if response and response.get("id") else ""
+    with transaction.atomic(using=router.db_for_write(OutboxEntry)):
         _lock_mirror(claim)
-        entry = OutboxEntry.objects.select_for_update().filter(pk=claim.entry_id).first()
-        if entry is None or entry.lease_token != claim.token:
+        state = claims.mark_sent(claim, remote_id, now)
+        if state is None:  # gone, or another sender holds it now
+            entry = OutboxEntry.objects.select_for_update().filter(pk=claim.entry_id).first()
             return _lost_claim(claim, entry, may_have_landed=True)
-        current = entry.version == claim.version
-        entry.state = OutboxState.SYNCED if current else OutboxState.PENDING
-        entry.delivered_version = claim.version
-        entry.delivered_at = now
-        entry.attempts = 0
-        entry.lease_until = None
-        entry.due_at = None
-        background.put_error(entry, None)
-        if response and response.get("id"):
-            entry.remote_id = str(response["id"])
-        entry.save()
+        current = state == OutboxState.SYNCED
         mirror: dict[str, Any] = {
             "synced_at": now,
             "sync_state": SyncState.SYNCED if current else SyncState.PENDING,
@@ -270,44 +242,37 @@ def _record_success_locked(claim: _Claim, response: dict[str, Any] | None) -> Ou
         }
         if response is not None:
             mirror["remote_payload"] = response
-            if response.get("id"):
-                mirror["voucherify_id"] = str(response["id"])
+            if remote_id:
+                mirror["voucherify_id"] = remote_id
         MIRRORS[claim.kind].objects.filter(pk=claim.object_pk).update(**mirror)
     return Outcome("sent" if current else "resend")
 
 
-def _lost_claim(claim: _Claim, entry: OutboxEntry | None, *, may_have_landed: bool) -> Outcome:
+def _lost_claim(claim: Claim, entry: OutboxEntry | None, *, may_have_landed: bool) -> Outcome:
     """Record step of a sender whose lease ran out and whose row another sender took over.
 
     Nothing of its outcome is recorded (the row is the new holder's). But when its call may
-    have reached Voucherify, it may have landed AFTER the new holder's call and put an older
-    state back: the row must then send the current state once more. A row already ``synced``
-    turns ``pending`` (and is enqueued once the lock is released); a row being sent gets a new
-    version, so its holder's success sends again instead of marking it synced. Runs inside
-    the caller's transaction, with the mirror and the row locked.
+    have reached Voucherify, it may have landed AFTER a newer state was sent and put an older one
+    back: the row, and the row of another object now holding the same ``source_id`` (a customer
+    deleted and created again), send their current state once more (:mod:`.takeover`). Runs
+    inside the caller's transaction, with the mirror and the row locked; ``resend`` when the
+    caller must enqueue this row, the other rows are enqueued once the transaction commits.
     """
     if entry is None or not may_have_landed:
         return Outcome("skipped")
-    logger.warning(
-        "Voucherify sync of %s %s: sent after its lease ran out; sending it again",
-        claim.kind,
-        claim.source_id,
-    )
-    if entry.state == OutboxState.SYNCED:
-        entry.state = OutboxState.PENDING
-        entry.version += 1
-        entry.attempts = 0
-        entry.due_at = None
-        entry.save(update_fields=["state", "version", "attempts", "due_at"])
-        MIRRORS[claim.kind].objects.filter(pk=claim.object_pk).update(sync_state=SyncState.PENDING)
-        return Outcome("resend")
-    if entry.state == OutboxState.IN_PROGRESS:
-        entry.version += 1
-        entry.save(update_fields=["version"])
-    return Outcome("skipped")
+    ids = takeover.send_again(claim, entry)
+    db = router.db_for_write(OutboxEntry)
+    for other_id in ids:
+        if other_id != entry.pk:
+            transaction.on_commit(partial(_enqueue, other_id), using=db)
+    return Outcome("resend" if entry.pk in ids else "skipped")
 
 
-def _enqueue_if_resend(claim: _Claim, outcome: Outcome) -> Outcome:
+def _enqueue(entry_id: int) -> None:
+    enqueue(entry_id)  # looked up at call time (tests replace the module's ``enqueue``)
+
+
+def _enqueue_if_resend(claim: Claim, outcome: Outcome) -> Outcome:
     """Enqueue the entry again after a ``resend`` outcome, once the record step committed."""
     if outcome.status == "resend":
         enqueue(claim.entry_id)
@@ -349,7 +314,7 @@ def retry_delay(exc: BaseException, attempts: int) -> float:
     )
 
 
-def _record_failure_safely(claim: _Claim, exc: BaseException) -> Outcome:
+def _record_failure_safely(claim: Claim, exc: BaseException) -> Outcome:
     """:func:`_record_failure`, and if even that fails (database down), a retry: the lease expires
     and a re-drive takes the row again."""
     try:
@@ -359,16 +324,16 @@ def _record_failure_safely(claim: _Claim, exc: BaseException) -> Outcome:
         return Outcome("retry", retry_in=retry_delay(exc, claim.attempts + 1), error=str(exc)[:2000])
 
 
-def _record_failure(claim: _Claim, exc: BaseException) -> Outcome:
+def _record_failure(claim: Claim, exc: BaseException) -> Outcome:
     return _enqueue_if_resend(claim, _record_failure_locked(claim, exc))
 
 
-def _record_failure_locked(claim: _Claim, exc: BaseException) -> Outcome:
+def _record_failure_locked(claim: Claim, exc: BaseException) -> Outcome:
     now = timezone.now()
     error = background.error_fields(exc)
     message, key, request_id = error["last_error"], error["last_error_key"], error["last_request_id"]
     retryable = is_retryable(exc)
-    with transaction.atomic():
+    with transaction.atomic(using=router.db_for_write(OutboxEntry)):
         _lock_mirror(claim)
         entry = OutboxEntry.objects.select_for_update().filter(pk=claim.entry_id).first()
         if entry is None or entry.lease_token != claim.token:
@@ -407,7 +372,7 @@ def _record_failure_locked(claim: _Claim, exc: BaseException) -> Outcome:
     return Outcome("retry", retry_in=delay, error=message)
 
 
-def _superseded(claim: _Claim, entry: OutboxEntry, error: dict[str, str]) -> Outcome:
+def _superseded(claim: Claim, entry: OutboxEntry, error: dict[str, str]) -> Outcome:
     """A refused version was replaced by a newer save while it was sent: back to ``pending``
     (attempts reset: the newer version has not been tried; the caller enqueues it); the
     refusal stays on the row for the record, the mirror is pending. Caller holds the locks."""

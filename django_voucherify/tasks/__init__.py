@@ -6,6 +6,7 @@ features enqueue tasks by name (:mod:`django_voucherify.background`), and worker
 tasks through ``app.autodiscover_tasks()``.
 """
 
+from . import connections  # noqa: F401  (connects the workers' connection handlers)
 from .checkout import (
     checkout_sweep,
     late_check_checkout_redemption,

@@ -8,21 +8,37 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from ..sync import delivery, outbox
+from .. import conf
+from ..sync import batches, delivery, outbox
 
 
 @shared_task(name="django_voucherify.deliver_outbox_entry", acks_late=True, ignore_result=True)
 def deliver_outbox_entry(entry_id: int, retry: bool = False) -> str:
-    """Send outbox entry ``entry_id``; on a retryable failure, send it again when the backoff
-    the delivery chose is over (a broker refusal leaves it pending for the sweep).
+    """Send outbox entry ``entry_id`` and up to ``SYNC_BATCH_SIZE - 1`` other due pending entries
+    (:func:`~django_voucherify.sync.batches.deliver_batch`: claimed in one statement, read and
+    recorded with a few queries per batch, one call per entry); on a retryable failure, an entry
+    is sent again when the backoff the delivery chose is over (a broker refusal leaves it pending
+    for the sweep).
 
     ``retry`` is True for the scheduled retry and for re-drives: the entry's ``due_at`` is then
-    not waited for again.
+    not waited for again. The batch amortizes a task's cost over the rows of a backlog: their own
+    tasks, when they run, find them sent (one query) and claim the next due rows instead. The
+    database connection is kept across tasks when the worker is set up as docs/production.md
+    says (``CELERY_DB_REUSE_MAX``).
     """
-    outcome = delivery.deliver(entry_id, ignore_schedule=retry)
+    status = "skipped"
+    for sent_id, outcome in batches.deliver_batch(
+        entry_id, ignore_schedule=retry, limit=conf.settings().sync_batch_size
+    ):
+        _retry_later(sent_id, outcome)
+        if sent_id == entry_id:
+            status = outcome.status
+    return status
+
+
+def _retry_later(entry_id: int, outcome: delivery.Outcome) -> None:
     if outcome.retry_in is not None:
         outbox.enqueue(entry_id, retry=True, countdown=outcome.retry_in)
-    return outcome.status
 
 
 @shared_task(name="django_voucherify.redrive_outbox", ignore_result=True)

@@ -213,31 +213,40 @@ def test_pull_customers_and_orders(sandbox):
 
 
 def test_redrive_delivers_pending_failed_and_stale(sandbox, django_capture_on_commit_callbacks, monkeypatch):
-    # broker down at save time -> pending
-    with monkeypatch.context() as m:
-        m.setattr(deliver_outbox_entry, "apply_async", lambda *a, **k: (_ for _ in ()).throw(OSError("down")))
+    # One entry per task: with a batch, the task of "r-failed" would take "r-pending" along
+    # (test_batch.py); here each row must be left in its own state for the re-drive.
+    with options(sandbox, SYNC_BATCH_SIZE=1):
+        # broker down at save time -> pending
+        with monkeypatch.context() as m:
+            m.setattr(
+                deliver_outbox_entry, "apply_async", lambda *a, **k: (_ for _ in ()).throw(OSError("down"))
+            )
+            with django_capture_on_commit_callbacks(execute=True):
+                Customer.objects.create(source_id="r-pending")
+        # Voucherify down -> failed after the retry budget
+        rule = sandbox.faults.add(path="/v1/customers", method="POST", status=503)
         with django_capture_on_commit_callbacks(execute=True):
-            Customer.objects.create(source_id="r-pending")
-    # Voucherify down -> failed after the retry budget
-    rule = sandbox.faults.add(path="/v1/customers", method="POST", status=503)
-    with django_capture_on_commit_callbacks(execute=True):
-        Customer.objects.create(source_id="r-failed")
-    # a worker died mid-send: in progress, lease expired
-    with django_capture_on_commit_callbacks(execute=False):
-        stale = Customer.objects.create(source_id="r-stale")
-    OutboxEntry.objects.filter(object_pk=str(stale.pk)).update(
-        state=OutboxState.IN_PROGRESS, lease_until=timezone.now() - timedelta(seconds=1)
-    )
-    states = dict(OutboxEntry.objects.values_list("source_id", "state"))
-    assert states == {"r-pending": "pending", "r-failed": "failed", "r-stale": "in_progress"}
-    assert sandbox.state.customers == {}
-    rule.times = rule.hits  # Voucherify is back
-    out = StringIO()
-    call_command("voucherify_redrive", stdout=out)
-    assert "3 entries found, 3 enqueued" in out.getvalue()
-    assert set(OutboxEntry.objects.values_list("state", flat=True)) == {"synced"}
-    assert {c["source_id"] for c in sandbox.state.customers.values()} == {"r-pending", "r-failed", "r-stale"}
-    assert set(Customer.objects.values_list("sync_state", flat=True)) == {"synced"}
+            Customer.objects.create(source_id="r-failed")
+        # a worker died mid-send: in progress, lease expired
+        with django_capture_on_commit_callbacks(execute=False):
+            stale = Customer.objects.create(source_id="r-stale")
+        OutboxEntry.objects.filter(object_pk=str(stale.pk)).update(
+            state=OutboxState.IN_PROGRESS, lease_until=timezone.now() - timedelta(seconds=1)
+        )
+        states = dict(OutboxEntry.objects.values_list("source_id", "state"))
+        assert states == {"r-pending": "pending", "r-failed": "failed", "r-stale": "in_progress"}
+        assert sandbox.state.customers == {}
+        rule.times = rule.hits  # Voucherify is back
+        out = StringIO()
+        call_command("voucherify_redrive", stdout=out)
+        assert "3 entries found, 3 enqueued" in out.getvalue()
+        assert set(OutboxEntry.objects.values_list("state", flat=True)) == {"synced"}
+        assert {c["source_id"] for c in sandbox.state.customers.values()} == {
+            "r-pending",
+            "r-failed",
+            "r-stale",
+        }
+        assert set(Customer.objects.values_list("sync_state", flat=True)) == {"synced"}
 
 
 def test_redrive_now_and_skip_failed(sandbox, django_capture_on_commit_callbacks):

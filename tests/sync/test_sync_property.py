@@ -50,7 +50,7 @@ from django_voucherify.models import Customer, Order, OrderItem, OutboxEntry, Ou
 from django_voucherify.sandbox import Sandbox
 from django_voucherify.sandbox.errors import invalid_payload
 from django_voucherify.sandbox.routing import SandboxResponse
-from django_voucherify.sync import delivery, muted, outbox
+from django_voucherify.sync import batches, claims, delivery, muted, outbox
 from tests.support import properties
 
 settings.register_profile(
@@ -120,6 +120,7 @@ class SyncMachine(RuleBasedStateMachine):
     """One shop database + one Voucherify account; see the module docstring."""
 
     clock: Clock
+    batch_size = 1  # SYNC_BATCH_SIZE of the simulated delivery tasks
 
     def __init__(self) -> None:
         super().__init__()
@@ -206,17 +207,25 @@ class SyncMachine(RuleBasedStateMachine):
         phase=st.sampled_from(["read", "before", "after"]),
         name=NAMES,
         status=STATUSES,
+        deletion=st.booleans(),
     )
-    def sender_stalls_past_its_lease(self, kind: str, phase: str, name: str, status: str) -> None:
-        """A sender of a ``kind`` row stalls past its lease after reading its payload (``read``),
-        or while its call is on the wire, before or after Voucherify handled it; meanwhile its
-        object is saved again and another sender takes the row over and sends the new state."""
+    def sender_stalls_past_its_lease(
+        self, kind: str, phase: str, name: str, status: str, deletion: bool = False
+    ) -> None:
+        """A sender of a ``kind`` row (an upsert, or with ``deletion`` a deletion) stalls past its
+        lease after reading its payload (``read``), or while its call is on the wire, before or
+        after Voucherify handled it; meanwhile its object (or a new one with the deleted one's
+        source_id) is saved and another sender takes the row over and sends the new state."""
 
         def take_over(target: tuple[str, str] | None) -> None:
             if target is not None:
                 self._take_over(target[0], target[1], name if target[0] == "customer" else status)
 
-        entry_ids = list(OutboxEntry.objects.filter(kind=kind, action="upsert").values_list("pk", flat=True))
+        actions = ["delete", "erase"] if deletion else ["upsert"]
+        rows = OutboxEntry.objects.filter(kind=kind, action__in=actions)
+        if deletion:
+            rows = rows.exclude(state=OutboxState.SYNCED)  # a synced deletion is not sent again
+        entry_ids = list(rows.values_list("pk", flat=True))
         if not entry_ids:
             return
         if phase == "read":
@@ -238,9 +247,10 @@ class SyncMachine(RuleBasedStateMachine):
         self._run(entry_id, retry)
 
     def _run(self, entry_id: int, retry: bool) -> None:
-        outcome = delivery.deliver(entry_id, ignore_schedule=retry)
-        if outcome.retry_in is not None:  # the task's self.retry(countdown=...)
-            self.broker.append((entry_id, True))
+        """What the delivery task does: its row and a batch of other due rows."""
+        for sent_id, outcome in batches.deliver_batch(entry_id, ignore_schedule=retry, limit=self.batch_size):
+            if outcome.retry_in is not None:  # the task's retry (countdown=...)
+                self.broker.append((sent_id, True))
 
     @precondition(lambda self: self.broker)
     @rule(index=st.integers(0, 10))
@@ -252,7 +262,7 @@ class SyncMachine(RuleBasedStateMachine):
     def worker_dies_holding_a_claim(self, kind: str, send: bool) -> None:
         """A worker claims a row and dies (or stalls) before recording, maybe after its call."""
         for entry_id in OutboxEntry.objects.filter(kind=kind).values_list("pk", flat=True):
-            claim = delivery._claim(entry_id, ignore_schedule=True)
+            claim = claims.claim(entry_id, ignore_schedule=True)
             if claim is None:
                 continue
             if send:
@@ -353,6 +363,12 @@ def _target(environ: dict[str, Any]) -> tuple[str, str] | None:
     """(kind, source_id) of the object a customer/order upsert request carries."""
     path = str(environ["PATH_INFO"])
     kind = "customer" if path.startswith("/v1/customers") else "order"
+    if environ["REQUEST_METHOD"] == "DELETE" and kind == "customer":  # DELETE /v1/customers/{id}
+        target = path.rsplit("/", 1)[1]
+        if target in CUSTOMER_IDS:
+            return kind, target
+        known = OutboxEntry.objects.filter(kind=kind, remote_id=target).values_list("source_id", flat=True)
+        return (kind, known[0]) if known else None
     body = environ["wsgi.input"].getvalue()
     source_id = (
         (json.loads(body) if body else {}).get("source_id") if environ["REQUEST_METHOD"] != "DELETE" else None
@@ -426,5 +442,65 @@ def quick_sync(monkeypatch: pytest.MonkeyPatch, voucherify_sandbox: Any) -> Iter
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sync_converges_to_the_last_saved_version(quick_sync):
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_sync_converges_to_the_last_saved_version(quick_sync, monkeypatch, batch_size):
+    """Each delivery task sends its own row only (1), or a batch of due rows (3: the rows of a
+    few saves; the deliveries of ``SYNC_BATCH_SIZE`` in tasks.sync)."""
+    monkeypatch.setattr(quick_sync, "batch_size", batch_size)
     run_state_machine_as_test(quick_sync, settings=_profile())
+
+
+# ---- scenarios the machine found, kept as explicit regression tests ---------------------------
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("delete_phase", ["before", "after"])
+@pytest.mark.parametrize("stall_phase", ["read", "before", "after"])
+def test_late_upsert_of_a_deleted_customer_is_undone_for_the_new_one(quick_sync, delete_phase, stall_phase):
+    """Found by the machine (it reverted the first outbox-at-scale merge, but main failed it as
+    well): c-a is saved; during the call sending it, c-a is deleted; the sender stalls past its
+    lease while a NEW c-a (another primary key, another outbox row) is saved and sent, the old
+    row's deletion first. The stalled upsert then lands, or its answer comes back late: the old
+    row's lost-claim record re-sent only ITS row (the deletion: Voucherify lost c-a while the new
+    mirror said synced). Now the new c-a's row is sent again too, after the deletion."""
+    machine = quick_sync()
+    machine.save_customer("c-a", "Ada")
+    machine.delete_customer_during_next_call(delete_phase, "c-a")
+    machine.sender_stalls_past_its_lease("customer", stall_phase, "Bob", "CREATED")
+    machine.teardown()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("stall_phase", ["before", "after"])
+def test_late_deletion_is_undone_for_the_new_customer(quick_sync, stall_phase):
+    """The same with a stalled DELETION by source_id (the customer was never sent, so its
+    Voucherify id is unknown): c-a is saved and deleted; the deletion's sender stalls on the wire
+    while a new c-a is saved and sent (the deletion taken over first); the late deletion then
+    removes the new c-a from Voucherify: the new c-a's row must be sent again."""
+    machine = quick_sync()
+    machine.save_customer("c-a", "Ada")
+    machine.delete_customer("c-a")
+    machine.broker.clear()  # the deletion is sent by the stalled sender below
+    machine.sender_stalls_past_its_lease("customer", stall_phase, "Bob", "CREATED", deletion=True)
+    machine.teardown()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_late_update_of_a_deleted_order_is_undone_for_the_new_one(quick_sync):
+    """Orders: Voucherify has no order deletion and knows an order by its source_id. o-a's update
+    is on the wire when o-a is deleted and a new o-a is saved; the update's sender stalls past its
+    lease while the new o-a is sent. The new o-a waits for the old row (as a customer waits for an
+    earlier deletion), takes it over once its lease ran out, and is sent; the late update then
+    lands on it: the new o-a's row must be sent again."""
+    machine = quick_sync()
+    machine.save_order("o-a", "CREATED", 1)
+    machine.run_task(0)
+    machine.save_order("o-a", "PAID", 1)
+    machine.broker.clear()
+
+    def delete_and_take_over(environ: Any) -> None:
+        machine.delete_order("o-a")
+        machine._take_over("order", "o-a", "CREATED")
+
+    machine.in_flight.append(("before", delete_and_take_over))
+    entry_id = OutboxEntry.objects.get(kind="order", action="upsert").pk
+    machine._run(entry_id, True)
+    machine.teardown()

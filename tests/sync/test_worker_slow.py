@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from celery import Celery
 from django.core.management import call_command
+from django.db import connection
 
 import django_voucherify
 from django_voucherify.models import Customer, Order, OutboxEntry, OutboxState, SyncState
@@ -31,7 +32,11 @@ BROKER = os.environ.get("VOUCHERIFY_TEST_BROKER", "redis://127.0.0.1:6379/14")
 DEAD_BROKER = "redis://127.0.0.1:1/14"  # nothing listens on port 1
 # This run's own queue and worker name on the shared broker db: parallel runs never steal each
 # other's tasks, and nothing here flushes a db another run uses.
-QUEUE = f"voucherify-sync-tests-{os.environ.get('VOUCHERIFY_TEST_RUN_ID', os.getpid())}"
+# Per xdist worker too: each one has its own test database, so its tests need their own worker.
+QUEUE = (
+    f"voucherify-sync-tests-{os.environ.get('VOUCHERIFY_TEST_RUN_ID', os.getpid())}"
+    f"{os.environ.get('PYTEST_XDIST_WORKER', '')}"
+)
 WORKER_NAME = f"{QUEUE}@%h"
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,8 +65,10 @@ def live_sandbox(voucherify_sandbox_server, settings):
 
 
 @pytest.fixture
-def worker(live_sandbox) -> Iterator[Celery]:
+def worker(live_sandbox, request) -> Iterator[Celery]:
     import redis
+
+    marker = request.node.get_closest_marker("worker_env")  # extra environment of the worker
 
     env = {
         **os.environ,
@@ -71,6 +78,7 @@ def worker(live_sandbox) -> Iterator[Celery]:
         "CELERY_BROKER_URL": BROKER,
         "VOUCHERIFY_API_URL": live_sandbox.url,
         "VOUCHERIFY_SYNC_MAX_ATTEMPTS": "2",
+        **(marker.args[0] if marker else {}),
     }
     log_dir = ROOT / ".pytest_cache"
     log = open(log_dir / "sync_worker.log", "w") if log_dir.is_dir() else None  # noqa: SIM115
@@ -126,6 +134,9 @@ def synced(*source_ids: str) -> Callable[[], bool]:
     return check
 
 
+# One entry per task: with batches, a task still in the queue could take the entry the dead
+# broker left pending before the re-drive this test is about (test_delivery_scale.py covers batches).
+@pytest.mark.worker_env({"VOUCHERIFY_SYNC_BATCH_SIZE": "1"})
 def test_worker_delivers_and_redrive_recovers_from_broker_and_voucherify_outages(worker, live_sandbox):
     remote = live_sandbox.sandbox.state
 
@@ -170,3 +181,25 @@ def test_worker_delivers_and_redrive_recovers_from_broker_and_voucherify_outages
     finally:
         server.shutdown()
         server.server_close()
+
+
+def worker_backends() -> set[int]:
+    """PostgreSQL backends connected to the test database, other than this process's own."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def test_worker_keeps_its_database_connection_across_tasks(worker, live_sandbox):
+    # CONN_MAX_AGE (worker_settings, as docs/production.md advises): Celery's Django fix-up keeps
+    # the connection between tasks and the app's task code never closes it, so every delivery
+    # runs on the same backend (with a new connection per task none would be left between tasks).
+    Customer.objects.create(source_id="conn-a")
+    wait_for(synced("conn-a"), what="first delivery")
+    first = worker_backends()
+    for source_id in ("conn-b", "conn-c", "conn-d"):
+        Customer.objects.create(source_id=source_id)
+        wait_for(synced(source_id), what=f"delivery of {source_id}")
+    assert first and worker_backends() == first

@@ -1,0 +1,100 @@
+"""The two writes of a batch's record step, one statement each on PostgreSQL.
+
+Each row gets its own values (state, delivered version, Voucherify id, payload), so the batch
+is written with ``UPDATE … FROM unnest(%s::…[], …)``: one statement for any number of rows.
+Django's ``bulk_update`` writes the same with one ``CASE WHEN pk = … THEN …`` per row and field,
+which cost more than the whole batch's HTTP calls (measured: 70 % of a batch's time for 50
+rows). Other databases (SQLite, for development) get one ``UPDATE`` per row.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from django.db import connections, router
+from django.db.models import Model
+
+from ..models.outbox import OutboxEntry
+
+
+def _quoted(model: type[Model], field: str) -> str:
+    column = str(getattr(model._meta.get_field(field), "column", field))
+    return str(connections[router.db_for_write(model)].ops.quote_name(column))
+
+
+def record_rows(rows: list[tuple[int, str, int, str]], now: datetime) -> None:
+    """Outbox rows sent: ``(id, state, delivered_version, remote_id)`` each (``remote_id``
+    empty: keep the row's); attempts, lease, due time and last error cleared."""
+    if not rows:
+        return
+    db = router.db_for_write(OutboxEntry)
+    conn = connections[db]
+    if conn.vendor != "postgresql":
+        for pk, state, delivered, remote_id in rows:
+            values: dict[str, Any] = {"state": state, "delivered_version": delivered}
+            if remote_id:
+                values["remote_id"] = remote_id
+            OutboxEntry.objects.using(db).filter(pk=pk).update(
+                **values, delivered_at=now, attempts=0, lease_until=None, due_at=None,
+                last_error="", last_error_key="", last_request_id="",
+            )  # fmt: skip
+        return
+    q = conn.ops.quote_name
+    # Only identifiers are formatted in (quoted by the backend); every value is a parameter.
+    sql = f"""
+        UPDATE {q(OutboxEntry._meta.db_table)} AS o SET
+            state = v.state, delivered_version = v.delivered, delivered_at = %s, attempts = 0,
+            lease_until = NULL, due_at = NULL, last_error = '', last_error_key = '',
+            last_request_id = '',
+            remote_id = CASE WHEN v.remote_id <> '' THEN v.remote_id ELSE o.remote_id END
+        FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::text[])
+            AS v(id, state, delivered, remote_id)
+        WHERE o.id = v.id
+    """  # noqa: S608
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    with conn.cursor() as cursor:
+        cursor.execute(sql, [now, *columns])
+
+
+def record_mirrors(model: type[Model], rows: list[tuple[Any, str, Any, str]], now: datetime) -> None:
+    """Mirrors of rows sent: ``(pk, sync_state, response or None, voucherify_id)`` each (None:
+    keep ``remote_payload``; an empty id: keep ``voucherify_id``); ``synced_at`` now, the last
+    error cleared."""
+    if not rows:
+        return
+    db = router.db_for_write(model)
+    conn = connections[db]
+    if conn.vendor != "postgresql":
+        for pk, state, response, voucherify_id in rows:
+            values: dict[str, Any] = {"sync_state": state}
+            if response is not None:
+                values["remote_payload"] = response
+            if voucherify_id:
+                values["voucherify_id"] = voucherify_id
+            model._default_manager.using(db).filter(pk=pk).update(
+                **values, synced_at=now, last_error="", last_error_key="", last_request_id=""
+            )
+        return
+    q = conn.ops.quote_name
+    pk_column = q(str(model._meta.pk.column))
+    pk_type = model._meta.pk.db_type(conn)
+    payload, vid = _quoted(model, "remote_payload"), _quoted(model, "voucherify_id")
+    # Only identifiers are formatted in (quoted by the backend); every value is a parameter.
+    sql = f"""
+        UPDATE {q(model._meta.db_table)} AS m SET
+            {_quoted(model, "sync_state")} = v.state, {_quoted(model, "synced_at")} = %s,
+            {_quoted(model, "last_error")} = '', {_quoted(model, "last_error_key")} = '',
+            {_quoted(model, "last_request_id")} = '',
+            {payload} = CASE WHEN v.payload IS NULL THEN m.{payload} ELSE v.payload::jsonb END,
+            {vid} = CASE WHEN v.vid <> '' THEN v.vid ELSE m.{vid} END
+        FROM unnest(%s::{pk_type}[], %s::text[], %s::text[], %s::text[]) AS v(pk, state, payload, vid)
+        WHERE m.{pk_column} = v.pk
+    """  # noqa: S608
+    pks = [row[0] for row in rows]
+    states = [row[1] for row in rows]
+    payloads = [None if row[2] is None else json.dumps(row[2]) for row in rows]
+    ids = [row[3] for row in rows]
+    with conn.cursor() as cursor:
+        cursor.execute(sql, [now, pks, states, payloads, ids])

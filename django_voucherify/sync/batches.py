@@ -1,0 +1,219 @@
+"""A delivery task's batch: claim, read and record many outbox rows with a few queries.
+
+A delivery task (``django_voucherify.deliver_outbox_entry``) sends its own row and up to
+``SYNC_BATCH_SIZE - 1`` other due pending rows. :func:`deliver_batch` keeps the per-row contract
+of :mod:`.delivery` (claim before read, one call per row, record only while the claim's token
+holds, versions compared) and pays the database once per batch instead of once per row:
+
+1. **Claim** the batch in one statement (:func:`.claims.claim_batch`, ``SKIP LOCKED``).
+2. **Read**, after the claim: the batch's objects in one query per kind, and the unsent
+   deletions of the batch's ``source_id``s in one query (index ``dv_outbox_unsent_deletions``).
+   A row that must wait for such a deletion leaves the batch: the rows sent so far are recorded,
+   then it goes through :func:`.delivery.deliver_claimed` (which sends the deletion first).
+3. **Send** each row's call in turn, no transaction open (the lease is checked before each
+   call, as for a single row). A failure is recorded at once, row by row (rare). When it says
+   Voucherify cannot be reached now (no answer, 429, 5xx), the batch stops: its unsent rows go
+   back to ``pending``, due when the failed row's retry is (no attempt counted), instead of
+   costing one timeout each; that retry's batch takes them again.
+4. **Record** the successes in ONE transaction: the mirrors are locked first (the order a save
+   takes them in), with ``SKIP LOCKED``, so the batch never waits for a save and never deadlocks
+   with one that locks several mirrors; then the outbox rows, whose token and version decide:
+   ``synced``, or ``pending`` again (``resend``) when a newer save arrived meanwhile. A row whose
+   mirror was locked by a save, or whose claim was taken over meanwhile (token changed), is
+   recorded afterwards by the single-row path (:func:`.delivery._record_success`: lost claims,
+   late calls, see :mod:`.takeover`). If the batch transaction fails, every row falls back to it.
+
+Objects are read once, at the start of the batch: the version was read before (at the claim), so
+a save that lands later has a newer version and the record step sends it again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from django.db import router, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from ..api.errors import RateLimitedError, ServerError, TransportError, VoucherifyError
+from ..models.outbox import OutboxAction, OutboxEntry, OutboxState
+from ..models.sync_state import SyncState
+from . import batch_updates, claims, delivery
+from .claims import Claim
+from .delivery import MIRRORS, Outcome
+
+logger = logging.getLogger("django_voucherify.sync")
+
+_DELETIONS = (OutboxAction.DELETE, OutboxAction.ERASE)
+
+
+def deliver_batch(
+    entry_id: int, *, ignore_schedule: bool = False, limit: int = 1, client: Any = None
+) -> list[tuple[int, Outcome]]:
+    """Send entry ``entry_id`` (if claimable) and up to ``limit - 1`` other due pending entries;
+    the outcome of each row sent, by id (see the module docstring)."""
+    batch = claims.claim_batch(entry_id, ignore_schedule=ignore_schedule, limit=limit)
+    if not batch:
+        return []
+    if client is None:
+        from .. import client as shared_client
+
+        client = shared_client
+    try:
+        objects = _read_objects(batch)
+        waiting = _waiting_for_deletions(batch)
+    except Exception:  # database trouble before any call: each row on its own path
+        logger.exception("Voucherify sync: reading a batch of %s rows failed", len(batch))
+        return [(claim.entry_id, delivery.deliver_claimed(claim, client)) for claim in batch]
+    results: list[tuple[int, Outcome]] = []
+    sent: list[tuple[Claim, dict[str, Any] | None]] = []
+    for position, claim in enumerate(batch):
+        if claim.entry_id in waiting:
+            results += _record(sent)
+            sent = []
+            results.append((claim.entry_id, delivery.deliver_claimed(claim, client)))
+            continue
+        try:
+            response = delivery._send(client, claim, objects.get((claim.kind, claim.object_pk)))
+        except VoucherifyError as exc:
+            outcome = delivery._record_failure_safely(claim, exc)
+            results.append((claim.entry_id, outcome))
+            if outcome.retry_in is not None and isinstance(exc, _OUTAGE):
+                # Voucherify is down or throttling: the rest of the batch waits as long as this
+                # row (not an attempt of theirs) instead of costing one timeout each.
+                _release(batch[position + 1 :], outcome.retry_in)
+                break
+        except Exception as exc:  # recorded as a temporary failure, never left in progress
+            logger.exception(
+                "Voucherify sync of %s %s raised an unexpected error", claim.kind, claim.source_id
+            )
+            results.append((claim.entry_id, delivery._record_failure_safely(claim, exc)))
+        else:
+            sent.append((claim, response))
+    return results + _record(sent)
+
+
+#: Failures that say Voucherify cannot be reached now (no answer, 429, 5xx): the batch stops.
+_OUTAGE = (TransportError, RateLimitedError, ServerError)
+
+
+def _release(claims_left: list[Claim], delay: float) -> None:
+    """Give the batch's unsent rows back (``pending``, due after ``delay`` seconds, attempts
+    unchanged), each only while the batch's token still holds it."""
+    if not claims_left:
+        return
+    due = timezone.now() + timedelta(seconds=delay)
+    OutboxEntry.objects.filter(
+        pk__in=[c.entry_id for c in claims_left],
+        lease_token=claims_left[0].token,
+        state=OutboxState.IN_PROGRESS,
+    ).update(state=OutboxState.PENDING, lease_until=None, due_at=due)
+
+
+def _read_objects(batch: list[Claim]) -> dict[tuple[str, str], Any]:
+    """The batch's objects to upsert, one query per kind; a missing key: gone since."""
+    objects: dict[tuple[str, str], Any] = {}
+    for kind, pks in _by_kind(c for c in batch if c.action == OutboxAction.UPSERT).items():
+        model = MIRRORS.get(kind)
+        if model is None:
+            continue  # _send raises for an unknown kind
+        for obj in model.objects.filter(pk__in=pks):
+            objects[(kind, str(obj.pk))] = obj
+    return objects
+
+
+def _waiting_for_deletions(batch: list[Claim]) -> set[int]:
+    """Ids of the batch's upserts with an unsent deletion of the same ``source_id`` (another
+    row): they go through the single-row path, which sends that deletion first."""
+    upserts = [c for c in batch if c.action == OutboxAction.UPSERT and c.source_id]
+    if not upserts:
+        return set()
+    wanted = Q()
+    for kind, source_ids in _group(upserts, lambda c: c.source_id).items():
+        wanted |= Q(kind=kind, source_id__in=source_ids)
+    found = (
+        OutboxEntry.objects.filter(wanted, action__in=_DELETIONS)
+        .exclude(state=OutboxState.SYNCED)
+        .values_list("pk", "kind", "source_id")
+    )
+    deletions: dict[tuple[str, str], set[int]] = {}
+    for pk, kind, source_id in found:
+        deletions.setdefault((kind, source_id), set()).add(pk)
+    return {c.entry_id for c in upserts if deletions.get((c.kind, c.source_id), set()) - {c.entry_id}}
+
+
+def _record(sent: list[tuple[Claim, dict[str, Any] | None]]) -> list[tuple[int, Outcome]]:
+    """Record the successes of ``sent`` (step 4); resends are enqueued once it committed."""
+    if not sent:
+        return []
+    try:
+        with transaction.atomic(using=router.db_for_write(OutboxEntry)):
+            recorded, rest = _record_together(sent)
+    except Exception:
+        logger.exception("Voucherify sync: recording a batch of %s rows failed; row by row", len(sent))
+        recorded, rest = [], sent
+    for entry_id, outcome in recorded:
+        if outcome.status == "resend":
+            delivery._enqueue(entry_id)
+    for claim, response in rest:
+        try:
+            recorded.append((claim.entry_id, delivery._record_success(claim, response)))
+        except Exception as exc:  # e.g. the database went away after the call was made
+            logger.exception(
+                "Voucherify sync of %s %s: sent, recording it failed", claim.kind, claim.source_id
+            )
+            recorded.append((claim.entry_id, delivery._record_failure_safely(claim, exc)))
+    return recorded
+
+
+def _record_together(
+    sent: list[tuple[Claim, dict[str, Any] | None]],
+) -> tuple[list[tuple[int, Outcome]], list[tuple[Claim, dict[str, Any] | None]]]:
+    """Inside one transaction: the rows recorded, and the rows left to the single-row path."""
+    now = timezone.now()
+    locked: set[tuple[str, str]] = set()
+    for kind, pks in _by_kind(c for c, _ in sent if c.action == OutboxAction.UPSERT).items():
+        free = MIRRORS[kind].objects.select_for_update(skip_locked=True).filter(pk__in=pks)
+        locked |= {(kind, str(pk)) for pk in free.order_by("pk").values_list("pk", flat=True)}
+    together = [(c, r) for c, r in sent if c.action != OutboxAction.UPSERT or (c.kind, c.object_pk) in locked]
+    rest = [
+        (c, r) for c, r in sent if c.action == OutboxAction.UPSERT and (c.kind, c.object_pk) not in locked
+    ]
+    rows = OutboxEntry.objects.select_for_update().filter(pk__in=[c.entry_id for c, _ in together])
+    entries = {entry.pk: entry for entry in rows.order_by("pk")}
+    recorded: list[tuple[int, Outcome]] = []
+    written: list[tuple[int, str, int, str]] = []
+    mirrors: dict[str, list[tuple[Any, str, Any, str]]] = {}
+    for claim, response in together:
+        entry = entries.get(claim.entry_id)
+        if entry is None or entry.lease_token != claim.token:
+            rest.append((claim, response))  # taken over meanwhile: the single-row path
+            continue
+        current = entry.version == claim.version
+        remote_id = str(response["id"]) if response and response.get("id") else ""
+        written.append(
+            (entry.pk, OutboxState.SYNCED if current else OutboxState.PENDING, claim.version, remote_id)
+        )
+        recorded.append((claim.entry_id, Outcome("sent" if current else "resend")))
+        if claim.action == OutboxAction.UPSERT:
+            state = SyncState.SYNCED if current else SyncState.PENDING
+            pk = MIRRORS[claim.kind]._meta.pk.to_python(claim.object_pk)
+            mirrors.setdefault(claim.kind, []).append((pk, state, response, remote_id))
+    batch_updates.record_rows(written, now)
+    for kind, values in mirrors.items():
+        batch_updates.record_mirrors(MIRRORS[kind], values, now)
+    return recorded, rest
+
+
+def _by_kind(batch: Iterable[Claim]) -> dict[str, list[str]]:
+    return _group(batch, lambda c: c.object_pk)
+
+
+def _group(batch: Iterable[Claim], key: Any) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for claim in batch:
+        grouped.setdefault(claim.kind, []).append(key(claim))
+    return grouped
