@@ -20,6 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from django_voucherify.sandbox.compact import compact, jsonable
 from django_voucherify.sandbox.errors import invalid_payload, not_found
 from django_voucherify.sandbox.store import IndexedDict, indexed, key_of, text_of, timestamp_of, timestamp_or
 
@@ -312,7 +313,7 @@ class SandboxState:
     def to_json(self) -> str:
         """Serialise every collection (indexes are derived, so not stored)."""
         with self.lock:
-            return json.dumps({name: getattr(self, name) for name in COLLECTIONS})
+            return json.dumps({name: getattr(self, name) for name in COLLECTIONS}, default=jsonable)
 
     def load_json(self, text: str) -> None:
         """Replace the contents with a :meth:`to_json` dump and rebuild the indexes."""
@@ -320,10 +321,13 @@ class SandboxState:
         with self.lock:
             for name in COLLECTIONS:
                 setattr(self, name, data.get(name, {}))
+            # Vouchers back in their compact stored form (see compact.py).
+            vouchers: JSON = {code: compact(v) for code, v in data.get("vouchers", {}).items()}
+            self.bin = {code: compact(v) for code, v in self.bin.items()}
             # Creation order (the tie-break) is the dump's order; rollbacks are re-ranked
             # after redemptions, a reload's only loss (see docs/sandbox.md).
             self._index_collections(
-                self.vouchers, self.customers, self.orders, self.redemptions, self.rollbacks
+                vouchers, self.customers, self.orders, self.redemptions, self.rollbacks
             )
             self.voucher_codes_by_id = {v["id"]: c for c, v in self.vouchers.items()}
             self.customer_ids_by_source = {

@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django_voucherify.sandbox.compact import Voucher
+
 JSON = dict[str, Any]
 Extract = Callable[[JSON], Any]
 Row = tuple[Any, int, str]
@@ -38,6 +40,11 @@ def timestamp_of(field: str) -> Extract:
     from django_voucherify.sandbox.state import parse_iso
 
     def extract(obj: JSON) -> int:
+        if isinstance(obj, Voucher):
+            # The stored microseconds themselves: the index row shares the voucher's int.
+            raw = obj.micros_of(field)
+            if raw is not None:
+                return raw
         value = obj.get(field)
         if not isinstance(value, str) or not value:
             return MISSING

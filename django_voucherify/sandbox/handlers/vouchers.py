@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
+from django_voucherify.sandbox.compact import Voucher, as_json, render
 from django_voucherify.sandbox.errors import duplicate_found, invalid_payload, not_found
 from django_voucherify.sandbox.filters import conditions_predicate
 from django_voucherify.sandbox.listing import date_windows, frozen, int_param, parse_order, select
@@ -232,7 +233,7 @@ def build_voucher(state: SandboxState, code: str, payload: JSON) -> JSON:
     for key in ("validity_timeframe", "validity_day_of_week", "validity_hours", "discount"):
         if voucher[key] is None:
             del voucher[key]
-    return voucher
+    return as_json(Voucher(voucher))  # the compact stored form (compact.py); reads as this dict
 
 
 def create(state: SandboxState, code: str, payload: JSON) -> JSON:
@@ -396,5 +397,6 @@ def list_vouchers(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
     windows = date_windows(q, "created_at", "updated_at")
     matches, key = _list_filter(state, q)
     selection = select(state.vouchers, field, descending, windows, matches, key)
-    data = selection.page(page, limit)
+    # Rendered here (not at encoding) so a list call's cost includes building its JSON objects.
+    data = [render(v) for v in selection.page(page, limit)]
     return ok({"object": "list", "data_ref": "vouchers", "vouchers": data, "total": selection.total})

@@ -1,0 +1,280 @@
+"""The stored form of a voucher: one slotted object instead of the 29-key JSON dict (issue 13).
+
+Why: a million vouchers held as the dicts the API returns took 3.1 GiB (a 29-key dict is
+~1.2 KB; the ``assets`` and ``publish`` sub-objects, three dicts and four per-code URLs, another
+~1 KB). :class:`Voucher` keeps one pointer per field (unset slot = absent key), derives
+``assets`` and ``publish`` from the id and code when read, holds ``created_at``/``updated_at``
+as integer microseconds when that round-trips to the same text (else the text as given), and
+keeps an empty ``metadata`` as nothing until it is read.
+
+It is a :class:`~collections.abc.MutableMapping` with the dict's keys, values and key order, so
+handlers and engines read and write it as they did the dict (``voucher["redemption"]`` is the
+stored, mutable counters dict). Output goes through :func:`jsonable` (the ``default`` hook of
+every ``json.dumps`` of state) or :meth:`Voucher.render`, which build the API's JSON object.
+A plain dict stored as a voucher (tests, old dumps) keeps working: nothing here requires it.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Mapping, MutableMapping
+from datetime import timedelta
+from typing import Any, cast
+from urllib.parse import quote
+
+JSON = dict[str, Any]
+
+# The voucher's keys in the order build_voucher writes them (and the API sends them).
+FIELDS = (
+    "id",
+    "code",
+    "campaign",
+    "campaign_id",
+    "category",
+    "category_id",
+    "categories",
+    "type",
+    "discount",
+    "gift",
+    "loyalty_card",
+    "start_date",
+    "expiration_date",
+    "validity_timeframe",
+    "validity_day_of_week",
+    "validity_hours",
+    "active",
+    "additional_info",
+    "metadata",
+    "assets",
+    "is_referral_code",
+    "created_at",
+    "updated_at",
+    "holder_id",
+    "referrer_id",
+    "object",
+    "publish",
+    "redemption",
+    "validation_rules_assignments",
+)
+DERIVED = ("assets", "publish")  # computed from id and code unless overridden (see _extra)
+TIMES = ("created_at", "updated_at")
+STORED = tuple(f for f in FIELDS if f not in DERIVED)
+_FIELD_SET = frozenset(FIELDS)
+_DELETED: Any = object()  # in ``_extra``: a derived key removed from this voucher
+
+
+def _iso_of(value: int) -> str:
+    from django_voucherify.sandbox.state import iso
+    from django_voucherify.sandbox.store import EPOCH
+
+    return iso(EPOCH + timedelta(microseconds=value))
+
+
+def _pack_time(value: Any) -> Any:
+    """Integer microseconds when they format back to exactly ``value`` (the sandbox's own
+    ``...T12:00:00.000Z`` stamps); anything else is kept as given."""
+    if not isinstance(value, str) or len(value) != 24 or not value.endswith("Z"):
+        return value
+    from django_voucherify.sandbox.state import parse_iso
+    from django_voucherify.sandbox.store import micros
+
+    try:
+        packed = micros(parse_iso(value))
+    except ValueError:
+        return value
+    return packed if _iso_of(packed) == value else value
+
+
+def assets_of(vid: str, code: str) -> JSON:
+    qcode = quote(code, safe="")
+    return {
+        "qr": {"id": f"U2FsdGVkX1{vid[2:]}qr", "url": f"https://dl.voucherify.io/api/v1/assets/qr/{qcode}"},
+        "barcode": {
+            "id": f"U2FsdGVkX1{vid[2:]}bc",
+            "url": f"https://dl.voucherify.io/api/v1/assets/barcode/{qcode}",
+        },
+    }
+
+
+def publish_of(code: str) -> JSON:
+    qcode = quote(code, safe="")
+    return {"object": "list", "count": 0, "url": f"/v1/vouchers/{qcode}/publications?page=1&limit=10"}
+
+
+class Voucher(MutableMapping[str, Any]):
+    """A stored voucher; behaves as its JSON dict (see the module docstring)."""
+
+    __slots__ = (*STORED, "_extra")
+
+    def __init__(self, fields: Mapping[str, Any] = ()) -> None:  # type: ignore[assignment]
+        self._extra: JSON | None = None
+        for key, value in dict(fields).items():
+            self[key] = value
+
+    # ---- derived fields -----------------------------------------------------------------
+    def _derived(self, key: str) -> Any:
+        vid, code = getattr(self, "id", None), getattr(self, "code", None)
+        if not isinstance(code, str) or (key == "assets" and not isinstance(vid, str)):
+            return _DELETED  # cannot be derived: absent
+        return assets_of(str(vid), code) if key == "assets" else publish_of(code)
+
+    def _derived_value(self, key: str) -> Any:
+        extra = self._extra
+        if extra is not None and key in extra:
+            return extra[key]
+        return self._derived(key)
+
+    # ---- mapping protocol ---------------------------------------------------------------
+    def __getitem__(self, key: str) -> Any:
+        if key in _FIELD_SET:
+            if key in DERIVED:
+                value = self._derived_value(key)
+                if value is _DELETED:
+                    raise KeyError(key)
+                return value
+            try:
+                value = object.__getattribute__(self, key)
+            except AttributeError:
+                raise KeyError(key) from None
+            if key == "metadata" and value is None:
+                value = {}  # materialised when read: callers may change it in place
+                object.__setattr__(self, key, value)
+            elif key in TIMES and isinstance(value, int):
+                return _iso_of(value)
+            return value
+        if self._extra is None or key not in self._extra:
+            raise KeyError(key)
+        return self._extra[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key in DERIVED:
+            derived = self._derived(key)
+            if value == derived:
+                if self._extra is not None:
+                    self._extra.pop(key, None)
+            else:
+                self._extra_dict()[key] = copy.deepcopy(value)
+        elif key in _FIELD_SET:
+            if key in TIMES:
+                value = _pack_time(value)
+            elif key == "metadata" and isinstance(value, dict) and not value:
+                value = None  # an empty metadata costs nothing until read
+            object.__setattr__(self, key, value)
+        else:
+            self._extra_dict()[key] = value
+
+    def _extra_dict(self) -> JSON:
+        if self._extra is None:
+            self._extra = {}
+        return self._extra
+
+    def __delitem__(self, key: str) -> None:
+        if key in DERIVED:
+            if self._derived_value(key) is _DELETED:
+                raise KeyError(key)
+            self._extra_dict()[key] = _DELETED
+        elif key in _FIELD_SET:
+            try:
+                object.__delattr__(self, key)
+            except AttributeError:
+                raise KeyError(key) from None
+        elif self._extra is not None and key in self._extra:
+            del self._extra[key]
+        else:
+            raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        if key in DERIVED:
+            return self._derived_value(str(key)) is not _DELETED
+        if key in _FIELD_SET:
+            return hasattr(self, str(key))
+        return self._extra is not None and key in self._extra
+
+    def __iter__(self) -> Iterator[str]:
+        for key in FIELDS:
+            if key in self:
+                yield key
+        if self._extra:
+            yield from (k for k in self._extra if k not in _FIELD_SET)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        return self[key]  # the stored value (an empty metadata is materialised, not ``default``)
+
+    # ---- raw access (indexes) -----------------------------------------------------------
+    def micros_of(self, key: str) -> int | None:
+        """``created_at``/``updated_at`` as stored microseconds (None: absent, null or text)."""
+        value = getattr(self, key, None)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    # ---- output -------------------------------------------------------------------------
+    def render(self) -> JSON:
+        """The API's JSON object (nested stored objects shared, derived ones fresh)."""
+        out: JSON = {}
+        extra = self._extra
+        for key in FIELDS:
+            if key in DERIVED:
+                value = extra[key] if extra is not None and key in extra else self._derived(key)
+                if value is _DELETED:
+                    continue
+            else:
+                value = getattr(self, key, _DELETED)
+                if value is _DELETED:
+                    continue
+                if key in TIMES and isinstance(value, int):
+                    value = _iso_of(value)
+                elif value is None and key == "metadata":
+                    value = {}  # not materialised in the store: rendering must not grow it
+            out[key] = value
+        if extra:
+            out.update((k, v) for k, v in extra.items() if k not in _FIELD_SET)
+        return out
+
+    def __repr__(self) -> str:
+        return f"Voucher({self.render()!r})"
+
+    def __copy__(self) -> Voucher:
+        return Voucher(self.render())
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Voucher:
+        return Voucher(copy.deepcopy(self.render(), memo))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Voucher, (self.render(),))
+
+
+def jsonable(obj: Any) -> Any:
+    """``json.dumps(..., default=jsonable)``: a stored voucher as its JSON object."""
+    if isinstance(obj, Voucher):
+        return obj.render()
+    if isinstance(obj, Mapping):
+        return dict(obj)
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+def render(voucher: Mapping[str, Any]) -> JSON:
+    """A stored voucher (compact or a plain dict) as the API's JSON object."""
+    return voucher.render() if isinstance(voucher, Voucher) else dict(voucher)
+
+
+def compact(voucher: Mapping[str, Any]) -> JSON:
+    """``voucher`` in its stored form (itself when it is one already)."""
+    return as_json(voucher if isinstance(voucher, Voucher) else Voucher(voucher))
+
+
+def as_json(voucher: Voucher) -> JSON:
+    """``voucher`` typed as the JSON dict it stands in for. The sandbox's modules type stored
+    objects as ``dict[str, Any]`` and use only the mapping protocol :class:`Voucher` implements
+    (item access, ``get``, ``in``, iteration, ``update``, ``setdefault``, ``pop``); the one
+    dict-only operation, ``json.dumps``, goes through :func:`jsonable`."""
+    return cast(JSON, voucher)
