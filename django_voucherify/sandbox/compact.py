@@ -7,10 +7,12 @@ Why: a million vouchers held as the dicts the API returns took 3.1 GiB (a 29-key
 as integer microseconds when that round-trips to the same text (else the text as given), and
 keeps an empty ``metadata`` as nothing until it is read.
 
-It is a :class:`~collections.abc.MutableMapping` with the dict's keys, values and key order, so
+It is a :class:`~collections.abc.MutableMapping` with the dict's keys and values, so
 handlers and engines read and write it as they did the dict (``voucher["redemption"]`` is the
-stored, mutable counters dict). Output goes through :func:`jsonable` (the ``default`` hook of
-every ``json.dumps`` of state) or :meth:`Voucher.render`, which build the API's JSON object.
+stored, mutable counters dict). Keys come in the API's order (``FIELDS``, then any other key),
+also for a key removed and set again, which a dict would move last. Output goes through
+:func:`jsonable` (the ``default`` hook of every ``json.dumps`` of state) or
+:meth:`Voucher.render`, which build the API's JSON object.
 A plain dict stored as a voucher (tests, old dumps) keeps working: nothing here requires it.
 """
 
@@ -62,6 +64,7 @@ TIMES = ("created_at", "updated_at")
 STORED = tuple(f for f in FIELDS if f not in DERIVED)
 _FIELD_SET = frozenset(FIELDS)
 _DELETED: Any = object()  # in ``_extra``: a derived key removed from this voucher
+_NO_METADATA: Any = object()  # the ``metadata`` slot of an empty ``{}`` not yet read
 _PLAIN, _DERIVE, _TIME, _META = range(4)
 _PLAN = tuple(
     (f, _DERIVE if f in DERIVED else _TIME if f in TIMES else _META if f == "metadata" else _PLAIN)
@@ -93,14 +96,23 @@ def _iso_of(value: int) -> str:
     return "%s%02d:%02d:%02d.%03dZ" % (head, hours, minutes, seconds, micro // 1000)  # noqa: UP031
 
 
+def _unpack_time(value: Any) -> Any:
+    if type(value) is int:
+        return _iso_of(value)
+    return value[0] if type(value) is tuple else value
+
+
 def _quoted(code: str) -> str:
     return code if _URL_SAFE.fullmatch(code) else quote(code, safe="")
 
 
 def _pack_time(value: Any) -> Any:
     """Integer microseconds when they format back to exactly ``value`` (the sandbox's own
-    ``...T12:00:00.000Z`` stamps); anything else is kept as given."""
-    if not isinstance(value, str) or len(value) != 24 or not value.endswith("Z"):
+    ``...T12:00:00.000Z`` stamps); anything else is kept as given, a value that is not text
+    (never written by the sandbox) boxed in a 1-tuple so it is not read as microseconds."""
+    if value is not None and not isinstance(value, str):
+        return (value,)
+    if value is None or len(value) != 24 or not value.endswith("Z"):
         return value
     try:
         packed = (datetime.fromisoformat(value[:-1] + "+00:00") - _EPOCH) // timedelta(microseconds=1)
@@ -160,11 +172,11 @@ class Voucher(MutableMapping[str, Any]):
                 value = object.__getattribute__(self, key)
             except AttributeError:
                 raise KeyError(key) from None
-            if key == "metadata" and value is None:
+            if value is _NO_METADATA:
                 value = {}  # materialised when read: callers may change it in place
                 object.__setattr__(self, key, value)
-            elif key in TIMES and isinstance(value, int):
-                return _iso_of(value)
+            elif key in TIMES:
+                return _unpack_time(value)
             return value
         if self._extra is None or key not in self._extra:
             raise KeyError(key)
@@ -181,8 +193,8 @@ class Voucher(MutableMapping[str, Any]):
         elif key in _FIELD_SET:
             if key in TIMES:
                 value = _pack_time(value)
-            elif key == "metadata" and isinstance(value, dict) and not value:
-                value = None  # an empty metadata costs nothing until read
+            elif key == "metadata" and type(value) is dict and not value:
+                value = _NO_METADATA  # an empty metadata costs nothing until read
             object.__setattr__(self, key, value)
         else:
             self._extra_dict()[key] = value
@@ -239,7 +251,7 @@ class Voucher(MutableMapping[str, Any]):
     def micros_of(self, key: str) -> int | None:
         """``created_at``/``updated_at`` as stored microseconds (None: absent, null or text)."""
         value = getattr(self, key, None)
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
+        return value if type(value) is int else None
 
     # ---- output -------------------------------------------------------------------------
     def render(self) -> JSON:
@@ -251,9 +263,9 @@ class Voucher(MutableMapping[str, Any]):
                 value = extra[key] if extra is not None and key in extra else self._derived(key)
             else:
                 value = getattr(self, key, _DELETED)
-                if kind == _TIME and isinstance(value, int):
-                    value = _iso_of(value)
-                elif kind == _META and value is None:
+                if kind == _TIME:
+                    value = _unpack_time(value)
+                elif kind == _META and value is _NO_METADATA:
                     value = {}  # not materialised in the store: rendering must not grow it
             if value is not _DELETED:
                 out[key] = value
@@ -265,10 +277,20 @@ class Voucher(MutableMapping[str, Any]):
         return f"Voucher({self.render()!r})"
 
     def __copy__(self) -> Voucher:
-        return Voucher(self.render())
+        return self._copy(lambda value: value)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Voucher:
-        return Voucher(copy.deepcopy(self.render(), memo))
+        return self._copy(lambda value: copy.deepcopy(value, memo))
+
+    def _copy(self, each: Any) -> Voucher:
+        new = Voucher()
+        for key in STORED:
+            value = getattr(self, key, _DELETED)
+            if value is not _DELETED:
+                object.__setattr__(new, key, value if value is _NO_METADATA else each(value))
+        if self._extra:  # tombstones (_DELETED) kept as themselves
+            new._extra = {k: v if v is _DELETED else each(v) for k, v in self._extra.items()}
+        return new
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Voucher, (self.render(),))

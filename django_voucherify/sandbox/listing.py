@@ -127,12 +127,15 @@ def select(
     windows: Sequence[Window] = (),
     matches: Callable[[JSON], bool] | None = None,
     filter_key: Hashable = None,
+    candidates: Callable[[], set[str] | None] | None = None,
 ) -> Selection:
     """The objects of ``coll`` ordered by its index ``order``, inside ``windows``, that pass
     ``matches`` (whose identity, for caching, is ``filter_key``: equal keys, equal filters).
 
     A window on ``order`` itself is two bisections; other windows and ``matches`` are applied
-    by one pass whose result is kept in ``coll.views`` until the next write.
+    by one pass whose result is kept in ``coll.views`` until the next write. ``candidates``
+    (called only when that pass is due) may narrow it to a superset of the matching keys, read
+    from the collection's equality buckets: the pass then visits those rows only.
     """
     own = [w for w in windows if w.index == order]
     other = [w for w in windows if w.index != order]
@@ -141,7 +144,8 @@ def select(
         key = (order, tuple(other), filter_key)
         cached = coll.views.get(key)
         if cached is None:
-            cached = _materialise(coll, rows, other, matches)
+            keys = candidates() if candidates is not None else None
+            cached = _materialise(coll, _narrowed(coll, order, rows, keys), other, matches)
             if len(coll.views) >= MAX_VIEWS:
                 coll.views.clear()
             coll.views[key] = cached
@@ -151,6 +155,17 @@ def select(
         a, b = window(rows, w.after, w.before, skip_missing=True)
         lo, hi = max(lo, a), min(hi, b)
     return Selection(coll, rows, lo, max(lo, hi), descending)
+
+
+def _narrowed(coll: IndexedDict, order: str, rows: list[Row], keys: set[str] | None) -> list[Row]:
+    """The rows of ``keys`` (all rows when None), still in index order: the few candidates'
+    rows sorted, or, for many candidates, one cheap membership pass."""
+    if keys is None:
+        return rows
+    if len(keys) * 8 < len(rows):
+        index = coll.indexes[order]
+        return sorted(index.row(key) for key in keys)
+    return [row for row in rows if row[2] in keys]
 
 
 def _materialise(

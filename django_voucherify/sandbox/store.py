@@ -152,11 +152,62 @@ def window(
     return lo, max(lo, hi)
 
 
+def bucket_text(value: Any) -> str | None:
+    """A field's value as the filters compare it (filters._text): the key of its bucket."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class Bucket:
+    """The keys of one collection grouped by one field's value (as :func:`bucket_text`), so an
+    equality filter's first page after a write reads its candidates instead of every object."""
+
+    __slots__ = ("_value_of", "field", "keys_of")
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+        self.keys_of: dict[str, set[str]] = {}
+        self._value_of: dict[str, str] = {}  # key -> its bucket (keys whose value is null: none)
+
+    def put(self, key: str, obj: JSON) -> None:
+        value = bucket_text(obj.get(self.field))
+        old = self._value_of.get(key)
+        if old == value:
+            return
+        if old is not None:
+            self._drop(key, old)
+        if value is not None:
+            self.keys_of.setdefault(value, set()).add(key)
+            self._value_of[key] = value
+
+    def discard(self, key: str) -> None:
+        old = self._value_of.get(key)
+        if old is not None:
+            self._drop(key, old)
+
+    def _drop(self, key: str, value: str) -> None:
+        del self._value_of[key]
+        keys = self.keys_of[value]
+        keys.discard(key)
+        if not keys:
+            del self.keys_of[value]
+
+
+KEY = "@key"  # a filter clause on the collection's own key (a voucher's code)
+Clause = list[tuple[str, tuple[str, ...]]]  # (field, values): a key matches one of them
+
+
 class Group:
     """Indexes, creation ranks and cached views shared by one or more :class:`IndexedDict`."""
 
     def __init__(self, orders: Mapping[str, Extract]) -> None:
         self.indexes = {name: OrderIndex(extract) for name, extract in orders.items()}
+        # Equality buckets per filtered field, built on a filter's first use and then kept
+        # in step with every write (memory is spent only on fields that are filtered on).
+        self.buckets: dict[str, Bucket] = {}
         self.seq: dict[str, int] = {}
         self.next_seq = 0
         self.version = 0
@@ -205,12 +256,16 @@ class IndexedDict(dict[str, JSON]):
             self.group.next_seq += 1
         for index in self.indexes.values():
             index.put(key, obj, seq)
+        for bucket in self.group.buckets.values():
+            bucket.put(key, obj)
         self._wrote()
 
     def _unindex(self, key: str) -> None:
         self.seq.pop(key, None)
         for index in self.indexes.values():
             index.discard(key)
+        for bucket in self.group.buckets.values():
+            bucket.discard(key)
         self._wrote()
 
     def _wrote(self) -> None:
@@ -246,6 +301,8 @@ class IndexedDict(dict[str, JSON]):
             self.group.next_seq += 1
             for index in indexes:
                 index.append_unsorted(key, obj, seq)
+            for bucket in self.group.buckets.values():
+                bucket.put(key, obj)
             added += 1
         if added:
             for index in indexes:
@@ -280,6 +337,38 @@ class IndexedDict(dict[str, JSON]):
     def clear(self) -> None:
         for key in list(self):
             del self[key]
+
+    def bucket(self, field: str) -> Bucket:
+        """The equality bucket of ``field``, built by one pass on first use."""
+        found = self.group.buckets.get(field)
+        if found is None:
+            found = Bucket(field)
+            for member in self.group.members:
+                for key, obj in dict.items(member):
+                    found.put(key, obj)
+            self.group.buckets[field] = found
+        return found
+
+    def candidates(self, clauses: list[Clause]) -> set[str] | None:
+        """The keys that can satisfy every clause (a superset of the matches: the filter's
+        predicate still decides), or None when there is no clause."""
+        best: set[str] | None = None
+        for clause in clauses:
+            if len(clause) == 1 and clause[0][0] != KEY and len(clause[0][1]) == 1:
+                field, (value,) = clause[0]  # one bucket as is (read only, never changed here)
+                keys = self.bucket(field).keys_of.get(value, set())
+                best = keys if best is None else best & keys
+                continue
+            keys = set()
+            for field, values in clause:
+                if field == KEY:
+                    keys.update(v for v in values if v in self)
+                    continue
+                bucket = self.bucket(field)
+                for value in values:
+                    keys |= bucket.keys_of.get(value, set())
+            best = keys if best is None else best & keys
+        return best
 
     def ordered(self, name: str) -> list[Row]:
         return self.indexes[name].rows
