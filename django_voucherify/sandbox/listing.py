@@ -172,12 +172,11 @@ def _materialise(
     coll: IndexedDict, rows: list[Row], other: list[Window], matches: Callable[[JSON], bool] | None
 ) -> list[Row]:
     values = [coll.indexes[w.index] for w in other]
-    get = coll.obj
     kept = []
     for row in rows:
         key = row[2]
         if all(w.admits(index.value(key)) for w, index in zip(other, values, strict=True)) and (
-            matches is None or matches(get(key))
+            matches is None or matches(row[3])
         ):
             kept.append(row)
     return kept

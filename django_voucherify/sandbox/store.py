@@ -3,7 +3,9 @@
 Why: a list request used to sort the whole collection and parse every timestamp, so walking a
 large store page by page was quadratic. Here every collection that a list endpoint pages is an
 :class:`IndexedDict` (a ``dict`` of the stored objects, as before) that also keeps, per documented
-ordering, a list of ``(value, seq, key)`` rows sorted with :mod:`bisect`. Values are extracted
+ordering, a list of ``(value, seq, key, obj)`` rows sorted with :mod:`bisect` (``obj``, the
+stored object itself, so a page reads its objects without a lookup in a dict of a million
+keys; it never takes part in comparisons, ``seq`` being unique). Values are extracted
 once, when an object is written (timestamps parsed to integer microseconds), and ``seq`` is the
 object's creation rank, the tie-break (see docs/sandbox.md, "Listing").
 
@@ -23,7 +25,7 @@ from django_voucherify.sandbox.compact import Voucher
 
 JSON = dict[str, Any]
 Extract = Callable[[JSON], Any]
-Row = tuple[Any, int, str]
+Row = tuple[Any, int, str, Any]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_US = timedelta(microseconds=1)
@@ -98,9 +100,9 @@ class OrderIndex:
         self._row_of: dict[str, Row] = {}
 
     def put(self, key: str, obj: JSON, seq: int) -> None:
-        row = (self.extract(obj), seq, key)
+        row = (self.extract(obj), seq, key, obj)
         old = self._row_of.get(key)
-        if old == row:
+        if old is not None and old[3] is obj and old[0] == row[0] and old[1] == seq:
             return
         if old is not None:
             self._remove(old)
@@ -112,7 +114,7 @@ class OrderIndex:
 
     def append_unsorted(self, key: str, obj: JSON, seq: int) -> None:
         """Add a new key's row at the end; the caller sorts ``rows`` afterwards (bulk loads)."""
-        row = (self.extract(obj), seq, key)
+        row = (self.extract(obj), seq, key, obj)
         self.rows.append(row)
         self._row_of[key] = row
 
@@ -379,14 +381,8 @@ class IndexedDict(dict[str, JSON]):
 
     def objects(self, rows: Iterable[Row]) -> Iterator[JSON]:
         """The stored objects of ``rows`` (from any dict of the group)."""
-        members = self.group.members
-        if len(members) == 1:
-            get = dict.__getitem__
-            for row in rows:
-                yield get(self, row[2])
-            return
         for row in rows:
-            yield self.group.lookup(row[2])
+            yield row[3]
 
 
 def indexed(orders: Mapping[str, Extract], items: Mapping[str, JSON] | None = None) -> IndexedDict:
