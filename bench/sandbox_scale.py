@@ -273,7 +273,7 @@ def main() -> int:
                 for cold in (False, True):
                     spent = time_query(states[size], coll, query, pages, cold)
                     cells.setdefault((qi, size, cold), []).append(spent)
-    cold = {
+    first = {
         (qi, size): cold_first_page(states[size], coll, _sized(table[qi], size))
         for qi, (coll, *_r) in enumerate(table)
         if table[qi][4]
@@ -305,11 +305,11 @@ def main() -> int:
                 + "".join(f"{m:>11.1f}" for m in medians)
                 + f"   x{ratio:.2f} {verdict}"
             )
-    if cold:
+    if first:
         print("\nfirst page of a filter after a write (one pass building the selection), µs; no target")
         for qi, (coll, label, *_r) in enumerate(table):
             if table[qi][4]:
-                values = [cold[(qi, s)] for s in sizes]
+                values = [first[(qi, s)] for s in sizes]
                 print(
                     f"{coll:<12}{label:<36}"
                     + "".join(f"{v:>11.0f}" for v in values)
