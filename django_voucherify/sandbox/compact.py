@@ -19,6 +19,7 @@ A plain dict stored as a voucher (tests, old dumps) keeps working: nothing here 
 from __future__ import annotations
 
 import copy
+import operator
 import re
 from collections.abc import Iterator, Mapping, MutableMapping
 from datetime import UTC, datetime, timedelta
@@ -63,13 +64,18 @@ DERIVED = ("assets", "publish")  # computed from id and code unless overridden (
 TIMES = ("created_at", "updated_at")
 STORED = tuple(f for f in FIELDS if f not in DERIVED)
 _FIELD_SET = frozenset(FIELDS)
-_DELETED: Any = object()  # in ``_extra``: a derived key removed from this voucher
+_DELETED: Any = object()  # an absent key: in its slot, or in ``_extra`` for a removed derived key
 _NO_METADATA: Any = object()  # the ``metadata`` slot of an empty ``{}`` not yet read
 _PLAIN, _DERIVE, _TIME, _META = range(4)
 _PLAN = tuple(
-    (f, _DERIVE if f in DERIVED else _TIME if f in TIMES else _META if f == "metadata" else _PLAIN)
+    (
+        f,
+        _DERIVE if f in DERIVED else _TIME if f in TIMES else _META if f == "metadata" else _PLAIN,
+        STORED.index(f) if f in STORED else -1,
+    )
     for f in FIELDS
 )
+_GET_STORED = operator.attrgetter(*STORED)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -144,6 +150,8 @@ class Voucher(MutableMapping[str, Any]):
 
     def __init__(self, fields: Mapping[str, Any] = ()) -> None:  # type: ignore[assignment]
         self._extra: JSON | None = None
+        for key in STORED:  # every slot set (_DELETED: absent), so reads never raise
+            object.__setattr__(self, key, _DELETED)
         for key, value in dict(fields).items():
             self[key] = value
 
@@ -168,10 +176,9 @@ class Voucher(MutableMapping[str, Any]):
                 if value is _DELETED:
                     raise KeyError(key)
                 return value
-            try:
-                value = object.__getattribute__(self, key)
-            except AttributeError:
-                raise KeyError(key) from None
+            value = object.__getattribute__(self, key)
+            if value is _DELETED:
+                raise KeyError(key)
             if value is _NO_METADATA:
                 value = {}  # materialised when read: callers may change it in place
                 object.__setattr__(self, key, value)
@@ -210,10 +217,9 @@ class Voucher(MutableMapping[str, Any]):
                 raise KeyError(key)
             self._extra_dict()[key] = _DELETED
         elif key in _FIELD_SET:
-            try:
-                object.__delattr__(self, key)
-            except AttributeError:
-                raise KeyError(key) from None
+            if object.__getattribute__(self, key) is _DELETED:
+                raise KeyError(key)
+            object.__setattr__(self, key, _DELETED)
         elif self._extra is not None and key in self._extra:
             del self._extra[key]
         else:
@@ -223,7 +229,7 @@ class Voucher(MutableMapping[str, Any]):
         if key in DERIVED:
             return self._derived_value(str(key)) is not _DELETED
         if key in _FIELD_SET:
-            return hasattr(self, str(key))
+            return object.__getattribute__(self, str(key)) is not _DELETED
         return self._extra is not None and key in self._extra
 
     def __iter__(self) -> Iterator[str]:
@@ -258,14 +264,17 @@ class Voucher(MutableMapping[str, Any]):
         """The API's JSON object (nested stored objects shared, derived ones fresh)."""
         out: JSON = {}
         extra = self._extra
-        for key, kind in _PLAN:
-            if kind == _DERIVE:
+        values = _GET_STORED(self)  # every slot in one call
+        for key, kind, at in _PLAN:
+            if kind == _PLAIN:
+                value = values[at]
+            elif kind == _DERIVE:
                 value = extra[key] if extra is not None and key in extra else self._derived(key)
+            elif kind == _TIME:
+                value = _unpack_time(values[at])
             else:
-                value = getattr(self, key, _DELETED)
-                if kind == _TIME:
-                    value = _unpack_time(value)
-                elif kind == _META and value is _NO_METADATA:
+                value = values[at]
+                if value is _NO_METADATA:
                     value = {}  # not materialised in the store: rendering must not grow it
             if value is not _DELETED:
                 out[key] = value
