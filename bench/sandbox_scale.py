@@ -3,6 +3,8 @@
     .venv/bin/python bench/sandbox_scale.py            # full: 1k, 10k, 100k, 1M vouchers
     .venv/bin/python bench/sandbox_scale.py --max 100000
     .venv/bin/python bench/sandbox_scale.py --quick    # 1k and 5k: the walks are exact
+    .venv/bin/python bench/sandbox_scale.py --quick --encode --code /tmp/before --only "vouchers order="
+                                                       # a page with its JSON encoding, old code
     git archive 34d4aab | tar -x -C /tmp/before        # the code before the indexed store:
     .venv/bin/python bench/sandbox_scale.py --code /tmp/before --max 100000 --only "vouchers order="
 
@@ -154,9 +156,15 @@ def seed(size: int, other_max: int) -> tuple[SandboxState, float]:
     return state, voucher_mib
 
 
+ENCODE = "--encode" in sys.argv  # time the JSON encoding of the answer too (as the server does)
+
+
 def call(state: SandboxState, coll: str, query: dict[str, Any], page: int) -> dict[str, Any]:
     path, handler = HANDLERS[coll]
-    body: dict[str, Any] = handler(request(path, {**query, "limit": "10", "page": str(page)}), state).body
+    response = handler(request(path, {**query, "limit": "10", "page": str(page)}), state)
+    if ENCODE:
+        response.encode()
+    body: dict[str, Any] = response.body
     return body
 
 
@@ -230,6 +238,7 @@ def main() -> int:
     parser.add_argument("--other-max", type=int, default=100_000, help="largest count of the other lists")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--code", default=None, help="import django_voucherify from this checkout")
+    parser.add_argument("--encode", action="store_true", help="include the JSON encoding in each call")
     parser.add_argument("--only", default="", help="regex: measure the queries whose 'list query' matches")
     args = parser.parse_args()
     sizes = (
