@@ -2,7 +2,7 @@
 
 Why: a million vouchers held as the dicts the API returns took 3.1 GiB (a 29-key dict is
 ~1.2 KB; the ``assets`` and ``publish`` sub-objects, three dicts and four per-code URLs, another
-~1 KB). :class:`Voucher` keeps one pointer per field (unset slot = absent key), derives
+~1 KB). :class:`Voucher` keeps one pointer per field (a sentinel marks an absent key), derives
 ``assets`` and ``publish`` from the id and code when read, holds ``created_at``/``updated_at``
 as integer microseconds when that round-trips to the same text (else the text as given), and
 keeps an empty ``metadata`` as nothing until it is read.
