@@ -3,14 +3,21 @@
     .venv/bin/python bench/sandbox_scale.py            # full: 1k, 10k, 100k, 1M vouchers
     .venv/bin/python bench/sandbox_scale.py --max 100000
     .venv/bin/python bench/sandbox_scale.py --quick    # 1k and 5k: the walks are exact
+    .venv/bin/python bench/sandbox_scale.py --quick --encode --code /tmp/before --only "vouchers order="
+                                                       # a page with its JSON encoding, old code
     git archive 34d4aab | tar -x -C /tmp/before        # the code before the indexed store:
     .venv/bin/python bench/sandbox_scale.py --code /tmp/before --max 100000 --only "vouchers order="
 
 Every size lives in one process and the sizes are measured in interleaved rounds (round r
-times every query at every size), so machine noise hits them alike; the figure per cell is the
-median over rounds of the server CPU time of one list call (the handler, no HTTP), averaged
-over the sampled pages. Customers, orders and redemptions stop at 100k (seeding 1M of each
-takes long; their indexes are the vouchers').
+times every query at every size, smallest-first and largest-first alternately), so machine
+noise hits them alike; the figure per cell is the median over rounds of the CPU time of this
+thread (``thread_time``: not the time it waits for a core) per list call (the handler, which
+for vouchers includes rendering the page's JSON objects; no HTTP), averaged over 10-11 pages
+sampled across the reachable ones. Each cell is measured hot (calls back to back) and cold
+(CPU caches flushed before each call, untimed); the target is judged on the hot figures.
+Vouchers are seeded in bulk (``SandboxState.put_vouchers``: one sort per index). Customers,
+orders and redemptions stop at 100k (seeding 1M of each takes long; their indexes are the
+vouchers').
 
 Targets: per-page cost of the largest size within 20 % of the smallest (ratio <= 1.2), for
 every ordering and filter, during a walk; 1M vouchers held in under 2 GiB of RSS. A filter's
@@ -50,9 +57,11 @@ HANDLERS = {
     "orders": ("/v1/orders", list_orders),
     "redemptions": ("/v1/redemptions", list_redemptions),
 }
-DEEP = (1, 50, 99)  # pages of 10 sampled in an unfiltered list (all exist at 1k)
-SHALLOW = (1, 5, 10)  # pages of 10 sampled in a list filtered to a tenth
-WINDOW = (1, 10, 20)  # pages of 10 sampled in a list windowed at about half the store
+# Pages of 10 sampled per cell: many, spread over the reachable pages, so one page whose
+# objects happen to sit in cache (or not) does not decide a cell.
+DEEP = (1, 10, 20, 30, 40, 50, 60, 70, 80, 90, 99)  # an unfiltered list (all exist at 1k)
+SHALLOW = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)  # a list filtered to a tenth
+WINDOW = (1, 3, 5, 7, 9, 11, 13, 15, 17, 19)  # a list windowed at about half the store
 CAMP = {"filters": {"campaign_ids": {"conditions": {"$in": ["camp_3"]}}}}
 EITHER = {
     "filters": {
@@ -147,17 +156,41 @@ def seed(size: int, other_max: int) -> tuple[SandboxState, float]:
     return state, voucher_mib
 
 
+ENCODE = "--encode" in sys.argv  # time the JSON encoding of the answer too (as the server does)
+
+
 def call(state: SandboxState, coll: str, query: dict[str, Any], page: int) -> dict[str, Any]:
     path, handler = HANDLERS[coll]
-    body: dict[str, Any] = handler(request(path, {**query, "limit": "10", "page": str(page)}), state).body
+    response = handler(request(path, {**query, "limit": "10", "page": str(page)}), state)
+    if ENCODE:
+        response.encode()
+    body: dict[str, Any] = response.body
     return body
 
 
-def time_query(state: SandboxState, coll: str, query: dict[str, Any], pages: tuple[int, ...]) -> float:
-    """Microseconds per list call, averaged over ``pages``; checks each page is full."""
-    start = time.perf_counter_ns()
-    bodies = [call(state, coll, query, page) for page in pages]
-    spent = (time.perf_counter_ns() - start) / 1000 / len(pages)
+_SWEEP_FROM = bytearray(48 * 2**20)  # 1.5x this machine's 32 MiB L3, copied to flush caches
+_SWEEP_TO = bytearray(len(_SWEEP_FROM))
+
+
+def flush_caches() -> None:
+    _SWEEP_TO[:] = _SWEEP_FROM
+
+
+def time_query(
+    state: SandboxState, coll: str, query: dict[str, Any], pages: tuple[int, ...], cold: bool = False
+) -> float:
+    """CPU microseconds (this thread's, so time spent descheduled on a loaded machine is not
+    counted) per list call, averaged over ``pages``; checks each page is full. ``cold``: the
+    CPU caches are flushed (untimed) before every call, at every size alike."""
+    spent_ns = 0
+    bodies = []
+    for page in pages:
+        if cold:
+            flush_caches()
+        start = time.thread_time_ns()
+        bodies.append(call(state, coll, query, page))
+        spent_ns += time.thread_time_ns() - start
+    spent = spent_ns / 1000 / len(pages)
     for page, body in zip(pages, bodies, strict=True):
         if len(body[coll]) != 10:
             raise SystemExit(f"BROKEN: {coll} {query} page {page} has {len(body[coll])} items, not 10")
@@ -168,9 +201,9 @@ def cold_first_page(state: SandboxState, coll: str, query: dict[str, Any]) -> fl
     views = getattr(getattr(state, coll), "views", None)
     if views is not None:
         views.clear()
-    start = time.perf_counter_ns()
+    start = time.thread_time_ns()
     call(state, coll, query, 1)
-    return (time.perf_counter_ns() - start) / 1000
+    return (time.thread_time_ns() - start) / 1000
 
 
 def walk_exactly_once(state: SandboxState, coll: str, expected: int, order: str) -> list[str]:
@@ -205,6 +238,7 @@ def main() -> int:
     parser.add_argument("--other-max", type=int, default=100_000, help="largest count of the other lists")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--code", default=None, help="import django_voucherify from this checkout")
+    parser.add_argument("--encode", action="store_true", help="include the JSON encoding in each call")
     parser.add_argument("--only", default="", help="regex: measure the queries whose 'list query' matches")
     args = parser.parse_args()
     sizes = (
@@ -238,13 +272,17 @@ def main() -> int:
     table = [q for q in queries(sizes[0]) if wanted.search(f"{q[0]} {q[1]}")]
     if not table:
         raise SystemExit(f"no query matches --only {args.only!r}")
-    cells: dict[tuple[int, int], list[float]] = {}
-    for _ in range(rounds):
+    cells: dict[tuple[int, int, bool], list[float]] = {}
+    for r in range(rounds):
         for qi, (coll, _label, _q, pages, _f) in enumerate(table):
-            for size in sizes:
+            # Sizes alternately smallest-first and largest-first, so none always runs right
+            # after a neighbour has warmed (or flushed) the caches.
+            for size in sizes if r % 2 == 0 else sizes[::-1]:
                 query = _sized(table[qi], size)
-                cells.setdefault((qi, size), []).append(time_query(states[size], coll, query, pages))
-    cold = {
+                for cold in (False, True):
+                    spent = time_query(states[size], coll, query, pages, cold)
+                    cells.setdefault((qi, size, cold), []).append(spent)
+    first = {
         (qi, size): cold_first_page(states[size], coll, _sized(table[qi], size))
         for qi, (coll, *_r) in enumerate(table)
         if table[qi][4]
@@ -252,29 +290,43 @@ def main() -> int:
     }
 
     head = "".join(f"{s:>11,}" for s in sizes)
-    print(f"\nper-page cost, µs per list call (median of {rounds} interleaved rounds), pages of 10")
-    print(f"{'list':<12}{'query':<36}{head}   largest/smallest")
     missed = []
-    for qi, (coll, label, _q, _p, _f) in enumerate(table):
-        medians = [statistics.median(cells[(qi, s)]) for s in sizes]
-        ratio = medians[-1] / medians[0]
-        verdict = "" if args.quick else ("OK" if ratio <= 1.2 else "MISS")  # quick: never judged
-        if verdict == "MISS":
-            missed.append(f"{coll} {label}")
-        print(
-            f"{coll:<12}{label:<36}" + "".join(f"{m:>11.1f}" for m in medians) + f"   x{ratio:.2f} {verdict}"
-        )
-    if cold:
+    for cold, title in (
+        (False, "hot: calls back to back, a small store stays in the CPU caches (the target)"),
+        (
+            True,
+            "cold: caches flushed before every call at every size (context, no target: the\n"
+            "interpreter's own misses then dominate and hide the store's)",
+        ),
+    ):
+        print(f"\nper-page cost, {title}")
+        print(f"CPU µs per list call (median of {rounds} interleaved rounds), pages of 10")
+        print(f"{'list':<12}{'query':<36}{head}   largest/smallest")
+        for qi, (coll, label, _q, _p, _f) in enumerate(table):
+            medians = [statistics.median(cells[(qi, s, cold)]) for s in sizes]
+            ratio = medians[-1] / medians[0]
+            # Judged hot only (quick mode: never).
+            verdict = "" if args.quick or cold else ("OK" if ratio <= 1.2 else "MISS")
+            if verdict == "MISS":
+                missed.append(f"{coll} {label}")
+            print(
+                f"{coll:<12}{label:<36}"
+                + "".join(f"{m:>11.1f}" for m in medians)
+                + f"   x{ratio:.2f} {verdict}"
+            )
+    if first:
         print("\nfirst page of a filter after a write (one pass building the selection), µs; no target")
         for qi, (coll, label, *_r) in enumerate(table):
             if table[qi][4]:
-                values = [cold[(qi, s)] for s in sizes]
+                values = [first[(qi, s)] for s in sizes]
                 print(
                     f"{coll:<12}{label:<36}"
                     + "".join(f"{v:>11.0f}" for v in values)
                     + f"   x{values[-1] / values[0]:.0f}"
                 )
-    print("\nRSS per voucher count: " + ", ".join(f"{s:,}: {rss[s]:.0f} MiB" for s in sizes))
+    after = rss_mib()
+    print(f"\nprocess RSS after the measurements (all sizes, buckets, cached selections): {after:.0f} MiB")
+    print("RSS per voucher count (after seeding): " + ", ".join(f"{s:,}: {rss[s]:.0f} MiB" for s in sizes))
     if not args.quick:
         if 1_000_000 in rss:
             held = rss[1_000_000] / 1024

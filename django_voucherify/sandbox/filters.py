@@ -128,3 +128,31 @@ def _top_level(field: str) -> Getter:
 
 def _field_test(getter: Getter, checks: list[Callable[[Any], bool]]) -> Predicate:
     return lambda obj: all(check(getter(obj)) for check in checks)
+
+
+def equality_clauses(filters: Any, buckets: Mapping[str, str]) -> list[list[tuple[str, tuple[str, ...]]]]:
+    """What ``filters`` (already accepted by :func:`conditions_predicate`) says about equality,
+    as clauses for ``IndexedDict.candidates``: each clause lists ``(bucket field, values)`` of
+    which a match has one; a match satisfies every clause. ``buckets`` maps a filter field to
+    the stored field its ``$is``/``$in`` compares. No clause: nothing to narrow by.
+    """
+    if not isinstance(filters, dict):
+        return []
+    per_field: list[tuple[str, tuple[str, ...]] | None] = []
+    for field, spec in filters.items():
+        if field == "junction":
+            continue
+        conds = spec.get("conditions") if isinstance(spec, dict) else None
+        found: tuple[str, tuple[str, ...]] | None = None
+        if field in buckets and isinstance(conds, dict):
+            if "$is" in conds:
+                arg = conds["$is"]
+                found = (buckets[field], (str(arg[0] if isinstance(arg, list) and arg else arg),))
+            elif "$in" in conds:
+                found = (buckets[field], tuple(_values(conds["$in"])))
+        per_field.append(found)
+    if str(filters.get("junction") or "and").lower() == "or":
+        if not per_field or any(f is None for f in per_field):
+            return []  # a field without an equality: any object may match
+        return [[f for f in per_field if f is not None]]
+    return [[f] for f in per_field if f is not None]

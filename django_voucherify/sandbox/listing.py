@@ -127,12 +127,15 @@ def select(
     windows: Sequence[Window] = (),
     matches: Callable[[JSON], bool] | None = None,
     filter_key: Hashable = None,
+    candidates: Callable[[], set[str] | None] | None = None,
 ) -> Selection:
     """The objects of ``coll`` ordered by its index ``order``, inside ``windows``, that pass
     ``matches`` (whose identity, for caching, is ``filter_key``: equal keys, equal filters).
 
     A window on ``order`` itself is two bisections; other windows and ``matches`` are applied
-    by one pass whose result is kept in ``coll.views`` until the next write.
+    by one pass whose result is kept in ``coll.views`` until the next write. ``candidates``
+    (called only when that pass is due) may narrow it to a superset of the matching keys, read
+    from the collection's equality buckets: the pass then visits those rows only.
     """
     own = [w for w in windows if w.index == order]
     other = [w for w in windows if w.index != order]
@@ -141,7 +144,8 @@ def select(
         key = (order, tuple(other), filter_key)
         cached = coll.views.get(key)
         if cached is None:
-            cached = _materialise(coll, rows, other, matches)
+            keys = candidates() if candidates is not None else None
+            cached = _materialise(coll, _narrowed(coll, order, rows, keys), other, matches)
             if len(coll.views) >= MAX_VIEWS:
                 coll.views.clear()
             coll.views[key] = cached
@@ -153,16 +157,26 @@ def select(
     return Selection(coll, rows, lo, max(lo, hi), descending)
 
 
+def _narrowed(coll: IndexedDict, order: str, rows: list[Row], keys: set[str] | None) -> list[Row]:
+    """The rows of ``keys`` (all rows when None), still in index order: the few candidates'
+    rows sorted, or, for many candidates, one cheap membership pass."""
+    if keys is None:
+        return rows
+    if len(keys) * 8 < len(rows):
+        index = coll.indexes[order]
+        return sorted(index.row(key) for key in keys)
+    return [row for row in rows if row[2] in keys]
+
+
 def _materialise(
     coll: IndexedDict, rows: list[Row], other: list[Window], matches: Callable[[JSON], bool] | None
 ) -> list[Row]:
     values = [coll.indexes[w.index] for w in other]
-    get = coll.obj
     kept = []
     for row in rows:
         key = row[2]
         if all(w.admits(index.value(key)) for w, index in zip(other, values, strict=True)) and (
-            matches is None or matches(get(key))
+            matches is None or matches(row[3])
         ):
             kept.append(row)
     return kept

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
 from django_voucherify.sandbox import limits
+from django_voucherify.sandbox.compact import jsonable
 from django_voucherify.sandbox.errors import (
     SandboxError,
     invalid_payload,
@@ -129,7 +130,8 @@ class SandboxResponse:
             return self.body
         if isinstance(self.body, str):
             return self.body.encode("utf-8")
-        return json.dumps(self.body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        text = json.dumps(self.body, separators=(",", ":"), ensure_ascii=False, default=jsonable)
+        return text.encode("utf-8")
 
 
 def ok(body: Any, status: int = 200) -> SandboxResponse:

@@ -16,10 +16,11 @@ import json
 import secrets
 import string
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from django_voucherify.sandbox.compact import compact, jsonable
 from django_voucherify.sandbox.errors import invalid_payload, not_found
 from django_voucherify.sandbox.store import IndexedDict, indexed, key_of, text_of, timestamp_of, timestamp_or
 
@@ -172,6 +173,12 @@ class SandboxState:
         self.vouchers[voucher["code"]] = voucher
         self.voucher_codes_by_id[voucher["id"]] = voucher["code"]
 
+    def put_vouchers(self, vouchers: Iterable[JSON]) -> None:
+        """:meth:`put_voucher` for many at once (one sort per index: see ``put_many``)."""
+        batch = list(vouchers)
+        self.vouchers.put_many((v["code"], v) for v in batch)
+        self.voucher_codes_by_id.update((v["id"], v["code"]) for v in batch)
+
     def remove_voucher(self, code: str) -> JSON:
         v: JSON = self.vouchers.pop(code)
         self.voucher_codes_by_id.pop(v["id"], None)
@@ -316,7 +323,7 @@ class SandboxState:
     def to_json(self) -> str:
         """Serialise every collection (indexes are derived, so not stored)."""
         with self.lock:
-            return json.dumps({name: getattr(self, name) for name in COLLECTIONS})
+            return json.dumps({name: getattr(self, name) for name in COLLECTIONS}, default=jsonable)
 
     def load_json(self, text: str) -> None:
         """Replace the contents with a :meth:`to_json` dump and rebuild the indexes."""
@@ -324,11 +331,12 @@ class SandboxState:
         with self.lock:
             for name in COLLECTIONS:
                 setattr(self, name, data.get(name, {}))
+            # Vouchers back in their compact stored form (see compact.py).
+            vouchers: JSON = {code: compact(v) for code, v in data.get("vouchers", {}).items()}
+            self.bin = {code: compact(v) for code, v in self.bin.items()}
             # Creation order (the tie-break) is the dump's order; rollbacks are re-ranked
             # after redemptions, a reload's only loss (see docs/sandbox.md).
-            self._index_collections(
-                self.vouchers, self.customers, self.orders, self.redemptions, self.rollbacks
-            )
+            self._index_collections(vouchers, self.customers, self.orders, self.redemptions, self.rollbacks)
             self.voucher_codes_by_id = {v["id"]: c for c, v in self.vouchers.items()}
             self.customer_ids_by_source = {
                 c["source_id"]: i for i, c in self.customers.items() if c.get("source_id")

@@ -3,7 +3,9 @@
 Why: a list request used to sort the whole collection and parse every timestamp, so walking a
 large store page by page was quadratic. Here every collection that a list endpoint pages is an
 :class:`IndexedDict` (a ``dict`` of the stored objects, as before) that also keeps, per documented
-ordering, a list of ``(value, seq, key)`` rows sorted with :mod:`bisect`. Values are extracted
+ordering, a list of ``(value, seq, key, obj)`` rows sorted with :mod:`bisect` (``obj``, the
+stored object itself, so a page reads its objects without a lookup in a dict of a million
+keys; it never takes part in comparisons, ``seq`` being unique). Values are extracted
 once, when an object is written (timestamps parsed to integer microseconds), and ``seq`` is the
 object's creation rank, the tie-break (see docs/sandbox.md, "Listing").
 
@@ -19,9 +21,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django_voucherify.sandbox.compact import Voucher
+
 JSON = dict[str, Any]
 Extract = Callable[[JSON], Any]
-Row = tuple[Any, int, str]
+Row = tuple[Any, int, str, Any]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_US = timedelta(microseconds=1)
@@ -38,6 +42,11 @@ def timestamp_of(field: str) -> Extract:
     from django_voucherify.sandbox.state import parse_iso
 
     def extract(obj: JSON) -> int:
+        if isinstance(obj, Voucher):
+            # The stored microseconds themselves: the index row shares the voucher's int.
+            raw = obj.micros_of(field)
+            if raw is not None:
+                return raw
         value = obj.get(field)
         if not isinstance(value, str) or not value:
             return MISSING
@@ -91,9 +100,9 @@ class OrderIndex:
         self._row_of: dict[str, Row] = {}
 
     def put(self, key: str, obj: JSON, seq: int) -> None:
-        row = (self.extract(obj), seq, key)
+        row = (self.extract(obj), seq, key, obj)
         old = self._row_of.get(key)
-        if old == row:
+        if old is not None and old[3] is obj and old[0] == row[0] and old[1] == seq:
             return
         if old is not None:
             self._remove(old)
@@ -101,6 +110,12 @@ class OrderIndex:
             self.rows.append(row)  # the common case: a new object is the latest
         else:
             insort(self.rows, row)
+        self._row_of[key] = row
+
+    def append_unsorted(self, key: str, obj: JSON, seq: int) -> None:
+        """Add a new key's row at the end; the caller sorts ``rows`` afterwards (bulk loads)."""
+        row = (self.extract(obj), seq, key, obj)
+        self.rows.append(row)
         self._row_of[key] = row
 
     def discard(self, key: str) -> None:
@@ -139,11 +154,62 @@ def window(
     return lo, max(lo, hi)
 
 
+def bucket_text(value: Any) -> str | None:
+    """A field's value as the filters compare it (filters._text): the key of its bucket."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class Bucket:
+    """The keys of one collection grouped by one field's value (as :func:`bucket_text`), so an
+    equality filter's first page after a write reads its candidates instead of every object."""
+
+    __slots__ = ("_value_of", "field", "keys_of")
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+        self.keys_of: dict[str, set[str]] = {}
+        self._value_of: dict[str, str] = {}  # key -> its bucket (keys whose value is null: none)
+
+    def put(self, key: str, obj: JSON) -> None:
+        value = bucket_text(obj.get(self.field))
+        old = self._value_of.get(key)
+        if old == value:
+            return
+        if old is not None:
+            self._drop(key, old)
+        if value is not None:
+            self.keys_of.setdefault(value, set()).add(key)
+            self._value_of[key] = value
+
+    def discard(self, key: str) -> None:
+        old = self._value_of.get(key)
+        if old is not None:
+            self._drop(key, old)
+
+    def _drop(self, key: str, value: str) -> None:
+        del self._value_of[key]
+        keys = self.keys_of[value]
+        keys.discard(key)
+        if not keys:
+            del self.keys_of[value]
+
+
+KEY = "@key"  # a filter clause on the collection's own key (a voucher's code)
+Clause = list[tuple[str, tuple[str, ...]]]  # (field, values): a key matches one of them
+
+
 class Group:
     """Indexes, creation ranks and cached views shared by one or more :class:`IndexedDict`."""
 
     def __init__(self, orders: Mapping[str, Extract]) -> None:
         self.indexes = {name: OrderIndex(extract) for name, extract in orders.items()}
+        # Equality buckets per filtered field, built on a filter's first use and then kept
+        # in step with every write (memory is spent only on fields that are filtered on).
+        self.buckets: dict[str, Bucket] = {}
         self.seq: dict[str, int] = {}
         self.next_seq = 0
         self.version = 0
@@ -192,12 +258,16 @@ class IndexedDict(dict[str, JSON]):
             self.group.next_seq += 1
         for index in self.indexes.values():
             index.put(key, obj, seq)
+        for bucket in self.group.buckets.values():
+            bucket.put(key, obj)
         self._wrote()
 
     def _unindex(self, key: str) -> None:
         self.seq.pop(key, None)
         for index in self.indexes.values():
             index.discard(key)
+        for bucket in self.group.buckets.values():
+            bucket.discard(key)
         self._wrote()
 
     def _wrote(self) -> None:
@@ -213,6 +283,33 @@ class IndexedDict(dict[str, JSON]):
     def __setitem__(self, key: str, obj: JSON) -> None:
         super().__setitem__(key, obj)
         self._index(key, obj)
+
+    def put_many(self, items: Iterable[tuple[str, JSON]]) -> None:
+        """Store many objects at once, as ``self[key] = obj`` each would, in order.
+
+        New keys get their rows appended and every index is sorted once at the end (Timsort:
+        nearly linear on rows already in order, such as creation times), instead of one
+        ``insort`` per object, whose list shifting makes loading n objects in a text order
+        O(n^2). Keys already stored are re-indexed one by one.
+        """
+        indexes = list(self.indexes.values())
+        added = 0
+        for key, obj in items:
+            if key in self or key in self.seq:
+                self[key] = obj
+                continue
+            dict.__setitem__(self, key, obj)
+            seq = self.seq[key] = self.group.next_seq
+            self.group.next_seq += 1
+            for index in indexes:
+                index.append_unsorted(key, obj, seq)
+            for bucket in self.group.buckets.values():
+                bucket.put(key, obj)
+            added += 1
+        if added:
+            for index in indexes:
+                index.rows.sort()
+            self._wrote()
 
     def __delitem__(self, key: str) -> None:
         super().__delitem__(key)
@@ -243,6 +340,38 @@ class IndexedDict(dict[str, JSON]):
         for key in list(self):
             del self[key]
 
+    def bucket(self, field: str) -> Bucket:
+        """The equality bucket of ``field``, built by one pass on first use."""
+        found = self.group.buckets.get(field)
+        if found is None:
+            found = Bucket(field)
+            for member in self.group.members:
+                for key, obj in dict.items(member):
+                    found.put(key, obj)
+            self.group.buckets[field] = found
+        return found
+
+    def candidates(self, clauses: list[Clause]) -> set[str] | None:
+        """The keys that can satisfy every clause (a superset of the matches: the filter's
+        predicate still decides), or None when there is no clause."""
+        best: set[str] | None = None
+        for clause in clauses:
+            if len(clause) == 1 and clause[0][0] != KEY and len(clause[0][1]) == 1:
+                field, (value,) = clause[0]  # one bucket as is (read only, never changed here)
+                keys = self.bucket(field).keys_of.get(value, set())
+                best = keys if best is None else best & keys
+                continue
+            keys = set()
+            for field, values in clause:
+                if field == KEY:
+                    keys.update(v for v in values if v in self)
+                    continue
+                bucket = self.bucket(field)
+                for value in values:
+                    keys |= bucket.keys_of.get(value, set())
+            best = keys if best is None else best & keys
+        return best
+
     def ordered(self, name: str) -> list[Row]:
         return self.indexes[name].rows
 
@@ -252,14 +381,8 @@ class IndexedDict(dict[str, JSON]):
 
     def objects(self, rows: Iterable[Row]) -> Iterator[JSON]:
         """The stored objects of ``rows`` (from any dict of the group)."""
-        members = self.group.members
-        if len(members) == 1:
-            get = dict.__getitem__
-            for row in rows:
-                yield get(self, row[2])
-            return
         for row in rows:
-            yield self.group.lookup(row[2])
+            yield row[3]
 
 
 def indexed(orders: Mapping[str, Extract], items: Mapping[str, JSON] | None = None) -> IndexedDict:

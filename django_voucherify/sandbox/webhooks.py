@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django_voucherify.sandbox.app import Exchange, Sandbox
+from django_voucherify.sandbox.compact import jsonable
 from django_voucherify.sandbox.webhook_events import TRANSACTION_OPERATIONS, events_for, touched_codes
 
 logger = logging.getLogger("django_voucherify.sandbox.webhooks")
@@ -168,8 +169,8 @@ class WebhookSender:
                 if not voucher or voucher.get("type") not in ("GIFT_VOUCHER", "LOYALTY_CARD"):
                     continue
                 history = state.voucher_transactions.get(str(voucher.get("id")), [])
-                snapshot = json.loads(json.dumps(voucher))
-                latest = json.loads(json.dumps(history[-1])) if history else None
+                snapshot = json.loads(json.dumps(voucher, default=jsonable))
+                latest = json.loads(json.dumps(history[-1], default=jsonable)) if history else None
             kind = (
                 "voucher.gift.transaction.created"
                 if snapshot["type"] == "GIFT_VOUCHER"
@@ -213,7 +214,8 @@ class WebhookSender:
                     "entity_id": "user_sandbox",
                 },
             }
-            body = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+            text = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False, default=jsonable)
+            body = text.encode("utf-8")
             copies = 2 if self.faults.draw() < self.faults.duplicate else 1
             for _ in range(copies):
                 wait = self.faults.wait()

@@ -19,6 +19,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Any
 
+from django_voucherify.sandbox.compact import Voucher
 from django_voucherify.sandbox.engine import pricing, sessions
 from django_voucherify.sandbox.errors import SandboxError, invalid_payload, not_found
 from django_voucherify.sandbox.objects import customer_ref
@@ -146,7 +147,7 @@ def stored_order(state: SandboxState, order: JSON | None) -> JSON | None:
 
 def voucher_snapshot(voucher: JSON) -> JSON:
     """A copy of the voucher for embedding (nested counters copied, since they mutate)."""
-    snap = dict(voucher)
+    snap = voucher.render() if isinstance(voucher, Voucher) else dict(voucher)
     for key in ("gift", "redemption", "loyalty_card"):
         if isinstance(snap.get(key), dict):
             snap[key] = dict(snap[key])

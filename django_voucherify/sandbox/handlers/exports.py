@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django_voucherify.sandbox import jobs
+from django_voucherify.sandbox.compact import jsonable
 from django_voucherify.sandbox.errors import invalid_payload, not_found
 from django_voucherify.sandbox.handlers import export_params
 from django_voucherify.sandbox.listing import int_param, parse_order
@@ -74,7 +75,7 @@ def _cell(value: Any) -> str:
     if isinstance(value, bool):  # create-export's tables show `true`, `false`
         return "true" if value else "false"
     if isinstance(value, dict | list):
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=jsonable)
     return str(value)
 
 

@@ -16,8 +16,9 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
+from django_voucherify.sandbox.compact import Voucher, as_json, render
 from django_voucherify.sandbox.errors import duplicate_found, invalid_payload, not_found
-from django_voucherify.sandbox.filters import conditions_predicate
+from django_voucherify.sandbox.filters import conditions_predicate, equality_clauses
 from django_voucherify.sandbox.listing import date_windows, frozen, int_param, parse_order, select
 from django_voucherify.sandbox.routing import (
     SandboxRequest,
@@ -27,6 +28,7 @@ from django_voucherify.sandbox.routing import (
     route,
 )
 from django_voucherify.sandbox.state import SandboxState, parse_iso
+from django_voucherify.sandbox.store import KEY, Clause
 
 JSON = dict[str, Any]
 
@@ -232,7 +234,7 @@ def build_voucher(state: SandboxState, code: str, payload: JSON) -> JSON:
     for key in ("validity_timeframe", "validity_day_of_week", "validity_hours", "discount"):
         if voucher[key] is None:
             del voucher[key]
-    return voucher
+    return as_json(Voucher(voucher))  # the compact stored form (compact.py); reads as this dict
 
 
 def create(state: SandboxState, code: str, payload: JSON) -> JSON:
@@ -351,40 +353,70 @@ FILTER_FIELDS = {
     "codes": lambda v: v.get("code"),
     "holder_ids": lambda v: v.get("holder_id"),
 }
+# The stored field each filter's $is/$in compares (a filter field not listed here reads the
+# top-level field of its own name), for the equality buckets (store.Bucket).
+BUCKET_FIELDS = {
+    "campaign_ids": "campaign_id",
+    "category_ids": "category_id",
+    "categories": "category",
+    "voucher_type": "type",
+    "codes": KEY,
+    "holder_ids": "holder_id",
+    "campaign_id": "campaign_id",
+    "campaign": "campaign",
+    "category_id": "category_id",
+    "category": "category",
+    "type": "type",
+    "code": KEY,
+    "holder_id": "holder_id",
+}
 LIST_ORDERS = ("created_at", "-created_at", "updated_at", "-updated_at", "code", "-code")
 
 
-def _list_filter(state: SandboxState, q: JSON) -> tuple[Any, Any]:
-    """The list's filters as one predicate (None when none is set) and a key naming them."""
+def _list_filter(state: SandboxState, q: JSON) -> tuple[Any, Any, list[Clause]]:
+    """The list's filters as one predicate (None when none is set), a key naming them, and
+    the equality clauses that narrow a first pass to the candidates (store.Bucket)."""
     tests: list[Callable[[JSON], bool]] = []
+    clauses: list[Clause] = []
+
+    def equal(value: Any, *fields: str) -> None:
+        if isinstance(value, str):  # a str equals only the str of the same text: exact
+            clauses.append([(field, (value,)) for field in fields])
+
     if q.get("category"):
         category = q["category"]
         tests.append(lambda v: category in (v.get("category"), v.get("category_id")))
+        equal(category, "category", "category_id")
     if q.get("campaign_id"):
         campaign_id = q["campaign_id"]
         tests.append(lambda v: v.get("campaign_id") == campaign_id)
+        equal(campaign_id, "campaign_id")
     if q.get("campaign"):
         campaign = q["campaign"]
         tests.append(lambda v: campaign in (v.get("campaign"), v.get("campaign_id")))
+        equal(campaign, "campaign", "campaign_id")
     holder = None
     if q.get("customer"):
         cust = state.find_customer(str(q["customer"]))
         holder = cust["id"] if cust else str(q["customer"])
         tests.append(lambda v: v.get("holder_id") == holder)
+        equal(holder, "holder_id")
     if q.get("code"):
         code = q["code"]
         tests.append(lambda v: v["code"] == code)
+        equal(code, KEY)
     if q.get("ids"):
         ids = set(q["ids"] if isinstance(q["ids"], list) else [q["ids"]])
         tests.append(lambda v: v["id"] in ids)
     advanced = conditions_predicate(q.get("filters"), FILTER_FIELDS, any_field=True)
     if advanced is not None:
         tests.append(advanced)
+        clauses += equality_clauses(q.get("filters"), BUCKET_FIELDS)
     if not tests:
-        return None, None
+        return None, None, []
     names = ("category", "campaign_id", "campaign", "code", "ids", "filters")
     key = (holder, frozen({n: q[n] for n in names if q.get(n)}))
-    return (lambda v: all(test(v) for test in tests)), key
+    return (lambda v: all(test(v) for test in tests)), key, clauses
 
 
 @route("GET", "/v1/vouchers", operation_id="list-vouchers")
@@ -394,7 +426,9 @@ def list_vouchers(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
     page = int_param(q, "page", 1, 1, 99)
     field, descending = parse_order(q.get("order"), LIST_ORDERS, "-created_at")
     windows = date_windows(q, "created_at", "updated_at")
-    matches, key = _list_filter(state, q)
-    selection = select(state.vouchers, field, descending, windows, matches, key)
-    data = selection.page(page, limit)
+    matches, key, clauses = _list_filter(state, q)
+    narrow = (lambda: state.vouchers.candidates(clauses)) if clauses else None
+    selection = select(state.vouchers, field, descending, windows, matches, key, narrow)
+    # Rendered here (not at encoding) so a list call's cost includes building its JSON objects.
+    data = [render(v) for v in selection.page(page, limit)]
     return ok({"object": "list", "data_ref": "vouchers", "vouchers": data, "total": selection.total})
