@@ -60,7 +60,7 @@ def test_a_fixed_price_voucher_never_shows_minus_zero(web):
     voucherify.vouchers.create(
         "FIXED", {"type": "DISCOUNT_VOUCHER", "discount": {"type": "FIXED", "fixed_amount": 100000}}
     )
-    page = web.post("/checkout/", {"codes": "FIXED", "apply": "1"}).content.decode()
+    page = web.post("/checkout/", {"code": "FIXED", "apply": "1"}).content.decode()
     assert "FIXED" in page and "\u22120" not in page and f"{MINUS}€0.00" not in page and "¢" not in page
 
 
@@ -96,7 +96,7 @@ def test_a_shopper_signs_up_signs_in_and_sees_their_orders(voucherify_sandbox, d
     )
     Product.objects.get_or_create(sku="MUG", defaults={"name": "Mug", "price_cents": 1250})
     browser.post("/cart/add/MUG/")
-    browser.post("/checkout/", {"codes": "ZOE2", "apply": "1"})
+    browser.post("/checkout/", {"code": "ZOE2", "apply": "1"})
     place(browser)
     order = ShopOrder.objects.get(user=zoe)
     page = browser.get("/orders/").content.decode()
