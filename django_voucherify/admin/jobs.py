@@ -49,9 +49,13 @@ class ImportCsvForm(forms.Form):
 
 
 class JobPartInline(admin.TabularInline):  # type: ignore[type-arg]
+    """Every field of every part, for diagnosis: folded away under the live parts table."""
+
     model = JobPart
     extra = 0
     can_delete = False
+    classes = ("collapse",)
+    verbose_name_plural = _("parts in detail (async actions, errors, request ids)")
     fields = readonly_fields = (
         "index",
         "state",
@@ -104,6 +108,7 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "live_total_rows",
         "live_done_count",
         "live_failed_count",
+        "live_parts",
         "failed_rows_table",
         "error",
         "async_action_id",
@@ -157,6 +162,10 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def live_failed_count(self, obj: Job) -> SafeString:
         _rows, stored = job_status.failed_rows(obj, 0)
         return format_html('<span data-job-field="failed_count">{}</span>', max(obj.failed_count, stored))
+
+    @admin.display(description=_("parts"))
+    def live_parts(self, obj: Job) -> SafeString:
+        return job_status.parts_table(obj)
 
     @admin.display(description=_("failed rows"))
     def failed_rows_table(self, obj: Job) -> SafeString:
