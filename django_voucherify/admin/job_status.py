@@ -53,7 +53,9 @@ def parts_table(job: Job) -> SafeString:
     headers = (_("part"), _("first row"), _("rows"), _("state"), _("progress"), _("done"), _("failed"))
     body = format_html_join("", "{}", ((_part_row(part),) for part in parts(job)))
     return format_html(
-        '<table class="voucherify-parts"><thead><tr>{}</tr></thead><tbody data-job-parts>{}</tbody></table>',
+        '<table class="voucherify-parts"{}><thead><tr>{}</tr></thead>'
+        "<tbody data-job-parts>{}</tbody></table>",
+        "" if body else " hidden",  # no part yet (the file is being split): shown by the script
         format_html_join("", '<th scope="col">{}</th>', ((h,) for h in headers)),
         body,
     )

@@ -28,6 +28,7 @@ from django.forms import ModelForm
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
@@ -69,7 +70,7 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "balance_display",
         "usage",
         "active",
-        "expiration_date",
+        "expires",
         "category",
         "last_error_key",
     )
@@ -223,6 +224,19 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             context["has_balance"] = obj.type != VoucherType.DISCOUNT
             context["can_adjust_balance"] = self.has_adjust_balance_permission(request, obj)
         return super().change_view(request, object_id, form_url, context)
+
+    @admin.display(description=gettext_lazy("expiration date"), ordering="expiration_date")
+    def expires(self, obj: Voucher) -> SafeString | str:
+        # The date only (the time is on the voucher's page and in the title): a full
+        # "Jan. 1, 2020, midnight" pushed the last columns out of sight.
+        if obj.expiration_date is None:
+            return "-"
+        when = timezone.localtime(obj.expiration_date)
+        return format_html(
+            '<span title="{}">{}</span>',
+            formats.date_format(when, "DATETIME_FORMAT"),
+            formats.date_format(when, "SHORT_DATE_FORMAT"),
+        )
 
     @admin.display(description=gettext_lazy("code"), ordering="code")
     def code_cell(self, obj: Voucher) -> SafeString:

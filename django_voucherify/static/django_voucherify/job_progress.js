@@ -73,6 +73,10 @@
             });
             body.appendChild(tr);
         });
+        var table = body.closest("table");
+        if (table) {
+            table.hidden = parts.length === 0;
+        }
     }
 
     function start(root) {

@@ -106,3 +106,14 @@ def test_a_shopper_signs_up_signs_in_and_sees_their_orders(voucherify_sandbox, d
     stranger.force_login(other)
     assert order.number not in stranger.get("/orders/").content.decode()
     assert stranger.get(f"/orders/{order.number}/").status_code == 404
+
+
+def test_the_shop_speaks_german(web):
+    """The shop's own strings come from its catalog (example_project/shop/locale), its money
+    from Django's German format; the code rule's message from the app's catalog."""
+    with override_settings(LANGUAGE_CODE="de"), translation.override("de"):
+        page = web.get("/checkout/").content.decode()
+        assert "<th>Zwischensumme</th>" in page and "Gutscheincode" in page and ">Anwenden</button>" in page
+        assert 'id="subtotal">32,49\u00a0€' in page and "Bestellen und bezahlen" in page
+        page = web.post("/checkout/", {"code": "", "apply": "1"}).content.decode()
+        assert "Geben Sie einen Gutscheincode ein." in page
