@@ -31,6 +31,7 @@ class OrderAdmin(SyncedMirrorAdmin):
     search_fields = ("source_id", "voucherify_id", "customer__source_id")
     raw_id_fields = ("customer",)
     inlines = (OrderItemInline,)
+
     @admin.display(description=_("amount"), ordering="amount")
     def total(self, obj: Order) -> str:
         # Money in the order's own currency (else the shop's CURRENCY; minor units without both).
