@@ -12,9 +12,11 @@ a user without the view permission a JSON 403.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
+from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
@@ -79,6 +81,11 @@ def _part_row(part: dict[str, Any]) -> SafeString:
     )
 
 
+def when(moment: datetime | None) -> str:
+    """A time as the admin's readonly fields show it ("-" for none)."""
+    return formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT") if moment else "-"
+
+
 def payload(job: Job) -> dict[str, Any]:
     sample, stored = failed_rows(job)
     return {
@@ -93,6 +100,7 @@ def payload(job: Job) -> dict[str, Any]:
         "failed_count": max(job.failed_count, stored),
         "failed_rows": sample,
         "error": job.error,
+        "finished_at_text": when(job.finished_at),
         "has_result_file": bool(job.result_file),
         "parts": parts(job),
     }

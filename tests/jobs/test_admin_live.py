@@ -134,3 +134,23 @@ def test_the_parts_table_shows_each_part_and_the_status_carries_its_cells(admin_
     assert all(set(job_status.PART_CELLS) <= set(p) for p in parts)
     script = (ROOT / "django_voucherify/static/django_voucherify/job_progress.js").read_text()
     assert "var PART_CELLS = " + json.dumps(list(job_status.PART_CELLS)) in script
+
+
+def test_finish_time_and_error_are_live_and_an_export_shows_no_parts_or_refused_rows(admin_client):
+    from django.utils import timezone
+
+    job = running_job()
+    page = admin_client.get(change_url(job)).content.decode()
+    assert '<span data-job-field="finished_at_text">-</span>' in page and 'data-job-field="error"' in page
+    assert admin_client.get(status_url(job)).json()["finished_at_text"] == "-"
+    finished = timezone.now().replace(year=2030, month=1, day=2)
+    Job.objects.filter(pk=job.pk).update(state=JobState.FAILED, error="part 1: gone", finished_at=finished)
+    status = admin_client.get(status_url(job)).json()
+    assert status["error"] == "part 1: gone" and "2030" in status["finished_at_text"]
+    script = (ROOT / "django_voucherify/static/django_voucherify/job_progress.js").read_text()
+    assert '"finished_at_text"' in script and '"error"' in script  # the page's fields it updates
+
+    export = Job.objects.create(kind=JobKind.EXPORT_ORDERS, state=JobState.RUNNING)
+    JobPart.objects.create(job=export, index=1, state=PartState.SUBMITTED)
+    page = admin_client.get(change_url(export)).content.decode()
+    assert "data-job-parts" not in page and "Download all failed rows" not in page

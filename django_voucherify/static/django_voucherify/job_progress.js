@@ -39,6 +39,9 @@
         }
     }
 
+    var LIVE_FIELDS = [
+        "progress", "done_count", "failed_count", "total_rows", "state_label", "error", "finished_at_text"
+    ];
     var PART_CELLS = ["index", "first_row", "row_count", "state_label", "progress", "done_count", "failed_count"];
 
     function renderParts(root, parts) {
@@ -91,11 +94,9 @@
                     return response.json();
                 })
                 .then(function (status) {
-                    ["progress", "done_count", "failed_count", "total_rows", "state_label", "error"].forEach(
-                        function (name) {
-                            setField(document, name, status[name]);
-                        }
-                    );
+                    LIVE_FIELDS.forEach(function (name) {
+                        setField(document, name, status[name]);
+                    });
                     renderFailedRows(document, status.failed_rows);
                     renderParts(document, status.parts);
                     document.querySelectorAll("[data-job-result]").forEach(function (link) {
