@@ -104,12 +104,15 @@ def validate_code(code: Any) -> None:
 
 class CodeFormField(forms.CharField):
     """A form field for a voucher code under the one code rule: what is typed around the code
-    (spaces, a newline from a paste) is stripped, then :func:`validate_code` applies."""
+    (spaces, a newline from a paste) is stripped, then :func:`validate_code` applies.
+
+    No ``max_length`` of its own: the rule refuses an overlong code with its own message, and
+    CharField's length validator would say it a second time (and its ``maxlength`` attribute
+    would make a browser cut a pasted code silently, into a code that does not exist)."""
 
     default_validators = [validate_code]
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("max_length", MAX_CODE_LENGTH)
         kwargs.setdefault("strip", True)
         super().__init__(**kwargs)
 

@@ -118,6 +118,8 @@ VOUCHERIFY = {
     "API_URL": env("VOUCHERIFY_API_URL", default="http://127.0.0.1:8100"),
     # The demo's sandbox signs its webhooks with this (a local default, like the keys above).
     "WEBHOOK_SECRETS": [env("VOUCHERIFY_WEBHOOK_SECRET", default="sandbox-webhook-secret")],
+    # The admin shows amounts (the overview's chart, voucher values) in the shop's currency.
+    "CURRENCY": SHOP_CURRENCY,
 }
 
 LOGGING = {

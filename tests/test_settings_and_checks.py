@@ -46,6 +46,8 @@ def test_valid_settings_have_no_problems():
         ({**GOOD, "MAX_RETRIES": -1}, ["voucherify.E005"], "switch retries off"),
         ({**GOOD, "RETRY_BUDGET": -2}, ["voucherify.E005"], "default"),
         ({**GOOD, "POOL_SIZE": 0}, ["voucherify.E006"], "threads"),
+        ({**GOOD, "CURRENCY": "euro"}, ["voucherify.E032"], "currency code"),
+        ({**GOOD, "CURRENCY": "€"}, ["voucherify.E032"], "currency code"),
         ({**GOOD, "API_URL": "http://voucherify.example.com"}, ["voucherify.W001"], "https"),
         (  # the lease and the jobs' resubmit delay must outlast such a read (E012, W040)
             {**GOOD, "READ_TIMEOUT": 600, "SYNC_LEASE_SECONDS": 1500, "JOB_RESUBMIT_AFTER": 1200},

@@ -4,18 +4,24 @@
 parts' progress and the first failed rows, read from :class:`JobFailedRow` (not the job's
 cached sample), so rows refused locally show as soon as they are stored, before any part is
 sent. ``static/django_voucherify/job_progress.js`` polls it while the job runs and updates the
-page in place (no reload, no inline script: CSP-friendly). Always JSON, never HTML: an unknown
-job is a JSON 404, a user without the view permission a JSON 403.
+page in place (no reload, no inline script: CSP-friendly): the counts, the failed rows and the
+parts table (:func:`parts_table`, drawn here first and redrawn by the script with the same
+cells), so progress moves part by part. Always JSON, never HTML: an unknown job is a JSON 404,
+a user without the view permission a JSON 403.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
+from django.utils import formats, timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
-from ..models import Job, JobFailedRow
+from ..models import Job, JobFailedRow, PartState
 
 #: Failed rows the live page shows (the CSV download has them all).
 LIVE_FAILED_ROWS = 50
@@ -30,9 +36,58 @@ def failed_rows(job: Job, limit: int = LIVE_FAILED_ROWS) -> tuple[list[dict[str,
     return sample, rows.count()
 
 
+#: The parts table's cells, in order: what the page draws and the script redraws.
+PART_CELLS = ("index", "first_row", "row_count", "state_label", "progress", "done_count", "failed_count")
+
+
+def parts(job: Job) -> list[dict[str, Any]]:
+    """Each part's progress, for the live parts table (a part is a request body of rows)."""
+    labels = dict(PartState.choices)
+    rows = job.parts.order_by("index").values(
+        "index", "state", "first_row", "row_count", "progress", "done_count", "failed_count"
+    )
+    return [{**row, "state_label": str(labels.get(row["state"], row["state"]))} for row in rows]
+
+
+def parts_table(job: Job) -> SafeString:
+    """The parts table as the page first shows it; job_progress.js redraws its body from
+    :func:`payload` (the same cells, ``data-part-field`` naming each)."""
+    headers = (_("part"), _("first row"), _("rows"), _("state"), _("progress"), _("done"), _("failed"))
+    body = format_html_join("", "{}", ((_part_row(part),) for part in parts(job)))
+    return format_html(
+        '<table class="voucherify-parts"{}><thead><tr>{}</tr></thead>'
+        "<tbody data-job-parts>{}</tbody></table>",
+        "" if body else " hidden",  # no part yet (the file is being split): shown by the script
+        format_html_join("", '<th scope="col">{}</th>', ((h,) for h in headers)),
+        body,
+    )
+
+
+def _part_row(part: dict[str, Any]) -> SafeString:
+    cells = []
+    for name in PART_CELLS:
+        if name == "progress":
+            cells.append(
+                format_html(
+                    '<td><progress value="{}" max="100"></progress> <span>{}</span>%</td>',
+                    part["progress"],
+                    part["progress"],
+                )
+            )
+        else:
+            cells.append(format_html('<td data-part-field="{}">{}</td>', name, part[name]))
+    return format_html(
+        '<tr data-job-part="{}">{}</tr>', part["index"], format_html_join("", "{}", ((c,) for c in cells))
+    )
+
+
+def when(moment: datetime | None) -> str:
+    """A time as the admin's readonly fields show it ("-" for none)."""
+    return formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT") if moment else "-"
+
+
 def payload(job: Job) -> dict[str, Any]:
     sample, stored = failed_rows(job)
-    parts = job.parts.order_by("index").values("index", "state", "progress", "done_count", "failed_count")
     return {
         "id": job.pk,
         "state": job.state,
@@ -45,8 +100,9 @@ def payload(job: Job) -> dict[str, Any]:
         "failed_count": max(job.failed_count, stored),
         "failed_rows": sample,
         "error": job.error,
+        "finished_at_text": when(job.finished_at),
         "has_result_file": bool(job.result_file),
-        "parts": list(parts),
+        "parts": parts(job),
     }
 
 

@@ -49,9 +49,13 @@ class ImportCsvForm(forms.Form):
 
 
 class JobPartInline(admin.TabularInline):  # type: ignore[type-arg]
+    """Every field of every part, for diagnosis: folded away under the live parts table."""
+
     model = JobPart
     extra = 0
     can_delete = False
+    classes = ("collapse",)
+    verbose_name_plural = _("parts in detail (async actions, errors, request ids)")
     fields = readonly_fields = (
         "index",
         "state",
@@ -104,8 +108,9 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "live_total_rows",
         "live_done_count",
         "live_failed_count",
+        "live_parts",
         "failed_rows_table",
-        "error",
+        "live_error",
         "async_action_id",
         "source_file",
         "result_download",
@@ -113,7 +118,7 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "started_by",
         "created_at",
         "updated_at",
-        "finished_at",
+        "live_finished_at",
     )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -158,8 +163,25 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         _rows, stored = job_status.failed_rows(obj, 0)
         return format_html('<span data-job-field="failed_count">{}</span>', max(obj.failed_count, stored))
 
+    @admin.display(description=_("parts"))
+    def live_parts(self, obj: Job) -> SafeString:
+        if obj.is_export:
+            return format_html("{}", "-")  # one request, the export itself: no rows to split
+        return job_status.parts_table(obj)
+
+    @admin.display(description=_("error"))
+    def live_error(self, obj: Job) -> SafeString:
+        return format_html('<span data-job-field="error">{}</span>', obj.error)
+
+    @admin.display(description=_("finished"))
+    def live_finished_at(self, obj: Job) -> SafeString:
+        finished = job_status.when(obj.finished_at)
+        return format_html('<span data-job-field="finished_at_text">{}</span>', finished)
+
     @admin.display(description=_("failed rows"))
     def failed_rows_table(self, obj: Job) -> SafeString:
+        if obj.is_export:
+            return format_html("{}", "-")  # an export reads rows, it refuses none
         # Read from the failed rows themselves, not the job's cached sample: rows refused
         # locally show as soon as they are stored. The download streams every row.
         rows, stored = job_status.failed_rows(obj, FAILED_ROWS_SAMPLE)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from ..models import Order, OrderItem
 from .mixins import SyncedMirrorAdmin
+from .money import format_amount
 
 
 class OrderItemInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -18,8 +20,7 @@ class OrderAdmin(SyncedMirrorAdmin):
     list_display = (
         "source_id",
         "status",
-        "amount",
-        "currency",
+        "total",
         "customer",
         "sync_state",
         "synced_at",
@@ -30,6 +31,12 @@ class OrderAdmin(SyncedMirrorAdmin):
     search_fields = ("source_id", "voucherify_id", "customer__source_id")
     raw_id_fields = ("customer",)
     inlines = (OrderItemInline,)
+
+    @admin.display(description=_("amount"), ordering="amount")
+    def total(self, obj: Order) -> str:
+        # Money in the order's own currency (else the shop's CURRENCY; minor units without both).
+        return format_amount(obj.amount, obj.currency or None)
+
     fieldsets = (
         (None, {"fields": ("source_id", "status", "amount", "currency", "customer", "metadata")}),
         SyncedMirrorAdmin.sync_fieldset,

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
-#: The SVG's user-space size; it scales to the block's width.
-WIDTH = 600
-HEIGHT = 140
+from .money import currency, format_amount
+
+#: The SVG's user-space size; it scales to the block's width (about 1:1 in a 1280 px window,
+#: so its labels keep the admin's small text size).
+WIDTH = 900
+HEIGHT = 160
 #: Room under the bars for the first and last day's labels.
 LABEL_ROOM = 14
 
 
 def daily_chart(days: list[dict[str, Any]], url: str) -> dict[str, Any]:
-    """Two bars per day (redemptions, discount), each series scaled to its own busiest day."""
+    """Two bars per day (redemptions, discount), each series scaled to its own busiest day;
+    the discount amounts as text in the shop's currency (:mod:`.money`)."""
     slot = WIDTH / max(len(days), 1)
     bar = max(slot / 2 - 1, 1)
     plot = HEIGHT - LABEL_ROOM
@@ -37,6 +41,7 @@ def daily_chart(days: list[dict[str, Any]], url: str) -> dict[str, Any]:
                 "count_h": count_h,
                 "discount_y": round(plot - discount_h, 1),
                 "discount_h": discount_h,
+                "discount_text": format_amount(d["discount"]),
             }
         )
     return {
@@ -47,6 +52,9 @@ def daily_chart(days: list[dict[str, Any]], url: str) -> dict[str, Any]:
         "label_y": HEIGHT - 2,
         "total_count": sum(d["count"] for d in days),
         "total_discount": sum(d["discount"] for d in days),
+        "total_discount_text": format_amount(sum(d["discount"] for d in days)),
+        # Set: the amounts are money in it; None: they are minor units, and the page says so.
+        "currency": currency(),
         "first": days[0]["day"] if days else None,
         "last": days[-1]["day"] if days else None,
         "url": url,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from django import forms
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from .. import validation
@@ -64,7 +65,7 @@ class VoucherForm(forms.ModelForm):  # type: ignore[type-arg]
     remote_refusal: ClassVar[RemoteRefusal | None] = None
 
     discount_type = forms.ChoiceField(
-        label=_("discount type"),
+        label=capfirst(_("discount type")),  # as the model fields' labels are drawn
         required=False,
         choices=DISCOUNT_CHOICES,
     )

@@ -28,6 +28,7 @@ from django.forms import ModelForm
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
@@ -37,6 +38,7 @@ from django.views.decorators.http import require_POST
 from ..api.errors import APIError, TransportError, VoucherifyError
 from ..errors import DjangoVoucherifyError
 from ..models import Voucher, VoucherType
+from .money import format_amount
 from .voucher_actions import run_action
 from .voucher_forms import BalanceForm, RemoteRefusal, VoucherForm, remote_error
 
@@ -68,7 +70,7 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "balance_display",
         "usage",
         "active",
-        "expiration_date",
+        "expires",
         "category",
         "last_error_key",
     )
@@ -106,25 +108,31 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     status_fieldset = (gettext_lazy("In Voucherify"), {"fields": readonly_fields, "classes": ("collapse",)})
 
     # -- changelist columns ---------------------------------------------------------------
+    # Amounts in the shop's currency when VOUCHERIFY['CURRENCY'] is set (admin.money), else
+    # in minor units as Voucherify keeps them; loyalty points are points.
     @admin.display(description=gettext_lazy("value"))
     def value(self, obj: Voucher) -> str:
         if obj.type == VoucherType.GIFT:
-            return str(obj.gift_amount or 0)
+            return format_amount(obj.gift_amount or 0)
         if obj.type == VoucherType.LOYALTY:
             return _("%(points)s points") % {"points": obj.loyalty_points or 0}
         if obj.discount_type == "PERCENT":
-            limit = _(" (max %(limit)s)") % {"limit": obj.amount_limit} if obj.amount_limit else ""
+            limit = ""
+            if obj.amount_limit:
+                limit = _(" (max %(limit)s)") % {"limit": format_amount(obj.amount_limit)}
             percent = format(Decimal(obj.percent_off or 0).normalize(), "f")  # 20.00 -> 20, 12.50 -> 12.5
             return f"{percent}%{limit}"
         if obj.discount_type == "FIXED":
-            return _("fixed %(amount)s") % {"amount": obj.fixed_amount}
+            return _("fixed %(amount)s") % {"amount": format_amount(obj.fixed_amount)}
         if obj.discount_type == "UNIT":
             return _("%(units)s free unit(s)") % {"units": obj.unit_off}
-        return _("-%(amount)s") % {"amount": obj.amount_off or 0}
+        return _("-%(amount)s") % {"amount": format_amount(obj.amount_off or 0)}
 
     @admin.display(description=gettext_lazy("balance"))
     def balance_display(self, obj: Voucher) -> str:
-        return "" if obj.balance is None else str(obj.balance)
+        if obj.balance is None:
+            return ""
+        return format_amount(obj.balance) if obj.type == VoucherType.GIFT else str(obj.balance)
 
     @admin.display(description=gettext_lazy("used / limit"))
     def usage(self, obj: Voucher) -> str:
@@ -216,6 +224,19 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             context["has_balance"] = obj.type != VoucherType.DISCOUNT
             context["can_adjust_balance"] = self.has_adjust_balance_permission(request, obj)
         return super().change_view(request, object_id, form_url, context)
+
+    @admin.display(description=gettext_lazy("expiration date"), ordering="expiration_date")
+    def expires(self, obj: Voucher) -> SafeString | str:
+        # The date only (the time is on the voucher's page and in the title): a full
+        # "Jan. 1, 2020, midnight" pushed the last columns out of sight.
+        if obj.expiration_date is None:
+            return "-"
+        when = timezone.localtime(obj.expiration_date)
+        return format_html(
+            '<span title="{}">{}</span>',
+            formats.date_format(when, "DATETIME_FORMAT"),
+            formats.date_format(when, "SHORT_DATE_FORMAT"),
+        )
 
     @admin.display(description=gettext_lazy("code"), ordering="code")
     def code_cell(self, obj: Voucher) -> SafeString:

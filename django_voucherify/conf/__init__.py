@@ -115,6 +115,8 @@ def _typed(option: Option, value: Any) -> Any:
         return str(value).rstrip("/")
     if option.kind is Kind.SECRETS:
         return tuple(value)
+    if option.kind is Kind.CURRENCY:
+        return str(value).upper()
     return value
 
 

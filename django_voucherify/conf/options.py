@@ -40,6 +40,7 @@ class Kind(Enum):
     FOLDER = "folder"  # a non-empty folder name (not only slashes)
     ANY = "any"  # handed to requests as it is (PROXIES, VERIFY)
     SECRETS = "secrets"  # a list of non-empty strings, held as Secrets (never shown)
+    CURRENCY = "currency"  # an ISO 4217 code: three ASCII letters (upper-cased when read)
 
 
 @dataclass(frozen=True)
@@ -322,6 +323,18 @@ OPTIONS: tuple[Option, ...] = (
         ("E031",),
         "admin.md",
         hint="The longest Retry-After an admin request waits out; keep it short (5 s default).",
+    ),
+    Option(
+        "CURRENCY",
+        Kind.CURRENCY,
+        None,
+        "The shop's currency (ISO 4217, e.g. `EUR`): the admin shows amounts in it, in the active "
+        "language's number format (Voucherify orders carry no currency: a project has one). "
+        "`None`: amounts are shown as minor units.",
+        ("E032",),
+        "Set it to your shop's currency code, e.g. 'EUR' (the example project passes SHOP_CURRENCY).",
+        page="admin.md",
+        nullable=True,
     ),
     # -- bulk jobs --------------------------------------------------------------------------
     Option(

@@ -97,6 +97,9 @@ def _reason(option: Option, value: Any) -> str | None:
             for item in value
         )
         return None if secrets_ok else "must be a list of non-empty strings"
+    if option.kind is Kind.CURRENCY:
+        code_ok = isinstance(value, str) and len(value) == 3 and value.isascii() and value.isalpha()
+        return None if code_ok else "must be a three-letter ISO 4217 currency code such as EUR"
     if option.kind is Kind.FOLDER:
         ok = isinstance(value, str) and value.strip("/")
         return None if ok else "must be a non-empty folder name"

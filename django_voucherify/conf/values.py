@@ -63,6 +63,8 @@ class VoucherifySettings:
     bulk_chunk_bytes: int
     voucher_action_inline_limit: int
     voucher_rate_limit_wait: float
+    #: Upper-cased ISO 4217 code, or None (amounts shown as minor units).
+    currency: str | None
     job_storage: str
     job_upload_to: str
     job_poll_interval: float

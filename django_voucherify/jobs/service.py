@@ -137,8 +137,15 @@ def start_job(job: Job, *, parts_rows: int, rejected: int, empty_is_done: bool =
     A job without parts fails (every row was refused), or, with ``empty_is_done`` and no row
     refused, is done at once (a push with nothing to send).
     """
+    from .results import failed_rows_sample
+
     job.total_rows = parts_rows + rejected
     job.result = {**job.result, "rejected_count": rejected}
+    # The rows refused here are failed rows from now on: the job's count and sample say so at
+    # once (the admin, the command's summary), not only once a part has finished.
+    job.failed_count = rejected
+    if rejected:
+        job.failed_rows = failed_rows_sample(job)
     job.state = JobState.RUNNING
     job.save()
     if not job.parts.exists():

@@ -36,8 +36,9 @@ def mark_failed(run_id: int, error: BaseException | str) -> None:
     )
 
 
-def run(run_id: int | None = None, *, client: Any = None) -> dict[str, Any]:
-    """Refresh every voucher, recording it on run ``run_id`` (a new run if None or gone).
+def run(run_id: int | None = None, *, client: Any = None, progress: Any = None) -> dict[str, Any]:
+    """Refresh every voucher, recording it on run ``run_id`` (a new run if None or gone);
+    ``progress(done, total, requests)`` is also told (``voucherify_pull``'s progress bar).
 
     Exceptions propagate after the run is marked FAILED (the task decides about retrying)."""
     if run_id is None or not VoucherRefreshRun.objects.filter(pk=run_id).exists():
@@ -45,11 +46,13 @@ def run(run_id: int | None = None, *, client: Any = None) -> dict[str, Any]:
     rows = VoucherRefreshRun.objects.filter(pk=run_id)
     rows.update(state=RefreshState.RUNNING, started_at=timezone.now(), error="", done=0)
 
-    def progress(done: int, total: int, _requests: int) -> None:
+    def record(done: int, total: int, requests: int) -> None:
         rows.update(done=done, total=total)
+        if progress is not None:
+            progress(done, total, requests)
 
     try:
-        stats = refresh.refresh_all(progress=progress, client=client)
+        stats = refresh.refresh_all(progress=record, client=client)
     except Exception as exc:
         mark_failed(run_id, exc)
         raise

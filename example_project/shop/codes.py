@@ -3,7 +3,8 @@
 Only codes Voucherify accepted stay in the session: a refused code is dropped the moment it is
 refused, with its reason shown once (as a message on the page that refused it), so it never
 comes back on the next visit nor makes "Place order" create an order bound to fail. Codes are
-added and removed one by one.
+added and removed one by one; what is typed is checked first by the app's code rule
+(forms.ApplyCodeForm), so a code is never split on the spaces or commas it may contain.
 """
 
 from __future__ import annotations
@@ -21,14 +22,6 @@ from .cart import Cart
 
 SESSION_CODES = "shop_voucher_codes"
 MAX_CODES = 30  # validate()'s own limit on stacked codes
-
-
-def parse(text: str) -> list[str]:
-    """Codes typed in the field: separated by spaces or commas, each once, in order."""
-    seen: dict[str, None] = {}
-    for code in text.replace(",", " ").split():
-        seen.setdefault(code.strip(), None)
-    return [code for code in seen if code]
 
 
 def kept(request: HttpRequest) -> list[str]:
@@ -108,13 +101,13 @@ def _unavailable(request: HttpRequest, codes: list[str], exc: checkout.CheckoutE
     return None
 
 
-def add(request: HttpRequest, cart: Cart, text: str) -> Any:
-    """The codes typed in the field, added to the kept ones and checked together."""
-    new = [code for code in parse(text) if code not in kept(request)]
-    if not new:
-        messages.error(request, _("Enter a voucher code to apply."))
-        return check(request, cart, kept(request))
-    codes = (kept(request) + new)[:MAX_CODES]
-    if len(codes) < len(kept(request)) + len(new):
+def add(request: HttpRequest, cart: Cart, code: str) -> Any:
+    """One code (already through the code rule), added to the kept ones and checked with them."""
+    codes = kept(request)
+    if code in codes:
+        messages.info(request, _("%(code)s is already applied.") % {"code": code})
+        return check(request, cart, codes)
+    if len(codes) >= MAX_CODES:
         messages.error(request, _("At most %(max)d voucher codes per order.") % {"max": MAX_CODES})
-    return check(request, cart, codes)
+        return check(request, cart, codes)
+    return check(request, cart, [*codes, code])

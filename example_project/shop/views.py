@@ -32,6 +32,7 @@ from django_voucherify.models import CheckoutRedemption, Order
 from . import codes as session_codes
 from . import payment
 from .cart import Cart
+from .forms import ApplyCodeForm
 from .models import Product, ShopOrder
 
 TOKEN_FIELD = "checkout_token"
@@ -59,14 +60,18 @@ def checkout_page(request: HttpRequest) -> HttpResponse:
         if session_codes.remove(request, code):
             messages.success(request, _("%(code)s removed.") % {"code": code})
         return redirect("shop:checkout")
-    if request.method == "POST" and "apply" in request.POST:
-        validation = session_codes.add(request, cart, request.POST.get("codes", ""))
+    form = ApplyCodeForm(request.POST if "apply" in request.POST else None)
+    if form.is_valid():  # the app's code rule, before Voucherify is asked
+        validation = session_codes.add(request, cart, form.cleaned_data["code"])
+        form = ApplyCodeForm()
     else:
         validation = session_codes.check(request, cart, session_codes.kept(request))
-    return _render_checkout(request, cart, validation)
+    return _render_checkout(request, cart, validation, form)
 
 
-def _render_checkout(request: HttpRequest, cart: Cart, validation: object) -> HttpResponse:
+def _render_checkout(
+    request: HttpRequest, cart: Cart, validation: object, form: ApplyCodeForm | None = None
+) -> HttpResponse:
     return render(
         request,
         "shop/checkout.html",
@@ -74,6 +79,7 @@ def _render_checkout(request: HttpRequest, cart: Cart, validation: object) -> Ht
             "cart": cart,
             "codes": session_codes.kept(request),
             "validation": validation,
+            "form": form or ApplyCodeForm(),
             "checkout_token": secrets.token_urlsafe(24),
         },
     )

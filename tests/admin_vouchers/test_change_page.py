@@ -122,3 +122,19 @@ def test_changelist_columns_search_and_filters(admin_client, sandbox, mirrored):
         ({"active__exact": "0"}, []),
     ):
         assert [v.code for v in admin_client.get(CHANGELIST, params).context["cl"].result_list] == codes
+
+
+def test_changelist_shows_amounts_in_the_shops_currency_and_short_expiry(
+    admin_client, sandbox, mirrored, settings
+):
+    settings.VOUCHERIFY = {**settings.VOUCHERIFY, "CURRENCY": "EUR"}
+    mirrored("SPRING-5", kind="percent")
+    mirrored("GIFT-9", kind="gift")
+    mirrored("LOYAL-2", kind="loyalty")
+    Voucher.objects.filter(code="GIFT-9").update(expiration_date="2030-12-31T23:00:00Z")
+    html = admin_client.get(CHANGELIST).content.decode()
+    balance = '<td class="field-balance_display">100.00\u00a0EUR'
+    for text in ("20% (max 10.00\u00a0EUR)", "100.00\u00a0EUR", balance):
+        assert text in html, text
+    assert "EUR" not in html.split("LOYAL-2", 2)[2].split("</tr>")[0]  # points stay points
+    assert ">12/31/2030</span>" in html and "11 p.m." in html  # the time in the title

@@ -71,6 +71,12 @@ def test_plain_spaces_inside_a_code_are_fine_and_ends_are_stripped():
     assert admin_accepts(typed[0]) == rest_accepts(typed[1]) == shop_accepts(typed[2]) == "BLACK FRIDAY"
 
 
+def test_an_overlong_code_is_refused_once_with_the_rules_words():
+    form = ShopForm({"code": "A" * (MAX_CODE_LENGTH + 1)})
+    assert not form.is_valid()
+    assert form.errors["code"] == [f"A voucher code has at most {MAX_CODE_LENGTH} characters."]
+
+
 def test_long_codes_do_not_push_the_changelist_columns(admin_client, mirrored):
     from django.urls import reverse
 

@@ -165,6 +165,25 @@ def test_chart_is_drawn_on_the_page(admin_client):
     )  # CSP: no inline style
 
 
+def test_chart_amounts_are_in_the_shops_currency_and_language(admin_client, settings):
+    from django.utils import translation
+
+    settings.VOUCHERIFY = {**settings.VOUCHERIFY, "CURRENCY": "eur"}
+    ledger(LedgerState.SUCCEEDED, "a", redeemed_at=timezone.now(), discount_amount=123450)
+    page = admin_client.get(OVERVIEW).content.decode()
+    assert "1,234.50\u00a0EUR discount given" in page and "minor units" not in page
+    assert ": 1,234.50\u00a0EUR discount</title>" in page  # today's bar
+    with translation.override("de"):
+        from django_voucherify.admin.money import format_amount
+
+        assert format_amount(123450) == "1.234,50\u00a0EUR" and format_amount(-5, "JPY") == "\u22125\u00a0JPY"
+
+
+def test_without_a_currency_the_chart_says_minor_units(admin_client):
+    ledger(LedgerState.SUCCEEDED, "a", redeemed_at=timezone.now(), discount_amount=500)
+    assert "500 discount given (minor units)" in admin_client.get(OVERVIEW).content.decode()
+
+
 @given(
     st.lists(
         st.tuples(st.integers(min_value=0, max_value=10**6), st.integers(min_value=0, max_value=10**12)),

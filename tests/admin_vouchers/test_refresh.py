@@ -45,6 +45,22 @@ def test_pull_command_walks_every_page_and_removes_vanished(sandbox):
     assert Voucher.objects.get(code="P-004").active is False
 
 
+def test_pull_command_is_recorded_as_a_refresh_run(sandbox, admin_client):
+    """The voucher changelist says when the vouchers were last refreshed after a pull too (the
+    demo's first start pulls them), not "never been refreshed"."""
+    from django.urls import reverse
+
+    from django_voucherify.models import RefreshState, VoucherRefreshRun
+
+    for i in range(3):
+        make_voucher(f"R-{i}", "amount")
+    call_command("voucherify_pull", "vouchers", "--no-progress", stdout=StringIO())
+    run = VoucherRefreshRun.objects.get()
+    assert (run.state, run.done, run.stats["created"]) == (RefreshState.SUCCEEDED, 3, 3)
+    page = admin_client.get(reverse("admin:django_voucherify_voucher_changelist")).content.decode()
+    assert "Last refreshed from Voucherify" in page and "never been refreshed" not in page
+
+
 def test_failed_walk_removes_nothing(sandbox, mirrored):
     mirrored("KEEP-1", "KEEP-2")
     sandbox.faults.add(path="/v1/vouchers", method="GET", status=500, times=5)

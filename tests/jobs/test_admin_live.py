@@ -4,6 +4,9 @@ are stored, and jobs read-only unless the user may delete them."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.urls import reverse
@@ -11,6 +14,7 @@ from django.urls import reverse
 from django_voucherify.models import Job, JobFailedRow, JobKind, JobPart, JobState, PartState
 
 pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def status_url(job):
@@ -109,3 +113,44 @@ def test_jobs_are_read_only_unless_the_user_may_delete(client):
     assert client.get(change_url(job)).context["has_delete_permission"] is True
     client.post(reverse("admin:django_voucherify_job_delete", args=[job.pk]), {"post": "yes"})
     assert not Job.objects.filter(pk=job.pk).exists()
+
+
+def test_the_parts_table_shows_each_part_and_the_status_carries_its_cells(admin_client):
+    """Progress moves part by part: the page lists each part (rows, state, progress, counts)
+    and the status JSON carries the same cells, which job_progress.js redraws."""
+    from django_voucherify.admin import job_status
+
+    job = running_job()
+    JobPart.objects.filter(job=job, index=1).update(first_row=101, progress=40, done_count=3)
+    page = admin_client.get(change_url(job)).content.decode()
+    assert page.count("<tr data-job-part=") == 2
+    assert '<td data-part-field="state_label">submitted</td>' in page
+    assert '<progress value="40" max="100"></progress> <span>40</span>%' in page
+    parts = admin_client.get(status_url(job)).json()["parts"]
+    assert [(p["index"], p["first_row"], p["row_count"], p["state_label"], p["progress"]) for p in parts] == [
+        (0, 1, 100, "done", 100),
+        (1, 101, 100, "submitted", 40),
+    ]
+    assert all(set(job_status.PART_CELLS) <= set(p) for p in parts)
+    script = (ROOT / "django_voucherify/static/django_voucherify/job_progress.js").read_text()
+    assert "var PART_CELLS = " + json.dumps(list(job_status.PART_CELLS)) in script
+
+
+def test_finish_time_and_error_are_live_and_an_export_shows_no_parts_or_refused_rows(admin_client):
+    from django.utils import timezone
+
+    job = running_job()
+    page = admin_client.get(change_url(job)).content.decode()
+    assert '<span data-job-field="finished_at_text">-</span>' in page and 'data-job-field="error"' in page
+    assert admin_client.get(status_url(job)).json()["finished_at_text"] == "-"
+    finished = timezone.now().replace(year=2030, month=1, day=2)
+    Job.objects.filter(pk=job.pk).update(state=JobState.FAILED, error="part 1: gone", finished_at=finished)
+    status = admin_client.get(status_url(job)).json()
+    assert status["error"] == "part 1: gone" and "2030" in status["finished_at_text"]
+    script = (ROOT / "django_voucherify/static/django_voucherify/job_progress.js").read_text()
+    assert '"finished_at_text"' in script and '"error"' in script  # the page's fields it updates
+
+    export = Job.objects.create(kind=JobKind.EXPORT_ORDERS, state=JobState.RUNNING)
+    JobPart.objects.create(job=export, index=1, state=PartState.SUBMITTED)
+    page = admin_client.get(change_url(export)).content.decode()
+    assert "data-job-parts" not in page and "Download all failed rows" not in page

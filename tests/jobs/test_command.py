@@ -73,3 +73,20 @@ def test_a_codes_file_that_is_not_utf8_is_a_clear_error(sandbox, tmp_path):
     with pytest.raises(CommandError, match="not UTF-8"):
         run("update-vouchers-metadata", str(tmp_path / "codes.txt"), "--metadata", "{}")
     assert Job.objects.count() == 0
+
+
+def test_status_counts_rows_refused_locally_before_any_part_is_sent(sandbox, tmp_path):
+    """The summary counts the rows refused at the start at once (not "0 failed" until a part
+    finishes), and lists them."""
+    out = StringIO()
+    (tmp_path / "codes.txt").write_text("GOOD-1\n..\nGOOD-2\n" + "X" * 101 + "\n")
+    call_command(
+        "voucherify_job", "update-vouchers-metadata", str(tmp_path / "codes.txt"), "--metadata", '{"b": 1}',
+        "--no-wait", stdout=out,
+    )  # fmt: skip
+    job = Job.objects.get()
+    assert job.state == JobState.RUNNING and job.done_count == 0  # nothing sent yet
+    call_command("voucherify_job", "status", str(job.pk), stdout=out)  # unfinished: exit status 0
+    text = out.getvalue()
+    assert f"{job}: running, 0 done, 2 failed of 4 rows" in text
+    assert "  row 2 ..: " in text and "  row 4 XXXX" in text

@@ -87,3 +87,14 @@ def test_registry_order_with_items_and_customer(sandbox, django_capture_on_commi
         assert sandbox.state.find_order(f"order-{u.pk}")["status"] == "CANCELED"
     finally:
         registry.disconnect(User)
+
+
+def test_order_changelist_shows_money_in_the_orders_currency(admin_client, settings):
+    Order.objects.create(source_id="eur-o", amount=123450, currency="EUR")
+    Order.objects.create(source_id="bare-o", amount=777)
+    page = admin_client.get(reverse("admin:django_voucherify_order_changelist")).content.decode()
+    assert '<td class="field-total">1,234.50\u00a0EUR</td>' in page
+    assert '<td class="field-total">777</td>' in page  # no currency known: minor units
+    settings.VOUCHERIFY = {**settings.VOUCHERIFY, "CURRENCY": "JPY"}
+    page = admin_client.get(reverse("admin:django_voucherify_order_changelist")).content.decode()
+    assert '<td class="field-total">777\u00a0JPY</td>' in page  # the shop's currency, no decimals

@@ -45,11 +45,13 @@ class Command(BaseCommand):
             )
 
     def _pull_vouchers(self, bar: ProgressBar | None) -> None:
-        """Vouchers: every page walked; mirrors of vouchers Voucherify no longer lists removed."""
-        from ...vouchers.refresh import refresh_all
+        """Vouchers: every page walked; mirrors of vouchers Voucherify no longer lists removed.
+        Recorded as a refresh run, like the admin's button: the voucher changelist then says
+        when the vouchers were last refreshed (the demo's first start pulls them this way)."""
+        from ...vouchers.refresh_runs import run as recorded_refresh
 
         try:
-            stats = refresh_all(progress=bar)
+            stats = recorded_refresh(progress=bar)
         finally:
             if bar:
                 bar.close()

@@ -29,7 +29,7 @@ def kept(browser) -> list[str]:
 
 
 def test_a_refused_code_is_said_once_and_does_not_stick(web):
-    page = text(web.post("/checkout/", {"codes": "NOPE", "apply": "1"}))
+    page = text(web.post("/checkout/", {"code": "NOPE", "apply": "1"}))
     assert page.count("This code does not exist.") == 1
     assert kept(web) == []
     again = text(web.get("/checkout/"))  # the next visit: no error, no code
@@ -40,7 +40,7 @@ def test_a_refused_code_is_said_once_and_does_not_stick(web):
 
 
 def test_a_code_refused_after_it_was_applied_creates_no_order(web, voucherify_sandbox):
-    web.post("/checkout/", {"codes": "SAVE5", "apply": "1"})
+    web.post("/checkout/", {"code": "SAVE5", "apply": "1"})
     assert kept(web) == ["SAVE5"]
     form = {"checkout_token": token(web)}  # the page shown with the code applied
     voucherify.vouchers.disable("SAVE5")  # refused from now on
@@ -55,8 +55,8 @@ def test_a_code_refused_after_it_was_applied_creates_no_order(web, voucherify_sa
 
 def test_codes_are_removed_one_by_one(web):
     voucherify.vouchers.create("TWO", {**AMOUNT_OFF, "redemption": {"quantity": 5}})
-    page = text(web.post("/checkout/", {"codes": "SAVE5", "apply": "1"}))
-    page = text(web.post("/checkout/", {"codes": "TWO", "apply": "1"}))  # added, not replacing
+    page = text(web.post("/checkout/", {"code": "SAVE5", "apply": "1"}))
+    page = text(web.post("/checkout/", {"code": "TWO", "apply": "1"}))  # added, not replacing
     assert kept(web) == ["SAVE5", "TWO"] and 'id="to-pay">€25.49' in page
     response = web.post("/checkout/", {"remove": "SAVE5"}, follow=True)
     page = text(response)
@@ -67,14 +67,16 @@ def test_codes_are_removed_one_by_one(web):
 
 
 def test_removing_a_code_not_applied_changes_nothing(web):
-    web.post("/checkout/", {"codes": "SAVE5", "apply": "1"})
+    web.post("/checkout/", {"code": "SAVE5", "apply": "1"})
     web.post("/checkout/", {"remove": "OTHER"})
     assert kept(web) == ["SAVE5"]
 
 
 def test_an_unknown_code_among_good_ones_drops_only_itself(web):
     voucherify.vouchers.create("TWO", {**AMOUNT_OFF, "redemption": {"quantity": 5}})
-    page = text(web.post("/checkout/", {"codes": "SAVE5, NOPE TWO NOPE", "apply": "1"}))
+    web.post("/checkout/", {"code": "SAVE5", "apply": "1"})
+    web.post("/checkout/", {"code": "TWO", "apply": "1"})
+    page = text(web.post("/checkout/", {"code": "NOPE", "apply": "1"}))  # refused with the others
     assert page.count("NOPE: This code does not exist.") == 1
     assert kept(web) == ["SAVE5", "TWO"] and 'id="to-pay">€25.49' in page
 
@@ -97,7 +99,7 @@ def test_being_placed_and_confirmed_never_show_together(web, django_user_model):
 def test_place_order_calls_voucherify_only_for_checkout(web, caplog):
     """The order and customer syncs are queued for the worker (not eager here): the request
     itself only validates and redeems."""
-    web.post("/checkout/", {"codes": "SAVE5", "apply": "1"})
+    web.post("/checkout/", {"code": "SAVE5", "apply": "1"})
     form = {"checkout_token": token(web)}
     eager = celery_app.conf.task_always_eager
     celery_app.conf.task_always_eager = False
@@ -111,3 +113,35 @@ def test_place_order_calls_voucherify_only_for_checkout(web, caplog):
     assert ShopOrder.objects.get().status == ShopOrder.Status.PAID
     paths = [r.getMessage().split()[1] for r in caplog.records if r.name == "django_voucherify.sandbox"]
     assert paths and set(paths) <= {"/v1/validations", "/v1/redemptions"}, paths
+
+
+def test_the_code_field_takes_every_code_the_admin_can_create(web, voucherify_sandbox):
+    """The shop, the admin and the REST API share one code rule: a code with plain spaces and a
+    comma (accepted by the admin's form) is one code here, never split into codes that do not
+    exist; what is typed around it is stripped."""
+    from django_voucherify.validation import code_problem
+
+    code = "SUMMER SALE, 2026"
+    assert code_problem(code) is None  # the admin and the REST API accept it
+    voucherify.vouchers.create(code, {**AMOUNT_OFF, "redemption": {"quantity": 5}})
+    page = text(web.post("/checkout/", {"code": f"  {code}\n", "apply": "1"}))
+    assert kept(web) == [code] and 'id="to-pay">€30.49' in page
+    assert "does not exist" not in page
+
+
+@pytest.mark.parametrize(
+    ("typed", "reason"),
+    [
+        ("SAVE\u00a05", "only plain spaces"),  # a no-break space: a shopper could never type it
+        ("X" * 101, "at most 100 characters"),
+        ("SAVE\u200b5", "invisible or control characters"),
+        ("..", "cannot be a voucher code"),
+        ("   ", "Enter a voucher code to apply."),
+    ],
+)
+def test_a_code_no_door_accepts_is_refused_before_voucherify_is_asked(web, typed, reason, caplog):
+    with caplog.at_level(logging.INFO, logger="django_voucherify.sandbox"):
+        page = text(web.post("/checkout/", {"code": typed, "apply": "1"}))
+    assert page.count(reason) == 1 and page.count('class="error"') == 1  # said once, by the field
+    assert kept(web) == []
+    assert not [r for r in caplog.records if r.name == "django_voucherify.sandbox"]

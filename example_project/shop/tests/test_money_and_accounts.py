@@ -60,7 +60,7 @@ def test_a_fixed_price_voucher_never_shows_minus_zero(web):
     voucherify.vouchers.create(
         "FIXED", {"type": "DISCOUNT_VOUCHER", "discount": {"type": "FIXED", "fixed_amount": 100000}}
     )
-    page = web.post("/checkout/", {"codes": "FIXED", "apply": "1"}).content.decode()
+    page = web.post("/checkout/", {"code": "FIXED", "apply": "1"}).content.decode()
     assert "FIXED" in page and "\u22120" not in page and f"{MINUS}€0.00" not in page and "¢" not in page
 
 
@@ -96,7 +96,7 @@ def test_a_shopper_signs_up_signs_in_and_sees_their_orders(voucherify_sandbox, d
     )
     Product.objects.get_or_create(sku="MUG", defaults={"name": "Mug", "price_cents": 1250})
     browser.post("/cart/add/MUG/")
-    browser.post("/checkout/", {"codes": "ZOE2", "apply": "1"})
+    browser.post("/checkout/", {"code": "ZOE2", "apply": "1"})
     place(browser)
     order = ShopOrder.objects.get(user=zoe)
     page = browser.get("/orders/").content.decode()
@@ -106,3 +106,14 @@ def test_a_shopper_signs_up_signs_in_and_sees_their_orders(voucherify_sandbox, d
     stranger.force_login(other)
     assert order.number not in stranger.get("/orders/").content.decode()
     assert stranger.get(f"/orders/{order.number}/").status_code == 404
+
+
+def test_the_shop_speaks_german(web):
+    """The shop's own strings come from its catalog (example_project/shop/locale), its money
+    from Django's German format; the code rule's message from the app's catalog."""
+    with override_settings(LANGUAGE_CODE="de"), translation.override("de"):
+        page = web.get("/checkout/").content.decode()
+        assert "<th>Zwischensumme</th>" in page and "Gutscheincode" in page and ">Anwenden</button>" in page
+        assert 'id="subtotal">32,49\u00a0€' in page and "Bestellen und bezahlen" in page
+        page = web.post("/checkout/", {"code": "", "apply": "1"}).content.decode()
+        assert "Geben Sie einen Gutscheincode ein." in page
