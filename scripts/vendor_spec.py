@@ -12,10 +12,11 @@ Usage, with a newer spec checked out from github.com/voucherifyio/voucherify-ope
 
     python scripts/vendor_spec.py path/to/openapi.json path/to/SCOPE.md [more scope files...]
 
-A scope file may be narrowed to one of its ``## Section`` tables with ``FILE#Section``; the
-current subset is ``SCOPE.md`` and the exports of ``SCOPE-2.md``::
+A scope file may be narrowed to one of its ``## Section`` tables with ``FILE#Section``. The
+current subset is all of ``SCOPE.md`` and ``SCOPE-2.md``; each row records its file and section
+(``sandbox/openapi.py`` tells the first part, which the sandbox serves, from the rest)::
 
-    python scripts/vendor_spec.py openapi.json SCOPE.md 'SCOPE-2.md#Exports'
+    python scripts/vendor_spec.py openapi.json SCOPE.md SCOPE-2.md
 
 The output is deterministic (sorted keys), so a regeneration's diff shows exactly what changed.
 """
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 OUT = Path(__file__).resolve().parents[1] / "django_voucherify/sandbox/data/voucherify-openapi.json"
-ROW = re.compile(r"^\| ([a-z0-9-]+) \| (GET|POST|PUT|DELETE|PATCH) \| (/\S+) \|$", re.MULTILINE)
+ROW = re.compile(r"^\| ([A-Za-z0-9-]+) \| (GET|POST|PUT|DELETE|PATCH) \| (/\S+) \|$", re.MULTILINE)
 METHODS = {"get", "post", "put", "delete", "patch"}
 
 
@@ -47,8 +48,18 @@ def read_scope(files: list[str]) -> list[dict[str, str]]:
             if not chosen:
                 raise SystemExit(f"{file.name} has no section '## {section}'")
             text = chosen[0]
-        for operation_id, method, path in ROW.findall(text):
-            rows.append({"operationId": operation_id, "method": method, "path": path, "scope": file.name})
+        for part in re.split(r"^(?=## )", text, flags=re.MULTILINE):
+            heading = part.split("\n", 1)[0].removeprefix("## ").strip() if part.startswith("## ") else ""
+            for operation_id, method, path in ROW.findall(part):
+                rows.append(
+                    {
+                        "operationId": operation_id,
+                        "method": method,
+                        "path": path,
+                        "scope": file.name,
+                        "section": heading,
+                    }
+                )
     return rows
 
 

@@ -12,10 +12,17 @@ from collections.abc import Callable
 from typing import Any
 
 from ..secret import Secret
+from .resources.campaigns import Campaigns
+from .resources.categories import Categories
 from .resources.customers import Customers
+from .resources.distributions import Events, Publications
 from .resources.misc import AsyncActions, Exports, Validations
 from .resources.orders import Orders
+from .resources.products import Products
+from .resources.promotions import Promotions
+from .resources.qualifications import Qualifications
 from .resources.redemptions import Redemptions
+from .resources.validation_rules import ValidationRules
 from .resources.vouchers import Vouchers
 from .retry import RetryPolicy
 from .transport import Transport
@@ -48,7 +55,10 @@ class VoucherifyClient:
     """Every in-scope Voucherify endpoint, grouped as Voucherify groups them.
 
     ``client.vouchers``, ``client.redemptions``, ``client.customers``, ``client.orders``,
-    ``client.async_actions``, ``client.validations``, ``client.exports``. Thread-safe: one
+    ``client.async_actions``, ``client.validations``, ``client.exports``, and the offers:
+    ``client.qualifications``, ``client.campaigns``, ``client.promotions`` (tiers and
+    stacks), ``client.validation_rules`` (and assignments), ``client.products`` (and SKUs),
+    ``client.categories``, ``client.publications``, ``client.events``. Thread-safe: one
     pooled ``requests.Session`` shared by all threads. Keyword arguments not given here are
     the transport's (timeouts, retry policy, session, pool size...).
     """
@@ -69,6 +79,14 @@ class VoucherifyClient:
         self.async_actions = AsyncActions(self.transport)
         self.validations = Validations(self.transport)
         self.exports = Exports(self.transport)
+        self.qualifications = Qualifications(self.transport)
+        self.campaigns = Campaigns(self.transport)
+        self.promotions = Promotions(self.transport)
+        self.validation_rules = ValidationRules(self.transport)
+        self.products = Products(self.transport)
+        self.categories = Categories(self.transport)
+        self.publications = Publications(self.transport)
+        self.events = Events(self.transport)
         for hook in list(_client_hooks):
             hook(self)
 

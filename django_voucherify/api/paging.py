@@ -2,13 +2,17 @@
 
 Voucherify pages three ways, and each ``iterate*`` method of the resources picks one:
 
-* :func:`iter_pages` - ``page``/``limit`` (vouchers, redemptions, orders). The API refuses pages
-  past 99 (100 for orders); where the endpoint has a ``created_at`` filter and the walk is
-  ordered by ``created_at``, the window slides on (``created_at[after]`` ascending,
-  ``created_at[before]`` descending) from the last item seen. Otherwise a full last page raises
-  :class:`PaginationLimitError` rather than silently dropping the rest.
+* :func:`iter_pages` - ``page``/``limit`` (vouchers, redemptions, orders, and the lists of
+  campaigns, promotion tiers and stacks, validation rules and assignments, products, SKUs,
+  publications and exports). The API refuses pages past 99 (100 for orders and the others);
+  where the endpoint has a ``created_at`` filter (vouchers, redemptions, customers, promotion
+  stacks) and the walk is ordered by ``created_at``, the window slides on
+  (``created_at[after]`` ascending, ``created_at[before]`` descending) from the last item seen.
+  Otherwise a full last page raises :class:`PaginationLimitError` rather than silently
+  dropping the rest.
 * :func:`iter_cursor` - ``starting_after_id`` + ``has_more``/``more_starting_after``
-  (voucher transactions, customer activity, customer redeemables).
+  (voucher and campaign transactions, customer activity, customer redeemables), or another
+  cursor parameter (qualifications' ``options.starting_after``, a date).
 * :func:`iter_by_date` - a date cursor taken from the last item's ``created_at`` (customers'
   ``starting_after``, async actions' ``end_date``).
 
@@ -190,9 +194,19 @@ class _Slide:
 
 
 def iter_cursor(
-    fetch: Fetch, key: str, *, params: dict[str, Any], limit: int = 100
+    fetch: Fetch,
+    key: str,
+    *,
+    params: dict[str, Any],
+    limit: int = 100,
+    cursor_param: str = "starting_after_id",
+    cursor_field: str = "id",
 ) -> Iterator[dict[str, Any]]:
-    """Yield every item, following ``more_starting_after`` while ``has_more`` is true."""
+    """Yield every item, following ``more_starting_after`` while ``has_more`` is true.
+
+    The cursor goes back as ``cursor_param``; when a page has no ``more_starting_after`` the
+    last item's ``cursor_field`` stands in (its ``id`` for transactions, its ``created_at``
+    for qualifications, whose cursor is a date)."""
     params = dict(params)
     previous: set[Any] = set()
     while True:
@@ -201,11 +215,11 @@ def iter_cursor(
         if _stalled(items, previous, set()):
             raise PaginationStalledError(f"The {key} cursor did not move.")
         yield from items
-        cursor = body.get("more_starting_after") or (items[-1].get("id") if items else None)
-        if not body.get("has_more") or not cursor or cursor == params.get("starting_after_id"):
+        cursor = body.get("more_starting_after") or (items[-1].get(cursor_field) if items else None)
+        if not body.get("has_more") or not cursor or cursor == params.get(cursor_param):
             return
         previous = _ids(items)
-        params["starting_after_id"] = cursor
+        params[cursor_param] = cursor
 
 
 def iter_by_date(

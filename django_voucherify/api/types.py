@@ -209,3 +209,171 @@ class Export(TypedDict, total=False):
     user_id: str | None
     channel: str
     created_at: str
+
+
+# --- SCOPE-2: the offers a shop runs ----------------------------------------------------------
+
+CampaignType = Literal[
+    "DISCOUNT_COUPONS", "GIFT_VOUCHERS", "LOYALTY_PROGRAM", "PROMOTION", "REFERRAL_PROGRAM"
+]
+
+
+class Campaign(TypedDict, total=False):
+    id: str
+    object: Literal["campaign"]
+    name: str
+    description: str | None
+    campaign_type: CampaignType
+    type: Literal["AUTO_UPDATE", "STATIC", "STANDALONE"]
+    voucher: dict[str, Any]
+    promotion: dict[str, Any]
+    auto_join: bool | None
+    join_once: bool | None
+    active: bool | None
+    start_date: str | None
+    expiration_date: str | None
+    category: str | None
+    category_id: str | None
+    vouchers_count: int | None
+    creation_status: str
+    vouchers_generation_status: str
+    validation_rules_assignments: dict[str, Any]
+    metadata: dict[str, Any]
+    created_at: str
+    updated_at: str | None
+
+
+class CampaignSummary(TypedDict, total=False):
+    object: Literal["campaign_summary"]
+    campaign: dict[str, Any]
+    redemptions: int
+    redemptions_succeeded: int
+    redemptions_failed: int
+    validations: int
+    publications: int
+    vouchers_created: int
+    discounted_amount: int
+    orders_amount: int
+
+
+class PromotionTier(TypedDict, total=False):
+    id: str
+    object: Literal["promotion_tier"]
+    name: str
+    banner: str | None
+    action: dict[str, Any]  # {"discount": Discount}
+    active: bool
+    hierarchy: int
+    campaign: dict[str, Any]
+    campaign_id: str
+    promotion_id: str
+    start_date: str | None
+    expiration_date: str | None
+    validation_rule_assignments: dict[str, Any]
+    summary: dict[str, Any]
+    metadata: dict[str, Any]
+    created_at: str
+    updated_at: str | None
+
+
+class PromotionStack(TypedDict, total=False):
+    id: str
+    object: Literal["promotion_stack"]
+    name: str
+    tiers: dict[str, Any]  # {"ids": [...], "hierarchy_mode": "MANUAL"}
+    campaign_id: str
+    category_id: str | None
+    created_at: str
+    updated_at: str | None
+
+
+class ValidationRule(TypedDict, total=False):
+    id: str
+    object: Literal["validation_rules"]
+    name: str
+    type: Literal["basic", "advanced", "complex", "expression"]
+    rules: dict[str, Any]
+    applicable_to: dict[str, Any]
+    error: dict[str, Any] | None  # {"message": ...}: what a refusal shows the customer
+    context_type: str
+    assignments_count: int | None
+    created_at: str
+    updated_at: str | None
+
+
+class ValidationRuleAssignment(TypedDict, total=False):
+    id: str
+    object: Literal["validation_rules_assignment"]
+    rule_id: str
+    related_object_id: str
+    related_object_type: str
+    created_at: str
+
+
+class Product(TypedDict, total=False):
+    id: str
+    object: Literal["product"]
+    source_id: str | None
+    name: str | None
+    price: int | None
+    attributes: list[str]
+    image_url: str | None
+    skus: dict[str, Any]
+    metadata: dict[str, Any]
+    created_at: str
+    updated_at: str | None
+
+
+class Sku(TypedDict, total=False):
+    id: str
+    object: Literal["sku"]
+    source_id: str | None
+    product_id: str
+    sku: str | None
+    price: int | None
+    currency: str | None
+    attributes: dict[str, Any]
+    image_url: str | None
+    metadata: dict[str, Any]
+    created_at: str
+    updated_at: str | None
+
+
+class Category(TypedDict, total=False):
+    id: str
+    object: Literal["category"]
+    name: str
+    hierarchy: int
+    created_at: str
+    updated_at: str | None
+
+
+class Publication(TypedDict, total=False):
+    id: str
+    object: Literal["publication"]
+    result: Literal["SUCCESS", "FAILURE"]
+    customer_id: str | None
+    tracking_id: str | None
+    source_id: str | None
+    channel: str
+    voucher: Voucher
+    vouchers: list[str]
+    vouchers_id: list[str]
+    metadata: dict[str, Any]
+    created_at: str
+
+
+class Qualification(TypedDict, total=False):
+    redeemables: dict[str, Any]  # a list object: data, total, has_more, more_starting_after
+    order: Order
+    tracking_id: str | None
+    stacking_rules: dict[str, Any]
+
+
+class CustomEvent(TypedDict, total=False):
+    object: Literal["event"]
+    type: str
+    customer: Customer
+    referral: dict[str, Any] | None
+    loyalty: dict[str, Any] | None
+    metadata: dict[str, Any]

@@ -16,7 +16,7 @@ from django_voucherify.api.endpoints import coverage_markdown
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "endpoints.md"
 ROW = re.compile(
-    r"^\| ([a-z0-9-]+) \| (GET|POST|PUT|DELETE) \| `([^`]+)` \| `client\.(\w+)\.(\w+)\(\)` \|$",
+    r"^\| ([A-Za-z0-9-]+) \| (GET|POST|PUT|DELETE) \| `([^`]+)` \| `client\.(\w+)\.(\w+)\(\)` \|$",
     re.MULTILINE,
 )
 

@@ -1,11 +1,12 @@
 """Every in-scope Voucherify operation, checked against the wire and against the contract.
 
-One table row per ``operationId`` (SCOPE.md's 45 and SCOPE-2.md's 3 exports): a call of the client method with
-realistic arguments and what must reach Voucherify for it: HTTP method, exact (percent-encoded)
-path, query string (deepObject filters, repeated ``ids``), JSON body. Beside it: the registry
-``ENDPOINTS`` must agree with SCOPE.md and with the published OpenAPI spec, request bodies must
-validate against the spec's requestBody schemas and use only the field names they declare, and
-responses come back as parsed, unmodified JSON.
+One table row per ``operationId`` (SCOPE.md's 45 and SCOPE-2.md's 63; the offers' rows live in
+``offer_cases.py``): a call of the client method with realistic arguments and what must reach
+Voucherify for it: HTTP method, exact (percent-encoded) path, query string (deepObject filters,
+repeated ``ids``), JSON body. Beside it: the registry ``ENDPOINTS`` must agree with the scope
+files and with the published OpenAPI spec, request bodies must validate against the spec's
+requestBody schemas and use only the field names they declare, and responses (the spec's own
+examples among them) come back as parsed, unmodified JSON.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ import functools
 import io
 import json
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
@@ -29,25 +28,23 @@ from django.conf import settings
 from django_voucherify.api import ENDPOINTS, RetryPolicy, VoucherifyClient
 from django_voucherify.sandbox import openapi
 from django_voucherify.sandbox.openapi import voucherify_spec
-
-API = "https://api.voucherify.io"
-DOWNLOAD = "https://download.voucherify.io"
-ANY_URL = re.compile(r"https://[a-z0-9.]+\.voucherify\.io/.*")
-
-#: A code with every character that must not be taken literally in a path.
-WEIRD = "A/B?C#D%E ü"
-WEIRD_ENC = "A%2FB%3FC%23D%25E%20%C3%BC"
-#: Customer and order ids are shop ``source_id``s: e-mails, slashes, plus signs.
-CUSTOMER = "shop/anna+vip@example.com"
-CUSTOMER_ENC = "shop%2Fanna%2Bvip%40example.com"
-ORDER = "ORD 2024/0001"
-ORDER_ENC = "ORD%202024%2F0001"
-
-NO_BODY = object()
-
+from tests.api.offer_cases import MULTIPART_OFFERS, OFFER_CASES
+from tests.api.wire import (
+    ANY_URL,
+    API,
+    CUSTOMER,
+    CUSTOMER_ENC,
+    DOWNLOAD,
+    NO_BODY,
+    ORDER,
+    ORDER_ENC,
+    WEIRD,
+    WEIRD_ENC,
+    Case,
+)
 
 spec = voucherify_spec
-scope = functools.cache(openapi.scope)
+scope = functools.cache(openapi.scope_all)
 
 
 @functools.cache
@@ -82,19 +79,6 @@ REDEEMABLES = [
     {"object": "voucher", "id": "GIFT-4F2K", "gift": {"credits": 2000}},
     {"object": "promotion_tier", "id": "promo_kQSKQy2FmsxKsw46tpaWcqwG"},
 ]
-
-
-@dataclass
-class Case:
-    call: Callable[[VoucherifyClient], Any]
-    method: str
-    path: str
-    query: list[tuple[str, str]] = field(default_factory=list)
-    body: Any = NO_BODY
-    base: str = API
-    status: int = 200
-    response: Any = None  # None: a JSON object with unknown fields is served
-    content_type: str = "application/json"
 
 
 CASES: dict[str, Case] = {
@@ -622,8 +606,10 @@ CASES: dict[str, Case] = {
     ),
 }
 
+CASES.update(OFFER_CASES)
+
 #: Operations sent as multipart CSV uploads (their body is checked as a file part).
-MULTIPART = {"import-vouchers-using-csv", "import-customers-using-csv"}
+MULTIPART = {"import-vouchers-using-csv", "import-customers-using-csv", *MULTIPART_OFFERS}
 
 
 def served_json(operation_id: str) -> dict[str, Any]:
@@ -793,12 +779,13 @@ def test_table_covers_every_registered_endpoint():
 # --- registry against SCOPE.md and openapi.json -----------------------------------------------
 
 
-def test_scope_lists_48_operations():
-    """SCOPE.md's 45 and the exports section of SCOPE-2.md (create, list, delete)."""
+def test_scope_lists_108_operations():
+    """SCOPE.md's 45 and SCOPE-2.md's 63 (its exports, then the offers)."""
     rows = scope()
-    assert len(rows) == 48
-    assert len({op for op, _, _ in rows}) == 48
-    assert {op for op, _, _ in rows} >= {"create-export", "list-exports", "delete-export"}
+    assert len(rows) == 108
+    assert len({op for op, _, _ in rows}) == 108
+    assert {op for op, _, _ in rows} >= {"create-export", "check-eligibility", "list-SKUs-in-product"}
+    assert len(openapi.scope()) == 48  # the first part, which the sandbox serves too
 
 
 @pytest.mark.parametrize("operation_id,method,path", scope())

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from django_voucherify.sandbox import request_schema, spec_patches
 from django_voucherify.sandbox.app import Sandbox
 from django_voucherify.sandbox.errors import SandboxError
-from django_voucherify.sandbox.openapi import voucherify_spec
+from django_voucherify.sandbox.openapi import scope, voucherify_spec
 from tests.support import fuzz
 from tests.support.sandbox import Api, redeem
 
@@ -20,10 +20,17 @@ CUSTOMER = {"source_id": "c1", "name": "Ann", "address": {"city": "Berlin", "lin
 
 
 def _request_examples() -> list[tuple[str, object]]:
+    """The request examples of the operations the sandbox serves (the first part of the scope:
+    the vendored spec also holds SCOPE-2.md's offers, for the client, whose examples the sandbox
+    has no patches for yet: import-vouchers-to-campaign's omit the discount its schema requires,
+    export-campaign-transactions' gives ``$after`` as a list)."""
+    served = {operation_id for operation_id, _, _ in scope()}
     examples = []
     for item in voucherify_spec()["paths"].values():
         for operation in item.values():
             if not isinstance(operation, dict) or "requestBody" not in operation:
+                continue
+            if operation["operationId"] not in served:
                 continue
             media = operation["requestBody"].get("content", {}).get("application/json")
             if media is None:

@@ -10,7 +10,7 @@ import urllib3
 
 from ..endpoints import endpoint
 from ..errors import TransportError
-from ..paging import iter_by_date
+from ..paging import iter_by_date, iter_pages
 from ..transport import encode_path as p
 from ..types import AsyncAction, Export, ValidationResult
 from .base import Resource
@@ -66,6 +66,11 @@ class Exports(Resource):
     def list(self, **params: Any) -> dict[str, Any]:
         """One page of ``GET /v1/exports`` (``limit``, ``page``, ``order``)."""
         return cast(dict[str, Any], self._get("/v1/exports", params))
+
+    def iterate(self, **params: Any) -> Iterator[Export]:
+        """Every export: pages of 100, at most 100 pages (past 10,000 exports this raises
+        PaginationLimitError; Voucherify keeps export files for a limited time anyway)."""
+        return cast(Iterator[Export], iter_pages(self.list, "exports", params=params, max_page=100))
 
     @endpoint("delete-export", "DELETE", "/v1/exports/{exportId}")
     def delete(self, export_id: str) -> None:

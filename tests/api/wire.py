@@ -1,0 +1,39 @@
+"""What the endpoint tables share: the test client's URLs, identifiers that need
+percent-encoding, and :class:`Case`, one operation's call and what must reach Voucherify."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django_voucherify.api import VoucherifyClient
+
+API = "https://api.voucherify.io"
+DOWNLOAD = "https://download.voucherify.io"
+ANY_URL = re.compile(r"https://[a-z0-9.]+\.voucherify\.io/.*")
+
+#: A code with every character that must not be taken literally in a path.
+WEIRD = "A/B?C#D%E ü"
+WEIRD_ENC = "A%2FB%3FC%23D%25E%20%C3%BC"
+#: Customer and order ids are shop ``source_id``s: e-mails, slashes, plus signs.
+CUSTOMER = "shop/anna+vip@example.com"
+CUSTOMER_ENC = "shop%2Fanna%2Bvip%40example.com"
+ORDER = "ORD 2024/0001"
+ORDER_ENC = "ORD%202024%2F0001"
+
+NO_BODY = object()
+
+
+@dataclass
+class Case:
+    call: Callable[[VoucherifyClient], Any]
+    method: str
+    path: str
+    query: list[tuple[str, str]] = field(default_factory=list)
+    body: Any = NO_BODY
+    base: str = API
+    status: int = 200
+    response: Any = None  # None: a JSON object with unknown fields is served
+    content_type: str = "application/json"
