@@ -1,9 +1,11 @@
 """``manage.py demo_reset`` (``./scripts/demo --reset``): back to the demo's seeded state.
 
-Deletes the shop's data (the SQLite file, or every table's rows on another database), the
-sandbox's data file (the sandbox seeds itself again on its next start) and the broker's and
-beat's folders (queued tasks, uploads, exports). Run it with the demo stopped; the next
-``./scripts/demo`` starts as the first one did.
+Deletes the shop's SQLite file, the sandbox's data file (the sandbox seeds itself again on its
+next start) and the demo's own entries under ``VAR_DIR`` (the broker's folder, uploads and
+exports, beat's schedule), nothing else there: ``DEMO_VAR_DIR`` may name a folder that holds
+other files. A server database (``DATABASE_URL``) is emptied only with ``--flush-database``:
+the demo cannot tell its own database from a shop's, so it never empties one unasked. Run it
+with the demo stopped; the next ``./scripts/demo`` starts as the first one did.
 """
 
 from __future__ import annotations
@@ -14,23 +16,43 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections
+
+#: What the demo itself puts under VAR_DIR (see example_project/settings.py).
+DEMO_ENTRIES = ("broker", "media", "celerybeat-schedule")
 
 
 class Command(BaseCommand):
     help = "Put the demo back to its seeded state (shop database, sandbox data, broker folders)."
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--flush-database",
+            action="store_true",
+            help="Also empty every table of a server database (DATABASE_URL).",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         database = settings.DATABASES["default"]
         name = str(database.get("NAME") or "")
-        if database["ENGINE"].endswith("sqlite3") and name and name != ":memory:":
+        sqlite = database["ENGINE"].endswith("sqlite3")
+        if not sqlite and not options["flush_database"]:
+            raise CommandError(
+                "demo_reset: the database is a server database (DATABASE_URL), not the demo's SQLite "
+                "file; nothing was removed. Add --flush-database to empty all of its tables."
+            )
+        if sqlite and name and name != ":memory:":
             connections["default"].close()
             self._remove(Path(name))
-        else:  # a server database: keep it (and its migrations), empty its tables
+        elif not sqlite:
             call_command("flush", interactive=False, verbosity=0)
         self._remove(Path(settings.DEMO_SANDBOX_DATA))
-        self._remove(Path(settings.VAR_DIR))
+        var_dir = Path(settings.VAR_DIR)
+        if var_dir.is_dir():
+            for entry in sorted(var_dir.iterdir()):
+                if entry.name.split(".")[0] in DEMO_ENTRIES:
+                    self._remove(entry)
         self.stdout.write("demo: reset; the next ./scripts/demo starts from the seeded state.")
 
     def _remove(self, path: Path) -> None:

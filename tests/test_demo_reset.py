@@ -1,0 +1,53 @@
+"""``manage.py demo_reset`` removes only the demo's own files and never empties a server database
+unasked (a DATABASE_URL left pointing at a shop's database must survive a demo reset)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _reset(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "example_project.settings",
+        "DEMO_VAR_DIR": str(tmp_path / "var"),
+        "DEMO_SANDBOX_DATA": str(tmp_path / "sandbox.json"),
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", "demo_reset"], cwd=ROOT, env=environ, capture_output=True, text=True
+    )
+
+
+def _var_dir(tmp_path: Path) -> Path:
+    var = tmp_path / "var"
+    (var / "broker" / "in").mkdir(parents=True)
+    (var / "media").mkdir()
+    (var / "celerybeat-schedule.db").write_text("x")
+    (var / "keep.txt").write_text("not the demo's")
+    (tmp_path / "sandbox.json").write_text("{}")
+    return var
+
+
+def test_a_server_database_is_refused_and_nothing_is_removed(tmp_path: Path) -> None:
+    var = _var_dir(tmp_path)
+    # The refusal comes before any connection: this database does not even exist.
+    done = _reset(tmp_path, DATABASE_URL="postgres://postgres@127.0.0.1:5432/demo_reset_never_created")
+    assert done.returncode != 0
+    assert "--flush-database" in done.stderr
+    assert (var / "broker").is_dir() and (var / "keep.txt").exists() and (tmp_path / "sandbox.json").exists()
+
+
+def test_only_the_demo_entries_of_var_dir_are_removed(tmp_path: Path) -> None:
+    var = _var_dir(tmp_path)
+    database = tmp_path / "db.sqlite3"
+    database.write_text("")
+    done = _reset(tmp_path, DATABASE_URL=f"sqlite:///{database}")
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in var.iterdir()) == ["keep.txt"]
+    assert not database.exists() and not (tmp_path / "sandbox.json").exists()
