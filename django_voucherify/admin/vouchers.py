@@ -261,7 +261,14 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         from ..tasks.vouchers import refresh_vouchers
         from ..vouchers import refresh_runs
 
-        run = refresh_runs.queue()
+        run, created = refresh_runs.queue_unless_running()
+        if not created:
+            self.message_user(
+                request,
+                _("A refresh from Voucherify is already under way; its progress shows above the list."),
+                messages.INFO,
+            )
+            return HttpResponseRedirect(reverse("admin:django_voucherify_voucher_changelist"))
 
         def start() -> None:
             try:

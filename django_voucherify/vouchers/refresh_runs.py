@@ -9,20 +9,48 @@ transaction of the refresh, so the progress is visible while the refresh runs.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
 from ..models import RefreshState, VoucherRefreshRun
+from ..models.admin_pages import UNFINISHED_REFRESH_STATES
 from . import refresh
 
 #: Longest error text kept on a run (an exception's message can be long).
 MAX_ERROR_LENGTH = 1000
 
+#: An unfinished run requested longer ago than this no longer stops a new one: its worker was
+#: most likely lost (killed, restarted); it is marked FAILED so the changelist stops showing it
+#: as running. A run that is in fact still going records its own outcome when it ends.
+STALE_AFTER = timedelta(hours=2)
+
 
 def queue() -> VoucherRefreshRun:
     """A new QUEUED run, to pass to the refresh task."""
     return VoucherRefreshRun.objects.create()
+
+
+def queue_unless_running() -> tuple[VoucherRefreshRun, bool]:
+    """The unfinished run if there is one (``created`` False), else a new QUEUED run.
+
+    One refresh at a time: each walks every voucher, and two at once only compete for the same
+    rows (on SQLite one of them fails on the database lock). The newest run's row is locked
+    first, so two clicks at the same moment see each other's run (READ COMMITTED: the second
+    query after the lock sees what the first committed); only the very first run, with no row
+    to lock, is not protected this way."""
+    with transaction.atomic():
+        list(VoucherRefreshRun.objects.select_for_update().order_by("-pk")[:1])
+        cutoff = timezone.now() - STALE_AFTER
+        unfinished = VoucherRefreshRun.objects.filter(state__in=UNFINISHED_REFRESH_STATES)
+        for stale in unfinished.filter(requested_at__lt=cutoff):
+            mark_failed(stale.pk, f"no outcome after {STALE_AFTER}: the worker was probably lost")
+        running = unfinished.filter(requested_at__gte=cutoff).order_by("-pk").first()
+        if running is not None:
+            return running, False
+        return queue(), True
 
 
 def last() -> VoucherRefreshRun | None:

@@ -108,3 +108,23 @@ def test_incomplete_walk_is_reported_as_such(db):
     run = VoucherRefreshRun.objects.get()
     assert run.state == RefreshState.INCOMPLETE
     assert "brought 120 vouchers, Voucherify reported 150" in run.error
+
+
+def test_a_second_click_while_a_refresh_is_under_way_starts_no_other(admin_client, sandbox):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from django_voucherify.models import RefreshState, VoucherRefreshRun
+
+    url = reverse("admin:django_voucherify_voucher_refresh")
+    running = VoucherRefreshRun.objects.create(state=RefreshState.RUNNING)
+    response = admin_client.post(url, follow=True)
+    assert "already under way" in response.content.decode()
+    assert list(VoucherRefreshRun.objects.values_list("pk", flat=True)) == [running.pk]
+    # A run whose worker was lost long ago no longer blocks: it is marked failed, a new one starts.
+    VoucherRefreshRun.objects.filter(pk=running.pk).update(requested_at=timezone.now() - timedelta(hours=3))
+    admin_client.post(url)
+    running.refresh_from_db()
+    assert running.state == RefreshState.FAILED and "worker was probably lost" in running.error
+    assert VoucherRefreshRun.objects.count() == 2
