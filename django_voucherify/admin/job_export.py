@@ -9,10 +9,15 @@ enums; the code goes through the one code rule (:class:`~django_voucherify.valid
 
 from __future__ import annotations
 
-from typing import Any
+import csv
+import io
+import re
+from collections.abc import Iterator
+from typing import IO, Any
 
 from django import forms
-from django.http import FileResponse, Http404
+from django.http import Http404, StreamingHttpResponse
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext_lazy as _
 
 from ..models import Job, OrderStatus
@@ -99,7 +104,7 @@ def start_export(form: ExportForm, user: Any) -> Job:
     return jobs.export_orders(form.order_parameters(), started_by=user)
 
 
-def result_file_response(job: Job) -> FileResponse:
+def result_file_response(job: Job) -> StreamingHttpResponse:
     """The job's file (an export's CSV) as a download, streamed from storage."""
     if not job.result_file:
         raise Http404(_("This job has no file (yet)."))
@@ -107,4 +112,34 @@ def result_file_response(job: Job) -> FileResponse:
         handle = job.result_file.open("rb")
     except FileNotFoundError as exc:
         raise Http404(_("This job's file is no longer in storage.")) from exc
-    return FileResponse(handle, as_attachment=True, filename=f"job-{job.pk}-{job.kind}.csv")
+    response = StreamingHttpResponse(_spreadsheet_safe_lines(handle), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(True, f"job-{job.pk}-{job.kind}.csv")
+    return response
+
+
+#: A cell that is only a number (``-5``, ``-0.5``) is data, not a formula: left as it is.
+_PLAIN_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
+
+
+def _safe_cell(value: str) -> str:
+    from ..jobs.csvfiles import spreadsheet_safe  # the jobs service stays out of start-up
+
+    return value if _PLAIN_NUMBER.fullmatch(value) else str(spreadsheet_safe(value))
+
+
+def _spreadsheet_safe_lines(handle: IO[bytes]) -> Iterator[bytes]:
+    """The stored CSV, row by row, with every cell a spreadsheet would run as a formula
+    (``=HYPERLINK(...)`` in an order's source id or metadata) quoted as text. The stored file
+    stays byte for byte what Voucherify sent (``--output`` and the API give that); this is the
+    copy staff double-click. Streamed: an export of a million rows is never held in memory."""
+    with handle:
+        text = io.TextIOWrapper(handle, encoding="utf-8", errors="replace", newline="")
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        for row in csv.reader(text):
+            writer.writerow([_safe_cell(cell) for cell in row])
+            if out.tell() > 64 * 1024:
+                yield out.getvalue().encode("utf-8")
+                out.seek(0)
+                out.truncate()
+        yield out.getvalue().encode("utf-8")

@@ -11,7 +11,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import F, QuerySet
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -262,7 +262,7 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         }
         return TemplateResponse(request, EXPORT_TEMPLATE, context)
 
-    def result_file_view(self, request: HttpRequest, pk: int) -> FileResponse:
+    def result_file_view(self, request: HttpRequest, pk: int) -> StreamingHttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
         return job_export.result_file_response(get_object_or_404(Job, pk=pk))

@@ -83,3 +83,21 @@ def test_export_and_download_need_their_permissions(client, sandbox):
     assert client.post(EXPORT, {"what": "orders", "sort": "-created_at"}).status_code == 403
     assert client.get(reverse("admin:django_voucherify_job_result_file", args=[job.pk])).status_code == 403
     assert Job.objects.count() == 1
+
+
+def test_the_download_quotes_formula_cells_and_keeps_numbers(admin_client, sandbox):
+    from django.core.files.base import ContentFile
+
+    job = Job.objects.create(kind=JobKind.EXPORT_ORDERS, state=JobState.DONE)
+    stored = b"source_id,amount,metadata\r\n"
+    stored += b'"=HYPERLINK(""http://evil.test"",""x"")",-500,"=cmd|\' /C calc\'!A0"\r\n'
+    stored += b"plain,1.5,\xef\xbc\x9dSUM(A1)\r\n"
+    job.result_file.save("export.csv", ContentFile(stored))
+    rows = list(csv.reader(io.StringIO(download(admin_client, job))))
+    assert rows == [
+        ["source_id", "amount", "metadata"],
+        ['\'=HYPERLINK("http://evil.test","x")', "-500", "'=cmd|' /C calc'!A0"],
+        ["plain", "1.5", "'\uff1dSUM(A1)"],
+    ]
+    with job.result_file.open("rb") as f:  # the stored file stays what Voucherify sent
+        assert f.read() == stored
