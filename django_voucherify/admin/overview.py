@@ -108,11 +108,18 @@ def webhooks_block() -> dict[str, Any]:
     }
 
 
+#: Failed jobs count as needing staff for this long after they ended (a job has no "seen" mark).
+FAILED_JOBS_WINDOW = timedelta(days=7)
+
+
 def jobs_block() -> dict[str, Any]:
     unfinished = Job.objects.exclude(state__in=FINAL_JOB_STATES)
+    since = timezone.now() - FAILED_JOBS_WINDOW
     return {
         "unfinished": unfinished.count(),
         "unfinished_url": worklist(Job, state__in=",".join(s for s in JobState if s not in FINAL_JOB_STATES)),
+        "failed": Job.objects.filter(state=JobState.FAILED, updated_at__gte=since).count(),
+        "failed_url": worklist(Job, state__exact=JobState.FAILED),
         "recent": list(Job.objects.order_by("-pk")[:RECENT_JOBS]),
     }
 
@@ -149,6 +156,7 @@ def needs_staff(blocks: dict[str, dict[str, Any]]) -> bool:
         "sync": ("failed",),
         "checkout": ("unknown", "attention", "rollbacks"),
         "webhooks": ("attention", "parked"),
+        "jobs": ("failed",),
     }
     return any(blocks[name].get(key) for name, names in keys.items() if name in blocks for key in names)
 

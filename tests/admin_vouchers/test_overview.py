@@ -228,3 +228,16 @@ def test_page_costs_the_same_queries_however_many_rows(admin_client):
         Job.objects.create(kind=JobKind.IMPORT_VOUCHERS_CSV, state=JobState.RUNNING)
         webhook(f"q-{i}", needs_attention=True)
     assert queries() == few
+
+
+def test_a_recently_failed_job_needs_staff_and_links_to_the_failed_jobs(admin_client):
+    old = Job.objects.create(kind=JobKind.EXPORT_ORDERS, state=JobState.FAILED, error="long ago")
+    Job.objects.filter(pk=old.pk).update(updated_at=timezone.now() - timedelta(days=30))
+    assert "Nothing needs you right now." in admin_client.get(OVERVIEW).content.decode()
+    Job.objects.create(kind=JobKind.EXPORT_ORDERS, state=JobState.FAILED, error="Voucherify said no")
+    response = admin_client.get(OVERVIEW)
+    page = response.content.decode()
+    assert "Nothing needs you right now." not in page
+    failed_url = reverse("admin:django_voucherify_job_changelist") + "?state__exact=failed"
+    assert failed_url in page
+    assert listed(admin_client, failed_url) == 2  # the worklist: every failed job
