@@ -293,7 +293,11 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     ) -> HttpResponse:
         from ..vouchers import refresh_runs
 
-        context = {"last_refresh": refresh_runs.last(), **(extra_context or {})}
+        context = {
+            "last_refresh": refresh_runs.last(),
+            "can_refresh": self.has_change_permission(request),  # the button's own check
+            **(extra_context or {}),
+        }
         return super().changelist_view(request, context)
 
     def balance_view(self, request: HttpRequest, object_id: str) -> HttpResponse:

@@ -128,3 +128,17 @@ def test_a_second_click_while_a_refresh_is_under_way_starts_no_other(admin_clien
     running.refresh_from_db()
     assert running.state == RefreshState.FAILED and "worker was probably lost" in running.error
     assert VoucherRefreshRun.objects.count() == 2
+
+
+def test_the_refresh_button_is_shown_only_to_who_may_use_it(client, sandbox):
+    from django.contrib.auth.models import Permission, User
+
+    user = User.objects.create_user("viewer", password="pw", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_voucher"))
+    client.force_login(user)
+    changelist = reverse("admin:django_voucherify_voucher_changelist")
+    assert 'id="refresh-vouchers"' not in client.get(changelist).content.decode()
+    user.user_permissions.add(Permission.objects.get(codename="change_voucher"))
+    user = User.objects.get(pk=user.pk)  # a fresh permission cache
+    client.force_login(user)
+    assert 'id="refresh-vouchers"' in client.get(changelist).content.decode()
