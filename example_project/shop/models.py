@@ -26,6 +26,10 @@ class ShopOrder(models.Model):
         _("checkout token"), max_length=64, unique=True, null=True, blank=True, editable=False
     )
 
+    # What the shopper was charged (after vouchers), set when the order is paid: the
+    # confirmation and "My orders" show it, not the total before the discount.
+    paid_cents = models.PositiveIntegerField(_("paid (cents)"), null=True, blank=True, editable=False)
+
     class Meta:
         verbose_name = _("shop order")
         verbose_name_plural = _("shop orders")
@@ -36,6 +40,11 @@ class ShopOrder(models.Model):
     @property
     def total_cents(self) -> int:
         return sum(int(line["qty"]) * int(line["unit_price_cents"]) for line in self.lines)
+
+    @property
+    def charged_cents(self) -> int:
+        """What was paid, or the total while the order is not paid."""
+        return self.total_cents if self.paid_cents is None else self.paid_cents
 
 
 class Product(models.Model):

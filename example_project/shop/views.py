@@ -186,10 +186,10 @@ def place_order(request: HttpRequest) -> HttpResponse:
             session_codes.keep(request, [c for c in codes if c not in refused])
         return redirect("shop:checkout")
     order.status = ShopOrder.Status.PAID
+    order.paid_cents = to_pay
     order.save()
     cart.clear()
     session_codes.keep(request, [])
-    request.session[f"paid_{order.number}"] = to_pay
     return redirect("shop:confirmation", number=order.number)
 
 
@@ -201,7 +201,7 @@ def confirmation(request: HttpRequest, number: str) -> HttpResponse:
         "shop/confirmation.html",
         {
             "order": order,
-            "paid_cents": request.session.get(f"paid_{number}", order.total_cents),
+            "paid_cents": order.charged_cents,
             "redemption": CheckoutRedemption.objects.filter(order_source_id=order.number)
             .order_by("-pk")
             .first(),

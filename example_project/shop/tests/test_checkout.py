@@ -48,6 +48,12 @@ def test_happy_path_redeems_and_confirms(web, voucherify_sandbox):
     assert order.status == ShopOrder.Status.PAID
     confirmation = web.get(response["Location"]).content.decode()
     assert 'id="paid">€27.49' in confirmation and "SAVE5" in confirmation
+    assert order.paid_cents == 2749
+    # Signed in again (a new session): the amount paid, not the total before the discount.
+    web.logout()
+    web.force_login(order.user)
+    assert 'id="paid">€27.49' in web.get(response["Location"]).content.decode()
+    assert "€27.49" in web.get("/orders/").content.decode()
     row = CheckoutRedemption.objects.get(order_source_id=order.number)
     assert row.state == LedgerState.SUCCEEDED and row.discount_amount == 500
     assert voucherify_sandbox.state.vouchers["SAVE5"]["redemption"]["redeemed_quantity"] == 1
