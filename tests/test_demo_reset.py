@@ -51,3 +51,11 @@ def test_only_the_demo_entries_of_var_dir_are_removed(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in var.iterdir()) == ["keep.txt"]
     assert not database.exists() and not (tmp_path / "sandbox.json").exists()
+
+
+def test_a_var_dir_holding_only_the_demo_entries_goes_entirely(tmp_path: Path) -> None:
+    var = _var_dir(tmp_path)
+    (var / "keep.txt").unlink()
+    done = _reset(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    assert done.returncode == 0, done.stderr
+    assert not var.exists()

@@ -53,6 +53,8 @@ class Command(BaseCommand):
             for entry in sorted(var_dir.iterdir()):
                 if entry.name.split(".")[0] in DEMO_ENTRIES:
                     self._remove(entry)
+            if not any(var_dir.iterdir()):  # nothing else was there: the folder was the demo's
+                var_dir.rmdir()
         self.stdout.write("demo: reset; the next ./scripts/demo starts from the seeded state.")
 
     def _remove(self, path: Path) -> None:
