@@ -20,12 +20,19 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from ..models import Job, JobFailedRow, JobPart
+from ..models import Job, JobFailedRow, JobKind, JobPart
 from ..models.jobs import FAILED_ROWS_SAMPLE
 from . import job_export, job_status
 
 UPLOAD_TEMPLATE = "admin/django_voucherify/job/upload.html"
 EXPORT_TEMPLATE = "admin/django_voucherify/job/export.html"
+
+
+#: The permission a user needs, beside ``view_job``, to download an export's file.
+EXPORTED_MODEL_PERMISSIONS: dict[str, str] = {
+    JobKind.EXPORT_ORDERS: "django_voucherify.view_order",
+    JobKind.EXPORT_VOUCHER_TRANSACTIONS: "django_voucherify.view_voucher",
+}
 
 
 class ImportCsvForm(forms.Form):
@@ -265,7 +272,13 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def result_file_view(self, request: HttpRequest, pk: int) -> StreamingHttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
-        return job_export.result_file_response(get_object_or_404(Job, pk=pk))
+        job = get_object_or_404(Job, pk=pk)
+        # The file holds the exported objects' data (an order export: customers, amounts,
+        # metadata): seeing jobs is not seeing orders. Also the exported model's view permission.
+        needed = EXPORTED_MODEL_PERMISSIONS.get(job.kind)
+        if needed is not None and not request.user.has_perm(needed):
+            raise PermissionDenied
+        return job_export.result_file_response(job)
 
     @admin.display(description=_("file"))
     def result_download(self, obj: Job) -> SafeString:

@@ -101,3 +101,18 @@ def test_the_download_quotes_formula_cells_and_keeps_numbers(admin_client, sandb
     ]
     with job.result_file.open("rb") as f:  # the stored file stays what Voucherify sent
         assert f.read() == stored
+
+
+def test_seeing_jobs_is_not_seeing_the_exported_orders(client, sandbox):
+    from django.core.files.base import ContentFile
+
+    job = Job.objects.create(kind=JobKind.EXPORT_ORDERS, state=JobState.DONE)
+    job.result_file.save("export.csv", ContentFile(b"source_id,customer_id\r\nx-1,cust_1\r\n"))
+    user = User.objects.create_user("clerk", password="pw", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_job"))
+    client.force_login(user)
+    url = reverse("admin:django_voucherify_job_result_file", args=[job.pk])
+    assert client.get(url).status_code == 403
+    user.user_permissions.add(Permission.objects.get(codename="view_order"))
+    client.force_login(User.objects.get(pk=user.pk))
+    assert client.get(url).status_code == 200
