@@ -139,6 +139,15 @@ class CheckoutRedemption(BackgroundWork):
                 violation_error_message=_("This order already has a redemption."),
             ),
         ]
+        # The admin overview's chart reads the succeeded redemptions of its last days: without
+        # this it read every live row (0.35 s with 300k redemptions in the history).
+        indexes = [
+            models.Index(
+                fields=["redeemed_at"],
+                condition=Q(state="SUCCEEDED"),
+                name="voucherify_ledger_succeeded_at",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.order_source_id} {', '.join(self.codes)} [{self.state}]"
