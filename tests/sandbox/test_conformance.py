@@ -17,7 +17,7 @@ from tests.support.sandbox import Api
 
 
 def scope_operations() -> dict[str, tuple[str, str]]:
-    return {operation_id: (method, path) for operation_id, method, path in openapi.scope()}
+    return {operation_id: (method, path) for operation_id, method, path in openapi.sandbox_scope()}
 
 
 def _shape(path: str) -> str:

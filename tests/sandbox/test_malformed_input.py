@@ -72,11 +72,11 @@ def _at(spec: dict, ref: str) -> dict:
 
 
 def _nested_scalar_probes() -> list[tuple[str, str, str]]:
-    from django_voucherify.sandbox.openapi import scope, voucherify_spec
+    from django_voucherify.sandbox.openapi import sandbox_scope, voucherify_spec
 
     spec = voucherify_spec()
     probes = []
-    for operation_id, method, path in scope():
+    for operation_id, method, path in sandbox_scope():
         item = spec["paths"][path]
         for param in [*item.get("parameters", []), *item[method.lower()].get("parameters", [])]:
             param = _at(spec, param["$ref"]) if "$ref" in param else param
@@ -190,9 +190,9 @@ def test_a_query_string_at_the_depth_limit_is_accepted(api):
 def _declared_methods() -> dict[str, set[str]]:
     """Each spec path (parameters filled with "x") -> the methods of every spec template it
     matches: /v1/customers/importCSV is also /v1/customers/{customerId}."""
-    from django_voucherify.sandbox.openapi import scope
+    from django_voucherify.sandbox.openapi import sandbox_scope
 
-    templates = [(method, path.strip("/").split("/")) for _, method, path in scope()]
+    templates = [(method, path.strip("/").split("/")) for _, method, path in sandbox_scope()]
     concrete = {"/".join("x" if s.startswith("{") else s for s in segs) for _, segs in templates}
     return {
         "/" + path: {

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from django_voucherify.sandbox import request_schema, spec_patches
 from django_voucherify.sandbox.app import Sandbox
 from django_voucherify.sandbox.errors import SandboxError
-from django_voucherify.sandbox.openapi import scope, voucherify_spec
+from django_voucherify.sandbox.openapi import sandbox_scope, voucherify_spec
 from tests.support import fuzz
 from tests.support.sandbox import Api, redeem
 
@@ -24,7 +24,7 @@ def _request_examples() -> list[tuple[str, object]]:
     the vendored spec also holds SCOPE-2.md's offers, for the client, whose examples the sandbox
     has no patches for yet: import-vouchers-to-campaign's omit the discount its schema requires,
     export-campaign-transactions' gives ``$after`` as a list)."""
-    served = {operation_id for operation_id, _, _ in scope()}
+    served = {operation_id for operation_id, _, _ in sandbox_scope()}
     examples = []
     for item in voucherify_spec()["paths"].values():
         for operation in item.values():
