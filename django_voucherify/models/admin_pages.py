@@ -47,6 +47,8 @@ class VoucherRefreshRun(models.Model):
     requested_at = models.DateTimeField(_("requested at"), auto_now_add=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # Written with each stored batch: a RUNNING run silent for long lost its worker.
+    heartbeat_at = models.DateTimeField(_("last progress at"), null=True, blank=True)
     done = models.PositiveIntegerField(_("vouchers stored so far"), default=0)
     total = models.PositiveIntegerField(_("vouchers Voucherify reported"), null=True, blank=True)
     # The counts ``refresh_all`` returns (created, updated, removed, skipped...).

@@ -31,12 +31,27 @@ def refresh_vouchers(self: Any, run_id: int | None = None) -> dict[str, Any]:
     recorded on the :class:`~django_voucherify.models.VoucherRefreshRun` ``run_id`` (a new one
     when None), so the voucher changelist shows its progress and outcome."""
     try:
+        run_id = refresh_runs.claim(run_id)
+    except refresh_runs.RefreshAlreadyRunning as exc:
+        # Beat's hourly tick while a clicked (or slow) refresh is under way: one walk at a time.
+        logger.info("Voucher refresh skipped: %s", exc)
+        return {"skipped": str(exc)}
+    except refresh_runs.RefreshAbandoned as exc:
+        # A second delivery of the same task, or a run judged lost and marked failed.
+        logger.warning("Voucher refresh not started: %s", exc)
+        return {"skipped": str(exc)}
+    try:
         # An incomplete walk is logged there, removes nothing and ends the run INCOMPLETE.
-        stats = refresh_runs.run(run_id)
+        stats = refresh_runs.walk(run_id, requeue_on=(RateLimitedError,))
+    except refresh_runs.RefreshAbandoned as exc:
+        logger.warning("Voucher refresh stopped: %s", exc)
+        return {"skipped": str(exc)}
     except RateLimitedError as exc:
         # The client already waited out short delays; a long one is waited out by the broker.
+        # The run went back to QUEUED so the retry (which names it) can claim it again.
         if self.request.retries < self.max_retries:
-            raise self.retry(countdown=exc.retry_after or 60) from exc
+            raise self.retry(args=(run_id,), countdown=exc.retry_after or 60) from exc
+        refresh_runs.mark_failed(run_id, exc)
         raise
     logger.info("Voucherify vouchers refreshed: %s", stats)
     return stats

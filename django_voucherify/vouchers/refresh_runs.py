@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from ..models import RefreshState, VoucherRefreshRun
@@ -22,10 +23,27 @@ from . import refresh
 #: Longest error text kept on a run (an exception's message can be long).
 MAX_ERROR_LENGTH = 1000
 
-#: An unfinished run requested longer ago than this no longer stops a new one: its worker was
-#: most likely lost (killed, restarted); it is marked FAILED so the changelist stops showing it
-#: as running. A run that is in fact still going records its own outcome when it ends.
-STALE_AFTER = timedelta(hours=2)
+#: A QUEUED run whose task has not started after this long no longer stops a new one: its
+#: message was most likely lost (broker purged, worker gone); it is marked FAILED.
+QUEUED_STALE_AFTER = timedelta(hours=2)
+
+#: A RUNNING run writes a heartbeat with each batch it stores (every few seconds); one silent
+#: this long lost its worker (killed, restarted) and no longer stops a new one. Judged on the
+#: heartbeat, never on when the run was requested: a walk of a big account may take hours.
+RUNNING_STALE_AFTER = timedelta(minutes=15)
+
+
+class RefreshAlreadyRunning(Exception):
+    """A refresh that did not name its run found another one unfinished: it walks nothing."""
+
+    def __init__(self, run: VoucherRefreshRun) -> None:
+        super().__init__(f"refresh #{run.pk} is {run.state}")
+        self.run = run
+
+
+class RefreshAbandoned(Exception):
+    """The run was marked FAILED (stale) while this walk went on: it stops at its next batch
+    rather than walk beside the run that replaced it."""
 
 
 def queue() -> VoucherRefreshRun:
@@ -38,16 +56,27 @@ def queue_unless_running() -> tuple[VoucherRefreshRun, bool]:
 
     One refresh at a time: each walks every voucher, and two at once only compete for the same
     rows (on SQLite one of them fails on the database lock). The newest run's row is locked
-    first, so two clicks at the same moment see each other's run (READ COMMITTED: the second
+    first, so two callers at the same moment see each other's run (READ COMMITTED: the second
     query after the lock sees what the first committed); only the very first run, with no row
-    to lock, is not protected this way."""
+    to lock, is not protected this way. Runs with no sign of life (see QUEUED_STALE_AFTER and
+    RUNNING_STALE_AFTER) are marked FAILED and do not count."""
     with transaction.atomic():
         list(VoucherRefreshRun.objects.select_for_update().order_by("-pk")[:1])
-        cutoff = timezone.now() - STALE_AFTER
+        now = timezone.now()
         unfinished = VoucherRefreshRun.objects.filter(state__in=UNFINISHED_REFRESH_STATES)
-        for stale in unfinished.filter(requested_at__lt=cutoff):
-            mark_failed(stale.pk, f"no outcome after {STALE_AFTER}: the worker was probably lost")
-        running = unfinished.filter(requested_at__gte=cutoff).order_by("-pk").first()
+        stale = unfinished.filter(
+            Q(state=RefreshState.QUEUED, requested_at__lt=now - QUEUED_STALE_AFTER)
+            | Q(state=RefreshState.RUNNING, heartbeat_at__lt=now - RUNNING_STALE_AFTER)
+            | Q(
+                state=RefreshState.RUNNING,
+                heartbeat_at__isnull=True,
+                requested_at__lt=now - RUNNING_STALE_AFTER,
+            )
+        )
+        for run in stale:
+            silent = QUEUED_STALE_AFTER if run.state == RefreshState.QUEUED else RUNNING_STALE_AFTER
+            mark_failed(run.pk, f"no sign of life for {silent}: the worker was probably lost")
+        running = unfinished.order_by("-pk").first()
         if running is not None:
             return running, False
         return queue(), True
@@ -59,28 +88,77 @@ def last() -> VoucherRefreshRun | None:
 
 def mark_failed(run_id: int, error: BaseException | str) -> None:
     text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
-    VoucherRefreshRun.objects.filter(pk=run_id).update(
+    VoucherRefreshRun.objects.filter(pk=run_id, state__in=UNFINISHED_REFRESH_STATES).update(
         state=RefreshState.FAILED, error=text[:MAX_ERROR_LENGTH], finished_at=timezone.now()
     )
 
 
+def requeue(run_id: int, error: BaseException) -> None:
+    """Put a RUNNING run back to QUEUED while its task waits to be retried (rate limited)."""
+    VoucherRefreshRun.objects.filter(pk=run_id, state=RefreshState.RUNNING).update(
+        state=RefreshState.QUEUED,
+        error=f"waiting to retry: {type(error).__name__}: {error}"[:MAX_ERROR_LENGTH],
+    )
+
+
+def claim(run_id: int | None) -> int:
+    """The id of the run this walk owns, now RUNNING.
+
+    ``run_id`` None (the periodic refresh, the pull command) or a run that is gone: a new run,
+    unless one is unfinished (:class:`RefreshAlreadyRunning`). A named run is claimed only from
+    QUEUED, with one conditional UPDATE: a second delivery of the same task, or a task for a
+    run already marked FAILED as stale, walks nothing (:class:`RefreshAbandoned`)."""
+    if run_id is None or not VoucherRefreshRun.objects.filter(pk=run_id).exists():
+        run, created = queue_unless_running()
+        if not created:
+            raise RefreshAlreadyRunning(run)
+        run_id = run.pk
+    now = timezone.now()
+    claimed = VoucherRefreshRun.objects.filter(pk=run_id, state=RefreshState.QUEUED).update(
+        state=RefreshState.RUNNING, started_at=now, heartbeat_at=now, error="", done=0
+    )
+    if not claimed:
+        raise RefreshAbandoned(f"refresh #{run_id} is no longer queued")
+    return run_id
+
+
 def run(run_id: int | None = None, *, client: Any = None, progress: Any = None) -> dict[str, Any]:
-    """Refresh every voucher, recording it on run ``run_id`` (a new run if None or gone);
+    """Refresh every voucher, recording it on run ``run_id`` (see :func:`claim`);
     ``progress(done, total, requests)`` is also told (``voucherify_pull``'s progress bar).
 
-    Exceptions propagate after the run is marked FAILED (the task decides about retrying)."""
-    if run_id is None or not VoucherRefreshRun.objects.filter(pk=run_id).exists():
-        run_id = queue().pk
-    rows = VoucherRefreshRun.objects.filter(pk=run_id)
-    rows.update(state=RefreshState.RUNNING, started_at=timezone.now(), error="", done=0)
+    Raises :class:`RefreshAlreadyRunning` or :class:`RefreshAbandoned` without walking when the
+    run cannot be claimed. Other exceptions propagate after the run is marked FAILED (the task
+    decides about retrying, see :func:`requeue`)."""
+    run_id = claim(run_id)
+    return walk(run_id, client=client, progress=progress)
+
+
+def walk(
+    run_id: int,
+    *,
+    client: Any = None,
+    progress: Any = None,
+    requeue_on: tuple[type[BaseException], ...] = (),
+) -> dict[str, Any]:
+    """The walk of a claimed (RUNNING) run. An exception of ``requeue_on`` (the task's retryable
+    ones) puts the run back to QUEUED for the retry to claim; any other marks it FAILED."""
+    rows = VoucherRefreshRun.objects.filter(pk=run_id, state=RefreshState.RUNNING)
 
     def record(done: int, total: int, requests: int) -> None:
-        rows.update(done=done, total=total)
+        # Progress and heartbeat in one write; a run marked FAILED meanwhile (judged lost) is
+        # no longer RUNNING: this walk stops rather than go on beside its replacement.
+        if not rows.update(done=done, total=total, heartbeat_at=timezone.now()):
+            raise RefreshAbandoned(f"refresh #{run_id} was marked failed while it ran")
         if progress is not None:
             progress(done, total, requests)
 
     try:
         stats = refresh.refresh_all(progress=record, client=client)
+    except RefreshAbandoned:
+        raise
+    except requeue_on as exc:
+        requeue(run_id, exc)
+        raise
     except Exception as exc:
         mark_failed(run_id, exc)
         raise

@@ -142,3 +142,109 @@ def test_the_refresh_button_is_shown_only_to_who_may_use_it(client, sandbox):
     user = User.objects.get(pk=user.pk)  # a fresh permission cache
     client.force_login(user)
     assert 'id="refresh-vouchers"' in client.get(changelist).content.decode()
+
+
+def _walk_with_a_click_midway(sandbox, monkeypatch, *, silent_for):
+    """Walk a claimed run in batches of 2; after the first batch, its heartbeat is moved
+    ``silent_for`` into the past and its request 3 hours back, then a click arrives."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    for i in range(5):
+        make_voucher(f"BEAT-{i}")
+    monkeypatch.setattr(refresh, "BATCH_SIZE", 2)
+    run_id = refresh_runs.claim(refresh_runs.queue().pk)
+    clicks: list[tuple[int, bool]] = []
+    store_batch = refresh._store_batch
+
+    def click_after_first_batch(batch, stats):
+        store_batch(batch, stats)
+        if not clicks:
+            now = timezone.now()
+            VoucherRefreshRun.objects.filter(pk=run_id).update(
+                requested_at=now - timedelta(hours=3), heartbeat_at=now - silent_for
+            )
+            run, created = refresh_runs.queue_unless_running()
+            clicks.append((run.pk, created))
+
+    monkeypatch.setattr(refresh, "_store_batch", click_after_first_batch)
+    return run_id, clicks
+
+
+def test_a_walk_making_progress_is_not_judged_lost_however_long_ago_it_was_requested(sandbox, monkeypatch):
+    from datetime import timedelta
+
+    run_id, clicks = _walk_with_a_click_midway(sandbox, monkeypatch, silent_for=timedelta(seconds=1))
+    refresh_runs.walk(run_id)
+    assert clicks == [(run_id, False)]  # the click saw the walk under way and started nothing
+    assert VoucherRefreshRun.objects.get().state == RefreshState.SUCCEEDED
+
+
+def test_a_silent_run_is_judged_lost_and_its_walk_stops_at_its_next_batch(sandbox, monkeypatch):
+    run_id, clicks = _walk_with_a_click_midway(
+        sandbox, monkeypatch, silent_for=refresh_runs.RUNNING_STALE_AFTER * 2
+    )
+    with pytest.raises(refresh_runs.RefreshAbandoned):
+        refresh_runs.walk(run_id)
+    [(new_id, created)] = clicks
+    assert created and new_id != run_id
+    lost = VoucherRefreshRun.objects.get(pk=run_id)
+    assert lost.state == RefreshState.FAILED and "no sign of life" in lost.error
+    assert lost.done == 0  # no progress recorded after it was replaced
+    assert VoucherRefreshRun.objects.get(pk=new_id).state == RefreshState.QUEUED
+
+
+def test_the_periodic_refresh_walks_nothing_while_another_run_is_unfinished(sandbox, monkeypatch):
+    walks: list[int] = []
+    monkeypatch.setattr(refresh, "refresh_all", lambda **kw: walks.append(1) or {"seen": 0, "total": 0})
+    for state in (RefreshState.QUEUED, RefreshState.RUNNING):
+        VoucherRefreshRun.objects.all().delete()
+        clicked = VoucherRefreshRun.objects.create(state=state, heartbeat_at=None)
+        VoucherRefreshRun.objects.filter(pk=clicked.pk).update(heartbeat_at=clicked.requested_at)
+        result = refresh_vouchers.apply(throw=True).result  # what beat sends every hour
+        assert "skipped" in result and walks == []
+        assert list(VoucherRefreshRun.objects.values_list("pk", "state")) == [(clicked.pk, state)]
+
+
+def test_a_second_delivery_of_the_same_task_walks_once(sandbox, monkeypatch):
+    walks: list[int] = []
+    monkeypatch.setattr(refresh, "refresh_all", lambda **kw: walks.append(1) or {"seen": 0, "total": 0})
+    run = refresh_runs.queue()
+    refresh_vouchers.apply(args=(run.pk,), throw=True)
+    again = refresh_vouchers.apply(args=(run.pk,), throw=True).result  # the broker redelivered it
+    assert walks == [1] and "skipped" in again
+    assert VoucherRefreshRun.objects.get().state == RefreshState.SUCCEEDED
+
+
+def test_a_rate_limited_refresh_is_queued_again_and_its_retry_claims_it(sandbox, monkeypatch):
+    from celery.exceptions import Retry
+
+    from django_voucherify.api.errors import RateLimitedError
+
+    calls: list[int] = []
+
+    def limited_once(**kw):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RateLimitedError("slow down", retry_after=30)
+        return {"seen": 0, "total": 0}
+
+    monkeypatch.setattr(refresh, "refresh_all", limited_once)
+    run = refresh_runs.queue()
+    with mock.patch.object(refresh_vouchers, "retry", side_effect=Retry()) as retry, pytest.raises(Retry):
+        refresh_vouchers.apply(args=(run.pk,), throw=True)
+    assert retry.call_args.kwargs["args"] == (run.pk,)
+    run.refresh_from_db()
+    assert run.state == RefreshState.QUEUED and "waiting to retry" in run.error
+    refresh_vouchers.apply(args=(run.pk,), throw=True)  # the retry
+    run.refresh_from_db()
+    assert run.state == RefreshState.SUCCEEDED and calls == [1, 1]
+
+
+def test_the_pull_command_refuses_while_a_refresh_runs(sandbox):
+    from django.core.management import CommandError, call_command
+
+    VoucherRefreshRun.objects.create(state=RefreshState.QUEUED)
+    with pytest.raises(CommandError, match="already under way"):
+        call_command("voucherify_pull", "vouchers", "--no-progress")

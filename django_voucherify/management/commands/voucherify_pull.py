@@ -48,10 +48,16 @@ class Command(BaseCommand):
         """Vouchers: every page walked; mirrors of vouchers Voucherify no longer lists removed.
         Recorded as a refresh run, like the admin's button: the voucher changelist then says
         when the vouchers were last refreshed (the demo's first start pulls them this way)."""
+        from ...vouchers.refresh_runs import RefreshAlreadyRunning
         from ...vouchers.refresh_runs import run as recorded_refresh
 
         try:
             stats = recorded_refresh(progress=bar)
+        except RefreshAlreadyRunning as exc:  # one walk at a time, like the admin's button
+            raise CommandError(
+                _("A voucher refresh is already under way (run #%(run)s); pull again when it ends.")
+                % {"run": exc.run.pk}
+            ) from exc
         finally:
             if bar:
                 bar.close()
