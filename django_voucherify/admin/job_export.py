@@ -9,7 +9,6 @@ enums; the code goes through the one code rule (:class:`~django_voucherify.valid
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 from collections.abc import Iterator
@@ -127,19 +126,84 @@ def _safe_cell(value: str) -> str:
     return value if _PLAIN_NUMBER.fullmatch(value) else str(spreadsheet_safe(value))
 
 
+#: A quoted field (doubled quotes inside) and the run of an unquoted one.
+_QUOTED = re.compile(r'"(?:[^"]|"")*"')
+_UNQUOTED = re.compile(r"[^,\r\n]*")
+_READ_CHARS = 64 * 1024
+
+
 def _spreadsheet_safe_lines(handle: IO[bytes]) -> Iterator[bytes]:
-    """The stored CSV, row by row, with every cell a spreadsheet would run as a formula
-    (``=HYPERLINK(...)`` in an order's source id or metadata) quoted as text. The stored file
-    stays byte for byte what Voucherify sent (``--output`` and the API give that); this is the
-    copy staff double-click. Streamed: an export of a million rows is never held in memory."""
+    """The stored CSV with every cell a spreadsheet would run as a formula (``=HYPERLINK(...)``
+    in an order's source id or metadata) quoted as text. The stored file stays byte for byte
+    what Voucherify sent (``--output`` and the API give that); this is the copy staff
+    double-click.
+
+    Streamed, and split into fields here rather than by ``csv.reader``: its field size limit
+    (131,072 characters, process-wide, and the CSV imports rely on it) raised inside the
+    response after the 200 was sent, so a long metadata cell broke the download. Fields that
+    need no quote are passed through as they were written; a field is held whole in memory
+    only while it is read (a cell, never the file)."""
     with handle:
         text = io.TextIOWrapper(handle, encoding="utf-8", errors="replace", newline="")
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\r\n")
-        for row in csv.reader(text):
-            writer.writerow([_safe_cell(cell) for cell in row])
-            if out.tell() > 64 * 1024:
-                yield out.getvalue().encode("utf-8")
-                out.seek(0)
-                out.truncate()
-        yield out.getvalue().encode("utf-8")
+        buf, pos, eof = "", 0, False
+        out: list[str] = []
+        size = 0
+        while True:
+            field_end = _field_end(buf, pos, eof)
+            if field_end is None:  # the field (or its line end) may go on in the next chunk
+                more = text.read(_READ_CHARS)
+                buf, pos, eof = buf[pos:] + more, 0, not more
+                continue
+            if field_end == pos == len(buf) and eof and not out and not buf:
+                break  # an empty file
+            raw = buf[pos:field_end]
+            safe = _safe_field(raw)
+            out.append(safe)
+            size += len(safe)
+            pos = field_end
+            if pos < len(buf) and buf[pos] == ",":
+                out.append(",")
+                pos += 1
+                continue
+            if pos < len(buf):  # a line end: \r\n, \n or \r, kept as written
+                newline = "\r\n" if buf.startswith("\r\n", pos) else buf[pos]
+                out.append(newline)
+                pos += len(newline)
+                if size > _READ_CHARS:
+                    yield "".join(out).encode("utf-8")
+                    out, size = [], 0
+                if pos < len(buf) or not eof:
+                    continue
+            break  # end of file
+        if out:
+            yield "".join(out).encode("utf-8")
+
+
+def _field_end(buf: str, pos: int, eof: bool) -> int | None:
+    """Where the field starting at ``pos`` ends (at its comma, line end or the end of the
+    file), or None when more text is needed to know."""
+    end = pos
+    if buf.startswith('"', pos):
+        quoted = _QUOTED.match(buf, pos)
+        if quoted is None:
+            return len(buf) if eof else None  # an unclosed quote: the rest of the file
+        end = quoted.end()
+    end = _UNQUOTED.match(buf, end).end()  # an unquoted field, or text after a closing quote
+    if end == len(buf) and not eof:
+        return None
+    if buf.startswith("\r", end) and end + 1 == len(buf) and not eof:
+        return None  # a \r whose \n may be next
+    return end
+
+
+def _safe_field(raw: str) -> str:
+    if raw.startswith('"') and raw.endswith('"') and len(raw) >= 2:
+        value = raw[1:-1].replace('""', '"')
+    else:
+        value = raw
+    safe = _safe_cell(value)
+    if safe == value:
+        return raw  # as written
+    if any(c in safe for c in ',"\r\n'):
+        return '"' + safe.replace('"', '""') + '"'
+    return safe

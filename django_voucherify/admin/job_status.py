@@ -12,6 +12,7 @@ a user without the view permission a JSON 403.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -106,10 +107,24 @@ def payload(job: Job) -> dict[str, Any]:
     }
 
 
-def status_view(request: HttpRequest, pk: int, *, allowed: bool) -> JsonResponse:
+def signed_out() -> JsonResponse:
+    """The answer to a caller who is not (or no longer) signed in as staff: the page's script
+    says so and stops asking, instead of polling an HTML login page for ever."""
+    return JsonResponse(
+        {"error": _("Your admin session has ended: sign in again to follow this job."), "signed_out": True},
+        status=401,
+    )
+
+
+def status_view(
+    request: HttpRequest, pk: int, *, allowed: bool, rows_allowed: Callable[[Job], bool]
+) -> JsonResponse:
     if not allowed:
         return JsonResponse({"error": _("You may not view bulk jobs.")}, status=403)
     job = Job.objects.filter(pk=pk).first()
     if job is None:
         return JsonResponse({"error": _("No bulk job with this id.")}, status=404)
-    return JsonResponse(payload(job))  # the admin's view wrapper marks it never-cache
+    answer = payload(job)
+    if not rows_allowed(job):
+        answer["failed_rows"] = []  # the rows carry the job's data: behind its permission
+    return JsonResponse(answer)

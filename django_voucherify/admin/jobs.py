@@ -19,6 +19,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from django.views.decorators.cache import never_cache
 
 from ..models import Job, JobFailedRow, JobKind, JobPart
 from ..models.jobs import FAILED_ROWS_SAMPLE
@@ -28,11 +29,29 @@ UPLOAD_TEMPLATE = "admin/django_voucherify/job/upload.html"
 EXPORT_TEMPLATE = "admin/django_voucherify/job/export.html"
 
 
-#: The permission a user needs, beside ``view_job``, to download an export's file.
-EXPORTED_MODEL_PERMISSIONS: dict[str, str] = {
-    JobKind.EXPORT_ORDERS: "django_voucherify.view_order",
+#: The permission a user needs, beside ``view_job``, to see a job's rows: an export's file and
+#: the failed rows of an import or update (customer source ids are often e-mail addresses, an
+#: order export holds customers and amounts). Seeing jobs is not seeing what they carried.
+ROW_DATA_PERMISSIONS: dict[str, str] = {
+    JobKind.IMPORT_VOUCHERS: "django_voucherify.view_voucher",
+    JobKind.IMPORT_VOUCHERS_CSV: "django_voucherify.view_voucher",
+    JobKind.BULK_UPDATE_VOUCHERS: "django_voucherify.view_voucher",
+    JobKind.UPDATE_VOUCHERS_METADATA: "django_voucherify.view_voucher",
     JobKind.EXPORT_VOUCHER_TRANSACTIONS: "django_voucherify.view_voucher",
+    JobKind.IMPORT_CUSTOMERS_CSV: "django_voucherify.view_customer",
+    JobKind.BULK_UPDATE_CUSTOMERS: "django_voucherify.view_customer",
+    JobKind.UPDATE_CUSTOMERS_METADATA: "django_voucherify.view_customer",
+    JobKind.PUSH_CUSTOMERS: "django_voucherify.view_customer",
+    JobKind.IMPORT_ORDERS: "django_voucherify.view_order",
+    JobKind.EXPORT_ORDERS: "django_voucherify.view_order",
+    JobKind.PUSH_ORDERS: "django_voucherify.view_order",
 }
+
+
+def may_see_rows(request: HttpRequest, job: Job) -> bool:
+    """Whether the user may see the data rows of ``job`` (see ROW_DATA_PERMISSIONS)."""
+    needed = ROW_DATA_PERMISSIONS.get(job.kind)
+    return needed is None or bool(request.user.has_perm(needed))
 
 
 class ImportCsvForm(forms.Form):
@@ -131,6 +150,20 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # jobs start from the upload form, commands or code
 
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_fields(request, obj))
+        if obj is not None and not may_see_rows(request, obj):
+            # The failed rows carry the job's data (codes, source ids): behind its permission.
+            fields = ["failed_rows_hidden" if f == "failed_rows_table" else f for f in fields]
+        return fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return (*super().get_readonly_fields(request, obj), "failed_rows_hidden")
+
+    @admin.display(description=_("failed rows"))
+    def failed_rows_hidden(self, obj: Job) -> str:
+        return str(_("Hidden: seeing them needs the permission to view what this job carried."))
+
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
@@ -222,7 +255,11 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return [
             path("upload/", wrap(self.upload_view), name="django_voucherify_job_upload"),
             path("export/", wrap(self.export_view), name="django_voucherify_job_export"),
-            path("<int:pk>/status.json", wrap(self.status_view), name="django_voucherify_job_status"),
+            path(
+                "<int:pk>/status.json",
+                never_cache(self.status_view),
+                name="django_voucherify_job_status",
+            ),
             path("<int:pk>/file/", wrap(self.result_file_view), name="django_voucherify_job_result_file"),
             path(
                 "<int:pk>/failed-rows.csv",
@@ -275,8 +312,7 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         job = get_object_or_404(Job, pk=pk)
         # The file holds the exported objects' data (an order export: customers, amounts,
         # metadata): seeing jobs is not seeing orders. Also the exported model's view permission.
-        needed = EXPORTED_MODEL_PERMISSIONS.get(job.kind)
-        if needed is not None and not request.user.has_perm(needed):
+        if not may_see_rows(request, job):
             raise PermissionDenied
         return job_export.result_file_response(job)
 
@@ -296,12 +332,23 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         )
 
     def status_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        return job_status.status_view(request, pk, allowed=self.has_view_permission(request))
+        # Not behind admin_view, which redirects to the HTML login page: a script polls this,
+        # and a signed-out or non-staff caller gets a JSON 401 the page can explain.
+        if not self.admin_site.has_permission(request):
+            return job_status.signed_out()
+        return job_status.status_view(
+            request,
+            pk,
+            allowed=self.has_view_permission(request),
+            rows_allowed=lambda job: may_see_rows(request, job),
+        )
 
     def failed_rows_view(self, request: HttpRequest, pk: int) -> StreamingHttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
         job = get_object_or_404(Job, pk=pk)
+        if not may_see_rows(request, job):
+            raise PermissionDenied
         response = StreamingHttpResponse(_failed_rows_csv(job), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="job-{job.pk}-failed-rows.csv"'
         return response

@@ -154,3 +154,56 @@ def test_finish_time_and_error_are_live_and_an_export_shows_no_parts_or_refused_
     JobPart.objects.create(job=export, index=1, state=PartState.SUBMITTED)
     page = admin_client.get(change_url(export)).content.decode()
     assert "data-job-parts" not in page and "Download all failed rows" not in page
+
+
+@pytest.mark.parametrize("who", ["anonymous", "shopper", "inactive staff"])
+def test_status_answers_json_401_to_who_is_not_signed_in_as_staff(client, who):
+    """Behind admin_view it answered a 302 to the HTML login page, which the page's script
+    polled for ever; now a JSON 401 the script explains (and stops)."""
+    job = running_job()
+    if who != "anonymous":
+        user = User.objects.create_user("someone", password="pw", is_staff=who != "shopper")
+        user.is_active = who != "inactive staff"
+        user.save()
+        client.force_login(user)
+    response = client.get(status_url(job))
+    assert response.status_code == 401 and response["Content-Type"] == "application/json"
+    assert response.json()["signed_out"] is True
+    assert "no-cache" in response["Cache-Control"] or "max-age=0" in response["Cache-Control"]
+
+
+def test_the_script_stops_and_says_so_when_signed_out():
+    script = (ROOT / "django_voucherify/static/django_voucherify/job_progress.js").read_text()
+    assert "response.status === 401" in script and "stopped(root" in script
+
+
+@pytest.mark.parametrize(
+    "kind,needed",
+    [
+        (JobKind.IMPORT_CUSTOMERS_CSV, "view_customer"),
+        (JobKind.BULK_UPDATE_CUSTOMERS, "view_customer"),
+        (JobKind.IMPORT_VOUCHERS_CSV, "view_voucher"),
+        (JobKind.IMPORT_ORDERS, "view_order"),
+    ],
+)
+def test_failed_rows_need_the_permission_to_view_what_the_job_carried(client, kind, needed):
+    """The export download needed the exported model's permission; the failed rows (customer
+    source ids are often e-mail addresses) were served, in the CSV, on the page and in the
+    status JSON, with view_job alone."""
+    job = Job.objects.create(kind=kind, state=JobState.RUNNING)
+    JobFailedRow.objects.create(job=job, row=2, source_id="ann@example.com", reason="refused")
+    user = User.objects.create_user("clerk", password="pw", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_job"))
+    client.force_login(user)
+    csv_url = reverse("admin:django_voucherify_job_failed_rows", args=[job.pk])
+    assert client.get(csv_url).status_code == 403
+    assert "ann@example.com" not in client.get(change_url(job)).content.decode()
+    assert client.get(status_url(job)).json()["failed_rows"] == []
+
+    user.user_permissions.add(Permission.objects.get(codename=needed))
+    user = User.objects.get(pk=user.pk)  # permissions are cached on the instance
+    client.force_login(user)
+    body = b"".join(client.get(csv_url).streaming_content)
+    assert b"ann@example.com" in body
+    assert "ann@example.com" in client.get(change_url(job)).content.decode()
+    assert client.get(status_url(job)).json()["failed_rows"][0]["code"] == "ann@example.com"

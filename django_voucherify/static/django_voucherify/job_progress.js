@@ -82,18 +82,38 @@
         }
     }
 
+    function stopped(root, message) {
+        var notice = document.createElement("p");
+        notice.className = "errornote";
+        notice.setAttribute("data-job-stopped", "1");
+        notice.textContent = message || "This page stopped following the job: reload it.";
+        root.parentNode.insertBefore(notice, root.nextSibling);
+        document.body.setAttribute("data-job-polling", "stopped");
+    }
+
     function start(root) {
         var url = root.getAttribute("data-job-status-url");
         var every = parseInt(root.getAttribute("data-job-poll-ms"), 10) || 2000;
         function poll() {
             fetch(url, {credentials: "same-origin", headers: {Accept: "application/json"}})
                 .then(function (response) {
+                    if (response.status === 401 || response.status === 403) {
+                        // Signed out (or no longer allowed): say so and stop asking; polling
+                        // on would only make the page look frozen.
+                        return response.json().then(function (body) {
+                            stopped(root, body && body.error);
+                            return null;
+                        });
+                    }
                     if (!response.ok) {
                         throw new Error(String(response.status));
                     }
                     return response.json();
                 })
                 .then(function (status) {
+                    if (status === null) {
+                        return;
+                    }
                     LIVE_FIELDS.forEach(function (name) {
                         setField(document, name, status[name]);
                     });
