@@ -188,7 +188,9 @@ def _field_end(buf: str, pos: int, eof: bool) -> int | None:
         if quoted is None:
             return len(buf) if eof else None  # an unclosed quote: the rest of the file
         end = quoted.end()
-    end = _UNQUOTED.match(buf, end).end()  # an unquoted field, or text after a closing quote
+    run = _UNQUOTED.match(buf, end)  # an unquoted field, or text after a closing quote
+    assert run is not None  # the pattern matches the empty string
+    end = run.end()
     if end == len(buf) and not eof:
         return None
     if buf.startswith("\r", end) and end + 1 == len(buf) and not eof:
