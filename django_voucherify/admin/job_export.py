@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..models import Job, OrderStatus
 from ..validation import CodeFormField
+from . import submit_once
 
 ORDERS = "orders"
 VOUCHER_TRANSACTIONS = "voucher_transactions"
@@ -55,6 +56,7 @@ class ExportForm(forms.Form):
     code = CodeFormField(
         label=_("Card code"), required=False, help_text=_("Only for the transactions of a card.")
     )
+    submission = submit_once.token_field()
     # Not ``fields`` nor ``order_fields``: names of the form's own attributes.
     export_fields = forms.MultipleChoiceField(
         label=_("Order fields"),

@@ -23,7 +23,7 @@ from django.views.decorators.cache import never_cache
 
 from ..models import Job, JobFailedRow, JobKind, JobPart
 from ..models.jobs import FAILED_ROWS_SAMPLE
-from . import job_export, job_status
+from . import job_export, job_status, submit_once
 
 UPLOAD_TEMPLATE = "admin/django_voucherify/job/upload.html"
 EXPORT_TEMPLATE = "admin/django_voucherify/job/export.html"
@@ -59,6 +59,7 @@ class ImportCsvForm(forms.Form):
         label=_("Import"), choices=[("vouchers", _("Vouchers")), ("customers", _("Customers"))]
     )
     file = forms.FileField(label=_("CSV file (UTF-8)"))
+    submission = submit_once.token_field()
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -118,7 +119,8 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "created_at",
         "finished_at",
     )
-    list_filter = ("state", "kind")
+    # "Last changed" also serves the overview's "jobs failed in the last 7 days" link.
+    list_filter = ("state", "kind", ("updated_at", admin.DateFieldListFilter))
     date_hierarchy = "created_at"
     inlines = (JobPartInline,)
 
@@ -276,6 +278,9 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         if request.method == "POST" and form.is_valid():
             from .. import jobs
 
+            if not submit_once.claim(form.cleaned_data["submission"]):
+                return self._already_sent(request)
+
             vouchers = form.cleaned_data["what"] == "vouchers"
             start = jobs.import_vouchers_csv if vouchers else jobs.import_customers_csv
             upload = form.cleaned_data["file"]
@@ -295,6 +300,8 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             raise PermissionDenied
         form = job_export.ExportForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
+            if not submit_once.claim(form.cleaned_data["submission"]):
+                return self._already_sent(request)
             job = job_export.start_export(form, request.user)
             self.message_user(request, _("Export started as %(job)s.") % {"job": job}, messages.SUCCESS)
             return HttpResponseRedirect(reverse("admin:django_voucherify_job_change", args=[job.pk]))
@@ -305,6 +312,14 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             "title": _("Export from Voucherify"),
         }
         return TemplateResponse(request, EXPORT_TEMPLATE, context)
+
+    def _already_sent(self, request: HttpRequest) -> HttpResponse:
+        self.message_user(
+            request,
+            _("This form was already sent and started its job (listed below); nothing else was started."),
+            messages.WARNING,
+        )
+        return HttpResponseRedirect(reverse("admin:django_voucherify_job_changelist"))
 
     def result_file_view(self, request: HttpRequest, pk: int) -> StreamingHttpResponse:
         if not self.has_view_permission(request):

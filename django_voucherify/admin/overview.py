@@ -113,14 +113,25 @@ def webhooks_block() -> dict[str, Any]:
 FAILED_JOBS_WINDOW = timedelta(days=7)
 
 
+def failed_jobs_window() -> tuple[datetime, datetime]:
+    """From midnight 7 days ago to midnight tomorrow (current time zone): the bounds the job
+    changelist's "Past 7 days" filter uses, so the count and the list it links to agree."""
+    today = _start_of(timezone.localdate())
+    return today - FAILED_JOBS_WINDOW, today + timedelta(days=1)
+
+
 def jobs_block() -> dict[str, Any]:
     unfinished = Job.objects.exclude(state__in=FINAL_JOB_STATES)
-    since = timezone.now() - FAILED_JOBS_WINDOW
+    since, until = failed_jobs_window()
     return {
         "unfinished": unfinished.count(),
         "unfinished_url": worklist(Job, state__in=",".join(s for s in JobState if s not in FINAL_JOB_STATES)),
-        "failed": Job.objects.filter(state=JobState.FAILED, updated_at__gte=since).count(),
-        "failed_url": worklist(Job, state__exact=JobState.FAILED),
+        "failed": Job.objects.filter(
+            state=JobState.FAILED, updated_at__gte=since, updated_at__lt=until
+        ).count(),
+        "failed_url": worklist(
+            Job, state__exact=JobState.FAILED, updated_at__gte=str(since), updated_at__lt=str(until)
+        ),
         "recent": list(Job.objects.order_by("-pk")[:RECENT_JOBS]),
     }
 

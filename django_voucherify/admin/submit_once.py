@@ -1,0 +1,36 @@
+"""One job per form: the admin's upload and export forms carry a one-time token, and a second
+POST of the same token (a double click, a resent form) starts nothing.
+
+The token is claimed with ``cache.add``, which is atomic in Django's cache backends (locmem
+within one process; Redis, Memcached and the database cache across processes): two requests at
+the same moment cannot both claim it. With a per-process cache (locmem) behind several web
+processes a double click may reach two processes; the form's script (``submit_once.js``)
+disables the button on the first click as well. A POST without a token (a script, a test) is
+not protected.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django import forms
+from django.core.cache import cache
+
+FIELD = "submission"
+#: How long a used token is remembered: longer than anyone keeps a form open and resends it.
+REMEMBER_SECONDS = 24 * 3600
+
+
+def token_field() -> forms.CharField:
+    """A hidden field holding a new token each time the form is drawn (the same one again when
+    a refused form is drawn with its posted data)."""
+    return forms.CharField(
+        widget=forms.HiddenInput, required=False, max_length=64, initial=lambda: secrets.token_urlsafe(24)
+    )
+
+
+def claim(token: str) -> bool:
+    """True the first time ``token`` is claimed (or when there is none), False after."""
+    if not token:
+        return True
+    return bool(cache.add(f"django_voucherify:submitted-form:{token}", True, REMEMBER_SECONDS))

@@ -1,0 +1,81 @@
+"""A double click on the upload or export form starts one job: the form carries a one-time
+token, a second POST of it starts nothing (and the page's script disables the button)."""
+
+from __future__ import annotations
+
+import re
+import threading
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from django_voucherify.admin import submit_once
+from django_voucherify.models import Job
+
+pytestmark = pytest.mark.django_db
+EXPORT = reverse("admin:django_voucherify_job_export")
+UPLOAD = reverse("admin:django_voucherify_job_upload")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def token_of(page: str) -> str:
+    match = re.search(r'name="submission" value="([^"]+)"', page)
+    assert match, "the form carries no one-time token"
+    return match.group(1)
+
+
+def test_the_export_form_sent_twice_starts_one_export(admin_client):
+    page = admin_client.get(EXPORT).content.decode()
+    assert "data-submit-once" in page and "submit_once.js" in page
+    token = token_of(page)
+    data = {"what": "orders", "export_fields": ["source_id"], "sort": "created_at", "submission": token}
+    with mock.patch("django_voucherify.jobs.service.start_job"):  # nothing sent to Voucherify
+        first = admin_client.post(EXPORT, data)
+        second = admin_client.post(EXPORT, data, follow=True)
+    assert first.status_code == 302 and Job.objects.count() == 1
+    assert "already sent" in second.content.decode()
+    assert token_of(admin_client.get(EXPORT).content.decode()) != token  # a new form, a new token
+
+
+def test_the_upload_form_sent_twice_starts_one_import(admin_client):
+    token = token_of(admin_client.get(UPLOAD).content.decode())
+
+    def post():
+        upload = SimpleUploadedFile("v.csv", b"Code,Value\nONE-1,10\n", content_type="text/csv")
+        return admin_client.post(UPLOAD, {"what": "vouchers", "file": upload, "submission": token})
+
+    with mock.patch("django_voucherify.jobs.service.start_job"):
+        post()
+        post()
+    assert Job.objects.count() == 1
+
+
+def test_a_refused_form_keeps_its_token_and_can_be_sent_again(admin_client):
+    token = token_of(admin_client.get(EXPORT).content.decode())
+    refused = admin_client.post(EXPORT, {"what": "voucher_transactions", "code": "", "submission": token})
+    assert refused.status_code == 200 and token_of(refused.content.decode()) == token
+    assert submit_once.claim(token)  # not used up by the refused attempt
+
+
+def test_two_requests_at_the_same_moment_claim_a_token_once():
+    results: list[bool] = []
+    barrier = threading.Barrier(8)
+
+    def claim() -> None:
+        barrier.wait()
+        results.append(submit_once.claim("same-token-for-everyone"))
+
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [False] * 7 + [True]
+
+
+def test_the_script_disables_the_button_once_sent():
+    script = (ROOT / "django_voucherify/static/django_voucherify/submit_once.js").read_text()
+    assert "form[data-submit-once]" in script and "button.disabled = true" in script
