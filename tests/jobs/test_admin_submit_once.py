@@ -40,7 +40,7 @@ def test_the_export_form_sent_twice_starts_one_export(admin_client):
     assert token_of(admin_client.get(EXPORT).content.decode()) != token  # a new form, a new token
 
 
-def test_the_upload_form_sent_twice_starts_one_import(admin_client):
+def test_the_upload_form_sent_twice_starts_one_import(admin_client, media):
     token = token_of(admin_client.get(UPLOAD).content.decode())
 
     def post():
