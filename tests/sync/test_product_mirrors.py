@@ -159,3 +159,43 @@ def test_the_registry_maps_a_shop_model_onto_product_and_sku_mirrors(sandbox):
     finally:
         registry.disconnect(ShopItem)
     assert calls == ["A", "A"]
+
+
+def test_push_products_sends_them_in_bulk_and_marks_them_synced(sandbox):
+    """``voucherify_sync products``: update-products-in-bulk, parts under the byte budget; a
+    product Voucherify refuses (its source id still in the bin) is failed with its reason."""
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    from django_voucherify.models import Job, JobState
+    from tests.support.jobs import FAST
+    from tests.support.sandbox import options
+
+    cat = catalog(sandbox.state)
+    # bulk_create: no signals, as rows that existed before the shop registered its catalog
+    Product.objects.bulk_create(
+        Product(source_id=f"p-{i:03d}", name=f"P{i}", price=i, metadata={"pad": "x" * 200}) for i in range(30)
+    )
+    with options(sandbox, **FAST):
+        sandbox_api_binned(sandbox)  # "p-007" waits in Voucherify's bin: refused
+        out = StringIO()
+        with pytest.raises(CommandError, match="1 row"):  # the command exits 1: a row failed
+            call_command(
+                "voucherify_sync", "products", chunk_bytes=3000, no_progress=True, here=True, stdout=out
+            )
+    job = Job.objects.get(kind="push_products")
+    assert job.state in (JobState.DONE, JobState.FAILED) and job.parts.count() > 1
+    assert len([p for p in cat.products.values() if p["source_id"].startswith("p-")]) == 29
+    assert cat.find_product("p-012")["price"] == 12
+    states = dict(Product.objects.values_list("source_id", "sync_state"))
+    assert states.pop("p-007") == SyncState.FAILED
+    assert set(states.values()) == {SyncState.SYNCED}
+
+
+def sandbox_api_binned(sandbox):
+    from tests.support.sandbox import Api
+
+    api = Api(sandbox)
+    api.post("/v1/products", json={"source_id": "p-007"})
+    api.delete("/v1/products/p-007")
