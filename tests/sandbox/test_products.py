@@ -308,3 +308,22 @@ def test_the_catalog_survives_a_save_and_load(api: Api, sandbox):
     # and writes after the reload keep the indexes in step
     reloaded.post("/v1/products/phone/skus", json={"source_id": "s2"})
     assert reloaded.get("/v1/products/phone/skus").json()["total"] == 2
+
+
+def test_concurrent_upserts_of_one_source_id_make_one_product_and_sku(api: Api):
+    from concurrent.futures import ThreadPoolExecutor
+
+    api.post("/v1/products", json={"source_id": "base", "attributes": ["n"]})
+
+    def upsert(n: int) -> tuple[str, str]:
+        product = api.post("/v1/products", json={"source_id": "race", "price": n}).json()
+        sku = api.post(
+            "/v1/products/base/skus", json={"source_id": "race-sku", "attributes": {"n": str(n)}}
+        ).json()
+        return product["id"], sku["id"]
+
+    with ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(upsert, range(40)))
+    assert len({p for p, _ in ids}) == 1 and len({s for _, s in ids}) == 1
+    assert api.get("/v1/products").json()["total"] == 2
+    assert api.get("/v1/products/base/skus").json()["total"] == 1
