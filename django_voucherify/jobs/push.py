@@ -1,5 +1,5 @@
-"""Pushing the customer and order mirrors to Voucherify: an ordinary job of kind
-``push_customers`` / ``push_orders``.
+"""Pushing the customer, order and product mirrors to Voucherify: an ordinary job of kind
+``push_customers`` / ``push_orders`` / ``push_products``.
 
 :func:`push_mirrors` builds the parts from the mirrors (all, or those changed since a time):
 only the columns of the bodies are read, each row encoded once (:mod:`.push_rows`: keyset pages
@@ -7,7 +7,7 @@ in primary-key order, no cursor held open), grouped into bodies under ``BULK_CHU
 (orders also at most 2000 per import) and written as parts as they fill (``JobPart.body``: the
 bytes sent; ``payload``: their source ids), so memory holds one page and one part. Everything is
 written in the transaction that creates the job: a crash while building leaves no job. The
-runner then submits each part (customers: ``bulk_update``, orders: ``import_json``) and follows
+runner then submits each part (customers and products: ``bulk_update``, orders: ``import_json``) and follows
 its async action like any other job's part: never sent twice, an interrupted submit reconciled.
 
 When a part ends, :func:`part_finished` marks its mirrors (``synced``, or ``failed`` with
@@ -28,17 +28,31 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..api.batching import MAX_ORDERS_PER_IMPORT, encoded_batches
-from ..models import Customer, Job, JobFailedRow, JobKind, JobPart, JobState, Order, PartState, SyncState
+from ..models import (
+    Customer,
+    Job,
+    JobFailedRow,
+    JobKind,
+    JobPart,
+    JobState,
+    Order,
+    PartState,
+    Product,
+    SyncState,
+)
 from ..models.jobs import FINAL_JOB_STATES
 from .push_rows import EncodedRow, encoded_rows
 from .service import Rejects, User, max_bytes, start_job
 
 logger = logging.getLogger("django_voucherify.jobs")
 
+PushModel = type[Customer] | type[Order] | type[Product]
 #: The mirrors a push can send, by the name the command takes.
-KINDS: dict[str, tuple[JobKind, type[Customer] | type[Order]]] = {
+KINDS: dict[str, tuple[JobKind, PushModel]] = {
     "customers": (JobKind.PUSH_CUSTOMERS, Customer),
     "orders": (JobKind.PUSH_ORDERS, Order),
+    # products: update-products-in-bulk (an upsert by source_id); SKUs are sent by the outbox
+    "products": (JobKind.PUSH_PRODUCTS, Product),
 }
 PUSH_KINDS = frozenset(kind for kind, _model in KINDS.values())
 #: Source ids per ``IN (...)`` when marking a part's rows (a part can hold tens of thousands).
@@ -99,14 +113,14 @@ def unfinished_push(kind: str, since: datetime | None = None) -> Job | None:
     )
 
 
-def _kind(kind: str) -> tuple[JobKind, type[Customer] | type[Order]]:
+def _kind(kind: str) -> tuple[JobKind, PushModel]:
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {tuple(KINDS)}, not {kind!r}")
     return KINDS[kind]
 
 
 def _fitting(
-    model: type[Customer] | type[Order], rows: Iterable[EncodedRow], budget: int, rejects: Rejects
+    model: PushModel, rows: Iterable[EncodedRow], budget: int, rejects: Rejects
 ) -> Iterator[tuple[str, bytes]]:
     """``(source_id, body bytes)`` of each mirror whose body fits in a request; the others are
     failed rows of the job and their mirror ``failed`` (no request could ever carry them)."""
@@ -175,9 +189,7 @@ WHERE m.source_id = sent.source_id AND m.updated_at <= %s
 """
 
 
-def mark_synced(
-    model: type[Customer] | type[Order], source_ids: list[str], read_from: datetime, now: datetime
-) -> int:
+def mark_synced(model: PushModel, source_ids: list[str], read_from: datetime, now: datetime) -> int:
     """Mark the ``model`` mirrors of ``source_ids`` not saved since ``read_from`` ``synced``
     (at ``now``); returns how many. On PostgreSQL one statement joins the ids (an array
     parameter, ``unnest``): a part's tens of thousands of rows in one statement and one plan,
@@ -194,9 +206,7 @@ def mark_synced(
         return int(cursor.rowcount)
 
 
-def mark_synced_in_slices(
-    model: type[Customer] | type[Order], source_ids: list[str], read_from: datetime, now: datetime
-) -> int:
+def mark_synced_in_slices(model: PushModel, source_ids: list[str], read_from: datetime, now: datetime) -> int:
     """:func:`mark_synced` for any database: one ``UPDATE ... WHERE source_id IN (...)`` per
     :data:`IDS_PER_QUERY` ids (SQLite's limit on parameters)."""
     ids = iter(source_ids)
@@ -250,5 +260,5 @@ def _source_ids(part: JobPart) -> list[str]:
     return [str(entry["source_id"]) if isinstance(entry, dict) else str(entry) for entry in entries]
 
 
-def _kind_of(part: JobPart) -> tuple[JobKind, type[Customer] | type[Order]]:
+def _kind_of(part: JobPart) -> tuple[JobKind, PushModel]:
     return next((k, m) for k, m in KINDS.values() if k == part.job.kind)

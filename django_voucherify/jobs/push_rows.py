@@ -16,11 +16,12 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from ..models import Customer, Order
+from ..models import Customer, Order, Product
 from ..models.customers import BODY_FIELDS as CUSTOMER_FIELDS
 from ..models.customers import customer_body
 from ..models.orders import BODY_FIELDS as ORDER_FIELDS
 from ..models.orders import ITEM_BODY_FIELDS, OrderItem, item_body, order_body
+from ..models.products import PRODUCT_BODY_FIELDS, product_body
 
 #: Mirrors read per query.
 PAGE_SIZE = 2000
@@ -29,9 +30,11 @@ PAGE_SIZE = 2000
 EncodedRow = tuple[int, str, bytes]
 
 
-def encoded_rows(model: type[Customer] | type[Order], since: datetime | None) -> Iterator[EncodedRow]:
+def encoded_rows(
+    model: type[Customer] | type[Order] | type[Product], since: datetime | None
+) -> Iterator[EncodedRow]:
     """Every ``model`` mirror (changed since ``since``, when given) in pk order, encoded once."""
-    fields = CUSTOMER_FIELDS if model is Customer else ORDER_FIELDS
+    fields = {Customer: CUSTOMER_FIELDS, Order: ORDER_FIELDS, Product: PRODUCT_BODY_FIELDS}[model]
     qs: Any = model.objects.order_by("pk")
     if since:
         qs = qs.filter(updated_at__gte=since)
@@ -43,6 +46,9 @@ def encoded_rows(model: type[Customer] | type[Order], since: datetime | None) ->
         if model is Customer:
             for pk, *values in page:
                 yield pk, values[0], dumps(customer_body(*values)).encode()
+        elif model is Product:
+            for pk, *values in page:
+                yield pk, values[0], dumps(product_body(*values)).encode()
         else:
             items = _items_of([row[0] for row in page])
             for pk, source_id, status, amount, metadata, customer_source_id in page:

@@ -41,6 +41,7 @@ TYPES_WITH_COUNTS = frozenset(
         "ORDERS.IMPORT",
         "VOUCHERS.BULK_UPDATE",
         "CUSTOMERS.BULK_UPDATE",
+        "PRODUCTS.BULK_UPDATE",
     }
 )
 WRITE_BATCH = 1000

@@ -63,6 +63,7 @@ ASYNC_TYPES = {
     JobKind.UPDATE_CUSTOMERS_METADATA: "CUSTOMERS.METADATA_UPDATE",
     JobKind.PUSH_CUSTOMERS: "CUSTOMERS.BULK_UPDATE",
     JobKind.PUSH_ORDERS: "ORDERS.IMPORT",
+    JobKind.PUSH_PRODUCTS: "PRODUCTS.BULK_UPDATE",
 }
 MAX_SUBMIT_ATTEMPTS = 8
 CLOCK_SKEW = timedelta(seconds=60)  # tolerated difference between our clock and Voucherify's
@@ -167,6 +168,7 @@ def send(part: JobPart) -> str:
             JobKind.BULK_UPDATE_CUSTOMERS: lambda: client.customers.bulk_update(body),
             JobKind.PUSH_CUSTOMERS: lambda: client.customers.bulk_update(body),
             JobKind.PUSH_ORDERS: lambda: client.orders.import_json(body),
+            JobKind.PUSH_PRODUCTS: lambda: client.products.bulk_update(body),
             JobKind.UPDATE_CUSTOMERS_METADATA: lambda: client.customers.update_metadata(
                 body, job.params["metadata"]
             ),

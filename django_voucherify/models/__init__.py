@@ -9,6 +9,7 @@ from .jobs import Job, JobFailedRow, JobKind, JobPart, JobState, JobSubmitLock, 
 from .ledger import CheckoutRedemption, LedgerState
 from .orders import Order, OrderItem, OrderStatus
 from .outbox import OutboxAction, OutboxEntry, OutboxState
+from .products import Product, Sku
 from .sync_state import SyncedMirror, SyncState
 from .vouchers import DiscountType, Voucher, VoucherType
 from .webhooks import WebhookEvent, WebhookEventState
@@ -32,7 +33,9 @@ __all__ = [
     "OutboxState",
     "Overview",
     "PartState",
+    "Product",
     "RefreshState",
+    "Sku",
     "SyncState",
     "SyncedMirror",
     "Voucher",

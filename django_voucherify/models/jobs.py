@@ -35,6 +35,7 @@ class JobKind(models.TextChoices):
     EXPORT_VOUCHER_TRANSACTIONS = "export_voucher_transactions", _("export voucher transactions")
     PUSH_CUSTOMERS = "push_customers", _("push customer mirrors")
     PUSH_ORDERS = "push_orders", _("push order mirrors")
+    PUSH_PRODUCTS = "push_products", _("push product mirrors")
 
 
 EXPORT_KINDS = frozenset({JobKind.EXPORT_ORDERS, JobKind.EXPORT_VOUCHER_TRANSACTIONS})

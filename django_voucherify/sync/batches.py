@@ -40,6 +40,7 @@ from django.utils import timezone
 
 from ..api.errors import RateLimitedError, ServerError, TransportError, VoucherifyError
 from ..models.outbox import OutboxAction, OutboxEntry, OutboxState
+from ..models.products import Sku
 from ..models.sync_state import SyncState
 from . import batch_updates, claims, delivery
 from .claims import Claim
@@ -120,7 +121,10 @@ def _read_objects(batch: list[Claim]) -> dict[tuple[str, str], Any]:
         model = MIRRORS.get(kind)
         if model is None:
             continue  # _send raises for an unknown kind
-        for obj in model.objects.filter(pk__in=pks):
+        rows = model.objects.filter(pk__in=pks)
+        if model is Sku:
+            rows = Sku.objects.filter(pk__in=pks).select_related("product")  # sent under it
+        for obj in rows:
             objects[(kind, str(obj.pk))] = obj
     return objects
 

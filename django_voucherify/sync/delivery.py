@@ -52,17 +52,16 @@ from ..api.errors import (
     UnauthorizedError,
     VoucherifyError,
 )
-from ..models.customers import Customer
-from ..models.orders import Order
 from ..models.outbox import OutboxAction, OutboxEntry, OutboxState
 from ..models.sync_state import SyncState
 from . import claims, takeover
 from .claims import Claim
+from .kinds import MIRRORS
 from .outbox import enqueue
 
 logger = logging.getLogger("django_voucherify.sync")
 
-MIRRORS: dict[str, type[Customer] | type[Order]] = {"customer": Customer, "order": Order}
+__all__ = ["MIRRORS", "Outcome", "deliver"]
 
 
 @dataclass(frozen=True)
@@ -185,6 +184,9 @@ def _send(client: Any, claim: Claim, prefetched: Any = READ_NOW) -> dict[str, An
     if model is None:
         raise ValueError(f"Unknown outbox kind {claim.kind!r}")
     if claim.action in (OutboxAction.DELETE, OutboxAction.ERASE):
+        if claim.kind in ("product", "sku"):
+            _delete_from_catalog(client, claim)
+            return None
         if claim.kind != "customer":
             return None  # Voucherify has no order deletion; the mirror row is simply gone
         target = claim.remote_id or claim.source_id
@@ -204,6 +206,10 @@ def _send(client: Any, claim: Claim, prefetched: Any = READ_NOW) -> dict[str, An
     _check_lease(claim)
     if claim.kind == "customer":
         return dict(client.customers.create(payload))
+    if claim.kind == "product":
+        return dict(client.products.create(payload))
+    if claim.kind == "sku":
+        return _send_sku(client, claim, obj, payload)
     if obj.voucherify_id:
         changes = {k: v for k, v in payload.items() if k != "source_id"}
         try:
@@ -211,6 +217,37 @@ def _send(client: Any, claim: Claim, prefetched: Any = READ_NOW) -> dict[str, An
         except NotFoundError:
             _check_lease(claim)
     return dict(client.orders.create(payload))
+
+
+def _send_sku(client: Any, claim: Claim, sku: Any, payload: dict[str, Any]) -> dict[str, Any]:
+    """Upsert a SKU under its product (by source id). A product Voucherify has not received
+    yet (its mirror has no Voucherify id) is upserted first, in its current state: the SKU
+    cannot wait for the product's own entry, which may be behind it in the outbox (its own
+    delivery then sends the same state again, an idempotent upsert). At most 2 calls."""
+    product = sku.product
+    if not product.voucherify_id:
+        client.products.create(product.to_voucherify())
+        _check_lease(claim)
+    return dict(client.products.create_sku(product.source_id, payload))
+
+
+def _delete_from_catalog(client: Any, claim: Claim) -> None:
+    """Delete a product (with its SKUs) or a SKU for good (``force``): a deleted source id is
+    free again at once, so a shop that deletes and re-creates an object under the same source
+    id is not refused (a delete without ``force`` keeps the source id taken in Voucherify's
+    bin). A SKU's deletion needs its product's id: read from the SKU first (its local product
+    may be gone already). Already gone is the wanted end state. At most 2 calls."""
+    target = claim.remote_id or claim.source_id
+    _check_lease(claim)
+    try:
+        if claim.kind == "product":
+            client.products.delete(target, force=True)
+            return
+        sku = client.products.get_sku(target)
+        _check_lease(claim)
+        client.products.delete_sku(str(sku["product_id"]), str(sku["id"]), force=True)
+    except NotFoundError:
+        pass
 
 
 def _lock_mirror(claim: Claim) -> None:

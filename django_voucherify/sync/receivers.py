@@ -1,9 +1,9 @@
 """Receivers that turn mirror saves and deletes into outbox rows (same transaction, no HTTP).
 
-Deleting a customer queues a Voucherify deletion; it is permanent (``permanent-deletion``, for
-data-erasure requests) when ``SYNC_PERMANENT_DELETE`` is set or the instance was deleted through
-:func:`~.mirrors.erase_customer`. Saving or deleting an order item re-syncs its order. Inside
-:func:`~.mirrors.muted` (used by pulls) nothing is recorded.
+Deleting a customer, a product or a SKU queues a Voucherify deletion; a customer's is permanent
+(``permanent-deletion``, for data-erasure requests) when ``SYNC_PERMANENT_DELETE`` is set or
+the instance was deleted through :func:`~.mirrors.erase_customer`. Saving or deleting an order
+item re-syncs its order. Inside :func:`~.mirrors.muted` (used by pulls) nothing is recorded.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from .. import conf
 from ..models.customers import Customer
 from ..models.orders import Order, OrderItem
 from ..models.outbox import OutboxAction
+from ..models.products import Product, Sku
 from ..models.sync_state import SyncState
 from .mirrors import ERASE_MARK, is_muted
 from .outbox import record_change
@@ -24,7 +25,11 @@ from .outbox import record_change
 
 @receiver(post_save, sender=Customer, dispatch_uid="dv_sync_customer_saved")
 @receiver(post_save, sender=Order, dispatch_uid="dv_sync_order_saved")
-def _mirror_saved(sender: type[Any], instance: Customer | Order, raw: bool = False, **kwargs: Any) -> None:
+@receiver(post_save, sender=Product, dispatch_uid="dv_sync_product_saved")
+@receiver(post_save, sender=Sku, dispatch_uid="dv_sync_sku_saved")
+def _mirror_saved(
+    sender: type[Any], instance: Customer | Order | Product | Sku, raw: bool = False, **kwargs: Any
+) -> None:
     if raw or is_muted():
         return
     record_change(instance)
@@ -40,6 +45,14 @@ def _customer_deleted(sender: type[Any], instance: Customer, **kwargs: Any) -> N
 
 @receiver(post_delete, sender=Order, dispatch_uid="dv_sync_order_deleted")
 def _order_deleted(sender: type[Any], instance: Order, **kwargs: Any) -> None:
+    if not is_muted():
+        record_change(instance, OutboxAction.DELETE)
+
+
+@receiver(post_delete, sender=Product, dispatch_uid="dv_sync_product_deleted")
+@receiver(post_delete, sender=Sku, dispatch_uid="dv_sync_sku_deleted")
+def _catalog_deleted(sender: type[Any], instance: Product | Sku, **kwargs: Any) -> None:
+    """A product's deletion takes its SKUs with it (the database cascade sends theirs first)."""
     if not is_muted():
         record_change(instance, OutboxAction.DELETE)
 

@@ -26,7 +26,8 @@ On PostgreSQL and SQLite that is one ``INSERT ... ON CONFLICT (source_id) DO UPD
 <a mapped value differs>`` plus the outbox upsert: a shop save costs at most two more queries
 (one when nothing changed), no savepoint, and is safe against two first saves racing. Being a
 single statement, it does not send the mirror's own ``pre_save``/``post_save`` signals.
-For orders, ``customer`` may be a customer ``source_id`` (the mirror is created if missing) and
+For orders, ``customer`` may be a customer ``source_id`` (the mirror is created if missing; a
+SKU's ``product`` likewise names its product mirror by source id) and
 ``items`` a list of :class:`~django_voucherify.models.OrderItem` field dicts (replaced as a whole;
 ``amount`` defaults to ``price * quantity``). Deleting the shop object deletes the mirror
 (and so the Voucherify customer) unless ``delete=False``. :func:`refresh` re-maps an object
@@ -45,20 +46,26 @@ from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..models import Customer, Order, OrderItem, SyncState
+from ..models import Customer, Order, OrderItem, Product, Sku, SyncState
 from ..validation import InvalidInput, source_id_problem, visible
 from .mirrors import muted
 from .outbox import record_change
 
 Mapper = Callable[[Any], "dict[str, Any] | None"]
-Mirror = Customer | Order
+Mirror = Customer | Order | Product | Sku
+MirrorModel = type[Customer] | type[Order] | type[Product] | type[Sku]
+#: The mirrors whose mapping names another mirror by its source id: (the key, that mirror).
+_PARENTS: dict[type[Model], tuple[str, type[Customer] | type[Product]]] = {
+    Order: ("customer", Customer),
+    Sku: ("product", Product),
+}
 _ITEM_FIELDS = ("product_source_id", "sku_source_id", "quantity", "price", "amount")
 
 
 @dataclass(frozen=True)
 class Link:
     model: type[Model]
-    mirror: type[Customer] | type[Order]
+    mirror: MirrorModel
     mapper: Mapper
     delete: bool
 
@@ -66,9 +73,7 @@ class Link:
 _links: dict[type[Model], list[Link]] = {}
 
 
-def connect(
-    model: type[Model], mirror: type[Customer] | type[Order], mapper: Mapper, *, delete: bool = True
-) -> None:
+def connect(model: type[Model], mirror: MirrorModel, mapper: Mapper, *, delete: bool = True) -> None:
     """Keep ``mirror`` rows in step with ``model`` through ``mapper`` (see module docstring)."""
     link = Link(model, mirror, mapper, delete)
     _links.setdefault(model, []).append(link)
@@ -121,15 +126,16 @@ def _apply(link: Link, instance: Model) -> Mirror | None:
     data = dict(data)
     source_id = str(data.pop("source_id"))
     _check_source_id(link, instance, source_id)
-    if link.mirror is Order and isinstance(data.get("customer"), str):
-        _check_source_id(link, instance, data["customer"])
+    parent = _PARENTS.get(link.mirror)
+    if parent and isinstance(data.get(parent[0]), str):
+        _check_source_id(link, instance, data[parent[0]])
     items = data.pop("items", None)
     db = router.db_for_write(link.mirror)
     # No savepoint: inside the shop's transaction this adds no statement; in autocommit it makes
     # the mirror and its outbox row one transaction.
     with transaction.atomic(using=db, savepoint=False):
-        if link.mirror is Order and isinstance(data.get("customer"), str):
-            data["customer_id"] = _customer_pk(db, data.pop("customer"))
+        if parent and isinstance(data.get(parent[0]), str):
+            data[f"{parent[0]}_id"] = _parent_pk(db, parent[1], data.pop(parent[0]))
         mirror = upsert_mirror(db, link.mirror, source_id, data)
         if link.mirror is Order and items is not None:
             mirror = _sync_items(db, source_id, items, mirror)
@@ -156,7 +162,7 @@ def _check_source_id(link: Link, instance: Model, source_id: str) -> None:
         )
 
 
-def upsert_mirror(db: str, model: type[Mirror], source_id: str, values: dict[str, Any]) -> Mirror | None:
+def upsert_mirror(db: str, model: MirrorModel, source_id: str, values: dict[str, Any]) -> Mirror | None:
     """Create the ``source_id`` mirror with ``values``, or write ``values`` if one differs.
 
     Returns the mirror written (``pk``, ``source_id``, ``voucherify_id`` loaded), None if the row
@@ -189,27 +195,28 @@ def upsert_mirror(db: str, model: type[Mirror], source_id: str, values: dict[str
     return None if row is None else _written(model, db, row[0], source_id, row[1])
 
 
-def _field(model: type[Mirror], name: str) -> Field[Any, Any]:
+def _field(model: MirrorModel, name: str) -> Field[Any, Any]:
     field = model._meta.get_field(name)  # FieldDoesNotExist names a mapping key that is no field
     if not isinstance(field, Field) or not field.concrete:
         raise ValueError(f"{model.__name__}.{name} is not a column: a mapping cannot set it")
     return field
 
 
-def _written(model: type[Mirror], db: str, pk: Any, source_id: str, voucherify_id: str) -> Mirror:
+def _written(model: MirrorModel, db: str, pk: Any, source_id: str, voucherify_id: str) -> Mirror:
     mirror = model(pk=pk, source_id=source_id, voucherify_id=voucherify_id or "")
     mirror._state.adding, mirror._state.db = False, db
     return mirror
 
 
-def _customer_pk(db: str, source_id: str) -> Any:
-    """The primary key of the customer mirror ``source_id``, created (and queued) if missing."""
-    existing = Customer.objects.using(db).filter(source_id=source_id).values_list("pk", flat=True).first()
+def _parent_pk(db: str, model: type[Customer] | type[Product], source_id: str) -> Any:
+    """The primary key of the ``model`` mirror ``source_id`` (an order's customer, a SKU's
+    product), created (and queued) if missing."""
+    existing = model.objects.using(db).filter(source_id=source_id).values_list("pk", flat=True).first()
     if existing is not None:
         return existing
-    created = upsert_mirror(db, Customer, source_id, {})
+    created = upsert_mirror(db, model, source_id, {})
     if created is None:  # created by a concurrent save meanwhile
-        return Customer.objects.using(db).values_list("pk", flat=True).get(source_id=source_id)
+        return model.objects.using(db).values_list("pk", flat=True).get(source_id=source_id)
     record_change(created)
     return created.pk
 

@@ -28,15 +28,12 @@ from __future__ import annotations
 
 import logging
 
-from ..models.customers import Customer
-from ..models.orders import Order
 from ..models.outbox import OutboxEntry, OutboxState
 from ..models.sync_state import SyncState
 from .claims import Claim
+from .kinds import MIRRORS
 
 logger = logging.getLogger("django_voucherify.sync")
-
-MIRRORS: dict[str, type[Customer] | type[Order]] = {"customer": Customer, "order": Order}
 
 
 def send_again(claim: Claim, entry: OutboxEntry) -> list[int]:

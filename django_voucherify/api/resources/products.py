@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, cast
 
+from ..batching import EncodedJSON
 from ..endpoints import endpoint
 from ..paging import iter_pages
 from ..transport import encode_path as p
@@ -55,10 +56,10 @@ class Products(Resource):
         self._delete(p("/v1/products/{}", product_id), {"force": force} if force else None)
 
     @endpoint("update-products-in-bulk", "POST", "/v1/products/bulk/async")
-    def bulk_update(self, products: Sequence[Mapping[str, Any]]) -> AsyncActionCreated:
+    def bulk_update(self, products: Sequence[Mapping[str, Any]] | EncodedJSON) -> AsyncActionCreated:
         """Create or update many products by ``source_id`` (``POST /v1/products/bulk/async``);
-        returns the async action."""
-        body = [dict(product) for product in products]
+        returns the async action. An :class:`~..batching.EncodedJSON` array is sent as it is."""
+        body = products if isinstance(products, EncodedJSON) else [dict(product) for product in products]
         return cast(AsyncActionCreated, self._post("/v1/products/bulk/async", body))
 
     @endpoint("update-products-metadata-in-bulk", "POST", "/v1/products/metadata/async")
