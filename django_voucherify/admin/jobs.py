@@ -45,6 +45,7 @@ ROW_DATA_PERMISSIONS: dict[str, str] = {
     JobKind.IMPORT_ORDERS: "django_voucherify.view_order",
     JobKind.EXPORT_ORDERS: "django_voucherify.view_order",
     JobKind.PUSH_ORDERS: "django_voucherify.view_order",
+    JobKind.PUSH_PRODUCTS: "django_voucherify.view_product",
 }
 
 

@@ -207,3 +207,12 @@ def test_failed_rows_need_the_permission_to_view_what_the_job_carried(client, ki
     assert b"ann@example.com" in body
     assert "ann@example.com" in client.get(change_url(job)).content.decode()
     assert client.get(status_url(job)).json()["failed_rows"][0]["code"] == "ann@example.com"
+
+
+def test_every_job_kind_names_the_permission_for_its_rows():
+    """A new kind without an entry would show its rows with view_job alone."""
+    from django_voucherify.admin.jobs import ROW_DATA_PERMISSIONS
+
+    assert set(ROW_DATA_PERMISSIONS) == set(JobKind)
+    codenames = {p.split(".", 1)[1] for p in ROW_DATA_PERMISSIONS.values()}
+    assert codenames <= set(Permission.objects.values_list("codename", flat=True))

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("django_voucherify", "0017_ledger_succeeded_at_index"),
+        ("django_voucherify", "0018_product_mirrors"),
     ]
 
     operations = [
