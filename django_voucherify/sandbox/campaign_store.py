@@ -8,8 +8,9 @@ touches ``state.py``'s collections, so a save/load carries them as they are.
 
 Derived (``state.transient``, never persisted, rebuilt on first use after a load): a
 campaign's id by name, the codes of each campaign not yet published (a queue, so a publication
-takes its code in O(1) instead of scanning the campaign's vouchers). Each index remembers the stored dict it was built
-from; when ``load_json`` replaces ``state.extra`` the index no longer matches and is rebuilt.
+takes its code in O(1) instead of scanning the campaign's vouchers). Each index remembers the
+stored dict it was built from; when ``load_json`` replaces ``state.extra`` the index no
+longer matches and is rebuilt.
 
 A campaign's vouchers are found through the voucher store's own equality bucket on
 ``campaign_id`` (store.Bucket), kept in step with every voucher write.

@@ -70,7 +70,7 @@ class CodeSource:
     @property
     def capacity(self) -> int:
         """How many distinct codes this config can produce."""
-        return len(self.charset) ** self.placeholders
+        return int(len(self.charset) ** self.placeholders)
 
     def check_room(self, wanted: int, used: int = 0) -> None:
         """400 when ``wanted`` more codes cannot exist beside ``used`` codes of this config."""

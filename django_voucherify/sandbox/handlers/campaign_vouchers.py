@@ -80,7 +80,9 @@ def code_taken(state: SandboxState, code: str) -> bool:
     return code in state.vouchers or code in state.bin
 
 
-def generate_chunk(state: SandboxState, campaign: JSON, source: CodeSource, count: int, overrides: JSON) -> int:
+def generate_chunk(
+    state: SandboxState, campaign: JSON, source: CodeSource, count: int, overrides: JSON
+) -> int:
     """Generate and store up to ``count`` vouchers of ``campaign`` (call with the lock held);
     return how many were made (fewer only when the code space ran out)."""
     made: list[JSON] = []

@@ -138,12 +138,20 @@ def _template(campaign_type: str, raw: Any) -> JSON:
             raise invalid_payload("voucher.loyalty_card.points must be a non-negative integer")
         template["loyalty_card"] = {"points": points}
     config = raw.get("code_config")
-    CodeSource(config)  # 400 on a bad config, before anything is stored
-    template["code_config"] = {"charset": ALPHANUMERIC, "length": 8, **(config or {})}
+    source = CodeSource(config)  # 400 on a bad config, before anything is stored
+    # Stored complete, as Voucherify answers it: a length alone becomes its "#" pattern.
+    template["code_config"] = {
+        "charset": ALPHANUMERIC,
+        "length": source.placeholders,
+        **{k: v for k, v in (config or {}).items() if v is not None},
+        "pattern": source.pattern,
+    }
     redemption = raw.get("redemption")
     if redemption is not None:
         quantity = redemption.get("quantity") if isinstance(redemption, dict) else "bad"
-        if quantity is not None and (not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 0):
+        if quantity is not None and (
+            not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 0
+        ):
             raise invalid_payload("voucher.redemption.quantity must be a non-negative integer or null")
         template["redemption"] = {"quantity": quantity}
     else:
@@ -220,7 +228,13 @@ def create_campaign(req: SandboxRequest, state: SandboxState) -> SandboxResponse
         campaign["voucher"] = template
     if campaign_type == "PROMOTION":
         # Tiers are served by the promotions handlers (not simulated here): an empty list.
-        campaign["promotion"] = {"object": "list", "data_ref": "tiers", "tiers": [], "total": 0, "has_more": False}
+        campaign["promotion"] = {
+            "object": "list",
+            "data_ref": "tiers",
+            "tiers": [],
+            "total": 0,
+            "has_more": False,
+        }
     campaign_store.put(state, campaign)
     if source is not None and count == 1:
         campaign_vouchers.generate_chunk(state, campaign, source, 1, {})
@@ -230,9 +244,13 @@ def create_campaign(req: SandboxRequest, state: SandboxState) -> SandboxResponse
     return ok(view(state, campaign))
 
 
-def _start_generation(req: SandboxRequest, state: SandboxState, campaign: JSON, count: int, overrides: JSON) -> JSON:
+def _start_generation(
+    req: SandboxRequest, state: SandboxState, campaign: JSON, count: int, overrides: JSON
+) -> JSON:
     payload = {"campaign_id": campaign["id"], "count": count, "overrides": overrides}
-    return start_async_action(state, "CAMPAIGN.VOUCHERS_GENERATE", "campaign_vouchers_generate", payload, req.request_id)
+    return start_async_action(
+        state, "CAMPAIGN.VOUCHERS_GENERATE", "campaign_vouchers_generate", payload, req.request_id
+    )
 
 
 @jobs.job("campaign_vouchers_generate")
@@ -383,7 +401,9 @@ def delete_campaign(req: SandboxRequest, state: SandboxState) -> SandboxResponse
     if not force:
         campaign_store.campaigns_bin(state)[campaign["id"]] = campaign
     payload = {"campaign_id": campaign["id"], "force": force}
-    action = start_async_action(state, "CAMPAIGN.VOUCHERS_DELETE", "campaign_vouchers_delete", payload, req.request_id)
+    action = start_async_action(
+        state, "CAMPAIGN.VOUCHERS_DELETE", "campaign_vouchers_delete", payload, req.request_id
+    )
     return accepted(action)
 
 
@@ -484,7 +504,16 @@ def add_voucher_with_code(req: SandboxRequest, state: SandboxState) -> SandboxRe
 
 
 # ---- imports --------------------------------------------------------------------------------
-IMPORT_FIELDS = ("code", "category", "active", "start_date", "expiration_date", "redemption", "additional_info", "metadata")
+IMPORT_FIELDS = (
+    "code",
+    "category",
+    "active",
+    "start_date",
+    "expiration_date",
+    "redemption",
+    "additional_info",
+    "metadata",
+)
 
 
 def _import_one(state: SandboxState, campaign: JSON, item: Any) -> None:
@@ -548,7 +577,9 @@ def import_vouchers(req: SandboxRequest, state: SandboxState) -> SandboxResponse
     if not isinstance(body, list):
         raise invalid_payload("Request body must be an array of vouchers")
     payload = {"campaign_id": campaign["id"], "items": body}
-    action = start_async_action(state, "CAMPAIGN.VOUCHERS_IMPORT", "campaign_vouchers_import", payload, req.request_id)
+    action = start_async_action(
+        state, "CAMPAIGN.VOUCHERS_IMPORT", "campaign_vouchers_import", payload, req.request_id
+    )
     return accepted(action)
 
 
@@ -615,7 +646,11 @@ def list_transactions(req: SandboxRequest, state: SandboxState) -> SandboxRespon
 @route("POST", "/v1/campaigns/{campaignId}/transactions/export", operation_id="export-campaign-transactions")
 def export_transactions(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
     campaign = campaign_store.get_or_404(state, req.path_params["campaignId"])
-    given = req.json_object().get("parameters")
+    body = req.json_object()
+    given = body.get("parameters")
+    if body.get("order") is not None and (given is None or isinstance(given, dict)):
+        # The spec's example sends ``order`` beside ``parameters`` (spec_patches.py).
+        given = {"order": body["order"], **(given or {})}
     params = export_params.check_parameters(
         "voucher_transactions", given, defaults=export_params.VOUCHER_TRANSACTIONS_EXPORT_FIELDS
     )
@@ -697,7 +732,9 @@ def get_summary(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
             counters["orders_rolledback_amount"] += amount
             counters["rolledback_discounted_amount"] += abs(discount)
     pubs = [
-        p for p in campaign_store.publications(state).values() if (p.get("voucher") or {}).get("campaign_id") == campaign["id"]
+        p
+        for p in campaign_store.publications(state).values()
+        if (p.get("voucher") or {}).get("campaign_id") == campaign["id"]
     ]
     pubs = [p for p in pubs if in_period(p.get("created_at"))] if start or end else pubs
     succeeded = sum(1 for p in pubs if p.get("result") == "SUCCESS")
@@ -717,6 +754,12 @@ def get_summary(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
         "vouchers_deleted": 0,
     }
     if campaign["campaign_type"] == "PROMOTION":
-        for name in ("publications", "publications_succeeded", "publications_failed", "vouchers_created", "vouchers_deleted"):
+        for name in (
+            "publications",
+            "publications_succeeded",
+            "publications_failed",
+            "vouchers_created",
+            "vouchers_deleted",
+        ):
             del body[name]
     return ok(body)

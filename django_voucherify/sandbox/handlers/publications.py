@@ -207,8 +207,8 @@ def _campaign_names(pub: JSON) -> list[str]:
     return [str(pub["voucher"].get("campaign"))] if "voucher" in pub else []
 
 
-FILTER_FIELDS = {
-    "campaign_name": lambda p: (_campaign_names(p) or [None])[0],
+FILTER_FIELDS: dict[str, Callable[[JSON], Any]] = {
+    "campaign_name": lambda p: p["voucher"].get("campaign") if "voucher" in p else None,
     "customer_id": lambda p: p.get("customer_id"),
     "voucher_type": lambda p: _type_of(p),
     "is_referral_code": lambda p: "voucher" in p and bool(p["voucher"].get("is_referral_code")),
