@@ -617,13 +617,17 @@ TRANSACTION_FILTERS = {"id": lambda t: t.get("id"), "voucher_id": lambda t: t.ge
 
 
 def _transactions(state: SandboxState, campaign: JSON) -> list[JSON]:
-    """The transactions of the campaign's cards, oldest first (a per-voucher log merged by
-    creation time; the sort is stable, so one voucher's keep their order)."""
-    items: list[JSON] = []
+    """The transactions of the campaign's cards, oldest first: each card's log merged by
+    creation time (milliseconds); ties within one millisecond go by the cards' creation order,
+    then by each card's own order (the sandbox keeps no global transaction sequence)."""
+    seq = state.vouchers.seq
+    keyed: list[tuple[str, int, int, JSON]] = []
     for code in campaign_store.voucher_codes(state, campaign["id"]):
-        items.extend(state.voucher_transactions.get(state.vouchers[code]["id"], ()))
-    items.sort(key=lambda t: str(t.get("created_at") or ""))
-    return items
+        rank = seq.get(code, 0)
+        txs = state.voucher_transactions.get(state.vouchers[code]["id"], ())
+        keyed.extend((str(t.get("created_at") or ""), rank, i, t) for i, t in enumerate(txs))
+    keyed.sort(key=lambda k: k[:3])
+    return [k[3] for k in keyed]
 
 
 @route("GET", "/v1/campaigns/{campaignId}/transactions", operation_id="list-campaign-transactions")
