@@ -8,7 +8,8 @@ from the campaign. A request may override ``category``, ``metadata`` (merged ove
 template's), ``redemption``, ``start_date``, ``expiration_date``, ``additional_info`` and
 ``active`` (CampaignsVouchersCreateBaseRequestBody and the add-voucher-with-code example).
 
-Generation holds the state lock one chunk at a time (:data:`CHUNK` codes), and lets other
+Generation holds the state lock one chunk at a time (:data:`CHUNK` codes at most, for about
+:data:`HOLD_SECONDS` at most), and lets other
 requests in between chunks (:func:`breathe`), so ten thousand codes never keep the sandbox
 from answering for the whole job.
 """
@@ -25,8 +26,10 @@ from django_voucherify.sandbox.state import SandboxState
 
 JSON = dict[str, Any]
 
-#: Codes generated per hold of the state lock.
+#: At most this many codes, and about this long, per hold of the state lock (a loaded machine
+#: builds fewer codes per second: the time bound keeps other requests' wait short anyway).
 CHUNK = 200
+HOLD_SECONDS = 0.02
 #: Fields a request may set on a campaign's new voucher (over the inherited ones).
 OVERRIDES = ("category", "redemption", "start_date", "expiration_date", "additional_info", "active")
 INHERITED_DATES = ("start_date", "expiration_date")
@@ -82,19 +85,25 @@ def code_taken(state: SandboxState, code: str) -> bool:
 
 def generate_chunk(
     state: SandboxState, campaign: JSON, source: CodeSource, count: int, overrides: JSON
-) -> int:
-    """Generate and store up to ``count`` vouchers of ``campaign`` (call with the lock held);
-    return how many were made (fewer only when the code space ran out)."""
+) -> tuple[int, bool]:
+    """Generate and store up to ``count`` vouchers of ``campaign`` (call with the lock held),
+    stopping early once :data:`HOLD_SECONDS` have passed; return how many were made and
+    whether the code space ran out."""
     made: list[JSON] = []
     fresh: set[str] = set()
+    ran_out = False
+    deadline = time.perf_counter() + HOLD_SECONDS
     for _ in range(count):
         code = source.take(lambda c: c in fresh or code_taken(state, c))
         if code is None:
+            ran_out = True
             break
         fresh.add(code)
         made.append(build(state, campaign, code, overrides))
+        if time.perf_counter() > deadline:
+            break
     store(state, campaign, made)
-    return len(made)
+    return len(made), ran_out
 
 
 def breathe(state: SandboxState) -> None:

@@ -255,7 +255,7 @@ def _start_generation(
 
 @jobs.job("campaign_vouchers_generate")
 def _run_generation(state: SandboxState, action: JSON, payload: JSON) -> None:
-    """Generate ``count`` codes, :data:`~campaign_vouchers.CHUNK` per hold of the lock."""
+    """Generate ``count`` codes, one short chunk per hold of the lock (campaign_vouchers)."""
     campaign_id = payload["campaign_id"]
     overrides: JSON = payload.get("overrides") or {}
     done, wanted = 0, int(payload["count"])
@@ -266,10 +266,9 @@ def _run_generation(state: SandboxState, action: JSON, payload: JSON) -> None:
             break  # deleted meanwhile: nothing more to generate
         config = overrides.get("code_config") or campaign["voucher"]["code_config"]
         n = min(campaign_vouchers.CHUNK, wanted - done)
-        made = campaign_vouchers.generate_chunk(state, campaign, CodeSource(config), n, overrides)
+        made, ran_out = campaign_vouchers.generate_chunk(state, campaign, CodeSource(config), n, overrides)
         done += made
-        if made < n:
-            ran_out = True
+        if ran_out:
             break
         if done < wanted:
             campaign_vouchers.breathe(state)

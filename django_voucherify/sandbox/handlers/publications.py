@@ -81,7 +81,7 @@ def _campaign_voucher(state: SandboxState, campaign: JSON) -> JSON:
         return voucher
     if campaign.get("type") == "AUTO_UPDATE" and "voucher" in campaign:
         source = CodeSource(campaign["voucher"]["code_config"])
-        if campaign_vouchers.generate_chunk(state, campaign, source, 1, {}) == 1:
+        if campaign_vouchers.generate_chunk(state, campaign, source, 1, {})[0] == 1:
             voucher = campaign_store.take_free_code(state, campaign["id"])
             if voucher is not None:
                 return voucher
