@@ -170,3 +170,48 @@ def joined_code(state: SandboxState, campaign_id: str, customer_id: str) -> str 
 
 def remember_join(state: SandboxState, campaign_id: str, customer_id: str, code: str) -> None:
     _joined(state).setdefault(f"{campaign_id} {customer_id}", code)
+
+
+def publication_campaigns(state: SandboxState) -> dict[str, str]:
+    """Publication id -> the id of the campaign its codes came from (persisted: a publication
+    of several codes names no campaign itself)."""
+    found: dict[str, str] = state.extra.setdefault("publication_campaigns", {})
+    return found
+
+
+def _publication_index(state: SandboxState) -> JSON:
+    """Publication ids by campaign id and by customer id, in creation order (derived)."""
+    stored = publications(state)
+    index = _derived(state, "publication_index", stored)
+    if index is None:
+        index = {"source": stored, "campaign": {}, "customer": {}}
+        state.transient["publication_index"] = index
+        for pub in stored.values():
+            _index_publication(state, index, pub)
+    return index
+
+
+def _index_publication(state: SandboxState, index: JSON, pub: JSON) -> None:
+    campaign_id = publication_campaigns(state).get(pub["id"])
+    if campaign_id:
+        index["campaign"].setdefault(campaign_id, []).append(pub["id"])
+    if pub.get("customer_id"):
+        index["customer"].setdefault(pub["customer_id"], []).append(pub["id"])
+
+
+def add_publication(state: SandboxState, pub: JSON, campaign_id: str | None) -> None:
+    index = _publication_index(state)  # built before the new one is stored: no double entry
+    publications(state)[pub["id"]] = pub
+    if campaign_id:
+        publication_campaigns(state)[pub["id"]] = campaign_id
+    _index_publication(state, index, pub)
+
+
+def publications_of(
+    state: SandboxState, *, campaign_id: str | None = None, customer_id: str | None = None
+) -> list[JSON]:
+    """The publications of a campaign or of a customer, oldest first, through the index."""
+    index = _publication_index(state)
+    ids = index["campaign"].get(campaign_id, []) if campaign_id else index["customer"].get(customer_id, [])
+    stored = publications(state)
+    return [stored[pid] for pid in ids if pid in stored]

@@ -195,3 +195,21 @@ def test_simultaneous_join_once_publications_over_http_give_one_code():
     assert api.get("/v1/publications", params={"campaign": "Race"}).json()["total"] == 1
     won = [code for status, code in many if status == 200]
     assert len(won) == len(set(won)) == 5 and sum(1 for s, _ in many if s == 400) == 7
+
+
+def test_a_publication_of_several_codes_counts_for_its_campaign_also_after_a_reload():
+    from django_voucherify.sandbox.app import Sandbox
+
+    api = Api()
+    camp = _campaign(api, "Multi", 4, type="STATIC")
+    many = _publish(api, {"name": "Multi", "count": 2}, "gus").json()
+    reloaded = Api(Sandbox())
+    reloaded.state.load_json(api.state.to_json())
+    for client in (api, reloaded):
+        listed = client.get("/v1/publications", params={"campaign": "Multi"}).json()
+        assert [p["id"] for p in listed["publications"]] == [many["id"]]
+        assert client.get("/v1/publications", params={"customer": "gus"}).json()["total"] == 1
+        assert client.get(f"/v1/campaigns/{camp['id']}/summary").json()["publications"] == 1
+    reloaded_pub = _publish(reloaded, "Multi", "hal").json()
+    assert reloaded_pub["voucher"]["code"] not in many["vouchers"]
+    assert reloaded.get("/v1/publications", params={"campaign": camp["id"]}).json()["total"] == 2

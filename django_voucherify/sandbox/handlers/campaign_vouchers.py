@@ -85,9 +85,9 @@ def code_taken(state: SandboxState, code: str) -> bool:
 
 def generate_chunk(
     state: SandboxState, campaign: JSON, source: CodeSource, count: int, overrides: JSON
-) -> tuple[int, bool]:
+) -> tuple[list[JSON], bool]:
     """Generate and store up to ``count`` vouchers of ``campaign`` (call with the lock held),
-    stopping early once :data:`HOLD_SECONDS` have passed; return how many were made and
+    stopping early once :data:`HOLD_SECONDS` have passed; return the vouchers made and
     whether the code space ran out."""
     made: list[JSON] = []
     fresh: set[str] = set()
@@ -103,7 +103,7 @@ def generate_chunk(
         if time.perf_counter() > deadline:
             break
     store(state, campaign, made)
-    return len(made), ran_out
+    return made, ran_out
 
 
 def breathe(state: SandboxState) -> None:

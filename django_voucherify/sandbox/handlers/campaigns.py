@@ -267,7 +267,7 @@ def _run_generation(state: SandboxState, action: JSON, payload: JSON) -> None:
         config = overrides.get("code_config") or campaign["voucher"]["code_config"]
         n = min(campaign_vouchers.CHUNK, wanted - done)
         made, ran_out = campaign_vouchers.generate_chunk(state, campaign, CodeSource(config), n, overrides)
-        done += made
+        done += len(made)
         if ran_out:
             break
         if done < wanted:
@@ -410,16 +410,18 @@ def delete_campaign(req: SandboxRequest, state: SandboxState) -> SandboxResponse
 def _run_delete(state: SandboxState, action: JSON, payload: JSON) -> None:
     campaign_id, force = payload["campaign_id"], bool(payload.get("force"))
     done = 0
-    while True:
-        codes = sorted(campaign_store.voucher_codes(state, campaign_id))[: campaign_vouchers.CHUNK]
-        if not codes:
-            break
-        for code in codes:
-            voucher = state.remove_voucher(code)
+    codes = list(campaign_store.voucher_codes(state, campaign_id))  # one snapshot, then chunks
+    for start in range(0, len(codes), campaign_vouchers.CHUNK):
+        if start:
+            campaign_vouchers.breathe(state)
+        for code in codes[start : start + campaign_vouchers.CHUNK]:
+            voucher = state.vouchers.get(code)
+            if voucher is None or voucher.get("campaign_id") != campaign_id:
+                continue  # deleted or moved meanwhile (the lock was let go between chunks)
+            state.remove_voucher(code)
             if not force:
                 state.bin[code] = voucher
             done += 1
-        campaign_vouchers.breathe(state)
     if force:
         for code in [c for c, v in state.bin.items() if v.get("campaign_id") == campaign_id]:
             del state.bin[code]
@@ -465,19 +467,15 @@ def add_vouchers(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
         if code:
             voucher = _add_with_code(state, campaign, code, overrides)
         else:
-            campaign_vouchers.generate_chunk(state, campaign, source, 1, overrides)
-            voucher = _newest(state, campaign)
+            made, _ = campaign_vouchers.generate_chunk(state, campaign, source, 1, overrides)
+            if not made:
+                raise invalid_payload("code_config cannot produce more unique codes")
+            voucher = made[0]
         return ok(voucher)
     if config is not None:
         overrides["code_config"] = config
     action = _start_generation(req, state, campaign, count, overrides)
     return accepted(action)
-
-
-def _newest(state: SandboxState, campaign: JSON) -> JSON:
-    codes = campaign_store.voucher_codes(state, campaign["id"])
-    seq = state.vouchers.seq
-    return state.vouchers[max(codes, key=lambda c: seq.get(c, -1))]
 
 
 def _add_with_code(state: SandboxState, campaign: JSON, code: str, overrides: JSON) -> JSON:
@@ -734,11 +732,7 @@ def get_summary(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
         else:
             counters["orders_rolledback_amount"] += amount
             counters["rolledback_discounted_amount"] += abs(discount)
-    pubs = [
-        p
-        for p in campaign_store.publications(state).values()
-        if (p.get("voucher") or {}).get("campaign_id") == campaign["id"]
-    ]
+    pubs = campaign_store.publications_of(state, campaign_id=campaign["id"])
     pubs = [p for p in pubs if in_period(p.get("created_at"))] if start or end else pubs
     succeeded = sum(1 for p in pubs if p.get("result") == "SUCCESS")
     body: JSON = {

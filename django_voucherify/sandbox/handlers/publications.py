@@ -81,7 +81,7 @@ def _campaign_voucher(state: SandboxState, campaign: JSON) -> JSON:
         return voucher
     if campaign.get("type") == "AUTO_UPDATE" and "voucher" in campaign:
         source = CodeSource(campaign["voucher"]["code_config"])
-        if campaign_vouchers.generate_chunk(state, campaign, source, 1, {})[0] == 1:
+        if campaign_vouchers.generate_chunk(state, campaign, source, 1, {})[0]:
             voucher = campaign_store.take_free_code(state, campaign["id"])
             if voucher is not None:
                 return voucher
@@ -162,7 +162,8 @@ def create_publication(req: SandboxRequest, state: SandboxState) -> SandboxRespo
         pub["voucher"] = _voucher_item(given[0])
     else:
         pub["vouchers"] = [v["code"] for v in given]
-    pubs[pub["id"]] = pub
+    campaign_id = campaign["id"] if campaign is not None else voucher.get("campaign_id") if voucher else None
+    campaign_store.add_publication(state, pub, campaign_id)
     if source_id:
         sources[source_id] = pub["id"]
     if join_once and campaign is not None:
@@ -203,10 +204,6 @@ def _codes(pub: JSON) -> list[str]:
     return list(pub.get("vouchers") or [])
 
 
-def _campaign_names(pub: JSON) -> list[str]:
-    return [str(pub["voucher"].get("campaign"))] if "voucher" in pub else []
-
-
 FILTER_FIELDS: dict[str, Callable[[JSON], Any]] = {
     "campaign_name": lambda p: p["voucher"].get("campaign") if "voucher" in p else None,
     "customer_id": lambda p: p.get("customer_id"),
@@ -241,16 +238,19 @@ def list_publications(req: SandboxRequest, state: SandboxState) -> SandboxRespon
     limit = int_param(q, "limit", 10, 1, 100)
     page = int_param(q, "page", 1, 1, 1000)
     field, descending = parse_order(q.get("order"), LIST_ORDERS, "-created_at")
-    items = list(campaign_store.publications(state).values())
+    # A campaign or customer filter starts from its index, not from every publication.
     if q.get("campaign"):
-        wanted = str(q["campaign"])
-        campaign = campaign_store.find(state, wanted)
-        names = {wanted} | ({campaign["name"]} if campaign else set())
-        items = [p for p in items if set(_campaign_names(p)) & names]
-    if q.get("customer"):
+        campaign = campaign_store.find(state, str(q["campaign"]))
+        items = campaign_store.publications_of(state, campaign_id=campaign["id"]) if campaign else []
+        if q.get("customer"):
+            cust = state.find_customer(str(q["customer"]))
+            cid = cust["id"] if cust else str(q["customer"])
+            items = [p for p in items if p.get("customer_id") == cid]
+    elif q.get("customer"):
         cust = state.find_customer(str(q["customer"]))
-        cid = cust["id"] if cust else str(q["customer"])
-        items = [p for p in items if p.get("customer_id") == cid]
+        items = campaign_store.publications_of(state, customer_id=cust["id"] if cust else str(q["customer"]))
+    else:
+        items = list(campaign_store.publications(state).values())
     if q.get("voucher"):
         items = [p for p in items if str(q["voucher"]) in _codes(p)]
     if q.get("result"):
