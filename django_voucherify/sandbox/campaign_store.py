@@ -19,8 +19,10 @@ A campaign's vouchers are found through the voucher store's own equality bucket 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from typing import Any
 
+from django_voucherify.sandbox.engine.eligibility import Failure
 from django_voucherify.sandbox.errors import not_found
 from django_voucherify.sandbox.state import SandboxState
 
@@ -215,3 +217,14 @@ def publications_of(
     ids = index["campaign"].get(campaign_id, []) if campaign_id else index["customer"].get(customer_id, [])
     stored = publications(state)
     return [stored[pid] for pid in ids if pid in stored]
+
+
+def disabled_campaign(state: SandboxState, voucher: Mapping[str, Any]) -> Failure | None:
+    """disable-campaign: "The vouchers in this campaign can no longer be redeemed." Such a
+    voucher fails as a disabled voucher does (``voucher_disabled``: the spec names no key of
+    its own for it), the details naming the campaign."""
+    campaign_id = voucher.get("campaign_id")
+    campaign = campaigns(state).get(campaign_id) if campaign_id else None
+    if campaign is None or campaign.get("active") is not False:
+        return None
+    return Failure("voucher_disabled", f"{voucher.get('code')}: campaign {campaign['name']} is disabled")

@@ -305,6 +305,24 @@ def test_enable_disable_and_list_filters(api):
     assert api.get("/v1/campaigns/D1").json()["active"] is True
 
 
+def test_a_disabled_campaigns_codes_neither_validate_nor_redeem(api):
+    camp = _campaign(api, "Paused", vouchers_count=1)
+    (code,) = _codes(api, camp["id"])
+    api.post(
+        "/v1/vouchers/ALONE",
+        json={"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 1}},
+    )
+    api.post(f"/v1/campaigns/{camp['id']}/disable")
+    refused = redeem(api, code, order={"amount": 1000})
+    assert refused.status_code == 400 and refused.json()["key"] == "voucher_disabled"
+    assert "Paused" in refused.json()["details"]
+    body = {"redeemables": [{"object": "voucher", "id": code}], "order": {"amount": 1000}}
+    assert api.post("/v1/validations", json=body).json()["valid"] is False
+    assert redeem(api, "ALONE", order={"amount": 1000}).status_code == 200  # other vouchers: as before
+    api.post(f"/v1/campaigns/{camp['id']}/enable")
+    assert redeem(api, code, order={"amount": 1000}).status_code == 200
+
+
 def test_delete_bins_or_removes_the_campaign_and_its_vouchers(api):
     soft = _campaign(api, "Soft", vouchers_count=3)
     codes = _codes(api, soft["id"])
