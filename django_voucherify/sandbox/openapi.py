@@ -39,6 +39,8 @@ SANDBOX_SECTIONS: tuple[str, ...] = (
     "Products",
     "Categories",
     "Events",
+    "Campaigns",
+    "Publications",
 )
 
 

@@ -84,6 +84,56 @@ def _order_items_need_no_object(schemas: Schemas) -> None:
         del item["required"]
 
 
+def _campaign_ids_of_transactions_export(schemas: Schemas) -> None:
+    """``TransactionsExportFilterConditionsWithCampaign`` limits campaign ids to ``maxLength: 1``;
+    the export-campaign-transactions response examples (``"camp_5pgKwSKsAeQtFkRz6mfKpxxD"``)
+    break that, so the limit is dropped (one id, ``maxItems: 1``, stays)."""
+    cond = schemas["TransactionsExportFilterConditionsWithCampaign"]["properties"]["campaign_id"]
+    cond["properties"]["conditions"]["properties"]["$in"]["items"].pop("maxLength", None)
+
+
+def _publication_channel_is_free_text(schemas: Schemas) -> None:
+    """``PublicationsCreateBaseResponseBody.channel`` is an enum of ``API`` alone, while the
+    create-publication request takes any ``channel`` and its response example answers
+    ``"channel": "myown"`` (the list's item schema types it as a plain string): any string."""
+    channel = schemas["PublicationsCreateBaseResponseBody"]["properties"]["channel"]
+    channel.pop("enum", None)
+
+
+def _campaign_import_items_inherit_their_value(schemas: Schemas) -> None:
+    """``CampaignsImportVoucherItem`` is a ``oneOf`` of the voucher import items, which require
+    ``discount``, ``gift`` or ``loyalty_card``; the import-vouchers-to-campaign examples send
+    items with none of them (a campaign's voucher inherits its value from the campaign: "The
+    voucher definition will be inherited"), so each may be left out here. The alternatives then
+    overlap, so any of them may match (``anyOf``); /v1/vouchers/import keeps its own rule."""
+    alternatives = []
+    for ref in schemas["CampaignsImportVoucherItem"]["oneOf"]:
+        item = copy.deepcopy(schemas[ref["$ref"].rsplit("/", 1)[-1]])
+        for part in item.get("allOf", []):
+            part.pop("required", None)
+        alternatives.append(item)
+    schemas["CampaignsImportVoucherItem"] = {"anyOf": alternatives, "title": "Campaigns Import Voucher Item"}
+
+
+def _campaign_transactions_export_dates(schemas: Schemas) -> None:
+    """``ExportCampaignTransactionsFilters.created_at`` takes ``FilterConditionsDateTime``,
+    whose ``$after``/``$before`` are one date-time string; the export-campaign-transactions
+    request example sends ``"$after": ["2024-10-01T00:00:00.000Z"]`` (and its response example
+    echoes it), so a one-element array of date-times is accepted too, for this filter only."""
+    created = schemas["ExportCampaignTransactionsFilters"]["properties"]["created_at"]
+    conditions = copy.deepcopy(schemas["FilterConditionsDateTime"])
+    for op in ("$after", "$before"):
+        single = conditions["properties"][op]
+        listed = {
+            "type": "array",
+            "items": {"type": "string", "format": "date-time"},
+            "minItems": 1,
+            "maxItems": 1,
+        }
+        conditions["properties"][op] = {"anyOf": [single, listed]}
+    created["properties"]["conditions"] = conditions
+
+
 #: Every workaround, applied in this order by :func:`patched_schemas`.
 PATCHES: tuple[Callable[[Schemas], None], ...] = (
     _voucher_ids_of_transactions_export,
@@ -91,6 +141,10 @@ PATCHES: tuple[Callable[[Schemas], None], ...] = (
     _import_failures_are_a_list,
     _metadata_update_results_count,
     _order_items_need_no_object,
+    _campaign_ids_of_transactions_export,
+    _publication_channel_is_free_text,
+    _campaign_import_items_inherit_their_value,
+    _campaign_transactions_export_dates,
 )
 
 

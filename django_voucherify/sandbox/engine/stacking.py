@@ -165,6 +165,7 @@ def evaluate(
     held_quantity: Callable[[Mapping[str, Any]], int] = lambda v: 0,
     held_credits: Callable[[Mapping[str, Any]], int] = lambda v: 0,
     previous_discount: int = 0,
+    precheck: Callable[[Mapping[str, Any]], Failure | None] = lambda v: None,
 ) -> Evaluation:
     """Check and apply each redeemable in requested order.
 
@@ -181,7 +182,8 @@ def evaluate(
         if voucher is None or kind != "voucher":
             outcome.failure = Failure("not_found", f"Cannot find {kind} with id {outcome.code}", code=404)
             continue
-        failure = eligibility.check_voucher(voucher, now, held_quantity(voucher))
+        # precheck: what the voucher alone cannot tell (its campaign disabled...), first.
+        failure = precheck(voucher) or eligibility.check_voucher(voucher, now, held_quantity(voucher))
         if failure is None:
             failure = _apply_one(outcome, voucher, calc, held_credits(voucher))
         outcome.failure = failure

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django_voucherify.sandbox import campaign_store
 from django_voucherify.sandbox.engine import ledger, pricing, rollback, stacking
 from django_voucherify.sandbox.engine.ledger import JSON, StackRequest
 from django_voucherify.sandbox.errors import SandboxError, invalid_payload, not_found
@@ -132,6 +133,7 @@ def redeem_stack(state: SandboxState, sreq: StackRequest, app_id: str | None) ->
         now_dt,
         held_quantity=lambda v: reg.held(v["code"], now_dt, own_key).quantity,
         held_credits=lambda v: reg.held(v["code"], now_dt, own_key).credits,
+        precheck=lambda v: campaign_store.disabled_campaign(state, v),
         previous_discount=previous,
     )
     if not ev.valid:
