@@ -12,6 +12,7 @@ expires (``state.clock``).
 
 from __future__ import annotations
 
+from django_voucherify.sandbox import rule_check
 from django_voucherify.sandbox.engine import ledger, pricing, sessions, stacking
 from django_voucherify.sandbox.engine.ledger import JSON
 from django_voucherify.sandbox.errors import invalid_payload, not_found
@@ -48,6 +49,7 @@ def validate(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
         held_quantity=lambda v: reg.held(v["code"], now_dt, own_key).quantity,
         held_credits=lambda v: reg.held(v["code"], now_dt, own_key).credits,
         previous_discount=int((existing or {}).get("discount_amount") or 0),
+        rule_check=rule_check.checker(state, to_price, sreq.customer),
     )
     expand = "redeemable" in sreq.expand
     customer = state.find_customer(

@@ -1,0 +1,101 @@
+"""Validation rules at validation and redemption time: the state-reading side of the engine.
+
+Contract: :func:`checker` returns the callable :func:`~.engine.stacking.evaluate` calls for each
+voucher that passed its own state checks. It finds the rules assigned to the voucher or to its
+campaign (:mod:`~django_voucherify.sandbox.rule_store`, one index lookup per id), evaluates them
+on the request's order and customer (:mod:`~django_voucherify.sandbox.engine.rules`), and returns
+a :class:`RuleOutcome`: the first failure (``order_rules_violated``, or
+``customer_rules_violated`` for a customer condition, both from the ``list-redemptions``
+"Failed Redemptions" list, with the rule's message in ``error.message``, the spec's ``Error``
+field for "the message configured by the user in a validation rule"), or the products/SKUs
+the rules limit the discount to (``applicable_to``) and exclude from it (``inapplicable_to``).
+A voucher with no rule costs two dict lookups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from django_voucherify.sandbox import rule_store
+from django_voucherify.sandbox.engine import ledger
+from django_voucherify.sandbox.engine import rules as engine
+from django_voucherify.sandbox.engine.eligibility import Failure
+from django_voucherify.sandbox.engine.rules import RuleCheck, RuleOutcome
+from django_voucherify.sandbox.state import SandboxState
+
+JSON = dict[str, Any]
+
+
+def _categories(state: SandboxState) -> Callable[[Mapping[str, Any]], Sequence[str]]:
+    """An order line's product categories. The product store is being built beside this one:
+    until it is wired here, the categories an item's ``product`` carries inline are used."""
+
+    def read(item: Mapping[str, Any]) -> Sequence[str]:
+        product = item.get("product")
+        found = product.get("categories") if isinstance(product, Mapping) else None
+        out: list[str] = []
+        for c in found or []:
+            if isinstance(c, Mapping):
+                out += [str(c[k]) for k in ("id", "name") if c.get(k) is not None]
+            elif c is not None:
+                out.append(str(c))
+        return out
+
+    return read
+
+
+def redemptions_of(state: SandboxState, voucher: Mapping[str, Any], customer_id: str | None) -> int | None:
+    """The customer's successful, not rolled back redemptions of ``voucher`` (reads only the
+    voucher's own history, not every redemption)."""
+    if customer_id is None:
+        return None
+    return sum(
+        1
+        for entry in ledger.voucher_entries(state, str(voucher.get("id")))
+        if entry.get("customer_id") == customer_id
+        and entry.get("result") == "SUCCESS"
+        and entry.get("status") == "SUCCEEDED"
+        and str(entry.get("id", "")).startswith("r_")
+    )
+
+
+def checker(
+    state: SandboxState, order: Mapping[str, Any] | None, customer_ref: Mapping[str, Any] | None
+) -> RuleCheck:
+    """The rule check for one validation or redemption request.
+
+    ``customer_ref`` is the request's ``customer``: its stored record's metadata, overlaid by the
+    metadata sent inline, is what ``customer.metadata`` conditions read."""
+    ref = customer_ref or {}
+    stored = state.find_customer(str(ref.get("id") or ref.get("source_id") or "")) if ref else None
+    metadata: JSON = dict((stored or {}).get("metadata") or {})
+    if isinstance(ref.get("metadata"), Mapping):
+        metadata.update(ref["metadata"])
+    customer_id = (stored or {}).get("id")
+    categories = _categories(state)
+
+    def check(voucher: Mapping[str, Any]) -> RuleOutcome | None:
+        assigned = rule_store.rules_for(state, rule_store.voucher_related_ids(voucher))
+        if not assigned:
+            return None
+        ctx = engine.Context(
+            order=order,
+            customer_metadata=metadata,
+            redemption_count=lambda: redemptions_of(state, voucher, customer_id),
+            categories=categories,
+        )
+        included: list[JSON] = []
+        excluded: list[JSON] = []
+        for rule in assigned:
+            verdict = engine.evaluate(rule, ctx)
+            if not verdict.ok:
+                key = "customer_rules_violated" if verdict.customer_failure else "order_rules_violated"
+                details = f"{voucher.get('code')}: validation rule {rule['id']} not met ({verdict.condition})"
+                return RuleOutcome(Failure(key, details, error_message=verdict.message))
+            rule_in, rule_out = engine.targets(rule)
+            included += rule_in
+            excluded += rule_out
+        return RuleOutcome(None, included, excluded)
+
+    return check
