@@ -15,6 +15,12 @@ from django_voucherify.sandbox.routing import ROUTES
 from tests.support import spec
 from tests.support.sandbox import Api
 
+# The operations of each SCOPE-2.md section the sandbox serves (one line per section, beside
+# its line in SANDBOX_SECTIONS).
+SECTION_OPERATIONS = {
+    "Validation Rules": 9,
+}
+
 
 def scope_operations() -> dict[str, tuple[str, str]]:
     return {operation_id: (method, path) for operation_id, method, path in openapi.sandbox_scope()}
@@ -29,7 +35,7 @@ def test_every_scope_operation_is_routed_as_the_spec_says():
 
     load_all()
     ops = scope_operations()
-    assert len(ops) == 48
+    assert len(ops) == 48 + sum(SECTION_OPERATIONS[s] for s in openapi.SANDBOX_SECTIONS)
     routed = {r.operation_id: r for r in ROUTES}
     for op_id, (method, path) in ops.items():
         if op_id == "download-export":  # same path as get-export, told apart by ?token=
@@ -154,6 +160,7 @@ def test_tour_of_all_operations(sandbox):
     api.post("/v1/customers/tour-c/permanent-deletion")
     api.delete("/v1/customers/tour-d")
     api.delete("/v1/vouchers/TLOYAL", params={"force": "true"})
+    _tour_validation_rules(api)
     missing = set(scope_operations()) - spec.SEEN_OPERATIONS
     assert not missing, f"operations not exercised: {sorted(missing)}"
 
@@ -267,3 +274,55 @@ def test_every_async_action_type_with_failures_conforms(api, sandbox):
         assert _problems("get-async-action", 200, action) == [], action["type"]
     orders = next(a for a in sandbox.state.async_actions.values() if a["type"] == "ORDERS.IMPORT")
     assert [f["source_id"] for f in orders["result"]["failed"]] == ["o1", None]
+
+
+def _tour_validation_rules(api: Api) -> None:
+    """The 9 operations of "Validation Rules", their errors and an enforced refusal."""
+    api.post(
+        "/v1/vouchers/TRULE",
+        json={"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 1}},
+    )
+    rules = {
+        "1": {"name": "order.amount", "conditions": {"$more_than": [100]}, "rules": {}},
+        "2": {"name": "customer.metadata", "property": "vip", "conditions": {"$is": [True]}},
+        "logic": "1 or 2",
+    }
+    target = {"object": "product", "id": "prod_1", "effect": "APPLY_TO_EVERY"}
+    rule = api.post(
+        "/v1/validation-rules",
+        json={
+            "name": "Tour",
+            "rules": rules,
+            "error": {"message": "no"},
+            "applicable_to": {"included": [target]},
+        },
+    ).json()
+    api.post("/v1/validation-rules", json={"name": "Bad", "rules": {"1": {"name": "nope"}}})  # 400
+    api.get(f"/v1/validation-rules/{rule['id']}")
+    api.get("/v1/validation-rules/val_missing")  # 404
+    api.put(f"/v1/validation-rules/{rule['id']}", json={"name": "Tour 2"})
+    api.get("/v1/validation-rules", params={"order": "-name", "limit": 5})
+    assignment = api.post(
+        f"/v1/validation-rules/{rule['id']}/assignments",
+        json={"related_object_id": "TRULE", "related_object_type": "voucher"},
+    ).json()
+    api.post(f"/v1/validation-rules/{rule['id']}/assignments", json={"related_object_id": "TRULE"})  # 409
+    api.get(f"/v1/validation-rules/{rule['id']}/assignments")
+    api.get("/v1/validation-rules-assignments", params={"related_object_id": "TRULE"})
+    api.post(
+        "/v1/validations",
+        json={"redeemables": [{"object": "voucher", "id": "TRULE"}], "order": {"amount": 1}},
+    )
+    api.post(
+        "/v1/validations",
+        json={
+            "redeemables": [{"object": "voucher", "id": "TRULE"}],
+            "order": {"items": [{"product_id": "prod_1", "price": 500, "quantity": 1}]},
+        },
+    )
+    api.post(
+        "/v1/redemptions",
+        json={"redeemables": [{"object": "voucher", "id": "TRULE"}], "order": {"amount": 1}},
+    )
+    api.delete(f"/v1/validation-rules/{rule['id']}/assignments/{assignment['id']}")
+    api.delete(f"/v1/validation-rules/{rule['id']}")
