@@ -18,7 +18,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from django_voucherify.sandbox import rule_store
-from django_voucherify.sandbox.engine import ledger
 from django_voucherify.sandbox.engine import rules as engine
 from django_voucherify.sandbox.engine.eligibility import Failure
 from django_voucherify.sandbox.engine.rules import RuleCheck, RuleOutcome
@@ -45,19 +44,44 @@ def _categories(state: SandboxState) -> Callable[[Mapping[str, Any]], Sequence[s
     return read
 
 
+_COUNTS = "validation_rule_redemption_counts"
+
+
+class _Counts:
+    """Successful, not rolled back redemptions per customer of one voucher, read forward from
+    the voucher's append-only history list (ledger.index_for_voucher): a check reads only the
+    entries added since the last one, never the whole history again."""
+
+    def __init__(self, history: list[str]) -> None:
+        self.history = history
+        self.read = 0
+        self.by_customer: dict[str, int] = {}
+
+    def catch_up(self, state: SandboxState) -> None:
+        for entry_id in self.history[self.read :]:
+            obj = state.redemptions.get(entry_id) or state.rollbacks.get(entry_id)
+            if obj is None or obj.get("result") != "SUCCESS" or not obj.get("customer_id"):
+                continue
+            step = -1 if obj.get("object") == "redemption_rollback" else 1
+            customer = str(obj["customer_id"])
+            self.by_customer[customer] = self.by_customer.get(customer, 0) + step
+        self.read = len(self.history)
+
+
 def redemptions_of(state: SandboxState, voucher: Mapping[str, Any], customer_id: str | None) -> int | None:
-    """The customer's successful, not rolled back redemptions of ``voucher`` (reads only the
-    voucher's own history, not every redemption)."""
+    """The customer's successful, not rolled back redemptions of ``voucher``."""
     if customer_id is None:
         return None
-    return sum(
-        1
-        for entry in ledger.voucher_entries(state, str(voucher.get("id")))
-        if entry.get("customer_id") == customer_id
-        and entry.get("result") == "SUCCESS"
-        and entry.get("status") == "SUCCEEDED"
-        and str(entry.get("id", "")).startswith("r_")
-    )
+    voucher_id = str(voucher.get("id"))
+    history = state.extra.get("voucher_redemptions", {}).get(voucher_id)
+    if history is None:
+        return 0
+    table: dict[str, _Counts] = state.transient.setdefault(_COUNTS, {})
+    counts = table.get(voucher_id)
+    if counts is None or counts.history is not history:  # new, or the state was reloaded
+        counts = table[voucher_id] = _Counts(history)
+    counts.catch_up(state)
+    return counts.by_customer.get(customer_id, 0)
 
 
 def checker(

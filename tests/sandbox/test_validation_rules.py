@@ -253,6 +253,48 @@ def test_customer_metadata_and_redemptions_per_customer(api: Api) -> None:
     assert redeem(api, "ONCE", customer={"source_id": "ann"}, order={"amount": 100}).status_code == 200
 
 
+def test_the_per_customer_count_follows_redemptions_and_rollbacks_stacked_or_not(api: Api) -> None:
+    """The incremental count (rule_check._Counts) against a count over the whole history, after
+    each of a seeded random run of single and stacked redemptions, rollbacks and a reload."""
+    import random
+
+    from django_voucherify.sandbox import rule_check
+
+    rng = random.Random(17)
+    api.voucher("A")
+    api.voucher("B")
+    people = ["ann", "bob", "cid"]
+    for person in people:
+        api.post("/v1/customers", json={"source_id": person})
+    for step in range(40):
+        roll = rng.random()
+        succeeded = [r for r in api.state.redemptions.values() if r.get("status") == "SUCCEEDED"]
+        if roll < 0.25 and succeeded:
+            target = rng.choice(succeeded)
+            parent = target.get("redemption")
+            if parent:
+                api.post(f"/v1/redemptions/{parent}/rollbacks", json={})
+            else:
+                api.post(f"/v1/redemptions/{target['id']}/rollback")
+        else:
+            codes = rng.choice([["A"], ["B"], ["A", "B"]])
+            redeem(api, *codes, customer={"source_id": rng.choice(people)}, order={"amount": 1000})
+        if step == 20:
+            api = Api(Sandbox(state=SandboxState.from_json(api.state.to_json())))
+        for person in people:
+            customer_id = api.state.find_customer(person)["id"]
+            for code in ("A", "B"):
+                voucher = api.state.vouchers[code]
+                expected = sum(
+                    1
+                    for r in api.state.redemptions.values()
+                    if r.get("customer_id") == customer_id
+                    and r.get("status") == "SUCCEEDED"
+                    and (r.get("voucher") or {}).get("code") == code
+                )
+                assert rule_check.redemptions_of(api.state, voucher, customer_id) == expected
+
+
 def test_a_campaign_assignment_applies_to_the_campaign_s_vouchers(api: Api) -> None:
     api.voucher("C1", campaign_id="camp_1", campaign="Spring")
     api.voucher("LOOSE")
