@@ -356,3 +356,35 @@ def test_a_voucher_without_rules_is_checked_as_before(api: Api) -> None:
     body = validate(api, "PLAIN", order={"amount": 1})
     assert body["valid"] is True
     assert body["redeemables"][0]["applicable_to"]["total"] == 0
+
+
+# ---- through the app's client --------------------------------------------------------------
+
+
+def test_the_client_s_validation_rules_service_against_the_sandbox(voucherify_sandbox: Any) -> None:
+    """The client (django_voucherify/api) and the sandbox are separate implementations of the
+    same spec: every method of ``client.validation_rules``, paging included, and a refusal."""
+    from django_voucherify import client
+
+    client.vouchers.create(
+        "CLIENT10", {"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 10}}
+    )
+    rules = [client.validation_rules.create({"name": f"R{i}", "rules": MIN_100}) for i in range(12)]
+    assert len(list(client.validation_rules.iterate())) == 12
+    rule = client.validation_rules.update(rules[0]["id"], {"error": {"message": "Spend 100"}})
+    assert client.validation_rules.get(rule["id"])["error"] == {"message": "Spend 100"}
+    first = client.validation_rules.create_assignment(rule["id"], "voucher", "CLIENT10")
+    forced = client.validation_rules.create_assignment(rule["id"], "voucher", "CLIENT10", force=True)
+    assert forced["id"] != first["id"]
+    for i in range(11):
+        client.validation_rules.create_assignment(rule["id"], "campaign", f"camp_{i}")
+    assert len(list(client.validation_rules.iterate_assignments(rule["id"]))) == 12
+    assert len(list(client.validation_rules.iterate_all_assignments(rule=rule["id"]))) == 12
+    with pytest.raises(Exception) as refused:
+        client.redemptions.redeem(
+            {"redeemables": [{"object": "voucher", "id": "CLIENT10"}], "order": {"amount": 50}}
+        )
+    assert getattr(refused.value, "key", None) == "order_rules_violated"
+    client.validation_rules.delete_assignment(rule["id"], forced["id"])
+    client.validation_rules.delete(rule["id"])
+    assert client.validation_rules.list()["total"] == 11
