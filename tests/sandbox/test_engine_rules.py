@@ -249,6 +249,18 @@ def test_malformed_logic_is_refused(logic: str) -> None:
         engine.parse_logic(logic, ["1", "2"])
 
 
+@pytest.mark.parametrize("logic", ["not " * 100_000 + "1", "(" * 100_000 + "1" + ")" * 100_000])
+def test_deeply_nested_logic_is_refused_not_a_crash(logic: str) -> None:
+    with pytest.raises(engine.RuleError, match="nested deeper"):
+        engine.parse_logic(logic, ["1"])
+
+
+def test_logic_at_the_depth_limit_is_accepted() -> None:
+    depth = engine.MAX_LOGIC_DEPTH - 1
+    expr = engine.parse_logic("(" * depth + "1" + ")" * depth, ["1"])
+    assert engine._value(expr, {"1": True}) is True
+
+
 def test_no_conditions_always_hold() -> None:
     assert engine.evaluate({"rules": {}}, engine.Context(order=None)).ok
     assert engine.evaluate({}, engine.Context(order=None)).ok

@@ -62,6 +62,7 @@ def test_create_get_update_delete(api: Api) -> None:
         ({"1": {"name": "order.metadata", "conditions": {"$is": ["a"]}}}, "property"),
         ({"1": MIN_100["1"], "logic": "1 and 2"}, "no condition numbered 2"),
         ({"1": MIN_100["1"], "logic": "1 xor 1"}, "xor"),
+        ({"1": MIN_100["1"], "logic": "not " * 10_000 + "1"}, "nested deeper"),  # not a crash
         ({"a": MIN_100["1"]}, "condition keys are numbers"),
         ({"1": {**MIN_100["1"], "rules": {"1": MIN_100["1"]}}}, "nested rules"),
     ],

@@ -74,6 +74,7 @@ WITH_PROPERTY = ("order.metadata", "customer.metadata", "order.items.metadata")
 CUSTOMER_CONDITIONS = ("customer.metadata", "redemption.count.per_customer")
 TARGET_OBJECTS = ("product", "sku")
 MAX_RULE_DEPTH = 3  # order level, item level: nothing deeper has a meaning here
+MAX_LOGIC_DEPTH = 32  # nested parentheses / "not"s: far beyond any real rule, far below the stack
 
 
 class RuleError(ValueError):
@@ -153,6 +154,7 @@ class _Parser:
         self.tokens = tokens
         self.keys = keys
         self.pos = 0
+        self.depth = 0
 
     def _peek(self) -> str | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -179,6 +181,15 @@ class _Parser:
         return left
 
     def factor(self) -> Expr:
+        self.depth += 1
+        try:
+            return self._factor()
+        finally:
+            self.depth -= 1
+
+    def _factor(self) -> Expr:
+        if self.depth > MAX_LOGIC_DEPTH:
+            raise RuleError(f"logic: nested deeper than {MAX_LOGIC_DEPTH} levels")
         word = self._take()
         if word == "not":
             return ("not", self.factor())
