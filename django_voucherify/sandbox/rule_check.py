@@ -26,20 +26,39 @@ from django_voucherify.sandbox.state import SandboxState
 JSON = dict[str, Any]
 
 
+#: A product by id or source id, for its ``categories``. The products store is built beside this
+#: one; wiring it is one line (e.g. ``lambda state, ref: catalog(state).find_product(ref)``).
+def _no_products(state: SandboxState, ref: str) -> Mapping[str, Any] | None:
+    return None
+
+
+PRODUCT_LOOKUP: Callable[[SandboxState, str], Mapping[str, Any] | None] = _no_products
+
+
+def _names(categories: Any) -> list[str]:
+    """Category ids and names (a category matches a condition by either)."""
+    out: list[str] = []
+    for c in categories if isinstance(categories, list) else []:
+        if isinstance(c, Mapping):
+            out += [str(c[k]) for k in ("id", "name") if c.get(k) is not None]
+        elif c is not None:
+            out.append(str(c))
+    return out
+
+
 def _categories(state: SandboxState) -> Callable[[Mapping[str, Any]], Sequence[str]]:
-    """An order line's product categories. The product store is being built beside this one:
-    until it is wired here, the categories an item's ``product`` carries inline are used."""
+    """An order line's product categories: the stored product's (:data:`PRODUCT_LOOKUP`), and
+    any the line's ``product`` carries inline."""
 
     def read(item: Mapping[str, Any]) -> Sequence[str]:
-        product = item.get("product")
-        found = product.get("categories") if isinstance(product, Mapping) else None
-        out: list[str] = []
-        for c in found or []:
-            if isinstance(c, Mapping):
-                out += [str(c[k]) for k in ("id", "name") if c.get(k) is not None]
-            elif c is not None:
-                out.append(str(c))
-        return out
+        inline = item.get("product")
+        found = _names(inline.get("categories")) if isinstance(inline, Mapping) else []
+        for ref in engine.item_ids(item, "product"):
+            product = PRODUCT_LOOKUP(state, ref)
+            if product is not None:
+                found += _names(product.get("categories"))
+                break
+        return found
 
     return read
 

@@ -333,6 +333,32 @@ def test_item_conditions_on_products_and_quantities(api: Api) -> None:
     assert validate(api, "TWO_SHOES", order=socks_only)["valid"] is False
 
 
+def test_product_categories_come_from_the_product_lookup(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from django_voucherify.sandbox import rule_check
+
+    products = {"prod_shoe": {"id": "prod_shoe", "categories": [{"id": "cat_1", "name": "Shoes"}]}}
+    monkeypatch.setattr(rule_check, "PRODUCT_LOOKUP", lambda state, ref: products.get(ref))
+    api.voucher("SHOE_DEAL")
+    rules = {"1": {"name": "product.category", "conditions": {"$in": ["Shoes"]}}}
+    assign(api, create_rule(api, rules=rules)["id"], "SHOE_DEAL")
+    assert validate(api, "SHOE_DEAL", order=CART)["valid"] is True
+    assert validate(api, "SHOE_DEAL", order={"items": [CART["items"][1]]})["valid"] is False
+    by_id = {"1": {"name": "product.category", "conditions": {"$is_not": ["cat_1"]}}}
+    api.voucher("NO_SHOES")
+    assign(api, create_rule(api, rules=by_id)["id"], "NO_SHOES")
+    assert validate(api, "NO_SHOES", order=CART)["valid"] is False
+
+
+def test_every_listed_product_must_be_in_the_order(api: Api) -> None:
+    api.voucher("SET")
+    refs = [{"object": "product", "id": "prod_shoe"}, {"object": "product", "source_id": "hat"}]
+    rules = {"1": {"name": "order.items.every", "conditions": {"$in": refs}}}
+    assign(api, create_rule(api, rules=rules)["id"], "SET")
+    assert validate(api, "SET", order=CART)["valid"] is False
+    hat = {"source_id": "hat", "related_object": "product", "price": 100, "quantity": 1}
+    assert validate(api, "SET", order={"items": [*CART["items"], hat]})["valid"] is True
+
+
 def test_applicable_to_of_a_rule_limits_the_discount_and_is_reported(api: Api) -> None:
     api.voucher("SHOES", discount={"type": "PERCENT", "percent_off": 10, "effect": "APPLY_TO_ITEMS"})
     shoes_only = {"included": [SHOE], "excluded": [], "included_all": False}
