@@ -116,6 +116,7 @@ def checker(
     if isinstance(ref.get("metadata"), Mapping):
         metadata.update(ref["metadata"])
     customer_id = (stored or {}).get("id")
+    known = 0 if ref.get("id") or ref.get("source_id") else None
     categories = _categories(state)
 
     def check(voucher: Mapping[str, Any]) -> RuleOutcome | None:
@@ -125,7 +126,8 @@ def checker(
         ctx = engine.Context(
             order=order,
             customer_metadata=metadata,
-            redemption_count=lambda: redemptions_of(state, voucher, customer_id),
+            # A customer named but not stored yet has redeemed nothing; no customer: unknown.
+            redemption_count=lambda: redemptions_of(state, voucher, customer_id) if customer_id else known,
             categories=categories,
         )
         included: list[JSON] = []

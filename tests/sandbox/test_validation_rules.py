@@ -245,6 +245,13 @@ def test_customer_metadata_and_redemptions_per_customer(api: Api) -> None:
     gold_bob = {"source_id": "bob", "metadata": {"tier": "gold"}}
     inline = validate(api, "ONCE", customer=gold_bob, order={"amount": 1})
     assert inline["valid"] is True  # the request's metadata is what the order comes with
+    once = {"1": rules["2"]}
+    api.voucher("FIRST")
+    assign(api, create_rule(api, rules=once)["id"], "FIRST")
+    newcomer = validate(api, "FIRST", customer={"source_id": "new-in-town"}, order={"amount": 1})
+    assert newcomer["valid"] is True  # named, not stored yet: no redemptions
+    anonymous = validate(api, "FIRST", order={"amount": 1})
+    assert anonymous["inapplicable_redeemables"][0]["result"]["error"]["key"] == "customer_rules_violated"
     assert redeem(api, "ONCE", customer={"source_id": "ann"}, order={"amount": 100}).status_code == 200
     second = redeem(api, "ONCE", customer={"source_id": "ann"}, order={"amount": 100})
     assert second.status_code == 400 and second.json()["key"] == "customer_rules_violated"
