@@ -51,8 +51,13 @@ def carts(draw: Any) -> dict[str, Any]:
 
 ORDERING = ["$more_than", "$less_than", "$more_than_equal", "$less_than_equal"]
 EQUALITY = ["$is", "$is_not", "$in", "$not_in"]
-numeric_conditions = st.builds(lambda op, n: {op: [n]}, st.sampled_from(ORDERING), st.integers(0, 20000))
-small_numeric = st.builds(lambda op, n: {op: [n]}, st.sampled_from(ORDERING), st.integers(0, 6))
+# One or two operators per condition (all of them must hold: "more than 5 and less than 9").
+numeric_conditions = st.dictionaries(
+    st.sampled_from(ORDERING), st.integers(0, 20000).map(lambda n: [n]), min_size=1, max_size=2
+)
+small_numeric = st.dictionaries(
+    st.sampled_from(ORDERING), st.integers(0, 6).map(lambda n: [n]), min_size=1, max_size=2
+)
 
 
 def equality(values: list[Any]) -> Any:
