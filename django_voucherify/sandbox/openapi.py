@@ -41,6 +41,7 @@ SANDBOX_SECTIONS: tuple[str, ...] = (
     "Events",
     "Campaigns",
     "Publications",
+    "Validation Rules",
 )
 
 

@@ -24,6 +24,7 @@ SECTION_OPERATIONS = {
     "Products": 14,
     "Categories": 5,
     "Events": 1,
+    "Validation Rules": 9,
 }
 
 
@@ -167,6 +168,7 @@ def test_tour_of_all_operations(sandbox):
     api.delete("/v1/customers/tour-d")
     api.delete("/v1/vouchers/TLOYAL", params={"force": "true"})
     tour_campaigns(api, sandbox)
+    _tour_validation_rules(api)
     missing = set(scope_operations()) - spec.SEEN_OPERATIONS
     assert not missing, f"operations not exercised: {sorted(missing)}"
 
@@ -280,3 +282,55 @@ def test_every_async_action_type_with_failures_conforms(api, sandbox):
         assert _problems("get-async-action", 200, action) == [], action["type"]
     orders = next(a for a in sandbox.state.async_actions.values() if a["type"] == "ORDERS.IMPORT")
     assert [f["source_id"] for f in orders["result"]["failed"]] == ["o1", None]
+
+
+def _tour_validation_rules(api: Api) -> None:
+    """The 9 operations of "Validation Rules", their errors and an enforced refusal."""
+    api.post(
+        "/v1/vouchers/TRULE",
+        json={"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 1}},
+    )
+    rules = {
+        "1": {"name": "order.amount", "conditions": {"$more_than": [100]}, "rules": {}},
+        "2": {"name": "customer.metadata", "property": "vip", "conditions": {"$is": [True]}},
+        "logic": "1 or 2",
+    }
+    target = {"object": "product", "id": "prod_1", "effect": "APPLY_TO_EVERY"}
+    rule = api.post(
+        "/v1/validation-rules",
+        json={
+            "name": "Tour",
+            "rules": rules,
+            "error": {"message": "no"},
+            "applicable_to": {"included": [target]},
+        },
+    ).json()
+    api.post("/v1/validation-rules", json={"name": "Bad", "rules": {"1": {"name": "nope"}}})  # 400
+    api.get(f"/v1/validation-rules/{rule['id']}")
+    api.get("/v1/validation-rules/val_missing")  # 404
+    api.put(f"/v1/validation-rules/{rule['id']}", json={"name": "Tour 2"})
+    api.get("/v1/validation-rules", params={"order": "-name", "limit": 5})
+    assignment = api.post(
+        f"/v1/validation-rules/{rule['id']}/assignments",
+        json={"related_object_id": "TRULE", "related_object_type": "voucher"},
+    ).json()
+    api.post(f"/v1/validation-rules/{rule['id']}/assignments", json={"related_object_id": "TRULE"})  # 409
+    api.get(f"/v1/validation-rules/{rule['id']}/assignments")
+    api.get("/v1/validation-rules-assignments", params={"related_object_id": "TRULE"})
+    api.post(
+        "/v1/validations",
+        json={"redeemables": [{"object": "voucher", "id": "TRULE"}], "order": {"amount": 1}},
+    )
+    api.post(
+        "/v1/validations",
+        json={
+            "redeemables": [{"object": "voucher", "id": "TRULE"}],
+            "order": {"items": [{"product_id": "prod_1", "price": 500, "quantity": 1}]},
+        },
+    )
+    api.post(
+        "/v1/redemptions",
+        json={"redeemables": [{"object": "voucher", "id": "TRULE"}], "order": {"amount": 1}},
+    )
+    api.delete(f"/v1/validation-rules/{rule['id']}/assignments/{assignment['id']}")
+    api.delete(f"/v1/validation-rules/{rule['id']}")

@@ -33,6 +33,9 @@ MESSAGES: dict[str, str] = {
     "missing_amount": "missing amount",
     "missing_reward": "missing reward",
     "invalid_amount": "invalid amount",
+    # Validation rules (engine/rules.py), keys from list-redemptions' "Failed Redemptions".
+    "order_rules_violated": "order does not match validation rules",
+    "customer_rules_violated": "customer does not match validation rules",
 }
 
 
@@ -44,6 +47,8 @@ class Failure:
     key: str
     details: str
     code: int = 400
+    #: A validation rule's own message (the Error's ``error.message``), when a rule failed.
+    error_message: str | None = None
 
     @property
     def message(self) -> str:
@@ -56,7 +61,7 @@ class Failure:
         resource_type: str | None = "voucher",
     ) -> dict[str, Any]:
         """The spec's ``Error`` object for this failure."""
-        return {
+        error: dict[str, Any] = {
             "code": self.code,
             "key": self.key,
             "message": self.message,
@@ -65,6 +70,9 @@ class Failure:
             "resource_id": resource_id,
             "resource_type": resource_type,
         }
+        if self.error_message is not None:
+            error["error"] = {"message": self.error_message}
+        return error
 
 
 def parse_datetime(value: Any) -> datetime | None:

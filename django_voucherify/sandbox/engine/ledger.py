@@ -323,7 +323,9 @@ def base_redemption(
     }
 
 
-def redemption_error(key: str, code: int, details: str, resource_id: str | None) -> SandboxError:
+def redemption_error(
+    key: str, code: int, details: str, resource_id: str | None, error_message: str | None = None
+) -> SandboxError:
     """The error a failed redeem answers with: the business key, identifying the
     failing redeemable in ``details`` and the stored failed redemption (``rf_``)
     in ``resource_id`` (the spec's Error example: ``rf_...`` / ``voucher``)."""
@@ -336,4 +338,5 @@ def redemption_error(key: str, code: int, details: str, resource_id: str | None)
         details,
         resource_id=resource_id,
         resource_type="voucher",
+        error_message=error_message,
     )

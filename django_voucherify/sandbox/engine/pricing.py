@@ -231,8 +231,11 @@ def apply_discount(
     calc: OrderCalc,
     discount: Mapping[str, Any],
     applicable_to: Sequence[Mapping[str, Any]] | None = None,
+    excluded: Sequence[Mapping[str, Any]] | None = None,
 ) -> int:
     """Apply one discount definition (the voucher's ``discount``) to ``calc``.
+
+    Item effects discount the items ``applicable_to`` targets, less those ``excluded`` targets.
 
     Returns the total amount it took off (order-level plus item-level).
     Unsupported types (``UNIT``) apply nothing.  ``amount_limit`` (PERCENT) and
@@ -250,6 +253,8 @@ def apply_discount(
 
     kind = discount.get("type")
     targets = [i for i in calc.items if matches(i.source, applicable_to)]
+    if excluded:
+        targets = [i for i in targets if not matches(i.source, excluded)]
     if kind == "PERCENT" and discount.get("amount_limit") is not None:
         pct_limit = to_minor(discount["amount_limit"])
         limit = pct_limit if limit is None else min(limit, pct_limit)

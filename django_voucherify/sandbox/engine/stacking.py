@@ -24,6 +24,7 @@ from typing import Any
 
 from . import eligibility, pricing
 from .eligibility import Failure
+from .rules import RuleCheck, RuleOutcome
 
 REDEEMABLES_LIMIT = 30
 
@@ -64,6 +65,7 @@ class Outcome:
     items_level: int = 0
     credits: int = 0
     order_after: dict[str, Any] = field(default_factory=dict)
+    rules: RuleOutcome | None = None  # its validation rules' verdict and product limits
 
     @property
     def code(self) -> str:
@@ -150,7 +152,11 @@ def _apply_one(
     else:
         discount = voucher.get("discount") or {}
         applicable_to = (voucher.get("applicable_to") or {}).get("data")
-        pricing.apply_discount(calc, discount, applicable_to)
+        excluded = None
+        if outcome.rules is not None:  # validation rules narrow the items discounted
+            applicable_to = [*(applicable_to or []), *outcome.rules.applicable_to] or None
+            excluded = outcome.rules.inapplicable_to
+        pricing.apply_discount(calc, discount, applicable_to, excluded)
     outcome.order_level = calc.applied - before_order
     outcome.items_level = calc.items_applied - before_items
     outcome.discount = outcome.order_level + outcome.items_level
@@ -166,12 +172,15 @@ def evaluate(
     held_credits: Callable[[Mapping[str, Any]], int] = lambda v: 0,
     previous_discount: int = 0,
     precheck: Callable[[Mapping[str, Any]], Failure | None] = lambda v: None,
+    rule_check: RuleCheck | None = None,
 ) -> Evaluation:
     """Check and apply each redeemable in requested order.
 
     ``vouchers[i]`` is the voucher for ``requests[i]`` (None: not found).
     Only ``object: "voucher"`` redeemables are supported; promotion tiers and
     stacks are reported ``not_found`` (campaigns are out of scope).
+    ``rule_check`` (see :mod:`~django_voucherify.sandbox.rule_check`) applies the voucher's
+    validation rules after its own state checks.
     """
     calc = pricing.start(order, previous_discount)
     outcomes: list[Outcome] = []
@@ -184,6 +193,9 @@ def evaluate(
             continue
         # precheck: what the voucher alone cannot tell (its campaign disabled...), first.
         failure = precheck(voucher) or eligibility.check_voucher(voucher, now, held_quantity(voucher))
+        if failure is None and rule_check is not None:
+            outcome.rules = rule_check(voucher)
+            failure = outcome.rules.failure if outcome.rules is not None else None
         if failure is None:
             failure = _apply_one(outcome, voucher, calc, held_credits(voucher))
         outcome.failure = failure
@@ -196,6 +208,11 @@ def target_list(voucher: Mapping[str, Any], name: str) -> dict[str, Any]:
     targets: ``{"data": [...], "total": n, "data_ref": "data", "object": "list"}``."""
     data = [dict(t) for t in (voucher.get(name) or {}).get("data") or [] if isinstance(t, Mapping)]
     return {"data": data, "total": len(data), "data_ref": "data", "object": "list"}
+
+
+def _add_targets(result_list: dict[str, Any], targets: Sequence[Mapping[str, Any]]) -> None:
+    result_list["data"] += [dict(t) for t in targets]
+    result_list["total"] = len(result_list["data"])
 
 
 def redeemable_view(outcome: Outcome, status: str, expand: bool = False) -> dict[str, Any]:
@@ -213,6 +230,9 @@ def redeemable_view(outcome: Outcome, status: str, expand: bool = False) -> dict
         # validate-stacked-discounts examples carries both lists, empty ones included.
         view["applicable_to"] = target_list(voucher, "applicable_to")
         view["inapplicable_to"] = target_list(voucher, "inapplicable_to")
+        if outcome.rules is not None:
+            _add_targets(view["applicable_to"], outcome.rules.applicable_to)
+            _add_targets(view["inapplicable_to"], outcome.rules.inapplicable_to)
         view["result"] = outcome.result()
     elif status == "INAPPLICABLE" and outcome.failure is not None:
         error = outcome.failure.error(resource_id=outcome.code)

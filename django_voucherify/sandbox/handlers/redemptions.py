@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django_voucherify.sandbox import campaign_store
+from django_voucherify.sandbox import campaign_store, rule_check
 from django_voucherify.sandbox.engine import ledger, pricing, rollback, stacking
 from django_voucherify.sandbox.engine.ledger import JSON, StackRequest
 from django_voucherify.sandbox.errors import SandboxError, invalid_payload, not_found
@@ -135,6 +135,7 @@ def redeem_stack(state: SandboxState, sreq: StackRequest, app_id: str | None) ->
         held_credits=lambda v: reg.held(v["code"], now_dt, own_key).credits,
         precheck=lambda v: campaign_store.disabled_campaign(state, v),
         previous_discount=previous,
+        rule_check=rule_check.checker(state, to_price, sreq.customer),
     )
     if not ev.valid:
         stored = [_failed(state, sreq, o, vouchers[o.index], customer, app_id, now) for o in ev.failures]
@@ -147,6 +148,7 @@ def redeem_stack(state: SandboxState, sreq: StackRequest, app_id: str | None) ->
             first.failure.code,
             f"{first.failure.details} (redeemable {first.index}: {first.code})",
             resource,
+            error_message=first.failure.error_message,
         )
 
     stacked = len(ev.outcomes) > 1

@@ -12,7 +12,7 @@ expires (``state.clock``).
 
 from __future__ import annotations
 
-from django_voucherify.sandbox import campaign_store
+from django_voucherify.sandbox import campaign_store, rule_check
 from django_voucherify.sandbox.engine import ledger, pricing, sessions, stacking
 from django_voucherify.sandbox.engine.ledger import JSON
 from django_voucherify.sandbox.errors import invalid_payload, not_found
@@ -50,6 +50,7 @@ def validate(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
         held_credits=lambda v: reg.held(v["code"], now_dt, own_key).credits,
         precheck=lambda v: campaign_store.disabled_campaign(state, v),
         previous_discount=int((existing or {}).get("discount_amount") or 0),
+        rule_check=rule_check.checker(state, to_price, sreq.customer),
     )
     expand = "redeemable" in sreq.expand
     customer = state.find_customer(
