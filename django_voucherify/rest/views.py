@@ -27,7 +27,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import checkout
-from ..checkout.cart import order_with_items
+from ..checkout.order_loading import order_with_items
 from ..models.customers import Customer
 from ..models.ledger import CheckoutRedemption
 from ..models.orders import Order
