@@ -176,9 +176,7 @@ class RedeemView(CheckoutAPIView):
         return order
 
     def post(self, request: Request) -> Response:
-        data = s.RedeemRequestSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        body = data.validated_data
+        body = s.redeem_request(request.data)
         order = self.get_order(request, body["order_source_id"])
         # A guess refused here leaves no ledger row: the budget is checked before the redeem.
         with _reserve(request, body["codes"]) as budget:
