@@ -30,7 +30,7 @@ from ..conf import MAX_REDEEMABLES as MAX_REDEEMABLES  # Voucherify redeems at m
 from ..conf import settings as voucherify_settings
 from ..models.customers import Customer
 from ..models.ledger import CheckoutRedemption
-from ..models.orders import BODY_FIELDS, ITEM_BODY_FIELDS, Order, OrderItem
+from ..models.orders import Order
 from ..validation import code_problem, source_id_problem  # the one validator of every door
 from .errors import InvalidCheckoutInput
 
@@ -115,47 +115,6 @@ def order_body(order: OrderInput) -> dict[str, Any]:
     if len(body.get("items") or ()) > MAX_ITEMS:
         raise InvalidCheckoutInput(_("An order has at most %(max)d lines.") % {"max": MAX_ITEMS})
     return body
-
-
-#: The columns :func:`order_with_items` loads: what the redeem body is made of (the order's and
-#: its items' body fields, the customer's source id) and who owns the order (the customer's
-#: user); not the sync bookkeeping (``remote_payload`` can be a large JSON document).
-ORDER_FIELDS = (
-    *(f for f in BODY_FIELDS if "__" not in f),
-    "customer",
-    "customer__source_id",
-    "customer__user",
-)
-ITEM_FIELDS = (*ITEM_BODY_FIELDS, "order", *(f"order__{f}" for f in ORDER_FIELDS))
-
-
-def order_with_items(order_source_id: str) -> Order | None:
-    """The ``Order`` mirror ``order_source_id`` loaded with its customer and its items in one
-    query (each item's row joined to its order's and customer's), or None. Only
-    :data:`ORDER_FIELDS` and :data:`ITEM_FIELDS` are read (another field is one more query
-    when touched). The items are put where ``prefetch_related("items")`` puts them, so the
-    redeem body reads no more rows; an order without items takes a second query."""
-    rows = list(
-        OrderItem.objects.select_related("order__customer")
-        .only(*ITEM_FIELDS)
-        .filter(order__source_id=order_source_id)
-        .order_by("pk")  # Order.items' own ordering
-    )
-    if rows:
-        order = rows[0].order
-    else:  # nothing to join to: the order alone, known to have no items
-        found = Order.objects.select_related("customer").only(*ORDER_FIELDS).filter(source_id=order_source_id)
-        if (first := found.first()) is None:
-            return None
-        order = first
-    for row in rows:
-        row.order = order  # one instance, as a prefetch leaves them
-    # What prefetch_related() stores (a queryset with its result cache filled): order.items.all()
-    # then answers from it without a query.
-    items = order.items.all()
-    items._result_cache, items._prefetch_done = rows, True  # type: ignore[attr-defined]
-    order._prefetched_objects_cache = {"items": items}  # type: ignore[attr-defined]
-    return order
 
 
 def order_source_id_of(order: OrderInput) -> str:

@@ -114,6 +114,9 @@ class ValidateRequestSerializer(serializers.Serializer[dict[str, Any]]):
     )
 
 
+SESSION_KEY_MAX_LENGTH = 200
+
+
 class RedeemRequestSerializer(serializers.Serializer[dict[str, Any]]):
     codes = CodesField()
     order_source_id = SourceIdField(
@@ -122,7 +125,65 @@ class RedeemRequestSerializer(serializers.Serializer[dict[str, Any]]):
             "the server, never taken from the request."
         )
     )
-    session_key = serializers.CharField(max_length=200, required=False)
+    session_key = serializers.CharField(max_length=SESSION_KEY_MAX_LENGTH, required=False)
+
+
+#: The keys a redeem body may have (any other key sends it to the serializer).
+_REDEEM_KEYS = frozenset({"codes", "order_source_id", "session_key"})
+
+
+def _plain(value: Any, max_length: int) -> bool:
+    """Printable ASCII text, not empty, no surrounding spaces, at most ``max_length``: what
+    every field of the serializer accepts unchanged (nothing to trim, no character its
+    validators look at)."""
+    return (
+        type(value) is str
+        and 0 < len(value) <= max_length
+        and value.isascii()
+        and value.isprintable()
+        and value == value.strip()
+    )
+
+
+def redeem_request(data: Any) -> dict[str, Any]:
+    """``RedeemRequestSerializer(data=data)``'s validated data, or its ``ValidationError``.
+
+    A body of plain values (printable ASCII codes and source id, distinct codes, the known keys
+    only), which is every shop's ordinary request, is checked by :func:`plain_redeem_request`
+    in a few microseconds: the same rules, the same result (a property test holds the two
+    equal). Anything else goes through the serializer, which explains what is wrong field by
+    field. Building and running the serializer cost about a tenth of the redeem's CPU in the
+    view."""
+    body = plain_redeem_request(data)
+    if body is not None:
+        return body
+    serializer = RedeemRequestSerializer(data=data)
+    serializer.is_valid(raise_exception=True)
+    validated: dict[str, Any] = serializer.validated_data
+    return validated
+
+
+def plain_redeem_request(data: Any) -> dict[str, Any] | None:
+    """The validated redeem body when ``data`` is made of plain values only, else None (the
+    serializer decides)."""
+    if type(data) is not dict or not data.keys() <= _REDEEM_KEYS:
+        return None
+    codes, order_source_id = data.get("codes"), data.get("order_source_id")
+    if not (
+        type(codes) is list
+        and 0 < len(codes) <= MAX_REDEEMABLES
+        and all(_plain(code, MAX_CODE_LENGTH) and code_problem(code) is None for code in codes)
+        and len(set(codes)) == len(codes)
+        and _plain(order_source_id, MAX_SOURCE_ID_LENGTH)
+        and source_id_problem(order_source_id) is None
+    ):
+        return None
+    body: dict[str, Any] = {"codes": list(codes), "order_source_id": order_source_id}
+    if "session_key" in data:
+        if not _plain(data["session_key"], SESSION_KEY_MAX_LENGTH):
+            return None
+        body["session_key"] = data["session_key"]
+    return body
 
 
 class RollbackRequestSerializer(serializers.Serializer[dict[str, Any]]):

@@ -27,7 +27,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import checkout
-from ..checkout.cart import order_with_items
+from ..checkout.order_loading import order_with_items
 from ..models.customers import Customer
 from ..models.ledger import CheckoutRedemption
 from ..models.orders import Order
@@ -176,9 +176,7 @@ class RedeemView(CheckoutAPIView):
         return order
 
     def post(self, request: Request) -> Response:
-        data = s.RedeemRequestSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        body = data.validated_data
+        body = s.redeem_request(request.data)
         order = self.get_order(request, body["order_source_id"])
         # A guess refused here leaves no ledger row: the budget is checked before the redeem.
         with _reserve(request, body["codes"]) as budget:
