@@ -256,8 +256,9 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def export_view(self, request: HttpRequest) -> HttpResponse:
         if not request.user.has_perm("django_voucherify.add_job"):
             raise PermissionDenied
-        form = job_export.ExportForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
+        # Bound on every POST, even an empty one (``request.POST or None`` showed a blank form).
+        form = job_export.ExportForm(request.POST if request.method == "POST" else None)
+        if form.is_bound and form.is_valid():
             job = job_export.start_export(form, request.user)
             self.message_user(request, _("Export started as %(job)s.") % {"job": job}, messages.SUCCESS)
             return HttpResponseRedirect(reverse("admin:django_voucherify_job_change", args=[job.pk]))
