@@ -270,7 +270,7 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         }
         return TemplateResponse(request, EXPORT_TEMPLATE, context)
 
-    def result_file_view(self, request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    def result_file_view(self, request: HttpRequest, pk: int) -> HttpResponse | StreamingHttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
         job = get_object_or_404(Job, pk=pk)
@@ -279,12 +279,25 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         needed = EXPORTED_MODEL_PERMISSIONS.get(job.kind)
         if needed is not None and not request.user.has_perm(needed):
             raise PermissionDenied
+        if job.file_expired:  # an old link: say so on the job's page rather than a bare 404
+            self.message_user(
+                request,
+                _("This job's file expired: it was deleted after EXPORT_RETENTION_DAYS."),
+                messages.WARNING,
+            )
+            return HttpResponseRedirect(reverse("admin:django_voucherify_job_change", args=[job.pk]))
         return job_export.result_file_response(job)
 
     @admin.display(description=_("file"))
     def result_download(self, obj: Job) -> SafeString:
         if not obj.is_export and not obj.result_file:
             return format_html("{}", "-")  # imports and updates make no file
+        if obj.file_expired:
+            return format_html(
+                '<span class="voucherify-file-expired" title="{}">{}</span>',
+                _("Deleted at the end of its retention (EXPORT_RETENTION_DAYS)."),
+                _("expired"),
+            )
         url = reverse("admin:django_voucherify_job_result_file", args=[obj.pk])
         # job_progress.js shows the link (and hides "not ready yet") once the file is there.
         return format_html(
