@@ -20,6 +20,11 @@ The rules:
   other Unicode space looks like one but a shopper cannot type it, so the code could never be
   entered at checkout); a source id at most :data:`MAX_SOURCE_ID_LENGTH`; a metadata
   key at most :data:`MAX_METADATA_KEY_LENGTH`.
+- A code is NFKC-stable (``unicodedata.normalize("NFKC", code) == code``): full-width letters
+  and digits (U+FF21...: a full-width ``SPRING20``), ligatures, superscripts and decomposed
+  accents are look-alikes of another code. Decision: refused (the message names the NFKC
+  form), never normalised: codes are case- and character-sensitive in Voucherify, and a
+  silent mapping would redeem a different code than the one typed or created (docs/admin.md).
 - Free text (metadata values, names...) may hold anything storable: no NUL, no lone surrogate,
   at any depth of a JSON value (PostgreSQL's ``text`` and ``jsonb`` refuse both).
 
@@ -89,6 +94,11 @@ def code_problem(code: Any) -> str | None:
         return _("“%(code)s” cannot be a voucher code: Voucherify's URLs cannot address it.") % {"code": code}
     if problem is None and _odd_space(code):
         return _("A voucher code can contain only plain spaces (no no-break or other special spaces).")
+    if problem is None and not unicodedata.is_normalized("NFKC", code):
+        return _(
+            "A voucher code cannot contain full-width or other look-alike characters "
+            "(its plain form is “%(plain)s”)."
+        ) % {"plain": visible(unicodedata.normalize("NFKC", code))}
     return problem
 
 

@@ -118,7 +118,7 @@ def test_the_sweep_runs_every_features_due_work_and_one_failure_stops_none(monke
 
 
 def test_the_sweep_calls_each_features_entry_point():
-    assert set(sweep_module.PARTS) == {"outbox", "checkout", "jobs", "job_uploads", "webhooks"}
+    assert set(sweep_module.PARTS) == {"outbox", "checkout", "jobs", "job_uploads", "job_files", "webhooks"}
     counts = sweep_module.sweep()
     assert counts["checkout"] == {"reconcile": 0, "rollback": 0} and counts["outbox"]["found"] == 0
     assert counts["webhooks"] == {"sent": 0, "purged": 0}

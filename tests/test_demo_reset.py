@@ -59,3 +59,22 @@ def test_a_var_dir_holding_only_the_demo_entries_goes_entirely(tmp_path: Path) -
     done = _reset(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
     assert done.returncode == 0, done.stderr
     assert not var.exists()
+
+
+def test_a_reset_while_a_demo_holds_the_folder_is_refused(tmp_path: Path) -> None:
+    """A running ./scripts/demo holds VAR_DIR/demo.lock (flock); demo_reset on that folder must
+    not pull the database, broker and sandbox data from under it."""
+    import fcntl
+
+    var = _var_dir(tmp_path)
+    database = tmp_path / "db.sqlite3"
+    database.write_text("")
+    with open(var / "demo.lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # what the running demo holds
+        done = _reset(tmp_path, DATABASE_URL=f"sqlite:///{database}")
+    assert done.returncode != 0 and "another demo is running" in done.stderr and "DEMO_VAR_DIR" in done.stderr
+    assert database.exists() and (tmp_path / "sandbox.json").exists() and (var / "broker").is_dir()
+    # Released (the demo stopped, however it ended): the reset goes through, lock file included.
+    done = _reset(tmp_path, DATABASE_URL=f"sqlite:///{database}")
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in var.iterdir()) == ["keep.txt"] and not database.exists()

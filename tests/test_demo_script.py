@@ -54,6 +54,28 @@ def group_processes(pgid: int) -> list[str]:
     return found
 
 
+def group_pids(pgid: int) -> list[tuple[int, str]]:
+    """(pid, command line) of the live processes of a process group."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                found.append((int(proc.name), (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()))
+        except (OSError, IndexError):
+            continue
+    return found
+
+
+def parent_of(pid: int) -> int:
+    try:
+        return int((Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 def test_settings_default_to_a_real_worker_on_the_filesystem_broker(tmp_path):
     env = demo_env(tmp_path)
     code = (
@@ -70,6 +92,38 @@ def test_settings_default_to_a_real_worker_on_the_filesystem_broker(tmp_path):
     ).stdout.split()
     assert out == ["filesystem://", "False"]
     assert (tmp_path / "var" / "broker" / "queue").is_dir()
+
+
+def test_a_second_demo_on_the_same_folder_is_refused_at_once(tmp_path):
+    """While a demo holds VAR_DIR/demo.lock, ./scripts/demo (and --reset) on that folder stop
+    before starting anything, with a message that says how to run a second demo beside it."""
+    import fcntl
+
+    env = demo_env(tmp_path)
+    var = tmp_path / "var"
+    var.mkdir()
+    (tmp_path / "demo.sandbox.json").write_text("{}")
+    with open(var / "demo.lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as the running demo's script does
+        for args in ([], ["--reset"], ["--reset-only"]):
+            run = subprocess.Popen(
+                [str(ROOT / "scripts" / "demo"), *args],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,
+            )
+            try:
+                out, err = run.communicate(timeout=60)
+            except subprocess.TimeoutExpired:  # the old script started a second demo
+                os.killpg(run.pid, signal.SIGKILL)
+                pytest.fail(f"./scripts/demo {args} was not refused")
+            assert run.returncode == 1, (args, out, err)
+            assert "another demo is running" in err and "DEMO_VAR_DIR=" in err and "DEMO_PORT=" in err
+            assert group_processes(run.pid) == []
+        assert (tmp_path / "demo.sandbox.json").exists()  # the refused --reset removed nothing
 
 
 def start_demo(env: dict[str, str]) -> tuple[subprocess.Popen[str], list[str]]:
@@ -134,6 +188,48 @@ def test_demo_starts_works_and_stops_everything(tmp_path):
             timeout=240,
         )
         assert export.returncode == 0 and ": done" in export.stdout, export.stdout + export.stderr
+
+        # A second demo, or a reset, on the same folder is refused while this one runs.
+        second = subprocess.run(
+            [str(ROOT / "scripts" / "demo")],
+            cwd=ROOT,
+            env={**env, "DEMO_PORT": str(free_port()), "SANDBOX_PORT": str(free_port())},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 1 and "another demo is running" in second.stderr, second.stderr
+        refused = subprocess.run(
+            [sys.executable, "manage.py", "demo_reset"],
+            cwd=ROOT,
+            env={**env, "DJANGO_SETTINGS_MODULE": "example_project.settings"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert refused.returncode != 0 and "another demo is running" in refused.stderr
+        assert (tmp_path / "demo.sqlite3").exists()
+
+        # The OOM killer's way: SIGKILL every process the worker started. The demo's worker has
+        # none to lose (threads pool), and a task sent afterwards still completes.
+        worker = next(p for p in group_pids(demo.pid) if "celery" in p[1] and " worker" in p[1])
+        children = [pid for pid, _cmd in group_pids(demo.pid) if parent_of(pid) == worker[0]]
+        for pid in children:
+            os.kill(pid, signal.SIGKILL)
+        again = subprocess.run(
+            [sys.executable, "manage.py", "voucherify_job", "export-orders", "--no-progress"],
+            cwd=ROOT,
+            env={
+                **env,
+                "DJANGO_SETTINGS_MODULE": "example_project.settings",
+                "VOUCHERIFY_API_URL": f"http://127.0.0.1:{env['SANDBOX_PORT']}",
+            },
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+        assert again.returncode == 0 and ": done" in again.stdout, again.stdout + again.stderr
+        assert children == [], "the demo's worker should run tasks in threads, not pool children"
     finally:
         returncode = ctrl_c(demo)
     assert returncode == 130, "".join(output)

@@ -48,10 +48,18 @@ DEFAULT_ORDER_FIELDS = ("id", "source_id", "status")
 ORDER_ORDERS = ("-created_at", "created_at", "-updated_at", "updated_at", "-status", "status")
 
 
+# Each field's own words for a missing or unknown choice: Django's generic "This field is
+# required." / "Select a valid choice. x is not one of the available choices." came once per
+# field, the same sentence repeated on the page without saying which field it was about.
+# ``%(value)s`` is filled in by Django when the message is raised (still lazy here).
 class ExportForm(forms.Form):
     what = forms.ChoiceField(
         label=_("Export"),
         choices=[(ORDERS, _("Orders")), (VOUCHER_TRANSACTIONS, _("Transactions of a gift or loyalty card"))],
+        error_messages={
+            "required": _("Choose what to export."),
+            "invalid_choice": _("%(value)s is not something to export: choose from the list."),
+        },
     )
     code = CodeFormField(
         label=_("Card code"), required=False, help_text=_("Only for the transactions of a card.")
@@ -65,6 +73,7 @@ class ExportForm(forms.Form):
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text=_("None ticked: Voucherify's default fields. A card's transactions export every field."),
+        error_messages={"invalid_choice": _("%(value)s is not an order field: tick fields of the list.")},
     )
     status = forms.MultipleChoiceField(
         label=_("Only orders with the status"),
@@ -72,9 +81,16 @@ class ExportForm(forms.Form):
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text=_("None ticked: every order."),
+        error_messages={"invalid_choice": _("%(value)s is not an order status: tick statuses of the list.")},
     )
     sort = forms.ChoiceField(
-        label=_("Sorted by"), choices=[(o, o) for o in ORDER_ORDERS], initial="-created_at"
+        label=_("Sorted by"),
+        choices=[(o, o) for o in ORDER_ORDERS],
+        initial="-created_at",
+        error_messages={
+            "required": _("Choose how the orders are sorted."),
+            "invalid_choice": _("%(value)s is not a sort order: choose one from the list."),
+        },
     )
 
     def clean(self) -> dict[str, Any]:

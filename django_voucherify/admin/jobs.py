@@ -299,8 +299,9 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def export_view(self, request: HttpRequest) -> HttpResponse:
         if not request.user.has_perm("django_voucherify.add_job"):
             raise PermissionDenied
-        form = job_export.ExportForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
+        # Bound on every POST, even an empty one (``request.POST or None`` showed a blank form).
+        form = job_export.ExportForm(request.POST if request.method == "POST" else None)
+        if form.is_bound and form.is_valid():
             if not submit_once.claim(form.cleaned_data["submission"]):
                 return self._already_sent(request)
             job = job_export.start_export(form, request.user)
@@ -322,7 +323,7 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         )
         return HttpResponseRedirect(reverse("admin:django_voucherify_job_changelist"))
 
-    def result_file_view(self, request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    def result_file_view(self, request: HttpRequest, pk: int) -> HttpResponse | StreamingHttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
         job = get_object_or_404(Job, pk=pk)
@@ -330,12 +331,25 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         # metadata): seeing jobs is not seeing orders. Also the exported model's view permission.
         if not may_see_rows(request, job):
             raise PermissionDenied
+        if job.file_expired:  # an old link: say so on the job's page rather than a bare 404
+            self.message_user(
+                request,
+                _("This job's file expired: it was deleted after EXPORT_RETENTION_DAYS."),
+                messages.WARNING,
+            )
+            return HttpResponseRedirect(reverse("admin:django_voucherify_job_change", args=[job.pk]))
         return job_export.result_file_response(job)
 
     @admin.display(description=_("file"))
     def result_download(self, obj: Job) -> SafeString:
         if not obj.is_export and not obj.result_file:
             return format_html("{}", "-")  # imports and updates make no file
+        if obj.file_expired:
+            return format_html(
+                '<span class="voucherify-file-expired" title="{}">{}</span>',
+                _("Deleted at the end of its retention (EXPORT_RETENTION_DAYS)."),
+                _("expired"),
+            )
         url = reverse("admin:django_voucherify_job_result_file", args=[obj.pk])
         # job_progress.js shows the link (and hides "not ready yet") once the file is there.
         return format_html(

@@ -1,11 +1,19 @@
-"""Amounts as staff read them: Voucherify's minor units in the shop's currency
+"""Amounts as staff read them: Voucherify's amounts in the shop's currency
 (``VOUCHERIFY['CURRENCY']``), in the active language's number format.
+
+Voucherify writes every amount as the value **multiplied by 100**, whatever the currency (its
+API reference: "Value is multiplied by 100 to precisely represent 2 decimal places. For example,
+a $10 order amount is written as 1000."; see docs/admin.md#amounts). So ``1000`` is ¥10 in a
+JPY project and 10.000 KWD in a KWD project, never ¥1,000 or 1.000 KWD: the amount is always
+divided by 100, then shown with the currency's own decimals (ISO 4217: 0 for JPY, 3 for KWD, 2
+for most). A 0-decimal currency's amount that is not a whole unit (``1050`` JPY) keeps its two
+decimals rather than being rounded: money is never hidden.
 
 Decision: the ISO code after the number (``1,234.50 EUR`` in English, ``1.234,50 EUR`` in
 German), not a symbol: unambiguous for staff whatever the currency, and no per-language rule of
-where a symbol goes (the example shop's own ``money`` filter does symbols for shoppers). Django's
-localization gives the separators and grouping. Without ``CURRENCY`` the app cannot know how many
-decimals an amount has, so the number of minor units is shown as it is.
+where a symbol goes (the example shop's own ``money`` filter does symbols for shoppers, with
+:func:`amount_number`). Django's localization gives the separators and grouping. Without
+``CURRENCY`` the amount is shown as Voucherify keeps it (the number x100).
 """
 
 from __future__ import annotations
@@ -15,6 +23,9 @@ from decimal import Decimal
 from django.utils import formats
 
 from .. import conf
+
+#: Voucherify's amounts are the value times this, for every currency.
+VOUCHERIFY_SCALE = 2
 
 #: ISO 4217 currencies whose minor unit is not a hundredth (the rest have 2 decimals).
 # fmt: off
@@ -34,17 +45,24 @@ def currency() -> str | None:
     return conf.settings().currency
 
 
-def format_amount(minor_units: int | None, code: str | None = None) -> str:
-    """``123450`` -> ``1,234.50 EUR`` (English) / ``1.234,50 EUR`` (German); ``"123450"``
-    without a currency; ``""`` for None."""
-    if minor_units is None:
+def amount_number(amount: int, code: str) -> str:
+    """The absolute value of a Voucherify amount (x100) in ``code``, localized, without sign or
+    currency: ``1000`` -> ``10`` (JPY), ``10.00`` (EUR), ``10.000`` (KWD); ``1050`` JPY ->
+    ``10.50`` (a fraction of a yen is shown, not rounded away)."""
+    value = Decimal(abs(int(amount))).scaleb(-VOUCHERIFY_SCALE)
+    digits = MINOR_DIGITS.get(code.upper(), 2)
+    if digits < VOUCHERIFY_SCALE and value != value.quantize(Decimal(1).scaleb(-digits)):
+        digits = VOUCHERIFY_SCALE
+    return formats.number_format(value, decimal_pos=digits, use_l10n=True, force_grouping=True)
+
+
+def format_amount(amount: int | None, code: str | None = None) -> str:
+    """``123450`` -> ``1,234.50 EUR`` (English) / ``1.234,50 EUR`` (German), ``1000`` JPY ->
+    ``10 JPY``; ``"123450"`` without a currency; ``""`` for None."""
+    if amount is None:
         return ""
     code = code or currency()
-    amount = int(minor_units)
+    value = int(amount)
     if not code:
-        return str(amount)
-    digits = MINOR_DIGITS.get(code, 2)
-    number = formats.number_format(
-        Decimal(abs(amount)).scaleb(-digits), decimal_pos=digits, use_l10n=True, force_grouping=True
-    )
-    return f"{MINUS if amount < 0 else ''}{number}{NBSP}{code}"
+        return str(value)
+    return f"{MINUS if value < 0 else ''}{amount_number(value, code)}{NBSP}{code.upper()}"

@@ -401,6 +401,18 @@ OPTIONS: tuple[Option, ...] = (
         hint="Seconds an uploaded source is kept after its job ends; 0 (the default) deletes it "
         "when the job ends.",
     ),
+    Option(
+        "EXPORT_RETENTION_DAYS",
+        Kind.NUMBER,
+        30,
+        "Days an export's stored file is kept after its job ends; the sweep then deletes it and "
+        "the job says its file expired.",
+        ("E049",),
+        "A whole number of days, 1 or more; the default is 30.",
+        page="jobs.md",
+        minimum=1,
+        integer=True,
+    ),
     # -- checkout ---------------------------------------------------------------------------
     Option(
         "CHECKOUT_OUTAGE_POLICY",

@@ -72,6 +72,7 @@ class VoucherifySettings:
     job_resubmit_after: float
     job_max_age: float
     job_upload_retention: float
+    export_retention_days: int
     checkout_outage_policy: str
     checkout_timeout: float
     checkout_reconcile_grace: float

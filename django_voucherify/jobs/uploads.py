@@ -8,13 +8,19 @@ deleted as each part finishes (``runner._finish_part``), or at once when prepari
 (or part) row deleted by any means takes its files with it (:func:`delete_files_of`, connected
 to ``post_delete``).
 
+An export's ``result_file`` is kept ``VOUCHERIFY["EXPORT_RETENTION_DAYS"]`` days (default 30)
+after its job ends: :func:`purge_expired_results` (run by the periodic sweep) then deletes it,
+clears the field and notes when in ``job.result[RESULT_EXPIRED_AT]`` (``Job.file_expired``), so the admin says
+"expired" instead of offering a download that would fail. Failed rows are database rows (their
+CSV is made on download), removed with their job.
+
 The storage must not be public: see docs/jobs.md ("Uploaded files").
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -23,7 +29,7 @@ from django.utils import timezone
 
 from .. import conf
 from ..models import Job
-from ..models.jobs import FINAL_JOB_STATES
+from ..models.jobs import FINAL_JOB_STATES, RESULT_EXPIRED_AT
 
 logger = logging.getLogger("django_voucherify.jobs")
 
@@ -52,6 +58,45 @@ def delete_source(job: Job) -> bool:
     Job.objects.filter(pk=job.pk, source_file=name).update(source_file="")
     job.source_file.name = ""
     return True
+
+
+#: Files expired per sweep at most (the next sweep takes the rest).
+RESULT_PURGE_LIMIT = 500
+
+
+def export_retention_days() -> int:
+    """Days a finished job's stored file is kept. A bad value (check voucherify.E049) counts as
+    the default: files are neither kept forever nor deleted early by a typo."""
+    try:
+        return conf.settings().export_retention_days
+    except ImproperlyConfigured:
+        return int(conf.DEFAULTS["EXPORT_RETENTION_DAYS"])
+
+
+def purge_expired_results(now: datetime | None = None) -> int:
+    """Delete the stored files (export CSVs) of jobs that ended more than
+    ``EXPORT_RETENTION_DAYS`` ago, mark each job's file expired; returns how many. A storage
+    error is logged and the job left for the next sweep."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=export_retention_days())
+    due = (
+        Job.objects.filter(state__in=FINAL_JOB_STATES, finished_at__lte=cutoff)
+        .exclude(result_file="")
+        .order_by("finished_at")[:RESULT_PURGE_LIMIT]
+    )
+    expired = 0
+    for job in due:
+        name = job.result_file.name or ""
+        try:
+            job.result_file.storage.delete(name)
+        except Exception:  # the next sweep retries; nothing else depends on it
+            logger.warning("Voucherify job %s: could not delete file %s", job.pk, name, exc_info=True)
+            continue
+        result = dict(job.result) if isinstance(job.result, dict) else {}
+        result[RESULT_EXPIRED_AT] = now.isoformat()
+        # Only if the file is still this one (a concurrent sweep already did it otherwise).
+        expired += Job.objects.filter(pk=job.pk, result_file=name).update(result_file="", result=result)
+    return expired
 
 
 def after_finish(job: Job) -> None:

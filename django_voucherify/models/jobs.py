@@ -61,6 +61,10 @@ class PartState(models.TextChoices):
 
 FINAL_PART_STATES = frozenset({PartState.DONE, PartState.FAILED})
 
+#: Key of ``Job.result`` holding when the job's stored file (an export's CSV) expired and was
+#: deleted (ISO 8601; ``jobs.uploads.purge_expired_results``, ``EXPORT_RETENTION_DAYS``).
+RESULT_EXPIRED_AT = "file_expired_at"
+
 #: How many failed rows the job row itself carries (the admin page, command output).
 FAILED_ROWS_SAMPLE = 200
 #: A part's columns that can hold megabytes (the request body, a push's source ids): read
@@ -146,6 +150,11 @@ class Job(models.Model):
     @property
     def is_export(self) -> bool:
         return self.kind in EXPORT_KINDS
+
+    @property
+    def file_expired(self) -> bool:
+        """True once the job's stored file was deleted at the end of its retention."""
+        return not self.result_file and isinstance(self.result, dict) and RESULT_EXPIRED_AT in self.result
 
 
 class JobPart(BackgroundWork):

@@ -30,14 +30,15 @@ PARTS: dict[str, Callable[[], Any]] = {
     "checkout": checkout_schedule.sweep,
     "jobs": job_dispatch.resume,
     "job_uploads": job_uploads.purge_expired,
+    "job_files": job_uploads.purge_expired_results,
     "webhooks": webhook_events.sweep,
 }
 
 
 @shared_task(name="django_voucherify.sweep", ignore_result=True)
 def sweep() -> dict[str, Any]:
-    """Run every feature's due work (outbox re-drive, checkout chains, jobs, expired uploads,
-    webhook events due and past retention);
+    """Run every feature's due work (outbox re-drive, checkout chains, jobs, expired uploads
+    and export files, webhook events due and past retention);
     returns each part's counts (None for a part that failed, logged)."""
     results: dict[str, Any] = {}
     for name, run in PARTS.items():

@@ -7,12 +7,16 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth import get_user_model, login
+from django.contrib.auth import get_user_model
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.hashers import make_password
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.shortcuts import redirect, render, resolve_url
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -22,6 +26,11 @@ from .models import ShopOrder
 
 
 class SignUpForm(UserCreationForm):  # type: ignore[type-arg]
+    """Sign-up never tells whether a user name or an e-mail is taken (that would let anyone
+    list the shop's accounts): the form checks only what the shopper typed (a valid user name
+    and e-mail, matching passwords that pass the password validators); whether the account is
+    new is decided by :func:`create_if_new`, and the answer is the same either way."""
+
     # The e-mail makes the shopper a Voucherify customer (apps.user_to_customer needs one).
     email = forms.EmailField(label=gettext_lazy("E-mail"))
 
@@ -29,11 +38,32 @@ class SignUpForm(UserCreationForm):  # type: ignore[type-arg]
         model = get_user_model()
         fields = ("username", "email")
 
+    def clean_username(self) -> str:
+        return str(self.cleaned_data["username"])  # no "already exists" (Django's own check)
+
     def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip()
-        if get_user_model().objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError(_("An account with this e-mail already exists; sign in instead."))
-        return email
+        return str(self.cleaned_data["email"]).strip()
+
+    def validate_unique(self) -> None:
+        """No uniqueness error on the form: :func:`create_if_new` decides, silently."""
+
+
+def create_if_new(form: SignUpForm) -> bool:
+    """Create the account unless its user name or e-mail is taken (case-insensitively); True if
+    created. A taken one still hashes the password, so both answers cost the same time."""
+    data = form.cleaned_data
+    taken = get_user_model().objects.filter(
+        Q(username__iexact=data["username"]) | Q(email__iexact=data["email"])
+    )
+    if not taken.exists():
+        try:
+            with transaction.atomic():
+                form.save()  # mirrored to a Voucherify customer by the worker, not in this request
+            return True
+        except IntegrityError:  # the same name, signed up a moment ago by another request
+            pass
+    make_password(data["password1"])
+    return False
 
 
 def _next_url(request: HttpRequest) -> str:
@@ -43,13 +73,34 @@ def _next_url(request: HttpRequest) -> str:
 
 
 def signup(request: HttpRequest) -> HttpResponse:
+    """A valid sign-up always answers the same (the sign-in page, one message), whether the
+    account was created or its user name or e-mail was already taken: no user enumeration.
+    A new shopper then signs in with what they just chose."""
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = form.save()  # mirrored to a Voucherify customer by the worker, not in this request
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(request, _("Welcome, %(name)s! Your account is ready.") % {"name": user.username})
-        return redirect(_next_url(request))
+        create_if_new(form)
+        messages.info(
+            request,
+            _(
+                "If this user name and e-mail were not already in use, your account is ready: "
+                "sign in with them. Otherwise sign in with your existing account."
+            ),
+        )
+        query = urlencode({"next": _next_url(request)})
+        return redirect(f"{resolve_url('shop:login')}?{query}")
     return render(request, "shop/signup.html", {"form": form, "next": _next_url(request)})
+
+
+class SignInView(auth_views.LoginView):
+    """The shop's sign-in page (staff keep the admin's); it greets the shopper by name."""
+
+    template_name = "shop/signin.html"
+    redirect_authenticated_user = True
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        messages.success(self.request, _("Welcome, %(name)s!") % {"name": form.get_user().get_username()})
+        return response
 
 
 @login_required

@@ -1,5 +1,8 @@
-"""Money as shoppers read it: minor units (cents) shown in the shop's currency and the active
-language's number format (Django's localization gives the separators and the grouping).
+"""Money as shoppers read it: amounts in cents (the value x100, as the shop keeps prices and as
+Voucherify writes every amount, whatever the currency) shown in the shop's currency and the
+active language's number format (Django's localization gives the separators and the grouping).
+The number itself is the app's (:func:`django_voucherify.admin.money.amount_number`): ``1000`` is
+¥10 in JPY and 10.000 KWD in KWD, like in the admin.
 
 Decision (the app keeps every amount in minor units; Django has no currency formatting): the
 symbol comes from a small table (the ISO code when unknown), before the number in English and
@@ -8,13 +11,12 @@ after it (with a no-break space) in the other languages, as most European locale
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django.conf import settings
-from django.utils import formats, translation
+from django.utils import translation
+
+from django_voucherify.admin.money import amount_number
 
 SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CHF": "CHF", "PLN": "zł", "SEK": "kr"}
-MINOR_DIGITS = {"JPY": 0}  # ISO 4217 exponents that are not 2
 SYMBOL_FIRST_LANGUAGES = {"en", "ja", "zh", "ko"}
 MINUS = "\u2212"
 
@@ -26,11 +28,8 @@ def shop_currency() -> str:
 def format_money(minor_units: int, currency: str | None = None) -> str:
     """``1999`` -> ``€19.99`` (English) or ``19,99 €`` (German, French...)."""
     currency = (currency or shop_currency()).upper()
-    digits = MINOR_DIGITS.get(currency, 2)
     amount = int(minor_units)
-    number = formats.number_format(
-        Decimal(abs(amount)).scaleb(-digits), decimal_pos=digits, use_l10n=True, force_grouping=True
-    )
+    number = amount_number(amount, currency)
     symbol = SYMBOLS.get(currency, currency)
     language = (translation.get_language() or settings.LANGUAGE_CODE).split("-")[0]
     text = f"{symbol}{number}" if language in SYMBOL_FIRST_LANGUAGES else f"{number}\u00a0{symbol}"

@@ -303,3 +303,51 @@ def test_overview_live_job_and_long_codes_in_light_and_dark(
             page.wait_for_selector(ready)
             overview_shot(page, f"{name}-{scheme}")
     assert len(list(OVERVIEW_ARTIFACTS.glob("*.png"))) == 10
+
+
+def test_webhook_events_changelist_fits_1280_px_with_long_values(
+    page, example_shop, voucherify_sandbox_server, tmp_path
+):
+    """Long event ids (100 characters), types and outcomes (300) used to push the webhook
+    events changelist wider than a 1280 px window; they are cut with an ellipsis, whole in the
+    title, and the table fits without a horizontal scroll, light and dark."""
+    OVERVIEW_ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    base = example_shop
+    event_id = "evt_" + "9" * 96
+    outcome = "Processed: " + "the mirror of the voucher was refreshed after a long explanation " * 4
+    kind = "voucher.loyalty_card.points_added_" + "x" * 40
+    shop_shell(
+        tmp_path,
+        voucherify_sandbox_server,
+        "from django.utils import timezone;"
+        "from django_voucherify.models import WebhookEvent;"
+        f"[WebhookEvent.objects.create(event_id={event_id!r} + str(i), type={kind!r}, subject='SUBJ' * 50,"
+        f" payload={{'data': 'x' * 500}}, state='processed', outcome={outcome[:300]!r}, attempts=1,"
+        " occurred_at=timezone.now()) for i in range(3)]",
+    )
+    page.goto(f"{base}/admin/login/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "admin")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#site-name")
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        page.goto(f"{base}/admin/django_voucherify/webhookevent/")
+        page.wait_for_selector("#result_list")
+        overview_shot(page, f"webhook-events-{scheme}")
+        fits = page.evaluate(
+            """() => {
+                const results = document.querySelector('#result_list').parentElement;
+                return {table: document.querySelector('#result_list').getBoundingClientRect().width,
+                        box: results.clientWidth, scroll: results.scrollWidth,
+                        page: document.documentElement.scrollWidth, window: window.innerWidth};
+            }"""
+        )
+        assert fits["window"] == 1280
+        assert fits["scroll"] <= fits["box"] and fits["page"] <= fits["window"], fits
+        cut = page.locator(f"#result_list span.voucherify-cut[title='{event_id}0']")
+        assert cut.count() == 1 and cut.inner_text() == f"{event_id}0"  # whole in the DOM and title
+        box = cut.bounding_box()
+        assert box and box["width"] < 250  # shown cut with an ellipsis
+        assert page.locator(f"#result_list span.voucherify-cut[title='{outcome[:300]}']").count() == 3
+        assert page.locator(f"#result_list span.voucherify-cut[title='{kind}']").count() == 3

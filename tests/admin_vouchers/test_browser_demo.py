@@ -121,6 +121,12 @@ def test_a_shopper_signs_up_applies_and_removes_codes_and_pays(page, demo):
     page.fill("#id_password2", "Very-secret-123")
     shot(page, "shopper-02-signup")
     page.click("button:has-text('Create my account')")
+    # Sign-up answers the same whether or not the account existed (no user enumeration): the
+    # new shopper then signs in with what they chose.
+    page.wait_for_selector("text=your account is ready")
+    page.fill("#id_username", "carol")
+    page.fill("#id_password", "Very-secret-123")
+    page.click("form button:has-text('Sign in')")
     page.wait_for_selector("text=Welcome, carol!")
     # The worker (not the request) makes the shopper a Voucherify customer.
     eventually(

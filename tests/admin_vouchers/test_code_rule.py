@@ -17,6 +17,8 @@ from tests.support.vouchers import VOUCHER_FORM_BLANK as BASE
 
 pytestmark = pytest.mark.django_db
 
+#: "SPRING20" in full-width letters and digits (U+FF21...), a look-alike of SPRING20.
+FULL_WIDTH = "".join(chr(ord(c) + 0xFEE0) for c in "SPRING20")
 ODD_SPACES = ["\u00a0", "\u2007", "\u202f", "\u3000", "\u2003"]
 
 
@@ -46,6 +48,7 @@ codes = st.one_of(
     st.text(max_size=MAX_CODE_LENGTH + 5),
     st.text(alphabet=st.sampled_from(["A", "7", "-", " ", "\t", "\u200b", "é", *ODD_SPACES]), max_size=12),
     st.sampled_from([".", "..", " SUMMER ", "A" * MAX_CODE_LENGTH, "A" * (MAX_CODE_LENGTH + 1), "X Y"]),
+    st.sampled_from([FULL_WIDTH, FULL_WIDTH[:6] + "20", "ﬁVE", "X²", "e\u0301", "Ⅻ", "ｶﾀ"]),
 )
 
 
@@ -56,6 +59,32 @@ def test_admin_rest_and_shop_accept_the_same_codes(code):
     assert admin == rest == shop, (code, admin, rest, shop)
     if admin is not None:
         assert code_problem(admin) is None  # what is stored passes the rule as stored
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=20))
+def test_only_nfkc_stable_codes_pass_at_every_door(text):
+    """A full-width or other compatibility look-alike is refused by all three doors, never
+    normalised into a different code; an NFKC-stable code is judged by the other rules only."""
+    import unicodedata
+
+    code = f"A{text}Z"  # ends that the strip of typed input leaves alone
+    stable = unicodedata.normalize("NFKC", code) == code
+    answers = {admin_accepts(code), rest_accepts(code), shop_accepts(code)}
+    assert len(answers) == 1, (code, answers)
+    if not stable:
+        assert answers == {None}
+        assert code_problem(code) is not None
+    accepted = answers.pop()
+    assert accepted is None or unicodedata.normalize("NFKC", accepted) == accepted
+
+
+@pytest.mark.parametrize("code", [FULL_WIDTH, FULL_WIDTH[:6] + "20", "ﬁVE", "SALE²", "CAFE\u0301"])
+def test_full_width_and_other_look_alike_codes_are_refused_everywhere(code):
+    assert admin_accepts(code) is rest_accepts(code) is shop_accepts(code) is None
+    problem = code_problem(code)
+    assert problem is not None and "look-alike" in problem
+    assert code_problem("SPRING20") is None and "“SPRING20”" in code_problem(FULL_WIDTH)
 
 
 @pytest.mark.parametrize("space", ODD_SPACES)

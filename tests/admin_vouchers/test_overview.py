@@ -176,7 +176,15 @@ def test_chart_amounts_are_in_the_shops_currency_and_language(admin_client, sett
     with translation.override("de"):
         from django_voucherify.admin.money import format_amount
 
-        assert format_amount(123450) == "1.234,50\u00a0EUR" and format_amount(-5, "JPY") == "\u22125\u00a0JPY"
+        assert (
+            format_amount(123450) == "1.234,50\u00a0EUR" and format_amount(-500, "JPY") == "\u22125\u00a0JPY"
+        )
+        # Voucherify's amounts are x100 for every currency: 1000 is 10 yen, 10.000 dinars.
+        assert (
+            format_amount(100000, "JPY") == "1.000\u00a0JPY"
+            and format_amount(-5, "JPY") == "\u22120,05\u00a0JPY"
+        )
+        assert format_amount(1234, "KWD") == "12,340\u00a0KWD" and format_amount(1000, "jpy") == "10\u00a0JPY"
 
 
 def test_without_a_currency_the_chart_says_minor_units(admin_client):

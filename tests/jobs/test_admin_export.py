@@ -8,6 +8,7 @@ import io
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.urls import reverse
+from django.utils.html import escape
 
 from django_voucherify import jobs
 from django_voucherify.jobs import runner
@@ -62,6 +63,31 @@ def test_card_transactions_need_a_valid_code(admin_client, sandbox):
             EXPORT, {"what": "voucher_transactions", "code": code, "sort": "-created_at"}
         )
         assert page.status_code == 200 and page.context["form"].errors.get("code"), code
+    assert not Job.objects.exists() and sandbox.calls.calls == []
+
+
+BAD_EXPORT_FORMS = [
+    {},  # an empty POST: every required field missing
+    {"what": "voucher_transactions", "code": "", "sort": "-created_at"},
+    {"what": "voucher_transactions", "code": "..", "sort": "nope"},
+    {"what": "nope", "sort": "nope", "status": ["nope", "NOPE"], "export_fields": ["nope"]},
+    {"what": "orders", "code": "A" * 101, "sort": "", "status": ["nope"]},
+]
+
+
+@pytest.mark.parametrize("data", BAD_EXPORT_FORMS)
+def test_each_export_form_error_is_said_exactly_once(admin_client, sandbox, data):
+    """Every message on the page appears once: no generic sentence repeated for several fields,
+    no message both at a field and above the form; an empty POST is answered with its errors."""
+    response = admin_client.post(EXPORT, data)
+    assert response.status_code == 200
+    form = response.context["form"]
+    messages = [str(m) for errors in form.errors.values() for m in errors]
+    assert messages, data
+    page = response.content.decode()
+    for message in messages:
+        assert page.count(escape(message)) == 1, (message, data)
+    assert len(set(messages)) == len(messages), messages
     assert not Job.objects.exists() and sandbox.calls.calls == []
 
 

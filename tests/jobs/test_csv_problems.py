@@ -92,9 +92,10 @@ def test_a_file_over_10_mb_is_split_into_parts_under_the_limit(sandbox):
     job = runner.drive(jobs.import_vouchers_csv(io.BytesIO(data), name="big.csv"), timeout=120)
     assert job.state == JobState.DONE, job.error
     sizes = [p.size_bytes for p in job.parts.all()]
-    assert len(sizes) == 2 and max(sizes) < 9_000_000
+    # About a tenth of the file each (progress moves per part), never over the request limit.
+    assert 2 <= len(sizes) <= 11 and max(sizes) < 9_000_000
     assert job.done_count == 230_000 and len(sandbox.state.vouchers) == 230_000
-    assert sandbox.calls.count("POST", "/v1/vouchers/importCSV") == 2
+    assert sandbox.calls.count("POST", "/v1/vouchers/importCSV") == len(sizes)
     assert not any(p.file for p in job.parts.all())  # split copies removed once done
 
 

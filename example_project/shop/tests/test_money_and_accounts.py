@@ -3,6 +3,7 @@ accounts: sign up, sign in on the shop's pages (not the admin's), their orders a
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -26,9 +27,33 @@ def test_money_in_english_and_german():
         assert format_money(123456789) == "€1,234,567.89"
         assert format_money(-500) == f"{MINUS}€5.00"
         assert format_discount(500) == f"{MINUS}€5.00"
-        assert format_money(1250, "USD") == "$12.50" and format_money(1250, "JPY") == "¥1,250"
+        assert format_money(1250, "USD") == "$12.50" and format_money(125000, "JPY") == "¥1,250"
     with translation.override("de"):
         assert format_money(123456789) == "1.234.567,89\u00a0€"
+
+
+def test_every_currency_is_sent_and_shown_x100():
+    """Voucherify writes every amount x100, JPY and KWD included (docs/admin.md#amounts): the
+    shop's prices are cents and 1000 is ¥10, not ¥1,000; a 3-decimal currency shows 3 decimals."""
+    with translation.override("en"):
+        assert format_money(1000, "JPY") == "¥10" and format_money(1050, "JPY") == "¥10.50"
+        assert format_money(1000, "EUR") == "€10.00"
+        assert format_money(1234, "KWD") == "KWD12.340" and format_money(1000, "BHD") == "BHD10.000"
+    with translation.override("de"):
+        assert (
+            format_money(123456, "JPY") == "1.234,56\u00a0¥" and format_money(100000, "JPY") == "1.000\u00a0¥"
+        )
+
+
+@given(MINOR, st.sampled_from(["EUR", "JPY", "KWD", "BHD", "USD", "XOF"]), st.sampled_from(["en", "de"]))
+def test_the_number_shown_is_the_amount_divided_by_100(minor, code, language):
+    with translation.override(language):
+        shown = format_money(minor, code)
+    number = "".join(ch for ch in shown if ch.isdigit() or ch in ".,")
+    decimal_mark = "." if language == "en" else ","
+    plain = number.replace("," if language == "en" else ".", "").replace(decimal_mark, ".")
+    assert Decimal(plain) == Decimal(abs(minor)) / 100
+    assert shown.startswith(MINUS) == (minor < 0)
 
 
 @override_settings(SHOP_CURRENCY="GBP")
@@ -82,15 +107,15 @@ def test_a_shopper_signs_up_signs_in_and_sees_their_orders(voucherify_sandbox, d
         "password2": "A-l0ng-pass",
     }
     response = browser.post("/account/signup/", {**form, "next": "/checkout/"})
-    assert response.status_code == 302 and response["Location"] == "/checkout/"
+    assert response.status_code == 302 and response["Location"] == "/account/signin/?next=%2Fcheckout%2F"
     zoe = django_user_model.objects.get(username="zoe")
     assert not zoe.is_staff and zoe.email == "zoe@example.com"
-    again = Client().post("/account/signup/", {**form, "username": "zoe2", "email": "ZOE@example.com"})
-    assert again.status_code == 200 and "already exists" in again.content.decode()
-    browser.post("/account/signout/")
-    assert browser.get("/orders/").status_code == 302
-    signed_in = browser.post("/account/signin/", {"username": "zoe", "password": "A-l0ng-pass"})
-    assert signed_in.status_code == 302
+    assert browser.get("/orders/").status_code == 302  # not signed in by sign-up itself
+    signed_in = browser.post(
+        "/account/signin/", {"username": "zoe", "password": "A-l0ng-pass", "next": "/checkout/"}
+    )
+    assert signed_in.status_code == 302 and signed_in["Location"] == "/checkout/"
+    assert "Welcome, zoe!" in browser.get("/checkout/").content.decode()
     voucherify.vouchers.create(
         "ZOE2", {"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 200}}
     )
@@ -106,6 +131,46 @@ def test_a_shopper_signs_up_signs_in_and_sees_their_orders(voucherify_sandbox, d
     stranger.force_login(other)
     assert order.number not in stranger.get("/orders/").content.decode()
     assert stranger.get(f"/orders/{order.number}/").status_code == 404
+
+
+def _signup_answer(data):
+    """What a visitor sees after posting the sign-up form: the redirect and the page it leads to."""
+    visitor = Client()
+    response = visitor.post("/account/signup/", {**data, "next": "/"})
+    page = visitor.get(response["Location"]).content.decode() if response.status_code == 302 else ""
+    # Each visitor has its own CSRF token; everything else must be the same.
+    return (
+        response.status_code,
+        response.get("Location"),
+        re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', "", page),
+    )
+
+
+@pytest.mark.django_db
+def test_sign_up_answers_the_same_whether_or_not_the_account_exists(django_user_model):
+    """No user enumeration: a taken user name, a taken e-mail (any case) and a new account get
+    the same answer, byte for byte; only the new one creates an account, and it can sign in."""
+    django_user_model.objects.create_user("ann", "ann@example.com", "Old-pass-123")
+    password = {"password1": "A-l0ng-pass", "password2": "A-l0ng-pass"}
+    new = _signup_answer({"username": "bob", "email": "bob@example.com", **password})
+    taken_name = _signup_answer({"username": "ANN", "email": "other@example.com", **password})
+    taken_mail = _signup_answer({"username": "ann2", "email": "ANN@example.com", **password})
+    assert new == taken_name == taken_mail
+    assert new[0] == 302 and "already exists" not in new[2] and "your account is ready" in new[2]
+    assert set(django_user_model.objects.values_list("username", flat=True)) == {"ann", "bob"}
+    assert django_user_model.objects.get(username="ann").check_password("Old-pass-123")
+    bob = Client()
+    assert bob.post("/account/signin/", {"username": "bob", "password": "A-l0ng-pass"}).status_code == 302
+    assert "Welcome, bob!" in bob.get("/").content.decode()
+
+
+@pytest.mark.django_db
+def test_sign_up_still_says_what_is_wrong_with_what_was_typed(django_user_model):
+    page = Client().post(
+        "/account/signup/", {"username": "x y!", "email": "nope", "password1": "a", "password2": "b"}
+    )
+    assert page.status_code == 200 and not django_user_model.objects.exists()
+    assert "valid email" in page.content.decode() and "didn\u2019t match" in page.content.decode()
 
 
 def test_the_shop_speaks_german(web):

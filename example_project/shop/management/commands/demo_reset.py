@@ -4,8 +4,9 @@ Deletes the shop's SQLite file, the sandbox's data file (the sandbox seeds itsel
 next start) and the demo's own entries under ``VAR_DIR`` (the broker's folder, uploads and
 exports, beat's schedule), nothing else there: ``DEMO_VAR_DIR`` may name a folder that holds
 other files. A server database (``DATABASE_URL``) is emptied only with ``--flush-database``:
-the demo cannot tell its own database from a shop's, so it never empties one unasked. Run it
-with the demo stopped; the next ``./scripts/demo`` starts as the first one did.
+the demo cannot tell its own database from a shop's, so it never empties one unasked. It is
+refused while a demo runs on the same ``VAR_DIR`` (it takes the demo's lock,
+``example_project/shop/demo_lock.py``); the next ``./scripts/demo`` starts as the first one did.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections
+
+from ...demo_lock import LOCK_NAME, DemoRunning, exclusive
 
 #: What the demo itself puts under VAR_DIR (see example_project/settings.py).
 DEMO_ENTRIES = ("broker", "media", "celerybeat-schedule")
@@ -34,6 +37,17 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        var_dir = Path(settings.VAR_DIR)
+        if not var_dir.is_dir():  # no folder, no demo running on it (the script makes both)
+            self._reset(options, var_dir, owned=False)
+            return
+        try:
+            with exclusive(var_dir) as owned:
+                self._reset(options, var_dir, owned=owned)
+        except DemoRunning as exc:
+            raise CommandError(f"demo_reset: refused, nothing was removed: {exc}") from None
+
+    def _reset(self, options: dict[str, Any], var_dir: Path, *, owned: bool) -> None:
         database = settings.DATABASES["default"]
         name = str(database.get("NAME") or "")
         sqlite = database["ENGINE"].endswith("sqlite3")
@@ -48,11 +62,12 @@ class Command(BaseCommand):
         elif not sqlite:
             call_command("flush", interactive=False, verbosity=0)
         self._remove(Path(settings.DEMO_SANDBOX_DATA))
-        var_dir = Path(settings.VAR_DIR)
         if var_dir.is_dir():
             for entry in sorted(var_dir.iterdir()):
                 if entry.name.split(".")[0] in DEMO_ENTRIES:
                     self._remove(entry)
+            if owned:  # the lock taken for this reset goes (the script's own stays: it starts next)
+                (var_dir / LOCK_NAME).unlink(missing_ok=True)
             if not any(var_dir.iterdir()):  # nothing else was there: the folder was the demo's
                 var_dir.rmdir()
         self.stdout.write("demo: reset; the next ./scripts/demo starts from the seeded state.")
