@@ -173,6 +173,14 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--chunk-bytes", type=int, default=9_000_000)
     parser.add_argument("--naive-sample", type=int, default=300)
+    parser.add_argument(
+        "--fillfactor",
+        type=int,
+        default=None,
+        help="ALTER the mirror tables to this fillfactor before any row is written (the comparison "
+        "behind the decision in docs/production.md; 100 is PostgreSQL's default); default: the "
+        "tables as migrated (50, migration 0018)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.n, args.orders, args.rounds, args.chunk_bytes, args.naive_sample = 500, 100, 1, 40_000, 20
@@ -194,13 +202,58 @@ def main() -> int:
             return run(args, sandbox)
 
 
+MIRROR_TABLES = {"customers": "django_voucherify_customer", "orders": "django_voucherify_order"}
+
+
+def set_fillfactor(fillfactor: int) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for table in MIRROR_TABLES.values():
+            cursor.execute(f"ALTER TABLE {table} SET (fillfactor = {int(fillfactor)})")
+
+
+def table_stats() -> dict[str, tuple[int, int, int]]:
+    """Per mirror table: rows updated, of which HOT (no index entry written), total bytes."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_force_next_flush()")  # this backend's counters, now
+        stats = {}
+        for kind, table in MIRROR_TABLES.items():
+            cursor.execute(
+                "SELECT n_tup_upd, n_tup_hot_upd, pg_total_relation_size(relid) "
+                "FROM pg_stat_user_tables WHERE relname = %s",
+                [table],
+            )
+            upd, hot, size = cursor.fetchone()
+            stats[kind] = (int(upd), int(hot), int(size))
+    return stats
+
+
+def fillfactors() -> dict[str, str]:
+    """Per mirror table, the fillfactor in force (migration 0018 sets 50; 100 when unset)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        out = {}
+        for kind, table in MIRROR_TABLES.items():
+            cursor.execute("SELECT reloptions FROM pg_class WHERE relname = %s", [table])
+            options = dict(o.split("=", 1) for o in (cursor.fetchone()[0] or []))
+            out[kind] = options.get("fillfactor", "100")
+    return out
+
+
 def run(args: argparse.Namespace, sandbox: Running) -> int:
     quarter_n, quarter_o = args.n // 4, args.orders // 4
+    if args.fillfactor is not None:
+        set_fillfactor(args.fillfactor)
     populate(0, quarter_n, 0, quarter_o)
     small_peak = {kind: float("nan") for kind in BULK}  # --quick: skipped, for time
     if not args.quick:
         small_peak = {kind: peak_mib(lambda k=kind: push(k, args.chunk_bytes)) for kind in BULK}
     populate(quarter_n, args.n - quarter_n, quarter_o, args.orders - quarter_o)
+    fresh = {kind: size for kind, (_u, _h, size) in table_stats().items()}  # one push done
     sizes = {"customers": args.n, "orders": args.orders}
     times: dict[tuple[str, str], list[float]] = {}
     counts: dict[tuple[str, str], tuple[int, int, int]] = {}
@@ -225,6 +278,8 @@ def run(args: argparse.Namespace, sandbox: Running) -> int:
     }
     held = sandbox.stats()
     unmarked = not_synced()
+    tables = table_stats()
+    factors = fillfactors()
     per_row = naive(args.naive_sample)
 
     print(
@@ -248,6 +303,12 @@ def run(args: argparse.Namespace, sandbox: Running) -> int:
         print(
             f"{kind:<10} push/floor = {ratio:.2f} (target <= {TARGET}); "
             f"push peak with a quarter of the rows: {small_peak[kind]:.1f} MiB"
+        )
+        upd, hot, size = tables[kind]
+        print(
+            f"{kind:<10} fillfactor {factors[kind]}: {upd} rows updated, "
+            f"{100 * hot / max(upd, 1):.0f} % HOT; table + indexes {fresh[kind] / 2**20:.0f} MiB "
+            f"before the timed pushes (a quarter pushed once), {size / 2**20:.0f} MiB after all pushes"
         )
         if counts[(kind, "push")][:2] != counts[(kind, "floor")][:2]:
             failures.append(f"{kind}: push and floor did not make the same bulk requests")

@@ -76,6 +76,25 @@ _PLAN = tuple(
     for f in FIELDS
 )
 _GET_STORED = operator.attrgetter(*STORED)
+# Fields whose text many vouchers repeat (a campaign's vouchers all carry its name and id):
+# stored as one shared str per distinct value instead of one per voucher (each voucher built
+# from a JSON body or a CSV row has its own copy). Besides the memory, a page of vouchers in an
+# order unrelated to their creation (``order=code``) reads each voucher's strings from wherever
+# it was allocated: shared, they stay in the CPU caches (issue 13, per-page cost at 1M).
+SHARED_TEXT = frozenset(("campaign", "campaign_id", "category", "category_id", "type", "object"))
+_TEXTS: dict[str, str] = {}
+_TEXTS_MAX = 100_000  # distinct shared values kept; past it new values are stored as given
+
+
+def _shared(value: Any) -> Any:
+    if type(value) is not str:
+        return value
+    found = _TEXTS.get(value)
+    if found is not None:
+        return found
+    if len(_TEXTS) < _TEXTS_MAX and len(value) <= 128:
+        _TEXTS[value] = value
+    return value
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -202,6 +221,8 @@ class Voucher(MutableMapping[str, Any]):
                 value = _pack_time(value)
             elif key == "metadata" and type(value) is dict and not value:
                 value = _NO_METADATA  # an empty metadata costs nothing until read
+            elif key in SHARED_TEXT:
+                value = _shared(value)
             object.__setattr__(self, key, value)
         else:
             self._extra_dict()[key] = value

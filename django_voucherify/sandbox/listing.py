@@ -117,7 +117,7 @@ class Selection:
         else:
             start = self.lo + offset
             chunk = self.rows[min(start, self.hi) : min(start + limit, self.hi)]
-        return list(self.coll.objects(chunk))
+        return self.coll.objects(chunk)
 
 
 def select(

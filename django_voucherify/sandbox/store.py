@@ -17,8 +17,9 @@ every write, so derived views (filtered selections) know when they are stale.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 from django_voucherify.sandbox.compact import Voucher
@@ -26,9 +27,11 @@ from django_voucherify.sandbox.compact import Voucher
 JSON = dict[str, Any]
 Extract = Callable[[JSON], Any]
 Row = tuple[Any, int, str, Any]
+_OBJ = itemgetter(3)  # a row's stored object
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_US = timedelta(microseconds=1)
+COMPACT_MIN = 1024  # below this many scattered rows a store fits in the CPU caches anyway
 MISSING = -1  # the value of an absent/null timestamp: sorts first, outside every date window
 
 
@@ -90,14 +93,23 @@ def key_of(field: str) -> Extract:
 
 
 class OrderIndex:
-    """The keys of one collection sorted by ``(value, seq)``; insert/remove are bisections."""
+    """The keys of one collection sorted by ``(value, seq)``; insert/remove are bisections.
 
-    __slots__ = ("_row_of", "extract", "rows")
+    Locality: a page reads ``limit`` consecutive rows. Rows made in creation order (appended)
+    sit next to each other in memory, but rows sorted by a text (a code, a random id) were made
+    in creation order too, so consecutive rows of such an index lie anywhere in the heap: at 1M
+    objects each row of a page was a cache and TLB miss (``order=-code`` cost 1.3x per page at
+    1M what it did at 1k). :meth:`compact` re-makes the rows in index order (contiguous); it
+    runs after a bulk sort and, amortised, once out-of-order inserts reach half the rows.
+    """
+
+    __slots__ = ("_row_of", "_scattered", "extract", "rows")
 
     def __init__(self, extract: Extract) -> None:
         self.extract = extract
         self.rows: list[Row] = []
         self._row_of: dict[str, Row] = {}
+        self._scattered = 0  # rows inserted out of order since the last compact()
 
     def put(self, key: str, obj: JSON, seq: int) -> None:
         row = (self.extract(obj), seq, key, obj)
@@ -110,7 +122,17 @@ class OrderIndex:
             self.rows.append(row)  # the common case: a new object is the latest
         else:
             insort(self.rows, row)
+            self._scattered += 1
         self._row_of[key] = row
+        if self._scattered > COMPACT_MIN and self._scattered * 2 > len(self.rows):
+            self.compact()  # O(n) once per n/2 scattered inserts: O(1) amortised
+
+    def compact(self) -> None:
+        """Re-make every row (same values) in index order, so that the rows of a page are
+        neighbours in memory (see the class docstring); the list object itself is kept."""
+        self.rows[:] = [(value, seq, key, obj) for value, seq, key, obj in self.rows]
+        self._row_of = {row[2]: row for row in self.rows}
+        self._scattered = 0
 
     def append_unsorted(self, key: str, obj: JSON, seq: int) -> None:
         """Add a new key's row at the end; the caller sorts ``rows`` afterwards (bulk loads)."""
@@ -135,6 +157,7 @@ class OrderIndex:
     def clear(self) -> None:
         self.rows.clear()
         self._row_of.clear()
+        self._scattered = 0
 
 
 def window(
@@ -309,6 +332,7 @@ class IndexedDict(dict[str, JSON]):
         if added:
             for index in indexes:
                 index.rows.sort()
+                index.compact()
             self._wrote()
 
     def __delitem__(self, key: str) -> None:
@@ -379,10 +403,10 @@ class IndexedDict(dict[str, JSON]):
         """The stored object ``key`` of this dict's group."""
         return self.group.lookup(key)
 
-    def objects(self, rows: Iterable[Row]) -> Iterator[JSON]:
-        """The stored objects of ``rows`` (from any dict of the group)."""
-        for row in rows:
-            yield row[3]
+    def objects(self, rows: Iterable[Row]) -> list[JSON]:
+        """The stored objects of ``rows`` (from any dict of the group). One C loop (``map``),
+        not a generator: the rows' memory reads overlap instead of waiting for each other."""
+        return list(map(_OBJ, rows))
 
 
 def indexed(orders: Mapping[str, Extract], items: Mapping[str, JSON] | None = None) -> IndexedDict:
