@@ -263,6 +263,11 @@ class Voucher(MutableMapping[str, Any]):
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
+    def __bool__(self) -> bool:
+        # What ``len(self) > 0`` says, from the first key: ``voucher or {}`` in the redeem path
+        # walked all 29 fields through ``__len__`` (~10 us) on every redeem.
+        return next(iter(self), None) is not None
+
     def get(self, key: str, default: Any = None) -> Any:
         try:
             return self[key]

@@ -81,11 +81,19 @@ def test_a_voucher_reads_and_changes_as_its_dict(ops: list[tuple[str, str, Any]]
         elif op == "setdefault":
             assert v.setdefault(key, copy.deepcopy(value)) == d.setdefault(key, copy.deepcopy(value))
         # Same keys; a compact voucher keeps the API's key order even for a key set again.
-        assert sorted(v) == sorted(d) and len(v) == len(d)
+        assert sorted(v) == sorted(d) and len(v) == len(d) and bool(v) == bool(d)
         assert v.render() == d and dict(v) == d and v == d
         assert {k: v.get(k) for k in KEYS} == {k: d.get(k) for k in KEYS}
     assert json.loads(json.dumps(v, default=jsonable)) == json.loads(json.dumps(d))
     assert copy.deepcopy(v) == d
+
+
+def test_a_voucher_with_every_key_removed_is_falsy_like_an_empty_dict() -> None:
+    v = voucher(SandboxState(clock=lambda: datetime(2024, 1, 1, tzinfo=UTC)))
+    assert v
+    while len(v):
+        del v[next(iter(v))]  # (a derived key goes when the id or code it comes from goes)
+    assert not v and not list(v)
 
 
 @given(st.integers(-(10**16), 2 * 10**17))
