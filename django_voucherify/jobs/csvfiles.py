@@ -274,8 +274,18 @@ class _PartWriter:
     Voucherify's row numbers (counted within the part file) translate back to the source.
     """
 
-    def __init__(self, header: list[str], max_bytes: int, save: Callable[[File[Any], int], str]) -> None:
+    def __init__(
+        self,
+        header: list[str],
+        max_bytes: int,
+        save: Callable[[File[Any], int], str],
+        part_bytes: int | None = None,
+    ) -> None:
+        # ``max_bytes`` is the request's limit: a row over it can never be sent. ``part_bytes``
+        # (at most that) only says when to close a part, so progress moves part by part; a row
+        # between the two goes into a part of its own rather than being refused.
         self.header, self.max_bytes, self.save = header, max_bytes, save
+        self.part_bytes = min(part_bytes or max_bytes, max_bytes)
         self.buffer = io.StringIO()
         self.writer = csv.writer(self.buffer, lineterminator="\r\n")
         self.header_bytes = self._encode(header)
@@ -294,7 +304,7 @@ class _PartWriter:
         data = self._encode(row)
         if len(self.header_bytes) + len(data) > self.max_bytes:
             return False
-        if self.tmp is not None and self.size + len(data) > self.max_bytes:
+        if self.tmp is not None and self.size + len(data) > self.part_bytes:
             self.flush()
         if self.tmp is None:
             self.tmp = tempfile.TemporaryFile()  # noqa: SIM115 - closed in flush()
@@ -338,8 +348,11 @@ def split_csv(
     max_bytes: int,
     save: Callable[[File[Any], int], str],
     reject: Callable[[dict[str, Any]], None],
+    part_bytes: int | None = None,
 ) -> SplitResult:
-    """Stream ``stream`` into part files under ``max_bytes`` (``save`` stores one, returns its name).
+    """Stream ``stream`` into part files under ``max_bytes`` (``save`` stores one, returns its name),
+    each closed once it reaches ``part_bytes`` (default ``max_bytes``); only a row over
+    ``max_bytes`` (the request's limit) is refused for its size.
 
     Rows that are not sent go to ``reject`` (``{"row", "code"/"source_id", "reason"}``) one by
     one, never accumulated here. Row numbers count data rows from 1 (the header is not a row;
@@ -355,7 +368,12 @@ def split_csv(
         next(reader)  # the header, checked above
     except (RowTooLong, csv.Error):
         raise CsvError(_("The header line is too long.")) from None
-    writer = _PartWriter(columns, max_bytes - MULTIPART_OVERHEAD, save)
+    writer = _PartWriter(
+        columns,
+        max_bytes - MULTIPART_OVERHEAD,
+        save,
+        None if part_bytes is None else part_bytes - MULTIPART_OVERHEAD,
+    )
     result = SplitResult()
     while True:
         lines.start_row()

@@ -427,7 +427,9 @@ def _source_size(job: Job) -> int | None:
 def _split_and_record(job: Job, csv_kind: csvfiles.CsvKind, save: Any, rejects: Rejects) -> None:
     with transaction.atomic():  # a savepoint: a CsvError leaves no failed rows behind
         with job.source_file.open("rb") as stream:
-            split = csvfiles.split_csv(csv_kind, stream, csv_part_bytes(_source_size(job)), save, rejects)
+            split = csvfiles.split_csv(
+                csv_kind, stream, max_bytes(), save, rejects, part_bytes=csv_part_bytes(_source_size(job))
+            )
         rejects.flush()
         JobPart.objects.bulk_create(
             [

@@ -56,3 +56,21 @@ def test_the_part_count_is_bounded_and_parts_never_exceed_the_limit(size):
     assert service.MIN_PROGRESS_PART_BYTES <= part <= limit or part == limit
     parts = -(-size // part)
     assert parts <= max(service.PROGRESS_PARTS, -(-size // limit))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_row_the_request_allows_is_not_refused_for_the_progress_part_size(sandbox):
+    """A part closes at a tenth of the file for progress, but only the request's limit refuses a
+    row: a 100 KB customer row in a 300 KB file was refused ("over the request size limit")."""
+    big = "x" * 100_000
+    lines = ["source_id,note", *[f"c{i},short" for i in range(5000)], f"big,{big}", "last,short"]
+    data = ("\n".join(lines) + "\n").encode()
+    assert service.csv_part_bytes(len(data)) < 100_000 < service.max_bytes()
+    job = runner.drive(jobs.import_customers_csv(io.BytesIO(data), name="big-row.csv"), timeout=120)
+    assert job.failed_count == 0 and job.done_count == 5002, (
+        job.error,
+        list(job.failed_row_set.values("row", "reason")),
+    )
+    parts = list(job.parts.order_by("index"))
+    assert len(parts) >= 3  # still several parts for the progress
+    assert max(p.row_count for p in parts if p.first_row <= 5001 <= p.first_row + p.row_count - 1) == 1
