@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -31,6 +31,10 @@ QUEUED_STALE_AFTER = timedelta(hours=2)
 #: this long lost its worker (killed, restarted) and no longer stops a new one. Judged on the
 #: heartbeat, never on when the run was requested: a walk of a big account may take hours.
 RUNNING_STALE_AFTER = timedelta(minutes=15)
+
+
+#: The PostgreSQL advisory lock taken while deciding whether a refresh may start ("vrfr").
+ADVISORY_LOCK_KEY = 0x76726672
 
 
 class RefreshAlreadyRunning(Exception):
@@ -57,15 +61,27 @@ def queue_unless_running() -> tuple[VoucherRefreshRun, bool]:
     One refresh at a time: each walks every voucher, and two at once only compete for the same
     rows (on SQLite one of them fails on the database lock). The newest run's row is locked
     first, so two callers at the same moment see each other's run (READ COMMITTED: the second
-    query after the lock sees what the first committed); only the very first run, with no row
-    to lock, is not protected this way. Runs with no sign of life (see QUEUED_STALE_AFTER and
+    query after the lock sees what the first committed); on PostgreSQL an advisory lock also
+    covers the very first run, with no row to lock (elsewhere that first moment is not
+    protected). Runs with no sign of life (see QUEUED_STALE_AFTER and
     RUNNING_STALE_AFTER) are marked FAILED and do not count."""
-    with transaction.atomic():
+    using = router.db_for_write(VoucherRefreshRun)
+    with transaction.atomic(using=using):
+        connection = connections[using]
+        if connection.vendor == "postgresql":
+            # Also the very first run, with no row to lock: one caller at a time.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
         list(VoucherRefreshRun.objects.select_for_update().order_by("-pk")[:1])
         now = timezone.now()
         unfinished = VoucherRefreshRun.objects.filter(state__in=UNFINISHED_REFRESH_STATES)
+        queued_since = now - QUEUED_STALE_AFTER
         stale = unfinished.filter(
-            Q(state=RefreshState.QUEUED, requested_at__lt=now - QUEUED_STALE_AFTER)
+            # A queued run's last sign of life is its request, or its requeue for a retry
+            # (heartbeat_at, set to when the retry is due): a long walk that was rate limited
+            # is not judged lost for having been requested long ago.
+            Q(state=RefreshState.QUEUED, requested_at__lt=queued_since)
+            & (Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=queued_since))
             | Q(state=RefreshState.RUNNING, heartbeat_at__lt=now - RUNNING_STALE_AFTER)
             | Q(
                 state=RefreshState.RUNNING,
@@ -94,9 +110,13 @@ def mark_failed(run_id: int, error: BaseException | str) -> None:
 
 
 def requeue(run_id: int, error: BaseException) -> None:
-    """Put a RUNNING run back to QUEUED while its task waits to be retried (rate limited)."""
+    """Put a RUNNING run back to QUEUED while its task waits to be retried (rate limited); its
+    heartbeat is set to when the retry is due (``retry_after``, else a minute), so the wait does
+    not count as silence."""
+    wait = getattr(error, "retry_after", None) or 60
     VoucherRefreshRun.objects.filter(pk=run_id, state=RefreshState.RUNNING).update(
         state=RefreshState.QUEUED,
+        heartbeat_at=timezone.now() + timedelta(seconds=float(wait)),
         error=f"waiting to retry: {type(error).__name__}: {error}"[:MAX_ERROR_LENGTH],
     )
 

@@ -248,3 +248,59 @@ def test_the_pull_command_refuses_while_a_refresh_runs(sandbox):
     VoucherRefreshRun.objects.create(state=RefreshState.QUEUED)
     with pytest.raises(CommandError, match="already under way"):
         call_command("voucherify_pull", "vouchers", "--no-progress")
+
+
+def test_a_rate_limited_walk_requested_long_ago_is_not_judged_lost_while_it_waits(sandbox, monkeypatch):
+    """requeue() left requested_at as it was and a QUEUED run was stale 2 h after it: the next
+    click marked a long, rate-limited walk failed and started another from zero."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from django_voucherify.api.errors import RateLimitedError
+
+    run_id = refresh_runs.claim(refresh_runs.queue().pk)
+    VoucherRefreshRun.objects.filter(pk=run_id).update(requested_at=timezone.now() - timedelta(hours=5))
+    refresh_runs.requeue(run_id, RateLimitedError(429, None, retry_after=3 * 3600))
+    run, created = refresh_runs.queue_unless_running()
+    assert (run.pk, created) == (run_id, False)
+    assert VoucherRefreshRun.objects.get(pk=run_id).state == RefreshState.QUEUED
+    # Once the retry is long overdue (its worker lost), the run is judged lost as before.
+    VoucherRefreshRun.objects.filter(pk=run_id).update(heartbeat_at=timezone.now() - timedelta(hours=3))
+    _run, created = refresh_runs.queue_unless_running()
+    assert created and VoucherRefreshRun.objects.get(pk=run_id).state == RefreshState.FAILED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_first_ever_refresh_requests_at_once_start_one_run():
+    """With no run row to lock, two first callers both created a run (PostgreSQL: an advisory
+    lock now serialises them). The first waits at a barrier inside its transaction; the
+    second, blocked on the lock, times the barrier out, then sees the first's run."""
+    import contextlib
+    import threading
+
+    from django.db import connection
+
+    barrier = threading.Barrier(2)
+    results: list[bool] = []
+    real_queue = refresh_runs.queue
+
+    def slow_queue():
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=3)
+        return real_queue()
+
+    def caller():
+        try:
+            results.append(refresh_runs.queue_unless_running()[1])
+        finally:
+            connection.close()
+
+    with mock.patch.object(refresh_runs, "queue", slow_queue):
+        threads = [threading.Thread(target=caller) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(20)
+    assert sorted(results) == [False, True], results
+    assert VoucherRefreshRun.objects.count() == 1
