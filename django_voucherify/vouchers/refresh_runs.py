@@ -16,6 +16,7 @@ from django.db import connections, router, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from ..errors import DjangoVoucherifyError
 from ..models import RefreshState, VoucherRefreshRun
 from ..models.admin_pages import UNFINISHED_REFRESH_STATES
 from . import refresh
@@ -37,7 +38,7 @@ RUNNING_STALE_AFTER = timedelta(minutes=15)
 ADVISORY_LOCK_KEY = 0x76726672
 
 
-class RefreshAlreadyRunning(Exception):
+class RefreshAlreadyRunning(DjangoVoucherifyError):
     """A refresh that did not name its run found another one unfinished: it walks nothing."""
 
     def __init__(self, run: VoucherRefreshRun) -> None:
@@ -45,7 +46,7 @@ class RefreshAlreadyRunning(Exception):
         self.run = run
 
 
-class RefreshAbandoned(Exception):
+class RefreshAbandoned(DjangoVoucherifyError):
     """The run was marked FAILED (stale) while this walk went on: it stops at its next batch
     rather than walk beside the run that replaced it."""
 

@@ -97,4 +97,6 @@ def test_order_changelist_shows_money_in_the_orders_currency(admin_client, setti
     assert '<td class="field-total">777</td>' in page  # no currency known: minor units
     settings.VOUCHERIFY = {**settings.VOUCHERIFY, "CURRENCY": "JPY"}
     page = admin_client.get(reverse("admin:django_voucherify_order_changelist")).content.decode()
-    assert '<td class="field-total">777\u00a0JPY</td>' in page  # the shop's currency, no decimals
+    # The shop's currency; Voucherify's amounts are x100 for every currency (docs/admin.md,
+    # "Amounts"), so 777 is 7.77 yen: a 0-decimal currency keeps the cents rather than hide them.
+    assert '<td class="field-total">7.77\u00a0JPY</td>' in page
