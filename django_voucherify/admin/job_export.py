@@ -166,12 +166,17 @@ def _spreadsheet_safe_lines(handle: IO[bytes]) -> Iterator[bytes]:
         buf, pos, eof = "", 0, False
         out: list[str] = []
         size = 0
+        want = _READ_CHARS
         while True:
             field_end = _field_end(buf, pos, eof)
             if field_end is None:  # the field (or its line end) may go on in the next chunk
-                more = text.read(_READ_CHARS)
+                # Each miss reads twice as much as the last: a field spanning many chunks is
+                # rescanned a logarithmic number of times, not once per chunk (quadratic).
+                more = text.read(want)
+                want *= 2
                 buf, pos, eof = buf[pos:] + more, 0, not more
                 continue
+            want = _READ_CHARS
             if field_end == pos == len(buf) and eof and not out and not buf:
                 break  # an empty file
             raw = buf[pos:field_end]
@@ -179,6 +184,9 @@ def _spreadsheet_safe_lines(handle: IO[bytes]) -> Iterator[bytes]:
             out.append(safe)
             size += len(safe)
             pos = field_end
+            if size > _READ_CHARS:  # sent as it goes, even within one long line
+                yield "".join(out).encode("utf-8")
+                out, size = [], 0
             if pos < len(buf) and buf[pos] == ",":
                 out.append(",")
                 pos += 1
@@ -187,9 +195,6 @@ def _spreadsheet_safe_lines(handle: IO[bytes]) -> Iterator[bytes]:
                 newline = "\r\n" if buf.startswith("\r\n", pos) else buf[pos]
                 out.append(newline)
                 pos += len(newline)
-                if size > _READ_CHARS:
-                    yield "".join(out).encode("utf-8")
-                    out, size = [], 0
                 if pos < len(buf) or not eof:
                     continue
             break  # end of file
@@ -217,13 +222,23 @@ def _field_end(buf: str, pos: int, eof: bool) -> int | None:
 
 
 def _safe_field(raw: str) -> str:
-    if raw.startswith('"') and raw.endswith('"') and len(raw) >= 2:
-        value = raw[1:-1].replace('""', '"')
+    """The field as written, or, when a spreadsheet would run it, its value quoted as text.
+    The value is what a CSV reader makes of it: the quoted part unescaped plus any text after
+    the closing quote (``"=1"+2`` reads as ``=1+2``); a byte-order mark before it (the file's
+    first cell) is kept in front and not judged."""
+    bom = "\ufeff" if raw.startswith("\ufeff") else ""
+    text = raw[len(bom) :]
+    if text.startswith('"'):
+        quoted = _QUOTED.match(text)
+        if quoted is None:
+            value = text[1:].replace('""', '"')  # an unclosed quote runs to the end
+        else:
+            value = text[1 : quoted.end() - 1].replace('""', '"') + text[quoted.end() :]
     else:
-        value = raw
+        value = text
     safe = _safe_cell(value)
     if safe == value:
         return raw  # as written
     if any(c in safe for c in ',"\r\n'):
-        return '"' + safe.replace('"', '""') + '"'
-    return safe
+        safe = '"' + safe.replace('"', '""') + '"'
+    return bom + safe

@@ -59,3 +59,30 @@ def test_untouched_fields_keep_their_bytes_and_numbers_stay_numbers():
 def test_an_unclosed_quote_and_an_empty_file_end_cleanly():
     assert download(b"") == b""
     assert download(b'a,"unclosed\r\nb') == b'a,"unclosed\r\nb'
+
+
+def test_a_long_cell_costs_linear_work_and_is_sent_as_it_goes(monkeypatch):
+    """A field spanning many chunks was rescanned from its start for every chunk (quadratic: a
+    4 MB cell took 9 s); and a long line was held whole until its end."""
+    scanned = []
+    real_end = job_export._field_end
+
+    def counting(buf, pos, eof):
+        end = real_end(buf, pos, eof)
+        scanned.append((len(buf) if end is None else end) - pos)  # what the regexes ran over
+        return end
+
+    monkeypatch.setattr(job_export, "_field_end", counting)
+    monkeypatch.setattr(job_export, "_READ_CHARS", 1024)
+    cell = "x" * 2_000_000
+    data = f'a,"{cell}",b\r\n'.encode() + b"1," * 100_000 + b"2\r\n"
+    pieces = list(_spreadsheet_safe_lines(io.BytesIO(data)))
+    assert b"".join(pieces) == data
+    assert sum(scanned) < 8 * len(data), sum(scanned) / len(data)
+    assert max(len(p) for p in pieces[1:]) < 2 * 1024 + 16  # the short fields' line streamed
+
+
+def test_a_bom_or_text_after_a_closing_quote_does_not_hide_a_formula():
+    assert download(b"\xef\xbb\xbf=HYPERLINK(1),b\r\n") == b"\xef\xbb\xbf'=HYPERLINK(1),b\r\n"
+    copy = download(b'"=1"+2,b\r\n')
+    assert cells(copy) == [["'=1+2", "b"]]
