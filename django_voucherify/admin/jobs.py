@@ -156,7 +156,11 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         fields = list(super().get_fields(request, obj))
         if obj is not None and not may_see_rows(request, obj):
-            # The failed rows carry the job's data (codes, source ids): behind its permission.
+            # What carries the job's data is behind its permission: the failed rows (codes,
+            # source ids), the parameters (a card's code, a bearer credential for its balance)
+            # and the uploaded file's name and path.
+            hidden = {"failed_rows_table", "params", "source_file"}
+            fields = [f for f in fields if f not in hidden or f == "failed_rows_table"]
             fields = ["failed_rows_hidden" if f == "failed_rows_table" else f for f in fields]
         return fields
 
@@ -165,7 +169,12 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.display(description=_("failed rows"))
     def failed_rows_hidden(self, obj: Job) -> str:
-        return str(_("Hidden: seeing them needs the permission to view what this job carried."))
+        return str(
+            _(
+                "Hidden, with the job's parameters and file: seeing them needs the permission to "
+                "view what this job carried."
+            )
+        )
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -279,13 +288,14 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         if request.method == "POST" and form.is_valid():
             from .. import jobs
 
-            if not submit_once.claim(form.cleaned_data["submission"]):
+            token = form.cleaned_data["submission"]
+            if not submit_once.claim(token):
                 return self._already_sent(request)
-
             vouchers = form.cleaned_data["what"] == "vouchers"
             start = jobs.import_vouchers_csv if vouchers else jobs.import_customers_csv
             upload = form.cleaned_data["file"]
-            job = start(upload, name=upload.name, started_by=request.user)
+            with submit_once.released_on_error(token):  # no job: the form may be sent again
+                job = start(upload, name=upload.name, started_by=request.user)
             self.message_user(request, _("Import started as %(job)s.") % {"job": job}, messages.SUCCESS)
             return HttpResponseRedirect(reverse("admin:django_voucherify_job_change", args=[job.pk]))
         context = {
@@ -302,9 +312,11 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         # Bound on every POST, even an empty one (``request.POST or None`` showed a blank form).
         form = job_export.ExportForm(request.POST if request.method == "POST" else None)
         if form.is_bound and form.is_valid():
-            if not submit_once.claim(form.cleaned_data["submission"]):
+            token = form.cleaned_data["submission"]
+            if not submit_once.claim(token):
                 return self._already_sent(request)
-            job = job_export.start_export(form, request.user)
+            with submit_once.released_on_error(token):
+                job = job_export.start_export(form, request.user)
             self.message_user(request, _("Export started as %(job)s.") % {"job": job}, messages.SUCCESS)
             return HttpResponseRedirect(reverse("admin:django_voucherify_job_change", args=[job.pk]))
         context = {

@@ -12,6 +12,8 @@ not protected.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django import forms
 from django.core.cache import cache
@@ -29,8 +31,24 @@ def token_field() -> forms.CharField:
     )
 
 
+def _key(token: str) -> str:
+    return f"django_voucherify:submitted-form:{token}"
+
+
 def claim(token: str) -> bool:
     """True the first time ``token`` is claimed (or when there is none), False after."""
     if not token:
         return True
-    return bool(cache.add(f"django_voucherify:submitted-form:{token}", True, REMEMBER_SECONDS))
+    return bool(cache.add(_key(token), True, REMEMBER_SECONDS))
+
+
+@contextmanager
+def released_on_error(token: str) -> Iterator[None]:
+    """Give the claimed ``token`` back when starting the job fails (no job was made): sending
+    the form again must start it, not say "already sent"."""
+    try:
+        yield
+    except BaseException:
+        if token:
+            cache.delete(_key(token))
+        raise

@@ -216,3 +216,17 @@ def test_every_job_kind_names_the_permission_for_its_rows():
     assert set(ROW_DATA_PERMISSIONS) == set(JobKind)
     codenames = {p.split(".", 1)[1] for p in ROW_DATA_PERMISSIONS.values()}
     assert codenames <= set(Permission.objects.values_list("codename", flat=True))
+
+
+def test_a_card_code_in_the_job_parameters_is_shown_only_to_who_may_see_vouchers(client):
+    """A transactions export keeps the card's code in ``params``: it spends the card's balance."""
+    job = Job.objects.create(
+        kind=JobKind.EXPORT_VOUCHER_TRANSACTIONS, state=JobState.DONE, params={"code": "GIFT-SECRET-42"}
+    )
+    user = User.objects.create_user("clerk", password="pw", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_job"))
+    client.force_login(user)
+    assert "GIFT-SECRET-42" not in client.get(change_url(job)).content.decode()
+    user.user_permissions.add(Permission.objects.get(codename="view_voucher"))
+    client.force_login(User.objects.get(pk=user.pk))
+    assert "GIFT-SECRET-42" in client.get(change_url(job)).content.decode()

@@ -79,3 +79,14 @@ def test_two_requests_at_the_same_moment_claim_a_token_once():
 def test_the_script_disables_the_button_once_sent():
     script = (ROOT / "django_voucherify/static/django_voucherify/submit_once.js").read_text()
     assert "form[data-submit-once]" in script and "button.disabled = true" in script
+
+
+def test_a_form_whose_job_failed_to_start_can_be_sent_again(admin_client):
+    token = token_of(admin_client.get(EXPORT).content.decode())
+    data = {"what": "orders", "export_fields": ["source_id"], "sort": "created_at", "submission": token}
+    admin_client.raise_request_exception = False
+    with mock.patch("django_voucherify.admin.job_export.start_export", side_effect=RuntimeError("db down")):
+        assert admin_client.post(EXPORT, data).status_code == 500
+    with mock.patch("django_voucherify.jobs.service.start_job"):
+        again = admin_client.post(EXPORT, data)
+    assert again.status_code == 302 and Job.objects.count() == 1  # started, not "already sent"
