@@ -109,7 +109,12 @@ CELERY_BEAT_SCHEDULE = {
     "voucherify-refresh-vouchers": {"task": "django_voucherify.refresh_vouchers", "schedule": 3600.0},
     # Every feature's due work (outbox re-drive, checkout chains, bulk jobs, expired uploads).
     "voucherify-sweep": {"task": "django_voucherify.sweep", "schedule": 60.0},
+    # The shop's own: orders a fault left NEW past SHOP_PLACEMENT_GRACE (shop/settle.py).
+    "shop-settle-stranded-orders": {"task": "shop.settle_stranded_orders", "schedule": 60.0},
 }
+# How long placing an order may take (s): a NEW order older than this was stranded by a fault;
+# the sweep above settles it and its confirmation page stops reloading.
+SHOP_PLACEMENT_GRACE = env.int("SHOP_PLACEMENT_GRACE", default=300)
 
 # The two keys a shop sets. The defaults are the local sandbox's (scripts/demo starts it).
 VOUCHERIFY = {

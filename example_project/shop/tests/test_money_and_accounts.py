@@ -117,3 +117,20 @@ def test_the_shop_speaks_german(web):
         assert 'id="subtotal">32,49\u00a0€' in page and "Bestellen und bezahlen" in page
         page = web.post("/checkout/", {"code": "", "apply": "1"}).content.decode()
         assert "Geben Sie einen Gutscheincode ein." in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_my_orders_shows_an_amount_only_for_paid_orders(web):
+    """A declined payment ("nothing was charged") or an order still being placed is not listed
+    with its total in the Paid column: only PAID and SHIPPED orders show what was paid."""
+    place(web, fail_payment="1")
+    declined = ShopOrder.objects.get()
+    assert declined.status == ShopOrder.Status.CANCELLED
+    new = ShopOrder.objects.create(number="DEMO-NEW", user=declined.user, lines=declined.lines)
+    shipped = ShopOrder.objects.create(
+        number="DEMO-SHIPPED", user=declined.user, lines=declined.lines, status="shipped", paid_cents=1234
+    )
+    page = web.get("/orders/").content.decode()
+    assert "€32.49" not in page, "an order nobody paid is listed with its total in the Paid column"
+    assert page.count("—</td>") >= 2 and "€12.34" in page
+    assert (new.amount_paid, declined.amount_paid, shipped.amount_paid) == (None, None, 1234)
