@@ -36,7 +36,7 @@ def _present(folder: str | Path) -> Any:
     return folder
 
 
-class Channel(filesystem.Channel):  # type: ignore[misc]
+class Channel(filesystem.Channel):
     """Each folder is (re)created when the channel reads it (kombu reads them on every use)."""
 
     @property

@@ -4,12 +4,14 @@ login), and "My orders" with the vouchers each order used."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -62,3 +64,19 @@ def my_orders(request: HttpRequest) -> HttpResponse:
         used.setdefault(row.order_source_id, []).extend(row.codes)
     rows: list[dict[str, Any]] = [{"order": o, "codes": used.get(o.number, [])} for o in orders]
     return render(request, "shop/my_orders.html", {"rows": rows})
+
+
+class SignInView(LoginView):
+    """The shop's sign-in page. A signed-in shopper is sent on to ``next`` (or the products),
+    except to this very page: Django refuses that ``next`` with a "Redirection loop" error (a
+    500), so a ``next`` naming the sign-in page is dropped. ``next`` stays as safe as Django
+    makes it (same host and scheme only)."""
+
+    template_name = "shop/signin.html"
+    redirect_authenticated_user = True
+
+    def get_redirect_url(self) -> str:
+        target = super().get_redirect_url()  # "" unless it is a safe URL
+        if target and urlsplit(target).path == self.request.path:
+            return ""
+        return target

@@ -13,10 +13,6 @@ urlpatterns = [
     path("orders/", accounts.my_orders, name="orders"),
     path("orders/<str:number>/", views.confirmation, name="confirmation"),
     path("account/signup/", accounts.signup, name="signup"),
-    path(
-        "account/signin/",
-        auth_views.LoginView.as_view(template_name="shop/signin.html", redirect_authenticated_user=True),
-        name="login",
-    ),
+    path("account/signin/", accounts.SignInView.as_view(), name="login"),
     path("account/signout/", auth_views.LogoutView.as_view(), name="logout"),
 ]
