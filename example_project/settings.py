@@ -6,6 +6,8 @@ from pathlib import Path
 
 import environ
 
+from example_project import broker
+
 BASE_DIR = Path(__file__).resolve().parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env") if (BASE_DIR / ".env").exists() else None
@@ -90,26 +92,21 @@ DEMO_SANDBOX_DATA = Path(env("DEMO_SANDBOX_DATA", default=str(BASE_DIR / "demo.s
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=CELERY_BROKER_URL == "memory://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    _broker_dir = VAR_DIR / "broker"
-    for _folder in ("queue", "processed", "control"):
-        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        # One folder both ways: every process (web, commands, worker, beat) shares the queue.
-        "data_folder_in": str(_broker_dir / "queue"),
-        "data_folder_out": str(_broker_dir / "queue"),
-        "processed_folder": str(_broker_dir / "processed"),
-        "store_processed": False,
-        "control_folder": str(_broker_dir / "control"),
-        # A worker polls the folder; 0.2 s keeps a task's latency well under a second.
-        "polling_interval": 0.2,
-    }
+    # Kombu's filesystem transport, whose folders come back when deleted (example_project/broker.py).
+    CELERY_BROKER_TRANSPORT = broker.TRANSPORT
+    CELERY_BROKER_TRANSPORT_OPTIONS = broker.transport_options(VAR_DIR / "broker")
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Periodic tasks for `celery -A example_project beat` (docs/production.md explains each).
 CELERY_BEAT_SCHEDULE = {
     "voucherify-refresh-vouchers": {"task": "django_voucherify.refresh_vouchers", "schedule": 3600.0},
     # Every feature's due work (outbox re-drive, checkout chains, bulk jobs, expired uploads).
     "voucherify-sweep": {"task": "django_voucherify.sweep", "schedule": 60.0},
+    # The shop's own: orders a fault left NEW past SHOP_PLACEMENT_GRACE (shop/settle.py).
+    "shop-settle-stranded-orders": {"task": "shop.settle_stranded_orders", "schedule": 60.0},
 }
+# How long placing an order may take (s): a NEW order older than this was stranded by a fault;
+# the sweep above settles it and its confirmation page stops reloading.
+SHOP_PLACEMENT_GRACE = env.int("SHOP_PLACEMENT_GRACE", default=300)
 
 # The two keys a shop sets. The defaults are the local sandbox's (scripts/demo starts it).
 VOUCHERIFY = {

@@ -78,3 +78,41 @@ def test_a_reset_while_a_demo_holds_the_folder_is_refused(tmp_path: Path) -> Non
     done = _reset(tmp_path, DATABASE_URL=f"sqlite:///{database}")
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in var.iterdir()) == ["keep.txt"] and not database.exists()
+
+
+def test_sqlites_journal_files_go_with_the_database(tmp_path: Path) -> None:
+    """A leftover journal or WAL next to a new database file would be replayed into it."""
+    _var_dir(tmp_path)
+    database = tmp_path / "db.sqlite3"
+    companions = [tmp_path / f"db.sqlite3{suffix}" for suffix in ("-journal", "-wal", "-shm")]
+    for path in [database, *companions]:
+        path.write_text("x")
+    done = _reset(tmp_path, DATABASE_URL=f"sqlite:///{database}")
+    assert done.returncode == 0, done.stderr
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("db.")] == []
+
+
+def test_entries_only_named_like_the_demos_are_kept(tmp_path: Path) -> None:
+    var = _var_dir(tmp_path)
+    (var / "keep.txt").unlink()
+    mine = ["media.bak", "broker.old", "celerybeat-schedule.mine.txt", "mediafiles"]
+    for name in mine:
+        (var / name).write_text("the user's")
+    (var / "celerybeat-schedule.dir").write_text("x")  # beat's shelve (dbm.dumb): the demo's
+    done = _reset(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in var.iterdir()) == sorted(mine)
+
+
+def test_a_symlinked_demo_folder_is_unlinked_not_followed(tmp_path: Path) -> None:
+    var = tmp_path / "var"
+    var.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "queue").mkdir(parents=True)
+    (elsewhere / "queue" / "message").write_text("not the demo's to delete")
+    (var / "broker").symlink_to(elsewhere, target_is_directory=True)
+    (var / "keep.txt").write_text("x")
+    done = _reset(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    assert done.returncode == 0, done.stderr
+    assert not (var / "broker").exists() and not (var / "broker").is_symlink()
+    assert (elsewhere / "queue" / "message").read_text() == "not the demo's to delete"

@@ -15,6 +15,8 @@ One module per step, each importing only those listed above it (the chain's step
 - ``cart``: what goes in (codes, order, customer: the request body), what comes out (results,
   totals), and the client it goes through (checkout's short timeout).
 - ``validate``: :func:`validate`, and the outage policy every step follows.
+- ``budget``: the budget of unknown codes every way in draws from (:class:`UnknownCodesBudget`:
+  per user and per client address, refused with :class:`TooManyAttempts`).
 - ``ledger``: what the steps write on their ledger row, each transition under the row's lock
   (the redeem's PENDING -> SUCCEEDED as one conditional UPDATE).
 - ``claim``: the PENDING row of a redeem, checked and committed in one ``INSERT``.
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 # The functions are bound after their modules are imported, so ``checkout.validate`` is the
 # function, not the submodule of the same name.
+from .budget import TooManyAttempts, UnknownCodesBudget, client_idents
 from .cart import CodeResult, Redeemable, RedeemOutcome, Totals, ValidationOutcome
 from .errors import (
     AlreadyRedeemed,
@@ -62,8 +65,11 @@ __all__ = [
     "RedeemOutcome",
     "Redeemable",
     "RollbackFailed",
+    "TooManyAttempts",
     "Totals",
+    "UnknownCodesBudget",
     "ValidationOutcome",
+    "client_idents",
     "reconcile",
     "redeem",
     "redeem_then_pay",

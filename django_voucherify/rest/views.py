@@ -6,9 +6,10 @@ ledger's model permissions (:mod:`.permissions`), never ``is_staff``. Validate i
 anonymous visitors (a cart preview, at most :func:`.throttling.anonymous_max_codes` codes) but
 holding codes (``lock``) needs a signed-in user; redeem needs a signed-in user. Both are
 throttled per scope and draw every code they name from the budget of unknown codes
-(:class:`.throttling.UnknownCodesBudget`) before Voucherify is asked. Bodies and answers are
-JSON only, errors included: the views raise the services' errors and the one exception
-handler of :mod:`.errors` answers them, whatever the project's ``EXCEPTION_HANDLER`` is.
+(:class:`~django_voucherify.checkout.budget.UnknownCodesBudget`, per user and per address)
+before Voucherify is asked. Bodies and answers are JSON only, errors included: the views raise
+the services' errors and the one exception handler of :mod:`.errors` answers them, whatever the
+project's ``EXCEPTION_HANDLER`` is.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import checkout
+from ..checkout.budget import UnknownCodesBudget, unknown_codes
 from ..checkout.order_loading import order_with_items
 from ..models.customers import Customer
 from ..models.ledger import CheckoutRedemption
@@ -35,7 +37,7 @@ from . import serializers as s
 from .errors import AlwaysJSON, AsciiJSONRenderer, StrictJSONParser, error_body, exception_handler
 from .permissions import CanRedeemOrder, CanRollBackRedemptions
 from .schema import LazySchema
-from .throttling import UNKNOWN_CODE_KEYS, CheckoutScopedThrottle, UnknownCodesBudget, anonymous_max_codes
+from .throttling import CheckoutScopedThrottle, anonymous_max_codes, unknown_codes_budget
 
 #: ``reason_key`` of every code of an anonymous batch that named an unknown code.
 UNVERIFIED_KEY = "unknown_code_in_batch"
@@ -47,14 +49,6 @@ def customer_for(request: Request) -> Customer | None:
     if not user or not user.is_authenticated:
         return None
     return Customer.objects.filter(user=user).first()
-
-
-def unknown_codes(outcome: checkout.ValidationOutcome) -> int:
-    """Codes an outcome charges to the budget: none when every code exists; otherwise every
-    code that does not apply (a code skipped next to a guess is not proven to exist)."""
-    if not any(code.reason_key in UNKNOWN_CODE_KEYS for code in outcome.codes):
-        return 0
-    return sum(1 for code in outcome.codes if not code.applicable)
 
 
 def _validation_payload(outcome: checkout.ValidationOutcome, *, reveal: bool) -> dict[str, Any]:
@@ -94,7 +88,7 @@ def _validation_payload(outcome: checkout.ValidationOutcome, *, reveal: bool) ->
 def _reserve(request: Request, codes: list[str]) -> UnknownCodesBudget:
     """Take one unit per code from the client's budget of unknown codes, or refuse (429)
     before anything is sent or written."""
-    budget = UnknownCodesBudget(request)
+    budget = unknown_codes_budget(request)
     if not budget.reserve(len(codes)):
         raise Throttled(wait=budget.wait())
     return budget

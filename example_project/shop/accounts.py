@@ -4,14 +4,15 @@ login), and "My orders" with the vouchers each order used."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.hashers import make_password
+from django.contrib.auth.views import LoginView
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
@@ -91,18 +92,6 @@ def signup(request: HttpRequest) -> HttpResponse:
     return render(request, "shop/signup.html", {"form": form, "next": _next_url(request)})
 
 
-class SignInView(auth_views.LoginView):
-    """The shop's sign-in page (staff keep the admin's); it greets the shopper by name."""
-
-    template_name = "shop/signin.html"
-    redirect_authenticated_user = True
-
-    def form_valid(self, form: Any) -> HttpResponse:
-        response = super().form_valid(form)
-        messages.success(self.request, _("Welcome, %(name)s!") % {"name": form.get_user().get_username()})
-        return response
-
-
 @login_required
 def my_orders(request: HttpRequest) -> HttpResponse:
     orders = list(ShopOrder.objects.filter(user=request.user).order_by("-pk"))
@@ -113,3 +102,25 @@ def my_orders(request: HttpRequest) -> HttpResponse:
         used.setdefault(row.order_source_id, []).extend(row.codes)
     rows: list[dict[str, Any]] = [{"order": o, "codes": used.get(o.number, [])} for o in orders]
     return render(request, "shop/my_orders.html", {"rows": rows})
+
+
+class SignInView(LoginView):
+    """The shop's sign-in page (staff keep the admin's); it greets the shopper by name. A
+    signed-in shopper is sent on to ``next`` (or the products), except to this very page:
+    Django refuses that ``next`` with a "Redirection loop" error (a 500), so a ``next`` naming
+    the sign-in page is dropped. ``next`` stays as safe as Django makes it (same host and
+    scheme only)."""
+
+    template_name = "shop/signin.html"
+    redirect_authenticated_user = True
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        messages.success(self.request, _("Welcome, %(name)s!") % {"name": form.get_user().get_username()})
+        return response
+
+    def get_redirect_url(self) -> str:
+        target = super().get_redirect_url()  # "" unless it is a safe URL
+        if target and urlsplit(target).path == self.request.path:
+            return ""
+        return target

@@ -5,6 +5,12 @@ refused, with its reason shown once (as a message on the page that refused it), 
 comes back on the next visit nor makes "Place order" create an order bound to fail. Codes are
 added and removed one by one; what is typed is checked first by the app's code rule
 (forms.ApplyCodeForm), so a code is never split on the spaces or commas it may contain.
+
+Every code typed into the Apply form is charged to the checkout service's budget of unknown
+codes (``checkout.UnknownCodesBudget``, per user and per address, the budget the REST endpoints
+draw from) before Voucherify is asked, and handed back once Voucherify shows the code exists:
+guessing codes here costs what it costs through the API. Once the budget is spent the form
+answers "try again later" without asking Voucherify.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from django_voucherify import checkout
+from django_voucherify.checkout.budget import UNKNOWN_CODE_KEYS
 from django_voucherify.models import Customer
 
 from .cart import Cart
@@ -47,14 +54,25 @@ def _customer(request: HttpRequest) -> Customer | None:
     return Customer.objects.filter(user=request.user).first() if request.user.is_authenticated else None
 
 
-def _refused(request: HttpRequest, code: str, reason: str) -> None:
+#: What ``check`` learnt of each code it dropped: Voucherify's reason key (None when unknown).
+Refusals = dict[str, str | None]
+
+
+def _refused(request: HttpRequest, code: str, reason: str, key: str | None, refusals: Refusals) -> None:
     messages.error(request, _("%(code)s: %(reason)s") % {"code": code, "reason": reason})
+    refusals[code] = key
 
 
-def check(request: HttpRequest, cart: Cart, codes: list[str]) -> Any:
+def _key(refused: checkout.CheckoutError) -> str | None:
+    return refused.key if isinstance(refused, checkout.CodesRefused) else None
+
+
+def check(request: HttpRequest, cart: Cart, codes: list[str], refusals: Refusals | None = None) -> Any:
     """Validate ``codes`` for the cart; keep those that apply, drop (and say why, once) those
-    refused. Returns the validation of the kept codes, or None (no code kept, or Voucherify
-    unavailable: the codes are kept and the message says so)."""
+    refused (their reason keys go into ``refusals``). Returns the validation of the kept codes,
+    or None (no code kept, or Voucherify unavailable: the codes are kept and the message says
+    so)."""
+    refusals = {} if refusals is None else refusals
     if not codes or not cart.lines():
         keep(request, codes)
         return None
@@ -63,7 +81,7 @@ def check(request: HttpRequest, cart: Cart, codes: list[str]) -> Any:
         outcome = checkout.validate(codes, order, customer)
     except (checkout.CodesRefused, checkout.InvalidCheckoutInput) as refused:
         if len(codes) == 1:
-            _refused(request, codes[0], refused.message)
+            _refused(request, codes[0], refused.message, _key(refused), refusals)
             keep(request, [])
             return None
         # Refused as a whole (an unknown code makes Voucherify refuse the request): find the
@@ -73,13 +91,13 @@ def check(request: HttpRequest, cart: Cart, codes: list[str]) -> Any:
             try:
                 checkout.validate([code], order, customer)
             except (checkout.CodesRefused, checkout.InvalidCheckoutInput) as exc:
-                _refused(request, code, exc.message)
+                _refused(request, code, exc.message, _key(exc), refusals)
             else:
                 good.append(code)
         if good == codes:  # each applies alone, not together: the last one added goes
-            _refused(request, codes[-1], refused.message)
+            _refused(request, codes[-1], refused.message, _key(refused), refusals)
             good = codes[:-1]
-        return check(request, cart, good)
+        return check(request, cart, good, refusals)
     except checkout.CheckoutError as exc:  # unavailable (outage policy "refuse")
         return _unavailable(request, codes, exc)
     if outcome.unavailable:  # outage, policy "proceed without discount": its notice is shown
@@ -90,9 +108,9 @@ def check(request: HttpRequest, cart: Cart, codes: list[str]) -> Any:
         keep(request, codes)
         return outcome
     for result in dropped:
-        _refused(request, result.code, result.reason)
+        _refused(request, result.code, result.reason, result.reason_key, refusals)
     rest = [c for c in codes if c not in {r.code for r in dropped}]
-    return check(request, cart, rest)  # codes skipped because of a refused one are judged again
+    return check(request, cart, rest, refusals)  # codes skipped because of a refused one are judged again
 
 
 def _unavailable(request: HttpRequest, codes: list[str], exc: checkout.CheckoutError) -> None:
@@ -102,7 +120,8 @@ def _unavailable(request: HttpRequest, codes: list[str], exc: checkout.CheckoutE
 
 
 def add(request: HttpRequest, cart: Cart, code: str) -> Any:
-    """One code (already through the code rule), added to the kept ones and checked with them."""
+    """One code (already through the code rule), added to the kept ones and checked with them,
+    paid for from the client's budget of unknown codes (see the module's docstring)."""
     codes = kept(request)
     if code in codes:
         messages.info(request, _("%(code)s is already applied.") % {"code": code})
@@ -110,4 +129,22 @@ def add(request: HttpRequest, cart: Cart, code: str) -> Any:
     if len(codes) >= MAX_CODES:
         messages.error(request, _("At most %(max)d voucher codes per order.") % {"max": MAX_CODES})
         return check(request, cart, codes)
-    return check(request, cart, [*codes, code])
+    budget = checkout.UnknownCodesBudget(checkout.client_idents(request.user, request.META))
+    try:
+        budget.reserve_or_raise(1)
+    except checkout.TooManyAttempts as spent:
+        messages.error(request, spent.message)
+        return check(request, cart, codes)
+    refusals: Refusals = {}
+    outcome = check(request, cart, [*codes, code], refusals)
+    budget.settle(0 if _exists(request, code, outcome, refusals) else 1)
+    return outcome
+
+
+def _exists(request: HttpRequest, code: str, outcome: Any, refusals: Refusals) -> bool:
+    """Whether Voucherify showed ``code`` exists: refused for a reason other than "no such
+    code", or kept after a validation that reached Voucherify. A code kept unverified (an empty
+    cart, an outage) stays charged: it must not be checked for free later."""
+    if code in refusals:
+        return refusals[code] not in UNKNOWN_CODE_KEYS
+    return code in kept(request) and outcome is not None and not outcome.unavailable

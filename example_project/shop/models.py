@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -29,6 +30,12 @@ class ShopOrder(models.Model):
     # What the shopper was charged (after vouchers), set when the order is paid: the
     # confirmation and "My orders" show it, not the total before the discount.
     paid_cents = models.PositiveIntegerField(_("paid (cents)"), null=True, blank=True, editable=False)
+    # The payment provider's reference of the charge, written with status PAID in one
+    # transaction: an order left NEW with a reference was paid (the sweep settles it so).
+    payment_reference = models.CharField(_("payment reference"), max_length=100, blank=True, editable=False)
+    # When the order was created: a NEW order older than the placement grace was stranded by a
+    # fault between its creation and its payment record (settle.settle_stranded_orders).
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False, db_index=True)
 
     class Meta:
         verbose_name = _("shop order")
@@ -42,8 +49,10 @@ class ShopOrder(models.Model):
         return sum(int(line["qty"]) * int(line["unit_price_cents"]) for line in self.lines)
 
     @property
-    def charged_cents(self) -> int:
-        """What was paid, or the total while the order is not paid."""
+    def amount_paid(self) -> int | None:
+        """What the shopper paid: only a PAID or SHIPPED order has been paid (None otherwise)."""
+        if self.status not in (self.Status.PAID, self.Status.SHIPPED):
+            return None
         return self.total_cents if self.paid_cents is None else self.paid_cents
 
 

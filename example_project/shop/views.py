@@ -11,6 +11,11 @@ Nothing here calls Voucherify but checkout's own bounded calls (validate, redeem
 rollback when payment fails): the order and customer syncs, retries and reconciliation run in
 the Celery worker (./scripts/demo starts one). The voucher codes live in the session, and only
 those Voucherify accepted (codes.py).
+
+A paid order's payment reference and status PAID are written in one transaction, retried while
+SQLite says "database is locked" (settle.record_payment). Whatever else interrupts a placement
+(a dying process, a bug) leaves the order NEW: the shop's periodic sweep
+(settle.settle_stranded_orders) settles it once it is older than the placement grace.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from django_voucherify import checkout
 from django_voucherify.models import CheckoutRedemption, Order
 
 from . import codes as session_codes
-from . import payment
+from . import payment, settle
 from .cart import Cart
 from .forms import ApplyCodeForm
 from .models import Product, ShopOrder
@@ -165,11 +170,11 @@ def place_order(request: HttpRequest) -> HttpResponse:
                 lambda outcome: payment.charge(outcome.totals.total_amount, fail=fail),
                 mirror.customer,
             )
-            to_pay = paid.redemption.totals.total_amount
+            to_pay, reference = paid.redemption.totals.total_amount, paid.payment
             if paid.redemption.notice:
                 messages.warning(request, paid.redemption.notice)
         else:
-            payment.charge(to_pay, fail=fail)
+            reference = payment.charge(to_pay, fail=fail)
     except payment.PaymentDeclined as declined:
         order.status = ShopOrder.Status.CANCELLED
         order.save()
@@ -185,9 +190,14 @@ def place_order(request: HttpRequest) -> HttpResponse:
             refused = {c.code for c in exc.codes if not c.applicable} or set(codes)
             session_codes.keep(request, [c for c in codes if c not in refused])
         return redirect("shop:checkout")
-    order.status = ShopOrder.Status.PAID
-    order.paid_cents = to_pay
-    order.save()
+    try:
+        settle.record_payment(order, reference, to_pay)
+    except OperationalError:  # the database stayed locked: the sweep settles the order later
+        messages.warning(
+            request,
+            _("Your payment went through but your order is not recorded yet. This page shows it once it is."),
+        )
+        return redirect("shop:confirmation", number=order.number)
     cart.clear()
     session_codes.keep(request, [])
     return redirect("shop:confirmation", number=order.number)
@@ -201,7 +211,10 @@ def confirmation(request: HttpRequest, number: str) -> HttpResponse:
         "shop/confirmation.html",
         {
             "order": order,
-            "paid_cents": order.charged_cents,
+            "paid_cents": order.amount_paid,
+            # A NEW order past the grace was stranded: stop reloading, say what happens next.
+            "stranded": order.status == ShopOrder.Status.NEW and settle.is_stranded(order),
+            "grace_minutes": settle.grace_minutes(),
             "redemption": CheckoutRedemption.objects.filter(order_source_id=order.number)
             .order_by("-pk")
             .first(),

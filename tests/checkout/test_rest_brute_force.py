@@ -11,12 +11,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.db import connections
 from django.test import override_settings
 from rest_framework.test import APIClient
 
+from django_voucherify.checkout import budget
 from django_voucherify.models import CheckoutRedemption, LedgerState
 from django_voucherify.rest import throttling
 from tests.support.checkout import checkout_checks
@@ -57,7 +59,7 @@ def test_a_code_skipped_next_to_a_guess_counts_and_reveals_nothing_to_anonymous(
     make_voucher("REAL")
     with override_settings(REST_FRAMEWORK=rates(voucherify_validate_failures="3/hour")):
         anonymous = validate(APIClient(), ["REAL", "GUESS"]).json()
-        signed_in = APIClient()
+        signed_in = APIClient(REMOTE_ADDR="10.0.0.2")  # another address: its own budget
         signed_in.force_authenticate(shopper[0])
         detailed = validate(signed_in, ["REAL", "GUESS"]).json()
         # Two codes charged to the anonymous client: one more guess, then refused.
@@ -69,6 +71,24 @@ def test_a_code_skipped_next_to_a_guess_counts_and_reveals_nothing_to_anonymous(
     # A signed-in user sees which code failed (each still costs one unit of their own budget).
     assert [c["reason_key"] for c in detailed["codes"]] == ["skipped", "not_found"]
     assert after == [200, 429]
+
+
+@pytest.mark.django_db
+def test_a_signed_in_guess_spends_both_the_users_and_the_addresses_budget(sandbox, shopper):
+    """New accounts from one address get no fresh budget, nor one account from new addresses."""
+    first, second = APIClient(REMOTE_ADDR="10.0.0.7"), APIClient(REMOTE_ADDR="10.0.0.7")
+    first.force_authenticate(shopper[0])
+    second.force_authenticate(get_user_model().objects.create_user("second", password="x"))
+    elsewhere = APIClient(REMOTE_ADDR="10.0.0.8")
+    elsewhere.force_authenticate(shopper[0])
+    with override_settings(REST_FRAMEWORK=rates(voucherify_validate_failures="2/hour")):
+        spent = [validate(first, [f"G{i}"]).status_code for i in range(2)]
+        same_address = validate(second, ["G2"]).status_code
+        same_user = validate(elsewhere, ["G3"]).status_code
+        fresh = validate(APIClient(REMOTE_ADDR="10.0.0.9"), ["G4"]).status_code
+    assert spent == [200, 200]
+    assert (same_address, same_user, fresh) == (429, 429, 200)
+    assert sandbox.calls.count("POST", "/v1/validations") == 3
 
 
 @pytest.mark.django_db
@@ -92,7 +112,7 @@ def test_anonymous_clients_send_few_codes_at_once(sandbox, shopper):
     assert body["key"] == "too_many_codes" and "at most 5" in body["detail"] and body["codes"]
     assert not sandbox.calls.count("POST", "/v1/validations")
     assert validate(APIClient(), codes[:5]).status_code == 200
-    signed_in = APIClient()
+    signed_in = APIClient(REMOTE_ADDR="10.0.0.2")  # not the address that spent 5 codes above
     signed_in.force_authenticate(shopper[0])
     assert validate(signed_in, codes).status_code == 200  # up to 30, from their own budget
     with override_settings(VOUCHERIFY={**settings.VOUCHERIFY, "CHECKOUT_ANONYMOUS_MAX_CODES": 1}):
@@ -149,7 +169,7 @@ def test_sliding_window_weighs_the_previous_window(monkeypatch, settings):
     }
     counter = throttling.WindowCounter("scope", "ident", limit=4, duration=100)
     clock = [1000.0 * 100 + 99]  # the last second of a window
-    monkeypatch.setattr(throttling.time, "time", lambda: clock[0])
+    monkeypatch.setattr(budget.time, "time", lambda: clock[0])
     assert [counter.take() for _ in range(5)] == [True] * 4 + [False]
     clock[0] += 2  # the next window has begun: the previous one still weighs 98%
     assert not counter.take()

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from django_voucherify.api.errors import ServerError, TransportError
+from django_voucherify.checkout.budget import UNKNOWN_CODE_KEYS, UnknownCodesBudget
 from django_voucherify.checkout.errors import CodesRefused
-from django_voucherify.rest.throttling import UNKNOWN_CODE_KEYS, UnknownCodesBudget
 
 
 class Counter:
@@ -24,8 +24,9 @@ class Counter:
 
 def budget() -> tuple[UnknownCodesBudget, Counter]:
     spent = UnknownCodesBudget.__new__(UnknownCodesBudget)
-    spent.counter, spent.reserved = Counter(), 0  # type: ignore[assignment]
-    return spent, spent.counter  # type: ignore[return-value]
+    counter = Counter()
+    spent.counters, spent.reserved = [counter], 0  # type: ignore[list-item]
+    return spent, counter
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from django_voucherify import client as voucherify
@@ -20,6 +21,13 @@ def django_db_modify_db_settings(tmp_path_factory: Any) -> None:
     database = settings.DATABASES["default"]
     if database["ENGINE"].endswith("sqlite3"):
         database.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("shopdb") / "test.sqlite3")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_budgets() -> None:
+    """Every test's client starts with a full budget of unknown codes (counted in the cache,
+    per user and per address: every test client is 127.0.0.1)."""
+    cache.clear()
 
 
 DEMO_PRODUCTS = [("TSHIRT-M", "T-shirt (M)", 1999), ("MUG", "Mug", 1250)]

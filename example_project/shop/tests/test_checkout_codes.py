@@ -7,7 +7,9 @@ from __future__ import annotations
 import logging
 
 import pytest
+from django.test import Client
 
+from django_voucherify import checkout
 from django_voucherify import client as voucherify
 from example_project.celery import app as celery_app
 from example_project.shop import codes as session_codes
@@ -145,3 +147,83 @@ def test_a_code_no_door_accepts_is_refused_before_voucherify_is_asked(web, typed
     assert page.count(reason) == 1 and page.count('class="error"') == 1  # said once, by the field
     assert kept(web) == []
     assert not [r for r in caplog.records if r.name == "django_voucherify.sandbox"]
+
+
+GUESSES = "voucherify_validate_failures"
+
+
+def budget_of(limit: int) -> dict[str, dict[str, str]]:
+    return {"DEFAULT_THROTTLE_RATES": {GUESSES: f"{limit}/hour"}}
+
+
+def apply(browser, code: str) -> str:
+    return text(browser.post("/checkout/", {"code": code, "apply": "1"}))
+
+
+def test_guessing_codes_in_the_apply_form_pays_the_unknown_codes_budget(web, monkeypatch):
+    """The Apply form draws from the budget the REST API draws from (10 unknown codes an hour):
+    after that, "try again later" and Voucherify is not asked."""
+    asked = []
+    real_validate = checkout.validate
+
+    def validate(codes, *args, **kwargs):
+        asked.append(list(codes))
+        return real_validate(codes, *args, **kwargs)
+
+    monkeypatch.setattr(checkout, "validate", validate)
+    answered, refused = 0, 0
+    for i in range(30):
+        page = apply(web, f"GUESS-{i}")
+        answered += f"GUESS-{i}: This code does not exist." in page
+        refused += "Too many attempts with codes that do not exist. Please try again later." in page
+    assert (answered, refused) == (10, 20)
+    assert asked == [[f"GUESS-{i}"] for i in range(10)]
+    assert kept(web) == []
+
+
+def test_codes_that_exist_cost_nothing_and_a_spent_budget_refuses_them_too(web, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, **budget_of(2)}
+    voucherify.vouchers.create("TWO", {**AMOUNT_OFF, "redemption": {"quantity": 5}})
+    for _ in range(5):  # applied, removed, applied again: a code that exists is free
+        assert "Too many attempts" not in apply(web, "SAVE5")
+        web.post("/checkout/", {"remove": "SAVE5"})
+    assert "This code does not exist." in apply(web, "G1")
+    assert "This code does not exist." in apply(web, "G2")
+    page = apply(web, "TWO")  # spent: even a real code is not asked about (no oracle)
+    assert "Too many attempts" in page and kept(web) == []
+
+
+def test_the_shop_and_the_rest_api_draw_from_one_budget(web, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, **budget_of(3)}
+    for i in range(3):
+        apply(web, f"G{i}")
+    api = web.post(
+        "/api/vouchers/validate/",
+        {"codes": ["G9"], "order": {"amount": 1000}},
+        content_type="application/json",
+    )
+    assert api.status_code == 429
+
+
+def test_another_account_from_the_same_address_gets_no_fresh_budget(web, settings, django_user_model):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, **budget_of(2)}
+    apply(web, "G1")
+    apply(web, "G2")
+    other = Client()
+    other.force_login(django_user_model.objects.create_user("bob", "bob@example.com", "pw"))
+    other.post("/cart/add/MUG/")
+    assert "Too many attempts" in apply(other, "G3")
+    elsewhere = Client(REMOTE_ADDR="10.1.2.3")  # another address, another user: a budget of its own
+    elsewhere.force_login(django_user_model.objects.create_user("cy", "cy@example.com", "pw"))
+    elsewhere.post("/cart/add/MUG/")
+    assert "G4: This code does not exist." in apply(elsewhere, "G4")
+
+
+def test_a_code_kept_without_asking_voucherify_stays_charged(web, settings, django_user_model):
+    """An empty cart keeps a typed code unchecked: it must not be a free guess checked later."""
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, **budget_of(2)}
+    empty = Client(REMOTE_ADDR="10.1.2.4")
+    empty.force_login(django_user_model.objects.create_user("dee", "dee@example.com", "pw"))
+    apply(empty, "G1")
+    apply(empty, "G2")
+    assert "Too many attempts" in apply(empty, "G3")

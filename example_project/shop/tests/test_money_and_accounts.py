@@ -182,3 +182,44 @@ def test_the_shop_speaks_german(web):
         assert 'id="subtotal">32,49\u00a0€' in page and "Bestellen und bezahlen" in page
         page = web.post("/checkout/", {"code": "", "apply": "1"}).content.decode()
         assert "Geben Sie einen Gutscheincode ein." in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_my_orders_shows_an_amount_only_for_paid_orders(web):
+    """A declined payment ("nothing was charged") or an order still being placed is not listed
+    with its total in the Paid column: only PAID and SHIPPED orders show what was paid."""
+    place(web, fail_payment="1")
+    declined = ShopOrder.objects.get()
+    assert declined.status == ShopOrder.Status.CANCELLED
+    new = ShopOrder.objects.create(number="DEMO-NEW", user=declined.user, lines=declined.lines)
+    shipped = ShopOrder.objects.create(
+        number="DEMO-SHIPPED", user=declined.user, lines=declined.lines, status="shipped", paid_cents=1234
+    )
+    page = web.get("/orders/").content.decode()
+    assert "€32.49" not in page, "an order nobody paid is listed with its total in the Paid column"
+    assert page.count("—</td>") >= 2 and "€12.34" in page
+    assert (new.amount_paid, declined.amount_paid, shipped.amount_paid) == (None, None, 1234)
+
+
+@pytest.mark.django_db
+def test_a_signed_in_shopper_sent_to_the_sign_in_page_is_not_shown_a_redirection_loop(
+    client, django_user_model
+):
+    """``/account/signin/?next=/account/signin/`` signed in: Django's "Redirection loop" 500."""
+    client.force_login(django_user_model.objects.create_user("ann", "ann@example.com", "pw"))
+    for target in ["/account/signin/", "/account/signin/?next=/orders/", "http://testserver/account/signin/"]:
+        response = client.get("/account/signin/", {"next": target})
+        assert response.status_code == 302 and response["Location"] == "/", target
+    assert client.get("/account/signin/", {"next": "/orders/"})["Location"] == "/orders/"
+    assert client.get("/account/signin/", {"next": "https://evil.example/"})["Location"] == "/"
+
+
+@pytest.mark.django_db
+def test_signing_in_keeps_a_safe_next_and_drops_the_sign_in_page(client, django_user_model):
+    django_user_model.objects.create_user("ann", "ann@example.com", "pw")
+    form = {"username": "ann", "password": "pw"}
+    assert client.post("/account/signin/", {**form, "next": "/orders/"})["Location"] == "/orders/"
+    client.logout()
+    assert client.post("/account/signin/", {**form, "next": "/account/signin/"})["Location"] == "/"
+    client.logout()
+    assert client.post("/account/signin/", {**form, "next": "//evil.example/"})["Location"] == "/"

@@ -22,8 +22,16 @@ from django.db import connections
 
 from ...demo_lock import LOCK_NAME, DemoRunning, exclusive
 
-#: What the demo itself puts under VAR_DIR (see example_project/settings.py).
-DEMO_ENTRIES = ("broker", "media", "celerybeat-schedule")
+#: What the demo itself puts under VAR_DIR (see example_project/settings.py), by exact name: the
+#: broker's folder, uploads and exports, and beat's schedule (a ``shelve``, whose ``dbm`` backend
+#: may add one of these suffixes). A user's ``media.bak`` or ``broker.old`` is not the demo's.
+DEMO_ENTRIES = frozenset(
+    {"broker", "media", "celerybeat-schedule"}
+    | {f"celerybeat-schedule{suffix}" for suffix in (".db", ".dat", ".dir", ".bak")}
+)
+
+#: The files SQLite keeps next to a database while it writes (rollback journal, WAL mode).
+SQLITE_COMPANIONS = ("-journal", "-wal", "-shm")
 
 
 class Command(BaseCommand):
@@ -59,12 +67,14 @@ class Command(BaseCommand):
         if sqlite and name and name != ":memory:":
             connections["default"].close()
             self._remove(Path(name))
+            for companion in SQLITE_COMPANIONS:  # a leftover journal would be replayed into the new file
+                self._remove(Path(name + companion))
         elif not sqlite:
             call_command("flush", interactive=False, verbosity=0)
         self._remove(Path(settings.DEMO_SANDBOX_DATA))
         if var_dir.is_dir():
             for entry in sorted(var_dir.iterdir()):
-                if entry.name.split(".")[0] in DEMO_ENTRIES:
+                if entry.name in DEMO_ENTRIES:
                     self._remove(entry)
             if owned:  # the lock taken for this reset goes (the script's own stays: it starts next)
                 (var_dir / LOCK_NAME).unlink(missing_ok=True)
@@ -73,10 +83,12 @@ class Command(BaseCommand):
         self.stdout.write("demo: reset; the next ./scripts/demo starts from the seeded state.")
 
     def _remove(self, path: Path) -> None:
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
+        """Delete ``path``; a symbolic link is unlinked, never followed (what it points to
+        is not the demo's to delete, and ``rmtree`` refuses links anyway)."""
+        if path.is_symlink() or (path.exists() and not path.is_dir()):
             path.unlink()
+        elif path.is_dir():
+            shutil.rmtree(path)
         else:
             return
         self.stdout.write(f"removed {path}")

@@ -1,0 +1,61 @@
+"""The demo's filesystem broker survives its folder being deleted while the demo runs (the
+worker used to die on FileNotFoundError at its next poll, and the web's delay() calls failed)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+
+# Runs under the demo's real settings (filesystem broker), as the web process and worker do.
+SCRIPT = """
+import shutil, sys
+from pathlib import Path
+import django
+django.setup()
+from django.conf import settings
+from example_project.celery import app
+
+broker = Path(settings.VAR_DIR) / "broker"
+
+
+def sent_and_received(number):
+    app.send_task("demo.broker_test", args=[number])  # what a web request's delay() does
+    with app.connection_for_read() as connection:  # what the worker polls: the default queue
+        queue = connection.SimpleQueue(app.conf.task_default_queue)
+        try:
+            message = queue.get(timeout=2)
+            message.ack()
+            return message.headers["task"], message.headers["argsrepr"]
+        finally:
+            queue.close()
+
+
+assert sent_and_received(1) == ("demo.broker_test", "[1]")
+shutil.rmtree(broker)  # someone clears the backlog by deleting the folder
+with app.connection_for_read() as connection:  # the worker's next poll of the empty queue
+    queue = connection.SimpleQueue(app.conf.task_default_queue)
+    try:
+        queue.get(timeout=0.5)
+    except queue.Empty:
+        pass
+assert sent_and_received(2) == ("demo.broker_test", "[2]")
+print("ok", sorted(p.name for p in broker.iterdir()))
+"""
+
+
+def test_the_broker_folders_come_back_when_deleted(tmp_path: Path) -> None:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"CELERY_BROKER_URL", "CELERY_TASK_ALWAYS_EAGER"}  # the demo's default broker
+    }
+    env.update(DJANGO_SETTINGS_MODULE="example_project.settings", DEMO_VAR_DIR=str(tmp_path / "var"))
+    run = subprocess.run(
+        [sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "ok" in run.stdout and "queue" in run.stdout
