@@ -29,11 +29,9 @@ def _roll_back_canceled_order(sender: Any, instance: Any, raw: bool = False, **k
 
     if raw or instance.status != OrderStatus.CANCELED:
         return
-    from .checkout import rollback_order
-    from .models.ledger import CheckoutRedemption
+    from .checkout.rollback import roll_back_canceled_order
 
-    if CheckoutRedemption.objects.live().filter(order_source_id=instance.source_id).exists():
-        rollback_order(instance.source_id, "order canceled")
+    roll_back_canceled_order(instance.source_id)
 
 
 post_save.connect(

@@ -139,6 +139,15 @@ def request_rollback(
         return row
 
 
+def roll_back_canceled_order(order_source_id: str) -> None:
+    """An order mirror became CANCELED: ask for the rollback of its live redemptions. Called by
+    the mirror's ``post_save`` receiver and by the sync registry, whose one-statement upsert
+    sends no ``post_save`` (a shop order cancelled through its mapping used to keep its
+    redemptions). One indexed existence check when the order has none."""
+    if CheckoutRedemption.objects.live().filter(order_source_id=order_source_id).exists():
+        rollback_order(order_source_id, "order canceled")
+
+
 def rollback_order(order_source_id: str, reason: str) -> list[CheckoutRedemption]:
     """Ask for the rollback of every live redemption of an order (cancellation, refund).
 

@@ -25,7 +25,8 @@ so e.g. a login updating ``last_login`` queues nothing - and the outbox row is w
 On PostgreSQL and SQLite that is one ``INSERT ... ON CONFLICT (source_id) DO UPDATE ... WHERE
 <a mapped value differs>`` plus the outbox upsert: a shop save costs at most two more queries
 (one when nothing changed), no savepoint, and is safe against two first saves racing. Being a
-single statement, it does not send the mirror's own ``pre_save``/``post_save`` signals.
+single statement, it does not send the mirror's own ``pre_save``/``post_save`` signals; what the
+app's own receiver does on a cancelled order (roll back its redemptions) is done here too.
 For orders, ``customer`` may be a customer ``source_id`` (the mirror is created if missing; a
 SKU's ``product`` likewise names its product mirror by source id) and
 ``items`` a list of :class:`~django_voucherify.models.OrderItem` field dicts (replaced as a whole;
@@ -46,7 +47,7 @@ from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..models import Customer, Order, OrderItem, Product, Sku, SyncState
+from ..models import Customer, Order, OrderItem, OrderStatus, Product, Sku, SyncState
 from ..validation import InvalidInput, source_id_problem, visible
 from .mirrors import muted
 from .outbox import record_change
@@ -141,6 +142,12 @@ def _apply(link: Link, instance: Model) -> Mirror | None:
             mirror = _sync_items(db, source_id, items, mirror)
         if mirror is not None:
             record_change(mirror)
+            if link.mirror is Order and data.get("status") == OrderStatus.CANCELED:
+                # What the mirror's post_save receiver does on a plain save (this upsert sends
+                # no post_save): the cancelled order's redemptions are rolled back.
+                from ..checkout.rollback import roll_back_canceled_order
+
+                roll_back_canceled_order(source_id)
     return mirror
 
 

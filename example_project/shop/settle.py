@@ -91,11 +91,10 @@ def settle_stranded_orders(now: datetime | None = None) -> dict[str, int]:
             else:
                 order.status = ShopOrder.Status.CANCELLED
                 settled["cancelled"] += 1
-            order.save()  # the Voucherify order mirror follows: CANCELED
-            if order.status == ShopOrder.Status.CANCELLED:
-                # The registry writes the mirror in one statement, without the mirror's own
-                # post_save (the "cancelled order is rolled back" receiver): ask here, in the
-                # same transaction; Celery sends the rollbacks after commit.
+                # Asked first, with this reason: the save below makes the Voucherify order
+                # mirror CANCELED, which asks for the same rollbacks ("order canceled") and finds
+                # them already asked for. Same transaction; Celery sends them after commit.
                 checkout.rollback_order(order.number, gettext("order not completed"))
+            order.save()
         logger.warning("Stranded order %s settled as %s", order.number, order.status)
     return settled

@@ -144,3 +144,38 @@ def test_canceling_the_order_mirror_rolls_back_its_redemptions(sandbox):
     row = CheckoutRedemption.objects.get()
     assert row.state == LedgerState.ROLLED_BACK and row.rollback_reason == "order canceled"
     assert sandbox.state.vouchers["FIVE"]["redemption"]["redeemed_quantity"] == 0
+
+
+def test_cancelling_a_shop_order_through_its_registry_mapping_rolls_back_its_redemptions(sandbox):
+    """The registry writes the mirror with one INSERT ... ON CONFLICT statement, which sends no
+    post_save: the receiver that rolls back a cancelled order's redemptions never ran, so a shop
+    order cancelled through its mapping (what docs/checkout.md promises) kept its codes spent."""
+    from django.contrib.auth import get_user_model
+
+    from django_voucherify.models import Order
+    from django_voucherify.sync import registry
+
+    User = get_user_model()  # any model works: a user stands in for the shop's order
+    registry.connect(
+        User,
+        Order,
+        lambda u: {
+            "source_id": f"shop-{u.pk}",
+            "status": "PAID" if u.is_active else "CANCELED",
+            "amount": 5000,
+        },
+    )
+    try:
+        user = User.objects.create_user("buyer")
+        make_voucher("ONCE", quantity=1)
+        outcome = checkout.redeem(["ONCE"], Order.objects.get(source_id=f"shop-{user.pk}"))
+        assert outcome.ledger.state == LedgerState.SUCCEEDED
+        user.is_active = False
+        user.save()  # the shop cancels its order; the mapping says CANCELED
+        row = CheckoutRedemption.objects.get()
+        assert row.state == LedgerState.ROLLED_BACK and row.rollback_reason == "order canceled"
+        assert sandbox.state.vouchers["ONCE"]["redemption"]["redeemed_quantity"] == 0
+        user.save()  # saved again while cancelled: nothing more is asked
+        assert CheckoutRedemption.objects.get().state == LedgerState.ROLLED_BACK
+    finally:
+        registry.disconnect(User)
