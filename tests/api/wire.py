@@ -26,6 +26,13 @@ ORDER_ENC = "ORD%202024%2F0001"
 NO_BODY = object()
 
 
+class NoSleep:
+    """A client's ``sleep`` for tests where waiting would be a bug (paging, one-shot calls)."""
+
+    def __call__(self, seconds: float) -> None:
+        raise AssertionError(f"paging must not sleep or retry (asked for {seconds} s)")
+
+
 @dataclass
 class Case:
     call: Callable[[VoucherifyClient], Any]
