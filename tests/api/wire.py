@@ -3,6 +3,7 @@ percent-encoding, and :class:`Case`, one operation's call and what must reach Vo
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,3 +45,24 @@ class Case:
     status: int = 200
     response: Any = None  # None: a JSON object with unknown fields is served
     content_type: str = "application/json"
+
+
+def sends(
+    body: Any,
+    call: Callable[[VoucherifyClient, Any], Any],
+    method: str,
+    path: str,
+    *,
+    envelope: str | None = None,
+    **expected: Any,
+) -> Case:
+    """The case of a call given ``body`` that must reach Voucherify as it is (or wrapped as
+    ``{envelope: body}``): the body is written once per row. The call gets a deep copy, so a
+    client that changed its argument in place could not change what the row expects."""
+    return Case(
+        lambda client: call(client, copy.deepcopy(body)),
+        method,
+        path,
+        body={envelope: body} if envelope else body,
+        **expected,
+    )
