@@ -9,7 +9,7 @@ products and SKUs, ids with ``?``, ``#`` and non-ASCII characters.
 
 from __future__ import annotations
 
-from tests.api.wire import CUSTOMER, WEIRD, WEIRD_ENC, Case, sends
+from tests.api.wire import CUSTOMER, TRANSACTIONS_EXPORT, WEIRD, WEIRD_ENC, Case, sends
 
 #: Campaigns are addressed by id or by name; names have spaces and slashes.
 CAMPAIGN = "Summer Sale 2024/EU"
@@ -236,7 +236,7 @@ OFFER_CASES: dict[str, Case] = {
         ],
     ),
     "export-campaign-transactions": sends(
-        {"order": "-created_at", "fields": ["id", "type", "amount", "created_at"]},
+        TRANSACTIONS_EXPORT,
         lambda c, b: c.campaigns.export_transactions(CAMPAIGN, b),
         "POST",
         f"/v1/campaigns/{CAMPAIGN_ENC}/transactions/export",

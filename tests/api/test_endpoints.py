@@ -38,6 +38,7 @@ from tests.api.wire import (
     NO_BODY,
     ORDER,
     ORDER_ENC,
+    TRANSACTIONS_EXPORT,
     WEIRD,
     WEIRD_ENC,
     Case,
@@ -176,7 +177,7 @@ CASES: dict[str, Case] = {
         query=[("limit", "25"), ("order", "-id"), ("starting_after_id", "vtx_0c9afe802593b34b80")],
     ),
     "export-voucher-transactions": sends(
-        {"order": "-created_at", "fields": ["id", "type", "amount", "created_at"]},
+        TRANSACTIONS_EXPORT,
         lambda c, b: c.vouchers.export_transactions(WEIRD, b),
         "POST",
         f"/v1/vouchers/{WEIRD_ENC}/transactions/export",

@@ -25,6 +25,8 @@ ORDER = "ORD 2024/0001"
 ORDER_ENC = "ORD%202024%2F0001"
 
 NO_BODY = object()
+#: The parameters of a transactions export (a voucher's, a campaign's).
+TRANSACTIONS_EXPORT = {"order": "-created_at", "fields": ["id", "type", "amount", "created_at"]}
 
 
 class NoSleep:
