@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..api.batching import MAX_ORDERS_PER_IMPORT, encoded_batches
+from ..array_updates import update_from_arrays
 from ..models import (
     Customer,
     Job,
@@ -180,15 +181,6 @@ def mark_pushed(part: JobPart) -> int:
     return mark_synced(model, synced, read_from, now)
 
 
-#: One statement per part on PostgreSQL (the mirrors' columns are their field names).
-_MARK_SYNCED_SQL = """
-UPDATE {table} AS m
-SET sync_state = %s, synced_at = %s, last_error = '', last_error_key = '', last_request_id = ''
-FROM unnest(%s::text[]) AS sent(source_id)
-WHERE m.source_id = sent.source_id AND m.updated_at <= %s
-"""
-
-
 def mark_synced(model: PushModel, source_ids: list[str], read_from: datetime, now: datetime) -> int:
     """Mark the ``model`` mirrors of ``source_ids`` not saved since ``read_from`` ``synced``
     (at ``now``); returns how many. On PostgreSQL one statement joins the ids (an array
@@ -200,10 +192,16 @@ def mark_synced(model: PushModel, source_ids: list[str], read_from: datetime, no
         return mark_synced_in_slices(model, source_ids, read_from, now)
     if not source_ids:
         return 0
-    sql = _MARK_SYNCED_SQL.format(table=connection.ops.quote_name(model._meta.db_table))
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [SyncState.SYNCED.value, now, source_ids, read_from])
-        return int(cursor.rowcount)
+    # One statement per part (the mirrors' columns are their field names).
+    return update_from_arrays(
+        connection,
+        model._meta.db_table,
+        set_sql="sync_state = %s, synced_at = %s, last_error = '', last_error_key = '', last_request_id = ''",
+        set_params=[SyncState.SYNCED.value, now],
+        arrays=[("source_id", "text", source_ids)],
+        where="t.source_id = v.source_id AND t.updated_at <= %s",
+        where_params=[read_from],
+    )
 
 
 def mark_synced_in_slices(model: PushModel, source_ids: list[str], read_from: datetime, now: datetime) -> int:

@@ -9,7 +9,7 @@ products and SKUs, ids with ``?``, ``#`` and non-ASCII characters.
 
 from __future__ import annotations
 
-from tests.api.wire import CUSTOMER, WEIRD, WEIRD_ENC, Case
+from tests.api.wire import CUSTOMER, TRANSACTIONS_EXPORT, WEIRD, WEIRD_ENC, Case, sends
 
 #: Campaigns are addressed by id or by name; names have spaces and slashes.
 CAMPAIGN = "Summer Sale 2024/EU"
@@ -128,16 +128,11 @@ SKU_BODY = {
 
 OFFER_CASES: dict[str, Case] = {
     # Qualifications
-    "check-eligibility": Case(
-        lambda c: c.qualifications.check_eligibility(QUALIFICATION),
-        "POST",
-        "/v1/qualifications",
-        body=QUALIFICATION,
+    "check-eligibility": sends(
+        QUALIFICATION, lambda c, b: c.qualifications.check_eligibility(b), "POST", "/v1/qualifications"
     ),
     # Campaigns
-    "create-campaign": Case(
-        lambda c: c.campaigns.create(CAMPAIGN_BODY), "POST", "/v1/campaigns", body=CAMPAIGN_BODY
-    ),
+    "create-campaign": sends(CAMPAIGN_BODY, lambda c, b: c.campaigns.create(b), "POST", "/v1/campaigns"),
     "list-campaigns": Case(
         lambda c: c.campaigns.list(
             limit=100,
@@ -165,18 +160,15 @@ OFFER_CASES: dict[str, Case] = {
         ],
     ),
     "get-campaign": Case(lambda c: c.campaigns.get(CAMPAIGN), "GET", f"/v1/campaigns/{CAMPAIGN_ENC}"),
-    "update-campaign": Case(
-        lambda c: c.campaigns.update(
-            CAMPAIGN,
-            {"description": "Extended", "expiration_date": "2024-09-15T00:00:00Z", "metadata": {"ext": True}},
-        ),
-        "PUT",
-        f"/v1/campaigns/{CAMPAIGN_ENC}",
-        body={
+    "update-campaign": sends(
+        {
             "description": "Extended",
             "expiration_date": "2024-09-15T00:00:00Z",
             "metadata": {"ext": True},
         },
+        lambda c, b: c.campaigns.update(CAMPAIGN, b),
+        "PUT",
+        f"/v1/campaigns/{CAMPAIGN_ENC}",
     ),
     "delete-campaign": Case(
         lambda c: c.campaigns.delete(CAMPAIGN, force=True),
@@ -185,44 +177,22 @@ OFFER_CASES: dict[str, Case] = {
         query=[("force", "true")],
         status=202,
     ),
-    "add-vouchers-to-campaign": Case(
-        lambda c: c.campaigns.add_vouchers(
-            CAMPAIGN,
-            250,
-            {"category": "summer", "metadata": {"batch": 3}, "code_config": {"pattern": "SUM-####"}},
-        ),
+    "add-vouchers-to-campaign": sends(
+        {"category": "summer", "metadata": {"batch": 3}, "code_config": {"pattern": "SUM-####"}},
+        lambda c, b: c.campaigns.add_vouchers(CAMPAIGN, 250, b),
         "POST",
         f"/v1/campaigns/{CAMPAIGN_ENC}/vouchers",
         query=[("vouchers_count", "250")],
-        body={"category": "summer", "metadata": {"batch": 3}, "code_config": {"pattern": "SUM-####"}},
         status=202,
     ),
-    "add-voucher-with-specific-code-to-campaign": Case(
-        lambda c: c.campaigns.add_voucher(
-            CAMPAIGN,
-            WEIRD,
-            {"category": "partners", "redemption": {"quantity": 1}, "metadata": {"partner": "acme"}},
-        ),
+    "add-voucher-with-specific-code-to-campaign": sends(
+        {"category": "partners", "redemption": {"quantity": 1}, "metadata": {"partner": "acme"}},
+        lambda c, b: c.campaigns.add_voucher(CAMPAIGN, WEIRD, b),
         "POST",
         f"/v1/campaigns/{CAMPAIGN_ENC}/vouchers/{WEIRD_ENC}",
-        body={"category": "partners", "redemption": {"quantity": 1}, "metadata": {"partner": "acme"}},
     ),
-    "import-vouchers-to-campaign": Case(
-        lambda c: c.campaigns.import_json(
-            CAMPAIGN,
-            [
-                {
-                    "code": "CAMP-1",
-                    "type": "DISCOUNT_VOUCHER",
-                    "discount": PERCENT,
-                    "redemption": {"quantity": 1},
-                },
-                {"code": WEIRD, "type": "DISCOUNT_VOUCHER", "discount": AMOUNT, "metadata": {"vip": True}},
-            ],
-        ),
-        "POST",
-        f"/v1/campaigns/{CAMPAIGN_ENC}/import",
-        body=[
+    "import-vouchers-to-campaign": sends(
+        [
             {
                 "code": "CAMP-1",
                 "type": "DISCOUNT_VOUCHER",
@@ -231,13 +201,16 @@ OFFER_CASES: dict[str, Case] = {
             },
             {"code": WEIRD, "type": "DISCOUNT_VOUCHER", "discount": AMOUNT, "metadata": {"vip": True}},
         ],
+        lambda c, b: c.campaigns.import_json(CAMPAIGN, b),
+        "POST",
+        f"/v1/campaigns/{CAMPAIGN_ENC}/import",
         status=202,
     ),
-    "import-vouchers-to-campaign-using-csv": Case(
-        lambda c: c.campaigns.import_csv(CAMPAIGN, b"Code,Category\nCSV-1,summer\n", filename="codes.csv"),
+    "import-vouchers-to-campaign-using-csv": sends(
+        b"Code,Category\nCSV-1,summer\n",
+        lambda c, b: c.campaigns.import_csv(CAMPAIGN, b, filename="codes.csv"),
         "POST",
         f"/v1/campaigns/{CAMPAIGN_ENC}/importCSV",
-        body=b"Code,Category\nCSV-1,summer\n",
     ),
     "enable-campaign": Case(
         lambda c: c.campaigns.enable(CAMPAIGN), "POST", f"/v1/campaigns/{CAMPAIGN_ENC}/enable"
@@ -262,13 +235,12 @@ OFFER_CASES: dict[str, Case] = {
             ("filters[voucher_id][conditions][$in][0]", "v_1aX"),
         ],
     ),
-    "export-campaign-transactions": Case(
-        lambda c: c.campaigns.export_transactions(
-            CAMPAIGN, {"order": "-created_at", "fields": ["id", "type", "amount", "created_at"]}
-        ),
+    "export-campaign-transactions": sends(
+        TRANSACTIONS_EXPORT,
+        lambda c, b: c.campaigns.export_transactions(CAMPAIGN, b),
         "POST",
         f"/v1/campaigns/{CAMPAIGN_ENC}/transactions/export",
-        body={"parameters": {"order": "-created_at", "fields": ["id", "type", "amount", "created_at"]}},
+        envelope="parameters",
     ),
     "get-campaign-summary": Case(
         lambda c: c.campaigns.summary(CAMPAIGN, start_date="2024-06-01", end_date="2024-06-30"),
@@ -286,22 +258,20 @@ OFFER_CASES: dict[str, Case] = {
     "list-promotion-tiers-from-campaign": Case(
         lambda c: c.promotions.list_campaign_tiers(PROMO), "GET", f"/v1/promotions/{PROMO_ENC}/tiers"
     ),
-    "add-promotion-tier-to-campaign": Case(
-        lambda c: c.promotions.create_tier(PROMO, TIER_BODY),
+    "add-promotion-tier-to-campaign": sends(
+        TIER_BODY,
+        lambda c, b: c.promotions.create_tier(PROMO, b),
         "POST",
         f"/v1/promotions/{PROMO_ENC}/tiers",
-        body=TIER_BODY,
     ),
     "get-promotion-tier": Case(
         lambda c: c.promotions.get_tier(TIER), "GET", f"/v1/promotions/tiers/{TIER_ENC}"
     ),
-    "update-promotion-tier": Case(
-        lambda c: c.promotions.update_tier(
-            TIER, {"banner": "12% off", "action": {"discount": {**PERCENT, "percent_off": 12}}}
-        ),
+    "update-promotion-tier": sends(
+        {"banner": "12% off", "action": {"discount": {**PERCENT, "percent_off": 12}}},
+        lambda c, b: c.promotions.update_tier(TIER, b),
         "PUT",
         f"/v1/promotions/tiers/{TIER_ENC}",
-        body={"banner": "12% off", "action": {"discount": {**PERCENT, "percent_off": 12}}},
     ),
     "delete-promotion-tier": Case(
         lambda c: c.promotions.delete_tier(TIER), "DELETE", f"/v1/promotions/tiers/{TIER_ENC}", status=204
@@ -334,22 +304,22 @@ OFFER_CASES: dict[str, Case] = {
     "list-promotion-stacks-in-campaign": Case(
         lambda c: c.promotions.list_campaign_stacks(PROMO), "GET", f"/v1/promotions/{PROMO_ENC}/stacks"
     ),
-    "create-promotion-stack": Case(
-        lambda c: c.promotions.create_stack(PROMO, STACK_BODY),
+    "create-promotion-stack": sends(
+        STACK_BODY,
+        lambda c, b: c.promotions.create_stack(PROMO, b),
         "POST",
         f"/v1/promotions/{PROMO_ENC}/stacks",
-        body=STACK_BODY,
     ),
     "get-promotion-stack": Case(
         lambda c: c.promotions.get_stack(PROMO, STACK),
         "GET",
         f"/v1/promotions/{PROMO_ENC}/stacks/{STACK_ENC}",
     ),
-    "update-promotion-stack": Case(
-        lambda c: c.promotions.update_stack(PROMO, STACK, {"name": "Renamed"}),
+    "update-promotion-stack": sends(
+        {"name": "Renamed"},
+        lambda c, b: c.promotions.update_stack(PROMO, STACK, b),
         "PUT",
         f"/v1/promotions/{PROMO_ENC}/stacks/{STACK_ENC}",
-        body={"name": "Renamed"},
     ),
     "delete-promotion-stack": Case(
         lambda c: c.promotions.delete_stack(PROMO, STACK),
@@ -376,17 +346,17 @@ OFFER_CASES: dict[str, Case] = {
             ("end_date", "2024-12-31T00:00:00Z"),
         ],
     ),
-    "create-validation-rules": Case(
-        lambda c: c.validation_rules.create(RULE_BODY), "POST", "/v1/validation-rules", body=RULE_BODY
+    "create-validation-rules": sends(
+        RULE_BODY, lambda c, b: c.validation_rules.create(b), "POST", "/v1/validation-rules"
     ),
     "get-validation-rule": Case(
         lambda c: c.validation_rules.get(RULE), "GET", f"/v1/validation-rules/{RULE_ENC}"
     ),
-    "update-validation-rule": Case(
-        lambda c: c.validation_rules.update(RULE, {"name": "Rings", "error": {"message": "Rings only."}}),
+    "update-validation-rule": sends(
+        {"name": "Rings", "error": {"message": "Rings only."}},
+        lambda c, b: c.validation_rules.update(RULE, b),
         "PUT",
         f"/v1/validation-rules/{RULE_ENC}",
-        body={"name": "Rings", "error": {"message": "Rings only."}},
     ),
     "delete-validation-rules": Case(
         lambda c: c.validation_rules.delete(RULE), "DELETE", f"/v1/validation-rules/{RULE_ENC}", status=204
@@ -440,17 +410,13 @@ OFFER_CASES: dict[str, Case] = {
             ("start_date", "2024-01-01T00:00:00Z"),
         ],
     ),
-    "create-product": Case(
-        lambda c: c.products.create(PRODUCT_BODY), "POST", "/v1/products", body=PRODUCT_BODY
-    ),
+    "create-product": sends(PRODUCT_BODY, lambda c, b: c.products.create(b), "POST", "/v1/products"),
     "get-product": Case(lambda c: c.products.get(PRODUCT), "GET", f"/v1/products/{PRODUCT_ENC}"),
-    "update-product": Case(
-        lambda c: c.products.update(
-            PRODUCT, {"price": 10950, "metadata": {"material": "gold", "sale": False}}
-        ),
+    "update-product": sends(
+        {"price": 10950, "metadata": {"material": "gold", "sale": False}},
+        lambda c, b: c.products.update(PRODUCT, b),
         "PUT",
         f"/v1/products/{PRODUCT_ENC}",
-        body={"price": 10950, "metadata": {"material": "gold", "sale": False}},
     ),
     "delete-product": Case(
         lambda c: c.products.delete(PRODUCT, force=True),
@@ -459,13 +425,11 @@ OFFER_CASES: dict[str, Case] = {
         query=[("force", "true")],
         status=204,
     ),
-    "update-products-in-bulk": Case(
-        lambda c: c.products.bulk_update(
-            [PRODUCT_BODY, {"source_id": "shop/necklace", "name": "Necklace", "price": 15000}]
-        ),
+    "update-products-in-bulk": sends(
+        [PRODUCT_BODY, {"source_id": "shop/necklace", "name": "Necklace", "price": 15000}],
+        lambda c, b: c.products.bulk_update(b),
         "POST",
         "/v1/products/bulk/async",
-        body=[PRODUCT_BODY, {"source_id": "shop/necklace", "name": "Necklace", "price": 15000}],
         status=202,
     ),
     "update-products-metadata-in-bulk": Case(
@@ -482,17 +446,14 @@ OFFER_CASES: dict[str, Case] = {
         f"/v1/products/{PRODUCT_ENC}/skus",
         query=[("limit", "100"), ("page", "2"), ("order", "created_at")],
     ),
-    "create-sku": Case(
-        lambda c: c.products.create_sku(PRODUCT, SKU_BODY),
-        "POST",
-        f"/v1/products/{PRODUCT_ENC}/skus",
-        body=SKU_BODY,
+    "create-sku": sends(
+        SKU_BODY, lambda c, b: c.products.create_sku(PRODUCT, b), "POST", f"/v1/products/{PRODUCT_ENC}/skus"
     ),
-    "update-sku": Case(
-        lambda c: c.products.update_sku(PRODUCT, SKU, {"price": 8950, "currency": "EUR"}),
+    "update-sku": sends(
+        {"price": 8950, "currency": "EUR"},
+        lambda c, b: c.products.update_sku(PRODUCT, SKU, b),
         "PUT",
         f"/v1/products/{PRODUCT_ENC}/skus/{SKU_ENC}",
-        body={"price": 8950, "currency": "EUR"},
     ),
     "delete-sku": Case(
         lambda c: c.products.delete_sku(PRODUCT, SKU, force=True),
@@ -501,17 +462,17 @@ OFFER_CASES: dict[str, Case] = {
         query=[("force", "true")],
         status=204,
     ),
-    "import-products-using-csv": Case(
-        lambda c: c.products.import_csv(b"source_id,name,price\nshop/x,X,100\n", filename="products.csv"),
+    "import-products-using-csv": sends(
+        b"source_id,name,price\nshop/x,X,100\n",
+        lambda c, b: c.products.import_csv(b, filename="products.csv"),
         "POST",
         "/v1/products/importCSV",
-        body=b"source_id,name,price\nshop/x,X,100\n",
     ),
-    "import-SKUs-using-csv": Case(
-        lambda c: c.products.import_skus_csv(b"product_id,sku,price\nshop/x,X-M,100\n"),
+    "import-SKUs-using-csv": sends(
+        b"product_id,sku,price\nshop/x,X-M,100\n",
+        lambda c, b: c.products.import_skus_csv(b),
         "POST",
         "/v1/skus/importCSV",
-        body=b"product_id,sku,price\nshop/x,X-M,100\n",
     ),
     # Categories
     "list-categories": Case(lambda c: c.categories.list(), "GET", "/v1/categories"),
@@ -522,11 +483,11 @@ OFFER_CASES: dict[str, Case] = {
         body={"name": "Summer", "hierarchy": 2},
     ),
     "get-category": Case(lambda c: c.categories.get(CATEGORY), "GET", f"/v1/categories/{CATEGORY_ENC}"),
-    "update-category": Case(
-        lambda c: c.categories.update(CATEGORY, {"name": "Summer 2024", "hierarchy": 1}),
+    "update-category": sends(
+        {"name": "Summer 2024", "hierarchy": 1},
+        lambda c, b: c.categories.update(CATEGORY, b),
         "PUT",
         f"/v1/categories/{CATEGORY_ENC}",
-        body={"name": "Summer 2024", "hierarchy": 1},
     ),
     "delete-category": Case(
         lambda c: c.categories.delete(CATEGORY), "DELETE", f"/v1/categories/{CATEGORY_ENC}", status=204
@@ -563,27 +524,21 @@ OFFER_CASES: dict[str, Case] = {
             ("filters[campaign_name][conditions][$in][1]", "Summer Sale 2024/EU"),
         ],
     ),
-    "create-publication": Case(
-        lambda c: c.publications.create(
-            {
-                "customer": {"source_id": CUSTOMER, "email": "anna@example.com"},
-                "campaign": {"name": "Welcome", "count": 1},
-                "source_id": "welcome/anna",
-                "channel": "shop",
-                "metadata": {"reason": "sign-up"},
-            },
-            join_once=True,
-        ),
-        "POST",
-        "/v1/publications",
-        query=[("join_once", "true")],
-        body={
+    "create-publication": sends(
+        {
             "customer": {"source_id": CUSTOMER, "email": "anna@example.com"},
             "campaign": {"name": "Welcome", "count": 1},
             "source_id": "welcome/anna",
             "channel": "shop",
             "metadata": {"reason": "sign-up"},
         },
+        lambda c, b: c.publications.create(
+            b,
+            join_once=True,
+        ),
+        "POST",
+        "/v1/publications",
+        query=[("join_once", "true")],
     ),
     "track-custom-event": Case(
         lambda c: c.events.track(

@@ -38,9 +38,11 @@ from tests.api.wire import (
     NO_BODY,
     ORDER,
     ORDER_ENC,
+    TRANSACTIONS_EXPORT,
     WEIRD,
     WEIRD_ENC,
     Case,
+    sends,
 )
 
 spec = voucherify_spec
@@ -83,21 +85,8 @@ REDEEMABLES = [
 
 CASES: dict[str, Case] = {
     # Vouchers
-    "create-voucher": Case(
-        lambda c: c.vouchers.create(
-            WEIRD,
-            {
-                "type": "DISCOUNT_VOUCHER",
-                "category": "summer",
-                "discount": DISCOUNT,
-                "redemption": {"quantity": 1},
-                "expiration_date": "2024-09-01T00:00:00Z",
-                "metadata": {"source": "newsletter", "tier": 2},
-            },
-        ),
-        "POST",
-        f"/v1/vouchers/{WEIRD_ENC}",
-        body={
+    "create-voucher": sends(
+        {
             "type": "DISCOUNT_VOUCHER",
             "category": "summer",
             "discount": DISCOUNT,
@@ -105,29 +94,26 @@ CASES: dict[str, Case] = {
             "expiration_date": "2024-09-01T00:00:00Z",
             "metadata": {"source": "newsletter", "tier": 2},
         },
-    ),
-    "generate-random-code": Case(
-        lambda c: c.vouchers.generate(
-            {
-                "type": "GIFT_VOUCHER",
-                "gift": {"amount": 5000, "effect": "APPLY_TO_ORDER"},
-                "code_config": {"pattern": "GIFT-####", "charset": "0123456789"},
-            }
-        ),
+        lambda c, b: c.vouchers.create(WEIRD, b),
         "POST",
-        "/v1/vouchers",
-        body={
+        f"/v1/vouchers/{WEIRD_ENC}",
+    ),
+    "generate-random-code": sends(
+        {
             "type": "GIFT_VOUCHER",
             "gift": {"amount": 5000, "effect": "APPLY_TO_ORDER"},
             "code_config": {"pattern": "GIFT-####", "charset": "0123456789"},
         },
+        lambda c, b: c.vouchers.generate(b),
+        "POST",
+        "/v1/vouchers",
     ),
     "get-voucher": Case(lambda c: c.vouchers.get(WEIRD), "GET", f"/v1/vouchers/{WEIRD_ENC}"),
-    "update-voucher": Case(
-        lambda c: c.vouchers.update("SUMMER-15", {"active": False, "metadata": {"paused": True}}),
+    "update-voucher": sends(
+        {"active": False, "metadata": {"paused": True}},
+        lambda c, b: c.vouchers.update("SUMMER-15", b),
         "PUT",
         "/v1/vouchers/SUMMER-15",
-        body={"active": False, "metadata": {"paused": True}},
     ),
     "delete-voucher": Case(
         lambda c: c.vouchers.delete(WEIRD, force=True),
@@ -190,47 +176,36 @@ CASES: dict[str, Case] = {
         f"/v1/vouchers/{WEIRD_ENC}/transactions",
         query=[("limit", "25"), ("order", "-id"), ("starting_after_id", "vtx_0c9afe802593b34b80")],
     ),
-    "export-voucher-transactions": Case(
-        lambda c: c.vouchers.export_transactions(
-            WEIRD, {"order": "-created_at", "fields": ["id", "type", "amount", "created_at"]}
-        ),
+    "export-voucher-transactions": sends(
+        TRANSACTIONS_EXPORT,
+        lambda c, b: c.vouchers.export_transactions(WEIRD, b),
         "POST",
         f"/v1/vouchers/{WEIRD_ENC}/transactions/export",
-        body={"parameters": {"order": "-created_at", "fields": ["id", "type", "amount", "created_at"]}},
+        envelope="parameters",
     ),
-    "import-vouchers": Case(
-        lambda c: c.vouchers.import_json(
-            [
-                {"code": "IMP-1", "type": "DISCOUNT_VOUCHER", "discount": DISCOUNT, "metadata": {"batch": 7}},
-                {"code": "IMP-2", "type": "GIFT_VOUCHER", "gift": {"amount": 1000}},
-            ]
-        ),
-        "POST",
-        "/v1/vouchers/import",
-        body=[
+    "import-vouchers": sends(
+        [
             {"code": "IMP-1", "type": "DISCOUNT_VOUCHER", "discount": DISCOUNT, "metadata": {"batch": 7}},
             {"code": "IMP-2", "type": "GIFT_VOUCHER", "gift": {"amount": 1000}},
         ],
+        lambda c, b: c.vouchers.import_json(b),
+        "POST",
+        "/v1/vouchers/import",
     ),
-    "import-vouchers-using-csv": Case(
-        lambda c: c.vouchers.import_csv(b"Code,Value\nCSV-1,10\n", filename="vouchers.csv"),
+    "import-vouchers-using-csv": sends(
+        b"Code,Value\nCSV-1,10\n",
+        lambda c, b: c.vouchers.import_csv(b, filename="vouchers.csv"),
         "POST",
         "/v1/vouchers/importCSV",
-        body=b"Code,Value\nCSV-1,10\n",
     ),
-    "update-vouchers-in-bulk": Case(
-        lambda c: c.vouchers.bulk_update(
-            [
-                {"code": "SUMMER-15", "metadata": {"region": "EU"}},
-                {"code": WEIRD, "metadata": {"region": "US"}},
-            ]
-        ),
-        "POST",
-        "/v1/vouchers/bulk/async",
-        body=[
+    "update-vouchers-in-bulk": sends(
+        [
             {"code": "SUMMER-15", "metadata": {"region": "EU"}},
             {"code": WEIRD, "metadata": {"region": "US"}},
         ],
+        lambda c, b: c.vouchers.bulk_update(b),
+        "POST",
+        "/v1/vouchers/bulk/async",
     ),
     "update-vouchers-metadata-in-bulk": Case(
         lambda c: c.vouchers.update_metadata(["SUMMER-15", WEIRD], {"lang": "en", "vip": True}),
@@ -245,20 +220,8 @@ CASES: dict[str, Case] = {
         status=204,
     ),
     # Redemptions
-    "redeem-stacked-discounts": Case(
-        lambda c: c.redemptions.redeem(
-            {
-                "redeemables": REDEEMABLES,
-                "order": ORDER_BODY,
-                "customer": {"source_id": CUSTOMER},
-                "session": {"type": "LOCK", "key": "ssn_1"},
-                "metadata": {"pos": "till-3"},
-                "options": {"expand": ["order"]},
-            }
-        ),
-        "POST",
-        "/v1/redemptions",
-        body={
+    "redeem-stacked-discounts": sends(
+        {
             "redeemables": REDEEMABLES,
             "order": ORDER_BODY,
             "customer": {"source_id": CUSTOMER},
@@ -266,6 +229,9 @@ CASES: dict[str, Case] = {
             "metadata": {"pos": "till-3"},
             "options": {"expand": ["order"]},
         },
+        lambda c, b: c.redemptions.redeem(b),
+        "POST",
+        "/v1/redemptions",
     ),
     "get-redemption": Case(
         lambda c: c.redemptions.get("r_0ba186c4824e4881e1"), "GET", "/v1/redemptions/r_0ba186c4824e4881e1"
@@ -302,43 +268,28 @@ CASES: dict[str, Case] = {
     "get-voucher-redemptions": Case(
         lambda c: c.redemptions.for_voucher(WEIRD), "GET", f"/v1/vouchers/{WEIRD_ENC}/redemption"
     ),
-    "rollback-redemption": Case(
-        lambda c: c.redemptions.rollback(
+    "rollback-redemption": sends(
+        {"customer": {"source_id": CUSTOMER}, "metadata": {"ticket": "Z-17"}},
+        lambda c, b: c.redemptions.rollback(
             "r_0ba186c4824e4881e1",
             reason="order cancelled",
             tracking_id=CUSTOMER,
-            body={"customer": {"source_id": CUSTOMER}, "metadata": {"ticket": "Z-17"}},
+            body=b,
         ),
         "POST",
         "/v1/redemptions/r_0ba186c4824e4881e1/rollback",
         query=[("reason", "order cancelled"), ("tracking_id", CUSTOMER)],
-        body={"customer": {"source_id": CUSTOMER}, "metadata": {"ticket": "Z-17"}},
     ),
-    "rollback-stacked-redemptions": Case(
-        lambda c: c.redemptions.rollback_stacked(
-            "r_0c656311b5878a2031", reason="return", body={"order": {"source_id": ORDER}}
-        ),
+    "rollback-stacked-redemptions": sends(
+        {"order": {"source_id": ORDER}},
+        lambda c, b: c.redemptions.rollback_stacked("r_0c656311b5878a2031", reason="return", body=b),
         "POST",
         "/v1/redemptions/r_0c656311b5878a2031/rollbacks",
         query=[("reason", "return")],
-        body={"order": {"source_id": ORDER}},
     ),
     # Customers
-    "create-customer": Case(
-        lambda c: c.customers.create(
-            {
-                "source_id": CUSTOMER,
-                "name": "Anna Müller",
-                "email": "anna@example.com",
-                "phone": "+49 30 1234567",
-                "birthdate": "1990-04-12",
-                "address": {"city": "Berlin", "country": "DE", "postal_code": "10115"},
-                "metadata": {"newsletter": True},
-            }
-        ),
-        "POST",
-        "/v1/customers",
-        body={
+    "create-customer": sends(
+        {
             "source_id": CUSTOMER,
             "name": "Anna Müller",
             "email": "anna@example.com",
@@ -347,15 +298,16 @@ CASES: dict[str, Case] = {
             "address": {"city": "Berlin", "country": "DE", "postal_code": "10115"},
             "metadata": {"newsletter": True},
         },
+        lambda c, b: c.customers.create(b),
+        "POST",
+        "/v1/customers",
     ),
     "get-customer": Case(lambda c: c.customers.get(CUSTOMER), "GET", f"/v1/customers/{CUSTOMER_ENC}"),
-    "update-customer": Case(
-        lambda c: c.customers.update(
-            CUSTOMER, {"email": "anna.m@example.com", "metadata": {"newsletter": False}}
-        ),
+    "update-customer": sends(
+        {"email": "anna.m@example.com", "metadata": {"newsletter": False}},
+        lambda c, b: c.customers.update(CUSTOMER, b),
         "PUT",
         f"/v1/customers/{CUSTOMER_ENC}",
-        body={"email": "anna.m@example.com", "metadata": {"newsletter": False}},
     ),
     "delete-customer": Case(
         lambda c: c.customers.delete(CUSTOMER), "DELETE", f"/v1/customers/{CUSTOMER_ENC}", status=204
@@ -449,19 +401,14 @@ CASES: dict[str, Case] = {
         "/v1/customers/importCSV",
         body=b"source_id,email\nc-1,a@example.com\n",
     ),
-    "update-customers-in-bulk": Case(
-        lambda c: c.customers.bulk_update(
-            [
-                {"source_id": CUSTOMER, "email": "anna@example.com", "metadata": {"tier": "gold"}},
-                {"source_id": "cust-2", "name": "Ben", "address": {"city": "Paris", "country": "FR"}},
-            ]
-        ),
-        "POST",
-        "/v1/customers/bulk/async",
-        body=[
+    "update-customers-in-bulk": sends(
+        [
             {"source_id": CUSTOMER, "email": "anna@example.com", "metadata": {"tier": "gold"}},
             {"source_id": "cust-2", "name": "Ben", "address": {"city": "Paris", "country": "FR"}},
         ],
+        lambda c, b: c.customers.bulk_update(b),
+        "POST",
+        "/v1/customers/bulk/async",
     ),
     "update-customers-metadata-in-bulk": Case(
         lambda c: c.customers.update_metadata([CUSTOMER, "cust-2"], {"consent": "2024-05"}),
@@ -470,13 +417,13 @@ CASES: dict[str, Case] = {
         body={"source_ids": [CUSTOMER, "cust-2"], "metadata": {"consent": "2024-05"}},
     ),
     # Orders
-    "create-order": Case(lambda c: c.orders.create(ORDER_BODY), "POST", "/v1/orders", body=ORDER_BODY),
+    "create-order": sends(ORDER_BODY, lambda c, b: c.orders.create(b), "POST", "/v1/orders"),
     "get-order": Case(lambda c: c.orders.get(ORDER), "GET", f"/v1/orders/{ORDER_ENC}"),
-    "update-order": Case(
-        lambda c: c.orders.update(ORDER, {"status": "CANCELED", "metadata": {"reason": "stock"}}),
+    "update-order": sends(
+        {"status": "CANCELED", "metadata": {"reason": "stock"}},
+        lambda c, b: c.orders.update(ORDER, b),
         "PUT",
         f"/v1/orders/{ORDER_ENC}",
-        body={"status": "CANCELED", "metadata": {"reason": "stock"}},
     ),
     "list-orders": Case(
         lambda c: c.orders.list(limit=100, page=100, order="-updated_at"),
@@ -484,21 +431,8 @@ CASES: dict[str, Case] = {
         "/v1/orders",
         query=[("limit", "100"), ("page", "100"), ("order", "-updated_at")],
     ),
-    "import-orders": Case(
-        lambda c: c.orders.import_json(
-            [
-                {**ORDER_BODY, "status": "FULFILLED"},
-                {
-                    "source_id": "ORD-2",
-                    "amount": 1000,
-                    "status": "FULFILLED",
-                    "customer": {"source_id": "cust-2"},
-                },
-            ]
-        ),
-        "POST",
-        "/v1/orders/import",
-        body=[
+    "import-orders": sends(
+        [
             {**ORDER_BODY, "status": "FULFILLED"},
             {
                 "source_id": "ORD-2",
@@ -507,24 +441,20 @@ CASES: dict[str, Case] = {
                 "customer": {"source_id": "cust-2"},
             },
         ],
+        lambda c, b: c.orders.import_json(b),
+        "POST",
+        "/v1/orders/import",
     ),
-    "create-order-export": Case(
-        lambda c: c.orders.export(
-            {
-                "order": "-created_at",
-                "fields": ["id", "source_id", "amount"],
-                "filters": {"junction": "and", "status": {"conditions": {"$in": ["PAID"]}}},
-            }
-        ),
+    "create-order-export": sends(
+        {
+            "order": "-created_at",
+            "fields": ["id", "source_id", "amount"],
+            "filters": {"junction": "and", "status": {"conditions": {"$in": ["PAID"]}}},
+        },
+        lambda c, b: c.orders.export(b),
         "POST",
         "/v1/orders/export",
-        body={
-            "parameters": {
-                "order": "-created_at",
-                "fields": ["id", "source_id", "amount"],
-                "filters": {"junction": "and", "status": {"conditions": {"$in": ["PAID"]}}},
-            }
-        },
+        envelope="parameters",
     ),
     # Async actions, validations, exports
     "get-async-action": Case(
@@ -538,25 +468,17 @@ CASES: dict[str, Case] = {
         "/v1/async-actions",
         query=[("limit", "50"), ("end_date", "2024-03-01T12:00:00Z")],
     ),
-    "validate-stacked-discounts": Case(
-        lambda c: c.validations.validate(
-            {
-                "redeemables": REDEEMABLES,
-                "order": ORDER_BODY,
-                "customer": {"source_id": CUSTOMER},
-                "session": {"type": "LOCK"},
-                "options": {"expand": ["order", "redeemable"]},
-            }
-        ),
-        "POST",
-        "/v1/validations",
-        body={
+    "validate-stacked-discounts": sends(
+        {
             "redeemables": REDEEMABLES,
             "order": ORDER_BODY,
             "customer": {"source_id": CUSTOMER},
             "session": {"type": "LOCK"},
             "options": {"expand": ["order", "redeemable"]},
         },
+        lambda c, b: c.validations.validate(b),
+        "POST",
+        "/v1/validations",
     ),
     "create-export": Case(
         lambda c: c.exports.create(

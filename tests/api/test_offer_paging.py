@@ -16,19 +16,15 @@ from itertools import islice
 from typing import Any
 
 import pytest
-import responses
 
 from django_voucherify.api import (
     InvalidResponseError,
     PaginationLimitError,
     PaginationStalledError,
-    RetryPolicy,
-    VoucherifyClient,
 )
 from tests.api.offer_cases import CAMPAIGN, CAMPAIGN_ENC, PRODUCT, PRODUCT_ENC, QUALIFICATION, RULE, RULE_ENC
 from tests.api.test_paging import (
     API,
-    FakeSleep,
     PageServer,
     RunawayPagingError,
     assert_no_duplicates,
@@ -38,21 +34,6 @@ from tests.api.test_paging import (
     ts,
     url_for,
 )
-
-
-@pytest.fixture
-def client() -> Iterator[VoucherifyClient]:
-    with VoucherifyClient(
-        "test-app-id", "test-secret-key", API, sleep=FakeSleep(), retry=RetryPolicy(max_retries=0, budget=0.0)
-    ) as built:
-        yield built
-
-
-@pytest.fixture
-def mocked() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield rsps
-
 
 #: Page-based iterators: (call, path, key). None of these endpoints has a ``created_at`` window
 #: but the stacks, so past 100 pages of 100 they raise rather than stop short.

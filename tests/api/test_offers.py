@@ -14,7 +14,6 @@ from itertools import islice
 from typing import Any
 
 import pytest
-import responses
 
 from django_voucherify.api import (
     APIError,
@@ -38,25 +37,10 @@ from tests.api.offer_cases import (
 )
 from tests.api.test_paging import (
     API,
-    FakeSleep,
 )
 from tests.api.wire import ANY_URL
 
 OFFERS = sorted({op for op, _, _ in scope_all()} - {op for op, _, _ in scope()} | {"list-exports"})
-
-
-@pytest.fixture
-def client() -> Iterator[VoucherifyClient]:
-    with VoucherifyClient(
-        "test-app-id", "test-secret-key", API, sleep=FakeSleep(), retry=RetryPolicy(max_retries=0, budget=0.0)
-    ) as built:
-        yield built
-
-
-@pytest.fixture
-def mocked() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield rsps
 
 
 def test_the_offers_are_the_60_operations_beyond_the_first_part():

@@ -22,9 +22,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-import responses
 
-from django_voucherify.api import PaginationStalledError, RetryPolicy, VoucherifyClient
+from django_voucherify.api import PaginationStalledError, VoucherifyClient
 
 API = "https://api.voucherify.io"
 BASE_TIME = datetime(2024, 1, 1, tzinfo=UTC)
@@ -64,25 +63,6 @@ def json_reply(body: Any, status: int = 200) -> tuple[int, dict[str, str], str]:
 
 def bad_request(message: str) -> tuple[int, dict[str, str], str]:
     return json_reply({"code": 400, "key": "invalid_query_params", "message": message}, 400)
-
-
-class FakeSleep:
-    def __call__(self, seconds: float) -> None:
-        raise AssertionError(f"paging must not sleep or retry (asked for {seconds} s)")
-
-
-@pytest.fixture
-def client():
-    with VoucherifyClient(
-        "test-app-id", "test-secret-key", API, sleep=FakeSleep(), retry=RetryPolicy(max_retries=0, budget=0.0)
-    ) as built:
-        yield built
-
-
-@pytest.fixture
-def mocked():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield rsps
 
 
 def ids(items: list[dict[str, Any]]) -> list[str]:

@@ -3,6 +3,7 @@ percent-encoding, and :class:`Case`, one operation's call and what must reach Vo
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,15 @@ ORDER = "ORD 2024/0001"
 ORDER_ENC = "ORD%202024%2F0001"
 
 NO_BODY = object()
+#: The parameters of a transactions export (a voucher's, a campaign's).
+TRANSACTIONS_EXPORT = {"order": "-created_at", "fields": ["id", "type", "amount", "created_at"]}
+
+
+class NoSleep:
+    """A client's ``sleep`` for tests where waiting would be a bug (paging, one-shot calls)."""
+
+    def __call__(self, seconds: float) -> None:
+        raise AssertionError(f"paging must not sleep or retry (asked for {seconds} s)")
 
 
 @dataclass
@@ -37,3 +47,24 @@ class Case:
     status: int = 200
     response: Any = None  # None: a JSON object with unknown fields is served
     content_type: str = "application/json"
+
+
+def sends(
+    body: Any,
+    call: Callable[[VoucherifyClient, Any], Any],
+    method: str,
+    path: str,
+    *,
+    envelope: str | None = None,
+    **expected: Any,
+) -> Case:
+    """The case of a call given ``body`` that must reach Voucherify as it is (or wrapped as
+    ``{envelope: body}``): the body is written once per row. The call gets a deep copy, so a
+    client that changed its argument in place could not change what the row expects."""
+    return Case(
+        lambda client: call(client, copy.deepcopy(body)),
+        method,
+        path,
+        body={envelope: body} if envelope else body,
+        **expected,
+    )
