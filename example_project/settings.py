@@ -54,7 +54,12 @@ TEMPLATES = [
     }
 ]
 WSGI_APPLICATION = "example_project.wsgi.application"
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# The demo's data folder (broker, media, beat's schedule; ./scripts/demo locks it). Moved with
+# DEMO_VAR_DIR, it also takes the default database and sandbox data with it, so that a second
+# demo (or a demo_reset) on another folder never shares, or deletes, the running one's files.
+VAR_DIR = Path(env("DEMO_VAR_DIR", default=str(BASE_DIR / "var")))
+DATA_DIR = VAR_DIR if env("DEMO_VAR_DIR", default="") else BASE_DIR
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Two tabs submitting one checkout write at once. SQLite's default (deferred) transactions
     # read first and then fail to upgrade to a write lock ("database is locked", a 500);
@@ -84,11 +89,10 @@ SHOP_CURRENCY = env("SHOP_CURRENCY", default="EUR")
 # Celery: a real worker and beat (./scripts/demo starts both) on kombu's filesystem transport,
 # a broker that needs no server: messages are files under VAR_DIR/broker. Set CELERY_BROKER_URL
 # to redis://... or amqp://... for a server broker. `memory://` (the tests) runs tasks inline.
-VAR_DIR = Path(env("DEMO_VAR_DIR", default=str(BASE_DIR / "var")))
 # Job uploads and exports (files the worker reads and writes).
 MEDIA_ROOT = env("DJANGO_MEDIA_ROOT", default=str(VAR_DIR / "media"))
 # The sandbox's data file (./scripts/demo passes it; manage.py demo_reset deletes it).
-DEMO_SANDBOX_DATA = Path(env("DEMO_SANDBOX_DATA", default=str(BASE_DIR / "demo.sandbox.json")))
+DEMO_SANDBOX_DATA = Path(env("DEMO_SANDBOX_DATA", default=str(DATA_DIR / "demo.sandbox.json")))
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=CELERY_BROKER_URL == "memory://")
 if CELERY_BROKER_URL.startswith("filesystem://"):

@@ -116,3 +116,25 @@ def test_a_symlinked_demo_folder_is_unlinked_not_followed(tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr
     assert not (var / "broker").exists() and not (var / "broker").is_symlink()
     assert (elsewhere / "queue" / "message").read_text() == "not the demo's to delete"
+
+
+def test_a_moved_var_dir_takes_the_default_database_and_sandbox_data_with_it(tmp_path: Path) -> None:
+    """The lock covers DEMO_VAR_DIR, but the database and sandbox data defaulted to
+    example_project/: DEMO_VAR_DIR=/elsewhere demo_reset deleted a running demo's database."""
+    var = _var_dir(tmp_path)
+    mine = [var / "db.sqlite3", var / "demo.sandbox.json"]
+    for path in mine:
+        path.write_text("x")
+    default_db = ROOT / "example_project" / "db.sqlite3"
+    before = default_db.stat().st_mtime_ns if default_db.exists() else None
+    environ = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DEMO_SANDBOX_DATA")}
+    done = subprocess.run(
+        [sys.executable, "manage.py", "demo_reset"],
+        cwd=ROOT,
+        env={**environ, "DJANGO_SETTINGS_MODULE": "example_project.settings", "DEMO_VAR_DIR": str(var)},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert not any(path.exists() for path in mine)
+    assert (default_db.stat().st_mtime_ns if default_db.exists() else None) == before
