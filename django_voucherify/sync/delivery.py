@@ -162,14 +162,21 @@ def _deliver_earlier_deletion(claim: Claim, client: Any) -> None:
     """
     if claim.action != OutboxAction.UPSERT or not claim.source_id:
         return
-    earlier = list(
-        unsent_deletions(claim.kind, claim.source_id).exclude(pk=claim.entry_id).values_list("pk", flat=True)
-    )
+    _send_deletions_first(claim.kind, claim.source_id, client, but=claim.entry_id)
+
+
+def _send_deletions_first(kind: str, source_id: str, client: Any, *, but: int | None = None) -> None:
+    """Deliver the unsent deletions of ``kind`` objects with ``source_id`` (all but the row
+    ``but``); :class:`WaitingForDeletion` while one cannot be sent."""
+    pending = unsent_deletions(kind, source_id)
+    if but is not None:
+        pending = pending.exclude(pk=but)
+    earlier = list(pending.values_list("pk", flat=True))
     for deletion_id in earlier:
         if deliver(deletion_id, ignore_schedule=True, client=client).status != "sent":
             raise WaitingForDeletion(
-                f"waiting for outbox entry {deletion_id}: the deletion of an earlier {claim.kind} "
-                f"with source_id {claim.source_id!r} must reach Voucherify first"
+                f"waiting for outbox entry {deletion_id}: the deletion of an earlier {kind} "
+                f"with source_id {source_id!r} must reach Voucherify first"
             )
 
 
@@ -225,6 +232,10 @@ def _send_sku(client: Any, claim: Claim, sku: Any, payload: dict[str, Any]) -> d
     cannot wait for the product's own entry, which may be behind it in the outbox (its own
     delivery then sends the same state again, an idempotent upsert). At most 2 calls."""
     product = sku.product
+    # A deleted product with the same source id (deleted and made again by the shop) goes
+    # first: the SKU would otherwise land under the old product, and the old product's forced
+    # deletion, sent after, would take the new SKU with it (synced here, missing there).
+    _send_deletions_first("product", product.source_id, client)
     if not product.voucherify_id:
         client.products.create(product.to_voucherify())
         _check_lease(claim)
