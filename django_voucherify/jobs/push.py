@@ -225,23 +225,30 @@ def resend_overwritten(part: JobPart) -> int:
     that read is delivered by its outbox entry at once, maybe BEFORE the import is applied,
     which then puts the older state back while the entry says ``synced``. So every entry of the
     part's rows delivered since the job began, or being delivered now, gets a new version
-    (``record_change``): it is sent once more, after the import.
+    (``record_change``): it is sent once more, after the import. A deletion delivered meanwhile
+    is sent again too, by source id (the import brought the object back under a new id).
     """
-    from ..models import OutboxEntry, OutboxState
-    from ..sync.outbox import record_change
+    from ..models import OutboxAction, OutboxEntry, OutboxState
+    from ..sync.outbox import record_change, send_deletion_again
 
     _job_kind, model = _kind_of(part)
     # The entries delivered since the job began (or in flight) are few next to a part's rows:
     # they are read once (one scan of this kind's entries), and matched to the part's source ids
     # here, rather than joining the outbox once per slice of the part's (tens of thousands) ids.
-    recent = OutboxEntry.objects.filter(kind=model.sync_kind).filter(
-        Q(delivered_at__gte=part.job.created_at) | Q(state=OutboxState.IN_PROGRESS)
+    recent = list(
+        OutboxEntry.objects.filter(kind=model.sync_kind)
+        .filter(Q(delivered_at__gte=part.job.created_at) | Q(state=OutboxState.IN_PROGRESS))
+        .values_list("pk", "object_pk", "source_id", "action")
     )
-    pks = iter(list(recent.values_list("object_pk", flat=True)))
-    in_part: set[str] | None = None
+    in_part = set(_source_ids(part)) if recent else set()
     count = 0
+    # A deletion delivered meanwhile was undone by the import (which read the object before it
+    # was deleted and puts it back): it is sent again, by source id, after the import.
+    for entry_id, _pk, source_id, action in recent:
+        if action in (OutboxAction.DELETE, OutboxAction.ERASE) and source_id in in_part:
+            count += send_deletion_again(entry_id)
+    pks = iter([pk for _id, pk, _source_id, action in recent if action == OutboxAction.UPSERT])
     while chunk := list(islice(pks, IDS_PER_QUERY)):
-        in_part = set(_source_ids(part)) if in_part is None else in_part
         for obj in model.objects.filter(pk__in=chunk).order_by("pk"):
             if obj.source_id in in_part:
                 with transaction.atomic():

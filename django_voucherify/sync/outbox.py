@@ -122,6 +122,34 @@ def _upsert(db: str, **values: str) -> int:
     return int(row[0])
 
 
+def send_deletion_again(entry_id: int) -> bool:
+    """Make a deletion that was already delivered send again, addressed by its ``source_id``:
+    a bulk import applied after it (read before the deletion) put the object back in Voucherify,
+    under a new Voucherify id, so the old one would only answer "not found". True when the row
+    was turned ``pending`` (it is enqueued after commit)."""
+    db = router.db_for_write(OutboxEntry)
+    with transaction.atomic(using=db):
+        entry = (
+            OutboxEntry.objects.using(db)
+            .select_for_update()
+            .filter(pk=entry_id, action__in=(OutboxAction.DELETE, OutboxAction.ERASE))
+            .first()
+        )
+        if entry is None:
+            return False  # the object came back under this primary key: its upsert is queued
+        entry.remote_id = ""
+        fields = ["remote_id", "version"]
+        entry.version += 1  # a holder of the row (in progress) resends instead of marking it synced
+        pending = entry.state == OutboxState.SYNCED
+        if pending:
+            entry.state, entry.attempts, entry.due_at = OutboxState.PENDING, 0, None
+            fields += ["state", "attempts", "due_at"]
+        entry.save(update_fields=fields)
+        if pending:
+            _enqueue_on_commit(db, entry.pk)
+    return pending
+
+
 DELIVER_TASK = "django_voucherify.deliver_outbox_entry"
 
 
