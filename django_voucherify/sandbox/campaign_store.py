@@ -19,7 +19,7 @@ A campaign's vouchers are found through the voucher store's own equality bucket 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from django_voucherify.sandbox.engine.eligibility import Failure
@@ -140,16 +140,21 @@ def offer_codes(state: SandboxState, campaign_id: str, codes: list[str]) -> None
         queue.extend(codes)
 
 
-def take_free_code(state: SandboxState, campaign_id: str) -> JSON | None:
+def take_free_code(state: SandboxState, campaign_id: str, taken: Collection[str] = ()) -> JSON | None:
     """The oldest publishable voucher of the campaign (removed from the queue), or None.
 
     Codes deleted, disabled or published by another door since they were queued are
     skipped here (each is looked at once). When the queue runs dry it is rebuilt once from
-    the campaign's vouchers, so a code added by another door is still found."""
+    the campaign's vouchers, so a code added by another door is still found. ``taken``: codes
+    this request already took but has not published yet (a publication of several codes):
+    the rebuilt queue still holds them and must not hand them out twice."""
     for attempt in range(2):
         queue = _free(state, campaign_id)
         while queue:
-            voucher = state.vouchers.get(queue.popleft())
+            code = queue.popleft()
+            if code in taken:
+                continue
+            voucher = state.vouchers.get(code)
             if _publishable(voucher) and voucher is not None and voucher.get("campaign_id") == campaign_id:
                 return voucher
         if attempt == 0:

@@ -433,3 +433,26 @@ def test_unknown_campaign_is_404(api, path):
     method = api.post if path == "enable" else api.get
     r = method(f"/v1/campaigns/camp_missing/{path}")
     assert r.status_code == 404 and r.json()["key"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"pattern": "#" * 101},
+        {"pattern": "AB" * 60},
+        {"prefix": "P" * 95, "length": 8},
+        {"postfix": "Z" * 200},
+    ],
+    ids=["placeholders", "literal-pattern", "prefix", "postfix"],
+)
+def test_a_code_config_making_codes_over_100_characters_is_refused(api, config):
+    """pattern, prefix and postfix had no bound (length had): a 1M-character pattern cost about
+    a second a code under the state lock, and a 10 MB body was accepted."""
+    body = {
+        "name": "Huge",
+        "campaign_type": "DISCOUNT_COUPONS",
+        "voucher": {"discount": {"type": "PERCENT", "percent_off": 5}, "code_config": config},
+    }
+    r = api.post("/v1/campaigns", json=body)
+    assert r.status_code == 400 and r.json()["key"] == "invalid_payload", r.text
+    assert "at most 100" in r.json()["details"]

@@ -213,3 +213,34 @@ def test_a_publication_of_several_codes_counts_for_its_campaign_also_after_a_rel
     reloaded_pub = _publish(reloaded, "Multi", "hal").json()
     assert reloaded_pub["voucher"]["code"] not in many["vouchers"]
     assert reloaded.get("/v1/publications", params={"campaign": camp["id"]}).json()["total"] == 2
+
+
+def _codes_campaign(api, name: str, count: int, kind: str) -> None:
+    body = {
+        "name": name,
+        "campaign_type": "DISCOUNT_COUPONS",
+        "type": kind,
+        "vouchers_count": count,
+        "voucher": {"discount": {"type": "PERCENT", "percent_off": 10}, "code_config": {"length": 8}},
+    }
+    assert api.post("/v1/campaigns", json=body).status_code == 200
+    api.sandbox.wait_for_jobs()
+
+
+def test_a_publication_of_several_codes_never_repeats_one(api):
+    """Each code was taken before any was published; when the free queue ran dry it was rebuilt
+    from the campaign's vouchers and handed the code just taken out again."""
+    _codes_campaign(api, "One", 1, "STATIC")
+    r = api.post(
+        "/v1/publications", json={"campaign": {"name": "One", "count": 2}, "customer": {"source_id": "ann"}}
+    )
+    assert r.status_code == 400 and r.json()["key"] == "no_voucher_suitable_for_publication", r.text
+    _codes_campaign(api, "Auto", 0, "AUTO_UPDATE")
+    r = api.post(
+        "/v1/publications", json={"campaign": {"name": "Auto", "count": 3}, "customer": {"source_id": "bob"}}
+    )
+    assert r.status_code == 200, r.text
+    codes = r.json()["vouchers"]
+    assert len(set(codes)) == 3, codes
+    for code in codes:
+        assert api.get(f"/v1/vouchers/{code}").json()["publish"]["count"] == 1

@@ -59,6 +59,15 @@ class CodeSource:
                 raise invalid_payload(f"code_config.length must be between 1 and {MAX_LENGTH}")
             self.pattern = "#" * int(length)
         self.placeholders = self.pattern.count("#")
+        # A code longer than any code can be (the app's code rule stops at MAX_LENGTH too) is
+        # refused before any work: an unbounded pattern made each code cost seconds under the
+        # state lock (a 1M-character pattern: ~1 s a code).
+        total = len(self.prefix) + len(self.pattern) + len(self.postfix)
+        if total > MAX_LENGTH:
+            raise invalid_payload(
+                f"code_config makes codes of {total} characters (prefix, pattern and postfix); "
+                f"at most {MAX_LENGTH}"
+            )
 
     @staticmethod
     def _text(cfg: JSON, name: str) -> str:

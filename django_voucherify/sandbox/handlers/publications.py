@@ -75,14 +75,14 @@ def _publish(state: SandboxState, voucher: JSON, customer: JSON) -> None:
     state.vouchers.touch(voucher["code"])
 
 
-def _campaign_voucher(state: SandboxState, campaign: JSON) -> JSON:
-    voucher = campaign_store.take_free_code(state, campaign["id"])
+def _campaign_voucher(state: SandboxState, campaign: JSON, taken: set[str]) -> JSON:
+    voucher = campaign_store.take_free_code(state, campaign["id"], taken)
     if voucher is not None:
         return voucher
     if campaign.get("type") == "AUTO_UPDATE" and "voucher" in campaign:
         source = CodeSource(campaign["voucher"]["code_config"])
         if campaign_vouchers.generate_chunk(state, campaign, source, 1, {})[0]:
-            voucher = campaign_store.take_free_code(state, campaign["id"])
+            voucher = campaign_store.take_free_code(state, campaign["id"], taken)
             if voucher is not None:
                 return voucher
     raise _no_code_left(campaign)
@@ -142,7 +142,9 @@ def create_publication(req: SandboxRequest, state: SandboxState) -> SandboxRespo
         assert campaign is not None
         if join_once:
             count = 1  # one code per customer
-        given = [_campaign_voucher(state, campaign) for _ in range(count)]
+        given = []
+        for _ in range(count):  # distinct codes: each is published only once all are taken
+            given.append(_campaign_voucher(state, campaign, {v["code"] for v in given}))
     for v in given:
         _publish(state, v, customer)
     pub: JSON = {
