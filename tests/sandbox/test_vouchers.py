@@ -151,3 +151,34 @@ def test_auth_and_unknown_route(api):
     r = api.session.get(api.base + "/v1/vouchers", headers={"X-App-Token": "wrong"})
     assert r.status_code == 401 and r.json()["key"] == "unauthorized"
     assert api.get("/v1/nothing-here").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "config",
+    [{"length": "abc"}, {"charset": ["A", "B"], "length": 3}, {"length": 3.7}, {"pattern": 5}, {"prefix": 7}],
+    ids=["length-text", "charset-list", "length-float", "pattern-number", "prefix-number"],
+)
+def test_create_voucher_checks_a_code_config_as_campaigns_do(api, config):
+    """create-voucher had a generator of its own: ``length: "abc"`` was a 500, a list charset
+    made codes of ``str(list)``'s characters, a float length was truncated."""
+    body = {
+        "type": "DISCOUNT_VOUCHER",
+        "discount": {"type": "PERCENT", "percent_off": 5},
+        "code_config": config,
+    }
+    r = api.post("/v1/vouchers", json=body)
+    assert r.status_code == 400 and r.json()["key"] == "invalid_payload", r.text
+
+
+def test_create_voucher_draws_its_code_from_the_config():
+    from tests.support.sandbox import Api
+
+    api = Api()
+    body = {
+        "type": "DISCOUNT_VOUCHER",
+        "discount": {"type": "PERCENT", "percent_off": 5},
+        "code_config": {"pattern": "AB-##", "charset": "XY", "prefix": "P-"},
+    }
+    codes = {api.post("/v1/vouchers", json=body).json()["code"] for _ in range(4)}
+    assert codes == {"P-AB-XX", "P-AB-XY", "P-AB-YX", "P-AB-YY"}
+    assert api.post("/v1/vouchers", json=body).json()["key"] == "invalid_payload"  # the space is used up

@@ -10,13 +10,12 @@ deleted without ``force`` goes to the bin and its code stays taken until it is d
 from __future__ import annotations
 
 import json
-import secrets
-import string
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 from django_voucherify.sandbox.compact import Voucher, as_json, render
+from django_voucherify.sandbox.engine.codegen import CodeSource
 from django_voucherify.sandbox.errors import duplicate_found, invalid_payload, not_found
 from django_voucherify.sandbox.filters import conditions_predicate, equality_clauses
 from django_voucherify.sandbox.listing import date_windows, frozen, int_param, parse_order, select
@@ -35,7 +34,6 @@ JSON = dict[str, Any]
 NO_RULES: JSON = {"object": "list", "data_ref": "data", "data": [], "total": 0}
 TYPES = ("DISCOUNT_VOUCHER", "GIFT_VOUCHER", "LOYALTY_CARD")
 DISCOUNT_FIELDS = {"AMOUNT": "amount_off", "PERCENT": "percent_off", "FIXED": "fixed_amount"}
-ALPHANUMERIC = string.digits + string.ascii_letters
 # Fields PUT may change (the spec's VouchersUpdateRequestBody); others are silently skipped.
 UPDATABLE = (
     "start_date",
@@ -50,24 +48,14 @@ UPDATABLE = (
 
 
 def generate_code(state: SandboxState, config: JSON | None) -> str:
-    """A new unused code from a ``code_config`` (pattern ``#`` > length; default 8 alnum)."""
-    cfg = config or {}
-    if not isinstance(cfg, dict):
-        raise invalid_payload("code_config must be an object")
-    charset = str(cfg.get("charset") or ALPHANUMERIC)
-    pattern = cfg.get("pattern")
-    length = int(cfg.get("length") or 8)
-    if not pattern and not 1 <= length <= 100:
-        raise invalid_payload("code_config.length must be between 1 and 100")
-    for _ in range(1000):
-        if pattern:
-            body = "".join(secrets.choice(charset) if c == "#" else c for c in str(pattern))
-        else:
-            body = "".join(secrets.choice(charset) for _ in range(length))
-        code = f"{cfg.get('prefix') or ''}{body}{cfg.get('postfix') or ''}"
-        if code not in state.vouchers and code not in state.bin:
-            return code
-    raise invalid_payload("code_config cannot produce more unique codes")
+    """A new unused code from a ``code_config``: the campaigns' generator
+    (:class:`~django_voucherify.sandbox.engine.codegen.CodeSource`), so both doors check a
+    config the same way (this one answered 500 for ``length: "abc"`` and drew a code from
+    ``str(list)`` for a list charset)."""
+    code = CodeSource(config).take(lambda c: c in state.vouchers or c in state.bin)
+    if code is None:
+        raise invalid_payload("code_config cannot produce more unique codes")
+    return code
 
 
 def _check_date(payload: JSON, name: str) -> None:
