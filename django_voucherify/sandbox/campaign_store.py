@@ -92,7 +92,7 @@ def put(state: SandboxState, campaign: JSON) -> None:
 def remove(state: SandboxState, campaign: JSON) -> None:
     campaigns(state).pop(campaign["id"], None)
     _names(state).pop(campaign["name"], None)
-    state.transient.get("campaign_free", {}).pop(campaign["id"], None)
+    state.transient.get("campaign_free", {}).get("queues", {}).pop(campaign["id"], None)
 
 
 # ---- a campaign's vouchers -----------------------------------------------------------------

@@ -244,3 +244,16 @@ def test_a_publication_of_several_codes_never_repeats_one(api):
     assert len(set(codes)) == 3, codes
     for code in codes:
         assert api.get(f"/v1/vouchers/{code}").json()["publish"]["count"] == 1
+
+
+def test_a_deleted_campaign_s_free_code_queue_is_dropped(api):
+    """remove() popped the campaign id from the index's top level, not from its queues: a
+    deleted campaign's queue of codes stayed in memory."""
+    _codes_campaign(api, "Gone", 2, "STATIC")
+    r = api.post("/v1/publications", json={"campaign": {"name": "Gone"}, "customer": {"source_id": "cy"}})
+    assert r.status_code == 200, r.text
+    campaign_id = api.get("/v1/campaigns/Gone").json()["id"]
+    assert campaign_id in api.state.transient["campaign_free"]["queues"]
+    assert api.delete(f"/v1/campaigns/{campaign_id}", params={"force": "true"}).status_code == 202
+    api.sandbox.wait_for_jobs()
+    assert campaign_id not in api.state.transient["campaign_free"]["queues"]
