@@ -176,19 +176,24 @@ def test_demo_starts_works_and_stops_everything(tmp_path):
         assert urllib.request.urlopen(f"{shop}/account/signin/").status == 200
         with sqlite3.connect(tmp_path / "demo.sqlite3") as db:  # the first start filled the mirrors
             assert db.execute("SELECT count(*) FROM django_voucherify_voucher").fetchone()[0] > 0
+
+        def export_orders() -> subprocess.CompletedProcess[str]:
+            """An order export through the command, which only follows the job the worker runs."""
+            return subprocess.run(
+                [sys.executable, "manage.py", "voucherify_job", "export-orders", "--no-progress"],
+                cwd=ROOT,
+                env={
+                    **env,
+                    "DJANGO_SETTINGS_MODULE": "example_project.settings",
+                    "VOUCHERIFY_API_URL": f"http://127.0.0.1:{env['SANDBOX_PORT']}",
+                },
+                capture_output=True,
+                text=True,
+                timeout=240,
+            )
+
         # A bulk job finishes by itself: the worker runs it (the command only follows it).
-        export = subprocess.run(
-            [sys.executable, "manage.py", "voucherify_job", "export-orders", "--no-progress"],
-            cwd=ROOT,
-            env={
-                **env,
-                "DJANGO_SETTINGS_MODULE": "example_project.settings",
-                "VOUCHERIFY_API_URL": f"http://127.0.0.1:{env['SANDBOX_PORT']}",
-            },
-            capture_output=True,
-            text=True,
-            timeout=240,
-        )
+        export = export_orders()
         assert export.returncode == 0 and ": done" in export.stdout, export.stdout + export.stderr
 
         # A second demo, or a reset, on the same folder is refused while this one runs.
@@ -218,18 +223,7 @@ def test_demo_starts_works_and_stops_everything(tmp_path):
         children = [pid for pid, _cmd in group_pids(demo.pid) if parent_of(pid) == worker[0]]
         for pid in children:
             os.kill(pid, signal.SIGKILL)
-        again = subprocess.run(
-            [sys.executable, "manage.py", "voucherify_job", "export-orders", "--no-progress"],
-            cwd=ROOT,
-            env={
-                **env,
-                "DJANGO_SETTINGS_MODULE": "example_project.settings",
-                "VOUCHERIFY_API_URL": f"http://127.0.0.1:{env['SANDBOX_PORT']}",
-            },
-            capture_output=True,
-            text=True,
-            timeout=240,
-        )
+        again = export_orders()
         assert again.returncode == 0 and ": done" in again.stdout, again.stdout + again.stderr
         assert children == [], "the demo's worker should run tasks in threads, not pool children"
     finally:
