@@ -233,6 +233,24 @@ def deliver_through_worker(producer: Any, ids: list[int], timeout: float) -> flo
     return time.perf_counter() - start
 
 
+def drain(producer: Any, queue: str, timeout: float = 60.0) -> None:
+    """Wait until the worker of ``queue`` has run every task it was sent. Most tasks of a
+    burst find their row already sent by a batch, but each still claims up to a batch of other
+    due rows: left running, they would take the rows the next measurement makes due."""
+    import redis
+
+    broker = redis.Redis.from_url(BROKER)
+    inspect = producer.control.inspect(destination=[f"{queue}@{socket.gethostname()}"], timeout=1)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if broker.llen(queue) == 0:
+            busy = [*((inspect.active() or {}).values()), *((inspect.reserved() or {}).values())]
+            if not any(busy):
+                return
+        time.sleep(0.05)
+    raise SystemExit(f"the worker of {queue} did not finish its tasks in {timeout:g} s")
+
+
 COUNT_SCRIPT = """
 import json, os, sys
 import django
@@ -354,10 +372,12 @@ def run(args: argparse.Namespace, n: int, histories: list[int], url: str, tree: 
                     row["q_before"] = queries_before(f"qb{round_no}", envs["before"], tree)
                     ids = add_pending(f"b{round_no}", n)
                     row["before"] = n / deliver_through_worker(producers["before"], ids, timeout=60 + 2 * n)
+                    drain(producers["before"], queues["before"])
                     set_indexes(True)
                 row["q_after"], row["q_batch"] = queries_after(f"qa{round_no}", batch)
                 ids = add_pending(f"w{round_no}", n)
                 row["after"] = n / deliver_through_worker(producers["after"], ids, timeout=30 + n)
+                drain(producers["after"], queues["after"])
                 row["direct"] = n / direct_loop(client, f"d{round_no}", n)
                 results.append(row)
                 for prefix in (f"w{round_no}-", *([f"b{round_no}-"] if tree else [])):
