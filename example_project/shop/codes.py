@@ -92,6 +92,8 @@ def check(request: HttpRequest, cart: Cart, codes: list[str], refusals: Refusals
                 checkout.validate([code], order, customer)
             except (checkout.CodesRefused, checkout.InvalidCheckoutInput) as exc:
                 _refused(request, code, exc.message, _key(exc), refusals)
+            except checkout.CheckoutError as exc:  # unavailable midway: as for the whole set
+                return _unavailable(request, codes, exc)
             else:
                 good.append(code)
         if good == codes:  # each applies alone, not together: the last one added goes

@@ -227,3 +227,20 @@ def test_a_code_kept_without_asking_voucherify_stays_charged(web, settings, djan
     apply(empty, "G1")
     apply(empty, "G2")
     assert "Too many attempts" in apply(empty, "G3")
+
+
+def test_voucherify_gone_while_the_culprit_is_sought_keeps_the_codes(web, monkeypatch):
+    """Voucherify refuses the codes together, then stops answering while each code is checked
+    alone: the page says Voucherify is unavailable and keeps the codes (it used to be a 500)."""
+    web.post("/checkout/", {"code": "SAVE5", "apply": "1"})
+
+    def validate(codes, *args, **kwargs):
+        if len(codes) > 1:  # an unknown code among them: refused as a whole
+            raise checkout.CodesRefused("This code does not exist.", key="resource_not_found")
+        raise checkout.CheckoutUnavailable()  # then Voucherify stops answering
+
+    monkeypatch.setattr(checkout, "validate", validate)
+    response = web.post("/checkout/", {"code": "NOPE", "apply": "1"})
+    assert response.status_code == 200
+    assert str(checkout.CheckoutUnavailable().message) in text(response)
+    assert kept(web) == ["SAVE5", "NOPE"]  # kept unverified, as in any outage: checked again later
