@@ -23,8 +23,10 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .. import conf
@@ -63,6 +65,11 @@ def delete_source(job: Job) -> bool:
 #: Files expired per sweep at most (the next sweep takes the rest).
 RESULT_PURGE_LIMIT = 500
 
+#: Cache key of the last job a full sweep tried: the next sweep starts after it, so files whose
+#: deletion keeps failing take their turn instead of filling every sweep's page. Losing it (a
+#: cache cleared, a process of its own) only starts the walk from the oldest again.
+PURGE_CURSOR_KEY = "django_voucherify:export-purge-after"
+
 
 def export_retention_days() -> int:
     """Days a finished job's stored file is kept. A bad value (check voucherify.E049) counts as
@@ -73,30 +80,45 @@ def export_retention_days() -> int:
         return int(conf.DEFAULTS["EXPORT_RETENTION_DAYS"])
 
 
-def purge_expired_results(now: datetime | None = None) -> int:
+def purge_expired_results(now: datetime | None = None, *, limit: int = RESULT_PURGE_LIMIT) -> int:
     """Delete the stored files (export CSVs) of jobs that ended more than
     ``EXPORT_RETENTION_DAYS`` ago, mark each job's file expired; returns how many. A storage
-    error is logged and the job left for the next sweep."""
+    error is logged and the job left for a later sweep; each sweep tries at most ``limit``
+    files, oldest first after where the previous full sweep stopped (then from the oldest)."""
     now = now or timezone.now()
     cutoff = now - timedelta(days=export_retention_days())
-    due = (
-        Job.objects.filter(state__in=FINAL_JOB_STATES, finished_at__lte=cutoff)
-        .exclude(result_file="")
-        .order_by("finished_at")[:RESULT_PURGE_LIMIT]
-    )
-    expired = 0
-    for job in due:
-        name = job.result_file.name or ""
-        try:
-            job.result_file.storage.delete(name)
-        except Exception:  # the next sweep retries; nothing else depends on it
-            logger.warning("Voucherify job %s: could not delete file %s", job.pk, name, exc_info=True)
-            continue
-        result = dict(job.result) if isinstance(job.result, dict) else {}
-        result[RESULT_EXPIRED_AT] = now.isoformat()
-        # Only if the file is still this one (a concurrent sweep already did it otherwise).
-        expired += Job.objects.filter(pk=job.pk, result_file=name).update(result_file="", result=result)
-    return expired
+    due = Job.objects.filter(state__in=FINAL_JOB_STATES, finished_at__lte=cutoff).exclude(result_file="")
+    after = cache.get(PURGE_CURSOR_KEY)
+    batch = list(_oldest(due, after, limit))
+    if len(batch) < limit and after is not None:  # the end reached: wrap around to the oldest
+        tried = {job.pk for job in batch}
+        batch += [job for job in _oldest(due, None, limit - len(batch)) if job.pk not in tried]
+    if len(batch) >= limit:
+        cache.set(PURGE_CURSOR_KEY, (batch[-1].finished_at, batch[-1].pk), None)
+    else:
+        cache.delete(PURGE_CURSOR_KEY)
+    return sum(_expire(job, now) for job in batch)
+
+
+def _oldest(due: Any, after: tuple[datetime, int] | None, limit: int) -> Any:
+    """Up to ``limit`` of ``due``, by (finished_at, pk), strictly after ``after``."""
+    if after is not None:
+        finished_at, pk = after
+        due = due.filter(Q(finished_at__gt=finished_at) | Q(finished_at=finished_at, pk__gt=pk))
+    return due.order_by("finished_at", "pk")[:limit]
+
+
+def _expire(job: Job, now: datetime) -> bool:
+    name = job.result_file.name or ""
+    try:
+        job.result_file.storage.delete(name)
+    except Exception:  # a later sweep retries; nothing else depends on it
+        logger.warning("Voucherify job %s: could not delete file %s", job.pk, name, exc_info=True)
+        return False
+    result = dict(job.result) if isinstance(job.result, dict) else {}
+    result[RESULT_EXPIRED_AT] = now.isoformat()
+    # Only if the file is still this one (a concurrent sweep already did it otherwise).
+    return bool(Job.objects.filter(pk=job.pk, result_file=name).update(result_file="", result=result))
 
 
 def after_finish(job: Job) -> None:

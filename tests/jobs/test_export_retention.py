@@ -66,6 +66,32 @@ def test_a_storage_error_leaves_the_file_for_the_next_sweep(sandbox, tune, monke
     assert uploads.purge_expired_results() == 1
 
 
+def test_files_that_cannot_be_deleted_do_not_block_the_others(sandbox, tune, monkeypatch):
+    """Each sweep tries a page of files; one full of files whose deletion keeps failing used to
+    be the page every sweep tried again, so the files after it were never deleted."""
+    tune(EXPORT_RETENTION_DAYS=1)
+    stuck = [finished_export(9), finished_export(8)]
+    last = finished_export(7)
+    storage = type(last.result_file.storage)
+    real_delete = storage.delete
+    refused = {job.result_file.name for job in stuck}
+
+    def delete(self, name):
+        if name in refused:
+            raise OSError("permission denied")
+        return real_delete(self, name)
+
+    monkeypatch.setattr(storage, "delete", delete)
+    assert uploads.purge_expired_results(limit=2) == 0  # the two oldest, both refused
+    assert uploads.purge_expired_results(limit=2) == 1  # the next one's turn
+    last.refresh_from_db()
+    assert last.file_expired
+    assert uploads.purge_expired_results(limit=2) == 0  # the stuck ones again, nothing lost
+    for job in stuck:
+        job.refresh_from_db()
+        assert job.result_file.name and not job.file_expired
+
+
 def test_unfinished_jobs_keep_their_file(sandbox, tune):
     tune(EXPORT_RETENTION_DAYS=1)
     job = finished_export(5)
