@@ -6,10 +6,14 @@ Re-seeding an already seeded state is a no-op for codes/source_ids that exist.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from django_voucherify.sandbox import rule_store
+from django_voucherify.sandbox.handlers import validation_rules
 from django_voucherify.sandbox.handlers.orders import upsert_order
 from django_voucherify.sandbox.handlers.vouchers import create
+from django_voucherify.sandbox.routing import SandboxRequest
 from django_voucherify.sandbox.state import SandboxState
 
 VOUCHERS: dict[str, dict[str, Any]] = {
@@ -37,7 +41,31 @@ VOUCHERS: dict[str, dict[str, Any]] = {
     },
     "GIFT100": {"type": "GIFT_VOUCHER", "gift": {"amount": 10000}},
     "LOYAL-1": {"type": "LOYALTY_CARD", "campaign": "Loyalty Program", "loyalty_card": {"points": 500}},
+    "MUGLOVE": {
+        "type": "DISCOUNT_VOUCHER",
+        "discount": {"type": "PERCENT", "percent_off": 15},
+        "metadata": {"demo": "product-limited"},
+    },
 }
+
+#: Validation rules (``create-validation-rules`` bodies) and the vouchers each is assigned to:
+#: a product-limited discount, refused with the rule's message on a cart without that product
+#: (the demo shop's products are Voucherify products whose source id is the shop's SKU).
+RULES: list[tuple[dict[str, Any], list[str]]] = [
+    (
+        {
+            "name": "Orders with a mug",
+            "error": {"message": "MUGLOVE applies to orders with a mug."},
+            "rules": {
+                "1": {
+                    "name": "order.items.any",
+                    "conditions": {"$is": [{"object": "product", "source_id": "MUG"}]},
+                }
+            },
+        },
+        ["MUGLOVE"],
+    ),
+]
 
 CUSTOMERS: list[dict[str, Any]] = [
     {
@@ -87,4 +115,31 @@ def seed(state: SandboxState) -> None:
         for payload in ORDERS:
             if state.find_order(payload["source_id"]) is None:
                 upsert_order(state, payload)
+        _seed_rules(state)
         state.changed()
+
+
+def _seed_rules(state: SandboxState) -> None:
+    """Each rule of :data:`RULES` once (by name), through the API's own handlers, assigned to its
+    vouchers."""
+    named = {rule.get("name") for rule in rule_store.rules(state).values()}
+    for body, codes in RULES:
+        if body["name"] in named:
+            continue
+        rule = _call(validation_rules.create_rule, state, body)
+        for code in codes:
+            assignment = {"related_object_type": "voucher", "related_object_id": code}
+            _call(validation_rules.create_assignment, state, assignment, validationRuleId=rule["id"])
+
+
+def _call(handler: Any, state: SandboxState, body: dict[str, Any], **path_params: str) -> Any:
+    request = SandboxRequest(
+        method="POST",
+        path="",
+        query={},
+        headers={},
+        body=json.dumps(body).encode(),
+        request_id="seed",
+        path_params=path_params,
+    )
+    return handler(request, state).body  # the stored value (a JSON-able dict)

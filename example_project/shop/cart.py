@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django_voucherify.models.orders import item_body
+
 from .models import Product
 
 SESSION_KEY = "shop_cart"
@@ -54,13 +56,10 @@ class Cart:
         """A cart preview for validation (no order exists yet)."""
         return {
             "amount": self.total_cents(),
+            # Items as the order mirror sends them at redeem (each product is a Voucherify
+            # product whose source id is the SKU): a product-limited code is judged the same.
             "items": [
-                {
-                    "source_id": line.product.sku,
-                    "related_object": "sku",
-                    "quantity": line.qty,
-                    "price": line.product.price_cents,
-                }
+                item_body(line.qty, line.product.price_cents, line.total_cents, "", line.product.sku)
                 for line in self.lines()
             ],
         }

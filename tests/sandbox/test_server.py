@@ -12,11 +12,13 @@ from urllib.parse import quote
 import pytest
 import requests
 
+from django_voucherify.sandbox import rule_store
 from django_voucherify.sandbox.app import Sandbox
 from django_voucherify.sandbox.limits import MAX_BODY
 from django_voucherify.sandbox.persistence import FilePersistence, load_state
 from django_voucherify.sandbox.seed import seed
 from django_voucherify.sandbox.server import start_in_thread
+from django_voucherify.sandbox.state import SandboxState
 
 AUTH = {"X-App-Id": "sandbox-app-id", "X-App-Token": "sandbox-secret-key"}
 ODD = "A/B?C#D%E ü"
@@ -235,7 +237,6 @@ def test_cli_arguments_and_seed_is_idempotent():
     import argparse
 
     from django_voucherify.sandbox.cli import add_arguments
-    from django_voucherify.sandbox.state import SandboxState
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)
@@ -247,6 +248,29 @@ def test_cli_arguments_and_seed_is_idempotent():
     seed(state)
     seed(state)
     assert len(state.orders) == 2 and len(state.customers) == 2 and "GIFT100" in state.vouchers
+    assert len(rule_store.rules(state)) == 1 and len(rule_store.assignments(state)) == 1
+
+
+def test_the_seeded_product_limited_code_needs_its_product():
+    """MUGLOVE (seeded with a rule): refused with the rule's own message on a cart without a
+    mug, valid with one; the cart's items as the demo shop and the order mirror send them."""
+    state = SandboxState()
+    seed(state)
+    api = requests.Session()
+    Sandbox(state=state).mount(api)
+    api.headers.update(AUTH)
+
+    def validate(*skus: str) -> dict:
+        items = [{"source_id": s, "related_object": "product", "price": 1250, "quantity": 1} for s in skus]
+        body = {"redeemables": [{"object": "voucher", "id": "MUGLOVE"}], "order": {"items": items}}
+        return api.post("https://api.voucherify.io/v1/validations", json=body).json()
+
+    refused = validate("POSTER")
+    assert refused["valid"] is False
+    reason = refused["inapplicable_redeemables"][0]["result"]["error"]
+    assert reason["key"] == "order_rules_violated"
+    assert reason["error"]["message"] == "MUGLOVE applies to orders with a mug."
+    assert validate("POSTER", "MUG")["valid"] is True
 
 
 def test_management_command_is_registered():

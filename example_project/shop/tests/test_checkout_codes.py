@@ -11,6 +11,7 @@ from django.test import Client
 
 from django_voucherify import checkout
 from django_voucherify import client as voucherify
+from django_voucherify.sandbox import seed
 from example_project.celery import app as celery_app
 from example_project.shop import codes as session_codes
 from example_project.shop.models import ShopOrder
@@ -244,3 +245,21 @@ def test_voucherify_gone_while_the_culprit_is_sought_keeps_the_codes(web, monkey
     assert response.status_code == 200
     assert str(checkout.CheckoutUnavailable().message) in text(response)
     assert kept(web) == ["SAVE5", "NOPE"]  # kept unverified, as in any outage: checked again later
+
+
+def test_a_product_limited_code_needs_its_product_in_the_cart(web, django_user_model):
+    """The demo's product-limited code (its rule as the sandbox seeds it): refused with the
+    rule's own message on a cart without a mug, applied on one with a mug (the cart's items are
+    the products the order mirror sends at redeem)."""
+    body, codes = seed.RULES[0]
+    voucherify.vouchers.create(codes[0], seed.VOUCHERS[codes[0]])
+    rule = voucherify.validation_rules.create(body)
+    voucherify.validation_rules.create_assignment(rule["id"], "voucher", codes[0])
+    no_mug = Client()
+    no_mug.force_login(django_user_model.objects.create_user("bea", "bea@example.com", "pw"))
+    no_mug.post("/cart/add/TSHIRT-M/")
+    page = text(no_mug.post("/checkout/", {"code": "MUGLOVE", "apply": "1"}))
+    assert page.count("MUGLOVE: MUGLOVE applies to orders with a mug.") == 1
+    assert kept(no_mug) == []
+    page = text(web.post("/checkout/", {"code": "MUGLOVE", "apply": "1"}))  # T-shirt and mug
+    assert kept(web) == ["MUGLOVE"] and "applies to orders with a mug" not in page
