@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
+import secrets
 import socket
 import sys
 import threading
@@ -26,6 +28,7 @@ from urllib.parse import unquote
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from django_voucherify.sandbox.app import Sandbox
+from django_voucherify.sandbox.errors import SandboxError
 from django_voucherify.sandbox.faults import DropConnection
 from django_voucherify.sandbox.framing import (
     BODY_ERROR_KEY,
@@ -80,6 +83,28 @@ class _Handler(WSGIRequestHandler):
         if expect == "100-continue" and minor == b"1":
             return bool(self.handle_expect_100())
         return True
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The standard library's own refusals (a malformed request line, an unsupported HTTP
+        version, a head too large) in Voucherify's JSON error shape, like every other answer,
+        instead of its HTML page; the connection closes (where the next request starts is
+        unknown)."""
+        request_id = "v-" + secrets.token_hex(9)
+        short = _reason(code) or "Error"
+        key = "invalid_request" if code < 500 else "internal_error"
+        error = SandboxError(code, key, short, message or explain or short)
+        body = json.dumps(error.to_body(request_id)).encode()
+        self.close_connection = True
+        if self.request_version == "HTTP/0.9":  # a line too malformed to name a version:
+            self.request_version = "HTTP/1.0"  # answer with a status line and headers anyway
+        self.send_response(code, short)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Request-Id", request_id)
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+            self.wfile.write(body)
 
     def get_environ(self) -> dict[str, Any]:
         """wsgiref's environ (same keys and values), built without its per-call overheads."""

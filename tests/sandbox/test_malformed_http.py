@@ -109,3 +109,23 @@ def test_ambiguous_framing_is_a_400_and_the_connection_closes(server, framing, r
     _, body = _error(_post(server, framing, b"{}"))
     assert body["key"] == "invalid_payload" and body["details"] == reason
     assert server.sandbox.state.customers == {}
+
+
+@pytest.mark.parametrize(
+    ("request_line", "status"),
+    [
+        (b"GET /v1/vouchers HTTP/1.1 extra\r\n", 400),  # too many words
+        (b"GET /v1/vouchers HTTP/x.y\r\n", 400),  # a version that is not a number
+        (b"GET /v1/vouchers HTTP/2.0\r\n", 505),  # a version this server does not speak
+        (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n", 400),  # a TLS hello on the plain port
+    ],
+)
+def test_request_lines_the_standard_library_refuses_answer_voucherify_json(server, request_line, status):
+    """Those used to get the standard library's HTML error page: every answer is JSON."""
+    answer = exchange(server.url, request_line + b"Host: x\r\n\r\n")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(f"HTTP/1.1 {status} ".encode())
+    assert b"Content-Type: application/json" in head and b"\r\nConnection: close" in head
+    error = json.loads(body)
+    assert error["code"] == status and error["key"] in ("invalid_request", "internal_error")
+    assert f"X-Request-Id: {error['request_id']}".encode() in head

@@ -169,9 +169,10 @@ def test_a_header_line_too_long_is_431(server):
 
 
 def test_http_2_is_505_and_bad_syntax_400(server):
-    # The stdlib refuses HTTP/2 before it knows the version to answer in: a bare error page.
-    assert b"Error code: 505" in exchange(server.url, b"GET /v1/vouchers HTTP/2.0\r\n\r\n")
-    assert b"Error code: 400" in exchange(server.url, b"GET /v1/vouchers HTTP/1.1 extra\r\n\r\n")
+    # The stdlib refuses these before it knows the version to answer in; the answer is still a
+    # status line with Voucherify's JSON error (test_malformed_http has more of them).
+    assert exchange(server.url, b"GET /v1/vouchers HTTP/2.0\r\n\r\n").startswith(b"HTTP/1.1 505 ")
+    assert exchange(server.url, b"GET /v1/vouchers HTTP/1.1 extra\r\n\r\n").startswith(b"HTTP/1.1 400 ")
 
 
 def test_http_1_0_closes_after_the_answer_and_1_1_keeps_it_open(server):
