@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy
 
 from django_voucherify.models import CheckoutRedemption, LedgerState
 
-from .models import ShopOrder
+from .models import ShopOrder, SignUpClaim
 
 
 class SignUpForm(UserCreationForm):  # type: ignore[type-arg]
@@ -57,11 +57,15 @@ def create_if_new(form: SignUpForm) -> bool:
         Q(username__iexact=data["username"]) | Q(email__iexact=data["email"])
     )
     if not taken.exists():
+        claims = [f"name:{data['username'].casefold()}", f"email:{data['email'].casefold()}"]
         try:
             with transaction.atomic():
+                # Taken in the account's transaction: of two sign-ups of "Alice" and "alice" at
+                # once (both passed the check above), only one commits (models.SignUpClaim).
+                SignUpClaim.objects.bulk_create([SignUpClaim(key=key) for key in claims])
                 form.save()  # mirrored to a Voucherify customer by the worker, not in this request
             return True
-        except IntegrityError:  # the same name, signed up a moment ago by another request
+        except IntegrityError:  # the same name or e-mail, signed up a moment ago by another request
             pass
     make_password(data["password1"])
     return False

@@ -70,3 +70,21 @@ class Product(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class SignUpClaim(models.Model):
+    """A case-folded user name (``name:...``) or e-mail (``email:...``) taken by a sign-up.
+
+    Sign-up checks case-insensitively whether an account exists, then creates it; two sign-ups
+    of "Alice" and "alice" at the same moment both passed that check. Each sign-up now inserts
+    its two claims in the account's transaction: the unique index lets only one of them commit
+    (on SQLite as on PostgreSQL, where a check-then-insert cannot be made safe)."""
+
+    key = models.CharField(max_length=320, unique=True)
+
+    class Meta:
+        verbose_name = _("sign-up claim")
+        verbose_name_plural = _("sign-up claims")
+
+    def __str__(self) -> str:
+        return self.key

@@ -223,3 +223,19 @@ def test_signing_in_keeps_a_safe_next_and_drops_the_sign_in_page(client, django_
     assert client.post("/account/signin/", {**form, "next": "/account/signin/"})["Location"] == "/"
     client.logout()
     assert client.post("/account/signin/", {**form, "next": "//evil.example/"})["Location"] == "/"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_sign_ups_of_one_name_in_different_cases_make_one_account(django_user_model, monkeypatch):
+    """Both sign-ups pass the case-insensitive check before either commits (simulated: the
+    check answers "free" to both); only the first creates an account, the second is told the
+    same as any sign-up, and no "Alice" stands beside "alice"."""
+    from django.db.models.query import QuerySet
+
+    monkeypatch.setattr(QuerySet, "exists", lambda self: False)  # the race's window, held open
+    password = {"password1": "A-l0ng-pass", "password2": "A-l0ng-pass"}
+    first = _signup_answer({"username": "alice", "email": "alice@example.com", **password})
+    second = _signup_answer({"username": "Alice", "email": "other@example.com", **password})
+    third = _signup_answer({"username": "al", "email": "ALICE@example.com", **password})
+    assert first == second == third
+    assert list(django_user_model.objects.values_list("username", flat=True)) == ["alice"]
