@@ -88,3 +88,20 @@ class SignUpClaim(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class FakeCharge(models.Model):
+    """A charge made by the demo's fake payment provider (``payment.charge``): its own record,
+    kept apart from the shop's order, as a real provider keeps it on its side."""
+
+    order_number = models.CharField(_("order number"), max_length=20, unique=True)
+    reference = models.CharField(_("payment reference"), max_length=40)
+    amount_cents = models.PositiveIntegerField(_("amount (cents)"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("fake payment")
+        verbose_name_plural = _("fake payments")
+
+    def __str__(self) -> str:
+        return self.reference

@@ -10,8 +10,10 @@ becomes PAID when a payment reference was recorded, CANCELLED otherwise. Cancell
 its Voucherify order mirror CANCELED and asks for the rollback of whatever its codes redeemed
 (``checkout.rollback_order``, docs/checkout.md "Rollback"), in the same transaction.
 
-A charge whose record never landed is not known to the shop: a real shop asks its payment
-provider before cancelling, and refunds (the demo's fake payment has nothing to ask).
+A charge whose record never landed is asked of the payment provider before cancelling
+(``payment.find_charge``; the demo's fake provider keeps its charges, as a real one does): an
+order the provider charged is settled PAID with the provider's reference and amount, never
+cancelled with its customer's money taken.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from django.utils.translation import gettext
 
 from django_voucherify import checkout
 
+from . import payment
 from .models import ShopOrder
 
 logger = logging.getLogger(__name__)
@@ -75,8 +78,9 @@ def record_payment(order: ShopOrder, reference: str, paid_cents: int) -> None:
 
 
 def settle_stranded_orders(now: datetime | None = None) -> dict[str, int]:
-    """Settle the NEW orders older than the grace: PAID with a payment reference, otherwise
-    CANCELLED (the mirror CANCELED rolls the ledger back). Returns the counts."""
+    """Settle the NEW orders older than the grace: PAID with a payment reference (the shop's, or
+    the provider's when the shop's record never landed), otherwise CANCELLED (the mirror
+    CANCELED rolls the ledger back). Returns the counts."""
     cutoff = (now or timezone.now()) - grace()
     settled = {"paid": 0, "cancelled": 0}
     stranded = ShopOrder.objects.filter(status=ShopOrder.Status.NEW, created_at__lt=cutoff)
@@ -85,6 +89,9 @@ def settle_stranded_orders(now: datetime | None = None) -> dict[str, int]:
             order = ShopOrder.objects.select_for_update().filter(pk=pk, status=ShopOrder.Status.NEW).first()
             if order is None:  # settled meanwhile (a late record, another sweep)
                 continue
+            charged = None if order.payment_reference else payment.find_charge(order.number)
+            if charged is not None:  # charged, but the shop's record of it never landed
+                order.payment_reference, order.paid_cents = charged.reference, charged.amount_cents
             if order.payment_reference:
                 order.status = ShopOrder.Status.PAID
                 settled["paid"] += 1

@@ -167,14 +167,16 @@ def place_order(request: HttpRequest) -> HttpResponse:
             paid = checkout.redeem_then_pay(
                 codes,
                 mirror,
-                lambda outcome: payment.charge(outcome.totals.total_amount, fail=fail),
+                lambda outcome: payment.charge(
+                    outcome.totals.total_amount, fail=fail, order_number=order.number
+                ),
                 mirror.customer,
             )
             to_pay, reference = paid.redemption.totals.total_amount, paid.payment
             if paid.redemption.notice:
                 messages.warning(request, paid.redemption.notice)
         else:
-            reference = payment.charge(to_pay, fail=fail)
+            reference = payment.charge(to_pay, fail=fail, order_number=order.number)
     except payment.PaymentDeclined as declined:
         order.status = ShopOrder.Status.CANCELLED
         order.save()

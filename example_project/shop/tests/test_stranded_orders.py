@@ -15,7 +15,7 @@ from django.utils import timezone
 from django_voucherify import checkout
 from django_voucherify.models import CheckoutRedemption, LedgerState, Order, OrderStatus
 from example_project.celery import app as celery_app
-from example_project.shop import settle, views
+from example_project.shop import payment, settle, views
 from example_project.shop.models import ShopOrder
 
 from .test_checkout import place
@@ -65,7 +65,7 @@ def test_an_order_stranded_after_its_redeem_is_cancelled_and_its_voucher_release
 
 
 def test_a_stranded_order_with_a_payment_reference_is_settled_paid(web, monkeypatch):
-    def charge_then_die(amount: int, *, fail: bool) -> str:
+    def charge_then_die(amount: int, *, fail: bool, **_: object) -> str:
         raise RuntimeError("process died here")
 
     monkeypatch.setattr(views.payment, "charge", charge_then_die)
@@ -79,7 +79,7 @@ def test_a_stranded_order_with_a_payment_reference_is_settled_paid(web, monkeypa
 
 
 def test_the_confirmation_page_stops_reloading_once_the_grace_is_over(web, monkeypatch):
-    def crash(amount: int, *, fail: bool) -> str:
+    def crash(amount: int, *, fail: bool, **_: object) -> str:
         raise RuntimeError("process died here")
 
     monkeypatch.setattr(views.payment, "charge", crash)
@@ -116,7 +116,7 @@ def test_sqlite_locked_when_recording_the_payment_is_retried(web, monkeypatch):
     assert response.status_code == 302 and len(calls) == settle.RECORD_ATTEMPTS
     order = ShopOrder.objects.get()
     assert order.status == ShopOrder.Status.PAID and order.paid_cents == 2749
-    assert order.payment_reference == "pay_2749"
+    assert order.payment_reference == payment.find_charge(order.number).reference
     redeemed = CheckoutRedemption.objects.get(order_source_id=order.number)
     assert redeemed.state == LedgerState.SUCCEEDED
     assert Order.objects.get(source_id=order.number).status == OrderStatus.PAID  # one transaction
@@ -132,10 +132,25 @@ def test_a_lock_outlasting_the_retries_is_no_error_page_and_the_sweep_settles_th
     assert "Your payment went through but your order is not recorded yet." in page
     assert order.status == ShopOrder.Status.NEW and not order.payment_reference
     age(order, settle.grace() + timedelta(seconds=1))
-    settle.settle_stranded_orders()
-    assert ShopOrder.objects.get().status == ShopOrder.Status.CANCELLED
+    monkeypatch.undo()  # the database answers again
+    # The shop has no record of the charge; the provider has: the order was paid, so it is
+    # settled PAID with the provider's reference and amount (it used to be cancelled, its
+    # customer charged, its discount rolled back).
+    assert settle.settle_stranded_orders() == {"paid": 1, "cancelled": 0}
+    order.refresh_from_db()
+    charged = payment.find_charge(order.number)
+    assert order.status == ShopOrder.Status.PAID and order.payment_reference == charged.reference
+    assert order.paid_cents == charged.amount_cents == 2749
     row = CheckoutRedemption.objects.get(order_source_id=order.number)
-    assert row.state == LedgerState.ROLLED_BACK  # no record of the charge: the discount is not kept
+    assert row.state == LedgerState.SUCCEEDED  # the discount the customer paid with is kept
+
+
+def test_an_order_charged_twice_is_charged_once():
+    """The provider's idempotency key is the order's number: a second charge (a retried
+    placement) returns the first charge."""
+    first = payment.charge(1000, fail=False, order_number="DEMO-X")
+    assert payment.charge(1000, fail=False, order_number="DEMO-X") == first
+    assert payment.find_charge("DEMO-X").reference == first and payment.find_charge("DEMO-Y") is None
 
 
 def test_the_demo_beat_runs_the_sweep():
