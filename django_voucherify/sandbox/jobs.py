@@ -8,6 +8,12 @@ the job function runs under ``state.lock`` and the record becomes DONE (or FAILE
 ``progress`` 100, ``processing_time`` and ``result``. Tests call
 ``Sandbox.wait_for_jobs()`` (or poll, as real clients do). Job kind and payload are kept in
 ``state.extra["jobs"]`` so a persisted state resumes unfinished jobs after a restart.
+
+A job stays in ``state.extra["jobs"]`` until the lock hold that writes its result, so every
+save holds either the job or its result. A chunked job (one that lets the lock go between
+chunks: campaign_vouchers.breathe) keeps its cursor in its payload, updated in the hold that
+did the chunk's work, so a resumed job continues where the save left it instead of doing
+the saved chunks twice (see ``cursor``).
 """
 
 from __future__ import annotations
@@ -71,8 +77,12 @@ def _run(state: SandboxState, record_id: str) -> None:
     state.jobs_may_run.wait()
     with state.lock:
         record = _collection(state, record_id).get(record_id)
-        spec = state.extra.get("jobs", {}).pop(record_id, None)
+        # The spec stays queued while the job runs and leaves in the hold that writes the
+        # result: a chunked job lets the lock go between chunks, and a save taken then must
+        # hold the job (with its cursor, kept in its payload) or its result, never neither.
+        spec = state.extra.get("jobs", {}).get(record_id)
         if record is None or spec is None:
+            state.extra.get("jobs", {}).pop(record_id, None)
             return
         try:
             JOBS[spec["kind"]](state, record, spec["payload"])
@@ -89,7 +99,15 @@ def _run(state: SandboxState, record_id: str) -> None:
             record["processing_time"] = int((time.monotonic() - started) * 1000)
         if "updated_at" in record:
             record["updated_at"] = state.now_iso()
+        state.extra.get("jobs", {}).pop(record_id, None)
         state.changed()
+
+
+def cursor(payload: JSON) -> JSON:
+    """The resumable progress of a chunked job, persisted inside its payload (an empty dict
+    on the first run). Update it in the same lock hold as the work it counts."""
+    found: JSON = payload.setdefault("cursor", {})
+    return found
 
 
 def resume(state: SandboxState) -> None:

@@ -258,7 +258,8 @@ def _run_generation(state: SandboxState, action: JSON, payload: JSON) -> None:
     """Generate ``count`` codes, one short chunk per hold of the lock (campaign_vouchers)."""
     campaign_id = payload["campaign_id"]
     overrides: JSON = payload.get("overrides") or {}
-    done, wanted = 0, int(payload["count"])
+    progress = jobs.cursor(payload)  # codes made before a restart are not made again
+    done, wanted = int(progress.get("done", 0)), int(payload["count"])
     ran_out = False
     while done < wanted:
         campaign = campaign_store.campaigns(state).get(campaign_id)
@@ -268,6 +269,7 @@ def _run_generation(state: SandboxState, action: JSON, payload: JSON) -> None:
         n = min(campaign_vouchers.CHUNK, wanted - done)
         made, ran_out = campaign_vouchers.generate_chunk(state, campaign, CodeSource(config), n, overrides)
         done += len(made)
+        progress["done"] = done
         if ran_out:
             break
         if done < wanted:
@@ -409,8 +411,11 @@ def delete_campaign(req: SandboxRequest, state: SandboxState) -> SandboxResponse
 @jobs.job("campaign_vouchers_delete")
 def _run_delete(state: SandboxState, action: JSON, payload: JSON) -> None:
     campaign_id, force = payload["campaign_id"], bool(payload.get("force"))
-    done = 0
-    codes = list(campaign_store.voucher_codes(state, campaign_id))  # one snapshot, then chunks
+    # One snapshot, then chunks. After a restart the snapshot is taken again: the vouchers
+    # deleted before the save are gone from it, and ``done`` counts them.
+    progress = jobs.cursor(payload)
+    done = int(progress.get("done", 0))
+    codes = list(campaign_store.voucher_codes(state, campaign_id))
     for start in range(0, len(codes), campaign_vouchers.CHUNK):
         if start:
             campaign_vouchers.breathe(state)
@@ -422,6 +427,7 @@ def _run_delete(state: SandboxState, action: JSON, payload: JSON) -> None:
             if not force:
                 state.bin[code] = voucher
             done += 1
+        progress["done"] = done
     if force:
         for code in [c for c, v in state.bin.items() if v.get("campaign_id") == campaign_id]:
             del state.bin[code]
@@ -546,8 +552,14 @@ def _reason(err: SandboxError) -> str:
 def _run_import(state: SandboxState, action: JSON, payload: JSON) -> None:
     campaign = campaign_store.campaigns(state).get(payload["campaign_id"])
     csv_mode = bool(payload.get("csv"))
-    done, failed = 0, []
+    # Rows imported before a restart are skipped, not imported again (they would fail as
+    # duplicates of themselves).
+    progress = jobs.cursor(payload)
+    done, failed = int(progress.get("done", 0)), list(progress.get("failed", []))
+    first = int(progress.get("rows", 0))
     for row, item in enumerate(payload["items"], start=1):
+        if row <= first:
+            continue
         try:
             if campaign is None:
                 raise invalid_payload("the campaign was deleted")
@@ -561,6 +573,7 @@ def _run_import(state: SandboxState, action: JSON, payload: JSON) -> None:
                 entry["row"] = row
             failed.append(entry)
         if row % campaign_vouchers.CHUNK == 0:
+            progress.update(rows=row, done=done, failed=failed)
             campaign_vouchers.breathe(state)
             campaign = campaign_store.campaigns(state).get(payload["campaign_id"])
     msg = f"{done} voucher(s) imported successfully, {len(failed)} failed."
