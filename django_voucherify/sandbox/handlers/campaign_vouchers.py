@@ -19,7 +19,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from django_voucherify.sandbox import campaign_store
 from django_voucherify.sandbox.engine.codegen import CodeSource
 from django_voucherify.sandbox.handlers.vouchers import build_voucher
 from django_voucherify.sandbox.state import SandboxState
@@ -73,10 +72,9 @@ def build(state: SandboxState, campaign: JSON, code: str, overrides: JSON | None
 
 
 def store(state: SandboxState, campaign: JSON, vouchers: list[JSON]) -> None:
-    """Store new vouchers of ``campaign`` (one index sort for the batch) and queue them for
-    publication."""
+    """Store new vouchers of ``campaign`` (one index sort for the batch; the store's write
+    queues them for publication: campaign_store.FreeCodes)."""
     state.put_vouchers(vouchers)
-    campaign_store.offer_codes(state, campaign["id"], [v["code"] for v in vouchers])
 
 
 def code_taken(state: SandboxState, code: str) -> bool:
