@@ -224,3 +224,26 @@ def test_put_many_keeps_the_order_and_compacts_only_for_a_bulk(stored: list[str]
         assert not compacts
     elif new:
         assert compacts
+
+
+def test_a_campaign_of_one_code_whose_space_is_used_up_is_a_400_and_not_created() -> None:
+    """vouchers_count 1 is generated synchronously: its exhaustion was ignored (a campaign
+    created DONE with no code)."""
+    api = Api(Sandbox())
+    assert (
+        api.post("/v1/vouchers/ONLY", json={"type": "GIFT_VOUCHER", "gift": {"amount": 100}}).status_code
+        == 200
+    )
+    r = api.post(
+        "/v1/campaigns",
+        json={
+            "name": "One",
+            "campaign_type": "DISCOUNT_COUPONS",
+            "vouchers_count": 1,
+            "voucher": {"discount": {"type": "AMOUNT", "amount_off": 1}, "code_config": {"pattern": "ONLY"}},
+        },
+    )
+    assert r.status_code == 400, r.text
+    assert "cannot produce" in r.json()["details"]
+    assert api.get("/v1/campaigns/One").status_code == 404
+    assert api.get("/v1/campaigns").json()["total"] == 0

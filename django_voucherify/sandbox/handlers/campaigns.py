@@ -237,7 +237,11 @@ def create_campaign(req: SandboxRequest, state: SandboxState) -> SandboxResponse
         }
     campaign_store.put(state, campaign)
     if source is not None and count == 1:
-        campaign_vouchers.generate_chunk(state, campaign, source, 1, {})
+        # The one code is made here, synchronously: a code space used up by other vouchers is
+        # a 400 (as add-vouchers answers), not a campaign left without its code (review 17).
+        if not campaign_vouchers.generate_chunk(state, campaign, source, 1, {})[0]:
+            campaign_store.remove(state, campaign)
+            raise invalid_payload("code_config cannot produce more unique codes")
     elif source is not None and count > 1:
         campaign["creation_status"] = campaign["vouchers_generation_status"] = "IN_PROGRESS"
         _start_generation(req, state, campaign, count, {})
