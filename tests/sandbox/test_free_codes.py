@@ -247,3 +247,30 @@ def test_a_campaign_of_one_code_whose_space_is_used_up_is_a_400_and_not_created(
     assert "cannot produce" in r.json()["details"]
     assert api.get("/v1/campaigns/One").status_code == 404
     assert api.get("/v1/campaigns").json()["total"] == 0
+
+
+def test_a_campaign_shows_the_validation_rules_assigned_to_it() -> None:
+    api = Api(Sandbox())
+    camp = _campaign(api, "STATIC", 0)
+    rule = api.post(
+        "/v1/validation-rules",
+        json={
+            "name": "R",
+            "rules": {"1": {"name": "order.amount", "conditions": {"$more_than": [1]}, "rules": {}}},
+        },
+    ).json()
+    r = api.post(
+        f"/v1/validation-rules/{rule['id']}/assignments",
+        json={"related_object_id": camp["id"], "related_object_type": "campaign"},
+    )
+    assert r.status_code == 200, r.text
+    assignment = r.json()
+    for got in (
+        api.get(f"/v1/campaigns/{camp['id']}").json(),
+        api.get("/v1/campaigns").json()["campaigns"][0],
+    ):
+        listed = got["validation_rules_assignments"]
+        assert listed["total"] == 1 and [a["id"] for a in listed["data"]] == [assignment["id"]]
+        assert listed["data"][0]["rule_id"] == rule["id"]
+    api.delete(f"/v1/validation-rules/{rule['id']}/assignments/{assignment['id']}")
+    assert api.get(f"/v1/campaigns/{camp['id']}").json()["validation_rules_assignments"]["total"] == 0

@@ -13,7 +13,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from typing import Any
 
-from django_voucherify.sandbox import campaign_store, jobs
+from django_voucherify.sandbox import campaign_store, jobs, rule_store
 from django_voucherify.sandbox.engine.codegen import ALPHANUMERIC, CodeSource
 from django_voucherify.sandbox.errors import SandboxError, duplicate_found, invalid_payload
 from django_voucherify.sandbox.filters import conditions_predicate
@@ -166,8 +166,15 @@ def _template(campaign_type: str, raw: Any) -> JSON:
 
 # ---- views ----------------------------------------------------------------------------------
 def view(state: SandboxState, campaign: JSON) -> JSON:
-    """The campaign as the API sends it (its live ``vouchers_count``)."""
-    return {**campaign, "vouchers_count": campaign_store.vouchers_count(state, campaign["id"])}
+    """The campaign as the API sends it: its live ``vouchers_count`` and the validation rules
+    assigned to it (rule_store's index by related object: one lookup; review 17: the list was
+    always empty)."""
+    assigned = rule_store.object_assignments(state, [campaign["id"]])
+    return {
+        **campaign,
+        "vouchers_count": campaign_store.vouchers_count(state, campaign["id"]),
+        "validation_rules_assignments": {**NO_RULES, "data": assigned, "total": len(assigned)},
+    }
 
 
 def _touch(state: SandboxState, campaign: JSON) -> None:
