@@ -19,6 +19,7 @@ A campaign's vouchers are found through the voucher store's own equality bucket 
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Collection, Mapping
 from typing import Any
@@ -210,6 +211,77 @@ def give_back(state: SandboxState, campaign_id: str, codes: list[str]) -> None:
         if code not in queued:
             queued.add(code)
             queue.appendleft(code)
+
+
+# ---- a campaign's transactions -------------------------------------------------------------
+TxKey = tuple[str, int, int]
+
+
+class CampaignTransactions:
+    """The transactions of each campaign's cards, oldest first, kept in step by
+    ``SandboxState.add_voucher_transaction`` (through ``state.transient``), so a page of
+    list-campaign-transactions is a bisection and a slice, not a merge of every card's log
+    (review 17: each page re-read and re-sorted all the campaign's transactions).
+
+    Order: creation time (milliseconds); ties by the cards' creation order, then by each
+    card's own order (the sandbox keeps no global transaction sequence)."""
+
+    def __init__(self, source: dict[str, list[JSON]]) -> None:
+        self.source = source  # state.voucher_transactions this index was built from
+        self.lists: dict[str, list[JSON]] = {}
+        self.keys: dict[str, TxKey] = {}  # transaction id -> its sort key
+
+    def build(self, state: SandboxState) -> None:
+        """Every campaign's list, in one pass over all transactions (once per load). By the
+        transaction's own ``campaign_id``, as the campaign's transactions export filters: a
+        card deleted later keeps its transactions listed."""
+        seq, codes = state.vouchers.seq, state.voucher_codes_by_id
+        for voucher_id, txs in self.source.items():
+            rank = seq.get(codes.get(voucher_id, ""), 0)
+            for i, tx in enumerate(txs):
+                if tx.get("campaign_id") is None:
+                    continue
+                self.keys[tx["id"]] = (str(tx.get("created_at") or ""), rank, i)
+                self.lists.setdefault(str(tx["campaign_id"]), []).append(tx)
+        for found in self.lists.values():
+            found.sort(key=self.key)
+
+    def key(self, tx: JSON) -> TxKey:
+        return self.keys[tx["id"]]
+
+    def added(self, state: SandboxState, tx: JSON) -> None:
+        """A new transaction (called by add_voucher_transaction once it is stored)."""
+        txs = self.lists.setdefault(str(tx["campaign_id"]), [])
+        code = state.voucher_codes_by_id.get(tx["voucher_id"], "")
+        position = len(self.source.get(tx["voucher_id"], ())) - 1
+        self.keys[tx["id"]] = (str(tx.get("created_at") or ""), state.vouchers.seq.get(code, 0), position)
+        insort(txs, tx, key=self.key)  # nearly always at the end: the newest
+
+    def position(self, campaign_id: str, tx_id: str) -> int | None:
+        """Where transaction ``tx_id`` sits in the campaign's list (a bisection), or None."""
+        txs = self.lists.get(campaign_id, [])
+        key = self.keys.get(tx_id)
+        if key is None:
+            return None
+        i = bisect_left(txs, key, key=self.key)
+        return i if i < len(txs) and txs[i]["id"] == tx_id else None
+
+
+TRANSACTIONS = "campaign_transactions"
+
+
+def transactions_index(state: SandboxState) -> CampaignTransactions:
+    index = state.transient.get(TRANSACTIONS)
+    if not isinstance(index, CampaignTransactions) or index.source is not state.voucher_transactions:
+        index = CampaignTransactions(state.voucher_transactions)
+        index.build(state)
+        state.transient[TRANSACTIONS] = index
+    return index
+
+
+def transactions_of(state: SandboxState, campaign_id: str) -> list[JSON]:
+    """The campaign's transactions, oldest first (a live list: do not change it)."""
+    return transactions_index(state).lists.get(campaign_id, [])
 
 
 # ---- publications --------------------------------------------------------------------------

@@ -665,20 +665,6 @@ def disable_campaign(req: SandboxRequest, state: SandboxState) -> SandboxRespons
 TRANSACTION_FILTERS = {"id": lambda t: t.get("id"), "voucher_id": lambda t: t.get("voucher_id")}
 
 
-def _transactions(state: SandboxState, campaign: JSON) -> list[JSON]:
-    """The transactions of the campaign's cards, oldest first: each card's log merged by
-    creation time (milliseconds); ties within one millisecond go by the cards' creation order,
-    then by each card's own order (the sandbox keeps no global transaction sequence)."""
-    seq = state.vouchers.seq
-    keyed: list[tuple[str, int, int, JSON]] = []
-    for code in campaign_store.voucher_codes(state, campaign["id"]):
-        rank = seq.get(code, 0)
-        txs = state.voucher_transactions.get(state.vouchers[code]["id"], ())
-        keyed.extend((str(t.get("created_at") or ""), rank, i, t) for i, t in enumerate(txs))
-    keyed.sort(key=lambda k: k[:3])
-    return [k[3] for k in keyed]
-
-
 @route("GET", "/v1/campaigns/{campaignId}/transactions", operation_id="list-campaign-transactions")
 def list_transactions(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
     campaign = campaign_store.get_or_404(state, req.path_params["campaignId"])
@@ -687,13 +673,32 @@ def list_transactions(req: SandboxRequest, state: SandboxState) -> SandboxRespon
     if order not in ("id", "-id"):
         raise invalid_param("order", "must be id or -id")
     predicate = conditions_predicate(req.query.get("filters") or None, TRANSACTION_FILTERS, any_field=False)
-    items = _transactions(state, campaign)
+    items = campaign_store.transactions_of(state, campaign["id"])  # oldest first, indexed
+    after = req.query.get("starting_after_id")
     if predicate is not None:
         items = [t for t in items if predicate(t)]
-    if order == "-id":
-        items.reverse()
-    page = cursor_slice(items, req.query.get("starting_after_id"), limit)
-    return ok({"object": "list", "data_ref": "data", **page})
+        if order == "-id":
+            items = items[::-1]
+        page = cursor_slice(items, after, limit)
+        return ok({"object": "list", "data_ref": "data", **page})
+    # No filter: the page is a slice of the index, its cursor found by a bisection.
+    if after:
+        at = campaign_store.transactions_index(state).position(campaign["id"], str(after))
+        if at is None:
+            start, stop = len(items), len(items)  # an unknown cursor: an empty page
+        elif order == "id":
+            start, stop = at + 1, min(at + 1 + limit, len(items))
+        else:
+            start, stop = max(0, at - limit), at
+    else:
+        first_page = (0, min(limit, len(items)))
+        start, stop = first_page if order == "id" else (max(0, len(items) - limit), len(items))
+    data = items[start:stop] if order == "id" else items[start:stop][::-1]
+    has_more = stop < len(items) if order == "id" else start > 0
+    body: JSON = {"object": "list", "data_ref": "data", "data": data, "has_more": has_more}
+    if has_more and data:
+        body["more_starting_after"] = data[-1]["id"]
+    return ok(body)
 
 
 @route("POST", "/v1/campaigns/{campaignId}/transactions/export", operation_id="export-campaign-transactions")
