@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django_voucherify.sandbox.log import logger
@@ -108,6 +108,34 @@ def cursor(payload: JSON) -> JSON:
     on the first run). Update it in the same lock hold as the work it counts."""
     found: JSON = payload.setdefault("cursor", {})
     return found
+
+
+#: Items per hold of the state lock in a chunked job (resumable()).
+CHUNK = 200
+
+
+def breathe(state: SandboxState) -> None:
+    """Let other requests take the state lock between two chunks of a job that holds it (the
+    job runner takes it once: _run), then take it back."""
+    state.lock.release()
+    try:
+        time.sleep(0.001)  # a real pause: a waiting request gets the lock before we retake it
+    finally:
+        state.lock.acquire()
+
+
+def resumable(state: SandboxState, payload: JSON, items: list[Any]) -> Iterator[tuple[int, Any, JSON]]:
+    """The items of a chunked job as ``(number from 1, item, progress)``, from where a saved
+    cursor left them, letting the lock go every :data:`CHUNK` items. The job counts into
+    ``progress`` (persisted with the job) while it handles an item: at each breath the
+    cursor and the counts agree."""
+    progress = cursor(payload)
+    first = int(progress.get("rows", 0))
+    for number in range(first + 1, len(items) + 1):
+        if number > first + 1 and (number - 1) % CHUNK == 0:
+            breathe(state)
+        yield number, items[number - 1], progress
+        progress["rows"] = number
 
 
 def resume(state: SandboxState) -> None:

@@ -148,3 +148,60 @@ def test_a_finished_job_is_not_run_again_after_restart(api: Api, tmp_path: Path)
     after = _restart(path)
     assert _action(after, r.json()["async_action_id"])["result"]["done_count"] == 5
     assert len(_campaign_codes(after, camp["id"])) == 5
+
+
+# ---- the catalog's jobs: chunked and resumable ---------------------------------------------
+def _save_at_job_breath(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox, path: Path, nth: int) -> list[int]:
+    from django_voucherify.sandbox import jobs
+
+    real = jobs.breathe
+    breaths: list[int] = []
+    saver = FilePersistence(sandbox.state, path, interval=3600)
+
+    def breathe(state: Any) -> None:
+        breaths.append(1)
+        if len(breaths) == nth:
+            saver.save()
+        real(state)
+
+    monkeypatch.setattr(jobs, "breathe", breathe)
+    return breaths
+
+
+def test_products_bulk_lets_requests_in_and_finishes_after_a_restart_with_each_item_once(
+    api: Api, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = tmp_path / "state.json"
+    breaths = _save_at_job_breath(monkeypatch, api.sandbox, path, 1)
+    items: list[Any] = [{"source_id": f"p{i}", "name": f"P{i}", "metadata": {"n": i}} for i in range(COUNT)]
+    items[5] = {"name": "no source id"}  # fails before the save
+    items[400] = {"name": "no source id either"}  # fails after it
+    r = api.post("/v1/products/bulk/async", json=items)
+    assert r.status_code == 202, r.text
+    api.sandbox.wait_for_jobs(timeout=60)
+    assert len(breaths) >= COUNT // 200  # review 17: the whole list in one hold of the lock
+
+    after = _restart(path)
+    action = _action(after, r.json()["async_action_id"])
+    assert action["status"] == "DONE", action
+    assert action["result"]["done_count"] == COUNT - 2
+    assert action["result"]["failed_count"] == 2 == len(action["result"]["errors"])
+    assert after.get("/v1/products", params={"limit": 1}).json()["total"] == COUNT - 2
+
+
+def test_catalog_csv_import_finishes_after_a_restart_with_each_row_once(
+    api: Api, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = tmp_path / "state.json"
+    _save_at_job_breath(monkeypatch, api.sandbox, path, 1)
+    lines = ["name,source_id,price"] + [f"P{i},csv{i},{i}" for i in range(COUNT)]
+    lines[300] = ",nameless,1"  # a row that fails (name is required), after the save
+    r = api.post("/v1/products/importCSV", files={"file": ("p.csv", "\n".join(lines).encode(), "text/csv")})
+    assert r.status_code == 200, r.text
+    api.sandbox.wait_for_jobs(timeout=60)
+
+    after = _restart(path)
+    action = _action(after, r.json()["async_action_id"])
+    assert action["status"] == "DONE", action
+    assert action["result"]["done_count"] == COUNT - 1
+    assert [f["row"] for f in action["result"]["failed"]] == [300]
