@@ -84,6 +84,12 @@ def _run(state: SandboxState, record_id: str) -> None:
         if record is None or spec is None:
             state.extra.get("jobs", {}).pop(record_id, None)
             return
+        # The spec no longer leaves the queue when its job starts: a second start of the same
+        # job (resume() on a state whose job is running) must not run it twice.
+        running: set[str] = state.transient.setdefault("running_jobs", set())
+        if record_id in running:
+            return
+        running.add(record_id)
         try:
             JOBS[spec["kind"]](state, record, spec["payload"])
             record.setdefault("status", "DONE")
@@ -100,6 +106,7 @@ def _run(state: SandboxState, record_id: str) -> None:
         if "updated_at" in record:
             record["updated_at"] = state.now_iso()
         state.extra.get("jobs", {}).pop(record_id, None)
+        running.discard(record_id)
         state.changed()
 
 

@@ -205,3 +205,18 @@ def test_catalog_csv_import_finishes_after_a_restart_with_each_row_once(
     assert action["status"] == "DONE", action
     assert action["result"]["done_count"] == COUNT - 1
     assert [f["row"] for f in action["result"]["failed"]] == [300]
+
+
+def test_a_job_started_twice_runs_once(api: Api) -> None:
+    """The job stays queued while it runs, so resume() on a state whose job is running (a second
+    Sandbox over the same state) started it a second time, and both made codes."""
+    from django_voucherify.sandbox import jobs
+
+    camp = _campaign(api)
+    api.sandbox.state.jobs_may_run.clear()
+    r = api.post(f"/v1/campaigns/{camp['id']}/vouchers", params={"vouchers_count": COUNT}, json={})
+    jobs.resume(api.sandbox.state)
+    api.sandbox.state.jobs_may_run.set()
+    api.sandbox.wait_for_jobs(timeout=60)
+    assert _action(api, r.json()["async_action_id"])["result"]["done_count"] == COUNT
+    assert len(_campaign_codes(api, camp["id"])) == COUNT
