@@ -46,6 +46,7 @@ from django.db import models
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from .api.encoding import UNADDRESSABLE
 from .errors import DjangoVoucherifyError
 
 #: Longest code accepted (Voucherify codes are short; this only stops abuse).
@@ -59,8 +60,9 @@ MAX_JSON_DEPTH = 64
 
 #: Unicode categories never part of a code, a source id or a metadata key.
 FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
-#: Codes that cannot be one segment of a URL path (HTTP clients drop or resolve them).
-UNADDRESSABLE_CODES = frozenset({".", ".."})
+#: Codes and source ids that cannot be one segment of a URL path (HTTP clients drop or
+#: resolve them): the client's own rule (api/encoding.py), so what passes here can be sent.
+UNADDRESSABLE_CODES = UNADDRESSABLE
 
 
 class InvalidInput(DjangoVoucherifyError, ValueError):
@@ -128,8 +130,14 @@ class CodeFormField(forms.CharField):
 
 
 def source_id_problem(source_id: Any) -> str | None:
-    """Why ``source_id`` cannot be a customer, order or product source id; None if it can."""
-    return _identifier_problem(source_id, what=_("A source id"), max_length=MAX_SOURCE_ID_LENGTH)
+    """Why ``source_id`` cannot be a customer, order or product source id; None if it can.
+
+    "." and ".." passed and were then refused by the client when the sync addressed the object
+    by its source id in a URL path (review 17): the client's rule applies here too."""
+    problem = _identifier_problem(source_id, what=_("A source id"), max_length=MAX_SOURCE_ID_LENGTH)
+    if problem is None and source_id in UNADDRESSABLE_CODES:
+        return _("“%(id)s” cannot be a source id: Voucherify's URLs cannot address it.") % {"id": source_id}
+    return problem
 
 
 def metadata_key_problem(key: Any) -> str | None:

@@ -91,6 +91,8 @@ def _order_accepts(source_id: str) -> bool:
 @example(source_id="o\x00-1")
 @example(source_id="o\u202e-1")
 @example(source_id="x" * 201)
+@example(source_id=".")
+@example(source_id="..")
 def test_every_door_accepts_exactly_the_source_ids_the_validator_accepts(source_id):
     expected = validation.source_id_problem(source_id) is None
     doors = {
@@ -151,3 +153,14 @@ def test_rest_and_checkout_keep_no_copy_of_the_rules():
     for module in (cart, serializers):
         source = inspect.getsource(module)
         assert "unicodedata" not in source and "FORBIDDEN_CATEGORIES" not in source
+
+
+@pytest.mark.parametrize("source_id", [".", ".."])
+def test_a_source_id_the_client_cannot_put_in_a_url_path_is_refused(source_id):
+    """Review 17: "." and ".." passed the source id rule, then the sync's get/delete by source id
+    was refused by the client (api/encoding.py): the client's own rule now applies here."""
+    from django_voucherify.api.encoding import encode_path
+
+    with pytest.raises(ValueError):
+        encode_path("/v1/products/{}", source_id)
+    assert "cannot be a source id" in (validation.source_id_problem(source_id) or "")

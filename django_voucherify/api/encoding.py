@@ -8,6 +8,10 @@ from urllib.parse import quote
 
 Params = Mapping[str, Any] | Iterable[tuple[str, Any]] | None
 
+#: Values that cannot be one segment of a URL path: HTTP libraries drop or resolve them. The
+#: one home of this rule: validation.py refuses codes and source ids among them at every door.
+UNADDRESSABLE = frozenset({"", ".", ".."})
+
 
 def encode_path(template: str, *values: str) -> str:
     """Fill ``{}`` slots of ``template`` with percent-encoded values (``/``, ``?``, ``#`` too).
@@ -17,7 +21,7 @@ def encode_path(template: str, *values: str) -> str:
     another resource (``DELETE .../sessions/..`` deleting the voucher), so they are refused.
     """
     for value in values:
-        if str(value) in ("", ".", ".."):
+        if str(value) in UNADDRESSABLE:
             raise ValueError(f"{value!r} cannot be used as a Voucherify identifier in a URL path")
     return template.format(*(quote(str(v), safe="") for v in values))
 

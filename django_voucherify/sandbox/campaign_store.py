@@ -6,11 +6,12 @@ without ``force``), ``publications`` (id -> publication, creation order) and
 ``campaign_joins`` (``"<campaign id> <customer id>"`` -> the code a ``join_once`` campaign gave). Nothing here
 touches ``state.py``'s collections, so a save/load carries them as they are.
 
-Derived (``state.transient``, never persisted, rebuilt on first use after a load): a
-campaign's id by name, the codes of each campaign not yet published (a queue, so a publication
-takes its code in O(1) instead of scanning the campaign's vouchers). Each index remembers the
-stored dict it was built from; when ``load_json`` replaces ``state.extra`` the index no
-longer matches and is rebuilt.
+Derived (never persisted, rebuilt on first use after a load): a campaign's id by name
+(``state.transient``: each index remembers the stored dict it was built from; when
+``load_json`` replaces ``state.extra`` the index no longer matches and is rebuilt), and the
+codes of each campaign not yet published (:class:`FreeCodes`, a queue kept in step with every
+voucher write, so a publication takes its code in O(1) instead of scanning the campaign's
+vouchers).
 
 A campaign's vouchers are found through the voucher store's own equality bucket on
 ``campaign_id`` (store.Bucket), kept in step with every voucher write.
@@ -18,6 +19,7 @@ A campaign's vouchers are found through the voucher store's own equality bucket 
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Collection, Mapping
 from typing import Any
@@ -25,6 +27,7 @@ from typing import Any
 from django_voucherify.sandbox.engine.eligibility import Failure
 from django_voucherify.sandbox.errors import not_found
 from django_voucherify.sandbox.state import SandboxState
+from django_voucherify.sandbox.store import Bucket
 
 JSON = dict[str, Any]
 
@@ -92,7 +95,7 @@ def put(state: SandboxState, campaign: JSON) -> None:
 def remove(state: SandboxState, campaign: JSON) -> None:
     campaigns(state).pop(campaign["id"], None)
     _names(state).pop(campaign["name"], None)
-    state.transient.get("campaign_free", {}).get("queues", {}).pop(campaign["id"], None)
+    _watch(state).forget(campaign["id"])
 
 
 # ---- a campaign's vouchers -----------------------------------------------------------------
@@ -114,53 +117,171 @@ def _publishable(voucher: JSON | None) -> bool:
     return not publish.get("count")
 
 
-def _free(state: SandboxState, campaign_id: str) -> deque[str]:
-    stored = campaigns(state)
-    index = _derived(state, "campaign_free", stored)
-    if index is None:
-        index = state.transient["campaign_free"] = {"source": stored, "queues": {}}
-    queues: dict[str, deque[str]] = index["queues"]
-    queue = queues.get(campaign_id)
-    if queue is None:
-        # Built once per campaign (after a load, or for codes added by another door), in
-        # creation order, as Voucherify publishes the oldest unpublished code first.
+#: The name the free-code watch is registered under among the voucher store's buckets (a
+#: name no filter uses: filter fields are plain field names).
+FREE_CODES = "@campaign_free_codes"
+
+
+class FreeCodes(Bucket):
+    """Each campaign's publishable codes, oldest first, kept in step with every voucher write.
+
+    Registered among the voucher store's equality buckets (store.Group.buckets), so every write
+    of a voucher, by any door (generation, import, create-voucher with a ``campaign_id``,
+    enable-voucher, ...), passes through :meth:`put`: a code of a campaign whose queue is built
+    joins it when it becomes publishable. A publication then takes its code in O(1) amortised,
+    also once the campaign is exhausted (review 17: the queue was rebuilt from all the
+    campaign's vouchers on every publication of an exhausted AUTO_UPDATE campaign, O(N) each).
+    Codes that stop being publishable stay queued and are skipped when reached (each once).
+    """
+
+    __slots__ = ("queued", "queues")
+
+    def __init__(self) -> None:
+        super().__init__(FREE_CODES)
+        self.queues: dict[str, deque[str]] = {}
+        self.queued: dict[str, set[str]] = {}  # the codes in each queue (no code twice)
+
+    def put(self, key: str, obj: JSON) -> None:
+        campaign_id = obj.get("campaign_id")
+        if campaign_id is None:
+            return
+        queued = self.queued.get(campaign_id)
+        if queued is None or key in queued or not _publishable(obj):
+            return
+        queued.add(key)
+        self.queues[campaign_id].append(key)
+
+    def discard(self, key: str) -> None:
+        """A deleted voucher's code stays queued: it is skipped when reached."""
+
+    def build(self, state: SandboxState, campaign_id: str) -> None:
+        """The campaign's queue from its stored vouchers (once per campaign and load), in
+        creation order, as Voucherify publishes the oldest unpublished code first."""
         codes = voucher_codes(state, campaign_id)
         seq = state.vouchers.seq
-        queue = queues[campaign_id] = deque(
-            sorted((c for c in codes if _publishable(state.vouchers.get(c))), key=lambda c: seq.get(c, 0))
-        )
-    return queue
+        free = sorted((c for c in codes if _publishable(state.vouchers.get(c))), key=lambda c: seq.get(c, 0))
+        self.queues[campaign_id] = deque(free)
+        self.queued[campaign_id] = set(free)
+
+    def forget(self, campaign_id: str) -> None:
+        self.queues.pop(campaign_id, None)
+        self.queued.pop(campaign_id, None)
 
 
-def offer_codes(state: SandboxState, campaign_id: str, codes: list[str]) -> None:
-    """New codes of the campaign become publishable (called when they are created)."""
-    index = _derived(state, "campaign_free", campaigns(state))
-    queue = index["queues"].get(campaign_id) if index else None
-    if queue is not None:
-        queue.extend(codes)
+def _watch(state: SandboxState) -> FreeCodes:
+    """The free-code watch of the current voucher store (a load replaces the store: a new one)."""
+    buckets = state.vouchers.group.buckets
+    watch = buckets.get(FREE_CODES)
+    if not isinstance(watch, FreeCodes):
+        watch = buckets[FREE_CODES] = FreeCodes()
+    return watch
+
+
+def _free(state: SandboxState, campaign_id: str) -> tuple[deque[str], set[str]]:
+    watch = _watch(state)
+    if campaign_id not in watch.queues:
+        watch.build(state, campaign_id)
+    return watch.queues[campaign_id], watch.queued[campaign_id]
 
 
 def take_free_code(state: SandboxState, campaign_id: str, taken: Collection[str] = ()) -> JSON | None:
     """The oldest publishable voucher of the campaign (removed from the queue), or None.
 
-    Codes deleted, disabled or published by another door since they were queued are
-    skipped here (each is looked at once). When the queue runs dry it is rebuilt once from
-    the campaign's vouchers, so a code added by another door is still found. ``taken``: codes
-    this request already took but has not published yet (a publication of several codes):
-    the rebuilt queue still holds them and must not hand them out twice."""
-    for attempt in range(2):
-        queue = _free(state, campaign_id)
-        while queue:
-            code = queue.popleft()
-            if code in taken:
-                continue
-            voucher = state.vouchers.get(code)
-            if _publishable(voucher) and voucher is not None and voucher.get("campaign_id") == campaign_id:
-                return voucher
-        if attempt == 0:
-            index = state.transient["campaign_free"]
-            index["queues"].pop(campaign_id, None)
+    Codes deleted, disabled or published by another door since they were queued are skipped
+    here (each is looked at once). ``taken``: codes this request already took but has not
+    published yet (a publication of several codes). A code taken but then not published
+    goes back with :func:`give_back`."""
+    queue, queued = _free(state, campaign_id)
+    while queue:
+        code = queue.popleft()
+        queued.discard(code)
+        if code in taken:
+            continue
+        voucher = state.vouchers.get(code)
+        if _publishable(voucher) and voucher is not None and voucher.get("campaign_id") == campaign_id:
+            return voucher
     return None
+
+
+def give_back(state: SandboxState, campaign_id: str, codes: list[str]) -> None:
+    """Codes :func:`take_free_code` handed out but a failed publication did not publish: back
+    at the front of the queue, in their order."""
+    queue, queued = _free(state, campaign_id)
+    for code in reversed(codes):
+        if code not in queued:
+            queued.add(code)
+            queue.appendleft(code)
+
+
+# ---- a campaign's transactions -------------------------------------------------------------
+TxKey = tuple[str, int, int]
+
+
+class CampaignTransactions:
+    """The transactions of each campaign's cards, oldest first, kept in step by
+    ``SandboxState.add_voucher_transaction`` (through ``state.transient``), so a page of
+    list-campaign-transactions is a bisection and a slice, not a merge of every card's log
+    (review 17: each page re-read and re-sorted all the campaign's transactions).
+
+    Order: creation time (milliseconds); ties by the cards' creation order, then by each
+    card's own order (the sandbox keeps no global transaction sequence)."""
+
+    def __init__(self, source: dict[str, list[JSON]]) -> None:
+        self.source = source  # state.voucher_transactions this index was built from
+        self.lists: dict[str, list[JSON]] = {}
+        self.keys: dict[str, TxKey] = {}  # transaction id -> its sort key
+
+    def build(self, state: SandboxState) -> None:
+        """Every campaign's list, in one pass over all transactions (once per load). By the
+        transaction's own ``campaign_id``, as the campaign's transactions export filters: a
+        card deleted later keeps its transactions listed."""
+        seq, codes = state.vouchers.seq, state.voucher_codes_by_id
+        for voucher_id, txs in self.source.items():
+            rank = seq.get(codes.get(voucher_id, ""), 0)
+            for i, tx in enumerate(txs):
+                if tx.get("campaign_id") is None:
+                    continue
+                self.keys[tx["id"]] = (str(tx.get("created_at") or ""), rank, i)
+                self.lists.setdefault(str(tx["campaign_id"]), []).append(tx)
+        for found in self.lists.values():
+            found.sort(key=self.key)
+
+    def key(self, tx: JSON) -> TxKey:
+        return self.keys[tx["id"]]
+
+    def added(self, state: SandboxState, tx: JSON) -> None:
+        """A new transaction (called by add_voucher_transaction once it is stored)."""
+        txs = self.lists.setdefault(str(tx["campaign_id"]), [])
+        code = state.voucher_codes_by_id.get(tx["voucher_id"], "")
+        position = len(self.source.get(tx["voucher_id"], ())) - 1
+        self.keys[tx["id"]] = (str(tx.get("created_at") or ""), state.vouchers.seq.get(code, 0), position)
+        insort(txs, tx, key=self.key)  # nearly always at the end: the newest
+
+    def position(self, campaign_id: str, tx_id: str) -> int | None:
+        """Where transaction ``tx_id`` sits in the campaign's list (a bisection), or None."""
+        txs = self.lists.get(campaign_id, [])
+        key = self.keys.get(tx_id)
+        if key is None:
+            return None
+        i = bisect_left(txs, key, key=self.key)
+        return i if i < len(txs) and txs[i]["id"] == tx_id else None
+
+
+TRANSACTIONS = "campaign_transactions"
+
+
+def transactions_index(state: SandboxState) -> CampaignTransactions:
+    index = state.transient.get(TRANSACTIONS)
+    if not isinstance(index, CampaignTransactions) or index.source is not state.voucher_transactions:
+        index = CampaignTransactions(state.voucher_transactions)
+        index.build(state)
+        state.transient[TRANSACTIONS] = index
+    return index
+
+
+def transactions_of(state: SandboxState, campaign_id: str) -> list[JSON]:
+    """The campaign's transactions, oldest first (a live list: do not change it)."""
+    return transactions_index(state).lists.get(campaign_id, [])
 
 
 # ---- publications --------------------------------------------------------------------------

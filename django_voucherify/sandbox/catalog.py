@@ -45,7 +45,12 @@ class Catalog:
         for sid, sku in self.skus.items():
             self.skus_of.setdefault(sku["product_id"], {})[sid] = None
         self.category_ids_by_name = {c["name"]: i for i, c in self.categories.items()}
-        self.binned_sources = {(o["object"], o["source_id"]) for o in self.bin.values() if o.get("source_id")}
+        # (object, source id) -> the ids of the binned objects holding it: a forced delete
+        # frees a source id without scanning the bin (review 17).
+        self.binned_sources: dict[tuple[str, str], dict[str, None]] = {}
+        for key, old in self.bin.items():
+            if old.get("source_id"):
+                self.binned_sources.setdefault((old["object"], old["source_id"]), {})[key] = None
 
     # ---- products ---------------------------------------------------------------------------
     def find_product(self, id_or_source_id: str) -> JSON | None:
@@ -114,15 +119,15 @@ class Catalog:
 
     def _bin(self, obj: JSON, force: bool) -> None:
         if force:
-            # A forced delete also frees a source id an earlier delete left in the bin.
-            for key, old in list(self.bin.items()):
-                if old["object"] == obj["object"] and old.get("source_id") == obj.get("source_id"):
-                    del self.bin[key]
-            self.binned_sources.discard((obj["object"], obj.get("source_id")))
+            # A forced delete also frees a source id an earlier delete left in the bin (only a
+            # source id: objects without one were all purged by a scan that compared None).
+            if obj.get("source_id"):
+                for key in self.binned_sources.pop((obj["object"], obj["source_id"]), {}):
+                    self.bin.pop(key, None)
             return
         self.bin[obj["id"]] = obj
         if obj.get("source_id"):
-            self.binned_sources.add((obj["object"], obj["source_id"]))
+            self.binned_sources.setdefault((obj["object"], obj["source_id"]), {})[obj["id"]] = None
 
     # ---- categories ---------------------------------------------------------------------------
     def category_or_404(self, category_id: str) -> JSON:

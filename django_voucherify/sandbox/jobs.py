@@ -8,13 +8,19 @@ the job function runs under ``state.lock`` and the record becomes DONE (or FAILE
 ``progress`` 100, ``processing_time`` and ``result``. Tests call
 ``Sandbox.wait_for_jobs()`` (or poll, as real clients do). Job kind and payload are kept in
 ``state.extra["jobs"]`` so a persisted state resumes unfinished jobs after a restart.
+
+A job stays in ``state.extra["jobs"]`` until the lock hold that writes its result, so every
+save holds either the job or its result. A chunked job (one that lets the lock go between
+chunks: campaign_vouchers.breathe) keeps its cursor in its payload, updated in the hold that
+did the chunk's work, so a resumed job continues where the save left it instead of doing
+the saved chunks twice (see ``cursor``).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django_voucherify.sandbox.log import logger
@@ -71,9 +77,19 @@ def _run(state: SandboxState, record_id: str) -> None:
     state.jobs_may_run.wait()
     with state.lock:
         record = _collection(state, record_id).get(record_id)
-        spec = state.extra.get("jobs", {}).pop(record_id, None)
+        # The spec stays queued while the job runs and leaves in the hold that writes the
+        # result: a chunked job lets the lock go between chunks, and a save taken then must
+        # hold the job (with its cursor, kept in its payload) or its result, never neither.
+        spec = state.extra.get("jobs", {}).get(record_id)
         if record is None or spec is None:
+            state.extra.get("jobs", {}).pop(record_id, None)
             return
+        # The spec no longer leaves the queue when its job starts: a second start of the same
+        # job (resume() on a state whose job is running) must not run it twice.
+        running: set[str] = state.transient.setdefault("running_jobs", set())
+        if record_id in running:
+            return
+        running.add(record_id)
         try:
             JOBS[spec["kind"]](state, record, spec["payload"])
             record.setdefault("status", "DONE")
@@ -89,7 +105,44 @@ def _run(state: SandboxState, record_id: str) -> None:
             record["processing_time"] = int((time.monotonic() - started) * 1000)
         if "updated_at" in record:
             record["updated_at"] = state.now_iso()
+        state.extra.get("jobs", {}).pop(record_id, None)
+        running.discard(record_id)
         state.changed()
+
+
+def cursor(payload: JSON) -> JSON:
+    """The resumable progress of a chunked job, persisted inside its payload (an empty dict
+    on the first run). Update it in the same lock hold as the work it counts."""
+    found: JSON = payload.setdefault("cursor", {})
+    return found
+
+
+#: Items per hold of the state lock in a chunked job (resumable()).
+CHUNK = 200
+
+
+def breathe(state: SandboxState) -> None:
+    """Let other requests take the state lock between two chunks of a job that holds it (the
+    job runner takes it once: _run), then take it back."""
+    state.lock.release()
+    try:
+        time.sleep(0.001)  # a real pause: a waiting request gets the lock before we retake it
+    finally:
+        state.lock.acquire()
+
+
+def resumable(state: SandboxState, payload: JSON, items: list[Any]) -> Iterator[tuple[int, Any, JSON]]:
+    """The items of a chunked job as ``(number from 1, item, progress)``, from where a saved
+    cursor left them, letting the lock go every :data:`CHUNK` items. The job counts into
+    ``progress`` (persisted with the job) while it handles an item: at each breath the
+    cursor and the counts agree."""
+    progress = cursor(payload)
+    first = int(progress.get("rows", 0))
+    for number in range(first + 1, len(items) + 1):
+        if number > first + 1 and (number - 1) % CHUNK == 0:
+            breathe(state)
+        yield number, items[number - 1], progress
+        progress["rows"] = number
 
 
 def resume(state: SandboxState) -> None:

@@ -215,6 +215,9 @@ class SandboxState:
             "created_at": self.now_iso(),
         }
         self.voucher_transactions.setdefault(voucher["id"], []).append(tx)
+        index = self.transient.get("campaign_transactions")  # campaign_store.CampaignTransactions
+        if index is not None and tx["campaign_id"] is not None:
+            index.added(self, tx)
         return tx
 
     # ---- customers ----------------------------------------------------------------------

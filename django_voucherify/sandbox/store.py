@@ -93,6 +93,11 @@ def key_of(field: str) -> Extract:
     return extract
 
 
+#: put_many sorts and compacts only for a batch of at least 1/BULK_SHARE of the store's size:
+#: then those O(store) passes are O(1) amortised per object stored.
+BULK_SHARE = 4
+
+
 class OrderIndex:
     """The keys of one collection sorted by ``(value, seq)``; removals are bisections.
 
@@ -372,13 +377,27 @@ class IndexedDict(dict[str, JSON]):
         New keys get their rows appended and every index is sorted once at the end (Timsort:
         nearly linear on rows already in order, such as creation times), instead of one
         ``insort`` per object, whose list shifting makes loading n objects in a text order
-        O(n^2). Keys already stored are re-indexed one by one.
+        O(n^2). Keys already stored are re-indexed one by one. A batch smaller than
+        1/:data:`BULK_SHARE` of the store is stored one object at a time instead (the sort and
+        compact would cost O(store), not O(batch)).
         """
+        batch = items if isinstance(items, list) else list(items)
+        if len(batch) * BULK_SHARE < len(self):
+            # A few objects into a large store: one by one (OrderIndex.put, O(1) amortised).
+            # The sort and compact below cost O(store) per batch: a job storing 200 codes per
+            # chunk, or a publication making one code, paid for every stored voucher each time
+            # (review 17: generating 20k codes was quadratic, ~0.1 s of compact per chunk).
+            for key, obj in batch:
+                self[key] = obj
+            return
         indexes = list(self.indexes.values())
         added = 0
-        for key, obj in items:
+        again: list[tuple[str, JSON]] = []
+        for key, obj in batch:
             if key in self or key in self.seq:
-                self[key] = obj
+                # Re-indexed after the sort: a bisection into the rows appended unsorted so
+                # far removed the wrong row (or none: an IndexError).
+                again.append((key, obj))
                 continue
             dict.__setitem__(self, key, obj)
             seq = self.seq[key] = self.group.next_seq
@@ -393,6 +412,8 @@ class IndexedDict(dict[str, JSON]):
                 index.sort()
                 index.compact()
             self._wrote()
+        for key, obj in again:
+            self[key] = obj
 
     def __delitem__(self, key: str) -> None:
         super().__delitem__(key)

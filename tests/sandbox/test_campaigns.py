@@ -281,6 +281,7 @@ def test_update_changes_the_campaign_and_its_unpublished_unredeemed_vouchers(api
     )
     assert r.status_code == 200
     assert r.json()["description"] == "new" and r.json()["campaign_type"] == "DISCOUNT_COUPONS"
+    api.sandbox.wait_for_jobs()  # carried to the vouchers by a CAMPAIGN.VOUCHERS_UPDATE action
     expirations = {code: api.get(f"/v1/vouchers/{code}").json()["expiration_date"] for code in (a, b, c)}
     assert expirations == {a: None, b: None, c: "2099-01-01T00:00:00Z"}
 

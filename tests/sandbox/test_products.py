@@ -327,3 +327,15 @@ def test_concurrent_upserts_of_one_source_id_make_one_product_and_sku(api: Api):
     assert len({p for p, _ in ids}) == 1 and len({s for _, s in ids}) == 1
     assert api.get("/v1/products").json()["total"] == 2
     assert api.get("/v1/products/base/skus").json()["total"] == 1
+
+
+def test_a_forced_delete_of_a_product_without_source_id_leaves_the_bin_alone(api):
+    """Review 17: the forced delete scanned the bin for objects of its source id, and for a
+    product without one matched every binned product without one (None == None)."""
+    kept = api.post("/v1/products", json={"name": "kept"}).json()
+    assert api.delete(f"/v1/products/{kept['id']}").status_code == 204
+    gone = api.post("/v1/products", json={"name": "gone"}).json()
+    assert api.delete(f"/v1/products/{gone['id']}", params={"force": "true"}).status_code == 204
+    from django_voucherify.sandbox.catalog import catalog
+
+    assert kept["id"] in catalog(api.sandbox.state).bin

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
+from django_voucherify.sandbox import campaign_store
 from tests.support.sandbox import Api
 
 
@@ -253,7 +254,8 @@ def test_a_deleted_campaign_s_free_code_queue_is_dropped(api):
     r = api.post("/v1/publications", json={"campaign": {"name": "Gone"}, "customer": {"source_id": "cy"}})
     assert r.status_code == 200, r.text
     campaign_id = api.get("/v1/campaigns/Gone").json()["id"]
-    assert campaign_id in api.state.transient["campaign_free"]["queues"]
+    watch = campaign_store._watch(api.state)
+    assert campaign_id in watch.queues
     assert api.delete(f"/v1/campaigns/{campaign_id}", params={"force": "true"}).status_code == 202
     api.sandbox.wait_for_jobs()
-    assert campaign_id not in api.state.transient["campaign_free"]["queues"]
+    assert campaign_id not in watch.queues and campaign_id not in watch.queued

@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from django_voucherify.sandbox import campaign_store
+from django_voucherify.sandbox import jobs
 from django_voucherify.sandbox.engine.codegen import CodeSource
 from django_voucherify.sandbox.handlers.vouchers import build_voucher
 from django_voucherify.sandbox.state import SandboxState
@@ -73,10 +73,9 @@ def build(state: SandboxState, campaign: JSON, code: str, overrides: JSON | None
 
 
 def store(state: SandboxState, campaign: JSON, vouchers: list[JSON]) -> None:
-    """Store new vouchers of ``campaign`` (one index sort for the batch) and queue them for
-    publication."""
+    """Store new vouchers of ``campaign`` (one index sort for the batch; the store's write
+    queues them for publication: campaign_store.FreeCodes)."""
     state.put_vouchers(vouchers)
-    campaign_store.offer_codes(state, campaign["id"], [v["code"] for v in vouchers])
 
 
 def code_taken(state: SandboxState, code: str) -> bool:
@@ -107,10 +106,6 @@ def generate_chunk(
 
 
 def breathe(state: SandboxState) -> None:
-    """Let other requests take the state lock between two chunks of a job that holds it (the
-    job runner takes it once: jobs._run), then take it back."""
-    state.lock.release()
-    try:
-        time.sleep(0.001)  # a real pause: a waiting request gets the lock before we retake it
-    finally:
-        state.lock.acquire()
+    """Let other requests in between two chunks (jobs.breathe; a name of its own here, so a
+    test can watch the campaign jobs' breaths)."""
+    jobs.breathe(state)

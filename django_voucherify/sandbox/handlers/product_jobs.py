@@ -51,8 +51,10 @@ def _merged(state: SandboxState, source_id: str, metadata: Any) -> JSON:
 
 @jobs.job("products_bulk")
 def _run_bulk(state: SandboxState, action: JSON, payload: JSON) -> None:
-    done, errors = 0, []
-    for item in payload["items"]:
+    """Chunked (review 17: one hold of the lock for the whole list) and resumable."""
+    progress = jobs.cursor(payload)
+    errors: list[JSON] = progress.setdefault("errors", [])
+    for _, item, progress in jobs.resumable(state, payload, payload["items"]):
         source_id = str(item.get("source_id") or "") if isinstance(item, dict) else ""
         try:
             if not isinstance(item, dict):
@@ -63,25 +65,28 @@ def _run_bulk(state: SandboxState, action: JSON, payload: JSON) -> None:
             if "metadata" in data:
                 data["metadata"] = _merged(state, source_id, data["metadata"])
             upsert_product(state, data)
-            done += 1
+            progress["done"] = progress.get("done", 0) + 1
         except SandboxError as err:
             errors.append(_error(err, source_id=source_id))
+    done = int(progress.get("done", 0))
     finish(action, {"done_count": done, "failed_count": len(errors), "errors": errors})
 
 
 @jobs.job("products_metadata")
 def _run_metadata(state: SandboxState, action: JSON, payload: JSON) -> None:
-    done, errors = 0, []
-    for source_id in payload["source_ids"]:
+    progress = jobs.cursor(payload)
+    errors: list[JSON] = progress.setdefault("errors", [])
+    for _, source_id, progress in jobs.resumable(state, payload, payload["source_ids"]):
         try:
             if not isinstance(source_id, str) or not source_id:
                 raise invalid_payload("source_ids: each must be a non-empty string")
             upsert_product(
                 state, {"source_id": source_id, "metadata": _merged(state, source_id, payload["metadata"])}
             )
-            done += 1
+            progress["done"] = progress.get("done", 0) + 1
         except SandboxError as err:
             errors.append(_error(err))  # this result's errors carry no source id (the spec)
+    done = int(progress.get("done", 0))
     finish(action, {"done_count": done, "failed_count": len(errors), "errors": errors})
 
 
@@ -211,11 +216,12 @@ def _import_sku(state: SandboxState, row: JSON) -> None:
 @jobs.job("catalog_import")
 def _run_import(state: SandboxState, action: JSON, payload: JSON) -> None:
     skus = payload["kind"] == "skus"
-    done, failed = 0, []
-    for number, row in enumerate(payload["rows"], start=1):
+    progress = jobs.cursor(payload)
+    failed: list[JSON] = progress.setdefault("failed", [])
+    for number, row, progress in jobs.resumable(state, payload, payload["rows"]):
         try:
             (_import_sku if skus else _import_product)(state, row)
-            done += 1
+            progress["done"] = progress.get("done", 0) + 1
         except SandboxError as err:
             fields, _ = _columns(row, ("source_id",))
             failed.append(
@@ -225,6 +231,7 @@ def _run_import(state: SandboxState, action: JSON, payload: JSON) -> None:
                     "reason": err.details or err.message,
                 }
             )
+    done = int(progress.get("done", 0))
     noun = "sku(s)" if skus else "product(s)"
     message = f"{done} {noun} imported successfully, {len(failed)} failed."
     finish(action, {"message": message, "done_count": done, "failed_count": len(failed), "failed": failed})

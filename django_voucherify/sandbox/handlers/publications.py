@@ -25,7 +25,7 @@ from typing import Any
 from django_voucherify.sandbox import campaign_store
 from django_voucherify.sandbox.compact import render
 from django_voucherify.sandbox.engine.codegen import CodeSource
-from django_voucherify.sandbox.errors import bad_request, invalid_payload
+from django_voucherify.sandbox.errors import SandboxError, bad_request, invalid_payload
 from django_voucherify.sandbox.filters import conditions_predicate
 from django_voucherify.sandbox.handlers import campaign_vouchers
 from django_voucherify.sandbox.listing import int_param, parse_order
@@ -81,7 +81,10 @@ def _campaign_voucher(state: SandboxState, campaign: JSON, taken: set[str]) -> J
         return voucher
     if campaign.get("type") == "AUTO_UPDATE" and "voucher" in campaign:
         source = CodeSource(campaign["voucher"]["code_config"])
-        if campaign_vouchers.generate_chunk(state, campaign, source, 1, {})[0]:
+        # A campaign whose codes fill its code_config's space makes no more (review 17: each
+        # publication of such a campaign drew MAX_MISSES codes under the lock to find none).
+        full = campaign_store.vouchers_count(state, campaign["id"]) >= source.capacity
+        if not full and campaign_vouchers.generate_chunk(state, campaign, source, 1, {})[0]:
             voucher = campaign_store.take_free_code(state, campaign["id"], taken)
             if voucher is not None:
                 return voucher
@@ -143,8 +146,13 @@ def create_publication(req: SandboxRequest, state: SandboxState) -> SandboxRespo
         if join_once:
             count = 1  # one code per customer
         given = []
-        for _ in range(count):  # distinct codes: each is published only once all are taken
-            given.append(_campaign_voucher(state, campaign, {v["code"] for v in given}))
+        try:
+            for _ in range(count):  # distinct codes: each is published only once all are taken
+                given.append(_campaign_voucher(state, campaign, {v["code"] for v in given}))
+        except SandboxError:
+            # Not enough codes: the ones taken stay publishable, first in the queue again.
+            campaign_store.give_back(state, campaign["id"], [v["code"] for v in given])
+            raise
     for v in given:
         _publish(state, v, customer)
     pub: JSON = {
