@@ -141,6 +141,40 @@ class ValidateView(CheckoutAPIView):
         return Response(_validation_payload(outcome, reveal=signed_in))
 
 
+class OffersView(CheckoutAPIView):
+    """What a cart qualifies for (automatic promotions, the signed-in customer's own codes and
+    public codes), best deal first. Open to anonymous visitors like validate (who get no
+    customer's codes); it names no code, so nothing is drawn from the budget of unknown codes."""
+
+    schema = LazySchema(
+        request=s.OffersRequestSerializer,
+        responses={
+            200: s.OffersResponseSerializer,
+            400: s.ErrorSerializer,
+            429: s.ErrorSerializer,
+            503: s.ErrorSerializer,
+        },
+        summary="The offers a cart qualifies for",
+    )
+    permission_classes = [permissions.AllowAny]
+    throttle_scope = "voucherify_offers"
+
+    def post(self, request: Request) -> Response:
+        data = s.OffersRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        body = data.validated_data
+        outcome = checkout.offers(body["order"], customer_for(request), limit=body["limit"])
+        return Response(
+            {
+                "offers": [vars(o) for o in outcome.offers],
+                "amount": outcome.totals.amount,
+                "has_more": outcome.has_more,
+                "unavailable": outcome.unavailable,
+                "notice": outcome.notice,
+            }
+        )
+
+
 @method_decorator(transaction.non_atomic_requests, name="dispatch")
 class RedeemView(CheckoutAPIView):
     """Redeem codes for an order the shop created (the ``Order`` mirror): its amount and items
