@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 from django.test import override_settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from django_voucherify import checkout
@@ -191,3 +193,51 @@ def test_rest_offers_during_an_outage_is_a_json_503(sandbox: Any) -> None:
 def test_unknown_paths_below_offers_are_json_404s(sandbox: Any) -> None:
     response = APIClient().get(OFFERS + "more/")
     assert response.status_code == 404 and response["Content-Type"].startswith("application/json")
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**15), 10**15)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+ORDER_LIKE = st.fixed_dictionaries(
+    {},
+    optional={
+        "amount": JSON_VALUES,
+        "items": st.lists(
+            st.fixed_dictionaries(
+                {}, optional={k: JSON_VALUES for k in ("source_id", "quantity", "price", "related_object")}
+            ),
+            max_size=3,
+        ),
+        "source_id": JSON_VALUES,
+    },
+)
+
+
+@pytest.mark.urls("tests.checkout.urls")
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    body=st.fixed_dictionaries({}, optional={"order": ORDER_LIKE | JSON_VALUES, "limit": JSON_VALUES})
+    | JSON_VALUES
+)
+def test_rest_offers_fuzzed_bodies_never_500(sandbox: Any, body: Any) -> None:
+    from django.core.cache import cache
+
+    cache.clear()  # the throttle would answer 429 to most examples otherwise
+    response = APIClient(raise_request_exception=False).post(OFFERS, body, format="json")
+    assert response.status_code < 500, response.content
+    assert response["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.urls("tests.checkout.urls")
+@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
+def test_rest_offers_wrong_methods_are_json_405s(sandbox: Any, method: str) -> None:
+    response = APIClient().generic(method, OFFERS)
+    assert response.status_code == 405 and response.json()["key"] == "method_not_allowed"
