@@ -268,11 +268,6 @@ class OffersRequestSerializer(serializers.Serializer[dict[str, Any]]):
         min_value=1, max_value=MAX_OFFERS, default=DEFAULT_OFFERS, help_text=_("How many offers, at most.")
     )
 
-    def validate_limit(self, value: Any) -> int:
-        if isinstance(self.initial_data, dict) and isinstance(self.initial_data.get("limit"), bool):
-            raise serializers.ValidationError(_("A whole number is required."))
-        return int(value)
-
 
 class OfferSerializer(serializers.Serializer[Any]):
     kind = serializers.CharField(help_text=_('"voucher" or "promotion_tier".'))
