@@ -7,7 +7,9 @@ anonymous visitors (a cart preview, at most :func:`.throttling.anonymous_max_cod
 holding codes (``lock``) needs a signed-in user; redeem needs a signed-in user. Both are
 throttled per scope and draw every code they name from the budget of unknown codes
 (:class:`~django_voucherify.checkout.budget.UnknownCodesBudget`, per user and per address)
-before Voucherify is asked. Bodies and answers are JSON only, errors included: the views raise
+before Voucherify is asked. Offers (what a cart qualifies for) are open to anyone, throttled
+per scope, and name no code (nothing drawn from the budget); a signed-in user's own codes are
+included. Bodies and answers are JSON only, errors included: the views raise
 the services' errors and the one exception handler of :mod:`.errors` answers them, whatever the
 project's ``EXCEPTION_HANDLER`` is.
 """
