@@ -411,3 +411,60 @@ def test_property_a_qualifications_discount_equals_the_validations(
             assert entry["order"] == valid["order"]
             assert entry["applicable_to"] == valid["redeemables"][0]["applicable_to"]
             assert entry["result"] == valid["redeemables"][0]["result"]
+
+
+# ---- property: paging loses and repeats nothing ---------------------------------------------------
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rows=st.lists(st.tuples(st.integers(0, 30), st.booleans()), max_size=60),
+    limit=st.integers(3, 8),
+    bound=st.integers(3, 20),
+)
+def test_property_paging_by_the_cursor_returns_each_qualifying_candidate_once(
+    rows: list[tuple[int, bool]], limit: int, bound: int
+) -> None:
+    """Candidates at random milliseconds (ties included), some qualifying: walking the pages with
+    ``more_starting_after`` gives every qualifying one exactly once, newest first, whenever no
+    millisecond holds more candidates than a page or the bound can (else its extra ties are
+    the documented loss), and every request looks at ``bound`` candidates at most."""
+    from django_voucherify.sandbox import qualification_sources as sources
+
+    per_ms: dict[int, int] = {}
+    for ms, _ in rows:
+        per_ms[ms] = per_ms.get(ms, 0) + 1
+    all_rows = sorted(
+        (sources.Candidate("voucher", f"c{i}", ms * 1000, i, {"ok": ok}) for i, (ms, ok) in enumerate(rows)),
+        key=lambda c: c.sort_key,
+        reverse=True,
+    )
+    looked: list[int] = []
+
+    def qualify(c: sources.Candidate) -> Any:
+        looked[-1] += 1
+        return qualifications.Qualified(c, None) if c.obj and c.obj["ok"] else None  # type: ignore[arg-type]
+
+    before: int | None = None
+    seen: list[str] = []
+    for _ in range(200):
+        looked.append(0)
+        stream = (c for c in all_rows if before is None or c.micros < before)
+        page = qualifications.collect(stream, qualify, limit, bound)
+        assert looked[-1] <= bound
+        seen += [q.candidate.id for q in page.items]
+        if not page.has_more:
+            break
+        assert page.cursor is not None
+        before = page.cursor * 1000
+    else:
+        raise AssertionError("paging did not end")
+    wanted = [c.id for c in all_rows if c.obj and c.obj["ok"]]
+    assert len(seen) == len(set(seen))  # nothing twice
+    if max(per_ms.values(), default=0) <= min(limit, bound):
+        assert seen == wanted or sorted(seen) == sorted(wanted)
+        # newest first across pages (ties of one millisecond in any order)
+        order = {c.id: c.micros for c in all_rows}
+        assert [order[i] for i in seen] == sorted((order[i] for i in seen), reverse=True)
+    else:
+        assert set(seen) <= set(wanted)
