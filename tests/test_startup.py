@@ -176,6 +176,7 @@ def test_schema_generation_sees_the_real_views_in_a_fresh_process(tmp_path: Path
     seen = start(tmp_path, "admin_and_api", after)
     assert seen["extra"] == {
         "/api/vouchers/validate/": ["post"],
+        "/api/vouchers/offers/": ["post"],
         "/api/vouchers/redeem/": ["post"],
         "/api/vouchers/redemptions/{id}/rollback/": ["post"],  # DRF names a pk "id"
     }

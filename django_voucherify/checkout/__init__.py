@@ -15,6 +15,8 @@ One module per step, each importing only those listed above it (the chain's step
 - ``cart``: what goes in (codes, order, customer: the request body), what comes out (results,
   totals), and the client it goes through (checkout's short timeout).
 - ``validate``: :func:`validate`, and the outage policy every step follows.
+- ``offers``: :func:`offers`, what a cart qualifies for (automatic promotions, the customer's
+  own codes) with the discount each gives, for a cart page.
 - ``budget``: the budget of unknown codes every way in draws from (:class:`UnknownCodesBudget`:
   per user and per client address, refused with :class:`TooManyAttempts`).
 - ``ledger``: what the steps write on their ledger row, each transition under the row's lock
@@ -49,6 +51,7 @@ from .errors import (
     InvalidCheckoutInput,
     RollbackFailed,
 )
+from .offers import Offer, OffersOutcome, offers
 from .reconcile import reconcile
 from .redeem import PaidCheckout, redeem, redeem_then_pay
 from .rollback import request_rollback, rollback, rollback_order
@@ -61,6 +64,8 @@ __all__ = [
     "CodeResult",
     "CodesRefused",
     "InvalidCheckoutInput",
+    "Offer",
+    "OffersOutcome",
     "PaidCheckout",
     "RedeemOutcome",
     "Redeemable",
@@ -70,6 +75,7 @@ __all__ = [
     "UnknownCodesBudget",
     "ValidationOutcome",
     "client_idents",
+    "offers",
     "reconcile",
     "redeem",
     "redeem_then_pay",

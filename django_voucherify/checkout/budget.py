@@ -41,6 +41,7 @@ from .errors import CheckoutError, CodesRefused
 
 DEFAULT_RATES = {
     "voucherify_validate": "20/min",
+    "voucherify_offers": "20/min",  # a cart page's offers: as often as a validate
     "voucherify_redeem": "10/min",
     # Unknown codes named through validate or redeem: guessing looks like this.
     "voucherify_validate_failures": "10/hour",

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from ..checkout.cart import MAX_AMOUNT, MAX_ITEMS, MAX_QUANTITY, MAX_REDEEMABLES
+from ..checkout.offers import DEFAULT_OFFERS, MAX_OFFERS
 from ..models.ledger import CheckoutRedemption
 from ..validation import MAX_CODE_LENGTH, MAX_SOURCE_ID_LENGTH, code_problem, source_id_problem
 
@@ -259,6 +260,33 @@ class RedeemResponseSerializer(serializers.Serializer[Any]):
     discount_amount = serializers.IntegerField()
     total_amount = serializers.IntegerField()
     redemption = LedgerSerializer()
+
+
+class OffersRequestSerializer(serializers.Serializer[dict[str, Any]]):
+    order = ValidateOrderSerializer()
+    limit = serializers.IntegerField(
+        min_value=1, max_value=MAX_OFFERS, default=DEFAULT_OFFERS, help_text=_("How many offers, at most.")
+    )
+
+
+class OfferSerializer(serializers.Serializer[Any]):
+    kind = serializers.CharField(help_text=_('"voucher" or "promotion_tier".'))
+    id = serializers.CharField()
+    code = serializers.CharField(allow_null=True, help_text=_("The code to enter (none for a promotion)."))
+    name = serializers.CharField()
+    banner = serializers.CharField()
+    discount_amount = serializers.IntegerField(help_text=_("What it takes off this cart alone."))
+    automatic = serializers.BooleanField(help_text=_("Applies without a code."))
+    campaign_id = serializers.CharField(allow_null=True)
+    campaign_name = serializers.CharField(allow_null=True)
+
+
+class OffersResponseSerializer(serializers.Serializer[Any]):
+    offers = OfferSerializer(many=True)
+    amount = serializers.IntegerField()
+    has_more = serializers.BooleanField()
+    unavailable = serializers.BooleanField()
+    notice = serializers.CharField()
 
 
 class ErrorSerializer(serializers.Serializer[Any]):

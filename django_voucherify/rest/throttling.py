@@ -1,12 +1,13 @@
 """Throttles of validate and redeem, so codes cannot be enumerated by brute force.
 
 Rates come from ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]`` (scopes ``voucherify_validate``,
-``voucherify_redeem`` and ``voucherify_validate_failures``), with defaults when the project sets
-none. ``voucherify_validate_failures`` is the budget of unknown *codes* of the checkout service
-(:mod:`django_voucherify.checkout.budget`), the same budget a shop's own checkout form draws
-from: validate and redeem reserve every code a request names from it before Voucherify is asked
-(per user and per client address), and hand it back once the answer shows the code exists. The
-counters (atomic sliding windows in the default cache) live there too.
+``voucherify_offers``, ``voucherify_redeem`` and ``voucherify_validate_failures``), with
+defaults when the project sets none. ``voucherify_validate_failures`` is the budget of unknown
+*codes* of the checkout service (:mod:`django_voucherify.checkout.budget`), the same budget a
+shop's own checkout form draws from: validate and redeem reserve every code a request names from
+it before Voucherify is asked (per user and per client address), and hand it back once the
+answer shows the code exists. The counters (atomic sliding windows in the default cache) live
+there too.
 
 Anonymous clients are told apart by ``REMOTE_ADDR``. ``X-Forwarded-For`` is any client's to
 write, so it is only read when the project sets DRF's ``NUM_PROXIES`` to the number of proxies

@@ -1,6 +1,6 @@
 """``path("api/vouchers/", include("django_voucherify.rest.urls"))``.
 
-Any other path below the endpoints' own names (``validate/...``, ``redeem/...``,
+Any other path below the endpoints' own names (``validate/...``, ``offers/...``, ``redeem/...``,
 ``redemptions/...``) answers a JSON 404 (:func:`.errors.not_found`), and so does a rollback id
 that is not a ledger id (the view checks it, so ``/redemptions/abc/rollback/`` or a 30-digit id
 never reaches the site's HTML 404 page or the database). The catch-all is limited to those
@@ -21,10 +21,11 @@ VIEWS = "django_voucherify.rest.views"
 
 urlpatterns = [
     path("validate/", LazyView(VIEWS, "ValidateView"), name="validate"),
+    path("offers/", LazyView(VIEWS, "OffersView"), name="offers"),
     path("redeem/", LazyView(VIEWS, "RedeemView"), name="redeem"),
     path("redemptions/<str:pk>/rollback/", LazyView(VIEWS, "RollbackView"), name="rollback"),
     re_path(
-        r"^(?:validate|redeem|redemptions)(?:/.*)?$",
+        r"^(?:validate|offers|redeem|redemptions)(?:/.*)?$",
         LazyView("django_voucherify.rest.errors", "not_found"),
         name="not_found",
     ),

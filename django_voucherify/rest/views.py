@@ -7,7 +7,9 @@ anonymous visitors (a cart preview, at most :func:`.throttling.anonymous_max_cod
 holding codes (``lock``) needs a signed-in user; redeem needs a signed-in user. Both are
 throttled per scope and draw every code they name from the budget of unknown codes
 (:class:`~django_voucherify.checkout.budget.UnknownCodesBudget`, per user and per address)
-before Voucherify is asked. Bodies and answers are JSON only, errors included: the views raise
+before Voucherify is asked. Offers (what a cart qualifies for) are open to anyone, throttled
+per scope, and name no code (nothing drawn from the budget); a signed-in user's own codes are
+included. Bodies and answers are JSON only, errors included: the views raise
 the services' errors and the one exception handler of :mod:`.errors` answers them, whatever the
 project's ``EXCEPTION_HANDLER`` is.
 """
@@ -139,6 +141,40 @@ class ValidateView(CheckoutAPIView):
             )
             budget.settle(unknown_codes(outcome))
         return Response(_validation_payload(outcome, reveal=signed_in))
+
+
+class OffersView(CheckoutAPIView):
+    """What a cart qualifies for (automatic promotions, the signed-in customer's own codes and
+    public codes), best deal first. Open to anonymous visitors like validate (who get no
+    customer's codes); it names no code, so nothing is drawn from the budget of unknown codes."""
+
+    schema = LazySchema(
+        request=s.OffersRequestSerializer,
+        responses={
+            200: s.OffersResponseSerializer,
+            400: s.ErrorSerializer,
+            429: s.ErrorSerializer,
+            503: s.ErrorSerializer,
+        },
+        summary="The offers a cart qualifies for",
+    )
+    permission_classes = [permissions.AllowAny]
+    throttle_scope = "voucherify_offers"
+
+    def post(self, request: Request) -> Response:
+        data = s.OffersRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        body = data.validated_data
+        outcome = checkout.offers(body["order"], customer_for(request), limit=body["limit"])
+        return Response(
+            {
+                "offers": [vars(o) for o in outcome.offers],
+                "amount": outcome.totals.amount,
+                "has_more": outcome.has_more,
+                "unavailable": outcome.unavailable,
+                "notice": outcome.notice,
+            }
+        )
 
 
 @method_decorator(transaction.non_atomic_requests, name="dispatch")

@@ -105,12 +105,16 @@ def redemptions_of(state: SandboxState, voucher: Mapping[str, Any], customer_id:
 
 
 def checker(
-    state: SandboxState, order: Mapping[str, Any] | None, customer_ref: Mapping[str, Any] | None
+    state: SandboxState,
+    order: Mapping[str, Any] | None,
+    customer_ref: Mapping[str, Any] | None,
+    ignored: frozenset[str] = frozenset(),
 ) -> RuleCheck:
-    """The rule check for one validation or redemption request.
+    """The rule check for one validation, redemption or qualification request.
 
     ``customer_ref`` is the request's ``customer``: its stored record's metadata, overlaid by the
-    metadata sent inline, is what ``customer.metadata`` conditions read."""
+    metadata sent inline, is what ``customer.metadata`` conditions read. ``ignored``: order-level
+    condition names taken as met (see ``engine.rules.Context.ignored``)."""
     ref = customer_ref or {}
     stored = state.find_customer(str(ref.get("id") or ref.get("source_id") or "")) if ref else None
     metadata: JSON = dict((stored or {}).get("metadata") or {})
@@ -130,6 +134,7 @@ def checker(
             # A customer named but not stored yet has redeemed nothing; no customer: unknown.
             redemption_count=lambda: redemptions_of(state, voucher, customer_id) if customer_id else known,
             categories=categories,
+            ignored=ignored,
         )
         included: list[JSON] = []
         excluded: list[JSON] = []

@@ -25,6 +25,7 @@ SECTION_OPERATIONS = {
     "Categories": 5,
     "Events": 1,
     "Validation Rules": 9,
+    "Qualifications": 1,
 }
 
 
@@ -332,5 +333,22 @@ def _tour_validation_rules(api: Api) -> None:
         "/v1/redemptions",
         json={"redeemables": [{"object": "voucher", "id": "TRULE"}], "order": {"amount": 1}},
     )
+    _tour_qualifications(api)
     api.delete(f"/v1/validation-rules/{rule['id']}/assignments/{assignment['id']}")
     api.delete(f"/v1/validation-rules/{rule['id']}")
+
+
+def _tour_qualifications(api: Api) -> None:
+    """check-eligibility: each simulated scenario, a rule's assignment, a cursor, an error."""
+    base = {
+        "customer": {"source_id": "tour-c", "metadata": {"vip": True}},
+        "order": {"items": [{"product_id": "prod_1", "price": 500, "quantity": 1}]},
+    }
+    options = {"limit": 1, "expand": ["redeemable", "validation_rules"], "sorting_rule": "BEST_DEAL"}
+    first = api.post("/v1/qualifications", json={**base, "scenario": "ALL", "options": options}).json()
+    after = first["redeemables"].get("more_starting_after")
+    if after:
+        api.post("/v1/qualifications", json={**base, "options": {**options, "starting_after": after}})
+    api.post("/v1/qualifications", json={**base, "scenario": "CUSTOMER_WALLET"})
+    api.post("/v1/qualifications", json={"scenario": "AUDIENCE_ONLY", "customer": base["customer"]})
+    api.post("/v1/qualifications", json={"scenario": "PROMOTION_STACKS"})  # 400

@@ -94,14 +94,7 @@ def parse_stack_request(body: JSON) -> StackRequest:
             or (gift.get("credits") is not None and not isinstance(gift["credits"], int | float))
         ):
             raise invalid_payload(f"redeemables[{i}].gift.credits: must be a number")
-    order = _obj(body, "order")
-    if order is not None:
-        try:
-            pricing.order_amount(order)
-        except (ValueError, TypeError) as exc:
-            raise invalid_payload(f"order: {exc}") from None
-        if order.get("items") is not None and not isinstance(order["items"], list):
-            raise invalid_payload("order.items: must be an array")
+    order = parse_order(body)
     options = _obj(body, "options") or {}
     expand = options.get("expand") or []
     if not isinstance(expand, list) or any(e not in EXPAND_VALUES for e in expand):
@@ -117,6 +110,26 @@ def parse_stack_request(body: JSON) -> StackRequest:
         metadata=metadata,
         expand=tuple(expand),
     )
+
+
+def parse_order(body: JSON) -> JSON | None:
+    """The request's ``order`` (None when absent), checked as far as pricing it needs: an
+    object whose amount (or items' amounts) are numbers, ``items`` an array (400
+    ``invalid_payload``)."""
+    order = _obj(body, "order")
+    if order is not None:
+        try:
+            pricing.order_amount(order)
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise invalid_payload(f"order: {exc}") from None
+        if order.get("items") is not None and not isinstance(order["items"], list):
+            raise invalid_payload("order.items: must be an array")
+    return order
+
+
+def object_field(body: JSON, name: str) -> JSON | None:
+    """``body[name]``: an object or None (400 ``invalid_payload`` otherwise)."""
+    return _obj(body, name)
 
 
 def find_voucher(state: SandboxState, red: JSON) -> JSON | None:

@@ -90,6 +90,9 @@ class Context:
     customer_metadata: Mapping[str, Any] = field(default_factory=dict)
     redemption_count: Callable[[], int | None] = lambda: None
     categories: Callable[[Mapping[str, Any]], Sequence[str]] = lambda item: ()
+    #: Order-level condition names taken as met without looking (qualifications: Voucherify
+    #: ignores per-customer redemption counts there, and AUDIENCE_ONLY reads the customer only).
+    ignored: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -391,6 +394,8 @@ def _leaf(cond: Mapping[str, Any], ctx: Context, item: Mapping[str, Any] | None)
     conditions: Mapping[str, Any] = cond["conditions"]
     if item is not None:
         return _meets(conditions, _item_value(cond, item, ctx))
+    if name in ctx.ignored:
+        return True
     items = _items(ctx.order)
     if name in ITEM_SETS:
         return _item_set(name, cond, items, ctx)

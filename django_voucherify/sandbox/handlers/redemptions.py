@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django_voucherify.sandbox import campaign_store, rule_check
+from django_voucherify.sandbox import evaluation, rule_check
 from django_voucherify.sandbox.engine import ledger, pricing, rollback, stacking
 from django_voucherify.sandbox.engine.ledger import JSON, StackRequest
 from django_voucherify.sandbox.errors import SandboxError, invalid_payload, not_found
@@ -120,22 +120,20 @@ def redeem_stack(state: SandboxState, sreq: StackRequest, app_id: str | None) ->
     existing = ledger.stored_order(state, sreq.order)
     now_dt = state.now()
     now = iso(now_dt)
-    reg = ledger.session_registry(state)
     own = (sreq.session or {}).get("key")
     own_key = str(own) if own else None
     vouchers = [ledger.find_voucher(state, r) for r in sreq.redeemables]
     previous = int((existing or {}).get("discount_amount") or 0)
     to_price = order_input(sreq.order, existing)
-    ev = stacking.evaluate(
+    ev = evaluation.evaluate(
+        state,
         sreq.redeemables,
         vouchers,
         to_price,
-        now_dt,
-        held_quantity=lambda v: reg.held(v["code"], now_dt, own_key).quantity,
-        held_credits=lambda v: reg.held(v["code"], now_dt, own_key).credits,
-        precheck=lambda v: campaign_store.disabled_campaign(state, v),
+        now=now_dt,
+        rules=rule_check.checker(state, to_price, sreq.customer),
         previous_discount=previous,
-        rule_check=rule_check.checker(state, to_price, sreq.customer),
+        own_key=own_key,
     )
     if not ev.valid:
         stored = [_failed(state, sreq, o, vouchers[o.index], customer, app_id, now) for o in ev.failures]

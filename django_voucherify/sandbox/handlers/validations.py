@@ -12,7 +12,7 @@ expires (``state.clock``).
 
 from __future__ import annotations
 
-from django_voucherify.sandbox import campaign_store, rule_check
+from django_voucherify.sandbox import evaluation, rule_check
 from django_voucherify.sandbox.engine import ledger, pricing, sessions, stacking
 from django_voucherify.sandbox.engine.ledger import JSON
 from django_voucherify.sandbox.errors import invalid_payload, not_found
@@ -41,16 +41,15 @@ def validate(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
     own_key = str(own) if own else None
     vouchers = [ledger.find_voucher(state, r) for r in sreq.redeemables]
     to_price = order_input(sreq.order, existing)
-    ev = stacking.evaluate(
+    ev = evaluation.evaluate(
+        state,
         sreq.redeemables,
         vouchers,
         to_price,
-        now_dt,
-        held_quantity=lambda v: reg.held(v["code"], now_dt, own_key).quantity,
-        held_credits=lambda v: reg.held(v["code"], now_dt, own_key).credits,
-        precheck=lambda v: campaign_store.disabled_campaign(state, v),
+        now=now_dt,
+        rules=rule_check.checker(state, to_price, sreq.customer),
         previous_discount=int((existing or {}).get("discount_amount") or 0),
-        rule_check=rule_check.checker(state, to_price, sreq.customer),
+        own_key=own_key,
     )
     expand = "redeemable" in sreq.expand
     customer = state.find_customer(
