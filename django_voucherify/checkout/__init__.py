@@ -25,6 +25,8 @@ One module per step, each importing only those listed above it (the chain's step
 - ``rollback``: :func:`rollback`, :func:`request_rollback`, :func:`rollback_order`.
 - ``redeem``: :func:`redeem` (sent once, never after its deadline), :func:`redeem_then_pay`.
 - ``reconcile``: :func:`reconcile` of unknown outcomes, and the late check.
+- ``publish``: :func:`publish`, a campaign's code handed to a customer once (its own ledger,
+  ``CustomerPublication``).
 
 Names, the same in every step: ``order`` is the shop's order as given (the ``Order`` mirror or
 a mapping) and ``order_source_id`` its id (the ``source_id`` Voucherify knows it by, and the
@@ -49,6 +51,7 @@ from .errors import (
     InvalidCheckoutInput,
     RollbackFailed,
 )
+from .publish import PublicationRefused, PublishedCode, publish
 from .reconcile import reconcile
 from .redeem import PaidCheckout, redeem, redeem_then_pay
 from .rollback import request_rollback, rollback, rollback_order
@@ -62,6 +65,8 @@ __all__ = [
     "CodesRefused",
     "InvalidCheckoutInput",
     "PaidCheckout",
+    "PublicationRefused",
+    "PublishedCode",
     "RedeemOutcome",
     "Redeemable",
     "RollbackFailed",
@@ -70,6 +75,7 @@ __all__ = [
     "UnknownCodesBudget",
     "ValidationOutcome",
     "client_idents",
+    "publish",
     "reconcile",
     "redeem",
     "redeem_then_pay",

@@ -42,6 +42,7 @@ from .errors import CheckoutError, CodesRefused
 DEFAULT_RATES = {
     "voucherify_validate": "20/min",
     "voucherify_redeem": "10/min",
+    "voucherify_publish": "10/min",
     # Unknown codes named through validate or redeem: guessing looks like this.
     "voucherify_validate_failures": "10/hour",
 }
