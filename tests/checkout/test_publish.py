@@ -104,6 +104,13 @@ def test_a_refusal_is_raised_with_its_key_and_a_later_call_asks_again(sandbox):
     row = CustomerPublication.objects.get(customer_source_id="bob")
     assert row.state == PublicationState.PENDING and row.lease_until is None
     assert row.last_error_key == "no_voucher_suitable_for_publication"
+    # Voucherify lists the failed attempt under the row's key: the next call's look-up does not
+    # take it for a code, and once the campaign has a code again, bob gets it.
+    [failed] = django_voucherify.client.publications.list(source_id=row.key)["publications"]
+    assert failed["result"] == "FAILURE"
+    campaign_id = django_voucherify.client.campaigns.get(campaign)["id"]
+    django_voucherify.client.campaigns.add_vouchers(campaign_id)
+    assert checkout.publish(campaign, "bob").code not in ("", checkout.publish(campaign, "ann").code)
     with pytest.raises(checkout.PublicationRefused):
         checkout.publish("No such campaign", "bob")
 
