@@ -53,6 +53,8 @@ from .errors import DjangoVoucherifyError
 MAX_CODE_LENGTH = 100
 #: Longest customer / order / product source id (the mirrors' column width).
 MAX_SOURCE_ID_LENGTH = 200
+#: Longest campaign name or id (the publications ledger's column width).
+MAX_CAMPAIGN_LENGTH = 200
 #: Longest metadata key.
 MAX_METADATA_KEY_LENGTH = 100
 #: Deepest nesting of a JSON value checked for storability (deeper is refused).
@@ -138,6 +140,11 @@ def source_id_problem(source_id: Any) -> str | None:
     if problem is None and source_id in UNADDRESSABLE_CODES:
         return _("“%(id)s” cannot be a source id: Voucherify's URLs cannot address it.") % {"id": source_id}
     return problem
+
+
+def campaign_problem(campaign: Any) -> str | None:
+    """Why ``campaign`` cannot name a campaign (its name or Voucherify id); None if it can."""
+    return _identifier_problem(campaign, what=_("A campaign"), max_length=MAX_CAMPAIGN_LENGTH)
 
 
 def metadata_key_problem(key: Any) -> str | None:

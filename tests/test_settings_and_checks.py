@@ -50,7 +50,7 @@ def test_valid_settings_have_no_problems():
         ({**GOOD, "CURRENCY": "€"}, ["voucherify.E032"], "currency code"),
         ({**GOOD, "API_URL": "http://voucherify.example.com"}, ["voucherify.W001"], "https"),
         (  # the lease and the jobs' resubmit delay must outlast such a read (E012, W040)
-            {**GOOD, "READ_TIMEOUT": 600, "SYNC_LEASE_SECONDS": 1500, "JOB_RESUBMIT_AFTER": 1200},
+            {**GOOD, "READ_TIMEOUT": 600, "SYNC_LEASE_SECONDS": 3200, "JOB_RESUBMIT_AFTER": 1200},
             ["voucherify.W002"],
             "under 30",
         ),

@@ -27,6 +27,8 @@ One module per step, each importing only those listed above it (the chain's step
 - ``rollback``: :func:`rollback`, :func:`request_rollback`, :func:`rollback_order`.
 - ``redeem``: :func:`redeem` (sent once, never after its deadline), :func:`redeem_then_pay`.
 - ``reconcile``: :func:`reconcile` of unknown outcomes, and the late check.
+- ``publish``: :func:`publish`, a campaign's code handed to a customer once (its own ledger,
+  ``CustomerPublication``).
 
 Names, the same in every step: ``order`` is the shop's order as given (the ``Order`` mirror or
 a mapping) and ``order_source_id`` its id (the ``source_id`` Voucherify knows it by, and the
@@ -52,6 +54,7 @@ from .errors import (
     RollbackFailed,
 )
 from .offers import Offer, OffersOutcome, offers
+from .publish import PublicationRefused, PublishedCode, publish
 from .reconcile import reconcile
 from .redeem import PaidCheckout, redeem, redeem_then_pay
 from .rollback import request_rollback, rollback, rollback_order
@@ -67,6 +70,8 @@ __all__ = [
     "Offer",
     "OffersOutcome",
     "PaidCheckout",
+    "PublicationRefused",
+    "PublishedCode",
     "RedeemOutcome",
     "Redeemable",
     "RollbackFailed",
@@ -76,6 +81,7 @@ __all__ = [
     "ValidationOutcome",
     "client_idents",
     "offers",
+    "publish",
     "reconcile",
     "redeem",
     "redeem_then_pay",

@@ -43,6 +43,7 @@ DEFAULT_RATES = {
     "voucherify_validate": "20/min",
     "voucherify_offers": "20/min",  # a cart page's offers: as often as a validate
     "voucherify_redeem": "10/min",
+    "voucherify_publish": "10/min",
     # Unknown codes named through validate or redeem: guessing looks like this.
     "voucherify_validate_failures": "10/hour",
 }

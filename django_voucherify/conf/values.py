@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 
 from ..secret import Secret
 
-#: Client calls one delivery may make for one claim (orders: update, then create after a 404).
-REQUESTS_PER_SEND = 2
+#: Client calls one delivery may make for one claim (orders: update, then create after a 404;
+#: a SKU moved to another product: its product, the SKU (409), read it, delete it, create it).
+REQUESTS_PER_SEND = 5
 
 
 @dataclass(frozen=True)

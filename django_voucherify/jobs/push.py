@@ -12,7 +12,13 @@ its async action like any other job's part: never sent twice, an interrupted sub
 
 When a part ends, :func:`part_finished` marks its mirrors (``synced``, or ``failed`` with
 Voucherify's reason) and sends again the rows whose own delivery the import may have
-overwritten.
+overwritten, and the rows whose metadata the import merged instead of replacing
+(:func:`resend_merged_metadata`).
+
+Metadata has one rule at both doors (docs/sync.md, "One metadata rule"): Voucherify ends with
+exactly the mirror's metadata. The outbox's upserts replace it; Voucherify's bulk updates of
+customers and products merge it key by key, so a key the mirror dropped would survive a push:
+such rows are sent once more through the outbox after the part ends.
 """
 
 from __future__ import annotations
@@ -58,6 +64,9 @@ KINDS: dict[str, tuple[JobKind, PushModel]] = {
 PUSH_KINDS = frozenset(kind for kind, _model in KINDS.values())
 #: Source ids per ``IN (...)`` when marking a part's rows (a part can hold tens of thousands).
 IDS_PER_QUERY = 1000
+#: The pushes whose bulk endpoint merges metadata instead of replacing it (orders' import
+#: replaces, as their outbox upsert does).
+MERGING_METADATA = frozenset({JobKind.PUSH_CUSTOMERS, JobKind.PUSH_PRODUCTS})
 
 
 def push_mirrors(
@@ -145,6 +154,7 @@ def part_finished(part: JobPart, state: str) -> None:
     if state == PartState.DONE:
         mark_pushed(part)
     resend_overwritten(part)  # a failed import may have applied some rows too
+    resend_merged_metadata(part)
 
 
 def mark_pushed(part: JobPart) -> int:
@@ -255,6 +265,41 @@ def resend_overwritten(part: JobPart) -> int:
                     count += record_change(obj) is not None
     if count:
         logger.info("Mirror push part %s: %s rows delivered meanwhile are sent again", part.pk, count)
+    return count
+
+
+def resend_merged_metadata(part: JobPart) -> int:
+    """Send again, through the outbox (whose upsert replaces metadata), the rows of a customer
+    or product part whose Voucherify copy may keep a metadata key the mirror no longer has: the
+    bulk update merged the part's metadata into it. Returns how many.
+
+    "May keep": the last copy Voucherify returned (``remote_payload``'s ``metadata``, read
+    alone, a slice of :data:`IDS_PER_QUERY` rows per query) has a key the mirror lacks. Rows
+    saved since the job began are left to their own outbox entry. Residual: keys Voucherify
+    holds that this shop never saw (an object made outside the shop, never delivered nor
+    pulled) survive a push until the object's next outbox delivery.
+    """
+    from ..sync.outbox import record_change
+
+    job_kind, model = _kind_of(part)
+    if job_kind not in MERGING_METADATA:
+        return 0
+    read_from = part.job.created_at
+    ids = iter(_source_ids(part))
+    stale: list[int] = []
+    while chunk := list(islice(ids, IDS_PER_QUERY)):
+        rows = model.objects.filter(source_id__in=chunk, updated_at__lte=read_from)
+        for pk, metadata, remote in rows.values_list("pk", "metadata", "remote_payload__metadata"):
+            if isinstance(remote, dict) and set(remote) - set(metadata or {}):
+                stale.append(pk)
+    count = 0
+    for obj in model.objects.filter(pk__in=stale).order_by("pk"):
+        with transaction.atomic():
+            # Not synced until the outbox drops the keys (the marking above said synced).
+            model.objects.filter(pk=obj.pk).update(sync_state=SyncState.PENDING)
+            count += record_change(obj) is not None
+    if count:
+        logger.info("Mirror push part %s: %s rows sent again (metadata keys to drop)", part.pk, count)
     return count
 
 

@@ -10,6 +10,7 @@ from .ledger import CheckoutRedemption, LedgerState
 from .orders import Order, OrderItem, OrderStatus
 from .outbox import OutboxAction, OutboxEntry, OutboxState
 from .products import Product, Sku
+from .publications import CustomerPublication, PublicationState
 from .sync_state import SyncedMirror, SyncState
 from .vouchers import DiscountType, Voucher, VoucherType
 from .webhooks import WebhookEvent, WebhookEventState
@@ -17,6 +18,7 @@ from .webhooks import WebhookEvent, WebhookEventState
 __all__ = [
     "CheckoutRedemption",
     "Customer",
+    "CustomerPublication",
     "DiscountType",
     "Job",
     "JobFailedRow",
@@ -34,6 +36,7 @@ __all__ = [
     "Overview",
     "PartState",
     "Product",
+    "PublicationState",
     "RefreshState",
     "Sku",
     "SyncState",

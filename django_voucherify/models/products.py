@@ -17,7 +17,7 @@ from .sync_state import SyncedMirror
 
 #: The columns a product's body is made of, in :func:`product_body`'s order (a bulk push reads
 #: these only).
-PRODUCT_BODY_FIELDS = ("source_id", "name", "price", "attributes", "image_url", "metadata")
+PRODUCT_BODY_FIELDS = ("source_id", "name", "price", "attributes", "image_url", "metadata", "placeholder")
 SKU_BODY_FIELDS = ("source_id", "sku", "price", "currency", "attributes", "image_url", "metadata")
 
 
@@ -28,8 +28,15 @@ def product_body(
     attributes: list[str] | None,
     image_url: str,
     metadata: dict[str, Any] | None,
+    placeholder: bool = False,
 ) -> dict[str, Any]:
-    """The ``POST /v1/products`` body (one function for a saved instance and a push's rows)."""
+    """The ``POST /v1/products`` body (one function for a saved instance and a push's rows).
+
+    A placeholder (a product the registry made only because a SKU named it) knows nothing but
+    its source id, and sends nothing else: an upsert with its blank fields would wipe the name,
+    price, attributes and metadata of a product Voucherify already holds."""
+    if placeholder:
+        return {"source_id": source_id}
     return {
         "source_id": source_id,
         "name": name or None,
@@ -70,6 +77,9 @@ class Product(SyncedMirror):
     attributes = models.JSONField(_("attributes"), default=list, blank=True)
     image_url = models.URLField(_("image URL"), max_length=500, blank=True)
     metadata = models.JSONField(_("metadata"), default=dict, blank=True)
+    #: Made by the registry for a SKU whose product the shop has not mapped (yet): only its
+    #: source id is known and sent. Any save or mapping of the product's own values clears it.
+    placeholder = models.BooleanField(_("placeholder"), default=False, editable=False)
 
     sync_kind = "product"
 
@@ -79,6 +89,13 @@ class Product(SyncedMirror):
 
     def __str__(self) -> str:
         return self.name or self.source_id
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.placeholder = False  # saved with values of its own: no longer a placeholder
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "placeholder"}
+        super().save(*args, **kwargs)
 
     def to_voucherify(self) -> dict[str, Any]:
         return product_body(*(getattr(self, f) for f in PRODUCT_BODY_FIELDS))

@@ -7,6 +7,8 @@ permission; an inactive user none.
 - redeem: a signed-in user, for an order of their own customer; for any other order (or an
   order without a customer) the user needs ``django_voucherify.add_checkoutredemption``
   (a redeem writes a ledger row);
+- publish: a signed-in user, for their own customer; for any other customer the user needs
+  ``django_voucherify.add_customerpublication`` (checked by the view, which knows whom);
 - rollback: ``django_voucherify.change_checkoutredemption``, the permission the admin's
   "Roll back selected redemptions" action requires.
 """
@@ -23,6 +25,7 @@ from ..models.orders import Order
 
 ROLLBACK_PERMISSION = "django_voucherify.change_checkoutredemption"
 REDEEM_ANY_ORDER_PERMISSION = "django_voucherify.add_checkoutredemption"
+PUBLISH_FOR_ANYONE_PERMISSION = "django_voucherify.add_customerpublication"
 
 
 def owns_order(request: Request, order: Order) -> bool:

@@ -11,7 +11,14 @@ from rest_framework import serializers
 from ..checkout.cart import MAX_AMOUNT, MAX_ITEMS, MAX_QUANTITY, MAX_REDEEMABLES
 from ..checkout.offers import DEFAULT_OFFERS, MAX_OFFERS
 from ..models.ledger import CheckoutRedemption
-from ..validation import MAX_CODE_LENGTH, MAX_SOURCE_ID_LENGTH, code_problem, source_id_problem
+from ..validation import (
+    MAX_CAMPAIGN_LENGTH,
+    MAX_CODE_LENGTH,
+    MAX_SOURCE_ID_LENGTH,
+    campaign_problem,
+    code_problem,
+    source_id_problem,
+)
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -185,6 +192,37 @@ def plain_redeem_request(data: Any) -> dict[str, Any] | None:
             return None
         body["session_key"] = data["session_key"]
     return body
+
+
+class CampaignField(serializers.CharField):
+    """A campaign's name or Voucherify id, checked by the shared validator."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=MAX_CAMPAIGN_LENGTH, trim_whitespace=False, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            raise serializers.ValidationError(_("A campaign must be text."))
+        value = str(super().to_internal_value(data))
+        if problem := campaign_problem(value):
+            raise serializers.ValidationError(problem)
+        return value
+
+
+class PublishRequestSerializer(serializers.Serializer[dict[str, Any]]):
+    campaign = CampaignField(help_text=_("The campaign's name or id."))
+    customer_source_id = SourceIdField(
+        required=False,
+        help_text=_("Whom to give the code to: yourself when left out; anyone else needs a permission."),
+    )
+
+
+class PublishResponseSerializer(serializers.Serializer[Any]):
+    code = serializers.CharField()
+    campaign = serializers.CharField()
+    customer_source_id = serializers.CharField()
+    publication_id = serializers.CharField()
+    new = serializers.BooleanField()
 
 
 class RollbackRequestSerializer(serializers.Serializer[dict[str, Any]]):

@@ -24,7 +24,7 @@ from django.shortcuts import get_object_or_404
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from rest_framework import permissions, status
-from rest_framework.exceptions import NotAuthenticated, Throttled
+from rest_framework.exceptions import NotAuthenticated, PermissionDenied, Throttled
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -37,7 +37,7 @@ from ..models.ledger import CheckoutRedemption
 from ..models.orders import Order
 from . import serializers as s
 from .errors import AlwaysJSON, AsciiJSONRenderer, StrictJSONParser, error_body, exception_handler
-from .permissions import CanRedeemOrder, CanRollBackRedemptions
+from .permissions import PUBLISH_FOR_ANYONE_PERMISSION, CanRedeemOrder, CanRollBackRedemptions
 from .schema import LazySchema
 from .throttling import CheckoutScopedThrottle, anonymous_max_codes, unknown_codes_budget
 
@@ -246,3 +246,45 @@ class RollbackView(CheckoutAPIView):
         row = get_object_or_404(CheckoutRedemption, pk=int(pk))
         row = checkout.request_rollback(row, data.validated_data["reason"])
         return Response(s.ledger_data(row))
+
+
+@method_decorator(transaction.non_atomic_requests, name="dispatch")
+class PublishView(CheckoutAPIView):
+    """Give a customer their code of a campaign, once (``checkout.publish``): the signed-in
+    user's own customer, or (with ``django_voucherify.add_customerpublication``) any customer
+    by source id. 201 when this request recorded the code, 200 when it was given before."""
+
+    schema = LazySchema(
+        request=s.PublishRequestSerializer,
+        responses={
+            200: s.PublishResponseSerializer,
+            201: s.PublishResponseSerializer,
+            400: s.ErrorSerializer,
+            403: s.ErrorSerializer,
+            429: s.ErrorSerializer,
+            503: s.ErrorSerializer,
+        },
+        summary="Give a customer a code of a campaign (once: the same code on every call)",
+    )
+    permission_classes = [permissions.IsAuthenticated]
+    throttle_scope = "voucherify_publish"
+
+    def post(self, request: Request) -> Response:
+        data = s.PublishRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        body = data.validated_data
+        own = customer_for(request)
+        wanted = body.get("customer_source_id")
+        if wanted is None or (own is not None and wanted == own.source_id):
+            if own is None:
+                return Response(
+                    error_body(_("Your account has no customer record yet."), "no_customer"),
+                    status=status.HTTP_400_BAD_REQUEST,
+                )
+            customer: Any = own
+        elif request.user.has_perm(PUBLISH_FOR_ANYONE_PERMISSION):
+            customer = Customer.objects.filter(source_id=wanted).first() or wanted
+        else:
+            raise PermissionDenied(_("You can only ask for your own code."))
+        given = checkout.publish(body["campaign"], customer)
+        return Response(vars(given), status=status.HTTP_201_CREATED if given.new else status.HTTP_200_OK)

@@ -32,6 +32,7 @@ Contract of :func:`deliver`:
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -44,6 +45,7 @@ from django.utils import timezone
 from .. import background, conf
 from ..api.errors import (
     APIError,
+    ConflictError,
     ForbiddenError,
     NotFoundError,
     RateLimitedError,
@@ -227,19 +229,55 @@ def _send(client: Any, claim: Claim, prefetched: Any = READ_NOW) -> dict[str, An
 
 
 def _send_sku(client: Any, claim: Claim, sku: Any, payload: dict[str, Any]) -> dict[str, Any]:
-    """Upsert a SKU under its product (by source id). A product Voucherify has not received
-    yet (its mirror has no Voucherify id) is upserted first, in its current state: the SKU
-    cannot wait for the product's own entry, which may be behind it in the outbox (its own
-    delivery then sends the same state again, an idempotent upsert). At most 2 calls."""
+    """Upsert a SKU under its product (by source id). At most 5 calls (:data:`REQUESTS_PER_SEND`).
+
+    - A product with changes Voucherify has not received (its mirror is ``pending``, or has no
+      Voucherify id yet) is upserted first, in its current state: the SKU cannot wait for the
+      product's own entry, which may be behind it in the outbox, and the SKU may need what the
+      product's change brings (an attribute it sets: Voucherify refuses a SKU attribute its
+      product does not define). The product's own delivery then sends the same state again,
+      an idempotent upsert.
+    - A SKU moved to another product is refused by Voucherify (409: its source id is taken by
+      the old product's SKU): :func:`_move_sku` deletes it there and creates it here.
+    """
     product = sku.product
     # A deleted product with the same source id (deleted and made again by the shop) goes
     # first: the SKU would otherwise land under the old product, and the old product's forced
     # deletion, sent after, would take the new SKU with it (synced here, missing there).
     _send_deletions_first("product", product.source_id, client)
-    if not product.voucherify_id:
+    if not product.voucherify_id or product.sync_state == SyncState.PENDING:
         client.products.create(product.to_voucherify())
         _check_lease(claim)
+    try:
+        return dict(client.products.create_sku(product.source_id, payload))
+    except ConflictError:
+        _check_lease(claim)
+        if not _move_sku(client, claim, product.source_id, payload):
+            raise
+    _check_lease(claim)
     return dict(client.products.create_sku(product.source_id, payload))
+
+
+def _move_sku(client: Any, claim: Claim, product_source_id: str, payload: dict[str, Any]) -> bool:
+    """Delete (for good) the SKU with this source id when Voucherify holds it under another
+    product; False when the conflict is not a move (then the 409 stands). Voucherify documents
+    no way to change a SKU's product: a SKU's source id is unique in the whole catalog, so
+    the old one must go before the new one can be created (the SKU gets a new Voucherify id)."""
+    try:
+        held = client.products.get_sku(str(payload["source_id"]))
+    except NotFoundError:
+        return False  # in the bin, or gone meanwhile: not a move this can resolve
+    old_product = str(held.get("product_id") or "")
+    product = dict(held.get("product") or {})
+    if not old_product or product_source_id in (old_product, product.get("source_id")):
+        return False
+    _check_lease(claim)
+    with suppress(NotFoundError):  # deleted meanwhile: the wanted end state
+        client.products.delete_sku(old_product, str(held["id"]), force=True)
+    logger.info(
+        "Voucherify sync: SKU %s moved from product %s to %s", claim.source_id, old_product, product_source_id
+    )
+    return True
 
 
 def _delete_from_catalog(client: Any, claim: Claim) -> None:

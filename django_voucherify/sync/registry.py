@@ -137,6 +137,8 @@ def _apply(link: Link, instance: Model) -> Mirror | None:
     with transaction.atomic(using=db, savepoint=False):
         if parent and isinstance(data.get(parent[0]), str):
             data[f"{parent[0]}_id"] = _parent_pk(db, parent[1], data.pop(parent[0]))
+        if link.mirror is Product:
+            data["placeholder"] = False  # the product's own values: a placeholder no longer
         mirror = upsert_mirror(db, link.mirror, source_id, data)
         if link.mirror is Order and items is not None:
             mirror = _sync_items(db, source_id, items, mirror)
@@ -221,7 +223,9 @@ def _parent_pk(db: str, model: type[Customer] | type[Product], source_id: str) -
     existing = model.objects.using(db).filter(source_id=source_id).values_list("pk", flat=True).first()
     if existing is not None:
         return existing
-    created = upsert_mirror(db, model, source_id, {})
+    # A product made here knows only its source id: a placeholder sends nothing more
+    # (models.products.product_body), so it cannot blank a product Voucherify already holds.
+    created = upsert_mirror(db, model, source_id, {"placeholder": True} if model is Product else {})
     if created is None:  # created by a concurrent save meanwhile
         return model.objects.using(db).values_list("pk", flat=True).get(source_id=source_id)
     record_change(created)

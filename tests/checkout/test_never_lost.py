@@ -183,5 +183,5 @@ def test_grace_must_exceed_the_longest_request(settings):
     # Retried calls are bounded by checkout's retry budget (at most CHECKOUT_TIMEOUT), so the
     # redeem's send window plus its read timeout stays the longest.
     # (The sync lease must outlast such a budget too: E012 refuses the settings otherwise.)
-    long_budget = {**conf, "MAX_RETRIES": 10, "RETRY_BUDGET": 1000, "SYNC_LEASE_SECONDS": 5000}
+    long_budget = {**conf, "MAX_RETRIES": 10, "RETRY_BUDGET": 1000, "SYNC_LEASE_SECONDS": 6000}
     assert longest_request_seconds(long_budget) == 13.0

@@ -53,7 +53,9 @@ def test_a_publication_gives_each_customer_an_unpublished_code(api):
     gone = _publish(api, "Welcome", "cy")
     assert gone.status_code == 400 and gone.json()["key"] == "no_voucher_suitable_for_publication"
     assert gone.json()["resource_id"] == camp["id"]
-    assert api.get("/v1/publications").json()["total"] == 3
+    # three given, and the failed attempt (stored with result FAILURE)
+    assert api.get("/v1/publications").json()["total"] == 4
+    assert api.get("/v1/publications", params={"result": "SUCCESS"}).json()["total"] == 3
 
 
 def test_join_once_gives_the_same_code_again(api):
@@ -259,3 +261,24 @@ def test_a_deleted_campaign_s_free_code_queue_is_dropped(api):
     assert api.delete(f"/v1/campaigns/{campaign_id}", params={"force": "true"}).status_code == 202
     api.sandbox.wait_for_jobs()
     assert campaign_id not in watch.queues and campaign_id not in watch.queued
+
+
+def test_a_failed_publication_is_stored_listed_counted_and_never_replayed(api):
+    """Review minor of issue 17: failures were never stored. A publication that found no code
+    is listed with ``result: FAILURE`` and its reason; its ``source_id`` does not replay the
+    failure once the campaign has a code again."""
+    camp = _campaign(api, "Scarce", 1, type="STATIC")
+    assert _publish(api, "Scarce", "ann").status_code == 200
+    gone = _publish(api, "Scarce", "bob", source_id="welcome-bob")
+    assert gone.status_code == 400 and gone.json()["key"] == "no_voucher_suitable_for_publication"
+    listed = api.get("/v1/publications", params={"campaign": "Scarce"}).json()
+    failed = [p for p in listed["publications"] if p["result"] == "FAILURE"]
+    assert len(failed) == 1 and listed["total"] == 2
+    assert failed[0]["failure_code"] == "no_voucher_suitable_for_publication" and failed[0]["vouchers"] == []
+    assert failed[0]["source_id"] == "welcome-bob" and failed[0]["tracking_id"] == "bob"
+    summary = api.get(f"/v1/campaigns/{camp['id']}/summary").json()
+    assert (summary["publications_succeeded"], summary["publications_failed"]) == (1, 1)
+    assert api.post(f"/v1/campaigns/{camp['id']}/vouchers", json={}).status_code == 200
+    api.sandbox.wait_for_jobs()
+    again = _publish(api, "Scarce", "bob", source_id="welcome-bob")
+    assert again.status_code == 200 and again.json()["result"] == "SUCCESS"

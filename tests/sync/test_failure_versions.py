@@ -215,7 +215,7 @@ def test_longest_send_follows_the_transport_settings():
     defaults = {"CONNECT_TIMEOUT": 3.05, "READ_TIMEOUT": 20.0, "MAX_RETRIES": 3, "RETRY_BUDGET": 20.0}
     assert timing(**defaults).longest_request() == pytest.approx(43.05)
     assert timing(**{**defaults, "MAX_RETRIES": 0}).longest_request() == pytest.approx(23.05)
-    assert timing(**defaults).longest_send() == pytest.approx(86.1)
+    assert timing(**defaults).longest_send() == pytest.approx(215.25)  # 5 calls (a SKU moved)
     with pytest.raises(ImproperlyConfigured, match="READ_TIMEOUT"):  # no bound from a bad timeout
         timing(**{**defaults, "READ_TIMEOUT": "20"})
 
@@ -227,10 +227,10 @@ def test_defaults_pass_the_lease_check():
 @pytest.mark.parametrize(
     "options",
     [
-        {"SYNC_LEASE_SECONDS": 60},  # < 2 x (3.05 + 20 + 20)
-        {"SYNC_LEASE_SECONDS": 86.1},  # equal is not enough
-        {"READ_TIMEOUT": 100, "RETRY_BUDGET": 60},  # 2 x 163.05 > 300
-        {"SYNC_LEASE_SECONDS": 30, "MAX_RETRIES": 0, "READ_TIMEOUT": 12},  # 2 x 15.05
+        {"SYNC_LEASE_SECONDS": 60},  # < 5 x (3.05 + 20 + 20)
+        {"SYNC_LEASE_SECONDS": 215.25},  # equal is not enough
+        {"READ_TIMEOUT": 100, "RETRY_BUDGET": 60},  # 5 x 163.05 > 300
+        {"SYNC_LEASE_SECONDS": 75, "MAX_RETRIES": 0, "READ_TIMEOUT": 12},  # 5 x 15.05
     ],
 )
 def test_a_lease_not_exceeding_the_longest_send_is_refused(options):
@@ -247,4 +247,4 @@ def test_a_lease_not_exceeding_the_longest_send_is_refused(options):
 
 
 def test_a_lease_just_above_the_longest_send_is_accepted():
-    assert lease_errors(SYNC_LEASE_SECONDS=31, MAX_RETRIES=0, READ_TIMEOUT=12) == []
+    assert lease_errors(SYNC_LEASE_SECONDS=76, MAX_RETRIES=0, READ_TIMEOUT=12) == []

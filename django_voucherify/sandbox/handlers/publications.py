@@ -12,7 +12,11 @@ Rules (see docs/sandbox.md for what is inferred):
 - A ``source_id`` already used answers its publication again (the merchant's id of it).
 - No code left: an ``AUTO_UPDATE`` campaign generates one more code (its type's promise that
   publishable codes grow with customers); any other answers 400
-  ``no_voucher_suitable_for_publication``.
+  ``no_voucher_suitable_for_publication``, and the failed attempt is stored as a publication
+  with ``result: FAILURE``, ``failure_code``, ``failure_message`` and no voucher (the spec's
+  ``ListPublicationsItemInvalid``): it is listed, counted by the campaign summary's
+  ``publications_failed``, never replayed by its ``source_id`` nor by ``join_once`` (a retry
+  once codes were added is served).
 Requests run under the state lock, so two simultaneous publications are one after the other:
 the second sees the first's ``join_once`` entry.
 """
@@ -149,9 +153,10 @@ def create_publication(req: SandboxRequest, state: SandboxState) -> SandboxRespo
         try:
             for _ in range(count):  # distinct codes: each is published only once all are taken
                 given.append(_campaign_voucher(state, campaign, {v["code"] for v in given}))
-        except SandboxError:
+        except SandboxError as refused:
             # Not enough codes: the ones taken stay publishable, first in the queue again.
             campaign_store.give_back(state, campaign["id"], [v["code"] for v in given])
+            _store_failure(state, payload, customer, campaign, refused)
             raise
     for v in given:
         _publish(state, v, customer)
@@ -179,6 +184,29 @@ def create_publication(req: SandboxRequest, state: SandboxState) -> SandboxRespo
     if join_once and campaign is not None:
         campaign_store.remember_join(state, campaign["id"], customer["id"], pub["id"])
     return ok(_answer(state, pub))
+
+
+def _store_failure(
+    state: SandboxState, payload: JSON, customer: JSON, campaign: JSON, error: SandboxError
+) -> None:
+    """A publication that gave nothing, kept as Voucherify lists it (``result: FAILURE``)."""
+    failed: JSON = {
+        "id": state.new_id("pub_", 32),
+        "object": "publication",
+        "created_at": state.now_iso(),
+        "customer_id": customer["id"],
+        "tracking_id": customer.get("source_id"),
+        "metadata": payload.get("metadata") or {},
+        "channel": payload.get("channel") or "API",
+        "source_id": payload.get("source_id"),
+        "result": "FAILURE",
+        "failure_code": error.key,
+        "failure_message": error.message,
+        "customer": _customer_view(customer),
+        "vouchers": [],
+        "vouchers_id": [],
+    }
+    campaign_store.add_publication(state, failed, campaign["id"])
 
 
 def _answer(state: SandboxState, pub: JSON) -> JSON:

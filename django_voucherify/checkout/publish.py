@@ -1,0 +1,244 @@
+"""Hand a customer a code of a campaign, once: :func:`publish` (a welcome code at sign-up).
+
+Where the truth lives (docs/checkout.md, "Publishing a code"): Voucherify holds the
+publication; the local ledger row (:class:`~django_voucherify.models.CustomerPublication`, one
+per campaign and customer) is the claim that lets one caller at a time ask for it, and the
+record of the code once answered. Every request for a row carries the row's ``key`` as the
+publication's ``source_id`` and asks for ``join_once``: a request sent again (after a lost
+answer, a crash between the call and the record, a stalled holder taken over) names the same
+publication, and Voucherify gives the same code back. Before sending again, a holder whose row
+was already sent looks the publication up by that ``source_id`` (``list-publications``).
+
+Steps of one call:
+
+1. the row is created if missing (``INSERT … ON CONFLICT DO NOTHING``: two first calls make one
+   row); a PUBLISHED row answers at once, with no call;
+2. the row is leased (one ``UPDATE``); a caller that finds it held waits for the holder's answer
+   (polling the row) up to ``CHECKOUT_TIMEOUT``, then raises :class:`CheckoutUnavailable`;
+3. the holder, if the row was sent before, looks the publication up; otherwise (or if not found)
+   it marks the row sent (committed), then sends ``create-publication``;
+4. the answer's code is recorded (only on a PENDING row: the first answer recorded wins, and
+   every caller returns the recorded code); a refusal (4xx) is raised as
+   :class:`PublicationRefused`, an unknown outcome as :class:`CheckoutUnavailable`. Either way
+   the lease is given back, so the next call carries on at once.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.db import connections, router
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
+
+from .. import background
+from ..api.errors import APIError, VoucherifyError
+from ..conf import settings as voucherify_settings
+from ..models.customers import Customer
+from ..models.publications import CustomerPublication, PublicationState
+from ..validation import campaign_problem, source_id_problem
+from . import cart
+from .claim import OUTSIDE_TRANSACTION_ONLY
+from .errors import CheckoutUnavailable, CodesRefused, InvalidCheckoutInput, message_for
+
+if TYPE_CHECKING:
+    from ..api.client import VoucherifyClient
+
+__all__ = ["PublicationRefused", "PublishedCode", "publish"]
+
+#: How often a caller that finds the row held reads it again (s).
+POLL_INTERVAL = 0.05
+
+PUBLISH_MESSAGES = {
+    "no_voucher_suitable_for_publication": gettext_lazy("No code of this campaign is left to give."),
+    "not_found": gettext_lazy("This campaign does not exist."),
+    "resource_not_found": gettext_lazy("This campaign does not exist."),
+}
+
+
+class PublicationRefused(CodesRefused):
+    """Voucherify refused to publish (no code left, unknown campaign...): nothing was given.
+    ``key`` is Voucherify's error key. A later call asks again."""
+
+
+@dataclass(frozen=True)
+class PublishedCode:
+    """The code ``customer_source_id`` holds from ``campaign``. ``new`` is True for the call that
+    recorded it (a welcome mail is sent once), False for every later one."""
+
+    code: str
+    campaign: str
+    customer_source_id: str
+    publication_id: str
+    new: bool
+
+
+def publish(
+    campaign: str,
+    customer: cart.CustomerInput,
+    *,
+    client: VoucherifyClient | None = None,
+    wait: float | None = None,
+) -> PublishedCode:
+    """Give ``customer`` one code of ``campaign`` (its name or id), always the same one.
+
+    ``customer`` is a ``Customer`` mirror, a source id, or a mapping with ``source_id`` (and the
+    fields Voucherify should upsert the customer with). ``wait``: how long a call that finds
+    another caller sending waits for its answer (default ``CHECKOUT_TIMEOUT``). Must run outside
+    ``transaction.atomic()`` (the row is committed before the request leaves). Raises
+    :class:`InvalidCheckoutInput`, :class:`PublicationRefused`, :class:`CheckoutUnavailable`.
+    """
+    body = _customer_body(customer)
+    if problem := campaign_problem(campaign):
+        raise InvalidCheckoutInput(problem)
+    conf = voucherify_settings()
+    if client is None:
+        client = cart.checkout_client()
+    _outside_transaction()
+    source_id = str(body["source_id"])
+    row = _row(campaign, source_id)
+    deadline = time.monotonic() + (conf.checkout_timeout if wait is None else wait)
+    while True:
+        if row.state == PublicationState.PUBLISHED:
+            return _answer(row, new=False)
+        lease = background.lease(
+            CustomerPublication,
+            row.pk,
+            due_in=None,
+            lease_for=_lease_for(),
+            where=Q(state=PublicationState.PENDING),
+        )
+        if lease is not None:
+            row.refresh_from_db(fields=["sent_at", "attempts"])  # as the last holder left them
+            return _send(client, row, lease, body)
+        if time.monotonic() >= deadline:
+            raise CheckoutUnavailable(outcome_unknown=True)
+        time.sleep(POLL_INTERVAL)
+        row = CustomerPublication.objects.get(pk=row.pk)
+
+
+def _customer_body(customer: cart.CustomerInput) -> dict[str, Any]:
+    if customer is None:
+        raise InvalidCheckoutInput(gettext("A code can only be given to a customer."))
+    if not isinstance(customer, Customer | str | dict):
+        raise InvalidCheckoutInput(gettext("The customer must be a Customer, a source id or a mapping."))
+    body = cart.customer_body(customer) or {}
+    if problem := source_id_problem(body.get("source_id")):
+        raise InvalidCheckoutInput(problem)
+    return body
+
+
+def _outside_transaction() -> None:
+    connection = connections[router.db_for_write(CustomerPublication)]
+    if connection.atomic_blocks and not getattr(connection.atomic_blocks[-1], "_from_testcase", False):
+        raise RuntimeError(OUTSIDE_TRANSACTION_ONLY.replace("redeem()", "publish()"))
+
+
+def _lease_for() -> timedelta:
+    """Longer than the holder's two calls (a look-up, then the publication)."""
+    return timedelta(seconds=2 * voucherify_settings().longest_checkout_request())
+
+
+def _row(campaign: str, customer_source_id: str) -> CustomerPublication:
+    """The row of (campaign, customer), inserted if missing; race-safe (one row)."""
+    CustomerPublication.objects.bulk_create(
+        [CustomerPublication(campaign=campaign, customer_source_id=customer_source_id)],
+        ignore_conflicts=True,
+    )
+    return CustomerPublication.objects.get(campaign=campaign, customer_source_id=customer_source_id)
+
+
+def _send(
+    client: VoucherifyClient, row: CustomerPublication, lease: background.Lease, body: dict[str, Any]
+) -> PublishedCode:
+    """Steps 3 and 4, by the lease's holder."""
+    try:
+        found = _look_up(client, row) if row.sent_at is not None else None
+        if found is None:
+            _mark_sent(row, lease)
+            found = dict(
+                client.publications.create(
+                    {"campaign": {"name": row.campaign}, "customer": body, "source_id": row.key},
+                    join_once=True,
+                )
+            )
+        code, publication_id = _code_of(found)
+    except VoucherifyError as exc:
+        _give_back(row, lease, exc)
+        if isinstance(exc, APIError) and 400 <= exc.status < 500 and exc.status not in (401, 403, 429):
+            key = exc.key or None
+            raise PublicationRefused(
+                str(PUBLISH_MESSAGES.get(key or "", message_for(key))), key=key
+            ) from None
+        raise CheckoutUnavailable(outcome_unknown=row.sent_at is not None) from exc
+    except BaseException as exc:
+        _give_back(row, lease, exc)
+        raise
+    return _record(row, lease, code, publication_id)
+
+
+def _look_up(client: VoucherifyClient, row: CustomerPublication) -> dict[str, Any] | None:
+    """The successful publication with this row's ``source_id``, if Voucherify lists one."""
+    page = client.publications.list(source_id=row.key, limit=10)
+    for publication in page.get("publications") or []:
+        if publication.get("source_id") == row.key and publication.get("result", "SUCCESS") == "SUCCESS":
+            return dict(publication)
+    return None
+
+
+def _code_of(publication: Any) -> tuple[str, str]:
+    voucher = publication.get("voucher") if isinstance(publication, dict) else None
+    code = voucher.get("code") if isinstance(voucher, dict) else None
+    if not isinstance(code, str) or not code:
+        raise VoucherifyError("create-publication answered without a voucher code")
+    return code, str(publication.get("id") or "")
+
+
+def _mark_sent(row: CustomerPublication, lease: background.Lease) -> None:
+    """Committed before the request leaves: a crash after it leaves a row the next holder
+    looks up instead of publishing blindly."""
+    now = timezone.now()
+    updated = CustomerPublication.objects.filter(pk=row.pk, lease_token=lease.token).update(
+        sent_at=now, attempts=row.attempts + 1
+    )
+    if updated != 1:  # taken over: the holder stalled past its lease; the new one sends
+        raise CheckoutUnavailable(outcome_unknown=True)
+    row.sent_at = row.sent_at or now
+
+
+def _record(
+    row: CustomerPublication, lease: background.Lease, code: str, publication_id: str
+) -> PublishedCode:
+    """Record the code on a PENDING row (whoever holds it now: every answer names the same
+    publication; the first recorded wins) and return the recorded one."""
+    recorded = CustomerPublication.objects.filter(pk=row.pk, state=PublicationState.PENDING).update(
+        state=PublicationState.PUBLISHED,
+        code=code,
+        publication_id=publication_id,
+        published_at=timezone.now(),
+        lease_until=None,
+        **background.error_fields(None),
+    )
+    row = CustomerPublication.objects.get(pk=row.pk)
+    return _answer(row, new=recorded == 1)
+
+
+def _give_back(row: CustomerPublication, lease: background.Lease, exc: BaseException) -> None:
+    """End the lease at once (the next call carries on), keeping the error for staff."""
+    CustomerPublication.objects.filter(pk=row.pk, lease_token=lease.token).update(
+        lease_until=None, **background.error_fields(exc)
+    )
+
+
+def _answer(row: CustomerPublication, *, new: bool) -> PublishedCode:
+    return PublishedCode(
+        code=row.code,
+        campaign=row.campaign,
+        customer_source_id=row.customer_source_id,
+        publication_id=row.publication_id,
+        new=new,
+    )
