@@ -314,7 +314,9 @@ class CampaignAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             self.message_user(
                 request, _("Code generation started as %(job)s.") % {"job": job}, messages.SUCCESS
             )
-            return HttpResponseRedirect(reverse("admin:django_voucherify_job_change", args=[job.pk]))
+            if request.user.has_perm("django_voucherify.view_job"):  # the job page shows its progress
+                return HttpResponseRedirect(reverse("admin:django_voucherify_job_change", args=[job.pk]))
+            return HttpResponseRedirect(reverse("admin:django_voucherify_campaign_change", args=[campaign.pk]))
         context = {
             **self.admin_site.each_context(request),
             "form": form,

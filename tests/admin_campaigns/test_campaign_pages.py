@@ -118,7 +118,7 @@ def test_a_campaign_deleted_in_voucherify_is_an_error_message_not_a_500(
 
 
 def test_a_selection_changed_since_confirmation_does_nothing(client, sandbox, api, campaigns, staff):
-    spring, summer = campaigns("Spring", "Summer")
+    spring, _summer = campaigns("Spring", "Summer")
     staff("view_campaign", "change_campaign_state")
     response = client.post(
         CHANGELIST,
