@@ -316,7 +316,9 @@ class CampaignAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             )
             if request.user.has_perm("django_voucherify.view_job"):  # the job page shows its progress
                 return HttpResponseRedirect(reverse("admin:django_voucherify_job_change", args=[job.pk]))
-            return HttpResponseRedirect(reverse("admin:django_voucherify_campaign_change", args=[campaign.pk]))
+            return HttpResponseRedirect(
+                reverse("admin:django_voucherify_campaign_change", args=[campaign.pk])
+            )
         context = {
             **self.admin_site.each_context(request),
             "form": form,

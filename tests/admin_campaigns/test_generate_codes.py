@@ -1,4 +1,4 @@
-""""Generate N codes": the form's bounds and permission, the job it starts (one async action,
+""" "Generate N codes": the form's bounds and permission, the job it starts (one async action,
 polled to the end) and the new codes reaching the voucher mirror."""
 
 from __future__ import annotations
@@ -53,7 +53,9 @@ def test_a_campaign_without_codes_cannot_generate(client, sandbox, api, staff):
         {
             "name": "Cart promo",
             "campaign_type": "PROMOTION",
-            "promotion": {"tiers": [{"name": "10 off", "action": {"discount": {"type": "AMOUNT", "amount_off": 1000}}}]},
+            "promotion": {
+                "tiers": [{"name": "10 off", "action": {"discount": {"type": "AMOUNT", "amount_off": 1000}}}]
+            },
         }
     )
     mirrors.refresh_all()

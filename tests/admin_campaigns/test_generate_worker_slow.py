@@ -24,7 +24,9 @@ def test_a_worker_generates_the_codes_and_mirrors_them(workers):  # noqa: F811
     campaign = Campaign.objects.get(voucherify_id=created["id"])
     workers.start()
     job = jobs.generate_campaign_codes(campaign.voucherify_id, 120, campaign_name=campaign.name)
-    wait_for(lambda: Job.objects.get(pk=job.pk).state in (JobState.DONE, JobState.FAILED), 60, "the job's end")
+    wait_for(
+        lambda: Job.objects.get(pk=job.pk).state in (JobState.DONE, JobState.FAILED), 60, "the job's end"
+    )
     job.refresh_from_db()
     assert job.state == JobState.DONE, job.error
     assert (job.done_count, job.progress) == (120, 100)
