@@ -13,8 +13,8 @@ transaction of the refresh, so the progress is visible while the refresh runs.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from django.db import connections, router, transaction

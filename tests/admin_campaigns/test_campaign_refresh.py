@@ -49,7 +49,7 @@ class ShortWalk:
 
 
 def test_an_incomplete_walk_stores_what_it_saw_and_removes_nothing(sandbox, api, campaigns):
-    spring, summer = campaigns("Spring", "Summer")
+    spring, _summer = campaigns("Spring", "Summer")
     api.campaigns.delete(spring.voucherify_id, force=True)
     stats = mirrors.refresh_all(client=ShortWalk(api))
     assert "PaginationLimitError" in stats["error"]
