@@ -7,7 +7,9 @@ removal: mirrors Voucherify no longer lists are removed only after a walk that e
 and brought at least the ``total`` Voucherify reported. ``list-campaigns`` pages through at most
 100 pages of 100 and has no ``created_at`` parameter to slide with, so past 10,000 campaigns the
 walk stops with a :class:`~django_voucherify.api.PaginationError`: what it saw is stored,
-nothing is removed, and the run ends ``incomplete`` with the reason (docs/admin.md).
+nothing is removed, and the run ends ``incomplete`` with the reason (docs/admin.md). A copy
+older than the stored one (``updated_at``, :mod:`~django_voucherify.freshness`) is not written:
+a walk that read a campaign before an enable/disable does not undo it.
 
 :func:`refresh_one` re-reads one campaign (after an enable/disable); :func:`mirror_vouchers_of`
 mirrors a campaign's vouchers (after a code generation), without the full voucher walk.
@@ -25,6 +27,7 @@ from django.utils import timezone
 
 from ..api.errors import NotFoundError
 from ..api.paging import PaginationError
+from ..freshness import is_older
 from ..models import Campaign, ValidationRule
 from . import refresh
 
@@ -57,6 +60,9 @@ def _store_campaigns(batch: list[dict[str, Any]], stats: dict[str, Any]) -> None
         new: list[Campaign] = []
         updated: list[Campaign] = []
         for ident, data in by_id.items():
+            if ident in existing and is_older(data, existing[ident].remote_payload):
+                stats["kept_newer"] = stats.get("kept_newer", 0) + 1  # read before a newer write
+                continue
             campaign = existing.get(ident) or Campaign(voucherify_id=ident)
             campaign.apply_voucherify(data)
             campaign.refreshed_at = now
@@ -177,9 +183,10 @@ def store(data: dict[str, Any]) -> Campaign:
     if ident is None:
         raise ValueError("a campaign without an id cannot be mirrored")
     with transaction.atomic():
-        campaign = Campaign.objects.select_for_update().filter(voucherify_id=ident).first() or Campaign(
-            voucherify_id=ident
-        )
+        found = Campaign.objects.select_for_update().filter(voucherify_id=ident).first()
+        if found is not None and is_older(data, found.remote_payload):
+            return found  # a newer copy is stored already (freshness: one rule for every writer)
+        campaign = found or Campaign(voucherify_id=ident)
         campaign.apply_voucherify(data)
         campaign.refreshed_at = timezone.now()
         campaign.save()

@@ -3,6 +3,7 @@ lists only after a complete walk, and runs one at a time per subject beside the 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -69,3 +70,21 @@ def test_campaign_and_voucher_refreshes_are_one_at_a_time_each(sandbox):
     assert stats["error"] == ""
     assert VoucherRefreshRun.objects.get(pk=campaign_run.pk).state == "succeeded"
     assert VoucherRefreshRun.objects.get(pk=voucher_run.pk).state == "queued"  # untouched
+
+
+def test_an_older_copy_never_overwrites_a_newer_mirror(sandbox, api, campaigns):
+    (spring,) = campaigns("Spring")
+    now = sandbox.state.clock()
+    sandbox.state.clock = lambda: now
+    api.campaigns.disable(spring.voucherify_id)
+    stale = dict(api.campaigns.get(spring.voucherify_id))  # read by a walk (inactive)...
+    sandbox.state.clock = lambda: now + timedelta(seconds=1)
+    api.campaigns.enable(spring.voucherify_id)  # ...then enabled from the admin
+    newer = api.campaigns.get(spring.voucherify_id)
+    assert newer["updated_at"] > stale["updated_at"]
+    mirrors.store(newer)
+    stats: dict = {"created": 0, "updated": 0, "skipped": 0}
+    mirrors._store_campaigns([stale], stats)  # the walk's batch lands late
+    assert mirrors.store(stale).active is True
+    assert Campaign.objects.get(pk=spring.pk).active is True
+    assert stats["kept_newer"] == 1
