@@ -32,7 +32,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
-from ..api.errors import APIError, TransportError, VoucherifyError
+from ..api.errors import APIError, VoucherifyError
 from ..models import Campaign, RefreshSubject, ValidationRule
 from . import confirmation, submit_once
 
@@ -43,17 +43,17 @@ ACTION_LIMIT = 100
 
 
 def describe_error(exc: VoucherifyError) -> str:
-    """Voucherify's refusal (or unreachability) as one line for an admin message."""
-    if isinstance(exc, APIError):
-        text = f"{exc.message} ({exc.status} {exc.key or ''})".replace(" )", ")")
-        if exc.details:
-            text += f": {exc.details}"
+    """Voucherify's refusal (or unreachability) as one line for an admin message: the voucher
+    admin's wording (:func:`.voucher_forms.remote_error`, with the request id), except that a
+    404 names a campaign, not a voucher."""
+    from .voucher_forms import remote_error
+
+    if isinstance(exc, APIError) and exc.status == 404:
+        text = _("Voucherify has no such campaign (deleted meanwhile?).")
         if exc.request_id:
             text += " " + _("(request id %(request_id)s)") % {"request_id": exc.request_id}
         return text
-    if isinstance(exc, TransportError):
-        return _("Voucherify could not be reached: %(error)s") % {"error": exc}
-    return str(exc)
+    return remote_error(exc)
 
 
 class GenerateCodesForm(forms.Form):
