@@ -8,4 +8,16 @@ Celery, the client and with it requests) are imported inside the actions and vie
 them. ``tests/test_startup.py`` fails if start-up imports the client, requests, urllib3 or Celery.
 """
 
-from . import customers, jobs, ledger, orders, outbox, overview, vouchers, webhooks  # noqa: F401
+from . import (  # noqa: F401
+    campaigns,
+    customers,
+    jobs,
+    ledger,
+    orders,
+    outbox,
+    overview,
+    products,
+    validation_rules,
+    vouchers,
+    webhooks,
+)

@@ -46,6 +46,7 @@ ROW_DATA_PERMISSIONS: dict[str, str] = {
     JobKind.EXPORT_ORDERS: "django_voucherify.view_order",
     JobKind.PUSH_ORDERS: "django_voucherify.view_order",
     JobKind.PUSH_PRODUCTS: "django_voucherify.view_product",
+    JobKind.GENERATE_CAMPAIGN_CODES: "django_voucherify.view_campaign",
 }
 
 

@@ -33,7 +33,8 @@ class SyncedMirrorAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     actions = ("resync_selected",)
     sync_fieldset: tuple[Any, Any] = (_("Voucherify sync"), {"fields": SYNC_FIELDS, "classes": ("collapse",)})
 
-    @admin.action(description=_("Re-sync selected with Voucherify"))
+    # Resending writes to Voucherify: the mirror's change permission, not only the view one.
+    @admin.action(description=_("Re-sync selected with Voucherify"), permissions=["change"])
     def resync_selected(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         count = resync(queryset)
         self.message_user(

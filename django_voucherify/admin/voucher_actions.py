@@ -1,4 +1,5 @@
-"""The confirmation page and the run of the voucher admin's actions.
+"""The confirmation page (the admin's one page, :mod:`.confirmation`) and the run of the voucher
+admin's actions.
 
 First POST (from the changelist): a page listing the selected vouchers (the first
 :data:`CONFIRM_LIST_LIMIT` of a larger selection, with the count) and what will change.
@@ -22,7 +23,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.db import router, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -32,15 +32,14 @@ from django.utils.translation import ngettext
 
 from ..conf import settings as voucherify_settings
 from ..models import Voucher
-from . import voucher_selection
+from . import confirmation, voucher_selection
 
 if TYPE_CHECKING:
     from ..vouchers import actions
     from ..vouchers.actions import Action
 
-CONFIRM_TEMPLATE = "admin/django_voucherify/voucher/action_confirmation.html"
 #: Vouchers listed by name on the confirmation page; a larger selection shows these and a count.
-CONFIRM_LIST_LIMIT = 100
+CONFIRM_LIST_LIMIT = confirmation.CONFIRM_LIST_LIMIT
 
 
 def change_description(action: Action, voucher: Voucher) -> str:
@@ -97,28 +96,33 @@ def confirmation_page(
     action: Action,
 ) -> TemplateResponse:
     """What ``action`` will change, listing at most :data:`CONFIRM_LIST_LIMIT` vouchers."""
-    select_across = request.POST.get("select_across") == "1"
-    count = queryset.count()
-    shown = list(queryset.order_by("code")[:CONFIRM_LIST_LIMIT])
-    # Ticked rows (one changelist page at most) are posted back as they came; "select all"
-    # posts back one pk (Django dispatches a confirmation only with one) and select_across.
-    pks = [v.pk for v in shown[:1]] if select_across else list(queryset.values_list("pk", flat=True))
-    context = {
-        **model_admin.admin_site.each_context(request),
-        "title": _("Are you sure?"),
-        "opts": model_admin.opts,
-        "action": action,
-        "action_name": request.POST.get("action", ""),
-        "action_label": action.label,
-        "changes": [(v, change_description(action, v)) for v in shown],
-        "count": count,
-        "not_listed": count - len(shown),
-        "selected_pks": pks,
-        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        "select_across": "1" if select_across else "0",
-        "permanent": action == "delete_permanently",  # a StrEnum member equals its value
-    }
-    return TemplateResponse(request, CONFIRM_TEMPLATE, context)
+    return confirmation.confirmation_page(
+        model_admin,
+        request,
+        queryset,
+        action_label=action.label,
+        order_by="code",
+        headers=(_("Code"), _("Type"), _("Change")),
+        row=lambda v: (v.code, v.get_type_display(), change_description(action, v)),
+        intro=lambda count: (
+            ngettext(
+                "%(action)s: this voucher will change in Voucherify:",
+                "%(action)s: these %(counter)s vouchers will change in Voucherify:",
+                count,
+            )
+            % {"action": action.label, "counter": count}
+        ),
+        not_listed=lambda n: (
+            ngettext(
+                "…and %(counter)s more voucher matching the same filters.",
+                "…and %(counter)s more vouchers matching the same filters.",
+                n,
+            )
+            % {"counter": n}
+        ),
+        table_id="voucher-changes",
+        warning=_("Permanent deletion cannot be undone.") if action == "delete_permanently" else "",
+    )
 
 
 def run_action(
@@ -131,17 +135,13 @@ def run_action(
     if request.POST.get("post") != "yes":
         return confirmation_page(model_admin, request, queryset, action)
     count = queryset.count()
-    confirmed = request.POST.get("confirmed_count", "")
-    if confirmed.isdigit() and int(confirmed) != count:
-        model_admin.message_user(
-            request,
-            _(
-                "The selection changed since the confirmation page (%(shown)s vouchers then, %(now)s now); "
-                "nothing was done. Please choose the action again."
-            )
-            % {"shown": confirmed, "now": count},
-            messages.WARNING,
-        )
+    changed = _(
+        "The selection changed since the confirmation page (%(shown)s vouchers then, %(now)s now); "
+        "nothing was done. Please choose the action again."
+    )
+    if confirmation.selection_changed(
+        model_admin, request, count, lambda shown, now: changed % {"shown": shown, "now": now}
+    ):
         return None
     conf = voucherify_settings()
     if count > conf.voucher_action_inline_limit:

@@ -15,6 +15,7 @@ and poll them (``django_voucherify.tasks.jobs``), and :data:`job_finished` is se
 See docs/jobs.md.
 """
 
+from .campaign_codes import generate_campaign_codes
 from .csvfiles import CsvError
 from .dispatch import queueing_paused, resume
 from .push import push_mirrors, unfinished_push
@@ -41,6 +42,7 @@ __all__ = [
     "drive",
     "export_orders",
     "export_voucher_transactions",
+    "generate_campaign_codes",
     "import_customers_csv",
     "import_orders",
     "import_vouchers",

@@ -64,6 +64,7 @@ ASYNC_TYPES = {
     JobKind.PUSH_CUSTOMERS: "CUSTOMERS.BULK_UPDATE",
     JobKind.PUSH_ORDERS: "ORDERS.IMPORT",
     JobKind.PUSH_PRODUCTS: "PRODUCTS.BULK_UPDATE",
+    JobKind.GENERATE_CAMPAIGN_CODES: "CAMPAIGN.VOUCHERS_GENERATE",
 }
 MAX_SUBMIT_ATTEMPTS = 8
 CLOCK_SKEW = timedelta(seconds=60)  # tolerated difference between our clock and Voucherify's
@@ -157,6 +158,8 @@ def send(part: JobPart) -> str:
         return str(client.orders.export(body)["id"])
     elif kind == JobKind.EXPORT_VOUCHER_TRANSACTIONS:
         return str(client.vouchers.export_transactions(job.params["code"], body)["id"])
+    elif kind == JobKind.GENERATE_CAMPAIGN_CODES:
+        answer = client.campaigns.add_vouchers(job.params["campaign_id"], count=int(job.params["count"]))
     else:
         calls = {
             JobKind.IMPORT_VOUCHERS: lambda: client.vouchers.import_json(body),

@@ -3,7 +3,8 @@
 The sync signal receivers are connected in ``DjangoVoucherifyConfig.ready()``.
 """
 
-from .admin_pages import Overview, RefreshState, VoucherRefreshRun
+from .admin_pages import Overview, RefreshState, RefreshSubject, VoucherRefreshRun
+from .campaigns import Campaign, ValidationRule
 from .customers import Customer
 from .jobs import Job, JobFailedRow, JobKind, JobPart, JobState, JobSubmitLock, PartState
 from .ledger import CheckoutRedemption, LedgerState
@@ -16,6 +17,7 @@ from .vouchers import DiscountType, Voucher, VoucherType
 from .webhooks import WebhookEvent, WebhookEventState
 
 __all__ = [
+    "Campaign",
     "CheckoutRedemption",
     "Customer",
     "CustomerPublication",
@@ -38,9 +40,11 @@ __all__ = [
     "Product",
     "PublicationState",
     "RefreshState",
+    "RefreshSubject",
     "Sku",
     "SyncState",
     "SyncedMirror",
+    "ValidationRule",
     "Voucher",
     "VoucherRefreshRun",
     "VoucherType",

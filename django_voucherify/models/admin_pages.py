@@ -3,10 +3,10 @@
 - :class:`Overview` has no table (``managed = False``): it only gives the admin's app index a
   link to the Voucherify overview page (``admin/django_voucherify/overview/``), which
   :mod:`django_voucherify.admin.overview` draws from the other models.
-- :class:`VoucherRefreshRun` records each "Refresh from Voucherify" (the admin button or the
-  periodic task): queued, running with its progress, then done with its counts or failed with
-  its error. A row survives restarts, so the voucher changelist can say when the last refresh
-  ran and how it ended instead of "in the background".
+- :class:`VoucherRefreshRun` records each "Refresh from Voucherify" of the vouchers or of the
+  campaigns (the admin buttons or the periodic tasks): queued, running with its progress, then
+  done with its counts or failed with its error. A row survives restarts, so the changelist can
+  say when the last refresh ran and how it ended instead of "in the background".
 """
 
 from __future__ import annotations
@@ -34,13 +34,28 @@ class RefreshState(models.TextChoices):
     FAILED = "failed", _("failed")
 
 
+class RefreshSubject(models.TextChoices):
+    """What a refresh run walks: the voucher mirrors, or the campaign and validation-rule ones."""
+
+    VOUCHERS = "vouchers", _("vouchers")
+    CAMPAIGNS = "campaigns", _("campaigns and validation rules")
+
+
 #: States of a run that has not ended yet.
 UNFINISHED_REFRESH_STATES = (RefreshState.QUEUED, RefreshState.RUNNING)
 
 
 class VoucherRefreshRun(models.Model):
-    """One full refresh of the voucher mirrors and how far it got."""
+    """One full refresh of the voucher mirrors (or of the campaign mirrors: ``subject``) and
+    how far it got. One run at a time per subject."""
 
+    subject = models.CharField(
+        _("subject"),
+        max_length=16,
+        choices=RefreshSubject.choices,
+        default=RefreshSubject.VOUCHERS,
+        db_index=True,
+    )
     state = models.CharField(
         _("state"), max_length=16, choices=RefreshState.choices, default=RefreshState.QUEUED
     )
@@ -49,8 +64,8 @@ class VoucherRefreshRun(models.Model):
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     # Written with each stored batch: a RUNNING run silent for long lost its worker.
     heartbeat_at = models.DateTimeField(_("last progress at"), null=True, blank=True)
-    done = models.PositiveIntegerField(_("vouchers stored so far"), default=0)
-    total = models.PositiveIntegerField(_("vouchers Voucherify reported"), null=True, blank=True)
+    done = models.PositiveIntegerField(_("objects stored so far"), default=0)
+    total = models.PositiveIntegerField(_("objects Voucherify reported"), null=True, blank=True)
     # The counts ``refresh_all`` returns (created, updated, removed, skipped...).
     stats = models.JSONField(_("result"), default=dict, blank=True)
     # Why the run failed or removed nothing; never a secret (an exception's type and message).
@@ -62,7 +77,7 @@ class VoucherRefreshRun(models.Model):
         ordering = ("-pk",)
 
     def __str__(self) -> str:
-        return f"refresh #{self.pk} [{self.state}]"
+        return f"{self.subject} refresh #{self.pk} [{self.state}]"
 
     @property
     def is_finished(self) -> bool:

@@ -36,6 +36,7 @@ class JobKind(models.TextChoices):
     PUSH_CUSTOMERS = "push_customers", _("push customer mirrors")
     PUSH_ORDERS = "push_orders", _("push order mirrors")
     PUSH_PRODUCTS = "push_products", _("push product mirrors")
+    GENERATE_CAMPAIGN_CODES = "generate_campaign_codes", _("generate campaign codes")
 
 
 EXPORT_KINDS = frozenset({JobKind.EXPORT_ORDERS, JobKind.EXPORT_VOUCHER_TRANSACTIONS})

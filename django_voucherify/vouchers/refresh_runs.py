@@ -1,4 +1,8 @@
-"""The durable record of each full voucher refresh (:class:`~django_voucherify.models.VoucherRefreshRun`).
+"""The durable record of each full refresh (:class:`~django_voucherify.models.VoucherRefreshRun`).
+
+Two subjects share it (``RefreshSubject``): the voucher mirrors (:mod:`.refresh`) and the campaign
+and validation-rule mirrors (:mod:`.campaigns`); every rule below holds per subject (one run at
+a time of each, the campaigns' walk never blocked by the vouchers').
 
 The admin button creates a QUEUED run before it queues the task, so the changelist shows the
 request at once; the task (or the periodic refresh, which has no run yet) marks it RUNNING,
@@ -9,6 +13,7 @@ transaction of the refresh, so the progress is visible while the refresh runs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -17,9 +22,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ..errors import DjangoVoucherifyError
-from ..models import RefreshState, VoucherRefreshRun
+from ..models import RefreshState, RefreshSubject, VoucherRefreshRun
 from ..models.admin_pages import UNFINISHED_REFRESH_STATES
-from . import refresh
+from . import campaigns, refresh
 
 #: Longest error text kept on a run (an exception's message can be long).
 MAX_ERROR_LENGTH = 1000
@@ -34,8 +39,20 @@ QUEUED_STALE_AFTER = timedelta(hours=2)
 RUNNING_STALE_AFTER = timedelta(minutes=15)
 
 
-#: The PostgreSQL advisory lock taken while deciding whether a refresh may start ("vrfr").
+#: The PostgreSQL advisory lock taken while deciding whether a refresh may start ("vrfr"); each
+#: subject adds its position in ``RefreshSubject`` (the vouchers keep the key they always had).
 ADVISORY_LOCK_KEY = 0x76726672
+
+#: The walk of each subject: ``walk(progress=..., client=...)`` returning its stats (looked up
+#: at call time, so a test may replace ``refresh.refresh_all``).
+WALKS: dict[str, Callable[..., dict[str, Any]]] = {
+    RefreshSubject.VOUCHERS: lambda **kw: refresh.refresh_all(**kw),
+    RefreshSubject.CAMPAIGNS: lambda **kw: campaigns.refresh_all(**kw),
+}
+
+
+def _lock_key(subject: str) -> int:
+    return ADVISORY_LOCK_KEY + list(RefreshSubject.values).index(subject)
 
 
 class RefreshAlreadyRunning(DjangoVoucherifyError):
@@ -51,12 +68,12 @@ class RefreshAbandoned(DjangoVoucherifyError):
     rather than walk beside the run that replaced it."""
 
 
-def queue() -> VoucherRefreshRun:
+def queue(subject: str = RefreshSubject.VOUCHERS) -> VoucherRefreshRun:
     """A new QUEUED run, to pass to the refresh task."""
-    return VoucherRefreshRun.objects.create()
+    return VoucherRefreshRun.objects.create(subject=subject)
 
 
-def queue_unless_running() -> tuple[VoucherRefreshRun, bool]:
+def queue_unless_running(subject: str = RefreshSubject.VOUCHERS) -> tuple[VoucherRefreshRun, bool]:
     """The unfinished run if there is one (``created`` False), else a new QUEUED run.
 
     One refresh at a time: each walks every voucher, and two at once only compete for the same
@@ -72,10 +89,11 @@ def queue_unless_running() -> tuple[VoucherRefreshRun, bool]:
         if connection.vendor == "postgresql":
             # Also the very first run, with no row to lock: one caller at a time.
             with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
-        list(VoucherRefreshRun.objects.select_for_update().order_by("-pk")[:1])
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(subject)])
+        runs = VoucherRefreshRun.objects.filter(subject=subject)
+        list(runs.select_for_update().order_by("-pk")[:1])
         now = timezone.now()
-        unfinished = VoucherRefreshRun.objects.filter(state__in=UNFINISHED_REFRESH_STATES)
+        unfinished = runs.filter(state__in=UNFINISHED_REFRESH_STATES)
         queued_since = now - QUEUED_STALE_AFTER
         stale = unfinished.filter(
             # A queued run's last sign of life is its request, or its requeue for a retry
@@ -96,11 +114,11 @@ def queue_unless_running() -> tuple[VoucherRefreshRun, bool]:
         running = unfinished.order_by("-pk").first()
         if running is not None:
             return running, False
-        return queue(), True
+        return queue(subject), True
 
 
-def last() -> VoucherRefreshRun | None:
-    return VoucherRefreshRun.objects.order_by("-pk").first()
+def last(subject: str = RefreshSubject.VOUCHERS) -> VoucherRefreshRun | None:
+    return VoucherRefreshRun.objects.filter(subject=subject).order_by("-pk").first()
 
 
 def mark_failed(run_id: int, error: BaseException | str) -> None:
@@ -122,15 +140,15 @@ def requeue(run_id: int, error: BaseException) -> None:
     )
 
 
-def claim(run_id: int | None) -> int:
+def claim(run_id: int | None, subject: str = RefreshSubject.VOUCHERS) -> int:
     """The id of the run this walk owns, now RUNNING.
 
     ``run_id`` None (the periodic refresh, the pull command) or a run that is gone: a new run,
     unless one is unfinished (:class:`RefreshAlreadyRunning`). A named run is claimed only from
     QUEUED, with one conditional UPDATE: a second delivery of the same task, or a task for a
     run already marked FAILED as stale, walks nothing (:class:`RefreshAbandoned`)."""
-    if run_id is None or not VoucherRefreshRun.objects.filter(pk=run_id).exists():
-        run, created = queue_unless_running()
+    if run_id is None or not VoucherRefreshRun.objects.filter(pk=run_id, subject=subject).exists():
+        run, created = queue_unless_running(subject)
         if not created:
             raise RefreshAlreadyRunning(run)
         run_id = run.pk
@@ -143,14 +161,20 @@ def claim(run_id: int | None) -> int:
     return run_id
 
 
-def run(run_id: int | None = None, *, client: Any = None, progress: Any = None) -> dict[str, Any]:
+def run(
+    run_id: int | None = None,
+    *,
+    client: Any = None,
+    progress: Any = None,
+    subject: str = RefreshSubject.VOUCHERS,
+) -> dict[str, Any]:
     """Refresh every voucher, recording it on run ``run_id`` (see :func:`claim`);
     ``progress(done, total, requests)`` is also told (``voucherify_pull``'s progress bar).
 
     Raises :class:`RefreshAlreadyRunning` or :class:`RefreshAbandoned` without walking when the
     run cannot be claimed. Other exceptions propagate after the run is marked FAILED (the task
     decides about retrying, see :func:`requeue`)."""
-    run_id = claim(run_id)
+    run_id = claim(run_id, subject)
     return walk(run_id, client=client, progress=progress)
 
 
@@ -164,6 +188,7 @@ def walk(
     """The walk of a claimed (RUNNING) run. An exception of ``requeue_on`` (the task's retryable
     ones) puts the run back to QUEUED for the retry to claim; any other marks it FAILED."""
     rows = VoucherRefreshRun.objects.filter(pk=run_id, state=RefreshState.RUNNING)
+    subject = VoucherRefreshRun.objects.filter(pk=run_id).values_list("subject", flat=True).first()
 
     def record(done: int, total: int, requests: int) -> None:
         # Progress and heartbeat in one write; a run marked FAILED meanwhile (judged lost) is
@@ -174,7 +199,7 @@ def walk(
             progress(done, total, requests)
 
     try:
-        stats = refresh.refresh_all(progress=record, client=client)
+        stats = WALKS[subject or RefreshSubject.VOUCHERS](progress=record, client=client)
     except RefreshAbandoned:
         raise
     except requeue_on as exc:

@@ -285,10 +285,10 @@ def test_two_first_ever_refresh_requests_at_once_start_one_run():
     results: list[bool] = []
     real_queue = refresh_runs.queue
 
-    def slow_queue():
+    def slow_queue(*args):
         with contextlib.suppress(threading.BrokenBarrierError):
             barrier.wait(timeout=3)
-        return real_queue()
+        return real_queue(*args)
 
     def caller():
         try:

@@ -1,0 +1,72 @@
+"""Fixtures of the campaign, validation-rule and product admin tests: the sandbox (the suite's
+``voucherify_sandbox``, answering the shared client's HTTP requests) with a call log, eager
+Celery, and staff users holding only the permissions a test names."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Permission, User
+
+from tests.support.sandbox import wired
+
+MIN_100 = {"1": {"name": "order.amount", "conditions": {"$more_than_equal": [10000]}, "rules": {}}}
+
+
+def campaign_body(name: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "campaign_type": "DISCOUNT_COUPONS",
+        "type": "AUTO_UPDATE",
+        "voucher": {
+            "type": "DISCOUNT_VOUCHER",
+            "discount": {"type": "AMOUNT", "amount_off": 500},
+            "code_config": {"length": 8, "charset": "ABCDEFGHJKLMNPQRSTUVWXYZ23456789", "prefix": "GEN-"},
+        },
+        **extra,
+    }
+
+
+@pytest.fixture
+def sandbox(voucherify_sandbox: Any, eager_celery: Any) -> Iterator[Any]:
+    with wired(voucherify_sandbox, MAX_RETRIES=0) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def api(sandbox: Any) -> Any:
+    """The shared client, on the sandbox."""
+    import django_voucherify
+
+    return django_voucherify.get_client()
+
+
+@pytest.fixture
+def campaigns(api: Any) -> Any:
+    """``campaigns("Spring", "Summer")``: created in the sandbox and mirrored (a full refresh)."""
+    from django_voucherify.models import Campaign
+    from django_voucherify.vouchers import campaigns as mirrors
+
+    def create(*names: str, **extra: Any) -> list[Any]:
+        made = [api.campaigns.create(campaign_body(name, **extra)) for name in names]
+        mirrors.refresh_all()
+        return [Campaign.objects.get(voucherify_id=c["id"]) for c in made]
+
+    return create
+
+
+@pytest.fixture
+def staff(client: Any) -> Any:
+    """``staff("view_campaign", ...)``: a logged-in staff user with exactly these permissions."""
+
+    def login(*codenames: str) -> User:
+        user = User.objects.create_user(f"clerk{User.objects.count()}", password="pw", is_staff=True)
+        perms = Permission.objects.filter(content_type__app_label="django_voucherify", codename__in=codenames)
+        assert perms.count() == len(codenames), codenames
+        user.user_permissions.add(*perms)
+        client.force_login(user)
+        return user
+
+    return login
