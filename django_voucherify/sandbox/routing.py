@@ -65,12 +65,7 @@ class SandboxRequest:
         if not self.body.strip():
             return {}
         try:
-            data = json.loads(
-                self.body,
-                parse_int=limits.parse_int,
-                parse_float=limits.parse_float,
-                parse_constant=limits.parse_constant,
-            )
+            data = limits.loads(self.body)
         except RecursionError:  # far deeper than MAX_DEPTH: the parser gave up before us
             raise _too_deep() from None
         except (ValueError, UnicodeDecodeError) as exc:
