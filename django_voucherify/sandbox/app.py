@@ -27,6 +27,7 @@ from django_voucherify.sandbox.errors import SandboxError, invalid_payload, payl
 from django_voucherify.sandbox.faults import DropConnection, FaultInjector, SimulatedTimeout
 from django_voucherify.sandbox.framing import BODY_ERROR_KEY, BadFraming, content_length
 from django_voucherify.sandbox.handlers import load_all
+from django_voucherify.sandbox.ids import request_id
 from django_voucherify.sandbox.limits import MAX_BODY
 from django_voucherify.sandbox.log import log_request, logger
 from django_voucherify.sandbox.query_shapes import check_query_shapes
@@ -35,6 +36,11 @@ from django_voucherify.sandbox.routing import SandboxRequest, SandboxResponse, p
 from django_voucherify.sandbox.state import SandboxState
 
 StartResponse = Callable[..., Any]
+
+#: Environ key under which a transport may hand over the request's headers already as the app
+#: keeps them (see :func:`_headers_of`), when it builds the environ and can make both in one
+#: pass (the sandbox's own server does). It must hold what the ``HTTP_`` keys say.
+APP_HEADERS_KEY = "sandbox.headers"
 
 REASONS = {
     200: "OK",
@@ -141,13 +147,11 @@ class Sandbox:
         return resp
 
     def _respond(self, environ: dict[str, Any], method: str, path: str, qs: str) -> SandboxResponse:
-        headers = {
-            k[5:].replace("_", "-").lower(): str(v) for k, v in environ.items() if k.startswith("HTTP_")
-        }
-        if environ.get("CONTENT_TYPE"):
-            headers["content-type"] = str(environ["CONTENT_TYPE"])
-        req = SandboxRequest(method, path, {}, headers, b"", "v-" + secrets.token_hex(9))
-        fault = self.faults.pick(method, _decoded(path))
+        headers = environ.get(APP_HEADERS_KEY)
+        if headers is None:
+            headers = _headers_of(environ)
+        req = SandboxRequest(method, path, {}, headers, b"", request_id())
+        fault = self.faults.pick(method, _decoded(path)) if self.faults.armed else None
         if fault is not None and not fault.after:
             self._strike(fault, environ, path)
         try:
@@ -160,7 +164,7 @@ class Sandbox:
                     "Fault injected by the sandbox",
                     headers=extra,
                 )
-            req.query = parse_query(qs)
+            req.query = parse_query(qs) if qs else {}
             try:
                 route, params = resolve(method, path)
             except SandboxError:
@@ -270,6 +274,14 @@ class Sandbox:
                 raise DropConnection("request body shorter than its Content-Length")
             return data
         return b""
+
+
+def _headers_of(environ: dict[str, Any]) -> dict[str, str]:
+    """The request's headers from a WSGI environ: lower-case names, ``-`` for ``_``."""
+    headers = {k[5:].replace("_", "-").lower(): str(v) for k, v in environ.items() if k.startswith("HTTP_")}
+    if environ.get("CONTENT_TYPE"):
+        headers["content-type"] = str(environ["CONTENT_TYPE"])
+    return headers
 
 
 def _request_target(environ: dict[str, Any]) -> tuple[str, str]:

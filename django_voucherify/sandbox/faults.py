@@ -85,6 +85,11 @@ class FaultInjector:
         with self._lock:
             self._rules.clear()
 
+    @property
+    def armed(self) -> bool:
+        """Whether any rule is set: without one, a request skips :meth:`pick` (and the lock)."""
+        return bool(self._rules)
+
     def pick(self, method: str, path: str) -> Fault | None:
         """The rule that fires for this request (consuming one of its ``times``), or None."""
         with self._lock:

@@ -12,7 +12,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import threading
 from typing import Any
 
 MAX_BODY = 10 * 1024 * 1024
@@ -63,3 +65,29 @@ def parse_float(text: str) -> float:
 def parse_constant(name: str) -> float:
     """``json.loads``' hook for ``NaN``/``Infinity``: not JSON, refused."""
     raise ValueError(f"{name} is not JSON")
+
+
+class _Decoders(threading.local):
+    """One decoder per thread, made once (its C scanner keeps per-parse state)."""
+
+    def __init__(self) -> None:
+        self.decoder = json.JSONDecoder(
+            parse_int=parse_int, parse_float=parse_float, parse_constant=parse_constant
+        )
+
+
+_decoders = _Decoders()
+
+
+def loads(data: bytes | str) -> Any:
+    """``json.loads(data, parse_int=..., parse_float=..., parse_constant=...)`` with this
+    module's hooks, without building a decoder per call as ``json.loads`` does when given
+    hooks (a few microseconds of every request with a body). Same steps: bytes are decoded by
+    the encoding ``json.detect_encoding`` finds; a BOM before str text is refused."""
+    if isinstance(data, bytes | bytearray):
+        text = data.decode(json.detect_encoding(data), "surrogatepass")
+    else:
+        text = data
+        if text.startswith("\ufeff"):
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _decoders.decoder.decode(text)

@@ -11,9 +11,9 @@ port for tests.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
-import secrets
 import socket
 import sys
 import threading
@@ -27,7 +27,8 @@ from typing import Any
 from urllib.parse import unquote
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
-from django_voucherify.sandbox.app import Sandbox
+from django_voucherify.sandbox import ids
+from django_voucherify.sandbox.app import APP_HEADERS_KEY, Sandbox
 from django_voucherify.sandbox.errors import SandboxError
 from django_voucherify.sandbox.faults import DropConnection
 from django_voucherify.sandbox.framing import (
@@ -89,7 +90,7 @@ class _Handler(WSGIRequestHandler):
         version, a head too large) in Voucherify's JSON error shape, like every other answer,
         instead of its HTML page; the connection closes (where the next request starts is
         unknown)."""
-        request_id = "v-" + secrets.token_hex(9)
+        request_id = ids.request_id()
         short = _reason(code) or "Error"
         key = "invalid_request" if code < 500 else "internal_error"
         error = SandboxError(code, key, short, message or explain or short)
@@ -107,7 +108,10 @@ class _Handler(WSGIRequestHandler):
             self.wfile.write(body)
 
     def get_environ(self) -> dict[str, Any]:
-        """wsgiref's environ (same keys and values), built without its per-call overheads."""
+        """wsgiref's environ (same keys and values), built without its per-call overheads.
+
+        It also carries the app's header dict (``APP_HEADERS_KEY``), made in the same pass:
+        the app would otherwise rebuild it from the ``HTTP_`` keys of every request."""
         env: dict[str, Any] = self.server.base_environ.copy()  # type: ignore[attr-defined]
         env["SERVER_PROTOCOL"] = self.request_version
         env["SERVER_SOFTWARE"] = self.server_version
@@ -123,13 +127,20 @@ class _Handler(WSGIRequestHandler):
         length = headers.get("content-length")
         if length:
             env["CONTENT_LENGTH"] = length
+        app_headers: dict[str, str] = {}
         for name, value in headers.items():
             key = name.replace("-", "_").upper()
             value = value.strip()
             if key in env:
                 continue  # CONTENT_TYPE, CONTENT_LENGTH
+            app_key = key.replace("_", "-").lower()  # what the app derives from "HTTP_" + key
             key = "HTTP_" + key
-            env[key] = env[key] + "," + value if key in env else value
+            if key in env:
+                value = env[key] + "," + value
+            env[key] = app_headers[app_key] = value
+        if env["CONTENT_TYPE"]:
+            app_headers["content-type"] = env["CONTENT_TYPE"]
+        env[APP_HEADERS_KEY] = app_headers
         return env
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
@@ -212,9 +223,9 @@ class _Handler(WSGIRequestHandler):
         self.wfile.write(data + payload if self.command != "HEAD" else data)
         self.wfile.flush()
 
-    @property
+    @functools.cached_property
     def _server_header(self) -> str:
-        return "Server: " + self.version_string()
+        return "Server: " + self.version_string()  # the same for every request
 
 
 def _reason(status: int) -> str:

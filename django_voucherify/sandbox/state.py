@@ -13,25 +13,17 @@ from __future__ import annotations
 
 import copy
 import json
-import secrets
-import string
 import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from django_voucherify.sandbox import ids
 from django_voucherify.sandbox.compact import compact, jsonable
 from django_voucherify.sandbox.errors import invalid_payload, not_found
 from django_voucherify.sandbox.store import IndexedDict, indexed, key_of, text_of, timestamp_of, timestamp_or
 
 JSON = dict[str, Any]
-
-_ALNUM = string.ascii_lowercase + string.digits
-# new_id draws random bytes and maps them onto _ALNUM with bytes.translate (one urandom call per
-# id rather than one per character): bytes below 252 = 7 * 36 map uniformly, the rest are dropped.
-_UNIFORM_BELOW = len(_ALNUM) * (256 // len(_ALNUM))
-_TO_ALNUM = bytes(ord(_ALNUM[b % len(_ALNUM)]) for b in range(_UNIFORM_BELOW)) + bytes(256 - _UNIFORM_BELOW)
-_BIASED = bytes(range(_UNIFORM_BELOW, 256))
 
 
 def iso(dt: datetime) -> str:
@@ -152,12 +144,8 @@ class SandboxState:
 
     @staticmethod
     def new_id(prefix: str, length: int = 18) -> str:
-        """A Voucherify-like id: ``prefix`` + random lower-case alphanumerics."""
-        p = prefix if prefix.endswith("_") else prefix + "_"
-        chars = b""
-        while len(chars) < length:  # nearly always once: 18 of 24 bytes are kept on average
-            chars += secrets.token_bytes(length + 8).translate(_TO_ALNUM, _BIASED)
-        return p + chars[:length].decode("ascii")
+        """A Voucherify-like id: ``prefix`` + random lower-case alphanumerics (see :mod:`.ids`)."""
+        return ids.new_id(prefix, length)
 
     # ---- vouchers -----------------------------------------------------------------------
     def get_voucher_or_404(self, code: str) -> JSON:

@@ -12,6 +12,13 @@ object's creation rank, the tie-break (see docs/sandbox.md, "Listing").
 Writes: assigning ``collection[key] = obj`` (re)indexes the object; a handler that changes an
 indexed field of a stored object in place calls :meth:`IndexedDict.touch`. ``version`` grows with
 every write, so derived views (filtered selections) know when they are stale.
+
+Indexing is deferred to the next read: a write notes the key (O(1)), and the first reader of an
+index or bucket (:meth:`IndexedDict.ordered`, ``indexes``, :meth:`IndexedDict.bucket`) puts the
+noted objects in first (:meth:`Group.settle`). A redeem writes a redemption (five orderings) and
+an order (two): extracting and placing seven rows was a tenth of its cost, paid again for every
+redeem while nobody lists. A read sees exactly what indexing on write gave, with each object's
+values as they are when it is read (a ``touch`` still notes a key again).
 """
 
 from __future__ import annotations
@@ -116,10 +123,12 @@ class OrderIndex:
     half the rows.
     """
 
-    __slots__ = ("_pending", "_row_of", "_rows", "_scattered", "extract")
+    __slots__ = ("_pending", "_row_of", "_rows", "_scattered", "extract", "owner")
 
-    def __init__(self, extract: Extract) -> None:
+    def __init__(self, extract: Extract, owner: Group | None = None) -> None:
         self.extract = extract
+        # The group whose writes this index takes in when read (see Group.settle).
+        self.owner = owner
         self._rows: list[Row] = []  # sorted; every row except the pending ones
         # Rows that did not sort last, by key (a removal finds its row in O(1)), not yet merged.
         self._pending: dict[str, Row] = {}
@@ -130,12 +139,18 @@ class OrderIndex:
     def rows(self) -> list[Row]:
         """Every row, sorted (the pending ones merged in first). The list object is always the
         same one, so a reference taken earlier sees later merges."""
+        owner = self.owner
+        if owner is not None and owner.unindexed:
+            owner.settle()
         if self._pending:
             self._merge()
         return self._rows
 
     def size(self) -> int:
         """How many rows (pending ones included), without merging."""
+        owner = self.owner
+        if owner is not None and owner.unindexed:
+            owner.settle()
         return len(self._rows) + len(self._pending)
 
     def put(self, key: str, obj: JSON, seq: int) -> None:
@@ -212,9 +227,15 @@ class OrderIndex:
             del self._rows[bisect_left(self._rows, row)]
 
     def value(self, key: str) -> Any:
+        owner = self.owner
+        if owner is not None and owner.unindexed:
+            owner.settle()
         return self._row_of[key][0]
 
     def row(self, key: str) -> Row:
+        owner = self.owner
+        if owner is not None and owner.unindexed:
+            owner.settle()
         return self._row_of[key]
 
     def clear(self) -> None:
@@ -293,7 +314,7 @@ class Group:
     """Indexes, creation ranks and cached views shared by one or more :class:`IndexedDict`."""
 
     def __init__(self, orders: Mapping[str, Extract]) -> None:
-        self.indexes = {name: OrderIndex(extract) for name, extract in orders.items()}
+        self.indexes = {name: OrderIndex(extract, self) for name, extract in orders.items()}
         # Equality buckets per filtered field, built on a filter's first use and then kept
         # in step with every write (memory is spent only on fields that are filtered on).
         self.buckets: dict[str, Bucket] = {}
@@ -302,6 +323,21 @@ class Group:
         self.version = 0
         self.views: dict[Any, Any] = {}
         self.members: list[IndexedDict] = []
+        # Written and not yet indexed, key -> (object, seq), in write order (see the module doc).
+        self.unindexed: dict[str, tuple[JSON, int]] = {}
+
+    def settle(self) -> None:
+        """Index the objects written since the last read, in the order they were written."""
+        if not self.unindexed:
+            return
+        noted, self.unindexed = self.unindexed, {}
+        indexes = list(self.indexes.values())
+        buckets = list(self.buckets.values())
+        for key, (obj, seq) in noted.items():
+            for index in indexes:
+                index.put(key, obj, seq)
+            for bucket in buckets:
+                bucket.put(key, obj)
 
     def lookup(self, key: str) -> JSON:
         for member in self.members:
@@ -328,7 +364,6 @@ class IndexedDict(dict[str, JSON]):
         # ``share_with``: one index over two dicts (redemptions and rollbacks list together).
         self.group: Group = share_with.group if share_with is not None else Group(orders)
         self.group.members.append(self)
-        self.indexes = self.group.indexes
         self.seq = self.group.seq
         self.views = self.group.views  # derived selections, dropped on every write
         for key, obj in items:
@@ -338,20 +373,27 @@ class IndexedDict(dict[str, JSON]):
     def version(self) -> int:
         return self.group.version
 
+    @property
+    def indexes(self) -> dict[str, OrderIndex]:
+        """The sorted indexes by ordering name, every write indexed."""
+        self.group.settle()
+        return self.group.indexes
+
     def _index(self, key: str, obj: JSON) -> None:
+        group = self.group
         seq = self.seq.get(key)
         if seq is None:
-            seq = self.seq[key] = self.group.next_seq
-            self.group.next_seq += 1
-        for index in self.indexes.values():
-            index.put(key, obj, seq)
-        for bucket in self.group.buckets.values():
-            bucket.put(key, obj)
-        self._wrote()
+            seq = self.seq[key] = group.next_seq
+            group.next_seq += 1
+        group.unindexed[key] = (obj, seq)  # indexed by the next reader (Group.settle)
+        group.version += 1
+        if self.views:
+            self.views.clear()
 
     def _unindex(self, key: str) -> None:
         self.seq.pop(key, None)
-        for index in self.indexes.values():
+        self.group.unindexed.pop(key, None)
+        for index in self.group.indexes.values():
             index.discard(key)
         for bucket in self.group.buckets.values():
             bucket.discard(key)
@@ -390,7 +432,7 @@ class IndexedDict(dict[str, JSON]):
             for key, obj in batch:
                 self[key] = obj
             return
-        indexes = list(self.indexes.values())
+        indexes = list(self.indexes.values())  # (settled: earlier writes are indexed first)
         added = 0
         again: list[tuple[str, JSON]] = []
         for key, obj in batch:
@@ -446,6 +488,7 @@ class IndexedDict(dict[str, JSON]):
 
     def bucket(self, field: str) -> Bucket:
         """The equality bucket of ``field``, built by one pass on first use."""
+        self.group.settle()
         found = self.group.buckets.get(field)
         if found is None:
             found = Bucket(field)
@@ -477,7 +520,8 @@ class IndexedDict(dict[str, JSON]):
         return best
 
     def ordered(self, name: str) -> list[Row]:
-        return self.indexes[name].rows
+        self.group.settle()
+        return self.group.indexes[name].rows
 
     def obj(self, key: str) -> JSON:
         """The stored object ``key`` of this dict's group."""

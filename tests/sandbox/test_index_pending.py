@@ -164,3 +164,90 @@ def test_reads_between_any_writes_match_a_sorted_model(
             assert index.row(row[2]) is row
     finally:
         store.MERGE_BY_PASS, store.COMPACT_MIN = saved
+
+
+# ---- deferred indexing (Group.settle): a write notes its key, the next reader indexes it ----
+
+collection_ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("put"), st.integers(0, 40), st.integers(0, 20)),  # key, value
+        st.tuples(st.just("touch"), st.integers(0, 40), st.integers(0, 20)),  # in-place change
+        st.tuples(st.just("del"), st.integers(0, 40), st.just(0)),
+        st.tuples(st.just("pop"), st.integers(0, 40), st.just(0)),
+        st.tuples(st.just("bulk"), st.integers(0, 40), st.integers(0, 20)),
+        st.tuples(
+            st.sampled_from(["ordered", "indexes", "value", "bucket", "held"]), st.integers(0, 40), st.just(0)
+        ),
+    ),
+    max_size=120,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(collection_ops)
+def test_every_reader_sees_every_write_as_indexing_on_write_did(ops: list[tuple[str, int, int]]) -> None:
+    """Writes, in-place changes with ``touch``, removals and bulk loads in any mix, read through
+    every reader (``ordered``, ``indexes``, an index's ``value``/``row``, an equality bucket, an
+    index object held across writes): each read equals a model of the stored objects, sorted."""
+    coll = IndexedDict({"v": key_of("v"), "w": text_of("w")})
+    held = coll.indexes["v"]  # a reference taken before any write
+    model: dict[str, tuple[str, int]] = {}  # key -> (v, seq)
+    seqs: dict[str, int] = {}
+    next_seq = 0
+    for op, key_n, value_n in ops:
+        key, value = f"k{key_n:02d}", f"v{value_n:02d}"
+        if op in ("put", "bulk"):
+            if key not in seqs:
+                seqs[key], next_seq = next_seq, next_seq + 1
+            if op == "put":
+                coll[key] = {"v": value, "w": value[-1]}
+            else:
+                coll.put_many([(key, {"v": value, "w": value[-1]})])
+            model[key] = (value, seqs[key])
+        elif op == "touch" and key in model:
+            obj = dict.__getitem__(coll, key)
+            obj["v"], obj["w"] = value, value[-1]
+            coll.touch(key)
+            model[key] = (value, seqs[key])
+        elif op in ("del", "pop") and key in model:
+            if op == "del":
+                del coll[key]
+            else:
+                coll.pop(key)
+            del model[key], seqs[key]
+        expected = sorted((v, s, k) for k, (v, s) in model.items())
+        if op == "ordered":
+            assert [row[:3] for row in coll.ordered("v")] == expected
+        elif op == "indexes":
+            assert [row[:3] for row in coll.indexes["v"].rows] == expected
+        elif op == "held":
+            assert held.size() == len(expected)
+            assert [row[:3] for row in held.rows] == expected
+        elif op == "value" and key in model:
+            assert coll.indexes["w"].value(key) == (True, model[key][0][-1])
+            assert held.row(key)[3] is dict.__getitem__(coll, key)
+        elif op == "bucket":
+            wanted = {k for k, (v, _) in model.items() if v[-1] == value[-1]}
+            assert coll.bucket("w").keys_of.get(value[-1], set()) == wanted
+    assert [row[:3] for row in coll.ordered("v")] == sorted((v, s, k) for k, (v, s) in model.items())
+
+
+def test_a_write_extracts_nothing_until_an_index_is_read() -> None:
+    """A redeem's writes (a redemption into five orderings) cost no extraction while nobody
+    lists; the first read extracts each written object once per ordering."""
+    extracted: list[str] = []
+
+    def counting(obj: dict[str, Any]) -> str:
+        extracted.append(obj["id"])
+        return str(obj["id"])
+
+    coll = IndexedDict({"a": counting, "b": counting})
+    ids = random_ids(300)
+    for key in ids:
+        coll[key] = {"id": key}
+    coll[ids[0]] = {"id": ids[0]}  # rewritten before any read: indexed once, as its last object
+    assert extracted == []
+    assert [row[2] for row in coll.ordered("a")] == sorted(ids)
+    assert len(extracted) == 2 * len(ids)
+    assert [row[2] for row in coll.ordered("b")] == sorted(ids)
+    assert len(extracted) == 2 * len(ids)  # nothing extracted again

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from django_voucherify.sandbox.app import APP_HEADERS_KEY, _headers_of
 from django_voucherify.sandbox.request_head import (
     _PLAIN_FIELD,
     _PLAIN_HEAD,
@@ -79,6 +80,8 @@ def test_the_environ_is_the_one_wsgiref_built(fields, eol):
     fast = parse_header_lines(lines, http.client.HTTPMessage)
     expected = _wsgiref_environ(raw_head)
     got = _environ(fast)
+    # The app's header dict, made in the same pass, is the one the app builds from the environ.
+    assert got.pop(APP_HEADERS_KEY) == _headers_of(got)
     # wsgiref does not strip Content-Type/-Length; the app strips both before use.
     for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
         assert got.get(key, "").strip() == expected.get(key, "").strip()
