@@ -251,7 +251,7 @@ def deliver_through_worker(
         return sent(*args, **kwargs)
 
     start = time.perf_counter()
-    background.send = counted  # type: ignore[assignment]
+    background.send = counted
     try:
         for entry_id in ids:
             if request is not None:
@@ -260,7 +260,7 @@ def deliver_through_worker(
                 producer.send_task("django_voucherify.deliver_outbox_entry", (entry_id,), {"retry": False})
                 messages += 1
     finally:
-        background.send = sent  # type: ignore[assignment]
+        background.send = sent
     deadline = time.monotonic() + timeout
     rows = OutboxEntry.objects.filter(pk__gte=ids[0], pk__lte=ids[-1], state=OutboxState.SYNCED)
     while rows.count() < len(ids):
@@ -293,10 +293,10 @@ def drain(producer: Any, queue: str, timeout: float = 60.0) -> None:
 def after_producer(producer: Any, voucherify: dict[str, Any], args: argparse.Namespace) -> Iterator[None]:
     """This process as the shop's: its commits' messages go to the after worker's queue (the
     producer app is the current Celery app), with the worker's drain cache."""
-    from celery import current_app
+    from celery._state import get_current_app
     from django.test import override_settings
 
-    previous = current_app._get_current_object()
+    previous = get_current_app()
     producer.set_current()
     url, prefix = drain_cache()
     caches = {
