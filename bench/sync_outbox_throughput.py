@@ -271,6 +271,13 @@ def deliver_through_worker(
     return time.perf_counter() - start, messages
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of process ``pid`` so far: the worker's own work per row, which
+    the machine's load stretches far less than wall time."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def drain(producer: Any, queue: str, timeout: float = 60.0) -> None:
     """Wait until the worker of ``queue`` has run every task it was sent. Most tasks of a
     burst find their row already sent by a batch, but each still claims up to a batch of other
@@ -442,20 +449,24 @@ def run(args: argparse.Namespace, n: int, histories: list[int], url: str, tree: 
                     set_indexes(False)
                     row["q_before"] = queries_before(f"qb{round_no}", envs["before"], tree)
                     ids = add_pending(f"b{round_no}", n)
+                    cpu = cpu_seconds(workers["before"].pid)
                     took, row["m_before"] = deliver_through_worker(
                         producers["before"], ids, timeout=60 + 2 * n
                     )
                     row["before"] = n / took
                     drain(producers["before"], queues["before"])
+                    row["cpu_before"] = (cpu_seconds(workers["before"].pid) - cpu) * 1000 / n
                     set_indexes(True)
                 row["q_after"], row["q_batch"] = queries_after(f"qa{round_no}", batch)
                 ids = add_pending(f"w{round_no}", n)
+                cpu = cpu_seconds(workers["after"].pid)
                 with after_producer(producers["after"], voucherify, args):
                     took, row["m_after"] = deliver_through_worker(
                         producers["after"], ids, timeout=30 + n, request=outbox.request_delivery
                     )
                     row["after"] = n / took
                 drain(producers["after"], queues["after"])
+                row["cpu_after"] = (cpu_seconds(workers["after"].pid) - cpu) * 1000 / n
                 row["direct"] = n / direct_loop(client, f"d{round_no}", n)
                 results.append(row)
                 for prefix in (f"w{round_no}-", *([f"b{round_no}-"] if tree else [])):
@@ -487,13 +498,14 @@ def run(args: argparse.Namespace, n: int, histories: list[int], url: str, tree: 
           "CONN_MAX_AGE 0, one task per row")  # fmt: skip
     print(f"{'history':>9} {'before/s':>9} {'after/s':>8} {'after/before':>13} {'direct/s':>9} "
           f"{'after/direct':>13} {'q/row before':>13} {'after (1)':>10} {'after (batch)':>14} "
-          f"{'msgs before':>12} {'msgs after':>11}")  # fmt: skip
+          f"{'msgs before':>12} {'msgs after':>11} {'CPU ms/row before':>18} {'after':>6}")  # fmt: skip
     for r in results:
         before = r.get("before")
         print(f"{r['history']:>9} {before or 0:>9.0f} {r['after']:>8.0f} "
               f"{(r['after'] / before) if before else 0:>12.1f}x {r['direct']:>9.0f} "
               f"{r['after'] / r['direct']:>12.2f}x {r.get('q_before', '-'):>13} {r['q_after']:>10} "
-              f"{r['q_batch']:>14.2f} {r.get('m_before', '-'):>12} {r['m_after']:>11}")  # fmt: skip
+              f"{r['q_batch']:>14.2f} {r.get('m_before', '-'):>12} {r['m_after']:>11} "
+              f"{r.get('cpu_before', 0):>18.2f} {r['cpu_after']:>6.2f}")  # fmt: skip
     print(f"the issue's baseline: {ORIGINAL_RATE:g} rows/s (main before the outbox work, quiet machine); "
           "after/that: " + ", ".join(f"{r['after'] / ORIGINAL_RATE:.1f}x" for r in results)
           + " (rates of this machine's load: compare with care)")  # fmt: skip

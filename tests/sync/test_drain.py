@@ -201,8 +201,9 @@ def test_a_worker_killed_mid_burst_loses_nothing_and_sends_each_row_once(sandbox
 def test_a_save_committed_after_the_drains_last_claim_gets_a_drain_of_its_own(sandbox, broker):
     """The order that keeps a row from being stranded: the drain clears the flag BEFORE its
     first claim. A save that commits after the last claim (a short batch: the drain ends after
-    it), while the drain is still running, finds the flag clear and asks for another drain. (Clearing it at the end instead
-    would let that save find the flag set, send nothing, and wait for the sweep.)"""
+    it), while the drain is still running, finds the flag clear and asks for another drain.
+    (Clearing it at the end instead would let that save find the flag set, send nothing, and
+    wait for the sweep.)"""
     save("o-1")
     assert broker.taken() == [("drain",)]
     real_claim_due = claims.claim_due
