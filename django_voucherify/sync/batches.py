@@ -66,15 +66,22 @@ def drain_due(
     *, limit: int, max_batches: int = drain.MAX_BATCHES, client: Any = None
 ) -> list[tuple[int, Outcome]]:
     """The ``drain_outbox`` task (:mod:`.drain`): clear the drain flag, THEN claim and send due
-    ``pending`` rows ``limit`` at a time, lowest id first, until a claim comes back short. After
+    ``pending`` rows ``limit`` at a time, lowest id first, until a claim comes back short or a
+    batch stops on an outage (no answer, 429, 5xx: see :func:`deliver_claimed_batch`). After
     ``max_batches`` full batches it asks for another drain instead of going on (the worker's
     other tasks get their turn). The outcome of each row sent, by id."""
     drain.clear()  # before the first claim: a save that finds the flag set is seen by a claim
     results: list[tuple[int, Outcome]] = []
     for _ in range(max_batches):
         batch = claims.claim_due(limit)
-        results += deliver_claimed_batch(batch, client=client)
+        delivered = deliver_claimed_batch(batch, client=client)
+        results += delivered
         if len(batch) < limit:
+            return results
+        if len(delivered) < len(batch):
+            # Voucherify is down or throttling: the batch gave its unsent rows back, due with the
+            # failed row's retry. The rest waits for that retry's batch, the next drain or the
+            # sweep, instead of costing one more timeout per batch now.
             return results
     drain.request()  # more may be due: a fresh message (a broker refusal leaves them to the sweep)
     return results

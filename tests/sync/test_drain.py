@@ -157,6 +157,23 @@ def test_an_unreachable_cache_falls_back_to_one_task_per_row(sandbox, broker, mo
     assert broker.taken() == [(outbox.DELIVER_TASK, entry.pk)]
 
 
+def test_an_outage_stops_the_drain_after_one_call(sandbox, broker):
+    for i in range(9):
+        save(f"u-{i}")
+    assert broker.taken() == [("drain",)]
+    sandbox.faults.add(path="/v1/customers*", times=100, status=503)
+    results = run_drain()
+    assert [o.retry_in is not None for _, o in results] == [True]
+    assert customer_posts(sandbox) == 1  # not one timeout per batch of the burst
+    assert OutboxEntry.objects.filter(state=OutboxState.SYNCED).count() == 0
+    sandbox.faults.clear()
+    # The rest is still due (the next drain, the failed row's retry or the sweep sends it).
+    outbox.redrive()
+    for message in broker.taken():
+        batches.deliver_batch(message[1], ignore_schedule=True, limit=3)
+    assert all_synced() and customer_posts(sandbox) == 10
+
+
 def test_a_worker_killed_mid_burst_loses_nothing_and_sends_each_row_once(sandbox, broker):
     for i in range(8):
         save(f"k-{i}")
