@@ -5,9 +5,12 @@ PYTHONPATH, its own settings: a new database connection per task), side by side 
 
 For each size of the outbox's history (already-synced rows bulk-inserted with
 ``generate_series``: 0, 100k and 1M in full mode) it adds ``-n`` customers with a pending outbox
-row each, enqueues one delivery task per row (as ``record_change`` does on commit) and times until
-every row is ``synced``: first to the before worker (the two partial indexes of migration 0016
-dropped meanwhile, as main has none), then to the after worker; next to them, the direct-loop floor
+row each, hands each row over as its save's commit does (after: this tree's
+``outbox.request_delivery``, with ``SYNC_DRAIN_CACHE`` on a Redis cache shared with the worker:
+one drain message per burst, ``--no-drain`` one task per row; before: one task per row) and
+times until every row is ``synced``, counting the messages sent and the worker's CPU per row:
+first to the before worker (the two partial indexes of migration 0016 dropped meanwhile, as
+main has none), then to the after worker; next to them, the direct-loop floor
 (the same ``client.customers.create`` calls in a plain loop in this process). It counts the SQL
 queries of one delivered row (``CaptureQueriesContext``; for "before" in a subprocess on main's
 tree): a single delivery, and a batch of ``SYNC_BATCH_SIZE`` rows divided by its size.
