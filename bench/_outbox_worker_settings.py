@@ -18,6 +18,17 @@ VOUCHERIFY = {
     "READ_TIMEOUT": 20.0,
     "CONNECT_TIMEOUT": 3.0,
 }
+if os.environ.get("BENCH_DRAIN_CACHE_URL"):
+    # One drain message per burst (docs/sync.md): a cache the bench process shares.
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "drain": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["BENCH_DRAIN_CACHE_URL"],
+            "KEY_PREFIX": os.environ.get("BENCH_DRAIN_CACHE_PREFIX", ""),
+        },
+    }
+    VOUCHERIFY["SYNC_DRAIN_CACHE"] = "drain"
 if "BENCH_SYNC_BATCH_SIZE" in os.environ:
     VOUCHERIFY["SYNC_BATCH_SIZE"] = int(os.environ["BENCH_SYNC_BATCH_SIZE"])
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}

@@ -5,9 +5,12 @@ PYTHONPATH, its own settings: a new database connection per task), side by side 
 
 For each size of the outbox's history (already-synced rows bulk-inserted with
 ``generate_series``: 0, 100k and 1M in full mode) it adds ``-n`` customers with a pending outbox
-row each, enqueues one delivery task per row (as ``record_change`` does on commit) and times until
-every row is ``synced``: first to the before worker (the two partial indexes of migration 0016
-dropped meanwhile, as main has none), then to the after worker; next to them, the direct-loop floor
+row each, hands each row over as its save's commit does (after: this tree's
+``outbox.request_delivery``, with ``SYNC_DRAIN_CACHE`` on a Redis cache shared with the worker:
+one drain message per burst, ``--no-drain`` one task per row; before: one task per row) and
+times until every row is ``synced``, counting the messages sent and the worker's CPU per row:
+first to the before worker (the two partial indexes of migration 0016 dropped meanwhile, as
+main has none), then to the after worker; next to them, the direct-loop floor
 (the same ``client.customers.create`` calls in a plain loop in this process). It counts the SQL
 queries of one delivered row (``CaptureQueriesContext``; for "before" in a subprocess on main's
 tree): a single delivery, and a batch of ``SYNC_BATCH_SIZE`` rows divided by its size.
@@ -35,6 +38,8 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +48,8 @@ BENCH = Path(__file__).resolve().parent
 BROKER = os.environ.get("BENCH_BROKER", "redis://127.0.0.1:6379/13")
 RUN = f"bench-outbox-{os.getpid()}"
 INDEXES = ("dv_outbox_pending", "dv_outbox_unsent_deletions")
+#: Issue 13's "today": main's rows/s before any outbox work (34d4aab), measured on a quiet machine.
+ORIGINAL_RATE = 64.0
 
 
 def free_port() -> int:
@@ -89,6 +96,9 @@ def main() -> int:
     parser.add_argument("--conn-max-age", default="60", help="CONN_MAX_AGE of the after worker (0, 60, none)")
     parser.add_argument("--before-tree", default=None, help="main's code (default: git archive main)")
     parser.add_argument("--no-before", action="store_true", help="measure this branch only")
+    parser.add_argument(
+        "--no-drain", action="store_true", help="after: one task per row (no SYNC_DRAIN_CACHE)"
+    )
     parser.add_argument("--target", type=float, default=10.0, help="after/before, at least")
     parser.add_argument("--flat", type=float, default=0.8, help="largest history / empty (ratios), at least")
     args = parser.parse_args()
@@ -131,6 +141,9 @@ def worker_env(url: str, tree: Path | None, queue: str, args: argparse.Namespace
         "BENCH_CONN_MAX_AGE": "0" if tree else args.conn_max_age,
     }
     env.pop("BENCH_SYNC_BATCH_SIZE", None)
+    env.pop("BENCH_DRAIN_CACHE_URL", None)
+    if tree is None and not args.no_drain:
+        env["BENCH_DRAIN_CACHE_URL"], env["BENCH_DRAIN_CACHE_PREFIX"] = drain_cache()
     if args.batch_size is not None and tree is None:
         env["BENCH_SYNC_BATCH_SIZE"] = str(args.batch_size)
     return env
@@ -216,13 +229,41 @@ def add_pending(prefix: str, n: int, *, later: bool = False) -> list[int]:
         return sorted(row[0] for row in cursor.fetchall())
 
 
-def deliver_through_worker(producer: Any, ids: list[int], timeout: float) -> float:
-    """Enqueue one task per row and wait until all are synced; the seconds it took."""
+def drain_cache() -> tuple[str, str]:
+    """The Redis cache (URL, key prefix) holding the after worker's drain flag, shared with
+    this process (which plays the shop's processes committing the saves)."""
+    return BROKER, f"{RUN}-drain"
+
+
+def deliver_through_worker(
+    producer: Any, ids: list[int], timeout: float, *, request: Any = None
+) -> tuple[float, int]:
+    """Hand each row to the worker as its save's commit does, and wait until all are synced;
+    the seconds it took and the messages the commits sent. ``request``: this tree's
+    ``outbox.request_delivery`` (a drain per burst when ``SYNC_DRAIN_CACHE`` is set); None: one
+    task per row (main before the drain)."""
+    from django_voucherify import background
     from django_voucherify.models import OutboxEntry, OutboxState
 
+    sent = background.send
+    messages = 0
+
+    def counted(*args: Any, **kwargs: Any) -> bool:
+        nonlocal messages
+        messages += 1
+        return sent(*args, **kwargs)
+
     start = time.perf_counter()
-    for entry_id in ids:
-        producer.send_task("django_voucherify.deliver_outbox_entry", (entry_id,), {"retry": False})
+    background.send = counted
+    try:
+        for entry_id in ids:
+            if request is not None:
+                request(entry_id)
+            else:
+                producer.send_task("django_voucherify.deliver_outbox_entry", (entry_id,), {"retry": False})
+                messages += 1
+    finally:
+        background.send = sent
     deadline = time.monotonic() + timeout
     rows = OutboxEntry.objects.filter(pk__gte=ids[0], pk__lte=ids[-1], state=OutboxState.SYNCED)
     while rows.count() < len(ids):
@@ -230,7 +271,14 @@ def deliver_through_worker(producer: Any, ids: list[int], timeout: float) -> flo
             states = sorted(OutboxEntry.objects.filter(pk__in=ids).values_list("state", "last_error"))
             raise SystemExit(f"not every row got synced before the deadline: {states[:5]}...")
         time.sleep(0.02)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, messages
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of process ``pid`` so far: the worker's own work per row, which
+    the machine's load stretches far less than wall time."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def drain(producer: Any, queue: str, timeout: float = 60.0) -> None:
@@ -249,6 +297,38 @@ def drain(producer: Any, queue: str, timeout: float = 60.0) -> None:
                 return
         time.sleep(0.05)
     raise SystemExit(f"the worker of {queue} did not finish its tasks in {timeout:g} s")
+
+
+@contextmanager
+def after_producer(producer: Any, voucherify: dict[str, Any], args: argparse.Namespace) -> Iterator[None]:
+    """This process as the shop's: its commits' messages go to the after worker's queue (the
+    producer app is the current Celery app), with the worker's drain cache."""
+    from celery._state import get_current_app
+    from django.test import override_settings
+
+    previous = get_current_app()
+    producer.set_current()
+    url, prefix = drain_cache()
+    caches = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "drain": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": prefix,
+        },
+    }
+    drain_option = {} if args.no_drain else {"SYNC_DRAIN_CACHE": "drain"}
+    try:
+        with override_settings(CACHES=caches, VOUCHERIFY={**voucherify, **drain_option}):
+            yield
+    finally:
+        previous.set_current()
+
+
+def before_label(args: argparse.Namespace, tree: Path | None) -> str:
+    if tree is None:
+        return "none"
+    return f"the tree {args.before_tree}" if args.before_tree else "main (git archive main)"
 
 
 COUNT_SCRIPT = """
@@ -338,6 +418,7 @@ def run(args: argparse.Namespace, n: int, histories: list[int], url: str, tree: 
     from django_voucherify.api.client import VoucherifyClient
     from django_voucherify.conf import settings as voucherify_settings
     from django_voucherify.models import Customer
+    from django_voucherify.sync import outbox
     from tests.support.workers import celery_app
 
     variants = ["after", *(["before"] if tree else [])]
@@ -371,13 +452,24 @@ def run(args: argparse.Namespace, n: int, histories: list[int], url: str, tree: 
                     set_indexes(False)
                     row["q_before"] = queries_before(f"qb{round_no}", envs["before"], tree)
                     ids = add_pending(f"b{round_no}", n)
-                    row["before"] = n / deliver_through_worker(producers["before"], ids, timeout=60 + 2 * n)
+                    cpu = cpu_seconds(workers["before"].pid)
+                    took, row["m_before"] = deliver_through_worker(
+                        producers["before"], ids, timeout=60 + 2 * n
+                    )
+                    row["before"] = n / took
                     drain(producers["before"], queues["before"])
+                    row["cpu_before"] = (cpu_seconds(workers["before"].pid) - cpu) * 1000 / n
                     set_indexes(True)
                 row["q_after"], row["q_batch"] = queries_after(f"qa{round_no}", batch)
                 ids = add_pending(f"w{round_no}", n)
-                row["after"] = n / deliver_through_worker(producers["after"], ids, timeout=30 + n)
+                cpu = cpu_seconds(workers["after"].pid)
+                with after_producer(producers["after"], voucherify, args):
+                    took, row["m_after"] = deliver_through_worker(
+                        producers["after"], ids, timeout=30 + n, request=outbox.request_delivery
+                    )
+                    row["after"] = n / took
                 drain(producers["after"], queues["after"])
+                row["cpu_after"] = (cpu_seconds(workers["after"].pid) - cpu) * 1000 / n
                 row["direct"] = n / direct_loop(client, f"d{round_no}", n)
                 results.append(row)
                 for prefix in (f"w{round_no}-", *([f"b{round_no}-"] if tree else [])):
@@ -403,16 +495,25 @@ def run(args: argparse.Namespace, n: int, histories: list[int], url: str, tree: 
         for queue in queues.values():
             for key in broker.scan_iter(match=f"*{queue}*"):
                 broker.delete(key)
+    drained = "one drain per burst (SYNC_DRAIN_CACHE)" if not args.no_drain else "one task per row"
     print(f"outbox delivery, real Celery worker (solo), {n} rows per size; after: batch size {batch}, "
-          f"CONN_MAX_AGE {args.conn_max_age}; before: main, CONN_MAX_AGE 0")  # fmt: skip
+          f"CONN_MAX_AGE {args.conn_max_age}, {drained}; before: {before_label(args, tree)}, "
+          "CONN_MAX_AGE 0, one task per row")  # fmt: skip
     print(f"{'history':>9} {'before/s':>9} {'after/s':>8} {'after/before':>13} {'direct/s':>9} "
-          f"{'after/direct':>13} {'q/row before':>13} {'after (1)':>10} {'after (batch)':>14}")  # fmt: skip
+          f"{'after/direct':>13} {'q/row before':>13} {'after (1)':>10} {'after (batch)':>14} "
+          f"{'msgs before':>12} {'msgs after':>11} {'CPU ms/row before':>18} {'after':>6}")  # fmt: skip
     for r in results:
         before = r.get("before")
         print(f"{r['history']:>9} {before or 0:>9.0f} {r['after']:>8.0f} "
               f"{(r['after'] / before) if before else 0:>12.1f}x {r['direct']:>9.0f} "
               f"{r['after'] / r['direct']:>12.2f}x {r.get('q_before', '-'):>13} {r['q_after']:>10} "
-              f"{r['q_batch']:>14.2f}")  # fmt: skip
+              f"{r['q_batch']:>14.2f} {r.get('m_before', '-'):>12} {r['m_after']:>11} "
+              f"{r.get('cpu_before', 0):>18.2f} {r['cpu_after']:>6.2f}")  # fmt: skip
+    print(f"the issue's baseline: {ORIGINAL_RATE:g} rows/s (main before the outbox work, quiet machine); "
+          "after/that: " + ", ".join(f"{r['after'] / ORIGINAL_RATE:.1f}x" for r in results)
+          + " (rates of this machine's load: compare with care)")  # fmt: skip
+    if not args.no_drain and any(r["m_after"] > max(2, n // 10) for r in results):
+        problems.append(f"the drain sent a message per row or so: {[r['m_after'] for r in results]}")
     ratios = [r["after"] / r["direct"] for r in results]
     print(f"largest history / empty outbox (after/direct ratios): {ratios[-1] / ratios[0]:.2f}x")
     if len({(r["q_after"], r["q_batch"]) for r in results}) != 1:

@@ -4,7 +4,8 @@ Every problem with ``settings.VOUCHERIFY`` comes from :func:`django_voucherify.c
 (the table's per-option checks, then the rules over several options), so that ``manage.py
 check`` and ``conf.settings()`` say the same words. What only the checks can see is added here:
 a value that is not a dict (E000), unknown keys (W004), a job storage missing from
-``settings.STORAGES`` (E040) and a database backend the outbox cannot write to (E013). This
+``settings.STORAGES`` (E040), a drain cache missing from ``settings.CACHES`` or local to a
+process (E014, W014) and a database backend the outbox cannot write to (E013). This
 module imports only :mod:`django_voucherify.conf`: no feature package, no import circle.
 """
 
@@ -54,6 +55,36 @@ def _storage_problems(values: dict[str, Any]) -> Iterable[checks.CheckMessage]:
         )
 
 
+#: Cache backends whose entries one process cannot see from another: a drain flag set by a
+#: shop process there is never cleared by the worker (saves would wait for the sweep). (The
+#: dummy cache stores nothing: every save sends its message, as without the option.)
+PROCESS_LOCAL_CACHES = ("django.core.cache.backends.locmem.LocMemCache",)
+
+
+def _drain_cache_problems(values: dict[str, Any]) -> Iterable[checks.CheckMessage]:
+    from django.conf import settings
+
+    alias = values.get("SYNC_DRAIN_CACHE")
+    if not isinstance(alias, str) or not alias.strip():
+        return
+    option = conf.BY_NAME["SYNC_DRAIN_CACHE"]
+    caches = getattr(settings, "CACHES", {}) or {}
+    if alias not in caches:
+        yield checks.Error(
+            f"{SETTING}['SYNC_DRAIN_CACHE'] must name a cache in settings.CACHES (got {alias!r}).",
+            hint=option.hint,
+            id=option.check_id,
+        )
+    elif caches[alias].get("BACKEND") in PROCESS_LOCAL_CACHES:
+        yield checks.Warning(
+            f"{SETTING}['SYNC_DRAIN_CACHE'] names CACHES[{alias!r}], whose backend is not shared "
+            "between processes: the workers cannot clear the flag a shop process sets there, so "
+            "outbox rows would wait for the periodic sweep.",
+            hint=option.hint,
+            id="voucherify.W014",
+        )
+
+
 @checks.register("voucherify")
 def check_voucherify_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Report every problem in ``settings.VOUCHERIFY`` with a hint that says what to set."""
@@ -68,6 +99,7 @@ def check_voucherify_settings(app_configs: Any = None, **kwargs: Any) -> list[ch
     return [
         *(_message(problem) for problem in conf.problems(values)),
         *_storage_problems(values),
+        *_drain_cache_problems(values),
         *_unknown_keys(values),
     ]
 

@@ -290,6 +290,17 @@ OPTIONS: tuple[Option, ...] = (
         integer=True,
     ),
     Option(
+        "SYNC_DRAIN_CACHE",
+        Kind.TEXT,
+        None,
+        "Alias in `settings.CACHES` (shared by the shop and its workers, e.g. Redis) holding the "
+        "flag that makes a burst of saves one delivery message; `None`: one message per save.",
+        ("E014", "W014"),
+        "Name a cache every process shares (e.g. a RedisCache alias), or leave it unset (see docs/sync.md).",
+        page="sync.md",
+        nullable=True,
+    ),
+    Option(
         "BULK_CHUNK_BYTES",
         Kind.NUMBER,
         9_000_000,

@@ -61,6 +61,8 @@ class VoucherifySettings:
     sync_retry_backoff_max: float
     sync_lease_seconds: float
     sync_batch_size: int
+    #: A ``settings.CACHES`` alias, or None (one delivery message per save).
+    sync_drain_cache: str | None
     bulk_chunk_bytes: int
     voucher_action_inline_limit: int
     voucher_rate_limit_wait: float

@@ -1,7 +1,9 @@
 """A delivery task's batch: claim, read and record many outbox rows with a few queries.
 
 A delivery task (``django_voucherify.deliver_outbox_entry``) sends its own row and up to
-``SYNC_BATCH_SIZE - 1`` other due pending rows. :func:`deliver_batch` keeps the per-row contract
+``SYNC_BATCH_SIZE - 1`` other due pending rows; a drain (``django_voucherify.drain_outbox``,
+:mod:`.drain`) sends due pending rows a batch at a time until none is left (:func:`drain_due`).
+:func:`deliver_batch` keeps the per-row contract
 of :mod:`.delivery` (claim before read, one call per row, record only while the claim's token
 holds, versions compared) and pays the database once per batch instead of once per row:
 
@@ -42,7 +44,7 @@ from ..api.errors import RateLimitedError, ServerError, TransportError, Voucheri
 from ..models.outbox import OutboxAction, OutboxEntry, OutboxState
 from ..models.products import Sku
 from ..models.sync_state import SyncState
-from . import batch_updates, claims, delivery
+from . import batch_updates, claims, delivery, drain
 from .claims import Claim
 from .delivery import MIRRORS, Outcome
 
@@ -57,6 +59,36 @@ def deliver_batch(
     """Send entry ``entry_id`` (if claimable) and up to ``limit - 1`` other due pending entries;
     the outcome of each row sent, by id (see the module docstring)."""
     batch = claims.claim_batch(entry_id, ignore_schedule=ignore_schedule, limit=limit)
+    return deliver_claimed_batch(batch, client=client)
+
+
+def drain_due(
+    *, limit: int, max_batches: int = drain.MAX_BATCHES, client: Any = None
+) -> list[tuple[int, Outcome]]:
+    """The ``drain_outbox`` task (:mod:`.drain`): clear the drain flag, THEN claim and send due
+    ``pending`` rows ``limit`` at a time, lowest id first, until a claim comes back short or a
+    batch stops on an outage (no answer, 429, 5xx: see :func:`deliver_claimed_batch`). After
+    ``max_batches`` full batches it asks for another drain instead of going on (the worker's
+    other tasks get their turn). The outcome of each row sent, by id."""
+    drain.clear()  # before the first claim: a save that finds the flag set is seen by a claim
+    results: list[tuple[int, Outcome]] = []
+    for _ in range(max_batches):
+        batch = claims.claim_due(limit)
+        delivered = deliver_claimed_batch(batch, client=client)
+        results += delivered
+        if len(batch) < limit:
+            return results
+        if len(delivered) < len(batch):
+            # Voucherify is down or throttling: the batch gave its unsent rows back, due with the
+            # failed row's retry. The rest waits for that retry's batch, the next drain or the
+            # sweep, instead of costing one more timeout per batch now.
+            return results
+    drain.request()  # more may be due: a fresh message (a broker refusal leaves them to the sweep)
+    return results
+
+
+def deliver_claimed_batch(batch: list[Claim], *, client: Any = None) -> list[tuple[int, Outcome]]:
+    """Steps 2-4 of the module docstring for rows this sender has just claimed."""
     if not batch:
         return []
     if client is None:

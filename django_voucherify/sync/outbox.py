@@ -6,8 +6,10 @@ Contract:
   ``version + 1``, the latest action, and turns ``pending`` (unless a sender holds it, in which
   case that sender will see the new version and leave it pending). No HTTP, no broker call.
 - The Celery task is enqueued by name (:mod:`django_voucherify.background`) from
-  ``transaction.on_commit``; if the broker is unreachable the error is logged and swallowed:
-  the row stays pending for :func:`redrive` (run by the periodic ``django_voucherify.sweep``).
+  ``transaction.on_commit`` (:func:`request_delivery`: the row's own task, or with
+  ``SYNC_DRAIN_CACHE`` one drain per burst, :mod:`.drain`); if the broker is unreachable the
+  error is logged and swallowed: the row stays pending for :func:`redrive` (run by the periodic
+  ``django_voucherify.sweep``).
 - :func:`redrive` (the periodic sweep, a command) takes due pending rows, rows stuck past their lease,
   and failed rows whose last error was temporary; rows Voucherify rejected wait for an explicit
   re-sync.
@@ -26,6 +28,7 @@ from django.utils import timezone
 
 from .. import background, conf
 from ..models.outbox import OutboxAction, OutboxEntry, OutboxState
+from . import drain
 
 logger = logging.getLogger("django_voucherify.sync")
 
@@ -85,7 +88,7 @@ def _enqueue_on_commit(db: str, entry_id: int) -> None:
     conn = connections[db]
     pending = getattr(conn, "run_on_commit", None)
     if not isinstance(pending, list) or not conn.in_atomic_block:
-        transaction.on_commit(lambda: enqueue(entry_id), using=db)
+        transaction.on_commit(lambda: request_delivery(entry_id), using=db)
         return
     scheduled: dict[int, Any] = conn.__dict__.setdefault(_CALLBACKS_ATTR, {})
     if not pending:
@@ -96,7 +99,7 @@ def _enqueue_on_commit(db: str, entry_id: int) -> None:
 
     def send_after_commit() -> None:
         scheduled.pop(entry_id, None)
-        enqueue(entry_id)
+        request_delivery(entry_id)
 
     scheduled[entry_id] = send_after_commit
     transaction.on_commit(send_after_commit, using=db)
@@ -151,6 +154,14 @@ def send_deletion_again(entry_id: int) -> bool:
 
 
 DELIVER_TASK = "django_voucherify.deliver_outbox_entry"
+
+
+def request_delivery(entry_id: int) -> bool:
+    """After the commit that made ``entry_id`` pending: a drain covers it (``SYNC_DRAIN_CACHE``,
+    at most one message per burst), else its own task. False (logged) when the broker refused:
+    the row stays pending for the sweep."""
+    queued = drain.request()
+    return enqueue(entry_id) if queued is None else queued
 
 
 def enqueue(entry_id: int, *, retry: bool = False, countdown: float | None = None) -> bool:

@@ -15,13 +15,14 @@ from .checkout import (
 )
 from .jobs import poll_job_part, prepare_job, resume_jobs, submit_job_part
 from .periodic import sweep
-from .sync import deliver_outbox_entry, redrive_outbox
+from .sync import deliver_outbox_entry, drain_outbox, redrive_outbox
 from .vouchers import refresh_vouchers
 from .webhooks import process_webhook_event
 
 __all__ = [
     "checkout_sweep",
     "deliver_outbox_entry",
+    "drain_outbox",
     "late_check_checkout_redemption",
     "poll_job_part",
     "prepare_job",

@@ -36,6 +36,20 @@ def deliver_outbox_entry(entry_id: int, retry: bool = False) -> str:
     return status
 
 
+@shared_task(name="django_voucherify.drain_outbox", acks_late=True, ignore_result=True)
+def drain_outbox() -> int:
+    """Send every due pending outbox entry, ``SYNC_BATCH_SIZE`` at a time: the one message a
+    burst of saves sends when ``SYNC_DRAIN_CACHE`` is set
+    (:func:`~django_voucherify.sync.batches.drain_due`, :mod:`django_voucherify.sync.drain`).
+    A retryable failure is sent again by its own task when its backoff is over. Returns how
+    many entries were sent."""
+    sent = 0
+    for sent_id, outcome in batches.drain_due(limit=conf.settings().sync_batch_size):
+        _retry_later(sent_id, outcome)
+        sent += outcome.status == "sent"
+    return sent
+
+
 def _retry_later(entry_id: int, outcome: delivery.Outcome) -> None:
     if outcome.retry_in is not None:
         outbox.enqueue(entry_id, retry=True, countdown=outcome.retry_in)

@@ -32,6 +32,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.cache import caches
 from django.test import override_settings
 from django.utils import timezone
 from hypothesis import HealthCheck, settings
@@ -45,12 +46,13 @@ from hypothesis.stateful import (
 )
 
 import django_voucherify
+from django_voucherify import background
 from django_voucherify.api.errors import VoucherifyError
 from django_voucherify.models import Customer, Order, OrderItem, OutboxEntry, OutboxState, SyncState
 from django_voucherify.sandbox import Sandbox
 from django_voucherify.sandbox.errors import invalid_payload
 from django_voucherify.sandbox.routing import SandboxResponse
-from django_voucherify.sync import batches, claims, delivery, muted, outbox
+from django_voucherify.sync import batches, claims, delivery, drain, muted, outbox
 from tests.support import properties
 
 settings.register_profile(
@@ -247,8 +249,13 @@ class SyncMachine(RuleBasedStateMachine):
         self._run(entry_id, retry)
 
     def _run(self, entry_id: int, retry: bool) -> None:
-        """What the delivery task does: its row and a batch of other due rows."""
-        for sent_id, outcome in batches.deliver_batch(entry_id, ignore_schedule=retry, limit=self.batch_size):
+        """What the delivery task does: its row and a batch of other due rows; a drain message
+        (``DRAIN``, with ``SYNC_DRAIN_CACHE``): every due row, a batch at a time."""
+        if entry_id == DRAIN:
+            delivered = batches.drain_due(limit=self.batch_size)
+        else:
+            delivered = batches.deliver_batch(entry_id, ignore_schedule=retry, limit=self.batch_size)
+        for sent_id, outcome in delivered:
             if outcome.retry_in is not None:  # the task's retry (countdown=...)
                 self.broker.append((sent_id, True))
 
@@ -397,6 +404,10 @@ def _stalling(read: Any, current: dict[str, Any]) -> Any:
     return to_voucherify
 
 
+#: A ``drain_outbox`` message in the machine's broker (entry ids are positive).
+DRAIN = -1
+
+
 def _mirror(entry: OutboxEntry) -> Any:
     model = Customer if entry.kind == "customer" else Order
     return model.objects.filter(pk=entry.object_pk).first()
@@ -437,6 +448,15 @@ def quick_sync(monkeypatch: pytest.MonkeyPatch, voucherify_sandbox: Any) -> Iter
             monkeypatch.setattr(model, "to_voucherify", _stalling(model.to_voucherify, machine_broker))
         monkeypatch.setattr(outbox, "enqueue", enqueue)
         monkeypatch.setattr(delivery, "enqueue", enqueue)
+        real_send = background.send
+
+        def send(name: str, *args: Any, **kwargs: Any) -> bool:
+            if name != drain.DRAIN_TASK:
+                return real_send(name, *args, **kwargs)
+            machine_broker["current"].append((DRAIN, False))
+            return True
+
+        monkeypatch.setattr(background, "send", send)
         yield SyncMachine
     django_voucherify.reset_client()
 
@@ -448,6 +468,28 @@ def test_sync_converges_to_the_last_saved_version(quick_sync, monkeypatch, batch
     few saves; the deliveries of ``SYNC_BATCH_SIZE`` in tasks.sync)."""
     monkeypatch.setattr(quick_sync, "batch_size", batch_size)
     run_state_machine_as_test(quick_sync, settings=_profile())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sync_converges_with_one_drain_per_burst(quick_sync, monkeypatch):
+    """``SYNC_DRAIN_CACHE`` on: saves send a drain message only when none is queued (lost
+    ones included: the flag then stays set and the re-drives deliver), drains send due rows
+    3 at a time; the same faults, crashes, stalls and invariants as above."""
+    monkeypatch.setattr(quick_sync, "batch_size", 3)
+    caches_setting = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "drain": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "drain-machine"},
+    }
+    values = {**django_settings.VOUCHERIFY, "SYNC_DRAIN_CACHE": "drain"}
+    original_init = quick_sync.__init__
+
+    def init(self: SyncMachine) -> None:
+        original_init(self)
+        caches["drain"].clear()  # each example starts with no drain queued
+
+    monkeypatch.setattr(quick_sync, "__init__", init)
+    with override_settings(CACHES=caches_setting, VOUCHERIFY=values):
+        run_state_machine_as_test(quick_sync, settings=_profile())
 
 
 # ---- scenarios the machine found, kept as explicit regression tests ---------------------------

@@ -1,0 +1,316 @@
+"""One delivery message per burst (``SYNC_DRAIN_CACHE``, sync/drain.py): a burst of saves sends
+one ``drain_outbox`` message, and no row is lost when that message is lost, when the worker dies
+in the middle of the burst, or when producers commit while a drain runs (the drain clears the
+flag before its first claim). Each customer is sent once: claims keep two drains apart.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.core.cache import caches
+from django.core.checks import run_checks
+from django.db import connection, transaction
+from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from django_voucherify import background, conf
+from django_voucherify.models import Customer, OutboxEntry, OutboxState, SyncState
+from django_voucherify.sync import batches, claims, drain, outbox
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DRAIN_CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "drain": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "drain-tests"},
+}
+
+
+class Broker:
+    """Messages the commits send, held instead of run: ``("drain",)`` or ``(task, entry id)``."""
+
+    def __init__(self) -> None:
+        self.messages: queue.Queue[tuple[Any, ...]] = queue.Queue()
+        self.refuse = False
+
+    def send(self, name: str, args: Any = (), kwargs: Any = None, **options: Any) -> bool:
+        if self.refuse:
+            return False
+        self.messages.put(("drain",) if name == drain.DRAIN_TASK else (name, *args))
+        return True
+
+    def taken(self) -> list[tuple[Any, ...]]:
+        out = []
+        while not self.messages.empty():
+            out.append(self.messages.get_nowait())
+        return out
+
+
+@pytest.fixture
+def broker(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Broker]:
+    """The drain on (a cache of its own), batches of 3, and a broker that holds the messages."""
+    held = Broker()
+    monkeypatch.setattr(background, "send", held.send)
+    values = {**conf.raw_settings(), "SYNC_DRAIN_CACHE": "drain", "SYNC_BATCH_SIZE": 3}
+    with override_settings(CACHES=DRAIN_CACHES, VOUCHERIFY=values):
+        caches["drain"].clear()
+        yield held
+        caches["drain"].clear()
+
+
+def save(source_id: str, name: str | None = None) -> Customer:
+    with transaction.atomic():
+        customer, _ = Customer.objects.update_or_create(
+            source_id=source_id, defaults={"name": name or source_id.upper()}
+        )
+    return customer
+
+
+def run_drain() -> list[tuple[int, Any]]:
+    return batches.drain_due(limit=conf.settings().sync_batch_size)
+
+
+def customer_posts(sandbox: Any) -> int:
+    return sandbox.calls.count("POST", "/v1/customers")
+
+
+def all_synced() -> bool:
+    return not OutboxEntry.objects.exclude(state=OutboxState.SYNCED).exists()
+
+
+def test_a_burst_of_saves_is_one_message_and_the_drain_sends_every_row(sandbox, broker):
+    for i in range(10):
+        save(f"b-{i}")  # ten transactions, ten commits
+    assert broker.taken() == [("drain",)]
+    with CaptureQueriesContext(connection) as ctx:
+        results = run_drain()
+    assert sorted(o.status for _, o in results) == ["sent"] * 10
+    assert all_synced() and customer_posts(sandbox) == 10
+    assert Customer.objects.filter(sync_state=SyncState.SYNCED).count() == 10
+    # 4 batches of 3 (10 rows, the last one short): the claim, deletions, customers, the record
+    # (lock mirrors, lock rows, two updates: 4 + the test transaction's savepoint pair) each.
+    assert len(ctx.captured_queries) == 4 * (3 + 4 + 2)
+    save("b-0", "again")  # the drain cleared the flag: the next save asks for a new one
+    assert broker.taken() == [("drain",)]
+
+
+def test_without_the_option_each_save_is_its_own_message(sandbox, monkeypatch):
+    held = Broker()
+    monkeypatch.setattr(background, "send", held.send)
+    for i in range(3):
+        save(f"n-{i}")
+    ids = sorted(OutboxEntry.objects.values_list("pk", flat=True))
+    assert held.taken() == [(outbox.DELIVER_TASK, pk) for pk in ids]
+
+
+def test_a_lost_drain_message_leaves_the_burst_to_the_sweep(sandbox, broker, monkeypatch):
+    for i in range(4):
+        save(f"l-{i}")
+    assert broker.taken() == [("drain",)]  # ... and the broker loses it
+    for i in range(4, 7):
+        save(f"l-{i}")
+    assert broker.taken() == []  # the flag is still set: nobody asks again before it expires
+    assert OutboxEntry.objects.filter(state=OutboxState.PENDING).count() == 7
+    stats = outbox.redrive()  # the periodic sweep: one task per due row
+    assert stats["enqueued"] == 7
+    for message in broker.taken():
+        assert message[0] == outbox.DELIVER_TASK
+        batches.deliver_batch(message[1], ignore_schedule=True, limit=3)
+    assert all_synced() and customer_posts(sandbox) == 7
+    # The flag has a lifetime: once it ran out, a save asks for a drain again.
+    monkeypatch.setattr(drain, "FLAG_SECONDS", 1)
+    caches["drain"].clear()
+    save("l-later")
+    assert broker.taken() == [("drain",)]
+    save("l-later-2")
+    assert broker.taken() == []
+    time.sleep(1.2)  # the flag expires (the cache's own clock)
+    save("l-later-3")
+    assert broker.taken() == [("drain",)]
+
+
+def test_a_refused_drain_clears_the_flag_and_the_row_waits_for_the_sweep(sandbox, broker):
+    broker.refuse = True
+    save("r-1")
+    assert OutboxEntry.objects.get(source_id="r-1").state == OutboxState.PENDING
+    broker.refuse = False
+    save("r-2")  # the refused one did not keep the flag: this save asks again
+    assert broker.taken() == [("drain",)]
+    run_drain()
+    assert all_synced() and customer_posts(sandbox) == 2
+
+
+def test_an_unreachable_cache_falls_back_to_one_task_per_row(sandbox, broker, monkeypatch):
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("cache server down")
+
+    monkeypatch.setattr(caches["drain"], "add", down)
+    customer = save("c-1")
+    entry = OutboxEntry.objects.get(object_pk=str(customer.pk))
+    assert broker.taken() == [(outbox.DELIVER_TASK, entry.pk)]
+
+
+def test_an_outage_stops_the_drain_after_one_call(sandbox, broker):
+    for i in range(9):
+        save(f"u-{i}")
+    assert broker.taken() == [("drain",)]
+    sandbox.faults.add(path="/v1/customers*", times=100, status=503)
+    results = run_drain()
+    assert [o.retry_in is not None for _, o in results] == [True]
+    assert customer_posts(sandbox) == 1  # not one timeout per batch of the burst
+    assert OutboxEntry.objects.filter(state=OutboxState.SYNCED).count() == 0
+    sandbox.faults.clear()
+    # The rest is still due (the next drain, the failed row's retry or the sweep sends it).
+    outbox.redrive()
+    for message in broker.taken():
+        batches.deliver_batch(message[1], ignore_schedule=True, limit=3)
+    assert all_synced() and customer_posts(sandbox) == 10
+
+
+def test_a_worker_killed_mid_burst_loses_nothing_and_sends_each_row_once(sandbox, broker):
+    for i in range(8):
+        save(f"k-{i}")
+    assert broker.taken() == [("drain",)]
+    real = batches.deliver_claimed_batch
+    batches_run = []
+
+    class Killed(BaseException):
+        """The worker process dies (SIGKILL): nothing after this point runs."""
+
+    def dies_in_the_second_batch(batch: list[Any], **kwargs: Any) -> Any:
+        batches_run.append(len(batch))
+        if len(batches_run) == 2:
+            raise Killed  # its 3 rows are claimed, nothing sent, nothing recorded
+        return real(batch, **kwargs)
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(batches, "deliver_claimed_batch", dies_in_the_second_batch)
+        with pytest.raises(Killed):
+            run_drain()
+    states = dict(OutboxEntry.objects.values_list("source_id", "state"))
+    assert sorted(states.values()).count(OutboxState.SYNCED) == 3
+    assert list(states.values()).count(OutboxState.IN_PROGRESS) == 3
+    # The flag was cleared when the dead drain started: the next save asks for a new drain,
+    # which sends the rows nobody claimed (not the dead worker's: their lease holds).
+    save("k-after")
+    assert broker.taken() == [("drain",)]
+    run_drain()
+    assert OutboxEntry.objects.filter(state=OutboxState.IN_PROGRESS).count() == 3
+    assert OutboxEntry.objects.filter(state=OutboxState.SYNCED).count() == 6
+    # Their lease runs out: the sweep takes them.
+    OutboxEntry.objects.filter(state=OutboxState.IN_PROGRESS).update(
+        lease_until=timezone.now() - timedelta(seconds=1)
+    )
+    outbox.redrive()
+    for message in broker.taken():
+        batches.deliver_batch(message[1], ignore_schedule=True, limit=3)
+    assert all_synced()
+    assert customer_posts(sandbox) == 9  # each of the 9 customers once: none sent twice
+
+
+def test_a_save_committed_after_the_drains_last_claim_gets_a_drain_of_its_own(sandbox, broker):
+    """The order that keeps a row from being stranded: the drain clears the flag BEFORE its
+    first claim. A save that commits after the last claim (a short batch: the drain ends after
+    it), while the drain is still running, finds the flag clear and asks for another drain.
+    (Clearing it at the end instead would let that save find the flag set, send nothing, and
+    wait for the sweep.)"""
+    save("o-1")
+    assert broker.taken() == [("drain",)]
+    real_claim_due = claims.claim_due
+
+    def claim_then_a_save_commits(limit: int) -> list[Any]:
+        batch = real_claim_due(limit)
+        if len(batch) < limit:
+            committed = threading.Thread(target=lambda: (save("o-late"), connection.close()))
+            committed.start()
+            committed.join()
+        return batch
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(claims, "claim_due", claim_then_a_save_commits)
+        run_drain()
+    assert OutboxEntry.objects.get(source_id="o-late").state == OutboxState.PENDING
+    assert broker.taken() == [("drain",)]  # no sweep needed
+    run_drain()
+    assert all_synced() and customer_posts(sandbox) == 2
+
+
+def test_concurrent_producers_and_drains_lose_nothing_and_send_each_row_once(sandbox, broker):
+    """Four producer threads commit saves (each its own transaction) while two worker threads
+    run every drain message as it comes (on PostgreSQL: real row locks, SKIP LOCKED claims).
+    No sweep runs: every row is delivered by the drains alone, once."""
+    producers, saves_each = 4, 15
+    done = threading.Event()
+    errors: list[BaseException] = []
+    drains_run = [0]
+
+    def produce(n: int) -> None:
+        try:
+            for i in range(saves_each):
+                save(f"p{n}-{i}")
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def work() -> None:
+        try:
+            while not (done.is_set() and broker.messages.empty()):
+                try:
+                    message = broker.messages.get(timeout=0.05)
+                except queue.Empty:
+                    continue
+                assert message == ("drain",), message
+                run_drain()
+                drains_run[0] += 1
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=work) for _ in range(2)]
+    threads = [threading.Thread(target=produce, args=(n,)) for n in range(producers)]
+    for thread in (*workers, *threads):
+        thread.start()
+    for thread in threads:
+        thread.join()
+    done.set()
+    for thread in workers:
+        thread.join()
+    assert not errors, errors
+    total = producers * saves_each
+    assert OutboxEntry.objects.filter(state=OutboxState.SYNCED).count() == total, list(
+        OutboxEntry.objects.exclude(state=OutboxState.SYNCED).values_list("source_id", "state")
+    )
+    assert customer_posts(sandbox) == total  # none sent twice
+    assert len(sandbox.state.customers) == total
+    assert 1 <= drains_run[0] < total  # fewer messages than saves
+
+
+@pytest.mark.parametrize(
+    ("caches_setting", "expected"),
+    [
+        ({"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}, "voucherify.E014"),
+        (DRAIN_CACHES, "voucherify.W014"),
+        (
+            {
+                "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+                "drain": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://x"},
+            },
+            None,
+        ),
+    ],
+)
+def test_the_drain_cache_is_checked(caches_setting, expected):
+    values = {**conf.raw_settings(), "SYNC_DRAIN_CACHE": "drain"}
+    with override_settings(CACHES=caches_setting, VOUCHERIFY=values):
+        ids = {m.id for m in run_checks(tags=["voucherify"])}
+    ours = {i for i in ids if i in ("voucherify.E014", "voucherify.W014")}
+    assert ours == ({expected} if expected else set())
