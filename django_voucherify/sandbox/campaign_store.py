@@ -169,8 +169,12 @@ class FreeCodes(Bucket):
 
 
 def _watch(state: SandboxState) -> FreeCodes:
-    """The free-code watch of the current voucher store (a load replaces the store: a new one)."""
-    buckets = state.vouchers.group.buckets
+    """The free-code watch of the current voucher store (a load replaces the store: a new one),
+    every voucher written so far passed through it (writes are indexed when next read:
+    store.Group.settle)."""
+    group = state.vouchers.group
+    group.settle()
+    buckets = group.buckets
     watch = buckets.get(FREE_CODES)
     if not isinstance(watch, FreeCodes):
         watch = buckets[FREE_CODES] = FreeCodes()
