@@ -50,16 +50,25 @@ def encoded_rows(
             for pk, *values in page:
                 yield pk, values[0], dumps(product_body(*values)).encode()
         else:
-            items = _items_of([row[0] for row in page])
+            items = _items_of(page[0][0], last_pk, since)
             for pk, source_id, status, amount, metadata, customer_source_id in page:
                 body = order_body(source_id, status, amount, metadata, customer_source_id, items.pop(pk, []))
                 yield pk, source_id, dumps(body).encode()
 
 
-def _items_of(order_pks: list[int]) -> dict[int, list[dict[str, Any]]]:
-    """The ``items[]`` bodies of a page of orders, in item pk order (one query)."""
+def _items_of(first_pk: int, last_pk: int, since: datetime | None) -> dict[int, list[dict[str, Any]]]:
+    """The ``items[]`` bodies of a page of orders (pks ``first_pk`` to ``last_pk``), in item pk
+    order, in one query. The page is a pk range (keyset), so its items are read as a range of the
+    ``order_id`` index rather than ``order_id IN (the page's 2000 pks)``: the planner walks one
+    index range instead of probing 2000 values and the statement carries two parameters, not
+    2000 (measured: the ``IN`` form took ~8x the time of one read of every item, see
+    bench/README.md, "sync_bulk_push"). With ``since``, the range's orders not changed since then
+    are not on the page: their items are left out by the same condition."""
     items: defaultdict[int, list[dict[str, Any]]] = defaultdict(list)
-    rows = OrderItem.objects.filter(order_id__in=order_pks).order_by("order_id", "pk")
+    rows = OrderItem.objects.filter(order_id__gte=first_pk, order_id__lte=last_pk)
+    if since:
+        rows = rows.filter(order__updated_at__gte=since)
+    rows = rows.order_by("order_id", "pk")
     for order_id, *values in rows.values_list("order_id", *ITEM_BODY_FIELDS):
         items[order_id].append(item_body(*values))
     return items
