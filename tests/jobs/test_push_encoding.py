@@ -167,6 +167,30 @@ def test_a_page_of_orders_reads_its_items_by_one_range_whatever_its_size(sandbox
         assert " IN (" not in sql, sql[:300]
 
 
+@pytest.mark.parametrize("model", [Customer, Order])
+def test_each_page_is_read_as_a_closed_pk_range(sandbox, monkeypatch, model):
+    # Issue 13: ``pk > last ORDER BY pk LIMIT n`` (orders: joined to their customer) was planned
+    # from stale statistics after a bulk load as a scan and sort of every later row, per page.
+    # Every full page is now read between two pks (the bound read first, index-only).
+    monkeypatch.setattr(push_rows, "PAGE_SIZE", 4)
+    customers = make_customers(10)
+    with muted():
+        for i in range(10):
+            Order.objects.create(source_id=f"closed-{i}", amount=i, customer=customers[i])
+    with CaptureQueriesContext(connection) as queries:
+        rows = list(push_rows.encoded_rows(model, None))
+    assert len(rows) == 10
+    table = model._meta.db_table
+    page_reads = [
+        q["sql"]
+        for q in queries.captured_queries
+        if f'FROM "{table}"' in q["sql"] and f'"{table}"."source_id"' in q["sql"]
+    ]
+    assert len(page_reads) == 3  # 4 + 4 + 2 rows, then nothing left to read
+    for sql in page_reads[:2]:
+        assert f'"{table}"."id" <=' in sql and " LIMIT " not in sql, sql[:400]
+
+
 def test_orders_pushed_since_a_time_carry_their_own_items_only(sandbox, monkeypatch):
     # The items are read by pk range: orders of the range not changed since ``since`` are not on
     # the page, and neither their items nor anything of theirs reaches a body.
