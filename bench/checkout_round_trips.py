@@ -87,7 +87,12 @@ def main() -> int:
     args = parser.parse_args()
     rounds, per_round = (2, 3) if args.quick else (args.rounds, args.per_round)
     os.environ["DJANGO_SETTINGS_MODULE"] = "_checkout_settings"
-    with sandbox_process() as url, django_db("postgres://postgres@127.0.0.1:5432/bench_checkout"):
+    with (
+        sandbox_process() as url,
+        django_db(
+            os.environ.get("BENCH_CHECKOUT_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_checkout")
+        ),
+    ):
         return run(url, rounds, per_round, quick=args.quick, profile=args.profile)
 
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 import itertools
 import json
 import tracemalloc
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -145,6 +146,70 @@ def test_pushed_order_bodies_are_to_voucherify_with_items_and_customers(sandbox,
         job = push_mirrors("orders", chunk_bytes=900)
     assert job.parts.count() > 1
     assert bodies(job) == [Order.objects.get(pk=o.pk).to_voucherify() for o in orders]
+
+
+def test_a_page_of_orders_reads_its_items_by_one_range_whatever_its_size(sandbox, monkeypatch):
+    # Issue 13: the items of a page were read with ``order_id IN (every pk of the page)``, a
+    # statement of 2000 parameters that cost ~8x one read of every item. The page is a pk range:
+    # its items are one index range, two parameters whatever the page's size.
+    monkeypatch.setattr(push_rows, "PAGE_SIZE", 50)
+    (customer,) = make_customers(1)
+    with muted():
+        for i in range(120):
+            order = Order.objects.create(source_id=f"range-{i}", amount=i, customer=customer)
+            OrderItem.objects.create(order=order, product_source_id=f"p{i}", quantity=1, price=i)
+    with CaptureQueriesContext(connection) as queries:
+        rows = list(push_rows.encoded_rows(Order, None))
+    assert [source_id for _pk, source_id, _body in rows] == [f"range-{i}" for i in range(120)]
+    item_reads = [q["sql"] for q in queries.captured_queries if "django_voucherify_orderitem" in q["sql"]]
+    assert len(item_reads) == 3  # one per page of 50
+    for sql in item_reads:
+        assert " IN (" not in sql, sql[:300]
+
+
+@pytest.mark.parametrize("model", [Customer, Order])
+def test_each_page_is_read_as_a_closed_pk_range(sandbox, monkeypatch, model):
+    # Issue 13: ``pk > last ORDER BY pk LIMIT n`` (orders: joined to their customer) was planned
+    # from stale statistics after a bulk load as a scan and sort of every later row, per page.
+    # Every full page is now read between two pks (the bound read first, index-only).
+    monkeypatch.setattr(push_rows, "PAGE_SIZE", 4)
+    customers = make_customers(10)
+    with muted():
+        for i in range(10):
+            Order.objects.create(source_id=f"closed-{i}", amount=i, customer=customers[i])
+    with CaptureQueriesContext(connection) as queries:
+        rows = list(push_rows.encoded_rows(model, None))
+    assert len(rows) == 10
+    table = model._meta.db_table
+    page_reads = [
+        q["sql"]
+        for q in queries.captured_queries
+        if f'FROM "{table}"' in q["sql"] and f'"{table}"."source_id"' in q["sql"]
+    ]
+    assert len(page_reads) == 3  # 4 + 4 + 2 rows, then nothing left to read
+    for sql in page_reads[:2]:
+        assert f'"{table}"."id" <=' in sql and " LIMIT " not in sql, sql[:400]
+
+
+def test_orders_pushed_since_a_time_carry_their_own_items_only(sandbox, monkeypatch):
+    # The items are read by pk range: orders of the range not changed since ``since`` are not on
+    # the page, and neither their items nor anything of theirs reaches a body.
+    monkeypatch.setattr(push_rows, "PAGE_SIZE", 4)
+    with muted():
+        orders = [Order.objects.create(source_id=f"since-{i}", amount=i) for i in range(10)]
+        for order in orders:
+            OrderItem.objects.create(order=order, product_source_id=f"of-{order.source_id}", quantity=1)
+    cut = timezone.now()
+    changed = orders[1::3]
+    with muted():
+        for order in changed:
+            Order.objects.filter(pk=order.pk).update(updated_at=cut + timedelta(seconds=1))
+    rows = list(push_rows.encoded_rows(Order, cut))
+    sent = {source_id: json.loads(body) for _pk, source_id, body in rows}
+    assert list(sent) == [o.source_id for o in changed]
+    for source_id, body in sent.items():
+        assert body == Order.objects.get(source_id=source_id).to_voucherify()
+        assert [item["source_id"] for item in body["items"]] == [f"of-{source_id}"]
 
 
 @settings(max_examples=60, deadline=None)
