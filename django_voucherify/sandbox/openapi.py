@@ -42,6 +42,7 @@ SANDBOX_SECTIONS: tuple[str, ...] = (
     "Campaigns",
     "Publications",
     "Validation Rules",
+    "Promotions",
 )
 
 
