@@ -8,7 +8,7 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from ..checkout.cart import MAX_AMOUNT, MAX_ITEMS, MAX_QUANTITY, MAX_REDEEMABLES
+from ..checkout.cart import KINDS, MAX_AMOUNT, MAX_ITEMS, MAX_QUANTITY, MAX_REDEEMABLES
 from ..models.ledger import CheckoutRedemption
 from ..validation import MAX_CODE_LENGTH, MAX_SOURCE_ID_LENGTH, code_problem, source_id_problem
 
@@ -46,13 +46,15 @@ class CodeField(serializers.CharField):
 
 
 class CodesField(serializers.ListField):
+    """Voucher codes, distinct. May be empty (or left out) when promotion tiers are given: the
+    request serializers check that there is something to redeem (:func:`check_redeemables`)."""
+
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(child=CodeField(), min_length=1, max_length=MAX_REDEEMABLES, **kwargs)
+        super().__init__(
+            child=CodeField(), max_length=MAX_REDEEMABLES, required=False, default=list, **kwargs
+        )
         self.error_messages.update(
-            {
-                "min_length": _("Enter at least one voucher code."),
-                "max_length": _("At most {max_length} voucher codes can be used together."),
-            }
+            {"max_length": _("At most {max_length} voucher codes can be used together.")}
         )
 
     def to_internal_value(self, data: Any) -> list[str]:
@@ -60,6 +62,47 @@ class CodesField(serializers.ListField):
         if len(set(codes)) != len(codes):
             raise serializers.ValidationError(_("Each voucher code can be entered only once."))
         return codes
+
+
+class TierIdField(CodeField):
+    """A promotion tier id (``promo_...``): text under the rule of codes."""
+
+    default_error_messages = {"not_text": _("A promotion tier id must be text.")}
+
+
+class TiersField(serializers.ListField):
+    """Promotion tier ids, distinct, redeemed after the codes."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            child=TierIdField(),
+            max_length=MAX_REDEEMABLES,
+            required=False,
+            default=list,
+            help_text=_("Promotion tier ids (automatic promotions) to apply after the codes."),
+            **kwargs,
+        )
+        self.error_messages.update(
+            {"max_length": _("At most {max_length} promotion tiers can be used together.")}
+        )
+
+    def to_internal_value(self, data: Any) -> list[str]:
+        tiers: list[str] = super().to_internal_value(data)
+        if len(set(tiers)) != len(tiers):
+            raise serializers.ValidationError(_("Each promotion tier can be given only once."))
+        return tiers
+
+
+def check_redeemables(attrs: dict[str, Any]) -> dict[str, Any]:
+    """At least one code or tier, at most :data:`MAX_REDEEMABLES` of them together (the errors
+    are the ``codes`` field's: that is where a shopper types)."""
+    count = len(attrs.get("codes") or ()) + len(attrs.get("tiers") or ())
+    if count == 0:
+        raise serializers.ValidationError({"codes": [_("Enter at least one voucher code.")]})
+    if count > MAX_REDEEMABLES:
+        message = _("At most %(max)d voucher codes and promotion tiers can be used together.")
+        raise serializers.ValidationError({"codes": [message % {"max": MAX_REDEEMABLES}]})
+    return attrs
 
 
 class SourceIdField(serializers.CharField):
@@ -108,10 +151,14 @@ class ValidateOrderSerializer(serializers.Serializer[dict[str, Any]]):
 
 class ValidateRequestSerializer(serializers.Serializer[dict[str, Any]]):
     codes = CodesField()
+    tiers = TiersField()
     order = ValidateOrderSerializer()
     lock = serializers.BooleanField(
         default=False, help_text=_("Hold the codes in a validation session (signed-in users only).")
     )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        return check_redeemables(attrs)
 
 
 SESSION_KEY_MAX_LENGTH = 200
@@ -126,9 +173,14 @@ class RedeemRequestSerializer(serializers.Serializer[dict[str, Any]]):
         )
     )
     session_key = serializers.CharField(max_length=SESSION_KEY_MAX_LENGTH, required=False)
+    tiers = TiersField()
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        return check_redeemables(attrs)
 
 
-#: The keys a redeem body may have (any other key sends it to the serializer).
+#: The keys a redeem body may have (any other key, ``tiers`` included, sends it to the
+#: serializer).
 _REDEEM_KEYS = frozenset({"codes", "order_source_id", "session_key"})
 
 
@@ -178,7 +230,7 @@ def plain_redeem_request(data: Any) -> dict[str, Any] | None:
         and source_id_problem(order_source_id) is None
     ):
         return None
-    body: dict[str, Any] = {"codes": list(codes), "order_source_id": order_source_id}
+    body: dict[str, Any] = {"codes": list(codes), "order_source_id": order_source_id, "tiers": []}
     if "session_key" in data:
         if not _plain(data["session_key"], SESSION_KEY_MAX_LENGTH):
             return None
@@ -196,6 +248,7 @@ class CodeResultSerializer(serializers.Serializer[Any]):
     discount_amount = serializers.IntegerField()
     reason_key = serializers.CharField(allow_null=True)
     reason = serializers.CharField()
+    kind = serializers.ChoiceField(choices=KINDS, help_text=_("voucher, or promotion_tier (code is its id)"))
 
 
 class ValidationResponseSerializer(serializers.Serializer[Any]):
@@ -213,6 +266,7 @@ class LedgerSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField(source="pk")
     order_source_id = serializers.CharField()
     codes = serializers.ListField(child=serializers.CharField())
+    tiers = serializers.ListField(child=serializers.CharField())
     state = serializers.CharField()
     amount = serializers.IntegerField(allow_null=True)
     discount_amount = serializers.IntegerField()
@@ -242,6 +296,7 @@ def ledger_data(row: CheckoutRedemption) -> dict[str, Any]:
         "id": _int(row.pk),
         "order_source_id": _str(row.order_source_id),
         "codes": _strs(row.codes),
+        "tiers": _strs(row.tiers),
         "state": _str(row.state),
         "amount": _int(row.amount),
         "discount_amount": _int(row.discount_amount),
