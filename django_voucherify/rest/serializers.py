@@ -3,10 +3,12 @@ field-level message before anything is sent to Voucherify."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from ..checkout.cart import KINDS, MAX_AMOUNT, MAX_ITEMS, MAX_QUANTITY, MAX_REDEEMABLES
 from ..models.ledger import CheckoutRedemption
@@ -46,8 +48,9 @@ class CodeField(serializers.CharField):
 
 
 class CodesField(serializers.ListField):
-    """Voucher codes, distinct. May be empty (or left out) when promotion tiers are given: the
-    request serializers check that there is something to redeem (:func:`check_redeemables`)."""
+    """Voucher codes, distinct, at least one unless the body names promotion ``tiers`` (then it
+    may be empty or left out); codes and tiers together are checked by
+    :func:`check_redeemables`."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(
@@ -57,8 +60,20 @@ class CodesField(serializers.ListField):
             {"max_length": _("At most {max_length} voucher codes can be used together.")}
         )
 
+    def _tiers_given(self) -> bool:
+        data = getattr(self.root, "initial_data", None)
+        return isinstance(data, Mapping) and bool(data.get("tiers"))
+
+    def get_value(self, dictionary: Mapping[str, Any]) -> Any:
+        value = super().get_value(dictionary)
+        if value is empty and not self._tiers_given():
+            return []  # nothing to redeem: this field's own error, reported beside the others
+        return value
+
     def to_internal_value(self, data: Any) -> list[str]:
         codes: list[str] = super().to_internal_value(data)
+        if not codes and not self._tiers_given():
+            raise serializers.ValidationError(_("Enter at least one voucher code."))
         if len(set(codes)) != len(codes):
             raise serializers.ValidationError(_("Each voucher code can be entered only once."))
         return codes
@@ -77,8 +92,7 @@ class TiersField(serializers.ListField):
         super().__init__(
             child=TierIdField(),
             max_length=MAX_REDEEMABLES,
-            required=False,
-            default=list,
+            required=False,  # left out of the validated data when not sent (the plain check's shape)
             help_text=_("Promotion tier ids (automatic promotions) to apply after the codes."),
             **kwargs,
         )
@@ -230,7 +244,7 @@ def plain_redeem_request(data: Any) -> dict[str, Any] | None:
         and source_id_problem(order_source_id) is None
     ):
         return None
-    body: dict[str, Any] = {"codes": list(codes), "order_source_id": order_source_id, "tiers": []}
+    body: dict[str, Any] = {"codes": list(codes), "order_source_id": order_source_id}
     if "session_key" in data:
         if not _plain(data["session_key"], SESSION_KEY_MAX_LENGTH):
             return None
