@@ -53,6 +53,7 @@ class CheckoutRedemptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                     "order",
                     "customer_source_id",
                     "codes",
+                    "tiers",
                     "state",
                     "created_at",
                     "updated_at",
@@ -112,7 +113,8 @@ class CheckoutRedemptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.display(description=_("codes"))
     def codes_display(self, obj: CheckoutRedemption) -> str:
-        return ", ".join(obj.codes)
+        """The codes, then the promotion tiers redeemed with them."""
+        return ", ".join([*obj.codes, *obj.tiers])
 
     @admin.display(description=_("rollback pending"), boolean=True)
     def rollback_pending_display(self, obj: CheckoutRedemption) -> bool:

@@ -2,7 +2,8 @@
 
 In: the shop's codes, order and customer, turned into the stackable validate/redeem request
 body. Inputs are deliberately loose so views can pass what they have: codes as strings or
-:class:`Redeemable` (gift-card credits, loyalty points), the order as the ``Order`` mirror or a
+:class:`Redeemable` (gift-card credits, loyalty points, or a promotion tier with
+:meth:`Redeemable.tier`), promotion tier ids, the order as the ``Order`` mirror or a
 mapping (``source_id``, ``amount`` and/or ``items``), the customer as the ``Customer`` mirror, a
 ``source_id`` string or a mapping.
 
@@ -47,16 +48,34 @@ MAX_QUANTITY = 10**6
 MAX_ITEMS = 500
 
 
+#: What a redeemable is: a voucher code (the default) or a promotion tier (an automatic
+#: promotion, named by its ``promo_`` id).
+VOUCHER = "voucher"
+PROMOTION_TIER = "promotion_tier"
+KINDS = (VOUCHER, PROMOTION_TIER)
+
+
 @dataclass(frozen=True)
 class Redeemable:
-    """A code with the credits (gift card) or points (loyalty card) to use from it."""
+    """A code with the credits (gift card) or points (loyalty card) to use from it; or, with
+    ``kind=PROMOTION_TIER`` (:meth:`tier`), a promotion tier, ``code`` being its id."""
 
     code: str
     gift_credits: int | None = None
     loyalty_points: int | None = None
+    kind: str = VOUCHER
+
+    @classmethod
+    def tier(cls, tier_id: str) -> Redeemable:
+        """A promotion tier (``promo_...``) applied like a code."""
+        return cls(tier_id, kind=PROMOTION_TIER)
+
+    @property
+    def is_tier(self) -> bool:
+        return self.kind == PROMOTION_TIER
 
     def to_voucherify(self) -> dict[str, Any]:
-        item: dict[str, Any] = {"object": "voucher", "id": self.code}
+        item: dict[str, Any] = {"object": self.kind, "id": self.code}
         if self.gift_credits is not None:
             item["gift"] = {"credits": self.gift_credits}
         if self.loyalty_points is not None:
@@ -69,19 +88,24 @@ OrderInput = Order | Mapping[str, Any]
 CustomerInput = Customer | str | Mapping[str, Any] | None
 
 
-def redeemables(codes: Sequence[CodeInput]) -> list[Redeemable]:
-    """Normalise ``codes``: stripped, no blanks, no duplicates, 1 to 30 of them."""
+def redeemables(codes: Sequence[CodeInput], tiers: Sequence[str] = ()) -> list[Redeemable]:
+    """Normalise ``codes`` then ``tiers`` (promotion tier ids, sent after the codes): stripped,
+    no blanks, no duplicates, 1 to 30 of them in all. A tier carries no credits or points."""
     result: list[Redeemable] = []
-    seen: set[str] = set()
-    for code in codes:
+    seen: set[tuple[str, str]] = set()
+    for code in [*codes, *(Redeemable.tier(str(t)) for t in tiers)]:
         item = code if isinstance(code, Redeemable) else Redeemable(str(code))
+        if item.kind not in KINDS:
+            raise InvalidCheckoutInput(_("A redeemable is a voucher code or a promotion tier."))
+        if item.is_tier and (item.gift_credits is not None or item.loyalty_points is not None):
+            raise InvalidCheckoutInput(_("A promotion tier has no gift credits or loyalty points to use."))
         stripped = item.code.strip()
-        if problem := code_problem(stripped):
+        if problem := code_problem(stripped):  # a tier id follows the rule of codes
             raise InvalidCheckoutInput(problem)
-        if stripped in seen:
+        if (item.kind, stripped) in seen:
             continue
-        seen.add(stripped)
-        result.append(Redeemable(stripped, item.gift_credits, item.loyalty_points))
+        seen.add((item.kind, stripped))
+        result.append(Redeemable(stripped, item.gift_credits, item.loyalty_points, item.kind))
     if not result:
         raise InvalidCheckoutInput(_("Enter at least one voucher code."))
     if len(result) > MAX_REDEEMABLES:
@@ -171,6 +195,8 @@ class CodeResult:
     discount_amount: int = 0
     reason_key: str | None = None
     reason: str = ""
+    #: ``"voucher"`` or ``"promotion_tier"`` (then ``code`` is the tier's id).
+    kind: str = VOUCHER
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,8 @@ def claim(
         order_source_id=order_source_id,
         order=order if isinstance(order, Order) else None,
         customer_source_id=cart.customer_source_id_of(customer)[:200],
-        codes=[c.code for c in items],
+        codes=[c.code for c in items if not c.is_tier],
+        tiers=[c.code for c in items if c.is_tier],
         amount=amount,
     )
     for _attempt in range(3):

@@ -129,6 +129,8 @@ MESSAGES: dict[str, Promise] = {
     "duplicate_found": gettext_lazy("This code was entered twice."),
     "invalid_payload": gettext_lazy("The code could not be checked (invalid request)."),
     "already_rolled_back": gettext_lazy("This redemption has already been undone."),
+    # A promotion tier that is disabled, or outside its (or its campaign's) active period.
+    "promotion_inactive": gettext_lazy("This promotion is not active right now."),
 }
 
 GENERIC = gettext_lazy("This code cannot be used.")

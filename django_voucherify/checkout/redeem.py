@@ -68,10 +68,13 @@ def redeem(
     *,
     session_key: str | None = None,
     metadata: Mapping[str, Any] | None = None,
+    tiers: Sequence[str] = (),
     client: VoucherifyClient | None = None,
 ) -> RedeemOutcome:
-    """Redeem ``codes`` (stacked when several; gift credits and loyalty points through
-    :class:`~django_voucherify.checkout.Redeemable`) for ``order``.
+    """Redeem ``codes`` and promotion ``tiers`` (stacked when several, codes first; gift credits,
+    loyalty points and tiers among the codes through :class:`~django_voucherify.checkout.Redeemable`)
+    for ``order``. The ledger row records the tiers (``tiers``) beside the codes, with the same
+    guarantees: at most one live redemption per order, rollback, reconciliation.
 
     Writes and commits a PENDING ledger row first, so it must not run inside a transaction
     (``ATOMIC_REQUESTS`` views: decorate with ``transaction.non_atomic_requests``). One HTTP
@@ -80,7 +83,7 @@ def redeem(
     during an outage :class:`CheckoutUnavailable` (policy ``refuse``) or returns
     ``applied=False`` with undiscounted totals (``proceed_without_discount``).
     """
-    items = cart.redeemables(codes)
+    items = cart.redeemables(codes, tiers)
     body = cart.request_body(items, order, customer)
     order_source_id = cart.order_source_id_of(order)
     # Everything that can refuse a setting runs before the ledger row is written: a row

@@ -35,9 +35,13 @@ def validate(
     *,
     lock: bool = False,
     session_key: str | None = None,
+    tiers: Sequence[str] = (),
     client: VoucherifyClient | None = None,
 ) -> ValidationOutcome:
-    """Validate ``codes`` (1 to 30, stacked) against ``order`` for ``customer``.
+    """Validate ``codes`` and promotion ``tiers`` (1 to 30 in all, stacked: the codes first, then
+    the tiers, in the order given) against ``order`` for ``customer``. ``codes`` may be empty
+    when ``tiers`` are given; a :class:`~django_voucherify.checkout.Redeemable` made with
+    :meth:`~django_voucherify.checkout.Redeemable.tier` places a tier among the codes.
 
     Returns the discount per code and the order totals; codes that do not apply carry a
     translated ``reason`` (the validation rule's own message when the shop wrote one). With
@@ -49,7 +53,7 @@ def validate(
     request Voucherify refuses as a whole (e.g. 404 for an unknown code) raises
     :class:`CodesRefused`.
     """
-    items = cart.redeemables(codes)
+    items = cart.redeemables(codes, tiers)
     session: dict[str, Any] | None = None
     if lock or session_key:
         session = {"type": "LOCK", **({"key": session_key} if session_key else {})}
@@ -82,7 +86,7 @@ def _unavailable(items: Sequence[cart.Redeemable], fallback_amount: int | None) 
     if proceeds_without_discount():
         return ValidationOutcome(
             valid=False,
-            codes=[CodeResult(c.code, False, reason=unavailable_message()) for c in items],
+            codes=[CodeResult(c.code, False, reason=unavailable_message(), kind=c.kind) for c in items],
             totals=Totals.undiscounted(fallback_amount),
             unavailable=True,
             notice=unavailable_message(),
@@ -93,14 +97,15 @@ def _unavailable(items: Sequence[cart.Redeemable], fallback_amount: int | None) 
 def _outcome(
     items: Sequence[cart.Redeemable], response: Mapping[str, Any], fallback_amount: int | None
 ) -> ValidationOutcome:
-    by_code: dict[str, Mapping[str, Any]] = {}
+    # Keyed by object and id: a tier's id and a code may be the same text.
+    by_code: dict[tuple[str, str], Mapping[str, Any]] = {}
     for entry in response.get("redeemables") or []:
-        by_code.setdefault(str(entry.get("id")), entry)
+        by_code.setdefault(_entry_key(entry), entry)
     for entry in response.get("inapplicable_redeemables") or []:
-        by_code[str(entry.get("id"))] = entry
+        by_code[_entry_key(entry)] = entry
     results: list[CodeResult] = []
     for item in items:
-        entry = by_code.get(item.code) or {}
+        entry = by_code.get((item.kind, item.code)) or {}
         status = entry.get("status")
         if status == "APPLICABLE":
             order_after = entry.get("order") or {}
@@ -109,12 +114,13 @@ def _outcome(
                 or order_after.get("applied_discount_amount")
                 or 0
             )
-            results.append(CodeResult(item.code, True, discount))
+            results.append(CodeResult(item.code, True, discount, kind=item.kind))
         elif status == "INAPPLICABLE":
             key, message = message_for_error((entry.get("result") or {}).get("error"))
-            results.append(CodeResult(item.code, False, reason_key=key, reason=message))
+            results.append(CodeResult(item.code, False, reason_key=key, reason=message, kind=item.kind))
         else:  # SKIPPED: fine on its own, not applied because another code failed
-            results.append(CodeResult(item.code, False, reason_key="skipped", reason=str(_skipped_message())))
+            skipped = str(_skipped_message())
+            results.append(CodeResult(item.code, False, reason_key="skipped", reason=skipped, kind=item.kind))
     session = response.get("session") or {}
     return ValidationOutcome(
         valid=bool(response.get("valid")),
@@ -123,6 +129,10 @@ def _outcome(
         session_key=session.get("key"),
         request_id=response.get("id"),
     )
+
+
+def _entry_key(entry: Mapping[str, Any]) -> tuple[str, str]:
+    return str(entry.get("object") or cart.VOUCHER), str(entry.get("id"))
 
 
 def _skipped_message() -> str:

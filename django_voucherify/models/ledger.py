@@ -73,7 +73,8 @@ CheckoutRedemptionManager = models.Manager.from_queryset(CheckoutRedemptionQuery
 
 
 class CheckoutRedemption(BackgroundWork):
-    """One checkout attempt: codes redeemed (or not) for an order. Money in minor units."""
+    """One checkout attempt: codes and promotion tiers redeemed (or not) for an order. Money in
+    minor units."""
 
     reference = models.UUIDField(_("reference"), default=uuid.uuid4, unique=True, editable=False)
     order_source_id = models.CharField(_("order source id"), max_length=200, db_index=True)
@@ -87,6 +88,8 @@ class CheckoutRedemption(BackgroundWork):
     )
     customer_source_id = models.CharField(_("customer source id"), max_length=200, blank=True)
     codes = models.JSONField(_("codes"), default=list)
+    # Promotion tiers redeemed with the codes (their ``promo_`` ids), in request order.
+    tiers = models.JSONField(_("promotion tiers"), default=list, blank=True)
     state = models.CharField(
         _("state"), max_length=16, choices=LedgerState.choices, default=LedgerState.PENDING
     )
@@ -150,7 +153,7 @@ class CheckoutRedemption(BackgroundWork):
         ]
 
     def __str__(self) -> str:
-        return f"{self.order_source_id} {', '.join(self.codes)} [{self.state}]"
+        return f"{self.order_source_id} {', '.join([*self.codes, *self.tiers])} [{self.state}]"
 
     @property
     def rollback_pending(self) -> bool:

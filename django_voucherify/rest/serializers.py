@@ -3,12 +3,14 @@ field-level message before anything is sent to Voucherify."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
+from rest_framework.fields import empty
 
-from ..checkout.cart import MAX_AMOUNT, MAX_ITEMS, MAX_QUANTITY, MAX_REDEEMABLES
+from ..checkout.cart import KINDS, MAX_AMOUNT, MAX_ITEMS, MAX_QUANTITY, MAX_REDEEMABLES
 from ..checkout.offers import DEFAULT_OFFERS, MAX_OFFERS
 from ..models.ledger import CheckoutRedemption
 from ..validation import (
@@ -54,20 +56,75 @@ class CodeField(serializers.CharField):
 
 
 class CodesField(serializers.ListField):
+    """Voucher codes, distinct, at least one unless the body names promotion ``tiers`` (then it
+    may be empty or left out); codes and tiers together are checked by
+    :func:`check_redeemables`."""
+
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(child=CodeField(), min_length=1, max_length=MAX_REDEEMABLES, **kwargs)
-        self.error_messages.update(
-            {
-                "min_length": _("Enter at least one voucher code."),
-                "max_length": _("At most {max_length} voucher codes can be used together."),
-            }
+        super().__init__(
+            child=CodeField(), max_length=MAX_REDEEMABLES, required=False, default=list, **kwargs
         )
+        self.error_messages.update(
+            {"max_length": _("At most {max_length} voucher codes can be used together.")}
+        )
+
+    def _tiers_given(self) -> bool:
+        data = getattr(self.root, "initial_data", None)
+        return isinstance(data, Mapping) and bool(data.get("tiers"))
+
+    def get_value(self, dictionary: Mapping[str, Any]) -> Any:
+        value = super().get_value(dictionary)
+        if value is empty and not self._tiers_given():
+            return []  # nothing to redeem: this field's own error, reported beside the others
+        return value
 
     def to_internal_value(self, data: Any) -> list[str]:
         codes: list[str] = super().to_internal_value(data)
+        if not codes and not self._tiers_given():
+            raise serializers.ValidationError(_("Enter at least one voucher code."))
         if len(set(codes)) != len(codes):
             raise serializers.ValidationError(_("Each voucher code can be entered only once."))
         return codes
+
+
+class TierIdField(CodeField):
+    """A promotion tier id (``promo_...``): text under the rule of codes."""
+
+    default_error_messages = {"not_text": _("A promotion tier id must be text.")}
+
+
+class TiersField(serializers.ListField):
+    """Promotion tier ids, distinct, redeemed after the codes."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            child=TierIdField(),
+            max_length=MAX_REDEEMABLES,
+            required=False,  # left out of the validated data when not sent (the plain check's shape)
+            help_text=_("Promotion tier ids (automatic promotions) to apply after the codes."),
+            **kwargs,
+        )
+        self.error_messages.update(
+            {"max_length": _("At most {max_length} promotion tiers can be used together.")}
+        )
+
+    def to_internal_value(self, data: Any) -> list[str]:
+        tiers: list[str] = super().to_internal_value(data)
+        if len(set(tiers)) != len(tiers):
+            raise serializers.ValidationError(_("Each promotion tier can be given only once."))
+        return tiers
+
+
+def check_redeemables(attrs: dict[str, Any]) -> dict[str, Any]:
+    """At least one code or tier, at most :data:`MAX_REDEEMABLES` of them together (the errors
+    are the ``codes`` field's: that is where a shopper types)."""
+    count = len(attrs.get("codes") or ()) + len(attrs.get("tiers") or ())
+    if count == 0:
+        raise serializers.ValidationError({"codes": [_("Enter at least one voucher code.")]})
+    if count > MAX_REDEEMABLES:
+        message = _("At most %(max)d voucher codes and promotion tiers can be used together.")
+        raise serializers.ValidationError({"codes": [message % {"max": MAX_REDEEMABLES}]})
+    return attrs
 
 
 class SourceIdField(serializers.CharField):
@@ -116,10 +173,14 @@ class ValidateOrderSerializer(serializers.Serializer[dict[str, Any]]):
 
 class ValidateRequestSerializer(serializers.Serializer[dict[str, Any]]):
     codes = CodesField()
+    tiers = TiersField()
     order = ValidateOrderSerializer()
     lock = serializers.BooleanField(
         default=False, help_text=_("Hold the codes in a validation session (signed-in users only).")
     )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        return check_redeemables(attrs)
 
 
 SESSION_KEY_MAX_LENGTH = 200
@@ -134,9 +195,14 @@ class RedeemRequestSerializer(serializers.Serializer[dict[str, Any]]):
         )
     )
     session_key = serializers.CharField(max_length=SESSION_KEY_MAX_LENGTH, required=False)
+    tiers = TiersField()
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        return check_redeemables(attrs)
 
 
-#: The keys a redeem body may have (any other key sends it to the serializer).
+#: The keys a redeem body may have (any other key, ``tiers`` included, sends it to the
+#: serializer).
 _REDEEM_KEYS = frozenset({"codes", "order_source_id", "session_key"})
 
 
@@ -235,6 +301,7 @@ class CodeResultSerializer(serializers.Serializer[Any]):
     discount_amount = serializers.IntegerField()
     reason_key = serializers.CharField(allow_null=True)
     reason = serializers.CharField()
+    kind = serializers.ChoiceField(choices=KINDS, help_text=_("voucher, or promotion_tier (code is its id)"))
 
 
 class ValidationResponseSerializer(serializers.Serializer[Any]):
@@ -252,6 +319,7 @@ class LedgerSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField(source="pk")
     order_source_id = serializers.CharField()
     codes = serializers.ListField(child=serializers.CharField())
+    tiers = serializers.ListField(child=serializers.CharField())
     state = serializers.CharField()
     amount = serializers.IntegerField(allow_null=True)
     discount_amount = serializers.IntegerField()
@@ -281,6 +349,7 @@ def ledger_data(row: CheckoutRedemption) -> dict[str, Any]:
         "id": _int(row.pk),
         "order_source_id": _str(row.order_source_id),
         "codes": _strs(row.codes),
+        "tiers": _strs(row.tiers),
         "state": _str(row.state),
         "amount": _int(row.amount),
         "discount_amount": _int(row.discount_amount),

@@ -71,6 +71,7 @@ def _validation_payload(outcome: checkout.ValidationOutcome, *, reveal: bool) ->
                 "discount_amount": 0,
                 "reason_key": UNVERIFIED_KEY,
                 "reason": reason,
+                "kind": c["kind"],
             }
             for c in codes
         ]
@@ -130,14 +131,16 @@ class ValidateView(CheckoutAPIView):
         if body["lock"] and not signed_in:
             # A LOCK session holds limited-quantity codes away from other customers.
             raise NotAuthenticated(_("Sign in to hold voucher codes for your order."))
-        if not signed_in and len(body["codes"]) > (limit := anonymous_max_codes()):
+        tiers = body.get("tiers") or []
+        named = [*body["codes"], *tiers]  # a tier is drawn from the budget like a code
+        if not signed_in and len(named) > (limit := anonymous_max_codes()):
             message = _("Enter at most %(max)d voucher codes at once, or sign in.") % {"max": limit}
             return Response(
                 error_body(message, "too_many_codes", codes=[message]), status=status.HTTP_400_BAD_REQUEST
             )
-        with _reserve(request, body["codes"]) as budget:
+        with _reserve(request, named) as budget:
             outcome = checkout.validate(
-                body["codes"], body["order"], customer_for(request), lock=body["lock"]
+                body["codes"], body["order"], customer_for(request), lock=body["lock"], tiers=tiers
             )
             budget.settle(unknown_codes(outcome))
         return Response(_validation_payload(outcome, reveal=signed_in))
@@ -209,9 +212,10 @@ class RedeemView(CheckoutAPIView):
         body = s.redeem_request(request.data)
         order = self.get_order(request, body["order_source_id"])
         # A guess refused here leaves no ledger row: the budget is checked before the redeem.
-        with _reserve(request, body["codes"]) as budget:
+        tiers = body.get("tiers") or []
+        with _reserve(request, [*body["codes"], *tiers]) as budget:
             outcome = checkout.redeem(
-                body["codes"], order, order.customer, session_key=body.get("session_key")
+                body["codes"], order, order.customer, session_key=body.get("session_key"), tiers=tiers
             )
             budget.settle(0)
         payload = {

@@ -43,6 +43,7 @@ SANDBOX_SECTIONS: tuple[str, ...] = (
     "Publications",
     "Validation Rules",
     "Qualifications",
+    "Promotions",
 )
 
 

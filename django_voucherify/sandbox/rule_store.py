@@ -10,9 +10,8 @@ Contract
   assignments of a related object (what the validation and redemption checks ask), and those of a
   rule (its ``assignments_count``, its listing, its deletion).
 * :data:`RESOLVERS` turns a ``related_object_id`` into the id it is stored under, per
-  ``related_object_type``: vouchers are looked up (by code or id, 404 otherwise); campaigns and
-  promotion tiers are taken as given until their stores exist, wiring them is one line:
-  ``RESOLVERS["campaign"] = campaigns.resolve``. A resolver returns ``None`` for "not found".
+  ``related_object_type``: vouchers (by code or id), campaigns (by id or name) and promotion
+  tiers (by id) are looked up, 404 otherwise. A resolver returns ``None`` for "not found".
 """
 
 from __future__ import annotations
@@ -137,14 +136,16 @@ def _campaign(state: SandboxState, ref: str) -> str | None:
     return None if campaign is None else str(campaign["id"])
 
 
-def _as_given(state: SandboxState, ref: str) -> str | None:
-    return ref
+def _promotion_tier(state: SandboxState, ref: str) -> str | None:
+    from django_voucherify.sandbox import promotion_store
+
+    return promotion_store.resolve_tier(state, ref)
 
 
 RESOLVERS: dict[str, Resolver] = {
     "voucher": _voucher,
     "campaign": _campaign,
-    "promotion_tier": _as_given,  # the promotion tiers' store is not there yet
+    "promotion_tier": _promotion_tier,
 }
 
 

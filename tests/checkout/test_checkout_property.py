@@ -1,6 +1,7 @@
 """Checkout against an adversary: a Hypothesis state machine over the in-process sandbox.
 
-Rules interleave checkouts (redeem then pay; the payment may fail), cancellations, sweeps after
+Rules interleave checkouts (redeem then pay; the payment may fail) of codes, of a promotion
+tier and of both, cancellations, sweeps after
 time passes, and workers killed in the middle of a sweep, with a fault on the request that
 matters: injected by the sandbox before or after it handles the request (4xx, 5xx, 429,
 timeouts, dropped connections), or by :mod:`tests.support.adversary` (a sender stalled past
@@ -42,7 +43,7 @@ from django_voucherify.models.ledger import REFERENCE_METADATA_KEY
 from django_voucherify.tasks.checkout import checkout_sweep
 from tests.support import adversary, properties
 from tests.support.checkout import checkout_checks, checkout_conf
-from tests.support.vouchers import make_voucher
+from tests.support.vouchers import make_tier, make_voucher
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -67,7 +68,9 @@ CONF = {
 PAST_EVERYTHING = 4000.0  # seconds: beyond the grace, every lease (300 s), backoff and interval
 
 ORDERS = ("ORD-A", "ORD-B", "ORD-C")
-CODES = (["FIVE"], ["TEN"], ["FIVE", "TEN"])  # single and stacked (parent) redemptions
+TIER = "<tier>"  # stands for the promotion tier made for the run (its id is known at run time)
+#: Single and stacked (parent) redemptions, of codes, of a promotion tier, and of both.
+CODES = (["FIVE"], ["TEN"], ["FIVE", "TEN"], [TIER], ["FIVE", TIER])
 
 REDEEM = ("POST", "/v1/redemptions")
 ROLLBACK = ("POST", "/v1/redemptions/*/rollback*")
@@ -111,6 +114,7 @@ class PaymentDeclined(Exception):
 
 class CheckoutMachine(RuleBasedStateMachine):
     sandbox: Any = None
+    tier_id: str = ""
     clock: adversary.Clock | None = None
     interceptor: adversary.Interceptor | None = None
 
@@ -181,8 +185,9 @@ class CheckoutMachine(RuleBasedStateMachine):
             return "paid"
 
         newest = CheckoutRedemption.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+        redeemables = [checkout.Redeemable.tier(self.tier_id) if c == TIER else c for c in codes]
         try:
-            paid = checkout.redeem_then_pay(codes, {"source_id": order, "amount": 10_000}, pay)
+            paid = checkout.redeem_then_pay(redeemables, {"source_id": order, "amount": 10_000}, pay)
         except PaymentDeclined:  # this attempt's redemption must be undone
             self.must_undo.update(
                 CheckoutRedemption.objects.filter(order_source_id=order, pk__gt=newest).values_list(
@@ -322,6 +327,7 @@ def test_checkout_state_machine(sandbox):
         assert [m.id for m in checkout_checks() if m.is_serious()] == []
         django_voucherify.reset_client()
         CheckoutMachine.sandbox = sandbox
+        CheckoutMachine.tier_id = make_tier(amount_off=300)["id"]
         CheckoutMachine.examples, CheckoutMachine.steps = 0, {}
         CheckoutMachine.interceptor = adversary.intercept(sandbox)
         CheckoutMachine.clock = adversary.Clock(sandbox).install()
@@ -329,6 +335,8 @@ def test_checkout_state_machine(sandbox):
             run_state_machine_as_test(CheckoutMachine, settings=_profile())
             print("checkout state machine:", CheckoutMachine.examples, "examples;", CheckoutMachine.steps)
             assert CheckoutMachine.examples and sum(CheckoutMachine.steps.values())  # not vacuous
+            kinds = {r.get("related_object_type") for r in sandbox.state.redemptions.values()}
+            assert "promotion_tier" in kinds, kinds  # tiers were redeemed, not only drawn
         finally:
             CheckoutMachine.clock.uninstall()
             django_voucherify.reset_client()

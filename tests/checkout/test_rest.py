@@ -77,6 +77,7 @@ def test_validate_anonymous_preview(sandbox):
         "discount_amount": 500,
         "reason_key": None,
         "reason": "",
+        "kind": "voucher",
     }
 
 

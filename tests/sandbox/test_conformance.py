@@ -13,7 +13,7 @@ import re
 from django_voucherify.sandbox import openapi
 from django_voucherify.sandbox.routing import ROUTES
 from tests.sandbox.tour_catalog import tour_catalog
-from tests.sandbox.tours import tour_campaigns
+from tests.sandbox.tours import tour_campaigns, tour_promotions
 from tests.support import spec
 from tests.support.sandbox import Api
 
@@ -26,6 +26,7 @@ SECTION_OPERATIONS = {
     "Events": 1,
     "Validation Rules": 9,
     "Qualifications": 1,
+    "Promotions": 14,
 }
 
 
@@ -170,6 +171,7 @@ def test_tour_of_all_operations(sandbox):
     api.delete("/v1/vouchers/TLOYAL", params={"force": "true"})
     tour_campaigns(api, sandbox)
     _tour_validation_rules(api)
+    tour_promotions(api)
     missing = set(scope_operations()) - spec.SEEN_OPERATIONS
     assert not missing, f"operations not exercised: {sorted(missing)}"
 

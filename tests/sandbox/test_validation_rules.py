@@ -126,7 +126,12 @@ def test_assignments_create_list_delete(api: Api) -> None:
     assert a["related_object_id"] == "v_shoes" and a["related_object_type"] == "voucher"
     assert a["id"].startswith("asgm_") and a["object"] == "validation_rules_assignment"
     assert a["rule_id"] == rule["id"]
-    tier = assign(api, rule["id"], "promo_1", "promotion_tier").json()  # no tier store yet: as given
+    assert assign(api, rule["id"], "promo_nope", "promotion_tier").status_code == 404
+    one_off = {"name": "T", "action": {"discount": {"type": "AMOUNT", "amount_off": 1}}}
+    promo = {"name": "Promo", "campaign_type": "PROMOTION", "promotion": {"tiers": [one_off]}}
+    tier_id = api.post("/v1/campaigns", json=promo).json()["promotion"]["tiers"][0]["id"]
+    tier = assign(api, rule["id"], tier_id, "promotion_tier").json()
+    assert tier["related_object_id"] == tier_id
     assert assign(api, rule["id"], "camp_nope", "campaign").status_code == 404
     spring = api.post("/v1/campaigns", json=CAMPAIGN).json()
     campaign = assign(api, rule["id"], "Spring", "campaign").json()  # by name, stored by id

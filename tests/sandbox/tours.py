@@ -81,3 +81,70 @@ def tour_campaigns(api: Any, sandbox: Any) -> None:
     sandbox.wait_for_jobs()
     for aa in j(api.get("/v1/async-actions", params={"limit": 100}))["async_actions"]:
         api.get(f"/v1/async-actions/{aa['id']}")
+
+
+def tour_promotions(api: Any) -> None:
+    """Promotion tiers and stacks (14 operations), and a tier redeemed and rolled back."""
+    j = lambda r: r.json()  # noqa: E731
+    discount = {"type": "PERCENT", "percent_off": 10, "effect": "APPLY_TO_ORDER"}
+    campaign = j(
+        api.post(
+            "/v1/campaigns",
+            json={
+                "name": "Tour Tiers",
+                "campaign_type": "PROMOTION",
+                "promotion": {
+                    "tiers": [{"name": "T1", "banner": "10% off", "action": {"discount": discount}}]
+                },
+            },
+        )
+    )
+    cid = campaign["id"]
+    first = campaign["promotion"]["tiers"][0]["id"]
+    added = j(
+        api.post(
+            f"/v1/promotions/{cid}/tiers",
+            json={
+                "name": "T2",
+                "action": {"discount": {"type": "AMOUNT", "amount_off": 300}},
+                "start_date": "2020-01-01T00:00:00Z",
+                "validity_day_of_week": [0, 1, 2, 3, 4, 5, 6],
+                "metadata": {"level": 2},
+            },
+        )
+    )
+    api.post(f"/v1/promotions/{cid}/tiers", json={"name": "bad"})  # 400 body checked
+    api.get("/v1/promotions/tiers", params={"is_available": "true", "order": "-created_at"})
+    api.get(f"/v1/promotions/{cid}/tiers")
+    api.get(f"/v1/promotions/tiers/{added['id']}")
+    api.get("/v1/promotions/tiers/promo_nope")  # 404
+    api.put(f"/v1/promotions/tiers/{added['id']}", json={"banner": "3 off", "hierarchy": 5})
+    api.post(f"/v1/promotions/tiers/{added['id']}/disable")
+    api.post(f"/v1/promotions/tiers/{added['id']}/enable")
+    stack = j(
+        api.post(f"/v1/promotions/{cid}/stacks", json={"name": "S1", "tiers": {"ids": [added["id"], first]}})
+    )
+    api.get("/v1/promotions/stacks", params={"order": "name"})
+    api.get(f"/v1/promotions/{cid}/stacks")
+    api.get(f"/v1/promotions/{cid}/stacks/{stack['id']}")
+    api.put(f"/v1/promotions/{cid}/stacks/{stack['id']}", json={"name": "S1b", "tiers": {"ids": [first]}})
+    order = {"amount": 10000}
+    api.post(
+        "/v1/validations", json={"redeemables": [{"object": "promotion_tier", "id": first}], "order": order}
+    )
+    red = j(
+        api.post(
+            "/v1/redemptions",
+            json={"redeemables": [{"object": "promotion_tier", "id": first}], "order": order},
+        )
+    )
+    api.post(f"/v1/redemptions/{red['redemptions'][0]['id']}/rollback")
+    api.post(f"/v1/promotions/tiers/{added['id']}/disable")
+    api.post(
+        "/v1/redemptions",
+        json={"redeemables": [{"object": "promotion_tier", "id": added["id"]}], "order": order},
+    )
+    api.get("/v1/redemptions", params={"result": "FAILURE"})
+    api.get(f"/v1/campaigns/{cid}/summary")
+    api.delete(f"/v1/promotions/{cid}/stacks/{stack['id']}")
+    api.delete(f"/v1/promotions/tiers/{added['id']}")

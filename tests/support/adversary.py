@@ -183,12 +183,12 @@ class Clock:
 
 
 def live_redemptions(sandbox: Any) -> list[dict[str, Any]]:
-    """Per-code redemptions Voucherify holds and has not rolled back."""
+    """Per-code (and per-tier) redemptions Voucherify holds and has not rolled back."""
     return [
         r
         for r in sandbox.state.redemptions.values()
         if r.get("result") == "SUCCESS"
-        and r.get("related_object_type") == "voucher"
+        and r.get("related_object_type") in ("voucher", "promotion_tier")
         and r.get("status") != "ROLLED_BACK"
     ]
 

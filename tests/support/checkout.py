@@ -43,14 +43,15 @@ def checkout_checks() -> list[Any]:
 
 
 def redemptions_of(sandbox: Any, marker: str | None = None) -> list[dict[str, Any]]:
-    """Successful, non-parent redemptions the sandbox holds (optionally for one ledger row)."""
+    """Successful, non-parent redemptions (of codes and of promotion tiers) the sandbox holds
+    (optionally for one ledger row)."""
     from django_voucherify.models.ledger import REFERENCE_METADATA_KEY
 
     return [
         r
         for r in sandbox.state.redemptions.values()
         if r.get("result") == "SUCCESS"
-        and r.get("related_object_type") == "voucher"
+        and r.get("related_object_type") in ("voucher", "promotion_tier")
         and (marker is None or (r.get("metadata") or {}).get(REFERENCE_METADATA_KEY) == marker)
     ]
 

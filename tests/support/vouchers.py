@@ -63,3 +63,27 @@ def make_voucher(
     if quantity is not None:
         data["redemption"] = {"quantity": quantity}
     return dict(client.vouchers.create(code, data))
+
+
+def make_tier(
+    name: str = "Automatic 3.00 off", *, amount_off: int = 300, campaign: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    """A promotion tier (an automatic promotion) in Voucherify (the sandbox), made with the
+    shared client: a new ``PROMOTION`` campaign holding one tier of ``amount_off`` cents off the
+    order; ``extra`` fields (``active``, ``expiration_date``, ``validation_rules``...) go into the
+    tier as they are. Returns the tier (its ``id`` is the ``promo_`` id checkout takes)."""
+    from django_voucherify import client
+
+    tier = {
+        "name": name,
+        "banner": name,
+        "action": {"discount": {"type": "AMOUNT", "amount_off": amount_off}},
+    }
+    created = client.campaigns.create(
+        {
+            "name": campaign or f"Promotion {name}",
+            "campaign_type": "PROMOTION",
+            "promotion": {"tiers": [{**tier, **extra}]},
+        }
+    )
+    return dict(created["promotion"]["tiers"][0])

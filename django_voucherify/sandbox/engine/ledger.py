@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django_voucherify.sandbox.compact import Voucher
-from django_voucherify.sandbox.engine import pricing, sessions
+from django_voucherify.sandbox.engine import pricing, sessions, tiers
 from django_voucherify.sandbox.errors import SandboxError, invalid_payload, not_found
 from django_voucherify.sandbox.objects import customer_ref
 from django_voucherify.sandbox.state import SandboxState
@@ -85,6 +85,11 @@ def parse_stack_request(body: JSON) -> StackRequest:
         kind = red.get("object", "voucher")
         if kind not in REDEEMABLE_OBJECTS:
             raise invalid_payload(f"redeemables[{i}].object: must be one of {REDEEMABLE_OBJECTS}")
+        if kind == "promotion_stack":  # the API's answer for a stack is not simulated (docs/sandbox.md)
+            raise invalid_payload(
+                f"redeemables[{i}]: promotion_stack redeemables are not simulated by the sandbox; "
+                "send the stack's tiers (object promotion_tier) instead"
+            )
         if (kind, red["id"]) in seen:
             raise invalid_payload(f"redeemables[{i}]: each redeemable can be sent only once")
         seen.add((kind, red["id"]))
@@ -133,14 +138,24 @@ def object_field(body: JSON, name: str) -> JSON | None:
 
 
 def find_voucher(state: SandboxState, red: JSON) -> JSON | None:
-    """The voucher a redeemable points at (by code, or ``v_`` id), else None."""
+    """The voucher a redeemable points at (by code, or ``v_`` id), else None; for a promotion
+    tier, the voucher-like view the engine prices (engine/tiers.py)."""
     if red.get("object", "voucher") != "voucher":
-        return None
+        return find_tier(state, red) if red.get("object") == tiers.KIND else None
     code = red["id"]
     voucher = state.vouchers.get(code)
     if voucher is None and code in state.voucher_codes_by_id:
         voucher = state.vouchers.get(state.voucher_codes_by_id[code])
     return voucher
+
+
+def find_tier(state: SandboxState, red: JSON) -> JSON | None:
+    from django_voucherify.sandbox import campaign_store, promotion_store
+
+    tier = promotion_store.tiers(state).get(red["id"])
+    if tier is None:
+        return None
+    return tiers.as_redeemable(tier, campaign_store.campaigns(state).get(tier.get("campaign_id") or ""))
 
 
 def stored_order(state: SandboxState, order: JSON | None) -> JSON | None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django_voucherify.sandbox.engine import ledger
+from django_voucherify.sandbox.engine import ledger, tier_redemptions
 from django_voucherify.sandbox.engine.ledger import JSON
 from django_voucherify.sandbox.errors import bad_request, business, not_found
 from django_voucherify.sandbox.state import SandboxState
@@ -152,6 +152,8 @@ def _rollback_child(
     if credits:
         rr["amount"] = -credits
         rr["gift"] = {"amount": -credits}
+    if red.get("related_object_type") == "promotion_tier":
+        tier_redemptions.undo(state, red, effect, rr)
     state.rollbacks[rr_id] = rr
     ledger.index_for_voucher(state, voucher_id, rr_id)
     return rr

@@ -22,11 +22,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from . import eligibility, pricing
+from . import eligibility, pricing, tiers
 from .eligibility import Failure
 from .rules import RuleCheck, RuleOutcome
 
 REDEEMABLES_LIMIT = 30
+#: The redeemable objects the engine evaluates (a ``promotion_stack`` is not simulated: any
+#: other object is reported ``not_found``).
+SIMULATED_OBJECTS = ("voucher", tiers.KIND)
 
 STACKING_RULES: dict[str, Any] = {
     "redeemables_limit": REDEEMABLES_LIMIT,
@@ -176,9 +179,10 @@ def evaluate(
 ) -> Evaluation:
     """Check and apply each redeemable in requested order.
 
-    ``vouchers[i]`` is the voucher for ``requests[i]`` (None: not found).
-    Only ``object: "voucher"`` redeemables are supported; promotion tiers and
-    stacks are reported ``not_found`` (campaigns are out of scope).
+    ``vouchers[i]`` is the voucher for ``requests[i]`` (None: not found); for a
+    promotion tier, the voucher-like view :func:`.tiers.as_redeemable` builds.
+    Vouchers and promotion tiers are supported (a promotion stack is refused
+    earlier, by ledger.parse_stack_request: not simulated, docs/sandbox.md).
     ``rule_check`` (see :mod:`~django_voucherify.sandbox.rule_check`) applies the voucher's
     validation rules after its own state checks.
     """
@@ -188,11 +192,14 @@ def evaluate(
         outcome = Outcome(index=index, request=request, voucher=voucher)
         outcomes.append(outcome)
         kind = request.get("object", "voucher")
-        if voucher is None or kind != "voucher":
+        if voucher is None or kind not in SIMULATED_OBJECTS:
             outcome.failure = Failure("not_found", f"Cannot find {kind} with id {outcome.code}", code=404)
             continue
         # precheck: what the voucher alone cannot tell (its campaign disabled...), first.
-        failure = precheck(voucher) or eligibility.check_voucher(voucher, now, held_quantity(voucher))
+        if kind == tiers.KIND:  # a promotion tier: its own state checks, in a tier's words
+            failure = tiers.tier_failure(precheck(voucher)) or tiers.check_tier(voucher, now)
+        else:
+            failure = precheck(voucher) or eligibility.check_voucher(voucher, now, held_quantity(voucher))
         if failure is None and rule_check is not None:
             outcome.rules = rule_check(voucher)
             failure = outcome.rules.failure if outcome.rules is not None else None

@@ -13,7 +13,8 @@ from __future__ import annotations
 from bisect import bisect_left
 from typing import Any
 
-from django_voucherify.sandbox import campaign_store, jobs, rule_store
+from django_voucherify.sandbox import campaign_store, jobs, promotion_store, rule_store
+from django_voucherify.sandbox.engine import ledger
 from django_voucherify.sandbox.engine.codegen import ALPHANUMERIC, CodeSource
 from django_voucherify.sandbox.errors import SandboxError, duplicate_found, invalid_payload
 from django_voucherify.sandbox.filters import conditions_predicate
@@ -166,15 +167,18 @@ def _template(campaign_type: str, raw: Any) -> JSON:
 
 # ---- views ----------------------------------------------------------------------------------
 def view(state: SandboxState, campaign: JSON) -> JSON:
-    """The campaign as the API sends it: its live ``vouchers_count`` and the validation rules
+    """The campaign as the API sends it: its live ``vouchers_count``, the validation rules
     assigned to it (rule_store's index by related object: one lookup; review 17: the list was
-    always empty)."""
+    always empty) and a promotion's tiers."""
     assigned = rule_store.object_assignments(state, [campaign["id"]])
-    return {
+    shown = {
         **campaign,
         "vouchers_count": campaign_store.vouchers_count(state, campaign["id"]),
         "validation_rules_assignments": {**NO_RULES, "data": assigned, "total": len(assigned)},
     }
+    if campaign["campaign_type"] == "PROMOTION":
+        shown["promotion"] = promotion_store.tier_list(state, promotion_store.tiers_of(state, campaign["id"]))
+    return shown
 
 
 def _touch(state: SandboxState, campaign: JSON) -> None:
@@ -197,6 +201,11 @@ def create_campaign(req: SandboxRequest, state: SandboxState) -> SandboxResponse
     _check_fields(payload, COPIED)
     count = _count(payload.get("vouchers_count"), "vouchers_count", 0)
     template = _template(campaign_type, payload.get("voucher")) if campaign_type in VOUCHER_TYPE else None
+    promotion = payload.get("promotion") if campaign_type == "PROMOTION" else None
+    if promotion is not None and (
+        not isinstance(promotion, dict) or not isinstance(promotion.get("tiers") or [], list)
+    ):
+        raise invalid_payload("promotion.tiers must be an array of promotion tiers")
     source = CodeSource(template["code_config"]) if template else None
     if source is not None:
         source.check_room(count)
@@ -233,16 +242,14 @@ def create_campaign(req: SandboxRequest, state: SandboxState) -> SandboxResponse
     campaign.update({k: payload[k] for k in COPIED if payload.get(k) is not None})
     if template is not None:
         campaign["voucher"] = template
-    if campaign_type == "PROMOTION":
-        # Tiers are served by the promotions handlers (not simulated here): an empty list.
-        campaign["promotion"] = {
-            "object": "list",
-            "data_ref": "tiers",
-            "tiers": [],
-            "total": 0,
-            "has_more": False,
-        }
+    # A promotion's tiers are stored on their own (promotion_store) and view() lists them. All
+    # are checked before anything is stored: a bad tier fails the whole creation.
+    built = [
+        promotion_store.build_tier(state, campaign["id"], tier, i + 1)
+        for i, tier in enumerate((promotion or {}).get("tiers") or [])
+    ]
     campaign_store.put(state, campaign)
+    promotion_store.store_built(state, built)
     if source is not None and count == 1:
         # The one code is made here, synchronously: a code space used up by other vouchers is
         # a 400 (as add-vouchers answers), not a campaign left without its code (review 17).
@@ -438,6 +445,7 @@ def delete_campaign(req: SandboxRequest, state: SandboxState) -> SandboxResponse
     # The campaign leaves at once (its name is free again: the force parameter's description);
     # its vouchers go in the async action, to the bin unless forced.
     campaign_store.remove(state, campaign)
+    promotion_store.remove_campaign(state, campaign["id"])
     if not force:
         campaign_store.campaigns_bin(state)[campaign["id"]] = campaign
     payload = {"campaign_id": campaign["id"], "force": force}
@@ -772,7 +780,10 @@ def get_summary(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
         0,
     )
     codes = set(campaign_store.voucher_codes(state, campaign["id"]))
-    for red in _redemptions_of(state, codes):
+    found = _redemptions_of(state, codes)
+    for tier in promotion_store.tiers_of(state, campaign["id"]):  # a promotion's redemptions
+        found += ledger.voucher_entries(state, tier["id"])
+    for red in found:
         if not in_period(red.get("date")):
             continue
         kind = "rollbacks" if red.get("object") == "redemption_rollback" else "redemptions"

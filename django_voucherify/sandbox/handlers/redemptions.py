@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django_voucherify.sandbox import evaluation, rule_check
-from django_voucherify.sandbox.engine import ledger, pricing, rollback, stacking
+from django_voucherify.sandbox.engine import ledger, pricing, rollback, stacking, tier_redemptions, tiers
 from django_voucherify.sandbox.engine.ledger import JSON, StackRequest
 from django_voucherify.sandbox.errors import SandboxError, invalid_payload, not_found
 from django_voucherify.sandbox.filters import conditions_predicate
@@ -69,7 +69,9 @@ def _failed(
         order=None,
         related_object_type="voucher",
     )
-    if voucher is not None:  # not-found failures have no voucher to point at
+    if voucher is not None and tiers.is_tier(outcome.request):
+        tier_redemptions.mark(state, red, voucher["id"])
+    elif voucher is not None:  # not-found failures have no voucher to point at
         red["related_object_id"] = voucher["id"]
         red["voucher"] = ledger.voucher_snapshot(voucher)
     state.redemptions[red["id"]] = red
@@ -163,13 +165,20 @@ def redeem_stack(state: SandboxState, sreq: StackRequest, app_id: str | None) ->
             related_object_type="voucher",
             related_object_id=voucher["id"],
         )
-        _apply_success(state, outcome, voucher, red, own_key)
-        ledger.count_redemption(customer, success=True, credits=outcome.credits)
-        ledger.effects(state)[red["id"]] = {
+        effect: JSON = {
             "order_level": outcome.order_level,
             "items_level": outcome.items_level,
             "credits": outcome.credits,
         }
+        if tiers.is_tier(outcome.request):  # a promotion tier: its own counters
+            effect["order_amount"] = int(ev.calc.amount or 0)
+            tier_redemptions.apply_success(
+                state, voucher["id"], outcome.discount, effect["order_amount"], red, own_key
+            )
+        else:
+            _apply_success(state, outcome, voucher, red, own_key)
+        ledger.count_redemption(customer, success=True, credits=outcome.credits)
+        ledger.effects(state)[red["id"]] = effect
         state.redemptions[red["id"]] = red
         ledger.index_for_voucher(state, voucher["id"], red["id"])
         children.append(red)
@@ -189,7 +198,7 @@ def redeem_stack(state: SandboxState, sreq: StackRequest, app_id: str | None) ->
         else:
             order["redemptions"][children[0]["id"]] = {
                 "date": now,
-                "related_object_type": "voucher",
+                "related_object_type": children[0]["related_object_type"],
                 "related_object_id": first_voucher.get("id"),
                 "related_object_parent_id": first_voucher.get("campaign_id"),
             }
@@ -260,7 +269,9 @@ FILTER_FIELDS = {
     "voucher_code": lambda r: (r.get("voucher") or {}).get("code"),
     "related_object_id": lambda r: r.get("related_object_id"),
     "related_object_parent_id": lambda r: (
-        r.get("related_object_parent_id") or (r.get("voucher") or {}).get("campaign_id")
+        r.get("related_object_parent_id")
+        or (r.get("voucher") or {}).get("campaign_id")
+        or (r.get("promotion_tier") or {}).get("campaign_id")
     ),
     "parent_redemption_id": lambda r: r.get("redemption"),
     "failure_code": lambda r: r.get("failure_code"),
