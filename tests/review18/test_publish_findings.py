@@ -1,0 +1,57 @@
+"""Review 18: checkout.publish() and POST publications/ (issue 17), reproductions."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+import django_voucherify
+from django_voucherify import checkout
+from django_voucherify.models import Customer, CustomerPublication
+from tests.checkout.test_publish import _campaign, _held
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.checkout.urls")]
+
+PUBLISH = "/api/vouchers/publications/"
+
+
+@pytest.fixture
+def ann(django_user_model):
+    user = django_user_model.objects.create_user("ann", "ann@example.com", "pw")
+    Customer.objects.create(source_id="user-ann", email="ann@example.com", user=user)
+    client = APIClient()
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "review18 MAJOR (open): POST publications/ lets any signed-in shopper take a code of ANY "
+        "campaign by name or id (a staff-only or partner campaign too) and drain it; nothing "
+        "limits which campaigns the endpoint may publish from (rest/views.py PublishView)."
+    ),
+)
+def test_a_shopper_cannot_take_a_code_of_a_campaign_the_shop_never_offered(sandbox, ann):
+    internal = _campaign(sandbox, codes=3)  # e.g. "Staff 50%": never meant for shoppers
+    answer = ann.post(PUBLISH, {"campaign": internal}, format="json")
+    assert answer.status_code == 403, (answer.status_code, answer.content)
+    assert _held(internal, "user-ann") == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "review18 MINOR (open): the ledger keys the campaign as given, so a call by name and a "
+        "call by id make two rows and both answer new=True: the 'welcome mail once' contract of "
+        "PublishedCode.new is broken (checkout/publish.py _row)."
+    ),
+)
+def test_name_then_id_is_one_publication_recorded_once(sandbox):
+    name = _campaign(sandbox)
+    campaign_id = django_voucherify.client.campaigns.get(name)["id"]
+    first = checkout.publish(name, "ann")
+    second = checkout.publish(campaign_id, "ann")
+    assert second.code == first.code
+    assert not second.new, "the welcome mail is sent a second time"
+    assert CustomerPublication.objects.count() == 1
