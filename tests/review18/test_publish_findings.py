@@ -55,3 +55,28 @@ def test_name_then_id_is_one_publication_recorded_once(sandbox):
     assert second.code == first.code
     assert not second.new, "the welcome mail is sent a second time"
     assert CustomerPublication.objects.count() == 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "review18 MAJOR: a list-publications look-up answered 2xx in the wrong shape raises "
+        "AttributeError out of publish() (checkout/publish.py _look_up): REST answers 500."
+    ),
+)
+@pytest.mark.parametrize("listed", [[], {"publications": ["pub_1"]}, {"publications": {"a": 1}}, "ok"])
+def test_a_look_up_answered_in_the_wrong_shape_is_an_outage_not_a_500(sandbox, ann, monkeypatch, listed):
+    """2xx with a body that is not the expected shape (REVIEW.md, failure answers): the look-up
+    of a row already sent must end as 'unavailable, try again' (503 JSON), never a 500."""
+    from django_voucherify.api.resources.distributions import Publications
+
+    campaign = _campaign(sandbox)
+    sandbox.faults.add(path="/v1/publications", method="POST", drop=True, after=True, times=1)
+    lost = ann.post(PUBLISH, {"campaign": campaign}, format="json")
+    assert lost.status_code == 503  # the row is now sent: the next call looks it up first
+    monkeypatch.setattr(Publications, "list", lambda self, **params: listed)
+    answer = ann.post(PUBLISH, {"campaign": campaign}, format="json")
+    assert answer.status_code == 503, (answer.status_code, answer.content)
+    assert answer.json()["key"] == "unavailable"
+    row = CustomerPublication.objects.get()
+    assert row.lease_until is None  # the lease was given back: the next call carries on
