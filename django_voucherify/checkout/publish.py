@@ -184,7 +184,12 @@ def _send(
 def _look_up(client: VoucherifyClient, row: CustomerPublication) -> dict[str, Any] | None:
     """The successful publication with this row's ``source_id``, if Voucherify lists one."""
     page = client.publications.list(source_id=row.key, limit=10)
-    for publication in page.get("publications") or []:
+    listed = page.get("publications") if isinstance(page, dict) else None
+    if not isinstance(listed, list) or not all(isinstance(p, dict) for p in listed):
+        # A 2xx in another shape proves nothing either way: an unknown outcome (review 18: it
+        # raised AttributeError, a 500 from the REST endpoint).
+        raise VoucherifyError("list-publications answered in an unexpected shape")
+    for publication in listed:
         if publication.get("source_id") == row.key and publication.get("result", "SUCCESS") == "SUCCESS":
             return dict(publication)
     return None

@@ -57,13 +57,6 @@ def test_name_then_id_is_one_publication_recorded_once(sandbox):
     assert CustomerPublication.objects.count() == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "review18 MAJOR: a list-publications look-up answered 2xx in the wrong shape raises "
-        "AttributeError out of publish() (checkout/publish.py _look_up): REST answers 500."
-    ),
-)
 @pytest.mark.parametrize("listed", [[], {"publications": ["pub_1"]}, {"publications": {"a": 1}}, "ok"])
 def test_a_look_up_answered_in_the_wrong_shape_is_an_outage_not_a_500(sandbox, ann, monkeypatch, listed):
     """2xx with a body that is not the expected shape (REVIEW.md, failure answers): the look-up
