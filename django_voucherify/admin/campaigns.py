@@ -231,9 +231,13 @@ class CampaignAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             page = client.validation_rules.list_all_assignments(
                 related_object_id=campaign.voucherify_id, limit=100
             )
+            listed = page.get("data") if isinstance(page, dict) else None
+            if not isinstance(listed, list):
+                # A 2xx in another shape: said on the page, not a 500 nor "no rules" (review 18).
+                raise VoucherifyError("list-assignments answered in an unexpected shape")
         except VoucherifyError as exc:
             return [], describe_error(exc)
-        assignments = [a for a in page.get("data") or [] if isinstance(a, dict)]
+        assignments = [a for a in listed if isinstance(a, dict)]
         known = {
             r.voucherify_id: r
             for r in ValidationRule.objects.filter(voucherify_id__in=[a.get("rule_id") for a in assignments])

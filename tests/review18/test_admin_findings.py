@@ -12,13 +12,6 @@ __all__ = ["api", "campaigns", "sandbox", "staff"]
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "review18 MINOR: the campaign page's list-assignments answer in the wrong shape is an "
-        "AttributeError (a 500 page) or silently 'no rules' (admin/campaigns.py _assigned_rules)."
-    ),
-)
 @pytest.mark.parametrize("answer", [[], "ok", {"data": "x"}])
 def test_assignments_answered_in_the_wrong_shape_are_shown_as_an_error_not_a_500(
     client, sandbox, campaigns, staff, monkeypatch, answer
