@@ -1,0 +1,33 @@
+"""Review 18: POST offers/ (issue 17), reproductions against the sandbox."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.support.vouchers import make_voucher
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.checkout.urls")]
+
+OFFERS = "/api/vouchers/offers/"
+CART = {
+    "amount": 10_000,
+    "items": [{"source_id": "sku-1", "related_object": "sku", "quantity": 1, "price": 10_000}],
+}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "review18 MAJOR (open, design): offers/ is AllowAny and asks qualifications with "
+        "scenario ALL, so an anonymous visitor is handed every standalone code nobody holds that "
+        "fits a cart (an influencer's or staff code included), 50 per call: the brute-force "
+        "budget on validate/redeem protects codes this endpoint lists (checkout/offers.py, "
+        "rest/views.py OffersView). Nothing lets the shop mark which codes are public."
+    ),
+)
+def test_an_anonymous_visitor_is_not_handed_codes_meant_for_someone(sandbox):
+    make_voucher("INFLUENCER-JANE-50", discount={"type": "PERCENT", "percent_off": 50}, quantity=1)
+    answer = APIClient().post(OFFERS, {"order": CART, "limit": 50}, format="json")
+    assert answer.status_code == 200, answer.content
+    assert "INFLUENCER-JANE-50" not in [o["code"] for o in answer.json()["offers"]]
