@@ -2,7 +2,7 @@
 
 Contract: a qualification reads, never writes (no customer upserted, no order stored, nothing
 held). Its candidates come from :data:`~django_voucherify.sandbox.qualification_sources.SOURCES`
-(the customer's own codes, standalone public codes; promotion tiers plug in there), merged
+(the customer's own codes, standalone public codes, promotion tiers), merged
 newest first. Each is checked and priced by the very engine call a validation of that one
 redeemable on that cart makes (:func:`~django_voucherify.sandbox.evaluation.evaluate`): state
 checks, its campaign, validation rules, sessions held by others, the discount. So a
@@ -104,7 +104,7 @@ def _candidate_fields(state: SandboxState) -> dict[str, Callable[[Any], Any]]:
         "code": lambda c: c.id if c.kind == "voucher" else None,
         "campaign_id": obj("campaign_id"),
         "category_id": obj("category_id"),
-        "voucher_type": obj("type"),
+        "voucher_type": lambda c: (c.obj or {}).get("type") if c.kind == "voucher" else None,
         "campaign_type": campaign_type,
         "holder_role": lambda c: c.holder_role,
     }
