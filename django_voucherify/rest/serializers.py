@@ -117,8 +117,20 @@ class TiersField(serializers.ListField):
         return tiers
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON ``true`` or ``false``: ``"yes"``, ``1``, ``"on"`` are refused, not coerced (the
+    codes field reads the raw value to know whether codes may be left out: both must agree)."""
+
+    default_error_messages = {"invalid": _("Must be true or false.")}
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
 def automatic_field() -> serializers.BooleanField:
-    return serializers.BooleanField(
+    return StrictBooleanField(
         default=False,
         help_text=_(
             "Also apply the automatic promotions the order qualifies for (one qualifications "

@@ -342,6 +342,8 @@ def test_rest_redeem_with_automatic_records_the_tiers(sandbox: Any, shopper: Any
     [
         {"automatic": "yes please", "order": {"amount": 100}},
         {"automatic": [True], "order": {"amount": 100}},
+        {"automatic": "true", "order": {"amount": 100}},
+        {"automatic": 1, "order": {"amount": 100}},
         {"automatic": False, "order": {"amount": 100}},  # nothing to validate
         {"codes": [], "automatic": None, "order": {"amount": 100}},
     ],
@@ -350,3 +352,15 @@ def test_rest_refuses_a_bad_automatic_with_a_json_400(sandbox: Any, body: dict[s
     response = APIClient().post(VALIDATE, body, format="json")
     assert response.status_code == 400, response.content
     assert response["Content-Type"].startswith("application/json")
+    assert set(response.json()) & {"automatic", "codes"}
+
+
+@pytest.mark.urls("tests.checkout.urls")
+def test_rest_redeem_refuses_a_non_boolean_automatic(sandbox: Any, shopper: Any) -> None:
+    user, order = shopper
+    client = APIClient()
+    client.force_authenticate(user)
+    body = {"codes": ["X"], "automatic": "yes", "order_source_id": order.source_id}
+    response = client.post(REDEEM, body, format="json")
+    assert response.status_code == 400 and "automatic" in response.json(), response.content
+    assert not CheckoutRedemption.objects.exists()
