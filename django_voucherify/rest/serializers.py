@@ -131,7 +131,7 @@ class StrictBooleanField(serializers.BooleanField):
 
 def automatic_field() -> serializers.BooleanField:
     return StrictBooleanField(
-        default=False,
+        required=False,  # left out of the validated data when not sent (the plain check's shape)
         help_text=_(
             "Also apply the automatic promotions the order qualifies for (one qualifications "
             "call first); codes may then be left out."
