@@ -59,6 +59,12 @@ class Query:
     scenario: str
     customer_id: str | None  # the stored customer's id, None when unknown or not given
     before: int | None  # only candidates created strictly before (microseconds)
+    #: The redeemable kinds the request's filters admit (``resource_type`` $is/$in), None: all.
+    #: A source of another kind yields nothing, so its rows never count in the scan bound.
+    kinds: frozenset[str] | None = None
+
+    def admits(self, kind: str) -> bool:
+        return self.kinds is None or kind in self.kinds
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +89,7 @@ Source = Callable[[SandboxState, Query], Iterator[Candidate]]
 
 def wallet(state: SandboxState, query: Query) -> Iterator[Candidate]:
     """The customer's own vouchers (every scenario), newest first."""
-    if query.customer_id is None:
+    if query.customer_id is None or not query.admits("voucher"):
         return
     vouchers = state.vouchers
     codes = vouchers.bucket("holder_id").keys_of.get(query.customer_id, ())
@@ -113,7 +119,7 @@ def is_public(voucher: Mapping[str, Any]) -> bool:
 def public_vouchers(state: SandboxState, query: Query) -> Iterator[Candidate]:
     """Standalone discount codes nobody holds (``ALL``, ``AUDIENCE_ONLY``), newest first; every
     other voucher row walked over is yielded as a probe (it counts in the scan bound)."""
-    if query.scenario == CUSTOMER_WALLET:
+    if query.scenario == CUSTOMER_WALLET or not query.admits("voucher"):
         return
     rows = state.vouchers.ordered("created_at")
     position = len(rows) if query.before is None else bisect_left(rows, (query.before,))
@@ -126,7 +132,7 @@ def public_vouchers(state: SandboxState, query: Query) -> Iterator[Candidate]:
 def promotion_tiers(state: SandboxState, query: Query) -> Iterator[Candidate]:
     """The promotion tiers (``ALL``, ``AUDIENCE_ONLY``), newest first, each an automatic
     candidate priced as a validation of the tier is."""
-    if query.scenario == CUSTOMER_WALLET:
+    if query.scenario == CUSTOMER_WALLET or not query.admits(tiers.KIND):
         return
     stored = state.extra.get(promotion_store.TIERS)
     if not stored:  # read-only: a qualification never creates the (empty) stores

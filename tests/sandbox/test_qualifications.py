@@ -395,6 +395,21 @@ def test_tiers_count_in_the_scan_bound_and_page_with_the_vouchers(
     assert sorted(seen) == sorted(made)
 
 
+def test_a_tiers_only_request_does_not_spend_its_scan_bound_on_vouchers(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(qualifications, "SCAN_BOUND", 5)
+    (old_tier,) = promotion_tiers(api, a_tier(FIVE_OFF))
+    api.state.extra["promotion_tiers"][old_tier["id"]]["created_at"] = at(0)
+    for i in range(20):  # newer than the tier: a walk by date meets them first
+        api.voucher(f"NEWER{i}", created_at=at(10 + i))
+    tiers_only = {"limit": 5, "filters": {"resource_type": {"conditions": {"$in": ["promotion_tier"]}}}}
+    answer = qualify(api, order={"amount": 5000}, options=tiers_only)
+    assert ids(answer) == [old_tier["id"]] and answer["redeemables"]["has_more"] is False
+    everything = qualify(api, order={"amount": 5000}, options={"limit": 50})
+    assert old_tier["id"] not in ids(everything) and everything["redeemables"]["has_more"] is True
+
+
 def test_an_unknown_order_id_is_a_404(api: Api) -> None:
     r = api.post("/v1/qualifications", json={"order": {"id": "ord_missing"}})
     assert r.status_code == 404 and r.json()["key"] == "not_found"
