@@ -236,6 +236,9 @@ class ValidationOutcome:
     unavailable: bool = False
     notice: str = ""
     request_id: str | None = None
+    #: ``automatic=True`` and the automatic promotions could not be looked up (outage): the codes
+    #: were checked alone.
+    automatic_unavailable: bool = False
 
     @property
     def refused(self) -> list[CodeResult]:
@@ -256,6 +259,9 @@ class RedeemOutcome:
     notice: str = ""
     redemption_ids: list[str] = field(default_factory=list)
     parent_redemption_id: str | None = None
+    #: ``automatic=True`` and the automatic promotions could not be looked up (outage): the codes
+    #: were redeemed alone.
+    automatic_unavailable: bool = False
 
 
 # Through -------------------------------------------------------------------------------------

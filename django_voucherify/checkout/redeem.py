@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -40,7 +40,7 @@ from ..models.ledger import CheckoutRedemption, LedgerState
 from . import cart, schedule
 from .cart import RedeemOutcome, Totals, checkout_client
 from .claim import claim
-from .errors import CheckoutUnavailable, CodesRefused, message_for, unavailable_message
+from .errors import CheckoutUnavailable, CodesRefused, InvalidCheckoutInput, message_for, unavailable_message
 from .ledger import (
     apply_failure,
     apply_redeem_response,
@@ -51,7 +51,13 @@ from .ledger import (
     request_rollback_on,
 )
 from .rollback import request_rollback
-from .validate import is_outage, is_shop_side, proceeds_without_discount, redeem_may_have_happened
+from .validate import (
+    is_outage,
+    is_shop_side,
+    proceeds_without_discount,
+    redeem_may_have_happened,
+    with_automatic,
+)
 
 if TYPE_CHECKING:
     from ..api.client import VoucherifyClient
@@ -69,6 +75,7 @@ def redeem(
     session_key: str | None = None,
     metadata: Mapping[str, Any] | None = None,
     tiers: Sequence[str] = (),
+    automatic: bool = False,
     client: VoucherifyClient | None = None,
 ) -> RedeemOutcome:
     """Redeem ``codes`` and promotion ``tiers`` (stacked when several, codes first; gift credits,
@@ -82,8 +89,40 @@ def redeem(
     order has a live redemption, :class:`CodesRefused` when Voucherify refuses the codes, and
     during an outage :class:`CheckoutUnavailable` (policy ``refuse``) or returns
     ``applied=False`` with undiscounted totals (``proceed_without_discount``).
+
+    ``automatic=True`` also redeems the automatic promotions the order qualifies for:
+    one qualifications call first (:func:`~django_voucherify.checkout.validate.with_automatic`),
+    before the ledger row is written, then the qualifying tiers go in the same redeem request
+    after ``codes`` and ``tiers``, and the row records them. ``codes`` may then be empty; when
+    nothing qualifies and nothing was given, :class:`InvalidCheckoutInput` (nothing written).
+    If the qualifications call meets an outage: policy ``refuse`` raises
+    :class:`CheckoutUnavailable` with nothing written (the order is free); policy
+    ``proceed_without_discount`` redeems the codes given alone and says so
+    (``automatic_unavailable``), or raises :class:`CheckoutUnavailable` when none was given.
     """
-    items = cart.redeemables(codes, tiers)
+    if not automatic:
+        return _redeem(cart.redeemables(codes, tiers), order, customer, session_key, metadata, client)
+    api = client or checkout_client()
+    found = with_automatic(codes, tiers, order, customer, api)
+    if not found.items:
+        if found.unavailable:
+            raise CheckoutUnavailable()
+        raise InvalidCheckoutInput(gettext("No automatic promotion applies to this order."))
+    outcome = _redeem(found.items, order, customer, session_key, metadata, api)
+    if not found.unavailable:
+        return outcome
+    return replace(outcome, automatic_unavailable=True, notice=outcome.notice or unavailable_message())
+
+
+def _redeem(
+    items: list[cart.Redeemable],
+    order: cart.OrderInput,
+    customer: cart.CustomerInput,
+    session_key: str | None,
+    metadata: Mapping[str, Any] | None,
+    client: VoucherifyClient | None,
+) -> RedeemOutcome:
+    """:func:`redeem` of ``items`` (normalised by :func:`cart.redeemables`)."""
     body = cart.request_body(items, order, customer)
     order_source_id = cart.order_source_id_of(order)
     # Everything that can refuse a setting runs before the ledger row is written: a row

@@ -1,5 +1,6 @@
 """``validate(codes, order, customer)``: what each code would take off, before placing the order;
-and the outage policy every checkout step follows.
+the automatic promotions a cart qualifies for (:func:`with_automatic`, shared with redeem); and
+the outage policy every checkout step follows.
 
 An *outage* is an answer that says nothing about the codes: no response (timeout, refused or
 dropped connection), 429 and 5xx. Business refusals (400/404 with a key) are not outages. During
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext
@@ -36,6 +38,7 @@ def validate(
     lock: bool = False,
     session_key: str | None = None,
     tiers: Sequence[str] = (),
+    automatic: bool = False,
     client: VoucherifyClient | None = None,
 ) -> ValidationOutcome:
     """Validate ``codes`` and promotion ``tiers`` (1 to 30 in all, stacked: the codes first, then
@@ -52,15 +55,49 @@ def validate(
     returns ``unavailable=True`` with undiscounted totals (``proceed_without_discount``). A
     request Voucherify refuses as a whole (e.g. 404 for an unknown code) raises
     :class:`CodesRefused`.
+
+    ``automatic=True`` also applies the automatic promotions the cart qualifies for (see
+    :func:`with_automatic`: one qualifications call first, the qualifying tiers added after
+    ``codes`` and ``tiers``; they are in ``codes`` of the result with ``kind="promotion_tier"``).
+    ``codes`` may then be empty; when nothing is left to validate, the result has no code and
+    undiscounted totals (no second call).
     """
-    items = cart.redeemables(codes, tiers)
+    if not automatic:
+        return _validate(cart.redeemables(codes, tiers), order, customer, lock, session_key, api=client)
+    api = client or checkout_client()
+    found = with_automatic(codes, tiers, order, customer, api)
+    if not found.items:
+        amount = cart.order_body(order).get("amount")
+        return ValidationOutcome(
+            valid=False,
+            codes=[],
+            totals=Totals.undiscounted(amount),
+            unavailable=found.unavailable,
+            notice=unavailable_message() if found.unavailable else "",
+            automatic_unavailable=found.unavailable,
+        )
+    outcome = _validate(found.items, order, customer, lock, session_key, api=api)
+    if not found.unavailable:
+        return outcome
+    return replace(outcome, automatic_unavailable=True, notice=outcome.notice or unavailable_message())
+
+
+def _validate(
+    items: list[cart.Redeemable],
+    order: cart.OrderInput,
+    customer: cart.CustomerInput,
+    lock: bool,
+    session_key: str | None,
+    *,
+    api: VoucherifyClient | None,
+) -> ValidationOutcome:
     session: dict[str, Any] | None = None
     if lock or session_key:
         session = {"type": "LOCK", **({"key": session_key} if session_key else {})}
     body = cart.request_body(items, order, customer, session=session)
     fallback_amount = body["order"].get("amount")
     try:
-        response = (client or checkout_client()).validations.validate(body)
+        response = (api or checkout_client()).validations.validate(body)
     except VoucherifyError as exc:
         if is_shop_side(exc):
             logger.error("Voucherify checkout: validate refused the shop's credentials: %s", exc)
@@ -79,6 +116,90 @@ def validate(
         # a refusal and not a 500.
         logger.error("Voucherify checkout: the validate answer has an unexpected shape (%s)", exc)
         return _unavailable(items, fallback_amount)
+
+
+# Automatic promotions ---------------------------------------------------------------------------
+
+#: The most tiers one qualifications call asks for (Voucherify's page maximum).
+MAX_QUALIFIED = 50
+_TIERS_ONLY = {"resource_type": {"conditions": {"$is": [cart.PROMOTION_TIER]}}}
+
+
+@dataclass(frozen=True)
+class WithAutomatic:
+    """What to send: the redeemables given, then the qualifying automatic promotions (best deal
+    first). ``unavailable``: the lookup met an outage and the policy lets checkout go on, so
+    ``items`` are the redeemables given alone."""
+
+    items: list[cart.Redeemable]
+    unavailable: bool = False
+
+
+def with_automatic(
+    codes: Sequence[cart.CodeInput],
+    tiers: Sequence[str],
+    order: cart.OrderInput,
+    customer: cart.CustomerInput,
+    api: VoucherifyClient,
+) -> WithAutomatic:
+    """``codes`` and ``tiers`` followed by the promotion tiers ``order`` qualifies for.
+
+    One qualifications call (``POST /v1/qualifications``, scenario ``ALL``, promotion tiers
+    only, ``BEST_DEAL``, as many as there is room for beside the redeemables given: 30 in all),
+    bounded by ``CHECKOUT_TIMEOUT``; skipped when there is no room. Each tier qualified on the
+    cart alone: the validation or redeem that follows checks them stacked with the codes.
+    A tier given explicitly is not repeated. Nothing is written, so any failure here leaves
+    the order as it was.
+
+    Outage (no answer, 429, 5xx, 401/403, an answer of the wrong shape): policy ``refuse``
+    raises :class:`CheckoutUnavailable`; ``proceed_without_discount`` goes on with the
+    redeemables given alone (``unavailable=True``). A refusal of the request (400/404, e.g. an
+    order id Voucherify does not know) raises :class:`CodesRefused`.
+    """
+    given = cart.redeemables(codes, tiers) if (codes or tiers) else []
+    room = min(MAX_QUALIFIED, cart.MAX_REDEEMABLES - len(given))
+    if room <= 0:
+        return WithAutomatic(given)
+    body: dict[str, Any] = {
+        "scenario": "ALL",
+        "order": cart.order_body(order),
+        "options": {"limit": room, "sorting_rule": "BEST_DEAL", "filters": _TIERS_ONLY},
+    }
+    customer_obj = cart.customer_body(customer)
+    if customer_obj:
+        body["customer"] = customer_obj
+    try:
+        response = api.qualifications.check_eligibility(body)
+        found = _qualified_tiers(response)
+    except VoucherifyError as exc:
+        if is_shop_side(exc):
+            logger.error("Voucherify checkout: qualifications refused the shop's credentials: %s", exc)
+        if not (is_outage(exc) or is_shop_side(exc)):
+            if isinstance(exc, APIError):
+                raise CodesRefused(
+                    message_for(exc.key, exc.error_message), key=exc.key, request_id=exc.request_id
+                ) from exc
+            raise
+        return _automatic_unavailable(given)
+    except (AttributeError, TypeError, ValueError, KeyError) as exc:
+        logger.error("Voucherify checkout: the qualifications answer has an unexpected shape (%s)", exc)
+        return _automatic_unavailable(given)
+    named = {(item.kind, item.code) for item in given}
+    extra = [cart.Redeemable.tier(t) for t in found if (cart.PROMOTION_TIER, t) not in named]
+    return WithAutomatic([*given, *extra[: cart.MAX_REDEEMABLES - len(given)]])
+
+
+def _qualified_tiers(response: Mapping[str, Any]) -> list[str]:
+    """The tier ids of a qualifications answer, best deal first (Voucherify sorts a page)."""
+    entries = [e for e in response["redeemables"]["data"] if e["object"] == cart.PROMOTION_TIER]
+    entries.sort(key=lambda e: -int((e.get("order") or {}).get("total_applied_discount_amount") or 0))
+    return list(dict.fromkeys(str(e["id"]) for e in entries))
+
+
+def _automatic_unavailable(given: list[cart.Redeemable]) -> WithAutomatic:
+    if proceeds_without_discount():
+        return WithAutomatic(given, unavailable=True)
+    raise CheckoutUnavailable()
 
 
 def _unavailable(items: Sequence[cart.Redeemable], fallback_amount: int | None) -> ValidationOutcome:

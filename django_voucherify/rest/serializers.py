@@ -56,9 +56,9 @@ class CodeField(serializers.CharField):
 
 
 class CodesField(serializers.ListField):
-    """Voucher codes, distinct, at least one unless the body names promotion ``tiers`` (then it
-    may be empty or left out); codes and tiers together are checked by
-    :func:`check_redeemables`."""
+    """Voucher codes, distinct, at least one unless the body names promotion ``tiers`` or asks
+    for the ``automatic`` promotions (then it may be empty or left out); codes and tiers
+    together are checked by :func:`check_redeemables`."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(
@@ -69,8 +69,10 @@ class CodesField(serializers.ListField):
         )
 
     def _tiers_given(self) -> bool:
+        """Whether something else may fill the request: tiers, or the automatic promotions
+        (``automatic`` exactly true; any other value is that field's own error)."""
         data = getattr(self.root, "initial_data", None)
-        return isinstance(data, Mapping) and bool(data.get("tiers"))
+        return isinstance(data, Mapping) and (bool(data.get("tiers")) or data.get("automatic") is True)
 
     def get_value(self, dictionary: Mapping[str, Any]) -> Any:
         value = super().get_value(dictionary)
@@ -115,11 +117,33 @@ class TiersField(serializers.ListField):
         return tiers
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON ``true`` or ``false``: ``"yes"``, ``1``, ``"on"`` are refused, not coerced (the
+    codes field reads the raw value to know whether codes may be left out: both must agree)."""
+
+    default_error_messages = {"invalid": _("Must be true or false.")}
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+def automatic_field() -> serializers.BooleanField:
+    return StrictBooleanField(
+        required=False,  # left out of the validated data when not sent (the plain check's shape)
+        help_text=_(
+            "Also apply the automatic promotions the order qualifies for (one qualifications "
+            "call first); codes may then be left out."
+        ),
+    )
+
+
 def check_redeemables(attrs: dict[str, Any]) -> dict[str, Any]:
-    """At least one code or tier, at most :data:`MAX_REDEEMABLES` of them together (the errors
-    are the ``codes`` field's: that is where a shopper types)."""
+    """At least one code or tier (or ``automatic``), at most :data:`MAX_REDEEMABLES` of them
+    together (the errors are the ``codes`` field's: that is where a shopper types)."""
     count = len(attrs.get("codes") or ()) + len(attrs.get("tiers") or ())
-    if count == 0:
+    if count == 0 and not attrs.get("automatic"):
         raise serializers.ValidationError({"codes": [_("Enter at least one voucher code.")]})
     if count > MAX_REDEEMABLES:
         message = _("At most %(max)d voucher codes and promotion tiers can be used together.")
@@ -174,6 +198,7 @@ class ValidateOrderSerializer(serializers.Serializer[dict[str, Any]]):
 class ValidateRequestSerializer(serializers.Serializer[dict[str, Any]]):
     codes = CodesField()
     tiers = TiersField()
+    automatic = automatic_field()
     order = ValidateOrderSerializer()
     lock = serializers.BooleanField(
         default=False, help_text=_("Hold the codes in a validation session (signed-in users only).")
@@ -196,13 +221,14 @@ class RedeemRequestSerializer(serializers.Serializer[dict[str, Any]]):
     )
     session_key = serializers.CharField(max_length=SESSION_KEY_MAX_LENGTH, required=False)
     tiers = TiersField()
+    automatic = automatic_field()
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         return check_redeemables(attrs)
 
 
-#: The keys a redeem body may have (any other key, ``tiers`` included, sends it to the
-#: serializer).
+#: The keys a redeem body may have (any other key, ``tiers`` and ``automatic`` included, sends
+#: it to the serializer).
 _REDEEM_KEYS = frozenset({"codes", "order_source_id", "session_key"})
 
 

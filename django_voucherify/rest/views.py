@@ -140,7 +140,12 @@ class ValidateView(CheckoutAPIView):
             )
         with _reserve(request, named) as budget:
             outcome = checkout.validate(
-                body["codes"], body["order"], customer_for(request), lock=body["lock"], tiers=tiers
+                body["codes"],
+                body["order"],
+                customer_for(request),
+                lock=body["lock"],
+                tiers=tiers,
+                automatic=body.get("automatic", False),
             )
             budget.settle(unknown_codes(outcome))
         return Response(_validation_payload(outcome, reveal=signed_in))
@@ -215,7 +220,12 @@ class RedeemView(CheckoutAPIView):
         tiers = body.get("tiers") or []
         with _reserve(request, [*body["codes"], *tiers]) as budget:
             outcome = checkout.redeem(
-                body["codes"], order, order.customer, session_key=body.get("session_key"), tiers=tiers
+                body["codes"],
+                order,
+                order.customer,
+                session_key=body.get("session_key"),
+                tiers=tiers,
+                automatic=body.get("automatic", False),
             )
             budget.settle(0)
         payload = {

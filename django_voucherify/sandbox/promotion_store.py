@@ -28,8 +28,11 @@ OBJECTS = ("metadata", "validity_timeframe", "validity_hours")
 MAX_STACK_TIERS = 30  # PromotionStackBase: "A promotion stack can include up to 30 tiers."
 
 
+TIERS = "promotion_tiers"  # the key of the tiers store in ``state.extra``
+
+
 def tiers(state: SandboxState) -> dict[str, JSON]:
-    found: dict[str, JSON] = state.extra.setdefault("promotion_tiers", {})
+    found: dict[str, JSON] = state.extra.setdefault(TIERS, {})
     return found
 
 

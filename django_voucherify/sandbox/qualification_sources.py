@@ -23,19 +23,16 @@ The sources (:data:`SOURCES`, in this order):
   are not offered (they are the campaign's to hand out); gift and loyalty cards nobody holds
   neither (a bearer card's balance is not every shopper's).
 
-Promotion tiers plug in as one more source, appended to :data:`SOURCES`::
+- :func:`promotion_tiers`: the promotion tiers (automatic: they apply without a code), for
+  ``ALL`` and ``AUDIENCE_ONLY``; each as the voucher-like view the engine prices
+  (``engine.tiers.as_redeemable``), so the request prices a tier through the same engine call
+  as a validation of ``{"object": "promotion_tier", "id": ...}``. A tier that is off or outside
+  its windows is yielded too and refused by that call (``promotion_inactive``), as a
+  validation refuses it; every tier yielded counts in the scan bound. The tiers store is small
+  (a campaign has a handful of tiers): it is read and sorted whole per request.
 
-    def promotion_tiers(state: SandboxState, query: Query) -> Iterator[Candidate]:
-        if query.scenario == CUSTOMER_WALLET:
-            return
-        for tier in <the active tiers, newest first, created before query.before>:
-            yield Candidate("promotion_tier", tier["id"], micros, rank, tier, automatic=True)
-
-    SOURCES.append(promotion_tiers)
-
-Nothing else changes here: the request prices a candidate through the same engine call as a
-validation of ``{"object": candidate.kind, "id": candidate.id}`` (``evaluation.evaluate``), so a
-tier is qualified once the engine prices tiers.
+The request prices a candidate through the same engine call as a validation of
+``{"object": candidate.kind, "id": candidate.id}`` (``evaluation.evaluate``).
 """
 
 from __future__ import annotations
@@ -45,7 +42,10 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django_voucherify.sandbox.state import SandboxState
+from django_voucherify.sandbox import campaign_store, promotion_store
+from django_voucherify.sandbox.engine import tiers
+from django_voucherify.sandbox.state import SandboxState, parse_iso
+from django_voucherify.sandbox.store import micros as to_micros
 
 ALL = "ALL"
 CUSTOMER_WALLET = "CUSTOMER_WALLET"
@@ -59,6 +59,12 @@ class Query:
     scenario: str
     customer_id: str | None  # the stored customer's id, None when unknown or not given
     before: int | None  # only candidates created strictly before (microseconds)
+    #: The redeemable kinds the request's filters admit (``resource_type`` $is/$in), None: all.
+    #: A source of another kind yields nothing, so its rows never count in the scan bound.
+    kinds: frozenset[str] | None = None
+
+    def admits(self, kind: str) -> bool:
+        return self.kinds is None or kind in self.kinds
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +89,7 @@ Source = Callable[[SandboxState, Query], Iterator[Candidate]]
 
 def wallet(state: SandboxState, query: Query) -> Iterator[Candidate]:
     """The customer's own vouchers (every scenario), newest first."""
-    if query.customer_id is None:
+    if query.customer_id is None or not query.admits("voucher"):
         return
     vouchers = state.vouchers
     codes = vouchers.bucket("holder_id").keys_of.get(query.customer_id, ())
@@ -113,7 +119,7 @@ def is_public(voucher: Mapping[str, Any]) -> bool:
 def public_vouchers(state: SandboxState, query: Query) -> Iterator[Candidate]:
     """Standalone discount codes nobody holds (``ALL``, ``AUDIENCE_ONLY``), newest first; every
     other voucher row walked over is yielded as a probe (it counts in the scan bound)."""
-    if query.scenario == CUSTOMER_WALLET:
+    if query.scenario == CUSTOMER_WALLET or not query.admits("voucher"):
         return
     rows = state.vouchers.ordered("created_at")
     position = len(rows) if query.before is None else bisect_left(rows, (query.before,))
@@ -123,5 +129,25 @@ def public_vouchers(state: SandboxState, query: Query) -> Iterator[Candidate]:
         yield Candidate("voucher", code, micros, rank, voucher if is_public(voucher) else None)
 
 
+def promotion_tiers(state: SandboxState, query: Query) -> Iterator[Candidate]:
+    """The promotion tiers (``ALL``, ``AUDIENCE_ONLY``), newest first, each an automatic
+    candidate priced as a validation of the tier is."""
+    if query.scenario == CUSTOMER_WALLET or not query.admits(tiers.KIND):
+        return
+    stored = state.extra.get(promotion_store.TIERS)
+    if not stored:  # read-only: a qualification never creates the (empty) stores
+        return
+    campaigns = campaign_store.campaigns(state)
+    found: list[Candidate] = []
+    for rank, tier in enumerate(stored.values()):
+        created = to_micros(parse_iso(str(tier["created_at"])))
+        if query.before is not None and created >= query.before:
+            continue
+        view = tiers.as_redeemable(tier, campaigns.get(tier.get("campaign_id") or ""))
+        found.append(Candidate(tiers.KIND, str(tier["id"]), created, rank, view, automatic=True))
+    found.sort(key=lambda c: c.sort_key, reverse=True)
+    yield from found
+
+
 #: The candidate sources, merged by every qualification request (see the module docstring).
-SOURCES: list[Source] = [wallet, public_vouchers]
+SOURCES: list[Source] = [wallet, public_vouchers, promotion_tiers]

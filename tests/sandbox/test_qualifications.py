@@ -327,6 +327,89 @@ def test_a_body_that_is_not_an_object_is_a_400(api: Api, raw: bytes) -> None:
     assert r.status_code == 400 and r.json()["key"] == "invalid_payload", r.text
 
 
+# ---- promotion tiers: automatic candidates --------------------------------------------------------
+
+
+def promotion_tiers(api: Api, *tiers: dict[str, Any]) -> list[dict[str, Any]]:
+    r = api.post(
+        "/v1/campaigns",
+        json={
+            "name": f"Promo {api.state.new_id('n', 6)}",
+            "campaign_type": "PROMOTION",
+            "promotion": {"tiers": list(tiers)},
+        },
+    )
+    assert r.status_code == 200, r.text
+    return r.json()["promotion"]["tiers"]  # type: ignore[no-any-return]
+
+
+def a_tier(discount: dict[str, Any], rule_id: str | None = None, **fields: Any) -> dict[str, Any]:
+    rules = {"validation_rules": [rule_id]} if rule_id else {}
+    return {"name": "Tier", "banner": "Save", "action": {"discount": discount}, **rules, **fields}
+
+
+def rule_id(api: Api, rules: dict[str, Any]) -> str:
+    r = api.post("/v1/validation-rules", json={"name": "R", "rules": rules})
+    assert r.status_code == 200, r.text
+    return str(r.json()["id"])
+
+
+FIVE_OFF = {"type": "AMOUNT", "amount_off": 500, "effect": "APPLY_TO_ORDER"}
+
+
+def test_promotion_tiers_are_automatic_candidates_in_all_and_audience_only(api: Api) -> None:
+    customer(api, "ann", metadata={"vip": True})
+    (open_tier,) = promotion_tiers(api, a_tier(FIVE_OFF))
+    (big_carts,) = promotion_tiers(api, a_tier(FIVE_OFF, rule_id(api, MIN_100)))
+    (vips,) = promotion_tiers(api, a_tier(FIVE_OFF, rule_id(api, VIP)))
+    (off,) = promotion_tiers(api, a_tier(FIVE_OFF, active=False))
+    base = {"customer": {"source_id": "ann"}, "order": {"amount": 5000}}
+    answer = qualify(api, **base, options={"limit": 50})
+    offered = {r["id"]: r for r in answer["redeemables"]["data"]}
+    assert set(offered) == {open_tier["id"], vips["id"]}  # the small cart, the off tier: not offered
+    entry = offered[open_tier["id"]]
+    assert entry["object"] == "promotion_tier" and entry["order"]["total_applied_discount_amount"] == 500
+    audience = qualify(api, **base, scenario="AUDIENCE_ONLY", options={"limit": 50})
+    assert set(ids(audience)) == {open_tier["id"], big_carts["id"], vips["id"]}  # order rules not read
+    assert ids(qualify(api, **base, scenario="CUSTOMER_WALLET")) == []
+    assert off["id"] not in ids(audience)
+    tiers_only = {"limit": 50, "filters": {"resource_type": {"conditions": {"$is": ["promotion_tier"]}}}}
+    api.voucher("PUBLIC")
+    assert set(ids(qualify(api, **base, options=tiers_only))) == {open_tier["id"], vips["id"]}
+
+
+def test_tiers_count_in_the_scan_bound_and_page_with_the_vouchers(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(qualifications, "SCAN_BOUND", 3)
+    made = [t["id"] for t in promotion_tiers(api, *(a_tier(FIVE_OFF) for _ in range(5)))]
+    for second, tier_id in enumerate(made):  # one per second: a date cursor pages between them
+        api.state.extra["promotion_tiers"][tier_id]["created_at"] = at(second)
+    first = qualify(api, order={"amount": 5000}, options={"limit": 50})
+    assert first["redeemables"]["has_more"] is True and len(ids(first)) <= 3
+    seen, cursor = list(ids(first)), first["redeemables"].get("more_starting_after")
+    while cursor is not None:
+        page = qualify(api, order={"amount": 5000}, options={"limit": 50, "starting_after": cursor})
+        seen += ids(page)
+        cursor = page["redeemables"].get("more_starting_after")
+    assert sorted(seen) == sorted(made)
+
+
+def test_a_tiers_only_request_does_not_spend_its_scan_bound_on_vouchers(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(qualifications, "SCAN_BOUND", 5)
+    (old_tier,) = promotion_tiers(api, a_tier(FIVE_OFF))
+    api.state.extra["promotion_tiers"][old_tier["id"]]["created_at"] = at(0)
+    for i in range(20):  # newer than the tier: a walk by date meets them first
+        api.voucher(f"NEWER{i}", created_at=at(10 + i))
+    tiers_only = {"limit": 5, "filters": {"resource_type": {"conditions": {"$in": ["promotion_tier"]}}}}
+    answer = qualify(api, order={"amount": 5000}, options=tiers_only)
+    assert ids(answer) == [old_tier["id"]] and answer["redeemables"]["has_more"] is False
+    everything = qualify(api, order={"amount": 5000}, options={"limit": 50})
+    assert old_tier["id"] not in ids(everything) and everything["redeemables"]["has_more"] is True
+
+
 def test_an_unknown_order_id_is_a_404(api: Api) -> None:
     r = api.post("/v1/qualifications", json={"order": {"id": "ord_missing"}})
     assert r.status_code == 404 and r.json()["key"] == "not_found"
@@ -381,11 +464,13 @@ RULES = st.sampled_from(
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     vouchers=st.lists(st.tuples(DISCOUNTS, RULES, st.booleans()), min_size=1, max_size=5),
+    tiers=st.lists(st.tuples(DISCOUNTS, RULES, st.booleans()), max_size=4),
     items=ITEMS,
     amount=st.one_of(st.none(), st.integers(0, 50000)),
 )
 def test_property_a_qualifications_discount_equals_the_validations(
     vouchers: list[tuple[dict[str, Any], dict[str, Any] | None, bool]],
+    tiers: list[tuple[dict[str, Any], dict[str, Any] | None, bool]],
     items: list[dict[str, Any]],
     amount: int | None,
 ) -> None:
@@ -396,6 +481,10 @@ def test_property_a_qualifications_discount_equals_the_validations(
         api.voucher(code, created_at=at(i), discount=discount, **({"holder_id": ann["id"]} if held else {}))
         if rules is not None:
             rule(api, rules, code)
+    tier_ids = [
+        promotion_tiers(api, a_tier(discount, rule_id(api, rules) if rules else None, active=active))[0]["id"]
+        for discount, rules, active in tiers
+    ]
     order: dict[str, Any] = {"items": items}
     if amount is not None:
         order["amount"] = amount
@@ -409,6 +498,18 @@ def test_property_a_qualifications_discount_equals_the_validations(
         if valid["valid"]:
             entry = offered[code]
             assert entry["order"] == valid["order"]
+            assert entry["applicable_to"] == valid["redeemables"][0]["applicable_to"]
+            assert entry["result"] == valid["redeemables"][0]["result"]
+    for tier_id in tier_ids:  # a tier: the validation of {"object": "promotion_tier", "id": ...}
+        r = api.post(
+            "/v1/validations", json={"redeemables": [{"object": "promotion_tier", "id": tier_id}], **body}
+        )
+        assert r.status_code == 200, r.text
+        valid = r.json()
+        assert (tier_id in offered) == valid["valid"], (tier_id, valid)
+        if valid["valid"]:
+            entry = offered[tier_id]
+            assert entry["object"] == "promotion_tier" and entry["order"] == valid["order"]
             assert entry["applicable_to"] == valid["redeemables"][0]["applicable_to"]
             assert entry["result"] == valid["redeemables"][0]["result"]
 

@@ -2,7 +2,7 @@
 
 Contract: a qualification reads, never writes (no customer upserted, no order stored, nothing
 held). Its candidates come from :data:`~django_voucherify.sandbox.qualification_sources.SOURCES`
-(the customer's own codes, standalone public codes; promotion tiers plug in there), merged
+(the customer's own codes, standalone public codes, promotion tiers), merged
 newest first. Each is checked and priced by the very engine call a validation of that one
 redeemable on that cart makes (:func:`~django_voucherify.sandbox.evaluation.evaluate`): state
 checks, its campaign, validation rules, sessions held by others, the discount. So a
@@ -65,6 +65,7 @@ class Options:
     sorting_rule: str
     expand: tuple[str, ...]
     accept: Callable[[Any], bool]  # options.filters, read off a candidate
+    kinds: frozenset[str] | None  # the resource types the filters admit (None: any)
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ def _candidate_fields(state: SandboxState) -> dict[str, Callable[[Any], Any]]:
         "code": lambda c: c.id if c.kind == "voucher" else None,
         "campaign_id": obj("campaign_id"),
         "category_id": obj("category_id"),
-        "voucher_type": obj("type"),
+        "voucher_type": lambda c: (c.obj or {}).get("type") if c.kind == "voucher" else None,
         "campaign_type": campaign_type,
         "holder_role": lambda c: c.holder_role,
     }
@@ -140,7 +141,36 @@ def _options(state: SandboxState, body: JSON) -> Options:
         )
     except SandboxError as exc:
         raise invalid_payload(f"options.{exc.details or exc.message}") from None
-    return Options(scenario, limit, before, sorting_rule, tuple(expand), predicate or (lambda c: True))
+    return Options(
+        scenario,
+        limit,
+        before,
+        sorting_rule,
+        tuple(expand),
+        predicate or (lambda c: True),
+        _kinds(raw.get("filters")),
+    )
+
+
+def _kinds(filters: Any) -> frozenset[str] | None:
+    """The resource types ``filters`` admits when it pins ``resource_type`` with ``$is`` / ``$in``
+    under the ``and`` junction (every other filter only narrows further), else None. The
+    sources of other kinds are then not walked at all: a tiers-only request never spends its
+    scan bound on voucher rows."""
+    if not isinstance(filters, dict) or str(filters.get("junction") or "and").lower() != "and":
+        return None
+    conditions = (
+        (filters.get("resource_type") or {}).get("conditions")
+        if isinstance(filters.get("resource_type"), dict)
+        else None
+    )
+    if not isinstance(conditions, dict) or not conditions or not set(conditions) <= {"$is", "$in"}:
+        return None
+    kinds: set[str] | None = None
+    for values in conditions.values():
+        named = {str(v) for v in (values if isinstance(values, list) else [values])}
+        kinds = named if kinds is None else kinds & named
+    return frozenset(kinds or ())
 
 
 def _customer_id(state: SandboxState, customer: JSON | None) -> str | None:
@@ -283,7 +313,7 @@ def check_eligibility(req: SandboxRequest, state: SandboxState) -> SandboxRespon
         )
         return Qualified(candidate, ev) if ev.valid else None
 
-    query = sources.Query(options.scenario, customer_id, options.before)
+    query = sources.Query(options.scenario, customer_id, options.before, options.kinds)
     page = collect(merged(state, query), qualify, options.limit, SCAN_BOUND)
     order_view = None
     if to_price is not None:
