@@ -179,3 +179,16 @@ def test_the_welcome_code_waits_while_voucherify_is_down(web, seeded, voucherify
     voucherify_sandbox.faults.clear()
     code = tasks.publish_welcome_code.run(user.pk)
     assert code and code.startswith("WELCOME-")
+
+
+def test_the_offers_speak_german(web, seeded):
+    from django.utils import translation
+
+    big_cart(web)
+    user = get_user_model().objects.get(username="ann")
+    tasks.publish_welcome_code(user.pk)
+    with translation.override("de"):
+        page = web.get("/checkout/").content.decode()
+        orders = web.get("/orders/").content.decode()
+    assert "Automatische Aktion" in page and "Angebote für Sie" in page and "Ihr Willkommenscode" in page
+    assert "Ihr Willkommenscode" in orders and "an der Kasse" in orders
