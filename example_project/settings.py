@@ -111,6 +111,9 @@ CELERY_BEAT_SCHEDULE = {
 # How long placing an order may take (s): a NEW order older than this was stranded by a fault;
 # the sweep above settles it and its confirmation page stops reloading.
 SHOP_PLACEMENT_GRACE = env.int("SHOP_PLACEMENT_GRACE", default=300)
+# The campaign whose codes new shoppers get at sign-up (one each, join_once: the sandbox's seed
+# "Welcome"); empty for none (shop/welcome.py).
+SHOP_WELCOME_CAMPAIGN = env("SHOP_WELCOME_CAMPAIGN", default="Welcome")
 
 # The two keys a shop sets. The defaults are the local sandbox's (scripts/demo starts it).
 VOUCHERIFY = {

@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy
 
 from django_voucherify.models import CheckoutRedemption, LedgerState
 
+from . import tasks, welcome
 from .models import ShopOrder, SignUpClaim
 
 
@@ -63,7 +64,9 @@ def create_if_new(form: SignUpForm) -> bool:
                 # Taken in the account's transaction: of two sign-ups of "Alice" and "alice" at
                 # once (both passed the check above), only one commits (models.SignUpClaim).
                 SignUpClaim.objects.bulk_create([SignUpClaim(key=key) for key in claims])
-                form.save()  # mirrored to a Voucherify customer by the worker, not in this request
+                user = form.save()  # mirrored to a Voucherify customer by the worker, not in this request
+                # The welcome code too, by the worker once the account is committed (welcome.py).
+                transaction.on_commit(lambda: tasks.publish_welcome_code.delay(user.pk))
             return True
         except IntegrityError:  # the same name or e-mail, signed up a moment ago by another request
             pass
@@ -104,8 +107,10 @@ def my_orders(request: HttpRequest) -> HttpResponse:
         order_source_id__in=[o.number for o in orders], state=LedgerState.SUCCEEDED
     ):
         used.setdefault(row.order_source_id, []).extend(row.codes)
+        if row.tiers:  # the automatic promotion (a tier id means nothing to a shopper)
+            used[row.order_source_id].append(_("automatic promotion"))
     rows: list[dict[str, Any]] = [{"order": o, "codes": used.get(o.number, [])} for o in orders]
-    return render(request, "shop/my_orders.html", {"rows": rows})
+    return render(request, "shop/my_orders.html", {"rows": rows, "welcome": welcome.code_of(request.user)})
 
 
 class SignInView(LoginView):

@@ -67,19 +67,31 @@ def _key(refused: checkout.CheckoutError) -> str | None:
     return refused.key if isinstance(refused, checkout.CodesRefused) else None
 
 
-def check(request: HttpRequest, cart: Cart, codes: list[str], refusals: Refusals | None = None) -> Any:
-    """Validate ``codes`` for the cart; keep those that apply, drop (and say why, once) those
-    refused (their reason keys go into ``refusals``). Returns the validation of the kept codes,
-    or None (no code kept, or Voucherify unavailable: the codes are kept and the message says
+def check(
+    request: HttpRequest,
+    cart: Cart,
+    codes: list[str],
+    refusals: Refusals | None = None,
+    tiers: list[str] | None = None,
+) -> Any:
+    """Validate ``codes`` for the cart, with the automatic promotion's ``tiers`` (offers.py)
+    after them; keep the codes that apply, drop (and say why, once) those refused (their reason
+    keys go into ``refusals``). Returns the validation of the kept codes and the tiers, or None
+    (nothing to validate, or Voucherify unavailable: the codes are kept and the message says
     so)."""
     refusals = {} if refusals is None else refusals
-    if not codes or not cart.lines():
+    tiers = tiers or []
+    if not (codes or tiers) or not cart.lines():
         keep(request, codes)
         return None
     order, customer = cart.voucherify_order(), _customer(request)
     try:
-        outcome = checkout.validate(codes, order, customer)
+        outcome = checkout.validate(codes, order, customer, tiers=tiers)
     except (checkout.CodesRefused, checkout.InvalidCheckoutInput) as refused:
+        if not codes:  # the automatic promotion alone, refused since it was found: no discount
+            return None
+        if tiers:  # judged without the automatic promotion, which must never cost a code
+            return check(request, cart, codes, refusals)
         if len(codes) == 1:
             _refused(request, codes[0], refused.message, _key(refused), refusals)
             keep(request, [])
@@ -99,20 +111,23 @@ def check(request: HttpRequest, cart: Cart, codes: list[str], refusals: Refusals
         if good == codes:  # each applies alone, not together: the last one added goes
             _refused(request, codes[-1], refused.message, _key(refused), refusals)
             good = codes[:-1]
-        return check(request, cart, good, refusals)
+        return check(request, cart, good, refusals, tiers)
     except checkout.CheckoutError as exc:  # unavailable (outage policy "refuse")
         return _unavailable(request, codes, exc)
     if outcome.unavailable:  # outage, policy "proceed without discount": its notice is shown
         keep(request, codes)
         return outcome
-    dropped = [c for c in outcome.codes if not c.applicable and c.reason_key != "skipped"]
+    # Only codes are dropped: a tier that does not apply with them just gives nothing.
+    dropped = [c for c in outcome.codes if c.code in codes and not c.applicable and c.reason_key != "skipped"]
     if not dropped:
         keep(request, codes)
         return outcome
     for result in dropped:
         _refused(request, result.code, result.reason, result.reason_key, refusals)
     rest = [c for c in codes if c not in {r.code for r in dropped}]
-    return check(request, cart, rest, refusals)  # codes skipped because of a refused one are judged again
+    return check(
+        request, cart, rest, refusals, tiers
+    )  # codes skipped because of a refused one are judged again
 
 
 def _unavailable(request: HttpRequest, codes: list[str], exc: checkout.CheckoutError) -> None:
@@ -121,24 +136,24 @@ def _unavailable(request: HttpRequest, codes: list[str], exc: checkout.CheckoutE
     return None
 
 
-def add(request: HttpRequest, cart: Cart, code: str) -> Any:
+def add(request: HttpRequest, cart: Cart, code: str, tiers: list[str] | None = None) -> Any:
     """One code (already through the code rule), added to the kept ones and checked with them,
     paid for from the client's budget of unknown codes (see the module's docstring)."""
     codes = kept(request)
     if code in codes:
         messages.info(request, _("%(code)s is already applied.") % {"code": code})
-        return check(request, cart, codes)
+        return check(request, cart, codes, tiers=tiers)
     if len(codes) >= MAX_CODES:
         messages.error(request, _("At most %(max)d voucher codes per order.") % {"max": MAX_CODES})
-        return check(request, cart, codes)
+        return check(request, cart, codes, tiers=tiers)
     budget = checkout.UnknownCodesBudget(checkout.client_idents(request.user, request.META))
     try:
         budget.reserve_or_raise(1)
     except checkout.TooManyAttempts as spent:
         messages.error(request, spent.message)
-        return check(request, cart, codes)
+        return check(request, cart, codes, tiers=tiers)
     refusals: Refusals = {}
-    outcome = check(request, cart, [*codes, code], refusals)
+    outcome = check(request, cart, [*codes, code], refusals, tiers)
     budget.settle(0 if _exists(request, code, outcome, refusals) else 1)
     return outcome
 

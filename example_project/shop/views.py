@@ -7,8 +7,9 @@ Placing an order is idempotent: the checkout form carries a one-time token, stor
 ShopOrder (unique), so a double click or a retried POST finds the order the first one created
 instead of creating (and redeeming for) a second one.
 
-Nothing here calls Voucherify but checkout's own bounded calls (validate, redeem, and a
-rollback when payment fails): the order and customer syncs, retries and reconciliation run in
+Nothing here calls Voucherify but checkout's own bounded calls (the cart page's offers and
+validation, the automatic promotion's tiers (offers.py); at Place order only validate, redeem,
+and a rollback when payment fails): the order and customer syncs, retries and reconciliation run in
 the Celery worker (./scripts/demo starts one). The voucher codes live in the session, and only
 those Voucherify accepted (codes.py).
 
@@ -32,15 +33,19 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from django_voucherify import checkout
+from django_voucherify.checkout.cart import PROMOTION_TIER
 from django_voucherify.models import CheckoutRedemption, Order
 
 from . import codes as session_codes
-from . import payment, settle
+from . import offers as shop_offers
+from . import payment, settle, welcome
 from .cart import Cart
 from .forms import ApplyCodeForm
 from .models import Product, ShopOrder
 
 TOKEN_FIELD = "checkout_token"
+#: The automatic promotion's tiers the checkout page showed applied (session).
+AUTOMATIC_TIERS = "shop_automatic_tiers"
 
 
 def products(request: HttpRequest) -> HttpResponse:
@@ -66,17 +71,32 @@ def checkout_page(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("%(code)s removed.") % {"code": code})
         return redirect("shop:checkout")
     form = ApplyCodeForm(request.POST if "apply" in request.POST else None)
+    found = shop_offers.for_cart(cart, shop_offers.customer_of(request.user))
     if form.is_valid():  # the app's code rule, before Voucherify is asked
-        validation = session_codes.add(request, cart, form.cleaned_data["code"])
+        validation = session_codes.add(request, cart, form.cleaned_data["code"], found.tiers)
         form = ApplyCodeForm()
     else:
-        validation = session_codes.check(request, cart, session_codes.kept(request))
-    return _render_checkout(request, cart, validation, form)
+        validation = session_codes.check(request, cart, session_codes.kept(request), tiers=found.tiers)
+    return _render_checkout(request, cart, validation, form, found)
+
+
+def _applied_tiers(validation: object) -> list[str]:
+    """The promotion tiers the validation applied (the automatic promotion): redeemed with the
+    order."""
+    results = getattr(validation, "codes", None) or []
+    return [r.code for r in results if r.kind == PROMOTION_TIER and r.applicable]
 
 
 def _render_checkout(
-    request: HttpRequest, cart: Cart, validation: object, form: ApplyCodeForm | None = None
+    request: HttpRequest,
+    cart: Cart,
+    validation: object,
+    form: ApplyCodeForm | None = None,
+    found: shop_offers.CartOffers | None = None,
 ) -> HttpResponse:
+    found = found or shop_offers.CartOffers()
+    applied = _applied_tiers(validation)
+    request.session[AUTOMATIC_TIERS] = applied  # what Place order redeems (if it still applies)
     return render(
         request,
         "shop/checkout.html",
@@ -86,6 +106,9 @@ def _render_checkout(
             "validation": validation,
             "form": form or ApplyCodeForm(),
             "checkout_token": secrets.token_urlsafe(24),
+            "offers": found.offers,
+            "automatic": found.automatic if found.automatic and found.automatic.tier_id in applied else None,
+            "welcome": welcome.code_of(request.user),
         },
     )
 
@@ -134,11 +157,16 @@ def place_order(request: HttpRequest) -> HttpResponse:
         messages.error(request, _("Your cart is empty."))
         return redirect("shop:products")
     codes = session_codes.kept(request)
-    if codes:
+    # The automatic promotion the checkout page showed (no offers call here: Place order asks
+    # Voucherify only to validate and redeem), redeemed only if the validation below still
+    # applies it to the cart as it is now (another tab may have changed it).
+    tiers = list(request.session.get(AUTOMATIC_TIERS, []))
+    if codes or tiers:
         # Checked again before an order exists: a code refused since it was applied is dropped
         # (said once, on this page) instead of creating an order only to cancel it.
-        validation = session_codes.check(request, cart, codes)
-        if validation is None or session_codes.kept(request) != codes:
+        validation = session_codes.check(request, cart, codes, tiers=tiers)
+        tiers = _applied_tiers(validation)
+        if codes and (validation is None or session_codes.kept(request) != codes):
             # A double click: the other submit may have placed the order (and used the code)
             # while this one was checking; it is this submit's order too.
             placed = ShopOrder.objects.filter(checkout_token=token, user=request.user).first()
@@ -162,7 +190,7 @@ def place_order(request: HttpRequest) -> HttpResponse:
     fail = bool(request.POST.get("fail_payment"))
     to_pay = order.total_cents
     try:
-        if codes:
+        if codes or tiers:
             mirror = Order.objects.get(source_id=order.number)
             paid = checkout.redeem_then_pay(
                 codes,
@@ -171,6 +199,7 @@ def place_order(request: HttpRequest) -> HttpResponse:
                     outcome.totals.total_amount, fail=fail, order_number=order.number
                 ),
                 mirror.customer,
+                tiers=tiers,
             )
             to_pay, reference = paid.redemption.totals.total_amount, paid.payment
             if paid.redemption.notice:
@@ -202,6 +231,7 @@ def place_order(request: HttpRequest) -> HttpResponse:
         return redirect("shop:confirmation", number=order.number)
     cart.clear()
     session_codes.keep(request, [])
+    request.session.pop(AUTOMATIC_TIERS, None)
     return redirect("shop:confirmation", number=order.number)
 
 

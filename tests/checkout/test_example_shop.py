@@ -50,7 +50,7 @@ def test_example_shop_checkout(database, tmp_path):
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,  # the shop suite (76 tests, one process) takes 5 min on a loaded 2-core machine
     )
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     assert " passed" in run.stdout
