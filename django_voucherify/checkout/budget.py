@@ -145,16 +145,12 @@ class WindowCounter:
 
     def _add(self, key: str, delta: int) -> int:
         timeout = 2 * self.duration  # the key is read as "previous window" after its own
-        # The window's key exists for all but its first count: the increment is tried first and
-        # the key created (``add``, which never overwrites a concurrent creator's count) only
-        # when it is missing. One cache operation per count instead of two (``add`` then
-        # ``incr``): a redeem counts five times (its throttle, its reservation for the user and
-        # the address, their settling), each a round trip on a shared cache such as Redis.
-        for _attempt in range(3):
+        for _attempt in range(2):
+            self.cache.add(key, 0, timeout)
             try:
                 return _incr(self.cache, key, delta, timeout)
-            except ValueError:  # missing: the window's first count, or expired or evicted
-                self.cache.add(key, 0, timeout)
+            except ValueError:  # expired or evicted between add and incr
+                continue
         return delta  # a cache that keeps nothing (DummyCache): nothing to count against
 
     def _previous_weight(self, window: int, elapsed: float) -> float:

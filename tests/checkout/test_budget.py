@@ -4,7 +4,6 @@ or nothing, so a refusal by one identity leaves nothing taken from the others.""
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from django.test import override_settings
 from hypothesis import given, settings
@@ -38,33 +37,3 @@ def test_each_identity_pays_exactly_the_reservations_it_allowed(attempts) -> Non
             counter = WindowCounter("voucherify_validate_failures", ident, LIMIT, 86400)
             left = LIMIT - spent[ident]
             assert (counter.take(left) if left else True) and not counter.take(1)
-
-
-def test_a_count_in_an_existing_window_is_one_cache_operation(monkeypatch) -> None:
-    # Issue 13: every count was ``add`` then ``incr`` (two round trips on Redis), five counts per
-    # redeem. Now the increment goes first; the key is created only when missing.
-    from django.core.cache import caches
-
-    cache = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "ops"}}
-    with override_settings(CACHES=cache):
-        default, calls = caches["default"], list[str]()
-        for name in ("get", "set", "add", "incr", "get_many", "delete"):
-            monkeypatch.setattr(default, name, counted(calls, name, getattr(default, name)))
-        counter = WindowCounter("voucherify_redeem", "user:1", 100, 86400)
-        assert counter.take(1)  # the window's first count creates its key
-        calls.clear()
-        assert counter.take(2)
-        assert calls == ["incr", "get"]  # the count, then the previous window's weight
-        calls.clear()
-        counter.give_back(2)
-        assert calls == ["incr"]
-        left = WindowCounter("voucherify_redeem", "user:1", 100, 86400)
-        assert left.take(99) and not left.take(1)  # 1 + 2 - 2 counted before: 100 is the limit
-
-
-def counted(calls: list[str], name: str, method: Any) -> Any:
-    def call(*args: Any, **kwargs: Any) -> Any:
-        calls.append(name)
-        return method(*args, **kwargs)
-
-    return call
