@@ -80,6 +80,17 @@ class OffersOutcome:
         return [o for o in self.offers if o.automatic]
 
 
+#: What is offered: automatic promotions (tiers) and the codes the customer holds. Never the
+#: standalone codes nobody holds, which scenario ALL also qualifies: listing those to anyone who
+#: posts a cart would hand out codes meant for someone (an influencer's, staff's), and make the
+#: unknown-codes budget of validate and redeem pointless (review 18).
+OWN_OR_AUTOMATIC: dict[str, Any] = {
+    "junction": "or",
+    "resource_type": {"conditions": {"$is": ["promotion_tier"]}},
+    "holder_role": {"conditions": {"$is": ["OWNER"]}},
+}
+
+
 def offers(
     order: cart.OrderInput,
     customer: cart.CustomerInput = None,
@@ -87,8 +98,8 @@ def offers(
     limit: int = DEFAULT_OFFERS,
     client: VoucherifyClient | None = None,
 ) -> OffersOutcome:
-    """The offers ``order`` qualifies for, for ``customer`` (their own codes included), best
-    deal first: at most ``limit`` (1 to 50).
+    """The offers ``order`` qualifies for, for ``customer``: automatic promotions and the codes
+    the customer holds (:data:`OWN_OR_AUTOMATIC`), best deal first: at most ``limit`` (1 to 50).
 
     One HTTP call, bounded by ``CHECKOUT_TIMEOUT``. Outage: see the module docstring. A request
     Voucherify refuses (400, 404: an order or customer it cannot read) raises
@@ -99,7 +110,12 @@ def offers(
     body: dict[str, Any] = {
         "scenario": "ALL",
         "order": cart.order_body(order),
-        "options": {"limit": limit, "sorting_rule": "BEST_DEAL", "expand": ["redeemable"]},
+        "options": {
+            "limit": limit,
+            "sorting_rule": "BEST_DEAL",
+            "expand": ["redeemable"],
+            "filters": OWN_OR_AUTOMATIC,
+        },
     }
     customer_obj = cart.customer_body(customer)
     if customer_obj:

@@ -16,17 +16,9 @@ CART = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "review18 MAJOR (open, design): offers/ is AllowAny and asks qualifications with "
-        "scenario ALL, so an anonymous visitor is handed every standalone code nobody holds that "
-        "fits a cart (an influencer's or staff code included), 50 per call: the brute-force "
-        "budget on validate/redeem protects codes this endpoint lists (checkout/offers.py, "
-        "rest/views.py OffersView). Nothing lets the shop mark which codes are public."
-    ),
-)
 def test_an_anonymous_visitor_is_not_handed_codes_meant_for_someone(sandbox):
+    """Review 18 (major, fixed): offers/ is open to anyone and asked with scenario ALL, so an
+    anonymous visitor was handed every standalone code nobody holds that fits a cart."""
     make_voucher("INFLUENCER-JANE-50", discount={"type": "PERCENT", "percent_off": 50}, quantity=1)
     answer = APIClient().post(OFFERS, {"order": CART, "limit": 50}, format="json")
     assert answer.status_code == 200, answer.content

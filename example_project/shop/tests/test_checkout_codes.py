@@ -149,9 +149,9 @@ def test_a_code_no_door_accepts_is_refused_before_voucherify_is_asked(web, typed
     assert page.count(reason) == 1 and page.count('class="error"') == 1  # said once, by the field
     assert kept(web) == []
     # The code is never sent: no validation. The page still asks for the cart's offers (the
-    # qualifications and the promotion tiers), which name no typed code.
+    # qualifications), which names no typed code.
     paths = [r.getMessage().split()[1] for r in caplog.records if r.name == "django_voucherify.sandbox"]
-    assert set(paths) <= {"/v1/qualifications", "/v1/promotions/tiers"}, paths
+    assert set(paths) <= {"/v1/qualifications"}, paths
 
 
 GUESSES = "voucherify_validate_failures"
