@@ -264,7 +264,10 @@ def peak_of_push(count: int) -> int:
 def test_the_push_memory_does_not_grow_with_the_number_of_rows(sandbox, monkeypatch):
     monkeypatch.setattr(push_rows, "PAGE_SIZE", 100)
     peak_of_push(200)  # warm-up: imports, caches
-    small, large = peak_of_push(500), peak_of_push(4000)
+    # The least of two peaks per size: a peak also counts what another thread (the in-process
+    # sandbox, a connection's) allocated meanwhile, which only ever adds (CI saw 1.53x once).
+    small = min(peak_of_push(500) for _ in range(2))
+    large = min(peak_of_push(4000) for _ in range(2))
     assert large < small * 1.5, (small, large)
 
 
