@@ -143,6 +143,7 @@ def main() -> None:
                     "JOB_POLL_INTERVAL": 0.2,
                     "JOB_POLL_INTERVAL_MAX": 1.0,
                     "READ_TIMEOUT": 120.0,
+                    "SYNC_LEASE_SECONDS": 1500,  # above 5 sends of 120 s reads (check E012)
                 },
             ).enable()
             django_voucherify.reset_client()

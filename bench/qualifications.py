@@ -53,7 +53,9 @@ HELD = 3
 
 def seeded(size: int) -> Sandbox:
     """A sandbox of ``size`` vouchers: 9 in 10 a campaign's unpublished codes, 1 in 10 public; the
-    customer ``ann`` holds the ``HELD`` oldest codes."""
+    customer ``ann`` holds the ``HELD`` newest codes (offers asks for the customer's codes or
+    tiers, newest first: older held codes may lie past the sandbox's scan bound, see
+    docs/sandbox.md "Qualifications")."""
     sandbox = Sandbox()
     state = sandbox.state
     clock = StepClock()
@@ -67,10 +69,11 @@ def seeded(size: int) -> Sandbox:
             "type": "DISCOUNT_VOUCHER",
             "discount": {"type": "AMOUNT", "amount_off": 100 + n % 50},
         }
-        if n % 10 and n >= HELD:
+        held = n >= size - HELD
+        if n % 10 and not held:
             payload.update(campaign=f"Campaign {n % 7}", campaign_id=f"camp_{n % 7}")
         voucher = build_voucher(state, f"C{n:07d}", payload)
-        if n < HELD:
+        if held:
             voucher["holder_id"] = ann["id"]
         built.append(voucher)
         clock.step(n)
@@ -113,7 +116,7 @@ def part1(small: int, large: int, rounds: int, quick: bool) -> bool:
         wallet = [r["id"] for r in qualify(s, "CUSTOMER_WALLET")["redeemables"]["data"]]
         every = qualify(s, "ALL")["redeemables"]
         if (
-            sorted(wallet) != [f"C{n:07d}" for n in range(HELD)]
+            sorted(wallet) != [f"C{n:07d}" for n in range(size - HELD, size)]
             or len(every["data"]) != 5
             or not every["has_more"]
         ):

@@ -201,6 +201,7 @@ def main() -> int:
             "SECRET_KEY": "sandbox-secret-key",
             "API_URL": sandbox.url,
             "READ_TIMEOUT": 120.0,
+            "SYNC_LEASE_SECONDS": 1500,  # above 5 sends of 120 s reads (check E012)
             "JOB_POLL_INTERVAL": POLL,
             "JOB_POLL_INTERVAL_MAX": POLL,
         }
