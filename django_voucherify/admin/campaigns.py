@@ -21,7 +21,6 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db import router, transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -35,6 +34,7 @@ from django.views.decorators.http import require_POST
 from ..api.errors import APIError, VoucherifyError
 from ..models import Campaign, RefreshSubject, ValidationRule
 from . import confirmation, submit_once
+from .mixins import start_refresh
 
 TEMPLATES = "admin/django_voucherify/campaign/"
 #: Enable/disable run in the request, one call per campaign: a larger selection is refused
@@ -254,35 +254,9 @@ class CampaignAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         if not self.has_refresh_permission(request):
             raise PermissionDenied
         from ..tasks.vouchers import refresh_campaigns
-        from ..vouchers import refresh_runs
 
         changelist = reverse("admin:django_voucherify_campaign_changelist")
-        run, created = refresh_runs.queue_unless_running(RefreshSubject.CAMPAIGNS)
-        if not created:
-            self.message_user(
-                request,
-                _("A refresh from Voucherify is already under way; its progress shows above the list."),
-                messages.INFO,
-            )
-            return HttpResponseRedirect(changelist)
-
-        def start() -> None:
-            try:
-                refresh_campaigns.delay(run.pk)
-            except Exception as exc:  # the broker is down: say so (and on the run), not a 500
-                refresh_runs.mark_failed(run.pk, _("Could not start the refresh: %(error)s") % {"error": exc})
-                self.message_user(
-                    request, _("Could not start the refresh: %(error)s") % {"error": exc}, messages.ERROR
-                )
-            else:
-                self.message_user(
-                    request,
-                    _("Refresh from Voucherify started; its progress shows above the list."),
-                    messages.SUCCESS,
-                )
-
-        transaction.on_commit(start, using=router.db_for_write(Campaign))
-        return HttpResponseRedirect(changelist)
+        return start_refresh(self, request, RefreshSubject.CAMPAIGNS, refresh_campaigns, Campaign, changelist)
 
     def generate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """The "Generate codes" form: starts a bulk job and opens its page (progress)."""

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.db import router, transaction
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from ..sync.outbox import resync
 
@@ -45,3 +46,43 @@ class SyncedMirrorAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             % {"count": count},
             messages.SUCCESS,
         )
+
+
+def start_refresh(
+    model_admin: admin.ModelAdmin,  # type: ignore[type-arg]
+    request: HttpRequest,
+    subject: str,
+    task: Any,
+    model: type[Model],
+    changelist: str,
+) -> HttpResponse:
+    """Record a QUEUED refresh run of ``subject`` (unless one is unfinished) and send ``task``
+    for it once the request's transaction commits; back to ``changelist``, which shows the
+    run's progress. The one door of the voucher and campaign changelists' refresh buttons."""
+    from ..vouchers import refresh_runs
+
+    run, created = refresh_runs.queue_unless_running(subject)
+    if not created:
+        model_admin.message_user(
+            request,
+            gettext("A refresh from Voucherify is already under way; its progress shows above the list."),
+            messages.INFO,
+        )
+        return HttpResponseRedirect(changelist)
+
+    def start() -> None:
+        try:
+            task.delay(run.pk)
+        except Exception as exc:  # the broker is down: say so (and on the run), not a 500
+            failure = gettext("Could not start the refresh: %(error)s") % {"error": exc}
+            refresh_runs.mark_failed(run.pk, failure)
+            model_admin.message_user(request, failure, messages.ERROR)
+        else:
+            model_admin.message_user(
+                request,
+                gettext("Refresh from Voucherify started; its progress shows above the list."),
+                messages.SUCCESS,
+            )
+
+    transaction.on_commit(start, using=router.db_for_write(model))
+    return HttpResponseRedirect(changelist)

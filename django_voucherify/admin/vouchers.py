@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db import router, transaction
 from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -37,7 +36,8 @@ from django.views.decorators.http import require_POST
 
 from ..api.errors import APIError, TransportError, VoucherifyError
 from ..errors import DjangoVoucherifyError
-from ..models import Voucher, VoucherType
+from ..models import RefreshSubject, Voucher, VoucherType
+from .mixins import start_refresh
 from .money import format_amount
 from .voucher_actions import run_action
 from .voucher_forms import BalanceForm, RemoteRefusal, VoucherForm, remote_error
@@ -259,34 +259,9 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         if not self.has_change_permission(request):
             return HttpResponse(status=403)
         from ..tasks.vouchers import refresh_vouchers
-        from ..vouchers import refresh_runs
 
-        run, created = refresh_runs.queue_unless_running()
-        if not created:
-            self.message_user(
-                request,
-                _("A refresh from Voucherify is already under way; its progress shows above the list."),
-                messages.INFO,
-            )
-            return HttpResponseRedirect(reverse("admin:django_voucherify_voucher_changelist"))
-
-        def start() -> None:
-            try:
-                refresh_vouchers.delay(run.pk)
-            except Exception as exc:  # the broker is down: say so (and on the run), not a 500
-                refresh_runs.mark_failed(run.pk, _("Could not start the refresh: %(error)s") % {"error": exc})
-                self.message_user(
-                    request, _("Could not start the refresh: %(error)s") % {"error": exc}, messages.ERROR
-                )
-            else:
-                self.message_user(
-                    request,
-                    _("Refresh from Voucherify started; its progress shows above the list."),
-                    messages.SUCCESS,
-                )
-
-        transaction.on_commit(start, using=router.db_for_write(Voucher))
-        return HttpResponseRedirect(reverse("admin:django_voucherify_voucher_changelist"))
+        changelist = reverse("admin:django_voucherify_voucher_changelist")
+        return start_refresh(self, request, RefreshSubject.VOUCHERS, refresh_vouchers, Voucher, changelist)
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
