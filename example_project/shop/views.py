@@ -22,6 +22,7 @@ SQLite says "database is locked" (settle.record_payment). Whatever else interrup
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 
 from django.conf import settings
 from django.contrib import messages
@@ -80,11 +81,11 @@ def checkout_page(request: HttpRequest) -> HttpResponse:
     return _render_checkout(request, cart, validation, form, found)
 
 
-def _applied_tiers(validation: object) -> list[str]:
-    """The promotion tiers the validation applied (the automatic promotion): redeemed with the
-    order."""
+def _applied_tiers(validation: object) -> dict[str, int]:
+    """The promotion tiers the validation applied (the automatic promotion), each with the
+    discount it gave in this validation: redeemed with the order."""
     results = getattr(validation, "codes", None) or []
-    return [r.code for r in results if r.kind == PROMOTION_TIER and r.applicable]
+    return {r.code: r.discount_amount or 0 for r in results if r.kind == PROMOTION_TIER and r.applicable}
 
 
 def _render_checkout(
@@ -96,7 +97,12 @@ def _render_checkout(
 ) -> HttpResponse:
     found = found or shop_offers.CartOffers()
     applied = _applied_tiers(validation)
-    request.session[AUTOMATIC_TIERS] = applied  # what Place order redeems (if it still applies)
+    request.session[AUTOMATIC_TIERS] = list(applied)  # what Place order redeems (if it still applies)
+    automatic = found.automatic if found.automatic and found.automatic.tier_id in applied else None
+    if automatic is not None:
+        # What it gives stacked after the codes (10% of what they left), as the totals count it;
+        # the offer's own figure is for the cart alone.
+        automatic = replace(automatic, discount_amount=applied[automatic.tier_id])
     return render(
         request,
         "shop/checkout.html",
@@ -107,7 +113,7 @@ def _render_checkout(
             "form": form or ApplyCodeForm(),
             "checkout_token": secrets.token_urlsafe(24),
             "offers": found.offers,
-            "automatic": found.automatic if found.automatic and found.automatic.tier_id in applied else None,
+            "automatic": automatic,
             "welcome": welcome.code_of(request.user),
         },
     )
@@ -165,7 +171,7 @@ def place_order(request: HttpRequest) -> HttpResponse:
         # Checked again before an order exists: a code refused since it was applied is dropped
         # (said once, on this page) instead of creating an order only to cancel it.
         validation = session_codes.check(request, cart, codes, tiers=tiers)
-        tiers = _applied_tiers(validation)
+        tiers = list(_applied_tiers(validation))
         if codes and (validation is None or session_codes.kept(request) != codes):
             # A double click: the other submit may have placed the order (and used the code)
             # while this one was checking; it is this submit's order too.

@@ -264,3 +264,72 @@ def test_staff_overview_import_with_the_worker_refresh_and_export(page, demo, tm
             page.goto(admin + path)
             page.wait_for_selector(ready, state="attached")
             shot(page, f"staff-07-{name}-{scheme}")
+
+
+def test_a_shopper_gets_offers_the_automatic_promotion_and_a_welcome_code(page, demo):
+    """Issue 17's demo: a new shopper is handed a welcome code by the worker, a product-limited
+    code is refused with its rule's message on a cart without that product, a cart over €50 gets
+    the automatic promotion on its own, and all of it is redeemed with the order."""
+    shop = demo["shop"]
+    page.goto(shop + "/account/signup/")
+    page.fill("#id_username", "dave")
+    page.fill("#id_email", "dave@example.com")
+    page.fill("#id_password1", "Very-secret-123")
+    page.fill("#id_password2", "Very-secret-123")
+    page.click("button:has-text('Create my account')")
+    page.wait_for_selector("text=your account is ready")
+    page.fill("#id_username", "dave")
+    page.fill("#id_password", "Very-secret-123")
+    page.click("form button:has-text('Sign in')")
+    page.wait_for_selector("text=Welcome, dave!")
+
+    def welcome_code() -> str:
+        page.goto(shop + "/orders/")
+        found = page.locator("#welcome-code .code")
+        return found.inner_text() if found.count() else ""
+
+    welcome = eventually(welcome_code, "the worker to publish dave's welcome code")
+    assert welcome.startswith("WELCOME-"), welcome
+    shot(page, "offers-01-welcome-code")
+
+    for name in ("Poster", "T-shirt (M)"):  # €8.00 + €19.99: no mug, under €50
+        page.goto(shop + "/")
+        page.locator("tr", has_text=name).locator("button").click()
+        page.wait_for_selector(f"text={name} added to your cart.")
+    page.click("nav >> text=Checkout")
+    assert page.inner_text("#subtotal") == "€27.99"
+    assert welcome in page.locator("#offers").inner_text()  # "Offers for you"
+    assert page.locator("#automatic-promotion").count() == 0  # under €50
+    page.fill("#id_code", "MUGLOVE")
+    page.click("button[name=apply]")
+    page.wait_for_selector("text=MUGLOVE applies to orders with a mug.")
+    shot(page, "offers-02-product-limited-refused")
+
+    for name in ("Mug", "T-shirt (M)", "T-shirt (M)"):  # + €12.50 + 2 x €19.99 = €80.47
+        page.goto(shop + "/")
+        page.locator("tr", has_text=name).locator("button").click()
+        page.wait_for_selector(f"text={name} added to your cart.")
+    page.click("nav >> text=Checkout")
+    assert page.inner_text("#subtotal") == "€80.47"
+    page.wait_for_selector("#automatic-promotion")
+    assert "\u2212€8.05" in page.inner_text("#automatic-promotion")  # 10% of €80.47, on its own
+    for code in ("MUGLOVE", welcome):
+        page.fill("#id_code", code)
+        page.click("button[name=apply]")
+        page.wait_for_selector(f"#voucher-results .code:text-is('{code}')")
+    assert "applies to orders with a mug" not in page.inner_text("#voucher-results")
+    # Stacked after the codes (15% and €5 off first), the promotion gives 10% of what is left:
+    # its line and the totals agree (80.47 - 12.07 - 5.00 - 6.34 = 57.06).
+    assert "\u2212€6.34" in page.inner_text("#automatic-promotion")
+    assert (page.inner_text("#discount"), page.inner_text("#to-pay")) == ("\u2212€23.41", "€57.06")
+    shot(page, "offers-03-promotion-and-codes")
+    to_pay = page.inner_text("#to-pay")
+    page.click("#place-order")
+    page.wait_for_selector("h1:has-text('confirmed')")
+    shot(page, "offers-04-confirmed")
+    assert page.inner_text("#paid") == to_pay
+    assert voucherify(demo, f"/v1/vouchers/{welcome}")["redemption"]["redeemed_quantity"] == 1
+    assert voucherify(demo, "/v1/vouchers/MUGLOVE")["redemption"]["redeemed_quantity"] >= 1
+    tiers = voucherify(demo, "/v1/promotions/tiers")["tiers"]
+    (big_basket,) = [t for t in tiers if t["name"] == "10% off orders over 50"]
+    assert big_basket["summary"]["redemptions"]["total_redeemed"] >= 1

@@ -76,6 +76,11 @@ def test_the_automatic_promotion_stacks_with_a_code(web, seeded):
     big_cart(web)
     page = web.post("/checkout/", {"code": "SAVE5", "apply": "1"}).content.decode()
     assert 'id="automatic-promotion"' in page
+    # The promotion's line says what it gives after the code (the totals' figure), not the
+    # cart-alone 7.25 of the offer: its line and the totals agree.
+    promotion = re.search(r'id="automatic-promotion">(.*?)</p>', page).group(1)
+    assert "\u2212€6.75" in promotion and "7.25" not in promotion, promotion
+    assert 'id="to-pay">€60.72' in page  # 72.47 - 5.00 - 6.75
     place(web)
     row = CheckoutRedemption.objects.get()
     assert row.codes == ["SAVE5"] and row.tiers == [seeded["id"]]
