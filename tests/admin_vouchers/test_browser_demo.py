@@ -328,6 +328,7 @@ def test_a_shopper_gets_offers_the_automatic_promotion_and_a_welcome_code(page, 
     page.wait_for_selector("h1:has-text('confirmed')")
     shot(page, "offers-04-confirmed")
     assert page.inner_text("#paid") == to_pay
+    assert f"MUGLOVE, {welcome}, automatic promotion (\u2212€23.41)" in page.inner_text("body")
     assert voucherify(demo, f"/v1/vouchers/{welcome}")["redemption"]["redeemed_quantity"] == 1
     assert voucherify(demo, "/v1/vouchers/MUGLOVE")["redemption"]["redeemed_quantity"] >= 1
     tiers = voucherify(demo, "/v1/promotions/tiers")["tiers"]

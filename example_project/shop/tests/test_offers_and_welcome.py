@@ -70,6 +70,7 @@ def test_the_automatic_promotion_is_shown_redeemed_and_recorded(web, seeded):
     row = CheckoutRedemption.objects.get(order_source_id=order.number)
     assert row.state == LedgerState.SUCCEEDED and row.tiers == [seeded["id"]] and row.codes == []
     assert "automatic promotion" in web.get("/orders/").content.decode()
+    assert "Vouchers: automatic promotion (" in web.get(response.url).content.decode()  # confirmation
 
 
 def test_the_automatic_promotion_stacks_with_a_code(web, seeded):
