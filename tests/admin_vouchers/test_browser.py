@@ -199,6 +199,9 @@ def test_create_disable_enable_delete_in_a_browser(page, example_shop, voucherif
 
 
 OVERVIEW_ARTIFACTS = ROOT / "artifacts" / "admin_overview"
+#: Its own folder: the overview test empties and counts its folder while this one may run on
+#: another xdist worker (12 screenshots where 10 were expected, when they shared one).
+WEBHOOK_ARTIFACTS = ROOT / "artifacts" / "admin_webhooks"
 
 
 def shop_shell(tmp_path, server, code: str) -> None:
@@ -216,8 +219,8 @@ def shop_shell(tmp_path, server, code: str) -> None:
     subprocess.run(manage, env=env, cwd=ROOT, check=True, capture_output=True)
 
 
-def overview_shot(page, name: str) -> None:
-    page.screenshot(path=str(OVERVIEW_ARTIFACTS / f"{name}.png"), full_page=True)
+def overview_shot(page, name: str, folder: Path = OVERVIEW_ARTIFACTS) -> None:
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
 
 
 def test_overview_live_job_and_long_codes_in_light_and_dark(
@@ -311,7 +314,7 @@ def test_webhook_events_changelist_fits_1280_px_with_long_values(
     """Long event ids (100 characters), types and outcomes (300) used to push the webhook
     events changelist wider than a 1280 px window; they are cut with an ellipsis, whole in the
     title, and the table fits without a horizontal scroll, light and dark."""
-    OVERVIEW_ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    WEBHOOK_ARTIFACTS.mkdir(parents=True, exist_ok=True)
     base = example_shop
     event_id = "evt_" + "9" * 96
     outcome = "Processed: " + "the mirror of the voucher was refreshed after a long explanation " * 4
@@ -334,7 +337,7 @@ def test_webhook_events_changelist_fits_1280_px_with_long_values(
         page.emulate_media(color_scheme=scheme)
         page.goto(f"{base}/admin/django_voucherify/webhookevent/")
         page.wait_for_selector("#result_list")
-        overview_shot(page, f"webhook-events-{scheme}")
+        overview_shot(page, f"webhook-events-{scheme}", WEBHOOK_ARTIFACTS)
         fits = page.evaluate(
             """() => {
                 const results = document.querySelector('#result_list').parentElement;
