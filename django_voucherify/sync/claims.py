@@ -10,6 +10,8 @@ Claimable: a ``pending`` row that is due (``ignore_schedule``: even before its `
 ``in_progress`` row whose sender's lease ran out. :func:`claim_due` (the batch) takes only due
 ``pending`` rows, in id order, through the partial index ``dv_outbox_pending``: its cost does
 not grow with the synced history. Stuck ``in_progress`` rows are the sweep's (:func:`.outbox.redrive`).
+On PostgreSQL the same statement also tells whether a short batch claim passed over a due row
+another transaction held (:func:`claim_due_noting_held`): a drain then looks again shortly.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Claim:
 
 
 _RETURNING = "id, version, kind, object_pk, source_id, remote_id, action, attempts"
+_NULLS = ", ".join(["NULL"] * len(_RETURNING.split(",")))  # a row of them: see _CLAIM_DUE_SKIP_LOCKED
 
 _CLAIM_ONE = """
 UPDATE {t} SET state = %s, lease_until = %s, lease_token = %s
@@ -183,9 +186,8 @@ def claim_due_noting_held(limit: int) -> tuple[list[Claim], bool]:
         *(limit, OutboxState.PENDING, now),
     ]
     table = conn.ops.quote_name(OutboxEntry._meta.db_table)
-    nulls = ", ".join(["NULL"] * len(_RETURNING.split(",")))
     with conn.cursor() as cursor:
-        cursor.execute(_CLAIM_DUE_SKIP_LOCKED.format(t=table, returning=_RETURNING, nulls=nulls), params)
+        cursor.execute(_CLAIM_DUE_SKIP_LOCKED.format(t=table, returning=_RETURNING, nulls=_NULLS), params)
         rows = cursor.fetchall()
     held = any(row[-1] for row in rows)
     claimed = _claims([row[:-1] for row in rows if not row[-1]], token, until)
