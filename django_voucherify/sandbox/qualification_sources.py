@@ -19,7 +19,8 @@ The sources (:data:`SOURCES`, in this order):
   request reads the customer's codes, never the store.
 - :func:`public_vouchers`: standalone discount codes held by nobody (a generic code any shopper
   may type), for ``ALL`` and ``AUDIENCE_ONLY``; a walk down the vouchers' ``created_at`` index
-  from the cursor, bounded by the request's scan bound. A campaign's codes nobody holds yet
+  from the cursor, bounded by the request's scan bound. Not walked at all when the request's
+  filters admit no such code (:attr:`Query.public_codes`). A campaign's codes nobody holds yet
   are not offered (they are the campaign's to hand out); gift and loyalty cards nobody holds
   neither (a bearer card's balance is not every shopper's).
 
@@ -62,6 +63,10 @@ class Query:
     #: The redeemable kinds the request's filters admit (``resource_type`` $is/$in), None: all.
     #: A source of another kind yields nothing, so its rows never count in the scan bound.
     kinds: frozenset[str] | None = None
+    #: False when the request's filters admit no code nobody holds (e.g. ``holder_role`` OWNER
+    #: or promotion tiers, checkout.offers' filter): :func:`public_vouchers` is not walked, so
+    #: the scan bound goes to the customer's own codes and the tiers, however old they are.
+    public_codes: bool = True
 
     def admits(self, kind: str) -> bool:
         return self.kinds is None or kind in self.kinds
@@ -119,7 +124,7 @@ def is_public(voucher: Mapping[str, Any]) -> bool:
 def public_vouchers(state: SandboxState, query: Query) -> Iterator[Candidate]:
     """Standalone discount codes nobody holds (``ALL``, ``AUDIENCE_ONLY``), newest first; every
     other voucher row walked over is yielded as a probe (it counts in the scan bound)."""
-    if query.scenario == CUSTOMER_WALLET or not query.admits("voucher"):
+    if query.scenario == CUSTOMER_WALLET or not query.admits("voucher") or not query.public_codes:
         return
     rows = state.vouchers.ordered("created_at")
     position = len(rows) if query.before is None else bisect_left(rows, (query.before,))

@@ -63,20 +63,26 @@ def deliver_batch(
 
 
 def drain_due(
-    *, limit: int, max_batches: int = drain.MAX_BATCHES, client: Any = None
+    *, limit: int, max_batches: int = drain.MAX_BATCHES, held_rounds: int = 0, client: Any = None
 ) -> list[tuple[int, Outcome]]:
     """The ``drain_outbox`` task (:mod:`.drain`): clear the drain flag, THEN claim and send due
     ``pending`` rows ``limit`` at a time, lowest id first, until a claim comes back short or a
     batch stops on an outage (no answer, 429, 5xx: see :func:`deliver_claimed_batch`). After
     ``max_batches`` full batches it asks for another drain instead of going on (the worker's
-    other tasks get their turn). The outcome of each row sent, by id."""
+    other tasks get their turn). A short claim that passed over a row another transaction held
+    asks for another drain shortly (:func:`.drain.request_again`; ``held_rounds``: how many
+    drains in a row did so before this one). The outcome of each row sent, by id."""
     drain.clear()  # before the first claim: a save that finds the flag set is seen by a claim
     results: list[tuple[int, Outcome]] = []
     for _ in range(max_batches):
-        batch = claims.claim_due(limit)
+        batch, held = claims.claim_due_noting_held(limit)
         delivered = deliver_claimed_batch(batch, client=client)
         results += delivered
         if len(batch) < limit:
+            if held:
+                # That row's transaction may roll back: no commit, no request of its own, and
+                # this drain has cleared the flag. Look again shortly.
+                drain.request_again(held_rounds)
             return results
         if len(delivered) < len(batch):
             # Voucherify is down or throttling: the batch gave its unsent rows back, due with the

@@ -10,6 +10,8 @@ Claimable: a ``pending`` row that is due (``ignore_schedule``: even before its `
 ``in_progress`` row whose sender's lease ran out. :func:`claim_due` (the batch) takes only due
 ``pending`` rows, in id order, through the partial index ``dv_outbox_pending``: its cost does
 not grow with the synced history. Stuck ``in_progress`` rows are the sweep's (:func:`.outbox.redrive`).
+On PostgreSQL the same statement also tells whether a short batch claim passed over a due row
+another transaction held (:func:`claim_due_noting_held`): a drain then looks again shortly.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Claim:
 
 
 _RETURNING = "id, version, kind, object_pk, source_id, remote_id, action, attempts"
+_NULLS = ", ".join(["NULL"] * len(_RETURNING.split(",")))  # a row of them: see _CLAIM_DUE_SKIP_LOCKED
 
 _CLAIM_ONE = """
 UPDATE {t} SET state = %s, lease_until = %s, lease_token = %s
@@ -55,6 +58,7 @@ WHERE id IN (
 RETURNING {returning}
 """
 
+# SQLite (no row locks, writers serialized: nothing is passed over).
 _CLAIM_DUE = """
 UPDATE {t} SET state = %s, lease_until = %s, lease_token = %s
 WHERE id IN (
@@ -62,9 +66,33 @@ WHERE id IN (
     WHERE state = %s AND (due_at IS NULL OR due_at <= %s)
     ORDER BY id
     LIMIT %s
-    {lock}
 )
 RETURNING {returning}
+"""
+
+# PostgreSQL: the same claim (SKIP LOCKED), plus one row of NULLs and TRUE when the claim came
+# back short although a due pending row was left: SKIP LOCKED passed it over, another
+# transaction held it. Every part of one statement reads one snapshot, so a row committed after
+# it does not count (its save asks for a drain itself); a row beyond LIMIT does not either.
+_CLAIM_DUE_SKIP_LOCKED = """
+WITH picked AS (
+    SELECT id FROM {t}
+    WHERE state = %s AND (due_at IS NULL OR due_at <= %s)
+    ORDER BY id
+    LIMIT %s
+    FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE {t} SET state = %s, lease_until = %s, lease_token = %s
+    WHERE id IN (SELECT id FROM picked)
+    RETURNING {returning}
+)
+SELECT {returning}, FALSE FROM claimed
+UNION ALL
+SELECT {nulls}, TRUE
+WHERE (SELECT count(*) FROM picked) < %s AND EXISTS (
+    SELECT 1 FROM {t}
+    WHERE state = %s AND (due_at IS NULL OR due_at <= %s) AND id NOT IN (SELECT id FROM picked)
+)
 """
 
 
@@ -136,13 +164,34 @@ def claim(entry_id: int, *, ignore_schedule: bool = False) -> Claim | None:
 
 def claim_due(limit: int) -> list[Claim]:
     """Claim up to ``limit`` due ``pending`` rows, lowest id first, skipping locked ones."""
+    return claim_due_noting_held(limit)[0]
+
+
+def claim_due_noting_held(limit: int) -> tuple[list[Claim], bool]:
+    """:func:`claim_due`, and whether it came back short while another transaction held a due
+    ``pending`` row it passed over (a save updating it, which may still roll back; another
+    sender's claim). A drain asks to look again for such a row (:func:`.batches.drain_due`).
+    Always False on a full claim (the caller claims again) and on SQLite (no row locks)."""
     if limit <= 0:
-        return []
+        return [], False
     now = timezone.now()
     until = now + lease()
     token = background.new_token()  # one holder for the batch; each row is recorded on its own
-    params = [OutboxState.IN_PROGRESS, until, token, OutboxState.PENDING, now, limit]
-    return sorted(_run(_CLAIM_DUE, params, token, until), key=lambda c: c.entry_id)
+    conn = connections[router.db_for_write(OutboxEntry)]
+    if not conn.features.has_select_for_update_skip_locked:
+        params: list[Any] = [OutboxState.IN_PROGRESS, until, token, OutboxState.PENDING, now, limit]
+        return sorted(_run(_CLAIM_DUE, params, token, until), key=lambda c: c.entry_id), False
+    params = [
+        *(OutboxState.PENDING, now, limit, OutboxState.IN_PROGRESS, until, token),
+        *(limit, OutboxState.PENDING, now),
+    ]
+    table = conn.ops.quote_name(OutboxEntry._meta.db_table)
+    with conn.cursor() as cursor:
+        cursor.execute(_CLAIM_DUE_SKIP_LOCKED.format(t=table, returning=_RETURNING, nulls=_NULLS), params)
+        rows = cursor.fetchall()
+    held = any(row[-1] for row in rows)
+    claimed = _claims([row[:-1] for row in rows if not row[-1]], token, until)
+    return sorted(claimed, key=lambda c: c.entry_id), held
 
 
 def _run(sql: str, params: list[Any], token: str, until: datetime) -> list[Claim]:
@@ -153,6 +202,10 @@ def _run(sql: str, params: list[Any], token: str, until: datetime) -> list[Claim
         lock = "FOR UPDATE SKIP LOCKED" if conn.features.has_select_for_update_skip_locked else ""
         cursor.execute(sql.format(t=table, returning=_RETURNING, lock=lock), params)
         rows = cursor.fetchall()
+    return _claims(rows, token, until)
+
+
+def _claims(rows: list[Any], token: str, until: datetime) -> list[Claim]:
     return [
         Claim(int(pk), token, int(version), kind, obj_pk, source_id, remote_id, action, int(tries), until)
         for pk, version, kind, obj_pk, source_id, remote_id, action, tries in rows

@@ -27,6 +27,14 @@ What can still go wrong, and what picks it up:
   row waits for the sweep, as a refused per-row task did.
 - The cache cannot be reached: that save enqueues its own ``deliver_outbox_entry`` (the path
   without the option).
+- A row another transaction holds at the drain's last claim (a save updating a row still
+  ``pending``, which may roll back: no commit, so no new request): ``SKIP LOCKED`` passes it
+  over, and the claim says so (:func:`.claims.claim_due_noting_held`). The drain then asks for
+  another one :data:`HELD_RETRY_SECONDS` later (:func:`request_again`), setting the flag as a
+  save does: saves meanwhile send nothing, that drain sees their rows. At most
+  :data:`HELD_ROUNDS` such drains in a row (a row held longer waits for the sweep): a drain
+  never loops on a held row. If the holder commits instead, its request finds the flag set (or
+  sets it itself first): one drain message either way.
 - A worker dies during a drain: the rows it claimed are ``in_progress`` until their lease runs
   out (the sweep takes them then); the rows it had not claimed are due ``pending`` rows, which
   the next drain or the sweep takes. ``acks_late``: the message itself is delivered again.
@@ -59,6 +67,14 @@ FLAG_SECONDS = 60
 MAX_BATCHES = 20
 
 
+#: A drain whose last claim passed over a due row another transaction held asks for another
+#: drain this many seconds later (a save's transaction is short: it has committed or rolled back).
+HELD_RETRY_SECONDS = 1.0
+
+#: Drains in a row that may ask again for held rows; the next one leaves them to the sweep.
+HELD_ROUNDS = 5
+
+
 def _cache() -> Any | None:
     alias = conf.option("SYNC_DRAIN_CACHE")
     if not alias:
@@ -68,11 +84,11 @@ def _cache() -> Any | None:
     return caches[alias]
 
 
-def request() -> bool | None:
+def request(*, countdown: float | None = None, held_rounds: int = 0) -> bool | None:
     """After a commit: make sure a drain is queued. None when the option is off or the cache
     cannot be reached (the caller enqueues the row's own task); True when a drain is queued
     (already, or sent now); False when the broker refused it (logged; the row waits for the
-    sweep)."""
+    sweep). ``countdown`` and ``held_rounds``: see :func:`request_again`."""
     cache = _cache()
     if cache is None:
         return None
@@ -82,10 +98,21 @@ def request() -> bool | None:
     except Exception:  # the cache's server is down: per-row messages, as without the option
         logger.warning("Voucherify sync: the drain cache cannot be reached; one task per row", exc_info=True)
         return None
-    if background.send(DRAIN_TASK, (), {}):
+    kwargs = {"held_rounds": held_rounds} if held_rounds else {}
+    if background.send(DRAIN_TASK, (), kwargs, countdown=countdown):
         return True
     clear()  # nobody will clear it: the next save asks again
     return False
+
+
+def request_again(held_rounds: int) -> bool | None:
+    """A drain (the ``held_rounds``-th in a row to do so) passed over a due row another
+    transaction held: ask for a drain :data:`HELD_RETRY_SECONDS` later, unless
+    :data:`HELD_ROUNDS` drains in a row did already (False: the sweep takes the row)."""
+    if held_rounds >= HELD_ROUNDS:
+        logger.info("Voucherify sync: an outbox row still held after %s drains: the sweep's", held_rounds)
+        return False
+    return request(countdown=HELD_RETRY_SECONDS, held_rounds=held_rounds + 1)
 
 
 def clear() -> None:

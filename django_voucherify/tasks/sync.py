@@ -37,14 +37,16 @@ def deliver_outbox_entry(entry_id: int, retry: bool = False) -> str:
 
 
 @shared_task(name="django_voucherify.drain_outbox", acks_late=True, ignore_result=True)
-def drain_outbox() -> int:
+def drain_outbox(held_rounds: int = 0) -> int:
     """Send every due pending outbox entry, ``SYNC_BATCH_SIZE`` at a time: the one message a
     burst of saves sends when ``SYNC_DRAIN_CACHE`` is set
     (:func:`~django_voucherify.sync.batches.drain_due`, :mod:`django_voucherify.sync.drain`).
-    A retryable failure is sent again by its own task when its backoff is over. Returns how
-    many entries were sent."""
+    A retryable failure is sent again by its own task when its backoff is over. ``held_rounds``:
+    drains in a row before this one that passed over a row another transaction held. Returns
+    how many entries were sent."""
     sent = 0
-    for sent_id, outcome in batches.drain_due(limit=conf.settings().sync_batch_size):
+    drained = batches.drain_due(limit=conf.settings().sync_batch_size, held_rounds=held_rounds)
+    for sent_id, outcome in drained:
         _retry_later(sent_id, outcome)
         sent += outcome.status == "sent"
     return sent

@@ -3,6 +3,7 @@ discount each gives (the validation's), one round trip, the outage policy, the R
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -93,6 +94,32 @@ def test_limit_is_checked_and_passed(sandbox: Any) -> None:
     for bad in (0, MAX_OFFERS + 1, True, "3"):
         with pytest.raises(checkout.InvalidCheckoutInput):
             checkout.offers(CART, limit=bad)  # type: ignore[arg-type]
+
+
+def test_a_customers_codes_older_than_the_sandboxs_scan_bound_are_offered(sandbox: Any) -> None:
+    """The customer got two codes before more than ``SCAN_BOUND`` other codes were made (codes
+    nobody holds, which offers never asks for): both are offered, in one call."""
+    from django_voucherify.sandbox.handlers.qualifications import SCAN_BOUND
+    from django_voucherify.sandbox.state import iso, parse_iso
+
+    mine = [make_voucher("MINE-OLD-1", amount_off=300), make_voucher("MINE-OLD-2", amount_off=700)]
+    for made in mine:
+        hold(sandbox, made["code"], "user-ann")
+    start = parse_iso(mine[-1]["created_at"])
+    template = sandbox.state.vouchers["MINE-OLD-1"]
+    sandbox.state.put_vouchers(
+        {
+            **template,
+            "id": f"v_newer_{i}",
+            "code": f"NEWER-{i:04d}",
+            "holder_id": None,
+            "created_at": iso(start + timedelta(milliseconds=1 + i)),
+        }
+        for i in range(SCAN_BOUND + 200)
+    )
+    outcome = checkout.offers(CART, "user-ann")
+    assert [o.code for o in outcome.offers] == ["MINE-OLD-2", "MINE-OLD-1"] and not outcome.has_more
+    assert sandbox.calls.count("POST", "/v1/qualifications") == 1
 
 
 @pytest.mark.parametrize("fault", [{"status": 503}, {"drop": True}, {"latency": 2.0}, {"status": 401}])

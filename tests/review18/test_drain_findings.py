@@ -20,16 +20,6 @@ class RolledBack(Exception):
     pass
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "review18 MINOR (open): claim_due's SKIP LOCKED skips a due pending row whose outbox row "
-        "a concurrent transaction holds; when that transaction rolls back (no on_commit, so no "
-        "drain request) the drain has already ended on its short claim and cleared the flag: "
-        "the committed earlier version waits for the periodic sweep (sync/batches.py drain_due, "
-        "sync/claims.py claim_due), though drain.py says a committed save is always seen."
-    ),
-)
 def test_a_row_locked_by_a_transaction_that_rolls_back_is_not_left_to_the_sweep(sandbox, broker):
     if not connection.features.has_select_for_update_skip_locked:
         pytest.fail("needs PostgreSQL")

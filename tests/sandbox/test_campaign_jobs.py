@@ -5,6 +5,7 @@ every transaction of the campaign per page)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,23 +20,7 @@ from django_voucherify.sandbox.state import SandboxState
 from tests.support.sandbox import Api
 
 COUNT = 450
-
-
-def _campaign(api: Api, count: int) -> dict[str, Any]:
-    r = api.post(
-        "/v1/campaigns",
-        json={
-            "name": "Prop",
-            "campaign_type": "DISCOUNT_COUPONS",
-            "type": "STATIC",
-            "vouchers_count": count,
-            "voucher": {"discount": {"type": "AMOUNT", "amount_off": 100}, "code_config": {"length": 10}},
-        },
-    )
-    assert r.status_code == 200, r.text
-    api.sandbox.wait_for_jobs(timeout=60)
-    body: dict[str, Any] = r.json()
-    return body
+CampaignMaker = Callable[..., dict[str, Any]]  # the ``coupon_campaign`` fixture (conftest)
 
 
 def _expirations(api: Api, campaign_id: str) -> set[Any]:
@@ -44,9 +29,10 @@ def _expirations(api: Api, campaign_id: str) -> set[Any]:
     return {state.vouchers[c].get("expiration_date") for c in codes}
 
 
-def test_propagation_lets_other_requests_in_between_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    api = Api(Sandbox())
-    camp = _campaign(api, COUNT)
+def test_propagation_lets_other_requests_in_between_chunks(
+    api: Api, coupon_campaign: CampaignMaker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    camp = coupon_campaign(COUNT)
     breaths: list[int] = []
     real = campaign_vouchers.breathe
     monkeypatch.setattr(campaign_vouchers, "breathe", lambda state: (breaths.append(1), real(state))[1])
@@ -61,9 +47,8 @@ def test_propagation_lets_other_requests_in_between_chunks(monkeypatch: pytest.M
     assert update["status"] == "DONE" and update["result"]["done_count"] == COUNT
 
 
-def test_two_updates_in_a_row_end_with_the_later_values() -> None:
-    api = Api(Sandbox())
-    camp = _campaign(api, COUNT)
+def test_two_updates_in_a_row_end_with_the_later_values(api: Api, coupon_campaign: CampaignMaker) -> None:
+    camp = coupon_campaign(COUNT)
     api.sandbox.state.jobs_may_run.clear()  # both jobs queued before either runs
     for year in ("2097", "2098"):
         r = api.put(f"/v1/campaigns/{camp['id']}", json={"expiration_date": f"{year}-01-01T00:00:00Z"})
@@ -73,9 +58,10 @@ def test_two_updates_in_a_row_end_with_the_later_values() -> None:
     assert _expirations(api, camp["id"]) == {"2098-01-01T00:00:00Z"}
 
 
-def test_an_update_that_changes_no_voucher_field_starts_no_action() -> None:
-    api = Api(Sandbox())
-    camp = _campaign(api, 3)
+def test_an_update_that_changes_no_voucher_field_starts_no_action(
+    api: Api, coupon_campaign: CampaignMaker
+) -> None:
+    camp = coupon_campaign(3)
     api.put(f"/v1/campaigns/{camp['id']}", json={"description": "only the campaign"})
     types = [a["type"] for a in api.get("/v1/async-actions").json()["async_actions"]]
     assert "CAMPAIGN.VOUCHERS_UPDATE" not in types

@@ -5,23 +5,29 @@ neither the job nor its result and the async action stayed IN_PROGRESS forever).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from django_voucherify.sandbox import jobs
 from django_voucherify.sandbox.app import Sandbox
 from django_voucherify.sandbox.handlers import campaign_vouchers
 from django_voucherify.sandbox.persistence import FilePersistence, load_state
 from tests.support.sandbox import Api
 
+CampaignMaker = Callable[..., dict[str, Any]]  # the ``coupon_campaign`` fixture (conftest)
 COUNT = 450  # several chunks (campaign_vouchers.CHUNK codes at most per hold of the lock)
 
 
-def _save_at_breath(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox, path: Path, nth: int) -> list[int]:
+def _save_at_breath(
+    monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox, path: Path, nth: int, module: Any = campaign_vouchers
+) -> list[int]:
     """Make the persistence save ``path`` at the job's ``nth`` breath (when the lock is let go
-    and another thread's save can run: the save takes the lock itself, re-entrant here)."""
-    real = campaign_vouchers.breathe
+    and another thread's save can run: the save takes the lock itself, re-entrant here).
+    ``module``: the one whose ``breathe`` the job calls (``campaign_vouchers``, ``jobs``)."""
+    real = module.breathe
     breaths: list[int] = []
     saver = FilePersistence(sandbox.state, path, interval=3600)
 
@@ -31,7 +37,7 @@ def _save_at_breath(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox, path: Pat
             saver.save()
         real(state)
 
-    monkeypatch.setattr(campaign_vouchers, "breathe", breathe)
+    monkeypatch.setattr(module, "breathe", breathe)
     return breaths
 
 
@@ -46,34 +52,17 @@ def _action(api: Api, action_id: str) -> dict[str, Any]:
     return body
 
 
-def _campaign(api: Api, count: int = 0) -> dict[str, Any]:
-    r = api.post(
-        "/v1/campaigns",
-        json={
-            "name": "Restart",
-            "campaign_type": "DISCOUNT_COUPONS",
-            "type": "STATIC",
-            "vouchers_count": count,
-            "voucher": {"discount": {"type": "AMOUNT", "amount_off": 100}, "code_config": {"length": 10}},
-        },
-    )
-    assert r.status_code == 200, r.text
-    api.sandbox.wait_for_jobs(timeout=60)
-    body: dict[str, Any] = r.json()
-    return body
-
-
 def _campaign_codes(api: Api, campaign_id: str) -> set[str]:
     return set(api.sandbox.state.vouchers.bucket("campaign_id").keys_of.get(campaign_id, set()))
 
 
 @pytest.mark.parametrize("nth", [1, 2])
 def test_generation_saved_between_chunks_finishes_after_restart_with_exactly_its_count(
-    api: Api, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, nth: int
+    api: Api, coupon_campaign: CampaignMaker, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, nth: int
 ) -> None:
     path = tmp_path / "state.json"
     breaths = _save_at_breath(monkeypatch, api.sandbox, path, nth)
-    camp = _campaign(api)
+    camp = coupon_campaign()
     r = api.post(f"/v1/campaigns/{camp['id']}/vouchers", params={"vouchers_count": COUNT}, json={})
     assert r.status_code == 202, r.text
     api.sandbox.wait_for_jobs(timeout=60)
@@ -88,11 +77,11 @@ def test_generation_saved_between_chunks_finishes_after_restart_with_exactly_its
 
 
 def test_campaign_creation_saved_mid_generation_is_done_after_restart(
-    api: Api, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    api: Api, coupon_campaign: CampaignMaker, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     path = tmp_path / "state.json"
     _save_at_breath(monkeypatch, api.sandbox, path, 1)
-    camp = _campaign(api, count=COUNT)
+    camp = coupon_campaign(COUNT)
 
     after = _restart(path)
     got = after.get(f"/v1/campaigns/{camp['id']}").json()
@@ -100,11 +89,11 @@ def test_campaign_creation_saved_mid_generation_is_done_after_restart(
 
 
 def test_import_saved_between_chunks_imports_each_row_once_after_restart(
-    api: Api, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    api: Api, coupon_campaign: CampaignMaker, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     path = tmp_path / "state.json"
     _save_at_breath(monkeypatch, api.sandbox, path, 1)
-    camp = _campaign(api)
+    camp = coupon_campaign()
     rows: list[Any] = [{"code": f"IMP-{i:04d}"} for i in range(COUNT)]
     rows[10] = {"code": "IMP-0009"}  # a duplicate before the save: still one failure
     rows[300] = {"code": ""}  # a bad row after it
@@ -120,9 +109,9 @@ def test_import_saved_between_chunks_imports_each_row_once_after_restart(
 
 
 def test_campaign_delete_saved_between_chunks_finishes_after_restart(
-    api: Api, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    api: Api, coupon_campaign: CampaignMaker, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    camp = _campaign(api, count=COUNT)
+    camp = coupon_campaign(COUNT)
     path = tmp_path / "state.json"
     _save_at_breath(monkeypatch, api.sandbox, path, 1)
     r = api.delete(f"/v1/campaigns/{camp['id']}")
@@ -137,8 +126,10 @@ def test_campaign_delete_saved_between_chunks_finishes_after_restart(
     assert len(after.sandbox.state.bin) == COUNT
 
 
-def test_a_finished_job_is_not_run_again_after_restart(api: Api, tmp_path: Path) -> None:
-    camp = _campaign(api)
+def test_a_finished_job_is_not_run_again_after_restart(
+    api: Api, coupon_campaign: CampaignMaker, tmp_path: Path
+) -> None:
+    camp = coupon_campaign()
     r = api.post(f"/v1/campaigns/{camp['id']}/vouchers", params={"vouchers_count": 5}, json={})
     api.sandbox.wait_for_jobs()
     path = tmp_path / "state.json"
@@ -151,28 +142,11 @@ def test_a_finished_job_is_not_run_again_after_restart(api: Api, tmp_path: Path)
 
 
 # ---- the catalog's jobs: chunked and resumable ---------------------------------------------
-def _save_at_job_breath(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox, path: Path, nth: int) -> list[int]:
-    from django_voucherify.sandbox import jobs
-
-    real = jobs.breathe
-    breaths: list[int] = []
-    saver = FilePersistence(sandbox.state, path, interval=3600)
-
-    def breathe(state: Any) -> None:
-        breaths.append(1)
-        if len(breaths) == nth:
-            saver.save()
-        real(state)
-
-    monkeypatch.setattr(jobs, "breathe", breathe)
-    return breaths
-
-
 def test_products_bulk_lets_requests_in_and_finishes_after_a_restart_with_each_item_once(
     api: Api, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     path = tmp_path / "state.json"
-    breaths = _save_at_job_breath(monkeypatch, api.sandbox, path, 1)
+    breaths = _save_at_breath(monkeypatch, api.sandbox, path, 1, jobs)
     items: list[Any] = [{"source_id": f"p{i}", "name": f"P{i}", "metadata": {"n": i}} for i in range(COUNT)]
     items[5] = {"name": "no source id"}  # fails before the save
     items[400] = {"name": "no source id either"}  # fails after it
@@ -193,7 +167,7 @@ def test_catalog_csv_import_finishes_after_a_restart_with_each_row_once(
     api: Api, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     path = tmp_path / "state.json"
-    _save_at_job_breath(monkeypatch, api.sandbox, path, 1)
+    _save_at_breath(monkeypatch, api.sandbox, path, 1, jobs)
     lines = ["name,source_id,price"] + [f"P{i},csv{i},{i}" for i in range(COUNT)]
     lines[300] = ",nameless,1"  # a row that fails (name is required), after the save
     r = api.post("/v1/products/importCSV", files={"file": ("p.csv", "\n".join(lines).encode(), "text/csv")})
@@ -207,12 +181,12 @@ def test_catalog_csv_import_finishes_after_a_restart_with_each_row_once(
     assert [f["row"] for f in action["result"]["failed"]] == [300]
 
 
-def test_a_job_started_twice_runs_once(api: Api) -> None:
+def test_a_job_started_twice_runs_once(api: Api, coupon_campaign: CampaignMaker) -> None:
     """The job stays queued while it runs, so resume() on a state whose job is running (a second
     Sandbox over the same state) started it a second time, and both made codes."""
     from django_voucherify.sandbox import jobs
 
-    camp = _campaign(api)
+    camp = coupon_campaign()
     api.sandbox.state.jobs_may_run.clear()
     r = api.post(f"/v1/campaigns/{camp['id']}/vouchers", params={"vouchers_count": COUNT}, json={})
     jobs.resume(api.sandbox.state)

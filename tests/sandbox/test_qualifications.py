@@ -569,3 +569,125 @@ def test_property_paging_by_the_cursor_returns_each_qualifying_candidate_once(
         assert [order[i] for i in seen] == sorted((order[i] for i in seen), reverse=True)
     else:
         assert set(seen) <= set(wanted)
+
+
+# ---- filters that admit no code nobody holds skip the public codes ---------------------------------
+
+
+def test_own_or_automatic_reaches_a_customers_codes_older_than_the_scan_bound(api: Api) -> None:
+    """checkout.offers' filter (promotion tiers OR the customer's own codes) admits no code nobody
+    holds: the public codes are not walked, so codes the customer got before more than
+    ``SCAN_BOUND`` newer codes are offered, in one request."""
+    from django_voucherify.checkout.offers import OWN_OR_AUTOMATIC
+
+    ann = customer(api, "ann")
+    api.voucher("ANNS-OLDEST", created_at=at(0), holder_id=ann["id"])
+    (tier,) = promotion_tiers(api, a_tier(FIVE_OFF))
+    api.state.extra["promotion_tiers"][tier["id"]]["created_at"] = at(0, 1)
+    newer = qualifications.SCAN_BOUND + 200
+    for i in range(newer):  # newer codes nobody holds
+        api.voucher(f"P{i:04d}", created_at=at(1 + i // 1000, i % 1000))
+    api.voucher("ANNS-NEWEST", created_at=at(59), holder_id=ann["id"])
+    base = {"customer": {"source_id": "ann"}, "order": {"amount": 5000}}
+    answer = qualify(api, **base, options={"limit": 50, "filters": OWN_OR_AUTOMATIC})
+    assert ids(answer) == ["ANNS-NEWEST", tier["id"], "ANNS-OLDEST"]
+    assert answer["redeemables"]["has_more"] is False
+    # A filter that may admit a code nobody holds still walks them, within the bound.
+    may_admit = {**OWN_OR_AUTOMATIC, "code": {"conditions": {"$starts_with": ["P"]}}}
+    walked = qualify(api, **base, options={"limit": 50, "filters": may_admit})
+    assert walked["redeemables"]["has_more"] is True and "ANNS-OLDEST" not in ids(walked)
+
+
+CODE_X = {"code": {"conditions": {"$is": ["X"]}}}
+CAMPAIGN_C = {"campaign_id": {"conditions": {"$is": ["c"]}}}
+
+
+@pytest.mark.parametrize(
+    ("filters", "admits"),
+    [
+        (None, True),
+        ({}, True),
+        ({"junction": "or"}, True),
+        ({"holder_role": {"conditions": {"$is": ["OWNER"]}}}, False),
+        ({"holder_role": {"conditions": {"$is_unknown": [""]}}}, True),
+        ({"resource_type": {"conditions": {"$in": ["promotion_tier"]}}}, False),
+        ({"resource_type": {"conditions": {"$is_not": ["promotion_tier"]}}}, True),
+        ({"campaign_id": {"conditions": {"$is": ["camp_1"]}}}, False),
+        ({"campaign_type": {"conditions": {"$is": ["PROMOTION"]}}}, False),
+        ({"voucher_type": {"conditions": {"$is": ["GIFT_VOUCHER"]}}}, False),
+        ({"voucher_type": {"conditions": {"$is": ["DISCOUNT_VOUCHER"]}}}, True),
+        ({"code": {"conditions": {"$is": ["X"]}}}, True),  # depends on the code: may admit one
+        ({"junction": "and", **CODE_X, **CAMPAIGN_C}, False),
+        ({"junction": "or", **CODE_X, **CAMPAIGN_C}, True),
+        (
+            {
+                "junction": "or",
+                "resource_type": {"conditions": {"$is": ["promotion_tier"]}},
+                "holder_role": {"conditions": {"$is": ["OWNER"]}},
+            },
+            False,
+        ),
+    ],
+)
+def test_which_filters_admit_a_code_nobody_holds(api: Api, filters: Any, admits: bool) -> None:
+    assert qualifications._admits_public_codes(api.state, filters) is admits
+
+
+FILTER_CLAUSES = {
+    "resource_type": ["voucher", "promotion_tier"],
+    "holder_role": ["OWNER"],
+    "campaign_id": ["camp_w", "camp_x"],
+    "campaign_type": ["PROMOTION", "DISCOUNT_COUPONS"],
+    "voucher_type": ["DISCOUNT_VOUCHER", "GIFT_VOUCHER"],
+    "code": ["PUB0", "ANN0", "BOB0"],
+    "category_id": ["cat_1"],
+}
+CLAUSE = st.sampled_from(sorted(FILTER_CLAUSES)).flatmap(
+    lambda field: st.tuples(
+        st.just(field),
+        st.one_of(
+            st.tuples(
+                st.sampled_from(["$is", "$is_not", "$in", "$not_in"]),
+                st.lists(st.sampled_from(FILTER_CLAUSES[field]), min_size=1, max_size=2),
+            ),
+            st.tuples(st.sampled_from(["$has_value", "$is_unknown"]), st.just([""])),
+        ),
+    )
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    junction=st.sampled_from(["and", "or"]),
+    clauses=st.lists(CLAUSE, max_size=3, unique_by=lambda c: c[0]),
+    scenario=st.sampled_from(["ALL", "AUDIENCE_ONLY", "CUSTOMER_WALLET"]),
+)
+def test_property_skipping_the_public_codes_changes_no_answer(
+    junction: str, clauses: list[tuple[str, tuple[str, Any]]], scenario: str
+) -> None:
+    """On a store within the scan bound (public codes, the customer's and another's, a campaign's
+    codes, a tier), random filters give the same answer whether or not the public codes are
+    walked: a filter said to admit none of them (``_admits_public_codes``) admits none."""
+    api = Api()
+    ann, bob = customer(api, "ann"), customer(api, "bob")
+    api.voucher("PUB0", created_at=at(1), category_id="cat_1")
+    api.voucher("PUB1", created_at=at(2))
+    api.voucher("ANN0", created_at=at(3), holder_id=ann["id"], campaign="W", campaign_id="camp_w")
+    api.voucher("ANN1", created_at=at(4), holder_id=ann["id"], category_id="cat_1")
+    api.voucher("BOB0", created_at=at(5), holder_id=bob["id"])
+    api.voucher("CAMP0", created_at=at(6), campaign="X", campaign_id="camp_x")
+    promotion_tiers(api, a_tier(FIVE_OFF))
+    filters: dict[str, Any] = {"junction": junction}
+    for field, (op, values) in clauses:
+        filters[field] = {"conditions": {op: values}}
+    body = {
+        "scenario": scenario,
+        "customer": {"source_id": "ann"},
+        "order": {"amount": 5000},
+        "options": {"limit": 50, "filters": filters},
+    }
+    answer = qualify(api, **body)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(qualifications, "_admits_public_codes", lambda state, filters: True)
+        walked = qualify(api, **body)
+    assert answer == walked

@@ -133,8 +133,9 @@ def test_every_lookup_of_a_delivery_uses_an_index_made_for_it(sandbox):
     one = claims._CLAIM_ONE.format(t=table, returning=claims._RETURNING, lock=lock)
     one_params = ["in_progress", now, "t", 1, "pending", False, now, "in_progress", now]
     assert pkey in index_names(plan_nodes(one, one_params))
-    due = claims._CLAIM_DUE.format(t=table, returning=claims._RETURNING, lock=lock)
-    assert "dv_outbox_pending" in index_names(plan_nodes(due, ["in_progress", now, "t", "pending", now, 50]))
+    due = claims._CLAIM_DUE_SKIP_LOCKED.format(t=table, returning=claims._RETURNING, nulls=claims._NULLS)
+    due_params = ["pending", now, 50, "in_progress", now, "t", 50, "pending", now]
+    assert "dv_outbox_pending" in index_names(plan_nodes(due, due_params))
     deletions = delivery.unsent_deletions("customer", "hist-10").exclude(pk=1).values_list("pk", flat=True)
     sql, params = deletions.query.sql_with_params()
     assert "dv_outbox_unsent_deletions" in index_names(plan_nodes(sql, params))

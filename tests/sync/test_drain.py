@@ -39,11 +39,14 @@ class Broker:
     def __init__(self) -> None:
         self.messages: queue.Queue[tuple[Any, ...]] = queue.Queue()
         self.refuse = False
+        self.drains: list[tuple[dict[str, Any], float | None]] = []  # (kwargs, countdown) each
 
     def send(self, name: str, args: Any = (), kwargs: Any = None, **options: Any) -> bool:
         if self.refuse:
             return False
         self.messages.put(("drain",) if name == drain.DRAIN_TASK else (name, *args))
+        if name == drain.DRAIN_TASK:
+            self.drains.append((dict(kwargs or {}), options.get("countdown")))
         return True
 
     def taken(self) -> list[tuple[Any, ...]]:
@@ -73,8 +76,8 @@ def save(source_id: str, name: str | None = None) -> Customer:
     return customer
 
 
-def run_drain() -> list[tuple[int, Any]]:
-    return batches.drain_due(limit=conf.settings().sync_batch_size)
+def run_drain(held_rounds: int = 0) -> list[tuple[int, Any]]:
+    return batches.drain_due(limit=conf.settings().sync_batch_size, held_rounds=held_rounds)
 
 
 def customer_posts(sandbox: Any) -> int:
@@ -223,18 +226,18 @@ def test_a_save_committed_after_the_drains_last_claim_gets_a_drain_of_its_own(sa
     wait for the sweep.)"""
     save("o-1")
     assert broker.taken() == [("drain",)]
-    real_claim_due = claims.claim_due
+    real_claim_due = claims.claim_due_noting_held
 
-    def claim_then_a_save_commits(limit: int) -> list[Any]:
-        batch = real_claim_due(limit)
+    def claim_then_a_save_commits(limit: int) -> tuple[list[Any], bool]:
+        batch, held = real_claim_due(limit)
         if len(batch) < limit:
             committed = threading.Thread(target=lambda: (save("o-late"), connection.close()))
             committed.start()
             committed.join()
-        return batch
+        return batch, held
 
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(claims, "claim_due", claim_then_a_save_commits)
+        m.setattr(claims, "claim_due_noting_held", claim_then_a_save_commits)
         run_drain()
     assert OutboxEntry.objects.get(source_id="o-late").state == OutboxState.PENDING
     assert broker.taken() == [("drain",)]  # no sweep needed
@@ -314,3 +317,139 @@ def test_the_drain_cache_is_checked(caches_setting, expected):
         ids = {m.id for m in run_checks(tags=["voucherify"])}
     ours = {i for i in ids if i in ("voucherify.E014", "voucherify.W014")}
     assert ours == ({expected} if expected else set())
+
+
+class RolledBack(Exception):
+    """Raised inside :class:`HeldBySave`'s transaction to roll it back."""
+
+
+class HeldBySave:
+    """A save of ``source_id`` in another thread, its transaction open (the outbox row locked)
+    until :meth:`end`, which commits it or rolls it back."""
+
+    def __init__(self, source_id: str, name: str) -> None:
+        self.holding, self.release = threading.Event(), threading.Event()
+        self.commit = True
+        self.errors: list[BaseException] = []
+        self.thread = threading.Thread(target=self._run, args=(source_id, name))
+        self.thread.start()
+        assert self.holding.wait(30)
+        assert not self.errors, self.errors
+
+    def _run(self, source_id: str, name: str) -> None:
+        try:
+            with transaction.atomic():
+                Customer.objects.filter(source_id=source_id).update(name=name)
+                save(source_id, name)  # the outbox row: a new version, locked until the end
+                self.holding.set()
+                self.release.wait(30)
+                if not self.commit:
+                    raise RolledBack
+        except RolledBack:
+            pass
+        except BaseException as exc:  # reported by the test
+            self.errors.append(exc)
+            self.holding.set()
+        finally:
+            connection.close()
+
+    def end(self, *, commit: bool) -> None:
+        self.commit = commit
+        self.release.set()
+        self.thread.join()
+        assert not self.errors, self.errors
+
+
+def needs_row_locks() -> None:
+    if not connection.features.has_select_for_update_skip_locked:
+        pytest.skip("SQLite has no row locks: a claim never passes a row over")
+
+
+def test_a_held_row_at_the_last_claim_asks_for_a_drain_shortly_and_it_sends_the_rolled_back_row(
+    sandbox, broker
+):
+    """The save holding the row rolls back: no commit, no request of its own. The drain that
+    passed the row over asked for another one, a moment later; that one sends the row."""
+    needs_row_locks()
+    save("h-1")
+    save("h-2")
+    assert broker.taken() == [("drain",)]
+    broker.drains.clear()
+    held = HeldBySave("h-1", "NEVER")
+    results = run_drain()
+    assert [OutboxEntry.objects.get(pk=pk).source_id for pk, _ in results] == ["h-2"]
+    assert broker.drains == [({"held_rounds": 1}, drain.HELD_RETRY_SECONDS)]
+    assert broker.taken() == [("drain",)]
+    held.end(commit=False)
+    save("h-3")  # meanwhile: the flag is set, the queued drain will see it
+    assert broker.taken() == []
+    run_drain(held_rounds=1)
+    assert all_synced() and customer_posts(sandbox) == 3  # h-1, h-2, h-3: each once
+    assert sandbox.state.find_customer("h-1")["name"] == "H-1"  # the committed version
+    assert broker.taken() == []  # nothing held any more: nobody asks again
+
+
+def test_a_held_row_whose_save_commits_costs_one_drain_message(sandbox, broker):
+    """The save holding the row commits: its request finds the flag the drain set again (one
+    message for both), and the next drain sends the newer version."""
+    needs_row_locks()
+    save("c-1")
+    assert broker.taken() == [("drain",)]
+    held = HeldBySave("c-1", "Newer")
+    assert run_drain() == []
+    held.end(commit=True)
+    assert broker.taken() == [("drain",)]  # the drain's own request; the commit's found the flag
+    run_drain(held_rounds=1)
+    assert all_synced() and customer_posts(sandbox) == 1
+    assert sandbox.state.find_customer("c-1")["name"] == "Newer"
+
+
+def test_a_row_held_for_long_is_left_to_the_sweep_after_a_few_drains(sandbox, broker):
+    """No hot loop: each drain that passes a held row over asks for one more, a moment later,
+    and after ``HELD_ROUNDS`` of them in a row nobody asks; the sweep takes the row."""
+    needs_row_locks()
+    save("s-1")
+    assert broker.taken() == [("drain",)]
+    broker.drains.clear()
+    held = HeldBySave("s-1", "Later")
+    for rounds in range(drain.HELD_ROUNDS + 1):
+        assert run_drain(held_rounds=rounds) == []
+    asked = [kwargs["held_rounds"] for kwargs, _ in broker.drains]
+    assert asked == list(range(1, drain.HELD_ROUNDS + 1))
+    assert {countdown for _, countdown in broker.drains} == {drain.HELD_RETRY_SECONDS}
+    broker.taken()
+    held.end(commit=False)
+    assert broker.taken() == []  # a rollback asks for nothing: the row is the sweep's
+    assert outbox.redrive()["enqueued"] == 1
+
+
+def test_the_task_passes_its_round_on(sandbox, broker):
+    needs_row_locks()
+    from django_voucherify.tasks import drain_outbox
+
+    save("t-1")
+    broker.taken()
+    broker.drains.clear()
+    held = HeldBySave("t-1", "Later")
+    try:
+        assert drain_outbox(held_rounds=2) == 0
+    finally:
+        held.end(commit=False)
+    assert broker.drains == [({"held_rounds": 3}, drain.HELD_RETRY_SECONDS)]
+
+
+def test_a_full_claim_or_a_claim_with_nothing_held_notes_nothing(sandbox, broker):
+    needs_row_locks()
+    for i in range(4):
+        save(f"f-{i}")
+    held = HeldBySave("f-3", "Later")
+    try:
+        batch, passed_over = claims.claim_due_noting_held(2)  # full: the caller claims again
+        assert (len(batch), passed_over) == (2, False)
+        batch, passed_over = claims.claim_due_noting_held(2)  # short: f-3 was passed over
+        assert ([c.source_id for c in batch], passed_over) == (["f-2"], True)
+    finally:
+        held.end(commit=False)
+    batch, passed_over = claims.claim_due_noting_held(2)  # f-3, rolled back: due, free now
+    assert ([c.source_id for c in batch], passed_over) == (["f-3"], False)
+    assert claims.claim_due_noting_held(2) == ([], False)  # nothing left, nothing held

@@ -66,6 +66,7 @@ class Options:
     expand: tuple[str, ...]
     accept: Callable[[Any], bool]  # options.filters, read off a candidate
     kinds: frozenset[str] | None  # the resource types the filters admit (None: any)
+    public_codes: bool  # whether the filters may admit a code nobody holds
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,38 @@ def _options(state: SandboxState, body: JSON) -> Options:
         tuple(expand),
         predicate or (lambda c: True),
         _kinds(raw.get("filters")),
+        _admits_public_codes(state, raw.get("filters")),
     )
+
+
+#: Every code nobody holds (``qualification_sources.is_public``) reads the same for these filter
+#: fields: a voucher, no holder role, no campaign (so no campaign type), a discount voucher.
+_PUBLIC_CODE = sources.Candidate("voucher", "", 0, 0, {"type": "DISCOUNT_VOUCHER"})
+_SAME_FOR_PUBLIC_CODES = ("resource_type", "holder_role", "campaign_id", "campaign_type", "voucher_type")
+
+
+def _admits_public_codes(state: SandboxState, filters: Any) -> bool:
+    """Whether ``filters`` (already accepted by ``_options``) may admit a code nobody holds.
+    A clause on a field every such code reads the same for (:data:`_SAME_FOR_PUBLIC_CODES`) is
+    decided by the very predicate the request applies; a clause on another field (``code``,
+    ``category_id``...) may admit one. False: the public codes are not walked (checkout.offers
+    asks for the customer's own codes or tiers: a walk of codes nobody holds would spend the
+    scan bound before reaching a customer's older codes)."""
+    if not isinstance(filters, dict):
+        return True
+    fields = _candidate_fields(state)
+    verdicts = []
+    for field, spec in filters.items():
+        if field == "junction":
+            continue
+        if field not in _SAME_FOR_PUBLIC_CODES:
+            verdicts.append(True)
+            continue
+        clause: Callable[[Any], bool] | None = conditions_predicate({field: spec}, fields, any_field=False)
+        verdicts.append(clause is None or clause(_PUBLIC_CODE))
+    if not verdicts:
+        return True
+    return any(verdicts) if str(filters.get("junction") or "and").lower() == "or" else all(verdicts)
 
 
 def _kinds(filters: Any) -> frozenset[str] | None:
@@ -313,7 +345,7 @@ def check_eligibility(req: SandboxRequest, state: SandboxState) -> SandboxRespon
         )
         return Qualified(candidate, ev) if ev.valid else None
 
-    query = sources.Query(options.scenario, customer_id, options.before, options.kinds)
+    query = sources.Query(options.scenario, customer_id, options.before, options.kinds, options.public_codes)
     page = collect(merged(state, query), qualify, options.limit, SCAN_BOUND)
     order_view = None
     if to_price is not None:
