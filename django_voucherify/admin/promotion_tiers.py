@@ -23,8 +23,10 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
@@ -76,11 +78,36 @@ class TierColumns:
     def discount_display(self, obj: PromotionTier) -> str:
         return discount_summary(obj.discount)
 
+    @admin.display(description=gettext_lazy("valid"), ordering="start_date")
+    def dates_display(self, obj: PromotionTier) -> str:
+        """Start and expiry in one short column (the changelist fits at 1280 px)."""
+        start, end = (
+            date_format(localtime(d), "SHORT_DATE_FORMAT") if d else ""
+            for d in (obj.start_date, obj.expiration_date)
+        )
+        if start and end:
+            return f"{start} \u2013 {end}"  # an en dash
+        if start:
+            return _("from %(date)s") % {"date": start}
+        if end:
+            return _("until %(date)s") % {"date": end}
+        return _("always")
+
+    @admin.display(description=gettext_lazy("redeemed"), ordering="redemptions_count")
+    def redeemed(self, obj: PromotionTier) -> str:
+        return "-" if obj.redemptions_count is None else str(obj.redemptions_count)
+
+    # Not a sortable header: the list is ordered by campaign, then hierarchy already, and a
+    # sorted header's arrows would push the column past 1280 px.
+    @admin.display(description=gettext_lazy("hierarchy"))
+    def level(self, obj: PromotionTier) -> str:
+        return "-" if obj.hierarchy is None else str(obj.hierarchy)
+
     @admin.display(description=gettext_lazy("banner"))
     def banner_display(self, obj: PromotionTier) -> SafeString | str:
         if not obj.banner:
             return "-"
-        cut = "<span class='voucherify-cut is-text' title='{}'>{}</span>"
+        cut = "<span class='voucherify-cut is-banner' title='{}'>{}</span>"
         return format_html(cut, obj.banner, obj.banner)
 
 
@@ -90,12 +117,11 @@ class PromotionTierInline(TierColumns, admin.TabularInline):  # type: ignore[typ
     model = PromotionTier
     fk_name = "campaign"
     verbose_name_plural = gettext_lazy("promotion tiers")
+    # The name heads each row already, as the link to the tier's page (show_change_link).
     fields = readonly_fields = (
-        "name",
         "banner_display",
         "active",
-        "start_date",
-        "expiration_date",
+        "dates_display",
         "discount_display",
         "redemptions_count",
         "hierarchy",
@@ -124,11 +150,10 @@ class PromotionTierAdmin(TierColumns, admin.ModelAdmin):  # type: ignore[type-ar
         "campaign_display",
         "banner_display",
         "active",
-        "start_date",
-        "expiration_date",
+        "dates_display",
         "discount_display",
-        "redemptions_count",
-        "hierarchy",
+        "redeemed",
+        "level",
     )
     list_select_related = ("campaign",)
     list_filter = ("active", ("campaign", admin.RelatedOnlyFieldListFilter))

@@ -314,3 +314,39 @@ def test_rules_assigned_are_named_from_their_mirrors(sandbox, api, promotion):
     assert ValidationRule.objects.filter(voucherify_id=rule["id"]).exists()
     shown = str(PromotionTierAdmin(PromotionTier, None).rules_display(tier))  # type: ignore[arg-type]
     assert "Over 100" in shown and rule["id"] in shown
+
+
+# -- columns --------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("discount", "shown"),
+    [
+        ({"type": "PERCENT", "percent_off": 12.5, "amount_limit": 2000}, "12.5% (max 20.00\u00a0EUR)"),
+        ({"type": "AMOUNT", "amount_off": 500}, "-5.00\u00a0EUR"),
+        ({"type": "FIXED", "fixed_amount": 3000}, "fixed 30.00\u00a0EUR"),
+        ({"type": "UNIT", "unit_off": 1}, "1 free unit(s)"),
+        ({"type": "UNIT", "units": [{"unit_off": 1}, {"unit_off": 2}]}, "3 free unit(s)"),
+        ({"type": "SHIPPING"}, "free shipping"),
+        ({"type": "NEW_KIND"}, "NEW_KIND"),
+        ({}, "-"),
+        ("not a discount", "-"),
+    ],
+)
+def test_discount_in_words(settings, discount, shown):
+    from django_voucherify.admin.discounts import discount_summary
+
+    settings.VOUCHERIFY = {**settings.VOUCHERIFY, "CURRENCY": "EUR"}
+    assert discount_summary(discount) == shown
+
+
+def test_validity_in_one_column():
+    from datetime import UTC, datetime
+
+    from django_voucherify.admin.promotion_tiers import PromotionTierAdmin
+
+    column = PromotionTierAdmin(PromotionTier, None).dates_display  # type: ignore[arg-type]
+    start, end = datetime(2026, 1, 2, 12, tzinfo=UTC), datetime(2026, 3, 4, 12, tzinfo=UTC)
+    assert column(PromotionTier()) == "always"
+    assert column(PromotionTier(start_date=start)).startswith("from ")
+    assert column(PromotionTier(expiration_date=end)).startswith("until ")
+    both = column(PromotionTier(start_date=start, expiration_date=end))
+    assert "\u2013" in both and "2026" in both
