@@ -17,6 +17,7 @@ from . import (  # noqa: F401
     outbox,
     overview,
     products,
+    promotion_tiers,
     validation_rules,
     vouchers,
     webhooks,

@@ -35,6 +35,7 @@ from ..api.errors import APIError, VoucherifyError
 from ..models import Campaign, RefreshSubject, ValidationRule
 from . import confirmation, submit_once
 from .mixins import start_refresh
+from .promotion_tiers import PromotionTierInline
 
 TEMPLATES = "admin/django_voucherify/campaign/"
 #: Enable/disable run in the request, one call per campaign: a larger selection is refused
@@ -149,6 +150,10 @@ class CampaignAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         css = {"all": ("django_voucherify/voucherify_admin.css",)}
 
     # -- read-only mirror --------------------------------------------------------------------
+    def get_inlines(self, request: HttpRequest, obj: Campaign | None) -> list[type[Any]]:
+        # A promotion's tiers, from their mirrors (shown to those with view_promotiontier).
+        return [PromotionTierInline] if obj is not None and obj.campaign_type == "PROMOTION" else []
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 

@@ -11,6 +11,7 @@ from .ledger import CheckoutRedemption, LedgerState
 from .orders import Order, OrderItem, OrderStatus
 from .outbox import OutboxAction, OutboxEntry, OutboxState
 from .products import Product, Sku
+from .promotion_tiers import PromotionTier
 from .publications import CustomerPublication, PublicationState
 from .sync_state import SyncedMirror, SyncState
 from .vouchers import DiscountType, Voucher, VoucherType
@@ -38,6 +39,7 @@ __all__ = [
     "Overview",
     "PartState",
     "Product",
+    "PromotionTier",
     "PublicationState",
     "RefreshState",
     "RefreshSubject",

@@ -35,10 +35,11 @@ class RefreshState(models.TextChoices):
 
 
 class RefreshSubject(models.TextChoices):
-    """What a refresh run walks: the voucher mirrors, or the campaign and validation-rule ones."""
+    """What a refresh run walks: the voucher mirrors, or the campaign, promotion-tier and
+    validation-rule ones."""
 
     VOUCHERS = "vouchers", _("vouchers")
-    CAMPAIGNS = "campaigns", _("campaigns and validation rules")
+    CAMPAIGNS = "campaigns", _("campaigns, promotion tiers and validation rules")
 
 
 #: States of a run that has not ended yet.

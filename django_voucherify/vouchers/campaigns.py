@@ -1,15 +1,18 @@
-"""Fill and refresh the :class:`~django_voucherify.models.Campaign` and
+"""Fill and refresh the :class:`~django_voucherify.models.Campaign`,
+:class:`~django_voucherify.models.PromotionTier` and
 :class:`~django_voucherify.models.ValidationRule` mirrors from Voucherify.
 
-:func:`refresh_all` walks every campaign, then every validation rule and every assignment, and
-writes the mirrors in batches; the same rule as the voucher refresh (:mod:`.refresh`) applies to
-removal: mirrors Voucherify no longer lists are removed only after a walk that ended normally
-and brought at least the ``total`` Voucherify reported. ``list-campaigns`` pages through at most
-100 pages of 100 and has no ``created_at`` parameter to slide with, so past 10,000 campaigns the
-walk stops with a :class:`~django_voucherify.api.PaginationError`: what it saw is stored,
-nothing is removed, and the run ends ``incomplete`` with the reason (docs/admin.md). A copy
-older than the stored one (``updated_at``, :mod:`~django_voucherify.freshness`) is not written:
-a walk that read a campaign before an enable/disable does not undo it.
+:func:`refresh_all` walks every campaign, every promotion tier (:mod:`.promotion_tiers`), then
+every validation rule and every assignment, and writes the mirrors in batches; the same rule as
+the voucher refresh (:mod:`.refresh`) applies to removal: mirrors Voucherify no longer lists are
+removed only after a walk that ended normally and brought at least the ``total`` Voucherify
+reported. ``list-campaigns`` pages through at most 100 pages of 100 and has no ``created_at``
+parameter to slide with, so past 10,000 campaigns (or 10,000 tiers: ``list-promotion-tiers``
+has none either) the walk stops with a :class:`~django_voucherify.api.PaginationError`: what it
+saw is stored, nothing is removed, and the run ends ``incomplete`` with the reason
+(docs/admin.md). A copy older than the stored one (``updated_at``,
+:mod:`~django_voucherify.freshness`) is not written: a walk that read a campaign before an
+enable/disable does not undo it.
 
 :func:`refresh_one` re-reads one campaign (after an enable/disable); :func:`mirror_vouchers_of`
 mirrors a campaign's vouchers (after a code generation), without the full voucher walk.
@@ -28,8 +31,8 @@ from django.utils import timezone
 from ..api.errors import NotFoundError
 from ..api.paging import PaginationError
 from ..freshness import is_older
-from ..models import Campaign, ValidationRule
-from . import refresh
+from ..models import Campaign, PromotionTier, ValidationRule
+from . import promotion_tiers, refresh
 
 logger = logging.getLogger("django_voucherify.vouchers")
 
@@ -114,8 +117,9 @@ def refresh_all(
 ) -> dict[str, Any]:
     """Mirror every campaign and validation rule (see the module docstring).
 
-    Returns ``created``/``updated``/``removed``/``skipped`` (campaigns), ``rules``, ``seen``,
-    ``total`` and ``error`` ("" after a complete walk, else why nothing was removed)."""
+    Returns ``created``/``updated``/``removed``/``skipped`` (campaigns; ``skipped`` counts
+    tiers without an id too), ``tiers``, ``rules``, ``seen``, ``total`` and ``error`` ("" after
+    a complete walk, else why nothing was removed)."""
     api = refresh._client(client)
     started = timezone.now()
     stats: dict[str, Any] = {
@@ -123,14 +127,16 @@ def refresh_all(
         "updated": 0,
         "removed": 0,
         "skipped": 0,
+        "tiers": 0,
         "rules": 0,
         "seen": 0,
         "total": None,
         "error": "",
     }
     campaigns_total = _total(api.campaigns.list(limit=1))
+    tiers_total = _total(api.promotions.list_tiers(limit=1))
     rules_total = _total(api.validation_rules.list(limit=1))
-    total = (campaigns_total or 0) + (rules_total or 0)
+    total = (campaigns_total or 0) + (tiers_total or 0) + (rules_total or 0)
     stats["total"] = total
     done = 0
 
@@ -144,9 +150,13 @@ def refresh_all(
 
         return run
 
-    campaigns_seen = rules_seen = 0
+    campaigns_seen = tiers_seen = rules_seen = 0
     try:
         campaigns_seen = _in_batches(api.campaigns.iterate(), counted(lambda b: _store_campaigns(b, stats)))
+        # After the campaigns: a tier is linked to its campaign's mirror when stored.
+        tiers_seen = _in_batches(
+            api.promotions.iterate_tiers(), counted(lambda b: promotion_tiers.store_batch(b, stats))
+        )
         assignments: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for assignment in api.validation_rules.iterate_all_assignments():
             if isinstance(assignment, dict) and isinstance(assignment.get("rule_id"), str):
@@ -162,6 +172,7 @@ def refresh_all(
             f"the walk brought {seen} {what}, Voucherify reported {reported}"
             for what, seen, reported in (
                 ("campaigns", campaigns_seen, campaigns_total),
+                ("promotion tiers", tiers_seen, tiers_total),
                 ("validation rules", rules_seen, rules_total),
             )
             if reported is not None and seen < reported
@@ -170,7 +181,10 @@ def refresh_all(
     if stats["error"]:
         logger.warning("Campaign refresh incomplete, no mirror removed: %s", stats["error"])
     elif prune:
-        stats["removed"], _ = Campaign.objects.filter(refreshed_at__lt=started).delete()
+        PromotionTier.objects.filter(refreshed_at__lt=started).delete()
+        # Counted per model: a removed campaign's remaining tiers go with it (cascade).
+        _, removed = Campaign.objects.filter(refreshed_at__lt=started).delete()
+        stats["removed"] = removed.get(Campaign._meta.label, 0)
         ValidationRule.objects.filter(refreshed_at__lt=started).delete()
     if progress and not done:
         progress(0, 0, 0)

@@ -36,6 +36,7 @@ class ShortWalk:
     def __init__(self, api: Any) -> None:
         self.api = api
         self.validation_rules = api.validation_rules
+        self.promotions = api.promotions
         self.vouchers = api.vouchers
 
         class Campaigns:
