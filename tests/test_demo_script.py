@@ -176,6 +176,11 @@ def test_demo_starts_works_and_stops_everything(tmp_path):
         assert urllib.request.urlopen(f"{shop}/account/signin/").status == 200
         with sqlite3.connect(tmp_path / "demo.sqlite3") as db:  # the first start filled the mirrors
             assert db.execute("SELECT count(*) FROM django_voucherify_voucher").fetchone()[0] > 0
+            # ... and the campaigns with the automatic promotion's tier (the tier admin lists it)
+            assert db.execute("SELECT count(*) FROM django_voucherify_campaign").fetchone()[0] == 3
+            assert db.execute("SELECT name FROM django_voucherify_promotiontier").fetchall() == [
+                ("10% off orders over 50",)
+            ]
 
         def export_orders() -> subprocess.CompletedProcess[str]:
             """An order export through the command, which only follows the job the worker runs."""

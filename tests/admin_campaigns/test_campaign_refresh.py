@@ -13,7 +13,7 @@ from django_voucherify.models import Campaign, RefreshSubject, ValidationRule, V
 from django_voucherify.vouchers import campaigns as mirrors
 from django_voucherify.vouchers import refresh_runs
 
-from .conftest import MIN_100
+from .conftest import MIN_100, campaign_body
 
 pytestmark = pytest.mark.django_db
 
@@ -89,3 +89,44 @@ def test_an_older_copy_never_overwrites_a_newer_mirror(sandbox, api, campaigns):
     assert mirrors.store(stale).active is True
     assert Campaign.objects.get(pk=spring.pk).active is True
     assert stats["kept_newer"] == 1
+
+
+def test_voucherify_pull_campaigns_fills_the_mirrors_as_a_recorded_run(sandbox, api):
+    """``voucherify_pull campaigns`` (the demo's first start runs it): campaigns, their promotion
+    tiers and validation rules mirrored, recorded as a campaign refresh run; one at a time."""
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    from django_voucherify.models import (
+        Campaign,
+        PromotionTier,
+        RefreshState,
+        RefreshSubject,
+        ValidationRule,
+        VoucherRefreshRun,
+    )
+
+    api.campaigns.create(campaign_body("Spring"))
+    api.campaigns.create(
+        {
+            "name": "Big basket",
+            "campaign_type": "PROMOTION",
+            "promotion": {
+                "tiers": [{"name": "10% off", "action": {"discount": {"type": "PERCENT", "percent_off": 10}}}]
+            },
+        }
+    )
+    api.validation_rules.create({"name": "Over 100", "rules": MIN_100})
+    out = StringIO()
+    call_command("voucherify_pull", "campaigns", "--no-progress", stdout=out)
+    assert "campaigns: 2 created" in out.getvalue() and "1 promotion tiers" in out.getvalue(), out.getvalue()
+    assert sorted(Campaign.objects.values_list("name", flat=True)) == ["Big basket", "Spring"]
+    assert list(PromotionTier.objects.values_list("name", flat=True)) == ["10% off"]
+    assert list(ValidationRule.objects.values_list("name", flat=True)) == ["Over 100"]
+    run = VoucherRefreshRun.objects.get()
+    assert (run.subject, run.state) == (RefreshSubject.CAMPAIGNS, RefreshState.SUCCEEDED)
+
+    VoucherRefreshRun.objects.create(subject=RefreshSubject.CAMPAIGNS, state=RefreshState.QUEUED)
+    with pytest.raises(CommandError, match="already under way"):
+        call_command("voucherify_pull", "campaigns", "--no-progress", stdout=StringIO())

@@ -1,4 +1,5 @@
-"""``manage.py voucherify_pull customers|orders|vouchers``: fill the mirrors from Voucherify's lists."""
+"""``manage.py voucherify_pull customers|orders|vouchers|campaigns``: fill the mirrors from
+Voucherify's lists (``campaigns``: the campaign, promotion-tier and validation-rule mirrors)."""
 
 from __future__ import annotations
 
@@ -15,13 +16,15 @@ class Command(BaseCommand):
     help = "Create or update the local customer, order or voucher mirrors from Voucherify (nothing pushed)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("kind", choices=(*KINDS, "vouchers"))
+        parser.add_argument("kind", choices=(*KINDS, "vouchers", "campaigns"))
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
         bar = None if options["no_progress"] else ProgressBar(self.stderr, options["kind"])
         if options["kind"] == "vouchers":
             return self._pull_vouchers(bar)
+        if options["kind"] == "campaigns":
+            return self._pull_campaigns(bar)
         try:
             stats = pull(options["kind"], progress=bar)
         finally:
@@ -72,6 +75,36 @@ class Command(BaseCommand):
         if stats["error"]:  # mirrors written, none removed: say why and fail the run (cron sees it)
             raise CommandError(
                 _("The voucher list was not walked to its end (%(error)s); no mirror was removed.")
+                % {"error": stats["error"]}
+            )
+
+    def _pull_campaigns(self, bar: ProgressBar | None) -> None:
+        """Campaigns, promotion tiers and validation rules, recorded as a refresh run like the
+        campaign admin's button (one at a time; the demo's first start pulls them this way)."""
+        from ...models import RefreshSubject
+        from ...vouchers.refresh_runs import RefreshAlreadyRunning
+        from ...vouchers.refresh_runs import run as recorded_refresh
+
+        try:
+            stats = recorded_refresh(progress=bar, subject=RefreshSubject.CAMPAIGNS)
+        except RefreshAlreadyRunning as exc:
+            raise CommandError(
+                _("A campaign refresh is already under way (run #%(run)s); pull again when it ends.")
+                % {"run": exc.run.pk}
+            ) from exc
+        finally:
+            if bar:
+                bar.close()
+        self.stdout.write(
+            _(
+                "campaigns: %(created)d created, %(updated)d updated, %(removed)d removed, "
+                "%(skipped)d skipped; %(tiers)d promotion tiers, %(rules)d validation rules"
+            )
+            % stats
+        )
+        if stats["error"]:
+            raise CommandError(
+                _("The campaigns were not walked to their end (%(error)s); no mirror was removed.")
                 % {"error": stats["error"]}
             )
 
