@@ -148,7 +148,9 @@ class PromotionTierAdmin(TierColumns, admin.ModelAdmin):  # type: ignore[type-ar
     list_display = (
         "name",
         "campaign_display",
-        "banner_display",
+        # No banner column: it is often the name again, and with it the list was 30 px wider
+        # than a 1280 px window beside the admin's sidebar (the banner is on the tier's page and
+        # searchable).
         "active",
         "dates_display",
         "discount_display",
