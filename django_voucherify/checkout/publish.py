@@ -29,6 +29,7 @@ Steps of one call:
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -54,6 +55,8 @@ if TYPE_CHECKING:
     from ..api.client import VoucherifyClient
 
 __all__ = ["CampaignNotOffered", "PublicationRefused", "PublishedCode", "publish"]
+
+logger = logging.getLogger("django_voucherify.checkout")
 
 #: How often a caller that finds the row held reads it again (s).
 POLL_INTERVAL = 0.05
@@ -135,7 +138,7 @@ def publish(
         raise CampaignNotOffered  # none offered: no need to ask Voucherify what it is
     if client is None:
         client = cart.checkout_client()
-    found = _resolve(client, campaign, offered=allowed is not None)
+    found = _resolve(client, campaign, allowed)
     if not _listed(allowed, campaign, found.id, found.name):
         raise CampaignNotOffered
     row = _row(found, source_id)
@@ -202,14 +205,15 @@ def _published(campaign: str, customer_source_id: str) -> CustomerPublication | 
     )
 
 
-def _resolve(client: VoucherifyClient, campaign: str, *, offered: bool) -> _Campaign:
+def _resolve(client: VoucherifyClient, campaign: str, allowed: frozenset[str] | None) -> _Campaign:
     """The campaign's id and name (``get-campaign`` takes either), asked of Voucherify on each
     call that needs a row (not cached: a name may come to mean another campaign, deleted and
     created again; the ledger answers every later call without it).
 
-    Unknown: :class:`CampaignNotOffered` when the caller is limited to ``offered`` campaigns
-    (the same answer as a campaign not offered), :class:`PublicationRefused` otherwise. No
-    usable answer: :class:`CheckoutUnavailable`; nothing was written or sent."""
+    Unknown: :class:`CampaignNotOffered` when the caller is limited to ``allowed`` campaigns
+    (the same answer as a campaign not offered; logged for staff when the campaign is listed:
+    the list names a campaign Voucherify does not know), :class:`PublicationRefused`
+    otherwise. No usable answer: :class:`CheckoutUnavailable`; nothing was written or sent."""
     try:
         answer = client.campaigns.get(campaign)
         found = answer if isinstance(answer, dict) else {}
@@ -218,7 +222,11 @@ def _resolve(client: VoucherifyClient, campaign: str, *, offered: bool) -> _Camp
             raise VoucherifyError("get-campaign answered without the campaign's id and name")
     except VoucherifyError as exc:
         if _refused(exc):
-            if offered:
+            if allowed is not None:
+                if campaign in allowed:
+                    logger.warning(
+                        "Campaign %r is offered but Voucherify does not know it: %s", campaign, exc
+                    )
                 raise CampaignNotOffered from None
             raise _refusal(exc) from None
         raise CheckoutUnavailable(outcome_unknown=False) from exc

@@ -167,6 +167,18 @@ def test_a_campaign_not_offered_and_an_unknown_one_are_the_same_refusal(sandbox)
     assert sandbox.calls.count("POST", PUBLICATIONS) == 0
 
 
+def test_an_offered_campaign_voucherify_does_not_know_is_refused_and_logged(sandbox, caplog):
+    """A listed campaign deleted in Voucherify (or misspelt): the caller gets the one refusal;
+    staff get a warning naming it."""
+    with (
+        caplog.at_level("WARNING", logger="django_voucherify.checkout"),
+        pytest.raises(checkout.CampaignNotOffered),
+    ):
+        checkout.publish("Welcom", "ann", offered=["Welcom"])
+    assert "'Welcom' is offered but Voucherify does not know it" in caplog.text
+    assert not CustomerPublication.objects.exists()
+
+
 def test_nothing_offered_asks_voucherify_nothing(sandbox):
     name = _campaign(sandbox)
     calls = len(sandbox.calls.calls)
