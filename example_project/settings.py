@@ -124,6 +124,9 @@ VOUCHERIFY = {
     "WEBHOOK_SECRETS": [env("VOUCHERIFY_WEBHOOK_SECRET", default="sandbox-webhook-secret")],
     # The admin shows amounts (the overview's chart, voucher values) in the shop's currency.
     "CURRENCY": SHOP_CURRENCY,
+    # SELF_SERVICE_CAMPAIGNS is left empty: the welcome code is given by the worker
+    # (checkout.publish, not limited), never asked for by shoppers through POST
+    # api/vouchers/publications/, which therefore gives shoppers no code of any campaign.
 }
 
 LOGGING = {

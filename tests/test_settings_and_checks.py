@@ -60,6 +60,12 @@ def test_valid_settings_have_no_problems():
         ({**GOOD, "SYNC_LEASE_SECONDS": "300"}, ["voucherify.E010"], "default"),
         ({**GOOD, "BULK_CHUNK_BYTES": 20_000_000}, ["voucherify.E010"], "9_000_000"),
         ({**GOOD, "SYNC_ENABLED": "false"}, ["voucherify.E011"], "env.bool"),
+        # A bare string would be taken letter by letter; blanks and spaced names match nothing.
+        ({**GOOD, "SELF_SERVICE_CAMPAIGNS": "Welcome"}, ["voucherify.E027"], "['Welcome']"),
+        ({**GOOD, "SELF_SERVICE_CAMPAIGNS": ["Welcome", ""]}, ["voucherify.E027"], "names or ids"),
+        ({**GOOD, "SELF_SERVICE_CAMPAIGNS": [" Welcome"]}, ["voucherify.E027"], "names or ids"),
+        ({**GOOD, "SELF_SERVICE_CAMPAIGNS": [7]}, ["voucherify.E027"], "names or ids"),
+        ({**GOOD, "SELF_SERVICE_CAMPAIGNS": None}, ["voucherify.E027"], "names or ids"),
     ],
 )
 def test_each_problem_has_an_id_and_a_hint(settings_dict, expected_ids, hint_fragment):
@@ -159,6 +165,15 @@ def test_every_check_id_has_one_home_and_is_documented():
     assert set(homes) - documented == {"voucherify.E000", "voucherify.E013", "voucherify.W004"}
 
 
+@pytest.mark.parametrize("value", [[], ["Welcome", "camp_7Xz"], ("Welcome",)])
+def test_self_service_campaigns_are_read_as_a_tuple(value):
+    with override_settings(VOUCHERIFY={**GOOD, "SELF_SERVICE_CAMPAIGNS": value}):
+        assert check_voucherify_settings() == []
+        assert conf.settings().self_service_campaigns == tuple(value)
+    with override_settings(VOUCHERIFY=GOOD):
+        assert conf.settings().self_service_campaigns == ()  # default: no campaign
+
+
 def test_options_are_read_without_credentials():
     """Sync's signals read options on every save, also in a process that has no keys."""
     with override_settings(VOUCHERIFY={"SYNC_ENABLED": False}):
@@ -184,6 +199,7 @@ def test_settings_are_cached_until_voucherify_changes():
         ("VOUCHER_ACTION_INLINE_LIMIT", -1),
         ("CHECKOUT_OUTAGE_POLICY", "ignore"),
         ("CHECKOUT_LATE_CHECK_AFTER", 30),  # E026: not after the 60 s grace
+        ("SELF_SERVICE_CAMPAIGNS", "Welcome"),  # E027: a string, not a list
     ],
 )
 def test_an_invalid_option_is_refused_at_use_with_the_checks_words(option, value):

@@ -54,7 +54,7 @@ from .errors import (
     RollbackFailed,
 )
 from .offers import Offer, OffersOutcome, offers
-from .publish import PublicationRefused, PublishedCode, publish
+from .publish import CampaignNotOffered, PublicationRefused, PublishedCode, publish
 from .reconcile import reconcile
 from .redeem import PaidCheckout, redeem, redeem_then_pay
 from .rollback import request_rollback, rollback, rollback_order
@@ -62,6 +62,7 @@ from .validate import validate
 
 __all__ = [
     "AlreadyRedeemed",
+    "CampaignNotOffered",
     "CheckoutError",
     "CheckoutUnavailable",
     "CodeResult",

@@ -2,7 +2,7 @@
 
 Where the truth lives (docs/checkout.md, "Publishing a code"): Voucherify holds the
 publication; the local ledger row (:class:`~django_voucherify.models.CustomerPublication`, one
-per campaign and customer) is the claim that lets one caller at a time ask for it, and the
+per campaign id and customer) is the claim that lets one caller at a time ask for it, and the
 record of the code once answered. Every request for a row carries the row's ``key`` as the
 publication's ``source_id`` and asks for ``join_once``: a request sent again (after a lost
 answer, a crash between the call and the record, a stalled holder taken over) names the same
@@ -11,8 +11,12 @@ was already sent looks the publication up by that ``source_id`` (``list-publicat
 
 Steps of one call:
 
+0. a PUBLISHED row of the customer whose campaign id or name is the one asked for answers at
+   once, with no call; otherwise the campaign is resolved to its id and name
+   (``get-campaign``): a call by name and a call by id are one row;
 1. the row is created if missing (``INSERT … ON CONFLICT DO NOTHING``: two first calls make one
-   row); a PUBLISHED row answers at once, with no call;
+   row), keyed by the campaign's id; a row written before the key was resolved (keyed by the
+   name or id its caller gave) is found by either and used as it is;
 2. the row is leased (one ``UPDATE``); a caller that finds it held waits for the holder's answer
    (polling the row) up to ``CHECKOUT_TIMEOUT``, then raises :class:`CheckoutUnavailable`;
 3. the holder, if the row was sent before, looks the publication up; otherwise (or if not found)
@@ -25,7 +29,9 @@ Steps of one call:
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -43,12 +49,14 @@ from ..models.publications import CustomerPublication, PublicationState
 from ..validation import campaign_problem, source_id_problem
 from . import cart
 from .claim import OUTSIDE_TRANSACTION_ONLY
-from .errors import CheckoutUnavailable, CodesRefused, InvalidCheckoutInput, message_for
+from .errors import CheckoutError, CheckoutUnavailable, CodesRefused, InvalidCheckoutInput, message_for
 
 if TYPE_CHECKING:
     from ..api.client import VoucherifyClient
 
-__all__ = ["PublicationRefused", "PublishedCode", "publish"]
+__all__ = ["CampaignNotOffered", "PublicationRefused", "PublishedCode", "publish"]
+
+logger = logging.getLogger("django_voucherify.checkout")
 
 #: How often a caller that finds the row held reads it again (s).
 POLL_INTERVAL = 0.05
@@ -65,13 +73,33 @@ class PublicationRefused(CodesRefused):
     ``key`` is Voucherify's error key. A later call asks again."""
 
 
+class CampaignNotOffered(CheckoutError):
+    """The campaign is not one of those the caller may be given a code of (``offered``), or
+    does not exist: the same error and words for both, so that the answer never tells whether
+    a campaign exists. Nothing was written or sent."""
+
+    def __init__(self) -> None:
+        super().__init__(gettext("No code of this campaign can be given to you here."))
+
+
+@dataclass(frozen=True)
+class _Campaign:
+    """A campaign as Voucherify answered ``get-campaign``: the ledger's key and its name."""
+
+    id: str
+    name: str
+
+
 @dataclass(frozen=True)
 class PublishedCode:
     """The code ``customer_source_id`` holds from ``campaign``. ``new`` is True for the call that
     recorded it (a welcome mail is sent once), False for every later one."""
 
     code: str
+    #: The campaign's id (on rows written before the ledger was keyed by id: as first asked).
     campaign: str
+    #: The campaign's name ("" on such older rows until a call asks Voucherify again).
+    campaign_name: str
     customer_source_id: str
     publication_id: str
     new: bool
@@ -83,24 +111,37 @@ def publish(
     *,
     client: VoucherifyClient | None = None,
     wait: float | None = None,
+    offered: Collection[str] | None = None,
 ) -> PublishedCode:
     """Give ``customer`` one code of ``campaign`` (its name or id), always the same one.
 
     ``customer`` is a ``Customer`` mirror, a source id, or a mapping with ``source_id`` (and the
     fields Voucherify should upsert the customer with). ``wait``: how long a call that finds
-    another caller sending waits for its answer (default ``CHECKOUT_TIMEOUT``). Must run outside
+    another caller sending waits for its answer (default ``CHECKOUT_TIMEOUT``). ``offered``:
+    the campaigns (names or ids, either matches) this caller may be given a code of; ``None``
+    (the default: the shop's own code decides) is any campaign. Must run outside
     ``transaction.atomic()`` (the row is committed before the request leaves). Raises
-    :class:`InvalidCheckoutInput`, :class:`PublicationRefused`, :class:`CheckoutUnavailable`.
+    :class:`InvalidCheckoutInput`, :class:`CampaignNotOffered`, :class:`PublicationRefused`,
+    :class:`CheckoutUnavailable`.
     """
     body = _customer_body(customer)
     if problem := campaign_problem(campaign):
         raise InvalidCheckoutInput(problem)
+    allowed = None if offered is None else frozenset(offered)
     conf = voucherify_settings()
-    if client is None:
-        client = cart.checkout_client()
     _outside_transaction()
     source_id = str(body["source_id"])
-    row = _row(campaign, source_id)
+    known = _published(campaign, source_id)
+    if known is not None and _listed(allowed, campaign, known.campaign, known.campaign_name):
+        return _answer(known, new=False)
+    if allowed is not None and not allowed:
+        raise CampaignNotOffered  # none offered: no need to ask Voucherify what it is
+    if client is None:
+        client = cart.checkout_client()
+    found = _resolve(client, campaign, allowed)
+    if not _listed(allowed, campaign, found.id, found.name):
+        raise CampaignNotOffered
+    row = _row(found, source_id)
     deadline = time.monotonic() + (conf.checkout_timeout if wait is None else wait)
     while True:
         if row.state == PublicationState.PUBLISHED:
@@ -114,7 +155,7 @@ def publish(
         )
         if lease is not None:
             row.refresh_from_db(fields=["sent_at", "attempts"])  # as the last holder left them
-            return _send(client, row, lease, body)
+            return _send(client, row, lease, body, found.id)
         if time.monotonic() >= deadline:
             raise CheckoutUnavailable(outcome_unknown=True)
         time.sleep(POLL_INTERVAL)
@@ -143,37 +184,117 @@ def _lease_for() -> timedelta:
     return timedelta(seconds=2 * voucherify_settings().longest_checkout_request())
 
 
-def _row(campaign: str, customer_source_id: str) -> CustomerPublication:
-    """The row of (campaign, customer), inserted if missing; race-safe (one row)."""
+def _listed(allowed: frozenset[str] | None, *names: str) -> bool:
+    """Whether one of ``names`` (the campaign as asked, its id, its name) is offered."""
+    return allowed is None or any(name and name in allowed for name in names)
+
+
+def _published(campaign: str, customer_source_id: str) -> CustomerPublication | None:
+    """The customer's PUBLISHED row of ``campaign``, found by its id or its name (no call).
+
+    The oldest wins: before the ledger was keyed by id, a call by name and one by id could
+    make two rows (Voucherify's ``join_once`` gave both the same code)."""
+    return (
+        CustomerPublication.objects.filter(
+            Q(campaign=campaign) | Q(campaign_name=campaign),
+            customer_source_id=customer_source_id,
+            state=PublicationState.PUBLISHED,
+        )
+        .order_by("created_at", "pk")
+        .first()
+    )
+
+
+def _resolve(client: VoucherifyClient, campaign: str, allowed: frozenset[str] | None) -> _Campaign:
+    """The campaign's id and name (``get-campaign`` takes either), asked of Voucherify on each
+    call that needs a row (not cached: a name may come to mean another campaign, deleted and
+    created again; the ledger answers every later call without it).
+
+    Unknown: :class:`CampaignNotOffered` when the caller is limited to ``allowed`` campaigns
+    (the same answer as a campaign not offered; logged for staff when the campaign is listed:
+    the list names a campaign Voucherify does not know), :class:`PublicationRefused`
+    otherwise. No usable answer: :class:`CheckoutUnavailable`; nothing was written or sent."""
+    try:
+        answer = client.campaigns.get(campaign)
+        found = answer if isinstance(answer, dict) else {}
+        campaign_id, name = found.get("id"), found.get("name")
+        if not isinstance(campaign_id, str) or not campaign_id or not isinstance(name, str):
+            raise VoucherifyError("get-campaign answered without the campaign's id and name")
+    except VoucherifyError as exc:
+        if _refused(exc):
+            if allowed is not None:
+                if campaign in allowed:
+                    logger.warning(
+                        "Campaign %r is offered but Voucherify does not know it: %s", campaign, exc
+                    )
+                raise CampaignNotOffered from None
+            raise _refusal(exc) from None
+        raise CheckoutUnavailable(outcome_unknown=False) from exc
+    return _Campaign(campaign_id, name)
+
+
+def _refused(exc: VoucherifyError) -> bool:
+    """A 4xx that is Voucherify's answer about the request (not the keys, not a rate limit)."""
+    return isinstance(exc, APIError) and 400 <= exc.status < 500 and exc.status not in (401, 403, 429)
+
+
+def _refusal(exc: VoucherifyError) -> PublicationRefused:
+    key = getattr(exc, "key", None) or None
+    return PublicationRefused(str(PUBLISH_MESSAGES.get(key or "", message_for(key))), key=key)
+
+
+def _row(campaign: _Campaign, customer_source_id: str) -> CustomerPublication:
+    """The row of (campaign, customer), inserted if missing (keyed by the campaign's id);
+    race-safe (one row). A row written before the ledger was keyed by id (keyed by the name or
+    the id its caller gave) is used as it is (it may already have been sent under its key),
+    the PUBLISHED one first; its name is filled in."""
+    rows = list(
+        CustomerPublication.objects.filter(
+            campaign__in={campaign.id, campaign.name}, customer_source_id=customer_source_id
+        ).order_by("created_at", "pk")
+    )
+    if rows:
+        row = next((r for r in rows if r.state == PublicationState.PUBLISHED), rows[0])
+        if row.campaign_name != campaign.name:  # an older row, or the campaign was renamed
+            CustomerPublication.objects.filter(pk=row.pk).update(campaign_name=campaign.name)
+            row.campaign_name = campaign.name
+        return row
     CustomerPublication.objects.bulk_create(
-        [CustomerPublication(campaign=campaign, customer_source_id=customer_source_id)],
+        [
+            CustomerPublication(
+                campaign=campaign.id, campaign_name=campaign.name, customer_source_id=customer_source_id
+            )
+        ],
         ignore_conflicts=True,
     )
-    return CustomerPublication.objects.get(campaign=campaign, customer_source_id=customer_source_id)
+    return CustomerPublication.objects.get(campaign=campaign.id, customer_source_id=customer_source_id)
 
 
 def _send(
-    client: VoucherifyClient, row: CustomerPublication, lease: background.Lease, body: dict[str, Any]
+    client: VoucherifyClient,
+    row: CustomerPublication,
+    lease: background.Lease,
+    body: dict[str, Any],
+    campaign_id: str,
 ) -> PublishedCode:
-    """Steps 3 and 4, by the lease's holder."""
+    """Steps 3 and 4, by the lease's holder. The campaign goes by its id (the spec's
+    ``campaign.name`` takes a name or an id): an older row keyed by a name names the campaign
+    resolved now."""
     try:
         found = _look_up(client, row) if row.sent_at is not None else None
         if found is None:
             _mark_sent(row, lease)
             found = dict(
                 client.publications.create(
-                    {"campaign": {"name": row.campaign}, "customer": body, "source_id": row.key},
+                    {"campaign": {"name": campaign_id}, "customer": body, "source_id": row.key},
                     join_once=True,
                 )
             )
         code, publication_id = _code_of(found)
     except VoucherifyError as exc:
         _give_back(row, lease, exc)
-        if isinstance(exc, APIError) and 400 <= exc.status < 500 and exc.status not in (401, 403, 429):
-            key = exc.key or None
-            raise PublicationRefused(
-                str(PUBLISH_MESSAGES.get(key or "", message_for(key))), key=key
-            ) from None
+        if _refused(exc):
+            raise _refusal(exc) from None
         raise CheckoutUnavailable(outcome_unknown=row.sent_at is not None) from exc
     except BaseException as exc:
         _give_back(row, lease, exc)
@@ -243,6 +364,7 @@ def _answer(row: CustomerPublication, *, new: bool) -> PublishedCode:
     return PublishedCode(
         code=row.code,
         campaign=row.campaign,
+        campaign_name=row.campaign_name,
         customer_source_id=row.customer_source_id,
         publication_id=row.publication_id,
         new=new,

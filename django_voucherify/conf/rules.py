@@ -97,6 +97,12 @@ def _reason(option: Option, value: Any) -> str | None:
             for item in value
         )
         return None if secrets_ok else "must be a list of non-empty strings"
+    if option.kind is Kind.NAMES:
+        # A listed " Welcome" could never match a campaign (checkout refuses surrounding spaces).
+        names_ok = isinstance(value, list | tuple) and all(
+            isinstance(item, str) and item and item.strip() == item for item in value
+        )
+        return None if names_ok else "must be a list of non-empty strings without surrounding spaces"
     if option.kind is Kind.CURRENCY:
         code_ok = isinstance(value, str) and len(value) == 3 and value.isascii() and value.isalpha()
         return None if code_ok else "must be a three-letter ISO 4217 currency code such as EUR"

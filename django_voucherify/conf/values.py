@@ -88,6 +88,8 @@ class VoucherifySettings:
     checkout_attention_interval: float
     checkout_task_lease: float
     checkout_anonymous_max_codes: int
+    #: Campaign names or ids the REST ``publications/`` endpoint may publish from for shoppers.
+    self_service_campaigns: tuple[str, ...]
     #: Each a :class:`~django_voucherify.secret.Secret` (masked everywhere).
     webhook_secrets: tuple[Secret, ...] = field(repr=False)
     webhook_max_body_bytes: int

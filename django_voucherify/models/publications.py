@@ -1,6 +1,6 @@
 """The publications ledger: which code of a campaign this shop handed to which customer.
 
-One row per (campaign, customer source id): the claim that lets one caller at a time ask
+One row per (campaign id, customer source id): the claim that lets one caller at a time ask
 Voucherify for the customer's code, and the record of the answer, so that every later call
 (a double click, a retry after a lost answer, a process restarted after a crash) gets the same
 code back without a second publication. See docs/checkout.md, "Publishing a code".
@@ -30,7 +30,13 @@ def new_publication_key() -> str:
 
 
 class CustomerPublication(BackgroundWork):
-    campaign = models.CharField(_("campaign"), max_length=200)
+    #: The campaign's Voucherify id: the ledger's key, so that a call by name and one by id are
+    #: one row. Rows written before the key was resolved hold the campaign as their caller gave
+    #: it (a name or an id); ``checkout.publish`` finds them by either (docs/checkout.md).
+    campaign = models.CharField(_("campaign id"), max_length=200)
+    #: The campaign's name when the row was written (blank on rows written before it was kept):
+    #: a call by name finds the row without asking Voucherify.
+    campaign_name = models.CharField(_("campaign name"), max_length=200, blank=True, default="")
     customer_source_id = models.CharField(_("customer source id"), max_length=200)
     state = models.CharField(
         _("state"), max_length=16, choices=PublicationState.choices, default=PublicationState.PENDING
@@ -54,6 +60,10 @@ class CustomerPublication(BackgroundWork):
             models.UniqueConstraint(
                 fields=["campaign", "customer_source_id"], name="voucherify_one_publication_per_customer"
             )
+        ]
+        indexes = [
+            # The look-up by name (a customer's rows, then the name): see checkout.publish.
+            models.Index(fields=["customer_source_id", "campaign_name"], name="voucherify_publication_name")
         ]
 
     def __str__(self) -> str:

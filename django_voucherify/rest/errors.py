@@ -46,6 +46,7 @@ from ..checkout.errors import (
     already_redeemed_message,
     unavailable_message,
 )
+from ..checkout.publish import CampaignNotOffered
 from ..errors import DjangoVoucherifyError
 from ..validation import InvalidInput
 
@@ -130,6 +131,9 @@ def app_error_response(exc: DjangoVoucherifyError) -> Response:
         # The row's state decides the words: an UNKNOWN redemption is not "already applied".
         message = already_redeemed_message(exc.ledger) if exc.ledger is not None else exc.message
         return Response(error_body(message, "already_redeemed"), status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, CampaignNotOffered):
+        # One answer for a campaign not offered and an unknown one: it never tells which.
+        return Response(error_body(exc.message, "campaign_not_offered"), status=status.HTTP_403_FORBIDDEN)
     if isinstance(exc, CheckoutUnavailable | RollbackFailed):
         # A failed rollback stays asked for and is retried from Celery: tell the caller to wait.
         return Response(error_body(exc.message, "unavailable"), status=status.HTTP_503_SERVICE_UNAVAILABLE)

@@ -311,7 +311,8 @@ class PublishRequestSerializer(serializers.Serializer[dict[str, Any]]):
 
 class PublishResponseSerializer(serializers.Serializer[Any]):
     code = serializers.CharField()
-    campaign = serializers.CharField()
+    campaign = serializers.CharField(help_text=_("The campaign's id."))
+    campaign_name = serializers.CharField(help_text=_("The campaign's name."))
     customer_source_id = serializers.CharField()
     publication_id = serializers.CharField()
     new = serializers.BooleanField()

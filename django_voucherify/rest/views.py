@@ -29,7 +29,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import checkout
+from .. import checkout, conf
 from ..checkout.budget import UnknownCodesBudget, unknown_codes
 from ..checkout.order_loading import order_with_items
 from ..models.customers import Customer
@@ -265,8 +265,10 @@ class RollbackView(CheckoutAPIView):
 @method_decorator(transaction.non_atomic_requests, name="dispatch")
 class PublishView(CheckoutAPIView):
     """Give a customer their code of a campaign, once (``checkout.publish``): the signed-in
-    user's own customer, or (with ``django_voucherify.add_customerpublication``) any customer
-    by source id. 201 when this request recorded the code, 200 when it was given before."""
+    user's own customer, of a campaign listed in ``SELF_SERVICE_CAMPAIGNS`` (by name or id;
+    any other, and an unknown one, is one and the same 403); or (with
+    ``django_voucherify.add_customerpublication``) any customer by source id, of any campaign.
+    201 when this request recorded the code, 200 when it was given before."""
 
     schema = LazySchema(
         request=s.PublishRequestSerializer,
@@ -289,6 +291,7 @@ class PublishView(CheckoutAPIView):
         body = data.validated_data
         own = customer_for(request)
         wanted = body.get("customer_source_id")
+        anyone = request.user.has_perm(PUBLISH_FOR_ANYONE_PERMISSION)
         if wanted is None or (own is not None and wanted == own.source_id):
             if own is None:
                 return Response(
@@ -296,9 +299,12 @@ class PublishView(CheckoutAPIView):
                     status=status.HTTP_400_BAD_REQUEST,
                 )
             customer: Any = own
-        elif request.user.has_perm(PUBLISH_FOR_ANYONE_PERMISSION):
+        elif anyone:
             customer = Customer.objects.filter(source_id=wanted).first() or wanted
         else:
             raise PermissionDenied(_("You can only ask for your own code."))
-        given = checkout.publish(body["campaign"], customer)
+        # Shoppers only get codes of the campaigns the shop offers them (review 18): any other
+        # campaign, and an unknown one, is the same 403 (checkout.CampaignNotOffered).
+        offered = None if anyone else conf.settings().self_service_campaigns
+        given = checkout.publish(body["campaign"], customer, offered=offered)
         return Response(vars(given), status=status.HTTP_201_CREATED if given.new else status.HTTP_200_OK)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Q
 
 from django_voucherify.models import CustomerPublication, PublicationState
 
@@ -40,10 +41,16 @@ def code_of(user: Any) -> str | None:
     body = customer_body(user)
     if body is None:
         return None
+    # The ledger is keyed by the campaign's id, with its name beside it: SHOP_WELCOME_CAMPAIGN
+    # may hold either (a row written before the id key holds the name in ``campaign``).
+    name = campaign()
     row = (
         CustomerPublication.objects.filter(
-            campaign=campaign(), customer_source_id=body["source_id"], state=PublicationState.PUBLISHED
+            Q(campaign=name) | Q(campaign_name=name),
+            customer_source_id=body["source_id"],
+            state=PublicationState.PUBLISHED,
         )
+        .order_by("created_at")
         .only("code")
         .first()
     )

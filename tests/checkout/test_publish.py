@@ -67,8 +67,10 @@ def test_one_code_and_the_same_again_without_a_call(sandbox):
     assert _held(campaign, "ann") == [first.code]
     other = checkout.publish(campaign, Customer.objects.create(source_id="bob"))
     assert other.code != first.code
-    row = CustomerPublication.objects.get(campaign=campaign, customer_source_id="ann")
+    row = CustomerPublication.objects.get(campaign_name=campaign, customer_source_id="ann")
     assert row.state == PublicationState.PUBLISHED and row.code == first.code and row.publication_id
+    assert row.campaign == django_voucherify.client.campaigns.get(campaign)["id"]  # keyed by id
+    assert (first.campaign, first.campaign_name) == (row.campaign, campaign)
 
 
 @pytest.mark.django_db
@@ -211,7 +213,7 @@ def test_faults_between_the_call_and_the_record_never_give_two_codes(sandbox, mo
     final = checkout.publish(campaign, customer)
     assert returned <= {final.code}
     assert _held(campaign, customer) == [final.code]
-    row = CustomerPublication.objects.get(campaign=campaign, customer_source_id=customer)
+    row = CustomerPublication.objects.get(campaign_name=campaign, customer_source_id=customer)
     assert (row.state, row.code) == (PublicationState.PUBLISHED, final.code)
 
 

@@ -9,6 +9,7 @@ import django_voucherify
 from django_voucherify import checkout
 from django_voucherify.models import Customer, CustomerPublication
 from tests.checkout.test_publish import _campaign, _held
+from tests.support.sandbox import options
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.checkout.urls")]
 
@@ -24,30 +25,20 @@ def ann(django_user_model):
     return client
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "review18 MAJOR (open): POST publications/ lets any signed-in shopper take a code of ANY "
-        "campaign by name or id (a staff-only or partner campaign too) and drain it; nothing "
-        "limits which campaigns the endpoint may publish from (rest/views.py PublishView)."
-    ),
-)
 def test_a_shopper_cannot_take_a_code_of_a_campaign_the_shop_never_offered(sandbox, ann):
+    """review18 MAJOR (fixed): POST publications/ let any signed-in shopper take a code of ANY
+    campaign by name or id (a staff-only or partner campaign too) and drain it. Now only the
+    campaigns of SELF_SERVICE_CAMPAIGNS (none by default) are given out there."""
     internal = _campaign(sandbox, codes=3)  # e.g. "Staff 50%": never meant for shoppers
     answer = ann.post(PUBLISH, {"campaign": internal}, format="json")
     assert answer.status_code == 403, (answer.status_code, answer.content)
     assert _held(internal, "user-ann") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "review18 MINOR (open): the ledger keys the campaign as given, so a call by name and a "
-        "call by id make two rows and both answer new=True: the 'welcome mail once' contract of "
-        "PublishedCode.new is broken (checkout/publish.py _row)."
-    ),
-)
 def test_name_then_id_is_one_publication_recorded_once(sandbox):
+    """review18 MINOR (fixed): the ledger keyed the campaign as given, so a call by name and a
+    call by id made two rows and both answered new=True (the 'welcome mail once' contract of
+    PublishedCode.new). The ledger is now keyed by the campaign's id."""
     name = _campaign(sandbox)
     campaign_id = django_voucherify.client.campaigns.get(name)["id"]
     first = checkout.publish(name, "ann")
@@ -65,10 +56,11 @@ def test_a_look_up_answered_in_the_wrong_shape_is_an_outage_not_a_500(sandbox, a
 
     campaign = _campaign(sandbox)
     sandbox.faults.add(path="/v1/publications", method="POST", drop=True, after=True, times=1)
-    lost = ann.post(PUBLISH, {"campaign": campaign}, format="json")
-    assert lost.status_code == 503  # the row is now sent: the next call looks it up first
-    monkeypatch.setattr(Publications, "list", lambda self, **params: listed)
-    answer = ann.post(PUBLISH, {"campaign": campaign}, format="json")
+    with options(sandbox, SELF_SERVICE_CAMPAIGNS=[campaign]):
+        lost = ann.post(PUBLISH, {"campaign": campaign}, format="json")
+        assert lost.status_code == 503  # the row is now sent: the next call looks it up first
+        monkeypatch.setattr(Publications, "list", lambda self, **params: listed)
+        answer = ann.post(PUBLISH, {"campaign": campaign}, format="json")
     assert answer.status_code == 503, (answer.status_code, answer.content)
     assert answer.json()["key"] == "unavailable"
     row = CustomerPublication.objects.get()

@@ -11,6 +11,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+import django_voucherify
 from django_voucherify import checkout
 from django_voucherify.models import CheckoutRedemption, CustomerPublication, LedgerState, PublicationState
 from django_voucherify.sandbox import campaign_store, promotion_store, seed
@@ -168,7 +169,8 @@ def test_a_new_shopper_gets_one_welcome_code_shown_on_my_orders(seeded, voucheri
         celery_app.conf.task_always_eager = eager
     user = get_user_model().objects.get(username="newbie")
     row = CustomerPublication.objects.get(customer_source_id=f"user-{user.pk}")
-    assert row.state == PublicationState.PUBLISHED and row.campaign == "Welcome"
+    assert row.state == PublicationState.PUBLISHED and row.campaign_name == "Welcome"
+    assert row.campaign == django_voucherify.client.campaigns.get("Welcome")["id"]  # keyed by id
     assert tasks.publish_welcome_code(user.pk) == row.code  # the task again: the same code
     browser = Client()
     browser.force_login(user)
