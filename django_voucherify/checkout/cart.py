@@ -91,6 +91,9 @@ CustomerInput = Customer | str | Mapping[str, Any] | None
 def redeemables(codes: Sequence[CodeInput], tiers: Sequence[str] = ()) -> list[Redeemable]:
     """Normalise ``codes`` then ``tiers`` (promotion tier ids, sent after the codes): stripped,
     no blanks, no duplicates, 1 to 30 of them in all. A tier carries no credits or points."""
+    if isinstance(codes, str | Redeemable) or isinstance(tiers, str):
+        # A str is a Sequence[str]: iterated, "SAVE5" would be sent as five one-letter codes.
+        raise InvalidCheckoutInput(_("Give the voucher codes and promotion tiers as lists, not as one text."))
     result: list[Redeemable] = []
     seen: set[tuple[str, str]] = set()
     for code in [*codes, *(Redeemable.tier(str(t)) for t in tiers)]:
