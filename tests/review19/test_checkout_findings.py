@@ -53,3 +53,60 @@ def test_automatic_tiers_of_one_campaign_stack_in_their_hierarchy(sandbox):
     outcome = checkout.validate([], ORDER, automatic=True)
     assert [c.applicable for c in outcome.codes] == [True, True]
     assert outcome.totals.discount_amount == 1000 + 1800  # 10.00 off, then 20% of 90.00
+
+
+def _once_per_customer() -> list[str]:
+    """A validation rule "one redemption per customer", as rule ids for a tier. Qualifications
+    ignore it (the spec's warning: "Redemptions per customer"), validations and redeems do not."""
+    from django_voucherify import client
+
+    rule = client.transport.request(
+        "POST",
+        "/v1/validation-rules",
+        json={
+            "name": "First order only",
+            "rules": {"1": {"name": "redemption.count.per_customer", "conditions": {"$less_than": [1]}}},
+            "error": {"message": "Only on your first order"},
+        },
+    )
+    return [str(rule["id"])]
+
+
+def test_an_automatic_tier_the_customer_used_up_does_not_refuse_their_next_order(sandbox):
+    """Qualifications list a tier whose per-customer limit is spent (and, in Voucherify, a tier
+    disabled less than 5 minutes ago: its cache), so automatic=True put it in every later stack,
+    and Voucherify refused the whole stack: the returning customer's own code was refused (and
+    with no code, every automatic checkout) for as long as the promotion ran."""
+    from tests.support.vouchers import make_tier, make_voucher
+
+    first_order = make_tier("First order 3 off", amount_off=300, validation_rules=_once_per_customer())
+    anyone = make_tier("Two off", amount_off=200)
+    make_voucher("FIVE", amount_off=500)
+    done = checkout.redeem([], {**ORDER, "source_id": "ORD-1"}, "ann", automatic=True)
+    assert sorted(done.ledger.tiers) == sorted([first_order["id"], anyone["id"]])
+
+    second = {**ORDER, "source_id": "ORD-2"}
+    checked = checkout.validate(["FIVE"], second, "ann", automatic=True)
+    assert checked.valid, [(c.code, c.reason) for c in checked.codes]
+    assert [(c.code, c.applicable) for c in checked.codes] == [("FIVE", True), (anyone["id"], True)]
+    assert checked.totals.discount_amount == 700
+
+    outcome = checkout.redeem(["FIVE"], second, "ann", automatic=True)
+    assert outcome.applied and outcome.totals.discount_amount == 700
+    assert outcome.ledger.codes == ["FIVE"] and outcome.ledger.tiers == [anyone["id"]]
+    assert CheckoutRedemption.objects.live().filter(order_source_id="ORD-2").count() == 1
+
+
+def test_when_the_check_after_a_refusal_meets_an_outage_the_refusal_stands(sandbox):
+    """The validation that looks for the automatic tier to blame gets no answer: the redeem's
+    own refusal is raised, and nothing more is sent."""
+    from tests.support.vouchers import make_tier, make_voucher
+
+    make_tier("First order 3 off", amount_off=300, validation_rules=_once_per_customer())
+    make_voucher("FIVE", amount_off=500)
+    checkout.redeem([], {**ORDER, "source_id": "ORD-1"}, "ann", automatic=True)
+    sandbox.faults.add(path="/v1/validations", method="POST", status=503)
+    with pytest.raises(checkout.CodesRefused):
+        checkout.redeem(["FIVE"], {**ORDER, "source_id": "ORD-2"}, "ann", automatic=True)
+    assert sandbox.calls.count("POST", "/v1/redemptions") == 2  # ORD-1's, then ORD-2's refused one
+    assert not CheckoutRedemption.objects.live().filter(order_source_id="ORD-2").exists()
