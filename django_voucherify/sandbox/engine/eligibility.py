@@ -93,19 +93,50 @@ _DURATION = re.compile(
 )
 
 
+#: The longest duration the sandbox reads (Voucherify documents no bound; a ``timedelta`` ends
+#: near 2.7 million years, past which the arithmetic raises instead of answering).
+MAX_DURATION = timedelta(days=100 * 365)
+
+
 def parse_duration(value: str) -> timedelta:
     """ISO 8601 duration to timedelta.  Years and months are taken as 365 and
-    30 days (the sandbox has no calendar arithmetic for recurring windows)."""
-    m = _DURATION.match(value or "")
+    30 days (the sandbox has no calendar arithmetic for recurring windows).
+    ``ValueError`` for anything else, and for more than :data:`MAX_DURATION`."""
+    m = _DURATION.match(value) if isinstance(value, str) else None
     if not m or value in ("P", "PT"):
         raise ValueError(f"invalid ISO 8601 duration: {value!r}")
     g = {k: float(v) if v else 0.0 for k, v in m.groupdict().items()}
-    return timedelta(
-        days=g["y"] * 365 + g["mo"] * 30 + g["w"] * 7 + g["d"],
-        hours=g["h"],
-        minutes=g["mi"],
-        seconds=g["s"],
-    )
+    try:
+        parsed = timedelta(
+            days=g["y"] * 365 + g["mo"] * 30 + g["w"] * 7 + g["d"],
+            hours=g["h"],
+            minutes=g["mi"],
+            seconds=g["s"],
+        )
+    except OverflowError:
+        parsed = timedelta.max
+    if parsed > MAX_DURATION:
+        raise ValueError(f"ISO 8601 duration longer than {MAX_DURATION.days // 365} years: {value!r}")
+    return parsed
+
+
+def timeframe_problem(frame: Any) -> str | None:
+    """Why ``frame`` cannot be a ``validity_timeframe`` (its ``interval`` and ``duration`` are
+    ISO 8601 durations), or None. Every door that stores one asks (vouchers, campaigns, tiers):
+    a frame :func:`in_timeframe` cannot read is a 400 where it is given."""
+    if frame is None:
+        return None
+    if not isinstance(frame, Mapping):
+        return "validity_timeframe must be an object"
+    for name in ("interval", "duration"):
+        value = frame.get(name)
+        if value is None:
+            continue
+        try:
+            parse_duration(value)
+        except ValueError:
+            return f"validity_timeframe.{name} must be an ISO 8601 duration (P2D, PT1H; 100 years at most)"
+    return None
 
 
 def voucherify_weekday(now: datetime) -> int:
@@ -122,12 +153,16 @@ def in_timeframe(voucher: Mapping[str, Any], now: datetime) -> bool:
     start = parse_datetime(voucher.get("start_date"))
     if start is None or now < start:
         return start is None
-    duration = parse_duration(frame["duration"]) if frame.get("duration") else None
+    try:
+        duration = parse_duration(frame["duration"]) if frame.get("duration") else None
+        interval = parse_duration(frame["interval"]) if frame.get("interval") else None
+    except ValueError:
+        # Stored before the doors checked it (timeframe_problem): a window nobody can read
+        # admits no moment, rather than failing every request that looks at the code.
+        return False
     elapsed = now - start
-    if frame.get("interval"):
-        interval = parse_duration(frame["interval"])
-        if interval.total_seconds() > 0:
-            elapsed = timedelta(seconds=elapsed.total_seconds() % interval.total_seconds())
+    if interval is not None and interval.total_seconds() > 0:
+        elapsed = timedelta(seconds=elapsed.total_seconds() % interval.total_seconds())
     return duration is None or elapsed < duration
 
 
