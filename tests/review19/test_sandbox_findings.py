@@ -80,3 +80,25 @@ def test_a_stored_timeframe_the_engine_cannot_read_never_makes_a_500(frame: dict
     qualified = api.post("/v1/qualifications", json={"scenario": "ALL", "order": ORDER})
     assert qualified.status_code == 200, qualified.text
     assert api.get("/v1/promotions/tiers?is_available=true").status_code == 200
+
+
+@pytest.mark.parametrize("time", ["9:00", "25:99", "12:00:00", "noon"])
+def test_validity_hours_are_hh_mm_or_a_400(time: str) -> None:
+    """The engine compares HH:mm as text: "9:00" sorts after "10:00", so a 9:00-17:00 code was
+    inactive all morning, and "25:99" never active; both were stored without a word."""
+    api = Api()
+    campaign = _promotion(api)
+    hours = {
+        "daily": [{"start_time": time, "expiration_time": "17:00", "days_of_week": [0, 1, 2, 3, 4, 5, 6]}]
+    }
+    tier = {"name": "x", "action": {"discount": {"type": "AMOUNT", "amount_off": 1}}, "validity_hours": hours}
+    refused = api.post(f"/v1/promotions/{campaign}/tiers", json=tier)
+    assert refused.status_code == 400 and "validity_hours" in refused.json()["details"], refused.text
+    voucher = {
+        "type": "DISCOUNT_VOUCHER",
+        "discount": {"type": "AMOUNT", "amount_off": 1},
+        "validity_hours": hours,
+    }
+    assert api.post("/v1/vouchers/H1", json=voucher).status_code == 400
+    fine = {"daily": [{"start_time": "09:00", "expiration_time": "24:00", "days_of_week": [1]}]}
+    assert api.post("/v1/vouchers/H2", json={**voucher, "validity_hours": fine}).status_code == 200

@@ -139,6 +139,33 @@ def timeframe_problem(frame: Any) -> str | None:
     return None
 
 
+_HH_MM = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d$")
+
+
+def hours_problem(hours: Any) -> str | None:
+    """Why ``hours`` cannot be a ``validity_hours`` whose times :func:`in_validity_hours` can
+    compare (``HH:mm``, the spec's format: ``"9:00"`` would sort after ``"10:00"``), or None.
+    ``expiration_time`` may also be ``24:00`` (the end of the day, the engine's default)."""
+    daily = hours.get("daily") if isinstance(hours, Mapping) else None
+    for index, period in enumerate(daily if isinstance(daily, list) else []):
+        if not isinstance(period, Mapping):
+            continue  # the request schema's to refuse
+        for name in ("start_time", "expiration_time"):
+            value = period.get(name)
+            if value is None or (name == "expiration_time" and value == "24:00"):
+                continue
+            if not isinstance(value, str) or not _HH_MM.match(value):
+                return f"validity_hours.daily[{index}].{name} must be a time of day as HH:mm (00:00 to 23:59)"
+    return None
+
+
+def validity_problem(payload: Mapping[str, Any]) -> str | None:
+    """:func:`timeframe_problem` or :func:`hours_problem` of a payload's validity fields."""
+    return timeframe_problem(payload.get("validity_timeframe")) or hours_problem(
+        payload.get("validity_hours")
+    )
+
+
 def voucherify_weekday(now: datetime) -> int:
     """Voucherify numbers days 0=Sunday..6=Saturday (Python: 0=Monday)."""
     return (now.weekday() + 1) % 7
