@@ -110,3 +110,28 @@ def test_when_the_check_after_a_refusal_meets_an_outage_the_refusal_stands(sandb
         checkout.redeem(["FIVE"], {**ORDER, "source_id": "ORD-2"}, "ann", automatic=True)
     assert sandbox.calls.count("POST", "/v1/redemptions") == 2  # ORD-1's, then ORD-2's refused one
     assert not CheckoutRedemption.objects.live().filter(order_source_id="ORD-2").exists()
+
+
+def test_a_tier_disabled_after_the_lookup_leaves_the_customers_code_redeemed(sandbox, monkeypatch):
+    """Voucherify caches qualifications for five minutes: a tier disabled meanwhile still
+    qualifies. The redeem it refuses is sent again without it, on a new ledger row."""
+    import importlib
+
+    from tests.support.vouchers import make_tier, make_voucher
+
+    redeem_module = importlib.import_module("django_voucherify.checkout.redeem")
+    tier = make_tier("Three off", amount_off=300)
+    make_voucher("FIVE", amount_off=500)
+    real = redeem_module.with_automatic
+
+    def then_disable(*args, **kwargs):
+        found = real(*args, **kwargs)
+        sandbox.state.extra["promotion_tiers"][tier["id"]]["active"] = False
+        return found
+
+    monkeypatch.setattr(redeem_module, "with_automatic", then_disable)
+    outcome = checkout.redeem(["FIVE"], ORDER, automatic=True)
+    assert outcome.applied and outcome.totals.discount_amount == 500
+    assert outcome.ledger.codes == ["FIVE"] and outcome.ledger.tiers == []
+    refused = CheckoutRedemption.objects.exclude(pk=outcome.ledger.pk).get()
+    assert refused.state == "FAILED" and refused.tiers == [tier["id"]]
