@@ -176,7 +176,8 @@ def place_order(request: HttpRequest) -> HttpResponse:
             placed = ShopOrder.objects.filter(checkout_token=token, user=request.user).first()
             if placed is not None:
                 return _already_placed(request, placed)
-            if lost:
+            if lost and validation is not None and not getattr(validation, "unavailable", False):
+                # (An outage already says so: check's message, or the validation's notice.)
                 messages.warning(
                     request,
                     _(
