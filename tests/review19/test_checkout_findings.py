@@ -135,3 +135,29 @@ def test_a_tier_disabled_after_the_lookup_leaves_the_customers_code_redeemed(san
     assert outcome.ledger.codes == ["FIVE"] and outcome.ledger.tiers == []
     refused = CheckoutRedemption.objects.exclude(pk=outcome.ledger.pk).get()
     assert refused.state == "FAILED" and refused.tiers == [tier["id"]]
+
+
+@pytest.mark.parametrize(
+    ("codes", "tiers"),
+    [
+        ([], [f"promo_{i}" for i in range(100_000)]),
+        ([f"C{i}" for i in range(100_000)], []),
+        (["SAME"] * 100_000, []),
+    ],
+)
+def test_a_huge_list_is_refused_after_the_first_thirty_one_not_after_checking_all(
+    sandbox, monkeypatch, codes, tiers
+):
+    """Every element was checked against the code rule before the count was: 200,000 tier ids
+    took over 20 s of CPU to be refused (and duplicates of one code were each checked)."""
+    from django_voucherify.checkout import cart
+
+    checked: list[str] = []
+    real = cart.code_problem
+    monkeypatch.setattr(cart, "code_problem", lambda code: checked.append(code) or real(code))
+    if len(set(codes)) == 1:
+        assert [r.code for r in cart.redeemables(codes, tiers)] == ["SAME"]
+    else:
+        with pytest.raises(checkout.InvalidCheckoutInput):
+            cart.redeemables(codes, tiers)
+    assert len(checked) <= cart.MAX_REDEEMABLES + 1
