@@ -91,6 +91,9 @@ CustomerInput = Customer | str | Mapping[str, Any] | None
 def redeemables(codes: Sequence[CodeInput], tiers: Sequence[str] = ()) -> list[Redeemable]:
     """Normalise ``codes`` then ``tiers`` (promotion tier ids, sent after the codes): stripped,
     no blanks, no duplicates, 1 to 30 of them in all. A tier carries no credits or points."""
+    if isinstance(codes, str | Redeemable) or isinstance(tiers, str):
+        # A str is a Sequence[str]: iterated, "SAVE5" would be sent as five one-letter codes.
+        raise InvalidCheckoutInput(_("Give the voucher codes and promotion tiers as lists, not as one text."))
     result: list[Redeemable] = []
     seen: set[tuple[str, str]] = set()
     for code in [*codes, *(Redeemable.tier(str(t)) for t in tiers)]:
@@ -100,18 +103,18 @@ def redeemables(codes: Sequence[CodeInput], tiers: Sequence[str] = ()) -> list[R
         if item.is_tier and (item.gift_credits is not None or item.loyalty_points is not None):
             raise InvalidCheckoutInput(_("A promotion tier has no gift credits or loyalty points to use."))
         stripped = item.code.strip()
+        if (item.kind, stripped) in seen:  # already checked and kept
+            continue
         if problem := code_problem(stripped):  # a tier id follows the rule of codes
             raise InvalidCheckoutInput(problem)
-        if (item.kind, stripped) in seen:
-            continue
         seen.add((item.kind, stripped))
         result.append(Redeemable(stripped, item.gift_credits, item.loyalty_points, item.kind))
+        if len(result) > MAX_REDEEMABLES:  # refused now: a huge list costs no more than this
+            raise InvalidCheckoutInput(
+                _("At most %(max)d voucher codes can be used together.") % {"max": MAX_REDEEMABLES}
+            )
     if not result:
         raise InvalidCheckoutInput(_("Enter at least one voucher code."))
-    if len(result) > MAX_REDEEMABLES:
-        raise InvalidCheckoutInput(
-            _("At most %(max)d voucher codes can be used together.") % {"max": MAX_REDEEMABLES}
-        )
     return result
 
 

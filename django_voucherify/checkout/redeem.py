@@ -40,7 +40,14 @@ from ..models.ledger import CheckoutRedemption, LedgerState
 from . import cart, schedule
 from .cart import RedeemOutcome, Totals, checkout_client
 from .claim import claim
-from .errors import CheckoutUnavailable, CodesRefused, InvalidCheckoutInput, message_for, unavailable_message
+from .errors import (
+    CheckoutError,
+    CheckoutUnavailable,
+    CodesRefused,
+    InvalidCheckoutInput,
+    message_for,
+    unavailable_message,
+)
 from .ledger import (
     apply_failure,
     apply_redeem_response,
@@ -52,11 +59,14 @@ from .ledger import (
 )
 from .rollback import request_rollback
 from .validate import (
+    WithAutomatic,
     is_outage,
     is_shop_side,
     proceeds_without_discount,
     redeem_may_have_happened,
+    validate_items,
     with_automatic,
+    without_refused_automatic,
 )
 
 if TYPE_CHECKING:
@@ -93,7 +103,10 @@ def redeem(
     ``automatic=True`` also redeems the automatic promotions the order qualifies for:
     one qualifications call first (:func:`~django_voucherify.checkout.validate.with_automatic`),
     before the ledger row is written, then the qualifying tiers go in the same redeem request
-    after ``codes`` and ``tiers``, and the row records them. ``codes`` may then be empty; when
+    after ``codes`` and ``tiers``, and the row records them. A refusal of that redeem by the
+    automatic tiers alone (:func:`~django_voucherify.checkout.validate.without_refused_automatic`:
+    one validation finds them) redeems the rest on a new row, the refused one staying FAILED.
+    ``codes`` may then be empty; when
     nothing qualifies and nothing was given, :class:`InvalidCheckoutInput` (nothing written).
     If the qualifications call meets an outage: policy ``refuse`` raises
     :class:`CheckoutUnavailable` with nothing written (the order is free); policy
@@ -108,10 +121,33 @@ def redeem(
         if found.unavailable:
             raise CheckoutUnavailable()
         raise InvalidCheckoutInput(gettext("No automatic promotion applies to this order."))
-    outcome = _redeem(found.items, order, customer, session_key, metadata, api)
+    try:
+        outcome = _redeem(found.items, order, customer, session_key, metadata, api)
+    except CodesRefused:
+        rest = _without_refused_automatic(found, order, customer, api)
+        if not rest:
+            raise
+        # The refused row is FAILED (a definite answer): the order is free for this attempt.
+        outcome = _redeem(rest, order, customer, session_key, metadata, api)
     if not found.unavailable:
         return outcome
     return replace(outcome, automatic_unavailable=True, notice=outcome.notice or unavailable_message())
+
+
+def _without_refused_automatic(
+    found: WithAutomatic, order: cart.OrderInput, customer: cart.CustomerInput, api: VoucherifyClient
+) -> list[cart.Redeemable] | None:
+    """After a refused redeem with automatic tiers: one validation of the same stack tells
+    whether only automatic tiers refused it (:func:`~.validate.without_refused_automatic`); the
+    redeemables to redeem without them, or None (the refusal stands, also when the validation
+    cannot tell)."""
+    if not found.added:
+        return None
+    try:
+        checked = validate_items(found.items, order, customer, api=api)
+    except CheckoutError:
+        return None
+    return without_refused_automatic(checked, found)
 
 
 def _redeem(

@@ -58,7 +58,9 @@ def validate(
 
     ``automatic=True`` also applies the automatic promotions the cart qualifies for (see
     :func:`with_automatic`: one qualifications call first, the qualifying tiers added after
-    ``codes`` and ``tiers``; they are in ``codes`` of the result with ``kind="promotion_tier"``).
+    ``codes`` and ``tiers``; they are in ``codes`` of the result with ``kind="promotion_tier"``;
+    those the stack refuses are left out by a second validation, see
+    :func:`without_refused_automatic`).
     ``codes`` may then be empty; when nothing is left to validate, the result has no code and
     undiscounted totals (no second call).
     """
@@ -67,19 +69,39 @@ def validate(
     api = client or checkout_client()
     found = with_automatic(codes, tiers, order, customer, api)
     if not found.items:
-        amount = cart.order_body(order).get("amount")
-        return ValidationOutcome(
-            valid=False,
-            codes=[],
-            totals=Totals.undiscounted(amount),
-            unavailable=found.unavailable,
-            notice=unavailable_message() if found.unavailable else "",
-            automatic_unavailable=found.unavailable,
-        )
+        return _nothing_to_validate(order, unavailable=found.unavailable)
     outcome = _validate(found.items, order, customer, lock, session_key, api=api)
+    rest = without_refused_automatic(outcome, found)
+    if rest is not None:  # an automatic tier the stack refuses: validated again without it
+        if not rest:
+            return _nothing_to_validate(order, unavailable=False)
+        outcome = _validate(rest, order, customer, lock, session_key, api=api)
     if not found.unavailable:
         return outcome
     return replace(outcome, automatic_unavailable=True, notice=outcome.notice or unavailable_message())
+
+
+def _nothing_to_validate(order: cart.OrderInput, *, unavailable: bool) -> ValidationOutcome:
+    """No redeemable left to validate: no code and undiscounted totals (no call)."""
+    return ValidationOutcome(
+        valid=False,
+        codes=[],
+        totals=Totals.undiscounted(cart.order_body(order).get("amount")),
+        unavailable=unavailable,
+        notice=unavailable_message() if unavailable else "",
+        automatic_unavailable=unavailable,
+    )
+
+
+def validate_items(
+    items: list[cart.Redeemable],
+    order: cart.OrderInput,
+    customer: cart.CustomerInput,
+    *,
+    api: VoucherifyClient | None,
+) -> ValidationOutcome:
+    """One validation of ``items`` (normalised redeemables) as they are: no session, no lookup."""
+    return _validate(items, order, customer, False, None, api=api)
 
 
 def _validate(
@@ -133,6 +155,8 @@ class WithAutomatic:
 
     items: list[cart.Redeemable]
     unavailable: bool = False
+    #: The qualifying tiers added after the redeemables given (the end of ``items``).
+    added: tuple[cart.Redeemable, ...] = ()
 
 
 def with_automatic(
@@ -186,7 +210,28 @@ def with_automatic(
         return _automatic_unavailable(given)
     named = {(item.kind, item.code) for item in given}
     extra = [cart.Redeemable.tier(t) for t in found if (cart.PROMOTION_TIER, t) not in named]
-    return WithAutomatic([*given, *extra[: cart.MAX_REDEEMABLES - len(given)]])
+    extra = extra[: cart.MAX_REDEEMABLES - len(given)]
+    return WithAutomatic([*given, *extra], added=tuple(extra))
+
+
+def without_refused_automatic(
+    outcome: ValidationOutcome, found: WithAutomatic
+) -> list[cart.Redeemable] | None:
+    """``found.items`` without the automatic tiers ``outcome`` (a validation of them) refuses,
+    when every refusal in it is of such a tier; None when the refusal is not theirs to lift (a
+    code or a tier given is refused, or nothing is).
+
+    Each tier qualified on the cart alone, and qualifications ignore some of the rules a
+    validation or a redeem enforces (redemptions per customer, a campaign's total limits; the
+    spec's warning) and are cached for five minutes (a tier disabled meanwhile still qualifies).
+    Voucherify refuses a stack as a whole, so such a tier would refuse the customer's own codes
+    (and every automatic checkout of that customer) for as long as the promotion runs: the
+    customer never asked for it, so it is left out instead."""
+    added = {(item.kind, item.code) for item in found.added}
+    refused = {(c.kind, c.code) for c in outcome.codes if not c.applicable and c.reason_key != "skipped"}
+    if outcome.valid or outcome.unavailable or not refused or not refused <= added:
+        return None
+    return [item for item in found.items if (item.kind, item.code) not in refused]
 
 
 def _qualified_tiers(response: Mapping[str, Any]) -> list[str]:

@@ -37,6 +37,12 @@ class StrictIntegerField(serializers.IntegerField):
         return int(super().to_internal_value(data))
 
 
+class StrictCountField(StrictIntegerField):
+    """A count (how many to list): a JSON integer, ``"5"`` and ``5.0`` refused, not coerced."""
+
+    default_error_messages = {"invalid": _("A whole number is required.")}
+
+
 class CodeField(serializers.CharField):
     """A voucher code: text (numbers are not silently turned into codes), at most 100
     characters, no control, zero-width or bidi-override characters."""
@@ -398,7 +404,7 @@ class RedeemResponseSerializer(serializers.Serializer[Any]):
 
 class OffersRequestSerializer(serializers.Serializer[dict[str, Any]]):
     order = ValidateOrderSerializer()
-    limit = serializers.IntegerField(
+    limit = StrictCountField(
         min_value=1, max_value=MAX_OFFERS, default=DEFAULT_OFFERS, help_text=_("How many offers, at most.")
     )
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from django_voucherify.sandbox import campaign_store, rule_store
+from django_voucherify.sandbox.engine.eligibility import validity_problem
 from django_voucherify.sandbox.errors import invalid_payload, not_found
 from django_voucherify.sandbox.state import SandboxState, parse_iso
 
@@ -82,6 +83,8 @@ def _check(payload: JSON) -> None:
     for name in OBJECTS:
         if payload.get(name) is not None and not isinstance(payload[name], dict):
             raise invalid_payload(f"{name} must be an object")
+    if problem := validity_problem(payload):
+        raise invalid_payload(problem)
     days = payload.get("validity_day_of_week")
     if days is not None and (
         not isinstance(days, list)

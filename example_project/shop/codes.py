@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from django_voucherify import checkout
 from django_voucherify.checkout.budget import UNKNOWN_CODE_KEYS
+from django_voucherify.checkout.cart import PROMOTION_TIER
 from django_voucherify.models import Customer
 
 from .cart import Cart
@@ -117,8 +118,14 @@ def check(
     if outcome.unavailable:  # outage, policy "proceed without discount": its notice is shown
         keep(request, codes)
         return outcome
-    # Only codes are dropped: a tier that does not apply with them just gives nothing.
-    dropped = [c for c in outcome.codes if c.code in codes and not c.applicable and c.reason_key != "skipped"]
+    refused = [c for c in outcome.codes if not c.applicable and c.reason_key != "skipped"]
+    if codes and tiers and not outcome.valid and any(c.kind == PROMOTION_TIER for c in refused):
+        # The automatic promotion does not apply with these codes (a once-per-customer one the
+        # offers still list: qualifications ignore that limit), and Voucherify refuses a stack
+        # as a whole: judged without it, it must never cost a code.
+        return check(request, cart, codes, refusals)
+    # Only codes are dropped.
+    dropped = [c for c in refused if c.code in codes and c.kind != PROMOTION_TIER]
     if not dropped:
         keep(request, codes)
         return outcome

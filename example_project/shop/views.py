@@ -166,18 +166,31 @@ def place_order(request: HttpRequest) -> HttpResponse:
     # The automatic promotion the checkout page showed (no offers call here: Place order asks
     # Voucherify only to validate and redeem), redeemed only if the validation below still
     # applies it to the cart as it is now (another tab may have changed it).
-    tiers = list(request.session.get(AUTOMATIC_TIERS, []))
+    shown = list(request.session.get(AUTOMATIC_TIERS, []))
+    tiers = shown
     if codes or tiers:
         # Checked again before an order exists: a code refused since it was applied is dropped
         # (said once, on this page) instead of creating an order only to cancel it.
         validation = session_codes.check(request, cart, codes, tiers=tiers)
         tiers = list(_applied_tiers(validation))
-        if codes and (validation is None or session_codes.kept(request) != codes):
+        # The page's total took the automatic promotion off: without it (ended since, the cart
+        # changed, Voucherify unavailable) the shopper sees the new total before paying it.
+        lost = [t for t in shown if t not in tiers]
+        if lost or (codes and (validation is None or session_codes.kept(request) != codes)):
             # A double click: the other submit may have placed the order (and used the code)
             # while this one was checking; it is this submit's order too.
             placed = ShopOrder.objects.filter(checkout_token=token, user=request.user).first()
             if placed is not None:
                 return _already_placed(request, placed)
+            if lost and validation is not None and not getattr(validation, "unavailable", False):
+                # (An outage already says so: check's message, or the validation's notice.)
+                messages.warning(
+                    request,
+                    _(
+                        "The automatic promotion no longer applies to your order. "
+                        "Check the total and place your order again."
+                    ),
+                )
             return _render_checkout(request, cart, validation)
     try:
         order, created = _order_for_token(request, token, cart)

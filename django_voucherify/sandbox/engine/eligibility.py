@@ -93,18 +93,76 @@ _DURATION = re.compile(
 )
 
 
+#: The longest duration the sandbox reads (Voucherify documents no bound; a ``timedelta`` ends
+#: near 2.7 million years, past which the arithmetic raises instead of answering).
+MAX_DURATION = timedelta(days=100 * 365)
+
+
 def parse_duration(value: str) -> timedelta:
     """ISO 8601 duration to timedelta.  Years and months are taken as 365 and
-    30 days (the sandbox has no calendar arithmetic for recurring windows)."""
-    m = _DURATION.match(value or "")
+    30 days (the sandbox has no calendar arithmetic for recurring windows).
+    ``ValueError`` for anything else, and for more than :data:`MAX_DURATION`."""
+    m = _DURATION.match(value) if isinstance(value, str) else None
     if not m or value in ("P", "PT"):
         raise ValueError(f"invalid ISO 8601 duration: {value!r}")
     g = {k: float(v) if v else 0.0 for k, v in m.groupdict().items()}
-    return timedelta(
-        days=g["y"] * 365 + g["mo"] * 30 + g["w"] * 7 + g["d"],
-        hours=g["h"],
-        minutes=g["mi"],
-        seconds=g["s"],
+    try:
+        parsed = timedelta(
+            days=g["y"] * 365 + g["mo"] * 30 + g["w"] * 7 + g["d"],
+            hours=g["h"],
+            minutes=g["mi"],
+            seconds=g["s"],
+        )
+    except OverflowError:
+        parsed = timedelta.max
+    if parsed > MAX_DURATION:
+        raise ValueError(f"ISO 8601 duration longer than {MAX_DURATION.days // 365} years: {value!r}")
+    return parsed
+
+
+def timeframe_problem(frame: Any) -> str | None:
+    """Why ``frame`` cannot be a ``validity_timeframe`` (its ``interval`` and ``duration`` are
+    ISO 8601 durations), or None. Every door that stores one asks (vouchers, campaigns, tiers):
+    a frame :func:`in_timeframe` cannot read is a 400 where it is given."""
+    if frame is None:
+        return None
+    if not isinstance(frame, Mapping):
+        return "validity_timeframe must be an object"
+    for name in ("interval", "duration"):
+        value = frame.get(name)
+        if value is None:
+            continue
+        try:
+            parse_duration(value)
+        except ValueError:
+            return f"validity_timeframe.{name} must be an ISO 8601 duration (P2D, PT1H; 100 years at most)"
+    return None
+
+
+_HH_MM = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d$")
+
+
+def hours_problem(hours: Any) -> str | None:
+    """Why ``hours`` cannot be a ``validity_hours`` whose times :func:`in_validity_hours` can
+    compare (``HH:mm``, the spec's format: ``"9:00"`` would sort after ``"10:00"``), or None.
+    ``expiration_time`` may also be ``24:00`` (the end of the day, the engine's default)."""
+    daily = hours.get("daily") if isinstance(hours, Mapping) else None
+    for index, period in enumerate(daily if isinstance(daily, list) else []):
+        if not isinstance(period, Mapping):
+            continue  # the request schema's to refuse
+        for name in ("start_time", "expiration_time"):
+            value = period.get(name)
+            if value is None or (name == "expiration_time" and value == "24:00"):
+                continue
+            if not isinstance(value, str) or not _HH_MM.match(value):
+                return f"validity_hours.daily[{index}].{name} must be a time of day as HH:mm (00:00 to 23:59)"
+    return None
+
+
+def validity_problem(payload: Mapping[str, Any]) -> str | None:
+    """:func:`timeframe_problem` or :func:`hours_problem` of a payload's validity fields."""
+    return timeframe_problem(payload.get("validity_timeframe")) or hours_problem(
+        payload.get("validity_hours")
     )
 
 
@@ -122,12 +180,16 @@ def in_timeframe(voucher: Mapping[str, Any], now: datetime) -> bool:
     start = parse_datetime(voucher.get("start_date"))
     if start is None or now < start:
         return start is None
-    duration = parse_duration(frame["duration"]) if frame.get("duration") else None
+    try:
+        duration = parse_duration(frame["duration"]) if frame.get("duration") else None
+        interval = parse_duration(frame["interval"]) if frame.get("interval") else None
+    except ValueError:
+        # Stored before the doors checked it (timeframe_problem): a window nobody can read
+        # admits no moment, rather than failing every request that looks at the code.
+        return False
     elapsed = now - start
-    if frame.get("interval"):
-        interval = parse_duration(frame["interval"])
-        if interval.total_seconds() > 0:
-            elapsed = timedelta(seconds=elapsed.total_seconds() % interval.total_seconds())
+    if interval is not None and interval.total_seconds() > 0:
+        elapsed = timedelta(seconds=elapsed.total_seconds() % interval.total_seconds())
     return duration is None or elapsed < duration
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from django_voucherify.sandbox import campaign_store, jobs, promotion_store, rule_store
 from django_voucherify.sandbox.engine import ledger
 from django_voucherify.sandbox.engine.codegen import ALPHANUMERIC, CodeSource
+from django_voucherify.sandbox.engine.eligibility import validity_problem
 from django_voucherify.sandbox.errors import SandboxError, duplicate_found, invalid_payload
 from django_voucherify.sandbox.filters import conditions_predicate
 from django_voucherify.sandbox.handlers import campaign_vouchers, export_params
@@ -84,6 +85,8 @@ def _check_fields(payload: JSON, names: tuple[str, ...]) -> None:
         value = payload.get(name)
         if value is None:
             continue
+        if name in ("validity_timeframe", "validity_hours") and (problem := validity_problem({name: value})):
+            raise invalid_payload(problem)
         if name in DATES:
             try:
                 parse_iso(str(value))

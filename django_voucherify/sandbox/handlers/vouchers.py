@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from django_voucherify.sandbox.compact import Voucher, as_json, render
 from django_voucherify.sandbox.engine.codegen import CodeSource
+from django_voucherify.sandbox.engine.eligibility import validity_problem
 from django_voucherify.sandbox.errors import duplicate_found, invalid_payload, not_found
 from django_voucherify.sandbox.filters import conditions_predicate, equality_clauses
 from django_voucherify.sandbox.listing import date_windows, frozen, int_param, parse_order, select
@@ -56,6 +57,11 @@ def generate_code(state: SandboxState, config: JSON | None) -> str:
     if code is None:
         raise invalid_payload("code_config cannot produce more unique codes")
     return code
+
+
+def _check_validity(payload: JSON) -> None:
+    if problem := validity_problem(payload):
+        raise invalid_payload(problem)
 
 
 def _check_date(payload: JSON, name: str) -> None:
@@ -127,6 +133,7 @@ def build_voucher(state: SandboxState, code: str, payload: JSON) -> JSON:
         raise invalid_payload("type must be one of DISCOUNT_VOUCHER, GIFT_VOUCHER, LOYALTY_CARD")
     for name in ("start_date", "expiration_date"):
         _check_date(payload, name)
+    _check_validity(payload)
     if payload.get("active") is not None and not isinstance(payload["active"], bool):
         raise invalid_payload("active must be a boolean")
     if payload.get("metadata") is not None and not isinstance(payload["metadata"], dict):
@@ -267,6 +274,7 @@ def apply_update(state: SandboxState, voucher: JSON, payload: JSON) -> JSON:
     """
     for name in ("start_date", "expiration_date"):
         _check_date(payload, name)
+    _check_validity(payload)
     if payload.get("active") is not None and not isinstance(payload["active"], bool):
         raise invalid_payload("active must be a boolean")
     if "metadata" in payload and not isinstance(payload["metadata"], dict | None):
