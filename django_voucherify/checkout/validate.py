@@ -20,7 +20,7 @@ from django.utils.translation import gettext
 from .. import conf
 from ..api.errors import APIError, RateLimitedError, ServerError, TransportError, VoucherifyError
 from ..conf import PROCEED_WITHOUT_DISCOUNT
-from . import cart
+from . import cart, hierarchy
 from .cart import CodeResult, Totals, ValidationOutcome, checkout_client
 from .errors import CheckoutUnavailable, CodesRefused, message_for, message_for_error, unavailable_message
 
@@ -57,10 +57,11 @@ def validate(
     :class:`CodesRefused`.
 
     ``automatic=True`` also applies the automatic promotions the cart qualifies for (see
-    :func:`with_automatic`: one qualifications call first, the qualifying tiers added after
-    ``codes`` and ``tiers``; they are in ``codes`` of the result with ``kind="promotion_tier"``;
-    those the stack refuses are left out by a second validation, see
-    :func:`without_refused_automatic`).
+    :func:`with_automatic`: one qualifications call first, plus one read of a campaign's tiers
+    per campaign two or more qualifying tiers share, for its hierarchy; the qualifying tiers
+    are added after ``codes`` and ``tiers``; they are in ``codes`` of the result with
+    ``kind="promotion_tier"``; those the stack refuses are left out by a second validation,
+    see :func:`without_refused_automatic`).
     ``codes`` may then be empty; when nothing is left to validate, the result has no code and
     undiscounted totals (no second call).
     """
@@ -150,8 +151,8 @@ _TIERS_ONLY = {"resource_type": {"conditions": {"$is": [cart.PROMOTION_TIER]}}}
 @dataclass(frozen=True)
 class WithAutomatic:
     """What to send: the redeemables given, then the qualifying automatic promotions (best deal
-    first). ``unavailable``: the lookup met an outage and the policy lets checkout go on, so
-    ``items`` are the redeemables given alone."""
+    first, the tiers of one campaign in its hierarchy). ``unavailable``: the lookup met an
+    outage and the policy lets checkout go on, so ``items`` are the redeemables given alone."""
 
     items: list[cart.Redeemable]
     unavailable: bool = False
@@ -172,8 +173,10 @@ def with_automatic(
     only, ``BEST_DEAL``, as many as there is room for beside the redeemables given: 30 in all),
     bounded by ``CHECKOUT_TIMEOUT``; skipped when there is no room. Each tier qualified on the
     cart alone: the validation or redeem that follows checks them stacked with the codes.
-    A tier given explicitly is not repeated. Nothing is written, so any failure here leaves
-    the order as it was.
+    A tier given explicitly is not repeated. When two or more share a campaign, one read of
+    that campaign's tiers puts them in its hierarchy (:func:`.hierarchy.in_hierarchy`; a failed
+    read keeps the qualifications order). Nothing is written, so any failure here leaves the
+    order as it was.
 
     Outage (no answer, 429, 5xx, 401/403, an answer of the wrong shape): policy ``refuse``
     raises :class:`CheckoutUnavailable`; ``proceed_without_discount`` goes on with the
@@ -187,7 +190,12 @@ def with_automatic(
     body: dict[str, Any] = {
         "scenario": "ALL",
         "order": cart.order_body(order),
-        "options": {"limit": room, "sorting_rule": "BEST_DEAL", "filters": _TIERS_ONLY},
+        "options": {
+            "limit": room,
+            "sorting_rule": "BEST_DEAL",
+            "filters": _TIERS_ONLY,
+            "expand": ["redeemable"],  # each tier's campaign_id, for the hierarchy
+        },
     }
     customer_obj = cart.customer_body(customer)
     if customer_obj:
@@ -209,8 +217,9 @@ def with_automatic(
         logger.error("Voucherify checkout: the qualifications answer has an unexpected shape (%s)", exc)
         return _automatic_unavailable(given)
     named = {(item.kind, item.code) for item in given}
-    extra = [cart.Redeemable.tier(t) for t in found if (cart.PROMOTION_TIER, t) not in named]
-    extra = extra[: cart.MAX_REDEEMABLES - len(given)]
+    fresh = [tier for tier in found if (cart.PROMOTION_TIER, tier.id) not in named]
+    ordered = hierarchy.in_hierarchy(fresh[: cart.MAX_REDEEMABLES - len(given)], api)
+    extra = [cart.Redeemable.tier(tier_id) for tier_id in ordered]
     return WithAutomatic([*given, *extra], added=tuple(extra))
 
 
@@ -234,11 +243,16 @@ def without_refused_automatic(
     return [item for item in found.items if (item.kind, item.code) not in refused]
 
 
-def _qualified_tiers(response: Mapping[str, Any]) -> list[str]:
-    """The tier ids of a qualifications answer, best deal first (Voucherify sorts a page)."""
+def _qualified_tiers(response: Mapping[str, Any]) -> list[hierarchy.QualifiedTier]:
+    """The tiers of a qualifications answer, best deal first (Voucherify sorts a page), each
+    once."""
     entries = [e for e in response["redeemables"]["data"] if e["object"] == cart.PROMOTION_TIER]
     entries.sort(key=lambda e: -int((e.get("order") or {}).get("total_applied_discount_amount") or 0))
-    return list(dict.fromkeys(str(e["id"]) for e in entries))
+    once: dict[str, hierarchy.QualifiedTier] = {}
+    for entry in entries:
+        tier = hierarchy.qualified(entry)
+        once.setdefault(tier.id, tier)
+    return list(once.values())
 
 
 def _automatic_unavailable(given: list[cart.Redeemable]) -> WithAutomatic:

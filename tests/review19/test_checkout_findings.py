@@ -25,16 +25,6 @@ def test_one_string_for_the_codes_or_the_tiers_is_refused_not_split_into_charact
     assert not sandbox.calls.calls and not CheckoutRedemption.objects.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "review19 MINOR (open): automatic=True stacks the qualifying tiers best deal first "
-        "(checkout/validate.py with_automatic), not in their campaign's hierarchy, which the spec "
-        "says is the order a customer qualifying for several tiers gets them in: with a 10.00-off "
-        "tier (hierarchy 1) and a 20% tier (hierarchy 2), 100.00 takes 30.00 off instead of 28.00. "
-        "Qualifications answers carry no hierarchy: honouring it costs a read of the tiers."
-    ),
-)
 def test_automatic_tiers_of_one_campaign_stack_in_their_hierarchy(sandbox):
     from django_voucherify import client
 
