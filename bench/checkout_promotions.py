@@ -8,7 +8,9 @@ subprocess, over HTTP), PostgreSQL for the ledger:
                  call (promotion tiers only, ``BEST_DEAL``), then the redeem with the tiers.
 
 The sandbox holds ``--tiers`` promotion tiers, half of them out of reach of the cart (a rule on
-the order amount), so the qualifications call prices every tier and keeps half. Rounds are
+the order amount), so the qualifications call prices every tier and keeps half. Each tier is
+its own campaign, so no campaign's tiers are read for their hierarchy (two qualifying tiers of
+one campaign would add that read: a third round trip, docs/checkout.md). Rounds are
 interleaved (the contenders' order rotates every round); each contender's p50 is the median of
 all its calls. Prints, per contender: HTTP round trips per checkout (counted at the client's
 transport), p50 wall time, its ratio to ``bare``, and the discount.
