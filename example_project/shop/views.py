@@ -21,6 +21,7 @@ SQLite says "database is locked" (settle.record_payment). Whatever else interrup
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 
 from django.conf import settings
@@ -83,8 +84,14 @@ def checkout_page(request: HttpRequest) -> HttpResponse:
 def _applied_tiers(validation: object) -> list[str]:
     """The promotion tiers the validation applied (the automatic promotion): redeemed with the
     order."""
+    return list(_tier_discounts(validation))
+
+
+def _tier_discounts(validation: object) -> dict[str, int]:
+    """Each applied promotion tier's discount in this validation: after the codes (10% of what
+    they left), not the look-up's figure for the bare cart, so the page's lines add up."""
     results = getattr(validation, "codes", None) or []
-    return [r.code for r in results if r.kind == PROMOTION_TIER and r.applicable]
+    return {r.code: r.discount_amount for r in results if r.kind == PROMOTION_TIER and r.applicable}
 
 
 def _render_checkout(
@@ -95,8 +102,13 @@ def _render_checkout(
     found: shop_offers.CartOffers | None = None,
 ) -> HttpResponse:
     found = found or shop_offers.CartOffers()
-    applied = _applied_tiers(validation)
-    request.session[AUTOMATIC_TIERS] = applied  # what Place order redeems (if it still applies)
+    applied = _tier_discounts(validation)
+    request.session[AUTOMATIC_TIERS] = list(applied)  # what Place order redeems (if it still applies)
+    automatic = found.automatic
+    if automatic and automatic.tier_id in applied:
+        automatic = dataclasses.replace(automatic, discount_amount=applied[automatic.tier_id])
+    else:
+        automatic = None
     return render(
         request,
         "shop/checkout.html",
@@ -107,7 +119,7 @@ def _render_checkout(
             "form": form or ApplyCodeForm(),
             "checkout_token": secrets.token_urlsafe(24),
             "offers": found.offers,
-            "automatic": found.automatic if found.automatic and found.automatic.tier_id in applied else None,
+            "automatic": automatic,
             "welcome": welcome.code_of(request.user),
         },
     )
