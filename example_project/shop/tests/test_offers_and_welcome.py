@@ -203,3 +203,14 @@ def test_the_automatic_promotion_line_shows_what_it_gives_after_the_codes(web, s
     line = re.search(r'<p id="automatic-promotion">.*?</p>', page, re.S)
     assert line and "\u2212€6.75" in line.group(0), line
     assert 'id="discount">\u2212€11.75' in page and 'id="to-pay">€60.72' in page
+
+
+def test_the_confirmation_names_the_automatic_promotion(web, seeded):
+    """Review 19: an order with only the automatic promotion showed "Vouchers: (-7.25 EUR),
+    Succeeded": no name for what gave the discount (My orders says "automatic promotion")."""
+    big_cart(web)
+    web.get("/checkout/")
+    confirmation = web.get(place(web)["Location"]).content.decode()
+    line = re.search(r'<p id="vouchers-used">(.*?)</p>', confirmation, re.S)
+    assert line, confirmation
+    assert line.group(1).startswith("Vouchers: automatic promotion (\u2212€7.25)"), line.group(1)
