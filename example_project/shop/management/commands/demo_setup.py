@@ -1,9 +1,12 @@
 """``manage.py demo_setup``: what ./scripts/demo runs before starting the servers.
 
 Migrates, creates the demo's admin (admin / admin) and, when the voucher mirrors are empty (a
-first start, or after ``demo_reset``), fills them from Voucherify (the seeded sandbox) so the
-voucher admin lists the seeded vouchers at once. Later starts leave the mirrors to the worker
-(beat's hourly refresh, webhooks): a start does not wait for a walk of every voucher.
+first start, or after ``demo_reset``), fills the mirrors the admin lists: the vouchers and the
+campaigns with their validation rules from Voucherify (the seeded sandbox), recorded as refresh
+runs like the admin's buttons, and the shop's products (created by a data migration, which
+sends no signal to the mirror registry: mapped here, then sent by the worker). Later starts
+leave the mirrors to the worker (beat's hourly refresh, webhooks): a start does not wait for a
+walk of every voucher.
 """
 
 from __future__ import annotations
@@ -14,7 +17,11 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
-from django_voucherify.models import Voucher
+from django_voucherify.models import Campaign, RefreshSubject, ValidationRule, Voucher
+from django_voucherify.sync import registry
+from django_voucherify.vouchers import refresh_runs
+
+from ...models import Product
 
 ADMIN = ("admin", "admin@example.com", "admin")
 
@@ -34,3 +41,9 @@ class Command(BaseCommand):
             return
         self.stdout.write("demo: first start, loading the vouchers from Voucherify...")
         call_command("voucherify_pull", "vouchers", "--no-progress", stdout=self.stdout, stderr=self.stderr)
+        refresh_runs.run(subject=RefreshSubject.CAMPAIGNS)
+        self.stdout.write(
+            f"campaigns: {Campaign.objects.count()}, validation rules: {ValidationRule.objects.count()}"
+        )
+        for product in Product.objects.all():
+            registry.refresh(product)  # the mirror and its outbox entry, as a save would
