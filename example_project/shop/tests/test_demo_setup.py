@@ -1,6 +1,6 @@
 """Review 19: a first start of the demo (``manage.py demo_setup``) fills every mirror the admin
 lists from the seeded sandbox, not only the vouchers: the campaign admin said "0 campaigns"
-although the seed has three, and the product admin "0 products" although the shop sells four
+although the seed has three, and the product admin "0 products" although the shop sells three
 (its products come from a data migration, which sends no signal to the mirror registry, so they
 never reached the mirror nor Voucherify)."""
 
