@@ -73,6 +73,22 @@ def importable(request: HttpRequest) -> list[tuple[str, Any]]:
     return [(value, label) for value, label in IMPORT_CHOICES if user.has_perm(IMPORT_PERMISSIONS[value])]
 
 
+#: What each export writes into its file, and the permission to see that (the download's own
+#: rule, ROW_DATA_PERMISSIONS): an export nobody starting it may download is not offered.
+EXPORT_KINDS: dict[str, str] = {
+    job_export.ORDERS: JobKind.EXPORT_ORDERS,
+    job_export.VOUCHER_TRANSACTIONS: JobKind.EXPORT_VOUCHER_TRANSACTIONS,
+}
+
+
+def exportable(request: HttpRequest) -> list[tuple[str, str]]:
+    """The exports the user may start and then download (none without ``add_job``)."""
+    user = request.user
+    if not user.has_perm("django_voucherify.add_job"):
+        return []
+    return [(what, kind) for what, kind in EXPORT_KINDS.items() if user.has_perm(ROW_DATA_PERMISSIONS[kind])]
+
+
 class ImportCsvForm(forms.Form):
     what = forms.ChoiceField(label=_("Import"), choices=IMPORT_CHOICES)
     file = forms.FileField(label=_("CSV file (UTF-8)"))
@@ -288,7 +304,11 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        extra_context = {**(extra_context or {}), "may_import": bool(importable(request))}
+        extra_context = {
+            **(extra_context or {}),
+            "may_import": bool(importable(request)),
+            "may_export": bool(exportable(request)),
+        }
         return super().changelist_view(request, extra_context)
 
     def get_urls(self) -> list[URLPattern]:
@@ -337,10 +357,11 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return TemplateResponse(request, UPLOAD_TEMPLATE, context)
 
     def export_view(self, request: HttpRequest) -> HttpResponse:
-        if not request.user.has_perm("django_voucherify.add_job"):
+        choices = exportable(request)
+        if not choices:
             raise PermissionDenied
         # Bound on every POST, even an empty one (``request.POST or None`` showed a blank form).
-        form = job_export.ExportForm(request.POST if request.method == "POST" else None)
+        form = job_export.ExportForm(request.POST if request.method == "POST" else None, choices=choices)
         if form.is_bound and form.is_valid():
             token = form.cleaned_data["submission"]
             if not submit_once.claim(token):

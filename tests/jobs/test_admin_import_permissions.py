@@ -50,10 +50,34 @@ def test_with_that_permission_the_import_starts(client, sandbox, django_user_mod
 
 
 def test_staff_who_may_import_nothing_are_refused_the_page(client, sandbox, django_user_model):
-    client.force_login(_staff(django_user_model))  # add_job: exports only
+    client.force_login(_staff(django_user_model, "view_order"))  # add_job: order exports only
     changelist = client.get(reverse("admin:django_voucherify_job_changelist")).content.decode()
     assert "Import a CSV" not in changelist and "Export from Voucherify" in changelist
     assert client.get(reverse(UPLOAD)).status_code == 403
     data = FILES["vouchers"][1]
     response = client.post(reverse(UPLOAD), {"what": "vouchers", "file": SimpleUploadedFile("x.csv", data)})
     assert response.status_code == 403 and Job.objects.count() == 0
+
+
+EXPORT = "admin:django_voucherify_job_export"
+
+
+def test_an_export_is_offered_only_to_staff_who_may_download_its_file(client, sandbox, django_user_model):
+    """Review 19: staff with ``add_job`` but not ``view_order`` could start an order export
+    (every order, customer and amount into a file kept for EXPORT_RETENTION_DAYS) that they
+    may not download: the form offers only the exports whose file the user may see."""
+    client.force_login(_staff(django_user_model, "view_voucher"))  # a card's transactions only
+    form = client.get(reverse(EXPORT)).content.decode()
+    assert 'value="voucher_transactions"' in form and 'value="orders"' not in form
+    response = client.post(reverse(EXPORT), {"what": "orders", "sort": "-created_at"})
+    assert response.status_code == 200 and "what" in response.context["form"].errors
+    assert Job.objects.count() == 0 and sandbox.calls.calls == []
+
+
+def test_staff_who_may_download_no_export_are_refused_the_export_page(client, sandbox, django_user_model):
+    client.force_login(_staff(django_user_model, "add_voucher"))  # imports vouchers, views nothing
+    changelist = client.get(reverse("admin:django_voucherify_job_changelist")).content.decode()
+    assert "Export from Voucherify" not in changelist and "Import a CSV" in changelist
+    assert client.get(reverse(EXPORT)).status_code == 403
+    assert client.post(reverse(EXPORT), {"what": "orders", "sort": "-created_at"}).status_code == 403
+    assert Job.objects.count() == 0
