@@ -48,6 +48,9 @@ DEFAULT_ORDER_FIELDS = ("id", "source_id", "status")
 ORDER_ORDERS = ("-created_at", "created_at", "-updated_at", "updated_at", "-status", "status")
 
 
+WHAT_CHOICES = [(ORDERS, _("Orders")), (VOUCHER_TRANSACTIONS, _("Transactions of a gift or loyalty card"))]
+
+
 # Each field's own words for a missing or unknown choice: Django's generic "This field is
 # required." / "Select a valid choice. x is not one of the available choices." came once per
 # field, the same sentence repeated on the page without saying which field it was about.
@@ -55,7 +58,7 @@ ORDER_ORDERS = ("-created_at", "created_at", "-updated_at", "updated_at", "-stat
 class ExportForm(forms.Form):
     what = forms.ChoiceField(
         label=_("Export"),
-        choices=[(ORDERS, _("Orders")), (VOUCHER_TRANSACTIONS, _("Transactions of a gift or loyalty card"))],
+        choices=WHAT_CHOICES,
         error_messages={
             "required": _("Choose what to export."),
             "invalid_choice": _("%(value)s is not something to export: choose from the list."),
@@ -92,6 +95,13 @@ class ExportForm(forms.Form):
             "invalid_choice": _("%(value)s is not a sort order: choose one from the list."),
         },
     )
+
+    def __init__(self, *args: Any, choices: list[tuple[str, Any]] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if choices is not None:  # only what the user may download is offered, and accepted
+            what = self.fields["what"]
+            assert isinstance(what, forms.ChoiceField)
+            what.choices = [(value, label) for value, label in WHAT_CHOICES if value in dict(choices)]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

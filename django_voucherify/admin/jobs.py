@@ -56,12 +56,50 @@ def may_see_rows(request: HttpRequest, job: Job) -> bool:
     return needed is None or bool(request.user.has_perm(needed))
 
 
+#: What a CSV import creates in Voucherify, and the permission to create it there: an import
+#: writes vouchers or customers, so ``add_job`` alone (which also starts exports) is not enough.
+IMPORT_PERMISSIONS: dict[str, str] = {
+    "vouchers": "django_voucherify.add_voucher",
+    "customers": "django_voucherify.add_customer",
+}
+IMPORT_CHOICES = [("vouchers", _("Vouchers")), ("customers", _("Customers"))]
+
+
+def importable(request: HttpRequest) -> list[tuple[str, Any]]:
+    """The CSV imports the user may start (none without ``add_job``)."""
+    user = request.user
+    if not user.has_perm("django_voucherify.add_job"):
+        return []
+    return [(value, label) for value, label in IMPORT_CHOICES if user.has_perm(IMPORT_PERMISSIONS[value])]
+
+
+#: What each export writes into its file, and the permission to see that (the download's own
+#: rule, ROW_DATA_PERMISSIONS): an export nobody starting it may download is not offered.
+EXPORT_KINDS: dict[str, str] = {
+    job_export.ORDERS: JobKind.EXPORT_ORDERS,
+    job_export.VOUCHER_TRANSACTIONS: JobKind.EXPORT_VOUCHER_TRANSACTIONS,
+}
+
+
+def exportable(request: HttpRequest) -> list[tuple[str, str]]:
+    """The exports the user may start and then download (none without ``add_job``)."""
+    user = request.user
+    if not user.has_perm("django_voucherify.add_job"):
+        return []
+    return [(what, kind) for what, kind in EXPORT_KINDS.items() if user.has_perm(ROW_DATA_PERMISSIONS[kind])]
+
+
 class ImportCsvForm(forms.Form):
-    what = forms.ChoiceField(
-        label=_("Import"), choices=[("vouchers", _("Vouchers")), ("customers", _("Customers"))]
-    )
+    what = forms.ChoiceField(label=_("Import"), choices=IMPORT_CHOICES)
     file = forms.FileField(label=_("CSV file (UTF-8)"))
     submission = submit_once.token_field()
+
+    def __init__(self, *args: Any, choices: list[tuple[str, Any]] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if choices is not None:  # only what the user may import is offered, and accepted
+            what = self.fields["what"]
+            assert isinstance(what, forms.ChoiceField)
+            what.choices = choices
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -263,6 +301,16 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             _("Download all failed rows (CSV)"),
         )
 
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        extra_context = {
+            **(extra_context or {}),
+            "may_import": bool(importable(request)),
+            "may_export": bool(exportable(request)),
+        }
+        return super().changelist_view(request, extra_context)
+
     def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
         return [
@@ -283,9 +331,10 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         ]
 
     def upload_view(self, request: HttpRequest) -> HttpResponse:
-        if not request.user.has_perm("django_voucherify.add_job"):
+        choices = importable(request)
+        if not choices:
             raise PermissionDenied
-        form = ImportCsvForm(request.POST or None, request.FILES or None)
+        form = ImportCsvForm(request.POST or None, request.FILES or None, choices=choices)
         if request.method == "POST" and form.is_valid():
             from .. import jobs
 
@@ -308,10 +357,11 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return TemplateResponse(request, UPLOAD_TEMPLATE, context)
 
     def export_view(self, request: HttpRequest) -> HttpResponse:
-        if not request.user.has_perm("django_voucherify.add_job"):
+        choices = exportable(request)
+        if not choices:
             raise PermissionDenied
         # Bound on every POST, even an empty one (``request.POST or None`` showed a blank form).
-        form = job_export.ExportForm(request.POST if request.method == "POST" else None)
+        form = job_export.ExportForm(request.POST if request.method == "POST" else None, choices=choices)
         if form.is_bound and form.is_valid():
             token = form.cleaned_data["submission"]
             if not submit_once.claim(token):

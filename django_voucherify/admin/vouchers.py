@@ -214,13 +214,16 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
+        from ..checkout.cart import checkout_client
         from ..vouchers import editing
 
         obj = self.get_object(request, unquote(object_id))
         context = dict(extra_context or {})
         # Voucherify is asked only for someone allowed to see the page (Django checks later).
         if obj is not None and request.method == "GET" and self.has_view_or_change_permission(request, obj):
-            context["activity"] = editing.activity(obj)
+            # A person waits: checkout's short timeout, not the 20 s meant for workers (a hung
+            # Voucherify held this page 41 s, past a WSGI server's worker timeout).
+            context["activity"] = editing.activity(obj, client=checkout_client())
             context["has_balance"] = obj.type != VoucherType.DISCOUNT
             context["can_adjust_balance"] = self.has_adjust_balance_permission(request, obj)
         return super().change_view(request, object_id, form_url, context)

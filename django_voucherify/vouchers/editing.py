@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from .. import validation
-from ..api.errors import VoucherifyError
+from ..api.errors import TransportError, VoucherifyError
 from ..errors import DjangoVoucherifyError
 from ..models import Voucher
 from ..models.vouchers import VoucherType
@@ -165,13 +165,19 @@ class Activity:
 
 
 def activity(voucher: Voucher, *, client: Any = None) -> Activity:
-    """The latest transactions (gift and loyalty cards) and redemptions of ``voucher``."""
+    """The latest transactions (gift and loyalty cards) and redemptions of ``voucher``.
+
+    Voucherify not reached for the first look-up (a timeout, a reset): the second is not
+    tried, so a person waiting on the page waits for one timeout, not two."""
     api = _client(client)
     result = Activity()
     if voucher.type != VoucherType.DISCOUNT:
         try:
             page = api.vouchers.list_transactions(voucher.code, limit=ACTIVITY_LIMIT)
             result.transactions = list(page.get("data") or [])
+        except TransportError as exc:
+            result.errors.append(error_message(exc))
+            return result
         except VoucherifyError as exc:
             result.errors.append(error_message(exc))
     try:

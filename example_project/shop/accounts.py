@@ -99,6 +99,12 @@ def signup(request: HttpRequest) -> HttpResponse:
     return render(request, "shop/signup.html", {"form": form, "next": _next_url(request)})
 
 
+def vouchers_used(row: CheckoutRedemption) -> list[str]:
+    """What a ledger row redeemed, as a shopper reads it: its codes, and "automatic promotion"
+    for its promotion tiers (a tier id means nothing to a shopper)."""
+    return [*row.codes, *([_("automatic promotion")] if row.tiers else [])]
+
+
 @login_required
 def my_orders(request: HttpRequest) -> HttpResponse:
     orders = list(ShopOrder.objects.filter(user=request.user).order_by("-pk"))
@@ -106,9 +112,7 @@ def my_orders(request: HttpRequest) -> HttpResponse:
     for row in CheckoutRedemption.objects.filter(
         order_source_id__in=[o.number for o in orders], state=LedgerState.SUCCEEDED
     ):
-        used.setdefault(row.order_source_id, []).extend(row.codes)
-        if row.tiers:  # the automatic promotion (a tier id means nothing to a shopper)
-            used[row.order_source_id].append(_("automatic promotion"))
+        used.setdefault(row.order_source_id, []).extend(vouchers_used(row))
     rows: list[dict[str, Any]] = [{"order": o, "codes": used.get(o.number, [])} for o in orders]
     return render(request, "shop/my_orders.html", {"rows": rows, "welcome": welcome.code_of(request.user)})
 

@@ -37,9 +37,9 @@ from django_voucherify import checkout
 from django_voucherify.checkout.cart import PROMOTION_TIER
 from django_voucherify.models import CheckoutRedemption, Order
 
+from . import accounts, payment, settle, welcome
 from . import codes as session_codes
 from . import offers as shop_offers
-from . import payment, settle, welcome
 from .cart import Cart
 from .forms import ApplyCodeForm
 from .models import Product, ShopOrder
@@ -257,17 +257,17 @@ def place_order(request: HttpRequest) -> HttpResponse:
 @login_required
 def confirmation(request: HttpRequest, number: str) -> HttpResponse:
     order = get_object_or_404(ShopOrder, number=number, user=request.user)
+    redemption = CheckoutRedemption.objects.filter(order_source_id=order.number).order_by("-pk").first()
     return render(
         request,
         "shop/confirmation.html",
         {
             "order": order,
+            "vouchers_used": accounts.vouchers_used(redemption) if redemption else [],
             "paid_cents": order.amount_paid,
             # A NEW order past the grace was stranded: stop reloading, say what happens next.
             "stranded": order.status == ShopOrder.Status.NEW and settle.is_stranded(order),
             "grace_minutes": settle.grace_minutes(),
-            "redemption": CheckoutRedemption.objects.filter(order_source_id=order.number)
-            .order_by("-pk")
-            .first(),
+            "redemption": redemption,
         },
     )

@@ -71,18 +71,12 @@ def test_the_automatic_promotion_is_shown_redeemed_and_recorded(web, seeded):
     row = CheckoutRedemption.objects.get(order_source_id=order.number)
     assert row.state == LedgerState.SUCCEEDED and row.tiers == [seeded["id"]] and row.codes == []
     assert "automatic promotion" in web.get("/orders/").content.decode()
-    assert "Vouchers: automatic promotion (" in web.get(response.url).content.decode()  # confirmation
 
 
 def test_the_automatic_promotion_stacks_with_a_code(web, seeded):
     big_cart(web)
     page = web.post("/checkout/", {"code": "SAVE5", "apply": "1"}).content.decode()
     assert 'id="automatic-promotion"' in page
-    # The promotion's line says what it gives after the code (the totals' figure), not the
-    # cart-alone 7.25 of the offer: its line and the totals agree.
-    promotion = re.search(r'id="automatic-promotion">(.*?)</p>', page).group(1)
-    assert "\u2212€6.75" in promotion and "7.25" not in promotion, promotion
-    assert 'id="to-pay">€60.72' in page  # 72.47 - 5.00 - 6.75
     place(web)
     row = CheckoutRedemption.objects.get()
     assert row.codes == ["SAVE5"] and row.tiers == [seeded["id"]]
@@ -200,3 +194,25 @@ def test_the_offers_speak_german(web, seeded):
         orders = web.get("/orders/").content.decode()
     assert "Automatische Aktion" in page and "Angebote für Sie" in page and "Ihr Willkommenscode" in page
     assert "Ihr Willkommenscode" in orders and "an der Kasse" in orders
+
+
+def test_the_automatic_promotion_line_shows_what_it_gives_after_the_codes(web, seeded):
+    """Review 19: with a code applied the tier takes 10% of what the code left (6.75 of 67.47),
+    but the page showed the look-up's figure for the bare cart (7.25), so the lines did not add
+    up to the discount; with a fixed-price code it showed 7.25 off while giving 5.00."""
+    big_cart(web)
+    page = web.post("/checkout/", {"code": "SAVE5", "apply": "1"}).content.decode()
+    line = re.search(r'<p id="automatic-promotion">.*?</p>', page, re.S)
+    assert line and "\u2212€6.75" in line.group(0), line
+    assert 'id="discount">\u2212€11.75' in page and 'id="to-pay">€60.72' in page
+
+
+def test_the_confirmation_names_the_automatic_promotion(web, seeded):
+    """Review 19: an order with only the automatic promotion showed "Vouchers: (-7.25 EUR),
+    Succeeded": no name for what gave the discount (My orders says "automatic promotion")."""
+    big_cart(web)
+    web.get("/checkout/")
+    confirmation = web.get(place(web)["Location"]).content.decode()
+    line = re.search(r'<p id="vouchers-used">(.*?)</p>', confirmation, re.S)
+    assert line, confirmation
+    assert line.group(1).startswith("Vouchers: automatic promotion (\u2212€7.25)"), line.group(1)

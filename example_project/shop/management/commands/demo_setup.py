@@ -1,10 +1,12 @@
 """``manage.py demo_setup``: what ./scripts/demo runs before starting the servers.
 
-Migrates, creates the demo's admin (admin / admin) and, when the voucher mirrors are empty (a
-first start, or after ``demo_reset``), fills them from Voucherify (the seeded sandbox) so the
-voucher admin lists the seeded vouchers at once, and the campaign, promotion-tier and
-validation-rule mirrors likewise. Later starts leave the mirrors to the worker
-(beat's hourly refresh, webhooks): a start does not wait for a walk of every voucher.
+Migrates, creates the demo's admin (admin / admin) and fills each mirror the admin lists that is
+empty (a first start, or after ``demo_reset``): the vouchers, and the campaigns with their
+promotion tiers and validation rules, from Voucherify (the seeded sandbox), recorded as refresh
+runs like the admin's buttons (``voucherify_pull``); and the shop's products (created by a data
+migration, which sends no signal to the mirror registry: mapped here, then sent by the worker).
+Later starts leave the mirrors to the worker (beat's hourly refresh, webhooks): a start does not
+wait for a walk of every voucher.
 """
 
 from __future__ import annotations
@@ -16,12 +18,16 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from django_voucherify.models import Campaign, Voucher
+from django_voucherify.models import Product as ProductMirror
+from django_voucherify.sync import registry
+
+from ...models import Product
 
 ADMIN = ("admin", "admin@example.com", "admin")
 
 
 class Command(BaseCommand):
-    help = "Prepare the demo: migrate, create admin/admin, fill the voucher mirrors on a first start."
+    help = "Prepare the demo: migrate, create admin/admin, fill the empty mirrors on a first start."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -39,3 +45,8 @@ class Command(BaseCommand):
             if not model.objects.exists():
                 self.stdout.write(f"demo: first start, loading the {kind} from Voucherify...")
                 call_command("voucherify_pull", kind, "--no-progress", stdout=self.stdout, stderr=self.stderr)
+        if not ProductMirror.objects.exists():
+            # The data migration's products: its saves send no signal to the registry. Mapped
+            # here (the mirror and its outbox entry, as a save would), sent by the worker.
+            for product in Product.objects.all():
+                registry.refresh(product)

@@ -1,0 +1,40 @@
+"""Review 19: a first start of the demo (``manage.py demo_setup``) fills every mirror the admin
+lists from the seeded sandbox, not only the vouchers: the campaign admin said "0 campaigns"
+although the seed has three, and the product admin "0 products" although the shop sells three
+(its products come from a data migration, which sends no signal to the mirror registry, so they
+never reached the mirror nor Voucherify)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from django_voucherify.models import Campaign, OutboxEntry, Voucher
+from django_voucherify.models import Product as ProductMirror
+from django_voucherify.sandbox import campaign_store, seed
+from django_voucherify.vouchers import refresh_runs
+from example_project.shop.models import Product
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_first_start_fills_the_voucher_campaign_and_product_mirrors(voucherify_sandbox):
+    seed.seed(voucherify_sandbox.state)
+    Voucher.objects.all().delete()
+    call_command("demo_setup", stdout=io.StringIO())
+    assert Voucher.objects.count() == len(voucherify_sandbox.state.vouchers)
+    assert Campaign.objects.count() == len(campaign_store.campaigns(voucherify_sandbox.state)) > 0
+    assert refresh_runs.last("campaigns") is not None  # the changelist says when it was loaded
+    skus = sorted(Product.objects.values_list("sku", flat=True))
+    assert skus and sorted(ProductMirror.objects.values_list("source_id", flat=True)) == skus
+    assert OutboxEntry.objects.filter(kind="product").count() == len(skus)  # the worker sends them
+
+
+def test_a_later_start_pulls_nothing(voucherify_sandbox):
+    seed.seed(voucherify_sandbox.state)
+    call_command("demo_setup", stdout=io.StringIO())
+    out = io.StringIO()
+    call_command("demo_setup", stdout=out)
+    assert "first start" not in out.getvalue()

@@ -1,0 +1,68 @@
+"""Review 19: the shop on a phone (390 px wide) with the longest code the app accepts (100
+characters, no space: the code rule allows it and the admin creates it). The code did not wrap:
+the checkout page was 917 px wide, "My orders" 1304 px, so the page scrolled sideways and the
+Remove button and amounts left the screen. Chromium measures the page's width here."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import pytest
+
+from tests.admin_vouchers.test_browser import CHROMIUM, CHROMIUM_ARGS, browser_tools, example_shop
+
+__all__ = ["browser_tools", "example_shop"]
+
+LONG = "LONGCODE-" + "X" * 91
+
+
+def create_voucher(sandbox_server, code: str) -> None:
+    sandbox = sandbox_server.sandbox
+    body = json.dumps({"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 500}})
+    request = urllib.request.Request(
+        f"{sandbox_server.url}/v1/vouchers/{code}",
+        body.encode(),
+        {"X-App-Id": sandbox.app_id, "X-App-Token": sandbox.app_token, "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status in (200, 201)
+
+
+def overflow(page) -> int:
+    return int(page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth"))
+
+
+@pytest.mark.slow
+def test_a_long_code_does_not_widen_the_shop_on_a_phone(
+    browser_tools, example_shop, voucherify_sandbox_server
+):
+    create_voucher(voucherify_sandbox_server, LONG)
+    with browser_tools.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844})
+            page.set_default_timeout(30_000)
+            page.goto(f"{example_shop}/account/signup/")
+            page.fill("#id_username", "hana")
+            page.fill("#id_email", "hana@example.com")
+            page.fill("#id_password1", "Very-secret-123")
+            page.fill("#id_password2", "Very-secret-123")
+            page.click("button:has-text('Create my account')")
+            page.fill("#id_username", "hana")
+            page.fill("#id_password", "Very-secret-123")
+            page.click("form button:has-text('Sign in')")
+            page.locator("tr", has_text="Mug").locator("button").click()
+            page.goto(f"{example_shop}/checkout/")
+            page.fill("#id_code", LONG)
+            page.click("button[name=apply]")
+            page.wait_for_selector(f"#voucher-results .code:text-is('{LONG}')")
+            assert overflow(page) == 0
+            page.click("#place-order")
+            page.wait_for_selector("#vouchers-used")
+            assert overflow(page) == 0
+            page.goto(f"{example_shop}/orders/")
+            assert LONG in page.inner_text("#my-orders") and overflow(page) == 0
+        finally:
+            browser.close()

@@ -1,0 +1,38 @@
+"""Review 19 (open; django_voucherify/admin/campaigns.py is being changed by others): the
+campaign change page asks Voucherify for the validation-rule assignments inside the admin
+request with the shared client's 20 s read timeout. While the demo's sandbox hung, the page took
+20.3 s to answer. A person waits on it: it should use the interactive timeout
+(``CHECKOUT_TIMEOUT``, 5 s), as the voucher change page now does
+(tests/admin_vouchers/test_change_page_unreachable.py)."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from django_voucherify import conf
+from django_voucherify.api.errors import RequestTimeout
+from django_voucherify.api.resources.validation_rules import ValidationRules
+from tests.admin_campaigns.conftest import api, campaigns, sandbox, staff
+
+__all__ = ["api", "campaigns", "sandbox", "staff"]
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.xfail(strict=True, reason="review 19, open: the page waits the shared client's read timeout")
+def test_the_campaign_page_waits_at_most_the_interactive_timeout(
+    client, sandbox, campaigns, staff, monkeypatch
+):
+    (spring,) = campaigns("Spring sale")
+    staff("view_campaign")
+    timeouts: list[float] = []
+
+    def hang(self, **params):
+        timeouts.append(self._transport.timeout[1])
+        raise RequestTimeout("Voucherify read timeout", method="GET", path="/v1/validation-rules-assignments")
+
+    monkeypatch.setattr(ValidationRules, "list_all_assignments", hang)
+    page = client.get(reverse("admin:django_voucherify_campaign_change", args=[spring.pk]))
+    assert page.status_code == 200 and page.context["rules_error"]
+    assert timeouts == [conf.settings().checkout_timeout]
