@@ -230,10 +230,12 @@ class CampaignAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def _assigned_rules(self, campaign: Campaign) -> tuple[list[dict[str, Any]], str]:
         """The validation rules assigned to ``campaign``, asked of Voucherify (the assignments
         are its own); names and messages from the rule mirrors. An error is shown, not raised."""
-        from .. import client
+        from ..checkout.cart import checkout_client
 
         try:
-            page = client.validation_rules.list_all_assignments(
+            # A person waits: checkout's short timeout, not the 20 s meant for workers (a hung
+            # Voucherify held this page 20 s; the voucher page's look-ups do the same).
+            page = checkout_client().validation_rules.list_all_assignments(
                 related_object_id=campaign.voucherify_id, limit=100
             )
             listed = page.get("data") if isinstance(page, dict) else None
