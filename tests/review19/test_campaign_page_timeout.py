@@ -1,7 +1,7 @@
-"""Review 19 (fixed): the campaign change page asks Voucherify for the validation-rule assignments inside the admin
-request with the shared client's 20 s read timeout. While the demo's sandbox hung, the page took
-20.3 s to answer. A person waits on it: it should use the interactive timeout
-(``CHECKOUT_TIMEOUT``, 5 s), as the voucher change page now does
+"""Review 19 (fixed): the campaign change page asked Voucherify for the validation-rule
+assignments inside the admin request with the shared client's 20 s read timeout. While the
+demo's sandbox hung, the page took 20.3 s to answer. A person waits on it: it uses the
+interactive timeout (``CHECKOUT_TIMEOUT``, 5 s), as the voucher change page does
 (tests/admin_vouchers/test_change_page_unreachable.py)."""
 
 from __future__ import annotations
