@@ -105,9 +105,10 @@ def redeem(
     before the ledger row is written, then the qualifying tiers go in the same redeem request
     after ``codes`` and ``tiers``, and the row records them. A refusal of that redeem by the
     automatic tiers alone (:func:`~django_voucherify.checkout.validate.without_refused_automatic`:
-    one validation finds them) redeems the rest on a new row, the refused one staying FAILED.
-    ``codes`` may then be empty; when
-    nothing qualifies and nothing was given, :class:`InvalidCheckoutInput` (nothing written).
+    one validation finds them) redeems the rest on a new row, the refused one staying FAILED
+    (not when the order's rollback was asked for while that request was in flight: the order
+    was cancelled). ``codes`` may then be empty; when nothing qualifies and nothing was given,
+    :class:`InvalidCheckoutInput` (nothing written).
     If the qualifications call meets an outage: policy ``refuse`` raises
     :class:`CheckoutUnavailable` with nothing written (the order is free); policy
     ``proceed_without_discount`` redeems the codes given alone and says so
@@ -123,7 +124,9 @@ def redeem(
         raise InvalidCheckoutInput(gettext("No automatic promotion applies to this order."))
     try:
         outcome = _redeem(found.items, order, customer, session_key, metadata, api)
-    except CodesRefused:
+    except CodesRefused as refused:
+        if not _free_for_another_attempt(refused.ledger):
+            raise
         rest = _without_refused_automatic(found, order, customer, api)
         if not rest:
             raise
@@ -132,6 +135,14 @@ def redeem(
     if not found.unavailable:
         return outcome
     return replace(outcome, automatic_unavailable=True, notice=outcome.notice or unavailable_message())
+
+
+def _free_for_another_attempt(row: CheckoutRedemption | None) -> bool:
+    """Whether the refused attempt leaves the order free for a second one: its row is FAILED
+    by the refusal and nobody asked for its rollback meanwhile. A rollback asked for while the
+    request was in flight is the order's cancellation (``rollback_order``), not that attempt's
+    only: redeeming again on a new row would keep a cancelled order's discount (review 20)."""
+    return row is not None and row.state == LedgerState.FAILED and row.rollback_requested_at is None
 
 
 def _without_refused_automatic(

@@ -1,0 +1,52 @@
+"""Review 20: the second redeem of ``automatic=True`` (the stack refused by an automatic tier
+alone is redeemed again without it, on a new ledger row) against what changed meanwhile."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import pytest
+
+from django_voucherify import checkout
+from django_voucherify.models import CheckoutRedemption, LedgerState
+from tests.support.checkout import redemptions_of
+
+pytestmark = pytest.mark.django_db
+
+ORDER = {"source_id": "ORD-R20", "amount": 10_000}
+redeem_module = importlib.import_module("django_voucherify.checkout.redeem")
+
+
+def test_an_order_cancelled_during_the_refused_attempt_is_not_redeemed_again(
+    sandbox: Any, monkeypatch: Any
+) -> None:
+    """The order is cancelled (its live row's rollback asked for) while the first redeem is in
+    flight; Voucherify refuses that stack because of an automatic tier. The cancellation was
+    for the order, not for that one attempt: no second attempt may redeem the order now (it
+    did, on a new row nobody asked to roll back: the cancelled order kept its discount)."""
+    from tests.support.vouchers import make_tier, make_voucher
+
+    tier = make_tier("Three off", amount_off=300)
+    make_voucher("FIVE", amount_off=500)
+    real_automatic, real_send = redeem_module.with_automatic, redeem_module.send_redeem
+    sends: list[int] = []
+
+    def then_disable(*args: Any, **kwargs: Any) -> Any:
+        found = real_automatic(*args, **kwargs)
+        sandbox.state.extra["promotion_tiers"][tier["id"]]["active"] = False  # its cache: still qualified
+        return found
+
+    def cancel_first(api: Any, body: Any) -> Any:
+        sends.append(1)
+        if len(sends) == 1:  # the shop cancels the order while the first request is in flight
+            checkout.rollback_order(ORDER["source_id"], "order canceled")
+        return real_send(api, body)
+
+    monkeypatch.setattr(redeem_module, "with_automatic", then_disable)
+    monkeypatch.setattr(redeem_module, "send_redeem", cancel_first)
+    with pytest.raises(checkout.CodesRefused):
+        checkout.redeem(["FIVE"], ORDER, "ann", automatic=True)
+    assert len(sends) == 1
+    assert not CheckoutRedemption.objects.filter(state=LedgerState.SUCCEEDED).exists()
+    assert redemptions_of(sandbox) == []
