@@ -12,8 +12,9 @@ was already sent looks the publication up by that ``source_id`` (``list-publicat
 Steps of one call:
 
 0. a PUBLISHED row of the customer whose campaign id or name is the one asked for answers at
-   once, with no call; otherwise the campaign is resolved to its id and name
-   (``get-campaign``): a call by name and a call by id are one row;
+   once, with no call (by name only for a name that cannot be an id: :func:`_looks_like_id`);
+   otherwise the campaign is resolved to its id and name (``get-campaign``): a call by name
+   and a call by id are one row;
 1. the row is created if missing (``INSERT … ON CONFLICT DO NOTHING``: two first calls make one
    row), keyed by the campaign's id; a row written before the key was resolved (keyed by the
    name or id its caller gave) is found by either and used as it is;
@@ -184,19 +185,42 @@ def _lease_for() -> timedelta:
     return timedelta(seconds=2 * voucherify_settings().longest_checkout_request())
 
 
-def _listed(allowed: frozenset[str] | None, *names: str) -> bool:
-    """Whether one of ``names`` (the campaign as asked, its id, its name) is offered."""
-    return allowed is None or any(name and name in allowed for name in names)
+#: How Voucherify's campaign ids begin (``camp_...``, the spec's examples and the sandbox's).
+CAMPAIGN_ID_PREFIX = "camp_"
+
+
+def _looks_like_id(text: str) -> bool:
+    """Whether ``text`` may be a campaign's id. ``get-campaign`` takes a name or an id, an id
+    first; nothing stops staff from naming a campaign like another's id, so such a name never
+    stands for its campaign without asking Voucherify (review 20)."""
+    return text.startswith(CAMPAIGN_ID_PREFIX)
+
+
+def _listed(allowed: frozenset[str] | None, asked: str, campaign_id: str, name: str) -> bool:
+    """Whether the campaign ``asked`` (as the caller gave it) that is ``campaign_id`` named
+    ``name`` is offered. ``asked`` listed: Voucherify resolved that very text to it. Its name
+    listed: only a name that cannot be another campaign's id (a listed ``camp_...`` means the
+    campaign with that id, even when another campaign is named so)."""
+    if allowed is None:
+        return True
+    return (
+        asked in allowed
+        or campaign_id in allowed
+        or bool(name and not _looks_like_id(name) and name in allowed)
+    )
 
 
 def _published(campaign: str, customer_source_id: str) -> CustomerPublication | None:
-    """The customer's PUBLISHED row of ``campaign``, found by its id or its name (no call).
+    """The customer's PUBLISHED row of ``campaign``, found by its id or its name (no call);
+    not by a name that may be another campaign's id (:func:`_looks_like_id`: that campaign is
+    asked of Voucherify).
 
     The oldest wins: before the ledger was keyed by id, a call by name and one by id could
     make two rows (Voucherify's ``join_once`` gave both the same code)."""
+    by_name = Q() if _looks_like_id(campaign) else Q(campaign_name=campaign)
     return (
         CustomerPublication.objects.filter(
-            Q(campaign=campaign) | Q(campaign_name=campaign),
+            Q(campaign=campaign) | by_name,
             customer_source_id=customer_source_id,
             state=PublicationState.PUBLISHED,
         )
@@ -247,10 +271,15 @@ def _row(campaign: _Campaign, customer_source_id: str) -> CustomerPublication:
     """The row of (campaign, customer), inserted if missing (keyed by the campaign's id);
     race-safe (one row). A row written before the ledger was keyed by id (keyed by the name or
     the id its caller gave) is used as it is (it may already have been sent under its key),
-    the PUBLISHED one first; its name is filled in."""
+    the PUBLISHED one first; its name is filled in. A row keyed by the name is one written with
+    that name or none (another campaign's row keyed by its id, the name being that id, is not
+    this campaign's), and never when the name may be an id (:func:`_looks_like_id`)."""
+    older = Q()
+    if not _looks_like_id(campaign.name):
+        older = Q(campaign=campaign.name, campaign_name__in=("", campaign.name))
     rows = list(
         CustomerPublication.objects.filter(
-            campaign__in={campaign.id, campaign.name}, customer_source_id=customer_source_id
+            Q(campaign=campaign.id) | older, customer_source_id=customer_source_id
         ).order_by("created_at", "pk")
     )
     if rows:
