@@ -143,8 +143,14 @@ def source_id_problem(source_id: Any) -> str | None:
 
 
 def campaign_problem(campaign: Any) -> str | None:
-    """Why ``campaign`` cannot name a campaign (its name or Voucherify id); None if it can."""
-    return _identifier_problem(campaign, what=_("A campaign"), max_length=MAX_CAMPAIGN_LENGTH)
+    """Why ``campaign`` cannot name a campaign (its name or Voucherify id); None if it can. It
+    goes in URL paths (``get-campaign``): ``.`` and ``..`` cannot (review 20: a 500)."""
+    problem = _identifier_problem(campaign, what=_("A campaign"), max_length=MAX_CAMPAIGN_LENGTH)
+    if problem is None and campaign in UNADDRESSABLE:
+        return _("“%(campaign)s” cannot name a campaign: Voucherify's URLs cannot address it.") % {
+            "campaign": campaign
+        }
+    return problem
 
 
 def metadata_key_problem(key: Any) -> str | None:
