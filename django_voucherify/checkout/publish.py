@@ -244,6 +244,8 @@ def _resolve(client: VoucherifyClient, campaign: str, allowed: frozenset[str] | 
         campaign_id, name = found.get("id"), found.get("name")
         if not isinstance(campaign_id, str) or not campaign_id or not isinstance(name, str):
             raise VoucherifyError("get-campaign answered without the campaign's id and name")
+        if campaign_problem(campaign_id):  # too long for the ledger's key, a NUL...: not an id
+            raise VoucherifyError("get-campaign answered an id no campaign can have")
     except VoucherifyError as exc:
         if _refused(exc):
             if allowed is not None:
@@ -254,7 +256,9 @@ def _resolve(client: VoucherifyClient, campaign: str, allowed: frozenset[str] | 
                 raise CampaignNotOffered from None
             raise _refusal(exc) from None
         raise CheckoutUnavailable(outcome_unknown=False) from exc
-    return _Campaign(campaign_id, name)
+    # A name no caller can ask by (too long, a NUL...) is no use to match later calls, and the
+    # ledger could not store it (review 20: a 500): kept blank.
+    return _Campaign(campaign_id, "" if campaign_problem(name) else name)
 
 
 def _refused(exc: VoucherifyError) -> bool:
