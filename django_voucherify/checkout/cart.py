@@ -84,6 +84,9 @@ class Redeemable:
 
 
 CodeInput = str | Redeemable
+
+#: Iterables that are not a list of codes or tiers (checked before iterating them).
+_NOT_A_LIST = (str, bytes, bytearray, Mapping)
 OrderInput = Order | Mapping[str, Any]
 CustomerInput = Customer | str | Mapping[str, Any] | None
 
@@ -91,12 +94,16 @@ CustomerInput = Customer | str | Mapping[str, Any] | None
 def redeemables(codes: Sequence[CodeInput], tiers: Sequence[str] = ()) -> list[Redeemable]:
     """Normalise ``codes`` then ``tiers`` (promotion tier ids, sent after the codes): stripped,
     no blanks, no duplicates, 1 to 30 of them in all. A tier carries no credits or points."""
-    if isinstance(codes, str | Redeemable) or isinstance(tiers, str):
-        # A str is a Sequence[str]: iterated, "SAVE5" would be sent as five one-letter codes.
+    if isinstance(codes, (*_NOT_A_LIST, Redeemable)) or isinstance(tiers, _NOT_A_LIST):
+        # A str is a Sequence[str]: iterated, "SAVE5" would be sent as five one-letter codes;
+        # bytes as their byte values ("83", "65"...), a mapping as its keys (review 20).
         raise InvalidCheckoutInput(_("Give the voucher codes and promotion tiers as lists, not as one text."))
+    if not all(isinstance(t, str) for t in tiers):
+        # str() of anything else (a Redeemable, a number) was sent as a tier id (review 20).
+        raise InvalidCheckoutInput(_("A promotion tier is given by its id (text)."))
     result: list[Redeemable] = []
     seen: set[tuple[str, str]] = set()
-    for code in [*codes, *(Redeemable.tier(str(t)) for t in tiers)]:
+    for code in [*codes, *(Redeemable.tier(t) for t in tiers)]:
         item = code if isinstance(code, Redeemable) else Redeemable(str(code))
         if item.kind not in KINDS:
             raise InvalidCheckoutInput(_("A redeemable is a voucher code or a promotion tier."))
