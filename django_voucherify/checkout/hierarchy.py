@@ -79,7 +79,14 @@ def _hierarchy(campaign_id: str, members: list[str], api: VoucherifyClient) -> d
     """``members``' hierarchy in their campaign, or None (logged) when it cannot be read."""
     try:
         answer = api.promotions.list_campaign_tiers(campaign_id)
-        ranks = {str(tier["id"]): _rank(tier["hierarchy"]) for tier in answer["tiers"]}
+        wanted = set(members)
+        # Only the qualifying tiers are ranked: the spec does not require ``hierarchy`` of a
+        # tier, and another tier without one must not undo their order (review 20).
+        ranks = {
+            str(tier["id"]): _rank(tier.get("hierarchy"))
+            for tier in answer["tiers"]
+            if str(tier["id"]) in wanted
+        }
     except VoucherifyError as exc:
         log = logger.error if isinstance(exc, APIError) and exc.status in (401, 403) else logger.warning
         log(
