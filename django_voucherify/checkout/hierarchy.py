@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import conf
 from ..api.errors import APIError, VoucherifyError
+from ..validation import code_problem
 
 if TYPE_CHECKING:
     from ..api.client import VoucherifyClient
@@ -128,4 +129,7 @@ def qualified(entry: Mapping[str, Any]) -> QualifiedTier:
     campaign_id = entry.get("campaign_id")
     if campaign_id is not None and not isinstance(campaign_id, str):
         raise TypeError(f"campaign_id {campaign_id!r} is not a string")
-    return QualifiedTier(str(entry["id"]), campaign_id or None)
+    tier_id = entry["id"]
+    if code_problem(tier_id):  # the rule of every tier id given (review 20: a NUL was a 500)
+        raise ValueError(f"tier id {str(tier_id)[:50]!r} breaks the tier id rule")
+    return QualifiedTier(tier_id, campaign_id or None)
