@@ -37,6 +37,7 @@ from django.views.decorators.http import require_POST
 from ..api.errors import APIError, TransportError, VoucherifyError
 from ..errors import DjangoVoucherifyError
 from ..models import RefreshSubject, Voucher, VoucherType
+from . import refresh_status
 from .mixins import start_refresh
 from .money import format_amount
 from .voucher_actions import run_action
@@ -78,6 +79,7 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     class Media:
         css = {"all": ("django_voucherify/voucherify_admin.css",)}
+        js = ("django_voucherify/live_status.js", "django_voucherify/refresh_progress.js")
 
     list_filter = ("type", "active", "category", "campaign")
     search_fields = ("code", "voucherify_id")
@@ -252,13 +254,14 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         info = self.opts.app_label, self.opts.model_name
         return [
             path("refresh/", wrap(require_POST(self.refresh_view)), name="{}_{}_refresh".format(*info)),
+            *refresh_status.status_urls(self, RefreshSubject.VOUCHERS),
             path("<path:object_id>/balance/", wrap(self.balance_view), name="{}_{}_balance".format(*info)),
             *super().get_urls(),
         ]
 
     def refresh_view(self, request: HttpRequest) -> HttpResponse:
         """Record a QUEUED refresh run and start it in Celery once the request's transaction
-        commits; the changelist then shows the run's progress and outcome (``last_refresh``)."""
+        commits; the changelist then shows the run's progress and outcome, live (``refresh_status``)."""
         if not self.has_change_permission(request):
             return HttpResponse(status=403)
         from ..tasks.vouchers import refresh_vouchers
@@ -269,10 +272,8 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        from ..vouchers import refresh_runs
-
         context = {
-            "last_refresh": refresh_runs.last(),
+            **refresh_status.context(self, RefreshSubject.VOUCHERS),
             "can_refresh": self.has_change_permission(request),  # the button's own check
             **(extra_context or {}),
         }
