@@ -417,6 +417,25 @@ def test_refresh_block_follows_its_run_and_the_voucher_list_fits_1280_px(
     assert page.is_hidden("#last-refresh [data-refresh-ended]")
     page.evaluate("() => { window.notReloaded = true; }")  # gone if the page reloads
     shot_in = REFRESH_ARTIFACTS
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url) if "status.json" in request.url else None)
+    # The poller backs off after failures (twice as long each time, up to a minute)...
+    delays = page.evaluate(
+        "() => [0, 1, 2, 3, 4, 5, 6].map(n => window.djangoVoucherifyLive.delayAfter(2000, n))"
+    )
+    assert delays == [2000, 4000, 8000, 16000, 32000, 60000, 60000]
+    # ...and a failed answer does not stop it: the next one (4 s later) is read.
+    failing = {"left": 1}
+
+    def answer(route):
+        if failing["left"]:
+            failing["left"] -= 1
+            route.fulfill(status=500, body="boom")
+        else:
+            route.continue_()
+
+    page.route("**/refresh/status.json", answer)
+    page.wait_for_selector("body[data-live-failures='1']")
 
     shop_shell(
         tmp_path,
@@ -450,6 +469,8 @@ def test_refresh_block_follows_its_run_and_the_voucher_list_fits_1280_px(
     assert page.evaluate("() => window.notReloaded === true")  # updated in place
     assert "is-ok" in (page.get_attribute("#last-refresh", "class") or "")
     page.screenshot(path=str(shot_in / "refresh-done-light.png"), full_page=True)
+    followed = len(asked)
+    assert followed >= 3 and not page.locator("[data-refresh-stopped]").count()
     page.click("#last-refresh [data-refresh-ended] a")  # "reload the list"
     page.wait_for_selector("#result_list")
     assert page.evaluate("() => window.notReloaded === undefined")
@@ -480,3 +501,4 @@ def test_refresh_block_follows_its_run_and_the_voucher_list_fits_1280_px(
         box = cut.bounding_box()
         assert cut.inner_text() == value and box and box["width"] < most, box  # cut, whole in title
     assert len(list(REFRESH_ARTIFACTS.glob("*.png"))) == 5
+    assert len(asked) == followed  # pages showing a finished run asked nothing
