@@ -33,7 +33,7 @@ from django.views.decorators.http import require_POST
 
 from ..api.errors import APIError, VoucherifyError
 from ..models import Campaign, RefreshSubject, ValidationRule
-from . import confirmation, submit_once
+from . import confirmation, refresh_status, submit_once
 from .mixins import start_refresh
 from .promotion_tiers import PromotionTierInline
 
@@ -148,6 +148,7 @@ class CampaignAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     class Media:
         css = {"all": ("django_voucherify/voucherify_admin.css",)}
+        js = ("django_voucherify/live_status.js", "django_voucherify/refresh_progress.js")
 
     # -- read-only mirror --------------------------------------------------------------------
     def get_inlines(self, request: HttpRequest, obj: Campaign | None) -> list[type[Any]]:
@@ -196,6 +197,7 @@ class CampaignAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         info = self.opts.app_label, self.opts.model_name
         return [
             path("refresh/", wrap(require_POST(self.refresh_view)), name="{}_{}_refresh".format(*info)),
+            *refresh_status.status_urls(self, RefreshSubject.CAMPAIGNS),
             path("<path:object_id>/generate/", wrap(self.generate_view), name="{}_{}_generate".format(*info)),
             *super().get_urls(),
         ]
@@ -203,10 +205,8 @@ class CampaignAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        from ..vouchers import refresh_runs
-
         context = {
-            "last_refresh": refresh_runs.last(RefreshSubject.CAMPAIGNS),
+            **refresh_status.context(self, RefreshSubject.CAMPAIGNS),
             "can_refresh": self.has_refresh_permission(request),
             **(extra_context or {}),
         }

@@ -107,11 +107,15 @@ def payload(job: Job) -> dict[str, Any]:
     }
 
 
-def signed_out() -> JsonResponse:
+def signed_out(message: str | None = None) -> JsonResponse:
     """The answer to a caller who is not (or no longer) signed in as staff: the page's script
-    says so and stops asking, instead of polling an HTML login page for ever."""
+    says so and stops asking, instead of polling an HTML login page for ever (also the refresh
+    status's answer, with its own ``message``)."""
     return JsonResponse(
-        {"error": _("Your admin session has ended: sign in again to follow this job."), "signed_out": True},
+        {
+            "error": message or _("Your admin session has ended: sign in again to follow this job."),
+            "signed_out": True,
+        },
         status=401,
     )
 

@@ -166,7 +166,7 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     class Media:
         css = {"all": ("django_voucherify/voucherify_admin.css",)}
-        js = ("django_voucherify/job_progress.js",)
+        js = ("django_voucherify/live_status.js", "django_voucherify/job_progress.js")
 
     actions = ("check_now",)
     fields = readonly_fields = (

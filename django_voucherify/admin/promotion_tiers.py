@@ -33,7 +33,7 @@ from django.views.decorators.http import require_POST
 
 from ..api.errors import APIError, VoucherifyError
 from ..models import PromotionTier, RefreshSubject, ValidationRule
-from . import confirmation
+from . import confirmation, refresh_status
 from .discounts import discount_summary
 
 TEMPLATES = "admin/django_voucherify/promotiontier/"
@@ -206,6 +206,7 @@ class PromotionTierAdmin(TierColumns, admin.ModelAdmin):  # type: ignore[type-ar
 
     class Media:
         css = {"all": ("django_voucherify/voucherify_admin.css",)}
+        js = ("django_voucherify/live_status.js", "django_voucherify/refresh_progress.js")
 
     # -- read-only mirror --------------------------------------------------------------------
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -290,21 +291,20 @@ class PromotionTierAdmin(TierColumns, admin.ModelAdmin):  # type: ignore[type-ar
                 wrap(require_POST(self.disable_view)),
                 name="{}_{}_disable".format(*info),
             ),
+            *refresh_status.status_urls(self, RefreshSubject.CAMPAIGNS),
             *super().get_urls(),
         ]
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        from ..vouchers import refresh_runs
-
         # Django answers an action the user may not run with "No action selected"; an action
         # that writes to Voucherify answers 403, as its button on the tier page does.
         needed = ACTION_PERMISSIONS.get(request.POST.get("action", "")) if request.method == "POST" else None
         if needed and not request.user.has_perm(needed):
             raise PermissionDenied
         context = {
-            "last_refresh": refresh_runs.last(RefreshSubject.CAMPAIGNS),
+            **refresh_status.context(self, RefreshSubject.CAMPAIGNS),
             "can_refresh": request.user.has_perm("django_voucherify.change_campaign"),
             **(extra_context or {}),
         }

@@ -37,6 +37,7 @@ from django.views.decorators.http import require_POST
 from ..api.errors import APIError, TransportError, VoucherifyError
 from ..errors import DjangoVoucherifyError
 from ..models import RefreshSubject, Voucher, VoucherType
+from . import refresh_status
 from .mixins import start_refresh
 from .money import format_amount
 from .voucher_actions import run_action
@@ -63,23 +64,14 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     form = VoucherForm
     change_list_template = TEMPLATES + "change_list.html"
     change_form_template = TEMPLATES + "change_form.html"
-    list_display = (
-        "code_cell",
-        "type",
-        "value",
-        "balance_display",
-        "usage",
-        "active",
-        "expires",
-        "category",
-        "last_error_key",
-    )
+    list_display = ("code_cell", "value", "usage", "active", "expires", "category_cell")
     list_display_links = ("code_cell",)
 
     class Media:
         css = {"all": ("django_voucherify/voucherify_admin.css",)}
+        js = ("django_voucherify/live_status.js", "django_voucherify/refresh_progress.js")
 
-    list_filter = ("type", "active", "category", "campaign")
+    list_filter = ("type", "active", "category", "campaign", ("last_error_key", admin.EmptyFieldListFilter))
     search_fields = ("code", "voucherify_id")
     actions = ("enable_selected", "disable_selected", "delete_selected_remote", "delete_permanently_selected")
     readonly_fields = (
@@ -108,36 +100,54 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     status_fieldset = (gettext_lazy("In Voucherify"), {"fields": readonly_fields, "classes": ("collapse",)})
 
     # -- changelist columns ---------------------------------------------------------------
+    # Chosen to fit a 1280 px window with the admin's navigation sidebar and the filters open
+    # (tests/admin_vouchers/test_browser.py measures it): the kind of voucher shows in its value
+    # ("-5.00 EUR", "20%", "fixed 9.99 EUR", "100 points", a card's balance under it) and stays a
+    # filter; a sync error is a mark beside the code (and a filter), not a column mostly "-".
     # Amounts in the shop's currency when VOUCHERIFY['CURRENCY'] is set (admin.money), else
     # in minor units as Voucherify keeps them; loyalty points are points.
     @admin.display(description=gettext_lazy("value"))
-    def value(self, obj: Voucher) -> str:
+    def value(self, obj: Voucher) -> SafeString:
+        main, detail = self._value_parts(obj)
+        if not detail:
+            return format_html("{}", main)
+        return format_html('{}<br><span class="voucherify-quiet">{}</span>', main, detail)
+
+    @staticmethod
+    def _value_parts(obj: Voucher) -> tuple[str, str]:
+        """The value and what qualifies it (a percentage's limit, a card's balance)."""
         if obj.type == VoucherType.GIFT:
-            return format_amount(obj.gift_amount or 0)
+            left = "" if obj.gift_balance is None else format_amount(obj.gift_balance)
+            return format_amount(obj.gift_amount or 0), _("balance %(left)s") % {"left": left} if left else ""
         if obj.type == VoucherType.LOYALTY:
-            return _("%(points)s points") % {"points": obj.loyalty_points or 0}
+            points = _("%(points)s points") % {"points": obj.loyalty_points or 0}
+            if obj.loyalty_balance is None:
+                return points, ""
+            left = _("%(points)s points") % {"points": obj.loyalty_balance}
+            return points, _("balance %(left)s") % {"left": left}
         if obj.discount_type == "PERCENT":
-            limit = ""
-            if obj.amount_limit:
-                limit = _(" (max %(limit)s)") % {"limit": format_amount(obj.amount_limit)}
             percent = format(Decimal(obj.percent_off or 0).normalize(), "f")  # 20.00 -> 20, 12.50 -> 12.5
-            return f"{percent}%{limit}"
+            if not obj.amount_limit:
+                return f"{percent}%", ""
+            return f"{percent}%", _("max %(limit)s") % {"limit": format_amount(obj.amount_limit)}
         if obj.discount_type == "FIXED":
-            return _("fixed %(amount)s") % {"amount": format_amount(obj.fixed_amount)}
+            return _("fixed %(amount)s") % {"amount": format_amount(obj.fixed_amount)}, ""
         if obj.discount_type == "UNIT":
-            return _("%(units)s free unit(s)") % {"units": obj.unit_off}
-        return _("-%(amount)s") % {"amount": format_amount(obj.amount_off or 0)}
+            return _("%(units)s free unit(s)") % {"units": obj.unit_off}, ""
+        return _("-%(amount)s") % {"amount": format_amount(obj.amount_off or 0)}, ""
 
-    @admin.display(description=gettext_lazy("balance"))
-    def balance_display(self, obj: Voucher) -> str:
-        if obj.balance is None:
-            return ""
-        return format_amount(obj.balance) if obj.type == VoucherType.GIFT else str(obj.balance)
-
-    @admin.display(description=gettext_lazy("used / limit"))
+    # "used", not "used / limit": the header set the column's width, twice its "3 / 100".
+    @admin.display(description=gettext_lazy("used"))
     def usage(self, obj: Voucher) -> str:
         limit = "∞" if obj.redemption_quantity is None else str(obj.redemption_quantity)
         return f"{obj.redeemed_quantity} / {limit}"
+
+    @admin.display(description=gettext_lazy("category"), ordering="category")
+    def category_cell(self, obj: Voucher) -> SafeString | str:
+        if not obj.category:
+            return "-"
+        cut = '<span class="voucherify-cut is-category" title="{}">{}</span>'
+        return format_html(cut, obj.category, obj.category)
 
     # -- forms and pages -----------------------------------------------------------------
     def get_fieldsets(self, request: HttpRequest, obj: Voucher | None = None) -> Any:
@@ -228,7 +238,7 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             context["can_adjust_balance"] = self.has_adjust_balance_permission(request, obj)
         return super().change_view(request, object_id, form_url, context)
 
-    @admin.display(description=gettext_lazy("expiration date"), ordering="expiration_date")
+    @admin.display(description=gettext_lazy("expires"), ordering="expiration_date")
     def expires(self, obj: Voucher) -> SafeString | str:
         # The date only (the time is on the voucher's page and in the title): a full
         # "Jan. 1, 2020, midnight" pushed the last columns out of sight.
@@ -245,20 +255,29 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def code_cell(self, obj: Voucher) -> SafeString:
         # A long code is cut with an ellipsis (voucherify_admin.css) and shown whole on hover,
         # so it never pushes the other columns off-screen.
-        return format_html('<span class="voucherify-code" title="{}">{}</span>', obj.code, obj.code)
+        code = format_html('<span class="voucherify-code" title="{}">{}</span>', obj.code, obj.code)
+        if not obj.last_error_key:
+            return code
+        # The last Voucherify error, as a mark (the "last error key" filter finds them all).
+        return format_html(
+            '{} <span class="voucherify-attention" title="{}">⚠</span>',
+            code,
+            _("Last Voucherify error: %(key)s") % {"key": obj.last_error_key},
+        )
 
     def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
         info = self.opts.app_label, self.opts.model_name
         return [
             path("refresh/", wrap(require_POST(self.refresh_view)), name="{}_{}_refresh".format(*info)),
+            *refresh_status.status_urls(self, RefreshSubject.VOUCHERS),
             path("<path:object_id>/balance/", wrap(self.balance_view), name="{}_{}_balance".format(*info)),
             *super().get_urls(),
         ]
 
     def refresh_view(self, request: HttpRequest) -> HttpResponse:
         """Record a QUEUED refresh run and start it in Celery once the request's transaction
-        commits; the changelist then shows the run's progress and outcome (``last_refresh``)."""
+        commits; the changelist then shows the run's progress and outcome, live (``refresh_status``)."""
         if not self.has_change_permission(request):
             return HttpResponse(status=403)
         from ..tasks.vouchers import refresh_vouchers
@@ -269,10 +288,8 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        from ..vouchers import refresh_runs
-
         context = {
-            "last_refresh": refresh_runs.last(),
+            **refresh_status.context(self, RefreshSubject.VOUCHERS),
             "can_refresh": self.has_change_permission(request),  # the button's own check
             **(extra_context or {}),
         }

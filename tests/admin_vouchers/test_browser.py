@@ -354,3 +354,151 @@ def test_webhook_events_changelist_fits_1280_px_with_long_values(
         assert box and box["width"] < 250  # shown cut with an ellipsis
         assert page.locator(f"#result_list span.voucherify-cut[title='{outcome[:300]}']").count() == 3
         assert page.locator(f"#result_list span.voucherify-cut[title='{kind}']").count() == 3
+
+
+REFRESH_ARTIFACTS = ROOT / "artifacts" / "admin_refresh"
+
+#: The voucher changelist's widths: its results box, the table in it, the page and the window.
+FIT = """() => {
+    const results = document.querySelector('#result_list').parentElement;
+    const sidebar = document.querySelector('#nav-sidebar');
+    return {box: results.clientWidth, scroll: results.scrollWidth,
+            page: document.documentElement.scrollWidth, window: window.innerWidth,
+            sidebar: sidebar ? sidebar.getBoundingClientRect().width : 0};
+}"""
+
+
+def test_refresh_block_follows_its_run_and_the_voucher_list_fits_1280_px(
+    page, example_shop, voucherify_sandbox_server, tmp_path
+):
+    """Issue 16: "Refresh from Voucherify" shows its progress without a reload, from queued to
+    done (the run moved on by another process, as a worker would), then offers to reload the
+    list; the voucher changelist fits a 1280 px window with the navigation sidebar open, with
+    short codes and with a long code and category (cut, whole in the title); light and dark."""
+    shutil.rmtree(REFRESH_ARTIFACTS, ignore_errors=True)
+    REFRESH_ARTIFACTS.mkdir(parents=True)
+    base, server = example_shop, voucherify_sandbox_server
+    long_code, long_category = "LONG-" + "X" * 90, "a-very-long-category-for-the-summer-sale-2026"
+    page.goto(f"{base}/admin/login/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "admin")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#site-name")
+
+    # The button (tasks run inline on this shop's memory broker): the run is over when the list
+    # shows, and the block says how it went; nothing is followed.
+    page.goto(f"{base}/admin/django_voucherify/voucher/")
+    page.click("#refresh-vouchers button")
+    page.wait_for_selector("ul.messagelist")
+    assert page.get_attribute("#last-refresh", "data-refresh-finished") == "1"
+    assert "Last refreshed from Voucherify" in page.inner_text("#last-refresh")
+
+    # A run a worker has not taken yet, then moved on by another process as a worker would.
+    shop_shell(
+        tmp_path,
+        server,
+        "from django.utils import timezone;"
+        "from django_voucherify.models import Voucher;"
+        "[Voucher.objects.create(code=f'SUMMER-{i}', discount_type='PERCENT', percent_off=20,"
+        " amount_limit=5000, category='summer-sale', redemption_quantity=100,"
+        " expiration_date=timezone.now()) for i in range(3)];"
+        "Voucher.objects.create(code='GIFT-1', type='GIFT_VOUCHER', gift_amount=10000, gift_balance=5000);"
+        "Voucher.objects.create(code='LOYAL-1', type='LOYALTY_CARD', loyalty_points=100, loyalty_balance=80);"
+        "Voucher.objects.create(code='ERR-1', amount_off=500, last_error_key='rate_limited')",
+    )
+    shop_shell(
+        tmp_path,
+        server,
+        "from django_voucherify.models import VoucherRefreshRun; VoucherRefreshRun.objects.create()",
+    )
+    page.goto(f"{base}/admin/django_voucherify/voucher/")
+    page.wait_for_selector("#last-refresh[data-refresh-state='queued']")
+    assert page.get_attribute("#last-refresh", "data-refresh-finished") == "0"
+    assert page.is_hidden("#last-refresh [data-refresh-ended]")
+    page.evaluate("() => { window.notReloaded = true; }")  # gone if the page reloads
+    shot_in = REFRESH_ARTIFACTS
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url) if "status.json" in request.url else None)
+    # The poller backs off after failures (twice as long each time, up to a minute)...
+    delays = page.evaluate(
+        "() => [0, 1, 2, 3, 4, 5, 6].map(n => window.djangoVoucherifyLive.delayAfter(2000, n))"
+    )
+    assert delays == [2000, 4000, 8000, 16000, 32000, 60000, 60000]
+    # ...and a failed answer does not stop it: the next one (4 s later) is read.
+    failing = {"left": 1}
+
+    def answer(route):
+        if failing["left"]:
+            failing["left"] -= 1
+            route.fulfill(status=500, body="boom")
+        else:
+            route.continue_()
+
+    page.route("**/refresh/status.json", answer)
+    page.wait_for_selector("body[data-live-failures='1']")
+
+    shop_shell(
+        tmp_path,
+        server,
+        "from django.utils import timezone;"
+        "from django_voucherify.models import VoucherRefreshRun;"
+        "VoucherRefreshRun.objects.filter(state='queued').update(state='running', started_at=timezone.now(),"
+        " heartbeat_at=timezone.now(), done=10, total=40)",
+    )
+    page.wait_for_selector("#last-refresh[data-refresh-state='running']")
+    assert "10 of 40 vouchers stored" in page.inner_text("[data-refresh-field=message]")
+    assert page.is_visible("#last-refresh progress")
+    assert page.evaluate("() => document.querySelector('#last-refresh progress').value") == 10
+    page.screenshot(path=str(shot_in / "refresh-running-light.png"), full_page=True)
+
+    shop_shell(
+        tmp_path,
+        server,
+        "from django.utils import timezone;"
+        "from django_voucherify.models import VoucherRefreshRun;"
+        "VoucherRefreshRun.objects.filter(state='running').update(state='succeeded',"
+        " finished_at=timezone.now(), done=40,"
+        " stats={'created': 38, 'updated': 2, 'removed': 1, 'skipped': 0})",
+    )
+    page.wait_for_selector("#last-refresh[data-refresh-finished='1']")
+    message = page.inner_text("[data-refresh-field=message]")
+    assert "Last refreshed from Voucherify" in message
+    assert "40 vouchers (38 new, 2 updated, 1 removed" in message
+    assert page.is_hidden("#last-refresh progress")
+    assert page.is_visible("#last-refresh [data-refresh-ended] a")
+    assert page.evaluate("() => window.notReloaded === true")  # updated in place
+    assert "is-ok" in (page.get_attribute("#last-refresh", "class") or "")
+    page.screenshot(path=str(shot_in / "refresh-done-light.png"), full_page=True)
+    followed = len(asked)
+    assert followed >= 3 and not page.locator("[data-refresh-stopped]").count()
+    page.click("#last-refresh [data-refresh-ended] a")  # "reload the list"
+    page.wait_for_selector("#result_list")
+    assert page.evaluate("() => window.notReloaded === undefined")
+
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        page.goto(f"{base}/admin/django_voucherify/voucher/")
+        page.wait_for_selector("#result_list")
+        page.screenshot(path=str(shot_in / f"vouchers-short-codes-{scheme}.png"), full_page=True)
+        fits = page.evaluate(FIT)
+        assert fits["window"] == 1280 and fits["sidebar"] > 200, fits  # the navigation sidebar is open
+        assert fits["scroll"] <= fits["box"] and fits["page"] <= fits["window"], fits
+
+    shop_shell(
+        tmp_path,
+        server,
+        "from django_voucherify.models import Voucher;"
+        f"Voucher.objects.create(code={long_code!r}, amount_off=100, category={long_category!r},"
+        " last_error_key='rate_limited')",
+    )
+    page.goto(f"{base}/admin/django_voucherify/voucher/")
+    page.wait_for_selector("#result_list")
+    page.screenshot(path=str(shot_in / "vouchers-long-values-dark.png"), full_page=True)
+    fits = page.evaluate(FIT)
+    assert fits["scroll"] <= fits["box"] and fits["page"] <= fits["window"], fits
+    for value, most in ((long_code, 150), (long_category, 100)):
+        cut = page.locator(f"#result_list span[title='{value}']")
+        box = cut.bounding_box()
+        assert cut.inner_text() == value and box and box["width"] < most, box  # cut, whole in title
+    assert len(list(REFRESH_ARTIFACTS.glob("*.png"))) == 5
+    assert len(asked) == followed  # pages showing a finished run asked nothing

@@ -173,8 +173,10 @@ def test_status_answers_json_401_to_who_is_not_signed_in_as_staff(client, who):
 
 
 def test_the_script_stops_and_says_so_when_signed_out():
-    script = (ROOT / "django_voucherify/static/django_voucherify/job_progress.js").read_text()
-    assert "response.status === 401" in script and "stopped(root" in script
+    static = ROOT / "django_voucherify/static/django_voucherify"
+    poller = (static / "live_status.js").read_text()  # the poller the job page shares
+    assert "response.status === 401" in poller and "options.stopped(" in poller
+    assert "live.stoppedNote(root" in (static / "job_progress.js").read_text()
 
 
 @pytest.mark.parametrize(

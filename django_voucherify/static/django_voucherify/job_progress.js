@@ -1,10 +1,12 @@
 /* Live progress on the bulk job page: polls the job's status JSON (the URL is in the page's
    data-job-status-url) while the job runs and updates the progress bar, counts, the parts
    table (one row per part, drawn with the same cells as admin/job_status.py) and failed
-   rows in place. Text is set with textContent only (no HTML from the server), and there is
+   rows in place; the polling itself (interval, back-off, stopping) is live_status.js's. Text is set with textContent only (no HTML from the server), and there is
    no inline script, so the page works under a strict Content-Security-Policy. */
 (function () {
     "use strict";
+
+    var live = window.djangoVoucherifyLive;
 
     function setField(root, name, value) {
         root.querySelectorAll('[data-job-field="' + name + '"]').forEach(function (el) {
@@ -82,72 +84,41 @@
         }
     }
 
-    function stopped(root, message) {
-        var notice = document.createElement("p");
-        notice.className = "errornote";
-        notice.setAttribute("data-job-stopped", "1");
-        notice.textContent = message || "This page stopped following the job: reload it.";
-        root.parentNode.insertBefore(notice, root.nextSibling);
-        document.body.setAttribute("data-job-polling", "stopped");
+    function render(status) {
+        LIVE_FIELDS.forEach(function (name) {
+            setField(document, name, status[name]);
+        });
+        renderFailedRows(document, status.failed_rows);
+        renderParts(document, status.parts);
+        document.querySelectorAll("[data-job-result]").forEach(function (link) {
+            link.hidden = !status.has_result_file;
+        });
+        document.querySelectorAll("[data-job-result-pending]").forEach(function (note) {
+            note.hidden = status.has_result_file;
+        });
+        document.body.setAttribute("data-job-state", status.state);
+        if (status.finished) {
+            document.body.setAttribute("data-job-finished", "1");
+        }
     }
 
     function start(root) {
-        var url = root.getAttribute("data-job-status-url");
-        var every = parseInt(root.getAttribute("data-job-poll-ms"), 10) || 2000;
-        function poll() {
-            fetch(url, {credentials: "same-origin", headers: {Accept: "application/json"}})
-                .then(function (response) {
-                    if (response.status === 401 || response.status === 403) {
-                        // Signed out (or no longer allowed): say so and stop asking; polling
-                        // on would only make the page look frozen.
-                        return response.json().then(function (body) {
-                            stopped(root, body && body.error);
-                            return null;
-                        });
-                    }
-                    if (!response.ok) {
-                        throw new Error(String(response.status));
-                    }
-                    return response.json();
-                })
-                .then(function (status) {
-                    if (status === null) {
-                        return;
-                    }
-                    LIVE_FIELDS.forEach(function (name) {
-                        setField(document, name, status[name]);
-                    });
-                    renderFailedRows(document, status.failed_rows);
-                    renderParts(document, status.parts);
-                    document.querySelectorAll("[data-job-result]").forEach(function (link) {
-                        link.hidden = !status.has_result_file;
-                    });
-                    document.querySelectorAll("[data-job-result-pending]").forEach(function (note) {
-                        note.hidden = status.has_result_file;
-                    });
-                    document.body.setAttribute("data-job-state", status.state);
-                    if (status.finished) {
-                        document.body.setAttribute("data-job-finished", "1");
-                    } else {
-                        window.setTimeout(poll, every);
-                    }
-                })
-                .catch(function () {
-                    window.setTimeout(poll, every * 3); // a blip: ask again, less often
-                });
+        if (root.getAttribute("data-job-finished") === "1") {
+            return;
         }
-        if (root.getAttribute("data-job-finished") !== "1") {
-            window.setTimeout(poll, every);
-        }
+        live.follow({
+            url: root.getAttribute("data-job-status-url"),
+            every: parseInt(root.getAttribute("data-job-poll-ms"), 10) || 2000,
+            render: render,
+            stopped: function (message) {
+                var note = live.stoppedNote(root, message, "This page stopped following the job: reload it.");
+                note.setAttribute("data-job-stopped", "1");
+                document.body.setAttribute("data-job-polling", "stopped");
+            }
+        });
     }
 
-    function init() {
+    live.onReady(function () {
         document.querySelectorAll("[data-job-status-url]").forEach(start);
-    }
-
-    if (document.readyState === "loading") {
-        document.addEventListener("DOMContentLoaded", init);
-    } else {
-        init();
-    }
+    });
 })();
