@@ -292,6 +292,9 @@ def test_the_list_and_the_campaign_page_cost_the_same_queries_for_2_or_12_tiers(
     small = promotion("Small", 2)
     staff("view_promotiontier", "view_campaign", "enable_promotiontier", "disable_promotiontier")
     campaign_page = reverse("admin:django_voucherify_campaign_change", args=[small.pk])
+    # Warm-up: the first change page in a process also fills Django's ContentType cache (one
+    # query), so run alone the first measurement counted one more than the second.
+    _queries(client, campaign_page)
     few_list, few_page = _queries(client, CHANGELIST), _queries(client, campaign_page)
     sandbox.calls.calls.clear()
     big = promotion("Big", 10)
