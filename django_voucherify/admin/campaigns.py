@@ -378,12 +378,17 @@ class CampaignAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return None
 
     def _run(self, request: HttpRequest, campaigns: list[Campaign], active: bool, label: str) -> None:
-        from .. import client
         from ..background import error_fields
+        from ..checkout.cart import checkout_client
+        from ..checkout.validate import is_outage
         from ..vouchers import campaigns as campaign_mirrors
 
+        # A person waits: checkout's short timeout, and the first "could not be reached" ends
+        # the run (the shared client's 20 s per call, for up to 100 campaigns, held the request
+        # past any WSGI worker timeout while Voucherify hung).
+        client = checkout_client()
         done = []
-        for campaign in campaigns:
+        for position, campaign in enumerate(campaigns):
             call = client.campaigns.enable if active else client.campaigns.disable
             try:
                 call(campaign.voucherify_id)
@@ -395,10 +400,19 @@ class CampaignAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                     % {"action": label, "campaign": campaign.name, "message": describe_error(exc)},
                     messages.ERROR,
                 )
+                if is_outage(exc) and campaigns[position + 1 :]:
+                    left = campaigns[position + 1 :]
+                    self.message_user(
+                        request,
+                        _("Voucherify could not be reached; not sent: %(campaigns)s.")
+                        % {"campaigns": ", ".join(c.name for c in left)},
+                        messages.WARNING,
+                    )
+                    break
                 continue
             done.append(campaign.name)
             try:  # the answer is an empty object: the mirror is re-read from Voucherify
-                campaign_mirrors.refresh_one(campaign)
+                campaign_mirrors.refresh_one(campaign, client=client)
             except VoucherifyError:
                 Campaign.objects.filter(pk=campaign.pk).update(active=active)
         if done:
