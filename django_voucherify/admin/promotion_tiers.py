@@ -412,12 +412,17 @@ class PromotionTierAdmin(TierColumns, admin.ModelAdmin):  # type: ignore[type-ar
         return None
 
     def _run(self, request: HttpRequest, tiers: list[PromotionTier], active: bool, label: str) -> None:
+        from ..checkout.cart import checkout_client
+        from ..checkout.validate import is_outage
         from ..vouchers import promotion_tiers
 
+        # A person waits: checkout's short timeout, and the first "could not be reached" ends
+        # the run (as the campaign action: the workers' 20 s per call held the request).
+        client = checkout_client()
         done = []
-        for tier in tiers:
+        for position, tier in enumerate(tiers):
             try:
-                outcome = promotion_tiers.set_active(tier, active)
+                outcome = promotion_tiers.set_active(tier, active, client=client)
             except VoucherifyError as exc:
                 self.message_user(
                     request,
@@ -425,6 +430,14 @@ class PromotionTierAdmin(TierColumns, admin.ModelAdmin):  # type: ignore[type-ar
                     % {"action": label, "tier": tier.name, "message": describe_error(exc)},
                     messages.ERROR,
                 )
+                if is_outage(exc) and tiers[position + 1 :]:
+                    self.message_user(
+                        request,
+                        _("Voucherify could not be reached; not sent: %(tiers)s.")
+                        % {"tiers": ", ".join(t.name for t in tiers[position + 1 :])},
+                        messages.WARNING,
+                    )
+                    break
                 continue
             done.append(tier.name)
             if outcome.unexpected:
