@@ -32,7 +32,8 @@ from ..api.errors import NotFoundError
 from ..api.paging import PaginationError
 from ..freshness import is_older
 from ..models import Campaign, PromotionTier, ValidationRule
-from . import promotion_tiers, refresh
+from ..validation import applied_problem
+from . import promotion_tiers, refresh, unstorable
 
 logger = logging.getLogger("django_voucherify.vouchers")
 
@@ -62,15 +63,24 @@ def _store_campaigns(batch: list[dict[str, Any]], stats: dict[str, Any]) -> None
         }
         new: list[Campaign] = []
         updated: list[Campaign] = []
+        kept: list[Campaign] = []
         for ident, data in by_id.items():
             if ident in existing and is_older(data, existing[ident].remote_payload):
                 stats["kept_newer"] = stats.get("kept_newer", 0) + 1  # read before a newer write
+                continue
+            # Checked on a scratch copy: a refused copy leaves the stored mirror as it was.
+            if problem := applied_problem(Campaign(voucherify_id=ident), data):
+                unstorable.skip(stats, "campaign", ident, problem)
+                if ident in existing:
+                    unstorable.keep(existing[ident], problem, now)
+                    kept.append(existing[ident])
                 continue
             campaign = existing.get(ident) or Campaign(voucherify_id=ident)
             campaign.apply_voucherify(data)
             campaign.refreshed_at = now
             (updated if campaign.pk else new).append(campaign)
         Campaign.objects.bulk_update(updated, _CAMPAIGN_FIELDS)
+        Campaign.objects.bulk_update(kept, ["refreshed_at", "last_error", "last_error_key"])
         Campaign.objects.bulk_create(new)
     stats["created"] += len(new)
     stats["updated"] += len(updated)
@@ -89,14 +99,23 @@ def _store_rules(
         }
         new: list[ValidationRule] = []
         updated: list[ValidationRule] = []
+        kept: list[ValidationRule] = []
         for ident, data in by_id.items():
+            mine = assignments.get(ident, [])
+            if problem := applied_problem(ValidationRule(voucherify_id=ident), data, mine):
+                unstorable.skip(stats, "validation rule", ident, problem)
+                if ident in existing:
+                    unstorable.keep(existing[ident], problem, now)
+                    kept.append(existing[ident])
+                continue
             rule = existing.get(ident) or ValidationRule(voucherify_id=ident)
-            rule.apply_voucherify(data, assignments.get(ident, []))
+            rule.apply_voucherify(data, mine)
             rule.refreshed_at = now
             (updated if rule.pk else new).append(rule)
         ValidationRule.objects.bulk_update(updated, _RULE_FIELDS)
+        ValidationRule.objects.bulk_update(kept, ["refreshed_at"])
         ValidationRule.objects.bulk_create(new)
-    stats["rules"] += len(by_id)
+    stats["rules"] += len(new) + len(updated)
 
 
 def _in_batches(items: Iterable[dict[str, Any]], store: Callable[[list[dict[str, Any]]], None]) -> int:
@@ -200,6 +219,12 @@ def store(data: dict[str, Any]) -> Campaign:
         found = Campaign.objects.select_for_update().filter(voucherify_id=ident).first()
         if found is not None and is_older(data, found.remote_payload):
             return found  # a newer copy is stored already (freshness: one rule for every writer)
+        if problem := applied_problem(Campaign(voucherify_id=ident), data):
+            if found is None:
+                raise ValueError(f"the campaign cannot be stored: {problem}")
+            unstorable.keep(found, problem, timezone.now())
+            found.save(update_fields=["refreshed_at", "last_error", "last_error_key"])
+            return found  # kept as it was, with the reason
         campaign = found or Campaign(voucherify_id=ident)
         campaign.apply_voucherify(data)
         campaign.refreshed_at = timezone.now()
