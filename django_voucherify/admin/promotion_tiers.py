@@ -31,12 +31,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
-from ..api.errors import APIError, VoucherifyError
+from ..api.errors import APIError, RateLimitedError, ServerError, TransportError, VoucherifyError
 from ..models import PromotionTier, RefreshSubject, ValidationRule
 from . import confirmation
 from .discounts import discount_summary
 
 TEMPLATES = "admin/django_voucherify/promotiontier/"
+#: Answers saying Voucherify cannot be reached now (no answer, 429, 5xx): the run stops there.
+_OUTAGE = (TransportError, RateLimitedError, ServerError)
 #: Enable/disable run in the request, one call per tier: a larger selection is refused.
 ACTION_LIMIT = 100
 #: The changelist actions and the permission each needs (a POST without it is a 403).
@@ -412,12 +414,17 @@ class PromotionTierAdmin(TierColumns, admin.ModelAdmin):  # type: ignore[type-ar
         return None
 
     def _run(self, request: HttpRequest, tiers: list[PromotionTier], active: bool, label: str) -> None:
+        from ..checkout.cart import checkout_client
         from ..vouchers import promotion_tiers
 
+        # A person waits: the interactive timeout (CHECKOUT_TIMEOUT), not the 20 s and retries
+        # meant for workers, and no call after an outage (review 20: a hung Voucherify held
+        # this request 100 times 20 s, past any WSGI worker timeout).
+        api = checkout_client()
         done = []
-        for tier in tiers:
+        for position, tier in enumerate(tiers):
             try:
-                outcome = promotion_tiers.set_active(tier, active)
+                outcome = promotion_tiers.set_active(tier, active, client=api)
             except VoucherifyError as exc:
                 self.message_user(
                     request,
@@ -425,6 +432,18 @@ class PromotionTierAdmin(TierColumns, admin.ModelAdmin):  # type: ignore[type-ar
                     % {"action": label, "tier": tier.name, "message": describe_error(exc)},
                     messages.ERROR,
                 )
+                rest = tiers[position + 1 :]
+                if isinstance(exc, _OUTAGE) and rest:
+                    self.message_user(
+                        request,
+                        _(
+                            "Voucherify cannot be reached now; nothing was sent for %(tiers)s. "
+                            "Please try again later."
+                        )
+                        % {"tiers": ", ".join(t.name for t in rest)},
+                        messages.WARNING,
+                    )
+                    break
                 continue
             done.append(tier.name)
             if outcome.unexpected:
