@@ -335,7 +335,9 @@ class PromotionTierAdmin(TierColumns, admin.ModelAdmin):  # type: ignore[type-ar
     def _object_action(self, request: HttpRequest, object_id: str, active: bool) -> HttpResponse:
         """The tier page's Enable/Disable button: the confirmation page, then the change."""
         allowed = self.has_enable_permission(request) if active else self.has_disable_permission(request)
-        if not allowed:
+        # And the view permission, as Django asks of the changelist's actions: without it the
+        # confirmation page would show a tier this user may not see (review 20).
+        if not (allowed and self.has_view_permission(request)):
             raise PermissionDenied
         tier = self.get_object(request, unquote(object_id))
         if tier is None:
@@ -392,6 +394,7 @@ class PromotionTierAdmin(TierColumns, admin.ModelAdmin):  # type: ignore[type-ar
                     % {"counter": n}
                 ),
                 table_id="tier-changes",
+                warning=self._over_limit(queryset),
             )
         count = queryset.count()
         changed = _(
@@ -412,6 +415,15 @@ class PromotionTierAdmin(TierColumns, admin.ModelAdmin):  # type: ignore[type-ar
             return None
         self._run(request, list(queryset.order_by("name")), active, label)
         return None
+
+    def _over_limit(self, queryset: QuerySet[PromotionTier]) -> str:
+        """The confirmation page's warning when the selection is larger than
+        :data:`ACTION_LIMIT` ("" when it is not): said before confirming, not only after."""
+        if queryset.count() <= ACTION_LIMIT:
+            return ""
+        return _(
+            "Select at most %(limit)d promotion tiers at a time: confirming this selection would do nothing."
+        ) % {"limit": ACTION_LIMIT}
 
     def _run(self, request: HttpRequest, tiers: list[PromotionTier], active: bool, label: str) -> None:
         from ..checkout.cart import checkout_client
