@@ -31,14 +31,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
-from ..api.errors import APIError, RateLimitedError, ServerError, TransportError, VoucherifyError
+from ..api.errors import UNREACHABLE, APIError, VoucherifyError
 from ..models import PromotionTier, RefreshSubject, ValidationRule
 from . import confirmation
 from .discounts import discount_summary
 
 TEMPLATES = "admin/django_voucherify/promotiontier/"
-#: Answers saying Voucherify cannot be reached now (no answer, 429, 5xx): the run stops there.
-_OUTAGE = (TransportError, RateLimitedError, ServerError)
 #: Enable/disable run in the request, one call per tier: a larger selection is refused.
 ACTION_LIMIT = 100
 #: The changelist actions and the permission each needs (a POST without it is a 403).
@@ -445,7 +443,7 @@ class PromotionTierAdmin(TierColumns, admin.ModelAdmin):  # type: ignore[type-ar
                     messages.ERROR,
                 )
                 rest = tiers[position + 1 :]
-                if isinstance(exc, _OUTAGE) and rest:
+                if isinstance(exc, UNREACHABLE) and rest:
                     self.message_user(
                         request,
                         _(

@@ -47,3 +47,30 @@ def test_a_hung_voucherify_stops_the_run_at_the_first_timeout(client, sandbox, a
     shown = [str(m) for m in get_messages(response.wsgi_request)]
     assert any("Tier 1, Tier 2" in m for m in shown), shown  # the ones not tried are named
     assert set(PromotionTier.objects.values_list("active", flat=True)) == {True}
+
+
+def test_the_campaign_actions_stop_at_the_first_timeout_too(
+    client, sandbox, api, campaigns, staff, monkeypatch
+):
+    """The campaign admin's Enable/Disable had the same loop (20 s per campaign, up to 100)."""
+    from django_voucherify.api.resources.campaigns import Campaigns
+    from django_voucherify.models import Campaign
+
+    made = campaigns("Autumn", "Spring", "Summer")
+    staff("view_campaign", "change_campaign_state")
+    timeouts: list[Any] = []
+
+    def hang(self: Campaigns, campaign_id: str) -> Any:
+        timeouts.append(self._transport.timeout[1])
+        raise RequestTimeout("Voucherify read timeout", method="POST", path="/v1/campaigns/x/disable")
+
+    monkeypatch.setattr(Campaigns, "disable", hang)
+    response = client.post(
+        reverse("admin:django_voucherify_campaign_changelist"),
+        {"action": "disable_selected", "_selected_action": [c.pk for c in made], "post": "yes"},
+    )
+    assert response.status_code == 302
+    assert timeouts == [conf.settings().checkout_timeout]
+    shown = [str(m) for m in get_messages(response.wsgi_request)]
+    assert any("Spring, Summer" in m for m in shown), shown
+    assert set(Campaign.objects.values_list("active", flat=True)) == {True}
