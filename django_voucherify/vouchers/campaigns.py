@@ -6,11 +6,11 @@
 every validation rule and every assignment, and writes the mirrors in batches; the same rule as
 the voucher refresh (:mod:`.refresh`) applies to removal: mirrors Voucherify no longer lists are
 removed only after a walk that ended normally and brought at least the ``total`` Voucherify
-reported. ``list-campaigns`` pages through at most 100 pages of 100 and has no ``created_at``
-parameter to slide with, so past 10,000 campaigns (or 10,000 tiers: ``list-promotion-tiers``
-has none either) the walk stops with a :class:`~django_voucherify.api.PaginationError`: what it
-saw is stored, nothing is removed, and the run ends ``incomplete`` with the reason
-(docs/admin.md). A copy older than the stored one (``updated_at``,
+reported (none reported: nothing is removed). ``list-campaigns`` pages through at most 100
+pages of 100 and has no ``created_at`` parameter to slide with, so past 10,000 campaigns (or
+10,000 tiers: ``list-promotion-tiers`` has none either) the walk stops with a
+:class:`~django_voucherify.api.PaginationError`: what it saw is stored, nothing is removed, and
+the run ends ``incomplete`` with the reason (docs/admin.md). A copy older than the stored one (``updated_at``,
 :mod:`~django_voucherify.freshness`) is not written: a walk that read a campaign before an
 enable/disable does not undo it.
 
@@ -187,14 +187,18 @@ def refresh_all(
         stats["error"] = f"{type(exc).__name__}: {exc}"
     stats["seen"] = done
     if not stats["error"]:
+        # Without a total (a 2xx page of another shape, which also ends the walk as an empty
+        # page does) the walk cannot be shown complete: removing then could empty a mirror.
         short = [
-            f"the walk brought {seen} {what}, Voucherify reported {reported}"
+            f"Voucherify reported no total of {what}"
+            if reported is None
+            else f"the walk brought {seen} {what}, Voucherify reported {reported}"
             for what, seen, reported in (
                 ("campaigns", campaigns_seen, campaigns_total),
                 ("promotion tiers", tiers_seen, tiers_total),
                 ("validation rules", rules_seen, rules_total),
             )
-            if reported is not None and seen < reported
+            if reported is None or seen < reported
         ]
         stats["error"] = "; ".join(short)
     if stats["error"]:
