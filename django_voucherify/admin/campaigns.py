@@ -363,7 +363,7 @@ class CampaignAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             "nothing was done. Please choose the action again."
         )
         if confirmation.selection_changed(
-            self, request, count, lambda shown, now: changed % {"shown": shown, "now": now}
+            self, request, count, lambda shown, now: changed % {"shown": shown, "now": now}, queryset
         ):
             return None
         if count > ACTION_LIMIT:

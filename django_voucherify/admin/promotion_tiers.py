@@ -400,7 +400,7 @@ class PromotionTierAdmin(TierColumns, admin.ModelAdmin):  # type: ignore[type-ar
             "%(now)s now); nothing was done. Please choose the action again."
         )
         if confirmation.selection_changed(
-            self, request, count, lambda shown, now: changed % {"shown": shown, "now": now}
+            self, request, count, lambda shown, now: changed % {"shown": shown, "now": now}, queryset
         ):
             return None
         if count > ACTION_LIMIT:
