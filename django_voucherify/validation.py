@@ -232,8 +232,9 @@ def _column_problem(f: Any, value: Any) -> str | None:
     return None
 
 
-def applied_problem(instance: Any, data: Any) -> str | None:
-    """Copy Voucherify's object ``data`` onto the mirror ``instance`` (``apply_voucherify``) and
+def applied_problem(instance: Any, data: Any, *more: Any) -> str | None:
+    """Copy Voucherify's object ``data`` onto the mirror ``instance`` (``apply_voucherify``,
+    given ``more`` after ``data``: a validation rule's assignments) and
     say why the result cannot be saved, or None. An object of an unexpected shape (not an
     object, a string where an object is expected, a number that is not one) is a reason too,
     never an exception: a refresh or pull skips it and carries on. On a reason, ``instance`` may
@@ -241,7 +242,7 @@ def applied_problem(instance: Any, data: Any) -> str | None:
     if not isinstance(data, Mapping):
         return _("Voucherify's answer is not a JSON object.")
     try:
-        instance.apply_voucherify(dict(data))
+        instance.apply_voucherify(dict(data), *more)
     except SHAPE_ERRORS as exc:
         return _("Voucherify's object has an unexpected shape (%(error)s).") % {
             "error": visible(f"{type(exc).__name__}: {exc}")[:300]

@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
-from ..api.errors import APIError, VoucherifyError
+from ..api.errors import UNREACHABLE, APIError, VoucherifyError
 from ..models import Campaign, RefreshSubject, ValidationRule
 from . import confirmation, refresh_status, submit_once
 from .mixins import start_refresh
@@ -363,7 +363,7 @@ class CampaignAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             "nothing was done. Please choose the action again."
         )
         if confirmation.selection_changed(
-            self, request, count, lambda shown, now: changed % {"shown": shown, "now": now}
+            self, request, count, lambda shown, now: changed % {"shown": shown, "now": now}, queryset
         ):
             return None
         if count > ACTION_LIMIT:
@@ -380,12 +380,11 @@ class CampaignAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def _run(self, request: HttpRequest, campaigns: list[Campaign], active: bool, label: str) -> None:
         from ..background import error_fields
         from ..checkout.cart import checkout_client
-        from ..checkout.validate import is_outage
         from ..vouchers import campaigns as campaign_mirrors
 
-        # A person waits: checkout's short timeout, and the first "could not be reached" ends
-        # the run (the shared client's 20 s per call, for up to 100 campaigns, held the request
-        # past any WSGI worker timeout while Voucherify hung).
+        # A person waits: the interactive timeout (CHECKOUT_TIMEOUT), not the 20 s and retries
+        # meant for workers, and no call after an outage (review 20: a hung Voucherify held
+        # this request 20 s per campaign, up to 100).
         client = checkout_client()
         done = []
         for position, campaign in enumerate(campaigns):
@@ -400,12 +399,15 @@ class CampaignAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                     % {"action": label, "campaign": campaign.name, "message": describe_error(exc)},
                     messages.ERROR,
                 )
-                if is_outage(exc) and campaigns[position + 1 :]:
-                    left = campaigns[position + 1 :]
+                rest = campaigns[position + 1 :]
+                if isinstance(exc, UNREACHABLE) and rest:
                     self.message_user(
                         request,
-                        _("Voucherify could not be reached; not sent: %(campaigns)s.")
-                        % {"campaigns": ", ".join(c.name for c in left)},
+                        _(
+                            "Voucherify cannot be reached now; nothing was sent for %(campaigns)s. "
+                            "Please try again later."
+                        )
+                        % {"campaigns": ", ".join(c.name for c in rest)},
                         messages.WARNING,
                     )
                     break

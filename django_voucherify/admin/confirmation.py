@@ -4,13 +4,16 @@ First POST (from the changelist): a page listing the selected objects (the first
 :data:`CONFIRM_LIST_LIMIT` of a larger selection, with the count) and what will change for each.
 Confirming posts the same action back with ``post=yes`` and the count shown
 (``confirmed_count``); :func:`selection_changed` tells the action that the selection moved
-meanwhile. "Select all N" (``select_across``) is confirmed by posting ``select_across`` back to
-the same URL (the changelist's filters are in its query string), never one hidden input per
-object: thousands of inputs would exceed ``DATA_UPLOAD_MAX_NUMBER_FIELDS``.
+meanwhile: its count, and when every selected object was listed, which ones
+(``confirmed_digest``: the same count of other objects is not what was confirmed).
+"Select all N" (``select_across``) is confirmed by posting ``select_across`` back to the same
+URL (the changelist's filters are in its query string), never one hidden input per object:
+thousands of inputs would exceed ``DATA_UPLOAD_MAX_NUMBER_FIELDS``.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -24,6 +27,13 @@ from django.utils.translation import gettext as _
 TEMPLATE = "admin/django_voucherify/action_confirmation.html"
 #: Objects listed by name on the confirmation page; a larger selection shows these and a count.
 CONFIRM_LIST_LIMIT = 100
+
+
+def digest(queryset: QuerySet[Any]) -> str:
+    """A fingerprint of which objects ``queryset`` selects (pks, at most one more than a
+    confirmation page lists: only a fully listed selection is compared this way)."""
+    pks = sorted(str(pk) for pk in queryset.order_by().values_list("pk", flat=True)[: CONFIRM_LIST_LIMIT + 1])
+    return hashlib.sha256("\n".join(pks).encode()).hexdigest()[:32]
 
 
 def confirmation_page(
@@ -63,18 +73,29 @@ def confirmation_page(
         "selected_pks": pks,
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         "select_across": "1" if select_across else "0",
+        # Every selected object is listed: the confirmation is of these, not of any as many.
+        "digest": digest(queryset) if count <= CONFIRM_LIST_LIMIT else "",
         "warning": warning,
     }
     return TemplateResponse(request, TEMPLATE, context)
 
 
 def selection_changed(
-    model_admin: admin.ModelAdmin[Any], request: HttpRequest, count: int, message: Callable[[str, int], str]
+    model_admin: admin.ModelAdmin[Any],
+    request: HttpRequest,
+    count: int,
+    message: Callable[[str, int], str],
+    queryset: QuerySet[Any] | None = None,
 ) -> bool:
     """True (and ``message(count confirmed, count now)`` shown as a warning) when the count
-    confirmed on the page differs from the selection now: nothing should be done then."""
+    confirmed on the page differs from the selection now, or (``queryset`` given, every object
+    listed on the page) the same count of other objects is selected now (a tier removed and
+    another added by a refresh meanwhile): nothing should be done then."""
     confirmed = request.POST.get("confirmed_count", "")
-    if confirmed.isdigit() and int(confirmed) != count:
-        model_admin.message_user(request, message(confirmed, count), messages.WARNING)
-        return True
-    return False
+    changed = confirmed.isdigit() and int(confirmed) != count
+    fingerprint = request.POST.get("confirmed_digest", "")
+    if not changed and queryset is not None and fingerprint and count <= CONFIRM_LIST_LIMIT:
+        changed = fingerprint != digest(queryset)
+    if changed:
+        model_admin.message_user(request, message(confirmed or str(count), count), messages.WARNING)
+    return changed

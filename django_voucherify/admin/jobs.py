@@ -56,11 +56,13 @@ def may_see_rows(request: HttpRequest, job: Job) -> bool:
     return needed is None or bool(request.user.has_perm(needed))
 
 
-#: What a CSV import creates in Voucherify, and the permission to create it there: an import
+#: What a CSV import writes in Voucherify, and the permissions to write it there: an import
 #: writes vouchers or customers, so ``add_job`` alone (which also starts exports) is not enough.
-IMPORT_PERMISSIONS: dict[str, str] = {
-    "vouchers": "django_voucherify.add_voucher",
-    "customers": "django_voucherify.add_customer",
+#: Voucherify's customer import also updates the customers whose source id exists ("Import and
+#: Update Customers using CSV"): it needs ``change_customer`` too (review 20).
+IMPORT_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "vouchers": ("django_voucherify.add_voucher",),
+    "customers": ("django_voucherify.add_customer", "django_voucherify.change_customer"),
 }
 IMPORT_CHOICES = [("vouchers", _("Vouchers")), ("customers", _("Customers"))]
 
@@ -70,7 +72,7 @@ def importable(request: HttpRequest) -> list[tuple[str, Any]]:
     user = request.user
     if not user.has_perm("django_voucherify.add_job"):
         return []
-    return [(value, label) for value, label in IMPORT_CHOICES if user.has_perm(IMPORT_PERMISSIONS[value])]
+    return [(value, label) for value, label in IMPORT_CHOICES if user.has_perms(IMPORT_PERMISSIONS[value])]
 
 
 #: What each export writes into its file, and the permission to see that (the download's own

@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
-from ..api.errors import APIError, VoucherifyError
+from ..api.errors import UNREACHABLE, APIError, VoucherifyError
 from ..models import PromotionTier, RefreshSubject, ValidationRule
 from . import confirmation, refresh_status
 from .discounts import discount_summary
@@ -333,7 +333,9 @@ class PromotionTierAdmin(TierColumns, admin.ModelAdmin):  # type: ignore[type-ar
     def _object_action(self, request: HttpRequest, object_id: str, active: bool) -> HttpResponse:
         """The tier page's Enable/Disable button: the confirmation page, then the change."""
         allowed = self.has_enable_permission(request) if active else self.has_disable_permission(request)
-        if not allowed:
+        # And the view permission, as Django asks of the changelist's actions: without it the
+        # confirmation page would show a tier this user may not see (review 20).
+        if not (allowed and self.has_view_permission(request)):
             raise PermissionDenied
         tier = self.get_object(request, unquote(object_id))
         if tier is None:
@@ -390,6 +392,7 @@ class PromotionTierAdmin(TierColumns, admin.ModelAdmin):  # type: ignore[type-ar
                     % {"counter": n}
                 ),
                 table_id="tier-changes",
+                warning=self._over_limit(queryset),
             )
         count = queryset.count()
         changed = _(
@@ -397,7 +400,7 @@ class PromotionTierAdmin(TierColumns, admin.ModelAdmin):  # type: ignore[type-ar
             "%(now)s now); nothing was done. Please choose the action again."
         )
         if confirmation.selection_changed(
-            self, request, count, lambda shown, now: changed % {"shown": shown, "now": now}
+            self, request, count, lambda shown, now: changed % {"shown": shown, "now": now}, queryset
         ):
             return None
         if count > ACTION_LIMIT:
@@ -411,18 +414,27 @@ class PromotionTierAdmin(TierColumns, admin.ModelAdmin):  # type: ignore[type-ar
         self._run(request, list(queryset.order_by("name")), active, label)
         return None
 
+    def _over_limit(self, queryset: QuerySet[PromotionTier]) -> str:
+        """The confirmation page's warning when the selection is larger than
+        :data:`ACTION_LIMIT` ("" when it is not): said before confirming, not only after."""
+        if queryset.count() <= ACTION_LIMIT:
+            return ""
+        return _(
+            "Select at most %(limit)d promotion tiers at a time: confirming this selection would do nothing."
+        ) % {"limit": ACTION_LIMIT}
+
     def _run(self, request: HttpRequest, tiers: list[PromotionTier], active: bool, label: str) -> None:
         from ..checkout.cart import checkout_client
-        from ..checkout.validate import is_outage
         from ..vouchers import promotion_tiers
 
-        # A person waits: checkout's short timeout, and the first "could not be reached" ends
-        # the run (as the campaign action: the workers' 20 s per call held the request).
-        client = checkout_client()
+        # A person waits: the interactive timeout (CHECKOUT_TIMEOUT), not the 20 s and retries
+        # meant for workers, and no call after an outage (review 20: a hung Voucherify held
+        # this request 100 times 20 s, past any WSGI worker timeout).
+        api = checkout_client()
         done = []
         for position, tier in enumerate(tiers):
             try:
-                outcome = promotion_tiers.set_active(tier, active, client=client)
+                outcome = promotion_tiers.set_active(tier, active, client=api)
             except VoucherifyError as exc:
                 self.message_user(
                     request,
@@ -430,11 +442,15 @@ class PromotionTierAdmin(TierColumns, admin.ModelAdmin):  # type: ignore[type-ar
                     % {"action": label, "tier": tier.name, "message": describe_error(exc)},
                     messages.ERROR,
                 )
-                if is_outage(exc) and tiers[position + 1 :]:
+                rest = tiers[position + 1 :]
+                if isinstance(exc, UNREACHABLE) and rest:
                     self.message_user(
                         request,
-                        _("Voucherify could not be reached; not sent: %(tiers)s.")
-                        % {"tiers": ", ".join(t.name for t in tiers[position + 1 :])},
+                        _(
+                            "Voucherify cannot be reached now; nothing was sent for %(tiers)s. "
+                            "Please try again later."
+                        )
+                        % {"tiers": ", ".join(t.name for t in rest)},
                         messages.WARNING,
                     )
                     break

@@ -140,7 +140,7 @@ def run_action(
         "nothing was done. Please choose the action again."
     )
     if confirmation.selection_changed(
-        model_admin, request, count, lambda shown, now: changed % {"shown": shown, "now": now}
+        model_admin, request, count, lambda shown, now: changed % {"shown": shown, "now": now}, queryset
     ):
         return None
     conf = voucherify_settings()

@@ -203,3 +203,8 @@ def error_class_for(status: int) -> type[APIError]:
     if status >= 500:
         return ServerError
     return _BY_STATUS.get(status, APIError)
+
+
+#: Errors saying Voucherify cannot be reached now (no answer, an answer that is not JSON, 429,
+#: 5xx): a run of calls a person waits on (an admin action) stops at the first one.
+UNREACHABLE: tuple[type[VoucherifyError], ...] = (TransportError, RateLimitedError, ServerError)

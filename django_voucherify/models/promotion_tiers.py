@@ -73,8 +73,13 @@ class PromotionTier(LastVoucherifyError):
         self.name = _text(data.get("name"), 255) or self.voucherify_id
         self.banner = _text(data.get("banner"), 10_000)
         self.active = data.get("active") is not False
-        campaign_id = data.get("campaign_id") or data.get("promotion_id")
-        self.campaign_voucherify_id = _text(campaign_id, 100)
+        # The list names the campaign in campaign_id / promotion_id; enable, disable and update
+        # answer with those null and campaign.id only (openapi.json's examples). None of them:
+        # the known one stays (a tier never moves to another campaign).
+        campaign = data.get("campaign")
+        nested = campaign.get("id") if isinstance(campaign, dict) else None
+        campaign_id = data.get("campaign_id") or data.get("promotion_id") or nested
+        self.campaign_voucherify_id = _text(campaign_id, 100) or self.campaign_voucherify_id
         self.hierarchy = _hierarchy(data.get("hierarchy"))
         self.start_date = _datetime(data.get("start_date"))
         self.expiration_date = _datetime(data.get("expiration_date"))

@@ -6,11 +6,11 @@
 every validation rule and every assignment, and writes the mirrors in batches; the same rule as
 the voucher refresh (:mod:`.refresh`) applies to removal: mirrors Voucherify no longer lists are
 removed only after a walk that ended normally and brought at least the ``total`` Voucherify
-reported. ``list-campaigns`` pages through at most 100 pages of 100 and has no ``created_at``
-parameter to slide with, so past 10,000 campaigns (or 10,000 tiers: ``list-promotion-tiers``
-has none either) the walk stops with a :class:`~django_voucherify.api.PaginationError`: what it
-saw is stored, nothing is removed, and the run ends ``incomplete`` with the reason
-(docs/admin.md). A copy older than the stored one (``updated_at``,
+reported (none reported: nothing is removed). ``list-campaigns`` pages through at most 100
+pages of 100 and has no ``created_at`` parameter to slide with, so past 10,000 campaigns (or
+10,000 tiers: ``list-promotion-tiers`` has none either) the walk stops with a
+:class:`~django_voucherify.api.PaginationError`: what it saw is stored, nothing is removed, and
+the run ends ``incomplete`` with the reason (docs/admin.md). A copy older than the stored one (``updated_at``,
 :mod:`~django_voucherify.freshness`) is not written: a walk that read a campaign before an
 enable/disable does not undo it.
 
@@ -32,7 +32,8 @@ from ..api.errors import NotFoundError
 from ..api.paging import PaginationError
 from ..freshness import is_older
 from ..models import Campaign, PromotionTier, ValidationRule
-from . import promotion_tiers, refresh
+from ..validation import applied_problem
+from . import promotion_tiers, refresh, unstorable
 
 logger = logging.getLogger("django_voucherify.vouchers")
 
@@ -62,15 +63,24 @@ def _store_campaigns(batch: list[dict[str, Any]], stats: dict[str, Any]) -> None
         }
         new: list[Campaign] = []
         updated: list[Campaign] = []
+        kept: list[Campaign] = []
         for ident, data in by_id.items():
             if ident in existing and is_older(data, existing[ident].remote_payload):
                 stats["kept_newer"] = stats.get("kept_newer", 0) + 1  # read before a newer write
+                continue
+            # Checked on a scratch copy: a refused copy leaves the stored mirror as it was.
+            if problem := applied_problem(Campaign(voucherify_id=ident), data):
+                unstorable.skip(stats, "campaign", ident, problem)
+                if ident in existing:
+                    unstorable.keep(existing[ident], problem, now)
+                    kept.append(existing[ident])
                 continue
             campaign = existing.get(ident) or Campaign(voucherify_id=ident)
             campaign.apply_voucherify(data)
             campaign.refreshed_at = now
             (updated if campaign.pk else new).append(campaign)
         Campaign.objects.bulk_update(updated, _CAMPAIGN_FIELDS)
+        Campaign.objects.bulk_update(kept, ["refreshed_at", "last_error", "last_error_key"])
         Campaign.objects.bulk_create(new)
     stats["created"] += len(new)
     stats["updated"] += len(updated)
@@ -89,14 +99,23 @@ def _store_rules(
         }
         new: list[ValidationRule] = []
         updated: list[ValidationRule] = []
+        kept: list[ValidationRule] = []
         for ident, data in by_id.items():
+            mine = assignments.get(ident, [])
+            if problem := applied_problem(ValidationRule(voucherify_id=ident), data, mine):
+                unstorable.skip(stats, "validation rule", ident, problem)
+                if ident in existing:
+                    unstorable.keep(existing[ident], problem, now)
+                    kept.append(existing[ident])
+                continue
             rule = existing.get(ident) or ValidationRule(voucherify_id=ident)
-            rule.apply_voucherify(data, assignments.get(ident, []))
+            rule.apply_voucherify(data, mine)
             rule.refreshed_at = now
             (updated if rule.pk else new).append(rule)
         ValidationRule.objects.bulk_update(updated, _RULE_FIELDS)
+        ValidationRule.objects.bulk_update(kept, ["refreshed_at"])
         ValidationRule.objects.bulk_create(new)
-    stats["rules"] += len(by_id)
+    stats["rules"] += len(new) + len(updated)
 
 
 def _in_batches(items: Iterable[dict[str, Any]], store: Callable[[list[dict[str, Any]]], None]) -> int:
@@ -168,14 +187,18 @@ def refresh_all(
         stats["error"] = f"{type(exc).__name__}: {exc}"
     stats["seen"] = done
     if not stats["error"]:
+        # Without a total (a 2xx page of another shape, which also ends the walk as an empty
+        # page does) the walk cannot be shown complete: removing then could empty a mirror.
         short = [
-            f"the walk brought {seen} {what}, Voucherify reported {reported}"
+            f"Voucherify reported no total of {what}"
+            if reported is None
+            else f"the walk brought {seen} {what}, Voucherify reported {reported}"
             for what, seen, reported in (
                 ("campaigns", campaigns_seen, campaigns_total),
                 ("promotion tiers", tiers_seen, tiers_total),
                 ("validation rules", rules_seen, rules_total),
             )
-            if reported is not None and seen < reported
+            if reported is None or seen < reported
         ]
         stats["error"] = "; ".join(short)
     if stats["error"]:
@@ -200,6 +223,12 @@ def store(data: dict[str, Any]) -> Campaign:
         found = Campaign.objects.select_for_update().filter(voucherify_id=ident).first()
         if found is not None and is_older(data, found.remote_payload):
             return found  # a newer copy is stored already (freshness: one rule for every writer)
+        if problem := applied_problem(Campaign(voucherify_id=ident), data):
+            if found is None:
+                raise ValueError(f"the campaign cannot be stored: {problem}")
+            unstorable.keep(found, problem, timezone.now())
+            found.save(update_fields=["refreshed_at", "last_error", "last_error_key"])
+            return found  # kept as it was, with the reason
         campaign = found or Campaign(voucherify_id=ident)
         campaign.apply_voucherify(data)
         campaign.refreshed_at = timezone.now()

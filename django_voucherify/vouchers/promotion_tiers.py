@@ -27,7 +27,8 @@ from ..api.errors import NotFoundError, VoucherifyError
 from ..background import error_fields
 from ..freshness import is_older
 from ..models import Campaign, PromotionTier
-from . import refresh
+from ..validation import applied_problem
+from . import refresh, unstorable
 
 logger = logging.getLogger("django_voucherify.vouchers")
 
@@ -59,11 +60,20 @@ def store_batch(batch: list[dict[str, Any]], stats: dict[str, Any]) -> None:
             for t in PromotionTier.objects.select_for_update().filter(voucherify_id__in=by_id)
         }
         touched: list[PromotionTier] = []
+        refused = 0
         for found, data in by_id.items():
             if found in existing and is_older(data, existing[found].remote_payload):
                 stats["kept_newer"] = stats.get("kept_newer", 0) + 1
                 existing[found].refreshed_at = now  # seen by this walk: not pruned
                 touched.append(existing[found])
+                continue
+            # Checked on a scratch copy: a refused copy leaves the stored mirror as it was.
+            if problem := applied_problem(PromotionTier(voucherify_id=found), data):
+                unstorable.skip(stats, "promotion tier", found, problem)
+                refused += 1
+                if found in existing:
+                    unstorable.keep(existing[found], problem, now)
+                    touched.append(existing[found])
                 continue
             tier = existing.get(found) or PromotionTier(voucherify_id=found)
             tier.apply_voucherify(data)
@@ -74,7 +84,7 @@ def store_batch(batch: list[dict[str, Any]], stats: dict[str, Any]) -> None:
             tier.campaign_id = campaigns.get(tier.campaign_voucherify_id)
         PromotionTier.objects.bulk_update([t for t in touched if t.pk], _FIELDS)
         PromotionTier.objects.bulk_create([t for t in touched if not t.pk])
-    stats["tiers"] += len(by_id)
+    stats["tiers"] += len(by_id) - refused
 
 
 def store(data: dict[str, Any]) -> PromotionTier:
@@ -86,6 +96,12 @@ def store(data: dict[str, Any]) -> PromotionTier:
         tier = PromotionTier.objects.select_for_update().filter(voucherify_id=found).first()
         if tier is not None and is_older(data, tier.remote_payload):
             return tier  # a newer copy is stored already
+        if problem := applied_problem(PromotionTier(voucherify_id=found), data):
+            if tier is None:
+                raise ValueError(f"the promotion tier cannot be stored: {problem}")
+            unstorable.keep(tier, problem, timezone.now())
+            tier.save(update_fields=["refreshed_at", "last_error", "last_error_key"])
+            return tier  # kept as it was, with the reason
         tier = tier or PromotionTier(voucherify_id=found)
         tier.apply_voucherify(data)
         tier.campaign_id = _campaign_pks([tier]).get(tier.campaign_voucherify_id)

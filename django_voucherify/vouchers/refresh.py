@@ -6,8 +6,9 @@ vouchers Voucherify no longer lists (deleted from its dashboard, or to its bin).
 
 Removing rows the walk did not see is only safe when the walk saw everything, so nothing is
 removed unless the walk ended normally *and* brought at least the ``total`` Voucherify reported
-beforehand. A walk the client could not finish (:class:`~django_voucherify.api.PaginationError`:
-a page repeating the previous one, more vouchers than the pages reach) keeps what it stored,
+beforehand (none reported: nothing is removed). A walk the client could not finish
+(:class:`~django_voucherify.api.PaginationError`: a page repeating the previous one, more
+vouchers than the pages reach) keeps what it stored,
 removes nothing and reports the error in the result; any other error propagates, also
 removing nothing. :func:`refresh_one` re-reads a single voucher.
 
@@ -127,7 +128,11 @@ def refresh_all(
     if batch:
         flush()  # the vouchers seen before a stall are stored too
     stats["seen"] = done
-    if not stats["error"] and total is not None and done < total:
+    if not stats["error"] and total is None:
+        # A 2xx page of another shape ends the walk as an empty page does: without a total the
+        # walk cannot be shown complete, and removing then could empty the mirror (review 20).
+        stats["error"] = "Voucherify reported no total of vouchers"
+    elif not stats["error"] and total is not None and done < total:
         stats["error"] = f"the walk brought {done} vouchers, Voucherify reported {total}"
     if stats["error"]:
         logger.warning("Voucher refresh incomplete, no mirror removed: %s", stats["error"])

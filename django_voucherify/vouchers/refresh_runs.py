@@ -205,7 +205,9 @@ def walk(
     except requeue_on as exc:
         requeue(run_id, exc)
         raise
-    except Exception as exc:
+    except BaseException as exc:
+        # BaseException: a Ctrl-C of voucherify_pull (or of the demo's first start) left the run
+        # RUNNING, refusing every refresh until its heartbeat went stale (review 20).
         mark_failed(run_id, exc)
         raise
     state = RefreshState.INCOMPLETE if stats.get("error") else RefreshState.SUCCEEDED

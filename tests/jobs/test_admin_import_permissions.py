@@ -1,5 +1,6 @@
 """Review 19: a CSV import creates vouchers or customers in Voucherify, so starting one needs the
-permission to add what it imports (``add_voucher`` / ``add_customer``), not only ``add_job``
+permission to add what it imports (``add_voucher`` / ``add_customer``, and ``change_customer``
+since the customer import updates existing ones: review 20), not only ``add_job``
 (which also lets staff start an export): ``is_staff`` and a job permission are not the right to
 create vouchers (REVIEW.md, "Secrets and permissions")."""
 
@@ -16,8 +17,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 UPLOAD = "admin:django_voucherify_job_upload"
 FILES = {
-    "vouchers": ("add_voucher", b"Code,Value\nPERM-1,10\n"),
-    "customers": ("add_customer", b"Source_id,Name\nperm-1,Ann\n"),
+    "vouchers": (("add_voucher",), b"Code,Value\nPERM-1,10\n"),
+    "customers": (("add_customer", "change_customer"), b"Source_id,Name\nperm-1,Ann\n"),
 }
 
 
@@ -30,8 +31,8 @@ def _staff(django_user_model, *codenames):
 @pytest.mark.parametrize("what", sorted(FILES))
 def test_an_import_needs_the_permission_to_add_what_it_imports(client, sandbox, django_user_model, what):
     _, data = FILES[what]
-    (other,) = (permission for kind, (permission, _) in FILES.items() if kind != what)
-    client.force_login(_staff(django_user_model, other))  # may import the other kind only
+    (other,) = (permissions for kind, (permissions, _) in FILES.items() if kind != what)
+    client.force_login(_staff(django_user_model, *other))  # may import the other kind only
     form = client.get(reverse(UPLOAD))
     assert f'value="{what}"' not in form.content.decode()  # not offered
     response = client.post(reverse(UPLOAD), {"what": what, "file": SimpleUploadedFile("x.csv", data)})
@@ -41,8 +42,8 @@ def test_an_import_needs_the_permission_to_add_what_it_imports(client, sandbox, 
 
 @pytest.mark.parametrize("what", sorted(FILES))
 def test_with_that_permission_the_import_starts(client, sandbox, django_user_model, what):
-    permission, data = FILES[what]
-    client.force_login(_staff(django_user_model, permission))
+    permissions, data = FILES[what]
+    client.force_login(_staff(django_user_model, *permissions))
     assert f'value="{what}"' in client.get(reverse(UPLOAD)).content.decode()
     response = client.post(reverse(UPLOAD), {"what": what, "file": SimpleUploadedFile("x.csv", data)})
     job = Job.objects.get()

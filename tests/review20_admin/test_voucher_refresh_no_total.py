@@ -1,0 +1,37 @@
+"""Review 20, the same hole in the voucher refresh: ``list-vouchers`` answering a 2xx of
+another shape (``{}``: no ``vouchers``, no ``total``) ended the walk at once and, no total to
+compare with, the refresh removed every voucher mirror. No total: nothing is removed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from django_voucherify.models import Voucher
+from django_voucherify.vouchers import refresh
+
+pytestmark = pytest.mark.django_db
+
+
+class Blank:
+    def __init__(self) -> None:
+        class Vouchers:
+            def list(self, **params: Any) -> dict[str, Any]:
+                return {}
+
+            def iterate(self, **params: Any) -> Any:
+                return iter(())
+
+        self.vouchers = Vouchers()
+
+
+def test_a_voucher_list_without_a_total_removes_nothing(sandbox, api):
+    api.vouchers.create(
+        "KEEP-1", {"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 500}}
+    )
+    refresh.refresh_all()
+    assert Voucher.objects.filter(code="KEEP-1").exists()
+    stats = refresh.refresh_all(client=Blank())
+    assert "no total" in stats["error"]
+    assert Voucher.objects.filter(code="KEEP-1").exists()
