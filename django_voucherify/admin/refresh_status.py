@@ -85,12 +85,15 @@ def _message(run: VoucherRefreshRun | None, subject: str) -> str:
     if campaigns:
         return _(
             "Last refreshed from Voucherify %(when)s ago: %(created)s new campaigns, %(updated)s updated, "
-            "%(removed)s removed; %(tiers)s promotion tiers; %(rules)s validation rules."
+            "%(removed)s removed, %(skipped)s skipped; %(tiers)s promotion tiers; %(rules)s validation "
+            "rules."
         ) % {
             "when": when,
             "created": stats.get("created", 0),
             "updated": stats.get("updated", 0),
             "removed": stats.get("removed", 0),
+            # Objects the database cannot store (or without an id): staff see a tier is missing.
+            "skipped": stats.get("skipped", 0),
             "tiers": stats.get("tiers", 0),
             "rules": stats.get("rules", 0),
         }
