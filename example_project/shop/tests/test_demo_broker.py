@@ -59,3 +59,54 @@ def test_the_broker_folders_come_back_when_deleted(tmp_path: Path) -> None:
     )
     assert run.returncode == 0, run.stderr[-2000:]
     assert "ok" in run.stdout and "queue" in run.stdout
+
+
+def test_a_message_is_never_seen_half_written(tmp_path: Path, monkeypatch) -> None:
+    """kombu's filesystem ``_put`` creates the ``.msg`` file empty, then writes it: a worker
+    polling in between took the empty file and died on a JSONDecodeError (the demo stopped). Here
+    a reader polls the folder at the moment the writer has written nothing yet: it must find no
+    message (the writer's file is not a ``.msg`` one until it is whole), then the whole one."""
+    import builtins
+
+    from kombu import Connection
+
+    from example_project import broker
+
+    folder = tmp_path / "queue"
+    seen_mid_write: list[list[str]] = []
+    real_open = builtins.open
+
+    class Spying:
+        def __init__(self, file):
+            self.file = file
+
+        def __enter__(self):
+            self.file.__enter__()
+            return self
+
+        def __exit__(self, *exc):
+            return self.file.__exit__(*exc)
+
+        def write(self, data):
+            # The file exists, nothing written yet: what a polling worker sees now.
+            seen_mid_write.append(sorted(p.name for p in folder.iterdir() if p.name.endswith(".msg")))
+            return self.file.write(data)
+
+    def spying_open(path, mode="r", *args, **kwargs):
+        opened = real_open(path, mode, *args, **kwargs)
+        return Spying(opened) if "w" in str(mode) and str(path).startswith(str(folder)) else opened
+
+    options = {"data_folder_in": str(folder), "data_folder_out": str(folder), "store_processed": False}
+    with Connection("filesystem://", transport=broker.Transport, transport_options=options) as connection:
+        queue = connection.SimpleQueue("demo")
+        try:
+            monkeypatch.setattr(builtins, "open", spying_open)
+            queue.put({"n": 1})
+            monkeypatch.setattr(builtins, "open", real_open)
+            assert seen_mid_write == [[]]  # mid-write, no message a worker would take
+            message = queue.get(timeout=2)
+            assert message.payload == {"n": 1}
+            message.ack()
+            assert not [p for p in folder.iterdir() if p.name.startswith("partial-")]
+        finally:
+            queue.close()
