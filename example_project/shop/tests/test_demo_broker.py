@@ -96,7 +96,12 @@ def test_a_message_is_never_seen_half_written(tmp_path: Path, monkeypatch) -> No
         opened = real_open(path, mode, *args, **kwargs)
         return Spying(opened) if "w" in str(mode) and str(path).startswith(str(folder)) else opened
 
-    options = {"data_folder_in": str(folder), "data_folder_out": str(folder), "store_processed": False}
+    options = {
+        "data_folder_in": str(folder),
+        "data_folder_out": str(folder),
+        "store_processed": False,
+        "control_folder": str(tmp_path / "control"),  # not kombu's default ./control
+    }
     with Connection("filesystem://", transport=broker.Transport, transport_options=options) as connection:
         queue = connection.SimpleQueue("demo")
         try:
