@@ -16,7 +16,6 @@ from django.db import connection, connections
 
 from django_voucherify import checkout
 from django_voucherify.models import CheckoutRedemption, LedgerState
-from tests.checkout.test_automatic_tiers_refused import _once_per_customer
 from tests.support.checkout import over_http, redemptions_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,9 +26,9 @@ ORDER = {"source_id": "ORD-RACE", "amount": 10_000}
 @pytest.fixture
 def http_sandbox(voucherify_sandbox_server, eager_celery):
     with over_http(voucherify_sandbox_server, POOL_SIZE=20, CHECKOUT_TIMEOUT=10.0) as sandbox:
-        from tests.support.vouchers import make_tier, make_voucher
+        from tests.support.vouchers import make_tier, make_voucher, once_per_customer_rule
 
-        make_tier("First order 3 off", amount_off=300, validation_rules=_once_per_customer())
+        make_tier("First order 3 off", amount_off=300, validation_rules=once_per_customer_rule())
         make_voucher("FIVE", amount_off=500)
         checkout.redeem([], {"source_id": "ORD-FIRST", "amount": 10_000}, "ann", automatic=True)
         yield sandbox

@@ -31,3 +31,23 @@ def test_another_tier_without_a_hierarchy_does_not_undo_the_order(sandbox: Any, 
     outcome = checkout.validate([], ORDER, automatic=True)
     assert [c.code for c in outcome.codes] == [ten_off, twenty_pct]
     assert outcome.totals.discount_amount == 1000 + 1800
+
+
+def test_automatic_tiers_of_one_campaign_stack_in_their_hierarchy(sandbox):
+    from django_voucherify import client
+
+    client.campaigns.create(
+        {
+            "name": "Tiered",
+            "campaign_type": "PROMOTION",
+            "promotion": {
+                "tiers": [
+                    {"name": "Ten off", "action": {"discount": {"type": "AMOUNT", "amount_off": 1000}}},
+                    {"name": "20%", "action": {"discount": {"type": "PERCENT", "percent_off": 20}}},
+                ]
+            },
+        }
+    )
+    outcome = checkout.validate([], ORDER, automatic=True)
+    assert [c.applicable for c in outcome.codes] == [True, True]
+    assert outcome.totals.discount_amount == 1000 + 1800  # 10.00 off, then 20% of 90.00
