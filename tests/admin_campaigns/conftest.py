@@ -4,12 +4,14 @@ Celery, and staff users holding only the permissions a test names."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 
+from tests.support.admin import login_staff
 from tests.support.sandbox import wired
 
 MIN_100 = {"1": {"name": "order.amount", "conditions": {"$more_than_equal": [10000]}, "rules": {}}}
@@ -58,15 +60,6 @@ def campaigns(api: Any) -> Any:
 
 
 @pytest.fixture
-def staff(client: Any) -> Any:
+def staff(client: Any) -> Callable[..., User]:
     """``staff("view_campaign", ...)``: a logged-in staff user with exactly these permissions."""
-
-    def login(*codenames: str) -> User:
-        user = User.objects.create_user(f"clerk{User.objects.count()}", password="pw", is_staff=True)
-        perms = Permission.objects.filter(content_type__app_label="django_voucherify", codename__in=codenames)
-        assert perms.count() == len(codenames), codenames
-        user.user_permissions.add(*perms)
-        client.force_login(user)
-        return user
-
-    return login
+    return partial(login_staff, client)

@@ -1,4 +1,5 @@
-"""Fixtures of the voucher admin tests: the in-process sandbox with a call log, eager Celery."""
+"""Fixtures of the voucher admin tests: the in-process sandbox with a call log, eager Celery, the
+shared client on it."""
 
 from __future__ import annotations
 
@@ -18,6 +19,14 @@ def sandbox(voucherify_sandbox: Any, eager_celery: Any) -> Iterator[Any]:
     """Sandbox with ``calls``; client retries off so every injected fault is seen by our code."""
     with wired(voucherify_sandbox, MAX_RETRIES=0, VOUCHER_RATE_LIMIT_WAIT=0.05) as sandbox:
         yield sandbox
+
+
+@pytest.fixture
+def api(sandbox: Any) -> Any:
+    """The shared client, on the sandbox."""
+    import django_voucherify
+
+    return django_voucherify.get_client()
 
 
 @pytest.fixture

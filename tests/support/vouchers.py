@@ -87,3 +87,22 @@ def make_tier(
         }
     )
     return dict(created["promotion"]["tiers"][0])
+
+
+def once_per_customer_rule() -> list[str]:
+    """A validation rule "one redemption per customer" in Voucherify (the sandbox), as the rule
+    ids a tier takes (``make_tier(..., validation_rules=once_per_customer_rule())``).
+    Qualifications ignore it (the spec's warning: "Redemptions per customer"); validations and
+    redeems do not: the tier qualifies for a customer who used it up, and refuses their stack."""
+    from django_voucherify import client
+
+    rule = client.transport.request(
+        "POST",
+        "/v1/validation-rules",
+        json={
+            "name": "First order only",
+            "rules": {"1": {"name": "redemption.count.per_customer", "conditions": {"$less_than": [1]}}},
+            "error": {"message": "Only on your first order"},
+        },
+    )
+    return [str(rule["id"])]

@@ -1,0 +1,18 @@
+"""Builders of the admin tests: staff users holding exactly the permissions a test names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import Permission, User
+
+
+def login_staff(client: Any, *codenames: str) -> User:
+    """A new staff user with exactly these ``django_voucherify`` permissions, logged in on
+    ``client``. Every codename must exist: a typo fails the test instead of testing nothing."""
+    user = User.objects.create_user(f"clerk{User.objects.count()}", password="pw", is_staff=True)
+    perms = Permission.objects.filter(content_type__app_label="django_voucherify", codename__in=codenames)
+    assert perms.count() == len(codenames), codenames
+    user.user_permissions.add(*perms)
+    client.force_login(user)
+    return user
