@@ -15,7 +15,7 @@ a campaign is created and edited in Voucherify.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -31,11 +31,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
-from ..api.errors import UNREACHABLE, APIError, VoucherifyError
+from ..api.errors import APIError, VoucherifyError
 from ..models import Campaign, RefreshSubject, ValidationRule
-from . import confirmation, refresh_status, submit_once
+from . import confirmation, refresh_status, remote_actions, submit_once
 from .mixins import start_refresh
 from .promotion_tiers import PromotionTierInline
+
+if TYPE_CHECKING:
+    from ..api.client import VoucherifyClient
 
 TEMPLATES = "admin/django_voucherify/campaign/"
 #: Enable/disable run in the request, one call per campaign: a larger selection is refused
@@ -379,50 +382,44 @@ class CampaignAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def _run(self, request: HttpRequest, campaigns: list[Campaign], active: bool, label: str) -> None:
         from ..background import error_fields
-        from ..checkout.cart import checkout_client
         from ..vouchers import campaigns as campaign_mirrors
 
-        # A person waits: the interactive timeout (CHECKOUT_TIMEOUT), not the 20 s and retries
-        # meant for workers, and no call after an outage (review 20: a hung Voucherify held
-        # this request 20 s per campaign, up to 100).
-        client = checkout_client()
-        done = []
-        for position, campaign in enumerate(campaigns):
+        def switch(campaign: Campaign, client: VoucherifyClient) -> None:
             call = client.campaigns.enable if active else client.campaigns.disable
             try:
                 call(campaign.voucherify_id)
             except VoucherifyError as exc:
                 Campaign.objects.filter(pk=campaign.pk).update(**error_fields(exc))
-                self.message_user(
-                    request,
-                    _("%(action)s failed for %(campaign)s: %(message)s")
-                    % {"action": label, "campaign": campaign.name, "message": describe_error(exc)},
-                    messages.ERROR,
-                )
-                rest = campaigns[position + 1 :]
-                if isinstance(exc, UNREACHABLE) and rest:
-                    self.message_user(
-                        request,
-                        _(
-                            "Voucherify cannot be reached now; nothing was sent for %(campaigns)s. "
-                            "Please try again later."
-                        )
-                        % {"campaigns": ", ".join(c.name for c in rest)},
-                        messages.WARNING,
-                    )
-                    break
-                continue
-            done.append(campaign.name)
+                raise
+
+        def reread(campaign: Campaign, _answer: None, client: VoucherifyClient) -> None:
             try:  # the answer is an empty object: the mirror is re-read from Voucherify
                 campaign_mirrors.refresh_one(campaign, client=client)
             except VoucherifyError:
                 Campaign.objects.filter(pk=campaign.pk).update(active=active)
-        if done:
-            self.message_user(
-                request,
-                _("%(action)s: done for %(campaigns)s.") % {"action": label, "campaigns": ", ".join(done)},
-                messages.SUCCESS,
-            )
+
+        remote_actions.run_each(
+            self,
+            request,
+            campaigns,
+            call=switch,
+            then=reread,
+            describe_error=describe_error,
+            failed=lambda name, message: (
+                _("%(action)s failed for %(campaign)s: %(message)s")
+                % {"action": label, "campaign": name, "message": message}
+            ),
+            not_sent=lambda names: (
+                _(
+                    "Voucherify cannot be reached now; nothing was sent for %(campaigns)s. "
+                    "Please try again later."
+                )
+                % {"campaigns": names}
+            ),
+            done=lambda names: (
+                _("%(action)s: done for %(campaigns)s.") % {"action": label, "campaigns": names}
+            ),
+        )
 
 
 def _change(campaign: Campaign, active: bool) -> str:

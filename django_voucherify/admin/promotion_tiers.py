@@ -31,9 +31,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
-from ..api.errors import UNREACHABLE, APIError, VoucherifyError
+from ..api.errors import APIError, VoucherifyError
 from ..models import PromotionTier, RefreshSubject, ValidationRule
-from . import confirmation, refresh_status
+from . import confirmation, refresh_status, remote_actions
 from .discounts import discount_summary
 
 TEMPLATES = "admin/django_voucherify/promotiontier/"
@@ -424,46 +424,30 @@ class PromotionTierAdmin(TierColumns, admin.ModelAdmin):  # type: ignore[type-ar
         ) % {"limit": ACTION_LIMIT}
 
     def _run(self, request: HttpRequest, tiers: list[PromotionTier], active: bool, label: str) -> None:
-        from ..checkout.cart import checkout_client
         from ..vouchers import promotion_tiers
 
-        # A person waits: the interactive timeout (CHECKOUT_TIMEOUT), not the 20 s and retries
-        # meant for workers, and no call after an outage (review 20: a hung Voucherify held
-        # this request 100 times 20 s, past any WSGI worker timeout).
-        api = checkout_client()
-        done = []
-        for position, tier in enumerate(tiers):
-            try:
-                outcome = promotion_tiers.set_active(tier, active, client=api)
-            except VoucherifyError as exc:
-                self.message_user(
-                    request,
-                    _("%(action)s failed for %(tier)s: %(message)s")
-                    % {"action": label, "tier": tier.name, "message": describe_error(exc)},
-                    messages.ERROR,
-                )
-                rest = tiers[position + 1 :]
-                if isinstance(exc, UNREACHABLE) and rest:
-                    self.message_user(
-                        request,
-                        _(
-                            "Voucherify cannot be reached now; nothing was sent for %(tiers)s. "
-                            "Please try again later."
-                        )
-                        % {"tiers": ", ".join(t.name for t in rest)},
-                        messages.WARNING,
-                    )
-                    break
-                continue
-            done.append(tier.name)
+        def warn_unexpected(tier: PromotionTier, outcome: promotion_tiers.Outcome, _client: Any) -> None:
             if outcome.unexpected:
                 self.message_user(request, _unexpected(label, tier, outcome.tier), messages.WARNING)
-        if done:
-            self.message_user(
-                request,
-                _("%(action)s: done for %(tiers)s.") % {"action": label, "tiers": ", ".join(done)},
-                messages.SUCCESS,
-            )
+
+        remote_actions.run_each(
+            self,
+            request,
+            tiers,
+            # set_active writes a refusal on the mirror, and the mirror from Voucherify's answer.
+            call=lambda tier, client: promotion_tiers.set_active(tier, active, client=client),
+            then=warn_unexpected,
+            describe_error=describe_error,
+            failed=lambda name, message: (
+                _("%(action)s failed for %(tier)s: %(message)s")
+                % {"action": label, "tier": name, "message": message}
+            ),
+            not_sent=lambda names: (
+                _("Voucherify cannot be reached now; nothing was sent for %(tiers)s. Please try again later.")
+                % {"tiers": names}
+            ),
+            done=lambda names: _("%(action)s: done for %(tiers)s.") % {"action": label, "tiers": names},
+        )
 
 
 def _unexpected(label: str, tier: PromotionTier, stored: PromotionTier | None) -> str:
