@@ -51,62 +51,69 @@ class Command(BaseCommand):
         """Vouchers: every page walked; mirrors of vouchers Voucherify no longer lists removed.
         Recorded as a refresh run, like the admin's button: the voucher changelist then says
         when the vouchers were last refreshed (the demo's first start pulls them this way)."""
-        from ...vouchers.refresh_runs import RefreshAlreadyRunning
-        from ...vouchers.refresh_runs import run as recorded_refresh
+        from ...models import RefreshSubject
 
-        try:
-            stats = recorded_refresh(progress=bar)
-        except RefreshAlreadyRunning as exc:  # one walk at a time, like the admin's button
-            raise CommandError(
-                _("A voucher refresh is already under way (run #%(run)s); pull again when it ends.")
-                % {"run": exc.run.pk}
-            ) from exc
-        finally:
-            if bar:
-                bar.close()
-        self.stdout.write(
-            _(
+        self._recorded_pull(
+            bar,
+            RefreshSubject.VOUCHERS,
+            already_running=_(
+                "A voucher refresh is already under way (run #%(run)s); pull again when it ends."
+            ),
+            summary=_(
                 "vouchers: %(created)d created, %(updated)d updated, %(removed)d removed, "
                 "%(skipped)d skipped (cannot be stored)"
-            )
-            % stats
+            ),
+            incomplete=_("The voucher list was not walked to its end (%(error)s); no mirror was removed."),
         )
-        self._report_skipped(stats["skipped_objects"])
-        if stats["error"]:  # mirrors written, none removed: say why and fail the run (cron sees it)
-            raise CommandError(
-                _("The voucher list was not walked to its end (%(error)s); no mirror was removed.")
-                % {"error": stats["error"]}
-            )
 
     def _pull_campaigns(self, bar: ProgressBar | None) -> None:
         """Campaigns, promotion tiers and validation rules, recorded as a refresh run like the
         campaign admin's button (one at a time; the demo's first start pulls them this way)."""
         from ...models import RefreshSubject
+
+        self._recorded_pull(
+            bar,
+            RefreshSubject.CAMPAIGNS,
+            already_running=_(
+                "A campaign refresh is already under way (run #%(run)s); pull again when it ends."
+            ),
+            summary=_(
+                "campaigns: %(created)d created, %(updated)d updated, %(removed)d removed, "
+                "%(skipped)d skipped; %(tiers)d promotion tiers, %(rules)d validation rules"
+            ),
+            incomplete=_("The campaigns were not walked to their end (%(error)s); no mirror was removed."),
+        )
+
+    def _recorded_pull(
+        self,
+        bar: ProgressBar | None,
+        subject: str,
+        *,
+        already_running: str,
+        summary: str,
+        incomplete: str,
+    ) -> None:
+        """Walk ``subject`` as a recorded refresh run and write ``summary`` (formatted with the
+        run's stats), then one line per skipped object the walk lists. Another run of
+        the subject under way (one walk at a time, like the admin's button) fails the command
+        with ``already_running`` (``%(run)s``: its number); so does a walk that stopped short
+        (``incomplete``, ``%(error)s``: why), after the summary: the mirrors read were written,
+        none removed, and cron sees the failure."""
         from ...vouchers.refresh_runs import RefreshAlreadyRunning
         from ...vouchers.refresh_runs import run as recorded_refresh
 
         try:
-            stats = recorded_refresh(progress=bar, subject=RefreshSubject.CAMPAIGNS)
+            stats = recorded_refresh(progress=bar, subject=subject)
         except RefreshAlreadyRunning as exc:
-            raise CommandError(
-                _("A campaign refresh is already under way (run #%(run)s); pull again when it ends.")
-                % {"run": exc.run.pk}
-            ) from exc
+            raise CommandError(already_running % {"run": exc.run.pk}) from exc
         finally:
             if bar:
                 bar.close()
-        self.stdout.write(
-            _(
-                "campaigns: %(created)d created, %(updated)d updated, %(removed)d removed, "
-                "%(skipped)d skipped; %(tiers)d promotion tiers, %(rules)d validation rules"
-            )
-            % stats
-        )
+        self.stdout.write(summary % stats)
+        # The voucher walk lists a sample of what it skipped; the campaign walk logs them.
+        self._report_skipped(stats.get("skipped_objects") or [])
         if stats["error"]:
-            raise CommandError(
-                _("The campaigns were not walked to their end (%(error)s); no mirror was removed.")
-                % {"error": stats["error"]}
-            )
+            raise CommandError(incomplete % {"error": stats["error"]})
 
     def _report_skipped(self, skipped: list[dict[str, Any]]) -> None:
         """One line per skipped object (a sample): its identity and why it cannot be stored."""
