@@ -164,10 +164,20 @@ def run_action(
             refused=lambda error: _("Could not queue the action: %(error)s") % {"error": error},
         )
         return None
+    from ..checkout.cart import checkout_client
     from ..vouchers import actions  # the voucher service loads on first use, not at start-up
 
     codes = list(queryset.order_by("code").values_list("code", flat=True))
-    outcome = actions.run(action, codes, max_wait=conf.voucher_rate_limit_wait)
+    # A person waits: the interactive timeout (CHECKOUT_TIMEOUT) and no call after an outage,
+    # as for campaigns and tiers (the shared client's 20 s and retries are meant for workers;
+    # up to VOUCHER_ACTION_INLINE_LIMIT vouchers of that would outlast any WSGI timeout).
+    outcome = actions.run(
+        action,
+        codes,
+        max_wait=conf.voucher_rate_limit_wait,
+        client=checkout_client(),
+        stop_when_unreachable=True,
+    )
     _report(model_admin, request, action, outcome)
     return None
 
@@ -189,6 +199,13 @@ def _report(model_admin: Any, request: HttpRequest, action: Action, outcome: act
         if result.request_id:
             text += " " + _("(request id %(request_id)s)") % {"request_id": result.request_id}
         model_admin.message_user(request, text, messages.ERROR)
+    if outcome.not_sent:
+        model_admin.message_user(
+            request,
+            _("Voucherify cannot be reached now; nothing was sent for %(codes)s. Please try again later.")
+            % {"codes": ", ".join(outcome.not_sent)},
+            messages.WARNING,
+        )
     if outcome.remaining:
         args = {"action": action.label, "codes": ", ".join(outcome.remaining), "seconds": outcome.retry_after}
         _queue_after_commit(

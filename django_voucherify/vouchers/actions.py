@@ -7,6 +7,10 @@ Rate limits: the client does not repeat a POST on 429 (it cannot know every POST
 a 429 means Voucherify did nothing, so :func:`run` repeats the call itself after the delay asked
 for when it is at most ``max_wait`` seconds; a longer delay stops the run and hands back the
 codes not yet done (``RunOutcome.remaining``) for a Celery task to resume at ``retry_after``.
+
+Outages: with ``stop_when_unreachable`` (the admin's inline runs, where a person waits) the run
+ends at the first voucher Voucherify did not answer for (timeout, connection error, 5xx) and
+hands back the codes not tried (``RunOutcome.not_sent``): each of them would wait as long.
 """
 
 from __future__ import annotations
@@ -59,6 +63,8 @@ class RunOutcome:
     results: list[VoucherResult] = field(default_factory=list)
     remaining: list[str] = field(default_factory=list)
     retry_after: float | None = None
+    #: Codes not tried because Voucherify could not be reached (``stop_when_unreachable``).
+    not_sent: list[str] = field(default_factory=list)
 
     @property
     def succeeded(self) -> list[VoucherResult]:
@@ -121,8 +127,10 @@ def run(
     max_wait: float,
     client: Any = None,
     sleep: Callable[[float], None] = time.sleep,
+    stop_when_unreachable: bool = False,
 ) -> RunOutcome:
-    """Apply ``action`` to every code in order; see the module docstring for 429 handling."""
+    """Apply ``action`` to every code in order; see the module docstring for 429 handling and
+    outages."""
     outcome = RunOutcome()
     for index, code in enumerate(codes):
         for attempt in range(1, RATE_LIMIT_ATTEMPTS + 1):
@@ -138,4 +146,7 @@ def run(
             outcome.retry_after = result.retry_after
             return outcome
         outcome.results.append(result)
+        if stop_when_unreachable and result.unreachable:
+            outcome.not_sent = list(codes[index + 1 :])
+            return outcome
     return outcome

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
 
-from ..api.errors import APIError, RateLimitedError, TransportError, VoucherifyError
+from ..api.errors import APIError, RateLimitedError, ServerError, TransportError, VoucherifyError
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,8 @@ class VoucherResult:
     key: str = ""
     request_id: str = ""
     retry_after: float | None = None
+    #: Voucherify did not answer or answered 5xx: calls right after this one would wait the same.
+    unreachable: bool = False
 
     @property
     def rate_limited(self) -> bool:
@@ -59,4 +61,5 @@ def failure(code: str, exc: VoucherifyError) -> VoucherResult:
         key=str(getattr(exc, "key", "") or ""),
         request_id=str(getattr(exc, "request_id", "") or ""),
         retry_after=retry_after,
+        unreachable=isinstance(exc, TransportError | ServerError),
     )
