@@ -46,22 +46,20 @@ from django.db import models
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from .api.encoding import UNADDRESSABLE
 from .errors import DjangoVoucherifyError
+from .identifiers import FORBIDDEN_CATEGORIES as FORBIDDEN_CATEGORIES  # the rule's home: identifiers.py
+from .identifiers import MAX_CAMPAIGN_LENGTH as MAX_CAMPAIGN_LENGTH
+from .identifiers import UNADDRESSABLE, Defect, campaign_defect, has_forbidden, identifier_defect
 
 #: Longest code accepted (Voucherify codes are short; this only stops abuse).
 MAX_CODE_LENGTH = 100
 #: Longest customer / order / product source id (the mirrors' column width).
 MAX_SOURCE_ID_LENGTH = 200
-#: Longest campaign name or id (the publications ledger's column width).
-MAX_CAMPAIGN_LENGTH = 200
 #: Longest metadata key.
 MAX_METADATA_KEY_LENGTH = 100
 #: Deepest nesting of a JSON value checked for storability (deeper is refused).
 MAX_JSON_DEPTH = 64
 
-#: Unicode categories never part of a code, a source id or a metadata key.
-FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 #: Codes and source ids that cannot be one segment of a URL path (HTTP clients drop or
 #: resolve them): the client's own rule (api/encoding.py), so what passes here can be sent.
 UNADDRESSABLE_CODES = UNADDRESSABLE
@@ -71,24 +69,25 @@ class InvalidInput(DjangoVoucherifyError, ValueError):
     """A value refused by this module; ``str()`` is the translated reason."""
 
 
-def _has_forbidden(value: str) -> bool:
-    return any(unicodedata.category(char) in FORBIDDEN_CATEGORIES for char in value)
-
-
 def _identifier_problem(value: Any, *, what: str, max_length: int) -> str | None:
-    if not isinstance(value, str):
-        return _("%(what)s must be text.") % {"what": what}
-    if not value:
-        return _("%(what)s cannot be empty.") % {"what": what}
-    if len(value) > max_length:
+    """:func:`~django_voucherify.identifiers.identifier_defect`, worded for people."""
+    return _worded(identifier_defect(value, max_length=max_length), what=what, max_length=max_length)
+
+
+def _worded(defect: Defect | None, *, what: str, max_length: int) -> str | None:
+    if defect is None:
+        return None
+    if defect is Defect.TOO_LONG:
         return ngettext(
             "%(what)s has at most %(max)d character.", "%(what)s has at most %(max)d characters.", max_length
         ) % {"what": what, "max": max_length}
-    if _has_forbidden(value):
-        return _("%(what)s cannot contain invisible or control characters.") % {"what": what}
-    if value != value.strip():
-        return _("%(what)s cannot start or end with white space.") % {"what": what}
-    return None
+    template = {
+        Defect.NOT_TEXT: _("%(what)s must be text."),
+        Defect.EMPTY: _("%(what)s cannot be empty."),
+        Defect.INVISIBLE: _("%(what)s cannot contain invisible or control characters."),
+        Defect.SURROUNDING_SPACE: _("%(what)s cannot start or end with white space."),
+    }.get(defect)
+    return None if template is None else template % {"what": what}
 
 
 def code_problem(code: Any) -> str | None:
@@ -145,12 +144,12 @@ def source_id_problem(source_id: Any) -> str | None:
 def campaign_problem(campaign: Any) -> str | None:
     """Why ``campaign`` cannot name a campaign (its name or Voucherify id); None if it can. It
     goes in URL paths (``get-campaign``): ``.`` and ``..`` cannot (review 20: a 500)."""
-    problem = _identifier_problem(campaign, what=_("A campaign"), max_length=MAX_CAMPAIGN_LENGTH)
-    if problem is None and campaign in UNADDRESSABLE:
+    defect = campaign_defect(campaign)  # also the rule of SELF_SERVICE_CAMPAIGNS (check E027)
+    if defect is Defect.UNADDRESSABLE:
         return _("“%(campaign)s” cannot name a campaign: Voucherify's URLs cannot address it.") % {
             "campaign": campaign
         }
-    return problem
+    return _worded(defect, what=_("A campaign"), max_length=MAX_CAMPAIGN_LENGTH)
 
 
 def metadata_key_problem(key: Any) -> str | None:
@@ -285,7 +284,7 @@ def visible(value: Any) -> str:
     bidi, lone surrogates...) written as an escape such as ``\\x00`` or ``\\u200b``, so a
     refused value can be listed next to its reason without breaking the database or the page."""
     text = str(value)
-    if not _has_forbidden(text):
+    if not has_forbidden(text):
         return text
     return "".join(
         ascii(char)[1:-1] if unicodedata.category(char) in FORBIDDEN_CATEGORIES else char for char in text

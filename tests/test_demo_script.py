@@ -4,6 +4,7 @@ the demo back to its seeded state."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -150,10 +151,12 @@ def start_demo(env: dict[str, str]) -> tuple[subprocess.Popen[str], list[str]]:
             output.append(line)
             if "demo: ready in" in line:
                 ready.set()
+        ready.set()  # the output ended: the script stopped before "ready" (failed at once below)
 
     threading.Thread(target=read, daemon=True).start()
-    if not ready.wait(300):
-        os.killpg(demo.pid, signal.SIGKILL)
+    if not ready.wait(300) or not any("demo: ready in" in line for line in output):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(demo.pid, signal.SIGKILL)
         pytest.fail("".join(output))
     return demo, output
 
@@ -249,3 +252,33 @@ def test_demo_starts_works_and_stops_everything(tmp_path):
     assert not (tmp_path / "demo.sqlite3").exists()
     assert not (tmp_path / "demo.sandbox.json").exists()
     assert not (tmp_path / "var").exists()
+
+
+@pytest.mark.slow
+def test_a_first_start_goes_on_when_the_campaign_refresh_is_already_running(tmp_path):
+    """A campaign refresh run left "running" (a demo killed while its first start walked the
+    campaigns, restarted within the run's 15 stale minutes): voucherify_pull refuses, and the
+    first start used to end there (set -e) with the shop never started. It says what happened
+    and goes on: the shop works without the campaign mirrors."""
+    env = demo_env(tmp_path)
+    django_env = {**env, "DJANGO_SETTINGS_MODULE": "example_project.settings"}
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=django_env, check=True)
+    stuck = (
+        "import django; django.setup(); from django.utils import timezone; "
+        "from django_voucherify.models import VoucherRefreshRun as R; "
+        "R.objects.create(subject='campaigns', state='running', heartbeat_at=timezone.now())"
+    )
+    subprocess.run([sys.executable, "-c", stuck], cwd=ROOT, env=django_env, check=True)
+    demo, output = start_demo(env)
+    try:
+        said = "".join(output)
+        assert "demo: the campaigns were not loaded" in said and "already under way" in said, said
+        shop = f"http://127.0.0.1:{env['DEMO_PORT']}"
+        assert urllib.request.urlopen(f"{shop}/account/signin/").status == 200
+        with sqlite3.connect(tmp_path / "demo.sqlite3") as db:
+            assert db.execute("SELECT count(*) FROM django_voucherify_voucher").fetchone()[0] > 0
+            assert db.execute("SELECT count(*) FROM django_voucherify_campaign").fetchone()[0] == 0
+    finally:
+        returncode = ctrl_c(demo)
+    assert returncode == 130, "".join(output)
+    assert group_processes(demo.pid) == []

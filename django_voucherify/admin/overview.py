@@ -44,6 +44,7 @@ from ..models import (
     WebhookEventState,
 )
 from ..models.jobs import FINAL_JOB_STATES
+from .money import currency
 from .overview_chart import daily_chart
 
 TEMPLATE = "admin/django_voucherify/overview.html"
@@ -144,26 +145,38 @@ def _start_of(day: date) -> datetime:
 
 def redemptions_per_day(today: date, days: int = CHART_DAYS) -> list[dict[str, Any]]:
     """Succeeded checkout redemptions and the discount they gave, per day (by ``redeemed_at``
-    in the current time zone), ``days`` days up to ``today``, days without any included."""
+    in the current time zone), ``days`` days up to ``today``, days without any included.
+
+    ``count`` counts every redemption; ``discount`` sums those in the shop's currency
+    (``CURRENCY``) only: a row's currency is its order mirror's, and a row without one (no
+    mirror, or a mirror without a currency) counts as the shop's. ``other`` holds the rest,
+    ``{currency: (redemptions, discount)}``: amounts of two currencies are never added up
+    (docs/admin.md, "Overview"). One query, however many rows and currencies."""
     first = today - timedelta(days=days - 1)
-    found: dict[date, dict[str, Any]] = {
-        row["day"]: dict(row)
-        for row in CheckoutRedemption.objects.filter(
+    shop = (currency() or "").upper()
+    found: dict[date, dict[str, Any]] = {}
+    for row in (
+        CheckoutRedemption.objects.filter(
             # A range on the column itself (not ``__date``, a function of it) so the index serves.
             state=LedgerState.SUCCEEDED,
             redeemed_at__gte=_start_of(first),
             redeemed_at__lt=_start_of(today + timedelta(days=1)),
         )
         .annotate(day=TruncDate("redeemed_at"))
-        .values("day")
+        .values("day", "order__currency")
         .annotate(count=Count("pk"), discount=Sum("discount_amount"))
-    }
+        .order_by()
+    ):
+        day = found.setdefault(row["day"], {"count": 0, "discount": 0, "other": {}})
+        day["count"] += row["count"]
+        code = (row["order__currency"] or "").upper()  # a mirror's "eur" is EUR
+        if code in ("", shop):
+            day["discount"] += row["discount"] or 0
+        else:
+            count, discount = day["other"].get(code, (0, 0))
+            day["other"][code] = (count + row["count"], discount + (row["discount"] or 0))
     return [
-        {
-            "day": day,
-            "count": found.get(day, {}).get("count", 0),
-            "discount": found.get(day, {}).get("discount") or 0,
-        }
+        {"day": day, **found.get(day, {"count": 0, "discount": 0, "other": {}})}
         for day in (first + timedelta(days=i) for i in range(days))
     ]
 

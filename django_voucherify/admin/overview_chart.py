@@ -19,9 +19,25 @@ HEIGHT = 160
 LABEL_ROOM = 14
 
 
+def other_currencies(days: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The discounts given in currencies other than the shop's, per currency over all days
+    (``code``, ``count`` redemptions, ``discount`` and its text), by currency code."""
+    totals: dict[str, tuple[int, int]] = {}
+    for d in days:
+        for code, (count, discount) in (d.get("other") or {}).items():
+            seen = totals.get(code, (0, 0))
+            totals[code] = (seen[0] + count, seen[1] + discount)
+    return [
+        {"code": code, "count": count, "discount": discount, "discount_text": format_amount(discount, code)}
+        for code, (count, discount) in sorted(totals.items())
+    ]
+
+
 def daily_chart(days: list[dict[str, Any]], url: str) -> dict[str, Any]:
     """Two bars per day (redemptions, discount), each series scaled to its own busiest day;
-    the discount amounts as text in the shop's currency (:mod:`.money`)."""
+    the discount amounts as text in the shop's currency (:mod:`.money`). Redemptions in other
+    currencies count in the redemption bars; their discounts are listed apart (``others``),
+    never added to the shop's currency."""
     slot = WIDTH / max(len(days), 1)
     bar = max(slot / 2 - 1, 1)
     plot = HEIGHT - LABEL_ROOM
@@ -55,6 +71,7 @@ def daily_chart(days: list[dict[str, Any]], url: str) -> dict[str, Any]:
         "total_discount_text": format_amount(sum(d["discount"] for d in days)),
         # Set: the amounts are money in it; None: they are minor units, and the page says so.
         "currency": currency(),
+        "others": other_currencies(days),
         "first": days[0]["day"] if days else None,
         "last": days[-1]["day"] if days else None,
         "url": url,

@@ -16,7 +16,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from .. import validation
-from ..api.errors import APIError, VoucherifyError
+from ..api.errors import APIError, TransportError, VoucherifyError
 from ..models import DiscountType, Voucher, VoucherType
 
 #: Fields Voucherify fixes when the voucher is created (the spec's update body lacks them).
@@ -41,6 +41,15 @@ def remote_error(exc: VoucherifyError) -> str:
     return str(text)
 
 
+def outcome_unknown(exc: VoucherifyError) -> bool:
+    """Whether the failed call may have been applied all the same: no usable answer once the
+    request had left (a read timeout, a dropped connection, a body that is not Voucherify's) or
+    a 5xx. Only a connection that provably never opened, or a 4xx, says nothing happened."""
+    if isinstance(exc, TransportError):
+        return exc.request_sent
+    return isinstance(exc, APIError) and exc.status >= 500
+
+
 @dataclass(frozen=True)
 class RemoteRefusal:
     """Voucherify's refusal of a form already sent: ``field`` (None: the whole form) and text."""
@@ -49,9 +58,29 @@ class RemoteRefusal:
     message: str
 
     @classmethod
-    def from_error(cls, exc: VoucherifyError) -> RemoteRefusal:
+    def from_error(cls, exc: VoucherifyError, *, change: bool = False) -> RemoteRefusal:
+        """The form error for ``exc``; when the outcome is unknown (:func:`outcome_unknown`)
+        it says that the create (``change`` False) or update may have happened, and whether
+        sending the form again is safe, rather than only "could not be reached"."""
         field = "code" if isinstance(exc, APIError) and exc.key == "duplicate_found" else None
-        return cls(field, remote_error(exc))
+        text = remote_error(exc)
+        if outcome_unknown(exc):
+            # Neither call is repeated here: a create (POST) is never retried once sent, and
+            # the person decides, told what a second send does.
+            hint = (
+                _(
+                    "The change may have been applied all the same. Sending this form again is "
+                    "safe: an update sent twice leaves the voucher as the form says."
+                )
+                if change
+                else _(
+                    "The voucher may have been created all the same: look it up in Voucherify "
+                    "(or refresh the voucher list) before sending this form again. A second "
+                    "send cannot create it twice: Voucherify refuses a code that already exists."
+                )
+            )
+            text = f"{text} {hint}"
+        return cls(field, text)
 
 
 class VoucherForm(forms.ModelForm):  # type: ignore[type-arg]

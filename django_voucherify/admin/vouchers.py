@@ -188,16 +188,21 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def save_form(self, request: HttpRequest, form: Any, change: bool) -> Voucher:
         """Send the validated form to Voucherify and save the mirror from its answer."""
+        from ..checkout.cart import checkout_client
         from ..vouchers import editing  # the voucher service loads on first use, not at start-up
 
         voucher: Voucher = form.save(commit=False)
         include_active = self.has_change_voucher_state_permission(request)
+        # A person waits: the interactive timeout (CHECKOUT_TIMEOUT), not READ_TIMEOUT and the
+        # retries meant for workers. A create (POST) is still never retried once sent; an
+        # unknown outcome is said as such on the form (RemoteRefusal.from_error).
+        client = checkout_client()
         try:
             if change:
-                return editing.update(voucher, include_active=include_active)
-            return editing.create(voucher, include_active=include_active)
+                return editing.update(voucher, include_active=include_active, client=client)
+            return editing.create(voucher, include_active=include_active, client=client)
         except VoucherifyError as exc:
-            raise VoucherifyRefused(RemoteRefusal.from_error(exc)) from exc
+            raise VoucherifyRefused(RemoteRefusal.from_error(exc, change=change)) from exc
         except ValueError as exc:  # a code no URL can carry (clean_code refuses those first)
             raise VoucherifyRefused(RemoteRefusal("code", str(exc))) from exc
 
@@ -319,15 +324,19 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         self, request: HttpRequest, voucher: Voucher, form: BalanceForm
     ) -> HttpResponse | None:
         """Send the change; a redirect once it is done (or was done before), None on a form error."""
+        from ..checkout.cart import checkout_client
         from ..vouchers import editing
 
         done_url = reverse("admin:django_voucherify_voucher_change", args=[voucher.pk])
         try:
+            # A person waits: the interactive timeout, as in save_form. The balance POST is
+            # never retried once sent; the form's source_id makes a second send safe.
             result = editing.adjust_balance(
                 voucher,
                 form.signed_amount(),
                 reason=form.cleaned_data["reason"],
                 source_id=form.cleaned_data["source_id"],
+                client=checkout_client(),
             )
         except editing.BalanceAlreadyApplied as applied:
             self.message_user(

@@ -6,11 +6,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
+from ..identifiers import UNADDRESSABLE as UNADDRESSABLE
+
 Params = Mapping[str, Any] | Iterable[tuple[str, Any]] | None
 
-#: Values that cannot be one segment of a URL path: HTTP libraries drop or resolve them. The
-#: one home of this rule: validation.py refuses codes and source ids among them at every door.
-UNADDRESSABLE = frozenset({"", ".", ".."})
+# UNADDRESSABLE (values that cannot be one segment of a URL path: HTTP libraries drop or
+# resolve them) lives in identifiers.py, a leaf, with the rest of the identifier rule:
+# validation.py refuses codes and source ids among them at every door, conf the campaigns list.
 
 
 def encode_path(template: str, *values: str) -> str:

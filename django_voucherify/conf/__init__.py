@@ -113,7 +113,7 @@ def _typed(option: Option, value: Any) -> Any:
         return int(value) if option.integer else float(value)
     if option.kind is Kind.URL:
         return str(value).rstrip("/")
-    if option.kind in (Kind.SECRETS, Kind.NAMES):
+    if option.kind in (Kind.SECRETS, Kind.CAMPAIGNS):
         return tuple(value)
     if option.kind is Kind.CURRENCY:
         return str(value).upper()

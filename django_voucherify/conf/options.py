@@ -41,7 +41,7 @@ class Kind(Enum):
     ANY = "any"  # handed to requests as it is (PROXIES, VERIFY)
     SECRETS = "secrets"  # a list of non-empty strings, held as Secrets (never shown)
     CURRENCY = "currency"  # an ISO 4217 code: three ASCII letters (upper-cased when read)
-    NAMES = "names"  # a list of non-empty strings without surrounding spaces (held as a tuple)
+    CAMPAIGNS = "campaigns"  # a list of campaign names or ids under identifiers.campaign_defect (a tuple)
 
 
 @dataclass(frozen=True)
@@ -526,14 +526,16 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "SELF_SERVICE_CAMPAIGNS",
-        Kind.NAMES,
+        Kind.CAMPAIGNS,
         (),
         "The campaigns (names or ids) a signed-in shopper may ask a code of through the REST "
         "endpoint `publications/`; any other campaign, and an unknown one, is a 403. Empty: "
         "none. A user with `add_customerpublication`, and `checkout.publish()`, are not limited.",
         ("E027",),
         "A list of campaign names or ids, e.g. ['Welcome']; listing the name is enough (a request "
-        "naming the campaign by its id is matched too).",
+        "naming the campaign by its id is matched too). Each entry as the publications endpoint "
+        "takes a campaign: text of 1 to 200 characters, no surrounding white space, no control or "
+        "invisible characters, not '.' or '..'; an entry it refuses could never match.",
         page="checkout.md",
     ),
     # -- webhooks -----------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..identifiers import campaign_defect
 from ..secret import Secret
 from .options import OPTIONS, Kind, Option
 from .values import REQUESTS_PER_SEND, VoucherifySettings
@@ -97,18 +98,30 @@ def _reason(option: Option, value: Any) -> str | None:
             for item in value
         )
         return None if secrets_ok else "must be a list of non-empty strings"
-    if option.kind is Kind.NAMES:
-        # A listed " Welcome" could never match a campaign (checkout refuses surrounding spaces).
-        names_ok = isinstance(value, list | tuple) and all(
-            isinstance(item, str) and item and item.strip() == item for item in value
-        )
-        return None if names_ok else "must be a list of non-empty strings without surrounding spaces"
+    if option.kind is Kind.CAMPAIGNS:
+        return _campaigns_reason(value)
     if option.kind is Kind.CURRENCY:
         code_ok = isinstance(value, str) and len(value) == 3 and value.isascii() and value.isalpha()
         return None if code_ok else "must be a three-letter ISO 4217 currency code such as EUR"
     if option.kind is Kind.FOLDER:
         ok = isinstance(value, str) and value.strip("/")
         return None if ok else "must be a non-empty folder name"
+    return None
+
+
+def _campaigns_reason(value: Any) -> str | None:
+    """A list of campaign names or ids, each one the publications endpoint (and
+    ``checkout.publish``) would take: an entry their rule refuses (" Welcome", ".", a NUL, over
+    200 characters) could never match a request, a silent misconfiguration."""
+    if not isinstance(value, list | tuple):
+        return "must be a list of campaign names or ids"
+    for item in value:
+        defect = campaign_defect(item)
+        if defect is not None:
+            return (
+                f"must be a list of campaign names or ids: the entry {item!r} {defect.value} "
+                "(the publications endpoint refuses such a campaign, so it could never match)"
+            )
     return None
 
 

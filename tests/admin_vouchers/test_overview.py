@@ -278,3 +278,57 @@ def test_the_chart_query_can_use_the_succeeded_at_index():
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "voucherify_ledger_succeeded_at" in plan, plan
     assert "Index Cond: ((redeemed_at >=" in plan, plan  # the range is searched, not filtered
+
+
+def test_discounts_of_other_currencies_are_not_added_to_the_shops(admin_client, settings):
+    """The chart summed every row's discount as one amount: 5.00 EUR and 7.00 USD showed as
+    "12.00 EUR discount given". A row's currency is its order mirror's (none: the shop's);
+    the bars and the total are the shop's currency, the others are listed apart, per currency,
+    and every redemption still counts in the redemption bars. Still a fixed number of queries."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from django_voucherify.models import Order
+
+    settings.VOUCHERIFY = {**settings.VOUCHERIFY, "CURRENCY": "EUR"}
+
+    def page_and_queries() -> tuple[str, int]:
+        with CaptureQueriesContext(connection) as ctx:
+            response = admin_client.get(OVERVIEW)
+        assert response.status_code == 200
+        return response.content.decode(), len(ctx.captured_queries)
+
+    now = timezone.now()
+    ledger(LedgerState.SUCCEEDED, "no-mirror", redeemed_at=now, discount_amount=100)
+    _page, few = page_and_queries()
+    for source_id, code, discount in (
+        ("eur-1", "EUR", 200),
+        ("eur-2", "eur", 200),  # a mirror's currency in lower case is the same currency
+        ("usd-1", "USD", 700),
+        ("usd-2", "USD", 50),
+        ("chf-1", "CHF", 1000),
+        ("blank", "", 10),  # a mirror without a currency: the shop's
+    ):
+        CheckoutRedemption.objects.create(
+            order_source_id=source_id,
+            order=Order.objects.create(source_id=source_id, currency=code),
+            codes=["C"],
+            state=LedgerState.SUCCEEDED,
+            redeemed_at=now,
+            discount_amount=discount,
+        )
+    page, many = page_and_queries()
+    assert many == few
+    assert "7 redemptions" in page  # every redemption counts
+    assert "5.10\u00a0EUR discount given" in page and "22.60" not in page  # 100 + 200 + 200 + 10
+    assert ": 5.10\u00a0EUR discount</title>" in page  # today's bar
+    others = page[page.index('class="voucherify-chart-others"') :].split("</p>")[0]
+    assert "10.00\u00a0CHF in 1 redemption;" in others and "7.50\u00a0USD in 2 redemptions" in others
+    assert others.index("CHF") < others.index("USD")
+    days = redemptions_per_day(timezone.localdate())
+    assert days[-1]["other"] == {"USD": (2, 750), "CHF": (1, 1000)}
+
+
+def test_one_currency_shows_no_other_currencies_note(admin_client):
+    ledger(LedgerState.SUCCEEDED, "a", redeemed_at=timezone.now(), discount_amount=500)
+    assert "voucherify-chart-others" not in admin_client.get(OVERVIEW).content.decode()

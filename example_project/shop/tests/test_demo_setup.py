@@ -11,8 +11,9 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
-from django_voucherify.models import Campaign, OutboxEntry, Voucher
+from django_voucherify.models import Campaign, OutboxEntry, Voucher, VoucherRefreshRun
 from django_voucherify.models import Product as ProductMirror
 from django_voucherify.sandbox import campaign_store, seed
 from django_voucherify.vouchers import refresh_runs
@@ -50,3 +51,41 @@ def test_a_later_start_pulls_nothing(voucherify_sandbox):
     out = io.StringIO()
     call_command("demo_setup", stdout=out)
     assert "first start" not in out.getvalue()
+
+
+def test_a_refresh_already_running_does_not_stop_the_first_start(voucherify_sandbox):
+    """A campaign refresh left "running" (a demo killed mid-walk): voucherify_pull refuses, and
+    demo_setup used to raise with it, ending ./scripts/demo (set -e). It says so and goes on."""
+    seed.seed(voucherify_sandbox.state)
+    products_as_the_data_migration_made_them()
+    Voucher.objects.all().delete()
+    stuck, _started = refresh_runs.queue_unless_running("campaigns")
+    VoucherRefreshRun.objects.filter(pk=stuck.pk).update(state="running", heartbeat_at=timezone.now())
+    out, err = io.StringIO(), io.StringIO()
+    call_command("demo_setup", stdout=out, stderr=err)
+    assert "demo: the campaigns were not loaded" in err.getvalue()
+    assert (
+        f"already under way (run #{stuck.pk})" in err.getvalue() and "starts all the same" in err.getvalue()
+    )
+    assert Voucher.objects.count() == len(voucherify_sandbox.state.vouchers)  # the rest was done
+    assert ProductMirror.objects.count() == 3 and not Campaign.objects.exists()
+
+
+def test_an_incomplete_campaign_walk_does_not_stop_the_first_start(voucherify_sandbox, monkeypatch):
+    from django_voucherify.api.paging import PaginationStalledError
+    from django_voucherify.api.resources.promotions import Promotions
+
+    def stalled(self: Promotions, **params: object) -> object:
+        raise PaginationStalledError("the tiers' page repeated the previous one")
+
+    seed.seed(voucherify_sandbox.state)
+    products_as_the_data_migration_made_them()
+    monkeypatch.setattr(Promotions, "iterate_tiers", stalled)
+    err = io.StringIO()
+    call_command("demo_setup", stdout=io.StringIO(), stderr=err)
+    assert (
+        "demo: the campaigns were not loaded" in err.getvalue()
+        and "not walked to their end" in err.getvalue()
+    )
+    assert Campaign.objects.exists()  # what the walk saw is kept
+    assert ProductMirror.objects.count() == 3
