@@ -51,6 +51,7 @@ from ..api.errors import (
 from ..models.outbox import OutboxAction, OutboxEntry, OutboxState
 from ..models.products import Sku
 from ..models.sync_state import SyncState
+from ..validation import storable_json
 from . import batch_updates, claims, delivery, drain, outbox
 from .claims import Claim
 from .delivery import MIRRORS, Outcome
@@ -145,7 +146,7 @@ def deliver_claimed_batch(batch: list[Claim], *, client: Any = None) -> list[tup
             )
             results.append((claim.entry_id, delivery._record_failure_safely(claim, exc)))
         else:
-            sent.append((claim, response))
+            sent.append((claim, storable_json(response)))  # a NUL in it must not fail the record
     return results + _record(sent)
 
 

@@ -56,6 +56,7 @@ from ..api.errors import (
 )
 from ..models.outbox import OutboxAction, OutboxEntry, OutboxState
 from ..models.sync_state import SyncState
+from ..validation import storable_json
 from . import claims, takeover
 from .claims import Claim
 from .kinds import MIRRORS
@@ -112,7 +113,9 @@ def deliver_claimed(claim: Claim, client: Any = None) -> Outcome:
         logger.exception("Voucherify sync of %s %s raised an unexpected error", claim.kind, claim.source_id)
         return _record_failure_safely(claim, exc)
     try:
-        return _record_success(claim, response)
+        # A NUL anywhere in the answer (a field set outside the shop) would make every record
+        # fail: sent again at each retry and each sweep, never synced.
+        return _record_success(claim, storable_json(response))
     except Exception as exc:  # e.g. the database went away after the call was made
         logger.exception("Voucherify sync of %s %s: sent, recording it failed", claim.kind, claim.source_id)
         return _record_failure_safely(claim, exc)
