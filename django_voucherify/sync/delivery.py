@@ -43,6 +43,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from .. import background, conf
+from ..api.encoding import UnaddressableError
 from ..api.errors import (
     APIError,
     ConflictError,
@@ -378,7 +379,10 @@ def is_retryable(exc: BaseException) -> bool:
             isinstance(exc, RateLimitedError | ServerError | UnauthorizedError | ForbiddenError)
             or exc.status >= 500
         )
-    return True
+    # A source id no URL can carry (".", ".."; a mirror made through the Python API, which does
+    # not validate): its deletion before Voucherify's id was known can never be sent. It was
+    # retried at every retry and every sweep, forever; now it is failed for staff to see.
+    return not isinstance(exc, UnaddressableError)
 
 
 def _may_have_landed(exc: BaseException) -> bool:
