@@ -14,9 +14,11 @@ holds, versions compared) and pays the database once per batch instead of once p
    then it goes through :func:`.delivery.deliver_claimed` (which sends the deletion first).
 3. **Send** each row's call in turn, no transaction open (the lease is checked before each
    call, as for a single row). A failure is recorded at once, row by row (rare). When it says
-   Voucherify cannot be reached now (no answer, 429, 5xx), the batch stops: its unsent rows go
-   back to ``pending``, due when the failed row's retry is (no attempt counted), instead of
-   costing one timeout each; that retry's batch takes them again.
+   Voucherify cannot be reached now (no answer, 429, 5xx) or refuses the keys (401/403), the
+   batch stops: its unsent rows go back to ``pending``, due when the failed row's retry is (no
+   attempt counted), instead of costing one call each; that retry's batch takes them again.
+   When the batch's one lease runs short (its own calls used it up), the row about to be sent
+   and the rest go back untried, due now, and one delivery is requested for them.
 4. **Record** the successes in ONE transaction: the mirrors are locked first (the order a save
    takes them in), with ``SKIP LOCKED``, so the batch never waits for a save and never deadlocks
    with one that locks several mirrors; then the outbox rows, whose token and version decide:
