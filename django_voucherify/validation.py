@@ -279,6 +279,33 @@ def _unstorable_path(value: Any, path: str, depth: int) -> tuple[str, str] | Non
     return None
 
 
+def storable_json(value: Any) -> Any:
+    """``value`` (a JSON answer of Voucherify's) as the database can store it: itself when it
+    can (the usual case: one walk, no copy); else a copy with each NUL and lone surrogate in its
+    strings and keys replaced by U+FFFD and any object or list at depth
+    :data:`MAX_JSON_DEPTH` by None. For a payload kept as a record (``remote_payload``), where
+    refusing the whole answer would lose what was done: the call succeeded either way."""
+    if _unstorable_path(value, "", 0) is None:
+        return value
+    return _replaced(value, 0)
+
+
+def _replaced(value: Any, depth: int) -> Any:
+    if isinstance(value, str):
+        unstorable = ("\x00", "Cs")
+        return "".join(
+            "\ufffd" if char in unstorable or unicodedata.category(char) in unstorable else char
+            for char in value
+        )
+    if isinstance(value, Mapping | list | tuple) and depth >= MAX_JSON_DEPTH:
+        return None  # its items would be deeper than the rule allows
+    if isinstance(value, Mapping):
+        return {_replaced(str(key), 0): _replaced(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_replaced(item, depth + 1) for item in value]
+    return value
+
+
 def visible(value: Any) -> str:
     """``value`` as text safe to store and show: every forbidden character (NUL, zero-width,
     bidi, lone surrogates...) written as an escape such as ``\\x00`` or ``\\u200b``, so a

@@ -15,6 +15,10 @@ Params = Mapping[str, Any] | Iterable[tuple[str, Any]] | None
 # validation.py refuses codes and source ids among them at every door, conf the campaigns list.
 
 
+class UnaddressableError(ValueError):
+    """An identifier no URL path can carry (:data:`UNADDRESSABLE`): no retry can send it."""
+
+
 def encode_path(template: str, *values: str) -> str:
     """Fill ``{}`` slots of ``template`` with percent-encoded values (``/``, ``?``, ``#`` too).
 
@@ -24,7 +28,7 @@ def encode_path(template: str, *values: str) -> str:
     """
     for value in values:
         if str(value) in UNADDRESSABLE:
-            raise ValueError(f"{value!r} cannot be used as a Voucherify identifier in a URL path")
+            raise UnaddressableError(f"{value!r} cannot be used as a Voucherify identifier in a URL path")
     return template.format(*(quote(str(v), safe="") for v in values))
 
 

@@ -14,9 +14,11 @@ holds, versions compared) and pays the database once per batch instead of once p
    then it goes through :func:`.delivery.deliver_claimed` (which sends the deletion first).
 3. **Send** each row's call in turn, no transaction open (the lease is checked before each
    call, as for a single row). A failure is recorded at once, row by row (rare). When it says
-   Voucherify cannot be reached now (no answer, 429, 5xx), the batch stops: its unsent rows go
-   back to ``pending``, due when the failed row's retry is (no attempt counted), instead of
-   costing one timeout each; that retry's batch takes them again.
+   Voucherify cannot be reached now (no answer, 429, 5xx) or refuses the keys (401/403), the
+   batch stops: its unsent rows go back to ``pending``, due when the failed row's retry is (no
+   attempt counted), instead of costing one call each; that retry's batch takes them again.
+   When the batch's one lease runs short (its own calls used it up), the row about to be sent
+   and the rest go back untried, due now, and one delivery is requested for them.
 4. **Record** the successes in ONE transaction: the mirrors are locked first (the order a save
    takes them in), with ``SKIP LOCKED``, so the batch never waits for a save and never deadlocks
    with one that locks several mirrors; then the outbox rows, whose token and version decide:
@@ -40,11 +42,19 @@ from django.db import router, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from ..api.errors import RateLimitedError, ServerError, TransportError, VoucherifyError
+from ..api.errors import (
+    ForbiddenError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+    UnauthorizedError,
+    VoucherifyError,
+)
 from ..models.outbox import OutboxAction, OutboxEntry, OutboxState
 from ..models.products import Sku
 from ..models.sync_state import SyncState
-from . import batch_updates, claims, delivery, drain
+from ..validation import storable_json
+from . import batch_updates, claims, delivery, drain, outbox
 from .claims import Claim
 from .delivery import MIRRORS, Outcome
 
@@ -117,12 +127,19 @@ def deliver_claimed_batch(batch: list[Claim], *, client: Any = None) -> list[tup
             continue
         try:
             response = delivery._send(client, claim, objects.get((claim.kind, claim.object_pk)))
+        except delivery.LeaseExpiring:
+            # The batch's one lease is running out (its own calls used it up, or it stalled):
+            # not this row's failure. It and the rest go back untried, due now, and are asked
+            # for again; counting an attempt on each would walk them towards `failed`.
+            if _release(batch[position:], 0.0):
+                outbox.request_delivery(claim.entry_id)
+            break
         except VoucherifyError as exc:
             outcome = delivery._record_failure_safely(claim, exc)
             results.append((claim.entry_id, outcome))
-            if outcome.retry_in is not None and isinstance(exc, _OUTAGE):
-                # Voucherify is down or throttling: the rest of the batch waits as long as this
-                # row (not an attempt of theirs) instead of costing one timeout each.
+            if outcome.retry_in is not None and isinstance(exc, _STOPS_BATCH):
+                # Voucherify is down, throttling or refusing the keys: the rest of the batch waits
+                # as long as this row (not an attempt of theirs) instead of costing one call each.
                 _release(batch[position + 1 :], outcome.retry_in)
                 break
         except Exception as exc:  # recorded as a temporary failure, never left in progress
@@ -131,21 +148,22 @@ def deliver_claimed_batch(batch: list[Claim], *, client: Any = None) -> list[tup
             )
             results.append((claim.entry_id, delivery._record_failure_safely(claim, exc)))
         else:
-            sent.append((claim, response))
+            sent.append((claim, storable_json(response)))  # a NUL in it must not fail the record
     return results + _record(sent)
 
 
-#: Failures that say Voucherify cannot be reached now (no answer, 429, 5xx): the batch stops.
-_OUTAGE = (TransportError, RateLimitedError, ServerError)
+#: Failures that would be the same for every row of the batch, so it stops: Voucherify cannot
+#: be reached now (no answer, 429, 5xx), or refuses the keys (401/403: until they are fixed).
+_STOPS_BATCH = (TransportError, RateLimitedError, ServerError, UnauthorizedError, ForbiddenError)
 
 
-def _release(claims_left: list[Claim], delay: float) -> None:
+def _release(claims_left: list[Claim], delay: float) -> int:
     """Give the batch's unsent rows back (``pending``, due after ``delay`` seconds, attempts
-    unchanged), each only while the batch's token still holds it."""
+    unchanged), each only while the batch's token still holds it; how many were given back."""
     if not claims_left:
-        return
+        return 0
     due = timezone.now() + timedelta(seconds=delay)
-    OutboxEntry.objects.filter(
+    return OutboxEntry.objects.filter(
         pk__in=[c.entry_id for c in claims_left],
         lease_token=claims_left[0].token,
         state=OutboxState.IN_PROGRESS,

@@ -43,6 +43,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from .. import background, conf
+from ..api.encoding import UnaddressableError
 from ..api.errors import (
     APIError,
     ConflictError,
@@ -56,6 +57,7 @@ from ..api.errors import (
 )
 from ..models.outbox import OutboxAction, OutboxEntry, OutboxState
 from ..models.sync_state import SyncState
+from ..validation import storable_json
 from . import claims, takeover
 from .claims import Claim
 from .kinds import MIRRORS
@@ -112,7 +114,9 @@ def deliver_claimed(claim: Claim, client: Any = None) -> Outcome:
         logger.exception("Voucherify sync of %s %s raised an unexpected error", claim.kind, claim.source_id)
         return _record_failure_safely(claim, exc)
     try:
-        return _record_success(claim, response)
+        # A NUL anywhere in the answer (a field set outside the shop) would make every record
+        # fail: sent again at each retry and each sweep, never synced.
+        return _record_success(claim, storable_json(response))
     except Exception as exc:  # e.g. the database went away after the call was made
         logger.exception("Voucherify sync of %s %s: sent, recording it failed", claim.kind, claim.source_id)
         return _record_failure_safely(claim, exc)
@@ -375,7 +379,10 @@ def is_retryable(exc: BaseException) -> bool:
             isinstance(exc, RateLimitedError | ServerError | UnauthorizedError | ForbiddenError)
             or exc.status >= 500
         )
-    return True
+    # A source id no URL can carry (".", ".."; a mirror made through the Python API, which does
+    # not validate): its deletion before Voucherify's id was known can never be sent. It was
+    # retried at every retry and every sweep, forever; now it is failed for staff to see.
+    return not isinstance(exc, UnaddressableError)
 
 
 def _may_have_landed(exc: BaseException) -> bool:

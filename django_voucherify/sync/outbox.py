@@ -191,6 +191,11 @@ FAILED_NONE, FAILED_RETRYABLE, FAILED_ALL = "none", "retryable", "all"
 
 def redrive_candidates(*, failed: str = FAILED_RETRYABLE) -> list[int]:
     """Ids of entries to send now: due pending, stale in-progress, and ``failed`` ones (see above)."""
+    return [pk for pk, _state in _candidates(failed)]
+
+
+def _candidates(failed: str) -> list[tuple[int, str]]:
+    """:func:`redrive_candidates` with each one's state, in id order."""
     now = timezone.now()
     due = Q(state=OutboxState.PENDING) & (Q(due_at__isnull=True) | Q(due_at__lte=now))
     stale = Q(state=OutboxState.IN_PROGRESS, lease_until__lt=now)
@@ -202,7 +207,7 @@ def redrive_candidates(*, failed: str = FAILED_RETRYABLE) -> list[int]:
         cond |= Q(state=OutboxState.FAILED, due_at__lte=now)
     elif failed != FAILED_NONE:
         raise ValueError(f"failed must be one of {FAILED_NONE!r}, {FAILED_RETRYABLE!r}, {FAILED_ALL!r}")
-    return list(OutboxEntry.objects.filter(cond).order_by("pk").values_list("pk", flat=True))
+    return list(OutboxEntry.objects.filter(cond).order_by("pk").values_list("pk", "state"))
 
 
 def redrive(*, failed: str = FAILED_RETRYABLE, inline: bool = False) -> dict[str, int]:
@@ -211,33 +216,56 @@ def redrive(*, failed: str = FAILED_RETRYABLE, inline: bool = False) -> dict[str
     By default (the periodic task) a failed entry is taken again only if its last error was
     temporary; one Voucherify rejected (400...) waits for an explicit re-sync (``failed="all"``,
     ``voucherify_redrive --include-failed``, the admin actions). Failed entries taken get their
-    attempts reset. ``inline`` sends from this process instead of enqueueing. When the broker
+    attempts reset. ``inline`` sends from this process instead of enqueueing.
+
+    Messages scale with batches, not rows (:func:`_messages`): one per ``SYNC_BATCH_SIZE`` rows
+    to claim as pending (each task's batch takes its own row and the next due ones), one per
+    row stuck past its lease (a batch takes only pending rows besides its own). Rows a message
+    run out of order leaves behind are due still: the next sweep takes them. When the broker
     refuses an enqueue, the rest is not tried (each try would wait for the broker's timeout):
     they stay pending and are counted in ``not_enqueued``.
-    Returns counters: ``found``, ``enqueued`` or ``sent``, ``enqueue_failed``, ``not_enqueued``.
+    Returns counters (of rows): ``found``, ``enqueued`` (handed to a message) or ``sent``,
+    ``enqueue_failed``, ``not_enqueued``.
     """
     from .delivery import deliver
 
-    ids = redrive_candidates(failed=failed)
-    if failed != FAILED_NONE and ids:
+    candidates = _candidates(failed)
+    ids = [pk for pk, _state in candidates]
+    failed_ids = [pk for pk, state in candidates if state == OutboxState.FAILED]
+    if failed != FAILED_NONE and failed_ids:
         # Only rows still failed as they were when chosen: one refused meanwhile (by a sender
-        # that claimed it as pending) keeps waiting for an explicit re-sync.
-        reset = OutboxEntry.objects.filter(pk__in=ids, state=OutboxState.FAILED)
+        # that claimed it as pending) keeps waiting for an explicit re-sync. (Their ids only,
+        # not the whole backlog's: an IN list of 1M ids at every sweep.)
+        reset = OutboxEntry.objects.filter(pk__in=failed_ids, state=OutboxState.FAILED)
         if failed == FAILED_RETRYABLE:
             reset = reset.filter(due_at__lte=timezone.now())
         reset.update(state=OutboxState.PENDING, attempts=0, due_at=None, updated_at=timezone.now())
     stats = {"found": len(ids), "enqueued": 0, "sent": 0, "enqueue_failed": 0, "not_enqueued": 0}
-    for position, entry_id in enumerate(ids):
-        if inline:
+    if inline:
+        for entry_id in ids:
             if deliver(entry_id, ignore_schedule=True).status == "sent":
                 stats["sent"] += 1
-        elif enqueue(entry_id, retry=True):
-            stats["enqueued"] += 1
-        else:
+        return stats
+    covered = 0
+    for entry_id, rows in _messages(candidates, conf.settings().sync_batch_size):
+        if not enqueue(entry_id, retry=True):
             stats["enqueue_failed"] = 1
-            stats["not_enqueued"] = len(ids) - position
+            stats["not_enqueued"] = len(ids) - covered
             break
+        covered += rows
+    stats["enqueued"] = covered
     return stats
+
+
+def _messages(candidates: list[tuple[int, str]], batch_size: int) -> list[tuple[int, int]]:
+    """The sweep's messages ``(entry id, rows it stands for)``: each stuck ``in_progress`` row
+    its own, then every ``batch_size``-th of the others (pending, or failed rows just reset to
+    pending), whose task claims the next due pending rows with it. One message per due row
+    (before) cost a backlog of 1M rows 1M messages per sweep, more than a minute of enqueueing."""
+    stuck = [(pk, 1) for pk, state in candidates if state == OutboxState.IN_PROGRESS]
+    rest = [pk for pk, state in candidates if state != OutboxState.IN_PROGRESS]
+    step = max(batch_size, 1)
+    return stuck + [(rest[i], len(rest[i : i + step])) for i in range(0, len(rest), step)]
 
 
 def lease() -> timedelta:

@@ -1,0 +1,86 @@
+"""When a batch stops (sync/batches.py): answers and lease trouble that concern every row of a
+batch, not the row that met them, end the batch and give its unsent rows back untried (no
+attempt counted, no error written on them), and the rows given back are sent again."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from django_voucherify import conf
+from django_voucherify.models import Customer, OutboxEntry, OutboxState, SyncState
+from django_voucherify.sync import batches
+from tests.sync.test_delivery_scale import pending_customers
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_wrong_keys_stop_the_batch_after_one_call(sandbox, status):
+    # 401/403 say "fix the keys": the same answer for every row. Before, each row of the
+    # batch made its call and counted an attempt (50 refused calls per batch, every row
+    # walked towards `failed`), as an outage would have without the stop.
+    ids = pending_customers("k-1", "k-2", "k-3")
+    sandbox.faults.add(path="/v1/customers*", times=1, status=status)
+    results = dict(batches.deliver_batch(ids[0], limit=3))
+    assert list(results) == [ids[0]] and results[ids[0]].status == "retry"
+    assert sandbox.calls.count("POST", "/v1/customers") == 1
+    first = OutboxEntry.objects.get(pk=ids[0])
+    for entry in OutboxEntry.objects.filter(pk__in=ids[1:]):
+        assert (entry.state, entry.attempts, entry.lease_until) == (OutboxState.PENDING, 0, None)
+        assert entry.due_at >= first.due_at
+
+
+class _ClockAfterFirstCall:
+    """The shared client, but the first customer upsert takes the batch's clock to the end of its
+    lease (a slow Voucherify: each call answers, the batch's calls add up)."""
+
+    def __init__(self, client: Any, monkeypatch: Any) -> None:
+        self._client, self._patch, self.upserts = client, monkeypatch, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    @property
+    def customers(self) -> Any:
+        outer = self
+
+        class Customers:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(outer._client.customers, name)
+
+            def create(self, payload: Any) -> Any:
+                outer.upserts += 1
+                answer = outer._client.customers.create(payload)
+                if outer.upserts == 1:
+                    left = conf.settings().longest_request() / 2
+                    late = timezone.now() + timedelta(seconds=conf.settings().sync_lease_seconds - left)
+                    outer._patch.setattr(timezone, "now", lambda: late)
+                return answer
+
+        return Customers()
+
+
+def test_a_batch_whose_lease_runs_short_gives_its_untried_rows_back_and_they_are_sent(sandbox, monkeypatch):
+    # A batch shares one lease among its rows (SYNC_LEASE_SECONDS, which check E012 holds
+    # against ONE entry's calls). Before, once the batch's own calls had used it up, every
+    # row left was recorded as a failed attempt ("not sent: the sender stalled"), its mirror
+    # given that error, and after SYNC_MAX_ATTEMPTS batches like it the row was `failed`.
+    from django_voucherify import client as shared_client
+
+    ids = pending_customers("l-1", "l-2", "l-3")
+    slow = _ClockAfterFirstCall(shared_client, monkeypatch)
+    results = dict(batches.deliver_batch(ids[0], limit=3, client=slow))
+    assert results[ids[0]].status == "sent"
+    assert slow.upserts == 1
+    for entry in OutboxEntry.objects.filter(pk__in=ids[1:]):
+        assert entry.attempts == 0 and entry.last_error == ""
+    for customer in Customer.objects.filter(source_id__in=["l-2", "l-3"]):
+        assert customer.last_error == ""
+    # Given back and asked for again: delivered (eager Celery runs the request inline).
+    assert set(OutboxEntry.objects.filter(pk__in=ids).values_list("state", flat=True)) == {OutboxState.SYNCED}
+    assert set(Customer.objects.values_list("sync_state", flat=True)) == {SyncState.SYNCED}
+    assert all(sandbox.state.find_customer(s) for s in ("l-1", "l-2", "l-3"))
