@@ -9,6 +9,7 @@ delivery faults ``--webhook-duplicate P``, ``--webhook-delay S``, ``--webhook-fa
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections.abc import Sequence
 from typing import TextIO
@@ -20,6 +21,30 @@ from django_voucherify.sandbox.seed import seed
 from django_voucherify.sandbox.server import make_server
 from django_voucherify.sandbox.state import SandboxState
 from django_voucherify.sandbox.webhooks import DeliveryFaults, WebhookSender
+
+
+def freeze_full_collection_survivors() -> None:
+    """From now on, what a full garbage collection leaves alive is frozen (``gc.freeze``):
+    later collections no longer walk it. Only for a process that serves one sandbox until it
+    exits (``serve``), never in a process the sandbox shares (tests, ``start_in_thread``).
+
+    Why (issue 13): the state only grows (a redeem stores ~10 containers), and each full
+    collection walked all of it again: ~14 us of CPU per redeem over 40,000 redeems, ~4 % of
+    a redeem, spent finding nothing (the sandbox's requests leave no reference cycles; a test
+    keeps it so). Full collections still run when the heap has grown by a quarter, as before,
+    but walk only what is new since the last one. The cost: an object frozen while alive that
+    later becomes part of a reference cycle is never freed, which is why the no-cycle test
+    guards this.
+    """
+    gc.collect()
+    gc.freeze()  # the modules, the spec's schemas and a state loaded with --data
+    if _freeze_after_full_collection not in gc.callbacks:
+        gc.callbacks.append(_freeze_after_full_collection)
+
+
+def _freeze_after_full_collection(phase: str, info: dict[str, int]) -> None:
+    if phase == "stop" and info.get("generation") == 2:
+        gc.freeze()
 
 
 def webhook_sender(args: argparse.Namespace) -> WebhookSender | None:
@@ -78,6 +103,7 @@ def serve(
         seed(state)
     configure_logging(verbose, out)
     server = make_server(sandbox, host, port)
+    freeze_full_collection_survivors()  # this process serves this sandbox only
     print(f"Voucherify sandbox on {sandbox.base_url} (app id {app_id!r})", file=out or sys.stderr)
     try:
         server.serve_forever()

@@ -156,6 +156,7 @@ class _Compiler:
             if not isinstance(instance, dict):
                 return True
             for name, check in pairs:  # noqa: SIM110 - a loop costs less than all() over a generator
+                # (the same for the loops below: ~0.3 us per check on every request)
                 if name in instance and not check(instance[name]):
                     return False
             return True
@@ -168,7 +169,15 @@ class _Compiler:
         names = tuple(value)
         if not names:
             return _yes
-        return lambda instance: not isinstance(instance, dict) or all(name in instance for name in names)
+
+        def required(instance: Any) -> bool:
+            if isinstance(instance, dict):
+                for name in names:
+                    if name not in instance:
+                        return False
+            return True
+
+        return required
 
     def k_additionalProperties(self, value: Any, schema: dict[str, Any]) -> Check:
         if "patternProperties" in schema:
@@ -176,12 +185,25 @@ class _Compiler:
         known = frozenset(schema.get("properties", {}))
         if isinstance(value, dict):
             check = self.node(value)
-            return lambda instance: (
-                not isinstance(instance, dict)
-                or all(check(item) for key, item in instance.items() if key not in known)
-            )
+
+            def additional(instance: Any) -> bool:
+                if isinstance(instance, dict):
+                    for key, item in instance.items():
+                        if key not in known and not check(item):
+                            return False
+                return True
+
+            return additional
         if not value:  # jsonschema: any falsy value forbids extra properties
-            return lambda instance: not isinstance(instance, dict) or all(key in known for key in instance)
+
+            def no_additional(instance: Any) -> bool:
+                if isinstance(instance, dict):
+                    for key in instance:
+                        if key not in known:
+                            return False
+                return True
+
+            return no_additional
         return _yes
 
     def k_items(self, value: Any, schema: dict[str, Any]) -> Check:
@@ -192,7 +214,15 @@ class _Compiler:
         check = self.node(value)
         if check is _yes:
             return _yes
-        return lambda instance: not isinstance(instance, list) or all(check(item) for item in instance)
+
+        def items(instance: Any) -> bool:
+            if isinstance(instance, list):
+                for item in instance:
+                    if not check(item):
+                        return False
+            return True
+
+        return items
 
     def k_minItems(self, value: Any, schema: dict[str, Any]) -> Check:
         return lambda instance: not isinstance(instance, list) or not len(instance) < value
@@ -241,7 +271,14 @@ class _Compiler:
         checks = tuple(self.node(sub) for sub in self._list(value, "anyOf"))
         if _yes in checks:
             return _yes
-        return lambda instance: any(check(instance) for check in checks)
+
+        def any_of(instance: Any) -> bool:
+            for check in checks:  # noqa: SIM110 - see properties
+                if check(instance):
+                    return True
+            return False
+
+        return any_of
 
     def k_oneOf(self, value: Any, schema: dict[str, Any]) -> Check:
         checks = tuple(self.node(sub) for sub in self._list(value, "oneOf"))
@@ -293,4 +330,11 @@ def _all(checks: list[Check]) -> Check:
         first, second = checks
         return lambda instance: first(instance) and second(instance)
     frozen = tuple(checks)
-    return lambda instance: all(check(instance) for check in frozen)
+
+    def all_of(instance: Any) -> bool:
+        for check in frozen:  # noqa: SIM110 - a loop costs less than all() over a generator
+            if not check(instance):
+                return False
+        return True
+
+    return all_of

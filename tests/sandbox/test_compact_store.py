@@ -15,7 +15,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from django_voucherify.sandbox import listing
-from django_voucherify.sandbox.compact import Voucher, _iso_of, _pack_time, jsonable
+from django_voucherify.sandbox.compact import (
+    _DELETED,
+    _NO_METADATA,
+    DERIVED,
+    FIELDS,
+    TIMES,
+    Voucher,
+    _iso_of,
+    _pack_time,
+    _unpack_time,
+    jsonable,
+)
 from django_voucherify.sandbox.handlers.vouchers import build_voucher, list_vouchers
 from django_voucherify.sandbox.routing import SandboxRequest
 from django_voucherify.sandbox.state import SandboxState, iso
@@ -86,6 +97,61 @@ def test_a_voucher_reads_and_changes_as_its_dict(ops: list[tuple[str, str, Any]]
         assert {k: v.get(k) for k in KEYS} == {k: d.get(k) for k in KEYS}
     assert json.loads(json.dumps(v, default=jsonable)) == json.loads(json.dumps(d))
     assert copy.deepcopy(v) == d
+
+
+def _render_field_by_field(v: Voucher) -> dict[str, Any]:
+    """The oracle: the voucher's dict, one field at a time in ``FIELDS`` order, from its slots."""
+    out: dict[str, Any] = {}
+    for key in FIELDS:
+        if key in DERIVED:
+            value = v._extra[key] if v._extra is not None and key in v._extra else v._derived(key)
+        else:
+            value = object.__getattribute__(v, key)
+            if key in TIMES:
+                value = _unpack_time(value)
+            elif value is _NO_METADATA:
+                value = {}
+        if value is not _DELETED:
+            out[key] = value
+    if v._extra:
+        out.update((k, x) for k, x in v._extra.items() if k not in FIELDS)
+    return out
+
+
+def _read(v: Any, key: str, how: str) -> Any:
+    """``v[key]`` (or ``v.get(key, "absent")``), with a missing key as a value to compare."""
+    if how == "get":
+        return v.get(key, "absent")
+    try:
+        return v[key]
+    except KeyError:
+        return "absent"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["set", "del"]), st.sampled_from((*KEYS, *FIELDS)), values), max_size=30
+    ),
+    st.sampled_from(["get", "item"]),
+)
+def test_fast_reads_equal_the_field_by_field_render(ops: list[tuple[str, str, Any]], how: str) -> None:
+    """Item reads and ``get`` (one kind lookup, ``get`` without ``__getitem__``) give what the
+    rendered dict gives, whichever keys were set or removed, and ``bool`` what ``len`` says (the
+    fast answer when the id is there)."""
+    state = SandboxState(clock=lambda: datetime(2024, 1, 1, tzinfo=UTC))
+    v = voucher(state, metadata={} if ops and ops[0][2] is None else {"k": 1})
+    for op, key, value in ops:  # the id and code too: the derived keys follow (or go)
+        if op == "set":
+            v[key] = copy.deepcopy(value)
+        elif key in v:
+            del v[key]
+        oracle = _render_field_by_field(v)
+        assert list(v.render().items()) == list(oracle.items())
+        assert list(oracle) == list(v) and bool(v) == (len(v) > 0)
+        for name in (*FIELDS, "extra_key", "missing"):
+            assert _read(v, name, how) == _read(oracle, name, how)
+        assert _render_field_by_field(v) == oracle  # reads change nothing a render shows
 
 
 def test_a_voucher_with_every_key_removed_is_falsy_like_an_empty_dict() -> None:
