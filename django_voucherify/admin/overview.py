@@ -17,6 +17,7 @@ admin's breadcrumbs. It only reads the database: nothing here calls Voucherify.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -151,11 +152,12 @@ def redemptions_per_day(today: date, days: int = CHART_DAYS) -> list[dict[str, A
     (``CURRENCY``) only: a row's currency is its order mirror's, and a row without one (no
     mirror, or a mirror without a currency) counts as the shop's. ``other`` holds the rest,
     ``{currency: (redemptions, discount)}``: amounts of two currencies are never added up
-    (docs/admin.md, "Overview"). One query, however many rows and currencies."""
+    (docs/admin.md, "Overview"). With ``CURRENCY`` unset the shop's currency is the one its
+    order mirrors use most in the period (most redemptions; ties: the first code): a project
+    has one currency, and every mirror naming one must not empty the discount bars. One query,
+    however many rows and currencies."""
     first = today - timedelta(days=days - 1)
-    shop = (currency() or "").upper()
-    found: dict[date, dict[str, Any]] = {}
-    for row in (
+    rows = list(
         CheckoutRedemption.objects.filter(
             # A range on the column itself (not ``__date``, a function of it) so the index serves.
             state=LedgerState.SUCCEEDED,
@@ -166,7 +168,10 @@ def redemptions_per_day(today: date, days: int = CHART_DAYS) -> list[dict[str, A
         .values("day", "order__currency")
         .annotate(count=Count("pk"), discount=Sum("discount_amount"))
         .order_by()
-    ):
+    )
+    shop = (currency() or "").upper() or _most_used_currency(rows)
+    found: dict[date, dict[str, Any]] = {}
+    for row in rows:
         day = found.setdefault(row["day"], {"count": 0, "discount": 0, "other": {}})
         day["count"] += row["count"]
         code = (row["order__currency"] or "").upper()  # a mirror's "eur" is EUR
@@ -179,6 +184,16 @@ def redemptions_per_day(today: date, days: int = CHART_DAYS) -> list[dict[str, A
         {"day": day, **found.get(day, {"count": 0, "discount": 0, "other": {}})}
         for day in (first + timedelta(days=i) for i in range(days))
     ]
+
+
+def _most_used_currency(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The currency code (upper case) of the most redemptions among ``rows``; "" if none names one."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        code = (row["order__currency"] or "").upper()
+        if code:
+            counts[code] = counts.get(code, 0) + row["count"]
+    return min(counts, key=lambda code: (-counts[code], code), default="")
 
 
 BUILDERS = {"sync": sync_block, "checkout": checkout_block, "webhooks": webhooks_block, "jobs": jobs_block}

@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from django.contrib import admin, messages
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 
 from ..api.errors import UNREACHABLE, VoucherifyError
+from .voucher_forms import outcome_unknown
 
 if TYPE_CHECKING:
     from ..api.client import VoucherifyClient
@@ -54,7 +56,8 @@ def run_each(
     refused or could not be reached (it records that on the item's mirror itself); after a
     success, ``then(item, result, client)`` updates the mirror from Voucherify (and may add a
     message). Messages: ``failed(name, describe_error(exc))`` per failure,
-    ``not_sent(names)`` for the rest after an outage, ``done(names)`` for the successes, names
+    (plus that it may have been applied all the same when no answer came after the call left,
+    or a 5xx), ``not_sent(names)`` for the rest after an outage, ``done(names)`` for the successes, names
     joined with ", ".
     """
     from ..checkout.cart import checkout_client
@@ -65,7 +68,14 @@ def run_each(
         try:
             result = call(item, client)
         except VoucherifyError as exc:
-            model_admin.message_user(request, failed(item.name, describe_error(exc)), messages.ERROR)
+            text = failed(item.name, describe_error(exc))
+            if outcome_unknown(exc):
+                # No answer after the call left (the interactive timeout is short) or a 5xx:
+                # the change may be made; "failed" alone would say it is not.
+                text += " " + _(
+                    "It may have been applied all the same: refresh the list from Voucherify to see."
+                )
+            model_admin.message_user(request, text, messages.ERROR)
             rest = items[position + 1 :]
             if isinstance(exc, UNREACHABLE) and rest:
                 model_admin.message_user(request, not_sent(", ".join(i.name for i in rest)), messages.WARNING)

@@ -346,6 +346,16 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 messages.WARNING,
             )
             return HttpResponseRedirect(done_url)
+        except editing.BalanceMayBeInFlight:
+            form.add_error(
+                None,
+                _(
+                    "An earlier send of this form may still be under way at Voucherify; nothing "
+                    "was sent now. Reload the card's page in a few minutes and look at its "
+                    "transactions before sending this form again."
+                ),
+            )
+            return None
         except VoucherifyError as exc:
             text = remote_error(exc)
             if isinstance(exc, TransportError) or (isinstance(exc, APIError) and exc.status >= 500):

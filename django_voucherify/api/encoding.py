@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
+from ..errors import DjangoVoucherifyError
 from ..identifiers import UNADDRESSABLE as UNADDRESSABLE
 
 Params = Mapping[str, Any] | Iterable[tuple[str, Any]] | None
@@ -15,8 +16,10 @@ Params = Mapping[str, Any] | Iterable[tuple[str, Any]] | None
 # validation.py refuses codes and source ids among them at every door, conf the campaigns list.
 
 
-class UnaddressableError(ValueError):
-    """An identifier no URL path can carry (:data:`UNADDRESSABLE`): no retry can send it."""
+class UnaddressableError(DjangoVoucherifyError, ValueError):
+    """An identifier no URL path can carry (:data:`UNADDRESSABLE`): no retry can send it. A
+    ValueError as before (callers catch that), and under the app's root like every error it
+    raises on purpose (``except DjangoVoucherifyError``; the REST handler answers it as JSON)."""
 
 
 def encode_path(template: str, *values: str) -> str:

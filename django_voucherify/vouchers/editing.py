@@ -6,7 +6,10 @@ it into a form error; the mirror is written only from Voucherify's answer.
 Balance changes are not idempotent in Voucherify (``update_balance``'s docstring): the admin
 issues one ``source_id`` per rendered form (:func:`new_balance_source_id`), and
 :func:`adjust_balance` first looks for a transaction with that ``source_id``, so a form sent
-twice (a double click, a resubmit after an unclear failure) credits the card once.
+twice (a double click, a resubmit after an unclear failure) credits the card once. That look-up
+cannot see a change Voucherify is still applying (the interactive client gave up first): a send
+whose outcome is unknown is remembered for :data:`IN_FLIGHT_SECONDS` in the cache, and a resend
+within them is refused (:class:`BalanceMayBeInFlight`) rather than sent a second time.
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.core.cache import cache
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from .. import validation
-from ..api.errors import TransportError, VoucherifyError
+from ..api.errors import APIError, TransportError, VoucherifyError
 from ..errors import DjangoVoucherifyError
 from ..models import Voucher
 from ..models.vouchers import VoucherType
@@ -90,6 +94,36 @@ class BalanceAlreadyApplied(DjangoVoucherifyError):
         self.transaction = transaction
 
 
+class BalanceMayBeInFlight(DjangoVoucherifyError):
+    """A send of this form is under way, or its outcome is unknown (no answer, a 5xx) since less
+    than :data:`IN_FLIGHT_SECONDS` and Voucherify lists no transaction for it yet: nothing was sent
+    (Voucherify may still be applying the first one; a second send would credit twice)."""
+
+    def __init__(self, source_id: str) -> None:
+        super().__init__(f"balance change {source_id} may still be in flight; not sent again")
+        self.source_id = source_id
+
+
+#: How long a balance send without a usable answer is taken to be possibly still applied by
+#: Voucherify (its request outlives our timeout): a resend of that form within it is refused,
+#: after it the transaction look-up decides. The interactive timeout (CHECKOUT_TIMEOUT, seconds)
+#: is far below it. Across web processes this needs a shared cache (``CACHES["default"]``), as
+#: the admin's one-time form tokens do (admin/submit_once.py).
+IN_FLIGHT_SECONDS = 120
+
+
+def _in_flight_key(source_id: str) -> str:
+    return f"django_voucherify:balance-in-flight:{source_id}"
+
+
+def _may_have_landed(exc: BaseException) -> bool:
+    """No usable answer once the request had left (timeout, reset, a body not Voucherify's) or a
+    5xx: Voucherify may have applied the change, or may be applying it still."""
+    if isinstance(exc, TransportError):
+        return exc.request_sent
+    return isinstance(exc, APIError) and exc.status >= 500
+
+
 def new_balance_source_id() -> str:
     """The ``source_id`` of one balance form, issued when the form is rendered."""
     return f"admin-{int(time.time())}-{uuid.uuid4().hex}"
@@ -118,7 +152,9 @@ def adjust_balance(
     balance answer, which alone says whether the change happened.
 
     Raises :class:`BalanceAlreadyApplied` (sending nothing) when a transaction with
-    ``source_id`` exists. Once Voucherify has answered, the mirror's balance is set from that
+    ``source_id`` exists, and :class:`BalanceMayBeInFlight` (sending nothing) when none does yet
+    but a send of this ``source_id`` is under way or went unanswered less than
+    :data:`IN_FLIGHT_SECONDS` ago. Once Voucherify has answered, the mirror's balance is set from that
     answer and the card re-read best-effort: a failing re-read is logged, never reported as a
     failed adjustment (which would invite a second credit).
     """
@@ -128,9 +164,19 @@ def adjust_balance(
     earlier = find_balance_transaction(voucher.code, source_id, client=api)
     if earlier is not None:
         raise BalanceAlreadyApplied(earlier)
-    balance = dict(
-        api.vouchers.update_balance(voucher.code, amount, reason=reason or None, source_id=source_id)
-    )
+    # Claimed atomically before the call: a second send of this form (a double click, or the
+    # resend after a timeout while the first is still being applied) is refused, not sent.
+    key = _in_flight_key(source_id)
+    if not cache.add(key, True, IN_FLIGHT_SECONDS):
+        raise BalanceMayBeInFlight(source_id)
+    try:
+        balance = dict(
+            api.vouchers.update_balance(voucher.code, amount, reason=reason or None, source_id=source_id)
+        )
+    except Exception as exc:
+        if not _may_have_landed(exc):  # refused, or never left: a resend is a fresh try
+            cache.delete(key)
+        raise
     _mirror_balance(voucher, balance)
     try:
         refresh_one(voucher, client=api)

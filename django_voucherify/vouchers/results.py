@@ -54,12 +54,26 @@ def failure(code: str, exc: VoucherifyError) -> VoucherResult:
     retry_after = None
     if isinstance(exc, RateLimitedError):
         retry_after = float(exc.retry_after or 1.0)
+    message = error_message(exc)
+    if _may_have_landed(exc):
+        # A read timeout (the interactive client's is short) or a 5xx after the call left: the
+        # change may well be made, and "failed" alone would say it is not.
+        message += " " + _(
+            "It may have been applied all the same: refresh the voucher from Voucherify to see."
+        )
     return VoucherResult(
         code=code,
         ok=False,
-        message=error_message(exc),
+        message=message,
         key=str(getattr(exc, "key", "") or ""),
         request_id=str(getattr(exc, "request_id", "") or ""),
         retry_after=retry_after,
         unreachable=isinstance(exc, TransportError | ServerError),
     )
+
+
+def _may_have_landed(exc: VoucherifyError) -> bool:
+    """No usable answer once the request had left, or a 5xx: the outcome is unknown."""
+    if isinstance(exc, TransportError):
+        return exc.request_sent
+    return isinstance(exc, APIError) and exc.status >= 500

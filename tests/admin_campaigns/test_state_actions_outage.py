@@ -74,3 +74,23 @@ def test_the_campaign_actions_stop_at_the_first_timeout_too(
     shown = [str(m) for m in get_messages(response.wsgi_request)]
     assert any("Spring, Summer" in m for m in shown), shown
     assert set(Campaign.objects.values_list("active", flat=True)) == {True}
+
+
+def test_a_timeout_after_voucherify_applied_it_does_not_say_it_failed(client, sandbox, api, campaigns, staff):
+    """Voucherify disables the campaign, then its answer does not come within the interactive
+    timeout: the message must not say plainly that the disable failed (it happened)."""
+    from tests.support.sandbox import options
+
+    (autumn,) = campaigns("Autumn")
+    staff("view_campaign", "change_campaign_state")
+    path = f"/v1/campaigns/{autumn.voucherify_id}/disable"
+    sandbox.faults.add(path=path, method="POST", latency=1.0, after=True, times=1)
+    with options(sandbox, CHECKOUT_TIMEOUT=0.2, READ_TIMEOUT=20):
+        response = client.post(
+            reverse("admin:django_voucherify_campaign_changelist"),
+            {"action": "disable_selected", "_selected_action": [autumn.pk], "post": "yes"},
+        )
+    assert response.status_code == 302
+    assert api.campaigns.get(autumn.voucherify_id)["active"] is False  # it did happen
+    (shown,) = [str(m) for m in get_messages(response.wsgi_request)]
+    assert "may have been applied" in shown, shown

@@ -68,3 +68,18 @@ def test_a_refusal_is_not_an_outage_the_run_goes_on(admin_client, sandbox, mirro
     messages = shown(resp)
     assert "Disable: done for R-1, R-3." in messages, messages
     assert not any("nothing was sent" in m for m in messages), messages
+
+
+def test_a_timeout_after_voucherify_applied_it_does_not_say_it_failed(
+    admin_client, sandbox, mirrored, voucherify_settings
+):
+    """Voucherify disables the voucher, then its answer does not come within the interactive
+    timeout: the message must not say plainly that the disable failed (it happened)."""
+    vouchers = mirrored("L-1", "L-2")
+    sandbox.faults.add(path="/v1/vouchers/L-1/disable", method="POST", latency=1.0, after=True, times=1)
+    with voucherify_settings(CHECKOUT_TIMEOUT=0.2, READ_TIMEOUT=20):
+        resp = act(admin_client, "disable_selected", vouchers)
+    assert sandbox.state.vouchers["L-1"]["active"] is False  # it did happen at Voucherify
+    (about_l1,) = [m for m in shown(resp) if "L-1" in m]
+    assert "may have been applied" in about_l1, about_l1
+    assert any("nothing was sent for L-2" in m for m in shown(resp))

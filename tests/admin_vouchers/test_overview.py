@@ -332,3 +332,38 @@ def test_discounts_of_other_currencies_are_not_added_to_the_shops(admin_client, 
 def test_one_currency_shows_no_other_currencies_note(admin_client):
     ledger(LedgerState.SUCCEEDED, "a", redeemed_at=timezone.now(), discount_amount=500)
     assert "voucherify-chart-others" not in admin_client.get(OVERVIEW).content.decode()
+
+
+def test_without_a_currency_setting_the_orders_currency_fills_the_bars(admin_client):
+    """``CURRENCY`` unset (the default) and order mirrors naming their currency (the usual
+    mapping): the chart said "0 discount given (minor units)" and listed the shop's only
+    currency as "another currency". With one currency among the mirrors it is the bars';
+    a second one is listed apart, never added."""
+    from django_voucherify.models import Order
+
+    now = timezone.now()
+    for source_id, code, discount in (("e-1", "EUR", 500), ("e-2", "eur", 200), ("blank", "", 10)):
+        CheckoutRedemption.objects.create(
+            order_source_id=source_id,
+            order=Order.objects.create(source_id=source_id, currency=code),
+            codes=["C"],
+            state=LedgerState.SUCCEEDED,
+            redeemed_at=now,
+            discount_amount=discount,
+        )
+    page = admin_client.get(OVERVIEW).content.decode()
+    assert "710 discount given (minor units)" in page
+    assert "voucherify-chart-others" not in page
+
+    CheckoutRedemption.objects.create(
+        order_source_id="u-1",
+        order=Order.objects.create(source_id="u-1", currency="USD"),
+        codes=["C"],
+        state=LedgerState.SUCCEEDED,
+        redeemed_at=now,
+        discount_amount=300,
+    )
+    page = admin_client.get(OVERVIEW).content.decode()
+    assert "710 discount given (minor units)" in page  # EUR: two redemptions, USD one
+    others = page[page.index('class="voucherify-chart-others"') :].split("</p>")[0]
+    assert "USD in 1 redemption" in others and "EUR" not in others
