@@ -23,6 +23,23 @@ def django_db_modify_db_settings(tmp_path_factory: Any) -> None:
         database.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("shopdb") / "test.sqlite3")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing() -> None:
+    """Django's "Speeding up the tests": users made by the tests are hashed with MD5, not with the
+    demo's PBKDF2 (1,200,000 rounds: 0.5-0.8 s of CPU per user, paid by nearly every test here).
+    Django's own hashers stay listed after it, so their hashes still verify. The demo itself
+    (``./scripts/demo``, the browser tests) keeps its settings."""
+    from django.conf import global_settings, settings
+    from django.contrib.auth.hashers import get_hashers, get_hashers_by_algorithm
+
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        *global_settings.PASSWORD_HASHERS,
+    ]
+    get_hashers.cache_clear()
+    get_hashers_by_algorithm.cache_clear()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_budgets() -> None:
     """Every test's client starts with a full budget of unknown codes (counted in the cache,

@@ -147,7 +147,7 @@ def _signup_answer(data):
 
 
 @pytest.mark.django_db
-def test_sign_up_answers_the_same_whether_or_not_the_account_exists(django_user_model):
+def test_sign_up_answers_the_same_whether_or_not_the_account_exists(voucherify_sandbox, django_user_model):
     """No user enumeration: a taken user name, a taken e-mail (any case) and a new account get
     the same answer, byte for byte; only the new one creates an account, and it can sign in."""
     django_user_model.objects.create_user("ann", "ann@example.com", "Old-pass-123")
@@ -165,7 +165,7 @@ def test_sign_up_answers_the_same_whether_or_not_the_account_exists(django_user_
 
 
 @pytest.mark.django_db
-def test_sign_up_still_says_what_is_wrong_with_what_was_typed(django_user_model):
+def test_sign_up_still_says_what_is_wrong_with_what_was_typed(voucherify_sandbox, django_user_model):
     page = Client().post(
         "/account/signup/", {"username": "x y!", "email": "nope", "password1": "a", "password2": "b"}
     )
@@ -226,7 +226,9 @@ def test_signing_in_keeps_a_safe_next_and_drops_the_sign_in_page(client, django_
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_sign_ups_of_one_name_in_different_cases_make_one_account(django_user_model, monkeypatch):
+def test_two_sign_ups_of_one_name_in_different_cases_make_one_account(
+    voucherify_sandbox, django_user_model, monkeypatch
+):
     """Both sign-ups pass the case-insensitive check before either commits (simulated: the
     check answers "free" to both); only the first creates an account, the second is told the
     same as any sign-up, and no "Alice" stands beside "alice"."""
