@@ -346,6 +346,15 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 messages.WARNING,
             )
             return HttpResponseRedirect(done_url)
+        except editing.BalanceGuardUnavailable:
+            form.add_error(
+                None,
+                _(
+                    "The shop's cache cannot be reached now, so a second send of this change could "
+                    "not be ruled out; nothing was sent. Please try again in a moment."
+                ),
+            )
+            return None
         except editing.BalanceMayBeInFlight:
             form.add_error(
                 None,

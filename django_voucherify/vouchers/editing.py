@@ -14,6 +14,7 @@ within them is refused (:class:`BalanceMayBeInFlight`) rather than sent a second
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
@@ -104,6 +105,17 @@ class BalanceMayBeInFlight(DjangoVoucherifyError):
         self.source_id = source_id
 
 
+class BalanceGuardUnavailable(DjangoVoucherifyError):
+    """The cache that remembers sends under way (``CACHES["default"]``) cannot be reached, so a
+    second send of this form could not be ruled out: nothing was sent."""
+
+    def __init__(self, source_id: str) -> None:
+        super().__init__(
+            f"balance change {source_id} not sent: the cache guarding against a double send is down"
+        )
+        self.source_id = source_id
+
+
 #: How long a balance send without a usable answer is taken to be possibly still applied by
 #: Voucherify (its request outlives our timeout): a resend of that form within it is refused,
 #: after it the transaction look-up decides. The interactive timeout (CHECKOUT_TIMEOUT, seconds)
@@ -167,7 +179,11 @@ def adjust_balance(
     # Claimed atomically before the call: a second send of this form (a double click, or the
     # resend after a timeout while the first is still being applied) is refused, not sent.
     key = _in_flight_key(source_id)
-    if not cache.add(key, True, IN_FLIGHT_SECONDS):
+    try:
+        claimed = cache.add(key, True, IN_FLIGHT_SECONDS)
+    except Exception as exc:  # the cache down: fail closed, money is at stake (never a 500 page)
+        raise BalanceGuardUnavailable(source_id) from exc
+    if not claimed:
         raise BalanceMayBeInFlight(source_id)
     try:
         balance = dict(
@@ -175,7 +191,8 @@ def adjust_balance(
         )
     except Exception as exc:
         if not _may_have_landed(exc):  # refused, or never left: a resend is a fresh try
-            cache.delete(key)
+            with contextlib.suppress(Exception):  # a cache gone meanwhile: the claim expires
+                cache.delete(key)
         raise
     _mirror_balance(voucher, balance)
     try:
