@@ -22,8 +22,7 @@ from django.contrib import admin, messages
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
-from ..api.errors import UNREACHABLE, VoucherifyError
-from .voucher_forms import outcome_unknown
+from ..api.errors import UNREACHABLE, VoucherifyError, outcome_unknown
 
 if TYPE_CHECKING:
     from ..api.client import VoucherifyClient

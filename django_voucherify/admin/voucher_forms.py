@@ -16,7 +16,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from .. import validation
-from ..api.errors import APIError, TransportError, VoucherifyError
+from ..api.errors import APIError, VoucherifyError, outcome_unknown
 from ..models import DiscountType, Voucher, VoucherType
 
 #: Fields Voucherify fixes when the voucher is created (the spec's update body lacks them).
@@ -39,15 +39,6 @@ def remote_error(exc: VoucherifyError) -> str:
     if request_id:
         text = _("%(message)s (request id %(request_id)s)") % {"message": text, "request_id": request_id}
     return str(text)
-
-
-def outcome_unknown(exc: VoucherifyError) -> bool:
-    """Whether the failed call may have been applied all the same: no usable answer once the
-    request had left (a read timeout, a dropped connection, a body that is not Voucherify's) or
-    a 5xx. Only a connection that provably never opened, or a 4xx, says nothing happened."""
-    if isinstance(exc, TransportError):
-        return exc.request_sent
-    return isinstance(exc, APIError) and exc.status >= 500
 
 
 @dataclass(frozen=True)

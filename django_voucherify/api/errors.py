@@ -208,3 +208,12 @@ def error_class_for(status: int) -> type[APIError]:
 #: Errors saying Voucherify cannot be reached now (no answer, an answer that is not JSON, 429,
 #: 5xx): a run of calls a person waits on (an admin action) stops at the first one.
 UNREACHABLE: tuple[type[VoucherifyError], ...] = (TransportError, RateLimitedError, ServerError)
+
+
+def outcome_unknown(exc: BaseException) -> bool:
+    """Whether a failed call may have been applied all the same: no usable answer once the
+    request had left (a read timeout, a dropped connection, a body that is not Voucherify's) or
+    a 5xx. Only a connection that provably never opened, or a 4xx, says nothing happened."""
+    if isinstance(exc, TransportError):
+        return exc.request_sent
+    return isinstance(exc, APIError) and exc.status >= 500

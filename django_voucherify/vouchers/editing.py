@@ -28,7 +28,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from .. import validation
-from ..api.errors import APIError, TransportError, VoucherifyError
+from ..api.errors import TransportError, VoucherifyError, outcome_unknown
 from ..errors import DjangoVoucherifyError
 from ..models import Voucher
 from ..models.vouchers import VoucherType
@@ -128,14 +128,6 @@ def _in_flight_key(source_id: str) -> str:
     return f"django_voucherify:balance-in-flight:{source_id}"
 
 
-def _may_have_landed(exc: BaseException) -> bool:
-    """No usable answer once the request had left (timeout, reset, a body not Voucherify's) or a
-    5xx: Voucherify may have applied the change, or may be applying it still."""
-    if isinstance(exc, TransportError):
-        return exc.request_sent
-    return isinstance(exc, APIError) and exc.status >= 500
-
-
 def new_balance_source_id() -> str:
     """The ``source_id`` of one balance form, issued when the form is rendered."""
     return f"admin-{int(time.time())}-{uuid.uuid4().hex}"
@@ -190,7 +182,7 @@ def adjust_balance(
             api.vouchers.update_balance(voucher.code, amount, reason=reason or None, source_id=source_id)
         )
     except Exception as exc:
-        if not _may_have_landed(exc):  # refused, or never left: a resend is a fresh try
+        if not outcome_unknown(exc):  # refused, or never left: a resend is a fresh try
             with contextlib.suppress(Exception):  # a cache gone meanwhile: the claim expires
                 cache.delete(key)
         raise

@@ -6,7 +6,14 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
 
-from ..api.errors import APIError, RateLimitedError, ServerError, TransportError, VoucherifyError
+from ..api.errors import (
+    APIError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+    VoucherifyError,
+    outcome_unknown,
+)
 
 
 @dataclass(frozen=True)
@@ -55,7 +62,7 @@ def failure(code: str, exc: VoucherifyError) -> VoucherResult:
     if isinstance(exc, RateLimitedError):
         retry_after = float(exc.retry_after or 1.0)
     message = error_message(exc)
-    if _may_have_landed(exc):
+    if outcome_unknown(exc):
         # A read timeout (the interactive client's is short) or a 5xx after the call left: the
         # change may well be made, and "failed" alone would say it is not.
         message += " " + _(
@@ -70,10 +77,3 @@ def failure(code: str, exc: VoucherifyError) -> VoucherResult:
         retry_after=retry_after,
         unreachable=isinstance(exc, TransportError | ServerError),
     )
-
-
-def _may_have_landed(exc: VoucherifyError) -> bool:
-    """No usable answer once the request had left, or a 5xx: the outcome is unknown."""
-    if isinstance(exc, TransportError):
-        return exc.request_sent
-    return isinstance(exc, APIError) and exc.status >= 500
