@@ -13,6 +13,8 @@ import io
 import re
 from typing import Any
 
+from django_voucherify.sandbox.request_head import MAX_HEADERS, SIMPLE_REQUEST_LINE
+
 #: WSGI environ key by which a transport hands the app a body it could not delimit.
 BODY_ERROR_KEY = "sandbox.body_error"
 
@@ -91,3 +93,55 @@ def _chunk_size(line: bytes) -> int:
         shown = size[:40].decode("latin-1")
         raise BadFraming(f"chunk size {shown!r} is not a hexadecimal number")
     return int(size, 16)
+
+
+#: What the event loop (:mod:`.event_loop`) buffers of one request before it hands the
+#: connection to a thread instead: heads and bodies larger than these are rare (uploads, odd
+#: clients) and a thread reads them with the limits and answers (431, 413) of the stdlib's path.
+LOOP_HEAD_LIMIT = 16 * 1024
+LOOP_BODY_LIMIT = 64 * 1024
+
+
+def plain_request_size(buffer: bytes | bytearray) -> int | None:
+    """How many bytes of ``buffer`` are its first request, if that request is plain enough
+    for the event loop to serve from memory; ``0`` while the rest has yet to arrive; ``None``
+    when the connection is for a thread (:meth:`SandboxServer.hand_over`).
+
+    Plain means: a request line the fast path reads (:data:`SIMPLE_REQUEST_LINE`, ``\\r\\n``
+    ended), a head of ``\\r\\n`` lines only, with no folded line, no ``Transfer-Encoding``, no
+    ``Expect`` and at most one ``Content-Length``, whose value is a length within
+    :data:`LOOP_BODY_LIMIT`. The handler parses that request again, from memory, exactly as it
+    would from the socket: this only decides where the request ends, and when in doubt answers
+    ``None``, so every unusual request still gets the threaded path's reading of it.
+    """
+    line_end = buffer.find(b"\n")
+    if line_end < 0:
+        return None if len(buffer) > LOOP_HEAD_LIMIT else 0
+    if buffer[line_end - 1 : line_end] != b"\r" or not SIMPLE_REQUEST_LINE.match(buffer):
+        return None
+    end = buffer.find(b"\r\n\r\n", line_end - 1)
+    head = buffer[: end + 2] if end >= 0 else buffer
+    if head.count(b"\n") != head.count(b"\r\n") or head.count(b"\n") > MAX_HEADERS + 1:
+        return None  # bare LF line ends, or more header lines than the limit: a thread's case
+    if end < 0:
+        return None if len(buffer) > LOOP_HEAD_LIMIT else 0
+    if len(head) > LOOP_HEAD_LIMIT or b"\n " in head or b"\n\t" in head:
+        return None
+    lowered = head.lower()
+    if b"\ntransfer-encoding" in lowered or b"\nexpect" in lowered:
+        return None
+    length = 0
+    start = lowered.find(b"\ncontent-length")
+    if start >= 0:
+        colon = start + len(b"\ncontent-length")
+        if head[colon : colon + 1] != b":" or lowered.find(b"\ncontent-length", colon) >= 0:
+            return None  # "Content-Length :" or two of them: a thread answers (400)
+        value = bytes(head[colon + 1 : head.find(b"\r\n", colon)]).decode("latin-1")
+        try:
+            length = content_length(value)
+        except BadFraming:
+            return None
+        if length > LOOP_BODY_LIMIT:
+            return None
+    size = end + 4 + length
+    return size if len(buffer) >= size else 0

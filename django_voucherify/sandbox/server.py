@@ -1,6 +1,10 @@
-"""Serve a :class:`Sandbox` over HTTP: threaded wsgiref server with HTTP/1.1 keep-alive.
+"""Serve a :class:`Sandbox` over HTTP: a wsgiref-based server with HTTP/1.1 keep-alive.
 
-The request handler passes the raw request target as ``RAW_URI`` (so ``%2F`` in a voucher code
+One thread serves every connection's plain requests from an event loop, and a connection that
+sends anything else is handed to a thread of its own (:mod:`.event_loop` says why and which);
+both run the same request handler, so an answer does not depend on who served it.
+
+The handler passes the raw request target as ``RAW_URI`` (so ``%2F`` in a voucher code
 survives routing), answers 413 for oversized bodies without reading them, has the app answer
 400 for bodies whose framing it cannot read and then closes the connection (see
 :mod:`~django_voucherify.sandbox.framing`), and closes the socket without a response when a
@@ -30,6 +34,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 from django_voucherify.sandbox import ids
 from django_voucherify.sandbox.app import APP_HEADERS_KEY, Sandbox
 from django_voucherify.sandbox.errors import SandboxError
+from django_voucherify.sandbox.event_loop import LoopMixIn
 from django_voucherify.sandbox.faults import DropConnection
 from django_voucherify.sandbox.framing import (
     BODY_ERROR_KEY,
@@ -278,7 +283,8 @@ class _CountingReader:
 
 
 class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
-    """One thread per connection; daemon threads so shutdown never hangs on keep-alive."""
+    """One thread per connection; daemon threads so shutdown never hangs on keep-alive.
+    :class:`SandboxServer` is the one the sandbox uses."""
 
     daemon_threads = True
     allow_reuse_address = True
@@ -301,9 +307,93 @@ class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
         return conn, addr
 
 
-def make_server(sandbox: Sandbox, host: str = "127.0.0.1", port: int = 8100) -> ThreadingWSGIServer:
+class SandboxServer(LoopMixIn, ThreadingWSGIServer):
+    """Plain requests answered by the event loop's thread, every other connection by a thread
+    of its own (see :mod:`.event_loop`)."""
+
+    def serve_from_memory(self, sock: socket.socket, address: Any, request: bytes) -> tuple[bytes, bool]:
+        handler = _Handler.__new__(_Handler)
+        handler.server = self
+        handler.request = handler.connection = sock  # a "drop" fault shuts it down
+        handler.client_address = address
+        handler.rfile = io.BytesIO(request)
+        handler.wfile = answer = _Collected()
+        handler.close_connection = True
+        handler.handle_one_request()
+        return answer.data(), handler.close_connection
+
+    def may_serve_in_loop(self) -> bool:
+        # An armed fault may sleep (latency) in the handler: not on the thread serving everyone.
+        app: Sandbox = self.get_app()  # type: ignore[assignment]
+        return not app.faults.armed
+
+    def hand_over(self, sock: socket.socket, address: Any, received: bytes) -> None:
+        thread = threading.Thread(target=self._serve_on_thread, args=(sock, address, received), daemon=True)
+        thread.start()
+
+    def _serve_on_thread(self, sock: socket.socket, address: Any, received: bytes) -> None:
+        # What socketserver's ThreadingMixIn.process_request_thread does for a new connection.
+        try:
+            _HandedOverHandler(sock, address, self, received)
+        except Exception:
+            self.handle_error(sock, address)
+        finally:
+            self.shutdown_request(sock)
+
+
+class _Collected(io.BufferedIOBase):
+    """The handler's ``wfile`` when the loop serves a request: the bytes it writes."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.parts.append(bytes(data))
+        return len(data)
+
+    def data(self) -> bytes:
+        return self.parts[0] if len(self.parts) == 1 else b"".join(self.parts)
+
+
+class _HandedOverHandler(_Handler):
+    """The handler on a connection the loop handed over: it reads what the loop had already
+    received first, then the socket."""
+
+    def __init__(self, request: socket.socket, client_address: Any, server: Any, received: bytes) -> None:
+        self.received = received
+        super().__init__(request, client_address, server)
+
+    def setup(self) -> None:
+        super().setup()
+        if self.received:
+            self.rfile = io.BufferedReader(_ReceivedThenSocket(self.received, self.connection))
+
+
+class _ReceivedThenSocket(io.RawIOBase):
+    """Raw bytes: ``received`` first, then what the socket gives."""
+
+    def __init__(self, received: bytes, sock: socket.socket) -> None:
+        self.rest = memoryview(received)
+        self.sock = sock
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.rest:
+            size = min(len(buffer), len(self.rest))
+            buffer[:size] = self.rest[:size]
+            self.rest = self.rest[size:]
+            return size
+        return self.sock.recv_into(buffer)
+
+
+def make_server(sandbox: Sandbox, host: str = "127.0.0.1", port: int = 8100) -> SandboxServer:
     """A server bound to ``host:port`` (port 0 = any free port); call ``serve_forever()``."""
-    server = ThreadingWSGIServer((host, port), _Handler)
+    server = SandboxServer((host, port), _Handler)
     server.set_app(sandbox)
     real_port = server.server_address[1]
     sandbox.base_url = f"http://{_url_host(host)}:{real_port}"  # export URLs point here
@@ -320,7 +410,7 @@ class RunningServer:
 
     url: str
     sandbox: Sandbox
-    server: ThreadingWSGIServer
+    server: SandboxServer
     thread: threading.Thread = field(repr=False)
 
     def stop(self) -> None:

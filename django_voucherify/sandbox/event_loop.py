@@ -1,0 +1,211 @@
+"""One thread serves every connection's plain requests; a connection with anything else gets a
+thread of its own (issue 13).
+
+Why: the sandbox's work is Python under one lock, so with a thread per connection, concurrent
+keep-alive clients made their threads take turns at the GIL, each turn a futex wake-up and a
+cold cache: a redeem's CPU rose from ~270 us with one client to ~390 us with 16 (the plain
+stdlib server's from ~115 to ~140). One thread reading whichever connection is ready pays
+nothing for their number (~235 us with 16 clients).
+
+The loop (:class:`LoopMixIn.serve_forever`) accepts connections, buffers what each sends and,
+once :func:`~django_voucherify.sandbox.framing.plain_request_size` says a whole plain request
+has arrived, has the server answer it from memory (``serve_from_memory``), writing the answer
+without blocking (the rest waits for the socket to drain; pipelined requests wait for it too).
+Every other connection (chunked uploads, ``Expect: 100-continue``, bodies over 64 KiB, request
+lines the standard library judges, odd heads) and every connection with a request to serve
+while a fault is armed (injected latency must not stall the other clients) is handed, with the
+bytes it sent so far, to a thread (``hand_over``) that serves it as before until it closes.
+A client that stops halfway through a request holds nothing but its buffer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import selectors
+import threading
+from socket import socket as Socket
+from socket import socketpair
+from typing import TYPE_CHECKING, Any
+
+from django_voucherify.sandbox.framing import plain_request_size
+
+_READ_SIZE = 64 * 1024
+
+
+class _Connection:
+    """A connection the loop serves: what arrived and is not yet handled, what is not yet sent."""
+
+    __slots__ = ("address", "closing", "ended", "inbox", "outbox", "sock")
+
+    def __init__(self, sock: Socket, address: Any) -> None:
+        self.sock = sock
+        self.address = address
+        self.inbox = bytearray()
+        self.outbox = b""
+        self.closing = False  # close once the outbox is sent (Connection: close, 400s, drops)
+        self.ended = False  # the client sent EOF: serve what is whole, then close
+
+
+class LoopMixIn:
+    """``serve_forever`` as an event loop, for a ``socketserver.TCPServer`` subclass that
+    provides ``serve_from_memory``, ``may_serve_in_loop`` and ``hand_over`` (see
+    :class:`~django_voucherify.sandbox.server.SandboxServer`)."""
+
+    socket: Socket  # the listening socket (socketserver.TCPServer's)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._stop_asked = False
+        self._stopped = threading.Event()
+        self._stopped.set()  # shutdown() before serve_forever() returns at once
+        self._waker: Socket | None = None
+
+    # What the server provides.
+    def serve_from_memory(self, sock: Socket, address: Any, request: bytes) -> tuple[bytes, bool]:
+        """The answer to one whole request and whether the connection closes after it."""
+        raise NotImplementedError
+
+    def may_serve_in_loop(self) -> bool:
+        """False while requests must not be served in the loop (a fault is armed)."""
+        raise NotImplementedError
+
+    def hand_over(self, sock: Socket, address: Any, received: bytes) -> None:
+        """Serve this (blocking) connection elsewhere, starting with the bytes received."""
+        raise NotImplementedError
+
+    if TYPE_CHECKING:  # socketserver.TCPServer's, which the class this is mixed into has
+
+        def handle_error(self, request: Any, client_address: Any) -> None: ...
+        def get_request(self) -> tuple[Socket, Any]: ...
+        def shutdown_request(self, request: Any) -> None: ...
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        """Serve until :meth:`shutdown`; the connections still open then are closed."""
+        self._stop_asked = False
+        self._stopped.clear()
+        waker, self._waker = socketpair()
+        loop = _Loop(self)
+        try:
+            self.socket.setblocking(False)
+            loop.selector.register(self.socket, selectors.EVENT_READ, None)
+            loop.selector.register(waker, selectors.EVENT_READ, waker)
+            while not self._stop_asked:
+                for key, events in loop.selector.select(poll_interval):
+                    if key.data is None:
+                        loop.accept()
+                    elif key.data is waker:
+                        with contextlib.suppress(OSError):
+                            waker.recv(64)
+                    elif events & selectors.EVENT_WRITE:
+                        loop.send_rest(key.data)
+                    else:
+                        loop.receive(key.data)
+        finally:
+            loop.close_all()
+            waker.close()
+            wake_side, self._waker = self._waker, None
+            if wake_side is not None:
+                wake_side.close()
+            self._stopped.set()
+
+    def shutdown(self) -> None:
+        """Stop :meth:`serve_forever` and wait for it to return (from another thread)."""
+        self._stop_asked = True
+        waker = self._waker
+        if waker is not None:
+            with contextlib.suppress(OSError):
+                waker.send(b"x")
+        self._stopped.wait()
+
+
+class _Loop:
+    """The connections one ``serve_forever`` run serves, and what it does when one is ready."""
+
+    def __init__(self, server: LoopMixIn) -> None:
+        self.server = server
+        self.selector = selectors.DefaultSelector()
+        self.connections: dict[Socket, _Connection] = {}
+
+    def accept(self) -> None:
+        while True:
+            try:
+                sock, address = self.server.get_request()
+            except OSError:  # BlockingIOError: none left; others (EMFILE...): try on the next wake
+                return
+            sock.setblocking(False)
+            conn = _Connection(sock, address)
+            self.connections[sock] = conn
+            self.selector.register(sock, selectors.EVENT_READ, conn)
+
+    def receive(self, conn: _Connection) -> None:
+        try:
+            data = conn.sock.recv(_READ_SIZE)
+        except BlockingIOError:
+            return
+        except OSError:
+            self.close(conn)
+            return
+        if data:
+            conn.inbox += data
+        else:
+            conn.ended = True
+        self.serve(conn)
+
+    def serve(self, conn: _Connection) -> None:
+        """Answer the whole requests buffered, one at a time, while nothing waits to be sent."""
+        server = self.server
+        while conn.inbox and not conn.outbox and not conn.closing:
+            size = plain_request_size(conn.inbox)
+            if size == 0:
+                break  # the rest of the request has not arrived yet
+            if size is None or not server.may_serve_in_loop():
+                self.selector.unregister(conn.sock)
+                del self.connections[conn.sock]
+                conn.sock.setblocking(True)
+                server.hand_over(conn.sock, conn.address, bytes(conn.inbox))
+                return
+            request = bytes(conn.inbox[:size])
+            del conn.inbox[:size]
+            try:
+                answer, conn.closing = server.serve_from_memory(conn.sock, conn.address, request)
+            except Exception:
+                server.handle_error(conn.sock, conn.address)
+                self.close(conn)
+                return
+            if answer and not self.write(conn, answer):
+                return
+        if not conn.outbox and (conn.closing or conn.ended):
+            self.close(conn)
+
+    def write(self, conn: _Connection, data: bytes) -> bool:
+        """Send what the socket takes now, keep the rest for later; False if it closed."""
+        try:
+            sent = conn.sock.send(data)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            self.close(conn)
+            return False
+        if sent < len(data):
+            conn.outbox = data[sent:]
+            self.selector.modify(conn.sock, selectors.EVENT_WRITE, conn)
+        return True
+
+    def send_rest(self, conn: _Connection) -> None:
+        """The socket can take more of a partly sent answer."""
+        data, conn.outbox = conn.outbox, b""
+        if self.write(conn, data) and not conn.outbox:
+            self.selector.modify(conn.sock, selectors.EVENT_READ, conn)
+            self.serve(conn)
+
+    def close(self, conn: _Connection) -> None:
+        if self.connections.pop(conn.sock, None) is None:
+            return
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(conn.sock)
+        self.server.shutdown_request(conn.sock)
+
+    def close_all(self) -> None:
+        for conn in list(self.connections.values()):
+            self.close(conn)
+        self.selector.close()

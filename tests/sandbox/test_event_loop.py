@@ -1,0 +1,262 @@
+"""The sandbox server's event loop (issue 13): one thread answers every connection's plain
+requests; a connection with anything else, or any request while a fault is armed, is handed to
+a thread of its own with the bytes already received. Nothing a client sees may depend on which
+of the two served it, and no client may hold the loop up."""
+
+from __future__ import annotations
+
+import json
+import select
+import socket
+import threading
+import time
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from django_voucherify.sandbox import event_loop
+from django_voucherify.sandbox.framing import LOOP_BODY_LIMIT, LOOP_HEAD_LIMIT, plain_request_size
+from django_voucherify.sandbox.server import start_in_thread
+
+
+@pytest.fixture
+def server():
+    srv = start_in_thread()
+    yield srv
+    srv.stop()
+
+
+def _request(server, method: str, path: str, body: bytes = b"", extra: str = "") -> bytes:
+    sandbox = server.sandbox
+    head = (
+        f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"X-App-Id: {sandbox.app_id}\r\nX-App-Token: {sandbox.app_token}\r\n{extra}"
+    )
+    if body or method == "POST":
+        head += f"Content-Length: {len(body)}\r\n"
+    return head.encode() + b"\r\n" + body
+
+
+def _voucher(code: str) -> bytes:
+    return json.dumps({"type": "GIFT_VOUCHER", "gift": {"amount": 100}, "code": code}).encode()
+
+
+def _connect(server) -> socket.socket:
+    host, port = server.url.split("//")[1].split(":")
+    return socket.create_connection((host, int(port)), timeout=10)
+
+
+def _answers(sock: socket.socket, count: int) -> list[tuple[int, bytes]]:
+    """Read ``count`` whole answers (status, body) from a keep-alive connection."""
+    buffer = b""
+    answers = []
+    while len(answers) < count:
+        end = buffer.find(b"\r\n\r\n")
+        if end >= 0:
+            head = buffer[:end].decode("latin-1")
+            length = int(
+                next(
+                    line.split(":")[1]
+                    for line in head.split("\r\n")
+                    if line.lower().startswith("content-length")
+                )
+            )
+            if len(buffer) >= end + 4 + length:
+                answers.append((int(head.split(" ")[1]), buffer[end + 4 : end + 4 + length]))
+                buffer = buffer[end + 4 + length :]
+                continue
+        data = sock.recv(65536)
+        assert data, f"the connection closed after {len(answers)} answers"
+        buffer += data
+    assert buffer == b""
+    return answers
+
+
+# Where a request ends: plain_request_size.
+
+PLAIN = b"POST /v1/vouchers/A HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+
+
+def test_a_plain_request_is_measured_whole_and_waited_for_while_it_is_not():
+    assert plain_request_size(PLAIN) == len(PLAIN)
+    assert plain_request_size(PLAIN + b"GET / HTTP/1.1\r\n") == len(PLAIN)  # pipelined
+    get = b"GET /v1/vouchers HTTP/1.1\r\nHost: x\r\n\r\n"
+    assert plain_request_size(get) == len(get)
+    assert plain_request_size(b"GET / HTTP/1.1\r\n\r\n") == 18  # no header at all
+
+
+@given(st.integers(min_value=0, max_value=len(PLAIN) - 1))
+def test_every_prefix_of_a_plain_request_waits_for_the_rest(cut):
+    assert plain_request_size(PLAIN[:cut]) == 0
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",  # chunked: a thread reads it
+        b"POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\nContent-Length: 5\r\n\r\nhello",
+        b"POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",  # waits for 100
+        b"POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello",  # ambiguous
+        b"POST / HTTP/1.1\r\nContent-Length : 5\r\n\r\nhello",  # the stdlib's reading
+        b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",  # 400 from the thread's handler
+        b"POST / HTTP/1.1\r\nContent-Length: 5 5\r\n\r\nhello",
+        f"POST / HTTP/1.1\r\nContent-Length: {LOOP_BODY_LIMIT + 1}\r\n\r\n".encode(),  # big: 413s
+        b"POST / HTTP/1.1\r\nX-A: 1\r\n folded\r\nContent-Length: 0\r\n\r\n",  # folded line
+        b"GET / HTTP/1.1\nHost: x\n\n",  # bare LF line ends
+        b"GET / HTTP/1.1\r\nHost: x\n\r\n",
+        b"GET http://x/ HTTP/1.1\r\n\r\n",  # absolute form: the stdlib judges it
+        b"GET / HTTP/2.0\r\n\r\n",
+        b"get / HTTP/1.1\r\n\r\n",
+        b"GET / HTTP/1.1\r\n" + b"X-A: 1\r\n" * 101 + b"\r\n",  # too many headers: 431
+        b"GET / HTTP/1.1\r\nX-A: " + b"a" * LOOP_HEAD_LIMIT + b"\r\n",  # a head too big, unfinished
+        b"GET /" + b"a" * (LOOP_HEAD_LIMIT + 1),  # a request line too long, unfinished
+    ],
+)
+def test_anything_unusual_goes_to_a_thread(raw):
+    assert plain_request_size(raw) is None
+
+
+# Serving.
+
+
+def test_pipelined_requests_are_answered_in_order_on_one_connection(server):
+    sock = _connect(server)
+    with sock:
+        sock.sendall(
+            _request(server, "POST", "/v1/vouchers/P1", _voucher("P1"))
+            + _request(server, "GET", "/v1/vouchers/P1")
+            + _request(server, "GET", "/v1/vouchers/NOPE")
+            + _request(server, "POST", "/v1/vouchers/P2", _voucher("P2"))
+        )
+        answers = _answers(sock, 4)
+    assert [status for status, _ in answers] == [200, 200, 404, 200]
+    assert json.loads(answers[1][1])["code"] == "P1"
+    assert set(server.sandbox.state.vouchers) == {"P1", "P2"}
+
+
+def test_a_request_sent_byte_by_byte_holds_no_other_client_up(server):
+    slow, fast = _connect(server), _connect(server)
+    with slow, fast:
+        whole = _request(server, "POST", "/v1/vouchers/SLOW", _voucher("SLOW"))
+        for byte in whole[:-1]:
+            slow.sendall(bytes([byte]))
+            if byte == ord("\n"):
+                fast.sendall(_request(server, "GET", "/v1/vouchers/NOPE"))
+        lines = whole[:-1].count(b"\n")
+        assert [status for status, _ in _answers(fast, lines)] == [404] * lines  # answered meanwhile
+        assert "SLOW" not in server.sandbox.state.vouchers  # nothing handled before it is whole
+        slow.sendall(whole[-1:])
+        assert _answers(slow, 1)[0][0] == 200
+    assert "SLOW" in server.sandbox.state.vouchers
+
+
+def test_a_client_that_does_not_read_its_big_answers_holds_no_other_client_up(server, monkeypatch):
+    waits_to_send = []
+    send_rest = event_loop._Loop.send_rest
+    monkeypatch.setattr(
+        event_loop._Loop, "send_rest", lambda loop, conn: [waits_to_send.append(1), send_rest(loop, conn)]
+    )
+    metadata = {"note": "y" * 1000}
+    with _connect(server) as setup:
+        setup.sendall(
+            b"".join(
+                _request(
+                    server,
+                    "POST",
+                    f"/v1/vouchers/BIG{i}",
+                    json.dumps({**json.loads(_voucher(f"BIG{i}")), "metadata": metadata}).encode(),
+                )
+                for i in range(100)
+            )
+        )
+        assert {status for status, _ in _answers(setup, 100)} == {200}
+    greedy = socket.socket()
+    greedy.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)  # before connecting: the window
+    greedy.connect(server.server.server_address)
+    pages = 60  # ~7 MB of answers: more than the kernel buffers hold, so the loop must wait to send
+    with greedy, _connect(server) as other:
+        greedy.sendall(_request(server, "GET", "/v1/vouchers?limit=100") * pages)
+        time.sleep(0.3)
+        other.sendall(_request(server, "GET", "/v1/vouchers/NOPE"))
+        assert _answers(other, 1)[0][0] == 404
+        answers = _answers(greedy, pages)
+    assert {status for status, _ in answers} == {200}
+    assert len({body for _, body in answers}) == 1 and len(json.loads(answers[0][1])["vouchers"]) == 100
+    assert waits_to_send  # the answers did wait for the socket to drain
+
+
+def test_a_connection_can_switch_to_a_thread_mid_stream_and_loses_no_byte(server):
+    chunked = _request(server, "POST", "/v1/vouchers/C2", b"", "Transfer-Encoding: chunked\r\n")
+    chunked = chunked.replace(b"Content-Length: 0\r\n", b"")
+    body = _voucher("C2")
+    sock = _connect(server)
+    with sock:
+        sock.sendall(
+            _request(server, "POST", "/v1/vouchers/C1", _voucher("C1"))
+            + chunked
+            + f"{len(body):x}\r\n".encode()
+            + body
+            + b"\r\n0\r\n\r\n"
+            + _request(server, "GET", "/v1/vouchers/C2")
+        )
+        answers = _answers(sock, 3)
+    assert [status for status, _ in answers] == [200, 200, 200]
+    assert json.loads(answers[2][1])["code"] == "C2"
+
+
+def test_a_request_with_injected_latency_holds_no_other_client_up(server):
+    server.sandbox.faults.add(path="/v1/vouchers/SLEEPY", latency=3.0, times=1)
+    sleepy, other = _connect(server), _connect(server)
+    with sleepy, other:
+        sleepy.sendall(_request(server, "GET", "/v1/vouchers/SLEEPY"))
+        time.sleep(0.1)
+        other.sendall(_request(server, "GET", "/v1/vouchers/NOPE"))
+        assert _answers(other, 1)[0][0] == 404
+        assert select.select([sleepy], [], [], 0)[0] == []  # still asleep: answered by its own thread
+        assert _answers(sleepy, 1)[0][0] == 404
+
+
+def test_many_keep_alive_clients_share_the_loop_thread(server):
+    before = threading.active_count()
+    socks = [_connect(server) for _ in range(16)]
+    try:
+        for round_no in range(3):
+            for sock in socks:
+                sock.sendall(_request(server, "GET", f"/v1/vouchers/N{round_no}"))
+            for sock in socks:
+                assert _answers(sock, 1)[0][0] == 404
+        assert threading.active_count() == before  # no thread per connection
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def test_a_client_that_half_closes_after_its_request_gets_its_answer(server):
+    sock = _connect(server)
+    with sock:
+        sock.sendall(_request(server, "POST", "/v1/vouchers/H", _voucher("H")))
+        sock.shutdown(socket.SHUT_WR)
+        assert _answers(sock, 1)[0][0] == 200
+        assert sock.recv(1) == b""  # then the server closes
+    assert "H" in server.sandbox.state.vouchers
+
+
+def test_a_request_cut_short_by_the_client_is_never_handled(server):
+    sock = _connect(server)
+    with sock:
+        sock.sendall(_request(server, "POST", "/v1/vouchers/CUT", _voucher("CUT"))[:-3])
+        sock.shutdown(socket.SHUT_WR)
+        assert sock.recv(1) == b""
+    assert "CUT" not in server.sandbox.state.vouchers
+
+
+def test_stopping_the_server_closes_the_connections_it_kept_alive():
+    srv = start_in_thread()
+    sock = _connect(srv)
+    with sock:
+        sock.sendall(_request(srv, "GET", "/v1/vouchers/NOPE"))
+        assert _answers(sock, 1)[0][0] == 404
+        srv.stop()
+        assert not srv.thread.is_alive()
+        assert sock.recv(1) == b""
