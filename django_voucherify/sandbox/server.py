@@ -134,15 +134,13 @@ class _Handler(WSGIRequestHandler):
             env["CONTENT_LENGTH"] = length
         app_headers: dict[str, str] = {}
         for name, value in headers.items():
-            key = name.replace("-", "_").upper()
+            key, environ_key, app_key = _header_keys(name)
             value = value.strip()
             if key in env:
                 continue  # CONTENT_TYPE, CONTENT_LENGTH
-            app_key = key.replace("_", "-").lower()  # what the app derives from "HTTP_" + key
-            key = "HTTP_" + key
-            if key in env:
-                value = env[key] + "," + value
-            env[key] = app_headers[app_key] = value
+            if environ_key in env:
+                value = env[environ_key] + "," + value
+            env[environ_key] = app_headers[app_key] = value
         if env["CONTENT_TYPE"]:
             app_headers["content-type"] = env["CONTENT_TYPE"]
         env[APP_HEADERS_KEY] = app_headers
@@ -233,6 +231,22 @@ class _Handler(WSGIRequestHandler):
         return "Server: " + self.version_string()  # the same for every request
 
 
+_HEADER_KEYS: dict[str, tuple[str, str, str]] = {}
+_HEADER_KEYS_KEPT = 1024  # names are the client's choice: remember a bounded number of them
+
+
+def _header_keys(name: str) -> tuple[str, str, str]:
+    """A header name's WSGI key without and with ``HTTP_``, and the app's key for it (what the
+    app derives from the ``HTTP_`` key), computed once per name (a request sends ~10)."""
+    keys = _HEADER_KEYS.get(name)
+    if keys is None:
+        key = name.replace("-", "_").upper()
+        keys = (key, "HTTP_" + key, key.replace("_", "-").lower())
+        if len(_HEADER_KEYS) < _HEADER_KEYS_KEPT:
+            _HEADER_KEYS[name] = keys
+    return keys
+
+
 def _reason(status: int) -> str:
     known = BaseHTTPRequestHandler.responses.get(status)
     return known[0] if known else ""
@@ -316,7 +330,7 @@ class SandboxServer(LoopMixIn, ThreadingWSGIServer):
         handler.server = self
         handler.request = handler.connection = sock  # a "drop" fault shuts it down
         handler.client_address = address
-        handler.rfile = io.BytesIO(request)
+        handler.rfile = _Received(request)
         handler.wfile = answer = _Collected()
         handler.close_connection = True
         handler.handle_one_request()
@@ -339,6 +353,15 @@ class SandboxServer(LoopMixIn, ThreadingWSGIServer):
             self.handle_error(sock, address)
         finally:
             self.shutdown_request(sock)
+
+
+class _Received(io.BytesIO):
+    """The handler's ``rfile`` when the loop serves a request: its bytes, with ``peek`` (so
+    :func:`~django_voucherify.sandbox.request_head.read_head` takes the head in one read, as it
+    does from a socket's buffered reader, instead of a ``readline`` per header line)."""
+
+    def peek(self, size: int = 0) -> bytes:
+        return self.getvalue()[self.tell() :]
 
 
 class _Collected(io.BufferedIOBase):
