@@ -55,9 +55,10 @@ class LoopMixIn:
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # As socketserver's: a shutdown() asked before serve_forever() runs (a server started
+        # in a thread and stopped at once) waits for it, which then returns at once.
         self._stop_asked = False
         self._stopped = threading.Event()
-        self._stopped.set()  # shutdown() before serve_forever() returns at once
         self._waker: Socket | None = None
 
     # What the server provides.
@@ -81,7 +82,6 @@ class LoopMixIn:
 
     def serve_forever(self, poll_interval: float = 0.5) -> None:
         """Serve until :meth:`shutdown`; the connections still open then are closed."""
-        self._stop_asked = False
         self._stopped.clear()
         waker, self._waker = socketpair()
         loop = _Loop(self)
@@ -106,6 +106,7 @@ class LoopMixIn:
             wake_side, self._waker = self._waker, None
             if wake_side is not None:
                 wake_side.close()
+            self._stop_asked = False
             self._stopped.set()
 
     def shutdown(self) -> None:

@@ -16,8 +16,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from django_voucherify.sandbox import event_loop
+from django_voucherify.sandbox.app import Sandbox
 from django_voucherify.sandbox.framing import LOOP_BODY_LIMIT, LOOP_HEAD_LIMIT, plain_request_size
-from django_voucherify.sandbox.server import start_in_thread
+from django_voucherify.sandbox.server import make_server, start_in_thread
 
 
 @pytest.fixture
@@ -260,3 +261,19 @@ def test_stopping_the_server_closes_the_connections_it_kept_alive():
         srv.stop()
         assert not srv.thread.is_alive()
         assert sock.recv(1) == b""
+
+
+def test_a_stop_asked_before_the_loop_started_is_not_lost():
+    # socketserver's contract: shutdown() before the thread reached serve_forever() waits for
+    # it, and serve_forever() then returns at once (resetting the stop flag at its start lost
+    # the request and served forever).
+    server = make_server(Sandbox(), "127.0.0.1", 0)
+    stopper = threading.Thread(target=server.shutdown, daemon=True)
+    stopper.start()
+    time.sleep(0.05)  # the stop is asked first
+    serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    serving.start()
+    serving.join(10)
+    stopper.join(10)
+    server.server_close()
+    assert not serving.is_alive() and not stopper.is_alive()
