@@ -11,12 +11,15 @@ not protected.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django import forms
 from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
 
 FIELD = "submission"
 #: How long a used token is remembered: longer than anyone keeps a form open and resends it.
@@ -50,5 +53,13 @@ def released_on_error(token: str) -> Iterator[None]:
         yield
     except BaseException:
         if token:
-            cache.delete(_key(token))
+            try:
+                cache.delete(_key(token))
+            except Exception as cache_error:  # the job's own error is the one to report, not this
+                logger.warning(
+                    "Admin form's job failed to start and its one-time token could not be given "
+                    "back (the cache cannot be reached: %s); a resend of that form may be refused "
+                    "as already sent",
+                    type(cache_error).__name__,
+                )
         raise

@@ -10,10 +10,12 @@ from unittest import mock
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import override_settings
 from django.urls import reverse
 
 from django_voucherify.admin import submit_once
 from django_voucherify.models import Job
+from tests.support.admin import UNREACHABLE_CACHES
 
 pytestmark = pytest.mark.django_db
 EXPORT = reverse("admin:django_voucherify_job_export")
@@ -90,3 +92,14 @@ def test_a_form_whose_job_failed_to_start_can_be_sent_again(admin_client):
     with mock.patch("django_voucherify.jobs.service.start_job"):
         again = admin_client.post(EXPORT, data)
     assert again.status_code == 302 and Job.objects.count() == 1  # started, not "already sent"
+
+
+def test_a_failed_start_keeps_its_own_error_when_giving_the_token_back_fails_too(caplog):
+    with (
+        override_settings(CACHES=UNREACHABLE_CACHES),
+        pytest.raises(RuntimeError, match="db down"),
+        submit_once.released_on_error("a-claimed-token"),
+    ):
+        raise RuntimeError("db down")
+    [warning] = [r for r in caplog.records if r.name == submit_once.__name__]
+    assert warning.levelname == "WARNING" and "a-claimed-token" not in warning.getMessage()
