@@ -19,6 +19,7 @@ from django.utils import translation
 
 import django_voucherify
 from django_voucherify import validation
+from django_voucherify.admin import submit_once
 from django_voucherify.admin.voucher_actions import change_description
 from django_voucherify.admin.vouchers import VoucherAdmin
 from django_voucherify.checkout.errors import message_for, message_for_error, unavailable_message
@@ -220,6 +221,7 @@ def test_admin_and_validation_messages_in_german() -> None:
         action = VoucherAdmin.enable_selected.short_description  # type: ignore[attr-defined]
         assert str(action) == "Ausgewählte Gutscheine aktivieren"
         assert str(Voucher._meta.verbose_name_plural) == "Gutscheine"
+        assert str(submit_once.UNAVAILABLE_MESSAGE).startswith("Der Cache, der dieses Formular")
         assert validation.code_problem("") == "Ein Gutscheincode darf nicht leer sein."
         too_long = validation.code_problem("X" * (validation.MAX_CODE_LENGTH + 1))
         assert too_long == f"Ein Gutscheincode darf höchstens {validation.MAX_CODE_LENGTH} Zeichen lang sein."

@@ -285,28 +285,33 @@ class CampaignAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             from .. import jobs
 
             token = form.cleaned_data["submission"]
-            if not submit_once.claim(token):
+            try:
+                first = submit_once.claim(token)
+            except submit_once.SubmitGuardUnavailable:  # nothing started: the form again, saying why
+                self.message_user(request, submit_once.UNAVAILABLE_MESSAGE, messages.ERROR)
+            else:
+                if not first:
+                    self.message_user(
+                        request,
+                        _("This form was already sent and started its job; nothing else was started."),
+                        messages.WARNING,
+                    )
+                    return HttpResponseRedirect(reverse("admin:django_voucherify_job_changelist"))
+                with submit_once.released_on_error(token):
+                    job = jobs.generate_campaign_codes(
+                        campaign.voucherify_id,
+                        form.cleaned_data["count"],
+                        campaign_name=campaign.name,
+                        started_by=request.user,
+                    )
                 self.message_user(
-                    request,
-                    _("This form was already sent and started its job; nothing else was started."),
-                    messages.WARNING,
+                    request, _("Code generation started as %(job)s.") % {"job": job}, messages.SUCCESS
                 )
-                return HttpResponseRedirect(reverse("admin:django_voucherify_job_changelist"))
-            with submit_once.released_on_error(token):
-                job = jobs.generate_campaign_codes(
-                    campaign.voucherify_id,
-                    form.cleaned_data["count"],
-                    campaign_name=campaign.name,
-                    started_by=request.user,
+                if request.user.has_perm("django_voucherify.view_job"):  # the job page shows its progress
+                    return HttpResponseRedirect(reverse("admin:django_voucherify_job_change", args=[job.pk]))
+                return HttpResponseRedirect(
+                    reverse("admin:django_voucherify_campaign_change", args=[campaign.pk])
                 )
-            self.message_user(
-                request, _("Code generation started as %(job)s.") % {"job": job}, messages.SUCCESS
-            )
-            if request.user.has_perm("django_voucherify.view_job"):  # the job page shows its progress
-                return HttpResponseRedirect(reverse("admin:django_voucherify_job_change", args=[job.pk]))
-            return HttpResponseRedirect(
-                reverse("admin:django_voucherify_campaign_change", args=[campaign.pk])
-            )
         context = {
             **self.admin_site.each_context(request),
             "form": form,

@@ -341,15 +341,20 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             from .. import jobs
 
             token = form.cleaned_data["submission"]
-            if not submit_once.claim(token):
-                return self._already_sent(request)
-            vouchers = form.cleaned_data["what"] == "vouchers"
-            start = jobs.import_vouchers_csv if vouchers else jobs.import_customers_csv
-            upload = form.cleaned_data["file"]
-            with submit_once.released_on_error(token):  # no job: the form may be sent again
-                job = start(upload, name=upload.name, started_by=request.user)
-            self.message_user(request, _("Import started as %(job)s.") % {"job": job}, messages.SUCCESS)
-            return HttpResponseRedirect(reverse("admin:django_voucherify_job_change", args=[job.pk]))
+            try:
+                first = submit_once.claim(token)
+            except submit_once.SubmitGuardUnavailable:  # nothing started: the form again, saying why
+                self.message_user(request, submit_once.UNAVAILABLE_MESSAGE, messages.ERROR)
+            else:
+                if not first:
+                    return self._already_sent(request)
+                vouchers = form.cleaned_data["what"] == "vouchers"
+                start = jobs.import_vouchers_csv if vouchers else jobs.import_customers_csv
+                upload = form.cleaned_data["file"]
+                with submit_once.released_on_error(token):  # no job: the form may be sent again
+                    job = start(upload, name=upload.name, started_by=request.user)
+                self.message_user(request, _("Import started as %(job)s.") % {"job": job}, messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:django_voucherify_job_change", args=[job.pk]))
         context = {
             **self.admin_site.each_context(request),
             "form": form,
@@ -366,12 +371,17 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         form = job_export.ExportForm(request.POST if request.method == "POST" else None, choices=choices)
         if form.is_bound and form.is_valid():
             token = form.cleaned_data["submission"]
-            if not submit_once.claim(token):
-                return self._already_sent(request)
-            with submit_once.released_on_error(token):
-                job = job_export.start_export(form, request.user)
-            self.message_user(request, _("Export started as %(job)s.") % {"job": job}, messages.SUCCESS)
-            return HttpResponseRedirect(reverse("admin:django_voucherify_job_change", args=[job.pk]))
+            try:
+                first = submit_once.claim(token)
+            except submit_once.SubmitGuardUnavailable:  # nothing started: the form again, saying why
+                self.message_user(request, submit_once.UNAVAILABLE_MESSAGE, messages.ERROR)
+            else:
+                if not first:
+                    return self._already_sent(request)
+                with submit_once.released_on_error(token):
+                    job = job_export.start_export(form, request.user)
+                self.message_user(request, _("Export started as %(job)s.") % {"job": job}, messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:django_voucherify_job_change", args=[job.pk]))
         context = {
             **self.admin_site.each_context(request),
             "form": form,

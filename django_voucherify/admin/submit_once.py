@@ -7,20 +7,45 @@ the same moment cannot both claim it. With a per-process cache (locmem) behind s
 processes a double click may reach two processes; the form's script (``submit_once.js``)
 disables the button on the first click as well. A POST without a token (a script, a test) is
 not protected.
+
+With that cache unreachable (Redis down) the guard fails closed: :func:`claim` raises
+:class:`SubmitGuardUnavailable` and the view starts nothing and says so
+(:data:`UNAVAILABLE_MESSAGE`), rather than a 500 page, or a job started unguarded (a double
+click would start two).
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django import forms
 from django.core.cache import cache
+from django.utils.translation import gettext_lazy
+
+from ..errors import DjangoVoucherifyError
+
+logger = logging.getLogger(__name__)
 
 FIELD = "submission"
 #: How long a used token is remembered: longer than anyone keeps a form open and resends it.
 REMEMBER_SECONDS = 24 * 3600
+
+#: What every guarded form says when its token could not be claimed (one wording for them all).
+UNAVAILABLE_MESSAGE = gettext_lazy(
+    "The cache that guards this form against a double submit cannot be reached now, so nothing "
+    "was started. Please send the form again in a moment."
+)
+
+
+class SubmitGuardUnavailable(DjangoVoucherifyError):
+    """The cache that remembers used tokens (``CACHES["default"]``) cannot be reached, so a second
+    submit of this form could not be ruled out: nothing may be started."""
+
+    def __init__(self) -> None:
+        super().__init__("form not started: the cache guarding against a double submit is down")
 
 
 def token_field() -> forms.CharField:
@@ -36,10 +61,20 @@ def _key(token: str) -> str:
 
 
 def claim(token: str) -> bool:
-    """True the first time ``token`` is claimed (or when there is none), False after."""
+    """True the first time ``token`` is claimed (or when there is none), False after; raises
+    :class:`SubmitGuardUnavailable` when the cache cannot be reached."""
     if not token:
         return True
-    return bool(cache.add(_key(token), True, REMEMBER_SECONDS))
+    try:
+        return bool(cache.add(_key(token), True, REMEMBER_SECONDS))
+    except Exception as exc:  # any backend's "down" (redis, memcached, database): fail closed
+        # The class only: a backend's message may name its server (and, in a URL, its password).
+        logger.warning(
+            "Admin form not started: the cache guarding against a double submit "
+            '(CACHES["default"]) cannot be reached (%s)',
+            type(exc).__name__,
+        )
+        raise SubmitGuardUnavailable from exc
 
 
 @contextmanager
@@ -50,5 +85,13 @@ def released_on_error(token: str) -> Iterator[None]:
         yield
     except BaseException:
         if token:
-            cache.delete(_key(token))
+            try:
+                cache.delete(_key(token))
+            except Exception as cache_error:  # the job's own error is the one to report, not this
+                logger.warning(
+                    "Admin form's job failed to start and its one-time token could not be given "
+                    "back (the cache cannot be reached: %s); a resend of that form may be refused "
+                    "as already sent",
+                    type(cache_error).__name__,
+                )
         raise

@@ -4,10 +4,13 @@ polled to the end) and the new codes reaching the voucher mirror."""
 from __future__ import annotations
 
 import pytest
+from django.test import override_settings
 from django.urls import reverse
 
 from django_voucherify import jobs
+from django_voucherify.admin import submit_once
 from django_voucherify.models import Job, JobKind, JobState, Voucher
+from tests.support.admin import UNREACHABLE_CACHES
 
 pytestmark = pytest.mark.django_db
 
@@ -110,3 +113,24 @@ def test_a_generation_voucherify_refuses_fails_the_job_with_its_reason(sandbox, 
     job = jobs.drive(jobs.generate_campaign_codes(spring.voucherify_id, 10), timeout=30)
     assert job.state == JobState.FAILED
     assert "404" in job.error
+
+
+def test_with_the_cache_down_the_form_generates_nothing_and_says_so(
+    client, sandbox, campaigns, staff, django_capture_on_commit_callbacks, caplog
+):
+    """The one-time token's cache unreachable: no job, no call to Voucherify, the form again with
+    why (it was a 500 page); once the cache is back the same form starts its job."""
+    (spring,) = campaigns("Spring")
+    staff("view_campaign", "generate_campaign_codes", "view_job")
+    token = client.get(generate_url(spring)).context["form"]["submission"].value()
+    calls = sandbox.calls.count()
+    with override_settings(CACHES=UNREACHABLE_CACHES), django_capture_on_commit_callbacks(execute=True):
+        response = client.post(generate_url(spring), {"count": "25", "submission": token})
+    assert response.status_code == 200
+    assert [str(m) for m in response.context["messages"]] == [str(submit_once.UNAVAILABLE_MESSAGE)]
+    assert response.context["form"]["submission"].value() == token
+    assert not Job.objects.exists() and sandbox.calls.count() == calls
+    assert [r.levelname for r in caplog.records if r.name == submit_once.__name__] == ["WARNING"]
+
+    response = client.post(generate_url(spring), {"count": "25", "submission": token})
+    assert response.status_code == 302 and Job.objects.count() == 1

@@ -1,5 +1,6 @@
 """A double click on the upload or export form starts one job: the form carries a one-time
-token, a second POST of it starts nothing (and the page's script disables the button)."""
+token, a second POST of it starts nothing (and the page's script disables the button). With the
+token's cache unreachable nothing starts either, and the page says so (it was a 500 page)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from unittest import mock
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import override_settings
 from django.urls import reverse
 
 from django_voucherify.admin import submit_once
 from django_voucherify.models import Job
+from tests.support.admin import UNREACHABLE_CACHES
 
 pytestmark = pytest.mark.django_db
 EXPORT = reverse("admin:django_voucherify_job_export")
@@ -90,3 +93,53 @@ def test_a_form_whose_job_failed_to_start_can_be_sent_again(admin_client):
     with mock.patch("django_voucherify.jobs.service.start_job"):
         again = admin_client.post(EXPORT, data)
     assert again.status_code == 302 and Job.objects.count() == 1  # started, not "already sent"
+
+
+def export_data(token: str) -> dict[str, object]:
+    return {"what": "orders", "export_fields": ["source_id"], "sort": "created_at", "submission": token}
+
+
+def upload_data(token: str) -> dict[str, object]:
+    upload = SimpleUploadedFile("v.csv", b"Code,Value\nDOWN-1,10\n", content_type="text/csv")
+    return {"what": "vouchers", "file": upload, "submission": token}
+
+
+@pytest.mark.parametrize(
+    ("url", "data"), [(EXPORT, export_data), (UPLOAD, upload_data)], ids=["export", "upload"]
+)
+def test_with_the_cache_down_the_form_starts_nothing_and_says_so(
+    admin_client, sandbox, django_capture_on_commit_callbacks, caplog, url, data
+):
+    token = token_of(admin_client.get(url).content.decode())
+    with override_settings(CACHES=UNREACHABLE_CACHES), django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(url, data(token))
+    assert response.status_code == 200  # the form again, not a 500 page
+    assert [str(m) for m in response.context["messages"]] == [str(submit_once.UNAVAILABLE_MESSAGE)]
+    assert "nothing was started" in response.content.decode()
+    assert token_of(response.content.decode()) == token  # the same form, to send again
+    assert not Job.objects.exists() and sandbox.calls.count() == 0
+    [warning] = [r for r in caplog.records if r.name == submit_once.__name__]
+    assert warning.levelname == "WARNING" and "ConnectionError" in warning.getMessage()
+    assert token not in warning.getMessage()
+
+    # The cache is back: the same form starts its job, once (the refused send used nothing up).
+    with django_capture_on_commit_callbacks(execute=True):
+        assert admin_client.post(url, data(token)).status_code == 302
+    assert Job.objects.count() == 1 and sandbox.calls.count() > 0
+
+
+def test_with_the_cache_down_a_form_without_token_is_not_guarded_and_starts(admin_client):
+    with override_settings(CACHES=UNREACHABLE_CACHES), mock.patch("django_voucherify.jobs.service.start_job"):
+        response = admin_client.post(EXPORT, export_data(""))  # a script's POST: no cache call
+    assert response.status_code == 302 and Job.objects.count() == 1
+
+
+def test_a_failed_start_keeps_its_own_error_when_giving_the_token_back_fails_too(caplog):
+    with (
+        override_settings(CACHES=UNREACHABLE_CACHES),
+        pytest.raises(RuntimeError, match="db down"),
+        submit_once.released_on_error("a-claimed-token"),
+    ):
+        raise RuntimeError("db down")
+    [warning] = [r for r in caplog.records if r.name == submit_once.__name__]
+    assert warning.levelname == "WARNING" and "a-claimed-token" not in warning.getMessage()

@@ -16,3 +16,13 @@ def login_staff(client: Any, *codenames: str) -> User:
     user.user_permissions.add(*perms)
     client.force_login(user)
     return user
+
+
+#: ``CACHES`` whose default cache does not answer: a Redis on a closed port, so the real backend
+#: raises its own connection error (``redis.ConnectionError``), within milliseconds.
+UNREACHABLE_CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:1/0",
+    }
+}
