@@ -17,8 +17,12 @@ from typing import Any
 
 import pytest
 
-from django_voucherify.sandbox.app import Exchange, Sandbox
-from tests.support import spec
+# Before anything imports them: the assertions of the helpers in tests/support (shared by many
+# test modules) fail with pytest's detailed messages, as they did in the test modules.
+pytest.register_assert_rewrite("tests.support")
+
+from django_voucherify.sandbox.app import Exchange, Sandbox  # noqa: E402
+from tests.support import spec  # noqa: E402
 
 _lock = threading.Lock()
 _problems: list[str] = []
