@@ -14,37 +14,14 @@ from rest_framework.test import APIClient
 from django_voucherify import checkout
 from django_voucherify.checkout import hierarchy
 from tests.support.checkout import checkout_settings
+from tests.support.hierarchy import AMOUNT, ORDER, PERCENT, tiered_campaign
 from tests.support.vouchers import make_tier
 
 pytestmark = pytest.mark.django_db
 
-ORDER = {"source_id": "ORD-H", "amount": 10_000}
 QUALIFY = ("POST", "/v1/qualifications")
 VALIDATE_CALL = ("POST", "/v1/validations")
 REDEEM_CALL = ("POST", "/v1/redemptions")
-AMOUNT = {"type": "AMOUNT", "amount_off": 1000}
-PERCENT = {"type": "PERCENT", "percent_off": 20}
-
-
-def campaign(*discounts: dict[str, Any], name: str = "Tiered") -> tuple[str, list[str]]:
-    """A PROMOTION campaign with one tier per discount, hierarchy 1, 2... in the order given.
-    Returns the campaign id and its tier ids (hierarchy order)."""
-    from django_voucherify import client
-
-    created = client.campaigns.create(
-        {
-            "name": name,
-            "campaign_type": "PROMOTION",
-            "promotion": {
-                "tiers": [
-                    {"name": f"{name} {i}", "hierarchy": i + 1, "action": {"discount": d}}
-                    for i, d in enumerate(discounts)
-                ]
-            },
-        }
-    )
-    tiers = sorted(created["promotion"]["tiers"], key=lambda t: t["hierarchy"])
-    return str(created["id"]), [str(t["id"]) for t in tiers]
 
 
 def tiers_read(campaign_id: str) -> tuple[str, str]:
@@ -65,7 +42,7 @@ def tier_codes(outcome: Any) -> list[str]:
 
 
 def test_validate_stacks_one_campaigns_tiers_in_its_hierarchy_for_one_more_read(sandbox: Any) -> None:
-    camp, (ten_off, twenty_pc) = campaign(AMOUNT, PERCENT)
+    camp, (ten_off, twenty_pc) = tiered_campaign(AMOUNT, PERCENT)
     before = sandbox.calls.by_route()
     outcome = checkout.validate([], ORDER, automatic=True)
     assert outcome.valid and tier_codes(outcome) == [ten_off, twenty_pc]  # best deal: the 20% first
@@ -87,7 +64,7 @@ def test_one_tier_per_campaign_costs_no_read(sandbox: Any) -> None:
 def test_other_campaigns_tiers_keep_their_slots(sandbox: Any) -> None:
     """Best deal: the 20% (20.00), another campaign's 10.00, the 5.00 off. The campaign's two
     tiers swap within the slots they hold (first and third); the other stays second."""
-    camp, (five_off, twenty_pc) = campaign({"type": "AMOUNT", "amount_off": 500}, PERCENT)
+    camp, (five_off, twenty_pc) = tiered_campaign({"type": "AMOUNT", "amount_off": 500}, PERCENT)
     other = make_tier("Ten off", amount_off=1000)
     before = sandbox.calls.by_route()
     outcome = checkout.validate([], ORDER, automatic=True)
@@ -97,14 +74,14 @@ def test_other_campaigns_tiers_keep_their_slots(sandbox: Any) -> None:
 
 
 def test_a_tier_given_by_hand_keeps_its_place_and_alone_in_its_campaign_costs_no_read(sandbox: Any) -> None:
-    camp, (ten_off, twenty_pc) = campaign(AMOUNT, PERCENT)
+    camp, (ten_off, twenty_pc) = tiered_campaign(AMOUNT, PERCENT)
     outcome = checkout.validate([], ORDER, tiers=[twenty_pc], automatic=True)
     assert tier_codes(outcome) == [twenty_pc, ten_off]  # the shop's order: its choice
     assert sandbox.calls.count(*tiers_read(camp)) == 0
 
 
 def test_redeem_records_the_tiers_in_hierarchy_order(sandbox: Any) -> None:
-    camp, (ten_off, twenty_pc) = campaign(AMOUNT, PERCENT)
+    camp, (ten_off, twenty_pc) = tiered_campaign(AMOUNT, PERCENT)
     before = sandbox.calls.by_route()
     outcome = checkout.redeem([], ORDER, "cust-h", automatic=True)
     assert outcome.applied and outcome.totals.discount_amount == 2800
@@ -114,7 +91,7 @@ def test_redeem_records_the_tiers_in_hierarchy_order(sandbox: Any) -> None:
 
 @pytest.mark.urls("tests.checkout.urls")
 def test_rest_validate_stacks_in_hierarchy_order(sandbox: Any) -> None:
-    _camp, (ten_off, twenty_pc) = campaign(AMOUNT, PERCENT)
+    _camp, (ten_off, twenty_pc) = tiered_campaign(AMOUNT, PERCENT)
     response = APIClient().post(
         "/api/vouchers/validate/", {"automatic": True, "order": {"amount": 10_000}}, format="json"
     )
@@ -139,7 +116,7 @@ def test_rest_validate_stacks_in_hierarchy_order(sandbox: Any) -> None:
 def test_a_failed_read_keeps_the_qualifications_order(
     sandbox: Any, caplog: pytest.LogCaptureFixture, fault: dict[str, Any], level: int, policy: str
 ) -> None:
-    camp, (ten_off, twenty_pc) = campaign(AMOUNT, PERCENT)
+    camp, (ten_off, twenty_pc) = tiered_campaign(AMOUNT, PERCENT)
     sandbox.faults.add(path=f"/v1/promotions/{camp}/tiers", method="GET", **fault)
     with (
         checkout_settings(sandbox, CHECKOUT_OUTAGE_POLICY=policy),
@@ -176,7 +153,7 @@ def test_a_read_of_another_shape_keeps_the_qualifications_order(
 ) -> None:
     from django_voucherify.api.resources.promotions import Promotions
 
-    camp, ids = campaign(AMOUNT, PERCENT)
+    camp, ids = tiered_campaign(AMOUNT, PERCENT)
     monkeypatch.setattr(Promotions, "list_campaign_tiers", lambda self, campaign_id: answer(ids))
     with caplog.at_level(logging.WARNING, logger="django_voucherify.checkout"):
         outcome = checkout.validate([], ORDER, automatic=True)
@@ -187,7 +164,7 @@ def test_a_read_of_another_shape_keeps_the_qualifications_order(
 def test_ties_in_the_hierarchy_keep_the_qualifications_order(sandbox: Any) -> None:
     from django_voucherify import client
 
-    _camp, (ten_off, twenty_pc) = campaign(AMOUNT, PERCENT)
+    _camp, (ten_off, twenty_pc) = tiered_campaign(AMOUNT, PERCENT)
     client.promotions.update_tier(ten_off, {"hierarchy": 2})
     outcome = checkout.validate([], ORDER, automatic=True)
     assert tier_codes(outcome) == [twenty_pc, ten_off]
@@ -198,8 +175,8 @@ def test_no_read_starts_once_the_checkout_timeout_has_passed(
 ) -> None:
     """Two campaigns of two tiers each: the first read takes longer than CHECKOUT_TIMEOUT (a
     clock that jumps), so the second campaign keeps the qualifications order, unread."""
-    first, (first_ten, first_pc) = campaign(AMOUNT, PERCENT, name="First")
-    second, (second_ten, second_pc) = campaign(AMOUNT, PERCENT, name="Second")
+    first, (first_ten, first_pc) = tiered_campaign(AMOUNT, PERCENT, name="First")
+    second, (second_ten, second_pc) = tiered_campaign(AMOUNT, PERCENT, name="Second")
     ticks = iter([0.0, 1000.0])
     monkeypatch.setattr(hierarchy, "clock", lambda: next(ticks))
     with caplog.at_level(logging.WARNING, logger="django_voucherify.checkout"):

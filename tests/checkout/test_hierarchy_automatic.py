@@ -12,14 +12,14 @@ import pytest
 
 from django_voucherify import checkout
 from django_voucherify.api.resources.promotions import Promotions
-from tests.checkout.test_hierarchy import AMOUNT, ORDER, PERCENT, campaign
+from tests.support.hierarchy import AMOUNT, ORDER, PERCENT, tiered_campaign
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.mark.parametrize("other", [{"id": "promo_other"}, {"id": "promo_other", "hierarchy": None}])
 def test_another_tier_without_a_hierarchy_does_not_undo_the_order(sandbox: Any, monkeypatch, other) -> None:
-    _campaign_id, (ten_off, twenty_pct) = campaign(AMOUNT, PERCENT)
+    _campaign_id, (ten_off, twenty_pct) = tiered_campaign(AMOUNT, PERCENT)
     real = Promotions.list_campaign_tiers
 
     def with_other(self: Any, wanted: str) -> Any:

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 import django_voucherify
 from django_voucherify import checkout
 from django_voucherify.models import Customer, CustomerPublication, PublicationState
+from tests.support.checkout import published_codes, static_campaign
 
 # The module (``checkout.publish`` is the function, bound over the submodule's name).
 publish_module = importlib.import_module("django_voucherify.checkout.publish")
@@ -27,44 +28,20 @@ PUBLICATIONS = "/v1/publications"
 _names = itertools.count()
 
 
-def _campaign(sandbox, codes: int = 5, **extra) -> str:
-    """A STATIC campaign of ``codes`` codes (no join_once of its own); its name."""
-    name = f"Welcome-{next(_names)}"
-    django_voucherify.client.campaigns.create(
-        {
-            "name": name,
-            "campaign_type": "DISCOUNT_COUPONS",
-            "type": "STATIC",
-            "vouchers_count": codes,
-            "voucher": {"discount": {"type": "PERCENT", "percent_off": 10}, "code_config": {"length": 8}},
-            **extra,
-        }
-    )
-    sandbox.wait_for_jobs()
-    return name
-
-
-def _held(campaign: str, customer: str) -> list[str]:
-    """The codes Voucherify published to ``customer`` from ``campaign``."""
-    listed = django_voucherify.client.publications.list(campaign=campaign, customer=customer, limit=100)
-    codes = [p["voucher"]["code"] for p in listed["publications"] if p.get("result") == "SUCCESS"]
-    return codes
-
-
 def _expire_leases() -> None:
     CustomerPublication.objects.update(lease_until=timezone.now() - timedelta(seconds=1))
 
 
 @pytest.mark.django_db
 def test_one_code_and_the_same_again_without_a_call(sandbox):
-    campaign = _campaign(sandbox)
+    campaign = static_campaign(sandbox)
     first = checkout.publish(campaign, "ann")
     assert first.new and first.code and first.customer_source_id == "ann"
     posts = sandbox.calls.count("POST", PUBLICATIONS)
     again = checkout.publish(campaign, {"source_id": "ann", "email": "ann@example.com"})
     assert (again.code, again.new) == (first.code, False)
     assert sandbox.calls.count("POST", PUBLICATIONS) == posts == 1  # answered from the ledger
-    assert _held(campaign, "ann") == [first.code]
+    assert published_codes(campaign, "ann") == [first.code]
     other = checkout.publish(campaign, Customer.objects.create(source_id="bob"))
     assert other.code != first.code
     row = CustomerPublication.objects.get(campaign_name=campaign, customer_source_id="ann")
@@ -97,7 +74,7 @@ def test_bad_input_is_refused_before_anything_is_written_or_sent(sandbox, campai
 
 @pytest.mark.django_db
 def test_a_refusal_is_raised_with_its_key_and_a_later_call_asks_again(sandbox):
-    campaign = _campaign(sandbox, codes=1)
+    campaign = static_campaign(sandbox, codes=1)
     checkout.publish(campaign, "ann")
     with pytest.raises(checkout.PublicationRefused) as refused:
         checkout.publish(campaign, "bob")
@@ -119,15 +96,15 @@ def test_a_refusal_is_raised_with_its_key_and_a_later_call_asks_again(sandbox):
 
 @pytest.mark.django_db
 def test_an_answer_lost_after_voucherify_acted_gives_the_same_code_on_retry(sandbox):
-    campaign = _campaign(sandbox)
+    campaign = static_campaign(sandbox)
     sandbox.faults.add(path=PUBLICATIONS, method="POST", drop=True, after=True, times=1)
     with pytest.raises(checkout.CheckoutUnavailable) as lost:
         checkout.publish(campaign, "ann")
     assert lost.value.outcome_unknown
-    [code] = _held(campaign, "ann")  # Voucherify did publish
+    [code] = published_codes(campaign, "ann")  # Voucherify did publish
     again = checkout.publish(campaign, "ann")
     assert again.code == code and again.new
-    assert _held(campaign, "ann") == [code]
+    assert published_codes(campaign, "ann") == [code]
     # The look-up found it: no POST answered (the dropped one has no answer to log).
     assert sandbox.calls.count("POST", PUBLICATIONS) == 0 and sandbox.calls.count("GET", PUBLICATIONS) >= 1
 
@@ -138,7 +115,7 @@ class _Killed(BaseException):
 
 @pytest.mark.django_db
 def test_a_process_killed_between_the_call_and_the_record(sandbox, monkeypatch):
-    campaign = _campaign(sandbox)
+    campaign = static_campaign(sandbox)
 
     def die(*args, **kwargs):
         raise _Killed
@@ -148,7 +125,7 @@ def test_a_process_killed_between_the_call_and_the_record(sandbox, monkeypatch):
         patched.setattr(publish_module, "_give_back", lambda *a: None)
         with pytest.raises(_Killed):
             checkout.publish(campaign, "ann")
-    [code] = _held(campaign, "ann")
+    [code] = published_codes(campaign, "ann")
     row = CustomerPublication.objects.get()
     assert row.state == PublicationState.PENDING and row.sent_at is not None and row.lease_until
     # While the dead holder's lease runs, a caller waits for it, then says "try again".
@@ -156,7 +133,7 @@ def test_a_process_killed_between_the_call_and_the_record(sandbox, monkeypatch):
         checkout.publish(campaign, "ann", wait=0.1)
     _expire_leases()
     assert checkout.publish(campaign, "ann").code == code
-    assert _held(campaign, "ann") == [code]
+    assert published_codes(campaign, "ann") == [code]
 
 
 FAULTS = st.sampled_from(
@@ -170,7 +147,7 @@ FAULTS = st.sampled_from(
 def test_faults_between_the_call_and_the_record_never_give_two_codes(sandbox, monkeypatch, steps):
     """Each step is one call of publish() with a fault injected around it; whatever the
     sequence, every code a call returned is the one code Voucherify holds for the customer."""
-    campaign = _campaign(sandbox)
+    campaign = static_campaign(sandbox)
     customer = f"cust-{next(_names)}"
     returned: set[str] = set()
     for fault in steps:
@@ -212,7 +189,7 @@ def test_faults_between_the_call_and_the_record_never_give_two_codes(sandbox, mo
     _expire_leases()
     final = checkout.publish(campaign, customer)
     assert returned <= {final.code}
-    assert _held(campaign, customer) == [final.code]
+    assert published_codes(campaign, customer) == [final.code]
     row = CustomerPublication.objects.get(campaign_name=campaign, customer_source_id=customer)
     assert (row.state, row.code) == (PublicationState.PUBLISHED, final.code)
 
@@ -221,6 +198,6 @@ def test_faults_between_the_call_and_the_record_never_give_two_codes(sandbox, mo
 def test_publish_refuses_to_run_inside_a_transaction(sandbox):
     from django.db import transaction
 
-    campaign = _campaign(sandbox)
+    campaign = static_campaign(sandbox)
     with pytest.raises(RuntimeError, match="publish"), transaction.atomic():
         checkout.publish(campaign, "ann")

@@ -15,7 +15,7 @@ import django_voucherify
 from django_voucherify import checkout
 from django_voucherify.api.resources.campaigns import Campaigns
 from django_voucherify.models import CustomerPublication, PublicationState
-from tests.checkout.test_publish import _campaign, _held
+from tests.support.checkout import published_codes, static_campaign
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +32,7 @@ def _id_of(name: str) -> str:
 
 
 def test_id_then_name_is_one_row_and_later_calls_ask_voucherify_nothing(sandbox):
-    name = _campaign(sandbox)
+    name = static_campaign(sandbox)
     campaign_id = _id_of(name)
     first = checkout.publish(campaign_id, "ann")
     assert first.new and (first.campaign, first.campaign_name) == (campaign_id, name)
@@ -44,7 +44,7 @@ def test_id_then_name_is_one_row_and_later_calls_ask_voucherify_nothing(sandbox)
     assert (_campaign_gets(sandbox), sandbox.calls.count("POST", PUBLICATIONS)) == (gets, posts)
     row = CustomerPublication.objects.get()
     assert (row.campaign, row.campaign_name) == (campaign_id, name)
-    assert _held(name, "ann") == [first.code]
+    assert published_codes(name, "ann") == [first.code]
 
 
 def _as_written_before(row: CustomerPublication, campaign: str) -> None:
@@ -54,7 +54,7 @@ def _as_written_before(row: CustomerPublication, campaign: str) -> None:
 
 @pytest.mark.parametrize("keyed_by", ["name", "id"])
 def test_a_published_row_written_before_keeps_its_code_whatever_the_form_asked(sandbox, keyed_by):
-    name = _campaign(sandbox)
+    name = static_campaign(sandbox)
     campaign_id = _id_of(name)
     first = checkout.publish(name, "ann")
     _as_written_before(CustomerPublication.objects.get(), name if keyed_by == "name" else campaign_id)
@@ -66,29 +66,29 @@ def test_a_published_row_written_before_keeps_its_code_whatever_the_form_asked(s
     gets = _campaign_gets(sandbox)
     assert checkout.publish(name, "ann").code == first.code
     assert _campaign_gets(sandbox) == gets
-    assert sandbox.calls.count("POST", PUBLICATIONS) == 1 and _held(name, "ann") == [first.code]
+    assert sandbox.calls.count("POST", PUBLICATIONS) == 1 and published_codes(name, "ann") == [first.code]
 
 
 def test_a_row_sent_before_with_its_answer_lost_is_looked_up_not_sent_again(sandbox):
     """An older PENDING row keyed by name, sent under its key (the answer lost), asked by id:
     the same row is used, so its key finds the publication Voucherify holds."""
-    name = _campaign(sandbox)
+    name = static_campaign(sandbox)
     sandbox.faults.add(path=PUBLICATIONS, method="POST", drop=True, after=True, times=1)
     with pytest.raises(checkout.CheckoutUnavailable):
         checkout.publish(name, "ann")
-    [code] = _held(name, "ann")
+    [code] = published_codes(name, "ann")
     row = CustomerPublication.objects.get()
     assert row.state == PublicationState.PENDING and row.sent_at is not None
     _as_written_before(row, name)
     given = checkout.publish(_id_of(name), "ann")
     assert (given.code, given.new) == (code, True)
-    assert CustomerPublication.objects.count() == 1 and _held(name, "ann") == [code]
+    assert CustomerPublication.objects.count() == 1 and published_codes(name, "ann") == [code]
 
 
 def test_rows_of_both_forms_from_before_keep_their_code_and_make_no_third(sandbox):
     """The duplicates the old key could make (one row by name, one by id; join_once gave both
     the same code): every call answers that code, and no row is added."""
-    name = _campaign(sandbox)
+    name = static_campaign(sandbox)
     campaign_id = _id_of(name)
     first = checkout.publish(name, "ann")
     _as_written_before(CustomerPublication.objects.get(), name)
@@ -108,7 +108,7 @@ def test_rows_of_both_forms_from_before_keep_their_code_and_make_no_third(sandbo
 
 @pytest.mark.parametrize("fault", ["503", "dropped", "dropped_after"])
 def test_a_campaign_look_up_without_an_answer_is_an_outage_that_writes_nothing(sandbox, fault):
-    name = _campaign(sandbox)
+    name = static_campaign(sandbox)
     path = f"/v1/campaigns/{name}"
     if fault == "503":
         sandbox.faults.add(path=path, method="GET", status=503, times=5)
@@ -121,14 +121,14 @@ def test_a_campaign_look_up_without_an_answer_is_an_outage_that_writes_nothing(s
     assert sandbox.calls.count("POST", PUBLICATIONS) == 0
     sandbox.faults.clear()
     given = checkout.publish(name, "ann")
-    assert given.new and _held(name, "ann") == [given.code]
+    assert given.new and published_codes(name, "ann") == [given.code]
 
 
 @pytest.mark.parametrize(
     "answer", [[], {}, {"id": "", "name": "x"}, {"id": "camp_1"}, {"id": 7, "name": "x"}]
 )
 def test_a_campaign_look_up_answered_in_the_wrong_shape_is_an_outage(sandbox, monkeypatch, answer):
-    name = _campaign(sandbox)
+    name = static_campaign(sandbox)
     monkeypatch.setattr(Campaigns, "get", lambda self, campaign_id: answer)
     with pytest.raises(checkout.CheckoutUnavailable):
         checkout.publish(name, "ann")
@@ -146,7 +146,7 @@ def test_an_unknown_campaign_is_refused_before_a_row_is_written(sandbox):
 
 
 def test_offered_matches_a_name_by_id_and_an_id_by_name(sandbox):
-    name = _campaign(sandbox)
+    name = static_campaign(sandbox)
     campaign_id = _id_of(name)
     assert checkout.publish(campaign_id, "ann", offered=[name]).new
     assert checkout.publish(name, "bob", offered=(campaign_id,)).new
@@ -156,7 +156,7 @@ def test_offered_matches_a_name_by_id_and_an_id_by_name(sandbox):
 
 
 def test_a_campaign_not_offered_and_an_unknown_one_are_the_same_refusal(sandbox):
-    name, other = _campaign(sandbox), _campaign(sandbox)
+    name, other = static_campaign(sandbox), static_campaign(sandbox)
     refusals = []
     for asked in (name, _id_of(name), "No such campaign"):
         with pytest.raises(checkout.CampaignNotOffered) as refused:
@@ -180,7 +180,7 @@ def test_an_offered_campaign_voucherify_does_not_know_is_refused_and_logged(sand
 
 
 def test_nothing_offered_asks_voucherify_nothing(sandbox):
-    name = _campaign(sandbox)
+    name = static_campaign(sandbox)
     calls = len(sandbox.calls.calls)
     with pytest.raises(checkout.CampaignNotOffered):
         checkout.publish(name, "ann", offered=[])
@@ -190,7 +190,7 @@ def test_nothing_offered_asks_voucherify_nothing(sandbox):
 def test_a_code_held_of_a_campaign_not_offered_is_not_answered(sandbox):
     """The shop gave the code itself (no limit); a caller limited to other campaigns is not
     told it, by name or by id."""
-    name, other = _campaign(sandbox), _campaign(sandbox)
+    name, other = static_campaign(sandbox), static_campaign(sandbox)
     checkout.publish(name, "ann")
     for asked in (name, _id_of(name)):
         with pytest.raises(checkout.CampaignNotOffered):

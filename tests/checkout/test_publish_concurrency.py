@@ -13,8 +13,7 @@ from django.db import connection, connections
 import django_voucherify
 from django_voucherify import checkout
 from django_voucherify.models import CustomerPublication
-from tests.checkout.test_publish import _campaign, _held
-from tests.support.checkout import over_http
+from tests.support.checkout import over_http, published_codes, static_campaign
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,7 +42,7 @@ def _race(fn, n: int) -> list:
 
 def test_concurrent_calls_for_one_customer_send_one_publication(http_sandbox):
     assert connection.vendor == "postgresql"
-    campaign = _campaign(http_sandbox)
+    campaign = static_campaign(http_sandbox)
     posts: list[str] = []
     http_sandbox.response_listeners.append(
         lambda ex: (
@@ -59,11 +58,11 @@ def test_concurrent_calls_for_one_customer_send_one_publication(http_sandbox):
     assert len(codes) == 1
     assert sum(r.new for r in results) == 1  # one call recorded it; the others read it
     assert len(posts) == 1
-    assert _held(campaign, "ann") == list(codes)
+    assert published_codes(campaign, "ann") == list(codes)
     assert CustomerPublication.objects.count() == 1
 
 
 def test_concurrent_calls_for_different_customers_get_different_codes(http_sandbox):
-    campaign = _campaign(http_sandbox, codes=THREADS)
+    campaign = static_campaign(http_sandbox, codes=THREADS)
     results = _race(lambda i: checkout.publish(campaign, f"cust-{i}", wait=10.0), THREADS)
     assert len({r.code for r in results}) == THREADS

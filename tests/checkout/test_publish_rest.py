@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 import django_voucherify
 from django_voucherify import checkout
 from django_voucherify.models import Customer, CustomerPublication
-from tests.checkout.test_publish import _campaign, _held
+from tests.support.checkout import published_codes, static_campaign
 from tests.support.sandbox import options
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.checkout.urls")]
@@ -35,7 +35,7 @@ def ann(django_user_model):
 
 
 def test_a_customer_gets_their_own_code_once(sandbox, ann):
-    campaign = _campaign(sandbox)
+    campaign = static_campaign(sandbox)
     with options(sandbox, SELF_SERVICE_CAMPAIGNS=[campaign]):
         first = _client(ann).post(PUBLISH, {"campaign": campaign}, format="json")
         again = _client(ann).post(
@@ -46,14 +46,14 @@ def test_a_customer_gets_their_own_code_once(sandbox, ann):
     assert body["customer_source_id"] == "user-ann" and body["new"] is True and body["code"]
     assert body["campaign_name"] == campaign and body["campaign"].startswith("camp_")
     assert again.status_code == 200 and again.json() == {**body, "new": False}
-    assert _held(campaign, "user-ann") == [body["code"]]
+    assert published_codes(campaign, "user-ann") == [body["code"]]
 
 
 @pytest.mark.parametrize(
     ("role", "allowed"), [("plain", False), ("staff", False), ("permitted", True), ("superuser", True)]
 )
 def test_someone_elses_code_needs_the_permission(sandbox, ann, django_user_model, role, allowed):
-    campaign = _campaign(sandbox)
+    campaign = static_campaign(sandbox)
     if role == "superuser":
         user = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
     else:
@@ -104,7 +104,7 @@ def test_a_user_without_a_customer_and_a_refusal_are_json(sandbox, ann, django_u
     nobody = django_user_model.objects.create_user("nobody", "n@example.com", "pw")
     answer = _client(nobody).post(PUBLISH, {"campaign": "Welcome"}, format="json")
     assert answer.status_code == 400 and answer.json()["key"] == "no_customer"
-    campaign = _campaign(sandbox, codes=1)
+    campaign = static_campaign(sandbox, codes=1)
     checkout.publish(campaign, "someone-else")
     with options(sandbox, SELF_SERVICE_CAMPAIGNS=[campaign]):
         refused = _client(ann).post(PUBLISH, {"campaign": campaign}, format="json")
@@ -113,7 +113,7 @@ def test_a_user_without_a_customer_and_a_refusal_are_json(sandbox, ann, django_u
 
 @pytest.mark.parametrize("path", ["/v1/publications", "/v1/campaigns/*"])
 def test_an_outage_is_a_json_503(sandbox, ann, path):
-    campaign = _campaign(sandbox)
+    campaign = static_campaign(sandbox)
     sandbox.faults.add(path=path, status=503, times=20)
     with options(sandbox, SELF_SERVICE_CAMPAIGNS=[campaign]):
         answer = _client(ann).post(PUBLISH, {"campaign": campaign}, format="json")
@@ -125,7 +125,7 @@ def test_an_outage_is_a_json_503(sandbox, ann, path):
 
 @pytest.mark.parametrize(("listed", "asked"), [("name", "id"), ("id", "name"), ("id", "id")])
 def test_a_listed_campaign_is_matched_by_name_and_by_id(sandbox, ann, listed, asked):
-    name = _campaign(sandbox)
+    name = static_campaign(sandbox)
     forms = {"name": name, "id": django_voucherify.client.campaigns.get(name)["id"]}
     with options(sandbox, SELF_SERVICE_CAMPAIGNS=["Something else", forms[listed]]):
         first = _client(ann).post(PUBLISH, {"campaign": forms[asked]}, format="json")
@@ -133,12 +133,12 @@ def test_a_listed_campaign_is_matched_by_name_and_by_id(sandbox, ann, listed, as
         for again in ("name", "id"):  # later calls, in either form: the same row
             answer = _client(ann).post(PUBLISH, {"campaign": forms[again]}, format="json")
             assert answer.status_code == 200 and answer.json()["code"] == first.json()["code"]
-    assert _held(name, "user-ann") == [first.json()["code"]]
+    assert published_codes(name, "user-ann") == [first.json()["code"]]
     assert CustomerPublication.objects.count() == 1
 
 
 def test_an_unknown_campaign_gets_the_answer_of_one_not_listed(sandbox, ann):
-    offered, internal = _campaign(sandbox), _campaign(sandbox, codes=3)
+    offered, internal = static_campaign(sandbox), static_campaign(sandbox, codes=3)
     internal_id = django_voucherify.client.campaigns.get(internal)["id"]
     with options(sandbox, SELF_SERVICE_CAMPAIGNS=[offered]):
         answers = [
@@ -149,11 +149,13 @@ def test_an_unknown_campaign_gets_the_answer_of_one_not_listed(sandbox, ann):
     assert answers[0].status_code == 403 and answers[0]["Content-Type"].startswith("application/json")
     assert answers[0].json()["key"] == "campaign_not_offered"
     assert not CustomerPublication.objects.exists()
-    assert sandbox.calls.count("POST", "/v1/publications") == 0 and _held(internal, "user-ann") == []
+    assert (
+        sandbox.calls.count("POST", "/v1/publications") == 0 and published_codes(internal, "user-ann") == []
+    )
 
 
 def test_nothing_listed_by_default_and_voucherify_is_not_asked(sandbox, ann):
-    campaign = _campaign(sandbox)
+    campaign = static_campaign(sandbox)
     calls = len(sandbox.calls.calls)
     answer = _client(ann).post(PUBLISH, {"campaign": campaign}, format="json")
     assert answer.status_code == 403 and answer.json()["key"] == "campaign_not_offered"
@@ -161,7 +163,7 @@ def test_nothing_listed_by_default_and_voucherify_is_not_asked(sandbox, ann):
 
 
 def test_a_code_the_shop_gave_of_a_campaign_not_listed_is_not_shown(sandbox, ann):
-    internal = _campaign(sandbox)
+    internal = static_campaign(sandbox)
     checkout.publish(internal, "user-ann")  # the shop's own code: not limited
     answer = _client(ann).post(PUBLISH, {"campaign": internal}, format="json")
     assert answer.status_code == 403 and "code" not in answer.json()
@@ -171,7 +173,7 @@ def test_the_permission_holder_is_not_limited(sandbox, django_user_model):
     clerk = django_user_model.objects.create_user("clerk", "clerk@example.com", "pw")
     Customer.objects.create(source_id="user-clerk", email="clerk@example.com", user=clerk)
     clerk.user_permissions.add(Permission.objects.get(codename="add_customerpublication"))
-    internal, offered = _campaign(sandbox), _campaign(sandbox)
+    internal, offered = static_campaign(sandbox), static_campaign(sandbox)
     with options(sandbox, SELF_SERVICE_CAMPAIGNS=[offered]):
         own = _client(clerk).post(PUBLISH, {"campaign": internal}, format="json")
         for_bob = _client(clerk).post(

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 import django_voucherify
 from django_voucherify import checkout
 from django_voucherify.models import Customer, CustomerPublication
-from tests.checkout.test_publish import _campaign, _held
+from tests.support.checkout import published_codes, static_campaign
 from tests.support.sandbox import options
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.checkout.urls")]
@@ -32,17 +32,17 @@ def test_a_shopper_cannot_take_a_code_of_a_campaign_the_shop_never_offered(sandb
     """review18 MAJOR (fixed): POST publications/ let any signed-in shopper take a code of ANY
     campaign by name or id (a staff-only or partner campaign too) and drain it. Now only the
     campaigns of SELF_SERVICE_CAMPAIGNS (none by default) are given out there."""
-    internal = _campaign(sandbox, codes=3)  # e.g. "Staff 50%": never meant for shoppers
+    internal = static_campaign(sandbox, codes=3)  # e.g. "Staff 50%": never meant for shoppers
     answer = ann.post(PUBLISH, {"campaign": internal}, format="json")
     assert answer.status_code == 403, (answer.status_code, answer.content)
-    assert _held(internal, "user-ann") == []
+    assert published_codes(internal, "user-ann") == []
 
 
 def test_name_then_id_is_one_publication_recorded_once(sandbox):
     """review18 MINOR (fixed): the ledger keyed the campaign as given, so a call by name and a
     call by id made two rows and both answered new=True (the 'welcome mail once' contract of
     PublishedCode.new). The ledger is now keyed by the campaign's id."""
-    name = _campaign(sandbox)
+    name = static_campaign(sandbox)
     campaign_id = django_voucherify.client.campaigns.get(name)["id"]
     first = checkout.publish(name, "ann")
     second = checkout.publish(campaign_id, "ann")
@@ -57,7 +57,7 @@ def test_a_look_up_answered_in_the_wrong_shape_is_an_outage_not_a_500(sandbox, a
     of a row already sent must end as 'unavailable, try again' (503 JSON), never a 500."""
     from django_voucherify.api.resources.distributions import Publications
 
-    campaign = _campaign(sandbox)
+    campaign = static_campaign(sandbox)
     sandbox.faults.add(path="/v1/publications", method="POST", drop=True, after=True, times=1)
     with options(sandbox, SELF_SERVICE_CAMPAIGNS=[campaign]):
         lost = ann.post(PUBLISH, {"campaign": campaign}, format="json")

@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from django_voucherify import checkout
 from django_voucherify.models import Customer, CustomerPublication
-from tests.checkout.test_publish import _campaign
+from tests.support.checkout import static_campaign
 from tests.support.sandbox import options
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.checkout.urls")]
@@ -33,7 +33,7 @@ def test_a_campaign_no_url_can_address_is_a_json_400_not_a_500(sandbox, ann, cam
         ann.user_permissions.add(Permission.objects.get(codename="add_customerpublication"))
     client = APIClient(raise_request_exception=False)
     client.force_login(ann)
-    with options(sandbox, SELF_SERVICE_CAMPAIGNS=[_campaign(sandbox)]):
+    with options(sandbox, SELF_SERVICE_CAMPAIGNS=[static_campaign(sandbox)]):
         answer = client.post(PUBLISH, {"campaign": campaign}, format="json")
     assert answer.status_code == 400, answer.content
     assert answer["Content-Type"].startswith("application/json")

@@ -9,7 +9,7 @@ from django.db import connection
 from django_voucherify import checkout
 from django_voucherify.api.resources.campaigns import Campaigns
 from django_voucherify.models import CustomerPublication
-from tests.checkout.test_publish import _campaign, _held
+from tests.support.checkout import published_codes, static_campaign
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +20,7 @@ PUBLICATIONS = "/v1/publications"
 def test_an_id_the_ledger_cannot_hold_is_an_outage_with_nothing_written(sandbox, monkeypatch, bad_id):
     """Such an id reached the INSERT: PostgreSQL's DataError / ValueError, a 500 at the REST door."""
     assert connection.vendor == "postgresql"
-    name = _campaign(sandbox)
+    name = static_campaign(sandbox)
     monkeypatch.setattr(Campaigns, "get", lambda self, campaign_id: {"id": bad_id, "name": name})
     with pytest.raises(checkout.CheckoutUnavailable) as caught:
         checkout.publish(name, "ann")
@@ -33,7 +33,7 @@ def test_an_id_the_ledger_cannot_hold_is_an_outage_with_nothing_written(sandbox,
 def test_a_name_the_ledger_cannot_hold_is_kept_blank_and_the_code_given(sandbox, monkeypatch, bad_name):
     """Voucherify's name is only what a later call by name is matched with, and no caller can
     ask by such a name: the row keeps it blank instead of failing the INSERT (a 500)."""
-    name = _campaign(sandbox)
+    name = static_campaign(sandbox)
     real = Campaigns.get
 
     def renamed(self, campaign_id):
@@ -41,5 +41,5 @@ def test_a_name_the_ledger_cannot_hold_is_kept_blank_and_the_code_given(sandbox,
 
     monkeypatch.setattr(Campaigns, "get", renamed)
     given = checkout.publish(name, "ann")
-    assert given.new and given.campaign_name == "" and _held(name, "ann") == [given.code]
+    assert given.new and given.campaign_name == "" and published_codes(name, "ann") == [given.code]
     assert CustomerPublication.objects.get().campaign_name == ""

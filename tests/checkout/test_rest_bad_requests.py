@@ -19,11 +19,11 @@ from rest_framework.test import APIClient
 from django_voucherify import checkout
 from django_voucherify.models import CheckoutRedemption, Customer, LedgerState, Order
 from tests.support import properties
+from tests.support.checkout import REDEEM, VALIDATE, assert_json_error
 from tests.support.vouchers import make_voucher
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.checkout.urls")]
 
-VALIDATE, REDEEM = "/api/vouchers/validate/", "/api/vouchers/redeem/"
 NO_THROTTLES = {
     "DEFAULT_THROTTLE_RATES": {
         "voucherify_validate": None,
@@ -43,19 +43,6 @@ def staff_client(django_user_model):
     client = APIClient(raise_request_exception=False)
     client.force_authenticate(user)
     return client
-
-
-def assert_json_error(response, status: int | tuple[int, ...], key: str | None = None) -> dict:
-    statuses = status if isinstance(status, tuple) else (status,)
-    assert response.status_code in statuses, (response.status_code, response.content[:300])
-    assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
-    body = json.loads(response.content)
-    assert (
-        isinstance(body, dict) and isinstance(body.get("detail"), str) and isinstance(body.get("key"), str)
-    ), body
-    if key is not None:
-        assert body["key"] == key, body
-    return body
 
 
 def post_raw(client: APIClient, url: str, raw: str | bytes, content_type: str = "application/json", **extra):

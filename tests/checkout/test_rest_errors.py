@@ -13,7 +13,7 @@ from django_voucherify.api.errors import ServerError, TransportError
 from django_voucherify.checkout.errors import RollbackFailed
 from django_voucherify.errors import DjangoVoucherifyError
 from django_voucherify.validation import InvalidInput
-from tests.checkout.test_rest_bad_requests import VALIDATE, assert_json_error
+from tests.support.checkout import VALIDATE, assert_json_error
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.checkout.urls")]
 

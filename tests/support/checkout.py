@@ -1,7 +1,10 @@
-"""Checkout test builders: short timeouts, the sandbox's redemptions, option overrides."""
+"""Checkout test builders: short timeouts, the sandbox's redemptions, option overrides, campaigns
+to publish from, and the REST endpoints with the shape of their JSON errors."""
 
 from __future__ import annotations
 
+import itertools
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -69,3 +72,53 @@ def over_http(server: Any, **overrides: Any) -> Iterator[Any]:
         django_voucherify.reset_client()
         yield server.sandbox
     django_voucherify.reset_client()
+
+
+#: The checkout REST endpoints (``tests.checkout.urls``).
+VALIDATE, REDEEM = "/api/vouchers/validate/", "/api/vouchers/redeem/"
+
+
+def assert_json_error(response: Any, status: int | tuple[int, ...], key: str | None = None) -> dict[str, Any]:
+    """``response`` is a JSON error of ``status`` (one of them, given a tuple): an object with a
+    ``detail`` text and a ``key`` (``key`` when given); the body."""
+    statuses = status if isinstance(status, tuple) else (status,)
+    assert response.status_code in statuses, (response.status_code, response.content[:300])
+    assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
+    body = json.loads(response.content)
+    assert (
+        isinstance(body, dict) and isinstance(body.get("detail"), str) and isinstance(body.get("key"), str)
+    ), body
+    if key is not None:
+        assert body["key"] == key, body
+    return body
+
+
+_campaign_names = itertools.count()
+
+
+def static_campaign(sandbox: Any, codes: int = 5, **extra: Any) -> str:
+    """A STATIC campaign of ``codes`` codes (no join_once of its own); its name."""
+    import django_voucherify
+
+    name = f"Welcome-{next(_campaign_names)}"
+    django_voucherify.client.campaigns.create(
+        {
+            "name": name,
+            "campaign_type": "DISCOUNT_COUPONS",
+            "type": "STATIC",
+            "vouchers_count": codes,
+            "voucher": {"discount": {"type": "PERCENT", "percent_off": 10}, "code_config": {"length": 8}},
+            **extra,
+        }
+    )
+    sandbox.wait_for_jobs()
+    return name
+
+
+def published_codes(campaign: str, customer: str) -> list[str]:
+    """The codes Voucherify published to ``customer`` from ``campaign``."""
+    import django_voucherify
+
+    listed = django_voucherify.client.publications.list(campaign=campaign, customer=customer, limit=100)
+    codes = [p["voucher"]["code"] for p in listed["publications"] if p.get("result") == "SUCCESS"]
+    return codes
