@@ -1,4 +1,5 @@
-"""Fixtures of the sync tests: eager Celery against the in-process sandbox, HTTP counting."""
+"""Fixtures of the sync tests: eager Celery against the in-process sandbox, HTTP counting, the
+drain's held messages."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.drain import DRAIN_CACHES, Broker
 from tests.support.sandbox import wired
 
 
@@ -39,3 +41,20 @@ def user_mirrored() -> Iterator[Any]:
     )
     yield User
     registry.disconnect(User)
+
+
+@pytest.fixture
+def broker(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Broker]:
+    """The drain on (a cache of its own), batches of 3, and a broker that holds the messages."""
+    from django.core.cache import caches
+    from django.test import override_settings
+
+    from django_voucherify import background, conf
+
+    held = Broker()
+    monkeypatch.setattr(background, "send", held.send)
+    values = {**conf.raw_settings(), "SYNC_DRAIN_CACHE": "drain", "SYNC_BATCH_SIZE": 3}
+    with override_settings(CACHES=DRAIN_CACHES, VOUCHERIFY=values):
+        caches["drain"].clear()
+        yield held
+        caches["drain"].clear()

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django_voucherify import conf
 from django_voucherify.models import Customer, OutboxEntry, OutboxState, SyncState
 from django_voucherify.sync import batches
-from tests.sync.test_delivery_scale import pending_customers
+from tests.support.outbox import pending_customers
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from django_voucherify.models import Customer, OutboxEntry, OutboxState, SyncState
 from django_voucherify.sync import batches, claims, delivery
-from tests.sync.test_delivery_scale import index_names, pending_customers, plan_nodes, seed_history
+from tests.support.outbox import index_names, pending_customers, plan_nodes, seed_history
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,6 @@ each row sent once by concurrent batches, a save during the send re-sends the ne
 
 from __future__ import annotations
 
-import json
 import threading
 from datetime import timedelta
 from typing import Any
@@ -17,8 +16,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from django_voucherify.models import Customer, OutboxEntry, OutboxState, SyncState
-from django_voucherify.sync import claims, delivery, muted
+from django_voucherify.sync import claims, delivery
 from django_voucherify.tasks import deliver_outbox_entry
+from tests.support.outbox import index_names, pending_customers, plan_nodes, seed_history
 from tests.support.sandbox import options
 
 pytestmark = pytest.mark.django_db
@@ -28,50 +28,6 @@ pytestmark = pytest.mark.django_db
 #: step's atomic block inside the test's transaction).
 DELIVERY_QUERIES = 6
 RECORD_SAVEPOINT = 2
-
-
-def seed_history(count: int, start: int = 0) -> None:
-    """``count`` already-synced rows (1 in 10 a synced deletion) and a few unsent deletions of
-    other source_ids, bulk-inserted, then ANALYZE (the planner sees a large history)."""
-    now = timezone.now()
-    OutboxEntry.objects.bulk_create(
-        [
-            OutboxEntry(
-                kind="customer",
-                object_pk=f"h{i}",
-                source_id=f"hist-{i}",
-                action="delete" if i % 10 == 0 else "upsert",
-                state=OutboxState.FAILED if i % 1000 == 1 else OutboxState.SYNCED,
-                delivered_version=1,
-                created_at=now,
-                updated_at=now,
-            )
-            for i in range(start, start + count)
-        ],
-        batch_size=2000,
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {OutboxEntry._meta.db_table}")
-
-
-def pending_customers(*source_ids: str, due_at: Any = None) -> list[int]:
-    """Customers saved without the receivers, each with a pending outbox row; the row ids."""
-    now = timezone.now()
-    ids = []
-    for source_id in source_ids:
-        with muted():
-            customer = Customer.objects.create(source_id=source_id, name=source_id.upper())
-        entry = OutboxEntry.objects.create(
-            kind="customer",
-            object_pk=str(customer.pk),
-            source_id=source_id,
-            action="upsert",
-            due_at=due_at,
-            created_at=now,
-            updated_at=now,
-        )
-        ids.append(entry.pk)
-    return ids
 
 
 def counted_delivery(entry_id: int) -> list[str]:
@@ -100,28 +56,6 @@ def test_a_batch_costs_one_claim_and_the_per_row_queries(sandbox):
     assert {o.status for _, o in outcomes} == {"sent"}
     per_row = DELIVERY_QUERIES - 1 + RECORD_SAVEPOINT
     assert len(ctx.captured_queries) == 1 + len(ids) * per_row
-
-
-def plan_nodes(sql: str, params: Any) -> list[dict[str, Any]]:
-    """Every node of the EXPLAIN plan of ``sql``, sequential scans disabled: a lookup that has
-    no index to use still shows up as a Seq Scan (or scans an index it cannot narrow)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
-        raw = cursor.fetchone()[0]
-    plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
-    nodes, todo = [], [plan]
-    while todo:
-        node = todo.pop()
-        nodes.append(node)
-        todo.extend(node.get("Plans", []))
-    return nodes
-
-
-def index_names(nodes: list[dict[str, Any]]) -> set[str]:
-    table = OutboxEntry._meta.db_table
-    assert not [n for n in nodes if n["Node Type"] == "Seq Scan" and n.get("Relation Name") == table], nodes
-    return {n["Index Name"] for n in nodes if "Index Name" in n}
 
 
 def test_every_lookup_of_a_delivery_uses_an_index_made_for_it(sandbox):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -24,60 +23,9 @@ from django.utils import timezone
 from django_voucherify import background, conf
 from django_voucherify.models import Customer, OutboxEntry, OutboxState, SyncState
 from django_voucherify.sync import batches, claims, drain, outbox
+from tests.support.drain import DRAIN_CACHES, Broker, run_drain, save_customer
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-DRAIN_CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    "drain": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "drain-tests"},
-}
-
-
-class Broker:
-    """Messages the commits send, held instead of run: ``("drain",)`` or ``(task, entry id)``."""
-
-    def __init__(self) -> None:
-        self.messages: queue.Queue[tuple[Any, ...]] = queue.Queue()
-        self.refuse = False
-        self.drains: list[tuple[dict[str, Any], float | None]] = []  # (kwargs, countdown) each
-
-    def send(self, name: str, args: Any = (), kwargs: Any = None, **options: Any) -> bool:
-        if self.refuse:
-            return False
-        self.messages.put(("drain",) if name == drain.DRAIN_TASK else (name, *args))
-        if name == drain.DRAIN_TASK:
-            self.drains.append((dict(kwargs or {}), options.get("countdown")))
-        return True
-
-    def taken(self) -> list[tuple[Any, ...]]:
-        out = []
-        while not self.messages.empty():
-            out.append(self.messages.get_nowait())
-        return out
-
-
-@pytest.fixture
-def broker(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Broker]:
-    """The drain on (a cache of its own), batches of 3, and a broker that holds the messages."""
-    held = Broker()
-    monkeypatch.setattr(background, "send", held.send)
-    values = {**conf.raw_settings(), "SYNC_DRAIN_CACHE": "drain", "SYNC_BATCH_SIZE": 3}
-    with override_settings(CACHES=DRAIN_CACHES, VOUCHERIFY=values):
-        caches["drain"].clear()
-        yield held
-        caches["drain"].clear()
-
-
-def save(source_id: str, name: str | None = None) -> Customer:
-    with transaction.atomic():
-        customer, _ = Customer.objects.update_or_create(
-            source_id=source_id, defaults={"name": name or source_id.upper()}
-        )
-    return customer
-
-
-def run_drain(held_rounds: int = 0) -> list[tuple[int, Any]]:
-    return batches.drain_due(limit=conf.settings().sync_batch_size, held_rounds=held_rounds)
 
 
 def customer_posts(sandbox: Any) -> int:
@@ -90,7 +38,7 @@ def all_synced() -> bool:
 
 def test_a_burst_of_saves_is_one_message_and_the_drain_sends_every_row(sandbox, broker):
     for i in range(10):
-        save(f"b-{i}")  # ten transactions, ten commits
+        save_customer(f"b-{i}")  # ten transactions, ten commits
     assert broker.taken() == [("drain",)]
     with CaptureQueriesContext(connection) as ctx:
         results = run_drain()
@@ -100,7 +48,7 @@ def test_a_burst_of_saves_is_one_message_and_the_drain_sends_every_row(sandbox, 
     # 4 batches of 3 (10 rows, the last one short): the claim, deletions, customers, the record
     # (lock mirrors, lock rows, two updates: 4 + the test transaction's savepoint pair) each.
     assert len(ctx.captured_queries) == 4 * (3 + 4 + 2)
-    save("b-0", "again")  # the drain cleared the flag: the next save asks for a new one
+    save_customer("b-0", "again")  # the drain cleared the flag: the next save asks for a new one
     assert broker.taken() == [("drain",)]
 
 
@@ -108,17 +56,17 @@ def test_without_the_option_each_save_is_its_own_message(sandbox, monkeypatch):
     held = Broker()
     monkeypatch.setattr(background, "send", held.send)
     for i in range(3):
-        save(f"n-{i}")
+        save_customer(f"n-{i}")
     ids = sorted(OutboxEntry.objects.values_list("pk", flat=True))
     assert held.taken() == [(outbox.DELIVER_TASK, pk) for pk in ids]
 
 
 def test_a_lost_drain_message_leaves_the_burst_to_the_sweep(sandbox, broker, monkeypatch):
     for i in range(4):
-        save(f"l-{i}")
+        save_customer(f"l-{i}")
     assert broker.taken() == [("drain",)]  # ... and the broker loses it
     for i in range(4, 7):
-        save(f"l-{i}")
+        save_customer(f"l-{i}")
     assert broker.taken() == []  # the flag is still set: nobody asks again before it expires
     assert OutboxEntry.objects.filter(state=OutboxState.PENDING).count() == 7
     stats = outbox.redrive()  # the periodic sweep: one task per due row
@@ -130,21 +78,21 @@ def test_a_lost_drain_message_leaves_the_burst_to_the_sweep(sandbox, broker, mon
     # The flag has a lifetime: once it ran out, a save asks for a drain again.
     monkeypatch.setattr(drain, "FLAG_SECONDS", 1)
     caches["drain"].clear()
-    save("l-later")
+    save_customer("l-later")
     assert broker.taken() == [("drain",)]
-    save("l-later-2")
+    save_customer("l-later-2")
     assert broker.taken() == []
     time.sleep(1.2)  # the flag expires (the cache's own clock)
-    save("l-later-3")
+    save_customer("l-later-3")
     assert broker.taken() == [("drain",)]
 
 
 def test_a_refused_drain_clears_the_flag_and_the_row_waits_for_the_sweep(sandbox, broker):
     broker.refuse = True
-    save("r-1")
+    save_customer("r-1")
     assert OutboxEntry.objects.get(source_id="r-1").state == OutboxState.PENDING
     broker.refuse = False
-    save("r-2")  # the refused one did not keep the flag: this save asks again
+    save_customer("r-2")  # the refused one did not keep the flag: this save asks again
     assert broker.taken() == [("drain",)]
     run_drain()
     assert all_synced() and customer_posts(sandbox) == 2
@@ -155,14 +103,14 @@ def test_an_unreachable_cache_falls_back_to_one_task_per_row(sandbox, broker, mo
         raise ConnectionError("cache server down")
 
     monkeypatch.setattr(caches["drain"], "add", down)
-    customer = save("c-1")
+    customer = save_customer("c-1")
     entry = OutboxEntry.objects.get(object_pk=str(customer.pk))
     assert broker.taken() == [(outbox.DELIVER_TASK, entry.pk)]
 
 
 def test_an_outage_stops_the_drain_after_one_call(sandbox, broker):
     for i in range(9):
-        save(f"u-{i}")
+        save_customer(f"u-{i}")
     assert broker.taken() == [("drain",)]
     sandbox.faults.add(path="/v1/customers*", times=100, status=503)
     results = run_drain()
@@ -183,7 +131,7 @@ def test_an_outage_stops_the_drain_after_one_call(sandbox, broker):
 
 def test_a_worker_killed_mid_burst_loses_nothing_and_sends_each_row_once(sandbox, broker):
     for i in range(8):
-        save(f"k-{i}")
+        save_customer(f"k-{i}")
     assert broker.taken() == [("drain",)]
     real = batches.deliver_claimed_batch
     batches_run = []
@@ -206,7 +154,7 @@ def test_a_worker_killed_mid_burst_loses_nothing_and_sends_each_row_once(sandbox
     assert list(states.values()).count(OutboxState.IN_PROGRESS) == 3
     # The flag was cleared when the dead drain started: the next save asks for a new drain,
     # which sends the rows nobody claimed (not the dead worker's: their lease holds).
-    save("k-after")
+    save_customer("k-after")
     assert broker.taken() == [("drain",)]
     run_drain()
     assert OutboxEntry.objects.filter(state=OutboxState.IN_PROGRESS).count() == 3
@@ -228,14 +176,14 @@ def test_a_save_committed_after_the_drains_last_claim_gets_a_drain_of_its_own(sa
     it), while the drain is still running, finds the flag clear and asks for another drain.
     (Clearing it at the end instead would let that save find the flag set, send nothing, and
     wait for the sweep.)"""
-    save("o-1")
+    save_customer("o-1")
     assert broker.taken() == [("drain",)]
     real_claim_due = claims.claim_due_noting_held
 
     def claim_then_a_save_commits(limit: int) -> tuple[list[Any], bool]:
         batch, held = real_claim_due(limit)
         if len(batch) < limit:
-            committed = threading.Thread(target=lambda: (save("o-late"), connection.close()))
+            committed = threading.Thread(target=lambda: (save_customer("o-late"), connection.close()))
             committed.start()
             committed.join()
         return batch, held
@@ -261,7 +209,7 @@ def test_concurrent_producers_and_drains_lose_nothing_and_send_each_row_once(san
     def produce(n: int) -> None:
         try:
             for i in range(saves_each):
-                save(f"p{n}-{i}")
+                save_customer(f"p{n}-{i}")
         except BaseException as exc:  # reported below
             errors.append(exc)
         finally:
@@ -344,7 +292,7 @@ class HeldBySave:
         try:
             with transaction.atomic():
                 Customer.objects.filter(source_id=source_id).update(name=name)
-                save(source_id, name)  # the outbox row: a new version, locked until the end
+                save_customer(source_id, name)  # the outbox row: a new version, locked until the end
                 self.holding.set()
                 self.release.wait(30)
                 if not self.commit:
@@ -375,8 +323,8 @@ def test_a_held_row_at_the_last_claim_asks_for_a_drain_shortly_and_it_sends_the_
     """The save holding the row rolls back: no commit, no request of its own. The drain that
     passed the row over asked for another one, a moment later; that one sends the row."""
     needs_row_locks()
-    save("h-1")
-    save("h-2")
+    save_customer("h-1")
+    save_customer("h-2")
     assert broker.taken() == [("drain",)]
     broker.drains.clear()
     held = HeldBySave("h-1", "NEVER")
@@ -385,7 +333,7 @@ def test_a_held_row_at_the_last_claim_asks_for_a_drain_shortly_and_it_sends_the_
     assert broker.drains == [({"held_rounds": 1}, drain.HELD_RETRY_SECONDS)]
     assert broker.taken() == [("drain",)]
     held.end(commit=False)
-    save("h-3")  # meanwhile: the flag is set, the queued drain will see it
+    save_customer("h-3")  # meanwhile: the flag is set, the queued drain will see it
     assert broker.taken() == []
     run_drain(held_rounds=1)
     assert all_synced() and customer_posts(sandbox) == 3  # h-1, h-2, h-3: each once
@@ -397,7 +345,7 @@ def test_a_held_row_whose_save_commits_costs_one_drain_message(sandbox, broker):
     """The save holding the row commits: its request finds the flag the drain set again (one
     message for both), and the next drain sends the newer version."""
     needs_row_locks()
-    save("c-1")
+    save_customer("c-1")
     assert broker.taken() == [("drain",)]
     held = HeldBySave("c-1", "Newer")
     assert run_drain() == []
@@ -412,7 +360,7 @@ def test_a_row_held_for_long_is_left_to_the_sweep_after_a_few_drains(sandbox, br
     """No hot loop: each drain that passes a held row over asks for one more, a moment later,
     and after ``HELD_ROUNDS`` of them in a row nobody asks; the sweep takes the row."""
     needs_row_locks()
-    save("s-1")
+    save_customer("s-1")
     assert broker.taken() == [("drain",)]
     broker.drains.clear()
     held = HeldBySave("s-1", "Later")
@@ -431,7 +379,7 @@ def test_the_task_passes_its_round_on(sandbox, broker):
     needs_row_locks()
     from django_voucherify.tasks import drain_outbox
 
-    save("t-1")
+    save_customer("t-1")
     broker.taken()
     broker.drains.clear()
     held = HeldBySave("t-1", "Later")
@@ -445,7 +393,7 @@ def test_the_task_passes_its_round_on(sandbox, broker):
 def test_a_full_claim_or_a_claim_with_nothing_held_notes_nothing(sandbox, broker):
     needs_row_locks()
     for i in range(4):
-        save(f"f-{i}")
+        save_customer(f"f-{i}")
     held = HeldBySave("f-3", "Later")
     try:
         batch, passed_over = claims.claim_due_noting_held(2)  # full: the caller claims again

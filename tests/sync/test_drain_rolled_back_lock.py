@@ -10,9 +10,7 @@ import pytest
 from django.db import connection, transaction
 
 from django_voucherify.models import OutboxEntry, OutboxState
-from tests.sync.test_drain import broker, run_drain, save
-
-__all__ = ["broker"]
+from tests.support.drain import run_drain, save_customer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -24,7 +22,7 @@ class RolledBack(Exception):
 def test_a_row_locked_by_a_transaction_that_rolls_back_is_not_left_to_the_sweep(sandbox, broker):
     if not connection.features.has_select_for_update_skip_locked:
         pytest.fail("needs PostgreSQL")
-    save("locked-1")  # committed: pending, one drain asked for
+    save_customer("locked-1")  # committed: pending, one drain asked for
     assert broker.taken() == [("drain",)]
     holding, release = threading.Event(), threading.Event()
 

@@ -4,11 +4,11 @@ between the steps of a delivery, the registry, and the example shop's product ma
 from __future__ import annotations
 
 import pytest
-from django.db import models
 
 from django_voucherify.models import OutboxEntry, OutboxState, Product, Sku, SyncState
 from django_voucherify.sandbox.catalog import catalog
 from django_voucherify.sync import delivery, registry
+from tests.support.shop_models import ShopItem
 
 pytestmark = pytest.mark.django_db
 
@@ -123,18 +123,6 @@ def test_a_lost_sku_deletion_answer_is_retried_and_ends_gone(sandbox, django_cap
     assert delivery.deliver(entry.pk, ignore_schedule=True).status == "sent"  # 404 = done
     entry.refresh_from_db()
     assert entry.state == OutboxState.SYNCED
-
-
-class ShopItem(models.Model):
-    code = models.CharField(max_length=20)
-    title = models.CharField(max_length=50)
-
-    class Meta:
-        app_label = "shop"
-        managed = False
-
-    def __str__(self) -> str:
-        return self.code
 
 
 def test_the_registry_maps_a_shop_model_onto_product_and_sku_mirrors(sandbox):

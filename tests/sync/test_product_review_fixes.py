@@ -13,8 +13,7 @@ from django_voucherify.models import OutboxEntry, OutboxState, Product, Sku, Syn
 from django_voucherify.sandbox.catalog import catalog
 from django_voucherify.sync import delivery, registry
 from tests.support.sandbox import Api
-
-from .test_product_mirrors import ShopItem
+from tests.support.shop_models import ShopItem
 
 pytestmark = pytest.mark.django_db
 

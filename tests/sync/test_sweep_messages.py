@@ -20,7 +20,7 @@ from django.utils import timezone
 from django_voucherify import background, conf
 from django_voucherify.models import OutboxEntry, OutboxState
 from django_voucherify.sync import batches, outbox
-from tests.sync.test_delivery_scale import pending_customers
+from tests.support.outbox import pending_customers
 
 pytestmark = pytest.mark.django_db
 

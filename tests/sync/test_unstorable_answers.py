@@ -13,7 +13,7 @@ import pytest
 from django_voucherify.models import Customer, OutboxEntry, OutboxState, SyncState
 from django_voucherify.sync import batches, delivery
 from django_voucherify.validation import storable_json
-from tests.sync.test_delivery_scale import pending_customers
+from tests.support.outbox import pending_customers
 
 pytestmark = pytest.mark.django_db
 
