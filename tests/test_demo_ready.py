@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from tests.test_demo_script import ctrl_c, demo_env, group_processes, start_demo
+from tests.support.demo import ctrl_c, demo_env, group_processes, start_demo
 
 pytestmark = pytest.mark.slow
 

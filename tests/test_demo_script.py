@@ -4,55 +4,19 @@ the demo back to its seeded state."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests.support.demo import ctrl_c, demo_env, free_port, group_processes, start_demo
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def demo_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "DJANGO_", "DATABASE_"))}
-    env.pop("VOUCHERIFY_API_URL", None)
-    return {
-        **env,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
-        "DEMO_NO_VENV": "1",
-        "DEMO_PORT": str(free_port()),
-        "SANDBOX_PORT": str(free_port()),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
-        "DEMO_VAR_DIR": str(tmp_path / "var"),
-        "DEMO_SANDBOX_DATA": str(tmp_path / "demo.sandbox.json"),
-    }
-
-
-def group_processes(pgid: int) -> list[str]:
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode())
-        except (OSError, IndexError):
-            continue
-    return found
 
 
 def group_pids(pgid: int) -> list[tuple[int, str]]:
@@ -127,44 +91,6 @@ def test_a_second_demo_on_the_same_folder_is_refused_at_once(tmp_path):
             assert "another demo is running" in err and "DEMO_VAR_DIR=" in err and "DEMO_PORT=" in err
             assert group_processes(run.pid) == []
         assert (tmp_path / "demo.sandbox.json").exists()  # the refused --reset removed nothing
-
-
-def start_demo(env: dict[str, str]) -> tuple[subprocess.Popen[str], list[str]]:
-    """./scripts/demo in its own process group (as a terminal runs it); returns once it is ready."""
-    demo = subprocess.Popen(
-        [str(ROOT / "scripts" / "demo")],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-        # Ctrl-C reaches the script even when this test runs with SIGINT ignored.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    output: list[str] = []
-    ready = threading.Event()
-
-    def read() -> None:
-        assert demo.stdout is not None
-        for line in demo.stdout:
-            output.append(line)
-            if "demo: ready in" in line:
-                ready.set()
-        ready.set()  # the output ended: the script stopped before "ready" (failed at once below)
-
-    threading.Thread(target=read, daemon=True).start()
-    if not ready.wait(300) or not any("demo: ready in" in line for line in output):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(demo.pid, signal.SIGKILL)
-        pytest.fail("".join(output))
-    return demo, output
-
-
-def ctrl_c(demo: subprocess.Popen[str]) -> int:
-    """What Ctrl-C in the terminal does: SIGINT to the whole foreground process group."""
-    os.killpg(demo.pid, signal.SIGINT)
-    return demo.wait(120)
 
 
 @pytest.mark.slow

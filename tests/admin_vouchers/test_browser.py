@@ -14,29 +14,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, require_browser
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "admin_vouchers"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 SCREENSHOTS = [
     "01-login",
     "02-add-form",
@@ -50,85 +38,8 @@ SCREENSHOTS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for(port: int, proc: subprocess.Popen[bytes], seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"runserver exited with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("runserver did not start listening")
-
-
-@pytest.fixture
-def example_shop(voucherify_sandbox_server, tmp_path) -> Iterator[str]:
-    """The example project's admin on the sandbox; yields its base URL (admin / admin)."""
-    sandbox = voucherify_sandbox_server.sandbox
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "example_project.settings",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'shop.sqlite3'}",
-        "VOUCHERIFY_API_URL": voucherify_sandbox_server.url,
-        "VOUCHERIFY_APP_ID": sandbox.app_id,
-        "VOUCHERIFY_SECRET_KEY": sandbox.app_token,
-        "CELERY_BROKER_URL": "memory://",
-        "DJANGO_SUPERUSER_PASSWORD": "admin",
-        "PYTHONUNBUFFERED": "1",
-    }
-    manage = [sys.executable, str(ROOT / "manage.py")]
-    subprocess.run([*manage, "migrate", "--noinput", "-v0"], env=env, cwd=ROOT, check=True)
-    subprocess.run(
-        [*manage, "createsuperuser", "--noinput", "--username", "admin", "--email", ""],
-        env=env,
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
-    port = _free_port()
-    log = open(tmp_path / "runserver.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [*manage, "runserver", "--noreload", f"127.0.0.1:{port}"],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        _wait_for(port, proc)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
-
-
-def require_browser() -> object:
-    """Playwright's sync API, once Debian's Chromium is known to be there (else a clear failure)."""
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (scripts/test does it)", pytrace=False)
-    try:
-        from playwright import sync_api
-    except ImportError as exc:
-        pytest.fail(f"Playwright is missing ({exc}): pip install -e '.[dev]'", pytrace=False)
-    return sync_api
-
-
-@pytest.fixture
-def browser_tools() -> object:
-    return require_browser()
-
-
 def test_missing_chromium_fails_with_what_to_install(monkeypatch):
-    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", "/nonexistent/chromium")
+    monkeypatch.setattr("tests.support.browser.CHROMIUM", "/nonexistent/chromium")
     with pytest.raises(pytest.fail.Exception, match="apt-get install chromium"):
         require_browser()
 

@@ -29,8 +29,8 @@ from typing import Any
 
 import pytest
 
-from tests.admin_vouchers.test_browser import CHROMIUM, CHROMIUM_ARGS, require_browser
-from tests.test_demo_script import ctrl_c, demo_env, group_processes, start_demo
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, require_browser
+from tests.support.demo import ctrl_c, demo_env, group_processes, start_demo
 
 pytestmark = pytest.mark.slow
 

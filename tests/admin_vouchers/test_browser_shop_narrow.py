@@ -10,9 +10,7 @@ import urllib.request
 
 import pytest
 
-from tests.admin_vouchers.test_browser import CHROMIUM, CHROMIUM_ARGS, browser_tools, example_shop
-
-__all__ = ["browser_tools", "example_shop"]
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 
 LONG = "LONGCODE-" + "X" * 91
 
