@@ -10,7 +10,7 @@ import django_voucherify
 from django_voucherify import jobs
 from django_voucherify.models import Campaign, Job, JobState, Voucher
 from django_voucherify.vouchers import campaigns as mirrors
-from tests.jobs.test_worker_slow import live, wait_for, workers  # noqa: F401  (fixtures)
+from tests.support.job_workers import live, wait_for, workers  # noqa: F401  (fixtures)
 
 from .conftest import campaign_body
 

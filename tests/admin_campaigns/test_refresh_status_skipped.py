@@ -10,14 +10,13 @@ from django.urls import reverse
 
 from django_voucherify.models import RefreshSubject
 from django_voucherify.vouchers import refresh_runs
-
-from .test_refresh_unstorable import Spoiled, _promotion
+from tests.support.campaign_refresh import Spoiled, one_tier_promotion
 
 pytestmark = pytest.mark.django_db
 
 
 def test_the_campaign_status_line_counts_the_skipped_objects(client, sandbox, api, staff):
-    _promotion(api)
+    one_tier_promotion(api)
     bad = {"id": "promo_bad", "name": "Bad\x00tier"}
     stats = refresh_runs.run(
         client=Spoiled(api, "promotions.iterate_tiers", bad), subject=RefreshSubject.CAMPAIGNS

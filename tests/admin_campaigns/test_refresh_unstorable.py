@@ -12,48 +12,12 @@ import pytest
 
 from django_voucherify.models import Campaign, PromotionTier, ValidationRule
 from django_voucherify.vouchers import campaigns as mirrors
+from tests.support.campaign_refresh import Spoiled, one_tier_promotion
 
 pytestmark = pytest.mark.django_db
 
 
-class Spoiled:
-    """The sandbox's client, with one more object (``extra``) in one of the walks."""
-
-    def __init__(self, api: Any, walk: str, extra: dict[str, Any]) -> None:
-        self.vouchers = api.vouchers
-        self.campaigns = api.campaigns
-        self.promotions = api.promotions
-        self.validation_rules = api.validation_rules
-        resource_name, method = walk.split(".")
-        resource = getattr(api, resource_name)
-        real = getattr(resource, method)
-
-        class Wrapped:
-            def __getattr__(self, name: str) -> Any:
-                return getattr(resource, name)
-
-        wrapped = Wrapped()
-
-        def iterate(*args: Any, **kwargs: Any) -> Any:
-            yield from real(*args, **kwargs)
-            yield extra
-
-        setattr(wrapped, method, iterate)
-        setattr(self, resource_name, wrapped)
-
-
-TEN_PERCENT = {"type": "PERCENT", "percent_off": 10}
 NO_SUCH_DAY = "2026-02-30T00:00:00Z"
-
-
-def _promotion(api: Any) -> dict[str, Any]:
-    return api.campaigns.create(
-        {
-            "name": "Big basket",
-            "campaign_type": "PROMOTION",
-            "promotion": {"tiers": [{"name": "Ten off", "action": {"discount": TEN_PERCENT}}]},
-        }
-    )
 
 
 BAD = [
@@ -68,7 +32,7 @@ BAD = [
 
 @pytest.mark.parametrize(("walk", "extra"), BAD, ids=[f"{w}-{i}" for i, (w, _e) in enumerate(BAD)])
 def test_an_unstorable_object_is_skipped_and_the_rest_is_mirrored(sandbox, api, walk, extra):
-    made = _promotion(api)
+    made = one_tier_promotion(api)
     stats = mirrors.refresh_all(client=Spoiled(api, walk, extra))
     assert stats["skipped"] == 1
     assert Campaign.objects.filter(voucherify_id=made["id"]).exists()
@@ -79,7 +43,7 @@ def test_an_unstorable_object_is_skipped_and_the_rest_is_mirrored(sandbox, api, 
 
 
 def test_an_existing_tier_that_became_unstorable_is_kept_with_the_reason_and_not_pruned(sandbox, api):
-    made = _promotion(api)
+    made = one_tier_promotion(api)
     mirrors.refresh_all()
     tier = PromotionTier.objects.get(campaign__voucherify_id=made["id"])
     remote = api.promotions.get_tier(tier.voucherify_id)

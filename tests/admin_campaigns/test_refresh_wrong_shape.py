@@ -12,8 +12,7 @@ import pytest
 
 from django_voucherify.models import Campaign, PromotionTier
 from django_voucherify.vouchers import campaigns as mirrors
-
-from .test_refresh_unstorable import _promotion
+from tests.support.campaign_refresh import one_tier_promotion
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +45,7 @@ class Blank:
 
 @pytest.mark.parametrize(("resource", "method"), [("promotions", "list_tiers"), ("campaigns", "list")])
 def test_a_list_answering_another_shape_removes_nothing(sandbox, api, resource, method):
-    _promotion(api)
+    one_tier_promotion(api)
     mirrors.refresh_all()
     assert PromotionTier.objects.count() == 1 and Campaign.objects.count() == 1
     stats = mirrors.refresh_all(client=Blank(api, resource, method))

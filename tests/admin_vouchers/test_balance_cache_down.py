@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from django_voucherify.vouchers import editing
-from tests.admin_vouchers.test_balance_once import balance_posts, balance_url, rendered_source_id
+from tests.support.balance import balance_posts, balance_url, rendered_source_id
 
 pytestmark = pytest.mark.django_db
 

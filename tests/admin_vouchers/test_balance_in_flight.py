@@ -15,7 +15,7 @@ import pytest
 import django_voucherify
 from django_voucherify.models import Voucher
 from django_voucherify.vouchers.refresh import store
-from tests.admin_vouchers.test_balance_once import balance_url, rendered_source_id
+from tests.support.balance import balance_url, rendered_source_id
 from tests.support.vouchers import make_voucher
 
 pytestmark = pytest.mark.django_db

@@ -2,35 +2,15 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
-from django.urls import reverse
 
 from django_voucherify import client
 from django_voucherify.admin.voucher_forms import BalanceForm
 from django_voucherify.models import Voucher
+from tests.support.admin import messages_after
+from tests.support.balance import balance_posts, balance_url, rendered_source_id
 
 pytestmark = pytest.mark.django_db
-
-
-def balance_url(voucher):
-    return reverse("admin:django_voucherify_voucher_balance", args=[voucher.pk])
-
-
-def rendered_source_id(http, voucher) -> str:
-    """The hidden ``source_id`` of the balance form as the page renders it."""
-    html = http.get(balance_url(voucher)).content.decode()
-    (source_id,) = re.findall(r'name="source_id" value="([^"]+)"', html)
-    return source_id
-
-
-def balance_posts(sandbox, code):
-    return sandbox.calls.count("POST", f"/v1/vouchers/{code}/balance")
-
-
-def messages_after(http, resp):
-    return [str(m) for m in http.get(resp.url).context["messages"]]
 
 
 def test_failing_reread_still_reports_the_credit_and_a_resubmit_is_not_sent(admin_client, sandbox, mirrored):

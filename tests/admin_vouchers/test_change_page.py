@@ -8,13 +8,10 @@ from django.urls import reverse
 
 from django_voucherify import client
 from django_voucherify.models import Voucher
+from tests.support.balance import balance_url
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = reverse("admin:django_voucherify_voucher_changelist")
-
-
-def balance_url(voucher):
-    return reverse("admin:django_voucherify_voucher_balance", args=[voucher.pk])
 
 
 def adjust(http, voucher, source_id=None, **data):

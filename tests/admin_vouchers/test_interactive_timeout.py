@@ -15,7 +15,8 @@ import pytest
 from django.urls import reverse
 
 from django_voucherify.models import Voucher
-from tests.admin_vouchers.test_balance_once import balance_url, messages_after, rendered_source_id
+from tests.support.admin import messages_after
+from tests.support.balance import balance_url, rendered_source_id
 from tests.support.vouchers import VOUCHER_FORM_BLANK as BASE
 
 pytestmark = pytest.mark.django_db

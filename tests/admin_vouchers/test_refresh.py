@@ -11,6 +11,7 @@ from django.urls import reverse
 from django_voucherify import client
 from django_voucherify.models import Voucher, VoucherType
 from django_voucherify.tasks.vouchers import refresh_vouchers
+from tests.support.voucher_pages import listed_vouchers, paged_client
 from tests.support.vouchers import make_voucher
 
 pytestmark = pytest.mark.django_db
@@ -87,39 +88,12 @@ def test_refresh_task_retries_on_long_rate_limit(sandbox):
     assert Voucher.objects.filter(code="RL-1").exists()
 
 
-def fake_api(items, *, total, repeat_first_page=False):
-    """A client whose voucher list pages like Voucherify, or answers every page with page 1."""
-    from types import SimpleNamespace
-
-    from django_voucherify.api.paging import iter_pages
-
-    def list_page(page=1, limit=100, **params):
-        if repeat_first_page:
-            page = 1  # e.g. a cache ignoring the paging parameters
-        return {"vouchers": items[(page - 1) * limit : page * limit], "total": total}
-
-    return SimpleNamespace(
-        vouchers=SimpleNamespace(
-            list=list_page,
-            iterate=lambda **params: iter_pages(
-                list_page, "vouchers", params=params, date_filter="created_at"
-            ),
-        )
-    )
-
-
-def listed(count):
-    return [
-        {"id": f"v{i}", "code": f"V{i:03d}", "created_at": "2024-01-01T00:00:00.000Z"} for i in range(count)
-    ]
-
-
 def test_walk_repeating_page_one_removes_nothing(db):
     from django_voucherify.vouchers.refresh import refresh_all
 
     Voucher.objects.bulk_create([Voucher(code=f"V{i:03d}") for i in range(250)])
     Voucher.objects.create(code="ONLY-HERE")
-    stats = refresh_all(client=fake_api(listed(250), total=250, repeat_first_page=True))
+    stats = refresh_all(client=paged_client(listed_vouchers(250), total=250, repeat_first_page=True))
     assert stats["removed"] == 0 and stats["seen"] == 100 and "PaginationStalledError" in stats["error"]
     assert Voucher.objects.count() == 251
 
@@ -128,7 +102,7 @@ def test_walk_short_of_the_reported_total_removes_nothing(db):
     from django_voucherify.vouchers.refresh import refresh_all
 
     Voucher.objects.bulk_create([Voucher(code=f"V{i:03d}") for i in range(150)])
-    stats = refresh_all(client=fake_api(listed(120), total=150))  # 30 fell through the paging
+    stats = refresh_all(client=paged_client(listed_vouchers(120), total=150))  # 30 fell through the paging
     assert stats["removed"] == 0 and "brought 120 vouchers, Voucherify reported 150" in stats["error"]
     assert Voucher.objects.count() == 150
 
@@ -137,7 +111,7 @@ def test_complete_walk_removes_the_vanished(db):
     from django_voucherify.vouchers.refresh import refresh_all
 
     Voucher.objects.bulk_create([Voucher(code=f"V{i:03d}") for i in range(150)])
-    stats = refresh_all(client=fake_api(listed(120), total=120))
+    stats = refresh_all(client=paged_client(listed_vouchers(120), total=120))
     assert (stats["removed"], stats["seen"], stats["error"]) == (30, 120, "")
     assert Voucher.objects.count() == 120
 

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django_voucherify.models import RefreshState, Voucher, VoucherRefreshRun
 from django_voucherify.tasks.vouchers import refresh_vouchers
 from django_voucherify.vouchers import refresh, refresh_runs
+from tests.support.voucher_pages import listed_vouchers, paged_client
 from tests.support.vouchers import make_voucher
 
 pytestmark = pytest.mark.django_db
@@ -102,9 +103,7 @@ def test_error_mid_walk_fails_the_run_and_is_shown(admin_client, sandbox):
 
 
 def test_incomplete_walk_is_reported_as_such(db):
-    from tests.admin_vouchers.test_refresh import fake_api, listed
-
-    refresh_runs.run(client=fake_api(listed(120), total=150))
+    refresh_runs.run(client=paged_client(listed_vouchers(120), total=150))
     run = VoucherRefreshRun.objects.get()
     assert run.state == RefreshState.INCOMPLETE
     assert "brought 120 vouchers, Voucherify reported 150" in run.error

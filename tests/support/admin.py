@@ -1,4 +1,5 @@
-"""Builders of the admin tests: staff users holding exactly the permissions a test names."""
+"""Builders of the admin tests: staff users holding exactly the permissions a test names, a
+default cache that does not answer, and the messages a page shows after a redirect."""
 
 from __future__ import annotations
 
@@ -26,3 +27,8 @@ UNREACHABLE_CACHES = {
         "LOCATION": "redis://127.0.0.1:1/0",
     }
 }
+
+
+def messages_after(http: Any, resp: Any) -> list[str]:
+    """The messages the page ``resp`` redirects to shows (``http`` follows the redirect)."""
+    return [str(m) for m in http.get(resp.url).context["messages"]]
