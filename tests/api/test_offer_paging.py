@@ -23,8 +23,8 @@ from django_voucherify.api import (
     PaginationStalledError,
 )
 from tests.api.offer_cases import CAMPAIGN, CAMPAIGN_ENC, PRODUCT, PRODUCT_ENC, QUALIFICATION, RULE, RULE_ENC
-from tests.api.test_paging import (
-    API,
+from tests.api.wire import API
+from tests.support.paging import (
     PageServer,
     RunawayPagingError,
     assert_no_duplicates,

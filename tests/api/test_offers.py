@@ -35,10 +35,7 @@ from tests.api.offer_cases import (
     QUALIFICATION,
     RULE,
 )
-from tests.api.test_paging import (
-    API,
-)
-from tests.api.wire import ANY_URL
+from tests.api.wire import ANY_URL, API
 
 OFFERS = sorted({op for op, _, _ in scope_all()} - {op for op, _, _ in scope()} | {"list-exports"})
 

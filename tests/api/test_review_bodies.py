@@ -18,9 +18,8 @@ import pytest
 from django_voucherify.api import RetryPolicy, VoucherifyClient
 from django_voucherify.api.errors import APIError, BadRequestError, InvalidResponseError
 from tests.support import raw_http
+from tests.support.leaks import TOKEN, assert_no_leak, capture
 from tests.support.raw_http import RawServer
-
-from .test_secrets import TOKEN, assert_no_leak, capture
 
 DEEP = 3000  # deeper than Python's recursion limit, shallower than the json module's
 

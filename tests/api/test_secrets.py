@@ -12,180 +12,26 @@ even though its ``repr`` does not show them.
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import io
 import logging
 import pprint
-import types
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-import django
 import pytest
 import requests.adapters
-from django.core import mail
-from django.test import RequestFactory, override_settings
-from django.utils.log import AdminEmailHandler
-from django.views.debug import ExceptionReporter, technical_500_response
+from django.test import override_settings
 
-from django_voucherify.api import RetryPolicy, TransportError, VoucherifyClient, VoucherifyError
+from django_voucherify.api import RetryPolicy, TransportError, VoucherifyClient
 from django_voucherify.conf import get_settings
 from django_voucherify.sandbox.app import Sandbox
 from django_voucherify.sandbox.server import RunningServer, start_in_thread
+from tests.support.leaks import TOKEN, assert_no_leak, capture, chain, find_token, frame_leaks
 from tests.support.raw_http import RawServer, closed_port, failing_dns
 
-#: Distinctive: letters, digits and hyphens only, so HTML escaping cannot hide it.
-TOKEN = "tok-Zq81-LEAKCANARY-5e0c7b2a9d"
 APP_ID = "secrets-app"
 DNS_HOST = "voucherify-dns-outage.invalid"
-SENTINEL = object()
-
-
-# -- the detector --------------------------------------------------------------------------
-
-_OPAQUE = (
-    type,
-    types.ModuleType,
-    types.FunctionType,
-    types.BuiltinFunctionType,
-    types.MethodType,
-    types.CodeType,
-    types.FrameType,
-    types.TracebackType,
-    int,
-    float,
-    complex,
-    bool,
-    type(None),
-)
-
-
-def find_token(root: Any, *, depth: int = 8, budget: int = 50_000) -> str | None:
-    """The access path to a str/bytes holding the token reachable from ``root``, or None.
-
-    Walks containers (keys and values) and object attributes (``__dict__`` and slots), as deep
-    as a serialiser or a curious reader would go. Modules, classes and functions are not
-    entered: they reach the whole program (this test module's TOKEN constant included).
-    """
-    needle, bneedle = TOKEN, TOKEN.encode()
-    stack: list[tuple[Any, int, str]] = [(root, 0, "")]
-    seen: set[int] = set()
-    while stack and budget:
-        obj, level, path = stack.pop()
-        if id(obj) in seen:
-            continue
-        seen.add(id(obj))
-        budget -= 1
-        if isinstance(obj, str):
-            if needle in obj:
-                return path or "<root>"
-            continue
-        if isinstance(obj, bytes | bytearray | memoryview):
-            if bneedle in bytes(obj):
-                return path or "<root>"
-            continue
-        if level >= depth or isinstance(obj, _OPAQUE):
-            continue
-        children: list[tuple[Any, str]] = []
-        if isinstance(obj, dict | collections.abc.Mapping):
-            try:
-                children = [(k, f"{path}.key({k!r})") for k in obj]
-                children += [(v, f"{path}[{k!r}]") for k, v in obj.items()]
-            except Exception:
-                children = []
-        elif isinstance(obj, list | tuple | set | frozenset | collections.deque):
-            children = [(v, f"{path}[{i}]") for i, v in enumerate(obj)]
-        if isinstance(obj, BaseException):
-            children += [(obj.__cause__, f"{path}.__cause__"), (obj.__context__, f"{path}.__context__")]
-        attrs = getattr(obj, "__dict__", None)
-        if isinstance(attrs, dict):
-            children += [(v, f"{path}.{k}") for k, v in attrs.items()]
-        for klass in type(obj).__mro__:
-            slots = getattr(klass, "__slots__", ())
-            for slot in slots if isinstance(slots, tuple | list) else ():
-                value = getattr(obj, slot, SENTINEL)
-                if value is not SENTINEL:
-                    children.append((value, f"{path}.{slot}"))
-        stack.extend((child, level + 1, child_path) for child, child_path in children)
-    return None
-
-
-def chain(exc: BaseException | None) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        yield exc
-        yield from chain(exc.__cause__) if exc.__cause__ is not None and id(exc.__cause__) not in seen else ()
-        exc = exc.__context__
-
-
-def frame_leaks(exc: BaseException) -> list[str]:
-    """Every frame local (of every exception in the chain) through which the token is reachable."""
-    found = []
-    for link in chain(exc):
-        tb = link.__traceback__
-        while tb is not None:
-            code = tb.tb_frame.f_code
-            for name, value in tb.tb_frame.f_locals.items():
-                where = (
-                    f"{type(link).__name__} frame {code.co_name} "
-                    f"({code.co_filename}:{tb.tb_lineno}) local {name!r}"
-                )
-                if TOKEN in pprint.pformat(value) or TOKEN in repr(value):
-                    found.append(f"{where}: shown by its repr")
-                elif (path := find_token(value)) is not None:
-                    found.append(f"{where}: reachable as {name}{path}")
-            tb = tb.tb_next
-    return found
-
-
-def rendered_reports(exc: BaseException) -> dict[str, str]:
-    """The exception as Django shows it: 500 page (DEBUG on), report and admin mail (DEBUG off)."""
-    request = RequestFactory().post("/checkout/", {"code": "SPRING20"})
-    exc_info = (type(exc), exc, exc.__traceback__)
-    out: dict[str, str] = {}
-    for debug in (True, False):
-        with override_settings(
-            DEBUG=debug,
-            # Django 6 takes addresses; 5.2 requires (name, address) pairs.
-            ADMINS=["ops@example.com"] if django.VERSION >= (6,) else [("Ops", "ops@example.com")],
-            MAILERS={"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}},
-        ):
-            reporter = ExceptionReporter(request, *exc_info)
-            out[f"html debug={debug}"] = reporter.get_traceback_html()
-            out[f"text debug={debug}"] = reporter.get_traceback_text()
-            if debug:
-                out["technical_500_response"] = technical_500_response(request, *exc_info).content.decode()
-            mail.outbox = []
-            record = logging.LogRecord(
-                "django.request",
-                logging.ERROR,
-                __file__,
-                1,
-                "Internal Server Error: %s",
-                ("/checkout/",),
-                exc_info,
-            )
-            record.request = request
-            record.status_code = 500
-            AdminEmailHandler(include_html=True).emit(record)
-            (message,) = mail.outbox
-            out[f"mail body debug={debug}"] = str(message.body)
-            out[f"mail html debug={debug}"] = str(message.alternatives[0][0])  # type: ignore[attr-defined]
-    return out
-
-
-def assert_no_leak(exc: BaseException) -> None:
-    assert isinstance(exc, VoucherifyError), f"{type(exc).__name__} escaped the client's errors"
-    leaks = frame_leaks(exc)
-    assert not leaks, "the token is in frame locals:\n" + "\n".join(leaks)
-    for name, text in rendered_reports(exc).items():
-        assert TOKEN not in text, f"the token is in Django's {name}"
-    for link in chain(exc):
-        for text in (str(link), repr(link), pprint.pformat(vars(link)), str(link.args)):
-            assert TOKEN not in text
-        assert find_token(vars(link)) is None
 
 
 # -- the detector must be able to fail ---------------------------------------------------------
@@ -240,15 +86,6 @@ def client_for(url: str, **options: Any) -> VoucherifyClient:
     }
     with override_settings(VOUCHERIFY=conf):
         return VoucherifyClient.from_settings(**options)
-
-
-def capture(call: Callable[[], Any]) -> BaseException:
-    """Run ``call``; return what it raised (its traceback starts in this frame)."""
-    try:
-        call()
-    except BaseException as exc:  # anything escaping counts
-        return exc
-    raise AssertionError("the call did not fail")
 
 
 REDEEM = {"redeemables": [{"object": "voucher", "id": "SPRING20"}], "order": {"amount": 1000}}
