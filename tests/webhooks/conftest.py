@@ -3,7 +3,6 @@ HTTP call allowed (the receiver and processing never call Voucherify)."""
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -12,10 +11,7 @@ import pytest
 import requests.adapters
 
 from django_voucherify.webhooks import sign
-
-SECRETS = ["new-secret", "old-secret"]
-URL = "/hooks/voucherify/"
-_ids = itertools.count(1)
+from tests.support.webhooks import SECRETS, URL
 
 
 @pytest.fixture(autouse=True)
@@ -34,28 +30,6 @@ def no_http(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", refuse)
     return calls
-
-
-def envelope(
-    kind: str, data: dict[str, Any], *, at: str = "2026-01-01T10:00:00.000Z", event_id: str | None = None
-) -> dict[str, Any]:
-    """An event as Voucherify sends it (webhooks-openapi.json: DefaultPayloadData1/2)."""
-    number = next(_ids)
-    return {
-        "id": f"whs_{number:020x}",
-        "project_id": "proj_test",
-        "created_at": at,
-        "type": kind,
-        "data": data,
-        "source": {"id": "wh_test", "object": "webhook", "target_url": "https://shop.example/hooks"},
-        "event": {
-            "id": event_id or f"ev_{number:020x}",
-            "type": kind,
-            "created_at": at,
-            "category": "ACTION",
-            "entity_id": "user_test",
-        },
-    }
 
 
 @pytest.fixture

@@ -10,8 +10,7 @@ from django.contrib.auth.models import Permission
 
 from django_voucherify.models import WebhookEvent, WebhookEventState
 from django_voucherify.webhooks import record
-
-from .conftest import envelope
+from tests.support.webhooks import envelope
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,7 @@ from django_voucherify import client as shared_client
 from django_voucherify.models import CheckoutRedemption, Customer, LedgerState, Voucher, WebhookEvent
 from django_voucherify.vouchers import refresh_all
 from tests.support.vouchers import make_voucher
-
-from .conftest import SECRETS, URL
+from tests.support.webhooks import SECRETS, URL
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

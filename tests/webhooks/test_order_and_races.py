@@ -16,9 +16,7 @@ from hypothesis import strategies as st
 
 from django_voucherify.models import Voucher, WebhookEvent, WebhookEventState
 from django_voucherify.webhooks import process, record, sign, webhook_event
-
-from .conftest import SECRETS, URL, envelope
-from .test_processing import voucher
+from tests.support.webhooks import SECRETS, URL, envelope, voucher
 
 HOURS = [f"2026-01-01T{h:02d}:00:00.000Z" for h in range(10, 16)]
 

@@ -10,7 +10,6 @@ from django.utils import timezone
 
 from django_voucherify import sync
 from django_voucherify.models import (
-    CheckoutRedemption,
     Customer,
     LedgerState,
     OutboxEntry,
@@ -18,37 +17,10 @@ from django_voucherify.models import (
     WebhookEvent,
     WebhookEventState,
 )
-from django_voucherify.models.ledger import REFERENCE_METADATA_KEY
 from django_voucherify.webhooks import events, process, record, reprocess, signal_for, webhook_event
-
-from .conftest import envelope
+from tests.support.webhooks import customer, deliver, envelope, ledger_row, redemption, voucher
 
 pytestmark = pytest.mark.django_db
-
-
-def voucher(
-    code: str = "SUMMER", *, active: bool = True, updated: str = "2026-01-01T10:00:00.000Z", **extra: Any
-) -> dict[str, Any]:
-    return {
-        "id": f"v_{code}",
-        "code": code,
-        "object": "voucher",
-        "type": "DISCOUNT_VOUCHER",
-        "active": active,
-        "discount": {"type": "AMOUNT", "amount_off": 500},
-        "redemption": {"quantity": None, "redeemed_quantity": 0},
-        "metadata": {},
-        "created_at": "2025-12-01T10:00:00.000Z",
-        "updated_at": updated,
-        **extra,
-    }
-
-
-def deliver(body: dict[str, Any]) -> WebhookEvent:
-    row, _created = record(body)
-    process(row.pk)
-    row.refresh_from_db()
-    return row
 
 
 def test_voucher_disabled_updates_the_mirror() -> None:
@@ -120,17 +92,6 @@ def test_gift_balance_added_writes_only_the_balance() -> None:
     assert (gift.gift_balance, gift.gift_amount, gift.category) == (3000, 5000, "cards")
 
 
-def customer(source_id: str = "cust-1", name: str = "Remote Name") -> dict[str, Any]:
-    return {
-        "id": f"cust_{source_id}",
-        "source_id": source_id,
-        "name": name,
-        "email": "a@example.com",
-        "object": "customer",
-        "metadata": {},
-    }
-
-
 def test_customer_updated_updates_the_mirror_without_echo(settings: Any) -> None:
     settings.VOUCHERIFY = {**settings.VOUCHERIFY, "SYNC_ENABLED": True}
     with sync.muted():
@@ -158,25 +119,6 @@ def test_customer_deleted_removes_the_mirror_without_echo(settings: Any) -> None
     deliver(envelope("customer.deleted", {"customer": customer()}))
     assert not Customer.objects.filter(source_id="cust-1").exists()
     assert not OutboxEntry.objects.exists()
-
-
-def ledger_row(state: str, **fields: Any) -> CheckoutRedemption:
-    return CheckoutRedemption.objects.create(
-        order_source_id=fields.pop("order_source_id", "order-1"), codes=["SUMMER"], state=state, **fields
-    )
-
-
-def redemption(
-    row: CheckoutRedemption | None, rid: str = "r_1", result: str = "SUCCESS", order: str = "order-1"
-) -> dict[str, Any]:
-    metadata = {REFERENCE_METADATA_KEY: str(row.reference)} if row is not None else {}
-    return {
-        "id": rid,
-        "object": "redemption",
-        "result": result,
-        "order": {"source_id": order},
-        "metadata": metadata,
-    }
 
 
 def test_rollback_in_the_dashboard_shows_as_rolled_back() -> None:

@@ -12,8 +12,7 @@ from django.test import Client
 
 from django_voucherify.models import WebhookEvent
 from django_voucherify.webhooks import sign, views
-
-from .conftest import SECRETS, URL, envelope
+from tests.support.webhooks import SECRETS, URL, envelope
 
 pytestmark = pytest.mark.django_db
 

@@ -20,9 +20,7 @@ from django_voucherify.models import (
     WebhookEventState,
 )
 from django_voucherify.webhooks import process, record, reprocess, views
-
-from .conftest import envelope
-from .test_processing import customer, deliver, ledger_row, redemption, voucher
+from tests.support.webhooks import customer, deliver, envelope, ledger_row, redemption, voucher
 
 pytestmark = pytest.mark.django_db
 

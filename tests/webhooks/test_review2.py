@@ -6,9 +6,7 @@ import pytest
 
 from django_voucherify.models import Customer, LedgerState, Voucher, WebhookEventState
 from django_voucherify.vouchers import refresh
-
-from .conftest import envelope
-from .test_processing import deliver, ledger_row, redemption, voucher
+from tests.support.webhooks import deliver, envelope, ledger_row, redemption, voucher
 
 pytestmark = pytest.mark.django_db
 
