@@ -12,23 +12,8 @@ import pytest
 from django.contrib.auth.models import User
 
 from tests.support.admin import login_staff
+from tests.support.campaigns import campaign_body
 from tests.support.sandbox import wired
-
-MIN_100 = {"1": {"name": "order.amount", "conditions": {"$more_than_equal": [10000]}, "rules": {}}}
-
-
-def campaign_body(name: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "name": name,
-        "campaign_type": "DISCOUNT_COUPONS",
-        "type": "AUTO_UPDATE",
-        "voucher": {
-            "type": "DISCOUNT_VOUCHER",
-            "discount": {"type": "AMOUNT", "amount_off": 500},
-            "code_config": {"length": 8, "charset": "ABCDEFGHJKLMNPQRSTUVWXYZ23456789", "prefix": "GEN-"},
-        },
-        **extra,
-    }
 
 
 @pytest.fixture

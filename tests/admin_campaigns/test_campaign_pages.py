@@ -10,8 +10,7 @@ from django.urls import reverse
 
 from django_voucherify.models import Campaign, ValidationRule
 from django_voucherify.vouchers import campaigns as mirrors
-
-from .conftest import MIN_100
+from tests.support.campaigns import MIN_100
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = reverse("admin:django_voucherify_campaign_changelist")

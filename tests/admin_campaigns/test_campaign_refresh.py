@@ -12,8 +12,7 @@ from django_voucherify.api.paging import PaginationLimitError
 from django_voucherify.models import Campaign, RefreshSubject, ValidationRule, VoucherRefreshRun
 from django_voucherify.vouchers import campaigns as mirrors
 from django_voucherify.vouchers import refresh_runs
-
-from .conftest import MIN_100, campaign_body
+from tests.support.campaigns import MIN_100, campaign_body
 
 pytestmark = pytest.mark.django_db
 

@@ -10,9 +10,8 @@ import django_voucherify
 from django_voucherify import jobs
 from django_voucherify.models import Campaign, Job, JobState, Voucher
 from django_voucherify.vouchers import campaigns as mirrors
+from tests.support.campaigns import campaign_body
 from tests.support.job_workers import live, wait_for, workers  # noqa: F401  (fixtures)
-
-from .conftest import campaign_body
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -16,8 +16,7 @@ from django.urls import reverse
 from django_voucherify.api.resources.promotions import Promotions
 from django_voucherify.models import Campaign, PromotionTier, ValidationRule
 from django_voucherify.vouchers import campaigns as mirrors
-
-from .conftest import MIN_100
+from tests.support.campaigns import MIN_100
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = reverse("admin:django_voucherify_promotiontier_changelist")
