@@ -5,11 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.core.cache import cache
-from django.test import Client
 
-from django_voucherify import client as voucherify
-from example_project.shop.models import Product
+# Before the test modules import it: the shop's test helpers fail with pytest's detailed messages.
+pytest.register_assert_rewrite("example_project.shop.tests.shopping")
+
+from django.core.cache import cache  # noqa: E402
+from django.test import Client  # noqa: E402
+
+from django_voucherify import client as voucherify  # noqa: E402
+from django_voucherify.sandbox import promotion_store, seed  # noqa: E402
+from example_project.shop.models import Product  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -68,3 +73,11 @@ def web(voucherify_sandbox, django_user_model):
     browser.post("/cart/add/TSHIRT-M/")  # 1999
     browser.post("/cart/add/MUG/")  # 1250
     return browser
+
+
+@pytest.fixture
+def seeded(voucherify_sandbox):
+    """The sandbox's seed (the demo's campaigns and automatic promotion); its one promotion tier."""
+    seed.seed(voucherify_sandbox.state)
+    (tier,) = promotion_store.tiers(voucherify_sandbox.state).values()
+    return tier

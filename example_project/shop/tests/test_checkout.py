@@ -7,7 +7,6 @@ Run with the shop's settings (tests/checkout/test_example_shop.py does it in a s
 
 from __future__ import annotations
 
-import re
 import threading
 
 import pytest
@@ -15,19 +14,9 @@ from django.db import connections
 
 from django_voucherify.models import CheckoutRedemption, LedgerState
 from example_project.shop.models import ShopOrder
+from example_project.shop.tests.shopping import place, token
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the checkout commits its ledger row
-
-
-def token(browser) -> str:
-    """The one-time token of the checkout form, as a browser would submit it."""
-    match = re.search(r'name="checkout_token" value="([^"]+)"', browser.get("/checkout/").content.decode())
-    assert match
-    return match.group(1)
-
-
-def place(browser, **data):
-    return browser.post("/checkout/place/", {"checkout_token": token(browser), **data})
 
 
 def test_checkout_page_shows_the_discount(web):

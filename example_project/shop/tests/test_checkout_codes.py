@@ -15,8 +15,7 @@ from django_voucherify.sandbox import seed
 from example_project.celery import app as celery_app
 from example_project.shop import codes as session_codes
 from example_project.shop.models import ShopOrder
-
-from .test_checkout import place, token
+from example_project.shop.tests.shopping import place, token
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -15,8 +15,7 @@ from hypothesis import strategies as st
 from django_voucherify import client as voucherify
 from example_project.shop.models import Product, ShopOrder
 from example_project.shop.money import MINUS, format_discount, format_money
-
-from .test_checkout import place
+from example_project.shop.tests.shopping import place
 
 MINOR = st.integers(min_value=-(10**12), max_value=10**12)
 

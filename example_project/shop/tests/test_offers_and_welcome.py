@@ -18,23 +18,9 @@ from django_voucherify.sandbox import campaign_store, promotion_store, seed
 from example_project.celery import app as celery_app
 from example_project.shop import tasks
 from example_project.shop.models import ShopOrder
-
-from .test_checkout import place
+from example_project.shop.tests.shopping import big_cart, place
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def seeded(voucherify_sandbox):
-    seed.seed(voucherify_sandbox.state)
-    (tier,) = promotion_store.tiers(voucherify_sandbox.state).values()
-    return tier
-
-
-def big_cart(browser: Client) -> None:
-    """Two more T-shirts: 3 x 19.99 + 12.50 = 72.47, over 50."""
-    browser.post("/cart/add/TSHIRT-M/")
-    browser.post("/cart/add/TSHIRT-M/")
 
 
 def test_seed_campaigns_have_their_codes_at_once_and_reseeding_changes_nothing(voucherify_sandbox):

@@ -11,10 +11,7 @@ from django.test import Client
 
 from django_voucherify.models import CheckoutRedemption
 from example_project.shop.models import ShopOrder
-
-from .test_offers_and_welcome import big_cart, seeded
-
-__all__ = ["seeded"]
+from example_project.shop.tests.shopping import big_cart
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

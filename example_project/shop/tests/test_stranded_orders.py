@@ -17,8 +17,7 @@ from django_voucherify.models import CheckoutRedemption, LedgerState, Order, Ord
 from example_project.celery import app as celery_app
 from example_project.shop import payment, settle, views
 from example_project.shop.models import ShopOrder
-
-from .test_checkout import place
+from example_project.shop.tests.shopping import place
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
