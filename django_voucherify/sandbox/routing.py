@@ -131,7 +131,11 @@ class SandboxResponse:
 # One encoder for every response, made once: ``json.dumps`` with options builds a JSONEncoder
 # and its C encoder per call (a few microseconds of a redeem's answer). Same options, so the
 # same bytes: compact separators, UTF-8 as is, ``jsonable`` for the store's compact objects.
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=jsonable)
+# No cycle check: it records every dict and list of the answer in a dict while encoding (~15 %
+# of a redeem answer's encoding), and the state holds no cycles (tests/sandbox/test_gc_freeze.py).
+# An answer that had one would still be a 500: the C encoder's recursion limit stops it, and
+# the app answers any exception of the handler and its encoding with ``internal_error``.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=jsonable, check_circular=False)
 
 
 def encode_json(value: Any) -> bytes:

@@ -131,3 +131,36 @@ def test_a_redeem_does_not_count_a_vouchers_fields_to_test_its_truth(monkeypatch
     redeem = {"redeemables": [{"object": "voucher", "id": "TRUTH"}], "order": {"amount": 500}}
     assert api.post("/v1/redemptions", json=redeem).status_code == 200
     assert counted == []
+
+
+@given(JSON_VALUES)
+def test_answers_are_encoded_as_json_dumps_encodes_them(value):
+    """The answers' encoder skips the cycle check; the bytes are what ``json.dumps`` gives."""
+    expected = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    assert routing.encode_json(value) == expected
+
+
+def test_an_answer_with_a_cycle_is_still_an_internal_error(scratch_route):
+    """Without the encoder's cycle check, a cycle in an answer (none is known) is stopped by the
+    recursion limit: the caller gets a 500 ``internal_error``, as with the check."""
+    import io
+
+    from django_voucherify.sandbox import Sandbox
+
+    @route("GET", "/v1/scratch-cycle", operation_id="scratch")
+    def cyclic(req, state):
+        body: dict[str, object] = {"object": "list"}
+        body["data"] = [body]
+        return ok(body)
+
+    sandbox = Sandbox(app_id="a", app_token="t")
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": "/v1/scratch-cycle",
+        "HTTP_X_APP_ID": "a",
+        "HTTP_X_APP_TOKEN": "t",
+        "wsgi.input": io.BytesIO(b""),
+    }
+    answer = sandbox.handle_environ(environ)
+    assert answer.status == 500
+    assert json.loads(answer.encode())["key"] == "internal_error"
