@@ -28,11 +28,18 @@ JSON = dict[str, Any]
 
 def iso(dt: datetime) -> str:
     """Format an aware datetime like Voucherify: UTC, milliseconds, ``Z`` suffix."""
-    dt = dt.astimezone(UTC)
-    # Formatted by hand: strftime is several times slower, and every redeem stamps objects.
-    return (
-        f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}"
-        f".{dt.microsecond // 1000:03d}Z"
+    if dt.tzinfo is not UTC:  # the clock's own times are UTC already: no conversion to make
+        dt = dt.astimezone(UTC)
+    # Formatted by hand: strftime is several times slower, and every redeem stamps objects;
+    # ``%`` with a tuple costs half the f-string's seven format specs (~1 us a call).
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (  # noqa: UP031
+        dt.year,
+        dt.month,
+        dt.day,
+        dt.hour,
+        dt.minute,
+        dt.second,
+        dt.microsecond // 1000,
     )
 
 
