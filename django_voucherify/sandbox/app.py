@@ -180,11 +180,12 @@ class Sandbox:
             with self.state.lock:
                 try:
                     resp = route.handler(req, self.state)
-                finally:
+                except BaseException:
                     if method != "GET":  # even a refused request may have changed an object
                         self.state.drop_views()
+                    raise
                 if method != "GET":
-                    self.state.changed()
+                    self.state.changed()  # which drops the views as well: once per request
                 resp.freeze(private_body=bool(self.response_listeners))
         except SandboxError as err:
             resp = SandboxResponse(err.status, err.to_body(req.request_id), dict(err.headers))

@@ -164,3 +164,23 @@ def test_an_answer_with_a_cycle_is_still_an_internal_error(scratch_route):
     answer = sandbox.handle_environ(environ)
     assert answer.status == 500
     assert json.loads(answer.encode())["key"] == "internal_error"
+
+
+def test_a_write_drops_the_cached_views_once(monkeypatch):
+    """A write request drops the state's cached views once, answered or refused (``changed``
+    drops them; the app dropped them again before it)."""
+    from django_voucherify.sandbox.state import SandboxState
+    from tests.support.sandbox import Api
+
+    api = Api()
+    voucher = {"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 1}}
+    assert api.post("/v1/vouchers/VIEWS", json=voucher).status_code == 200
+    dropped = []
+    real = SandboxState.drop_views
+    monkeypatch.setattr(SandboxState, "drop_views", lambda self: dropped.append(1) or real(self))
+    redeem = {"redeemables": [{"object": "voucher", "id": "VIEWS"}], "order": {"amount": 500}}
+    assert api.post("/v1/redemptions", json=redeem).status_code == 200
+    assert len(dropped) == 1
+    missing = {"redeemables": [{"object": "voucher", "id": "NO-SUCH-CODE"}]}
+    assert api.post("/v1/redemptions", json=missing).status_code == 404
+    assert len(dropped) >= 2  # refused: dropped by the app (and by the handler's own changed())
