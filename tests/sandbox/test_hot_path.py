@@ -184,3 +184,24 @@ def test_a_write_drops_the_cached_views_once(monkeypatch):
     missing = {"redeemables": [{"object": "voucher", "id": "NO-SUCH-CODE"}]}
     assert api.post("/v1/redemptions", json=missing).status_code == 404
     assert len(dropped) >= 2  # refused: dropped by the app (and by the handler's own changed())
+
+
+def test_reading_a_key_a_voucher_does_not_have_raises_nothing(monkeypatch):
+    """``voucher.get("applicable_to")`` (every redeem asks) went through ``__getitem__``'s
+    KeyError; a key outside the voucher's fields is looked up in its extra keys only."""
+    from django_voucherify.sandbox.compact import Voucher
+    from tests.support.sandbox import Api
+
+    api = Api()
+    voucher = {"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 1}}
+    assert api.post("/v1/vouchers/EXTRA", json=voucher).status_code == 200
+    item_reads = []
+    real = Voucher.__getitem__
+    monkeypatch.setattr(Voucher, "__getitem__", lambda self, key: item_reads.append(key) or real(self, key))
+    redeem = {"redeemables": [{"object": "voucher", "id": "EXTRA"}], "order": {"amount": 500}}
+    assert api.post("/v1/redemptions", json=redeem).status_code == 200
+    assert "applicable_to" not in item_reads
+    stored = api.sandbox.state.vouchers["EXTRA"]
+    assert stored.get("applicable_to") is None and stored.get("applicable_to", "absent") == "absent"
+    stored["applicable_to"] = {"data": []}
+    assert stored.get("applicable_to") == {"data": []}
