@@ -120,3 +120,19 @@ def test_session_overwrite_and_bad_ttl() -> None:
         reg.lock(None, 1, "WEEKS", NOW, {})
     s = reg.lock(None, None, None, NOW, {})
     assert (s["ttl"], s["ttl_unit"]) == (7, "DAYS")
+
+
+def test_held_credits_are_asked_for_gift_cards_only() -> None:
+    """The sessions' credit holds are looked up for a gift card, not for every voucher (a
+    discount voucher uses no credits: one lookup less per redeem)."""
+    asked: list[object] = []
+
+    def held_credits(voucher: dict[str, object]) -> int:
+        asked.append(voucher["code"])
+        return 0
+
+    reqs = [{"object": "voucher", "id": "A5"}, {"object": "voucher", "id": "G"}]
+    vouchers = [discount("A5", type="AMOUNT", amount_off=500), gift("G", 1000)]
+    ev = stacking.evaluate(reqs, vouchers, {"amount": 10000}, NOW, held_credits=held_credits)
+    assert ev.valid and [o.discount for o in ev.outcomes] == [500, 1000]
+    assert asked == ["G"]

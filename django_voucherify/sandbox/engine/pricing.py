@@ -329,7 +329,8 @@ def render(calc: OrderCalc, base: Mapping[str, Any] | None = None) -> dict[str, 
     if calc.items or "items" in out:
         out["items"] = items_out
     discount_amount = calc.previous_discount + calc.applied
-    items_discount = calc.items_previous + calc.items_applied
+    items_applied = calc.items_applied  # a sum over the items: read once
+    items_discount = calc.items_previous + items_applied
     total_discount = discount_amount + items_discount
     out["amount"] = calc.amount
     out["discount_amount"] = discount_amount
@@ -337,6 +338,6 @@ def render(calc: OrderCalc, base: Mapping[str, Any] | None = None) -> dict[str, 
     out["total_discount_amount"] = total_discount
     out["total_amount"] = None if calc.amount is None else calc.amount - total_discount
     out["applied_discount_amount"] = calc.applied
-    out["items_applied_discount_amount"] = calc.items_applied
-    out["total_applied_discount_amount"] = calc.applied + calc.items_applied
+    out["items_applied_discount_amount"] = items_applied
+    out["total_applied_discount_amount"] = calc.applied + items_applied
     return out

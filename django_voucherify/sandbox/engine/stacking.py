@@ -98,7 +98,10 @@ class Evaluation:
 
     @property
     def valid(self) -> bool:
-        return all(o.applicable for o in self.outcomes)
+        for outcome in self.outcomes:  # noqa: SIM110 - a loop costs less than all() over a generator
+            if outcome.failure is not None:
+                return False
+        return True
 
     @property
     def failures(self) -> list[Outcome]:
@@ -132,17 +135,20 @@ def _apply_one(
     outcome: Outcome,
     voucher: Mapping[str, Any],
     calc: pricing.OrderCalc,
-    held_credits: int,
+    held_credits: Callable[[Mapping[str, Any]], int],
 ) -> Failure | None:
-    """Apply an eligible voucher's effect; returns a failure for amount problems."""
+    """Apply an eligible voucher's effect; returns a failure for amount problems.
+
+    ``held_credits`` is asked for gift cards only (the sessions' holds are looked up for it)."""
     vtype = voucher.get("type")
     before_order, before_items = calc.applied, calc.items_applied
     if vtype == "GIFT_VOUCHER":
+        held = held_credits(voucher)
         wanted = requested_credits(outcome.request)
-        failure = eligibility.check_gift(voucher, wanted, calc.amount, held_credits)
+        failure = eligibility.check_gift(voucher, wanted, calc.amount, held)
         if failure:
             return failure
-        available = eligibility.gift_balance(voucher) - held_credits
+        available = eligibility.gift_balance(voucher) - held
         credits = available if wanted is None else wanted
         effect = (voucher.get("gift") or {}).get("effect")
         outcome.credits = pricing.apply_gift(calc, credits, effect)
@@ -204,7 +210,7 @@ def evaluate(
             outcome.rules = rule_check(voucher)
             failure = outcome.rules.failure if outcome.rules is not None else None
         if failure is None:
-            failure = _apply_one(outcome, voucher, calc, held_credits(voucher))
+            failure = _apply_one(outcome, voucher, calc, held_credits)
         outcome.failure = failure
         outcome.order_after = _snapshot(calc, outcome.order_level, outcome.items_level)
     return Evaluation(outcomes=outcomes, calc=calc)
