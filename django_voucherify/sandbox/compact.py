@@ -287,6 +287,10 @@ class Voucher(MutableMapping[str, Any]):
             return default
 
     def setdefault(self, key: str, default: Any = None) -> Any:
+        if _KIND.get(key) == _PLAIN:  # a redeem's ``setdefault("redemption", {})``: one slot read
+            value = object.__getattribute__(self, key)
+            if value is not _DELETED:
+                return value
         if key not in self:
             self[key] = default
         return self[key]  # the stored value (an empty metadata is materialised, not ``default``)

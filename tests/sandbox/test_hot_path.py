@@ -205,3 +205,22 @@ def test_reading_a_key_a_voucher_does_not_have_raises_nothing(monkeypatch):
     assert stored.get("applicable_to") is None and stored.get("applicable_to", "absent") == "absent"
     stored["applicable_to"] = {"data": []}
     assert stored.get("applicable_to") == {"data": []}
+
+
+def test_setdefault_of_a_stored_field_reads_its_slot_once(monkeypatch):
+    """A redeem's ``voucher.setdefault("redemption", {})`` tested membership, then read the
+    item through ``__getitem__``; a plain field that is there is read from its slot."""
+    from django_voucherify.sandbox.compact import Voucher
+
+    v = Voucher({"id": "v_1", "code": "C", "redemption": {"quantity": None}})
+    counters = v["redemption"]
+    calls = []
+    for name in ("__getitem__", "__contains__"):
+        real = getattr(Voucher, name)
+        counted = lambda self, key, _r=real, _n=name: calls.append(_n) or _r(self, key)  # noqa: E731
+        monkeypatch.setattr(Voucher, name, counted)
+    assert v.setdefault("redemption", {}) is counters
+    assert calls == []
+    del v["redemption"]
+    fresh = v.setdefault("redemption", {"quantity": 5})
+    assert fresh == {"quantity": 5} and v["redemption"] is fresh
