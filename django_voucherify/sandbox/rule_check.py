@@ -104,6 +104,10 @@ def redemptions_of(state: SandboxState, voucher: Mapping[str, Any], customer_id:
     return counts.by_customer.get(customer_id, 0)
 
 
+def _no_rules(voucher: Mapping[str, Any]) -> RuleOutcome | None:
+    return None
+
+
 def checker(
     state: SandboxState,
     order: Mapping[str, Any] | None,
@@ -115,6 +119,10 @@ def checker(
     ``customer_ref`` is the request's ``customer``: its stored record's metadata, overlaid by the
     metadata sent inline, is what ``customer.metadata`` conditions read. ``ignored``: order-level
     condition names taken as met (see ``engine.rules.Context.ignored``)."""
+    if not rule_store.any_assigned(state):
+        # No rule is assigned to anything (and a validation or redemption assigns none): no
+        # voucher has one to check, so neither the customer nor the categories are looked up.
+        return _no_rules
     ref = customer_ref or {}
     stored = state.find_customer(str(ref.get("id") or ref.get("source_id") or "")) if ref else None
     metadata: JSON = dict((stored or {}).get("metadata") or {})

@@ -100,10 +100,15 @@ def count(state: SandboxState, rule_id: str) -> int:
     return len(_index(state).by_rule.get(rule_id, {}))
 
 
+def any_assigned(state: SandboxState) -> bool:
+    """Whether any validation rule is assigned to anything (most sandboxes have none)."""
+    return bool(state.extra.get(ASSIGNMENTS))
+
+
 def rules_for(state: SandboxState, related_ids: Iterable[str | None]) -> list[JSON]:
     """The rules assigned to any of ``related_ids`` (a voucher's id, its campaign's id...),
     each once, in assignment order. Costs one lookup per id, whatever the store's size."""
-    if not state.extra.get(ASSIGNMENTS):  # the common case: no rule assigned to anything
+    if not any_assigned(state):  # the common case: no rule assigned to anything
         return []
     index, table, stored = _index(state), assignments(state), rules(state)
     found: dict[str, JSON] = {}

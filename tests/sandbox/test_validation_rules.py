@@ -440,3 +440,16 @@ def test_the_client_s_validation_rules_service_against_the_sandbox(voucherify_sa
     client.validation_rules.delete_assignment(rule["id"], forced["id"])
     client.validation_rules.delete(rule["id"])
     assert client.validation_rules.list()["total"] == 11
+
+
+def test_with_no_rule_assigned_the_check_looks_nothing_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No rule assigned to anything (most sandboxes): the rule check of a validation or redeem
+    reads no customer and builds no context, and finds nothing for any voucher."""
+    from django_voucherify.sandbox import rule_check
+
+    state = SandboxState()
+    looked_up: list[str] = []
+    monkeypatch.setattr(state, "find_customer", lambda ref: looked_up.append(ref))
+    check = rule_check.checker(state, {"amount": 100}, {"source_id": "c-1", "metadata": {"a": 1}})
+    assert check({"id": "v_1", "code": "A", "campaign_id": "camp_1"}) is None
+    assert looked_up == []
