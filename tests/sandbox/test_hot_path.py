@@ -56,6 +56,7 @@ def test_iso_is_strftimes_format(moment):
 
 @pytest.fixture
 def scratch_route():
+    load_all()  # registered first: a Sandbox made in the test would register them after the copy
     before = list(ROUTES)
     yield
     ROUTES[:] = before
