@@ -129,18 +129,35 @@ class SandboxResponse:
 
 
 # One encoder for every response, made once: ``json.dumps`` with options builds a JSONEncoder
-# and its C encoder per call (a few microseconds of a redeem's answer). Same options, so the
-# same bytes: compact separators, UTF-8 as is, ``jsonable`` for the store's compact objects.
+# and its C encoder per call (a few microseconds of a redeem's answer), and so does
+# ``JSONEncoder.encode`` itself (its C encoder, and a float formatting closure, per call). Same
+# options, so the same bytes: compact separators, UTF-8 as is, ``jsonable`` for the store's
+# compact objects.
 # No cycle check: it records every dict and list of the answer in a dict while encoding (~15 %
 # of a redeem answer's encoding), and the state holds no cycles (tests/sandbox/test_gc_freeze.py).
 # An answer that had one would still be a 500: the C encoder's recursion limit stops it, and
 # the app answers any exception of the handler and its encoding with ``internal_error``.
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=jsonable, check_circular=False)
+def _text_encoder(make_c_encoder: Any) -> Callable[[Any], str]:
+    """The answers' JSON text encoder: the standard library's C encoder made once (what
+    ``JSONEncoder.encode`` makes on every call), or ``JSONEncoder.encode`` without it."""
+    if make_c_encoder is None:  # a Python without the json C accelerator
+        encoder = json.JSONEncoder(
+            separators=(",", ":"), ensure_ascii=False, default=jsonable, check_circular=False
+        )
+        return encoder.encode
+    # The arguments JSONEncoder.iterencode passes it: markers (None: no cycle check), default,
+    # string encoder, indent, key and item separators, sort_keys, skipkeys, allow_nan.
+    text = json.encoder.encode_basestring
+    encode = make_c_encoder(None, jsonable, text, None, ":", ",", False, False, True)
+    return lambda value: "".join(encode(value, 0))
+
+
+_ENCODE_TEXT = _text_encoder(getattr(json.encoder, "c_make_encoder", None))
 
 
 def encode_json(value: Any) -> bytes:
     """``value`` as the sandbox sends JSON (compact, UTF-8)."""
-    return _ENCODER.encode(value).encode("utf-8")
+    return _ENCODE_TEXT(value).encode("utf-8")
 
 
 def ok(body: Any, status: int = 200) -> SandboxResponse:

@@ -134,11 +134,27 @@ def test_a_redeem_does_not_count_a_vouchers_fields_to_test_its_truth(monkeypatch
     assert counted == []
 
 
-@given(JSON_VALUES)
+ANSWER_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63) + 1, 2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=40,
+)
+
+
+@given(ANSWER_VALUES)
 def test_answers_are_encoded_as_json_dumps_encodes_them(value):
-    """The answers' encoder skips the cycle check; the bytes are what ``json.dumps`` gives."""
-    expected = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
-    assert routing.encode_json(value) == expected
+    """The answers' encoder (the C encoder made once, no cycle check; or JSONEncoder without
+    the C accelerator) gives the bytes ``json.dumps`` gives, a stored voucher included."""
+    from django_voucherify.sandbox.compact import Voucher, jsonable
+
+    value = [value, Voucher({"id": "v_1", "code": "A B", "metadata": {"k": value}})]
+    expected = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=jsonable)
+    assert routing.encode_json(value) == expected.encode()
+    assert routing._text_encoder(None)(value) == expected
 
 
 def test_an_answer_with_a_cycle_is_still_an_internal_error(scratch_route):
