@@ -131,6 +131,9 @@ def _unpack_time(value: Any) -> Any:
 
 
 def _quoted(code: str) -> str:
+    """``quote(code, safe="")``: the code in the assets' and publications' URLs."""
+    if code.isascii() and code.isalnum():  # most codes: two str checks instead of the regex
+        return code
     return code if _URL_SAFE.fullmatch(code) else quote(code, safe="")
 
 

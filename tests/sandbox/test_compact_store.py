@@ -302,3 +302,14 @@ def test_a_stored_voucher_costs_a_bounded_number_of_bytes() -> None:
     finally:
         tracemalloc.stop()
     assert held < 1300, f"{held:.0f} B per stored voucher"
+
+
+@given(st.text(max_size=12) | st.text(alphabet="AZaz09_.~-/ %é", max_size=12))
+def test_codes_in_urls_are_quoted_as_quote_quotes_them(code: str) -> None:
+    """The derived URLs' code: as ``quote(code, safe="")`` (letters and digits, the usual
+    codes, are recognised without the regular expression)."""
+    from urllib.parse import quote
+
+    from django_voucherify.sandbox.compact import _quoted
+
+    assert _quoted(code) == quote(code, safe="")
