@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import threading
+from collections.abc import Callable
 from typing import Any
 
 MAX_BODY = 10 * 1024 * 1024
@@ -74,9 +76,13 @@ class _Decoders(threading.local):
         self.decoder = json.JSONDecoder(
             parse_int=parse_int, parse_float=parse_float, parse_constant=parse_constant
         )
+        # What decoder.decode calls (the C scanner, with the hooks), without decode's own steps.
+        self.scan_once: Callable[[str, int], tuple[Any, int]] = self.decoder.scan_once  # type: ignore[attr-defined]
 
 
 _decoders = _Decoders()
+# JSON's whitespace, as json.decoder skips it around the document.
+_WHITESPACE = re.compile(r"[ \t\n\r]*", re.VERBOSE | re.MULTILINE | re.DOTALL)
 
 
 def loads(data: bytes | str) -> Any:
@@ -90,4 +96,20 @@ def loads(data: bytes | str) -> Any:
         text = data
         if text.startswith("\ufeff"):
             raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
-    return _decoders.decoder.decode(text)
+    return _decode(_decoders.scan_once, text)
+
+
+def _decode(scan_once: Callable[[str, int], tuple[Any, int]], text: str) -> Any:
+    """``JSONDecoder.decode(text)`` over its ``scan_once``: the same value or the same error,
+    the whitespace around the document looked for only when the text starts or ends with
+    something else (a body seldom has any: decode's two matches were ~0.6 us of a redeem)."""
+    start = 0 if text[:1] not in " \t\n\r" else _WHITESPACE.match(text, 0).end()  # type: ignore[union-attr]
+    try:
+        value, end = scan_once(text, start)
+    except StopIteration as err:
+        raise json.JSONDecodeError("Expecting value", text, err.value) from None
+    if end != len(text):
+        end = _WHITESPACE.match(text, end).end()  # type: ignore[union-attr]
+        if end != len(text):
+            raise json.JSONDecodeError("Extra data", text, end)
+    return value

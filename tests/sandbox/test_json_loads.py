@@ -33,14 +33,23 @@ def _reference(data: bytes | str) -> Any:
     )
 
 
-@given(JSONISH, ENCODINGS, st.binary(max_size=3), st.booleans())
-def test_loads_is_json_loads_with_the_hooks(value: Any, encoding: str, tail: bytes, as_text: bool) -> None:
-    raw = json.dumps(value).encode(encoding) + tail  # a tail of stray bytes: errors compared too
+SPACES = st.text(alphabet=" \t\n\r", max_size=3)
+
+
+@given(JSONISH, ENCODINGS, st.binary(max_size=3), st.booleans(), SPACES, SPACES)
+def test_loads_is_json_loads_with_the_hooks(
+    value: Any, encoding: str, tail: bytes, as_text: bool, before: str, after: str
+) -> None:
+    # Whitespace around the document, and a tail of stray bytes: values and errors compared.
+    raw = (before + json.dumps(value) + after).encode(encoding) + tail
     data: bytes | str = raw.decode("latin-1") if as_text else raw
     assert _outcome(limits.loads, data) == _outcome(_reference, data)
 
 
-@given(st.sampled_from(["NaN", "Infinity", "1e999", "9" * 30, "[1, 2", "\ufeff{}", "{}"]))
+REFUSED_OR_ODD = ["NaN", "Infinity", "1e999", "9" * 30, "[1, 2", "\ufeff{}", "{}", "", " ", "{} x", " 1 "]
+
+
+@given(st.sampled_from(REFUSED_OR_ODD))
 def test_refusals_are_the_same(text: str) -> None:
     for data in (text, text.encode("utf-8")):
         assert _outcome(limits.loads, data) == _outcome(_reference, data)
