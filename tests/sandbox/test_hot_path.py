@@ -241,3 +241,19 @@ def test_setdefault_of_a_stored_field_reads_its_slot_once(monkeypatch):
     del v["redemption"]
     fresh = v.setdefault("redemption", {"quantity": 5})
     assert fresh == {"quantity": 5} and v["redemption"] is fresh
+
+
+def test_the_engines_per_request_records_have_no_instance_dict():
+    """What every validation and redeem makes (the parsed request, its outcomes and order
+    working set, the sessions' hold lookup) is slotted: no instance dict to build each time."""
+    from django_voucherify.sandbox.engine import ledger, pricing, sessions, stacking
+
+    made = [
+        ledger.StackRequest([], None, None, None, None, None, ()),
+        stacking.Outcome(0, {}, None),
+        stacking.Evaluation([], pricing.OrderCalc(None)),
+        pricing.ItemCalc({}, 0, 1),
+        pricing.OrderCalc(None),
+        sessions.Hold(),
+    ]
+    assert [type(m).__name__ for m in made if hasattr(m, "__dict__")] == []

@@ -43,7 +43,7 @@ def session_registry(state: SandboxState) -> sessions.SessionRegistry:
     return reg
 
 
-@dataclass
+@dataclass(slots=True)  # slots: one made per validation or redeem, without an instance dict
 class StackRequest:
     """A validated ``redeem-stacked-discounts`` / ``validate-stacked-discounts`` body."""
 

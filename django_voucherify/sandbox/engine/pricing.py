@@ -92,7 +92,7 @@ def order_amount(order: Mapping[str, Any] | None) -> int | None:
     return sum(known) if known else None
 
 
-@dataclass
+@dataclass(slots=True)  # slots: made on every validation and redeem, without an instance dict
 class ItemCalc:
     """Working state of one order line."""
 
@@ -107,7 +107,7 @@ class ItemCalc:
         return max(0, self.amount - self.previous_discount - self.applied)
 
 
-@dataclass
+@dataclass(slots=True)  # slots: made on every validation and redeem, without an instance dict
 class OrderCalc:
     """Working state of an order during one validate/redeem request."""
 

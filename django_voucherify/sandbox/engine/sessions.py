@@ -52,7 +52,7 @@ def ttl_delta(ttl: Any, unit: Any) -> timedelta:
     return TTL_UNITS[unit_name] * value
 
 
-@dataclass
+@dataclass(slots=True)  # slots: one made by every redeem's hold lookup, without an instance dict
 class Hold:
     """What a session holds on one voucher."""
 

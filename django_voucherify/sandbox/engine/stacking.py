@@ -49,7 +49,7 @@ STACKING_RULES: dict[str, Any] = {
 }
 
 
-@dataclass
+@dataclass(slots=True)  # slots: made on every validation and redeem, without an instance dict
 class Outcome:
     """Result for one requested redeemable.
 
@@ -89,7 +89,7 @@ class Outcome:
         return {}
 
 
-@dataclass
+@dataclass(slots=True)  # slots: made on every validation and redeem, without an instance dict
 class Evaluation:
     """All outcomes plus the final order working set."""
 
