@@ -257,3 +257,21 @@ def test_the_engines_per_request_records_have_no_instance_dict():
         sessions.Hold(),
     ]
     assert [type(m).__name__ for m in made if hasattr(m, "__dict__")] == []
+
+
+def test_with_no_session_holding_anything_a_redeem_looks_up_no_holds(monkeypatch):
+    """The sessions' holds on a voucher are looked up only when some session holds something
+    (a LOCK session's holds still count: tests/sandbox/test_engine_stacking.py and the
+    validation session tests)."""
+    from django_voucherify.sandbox.engine.sessions import SessionRegistry
+    from tests.support.sandbox import Api
+
+    api = Api()
+    voucher = {"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 1}}
+    assert api.post("/v1/vouchers/HOLDS", json=voucher).status_code == 200
+    looked_up = []
+    real = SessionRegistry.held
+    monkeypatch.setattr(SessionRegistry, "held", lambda self, *a: looked_up.append(a[0]) or real(self, *a))
+    redeem = {"redeemables": [{"object": "voucher", "id": "HOLDS"}], "order": {"amount": 500}}
+    assert api.post("/v1/redemptions", json=redeem).status_code == 200
+    assert looked_up == []

@@ -123,6 +123,10 @@ class SessionRegistry:
         """The live session with ``key`` or None."""
         return None if self._expire(key, now) else self.store[key]
 
+    def holds_anything(self) -> bool:
+        """Whether any session holds anything (expired ones not yet dropped included)."""
+        return bool(self._by_code)
+
     def held(self, code: str, now: datetime, exclude: str | None = None) -> Hold:
         """Quantity and credits held on ``code`` by live sessions other than ``exclude``."""
         per_code = self._by_code.get(code)
