@@ -121,26 +121,29 @@ def plain_request_size(buffer: bytes | bytearray) -> int | None:
         return None
     end = buffer.find(b"\r\n\r\n", line_end - 1)
     head = buffer[: end + 2] if end >= 0 else buffer
-    if head.count(b"\n") != head.count(b"\r\n") or head.count(b"\n") > MAX_HEADERS + 1:
+    lines = head.count(b"\n")
+    if lines != head.count(b"\r\n") or lines > MAX_HEADERS + 1:
         return None  # bare LF line ends, or more header lines than the limit: a thread's case
     if end < 0:
         return None if len(buffer) > LOOP_HEAD_LIMIT else 0
-    if len(head) > LOOP_HEAD_LIMIT or b"\n " in head or b"\n\t" in head:
+    # (find, not "in": several times faster on these short needles)
+    if len(head) > LOOP_HEAD_LIMIT or head.find(b"\n ") >= 0 or head.find(b"\n\t") >= 0:
         return None
     lowered = head.lower()
-    if b"\ntransfer-encoding" in lowered or b"\nexpect" in lowered:
+    if lowered.find(b"\ntransfer-encoding") >= 0 or lowered.find(b"\nexpect") >= 0:
         return None
     length = 0
     start = lowered.find(b"\ncontent-length")
     if start >= 0:
-        colon = start + len(b"\ncontent-length")
-        if head[colon : colon + 1] != b":" or lowered.find(b"\ncontent-length", colon) >= 0:
+        colon = start + 15  # len(b"\ncontent-length")
+        if head[colon] != 58 or lowered.find(b"\ncontent-length", colon) >= 0:  # 58: ":"
             return None  # "Content-Length :" or two of them: a thread answers (400)
-        value = bytes(head[colon + 1 : head.find(b"\r\n", colon)]).decode("latin-1")
-        try:
-            length = content_length(value)
-        except BadFraming:
+        value = head[colon + 1 : head.find(b"\r", colon)].strip()
+        # Decimal digits only, as content_length() requires; anything else (whitespace
+        # str.strip() would take and bytes.strip() does not included) is a thread's reading.
+        if not value.isdigit():
             return None
+        length = int(value)
         if length > LOOP_BODY_LIMIT:
             return None
     size = end + 4 + length
