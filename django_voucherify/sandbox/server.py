@@ -392,6 +392,9 @@ class _HandedOverHandler(_Handler):
     def setup(self) -> None:
         super().setup()
         if self.received:
+            # The socket's own reader is closed (it holds a reference that would defer closing
+            # the socket) and replaced by one that gives the received bytes first.
+            self.rfile.close()
             self.rfile = io.BufferedReader(_ReceivedThenSocket(self.received, self.connection))
 
 
