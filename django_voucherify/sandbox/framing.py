@@ -22,6 +22,8 @@ _DIGITS = re.compile(r"[0-9]+")
 _HEX = re.compile(rb"[0-9A-Fa-f]+")
 # A chunk-size line is short; a longer one is not a chunk size (and reading on would be unbounded).
 _MAX_SIZE_LINE = 1024
+# A Content-Length of more digits than this is no length any client sends (10**18 bytes).
+_MAX_LENGTH_DIGITS = 18
 
 
 class BadFraming(ValueError):
@@ -58,7 +60,10 @@ def content_length(value: str) -> int:
     ``1*DIGIT``), so ``-1``, ``+5``, ``1_0`` or ``5, 6`` are :class:`BadFraming`."""
     value = value.strip()
     if not _DIGITS.fullmatch(value):
-        raise BadFraming(f"Content-Length {value!r} is not a length in bytes")
+        raise BadFraming(f"Content-Length {value[:40]!r} is not a length in bytes")
+    if len(value.lstrip("0")) > _MAX_LENGTH_DIGITS:
+        # int() refuses more than 4,300 digits (a ValueError), and no body is that long.
+        raise BadFraming(f"Content-Length {value[:40]!r}... is too large to be a length in bytes")
     return int(value)
 
 
