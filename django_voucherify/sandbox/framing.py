@@ -13,7 +13,7 @@ import io
 import re
 from typing import Any
 
-from django_voucherify.sandbox.request_head import MAX_HEADERS, SIMPLE_REQUEST_LINE
+from django_voucherify.sandbox.request_head import MAX_HEADERS, PLAIN_HEAD_CRLF, SIMPLE_REQUEST_LINE
 
 #: WSGI environ key by which a transport hands the app a body it could not delimit.
 BODY_ERROR_KEY = "sandbox.body_error"
@@ -113,7 +113,7 @@ def plain_request_size(buffer: bytes | bytearray) -> int | None:
     when the connection is for a thread (:meth:`SandboxServer.hand_over`).
 
     Plain means: a request line the fast path reads (:data:`SIMPLE_REQUEST_LINE`, ``\\r\\n``
-    ended), a head of ``\\r\\n`` lines only, with no folded line, no ``Transfer-Encoding``, no
+    ended), header lines the fast path reads (:data:`PLAIN_HEAD_CRLF`), no ``Transfer-Encoding``, no
     ``Expect`` and at most one ``Content-Length``, whose value is a length within
     :data:`LOOP_BODY_LIMIT`. The handler parses that request again, from memory, exactly as it
     would from the socket: this only decides where the request ends, and when in doubt answers
@@ -130,8 +130,8 @@ def plain_request_size(buffer: bytes | bytearray) -> int | None:
         return None  # bare LF line ends, or more header lines than the limit: a thread's case
     if end < 0:
         return None if len(buffer) > LOOP_HEAD_LIMIT else 0
-    if len(head) > LOOP_HEAD_LIMIT or b"\n " in head or b"\n\t" in head:
-        return None
+    if len(head) > LOOP_HEAD_LIMIT or not PLAIN_HEAD_CRLF.fullmatch(buffer, line_end + 1, end + 4):
+        return None  # folded, colon-less, spaced, non-ASCII or bare-CR lines: the stdlib's reading
     lowered = head.lower()
     if b"\ntransfer-encoding" in lowered or b"\nexpect" in lowered:
         return None
