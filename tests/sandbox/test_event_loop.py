@@ -6,6 +6,7 @@ of the two served it, and no client may hold the loop up."""
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import re
 import select
@@ -14,7 +15,7 @@ import threading
 import time
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from django_voucherify.sandbox import event_loop
@@ -380,3 +381,55 @@ def test_a_connection_that_fails_in_the_loop_leaves_it_serving_others(server, mo
         other.sendall(_request(server, "GET", "/v1/vouchers/NOPE"))
         assert _answers(other, 1)[0][0] == 404
     assert server.thread.is_alive()
+
+
+_HEADER_LINES = st.lists(
+    st.tuples(
+        st.sampled_from([b"", b" "]),  # a folded line
+        st.sampled_from(
+            [b"Content-Length", b"content-length", b"Transfer-Encoding", b"Expect", b"X-A", b"X A"]
+        ),
+        st.sampled_from([b": ", b":", b" : ", b"\t", b"\x00: ", b"\xff: "]),
+        st.sampled_from([b"5", b"0", b" 5 ", b"chunked", b"100-continue", b"x", b"5, 5", b"", b"\x85"]),
+        st.sampled_from([b"\r\n", b"\r", b"\x0b", b"\x0c"]),  # where the email parser splits lines
+    ).map(b"".join),
+    max_size=4,
+)
+
+
+@example([b"Bogus\r\n", b"Content-Length: 5\r\n"])
+@example([b"X-A: 1\r", b"Content-Length: 5\r\n"])
+@given(_HEADER_LINES)
+def test_where_the_loop_ends_a_request_is_where_the_handler_reading_the_socket_ends_it(lines):
+    # The handler reads the whole stream (the threaded path); when plain_request_size says the
+    # loop may serve the first request, the handler must give the answer the loop gives from
+    # those bytes alone and, keeping the connection, have read exactly that many bytes.
+    head = b"GET /v1/vouchers/NOPE HTTP/1.1\r\n" + b"".join(lines) + b"\r\n"
+    stream = head + b"hello" + b"GET /v1/vouchers/NEXT HTTP/1.1\r\n\r\n"
+    size = plain_request_size(stream)
+    if not size:
+        return  # a thread's case (or waiting for more): nothing to compare
+    socket_side = io.BufferedReader(io.BytesIO(stream))
+    threaded = _one_request(socket_side)
+    looped = _one_request(io.BufferedReader(io.BytesIO(stream[:size])))
+    assert looped == threaded
+    if not threaded[1]:  # kept alive: the next request starts where the loop says
+        assert socket_side.tell() == size
+
+
+def _one_request(rfile) -> tuple[bytes, bool]:
+    handler = _Handler.__new__(_Handler)
+    handler.server = _FRAMING_SERVER
+    handler.request = handler.connection = socket.socket()  # never connected: a drop is a no-op
+    handler.client_address = ("127.0.0.1", 0)
+    handler.rfile = rfile
+    handler.wfile = out = io.BytesIO()
+    handler.close_connection = True
+    with handler.connection:
+        handler.handle_one_request()
+    status_line = out.getvalue().split(b"\r\n", 1)[0]
+    return status_line, handler.close_connection
+
+
+_FRAMING_SERVER = make_server(Sandbox(), "127.0.0.1", 0)  # never serves: the handler's server
+_FRAMING_SERVER.server_close()
