@@ -96,10 +96,8 @@ class LoopMixIn:
                     elif key.data is waker:
                         with contextlib.suppress(OSError):
                             waker.recv(64)
-                    elif events & selectors.EVENT_WRITE:
-                        loop.send_rest(key.data)
                     else:
-                        loop.receive(key.data)
+                        loop.dispatch(key.data, events)
         finally:
             loop.close_all()
             waker.close()
@@ -138,6 +136,18 @@ class _Loop:
             self.connections[sock] = conn
             self.selector.register(sock, selectors.EVENT_READ, conn)
 
+    def dispatch(self, conn: _Connection, events: int) -> None:
+        """Do what a ready connection needs; whatever it raises ends that connection only (a
+        thread per connection would have lost just that thread, not every client's server)."""
+        try:
+            if events & selectors.EVENT_WRITE:
+                self.send_rest(conn)
+            else:
+                self.receive(conn)
+        except Exception:
+            self.server.handle_error(conn.sock, conn.address)
+            self.close(conn)
+
     def receive(self, conn: _Connection) -> None:
         try:
             data = conn.sock.recv(_READ_SIZE)
@@ -161,9 +171,9 @@ class _Loop:
                 break  # the rest of the request has not arrived yet
             if size is None or not server.may_serve_in_loop():
                 self.selector.unregister(conn.sock)
-                del self.connections[conn.sock]
                 conn.sock.setblocking(True)
                 server.hand_over(conn.sock, conn.address, bytes(conn.inbox))
+                del self.connections[conn.sock]  # only once handed over: ours to close until then
                 return
             request = bytes(conn.inbox[:size])
             del conn.inbox[:size]
