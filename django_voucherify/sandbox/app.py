@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 from urllib.parse import quote, unquote
 
 from django_voucherify.sandbox.errors import SandboxError, invalid_payload, payload_too_large, unauthorized
-from django_voucherify.sandbox.faults import DropConnection, FaultInjector, SimulatedTimeout
+from django_voucherify.sandbox.faults import DropConnection, FaultInjector, NotOnTheLoop, SimulatedTimeout
 from django_voucherify.sandbox.framing import BODY_ERROR_KEY, BadFraming, content_length
 from django_voucherify.sandbox.handlers import load_all
 from django_voucherify.sandbox.ids import request_id
@@ -41,6 +41,10 @@ StartResponse = Callable[..., Any]
 #: keeps them (see :func:`_headers_of`), when it builds the environ and can make both in one
 #: pass (the sandbox's own server does). It must hold what the ``HTTP_`` keys say.
 APP_HEADERS_KEY = "sandbox.headers"
+
+#: Environ key set (true) by a transport serving many connections from one thread (the server's
+#: event loop): a fault that would sleep or drop there raises :class:`NotOnTheLoop` instead.
+ON_LOOP_KEY = "sandbox.on_loop"
 
 REASONS = {
     200: "OK",
@@ -152,6 +156,9 @@ class Sandbox:
             headers = _headers_of(environ)
         req = SandboxRequest(method, path, {}, headers, b"", request_id())
         fault = self.faults.pick(method, _decoded(path)) if self.faults.armed else None
+        if fault is not None and (fault.latency or fault.drop) and environ.get(ON_LOOP_KEY):
+            self.faults.give_back(fault)
+            raise NotOnTheLoop(path)
         if fault is not None and not fault.after:
             self._strike(fault, environ, path)
         try:

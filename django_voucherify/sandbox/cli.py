@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import gc
 import sys
+import threading
 from collections.abc import Sequence
 from typing import TextIO
 
@@ -105,10 +106,16 @@ def serve(
     server = make_server(sandbox, host, port)
     freeze_full_collection_survivors()  # this process serves this sandbox only
     print(f"Voucherify sandbox on {sandbox.base_url} (app id {app_id!r})", file=out or sys.stderr)
+    # The server loop runs on a thread of its own: Ctrl-C and SIGTERM (a KeyboardInterrupt,
+    # which Python raises in the main thread only) then never land inside a request that holds
+    # the state's lock, so the state saved on the way out is never a request half applied.
+    serving = threading.Thread(target=server.serve_forever, name="sandbox-server", daemon=True)
     try:
-        server.serve_forever()
+        serving.start()
+        while serving.is_alive():
+            serving.join(0.5)
     except KeyboardInterrupt:
-        pass
+        server.shutdown()  # the request under way is finished first
     finally:
         server.server_close()
         if persistence is not None:

@@ -30,12 +30,15 @@ from typing import TYPE_CHECKING, Any
 from django_voucherify.sandbox.framing import plain_request_size
 
 _READ_SIZE = 64 * 1024
+#: Requests one connection may have answered in a row while others wait: a client pipelining
+#: a burst of small requests gets them answered in turns with everyone else's.
+REQUESTS_PER_TURN = 8
 
 
 class _Connection:
     """A connection the loop serves: what arrived and is not yet handled, what is not yet sent."""
 
-    __slots__ = ("address", "closing", "ended", "inbox", "outbox", "sock")
+    __slots__ = ("address", "closing", "ended", "inbox", "outbox", "sock", "waiting")
 
     def __init__(self, sock: Socket, address: Any) -> None:
         self.sock = sock
@@ -44,6 +47,7 @@ class _Connection:
         self.outbox = b""
         self.closing = False  # close once the outbox is sent (Connection: close, 400s, drops)
         self.ended = False  # the client sent EOF: serve what is whole, then close
+        self.waiting = False  # more requests buffered, waiting for the other connections' turn
 
 
 class LoopMixIn:
@@ -62,8 +66,9 @@ class LoopMixIn:
         self._waker: Socket | None = None
 
     # What the server provides.
-    def serve_from_memory(self, sock: Socket, address: Any, request: bytes) -> tuple[bytes, bool]:
-        """The answer to one whole request and whether the connection closes after it."""
+    def serve_from_memory(self, sock: Socket, address: Any, request: bytes) -> tuple[bytes, bool] | None:
+        """The answer to one whole request and whether the connection closes after it; None
+        when the request must be served by a thread after all (nothing of it was done)."""
         raise NotImplementedError
 
     def may_serve_in_loop(self) -> bool:
@@ -83,27 +88,30 @@ class LoopMixIn:
     def serve_forever(self, poll_interval: float = 0.5) -> None:
         """Serve until :meth:`shutdown`; the connections still open then are closed."""
         self._stopped.clear()
-        waker, self._waker = socketpair()
-        loop = _Loop(self)
         try:
-            self.socket.setblocking(False)
-            loop.selector.register(self.socket, selectors.EVENT_READ, None)
-            loop.selector.register(waker, selectors.EVENT_READ, waker)
-            while not self._stop_asked:
-                for key, events in loop.selector.select(poll_interval):
-                    if key.data is None:
-                        loop.accept()
-                    elif key.data is waker:
-                        with contextlib.suppress(OSError):
-                            waker.recv(64)
-                    else:
-                        loop.dispatch(key.data, events)
-        finally:
-            loop.close_all()
-            waker.close()
-            wake_side, self._waker = self._waker, None
-            if wake_side is not None:
-                wake_side.close()
+            waker, self._waker = socketpair()
+            loop = _Loop(self)
+            try:
+                self.socket.setblocking(False)
+                loop.selector.register(self.socket, selectors.EVENT_READ, None)
+                loop.selector.register(waker, selectors.EVENT_READ, waker)
+                while not self._stop_asked:
+                    for key, events in loop.selector.select(0 if loop.turns else poll_interval):
+                        if key.data is None:
+                            loop.accept()
+                        elif key.data is waker:
+                            with contextlib.suppress(OSError):
+                                waker.recv(64)
+                        else:
+                            loop.dispatch(key.data, events)
+                    loop.take_turns()
+            finally:
+                loop.close_all()
+                waker.close()
+                wake_side, self._waker = self._waker, None
+                if wake_side is not None:
+                    wake_side.close()
+        finally:  # whatever happened, a shutdown() waiting for this returns
             self._stop_asked = False
             self._stopped.set()
 
@@ -124,6 +132,7 @@ class _Loop:
         self.server = server
         self.selector = selectors.DefaultSelector()
         self.connections: dict[Socket, _Connection] = {}
+        self.turns: list[_Connection] = []  # connections with requests left after their turn
 
     def accept(self) -> None:
         while True:
@@ -137,12 +146,15 @@ class _Loop:
             self.selector.register(sock, selectors.EVENT_READ, conn)
 
     def dispatch(self, conn: _Connection, events: int) -> None:
-        """Do what a ready connection needs; whatever it raises ends that connection only (a
-        thread per connection would have lost just that thread, not every client's server)."""
+        """Do what a ready connection needs (``events`` 0: its turn to be served again);
+        whatever it raises ends that connection only (a thread per connection would have lost
+        just that thread, not every client's server)."""
         try:
             if events & selectors.EVENT_WRITE:
                 self.send_rest(conn)
-            else:
+            elif not events:
+                self.serve(conn)
+            elif not conn.waiting:  # a connection waiting for its turn is not read meanwhile
                 self.receive(conn)
         except Exception:
             self.server.handle_error(conn.sock, conn.address)
@@ -163,30 +175,54 @@ class _Loop:
         self.serve(conn)
 
     def serve(self, conn: _Connection) -> None:
-        """Answer the whole requests buffered, one at a time, while nothing waits to be sent."""
+        """Answer the whole requests buffered, one at a time, while nothing waits to be sent;
+        at most :data:`REQUESTS_PER_TURN` of them, then the other connections get their turn."""
         server = self.server
+        served = 0
         while conn.inbox and not conn.outbox and not conn.closing:
+            if served == REQUESTS_PER_TURN:
+                self.wait_turn(conn)
+                return
             size = plain_request_size(conn.inbox)
             if size == 0:
                 break  # the rest of the request has not arrived yet
             if size is None or not server.may_serve_in_loop():
-                self.selector.unregister(conn.sock)
-                conn.sock.setblocking(True)
-                server.hand_over(conn.sock, conn.address, bytes(conn.inbox))
-                del self.connections[conn.sock]  # only once handed over: ours to close until then
+                self.hand_over(conn)
                 return
             request = bytes(conn.inbox[:size])
             del conn.inbox[:size]
-            try:
-                answer, conn.closing = server.serve_from_memory(conn.sock, conn.address, request)
-            except Exception:
-                server.handle_error(conn.sock, conn.address)
-                self.close(conn)
+            outcome = server.serve_from_memory(conn.sock, conn.address, request)
+            if outcome is None:  # not for the loop after all (a fault fired): a thread answers
+                conn.inbox[:0] = request
+                self.hand_over(conn)
                 return
+            answer, conn.closing = outcome
+            served += 1
             if answer and not self.write(conn, answer):
                 return
         if not conn.outbox and (conn.closing or conn.ended):
             self.close(conn)
+
+    def hand_over(self, conn: _Connection) -> None:
+        self.selector.unregister(conn.sock)
+        conn.sock.setblocking(True)
+        self.server.hand_over(conn.sock, conn.address, bytes(conn.inbox))
+        del self.connections[conn.sock]  # only once handed over: ours to close until then
+
+    def wait_turn(self, conn: _Connection) -> None:
+        """``conn`` has more requests buffered: it is served again after the others had theirs
+        (it is not read meanwhile, so what it buffers stays bounded)."""
+        if not conn.waiting:
+            conn.waiting = True
+            self.turns.append(conn)
+
+    def take_turns(self) -> None:
+        """Serve each connection that was waiting for its turn (in the order they queued)."""
+        waiting, self.turns = self.turns, []
+        for conn in waiting:
+            conn.waiting = False
+            if conn.sock in self.connections:
+                self.dispatch(conn, 0)
 
     def write(self, conn: _Connection, data: bytes) -> bool:
         """Send what the socket takes now, keep the rest for later; False if it closed."""

@@ -32,10 +32,10 @@ from urllib.parse import unquote
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from django_voucherify.sandbox import ids
-from django_voucherify.sandbox.app import APP_HEADERS_KEY, Sandbox
+from django_voucherify.sandbox.app import APP_HEADERS_KEY, ON_LOOP_KEY, Sandbox
 from django_voucherify.sandbox.errors import SandboxError
 from django_voucherify.sandbox.event_loop import LoopMixIn
-from django_voucherify.sandbox.faults import DropConnection
+from django_voucherify.sandbox.faults import DropConnection, NotOnTheLoop
 from django_voucherify.sandbox.framing import (
     BODY_ERROR_KEY,
     BadFraming,
@@ -57,6 +57,8 @@ from django_voucherify.sandbox.request_head import (
 class _Handler(WSGIRequestHandler):
     # HTTP/1.1: connections stay open between requests (every response has Content-Length).
     protocol_version = "HTTP/1.1"
+    #: True when the event loop serves this request from memory (no sleeping there).
+    on_loop = False
 
     def parse_request(self) -> bool:
         """The stdlib's ``parse_request``, with a fast path for the usual request shape.
@@ -198,6 +200,8 @@ class _Handler(WSGIRequestHandler):
                 env["CONTENT_LENGTH"] = str(len(body))
                 counting = _CountingReader(io.BytesIO(body))
                 env["wsgi.input"] = counting
+        if self.on_loop:
+            env[ON_LOOP_KEY] = True
         try:
             resp = app.handle_environ(env)
         except DropConnection:
@@ -325,15 +329,21 @@ class SandboxServer(LoopMixIn, ThreadingWSGIServer):
     """Plain requests answered by the event loop's thread, every other connection by a thread
     of its own (see :mod:`.event_loop`)."""
 
-    def serve_from_memory(self, sock: socket.socket, address: Any, request: bytes) -> tuple[bytes, bool]:
+    def serve_from_memory(
+        self, sock: socket.socket, address: Any, request: bytes
+    ) -> tuple[bytes, bool] | None:
         handler = _Handler.__new__(_Handler)
         handler.server = self
-        handler.request = handler.connection = sock  # a "drop" fault shuts it down
+        handler.request = handler.connection = sock
         handler.client_address = address
         handler.rfile = _Received(request)
         handler.wfile = answer = _Collected()
         handler.close_connection = True
-        handler.handle_one_request()
+        handler.on_loop = True
+        try:
+            handler.handle_one_request()
+        except NotOnTheLoop:
+            return None  # a fault that sleeps or drops fired: the request goes to a thread
         return answer.data(), handler.close_connection
 
     def may_serve_in_loop(self) -> bool:
@@ -341,9 +351,21 @@ class SandboxServer(LoopMixIn, ThreadingWSGIServer):
         app: Sandbox = self.get_app()  # type: ignore[assignment]
         return not app.faults.armed
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._handed_over: set[socket.socket] = set()  # closed by server_close() (stop())
+        self._handed_over_lock = threading.Lock()
+
     def hand_over(self, sock: socket.socket, address: Any, received: bytes) -> None:
         thread = threading.Thread(target=self._serve_on_thread, args=(sock, address, received), daemon=True)
-        thread.start()
+        with self._handed_over_lock:
+            self._handed_over.add(sock)
+        try:
+            thread.start()
+        except BaseException:
+            with self._handed_over_lock:
+                self._handed_over.discard(sock)
+            raise
 
     def _serve_on_thread(self, sock: socket.socket, address: Any, received: bytes) -> None:
         # What socketserver's ThreadingMixIn.process_request_thread does for a new connection.
@@ -352,7 +374,19 @@ class SandboxServer(LoopMixIn, ThreadingWSGIServer):
         except Exception:
             self.handle_error(sock, address)
         finally:
+            with self._handed_over_lock:
+                self._handed_over.discard(sock)
             self.shutdown_request(sock)
+
+    def server_close(self) -> None:
+        """Close the listening socket and end the connections handed to threads (the loop
+        closes its own when it stops): a stopped server answers no one."""
+        super().server_close()
+        with self._handed_over_lock:
+            handed_over = list(self._handed_over)
+        for sock in handed_over:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)  # its thread reads the end and closes it
 
 
 class _Received(io.BytesIO):
