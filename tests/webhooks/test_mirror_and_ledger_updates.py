@@ -1,4 +1,9 @@
-"""The second hostile review of the webhooks (issue 15): each finding, as a test."""
+"""What an event leaves in the mirrors and the ledger: a refresh or pull read before a newer event
+does not undo it, an event that changed nothing or a balance event does not make later ones
+look stale, transaction events update balances, a stacked rollback delivered child first leaves
+no false flag, a deletion named by id finds its mirror, a value the database cannot hold is not
+retried; and the sandbox's event ids differ across restarts. From the second hostile review of
+the webhooks (issue 15): "Finding N" below is that review's finding."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Review: a mirror push (async bulk import) read before a save must not land over the newer
-version the outbox delivered meanwhile."""
+"""A mirror push (async bulk import) read before a save must not land over the newer version the
+outbox delivered meanwhile (found by review; deletions: test_push_vs_delete.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Review of the client's answers that are not Voucherify's: every one is a VoucherifyError.
+"""The client's answers that are not Voucherify's: every one is a VoucherifyError.
 
 Each peer below is a raw loopback socket answering one canned response; the client is the real
 one over HTTP. Found by review: a 4xx error body nested deeper than the recursion limit raised
@@ -37,7 +37,7 @@ def peer(monkeypatch: Any) -> Iterator[Callable[[bytes], VoucherifyClient]]:
     servers: list[RawServer] = []
 
     def start(raw: bytes) -> VoucherifyClient:
-        mode = f"review-{len(servers)}"
+        mode = f"peer-{len(servers)}"
         monkeypatch.setitem(raw_http.CANNED, mode, raw)
         server = RawServer(mode).__enter__()
         servers.append(server)

@@ -1,5 +1,5 @@
-"""Review of issue 10: a 2xx redeem answer that is JSON but not Voucherify's answer (a proxy's
-or gateway's object, a truncated body) is an unknown outcome, never a success.
+"""A 2xx redeem answer that is JSON but not Voucherify's answer (a proxy's or gateway's object, a
+truncated body) is an unknown outcome, never a success (found by the review of issue 10).
 
 Old code recorded ``{}`` as SUCCEEDED with no redemption ids (the redemption Voucherify made
 stayed live and the row could not be rolled back: IndexError), and crashed with a 500 leaving

@@ -1,5 +1,6 @@
-"""Review of issue 10: a 2xx validate answer of the wrong shape (a proxy's or gateway's JSON, a
-field of the wrong type) is an outage under the outage policy, never a 500 or a refusal.
+"""A 2xx validate answer of the wrong shape (a proxy's or gateway's JSON, a field of the wrong
+type) is an outage under the outage policy, never a 500 or a refusal (found by the review of
+issue 10).
 
 Old code let ``AttributeError``/``ValueError`` out of ``checkout.validate`` (a 500 from the REST
 endpoint) for each of these answers.

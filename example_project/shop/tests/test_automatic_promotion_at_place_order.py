@@ -1,6 +1,6 @@
-"""Review 19: the demo's automatic promotion at Place order (issue 17), reproductions against
-the sandbox. The checkout page showed a total with the automatic promotion taken off; Place
-order must never charge more than that without the shopper seeing the new total first."""
+"""The demo's automatic promotion at Place order (issue 17), against the sandbox: the checkout
+page showed a total with the automatic promotion taken off; Place order must never charge more
+than that without the shopper seeing the new total first (reproductions from review 19)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Review of issue 10: failure paths compare with what changed meanwhile, and a refusal of the
-shop's credentials is never blamed on the customer's code.
+"""A refusal of the shop's credentials is never blamed on the customer's code, and failure paths
+compare with what changed meanwhile (found by the review of issue 10).
 
 - A 401/403 on validate or redeem means the shop's keys are wrong (revoked, lacking a
   permission): old code told every customer "This code cannot be used." (``CodesRefused``) and

@@ -1,4 +1,8 @@
-"""The hostile review of the webhooks (issue 15): each finding, as a test that failed before."""
+"""Stale and malformed webhook events: times the app could not read back, non-finite numbers and
+an unreadable body refused at the door; an event older than the mirror (per redemption, not per
+voucher; naive times read as UTC) not applied; only parked events reprocessed, pending ones not
+deletable, the sandbox's sender surviving a garbage answer. From the first hostile review of the
+webhooks (issue 15): "Finding N" below is that review's finding, each a test that failed before."""
 
 from __future__ import annotations
 
