@@ -1,4 +1,5 @@
-"""Product/SKU sync fixes from the review of issue 17, each against the sandbox:
+"""Product and SKU sync against the sandbox: SKU ordering, moves and placeholder products
+(fixes from the review of issue 17):
 
 - a SKU delivered before its product's new attribute never ends failed for that ordering;
 - a SKU moved to another product reaches Voucherify under the new one;
