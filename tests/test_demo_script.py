@@ -14,24 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.demo import ctrl_c, demo_env, free_port, group_processes, start_demo
+from tests.support.demo import ctrl_c, demo_env, free_port, group_pids, group_processes, start_demo
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def group_pids(pgid: int) -> list[tuple[int, str]]:
-    """(pid, command line) of the live processes of a process group."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                found.append((int(proc.name), (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()))
-        except (OSError, IndexError):
-            continue
-    return found
 
 
 def parent_of(pid: int) -> int:

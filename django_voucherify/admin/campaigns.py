@@ -285,18 +285,15 @@ class CampaignAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             from .. import jobs
 
             token = form.cleaned_data["submission"]
-            try:
-                first = submit_once.claim(token)
-            except submit_once.SubmitGuardUnavailable:  # nothing started: the form again, saying why
-                self.message_user(request, submit_once.UNAVAILABLE_MESSAGE, messages.ERROR)
-            else:
-                if not first:
-                    self.message_user(
-                        request,
-                        _("This form was already sent and started its job; nothing else was started."),
-                        messages.WARNING,
-                    )
-                    return HttpResponseRedirect(reverse("admin:django_voucherify_job_changelist"))
+            claimed = submit_once.claim_for(self, request, token)  # UNGUARDED: the form again
+            if claimed is submit_once.Claim.AGAIN:
+                self.message_user(
+                    request,
+                    _("This form was already sent and started its job; nothing else was started."),
+                    messages.WARNING,
+                )
+                return HttpResponseRedirect(reverse("admin:django_voucherify_job_changelist"))
+            if claimed is submit_once.Claim.FIRST:
                 with submit_once.released_on_error(token):
                     job = jobs.generate_campaign_codes(
                         campaign.voucherify_id,

@@ -341,13 +341,10 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             from .. import jobs
 
             token = form.cleaned_data["submission"]
-            try:
-                first = submit_once.claim(token)
-            except submit_once.SubmitGuardUnavailable:  # nothing started: the form again, saying why
-                self.message_user(request, submit_once.UNAVAILABLE_MESSAGE, messages.ERROR)
-            else:
-                if not first:
-                    return self._already_sent(request)
+            claimed = submit_once.claim_for(self, request, token)  # UNGUARDED: the form again
+            if claimed is submit_once.Claim.AGAIN:
+                return self._already_sent(request)
+            if claimed is submit_once.Claim.FIRST:
                 vouchers = form.cleaned_data["what"] == "vouchers"
                 start = jobs.import_vouchers_csv if vouchers else jobs.import_customers_csv
                 upload = form.cleaned_data["file"]
@@ -371,13 +368,10 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         form = job_export.ExportForm(request.POST if request.method == "POST" else None, choices=choices)
         if form.is_bound and form.is_valid():
             token = form.cleaned_data["submission"]
-            try:
-                first = submit_once.claim(token)
-            except submit_once.SubmitGuardUnavailable:  # nothing started: the form again, saying why
-                self.message_user(request, submit_once.UNAVAILABLE_MESSAGE, messages.ERROR)
-            else:
-                if not first:
-                    return self._already_sent(request)
+            claimed = submit_once.claim_for(self, request, token)  # UNGUARDED: the form again
+            if claimed is submit_once.Claim.AGAIN:
+                return self._already_sent(request)
+            if claimed is submit_once.Claim.FIRST:
                 with submit_once.released_on_error(token):
                     job = job_export.start_export(form, request.user)
                 self.message_user(request, _("Export started as %(job)s.") % {"job": job}, messages.SUCCESS)

@@ -16,13 +16,17 @@ click would start two).
 
 from __future__ import annotations
 
+import enum
 import logging
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from django import forms
+from django.contrib import messages
 from django.core.cache import cache
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy
 
 from ..errors import DjangoVoucherifyError
@@ -95,3 +99,22 @@ def released_on_error(token: str) -> Iterator[None]:
                     type(cache_error).__name__,
                 )
         raise
+
+
+class Claim(enum.Enum):
+    """What a guarded view does with a posted form (:func:`claim_for`)."""
+
+    FIRST = "first"  # start its job
+    AGAIN = "again"  # already sent and started: start nothing, say so
+    UNGUARDED = "unguarded"  # the cache is down: start nothing, show the form again (said)
+
+
+def claim_for(model_admin: Any, request: HttpRequest, token: str) -> Claim:
+    """:func:`claim` for a view of ``model_admin``; when the guard's cache is down the view is
+    told so (:data:`UNAVAILABLE_MESSAGE` shown to the user) instead of an exception."""
+    try:
+        first = claim(token)
+    except SubmitGuardUnavailable:
+        model_admin.message_user(request, UNAVAILABLE_MESSAGE, messages.ERROR)
+        return Claim.UNGUARDED
+    return Claim.FIRST if first else Claim.AGAIN

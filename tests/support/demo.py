@@ -42,8 +42,8 @@ def demo_env(tmp_path: Path) -> dict[str, str]:
     }
 
 
-def group_processes(pgid: int) -> list[str]:
-    """The command lines of the live processes of a process group."""
+def group_pids(pgid: int) -> list[tuple[int, str]]:
+    """(pid, command line) of the live processes of a process group."""
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -51,10 +51,15 @@ def group_processes(pgid: int) -> list[str]:
         try:
             fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
             if int(fields[2]) == pgid and fields[0] != "Z":
-                found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+                found.append((int(proc.name), (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()))
         except (OSError, IndexError):
             continue
     return found
+
+
+def group_processes(pgid: int) -> list[str]:
+    """The command lines of the live processes of a process group."""
+    return [command for _pid, command in group_pids(pgid)]
 
 
 def start_demo(env: dict[str, str]) -> tuple[subprocess.Popen[str], list[str]]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ import pytest
 
 import django_voucherify
 from django_voucherify.models import Job, JobPart
-from tests.support.workers import celery_app, database_url, wait_until
+from tests.support.workers import celery_app, database_url, wait_until, worker_command
 
 BROKER = os.environ.get("VOUCHERIFY_JOBS_TEST_BROKER", "redis://127.0.0.1:6379/12")
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,21 +51,7 @@ class Workers:
         log = open(self.log_dir / f"jobs_worker_{len(self.procs)}.log", "w")  # noqa: SIM115
         name = f"jobs{len(self.procs)}-{RUN}@tests"
         proc = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("celery")),
-                "-A",
-                "tests.jobs.celery_app",
-                "worker",
-                "--pool=solo",
-                "--loglevel=INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "-n",
-                name,
-                "-Q",
-                QUEUE,
-            ],
+            worker_command("tests.jobs.celery_app", name, QUEUE),
             cwd=ROOT,
             env=self.env,
             stdout=log,

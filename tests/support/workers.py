@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from celery import Celery
 from django.db import connection
@@ -44,3 +46,24 @@ def celery_app(broker: str, queue: str) -> Celery:
         task_always_eager=False,
     )
     return app
+
+
+def worker_command(app: str, name: str, queue: str) -> list[str]:
+    """``celery worker`` for one test worker of ``app`` (a module path): the solo pool, and no
+    gossip, mingle or heartbeat (a quick start, and no chatter with other runs' workers), named
+    ``name`` and consuming only this run's ``queue``."""
+    return [
+        str(Path(sys.executable).with_name("celery")),
+        "-A",
+        app,
+        "worker",
+        "--pool=solo",
+        "--loglevel=INFO",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "-n",
+        name,
+        "-Q",
+        queue,
+    ]

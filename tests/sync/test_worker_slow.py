@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from io import StringIO
@@ -24,7 +23,7 @@ from django.db import connection
 import django_voucherify
 from django_voucherify.models import Customer, Order, OutboxEntry, OutboxState, SyncState
 from django_voucherify.sandbox.server import make_server
-from tests.support.workers import celery_app, database_url, wait_until
+from tests.support.workers import celery_app, database_url, wait_until, worker_command
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -83,21 +82,7 @@ def worker(live_sandbox, request) -> Iterator[Celery]:
     log_dir = ROOT / ".pytest_cache"
     log = open(log_dir / "sync_worker.log", "w") if log_dir.is_dir() else None  # noqa: SIM115
     proc = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("celery")),
-            "-A",
-            "tests.sync.celery_app",
-            "worker",
-            "--pool=solo",
-            "--loglevel=INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-n",
-            WORKER_NAME,
-            "-Q",
-            QUEUE,
-        ],
+        worker_command("tests.sync.celery_app", WORKER_NAME, QUEUE),
         cwd=ROOT,
         env=env,
         stdout=log or subprocess.DEVNULL,
