@@ -77,11 +77,17 @@ class _Handler(WSGIRequestHandler):
         self.requestline = self.raw_requestline.decode("ascii").rstrip("\r\n")
         self.close_connection = minor != b"1"
         try:
-            self.headers = parse_header_lines(read_head(self.rfile), self.MessageClass)
+            lines = read_head(self.rfile)
         except HeadTooLarge as exc:
             self.close_connection = True
             self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, exc.reason, str(exc))
             return False
+        if lines[-1] == b"":
+            # The client closed before the blank line that ends the head: a request cut short
+            # is never handled nor answered (the event loop, waiting for that line, agrees).
+            self.close_connection = True
+            return False
+        self.headers = parse_header_lines(lines, self.MessageClass)
         conntype = str(self.headers.get("Connection", "")).lower()
         if conntype == "close":
             self.close_connection = True
@@ -166,6 +172,9 @@ class _Handler(WSGIRequestHandler):
         self.raw_requestline = self.rfile.readline(65537)
         if not self.raw_requestline or len(self.raw_requestline) > 65536:
             self.close_connection = True
+            return
+        if not self.raw_requestline.endswith(b"\n"):  # the client closed inside the line
+            self.close_connection = True  # a request cut short: never handled nor answered
             return
         if not self.parse_request():
             return

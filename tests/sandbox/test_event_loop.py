@@ -544,3 +544,38 @@ def test_the_served_sandbox_runs_its_loop_off_the_main_thread(monkeypatch):
     monkeypatch.setattr(cli, "freeze_full_collection_survivors", lambda: None)
     cli.serve(port=0, out=io.StringIO())
     assert threads and threads[0] is not threading.main_thread()
+
+
+# Second hostile review (main at 6b96a0f): what the loop and the threads still did differently.
+
+_DELETE = b"DELETE /v1/vouchers/KEEP?force=true HTTP/1.1\r\n" + _AUTH
+
+
+@pytest.mark.parametrize("on_a_thread", [False, True], ids=["loop", "thread"])
+@pytest.mark.parametrize(
+    "cut",
+    [
+        _DELETE,  # every header line, not the blank line that ends the head
+        _DELETE + b"X-A: 1",  # inside a header line
+        b"DELETE /v1/vouchers/KEEP?force=true HTTP/1.1\r\n",  # the request line only
+        b"GET /v1/vouchers/KEEP",  # inside the request line
+    ],
+    ids=["no-blank-line", "mid-header", "request-line", "mid-request-line"],
+)
+def test_a_head_cut_short_by_the_client_is_never_handled_by_a_thread_or_by_the_loop(server, cut, on_a_thread):
+    # The loop waits for the blank line that ends a head, so a client closing before it gets
+    # no answer; the handler on a connection handed to a thread read the end of the stream as
+    # the end of the head (or of the request line) and carried the request out: a DELETE sent
+    # without its last header lines deleted.
+    with _connect(server) as setup:
+        setup.sendall(_create(b"KEEP"))
+        assert _answers(setup, 1)[0][0] == 200
+    with _connect(server) as sock:
+        if on_a_thread:  # a request while a fault is armed hands the connection to a thread
+            server.sandbox.faults.add(path="/v1/elsewhere", status=503)
+            sock.sendall(_request(server, "GET", "/v1/vouchers/NOPE"))
+            assert _answers(sock, 1)[0][0] == 404
+        sock.sendall(cut)
+        sock.shutdown(socket.SHUT_WR)
+        assert sock.recv(65536) == b""  # closed, unanswered
+    assert "KEEP" in server.sandbox.state.vouchers
