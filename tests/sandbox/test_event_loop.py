@@ -21,7 +21,13 @@ from hypothesis import strategies as st
 from django_voucherify.sandbox import event_loop
 from django_voucherify.sandbox.app import Sandbox
 from django_voucherify.sandbox.framing import LOOP_BODY_LIMIT, LOOP_HEAD_LIMIT, plain_request_size
-from django_voucherify.sandbox.server import ThreadingWSGIServer, _Handler, make_server, start_in_thread
+from django_voucherify.sandbox.server import (
+    ThreadingWSGIServer,
+    _Handler,
+    _Received,
+    make_server,
+    start_in_thread,
+)
 
 
 @pytest.fixture
@@ -420,10 +426,24 @@ def test_where_the_loop_ends_a_request_is_where_the_handler_reading_the_socket_e
         return  # a thread's case (or waiting for more): nothing to compare
     socket_side = io.BufferedReader(io.BytesIO(stream))
     threaded = _one_request(socket_side)
-    looped = _one_request(io.BufferedReader(io.BytesIO(stream[:size])))
+    looped = _one_request(_Received(stream[:size]))  # the loop's reader (it peeks at all of it)
     assert looped == threaded
     if not threaded[1]:  # kept alive: the next request starts where the loop says
         assert socket_side.tell() == size
+
+
+@given(_HEADER_LINES, st.integers(min_value=1))
+def test_a_request_the_loop_waits_for_the_rest_of_is_never_answered_by_the_handler_at_the_end_of_the_stream(
+    lines, cut
+):
+    # A client that closes while the loop still waits for the rest of its request gets no
+    # answer from the loop: the handler reading the same bytes, then the end of the stream,
+    # must not answer either (it answered heads cut short before the second review).
+    head = b"DELETE /v1/vouchers/NOPE HTTP/1.1\r\n" + b"".join(lines) + b"\r\n"
+    stream = (head + b"hello")[: cut % (len(head) + 5)]
+    if plain_request_size(stream) != 0:
+        return  # whole, or a thread's case
+    assert _one_request(io.BufferedReader(io.BytesIO(stream))) == (b"", True)
 
 
 def _one_request(rfile) -> tuple[bytes, bool]:
