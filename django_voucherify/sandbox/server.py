@@ -32,10 +32,10 @@ from urllib.parse import unquote
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from django_voucherify.sandbox import ids
-from django_voucherify.sandbox.app import APP_HEADERS_KEY, ON_LOOP_KEY, Sandbox
+from django_voucherify.sandbox.app import APP_HEADERS_KEY, ON_LOOP_KEY, PICKED_FAULT_KEY, Sandbox
 from django_voucherify.sandbox.errors import SandboxError
 from django_voucherify.sandbox.event_loop import LoopMixIn
-from django_voucherify.sandbox.faults import DropConnection, NotOnTheLoop
+from django_voucherify.sandbox.faults import DropConnection, Fault, NotOnTheLoop
 from django_voucherify.sandbox.framing import (
     BODY_ERROR_KEY,
     BadFraming,
@@ -59,6 +59,8 @@ class _Handler(WSGIRequestHandler):
     protocol_version = "HTTP/1.1"
     #: True when the event loop serves this request from memory (no sleeping there).
     on_loop = False
+    #: The fault rule the loop picked for the first request of a connection it handed over.
+    picked_fault: Fault | None = None
 
     def parse_request(self) -> bool:
         """The stdlib's ``parse_request``, with a fast path for the usual request shape.
@@ -211,6 +213,8 @@ class _Handler(WSGIRequestHandler):
                 env["wsgi.input"] = counting
         if self.on_loop:
             env[ON_LOOP_KEY] = True
+        elif self.picked_fault is not None:  # the request the loop handed over, fault and all
+            env[PICKED_FAULT_KEY], self.picked_fault = self.picked_fault, None
         try:
             resp = app.handle_environ(env)
         except DropConnection:
@@ -351,8 +355,9 @@ class SandboxServer(LoopMixIn, ThreadingWSGIServer):
         handler.on_loop = True
         try:
             handler.handle_one_request()
-        except NotOnTheLoop:
-            return None  # a fault that sleeps or drops fired: the request goes to a thread
+        except NotOnTheLoop as exc:  # a fault that sleeps or drops fired: a thread serves it
+            self._picked[sock] = exc.fault  # for the hand_over() the loop makes next
+            return None
         return answer.data(), handler.close_connection
 
     def may_serve_in_loop(self) -> bool:
@@ -364,9 +369,15 @@ class SandboxServer(LoopMixIn, ThreadingWSGIServer):
         super().__init__(*args, **kwargs)
         self._handed_over: set[socket.socket] = set()  # closed by server_close() (stop())
         self._handed_over_lock = threading.Lock()
+        # The fault picked for a request the loop hands over (NotOnTheLoop), by its socket; only
+        # the loop's thread reads and writes it (serve_from_memory, then hand_over).
+        self._picked: dict[socket.socket, Fault] = {}
 
     def hand_over(self, sock: socket.socket, address: Any, received: bytes) -> None:
-        thread = threading.Thread(target=self._serve_on_thread, args=(sock, address, received), daemon=True)
+        picked = self._picked.pop(sock, None)
+        thread = threading.Thread(
+            target=self._serve_on_thread, args=(sock, address, received, picked), daemon=True
+        )
         with self._handed_over_lock:
             self._handed_over.add(sock)
         try:
@@ -376,10 +387,12 @@ class SandboxServer(LoopMixIn, ThreadingWSGIServer):
                 self._handed_over.discard(sock)
             raise
 
-    def _serve_on_thread(self, sock: socket.socket, address: Any, received: bytes) -> None:
+    def _serve_on_thread(
+        self, sock: socket.socket, address: Any, received: bytes, picked: Fault | None
+    ) -> None:
         # What socketserver's ThreadingMixIn.process_request_thread does for a new connection.
         try:
-            _HandedOverHandler(sock, address, self, received)
+            _HandedOverHandler(sock, address, self, received, picked)
         except Exception:
             self.handle_error(sock, address)
         finally:
@@ -428,8 +441,16 @@ class _HandedOverHandler(_Handler):
     """The handler on a connection the loop handed over: it reads what the loop had already
     received first, then the socket."""
 
-    def __init__(self, request: socket.socket, client_address: Any, server: Any, received: bytes) -> None:
+    def __init__(
+        self,
+        request: socket.socket,
+        client_address: Any,
+        server: Any,
+        received: bytes,
+        picked_fault: Fault | None = None,
+    ) -> None:
         self.received = received
+        self.picked_fault = picked_fault
         super().__init__(request, client_address, server)
 
     def setup(self) -> None:
