@@ -651,3 +651,53 @@ def test_a_fault_the_loop_hands_to_a_thread_stays_with_its_request(server, monke
         with contextlib.suppress(ConnectionError):
             assert sock.recv(65536) == b""  # dropped: the fault fired for it
     assert picked_meanwhile == [None]  # used up by the first request
+
+
+def test_a_second_ctrl_c_while_the_loop_stops_does_not_save_the_state_before_its_last_answer(
+    monkeypatch, tmp_path
+):
+    # Ctrl-C (or SIGTERM) asks the loop to stop and waits for it; a second one while the loop
+    # finished the requests it had taken up ended that wait, and --data was saved while the
+    # loop still answered requests: answered, then lost on the next start.
+    import _thread
+
+    from django_voucherify.sandbox import cli
+
+    events: list[str] = []
+    saved = threading.Event()
+
+    class _Server:
+        stop = threading.Event()
+        stops_asked = 0
+
+        def serve_forever(self) -> None:
+            _thread.interrupt_main()  # Ctrl-C
+            self.stop.wait(10)
+            saved.wait(1)  # still answering what it took up (the old code saved meanwhile)
+            events.append("last answer")
+
+        def shutdown(self) -> None:
+            self.stops_asked += 1
+            self.stop.set()
+            if self.stops_asked == 1:
+                _thread.interrupt_main()  # Ctrl-C again, while the loop finishes
+            while "last answer" not in events:
+                time.sleep(0.01)
+
+        def server_close(self) -> None:
+            pass
+
+    class _Persistence:
+        def __init__(self, state, path) -> None:
+            pass
+
+        def close(self) -> None:
+            events.append("saved")
+            saved.set()
+
+    monkeypatch.setattr(cli, "make_server", lambda sandbox, host, port: _Server())
+    monkeypatch.setattr(cli, "freeze_full_collection_survivors", lambda: None)
+    monkeypatch.setattr(cli, "FilePersistence", _Persistence)
+    with contextlib.suppress(KeyboardInterrupt):
+        cli.serve(port=0, data=str(tmp_path / "state.json"), out=io.StringIO())
+    assert events == ["last answer", "saved"]
