@@ -71,7 +71,7 @@ class _Handler(WSGIRequestHandler):
         """
         match = SIMPLE_REQUEST_LINE.fullmatch(self.raw_requestline)
         if match is None:
-            return bool(super().parse_request())
+            return self._parse_request_by_the_stdlib()
         method, target, minor = match.groups()
         self.command = method.decode("ascii")
         self.path = target.decode("ascii")
@@ -99,6 +99,22 @@ class _Handler(WSGIRequestHandler):
         if expect == "100-continue" and minor == b"1":
             return bool(self.handle_expect_100())
         return True
+
+    def _parse_request_by_the_stdlib(self) -> bool:
+        """``BaseHTTPRequestHandler.parse_request``, except that a head the client cut short
+        (the end of the stream before its blank line, which the stdlib takes for that line) is
+        neither handled nor answered, as on the fast path."""
+        rfile = self.rfile
+        reader = _EndNoting(rfile)
+        self.rfile = reader  # type: ignore[assignment]  # all the stdlib's parsing calls is readline
+        try:
+            parsed = bool(super().parse_request())
+        finally:
+            self.rfile = rfile
+        if parsed and reader.ended:
+            self.close_connection = True
+            return False
+        return parsed
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """The standard library's own refusals (a malformed request line, an unsupported HTTP
@@ -409,6 +425,19 @@ class SandboxServer(LoopMixIn, ThreadingWSGIServer):
         for sock in handed_over:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)  # its thread reads the end and closes it
+
+
+class _EndNoting:
+    """A reader's ``readline``, noting whether it gave the end of the stream (``b""``)."""
+
+    def __init__(self, rfile: Any) -> None:
+        self.rfile = rfile
+        self.ended = False
+
+    def readline(self, size: int = -1) -> bytes:
+        line: bytes = self.rfile.readline(size)
+        self.ended = self.ended or not line
+        return line
 
 
 class _Received(io.BytesIO):

@@ -583,8 +583,9 @@ _DELETE = b"DELETE /v1/vouchers/KEEP?force=true HTTP/1.1\r\n" + _AUTH
         _DELETE + b"X-A: 1",  # inside a header line
         b"DELETE /v1/vouchers/KEEP?force=true HTTP/1.1\r\n",  # the request line only
         b"GET /v1/vouchers/KEEP",  # inside the request line
+        b"DELETE http://x/v1/vouchers/KEEP?force=true HTTP/1.1\r\n" + _AUTH,  # the stdlib's line
     ],
-    ids=["no-blank-line", "mid-header", "request-line", "mid-request-line"],
+    ids=["no-blank-line", "mid-header", "request-line", "mid-request-line", "stdlib-request-line"],
 )
 def test_a_head_cut_short_by_the_client_is_never_handled_by_a_thread_or_by_the_loop(server, cut, on_a_thread):
     # The loop waits for the blank line that ends a head, so a client closing before it gets
