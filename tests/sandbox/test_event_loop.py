@@ -750,3 +750,21 @@ def test_a_pipeline_gets_from_the_loop_what_it_gets_from_a_thread_per_connection
         raw = raw[: cut % len(raw)]
     threaded, looped = _through_the_thread_and_the_loop(raw, half_close=True)
     assert looped == threaded
+
+
+@pytest.mark.parametrize("then", [b"", b"chunked"], ids=["end-of-stream", "hand-over"])
+def test_a_burst_longer_than_a_turn_is_answered_whole_before_its_end_or_its_hand_over(server, then):
+    # A connection waiting for its turn is not read: the end of its stream (or a request for a
+    # thread) behind its burst is found only once the burst is answered, and nothing is lost.
+    burst = event_loop.REQUESTS_PER_TURN * 2 + 3
+    raw = _request(server, "GET", "/v1/vouchers/NOPE") * burst
+    if then:
+        raw += _create(b"LAST").replace(b"Content-Length: %d" % len(_CREATE), b"Transfer-Encoding: chunked")[
+            : -len(_CREATE)
+        ] + b"%x\r\n%s\r\n0\r\n\r\n" % (len(_CREATE), _CREATE)
+    with _connect(server) as sock:
+        sock.sendall(raw)
+        sock.shutdown(socket.SHUT_WR)
+        answers = _answers(sock, burst + (1 if then else 0))
+        assert sock.recv(1) == b""
+    assert [status for status, _ in answers] == [404] * burst + ([200] if then else [])
