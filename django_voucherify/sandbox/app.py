@@ -46,6 +46,10 @@ APP_HEADERS_KEY = "sandbox.headers"
 #: event loop): a fault that would sleep or drop there raises :class:`NotOnTheLoop` instead.
 ON_LOOP_KEY = "sandbox.on_loop"
 
+#: Environ key holding the fault rule the event loop picked for this request before it handed
+#: the request to a thread (:class:`NotOnTheLoop`): that rule strikes, nothing is picked again.
+PICKED_FAULT_KEY = "sandbox.picked_fault"
+
 REASONS = {
     200: "OK",
     201: "Created",
@@ -155,10 +159,11 @@ class Sandbox:
         if headers is None:
             headers = _headers_of(environ)
         req = SandboxRequest(method, path, {}, headers, b"", request_id())
-        fault = self.faults.pick(method, _decoded(path)) if self.faults.armed else None
+        fault = environ.get(PICKED_FAULT_KEY)
+        if fault is None and self.faults.armed:
+            fault = self.faults.pick(method, _decoded(path))
         if fault is not None and (fault.latency or fault.drop) and environ.get(ON_LOOP_KEY):
-            self.faults.give_back(fault)
-            raise NotOnTheLoop(path)
+            raise NotOnTheLoop(fault)
         if fault is not None and not fault.after:
             self._strike(fault, environ, path)
         try:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import gc
+import signal
 import sys
 import threading
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from django_voucherify.sandbox.app import Sandbox
 from django_voucherify.sandbox.log import configure as configure_logging
@@ -106,16 +107,19 @@ def serve(
     server = make_server(sandbox, host, port)
     freeze_full_collection_survivors()  # this process serves this sandbox only
     print(f"Voucherify sandbox on {sandbox.base_url} (app id {app_id!r})", file=out or sys.stderr)
-    # The server loop runs on a thread of its own: Ctrl-C and SIGTERM (a KeyboardInterrupt,
-    # which Python raises in the main thread only) then never land inside a request that holds
-    # the state's lock, so the state saved on the way out is never a request half applied.
+    # The server loop runs on a thread of its own, and Ctrl-C and SIGTERM only ask it to stop
+    # (no KeyboardInterrupt): none lands inside a request that holds the state's lock, and a
+    # second one while the loop finishes the requests it took up cannot cut the wait short,
+    # so the state saved on the way out holds every request answered, none half applied.
     serving = threading.Thread(target=server.serve_forever, name="sandbox-server", daemon=True)
+    stop_asked = threading.Event()
+    previous = _ask_stop_on_signals(stop_asked)
     try:
         serving.start()
-        while serving.is_alive():
-            serving.join(0.5)
-    except KeyboardInterrupt:
-        server.shutdown()  # the request under way is finished first
+        while serving.is_alive() and not stop_asked.wait(0.5):
+            pass
+        if serving.is_alive():
+            server.shutdown()  # the requests under way are answered first
     finally:
         server.server_close()
         if persistence is not None:
@@ -123,6 +127,19 @@ def serve(
         if webhooks is not None:
             webhooks.flush(timeout=5)
             webhooks.close()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _ask_stop_on_signals(stop_asked: threading.Event) -> dict[int, Any]:
+    """Have Ctrl-C and SIGTERM set ``stop_asked``; the handlers they had. Python runs signal
+    handlers in the main thread only, and only it may set them: from another, none is set."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {
+        signum: signal.signal(signum, lambda signum, frame: stop_asked.set())
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:

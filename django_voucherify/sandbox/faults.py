@@ -35,7 +35,12 @@ class NotOnTheLoop(Exception):
     """Raised by the app, before it changes anything, for a request the server's event loop
     took up when a fault that sleeps or drops fires for it (armed after the loop looked): the
     loop must not sleep for every client, so it hands the request to a thread, which serves it
-    again from the start, fault included (the rule's hit was given back)."""
+    again from the start with this rule (``fault``) instead of picking again: one pick, one
+    draw of a ``rate``, as on a server without the loop."""
+
+    def __init__(self, fault: Fault) -> None:
+        super().__init__(fault.path)
+        self.fault = fault
 
 
 @dataclass
@@ -97,11 +102,6 @@ class FaultInjector:
         """Whether any rule can still fire: without one, a request skips :meth:`pick` (and the
         lock), and the server's event loop serves it (a rule used up no longer counts)."""
         return any(rule.times is None or rule.hits < rule.times for rule in self._rules)
-
-    def give_back(self, rule: Fault) -> None:
-        """Undo one :meth:`pick` of ``rule`` (its request is served again elsewhere)."""
-        with self._lock:
-            rule.hits -= 1
 
     def pick(self, method: str, path: str) -> Fault | None:
         """The rule that fires for this request (consuming one of its ``times``), or None."""

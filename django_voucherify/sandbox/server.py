@@ -32,10 +32,10 @@ from urllib.parse import unquote
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from django_voucherify.sandbox import ids
-from django_voucherify.sandbox.app import APP_HEADERS_KEY, ON_LOOP_KEY, Sandbox
+from django_voucherify.sandbox.app import APP_HEADERS_KEY, ON_LOOP_KEY, PICKED_FAULT_KEY, Sandbox
 from django_voucherify.sandbox.errors import SandboxError
 from django_voucherify.sandbox.event_loop import LoopMixIn
-from django_voucherify.sandbox.faults import DropConnection, NotOnTheLoop
+from django_voucherify.sandbox.faults import DropConnection, Fault, NotOnTheLoop
 from django_voucherify.sandbox.framing import (
     BODY_ERROR_KEY,
     BadFraming,
@@ -59,6 +59,8 @@ class _Handler(WSGIRequestHandler):
     protocol_version = "HTTP/1.1"
     #: True when the event loop serves this request from memory (no sleeping there).
     on_loop = False
+    #: The fault rule the loop picked for the first request of a connection it handed over.
+    picked_fault: Fault | None = None
 
     def parse_request(self) -> bool:
         """The stdlib's ``parse_request``, with a fast path for the usual request shape.
@@ -69,7 +71,7 @@ class _Handler(WSGIRequestHandler):
         """
         match = SIMPLE_REQUEST_LINE.fullmatch(self.raw_requestline)
         if match is None:
-            return bool(super().parse_request())
+            return self._parse_request_by_the_stdlib()
         method, target, minor = match.groups()
         self.command = method.decode("ascii")
         self.path = target.decode("ascii")
@@ -77,11 +79,17 @@ class _Handler(WSGIRequestHandler):
         self.requestline = self.raw_requestline.decode("ascii").rstrip("\r\n")
         self.close_connection = minor != b"1"
         try:
-            self.headers = parse_header_lines(read_head(self.rfile), self.MessageClass)
+            lines = read_head(self.rfile)
         except HeadTooLarge as exc:
             self.close_connection = True
             self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, exc.reason, str(exc))
             return False
+        if lines[-1] == b"":
+            # The client closed before the blank line that ends the head: a request cut short
+            # is never handled nor answered (the event loop, waiting for that line, agrees).
+            self.close_connection = True
+            return False
+        self.headers = parse_header_lines(lines, self.MessageClass)
         conntype = str(self.headers.get("Connection", "")).lower()
         if conntype == "close":
             self.close_connection = True
@@ -91,6 +99,22 @@ class _Handler(WSGIRequestHandler):
         if expect == "100-continue" and minor == b"1":
             return bool(self.handle_expect_100())
         return True
+
+    def _parse_request_by_the_stdlib(self) -> bool:
+        """``BaseHTTPRequestHandler.parse_request``, except that a head the client cut short
+        (the end of the stream before its blank line, which the stdlib takes for that line) is
+        neither handled nor answered, as on the fast path."""
+        rfile = self.rfile
+        reader = _EndNoting(rfile)
+        self.rfile = reader  # type: ignore[assignment]  # all the stdlib's parsing calls is readline
+        try:
+            parsed = bool(super().parse_request())
+        finally:
+            self.rfile = rfile
+        if parsed and reader.ended:
+            self.close_connection = True
+            return False
+        return parsed
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """The standard library's own refusals (a malformed request line, an unsupported HTTP
@@ -167,6 +191,9 @@ class _Handler(WSGIRequestHandler):
         if not self.raw_requestline or len(self.raw_requestline) > 65536:
             self.close_connection = True
             return
+        if not self.raw_requestline.endswith(b"\n"):  # the client closed inside the line
+            self.close_connection = True  # a request cut short: never handled nor answered
+            return
         if not self.parse_request():
             return
         app: Sandbox = self.server.get_app()  # type: ignore[attr-defined]
@@ -202,6 +229,8 @@ class _Handler(WSGIRequestHandler):
                 env["wsgi.input"] = counting
         if self.on_loop:
             env[ON_LOOP_KEY] = True
+        elif self.picked_fault is not None:  # the request the loop handed over, fault and all
+            env[PICKED_FAULT_KEY], self.picked_fault = self.picked_fault, None
         try:
             resp = app.handle_environ(env)
         except DropConnection:
@@ -342,8 +371,9 @@ class SandboxServer(LoopMixIn, ThreadingWSGIServer):
         handler.on_loop = True
         try:
             handler.handle_one_request()
-        except NotOnTheLoop:
-            return None  # a fault that sleeps or drops fired: the request goes to a thread
+        except NotOnTheLoop as exc:  # a fault that sleeps or drops fired: a thread serves it
+            self._picked[sock] = exc.fault  # for the hand_over() the loop makes next
+            return None
         return answer.data(), handler.close_connection
 
     def may_serve_in_loop(self) -> bool:
@@ -355,9 +385,15 @@ class SandboxServer(LoopMixIn, ThreadingWSGIServer):
         super().__init__(*args, **kwargs)
         self._handed_over: set[socket.socket] = set()  # closed by server_close() (stop())
         self._handed_over_lock = threading.Lock()
+        # The fault picked for a request the loop hands over (NotOnTheLoop), by its socket; only
+        # the loop's thread reads and writes it (serve_from_memory, then hand_over).
+        self._picked: dict[socket.socket, Fault] = {}
 
     def hand_over(self, sock: socket.socket, address: Any, received: bytes) -> None:
-        thread = threading.Thread(target=self._serve_on_thread, args=(sock, address, received), daemon=True)
+        picked = self._picked.pop(sock, None)
+        thread = threading.Thread(
+            target=self._serve_on_thread, args=(sock, address, received, picked), daemon=True
+        )
         with self._handed_over_lock:
             self._handed_over.add(sock)
         try:
@@ -367,10 +403,12 @@ class SandboxServer(LoopMixIn, ThreadingWSGIServer):
                 self._handed_over.discard(sock)
             raise
 
-    def _serve_on_thread(self, sock: socket.socket, address: Any, received: bytes) -> None:
+    def _serve_on_thread(
+        self, sock: socket.socket, address: Any, received: bytes, picked: Fault | None
+    ) -> None:
         # What socketserver's ThreadingMixIn.process_request_thread does for a new connection.
         try:
-            _HandedOverHandler(sock, address, self, received)
+            _HandedOverHandler(sock, address, self, received, picked)
         except Exception:
             self.handle_error(sock, address)
         finally:
@@ -387,6 +425,19 @@ class SandboxServer(LoopMixIn, ThreadingWSGIServer):
         for sock in handed_over:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)  # its thread reads the end and closes it
+
+
+class _EndNoting:
+    """A reader's ``readline``, noting whether it gave the end of the stream (``b""``)."""
+
+    def __init__(self, rfile: Any) -> None:
+        self.rfile = rfile
+        self.ended = False
+
+    def readline(self, size: int = -1) -> bytes:
+        line: bytes = self.rfile.readline(size)
+        self.ended = self.ended or not line
+        return line
 
 
 class _Received(io.BytesIO):
@@ -419,8 +470,16 @@ class _HandedOverHandler(_Handler):
     """The handler on a connection the loop handed over: it reads what the loop had already
     received first, then the socket."""
 
-    def __init__(self, request: socket.socket, client_address: Any, server: Any, received: bytes) -> None:
+    def __init__(
+        self,
+        request: socket.socket,
+        client_address: Any,
+        server: Any,
+        received: bytes,
+        picked_fault: Fault | None = None,
+    ) -> None:
         self.received = received
+        self.picked_fault = picked_fault
         super().__init__(request, client_address, server)
 
     def setup(self) -> None:
