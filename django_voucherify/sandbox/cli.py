@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import signal
 import sys
 import threading
@@ -131,15 +132,28 @@ def serve(
             signal.signal(signum, handler)
 
 
+#: Signals after which a sandbox that does not stop (a request stuck in the loop) gives up its
+#: clean stop and exits at once, without saving ``--data``: Ctrl-C still ends it.
+SIGNALS_TO_GIVE_UP = 3
+
+
 def _ask_stop_on_signals(stop_asked: threading.Event) -> dict[int, Any]:
-    """Have Ctrl-C and SIGTERM set ``stop_asked``; the handlers they had. Python runs signal
-    handlers in the main thread only, and only it may set them: from another, none is set."""
+    """Have Ctrl-C and SIGTERM set ``stop_asked`` (the third exits at once, unsaved); the
+    handlers they had. Python runs signal handlers in the main thread only, and only it may set
+    them: from another, none is set."""
     if threading.current_thread() is not threading.main_thread():
         return {}
-    return {
-        signum: signal.signal(signum, lambda signum, frame: stop_asked.set())
-        for signum in (signal.SIGINT, signal.SIGTERM)
-    }
+    received = 0
+
+    def ask_stop(signum: int, frame: object) -> None:
+        nonlocal received
+        received += 1
+        if received >= SIGNALS_TO_GIVE_UP:
+            os.write(2, b"sandbox: not stopping; exiting without saving the state\n")
+            os._exit(128 + signum)
+        stop_asked.set()
+
+    return {signum: signal.signal(signum, ask_stop) for signum in (signal.SIGINT, signal.SIGTERM)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -768,3 +768,25 @@ def test_a_burst_longer_than_a_turn_is_answered_whole_before_its_end_or_its_hand
         answers = _answers(sock, burst + (1 if then else 0))
         assert sock.recv(1) == b""
     assert [status for status, _ in answers] == [404] * burst + ([200] if then else [])
+
+
+def test_the_third_ctrl_c_ends_a_sandbox_that_does_not_stop(monkeypatch):
+    # The first two only ask the loop to stop (a clean save needs it to finish); a loop stuck in
+    # a request must not leave Ctrl-C without effect, so the third exits at once, unsaved.
+    import signal
+
+    from django_voucherify.sandbox import cli
+
+    exits: list[int] = []
+    installed: dict[int, object] = {}
+    monkeypatch.setattr(cli.os, "_exit", exits.append)
+    monkeypatch.setattr(cli.signal, "signal", lambda signum, handler: installed.setdefault(signum, handler))
+    stop_asked = threading.Event()
+    cli._ask_stop_on_signals(stop_asked)
+    ask_stop = installed[signal.SIGINT]
+    ask_stop(signal.SIGINT, None)
+    assert stop_asked.is_set() and exits == []
+    ask_stop(signal.SIGTERM, None)
+    assert exits == []
+    ask_stop(signal.SIGINT, None)
+    assert exits == [128 + signal.SIGINT]
