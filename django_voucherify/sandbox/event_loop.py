@@ -23,16 +23,20 @@ from __future__ import annotations
 import contextlib
 import selectors
 import threading
+import time
 from socket import socket as Socket
 from socket import socketpair
 from typing import TYPE_CHECKING, Any
 
 from django_voucherify.sandbox.framing import plain_request_size
+from django_voucherify.sandbox.log import logger
 
 _READ_SIZE = 64 * 1024
 #: Requests one connection may have answered in a row while others wait: a client pipelining
 #: a burst of small requests gets them answered in turns with everyone else's.
 REQUESTS_PER_TURN = 8
+#: Seconds the loop stops accepting after an accept failed for want of resources.
+ACCEPT_PAUSE = 0.1
 
 
 class _Connection:
@@ -96,7 +100,7 @@ class LoopMixIn:
                 loop.selector.register(self.socket, selectors.EVENT_READ, None)
                 loop.selector.register(waker, selectors.EVENT_READ, waker)
                 while not self._stop_asked:
-                    for key, events in loop.selector.select(0 if loop.turns else poll_interval):
+                    for key, events in loop.selector.select(loop.timeout(poll_interval)):
                         if key.data is None:
                             loop.accept()
                         elif key.data is waker:
@@ -105,6 +109,7 @@ class LoopMixIn:
                         else:
                             loop.dispatch(key.data, events)
                     loop.take_turns()
+                    loop.resume_accepts()
             finally:
                 loop.close_all()
                 waker.close()
@@ -133,12 +138,35 @@ class _Loop:
         self.selector = selectors.DefaultSelector()
         self.connections: dict[Socket, _Connection] = {}
         self.turns: list[_Connection] = []  # connections with requests left after their turn
+        self.accepts_resume_at: float | None = None  # accepts paused (see accept) until then
+
+    def timeout(self, poll_interval: float) -> float:
+        """How long the next wait may be: none with turns queued; short with accepts paused."""
+        if self.turns:
+            return 0
+        if self.accepts_resume_at is not None:
+            return max(0.0, min(poll_interval, self.accepts_resume_at - time.monotonic()))
+        return poll_interval
+
+    def resume_accepts(self) -> None:
+        """Listen again once a pause (see :meth:`accept`) is over."""
+        if self.accepts_resume_at is not None and time.monotonic() >= self.accepts_resume_at:
+            self.accepts_resume_at = None
+            self.selector.register(self.server.socket, selectors.EVENT_READ, None)
 
     def accept(self) -> None:
         while True:
             try:
                 sock, address = self.server.get_request()
-            except OSError:  # BlockingIOError: none left; others (EMFILE...): try on the next wake
+            except BlockingIOError:  # none left
+                return
+            except OSError as exc:  # out of file descriptors (EMFILE, ENFILE), out of memory...
+                # The pending connection keeps the listening socket readable: looking again at
+                # once would spin at 100 % CPU. It is left alone for a while; the connections
+                # already open are served meanwhile (and closing them frees descriptors).
+                logger.warning("sandbox: cannot accept a connection (%s); pausing accepts", exc)
+                self.selector.unregister(self.server.socket)
+                self.accepts_resume_at = time.monotonic() + ACCEPT_PAUSE
                 return
             sock.setblocking(False)
             conn = _Connection(sock, address)

@@ -790,3 +790,28 @@ def test_the_third_ctrl_c_ends_a_sandbox_that_does_not_stop(monkeypatch):
     assert exits == []
     ask_stop(signal.SIGINT, None)
     assert exits == [128 + signal.SIGINT]
+
+
+def test_an_accept_that_fails_for_want_of_descriptors_pauses_accepts_instead_of_spinning(server, monkeypatch):
+    # A pending connection keeps the listening socket readable: with accept() failing
+    # (EMFILE), looking again at once spun at 100 % CPU (socketserver's loop did the same).
+    import errno
+
+    attempts = []
+    descriptors_back = threading.Event()
+    get_request = server.server.get_request
+
+    def out_of_descriptors():
+        if not descriptors_back.is_set():
+            attempts.append(1)
+            raise OSError(errno.EMFILE, "Too many open files")
+        return get_request()
+
+    monkeypatch.setattr(server.server, "get_request", out_of_descriptors)
+    with _connect(server) as sock:
+        sock.sendall(_request(server, "GET", "/v1/vouchers/NOPE"))
+        time.sleep(0.5)  # out of descriptors for a while (a pause each 0.1 s: ~5 attempts)
+        failed = len(attempts)
+        descriptors_back.set()
+        assert _answers(sock, 1)[0][0] == 404  # accepted once descriptors are back
+    assert 1 <= failed <= 50  # spinning made hundreds of thousands of attempts in that time
