@@ -815,3 +815,26 @@ def test_an_accept_that_fails_for_want_of_descriptors_pauses_accepts_instead_of_
         descriptors_back.set()
         assert _answers(sock, 1)[0][0] == 404  # accepted once descriptors are back
     assert 1 <= failed <= 50  # spinning made hundreds of thousands of attempts in that time
+
+
+def test_an_app_that_wraps_the_sandbox_is_served_by_the_loop_faults_and_all(server):
+    # bench/_counting_sandbox.py sets a layer without fault rules of its own (set_app): the
+    # loop asked it for its rules and every connection died (AttributeError) unanswered.
+    class Counting:
+        def __init__(self, sandbox: Sandbox) -> None:
+            self.sandbox, self.calls = sandbox, 0
+
+        def handle_environ(self, environ):
+            self.calls += 1
+            return self.sandbox.handle_environ(environ)
+
+    counting = Counting(server.sandbox)
+    server.server.set_app(counting)
+    server.sandbox.faults.add(path="/v1/vouchers/SLOW", latency=2.0, times=1)
+    with _connect(server) as slow, _connect(server) as other:
+        slow.sendall(_request(server, "GET", "/v1/vouchers/SLOW"))
+        time.sleep(0.1)
+        other.sendall(_request(server, "GET", "/v1/vouchers/NOPE"))
+        assert _answers(other, 1)[0][0] == 404  # the fault's sleep is on a thread of its own
+        assert _answers(slow, 1)[0][0] == 404
+    assert counting.calls >= 2
