@@ -27,9 +27,10 @@ import logging
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from itertools import islice
+from typing import Any
 
 from django.db import connections, router, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -227,6 +228,17 @@ def mark_synced_in_slices(model: PushModel, source_ids: list[str], read_from: da
     return count
 
 
+def entries_delivered_since(kind: str, since: datetime) -> QuerySet[Any]:
+    """The outbox entries of ``kind`` delivered since ``since``, or being delivered now: two
+    index lookups (``dv_outbox_kind_delivered``, ``dv_outbox_state_due``), never a scan of the
+    history."""
+    from ..models import OutboxEntry, OutboxState
+
+    return OutboxEntry.objects.filter(kind=kind).filter(
+        Q(delivered_at__gte=since) | Q(state=OutboxState.IN_PROGRESS)
+    )
+
+
 def resend_overwritten(part: JobPart) -> int:
     """After a push part's async action ended: send again, through the outbox, every row of the
     part whose own delivery may have been overwritten by it; returns how many.
@@ -239,7 +251,7 @@ def resend_overwritten(part: JobPart) -> int:
     (``record_change``): it is sent once more, after the import. A deletion delivered meanwhile
     is sent again too, by source id (the import brought the object back under a new id).
     """
-    from ..models import OutboxAction, OutboxEntry, OutboxState
+    from ..models import OutboxAction
     from ..sync.outbox import record_change, send_deletion_again
 
     _job_kind, model = _kind_of(part)
@@ -247,9 +259,9 @@ def resend_overwritten(part: JobPart) -> int:
     # they are read once (one scan of this kind's entries), and matched to the part's source ids
     # here, rather than joining the outbox once per slice of the part's (tens of thousands) ids.
     recent = list(
-        OutboxEntry.objects.filter(kind=model.sync_kind)
-        .filter(Q(delivered_at__gte=part.job.created_at) | Q(state=OutboxState.IN_PROGRESS))
-        .values_list("pk", "object_pk", "source_id", "action")
+        entries_delivered_since(model.sync_kind, part.job.created_at).values_list(
+            "pk", "object_pk", "source_id", "action"
+        )
     )
     in_part = set(_source_ids(part)) if recent else set()
     count = 0

@@ -18,6 +18,7 @@ from django_voucherify.admin.jobs import _failed_rows_csv
 from django_voucherify.jobs import push, push_mirrors, queueing_paused, results, runner
 from django_voucherify.models import Customer, JobFailedRow, JobState, PartState, SyncState
 from django_voucherify.sync import muted
+from tests.support.outbox import index_names, plan_nodes, seed_history
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -137,3 +138,13 @@ def test_job_totals_and_failed_rows_never_read_a_parts_body(sandbox):
             '"django_voucherify_jobpart"."body"' not in sql
             and '"django_voucherify_jobpart"."payload"' not in sql
         ), sql
+
+
+def test_a_finished_part_finds_the_rows_delivered_meanwhile_without_scanning_the_history():
+    # resend_overwritten reads the outbox entries of its kind delivered since its job began, once
+    # per part: without an index for it, one scan of the whole synced history per part (93 ms
+    # at 1M rows, PostgreSQL 15), so a push's cost grew with the outbox's history (issue 13).
+    seed_history(20_000)
+    recent = push.entries_delivered_since("customer", timezone.now() - timedelta(minutes=5))
+    sql, params = recent.values_list("pk", "object_pk", "source_id", "action").query.sql_with_params()
+    assert "dv_outbox_kind_delivered" in index_names(plan_nodes(sql, params))
