@@ -142,13 +142,10 @@ def plain_request_size(buffer: bytes | bytearray) -> int | None:
         colon = start + 15  # len(b"\ncontent-length")
         if head[colon] != 58 or lowered.find(b"\ncontent-length", colon) >= 0:  # 58: ":"
             return None  # "Content-Length :" or two of them: a thread answers (400)
-        value = head[colon + 1 : head.find(b"\r", colon)].strip()
-        # Decimal digits only, as content_length() requires, and few enough for int(); anything
-        # else (whitespace str.strip() would take and bytes.strip() does not included) is a
-        # thread's reading.
-        if not value.isdigit() or len(value) > 18:
+        try:  # the handler's own reading of the value (a thread answers the 400)
+            length = content_length(bytes(head[colon + 1 : head.find(b"\r", colon)]).decode("latin-1"))
+        except BadFraming:
             return None
-        length = int(value)
         if length > LOOP_BODY_LIMIT:
             return None
     size = end + 4 + length
