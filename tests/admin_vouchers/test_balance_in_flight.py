@@ -16,6 +16,7 @@ import django_voucherify
 from django_voucherify.models import Voucher
 from django_voucherify.vouchers.refresh import store
 from tests.support.balance import balance_url, rendered_source_id
+from tests.support.sandbox import point_at_server
 from tests.support.vouchers import make_voucher
 
 pytestmark = pytest.mark.django_db
@@ -25,17 +26,7 @@ INTERACTIVE = 0.3
 
 @pytest.fixture
 def live(voucherify_sandbox_server, settings):
-    server = voucherify_sandbox_server
-    settings.VOUCHERIFY = {
-        **settings.VOUCHERIFY,
-        "APP_ID": server.sandbox.app_id,
-        "SECRET_KEY": server.sandbox.app_token,
-        "API_URL": server.url,
-        "MAX_RETRIES": 0,
-        "CHECKOUT_TIMEOUT": INTERACTIVE,
-    }
-    django_voucherify.reset_client()
-    yield server
+    yield point_at_server(settings, voucherify_sandbox_server, CHECKOUT_TIMEOUT=INTERACTIVE)
     django_voucherify.reset_client()
 
 

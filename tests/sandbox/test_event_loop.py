@@ -84,6 +84,19 @@ def _answers(sock: socket.socket, count: int) -> list[tuple[int, bytes]]:
     return answers
 
 
+def _assert_the_sleeper_holds_no_one_up(server, path: str = "/v1/vouchers/SLEEPY") -> None:
+    """A request for ``path`` (whose injected latency is set) and then another client's: the
+    other is answered while the first still sleeps, on a thread of its own, then both."""
+    sleepy, other = _connect(server), _connect(server)
+    with sleepy, other:
+        sleepy.sendall(_request(server, "GET", path))
+        time.sleep(0.1)
+        other.sendall(_request(server, "GET", "/v1/vouchers/NOPE"))
+        assert _answers(other, 1)[0][0] == 404
+        assert select.select([sleepy], [], [], 0)[0] == []  # still asleep: answered by its own thread
+        assert _answers(sleepy, 1)[0][0] == 404
+
+
 # Where a request ends: plain_request_size.
 
 PLAIN = b"POST /v1/vouchers/A HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
@@ -227,14 +240,7 @@ def test_a_connection_can_switch_to_a_thread_mid_stream_and_loses_no_byte(server
 
 def test_a_request_with_injected_latency_holds_no_other_client_up(server):
     server.sandbox.faults.add(path="/v1/vouchers/SLEEPY", latency=3.0, times=1)
-    sleepy, other = _connect(server), _connect(server)
-    with sleepy, other:
-        sleepy.sendall(_request(server, "GET", "/v1/vouchers/SLEEPY"))
-        time.sleep(0.1)
-        other.sendall(_request(server, "GET", "/v1/vouchers/NOPE"))
-        assert _answers(other, 1)[0][0] == 404
-        assert select.select([sleepy], [], [], 0)[0] == []  # still asleep: answered by its own thread
-        assert _answers(sleepy, 1)[0][0] == 404
+    _assert_the_sleeper_holds_no_one_up(server)
 
 
 def test_many_keep_alive_clients_share_the_loop_thread(server):
@@ -483,14 +489,7 @@ def test_a_fault_armed_while_the_loop_takes_up_a_request_does_not_sleep_on_the_l
         return may
 
     monkeypatch.setattr(server.server, "may_serve_in_loop", armed_just_after_the_check)
-    sleepy, other = _connect(server), _connect(server)
-    with sleepy, other:
-        sleepy.sendall(_request(server, "GET", "/v1/vouchers/SLEEPY"))
-        time.sleep(0.1)
-        other.sendall(_request(server, "GET", "/v1/vouchers/NOPE"))
-        assert _answers(other, 1)[0][0] == 404
-        assert select.select([sleepy], [], [], 0)[0] == []  # still asleep, on a thread of its own
-        assert _answers(sleepy, 1)[0][0] == 404
+    _assert_the_sleeper_holds_no_one_up(server)
 
 
 def test_a_client_pipelining_a_burst_lets_the_others_take_turns(server, monkeypatch):
@@ -831,10 +830,5 @@ def test_an_app_that_wraps_the_sandbox_is_served_by_the_loop_faults_and_all(serv
     counting = Counting(server.sandbox)
     server.server.set_app(counting)
     server.sandbox.faults.add(path="/v1/vouchers/SLOW", latency=2.0, times=1)
-    with _connect(server) as slow, _connect(server) as other:
-        slow.sendall(_request(server, "GET", "/v1/vouchers/SLOW"))
-        time.sleep(0.1)
-        other.sendall(_request(server, "GET", "/v1/vouchers/NOPE"))
-        assert _answers(other, 1)[0][0] == 404  # the fault's sleep is on a thread of its own
-        assert _answers(slow, 1)[0][0] == 404
+    _assert_the_sleeper_holds_no_one_up(server, "/v1/vouchers/SLOW")
     assert counting.calls >= 2

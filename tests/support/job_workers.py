@@ -17,8 +17,8 @@ from typing import IO, Any
 
 import pytest
 
-import django_voucherify
 from django_voucherify.models import Job, JobPart
+from tests.support.sandbox import point_at_server
 from tests.support.workers import celery_app, database_url, wait_until, worker_command
 
 BROKER = os.environ.get("VOUCHERIFY_JOBS_TEST_BROKER", "redis://127.0.0.1:6379/12")
@@ -79,18 +79,9 @@ class Workers:
 
 @pytest.fixture
 def live(voucherify_sandbox_server, settings, tmp_path) -> Any:
-    server = voucherify_sandbox_server
-    server.sandbox.state.job_delay = 0.3
+    voucherify_sandbox_server.sandbox.state.job_delay = 0.3
     settings.MEDIA_ROOT = str(tmp_path / "media")
-    settings.VOUCHERIFY = {
-        **settings.VOUCHERIFY,
-        "APP_ID": server.sandbox.app_id,
-        "SECRET_KEY": server.sandbox.app_token,
-        "API_URL": server.url,
-        "MAX_RETRIES": 0,
-    }
-    django_voucherify.reset_client()
-    return server
+    return point_at_server(settings, voucherify_sandbox_server)
 
 
 @pytest.fixture

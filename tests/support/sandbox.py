@@ -40,6 +40,23 @@ def remount(sandbox: Any) -> None:
     sandbox.mount(django_voucherify.get_client().transport.session)
 
 
+def point_at_server(settings: Any, server: Any, **values: Any) -> Any:
+    """Point the shared client (``settings``: pytest-django's fixture) at a sandbox served over
+    HTTP (``voucherify_sandbox_server``), with its keys, no retries and ``values``; ``server``."""
+    import django_voucherify
+
+    settings.VOUCHERIFY = {
+        **settings.VOUCHERIFY,
+        "APP_ID": server.sandbox.app_id,
+        "SECRET_KEY": server.sandbox.app_token,
+        "API_URL": server.url,
+        "MAX_RETRIES": 0,
+        **values,
+    }
+    django_voucherify.reset_client()
+    return server
+
+
 @contextmanager
 def options(sandbox: Any, **values: Any) -> Iterator[None]:
     """``with options(sandbox, KEY=value):`` overrides VOUCHERIFY keys, the sandbox still mounted."""

@@ -20,9 +20,9 @@ from celery import Celery
 from django.core.management import call_command
 from django.db import connection
 
-import django_voucherify
 from django_voucherify.models import Customer, Order, OutboxEntry, OutboxState, SyncState
 from django_voucherify.sandbox.server import make_server
+from tests.support.sandbox import point_at_server
 from tests.support.workers import celery_app, database_url, wait_until, worker_command
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -51,16 +51,7 @@ def wait_for(condition: Callable[[], bool], timeout: float = 20.0, what: str = "
 
 @pytest.fixture
 def live_sandbox(voucherify_sandbox_server, settings):
-    server = voucherify_sandbox_server
-    settings.VOUCHERIFY = {
-        **settings.VOUCHERIFY,
-        "APP_ID": server.sandbox.app_id,
-        "SECRET_KEY": server.sandbox.app_token,
-        "API_URL": server.url,
-        "MAX_RETRIES": 0,
-    }
-    django_voucherify.reset_client()
-    return server
+    return point_at_server(settings, voucherify_sandbox_server)
 
 
 @pytest.fixture
