@@ -28,6 +28,7 @@ from socket import socket as Socket
 from socket import socketpair
 from typing import TYPE_CHECKING, Any
 
+from django_voucherify.sandbox.faults import Fault, NotOnTheLoop
 from django_voucherify.sandbox.framing import plain_request_size
 from django_voucherify.sandbox.log import logger
 
@@ -70,17 +71,19 @@ class LoopMixIn:
         self._waker: Socket | None = None
 
     # What the server provides.
-    def serve_from_memory(self, sock: Socket, address: Any, request: bytes) -> tuple[bytes, bool] | None:
-        """The answer to one whole request and whether the connection closes after it; None
-        when the request must be served by a thread after all (nothing of it was done)."""
+    def serve_from_memory(self, sock: Socket, address: Any, request: bytes) -> tuple[bytes, bool]:
+        """The answer to one whole request and whether the connection closes after it; raises
+        :class:`~django_voucherify.sandbox.faults.NotOnTheLoop` when a thread must serve the
+        request after all (nothing of it was done), with the fault picked for it."""
         raise NotImplementedError
 
     def may_serve_in_loop(self) -> bool:
         """False while requests must not be served in the loop (a fault is armed)."""
         raise NotImplementedError
 
-    def hand_over(self, sock: Socket, address: Any, received: bytes) -> None:
-        """Serve this (blocking) connection elsewhere, starting with the bytes received."""
+    def hand_over(self, sock: Socket, address: Any, received: bytes, picked: Fault | None) -> None:
+        """Serve this (blocking) connection elsewhere, starting with the bytes received; its
+        first request with the fault ``picked`` for it when the loop took it up (else None)."""
         raise NotImplementedError
 
     if TYPE_CHECKING:  # socketserver.TCPServer's, which the class this is mixed into has
@@ -218,23 +221,22 @@ class _Loop:
                 self.hand_over(conn)
                 return
             request = bytes(conn.inbox[:size])
-            del conn.inbox[:size]
-            outcome = server.serve_from_memory(conn.sock, conn.address, request)
-            if outcome is None:  # not for the loop after all (a fault fired): a thread answers
-                conn.inbox[:0] = request
-                self.hand_over(conn)
+            try:
+                answer, conn.closing = server.serve_from_memory(conn.sock, conn.address, request)
+            except NotOnTheLoop as exc:  # a fault that sleeps or drops fired: a thread answers,
+                self.hand_over(conn, exc.fault)  # with that fault (nothing is picked again)
                 return
-            answer, conn.closing = outcome
+            del conn.inbox[:size]
             served += 1
             if answer and not self.write(conn, answer):
                 return
         if not conn.outbox and (conn.closing or conn.ended):
             self.close(conn)
 
-    def hand_over(self, conn: _Connection) -> None:
+    def hand_over(self, conn: _Connection, picked: Fault | None = None) -> None:
         self.selector.unregister(conn.sock)
         conn.sock.setblocking(True)
-        self.server.hand_over(conn.sock, conn.address, bytes(conn.inbox))
+        self.server.hand_over(conn.sock, conn.address, bytes(conn.inbox), picked)
         del self.connections[conn.sock]  # only once handed over: ours to close until then
 
     def wait_turn(self, conn: _Connection) -> None:

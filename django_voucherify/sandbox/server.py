@@ -35,7 +35,7 @@ from django_voucherify.sandbox import ids
 from django_voucherify.sandbox.app import APP_HEADERS_KEY, ON_LOOP_KEY, PICKED_FAULT_KEY, Sandbox
 from django_voucherify.sandbox.errors import SandboxError
 from django_voucherify.sandbox.event_loop import LoopMixIn
-from django_voucherify.sandbox.faults import DropConnection, Fault, NotOnTheLoop
+from django_voucherify.sandbox.faults import DropConnection, Fault
 from django_voucherify.sandbox.framing import (
     BODY_ERROR_KEY,
     BadFraming,
@@ -358,9 +358,7 @@ class SandboxServer(LoopMixIn, ThreadingWSGIServer):
     """Plain requests answered by the event loop's thread, every other connection by a thread
     of its own (see :mod:`.event_loop`)."""
 
-    def serve_from_memory(
-        self, sock: socket.socket, address: Any, request: bytes
-    ) -> tuple[bytes, bool] | None:
+    def serve_from_memory(self, sock: socket.socket, address: Any, request: bytes) -> tuple[bytes, bool]:
         handler = _Handler.__new__(_Handler)
         handler.server = self
         handler.request = handler.connection = sock
@@ -369,11 +367,7 @@ class SandboxServer(LoopMixIn, ThreadingWSGIServer):
         handler.wfile = answer = _Collected()
         handler.close_connection = True
         handler.on_loop = True
-        try:
-            handler.handle_one_request()
-        except NotOnTheLoop as exc:  # a fault that sleeps or drops fired: a thread serves it
-            self._picked[sock] = exc.fault  # for the hand_over() the loop makes next
-            return None
+        handler.handle_one_request()  # NotOnTheLoop (a fault that sleeps or drops) reaches the loop
         return answer.data(), handler.close_connection
 
     def may_serve_in_loop(self) -> bool:
@@ -387,12 +381,8 @@ class SandboxServer(LoopMixIn, ThreadingWSGIServer):
         super().__init__(*args, **kwargs)
         self._handed_over: set[socket.socket] = set()  # closed by server_close() (stop())
         self._handed_over_lock = threading.Lock()
-        # The fault picked for a request the loop hands over (NotOnTheLoop), by its socket; only
-        # the loop's thread reads and writes it (serve_from_memory, then hand_over).
-        self._picked: dict[socket.socket, Fault] = {}
 
-    def hand_over(self, sock: socket.socket, address: Any, received: bytes) -> None:
-        picked = self._picked.pop(sock, None)
+    def hand_over(self, sock: socket.socket, address: Any, received: bytes, picked: Fault | None) -> None:
         thread = threading.Thread(
             target=self._serve_on_thread, args=(sock, address, received, picked), daemon=True
         )

@@ -646,9 +646,9 @@ def test_a_fault_the_loop_hands_to_a_thread_stays_with_its_request(server, monke
     hand_over = server.server.hand_over
     picked_meanwhile = []
 
-    def another_request_picks_first(sock, address, received):
+    def another_request_picks_first(sock, address, received, picked):
         picked_meanwhile.append(server.sandbox.faults.pick("GET", "/v1/vouchers/OTHER"))
-        hand_over(sock, address, received)
+        hand_over(sock, address, received, picked)
 
     monkeypatch.setattr(server.server, "hand_over", another_request_picks_first)
     with _connect(server) as sock:
