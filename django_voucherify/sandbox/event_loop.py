@@ -38,6 +38,10 @@ _READ_SIZE = 64 * 1024
 REQUESTS_PER_TURN = 8
 #: Seconds the loop stops accepting after an accept failed for want of resources.
 ACCEPT_PAUSE = 0.1
+#: Seconds a stop gives the answers already made, and not yet taken by their sockets (a client
+#: reading slowly), to go out before their connections close: a client reading nothing cannot
+#: hold the stop up longer.
+STOP_SEND_WAIT = 5.0
 
 
 class _Connection:
@@ -104,6 +108,8 @@ class LoopMixIn:
                 loop.selector.register(waker, selectors.EVENT_READ, waker)
                 while not self._stop_asked:
                     for key, events in loop.selector.select(loop.timeout(poll_interval)):
+                        if self._stop_asked:
+                            break  # no request is taken up after the one in hand (see serve)
                         if key.data is None:
                             loop.accept()
                         elif key.data is waker:
@@ -113,6 +119,7 @@ class LoopMixIn:
                             loop.dispatch(key.data, events)
                     loop.take_turns()
                     loop.resume_accepts()
+                loop.send_what_was_answered(STOP_SEND_WAIT)
             finally:
                 loop.close_all()
                 waker.close()
@@ -124,7 +131,9 @@ class LoopMixIn:
             self._stopped.set()
 
     def shutdown(self) -> None:
-        """Stop :meth:`serve_forever` and wait for it to return (from another thread)."""
+        """Stop :meth:`serve_forever` and wait for it to return (from another thread): the
+        request in hand is answered, none is taken up after it, the answers made go out (for up
+        to :data:`STOP_SEND_WAIT` seconds), then every connection the loop serves closes."""
         self._stop_asked = True
         waker = self._waker
         if waker is not None:
@@ -211,6 +220,10 @@ class _Loop:
         server = self.server
         served = 0
         while conn.inbox and not conn.outbox and not conn.closing:
+            if server._stop_asked:
+                # Stopping: the request in hand was the last one. Those not taken up are never
+                # handled nor answered (their connection closes), like requests sent after it.
+                return
             if served == REQUESTS_PER_TURN:
                 self.wait_turn(conn)
                 return
@@ -274,6 +287,26 @@ class _Loop:
         if self.write(conn, data) and not conn.outbox:
             self.selector.modify(conn.sock, selectors.EVENT_READ, conn)
             self.serve(conn)
+
+    def send_what_was_answered(self, wait: float) -> None:
+        """On a stop, send the answers the sockets have not taken yet, for up to ``wait``
+        seconds: a request answered changed what it changed, its client must hear of it.
+        Nothing is read or served meanwhile."""
+        owed = [conn for conn in self.connections.values() if conn.outbox]
+        if not owed:
+            return
+        deadline = time.monotonic() + wait
+        with selectors.DefaultSelector() as sending:
+            for conn in owed:
+                sending.register(conn.sock, selectors.EVENT_WRITE, conn)
+            while sending.get_map() and (left := deadline - time.monotonic()) > 0:
+                for key, _ in sending.select(left):
+                    conn = key.data
+                    data, conn.outbox = conn.outbox, b""
+                    if not self.write(conn, data) or not conn.outbox:  # closed, or all sent
+                        sending.unregister(key.fileobj)
+        if any(conn.outbox for conn in owed):
+            logger.warning("sandbox: stopped before every answer was sent (a client not reading)")
 
     def close(self, conn: _Connection) -> None:
         if self.connections.pop(conn.sock, None) is None:

@@ -832,3 +832,82 @@ def test_an_app_that_wraps_the_sandbox_is_served_by_the_loop_faults_and_all(serv
     server.sandbox.faults.add(path="/v1/vouchers/SLOW", latency=2.0, times=1)
     _assert_the_sleeper_holds_no_one_up(server, "/v1/vouchers/SLOW")
     assert counting.calls >= 2
+
+
+# Stopping (weak points of the stop path): what was taken up is finished and answered, nothing
+# after it is taken up, and nothing changes once stop() has returned.
+
+
+def _wait_until(condition, what: str) -> None:
+    for _ in range(1000):
+        if condition():
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"never happened: {what}")
+
+
+def test_a_stop_ends_the_loops_turn_after_the_request_in_hand(monkeypatch):
+    # shutdown() let the loop finish its whole batch: the up to 8 requests of each ready
+    # connection's turn (and the turns queued) were carried out after the stop was asked.
+    srv = start_in_thread()
+    in_hand = threading.Event()
+    handle = srv.sandbox.handle_environ
+
+    def held_until_the_stop(environ):
+        if not in_hand.is_set():
+            in_hand.set()
+            _wait_until(lambda: srv.server._stop_asked, "the stop asked")
+        return handle(environ)
+
+    monkeypatch.setattr(srv.sandbox, "handle_environ", held_until_the_stop)
+    codes = [f"TURN{i}" for i in range(event_loop.REQUESTS_PER_TURN)]
+    with _connect(srv) as sock:
+        sock.sendall(b"".join(_create(code.encode()) for code in codes))
+        assert in_hand.wait(10)
+        stopper = threading.Thread(target=srv.stop, daemon=True)
+        stopper.start()
+        received = b""
+        while data := sock.recv(65536):  # until the stop closes the connection
+            received += data
+        stopper.join(10)
+    assert [code for code in codes if code in srv.sandbox.state.vouchers] == ["TURN0"]
+    assert received.startswith(b"HTTP/1.1 200 ") and received.count(b"HTTP/1.1 ") == 1  # answered
+
+
+def test_a_stop_sends_the_answer_a_slow_reader_has_not_taken_yet(monkeypatch):
+    # The loop closed its connections at once: an answer the socket had not taken whole (a
+    # client reading slowly) was cut off, though its request had created the voucher.
+    srv = start_in_thread()
+    get_request = srv.server.get_request
+
+    def small_send_buffer():
+        sock, address = get_request()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        return sock, address
+
+    monkeypatch.setattr(srv.server, "get_request", small_send_buffer)
+    waits_to_send = threading.Event()
+    write = event_loop._Loop.write
+
+    def noting_write(loop, conn, data):
+        written = write(loop, conn, data)
+        if conn.outbox:
+            waits_to_send.set()
+        return written
+
+    monkeypatch.setattr(event_loop._Loop, "write", noting_write)
+    big = json.dumps({**json.loads(_voucher("BIG")), "metadata": {"note": "y" * 50_000}}).encode()
+    slow = socket.socket()
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connecting: the window
+    slow.connect(srv.server.server_address)
+    with slow:
+        slow.settimeout(10)
+        slow.sendall(_request(srv, "POST", "/v1/vouchers/BIG", big))
+        assert waits_to_send.wait(10)  # part of the answer waits in the loop for the socket
+        stopper = threading.Thread(target=srv.stop, daemon=True)
+        stopper.start()
+        _wait_until(lambda: srv.server._stop_asked, "the stop asked")
+        [(status, body)] = _answers(slow, 1)
+        stopper.join(10)
+    assert status == 200 and json.loads(body)["code"] == "BIG"
+    assert "BIG" in srv.sandbox.state.vouchers
