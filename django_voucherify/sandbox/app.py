@@ -50,6 +50,12 @@ ON_LOOP_KEY = "sandbox.on_loop"
 #: the request to a thread (:class:`NotOnTheLoop`): that rule strikes, nothing is picked again.
 PICKED_FAULT_KEY = "sandbox.picked_fault"
 
+#: Environ key under which a transport may put a :class:`threading.Event` it sets when it
+#: stops: injected latency then ends at once and, unless the request was handled already
+#: (``after``), drops it unhandled, so a stopping server does not wait for the sleep nor act
+#: on the request after its stop (see :mod:`.stopping`).
+STOPPING_KEY = "sandbox.stopping"
+
 REASONS = {
     200: "OK",
     201: "Created",
@@ -131,7 +137,11 @@ class Sandbox:
             if timeout is not None and fault.latency > float(timeout):
                 time.sleep(float(timeout))
                 raise SimulatedTimeout(f"injected latency {fault.latency}s > {timeout}s")
-            time.sleep(fault.latency)
+            stopping = environ.get(STOPPING_KEY)
+            if stopping is None:
+                time.sleep(fault.latency)
+            elif stopping.wait(fault.latency) and not fault.after:
+                raise DropConnection(path)  # the server stopped meanwhile: never handled
         if fault.drop:
             raise DropConnection(path)
 

@@ -32,7 +32,13 @@ from urllib.parse import unquote
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from django_voucherify.sandbox import ids
-from django_voucherify.sandbox.app import APP_HEADERS_KEY, ON_LOOP_KEY, PICKED_FAULT_KEY, Sandbox
+from django_voucherify.sandbox.app import (
+    APP_HEADERS_KEY,
+    ON_LOOP_KEY,
+    PICKED_FAULT_KEY,
+    STOPPING_KEY,
+    Sandbox,
+)
 from django_voucherify.sandbox.errors import SandboxError
 from django_voucherify.sandbox.event_loop import LoopMixIn
 from django_voucherify.sandbox.faults import DropConnection, Fault
@@ -52,6 +58,7 @@ from django_voucherify.sandbox.request_head import (
     parse_header_lines,
     read_head,
 )
+from django_voucherify.sandbox.stopping import RequestsUnderWay
 
 
 class _Handler(WSGIRequestHandler):
@@ -231,6 +238,10 @@ class _Handler(WSGIRequestHandler):
             env[ON_LOOP_KEY] = True
         elif self.picked_fault is not None:  # the request the loop handed over, fault and all
             env[PICKED_FAULT_KEY], self.picked_fault = self.picked_fault, None
+        self.respond(app, env, counting)
+
+    def respond(self, app: Sandbox, env: dict[str, Any], counting: _CountingReader) -> None:
+        """Have the app handle the request read into ``env`` and send its answer."""
         try:
             resp = app.handle_environ(env)
         except DropConnection:
@@ -381,6 +392,7 @@ class SandboxServer(LoopMixIn, ThreadingWSGIServer):
         super().__init__(*args, **kwargs)
         self._handed_over: set[socket.socket] = set()  # closed by server_close() (stop())
         self._handed_over_lock = threading.Lock()
+        self.under_way = RequestsUnderWay()  # what threads carry out; stop() waits for it
 
     def hand_over(self, sock: socket.socket, address: Any, received: bytes, picked: Fault | None) -> None:
         thread = threading.Thread(
@@ -409,9 +421,13 @@ class SandboxServer(LoopMixIn, ThreadingWSGIServer):
             self.shutdown_request(sock)
 
     def server_close(self) -> None:
-        """Close the listening socket and end the connections handed to threads (the loop
-        closes its own when it stops): a stopped server answers no one."""
+        """Close the listening socket, wait for the requests under way on threads (up to
+        :data:`~django_voucherify.sandbox.stopping.STOP_WAIT` seconds; no new one is taken up)
+        and end the connections handed to threads (the loop closes its own when it stops): a
+        stopped server answers no one, and nothing changes the state after it."""
         super().server_close()
+        if still := self.under_way.stop():
+            logger.warning("sandbox: stopped with %d request(s) still under way on threads", still)
         with self._handed_over_lock:
             handed_over = list(self._handed_over)
         for sock in handed_over:
@@ -460,7 +476,8 @@ class _Collected(io.BufferedIOBase):
 
 class _HandedOverHandler(_Handler):
     """The handler on a connection the loop handed over: it reads what the loop had already
-    received first, then the socket."""
+    received first, then the socket; once the server stops, it takes up no new request (see
+    :mod:`.stopping`)."""
 
     def __init__(
         self,
@@ -481,6 +498,17 @@ class _HandedOverHandler(_Handler):
             # the socket) and replaced by one that gives the received bytes first.
             self.rfile.close()
             self.rfile = io.BufferedReader(_ReceivedThenSocket(self.received, self.connection))
+
+    def respond(self, app: Sandbox, env: dict[str, Any], counting: _CountingReader) -> None:
+        under_way: RequestsUnderWay = self.server.under_way  # type: ignore[attr-defined]
+        if not under_way.begin():  # the server stops: never handled nor answered
+            self.close_connection = True
+            return
+        try:
+            env[STOPPING_KEY] = under_way.stopping  # injected latency ends with the stop
+            super().respond(app, env, counting)
+        finally:
+            under_way.end()
 
 
 class _ReceivedThenSocket(io.RawIOBase):

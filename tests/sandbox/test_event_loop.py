@@ -911,3 +911,101 @@ def test_a_stop_sends_the_answer_a_slow_reader_has_not_taken_yet(monkeypatch):
         stopper.join(10)
     assert status == 200 and json.loads(body)["code"] == "BIG"
     assert "BIG" in srv.sandbox.state.vouchers
+
+
+def _chunked_create(code: bytes) -> bytes:
+    """A request creating voucher ``code``, chunked: one the loop hands to a thread."""
+    head = _create(code).replace(b"Content-Length: %d" % len(_CREATE), b"Transfer-Encoding: chunked")
+    return head[: -len(_CREATE)] + b"%x\r\n%s\r\n0\r\n\r\n" % (len(_CREATE), _CREATE)
+
+
+def _noting_thread_ends(srv, monkeypatch, before=None) -> threading.Event:
+    """An event set once the thread serving a handed-over connection ends (after ``before()``
+    at its start, when given)."""
+    ended = threading.Event()
+    serve_on_thread = srv.server._serve_on_thread
+
+    def noting(*args):
+        try:
+            if before is not None:
+                before()
+            serve_on_thread(*args)
+        finally:
+            ended.set()
+
+    monkeypatch.setattr(srv.server, "_serve_on_thread", noting)
+    return ended
+
+
+def _noting_the_close(srv, monkeypatch) -> tuple[threading.Event, threading.Event]:
+    """Events set when server_close() (the second half of stop()) begins and when it ends."""
+    closing, closed = threading.Event(), threading.Event()
+    server_close = srv.server.server_close
+
+    def noting() -> None:
+        closing.set()
+        server_close()
+        closed.set()
+
+    monkeypatch.setattr(srv.server, "server_close", noting)
+    return closing, closed
+
+
+def _read_to_the_end(sock: socket.socket) -> bytes:
+    received = b""
+    with contextlib.suppress(ConnectionError):
+        while data := sock.recv(65536):
+            received += data
+    return received
+
+
+def test_a_request_sleeping_injected_latency_on_a_thread_is_never_carried_out_after_the_stop(monkeypatch):
+    # stop() returned while a thread slept the request's latency; it woke up later and
+    # created the voucher, on a stopped sandbox, for a client that never heard of it.
+    srv = start_in_thread()
+    rule = srv.sandbox.faults.add(path="/v1/vouchers/LATE", latency=3.0, times=1)
+    ended = _noting_thread_ends(srv, monkeypatch)
+    with _connect(srv) as sock:
+        sock.sendall(_create(b"LATE"))
+        _wait_until(lambda: rule.hits, "the fault picked")
+        srv.stop()  # the sleep ends with it
+        assert ended.wait(10)
+        assert _read_to_the_end(sock) == b""  # never answered
+    assert "LATE" not in srv.sandbox.state.vouchers  # nor carried out
+
+
+def test_a_request_under_way_on_a_thread_is_finished_and_answered_before_stop_returns(monkeypatch):
+    # The stop ended the connections handed to threads at once: a request a thread was
+    # carrying out changed the state after stop() returned and its answer was lost.
+    srv = start_in_thread()
+    closing, _ = _noting_the_close(srv, monkeypatch)
+    handle = srv.sandbox.handle_environ
+    in_hand = threading.Event()
+
+    def held_until_the_stop(environ):
+        in_hand.set()
+        assert closing.wait(10)
+        return handle(environ)
+
+    monkeypatch.setattr(srv.sandbox, "handle_environ", held_until_the_stop)
+    with _connect(srv) as sock:
+        sock.sendall(_chunked_create(b"UNDERWAY"))
+        assert in_hand.wait(10)
+        srv.stop()
+        assert "UNDERWAY" in srv.sandbox.state.vouchers  # carried out before stop() returned
+        assert _read_to_the_end(sock).startswith(b"HTTP/1.1 200 ")  # and answered
+
+
+def test_a_request_a_thread_reads_once_the_server_stops_is_never_carried_out(monkeypatch):
+    # A connection handed to a thread just before the stop: its thread read the request (the
+    # bytes the loop had received) after stop() and created the voucher, unanswered.
+    srv = start_in_thread()
+    _, closed = _noting_the_close(srv, monkeypatch)
+    ended = _noting_thread_ends(srv, monkeypatch, before=lambda: closed.wait(10))
+    with _connect(srv) as sock:
+        sock.sendall(_chunked_create(b"TOOLATE"))
+        _wait_until(lambda: srv.server._handed_over, "the hand-over")
+        srv.stop()
+        assert ended.wait(10)
+        assert _read_to_the_end(sock) == b""
+    assert "TOOLATE" not in srv.sandbox.state.vouchers

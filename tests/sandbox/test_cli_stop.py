@@ -1,0 +1,80 @@
+"""The command line's stop (``python -m django_voucherify.sandbox --data FILE``), in a real
+process sent real signals: what the sandbox answered is in the file it saves."""
+
+from __future__ import annotations
+
+import json
+import queue
+import re
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+_CREATE = b'{"type":"GIFT_VOUCHER","gift":{"amount":100}}'
+_CHUNKED_CREATE = (  # chunked: a request the event loop hands to a thread
+    b"POST /v1/vouchers/UNDERWAY HTTP/1.1\r\nX-App-Id: sandbox-app-id\r\n"
+    b"X-App-Token: sandbox-secret-key\r\nContent-Type: application/json\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\n" + b"%x\r\n%s\r\n0\r\n\r\n" % (len(_CREATE), _CREATE)
+)
+
+# The sandbox's own command line, with the request UNDERWAY held, once taken up, until the
+# process has been sent SIGTERM and its server is stopping (server_close() has begun).
+_HELD_UNTIL_THE_STOP = """
+import os, signal, sys, threading
+from django_voucherify.sandbox import app, cli, server
+
+closing = threading.Event()
+server_close = server.SandboxServer.server_close
+server.SandboxServer.server_close = lambda self: [closing.set(), server_close(self)][1]
+handle_environ = app.Sandbox.handle_environ
+
+def held(self, environ):
+    if environ["PATH_INFO"] == "/v1/vouchers/UNDERWAY":
+        os.kill(os.getpid(), signal.SIGTERM)
+        closing.wait(10)
+    return handle_environ(self, environ)
+
+app.Sandbox.handle_environ = held
+sys.exit(cli.main(["--port", "0", "--data", sys.argv[1]]))
+"""
+
+
+def _run(script: str, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", script, *args],
+        cwd=ROOT,  # this checkout's package, first on the path
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _saved_vouchers(path: Path) -> dict[str, object]:
+    vouchers: dict[str, object] = json.loads(path.read_text(encoding="utf-8"))["vouchers"]
+    return vouchers
+
+
+def test_a_request_under_way_on_a_thread_at_sigterm_is_answered_and_saved(tmp_path):
+    # The stop ended the connections handed to threads without waiting: the request a thread
+    # was carrying out went unanswered, and the file was saved with or without it.
+    data = tmp_path / "state.json"
+    proc = _run(_HELD_UNTIL_THE_STOP, str(data))
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr], daemon=True).start()
+    try:
+        banner = lines.get(timeout=30)  # the import takes a while on a busy machine
+        host, port = re.search(r"http://([\d.]+):(\d+)", banner).groups()
+        with socket.create_connection((host, int(port)), timeout=20) as sock:
+            sock.sendall(_CHUNKED_CREATE)
+            answer = b""
+            while data_read := sock.recv(65536):
+                answer += data_read
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+    assert answer.startswith(b"HTTP/1.1 200 ")  # answered before the stop ended
+    assert "UNDERWAY" in _saved_vouchers(data)  # and saved
