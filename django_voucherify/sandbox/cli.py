@@ -9,6 +9,7 @@ delivery faults ``--webhook-duplicate P``, ``--webhook-delay S``, ``--webhook-fa
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
 import signal
@@ -96,40 +97,54 @@ def serve(
     webhooks: WebhookSender | None = None,
 ) -> None:
     """Run the server until interrupted; state is saved on the way out when ``data`` is set."""
-    state = load_state(data) if data else SandboxState()
-    state.job_delay = job_delay
-    sandbox = Sandbox(app_id=app_id, app_token=app_token, state=state)
-    if webhooks is not None:
-        webhooks.attach(sandbox)
-    persistence = FilePersistence(state, data) if data else None
-    if seed_data:
-        seed(state)
-    configure_logging(verbose, out)
-    server = make_server(sandbox, host, port)
-    freeze_full_collection_survivors()  # this process serves this sandbox only
-    print(f"Voucherify sandbox on {sandbox.base_url} (app id {app_id!r})", file=out or sys.stderr)
-    # The server loop runs on a thread of its own, and Ctrl-C and SIGTERM only ask it to stop
-    # (no KeyboardInterrupt): none lands inside a request that holds the state's lock, and a
-    # second one while the loop finishes the requests it took up cannot cut the wait short,
-    # so the state saved on the way out holds every request answered, none half applied.
-    serving = threading.Thread(target=server.serve_forever, name="sandbox-server", daemon=True)
+    # Ctrl-C and SIGTERM only ask the server to stop (no KeyboardInterrupt), from the very
+    # start: a signal while the state loads or the server binds is a stop like any other,
+    # honoured once start-up is done (nothing served, the state loaded by then saved). Before,
+    # SIGTERM there killed the process and Ctrl-C raised KeyboardInterrupt, --data unsaved.
     stop_asked = threading.Event()
-    previous = _ask_stop_on_signals(stop_asked)
-    try:
+    with contextlib.ExitStack() as on_the_way_out:  # its callbacks run last registered first
+        previous = _ask_stop_on_signals(stop_asked)
+        on_the_way_out.callback(_restore_signal_handlers, previous)
+        if webhooks is not None:
+            on_the_way_out.callback(_close_webhooks, webhooks)
+        state = load_state(data) if data else SandboxState()
+        state.job_delay = job_delay
+        sandbox = Sandbox(app_id=app_id, app_token=app_token, state=state)
+        if webhooks is not None:
+            webhooks.attach(sandbox)
+        if data:
+            on_the_way_out.callback(FilePersistence(state, data).close)  # the last save
+        if seed_data:
+            seed(state)
+        configure_logging(verbose, out)
+        server = make_server(sandbox, host, port)
+        # server_close() waits for the requests under way on threads and takes up no new
+        # one: the state saved after it holds every request answered, and nothing after it.
+        on_the_way_out.callback(server.server_close)
+        if stop_asked.is_set():  # asked during start-up: nothing is served
+            return
+        freeze_full_collection_survivors()  # this process serves this sandbox only
+        print(f"Voucherify sandbox on {sandbox.base_url} (app id {app_id!r})", file=out or sys.stderr)
+        # The server loop runs on a thread of its own: no signal lands inside a request that
+        # holds the state's lock, and a second one while the loop finishes the request it took
+        # up cannot cut the wait short, so the state saved on the way out holds every request
+        # answered, none half applied.
+        serving = threading.Thread(target=server.serve_forever, name="sandbox-server", daemon=True)
         serving.start()
         while serving.is_alive() and not stop_asked.wait(0.5):
             pass
         if serving.is_alive():
-            server.shutdown()  # the requests under way are answered first
-    finally:
-        server.server_close()
-        if persistence is not None:
-            persistence.close()
-        if webhooks is not None:
-            webhooks.flush(timeout=5)
-            webhooks.close()
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+            server.shutdown()  # the request in hand is answered first
+
+
+def _close_webhooks(webhooks: WebhookSender) -> None:
+    webhooks.flush(timeout=5)
+    webhooks.close()
+
+
+def _restore_signal_handlers(previous: dict[int, Any]) -> None:
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
 
 
 #: Signals after which a sandbox that does not stop (a request stuck in the loop) gives up its

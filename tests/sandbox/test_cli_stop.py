@@ -1,5 +1,7 @@
 """The command line's stop (``python -m django_voucherify.sandbox --data FILE``), in a real
-process sent real signals: what the sandbox answered is in the file it saves."""
+process sent real signals: what the sandbox answered is in the file it saves, what it did not
+answer is never carried out after the save, and a signal during start-up is a stop like any
+other (the state loaded by then is saved)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,6 +44,22 @@ def held(self, environ):
 
 app.Sandbox.handle_environ = held
 sys.exit(cli.main(["--port", "0", "--data", sys.argv[1]]))
+"""
+
+# The command line, sent ``sys.argv[2]`` as the server is being made (the state loaded and
+# seeded, nothing served yet).
+_SIGNALLED_DURING_START_UP = """
+import os, signal, sys
+from django_voucherify.sandbox import cli
+
+make_server = cli.make_server
+
+def signalled(*args, **kwargs):
+    os.kill(os.getpid(), getattr(signal, sys.argv[2]))
+    return make_server(*args, **kwargs)
+
+cli.make_server = signalled
+sys.exit(cli.main(["--port", "0", "--seed", "--data", sys.argv[1]]))
 """
 
 
@@ -78,3 +98,19 @@ def test_a_request_under_way_on_a_thread_at_sigterm_is_answered_and_saved(tmp_pa
         proc.wait()
     assert answer.startswith(b"HTTP/1.1 200 ")  # answered before the stop ended
     assert "UNDERWAY" in _saved_vouchers(data)  # and saved
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGINT"])
+def test_a_signal_during_start_up_stops_the_sandbox_and_saves_what_was_loaded(tmp_path, signame):
+    # The handlers were set once the server was made: SIGTERM before them killed the process
+    # (143) and SIGINT raised KeyboardInterrupt (a traceback); either way the seeded state
+    # was never saved.
+    data = tmp_path / "state.json"
+    proc = _run(_SIGNALLED_DURING_START_UP, str(data), signame)
+    try:
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert _saved_vouchers(data)  # the demo data --seed loaded
