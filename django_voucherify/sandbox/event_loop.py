@@ -15,7 +15,9 @@ Every other connection (chunked uploads, ``Expect: 100-continue``, bodies over 6
 lines the standard library judges, odd heads) and every connection with a request to serve
 while a fault is armed (injected latency must not stall the other clients) is handed, with the
 bytes it sent so far, to a thread (``hand_over``) that serves it as before until it closes.
-A client that stops halfway through a request holds nothing but its buffer.
+A client that stops halfway through a request holds nothing but its buffer. A stop
+(:meth:`LoopMixIn.shutdown`) ends the loop after the request in hand and sends the answers
+already made before closing; :mod:`.stopping` says what the threads do.
 """
 
 from __future__ import annotations
