@@ -111,6 +111,9 @@ def receive(request: HttpRequest) -> JsonResponse:
             return _refuse(403, "bad_signature", _("The signature does not match."))
     try:
         event, created = events.record(parsed)
+    except events.ExpiredEventError as exc:
+        # Older than the ids remembered: a replay cannot be told from a first delivery.
+        return _refuse(400, "too_old", str(exc))
     except events.EnvelopeError as exc:
         return _refuse(400, "malformed", str(exc))
     except DataError:

@@ -4,12 +4,19 @@ answering JSON when the settings are invalid."""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
 import pytest
+from django.test import Client
+from django.utils import timezone
 
 from django_voucherify import sync
-from django_voucherify.models import Customer, Voucher, WebhookEventState
+from django_voucherify.models import Customer, Voucher, WebhookEvent, WebhookEventState
 from django_voucherify.vouchers import refresh
-from tests.support.webhooks import customer, deliver, envelope, voucher
+from django_voucherify.webhooks import events, sign
+from tests.support.webhooks import SECRETS, URL, customer, deliver, envelope, voucher
 
 pytestmark = pytest.mark.django_db
 
@@ -47,3 +54,72 @@ def test_forget_remote_without_a_time_still_deletes() -> None:
     with sync.muted():
         Customer.objects.create(source_id="cust-2", remote_payload={"created_at": "2026-01-01T11:00:00Z"})
     assert sync.forget_remote("customers", "cust-2") == "deleted"
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _balance_event(balance: int, at: datetime) -> bytes:
+    data = {"voucher": {"code": "GIFT"}, "balance": {"balance": balance, "amount": balance}}
+    body = envelope("voucher.gift.balance_added", data, at=_stamp(at))
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def _send(client: Client, raw: bytes) -> Any:
+    """Post ``raw`` signed, and process what it stored (the test's transaction never commits)."""
+    signature = sign(raw, SECRETS[0])
+    response = client.post(
+        URL, data=raw, content_type="application/json", HTTP_X_VOUCHERIFY_SIGNATURE=signature
+    )
+    for pk in WebhookEvent.objects.filter(state=WebhookEventState.PENDING).values_list("pk", flat=True):
+        events.process(pk)
+    return response
+
+
+def test_a_replay_after_the_retention_is_refused_not_applied_again(
+    client: Client, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Voucherify's signature covers the body only, no time: a captured request verifies
+    # forever. Its id was purged after WEBHOOK_RETENTION_DAYS; sent again, it was stored and
+    # applied as a first delivery, and put the card's balance back to an old value.
+    settings.VOUCHERIFY = {**settings.VOUCHERIFY, "WEBHOOK_RETENTION_DAYS": 3}
+    now = timezone.now()
+    Voucher.objects.create(
+        code="GIFT",
+        type="GIFT_VOUCHER",
+        gift_balance=0,
+        remote_payload={"updated_at": _stamp(now - timedelta(days=9))},
+    )
+    first = _balance_event(1000, now - timedelta(days=2))
+    assert _send(client, first).status_code == 202
+    assert _send(client, _balance_event(5000, now - timedelta(days=1))).status_code == 202
+    assert Voucher.objects.get().gift_balance == 5000
+    later = now + timedelta(days=5)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    assert events.sweep()["purged"] == 2
+    response = _send(client, first)
+    assert (response.status_code, response.json()["error"]) == (400, "too_old")
+    assert WebhookEvent.objects.count() == 0
+    assert Voucher.objects.get().gift_balance == 5000
+
+
+def test_an_event_that_happened_within_the_retention_keeps_its_id(client: Client, settings: Any) -> None:
+    # Received long ago (a slow first delivery, or clocks apart) but happened recently: the
+    # receiver still accepts the body, so the purge must keep the id it is deduplicated by.
+    settings.VOUCHERIFY = {**settings.VOUCHERIFY, "WEBHOOK_RETENTION_DAYS": 3}
+    raw = _balance_event(1000, timezone.now() - timedelta(days=1))
+    assert _send(client, raw).status_code == 202
+    WebhookEvent.objects.update(received_at=timezone.now() - timedelta(days=10))
+    assert events.purge() == 0
+    again = _send(client, raw)
+    assert again.status_code == 200 and again.json()["duplicate"] is True
+
+
+def test_an_event_without_a_time_is_refused(client: Client) -> None:
+    # Required by the spec; without it a replay's age cannot be judged.
+    body = envelope("voucher.updated", {"voucher": voucher()})
+    del body["created_at"], body["event"]["created_at"]
+    response = _send(client, json.dumps(body).encode())
+    assert (response.status_code, response.json()["error"]) == (400, "malformed")
+    assert WebhookEvent.objects.count() == 0
