@@ -5,6 +5,7 @@ answering JSON when the settings are invalid."""
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from django_voucherify import sync
+from django_voucherify.conf import problems
 from django_voucherify.models import Customer, Voucher, WebhookEvent, WebhookEventState
 from django_voucherify.vouchers import refresh
 from django_voucherify.webhooks import events, sign
@@ -123,3 +125,28 @@ def test_an_event_without_a_time_is_refused(client: Client) -> None:
     response = _send(client, json.dumps(body).encode())
     assert (response.status_code, response.json()["error"]) == (400, "malformed")
     assert WebhookEvent.objects.count() == 0
+
+
+@pytest.mark.parametrize("debug", [True, False])
+@pytest.mark.parametrize("configured", ["one-secret-not-a-list", {"main": "one-secret-not-a-list"}])
+def test_invalid_settings_answer_json_and_never_show_the_secret(
+    settings: Any, caplog: Any, debug: bool, configured: Any
+) -> None:
+    # WEBHOOK_SECRETS as one string (env(...) without the list) is an easy slip. The settings'
+    # error quoted the value, secret included ("got 'one-secret...'"), and the endpoint let it
+    # through as a 500: Django's error page (DEBUG on), its request log line and error mails
+    # (DEBUG off) all carried the secret, at every delivery.
+    settings.DEBUG = debug
+    settings.VOUCHERIFY = {**settings.VOUCHERIFY, "WEBHOOK_SECRETS": configured}
+    caplog.set_level(logging.DEBUG)
+    raw = json.dumps(envelope("voucher.updated", {"voucher": voucher()})).encode()
+    signature = sign(raw, "one-secret-not-a-list")
+    client = Client(raise_request_exception=False)
+    response = client.post(
+        URL, data=raw, content_type="application/json", HTTP_X_VOUCHERIFY_SIGNATURE=signature
+    )
+    assert response.status_code == 503 and response["Content-Type"] == "application/json"
+    assert response.json()["error"] == "not_configured"
+    assert b"one-secret" not in response.content and "one-secret" not in caplog.text
+    assert WebhookEvent.objects.count() == 0
+    assert all("one-secret" not in problem.message for problem in problems(settings.VOUCHERIFY))
