@@ -131,3 +131,16 @@ def test_a_row_that_keeps_failing_does_not_hold_back_the_rows_claimed_with_it(sa
     assert [second[pk].status for pk in ids] == ["retry", "sent", "sent", "sent"]
     assert poisoned.upserts[1:] == ["fine-1", "fine-2", "fine-3", "poison"]
     assert OutboxEntry.objects.get(pk=ids[0]).attempts == 2
+
+
+def test_an_enormous_retry_after_is_recorded_not_a_crash(sandbox):
+    # Retry-After: 1e12 made the outbox's retry time overflow (OverflowError out of the
+    # delivery task): the failure went unrecorded and the batch's rows stayed in progress
+    # until their lease ran out, then again at every re-drive.
+    ids = pending_customers("r-1", "r-2")
+    sandbox.faults.add(path="/v1/customers*", status=429, retry_after=1e12)
+    results = dict(batches.deliver_batch(ids[0], limit=2))
+    assert results[ids[0]].status == "retry"
+    latest = timezone.now() + timedelta(days=1, minutes=1)
+    for entry in OutboxEntry.objects.filter(pk__in=ids):
+        assert entry.state == OutboxState.PENDING and entry.due_at <= latest
