@@ -25,6 +25,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,9 +58,15 @@ def main() -> int:
     return 0 if ok else 1
 
 
+_START = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
+
+
 def _event(i: int, code: str = "BENCH", active: bool = False) -> bytes:
     kind = "voucher.disabled" if not active else "voucher.enabled"
-    stamp = f"2026-01-01T00:00:00.{i % 1000:03d}Z"
+    # Recent (the receiver refuses events older than WEBHOOK_RETENTION_DAYS); the millisecond
+    # varies with i as before.
+    moment = _START + timedelta(milliseconds=i % 1000)
+    stamp = moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     body = {
         "id": f"whs_{i:020d}",
         "type": kind,

@@ -32,6 +32,17 @@ def remote_time(obj: Any) -> datetime | None:
     return parse_time(obj.get("updated_at") if isinstance(obj, dict) else None)
 
 
+def read_after(stored: Any, instant: datetime | None) -> bool:
+    """Whether the copy ``stored`` (a mirror's ``remote_payload``) shows the object as it was
+    after ``instant`` (its ``updated_at`` or ``created_at`` is later): an event of ``instant``
+    (a deletion) is older than what the mirror holds. A copy of an object made again after its
+    deletion may have no ``updated_at`` yet (never updated): its ``created_at`` tells."""
+    if instant is None or not isinstance(stored, dict):
+        return False
+    times = (parse_time(stored.get("updated_at")), parse_time(stored.get("created_at")))
+    return any(time is not None and time > instant for time in times)
+
+
 def is_older(copy: Any, stored: Any) -> bool:
     """Whether ``copy`` is older than ``stored`` (a mirror's ``remote_payload``): writing it
     would make the mirror older."""

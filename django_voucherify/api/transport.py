@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import math
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -41,19 +42,35 @@ USER_AGENT = f"django-voucherify/{__version__} python-requests/{requests.__versi
 __all__ = ["USER_AGENT", "Params", "Transport", "encode_path", "encode_query"]
 
 
+#: The longest wait a ``Retry-After`` is taken for: an infinite or enormous one (a gateway's
+#: mistake, a date centuries ahead) would put the work off for ever, and overflowed the schedules
+#: built from it (``now + timedelta``: the task that met it crashed, its rows left in progress).
+MAX_RETRY_AFTER = 86400.0
+
+
 def _retry_after(response: requests.Response) -> float | None:
-    """Seconds to wait from ``Retry-After`` (seconds or HTTP date) or ``X-Rate-Limit-Retry``."""
+    """Seconds to wait from ``Retry-After`` (seconds or HTTP date) or ``X-Rate-Limit-Retry``, at
+    most :data:`MAX_RETRY_AFTER`; a value that is neither (NaN, a stray comma) is ignored."""
     for header in ("Retry-After", "X-Rate-Limit-Retry"):
         raw = response.headers.get(header)
-        if not raw:
-            continue
-        try:
-            return max(0.0, float(raw))
-        except ValueError:
-            parsed = email.utils.parsedate_to_datetime(raw) if "," in raw else None
-            if parsed is not None:
-                return max(0.0, parsed.timestamp() - time.time())
+        seconds = _seconds(raw) if raw else None
+        if seconds is not None:
+            return min(max(0.0, seconds), MAX_RETRY_AFTER)
     return None
+
+
+def _seconds(raw: str) -> float | None:
+    try:
+        value = float(raw)
+    except ValueError:
+        if "," not in raw:
+            return None
+        try:
+            parsed = email.utils.parsedate_to_datetime(raw)
+        except (TypeError, ValueError, OverflowError, IndexError):
+            return None
+        return parsed.timestamp() - time.time()
+    return None if math.isnan(value) else value
 
 
 _JSON_HEADERS = {"Content-Type": "application/json"}

@@ -578,7 +578,8 @@ OPTIONS: tuple[Option, ...] = (
         Kind.NUMBER,
         30,
         "Days a processed (or stale) event is kept; the sweep deletes older ones. Parked "
-        "events are kept until staff reprocess or delete them.",
+        "events are kept until staff reprocess or delete them. An event that happened longer "
+        "ago is refused (400 too_old): its id may be forgotten, so a replay would be applied again.",
         ("E048",),
         "A whole number of days, 1 or more; the default is 30.",
         page="webhooks.md",

@@ -125,6 +125,17 @@ def _campaigns_reason(value: Any) -> str | None:
     return None
 
 
+def _shown(option: Option, value: Any) -> str:
+    """What a problem quotes of the value: nothing of a credential, only the type of webhook
+    secrets (one string where a list is wanted, a dict: the secret itself, which no list of
+    Secrets masks), the value of any other option."""
+    if option.required:
+        return ""
+    if option.kind is Kind.SECRETS:
+        return f" (got a {type(value).__name__}, not shown)"
+    return f" (got {value!r})"
+
+
 def option_problems(values: dict[str, Any], options: Iterable[Option] = OPTIONS) -> list[Problem]:
     """Each of ``options`` (all by default) checked against its row of the table, in order."""
     problems = []
@@ -133,7 +144,7 @@ def option_problems(values: dict[str, Any], options: Iterable[Option] = OPTIONS)
         reason = _reason(option, value)
         if reason is None or option.check_id is None:
             continue
-        shown = "" if option.required else f" (got {value!r})"  # a credential is never echoed
+        shown = _shown(option, value)
         problems.append(Problem(option.check_id, f"{SETTING}['{option.name}'] {reason}{shown}.", option.hint))
     return problems
 

@@ -17,6 +17,8 @@ holds, versions compared) and pays the database once per batch instead of once p
    Voucherify cannot be reached now (no answer, 429, 5xx) or refuses the keys (401/403), the
    batch stops: its unsent rows go back to ``pending``, due when the failed row's retry is (no
    attempt counted), instead of costing one call each; that retry's batch takes them again.
+   Rows are sent fewest attempts first, so a row that fails alone (its own payload refused
+   with a 5xx every time) is sent after the others and holds none of them back again.
    When the batch's one lease runs short (its own calls used it up), the row about to be sent
    and the rest go back untried, due now, and one delivery is requested for them.
 4. **Record** the successes in ONE transaction: the mirrors are locked first (the order a save
@@ -111,6 +113,10 @@ def deliver_claimed_batch(batch: list[Claim], *, client: Any = None) -> list[tup
         from .. import client as shared_client
 
         client = shared_client
+    # Rows that failed before go last: a 5xx stops the batch (an outage, as far as one answer
+    # tells), so a row whose own payload fails every time, sent first, would give the rest back
+    # at each of its retries. A real outage still stops the batch at its first row.
+    batch = sorted(batch, key=lambda claim: (claim.attempts, claim.entry_id))
     try:
         objects = _read_objects(batch)
         waiting = _waiting_for_deletions(batch)

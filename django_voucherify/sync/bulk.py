@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..freshness import is_older
+from ..freshness import is_older, read_after
 from ..models import Customer, Order, OrderItem, OutboxEntry, OutboxState, SyncState
 from ..validation import SHAPE_ERRORS, applied_problem, mirror_problem
 from .mirrors import muted
@@ -131,10 +132,11 @@ def store_remote(kind: str, objects: list[dict[str, Any]]) -> dict[str, Any]:
     return stats
 
 
-def forget_remote(kind: str, source_id: str) -> str:
+def forget_remote(kind: str, source_id: str, *, deleted_at: datetime | None = None) -> str:
     """Delete the mirror of a customer or order deleted in Voucherify, without telling
     Voucherify (it knows); kept when it has local changes not delivered yet (they will create
-    it again there). Returns ``"deleted"``, ``"unsent"`` or ``"absent"``."""
+    it again there), or when its copy was read after ``deleted_at`` (the deletion's time: the
+    object was made again since). Returns ``"deleted"``, ``"unsent"``, ``"newer"`` or ``"absent"``."""
     model: type[Customer] | type[Order] = Customer if kind == "customers" else Order
     with muted(), transaction.atomic():
         existing = _existing_in_sync(model, {source_id: {}}, stats := _new_stats())
@@ -143,6 +145,8 @@ def forget_remote(kind: str, source_id: str) -> str:
         mirror = existing.get(source_id)
         if mirror is None:
             return "absent"
+        if read_after(mirror.remote_payload, deleted_at):
+            return "newer"
         mirror.delete()
     return "deleted"
 

@@ -46,7 +46,12 @@ SWEEP_LIMIT = 500
 
 
 class EnvelopeError(DjangoVoucherifyError, ValueError):
-    """The body is JSON but not a Voucherify event (no id, type or data)."""
+    """The body is JSON but not a Voucherify event (no id, type, data or time)."""
+
+
+class ExpiredEventError(EnvelopeError):
+    """The event happened before the retention period (``WEBHOOK_RETENTION_DAYS``): its id may
+    have been purged already, so a replay of it could not be told from a first delivery."""
 
 
 def _text(value: Any, limit: int) -> str:
@@ -106,9 +111,10 @@ def parse_envelope(body: Any) -> dict[str, Any]:
     if b"\x00" in encoded or b"\\u0000" in encoded:
         # PostgreSQL's jsonb cannot hold NUL: refused like any body that cannot be stored.
         raise EnvelopeError(_("The body holds characters that cannot be stored (NUL, lone surrogates)."))
-    stamp = event.get("created_at") or body.get("created_at")
-    occurred = instant(stamp)
-    if stamp is not None and occurred is None:
+    # Required (the spec's envelope always has it): without a time, a replay of the event after
+    # its id was purged could not be refused (see :func:`record`).
+    occurred = instant(event.get("created_at") or body.get("created_at"))
+    if occurred is None:
         raise EnvelopeError(_("The event's created_at is not a date-time between 1970 and 9000."))
     return {
         "event_id": event_id,
@@ -125,8 +131,17 @@ def record(body: Any) -> tuple[WebhookEvent, bool]:
     Returns the row and whether it is new (False: a duplicate delivery, nothing stored).
 
     The INSERT comes first (three queries for a new event: begin, insert, commit); a duplicate
-    hits the unique constraint, even when it arrives concurrently, and reads the stored row."""
+    hits the unique constraint, even when it arrives concurrently, and reads the stored row.
+
+    An event older than the retention period is refused (:class:`ExpiredEventError`): ids are
+    remembered that long (:func:`purge` keeps every event that happened since), so a signed
+    body captured and sent again later would otherwise be applied a second time."""
     fields = parse_envelope(body)
+    days = voucherify_settings().webhook_retention_days
+    if fields["occurred_at"] < timezone.now() - timedelta(days=days):
+        raise ExpiredEventError(
+            _("The event happened more than %(days)s days ago: it is not accepted any more.") % {"days": days}
+        )
     event_id = fields.pop("event_id")
     try:
         with transaction.atomic():
@@ -275,11 +290,17 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
 
 
 def purge(now: datetime | None = None) -> int:
-    """Delete processed and stale events received before the retention period."""
+    """Delete processed and stale events received AND happened before the retention period: an
+    event :func:`record` still accepts (it happened since) keeps its id, so a replay of it is a
+    duplicate. (Events stored without a time are judged by their reception only.)"""
+    from django.db.models import Q
+
     now = now or timezone.now()
     cutoff = now - timedelta(days=voucherify_settings().webhook_retention_days)
     deleted, _kinds = WebhookEvent.objects.filter(
-        received_at__lt=cutoff, state__in=(WebhookEventState.PROCESSED, WebhookEventState.STALE)
+        Q(occurred_at__isnull=True) | Q(occurred_at__lt=cutoff),
+        received_at__lt=cutoff,
+        state__in=(WebhookEventState.PROCESSED, WebhookEventState.STALE),
     ).delete()
     return deleted
 

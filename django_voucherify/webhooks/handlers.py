@@ -14,7 +14,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from .. import validation
-from ..freshness import is_older, remote_time
+from ..freshness import is_older, read_after, remote_time
 from ..models import Customer, Voucher, VoucherType
 from ..sync import bulk
 from ..vouchers import refresh
@@ -45,10 +45,15 @@ def _voucher_changed(data: dict[str, Any], occurred_at: datetime | None) -> Outc
 
 def _voucher_deleted(data: dict[str, Any], occurred_at: datetime | None) -> Outcome:
     code = _object(data, "voucher").get("code")
-    deleted, _kinds = Voucher.objects.filter(code=code).delete()
-    if deleted:
-        return Outcome(_("voucher %(code)s deleted") % {"code": code}, applied=True)
-    return Outcome(_("voucher %(code)s was not mirrored") % {"code": code}, applied=True)
+    # Locked, and compared like any change: a copy read after the deletion (the code made again
+    # since, stored by a refresh or a newer event) is not deleted by the late deletion.
+    stored = Voucher.objects.select_for_update().filter(code=code).first()
+    if stored is None:
+        return Outcome(_("voucher %(code)s was not mirrored") % {"code": code}, applied=True)
+    if read_after(stored.remote_payload, occurred_at):
+        return Outcome(_("voucher %(code)s already newer here") % {"code": stored.code})
+    stored.delete()
+    return Outcome(_("voucher %(code)s deleted") % {"code": code}, applied=True)
 
 
 def _balance_of(data: dict[str, Any]) -> Any:
@@ -113,7 +118,9 @@ def _customer_deleted(data: dict[str, Any], occurred_at: datetime | None) -> Out
         if not isinstance(ident, str) or not ident or found is None:
             return Outcome(_("customer without a source id: not mirrored"))
         source_id = found
-    result = bulk.forget_remote("customers", source_id)
+    result = bulk.forget_remote("customers", source_id, deleted_at=occurred_at)
+    if result == "newer":
+        return Outcome(_("%(kind)s %(id)s already newer here") % {"kind": "customer", "id": source_id})
     if result == "unsent":
         return Outcome(
             _("customer %(id)s kept: local changes not sent yet will create it again") % {"id": source_id},

@@ -15,6 +15,7 @@ import threading
 import time
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, DataError
 from django.http import HttpRequest, JsonResponse
 from django.utils.translation import gettext as _
@@ -87,7 +88,14 @@ def receive(request: HttpRequest) -> JsonResponse:
         response = _refuse(405, "method_not_allowed", _("Webhooks are sent with POST."))
         response["Allow"] = "POST"
         return response
-    conf = voucherify_settings()
+    try:
+        conf = voucherify_settings()
+    except ImproperlyConfigured:
+        # An invalid VOUCHERIFY (the system checks name the option): JSON, not Django's 500
+        # page with its traceback; Voucherify sends the event again once it is fixed.
+        response = _refuse(503, "not_configured", _("The endpoint's settings are invalid."))
+        response["Retry-After"] = "30"
+        return response
     if not conf.webhook_secrets:
         return _refuse(503, "not_configured", _("No webhook secret is configured."))
     try:
@@ -111,6 +119,9 @@ def receive(request: HttpRequest) -> JsonResponse:
             return _refuse(403, "bad_signature", _("The signature does not match."))
     try:
         event, created = events.record(parsed)
+    except events.ExpiredEventError as exc:
+        # Older than the ids remembered: a replay cannot be told from a first delivery.
+        return _refuse(400, "too_old", str(exc))
     except events.EnvelopeError as exc:
         return _refuse(400, "malformed", str(exc))
     except DataError:

@@ -125,6 +125,31 @@ def test_rate_limited_error_carries_retry_delay(make_client, sleep):
     assert sleep.calls == []
 
 
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("inf", 86400.0),
+        ("1e12", 86400.0),
+        ("Fri, 31 Dec 9999 23:59:59 GMT", 86400.0),
+        ("nan", None),
+        ("soon, maybe", None),
+    ],
+)
+@responses.activate
+def test_retry_after_is_at_most_a_day_and_garbage_is_ignored(make_client, sleep, header, expected):
+    # An infinite or enormous Retry-After (a gateway's mistake) overflowed every schedule built
+    # from it (now + timedelta: OverflowError in the outbox's and the rollbacks' retries, the
+    # rows left in progress, the failure unrecorded); a comma without a date raised ValueError
+    # out of the client instead of RateLimitedError.
+    client = make_client(retry=RetryPolicy(max_retries=0))
+    responses.get(
+        VOUCHER_URL, status=429, json=error_body(429, "too_many_requests"), headers={"Retry-After": header}
+    )
+    with pytest.raises(RateLimitedError) as caught:
+        client.vouchers.get("CODE1")
+    assert caught.value.retry_after == expected
+
+
 @responses.activate
 def test_x_rate_limit_retry_header_is_honoured(api_client, sleep):
     responses.get(

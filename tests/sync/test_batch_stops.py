@@ -11,6 +11,7 @@ import pytest
 from django.utils import timezone
 
 from django_voucherify import conf
+from django_voucherify.api.errors import ServerError
 from django_voucherify.models import Customer, OutboxEntry, OutboxState, SyncState
 from django_voucherify.sync import batches
 from tests.support.outbox import pending_customers
@@ -84,3 +85,62 @@ def test_a_batch_whose_lease_runs_short_gives_its_untried_rows_back_and_they_are
     assert set(OutboxEntry.objects.filter(pk__in=ids).values_list("state", flat=True)) == {OutboxState.SYNCED}
     assert set(Customer.objects.values_list("sync_state", flat=True)) == {SyncState.SYNCED}
     assert all(sandbox.state.find_customer(s) for s in ("l-1", "l-2", "l-3"))
+
+
+class _PoisonedCustomer:
+    """The shared client, but Voucherify answers 500 to one customer's payload every time (its
+    own failure, not an outage: the other rows' calls succeed)."""
+
+    def __init__(self, client: Any, source_id: str) -> None:
+        self._client, self._poison, self.upserts = client, source_id, []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    @property
+    def customers(self) -> Any:
+        outer = self
+
+        class Customers:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(outer._client.customers, name)
+
+            def create(self, payload: Any) -> Any:
+                outer.upserts.append(payload["source_id"])
+                if payload["source_id"] == outer._poison:
+                    raise ServerError(500, {"message": "Internal error"})
+                return outer._client.customers.create(payload)
+
+        return Customers()
+
+
+def test_a_row_that_keeps_failing_does_not_hold_back_the_rows_claimed_with_it(sandbox):
+    # A batch stops at a 5xx (Voucherify down: the rest waits for the failed row's retry). A
+    # row whose OWN payload gets a 500 every time, lowest id of the due rows, was first in
+    # every batch that claimed it: each of its retries gave the rest back for its next backoff
+    # (5 s, 10 s, ... with the defaults), so the rows behind it waited for all its attempts.
+    # Rows that failed before are now sent after the others: they wait one backoff at most.
+    from django_voucherify import client as shared_client
+
+    ids = pending_customers("poison", "fine-1", "fine-2", "fine-3")
+    poisoned = _PoisonedCustomer(shared_client, "poison")
+    first = dict(batches.deliver_batch(ids[0], limit=4, client=poisoned))
+    assert first[ids[0]].status == "retry" and poisoned.upserts == ["poison"]  # an outage, as far as it knows
+    OutboxEntry.objects.filter(state=OutboxState.PENDING).update(due_at=timezone.now())  # its retry is due
+    second = dict(batches.deliver_batch(ids[0], limit=4, client=poisoned))
+    assert [second[pk].status for pk in ids] == ["retry", "sent", "sent", "sent"]
+    assert poisoned.upserts[1:] == ["fine-1", "fine-2", "fine-3", "poison"]
+    assert OutboxEntry.objects.get(pk=ids[0]).attempts == 2
+
+
+def test_an_enormous_retry_after_is_recorded_not_a_crash(sandbox):
+    # Retry-After: 1e12 made the outbox's retry time overflow (OverflowError out of the
+    # delivery task): the failure went unrecorded and the batch's rows stayed in progress
+    # until their lease ran out, then again at every re-drive.
+    ids = pending_customers("r-1", "r-2")
+    sandbox.faults.add(path="/v1/customers*", status=429, retry_after=1e12)
+    results = dict(batches.deliver_batch(ids[0], limit=2))
+    assert results[ids[0]].status == "retry"
+    latest = timezone.now() + timedelta(days=1, minutes=1)
+    for entry in OutboxEntry.objects.filter(pk__in=ids):
+        assert entry.state == OutboxState.PENDING and entry.due_at <= latest

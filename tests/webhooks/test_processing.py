@@ -221,7 +221,6 @@ def test_signals_for_all_and_per_type_and_a_failing_receiver_rolls_back() -> Non
 
 
 def test_sweep_sends_due_events_and_purges_old_ones(settings: Any) -> None:
-    settings.VOUCHERIFY = {**settings.VOUCHERIFY, "WEBHOOK_RETENTION_DAYS": 1}
     old, _ = record(envelope("voucher.updated", {"voucher": voucher("OLD")}))
     process(old.pk)
     WebhookEvent.objects.filter(pk=old.pk).update(received_at=timezone.now() - timezone.timedelta(days=2))
@@ -230,6 +229,8 @@ def test_sweep_sends_due_events_and_purges_old_ones(settings: Any) -> None:
         state=WebhookEventState.PARKED, received_at=timezone.now() - timezone.timedelta(days=9)
     )
     record(envelope("voucher.updated", {"voucher": voucher("DUE")}))
+    # (After recording: the events happened in January 2026, older than a day.)
+    settings.VOUCHERIFY = {**settings.VOUCHERIFY, "WEBHOOK_RETENTION_DAYS": 1}
     result = events.sweep()
     assert result["purged"] == 1 and result["sent"] == 1
     assert not WebhookEvent.objects.filter(pk=old.pk).exists()
