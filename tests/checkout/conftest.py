@@ -30,14 +30,22 @@ def _clear_throttles() -> Iterator[None]:
 
 
 @pytest.fixture
-def shopper(django_user_model: Any, db: Any) -> tuple[Any, Any]:
-    """A signed-in shopper (user ``ann``), their customer mirror and an order ``ORD-API``."""
-    from django_voucherify.models import Customer, Order
+def ann(django_user_model: Any, db: Any) -> Any:
+    """A shopper, user ``ann``, with her customer mirror (``user-ann``)."""
+    from django_voucherify.models import Customer
 
     user = django_user_model.objects.create_user("ann", "ann@example.com", "pw")
-    customer = Customer.objects.create(source_id="user-ann", email="ann@example.com", user=user)
-    order = Order.objects.create(source_id="ORD-API", amount=8000, customer=customer)
-    return user, order
+    Customer.objects.create(source_id="user-ann", email="ann@example.com", user=user)
+    return user
+
+
+@pytest.fixture
+def shopper(ann: Any) -> tuple[Any, Any]:
+    """A signed-in shopper (user ``ann``, :func:`ann`) and her order ``ORD-API``."""
+    from django_voucherify.models import Customer, Order
+
+    order = Order.objects.create(source_id="ORD-API", amount=8000, customer=Customer.objects.get(user=ann))
+    return ann, order
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient
 
 from django_voucherify.models import CheckoutRedemption, Customer, LedgerState, Order
-from tests.support.checkout import REDEEM, VALIDATE, rollback_url
+from tests.support.checkout import REDEEM, VALIDATE, client_for, rollback_url
 from tests.support.vouchers import make_voucher
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.checkout.urls")]
@@ -29,13 +29,6 @@ def make_user(django_user_model, role: str, permission: str):
     if role == "permitted":
         user.user_permissions.add(Permission.objects.get(codename=permission))
     return user
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    if user is not None:
-        client.force_login(user)  # session auth: the same user the admin sees
-    return client
 
 
 @pytest.fixture

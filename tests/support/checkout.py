@@ -86,6 +86,18 @@ def over_http(server: Any, **overrides: Any) -> Iterator[Any]:
 
 #: The checkout REST endpoints (``tests.checkout.urls``).
 VALIDATE, REDEEM = "/api/vouchers/validate/", "/api/vouchers/redeem/"
+PUBLISH = "/api/vouchers/publications/"
+
+
+def client_for(user: Any) -> Any:
+    """A DRF test client signed in as ``user`` (session auth: the user the admin sees), or
+    anonymous for None."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    if user is not None:
+        client.force_login(user)
+    return client
 
 
 def rollback_url(pk: Any) -> str:
