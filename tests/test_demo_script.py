@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.demo import ctrl_c, demo_env, free_port, group_pids, group_processes, start_demo
+from tests.support.demo import ctrl_c, demo_env, group_pids, group_processes, start_demo
+from tests.support.raw_http import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 

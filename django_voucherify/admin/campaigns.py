@@ -32,7 +32,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from ..api.errors import APIError, VoucherifyError
-from ..models import Campaign, RefreshSubject, ValidationRule
+from ..models import Campaign, Job, RefreshSubject, ValidationRule
 from . import confirmation, refresh_status, remote_actions, submit_once
 from .mixins import start_refresh
 from .promotion_tiers import PromotionTierInline
@@ -287,12 +287,8 @@ class CampaignAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             token = form.cleaned_data["submission"]
             claimed = submit_once.claim_for(self, request, token)  # UNGUARDED: the form again
             if claimed is submit_once.Claim.AGAIN:
-                self.message_user(
-                    request,
-                    _("This form was already sent and started its job; nothing else was started."),
-                    messages.WARNING,
-                )
-                return HttpResponseRedirect(reverse("admin:django_voucherify_job_changelist"))
+                self.message_user(request, submit_once.ALREADY_SENT_MESSAGE, messages.WARNING)
+                return self._after_generate(request, campaign, None)
             if claimed is submit_once.Claim.FIRST:
                 with submit_once.released_on_error(token):
                     job = jobs.generate_campaign_codes(
@@ -304,11 +300,7 @@ class CampaignAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 self.message_user(
                     request, _("Code generation started as %(job)s.") % {"job": job}, messages.SUCCESS
                 )
-                if request.user.has_perm("django_voucherify.view_job"):  # the job page shows its progress
-                    return HttpResponseRedirect(reverse("admin:django_voucherify_job_change", args=[job.pk]))
-                return HttpResponseRedirect(
-                    reverse("admin:django_voucherify_campaign_change", args=[campaign.pk])
-                )
+                return self._after_generate(request, campaign, job)
         context = {
             **self.admin_site.each_context(request),
             "form": form,
@@ -317,6 +309,18 @@ class CampaignAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             "title": _("Generate codes in %(campaign)s") % {"campaign": campaign},
         }
         return TemplateResponse(request, TEMPLATES + "generate.html", context)
+
+    def _after_generate(self, request: HttpRequest, campaign: Campaign, job: Job | None) -> HttpResponse:
+        """Where a sent "Generate codes" form lands: the job's page (its progress), or the job list
+        when the form was sent before (which job is not known); the campaign's page for staff who
+        may not see jobs (the job pages would refuse them: a double click showed them a 403)."""
+        if not request.user.has_perm("django_voucherify.view_job"):
+            return HttpResponseRedirect(
+                reverse("admin:django_voucherify_campaign_change", args=[campaign.pk])
+            )
+        if job is None:
+            return HttpResponseRedirect(reverse("admin:django_voucherify_job_changelist"))
+        return HttpResponseRedirect(reverse("admin:django_voucherify_job_change", args=[job.pk]))
 
     # -- actions ------------------------------------------------------------------------------
     @admin.action(

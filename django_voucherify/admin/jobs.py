@@ -385,11 +385,7 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return TemplateResponse(request, EXPORT_TEMPLATE, context)
 
     def _already_sent(self, request: HttpRequest) -> HttpResponse:
-        self.message_user(
-            request,
-            _("This form was already sent and started its job (listed below); nothing else was started."),
-            messages.WARNING,
-        )
+        self.message_user(request, submit_once.ALREADY_SENT_MESSAGE, messages.WARNING)
         return HttpResponseRedirect(reverse("admin:django_voucherify_job_changelist"))
 
     def result_file_view(self, request: HttpRequest, pk: int) -> HttpResponse | StreamingHttpResponse:

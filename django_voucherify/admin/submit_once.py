@@ -43,6 +43,15 @@ UNAVAILABLE_MESSAGE = gettext_lazy(
     "was started. Please send the form again in a moment."
 )
 
+#: What every guarded form says when its token was already used. Not "it started its job": a
+#: double click's first send may still be starting it, and a send whose job failed to start
+#: while the cache was down keeps its token used (:func:`released_on_error`) without a job; that
+#: form, drawn anew, gets a new token and goes through.
+ALREADY_SENT_MESSAGE = gettext_lazy(
+    "This form was already sent, so nothing else was started. If that send started no job (it "
+    "failed), open the form again to send it anew."
+)
+
 
 class SubmitGuardUnavailable(DjangoVoucherifyError):
     """The cache that remembers used tokens (``CACHES["default"]``) cannot be reached, so a second
@@ -94,8 +103,8 @@ def released_on_error(token: str) -> Iterator[None]:
             except Exception as cache_error:  # the job's own error is the one to report, not this
                 logger.warning(
                     "Admin form's job failed to start and its one-time token could not be given "
-                    "back (the cache cannot be reached: %s); a resend of that form may be refused "
-                    "as already sent",
+                    "back (the cache cannot be reached: %s); a resend of that form is refused as "
+                    "already sent, the form drawn anew goes through",
                     type(cache_error).__name__,
                 )
         raise
@@ -105,7 +114,7 @@ class Claim(enum.Enum):
     """What a guarded view does with a posted form (:func:`claim_for`)."""
 
     FIRST = "first"  # start its job
-    AGAIN = "again"  # already sent and started: start nothing, say so
+    AGAIN = "again"  # already sent: start nothing, say so (ALREADY_SENT_MESSAGE)
     UNGUARDED = "unguarded"  # the cache is down: start nothing, show the form again (said)
 
 

@@ -107,6 +107,21 @@ def test_without_view_job_the_form_returns_to_the_campaign(client, sandbox, camp
     assert Job.objects.get().params["count"] == 5
 
 
+def test_without_view_job_a_form_sent_twice_returns_to_the_campaign(client, sandbox, campaigns, staff):
+    """The second send of a double click (the answer the browser shows) went to the job list,
+    which refused them (403) though their job had started."""
+    (spring,) = campaigns("Spring")
+    staff("view_campaign", "generate_campaign_codes")
+    token = client.get(generate_url(spring)).context["form"]["submission"].value()
+    client.post(generate_url(spring), {"count": "5", "submission": token}, follow=True)  # its message shown
+    again = client.post(generate_url(spring), {"count": "5", "submission": token}, follow=True)
+    assert again.redirect_chain == [
+        (reverse("admin:django_voucherify_campaign_change", args=[spring.pk]), 302)
+    ]
+    assert again.status_code == 200 and Job.objects.count() == 1
+    assert [str(m) for m in again.context["messages"]] == [str(submit_once.ALREADY_SENT_MESSAGE)]
+
+
 def test_a_generation_voucherify_refuses_fails_the_job_with_its_reason(sandbox, api, campaigns):
     (spring,) = campaigns("Spring")
     api.campaigns.delete(spring.voucherify_id, force=True)

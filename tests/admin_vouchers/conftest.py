@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.support.browser import require_browser
+from tests.support.raw_http import free_port
 from tests.support.sandbox import options, wired
 from tests.support.vouchers import make_voucher
 
@@ -56,12 +57,6 @@ def mirrored(sandbox: Any) -> Any:
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _wait_for(port: int, proc: subprocess.Popen[bytes], seconds: float = 30.0) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -99,7 +94,7 @@ def example_shop(voucherify_sandbox_server, tmp_path) -> Iterator[str]:
         check=True,
         capture_output=True,
     )
-    port = _free_port()
+    port = free_port()
     log = open(tmp_path / "runserver.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [*manage, "runserver", "--noreload", f"127.0.0.1:{port}"],

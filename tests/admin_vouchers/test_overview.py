@@ -7,7 +7,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 from django.utils import timezone
 from hypothesis import given
@@ -26,6 +25,7 @@ from django_voucherify.models import (
     WebhookEvent,
     WebhookEventState,
 )
+from tests.support.admin import login_staff
 
 pytestmark = pytest.mark.django_db
 OVERVIEW = reverse("admin:django_voucherify_overview_changelist")
@@ -50,12 +50,6 @@ def ledger(state, order, **extra):
 
 def webhook(event_id, **extra):
     return WebhookEvent.objects.create(event_id=event_id, type="voucher.updated", payload={}, **extra)
-
-
-def staff_with(client, *codenames):
-    user = User.objects.create_user("clerk", password="pw", is_staff=True)
-    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
-    client.force_login(user)
 
 
 def link_of(page, block, label):
@@ -116,7 +110,7 @@ def test_each_count_links_to_a_worklist_with_exactly_those_rows(admin_client):
 
 def test_blocks_follow_view_permissions(client):
     outbox(OutboxState.FAILED, 1)
-    staff_with(client, "view_webhookevent")
+    login_staff(client, "view_webhookevent")
     page = client.get(OVERVIEW).content.decode()
     assert 'id="overview-webhooks"' in page
     for hidden in ("sync", "checkout", "jobs", "chart"):
@@ -125,7 +119,7 @@ def test_blocks_follow_view_permissions(client):
 
 
 def test_staff_without_any_view_permission_neither_see_nor_open_it(client):
-    staff_with(client, "view_voucher")
+    login_staff(client, "view_voucher")
     assert client.get(OVERVIEW).status_code == 403
     index = client.get(reverse("admin:index")).content.decode()
     assert OVERVIEW not in index

@@ -5,21 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
 from django_voucherify.models import Voucher
+from tests.support.admin import login_staff
 from tests.support.vouchers import VOUCHER_FORM_BLANK as BASE
 
 pytestmark = pytest.mark.django_db
 ADD = reverse("admin:django_voucherify_voucher_add")
-
-
-def staff_with(client, *codenames):
-    user = User.objects.create_user("clerk", password="pw", is_staff=True)
-    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
-    client.force_login(user)
-    return user
 
 
 def change_url(voucher):
@@ -38,7 +31,7 @@ def put_bodies(sandbox):
 def test_editor_without_state_permission_cannot_toggle_active(client, sandbox, mirrored):
     (voucher,) = mirrored("PERM-A")
     puts = put_bodies(sandbox)
-    staff_with(client, "view_voucher", "change_voucher")
+    login_staff(client, "view_voucher", "change_voucher")
     page = client.get(change_url(voucher))
     assert "active" not in page.context["adminform"].form.fields  # shown read-only
     data = {**BASE, "code": "PERM-A", "discount_type": "AMOUNT", "amount_off": "700", "category": "new"}
@@ -54,7 +47,7 @@ def test_editor_without_state_permission_cannot_toggle_active(client, sandbox, m
 
 def test_state_permission_lets_the_form_disable(client, sandbox, mirrored):
     (voucher,) = mirrored("PERM-B")
-    staff_with(client, "view_voucher", "change_voucher", "change_voucher_state")
+    login_staff(client, "view_voucher", "change_voucher", "change_voucher_state")
     data = {**BASE, "code": "PERM-B", "discount_type": "AMOUNT", "amount_off": "500"}
     data.pop("active")
     assert client.post(change_url(voucher), data).status_code == 302
@@ -62,7 +55,7 @@ def test_state_permission_lets_the_form_disable(client, sandbox, mirrored):
 
 
 def test_creator_without_state_permission_creates_active_vouchers(client, sandbox):
-    staff_with(client, "view_voucher", "add_voucher")
+    login_staff(client, "view_voucher", "add_voucher")
     data = {**BASE, "code": "NEW-A", "discount_type": "AMOUNT", "amount_off": "100"}
     data.pop("active")
     assert client.post(ADD, data).status_code == 302
@@ -71,7 +64,7 @@ def test_creator_without_state_permission_creates_active_vouchers(client, sandbo
 
 def test_no_voucherify_call_for_staff_without_view_permission(client, sandbox, mirrored):
     (voucher,) = mirrored("G-9", kind="gift")
-    staff_with(client)  # staff, no voucher permission at all
+    login_staff(client)  # staff, no voucher permission at all
     sandbox.calls.calls.clear()
     assert client.get(change_url(voucher)).status_code == 403
     assert sandbox.calls.calls == []

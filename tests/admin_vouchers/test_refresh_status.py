@@ -9,13 +9,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from django_voucherify.models import RefreshState, RefreshSubject, Voucher, VoucherRefreshRun
+from tests.support.admin import login_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -29,13 +29,6 @@ SUBJECT = {
     "campaign": RefreshSubject.CAMPAIGNS,
     "promotiontier": RefreshSubject.CAMPAIGNS,
 }
-
-
-def staff_with(client: Any, *codenames: str) -> User:
-    user = User.objects.create_user("clerk", password="pw", is_staff=True)
-    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
-    client.force_login(user)
-    return user
 
 
 def make_run(subject: str = RefreshSubject.VOUCHERS, **fields: Any) -> VoucherRefreshRun:
@@ -118,7 +111,7 @@ def test_campaign_runs_count_campaigns_tiers_and_rules(admin_client):
 
 @pytest.mark.parametrize("model", sorted(STATUS))
 def test_403_json_without_the_changelists_view_permission(client, model):
-    staff_with(client, "view_job")  # staff, but not allowed to see this list
+    login_staff(client, "view_job")  # staff, but not allowed to see this list
     response = client.get(STATUS[model])
     assert response.status_code == 403 and response["Content-Type"] == "application/json"
     assert response.json()["error"]
@@ -126,7 +119,7 @@ def test_403_json_without_the_changelists_view_permission(client, model):
 
 @pytest.mark.parametrize("model", sorted(STATUS))
 def test_allowed_with_the_changelists_own_view_permission(client, model):
-    staff_with(client, f"view_{model}")
+    login_staff(client, f"view_{model}")
     make_run(SUBJECT[model])
     assert status(client, model)["state"] == "queued"
     # Another list's permission is not enough: each endpoint is checked like its changelist.
@@ -148,7 +141,7 @@ def _queries(client: Any) -> int:
 
 
 def test_query_count_is_flat_and_voucherify_is_never_asked(client, sandbox):
-    staff_with(client, "view_voucher")
+    login_staff(client, "view_voucher")
     make_run(state=RefreshState.RUNNING, started_at=timezone.now(), done=1)
     few = _queries(client)
     Voucher.objects.bulk_create(Voucher(code=f"FLAT-{i}") for i in range(50))

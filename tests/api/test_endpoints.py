@@ -42,6 +42,7 @@ from tests.api.wire import (
     WEIRD,
     WEIRD_ENC,
     Case,
+    FakeSleep,
     sends,
 )
 
@@ -549,14 +550,6 @@ def served_json(operation_id: str) -> dict[str, Any]:
 
 
 # --- fixtures ----------------------------------------------------------------------------------
-
-
-class FakeSleep:
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
 
 
 @pytest.fixture

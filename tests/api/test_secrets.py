@@ -28,7 +28,7 @@ from django_voucherify.conf import get_settings
 from django_voucherify.sandbox.app import Sandbox
 from django_voucherify.sandbox.server import RunningServer, start_in_thread
 from tests.support.leaks import TOKEN, assert_no_leak, capture, chain, find_token, frame_leaks
-from tests.support.raw_http import RawServer, closed_port, failing_dns
+from tests.support.raw_http import RawServer, failing_dns, free_port
 
 APP_ID = "secrets-app"
 DNS_HOST = "voucherify-dns-outage.invalid"
@@ -178,7 +178,7 @@ def test_a_download_cut_short_leaks_nothing(into, caplog):
 
 def test_refused_connection_and_dns_failure_leak_nothing(monkeypatch, caplog):
     caplog.set_level(logging.DEBUG)
-    refused = capture(lambda: client_for(f"http://127.0.0.1:{closed_port()}").vouchers.get("X"))
+    refused = capture(lambda: client_for(f"http://127.0.0.1:{free_port()}").vouchers.get("X"))
     with failing_dns(monkeypatch, DNS_HOST):
         unresolved = capture(lambda: client_for(f"http://{DNS_HOST}").redemptions.redeem(REDEEM))
     for exc in (refused, unresolved):

@@ -24,18 +24,11 @@ from django_voucherify.api import (
     UnauthorizedError,
     VoucherifyClient,
 )
+from tests.api.wire import FakeSleep
 
 API = "https://api.voucherify.io"
 TOKEN = "sk-very-secret-token-value"
 VOUCHER_URL = f"{API}/v1/vouchers/CODE1"
-
-
-class FakeSleep:
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from requests.adapters import BaseAdapter
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from django_voucherify.api import RetryPolicy, TransportError, VoucherifyClient
+from tests.api.wire import FakeSleep
 
 CSV = (
     "Code,Voucher Type,Value,Discount Type,Category,Expiration Date\r\n"
@@ -129,14 +130,6 @@ def server() -> Iterator[_Server]:
         srv.shutdown()
         srv.server_close()
         thread.join(5)
-
-
-class FakeSleep:
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
 
 
 @pytest.fixture

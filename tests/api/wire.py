@@ -29,6 +29,16 @@ NO_BODY = object()
 TRANSACTIONS_EXPORT = {"order": "-created_at", "fields": ["id", "type", "amount", "created_at"]}
 
 
+class FakeSleep:
+    """A client's ``sleep`` that only records the waits asked of it (retries, back-off)."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+
+
 class NoSleep:
     """A client's ``sleep`` for tests where waiting would be a bug (paging, one-shot calls)."""
 

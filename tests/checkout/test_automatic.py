@@ -15,32 +15,20 @@ from rest_framework.test import APIClient
 
 from django_voucherify import checkout
 from django_voucherify.models import CheckoutRedemption, LedgerState
-from tests.support.checkout import checkout_settings, redemptions_of
-from tests.support.vouchers import make_tier, make_voucher
+from tests.support.checkout import (
+    QUALIFY_CALL,
+    REDEEM,
+    REDEEM_CALL,
+    VALIDATE,
+    VALIDATE_CALL,
+    checkout_settings,
+    redemptions_of,
+)
+from tests.support.vouchers import make_tier, make_voucher, order_amount_rule
 
 pytestmark = pytest.mark.django_db
 
 ORDER = {"source_id": "ORD-A", "amount": 10_000}
-QUALIFY = ("POST", "/v1/qualifications")
-REDEEM_CALL = ("POST", "/v1/redemptions")
-VALIDATE_CALL = ("POST", "/v1/validations")
-
-
-def over(amount: int) -> list[str]:
-    """A validation rule "order amount at least ``amount``", as rule ids for a tier."""
-    from django_voucherify import client
-
-    rule = client.transport.request(
-        "POST",
-        "/v1/validation-rules",
-        json={
-            "name": f"Over {amount}",
-            "rules": {
-                "1": {"name": "order.amount", "conditions": {"$more_than_equal": [amount]}, "rules": {}}
-            },
-        },
-    )
-    return [str(rule["id"])]
 
 
 def redeemed(sandbox: Any, tier_id: str) -> int:
@@ -50,8 +38,8 @@ def redeemed(sandbox: Any, tier_id: str) -> int:
 def promotions(sandbox: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Three tiers: 3.00 off any cart, 10.00 off carts of 50.00 or more, 20.00 off from 500.00."""
     small = make_tier("Three off", amount_off=300)
-    medium = make_tier("Ten off", amount_off=1000, validation_rules=over(5000))
-    large = make_tier("Twenty off", amount_off=2000, validation_rules=over(50_000))
+    medium = make_tier("Ten off", amount_off=1000, validation_rules=order_amount_rule(5000))
+    large = make_tier("Twenty off", amount_off=2000, validation_rules=order_amount_rule(50_000))
     return small, medium, large
 
 
@@ -79,7 +67,7 @@ def test_validate_adds_the_qualifying_tiers_after_the_codes_in_two_calls(sandbox
     assert large["id"] not in [c.code for c in result.codes]
     assert result.totals.discount_amount == 1800
     calls = sandbox.calls.by_route() - before
-    assert calls[QUALIFY] == 1 and calls[VALIDATE_CALL] == 1 and sum(calls.values()) == 2
+    assert calls[QUALIFY_CALL] == 1 and calls[VALIDATE_CALL] == 1 and sum(calls.values()) == 2
 
 
 def test_a_tier_given_explicitly_is_not_repeated(sandbox: Any) -> None:
@@ -93,11 +81,11 @@ def test_without_automatic_nothing_is_looked_up(sandbox: Any) -> None:
     make_voucher("FIVE", amount_off=500)
     result = checkout.validate(["FIVE"], ORDER)
     assert [c.code for c in result.codes] == ["FIVE"]
-    assert sandbox.calls.count(*QUALIFY) == 0
+    assert sandbox.calls.count(*QUALIFY_CALL) == 0
 
 
 def test_nothing_to_validate_is_an_empty_result_in_one_call(sandbox: Any) -> None:
-    make_tier("Big carts", validation_rules=over(50_000))
+    make_tier("Big carts", validation_rules=order_amount_rule(50_000))
     result = checkout.validate([], ORDER, automatic=True)
     assert not result.valid and result.codes == [] and not result.unavailable
     assert (result.totals.amount, result.totals.discount_amount, result.totals.total_amount) == (
@@ -105,7 +93,7 @@ def test_nothing_to_validate_is_an_empty_result_in_one_call(sandbox: Any) -> Non
         0,
         10_000,
     )
-    assert sandbox.calls.count(*QUALIFY) == 1 and sandbox.calls.count(*VALIDATE_CALL) == 0
+    assert sandbox.calls.count(*QUALIFY_CALL) == 1 and sandbox.calls.count(*VALIDATE_CALL) == 0
 
 
 def test_redeem_records_the_automatic_tiers_and_redeems_them_once(sandbox: Any) -> None:
@@ -146,7 +134,7 @@ def test_a_failed_payment_rolls_the_automatic_tiers_back(sandbox: Any) -> None:
 
 
 def test_nothing_qualifying_and_nothing_given_redeems_nothing(sandbox: Any) -> None:
-    make_tier("Big carts", validation_rules=over(50_000))
+    make_tier("Big carts", validation_rules=order_amount_rule(50_000))
     with pytest.raises(checkout.InvalidCheckoutInput):
         checkout.redeem([], ORDER, automatic=True)
     assert not CheckoutRedemption.objects.exists() and sandbox.calls.count(*REDEEM_CALL) == 0
@@ -270,9 +258,9 @@ def test_room_is_left_for_thirty_redeemables_in_all(sandbox: Any) -> None:
     assert len(result.codes) == 30 and [c.kind for c in result.codes].count("promotion_tier") == 1
     full = [*codes, "C29"]
     make_voucher("C29", amount_off=1)
-    before = sandbox.calls.count(*QUALIFY)
+    before = sandbox.calls.count(*QUALIFY_CALL)
     assert len(checkout.validate(full, ORDER, automatic=True).codes) == 30
-    assert sandbox.calls.count(*QUALIFY) == before  # no room: no lookup
+    assert sandbox.calls.count(*QUALIFY_CALL) == before  # no room: no lookup
 
 
 NAMES = itertools.count()
@@ -291,7 +279,11 @@ def test_property_automatic_applies_exactly_the_qualifying_tiers(
 ) -> None:
     sandbox.state.extra.pop("promotion_tiers", None)  # each example starts with no tier
     made = [
-        make_tier(f"T{next(NAMES)}", amount_off=off, **({"validation_rules": over(floor)} if floor else {}))
+        make_tier(
+            f"T{next(NAMES)}",
+            amount_off=off,
+            **({"validation_rules": order_amount_rule(floor)} if floor else {}),
+        )
         for i, (off, floor) in enumerate(tiers)
     ]
     cart = {"amount": amount}
@@ -309,9 +301,6 @@ def test_property_automatic_applies_exactly_the_qualifying_tiers(
 
 
 # ---- REST ------------------------------------------------------------------------------------------
-
-VALIDATE = "/api/vouchers/validate/"
-REDEEM = "/api/vouchers/redeem/"
 
 
 @pytest.mark.urls("tests.checkout.urls")

@@ -12,11 +12,12 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from django_voucherify import checkout
 from django_voucherify.models import CheckoutRedemption, LedgerState
 from tests.support.checkout import over_http, redemptions_of
+from tests.support.concurrency import closing_connections
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,13 +33,6 @@ def http_sandbox(voucherify_sandbox_server, eager_celery):
         make_voucher("FIVE", amount_off=500)
         checkout.redeem([], {"source_id": "ORD-FIRST", "amount": 10_000}, "ann", automatic=True)
         yield sandbox
-
-
-def _in_thread(fn, *args):
-    try:
-        return fn(*args)
-    finally:
-        connections.close_all()
 
 
 @pytest.mark.parametrize("stagger", [0.0, 0.01, 0.03])
@@ -58,7 +52,7 @@ def test_eight_automatic_redeems_of_one_order_redeem_it_once(http_sandbox, stagg
             return ("refused", refused.key)
 
     with ThreadPoolExecutor(8) as pool:
-        results = list(pool.map(lambda n: _in_thread(place, n), range(8)))
+        results = list(pool.map(lambda n: closing_connections(place, n), range(8)))
     kinds = Counter(kind for kind, _ in results)
     assert kinds["ok"] == 1, results
     rows = CheckoutRedemption.objects.filter(order_source_id=ORDER["source_id"])

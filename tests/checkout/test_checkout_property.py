@@ -39,10 +39,9 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 import django_voucherify
 from django_voucherify import checkout
 from django_voucherify.models import CheckoutRedemption, LedgerState
-from django_voucherify.models.ledger import REFERENCE_METADATA_KEY
 from django_voucherify.tasks.checkout import checkout_sweep
 from tests.support import adversary, properties
-from tests.support.checkout import checkout_checks, checkout_conf
+from tests.support.checkout import REDEEM_CALL, checkout_checks, checkout_conf, live_redemptions, marker_of
 from tests.support.vouchers import make_tier, make_voucher
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -72,7 +71,6 @@ TIER = "<tier>"  # stands for the promotion tier made for the run (its id is kno
 #: Single and stacked (parent) redemptions, of codes, of a promotion tier, and of both.
 CODES = (["FIVE"], ["TEN"], ["FIVE", "TEN"], [TIER], ["FIVE", TIER])
 
-REDEEM = ("POST", "/v1/redemptions")
 ROLLBACK = ("POST", "/v1/redemptions/*/rollback*")
 LIST = ("GET", "/v1/redemptions")
 
@@ -129,7 +127,7 @@ class CheckoutMachine(RuleBasedStateMachine):
         self.sandbox.faults.clear()
         assert self.interceptor is not None
         self.interceptor.plans.clear()
-        for redemption in adversary.live_redemptions(self.sandbox):  # previous examples' leftovers
+        for redemption in live_redemptions(self.sandbox):  # previous examples' leftovers
             redemption["status"] = "ROLLED_BACK"
         self.asked: set[int] = set()  # rows whose rollback was asked for (must never be dropped)
         self.must_undo: set[int] = set()  # rows of cancelled orders / failed payments
@@ -177,7 +175,7 @@ class CheckoutMachine(RuleBasedStateMachine):
             else:
                 self._sweep_after(PAST_EVERYTHING)
 
-        self._fault(REDEEM, fault, during)
+        self._fault(REDEEM_CALL, fault, during)
 
         def pay(outcome: checkout.RedeemOutcome) -> str:
             if not pay_ok:
@@ -256,9 +254,8 @@ class CheckoutMachine(RuleBasedStateMachine):
     def one_live_redemption_per_order_all_known(self) -> None:
         rows = self._rows_by_marker()
         live_orders: dict[str, set[str]] = {}
-        for redemption in adversary.live_redemptions(self.sandbox):
-            marker = (redemption.get("metadata") or {}).get(REFERENCE_METADATA_KEY)
-            row = rows.get(str(marker))
+        for redemption in live_redemptions(self.sandbox):
+            row = rows.get(str(marker_of(redemption)))
             assert row is not None, f"redemption {redemption['id']} has no ledger row"
             live_orders.setdefault(row.order_source_id, set()).add(str(row.reference))
             if row.state in (LedgerState.PENDING, LedgerState.UNKNOWN):
@@ -294,11 +291,10 @@ class CheckoutMachine(RuleBasedStateMachine):
             if not CheckoutRedemption.objects.needing_work(stale).exists():
                 break
         rows = list(CheckoutRedemption.objects.all())
-        live = {r["id"] for r in adversary.live_redemptions(self.sandbox)}
+        live = {r["id"] for r in live_redemptions(self.sandbox)}
         by_marker: dict[str, set[str]] = {}
-        for redemption in adversary.live_redemptions(self.sandbox):
-            marker = str((redemption.get("metadata") or {}).get(REFERENCE_METADATA_KEY))
-            by_marker.setdefault(marker, set()).add(redemption["id"])
+        for redemption in live_redemptions(self.sandbox):
+            by_marker.setdefault(str(marker_of(redemption)), set()).add(redemption["id"])
         for row in rows:
             assert row.state not in (LedgerState.PENDING, LedgerState.UNKNOWN, LedgerState.ORPHANED), (
                 f"row {row.pk} still {row.state} at quiescence"

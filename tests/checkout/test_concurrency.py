@@ -9,12 +9,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.conf import settings
-from django.db import connection, connections
+from django.db import connection
 
 import django_voucherify
 from django_voucherify import checkout
 from django_voucherify.models import CheckoutRedemption, LedgerState
 from tests.support.checkout import over_http
+from tests.support.concurrency import closing_connections
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,14 +34,6 @@ def http_sandbox(voucherify_sandbox_server, eager_celery):
         yield sandbox
 
 
-def _in_thread(fn, *args):
-    """Run ``fn`` with a start barrier; each thread gets (and closes) its own DB connection."""
-    try:
-        return fn(*args)
-    finally:
-        connections.close_all()
-
-
 def test_fifty_concurrent_checkouts_on_quantity_ten(http_sandbox):
     assert connection.vendor == "postgresql"
     start = threading.Barrier(50)
@@ -54,7 +47,7 @@ def test_fifty_concurrent_checkouts_on_quantity_ten(http_sandbox):
             return ("refused", refused.key, refused.message)
 
     with ThreadPoolExecutor(50) as pool:
-        results = list(pool.map(lambda n: _in_thread(place, n), range(50)))
+        results = list(pool.map(lambda n: closing_connections(place, n), range(50)))
     kinds = Counter(r[0] for r in results)
     assert kinds == {"ok": 10, "refused": 40}
     assert {r[1:] for r in results if r[0] == "refused"} == {
@@ -88,7 +81,7 @@ def test_double_click_sends_one_redeem(http_sandbox):
             return "already"
 
     with ThreadPoolExecutor(8) as pool:
-        results = Counter(pool.map(lambda n: _in_thread(click, n), range(8)))
+        results = Counter(pool.map(lambda n: closing_connections(click, n), range(8)))
     assert results == {LedgerState.SUCCEEDED: 1, "already": 7}
     assert sent.count("/v1/redemptions") == 1
     assert CheckoutRedemption.objects.count() == 1

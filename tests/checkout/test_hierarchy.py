@@ -13,15 +13,11 @@ from rest_framework.test import APIClient
 
 from django_voucherify import checkout
 from django_voucherify.checkout import hierarchy
-from tests.support.checkout import checkout_settings
+from tests.support.checkout import QUALIFY_CALL, REDEEM_CALL, VALIDATE, VALIDATE_CALL, checkout_settings
 from tests.support.hierarchy import AMOUNT, ORDER, PERCENT, tiered_campaign
 from tests.support.vouchers import make_tier
 
 pytestmark = pytest.mark.django_db
-
-QUALIFY = ("POST", "/v1/qualifications")
-VALIDATE_CALL = ("POST", "/v1/validations")
-REDEEM_CALL = ("POST", "/v1/redemptions")
 
 
 def tiers_read(campaign_id: str) -> tuple[str, str]:
@@ -49,7 +45,7 @@ def test_validate_stacks_one_campaigns_tiers_in_its_hierarchy_for_one_more_read(
     assert [c.discount_amount for c in outcome.codes] == [1000, 1800]
     assert outcome.totals.discount_amount == 2800
     calls = sandbox.calls.by_route() - before
-    assert calls == {QUALIFY: 1, tiers_read(camp): 1, VALIDATE_CALL: 1}
+    assert calls == {QUALIFY_CALL: 1, tiers_read(camp): 1, VALIDATE_CALL: 1}
 
 
 def test_one_tier_per_campaign_costs_no_read(sandbox: Any) -> None:
@@ -58,7 +54,7 @@ def test_one_tier_per_campaign_costs_no_read(sandbox: Any) -> None:
     before = sandbox.calls.by_route()
     outcome = checkout.validate([], ORDER, automatic=True)
     assert tier_codes(outcome) == [big["id"], small["id"]]  # best deal first, as before
-    assert sandbox.calls.by_route() - before == {QUALIFY: 1, VALIDATE_CALL: 1}
+    assert sandbox.calls.by_route() - before == {QUALIFY_CALL: 1, VALIDATE_CALL: 1}
 
 
 def test_other_campaigns_tiers_keep_their_slots(sandbox: Any) -> None:
@@ -86,15 +82,13 @@ def test_redeem_records_the_tiers_in_hierarchy_order(sandbox: Any) -> None:
     outcome = checkout.redeem([], ORDER, "cust-h", automatic=True)
     assert outcome.applied and outcome.totals.discount_amount == 2800
     assert outcome.ledger.tiers == [ten_off, twenty_pc]
-    assert sandbox.calls.by_route() - before == {QUALIFY: 1, tiers_read(camp): 1, REDEEM_CALL: 1}
+    assert sandbox.calls.by_route() - before == {QUALIFY_CALL: 1, tiers_read(camp): 1, REDEEM_CALL: 1}
 
 
 @pytest.mark.urls("tests.checkout.urls")
 def test_rest_validate_stacks_in_hierarchy_order(sandbox: Any) -> None:
     _camp, (ten_off, twenty_pc) = tiered_campaign(AMOUNT, PERCENT)
-    response = APIClient().post(
-        "/api/vouchers/validate/", {"automatic": True, "order": {"amount": 10_000}}, format="json"
-    )
+    response = APIClient().post(VALIDATE, {"automatic": True, "order": {"amount": 10_000}}, format="json")
     assert response.status_code == 200, response.content
     data = response.json()
     assert [c["code"] for c in data["codes"]] == [ten_off, twenty_pc] and data["discount_amount"] == 2800

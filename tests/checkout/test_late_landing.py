@@ -3,7 +3,7 @@ never reaches anyone, is found by the late check, recorded (ORPHANED) and rolled
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -13,11 +13,9 @@ from requests.adapters import BaseAdapter
 
 from django_voucherify import checkout
 from django_voucherify.models import CheckoutRedemption, LedgerState
-from django_voucherify.models.ledger import REFERENCE_METADATA_KEY
 from django_voucherify.sandbox.adapter import _read_body
-from django_voucherify.tasks.checkout import checkout_sweep
 from tests.support import adversary
-from tests.support.checkout import checkout_checks, checkout_conf
+from tests.support.checkout import checkout_checks, checkout_conf, live_redemptions, marker_of
 from tests.support.vouchers import make_voucher
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -55,31 +53,11 @@ class HeldRedeem(BaseAdapter):
 
 
 @pytest.fixture
-def clock(sandbox: Any) -> Iterator[adversary.Clock]:
-    clock = adversary.Clock(sandbox).install()
-    yield clock
-    clock.uninstall()
-
-
-@pytest.fixture
 def held(sandbox: Any) -> HeldRedeem:
     interceptor = adversary.intercept(sandbox)
     holder = HeldRedeem(interceptor.inner)
     interceptor.inner = holder
     return holder
-
-
-@pytest.fixture
-def sweep_after(clock: adversary.Clock) -> Callable[[float], None]:
-    def sweep_after(seconds: float) -> None:
-        clock.advance(seconds)
-        checkout_sweep()
-
-    return sweep_after
-
-
-def _marker(redemption: dict[str, Any]) -> str | None:
-    return (redemption.get("metadata") or {}).get(REFERENCE_METADATA_KEY)
 
 
 def _given_up(held: HeldRedeem, sweep_after: Callable[[float], None]) -> CheckoutRedemption:
@@ -104,7 +82,7 @@ def test_redeem_processed_after_the_grace_period_is_found_and_rolled_back(
     row = _given_up(held, sweep_after)
     newer = checkout.redeem(["FIVE"], ORDER).ledger if reordered else None  # the order is free
     held.land()
-    [late] = [r for r in adversary.live_redemptions(sandbox) if _marker(r) == str(row.reference)]
+    [late] = [r for r in live_redemptions(sandbox) if marker_of(r) == str(row.reference)]
     sweep_after(LATE_CHECK_AFTER / 2)  # not due yet: nothing read, nothing changed
     row.refresh_from_db()
     assert row.state == LedgerState.FAILED and row.late_check_at is not None
@@ -115,11 +93,11 @@ def test_redeem_processed_after_the_grace_period_is_found_and_rolled_back(
     assert row.needs_attention and "late check" in row.attention_reason
     assert "not_redeemed" in row.attention_reason
     assert row.rollback_reason  # the first reason asked for is kept (unknown outcome)
-    live = adversary.live_redemptions(sandbox)
+    live = live_redemptions(sandbox)
     if newer is None:
         assert live == []
     else:  # the newer attempt is left alone: one redemption for the order, its own
-        assert [_marker(r) for r in live] == [str(newer.reference)]
+        assert [marker_of(r) for r in live] == [str(newer.reference)]
         newer.refresh_from_db()
         assert newer.state == LedgerState.SUCCEEDED and not newer.rollback_pending
 
@@ -136,7 +114,7 @@ def test_late_check_that_finds_nothing_is_done_for_good(
     assert sandbox.calls.count("GET", "/v1/redemptions") == before + 1  # one late look
     sweep_after(LATE_CHECK_AFTER * 10)
     assert sandbox.calls.count("GET", "/v1/redemptions") == before + 1  # and never again
-    assert adversary.live_redemptions(sandbox) == []
+    assert live_redemptions(sandbox) == []
 
 
 def test_late_check_survives_voucherify_being_down(
@@ -151,7 +129,7 @@ def test_late_check_survives_voucherify_being_down(
     outage.times = 0
     sweep_after(3600)
     row.refresh_from_db()
-    assert row.state == LedgerState.ROLLED_BACK and adversary.live_redemptions(sandbox) == []
+    assert row.state == LedgerState.ROLLED_BACK and live_redemptions(sandbox) == []
 
 
 @pytest.mark.parametrize(

@@ -15,10 +15,8 @@ from django.test import override_settings
 import django_voucherify
 from django_voucherify import checkout
 from django_voucherify.models import CheckoutRedemption, LedgerState
-from django_voucherify.models.ledger import REFERENCE_METADATA_KEY
-from django_voucherify.tasks.checkout import checkout_sweep
 from tests.support import adversary
-from tests.support.checkout import checkout_checks, checkout_conf, over_http
+from tests.support.checkout import checkout_checks, checkout_conf, live_redemptions, marker_of, over_http
 from tests.support.vouchers import make_voucher
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,42 +25,24 @@ ORDER = {"source_id": "ORD-L", "amount": 10_000}
 
 
 def _row_of(redemption: dict[str, Any]) -> CheckoutRedemption:
-    marker = (redemption.get("metadata") or {}).get(REFERENCE_METADATA_KEY)
-    return CheckoutRedemption.objects.get(reference=marker)
+    return CheckoutRedemption.objects.get(reference=marker_of(redemption))
 
 
-@pytest.fixture
-def clock(sandbox):
-    clock = adversary.Clock(sandbox).install()
-    yield clock
-    clock.uninstall()
-
-
-@pytest.fixture
-def _sweep_after(clock):
-    def sweep_after(seconds: float) -> None:
-        """Time passes past the grace period and every lease; the periodic sweep runs."""
-        clock.advance(seconds)
-        checkout_sweep()
-
-    return sweep_after
-
-
-def test_redeem_stalled_before_sending_past_its_deadline_is_never_sent(sandbox, _sweep_after):
+def test_redeem_stalled_before_sending_past_its_deadline_is_never_sent(sandbox, sweep_after):
     """A sender stalled (DNS) between claiming the row and sending while the sweep concluded
     "not redeemed": the request must not leave (old code sent it, and the answer was ignored:
     a live redemption with a FAILED row, the order free to be redeemed again)."""
     make_voucher("FIVE")
     interceptor = adversary.intercept(sandbox)
-    interceptor.arm(adversary.STALL_BEFORE_SEND, lambda: _sweep_after(600))
+    interceptor.arm(adversary.STALL_BEFORE_SEND, lambda: sweep_after(600))
     with pytest.raises(checkout.CheckoutUnavailable) as refused:
         checkout.redeem(["FIVE"], ORDER)
     assert refused.value.outcome_unknown is False
-    assert adversary.live_redemptions(sandbox) == []
+    assert live_redemptions(sandbox) == []
     row = CheckoutRedemption.objects.get()
     assert row.state == LedgerState.FAILED
     assert checkout.redeem(["FIVE"], ORDER).applied  # the order is free: one redemption in all
-    assert len(adversary.live_redemptions(sandbox)) == 1
+    assert len(live_redemptions(sandbox)) == 1
 
 
 # The send deadline over a real socket to the sandbox server (found by the review of issue 10).
@@ -118,45 +98,45 @@ def test_a_short_stall_within_the_deadline_is_sent(http_sandbox, monkeypatch):
     assert len(_redeemed(http_sandbox)) == 1
 
 
-def test_answer_arriving_after_the_row_was_given_up_is_recorded_and_rolled_back(sandbox, _sweep_after):
+def test_answer_arriving_after_the_row_was_given_up_is_recorded_and_rolled_back(sandbox, sweep_after):
     """Voucherify held the request past the grace period; the sweep concluded "not redeemed"
     (FAILED); then the success answer arrives. It is recorded (ORPHANED), rolled back and the
     row flagged (old code ignored it: the redemption stayed consumed)."""
     make_voucher("FIVE")
     interceptor = adversary.intercept(sandbox)
-    interceptor.arm(adversary.HELD_BY_SERVER, lambda: _sweep_after(600))
+    interceptor.arm(adversary.HELD_BY_SERVER, lambda: sweep_after(600))
     with pytest.raises(checkout.CheckoutUnavailable) as unknown:
         checkout.redeem(["FIVE"], ORDER)
     assert unknown.value.outcome_unknown is True
     row = CheckoutRedemption.objects.get()
     assert row.state == LedgerState.ROLLED_BACK and row.redemption_ids and row.rollback_ids
     assert row.needs_attention and "marked failed" in row.attention_reason
-    assert adversary.live_redemptions(sandbox) == []
+    assert live_redemptions(sandbox) == []
 
 
-def test_late_answer_is_kept_even_when_its_rollback_cannot_be_sent_yet(sandbox, _sweep_after):
+def test_late_answer_is_kept_even_when_its_rollback_cannot_be_sent_yet(sandbox, sweep_after):
     make_voucher("FIVE")
     interceptor = adversary.intercept(sandbox)
-    interceptor.arm(adversary.HELD_BY_SERVER, lambda: _sweep_after(600))
+    interceptor.arm(adversary.HELD_BY_SERVER, lambda: sweep_after(600))
     refusal = sandbox.faults.add(path="/v1/redemptions/*/rollback", method="POST", status=503)
     with pytest.raises(checkout.CheckoutUnavailable):
         checkout.redeem(["FIVE"], ORDER)
     row = CheckoutRedemption.objects.get()
     assert row.state == LedgerState.ORPHANED and row.rollback_pending
-    [live] = adversary.live_redemptions(sandbox)
+    [live] = live_redemptions(sandbox)
     assert live["id"] in row.redemption_ids and _row_of(live) == row
     with pytest.raises(checkout.AlreadyRedeemed):  # not a second live redemption meanwhile
         checkout.redeem(["FIVE"], ORDER)
     refusal.times = 0  # Voucherify is back
-    _sweep_after(3600)
+    sweep_after(3600)
     row.refresh_from_db()
-    assert row.state == LedgerState.ROLLED_BACK and adversary.live_redemptions(sandbox) == []
+    assert row.state == LedgerState.ROLLED_BACK and live_redemptions(sandbox) == []
     assert checkout.redeem(["FIVE"], ORDER).applied  # the order is free again
-    assert [_row_of(r).state for r in adversary.live_redemptions(sandbox)] == [LedgerState.SUCCEEDED]
+    assert [_row_of(r).state for r in live_redemptions(sandbox)] == [LedgerState.SUCCEEDED]
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404])
-def test_refused_rollback_is_flagged_and_retried_until_confirmed(sandbox, _sweep_after, status):
+def test_refused_rollback_is_flagged_and_retried_until_confirmed(sandbox, sweep_after, status):
     """A 4xx on a rollback (wrong keys, wrong project...) is not proof of anything: the
     rollback stays asked for, the row is flagged, and once the keys are fixed the sweep sends
     it (old code cleared the request: never retried, never flagged)."""
@@ -168,9 +148,9 @@ def test_refused_rollback_is_flagged_and_retried_until_confirmed(sandbox, _sweep
     assert row.state == LedgerState.SUCCEEDED and row.rollback_pending
     assert row.needs_attention and str(status) in row.rollback_error
     refusal.times = 0  # the keys are fixed
-    _sweep_after(3600)
+    sweep_after(3600)
     row.refresh_from_db()
-    assert row.state == LedgerState.ROLLED_BACK and adversary.live_redemptions(sandbox) == []
+    assert row.state == LedgerState.ROLLED_BACK and live_redemptions(sandbox) == []
 
 
 @pytest.mark.parametrize(
@@ -192,7 +172,7 @@ def test_bad_setting_refuses_the_redeem_before_writing_anything(sandbox, bad):
         django_voucherify.reset_client()
         with pytest.raises(ImproperlyConfigured):
             checkout.redeem(["FIVE"], ORDER)
-    assert not CheckoutRedemption.objects.exists() and not adversary.live_redemptions(sandbox)
+    assert not CheckoutRedemption.objects.exists() and not live_redemptions(sandbox)
     django_voucherify.reset_client()
     sandbox.mount(django_voucherify.get_client().transport.session)
     assert checkout.redeem(["FIVE"], ORDER).applied
@@ -213,7 +193,7 @@ def test_unexpected_error_after_sending_is_reconciled_and_rolled_back(sandbox):
     with pytest.raises(RuntimeError, match="after sending"):
         checkout.redeem(["FIVE"], ORDER)
     row = CheckoutRedemption.objects.get()
-    assert row.state == LedgerState.ROLLED_BACK and adversary.live_redemptions(sandbox) == []
+    assert row.state == LedgerState.ROLLED_BACK and live_redemptions(sandbox) == []
 
 
 def test_grace_must_exceed_the_longest_request(settings):

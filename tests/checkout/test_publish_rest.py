@@ -7,38 +7,21 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import Permission
-from rest_framework.test import APIClient
 
 import django_voucherify
 from django_voucherify import checkout
 from django_voucherify.models import Customer, CustomerPublication
-from tests.support.checkout import published_codes, static_campaign
+from tests.support.checkout import PUBLISH, client_for, published_codes, static_campaign
 from tests.support.sandbox import options
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.checkout.urls")]
-
-PUBLISH = "/api/vouchers/publications/"
-
-
-def _client(user) -> APIClient:
-    client = APIClient()
-    if user is not None:
-        client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def ann(django_user_model):
-    user = django_user_model.objects.create_user("ann", "ann@example.com", "pw")
-    Customer.objects.create(source_id="user-ann", email="ann@example.com", user=user)
-    return user
 
 
 def test_a_customer_gets_their_own_code_once(sandbox, ann):
     campaign = static_campaign(sandbox)
     with options(sandbox, SELF_SERVICE_CAMPAIGNS=[campaign]):
-        first = _client(ann).post(PUBLISH, {"campaign": campaign}, format="json")
-        again = _client(ann).post(
+        first = client_for(ann).post(PUBLISH, {"campaign": campaign}, format="json")
+        again = client_for(ann).post(
             PUBLISH, {"campaign": campaign, "customer_source_id": "user-ann"}, format="json"
         )
     assert first.status_code == 201, first.content
@@ -62,7 +45,7 @@ def test_someone_elses_code_needs_the_permission(sandbox, ann, django_user_model
         )
         if role == "permitted":
             user.user_permissions.add(Permission.objects.get(codename="add_customerpublication"))
-    answer = _client(user).post(
+    answer = client_for(user).post(
         PUBLISH, {"campaign": campaign, "customer_source_id": "user-ann"}, format="json"
     )
     if allowed:
@@ -75,7 +58,7 @@ def test_someone_elses_code_needs_the_permission(sandbox, ann, django_user_model
 
 
 def test_anonymous_is_refused(sandbox):
-    answer = _client(None).post(PUBLISH, {"campaign": "Welcome"}, format="json")
+    answer = client_for(None).post(PUBLISH, {"campaign": "Welcome"}, format="json")
     assert answer.status_code in (401, 403) and answer["Content-Type"].startswith("application/json")
 
 
@@ -94,7 +77,7 @@ def test_anonymous_is_refused(sandbox):
     ],
 )
 def test_bad_input_is_a_json_400(sandbox, ann, body):
-    answer = _client(ann).post(PUBLISH, body, format="json")
+    answer = client_for(ann).post(PUBLISH, body, format="json")
     assert answer.status_code == 400, answer.content
     assert answer["Content-Type"].startswith("application/json")
     assert sandbox.calls.count("POST", "/v1/publications") == 0
@@ -102,12 +85,12 @@ def test_bad_input_is_a_json_400(sandbox, ann, body):
 
 def test_a_user_without_a_customer_and_a_refusal_are_json(sandbox, ann, django_user_model):
     nobody = django_user_model.objects.create_user("nobody", "n@example.com", "pw")
-    answer = _client(nobody).post(PUBLISH, {"campaign": "Welcome"}, format="json")
+    answer = client_for(nobody).post(PUBLISH, {"campaign": "Welcome"}, format="json")
     assert answer.status_code == 400 and answer.json()["key"] == "no_customer"
     campaign = static_campaign(sandbox, codes=1)
     checkout.publish(campaign, "someone-else")
     with options(sandbox, SELF_SERVICE_CAMPAIGNS=[campaign]):
-        refused = _client(ann).post(PUBLISH, {"campaign": campaign}, format="json")
+        refused = client_for(ann).post(PUBLISH, {"campaign": campaign}, format="json")
     assert refused.status_code == 400 and refused.json()["key"] == "no_voucher_suitable_for_publication"
 
 
@@ -116,7 +99,7 @@ def test_an_outage_is_a_json_503(sandbox, ann, path):
     campaign = static_campaign(sandbox)
     sandbox.faults.add(path=path, status=503, times=20)
     with options(sandbox, SELF_SERVICE_CAMPAIGNS=[campaign]):
-        answer = _client(ann).post(PUBLISH, {"campaign": campaign}, format="json")
+        answer = client_for(ann).post(PUBLISH, {"campaign": campaign}, format="json")
     assert answer.status_code == 503 and answer.json()["key"] == "unavailable"
 
 
@@ -128,10 +111,10 @@ def test_a_listed_campaign_is_matched_by_name_and_by_id(sandbox, ann, listed, as
     name = static_campaign(sandbox)
     forms = {"name": name, "id": django_voucherify.client.campaigns.get(name)["id"]}
     with options(sandbox, SELF_SERVICE_CAMPAIGNS=["Something else", forms[listed]]):
-        first = _client(ann).post(PUBLISH, {"campaign": forms[asked]}, format="json")
+        first = client_for(ann).post(PUBLISH, {"campaign": forms[asked]}, format="json")
         assert first.status_code == 201, first.content
         for again in ("name", "id"):  # later calls, in either form: the same row
-            answer = _client(ann).post(PUBLISH, {"campaign": forms[again]}, format="json")
+            answer = client_for(ann).post(PUBLISH, {"campaign": forms[again]}, format="json")
             assert answer.status_code == 200 and answer.json()["code"] == first.json()["code"]
     assert published_codes(name, "user-ann") == [first.json()["code"]]
     assert CustomerPublication.objects.count() == 1
@@ -142,7 +125,7 @@ def test_an_unknown_campaign_gets_the_answer_of_one_not_listed(sandbox, ann):
     internal_id = django_voucherify.client.campaigns.get(internal)["id"]
     with options(sandbox, SELF_SERVICE_CAMPAIGNS=[offered]):
         answers = [
-            _client(ann).post(PUBLISH, {"campaign": asked}, format="json")
+            client_for(ann).post(PUBLISH, {"campaign": asked}, format="json")
             for asked in (internal, internal_id, "No such campaign", "camp_NoSuchId")
         ]
     assert {(a.status_code, a.content) for a in answers} == {(answers[0].status_code, answers[0].content)}
@@ -157,7 +140,7 @@ def test_an_unknown_campaign_gets_the_answer_of_one_not_listed(sandbox, ann):
 def test_nothing_listed_by_default_and_voucherify_is_not_asked(sandbox, ann):
     campaign = static_campaign(sandbox)
     calls = len(sandbox.calls.calls)
-    answer = _client(ann).post(PUBLISH, {"campaign": campaign}, format="json")
+    answer = client_for(ann).post(PUBLISH, {"campaign": campaign}, format="json")
     assert answer.status_code == 403 and answer.json()["key"] == "campaign_not_offered"
     assert len(sandbox.calls.calls) == calls
 
@@ -165,7 +148,7 @@ def test_nothing_listed_by_default_and_voucherify_is_not_asked(sandbox, ann):
 def test_a_code_the_shop_gave_of_a_campaign_not_listed_is_not_shown(sandbox, ann):
     internal = static_campaign(sandbox)
     checkout.publish(internal, "user-ann")  # the shop's own code: not limited
-    answer = _client(ann).post(PUBLISH, {"campaign": internal}, format="json")
+    answer = client_for(ann).post(PUBLISH, {"campaign": internal}, format="json")
     assert answer.status_code == 403 and "code" not in answer.json()
 
 
@@ -175,11 +158,11 @@ def test_the_permission_holder_is_not_limited(sandbox, django_user_model):
     clerk.user_permissions.add(Permission.objects.get(codename="add_customerpublication"))
     internal, offered = static_campaign(sandbox), static_campaign(sandbox)
     with options(sandbox, SELF_SERVICE_CAMPAIGNS=[offered]):
-        own = _client(clerk).post(PUBLISH, {"campaign": internal}, format="json")
-        for_bob = _client(clerk).post(
+        own = client_for(clerk).post(PUBLISH, {"campaign": internal}, format="json")
+        for_bob = client_for(clerk).post(
             PUBLISH, {"campaign": internal, "customer_source_id": "bob"}, format="json"
         )
-        unknown = _client(clerk).post(PUBLISH, {"campaign": "No such campaign"}, format="json")
+        unknown = client_for(clerk).post(PUBLISH, {"campaign": "No such campaign"}, format="json")
     assert own.status_code == 201 and for_bob.status_code == 201
     # Unlimited callers are told what Voucherify said: the campaign does not exist.
     assert unknown.status_code == 400 and unknown.json()["key"] in ("not_found", "resource_not_found")

@@ -6,26 +6,14 @@ publication), and a look-up answered in another shape is an outage (503), not a 
 from __future__ import annotations
 
 import pytest
-from rest_framework.test import APIClient
 
 import django_voucherify
 from django_voucherify import checkout
-from django_voucherify.models import Customer, CustomerPublication
-from tests.support.checkout import published_codes, static_campaign
+from django_voucherify.models import CustomerPublication
+from tests.support.checkout import PUBLISH, client_for, published_codes, static_campaign
 from tests.support.sandbox import options
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.checkout.urls")]
-
-PUBLISH = "/api/vouchers/publications/"
-
-
-@pytest.fixture
-def ann(django_user_model):
-    user = django_user_model.objects.create_user("ann", "ann@example.com", "pw")
-    Customer.objects.create(source_id="user-ann", email="ann@example.com", user=user)
-    client = APIClient()
-    client.force_login(user)
-    return client
 
 
 def test_a_shopper_cannot_take_a_code_of_a_campaign_the_shop_never_offered(sandbox, ann):
@@ -33,7 +21,7 @@ def test_a_shopper_cannot_take_a_code_of_a_campaign_the_shop_never_offered(sandb
     campaign by name or id (a staff-only or partner campaign too) and drain it. Now only the
     campaigns of SELF_SERVICE_CAMPAIGNS (none by default) are given out there."""
     internal = static_campaign(sandbox, codes=3)  # e.g. "Staff 50%": never meant for shoppers
-    answer = ann.post(PUBLISH, {"campaign": internal}, format="json")
+    answer = client_for(ann).post(PUBLISH, {"campaign": internal}, format="json")
     assert answer.status_code == 403, (answer.status_code, answer.content)
     assert published_codes(internal, "user-ann") == []
 
@@ -60,10 +48,10 @@ def test_a_look_up_answered_in_the_wrong_shape_is_an_outage_not_a_500(sandbox, a
     campaign = static_campaign(sandbox)
     sandbox.faults.add(path="/v1/publications", method="POST", drop=True, after=True, times=1)
     with options(sandbox, SELF_SERVICE_CAMPAIGNS=[campaign]):
-        lost = ann.post(PUBLISH, {"campaign": campaign}, format="json")
+        lost = client_for(ann).post(PUBLISH, {"campaign": campaign}, format="json")
         assert lost.status_code == 503  # the row is now sent: the next call looks it up first
         monkeypatch.setattr(Publications, "list", lambda self, **params: listed)
-        answer = ann.post(PUBLISH, {"campaign": campaign}, format="json")
+        answer = client_for(ann).post(PUBLISH, {"campaign": campaign}, format="json")
     assert answer.status_code == 503, (answer.status_code, answer.content)
     assert answer.json()["key"] == "unavailable"
     row = CustomerPublication.objects.get()

@@ -8,20 +8,11 @@ from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient
 
 from django_voucherify import checkout
-from django_voucherify.models import Customer, CustomerPublication
-from tests.support.checkout import static_campaign
+from django_voucherify.models import CustomerPublication
+from tests.support.checkout import PUBLISH, static_campaign
 from tests.support.sandbox import options
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.checkout.urls")]
-
-PUBLISH = "/api/vouchers/publications/"
-
-
-@pytest.fixture
-def ann(django_user_model):
-    user = django_user_model.objects.create_user("ann", "ann@example.com", "pw")
-    Customer.objects.create(source_id="user-ann", email="ann@example.com", user=user)
-    return user
 
 
 @pytest.mark.parametrize("campaign", [".", ".."])

@@ -19,6 +19,7 @@ from django_voucherify.checkout import ledger
 from django_voucherify.models import CheckoutRedemption, LedgerState
 from django_voucherify.tasks.checkout import checkout_sweep
 from tests.support import adversary
+from tests.support.checkout import live_redemptions
 from tests.support.vouchers import make_voucher
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -72,7 +73,7 @@ def test_a_2xx_redeem_answer_of_the_wrong_shape_is_an_unknown_outcome(sandbox, b
     checkout_sweep()  # reconciliation finds the redemption Voucherify made and rolls it back
     row.refresh_from_db()
     assert row.state == LedgerState.ROLLED_BACK and row.redemption_ids
-    assert adversary.live_redemptions(sandbox) == []
+    assert live_redemptions(sandbox) == []
 
 
 def test_voucherifys_own_answers_pass_the_shape_check(sandbox):

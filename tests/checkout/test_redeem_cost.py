@@ -19,11 +19,11 @@ from django_voucherify import checkout
 from django_voucherify.checkout.claim import OUTSIDE_TRANSACTION_ONLY, insert_unless_orphaned
 from django_voucherify.checkout.ledger import record_success_if_pending
 from django_voucherify.models import CheckoutRedemption, LedgerState, Order, OrderItem
+from tests.support.checkout import REDEEM
 from tests.support.vouchers import make_voucher
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.urls("tests.checkout.urls")]
 
-REDEEM = "/api/vouchers/redeem/"
 
 #: The DRF endpoint's budget: session, user, the order with its customer and its items (one
 #: query), the PENDING insert, the SUCCEEDED update. (Issue 13 allows 6; before it: 12.)

@@ -23,7 +23,7 @@ from django_voucherify import checkout
 from django_voucherify.models import CheckoutRedemption, LedgerState
 from django_voucherify.tasks.checkout import checkout_sweep
 from tests.support import adversary
-from tests.support.checkout import checkout_settings
+from tests.support.checkout import checkout_settings, live_redemptions
 from tests.support.vouchers import make_voucher
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -60,13 +60,6 @@ def _is_rollback(request: requests.PreparedRequest) -> bool:
     return request.method == "POST" and str(request.url).split("?")[0].endswith("/rollback")
 
 
-@pytest.fixture
-def clock(sandbox):
-    clock = adversary.Clock(sandbox).install()
-    yield clock
-    clock.uninstall()
-
-
 @pytest.mark.parametrize("status", [401, 403])
 def test_refused_credentials_at_redeem_are_an_outage_not_a_refused_code(sandbox, status, caplog):
     make_voucher("FIVE")
@@ -84,7 +77,7 @@ def test_refused_credentials_at_redeem_are_an_outage_not_a_refused_code(sandbox,
     assert outcome.applied is False and outcome.totals.total_amount == 10_000
     refusal.times = 0  # keys fixed: the order is free
     assert checkout.redeem(["FIVE"], ORDER).applied
-    assert len(adversary.live_redemptions(sandbox)) == 1
+    assert len(live_redemptions(sandbox)) == 1
 
 
 @pytest.mark.parametrize("status", [401, 403])
@@ -121,7 +114,7 @@ def test_a_refusal_arriving_after_reconciliation_does_not_overwrite_what_it_foun
         checkout.redeem(["FIVE"], ORDER)
     row = CheckoutRedemption.objects.get()
     assert row.state == LedgerState.ROLLED_BACK and row.rollback_ids
-    assert adversary.live_redemptions(sandbox) == []
+    assert live_redemptions(sandbox) == []
 
 
 def test_a_rollback_error_after_another_worker_confirmed_it_flags_nothing(sandbox):

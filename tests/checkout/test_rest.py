@@ -7,11 +7,10 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from django_voucherify.models import CheckoutRedemption, LedgerState
+from tests.support.checkout import REDEEM, VALIDATE, rollback_url
 from tests.support.vouchers import make_voucher
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.checkout.urls")]
-
-VALIDATE, REDEEM = "/api/vouchers/validate/", "/api/vouchers/redeem/"
 
 
 @pytest.mark.parametrize(
@@ -150,7 +149,7 @@ def test_rollback_is_for_staff(sandbox, shopper, admin_user):
     pk = client.post(REDEEM, {"codes": ["FIVE"], "order_source_id": "ORD-API"}, format="json").json()[
         "redemption"
     ]["id"]
-    url = f"/api/vouchers/redemptions/{pk}/rollback/"
+    url = rollback_url(pk)
     assert client.post(url, {"reason": "x"}, format="json").status_code == 403
     client.force_authenticate(admin_user)
     response = client.post(url, {"reason": "refund"}, format="json")

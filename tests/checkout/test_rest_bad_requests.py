@@ -19,7 +19,7 @@ from rest_framework.test import APIClient
 from django_voucherify import checkout
 from django_voucherify.models import CheckoutRedemption, Customer, LedgerState, Order
 from tests.support import properties
-from tests.support.checkout import REDEEM, VALIDATE, assert_json_error
+from tests.support.checkout import REDEEM, VALIDATE, assert_json_error, rollback_url
 from tests.support.vouchers import make_voucher
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.checkout.urls")]
@@ -293,4 +293,4 @@ def test_fuzz_rollback(sandbox, staff_client, body, pk):
     CheckoutRedemption.objects.get_or_create(
         pk=1, defaults={"order_source_id": "ORD-X", "codes": ["X"], "state": LedgerState.FAILED}
     )
-    _post_fuzz(staff_client, f"/api/vouchers/redemptions/{pk}/rollback/", body)
+    _post_fuzz(staff_client, rollback_url(pk), body)

@@ -21,12 +21,10 @@ from rest_framework.test import APIClient
 from django_voucherify.checkout import budget
 from django_voucherify.models import CheckoutRedemption, LedgerState
 from django_voucherify.rest import throttling
-from tests.support.checkout import checkout_checks
+from tests.support.checkout import REDEEM, VALIDATE, checkout_checks
 from tests.support.vouchers import make_voucher
 
 pytestmark = [pytest.mark.urls("tests.checkout.urls")]
-
-VALIDATE, REDEEM = "/api/vouchers/validate/", "/api/vouchers/redeem/"
 
 
 def rates(**scopes: str | None) -> dict[str, dict[str, str | None]]:

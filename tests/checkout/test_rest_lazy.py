@@ -16,8 +16,7 @@ from rest_framework.views import APIView
 
 from django_voucherify.rest import urls
 from django_voucherify.rest.lazy import LazyView
-
-VALIDATE = "/api/vouchers/validate/"
+from tests.support.checkout import VALIDATE
 
 
 def pattern(name: str) -> URLPattern:

@@ -12,11 +12,11 @@ from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient
 
 from django_voucherify.models import CheckoutRedemption, Customer, LedgerState, Order
+from tests.support.checkout import REDEEM, VALIDATE, client_for, rollback_url
 from tests.support.vouchers import make_voucher
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.checkout.urls")]
 
-VALIDATE, REDEEM = "/api/vouchers/validate/", "/api/vouchers/redeem/"
 ROLES = ("anonymous", "plain", "staff", "permitted", "superuser")
 
 
@@ -29,13 +29,6 @@ def make_user(django_user_model, role: str, permission: str):
     if role == "permitted":
         user.user_permissions.add(Permission.objects.get(codename=permission))
     return user
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    if user is not None:
-        client.force_login(user)  # session auth: the same user the admin sees
-    return client
 
 
 @pytest.fixture
@@ -67,9 +60,7 @@ def test_rollback_needs_the_change_permission_of_the_ledger(
         "redemption"
     ]["id"]
     user = make_user(django_user_model, role, "change_checkoutredemption")
-    response = client_for(user).post(
-        f"/api/vouchers/redemptions/{pk}/rollback/", {"reason": "x"}, format="json"
-    )
+    response = client_for(user).post(rollback_url(pk), {"reason": "x"}, format="json")
     state = CheckoutRedemption.objects.get(pk=pk).state
     if allowed:
         assert response.status_code == 200 and state == LedgerState.ROLLED_BACK
@@ -92,7 +83,7 @@ def test_staff_with_the_permission_may_roll_back_in_the_admin_and_the_api(sandbo
     row = CheckoutRedemption.objects.create(order_source_id="ORD-ANN", codes=["X"], state=LedgerState.FAILED)
     admin = client_for(user).get("/admin/django_voucherify/checkoutredemption/")
     assert admin.status_code == 200 and "rollback_selected" in admin.content.decode()
-    response = client_for(user).post(f"/api/vouchers/redemptions/{row.pk}/rollback/", {}, format="json")
+    response = client_for(user).post(rollback_url(row.pk), {}, format="json")
     assert response.status_code == 200
 
 
@@ -101,7 +92,7 @@ def test_rollback_is_refused_to_a_user_with_only_the_add_permission(sandbox, ord
     row = CheckoutRedemption.objects.create(
         order_source_id="ORD-ANN", codes=["X"], state=LedgerState.SUCCEEDED
     )
-    response = client_for(user).post(f"/api/vouchers/redemptions/{row.pk}/rollback/", {}, format="json")
+    response = client_for(user).post(rollback_url(row.pk), {}, format="json")
     assert response.status_code == 403
 
 
@@ -148,7 +139,7 @@ def test_an_inactive_superuser_has_no_permission(sandbox, orders, django_user_mo
     client.force_authenticate(root)
     root.is_active = False
     root.save()
-    response = client.post(f"/api/vouchers/redemptions/{row.pk}/rollback/", {}, format="json")
+    response = client.post(rollback_url(row.pk), {}, format="json")
     assert response.status_code == 403
 
 

@@ -9,8 +9,8 @@ from rest_framework.test import APIClient
 
 from django_voucherify import checkout
 from django_voucherify.models import CheckoutRedemption, LedgerState
-from tests.support.checkout import redemptions_of
-from tests.support.vouchers import make_tier, make_voucher
+from tests.support.checkout import REDEEM, VALIDATE, redemptions_of
+from tests.support.vouchers import make_tier, make_voucher, order_amount_rule
 
 pytestmark = pytest.mark.django_db
 
@@ -64,20 +64,7 @@ def test_an_inactive_tier_is_refused_with_a_message_for_shoppers(sandbox):
 
 
 def test_a_tier_rule_refuses_with_the_shops_own_message(sandbox):
-    from django_voucherify import client
-
-    rule = client.transport.request(
-        "POST",
-        "/v1/validation-rules",
-        json={
-            "name": "Over 200",
-            "rules": {
-                "1": {"name": "order.amount", "conditions": {"$more_than_equal": [20000]}, "rules": {}}
-            },
-            "error": {"message": "Spend 200 to get this promotion"},
-        },
-    )
-    tier = make_tier(validation_rules=[rule["id"]])
+    tier = make_tier(validation_rules=order_amount_rule(20000, "Spend 200 to get this promotion"))
     result = checkout.validate([], ORDER, tiers=[tier["id"]])
     assert result.refused[0].reason == "Spend 200 to get this promotion"
 
@@ -172,8 +159,6 @@ def test_a_code_and_a_tier_of_the_same_text_are_two_redeemables(sandbox):
 
 
 # ---- the DRF endpoints ------------------------------------------------------------------------
-
-VALIDATE, REDEEM = "/api/vouchers/validate/", "/api/vouchers/redeem/"
 
 
 @pytest.mark.urls("tests.checkout.urls")

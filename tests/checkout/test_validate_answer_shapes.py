@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 
 from django_voucherify import checkout
 from django_voucherify.api.resources.misc import Validations
-from tests.support.checkout import checkout_settings
+from tests.support.checkout import VALIDATE, checkout_settings
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.checkout.urls")]
 
@@ -61,6 +61,6 @@ def test_a_wrong_shaped_validate_answer_is_an_outage(sandbox, bad_answer, body):
 def test_the_rest_endpoint_answers_json_not_a_500(sandbox, bad_answer, body):
     cache.clear()
     bad_answer(body)
-    response = APIClient().post("/api/vouchers/validate/", {"codes": ["FIVE"], "order": ORDER}, format="json")
+    response = APIClient().post(VALIDATE, {"codes": ["FIVE"], "order": ORDER}, format="json")
     assert response.status_code == 503, response.content
     assert response["Content-Type"].startswith("application/json")

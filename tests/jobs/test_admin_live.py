@@ -12,6 +12,7 @@ from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
 from django_voucherify.models import Job, JobFailedRow, JobKind, JobPart, JobState, PartState
+from tests.support.admin import login_staff
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,12 +35,6 @@ def running_job():
     )
     JobPart.objects.create(job=job, index=1, state=PartState.SUBMITTED, row_count=100, progress=0)
     return job
-
-
-def staff_with(client, *codenames):
-    user = User.objects.create_user("clerk", password="pw", is_staff=True)
-    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
-    client.force_login(user)
 
 
 def test_status_json_reports_progress_counts_and_parts(admin_client):
@@ -88,14 +83,14 @@ def test_status_is_json_even_when_refused(client, admin_client):
     job = running_job()
     missing = admin_client.get(reverse("admin:django_voucherify_job_status", args=[job.pk + 1000]))
     assert missing.status_code == 404 and "error" in missing.json()
-    staff_with(client, "view_voucher")
+    login_staff(client, "view_voucher")
     refused = client.get(status_url(job))
     assert refused.status_code == 403 and "error" in refused.json()
 
 
 def test_jobs_are_read_only_unless_the_user_may_delete(client):
     job = running_job()
-    staff_with(client, "view_job")
+    login_staff(client, "view_job")
     page = client.get(change_url(job))
     assert page.status_code == 200
     assert page.context["has_delete_permission"] is False and page.context["has_change_permission"] is False
@@ -108,8 +103,7 @@ def test_jobs_are_read_only_unless_the_user_may_delete(client):
     assert actions is None or "delete_selected" not in dict(actions.fields["action"].choices)
 
     client.logout()
-    User.objects.filter(username="clerk").delete()
-    staff_with(client, "view_job", "delete_job")
+    login_staff(client, "view_job", "delete_job")
     assert client.get(change_url(job)).context["has_delete_permission"] is True
     client.post(reverse("admin:django_voucherify_job_delete", args=[job.pk]), {"post": "yes"})
     assert not Job.objects.filter(pk=job.pk).exists()

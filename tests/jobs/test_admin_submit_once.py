@@ -95,6 +95,32 @@ def test_a_form_whose_job_failed_to_start_can_be_sent_again(admin_client):
     assert again.status_code == 302 and Job.objects.count() == 1  # started, not "already sent"
 
 
+def test_a_form_whose_job_failed_to_start_while_the_cache_went_down_goes_through_drawn_anew(
+    admin_client, caplog
+):
+    """Its token could not be given back, so it stays used: a resend of that very form (a reload
+    of the error page) is refused, without claiming it started a job (none did: it said so
+    before), and the form opened again carries a new token and starts the job."""
+    token = token_of(admin_client.get(EXPORT).content.decode())
+    admin_client.raise_request_exception = False
+    with (
+        mock.patch("django_voucherify.admin.job_export.start_export", side_effect=RuntimeError("db down")),
+        mock.patch.object(submit_once.cache, "delete", side_effect=ConnectionError("cache down")),
+    ):
+        assert admin_client.post(EXPORT, export_data(token)).status_code == 500
+    [warning] = [r for r in caplog.records if r.name == submit_once.__name__]
+    assert "refused as already sent" in warning.getMessage()
+
+    with mock.patch("django_voucherify.jobs.service.start_job"):
+        resent = admin_client.post(EXPORT, export_data(token), follow=True)
+        assert [str(m) for m in resent.context["messages"]] == [str(submit_once.ALREADY_SENT_MESSAGE)]
+        assert not Job.objects.exists()
+        fresh = token_of(admin_client.get(EXPORT).content.decode())
+        assert fresh != token
+        assert admin_client.post(EXPORT, export_data(fresh)).status_code == 302
+    assert Job.objects.count() == 1
+
+
 def export_data(token: str) -> dict[str, object]:
     return {"what": "orders", "export_fields": ["source_id"], "sort": "created_at", "submission": token}
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from django_voucherify.sandbox.app import Sandbox
 from django_voucherify.sandbox.engine import tiers as tier_engine
-from tests.support.sandbox import Api, redeem
+from tests.support.sandbox import Api, redeem, validate
 
 TEN_PERCENT = {"type": "PERCENT", "percent_off": 10, "effect": "APPLY_TO_ORDER"}
 FIVE_OFF = {"type": "AMOUNT", "amount_off": 500, "effect": "APPLY_TO_ORDER"}
@@ -41,12 +41,6 @@ def tier_of(api: Api, **fields: Any) -> dict[str, Any]:
 
 def as_redeemable(tier_id: str) -> dict[str, Any]:
     return {"object": "promotion_tier", "id": tier_id}
-
-
-def validate(api: Api, *redeemables: dict[str, Any], **body: Any) -> dict[str, Any]:
-    r = api.post("/v1/validations", json={"redeemables": list(redeemables), **body})
-    assert r.status_code == 200, r.text
-    return r.json()  # type: ignore[no-any-return]
 
 
 def rule(api: Api, rules: dict[str, Any], **body: Any) -> str:

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from django_voucherify.sandbox.handlers import qualifications
-from tests.support.sandbox import Api
+from tests.support.sandbox import Api, validate
 
 MIN_100 = {"1": {"name": "order.amount", "conditions": {"$more_than_equal": [10000]}}}
 VIP = {"1": {"name": "customer.metadata", "property": "vip", "conditions": {"$is": [True]}}}
@@ -29,12 +29,6 @@ def qualify(api: Api, expect: int = 200, **body: Any) -> dict[str, Any]:
 
 def ids(answer: dict[str, Any]) -> list[str]:
     return [r["id"] for r in answer["redeemables"]["data"]]
-
-
-def validate(api: Api, code: str, **body: Any) -> dict[str, Any]:
-    r = api.post("/v1/validations", json={"redeemables": [{"object": "voucher", "id": code}], **body})
-    assert r.status_code == 200, r.text
-    return r.json()  # type: ignore[no-any-return]
 
 
 def customer(api: Api, source_id: str, **fields: Any) -> dict[str, Any]:

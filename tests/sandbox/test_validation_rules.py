@@ -11,7 +11,7 @@ import pytest
 from django_voucherify.sandbox import rule_store
 from django_voucherify.sandbox.app import Sandbox
 from django_voucherify.sandbox.state import SandboxState
-from tests.support.sandbox import Api, redeem
+from tests.support.sandbox import Api, redeem, validate
 
 MIN_100 = {"1": {"name": "order.amount", "conditions": {"$more_than_equal": [10000]}, "rules": {}}}
 
@@ -28,12 +28,6 @@ def assign(api: Api, rule_id: str, related: str, kind: str = "voucher", **params
         json={"related_object_id": related, "related_object_type": kind},
         params=params,
     )
-
-
-def validate(api: Api, code: str, **body: Any) -> dict[str, Any]:
-    r = api.post("/v1/validations", json={"redeemables": [{"object": "voucher", "id": code}], **body})
-    assert r.status_code == 200, r.text
-    return r.json()  # type: ignore[no-any-return]
 
 
 # ---- CRUD ----------------------------------------------------------------------------------

@@ -4,14 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tests.support.sandbox import Api, redeem
-
-
-def validate(api: Api, *codes: object, **body: object) -> dict:  # type: ignore[type-arg]
-    reds = [c if isinstance(c, dict) else {"object": "voucher", "id": c} for c in codes]
-    r = api.call("POST", "/v1/validations", json={"redeemables": reds, **body})
-    assert r.status_code == 200, r.text
-    return r.json()  # type: ignore[no-any-return]
+from tests.support.sandbox import Api, redeem, validate
 
 
 def test_valid_and_invalid() -> None:

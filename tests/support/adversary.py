@@ -182,17 +182,6 @@ class Clock:
         self.offset += timedelta(seconds=seconds)
 
 
-def live_redemptions(sandbox: Any) -> list[dict[str, Any]]:
-    """Per-code (and per-tier) redemptions Voucherify holds and has not rolled back."""
-    return [
-        r
-        for r in sandbox.state.redemptions.values()
-        if r.get("result") == "SUCCESS"
-        and r.get("related_object_type") in ("voucher", "promotion_tier")
-        and r.get("status") != "ROLLED_BACK"
-    ]
-
-
 def json_answer(request: requests.PreparedRequest, body: Any, status: int = 200) -> requests.Response:
     """A made-up JSON answer to ``request`` (what a gateway or a proxy could send instead of
     Voucherify's own)."""

@@ -45,18 +45,28 @@ def checkout_checks() -> list[Any]:
     return [m for m in check_voucherify_settings() if m.id.removeprefix("voucherify.")[1:3] == "02"]
 
 
+def marker_of(redemption: dict[str, Any]) -> Any:
+    """The ledger row's reference a Voucherify redemption carries in its metadata (None: none)."""
+    from django_voucherify.models.ledger import REFERENCE_METADATA_KEY
+
+    return (redemption.get("metadata") or {}).get(REFERENCE_METADATA_KEY)
+
+
 def redemptions_of(sandbox: Any, marker: str | None = None) -> list[dict[str, Any]]:
     """Successful, non-parent redemptions (of codes and of promotion tiers) the sandbox holds
     (optionally for one ledger row)."""
-    from django_voucherify.models.ledger import REFERENCE_METADATA_KEY
-
     return [
         r
         for r in sandbox.state.redemptions.values()
         if r.get("result") == "SUCCESS"
         and r.get("related_object_type") in ("voucher", "promotion_tier")
-        and (marker is None or (r.get("metadata") or {}).get(REFERENCE_METADATA_KEY) == marker)
+        and (marker is None or marker_of(r) == marker)
     ]
+
+
+def live_redemptions(sandbox: Any) -> list[dict[str, Any]]:
+    """:func:`redemptions_of` all rows, less the ones rolled back: what the shop still owes."""
+    return [r for r in redemptions_of(sandbox) if r.get("status") != "ROLLED_BACK"]
 
 
 @contextmanager
@@ -76,6 +86,30 @@ def over_http(server: Any, **overrides: Any) -> Iterator[Any]:
 
 #: The checkout REST endpoints (``tests.checkout.urls``).
 VALIDATE, REDEEM = "/api/vouchers/validate/", "/api/vouchers/redeem/"
+PUBLISH = "/api/vouchers/publications/"
+
+
+def client_for(user: Any) -> Any:
+    """A DRF test client signed in as ``user`` (session auth: the user the admin sees), or
+    anonymous for None."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def rollback_url(pk: Any) -> str:
+    """The checkout REST endpoint rolling back ledger row ``pk``."""
+    return f"/api/vouchers/redemptions/{pk}/rollback/"
+
+
+#: The Voucherify calls checkout makes, as the sandbox's call log counts them
+#: (``sandbox.calls.count(*REDEEM_CALL)``, keys of ``sandbox.calls.by_route()``).
+QUALIFY_CALL = ("POST", "/v1/qualifications")
+VALIDATE_CALL = ("POST", "/v1/validations")
+REDEEM_CALL = ("POST", "/v1/redemptions")
 
 
 def assert_json_error(response: Any, status: int | tuple[int, ...], key: str | None = None) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from django.db import connection
+from django.db import connection, connections
 
 
 def wait_until_another_session_waits_for_a_lock(timeout: float = 10.0) -> bool:
@@ -50,3 +50,12 @@ def run_in_threads(*targets: Callable[[], Any]) -> dict[str, str]:
     for thread in threads:
         thread.join(30)
     return errors
+
+
+def closing_connections(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)``, run in a pool's worker thread: the database connection the thread opened
+    for it (each thread has its own) is closed after it, not left open past the test."""
+    try:
+        return fn(*args)
+    finally:
+        connections.close_all()

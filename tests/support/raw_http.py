@@ -137,8 +137,9 @@ def reset(conn: socket.socket) -> None:
     conn.close()
 
 
-def closed_port() -> int:
-    """A loopback port nobody listens on (connections are refused)."""
+def free_port() -> int:
+    """A loopback TCP port nobody listens on now: free for a server to take, and until one does,
+    connections to it are refused."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])

@@ -141,7 +141,25 @@ class Api:
         )
 
 
+def in_catalog(sandbox: Any, kind: str, source_id: str) -> Any:
+    """The product (``kind`` "product") or SKU (any other) of ``source_id`` the sandbox holds."""
+    from django_voucherify.sandbox.catalog import catalog
+
+    cat = catalog(sandbox.state)
+    return cat.find_product(source_id) if kind == "product" else cat.find_sku(source_id)
+
+
+def _redeemables(codes: tuple[Any, ...]) -> list[dict[str, Any]]:
+    return [c if isinstance(c, dict) else {"object": "voucher", "id": c} for c in codes]
+
+
 def redeem(api: Api, *codes: Any, **body: Any) -> requests.Response:
     """POST /v1/redemptions for ``codes`` (a code, or a whole redeemable dict)."""
-    reds = [c if isinstance(c, dict) else {"object": "voucher", "id": c} for c in codes]
-    return api.call("POST", "/v1/redemptions", json={"redeemables": reds, **body})
+    return api.call("POST", "/v1/redemptions", json={"redeemables": _redeemables(codes), **body})
+
+
+def validate(api: Api, *codes: Any, **body: Any) -> dict[str, Any]:
+    """POST /v1/validations for ``codes`` (as :func:`redeem`), answered 200: its JSON."""
+    r = api.call("POST", "/v1/validations", json={"redeemables": _redeemables(codes), **body})
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]

@@ -89,20 +89,35 @@ def make_tier(
     return dict(created["promotion"]["tiers"][0])
 
 
+def _validation_rule(body: dict[str, Any]) -> list[str]:
+    """Validation rule ``body`` created in Voucherify (the sandbox), as the rule ids a tier takes."""
+    from django_voucherify import client
+
+    rule = client.transport.request("POST", "/v1/validation-rules", json=body)
+    return [str(rule["id"])]
+
+
 def once_per_customer_rule() -> list[str]:
     """A validation rule "one redemption per customer" in Voucherify (the sandbox), as the rule
     ids a tier takes (``make_tier(..., validation_rules=once_per_customer_rule())``).
     Qualifications ignore it (the spec's warning: "Redemptions per customer"); validations and
     redeems do not: the tier qualifies for a customer who used it up, and refuses their stack."""
-    from django_voucherify import client
-
-    rule = client.transport.request(
-        "POST",
-        "/v1/validation-rules",
-        json={
+    return _validation_rule(
+        {
             "name": "First order only",
             "rules": {"1": {"name": "redemption.count.per_customer", "conditions": {"$less_than": [1]}}},
             "error": {"message": "Only on your first order"},
-        },
+        }
     )
-    return [str(rule["id"])]
+
+
+def order_amount_rule(amount: int, message: str | None = None) -> list[str]:
+    """A validation rule "order amount at least ``amount``" in Voucherify (the sandbox), as the
+    rule ids a tier takes; ``message``: the refusal's text (Voucherify's own without it)."""
+    body: dict[str, Any] = {
+        "name": f"Over {amount}",
+        "rules": {"1": {"name": "order.amount", "conditions": {"$more_than_equal": [amount]}, "rules": {}}},
+    }
+    if message is not None:
+        body["error"] = {"message": message}
+    return _validation_rule(body)

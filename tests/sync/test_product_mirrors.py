@@ -8,6 +8,7 @@ import pytest
 from django_voucherify.models import OutboxEntry, OutboxState, Product, Sku, SyncState
 from django_voucherify.sandbox.catalog import catalog
 from django_voucherify.sync import delivery, registry
+from tests.support.sandbox import in_catalog
 from tests.support.shop_models import ShopItem
 
 pytestmark = pytest.mark.django_db
@@ -15,18 +16,13 @@ pytestmark = pytest.mark.django_db
 SKUS = "/v1/products/*/skus"
 
 
-def _remote(sandbox, kind: str, source_id: str):
-    cat = catalog(sandbox.state)
-    return cat.find_product(source_id) if kind == "product" else cat.find_sku(source_id)
-
-
 def test_a_product_and_its_sku_reach_voucherify(sandbox, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         product = Product.objects.create(source_id="tee", name="Tee", price=1999, attributes=["size"])
         sku = Sku.objects.create(source_id="tee-m", product=product, sku="Tee M", attributes={"size": "M"})
-    remote = _remote(sandbox, "product", "tee")
+    remote = in_catalog(sandbox, "product", "tee")
     assert remote["name"] == "Tee" and remote["price"] == 1999 and remote["attributes"] == ["size"]
-    remote_sku = _remote(sandbox, "sku", "tee-m")
+    remote_sku = in_catalog(sandbox, "sku", "tee-m")
     assert remote_sku["product_id"] == remote["id"] and remote_sku["attributes"] == {"size": "M"}
     product.refresh_from_db()
     sku.refresh_from_db()
@@ -41,7 +37,7 @@ def test_an_update_is_sent(sandbox, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         product.price = 1300
         product.save()
-    assert _remote(sandbox, "product", "mug")["price"] == 1300
+    assert in_catalog(sandbox, "product", "mug")["price"] == 1300
     assert sandbox.calls.count("POST", "/v1/products") == 2
 
 
@@ -53,7 +49,7 @@ def test_a_sku_sent_before_its_product_upserts_the_product_first(sandbox, django
         Sku.objects.create(source_id="cap-red", product=product, attributes={"color": "red"})
     sku_entry = OutboxEntry.objects.get(kind="sku")
     assert delivery.deliver(sku_entry.pk).status == "sent"
-    assert _remote(sandbox, "sku", "cap-red")["product_id"] == _remote(sandbox, "product", "cap")["id"]
+    assert in_catalog(sandbox, "sku", "cap-red")["product_id"] == in_catalog(sandbox, "product", "cap")["id"]
     product_entry = OutboxEntry.objects.get(kind="product")
     assert delivery.deliver(product_entry.pk).status == "sent"  # its own delivery: the same upsert
     assert len(catalog(sandbox.state).products) == 1
@@ -78,7 +74,7 @@ def test_a_failure_between_the_product_and_the_sku_step_loses_nothing(
     sku_entry = OutboxEntry.objects.get(kind="sku")
     first = delivery.deliver(sku_entry.pk)
     assert rule.hits == 1 and first.status == "retry"
-    assert _remote(sandbox, "product", "bag") is not None  # the first step went through
+    assert in_catalog(sandbox, "product", "bag") is not None  # the first step went through
     sku_entry.refresh_from_db()
     assert sku_entry.state == OutboxState.PENDING and sku_entry.attempts == 1
     assert delivery.deliver(sku_entry.pk, ignore_schedule=True).status == "sent"
@@ -92,13 +88,13 @@ def test_deleting_a_product_deletes_it_and_its_skus_for_good(sandbox, django_cap
         Sku.objects.create(source_id="lamp-60", product=product, attributes={"watt": "60"})
     with django_capture_on_commit_callbacks(execute=True):
         product.delete()
-    assert _remote(sandbox, "product", "lamp") is None and _remote(sandbox, "sku", "lamp-60") is None
+    assert in_catalog(sandbox, "product", "lamp") is None and in_catalog(sandbox, "sku", "lamp-60") is None
     assert catalog(sandbox.state).bin == {}  # forced: the source ids are free again
     assert set(OutboxEntry.objects.values_list("action", "state")) == {("delete", "synced")}
     with django_capture_on_commit_callbacks(execute=True):
         again = Product.objects.create(source_id="lamp", name="Lamp 2")
     again.refresh_from_db()
-    assert again.sync_state == SyncState.SYNCED and _remote(sandbox, "product", "lamp")["name"] == "Lamp 2"
+    assert again.sync_state == SyncState.SYNCED and in_catalog(sandbox, "product", "lamp")["name"] == "Lamp 2"
 
 
 def test_deleting_a_sku_alone(sandbox, django_capture_on_commit_callbacks):
@@ -107,7 +103,7 @@ def test_deleting_a_sku_alone(sandbox, django_capture_on_commit_callbacks):
         sku = Sku.objects.create(source_id="pen-1", product=product)
     with django_capture_on_commit_callbacks(execute=True):
         sku.delete()
-    assert _remote(sandbox, "sku", "pen-1") is None and _remote(sandbox, "product", "pen") is not None
+    assert in_catalog(sandbox, "sku", "pen-1") is None and in_catalog(sandbox, "product", "pen") is not None
 
 
 def test_a_lost_sku_deletion_answer_is_retried_and_ends_gone(sandbox, django_capture_on_commit_callbacks):
@@ -119,7 +115,7 @@ def test_a_lost_sku_deletion_answer_is_retried_and_ends_gone(sandbox, django_cap
     rule = sandbox.faults.add(path="/v1/products/*/skus/*", method="DELETE", drop=True, after=True, times=1)
     entry = OutboxEntry.objects.get(kind="sku")
     assert delivery.deliver(entry.pk).status == "retry" and rule.hits == 1
-    assert _remote(sandbox, "sku", "cup-1") is None  # it was deleted; the answer was lost
+    assert in_catalog(sandbox, "sku", "cup-1") is None  # it was deleted; the answer was lost
     assert delivery.deliver(entry.pk, ignore_schedule=True).status == "sent"  # 404 = done
     entry.refresh_from_db()
     assert entry.state == OutboxState.SYNCED

@@ -13,15 +13,10 @@ import pytest
 from django_voucherify.models import OutboxEntry, OutboxState, Product, Sku, SyncState
 from django_voucherify.sandbox.catalog import catalog
 from django_voucherify.sync import delivery, registry
-from tests.support.sandbox import Api
+from tests.support.sandbox import Api, in_catalog
 from tests.support.shop_models import ShopItem
 
 pytestmark = pytest.mark.django_db
-
-
-def _remote(sandbox, kind: str, source_id: str):
-    cat = catalog(sandbox.state)
-    return cat.find_product(source_id) if kind == "product" else cat.find_sku(source_id)
 
 
 def _deliver(kind: str, source_id: str) -> str:
@@ -38,15 +33,15 @@ def test_a_sku_delivered_before_its_products_new_attribute_waits_for_nothing(
     with django_capture_on_commit_callbacks(execute=True):
         product = Product.objects.create(source_id="tee", name="Tee", attributes=["color"])
         sku = Sku.objects.create(source_id="tee-red", product=product, attributes={"color": "red"})
-    assert _remote(sandbox, "sku", "tee-red")["attributes"] == {"color": "red"}
+    assert in_catalog(sandbox, "sku", "tee-red")["attributes"] == {"color": "red"}
     with django_capture_on_commit_callbacks(execute=False):  # nothing delivered on commit
         product.attributes = ["color", "size"]
         product.save()
         sku.attributes = {"color": "red", "size": "M"}
         sku.save()
     assert _deliver("sku", "tee-red") == "sent"
-    assert _remote(sandbox, "sku", "tee-red")["attributes"] == {"color": "red", "size": "M"}
-    assert _remote(sandbox, "product", "tee")["attributes"] == ["color", "size"]
+    assert in_catalog(sandbox, "sku", "tee-red")["attributes"] == {"color": "red", "size": "M"}
+    assert in_catalog(sandbox, "product", "tee")["attributes"] == ["color", "size"]
     assert _deliver("product", "tee") == "sent"
     sku.refresh_from_db()
     assert sku.sync_state == SyncState.SYNCED
@@ -61,13 +56,13 @@ def test_a_sku_moved_to_another_product_is_deleted_there_and_created_here(
         old = Product.objects.create(source_id="old", name="Old")
         new = Product.objects.create(source_id="new", name="New")
         sku = Sku.objects.create(source_id="moving", product=old, sku="Moving", price=500)
-    old_remote = _remote(sandbox, "product", "old")
-    assert _remote(sandbox, "sku", "moving")["product_id"] == old_remote["id"]
+    old_remote = in_catalog(sandbox, "product", "old")
+    assert in_catalog(sandbox, "sku", "moving")["product_id"] == old_remote["id"]
     with django_capture_on_commit_callbacks(execute=True):
         sku.product = new
         sku.save()
-    remote = _remote(sandbox, "sku", "moving")
-    assert remote["product_id"] == _remote(sandbox, "product", "new")["id"] and remote["price"] == 500
+    remote = in_catalog(sandbox, "sku", "moving")
+    assert remote["product_id"] == in_catalog(sandbox, "product", "new")["id"] and remote["price"] == 500
     assert catalog(sandbox.state).skus_of.get(old_remote["id"], {}) == {}
     sku.refresh_from_db()
     assert sku.sync_state == SyncState.SYNCED and sku.voucherify_id == remote["id"]
@@ -118,14 +113,14 @@ def test_a_registry_placeholder_product_never_blanks_the_product_voucherify_hold
     for kind, source_id in (("sku", "sku-A"), ("product", "prod-A")):
         entry = OutboxEntry.objects.get(kind=kind, source_id=source_id)
         delivery.deliver(entry.pk, ignore_schedule=True)
-    remote = _remote(sandbox, "product", "prod-A")
+    remote = in_catalog(sandbox, "product", "prod-A")
     assert (remote["name"], remote["price"], remote["attributes"], remote["metadata"]) == (
         "Alpha",
         900,
         ["size"],
         {"k": 1},
     )
-    assert _remote(sandbox, "sku", "sku-A")["attributes"] == {"size": "L"}
+    assert in_catalog(sandbox, "sku", "sku-A")["attributes"] == {"size": "L"}
     assert set(OutboxEntry.objects.values_list("state", flat=True)) == {OutboxState.SYNCED}
 
 
