@@ -226,13 +226,17 @@ class BalanceForm(forms.Form):
         },
     )
 
-    operation = forms.ChoiceField(label=_("operation"), choices=[("add", _("Add")), ("remove", _("Remove"))])
+    # capfirst: the labels share their (lower-case) messages with model fields, and a plain
+    # form's label is shown as given ("operation:" beside the admin's capitalised labels).
+    operation = forms.ChoiceField(
+        label=capfirst(_("operation")), choices=[("add", _("Add")), ("remove", _("Remove"))]
+    )
     amount = forms.IntegerField(
-        label=_("amount"),
+        label=capfirst(_("amount")),
         min_value=1,
         help_text=_("Gift cards: minor units (500 is 5.00). Loyalty cards: points."),
     )
-    reason = forms.CharField(label=_("reason"), max_length=200)
+    reason = forms.CharField(label=capfirst(_("reason")), max_length=200)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         from ..vouchers.editing import new_balance_source_id

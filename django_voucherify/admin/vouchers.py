@@ -117,14 +117,13 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def _value_parts(obj: Voucher) -> tuple[str, str]:
         """The value and what qualifies it (a percentage's limit, a card's balance)."""
         if obj.type == VoucherType.GIFT:
-            left = "" if obj.gift_balance is None else format_amount(obj.gift_balance)
+            left = card_balance(obj, obj.gift_balance)
             return format_amount(obj.gift_amount or 0), _("balance %(left)s") % {"left": left} if left else ""
         if obj.type == VoucherType.LOYALTY:
             points = _("%(points)s points") % {"points": obj.loyalty_points or 0}
             if obj.loyalty_balance is None:
                 return points, ""
-            left = _("%(points)s points") % {"points": obj.loyalty_balance}
-            return points, _("balance %(left)s") % {"left": left}
+            return points, _("balance %(left)s") % {"left": card_balance(obj, obj.loyalty_balance)}
         if obj.discount_type == "PERCENT":
             percent = format(Decimal(obj.percent_off or 0).normalize(), "f")  # 20.00 -> 20, 12.50 -> 12.5
             if not obj.amount_limit:
@@ -315,6 +314,7 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "voucher": voucher,
+            "balance": card_balance(voucher, voucher.balance),
             "form": form,
             "title": _("Adjust the balance of %(code)s") % {"code": voucher.code},
         }
@@ -379,7 +379,7 @@ class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         self.message_user(
             request,
             _("Balance of %(code)s is now %(balance)s.")
-            % {"code": voucher.code, "balance": result.get("balance")},
+            % {"code": voucher.code, "balance": card_balance(voucher, result.get("balance"))},
             messages.SUCCESS,
         )
         return HttpResponseRedirect(done_url)
@@ -417,3 +417,14 @@ def _action(name: str) -> Action:
     from ..vouchers.actions import Action
 
     return Action[name]
+
+
+def card_balance(voucher: Voucher, balance: object) -> str:
+    """A card's ``balance`` as staff read it: a gift card's in the shop's currency (minor units
+    without ``CURRENCY``), a loyalty card's in points; ``-`` when it is unknown. The balance page
+    and its message showed the bare number (``2500``) where the list said ``25.00 EUR``."""
+    if isinstance(balance, bool) or not isinstance(balance, int):
+        return "-" if balance is None else str(balance)
+    if voucher.type == VoucherType.LOYALTY:
+        return _("%(points)s points") % {"points": balance}
+    return format_amount(balance)
