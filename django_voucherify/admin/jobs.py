@@ -182,7 +182,7 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "failed_rows_table",
         "live_error",
         "async_action_id",
-        "source_file",
+        "source_file_name",
         "result_download",
         "params",
         "started_by",
@@ -200,7 +200,7 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             # What carries the job's data is behind its permission: the failed rows (codes,
             # source ids), the parameters (a card's code, a bearer credential for its balance)
             # and the uploaded file's name and path.
-            hidden = {"failed_rows_table", "params", "source_file"}
+            hidden = {"failed_rows_table", "params", "source_file_name"}
             fields = [f for f in fields if f not in hidden or f == "failed_rows_table"]
             fields = ["failed_rows_hidden" if f == "failed_rows_table" else f for f in fields]
         return fields
@@ -404,6 +404,13 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             )
             return HttpResponseRedirect(reverse("admin:django_voucherify_job_change", args=[job.pk]))
         return job_export.result_file_response(job)
+
+    @admin.display(description=_("source file"))
+    def source_file_name(self, obj: Job) -> str:
+        """The upload's name in storage, as text. The FileField's own display linked to its
+        storage URL: JOB_STORAGE is private (no MEDIA_URL serves it), so the link was broken
+        (relative to the job's page without MEDIA_URL), or would expose customer data if served."""
+        return obj.source_file.name or "-"
 
     @admin.display(description=_("file"))
     def result_download(self, obj: Job) -> SafeString:

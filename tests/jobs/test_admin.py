@@ -94,3 +94,15 @@ def test_customers_upload_and_check_now_action(admin_client, sandbox):
     )
     assert runner.drive(job, timeout=20).state == JobState.DONE
     assert sandbox.state.find_customer("c-1")["name"] == "One"
+
+
+def test_the_job_page_names_its_upload_without_a_link_into_the_private_storage(admin_client, sandbox, tune):
+    """The FileField's own display linked to the storage URL: without MEDIA_URL a link relative to
+    the job's page (a redirect to "doesn't exist"), with one a public URL for customer data."""
+    tune(JOB_UPLOAD_RETENTION=3600)  # the upload is kept after the end, so the page shows it
+    job = runner.drive(jobs.import_vouchers_csv(__import__("io").BytesIO(b"Code\nKEEP-1\n"), name="k.csv"))
+    name = job.source_file.name
+    assert job.state == JobState.DONE and name
+    page = admin_client.get(reverse("admin:django_voucherify_job_change", args=[job.pk])).content.decode()
+    assert name in page
+    assert f'href="{job.source_file.url}"' not in page and f"{name}</a>" not in page
