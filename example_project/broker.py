@@ -86,3 +86,11 @@ class Channel(filesystem.Channel):
 
 class Transport(filesystem.Transport):
     Channel = Channel
+
+    @property
+    def default_connection_params(self) -> dict[str, Any]:
+        """No default host: a folder has none. kombu's virtual transports default to
+        ``localhost`` and then warn "No hostname was supplied. Reverting to default 'localhost'"
+        each time a connection describes itself (the worker's banner, clones, each job's
+        connection): lines in the demo's output that read like a misconfiguration."""
+        return {"port": self.default_port}

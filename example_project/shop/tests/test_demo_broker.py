@@ -115,3 +115,25 @@ def test_a_message_is_never_seen_half_written(tmp_path: Path, monkeypatch) -> No
             assert not [p for p in folder.iterdir() if p.name.startswith("partial-")]
         finally:
             queue.close()
+
+
+def test_the_broker_needs_no_hostname_and_logs_no_warning_for_it(tmp_path: Path, caplog) -> None:
+    """The worker printed "No hostname was supplied. Reverting to default 'localhost'" at start and
+    on later connections: kombu's warning for a URL without a host, which a folder never has."""
+    from kombu import Connection
+
+    from example_project.broker import Transport, transport_options
+
+    connection = Connection(
+        "filesystem://", transport=Transport, transport_options=transport_options(tmp_path)
+    )
+    with caplog.at_level("WARNING", logger="kombu.connection"), connection:
+        connection.info()
+        connection.clone().info()
+        queue = connection.SimpleQueue("demo.hostname")
+        queue.put({"n": 1})
+        message = queue.get(timeout=2)
+        message.ack()
+        queue.close()
+    assert message.payload == {"n": 1}
+    assert [r.getMessage() for r in caplog.records if r.name == "kombu.connection"] == []
