@@ -225,3 +225,14 @@ def test_admin_and_validation_messages_in_german() -> None:
         assert validation.code_problem("") == "Ein Gutscheincode darf nicht leer sein."
         too_long = validation.code_problem("X" * (validation.MAX_CODE_LENGTH + 1))
         assert too_long == f"Ein Gutscheincode darf höchstens {validation.MAX_CODE_LENGTH} Zeichen lang sein."
+
+
+def test_german_calls_a_bulk_job_an_auftrag_throughout() -> None:
+    """The German catalog's word for a bulk job is "Auftrag" ("Massenaufträge", "Unfertige
+    Aufträge"); the overview's next line said "fehlgeschlagene Jobs" beside them."""
+    english_word = re.compile(r"\bJobs?\b")
+    (po,) = [po for po in CATALOGS if _id(po) == "de"]
+    mixed = [
+        e.msgid for e in parse_po(po) if e.msgid and any(english_word.search(s) for s in e.msgstr.values())
+    ]
+    assert mixed == []
