@@ -194,3 +194,24 @@ def test_a_first_start_goes_on_when_the_campaign_refresh_is_already_running(tmp_
         returncode = ctrl_c(demo)
     assert returncode == 130, "".join(output)
     assert group_processes(demo.pid) == []
+
+
+@pytest.mark.parametrize("busy", ["DEMO_PORT", "SANDBOX_PORT"])
+def test_a_port_in_use_is_reported_with_a_command_that_keeps_the_other_port(tmp_path, busy):
+    """The suggestion used to name only the busy variable: following "DEMO_PORT=8032
+    ./scripts/demo" after SANDBOX_PORT=8132 started the sandbox on 8100 again."""
+    import socket
+
+    env = demo_env(tmp_path)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", int(env[busy])))
+        listener.listen()
+        run = subprocess.run(
+            [str(ROOT / "scripts" / "demo")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        )
+    assert run.returncode == 1 and "is already in use" in run.stderr, run.stderr
+    suggested = dict(word.split("=", 1) for word in run.stderr.split(", e.g. ", 1)[1].split() if "=" in word)
+    other = "SANDBOX_PORT" if busy == "DEMO_PORT" else "DEMO_PORT"
+    assert suggested[other] == env[other]
+    assert suggested[busy] not in (env[busy], env[other])
+    assert not (tmp_path / "var" / "broker").exists()  # refused before anything started
