@@ -98,6 +98,7 @@ def test_exports_are_downloaded_into_storage(sandbox):
         content = f.read().decode()
     assert content.splitlines()[0] == "id,source_id,status" and content.count("e-") == 3
     assert job.done_count == 3 and job.kind == JobKind.EXPORT_ORDERS
+    assert job.total_rows == 3  # the rows exported: the admin said "Rows: 0, Done: 3"
 
 
 def test_async_action_not_found_fails_the_job_clearly(sandbox):
