@@ -77,6 +77,7 @@ def test_validate_anonymous_preview(sandbox):
         "reason_key": None,
         "reason": "",
         "kind": "voucher",
+        "card": None,
     }
 
 
