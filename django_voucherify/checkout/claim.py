@@ -46,9 +46,13 @@ def claim(
     order: cart.OrderInput,
     customer: cart.CustomerInput,
     amount: int | None,
+    *,
+    reference: uuid.UUID | None = None,
 ) -> CheckoutRedemption:
-    """Insert the PENDING row and commit it, or raise :class:`AlreadyRedeemed`."""
+    """Insert the PENDING row and commit it, or raise :class:`AlreadyRedeemed`. ``reference``:
+    the row's marker, when the caller put it in the request already (a new one otherwise)."""
     row = CheckoutRedemption(
+        reference=reference or uuid.uuid4(),
         order_source_id=order_source_id,
         order=order if isinstance(order, Order) else None,
         customer_source_id=cart.customer_source_id_of(customer)[:200],
