@@ -153,6 +153,38 @@ def redeem_answer_problem(response: Any) -> str | None:
     return None
 
 
+def _failed_rollback(item: Any) -> bool:
+    return isinstance(item, Mapping) and item.get("result") == "FAILURE"
+
+
+def rollback_answer_problem(response: Any, *, stacked: bool) -> str | None:
+    """Why a 2xx rollback answer does not prove the rollback (a proxy's or a gateway's JSON, a
+    truncated object, a rollback reported as failed), or None. Only a proof ends a rollback:
+    recorded ROLLED_BACK on anything less, the redemption stayed live in Voucherify and
+    nothing would ever retry it. The caller treats it as an outage (retried: a rollback that
+    did happen is then answered ``already_rolled_back``).
+
+    Expected: a single rollback, the ``RedemptionRollback`` with its ``id``; a stacked one, a
+    ``parent_rollback`` with its ``id``; neither nor any of its ``rollbacks`` ``FAILURE``."""
+    if not isinstance(response, Mapping):
+        return "is not a JSON object"
+    if stacked:
+        parent = response.get("parent_rollback")
+        if not (isinstance(parent, Mapping) and _is_id(parent.get("id"))):
+            return "names no parent rollback"
+        children = response.get("rollbacks") or []
+        if not isinstance(children, list):
+            return "has rollbacks that are not a list"
+        if _failed_rollback(parent) or any(_failed_rollback(c) for c in children):
+            return "reports a failed rollback"
+        return None
+    if not _is_id(response.get("id")):
+        return "names no rollback"
+    if _failed_rollback(response):
+        return "reports a failed rollback"
+    return None
+
+
 def apply_redeem_response(row: CheckoutRedemption, response: Mapping[str, Any]) -> None:
     """Copy a redeem response (``redemptions``, ``parent_redemption``, ``order``) onto ``row``."""
     parent = response.get("parent_redemption") or {}

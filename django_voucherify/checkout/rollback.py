@@ -15,12 +15,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from ..api.errors import APIError, RateLimitedError, VoucherifyError
+from ..api.errors import APIError, RateLimitedError, TransportError, VoucherifyError
 from ..models.ledger import ROLLBACK_STATES, CheckoutRedemption, LedgerState
 from . import schedule
 from .cart import checkout_client
 from .errors import RollbackFailed
-from .ledger import locked_update, request_rollback_on
+from .ledger import locked_update, request_rollback_on, rollback_answer_problem
 from .validate import is_outage
 
 if TYPE_CHECKING:
@@ -60,8 +60,9 @@ def rollback(
     if row.state not in ROLLBACK_STATES:
         return row
     api = client or checkout_client()
+    stacked = bool(row.parent_redemption_id)
     try:
-        if row.parent_redemption_id:
+        if stacked:
             response: Mapping[str, Any] = api.redemptions.rollback_stacked(
                 row.parent_redemption_id, reason=row.rollback_reason or None
             )
@@ -71,16 +72,32 @@ def rollback(
         if isinstance(exc, APIError) and exc.key == ALREADY_ROLLED_BACK:
             response = {}
         else:
-            refused = not is_outage(exc)
-            _record_rollback_error(ledger_id, exc, refused=refused)
-            retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
-            raise RollbackFailed(
-                str(exc),
-                refused=refused,
-                retry_after=retry_after,
-                ledger=CheckoutRedemption.objects.get(pk=ledger_id),
-            ) from exc
+            raise _failed(ledger_id, exc) from exc
+    else:
+        if problem := rollback_answer_problem(response, stacked=stacked):
+            # A 2xx that is not Voucherify's proof (a proxy's JSON): as if unanswered, retried.
+            path = (
+                f"/v1/redemptions/{row.parent_redemption_id}/rollbacks"
+                if stacked
+                else f"/v1/redemptions/{row.redemption_ids[0]}/rollback"
+            )
+            raise _failed(
+                ledger_id, TransportError(f"rollback answered 2xx but {problem}", method="POST", path=path)
+            )
     return locked_update(ledger_id, lambda r: _apply_rollback(r, response))
+
+
+def _failed(ledger_id: int, exc: VoucherifyError) -> RollbackFailed:
+    """Record ``exc`` on the row (the rollback stays asked for) and the error to raise."""
+    refused = not is_outage(exc)
+    _record_rollback_error(ledger_id, exc, refused=refused)
+    retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
+    return RollbackFailed(
+        str(exc),
+        refused=refused,
+        retry_after=retry_after,
+        ledger=CheckoutRedemption.objects.get(pk=ledger_id),
+    )
 
 
 def _apply_rollback(row: CheckoutRedemption, response: Mapping[str, Any]) -> bool:
