@@ -17,9 +17,10 @@ from django.utils.translation import gettext
 
 from ..api.errors import APIError, RateLimitedError, TransportError, VoucherifyError
 from ..models.ledger import ROLLBACK_STATES, CheckoutRedemption, LedgerState
+from ..validation import text_problem
 from . import schedule
 from .cart import checkout_client
-from .errors import RollbackFailed
+from .errors import InvalidCheckoutInput, RollbackFailed
 from .ledger import locked_update, request_rollback_on, rollback_answer_problem
 from .validate import is_outage
 
@@ -30,6 +31,13 @@ logger = logging.getLogger("django_voucherify.checkout")
 
 #: Voucherify's answer to a rollback of something already rolled back: the goal is reached.
 ALREADY_ROLLED_BACK = "already_rolled_back"
+
+
+def check_reason(reason: str) -> None:
+    """Refuse a rollback ``reason`` the ledger cannot store (PostgreSQL refuses a NUL in text:
+    a database error after the row was locked, a 500 page in the admin)."""
+    if problem := text_problem(reason):
+        raise InvalidCheckoutInput(problem)
 
 
 def ledger_id_of(ledger: CheckoutRedemption | int) -> int:
@@ -46,7 +54,10 @@ def rollback(
     UNKNOWN row the rollback is only recorded as asked for (reconciliation carries it out once
     the redemption is found). Raises :class:`RollbackFailed` when the call fails; the rollback
     stays asked for whatever the answer (``refused`` for a 4xx: the row is also flagged).
+    Raises :class:`InvalidCheckoutInput` for a ``reason`` the ledger cannot store (a NUL
+    character, a lone surrogate), nothing written or sent.
     """
+    check_reason(reason)
     ledger_id = ledger_id_of(ledger)
 
     def claim(row: CheckoutRedemption) -> bool | None:
@@ -169,8 +180,10 @@ def rollback_order(order_source_id: str, reason: str) -> list[CheckoutRedemption
     """Ask for the rollback of every live redemption of an order (cancellation, refund).
 
     Only DB writes here (safe inside the caller's transaction); Celery sends the rollbacks after
-    commit, and reconciliation handles rows whose outcome is still unknown.
+    commit, and reconciliation handles rows whose outcome is still unknown. A ``reason`` the
+    ledger cannot store raises :class:`InvalidCheckoutInput`.
     """
+    check_reason(reason)
     rows: list[CheckoutRedemption] = []
     with transaction.atomic():
         live = CheckoutRedemption.objects.select_for_update().live().filter(order_source_id=order_source_id)
