@@ -58,7 +58,7 @@ from .ledger import (
     redemption_ids_of,
     request_rollback_on,
 )
-from .rollback import request_rollback
+from .rollback import check_reason, request_rollback
 from .validate import (
     WithAutomatic,
     is_outage,
@@ -443,7 +443,11 @@ def redeem_then_pay(
     exception propagates. When the rollback call itself fails, Celery retries it with backoff
     until Voucherify confirms; the ledger row shows it pending meanwhile. Errors of the redeem
     (``CodesRefused``, ``CheckoutUnavailable``, ``AlreadyRedeemed``) propagate before any payment.
+    A ``rollback_reason`` the ledger cannot store is refused first (:class:`InvalidCheckoutInput`,
+    nothing redeemed): refused only when the payment failed, it left the redemption live.
     """
+    if rollback_reason is not None:
+        check_reason(rollback_reason)
     outcome = redeem(codes, order, customer, **redeem_options)
     try:
         payment = pay(outcome)

@@ -52,3 +52,16 @@ def test_the_python_api_refuses_the_reason_before_writing(sandbox, reason):
     row.refresh_from_db()
     assert row.state == LedgerState.SUCCEEDED and row.rollback_requested_at is None
     assert len(adversary.live_redemptions(sandbox)) == 1
+
+
+def test_redeem_then_pay_refuses_the_reason_before_redeeming(sandbox):
+    """Refused only once the payment had failed, it replaced the payment's error and left the
+    redemption live for an unpaid order."""
+    make_voucher("FIVE")
+
+    def pay(outcome: checkout.RedeemOutcome) -> None:
+        raise RuntimeError("card declined")
+
+    with pytest.raises(checkout.InvalidCheckoutInput):
+        checkout.redeem_then_pay(["FIVE"], ORDER, pay, rollback_reason="declined\x00")
+    assert not CheckoutRedemption.objects.exists() and adversary.live_redemptions(sandbox) == []
