@@ -38,6 +38,7 @@ from django.utils.translation import gettext
 from .. import conf
 from ..api.errors import APIError, TransportError, VoucherifyError
 from ..models.ledger import REFERENCE_METADATA_KEY, CheckoutRedemption, LedgerState
+from ..validation import storable_json
 from . import cart, schedule
 from .cart import RedeemOutcome, Totals, checkout_client
 from .claim import claim
@@ -240,7 +241,7 @@ def _record_late_answer(row: CheckoutRedemption, response: Mapping[str, Any]) ->
     if row.state != LedgerState.FAILED:  # ids the row does not know on a settled row: a person
         row.needs_attention = True
         row.attention_reason = f"redeem answered late with unrecorded ids {sorted(answer - known)}"[:200]
-        row.response = {**row.response, "late_answer": dict(response)}
+        row.response = {**row.response, "late_answer": storable_json(dict(response))}
         return True
     failure = f"{row.last_error_key}: {row.last_error}"
     apply_redeem_response(row, response)

@@ -36,6 +36,8 @@ BAD_ANSWERS: list[Any] = [
     {"parent_rollback": {"id": "rr_1", "result": "FAILURE"}},
     {"parent_rollback": {"id": "rr_1"}, "rollbacks": [{"id": "rr_2", "result": "FAILURE"}]},
     {"parent_rollback": {"id": "rr_1"}, "rollbacks": "rr_2"},
+    {"id": "rr\u0000"},  # an id the ledger cannot store: recording it was a database error
+    {"parent_rollback": {"id": "rr\u0000"}},
 ]
 
 
