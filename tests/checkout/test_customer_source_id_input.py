@@ -17,7 +17,7 @@ import pytest
 from django_voucherify import checkout
 from django_voucherify.checkout import schedule
 from django_voucherify.models import CheckoutRedemption, LedgerState
-from tests.support import adversary
+from tests.support.checkout import live_redemptions
 from tests.support.vouchers import make_voucher
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -53,7 +53,7 @@ def test_a_long_customer_id_no_longer_hides_a_lost_redeem_from_reconciliation(sa
     with pytest.raises(checkout.CheckoutUnavailable):
         checkout.redeem(["MULTI"], ORDER, "c" * 200)
     row = checkout.reconcile(CheckoutRedemption.objects.get())
-    assert row.state == LedgerState.ROLLED_BACK and adversary.live_redemptions(sandbox) == []
+    assert row.state == LedgerState.ROLLED_BACK and live_redemptions(sandbox) == []
 
 
 @pytest.mark.parametrize("customer", [None, "", {"email": "guest@example.com"}])

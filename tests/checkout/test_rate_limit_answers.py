@@ -23,6 +23,7 @@ from django_voucherify.api.transport import MAX_RETRY_AFTER
 from django_voucherify.checkout import schedule
 from django_voucherify.models import CheckoutRedemption, LedgerState
 from tests.support import adversary
+from tests.support.checkout import REDEEM
 from tests.support.vouchers import make_voucher
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.urls("tests.checkout.urls")]
@@ -59,9 +60,7 @@ def test_a_redeem_rate_limited_with_an_unreadable_retry_after_is_a_503_and_faile
     _rate_limit(sandbox, retry_after)
     client = APIClient()
     client.force_authenticate(user)
-    response = client.post(
-        "/api/vouchers/redeem/", {"codes": ["FIVE"], "order_source_id": order.source_id}, format="json"
-    )
+    response = client.post(REDEEM, {"codes": ["FIVE"], "order_source_id": order.source_id}, format="json")
     assert response.status_code == 503 and response.json()["key"] == "unavailable"
     row = CheckoutRedemption.objects.get()
     assert row.state == LedgerState.FAILED and row.rollback_requested_at is None  # the order is free

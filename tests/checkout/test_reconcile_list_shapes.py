@@ -23,6 +23,7 @@ from django_voucherify.checkout import schedule
 from django_voucherify.checkout.reconcile import late_check
 from django_voucherify.models import CheckoutRedemption, LedgerState
 from tests.support import adversary
+from tests.support.checkout import live_redemptions
 from tests.support.vouchers import make_voucher
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -52,7 +53,7 @@ def _unknown_row(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> CheckoutRedem
     with pytest.raises(checkout.CheckoutUnavailable):
         checkout.redeem(["MULTI"], ORDER, "cust-1")
     row = CheckoutRedemption.objects.get()
-    assert row.state == LedgerState.UNKNOWN and len(adversary.live_redemptions(sandbox)) == 1
+    assert row.state == LedgerState.UNKNOWN and len(live_redemptions(sandbox)) == 1
     return row
 
 
@@ -74,7 +75,7 @@ def test_a_page_without_its_list_is_no_answer_for_reconciliation(sandbox, monkey
     assert row.state == LedgerState.UNKNOWN and row.reconcile_attempts == 1
     interceptor.body = None  # Voucherify's own answer gets through: found and undone
     assert checkout.reconcile(row).state == LedgerState.ROLLED_BACK
-    assert adversary.live_redemptions(sandbox) == []
+    assert live_redemptions(sandbox) == []
 
 
 @pytest.mark.parametrize("body", NOT_A_LIST, ids=["empty", "no-list", "null"])
@@ -92,4 +93,4 @@ def test_a_page_without_its_list_does_not_end_the_late_check(sandbox, monkeypatc
     assert row.state == LedgerState.FAILED and row.late_check_at == due  # still due
     interceptor.body = None
     assert late_check(row).state == LedgerState.ROLLED_BACK
-    assert adversary.live_redemptions(sandbox) == []
+    assert live_redemptions(sandbox) == []

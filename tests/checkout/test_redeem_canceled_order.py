@@ -19,13 +19,11 @@ from rest_framework.test import APIClient
 
 from django_voucherify import checkout
 from django_voucherify.models import CheckoutRedemption, LedgerState, Order, OrderStatus
-from tests.support import adversary
+from tests.support.checkout import REDEEM, live_redemptions
 from tests.support.concurrency import wait_until_another_session_waits_for_a_lock
 from tests.support.vouchers import make_voucher
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.urls("tests.checkout.urls")]
-
-REDEEM = "/api/vouchers/redeem/"
 
 
 def _cancel(order: Order) -> None:
@@ -54,7 +52,7 @@ def test_the_python_api_refuses_a_cancelled_order_however_it_is_given(sandbox, s
     given: Any = {"source_id": order.source_id, "amount": 8000} if as_mapping else order
     with pytest.raises(checkout.OrderCanceled):
         checkout.redeem(["FIVE"], given)
-    assert not CheckoutRedemption.objects.exists() and adversary.live_redemptions(sandbox) == []
+    assert not CheckoutRedemption.objects.exists() and live_redemptions(sandbox) == []
 
 
 def test_an_order_without_a_mirror_or_not_cancelled_is_redeemed(sandbox, shopper):
@@ -88,7 +86,7 @@ def test_a_claim_during_an_uncommitted_cancellation_waits_for_it_and_is_refused(
     thread.join(30)
     assert waited, f"the claim did not wait for the cancellation: {outcome}"
     assert isinstance(outcome.get("error"), checkout.OrderCanceled), outcome
-    assert not CheckoutRedemption.objects.exists() and adversary.live_redemptions(sandbox) == []
+    assert not CheckoutRedemption.objects.exists() and live_redemptions(sandbox) == []
 
 
 def test_a_cancellation_after_the_claim_still_rolls_the_redemption_back(sandbox, shopper):
@@ -97,4 +95,4 @@ def test_a_cancellation_after_the_claim_still_rolls_the_redemption_back(sandbox,
     checkout.redeem(["FIVE"], order)
     _cancel(order)
     row = CheckoutRedemption.objects.get()
-    assert row.state == LedgerState.ROLLED_BACK and adversary.live_redemptions(sandbox) == []
+    assert row.state == LedgerState.ROLLED_BACK and live_redemptions(sandbox) == []

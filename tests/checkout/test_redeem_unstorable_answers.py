@@ -18,6 +18,7 @@ from django_voucherify import checkout
 from django_voucherify.models import CheckoutRedemption, LedgerState
 from tests.support import adversary
 from tests.support.adversary import CRASH_AFTER, WorkerCrash
+from tests.support.checkout import live_redemptions
 from tests.support.vouchers import make_voucher
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -47,4 +48,4 @@ def test_reconciliation_records_such_an_answer_too(sandbox):
         checkout.redeem(["FIVE"], ORDER, metadata={"note": "a\x00b"})
     row = checkout.reconcile(CheckoutRedemption.objects.get())  # the caller is gone (no grace)
     assert row.state == LedgerState.ROLLED_BACK and row.redemption_ids
-    assert adversary.live_redemptions(sandbox) == []
+    assert live_redemptions(sandbox) == []

@@ -17,6 +17,7 @@ import requests
 from django_voucherify import checkout
 from django_voucherify.models import CheckoutRedemption, LedgerState
 from tests.support import adversary
+from tests.support.checkout import live_redemptions
 from tests.support.vouchers import make_voucher
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -79,9 +80,9 @@ def test_a_rollback_answer_that_proves_nothing_keeps_the_rollback_asked_for(sand
     row = CheckoutRedemption.objects.get()
     assert row.state == LedgerState.SUCCEEDED and row.rollback_pending
     assert "rollback answered 2xx but" in row.rollback_error and not row.rollback_ids
-    assert len(adversary.live_redemptions(sandbox)) == (0 if handled else len(codes))
+    assert len(live_redemptions(sandbox)) == (0 if handled else len(codes))
     # The retry, once Voucherify's own answer gets through, ends it whichever way it went.
     interceptor.body = None
     done = checkout.rollback(row)
     assert done.state == LedgerState.ROLLED_BACK and not done.rollback_pending
-    assert adversary.live_redemptions(sandbox) == []
+    assert live_redemptions(sandbox) == []

@@ -12,7 +12,7 @@ import pytest
 
 from django_voucherify import checkout
 from django_voucherify.models import CheckoutRedemption, LedgerState
-from tests.support import adversary
+from tests.support.checkout import live_redemptions
 from tests.support.vouchers import make_voucher
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.urls("tests.checkout.urls")]
@@ -51,7 +51,7 @@ def test_the_python_api_refuses_the_reason_before_writing(sandbox, reason):
             call()
     row.refresh_from_db()
     assert row.state == LedgerState.SUCCEEDED and row.rollback_requested_at is None
-    assert len(adversary.live_redemptions(sandbox)) == 1
+    assert len(live_redemptions(sandbox)) == 1
 
 
 def test_redeem_then_pay_refuses_the_reason_before_redeeming(sandbox):
@@ -64,4 +64,4 @@ def test_redeem_then_pay_refuses_the_reason_before_redeeming(sandbox):
 
     with pytest.raises(checkout.InvalidCheckoutInput):
         checkout.redeem_then_pay(["FIVE"], ORDER, pay, rollback_reason="declined\x00")
-    assert not CheckoutRedemption.objects.exists() and adversary.live_redemptions(sandbox) == []
+    assert not CheckoutRedemption.objects.exists() and live_redemptions(sandbox) == []
