@@ -140,8 +140,15 @@ class CheckoutRedemptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             }
             return TemplateResponse(request, CONFIRM_TEMPLATE, context)
         from ..checkout import request_rollback  # the checkout service loads on first use
+        from ..checkout.errors import InvalidCheckoutInput
+        from ..checkout.rollback import check_reason
 
         reason = (request.POST.get("reason") or "").strip()[:200] or "rolled back by staff"
+        try:
+            check_reason(reason)  # a NUL in the reason was a 500 page, nothing rolled back
+        except InvalidCheckoutInput as refused_reason:
+            self.message_user(request, refused_reason.message, messages.ERROR)
+            return None
         done = pending = refused = 0
         for row in rows:
             result = request_rollback(row, reason)

@@ -47,11 +47,13 @@ class PaginationStalledError(PaginationError):
     """Voucherify answered the next page with items already seen: the cursor did not move."""
 
 
-def _items(body: Any, key: str) -> list[dict[str, Any]]:
-    """``body[key]``, a list of objects (missing or null: empty), or InvalidResponseError: a
-    page of another shape is not Voucherify's answer, and the walk must not end short or
-    raise something else because of it."""
+def _items(body: Any, key: str, *, strict: bool = False) -> list[dict[str, Any]]:
+    """``body[key]``, a list of objects (missing or null: empty, unless ``strict``), or
+    InvalidResponseError: a page of another shape is not Voucherify's answer, and the walk must
+    not end short or raise something else because of it."""
     items = body.get(key) if isinstance(body, dict) else body
+    if items is None and strict:
+        raise InvalidResponseError(f"Voucherify answered a page without its {key!r} list", status=200)
     if items is None:
         return []
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
@@ -96,8 +98,13 @@ def iter_pages(
     limit: int = 100,
     max_page: int = 99,
     date_filter: str | None = None,
+    strict: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Yield every item of ``page[key]`` across pages (see the module docstring).
+
+    ``strict``: a page without the list (``key`` missing or null, e.g. a proxy's ``{}``)
+    raises :class:`InvalidResponseError` instead of counting as empty, for a caller that
+    concludes something from finding nothing (checkout's reconciliation).
 
     The slide moves the bound one millisecond back over the last item's ``created_at`` (so the
     walk does not depend on whether the API's bound is inclusive) and skips, by id, every item
@@ -116,7 +123,7 @@ def iter_pages(
     page, previous = 1, set[Any]()
     while True:
         body = fetch(**params, page=page, limit=limit)
-        items = _items(body, key)
+        items = _items(body, key, strict=strict)
         ids = _ids(items)
         if items and ids <= previous:
             raise PaginationStalledError(f"Page {page} of {key} repeats the previous page.")

@@ -51,6 +51,7 @@ from .errors import (
     CheckoutUnavailable,
     CodesRefused,
     InvalidCheckoutInput,
+    OrderCanceled,
     RollbackFailed,
 )
 from .offers import Offer, OffersOutcome, offers
@@ -70,6 +71,7 @@ __all__ = [
     "InvalidCheckoutInput",
     "Offer",
     "OffersOutcome",
+    "OrderCanceled",
     "PaidCheckout",
     "PublicationRefused",
     "PublishedCode",

@@ -11,6 +11,13 @@ At most one redemption per order rests on two things, both checked by the databa
   That condition is the ``WHERE NOT EXISTS`` of an ``INSERT ... SELECT``, so the check and the
   write are one round trip instead of a ``SELECT`` and then an ``INSERT``.
 
+The same statement refuses an order whose ``Order`` mirror is CANCELED (:class:`OrderCanceled`):
+the cancellation asked for the rollback of the rows the order had when it was saved, so a row
+claimed afterwards would keep its redemption. On PostgreSQL the mirror's row is read ``FOR
+SHARE``: a cancellation in flight (its ``UPDATE`` not committed yet, its receiver not having
+seen this row) makes the claim wait for its commit and then see CANCELED; a claim first makes
+the cancellation's ``UPDATE`` wait until the row is committed, which its receiver then sees.
+
 The statement runs in autocommit, not inside ``transaction.atomic(durable=True)``: a single
 statement is its own transaction, committed when it returns, which is what the redeem needs
 before its request leaves (a crash or a timeout leaves a trace to reconcile from); the explicit
@@ -29,9 +36,9 @@ from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Field
 
 from ..models.ledger import CheckoutRedemption, LedgerState
-from ..models.orders import Order
+from ..models.orders import Order, OrderStatus
 from . import cart
-from .errors import AlreadyRedeemed
+from .errors import AlreadyRedeemed, OrderCanceled
 
 OUTSIDE_TRANSACTION_ONLY = (
     "checkout.redeem() commits its ledger row before the request leaves: call it outside "
@@ -46,9 +53,13 @@ def claim(
     order: cart.OrderInput,
     customer: cart.CustomerInput,
     amount: int | None,
+    *,
+    reference: uuid.UUID | None = None,
 ) -> CheckoutRedemption:
-    """Insert the PENDING row and commit it, or raise :class:`AlreadyRedeemed`."""
+    """Insert the PENDING row and commit it, or raise :class:`AlreadyRedeemed`. ``reference``:
+    the row's marker, when the caller put it in the request already (a new one otherwise)."""
     row = CheckoutRedemption(
+        reference=reference or uuid.uuid4(),
         order_source_id=order_source_id,
         order=order if isinstance(order, Order) else None,
         customer_source_id=cart.customer_source_id_of(customer)[:200],
@@ -69,6 +80,8 @@ def claim(
         if orphan is not None:
             # The rollback (retried in the background) frees the order.
             raise AlreadyRedeemed(orphan)
+        if Order.objects.filter(source_id=order_source_id, status=OrderStatus.CANCELED).exists():
+            raise OrderCanceled()
         # The orphan's rollback completed in between: try again.
     raise AlreadyRedeemed(CheckoutRedemption.objects.filter(order_source_id=order_source_id).first() or row)
 
@@ -81,8 +94,8 @@ def _orphans(order_source_id: str):  # type: ignore[no-untyped-def]  # a queryse
 
 def insert_unless_orphaned(row: CheckoutRedemption) -> bool:
     """``INSERT`` ``row`` (committed on return) unless its order has an ORPHANED row whose
-    rollback is pending (then False, nothing written). Raises ``IntegrityError`` when the order
-    has a live row."""
+    rollback is pending or its ``Order`` mirror is CANCELED (then False, nothing written).
+    Raises ``IntegrityError`` when the order has a live row."""
     alias = router.db_for_write(CheckoutRedemption)
     connection = connections[alias]
     if connection.atomic_blocks and not getattr(connection.atomic_blocks[-1], "_from_testcase", False):
@@ -132,13 +145,31 @@ def _insert_statement(alias: str) -> tuple[list[Field[Any, Any]], str, list[Any]
     orphans_sql, compiled = _orphans(marker).values("pk").query.sql_with_params()
     if list(compiled).count(marker) != 1:
         raise AssertionError("the orphan check takes the order's source id exactly once")
+    canceled_sql = _canceled_check(alias)
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(str(f.column)) for f in fields)}) "
-        f"SELECT {casts} WHERE NOT EXISTS ({orphans_sql}) RETURNING {quote(str(meta.pk.column))}"
+        f"SELECT {casts} WHERE NOT EXISTS ({orphans_sql}) AND {canceled_sql} "
+        f"RETURNING {quote(str(meta.pk.column))}"
     )
-    statement = (fields, sql, [_ORDER if p == marker else p for p in compiled])
+    params = [_ORDER if p == marker else p for p in compiled]
+    statement = (fields, sql, [*params, _ORDER, OrderStatus.CANCELED.value])
     _statements[alias] = statement
     return statement
+
+
+def _canceled_check(alias: str) -> str:
+    """The condition "the order's mirror is not CANCELED" (parameters: the order's source id,
+    then ``CANCELED``); true when there is no mirror. A scalar sub-select, so the status is
+    compared after the row is locked (in a sub-select with the comparison inside, PostgreSQL
+    filters on the old version before locking, and so never waits)."""
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    orders = Order._meta
+    columns = {f.name: f.column for f in orders.concrete_fields}
+    status, source_id = quote(str(columns["status"])), quote(str(columns["source_id"]))
+    lock = " FOR SHARE" if connection.vendor == "postgresql" else ""
+    status_of_order = f"SELECT {status} FROM {quote(orders.db_table)} WHERE {source_id} = %s{lock}"  # noqa: S608
+    return f"COALESCE(({status_of_order}), '') <> %s"
 
 
 def _base_type(db_type: str | None) -> str:

@@ -85,6 +85,16 @@ class AlreadyRedeemed(CheckoutError):
         super().__init__(already_applied_message(), ledger=ledger)
 
 
+class OrderCanceled(CheckoutError):
+    """The order's mirror (``Order`` with its ``source_id``) is CANCELED: nothing is redeemed
+    for it. The cancellation asked for the rollback of what the order held when it was saved;
+    a redemption made afterwards would stay live, so the claim refuses it (waiting, on
+    PostgreSQL, for a cancellation still in flight)."""
+
+    def __init__(self) -> None:
+        super().__init__(gettext("This order was cancelled: vouchers can no longer be applied to it."))
+
+
 class RollbackFailed(CheckoutError):
     """The rollback call failed; it stays asked for and is retried from Celery until
     Voucherify confirms. ``refused``: Voucherify answered with a 4xx (keys, permissions, an id

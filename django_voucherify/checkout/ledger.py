@@ -34,6 +34,7 @@ from django.db.models import Field
 from django.utils import timezone
 
 from ..models.ledger import CheckoutRedemption, LedgerState
+from ..validation import storable_json
 from .cart import Totals
 
 
@@ -114,8 +115,19 @@ def _success_statement(alias: str, *, asynchronous: bool) -> tuple[list[Field[An
     return fields, sql
 
 
-def _is_id(value: Any) -> bool:
-    return isinstance(value, str) and bool(value.strip())
+#: The longest parent redemption id the ledger stores (its column's length).
+MAX_PARENT_ID_LENGTH = 64
+
+
+def _is_id(value: Any, max_length: int | None = None) -> bool:
+    """An id the ledger can store: text, not blank, no NUL (PostgreSQL refuses it in text and
+    JSON: recording the answer would fail after the redemption was made), and not too long."""
+    return (
+        isinstance(value, str)
+        and bool(value.strip())
+        and "\x00" not in value
+        and (max_length is None or len(value) <= max_length)
+    )
 
 
 def _is_amount(value: Any) -> bool:
@@ -139,7 +151,9 @@ def redeem_answer_problem(response: Any) -> str | None:
     if not all(isinstance(c, Mapping) and _is_id(c.get("id")) for c in children):
         return "has a redemption without an id"
     parent = response.get("parent_redemption")
-    if parent is not None and not (isinstance(parent, Mapping) and _is_id(parent.get("id"))):
+    if parent is not None and not (
+        isinstance(parent, Mapping) and _is_id(parent.get("id"), MAX_PARENT_ID_LENGTH)
+    ):
         return "has a parent redemption without an id"
     if parent is None and len(children) > 1:
         return "has several redemptions and no parent redemption"
@@ -150,6 +164,38 @@ def redeem_answer_problem(response: Any) -> str | None:
         _is_amount(order.get(k)) for k in ("amount", "total_discount_amount", "total_amount")
     ):
         return "has order amounts that are not whole numbers"
+    return None
+
+
+def _failed_rollback(item: Any) -> bool:
+    return isinstance(item, Mapping) and item.get("result") == "FAILURE"
+
+
+def rollback_answer_problem(response: Any, *, stacked: bool) -> str | None:
+    """Why a 2xx rollback answer does not prove the rollback (a proxy's or a gateway's JSON, a
+    truncated object, a rollback reported as failed), or None. Only a proof ends a rollback:
+    recorded ROLLED_BACK on anything less, the redemption stayed live in Voucherify and
+    nothing would ever retry it. The caller treats it as an outage (retried: a rollback that
+    did happen is then answered ``already_rolled_back``).
+
+    Expected: a single rollback, the ``RedemptionRollback`` with its ``id``; a stacked one, a
+    ``parent_rollback`` with its ``id``; neither nor any of its ``rollbacks`` ``FAILURE``."""
+    if not isinstance(response, Mapping):
+        return "is not a JSON object"
+    if stacked:
+        parent = response.get("parent_rollback")
+        if not (isinstance(parent, Mapping) and _is_id(parent.get("id"))):
+            return "names no parent rollback"
+        children = response.get("rollbacks") or []
+        if not isinstance(children, list):
+            return "has rollbacks that are not a list"
+        if _failed_rollback(parent) or any(_failed_rollback(c) for c in children):
+            return "reports a failed rollback"
+        return None
+    if not _is_id(response.get("id")):
+        return "names no rollback"
+    if _failed_rollback(response):
+        return "reports a failed rollback"
     return None
 
 
@@ -167,7 +213,10 @@ def apply_redeem_response(row: CheckoutRedemption, response: Mapping[str, Any]) 
     )
     row.last_error_key = row.last_error = ""
     row.redeemed_at = timezone.now()
-    row.response = dict(response)
+    # Stored as the database can (a NUL or a lone surrogate replaced): the answer echoes the
+    # shop's metadata and the voucher's, and refusing it would leave the row PENDING, the
+    # redemption made, and reconciliation failing on the same text for ever.
+    row.response = storable_json(dict(response))
 
 
 def redemption_ids_of(response: Mapping[str, Any]) -> set[str]:

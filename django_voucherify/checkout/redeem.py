@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -36,7 +37,8 @@ from django.utils.translation import gettext
 
 from .. import conf
 from ..api.errors import APIError, TransportError, VoucherifyError
-from ..models.ledger import CheckoutRedemption, LedgerState
+from ..models.ledger import REFERENCE_METADATA_KEY, CheckoutRedemption, LedgerState
+from ..validation import storable_json
 from . import cart, schedule
 from .cart import RedeemOutcome, Totals, checkout_client
 from .claim import claim
@@ -57,7 +59,7 @@ from .ledger import (
     redemption_ids_of,
     request_rollback_on,
 )
-from .rollback import request_rollback
+from .rollback import check_reason, request_rollback
 from .validate import (
     WithAutomatic,
     is_outage,
@@ -179,11 +181,18 @@ def _redeem(
     # committed and then abandoned by an ImproperlyConfigured would lock the order.
     conf.settings()
     api = client or checkout_client()
-    row = claim(order_source_id, items, order, customer, body["order"].get("amount"))
-    body["metadata"] = {**dict(metadata or {}), **row.metadata_marker()}
+    window = timedelta(seconds=send_window(api))
+    # The whole request is encoded before the row is written, its reference (the marker
+    # reconciliation looks for) chosen here: a value that is not JSON (a datetime or a Decimal
+    # in the metadata, the items or the customer, a NaN) used to fail after the commit, leaving
+    # a PENDING row that locked the order until the grace period ran out.
+    reference = uuid.uuid4()
+    body["metadata"] = {**dict(metadata or {}), REFERENCE_METADATA_KEY: str(reference)}
     if session_key:
         body["session"] = {"key": session_key}
-    sent = DeadlineBody(encode(body), deadline_for(row.created_at, api))
+    payload = encode(body)
+    row = claim(order_source_id, items, order, customer, body["order"].get("amount"), reference=reference)
+    sent = DeadlineBody(payload, row.created_at + window)
     try:
         response = send_redeem(api, sent)
     except VoucherifyError as exc:
@@ -235,7 +244,7 @@ def _record_late_answer(row: CheckoutRedemption, response: Mapping[str, Any]) ->
     if row.state != LedgerState.FAILED:  # ids the row does not know on a settled row: a person
         row.needs_attention = True
         row.attention_reason = f"redeem answered late with unrecorded ids {sorted(answer - known)}"[:200]
-        row.response = {**row.response, "late_answer": dict(response)}
+        row.response = {**row.response, "late_answer": storable_json(dict(response))}
         return True
     failure = f"{row.last_error_key}: {row.last_error}"
     apply_redeem_response(row, response)
@@ -391,10 +400,6 @@ class DeadlineBody:
         return chunk
 
 
-def deadline_for(created_at: datetime, client: VoucherifyClient) -> datetime:
-    return created_at + timedelta(seconds=send_window(client))
-
-
 def send_redeem(client: VoucherifyClient, body: DeadlineBody) -> Any:
     """POST ``body`` to ``/v1/redemptions`` once (no retry, even when never sent: the deadline
     may have passed). The caller keeps ``body`` to learn whether anything left."""
@@ -404,8 +409,15 @@ def send_redeem(client: VoucherifyClient, body: DeadlineBody) -> Any:
 
 
 def encode(body: dict[str, Any]) -> bytes:
-    """The JSON bytes requests would send for ``json=body``."""
-    return json.dumps(body, allow_nan=False).encode("utf-8")
+    """The JSON bytes requests would send for ``json=body``; :class:`InvalidCheckoutInput` when
+    ``body`` holds a value JSON cannot carry (nothing written or sent yet)."""
+    try:
+        return json.dumps(body, allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError) as exc:  # not serialisable, NaN or infinite, circular
+        raise InvalidCheckoutInput(
+            gettext("The redeem request holds a value that cannot be sent as JSON (%(problem)s).")
+            % {"problem": exc}
+        ) from None
 
 
 # Redeem, then pay ---------------------------------------------------------------------------
@@ -435,7 +447,11 @@ def redeem_then_pay(
     exception propagates. When the rollback call itself fails, Celery retries it with backoff
     until Voucherify confirms; the ledger row shows it pending meanwhile. Errors of the redeem
     (``CodesRefused``, ``CheckoutUnavailable``, ``AlreadyRedeemed``) propagate before any payment.
+    A ``rollback_reason`` the ledger cannot store is refused first (:class:`InvalidCheckoutInput`,
+    nothing redeemed): refused only when the payment failed, it left the redemption live.
     """
+    if rollback_reason is not None:
+        check_reason(rollback_reason)
     outcome = redeem(codes, order, customer, **redeem_options)
     try:
         payment = pay(outcome)

@@ -15,12 +15,13 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from ..api.errors import APIError, RateLimitedError, VoucherifyError
+from ..api.errors import APIError, RateLimitedError, TransportError, VoucherifyError
 from ..models.ledger import ROLLBACK_STATES, CheckoutRedemption, LedgerState
+from ..validation import text_problem
 from . import schedule
 from .cart import checkout_client
-from .errors import RollbackFailed
-from .ledger import locked_update, request_rollback_on
+from .errors import InvalidCheckoutInput, RollbackFailed
+from .ledger import locked_update, request_rollback_on, rollback_answer_problem
 from .validate import is_outage
 
 if TYPE_CHECKING:
@@ -30,6 +31,13 @@ logger = logging.getLogger("django_voucherify.checkout")
 
 #: Voucherify's answer to a rollback of something already rolled back: the goal is reached.
 ALREADY_ROLLED_BACK = "already_rolled_back"
+
+
+def check_reason(reason: str) -> None:
+    """Refuse a rollback ``reason`` the ledger cannot store (PostgreSQL refuses a NUL in text:
+    a database error after the row was locked, a 500 page in the admin)."""
+    if problem := text_problem(reason):
+        raise InvalidCheckoutInput(problem)
 
 
 def ledger_id_of(ledger: CheckoutRedemption | int) -> int:
@@ -46,7 +54,10 @@ def rollback(
     UNKNOWN row the rollback is only recorded as asked for (reconciliation carries it out once
     the redemption is found). Raises :class:`RollbackFailed` when the call fails; the rollback
     stays asked for whatever the answer (``refused`` for a 4xx: the row is also flagged).
+    Raises :class:`InvalidCheckoutInput` for a ``reason`` the ledger cannot store (a NUL
+    character, a lone surrogate), nothing written or sent.
     """
+    check_reason(reason)
     ledger_id = ledger_id_of(ledger)
 
     def claim(row: CheckoutRedemption) -> bool | None:
@@ -60,8 +71,9 @@ def rollback(
     if row.state not in ROLLBACK_STATES:
         return row
     api = client or checkout_client()
+    stacked = bool(row.parent_redemption_id)
     try:
-        if row.parent_redemption_id:
+        if stacked:
             response: Mapping[str, Any] = api.redemptions.rollback_stacked(
                 row.parent_redemption_id, reason=row.rollback_reason or None
             )
@@ -71,16 +83,32 @@ def rollback(
         if isinstance(exc, APIError) and exc.key == ALREADY_ROLLED_BACK:
             response = {}
         else:
-            refused = not is_outage(exc)
-            _record_rollback_error(ledger_id, exc, refused=refused)
-            retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
-            raise RollbackFailed(
-                str(exc),
-                refused=refused,
-                retry_after=retry_after,
-                ledger=CheckoutRedemption.objects.get(pk=ledger_id),
-            ) from exc
+            raise _failed(ledger_id, exc) from exc
+    else:
+        if problem := rollback_answer_problem(response, stacked=stacked):
+            # A 2xx that is not Voucherify's proof (a proxy's JSON): as if unanswered, retried.
+            path = (
+                f"/v1/redemptions/{row.parent_redemption_id}/rollbacks"
+                if stacked
+                else f"/v1/redemptions/{row.redemption_ids[0]}/rollback"
+            )
+            raise _failed(
+                ledger_id, TransportError(f"rollback answered 2xx but {problem}", method="POST", path=path)
+            )
     return locked_update(ledger_id, lambda r: _apply_rollback(r, response))
+
+
+def _failed(ledger_id: int, exc: VoucherifyError) -> RollbackFailed:
+    """Record ``exc`` on the row (the rollback stays asked for) and the error to raise."""
+    refused = not is_outage(exc)
+    _record_rollback_error(ledger_id, exc, refused=refused)
+    retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
+    return RollbackFailed(
+        str(exc),
+        refused=refused,
+        retry_after=retry_after,
+        ledger=CheckoutRedemption.objects.get(pk=ledger_id),
+    )
 
 
 def _apply_rollback(row: CheckoutRedemption, response: Mapping[str, Any]) -> bool:
@@ -152,8 +180,10 @@ def rollback_order(order_source_id: str, reason: str) -> list[CheckoutRedemption
     """Ask for the rollback of every live redemption of an order (cancellation, refund).
 
     Only DB writes here (safe inside the caller's transaction); Celery sends the rollbacks after
-    commit, and reconciliation handles rows whose outcome is still unknown.
+    commit, and reconciliation handles rows whose outcome is still unknown. A ``reason`` the
+    ledger cannot store raises :class:`InvalidCheckoutInput`.
     """
+    check_reason(reason)
     rows: list[CheckoutRedemption] = []
     with transaction.atomic():
         live = CheckoutRedemption.objects.select_for_update().live().filter(order_source_id=order_source_id)

@@ -42,6 +42,7 @@ from ..checkout.errors import (
     CheckoutUnavailable,
     CodesRefused,
     InvalidCheckoutInput,
+    OrderCanceled,
     RollbackFailed,
     already_redeemed_message,
     unavailable_message,
@@ -131,6 +132,8 @@ def app_error_response(exc: DjangoVoucherifyError) -> Response:
         # The row's state decides the words: an UNKNOWN redemption is not "already applied".
         message = already_redeemed_message(exc.ledger) if exc.ledger is not None else exc.message
         return Response(error_body(message, "already_redeemed"), status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, OrderCanceled):
+        return Response(error_body(exc.message, "order_canceled"), status=status.HTTP_409_CONFLICT)
     if isinstance(exc, CampaignNotOffered):
         # One answer for a campaign not offered and an unknown one: it never tells which.
         return Response(error_body(exc.message, "campaign_not_offered"), status=status.HTTP_403_FORBIDDEN)

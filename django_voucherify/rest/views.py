@@ -204,6 +204,7 @@ class RedeemView(CheckoutAPIView):
             201: s.RedeemResponseSerializer,
             400: s.ErrorSerializer,
             403: s.ErrorSerializer,
+            404: s.ErrorSerializer,
             409: s.ErrorSerializer,
             429: s.ErrorSerializer,
             503: s.ErrorSerializer,
@@ -214,11 +215,16 @@ class RedeemView(CheckoutAPIView):
     throttle_scope = "voucherify_redeem"
 
     def get_order(self, request: Request, source_id: str) -> Order:
-        """The order with its customer (the permission) and items (the body), in one query."""
+        """The order with its customer (the permission) and items (the body), in one query.
+        Another's order answers as an unknown one (404, the same body): a 403 would tell a
+        signed-in user which order ids exist."""
         order = order_with_items(source_id)
         if order is None:
             raise Http404
-        self.check_object_permissions(request, order)
+        try:
+            self.check_object_permissions(request, order)
+        except PermissionDenied:
+            raise Http404 from None
         return order
 
     def post(self, request: Request) -> Response:

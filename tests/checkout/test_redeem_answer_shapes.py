@@ -40,6 +40,10 @@ BAD_ANSWERS: list[Any] = [
     {"redemptions": [{"id": "r1"}], "order": {"total_amount": 1.5}},
     {"redemptions": [{"id": "r1"}], "parent_redemption": "p1"},
     {"redemptions": [{"id": "r1"}, {"id": "r2"}]},  # several without the parent to roll back
+    # Ids the ledger cannot store (hostile review of checkout: recording them failed with a
+    # database error after the redemption was made, the row left PENDING).
+    {"redemptions": [{"id": "r\u0000"}]},
+    {"redemptions": [{"id": "r1"}], "parent_redemption": {"id": "p" * 65}},
 ]
 
 
