@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext as _
@@ -171,7 +171,7 @@ def redeemables(codes: Sequence[CodeInput], tiers: Sequence[str] = ()) -> list[R
         if problem := code_problem(stripped):  # a tier id follows the rule of codes
             raise InvalidCheckoutInput(problem)
         seen.add((item.kind, stripped))
-        result.append(replace(item, code=stripped))
+        result.append(Redeemable(stripped, item.gift_credits, item.loyalty_points, item.kind, item.card))
         if len(result) > MAX_REDEEMABLES:  # refused now: a huge list costs no more than this
             raise InvalidCheckoutInput(
                 _("At most %(max)d voucher codes can be used together.") % {"max": MAX_REDEEMABLES}
