@@ -141,6 +141,8 @@ def check_header(kind: CsvKind, header_line: bytes) -> list[str]:
     """The header's columns; raises :class:`CsvError` when the file cannot be imported."""
     if not header_line.strip():
         raise CsvError(_("The file is empty: a CSV with a header line is expected."))
+    if len(header_line) > HEADER_PEEK_BYTES:  # only its start was read: the rest went unchecked
+        raise CsvError(_("The header line is longer than %(max)d bytes.") % {"max": HEADER_PEEK_BYTES})
     try:
         text = header_line.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -148,7 +150,9 @@ def check_header(kind: CsvKind, header_line: bytes) -> list[str]:
             _("The file is not UTF-8 encoded; save it as CSV UTF-8 and upload it again.")
         ) from None
     try:
-        columns = next(csv.reader([text.rstrip("\r\n")]), [])
+        # Parsed with its line end: a quoted name left open at the end of the line keeps it and
+        # is refused below (stripped, it was cut at the line break and sent under that name).
+        columns = next(csv.reader([text]), [])
     except csv.Error as exc:  # e.g. lines ending with CR only (old Mac), which csv cannot split
         raise CsvError(
             _(
@@ -157,6 +161,15 @@ def check_header(kind: CsvKind, header_line: bytes) -> list[str]:
             )
             % {"error": exc}
         ) from None
+    for number, column in enumerate(columns, start=1):
+        if "\n" in column or "\r" in column:
+            raise CsvError(
+                _(
+                    "Column %(n)d of the header (%(name)s) is quoted and holds a line break: a "
+                    "column name must fit on the header line."
+                )
+                % {"n": number, "name": validation.visible(column.rstrip("\r\n"))}
+            )
     names = [_norm(c) for c in columns]
     if any(not n for n in names):
         raise CsvError(_("The header has an empty column name (column %(n)d).") % {"n": names.index("") + 1})
@@ -177,8 +190,9 @@ def check_header(kind: CsvKind, header_line: bytes) -> list[str]:
 
 
 def read_header_line(stream: IO[bytes]) -> bytes:
-    """The first line of a binary stream (at most 64 KiB)."""
-    return stream.readline(HEADER_PEEK_BYTES)
+    """The first line of a binary stream: at most 64 KiB, and one byte more when it is longer
+    (:func:`check_header` refuses it)."""
+    return stream.readline(HEADER_PEEK_BYTES + 1)
 
 
 def validate_upload(kind: CsvKind, uploaded: Any) -> list[str]:
