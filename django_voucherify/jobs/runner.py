@@ -381,7 +381,9 @@ def poll_part(part_id: int, token: str | int | None = None) -> list[Step]:
         if part.job.is_export:
             return exports.poll_export(part, _finish_part, lambda p: next_poll(p, token, poll_delay(p.polls)))
         action = _client().async_actions.get(part.async_action_id)
-    except NotFoundError:
+    except NotFoundError as exc:
+        if not exc.key:  # a gateway's or proxy's 404 page, not Voucherify's: it says nothing
+            return _poll_again(part, token, exc)
         return _finish_part(
             part,
             PartState.FAILED,
@@ -392,9 +394,7 @@ def poll_part(part_id: int, token: str | int | None = None) -> list[Step]:
             % {"id": part.async_action_id},
         )
     except (TransportError, RateLimitedError, ServerError) as exc:
-        delay = max(poll_delay(part.polls), float(getattr(exc, "retry_after", 0) or 0))
-        logger.warning("Voucherify job part %s: poll failed (%s), next in %.0f s", part.pk, exc, delay)
-        return next_poll(part, token, delay)
+        return _poll_again(part, token, exc)
     status = str(action.get("status") or "")
     if status in ("DONE", "FAILED"):
         result = dict(action.get("result") or {})
@@ -404,6 +404,13 @@ def poll_part(part_id: int, token: str | int | None = None) -> list[Step]:
     JobPart.objects.filter(pk=part.pk).update(remote_status=status, progress=int(action.get("progress") or 0))
     results.refresh_job(part.job_id)
     return next_poll(part, token, poll_delay(part.polls))
+
+
+def _poll_again(part: JobPart, token: str, exc: Exception) -> list[Step]:
+    """A poll without a usable answer: the next one after the backoff (or the Retry-After)."""
+    delay = max(poll_delay(part.polls), float(getattr(exc, "retry_after", 0) or 0))
+    logger.warning("Voucherify job part %s: poll failed (%s), next in %.0f s", part.pk, exc, delay)
+    return next_poll(part, token, delay)
 
 
 def _finish_part(
