@@ -354,9 +354,9 @@ def poll_part(part_id: int, token: str | int | None = None) -> list[Step]:
     else (None, or the sequence number of a message queued before leases existed) polls only
     when the part is due and no live chain holds it, and then takes the part over.
     """
-    part = JobPart.objects.select_related("job").defer(*BULKY).get(pk=part_id)
-    if part.state != PartState.SUBMITTED:
-        return []
+    part = JobPart.objects.select_related("job").defer(*BULKY).filter(pk=part_id).first()
+    if part is None or part.state != PartState.SUBMITTED:
+        return []  # final, or its job was deleted meanwhile (the only way to stop a job)
     if not isinstance(token, str):
         now = timezone.now()
         due = Q(due_at__isnull=True) | Q(due_at__lte=now)
