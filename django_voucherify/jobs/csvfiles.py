@@ -420,6 +420,7 @@ def split_csv(
         if problem is None and values is not None and not writer.add(result.rows, values):
             problem = _("The row alone is over the request size limit.")
         if problem is not None:
+            problem = _spanned(first_line, lines.number, problem)
             writer.skip(result.rows)
             result.failed_count += 1
             reject({"row": result.rows, **ident, "reason": problem})
@@ -428,6 +429,18 @@ def split_csv(
         raise CsvError(_("The file has a header but no rows."))
     result.parts = writer.parts
     return result
+
+
+def _spanned(first: int, last: int, problem: str) -> str:
+    """``problem`` of a refused row, naming every line it took when it took more than one: a
+    stray double quote opens a field that runs on over the following lines (up to the field or
+    row limit, thousands of lines), and all of them are this one row, none imported."""
+    if last <= first:
+        return problem
+    return _(
+        "Lines %(first)d to %(last)d are one row (a quoted field runs over them: a stray double "
+        "quote?), so none of them was imported: %(problem)s"
+    ) % {"first": first, "last": last, "problem": problem}
 
 
 def _csv_error(exc: csv.Error) -> str:
