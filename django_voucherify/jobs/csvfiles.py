@@ -80,6 +80,16 @@ def _cells_problem(row: dict[str, str]) -> str | None:
     return None
 
 
+#: Characters of a refused value quoted in its row's reason: a cell can hold 131,072, and the
+#: reason is stored per row and shown (200 of them) on the job page and in its status JSON.
+SHOWN_VALUE_CHARS = 60
+
+
+def _shown(value: str) -> str:
+    """``value`` for a reason (quoted there with ``%r``), cut to its start when it is long."""
+    return value if len(value) <= SHOWN_VALUE_CHARS else value[:SHOWN_VALUE_CHARS] + "…"
+
+
 def voucher_row_problem(row: dict[str, str]) -> str | None:
     """Why Voucherify would refuse this voucher row, or None (columns by normalised header)."""
     if not row.get("code"):
@@ -89,27 +99,30 @@ def voucher_row_problem(row: dict[str, str]) -> str | None:
     for column, label in (("startdate", "Start Date"), ("expirationdate", "Expiration Date")):
         value = row.get(column)
         if value and not _is_date(value):
-            return _("%(column)s is not an ISO 8601 date: %(value)r.") % {"column": label, "value": value}
+            return _("%(column)s is not an ISO 8601 date: %(value)r.") % {
+                "column": label,
+                "value": _shown(value),
+            }
     if row.get("value") and not _is_number(row["value"]):
-        return _("Value is not a number: %(value)r.") % {"value": row["value"]}
+        return _("Value is not a number: %(value)r.") % {"value": _shown(row["value"])}
     limit = row.get("redemptionlimit")
     if limit and not limit.isdigit():
-        return _("Redemption Limit is not a whole number: %(value)r.") % {"value": limit}
+        return _("Redemption Limit is not a whole number: %(value)r.") % {"value": _shown(limit)}
     vtype = row.get("vouchertype")
     if vtype and vtype.upper() not in VOUCHER_TYPES:
         return _("Voucher Type %(value)r is not one of %(allowed)s.") % {
-            "value": vtype,
+            "value": _shown(vtype),
             "allowed": ", ".join(sorted(VOUCHER_TYPES)),
         }
     dtype = row.get("discounttype")
     if dtype and dtype.upper() not in DISCOUNT_TYPES:
         return _("Discount Type %(value)r is not one of %(allowed)s.") % {
-            "value": dtype,
+            "value": _shown(dtype),
             "allowed": ", ".join(sorted(DISCOUNT_TYPES)),
         }
     active = row.get("active")
     if active and active.lower() not in BOOLEANS:
-        return _("Active must be true or false, not %(value)r.") % {"value": active}
+        return _("Active must be true or false, not %(value)r.") % {"value": _shown(active)}
     return None
 
 
@@ -120,7 +133,7 @@ def customer_row_problem(row: dict[str, str]) -> str | None:
         return problem
     birthdate = row.get("birthdate")
     if birthdate and not _is_date(birthdate):
-        return _("Birthdate is not an ISO 8601 date: %(value)r.") % {"value": birthdate}
+        return _("Birthdate is not an ISO 8601 date: %(value)r.") % {"value": _shown(birthdate)}
     return None
 
 
