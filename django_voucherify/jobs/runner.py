@@ -32,6 +32,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
@@ -134,12 +135,26 @@ def poll_delay(polls: int) -> float:
     )
 
 
-def _error(message: str, exc: BaseException | None = None) -> dict[str, str]:
+def _error(part: JobPart, message: str, exc: BaseException | None = None) -> dict[str, str]:
     """The part's last-error fields: ``message``, with Voucherify's key and request id when
-    ``exc`` is its answer."""
+    ``exc`` is its answer; a card's code (a transactions export's) is masked in it."""
+    message = _without_card_code(part.job, message)
     if exc is None:
         return {**background.error_fields(None), "last_error": message}
     return background.error_fields(exc, message)
+
+
+def _without_card_code(job: Job, message: str) -> str:
+    """``message`` with the code of the card whose transactions ``job`` exports masked: the
+    errors quote it (the request's path, Voucherify's details) and are shown to every user who
+    may see jobs, while the code itself (it spends the card's balance) is behind the
+    permission to see vouchers, with the job's parameters."""
+    code = job.params.get("code") if job.kind == JobKind.EXPORT_VOUCHER_TRANSACTIONS else None
+    if not isinstance(code, str) or not code:
+        return message
+    for written in (quote(code, safe=""), code):  # as in a request's path, and as it is
+        message = message.replace(written, _("[card code]"))
+    return message
 
 
 def send(part: JobPart) -> str:
@@ -262,7 +277,7 @@ def _back_to_pending(part: JobPart, exc: Exception, delay: float, token: str | N
             cause=exc,
         )
     JobPart.objects.filter(pk=part.pk, state=PartState.SUBMITTING).update(
-        state=PartState.PENDING, **_error(str(exc), exc)
+        state=PartState.PENDING, **_error(part, str(exc), exc)
     )
     return lease_step(part.pk, "submit", delay, token)
 
@@ -441,7 +456,7 @@ def _finish_part(
                 done, failed = 0, max(failed, locked.row_count)  # nothing applied that we know of
             JobPart.objects.filter(pk=part.pk).update(
                 state=state,
-                **_error(error, cause),
+                **_error(part, error, cause),
                 due_at=None,  # nothing more is due: the chain ends with the part
                 lease_until=None,
                 remote_status=remote_status or state.upper(),
