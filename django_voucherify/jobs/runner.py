@@ -251,11 +251,11 @@ def _send_and_record(part: JobPart, token: str | None) -> list[Step]:
         if not exc.request_sent:
             return _back_to_pending(part, exc, 1.0, token)
         logger.warning("Voucherify job part %s: submit outcome unknown (%s); reconciling", part.pk, exc)
-        return lease_step(part.pk, "submit", min(5.0, _setting("JOB_RESUBMIT_AFTER")), token)
+        return _outcome_unknown(part, exc, token)
     except (RateLimitedError, ServerError) as exc:
         if exc.status in (429, 502, 503, 504):  # answered before the request was processed
             return _back_to_pending(part, exc, float(getattr(exc, "retry_after", 0) or 2.0), token)
-        return lease_step(part.pk, "submit", min(5.0, _setting("JOB_RESUBMIT_AFTER")), token)
+        return _outcome_unknown(part, exc, token)
     except APIError as exc:  # refused: 400, 401, 413...
         message = _("Voucherify refused the request (%(status)s %(key)s): %(message)s [request_id %(rid)s]")
         reason = message % {
@@ -266,6 +266,14 @@ def _send_and_record(part: JobPart, token: str | None) -> list[Step]:
         }
         return _finish_part(part, PartState.FAILED, error=reason, cause=exc)
     return _record_submitted(part, remote_id, token)
+
+
+def _outcome_unknown(part: JobPart, exc: Exception, token: str | None) -> list[Step]:
+    """A send whose outcome is unknown (500, a read timeout...): noted on the part (staff see
+    why it waits), then reconciled (:func:`_reconcile`)."""
+    JobPart.objects.filter(pk=part.pk, state=PartState.SUBMITTING).update(**_error(part, str(exc), exc))
+    part.last_error = _error(part, str(exc), exc)["last_error"]
+    return lease_step(part.pk, "submit", min(5.0, _setting("JOB_RESUBMIT_AFTER")), token)
 
 
 def _back_to_pending(part: JobPart, exc: Exception, delay: float, token: str | None) -> list[Step]:
@@ -339,6 +347,16 @@ def _reconcile(part: JobPart, token: str | None) -> list[Step]:
     resubmit_after = _setting("JOB_RESUBMIT_AFTER")
     if waited < resubmit_after:
         return lease_step(part.pk, "submit", min(5.0, resubmit_after - waited), token)
+    if part.submit_attempts >= MAX_SUBMIT_ATTEMPTS:
+        # Each send made no async action (none showed up within JOB_RESUBMIT_AFTER): a body
+        # Voucherify fails on every time is not sent for ever (JOB_MAX_AGE, 7 days), and while
+        # it is submitting, no other part of its async type may be (JobSubmitLock).
+        return _finish_part(
+            part,
+            PartState.FAILED,
+            error=_("Not sent after %(n)d attempts: no async action came of any of them. Last: %(error)s")
+            % {"n": part.submit_attempts, "error": part.last_error or "-"},
+        )
     logger.warning("Voucherify job part %s: no async action after %.0f s; sending again", part.pk, waited)
     JobPart.objects.filter(pk=part.pk, state=PartState.SUBMITTING).update(state=PartState.PENDING)
     return submit_part(part.pk, token)
