@@ -331,6 +331,8 @@ def _after_submitted(part: JobPart) -> list[Step]:
 def _reconcile(part: JobPart, token: str | None) -> list[Step]:
     started = part.submit_started_at or timezone.now()
     if part.job.is_export:  # no list of exports to look in; a second export harms nothing
+        if part.submit_attempts >= MAX_SUBMIT_ATTEMPTS:
+            return _give_up_sending(part)
         JobPart.objects.filter(pk=part.pk).update(state=PartState.PENDING)
         return lease_step(part.pk, "submit", 0.0, token)
     try:
@@ -347,19 +349,23 @@ def _reconcile(part: JobPart, token: str | None) -> list[Step]:
     resubmit_after = _setting("JOB_RESUBMIT_AFTER")
     if waited < resubmit_after:
         return lease_step(part.pk, "submit", min(5.0, resubmit_after - waited), token)
-    if part.submit_attempts >= MAX_SUBMIT_ATTEMPTS:
-        # Each send made no async action (none showed up within JOB_RESUBMIT_AFTER): a body
-        # Voucherify fails on every time is not sent for ever (JOB_MAX_AGE, 7 days), and while
-        # it is submitting, no other part of its async type may be (JobSubmitLock).
-        return _finish_part(
-            part,
-            PartState.FAILED,
-            error=_("Not sent after %(n)d attempts: no async action came of any of them. Last: %(error)s")
-            % {"n": part.submit_attempts, "error": part.last_error or "-"},
-        )
+    if part.submit_attempts >= MAX_SUBMIT_ATTEMPTS:  # no async action came of any send
+        return _give_up_sending(part)
     logger.warning("Voucherify job part %s: no async action after %.0f s; sending again", part.pk, waited)
     JobPart.objects.filter(pk=part.pk, state=PartState.SUBMITTING).update(state=PartState.PENDING)
     return submit_part(part.pk, token)
+
+
+def _give_up_sending(part: JobPart) -> list[Step]:
+    """Fail a part sent :data:`MAX_SUBMIT_ATTEMPTS` times, each without a usable answer: a body
+    Voucherify fails on every time is not sent for ever (until JOB_MAX_AGE, 7 days), nor does
+    it hold up every other part of its async type meanwhile (JobSubmitLock)."""
+    return _finish_part(
+        part,
+        PartState.FAILED,
+        error=_("Not sent after %(n)d attempts, none with a usable answer. Last: %(error)s")
+        % {"n": part.submit_attempts, "error": part.last_error or "-"},
+    )
 
 
 def _find_unclaimed_action(action_type: str, since: datetime) -> str | None:
