@@ -34,7 +34,7 @@ def poll_export(part: JobPart, finish: Finish, again: Callable[[JobPart], list[A
             remote_status=status,
         )
     if status != "DONE":
-        JobPart.objects.filter(pk=part.pk).update(remote_status=status)
+        JobPart.objects.filter(pk=part.pk).update(remote_status=status[:32])  # the column's length
         return again(part)
     url = str((export.get("result") or {}).get("url") or "")
     job = Job.objects.get(pk=part.job_id)

@@ -440,9 +440,22 @@ def poll_part(part_id: int, token: str | int | None = None) -> list[Step]:
         state = PartState.DONE if status == "DONE" else PartState.FAILED
         error = "" if state == PartState.DONE else str(result.get("message") or _("The async action failed."))
         return _finish_part(part, state, result=result, error=error, remote_status=status)
-    JobPart.objects.filter(pk=part.pk).update(remote_status=status, progress=int(action.get("progress") or 0))
+    JobPart.objects.filter(pk=part.pk).update(
+        remote_status=status[:STATUS_CHARS], progress=_percent(action.get("progress"))
+    )
     results.refresh_job(part.job_id)
     return next_poll(part, token, poll_delay(part.polls))
+
+
+#: ``JobPart.remote_status``'s length: a longer status (not Voucherify's) is cut, not an error.
+STATUS_CHARS = 32
+
+
+def _percent(value: Any) -> int:
+    """An async action's ``progress`` as a whole percentage from 0 to 100 (0 if it is none)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:  # NaN
+        return 0
+    return int(min(max(value, 0), 100))
 
 
 def _poll_again(part: JobPart, token: str, exc: Exception) -> list[Step]:
