@@ -11,6 +11,7 @@ from django.core.files import File
 from django.utils.translation import gettext as _
 
 from ..models import Job, JobPart, PartState
+from ..validation import storable_json
 
 Finish = Callable[..., list[Any]]
 
@@ -24,7 +25,7 @@ def _client() -> Any:
 def poll_export(part: JobPart, finish: Finish, again: Callable[[JobPart], list[Any]]) -> list[Any]:
     """One poll of an export; on DONE the file is downloaded (streamed through a temporary
     file, never held in memory) and saved as the job's ``result_file``."""
-    export = _client().exports.get(part.async_action_id)
+    export = storable_json(_client().exports.get(part.async_action_id))  # stored: no NUL
     status = str(export.get("status") or "")
     if status == "ERROR":
         return finish(

@@ -45,6 +45,7 @@ from ..api.batching import EncodedJSON
 from ..api.errors import APIError, NotFoundError, RateLimitedError, ServerError, TransportError
 from ..models import Job, JobKind, JobPart, JobState, JobSubmitLock, PartState
 from ..models.jobs import BULKY_PART_FIELDS, FINAL_JOB_STATES, FINAL_PART_STATES
+from ..validation import storable_json
 from . import exports, results
 
 logger = logging.getLogger("django_voucherify.jobs")
@@ -419,7 +420,8 @@ def poll_part(part_id: int, token: str | int | None = None) -> list[Step]:
     try:
         if part.job.is_export:
             return exports.poll_export(part, _finish_part, lambda p: next_poll(p, token, poll_delay(p.polls)))
-        action = _client().async_actions.get(part.async_action_id)
+        # Stored in parts (status, result, message): a NUL or a lone surrogate must not fail it.
+        action = storable_json(_client().async_actions.get(part.async_action_id))
     except NotFoundError as exc:
         if not exc.key:  # a gateway's or proxy's 404 page, not Voucherify's: it says nothing
             return _poll_again(part, token, exc)

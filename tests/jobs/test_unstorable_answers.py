@@ -1,0 +1,76 @@
+"""An answer of Voucherify's that the database cannot store as it is (a NUL, a lone surrogate)
+never keeps a part from finishing.
+
+The poll stored the async action's status, result and failure message as they came: a NUL in
+any of them (or a lone surrogate in the result) raised ``DataError`` in the part's write, at
+every poll, so the part never finished and was polled until JOB_MAX_AGE (7 days), a traceback
+each time. A refusal's message with a NUL failed the same way at the submit."""
+
+from __future__ import annotations
+
+import pytest
+
+from django_voucherify import jobs
+from django_voucherify.api.errors import BadRequestError
+from django_voucherify.jobs import exports, runner
+from django_voucherify.models import JobState
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+VOUCHER = {"code": "R1", "type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 1}}
+
+
+@pytest.mark.parametrize(
+    ("status", "result", "state"),
+    [
+        ("FAILED", {"message": "bad\x00"}, JobState.FAILED),
+        ("DONE", {"done_count": 1, "note": "x\x00"}, JobState.DONE),
+        ("DONE", {"done_count": 1, "note\x00": "x"}, JobState.DONE),
+        ("DONE", {"done_count": 1, "s": "\ud800"}, JobState.DONE),
+        ("IN_PROGRESS\x00", None, JobState.DONE),  # the next poll finds it done
+    ],
+)
+def test_an_async_action_with_a_nul_is_stored_and_ends_its_part(sandbox, monkeypatch, status, result, state):
+    api = runner._client().async_actions
+    real_get = api.get
+    answered = []
+
+    def with_nul(action_id):
+        action = dict(real_get(action_id))
+        if not answered:
+            answered.append(action_id)
+            action.update(status=status, result=result)
+        return action
+
+    monkeypatch.setattr(api, "get", with_nul)
+    job = runner.drive(jobs.import_vouchers([VOUCHER]), timeout=20)
+    assert answered and job.state == state, job.error
+    assert "\x00" not in job.error + job.parts.get().last_error
+
+
+def test_an_export_status_with_a_nul_is_stored(sandbox, monkeypatch):
+    api = exports._client().exports
+    real_get = api.get
+    answered = []
+
+    def with_nul(export_id):
+        export = dict(real_get(export_id))
+        if not answered:
+            answered.append(export_id)
+            export["status"] = "IN_PROGRESS\x00"
+        return export
+
+    monkeypatch.setattr(api, "get", with_nul)
+    job = runner.drive(jobs.export_orders(), timeout=20)
+    assert answered and job.state == JobState.DONE, job.error
+
+
+def test_a_refusal_with_a_nul_fails_its_part_with_the_reason(sandbox, monkeypatch):
+    def refuse(body):
+        raise BadRequestError(400, {"key": "invalid\x00", "message": "m\x00", "details": "no\x00pe"})
+
+    monkeypatch.setattr(runner._client().vouchers, "import_json", refuse)
+    job = runner.drive(jobs.import_vouchers([VOUCHER]), timeout=20)
+    part = job.parts.get()
+    assert job.state == JobState.FAILED and "no" in job.error and "pe" in job.error
+    assert "\x00" not in job.error + part.last_error + part.last_error_key
