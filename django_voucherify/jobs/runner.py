@@ -436,9 +436,12 @@ def poll_part(part_id: int, token: str | int | None = None) -> list[Step]:
         )
     except (TransportError, RateLimitedError, ServerError) as exc:
         return _poll_again(part, token, exc)
+    except APIError as exc:  # 401/403 (keys changed while the action runs: fix them), a 400...
+        return _poll_again(part, token, exc)  # the action goes on at Voucherify: ask again
     status = str(action.get("status") or "")
     if status in ("DONE", "FAILED"):
-        result = dict(action.get("result") or {})
+        result = action.get("result")
+        result = dict(result) if isinstance(result, dict) else {}
         state = PartState.DONE if status == "DONE" else PartState.FAILED
         error = "" if state == PartState.DONE else str(result.get("message") or _("The async action failed."))
         return _finish_part(part, state, result=result, error=error, remote_status=status)
@@ -461,9 +464,11 @@ def _percent(value: Any) -> int:
 
 
 def _poll_again(part: JobPart, token: str, exc: Exception) -> list[Step]:
-    """A poll without a usable answer: the next one after the backoff (or the Retry-After)."""
+    """A poll without a usable answer: noted on the part (staff see why it waits), the next
+    one after the backoff (or the Retry-After)."""
     delay = max(poll_delay(part.polls), float(getattr(exc, "retry_after", 0) or 0))
     logger.warning("Voucherify job part %s: poll failed (%s), next in %.0f s", part.pk, exc, delay)
+    JobPart.objects.filter(pk=part.pk, state=PartState.SUBMITTED).update(**_error(part, str(exc), exc))
     return next_poll(part, token, delay)
 
 

@@ -1,5 +1,5 @@
-"""An answer of Voucherify's that the database cannot store as it is (a NUL, a lone surrogate)
-never keeps a part from finishing.
+"""Answers a part cannot take as they are never keep it from finishing: one the database cannot
+store (a NUL, a lone surrogate), a poll refused (401/403/400), a result that is not an object.
 
 The poll stored the async action's status, result and failure message as they came: a NUL in
 any of them (or a lone surrogate in the result) raised ``DataError`` in the part's write, at
@@ -74,3 +74,34 @@ def test_a_refusal_with_a_nul_fails_its_part_with_the_reason(sandbox, monkeypatc
     part = job.parts.get()
     assert job.state == JobState.FAILED and "no" in job.error and "pe" in job.error
     assert "\x00" not in job.error + part.last_error + part.last_error_key
+
+
+@pytest.mark.parametrize("status", [401, 403, 400])
+def test_a_poll_refused_is_noted_and_polled_again(sandbox, status):
+    """A poll answered 401/403 (keys rotated or revoked while the action runs: "fix the keys",
+    never "done") or another 4xx raised out of the poll: the task's error retries, a traceback
+    every 30 s, and nothing on the part for staff. The part now notes the error and polls again
+    with its backoff, and finishes once Voucherify answers."""
+    sandbox.faults.add(path="/v1/async-actions/*", method="GET", status=status, times=2)
+    job = runner.drive(jobs.import_vouchers([VOUCHER]), timeout=20)
+    assert job.state == JobState.DONE and job.done_count == 1, job.error
+
+
+def test_a_poll_noting_the_refusal_shows_it_on_the_part(sandbox):
+    sandbox.faults.add(path="/v1/async-actions/*", method="GET", status=401, times=1)
+    job = jobs.import_vouchers([VOUCHER])
+    part = job.parts.get()
+    assert runner.poll_part(part.pk, part.lease_token)  # polled again later
+    part.refresh_from_db()
+    assert part.state == "submitted" and "401" in part.last_error
+
+
+@pytest.mark.parametrize("result", [["not", "an", "object"], "text", 5])
+def test_a_result_that_is_not_an_object_ends_the_part(sandbox, monkeypatch, result):
+    api = runner._client().async_actions
+    real_get = api.get
+    monkeypatch.setattr(
+        api, "get", lambda action_id: {**real_get(action_id), "status": "DONE", "result": result}
+    )
+    job = runner.drive(jobs.import_vouchers([VOUCHER]), timeout=20)
+    assert job.state == JobState.DONE, job.error
