@@ -37,7 +37,8 @@ def poll_export(part: JobPart, finish: Finish, again: Callable[[JobPart], list[A
     if status != "DONE":
         JobPart.objects.filter(pk=part.pk).update(remote_status=status[:32])  # the column's length
         return again(part)
-    url = str((export.get("result") or {}).get("url") or "")
+    result = export.get("result")
+    url = str(result.get("url") or "") if isinstance(result, dict) else ""
     job = Job.objects.get(pk=part.job_id)
     stored = job.result_file.name or ""
     if stored and job.result_file.storage.exists(stored):

@@ -105,3 +105,14 @@ def test_a_result_that_is_not_an_object_ends_the_part(sandbox, monkeypatch, resu
     )
     job = runner.drive(jobs.import_vouchers([VOUCHER]), timeout=20)
     assert job.state == JobState.DONE, job.error
+
+
+@pytest.mark.parametrize("result", [["url"], "text"])
+def test_an_export_result_that_is_not_an_object_ends_the_part(sandbox, monkeypatch, result):
+    api = exports._client().exports
+    real_get = api.get
+    monkeypatch.setattr(
+        api, "get", lambda export_id: {**real_get(export_id), "status": "DONE", "result": result}
+    )
+    job = runner.drive(jobs.export_orders(), timeout=20)
+    assert job.state in (JobState.DONE, JobState.FAILED) and job.is_finished
