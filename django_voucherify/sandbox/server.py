@@ -55,6 +55,7 @@ from django_voucherify.sandbox.log import logger
 from django_voucherify.sandbox.request_head import (
     SIMPLE_REQUEST_LINE,
     HeadTooLarge,
+    RequestHeaders,
     parse_header_lines,
     read_head,
 )
@@ -165,18 +166,16 @@ class _Handler(WSGIRequestHandler):
         length = headers.get("content-length")
         if length:
             env["CONTENT_LENGTH"] = length
-        app_headers: dict[str, str] = {}
-        for name, value in headers.items():
-            key, environ_key, app_key = _header_keys(name)
-            value = value.strip()
-            if key in env:
-                continue  # CONTENT_TYPE, CONTENT_LENGTH
-            if environ_key in env:
-                value = env[environ_key] + "," + value
-            env[environ_key] = app_headers[app_key] = value
-        if env["CONTENT_TYPE"]:
-            app_headers["content-type"] = env["CONTENT_TYPE"]
-        env[APP_HEADERS_KEY] = app_headers
+        # What the fields add depends on them and on which keys the environ has so far: the
+        # server's base keys and the ones set above, the same for every request. So it is
+        # kept with the (shared, read-only) fields of a plain head, per server environ.
+        derived = getattr(headers, "wsgi", None)
+        if derived is None or derived[0] is not self.server.base_environ:  # type: ignore[attr-defined]
+            derived = (self.server.base_environ, *_header_entries(headers, env))  # type: ignore[attr-defined]
+            if isinstance(headers, RequestHeaders):
+                headers.wsgi = derived
+        env.update(derived[1])
+        env[APP_HEADERS_KEY] = dict(derived[2])  # the request's own: the app may keep it
         return env
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
@@ -273,6 +272,27 @@ class _Handler(WSGIRequestHandler):
     @functools.cached_property
     def _server_header(self) -> str:
         return "Server: " + self.version_string()  # the same for every request
+
+
+def _header_entries(headers: Any, env: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    """The environ's ``HTTP_`` entries for ``headers`` (repeated fields joined with commas, the
+    ones the environ has a key for already left out: ``Content-Type``, ``Content-Length``) and
+    the app's header dict (lower-case names), given the environ built so far."""
+    entries: dict[str, str] = {}
+    app_headers: dict[str, str] = {}
+    for name, value in headers.items():
+        key, environ_key, app_key = _header_keys(name)
+        value = value.strip()
+        if key in env:
+            continue  # CONTENT_TYPE, CONTENT_LENGTH
+        if environ_key in entries:
+            value = entries[environ_key] + "," + value
+        elif environ_key in env:  # a base environ's own HTTP_ key, as wsgiref would join it
+            value = env[environ_key] + "," + value
+        entries[environ_key] = app_headers[app_key] = value
+    if env["CONTENT_TYPE"]:
+        app_headers["content-type"] = env["CONTENT_TYPE"]
+    return entries, app_headers
 
 
 _HEADER_KEYS: dict[str, tuple[str, str, str]] = {}

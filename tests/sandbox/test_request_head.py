@@ -11,12 +11,14 @@ import http.client
 import io
 import json
 import socket
+from http.client import HTTPMessage
 from wsgiref.simple_server import WSGIRequestHandler
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from django_voucherify.sandbox import request_head
 from django_voucherify.sandbox.app import APP_HEADERS_KEY, _headers_of
 from django_voucherify.sandbox.request_head import (
     _PLAIN_FIELD,
@@ -80,6 +82,10 @@ def test_the_environ_is_the_one_wsgiref_built(fields, eol):
     fast = parse_header_lines(lines, http.client.HTTPMessage)
     expected = _wsgiref_environ(raw_head)
     got = _environ(fast)
+    # The same head again (the fields and what the server derived from them are kept): the
+    # same environ, with a header dict of its own.
+    again = _environ(parse_header_lines(lines, http.client.HTTPMessage))
+    assert again == got and again[APP_HEADERS_KEY] is not got[APP_HEADERS_KEY]
     # The app's header dict, made in the same pass, is the one the app builds from the environ.
     assert got.pop(APP_HEADERS_KEY) == _headers_of(got)
     # wsgiref does not strip Content-Type/-Length; the app strips both before use.
@@ -114,6 +120,21 @@ def test_plain_fields_split_as_the_field_expression_does(fields, eol):
 def test_odd_header_lines_are_read_by_the_email_parser(lines):
     parsed = parse_header_lines(lines, http.client.HTTPMessage)
     assert isinstance(parsed, http.client.HTTPMessage)
+
+
+def test_a_plain_head_read_before_is_not_read_again_and_the_heads_kept_are_bounded(monkeypatch):
+    read = []
+    monkeypatch.setattr(request_head, "plain_fields", lambda text: read.append(text) or plain_fields(text))
+    monkeypatch.setattr(request_head, "_PLAIN_BLOCKS", {})
+    lines = [b"A: 1\r\n", b"B: 2\r\n", b"\r\n"]
+    first = parse_header_lines(lines, http.client.HTTPMessage)
+    assert parse_header_lines(list(lines), http.client.HTTPMessage) is first  # shared: read-only
+    assert read == ["A: 1\r\nB: 2\r\n\r\n"]
+    odd = [b"X-Folded: a\r\n", b" continued\r\n", b"\r\n"]  # the email parser's: never kept
+    assert parse_header_lines(odd, HTTPMessage) is not parse_header_lines(odd, HTTPMessage)
+    for n in range(request_head._PLAIN_BLOCKS_KEPT + 5):  # heads are the clients' choice: bounded
+        parse_header_lines([f"X-N: {n}\r\n".encode(), b"\r\n"], http.client.HTTPMessage)
+    assert 0 < len(request_head._PLAIN_BLOCKS) <= request_head._PLAIN_BLOCKS_KEPT
 
 
 def test_plain_header_lines_skip_the_email_parser():
