@@ -15,7 +15,6 @@ port for tests.
 from __future__ import annotations
 
 import contextlib
-import functools
 import io
 import json
 import socket
@@ -260,7 +259,7 @@ class _Handler(WSGIRequestHandler):
         head.append(f"Content-Length: {len(payload)}")
         # A big unread body (413) costs more to skip than a new connection; an unreadable
         # length leaves nothing to skip to.
-        if self.close_connection or not counting.drain(_length(env)):
+        if self.close_connection or not counting.drain(_length(env, counting.consumed)):
             self.close_connection = True
             head.append("Connection: close")
         head.append("\r\n")
@@ -269,9 +268,15 @@ class _Handler(WSGIRequestHandler):
         self.wfile.write(data + payload if self.command != "HEAD" else data)
         self.wfile.flush()
 
-    @functools.cached_property
+    @property
     def _server_header(self) -> str:
-        return "Server: " + self.version_string()  # the same for every request
+        """``Server: ...``: made of class attributes (``server_version``, ``sys_version``), so
+        once per handler class, not once per request (the loop makes a handler per request)."""
+        cls = type(self)
+        header = _SERVER_HEADERS.get(cls)
+        if header is None:
+            header = _SERVER_HEADERS[cls] = "Server: " + self.version_string()
+        return header
 
 
 def _header_entries(headers: Any, env: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
@@ -330,8 +335,16 @@ def _http_date() -> str:
     return text
 
 
-def _length(env: dict[str, Any]) -> int:
-    """The body length the app was given; -1 when it is unreadable (nothing to drain)."""
+_SERVER_HEADERS: dict[type, str] = {}
+
+
+def _length(env: dict[str, Any], consumed: int = -1) -> int:
+    """The body length the app was given; -1 when it is unreadable (nothing to drain).
+    ``consumed``: what the app read of it; when the length is written exactly so, it is that
+    (the usual case, without reading the header's value again)."""
+    given = env.get("CONTENT_LENGTH")
+    if consumed >= 0 and given == str(consumed):
+        return consumed
     try:
         return content_length(str(env.get("CONTENT_LENGTH") or "0"))
     except BadFraming:

@@ -258,6 +258,33 @@ def test_a_response_leaves_in_one_write_with_date_and_server_headers():
     assert json.loads(body)["object"] == "list"
 
 
+def test_the_server_header_is_made_once_and_a_body_read_whole_is_not_measured_again(monkeypatch):
+    from django_voucherify.sandbox import server as server_module
+
+    made = []
+    monkeypatch.setattr(server_module, "_SERVER_HEADERS", {})
+    monkeypatch.setattr(_Handler, "version_string", lambda self: made.append(1) or "Sandbox/1")
+    srv = start_in_thread()
+    try:
+        request = f"GET /v1/vouchers HTTP/1.1\r\n{_auth(srv)}\r\n".encode()
+        for _ in range(2):  # each served from memory by the loop: a handler per request
+            with socket.socket() as sock:
+                served = srv.server.serve_from_memory(sock, ("127.0.0.1", 1), request)
+            assert served is not None and not served[1]
+            assert served[0].startswith(b"HTTP/1.1 200 OK\r\nServer: Sandbox/1\r\n")
+    finally:
+        srv.stop()
+    assert made == [1]  # made of class attributes: once per handler class
+    # The length the app read whole, written as read, is taken as is; any other is read.
+    monkeypatch.setattr(server_module, "content_length", None)  # not called
+    assert server_module._length({"CONTENT_LENGTH": "5"}, 5) == 5
+    monkeypatch.undo()
+    assert server_module._length({"CONTENT_LENGTH": " 05"}, 5) == 5
+    assert server_module._length({"CONTENT_LENGTH": "7"}, 5) == 7
+    assert server_module._length({"CONTENT_LENGTH": "-1"}, 0) == -1
+    assert server_module._length({}, 0) == 0
+
+
 def test_the_limits_are_the_same_numbers_as_http_clients():
     from django_voucherify.sandbox import request_head
 
