@@ -49,7 +49,7 @@ class RequestHeaders:
     (as ``email.message.Message.get`` does). Read-only: one is shared by every request that
     sends the same head (see :func:`parse_header_lines`)."""
 
-    __slots__ = ("_first", "_items", "plain_framing", "wsgi")
+    __slots__ = ("_first", "_items", "connection", "expect", "plain_framing", "wsgi")
 
     def __init__(self, items: list[tuple[str, str]]) -> None:
         self._items = items
@@ -59,6 +59,10 @@ class RequestHeaders:
         self._first: dict[str, str] = {}
         for name, value in reversed(items):
             self._first[name.lower()] = value
+        #: The ``Connection`` and ``Expect`` values, lower-case ("" when absent): what the
+        #: server asks of every request's head, read once per head.
+        self.connection = self._first.get("connection", "").lower()
+        self.expect = self._first.get("expect", "").lower()
         #: No ``Transfer-Encoding`` and at most one ``Content-Length``: nothing for
         #: :func:`~django_voucherify.sandbox.framing.ambiguity` to look into.
         self.plain_framing = "transfer-encoding" not in self._first and (

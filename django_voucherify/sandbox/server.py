@@ -76,15 +76,13 @@ class _Handler(WSGIRequestHandler):
         line and ``Name: value`` headers are read without the ``email`` package; every other
         request is parsed, and refused, by the standard library as before.
         """
-        match = SIMPLE_REQUEST_LINE.fullmatch(self.raw_requestline)
-        if match is None:
-            return self._parse_request_by_the_stdlib()
-        method, target, minor = match.groups()
-        self.command = method.decode("ascii")
-        self.path = target.decode("ascii")
-        self.request_version = "HTTP/1.1" if minor == b"1" else "HTTP/1.0"
-        self.requestline = self.raw_requestline.decode("ascii").rstrip("\r\n")
-        self.close_connection = minor != b"1"
+        line = _REQUEST_LINES.get(self.raw_requestline)
+        if line is None:
+            line = _read_request_line(self.raw_requestline)
+            if line is None:
+                return self._parse_request_by_the_stdlib()
+        self.command, self.path, self.request_version, self.requestline, self.close_connection = line
+        minor_1 = self.request_version == "HTTP/1.1"
         try:
             lines = read_head(self.rfile)
         except HeadTooLarge as exc:
@@ -96,14 +94,17 @@ class _Handler(WSGIRequestHandler):
             # is never handled nor answered (the event loop, waiting for that line, agrees).
             self.close_connection = True
             return False
-        self.headers = parse_header_lines(lines, self.MessageClass)
-        conntype = str(self.headers.get("Connection", "")).lower()
+        self.headers = headers = parse_header_lines(lines, self.MessageClass)
+        if isinstance(headers, RequestHeaders):  # read once per head (see RequestHeaders)
+            conntype, expect = headers.connection, headers.expect
+        else:
+            conntype = str(headers.get("Connection", "")).lower()
+            expect = str(headers.get("Expect", "")).lower()
         if conntype == "close":
             self.close_connection = True
         elif conntype == "keep-alive":
             self.close_connection = False
-        expect = str(self.headers.get("Expect", "")).lower()
-        if expect == "100-continue" and minor == b"1":
+        if expect == "100-continue" and minor_1:
             return bool(self.handle_expect_100())
         return True
 
@@ -249,7 +250,7 @@ class _Handler(WSGIRequestHandler):
             return
         payload = resp.encode()
         head = [
-            f"{self.protocol_version} {resp.status} {_reason(resp.status)}",
+            _status_line(self.protocol_version, resp.status),
             self._server_header,
             "Date: " + _http_date(),
         ]
@@ -336,6 +337,45 @@ def _http_date() -> str:
 
 
 _SERVER_HEADERS: dict[type, str] = {}
+
+#: The request lines read lately (a keep-alive client sends the same ones again and again), as
+#: ``_read_request_line`` reads them; cleared when full (the lines are the clients' choice).
+_REQUEST_LINES: dict[bytes, tuple[str, str, str, str, bool]] = {}
+_REQUEST_LINES_KEPT = 256
+
+
+def _read_request_line(raw: bytes) -> tuple[str, str, str, str, bool] | None:
+    """A plain request line's method, target, version, text and whether HTTP/1.0 closes the
+    connection after the answer; None for any other line (the standard library reads it)."""
+    match = SIMPLE_REQUEST_LINE.fullmatch(raw)
+    if match is None:
+        return None
+    method, target, minor = match.groups()
+    version = "HTTP/1.1" if minor == b"1" else "HTTP/1.0"
+    line = (
+        method.decode("ascii"),
+        target.decode("ascii"),
+        version,
+        raw.decode("ascii").rstrip("\r\n"),
+        minor != b"1",
+    )
+    if len(_REQUEST_LINES) >= _REQUEST_LINES_KEPT:
+        _REQUEST_LINES.clear()
+    _REQUEST_LINES[raw] = line
+    return line
+
+
+_STATUS_LINES: dict[tuple[str, int], str] = {}
+
+
+def _status_line(version: str, status: int) -> str:
+    """``HTTP/1.1 200 OK``, made once per version and status."""
+    line = _STATUS_LINES.get((version, status))
+    if line is None:
+        line = f"{version} {status} {_reason(status)}"
+        if len(_STATUS_LINES) < 1024:  # statuses are the app's: a few dozen
+            _STATUS_LINES[(version, status)] = line
+    return line
 
 
 def _length(env: dict[str, Any], consumed: int = -1) -> int:

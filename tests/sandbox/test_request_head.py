@@ -137,6 +137,37 @@ def test_a_plain_head_read_before_is_not_read_again_and_the_heads_kept_are_bound
     assert 0 < len(request_head._PLAIN_BLOCKS) <= request_head._PLAIN_BLOCKS_KEPT
 
 
+def _parsed(raw_head: bytes) -> _Handler:
+    handler = _Handler.__new__(_Handler)
+    handler.rfile = io.BufferedReader(io.BytesIO(raw_head))
+    handler.wfile = io.BytesIO()
+    handler.raw_requestline = handler.rfile.readline(65537)
+    assert handler.parse_request()
+    return handler
+
+
+def test_a_request_line_read_before_is_taken_as_read_and_the_lines_kept_are_bounded(monkeypatch):
+    from django_voucherify.sandbox import server as server_module
+
+    reads = []
+    reading = server_module._read_request_line
+    monkeypatch.setattr(server_module, "_REQUEST_LINES", {})
+    monkeypatch.setattr(server_module, "_read_request_line", lambda raw: reads.append(raw) or reading(raw))
+    raw = b"POST /v1/x?a=1 HTTP/1.0\r\nConnection: Keep-Alive\r\nExpect: 100-Continue\r\n\r\n"
+    first, second = _parsed(raw), _parsed(raw)
+    assert reads == [b"POST /v1/x?a=1 HTTP/1.0\r\n"]  # the second request's line was known
+    for handler in (first, second):
+        line = (handler.command, handler.path, handler.request_version, handler.requestline)
+        assert line == ("POST", "/v1/x?a=1", "HTTP/1.0", "POST /v1/x?a=1 HTTP/1.0")
+        assert handler.close_connection is False  # HTTP/1.0 with Connection: keep-alive
+        assert handler.headers.connection == "keep-alive" and handler.headers.expect == "100-continue"
+    assert _parsed(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n").close_connection is True
+    assert _parsed(b"GET / HTTP/1.0\r\n\r\n").close_connection is True
+    for n in range(server_module._REQUEST_LINES_KEPT + 5):  # lines are the clients' choice
+        reading(f"GET /{n} HTTP/1.1\r\n".encode())
+    assert 0 < len(server_module._REQUEST_LINES) <= server_module._REQUEST_LINES_KEPT
+
+
 def test_plain_header_lines_skip_the_email_parser():
     parsed = parse_header_lines([b"A: 1\r\n", b"a: 2\r\n", b"B:3\r\n", b"\r\n"], http.client.HTTPMessage)
     assert isinstance(parsed, RequestHeaders)
