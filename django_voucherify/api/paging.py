@@ -20,6 +20,15 @@ A page that brings no item the walk has not just seen (a server or cache ignorin
 parameters) raises :class:`PaginationStalledError`: the walk never loops, never repeats an item,
 and never ends short without saying so (a caller deleting local rows the walk did not see must
 not mistake a stalled walk for a complete one).
+
+A 2xx page without its list (the key missing or null: a gateway's or a proxy's ``{}``) raises
+:class:`~.errors.InvalidResponseError`, in every walk: it is not an empty page. Voucherify
+always sends the list its ``data_ref`` names, empty when nothing matches, and callers act on a
+walk that finds nothing (the balance form credits a card when no transaction carries its
+``source_id``, a job part is sent again when no async action came of it, reconciliation
+concludes ``not_redeemed``). The vendored spec marks no field of a list answer required (nor of
+almost any answer: every field is optional and nullable there), so it names no endpoint that
+may leave its list out; there is no exception.
 """
 
 from __future__ import annotations
@@ -47,15 +56,15 @@ class PaginationStalledError(PaginationError):
     """Voucherify answered the next page with items already seen: the cursor did not move."""
 
 
-def _items(body: Any, key: str, *, strict: bool = False) -> list[dict[str, Any]]:
-    """``body[key]``, a list of objects (missing or null: empty, unless ``strict``), or
-    InvalidResponseError: a page of another shape is not Voucherify's answer, and the walk must
-    not end short or raise something else because of it."""
+def _items(body: Any, key: str) -> list[dict[str, Any]]:
+    """``body[key]``, a list of objects, or InvalidResponseError: a page of another shape is not
+    Voucherify's answer, and the walk must not end short or raise something else because of it.
+
+    A page without its list (``key`` missing or null: a gateway's or a proxy's ``{}`` answered
+    200) is such a page, never an empty one (see the module docstring)."""
     items = body.get(key) if isinstance(body, dict) else body
-    if items is None and strict:
-        raise InvalidResponseError(f"Voucherify answered a page without its {key!r} list", status=200)
     if items is None:
-        return []
+        raise InvalidResponseError(f"Voucherify answered a page without its {key!r} list", status=200)
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
         raise InvalidResponseError(
             f"Voucherify answered a page whose {key!r} is not a list of objects",
@@ -98,13 +107,8 @@ def iter_pages(
     limit: int = 100,
     max_page: int = 99,
     date_filter: str | None = None,
-    strict: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Yield every item of ``page[key]`` across pages (see the module docstring).
-
-    ``strict``: a page without the list (``key`` missing or null, e.g. a proxy's ``{}``)
-    raises :class:`InvalidResponseError` instead of counting as empty, for a caller that
-    concludes something from finding nothing (checkout's reconciliation).
 
     The slide moves the bound one millisecond back over the last item's ``created_at`` (so the
     walk does not depend on whether the API's bound is inclusive) and skips, by id, every item
@@ -123,7 +127,7 @@ def iter_pages(
     page, previous = 1, set[Any]()
     while True:
         body = fetch(**params, page=page, limit=limit)
-        items = _items(body, key, strict=strict)
+        items = _items(body, key)
         ids = _ids(items)
         if items and ids <= previous:
             raise PaginationStalledError(f"Page {page} of {key} repeats the previous page.")

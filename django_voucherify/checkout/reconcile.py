@@ -79,9 +79,9 @@ def find_attempt(row: CheckoutRedemption, client: VoucherifyClient) -> Found:
     parent: Mapping[str, Any] | None = None
     successes: list[Mapping[str, Any]] = []
     failures: list[Mapping[str, Any]] = []
-    # Strict: a 2xx page without its list (a proxy's ``{}``) is not "nothing listed", from which
-    # reconciliation would conclude "not redeemed" past the grace period.
-    for item in client.redemptions.iterate(strict=True, **params):
+    # A 2xx page without its list (a proxy's ``{}``) raises InvalidResponseError (api.paging):
+    # never "nothing listed", from which this would conclude "not redeemed" past the grace.
+    for item in client.redemptions.iterate(**params):
         if item.get("object") != "redemption":
             continue  # rollbacks of earlier attempts
         if (item.get("metadata") or {}).get(REFERENCE_METADATA_KEY) != marker:

@@ -187,8 +187,9 @@ def refresh_all(
         stats["error"] = f"{type(exc).__name__}: {exc}"
     stats["seen"] = done
     if not stats["error"]:
-        # Without a total (a 2xx page of another shape, which also ends the walk as an empty
-        # page does) the walk cannot be shown complete: removing then could empty a mirror.
+        # Without a total (a count read answered by a gateway's {}: only the walks' pages raise
+        # on a missing list, api.paging) the walk cannot be shown complete: removing then
+        # could empty a mirror.
         short = [
             f"Voucherify reported no total of {what}"
             if reported is None

@@ -129,8 +129,9 @@ def refresh_all(
         flush()  # the vouchers seen before a stall are stored too
     stats["seen"] = done
     if not stats["error"] and total is None:
-        # A 2xx page of another shape ends the walk as an empty page does: without a total the
-        # walk cannot be shown complete, and removing then could empty the mirror (review 20).
+        # The count read answered without a total (a gateway's {}: only the walk's pages raise
+        # on a missing list, api.paging): the walk cannot be shown complete, and removing then
+        # could empty the mirror (review 20).
         stats["error"] = "Voucherify reported no total of vouchers"
     elif not stats["error"] and total is not None and done < total:
         stats["error"] = f"the walk brought {done} vouchers, Voucherify reported {total}"

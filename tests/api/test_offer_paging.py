@@ -250,9 +250,12 @@ def test_qualifications_of_another_shape_are_an_invalid_response(client, mocked,
         list(client.qualifications.iterate({"scenario": "ALL"}))
 
 
-def test_no_redeemables_at_all_is_an_empty_walk(client, mocked):
+def test_no_redeemables_at_all_is_an_invalid_response_not_an_empty_walk(client, mocked):
+    # Voucherify sends ``redeemables`` (an empty list when nothing qualifies): an answer without
+    # it is a gateway's, not "nothing qualifies" (test_paging_list_shapes.py: every walk).
     mocked.add("POST", url_for("/v1/qualifications"), json={"tracking_id": "t"})
-    assert list(client.qualifications.iterate({"scenario": "ALL"})) == []
+    with pytest.raises(InvalidResponseError):
+        list(client.qualifications.iterate({"scenario": "ALL"}))
 
 
 def test_iterators_forward_the_callers_filters_on_every_page(client, mocked):

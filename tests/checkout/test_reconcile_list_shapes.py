@@ -14,7 +14,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-import requests
 from django.utils import timezone
 
 from django_voucherify import checkout
@@ -33,18 +32,6 @@ ORDER = {"source_id": "ORD-LIST-SHAPE", "amount": 10_000}
 NOT_A_LIST: list[Any] = [{}, {"object": "list"}, {"object": "list", "redemptions": None}]
 
 
-class ReplaceListAnswer(adversary.Interceptor):
-    """While ``body`` is set, ``GET /v1/redemptions`` is answered ``body`` (200)."""
-
-    body: Any = None
-
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        path = str(request.url).split("?")[0]
-        if self.body is not None and request.method == "GET" and path.endswith("/v1/redemptions"):
-            return adversary.json_answer(request, self.body)
-        return self.inner.send(request, **kwargs)
-
-
 def _unknown_row(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> CheckoutRedemption:
     """A redeem Voucherify made whose answer was a 502: UNKNOWN, no task run for it."""
     monkeypatch.setattr(schedule, "send", lambda *args, **kwargs: True)
@@ -57,18 +44,10 @@ def _unknown_row(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> CheckoutRedem
     return row
 
 
-def _answer_lists_with(sandbox: Any, body: Any) -> ReplaceListAnswer:
-    interceptor = adversary.intercept(sandbox)
-    interceptor.__class__ = ReplaceListAnswer
-    assert isinstance(interceptor, ReplaceListAnswer)
-    interceptor.body = body
-    return interceptor
-
-
 @pytest.mark.parametrize("body", NOT_A_LIST, ids=["empty", "no-list", "null"])
 def test_a_page_without_its_list_is_no_answer_for_reconciliation(sandbox, monkeypatch, body):
     row = _unknown_row(sandbox, monkeypatch)
-    interceptor = _answer_lists_with(sandbox, body)
+    interceptor = adversary.answer_gets(sandbox, "/v1/redemptions", body)
     with pytest.raises(InvalidResponseError):
         checkout.reconcile(row)  # the grace (0 s in the tests) is over
     row.refresh_from_db()
@@ -86,7 +65,7 @@ def test_a_page_without_its_list_does_not_end_the_late_check(sandbox, monkeypatc
     CheckoutRedemption.objects.filter(pk=row.pk).update(
         state=LedgerState.FAILED, last_error_key="not_redeemed", late_check_at=due
     )
-    interceptor = _answer_lists_with(sandbox, body)
+    interceptor = adversary.answer_gets(sandbox, "/v1/redemptions", body)
     with pytest.raises(InvalidResponseError):
         late_check(row)
     row.refresh_from_db()

@@ -18,7 +18,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 from django.utils import timezone
@@ -65,6 +65,10 @@ class Plan:
     fired: bool = field(default=False)
 
 
+def _path(request: requests.PreparedRequest) -> str:
+    return "/" + str(request.url).split("://", 1)[1].split("/", 1)[1].split("?", 1)[0]
+
+
 def _html(request: requests.PreparedRequest) -> requests.Response:
     out = requests.Response()
     out.status_code = 200
@@ -99,7 +103,7 @@ class Interceptor(BaseAdapter):
         return plan
 
     def _pick(self, request: requests.PreparedRequest) -> Plan | None:
-        path = "/" + str(request.url).split("://", 1)[1].split("/", 1)[1].split("?", 1)[0]
+        path = _path(request)
         for plan in self.plans:
             if not plan.fired and plan.method == request.method and fnmatch.fnmatchcase(path, plan.path):
                 plan.fired = True
@@ -140,15 +144,43 @@ class Interceptor(BaseAdapter):
         self.inner.close()
 
 
-def intercept(sandbox: Any) -> Interceptor:
-    """Put an :class:`Interceptor` in front of the sandbox on the shared client's session."""
+class AnswerGets(Interceptor):
+    """While ``body`` is not None, every GET whose path matches ``path`` (fnmatch) is answered
+    ``body`` with a 200, without reaching Voucherify (a gateway's or a proxy's answer to a
+    list); ``hits`` counts them. Set ``body`` to None to let Voucherify answer again."""
+
+    path: str = ""
+    body: Any = None
+    hits: int = 0
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        path = _path(request)
+        if self.body is not None and request.method == "GET" and fnmatch.fnmatchcase(path, self.path):
+            self.hits += 1
+            return json_answer(request, self.body)
+        return super().send(request, **kwargs)
+
+
+def answer_gets(sandbox: Any, path: str, body: Any) -> AnswerGets:
+    """An :class:`AnswerGets` in front of the sandbox, answering GET ``path`` with ``body``."""
+    interceptor = intercept(sandbox, AnswerGets)
+    interceptor.path, interceptor.body = path, body
+    return interceptor
+
+
+_I = TypeVar("_I", bound=Interceptor)
+
+
+def intercept(sandbox: Any, kind: type[_I] = Interceptor) -> _I:  # type: ignore[assignment]
+    """Put an :class:`Interceptor` (or a ``kind`` of it) in front of the sandbox on the shared
+    client's session."""
     from django_voucherify.checkout.cart import checkout_client
 
     # Built first: building a client runs the sandbox fixture's hook, which mounts a fresh
     # sandbox adapter on the (shared) session over this interceptor.
     session = checkout_client().transport.session
     inner = sandbox.mount(session)
-    interceptor = Interceptor(inner)
+    interceptor = kind(inner)
     for prefix, adapter in list(session.adapters.items()):
         if adapter is inner:
             session.mount(prefix, interceptor)

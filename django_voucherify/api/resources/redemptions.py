@@ -36,13 +36,11 @@ class Redemptions(Resource):
         ``filters={...}``."""
         return cast(dict[str, Any], self._get("/v1/redemptions", params))
 
-    def iterate(self, *, strict: bool = False, **params: Any) -> Iterator[Redemption]:
-        """Every redemption matching ``params``, walking all pages (past page 99 by date).
-        ``strict``: a page without its ``redemptions`` list is an :class:`InvalidResponseError`,
-        not an empty page (for a caller concluding "none" from finding none)."""
+    def iterate(self, **params: Any) -> Iterator[Redemption]:
+        """Every redemption matching ``params``, walking all pages (past page 99 by date)."""
         return cast(
             Iterator[Redemption],
-            iter_pages(self.list, "redemptions", params=params, date_filter="created_at", strict=strict),
+            iter_pages(self.list, "redemptions", params=params, date_filter="created_at"),
         )
 
     @endpoint("get-voucher-redemptions", "GET", "/v1/vouchers/{code}/redemption")
