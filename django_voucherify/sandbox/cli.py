@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
@@ -150,19 +151,27 @@ def _restore_signal_handlers(previous: dict[int, Any]) -> None:
 #: Signals after which a sandbox that does not stop (a request stuck in the loop) gives up its
 #: clean stop and exits at once, without saving ``--data``: Ctrl-C still ends it.
 SIGNALS_TO_GIVE_UP = 3
+#: Seconds within which signals count as one toward :data:`SIGNALS_TO_GIVE_UP`: a burst (a
+#: terminal's Ctrl-C reaches every process of its group, a supervisor forwards or repeats its
+#: SIGTERM) is one stop asked, not a sandbox that does not stop; a stop takes milliseconds.
+SIGNAL_BURST = 1.0
 
 
 def _ask_stop_on_signals(stop_asked: threading.Event) -> dict[int, Any]:
-    """Have Ctrl-C and SIGTERM set ``stop_asked`` (the third exits at once, unsaved); the
-    handlers they had. Python runs signal handlers in the main thread only, and only it may set
-    them: from another, none is set."""
+    """Have Ctrl-C and SIGTERM set ``stop_asked`` (the third, each at least
+    :data:`SIGNAL_BURST` seconds after the one before, exits at once, unsaved); the handlers
+    they had. Python runs signal handlers in the main thread only, and only it may set them:
+    from another, none is set."""
     if threading.current_thread() is not threading.main_thread():
         return {}
     received = 0
+    last = 0.0
 
     def ask_stop(signum: int, frame: object) -> None:
-        nonlocal received
-        received += 1
+        nonlocal received, last
+        now = time.monotonic()
+        if not received or now - last >= SIGNAL_BURST:
+            received, last = received + 1, now
         if received >= SIGNALS_TO_GIVE_UP:
             os.write(2, b"sandbox: not stopping; exiting without saving the state\n")
             os._exit(128 + signum)

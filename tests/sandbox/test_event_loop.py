@@ -812,7 +812,8 @@ def test_a_burst_longer_than_a_turn_is_answered_whole_before_its_end_or_its_hand
 
 def test_the_third_ctrl_c_ends_a_sandbox_that_does_not_stop(monkeypatch):
     # The first two only ask the loop to stop (a clean save needs it to finish); a loop stuck in
-    # a request must not leave Ctrl-C without effect, so the third exits at once, unsaved.
+    # a request must not leave Ctrl-C without effect, so the third exits at once, unsaved. A
+    # burst of signals (within SIGNAL_BURST of the one that counted before) counts once.
     import signal
 
     from django_voucherify.sandbox import cli
@@ -821,13 +822,21 @@ def test_the_third_ctrl_c_ends_a_sandbox_that_does_not_stop(monkeypatch):
     installed: dict[int, object] = {}
     monkeypatch.setattr(cli.os, "_exit", exits.append)
     monkeypatch.setattr(cli.signal, "signal", lambda signum, handler: installed.setdefault(signum, handler))
+    now = [100.0]
+    monkeypatch.setattr(cli.time, "monotonic", lambda: now[0])
     stop_asked = threading.Event()
     cli._ask_stop_on_signals(stop_asked)
     ask_stop = installed[signal.SIGINT]
     ask_stop(signal.SIGINT, None)
     assert stop_asked.is_set() and exits == []
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGTERM):  # a burst: one stop asked
+        now[0] += cli.SIGNAL_BURST / 4
+        ask_stop(signum, None)
+    assert exits == []
+    now[0] = 100.0 + cli.SIGNAL_BURST
     ask_stop(signal.SIGTERM, None)
     assert exits == []
+    now[0] += cli.SIGNAL_BURST
     ask_stop(signal.SIGINT, None)
     assert exits == [128 + signal.SIGINT]
 
