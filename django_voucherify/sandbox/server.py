@@ -499,9 +499,18 @@ class SandboxServer(LoopMixIn, ThreadingWSGIServer):
                 self._handed_over.discard(sock)
             self.shutdown_request(sock)
 
+    def shutdown(self) -> None:
+        """Stop: the threads take up no new request from now on, as the loop (see
+        :mod:`.stopping`), then the loop's own stop (:meth:`LoopMixIn.shutdown`). Before, the
+        threads took requests up until ``server_close()``: for up to the 5 s the loop gives a
+        client not reading its answer, a request sent after the stop was carried out."""
+        self.under_way.refuse()
+        super().shutdown()
+
     def server_close(self) -> None:
         """Close the listening socket, wait for the requests under way on threads (up to
-        :data:`~django_voucherify.sandbox.stopping.STOP_WAIT` seconds; no new one is taken up)
+        :data:`~django_voucherify.sandbox.stopping.STOP_WAIT` seconds from the stop; no new one
+        is taken up)
         and end the connections handed to threads (the loop closes its own when it stops): a
         stopped server answers no one, and nothing changes the state after it."""
         super().server_close()
