@@ -96,8 +96,14 @@ def serve(
     verbose: bool = False,
     out: TextIO | None = None,
     webhooks: WebhookSender | None = None,
+    *,
+    restore_signals: bool = True,
 ) -> None:
-    """Run the server until interrupted; state is saved on the way out when ``data`` is set."""
+    """Run the server until interrupted; state is saved on the way out when ``data`` is set.
+    ``restore_signals=False`` (the command line, whose process ends with this call) leaves the
+    stop's signal handlers in place on the way out: a signal of the burst that asked the stop,
+    arriving once the handlers it found were back, raised ``KeyboardInterrupt`` (or ended the
+    process by SIGTERM) after a clean stop and save, a failed exit to a supervisor."""
     # Ctrl-C and SIGTERM only ask the server to stop (no KeyboardInterrupt), from the very
     # start: a signal while the state loads or the server binds is a stop like any other,
     # honoured once start-up is done (nothing served, the state loaded by then saved). Before,
@@ -105,7 +111,8 @@ def serve(
     stop_asked = threading.Event()
     with contextlib.ExitStack() as on_the_way_out:  # its callbacks run last registered first
         previous = _ask_stop_on_signals(stop_asked)
-        on_the_way_out.callback(_restore_signal_handlers, previous)
+        if restore_signals:
+            on_the_way_out.callback(_restore_signal_handlers, previous)
         if webhooks is not None:
             on_the_way_out.callback(_close_webhooks, webhooks)
         state = load_state(data) if data else SandboxState()
@@ -196,5 +203,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.job_delay,
         args.verbose,
         webhooks=webhook_sender(args),
+        restore_signals=False,  # the process ends next: a late signal is part of this stop
     )
     return 0

@@ -82,6 +82,25 @@ sys.exit(cli.main(["--port", "0", "--data", sys.argv[1]]))
 """
 
 
+# The command line, sent SIGINT and SIGTERM once serve() has returned (the last of a burst,
+# arriving after the stop and the save).
+_SIGNALLED_ONCE_STOPPED = """
+import os, signal, sys, threading
+from django_voucherify.sandbox import cli
+
+serve = cli.serve
+
+def stopped_then_signalled(*args, **kwargs):
+    threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM)).start()  # the stop
+    serve(*args, **kwargs)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        os.kill(os.getpid(), signum)  # handled at once, in this (the main) thread
+
+cli.serve = stopped_then_signalled
+sys.exit(cli.main(["--port", "0", "--seed", "--data", sys.argv[1]]))
+"""
+
+
 def _run(script: str, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-c", script, *args],
@@ -163,3 +182,18 @@ def test_a_burst_of_signals_while_the_sandbox_stops_is_one_stop_and_the_state_is
     assert answer.startswith(b"HTTP/1.1 200 ")
     assert returncode == 0  # 143: "not stopping; exiting without saving the state"
     assert "BURST" in _saved_vouchers(data)
+
+
+def test_a_signal_arriving_once_the_sandbox_stopped_and_saved_is_part_of_that_stop(tmp_path):
+    # serve() put back the handlers it found on its way out: a late signal of the burst that
+    # asked the stop raised KeyboardInterrupt (a traceback, a failed exit) or ended the process
+    # by SIGTERM, after the stop and the save had gone well.
+    data = tmp_path / "state.json"
+    proc = _run(_SIGNALLED_ONCE_STOPPED, str(data))
+    try:
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert _saved_vouchers(data)
