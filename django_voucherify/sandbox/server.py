@@ -510,9 +510,8 @@ class SandboxServer(LoopMixIn, ThreadingWSGIServer):
     def server_close(self) -> None:
         """Close the listening socket, wait for the requests under way on threads (up to
         :data:`~django_voucherify.sandbox.stopping.STOP_WAIT` seconds from the stop; no new one
-        is taken up)
-        and end the connections handed to threads (the loop closes its own when it stops): a
-        stopped server answers no one, and nothing changes the state after it."""
+        is taken up) and end the connections handed to threads (the loop closes its own when it
+        stops): a stopped server answers no one, and nothing changes the state after it."""
         super().server_close()
         if still := self.under_way.stop():
             logger.warning("sandbox: stopped with %d request(s) still under way on threads", still)
