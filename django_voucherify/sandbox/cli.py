@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
@@ -95,8 +96,14 @@ def serve(
     verbose: bool = False,
     out: TextIO | None = None,
     webhooks: WebhookSender | None = None,
+    *,
+    restore_signals: bool = True,
 ) -> None:
-    """Run the server until interrupted; state is saved on the way out when ``data`` is set."""
+    """Run the server until interrupted; state is saved on the way out when ``data`` is set.
+    ``restore_signals=False`` (the command line, whose process ends with this call) leaves the
+    stop's signal handlers in place on the way out: a signal of the burst that asked the stop,
+    arriving once the handlers it found were back, raised ``KeyboardInterrupt`` (or ended the
+    process by SIGTERM) after a clean stop and save, a failed exit to a supervisor."""
     # Ctrl-C and SIGTERM only ask the server to stop (no KeyboardInterrupt), from the very
     # start: a signal while the state loads or the server binds is a stop like any other,
     # honoured once start-up is done (nothing served, the state loaded by then saved). Before,
@@ -104,7 +111,8 @@ def serve(
     stop_asked = threading.Event()
     with contextlib.ExitStack() as on_the_way_out:  # its callbacks run last registered first
         previous = _ask_stop_on_signals(stop_asked)
-        on_the_way_out.callback(_restore_signal_handlers, previous)
+        if restore_signals:
+            on_the_way_out.callback(_restore_signal_handlers, previous)
         if webhooks is not None:
             on_the_way_out.callback(_close_webhooks, webhooks)
         state = load_state(data) if data else SandboxState()
@@ -150,19 +158,27 @@ def _restore_signal_handlers(previous: dict[int, Any]) -> None:
 #: Signals after which a sandbox that does not stop (a request stuck in the loop) gives up its
 #: clean stop and exits at once, without saving ``--data``: Ctrl-C still ends it.
 SIGNALS_TO_GIVE_UP = 3
+#: Seconds within which signals count as one toward :data:`SIGNALS_TO_GIVE_UP`: a burst (a
+#: terminal's Ctrl-C reaches every process of its group, a supervisor forwards or repeats its
+#: SIGTERM) is one stop asked, not a sandbox that does not stop; a stop takes milliseconds.
+SIGNAL_BURST = 1.0
 
 
 def _ask_stop_on_signals(stop_asked: threading.Event) -> dict[int, Any]:
-    """Have Ctrl-C and SIGTERM set ``stop_asked`` (the third exits at once, unsaved); the
-    handlers they had. Python runs signal handlers in the main thread only, and only it may set
-    them: from another, none is set."""
+    """Have Ctrl-C and SIGTERM set ``stop_asked`` (the third, each at least
+    :data:`SIGNAL_BURST` seconds after the one before, exits at once, unsaved); the handlers
+    they had. Python runs signal handlers in the main thread only, and only it may set them:
+    from another, none is set."""
     if threading.current_thread() is not threading.main_thread():
         return {}
     received = 0
+    last = 0.0
 
     def ask_stop(signum: int, frame: object) -> None:
-        nonlocal received
-        received += 1
+        nonlocal received, last
+        now = time.monotonic()
+        if not received or now - last >= SIGNAL_BURST:
+            received, last = received + 1, now
         if received >= SIGNALS_TO_GIVE_UP:
             os.write(2, b"sandbox: not stopping; exiting without saving the state\n")
             os._exit(128 + signum)
@@ -187,5 +203,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.job_delay,
         args.verbose,
         webhooks=webhook_sender(args),
+        restore_signals=False,  # the process ends next: a late signal is part of this stop
     )
     return 0

@@ -137,6 +137,10 @@ def plain_fields(text: str) -> list[tuple[str, str]]:
 #: Cleared when full (the blocks are the clients' choice).
 _PLAIN_BLOCKS: dict[str, RequestHeaders] = {}
 _PLAIN_BLOCKS_KEPT = 256
+#: The longest block (and request line, see the server) kept: a usual head is well under 1 KiB
+#: and the event loop serves heads up to 16 KiB, but a thread reads up to 100 lines of 64 KiB
+#: (~6 MB): kept, 256 of them held ~3 GB for good (each block's text, fields and environ keys).
+KEPT_TEXT_LIMIT = 16 * 1024
 
 
 def parse_header_lines(lines: list[bytes], message_class: Any) -> Any:
@@ -149,9 +153,10 @@ def parse_header_lines(lines: list[bytes], message_class: Any) -> Any:
         return known
     if _PLAIN_HEAD.fullmatch(text):
         headers = RequestHeaders(plain_fields(text))
-        if len(_PLAIN_BLOCKS) >= _PLAIN_BLOCKS_KEPT:
-            _PLAIN_BLOCKS.clear()
-        _PLAIN_BLOCKS[text] = headers
+        if len(text) <= KEPT_TEXT_LIMIT:
+            if len(_PLAIN_BLOCKS) >= _PLAIN_BLOCKS_KEPT:
+                _PLAIN_BLOCKS.clear()
+            _PLAIN_BLOCKS[text] = headers
         return headers
     # Folded, colon-less, oddly spaced or non-ASCII lines: the email parser's reading (which
     # also splits lines on \x0c, \x85 and the like) is the reference.

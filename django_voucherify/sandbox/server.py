@@ -52,6 +52,7 @@ from django_voucherify.sandbox.framing import (
 from django_voucherify.sandbox.limits import MAX_BODY
 from django_voucherify.sandbox.log import logger
 from django_voucherify.sandbox.request_head import (
+    KEPT_TEXT_LIMIT,
     SIMPLE_REQUEST_LINE,
     HeadTooLarge,
     RequestHeaders,
@@ -303,6 +304,9 @@ def _header_entries(headers: Any, env: dict[str, Any]) -> tuple[dict[str, str], 
 
 _HEADER_KEYS: dict[str, tuple[str, str, str]] = {}
 _HEADER_KEYS_KEPT = 1024  # names are the client's choice: remember a bounded number of them
+#: The longest name remembered: real ones are a few dozen characters, and a thread reads names
+#: up to 64 KiB (1024 of them, with their 3 keys each, held ~256 MB for good).
+_HEADER_KEY_KEPT_LENGTH = 256
 
 
 def _header_keys(name: str) -> tuple[str, str, str]:
@@ -312,7 +316,7 @@ def _header_keys(name: str) -> tuple[str, str, str]:
     if keys is None:
         key = name.replace("-", "_").upper()
         keys = (key, "HTTP_" + key, key.replace("_", "-").lower())
-        if len(_HEADER_KEYS) < _HEADER_KEYS_KEPT:
+        if len(_HEADER_KEYS) < _HEADER_KEYS_KEPT and len(name) <= _HEADER_KEY_KEPT_LENGTH:
             _HEADER_KEYS[name] = keys
     return keys
 
@@ -339,7 +343,8 @@ def _http_date() -> str:
 _SERVER_HEADERS: dict[type, str] = {}
 
 #: The request lines read lately (a keep-alive client sends the same ones again and again), as
-#: ``_read_request_line`` reads them; cleared when full (the lines are the clients' choice).
+#: ``_read_request_line`` reads them; cleared when full (the lines are the clients' choice), and
+#: none longer than ``KEPT_TEXT_LIMIT`` (a thread reads lines up to 64 KiB).
 _REQUEST_LINES: dict[bytes, tuple[str, str, str, str, bool]] = {}
 _REQUEST_LINES_KEPT = 256
 
@@ -359,9 +364,10 @@ def _read_request_line(raw: bytes) -> tuple[str, str, str, str, bool] | None:
         raw.decode("ascii").rstrip("\r\n"),
         minor != b"1",
     )
-    if len(_REQUEST_LINES) >= _REQUEST_LINES_KEPT:
-        _REQUEST_LINES.clear()
-    _REQUEST_LINES[raw] = line
+    if len(raw) <= KEPT_TEXT_LIMIT:
+        if len(_REQUEST_LINES) >= _REQUEST_LINES_KEPT:
+            _REQUEST_LINES.clear()
+        _REQUEST_LINES[raw] = line
     return line
 
 
@@ -493,11 +499,19 @@ class SandboxServer(LoopMixIn, ThreadingWSGIServer):
                 self._handed_over.discard(sock)
             self.shutdown_request(sock)
 
+    def shutdown(self) -> None:
+        """Stop: the threads take up no new request from now on, as the loop (see
+        :mod:`.stopping`), then the loop's own stop (:meth:`LoopMixIn.shutdown`). Before, the
+        threads took requests up until ``server_close()``: for up to the 5 s the loop gives a
+        client not reading its answer, a request sent after the stop was carried out."""
+        self.under_way.refuse()
+        super().shutdown()
+
     def server_close(self) -> None:
         """Close the listening socket, wait for the requests under way on threads (up to
-        :data:`~django_voucherify.sandbox.stopping.STOP_WAIT` seconds; no new one is taken up)
-        and end the connections handed to threads (the loop closes its own when it stops): a
-        stopped server answers no one, and nothing changes the state after it."""
+        :data:`~django_voucherify.sandbox.stopping.STOP_WAIT` seconds from the stop; no new one
+        is taken up) and end the connections handed to threads (the loop closes its own when it
+        stops): a stopped server answers no one, and nothing changes the state after it."""
         super().server_close()
         if still := self.under_way.stop():
             logger.warning("sandbox: stopped with %d request(s) still under way on threads", still)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import queue
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -63,6 +64,43 @@ sys.exit(cli.main(["--port", "0", "--seed", "--data", sys.argv[1]]))
 """
 
 
+# The command line, sent a burst of signals (SIGTERM, SIGINT, SIGTERM: a terminal's Ctrl-C and a
+# supervisor's SIGTERM, say) as its server stops after the first.
+_A_BURST_OF_SIGNALS_WHILE_IT_STOPS = """
+import os, signal, sys
+from django_voucherify.sandbox import cli, server
+
+server_close = server.SandboxServer.server_close
+
+def burst(self):
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGINT):
+        os.kill(os.getpid(), signum)  # each handled at once, in this (the main) thread
+    server_close(self)
+
+server.SandboxServer.server_close = burst
+sys.exit(cli.main(["--port", "0", "--data", sys.argv[1]]))
+"""
+
+
+# The command line, sent SIGINT and SIGTERM once serve() has returned (the last of a burst,
+# arriving after the stop and the save).
+_SIGNALLED_ONCE_STOPPED = """
+import os, signal, sys, threading
+from django_voucherify.sandbox import cli
+
+serve = cli.serve
+
+def stopped_then_signalled(*args, **kwargs):
+    threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM)).start()  # the stop
+    serve(*args, **kwargs)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        os.kill(os.getpid(), signum)  # handled at once, in this (the main) thread
+
+cli.serve = stopped_then_signalled
+sys.exit(cli.main(["--port", "0", "--seed", "--data", sys.argv[1]]))
+"""
+
+
 def _run(script: str, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-c", script, *args],
@@ -114,3 +152,48 @@ def test_a_signal_during_start_up_stops_the_sandbox_and_saves_what_was_loaded(tm
     assert proc.returncode == 0, stderr
     assert "Traceback" not in stderr
     assert _saved_vouchers(data)  # the demo data --seed loaded
+
+
+def test_a_burst_of_signals_while_the_sandbox_stops_is_one_stop_and_the_state_is_saved(tmp_path):
+    # Every signal counted toward the three that give up a stop: a burst of them (a terminal's
+    # Ctrl-C reaches the whole process group, a supervisor forwards or repeats SIGTERM) exited
+    # at once, 143, without saving, though the stop takes milliseconds.
+    data = tmp_path / "state.json"
+    proc = _run(_A_BURST_OF_SIGNALS_WHILE_IT_STOPS, str(data))
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr], daemon=True).start()
+    try:
+        banner = lines.get(timeout=30)
+        host, port = re.search(r"http://([\d.]+):(\d+)", banner).groups()
+        with socket.create_connection((host, int(port)), timeout=20) as sock:
+            sock.sendall(
+                b"POST /v1/vouchers/BURST HTTP/1.1\r\nX-App-Id: sandbox-app-id\r\n"
+                b"X-App-Token: sandbox-secret-key\r\nContent-Type: application/json\r\n"
+                b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(_CREATE), _CREATE)
+            )
+            answer = b""
+            while data_read := sock.recv(65536):
+                answer += data_read
+        proc.send_signal(signal.SIGTERM)
+        returncode = proc.wait(timeout=30)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert returncode == 0  # 143: "not stopping; exiting without saving the state"
+    assert "BURST" in _saved_vouchers(data)
+
+
+def test_a_signal_arriving_once_the_sandbox_stopped_and_saved_is_part_of_that_stop(tmp_path):
+    # serve() put back the handlers it found on its way out: a late signal of the burst that
+    # asked the stop raised KeyboardInterrupt (a traceback, a failed exit) or ended the process
+    # by SIGTERM, after the stop and the save had gone well.
+    data = tmp_path / "state.json"
+    proc = _run(_SIGNALLED_ONCE_STOPPED, str(data))
+    try:
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert _saved_vouchers(data)

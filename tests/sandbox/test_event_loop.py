@@ -812,7 +812,8 @@ def test_a_burst_longer_than_a_turn_is_answered_whole_before_its_end_or_its_hand
 
 def test_the_third_ctrl_c_ends_a_sandbox_that_does_not_stop(monkeypatch):
     # The first two only ask the loop to stop (a clean save needs it to finish); a loop stuck in
-    # a request must not leave Ctrl-C without effect, so the third exits at once, unsaved.
+    # a request must not leave Ctrl-C without effect, so the third exits at once, unsaved. A
+    # burst of signals (within SIGNAL_BURST of the one that counted before) counts once.
     import signal
 
     from django_voucherify.sandbox import cli
@@ -821,13 +822,21 @@ def test_the_third_ctrl_c_ends_a_sandbox_that_does_not_stop(monkeypatch):
     installed: dict[int, object] = {}
     monkeypatch.setattr(cli.os, "_exit", exits.append)
     monkeypatch.setattr(cli.signal, "signal", lambda signum, handler: installed.setdefault(signum, handler))
+    now = [100.0]
+    monkeypatch.setattr(cli.time, "monotonic", lambda: now[0])
     stop_asked = threading.Event()
     cli._ask_stop_on_signals(stop_asked)
     ask_stop = installed[signal.SIGINT]
     ask_stop(signal.SIGINT, None)
     assert stop_asked.is_set() and exits == []
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGTERM):  # a burst: one stop asked
+        now[0] += cli.SIGNAL_BURST / 4
+        ask_stop(signum, None)
+    assert exits == []
+    now[0] = 100.0 + cli.SIGNAL_BURST
     ask_stop(signal.SIGTERM, None)
     assert exits == []
+    now[0] += cli.SIGNAL_BURST
     ask_stop(signal.SIGINT, None)
     assert exits == [128 + signal.SIGINT]
 
@@ -1050,3 +1059,55 @@ def test_a_request_a_thread_reads_once_the_server_stops_is_never_carried_out(mon
         assert ended.wait(10)
         assert _read_to_the_end(sock) == b""
     assert "TOOLATE" not in srv.sandbox.state.vouchers
+
+
+def test_a_request_a_thread_reads_while_the_loop_sends_its_last_answers_is_never_carried_out(monkeypatch):
+    # The threads took requests up until server_close(): while shutdown() gave a client not
+    # reading its answer up to 5 s, a connection handed to a thread had a request sent after
+    # the stop carried out (and answered). The stop was also 5 s (the loop's send) then 5 s
+    # more (the threads' wait): 10 s with a request stuck on a thread, now one 5 s bound.
+    srv = start_in_thread()
+    get_request = srv.server.get_request
+
+    def small_send_buffer():
+        sock, address = get_request()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        return sock, address
+
+    monkeypatch.setattr(srv.server, "get_request", small_send_buffer)
+    big = json.dumps({**json.loads(_voucher("BIG")), "metadata": {"note": "y" * 50_000}}).encode()
+    slow = socket.socket()
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.connect(srv.server.server_address)
+    with slow, _connect(srv) as kept:
+        slow.settimeout(10)
+        kept.sendall(_chunked_create(b"BEFORE"))  # this connection is served by a thread from now on
+        assert _answers(kept, 1)[0][0] == 200
+        slow.sendall(_request(srv, "POST", "/v1/vouchers/BIG", big))
+        _wait_until(lambda: "BIG" in srv.sandbox.state.vouchers, "the big answer made")
+        stopper = threading.Thread(target=srv.stop, daemon=True)
+        stopper.start()
+        _wait_until(lambda: srv.server._stop_asked, "the stop asked")  # the loop sends BIG's answer
+        kept.sendall(_chunked_create(b"AFTER"))
+        assert _read_to_the_end(kept) == b""  # never answered
+        assert _answers(slow, 1)[0][0] == 200  # the answer made before the stop still goes out
+        stopper.join(10)
+    assert "AFTER" not in srv.sandbox.state.vouchers  # nor carried out
+
+
+def test_the_threads_wait_at_a_stop_counts_from_the_stop_not_from_server_close(monkeypatch):
+    # server_close() gave the requests under way STOP_WAIT seconds of their own, after the up
+    # to STOP_SEND_WAIT the loop's stop had taken: one stop bound, not their sum.
+    from django_voucherify.sandbox import stopping
+
+    now = [100.0]
+    monkeypatch.setattr(stopping.time, "monotonic", lambda: now[0])
+    under_way = stopping.RequestsUnderWay()
+    assert under_way.begin()  # a request under way on a thread
+    under_way.refuse()  # shutdown(): the stop asked
+    assert under_way.stopping.is_set() and not under_way.begin()  # nothing new taken up
+    waits: list[float] = []
+    monkeypatch.setattr(under_way._changed, "wait_for", lambda done, timeout: waits.append(timeout) or done())
+    now[0] += event_loop.STOP_SEND_WAIT - 1  # the loop sent its last answers meanwhile
+    assert under_way.stop() == 1  # server_close()
+    assert waits == [stopping.STOP_WAIT - (event_loop.STOP_SEND_WAIT - 1)]

@@ -385,3 +385,50 @@ def test_reading_the_head_at_once_keeps_the_header_count_limit(count):
     data = b"X-Many: 1\r\n" * count + b"\r\n" + b"next"
     assert _read(read_head, data, 8192) == _read(read_header_lines, data, 8192)
     assert (_read(read_head, data, 8192)[0] == "too large") is (count >= 100)
+
+
+def test_the_heads_a_thread_reads_are_not_kept_in_memory_once_answered():
+    # A thread reads heads of up to 100 lines of 64 KiB (~6 MB). The memos kept each plain one
+    # whole (its text, fields and environ keys: ~2x its size), up to 256 of them, and header
+    # names up to 64 KiB (1024 of them, never cleared): 20 heads of 6 MB held ~250 MB for good,
+    # 256 of them ~3 GB. Memory must stay flat with what clients send.
+    import gc
+    import threading
+    import time
+    import tracemalloc
+
+    srv = start_in_thread()
+    address = srv.server.server_address
+
+    def send(number: int) -> bytes:
+        # Distinct long names and values: nothing of one head is in another.
+        head = b"".join(
+            b"X-%d-%d-%s: %s\r\n" % (number, line, b"n" * 2000, b"v" * 30_000) for line in range(60)
+        )
+        with socket.create_connection(address, timeout=30) as sock:
+            sock.sendall(b"GET /v1/vouchers/X HTTP/1.1\r\nConnection: close\r\n" + head + b"\r\n")
+            answer = b""
+            while data := sock.recv(65536):
+                answer += data
+        return answer[:12]
+
+    try:
+        assert send(0) == b"HTTP/1.1 401"  # read whole and answered (on a thread: too big for the loop)
+        threads = threading.active_count()
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            for number in range(1, 9):
+                assert send(number) == b"HTTP/1.1 401"
+            for _ in range(500):  # the threads let go of their connections (and frames)
+                if threading.active_count() <= threads:
+                    break
+                time.sleep(0.01)
+            gc.collect()
+            kept = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+    finally:
+        srv.stop()
+    sent = 8 * 60 * 32_000  # ~15 MB of heads
+    assert kept < sent / 10, f"{kept / 1e6:.1f} MB kept of {sent / 1e6:.1f} MB of heads sent"
