@@ -219,12 +219,15 @@ class RedeemView(CheckoutAPIView):
         Another's order answers as an unknown one (404, the same body): a 403 would tell a
         signed-in user which order ids exist."""
         order = order_with_items(source_id)
-        if order is None:
-            raise Http404
         try:
-            self.check_object_permissions(request, order)
+            # An unknown order is checked too, as an order of nobody's: the permission's queries
+            # (the user's and the groups' permissions) ran only for an order found, and the time
+            # they take told the two 404s apart.
+            self.check_object_permissions(request, order if order is not None else Order())
         except PermissionDenied:
             raise Http404 from None
+        if order is None:
+            raise Http404
         return order
 
     def post(self, request: Request) -> Response:
