@@ -94,6 +94,24 @@ def _validation_payload(
     }
 
 
+def priced_order(request: Request, view: Any, order: dict[str, Any]) -> dict[str, Any]:
+    """The cart of a validate or offers body as sent to Voucherify: its ``source_id`` only when
+    it names an order the user may redeem (their own, or any with the permission), else left
+    out. Voucherify prices a cart naming a stored order as that order, its earlier discounts
+    added: the answer told anyone, anonymous included, that another's order exists and what it
+    was discounted (the redeem endpoint answers such an order as an unknown one). An unknown
+    order is checked as one of nobody's, so both cost the same queries."""
+    source_id = order.get("source_id")
+    if source_id is None:
+        return order
+    user = request.user
+    if user and user.is_authenticated:
+        found = Order.objects.select_related("customer").filter(source_id=source_id).first()
+        if CanRedeemOrder().has_object_permission(request, view, found if found is not None else Order()):
+            return order
+    return {key: value for key, value in order.items() if key != "source_id"}
+
+
 def _reserve(request: Request, codes: list[str]) -> UnknownCodesBudget:
     """Take one unit per code from the client's budget of unknown codes, or refuse (429)
     before anything is sent or written."""
@@ -149,7 +167,7 @@ class ValidateView(CheckoutAPIView):
         with _reserve(request, named) as budget:
             outcome = checkout.validate(
                 codes,
-                body["order"],
+                priced_order(request, self, body["order"]),
                 customer_for(request),
                 lock=body["lock"],
                 tiers=tiers,
@@ -181,7 +199,9 @@ class OffersView(CheckoutAPIView):
         data = s.OffersRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         body = data.validated_data
-        outcome = checkout.offers(body["order"], customer_for(request), limit=body["limit"])
+        outcome = checkout.offers(
+            priced_order(request, self, body["order"]), customer_for(request), limit=body["limit"]
+        )
         return Response(
             {
                 "offers": [vars(o) for o in outcome.offers],
