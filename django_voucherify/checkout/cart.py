@@ -240,6 +240,9 @@ def customer_body(customer: CustomerInput) -> dict[str, Any] | None:
         return None
     if isinstance(customer, Customer):
         return {"source_id": customer.source_id}
+    if not isinstance(customer, str | Mapping):
+        # dict() of a number raised TypeError; of a list of pairs it became a customer.
+        raise InvalidCheckoutInput(_("A customer is a Customer, a source id (text) or a mapping."))
     body = {"source_id": customer} if isinstance(customer, str) else dict(customer)
     source_id = body.get("source_id")
     if source_id not in (None, "") and (problem := source_id_problem(source_id)):
