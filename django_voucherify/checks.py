@@ -5,7 +5,8 @@ Every problem with ``settings.VOUCHERIFY`` comes from :func:`django_voucherify.c
 check`` and ``conf.settings()`` say the same words. What only the checks can see is added here:
 a value that is not a dict (E000), unknown keys (W004), a job storage missing from
 ``settings.STORAGES`` (E040), a drain cache missing from ``settings.CACHES`` or local to a
-process (E014, W014) and a database backend the outbox cannot write to (E013). This
+process (E014, W014), a database backend the outbox cannot write to (E013) and a PostgreSQL
+database whose transactions run at REPEATABLE READ (W015). This
 module imports only :mod:`django_voucherify.conf`: no feature package, no import circle.
 """
 
@@ -131,6 +132,37 @@ def check_database_backends(app_configs: Any = None, **kwargs: Any) -> list[chec
                     hint="Route the app's models to a PostgreSQL or SQLite database: the outbox's "
                     "upsert is written and tested for those two only.",
                     id="voucherify.E013",
+                )
+            )
+    return problems
+
+
+@checks.register("voucherify")
+def check_isolation_levels(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """``voucherify.W015``: the app's tables live on a PostgreSQL database configured for
+    REPEATABLE READ. An order's cancellation asks for the rollback of the ledger rows it sees:
+    at REPEATABLE READ it sees them as they were when its transaction began, so a redemption
+    made meanwhile (claimed, sent and recorded) stays live on the cancelled order. READ COMMITTED
+    (Django's default) sees it; at SERIALIZABLE one of the two transactions fails instead."""
+    from django.db import connections
+
+    problems: list[checks.CheckMessage] = []
+    for alias in sorted(_aliases()):
+        connection = connections[alias]
+        level = (connection.settings_dict.get("OPTIONS") or {}).get("isolation_level")
+        if connection.vendor != "postgresql" or level is None:
+            continue
+        from django.db.backends.postgresql.psycopg_any import IsolationLevel
+
+        if IsolationLevel(level) == IsolationLevel.REPEATABLE_READ:
+            problems.append(
+                checks.Warning(
+                    f"DATABASES[{alias!r}] runs transactions at REPEATABLE READ: an order "
+                    "cancelled in a transaction begun before a redemption of it was recorded "
+                    "does not see that redemption, which then stays live.",
+                    hint="Leave OPTIONS['isolation_level'] unset (READ COMMITTED) for the "
+                    "database of django_voucherify's tables, or use SERIALIZABLE.",
+                    id="voucherify.W015",
                 )
             )
     return problems

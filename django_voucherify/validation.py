@@ -36,6 +36,7 @@ or pull skips it and says why instead of aborting.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -254,8 +255,14 @@ def applied_problem(instance: Any, data: Any, *more: Any) -> str | None:
 _SURROGATE = re.compile("[\ud800-\udfff]")
 #: What the database cannot store in text: a NUL or a surrogate.
 _UNSTORABLE_CHAR = re.compile("[\x00\ud800-\udfff]")
-#: Values with no text in them (``bool`` is an ``int``, listed for ``type() in``).
-_SCALARS = frozenset({int, float, bool})
+#: Values with no text in them (``bool`` is an ``int``, listed for ``type() in``). Not ``float``:
+#: ``json.loads`` reads ``1e999`` (valid JSON) as infinity and the ``NaN`` token as NaN, which
+#: ``json.dumps`` writes back as ``Infinity``/``NaN``: PostgreSQL refuses both in JSON.
+_SCALARS = frozenset({int, bool})
+
+
+def _non_finite(value: Any) -> bool:
+    return isinstance(value, float) and not math.isfinite(value)
 
 
 def _text_reason(text: str) -> str | None:
@@ -275,6 +282,8 @@ def _unstorable_path(value: Any, path: str, depth: int) -> tuple[str, str] | Non
     if isinstance(value, str):
         reason = _text_reason(value)
         return (path, reason) if reason else None
+    if _non_finite(value):
+        return path, _("is a number JSON cannot hold (infinite or not a number).")
     if isinstance(value, Mapping):
         for key, item in value.items():
             here = f"{path}.{key}" if path else str(key)
@@ -293,9 +302,10 @@ def _unstorable_path(value: Any, path: str, depth: int) -> tuple[str, str] | Non
 def storable_json(value: Any) -> Any:
     """``value`` (a JSON answer of Voucherify's) as the database can store it: itself when it
     can (the usual case: one walk, no copy); else a copy with each NUL and lone surrogate in its
-    strings and keys replaced by U+FFFD and any object or list at depth
-    :data:`MAX_JSON_DEPTH` by None. For a payload kept as a record (``remote_payload``), where
-    refusing the whole answer would lose what was done: the call succeeded either way."""
+    strings and keys replaced by U+FFFD, each infinite or NaN number (``1e999`` is valid JSON,
+    read as infinity) and any object or list at depth :data:`MAX_JSON_DEPTH` by None. For a
+    payload kept as a record (``remote_payload``), where refusing the whole answer would lose
+    what was done: the call succeeded either way."""
     if _storable(value, 0):
         return value
     return _replaced(value, 0)
@@ -309,6 +319,8 @@ def _storable(value: Any, depth: int) -> bool:
         return False
     if isinstance(value, str):
         return _UNSTORABLE_CHAR.search(value) is None
+    if isinstance(value, float):
+        return math.isfinite(value)
     if isinstance(value, Mapping):
         if any(isinstance(key, str) and _UNSTORABLE_CHAR.search(key) for key in value):
             return False
@@ -325,6 +337,9 @@ def _storable(value: Any, depth: int) -> bool:
         if isinstance(item, str):
             if _UNSTORABLE_CHAR.search(item) is not None:
                 return False
+        elif type(item) is float:
+            if not math.isfinite(item):
+                return False
         elif not _storable(item, depth + 1):
             return False
     return True
@@ -337,6 +352,8 @@ def _replaced(value: Any, depth: int) -> Any:
             "\ufffd" if char in unstorable or unicodedata.category(char) in unstorable else char
             for char in value
         )
+    if _non_finite(value):
+        return None
     if isinstance(value, Mapping | list | tuple) and depth >= MAX_JSON_DEPTH:
         return None  # its items would be deeper than the rule allows
     if isinstance(value, Mapping):

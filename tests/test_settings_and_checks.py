@@ -162,7 +162,12 @@ def test_every_check_id_has_one_home_and_is_documented():
             homes.setdefault(check_id, set()).add(path.relative_to(root).as_posix())
     assert {k: v for k, v in homes.items() if len(v) > 1} == {}
     documented = {f"voucherify.{c}" for option in conf.OPTIONS for c in option.checks}
-    assert set(homes) - documented == {"voucherify.E000", "voucherify.E013", "voucherify.W004"}
+    assert set(homes) - documented == {
+        "voucherify.E000",
+        "voucherify.E013",
+        "voucherify.W004",
+        "voucherify.W015",
+    }
 
 
 @pytest.mark.parametrize("value", [[], ["Welcome", "camp_7Xz"], ("Welcome",)])
@@ -222,6 +227,26 @@ def test_unsupported_database_backend_is_refused(monkeypatch):
     (error,) = check_database_backends()
     assert error.id == "voucherify.E013" and "'mysql'" in error.msg and "default" in error.msg
     assert "PostgreSQL or SQLite" in (error.hint or "")
+
+
+@pytest.mark.parametrize(
+    ("level", "warned"),
+    [(None, False), ("READ_COMMITTED", False), ("REPEATABLE_READ", True), ("SERIALIZABLE", False)],
+)
+def test_a_repeatable_read_database_is_warned_about(monkeypatch, level, warned):
+    """Review of checkout (2): at REPEATABLE READ a cancellation whose transaction began before
+    a redemption of its order was recorded did not see the row, and the redemption stayed live
+    (reproduced against PostgreSQL and the sandbox: READ COMMITTED rolled it back)."""
+    from django.db import connections
+    from django.db.backends.postgresql.psycopg_any import IsolationLevel
+
+    from django_voucherify.checks import check_isolation_levels
+
+    options = dict(connections["default"].settings_dict.get("OPTIONS") or {})
+    if level is not None:
+        options["isolation_level"] = IsolationLevel[level]
+    monkeypatch.setitem(connections["default"].settings_dict, "OPTIONS", options)
+    assert [m.id for m in check_isolation_levels()] == (["voucherify.W015"] if warned else [])
 
 
 def test_get_settings_names_a_non_numeric_option():

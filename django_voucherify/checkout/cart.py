@@ -143,9 +143,15 @@ OrderInput = Order | Mapping[str, Any]
 CustomerInput = Customer | str | Mapping[str, Any] | None
 
 
+def _use(item: Redeemable) -> tuple[int | None, int | None, str | None]:
+    """What a code is used for: the credits, the points, whether it pays."""
+    return item.gift_credits, item.loyalty_points, item.pays
+
+
 def redeemables(codes: Sequence[CodeInput], tiers: Sequence[str] = ()) -> list[Redeemable]:
     """Normalise ``codes`` then ``tiers`` (promotion tier ids, after the codes): stripped, no
-    blanks, no duplicates, 1 to 30 of them in all, in stack order (:func:`in_stack_order`: the
+    blanks, no duplicates (a repeat is dropped; one that differs, such as a code given plain and
+    as a gift card, is refused), 1 to 30 of them in all, in stack order (:func:`in_stack_order`: the
     gift and loyalty cards marked as such after every discount). A tier carries no credits or
     points and never pays."""
     if isinstance(codes, (*_NOT_A_LIST, Redeemable)) or isinstance(tiers, _NOT_A_LIST):
@@ -156,7 +162,7 @@ def redeemables(codes: Sequence[CodeInput], tiers: Sequence[str] = ()) -> list[R
         # str() of anything else (a Redeemable, a number) was sent as a tier id (review 20).
         raise InvalidCheckoutInput(_("A promotion tier is given by its id (text)."))
     result: list[Redeemable] = []
-    seen: set[tuple[str, str]] = set()
+    seen: dict[tuple[str, str], Redeemable] = {}
     for code in [*codes, *(Redeemable.tier(t) for t in tiers)]:
         item = code if isinstance(code, Redeemable) else Redeemable(str(code))
         if item.kind not in KINDS:
@@ -166,12 +172,18 @@ def redeemables(codes: Sequence[CodeInput], tiers: Sequence[str] = ()) -> list[R
         if item.is_tier and item.pays is not None:
             raise InvalidCheckoutInput(_("A promotion tier has no gift credits or loyalty points to use."))
         stripped = item.code.strip()
-        if (item.kind, stripped) in seen:  # already checked and kept
+        if (kept := seen.get((item.kind, stripped))) is not None:  # already checked and kept
+            if _use(kept) != _use(item):
+                # Given plain and marked (or with other credits or points): keeping the first
+                # sent a gift card given plain before the discounts, its mark dropped; the
+                # REST door refuses a code named twice too.
+                raise InvalidCheckoutInput(_("Each voucher code can be entered only once."))
             continue
         if problem := code_problem(stripped):  # a tier id follows the rule of codes
             raise InvalidCheckoutInput(problem)
-        seen.add((item.kind, stripped))
-        result.append(Redeemable(stripped, item.gift_credits, item.loyalty_points, item.kind, item.card))
+        kept = Redeemable(stripped, item.gift_credits, item.loyalty_points, item.kind, item.card)
+        seen[(item.kind, stripped)] = kept
+        result.append(kept)
         if len(result) > MAX_REDEEMABLES:  # refused now: a huge list costs no more than this
             raise InvalidCheckoutInput(
                 _("At most %(max)d voucher codes can be used together.") % {"max": MAX_REDEEMABLES}
@@ -228,6 +240,9 @@ def customer_body(customer: CustomerInput) -> dict[str, Any] | None:
         return None
     if isinstance(customer, Customer):
         return {"source_id": customer.source_id}
+    if not isinstance(customer, str | Mapping):
+        # dict() of a number raised TypeError; of a list of pairs it became a customer.
+        raise InvalidCheckoutInput(_("A customer is a Customer, a source id (text) or a mapping."))
     body = {"source_id": customer} if isinstance(customer, str) else dict(customer)
     source_id = body.get("source_id")
     if source_id not in (None, "") and (problem := source_id_problem(source_id)):

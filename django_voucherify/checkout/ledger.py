@@ -179,7 +179,8 @@ def rollback_answer_problem(response: Any, *, stacked: bool) -> str | None:
     did happen is then answered ``already_rolled_back``).
 
     Expected: a single rollback, the ``RedemptionRollback`` with its ``id``; a stacked one, a
-    ``parent_rollback`` with its ``id``; neither nor any of its ``rollbacks`` ``FAILURE``."""
+    ``parent_rollback`` with its ``id`` and each of its ``rollbacks`` an object with its ``id``;
+    neither nor any of its ``rollbacks`` ``FAILURE``."""
     if not isinstance(response, Mapping):
         return "is not a JSON object"
     if stacked:
@@ -189,6 +190,10 @@ def rollback_answer_problem(response: Any, *, stacked: bool) -> str | None:
         children = response.get("rollbacks") or []
         if not isinstance(children, list):
             return "has rollbacks that are not a list"
+        if not all(isinstance(c, Mapping) and _is_id(c.get("id")) for c in children):
+            # As a redeem answer's redemptions: recording null or a bare id raised
+            # AttributeError, an id with a NUL a database error, after Voucherify rolled back.
+            return "has a rollback without an id"
         if _failed_rollback(parent) or any(_failed_rollback(c) for c in children):
             return "reports a failed rollback"
         return None

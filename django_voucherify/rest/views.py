@@ -94,6 +94,24 @@ def _validation_payload(
     }
 
 
+def priced_order(request: Request, view: Any, order: dict[str, Any]) -> dict[str, Any]:
+    """The cart of a validate or offers body as sent to Voucherify: its ``source_id`` only when
+    it names an order the user may redeem (their own, or any with the permission), else left
+    out. Voucherify prices a cart naming a stored order as that order, its earlier discounts
+    added: the answer told anyone, anonymous included, that another's order exists and what it
+    was discounted (the redeem endpoint answers such an order as an unknown one). An unknown
+    order is checked as one of nobody's, so both cost the same queries."""
+    source_id = order.get("source_id")
+    if source_id is None:
+        return order
+    user = request.user
+    if user and user.is_authenticated:
+        found = Order.objects.select_related("customer").filter(source_id=source_id).first()
+        if CanRedeemOrder().has_object_permission(request, view, found if found is not None else Order()):
+            return order
+    return {key: value for key, value in order.items() if key != "source_id"}
+
+
 def _reserve(request: Request, codes: list[str]) -> UnknownCodesBudget:
     """Take one unit per code from the client's budget of unknown codes, or refuse (429)
     before anything is sent or written."""
@@ -149,7 +167,7 @@ class ValidateView(CheckoutAPIView):
         with _reserve(request, named) as budget:
             outcome = checkout.validate(
                 codes,
-                body["order"],
+                priced_order(request, self, body["order"]),
                 customer_for(request),
                 lock=body["lock"],
                 tiers=tiers,
@@ -181,7 +199,9 @@ class OffersView(CheckoutAPIView):
         data = s.OffersRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         body = data.validated_data
-        outcome = checkout.offers(body["order"], customer_for(request), limit=body["limit"])
+        outcome = checkout.offers(
+            priced_order(request, self, body["order"]), customer_for(request), limit=body["limit"]
+        )
         return Response(
             {
                 "offers": [vars(o) for o in outcome.offers],
@@ -219,12 +239,15 @@ class RedeemView(CheckoutAPIView):
         Another's order answers as an unknown one (404, the same body): a 403 would tell a
         signed-in user which order ids exist."""
         order = order_with_items(source_id)
-        if order is None:
-            raise Http404
         try:
-            self.check_object_permissions(request, order)
+            # An unknown order is checked too, as an order of nobody's: the permission's queries
+            # (the user's and the groups' permissions) ran only for an order found, and the time
+            # they take told the two 404s apart.
+            self.check_object_permissions(request, order if order is not None else Order())
         except PermissionDenied:
             raise Http404 from None
+        if order is None:
+            raise Http404
         return order
 
     def post(self, request: Request) -> Response:

@@ -117,6 +117,32 @@ def test_the_cards_keep_their_given_order_after_the_discounts() -> None:
 
 
 @pytest.mark.parametrize(
+    "codes",
+    [
+        ["GIFT100", "WELCOME10", checkout.Redeemable.gift("GIFT100")],
+        [" GIFT100", checkout.Redeemable.gift("GIFT100 ")],
+        [checkout.Redeemable.gift("GIFT100", 100), checkout.Redeemable.gift("GIFT100", 5000)],
+        [checkout.Redeemable.loyalty("GIFT100"), checkout.Redeemable.gift("GIFT100")],
+    ],
+    ids=["plain-then-marked", "spaces", "other-credits", "loyalty-and-gift"],
+)
+def test_a_code_given_twice_as_different_things_is_refused(sandbox: Any, codes: list[Any]) -> None:
+    """Old code: the first kept, the other dropped unseen: a gift card given as typed and again
+    marked (``CodeResult.redeemable()``) went first, its mark lost, and paid what WELCOME10 was
+    to take off (the REST door refuses a code in both ``codes`` and ``gift_cards``)."""
+    with pytest.raises(checkout.InvalidCheckoutInput, match="only once"):
+        checkout.validate(codes, ORDER)
+    with pytest.raises(checkout.InvalidCheckoutInput, match="only once"):
+        checkout.redeem(codes, ORDER)
+    assert not sandbox.calls.calls and not CheckoutRedemption.objects.exists()
+
+
+def test_a_code_given_twice_alike_is_still_sent_once() -> None:
+    items = cart.redeemables(["A", checkout.Redeemable.gift("G"), " A ", checkout.Redeemable.gift("G")])
+    assert [(i.code, i.card) for i in items] == [("A", None), ("G", cart.GIFT_CARD)]
+
+
+@pytest.mark.parametrize(
     "item",
     [
         checkout.Redeemable("X", card="cash"),

@@ -44,6 +44,24 @@ def test_a_bad_customer_source_id_is_refused_before_anything_is_written(sandbox,
     assert not CheckoutRedemption.objects.exists() and len(sandbox.calls.calls) == before
 
 
+@pytest.mark.parametrize(
+    "customer", [5, ["ann"], [("source_id", "ann")], b"ann"], ids=["int", "list", "pairs", "bytes"]
+)
+def test_a_customer_of_another_type_is_refused_before_anything_is_written(sandbox, customer):
+    """Old code: ``dict(customer)``: a TypeError or ValueError (not InvalidCheckoutInput, so a
+    500 for a view catching checkout's errors), and a list of pairs was taken as a customer."""
+    make_voucher("FIVE")
+    before = len(sandbox.calls.calls)
+    for call in (
+        lambda: checkout.redeem(["FIVE"], ORDER, customer),
+        lambda: checkout.validate(["FIVE"], ORDER, customer),
+        lambda: checkout.offers(ORDER, customer),
+    ):
+        with pytest.raises(checkout.InvalidCheckoutInput, match="A customer is"):
+            call()
+    assert not CheckoutRedemption.objects.exists() and len(sandbox.calls.calls) == before
+
+
 def test_a_long_customer_id_no_longer_hides_a_lost_redeem_from_reconciliation(sandbox, monkeypatch):
     """At the limit (200 characters) the ledger keeps the whole id, and reconciliation finds
     the redemption under it."""

@@ -10,11 +10,14 @@ never counted nor flagged): a live redemption on a row nothing could settle.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+from requests.adapters import BaseAdapter
 
 from django_voucherify import checkout
+from django_voucherify.checkout.cart import checkout_client
 from django_voucherify.models import CheckoutRedemption, LedgerState
 from tests.support import adversary
 from tests.support.adversary import CRASH_AFTER, WorkerCrash
@@ -37,6 +40,41 @@ def test_a_nul_echoed_in_the_answer_is_recorded_replaced(sandbox, metadata, vouc
     row = CheckoutRedemption.objects.get()
     assert outcome.applied and row.state == LedgerState.SUCCEEDED and row.redemption_ids
     assert "\x00" not in str(row.response) and "\ufffd" in str(row.response)
+    assert checkout.rollback(row, "payment failed").state == LedgerState.ROLLED_BACK
+
+
+class _AnswerWithInfinity(BaseAdapter):
+    """The redeem's 2xx answer holds ``1e999`` in its metadata: valid JSON, which ``json.loads``
+    reads as infinity (a voucher's metadata number too big for a double)."""
+
+    def __init__(self, inner: Any) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def send(self, request: Any, **kwargs: Any) -> Any:
+        response = self.inner.send(request, **kwargs)
+        if request.method == "POST" and str(request.url).endswith("/v1/redemptions"):
+            response._content = response.content.replace(b'"metadata":{', b'"metadata":{"big":1e999,', 1)
+            response.headers.pop("Content-Length", None)
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_a_number_json_reads_as_infinity_is_recorded_as_null(sandbox):
+    """Old code: ``DataError`` (PostgreSQL refuses ``Infinity`` in JSON) after Voucherify
+    redeemed: the row stayed PENDING (the order blocked until reconciled), a 500 for the shop."""
+    make_voucher("FIVE")
+    session = checkout_client().transport.session
+    inner = sandbox.mount(session)
+    for prefix, adapter in list(session.adapters.items()):
+        if adapter is inner:
+            session.mount(prefix, _AnswerWithInfinity(inner))
+    outcome = checkout.redeem(["FIVE"], ORDER)
+    row = CheckoutRedemption.objects.get()
+    assert outcome.applied and row.state == LedgerState.SUCCEEDED and row.redemption_ids
+    assert '"big": null' in json.dumps(row.response, allow_nan=False)
     assert checkout.rollback(row, "payment failed").state == LedgerState.ROLLED_BACK
 
 

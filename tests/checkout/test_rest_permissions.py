@@ -157,3 +157,23 @@ def test_validate_is_open_and_lock_needs_a_signed_in_user(sandbox, django_user_m
     assert client.post(VALIDATE, body, format="json").status_code == 200
     locked = client.post(VALIDATE, {**body, "lock": True}, format="json")
     assert locked.status_code == (403 if role == "anonymous" else 200)
+
+
+@pytest.mark.parametrize("role", ["plain", "staff"])
+def test_another_s_order_costs_the_queries_of_an_unknown_one(sandbox, orders, django_user_model, role):
+    """The 404 for another's order must not differ from an unknown order's in the work done
+    either (the time it takes is what a client can measure): old code checked the permission to
+    redeem any order only for an order found, two more queries (the user's and the groups'
+    permissions) that told a signed-in user which order ids exist."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    user = make_user(django_user_model, role, "add_checkoutredemption")
+    client = client_for(user)
+    counts = {}
+    for source_id in ("ORD-ANN", "ORD-NOBODY"):
+        with CaptureQueriesContext(connection) as queries:
+            response = client.post(REDEEM, {"codes": ["FIVE"], "order_source_id": source_id}, format="json")
+        assert response.status_code == 404, response.content
+        counts[source_id] = len(queries)
+    assert counts["ORD-ANN"] == counts["ORD-NOBODY"]

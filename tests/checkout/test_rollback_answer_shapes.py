@@ -39,6 +39,12 @@ BAD_ANSWERS: list[Any] = [
     {"parent_rollback": {"id": "rr_1"}, "rollbacks": "rr_2"},
     {"id": "rr\u0000"},  # an id the ledger cannot store: recording it was a database error
     {"parent_rollback": {"id": "rr\u0000"}},
+    # A child rollback that is no rollback (review 2): recording it raised AttributeError (null,
+    # a bare id) or a database error (a NUL), after Voucherify rolled back.
+    {"parent_rollback": {"id": "rr_1"}, "rollbacks": [None]},
+    {"parent_rollback": {"id": "rr_1"}, "rollbacks": ["rr_2"]},
+    {"parent_rollback": {"id": "rr_1"}, "rollbacks": [{"id": "rr\u0000"}]},
+    {"parent_rollback": {"id": "rr_1"}, "rollbacks": [{"result": "SUCCESS"}]},
 ]
 
 
