@@ -110,6 +110,17 @@ def _run(script: str, *args: str) -> subprocess.Popen[str]:
     )
 
 
+def _address(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    """The host and port the sandbox's banner (its first stderr line) names; the rest of its
+    stderr is drained on a thread so the process never blocks writing to it."""
+    lines: queue.Queue[str] = queue.Queue()
+    assert proc.stderr is not None
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr], daemon=True).start()
+    banner = lines.get(timeout=30)  # the import takes a while on a busy machine
+    host, port = re.search(r"http://([\d.]+):(\d+)", banner).groups()
+    return host, port
+
+
 def _saved_vouchers(path: Path) -> dict[str, object]:
     vouchers: dict[str, object] = json.loads(path.read_text(encoding="utf-8"))["vouchers"]
     return vouchers
@@ -120,11 +131,8 @@ def test_a_request_under_way_on_a_thread_at_sigterm_is_answered_and_saved(tmp_pa
     # was carrying out went unanswered, and the file was saved with or without it.
     data = tmp_path / "state.json"
     proc = _run(_HELD_UNTIL_THE_STOP, str(data))
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr], daemon=True).start()
     try:
-        banner = lines.get(timeout=30)  # the import takes a while on a busy machine
-        host, port = re.search(r"http://([\d.]+):(\d+)", banner).groups()
+        host, port = _address(proc)
         with socket.create_connection((host, int(port)), timeout=20) as sock:
             sock.sendall(_CHUNKED_CREATE)
             answer = b""
@@ -160,11 +168,8 @@ def test_a_burst_of_signals_while_the_sandbox_stops_is_one_stop_and_the_state_is
     # at once, 143, without saving, though the stop takes milliseconds.
     data = tmp_path / "state.json"
     proc = _run(_A_BURST_OF_SIGNALS_WHILE_IT_STOPS, str(data))
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr], daemon=True).start()
     try:
-        banner = lines.get(timeout=30)
-        host, port = re.search(r"http://([\d.]+):(\d+)", banner).groups()
+        host, port = _address(proc)
         with socket.create_connection((host, int(port)), timeout=20) as sock:
             sock.sendall(
                 b"POST /v1/vouchers/BURST HTTP/1.1\r\nX-App-Id: sandbox-app-id\r\n"
