@@ -1,0 +1,68 @@
+"""A refused request changes nothing and is answered with Voucherify's error body, never a 500.
+
+Each test pins a breach found by review or by the state fuzzer (tests/sandbox/test_fuzz_state.py):
+the request, and that the state (every collection, as ``to_json`` dumps it) is the same after
+the refusal as before.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.support.sandbox import Api
+
+ERROR_KEYS = {"code", "key", "message", "request_id"}
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+def _refused(api: Api, method: str, path: str, raw: bytes, key: str = "invalid_payload") -> dict:
+    """Send ``raw`` and check the answer is a 400 ``key`` error that left the state as it was."""
+    before = api.state.to_json()
+    response = api.call(method, path, data=raw, headers=JSON_HEADERS)
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert set(body) >= ERROR_KEYS and body["key"] == key and body["code"] == 400, body
+    assert api.state.to_json() == before
+    return body
+
+
+# ---- lone surrogates: valid JSON syntax, not Unicode text --------------------------------------
+REDEEM = {"redeemables": [{"object": "voucher", "id": "C1"}], "order": {"amount": 1000}}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # The review's case: escaped in the JSON text, in a metadata value.
+        json.dumps({**REDEEM, "metadata": {"k": "\ud800"}}).encode(),
+        # In a key, a low surrogate, deep in the order.
+        json.dumps({**REDEEM, "order": {"amount": 1000, "metadata": {"\udfff": 1}}}).encode(),
+        # The UTF-8 bytes of a surrogate (bodies are decoded as json.loads does: surrogatepass).
+        json.dumps({**REDEEM, "metadata": {"k": "\ud800"}}, ensure_ascii=False).encode(
+            "utf-8", "surrogatepass"
+        ),
+        # The same in a UTF-16 body, which json.loads also reads.
+        json.dumps({**REDEEM, "metadata": {"k": "\udc00"}})
+        .replace("\\udc00", "\udc00")
+        .encode("utf-16-le", "surrogatepass"),
+    ],
+    ids=["escaped-value", "escaped-key", "utf8-bytes", "utf16-bytes"],
+)
+def test_a_redeem_holding_a_lone_surrogate_is_a_400_that_redeems_nothing(raw: bytes) -> None:
+    api = Api()
+    api.voucher("C1")
+    body = _refused(api, "POST", "/v1/redemptions", raw)
+    assert "lone surrogate" in body["details"]
+    assert not api.state.redemptions
+    assert api.state.vouchers["C1"]["redemption"]["redeemed_quantity"] == 0
+
+
+def test_a_customer_holding_a_lone_surrogate_is_refused_and_a_surrogate_pair_is_kept() -> None:
+    api = Api()
+    _refused(api, "POST", "/v1/customers", b'{"source_id": "s", "name": "\\ud83d"}')
+    # A pair escaped as two \u escapes is one character (U+1F600): text, accepted and echoed.
+    ok = api.post("/v1/customers", data=b'{"source_id": "s", "name": "\\ud83d\\ude00"}', headers=JSON_HEADERS)
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["name"] == "\U0001f600"
