@@ -66,3 +66,33 @@ def test_a_customer_holding_a_lone_surrogate_is_refused_and_a_surrogate_pair_is_
     ok = api.post("/v1/customers", data=b'{"source_id": "s", "name": "\\ud83d\\ude00"}', headers=JSON_HEADERS)
     assert ok.status_code == 200, ok.text
     assert ok.json()["name"] == "\U0001f600"
+
+
+# ---- orders: every check before the first change -----------------------------------------------
+@pytest.mark.parametrize(
+    "order",
+    [
+        # Found by the fuzzer: the customer (an anonymous one) was created, then the referrer 404.
+        {"customer": {"id": ""}, "referrer_id": "0"},
+        {"customer": {"source_id": "new-buyer"}, "referrer": {"id": "cust_unknown"}},
+        {"customer": {"source_id": "new-buyer", "name": "N"}, "referrer_id": "nobody"},
+    ],
+    ids=["anonymous-then-referrer-id", "new-then-referrer-object", "named-then-referrer-id"],
+)
+def test_an_order_refused_for_its_referrer_creates_no_customer(order: dict) -> None:
+    api = Api()
+    _refused_any(api, "POST", "/v1/orders", json.dumps(order).encode(), 404, "not_found")
+    api.post("/v1/orders", json={"source_id": "o1", "amount": 100})
+    _refused_any(api, "PUT", "/v1/orders/o1", json.dumps(order).encode(), 404, "not_found")
+    assert not api.state.customers
+
+
+def _refused_any(api: Api, method: str, path: str, raw: bytes, status: int, key: str) -> dict:
+    """Like :func:`_refused` for any 4xx ``status``."""
+    before = api.state.to_json()
+    response = api.call(method, path, data=raw, headers=JSON_HEADERS)
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) >= ERROR_KEYS and body["key"] == key and body["code"] == status, body
+    assert api.state.to_json() == before
+    return body
