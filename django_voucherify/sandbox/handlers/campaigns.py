@@ -721,7 +721,7 @@ def export_transactions(req: SandboxRequest, state: SandboxState) -> SandboxResp
         # The spec's example sends ``order`` beside ``parameters`` (spec_patches.py).
         given = {"order": body["order"], **(given or {})}
     params = export_params.check_parameters(
-        "voucher_transactions", given, defaults=export_params.VOUCHER_TRANSACTIONS_EXPORT_FIELDS
+        "voucher_transactions", given, defaults=export_params.CAMPAIGN_TRANSACTIONS_EXPORT_FIELDS
     )
     filters = dict(params.get("filters") or {})
     if str(filters.get("junction", "and")).lower() == "or":
