@@ -96,3 +96,12 @@ def _refused_any(api: Api, method: str, path: str, raw: bytes, status: int, key:
     assert set(body) >= ERROR_KEYS and body["key"] == key and body["code"] == status, body
     assert api.state.to_json() == before
     return body
+
+
+def test_a_redeem_of_an_unknown_order_id_creates_no_customer() -> None:
+    """Found by the fuzzer: the request's customer was upserted, then the order id was a 404."""
+    api = Api()
+    api.voucher("C1")
+    body = {**REDEEM, "order": {"id": "ord_unknown", "amount": 100}, "customer": {"source_id": "new"}}
+    _refused_any(api, "POST", "/v1/redemptions", json.dumps(body).encode(), 404, "not_found")
+    assert not api.state.customers and not api.state.redemptions
