@@ -238,6 +238,7 @@ class SandboxState:
         is replaced as a whole, as Voucherify's PUT/upsert does.
         """
         self.check_customer_upsert(payload)
+        cust: JSON | None
         if payload.get("id"):
             cust = self.customers[str(payload["id"])]
         elif payload.get("source_id"):
