@@ -18,9 +18,10 @@ Invariants, for every request:
 - a 4xx answer is Voucherify's error body (``code`` = the status, ``key``, ``message``,
   ``request_id`` = ``X-Request-Id``; no field :mod:`~django_voucherify.sandbox.errors` does not
   render) and the state is unchanged: every collection as :meth:`SandboxState.to_json` dumps
-  it. The one documented exception: a redeem refused for a business reason (or a voucher not
-  found) stores its failed redemptions and upserts the request's customer
-  (docs/sandbox-redemptions.md, "Failed redeem"), as Voucherify does;
+  it. The documented exceptions, where Voucherify keeps a failed attempt: a redeem refused for
+  a business reason (or a voucher not found) stores its failed redemptions, and a publication
+  refused for lack of codes its failed publication, each upserting the request's customer
+  (:func:`_without_documented_failure`);
 - after a 2xx the whole state can still be encoded as the sandbox sends JSON (UTF-8), so no
   later answer showing what was stored breaks.
 
@@ -362,23 +363,36 @@ def _call(sandbox: Sandbox, method: str, target: str, body: Body) -> tuple[int, 
     return started["status"], started["headers"], payload
 
 
-def _failed_redeem_changes(before: JSON, after: JSON, answer: JSON) -> JSON:
-    """``after`` without what a redeem refused for a business reason (or a voucher not found)
-    stores, as documented: its failed redemptions (``result: FAILURE``, one of them failing
-    for the answer's key), the request's customer (upserted, its failure counted, an activity)
-    and the per-voucher redemption index. Anything else it changed stays in."""
-    new = {k: v for k, v in after["redemptions"].items() if k not in before["redemptions"]}
-    failed = all(v.get("result") == "FAILURE" and k.startswith("rf_") for k, v in new.items())
+def _without_documented_failure(operation_id: str, before: JSON, after: JSON, answer: JSON) -> JSON:
+    """``after`` without what a refusal stores where Voucherify keeps a failed attempt:
+
+    - a redeem refused for a business reason (or a voucher not found) stores its failed
+      redemptions and upserts the request's customer (docs/sandbox-redemptions.md, "Failed
+      redeem"), indexing them per voucher;
+    - a publication refused for lack of codes stores a failed publication (``result:
+      FAILURE``) and upserts its customer (handlers/publications.py).
+
+    Only when the new records are all failures for the answer's key; anything else stays in."""
+    if operation_id == "redeem-stacked-discounts":
+        new = {k: v for k, v in after["redemptions"].items() if k not in before["redemptions"]}
+        collections, extras = ["redemptions"], ["voucher_redemptions"]
+    elif operation_id == "create-publication":
+        stored, was = after["extra"].get("publications", {}), before["extra"].get("publications", {})
+        new = {k: v for k, v in stored.items() if k not in was}
+        collections, extras = [], ["publications", "publication_campaigns"]
+    else:
+        return after
+    failed = all(v.get("result") == "FAILURE" for v in new.values())
     if not new or not failed or answer.get("key") not in {v.get("failure_code") for v in new.values()}:
         return after
-    trimmed = copy.deepcopy(after)
-    trimmed["redemptions"] = before["redemptions"]
-    for name in ("customers", "customer_activities"):
+    trimmed = dict(after)
+    for name in [*collections, "customers", "customer_activities"]:
         trimmed[name] = before[name]
-    extra = dict(trimmed["extra"])
-    extra.pop("voucher_redemptions", None)
-    if "voucher_redemptions" in before["extra"]:
-        extra["voucher_redemptions"] = before["extra"]["voucher_redemptions"]
+    extra = dict(after["extra"])
+    for name in extras:
+        extra.pop(name, None)
+        if name in before["extra"]:
+            extra[name] = before["extra"][name]
     trimmed["extra"] = extra
     return trimmed
 
@@ -413,8 +427,7 @@ def _exchange(route: Route, target: str, body: tuple[bytes, str] | None) -> None
             assert isinstance(answer.get("key"), str) and isinstance(answer.get("message"), str), where
             assert answer.get("request_id") == headers.get("X-Request-Id"), where
             after = _snapshot(sandbox.state)
-            if route.operation_id == "redeem-stacked-discounts":
-                after = _failed_redeem_changes(before, after, answer)
+            after = _without_documented_failure(route.operation_id, before, after, answer)
             changed = _diff(before, after)
             assert not changed, f"{where} -> {status} {answer.get('key')} changed {changed}"
         else:
