@@ -12,6 +12,7 @@ not to build large documents (the limits have their own tests).
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -235,7 +236,9 @@ HOSTILE_NUMBERS = [
     -0.000001,
     1e308,
 ]
-HOSTILE = st.sampled_from(HOSTILE_STRINGS) | st.sampled_from(HOSTILE_NUMBERS) | JUNK
+# Copied on each draw: JUNK's lists and dicts are shared objects, and a mutation that adds to
+# one of them (or puts it inside itself) would change it for every later example.
+HOSTILE = (st.sampled_from(HOSTILE_STRINGS) | st.sampled_from(HOSTILE_NUMBERS) | JUNK).map(copy.deepcopy)
 
 
 def _nested(depth: int) -> Any:
@@ -259,7 +262,7 @@ def _same_kind(draw: st.DrawFn, node: Any, known: tuple[str, ...]) -> Any:
     if isinstance(node, str):
         return draw(st.sampled_from(HOSTILE_STRINGS + list(known)))
     if isinstance(node, list):
-        return node * 2 if node and draw(st.booleans()) else []
+        return node + copy.deepcopy(node) if node and draw(st.booleans()) else []
     if isinstance(node, dict):
         return {**node, "__fuzz__": draw(HOSTILE)}  # an unknown field
     return draw(HOSTILE)
