@@ -22,8 +22,9 @@ Invariants, for every request:
   a business reason (or a voucher not found) stores its failed redemptions, and a publication
   refused for lack of codes its failed publication, each upserting the request's customer
   (:func:`_without_documented_failure`);
-- after a 2xx the whole state can still be encoded as the sandbox sends JSON (UTF-8), so no
-  later answer showing what was stored breaks.
+- after a 2xx the whole state can still be encoded as the sandbox sends JSON (UTF-8), and
+  after a 2xx change every list and a validation through the engine still answer below 500
+  (:data:`LATER_READS`): what was stored breaks no later answer.
 
 Every answer also goes through the suite-wide response-schema check (tests/conftest.py).
 
@@ -411,6 +412,37 @@ def _diff(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return out
 
 
+#: What a later client reads after a change: every list, and a validation through the engine.
+LATER_READS = [
+    ("GET", f"/v1/{name}", None)
+    for name in (
+        "vouchers", "customers", "orders", "redemptions", "campaigns", "products", "publications",
+        "validation-rules", "validation-rules-assignments", "promotions/tiers", "promotions/stacks",
+        "categories", "exports", "async-actions",
+    )
+] + [
+    (
+        "POST",
+        "/v1/validations",
+        json.dumps(
+            {
+                "redeemables": [{"object": "voucher", "id": code} for code in ("WELCOME10", "GIFT100")],
+                "order": {"source_id": "demo-order-1", "amount": 5000},
+                "customer": {"source_id": "alice@example.com"},
+            }
+        ).encode(),
+    )
+]  # fmt: skip
+
+
+def _later_reads(sandbox: Sandbox, where: str) -> None:
+    """What a 2xx stored must not break a later answer (a list, a validation)."""
+    for method, path, data in LATER_READS:
+        body = None if data is None else (data, "application/json")
+        status, _, payload = _call(sandbox, method, path, body)
+        assert status < 500, f"after {where}: {method} {path} -> {status} {payload[:500]!r}"
+
+
 def _exchange(route: Route, target: str, body: tuple[bytes, str] | None) -> None:
     sandbox = _fresh()
     try:
@@ -433,6 +465,8 @@ def _exchange(route: Route, target: str, body: tuple[bytes, str] | None) -> None
         else:
             with sandbox.state.lock:
                 encode_json({name: getattr(sandbox.state, name) for name in COLLECTIONS})
+            if route.method != "GET":
+                _later_reads(sandbox, where)
     finally:
         _end_jobs(sandbox)
 
