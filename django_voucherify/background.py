@@ -54,6 +54,7 @@ from django.utils import timezone
 
 from .api.errors import APIError
 from .models.background import ERROR_FIELDS
+from .validation import storable_json
 
 logger = logging.getLogger("django_voucherify.background")
 
@@ -89,10 +90,11 @@ def error_fields(exc: BaseException | None, message: str | None = None) -> dict[
         key, request_id = exc.key or "", exc.request_id or ""
     else:
         key, request_id = type(exc).__name__, ""
+    # An answer's text may hold a NUL or a lone surrogate, which no column can store.
     return {
-        "last_error": (str(exc) if message is None else message)[:2000],
-        "last_error_key": key[:100],
-        "last_request_id": request_id[:100],
+        "last_error": storable_json(str(exc) if message is None else message)[:2000],
+        "last_error_key": storable_json(key)[:100],
+        "last_request_id": storable_json(request_id)[:100],
     }
 
 

@@ -2,10 +2,17 @@
 
 In: the shop's codes, order and customer, turned into the stackable validate/redeem request
 body. Inputs are deliberately loose so views can pass what they have: codes as strings or
-:class:`Redeemable` (gift-card credits, loyalty points, or a promotion tier with
-:meth:`Redeemable.tier`), promotion tier ids, the order as the ``Order`` mirror or a
+:class:`Redeemable` (a gift card or loyalty card with :meth:`Redeemable.gift` /
+:meth:`Redeemable.loyalty`, with or without the credits or points to use, or a promotion tier
+with :meth:`Redeemable.tier`), promotion tier ids, the order as the ``Order`` mirror or a
 mapping (``source_id``, ``amount`` and/or ``items``), the customer as the ``Customer`` mirror, a
 ``source_id`` string or a mapping.
+
+The stack's order (:func:`in_stack_order`): the discounts first, in the order given, then the
+means of payment (gift cards, loyalty cards paying with points). Voucherify applies a stack in
+the order sent (``redeemables_sorting_rule: REQUESTED_ORDER``, the project default): a gift card
+sent before a 10 % promotion would pay the whole rest and leave the promotion nothing to take
+off, so the shopper's balance would pay what the promotion should have.
 
 Out: per-code results and order totals (minor units): :class:`ValidationOutcome`,
 :class:`RedeemOutcome`.
@@ -21,7 +28,7 @@ too).
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -55,32 +62,77 @@ PROMOTION_TIER = "promotion_tier"
 KINDS = (VOUCHER, PROMOTION_TIER)
 
 
+#: What pays rather than discounts (Voucherify's ``result.gift`` / ``result.loyalty_card``): a gift
+#: card's credits, a loyalty card's points. Sent after every discount (:func:`in_stack_order`).
+GIFT_CARD = "gift_card"
+LOYALTY_CARD = "loyalty_card"
+CARDS = (GIFT_CARD, LOYALTY_CARD)
+
+
 @dataclass(frozen=True)
 class Redeemable:
     """A code with the credits (gift card) or points (loyalty card) to use from it; or, with
-    ``kind=PROMOTION_TIER`` (:meth:`tier`), a promotion tier, ``code`` being its id."""
+    ``kind=PROMOTION_TIER`` (:meth:`tier`), a promotion tier, ``code`` being its id.
+
+    ``card`` (:data:`GIFT_CARD` or :data:`LOYALTY_CARD`, made by :meth:`gift` / :meth:`loyalty`)
+    says the code pays, with or without an amount: it is sent after every discount. Giving
+    ``gift_credits`` or ``loyalty_points`` says so too. A plain code keeps its place."""
 
     code: str
     gift_credits: int | None = None
     loyalty_points: int | None = None
     kind: str = VOUCHER
+    card: str | None = None
 
     @classmethod
     def tier(cls, tier_id: str) -> Redeemable:
         """A promotion tier (``promo_...``) applied like a code."""
         return cls(tier_id, kind=PROMOTION_TIER)
 
+    @classmethod
+    def gift(cls, code: str, credits: int | None = None) -> Redeemable:
+        """A gift card: pays what the discounts leave (``credits``: at most that much, in
+        minor units; None: as much as its balance and the order allow)."""
+        return cls(code, gift_credits=credits, card=GIFT_CARD)
+
+    @classmethod
+    def loyalty(cls, code: str, points: int | None = None) -> Redeemable:
+        """A loyalty card paying with ``points`` (None: Voucherify's default), after the
+        discounts."""
+        return cls(code, loyalty_points=points, card=LOYALTY_CARD)
+
     @property
     def is_tier(self) -> bool:
         return self.kind == PROMOTION_TIER
 
+    @property
+    def pays(self) -> str | None:
+        """:data:`GIFT_CARD` or :data:`LOYALTY_CARD` when this code pays (marked, or given
+        credits or points), else None (a discount)."""
+        if self.card is not None:
+            return self.card
+        if self.gift_credits is not None:
+            return GIFT_CARD
+        if self.loyalty_points is not None:
+            return LOYALTY_CARD
+        return None
+
     def to_voucherify(self) -> dict[str, Any]:
+        # ``card`` is the library's to order the stack: Voucherify knows the voucher's type.
         item: dict[str, Any] = {"object": self.kind, "id": self.code}
         if self.gift_credits is not None:
             item["gift"] = {"credits": self.gift_credits}
         if self.loyalty_points is not None:
             item["reward"] = {"points": self.loyalty_points}
         return item
+
+
+def in_stack_order(items: Iterable[Redeemable]) -> list[Redeemable]:
+    """``items`` as Voucherify must apply them: the discounts (codes, promotion tiers) first,
+    then what pays (:attr:`Redeemable.pays`), each group in its given order (see the module's
+    docstring: Voucherify applies a stack in the order sent)."""
+    items = list(items)
+    return [i for i in items if i.pays is None] + [i for i in items if i.pays is not None]
 
 
 CodeInput = str | Redeemable
@@ -92,8 +144,10 @@ CustomerInput = Customer | str | Mapping[str, Any] | None
 
 
 def redeemables(codes: Sequence[CodeInput], tiers: Sequence[str] = ()) -> list[Redeemable]:
-    """Normalise ``codes`` then ``tiers`` (promotion tier ids, sent after the codes): stripped,
-    no blanks, no duplicates, 1 to 30 of them in all. A tier carries no credits or points."""
+    """Normalise ``codes`` then ``tiers`` (promotion tier ids, after the codes): stripped, no
+    blanks, no duplicates, 1 to 30 of them in all, in stack order (:func:`in_stack_order`: the
+    gift and loyalty cards marked as such after every discount). A tier carries no credits or
+    points and never pays."""
     if isinstance(codes, (*_NOT_A_LIST, Redeemable)) or isinstance(tiers, _NOT_A_LIST):
         # A str is a Sequence[str]: iterated, "SAVE5" would be sent as five one-letter codes;
         # bytes as their byte values ("83", "65"...), a mapping as its keys (review 20).
@@ -107,7 +161,9 @@ def redeemables(codes: Sequence[CodeInput], tiers: Sequence[str] = ()) -> list[R
         item = code if isinstance(code, Redeemable) else Redeemable(str(code))
         if item.kind not in KINDS:
             raise InvalidCheckoutInput(_("A redeemable is a voucher code or a promotion tier."))
-        if item.is_tier and (item.gift_credits is not None or item.loyalty_points is not None):
+        if item.card is not None and item.card not in CARDS:
+            raise InvalidCheckoutInput(_("A card that pays is a gift card or a loyalty card."))
+        if item.is_tier and item.pays is not None:
             raise InvalidCheckoutInput(_("A promotion tier has no gift credits or loyalty points to use."))
         stripped = item.code.strip()
         if (item.kind, stripped) in seen:  # already checked and kept
@@ -115,14 +171,14 @@ def redeemables(codes: Sequence[CodeInput], tiers: Sequence[str] = ()) -> list[R
         if problem := code_problem(stripped):  # a tier id follows the rule of codes
             raise InvalidCheckoutInput(problem)
         seen.add((item.kind, stripped))
-        result.append(Redeemable(stripped, item.gift_credits, item.loyalty_points, item.kind))
+        result.append(Redeemable(stripped, item.gift_credits, item.loyalty_points, item.kind, item.card))
         if len(result) > MAX_REDEEMABLES:  # refused now: a huge list costs no more than this
             raise InvalidCheckoutInput(
                 _("At most %(max)d voucher codes can be used together.") % {"max": MAX_REDEEMABLES}
             )
     if not result:
         raise InvalidCheckoutInput(_("Enter at least one voucher code."))
-    return result
+    return in_stack_order(result)
 
 
 def _whole_minor_units(value: Any) -> bool:
@@ -213,6 +269,15 @@ class CodeResult:
     reason: str = ""
     #: ``"voucher"`` or ``"promotion_tier"`` (then ``code`` is the tier's id).
     kind: str = VOUCHER
+    #: :data:`GIFT_CARD` or :data:`LOYALTY_CARD` when the code pays: from Voucherify's answer
+    #: (``result.gift`` / ``result.loyalty_card`` of an applicable code), else as it was given
+    #: (:attr:`Redeemable.pays`); None for a discount (or a refused code given plain).
+    card: str | None = None
+
+    def redeemable(self) -> Redeemable:
+        """This code as the next validate or redeem should get it: a gift or loyalty card
+        marked (sent after every discount, paying what they leave), a tier as a tier."""
+        return Redeemable(self.code, kind=self.kind, card=self.card)
 
 
 @dataclass(frozen=True)

@@ -91,9 +91,11 @@ def redeem(
     client: VoucherifyClient | None = None,
 ) -> RedeemOutcome:
     """Redeem ``codes`` and promotion ``tiers`` (stacked when several, codes first; gift credits,
-    loyalty points and tiers among the codes through :class:`~django_voucherify.checkout.Redeemable`)
-    for ``order``. The ledger row records the tiers (``tiers``) beside the codes, with the same
-    guarantees: at most one live redemption per order, rollback, reconciliation.
+    loyalty points and tiers among the codes through :class:`~django_voucherify.checkout.Redeemable`;
+    the gift and loyalty cards marked as such last, paying what every discount leaves: see
+    :func:`~.cart.in_stack_order`) for ``order``. The ledger row records the tiers (``tiers``)
+    beside the codes (each in the order sent), with the same guarantees: at most one live
+    redemption per order, rollback, reconciliation.
 
     Writes and commits a PENDING ledger row first, so it must not run inside a transaction
     (``ATOMIC_REQUESTS`` views: decorate with ``transaction.non_atomic_requests``). One HTTP
@@ -105,7 +107,8 @@ def redeem(
     ``automatic=True`` also redeems the automatic promotions the order qualifies for:
     one qualifications call first (:func:`~django_voucherify.checkout.validate.with_automatic`),
     before the ledger row is written, then the qualifying tiers go in the same redeem request
-    after ``codes`` and ``tiers``, and the row records them. A refusal of that redeem by the
+    after ``codes`` and ``tiers`` (before the marked gift and loyalty cards), and the row
+    records them. A refusal of that redeem by the
     automatic tiers alone (:func:`~django_voucherify.checkout.validate.without_refused_automatic`:
     one validation finds them) redeems the rest on a new row, the refused one staying FAILED
     (not when the order's rollback was asked for while that request was in flight: the order

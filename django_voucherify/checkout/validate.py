@@ -42,7 +42,8 @@ def validate(
     client: VoucherifyClient | None = None,
 ) -> ValidationOutcome:
     """Validate ``codes`` and promotion ``tiers`` (1 to 30 in all, stacked: the codes first, then
-    the tiers, in the order given) against ``order`` for ``customer``. ``codes`` may be empty
+    the tiers, in the order given, then the gift and loyalty cards marked as such, see
+    :func:`~.cart.in_stack_order`) against ``order`` for ``customer``. ``codes`` may be empty
     when ``tiers`` are given; a :class:`~django_voucherify.checkout.Redeemable` made with
     :meth:`~django_voucherify.checkout.Redeemable.tier` places a tier among the codes.
 
@@ -59,9 +60,9 @@ def validate(
     ``automatic=True`` also applies the automatic promotions the cart qualifies for (see
     :func:`with_automatic`: one qualifications call first, plus one read of a campaign's tiers
     per campaign two or more qualifying tiers share, for its hierarchy; the qualifying tiers
-    are added after ``codes`` and ``tiers``; they are in ``codes`` of the result with
-    ``kind="promotion_tier"``; those the stack refuses are left out by a second validation,
-    see :func:`without_refused_automatic`).
+    are added after ``codes`` and ``tiers``, before the marked gift and loyalty cards; they are
+    in ``codes`` of the result with ``kind="promotion_tier"``; those the stack refuses are left
+    out by a second validation, see :func:`without_refused_automatic`).
     ``codes`` may then be empty; when nothing is left to validate, the result has no code and
     undiscounted totals (no second call).
     """
@@ -150,13 +151,14 @@ _TIERS_ONLY = {"resource_type": {"conditions": {"$is": [cart.PROMOTION_TIER]}}}
 
 @dataclass(frozen=True)
 class WithAutomatic:
-    """What to send: the redeemables given, then the qualifying automatic promotions (best deal
-    first, the tiers of one campaign in its hierarchy). ``unavailable``: the lookup met an
+    """What to send: the discounts given, then the qualifying automatic promotions (best deal
+    first, the tiers of one campaign in its hierarchy), then the gift and loyalty cards given
+    (:func:`~.cart.in_stack_order`). ``unavailable``: the lookup met an
     outage and the policy lets checkout go on, so ``items`` are the redeemables given alone."""
 
     items: list[cart.Redeemable]
     unavailable: bool = False
-    #: The qualifying tiers added after the redeemables given (the end of ``items``).
+    #: The qualifying tiers added after the discounts given (before the cards that pay).
     added: tuple[cart.Redeemable, ...] = ()
 
 
@@ -167,7 +169,8 @@ def with_automatic(
     customer: cart.CustomerInput,
     api: VoucherifyClient,
 ) -> WithAutomatic:
-    """``codes`` and ``tiers`` followed by the promotion tiers ``order`` qualifies for.
+    """``codes`` and ``tiers`` with the promotion tiers ``order`` qualifies for after their
+    discounts, before the gift and loyalty cards that pay what every discount leaves.
 
     One qualifications call (``POST /v1/qualifications``, scenario ``ALL``, promotion tiers
     only, ``BEST_DEAL``, as many as there is room for beside the redeemables given: 30 in all),
@@ -220,7 +223,7 @@ def with_automatic(
     fresh = [tier for tier in found if (cart.PROMOTION_TIER, tier.id) not in named]
     ordered = hierarchy.in_hierarchy(fresh[: cart.MAX_REDEEMABLES - len(given)], api)
     extra = [cart.Redeemable.tier(tier_id) for tier_id in ordered]
-    return WithAutomatic([*given, *extra], added=tuple(extra))
+    return WithAutomatic(cart.in_stack_order([*given, *extra]), added=tuple(extra))
 
 
 def without_refused_automatic(
@@ -266,7 +269,10 @@ def _unavailable(items: Sequence[cart.Redeemable], fallback_amount: int | None) 
     if proceeds_without_discount():
         return ValidationOutcome(
             valid=False,
-            codes=[CodeResult(c.code, False, reason=unavailable_message(), kind=c.kind) for c in items],
+            codes=[
+                CodeResult(c.code, False, reason=unavailable_message(), kind=c.kind, card=c.pays)
+                for c in items
+            ],
             totals=Totals.undiscounted(fallback_amount),
             unavailable=True,
             notice=unavailable_message(),
@@ -294,13 +300,20 @@ def _outcome(
                 or order_after.get("applied_discount_amount")
                 or 0
             )
-            results.append(CodeResult(item.code, True, discount, kind=item.kind))
+            card = _card_of(entry.get("result")) or item.pays
+            results.append(CodeResult(item.code, True, discount, kind=item.kind, card=card))
         elif status == "INAPPLICABLE":
             key, message = message_for_error((entry.get("result") or {}).get("error"))
-            results.append(CodeResult(item.code, False, reason_key=key, reason=message, kind=item.kind))
+            results.append(
+                CodeResult(item.code, False, reason_key=key, reason=message, kind=item.kind, card=item.pays)
+            )
         else:  # SKIPPED: fine on its own, not applied because another code failed
             skipped = str(_skipped_message())
-            results.append(CodeResult(item.code, False, reason_key="skipped", reason=skipped, kind=item.kind))
+            results.append(
+                CodeResult(
+                    item.code, False, reason_key="skipped", reason=skipped, kind=item.kind, card=item.pays
+                )
+            )
     session = response.get("session") or {}
     return ValidationOutcome(
         valid=bool(response.get("valid")),
@@ -309,6 +322,18 @@ def _outcome(
         session_key=session.get("key"),
         request_id=response.get("id"),
     )
+
+
+def _card_of(result: Any) -> str | None:
+    """Whether an applicable redeemable pays, from its ``result`` (``RedeemableResultGiftCard``
+    holds ``gift``, ``RedeemableResultLoyaltyCard`` ``loyalty_card``; a discount neither)."""
+    if not isinstance(result, Mapping):
+        return None
+    if isinstance(result.get("gift"), Mapping):
+        return cart.GIFT_CARD
+    if isinstance(result.get("loyalty_card"), Mapping):
+        return cart.LOYALTY_CARD
+    return None
 
 
 def _entry_key(entry: Mapping[str, Any]) -> tuple[str, str]:

@@ -80,6 +80,16 @@ def _cells_problem(row: dict[str, str]) -> str | None:
     return None
 
 
+#: Characters of a refused value quoted in its row's reason: a cell can hold 131,072, and the
+#: reason is stored per row and shown (200 of them) on the job page and in its status JSON.
+SHOWN_VALUE_CHARS = 60
+
+
+def _shown(value: str) -> str:
+    """``value`` for a reason (quoted there with ``%r``), cut to its start when it is long."""
+    return value if len(value) <= SHOWN_VALUE_CHARS else value[:SHOWN_VALUE_CHARS] + "…"
+
+
 def voucher_row_problem(row: dict[str, str]) -> str | None:
     """Why Voucherify would refuse this voucher row, or None (columns by normalised header)."""
     if not row.get("code"):
@@ -89,27 +99,30 @@ def voucher_row_problem(row: dict[str, str]) -> str | None:
     for column, label in (("startdate", "Start Date"), ("expirationdate", "Expiration Date")):
         value = row.get(column)
         if value and not _is_date(value):
-            return _("%(column)s is not an ISO 8601 date: %(value)r.") % {"column": label, "value": value}
+            return _("%(column)s is not an ISO 8601 date: %(value)r.") % {
+                "column": label,
+                "value": _shown(value),
+            }
     if row.get("value") and not _is_number(row["value"]):
-        return _("Value is not a number: %(value)r.") % {"value": row["value"]}
+        return _("Value is not a number: %(value)r.") % {"value": _shown(row["value"])}
     limit = row.get("redemptionlimit")
     if limit and not limit.isdigit():
-        return _("Redemption Limit is not a whole number: %(value)r.") % {"value": limit}
+        return _("Redemption Limit is not a whole number: %(value)r.") % {"value": _shown(limit)}
     vtype = row.get("vouchertype")
     if vtype and vtype.upper() not in VOUCHER_TYPES:
         return _("Voucher Type %(value)r is not one of %(allowed)s.") % {
-            "value": vtype,
+            "value": _shown(vtype),
             "allowed": ", ".join(sorted(VOUCHER_TYPES)),
         }
     dtype = row.get("discounttype")
     if dtype and dtype.upper() not in DISCOUNT_TYPES:
         return _("Discount Type %(value)r is not one of %(allowed)s.") % {
-            "value": dtype,
+            "value": _shown(dtype),
             "allowed": ", ".join(sorted(DISCOUNT_TYPES)),
         }
     active = row.get("active")
     if active and active.lower() not in BOOLEANS:
-        return _("Active must be true or false, not %(value)r.") % {"value": active}
+        return _("Active must be true or false, not %(value)r.") % {"value": _shown(active)}
     return None
 
 
@@ -120,7 +133,7 @@ def customer_row_problem(row: dict[str, str]) -> str | None:
         return problem
     birthdate = row.get("birthdate")
     if birthdate and not _is_date(birthdate):
-        return _("Birthdate is not an ISO 8601 date: %(value)r.") % {"value": birthdate}
+        return _("Birthdate is not an ISO 8601 date: %(value)r.") % {"value": _shown(birthdate)}
     return None
 
 
@@ -141,6 +154,8 @@ def check_header(kind: CsvKind, header_line: bytes) -> list[str]:
     """The header's columns; raises :class:`CsvError` when the file cannot be imported."""
     if not header_line.strip():
         raise CsvError(_("The file is empty: a CSV with a header line is expected."))
+    if len(header_line) > HEADER_PEEK_BYTES:  # only its start was read: the rest went unchecked
+        raise CsvError(_("The header line is longer than %(max)d bytes.") % {"max": HEADER_PEEK_BYTES})
     try:
         text = header_line.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -148,7 +163,9 @@ def check_header(kind: CsvKind, header_line: bytes) -> list[str]:
             _("The file is not UTF-8 encoded; save it as CSV UTF-8 and upload it again.")
         ) from None
     try:
-        columns = next(csv.reader([text.rstrip("\r\n")]), [])
+        # Parsed with its line end: a quoted name left open at the end of the line keeps it and
+        # is refused below (stripped, it was cut at the line break and sent under that name).
+        columns = next(csv.reader([text]), [])
     except csv.Error as exc:  # e.g. lines ending with CR only (old Mac), which csv cannot split
         raise CsvError(
             _(
@@ -157,6 +174,15 @@ def check_header(kind: CsvKind, header_line: bytes) -> list[str]:
             )
             % {"error": exc}
         ) from None
+    for number, column in enumerate(columns, start=1):
+        if "\n" in column or "\r" in column:
+            raise CsvError(
+                _(
+                    "Column %(n)d of the header (%(name)s) is quoted and holds a line break: a "
+                    "column name must fit on the header line."
+                )
+                % {"n": number, "name": validation.visible(column.rstrip("\r\n"))}
+            )
     names = [_norm(c) for c in columns]
     if any(not n for n in names):
         raise CsvError(_("The header has an empty column name (column %(n)d).") % {"n": names.index("") + 1})
@@ -177,8 +203,9 @@ def check_header(kind: CsvKind, header_line: bytes) -> list[str]:
 
 
 def read_header_line(stream: IO[bytes]) -> bytes:
-    """The first line of a binary stream (at most 64 KiB)."""
-    return stream.readline(HEADER_PEEK_BYTES)
+    """The first line of a binary stream: at most 64 KiB, and one byte more when it is longer
+    (:func:`check_header` refuses it)."""
+    return stream.readline(HEADER_PEEK_BYTES + 1)
 
 
 def validate_upload(kind: CsvKind, uploaded: Any) -> list[str]:
@@ -406,6 +433,7 @@ def split_csv(
         if problem is None and values is not None and not writer.add(result.rows, values):
             problem = _("The row alone is over the request size limit.")
         if problem is not None:
+            problem = _spanned(first_line, lines.number, problem)
             writer.skip(result.rows)
             result.failed_count += 1
             reject({"row": result.rows, **ident, "reason": problem})
@@ -414,6 +442,18 @@ def split_csv(
         raise CsvError(_("The file has a header but no rows."))
     result.parts = writer.parts
     return result
+
+
+def _spanned(first: int, last: int, problem: str) -> str:
+    """``problem`` of a refused row, naming every line it took when it took more than one: a
+    stray double quote opens a field that runs on over the following lines (up to the field or
+    row limit, thousands of lines), and all of them are this one row, none imported."""
+    if last <= first:
+        return problem
+    return _(
+        "Lines %(first)d to %(last)d are one row (a quoted field runs over them: a stray double "
+        "quote?), so none of them was imported: %(problem)s"
+    ) % {"first": first, "last": last, "problem": problem}
 
 
 def _csv_error(exc: csv.Error) -> str:

@@ -11,6 +11,7 @@ from django.core.files import File
 from django.utils.translation import gettext as _
 
 from ..models import Job, JobPart, PartState
+from ..validation import storable_json
 
 Finish = Callable[..., list[Any]]
 
@@ -24,7 +25,7 @@ def _client() -> Any:
 def poll_export(part: JobPart, finish: Finish, again: Callable[[JobPart], list[Any]]) -> list[Any]:
     """One poll of an export; on DONE the file is downloaded (streamed through a temporary
     file, never held in memory) and saved as the job's ``result_file``."""
-    export = _client().exports.get(part.async_action_id)
+    export = storable_json(_client().exports.get(part.async_action_id))  # stored: no NUL
     status = str(export.get("status") or "")
     if status == "ERROR":
         return finish(
@@ -34,16 +35,18 @@ def poll_export(part: JobPart, finish: Finish, again: Callable[[JobPart], list[A
             remote_status=status,
         )
     if status != "DONE":
-        JobPart.objects.filter(pk=part.pk).update(remote_status=status)
+        JobPart.objects.filter(pk=part.pk).update(remote_status=status[:32])  # the column's length
         return again(part)
-    url = str((export.get("result") or {}).get("url") or "")
-    token = (parse_qs(urlsplit(url).query).get("token") or [""])[0]
-    with tempfile.TemporaryFile() as tmp:
-        size = _client().exports.download(part.async_action_id, token, into=tmp)
-        tmp.seek(0)
-        job = Job.objects.get(pk=part.job_id)
-        job.result_file.save(f"{job.kind}-{job.pk}-{part.async_action_id}.csv", File(tmp), save=False)
-        Job.objects.filter(pk=job.pk).update(result_file=job.result_file.name)
+    result = export.get("result")
+    url = str(result.get("url") or "") if isinstance(result, dict) else ""
+    job = Job.objects.get(pk=part.job_id)
+    stored = job.result_file.name or ""
+    if stored and job.result_file.storage.exists(stored):
+        # Stored by an earlier run of this poll that ended before the part did (its worker
+        # died, or the sweep took the part over during a long download): not downloaded again.
+        size = job.result_file.size
+    else:
+        size = _download(job, part, url, replaces=stored)
     rows = max(0, _count_lines(job) - 1)
     return finish(
         part,
@@ -51,6 +54,23 @@ def poll_export(part: JobPart, finish: Finish, again: Callable[[JobPart], list[A
         remote_status=status,
         result={"url_host": urlsplit(url).netloc, "bytes": size, "done_count": rows},
     )
+
+
+def _download(job: Job, part: JobPart, url: str, *, replaces: str) -> int:
+    """Stream the export's CSV into storage as ``job.result_file``; returns its size. Of two
+    polls downloading at once, the first to record its file wins and the other deletes its own
+    copy: a file the job does not name would never be deleted (EXPORT_RETENTION_DAYS)."""
+    token = (parse_qs(urlsplit(url).query).get("token") or [""])[0]
+    with tempfile.TemporaryFile() as tmp:
+        size = int(_client().exports.download(part.async_action_id, token, into=tmp))
+        tmp.seek(0)
+        job.result_file.save(f"{job.kind}-{job.pk}-{part.async_action_id}.csv", File(tmp), save=False)
+    mine = str(job.result_file.name)
+    if not Job.objects.filter(pk=job.pk, result_file=replaces).update(result_file=mine):
+        job.result_file.storage.delete(mine)
+        job.refresh_from_db(fields=["result_file"])
+        return int(job.result_file.size)
+    return size
 
 
 def _count_lines(job: Job) -> int:

@@ -62,6 +62,14 @@ def source_row(part: JobPart, local: int) -> int:
         seen = before
 
 
+def _stored_row(part: JobPart, local: Any) -> int | None:
+    """The source row of Voucherify's row number ``local`` in ``part``, or None when it is not
+    one of the part's rows (not a whole number, 0 or less, past the part's end)."""
+    if not isinstance(local, int) or isinstance(local, bool) or not 1 <= local <= part.row_count:
+        return None
+    return source_row(part, local)
+
+
 def _entries(result: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for key in ("failed", "errors"):
         found = result.get(key) or []
@@ -78,7 +86,7 @@ def failed_rows_of(part: JobPart, result: dict[str, Any]) -> Iterator[JobFailedR
         yield JobFailedRow(
             job_id=part.job_id,
             part=part,
-            row=source_row(part, local) if isinstance(local, int) else None,
+            row=_stored_row(part, local),
             code=visible(raw.get("code") or "")[:300],
             source_id=visible(raw.get("source_id") or "")[:300],
             key=visible(raw.get("key") or "")[:100],
@@ -103,7 +111,11 @@ def part_counts(
 
     def number(key: str) -> int | None:
         value = result.get(key)
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            return None
+        # An export counts its file's lines (its part has no rows); anything else counts the
+        # part's rows: more than those is no count of them, and no column may hold it.
+        return value if async_type is None or value <= part.row_count else None
 
     counted = async_type in TYPES_WITH_COUNTS
     failed = number("failed_count") if counted else None

@@ -32,6 +32,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
@@ -44,6 +45,7 @@ from ..api.batching import EncodedJSON
 from ..api.errors import APIError, NotFoundError, RateLimitedError, ServerError, TransportError
 from ..models import Job, JobKind, JobPart, JobState, JobSubmitLock, PartState
 from ..models.jobs import BULKY_PART_FIELDS, FINAL_JOB_STATES, FINAL_PART_STATES
+from ..validation import storable_json
 from . import exports, results
 
 logger = logging.getLogger("django_voucherify.jobs")
@@ -134,12 +136,26 @@ def poll_delay(polls: int) -> float:
     )
 
 
-def _error(message: str, exc: BaseException | None = None) -> dict[str, str]:
+def _error(part: JobPart, message: str, exc: BaseException | None = None) -> dict[str, str]:
     """The part's last-error fields: ``message``, with Voucherify's key and request id when
-    ``exc`` is its answer."""
+    ``exc`` is its answer; a card's code (a transactions export's) is masked in it."""
+    message = _without_card_code(part.job, message)
     if exc is None:
         return {**background.error_fields(None), "last_error": message}
     return background.error_fields(exc, message)
+
+
+def _without_card_code(job: Job, message: str) -> str:
+    """``message`` with the code of the card whose transactions ``job`` exports masked: the
+    errors quote it (the request's path, Voucherify's details) and are shown to every user who
+    may see jobs, while the code itself (it spends the card's balance) is behind the
+    permission to see vouchers, with the job's parameters."""
+    code = job.params.get("code") if job.kind == JobKind.EXPORT_VOUCHER_TRANSACTIONS else None
+    if not isinstance(code, str) or not code:
+        return message
+    for written in (quote(code, safe=""), code):  # as in a request's path, and as it is
+        message = message.replace(written, _("[card code]"))
+    return message
 
 
 def send(part: JobPart) -> str:
@@ -236,11 +252,11 @@ def _send_and_record(part: JobPart, token: str | None) -> list[Step]:
         if not exc.request_sent:
             return _back_to_pending(part, exc, 1.0, token)
         logger.warning("Voucherify job part %s: submit outcome unknown (%s); reconciling", part.pk, exc)
-        return lease_step(part.pk, "submit", min(5.0, _setting("JOB_RESUBMIT_AFTER")), token)
+        return _outcome_unknown(part, exc, token)
     except (RateLimitedError, ServerError) as exc:
         if exc.status in (429, 502, 503, 504):  # answered before the request was processed
             return _back_to_pending(part, exc, float(getattr(exc, "retry_after", 0) or 2.0), token)
-        return lease_step(part.pk, "submit", min(5.0, _setting("JOB_RESUBMIT_AFTER")), token)
+        return _outcome_unknown(part, exc, token)
     except APIError as exc:  # refused: 400, 401, 413...
         message = _("Voucherify refused the request (%(status)s %(key)s): %(message)s [request_id %(rid)s]")
         reason = message % {
@@ -253,6 +269,14 @@ def _send_and_record(part: JobPart, token: str | None) -> list[Step]:
     return _record_submitted(part, remote_id, token)
 
 
+def _outcome_unknown(part: JobPart, exc: Exception, token: str | None) -> list[Step]:
+    """A send whose outcome is unknown (500, a read timeout...): noted on the part (staff see
+    why it waits), then reconciled (:func:`_reconcile`)."""
+    JobPart.objects.filter(pk=part.pk, state=PartState.SUBMITTING).update(**_error(part, str(exc), exc))
+    part.last_error = _error(part, str(exc), exc)["last_error"]
+    return lease_step(part.pk, "submit", min(5.0, _setting("JOB_RESUBMIT_AFTER")), token)
+
+
 def _back_to_pending(part: JobPart, exc: Exception, delay: float, token: str | None) -> list[Step]:
     if part.submit_attempts >= MAX_SUBMIT_ATTEMPTS:
         return _finish_part(
@@ -262,7 +286,7 @@ def _back_to_pending(part: JobPart, exc: Exception, delay: float, token: str | N
             cause=exc,
         )
     JobPart.objects.filter(pk=part.pk, state=PartState.SUBMITTING).update(
-        state=PartState.PENDING, **_error(str(exc), exc)
+        state=PartState.PENDING, **_error(part, str(exc), exc)
     )
     return lease_step(part.pk, "submit", delay, token)
 
@@ -308,6 +332,8 @@ def _after_submitted(part: JobPart) -> list[Step]:
 def _reconcile(part: JobPart, token: str | None) -> list[Step]:
     started = part.submit_started_at or timezone.now()
     if part.job.is_export:  # no list of exports to look in; a second export harms nothing
+        if part.submit_attempts >= MAX_SUBMIT_ATTEMPTS:
+            return _give_up_sending(part)
         JobPart.objects.filter(pk=part.pk).update(state=PartState.PENDING)
         return lease_step(part.pk, "submit", 0.0, token)
     try:
@@ -324,9 +350,23 @@ def _reconcile(part: JobPart, token: str | None) -> list[Step]:
     resubmit_after = _setting("JOB_RESUBMIT_AFTER")
     if waited < resubmit_after:
         return lease_step(part.pk, "submit", min(5.0, resubmit_after - waited), token)
+    if part.submit_attempts >= MAX_SUBMIT_ATTEMPTS:  # no async action came of any send
+        return _give_up_sending(part)
     logger.warning("Voucherify job part %s: no async action after %.0f s; sending again", part.pk, waited)
     JobPart.objects.filter(pk=part.pk, state=PartState.SUBMITTING).update(state=PartState.PENDING)
     return submit_part(part.pk, token)
+
+
+def _give_up_sending(part: JobPart) -> list[Step]:
+    """Fail a part sent :data:`MAX_SUBMIT_ATTEMPTS` times, each without a usable answer: a body
+    Voucherify fails on every time is not sent for ever (until JOB_MAX_AGE, 7 days), nor does
+    it hold up every other part of its async type meanwhile (JobSubmitLock)."""
+    return _finish_part(
+        part,
+        PartState.FAILED,
+        error=_("Not sent after %(n)d attempts, none with a usable answer. Last: %(error)s")
+        % {"n": part.submit_attempts, "error": part.last_error or "-"},
+    )
 
 
 def _find_unclaimed_action(action_type: str, since: datetime) -> str | None:
@@ -354,9 +394,9 @@ def poll_part(part_id: int, token: str | int | None = None) -> list[Step]:
     else (None, or the sequence number of a message queued before leases existed) polls only
     when the part is due and no live chain holds it, and then takes the part over.
     """
-    part = JobPart.objects.select_related("job").defer(*BULKY).get(pk=part_id)
-    if part.state != PartState.SUBMITTED:
-        return []
+    part = JobPart.objects.select_related("job").defer(*BULKY).filter(pk=part_id).first()
+    if part is None or part.state != PartState.SUBMITTED:
+        return []  # final, or its job was deleted meanwhile (the only way to stop a job)
     if not isinstance(token, str):
         now = timezone.now()
         due = Q(due_at__isnull=True) | Q(due_at__lte=now)
@@ -380,8 +420,11 @@ def poll_part(part_id: int, token: str | int | None = None) -> list[Step]:
     try:
         if part.job.is_export:
             return exports.poll_export(part, _finish_part, lambda p: next_poll(p, token, poll_delay(p.polls)))
-        action = _client().async_actions.get(part.async_action_id)
-    except NotFoundError:
+        # Stored in parts (status, result, message): a NUL or a lone surrogate must not fail it.
+        action = storable_json(_client().async_actions.get(part.async_action_id))
+    except NotFoundError as exc:
+        if not exc.key:  # a gateway's or proxy's 404 page, not Voucherify's: it says nothing
+            return _poll_again(part, token, exc)
         return _finish_part(
             part,
             PartState.FAILED,
@@ -392,18 +435,41 @@ def poll_part(part_id: int, token: str | int | None = None) -> list[Step]:
             % {"id": part.async_action_id},
         )
     except (TransportError, RateLimitedError, ServerError) as exc:
-        delay = max(poll_delay(part.polls), float(getattr(exc, "retry_after", 0) or 0))
-        logger.warning("Voucherify job part %s: poll failed (%s), next in %.0f s", part.pk, exc, delay)
-        return next_poll(part, token, delay)
+        return _poll_again(part, token, exc)
+    except APIError as exc:  # 401/403 (keys changed while the action runs: fix them), a 400...
+        return _poll_again(part, token, exc)  # the action goes on at Voucherify: ask again
     status = str(action.get("status") or "")
     if status in ("DONE", "FAILED"):
-        result = dict(action.get("result") or {})
+        result = action.get("result")
+        result = dict(result) if isinstance(result, dict) else {}
         state = PartState.DONE if status == "DONE" else PartState.FAILED
         error = "" if state == PartState.DONE else str(result.get("message") or _("The async action failed."))
         return _finish_part(part, state, result=result, error=error, remote_status=status)
-    JobPart.objects.filter(pk=part.pk).update(remote_status=status, progress=int(action.get("progress") or 0))
+    JobPart.objects.filter(pk=part.pk).update(
+        remote_status=status[:STATUS_CHARS], progress=_percent(action.get("progress"))
+    )
     results.refresh_job(part.job_id)
     return next_poll(part, token, poll_delay(part.polls))
+
+
+#: ``JobPart.remote_status``'s length: a longer status (not Voucherify's) is cut, not an error.
+STATUS_CHARS = 32
+
+
+def _percent(value: Any) -> int:
+    """An async action's ``progress`` as a whole percentage from 0 to 100 (0 if it is none)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:  # NaN
+        return 0
+    return int(min(max(value, 0), 100))
+
+
+def _poll_again(part: JobPart, token: str, exc: Exception) -> list[Step]:
+    """A poll without a usable answer: noted on the part (staff see why it waits), the next
+    one after the backoff (or the Retry-After)."""
+    delay = max(poll_delay(part.polls), float(getattr(exc, "retry_after", 0) or 0))
+    logger.warning("Voucherify job part %s: poll failed (%s), next in %.0f s", part.pk, exc, delay)
+    JobPart.objects.filter(pk=part.pk, state=PartState.SUBMITTED).update(**_error(part, str(exc), exc))
+    return next_poll(part, token, delay)
 
 
 def _finish_part(
@@ -434,7 +500,7 @@ def _finish_part(
                 done, failed = 0, max(failed, locked.row_count)  # nothing applied that we know of
             JobPart.objects.filter(pk=part.pk).update(
                 state=state,
-                **_error(error, cause),
+                **_error(part, error, cause),
                 due_at=None,  # nothing more is due: the chain ends with the part
                 lease_until=None,
                 remote_status=remote_status or state.upper(),

@@ -10,7 +10,17 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.fields import empty
 
-from ..checkout.cart import KINDS, MAX_AMOUNT, MAX_ITEMS, MAX_QUANTITY, MAX_REDEEMABLES
+from ..checkout.cart import (
+    CARDS,
+    GIFT_CARD,
+    KINDS,
+    LOYALTY_CARD,
+    MAX_AMOUNT,
+    MAX_ITEMS,
+    MAX_QUANTITY,
+    MAX_REDEEMABLES,
+    Redeemable,
+)
 from ..checkout.offers import DEFAULT_OFFERS, MAX_OFFERS
 from ..models.ledger import CheckoutRedemption
 from ..validation import (
@@ -62,9 +72,10 @@ class CodeField(serializers.CharField):
 
 
 class CodesField(serializers.ListField):
-    """Voucher codes, distinct, at least one unless the body names promotion ``tiers`` or asks
-    for the ``automatic`` promotions (then it may be empty or left out); codes and tiers
-    together are checked by :func:`check_redeemables`."""
+    """Voucher codes, distinct, at least one unless the body names promotion ``tiers``, gift or
+    loyalty cards (``gift_cards``, ``loyalty_cards``) or asks for the ``automatic`` promotions
+    (then it may be empty or left out); all of them together are checked by
+    :func:`check_redeemables`."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(
@@ -78,7 +89,9 @@ class CodesField(serializers.ListField):
         """Whether something else may fill the request: tiers, or the automatic promotions
         (``automatic`` exactly true; any other value is that field's own error)."""
         data = getattr(self.root, "initial_data", None)
-        return isinstance(data, Mapping) and (bool(data.get("tiers")) or data.get("automatic") is True)
+        return isinstance(data, Mapping) and (
+            any(bool(data.get(name)) for name in ("tiers", *CARD_FIELDS)) or data.get("automatic") is True
+        )
 
     def get_value(self, dictionary: Mapping[str, Any]) -> Any:
         value = super().get_value(dictionary)
@@ -123,6 +136,50 @@ class TiersField(serializers.ListField):
         return tiers
 
 
+#: The request fields naming the codes that pay (sent after every discount), and what each is.
+CARD_FIELDS = {"gift_cards": GIFT_CARD, "loyalty_cards": LOYALTY_CARD}
+
+
+class CardsField(serializers.ListField):
+    """Codes that pay (gift cards, or loyalty cards paying with points), distinct: sent after
+    every discount, each paying what the discounts leave (no amount: Voucherify uses what the
+    card and the order allow)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            child=CodeField(),
+            max_length=MAX_REDEEMABLES,
+            required=False,  # left out of the validated data when not sent (the plain check's shape)
+            **kwargs,
+        )
+        self.error_messages.update(
+            {"max_length": _("At most {max_length} voucher codes can be used together.")}
+        )
+
+    def to_internal_value(self, data: Any) -> list[str]:
+        codes: list[str] = super().to_internal_value(data)
+        if len(set(codes)) != len(codes):
+            raise serializers.ValidationError(_("Each voucher code can be entered only once."))
+        return codes
+
+
+def gift_cards_field() -> CardsField:
+    return CardsField(help_text=_("Gift card codes: they pay what every discount leaves, last."))
+
+
+def loyalty_cards_field() -> CardsField:
+    return CardsField(help_text=_("Loyalty card codes paying with points: last, like gift cards."))
+
+
+def redeemables_of(body: Mapping[str, Any]) -> list[str | Redeemable]:
+    """The ``codes`` of a validated body followed by its gift and loyalty cards, marked (the
+    checkout service sends them after every discount)."""
+    codes: list[str | Redeemable] = list(body.get("codes") or ())
+    for name, card in CARD_FIELDS.items():
+        codes += [Redeemable(code, card=card) for code in body.get(name) or ()]
+    return codes
+
+
 class StrictBooleanField(serializers.BooleanField):
     """A JSON ``true`` or ``false``: ``"yes"``, ``1``, ``"on"`` are refused, not coerced (the
     codes field reads the raw value to know whether codes may be left out: both must agree)."""
@@ -146,9 +203,13 @@ def automatic_field() -> serializers.BooleanField:
 
 
 def check_redeemables(attrs: dict[str, Any]) -> dict[str, Any]:
-    """At least one code or tier (or ``automatic``), at most :data:`MAX_REDEEMABLES` of them
-    together (the errors are the ``codes`` field's: that is where a shopper types)."""
-    count = len(attrs.get("codes") or ()) + len(attrs.get("tiers") or ())
+    """At least one code, card or tier (or ``automatic``), at most :data:`MAX_REDEEMABLES` of
+    them together, a code named once (the errors are the ``codes`` field's: that is where a
+    shopper types)."""
+    codes = [*(attrs.get("codes") or ()), *(c for name in CARD_FIELDS for c in attrs.get(name) or ())]
+    if len(set(codes)) != len(codes):
+        raise serializers.ValidationError({"codes": [_("Each voucher code can be entered only once.")]})
+    count = len(codes) + len(attrs.get("tiers") or ())
     if count == 0 and not attrs.get("automatic"):
         raise serializers.ValidationError({"codes": [_("Enter at least one voucher code.")]})
     if count > MAX_REDEEMABLES:
@@ -203,6 +264,8 @@ class ValidateOrderSerializer(serializers.Serializer[dict[str, Any]]):
 
 class ValidateRequestSerializer(serializers.Serializer[dict[str, Any]]):
     codes = CodesField()
+    gift_cards = gift_cards_field()
+    loyalty_cards = loyalty_cards_field()
     tiers = TiersField()
     automatic = automatic_field()
     order = ValidateOrderSerializer()
@@ -226,6 +289,8 @@ class RedeemRequestSerializer(serializers.Serializer[dict[str, Any]]):
         )
     )
     session_key = serializers.CharField(max_length=SESSION_KEY_MAX_LENGTH, required=False)
+    gift_cards = gift_cards_field()
+    loyalty_cards = loyalty_cards_field()
     tiers = TiersField()
     automatic = automatic_field()
 
@@ -233,8 +298,8 @@ class RedeemRequestSerializer(serializers.Serializer[dict[str, Any]]):
         return check_redeemables(attrs)
 
 
-#: The keys a redeem body may have (any other key, ``tiers`` and ``automatic`` included, sends
-#: it to the serializer).
+#: The keys a redeem body may have (any other key, ``tiers``, ``automatic`` and the cards
+#: included, sends it to the serializer).
 _REDEEM_KEYS = frozenset({"codes", "order_source_id", "session_key"})
 
 
@@ -335,6 +400,11 @@ class CodeResultSerializer(serializers.Serializer[Any]):
     reason_key = serializers.CharField(allow_null=True)
     reason = serializers.CharField()
     kind = serializers.ChoiceField(choices=KINDS, help_text=_("voucher, or promotion_tier (code is its id)"))
+    card = serializers.ChoiceField(
+        choices=CARDS,
+        allow_null=True,
+        help_text=_("gift_card or loyalty_card when the code pays (pass it in gift_cards or loyalty_cards)"),
+    )
 
 
 class ValidationResponseSerializer(serializers.Serializer[Any]):

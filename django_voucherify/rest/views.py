@@ -31,6 +31,7 @@ from rest_framework.views import APIView
 
 from .. import checkout, conf
 from ..checkout.budget import UnknownCodesBudget, unknown_codes
+from ..checkout.cart import VOUCHER
 from ..checkout.order_loading import order_with_items
 from ..models.customers import Customer
 from ..models.ledger import CheckoutRedemption
@@ -53,9 +54,12 @@ def customer_for(request: Request) -> Customer | None:
     return Customer.objects.filter(user=user).first()
 
 
-def _validation_payload(outcome: checkout.ValidationOutcome, *, reveal: bool) -> dict[str, Any]:
+def _validation_payload(
+    outcome: checkout.ValidationOutcome, *, reveal: bool, given: list[Any] | None = None
+) -> dict[str, Any]:
     """The answer; with ``reveal`` False (anonymous) a batch that named an unknown code says so
-    for every code alike, so "skipped" (exists) and "not found" cannot be told apart."""
+    for every code alike, so "skipped" (exists) and "not found" cannot be told apart (a code's
+    ``card`` is then only what the request said of it: ``given``)."""
     codes = [vars(c) for c in outcome.codes]
     amount, discount, total = (
         outcome.totals.amount,
@@ -64,6 +68,7 @@ def _validation_payload(outcome: checkout.ValidationOutcome, *, reveal: bool) ->
     )
     if not reveal and len(codes) > 1 and unknown_codes(outcome):
         reason = _("At least one of these codes does not exist. Check them, or enter them one at a time.")
+        marked = {c.code: c.card for c in given or () if isinstance(c, checkout.Redeemable)}
         codes = [
             {
                 "code": c["code"],
@@ -72,6 +77,7 @@ def _validation_payload(outcome: checkout.ValidationOutcome, *, reveal: bool) ->
                 "reason_key": UNVERIFIED_KEY,
                 "reason": reason,
                 "kind": c["kind"],
+                "card": marked.get(c["code"]) if c["kind"] == VOUCHER else None,
             }
             for c in codes
         ]
@@ -132,7 +138,9 @@ class ValidateView(CheckoutAPIView):
             # A LOCK session holds limited-quantity codes away from other customers.
             raise NotAuthenticated(_("Sign in to hold voucher codes for your order."))
         tiers = body.get("tiers") or []
-        named = [*body["codes"], *tiers]  # a tier is drawn from the budget like a code
+        codes = s.redeemables_of(body)  # the gift and loyalty cards marked, after the codes
+        named = [*body["codes"], *body.get("gift_cards", ()), *body.get("loyalty_cards", ()), *tiers]
+        # (a tier is drawn from the budget like a code)
         if not signed_in and len(named) > (limit := anonymous_max_codes()):
             message = _("Enter at most %(max)d voucher codes at once, or sign in.") % {"max": limit}
             return Response(
@@ -140,7 +148,7 @@ class ValidateView(CheckoutAPIView):
             )
         with _reserve(request, named) as budget:
             outcome = checkout.validate(
-                body["codes"],
+                codes,
                 body["order"],
                 customer_for(request),
                 lock=body["lock"],
@@ -148,7 +156,7 @@ class ValidateView(CheckoutAPIView):
                 automatic=body.get("automatic", False),
             )
             budget.settle(unknown_codes(outcome))
-        return Response(_validation_payload(outcome, reveal=signed_in))
+        return Response(_validation_payload(outcome, reveal=signed_in, given=codes))
 
 
 class OffersView(CheckoutAPIView):
@@ -196,6 +204,7 @@ class RedeemView(CheckoutAPIView):
             201: s.RedeemResponseSerializer,
             400: s.ErrorSerializer,
             403: s.ErrorSerializer,
+            404: s.ErrorSerializer,
             409: s.ErrorSerializer,
             429: s.ErrorSerializer,
             503: s.ErrorSerializer,
@@ -206,11 +215,16 @@ class RedeemView(CheckoutAPIView):
     throttle_scope = "voucherify_redeem"
 
     def get_order(self, request: Request, source_id: str) -> Order:
-        """The order with its customer (the permission) and items (the body), in one query."""
+        """The order with its customer (the permission) and items (the body), in one query.
+        Another's order answers as an unknown one (404, the same body): a 403 would tell a
+        signed-in user which order ids exist."""
         order = order_with_items(source_id)
         if order is None:
             raise Http404
-        self.check_object_permissions(request, order)
+        try:
+            self.check_object_permissions(request, order)
+        except PermissionDenied:
+            raise Http404 from None
         return order
 
     def post(self, request: Request) -> Response:
@@ -218,9 +232,10 @@ class RedeemView(CheckoutAPIView):
         order = self.get_order(request, body["order_source_id"])
         # A guess refused here leaves no ledger row: the budget is checked before the redeem.
         tiers = body.get("tiers") or []
-        with _reserve(request, [*body["codes"], *tiers]) as budget:
+        cards = [*body.get("gift_cards", ()), *body.get("loyalty_cards", ())]
+        with _reserve(request, [*body["codes"], *cards, *tiers]) as budget:
             outcome = checkout.redeem(
-                body["codes"],
+                s.redeemables_of(body),
                 order,
                 order.customer,
                 session_key=body.get("session_key"),

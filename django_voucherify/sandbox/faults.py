@@ -100,8 +100,12 @@ class FaultInjector:
     @property
     def armed(self) -> bool:
         """Whether any rule can still fire: without one, a request skips :meth:`pick` (and the
-        lock), and the server's event loop serves it (a rule used up no longer counts)."""
-        return any(rule.times is None or rule.hits < rule.times for rule in self._rules)
+        lock), and the server's event loop serves it (a rule used up no longer counts). Asked
+        twice per request, and usually of no rule at all: then no generator is made."""
+        rules = self._rules
+        if not rules:
+            return False
+        return any(rule.times is None or rule.hits < rule.times for rule in rules)
 
     def pick(self, method: str, path: str) -> Fault | None:
         """The rule that fires for this request (consuming one of its ``times``), or None."""

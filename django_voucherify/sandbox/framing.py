@@ -107,7 +107,34 @@ LOOP_HEAD_LIMIT = 16 * 1024
 LOOP_BODY_LIMIT = 64 * 1024
 
 
+#: Heads :func:`plain_request_size` found plain, by their bytes, with the body length they
+#: announce. A keep-alive client repeats its heads byte for byte (the same path, headers and body
+#: length: a client redeeming with same-sized bodies, or reading the same voucher again), and
+#: the reading below is pure: the same bytes always get the same answer. Cleared when full:
+#: heads are the clients' choice, so only a bounded number of recent ones is kept.
+_PLAIN_HEADS: dict[bytes, int] = {}
+_PLAIN_HEADS_KEPT = 256
+
+
 def plain_request_size(buffer: bytes | bytearray) -> int | None:
+    """:func:`read_plain_request_size`, remembered per head (see :data:`_PLAIN_HEADS`): a head
+    read before costs a look-up instead of its checks (~4 us of a redeem's ~120)."""
+    end = buffer.find(b"\r\n\r\n")
+    if end >= 0:
+        head = bytes(buffer[: end + 4])
+        length = _PLAIN_HEADS.get(head)
+        if length is not None:
+            size = end + 4 + length
+            return size if len(buffer) >= size else 0
+    read = read_plain_request_size(buffer)
+    if read:  # a whole plain request: its head ends at the first blank line, as found above
+        if len(_PLAIN_HEADS) >= _PLAIN_HEADS_KEPT:
+            _PLAIN_HEADS.clear()
+        _PLAIN_HEADS[head] = read - (end + 4)
+    return read
+
+
+def read_plain_request_size(buffer: bytes | bytearray) -> int | None:
     """How many bytes of ``buffer`` are its first request, if that request is plain enough
     for the event loop to serve from memory; ``0`` while the rest has yet to arrive; ``None``
     when the connection is for a thread (:meth:`SandboxServer.hand_over`).

@@ -46,15 +46,23 @@ class HeadTooLarge(Exception):
 
 class RequestHeaders:
     """Header fields in arrival order; ``get`` is case-insensitive and gives the first value
-    (as ``email.message.Message.get`` does)."""
+    (as ``email.message.Message.get`` does). Read-only: one is shared by every request that
+    sends the same head (see :func:`parse_header_lines`)."""
 
-    __slots__ = ("_first", "_items", "plain_framing")
+    __slots__ = ("_first", "_items", "connection", "expect", "plain_framing", "wsgi")
 
     def __init__(self, items: list[tuple[str, str]]) -> None:
         self._items = items
+        #: What the server derives from these fields for the WSGI environ, kept by it (the
+        #: server's ``get_environ``): computed once per head, not once per request.
+        self.wsgi: Any = None
         self._first: dict[str, str] = {}
         for name, value in reversed(items):
             self._first[name.lower()] = value
+        #: The ``Connection`` and ``Expect`` values, lower-case ("" when absent): what the
+        #: server asks of every request's head, read once per head.
+        self.connection = self._first.get("connection", "").lower()
+        self.expect = self._first.get("expect", "").lower()
         #: No ``Transfer-Encoding`` and at most one ``Content-Length``: nothing for
         #: :func:`~django_voucherify.sandbox.framing.ambiguity` to look into.
         self.plain_framing = "transfer-encoding" not in self._first and (
@@ -124,12 +132,27 @@ def plain_fields(text: str) -> list[tuple[str, str]]:
     ]
 
 
+#: The :class:`RequestHeaders` of the plain header blocks read lately, by their text: a
+#: keep-alive client sends the same block again and again (~5 us to read, of a redeem's ~120).
+#: Cleared when full (the blocks are the clients' choice).
+_PLAIN_BLOCKS: dict[str, RequestHeaders] = {}
+_PLAIN_BLOCKS_KEPT = 256
+
+
 def parse_header_lines(lines: list[bytes], message_class: Any) -> Any:
-    """A :class:`RequestHeaders` for plain ``Name: value`` lines; otherwise what the stdlib
-    builds from the same bytes (``http.client.parse_headers``: an ``HTTPMessage``)."""
+    """A :class:`RequestHeaders` for plain ``Name: value`` lines (the same object for the same
+    lines read lately); otherwise what the stdlib builds from the same bytes
+    (``http.client.parse_headers``: an ``HTTPMessage``, a new one each time)."""
     text = b"".join(lines).decode("iso-8859-1")
+    known = _PLAIN_BLOCKS.get(text)
+    if known is not None:
+        return known
     if _PLAIN_HEAD.fullmatch(text):
-        return RequestHeaders(plain_fields(text))
+        headers = RequestHeaders(plain_fields(text))
+        if len(_PLAIN_BLOCKS) >= _PLAIN_BLOCKS_KEPT:
+            _PLAIN_BLOCKS.clear()
+        _PLAIN_BLOCKS[text] = headers
+        return headers
     # Folded, colon-less, oddly spaced or non-ASCII lines: the email parser's reading (which
     # also splits lines on \x0c, \x85 and the like) is the reference.
     return email.parser.Parser(_class=message_class).parsestr(text)

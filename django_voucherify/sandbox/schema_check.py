@@ -112,10 +112,13 @@ class _Compiler:
             build = getattr(self, "k_" + key.lstrip("$"), None)
             if build is None:
                 raise Unsupported(key)
+            if key == "type" and _classes(value) is not None:
+                continue  # tested in front of the others (see _typed)
             check = build(value, schema)
             if check is not _yes:
                 checks.append(check)
-        return _all(checks)
+        classes = _classes(schema["type"]) if "type" in schema else None
+        return _all(checks) if classes is None else _typed(classes, checks)
 
     # ---- keywords: each returns a check of the instance for its keyword alone ---------------
 
@@ -161,6 +164,7 @@ class _Compiler:
                     return False
             return True
 
+        properties.pairs = pairs  # type: ignore[attr-defined]  # for _typed's object check
         return properties
 
     def k_required(self, value: Any, schema: dict[str, Any]) -> Check:
@@ -319,6 +323,43 @@ class _Compiler:
         if not isinstance(value, list) or not value:
             raise Unsupported(keyword)
         return value
+
+
+def _classes(names: Any) -> tuple[type, ...] | None:
+    """The classes a ``type`` keyword stands for when each of its types is exactly one class
+    (``object``, ``string``, ``["string", "null"]``...), else None (``integer``, ``number``)."""
+    names = [names] if isinstance(names, str) else names
+    if (
+        not isinstance(names, list)
+        or not names
+        or not all(isinstance(n, str) and n in CLASSES for n in names)
+    ):
+        return None
+    return tuple(CLASSES[name] for name in names)
+
+
+def _typed(classes: tuple[type, ...], checks: list[Check]) -> Check:
+    """A node's check whose ``type`` is ``classes``: the type tested first, in the same call as
+    the node's other keywords (one call per node instead of one per keyword; a request body's
+    check is mostly typed nodes). Each keyword's check is a pure yes/no of the instance, so the
+    order they run in changes no answer. An ``object`` whose other keyword is ``properties``
+    alone (the usual request object) is one loop: the ``properties`` check's own."""
+    if not checks:
+        return lambda instance: isinstance(instance, classes)
+    pairs = getattr(checks[0], "pairs", None) if len(checks) == 1 else None
+    if pairs is not None and classes == (dict,):
+
+        def object_properties(instance: Any) -> bool:
+            if not isinstance(instance, dict):
+                return False
+            for name, check in pairs:  # noqa: SIM110 - see k_properties
+                if name in instance and not check(instance[name]):
+                    return False
+            return True
+
+        return object_properties
+    others = _all(checks)
+    return lambda instance: isinstance(instance, classes) and others(instance)
 
 
 def _all(checks: list[Check]) -> Check:

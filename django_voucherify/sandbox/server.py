@@ -15,7 +15,6 @@ port for tests.
 from __future__ import annotations
 
 import contextlib
-import functools
 import io
 import json
 import socket
@@ -55,6 +54,7 @@ from django_voucherify.sandbox.log import logger
 from django_voucherify.sandbox.request_head import (
     SIMPLE_REQUEST_LINE,
     HeadTooLarge,
+    RequestHeaders,
     parse_header_lines,
     read_head,
 )
@@ -76,15 +76,13 @@ class _Handler(WSGIRequestHandler):
         line and ``Name: value`` headers are read without the ``email`` package; every other
         request is parsed, and refused, by the standard library as before.
         """
-        match = SIMPLE_REQUEST_LINE.fullmatch(self.raw_requestline)
-        if match is None:
-            return self._parse_request_by_the_stdlib()
-        method, target, minor = match.groups()
-        self.command = method.decode("ascii")
-        self.path = target.decode("ascii")
-        self.request_version = "HTTP/1.1" if minor == b"1" else "HTTP/1.0"
-        self.requestline = self.raw_requestline.decode("ascii").rstrip("\r\n")
-        self.close_connection = minor != b"1"
+        line = _REQUEST_LINES.get(self.raw_requestline)
+        if line is None:
+            line = _read_request_line(self.raw_requestline)
+            if line is None:
+                return self._parse_request_by_the_stdlib()
+        self.command, self.path, self.request_version, self.requestline, self.close_connection = line
+        minor_1 = self.request_version == "HTTP/1.1"
         try:
             lines = read_head(self.rfile)
         except HeadTooLarge as exc:
@@ -96,14 +94,17 @@ class _Handler(WSGIRequestHandler):
             # is never handled nor answered (the event loop, waiting for that line, agrees).
             self.close_connection = True
             return False
-        self.headers = parse_header_lines(lines, self.MessageClass)
-        conntype = str(self.headers.get("Connection", "")).lower()
+        self.headers = headers = parse_header_lines(lines, self.MessageClass)
+        if isinstance(headers, RequestHeaders):  # read once per head (see RequestHeaders)
+            conntype, expect = headers.connection, headers.expect
+        else:
+            conntype = str(headers.get("Connection", "")).lower()
+            expect = str(headers.get("Expect", "")).lower()
         if conntype == "close":
             self.close_connection = True
         elif conntype == "keep-alive":
             self.close_connection = False
-        expect = str(self.headers.get("Expect", "")).lower()
-        if expect == "100-continue" and minor == b"1":
+        if expect == "100-continue" and minor_1:
             return bool(self.handle_expect_100())
         return True
 
@@ -165,18 +166,16 @@ class _Handler(WSGIRequestHandler):
         length = headers.get("content-length")
         if length:
             env["CONTENT_LENGTH"] = length
-        app_headers: dict[str, str] = {}
-        for name, value in headers.items():
-            key, environ_key, app_key = _header_keys(name)
-            value = value.strip()
-            if key in env:
-                continue  # CONTENT_TYPE, CONTENT_LENGTH
-            if environ_key in env:
-                value = env[environ_key] + "," + value
-            env[environ_key] = app_headers[app_key] = value
-        if env["CONTENT_TYPE"]:
-            app_headers["content-type"] = env["CONTENT_TYPE"]
-        env[APP_HEADERS_KEY] = app_headers
+        # What the fields add depends on them and on which keys the environ has so far: the
+        # server's base keys and the ones set above, the same for every request. So it is
+        # kept with the (shared, read-only) fields of a plain head, per server environ.
+        derived = getattr(headers, "wsgi", None)
+        if derived is None or derived[0] is not self.server.base_environ:  # type: ignore[attr-defined]
+            derived = (self.server.base_environ, *_header_entries(headers, env))  # type: ignore[attr-defined]
+            if isinstance(headers, RequestHeaders):
+                headers.wsgi = derived
+        env.update(derived[1])
+        env[APP_HEADERS_KEY] = dict(derived[2])  # the request's own: the app may keep it
         return env
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
@@ -251,7 +250,7 @@ class _Handler(WSGIRequestHandler):
             return
         payload = resp.encode()
         head = [
-            f"{self.protocol_version} {resp.status} {_reason(resp.status)}",
+            _status_line(self.protocol_version, resp.status),
             self._server_header,
             "Date: " + _http_date(),
         ]
@@ -261,7 +260,7 @@ class _Handler(WSGIRequestHandler):
         head.append(f"Content-Length: {len(payload)}")
         # A big unread body (413) costs more to skip than a new connection; an unreadable
         # length leaves nothing to skip to.
-        if self.close_connection or not counting.drain(_length(env)):
+        if self.close_connection or not counting.drain(_length(env, counting.consumed)):
             self.close_connection = True
             head.append("Connection: close")
         head.append("\r\n")
@@ -270,9 +269,36 @@ class _Handler(WSGIRequestHandler):
         self.wfile.write(data + payload if self.command != "HEAD" else data)
         self.wfile.flush()
 
-    @functools.cached_property
+    @property
     def _server_header(self) -> str:
-        return "Server: " + self.version_string()  # the same for every request
+        """``Server: ...``: made of class attributes (``server_version``, ``sys_version``), so
+        once per handler class, not once per request (the loop makes a handler per request)."""
+        cls = type(self)
+        header = _SERVER_HEADERS.get(cls)
+        if header is None:
+            header = _SERVER_HEADERS[cls] = "Server: " + self.version_string()
+        return header
+
+
+def _header_entries(headers: Any, env: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    """The environ's ``HTTP_`` entries for ``headers`` (repeated fields joined with commas, the
+    ones the environ has a key for already left out: ``Content-Type``, ``Content-Length``) and
+    the app's header dict (lower-case names), given the environ built so far."""
+    entries: dict[str, str] = {}
+    app_headers: dict[str, str] = {}
+    for name, value in headers.items():
+        key, environ_key, app_key = _header_keys(name)
+        value = value.strip()
+        if key in env:
+            continue  # CONTENT_TYPE, CONTENT_LENGTH
+        if environ_key in entries:
+            value = entries[environ_key] + "," + value
+        elif environ_key in env:  # a base environ's own HTTP_ key, as wsgiref would join it
+            value = env[environ_key] + "," + value
+        entries[environ_key] = app_headers[app_key] = value
+    if env["CONTENT_TYPE"]:
+        app_headers["content-type"] = env["CONTENT_TYPE"]
+    return entries, app_headers
 
 
 _HEADER_KEYS: dict[str, tuple[str, str, str]] = {}
@@ -310,8 +336,55 @@ def _http_date() -> str:
     return text
 
 
-def _length(env: dict[str, Any]) -> int:
-    """The body length the app was given; -1 when it is unreadable (nothing to drain)."""
+_SERVER_HEADERS: dict[type, str] = {}
+
+#: The request lines read lately (a keep-alive client sends the same ones again and again), as
+#: ``_read_request_line`` reads them; cleared when full (the lines are the clients' choice).
+_REQUEST_LINES: dict[bytes, tuple[str, str, str, str, bool]] = {}
+_REQUEST_LINES_KEPT = 256
+
+
+def _read_request_line(raw: bytes) -> tuple[str, str, str, str, bool] | None:
+    """A plain request line's method, target, version, text and whether HTTP/1.0 closes the
+    connection after the answer; None for any other line (the standard library reads it)."""
+    match = SIMPLE_REQUEST_LINE.fullmatch(raw)
+    if match is None:
+        return None
+    method, target, minor = match.groups()
+    version = "HTTP/1.1" if minor == b"1" else "HTTP/1.0"
+    line = (
+        method.decode("ascii"),
+        target.decode("ascii"),
+        version,
+        raw.decode("ascii").rstrip("\r\n"),
+        minor != b"1",
+    )
+    if len(_REQUEST_LINES) >= _REQUEST_LINES_KEPT:
+        _REQUEST_LINES.clear()
+    _REQUEST_LINES[raw] = line
+    return line
+
+
+_STATUS_LINES: dict[tuple[str, int], str] = {}
+
+
+def _status_line(version: str, status: int) -> str:
+    """``HTTP/1.1 200 OK``, made once per version and status."""
+    line = _STATUS_LINES.get((version, status))
+    if line is None:
+        line = f"{version} {status} {_reason(status)}"
+        if len(_STATUS_LINES) < 1024:  # statuses are the app's: a few dozen
+            _STATUS_LINES[(version, status)] = line
+    return line
+
+
+def _length(env: dict[str, Any], consumed: int = -1) -> int:
+    """The body length the app was given; -1 when it is unreadable (nothing to drain).
+    ``consumed``: what the app read of it; when the length is written exactly so, it is that
+    (the usual case, without reading the header's value again)."""
+    given = env.get("CONTENT_LENGTH")
+    if consumed >= 0 and given == str(consumed):
+        return consumed
     try:
         return content_length(str(env.get("CONTENT_LENGTH") or "0"))
     except BadFraming:

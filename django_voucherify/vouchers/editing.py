@@ -205,8 +205,12 @@ def _mirror_balance(voucher: Voucher, balance: dict[str, Any]) -> None:
     if not isinstance(value, int) or isinstance(value, bool):
         return
     field_name = "gift_balance" if voucher.type == VoucherType.GIFT else "loyalty_balance"
-    Voucher.objects.filter(pk=voucher.pk).update(**{field_name: value})
+    kept = getattr(voucher, field_name)
     setattr(voucher, field_name, value)
+    if validation.mirror_problem(voucher):  # e.g. over the column's range: the change is done in
+        setattr(voucher, field_name, kept)  # Voucherify; refresh_one flags the mirror, no 500 page
+        return
+    Voucher.objects.filter(pk=voucher.pk).update(**{field_name: value})
 
 
 @dataclass

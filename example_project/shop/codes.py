@@ -6,6 +6,14 @@ comes back on the next visit nor makes "Place order" create an order bound to fa
 added and removed one by one; what is typed is checked first by the app's code rule
 (forms.ApplyCodeForm), so a code is never split on the spaces or commas it may contain.
 
+Gift cards (and loyalty cards) pay what every discount leaves, so they are passed to checkout
+marked as such (``checkout.Redeemable.gift``), which sends them after the codes and the
+automatic promotion: Voucherify applies a stack in the order sent, and a gift card sent first
+paid the whole rest, leaving the 10 % promotion nothing. The shop learns a code is a card from
+its validation (``CodeResult.card``) and keeps that beside the code (:func:`marked`); a card
+just learnt is validated again in its place, so the page's totals are the ones Place order
+redeems.
+
 Every code typed into the Apply form is charged to the checkout service's budget of unknown
 codes (``checkout.UnknownCodesBudget``, per user and per address, the budget the REST endpoints
 draw from) before Voucherify is asked, and handed back once Voucherify shows the code exists:
@@ -29,6 +37,8 @@ from django_voucherify.models import Customer
 from .cart import Cart
 
 SESSION_CODES = "shop_voucher_codes"
+#: The kept codes that pay (gift or loyalty cards): code -> ``checkout.CodeResult.card``.
+SESSION_CARDS = "shop_voucher_cards"
 MAX_CODES = 30  # validate()'s own limit on stacked codes
 
 
@@ -41,6 +51,35 @@ def keep(request: HttpRequest, codes: list[str]) -> None:
         request.session[SESSION_CODES] = codes
     else:
         request.session.pop(SESSION_CODES, None)
+    _keep_cards(request, {c: card for c, card in _cards(request).items() if c in codes})
+
+
+def _cards(request: HttpRequest) -> dict[str, str]:
+    return dict(request.session.get(SESSION_CARDS, {}))
+
+
+def _keep_cards(request: HttpRequest, cards: dict[str, str]) -> None:
+    if cards:
+        request.session[SESSION_CARDS] = cards
+    else:
+        request.session.pop(SESSION_CARDS, None)
+
+
+def marked(request: HttpRequest, codes: list[str] | None = None) -> list[checkout.Redeemable]:
+    """``codes`` (the kept ones by default) as checkout takes them: the gift and loyalty cards
+    marked, so they pay after every discount."""
+    cards = _cards(request)
+    return [checkout.Redeemable(c, card=cards.get(c)) for c in (kept(request) if codes is None else codes)]
+
+
+def _learn_cards(request: HttpRequest, outcome: Any) -> bool:
+    """Remember the codes ``outcome`` shows to pay; whether one of them was sent before a
+    discount (a card just learnt, sent where it was typed): the stack must be validated again."""
+    sent = list(outcome.codes)
+    found = {c.code: c.card for c in sent if c.card and c.kind != PROMOTION_TIER}
+    if found:
+        _keep_cards(request, {**_cards(request), **found})
+    return any(c.card and any(later.card is None for later in sent[i + 1 :]) for i, c in enumerate(sent))
 
 
 def remove(request: HttpRequest, code: str) -> bool:
@@ -87,7 +126,7 @@ def check(
         return None
     order, customer = cart.voucherify_order(), _customer(request)
     try:
-        outcome = checkout.validate(codes, order, customer, tiers=tiers)
+        outcome = checkout.validate(marked(request, codes), order, customer, tiers=tiers)
     except (checkout.CodesRefused, checkout.InvalidCheckoutInput) as refused:
         if not codes:  # the automatic promotion alone, refused since it was found: no discount
             return None
@@ -127,6 +166,8 @@ def check(
     # Only codes are dropped.
     dropped = [c for c in refused if c.code in codes and c.kind != PROMOTION_TIER]
     if not dropped:
+        if _learn_cards(request, outcome):  # a card sent before a discount: again, in its place
+            return check(request, cart, codes, refusals, tiers)
         keep(request, codes)
         return outcome
     for result in dropped:

@@ -212,7 +212,7 @@ def place_order(request: HttpRequest) -> HttpResponse:
         if codes or tiers:
             mirror = Order.objects.get(source_id=order.number)
             paid = checkout.redeem_then_pay(
-                codes,
+                session_codes.marked(request, codes),  # gift cards marked: they pay last
                 mirror,
                 lambda outcome: payment.charge(
                     outcome.totals.total_amount, fail=fail, order_number=order.number

@@ -77,6 +77,7 @@ def test_validate_anonymous_preview(sandbox):
         "reason_key": None,
         "reason": "",
         "kind": "voucher",
+        "card": None,
     }
 
 
@@ -126,7 +127,8 @@ def test_redeem_refuses_someone_elses_order(sandbox, shopper, django_user_model)
     client = APIClient()
     client.force_authenticate(other)
     response = client.post(REDEEM, {"codes": ["FIVE"], "order_source_id": "ORD-API"}, format="json")
-    assert response.status_code == 403 and not CheckoutRedemption.objects.exists()
+    # Answered as an unknown order: a 403 would tell bob that ORD-API exists.
+    assert response.status_code == 404 and not CheckoutRedemption.objects.exists()
 
 
 def test_redeem_is_throttled(sandbox, shopper):

@@ -177,6 +177,7 @@ def test_rest_validate_takes_tiers(sandbox):
             "reason_key": None,
             "reason": "",
             "kind": "promotion_tier",
+            "card": None,
         }
     ]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import re
 import tracemalloc
 from datetime import timedelta
 
@@ -62,6 +63,36 @@ def test_a_100_mb_line_fails_alone_with_memory_flat(sandbox):
     assert split.rows == 3 and split.failed_count == 1
     assert failed[0]["row"] == 2 and "longer than" in failed[0]["reason"] and "Line 3" in failed[0]["reason"]
     assert b"OK-1" in saved[0] and b"OK-2" in saved[0] and b"HUGE" not in saved[0]
+
+
+def _split(data: bytes) -> tuple[list[dict], list[bytes]]:
+    """The failed rows and the part files of splitting ``data`` as a voucher CSV."""
+    failed: list[dict] = []
+    saved: list[bytes] = []
+
+    def save(content, index):
+        saved.append(content.read())
+        return f"part{index}"
+
+    csvfiles.split_csv(csvfiles.VOUCHERS, io.BytesIO(data), 9_000_000, save, failed.append)
+    return failed, saved
+
+
+@pytest.mark.parametrize("lines", [100, 10_000])  # to the end of the file; to the field limit
+def test_a_stray_quote_names_every_line_its_row_swallowed(lines):
+    """A stray double quote makes the lines after it one row, none imported (up to the field
+    limit, 131,072 characters, or the end of the file): the failed row said "Line 3 is not
+    valid CSV" (or only what was wrong with the merged code), and the lines it took were gone
+    without a word. Its reason now names them all, and the lines after them are imported."""
+    rows = b"".join(b"CODE-%06d,10\n" % i for i in range(lines))
+    failed, saved = _split(_csv(b"OK-1,10\n", b'STRAY,"10\n', rows))
+    [reason] = [f["reason"] for f in failed]
+    span = re.match(r"Lines 3 to (\d+) are one row", reason)
+    assert span, reason
+    imported = set(re.findall(rb"CODE-\d+", b"".join(saved)))
+    lost = [i for i in range(lines) if b"CODE-%06d" % i not in imported]
+    assert lost == list(range(len(lost))) and int(span[1]) == 3 + len(lost)  # exactly those
+    assert len(lost) == lines if lines == 100 else 0 < len(lost) < lines
 
 
 @pytest.mark.parametrize("chunk", [1, 3, 7, 65536])

@@ -24,6 +24,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
         (b"\xff\xfeC\x00o\x00d\x00e\x00\n\x00", "not UTF-8"),  # UTF-16
         (b"Code,Value,Code\nA,1,B\n", "repeats columns"),
         (b"Code,,Value\nA,,1\n", "empty column name"),
+        # A quoted name holding a line break: it was cut there and sent as "Va".
+        (b'Code,"Va\nlue"\nA,1\n', "Column 2 of the header \\(Va\\) is quoted and holds a line break"),
+        (b'Code,"Va\r\nlue"\r\nA,1\r\n', "holds a line break"),
+        # Over 64 KiB: only its start was checked, yet the rows carried every column.
+        (b"Code," + b",".join(b"c%05d" % i for i in range(12000)) + b"\nA\n", "longer than 65536 bytes"),
     ],
 )
 def test_unusable_files_are_refused_before_anything_is_stored_or_sent(sandbox, content, message):

@@ -48,3 +48,31 @@ def test_answers_before_processing_are_retried(sandbox, status):
     job = runner.drive(jobs.import_vouchers([VOUCHER]), timeout=20)
     assert job.state == JobState.DONE and len(imports(sandbox)) == 1
     assert job.parts.get().submit_attempts == 3
+
+
+@pytest.mark.parametrize(
+    ("start", "path"),
+    [
+        (lambda: jobs.import_vouchers([VOUCHER]), "/v1/vouchers/import"),
+        (lambda: jobs.export_orders(), "/v1/orders/export"),
+    ],
+    ids=["import", "export"],
+)
+@pytest.mark.parametrize("fault", [{"status": 500}, {"drop": True}], ids=["500", "dropped"])
+def test_a_part_voucherify_never_answers_fails_after_the_attempts(sandbox, tune, fault, start, path):
+    """Every send of the part has an unknown outcome (and, for an import, no async action comes
+    of it): it was sent again every JOB_RESUBMIT_AFTER (an export: every 5 s) until JOB_MAX_AGE
+    (83 sends in 8 s here; by default every 2 minutes for 7 days, a 9 MB body each time), and
+    while an import's part was submitting no other part of its async type could be
+    (JobSubmitLock). It now fails after MAX_SUBMIT_ATTEMPTS sends, saying so, and the next job
+    of its type goes through."""
+    tune(JOB_RESUBMIT_AFTER=0.05)
+    rule = sandbox.faults.add(path=path, method="POST", **fault)
+    job = runner.drive(start(), timeout=20)
+    part = job.parts.get()
+    assert job.state == JobState.FAILED and rule.hits == part.submit_attempts == runner.MAX_SUBMIT_ATTEMPTS
+    assert f"Not sent after {runner.MAX_SUBMIT_ATTEMPTS} attempts, none with a usable answer" in job.error
+    assert ("500" if "status" in fault else "unreachable") in job.error
+
+    sandbox.faults.clear()
+    assert runner.drive(start(), timeout=20).state == JobState.DONE

@@ -7,6 +7,7 @@ import io
 import pytest
 
 from django_voucherify import jobs
+from django_voucherify.api.errors import NotFoundError
 from django_voucherify.jobs import runner
 from django_voucherify.models import Job, JobKind, JobState, PartState
 from tests.support.jobs import voucher_csv
@@ -111,6 +112,32 @@ def test_async_action_not_found_fails_the_job_clearly(sandbox):
     job = finish(job)
     assert job.state == JobState.FAILED
     assert "no async action" in job.error and part.async_action_id in job.error
+
+
+@pytest.mark.parametrize("kind", ["import", "export"])
+def test_a_404_that_is_not_voucherifys_answer_is_polled_again(sandbox, monkeypatch, kind):
+    """A gateway's or proxy's 404 page (no Voucherify error key) says nothing about the async
+    action or export: the poll tries again later, as after a 5xx, rather than failing the part
+    with "outcome unknown" while Voucherify carries it out."""
+    resource = runner._client().exports if kind == "export" else runner._client().async_actions
+    real_get = resource.get
+    pages = []
+
+    def gateway_404_twice(remote_id):
+        if len(pages) < 2:
+            pages.append(remote_id)  # what the transport makes of an HTML 404 page
+            raise NotFoundError(404, {"message": "<html><h1>404 Not Found</h1></html>"}, method="GET")
+        return real_get(remote_id)
+
+    monkeypatch.setattr(resource, "get", gateway_404_twice)
+    if kind == "export":
+        job = jobs.export_orders()
+    else:
+        job = jobs.import_vouchers(
+            [{"code": "G404", "type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 1}}]
+        )
+    job = finish(job)
+    assert len(pages) == 2 and job.state == JobState.DONE, job.error
 
 
 def test_refused_submit_fails_with_request_id(sandbox):

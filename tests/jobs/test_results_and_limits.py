@@ -55,6 +55,62 @@ def test_counts_are_read_when_the_type_defines_them(sandbox, monkeypatch):
     assert (job.done_count, job.failed_count) == (1, 1) and job.failed_rows[0]["reason"] == "duplicate"
 
 
+@pytest.mark.parametrize(
+    ("result", "counts", "rows"),
+    [
+        ({"done_count": -1, "failed_count": 0}, (2, 0), []),
+        ({"done_count": 2**40, "failed_count": 2**40}, (2, 0), []),
+        ({"done_count": 1, "failed_count": 1, "failed": [{"row": 2**40, "code": "B"}]}, (1, 1), [None]),
+        ({"done_count": 1, "failed_count": 1, "failed": [{"row": -3, "code": "B"}]}, (1, 1), [None]),
+        ({"done_count": 1, "failed_count": 1, "failed": [{"row": 2, "code": "B"}]}, (1, 1), [2]),
+    ],
+)
+def test_counts_and_rows_out_of_range_do_not_stop_the_part_finishing(
+    sandbox, monkeypatch, result, counts, rows
+):
+    """A count or row number in the result that no column can hold (negative, over 2**31, more
+    than the part's rows) raised DataError / IntegrityError in the part's final write: the part
+    was never finished, polled again and again until JOB_MAX_AGE (7 days), a traceback each
+    time. Such a count is not taken (the rows are counted as the type without counts are); such
+    a row is listed without its number."""
+    monkeypatch.setattr(dispatch, "after_commit_start", lambda job: None)
+    job = finished_part(jobs.import_vouchers([{"code": "A"}, {"code": "B"}]), result)
+    assert job.state == JobState.DONE and (job.done_count, job.failed_count) == counts
+    assert [r.get("row") for r in job.failed_rows] == rows
+
+
+@pytest.mark.parametrize(
+    ("progress", "status"),
+    [
+        ("55%", "IN_PROGRESS"),
+        (-5, "IN_PROGRESS"),
+        (10**6, "IN_PROGRESS"),
+        ([50], "IN_PROGRESS"),
+        (5, "X" * 40),
+    ],
+)
+def test_a_progress_that_is_not_a_percentage_is_not_an_error(sandbox, monkeypatch, progress, status):
+    """An IN_PROGRESS answer whose ``progress`` is no percentage ("55%", -5, a million) or whose
+    status is longer than its column raised out of the poll (ValueError, DataError,
+    IntegrityError): the poll chain went through the task's error retries, a traceback every
+    30 s, until the action ended."""
+    api = runner._client().async_actions
+    real_get = api.get
+    seen = []
+
+    def odd_progress(action_id):
+        action = dict(real_get(action_id))
+        if not seen:  # the first poll sees it still running
+            seen.append(action_id)
+            action.update(status=status, progress=progress, result=None)
+        return action
+
+    monkeypatch.setattr(api, "get", odd_progress)
+    voucher = {"code": "A", "type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 1}}
+    job = runner.drive(jobs.import_vouchers([voucher]), timeout=20)
+    assert seen and job.state == JobState.DONE and job.done_count == 1
+
+
 def test_metadata_counts_in_the_body_budget(sandbox, tune):
     tune(BULK_CHUNK_BYTES=20_000)
     bodies = []

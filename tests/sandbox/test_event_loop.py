@@ -18,10 +18,15 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from django_voucherify.sandbox import event_loop
+from django_voucherify.sandbox import event_loop, framing
 from django_voucherify.sandbox.app import Sandbox
 from django_voucherify.sandbox.faults import FaultInjector
-from django_voucherify.sandbox.framing import LOOP_BODY_LIMIT, LOOP_HEAD_LIMIT, plain_request_size
+from django_voucherify.sandbox.framing import (
+    LOOP_BODY_LIMIT,
+    LOOP_HEAD_LIMIT,
+    plain_request_size,
+    read_plain_request_size,
+)
 from django_voucherify.sandbox.server import (
     ThreadingWSGIServer,
     _Handler,
@@ -139,6 +144,42 @@ def test_every_prefix_of_a_plain_request_waits_for_the_rest(cut):
 )
 def test_anything_unusual_goes_to_a_thread(raw):
     assert plain_request_size(raw) is None
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([PLAIN, PLAIN.replace(b"A HTTP", b"B HTTP"), b"GET / HTTP/1.1\r\nX: y\r\n\r\n"]),
+            st.integers(min_value=0, max_value=len(PLAIN) + 20),
+            st.sampled_from([b"", b"GET / HTTP/1.1\r\n", b"x" * 30]),
+        ),
+        max_size=12,
+    )
+)
+def test_a_head_read_before_gets_the_answer_its_reading_gives(buffers):
+    # plain_request_size remembers the heads it found plain (a keep-alive client repeats them):
+    # whatever was read before, every buffer gets what reading it afresh gives.
+    for request, cut, more in buffers:
+        buffer = (request + more)[:cut]
+        assert plain_request_size(buffer) == read_plain_request_size(buffer)
+        assert plain_request_size(bytearray(buffer)) == read_plain_request_size(buffer)
+
+
+def test_a_head_read_before_is_not_checked_again_and_the_heads_kept_are_bounded(monkeypatch):
+    reads = []
+
+    def reading(buffer):
+        reads.append(bytes(buffer))
+        return read_plain_request_size(buffer)
+
+    monkeypatch.setattr(framing, "read_plain_request_size", reading)
+    monkeypatch.setattr(framing, "_PLAIN_HEADS", {})
+    second = PLAIN.replace(b"hello", b"HELLO") + b"GET / HTTP/1.1\r\n"  # same head, other body
+    assert plain_request_size(PLAIN) == plain_request_size(second) == len(PLAIN)
+    assert reads == [PLAIN]  # the second request's head was known: no checks made again
+    for n in range(framing._PLAIN_HEADS_KEPT + 5):  # heads are the clients' choice: bounded
+        plain_request_size(f"GET /{n} HTTP/1.1\r\n\r\n".encode())
+    assert 0 < len(framing._PLAIN_HEADS) <= framing._PLAIN_HEADS_KEPT
 
 
 # Serving.

@@ -70,3 +70,12 @@ def test_threads_parsing_at_once_each_get_their_own_value() -> None:
     for thread in threads:
         thread.join()
     assert wrong == []
+
+
+@given(
+    st.sampled_from([b"{", b"{}", b"{\x00}\x00", b"{\x00\x00\x00}\x00\x00\x00", b'{"a":"\xff"}', b"{\x00"])
+)
+def test_a_body_opening_with_a_brace_is_read_in_the_encoding_json_loads_detects(data: bytes) -> None:
+    # "{" then anything but NUL is UTF-8 without detect_encoding's call; UTF-16/32 bodies (a NUL
+    # after the brace) and undecodable ones get json.loads' answer all the same.
+    assert _outcome(limits.loads, data) == _outcome(_reference, data)

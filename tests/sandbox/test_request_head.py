@@ -11,12 +11,14 @@ import http.client
 import io
 import json
 import socket
+from http.client import HTTPMessage
 from wsgiref.simple_server import WSGIRequestHandler
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from django_voucherify.sandbox import request_head
 from django_voucherify.sandbox.app import APP_HEADERS_KEY, _headers_of
 from django_voucherify.sandbox.request_head import (
     _PLAIN_FIELD,
@@ -80,6 +82,10 @@ def test_the_environ_is_the_one_wsgiref_built(fields, eol):
     fast = parse_header_lines(lines, http.client.HTTPMessage)
     expected = _wsgiref_environ(raw_head)
     got = _environ(fast)
+    # The same head again (the fields and what the server derived from them are kept): the
+    # same environ, with a header dict of its own.
+    again = _environ(parse_header_lines(lines, http.client.HTTPMessage))
+    assert again == got and again[APP_HEADERS_KEY] is not got[APP_HEADERS_KEY]
     # The app's header dict, made in the same pass, is the one the app builds from the environ.
     assert got.pop(APP_HEADERS_KEY) == _headers_of(got)
     # wsgiref does not strip Content-Type/-Length; the app strips both before use.
@@ -114,6 +120,52 @@ def test_plain_fields_split_as_the_field_expression_does(fields, eol):
 def test_odd_header_lines_are_read_by_the_email_parser(lines):
     parsed = parse_header_lines(lines, http.client.HTTPMessage)
     assert isinstance(parsed, http.client.HTTPMessage)
+
+
+def test_a_plain_head_read_before_is_not_read_again_and_the_heads_kept_are_bounded(monkeypatch):
+    read = []
+    monkeypatch.setattr(request_head, "plain_fields", lambda text: read.append(text) or plain_fields(text))
+    monkeypatch.setattr(request_head, "_PLAIN_BLOCKS", {})
+    lines = [b"A: 1\r\n", b"B: 2\r\n", b"\r\n"]
+    first = parse_header_lines(lines, http.client.HTTPMessage)
+    assert parse_header_lines(list(lines), http.client.HTTPMessage) is first  # shared: read-only
+    assert read == ["A: 1\r\nB: 2\r\n\r\n"]
+    odd = [b"X-Folded: a\r\n", b" continued\r\n", b"\r\n"]  # the email parser's: never kept
+    assert parse_header_lines(odd, HTTPMessage) is not parse_header_lines(odd, HTTPMessage)
+    for n in range(request_head._PLAIN_BLOCKS_KEPT + 5):  # heads are the clients' choice: bounded
+        parse_header_lines([f"X-N: {n}\r\n".encode(), b"\r\n"], http.client.HTTPMessage)
+    assert 0 < len(request_head._PLAIN_BLOCKS) <= request_head._PLAIN_BLOCKS_KEPT
+
+
+def _parsed(raw_head: bytes) -> _Handler:
+    handler = _Handler.__new__(_Handler)
+    handler.rfile = io.BufferedReader(io.BytesIO(raw_head))
+    handler.wfile = io.BytesIO()
+    handler.raw_requestline = handler.rfile.readline(65537)
+    assert handler.parse_request()
+    return handler
+
+
+def test_a_request_line_read_before_is_taken_as_read_and_the_lines_kept_are_bounded(monkeypatch):
+    from django_voucherify.sandbox import server as server_module
+
+    reads = []
+    reading = server_module._read_request_line
+    monkeypatch.setattr(server_module, "_REQUEST_LINES", {})
+    monkeypatch.setattr(server_module, "_read_request_line", lambda raw: reads.append(raw) or reading(raw))
+    raw = b"POST /v1/x?a=1 HTTP/1.0\r\nConnection: Keep-Alive\r\nExpect: 100-Continue\r\n\r\n"
+    first, second = _parsed(raw), _parsed(raw)
+    assert reads == [b"POST /v1/x?a=1 HTTP/1.0\r\n"]  # the second request's line was known
+    for handler in (first, second):
+        line = (handler.command, handler.path, handler.request_version, handler.requestline)
+        assert line == ("POST", "/v1/x?a=1", "HTTP/1.0", "POST /v1/x?a=1 HTTP/1.0")
+        assert handler.close_connection is False  # HTTP/1.0 with Connection: keep-alive
+        assert handler.headers.connection == "keep-alive" and handler.headers.expect == "100-continue"
+    assert _parsed(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n").close_connection is True
+    assert _parsed(b"GET / HTTP/1.0\r\n\r\n").close_connection is True
+    for n in range(server_module._REQUEST_LINES_KEPT + 5):  # lines are the clients' choice
+        reading(f"GET /{n} HTTP/1.1\r\n".encode())
+    assert 0 < len(server_module._REQUEST_LINES) <= server_module._REQUEST_LINES_KEPT
 
 
 def test_plain_header_lines_skip_the_email_parser():
@@ -235,6 +287,33 @@ def test_a_response_leaves_in_one_write_with_date_and_server_headers():
     assert head.startswith(b"HTTP/1.1 200 OK\r\n")
     assert b"\r\nServer: WSGIServer/" in head and b"\r\nDate: " in head and b" GMT" in head
     assert json.loads(body)["object"] == "list"
+
+
+def test_the_server_header_is_made_once_and_a_body_read_whole_is_not_measured_again(monkeypatch):
+    from django_voucherify.sandbox import server as server_module
+
+    made = []
+    monkeypatch.setattr(server_module, "_SERVER_HEADERS", {})
+    monkeypatch.setattr(_Handler, "version_string", lambda self: made.append(1) or "Sandbox/1")
+    srv = start_in_thread()
+    try:
+        request = f"GET /v1/vouchers HTTP/1.1\r\n{_auth(srv)}\r\n".encode()
+        for _ in range(2):  # each served from memory by the loop: a handler per request
+            with socket.socket() as sock:
+                served = srv.server.serve_from_memory(sock, ("127.0.0.1", 1), request)
+            assert served is not None and not served[1]
+            assert served[0].startswith(b"HTTP/1.1 200 OK\r\nServer: Sandbox/1\r\n")
+    finally:
+        srv.stop()
+    assert made == [1]  # made of class attributes: once per handler class
+    # The length the app read whole, written as read, is taken as is; any other is read.
+    monkeypatch.setattr(server_module, "content_length", None)  # not called
+    assert server_module._length({"CONTENT_LENGTH": "5"}, 5) == 5
+    monkeypatch.undo()
+    assert server_module._length({"CONTENT_LENGTH": " 05"}, 5) == 5
+    assert server_module._length({"CONTENT_LENGTH": "7"}, 5) == 7
+    assert server_module._length({"CONTENT_LENGTH": "-1"}, 0) == -1
+    assert server_module._length({}, 0) == 0
 
 
 def test_the_limits_are_the_same_numbers_as_http_clients():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
+import sys
 from typing import Any
 
 import jsonschema
@@ -193,6 +194,10 @@ def test_random_schemas_on_random_json_agree_with_jsonschema(
         ({"oneOf": [{"type": "integer"}, {"minimum": 0}]}, [1, -1, 0.5, "x"]),
         ({"not": {"type": "object"}}, [{}, [], None]),
         ({"required": ["a", "b"]}, [{"a": 1}, {"a": 1, "b": 2}, ["a", "b"], "ab"]),
+        ({"type": "object", "properties": {"a": {"type": "string"}}}, [{}, {"a": 1}, {"a": "x"}, [], None]),
+        ({"properties": {"a": {}}, "type": ["object", "null"], "required": ["a"]}, [{}, {"a": 1}, None, []]),
+        ({"type": [], "properties": {"a": {}}}, [{}, None, 1]),
+        ({"minLength": 2, "type": ["string", "array"], "minItems": 2}, ["a", "ab", [1], [1, 2], {}, None]),
     ],
 )
 def test_type_and_equality_corners(schema: dict[str, Any], instances: list[Any]) -> None:
@@ -221,3 +226,23 @@ def test_type_and_equality_corners(schema: dict[str, Any], instances: list[Any])
 )
 def test_what_it_does_not_implement_is_left_to_jsonschema(schema: dict[str, Any]) -> None:
     assert compile_check(schema, request_schema.FORMATS) is None
+
+
+def test_a_typed_node_is_checked_in_one_call() -> None:
+    # A request body is mostly typed nodes: each is one call (its type tested in front of its
+    # other keywords), and an object with properties one loop, not a call per keyword.
+    check = compile_check({"type": "object", "properties": {"a": {"type": ["string", "null"]}}})
+    assert check is not None
+    calls: list[str] = []
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        if event == "call":
+            calls.append(frame.f_code.co_name)
+
+    sys.setprofile(profile)
+    try:
+        valid = check({"a": "x"})
+    finally:
+        sys.setprofile(None)
+    assert valid is True
+    assert len(calls) == 2, calls  # the object's loop, then the string's type test

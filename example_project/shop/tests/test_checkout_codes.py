@@ -171,7 +171,7 @@ def test_guessing_codes_in_the_apply_form_pays_the_unknown_codes_budget(web, mon
     real_validate = checkout.validate
 
     def validate(codes, *args, **kwargs):
-        asked.append(list(codes))
+        asked.append([getattr(code, "code", code) for code in codes])  # the shop's Redeemables
         return real_validate(codes, *args, **kwargs)
 
     monkeypatch.setattr(checkout, "validate", validate)
