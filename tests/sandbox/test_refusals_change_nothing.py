@@ -105,3 +105,21 @@ def test_a_redeem_of_an_unknown_order_id_creates_no_customer() -> None:
     body = {**REDEEM, "order": {"id": "ord_unknown", "amount": 100}, "customer": {"source_id": "new"}}
     _refused_any(api, "POST", "/v1/redemptions", json.dumps(body).encode(), 404, "not_found")
     assert not api.state.customers and not api.state.redemptions
+
+
+@pytest.mark.parametrize(
+    "discount",
+    [
+        {"type": "AMOUNT", "amount_off": 100, "effect": "ord_x"},
+        {"type": "PERCENT", "percent_off": 10, "effect": "APPLY_TO_ITEMS_BY_QUANTITY"},  # AMOUNT's only
+        {"type": "UNIT", "unit_off": 1, "effect": "APPLY_TO_ORDER"},
+    ],
+    ids=["unknown", "another-types", "unit-with-an-order-effect"],
+)
+def test_a_voucher_update_with_an_effect_its_type_does_not_have_is_refused(discount: dict) -> None:
+    """Found by the fuzzer: update-voucher stored any ``discount.effect``, and every answer
+    showing the voucher (the update's own, the list's) then broke the response schema."""
+    api = Api()
+    api.voucher("C1")
+    body = _refused(api, "PUT", "/v1/vouchers/C1", json.dumps({"discount": discount}).encode())
+    assert "discount.effect" in body["details"]
