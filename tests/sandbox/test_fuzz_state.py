@@ -435,9 +435,20 @@ LATER_READS = [
 ]  # fmt: skip
 
 
-def _later_reads(sandbox: Sandbox, where: str) -> None:
+#: Later reads left out after an operation, for a known conflict of the spec left open: a
+#: campaign transactions export's ``created_at`` conditions are scalars in its own schemas
+#: (``FilterConditionsDateTime``; spec_patches also lets ``$after``/``$before`` be a one-item
+#: array) and arrays where list-exports shows it (``ExportVoucherTransactions``): an export
+#: given ``"$after": "2024-01-01T00:00:00.000Z"`` (or ``$less_than: 1``), as its own schema
+#: allows, then breaks list-exports' schema. Which one Voucherify stores is not documented.
+KNOWN_CONFLICTS = {"export-campaign-transactions": {"/v1/exports"}}
+
+
+def _later_reads(sandbox: Sandbox, operation_id: str, where: str) -> None:
     """What a 2xx stored must not break a later answer (a list, a validation)."""
     for method, path, data in LATER_READS:
+        if path in KNOWN_CONFLICTS.get(operation_id, ()):
+            continue
         body = None if data is None else (data, "application/json")
         status, _, payload = _call(sandbox, method, path, body)
         assert status < 500, f"after {where}: {method} {path} -> {status} {payload[:500]!r}"
@@ -466,7 +477,7 @@ def _exchange(route: Route, target: str, body: tuple[bytes, str] | None) -> None
             with sandbox.state.lock:
                 encode_json({name: getattr(sandbox.state, name) for name in COLLECTIONS})
             if route.method != "GET":
-                _later_reads(sandbox, where)
+                _later_reads(sandbox, route.operation_id, where)
     finally:
         _end_jobs(sandbox)
 
