@@ -123,3 +123,27 @@ def test_a_voucher_update_with_an_effect_its_type_does_not_have_is_refused(disco
     api.voucher("C1")
     body = _refused(api, "PUT", "/v1/vouchers/C1", json.dumps({"discount": discount}).encode())
     assert "discount.effect" in body["details"]
+
+
+@pytest.mark.parametrize(
+    "referral_program",
+    [{"custom_event": -1}, {"conversion_event_type": "never"}, {"referee_reward": "x"}],
+    ids=["custom-event-a-number", "unknown-conversion", "reward-a-string"],
+)
+def test_a_campaign_update_with_a_referral_program_off_its_schema_is_refused(referral_program: dict) -> None:
+    """Found by the fuzzer: update-campaign stored any ``referral_program`` object, and every
+    answer showing the campaign (the update's own, list-campaigns) broke the response schema."""
+    api = Api()
+    created = api.post(
+        "/v1/campaigns",
+        json={
+            "name": "Coupons",
+            "campaign_type": "DISCOUNT_COUPONS",
+            "type": "STATIC",
+            "voucher": {"discount": {"type": "AMOUNT", "amount_off": 100}, "code_config": {"length": 8}},
+        },
+    )
+    assert created.status_code == 200, created.text
+    raw = json.dumps({"referral_program": referral_program}).encode()
+    body = _refused(api, "PUT", f"/v1/campaigns/{created.json()['id']}", raw)
+    assert body["details"].startswith("referral_program")
