@@ -80,6 +80,18 @@ def check_request(operation_id: str, query: JSON, body: Any | None) -> None:
             _check(body_validator, body, "", invalid_payload)
 
 
+def check_component(name: str, value: Any, where: str) -> None:
+    """400 ``invalid_payload`` when ``value`` breaks the spec's component schema ``name``: for a
+    field an operation's request schema leaves free (a ``oneOf`` alternative that does not name
+    it lets anything through) but that is stored and answered in that component's shape."""
+    _check(_component_validator(name), value, where, invalid_payload)
+
+
+@functools.cache
+def _component_validator(name: str) -> Validator:
+    return _compile({"$ref": SCHEMA_REF + name})
+
+
 def is_json_operation(operation_id: str) -> bool:
     """Whether the operation's documented request body is JSON (validated here)."""
     return _body_validator(operation_id) is not None

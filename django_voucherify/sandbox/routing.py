@@ -75,6 +75,13 @@ class SandboxRequest:
         brackets = self.body.count(b"[") + self.body.count(b"{")
         if brackets > MAX_DEPTH and deeper_than(data, MAX_DEPTH):
             raise _too_deep()
+        # Refused here, before any handler: stored, it could not be encoded in the answer (a
+        # 500 after the state changed) nor in any later one showing it.
+        surrogate = limits.lone_surrogate(data, self.body)
+        if surrogate is not None:
+            raise invalid_payload(
+                f"JSON body holds a lone surrogate ({surrogate}) in a string, which is not Unicode text"
+            )
         return data
 
     def json_object(self) -> dict[str, Any]:

@@ -237,12 +237,10 @@ class SandboxState:
         created when new), else a new anonymous customer. Only given fields change; metadata
         is replaced as a whole, as Voucherify's PUT/upsert does.
         """
-        if not isinstance(payload, dict):
-            raise invalid_payload("customer must be an object")
+        self.check_customer_upsert(payload)
+        cust: JSON | None
         if payload.get("id"):
-            cust = self.customers.get(str(payload["id"]))
-            if cust is None:
-                raise not_found("customer", str(payload["id"]))
+            cust = self.customers[str(payload["id"])]
         elif payload.get("source_id"):
             cust = self.find_customer(str(payload["source_id"]))
         else:
@@ -282,6 +280,15 @@ class SandboxState:
                 self.customers.touch(cust["id"])
                 self.add_customer_activity(cust, "customer.updated", {"customer": copy.deepcopy(cust)})
         return cust
+
+    def check_customer_upsert(self, payload: Any) -> None:
+        """Raise what :meth:`upsert_customer` would refuse ``payload`` for, changing nothing: a
+        caller that upserts several objects checks them all first, so a refusal of the last
+        one leaves the first unchanged."""
+        if not isinstance(payload, dict):
+            raise invalid_payload("customer must be an object")
+        if payload.get("id") and str(payload["id"]) not in self.customers:
+            raise not_found("customer", str(payload["id"]))
 
     def add_customer_activity(
         self, customer: JSON, type_: str, data: JSON, group_id: str | None = None

@@ -12,6 +12,8 @@ not to build large documents (the limits have their own tests).
 
 from __future__ import annotations
 
+import copy
+import json
 from typing import Any
 
 from hypothesis import strategies as st
@@ -191,3 +193,136 @@ def encode_query(query: JSON) -> list[tuple[str, str]]:
     for name, value in query.items():
         add(name, value)
     return pairs
+
+
+# ---- hostile input: what a careless or malicious client sends ----------------------------------
+# Used by tests/sandbox/test_fuzz_state.py. Bodies are built as text by :func:`json_text`, so
+# numbers JSON can spell but Python cannot hold (``1e400``) and lone surrogates can be sent.
+
+
+class Raw(str):
+    """A JSON token sent as is (``1e400``): :func:`json_text` writes it without quotes."""
+
+
+HOSTILE_STRINGS = [
+    "\ud800",  # a lone high surrogate: valid JSON (escaped), not Unicode text
+    "x\udfffy",  # a lone low one inside text
+    "\ud83d\ude00",  # a pair as two code points: still not text in a Python str
+    "\x00",
+    "a\x00b",
+    "",
+    " ",
+    "x" * 1000,
+    "\U0001f600 ü €",
+    "\u202e\u200b",  # bidi override, zero-width space
+    "../..",
+    "null",
+    "2020-13-45T25:61:00Z",
+    "-1",
+    "1e400",
+]
+HOSTILE_NUMBERS = [
+    0,
+    -1,
+    -(2**63) + 1,
+    2**63 - 1,
+    2**53 + 1,
+    10**19,  # past the signed 64-bit range: refused when parsed
+    Raw("1e400"),  # overflows a float
+    Raw("-1e400"),
+    Raw("1e-400"),  # underflows to 0.0
+    Raw("-0"),
+    0.5,
+    -0.000001,
+    1e308,
+]
+# Copied on each draw: JUNK's lists and dicts are shared objects, and a mutation that adds to
+# one of them (or puts it inside itself) would change it for every later example.
+HOSTILE = (st.sampled_from(HOSTILE_STRINGS) | st.sampled_from(HOSTILE_NUMBERS) | JUNK).map(copy.deepcopy)
+
+
+def _nested(depth: int) -> Any:
+    value: Any = "deep"
+    for level in range(depth):
+        value = [value] if level % 2 else {"a": value}
+    return value
+
+
+HOSTILE_INTEGERS = [n for n in HOSTILE_NUMBERS if isinstance(n, int)]
+
+
+def _same_kind(draw: st.DrawFn, node: Any, known: tuple[str, ...]) -> Any:
+    """A hostile value of ``node``'s own JSON type, which the schema may well let through."""
+    if isinstance(node, bool):
+        return not node
+    if isinstance(node, int):
+        return draw(st.sampled_from(HOSTILE_INTEGERS) | st.integers(-3, 3))
+    if isinstance(node, float):
+        return draw(st.sampled_from(HOSTILE_NUMBERS))
+    if isinstance(node, str):
+        return draw(st.sampled_from(HOSTILE_STRINGS + list(known)))
+    if isinstance(node, list):
+        return node + copy.deepcopy(node) if node and draw(st.booleans()) else []
+    if isinstance(node, dict):
+        return {**node, "__fuzz__": draw(HOSTILE)}  # an unknown field
+    return draw(HOSTILE)
+
+
+@st.composite
+def hostile(draw: st.DrawFn, value: Any, known: tuple[str, ...] = ()) -> Any:
+    """``value`` (a valid body, changed in place) broken at one to three nodes: mostly a hostile
+    value of the node's own type (a surrogate or NUL in a string, zero, a negative or a 64-bit
+    edge in an integer, an unknown field in an object), else junk of another type, nesting past
+    the limit (or just under it), or a hostile key added to an object. A string may also
+    become one of ``known`` (ids and codes that exist), to reach the objects they name."""
+    for _ in range(draw(st.integers(1, 3))):
+        paths: list[tuple[Any, ...]] = []
+
+        def walk(node: Any, path: tuple[Any, ...]) -> None:
+            paths.append(path)
+            if isinstance(node, dict):
+                for key, child in node.items():
+                    walk(child, (*path, key))
+            elif isinstance(node, list):
+                for index, child in enumerate(node):
+                    walk(child, (*path, index))
+
+        walk(value, ())
+        path = draw(st.sampled_from(paths))
+        parent: Any = None
+        node = value
+        for key in path:
+            parent, node = node, node[key]
+        how = draw(st.sampled_from(["same", "same", "same", "other", "nest", "hostile-key"]))
+        if how == "hostile-key" and isinstance(node, dict):
+            node[draw(st.sampled_from(HOSTILE_STRINGS))] = draw(HOSTILE)
+            continue
+        if how == "same":
+            junk = _same_kind(draw, node, known)
+        elif how == "nest":
+            junk = _nested(draw(st.sampled_from([3, 30, 40])))
+        else:
+            junk = draw(HOSTILE)
+        if parent is None:
+            value = junk
+        else:
+            parent[path[-1]] = junk
+    return value
+
+
+def json_text(value: Any, ascii_only: bool = True) -> str:
+    """``value`` as JSON text, :class:`Raw` tokens as they are. Lone surrogates are escaped
+    (``"\\ud800"``) when ``ascii_only``, else kept as characters (encode with surrogatepass)."""
+    if isinstance(value, Raw):
+        return str(value)
+    if isinstance(value, dict):
+        return (
+            "{"
+            + ",".join(
+                f"{json_text(str(k), ascii_only)}:{json_text(v, ascii_only)}" for k, v in value.items()
+            )
+            + "}"
+        )
+    if isinstance(value, list):
+        return "[" + ",".join(json_text(v, ascii_only) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=ascii_only)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from typing import Any
 
-from django_voucherify.sandbox import campaign_store, jobs, promotion_store, rule_store
+from django_voucherify.sandbox import campaign_store, jobs, promotion_store, request_schema, rule_store
 from django_voucherify.sandbox.engine import ledger
 from django_voucherify.sandbox.engine.codegen import ALPHANUMERIC, CodeSource
 from django_voucherify.sandbox.engine.eligibility import validity_problem
@@ -96,6 +96,10 @@ def _check_fields(payload: JSON, names: tuple[str, ...]) -> None:
             raise invalid_payload(f"{name} must be a boolean")
         elif name in OBJECTS and not isinstance(value, dict):
             raise invalid_payload(f"{name} must be an object")
+        elif name == "referral_program":
+            # Stored and answered as ReferralProgram, which the request's other campaign types
+            # leave free: a custom_event of -1 broke every answer showing the campaign.
+            request_schema.check_component("ReferralProgram", value, name)
         elif name == "validity_day_of_week" and (
             not isinstance(value, list) or not all(isinstance(d, int) and 0 <= d <= 6 for d in value)
         ):
@@ -721,7 +725,7 @@ def export_transactions(req: SandboxRequest, state: SandboxState) -> SandboxResp
         # The spec's example sends ``order`` beside ``parameters`` (spec_patches.py).
         given = {"order": body["order"], **(given or {})}
     params = export_params.check_parameters(
-        "voucher_transactions", given, defaults=export_params.VOUCHER_TRANSACTIONS_EXPORT_FIELDS
+        "voucher_transactions", given, defaults=export_params.CAMPAIGN_TRANSACTIONS_EXPORT_FIELDS
     )
     filters = dict(params.get("filters") or {})
     if str(filters.get("junction", "and")).lower() == "or":

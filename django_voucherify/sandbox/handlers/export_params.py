@@ -65,6 +65,11 @@ VOUCHER_TRANSACTIONS_EXPORT_FIELDS = [
     "related_transaction_id",
 ]
 
+#: export-campaign-transactions' default: the same table without ``campaign_id`` (the campaign
+#: is the path's; ``CampaignsTransactionsExportParameters`` does not list it, and its answer
+#: echoing it broke the response schema).
+CAMPAIGN_TRANSACTIONS_EXPORT_FIELDS = [f for f in VOUCHER_TRANSACTIONS_EXPORT_FIELDS if f != "campaign_id"]
+
 #: ``Export<Object>Filters``: "Allowed additional properties must start with ..."
 FILTER_PREFIXES: dict[str, tuple[str, ...]] = {
     "voucher": ("metadata.", "redemption."),

@@ -64,8 +64,21 @@ def build_item(raw: Any, index: int) -> JSON:
     return item
 
 
+def _upserts_customer(raw: Any) -> bool:
+    """Whether the order's ``customer``/``referrer`` object is upserted (else ``*_id`` names one)."""
+    return isinstance(raw, dict) and len(raw) > 0
+
+
+def _check_customer_ref(state: SandboxState, raw: Any, id_given: Any) -> None:
+    """Raise what :func:`_customer_ref` would refuse, changing nothing."""
+    if _upserts_customer(raw):
+        state.check_customer_upsert(raw)
+    elif id_given:
+        state.get_customer_or_404(str(id_given))
+
+
 def _customer_ref(state: SandboxState, raw: Any, id_given: Any) -> JSON | None:
-    if isinstance(raw, dict) and (raw.get("id") or raw.get("source_id") or len(raw) > 0):
+    if _upserts_customer(raw):
         return state.upsert_customer(raw)
     if id_given:
         return state.get_customer_or_404(str(id_given))
@@ -113,6 +126,12 @@ def upsert_order(state: SandboxState, payload: Any, *, track: bool = True) -> JS
     if items is not None and not isinstance(items, list):
         raise invalid_payload("items must be an array")
     built = [build_item(it, i) for i, it in enumerate(items)] if items is not None else None
+    amount = _int(payload.get("amount"), "amount")
+    discounts = {field: _int(payload[field], field) for field in DISCOUNT_FIELDS if field in payload}
+    # Everything that may refuse the order is checked before the first change: upserting the
+    # customer and then refusing the referrer (404) changed the state of a refused request.
+    _check_customer_ref(state, payload.get("customer"), payload.get("customer_id"))
+    _check_customer_ref(state, payload.get("referrer"), payload.get("referrer_id"))
     customer = _customer_ref(state, payload.get("customer"), payload.get("customer_id"))
     referrer = _customer_ref(state, payload.get("referrer"), payload.get("referrer_id"))
     now = state.now_iso()
@@ -145,14 +164,11 @@ def upsert_order(state: SandboxState, payload: Any, *, track: bool = True) -> JS
     if referrer is not None:
         order["referrer_id"] = referrer["id"]
         order["referrer"] = {"id": referrer["id"], "object": "customer"}
-    amount = _int(payload.get("amount"), "amount")
     if amount is None and built is not None and any("amount" in it for it in built):
         amount = sum(int(it.get("amount") or 0) for it in built)
     if amount is not None:
         order["amount"] = amount
-    for field in DISCOUNT_FIELDS:
-        if field in payload:
-            order[field] = _int(payload[field], field)
+    order.update(discounts)
     if order.get("amount") is not None:
         discount = order.get("total_discount_amount") or 0
         order["total_amount"] = max(0, order["amount"] - discount)

@@ -118,8 +118,10 @@ def _apply_success(
 def redeem_stack(state: SandboxState, sreq: StackRequest, app_id: str | None) -> JSON:
     """Redeem ``sreq`` or raise the failing redeemable's error (after storing the
     ``rf_`` failed redemptions).  Returns the response body."""
-    customer = state.upsert_customer(sreq.customer) if sreq.customer else None
+    # The order first: an unknown order id is a 404 that must leave the customer unchanged
+    # (a failed redeem's rf_ records and customer upsert come only from business refusals).
     existing = ledger.stored_order(state, sreq.order)
+    customer = state.upsert_customer(sreq.customer) if sreq.customer else None
     now_dt = state.now()
     now = iso(now_dt)
     own = (sreq.session or {}).get("key")

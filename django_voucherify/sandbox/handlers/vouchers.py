@@ -9,6 +9,7 @@ deleted without ``force`` goes to the bin and its code stays taken until it is d
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +21,7 @@ from django_voucherify.sandbox.engine.eligibility import validity_problem
 from django_voucherify.sandbox.errors import duplicate_found, invalid_payload, not_found
 from django_voucherify.sandbox.filters import conditions_predicate, equality_clauses
 from django_voucherify.sandbox.listing import date_windows, frozen, int_param, parse_order, select
+from django_voucherify.sandbox.openapi import voucherify_spec
 from django_voucherify.sandbox.routing import (
     SandboxRequest,
     SandboxResponse,
@@ -74,6 +76,13 @@ def _check_date(payload: JSON, name: str) -> None:
         raise invalid_payload(f"{name} must be an ISO 8601 date-time") from None
 
 
+@functools.cache
+def _effects(dtype: str) -> tuple[str, ...]:
+    """The effects the spec lists for a discount type (``Discount<Type>VouchersEffectTypes``)."""
+    schema = voucherify_spec()["components"]["schemas"][f"Discount{dtype.title()}VouchersEffectTypes"]
+    return tuple(schema["enum"])
+
+
 def _discount(raw: Any) -> JSON:
     if not isinstance(raw, dict):
         raise invalid_payload("discount must be an object")
@@ -88,6 +97,11 @@ def _discount(raw: Any) -> JSON:
             raise invalid_payload(f"discount.{field} must be a non-negative number")
         if dtype == "PERCENT" and value > 100:
             raise invalid_payload("discount.percent_off must be at most 100")
+    # update-voucher's request schema leaves ``effect`` free: an unknown one was stored, then
+    # every answer showing the voucher broke the response schema (found by the state fuzzer).
+    effect = disc.get("effect")
+    if effect is not None and effect not in _effects(str(dtype)):
+        raise invalid_payload(f"discount.effect must be one of {', '.join(_effects(str(dtype)))}")
     # A unit discount's effects are its own enum (DiscountUnitVouchersEffectTypes); the spec
     # gives no default, ADD_MISSING_ITEMS (add the unit unless the cart has it) is inferred.
     disc.setdefault("effect", "ADD_MISSING_ITEMS" if dtype == "UNIT" else "APPLY_TO_ORDER")
