@@ -27,6 +27,7 @@ from django_voucherify.models import (
 )
 from django_voucherify.sandbox.jobs import JOBS
 from django_voucherify.tasks import deliver_outbox_entry
+from tests.support import adversary
 from tests.support.jobs import FAST
 from tests.support.sandbox import options
 
@@ -210,6 +211,16 @@ def test_pull_customers_and_orders(sandbox):
     assert (item.sku_source_id, item.quantity, item.price, item.amount) == ("sku-9", 3, 300, 900)
     assert OutboxEntry.objects.count() == 0  # pulled data is not pushed back
     assert sandbox.calls.count("POST") == 7
+
+
+@pytest.mark.parametrize("kind", ["customers", "orders"])
+def test_a_pull_that_stops_short_fails_with_a_message_not_a_traceback(sandbox, kind):
+    # A 2xx page without its list (a gateway's {}) is an InvalidResponseError: the command let
+    # it out as a traceback; cron and the person running it get one line saying what happened.
+    adversary.answer_gets(sandbox, f"/v1/{kind}", {})
+    with pytest.raises(CommandError, match=f"The {kind} list was not walked to its end") as raised:
+        call_command("voucherify_pull", kind, no_progress=True, stdout=StringIO())
+    assert "without its" in str(raised.value)  # why: the client's own words
 
 
 def test_redrive_delivers_pending_failed_and_stale(sandbox, django_capture_on_commit_callbacks, monkeypatch):

@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
+from ...api.errors import VoucherifyError
 from ...sync.bulk import KINDS, pull
 from ._progress import ProgressBar
 
@@ -27,6 +28,14 @@ class Command(BaseCommand):
             return self._pull_campaigns(bar)
         try:
             stats = pull(options["kind"], progress=bar)
+        except VoucherifyError as exc:  # no answer, a refusal, a page of another shape
+            raise CommandError(
+                _(
+                    "The %(kind)s list was not walked to its end (%(error)s); "
+                    "the mirrors read before were stored."
+                )
+                % {"kind": options["kind"], "error": exc}
+            ) from exc
         finally:
             if bar:
                 bar.close()
