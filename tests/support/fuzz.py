@@ -120,9 +120,8 @@ def _typed(node: JSON, kind: str, depth: int) -> st.SearchStrategy[Any]:
     )
 
 
-@st.composite
-def mutated(draw: st.DrawFn, value: Any) -> Any:
-    """``value`` with one node (maybe the root) replaced by junk."""
+def node_paths(value: Any) -> list[tuple[Any, ...]]:
+    """The path (keys and indexes) of every node of a JSON value, the root's ``()`` first."""
     paths: list[tuple[Any, ...]] = []
 
     def walk(node: Any, path: tuple[Any, ...]) -> None:
@@ -135,7 +134,13 @@ def mutated(draw: st.DrawFn, value: Any) -> Any:
                 walk(child, (*path, index))
 
     walk(value, ())
-    path = draw(st.sampled_from(paths))
+    return paths
+
+
+@st.composite
+def mutated(draw: st.DrawFn, value: Any) -> Any:
+    """``value`` with one node (maybe the root) replaced by junk."""
+    path = draw(st.sampled_from(node_paths(value)))
     junk = draw(JUNK)
     if not path:
         return junk
@@ -276,19 +281,7 @@ def hostile(draw: st.DrawFn, value: Any, known: tuple[str, ...] = ()) -> Any:
     the limit (or just under it), or a hostile key added to an object. A string may also
     become one of ``known`` (ids and codes that exist), to reach the objects they name."""
     for _ in range(draw(st.integers(1, 3))):
-        paths: list[tuple[Any, ...]] = []
-
-        def walk(node: Any, path: tuple[Any, ...]) -> None:
-            paths.append(path)
-            if isinstance(node, dict):
-                for key, child in node.items():
-                    walk(child, (*path, key))
-            elif isinstance(node, list):
-                for index, child in enumerate(node):
-                    walk(child, (*path, index))
-
-        walk(value, ())
-        path = draw(st.sampled_from(paths))
+        path = draw(st.sampled_from(node_paths(value)))
         parent: Any = None
         node = value
         for key in path:
