@@ -347,11 +347,7 @@ def _storable(value: Any, depth: int) -> bool:
 
 def _replaced(value: Any, depth: int) -> Any:
     if isinstance(value, str):
-        unstorable = ("\x00", "Cs")
-        return "".join(
-            "\ufffd" if char in unstorable or unicodedata.category(char) in unstorable else char
-            for char in value
-        )
+        return _UNSTORABLE_CHAR.sub("\ufffd", value)
     if _non_finite(value):
         return None
     if isinstance(value, Mapping | list | tuple) and depth >= MAX_JSON_DEPTH:
