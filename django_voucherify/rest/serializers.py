@@ -180,6 +180,15 @@ def redeemables_of(body: Mapping[str, Any]) -> list[str | Redeemable]:
     return codes
 
 
+def named_in(body: Mapping[str, Any]) -> list[str]:
+    """Every id a validated body names: its codes, gift and loyalty cards, then its promotion
+    tiers (each drawn from the unknown-codes budget, and counted by the anonymous limit)."""
+    named = list(body.get("codes") or ())
+    for name in CARD_FIELDS:
+        named += body.get(name) or ()
+    return [*named, *(body.get("tiers") or ())]
+
+
 class StrictBooleanField(serializers.BooleanField):
     """A JSON ``true`` or ``false``: ``"yes"``, ``1``, ``"on"`` are refused, not coerced (the
     codes field reads the raw value to know whether codes may be left out: both must agree)."""

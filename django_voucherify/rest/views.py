@@ -157,8 +157,7 @@ class ValidateView(CheckoutAPIView):
             raise NotAuthenticated(_("Sign in to hold voucher codes for your order."))
         tiers = body.get("tiers") or []
         codes = s.redeemables_of(body)  # the gift and loyalty cards marked, after the codes
-        named = [*body["codes"], *body.get("gift_cards", ()), *body.get("loyalty_cards", ()), *tiers]
-        # (a tier is drawn from the budget like a code)
+        named = s.named_in(body)  # (a tier is drawn from the budget like a code)
         if not signed_in and len(named) > (limit := anonymous_max_codes()):
             message = _("Enter at most %(max)d voucher codes at once, or sign in.") % {"max": limit}
             return Response(
@@ -255,8 +254,7 @@ class RedeemView(CheckoutAPIView):
         order = self.get_order(request, body["order_source_id"])
         # A guess refused here leaves no ledger row: the budget is checked before the redeem.
         tiers = body.get("tiers") or []
-        cards = [*body.get("gift_cards", ()), *body.get("loyalty_cards", ())]
-        with _reserve(request, [*body["codes"], *cards, *tiers]) as budget:
+        with _reserve(request, s.named_in(body)) as budget:
             outcome = checkout.redeem(
                 s.redeemables_of(body),
                 order,
