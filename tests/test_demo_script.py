@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.demo import ctrl_c, demo_env, group_pids, group_processes, start_demo
-from tests.support.raw_http import free_port
+from tests.support.raw_http import free_ports
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -117,10 +117,11 @@ def test_demo_starts_works_and_stops_everything(tmp_path):
         assert export.returncode == 0 and ": done" in export.stdout, export.stdout + export.stderr
 
         # A second demo, or a reset, on the same folder is refused while this one runs.
+        shop_port, sandbox_port = free_ports(2)
         second = subprocess.run(
             [str(ROOT / "scripts" / "demo")],
             cwd=ROOT,
-            env={**env, "DEMO_PORT": str(free_port()), "SANDBOX_PORT": str(free_port())},
+            env={**env, "DEMO_PORT": str(shop_port), "SANDBOX_PORT": str(sandbox_port)},
             capture_output=True,
             text=True,
             timeout=60,

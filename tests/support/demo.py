@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.raw_http import free_port
+from tests.support.raw_http import free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,12 +24,13 @@ def demo_env(tmp_path: Path) -> dict[str, str]:
     run's Celery, Django and database variables."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "DJANGO_", "DATABASE_"))}
     env.pop("VOUCHERIFY_API_URL", None)
+    shop_port, sandbox_port = free_ports(2)
     return {
         **env,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
         "DEMO_NO_VENV": "1",
-        "DEMO_PORT": str(free_port()),
-        "SANDBOX_PORT": str(free_port()),
+        "DEMO_PORT": str(shop_port),
+        "SANDBOX_PORT": str(sandbox_port),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
         "DEMO_VAR_DIR": str(tmp_path / "var"),
         "DEMO_SANDBOX_DATA": str(tmp_path / "demo.sandbox.json"),

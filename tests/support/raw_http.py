@@ -140,9 +140,17 @@ def reset(conn: socket.socket) -> None:
 def free_port() -> int:
     """A loopback TCP port nobody listens on now: free for a server to take, and until one does,
     connections to it are refused."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct :func:`free_port` ports. Asked one at a time, the kernel may give the
+    port it just handed out again (the demo's shop and sandbox were once both given 36771)."""
+    with contextlib.ExitStack() as held:
+        socks = [held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) for _ in range(count)]
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))  # all bound at once: the kernel gives each its own port
+        return [int(sock.getsockname()[1]) for sock in socks]
 
 
 @contextlib.contextmanager
