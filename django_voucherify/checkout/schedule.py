@@ -240,12 +240,13 @@ def rollback_step(ledger_id: int, token: str | None = None) -> str:
 
 
 def _rollback_again(
-    ledger_id: int, attempts: int, why: str, delay: float, token: str | None, **kw: bool
+    ledger_id: int, attempts: int, why: str, delay: float, token: str | None, *, may_run_early: bool = True
 ) -> str:
+    """The next rollback attempt after ``delay``; past the maximum the row is flagged (``why``)."""
     if attempts >= voucherify_settings().checkout_reconcile_max_attempts:
         # Still retried (a voucher is held for an order never paid), but staff should know.
         flag(ledger_id, f"rollback not confirmed after {attempts} attempts: {why}")
-    return next_step(ledger_id, delay, token=token, **kw)
+    return next_step(ledger_id, delay, may_run_early=may_run_early, token=token)
 
 
 def reconcile_step(ledger_id: int, token: str | None = None) -> str:

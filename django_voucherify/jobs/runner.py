@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -522,7 +523,7 @@ def _id(part: JobPart) -> str:
 
 
 def _setback(
-    part: JobPart, token: str | None, note: str, cause: BaseException | None, final: Any
+    part: JobPart, token: str | None, note: str, cause: BaseException | None, final: Callable[[int], str]
 ) -> list[Step]:
     """One unusable answer or unexpected error of ``part``'s step (the chain holding ``token``):
     counted in ``step_errors`` and noted in ``last_error``; the same step again after
@@ -555,7 +556,8 @@ def step_failed(action: str, part_id: int, token: str | int | None, exc: Excepti
         if part is None:
             return []
         final = _(
-            "Stopped after %(n)d unexpected errors (last: %(error)s); the outcome of this part is unknown."
+            "Stopped after %(n)d unexpected errors or unusable answers (last: %(error)s); the outcome "
+            "of this part is unknown."
         )
         held = token if isinstance(token, str) else None
         return _setback(part, held, described, exc, lambda n: final % {"n": n, "error": described})

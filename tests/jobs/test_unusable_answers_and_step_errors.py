@@ -135,7 +135,7 @@ def test_unexpected_errors_fail_the_part_after_the_maximum(sandbox, monkeypatch)
     part.refresh_from_db()
     job.refresh_from_db()
     assert token is None and part.state == PartState.FAILED and job.state == JobState.FAILED
-    assert "Stopped after 8 unexpected errors (last: KeyError" in part.last_error
+    assert "Stopped after 8 unexpected errors or unusable answers (last: KeyError" in part.last_error
 
 
 def test_a_superseded_steps_error_records_nothing(sandbox, monkeypatch):
