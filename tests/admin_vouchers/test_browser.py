@@ -46,8 +46,6 @@ def test_missing_chromium_fails_with_what_to_install(monkeypatch):
 
 @pytest.fixture
 def page(browser_tools, example_shop) -> Iterator[object]:
-    shutil.rmtree(ARTIFACTS, ignore_errors=True)  # only this run's screenshots count
-    ARTIFACTS.mkdir(parents=True)
     with browser_tools.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
@@ -76,6 +74,10 @@ def run_action(page, base: str, code: str, action: str, step: str) -> None:
 
 
 def test_create_disable_enable_delete_in_a_browser(page, example_shop, voucherify_sandbox_server):
+    # Emptied here, by the one test that counts its screenshots: emptied by the page fixture,
+    # another test of this file starting on the other xdist worker wiped them mid-run.
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)  # only this run's screenshots count
+    ARTIFACTS.mkdir(parents=True)
     base, remote = example_shop, voucherify_sandbox_server.sandbox.state.vouchers
     page.goto(f"{base}/admin/login/")
     shot(page, "01-login")
