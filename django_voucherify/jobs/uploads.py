@@ -8,6 +8,11 @@ deleted as each part finishes (``runner._finish_part``), or at once when prepari
 (or part) row deleted by any means takes its files with it (:func:`delete_files_of`, connected
 to ``post_delete``).
 
+A file no row names (a process killed between storing a file and committing the row that names
+it: an upload, a split part, an export download) is deleted by :func:`purge_orphans` once it
+is older than :data:`ORPHAN_MIN_AGE`; the purge runs it at most every
+:data:`ORPHAN_SCAN_INTERVAL`.
+
 An export's ``result_file`` is kept ``VOUCHERIFY["EXPORT_RETENTION_DAYS"]`` days (default 30)
 after its job ends: :func:`purge_expired_results` (run by the periodic sweep) then deletes it,
 clears the field and notes when in ``job.result[RESULT_EXPIRED_AT]`` (``Job.file_expired``), so the admin says
@@ -20,7 +25,11 @@ The storage must not be public: see docs/jobs.md ("Uploaded files").
 from __future__ import annotations
 
 import logging
+import os
+import re
+from collections.abc import Iterator
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from django.core.cache import cache
@@ -30,7 +39,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .. import conf
-from ..models import Job
+from ..models import Job, JobPart
 from ..models.jobs import FINAL_JOB_STATES, RESULT_EXPIRED_AT
 
 logger = logging.getLogger("django_voucherify.jobs")
@@ -128,10 +137,127 @@ def after_finish(job: Job) -> None:
 
 
 def purge_expired() -> int:
-    """Delete the uploads of jobs that ended more than ``JOB_UPLOAD_RETENTION`` seconds ago."""
+    """Delete the uploads of jobs that ended more than ``JOB_UPLOAD_RETENTION`` seconds ago,
+    and, at most every :data:`ORPHAN_SCAN_INTERVAL`, the files no row names
+    (:func:`purge_orphans`); returns how many files were deleted."""
     cutoff = timezone.now() - timedelta(seconds=retention())
     due = Job.objects.filter(state__in=FINAL_JOB_STATES, finished_at__lte=cutoff).exclude(source_file="")
-    return sum(delete_source(job) for job in due.iterator())
+    deleted = sum(delete_source(job) for job in due.iterator())
+    return deleted + (purge_orphans() if _orphan_scan_due() else 0)
+
+
+#: A file no row names is deleted only once it is this old: an upload being stored, a CSV
+#: being split (its parts are named when the split commits) or an export being downloaded is
+#: unnamed for seconds to minutes, never for a day.
+ORPHAN_MIN_AGE = timedelta(days=1)
+#: The folder walk costs a listing of every stored file (requests on a remote storage), and
+#: orphans only come of killed processes: once an hour is plenty (an orphan lives at most
+#: ORPHAN_MIN_AGE + ORPHAN_SCAN_INTERVAL).
+ORPHAN_SCAN_INTERVAL = timedelta(hours=1)
+#: Cache key holding off the next walk until ORPHAN_SCAN_INTERVAL is over (per cache: with a
+#: per-process cache each process walks once an hour, harmless).
+ORPHAN_SCAN_KEY = "django_voucherify:orphan-scan"
+#: Names looked up in the database per query, and files deleted per walk at most (the next
+#: walk takes the rest).
+ORPHAN_BATCH = 500
+ORPHAN_PURGE_LIMIT = 500
+
+#: What job_upload_to makes, and nothing else: ``<year>/<month>/<token_urlsafe(32)>[.ext]``
+#: (a storage that refuses to overwrite may add ``_<7 characters>``). A file of another shape
+#: under the folder is not ours and is never deleted.
+_MONTH_FOLDER = re.compile(r"\d{4}/\d{2}")
+_OUR_FILE = re.compile(r"[A-Za-z0-9_-]{43}(?:_[A-Za-z0-9]{7})?(?:\.[a-z0-9]{1,8})?")
+
+
+def _orphan_scan_due() -> bool:
+    try:
+        return bool(cache.add(ORPHAN_SCAN_KEY, True, ORPHAN_SCAN_INTERVAL.total_seconds()))
+    except Exception:  # a cache that does not answer must not fail the expired-upload purge
+        logger.warning("Voucherify jobs: cache unavailable, orphan file walk skipped", exc_info=True)
+        return False
+
+
+def purge_orphans(now: datetime | None = None, *, limit: int = ORPHAN_PURGE_LIMIT) -> int:
+    """Delete the files under ``JOB_UPLOAD_TO`` that no job or part row names (source, export
+    result, split part) and that are older than :data:`ORPHAN_MIN_AGE`; returns how many (at
+    most ``limit``). The folder is walked one month folder at a time and looked up in batches
+    of :data:`ORPHAN_BATCH` names, so memory does not grow with the number of files."""
+    storage = Job._meta.get_field("source_file").storage
+    cutoff = (now or timezone.now()) - ORPHAN_MIN_AGE
+    deleted = 0
+    names = _stored_files(storage, conf.settings().job_upload_to.strip("/"))
+    while deleted < limit and (batch := list(islice(names, ORPHAN_BATCH))):
+        for name in _unnamed(batch):
+            if deleted < limit and _old(storage, name, cutoff) and _delete_orphan(storage, name):
+                deleted += 1
+    return deleted
+
+
+def _stored_files(storage: Any, folder: str) -> Iterator[str]:
+    """The names of our files under ``folder``, one month folder listed at a time."""
+    for year in _listing(storage, folder, dirs=True):
+        for month in _listing(storage, f"{folder}/{year}", dirs=True):
+            if _MONTH_FOLDER.fullmatch(f"{year}/{month}"):
+                path = f"{folder}/{year}/{month}"
+                files = _listing(storage, path, dirs=False)
+                yield from (f"{path}/{name}" for name in files if _OUR_FILE.fullmatch(name))
+
+
+def _listing(storage: Any, path: str, *, dirs: bool) -> Iterator[str]:
+    """The folders (``dirs``) or files in ``path``: read lazily from the file system when the
+    storage is local (``os.scandir``); else ``Storage.listdir``, the only listing Django's
+    storage API has (a remote storage pages its listing itself, and a month folder is what it
+    holds at once)."""
+    try:
+        local = storage.path(path)
+    except NotImplementedError:
+        local = None
+    if local is None:
+        try:
+            folders, files = storage.listdir(path)
+        except FileNotFoundError:
+            return
+        yield from folders if dirs else files
+        return
+    try:
+        with os.scandir(local) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False) if dirs else entry.is_file(follow_symlinks=False):
+                    yield entry.name
+    except FileNotFoundError:
+        return
+
+
+def _unnamed(batch: list[str]) -> list[str]:
+    """The names of ``batch`` that no job or part row refers to."""
+    named: set[str] = set()
+    for source, result in Job.objects.filter(Q(source_file__in=batch) | Q(result_file__in=batch)).values_list(
+        "source_file", "result_file"
+    ):
+        named.update((source, result))
+    named.update(JobPart.objects.filter(file__in=batch).values_list("file", flat=True))
+    return [name for name in batch if name not in named]
+
+
+def _old(storage: Any, name: str, cutoff: datetime) -> bool:
+    """Whether the file was last written before ``cutoff``; a storage that cannot tell keeps it."""
+    try:
+        modified = storage.get_modified_time(name)
+    except (OSError, NotImplementedError):
+        return False
+    if timezone.is_naive(modified) and timezone.is_aware(cutoff):  # a storage without time zones
+        modified = timezone.make_aware(modified)
+    return bool(modified < cutoff)
+
+
+def _delete_orphan(storage: Any, name: str) -> bool:
+    try:
+        storage.delete(name)
+    except Exception:  # the next walk retries
+        logger.warning("Voucherify jobs: could not delete the orphan file %s", name, exc_info=True)
+        return False
+    logger.info("Voucherify jobs: deleted %s, a file no job names (a process stopped before naming it)", name)
+    return True
 
 
 def delete_files_of(instance: Any) -> None:

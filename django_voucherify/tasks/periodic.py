@@ -37,7 +37,7 @@ PARTS: dict[str, Callable[[], Any]] = {
 
 @shared_task(name="django_voucherify.sweep", ignore_result=True)
 def sweep() -> dict[str, Any]:
-    """Run every feature's due work (outbox re-drive, checkout chains, jobs, expired uploads
+    """Run every feature's due work (outbox re-drive, checkout chains, jobs, expired and orphaned uploads
     and export files, webhook events due and past retention);
     returns each part's counts (None for a part that failed, logged)."""
     results: dict[str, Any] = {}

@@ -4,12 +4,15 @@ Voucherify's refusals as admin messages, never a 500."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from django_voucherify.models import Campaign, ValidationRule
 from django_voucherify.vouchers import campaigns as mirrors
+from tests.support.admin import post_action
 from tests.support.campaigns import MIN_100
 
 pytestmark = pytest.mark.django_db
@@ -69,19 +72,18 @@ def test_detail_page_shows_voucherify_failing_rather_than_a_500(client, sandbox,
 def test_disable_confirms_then_changes_voucherify_and_the_mirror(client, sandbox, api, campaigns, staff):
     spring, summer = campaigns("Spring", "Summer")
     staff("view_campaign", "change_campaign_state")
-    data = {"action": "disable_selected", "_selected_action": [spring.pk, summer.pk]}
-    confirm = client.post(CHANGELIST, data)
+    disable = partial(post_action, client, CHANGELIST, "disable_selected", [spring, summer])
+    confirm = disable()
     assert confirm.status_code == 200
     assert b'id="campaign-changes"' in confirm.content and b"active \xe2\x86\x92 inactive" in confirm.content
     assert api.campaigns.get(spring.voucherify_id)["active"] is True  # nothing sent yet
-    done = client.post(CHANGELIST, {**data, "post": "yes", "confirmed_count": "2"})
+    done = disable(post="yes", confirmed_count="2")
     assert done.status_code == 302
     assert api.campaigns.get(spring.voucherify_id)["active"] is False
     assert api.campaigns.get(summer.voucherify_id)["active"] is False
     assert set(Campaign.objects.values_list("active", flat=True)) == {False}
     assert any("done for Spring, Summer" in t for t in texts(done))
-    enable = {"action": "enable_selected", "_selected_action": [spring.pk], "post": "yes"}
-    client.post(CHANGELIST, enable)
+    post_action(client, CHANGELIST, "enable_selected", [spring], post="yes")
     assert api.campaigns.get(spring.voucherify_id)["active"] is True
     assert Campaign.objects.get(pk=spring.pk).active is True
 
@@ -90,9 +92,7 @@ def test_action_refused_without_the_state_permission(client, sandbox, api, campa
     (spring,) = campaigns("Spring")
     staff("view_campaign", "change_campaign")  # is_staff and change are not the state permission
     before = sandbox.calls.count("POST")
-    response = client.post(
-        CHANGELIST, {"action": "disable_selected", "_selected_action": [spring.pk], "post": "yes"}
-    )
+    response = post_action(client, CHANGELIST, "disable_selected", [spring], post="yes")
     assert response.status_code in (200, 302)
     assert sandbox.calls.count("POST") == before
     assert api.campaigns.get(spring.voucherify_id)["active"] is True
@@ -104,10 +104,7 @@ def test_a_campaign_deleted_in_voucherify_is_an_error_message_not_a_500(
     spring, summer = campaigns("Spring", "Summer")
     api.campaigns.delete(spring.voucherify_id, force=True)
     staff("view_campaign", "change_campaign_state")
-    response = client.post(
-        CHANGELIST,
-        {"action": "disable_selected", "_selected_action": [spring.pk, summer.pk], "post": "yes"},
-    )
+    response = post_action(client, CHANGELIST, "disable_selected", [spring, summer], post="yes")
     assert response.status_code == 302
     messages = texts(response)
     assert any("failed for Spring" in m and "no such campaign" in m for m in messages), messages
@@ -119,15 +116,7 @@ def test_a_campaign_deleted_in_voucherify_is_an_error_message_not_a_500(
 def test_a_selection_changed_since_confirmation_does_nothing(client, sandbox, api, campaigns, staff):
     spring, _summer = campaigns("Spring", "Summer")
     staff("view_campaign", "change_campaign_state")
-    response = client.post(
-        CHANGELIST,
-        {
-            "action": "disable_selected",
-            "_selected_action": [spring.pk],
-            "post": "yes",
-            "confirmed_count": "2",
-        },
-    )
+    response = post_action(client, CHANGELIST, "disable_selected", [spring], post="yes", confirmed_count="2")
     assert any("selection changed" in m for m in texts(response))
     assert api.campaigns.get(spring.voucherify_id)["active"] is True
 

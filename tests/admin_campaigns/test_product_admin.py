@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from django_voucherify.models import OutboxEntry, Product, Sku
+from tests.support.admin import post_action
 
 pytestmark = pytest.mark.django_db
 PRODUCTS = reverse("admin:django_voucherify_product_changelist")
@@ -37,10 +38,10 @@ def test_lists_search_and_sync_state_for_a_viewer(client, catalog, staff):
 
 def test_resync_needs_the_change_permission(client, catalog, staff):
     staff("view_product")
-    client.post(PRODUCTS, {"action": "resync_selected", "_selected_action": [catalog.pk]})
+    post_action(client, PRODUCTS, "resync_selected", [catalog])
     assert not OutboxEntry.objects.exists()
     staff("view_product", "change_product")
-    response = client.post(PRODUCTS, {"action": "resync_selected", "_selected_action": [catalog.pk]})
+    response = post_action(client, PRODUCTS, "resync_selected", [catalog])
     assert response.status_code == 302
     entry = OutboxEntry.objects.get()
     assert (entry.kind, entry.object_pk) == ("product", str(catalog.pk))

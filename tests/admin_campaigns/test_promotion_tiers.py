@@ -5,6 +5,7 @@ page; Voucherify's refusals and 2xx answers in another shape as admin messages, 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from django.urls import reverse
 from django_voucherify.api.resources.promotions import Promotions
 from django_voucherify.models import Campaign, PromotionTier, ValidationRule
 from django_voucherify.vouchers import campaigns as mirrors
+from tests.support.admin import post_action
 from tests.support.campaigns import MIN_100
 
 pytestmark = pytest.mark.django_db
@@ -122,8 +124,7 @@ def test_a_viewer_posting_an_action_gets_403_and_nothing_is_sent(client, sandbox
     staff("view_promotiontier")
     before = sandbox.calls.count("POST")
     for action in ("enable_selected", "disable_selected"):
-        data = {"action": action, "_selected_action": [tier.pk], "post": "yes"}
-        assert client.post(CHANGELIST, data).status_code == 403
+        assert post_action(client, CHANGELIST, action, [tier], post="yes").status_code == 403
     assert client.post(tier_url(tier, "disable"), {"post": "yes"}).status_code == 403
     assert client.post(tier_url(tier, "enable")).status_code == 403
     assert sandbox.calls.count("POST") == before
@@ -139,7 +140,7 @@ def test_enable_and_disable_are_separate_permissions(client, sandbox, api, promo
     listing = client.get(CHANGELIST).content.decode()
     assert "disable_selected" in listing and "enable_selected" not in listing
     assert client.post(tier_url(tier, "enable"), {"post": "yes"}).status_code == 403
-    done = client.post(tier_url(tier, "disable"), {"post": "yes", "_selected_action": [tier.pk]})
+    done = post_action(client, tier_url(tier, "disable"), None, [tier], post="yes")
     assert done.status_code == 302 and done["Location"] == change_url(tier)
     assert remote_active(api, tier) is False
 
@@ -160,12 +161,12 @@ def test_disable_from_the_list_confirms_then_changes_voucherify_and_the_mirror(
     promotion("Big basket", 2)
     one, two = PromotionTier.objects.order_by("name")
     staff("view_promotiontier", "enable_promotiontier", "disable_promotiontier")
-    data = {"action": "disable_selected", "_selected_action": [one.pk, two.pk]}
-    confirm = client.post(CHANGELIST, data)
+    disable = partial(post_action, client, CHANGELIST, "disable_selected", [one, two])
+    confirm = disable()
     assert confirm.status_code == 200
     assert b'id="tier-changes"' in confirm.content and "active → inactive" in confirm.content.decode()
     assert remote_active(api, one) is True  # nothing sent yet
-    done = client.post(CHANGELIST, {**data, "post": "yes", "confirmed_count": "2"})
+    done = disable(post="yes", confirmed_count="2")
     assert done.status_code == 302
     assert remote_active(api, one) is False and remote_active(api, two) is False
     assert set(PromotionTier.objects.values_list("active", flat=True)) == {False}
@@ -182,9 +183,7 @@ def test_enable_from_the_tier_page_confirms_first(client, sandbox, api, promotio
     assert confirm.status_code == 200
     assert "inactive → active" in confirm.content.decode()
     assert remote_active(api, tier) is False
-    done = client.post(
-        tier_url(tier, "enable"), {"post": "yes", "confirmed_count": "1", "_selected_action": [tier.pk]}
-    )
+    done = post_action(client, tier_url(tier, "enable"), None, [tier], post="yes", confirmed_count="1")
     assert done.status_code == 302
     assert remote_active(api, tier) is True and PromotionTier.objects.get().active is True
 
@@ -193,8 +192,7 @@ def test_a_selection_changed_since_confirmation_does_nothing(client, sandbox, ap
     promotion("Big basket", 1)
     tier = PromotionTier.objects.get()
     staff("view_promotiontier", "disable_promotiontier")
-    data = {"action": "disable_selected", "_selected_action": [tier.pk], "post": "yes"}
-    response = client.post(CHANGELIST, {**data, "confirmed_count": "2"})
+    response = post_action(client, CHANGELIST, "disable_selected", [tier], post="yes", confirmed_count="2")
     assert any("selection changed" in m for m in texts(response))
     assert remote_active(api, tier) is True
 
@@ -207,9 +205,7 @@ def test_a_tier_deleted_in_voucherify_is_an_error_message_and_the_others_go_on(
     one, two = PromotionTier.objects.order_by("name")
     api.promotions.delete_tier(one.voucherify_id)
     staff("view_promotiontier", "disable_promotiontier")
-    response = client.post(
-        CHANGELIST, {"action": "disable_selected", "_selected_action": [one.pk, two.pk], "post": "yes"}
-    )
+    response = post_action(client, CHANGELIST, "disable_selected", [one, two], post="yes")
     assert response.status_code == 302
     messages = texts(response)
     assert any("failed for Big basket tier 1" in m and "no such promotion tier" in m for m in messages)
@@ -223,7 +219,7 @@ def test_voucherify_unreachable_is_a_message_not_a_500(client, sandbox, api, pro
     tier = PromotionTier.objects.get()
     staff("view_promotiontier", "disable_promotiontier")
     sandbox.faults.add(path="/v1/promotions/tiers/*/disable", status=503, times=5)
-    response = client.post(tier_url(tier, "disable"), {"post": "yes", "_selected_action": [tier.pk]})
+    response = post_action(client, tier_url(tier, "disable"), None, [tier], post="yes")
     assert response.status_code == 302
     assert any("Disable failed for Big basket tier 1" in m for m in texts(response))
     assert PromotionTier.objects.get().active is True
@@ -251,7 +247,7 @@ def test_an_answer_in_another_shape_is_not_stored_the_tier_is_re_read(
     tier = PromotionTier.objects.get()
     staff("view_promotiontier", "disable_promotiontier")
     answering(monkeypatch, body)
-    response = client.post(tier_url(tier, "disable"), {"post": "yes", "_selected_action": [tier.pk]})
+    response = post_action(client, tier_url(tier, "disable"), None, [tier], post="yes")
     assert response.status_code == 302
     messages = texts(response)
     assert any("unexpected shape" in m and "re-read" in m for m in messages), messages
@@ -269,7 +265,7 @@ def test_an_answer_in_another_shape_and_a_failing_re_read_keep_the_change_with_t
     staff("view_promotiontier", "disable_promotiontier")
     answering(monkeypatch, {"unexpected": True})
     sandbox.faults.add(path="/v1/promotions/tiers/*", method="GET", status=503, times=5)
-    response = client.post(tier_url(tier, "disable"), {"post": "yes", "_selected_action": [tier.pk]})
+    response = post_action(client, tier_url(tier, "disable"), None, [tier], post="yes")
     assert response.status_code == 302
     assert any("re-reading the tier failed" in m for m in texts(response))
     sandbox.faults.clear()

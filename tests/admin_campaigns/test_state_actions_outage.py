@@ -18,6 +18,7 @@ from django_voucherify.api.errors import RequestTimeout
 from django_voucherify.api.resources.promotions import Promotions
 from django_voucherify.models import PromotionTier
 from django_voucherify.vouchers import campaigns as mirrors
+from tests.support.admin import post_action
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = reverse("admin:django_voucherify_promotiontier_changelist")
@@ -38,10 +39,7 @@ def test_a_hung_voucherify_stops_the_run_at_the_first_timeout(client, sandbox, a
 
     monkeypatch.setattr(Promotions, "disable_tier", hang)
     pks = list(PromotionTier.objects.values_list("pk", flat=True))
-    response = client.post(
-        CHANGELIST,
-        {"action": "disable_selected", "_selected_action": pks, "post": "yes", "confirmed_count": "3"},
-    )
+    response = post_action(client, CHANGELIST, "disable_selected", pks, post="yes", confirmed_count="3")
     assert response.status_code == 302
     assert timeouts == [conf.settings().checkout_timeout]  # one call, with the short timeout
     shown = [str(m) for m in get_messages(response.wsgi_request)]
@@ -65,10 +63,8 @@ def test_the_campaign_actions_stop_at_the_first_timeout_too(
         raise RequestTimeout("Voucherify read timeout", method="POST", path="/v1/campaigns/x/disable")
 
     monkeypatch.setattr(Campaigns, "disable", hang)
-    response = client.post(
-        reverse("admin:django_voucherify_campaign_changelist"),
-        {"action": "disable_selected", "_selected_action": [c.pk for c in made], "post": "yes"},
-    )
+    changelist = reverse("admin:django_voucherify_campaign_changelist")
+    response = post_action(client, changelist, "disable_selected", made, post="yes")
     assert response.status_code == 302
     assert timeouts == [conf.settings().checkout_timeout]
     shown = [str(m) for m in get_messages(response.wsgi_request)]
@@ -86,10 +82,8 @@ def test_a_timeout_after_voucherify_applied_it_does_not_say_it_failed(client, sa
     path = f"/v1/campaigns/{autumn.voucherify_id}/disable"
     sandbox.faults.add(path=path, method="POST", latency=1.0, after=True, times=1)
     with options(sandbox, CHECKOUT_TIMEOUT=0.2, READ_TIMEOUT=20):
-        response = client.post(
-            reverse("admin:django_voucherify_campaign_changelist"),
-            {"action": "disable_selected", "_selected_action": [autumn.pk], "post": "yes"},
-        )
+        changelist = reverse("admin:django_voucherify_campaign_changelist")
+        response = post_action(client, changelist, "disable_selected", [autumn], post="yes")
     assert response.status_code == 302
     assert api.campaigns.get(autumn.voucherify_id)["active"] is False  # it did happen
     (shown,) = [str(m) for m in get_messages(response.wsgi_request)]

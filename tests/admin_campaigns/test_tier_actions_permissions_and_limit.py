@@ -17,6 +17,7 @@ from django.urls import reverse
 from django_voucherify.admin import promotion_tiers as tier_admin
 from django_voucherify.models import PromotionTier
 from django_voucherify.vouchers import campaigns as mirrors
+from tests.support.admin import post_action
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = reverse("admin:django_voucherify_promotiontier_changelist")
@@ -41,7 +42,7 @@ def test_the_tier_buttons_need_the_view_permission_too(client, sandbox, api, sta
         client.get(reverse("admin:django_voucherify_promotiontier_change", args=[tier.pk])).status_code == 403
     )
     assert client.post(url).status_code == 403  # no confirmation page naming the tier
-    assert client.post(url, {"post": "yes", "_selected_action": [tier.pk]}).status_code == 403
+    assert post_action(client, url, None, [tier], post="yes").status_code == 403
     assert api.promotions.get_tier(tier.voucherify_id)["active"] is True
 
 
@@ -51,13 +52,8 @@ def test_the_confirmation_says_a_selection_over_the_limit_will_be_refused(
     _tiers(api, 3)
     monkeypatch.setattr(tier_admin, "ACTION_LIMIT", 2)
     staff("view_promotiontier", "disable_promotiontier")
-    page = client.post(
-        CHANGELIST,
-        {
-            "action": "disable_selected",
-            "select_across": "1",
-            "_selected_action": [PromotionTier.objects.first().pk],
-        },
+    page = post_action(
+        client, CHANGELIST, "disable_selected", [PromotionTier.objects.first()], select_across="1"
     )
     assert page.status_code == 200
     assert "at most 2 promotion tiers" in page.content.decode()

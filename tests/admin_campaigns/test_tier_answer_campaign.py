@@ -15,6 +15,7 @@ from django.urls import reverse
 from django_voucherify.api.resources.promotions import Promotions
 from django_voucherify.models import PromotionTier
 from django_voucherify.vouchers import campaigns as mirrors
+from tests.support.admin import post_action
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +50,7 @@ def test_a_tier_disabled_from_the_admin_stays_on_its_campaign(client, sandbox, a
     monkeypatch.setattr(Promotions, "disable_tier", lambda self, tier_id: as_documented(real(self, tier_id)))
     staff("view_promotiontier", "disable_promotiontier")
     url = reverse("admin:django_voucherify_promotiontier_disable", args=[tier.pk])
-    assert client.post(url, {"post": "yes", "_selected_action": [tier.pk]}).status_code == 302
+    assert post_action(client, url, None, [tier], post="yes").status_code == 302
     stored = PromotionTier.objects.get()
     assert stored.active is False
     assert stored.campaign_voucherify_id == made["id"] and stored.campaign_id == tier.campaign_id

@@ -7,7 +7,7 @@ confirming disabled B and C, C never shown."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from functools import partial
 
 import pytest
 from django.contrib.messages import get_messages
@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from django_voucherify.models import PromotionTier
 from django_voucherify.vouchers import campaigns as mirrors
+from tests.support.admin import post_action
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = reverse("admin:django_voucherify_promotiontier_changelist")
@@ -30,14 +31,14 @@ def test_the_same_count_of_other_tiers_is_not_what_was_confirmed(client, sandbox
     PromotionTier.objects.filter(pk=c.pk).update(active=False)  # not in the filter when confirmed
     staff("view_promotiontier", "disable_promotiontier")
     url = f"{CHANGELIST}?active__exact=1"
-    data: dict[str, Any] = {"action": "disable_selected", "select_across": "1", "_selected_action": [a.pk]}
-    page = client.post(url, data).content.decode()
+    disable = partial(post_action, client, url, "disable_selected", [a], select_across="1")
+    page = disable().content.decode()
     assert "Tier 0" in page and "Tier 1" in page and "Tier 2" not in page
     found = re.search(r'name="confirmed_digest" value="([0-9a-f]+)"', page)
     assert found
     # Meanwhile: A leaves the filter, C enters it (two active tiers still).
     PromotionTier.objects.filter(pk=a.pk).update(active=False)
     PromotionTier.objects.filter(pk=c.pk).update(active=True)
-    done = client.post(url, {**data, "post": "yes", "confirmed_count": "2", "confirmed_digest": found[1]})
+    done = disable(post="yes", confirmed_count="2", confirmed_digest=found[1])
     assert any("selection changed" in str(m) for m in get_messages(done.wsgi_request))
     assert all(api.promotions.get_tier(t.voucherify_id)["active"] for t in (a, b, c))  # nothing sent

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from django_voucherify import client
 from django_voucherify.models import Voucher
+from tests.support.admin import post_action
 
 pytestmark = pytest.mark.django_db
 # Requests commit as in production (no test transaction around them): the task is queued when
@@ -17,10 +18,8 @@ CHANGELIST = reverse("admin:django_voucherify_voucher_changelist")
 
 
 def act(http, action, vouchers, confirm=True):
-    data = {"action": action, "_selected_action": [v.pk for v in vouchers]}
-    if confirm:
-        data["post"] = "yes"
-    return http.post(CHANGELIST, data, follow=confirm)
+    confirmed = {"post": "yes"} if confirm else {}
+    return post_action(http, CHANGELIST, action, vouchers, follow=confirm, **confirmed)
 
 
 def messages_of(resp):

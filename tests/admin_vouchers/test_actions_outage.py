@@ -16,14 +16,14 @@ from django_voucherify import conf
 from django_voucherify.api.errors import RequestTimeout
 from django_voucherify.api.resources.vouchers import Vouchers
 from django_voucherify.models import Voucher
+from tests.support.admin import post_action
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = reverse("admin:django_voucherify_voucher_changelist")
 
 
 def act(http: Any, action: str, vouchers: list[Voucher]) -> Any:
-    data = {"action": action, "_selected_action": [v.pk for v in vouchers], "post": "yes"}
-    return http.post(CHANGELIST, data, follow=True)
+    return post_action(http, CHANGELIST, action, vouchers, post="yes", follow=True)
 
 
 def shown(resp: Any) -> list[str]:

@@ -46,8 +46,6 @@ def test_missing_chromium_fails_with_what_to_install(monkeypatch):
 
 @pytest.fixture
 def page(browser_tools, example_shop) -> Iterator[object]:
-    shutil.rmtree(ARTIFACTS, ignore_errors=True)  # only this run's screenshots count
-    ARTIFACTS.mkdir(parents=True)
     with browser_tools.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
@@ -76,6 +74,10 @@ def run_action(page, base: str, code: str, action: str, step: str) -> None:
 
 
 def test_create_disable_enable_delete_in_a_browser(page, example_shop, voucherify_sandbox_server):
+    # Emptied here, by the one test that counts its screenshots: emptied by the page fixture,
+    # another test of this file starting on the other xdist worker wiped them mid-run.
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)  # only this run's screenshots count
+    ARTIFACTS.mkdir(parents=True)
     base, remote = example_shop, voucherify_sandbox_server.sandbox.state.vouchers
     page.goto(f"{base}/admin/login/")
     shot(page, "01-login")
@@ -413,3 +415,67 @@ def test_refresh_block_follows_its_run_and_the_voucher_list_fits_1280_px(
         assert cut.inner_text() == value and box and box["width"] < most, box  # cut, whole in title
     assert len(list(REFRESH_ARTIFACTS.glob("*.png"))) == 5
     assert len(asked) == followed  # pages showing a finished run asked nothing
+
+
+JOB_ARTIFACTS = ROOT / "artifacts" / "admin_jobs"
+
+#: The job changelist's columns: each header's right edge, the window, and both sidebars.
+JOB_COLUMNS = """() => {
+    const nav = document.querySelector('#nav-sidebar');
+    const filter = document.querySelector('#changelist-filter');
+    const results = document.querySelector('#result_list').parentElement;
+    return {
+        columns: [...document.querySelectorAll('#result_list thead th')].map(th => ({
+            name: th.className, text: th.innerText.trim(), right: th.getBoundingClientRect().right})),
+        rightmost: Math.max(...[...document.querySelectorAll('#result_list td, #result_list th')].map(
+            cell => cell.getBoundingClientRect().right)),
+        box: results.getBoundingClientRect().right, scroll: results.scrollWidth, client: results.clientWidth,
+        page: document.documentElement.scrollWidth, window: window.innerWidth,
+        nav: nav ? nav.getBoundingClientRect().width : 0,
+        filter: filter && filter.offsetParent ? filter.getBoundingClientRect().left : null,
+    };
+}"""
+
+
+def test_jobs_changelist_fits_1280_px_with_the_filters_open(
+    page, example_shop, voucherify_sandbox_server, tmp_path
+):
+    """The job changelist's Created and Finished columns were cut off at 1280 px with the
+    navigation sidebar and the filters open; every column is now inside the window."""
+    shutil.rmtree(JOB_ARTIFACTS, ignore_errors=True)
+    JOB_ARTIFACTS.mkdir(parents=True)
+    base = example_shop
+    shop_shell(
+        tmp_path,
+        voucherify_sandbox_server,
+        "from django.contrib.auth.models import User;"
+        "from datetime import datetime, timezone;"
+        "from django_voucherify.models import Job;"
+        "clerk = User.objects.create(username='warehouse-clerk-' + 'x' * 40);"
+        "late = datetime(2026, 9, 30, 12, 59, tzinfo=timezone.utc);"  # the widest date: Sept. 30, 12:59 p.m.
+        "[Job.objects.filter(pk=Job.objects.create(kind=kind, state=state, progress=p, total_rows=1234567,"
+        " done_count=1234000, failed_count=5670, started_by=clerk,"
+        " finished_at=late if state != 'preparing' else None).pk).update(created_at=late)"
+        " for kind, state, p in (('export_voucher_transactions', 'done', 100),"
+        " ('update_customers_metadata', 'failed', 40), ('import_customers_csv', 'preparing', 7))]",
+    )
+    page.goto(f"{base}/admin/login/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "admin")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#site-name")
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        page.goto(f"{base}/admin/django_voucherify/job/")
+        page.wait_for_selector("#result_list")
+        page.screenshot(path=str(JOB_ARTIFACTS / f"jobs-{scheme}.png"), full_page=True)
+        fits = page.evaluate(JOB_COLUMNS)
+        assert fits["window"] == 1280 and fits["nav"] > 200 and fits["filter"] is not None, fits  # both open
+        for column in fits["columns"]:  # every column inside the results box, none under the filters
+            assert column["right"] <= fits["box"] <= fits["filter"], (column, fits)
+        assert fits["rightmost"] <= fits["box"] and fits["scroll"] <= fits["client"], fits  # no scroll
+        assert fits["page"] <= fits["window"], fits
+        assert [c["text"].lower() for c in fits["columns"][-2:]] == ["started by", "created / finished"]
+        user = page.locator("#result_list span.voucherify-cut.is-user").first
+        assert user.get_attribute("title") == "warehouse-clerk-" + "x" * 40  # cut, whole in the title
+    assert "Sept. 30, 2026, 12:59 p.m." in page.inner_text("#result_list")

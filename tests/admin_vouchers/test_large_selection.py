@@ -13,6 +13,7 @@ from django_voucherify import client
 from django_voucherify.admin.voucher_tasks import SELECTION_CHUNK, run_voucher_action
 from django_voucherify.models import Voucher
 from django_voucherify.vouchers.refresh import refresh_all
+from tests.support.admin import post_action
 from tests.support.vouchers import make_voucher
 
 pytestmark = pytest.mark.django_db
@@ -52,10 +53,7 @@ def task_messages(monkeypatch):
 @pytest.mark.django_db(transaction=True)  # the task is queued when the request commits
 def test_select_all_of_1200_vouchers_confirms_and_runs_in_chunks(admin_client, sandbox, bulk, task_messages):
     first = Voucher.objects.filter(category="bulk").order_by("code").first()
-    page = admin_client.post(
-        bulk,
-        {"action": "disable_selected", "select_across": "1", "index": "0", "_selected_action": [first.pk]},
-    )
+    page = post_action(admin_client, bulk, "disable_selected", [first], select_across="1", index="0")
     html = page.content.decode()
     assert page.status_code == 200 and "these 1200 vouchers will change" in html
     assert "L-00000" in html and "L-00099" in html and "L-00100" not in html  # a sample...
@@ -75,9 +73,8 @@ def test_select_all_of_1200_vouchers_confirms_and_runs_in_chunks(admin_client, s
 
 def test_selection_changed_since_confirmation_does_nothing(admin_client, sandbox, bulk):
     first = Voucher.objects.filter(category="bulk").order_by("code").first()
-    html = admin_client.post(
-        bulk,
-        {"action": "disable_selected", "select_across": "1", "index": "0", "_selected_action": [first.pk]},
+    html = post_action(
+        admin_client, bulk, "disable_selected", [first], select_across="1", index="0"
     ).content.decode()
     client.vouchers.create("L-LATE", {"type": "GIFT_VOUCHER", "gift": {"amount": 1}, "category": "bulk"})
     refresh_all()
@@ -92,9 +89,7 @@ def test_selection_changed_since_confirmation_does_nothing(admin_client, sandbox
 def test_hidden_pks_are_not_localised(admin_client, sandbox):
     make_voucher("TS-1")
     Voucher.objects.create(pk=12345, code="TS-1")
-    page = admin_client.post(
-        CHANGELIST, {"action": "disable_selected", "_selected_action": ["12345"], "index": "0"}
-    )
+    page = post_action(admin_client, CHANGELIST, "disable_selected", ["12345"], index="0")
     fields = hidden_inputs(page.content.decode())
     assert ("_selected_action", "12345") in fields
     resp = admin_client.post(CHANGELIST, dict(fields), follow=True)

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from django_voucherify.models import Voucher
 from django_voucherify.vouchers import editing
+from tests.support.admin import post_action
 from tests.support.vouchers import VOUCHER_FORM_BLANK as BASE
 
 pytestmark = pytest.mark.django_db
@@ -60,10 +61,6 @@ def test_codes_with_url_characters_work_everywhere(http, sandbox):
     source_id = http.get(balance).context["form"].initial["source_id"]
     resp = http.post(balance, {"source_id": source_id, "operation": "add", "amount": "5", "reason": "x"})
     assert resp.status_code == 302 and sandbox.state.vouchers[code]["gift"]["balance"] == 105
-    resp = http.post(
-        CHANGELIST,
-        {"action": "disable_selected", "_selected_action": [voucher.pk], "post": "yes"},
-        follow=True,
-    )
+    resp = post_action(http, CHANGELIST, "disable_selected", [voucher], post="yes", follow=True)
     assert f"Disable: done for {code}." in [str(m) for m in resp.context["messages"]]
     assert sandbox.state.vouchers[code]["active"] is False

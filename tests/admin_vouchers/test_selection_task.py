@@ -16,6 +16,7 @@ from django.urls import reverse
 
 from django_voucherify.admin import voucher_tasks
 from django_voucherify.admin.voucher_selection import of_codes
+from tests.support.admin import post_action
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = reverse("admin:django_voucherify_voucher_changelist")
@@ -23,8 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def confirm(http, vouchers, action="disable_selected"):
-    data = {"action": action, "_selected_action": [v.pk for v in vouchers], "post": "yes"}
-    return http.post(CHANGELIST, data, follow=True)
+    return post_action(http, CHANGELIST, action, vouchers, post="yes", follow=True)
 
 
 def messages_of(resp):

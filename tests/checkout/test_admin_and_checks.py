@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 from django.test import override_settings
 
 from django_voucherify import checkout
 from django_voucherify.models import CheckoutRedemption, LedgerState
+from tests.support.admin import post_action
 from tests.support.checkout import checkout_checks
 from tests.support.vouchers import make_voucher
 
@@ -20,11 +23,11 @@ def test_rollback_action_asks_for_confirmation_first(sandbox, admin_client):
     row = checkout.redeem(["FIVE"], {"source_id": "ORD-A", "amount": 1000}).ledger
     assert admin_client.get(URL).status_code == 200
     assert admin_client.get(f"{URL}{row.pk}/change/").status_code == 200
-    data = {"action": "rollback_selected", "_selected_action": [row.pk]}
-    page = admin_client.post(URL, data)
+    rollback = partial(post_action, admin_client, URL, "rollback_selected", [row])
+    page = rollback()
     assert page.status_code == 200 and b"confirm-rollback" in page.content
     assert CheckoutRedemption.objects.get().state == LedgerState.SUCCEEDED  # nothing yet
-    done = admin_client.post(URL, {**data, "post": "yes", "reason": "goodwill"}, follow=True)
+    done = rollback(post="yes", reason="goodwill", follow=True)
     row.refresh_from_db()
     assert row.state == LedgerState.ROLLED_BACK and row.rollback_reason == "goodwill"
     assert b"1 redemption rolled back." in done.content

@@ -8,10 +8,13 @@ page and rolled nothing back (PostgreSQL refuses NUL in text, after the row was 
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
 from django_voucherify import checkout
 from django_voucherify.models import CheckoutRedemption, LedgerState
+from tests.support.admin import post_action
 from tests.support.checkout import live_redemptions
 from tests.support.vouchers import make_voucher
 
@@ -27,14 +30,14 @@ def test_the_admin_action_says_why_and_rolls_nothing_back(sandbox, admin_client)
     make_voucher("FIVE")
     row = checkout.redeem(["FIVE"], ORDER).ledger
     admin_client.raise_request_exception = False
-    data = {"action": "rollback_selected", "_selected_action": [row.pk], "post": "yes", "reason": reason}
-    page = admin_client.post(URL, data, follow=True)
+    rollback = partial(post_action, admin_client, URL, "rollback_selected", [row], post="yes", follow=True)
+    page = rollback(reason=reason)
     assert page.status_code == 200
     assert "NUL character" in page.content.decode()
     row.refresh_from_db()
     assert row.state == LedgerState.SUCCEEDED and row.rollback_requested_at is None
     # A reason it can store then goes through.
-    admin_client.post(URL, {**data, "reason": "goodwill"}, follow=True)
+    rollback(reason="goodwill")
     assert CheckoutRedemption.objects.get().state == LedgerState.ROLLED_BACK
 
 

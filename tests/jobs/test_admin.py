@@ -11,6 +11,7 @@ from django_voucherify import jobs
 from django_voucherify.jobs import runner
 from django_voucherify.models import Job, JobPart, JobState
 from django_voucherify.models.jobs import FAILED_ROWS_SAMPLE
+from tests.support.admin import post_action
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -57,14 +58,14 @@ def test_check_now_needs_the_check_job_permission(client, sandbox, django_user_m
     monkeypatch.setattr(jobs.dispatch, "schedule", lambda steps: queued.extend(steps))
     changelist = reverse("admin:django_voucherify_job_changelist")
     assert "check_now" not in client.get(changelist).content.decode()
-    client.post(changelist, {"action": "check_now", "_selected_action": [job.pk]})
+    post_action(client, changelist, "check_now", [job])
     assert queued == [] and JobPart.objects.get(job=job).state == "pending"
 
     staff.user_permissions.add(Permission.objects.get(codename="check_job"))
     staff = django_user_model.objects.get(pk=staff.pk)  # permission cache
     client.force_login(staff)
     assert "check_now" in client.get(changelist).content.decode()
-    client.post(changelist, {"action": "check_now", "_selected_action": [job.pk]})
+    post_action(client, changelist, "check_now", [job])
     assert [s.action for s in queued] == ["submit"]
 
 
@@ -88,10 +89,7 @@ def test_customers_upload_and_check_now_action(admin_client, sandbox):
     )
     assert response.status_code == 302
     job = Job.objects.get()
-    admin_client.post(
-        reverse("admin:django_voucherify_job_changelist"),
-        {"action": "check_now", "_selected_action": [job.pk]},
-    )
+    post_action(admin_client, reverse("admin:django_voucherify_job_changelist"), "check_now", [job])
     assert runner.drive(job, timeout=20).state == JobState.DONE
     assert sandbox.state.find_customer("c-1")["name"] == "One"
 

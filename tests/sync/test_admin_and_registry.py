@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from django_voucherify.models import Customer, Order, OutboxEntry, SyncState
 from django_voucherify.sync import registry
+from tests.support.admin import post_action
 
 pytestmark = pytest.mark.django_db
 
@@ -27,11 +28,8 @@ def test_admin_shows_sync_state_and_resyncs(admin_client, sandbox, django_captur
     assert admin_client.get(reverse("admin:django_voucherify_order_changelist")).status_code == 200
     assert admin_client.get(reverse("admin:django_voucherify_outboxentry_changelist")).status_code == 200
     with django_capture_on_commit_callbacks(execute=True):
-        resp = admin_client.post(
-            reverse("admin:django_voucherify_customer_changelist"),
-            {"action": "resync_selected", "_selected_action": [c.pk]},
-            follow=True,
-        )
+        changelist = reverse("admin:django_voucherify_customer_changelist")
+        resp = post_action(admin_client, changelist, "resync_selected", [c], follow=True)
     assert "1 object queued for Voucherify." in resp.content.decode()
     c.refresh_from_db()
     assert c.sync_state == SyncState.SYNCED and sandbox.state.find_customer("adm-1")["name"] == "Admin Test"

@@ -10,6 +10,7 @@ from django.contrib.auth.models import Permission
 
 from django_voucherify.models import WebhookEvent, WebhookEventState
 from django_voucherify.webhooks import record
+from tests.support.admin import post_action
 from tests.support.webhooks import envelope
 
 pytestmark = pytest.mark.django_db
@@ -40,9 +41,7 @@ def test_staff_with_view_permission_only_cannot_reprocess(
     page = client.get(CHANGELIST + "?needs_attention__exact=1")
     assert page.status_code == 200 and parked.event_id in page.content.decode()
     assert "reprocess_selected" not in page.content.decode()
-    response = client.post(
-        CHANGELIST, {"action": "reprocess_selected", "_selected_action": [parked.pk], "post": "yes"}
-    )
+    response = post_action(client, CHANGELIST, "reprocess_selected", [parked], post="yes")
     parked.refresh_from_db()
     assert parked.state == WebhookEventState.PARKED  # refused: no permission
     assert response.status_code in (200, 302)
@@ -52,13 +51,11 @@ def test_reprocess_asks_for_confirmation_then_processes(
     client: Any, django_user_model: Any, parked: Any
 ) -> None:
     client.force_login(staff(django_user_model, "reprocess_webhookevent"))
-    confirm = client.post(CHANGELIST, {"action": "reprocess_selected", "_selected_action": [parked.pk]})
+    confirm = post_action(client, CHANGELIST, "reprocess_selected", [parked])
     assert confirm.status_code == 200 and "confirm-reprocess" in confirm.content.decode()
     parked.refresh_from_db()
     assert parked.state == WebhookEventState.PARKED  # nothing done before confirming
-    done = client.post(
-        CHANGELIST, {"action": "reprocess_selected", "_selected_action": [parked.pk], "post": "yes"}
-    )
+    done = post_action(client, CHANGELIST, "reprocess_selected", [parked], post="yes")
     assert done.status_code == 302
     parked.refresh_from_db()
     assert parked.state == WebhookEventState.PENDING and parked.attempts == 0 and not parked.needs_attention

@@ -24,6 +24,7 @@ from django_voucherify.models import (
     WebhookEventState,
 )
 from django_voucherify.webhooks import process, record, reprocess, views
+from tests.support.admin import post_action
 from tests.support.webhooks import customer, deliver, envelope, ledger_row, redemption, voucher
 
 pytestmark = pytest.mark.django_db
@@ -148,9 +149,8 @@ def test_pending_events_cannot_be_deleted_in_the_admin(admin_client: Any) -> Non
         f"/admin/django_voucherify/webhookevent/{pending.pk}/delete/", {"post": "yes"}
     )
     assert response.status_code == 403
-    admin_client.post(
-        "/admin/django_voucherify/webhookevent/",
-        {"action": "delete_selected", "_selected_action": [pending.pk], "post": "yes"},
+    post_action(
+        admin_client, "/admin/django_voucherify/webhookevent/", "delete_selected", [pending], post="yes"
     )
     assert WebhookEvent.objects.filter(pk=pending.pk).exists()
 

@@ -1,0 +1,102 @@
+"""Files no row names (a process killed between storing a file and committing the row that
+names it) are deleted by the periodic sweep once a day old; named files, young files (an upload
+in progress) and files of another shape under the folder are never touched."""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.core.files.base import ContentFile
+
+from django_voucherify.jobs import uploads
+from django_voucherify.models import Job, JobKind, JobPart, JobState
+from django_voucherify.tasks.periodic import sweep
+
+pytestmark = pytest.mark.django_db
+
+TWO_DAYS = 2 * 86400
+
+
+def stored(age: float = TWO_DAYS) -> str:
+    """A file stored exactly as an upload is (``job_upload_to``), no row naming it: what a
+    process killed before ``job.save()`` committed leaves behind; ``age`` seconds old."""
+    field = Job(kind=JobKind.IMPORT_VOUCHERS_CSV).source_file
+    field.save("codes.csv", ContentFile(b"Code\nA\n"), save=False)
+    aged(field.storage, field.name, age)
+    return str(field.name)
+
+
+def aged(storage: Any, name: str, age: float) -> None:
+    then = time.time() - age
+    os.utime(storage.path(name), (then, then))
+
+
+@pytest.fixture(params=["scandir", "listdir"])
+def storage(request: Any, media: Any, monkeypatch: Any) -> Any:
+    """The job storage, walked lazily (local: ``os.scandir``) or through ``Storage.listdir``
+    (what a remote storage, which has no ``path``, offers)."""
+    storage = Job._meta.get_field("source_file").storage
+    if request.param == "listdir":
+        monkeypatch.setattr(uploads, "_listing", listing_without_path())
+    cache.delete(uploads.ORPHAN_SCAN_KEY)
+    return storage
+
+
+def listing_without_path() -> Any:
+    walk = uploads._listing
+
+    def listing(storage: Any, path: str, *, dirs: bool) -> Any:
+        class Remote:  # the storage as a remote one: listdir and no path()
+            def path(self, name: str) -> str:
+                raise NotImplementedError
+
+            def listdir(self, name: str) -> Any:
+                return storage.listdir(name)
+
+        return walk(Remote(), path, dirs=dirs)
+
+    return listing
+
+
+def test_the_sweep_deletes_day_old_files_no_row_names_and_nothing_else(storage, media):
+    orphan = stored()
+    young = stored(age=3600)  # an upload being stored right now has no row yet either
+    source = stored()
+    job = Job.objects.create(kind=JobKind.IMPORT_VOUCHERS_CSV, state=JobState.PREPARING, source_file=source)
+    result = stored()
+    Job.objects.create(kind=JobKind.EXPORT_ORDERS, state=JobState.DONE, result_file=result)
+    part = stored()
+    JobPart.objects.create(job=job, index=1, file=part)
+    folder = os.path.dirname(orphan)
+    foreign = storage.save(f"{folder}/notes.txt", io.BytesIO(b"not ours"))
+    aged(storage, foreign, TWO_DAYS)
+
+    assert sweep()["job_uploads"] == 1
+    assert not storage.exists(orphan)
+    assert all(storage.exists(name) for name in (young, source, result, part, foreign))
+
+
+def test_the_walk_runs_at_most_once_an_interval(storage, media):
+    first = stored()
+    assert uploads.purge_expired() == 1 and not storage.exists(first)
+    second = stored()
+    assert uploads.purge_expired() == 0 and storage.exists(second)  # the next walk, in an hour
+    cache.delete(uploads.ORPHAN_SCAN_KEY)  # the hour is over
+    assert uploads.purge_expired() == 1 and not storage.exists(second)
+
+
+def test_a_walk_deletes_at_most_its_limit_and_looks_names_up_in_batches(storage, media, monkeypatch):
+    monkeypatch.setattr(uploads, "ORPHAN_BATCH", 2)
+    names = [stored() for _ in range(5)]
+    assert uploads.purge_orphans(limit=3) == 3
+    assert uploads.purge_orphans(limit=3) == 2
+    assert not any(storage.exists(name) for name in names)
+
+
+def test_an_empty_or_missing_folder_is_nothing_to_do(storage, media):
+    assert uploads.purge_orphans() == 0
