@@ -16,6 +16,9 @@ API:
   ``token`` only if that lease still holds. So a stalled holder whose row was taken over finds
   another token and neither frees nor takes back the row: checkout and jobs send their token in each task
   message; the outbox locks the row and compares it itself (:func:`new_token`).
+- :func:`describe` words an error no step expected (a bug on an odd answer, a database error):
+  its type, its text with every credential masked, where it was raised; :func:`log_unexpected`
+  logs that one line, without a traceback (whose frame locals error reporters would render).
 - :func:`backoff` is the one retry delay (exponential, capped, optional jitter, ``Retry-After``).
 - :func:`enqueue` sends a task BY NAME once the transaction commits; :func:`send` sends now.
   The task object is looked up in the current Celery app's registry (``app.tasks.get``; in
@@ -53,6 +56,7 @@ from django.db.models import F, Model, Q, QuerySet
 from django.utils import timezone
 
 from .api.errors import APIError
+from .conf import settings as voucherify_settings
 from .models.background import ERROR_FIELDS
 from .validation import storable_json
 
@@ -80,19 +84,55 @@ def new_token() -> str:
     return secrets.token_hex(8)
 
 
+def mask_secrets(text: str) -> str:
+    """``text`` with the API token and every webhook secret masked: an error no layer expected
+    (a ``requests`` error that escaped the transport's mapping, a bug quoting a header) may
+    quote one, and its text goes to logs and to ``last_error`` columns the admin shows."""
+    try:
+        conf = voucherify_settings()
+    except Exception:  # settings broken: nothing to mask with (and nothing was sent with them)
+        return text
+    for secret in (conf.secret_key, *conf.webhook_secrets):
+        text = secret.masked_in(text)
+    return text
+
+
+def describe(exc: BaseException) -> str:
+    """One line for an error no step expected: ``Type: text (at module:line in function)``,
+    credentials masked (:func:`mask_secrets`). No traceback, so no frame locals: the place it
+    was raised is enough to find a bug, and the text never carries a secret."""
+    text = f"{type(exc).__name__}: {mask_secrets(str(exc))}"
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is not None:
+        module = tb.tb_frame.f_globals.get("__name__", "?")
+        text += f" (at {module}:{tb.tb_lineno} in {tb.tb_frame.f_code.co_name})"
+    return text
+
+
+def log_unexpected(log: logging.Logger, what: str, exc: BaseException, *, level: int = logging.ERROR) -> str:
+    """Log ``what`` failed with ``exc`` as one line (:func:`describe`); returns the description."""
+    described = describe(exc)
+    log.log(level, "%s: %s", what, described)
+    return described
+
+
 def error_fields(exc: BaseException | None, message: str | None = None) -> dict[str, str]:
     """Values of the last-error fields for ``exc`` (``message`` overrides its text): a
     Voucherify answer gives its ``key`` and ``request_id``, any other error its class name;
-    None clears them. For ``QuerySet.update(**...)`` or ``setattr``."""
+    None clears them. Credentials are masked (:func:`mask_secrets`). For
+    ``QuerySet.update(**...)`` or ``setattr``."""
     if exc is None:
         return dict.fromkeys(ERROR_FIELDS, "")
     if isinstance(exc, APIError):
         key, request_id = exc.key or "", exc.request_id or ""
     else:
         key, request_id = type(exc).__name__, ""
+    text = mask_secrets(str(exc) if message is None else message)
     # An answer's text may hold a NUL or a lone surrogate, which no column can store.
     return {
-        "last_error": storable_json(str(exc) if message is None else message)[:2000],
+        "last_error": storable_json(text)[:2000],
         "last_error_key": storable_json(key)[:100],
         "last_request_id": storable_json(request_id)[:100],
     }

@@ -64,6 +64,11 @@ class Secret:
     def __bool__(self) -> bool:
         return self._length > 0
 
+    def masked_in(self, text: str) -> str:
+        """``text`` with every occurrence of the value replaced by the mask (the value is a
+        temporary of this expression, never a name in any frame)."""
+        return text.replace(self.reveal(), MASK) if self._length else text
+
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Secret):
             return hmac.compare_digest(self._bytes(), other._bytes())

@@ -167,3 +167,31 @@ def test_eager_mode_runs_a_task_that_only_autodiscovery_finds():
     from tests.support.lazy_tasks import tasks as lazy
 
     assert lazy.RUNS == [7]
+
+
+def _raised(exc: Exception) -> Exception:
+    try:
+        raise exc
+    except Exception as caught:
+        return caught
+
+
+def test_an_unexpected_error_is_described_by_type_text_and_place_with_every_secret_masked(settings):
+    settings.VOUCHERIFY = {**settings.VOUCHERIFY, "WEBHOOK_SECRETS": ["hook-secret-1"]}
+    exc = _raised(KeyError("token test-secret-key, hook hook-secret-1"))
+
+    described = background.describe(exc)
+
+    assert described.startswith("KeyError: ")
+    assert "test-secret-key" not in described and "hook-secret-1" not in described
+    assert described.count("********") == 2
+    assert f"(at {__name__}:" in described and "in _raised)" in described
+    fields = background.error_fields(exc)
+    assert fields["last_error_key"] == "KeyError" and "hook-secret-1" not in fields["last_error"]
+
+
+def test_an_unexpected_error_is_logged_once_without_a_traceback(caplog):
+    exc = _raised(ValueError("odd"))
+    background.log_unexpected(background.logger, "step 7 failed", exc)
+    (record,) = caplog.records
+    assert record.exc_info is None and record.getMessage().startswith("step 7 failed: ValueError: odd (at ")

@@ -139,6 +139,7 @@ class JobPartInline(admin.TabularInline):  # type: ignore[type-arg]
         "failed_count",
         "submit_attempts",
         "polls",
+        "step_errors",
         "due_at",
         "last_error",
         "last_error_key",

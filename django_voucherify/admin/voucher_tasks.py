@@ -53,6 +53,8 @@ def _run_chunk(
     chunk = voucher_selection.next_chunk(selection, chosen, after_pk, SELECTION_CHUNK)
     outcome = actions.run(chosen, chunk.codes, max_wait=0)
     for result in outcome.failed:
+        if result.unexpected:
+            continue  # logged where it was raised
         logger.warning(
             "Voucherify %s of %s failed: %s (key=%s request_id=%s)",
             action,

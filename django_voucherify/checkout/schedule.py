@@ -35,6 +35,7 @@ from django.utils import timezone
 from .. import background
 from ..api.errors import VoucherifyError
 from ..conf import settings as voucherify_settings
+from ..models.background import ERROR_FIELDS
 from ..models.ledger import CheckoutRedemption, LedgerState
 from .errors import RollbackFailed
 
@@ -221,6 +222,7 @@ def rollback_step(ledger_id: int, token: str | None = None) -> str:
 
     if not holds(ledger_id, token):
         return "superseded"
+    counted = _attempts(ledger_id, "rollback_attempts")
     try:
         row = rollback(ledger_id)
     except CheckoutRedemption.DoesNotExist:
@@ -229,11 +231,22 @@ def rollback_step(ledger_id: int, token: str | None = None) -> str:
         # Every failure is retried, refusals too (a 401 is fixed by new keys, not by giving up);
         # a refusal was flagged for staff when recorded.
         attempts = exc.ledger.rollback_attempts if exc.ledger else 1
-        if attempts >= voucherify_settings().checkout_reconcile_max_attempts:
-            # Still retried (a voucher is held for an order never paid), but staff should know.
-            flag(ledger_id, f"rollback not confirmed after {attempts} attempts: {exc.message}")
-        return next_step(ledger_id, rollback_delay(attempts, exc.retry_after), token=token)
+        return _rollback_again(
+            ledger_id, attempts, exc.message, rollback_delay(attempts, exc.retry_after), token
+        )
+    except Exception as exc:
+        return _step_failed(ROLLBACK_TASK, ledger_id, token, exc, counted=counted)
     return next_step(row.pk, token=token)
+
+
+def _rollback_again(
+    ledger_id: int, attempts: int, why: str, delay: float, token: str | None, *, may_run_early: bool = True
+) -> str:
+    """The next rollback attempt after ``delay``; past the maximum the row is flagged (``why``)."""
+    if attempts >= voucherify_settings().checkout_reconcile_max_attempts:
+        # Still retried (a voucher is held for an order never paid), but staff should know.
+        flag(ledger_id, f"rollback not confirmed after {attempts} attempts: {why}")
+    return next_step(ledger_id, delay, may_run_early=may_run_early, token=token)
 
 
 def reconcile_step(ledger_id: int, token: str | None = None) -> str:
@@ -242,24 +255,31 @@ def reconcile_step(ledger_id: int, token: str | None = None) -> str:
 
     if not holds(ledger_id, token):
         return "superseded"
-    conf = voucherify_settings()
     try:
         row = reconcile(ledger_id, roll_back=False)  # the rollback is this chain's next step
     except CheckoutRedemption.DoesNotExist:
         return "missing"
-    except VoucherifyError:  # Voucherify still unreachable: read again later
-        row = CheckoutRedemption.objects.get(pk=ledger_id)
-        unreachable = True
-    else:
-        unreachable = False
-        if row.state not in (LedgerState.UNKNOWN, LedgerState.PENDING):
-            return next_step(ledger_id, token=token)
-        if row.state == LedgerState.PENDING:  # its caller may still be waiting: not ours yet
-            release(ledger_id, keep_due=True, token=token)
-            return str(row.state)
-    attempts = row.reconcile_attempts
+    except VoucherifyError:  # Voucherify still unreachable: read again later (a retry: may come early)
+        return _read_again(ledger_id, token, may_run_early=True)
+    except Exception as exc:
+        return _step_failed(RECONCILE_TASK, ledger_id, token, exc)
+    if row.state not in (LedgerState.UNKNOWN, LedgerState.PENDING):
+        return next_step(ledger_id, token=token)
+    if row.state == LedgerState.PENDING:  # its caller may still be waiting: not ours yet
+        release(ledger_id, keep_due=True, token=token)
+        return str(row.state)
+    # Within the grace period: a wait for time, never early.
+    return _read_again(ledger_id, token, may_run_early=False)
+
+
+def _read_again(ledger_id: int, token: str | None, *, may_run_early: bool, why: str = "") -> str:
+    """The next read of an unsettled row after the backoff of its reads so far; past
+    ``CHECKOUT_RECONCILE_MAX_ATTEMPTS`` the row is flagged and read at the slow rate."""
+    conf = voucherify_settings()
+    attempts = CheckoutRedemption.objects.get(pk=ledger_id).reconcile_attempts
     if attempts >= conf.checkout_reconcile_max_attempts:
-        flag(ledger_id, f"outcome still unknown after {attempts} reads of Voucherify's redemptions")
+        reason = why or f"outcome still unknown after {attempts} reads of Voucherify's redemptions"
+        flag(ledger_id, reason)
         release(ledger_id, next_attempt_in=conf.checkout_attention_interval, token=token)
         logger.error(
             "Voucherify checkout: ledger row %s still unknown after %s attempts; flagged "
@@ -269,8 +289,7 @@ def reconcile_step(ledger_id: int, token: str | None = None) -> str:
             conf.checkout_attention_interval,
         )
         return "needs attention"
-    # Unreachable: a retry, which may come early. Within the grace period: a wait for time.
-    return next_step(ledger_id, reconcile_delay(attempts), may_run_early=unreachable, token=token)
+    return next_step(ledger_id, reconcile_delay(attempts), may_run_early=may_run_early, token=token)
 
 
 def late_check_step(ledger_id: int, token: str | None = None) -> str:
@@ -287,4 +306,76 @@ def late_check_step(ledger_id: int, token: str | None = None) -> str:
         row = CheckoutRedemption.objects.get(pk=ledger_id)
         release(ledger_id, next_attempt_in=reconcile_delay(row.reconcile_attempts), token=token)
         return "retrying later"
+    except Exception as exc:
+        return _step_failed(LATE_CHECK_TASK, ledger_id, token, exc)
     return next_step(row.pk, token=token)
+
+
+# A step's unexpected error -------------------------------------------------------------------
+
+#: The attempt counter of each step (the late check counts as a reconcile read), and its name.
+_COUNTERS = {
+    ROLLBACK_TASK: "rollback_attempts",
+    RECONCILE_TASK: "reconcile_attempts",
+    LATE_CHECK_TASK: "reconcile_attempts",
+}
+_STEP_NAMES = {ROLLBACK_TASK: "rollback", RECONCILE_TASK: "reconcile", LATE_CHECK_TASK: "late check"}
+
+
+def _attempts(ledger_id: int, counter: str) -> int | None:
+    return CheckoutRedemption.objects.filter(pk=ledger_id).values_list(counter, flat=True).first()
+
+
+def _step_failed(
+    task: str, ledger_id: int, token: str | None, exc: Exception, counted: int | None = None
+) -> str:
+    """A step raised what is not a Voucherify answer (a bug on an odd 2xx payload, a database
+    error, a ``requests`` error the transport did not map): handled like the step's own
+    failures, never left to the lease (the sweep would re-drive it at lease speed, uncounted).
+
+    Counted as one attempt of the step (a rollback whose attempt was counted before the error,
+    ``counted`` being the count the step started from, is not counted twice), logged once
+    (:func:`~django_voucherify.background.log_unexpected`: type, text with secrets masked, no
+    frame locals), kept on the row (a rollback's ``rollback_error``; an unsettled row's
+    ``last_error``; a late check's row keeps its failure, the reason a late landing is judged
+    by), retried after the step's backoff (eager mode leaves the wait to the sweep, so a test
+    sees the error on the row), flagged for staff past ``CHECKOUT_RECONCILE_MAX_ATTEMPTS``.
+    """
+    described = background.log_unexpected(
+        logger, f"Voucherify checkout: {_STEP_NAMES[task]} of ledger row {ledger_id} failed unexpectedly", exc
+    )
+    try:
+        return _record_step_failure(task, ledger_id, token, exc, described, counted)
+    except Exception as again:  # the database is down too: the lease runs out, the sweep retries
+        background.log_unexpected(
+            logger, f"Voucherify checkout: recording it on row {ledger_id} failed", again
+        )
+        return "failed"
+
+
+def _record_step_failure(
+    task: str, ledger_id: int, token: str | None, exc: Exception, described: str, counted: int | None
+) -> str:
+    counter = _COUNTERS[task]
+    with transaction.atomic():
+        row = CheckoutRedemption.objects.select_for_update().filter(pk=ledger_id).first()
+        if row is None:
+            return "missing"
+        if token is not None and row.lease_token != token:
+            return "superseded"  # another chain holds the row now: its outcome is not ours
+        if task != ROLLBACK_TASK or counted is None or getattr(row, counter) == counted:
+            setattr(row, counter, getattr(row, counter) + 1)
+        changed = [counter, "updated_at"]
+        if task == ROLLBACK_TASK:
+            row.rollback_error = described
+            changed.append("rollback_error")
+        elif task == RECONCILE_TASK and row.state in (LedgerState.UNKNOWN, LedgerState.PENDING):
+            background.put_error(row, background.error_fields(exc, described))
+            changed.extend(ERROR_FIELDS)
+        row.save(update_fields=changed)
+    if task == ROLLBACK_TASK:
+        attempts = row.rollback_attempts
+        return _rollback_again(
+            ledger_id, attempts, described, rollback_delay(attempts), token, may_run_early=False
+        )
+    return _read_again(ledger_id, token, may_run_early=False, why=f"{_STEP_NAMES[task]} failed: {described}")

@@ -22,11 +22,33 @@ def _client() -> Any:
     return client
 
 
-def poll_export(part: JobPart, finish: Finish, again: Callable[[JobPart], list[Any]]) -> list[Any]:
+#: An export's statuses (the spec's ``ExportBase.status``).
+STATUSES = ("SCHEDULED", "IN_PROGRESS", "DONE", "ERROR")
+
+
+def status_problem(status: Any, known: tuple[str, ...]) -> str:
+    """Why ``status`` (of an export or an async action) is not one of ``known``, the spec's."""
+    if status is None or status == "":
+        return _("the answer has no status")
+    return _("status %(status)s is none of %(known)s") % {
+        "status": repr(status)[:40],
+        "known": ", ".join(known),
+    }
+
+
+def poll_export(
+    part: JobPart,
+    finish: Finish,
+    again: Callable[[JobPart], list[Any]],
+    unusable: Callable[[JobPart, str], list[Any]],
+) -> list[Any]:
     """One poll of an export; on DONE the file is downloaded (streamed through a temporary
-    file, never held in memory) and saved as the job's ``result_file``."""
+    file, never held in memory) and saved as the job's ``result_file``. An answer without a
+    status the spec lists goes to ``unusable`` (with why)."""
     export = storable_json(_client().exports.get(part.async_action_id))  # stored: no NUL
-    status = str(export.get("status") or "")
+    status = export.get("status")
+    if status not in STATUSES:
+        return unusable(part, status_problem(status, STATUSES))
     if status == "ERROR":
         return finish(
             part,

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,7 +43,14 @@ from django.utils.translation import gettext as _
 
 from .. import background, conf
 from ..api.batching import EncodedJSON
-from ..api.errors import APIError, NotFoundError, RateLimitedError, ServerError, TransportError
+from ..api.errors import (
+    APIError,
+    InvalidResponseError,
+    NotFoundError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+)
 from ..models import Job, JobKind, JobPart, JobState, JobSubmitLock, PartState
 from ..models.jobs import BULKY_PART_FIELDS, FINAL_JOB_STATES, FINAL_PART_STATES
 from ..validation import storable_json
@@ -77,6 +85,11 @@ POLL_OVERDUE_GRACE = timedelta(seconds=30)
 RESUME_BATCH = 500
 #: A part waits this long (s) for another part of its async type to leave ``submitting``.
 SUBMIT_TURN_WAIT = 2.0
+#: Steps of a part that raised an unexpected error or read an unusable answer before it fails.
+MAX_STEP_ERRORS = 8
+#: An async action's statuses (the spec's ``AsyncActionBase.status``): not finished, final.
+RUNNING_STATUSES = ("ENQUEUED", "IN_PROGRESS")
+FINAL_STATUSES = ("DONE", "FAILED")
 
 
 @dataclass(frozen=True)
@@ -338,6 +351,8 @@ def _reconcile(part: JobPart, token: str | None) -> list[Step]:
         return lease_step(part.pk, "submit", 0.0, token)
     try:
         found = _find_unclaimed_action(ASYNC_TYPES[JobKind(part.job.kind)], started - CLOCK_SKEW)
+    except (InvalidResponseError, _UnusableAnswer) as exc:  # a 2xx that shows nothing: bounded
+        return unusable_answer(part, token, str(exc))
     except (TransportError, RateLimitedError, ServerError) as exc:
         logger.warning("Voucherify job part %s: cannot list async actions yet (%s)", part.pk, exc)
         return lease_step(part.pk, "submit", 5.0, token)
@@ -373,11 +388,15 @@ def _find_unclaimed_action(action_type: str, since: datetime) -> str | None:
     """The oldest async action of ``action_type`` created after ``since`` that no part owns."""
     candidates: list[tuple[datetime, str]] = []
     for action in _client().async_actions.iterate():
+        if not isinstance(action, dict):  # skipping it might miss ours, and send the part twice
+            raise _UnusableAnswer(_("an item of the list of async actions is not an async action"))
         created = parse_datetime(str(action.get("created_at") or ""))
         if created is None or created < since:
             break  # newest first: everything further is older
         if action.get("type") == action_type:
-            candidates.append((created, str(action["id"])))
+            if not isinstance(action.get("id"), str) or not action["id"]:
+                raise _UnusableAnswer(_("an async action of the list has no id"))
+            candidates.append((created, action["id"]))
     owned = set(
         JobPart.objects.filter(async_action_id__in=[c[1] for c in candidates]).values_list(
             "async_action_id", flat=True
@@ -419,9 +438,16 @@ def poll_part(part_id: int, token: str | int | None = None) -> list[Step]:
     part.polls += 1
     try:
         if part.job.is_export:
-            return exports.poll_export(part, _finish_part, lambda p: next_poll(p, token, poll_delay(p.polls)))
+            return exports.poll_export(
+                part,
+                _finish_part,
+                lambda p: next_poll(p, token, poll_delay(p.polls)),
+                lambda p, problem: unusable_answer(p, token, problem),
+            )
         # Stored in parts (status, result, message): a NUL or a lone surrogate must not fail it.
         action = storable_json(_client().async_actions.get(part.async_action_id))
+    except InvalidResponseError as exc:  # a 2xx that is not an object (a proxy's page)
+        return unusable_answer(part, token, str(exc))
     except NotFoundError as exc:
         if not exc.key:  # a gateway's or proxy's 404 page, not Voucherify's: it says nothing
             return _poll_again(part, token, exc)
@@ -438,8 +464,10 @@ def poll_part(part_id: int, token: str | int | None = None) -> list[Step]:
         return _poll_again(part, token, exc)
     except APIError as exc:  # 401/403 (keys changed while the action runs: fix them), a 400...
         return _poll_again(part, token, exc)  # the action goes on at Voucherify: ask again
-    status = str(action.get("status") or "")
-    if status in ("DONE", "FAILED"):
+    status = action.get("status")
+    if status not in RUNNING_STATUSES + FINAL_STATUSES:
+        return unusable_answer(part, token, exports.status_problem(status, RUNNING_STATUSES + FINAL_STATUSES))
+    if status in FINAL_STATUSES:
         result = action.get("result")
         result = dict(result) if isinstance(result, dict) else {}
         state = PartState.DONE if status == "DONE" else PartState.FAILED
@@ -461,6 +489,93 @@ def _percent(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float) or value != value:  # NaN
         return 0
     return int(min(max(value, 0), 100))
+
+
+class _UnusableAnswer(Exception):
+    """A 2xx answer a step cannot use (not the shape the spec gives): see :func:`unusable_answer`."""
+
+
+def step_error_delay(errors: int) -> float:
+    """Backoff after the ``errors``-th unexpected error or unusable answer of a part: from
+    ``JOB_POLL_INTERVAL``, doubling, capped at ``JOB_POLL_INTERVAL_MAX``."""
+    return background.backoff(
+        errors, base=_setting("JOB_POLL_INTERVAL"), cap=_setting("JOB_POLL_INTERVAL_MAX")
+    )
+
+
+def unusable_answer(part: JobPart, token: str | None, problem: str) -> list[Step]:
+    """A 2xx answer the step cannot use: a ``{}`` or another shape without a status the spec
+    lists (``ENQUEUED``/``IN_PROGRESS``: not finished; ``DONE``/``FAILED``: final), a page of
+    the async action list without its list. Not "not finished yet": it says nothing, so it is
+    asked again after a backoff, and after :data:`MAX_STEP_ERRORS` of them (with the
+    unexpected errors) the part fails with the reason, never polled until ``JOB_MAX_AGE``."""
+    logger.warning("Voucherify job part %s: unusable answer (%s)", part.pk, problem)
+    note = _("Voucherify's answer could not be used (%(problem)s); asking again.") % {"problem": problem}
+    final = _(
+        "Voucherify's answers could not be used %(n)d times (last: %(problem)s), so the outcome "
+        "of this part is unknown; it is not sent again. Async action or export: %(id)s."
+    )
+    return _setback(part, token, note, None, lambda n: final % {"n": n, "problem": problem, "id": _id(part)})
+
+
+def _id(part: JobPart) -> str:
+    return part.async_action_id or "-"
+
+
+def _setback(
+    part: JobPart, token: str | None, note: str, cause: BaseException | None, final: Callable[[int], str]
+) -> list[Step]:
+    """One unusable answer or unexpected error of ``part``'s step (the chain holding ``token``):
+    counted in ``step_errors`` and noted in ``last_error``; the same step again after
+    :func:`step_error_delay`; at :data:`MAX_STEP_ERRORS` the part fails with ``final(count)``.
+    Nothing when the part is final meanwhile, or another chain holds it."""
+    rows = JobPart.objects.filter(pk=part.pk).exclude(state__in=FINAL_PART_STATES)
+    if token is not None:
+        rows = rows.filter(lease_token=token)
+    if not rows.update(step_errors=F("step_errors") + 1, **_error(part, note, cause)):
+        return []
+    state, errors = JobPart.objects.filter(pk=part.pk).values_list("state", "step_errors").get()
+    if errors >= MAX_STEP_ERRORS:
+        return _finish_part(part, PartState.FAILED, error=final(errors), cause=cause)
+    return lease_step(
+        part.pk, "poll" if state == PartState.SUBMITTED else "submit", step_error_delay(errors), token
+    )
+
+
+def step_failed(action: str, part_id: int, token: str | int | None, exc: Exception) -> list[Step]:
+    """A step that raised what no branch expected (a bug on an odd answer, a database error, a
+    ``requests`` error the transport did not map): logged once (type, text with secrets
+    masked, no frame locals), then :func:`_setback` (the part keeps its state: a submit's
+    outcome unknown is reconciled, never sent blindly again). If even that fails (the database
+    is down), the lease runs out and the sweep takes the part over."""
+    described = background.log_unexpected(
+        logger, f"Voucherify job part {part_id}: {action} failed unexpectedly", exc
+    )
+    try:
+        part = JobPart.objects.select_related("job").defer(*BULKY).filter(pk=part_id).first()
+        if part is None:
+            return []
+        final = _(
+            "Stopped after %(n)d unexpected errors or unusable answers (last: %(error)s); the outcome "
+            "of this part is unknown."
+        )
+        held = token if isinstance(token, str) else None
+        return _setback(part, held, described, exc, lambda n: final % {"n": n, "error": described})
+    except Exception as again:
+        background.log_unexpected(logger, f"Voucherify job part {part_id}: recording the error failed", again)
+        return []
+
+
+def run_guarded(action: str, part_id: int, token: str | int | None) -> list[Step]:
+    """The task's step (``submit`` or ``poll``); an unexpected error goes to :func:`step_failed`,
+    never out of the task (it used to be retried by Celery, uncounted and unrecorded, and then
+    re-driven at lease speed until ``JOB_MAX_AGE``)."""
+    try:
+        if action == "submit":
+            return submit_part(part_id, token if isinstance(token, str) else None)
+        return poll_part(part_id, token)
+    except Exception as exc:
+        return step_failed(action, part_id, token, exc)
 
 
 def _poll_again(part: JobPart, token: str, exc: Exception) -> list[Step]:

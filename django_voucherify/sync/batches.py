@@ -44,6 +44,7 @@ from django.db import router, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from .. import background
 from ..api.errors import (
     ForbiddenError,
     RateLimitedError,
@@ -120,8 +121,8 @@ def deliver_claimed_batch(batch: list[Claim], *, client: Any = None) -> list[tup
     try:
         objects = _read_objects(batch)
         waiting = _waiting_for_deletions(batch)
-    except Exception:  # database trouble before any call: each row on its own path
-        logger.exception("Voucherify sync: reading a batch of %s rows failed", len(batch))
+    except Exception as exc:  # database trouble before any call: each row on its own path
+        background.log_unexpected(logger, f"Voucherify sync: reading {len(batch)} rows failed", exc)
         return [(claim.entry_id, delivery.deliver_claimed(claim, client)) for claim in batch]
     results: list[tuple[int, Outcome]] = []
     sent: list[tuple[Claim, dict[str, Any] | None]] = []
@@ -148,10 +149,7 @@ def deliver_claimed_batch(batch: list[Claim], *, client: Any = None) -> list[tup
                 # as long as this row (not an attempt of theirs) instead of costing one call each.
                 _release(batch[position + 1 :], outcome.retry_in)
                 break
-        except Exception as exc:  # recorded as a temporary failure, never left in progress
-            logger.exception(
-                "Voucherify sync of %s %s raised an unexpected error", claim.kind, claim.source_id
-            )
+        except Exception as exc:  # recorded (and logged) as a temporary failure, never left in progress
             results.append((claim.entry_id, delivery._record_failure_safely(claim, exc)))
         else:
             sent.append((claim, storable_json(response)))  # a NUL in it must not fail the record
@@ -218,8 +216,10 @@ def _record(sent: list[tuple[Claim, dict[str, Any] | None]]) -> list[tuple[int, 
     try:
         with transaction.atomic(using=router.db_for_write(OutboxEntry)):
             recorded, rest = _record_together(sent)
-    except Exception:
-        logger.exception("Voucherify sync: recording a batch of %s rows failed; row by row", len(sent))
+    except Exception as exc:
+        background.log_unexpected(
+            logger, f"Voucherify sync: recording a batch of {len(sent)} rows failed; row by row", exc
+        )
         recorded, rest = [], sent
     for entry_id, outcome in recorded:
         if outcome.status == "resend":
@@ -228,9 +228,6 @@ def _record(sent: list[tuple[Claim, dict[str, Any] | None]]) -> list[tuple[int, 
         try:
             recorded.append((claim.entry_id, delivery._record_success(claim, response)))
         except Exception as exc:  # e.g. the database went away after the call was made
-            logger.exception(
-                "Voucherify sync of %s %s: sent, recording it failed", claim.kind, claim.source_id
-            )
             recorded.append((claim.entry_id, delivery._record_failure_safely(claim, exc)))
     return recorded
 

@@ -108,17 +108,13 @@ def deliver_claimed(claim: Claim, client: Any = None) -> Outcome:
     try:
         _deliver_earlier_deletion(claim, client)
         response = _send(client, claim)
-    except VoucherifyError as exc:
-        return _record_failure_safely(claim, exc)
-    except Exception as exc:  # recorded as a temporary failure, never left in progress
-        logger.exception("Voucherify sync of %s %s raised an unexpected error", claim.kind, claim.source_id)
+    except Exception as exc:  # an unexpected one is a temporary failure, never left in progress
         return _record_failure_safely(claim, exc)
     try:
         # A NUL anywhere in the answer (a field set outside the shop) would make every record
         # fail: sent again at each retry and each sweep, never synced.
         return _record_success(claim, storable_json(response))
     except Exception as exc:  # e.g. the database went away after the call was made
-        logger.exception("Voucherify sync of %s %s: sent, recording it failed", claim.kind, claim.source_id)
         return _record_failure_safely(claim, exc)
 
 
@@ -407,14 +403,28 @@ def retry_delay(exc: BaseException, attempts: int) -> float:
     )
 
 
+#: Failures this module expects: Voucherify's answers and its own reasons not to send. Any
+#: other error (a bug on an odd answer, a database error) is *unexpected*: recorded with
+#: :func:`~django_voucherify.background.describe` (its type, where it was raised) and logged
+#: at ERROR, once, without a traceback.
+_EXPECTED = (VoucherifyError, LeaseExpiring, WaitingForDeletion, UnaddressableError)
+
+
+def _error_text(exc: BaseException) -> str | None:
+    """The recorded text of ``exc``: its own for an expected failure (None), else described."""
+    return None if isinstance(exc, _EXPECTED) else background.describe(exc)
+
+
 def _record_failure_safely(claim: Claim, exc: BaseException) -> Outcome:
     """:func:`_record_failure`, and if even that fails (database down), a retry: the lease expires
     and a re-drive takes the row again."""
     try:
         return _record_failure(claim, exc)
-    except Exception:
-        logger.exception("Voucherify sync of %s %s: could not record failure", claim.kind, claim.source_id)
-        return Outcome("retry", retry_in=retry_delay(exc, claim.attempts + 1), error=str(exc)[:2000])
+    except Exception as again:
+        error = _error_text(exc) or background.error_fields(exc)["last_error"]
+        where = f"Voucherify sync of {claim.kind} {claim.source_id} failed ({error}); recording that failed"
+        background.log_unexpected(logger, where, again)
+        return Outcome("retry", retry_in=retry_delay(exc, claim.attempts + 1), error=error[:2000])
 
 
 def _record_failure(claim: Claim, exc: BaseException) -> Outcome:
@@ -423,7 +433,8 @@ def _record_failure(claim: Claim, exc: BaseException) -> Outcome:
 
 def _record_failure_locked(claim: Claim, exc: BaseException) -> Outcome:
     now = timezone.now()
-    error = background.error_fields(exc)
+    unexpected = _error_text(exc)
+    error = background.error_fields(exc, unexpected)
     message, key, request_id = error["last_error"], error["last_error_key"], error["last_request_id"]
     retryable = is_retryable(exc)
     with transaction.atomic(using=router.db_for_write(OutboxEntry)):
@@ -451,7 +462,7 @@ def _record_failure_locked(claim: Claim, exc: BaseException) -> Outcome:
         MIRRORS[claim.kind].objects.filter(pk=claim.object_pk).update(
             sync_state=SyncState.FAILED if give_up else SyncState.PENDING, **error
         )
-    log = logger.error if give_up else logger.warning
+    log = logger.error if give_up or unexpected else logger.warning
     log(
         "Voucherify sync of %s %s failed (attempt %s): %s",
         claim.kind,

@@ -10,7 +10,6 @@ sleeps. Work whose message was lost is picked up by the periodic ``django_vouche
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from celery import shared_task
@@ -30,13 +29,10 @@ COMMON: dict[str, Any] = {
 UNEXPECTED_RETRY_DELAY = 30.0
 
 
-def _run(task: Any, step: Callable[[], list[runner.Step]]) -> None:
-    try:
-        steps = step()
-    except Exception as exc:  # a bug or a database hiccup: the job must not stay stuck
-        logger.exception("Voucherify job step %s failed unexpectedly", task.name)
-        raise task.retry(exc=exc, countdown=UNEXPECTED_RETRY_DELAY) from exc
-    dispatch.schedule(steps)
+def _run(action: str, part_id: int, token: str | int | None) -> None:
+    # An unexpected error (a bug, a database hiccup) is counted and recorded on the part, which
+    # is stepped again after a backoff and failed after runner.MAX_STEP_ERRORS: never raised.
+    dispatch.schedule(runner.run_guarded(action, part_id, token))
 
 
 PREPARE_MAX_RETRIES = 5
@@ -79,7 +75,7 @@ def prepare_job(self: Any, job_id: int) -> None:
 def submit_job_part(self: Any, part_id: int, token: str | None = None) -> None:
     """Submit one part (or reconcile an earlier submit whose outcome is unknown). ``token``:
     the part's lease when this step was scheduled (a superseded step ends; None: any)."""
-    _run(self, lambda: runner.submit_part(part_id, token))
+    _run("submit", part_id, token)
 
 
 @shared_task(name="django_voucherify.poll_job_part", **COMMON)
@@ -87,7 +83,7 @@ def poll_job_part(self: Any, part_id: int, token: str | int | None = None) -> No
     """Read a part's async action or export once; re-schedules itself until it is final.
     ``token``: the part's lease when this poll was scheduled (a superseded poll ends; a number
     is a message queued before leases, which polls only if no live chain holds the part)."""
-    _run(self, lambda: runner.poll_part(part_id, token))
+    _run("poll", part_id, token)
 
 
 @shared_task(name="django_voucherify.resume_jobs", ignore_result=True)

@@ -15,6 +15,7 @@ hands back the codes not tried (``RunOutcome.not_sent``): each of them would wai
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,10 +24,13 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
+from .. import background
 from ..api.errors import NotFoundError, VoucherifyError
 from ..models import Voucher
 from .refresh import store
-from .results import VoucherResult, failure
+from .results import VoucherResult, failure, unexpected_failure
+
+logger = logging.getLogger("django_voucherify.vouchers")
 
 #: Attempts per voucher on 429 before the run stops and hands over the rest.
 RATE_LIMIT_ATTEMPTS = 3
@@ -100,7 +104,22 @@ def apply(action: Action, code: str, *, client: Any = None) -> VoucherResult:
         elif not result.rate_limited:
             record_error(result)
         return result
+    except Exception as exc:  # not Voucherify's answer: this voucher's failure, never the run's
+        return _unexpected(action, code, exc)
     return VoucherResult(code=code, ok=True)
+
+
+def _unexpected(action: Action, code: str, exc: Exception) -> VoucherResult:
+    """A bug on an odd answer, a database error: logged once (one line, secrets masked, no
+    traceback), kept on the voucher's mirror like a refusal; the run goes on with the next
+    voucher (a background run used to stop there, the rest of its selection never run)."""
+    background.log_unexpected(logger, f"Voucherify {action.value} of voucher {code} failed unexpectedly", exc)
+    result = unexpected_failure(code, exc)
+    try:
+        record_error(result)
+    except Exception as again:  # the database is down too: the result still says it
+        background.log_unexpected(logger, f"Voucherify {action.value} of voucher {code}: not recorded", again)
+    return result
 
 
 def record_error(result: VoucherResult) -> None:

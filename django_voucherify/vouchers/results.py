@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
 
+from .. import background
 from ..api.errors import (
     APIError,
     RateLimitedError,
@@ -28,6 +29,8 @@ class VoucherResult:
     retry_after: float | None = None
     #: Voucherify did not answer or answered 5xx: calls right after this one would wait the same.
     unreachable: bool = False
+    #: Not Voucherify's answer (a bug on an odd answer, a database error): already logged.
+    unexpected: bool = False
 
     @property
     def rate_limited(self) -> bool:
@@ -77,3 +80,14 @@ def failure(code: str, exc: VoucherifyError) -> VoucherResult:
         retry_after=retry_after,
         unreachable=isinstance(exc, TransportError | ServerError),
     )
+
+
+def unexpected_failure(code: str, exc: Exception) -> VoucherResult:
+    """The result of a call that raised what is not a Voucherify error (a bug on an odd 2xx, a
+    database error while storing the answer): ``exc`` described (type, text with secrets
+    masked, place), and the call may have been made."""
+    message = _(
+        "Failed unexpectedly (%(error)s). It may have been applied all the same: refresh the "
+        "voucher from Voucherify to see."
+    ) % {"error": background.describe(exc)}
+    return VoucherResult(code=code, ok=False, message=message, key=type(exc).__name__[:100], unexpected=True)

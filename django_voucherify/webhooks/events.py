@@ -241,23 +241,32 @@ def _apply(row: WebhookEvent) -> Outcome | None:
 
 
 def _failed(pk: int, token: str, exc: BaseException) -> str:
-    logger.warning("Voucherify webhook event %s failed to process", pk, exc_info=True)
+    """Processing raised (a handler's bug, a shop receiver's error, a database error): one
+    attempt, the error on the row (``Type: text (at module:line in function)``, secrets masked),
+    a retry after the backoff, parked for staff after ``WEBHOOK_MAX_ATTEMPTS``. Logged once, as
+    one line without a traceback: the frames' locals hold the event's customer data."""
+    described = background.describe(exc)
     conf = voucherify_settings()
     with transaction.atomic():
         row = WebhookEvent.objects.select_for_update().filter(pk=pk, lease_token=token).first()
         if row is None:
+            logger.warning("Voucherify webhook event %s failed to process (superseded): %s", pk, described)
             return "superseded"
         row.attempts += 1
-        background.put_error(row, exc)
+        background.put_error(row, background.error_fields(exc, described))
         row.lease_until = None
         if row.attempts >= conf.webhook_max_attempts:
             row.state, row.due_at, row.needs_attention = WebhookEventState.PARKED, None, True
             row.save()
+            logger.error(
+                "Voucherify webhook event %s parked after %s attempts: %s", pk, row.attempts, described
+            )
             return str(row.state)
         delay = background.backoff(row.attempts, base=RETRY_BASE, cap=RETRY_CAP)
         row.due_at = timezone.now() + timedelta(seconds=delay)
         row.save()
         attempts = row.attempts
+    logger.warning("Voucherify webhook event %s failed to process (attempt %s): %s", pk, attempts, described)
     # The retry is its own chain (a new lease): sent now with a countdown, or left to the sweep.
     held = background.lease(WebhookEvent, pk, due_in=delay, lease_for=LEASE, where=_pending_filter())
     if held is not None:

@@ -144,3 +144,23 @@ def test_an_enormous_retry_after_is_recorded_not_a_crash(sandbox):
     latest = timezone.now() + timedelta(days=1, minutes=1)
     for entry in OutboxEntry.objects.filter(pk__in=ids):
         assert entry.state == OutboxState.PENDING and entry.due_at <= latest
+
+
+def test_an_unexpected_error_on_one_row_is_that_rows_failure_and_the_batch_goes_on(sandbox, monkeypatch):
+    # A bug on one row's data (here its payload) is that row's temporary failure, recorded with
+    # its type; it neither stops the batch nor gives the other rows back.
+    ids = pending_customers("u-1", "u-2", "u-3")
+    real = Customer.to_voucherify
+
+    def payload(self: Customer) -> Any:
+        if self.source_id == "u-2":
+            raise TypeError("unsupported operand")
+        return real(self)
+
+    monkeypatch.setattr(Customer, "to_voucherify", payload)
+    results = dict(batches.deliver_batch(ids[0], limit=3))
+    assert [results[i].status for i in ids] == ["sent", "retry", "sent"]
+    broken = OutboxEntry.objects.get(pk=ids[1])
+    assert (broken.state, broken.attempts, broken.last_error_key) == (OutboxState.PENDING, 1, "TypeError")
+    assert broken.last_error.startswith("TypeError: unsupported operand (at ")
+    assert Customer.objects.get(source_id="u-3").sync_state == SyncState.SYNCED

@@ -12,6 +12,7 @@ from django.core.management.base import CommandError
 from django.db import OperationalError, transaction
 
 import django_voucherify.sync.receivers as receivers
+from django_voucherify.conf import settings as voucherify_settings
 from django_voucherify.models import Customer, OutboxEntry, OutboxState, SyncState
 from django_voucherify.sync import delivery, outbox
 from django_voucherify.tasks import deliver_outbox_entry, redrive_outbox
@@ -67,19 +68,26 @@ def test_unexpected_error_while_sending_is_recorded_as_temporary(
     with django_capture_on_commit_callbacks(execute=False):
         c = Customer.objects.create(source_id="boom")
 
+    token = voucherify_settings().secret_key.reveal()
+
     def broken_payload(self):
-        raise RuntimeError("payload bug")
+        raise RuntimeError(f"payload bug near {token}")
 
     monkeypatch.setattr(Customer, "to_voucherify", broken_payload)
-    with caplog.at_level(logging.ERROR, logger="django_voucherify.sync"):
+    with caplog.at_level(logging.INFO, logger="django_voucherify.sync"):
         outcome = delivery.deliver(OutboxEntry.objects.get().pk)
     assert outcome.status == "retry" and outcome.retry_in is not None
     entry = OutboxEntry.objects.get()
     assert entry.state == OutboxState.PENDING and entry.lease_until is None and entry.attempts == 1
-    assert entry.last_error_key == "RuntimeError" and "payload bug" in entry.last_error
+    assert entry.last_error_key == "RuntimeError"
+    assert entry.last_error.startswith("RuntimeError: payload bug near ******** (at ")
+    assert "in broken_payload)" in entry.last_error
     c.refresh_from_db()
     assert c.last_error_key == "RuntimeError" and c.sync_state == SyncState.PENDING
-    assert any(r.exc_info and isinstance(r.exc_info[1], RuntimeError) for r in caplog.records)
+    # Logged once, at ERROR, with the type and the place; no traceback (frame locals), no token.
+    (record,) = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert record.levelno == logging.ERROR and record.exc_info is None
+    assert "RuntimeError: payload bug near ********" in record.getMessage() and token not in caplog.text
     monkeypatch.undo()
     assert delivery.deliver(entry.pk, ignore_schedule=True).status == "sent"
 

@@ -3,6 +3,7 @@ failures retried then parked, reprocessing, signals."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -216,7 +217,8 @@ def test_signals_for_all_and_per_type_and_a_failing_receiver_rolls_back() -> Non
         webhook_event.disconnect(on_any)
         signal_for("voucher.disabled").disconnect(on_disabled)
     assert seen == [("any", False), ("SUMMER", False)]
-    assert row.state == WebhookEventState.PENDING and row.last_error == "shop receiver broke"
+    assert row.state == WebhookEventState.PENDING and row.last_error_key == "RuntimeError"
+    assert row.last_error.startswith("RuntimeError: shop receiver broke (at ")
     assert Voucher.objects.get(code="SUMMER").active is True  # rolled back with the receiver
 
 
@@ -241,3 +243,21 @@ def test_an_event_that_cannot_be_applied_is_recorded_for_staff_not_retried() -> 
     row = deliver(envelope("voucher.updated", {"not_a_voucher": True}))
     assert row.state == WebhookEventState.PROCESSED and row.needs_attention and row.attempts == 1
     assert "not applied" in row.outcome
+
+
+def test_a_failure_is_logged_once_as_one_line_without_the_events_data(
+    monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    """It was logged with its traceback, whose frame locals (the event's data: a customer's
+    email) error reporters render; and its type was only in the traceback."""
+    from django_voucherify.webhooks import handlers
+
+    def boom(data: dict[str, Any], occurred_at: Any) -> Any:
+        raise TypeError("odd field")
+
+    monkeypatch.setitem(handlers.HANDLERS, "customer.updated", boom)
+    row, _ = record(envelope("customer.updated", {"customer": customer("c-1")}))
+    caplog.set_level(logging.INFO, logger="django_voucherify.webhooks")
+    process(row.pk)
+    (record_,) = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert record_.exc_info is None and "TypeError: odd field (at " in record_.getMessage()
