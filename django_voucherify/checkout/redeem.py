@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from .. import conf
+from .. import background, conf
 from ..api.errors import APIError, TransportError, VoucherifyError
 from ..models.ledger import REFERENCE_METADATA_KEY, CheckoutRedemption, LedgerState
 from ..validation import storable_json
@@ -297,14 +297,18 @@ def _record_not_sent(row: CheckoutRedemption, exc: SendDeadlinePassed) -> Redeem
 
 def _record_unexpected(row: CheckoutRedemption, exc: Exception, *, maybe_sent: bool) -> None:
     """Not a Voucherify answer (a bug, a setting read late): never leave the row PENDING. Not a
-    byte sent: FAILED, the order is free. Maybe sent: UNKNOWN, reconciled and rolled back."""
-    logger.exception("Voucherify checkout: redeem for ledger row %s failed unexpectedly", row.pk)
+    byte sent: FAILED, the order is free. Maybe sent: UNKNOWN, reconciled and rolled back.
+    Recorded and logged as every background step records what it did not expect
+    (:func:`background.describe`: secrets masked, no traceback); the caller gets the exception."""
+    described = background.log_unexpected(
+        logger, f"Voucherify checkout: redeem for ledger row {row.pk} failed unexpectedly", exc
+    )
     state = LedgerState.UNKNOWN if maybe_sent else LedgerState.FAILED
 
     def mark(r: CheckoutRedemption) -> bool:
         if r.state != LedgerState.PENDING:
             return False
-        apply_failure(r, state, "unexpected_error", repr(exc)[:500], None)
+        apply_failure(r, state, "unexpected_error", described[:500], None)
         if maybe_sent:
             request_rollback_on(r, UNKNOWN_ROLLBACK_REASON)
         return True

@@ -222,3 +222,22 @@ def test_grace_must_exceed_the_longest_request(settings):
     # (The sync lease must outlast such a budget too: E012 refuses the settings otherwise.)
     long_budget = {**conf, "MAX_RETRIES": 10, "RETRY_BUDGET": 1000, "SYNC_LEASE_SECONDS": 6000}
     assert longest_request_seconds(long_budget) == 13.0
+
+
+def test_an_unexpected_error_quoting_the_api_key_is_kept_and_logged_masked(sandbox, monkeypatch, caplog):
+    """A proxy library's error may quote the request's headers: the ledger row's text and the
+    log line mask the key (it used to store ``repr(exc)`` as it was, and log its traceback)."""
+    make_voucher("FIVE")
+    key = django_voucherify.conf.settings().secret_key.reveal()
+
+    def leaky_send(self: Any, request: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(f"proxy refused headers X-App-Token: {key}")
+
+    monkeypatch.setattr(adversary.Interceptor, "send", leaky_send)
+    adversary.intercept(sandbox)
+    with pytest.raises(RuntimeError):
+        checkout.redeem(["FIVE"], ORDER)
+    row = CheckoutRedemption.objects.get()
+    assert row.last_error_key == "unexpected_error"
+    assert key not in row.last_error and "RuntimeError: proxy refused headers" in row.last_error
+    assert all(key not in r.getMessage() and r.exc_info is None for r in caplog.records)
