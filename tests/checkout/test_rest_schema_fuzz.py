@@ -269,6 +269,8 @@ ODD_HEADERS: list[dict[str, str]] = [
     {"HTTP_ACCEPT": "application/xml; q=1, */*; q=0"},
     {"HTTP_ACCEPT_LANGUAGE": "de;q=2, xx-\u00ff, *;q=nan"},
     {"HTTP_COOKIE": "csrftoken=" + "é" * 40},
+    {"HTTP_COOKIE": 'sessionid="\\000garbage-key"'},  # a NUL in the session key
+    {"HTTP_COOKIE": "sessionid=\x7f" + "x" * 5000},
     {"HTTP_AUTHORIZATION": "Basic !!!"},
     {"HTTP_AUTHORIZATION": "Basic " + "w6k6w6k="},  # é:é, not ASCII
     {"HTTP_AUTHORIZATION": "Token a b"},
