@@ -61,7 +61,7 @@ from django_voucherify.sandbox.spec_patches import to_json_schema
 from tests.support import fuzz
 from tests.support.checkout import static_campaign
 from tests.support.sandbox import options
-from tests.support.vouchers import make_voucher
+from tests.support.vouchers import make_tier, make_voucher
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.checkout.urls")]
 
@@ -182,7 +182,7 @@ def answer_schema(operation: JSON, status: int) -> JSON | None:
 KNOWN = {
     "codes": ["FUZZ-FIVE", "FUZZ-TEN"],
     "gift_cards": ["FUZZ-GIFT"],
-    "order_source_id": ["ORD-ANN", "ORD-ANN-2", "ORD-OTHER"],
+    "order_source_id": ["ORD-ANN", "ORD-ANN-2", "ORD-OTHER"],  # more of Ann's: ANN_ORDERS
     "customer_source_id": ["user-ann", "user-other"],
     "source_id": ["ORD-ANN", "sku-1"],
     "campaign": ["Welcome-fuzz"],
@@ -190,8 +190,14 @@ KNOWN = {
 CAMPAIGN = KNOWN["campaign"][0]
 KNOWN_VALUES = tuple(value for values in KNOWN.values() for value in values)
 #: operationId -> a body that succeeds for its owner (before it is made hostile, or not).
+#: Ann's orders, each redeemed at most once (a redeem's example picks one).
+ANN_ORDERS = ["ORD-ANN", "ORD-ANN-2", *(f"ORD-ANN-{n}" for n in range(3, 11))]
 EXAMPLES_BY_OPERATION: dict[str, JSON] = {
-    "validate_create": {"codes": ["FUZZ-FIVE"], "order": {"amount": 8000, "source_id": "ORD-ANN"}},
+    "validate_create": {
+        "codes": ["FUZZ-FIVE"],
+        "order": {"amount": 8000, "source_id": "ORD-ANN"},
+        "automatic": True,
+    },
     "offers_create": {
         "order": {"amount": 8000, "items": [{"source_id": "sku-1", "quantity": 2, "price": 4000}]}
     },
@@ -315,6 +321,8 @@ def bodies(draw: st.DrawFn, operation: JSON) -> bytes:
         return draw(st.sampled_from(RAW_BODIES))
     if how == "example" or draw(st.booleans()):
         value = copy.deepcopy(EXAMPLES_BY_OPERATION[operation["operationId"]])
+        if "order_source_id" in value:
+            value["order_source_id"] = draw(st.sampled_from(ANN_ORDERS))
     else:
         value = draw(fuzz.schema_values(with_known(resolved(schema))))
     if how == "hostile":
@@ -368,25 +376,30 @@ def check_answer(response: Any, operation: JSON | None, sent: str, outage: bool 
 
 @pytest.fixture
 def users(django_user_model: Any) -> dict[str, Any]:
-    """Ann (with her customer and order), another customer's order, and a clerk who may redeem
-    any order and roll back."""
+    """Ann (with her customer and orders), another customer's order, and a clerk who may redeem
+    any order, roll back, and give anyone a code."""
     ann = django_user_model.objects.create_user("ann", "ann@example.com", "pw")
     customer = Customer.objects.create(source_id="user-ann", email="ann@example.com", user=ann)
-    Order.objects.create(source_id="ORD-ANN", amount=8000, customer=customer)
-    Order.objects.create(source_id="ORD-ANN-2", amount=1000, customer=customer)
+    for number, source_id in enumerate(ANN_ORDERS):
+        Order.objects.create(source_id=source_id, amount=1000 * (number + 1), customer=customer)
     other = Customer.objects.create(source_id="user-other", email="other@example.com")
     Order.objects.create(source_id="ORD-OTHER", amount=5000, customer=other)
     clerk = django_user_model.objects.create_user("clerk", "clerk@example.com", "pw")
-    clerk.user_permissions.add(*Permission.objects.filter(codename__endswith="_checkoutredemption"))
+    clerk.user_permissions.add(
+        *Permission.objects.filter(codename__endswith="_checkoutredemption"),
+        Permission.objects.get(codename="add_customerpublication"),  # anyone's code, any campaign
+    )
     return {"ann": ann, "clerk": clerk}
 
 
 @pytest.fixture
 def world(sandbox: Any, users: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """:func:`users`, two codes, a gift card, a self-service campaign and a ledger row."""
+    """:func:`users`, two codes, a gift card, an automatic promotion, a self-service campaign
+    and a ledger row."""
     make_voucher("FUZZ-FIVE")
     make_voucher("FUZZ-TEN", amount_off=1000)
     make_voucher("FUZZ-GIFT", "gift")
+    make_tier()  # an automatic promotion, for "automatic": true and the offers
     static_campaign(sandbox, name=CAMPAIGN)  # the name given wins over the helper's own
     CheckoutRedemption.objects.create(order_source_id="ORD-GONE", codes=["X"], state="FAILED")
     with (
