@@ -2,7 +2,9 @@
 
 Each example picks an operation of the generated schema and sends it a body drawn from its
 request schema (string fields mostly set to codes, orders, customers and campaigns that exist)
-or a body that succeeds for its owner, either maybe made hostile at one to three nodes
+or a body that succeeds for its owner, either maybe with one value just past a bound of the
+schema (a character, a unit or an item too many; a value its enum does not list) or made
+hostile at one to three nodes
 (:func:`tests.support.fuzz.hostile`: wrong types, numbers past 64 bits and ``1e400``, lone
 surrogates, NUL, nesting past the limit, unknown and hostile keys), or a raw body (empty, not
 JSON, ``NaN``/``Infinity``, 100 000 brackets, undecodable bytes, a 3 MB string), as escaped ASCII
@@ -22,7 +24,8 @@ Every answer, whatever was sent:
 - has a status the operation's schema documents (another method: a JSON 405 with ``Allow``,
   DRF's 200 for ``OPTIONS``, or the refusals of authentication);
 - is an error body (``detail`` and ``key``) for a 4xx or 503, and matches the documented
-  response schema for a 2xx;
+  response schema for a 2xx; a body past a bound of the schema is never a 2xx (the schema's
+  bounds are the serializers');
 - holds no traceback and no secret (the API secret, the webhook secrets, Django's key).
 
 tests/checkout/test_rest_bad_requests.py keeps its own fuzz of arbitrary JSON-ish bodies; this
@@ -313,22 +316,72 @@ ODD_IDS = [
 ]
 
 
+def schema_at(schema: JSON, path: tuple[Any, ...]) -> JSON:
+    """The node of a resolved schema that describes the value at ``path`` ({} when none does)."""
+    for key in path:
+        schema = (
+            schema.get("items", {}) if isinstance(key, int) else schema.get("properties", {}).get(key, {})
+        )
+    return schema
+
+
+def past_bounds(schema: JSON, value: Any) -> list[Any]:
+    """Values just outside the bounds ``schema`` sets (a character, a unit or an item too many or
+    too few; a value its enum does not list): what the schema says is refused."""
+    crossed: list[Any] = []
+    if "maxLength" in schema:
+        crossed.append("x" * (schema["maxLength"] + 1))
+    if schema.get("minLength", 0) > 0:
+        crossed.append("x" * (schema["minLength"] - 1))
+    if "maximum" in schema:
+        crossed.append(schema["maximum"] + 1)
+    if "minimum" in schema:
+        crossed.append(schema["minimum"] - 1)
+    if "maxItems" in schema:
+        crossed.append([value[0] if value else "x"] * (schema["maxItems"] + 1))
+    if "enum" in schema:
+        crossed.append(f"not-{schema['enum'][0]}")
+    return crossed
+
+
 @st.composite
-def bodies(draw: st.DrawFn, operation: JSON) -> bytes:
+def past_a_bound(draw: st.DrawFn, value: Any, schema: JSON) -> tuple[Any, bool]:
+    """``value`` (valid against ``schema``) with one node just past one of its bounds, and
+    whether the schema bounds any node of it (else ``value`` as it was)."""
+    choices = [
+        (path, crossed)
+        for path in fuzz.node_paths(value)[1:]
+        for crossed in past_bounds(schema_at(schema, path), fuzz.node_at(value, path))
+    ]
+    if not choices:
+        return value, False
+    path, crossed = draw(st.sampled_from(choices))
+    fuzz.node_at(value, path[:-1])[path[-1]] = crossed
+    return value, True
+
+
+@st.composite
+def bodies(draw: st.DrawFn, operation: JSON) -> tuple[bytes, bool]:
+    """A body, and whether it crossed a bound of the request schema (which must be refused)."""
     schema = (operation.get("requestBody") or {}).get("content", {}).get("application/json", {}).get("schema")
-    how = draw(st.sampled_from(["example", "conforming", "conforming", "hostile", "hostile", "raw"]))
+    how = draw(
+        st.sampled_from(["example", "conforming", "conforming", "bounds", "hostile", "hostile", "raw"])
+    )
     if how == "raw" or schema is None:
-        return draw(st.sampled_from(RAW_BODIES))
+        return draw(st.sampled_from(RAW_BODIES)), False
     if how == "example" or draw(st.booleans()):
         value = copy.deepcopy(EXAMPLES_BY_OPERATION[operation["operationId"]])
         if "order_source_id" in value:
             value["order_source_id"] = draw(st.sampled_from(ANN_ORDERS))
     else:
         value = draw(fuzz.schema_values(with_known(resolved(schema))))
+    crossed = False
+    if how == "bounds":
+        value, crossed = draw(past_a_bound(value, resolved(schema)))
     if how == "hostile":
         value = draw(fuzz.hostile(copy.deepcopy(value), KNOWN_VALUES))
     ascii_only = draw(st.booleans())
-    return fuzz.json_text(value, ascii_only).encode("utf-8", "surrogatepass")
+    return fuzz.json_text(value, ascii_only).encode("utf-8", "surrogatepass"), crossed
 
 
 def path_of(template: str, pk: str) -> str:
@@ -423,7 +476,7 @@ def test_every_answer_is_documented_json(world: dict[str, Any], data: st.DataObj
     # A token is mostly sent where the project reads tokens, now and then where it does not.
     schemes = ["token"] * 4 + ["default"] if identity.endswith("token") else sorted(AUTHENTICATIONS)
     authentication = data.draw(st.sampled_from(schemes), label="authentication")
-    body = data.draw(bodies(operation), label="body")
+    body, crossed = data.draw(bodies(operation), label="body")
     content_type = data.draw(st.sampled_from(CONTENT_TYPES[:1] * 15 + CONTENT_TYPES), label="content type")
     method = data.draw(st.sampled_from(["POST"] * 30 + METHODS), label="method")
     pk = data.draw(st.sampled_from(["a ledger id"] * 4 + ODD_IDS), label="pk")
@@ -446,6 +499,8 @@ def test_every_answer_is_documented_json(world: dict[str, Any], data: st.DataObj
         f" fault {fault}): {body[:300]!r}"
     )
     check_answer(response, operation if method == "POST" else None, sent, outage=fault is not None)
+    # The schema's bounds are the view's: a body past one is refused (whoever sends it).
+    assert not (crossed and response.status_code < 300), (response.content[:300], sent)
     event(
         f"{operation['operationId']} {method if method == 'POST' else 'other method'} {response.status_code}"
     )
