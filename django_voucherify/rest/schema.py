@@ -15,10 +15,22 @@ if TYPE_CHECKING:
     from drf_spectacular.openapi import AutoSchema
 
 
+#: What every checkout endpoint may answer before its own code runs, so each operation documents
+#: them: a body that is not JSON or not valid (400), credentials refused or missing (401 when the
+#: project's first authentication class names a scheme, a token's; 403 otherwise, and for a
+#: missing CSRF token), a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (413), another content type
+#: (415). Each is the error body (:func:`.errors.error_body`).
+COMMON_ERRORS = (400, 401, 403, 413, 415)
+
+
 def documented_schema(*, request: Any, responses: dict[int, Any], summary: str) -> AutoSchema:
-    """drf-spectacular's schema with the serializers given here, whatever the project's
-    ``DEFAULT_SCHEMA_CLASS`` is (``extend_schema`` binds to it)."""
+    """drf-spectacular's schema with the serializers given here (and :data:`COMMON_ERRORS`),
+    whatever the project's ``DEFAULT_SCHEMA_CLASS`` is (``extend_schema`` binds to it)."""
     from drf_spectacular.openapi import AutoSchema
+
+    from .serializers import ErrorSerializer
+
+    responses = dict(sorted({**dict.fromkeys(COMMON_ERRORS, ErrorSerializer), **responses}.items()))
 
     class DocumentedSchema(AutoSchema):
         def get_request_serializer(self) -> Any:

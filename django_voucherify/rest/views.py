@@ -16,10 +16,12 @@ project's ``EXCEPTION_HANDLER`` is.
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
-from django.http import Http404
+from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
@@ -121,6 +123,22 @@ def _reserve(request: Request, codes: list[str]) -> UnknownCodesBudget:
     return budget
 
 
+def forget_unusable_session(request: HttpRequest) -> None:
+    """A session cookie no session can have been given is dropped before authentication reads it.
+
+    Django takes any cookie of 8 characters or more as a session key and looks it up. One
+    holding a NUL (``sessionid="\\000..."``: plain ASCII on the wire, a quoted cookie's octal
+    escape) made the database backend's query fail (PostgreSQL refuses NUL in text), and a
+    control character or a space makes memcached refuse the key: a 500 either way. A key with
+    a character outside ``!``..``~`` (Django's keys are lower-case letters and digits, a signed
+    cookie's base64) is treated as Django treats a corrupted session: as none. The empty
+    session then deletes the cookie.
+    """
+    key = getattr(getattr(request, "session", None), "session_key", None)
+    if isinstance(key, str) and not all("!" <= char <= "~" for char in key):
+        request.session = import_module(settings.SESSION_ENGINE).SessionStore()
+
+
 class CheckoutAPIView(APIView):
     """JSON in and out (errors included) whatever the project's DRF settings say."""
 
@@ -128,6 +146,10 @@ class CheckoutAPIView(APIView):
     parser_classes = [StrictJSONParser]
     renderer_classes = [AsciiJSONRenderer]
     content_negotiation_class = AlwaysJSON
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        forget_unusable_session(request._request)
+        super().initial(request, *args, **kwargs)
 
     def get_exception_handler(self) -> Any:
         return exception_handler

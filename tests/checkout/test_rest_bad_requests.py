@@ -19,10 +19,12 @@ from rest_framework.test import APIClient
 from django_voucherify import checkout
 from django_voucherify.models import CheckoutRedemption, Customer, LedgerState, Order
 from tests.support import properties
-from tests.support.checkout import REDEEM, VALIDATE, assert_json_error, rollback_url
+from tests.support.checkout import PUBLISH, REDEEM, VALIDATE, assert_json_error, rollback_url
 from tests.support.vouchers import make_voucher
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.checkout.urls")]
+
+OFFERS = "/api/vouchers/offers/"
 
 NO_THROTTLES = {
     "DEFAULT_THROTTLE_RATES": {
@@ -156,6 +158,24 @@ def test_wrong_methods_are_json(sandbox, staff_client, method, url):
 def test_odd_paths_are_json_404s(sandbox, staff_client, path):
     assert_json_error(staff_client.post(path, {}, format="json"), 404, "not_found")
     assert_json_error(APIClient().get(path), (403, 404))  # anonymous: refused before the lookup
+
+
+@pytest.mark.parametrize("url", [VALIDATE, OFFERS, REDEEM, PUBLISH, rollback_url(1)])
+def test_a_session_cookie_no_session_can_have_is_ignored(sandbox, url):
+    """``sessionid="\\000..."`` is plain ASCII on the wire (a quoted cookie's octal escape) and a
+    session key holding a NUL: the database session backend's lookup failed on it (PostgreSQL
+    refuses NUL in text), a 500. The request is answered as one without a session (anonymous),
+    and the cookie is deleted."""
+    response = APIClient(raise_request_exception=False).generic(
+        "POST",
+        url,
+        json.dumps({"order": {"amount": 1}}),
+        content_type="application/json",
+        HTTP_COOKIE='sessionid="\\000garbage-key"',
+    )
+    assert response.status_code in (200, 400, 403), response.content
+    assert response["Content-Type"].startswith("application/json")
+    assert response.cookies["sessionid"].value == ""  # deleted
 
 
 def test_a_browser_asking_for_html_gets_json(sandbox):

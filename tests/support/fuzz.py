@@ -137,6 +137,13 @@ def node_paths(value: Any) -> list[tuple[Any, ...]]:
     return paths
 
 
+def node_at(value: Any, path: tuple[Any, ...]) -> Any:
+    """The node of a JSON value at ``path`` (one of :func:`node_paths`)."""
+    for key in path:
+        value = value[key]
+    return value
+
+
 @st.composite
 def mutated(draw: st.DrawFn, value: Any) -> Any:
     """``value`` with one node (maybe the root) replaced by junk."""
@@ -144,10 +151,7 @@ def mutated(draw: st.DrawFn, value: Any) -> Any:
     junk = draw(JUNK)
     if not path:
         return junk
-    parent = value
-    for key in path[:-1]:
-        parent = parent[key]
-    parent[path[-1]] = junk
+    node_at(value, path[:-1])[path[-1]] = junk
     return value
 
 
