@@ -36,6 +36,7 @@ or pull skips it and says why instead of aborting.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import unicodedata
@@ -309,6 +310,46 @@ def storable_json(value: Any) -> Any:
     if _storable(value, 0):
         return value
     return _replaced(value, 0)
+
+
+def storable_json_text(value: Any) -> tuple[Any, str]:
+    """``storable_json(value)`` and its JSON text, encoded once: for a caller that writes the
+    text itself (checkout's success ``UPDATE``) instead of letting the field encode it again.
+
+    The usual case costs one ``json.dumps`` and a walk of the containers only: in the text a
+    NUL can only appear escaped (``\\u0000``; a literal backslash before ``u0000`` also
+    matches, and only sends the value to :func:`storable_json`'s walk, which answers right), a
+    lone surrogate as itself (``ensure_ascii=False`` keeps non-ASCII characters, and a pair is
+    one code point in a ``str``), a NaN or an infinity is refused (``allow_nan=False``); the
+    depth rule is the one thing left to walk for. Anything else goes through
+    :func:`storable_json`. Faster than :func:`storable_json` alone on a redeem answer, whose
+    walk searched every key and string one by one. A value JSON cannot encode (a ``set``, a
+    ``datetime``) raises ``TypeError``, as the field's own encoding would."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except ValueError:  # a NaN or an infinity (or a circular value)
+        text = None
+    if text is None or "\\u0000" in text or _SURROGATE.search(text) or not _shallow(value, 0):
+        value = storable_json(value)
+        text = json.dumps(value, ensure_ascii=False)
+    return value, text
+
+
+def _shallow(value: Any, depth: int) -> bool:
+    """:func:`_storable`'s depth rule alone: no object or list holds anything at depth
+    :data:`MAX_JSON_DEPTH` or deeper."""
+    if isinstance(value, Mapping):
+        children: Any = value.values()
+    elif isinstance(value, list | tuple):
+        children = value
+    else:
+        return True
+    if depth >= MAX_JSON_DEPTH:
+        return not children
+    for item in children:
+        if isinstance(item, Mapping | list | tuple) and not _shallow(item, depth + 1):
+            return False
+    return True
 
 
 def _storable(value: Any, depth: int) -> bool:
