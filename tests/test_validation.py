@@ -223,6 +223,7 @@ def test_storable_json_is_always_what_the_database_takes(value, depth):
 @example(value=[float("nan")], depth=0)
 @example(value=[], depth=64)
 @example(value=[1], depth=63)
+@example(value=[[] for _ in range(70)], depth=0)  # more brackets than the depth, all shallow
 def test_the_stored_text_is_storable_json_encoded_once(value, depth):
     """storable_json_text (checkout's success UPDATE writes the text itself) gives what
     storable_json gives, the very object when nothing had to be replaced, and its JSON text."""
