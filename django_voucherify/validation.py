@@ -36,6 +36,7 @@ or pull skips it and says why instead of aborting.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import unicodedata
@@ -259,6 +260,8 @@ _UNSTORABLE_CHAR = re.compile("[\x00\ud800-\udfff]")
 #: ``json.loads`` reads ``1e999`` (valid JSON) as infinity and the ``NaN`` token as NaN, which
 #: ``json.dumps`` writes back as ``Infinity``/``NaN``: PostgreSQL refuses both in JSON.
 _SCALARS = frozenset({int, bool})
+#: What holds no other value.
+_LEAVES = frozenset({str, int, float, bool})
 
 
 def _non_finite(value: Any) -> bool:
@@ -309,6 +312,58 @@ def storable_json(value: Any) -> Any:
     if _storable(value, 0):
         return value
     return _replaced(value, 0)
+
+
+def storable_json_text(value: Any) -> tuple[Any, str]:
+    """``storable_json(value)`` and its JSON text, encoded once: for a caller that writes the
+    text itself (checkout's success ``UPDATE``) instead of letting the field encode it again.
+
+    The usual case costs one ``json.dumps`` and a few searches of its text, all in C: a NaN or
+    an infinity is refused by ``allow_nan=False``; a NUL can only appear escaped
+    (``\\u0000``; a literal backslash before ``u0000`` matches too, and only sends the value
+    to :func:`storable_json`'s walk, which answers right); a lone surrogate is kept as itself
+    (``ensure_ascii=False``; a pair is one code point in a ``str``), so encoding the text to
+    UTF-8 fails on it; and the depth rule cannot be broken by fewer than
+    ``MAX_JSON_DEPTH + 1`` objects and lists, so the containers are walked only when the
+    text has more brackets than that. Anything else goes through :func:`storable_json`. A value
+    JSON cannot encode (a ``set``, a ``datetime``) raises ``TypeError``, as the field's own
+    encoding would."""
+    text: str | None
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+        text.encode()  # UnicodeEncodeError on a lone surrogate
+    except ValueError:  # that, a NaN or an infinity, or a circular value
+        text = None
+    if text is None or "\\u0000" in text or not _shallow_text(text, value):
+        value = storable_json(value)
+        text = json.dumps(value, ensure_ascii=False)
+    return value, text
+
+
+def _shallow_text(text: str, value: Any) -> bool:
+    """:func:`_shallow` of ``value``, whose JSON text is ``text``: breaking the rule takes a
+    chain of ``MAX_JSON_DEPTH + 1`` containers, so a text with no more brackets than
+    :data:`MAX_JSON_DEPTH` (inside strings too: they only add) cannot."""
+    return text.count("{") + text.count("[") <= MAX_JSON_DEPTH or _shallow(value, 0)
+
+
+def _shallow(value: Any, depth: int) -> bool:
+    """:func:`_storable`'s depth rule alone: no object or list holds anything at depth
+    :data:`MAX_JSON_DEPTH` or deeper."""
+    if isinstance(value, Mapping):
+        children: Any = value.values()
+    elif isinstance(value, list | tuple):
+        children = value
+    else:
+        return True
+    if depth >= MAX_JSON_DEPTH:
+        return not children
+    for item in children:
+        # Most items are text or numbers: skipped by their exact type (isinstance against
+        # Mapping, an ABC, on every item cost more than the rest of the walk).
+        if item is not None and type(item) not in _LEAVES and not _shallow(item, depth + 1):
+            return False
+    return True
 
 
 def _storable(value: Any, depth: int) -> bool:

@@ -212,3 +212,25 @@ def test_storable_json_is_always_what_the_database_takes(value, depth):
     stored = validation.storable_json(_nested(depth, value))
     assert validation._storable(stored, 0) and validation._unstorable_path(stored, "", 0) is None
     json.dumps(stored, allow_nan=False)
+
+
+@settings(max_examples=properties.examples(300, 5000), deadline=None)
+@given(value=json_values, depth=st.sampled_from([0, 1, 62, 63, 64, 65]))
+@example(value="a\x00", depth=0)
+@example(value="a\\u0000", depth=0)  # a backslash, then "u0000": storable as it is
+@example(value={"\ud800": 1}, depth=0)
+@example(value="\U0001f600", depth=0)  # a pair's code point, not a lone surrogate
+@example(value=[float("nan")], depth=0)
+@example(value=[], depth=64)
+@example(value=[1], depth=63)
+@example(value=[[] for _ in range(70)], depth=0)  # more brackets than the depth, all shallow
+def test_the_stored_text_is_storable_json_encoded_once(value, depth):
+    """storable_json_text (checkout's success UPDATE writes the text itself) gives what
+    storable_json gives, the very object when nothing had to be replaced, and its JSON text."""
+    nested = _nested(depth, value)
+    expected = validation.storable_json(nested)
+    stored, text = validation.storable_json_text(nested)
+    assert (stored is nested) == (expected is nested)
+    assert json.dumps(stored, allow_nan=False) == json.dumps(expected, allow_nan=False)
+    loaded = json.loads(text, parse_constant=pytest.fail)  # strict JSON: no NaN, no Infinity
+    assert loaded == json.loads(json.dumps(expected)) and validation._storable(loaded, 0)

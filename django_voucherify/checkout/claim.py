@@ -30,6 +30,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, connections, router, transaction
@@ -87,28 +88,34 @@ def claim(
 
 
 def _orphans(order_source_id: str):  # type: ignore[no-untyped-def]  # a queryset of rows
-    return CheckoutRedemption.objects.rollback_due().filter(
-        order_source_id=order_source_id, state=LedgerState.ORPHANED
+    """The order's ORPHANED rows whose rollback is pending: ``rollback_due()``'s condition for
+    that one state (ORPHANED is one of its states), without its ``state IN (...)`` beside
+    ``state = 'ORPHANED'``, which only cost the planner on every redeem's insert."""
+    return CheckoutRedemption.objects.filter(
+        order_source_id=order_source_id, state=LedgerState.ORPHANED, rollback_requested_at__isnull=False
     )
 
 
 def insert_unless_orphaned(row: CheckoutRedemption) -> bool:
     """``INSERT`` ``row`` (committed on return) unless its order has an ORPHANED row whose
     rollback is pending or its ``Order`` mirror is CANCELED (then False, nothing written).
-    Raises ``IntegrityError`` when the order has a live row."""
+    Raises ``IntegrityError`` when the order has a live row. ``row`` is a new attempt: every
+    column but :data:`CLAIMED_FIELDS` holds its default (else ``ValueError``, nothing written)."""
     alias = router.db_for_write(CheckoutRedemption)
     connection = connections[alias]
     if connection.atomic_blocks and not getattr(connection.atomic_blocks[-1], "_from_testcase", False):
         # The check transaction.atomic(durable=True) makes (test cases' own atomics excepted).
         raise RuntimeError(OUTSIDE_TRANSACTION_ONLY)
-    fields, sql, orphans_params = _insert_statement(alias)
-    values = [f.get_db_prep_save(f.pre_save(row, True), connection=connection) for f in fields]
-    params = [row.order_source_id if p is _ORDER else p for p in orphans_params]
+    statement = _insert_statement(alias)
+    if any(getattr(row, attname) != default for attname, default in statement.defaults):
+        raise ValueError("insert_unless_orphaned() writes a new PENDING row: only the claimed fields are set")
+    values = [f.get_db_prep_save(f.pre_save(row, True), connection=connection) for f in statement.fields]
+    params = [row.order_source_id if p is _ORDER else p for p in statement.check_params]
     # Only inside a test case's transaction is a savepoint needed (a failed insert must not
     # abort the test's transaction); in autocommit the statement is its own transaction.
     savepoint = transaction.atomic(using=alias) if connection.in_atomic_block else nullcontext()
     with savepoint, connection.cursor() as cursor:
-        cursor.execute(sql, [*values, *params])
+        cursor.execute(statement.sql, [*values, *params])
         inserted = cursor.fetchone()
     if inserted is None:
         return False
@@ -117,42 +124,74 @@ def insert_unless_orphaned(row: CheckoutRedemption) -> bool:
     return True
 
 
+#: The columns a claim writes per row (the others take their defaults, the same for every new
+#: attempt, and are literals of the cached statement).
+CLAIMED_FIELDS = frozenset(
+    {"reference", "order_source_id", "order", "customer_source_id", "codes", "tiers", "amount"}
+    | {"created_at", "updated_at"}  # the clock, read by pre_save
+)
+
 #: Stands for the order's source id in the cached statement's parameters.
 _ORDER = object()
 
-_statements: dict[str, tuple[list[Field[Any, Any]], str, list[Any]]] = {}
+
+@dataclass(frozen=True)
+class _Insert:
+    fields: list[Field[Any, Any]]  # the claimed ones, their values parameters
+    defaults: list[tuple[str, Any]]  # (attname, default) of the others, written as literals
+    sql: str
+    check_params: list[Any]  # the orphan and cancellation checks' (``_ORDER``: the order)
 
 
-def _insert_statement(alias: str) -> tuple[list[Field[Any, Any]], str, list[Any]]:
-    """The fields, the SQL and the orphan check's parameters (the order's source id as
-    ``_ORDER``) of the insert on ``alias``: compiled once per database, not on every redeem
-    (compiling the statement cost more CPU than the rest of the claim)."""
+_statements: dict[str, _Insert] = {}
+
+
+def _insert_statement(alias: str) -> _Insert:
+    """The insert on ``alias``, compiled once per database, not on every redeem (compiling the
+    statement cost more CPU than the rest of the claim). The columns outside
+    :data:`CLAIMED_FIELDS` are written as literals of their defaults (quoted as migrations
+    quote a default): converting and sending twenty-odd constant parameters on every redeem
+    cost about as much CPU as the rest of the claim's Python."""
     cached = _statements.get(alias)
     if cached is not None:
         return cached
     connection = connections[alias]
+    connection.ensure_connection()  # quoting a literal on PostgreSQL asks the connection
+    quoting = connection.schema_editor()  # not entered: only its quote_value is used
     meta = CheckoutRedemption._meta
     fields: list[Field[Any, Any]] = [f for f in meta.concrete_fields if f is not meta.pk]
+    claimed = [f for f in fields if f.name in CLAIMED_FIELDS]
+    constant = [f for f in fields if f.name not in CLAIMED_FIELDS]
     quote = connection.ops.quote_name
     # ``SELECT %s`` has no column to take its type from: on PostgreSQL each value is cast to its
     # column's base type (``varchar`` without its length, so an over-long value still fails the
     # insert). SQLite's columns take any value.
-    if connection.vendor == "postgresql":
-        casts = ", ".join(f"%s::{_base_type(f.db_type(connection))}" for f in fields)
-    else:
-        casts = ", ".join("%s" for _field in fields)
+    postgresql = connection.vendor == "postgresql"
+    casts = [f"%s::{_base_type(f.db_type(connection))}" if postgresql else "%s" for f in claimed]
+    literals = []
+    for f in constant:
+        literal = str(quoting.quote_value(f.get_db_prep_save(f.get_default(), connection=connection)))
+        cast = f"::{_base_type(f.db_type(connection))}" if postgresql else ""
+        literals.append(f"{literal}{cast}".replace("%", "%%"))  # the statement takes parameters
     marker = f"order-{uuid.uuid4().hex}"  # found among the compiled parameters, then replaced
-    orphans_sql, compiled = _orphans(marker).values("pk").query.sql_with_params()
+    # Unordered: the model's ordering in an EXISTS only costs the planner.
+    orphans_sql, compiled = _orphans(marker).order_by().values("pk").query.sql_with_params()
     if list(compiled).count(marker) != 1:
         raise AssertionError("the orphan check takes the order's source id exactly once")
     canceled_sql = _canceled_check(alias)
+    columns = ", ".join(quote(str(f.column)) for f in [*claimed, *constant])
     sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(str(f.column)) for f in fields)}) "
-        f"SELECT {casts} WHERE NOT EXISTS ({orphans_sql}) AND {canceled_sql} "
+        f"INSERT INTO {quote(meta.db_table)} ({columns}) "
+        f"SELECT {', '.join([*casts, *literals])} WHERE NOT EXISTS ({orphans_sql}) AND {canceled_sql} "
         f"RETURNING {quote(str(meta.pk.column))}"
     )
     params = [_ORDER if p == marker else p for p in compiled]
-    statement = (fields, sql, [*params, _ORDER, OrderStatus.CANCELED.value])
+    statement = _Insert(
+        claimed,
+        [(str(f.attname), f.get_default()) for f in constant],
+        sql,
+        [*params, _ORDER, OrderStatus.CANCELED.value],
+    )
     _statements[alias] = statement
     return statement
 

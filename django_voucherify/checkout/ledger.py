@@ -34,7 +34,7 @@ from django.db.models import Field
 from django.utils import timezone
 
 from ..models.ledger import CheckoutRedemption, LedgerState
-from ..validation import storable_json
+from ..validation import storable_json_text
 from .cart import Totals
 
 
@@ -67,14 +67,19 @@ def record_success_if_pending(row: CheckoutRedemption, response: Mapping[str, An
     """Record ``response`` on ``row`` in one conditional UPDATE, if the row is still PENDING with
     no rollback asked for (the common case). False: nothing written (``row`` is then stale; the
     caller re-reads it under its lock)."""
-    apply_redeem_response(row, response)
+    response_text = apply_redeem_response(row, response)
     row.updated_at = timezone.now()  # auto_now only applies to save()
     alias = router.db_for_write(CheckoutRedemption)
     connection = connections[alias]
     # Inside a transaction (a test case's) the statement is not its own transaction: the
     # enclosing one decides how it commits.
     fields, sql = _success_statement(alias, asynchronous=not connection.in_atomic_block)
-    values = [f.get_db_prep_save(getattr(row, f.attname), connection=connection) for f in fields]
+    # The answer goes as the JSON text already made (a JSON column takes its text as a
+    # parameter, on PostgreSQL and SQLite alike): the field would encode it a second time.
+    values = [
+        response_text if f is _RESPONSE else f.get_db_prep_save(getattr(row, f.attname), connection)
+        for f in fields
+    ]
     with connection.cursor() as cursor:
         cursor.execute(sql, [*values, row.pk, LedgerState.PENDING.value])
         written: int = cursor.rowcount
@@ -82,6 +87,8 @@ def record_success_if_pending(row: CheckoutRedemption, response: Mapping[str, An
 
 
 _success_statements: dict[tuple[str, bool], tuple[list[Field[Any, Any]], str]] = {}
+#: The ledger's ``response`` field: the success UPDATE gives it the answer's JSON text.
+_RESPONSE = CheckoutRedemption._meta.get_field("response")
 
 
 def _success_statement(alias: str, *, asynchronous: bool) -> tuple[list[Field[Any, Any]], str]:
@@ -106,11 +113,12 @@ def _success_statement(alias: str, *, asynchronous: bool) -> tuple[list[Field[An
     )
     where = f"{pk} = %s AND {state} = %s AND {rollback} IS NULL"
     if asynchronous and connection.vendor == "postgresql":
-        # Referenced in FROM so it is evaluated (once) before the row is written.
-        no_flush_wait = "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS no_flush_wait "
+        # Evaluated for the row written, before the statement's transaction commits (a
+        # sub-select in FROM did the same and cost the planner more, on every redeem).
+        no_flush_wait = " RETURNING set_config('synchronous_commit', 'off', true)"
     else:
         no_flush_wait = ""
-    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} {no_flush_wait}WHERE {where}"  # noqa: S608
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {where}{no_flush_wait}"  # noqa: S608
     _success_statements[key] = (fields, sql)
     return fields, sql
 
@@ -204,8 +212,9 @@ def rollback_answer_problem(response: Any, *, stacked: bool) -> str | None:
     return None
 
 
-def apply_redeem_response(row: CheckoutRedemption, response: Mapping[str, Any]) -> None:
-    """Copy a redeem response (``redemptions``, ``parent_redemption``, ``order``) onto ``row``."""
+def apply_redeem_response(row: CheckoutRedemption, response: Mapping[str, Any]) -> str:
+    """Copy a redeem response (``redemptions``, ``parent_redemption``, ``order``) onto ``row``;
+    returns the JSON text of what ``row.response`` now holds."""
     parent = response.get("parent_redemption") or {}
     row.state = LedgerState.SUCCEEDED
     row.parent_redemption_id = str(parent.get("id") or "")
@@ -221,7 +230,8 @@ def apply_redeem_response(row: CheckoutRedemption, response: Mapping[str, Any]) 
     # Stored as the database can (a NUL or a lone surrogate replaced): the answer echoes the
     # shop's metadata and the voucher's, and refusing it would leave the row PENDING, the
     # redemption made, and reconciliation failing on the same text for ever.
-    row.response = storable_json(dict(response))
+    row.response, text = storable_json_text(dict(response))
+    return text
 
 
 def redemption_ids_of(response: Mapping[str, Any]) -> set[str]:

@@ -93,10 +93,12 @@ class Order(SyncedMirror):
     def __str__(self) -> str:
         return self.source_id
 
-    def to_voucherify(self) -> dict[str, Any]:
-        """The ``POST /v1/orders`` body (upsert keyed by ``source_id``), items included."""
+    def to_voucherify(self, items: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The ``POST /v1/orders`` body (upsert keyed by ``source_id``), items included
+        (``items``: their bodies when the caller read them already, else ``self.items``)."""
         customer = self.customer if self.customer_id is not None else None
-        items = [item.to_voucherify() for item in self.items.all()]
+        if items is None:
+            items = [item.to_voucherify() for item in self.items.all()]
         customer_source_id = customer.source_id if customer is not None else None
         return order_body(self.source_id, self.status, self.amount, self.metadata, customer_source_id, items)
 

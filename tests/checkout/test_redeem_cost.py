@@ -124,6 +124,15 @@ def test_the_one_statement_insert_follows_the_rules_of_the_order(db, existing):
         assert stored.created_at == row.created_at
 
 
+def test_the_insert_writes_new_attempts_only(db):
+    """The columns a claim does not set are literals of the statement (their defaults): a row
+    carrying anything else there is refused, nothing written, rather than stored without it."""
+    row = CheckoutRedemption(order_source_id="ORD-NOT-NEW", codes=["X"], state=LedgerState.SUCCEEDED)
+    with pytest.raises(ValueError, match="new PENDING row"):
+        insert_unless_orphaned(row)
+    assert not CheckoutRedemption.objects.exists()
+
+
 ANSWER = {"redemptions": [{"id": "r_1"}], "order": {"amount": 1000, "total_discount_amount": 100}}
 
 

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from django_voucherify.checkout.ledger import _success_statement, record_success_if_pending
-from django_voucherify.checkout.order_loading import order_with_items
+from django_voucherify.checkout.order_loading import order_body, order_with_items
 from django_voucherify.models import CheckoutRedemption, Customer, LedgerState, Order, OrderItem
 from django_voucherify.rest.serializers import LedgerSerializer, ledger_data
 
@@ -80,6 +80,32 @@ def test_the_order_loaded_in_one_query_builds_the_same_body(
     assert all(not i._state.adding and i._state.db == "default" for i in instances)
     assert loaded.metadata == metadata
     assert loaded.customer_id == (customer.pk if customer else None)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(items=st.lists(ITEM, max_size=4), with_customer=st.booleans(), metadata=METADATA)
+def test_a_mirror_passed_in_builds_the_same_body_in_one_query(db, items, with_customer, metadata):
+    """``checkout.redeem(codes, order_mirror, ...)``: the body of the shop's ``Order`` (loaded
+    with its customer) is ``to_voucherify()``'s, its items read by one statement; items the
+    shop prefetched are not read again."""
+    suffix = uuid.uuid4().hex[:10]
+    customer = Customer.objects.create(source_id=f"c-{suffix}") if with_customer else None
+    created = Order.objects.create(source_id=f"o-{suffix}", amount=7, customer=customer, metadata=metadata)
+    OrderItem.objects.bulk_create(OrderItem(order=created, **item) for item in items)
+    expected = _reference(created.source_id)
+    order = Order.objects.select_related("customer").get(pk=created.pk)
+    with CaptureQueriesContext(connection) as captured:
+        assert order_body(order) == expected
+    assert len(captured.captured_queries) == 1
+    prefetched = Order.objects.select_related("customer").prefetch_related("items").get(pk=created.pk)
+    with CaptureQueriesContext(connection) as captured:
+        assert order_body(prefetched) == expected
+    assert not captured.captured_queries
+
+
+def test_an_unsaved_mirror_is_refused_as_the_orm_refuses_it(db):
+    with pytest.raises(ValueError, match="primary key"):
+        order_body(Order(source_id="o-unsaved", amount=1))
 
 
 def test_an_unknown_order_is_none(db):
