@@ -9,6 +9,8 @@ import uuid
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.db.models import TextField
+from django.db.models.functions import Cast
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
@@ -167,3 +169,18 @@ def test_the_conditional_update_records_a_pending_row(db):
         900,
     )
     assert stored.response == ANSWER and stored.updated_at == row.updated_at
+
+
+def test_the_conditional_update_stores_the_answer_as_a_save_stores_it(db):
+    """The success UPDATE writes the answer's JSON text itself: the column holds what the field
+    writes for the same value. SQLite keeps the text as sent, and an exact lookup compares that
+    text: written unescaped ("é", not "\\u00e9"), the row was not found by its own answer."""
+    answer = {**ANSWER, "metadata": {"name": "Zoë \u2028 \U0001f600", "ok": True}}
+    row = _row("ORD-TEXT", LedgerState.PENDING)
+    assert record_success_if_pending(row, answer) is True
+    saved = _row("ORD-SAVED", LedgerState.FAILED)
+    saved.response = answer
+    saved.save(update_fields=["response"])
+    texts = CheckoutRedemption.objects.annotate(text=Cast("response", TextField()))
+    assert set(texts.values_list("text", flat=True)) == {texts.get(pk=saved.pk).text}
+    assert CheckoutRedemption.objects.filter(response=answer).count() == 2
