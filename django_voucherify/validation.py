@@ -327,12 +327,13 @@ def storable_json_text(value: Any) -> tuple[Any, str]:
     ``MAX_JSON_DEPTH + 1`` objects and lists, so the containers are walked only when the
     text has more brackets than that. Anything else goes through :func:`storable_json`. A value
     JSON cannot encode (a ``set``, a ``datetime``) raises ``TypeError``, as the field's own
-    encoding would."""
+    encoding would, once :func:`storable_json` has had its say (it makes a ``dict`` of a
+    mapping that is not one, when that mapping holds something to replace)."""
     text: str | None
     try:
         text = json.dumps(value, ensure_ascii=False, allow_nan=False)
         text.encode()  # UnicodeEncodeError on a lone surrogate
-    except ValueError:  # that, a NaN or an infinity, or a circular value
+    except (ValueError, TypeError):  # that, a NaN or an infinity, a circular or unencodable value
         text = None
     if text is None or "\\u0000" in text or not _shallow_text(text, value):
         value = storable_json(value)

@@ -5,6 +5,8 @@ the values NUL, control, zero-width, bidi and surrogate characters make are refu
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from types import MappingProxyType
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -234,3 +236,73 @@ def test_the_stored_text_is_storable_json_encoded_once(value, depth):
     assert json.dumps(stored, allow_nan=False) == json.dumps(expected, allow_nan=False)
     loaded = json.loads(text, parse_constant=pytest.fail)  # strict JSON: no NaN, no Infinity
     assert loaded == json.loads(json.dumps(expected)) and validation._storable(loaded, 0)
+
+
+class _Str(str):
+    pass
+
+
+class _Int(int):
+    pass
+
+
+class _Float(float):
+    pass
+
+
+class _Dict(dict):  # type: ignore[type-arg]
+    pass
+
+
+class _List(list):  # type: ignore[type-arg]
+    pass
+
+
+_texts = st.text(tricky, max_size=5) | st.sampled_from(["\\u0000", "a\\", "\U0001f600", "é\u2028"])
+_nasty_leaves = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | _texts
+    | _texts.map(_Str)
+    | st.integers().map(_Int)
+    | st.floats().map(_Float)
+    | st.sampled_from([-(2**64), float("-inf")])
+    | st.integers(4300, 4400).map(lambda digits: 10**digits)  # too long for int -> str
+)
+_nasty_keys = _texts | _texts.map(_Str) | st.integers() | st.floats() | st.booleans() | st.none()
+nasty_values = st.recursive(
+    _nasty_leaves,
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.lists(children, max_size=3).map(tuple)
+        | st.lists(children, max_size=3).map(_List)
+        | st.dictionaries(_nasty_keys, children, max_size=3)
+        | st.dictionaries(_nasty_keys, children, max_size=3).map(_Dict)
+        | st.dictionaries(_texts, children, max_size=2).map(MappingProxyType)
+    ),
+    max_leaves=20,
+)
+
+
+def _parsed_or_refusal(encode: Callable[[], str]) -> object:
+    try:
+        return json.loads(encode())
+    except (TypeError, ValueError) as exc:  # what JSON cannot encode, a number too long
+        return type(exc)
+
+
+@settings(max_examples=properties.examples(300, 5000), deadline=None)
+@given(value=nasty_values, depth=st.sampled_from([0, 1, 62, 63, 64, 65]))
+@example(value=MappingProxyType({"a": "\x00"}), depth=0)  # not a dict: storable_json makes one
+@example(value={float("nan"): "\x00", True: 1, None: [()]}, depth=1)
+def test_the_stored_text_parses_to_what_the_field_stores_whatever_the_value(value, depth):
+    """Values no JSON answer holds but a caller may pass (subclasses of str, int, float, dict
+    and list; tuples; keys that are not text, a NaN key; a mapping that is not a dict; an int
+    too long to write): storable_json_text's text parses to what the JSONField's own encoding
+    of storable_json's value parses to (the value jsonb stores), and a value one refuses the
+    other refuses with the same exception."""
+    nested = _nested(depth, value)
+    field_text = _parsed_or_refusal(lambda: json.dumps(validation.storable_json(nested)))
+    assert _parsed_or_refusal(lambda: validation.storable_json_text(nested)[1]) == field_text

@@ -74,10 +74,15 @@ def record_success_if_pending(row: CheckoutRedemption, response: Mapping[str, An
     # Inside a transaction (a test case's) the statement is not its own transaction: the
     # enclosing one decides how it commits.
     fields, sql = _success_statement(alias, asynchronous=not connection.in_atomic_block)
-    # The answer goes as the JSON text already made (a JSON column takes its text as a
-    # parameter, on PostgreSQL and SQLite alike): the field would encode it a second time.
+    # On PostgreSQL the answer goes as the JSON text already made (jsonb stores the value the
+    # text parses to, whatever its escapes): the field would encode it a second time. Elsewhere
+    # the column keeps the text as sent (SQLite: an exact lookup compares it), so the field
+    # encodes it, as every other write of the column does (non-ASCII escaped).
+    raw_text = connection.vendor == "postgresql"
     values = [
-        response_text if f is _RESPONSE else f.get_db_prep_save(getattr(row, f.attname), connection)
+        response_text
+        if raw_text and f is _RESPONSE
+        else f.get_db_prep_save(getattr(row, f.attname), connection)
         for f in fields
     ]
     with connection.cursor() as cursor:

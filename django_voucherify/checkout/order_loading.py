@@ -192,8 +192,14 @@ def order_body(order: Order) -> dict[str, Any]:
     """``order.to_voucherify()``, the same body, with its items read by one statement built
     once per database instead of a queryset the ORM compiles on every call (most of the CPU of
     ``checkout.redeem`` given an ``Order`` mirror). Items already loaded (``prefetch_related``,
-    :func:`order_with_items`) and an unsaved order go through ``to_voucherify()`` itself."""
-    if order.pk is None or "items" in getattr(order, "_prefetched_objects_cache", {}):
+    :func:`order_with_items`), an unsaved order and a subclass with its own ``to_voucherify()``
+    (a shop's proxy adding to the body: the hook a single push asks too) go through
+    ``to_voucherify()`` itself."""
+    if (
+        order.pk is None
+        or "items" in getattr(order, "_prefetched_objects_cache", {})
+        or type(order).to_voucherify is not Order.to_voucherify
+    ):
         return order.to_voucherify()
     alias = router.db_for_read(OrderItem, instance=order)
     sql, part = _item_statement(alias)

@@ -6,9 +6,13 @@ never overwrites a row another step settled first."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
+from datetime import timezone as timezone_offset
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.db.models import TextField
+from django.db.models.functions import Cast
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
@@ -16,6 +20,7 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from django_voucherify import checkout
+from django_voucherify.checkout import claim
 from django_voucherify.checkout.claim import OUTSIDE_TRANSACTION_ONLY, insert_unless_orphaned
 from django_voucherify.checkout.ledger import record_success_if_pending
 from django_voucherify.models import CheckoutRedemption, LedgerState, Order, OrderItem
@@ -133,6 +138,33 @@ def test_the_insert_writes_new_attempts_only(db):
     assert not CheckoutRedemption.objects.exists()
 
 
+#: Defaults a column outside CLAIMED_FIELDS could be given, each a literal of the statement.
+ODD_DEFAULTS = {
+    "rollback_reason": "it's 100%s %% \\ '' \" ; DROP TABLE x; --",  # quotes, placeholders
+    "rollback_error": "E'\\x00' $$ $q$",  # PostgreSQL's other string syntaxes
+    "attention_reason": "é ✓ \u2028",
+    "late_check_at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone_offset(timedelta(hours=5))),
+    "response": {"a": "it's %s", "b": [1, None]},
+}
+
+
+def test_the_insert_writes_any_default_as_the_value_itself(db, monkeypatch):
+    """The insert's literals are quoted as migrations quote a default, per database: a default
+    with quotes, percent signs, a backslash or a time zone is stored as itself, never as SQL."""
+    for name, default in ODD_DEFAULTS.items():
+        field = CheckoutRedemption._meta.get_field(name)
+        monkeypatch.setattr(field, "default", default)
+        monkeypatch.delitem(field.__dict__, "_get_default", raising=False)  # Field caches it
+    monkeypatch.setattr(claim, "_statements", {})
+    row = CheckoutRedemption(order_source_id="ORD-ODD-DEFAULTS", codes=["X"])
+    assert insert_unless_orphaned(row)
+    stored = CheckoutRedemption.objects.values(*ODD_DEFAULTS).get(pk=row.pk)
+    monkeypatch.undo()
+    for field in CheckoutRedemption._meta.concrete_fields:
+        field.__dict__.pop("_get_default", None)  # the real defaults, read again
+    assert stored == ODD_DEFAULTS
+
+
 ANSWER = {"redemptions": [{"id": "r_1"}], "order": {"amount": 1000, "total_discount_amount": 100}}
 
 
@@ -167,3 +199,18 @@ def test_the_conditional_update_records_a_pending_row(db):
         900,
     )
     assert stored.response == ANSWER and stored.updated_at == row.updated_at
+
+
+def test_the_conditional_update_stores_the_answer_as_a_save_stores_it(db):
+    """The success UPDATE writes the answer's JSON text itself: the column holds what the field
+    writes for the same value. SQLite keeps the text as sent, and an exact lookup compares that
+    text: written unescaped ("é", not "\\u00e9"), the row was not found by its own answer."""
+    answer = {**ANSWER, "metadata": {"name": "Zoë \u2028 \U0001f600", "ok": True}}
+    row = _row("ORD-TEXT", LedgerState.PENDING)
+    assert record_success_if_pending(row, answer) is True
+    saved = _row("ORD-SAVED", LedgerState.FAILED)
+    saved.response = answer
+    saved.save(update_fields=["response"])
+    texts = CheckoutRedemption.objects.annotate(text=Cast("response", TextField()))
+    assert set(texts.values_list("text", flat=True)) == {texts.get(pk=saved.pk).text}
+    assert CheckoutRedemption.objects.filter(response=answer).count() == 2

@@ -103,6 +103,29 @@ def test_a_mirror_passed_in_builds_the_same_body_in_one_query(db, items, with_cu
     assert not captured.captured_queries
 
 
+class ShopOrder(Order):
+    """A shop's proxy of the mirror adding to its body through ``to_voucherify()``, the hook a
+    single push and (before issue 13's items statement) checkout asked for the body."""
+
+    class Meta:
+        app_label = "a_shop"
+        proxy = True
+
+    def to_voucherify(self) -> dict[str, Any]:
+        body = super().to_voucherify()
+        body["metadata"]["channel"] = "web"
+        return body
+
+
+def test_a_mirror_building_its_own_body_is_asked_for_it(db):
+    """The items statement only stands in for ``Order.to_voucherify`` itself: an override (whose
+    signature may not take ``items``: it was a TypeError, a 500 at checkout) builds the body."""
+    created = Order.objects.create(source_id="o-proxy", amount=7)
+    OrderItem.objects.create(order=created, product_source_id="p-1", quantity=1, price=7, amount=7)
+    body = order_body(ShopOrder.objects.get(pk=created.pk))
+    assert body == {**_reference("o-proxy"), "metadata": {"channel": "web"}}
+
+
 def test_an_unsaved_mirror_is_refused_as_the_orm_refuses_it(db):
     with pytest.raises(ValueError, match="primary key"):
         order_body(Order(source_id="o-unsaved", amount=1))
