@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, require_browser
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, require_browser, sign_in_staff
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "admin_vouchers"
@@ -79,12 +79,7 @@ def test_create_disable_enable_delete_in_a_browser(page, example_shop, voucherif
     shutil.rmtree(ARTIFACTS, ignore_errors=True)  # only this run's screenshots count
     ARTIFACTS.mkdir(parents=True)
     base, remote = example_shop, voucherify_sandbox_server.sandbox.state.vouchers
-    page.goto(f"{base}/admin/login/")
-    shot(page, "01-login")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", "admin")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#site-name")
+    sign_in_staff(page, base, lambda: shot(page, "01-login"))
 
     page.goto(f"{base}/admin/django_voucherify/voucher/add/")
     page.fill("#id_code", "BROWSER-10")
@@ -144,11 +139,7 @@ def test_overview_live_job_and_long_codes_in_light_and_dark(
     shutil.rmtree(OVERVIEW_ARTIFACTS, ignore_errors=True)
     OVERVIEW_ARTIFACTS.mkdir(parents=True)
     base, server = example_shop, voucherify_sandbox_server
-    page.goto(f"{base}/admin/login/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", "admin")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#site-name")
+    sign_in_staff(page, base)
 
     page.goto(f"{base}/admin/django_voucherify/")
     page.click("a[href$='/admin/django_voucherify/overview/']")
@@ -241,11 +232,7 @@ def test_webhook_events_changelist_fits_1280_px_with_long_values(
         f" payload={{'data': 'x' * 500}}, state='processed', outcome={outcome[:300]!r}, attempts=1,"
         " occurred_at=timezone.now()) for i in range(3)]",
     )
-    page.goto(f"{base}/admin/login/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", "admin")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#site-name")
+    sign_in_staff(page, base)
     for scheme in ("light", "dark"):
         page.emulate_media(color_scheme=scheme)
         page.goto(f"{base}/admin/django_voucherify/webhookevent/")
@@ -292,11 +279,7 @@ def test_refresh_block_follows_its_run_and_the_voucher_list_fits_1280_px(
     REFRESH_ARTIFACTS.mkdir(parents=True)
     base, server = example_shop, voucherify_sandbox_server
     long_code, long_category = "LONG-" + "X" * 90, "a-very-long-category-for-the-summer-sale-2026"
-    page.goto(f"{base}/admin/login/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", "admin")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#site-name")
+    sign_in_staff(page, base)
 
     # The button (tasks run inline on this shop's memory broker): the run is over when the list
     # shows, and the block says how it went; nothing is followed.
@@ -459,11 +442,7 @@ def test_jobs_changelist_fits_1280_px_with_the_filters_open(
         " for kind, state, p in (('export_voucher_transactions', 'done', 100),"
         " ('update_customers_metadata', 'failed', 40), ('import_customers_csv', 'preparing', 7))]",
     )
-    page.goto(f"{base}/admin/login/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", "admin")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#site-name")
+    sign_in_staff(page, base)
     for scheme in ("light", "dark"):
         page.emulate_media(color_scheme=scheme)
         page.goto(f"{base}/admin/django_voucherify/job/")

@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, require_browser
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, require_browser, sign_in_staff
 from tests.support.demo import ctrl_c, demo_env, group_processes, start_demo
 
 pytestmark = pytest.mark.slow
@@ -177,14 +177,6 @@ def test_a_shopper_signs_up_applies_and_removes_codes_and_pays(page, demo):
     page.emulate_media(color_scheme="dark")
     page.goto(shop + "/checkout/")
     shot(page, "shopper-07-checkout-dark")
-
-
-def sign_in_staff(page: Any, shop: str) -> None:
-    page.goto(shop + "/admin/login/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", "admin")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#site-name")
 
 
 def test_staff_overview_import_with_the_worker_refresh_and_export(page, demo, tmp_path):
