@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
+import posixpath
 import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -185,12 +186,21 @@ def purge_orphans(now: datetime | None = None, *, limit: int = ORPHAN_PURGE_LIMI
     storage = Job._meta.get_field("source_file").storage
     cutoff = (now or timezone.now()) - ORPHAN_MIN_AGE
     deleted = 0
-    names = _stored_files(storage, conf.settings().job_upload_to.strip("/"))
+    names = _stored_files(storage, _folder(storage))
     while deleted < limit and (batch := list(islice(names, ORPHAN_BATCH))):
         for name in _unnamed(batch):
             if deleted < limit and _old(storage, name, cutoff) and _delete_orphan(storage, name):
                 deleted += 1
     return deleted
+
+
+def _folder(storage: Any) -> str:
+    """``JOB_UPLOAD_TO`` as the storage writes it in the names rows hold: ``generate_filename``
+    normalizes the path (``voucherify//jobs`` and ``./voucherify/jobs`` store
+    ``voucherify/jobs/...``), and a name compared in any other spelling matches no row, which
+    would make every file look orphaned."""
+    probe = storage.generate_filename(f"{conf.settings().job_upload_to.rstrip('/')}/probe")
+    return posixpath.dirname(str(probe).replace("\\", "/"))
 
 
 def _stored_files(storage: Any, folder: str) -> Iterator[str]:

@@ -100,3 +100,19 @@ def test_a_walk_deletes_at_most_its_limit_and_looks_names_up_in_batches(storage,
 
 def test_an_empty_or_missing_folder_is_nothing_to_do(storage, media):
     assert uploads.purge_orphans() == 0
+
+
+@pytest.mark.parametrize("folder", ["voucherify//jobs", "./voucherify/jobs", "voucherify/./jobs/"])
+def test_a_folder_setting_the_storage_normalizes_never_makes_named_files_look_orphaned(
+    storage, media, settings, folder
+):
+    """The storage stores ``voucherify/jobs/...`` for such a setting (``generate_filename``
+    normalizes the path); the walk used the setting as written, so no row matched and every
+    day-old file was deleted: running jobs' sources and export results kept for 30 days."""
+    settings.VOUCHERIFY = {**settings.VOUCHERIFY, "JOB_UPLOAD_TO": folder}
+    source = stored()
+    Job.objects.create(kind=JobKind.IMPORT_VOUCHERS_CSV, state=JobState.PREPARING, source_file=source)
+    orphan = stored()
+
+    assert uploads.purge_orphans() == 1
+    assert storage.exists(source) and not storage.exists(orphan)
