@@ -157,3 +157,27 @@ def test_a_step_of_a_superseded_chain_records_nothing(monkeypatch, sent):
     assert schedule.reconcile_step(row.pk, held.token) == "superseded"
     row.refresh_from_db()
     assert row.reconcile_attempts == 0 and row.lease_token == "another-chain" and sent == []
+
+
+def test_a_rollback_error_whose_text_no_column_can_store_is_still_counted_and_kept(monkeypatch, sent):
+    """A NUL in the error's text made saving ``rollback_error`` fail on PostgreSQL: nothing
+    counted, no backoff, the row left leased and re-driven at lease speed for ever."""
+
+    def rollback(redemption_id: str, reason: Any = None) -> Any:
+        raise ValueError("odd answer: 'r_\x00'")
+
+    client = SimpleNamespace(redemptions=SimpleNamespace(rollback=rollback))
+    monkeypatch.setattr(rollback_module, "checkout_client", lambda: client)
+    row = CheckoutRedemption.objects.create(
+        order_source_id="O-3",
+        codes=["X"],
+        state=LedgerState.SUCCEEDED,
+        redemption_ids=["r_1"],
+        rollback_requested_at=timezone.now(),
+    )
+
+    assert schedule.rollback_step(row.pk) == "retrying"
+
+    row.refresh_from_db()
+    assert row.rollback_attempts == 1 and row.rollback_error.startswith("ValueError: odd answer: 'r_\ufffd'")
+    assert sent and sent[0][0] == schedule.ROLLBACK_TASK
