@@ -85,7 +85,8 @@ POLL_OVERDUE_GRACE = timedelta(seconds=30)
 RESUME_BATCH = 500
 #: A part waits this long (s) for another part of its async type to leave ``submitting``.
 SUBMIT_TURN_WAIT = 2.0
-#: Steps of a part that raised an unexpected error or read an unusable answer before it fails.
+#: Steps of a part in a row that raised an unexpected error or read an unusable answer before it
+#: fails (a usable answer, a submit or a poll, sets the count back to 0).
 MAX_STEP_ERRORS = 8
 #: An async action's statuses (the spec's ``AsyncActionBase.status``): not finished, final.
 RUNNING_STATUSES = ("ENQUEUED", "IN_PROGRESS")
@@ -312,6 +313,7 @@ def _record_submitted(part: JobPart, remote_id: str, token: str | None) -> list[
                 state=PartState.SUBMITTED,
                 async_action_id=remote_id,
                 submitted_at=now,
+                step_errors=0,  # a usable answer: only errors in a row fail the part
                 **background.error_fields(None),
             )
             if updated:
@@ -474,7 +476,9 @@ def poll_part(part_id: int, token: str | int | None = None) -> list[Step]:
         error = "" if state == PartState.DONE else str(result.get("message") or _("The async action failed."))
         return _finish_part(part, state, result=result, error=error, remote_status=status)
     JobPart.objects.filter(pk=part.pk).update(
-        remote_status=status[:STATUS_CHARS], progress=_percent(action.get("progress"))
+        remote_status=status[:STATUS_CHARS],
+        progress=_percent(action.get("progress")),
+        step_errors=0,  # a usable answer: only unusable answers or errors in a row fail the part
     )
     results.refresh_job(part.job_id)
     return next_poll(part, token, poll_delay(part.polls))

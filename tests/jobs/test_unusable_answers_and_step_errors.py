@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from django_voucherify import jobs
 from django_voucherify.jobs import runner
-from django_voucherify.models import JobState, PartState
+from django_voucherify.models import JobPart, JobState, PartState
 from django_voucherify.tasks.jobs import poll_job_part
 from tests.support import adversary
 
@@ -147,3 +147,29 @@ def test_a_superseded_steps_error_records_nothing(sandbox, monkeypatch):
     assert runner.step_failed("poll", part.pk, "an-ended-chain", KeyError("x")) == []
     part.refresh_from_db()
     assert part.step_errors == 0 and part.last_error == ""
+
+
+@pytest.mark.parametrize(
+    ("start", "path", "running"),
+    [
+        (lambda: jobs.import_vouchers([VOUCHER]), "/v1/async-actions/*", {"status": "IN_PROGRESS"}),
+        (lambda: jobs.export_orders(), "/v1/exports/*", {"object": "export", "status": "SCHEDULED"}),
+    ],
+    ids=["async-action", "export"],
+)
+def test_a_usable_answer_starts_the_count_of_unusable_ones_again(sandbox, start, path, running):
+    """A long action (hours of polls) met a gateway hiccup now and then: the count never went
+    down, so the 8th hiccup of its life failed the part ("outcome unknown") while Voucherify
+    was doing the work. Only unusable answers or errors in a row fail it now."""
+    gateway = adversary.answer_gets(sandbox, path, running)
+    part = start().parts.get()
+    JobPart.objects.filter(pk=part.pk).update(step_errors=runner.MAX_STEP_ERRORS - 1)
+
+    (step,) = runner.poll_part(part.pk, part.lease_token)
+    part.refresh_from_db()
+    assert part.state == PartState.SUBMITTED and part.step_errors == 0
+
+    gateway.body = {}
+    assert runner.poll_part(part.pk, step.token)
+    part.refresh_from_db()
+    assert part.state == PartState.SUBMITTED and part.step_errors == 1
