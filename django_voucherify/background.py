@@ -56,7 +56,7 @@ from django.db.models import F, Model, Q, QuerySet
 from django.utils import timezone
 
 from .api.errors import APIError
-from .conf import settings as voucherify_settings
+from .conf import credentials
 from .models.background import ERROR_FIELDS
 from .validation import storable_json
 
@@ -88,11 +88,7 @@ def mask_secrets(text: str) -> str:
     """``text`` with the API token and every webhook secret masked: an error no layer expected
     (a ``requests`` error that escaped the transport's mapping, a bug quoting a header) may
     quote one, and its text goes to logs and to ``last_error`` columns the admin shows."""
-    try:
-        conf = voucherify_settings()
-    except Exception:  # settings broken: nothing to mask with (and nothing was sent with them)
-        return text
-    for secret in (conf.secret_key, *conf.webhook_secrets):
+    for secret in credentials():  # read even when another option is broken
         text = secret.masked_in(text)
     return text
 

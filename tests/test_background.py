@@ -211,3 +211,19 @@ def test_a_description_is_storable_and_bounded_whatever_the_exception_says():
     assert "\x00" not in described and "\udc80" not in described
     assert len(described) <= background.DESCRIBE_CHARS and described.endswith("in _raised)")
     assert background.describe(_raised(Unprintable())).startswith("Unprintable: (no text) (at ")
+
+
+def test_secrets_are_masked_even_when_an_unrelated_option_is_broken(settings):
+    """``settings()`` raises for any wrong option (a staff edit saved at runtime, a rule a shop
+    silenced): the text was then returned unmasked, the token a request of the earlier, valid
+    settings sent included."""
+    settings.VOUCHERIFY = {
+        **settings.VOUCHERIFY,
+        "WEBHOOK_SECRETS": ["hook-secret-1"],
+        "JOB_POLL_INTERVAL": -1,
+    }
+
+    described = background.describe(_raised(KeyError("token test-secret-key, hook hook-secret-1")))
+
+    assert "test-secret-key" not in described and "hook-secret-1" not in described
+    assert described.count("********") == 2
