@@ -393,7 +393,9 @@ def _find_unclaimed_action(action_type: str, since: datetime) -> str | None:
         if not isinstance(action, dict):  # skipping it might miss ours, and send the part twice
             raise _UnusableAnswer(_("an item of the list of async actions is not an async action"))
         created = parse_datetime(str(action.get("created_at") or ""))
-        if created is None or created < since:
+        if created is None:  # its age unknown: ending the walk here might miss ours, sent twice
+            raise _UnusableAnswer(_("an async action of the list has no creation date"))
+        if created < since:
             break  # newest first: everything further is older
         if action.get("type") == action_type:
             if not isinstance(action.get("id"), str) or not action["id"]:

@@ -173,3 +173,18 @@ def test_a_usable_answer_starts_the_count_of_unusable_ones_again(sandbox, start,
     assert runner.poll_part(part.pk, step.token)
     part.refresh_from_db()
     assert part.state == PartState.SUBMITTED and part.step_errors == 1
+
+
+def test_an_async_action_without_a_creation_date_is_unusable_not_the_end_of_the_list(monkeypatch):
+    """The list is read newest first up to the submit's start; an item without a readable
+    ``created_at`` (the spec does not require it) ended the walk as if all further were older:
+    the part's own action after it went unseen, and the part was sent a second time."""
+    now = timezone.now()
+    listed = [
+        {"id": "aa_odd", "type": "VOUCHERS.IMPORT", "created_at": None},
+        {"id": "aa_ours", "type": "VOUCHERS.IMPORT", "created_at": now.isoformat()},
+    ]
+    monkeypatch.setattr(runner._client().async_actions, "iterate", lambda *args, **kwargs: iter(listed))
+
+    with pytest.raises(runner._UnusableAnswer, match="no creation date"):
+        runner._find_unclaimed_action("VOUCHERS.IMPORT", now - timedelta(minutes=1))
