@@ -57,8 +57,7 @@ def poll_export(
             remote_status=status,
         )
     if status != "DONE":
-        # remote_status: the column's length. A usable answer: the count of unusable ones restarts.
-        JobPart.objects.filter(pk=part.pk).update(remote_status=status[:32], step_errors=0)
+        JobPart.objects.filter(pk=part.pk).update(remote_status=status[:32])  # the column's length
         return again(part)
     result = export.get("result")
     url = str(result.get("url") or "") if isinstance(result, dict) else ""

@@ -445,7 +445,7 @@ def poll_part(part_id: int, token: str | int | None = None) -> list[Step]:
             return exports.poll_export(
                 part,
                 _finish_part,
-                lambda p: next_poll(p, token, poll_delay(p.polls)),
+                lambda p: _poll_later(p, token),
                 lambda p, problem: unusable_answer(p, token, problem),
             )
         # Stored in parts (status, result, message): a NUL or a lone surrogate must not fail it.
@@ -480,9 +480,16 @@ def poll_part(part_id: int, token: str | int | None = None) -> list[Step]:
     JobPart.objects.filter(pk=part.pk).update(
         remote_status=status[:STATUS_CHARS],
         progress=_percent(action.get("progress")),
-        step_errors=0,  # a usable answer: only unusable answers or errors in a row fail the part
     )
     results.refresh_job(part.job_id)
+    return _poll_later(part, token)
+
+
+def _poll_later(part: JobPart, token: str) -> list[Step]:
+    """The end of a poll that read "not finished yet": its step went well, so the count of
+    unusable answers and unexpected errors starts again (only so many in a row fail the part;
+    reset last, so an error raised earlier in the step still adds up), then the next poll."""
+    JobPart.objects.filter(pk=part.pk, step_errors__gt=0).update(step_errors=0)
     return next_poll(part, token, poll_delay(part.polls))
 
 

@@ -188,3 +188,20 @@ def test_an_async_action_without_a_creation_date_is_unusable_not_the_end_of_the_
 
     with pytest.raises(runner._UnusableAnswer, match="no creation date"):
         runner._find_unclaimed_action("VOUCHERS.IMPORT", now - timedelta(minutes=1))
+
+
+def test_an_error_after_a_usable_answer_still_adds_up(sandbox, monkeypatch):
+    """The count starts again only once the poll went well: a bug raised after the answer was
+    read (here: refreshing the job's totals) must not reset it at each poll, or the part would
+    be polled with that bug until JOB_MAX_AGE."""
+    adversary.answer_gets(sandbox, "/v1/async-actions/*", {"status": "IN_PROGRESS"})
+    part = jobs.import_vouchers([VOUCHER]).parts.get()
+    JobPart.objects.filter(pk=part.pk).update(step_errors=runner.MAX_STEP_ERRORS - 1)
+
+    def refresh_job(job_id: int) -> None:
+        raise KeyError("done_count")
+
+    monkeypatch.setattr(runner.results, "refresh_job", refresh_job)
+    assert runner.run_guarded("poll", part.pk, part.lease_token) == []
+    part.refresh_from_db()
+    assert part.state == PartState.FAILED and part.step_errors == runner.MAX_STEP_ERRORS
