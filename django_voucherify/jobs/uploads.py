@@ -28,6 +28,7 @@ import logging
 import os
 import posixpath
 import re
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from itertools import islice
@@ -170,12 +171,26 @@ _MONTH_FOLDER = re.compile(r"\d{4}/\d{2}")
 _OUR_FILE = re.compile(r"[A-Za-z0-9_-]{43}(?:_[A-Za-z0-9]{7})?(?:\.[a-z0-9]{1,8})?")
 
 
+#: ``time.monotonic()`` before which this process does not walk: the hold-off when the cache
+#: keeps nothing (``DummyCache.add`` always answers True).
+_held_off_until = 0.0
+
+
 def _orphan_scan_due() -> bool:
+    global _held_off_until
     try:
-        return bool(cache.add(ORPHAN_SCAN_KEY, True, ORPHAN_SCAN_INTERVAL.total_seconds()))
+        added = bool(cache.add(ORPHAN_SCAN_KEY, True, ORPHAN_SCAN_INTERVAL.total_seconds()))
+        kept = added and cache.get(ORPHAN_SCAN_KEY) is not None
     except Exception:  # a cache that does not answer must not fail the expired-upload purge
         logger.warning("Voucherify jobs: cache unavailable, orphan file walk skipped", exc_info=True)
         return False
+    if not added or kept:
+        return added
+    now = time.monotonic()  # a cache that keeps nothing: held off in this process instead
+    if now < _held_off_until:
+        return False
+    _held_off_until = now + ORPHAN_SCAN_INTERVAL.total_seconds()
+    return True
 
 
 def purge_orphans(now: datetime | None = None, *, limit: int = ORPHAN_PURGE_LIMIT) -> int:
