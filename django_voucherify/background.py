@@ -56,7 +56,7 @@ from django.db.models import F, Model, Q, QuerySet
 from django.utils import timezone
 
 from .api.errors import APIError
-from .conf import settings as voucherify_settings
+from .conf import credentials
 from .models.background import ERROR_FIELDS
 from .validation import storable_json
 
@@ -88,27 +88,37 @@ def mask_secrets(text: str) -> str:
     """``text`` with the API token and every webhook secret masked: an error no layer expected
     (a ``requests`` error that escaped the transport's mapping, a bug quoting a header) may
     quote one, and its text goes to logs and to ``last_error`` columns the admin shows."""
-    try:
-        conf = voucherify_settings()
-    except Exception:  # settings broken: nothing to mask with (and nothing was sent with them)
-        return text
-    for secret in (conf.secret_key, *conf.webhook_secrets):
+    for secret in credentials():  # read even when another option is broken
         text = secret.masked_in(text)
     return text
+
+
+#: A description's text is cut to this many characters (the place it was raised is kept).
+DESCRIBE_CHARS = 2000
 
 
 def describe(exc: BaseException) -> str:
     """One line for an error no step expected: ``Type: text (at module:line in function)``,
     credentials masked (:func:`mask_secrets`). No traceback, so no frame locals: the place it
-    was raised is enough to find a bug, and the text never carries a secret."""
-    text = f"{type(exc).__name__}: {mask_secrets(str(exc))}"
+    was raised is enough to find a bug, and the text never carries a secret. Storable in any
+    column and log: each NUL and lone surrogate replaced (``storable_json``), at most
+    :data:`DESCRIBE_CHARS` characters (masked before it is cut: no half secret is left)."""
+    try:
+        said = str(exc)
+    except Exception:  # an exception whose __str__ fails must not fail the step recording it
+        said = "(no text)"
+    text = str(storable_json(f"{type(exc).__name__}: {mask_secrets(said)}"))
+    place = ""
     tb = exc.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
     if tb is not None:
         module = tb.tb_frame.f_globals.get("__name__", "?")
-        text += f" (at {module}:{tb.tb_lineno} in {tb.tb_frame.f_code.co_name})"
-    return text
+        place = f" (at {module}:{tb.tb_lineno} in {tb.tb_frame.f_code.co_name})"[: DESCRIBE_CHARS // 2]
+    room = DESCRIBE_CHARS - len(place)
+    if len(text) > room:
+        text = text[: room - 1] + "…"
+    return text + place
 
 
 def log_unexpected(log: logging.Logger, what: str, exc: BaseException, *, level: int = logging.ERROR) -> str:

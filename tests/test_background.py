@@ -195,3 +195,35 @@ def test_an_unexpected_error_is_logged_once_without_a_traceback(caplog):
     background.log_unexpected(background.logger, "step 7 failed", exc)
     (record,) = caplog.records
     assert record.exc_info is None and record.getMessage().startswith("step 7 failed: ValueError: odd (at ")
+
+
+def test_a_description_is_storable_and_bounded_whatever_the_exception_says():
+    """It goes to TEXT columns (a rollback's ``rollback_error``, a redeem's ``last_error``, a
+    voucher's mirror) and to log lines: a NUL or a lone surrogate made the recording itself fail
+    on PostgreSQL, and a 100 MB message was stored and logged whole."""
+
+    class Unprintable(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("no text")
+
+    described = background.describe(_raised(ValueError("a\x00b\udc80c" + "x" * 100_000)))
+    assert described.startswith("ValueError: a\ufffdb\ufffdc")
+    assert "\x00" not in described and "\udc80" not in described
+    assert len(described) <= background.DESCRIBE_CHARS and described.endswith("in _raised)")
+    assert background.describe(_raised(Unprintable())).startswith("Unprintable: (no text) (at ")
+
+
+def test_secrets_are_masked_even_when_an_unrelated_option_is_broken(settings):
+    """``settings()`` raises for any wrong option (a staff edit saved at runtime, a rule a shop
+    silenced): the text was then returned unmasked, the token a request of the earlier, valid
+    settings sent included."""
+    settings.VOUCHERIFY = {
+        **settings.VOUCHERIFY,
+        "WEBHOOK_SECRETS": ["hook-secret-1"],
+        "JOB_POLL_INTERVAL": -1,
+    }
+
+    described = background.describe(_raised(KeyError("token test-secret-key, hook hook-secret-1")))
+
+    assert "test-secret-key" not in described and "hook-secret-1" not in described
+    assert described.count("********") == 2

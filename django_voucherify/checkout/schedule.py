@@ -353,26 +353,39 @@ def _step_failed(
         return "failed"
 
 
+def _note_failure(
+    row: CheckoutRedemption, task: str, exc: Exception, described: str, counted: int | None
+) -> None:
+    """Count the step's attempt (a rollback's once: see :func:`_step_failed`) and keep the error."""
+    counter = _COUNTERS[task]
+    if task != ROLLBACK_TASK or counted is None or getattr(row, counter) == counted:
+        setattr(row, counter, getattr(row, counter) + 1)
+    changed = [counter, "updated_at"]
+    if task == ROLLBACK_TASK:
+        row.rollback_error = described
+        changed.append("rollback_error")
+    elif task == RECONCILE_TASK:
+        background.put_error(row, background.error_fields(exc, described))
+        changed.extend(ERROR_FIELDS)
+    row.save(update_fields=changed)
+
+
 def _record_step_failure(
     task: str, ledger_id: int, token: str | None, exc: Exception, described: str, counted: int | None
 ) -> str:
-    counter = _COUNTERS[task]
     with transaction.atomic():
         row = CheckoutRedemption.objects.select_for_update().filter(pk=ledger_id).first()
         if row is None:
             return "missing"
         if token is not None and row.lease_token != token:
             return "superseded"  # another chain holds the row now: its outcome is not ours
-        if task != ROLLBACK_TASK or counted is None or getattr(row, counter) == counted:
-            setattr(row, counter, getattr(row, counter) + 1)
-        changed = [counter, "updated_at"]
-        if task == ROLLBACK_TASK:
-            row.rollback_error = described
-            changed.append("rollback_error")
-        elif task == RECONCILE_TASK and row.state in (LedgerState.UNKNOWN, LedgerState.PENDING):
-            background.put_error(row, background.error_fields(exc, described))
-            changed.extend(ERROR_FIELDS)
-        row.save(update_fields=changed)
+        # Compared with what changed meanwhile, as the success path is: a row settled since (a
+        # webhook confirmed the rollback) needs no error, no count and no flag.
+        settled = task_for(row) != task
+        if not settled:
+            _note_failure(row, task, exc, described, counted)
+    if settled:
+        return next_step(ledger_id, token=token)  # what the row needs now, as after a success
     if task == ROLLBACK_TASK:
         attempts = row.rollback_attempts
         return _rollback_again(

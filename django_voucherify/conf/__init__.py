@@ -56,6 +56,7 @@ __all__ = [
     "Option",
     "Problem",
     "VoucherifySettings",
+    "credentials",
     "get_settings",
     "option",
     "problems",
@@ -196,6 +197,27 @@ def option(name: str) -> Any:
     for problem in option_problems({name: value}, (row,)):
         raise _refuse(problem)
     return _typed(row, value)
+
+
+def credentials() -> tuple[Secret, ...]:
+    """The API token and the webhook secrets, to mask them in text (an error's): from
+    :func:`settings`, or, when another option is wrong (it raises then), read from the raw
+    dict as :func:`settings` reads them, so a broken unrelated option never unmasks a token a
+    request of the earlier, valid settings sent. Empty only when ``VOUCHERIFY`` is no dict."""
+    try:
+        conf = settings()
+    except Exception:  # the text is masked with what can be read
+        try:
+            values = raw_settings()
+        except ImproperlyConfigured:
+            return ()
+        found = [_take_secret(values)]
+        _take_webhook_secrets(values)
+        hooks = values.get("WEBHOOK_SECRETS")
+        if isinstance(hooks, tuple):  # what _take_webhook_secrets wrapped (a list given)
+            found.extend(item for item in hooks if isinstance(item, Secret))
+        return tuple(found)
+    return (conf.secret_key, *conf.webhook_secrets)
 
 
 def get_settings() -> VoucherifySettings:

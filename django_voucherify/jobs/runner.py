@@ -85,7 +85,8 @@ POLL_OVERDUE_GRACE = timedelta(seconds=30)
 RESUME_BATCH = 500
 #: A part waits this long (s) for another part of its async type to leave ``submitting``.
 SUBMIT_TURN_WAIT = 2.0
-#: Steps of a part that raised an unexpected error or read an unusable answer before it fails.
+#: Steps of a part in a row that raised an unexpected error or read an unusable answer before it
+#: fails (a usable answer, a submit or a poll, sets the count back to 0).
 MAX_STEP_ERRORS = 8
 #: An async action's statuses (the spec's ``AsyncActionBase.status``): not finished, final.
 RUNNING_STATUSES = ("ENQUEUED", "IN_PROGRESS")
@@ -312,6 +313,7 @@ def _record_submitted(part: JobPart, remote_id: str, token: str | None) -> list[
                 state=PartState.SUBMITTED,
                 async_action_id=remote_id,
                 submitted_at=now,
+                step_errors=0,  # a usable answer: only errors in a row fail the part
                 **background.error_fields(None),
             )
             if updated:
@@ -391,7 +393,9 @@ def _find_unclaimed_action(action_type: str, since: datetime) -> str | None:
         if not isinstance(action, dict):  # skipping it might miss ours, and send the part twice
             raise _UnusableAnswer(_("an item of the list of async actions is not an async action"))
         created = parse_datetime(str(action.get("created_at") or ""))
-        if created is None or created < since:
+        if created is None:  # its age unknown: ending the walk here might miss ours, sent twice
+            raise _UnusableAnswer(_("an async action of the list has no creation date"))
+        if created < since:
             break  # newest first: everything further is older
         if action.get("type") == action_type:
             if not isinstance(action.get("id"), str) or not action["id"]:
@@ -441,7 +445,7 @@ def poll_part(part_id: int, token: str | int | None = None) -> list[Step]:
             return exports.poll_export(
                 part,
                 _finish_part,
-                lambda p: next_poll(p, token, poll_delay(p.polls)),
+                lambda p: _poll_later(p, token),
                 lambda p, problem: unusable_answer(p, token, problem),
             )
         # Stored in parts (status, result, message): a NUL or a lone surrogate must not fail it.
@@ -474,9 +478,18 @@ def poll_part(part_id: int, token: str | int | None = None) -> list[Step]:
         error = "" if state == PartState.DONE else str(result.get("message") or _("The async action failed."))
         return _finish_part(part, state, result=result, error=error, remote_status=status)
     JobPart.objects.filter(pk=part.pk).update(
-        remote_status=status[:STATUS_CHARS], progress=_percent(action.get("progress"))
+        remote_status=status[:STATUS_CHARS],
+        progress=_percent(action.get("progress")),
     )
     results.refresh_job(part.job_id)
+    return _poll_later(part, token)
+
+
+def _poll_later(part: JobPart, token: str) -> list[Step]:
+    """The end of a poll that read "not finished yet": its step went well, so the count of
+    unusable answers and unexpected errors starts again (only so many in a row fail the part;
+    reset last, so an error raised earlier in the step still adds up), then the next poll."""
+    JobPart.objects.filter(pk=part.pk, step_errors__gt=0).update(step_errors=0)
     return next_poll(part, token, poll_delay(part.polls))
 
 

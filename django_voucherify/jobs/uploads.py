@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import logging
 import os
+import posixpath
 import re
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from itertools import islice
@@ -169,12 +171,26 @@ _MONTH_FOLDER = re.compile(r"\d{4}/\d{2}")
 _OUR_FILE = re.compile(r"[A-Za-z0-9_-]{43}(?:_[A-Za-z0-9]{7})?(?:\.[a-z0-9]{1,8})?")
 
 
+#: ``time.monotonic()`` before which this process does not walk: the hold-off when the cache
+#: keeps nothing (``DummyCache.add`` always answers True).
+_held_off_until = 0.0
+
+
 def _orphan_scan_due() -> bool:
+    global _held_off_until
     try:
-        return bool(cache.add(ORPHAN_SCAN_KEY, True, ORPHAN_SCAN_INTERVAL.total_seconds()))
+        added = bool(cache.add(ORPHAN_SCAN_KEY, True, ORPHAN_SCAN_INTERVAL.total_seconds()))
+        kept = added and cache.get(ORPHAN_SCAN_KEY) is not None
     except Exception:  # a cache that does not answer must not fail the expired-upload purge
         logger.warning("Voucherify jobs: cache unavailable, orphan file walk skipped", exc_info=True)
         return False
+    if not added or kept:
+        return added
+    now = time.monotonic()  # a cache that keeps nothing: held off in this process instead
+    if now < _held_off_until:
+        return False
+    _held_off_until = now + ORPHAN_SCAN_INTERVAL.total_seconds()
+    return True
 
 
 def purge_orphans(now: datetime | None = None, *, limit: int = ORPHAN_PURGE_LIMIT) -> int:
@@ -185,12 +201,21 @@ def purge_orphans(now: datetime | None = None, *, limit: int = ORPHAN_PURGE_LIMI
     storage = Job._meta.get_field("source_file").storage
     cutoff = (now or timezone.now()) - ORPHAN_MIN_AGE
     deleted = 0
-    names = _stored_files(storage, conf.settings().job_upload_to.strip("/"))
+    names = _stored_files(storage, _folder(storage))
     while deleted < limit and (batch := list(islice(names, ORPHAN_BATCH))):
         for name in _unnamed(batch):
             if deleted < limit and _old(storage, name, cutoff) and _delete_orphan(storage, name):
                 deleted += 1
     return deleted
+
+
+def _folder(storage: Any) -> str:
+    """``JOB_UPLOAD_TO`` as the storage writes it in the names rows hold: ``generate_filename``
+    normalizes the path (``voucherify//jobs`` and ``./voucherify/jobs`` store
+    ``voucherify/jobs/...``), and a name compared in any other spelling matches no row, which
+    would make every file look orphaned."""
+    probe = storage.generate_filename(f"{conf.settings().job_upload_to.rstrip('/')}/probe")
+    return posixpath.dirname(str(probe).replace("\\", "/"))
 
 
 def _stored_files(storage: Any, folder: str) -> Iterator[str]:

@@ -193,7 +193,8 @@ class JobPart(BackgroundWork):
     submit_attempts = models.PositiveIntegerField(_("submit attempts"), default=0)
     polls = models.PositiveIntegerField(_("polls"), default=0)
     #: Steps that raised an unexpected error or read an answer the part cannot use (a 2xx
-    #: ``{}``): each waits a backoff; at ``runner.MAX_STEP_ERRORS`` the part fails.
+    #: ``{}``) since its last usable answer: each waits a backoff; at ``runner.MAX_STEP_ERRORS``
+    #: the part fails.
     step_errors = models.PositiveIntegerField(_("unexpected errors and unusable answers"), default=0)
     remote_status = models.CharField(_("Voucherify status"), max_length=32, blank=True)
     progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)

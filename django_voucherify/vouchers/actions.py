@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from django.db import DatabaseError, router, transaction
 from django.utils.translation import gettext_lazy as _
 
 from .. import background
@@ -105,8 +106,20 @@ def apply(action: Action, code: str, *, client: Any = None) -> VoucherResult:
             record_error(result)
         return result
     except Exception as exc:  # not Voucherify's answer: this voucher's failure, never the run's
+        if _caller_transaction_broken(exc):
+            raise
         return _unexpected(action, code, exc)
     return VoucherResult(code=code, ok=True)
+
+
+def _caller_transaction_broken(exc: Exception) -> bool:
+    """A database error inside the caller's transaction (an ``ATOMIC_REQUESTS`` view): on
+    PostgreSQL every later query of it fails, so the next vouchers would be changed in
+    Voucherify and none recorded, and whatever was recorded is rolled back. The run stops
+    there: the error reaches the caller (outside a transaction, the background task's case,
+    the voucher's failure is recorded and the run goes on)."""
+    using = router.db_for_write(Voucher)
+    return isinstance(exc, DatabaseError) and transaction.get_connection(using).in_atomic_block
 
 
 def _unexpected(action: Action, code: str, exc: Exception) -> VoucherResult:

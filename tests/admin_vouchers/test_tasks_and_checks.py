@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.core import checks
+from django.db import DatabaseError, connection
 from django.test import override_settings
 
 from django_voucherify.admin.voucher_selection import of_codes
@@ -86,3 +87,19 @@ def test_an_unexpected_error_on_one_voucher_is_kept_on_it_and_the_task_runs_the_
     assert broken.last_error_key == "TypeError" and "TypeError: odd answer (at " in broken.last_error
     (logged,) = [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")]
     assert logged.exc_info is None and "E-2" in logged.getMessage()
+
+
+def test_a_database_error_inside_the_callers_transaction_stops_the_run(sandbox, mirrored, monkeypatch):
+    """ATOMIC_REQUESTS (here: the test's transaction): after a database error the caller's
+    transaction is aborted on PostgreSQL, so each later voucher was changed in Voucherify, its
+    record failed too, and the run went on through the whole selection, none of it kept."""
+    mirrored("D-1", "D-2", "D-3")
+
+    def store(payload):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1/0")
+
+    monkeypatch.setattr(actions, "store", store)
+    with pytest.raises(DatabaseError):
+        actions.run(actions.Action.DISABLE, ["D-1", "D-2", "D-3"], max_wait=0)
+    assert [sandbox.state.vouchers[code]["active"] for code in ("D-1", "D-2", "D-3")] == [False, True, True]

@@ -241,3 +241,20 @@ def test_an_unexpected_error_quoting_the_api_key_is_kept_and_logged_masked(sandb
     assert row.last_error_key == "unexpected_error"
     assert key not in row.last_error and "RuntimeError: proxy refused headers" in row.last_error
     assert all(key not in r.getMessage() and r.exc_info is None for r in caplog.records)
+
+
+def test_an_unexpected_error_whose_text_no_column_can_store_still_settles_the_row(sandbox, monkeypatch):
+    """A NUL in the error's text made the record itself fail on PostgreSQL: the row stayed
+    PENDING and the caller got the database's error instead of the one that happened."""
+    make_voucher("FIVE")
+
+    def odd_send(self: Any, request: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("proxy said \x00")
+
+    monkeypatch.setattr(adversary.Interceptor, "send", odd_send)
+    adversary.intercept(sandbox)
+    with pytest.raises(RuntimeError, match="proxy said"):
+        checkout.redeem(["FIVE"], ORDER)
+    row = CheckoutRedemption.objects.get()
+    assert row.state != LedgerState.PENDING and row.last_error_key == "unexpected_error"
+    assert row.last_error.startswith("RuntimeError: proxy said \ufffd")

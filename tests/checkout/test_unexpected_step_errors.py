@@ -157,3 +157,56 @@ def test_a_step_of_a_superseded_chain_records_nothing(monkeypatch, sent):
     assert schedule.reconcile_step(row.pk, held.token) == "superseded"
     row.refresh_from_db()
     assert row.reconcile_attempts == 0 and row.lease_token == "another-chain" and sent == []
+
+
+def test_a_rollback_error_whose_text_no_column_can_store_is_still_counted_and_kept(monkeypatch, sent):
+    """A NUL in the error's text made saving ``rollback_error`` fail on PostgreSQL: nothing
+    counted, no backoff, the row left leased and re-driven at lease speed for ever."""
+
+    def rollback(redemption_id: str, reason: Any = None) -> Any:
+        raise ValueError("odd answer: 'r_\x00'")
+
+    client = SimpleNamespace(redemptions=SimpleNamespace(rollback=rollback))
+    monkeypatch.setattr(rollback_module, "checkout_client", lambda: client)
+    row = CheckoutRedemption.objects.create(
+        order_source_id="O-3",
+        codes=["X"],
+        state=LedgerState.SUCCEEDED,
+        redemption_ids=["r_1"],
+        rollback_requested_at=timezone.now(),
+    )
+
+    assert schedule.rollback_step(row.pk) == "retrying"
+
+    row.refresh_from_db()
+    assert row.rollback_attempts == 1 and row.rollback_error.startswith("ValueError: odd answer: 'r_\ufffd'")
+    assert sent and sent[0][0] == schedule.ROLLBACK_TASK
+
+
+def test_a_rollback_confirmed_meanwhile_is_neither_marked_failed_nor_flagged(monkeypatch, sent):
+    """The failure path compared nothing with what changed meanwhile: a rollback confirmed
+    while the step failed (the webhook's ``redemption.rollback.succeeded``) got the error in
+    ``rollback_error`` and, past the maximum, the flag "rollback not confirmed"."""
+    most = voucherify_settings().checkout_reconcile_max_attempts
+    row = CheckoutRedemption.objects.create(
+        order_source_id="O-4",
+        codes=["X"],
+        state=LedgerState.SUCCEEDED,
+        redemption_ids=["r_1"],
+        rollback_requested_at=timezone.now(),
+        rollback_attempts=most - 1,
+    )
+
+    def rollback(redemption_id: str, reason: Any = None) -> Any:
+        confirmed = {"state": LedgerState.ROLLED_BACK, "rolled_back_at": timezone.now()}
+        CheckoutRedemption.objects.filter(pk=row.pk).update(**confirmed)  # as the webhook does
+        raise KeyError("id")
+
+    client = SimpleNamespace(redemptions=SimpleNamespace(rollback=rollback))
+    monkeypatch.setattr(rollback_module, "checkout_client", lambda: client)
+
+    assert schedule.rollback_step(row.pk) == LedgerState.ROLLED_BACK
+
+    row.refresh_from_db()
+    assert row.state == LedgerState.ROLLED_BACK and row.rollback_error == ""
+    assert not row.needs_attention and row.lease_until is None and sent == []

@@ -44,6 +44,7 @@ def storage(request: Any, media: Any, monkeypatch: Any) -> Any:
     if request.param == "listdir":
         monkeypatch.setattr(uploads, "_listing", listing_without_path())
     cache.delete(uploads.ORPHAN_SCAN_KEY)
+    monkeypatch.setattr(uploads, "_held_off_until", 0.0)  # no walk of an earlier test holds off
     return storage
 
 
@@ -100,3 +101,29 @@ def test_a_walk_deletes_at_most_its_limit_and_looks_names_up_in_batches(storage,
 
 def test_an_empty_or_missing_folder_is_nothing_to_do(storage, media):
     assert uploads.purge_orphans() == 0
+
+
+@pytest.mark.parametrize("folder", ["voucherify//jobs", "./voucherify/jobs", "voucherify/./jobs/"])
+def test_a_folder_setting_the_storage_normalizes_never_makes_named_files_look_orphaned(
+    storage, media, settings, folder
+):
+    """The storage stores ``voucherify/jobs/...`` for such a setting (``generate_filename``
+    normalizes the path); the walk used the setting as written, so no row matched and every
+    day-old file was deleted: running jobs' sources and export results kept for 30 days."""
+    settings.VOUCHERIFY = {**settings.VOUCHERIFY, "JOB_UPLOAD_TO": folder}
+    source = stored()
+    Job.objects.create(kind=JobKind.IMPORT_VOUCHERS_CSV, state=JobState.PREPARING, source_file=source)
+    orphan = stored()
+
+    assert uploads.purge_orphans() == 1
+    assert storage.exists(source) and not storage.exists(orphan)
+
+
+def test_a_cache_that_keeps_nothing_still_holds_the_walk_off_for_the_interval(storage, media, settings):
+    """``DummyCache.add`` always answers True: the walk (a listing of every stored file, requests
+    on a remote storage) ran at every sweep, once a minute, instead of once an hour."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+    first = stored()
+    assert uploads.purge_expired() == 1 and not storage.exists(first)
+    second = stored()
+    assert uploads.purge_expired() == 0 and storage.exists(second)  # the next walk, in an hour

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from django_voucherify import jobs
 from django_voucherify.jobs import runner
-from django_voucherify.models import JobState, PartState
+from django_voucherify.models import JobPart, JobState, PartState
 from django_voucherify.tasks.jobs import poll_job_part
 from tests.support import adversary
 
@@ -147,3 +147,61 @@ def test_a_superseded_steps_error_records_nothing(sandbox, monkeypatch):
     assert runner.step_failed("poll", part.pk, "an-ended-chain", KeyError("x")) == []
     part.refresh_from_db()
     assert part.step_errors == 0 and part.last_error == ""
+
+
+@pytest.mark.parametrize(
+    ("start", "path", "running"),
+    [
+        (lambda: jobs.import_vouchers([VOUCHER]), "/v1/async-actions/*", {"status": "IN_PROGRESS"}),
+        (lambda: jobs.export_orders(), "/v1/exports/*", {"object": "export", "status": "SCHEDULED"}),
+    ],
+    ids=["async-action", "export"],
+)
+def test_a_usable_answer_starts_the_count_of_unusable_ones_again(sandbox, start, path, running):
+    """A long action (hours of polls) met a gateway hiccup now and then: the count never went
+    down, so the 8th hiccup of its life failed the part ("outcome unknown") while Voucherify
+    was doing the work. Only unusable answers or errors in a row fail it now."""
+    gateway = adversary.answer_gets(sandbox, path, running)
+    part = start().parts.get()
+    JobPart.objects.filter(pk=part.pk).update(step_errors=runner.MAX_STEP_ERRORS - 1)
+
+    (step,) = runner.poll_part(part.pk, part.lease_token)
+    part.refresh_from_db()
+    assert part.state == PartState.SUBMITTED and part.step_errors == 0
+
+    gateway.body = {}
+    assert runner.poll_part(part.pk, step.token)
+    part.refresh_from_db()
+    assert part.state == PartState.SUBMITTED and part.step_errors == 1
+
+
+def test_an_async_action_without_a_creation_date_is_unusable_not_the_end_of_the_list(monkeypatch):
+    """The list is read newest first up to the submit's start; an item without a readable
+    ``created_at`` (the spec does not require it) ended the walk as if all further were older:
+    the part's own action after it went unseen, and the part was sent a second time."""
+    now = timezone.now()
+    listed = [
+        {"id": "aa_odd", "type": "VOUCHERS.IMPORT", "created_at": None},
+        {"id": "aa_ours", "type": "VOUCHERS.IMPORT", "created_at": now.isoformat()},
+    ]
+    monkeypatch.setattr(runner._client().async_actions, "iterate", lambda *args, **kwargs: iter(listed))
+
+    with pytest.raises(runner._UnusableAnswer, match="no creation date"):
+        runner._find_unclaimed_action("VOUCHERS.IMPORT", now - timedelta(minutes=1))
+
+
+def test_an_error_after_a_usable_answer_still_adds_up(sandbox, monkeypatch):
+    """The count starts again only once the poll went well: a bug raised after the answer was
+    read (here: refreshing the job's totals) must not reset it at each poll, or the part would
+    be polled with that bug until JOB_MAX_AGE."""
+    adversary.answer_gets(sandbox, "/v1/async-actions/*", {"status": "IN_PROGRESS"})
+    part = jobs.import_vouchers([VOUCHER]).parts.get()
+    JobPart.objects.filter(pk=part.pk).update(step_errors=runner.MAX_STEP_ERRORS - 1)
+
+    def refresh_job(job_id: int) -> None:
+        raise KeyError("done_count")
+
+    monkeypatch.setattr(runner.results, "refresh_job", refresh_job)
+    assert runner.run_guarded("poll", part.pk, part.lease_token) == []
+    part.refresh_from_db()
+    assert part.state == PartState.FAILED and part.step_errors == runner.MAX_STEP_ERRORS
