@@ -401,8 +401,11 @@ class CampaignAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         def reread(campaign: Campaign, _answer: None, client: VoucherifyClient) -> None:
             try:  # the answer is an empty object: the mirror is re-read from Voucherify
                 campaign_mirrors.refresh_one(campaign, client=client)
-            except VoucherifyError:
-                Campaign.objects.filter(pk=campaign.pk).update(active=active)
+            except VoucherifyError as exc:
+                # Voucherify made the change: the mirror takes it, and says why it was not re-read.
+                done = "enabled" if active else "disabled"
+                note = f"{done} in Voucherify; re-reading the campaign failed: {exc}"
+                Campaign.objects.filter(pk=campaign.pk).update(active=active, **error_fields(exc, note))
 
         remote_actions.run_each(
             self,
