@@ -33,6 +33,7 @@ from django.views.decorators.http import require_POST
 
 from ..api.errors import APIError, VoucherifyError
 from ..models import Campaign, Job, RefreshSubject, ValidationRule
+from ..validation import storable_json
 from . import confirmation, refresh_status, remote_actions, submit_once
 from .mixins import start_refresh
 from .promotion_tiers import PromotionTierInline
@@ -247,7 +248,10 @@ class CampaignAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 raise VoucherifyError("list-assignments answered in an unexpected shape")
         except VoucherifyError as exc:
             return [], describe_error(exc)
-        assignments = [a for a in listed if isinstance(a, dict)]
+        # A NUL or a lone surrogate in an answer's text broke the mirrors' query (PostgreSQL
+        # refuses a NUL even as a parameter) or the page's encoding: a 500 (review 3). Shown
+        # replaced (U+FFFD), matched to no mirror.
+        assignments = [storable_json(a) for a in listed if isinstance(a, dict)]
         known = {
             r.voucherify_id: r
             for r in ValidationRule.objects.filter(voucherify_id__in=[a.get("rule_id") for a in assignments])
