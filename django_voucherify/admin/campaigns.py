@@ -33,6 +33,7 @@ from django.views.decorators.http import require_POST
 
 from ..api.errors import APIError, VoucherifyError
 from ..models import Campaign, Job, RefreshSubject, ValidationRule
+from ..validation import storable_json
 from . import confirmation, refresh_status, remote_actions, submit_once
 from .mixins import start_refresh
 from .promotion_tiers import PromotionTierInline
@@ -247,7 +248,10 @@ class CampaignAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 raise VoucherifyError("list-assignments answered in an unexpected shape")
         except VoucherifyError as exc:
             return [], describe_error(exc)
-        assignments = [a for a in listed if isinstance(a, dict)]
+        # A NUL or a lone surrogate in an answer's text broke the mirrors' query (PostgreSQL
+        # refuses a NUL even as a parameter) or the page's encoding: a 500 (review 3). Shown
+        # replaced (U+FFFD), matched to no mirror.
+        assignments = [storable_json(a) for a in listed if isinstance(a, dict)]
         known = {
             r.voucherify_id: r
             for r in ValidationRule.objects.filter(voucherify_id__in=[a.get("rule_id") for a in assignments])
@@ -401,8 +405,11 @@ class CampaignAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         def reread(campaign: Campaign, _answer: None, client: VoucherifyClient) -> None:
             try:  # the answer is an empty object: the mirror is re-read from Voucherify
                 campaign_mirrors.refresh_one(campaign, client=client)
-            except VoucherifyError:
-                Campaign.objects.filter(pk=campaign.pk).update(active=active)
+            except VoucherifyError as exc:
+                # Voucherify made the change: the mirror takes it, and says why it was not re-read.
+                done = "enabled" if active else "disabled"
+                note = f"{done} in Voucherify; re-reading the campaign failed: {exc}"
+                Campaign.objects.filter(pk=campaign.pk).update(active=active, **error_fields(exc, note))
 
         remote_actions.run_each(
             self,

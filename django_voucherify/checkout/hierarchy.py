@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import conf
 from ..api.errors import APIError, VoucherifyError
-from ..validation import code_problem
+from ..validation import SHAPE_ERRORS, code_problem
 
 if TYPE_CHECKING:
     from ..api.client import VoucherifyClient
@@ -97,7 +97,7 @@ def _hierarchy(campaign_id: str, members: list[str], api: VoucherifyClient) -> d
             exc,
         )
         return None
-    except (AttributeError, TypeError, ValueError, KeyError) as exc:
+    except SHAPE_ERRORS as exc:
         logger.warning(
             "Voucherify checkout: the tiers of campaign %s have an unexpected shape (%s); its "
             "automatic promotions keep the qualifications order",

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from django.utils.translation import gettext
 
 from ..api.errors import APIError, VoucherifyError
+from ..validation import SHAPE_ERRORS
 from . import cart
 from .cart import Totals, checkout_client
 from .errors import CheckoutUnavailable, InvalidCheckoutInput, message_for, unavailable_message
@@ -133,7 +134,7 @@ def offers(
         raise
     try:
         return _outcome(response, fallback_amount)
-    except (AttributeError, TypeError, ValueError, KeyError) as exc:
+    except SHAPE_ERRORS as exc:
         # Not Voucherify's answer (a proxy's body, a field of the wrong type): an outage.
         logger.error("Voucherify checkout: the qualifications answer has an unexpected shape (%s)", exc)
         return _unavailable(fallback_amount)

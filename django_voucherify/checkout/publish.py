@@ -47,7 +47,7 @@ from ..api.errors import APIError, VoucherifyError
 from ..conf import settings as voucherify_settings
 from ..models.customers import Customer
 from ..models.publications import CustomerPublication, PublicationState
-from ..validation import campaign_problem, source_id_problem
+from ..validation import campaign_problem, mirror_problem, source_id_problem
 from . import cart
 from .claim import OUTSIDE_TRANSACTION_ONLY
 from .errors import CheckoutError, CheckoutUnavailable, CodesRefused, InvalidCheckoutInput, message_for
@@ -354,7 +354,12 @@ def _code_of(publication: Any) -> tuple[str, str]:
     code = voucher.get("code") if isinstance(voucher, dict) else None
     if not isinstance(code, str) or not code:
         raise VoucherifyError("create-publication answered without a voucher code")
-    return code, str(publication.get("id") or "")
+    publication_id = str(publication.get("id") or "")
+    # Checked before the UPDATE records them (review 3: a NUL or an over-long code raised there,
+    # outside the send's error handling: a 500 with the row leased, on every later call too).
+    if problem := mirror_problem(CustomerPublication(code=code, publication_id=publication_id)):
+        raise VoucherifyError(f"create-publication answered what the ledger cannot hold: {problem}")
+    return code, publication_id
 
 
 def _mark_sent(row: CustomerPublication, lease: background.Lease) -> None:

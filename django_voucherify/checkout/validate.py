@@ -20,6 +20,7 @@ from django.utils.translation import gettext
 from .. import conf
 from ..api.errors import APIError, RateLimitedError, ServerError, TransportError, VoucherifyError
 from ..conf import PROCEED_WITHOUT_DISCOUNT
+from ..validation import SHAPE_ERRORS
 from . import cart, hierarchy
 from .cart import CodeResult, Totals, ValidationOutcome, checkout_client
 from .errors import CheckoutUnavailable, CodesRefused, message_for, message_for_error, unavailable_message
@@ -134,7 +135,7 @@ def _validate(
         raise
     try:
         return _outcome(items, response, fallback_amount)
-    except (AttributeError, TypeError, ValueError, KeyError) as exc:
+    except SHAPE_ERRORS as exc:
         # A 2xx JSON object that is not Voucherify's answer (a gateway's or a proxy's body, a
         # field of the wrong type): it proves nothing about the codes, so it is an outage, not
         # a refusal and not a 500.
@@ -216,7 +217,7 @@ def with_automatic(
                 ) from exc
             raise
         return _automatic_unavailable(given)
-    except (AttributeError, TypeError, ValueError, KeyError) as exc:
+    except SHAPE_ERRORS as exc:
         logger.error("Voucherify checkout: the qualifications answer has an unexpected shape (%s)", exc)
         return _automatic_unavailable(given)
     named = {(item.kind, item.code) for item in given}

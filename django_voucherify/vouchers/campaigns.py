@@ -28,7 +28,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from ..api.errors import NotFoundError
+from ..api.errors import NotFoundError, VoucherifyError
 from ..api.paging import PaginationError
 from ..freshness import is_older
 from ..models import Campaign, PromotionTier, ValidationRule
@@ -239,12 +239,19 @@ def store(data: dict[str, Any]) -> Campaign:
 
 def refresh_one(campaign: Campaign, *, client: Any = None) -> Campaign | None:
     """Re-read ``campaign``; deletes the mirror and returns None when Voucherify has no such
-    campaign any more."""
+    campaign any more. A 2xx that is not this campaign (another shape, another id: a gateway's
+    ``{}``) raises :class:`~django_voucherify.api.VoucherifyError` and stores nothing (review
+    3: a ``ValueError``, a 500 in the admin after Voucherify had applied the change, or another
+    campaign's copy stored)."""
     try:
         data = refresh._client(client).campaigns.get(campaign.voucherify_id)
     except NotFoundError:
         campaign.delete()
         return None
+    if _ident(data) != campaign.voucherify_id:
+        raise VoucherifyError(
+            f"get-campaign answered {type(data).__name__}, not campaign {campaign.voucherify_id}"
+        )
     return store(data)
 
 
