@@ -59,6 +59,24 @@ def unknown_row(**fields: Any) -> CheckoutRedemption:
     return row
 
 
+def awaiting_rollback(source_id: str, **fields: Any) -> CheckoutRedemption:
+    """A SUCCEEDED row whose rollback was asked for (the rollback step's input)."""
+    return CheckoutRedemption.objects.create(
+        order_source_id=source_id,
+        codes=["X"],
+        state=LedgerState.SUCCEEDED,
+        redemption_ids=["r_1"],
+        rollback_requested_at=timezone.now(),
+        **fields,
+    )
+
+
+def rollbacks_by(monkeypatch: Any, rollback: Any) -> None:
+    """Voucherify's rollback call answered by ``rollback(redemption_id, reason)``."""
+    client = SimpleNamespace(redemptions=SimpleNamespace(rollback=rollback))
+    monkeypatch.setattr(rollback_module, "checkout_client", lambda: client)
+
+
 def test_an_odd_answer_in_a_reconcile_is_one_counted_attempt_retried_after_the_backoff(
     monkeypatch, sent, caplog
 ):
@@ -103,15 +121,8 @@ def test_an_unmapped_requests_error_in_a_rollback_is_counted_once_and_kept_witho
     def rollback(redemption_id: str, reason: Any = None) -> Any:
         raise requests.ConnectionError(f"proxy said: bad header X-App-Token: {token}")
 
-    client = SimpleNamespace(redemptions=SimpleNamespace(rollback=rollback))
-    monkeypatch.setattr(rollback_module, "checkout_client", lambda: client)
-    row = CheckoutRedemption.objects.create(
-        order_source_id="O-2",
-        codes=["X"],
-        state=LedgerState.SUCCEEDED,
-        redemption_ids=["r_1"],
-        rollback_requested_at=timezone.now(),
-    )
+    rollbacks_by(monkeypatch, rollback)
+    row = awaiting_rollback("O-2")
     caplog.set_level(logging.INFO)
 
     assert schedule.rollback_step(row.pk) == "retrying"
@@ -166,15 +177,8 @@ def test_a_rollback_error_whose_text_no_column_can_store_is_still_counted_and_ke
     def rollback(redemption_id: str, reason: Any = None) -> Any:
         raise ValueError("odd answer: 'r_\x00'")
 
-    client = SimpleNamespace(redemptions=SimpleNamespace(rollback=rollback))
-    monkeypatch.setattr(rollback_module, "checkout_client", lambda: client)
-    row = CheckoutRedemption.objects.create(
-        order_source_id="O-3",
-        codes=["X"],
-        state=LedgerState.SUCCEEDED,
-        redemption_ids=["r_1"],
-        rollback_requested_at=timezone.now(),
-    )
+    rollbacks_by(monkeypatch, rollback)
+    row = awaiting_rollback("O-3")
 
     assert schedule.rollback_step(row.pk) == "retrying"
 
@@ -188,22 +192,14 @@ def test_a_rollback_confirmed_meanwhile_is_neither_marked_failed_nor_flagged(mon
     while the step failed (the webhook's ``redemption.rollback.succeeded``) got the error in
     ``rollback_error`` and, past the maximum, the flag "rollback not confirmed"."""
     most = voucherify_settings().checkout_reconcile_max_attempts
-    row = CheckoutRedemption.objects.create(
-        order_source_id="O-4",
-        codes=["X"],
-        state=LedgerState.SUCCEEDED,
-        redemption_ids=["r_1"],
-        rollback_requested_at=timezone.now(),
-        rollback_attempts=most - 1,
-    )
+    row = awaiting_rollback("O-4", rollback_attempts=most - 1)
 
     def rollback(redemption_id: str, reason: Any = None) -> Any:
         confirmed = {"state": LedgerState.ROLLED_BACK, "rolled_back_at": timezone.now()}
         CheckoutRedemption.objects.filter(pk=row.pk).update(**confirmed)  # as the webhook does
         raise KeyError("id")
 
-    client = SimpleNamespace(redemptions=SimpleNamespace(rollback=rollback))
-    monkeypatch.setattr(rollback_module, "checkout_client", lambda: client)
+    rollbacks_by(monkeypatch, rollback)
 
     assert schedule.rollback_step(row.pk) == LedgerState.ROLLED_BACK
 
