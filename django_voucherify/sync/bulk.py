@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from ..freshness import is_older, read_after
 from ..models import Customer, Order, OrderItem, OutboxEntry, OutboxState, SyncState
 from ..validation import SHAPE_ERRORS, applied_problem, mirror_problem
+from .delivery import unsent_deletions_of
 from .mirrors import muted
 
 logger = logging.getLogger("django_voucherify.sync")
@@ -180,6 +181,26 @@ def _existing_in_sync(
     return existing
 
 
+def _drop_deleted_here(
+    model: type[Customer] | type[Order],
+    wanted: dict[str, Any],
+    existing: dict[str, Any],
+    stats: dict[str, Any],
+) -> None:
+    """Drop from ``wanted`` the objects without a mirror here whose deletion has not reached
+    Voucherify yet (counted in ``unsent``): Voucherify still lists them, but making their mirror
+    again would leave, once the deletion is sent, a ``synced`` mirror of an object it no longer
+    has. Called after :func:`_existing_in_sync` locked the mirrors: a deletion committed
+    meanwhile has its outbox row written by then. One query per batch (index
+    ``dv_outbox_unsent_deletions``)."""
+    absent = [source_id for source_id in wanted if source_id not in existing]
+    if not absent:
+        return
+    for source_id in set(unsent_deletions_of(model.sync_kind, absent).values_list("source_id", flat=True)):
+        del wanted[source_id]
+        stats["unsent"] += 1
+
+
 def _skip_unstorable(stats: dict[str, Any], source_id: str, problem: str) -> None:
     stats["unstorable"] += 1
     if len(stats["skipped_objects"]) < SKIPPED_SAMPLE:
@@ -212,6 +233,7 @@ def _pull_customers(batch: list[dict[str, Any]], stats: dict[str, Any]) -> None:
     now = timezone.now()
     wanted = _wanted(Customer, batch, stats)
     existing = _existing_in_sync(Customer, wanted, stats)
+    _drop_deleted_here(Customer, wanted, existing, stats)
     new: list[Customer] = []
     updated: list[Customer] = []
     for source_id, data in wanted.items():
@@ -232,6 +254,7 @@ def _pull_orders(batch: list[dict[str, Any]], stats: dict[str, Any]) -> None:
     now = timezone.now()
     wanted = _wanted(Order, batch, stats)
     existing = _existing_in_sync(Order, wanted, stats)
+    _drop_deleted_here(Order, wanted, existing, stats)
     customer_ids = {_customer_id(o) for o in wanted.values()} - {""}
     customer_ids = {c for c in customer_ids if mirror_problem(Customer(voucherify_id=c)) is None}
     customers = {c.voucherify_id: c for c in Customer.objects.filter(voucherify_id__in=customer_ids)}

@@ -112,6 +112,16 @@ def test_customer_update_does_not_clobber_unsent_local_edits(settings: Any) -> N
     assert "not sent yet" in row.outcome
 
 
+def test_customer_update_does_not_bring_back_a_customer_whose_deletion_is_unsent(settings: Any) -> None:
+    with sync.muted():
+        mirror = Customer.objects.create(source_id="cust-1", name="Old", email="a@example.com")
+    settings.VOUCHERIFY = {**settings.VOUCHERIFY, "SYNC_ENABLED": True}
+    mirror.delete()  # its deletion is in the outbox, not in Voucherify yet
+    row = deliver(envelope("customer.updated", {"customer": customer()}))
+    assert not Customer.objects.filter(source_id="cust-1").exists()
+    assert "not sent yet" in row.outcome
+
+
 def test_customer_deleted_removes_the_mirror_without_echo(settings: Any) -> None:
     settings.VOUCHERIFY = {**settings.VOUCHERIFY, "SYNC_ENABLED": True, "SYNC_PERMANENT_DELETE": True}
     with sync.muted():

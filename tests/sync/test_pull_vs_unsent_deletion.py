@@ -1,0 +1,44 @@
+"""A customer deleted here whose deletion has not reached Voucherify yet is still listed there:
+a pull may not make its mirror again (nor a webhook event: tests/webhooks) (the deletion, sent
+later, would leave a `synced` mirror of a customer Voucherify no longer has)."""
+
+from __future__ import annotations
+
+import pytest
+
+from django_voucherify.models import Customer, OutboxEntry, OutboxState
+from django_voucherify.sync import bulk, outbox
+
+pytestmark = pytest.mark.django_db
+
+
+def _deleted_with_deletion_unsent(sandbox, monkeypatch, capture, source_id: str = "gone-1") -> None:
+    with capture(execute=True):
+        Customer.objects.create(source_id=source_id, name="Before")
+    assert sandbox.state.find_customer(source_id) is not None
+    with monkeypatch.context() as m:
+        m.setattr(outbox, "enqueue", lambda *a, **k: False)  # broker down: the deletion waits
+        with capture(execute=True):
+            Customer.objects.get(source_id=source_id).delete()
+    assert OutboxEntry.objects.get(action="delete").state == OutboxState.PENDING
+
+
+def test_pull_does_not_bring_back_a_customer_whose_deletion_is_unsent(
+    sandbox, monkeypatch, django_capture_on_commit_callbacks
+):
+    _deleted_with_deletion_unsent(sandbox, monkeypatch, django_capture_on_commit_callbacks)
+    stats = bulk.pull("customers")
+    assert stats["created"] == 0 and stats["unsent"] == 1
+    assert not Customer.objects.filter(source_id="gone-1").exists()
+    assert outbox.redrive(inline=True)["sent"] == 1
+    assert sandbox.state.find_customer("gone-1") is None  # both sides agree: gone
+
+
+def test_pull_still_creates_a_customer_deleted_and_delivered(sandbox, django_capture_on_commit_callbacks):
+    """A deletion already sent blocks nothing: the customer listed now was made again there."""
+    with django_capture_on_commit_callbacks(execute=True):
+        Customer.objects.create(source_id="back-1", name="Before").delete()
+    assert OutboxEntry.objects.get(action="delete").state == OutboxState.SYNCED
+    sandbox.state.upsert_customer({"source_id": "back-1", "name": "Made again there"})
+    assert bulk.pull("customers")["created"] == 1
+    assert Customer.objects.get(source_id="back-1").name == "Made again there"
