@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -96,11 +96,7 @@ def pull(kind: str, *, progress: Progress | None = None, client: Any = None) -> 
     source = client.customers.iterate() if kind == "customers" else client.orders.iterate()
     done = 0
     for batch in _batches(source):
-        with muted(), transaction.atomic():
-            if kind == "customers":
-                _pull_customers(batch, stats)
-            else:
-                _pull_orders(batch, stats)
+        _apply(kind, batch, stats)
         done += len(batch)
         if progress:
             progress(done, done, 0)
@@ -125,12 +121,34 @@ def store_remote(kind: str, objects: list[dict[str, Any]]) -> dict[str, Any]:
     not delivered yet is kept; nothing is queued back to Voucherify); returns the counters.
     For webhook events: runs in the caller's transaction."""
     stats = _new_stats()
-    with muted(), transaction.atomic():
-        if kind == "customers":
-            _pull_customers(objects, stats)
-        else:
-            _pull_orders(objects, stats)
+    _apply(kind, objects, stats)
     return stats
+
+
+def _apply(kind: str, batch: list[dict[str, Any]], stats: dict[str, Any]) -> None:
+    """Write one batch of Voucherify's copies in its own transaction (a savepoint inside the
+    caller's), adding its counters to ``stats``.
+
+    A mirror the shop creates while the batch is written (same ``source_id``, committed after
+    the batch's rows were locked) makes its insert fail on the unique constraint: the batch is
+    rolled back and written once more, which finds that mirror and keeps it (a local change
+    not sent yet). Before, the error ended the whole pull, its later pages never read."""
+    for last_try in (False, True):
+        counted = _new_stats()
+        try:
+            with muted(), transaction.atomic():
+                if kind == "customers":
+                    _pull_customers(batch, counted)
+                else:
+                    _pull_orders(batch, counted)
+        except IntegrityError:
+            if last_try:
+                raise
+            continue
+        for key, value in counted.items():
+            stats[key] += value  # the counts and the list of skipped objects
+        del stats["skipped_objects"][SKIPPED_SAMPLE:]
+        return
 
 
 def forget_remote(kind: str, source_id: str, *, deleted_at: datetime | None = None) -> str:

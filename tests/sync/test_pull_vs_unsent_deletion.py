@@ -4,10 +4,14 @@ later, would leave a `synced` mirror of a customer Voucherify no longer has)."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
+from django.db import transaction
 
 from django_voucherify.models import Customer, OutboxEntry, OutboxState
 from django_voucherify.sync import bulk, outbox
+from tests.support.concurrency import run_in_threads, wait_until_another_session_waits_for_a_lock
 
 pytestmark = pytest.mark.django_db
 
@@ -42,3 +46,29 @@ def test_pull_still_creates_a_customer_deleted_and_delivered(sandbox, django_cap
     sandbox.state.upsert_customer({"source_id": "back-1", "name": "Made again there"})
     assert bulk.pull("customers")["created"] == 1
     assert Customer.objects.get(source_id="back-1").name == "Made again there"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_customer_created_here_while_a_pull_writes_it_is_kept_and_the_pull_goes_on(sandbox, monkeypatch):
+    """PostgreSQL, two connections: the shop creates a customer the pull is about to create too
+    (both insert the same source_id). Before: the pull died on the unique constraint
+    (IntegrityError, the pages after it never read). Now its page is read again: the shop's
+    customer is kept as a local change not sent yet, the others are created."""
+    monkeypatch.setattr(outbox, "enqueue", lambda *a, **k: True)  # the shop's row stays pending
+    for source_id in ("race-1", "race-2"):
+        sandbox.state.upsert_customer({"source_id": source_id, "name": "There"})
+    inserted, stats = threading.Event(), {}
+
+    def shop():
+        with transaction.atomic():
+            Customer.objects.create(source_id="race-1", name="Here")
+            inserted.set()
+            assert wait_until_another_session_waits_for_a_lock()  # the pull waits on our row
+
+    def puller():
+        assert inserted.wait(10)
+        stats.update(bulk.pull("customers"))
+
+    assert run_in_threads(shop, puller) == {}
+    assert (stats["created"], stats["unsent"]) == (1, 1)
+    assert dict(Customer.objects.values_list("source_id", "name")) == {"race-1": "Here", "race-2": "There"}
