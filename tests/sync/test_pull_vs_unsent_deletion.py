@@ -72,3 +72,28 @@ def test_a_customer_created_here_while_a_pull_writes_it_is_kept_and_the_pull_goe
     assert run_in_threads(shop, puller) == {}
     assert (stats["created"], stats["unsent"]) == (1, 1)
     assert dict(Customer.objects.values_list("source_id", "name")) == {"race-1": "Here", "race-2": "There"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_deletion_committing_while_the_pull_waits_for_the_row_is_seen(sandbox, monkeypatch):
+    """PostgreSQL, two connections: the pull locks the page's mirrors while the shop's deletion
+    of one of them is not committed yet. The pull waits for it, then finds the row gone and its
+    deletion in the outbox (read after the lock): the customer is not made again."""
+    monkeypatch.setattr(outbox, "enqueue", lambda *a, **k: True)  # the deletion stays pending
+    Customer.objects.create(source_id="race-d", name="Here")
+    sandbox.state.upsert_customer({"source_id": "race-d", "name": "There"})
+    deleted, stats = threading.Event(), {}
+
+    def shop():
+        with transaction.atomic():
+            Customer.objects.get(source_id="race-d").delete()
+            deleted.set()
+            assert wait_until_another_session_waits_for_a_lock()  # the pull waits on our row
+
+    def puller():
+        assert deleted.wait(10)
+        stats.update(bulk.pull("customers"))
+
+    assert run_in_threads(shop, puller) == {}
+    assert (stats["created"], stats["unsent"]) == (0, 1)
+    assert not Customer.objects.filter(source_id="race-d").exists()
