@@ -94,6 +94,22 @@ def test_gift_balance_added_writes_only_the_balance() -> None:
     assert (gift.gift_balance, gift.gift_amount, gift.category) == (3000, 5000, "cards")
 
 
+def test_a_balance_event_older_than_a_never_updated_copy_is_skipped() -> None:
+    """The card's copy was made after the event (the code made again since; never updated:
+    ``updated_at`` null): the old card's balance is not written over the new card's."""
+    Voucher.objects.create(
+        code="GIFT",
+        type="GIFT_VOUCHER",
+        gift_amount=1000,
+        gift_balance=1000,
+        remote_payload={"code": "GIFT", "created_at": "2026-01-01T11:00:00.000Z", "updated_at": None},
+    )
+    data = {"voucher": {"id": "v_GIFT", "code": "GIFT"}, "balance": {"balance": 3000, "type": "gift_voucher"}}
+    row = deliver(envelope("voucher.gift.balance_added", data, at="2026-01-01T10:00:00.000Z"))
+    assert Voucher.objects.get(code="GIFT").gift_balance == 1000
+    assert "newer" in row.outcome
+
+
 def test_customer_updated_updates_the_mirror_without_echo(settings: Any) -> None:
     settings.VOUCHERIFY = {**settings.VOUCHERIFY, "SYNC_ENABLED": True}
     with sync.muted():
