@@ -1,7 +1,8 @@
 """Which copy of a Voucherify object is newer: the one rule every writer of a mirror follows
 (refreshes, pulls, webhook events), so that no writer makes a mirror older than it was.
 
-A copy's time is its ``updated_at`` (Voucherify's own clock, on the object). A mirror keeps the
+A copy's time is its ``updated_at`` (Voucherify's own clock, on the object), or its ``created_at``
+when it was never updated (``updated_at`` null). A mirror keeps the
 copy it last stored in ``remote_payload``; a copy older than that is not written. Times without
 an offset are UTC; a time that cannot be read orders nothing (the copy is written).
 """
@@ -32,6 +33,15 @@ def remote_time(obj: Any) -> datetime | None:
     return parse_time(obj.get("updated_at") if isinstance(obj, dict) else None)
 
 
+def last_change(obj: Any) -> datetime | None:
+    """When a Voucherify object (a dict) last changed: its ``updated_at``, or for an object never
+    updated (``updated_at`` null or absent, as Voucherify answers a creation) its ``created_at``;
+    None when neither can be read."""
+    if not isinstance(obj, dict):
+        return None
+    return remote_time(obj) or parse_time(obj.get("created_at"))
+
+
 def read_after(stored: Any, instant: datetime | None) -> bool:
     """Whether the copy ``stored`` (a mirror's ``remote_payload``) shows the object as it was
     after ``instant`` (its ``updated_at`` or ``created_at`` is later): an event of ``instant``
@@ -45,6 +55,8 @@ def read_after(stored: Any, instant: datetime | None) -> bool:
 
 def is_older(copy: Any, stored: Any) -> bool:
     """Whether ``copy`` is older than ``stored`` (a mirror's ``remote_payload``): writing it
-    would make the mirror older."""
-    theirs, ours = remote_time(copy), remote_time(stored)
+    would make the mirror older. Each is timed by :func:`last_change`: before, a copy of an
+    object never updated (``updated_at: null``, a late ``*.created`` event) had no time and was
+    always written, over a newer copy the mirror held."""
+    theirs, ours = last_change(copy), last_change(stored)
     return theirs is not None and ours is not None and theirs < ours

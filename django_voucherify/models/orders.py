@@ -8,7 +8,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from .customers import Customer
-from .sync_state import SyncedMirror
+from .sync_state import SyncedMirror, atomic_save
 
 #: The order columns its Voucherify body is made of (``customer__source_id``: the customer's
 #: source id through a join), in :func:`order_body`'s order; what a bulk push reads.
@@ -130,6 +130,12 @@ class OrderItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} x {self.sku_source_id or self.product_source_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save the line and, through its ``post_save`` receiver, its order's outbox row in one
+        transaction (:func:`~.sync_state.atomic_save`)."""
+        with atomic_save(self, kwargs.get("using")):
+            super().save(*args, **kwargs)
 
     def to_voucherify(self) -> dict[str, Any]:
         """An ``items[]`` entry: the SKU when there is one, else the product."""

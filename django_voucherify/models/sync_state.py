@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import models
+from django.db import models, router, transaction
 from django.utils.translation import gettext_lazy as _
 
 from .background import LastVoucherifyError
@@ -27,6 +27,18 @@ SENDER_FIELDS = frozenset(
         "created_at",
     }
 )
+
+
+def atomic_save(instance: models.Model, using: str | None = None) -> transaction.Atomic:
+    """The transaction a mirror's save (or an order item's) runs in, so that its row and the
+    outbox row its ``post_save`` receiver writes commit together. Django sends ``post_save``
+    after the save's own statement: in autocommit (no transaction open) that statement had
+    committed already, and an outbox write that failed then (a dropped connection, a timeout,
+    the process killed) left a change no row would ever send. ``savepoint=False``: inside the
+    caller's transaction it costs nothing (an error marks that transaction for rollback, as the
+    save's own error handling does)."""
+    db = using or router.db_for_write(type(instance), instance=instance)
+    return transaction.atomic(using=db, savepoint=False)
 
 
 class SyncState(models.TextChoices):
@@ -70,7 +82,8 @@ class SyncedMirror(LastVoucherifyError):
                 for f in self._meta.concrete_fields
                 if not f.primary_key and f.attname not in SENDER_FIELDS
             ]
-        super().save(*args, **kwargs)
+        with atomic_save(self, kwargs.get("using")):
+            super().save(*args, **kwargs)
 
     def to_voucherify(self) -> dict[str, Any]:
         """The JSON body sent to Voucherify for this object's current state."""

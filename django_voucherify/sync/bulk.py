@@ -15,13 +15,14 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..freshness import is_older, read_after
 from ..models import Customer, Order, OrderItem, OutboxEntry, OutboxState, SyncState
 from ..validation import SHAPE_ERRORS, applied_problem, mirror_problem
+from .delivery import unsent_deletions_of
 from .mirrors import muted
 
 logger = logging.getLogger("django_voucherify.sync")
@@ -95,11 +96,7 @@ def pull(kind: str, *, progress: Progress | None = None, client: Any = None) -> 
     source = client.customers.iterate() if kind == "customers" else client.orders.iterate()
     done = 0
     for batch in _batches(source):
-        with muted(), transaction.atomic():
-            if kind == "customers":
-                _pull_customers(batch, stats)
-            else:
-                _pull_orders(batch, stats)
+        _apply(kind, batch, stats)
         done += len(batch)
         if progress:
             progress(done, done, 0)
@@ -124,12 +121,34 @@ def store_remote(kind: str, objects: list[dict[str, Any]]) -> dict[str, Any]:
     not delivered yet is kept; nothing is queued back to Voucherify); returns the counters.
     For webhook events: runs in the caller's transaction."""
     stats = _new_stats()
-    with muted(), transaction.atomic():
-        if kind == "customers":
-            _pull_customers(objects, stats)
-        else:
-            _pull_orders(objects, stats)
+    _apply(kind, objects, stats)
     return stats
+
+
+def _apply(kind: str, batch: list[dict[str, Any]], stats: dict[str, Any]) -> None:
+    """Write one batch of Voucherify's copies in its own transaction (a savepoint inside the
+    caller's), adding its counters to ``stats``.
+
+    A mirror the shop creates while the batch is written (same ``source_id``, committed after
+    the batch's rows were locked) makes its insert fail on the unique constraint: the batch is
+    rolled back and written once more, which finds that mirror and keeps it (a local change
+    not sent yet). Before, the error ended the whole pull, its later pages never read."""
+    for last_try in (False, True):
+        counted = _new_stats()
+        try:
+            with muted(), transaction.atomic():
+                if kind == "customers":
+                    _pull_customers(batch, counted)
+                else:
+                    _pull_orders(batch, counted)
+        except IntegrityError:
+            if last_try:
+                raise
+            continue
+        for key, value in counted.items():
+            stats[key] += value  # the counts and the list of skipped objects
+        del stats["skipped_objects"][SKIPPED_SAMPLE:]
+        return
 
 
 def forget_remote(kind: str, source_id: str, *, deleted_at: datetime | None = None) -> str:
@@ -180,6 +199,26 @@ def _existing_in_sync(
     return existing
 
 
+def _drop_deleted_here(
+    model: type[Customer] | type[Order],
+    wanted: dict[str, Any],
+    existing: dict[str, Any],
+    stats: dict[str, Any],
+) -> None:
+    """Drop from ``wanted`` the objects without a mirror here whose deletion has not reached
+    Voucherify yet (counted in ``unsent``): Voucherify still lists them, but making their mirror
+    again would leave, once the deletion is sent, a ``synced`` mirror of an object it no longer
+    has. Called after :func:`_existing_in_sync` locked the mirrors: a deletion committed
+    meanwhile has its outbox row written by then. One query per batch (index
+    ``dv_outbox_unsent_deletions``)."""
+    absent = [source_id for source_id in wanted if source_id not in existing]
+    if not absent:
+        return
+    for source_id in set(unsent_deletions_of(model.sync_kind, absent).values_list("source_id", flat=True)):
+        del wanted[source_id]
+        stats["unsent"] += 1
+
+
 def _skip_unstorable(stats: dict[str, Any], source_id: str, problem: str) -> None:
     stats["unstorable"] += 1
     if len(stats["skipped_objects"]) < SKIPPED_SAMPLE:
@@ -212,6 +251,7 @@ def _pull_customers(batch: list[dict[str, Any]], stats: dict[str, Any]) -> None:
     now = timezone.now()
     wanted = _wanted(Customer, batch, stats)
     existing = _existing_in_sync(Customer, wanted, stats)
+    _drop_deleted_here(Customer, wanted, existing, stats)
     new: list[Customer] = []
     updated: list[Customer] = []
     for source_id, data in wanted.items():
@@ -232,6 +272,7 @@ def _pull_orders(batch: list[dict[str, Any]], stats: dict[str, Any]) -> None:
     now = timezone.now()
     wanted = _wanted(Order, batch, stats)
     existing = _existing_in_sync(Order, wanted, stats)
+    _drop_deleted_here(Order, wanted, existing, stats)
     customer_ids = {_customer_id(o) for o in wanted.values()} - {""}
     customer_ids = {c for c in customer_ids if mirror_problem(Customer(voucherify_id=c)) is None}
     customers = {c.voucherify_id: c for c in Customer.objects.filter(voucherify_id__in=customer_ids)}

@@ -14,7 +14,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from .. import validation
-from ..freshness import is_older, read_after, remote_time
+from ..freshness import is_older, last_change, read_after
 from ..models import Customer, Voucher, VoucherType
 from ..sync import bulk
 from ..vouchers import refresh
@@ -79,7 +79,7 @@ def _voucher_balance(data: dict[str, Any], occurred_at: datetime | None) -> Outc
     voucher = Voucher.objects.select_for_update().filter(code=code).first()
     if voucher is None or not isinstance(balance, int) or isinstance(balance, bool):
         return Outcome(_("voucher %(code)s was not mirrored") % {"code": code})
-    stored = remote_time(voucher.remote_payload)
+    stored = last_change(voucher.remote_payload)  # a copy never updated: its creation
     if stored is not None and occurred_at is not None and stored > occurred_at:
         return Outcome(_("voucher %(code)s already newer here") % {"code": code})
     field = "gift_balance" if voucher.type == VoucherType.GIFT else "loyalty_balance"

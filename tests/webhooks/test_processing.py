@@ -13,6 +13,7 @@ from django_voucherify import sync
 from django_voucherify.models import (
     Customer,
     LedgerState,
+    Order,
     OutboxEntry,
     Voucher,
     WebhookEvent,
@@ -93,6 +94,22 @@ def test_gift_balance_added_writes_only_the_balance() -> None:
     assert (gift.gift_balance, gift.gift_amount, gift.category) == (3000, 5000, "cards")
 
 
+def test_a_balance_event_older_than_a_never_updated_copy_is_skipped() -> None:
+    """The card's copy was made after the event (the code made again since; never updated:
+    ``updated_at`` null): the old card's balance is not written over the new card's."""
+    Voucher.objects.create(
+        code="GIFT",
+        type="GIFT_VOUCHER",
+        gift_amount=1000,
+        gift_balance=1000,
+        remote_payload={"code": "GIFT", "created_at": "2026-01-01T11:00:00.000Z", "updated_at": None},
+    )
+    data = {"voucher": {"id": "v_GIFT", "code": "GIFT"}, "balance": {"balance": 3000, "type": "gift_voucher"}}
+    row = deliver(envelope("voucher.gift.balance_added", data, at="2026-01-01T10:00:00.000Z"))
+    assert Voucher.objects.get(code="GIFT").gift_balance == 1000
+    assert "newer" in row.outcome
+
+
 def test_customer_updated_updates_the_mirror_without_echo(settings: Any) -> None:
     settings.VOUCHERIFY = {**settings.VOUCHERIFY, "SYNC_ENABLED": True}
     with sync.muted():
@@ -110,6 +127,49 @@ def test_customer_update_does_not_clobber_unsent_local_edits(settings: Any) -> N
     row = deliver(envelope("customer.updated", {"customer": customer()}))
     assert Customer.objects.get(source_id="cust-1").name == "Local edit"
     assert "not sent yet" in row.outcome
+
+
+def test_customer_update_does_not_bring_back_a_customer_whose_deletion_is_unsent(settings: Any) -> None:
+    with sync.muted():
+        mirror = Customer.objects.create(source_id="cust-1", name="Old", email="a@example.com")
+    settings.VOUCHERIFY = {**settings.VOUCHERIFY, "SYNC_ENABLED": True}
+    mirror.delete()  # its deletion is in the outbox, not in Voucherify yet
+    row = deliver(envelope("customer.updated", {"customer": customer()}))
+    assert not Customer.objects.filter(source_id="cust-1").exists()
+    assert "not sent yet" in row.outcome
+
+
+def test_a_late_created_event_does_not_undo_a_newer_change_of_the_order() -> None:
+    """An object never updated has ``updated_at: null`` (its ``created_at`` is its last change).
+    Before, such a copy counted as "time unknown" and was always written: the late
+    ``customer.order.created`` event put the order back to CREATED over the PAID copy the
+    mirror received after it (the answer to its own update), and marked it synced."""
+    paid = {"id": "ord_1", "source_id": "o-1", "object": "order", "status": "PAID", "amount": 100}
+    created = {**paid, "status": "CREATED", "created_at": "2026-01-01T10:00:00.000Z", "updated_at": None}
+    with sync.muted():
+        Order.objects.create(
+            source_id="o-1",
+            status="PAID",
+            amount=100,
+            remote_payload={**created, **paid, "updated_at": "2026-01-01T11:00:00.000Z"},
+        )
+    row = deliver(envelope("customer.order.created", {"order": created}, at="2026-01-01T10:00:00.000Z"))
+    assert Order.objects.get(source_id="o-1").status == "PAID"
+    assert "newer" in row.outcome
+
+
+def test_a_created_copy_still_replaces_an_older_one() -> None:
+    """The other way round: a copy made again after the one stored (created later, never
+    updated) is newer, and written."""
+    with sync.muted():
+        Customer.objects.create(
+            source_id="cust-1",
+            name="Old",
+            remote_payload={"id": "c_old", "source_id": "cust-1", "updated_at": "2026-01-01T09:00:00.000Z"},
+        )
+    again = {**customer(), "id": "c_new", "created_at": "2026-01-01T10:00:00.000Z", "updated_at": None}
+    deliver(envelope("customer.created", {"customer": again}))
+    assert Customer.objects.get(source_id="cust-1").name == "Remote Name"
 
 
 def test_customer_deleted_removes_the_mirror_without_echo(settings: Any) -> None:
