@@ -99,3 +99,18 @@ class Secret:
 
     def __reduce__(self) -> NoReturn:
         raise TypeError("a Secret cannot be pickled (it would be written out in clear)")
+
+
+class Withheld:
+    """What stands in for a value where secrets were expected but which cannot be one (a
+    string where a list is wanted, a dict, a nested list): it keeps only the type's name, for
+    the validator's message, so no frame holding the settings (an error page renders the
+    locals of the frame that raised) holds the secret inside."""
+
+    __slots__ = ("type_name",)
+
+    def __init__(self, value: object) -> None:
+        self.type_name = type(value).__name__
+
+    def __repr__(self) -> str:
+        return f"Withheld({self.type_name})"

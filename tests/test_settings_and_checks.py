@@ -15,6 +15,7 @@ from django_voucherify import conf
 from django_voucherify.api import VoucherifyClient
 from django_voucherify.checks import check_voucherify_settings
 from django_voucherify.conf import DEFAULT_API_URL, get_settings
+from tests.support.leaks import TOKEN, capture, frame_leaks, rendered_reports
 
 GOOD = {"APP_ID": "id", "SECRET_KEY": "key"}
 
@@ -256,3 +257,27 @@ def test_get_settings_names_a_non_numeric_option():
     ):
         get_settings()
     assert "JOB_POLL_INTERVAL" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("configured", "shown"),
+    [(TOKEN, "str"), ({"main": TOKEN}, "dict"), ([[TOKEN]], "tuple"), ([{"main": TOKEN}], "tuple")],
+)
+@pytest.mark.parametrize("read", ["settings", "option"])
+def test_misshapen_webhook_secrets_are_refused_without_a_frame_holding_them(configured, shown, read):
+    # WEBHOOK_SECRETS as one string (env(...) without the list) is an easy slip. The message
+    # never quoted it, but the ImproperlyConfigured left the secret in the reading frame's
+    # locals (`values`, `value`): Django's 500 page and AdminEmailHandler's HTML mail (DEBUG
+    # off too) render them, from every view that reads the settings.
+    call = conf.settings if read == "settings" else lambda: conf.option("WEBHOOK_SECRETS")
+    with override_settings(VOUCHERIFY={**GOOD, "WEBHOOK_SECRETS": configured}):
+        exc = capture(call)
+    assert isinstance(exc, ImproperlyConfigured)
+    assert f"(got a {shown}, not shown)" in str(exc)
+    assert frame_leaks(exc) == []
+    assert [name for name, text in rendered_reports(exc).items() if TOKEN in text] == []
+
+
+def test_an_unrelated_option_read_alone_is_not_touched_by_the_webhook_secrets_guard():
+    with override_settings(VOUCHERIFY={**GOOD, "WEBHOOK_SECRETS": TOKEN}):
+        assert conf.option("CURRENCY") == conf.DEFAULTS["CURRENCY"]

@@ -22,7 +22,7 @@ from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
-from ..secret import MASK, Secret
+from ..secret import MASK, Secret, Withheld
 from .options import (
     BY_NAME,
     CREDENTIALS,
@@ -97,13 +97,28 @@ def _take_secret(values: dict[str, Any]) -> Secret:
 
 
 def _take_webhook_secrets(values: dict[str, Any]) -> None:
-    """Wrap each webhook secret in a :class:`Secret` before anything validates or shows them
-    (what is not a non-empty string is left for the validator to name)."""
-    raw = values.get("WEBHOOK_SECRETS")
-    if isinstance(raw, list | tuple):
-        values["WEBHOOK_SECRETS"] = tuple(
-            Secret(item) if isinstance(item, str) and item.strip() else item for item in raw
-        )
+    """Wrap each webhook secret in a :class:`Secret` before anything validates or shows them.
+
+    What cannot be a list of secrets (one string, a dict, a list in the list) may still hold
+    one: it becomes a :class:`Withheld` naming its type, for the validator's message, since the
+    frame that raises the validator's error (its locals rendered by error pages) holds ``values``.
+    """
+    if "WEBHOOK_SECRETS" not in values:
+        return
+    raw = values["WEBHOOK_SECRETS"]
+    values["WEBHOOK_SECRETS"] = (
+        tuple(_webhook_secret(item) for item in raw) if isinstance(raw, list | tuple) else Withheld(raw)
+    )
+
+
+def _webhook_secret(item: Any) -> Any:
+    """One entry of the list: a :class:`Secret`, or a blank string (no secret in it) or a
+    :class:`Withheld` for the validator to refuse."""
+    if isinstance(item, Secret):
+        return item
+    if isinstance(item, str):
+        return Secret(item) if item.strip() else item
+    return Withheld(item)
 
 
 def _typed(option: Option, value: Any) -> Any:

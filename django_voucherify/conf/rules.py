@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..identifiers import campaign_defect
-from ..secret import Secret
+from ..secret import Secret, Withheld
 from .options import OPTIONS, Kind, Option
 from .values import REQUESTS_PER_SEND, VoucherifySettings
 
@@ -132,7 +132,8 @@ def _shown(option: Option, value: Any) -> str:
     if option.required:
         return ""
     if option.kind is Kind.SECRETS:
-        return f" (got a {type(value).__name__}, not shown)"
+        name = value.type_name if isinstance(value, Withheld) else type(value).__name__
+        return f" (got a {name}, not shown)"
     return f" (got {value!r})"
 
 
