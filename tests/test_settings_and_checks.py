@@ -281,3 +281,22 @@ def test_misshapen_webhook_secrets_are_refused_without_a_frame_holding_them(conf
 def test_an_unrelated_option_read_alone_is_not_touched_by_the_webhook_secrets_guard():
     with override_settings(VOUCHERIFY={**GOOD, "WEBHOOK_SECRETS": TOKEN}):
         assert conf.option("CURRENCY") == conf.DEFAULTS["CURRENCY"]
+
+
+def _fails_holding(conf_snapshot):
+    raise RuntimeError("a bug in a view that read the settings")
+
+
+def test_proxy_credentials_are_not_in_the_settings_repr_nor_in_error_pages():
+    # A corporate proxy's URL carries its password (http://user:password@proxy:3128). The
+    # snapshot's repr showed it, and every view or task holding the snapshot in a local
+    # (``conf = settings()``) gave it to whatever renders frame locals when it failed (Sentry,
+    # Django's 500 page and error mails). The reports are rendered here outside the override:
+    # their settings section, Django's own, shows VOUCHERIFY['PROXIES'] (docs/production.md).
+    proxies = {"https": f"http://ops:{TOKEN}@proxy.internal:3128"}
+    with override_settings(VOUCHERIFY={**GOOD, "PROXIES": proxies}):
+        snapshot = conf.settings()
+    assert snapshot.proxies == proxies  # still handed to requests as given
+    assert TOKEN not in repr(snapshot)
+    exc = capture(lambda: _fails_holding(snapshot))
+    assert [name for name, text in rendered_reports(exc).items() if TOKEN in text] == []

@@ -51,7 +51,8 @@ class VoucherifySettings:
     backoff_max: float
     pool_size: int
     trust_env: bool
-    proxies: dict[str, str] | None
+    #: Out of the repr: a proxy's URL may carry its password (``http://user:password@host``).
+    proxies: dict[str, str] | None = field(repr=False)
     verify: bool | str
     log_bodies: bool
     sync_enabled: bool
