@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import threading
 
 import pytest
@@ -300,3 +301,17 @@ def test_proxy_credentials_are_not_in_the_settings_repr_nor_in_error_pages():
     assert TOKEN not in repr(snapshot)
     exc = capture(lambda: _fails_holding(snapshot))
     assert [name for name, text in rendered_reports(exc).items() if TOKEN in text] == []
+
+
+def test_credentials_given_as_secrets_work_and_diffsettings_shows_only_masks():
+    # ``manage.py diffsettings`` prints settings as written (Django hides nothing there): a
+    # shop that wraps its credentials in Secret sees masks; the app reads both forms alike.
+    from django_voucherify.secret import Secret
+
+    values = {"APP_ID": "id", "SECRET_KEY": Secret(TOKEN), "WEBHOOK_SECRETS": [Secret(TOKEN + "-hook")]}
+    out = io.StringIO()
+    with override_settings(VOUCHERIFY=values):
+        call_command("diffsettings", stdout=out)
+        snapshot = get_settings()
+    assert TOKEN not in out.getvalue() and "Secret('********')" in out.getvalue()
+    assert snapshot.secret_key == TOKEN and snapshot.webhook_secrets == (TOKEN + "-hook",)
