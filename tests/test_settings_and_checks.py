@@ -16,7 +16,7 @@ from django_voucherify import conf
 from django_voucherify.api import VoucherifyClient
 from django_voucherify.checks import check_voucherify_settings
 from django_voucherify.conf import DEFAULT_API_URL, get_settings
-from tests.support.leaks import TOKEN, capture, frame_leaks, rendered_reports
+from tests.support.leaks import TOKEN, capture, find_token, frame_leaks, rendered_reports
 
 GOOD = {"APP_ID": "id", "SECRET_KEY": "key"}
 
@@ -315,3 +315,17 @@ def test_credentials_given_as_secrets_work_and_diffsettings_shows_only_masks():
         snapshot = get_settings()
     assert TOKEN not in out.getvalue() and "Secret('********')" in out.getvalue()
     assert snapshot.secret_key == TOKEN and snapshot.webhook_secrets == (TOKEN + "-hook",)
+
+
+def test_the_raw_settings_hold_the_credentials_masked_for_the_frames_that_read_them():
+    # The system checks hold the raw dict in their frames: a check failing on something else
+    # (here a CACHES entry that is no dict) gave the API token to whatever renders locals
+    # (Sentry's excepthook at startup, an error page when checks run in a request).
+    configured = {**GOOD, "SECRET_KEY": TOKEN, "WEBHOOK_SECRETS": [TOKEN + "-hook"]}
+    configured["SYNC_DRAIN_CACHE"] = "default"
+    with override_settings(VOUCHERIFY=configured, CACHES={"default": "redis://cache"}):
+        assert find_token(conf.raw_settings()) is None
+        exc = capture(check_voucherify_settings)
+        assert conf.settings().secret_key == TOKEN  # what the client sends is unchanged
+    assert isinstance(exc, AttributeError)
+    assert frame_leaks(exc) == []

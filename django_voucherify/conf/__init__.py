@@ -76,13 +76,30 @@ _lock = threading.Lock()
 
 def raw_settings() -> dict[str, Any]:
     """The ``VOUCHERIFY`` dict merged over the defaults, unvalidated: for the system checks
-    (which report unknown keys too). Features read :func:`settings`."""
+    (which report unknown keys too). Features read :func:`settings`.
+
+    The credentials in it are already :class:`Secret` (or :class:`Withheld`): each caller
+    holds this dict in a local, which error reporters render when anything below it raises.
+    """
     configured = getattr(django_settings, SETTING_NAME, None) or {}
     if not isinstance(configured, dict):
         raise ImproperlyConfigured(
             f"settings.{SETTING_NAME} must be a dict, got {type(configured).__name__}."
         )
-    return {**DEFAULTS, **configured}
+    values = {**DEFAULTS, **configured}
+    _shield_secret_key(values)
+    _take_webhook_secrets(values)
+    return values
+
+
+def _shield_secret_key(values: dict[str, Any]) -> None:
+    """``SECRET_KEY`` as a :class:`Secret`; a value of another type as a :class:`Withheld`
+    (refused as missing, as any value that is no string is). A blank string holds no secret."""
+    raw = values.get("SECRET_KEY")
+    if isinstance(raw, str) and raw.strip():
+        values["SECRET_KEY"] = Secret(raw)
+    elif raw is not None and not isinstance(raw, str | Secret):
+        values["SECRET_KEY"] = Withheld(raw)
 
 
 def _take_secret(values: dict[str, Any]) -> Secret:
@@ -103,9 +120,9 @@ def _take_webhook_secrets(values: dict[str, Any]) -> None:
     one: it becomes a :class:`Withheld` naming its type, for the validator's message, since the
     frame that raises the validator's error (its locals rendered by error pages) holds ``values``.
     """
-    if "WEBHOOK_SECRETS" not in values:
+    raw = values.get("WEBHOOK_SECRETS")
+    if "WEBHOOK_SECRETS" not in values or isinstance(raw, Withheld):  # absent, or done already
         return
-    raw = values["WEBHOOK_SECRETS"]
     values["WEBHOOK_SECRETS"] = (
         tuple(_webhook_secret(item) for item in raw) if isinstance(raw, list | tuple) else Withheld(raw)
     )
@@ -114,7 +131,7 @@ def _take_webhook_secrets(values: dict[str, Any]) -> None:
 def _webhook_secret(item: Any) -> Any:
     """One entry of the list: a :class:`Secret`, or a blank string (no secret in it) or a
     :class:`Withheld` for the validator to refuse."""
-    if isinstance(item, Secret):
+    if isinstance(item, Secret | Withheld):
         return item
     if isinstance(item, str):
         return Secret(item) if item.strip() else item
