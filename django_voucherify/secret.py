@@ -17,8 +17,21 @@ from __future__ import annotations
 import hmac
 import os
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 MASK = "********"
+
+
+def masked_url(url: str) -> str:
+    """``url`` with the credentials of its authority (``user:password@``) masked: what a repr or
+    a message shows of a URL (a gateway's or a proxy's may carry its password)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not even parsable (an unbalanced "["): nothing of it can be shown safely
+        return MASK
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc=f"{MASK}@{parts.netloc.rpartition('@')[2]}").geturl()
 
 
 class Secret:

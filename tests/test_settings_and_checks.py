@@ -329,3 +329,20 @@ def test_the_raw_settings_hold_the_credentials_masked_for_the_frames_that_read_t
         assert conf.settings().secret_key == TOKEN  # what the client sends is unchanged
     assert isinstance(exc, AttributeError)
     assert frame_leaks(exc) == []
+
+
+def test_a_password_in_the_api_url_is_masked_in_reprs_and_check_messages():
+    # A gateway in front of Voucherify may take basic auth in the URL (https://user:pw@host).
+    # The settings' and the transport's reprs, and the messages quoting the URL (W001 for plain
+    # http, an invalid DOWNLOAD_URL), showed the password.
+    url = f"http://ops:{TOKEN}@gateway.example"
+    with override_settings(VOUCHERIFY={**GOOD, "API_URL": url, "DOWNLOAD_URL": url + "/x"}):
+        messages = check_voucherify_settings()
+    with override_settings(VOUCHERIFY={**GOOD, "API_URL": url}):
+        snapshot = conf.settings()
+        client = get_settings() and VoucherifyClient("id", "key", snapshot.api_url)
+        messages += check_voucherify_settings()
+    assert snapshot.api_url == url  # requests still gets it whole
+    assert sorted(m.id for m in messages) == ["voucherify.E003", "voucherify.W001"]
+    for text in [*(m.msg for m in messages), repr(snapshot), repr(client), repr(client.transport)]:
+        assert TOKEN not in text and "gateway.example" in text, text
