@@ -17,8 +17,21 @@ from __future__ import annotations
 import hmac
 import os
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 MASK = "********"
+
+
+def masked_url(url: str) -> str:
+    """``url`` with the credentials of its authority (``user:password@``) masked: what a repr or
+    a message shows of a URL (a gateway's or a proxy's may carry its password)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not even parsable (an unbalanced "["): nothing of it can be shown safely
+        return MASK
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc=f"{MASK}@{parts.netloc.rpartition('@')[2]}").geturl()
 
 
 class Secret:
@@ -99,3 +112,18 @@ class Secret:
 
     def __reduce__(self) -> NoReturn:
         raise TypeError("a Secret cannot be pickled (it would be written out in clear)")
+
+
+class Withheld:
+    """What stands in for a value where secrets were expected but which cannot be one (a
+    string where a list is wanted, a dict, a nested list): it keeps only the type's name, for
+    the validator's message, so no frame holding the settings (an error page renders the
+    locals of the frame that raised) holds the secret inside."""
+
+    __slots__ = ("type_name",)
+
+    def __init__(self, value: object) -> None:
+        self.type_name = type(value).__name__
+
+    def __repr__(self) -> str:
+        return f"Withheld({self.type_name})"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import threading
 
 import pytest
@@ -15,6 +16,7 @@ from django_voucherify import conf
 from django_voucherify.api import VoucherifyClient
 from django_voucherify.checks import check_voucherify_settings
 from django_voucherify.conf import DEFAULT_API_URL, get_settings
+from tests.support.leaks import TOKEN, capture, find_token, frame_leaks, rendered_reports
 
 GOOD = {"APP_ID": "id", "SECRET_KEY": "key"}
 
@@ -256,3 +258,91 @@ def test_get_settings_names_a_non_numeric_option():
     ):
         get_settings()
     assert "JOB_POLL_INTERVAL" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("configured", "shown"),
+    [(TOKEN, "str"), ({"main": TOKEN}, "dict"), ([[TOKEN]], "tuple"), ([{"main": TOKEN}], "tuple")],
+)
+@pytest.mark.parametrize("read", ["settings", "option"])
+def test_misshapen_webhook_secrets_are_refused_without_a_frame_holding_them(configured, shown, read):
+    # WEBHOOK_SECRETS as one string (env(...) without the list) is an easy slip. The message
+    # never quoted it, but the ImproperlyConfigured left the secret in the reading frame's
+    # locals (`values`, `value`): Django's 500 page and AdminEmailHandler's HTML mail (DEBUG
+    # off too) render them, from every view that reads the settings.
+    call = conf.settings if read == "settings" else lambda: conf.option("WEBHOOK_SECRETS")
+    with override_settings(VOUCHERIFY={**GOOD, "WEBHOOK_SECRETS": configured}):
+        exc = capture(call)
+    assert isinstance(exc, ImproperlyConfigured)
+    assert f"(got a {shown}, not shown)" in str(exc)
+    assert frame_leaks(exc) == []
+    assert [name for name, text in rendered_reports(exc).items() if TOKEN in text] == []
+
+
+def test_an_unrelated_option_read_alone_is_not_touched_by_the_webhook_secrets_guard():
+    with override_settings(VOUCHERIFY={**GOOD, "WEBHOOK_SECRETS": TOKEN}):
+        assert conf.option("CURRENCY") == conf.DEFAULTS["CURRENCY"]
+
+
+def _fails_holding(conf_snapshot):
+    raise RuntimeError("a bug in a view that read the settings")
+
+
+def test_proxy_credentials_are_not_in_the_settings_repr_nor_in_error_pages():
+    # A corporate proxy's URL carries its password (http://user:password@proxy:3128). The
+    # snapshot's repr showed it, and every view or task holding the snapshot in a local
+    # (``conf = settings()``) gave it to whatever renders frame locals when it failed (Sentry,
+    # Django's 500 page and error mails). The reports are rendered here outside the override:
+    # their settings section, Django's own, shows VOUCHERIFY['PROXIES'] (docs/production.md).
+    proxies = {"https": f"http://ops:{TOKEN}@proxy.internal:3128"}
+    with override_settings(VOUCHERIFY={**GOOD, "PROXIES": proxies}):
+        snapshot = conf.settings()
+    assert snapshot.proxies == proxies  # still handed to requests as given
+    assert TOKEN not in repr(snapshot)
+    exc = capture(lambda: _fails_holding(snapshot))
+    assert [name for name, text in rendered_reports(exc).items() if TOKEN in text] == []
+
+
+def test_credentials_given_as_secrets_work_and_diffsettings_shows_only_masks():
+    # ``manage.py diffsettings`` prints settings as written (Django hides nothing there): a
+    # shop that wraps its credentials in Secret sees masks; the app reads both forms alike.
+    from django_voucherify.secret import Secret
+
+    values = {"APP_ID": "id", "SECRET_KEY": Secret(TOKEN), "WEBHOOK_SECRETS": [Secret(TOKEN + "-hook")]}
+    out = io.StringIO()
+    with override_settings(VOUCHERIFY=values):
+        call_command("diffsettings", stdout=out)
+        snapshot = get_settings()
+    assert TOKEN not in out.getvalue() and "Secret('********')" in out.getvalue()
+    assert snapshot.secret_key == TOKEN and snapshot.webhook_secrets == (TOKEN + "-hook",)
+
+
+def test_the_raw_settings_hold_the_credentials_masked_for_the_frames_that_read_them():
+    # The system checks hold the raw dict in their frames: a check failing on something else
+    # (here a CACHES entry that is no dict) gave the API token to whatever renders locals
+    # (Sentry's excepthook at startup, an error page when checks run in a request).
+    configured = {**GOOD, "SECRET_KEY": TOKEN, "WEBHOOK_SECRETS": [TOKEN + "-hook"]}
+    configured["SYNC_DRAIN_CACHE"] = "default"
+    with override_settings(VOUCHERIFY=configured, CACHES={"default": "redis://cache"}):
+        assert find_token(conf.raw_settings()) is None
+        exc = capture(check_voucherify_settings)
+        assert conf.settings().secret_key == TOKEN  # what the client sends is unchanged
+    assert isinstance(exc, AttributeError)
+    assert frame_leaks(exc) == []
+
+
+def test_a_password_in_the_api_url_is_masked_in_reprs_and_check_messages():
+    # A gateway in front of Voucherify may take basic auth in the URL (https://user:pw@host).
+    # The settings' and the transport's reprs, and the messages quoting the URL (W001 for plain
+    # http, an invalid DOWNLOAD_URL), showed the password.
+    url = f"http://ops:{TOKEN}@gateway.example"
+    with override_settings(VOUCHERIFY={**GOOD, "API_URL": url, "DOWNLOAD_URL": url + "/x"}):
+        messages = check_voucherify_settings()
+    with override_settings(VOUCHERIFY={**GOOD, "API_URL": url}):
+        snapshot = conf.settings()
+        client = get_settings() and VoucherifyClient("id", "key", snapshot.api_url)
+        messages += check_voucherify_settings()
+    assert snapshot.api_url == url  # requests still gets it whole
+    assert sorted(m.id for m in messages) == ["voucherify.E003", "voucherify.W001"]
+    for text in [*(m.msg for m in messages), repr(snapshot), repr(client), repr(client.transport)]:
+        assert TOKEN not in text and "gateway.example" in text, text

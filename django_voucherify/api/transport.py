@@ -19,7 +19,7 @@ import requests
 from requests.structures import CaseInsensitiveDict
 
 from .. import __version__
-from ..secret import Secret
+from ..secret import Secret, masked_url
 from .bodies import error_body, read_body, success_body
 from .encoding import Params, encode_path, encode_query
 from .errors import (
@@ -114,8 +114,8 @@ class Transport:
         }
         self.session = session or self._new_session(pool_size, trust_env, proxies, verify)
 
-    def __repr__(self) -> str:  # never show the token
-        return f"<Transport {self.api_url} app_id={self._headers['X-App-Id']!r}>"
+    def __repr__(self) -> str:  # never show the token, nor a password in the URL
+        return f"<Transport {masked_url(self.api_url)} app_id={self._headers['X-App-Id']!r}>"
 
     @staticmethod
     def _new_session(

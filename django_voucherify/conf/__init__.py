@@ -22,7 +22,7 @@ from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
-from ..secret import MASK, Secret
+from ..secret import MASK, Secret, Withheld
 from .options import (
     BY_NAME,
     CREDENTIALS,
@@ -76,13 +76,30 @@ _lock = threading.Lock()
 
 def raw_settings() -> dict[str, Any]:
     """The ``VOUCHERIFY`` dict merged over the defaults, unvalidated: for the system checks
-    (which report unknown keys too). Features read :func:`settings`."""
+    (which report unknown keys too). Features read :func:`settings`.
+
+    The credentials in it are already :class:`Secret` (or :class:`Withheld`): each caller
+    holds this dict in a local, which error reporters render when anything below it raises.
+    """
     configured = getattr(django_settings, SETTING_NAME, None) or {}
     if not isinstance(configured, dict):
         raise ImproperlyConfigured(
             f"settings.{SETTING_NAME} must be a dict, got {type(configured).__name__}."
         )
-    return {**DEFAULTS, **configured}
+    values = {**DEFAULTS, **configured}
+    _shield_secret_key(values)
+    _take_webhook_secrets(values)
+    return values
+
+
+def _shield_secret_key(values: dict[str, Any]) -> None:
+    """``SECRET_KEY`` as a :class:`Secret`; a value of another type as a :class:`Withheld`
+    (refused as missing, as any value that is no string is). A blank string holds no secret."""
+    raw = values.get("SECRET_KEY")
+    if isinstance(raw, str) and raw.strip():
+        values["SECRET_KEY"] = Secret(raw)
+    elif raw is not None and not isinstance(raw, str | Secret):
+        values["SECRET_KEY"] = Withheld(raw)
 
 
 def _take_secret(values: dict[str, Any]) -> Secret:
@@ -97,13 +114,28 @@ def _take_secret(values: dict[str, Any]) -> Secret:
 
 
 def _take_webhook_secrets(values: dict[str, Any]) -> None:
-    """Wrap each webhook secret in a :class:`Secret` before anything validates or shows them
-    (what is not a non-empty string is left for the validator to name)."""
+    """Wrap each webhook secret in a :class:`Secret` before anything validates or shows them.
+
+    What cannot be a list of secrets (one string, a dict, a list in the list) may still hold
+    one: it becomes a :class:`Withheld` naming its type, for the validator's message, since the
+    frame that raises the validator's error (its locals rendered by error pages) holds ``values``.
+    """
     raw = values.get("WEBHOOK_SECRETS")
-    if isinstance(raw, list | tuple):
-        values["WEBHOOK_SECRETS"] = tuple(
-            Secret(item) if isinstance(item, str) and item.strip() else item for item in raw
-        )
+    if "WEBHOOK_SECRETS" not in values or isinstance(raw, Withheld):  # absent, or done already
+        return
+    values["WEBHOOK_SECRETS"] = (
+        tuple(_webhook_secret(item) for item in raw) if isinstance(raw, list | tuple) else Withheld(raw)
+    )
+
+
+def _webhook_secret(item: Any) -> Any:
+    """One entry of the list: a :class:`Secret`, or a blank string (no secret in it) or a
+    :class:`Withheld` for the validator to refuse."""
+    if isinstance(item, Secret | Withheld):
+        return item
+    if isinstance(item, str):
+        return Secret(item) if item.strip() else item
+    return Withheld(item)
 
 
 def _typed(option: Option, value: Any) -> Any:

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..identifiers import campaign_defect
-from ..secret import Secret
+from ..secret import Secret, Withheld, masked_url
 from .options import OPTIONS, Kind, Option
 from .values import REQUESTS_PER_SEND, VoucherifySettings
 
@@ -132,7 +132,10 @@ def _shown(option: Option, value: Any) -> str:
     if option.required:
         return ""
     if option.kind is Kind.SECRETS:
-        return f" (got a {type(value).__name__}, not shown)"
+        name = value.type_name if isinstance(value, Withheld) else type(value).__name__
+        return f" (got a {name}, not shown)"
+    if option.kind is Kind.URL and isinstance(value, str):
+        return f" (got {masked_url(value)!r})"
     return f" (got {value!r})"
 
 
@@ -163,7 +166,7 @@ def _plain_http(conf: VoucherifySettings) -> Iterator[Problem]:
     if conf.api_url.startswith("http://") and not _is_local(conf.api_url):
         yield Problem(
             "voucherify.W001",
-            f"{SETTING}['API_URL'] uses plain http to a non-local host ({conf.api_url}).",
+            f"{SETTING}['API_URL'] uses plain http to a non-local host ({masked_url(conf.api_url)}).",
             "Your secret key would travel unencrypted; use https.",
             error=False,
         )

@@ -21,13 +21,16 @@ Timing bounds, used by the system checks and by the features at run time:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
-from ..secret import Secret
+from ..secret import Secret, masked_url
 
 #: Client calls one delivery may make for one claim (orders: update, then create after a 404;
 #: a SKU moved to another product: its product, the SKU (409), read it, delete it, create it).
 REQUESTS_PER_SEND = 5
+
+#: Fields whose URL may carry a gateway's password (``https://user:password@host``).
+_URL_FIELDS = frozenset({"api_url", "download_url"})
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,8 @@ class VoucherifySettings:
     backoff_max: float
     pool_size: int
     trust_env: bool
-    proxies: dict[str, str] | None
+    #: Out of the repr: a proxy's URL may carry its password (``http://user:password@host``).
+    proxies: dict[str, str] | None = field(repr=False)
     verify: bool | str
     log_bodies: bool
     sync_enabled: bool
@@ -95,6 +99,17 @@ class VoucherifySettings:
     webhook_max_body_bytes: int
     webhook_max_attempts: int
     webhook_retention_days: int
+
+    def __repr__(self) -> str:
+        """The generated repr's fields, with a password in ``api_url``/``download_url`` masked."""
+        shown = []
+        for item in fields(self):
+            if item.repr:
+                value = getattr(self, item.name)
+                if item.name in _URL_FIELDS and isinstance(value, str):
+                    value = masked_url(value)
+                shown.append(f"{item.name}={value!r}")
+        return f"{type(self).__name__}({', '.join(shown)})"
 
     def longest_request(
         self, *, read_timeout: float | None = None, retry_budget: float | None = None
