@@ -5,6 +5,7 @@ later, would leave a `synced` mirror of a customer Voucherify no longer has)."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import pytest
 from django.db import transaction
@@ -48,6 +49,25 @@ def test_pull_still_creates_a_customer_deleted_and_delivered(sandbox, django_cap
     assert Customer.objects.get(source_id="back-1").name == "Made again there"
 
 
+def pull_while_the_shop_holds(change: Callable[[], object]) -> dict[str, int]:
+    """The customers' pull, run while the shop's ``change`` (in its own transaction, on its own
+    connection) is not committed yet and the pull waits on its row; returns the pull's counts."""
+    changed, stats = threading.Event(), {}
+
+    def shop() -> None:
+        with transaction.atomic():
+            change()
+            changed.set()
+            assert wait_until_another_session_waits_for_a_lock()  # the pull waits on our row
+
+    def puller() -> None:
+        assert changed.wait(10)
+        stats.update(bulk.pull("customers"))
+
+    assert run_in_threads(shop, puller) == {}
+    return stats
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_customer_created_here_while_a_pull_writes_it_is_kept_and_the_pull_goes_on(sandbox, monkeypatch):
     """PostgreSQL, two connections: the shop creates a customer the pull is about to create too
@@ -57,19 +77,7 @@ def test_a_customer_created_here_while_a_pull_writes_it_is_kept_and_the_pull_goe
     monkeypatch.setattr(outbox, "enqueue", lambda *a, **k: True)  # the shop's row stays pending
     for source_id in ("race-1", "race-2"):
         sandbox.state.upsert_customer({"source_id": source_id, "name": "There"})
-    inserted, stats = threading.Event(), {}
-
-    def shop():
-        with transaction.atomic():
-            Customer.objects.create(source_id="race-1", name="Here")
-            inserted.set()
-            assert wait_until_another_session_waits_for_a_lock()  # the pull waits on our row
-
-    def puller():
-        assert inserted.wait(10)
-        stats.update(bulk.pull("customers"))
-
-    assert run_in_threads(shop, puller) == {}
+    stats = pull_while_the_shop_holds(lambda: Customer.objects.create(source_id="race-1", name="Here"))
     assert (stats["created"], stats["unsent"]) == (1, 1)
     assert dict(Customer.objects.values_list("source_id", "name")) == {"race-1": "Here", "race-2": "There"}
 
@@ -82,18 +90,6 @@ def test_a_deletion_committing_while_the_pull_waits_for_the_row_is_seen(sandbox,
     monkeypatch.setattr(outbox, "enqueue", lambda *a, **k: True)  # the deletion stays pending
     Customer.objects.create(source_id="race-d", name="Here")
     sandbox.state.upsert_customer({"source_id": "race-d", "name": "There"})
-    deleted, stats = threading.Event(), {}
-
-    def shop():
-        with transaction.atomic():
-            Customer.objects.get(source_id="race-d").delete()
-            deleted.set()
-            assert wait_until_another_session_waits_for_a_lock()  # the pull waits on our row
-
-    def puller():
-        assert deleted.wait(10)
-        stats.update(bulk.pull("customers"))
-
-    assert run_in_threads(shop, puller) == {}
+    stats = pull_while_the_shop_holds(lambda: Customer.objects.get(source_id="race-d").delete())
     assert (stats["created"], stats["unsent"]) == (0, 1)
     assert not Customer.objects.filter(source_id="race-d").exists()
