@@ -183,10 +183,10 @@ def _refuse(problem: Problem) -> ImproperlyConfigured:
 
 def _read() -> VoucherifySettings:
     values = raw_settings()
-    # First of all, so that no frame below (a validation error raised here is rendered with its
-    # locals on Django's error pages) ever holds the token as a string.
+    # raw_settings() wrapped the credentials already, so no frame below (a validation error
+    # raised here is rendered with its locals on Django's error pages) holds one as a string;
+    # the token is taken out of what the validators read, a mask left in its place.
     secret_key = _take_secret(values)
-    _take_webhook_secrets(values)
     for problem in option_problems(values, OPTIONAL):
         raise _refuse(problem)
     conf = _build(values, secret_key)
@@ -223,9 +223,7 @@ def option(name: str) -> Any:
     row = BY_NAME[name]
     if conf is not None:
         return getattr(conf, row.field)
-    values = {name: raw_settings()[name]}
-    _take_webhook_secrets(values)
-    value = values[name]
+    value = raw_settings()[name]  # credentials already wrapped there
     for problem in option_problems({name: value}, (row,)):
         raise _refuse(problem)
     return _typed(row, value)
@@ -244,9 +242,8 @@ def credentials() -> tuple[Secret, ...]:
         except ImproperlyConfigured:
             return ()
         found = [_take_secret(values)]
-        _take_webhook_secrets(values)
         hooks = values.get("WEBHOOK_SECRETS")
-        if isinstance(hooks, tuple):  # what _take_webhook_secrets wrapped (a list given)
+        if isinstance(hooks, tuple):  # what raw_settings() wrapped (a list given)
             found.extend(item for item in hooks if isinstance(item, Secret))
         return tuple(found)
     return (conf.secret_key, *conf.webhook_secrets)
