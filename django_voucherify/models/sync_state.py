@@ -19,7 +19,7 @@ import threading
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import islice
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from django.db import NotSupportedError, connections, models, router, transaction
 from django.db.models import sql
@@ -155,7 +155,8 @@ class MirrorQuerySet(models.QuerySet[_M]):
             raise TypeError("Cannot update a query once a slice has been taken.")
         self._for_write = True
         db = self.db
-        values = {**kwargs, "sync_state": SyncState.PENDING, "updated_at": timezone.now()}
+        now = timezone.now()
+        values = {**self.model.save_resets, **kwargs, "sync_state": SyncState.PENDING, "updated_at": now}
         with transaction.atomic(using=db, savepoint=False):
             rows = update_returning(self, values, mirror_columns(self.model))
             if rows:
@@ -170,6 +171,9 @@ class MirrorQuerySet(models.QuerySet[_M]):
         if not is_muted() and changes_data(self.model, fields):
             for obj in objs:  # what the update() calls below write, as a save does
                 obj.sync_state = SyncState.PENDING
+                for name, value in self.model.save_resets.items():
+                    if name not in fields:
+                        setattr(obj, name, value)
         return super().bulk_update(objs, fields, batch_size=batch_size)
 
     bulk_update.alters_data = True  # type: ignore[attr-defined]
@@ -202,8 +206,10 @@ class MirrorQuerySet(models.QuerySet[_M]):
                 "database does not return (SQLite before 3.35)"
             )
         objs = list(objs)
-        for obj in objs:
-            obj.sync_state = SyncState.PENDING  # as a save does
+        for obj in objs:  # as a save does
+            obj.sync_state = SyncState.PENDING
+            for name, value in self.model.save_resets.items():
+                setattr(obj, name, value)
         with transaction.atomic(using=db, savepoint=False):
             made = super().bulk_create(
                 objs, batch_size, ignore_conflicts, update_conflicts, update_fields, unique_fields
@@ -251,6 +257,11 @@ class SyncedMirror(LastVoucherifyError):
     #: Outbox name of this mirror ("customer" / "order"); set by concrete models.
     sync_kind: str = ""
 
+    #: Columns every save of the shop's values sets (``Product``: no longer a placeholder); a
+    #: queued ``update()``, ``bulk_update()`` or ``bulk_create()`` sets them too, unless it
+    #: names them itself.
+    save_resets: ClassVar[dict[str, Any]] = {}
+
     objects = MirrorQuerySet.as_manager()
 
     class Meta:
@@ -264,9 +275,11 @@ class SyncedMirror(LastVoucherifyError):
         stale instance cannot wipe the Voucherify id or payload recorded by a sender meanwhile.
         """
         self.sync_state = SyncState.PENDING
+        for name, value in self.save_resets.items():
+            setattr(self, name, value)
         update_fields = kwargs.get("update_fields")
         if update_fields is not None:
-            kwargs["update_fields"] = {*update_fields, "sync_state", "updated_at"}
+            kwargs["update_fields"] = {*update_fields, "sync_state", "updated_at", *self.save_resets}
         elif not self._state.adding and not args and not kwargs.get("force_insert"):
             kwargs["update_fields"] = [
                 f.attname
