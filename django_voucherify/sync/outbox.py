@@ -38,7 +38,7 @@ _UPSERT_SQL = """
 INSERT INTO {t} (kind, object_pk, source_id, remote_id, action, version, delivered_version, state,
                  attempts, due_at, lease_until, lease_token, last_error, last_error_key,
                  last_request_id, created_at, updated_at, delivered_at)
-VALUES {values}
+{values}
 ON CONFLICT (kind, object_pk) DO UPDATE SET
     version = {t}.version + 1,
     source_id = EXCLUDED.source_id,
@@ -52,8 +52,17 @@ RETURNING id
 """
 #: One row of ``VALUES``: kind, object_pk, source_id, remote_id, action; created_at, updated_at.
 _ROW = "(%s, %s, %s, %s, %s, 1, 0, 'pending', 0, NULL, NULL, '', '', '', '', %s, %s, NULL)"
+#: The rows of a bulk write on PostgreSQL: five arrays, not a placeholder per value (psycopg
+#: parses a 3,500-placeholder statement in Python each time: half the time of a bulk write).
+_PG_ROWS = """
+SELECT v.kind, v.object_pk, v.source_id, v.remote_id, v.action, 1, 0, 'pending', 0,
+       NULL::timestamptz, NULL::timestamptz, '', '', '', '', %s::timestamptz, %s::timestamptz,
+       NULL::timestamptz
+FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[])
+     AS v(kind, object_pk, source_id, remote_id, action)
+"""
 
-#: Rows per ``INSERT`` of a bulk write (7 parameters each: under SQLite's 32,766).
+#: Rows per ``INSERT`` of a bulk write (SQLite: 7 parameters each, under its 32,766).
 ROWS_PER_INSERT = 500
 
 
@@ -131,11 +140,15 @@ def _upsert_rows(db: str, rows: list[tuple[str, str, str, str, str]]) -> list[in
     statement may not change a row twice); the ids of their rows."""
     now = timezone.now()
     conn = connections[db]
-    sql = _UPSERT_SQL.format(
-        t=conn.ops.quote_name(OutboxEntry._meta.db_table), values=", ".join([_ROW] * len(rows))
-    )
+    table = conn.ops.quote_name(OutboxEntry._meta.db_table)
+    if len(rows) > 1 and conn.vendor == "postgresql":
+        sql = _UPSERT_SQL.format(t=table, values=_PG_ROWS)
+        params: list[Any] = [now, now, *(list(column) for column in zip(*rows, strict=True))]
+    else:
+        sql = _UPSERT_SQL.format(t=table, values="VALUES " + ", ".join([_ROW] * len(rows)))
+        params = [value for row in rows for value in (*row, now, now)]
     with conn.cursor() as cursor:
-        cursor.execute(sql, [value for row in rows for value in (*row, now, now)])
+        cursor.execute(sql, params)
         return [int(found[0]) for found in cursor.fetchall()]
 
 
@@ -152,7 +165,10 @@ def record_changes(
         return []
     kind = str(getattr(model, "sync_kind", "")) or model._meta.model_name or ""
     latest = {str(pk): (str(source_id or ""), str(remote or "")) for pk, source_id, remote in rows}
-    values = [(kind, pk, source_id, remote, str(action)) for pk, (source_id, remote) in latest.items()]
+    # In one order, whoever writes them: two bulk writes lock shared rows the same way round.
+    values = [
+        (kind, pk, source_id, remote, str(action)) for pk, (source_id, remote) in sorted(latest.items())
+    ]
     entry_ids: list[int] = []
     for start in range(0, len(values), ROWS_PER_INSERT):
         entry_ids += _upsert_rows(db, values[start : start + ROWS_PER_INSERT])
