@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from itertools import islice
 from typing import Any, ClassVar, TypeVar
 
+from django.core.exceptions import EmptyResultSet
 from django.db import NotSupportedError, connections, models, router, transaction
 from django.db.models import sql
 from django.dispatch import Signal
@@ -49,12 +50,15 @@ BOOKKEEPING_FIELDS = SENDER_FIELDS | {"sync_state", "updated_at"}
 
 #: Sent by the mirrors' querysets inside the transaction of a write that sends no ``post_save``
 #: (``update()``, ``bulk_create()``, ``bulk_update()``; an order item's, for its orders), with
-#: ``rows``: ``(pk, source_id, voucherify_id)`` of each mirror of ``sender`` written, and
-#: ``using``. ``django_voucherify.sync.receivers`` writes their outbox rows.
+#: ``chunks``: lists of ``(pk, source_id, voucherify_id)`` of the mirrors of ``sender`` written
+#: (an iterator, read once: an ``update()``'s rows are fetched as it is read), and ``using``.
+#: ``django_voucherify.sync.receivers`` writes their outbox rows.
 mirrors_written = Signal()
 
 #: Primary keys per ``IN`` list when rows are written by id (SQLite's limit on parameters).
 IDS_PER_STATEMENT = 1000
+#: Rows of an ``UPDATE ... RETURNING`` turned into Python at a time (:func:`update_returning_chunks`).
+FETCH_ROWS = 2000
 
 _local = threading.local()
 
@@ -80,25 +84,48 @@ def update_returning(
     queryset: models.QuerySet[Any], values: dict[str, Any], columns: Sequence[str]
 ) -> list[tuple[Any, ...]]:
     """``queryset.update(**values)`` as ONE ``UPDATE ... RETURNING <columns>``: the rows this
-    statement changed, exactly. A concurrent write cannot come between what is updated and what
-    is read back: on PostgreSQL a row another transaction holds is waited for and its filter
-    evaluated again on the committed row (as a plain ``update()``); SQLite runs one writer at a
-    time. Both have ``RETURNING`` (SQLite since 3.35; system check ``voucherify.E013`` refuses
-    other backends). Django's own update compiler builds the statement (filters across
-    relations become its ``pk IN (subquery)``); the clause is appended."""
+    statement changed, exactly (:func:`update_returning_chunks`, read at once)."""
+    return [row for chunk in update_returning_chunks(queryset, values, columns) for row in chunk]
+
+
+def update_returning_chunks(
+    queryset: models.QuerySet[Any], values: dict[str, Any], columns: Sequence[str]
+) -> Iterator[list[tuple[Any, ...]]]:
+    """``queryset.update(**values)`` as ONE ``UPDATE ... RETURNING <columns>``, its rows handed
+    over :data:`FETCH_ROWS` at a time (the statement runs when the first is asked for).
+
+    The rows are the rows this statement changed, exactly. A concurrent write cannot come
+    between what is updated and what is read back: on PostgreSQL a row another transaction
+    holds is waited for and its filter evaluated again on the committed row (as a plain
+    ``update()``); SQLite runs one writer at a time. Both have ``RETURNING`` (SQLite since 3.35;
+    system check ``voucherify.E013`` refuses other backends). Django's own update compiler
+    builds the statement (filters across relations become its ``pk IN (subquery)``); the clause
+    is appended. On PostgreSQL the rows are turned into Python a chunk at a time (the caller may
+    run statements between chunks: psycopg has the whole result already), so a caller that lets
+    each chunk go holds one chunk, not one tuple per row (49 MB for 100,000 rows, read at once);
+    SQLite's are read at once (its cursor steps the statement lazily)."""
     query: sql.UpdateQuery = queryset.query.chain(sql.UpdateQuery)  # type: ignore[assignment]
     query.add_update_values(values)
     query.clear_select_clause()  # as QuerySet.update(): annotations are inlined already
     if query.get_related_updates():  # multi-table inheritance: no mirror is built that way
         raise NotSupportedError(f"{queryset.model.__name__}: an update of a parent model's field")
     conn = connections[queryset.db]
-    text, params = query.get_compiler(queryset.db).as_sql()
+    try:
+        text, params = query.get_compiler(queryset.db).as_sql()
+    except EmptyResultSet:  # ``none()``, ``pk__in=[]``: no row, as Django's update() says
+        return
     if not text:
-        return []
+        return
     text += " RETURNING " + ", ".join(conn.ops.quote_name(c) for c in columns)
     with transaction.mark_for_rollback_on_error(using=queryset.db), conn.cursor() as cursor:
         cursor.execute(text, params)
-        return [tuple(row) for row in cursor.fetchall()]
+        if conn.vendor != "postgresql":
+            rows = cursor.fetchall()
+            for start in range(0, len(rows), FETCH_ROWS):
+                yield [tuple(row) for row in rows[start : start + FETCH_ROWS]]
+            return
+        while chunk := cursor.fetchmany(FETCH_ROWS):
+            yield [tuple(row) for row in chunk]
 
 
 def in_slices(ids: Iterable[Any]) -> Iterator[list[Any]]:
@@ -117,14 +144,11 @@ def pk_column(model: type[models.Model]) -> str:
     return str(model._meta.pk.column if model._meta.pk else "id")
 
 
-def _field_names(model: type[models.Model], names: Iterable[str]) -> set[str]:
-    """Field names of ``names`` (``update()`` and ``bulk_update()`` also take ``attname``s)."""
-    return {model._meta.get_field(name).name for name in names}
-
-
 def changes_data(model: type[models.Model], names: Iterable[str]) -> bool:
-    """Whether a write of ``names`` changes what a save would queue (not bookkeeping only)."""
-    return bool(_field_names(model, names) - BOOKKEEPING_FIELDS)
+    """Whether a write of ``names`` changes what a save would queue (not bookkeeping only).
+    ``update()`` and ``bulk_update()`` also take ``attname``s; a name that is no field raises
+    ``FieldDoesNotExist`` here, as Django's ``update()`` does, before anything is written."""
+    return bool({model._meta.get_field(name).name for name in names} - BOOKKEEPING_FIELDS)
 
 
 _M = TypeVar("_M", bound="SyncedMirror")
@@ -157,12 +181,21 @@ class MirrorQuerySet(models.QuerySet[_M]):
         db = self.db
         now = timezone.now()
         values = {**self.model.save_resets, **kwargs, "sync_state": SyncState.PENDING, "updated_at": now}
+        count = 0
+
+        def chunks() -> Iterator[list[tuple[Any, ...]]]:
+            nonlocal count
+            for chunk in update_returning_chunks(self, values, mirror_columns(self.model)):
+                count += len(chunk)
+                yield chunk
+
         with transaction.atomic(using=db, savepoint=False):
-            rows = update_returning(self, values, mirror_columns(self.model))
-            if rows:
-                mirrors_written.send(sender=self.model, rows=rows, using=db)
+            written = chunks()
+            mirrors_written.send(sender=self.model, chunks=written, using=db)
+            for _chunk in written:  # what no receiver read (SYNC_ENABLED off): updated all the same
+                pass
         self._result_cache = None
-        return len(rows)
+        return count
 
     update.alters_data = True  # type: ignore[attr-defined]
 
@@ -218,7 +251,7 @@ class MirrorQuerySet(models.QuerySet[_M]):
             if any(pk is None for pk, _s, _v in rows):
                 raise NotSupportedError(f"{name}.objects.bulk_create() returned no id to queue")
             if rows:
-                mirrors_written.send(sender=self.model, rows=rows, using=db)
+                mirrors_written.send(sender=self.model, chunks=iter([rows]), using=db)
         return made
 
     bulk_create.alters_data = True  # type: ignore[attr-defined]

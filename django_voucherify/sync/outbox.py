@@ -153,28 +153,39 @@ def _upsert_rows(db: str, rows: list[tuple[str, str, str, str, str]]) -> list[in
 
 
 def record_changes(
-    model: type[Model], rows: Iterable[tuple[Any, ...]], db: str, action: str = OutboxAction.UPSERT
-) -> list[int]:
-    """Queue the objects a bulk write changed, as :func:`record_change` queues one: ``rows`` are
-    ``(pk, source_id, voucherify_id)`` of ``model`` objects written on ``db`` (the mirrors'
-    querysets, in the write's transaction). One ``INSERT ... ON CONFLICT`` per
-    :data:`ROWS_PER_INSERT` objects, each object's row the same as a save's (``version + 1``,
-    pending unless a sender holds it); after commit, one :func:`request_deliveries` for them
-    all. Returns the rows' ids (none when ``SYNC_ENABLED`` is false)."""
+    model: type[Model],
+    chunks: Iterable[list[tuple[Any, ...]]],
+    db: str,
+    action: str = OutboxAction.UPSERT,
+) -> int:
+    """Queue the objects a bulk write changed, as :func:`record_change` queues one: ``chunks``
+    are lists of ``(pk, source_id, voucherify_id)`` of ``model`` objects written on ``db`` (the
+    mirrors' querysets, in the write's transaction), each object once. One ``INSERT ... ON
+    CONFLICT`` per :data:`ROWS_PER_INSERT` objects, each object's row the same as a save's
+    (``version + 1``, pending unless a sender holds it); after commit, one
+    :func:`request_deliveries` for them all. Memory: one chunk, and one id per
+    ``SYNC_BATCH_SIZE`` rows. Returns how many rows were queued (none when ``SYNC_ENABLED`` is
+    false: ``chunks`` is not read)."""
     if not conf.option("SYNC_ENABLED"):
-        return []
+        return 0
     kind = str(getattr(model, "sync_kind", "")) or model._meta.model_name or ""
-    latest = {str(pk): (str(source_id or ""), str(remote or "")) for pk, source_id, remote in rows}
-    # In one order, whoever writes them: two bulk writes lock shared rows the same way round.
-    values = [
-        (kind, pk, source_id, remote, str(action)) for pk, (source_id, remote) in sorted(latest.items())
-    ]
-    entry_ids: list[int] = []
-    for start in range(0, len(values), ROWS_PER_INSERT):
-        entry_ids += _upsert_rows(db, values[start : start + ROWS_PER_INSERT])
-    if entry_ids:
-        transaction.on_commit(lambda: request_deliveries(entry_ids), using=db)
-    return entry_ids
+    step = max(conf.settings().sync_batch_size, 1)
+    first_of_each_batch: list[int] = []
+    count = 0
+    for chunk in chunks:
+        # In one order, whoever writes them: two bulk writes lock shared rows the same way round.
+        latest = sorted(
+            {str(pk): (str(source or ""), str(remote or "")) for pk, source, remote in chunk}.items()
+        )
+        values = [(kind, pk, source_id, remote, str(action)) for pk, (source_id, remote) in latest]
+        for start in range(0, len(values), ROWS_PER_INSERT):
+            ids = sorted(_upsert_rows(db, values[start : start + ROWS_PER_INSERT]))
+            # The first row of every SYNC_BATCH_SIZE (its task's batch claims the next due ones).
+            first_of_each_batch += ids[(-count) % step :: step]
+            count += len(ids)
+    if first_of_each_batch:
+        transaction.on_commit(lambda: request_deliveries(first_of_each_batch), using=db)
+    return count
 
 
 def send_deletion_again(entry_id: int) -> bool:
@@ -217,14 +228,14 @@ def request_delivery(entry_id: int) -> bool:
 
 
 def request_deliveries(entry_ids: list[int]) -> None:
-    """After the commit of a bulk write's rows: one drain (``SYNC_DRAIN_CACHE``), else one
-    message per ``SYNC_BATCH_SIZE`` rows, as the sweep sends (:func:`_messages`: each task's
-    batch claims the next due rows with its own), not one per row. When the broker refuses one,
-    the rest is not tried (logged): the rows stay pending for the sweep."""
+    """After the commit of a bulk write's rows: one drain (``SYNC_DRAIN_CACHE``), else a message
+    for each of ``entry_ids`` (:func:`record_changes` names one per ``SYNC_BATCH_SIZE`` rows, as
+    the sweep's messages: each task's batch claims the next due rows with its own), not one per
+    row. When the broker refuses one, the rest is not tried (logged): the rows stay pending for
+    the sweep."""
     if drain.request() is not None:
         return
-    pending = ((entry_id, str(OutboxState.PENDING)) for entry_id in sorted(entry_ids))
-    for entry_id, _rows in _messages(pending, conf.settings().sync_batch_size):
+    for entry_id in entry_ids:
         if not enqueue(entry_id):
             return
 
