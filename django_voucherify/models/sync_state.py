@@ -204,9 +204,9 @@ class MirrorQuerySet(models.QuerySet[_M]):
         if not is_muted() and changes_data(self.model, fields):
             for obj in objs:  # what the update() calls below write, as a save does
                 obj.sync_state = SyncState.PENDING
-                for name, value in self.model.save_resets.items():
-                    if name not in fields:
-                        setattr(obj, name, value)
+                for field, value in self.model.save_resets.items():
+                    if field not in fields:
+                        setattr(obj, field, value)
         return super().bulk_update(objs, fields, batch_size=batch_size)
 
     bulk_update.alters_data = True  # type: ignore[attr-defined]
@@ -241,8 +241,8 @@ class MirrorQuerySet(models.QuerySet[_M]):
         objs = list(objs)
         for obj in objs:  # as a save does
             obj.sync_state = SyncState.PENDING
-            for name, value in self.model.save_resets.items():
-                setattr(obj, name, value)
+            for field, value in self.model.save_resets.items():
+                setattr(obj, field, value)
         with transaction.atomic(using=db, savepoint=False):
             made = super().bulk_create(
                 objs, batch_size, ignore_conflicts, update_conflicts, update_fields, unique_fields

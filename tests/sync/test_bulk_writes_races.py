@@ -16,8 +16,17 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from django_voucherify.models import Customer, OutboxAction, OutboxEntry, OutboxState, SyncState
+from django_voucherify.models import (
+    Customer,
+    Order,
+    OrderItem,
+    OutboxAction,
+    OutboxEntry,
+    OutboxState,
+    SyncState,
+)
 from django_voucherify.sync import outbox
+from tests.support import properties
 from tests.support.concurrency import wait_until_another_session_waits_for_a_lock
 
 
@@ -121,6 +130,8 @@ def test_a_bulk_update_waiting_for_a_save_queues_what_it_updates_after_it(no_bro
 
 
 # --- Property: any mix of writes, then deliveries: Voucherify ends with every mirror. ---------
+# Customers (saves, updates, bulk updates and creates, deletions, bookkeeping) and the items of
+# one order (bulk-created, updated, bulk-updated: its order is queued each time).
 
 IDS = [f"p-{i}" for i in range(5)]
 subsets = st.lists(st.sampled_from(IDS), min_size=1, max_size=5, unique=True)
@@ -133,6 +144,7 @@ operations = st.one_of(
     st.tuples(st.just("delete"), st.sampled_from(IDS), names),
     st.tuples(st.just("bookkeeping"), subsets, names),
     st.tuples(st.just("drain"), st.just([]), names),
+    st.tuples(st.sampled_from(["items_create", "items_update", "items_bulk_update"]), st.just([]), names),
 )
 
 
@@ -144,12 +156,15 @@ class Shop:
     """Runs the writes; counts the outbox versions each object's row must reach; delivers."""
 
     def __init__(self) -> None:
-        self.expected: dict[str, int] = {}  # object_pk -> version its row must have
-        self.voucherify: dict[str, dict[str, Any]] = {}
+        self.expected: dict[tuple[str, str], int] = {}  # (kind, object_pk) -> version of its row
+        self.voucherify: dict[tuple[str, str], dict[str, Any]] = {}
+        self.order = Order.objects.create(source_id="p-order")
+        self.bump([self.order.pk], "order")
 
-    def bump(self, pks: Any) -> None:
+    def bump(self, pks: Any, kind: str = "customer") -> None:
         for pk in pks:
-            self.expected[str(pk)] = self.expected.get(str(pk), 0) + 1
+            key = (kind, str(pk))
+            self.expected[key] = self.expected.get(key, 0) + 1
 
     def live(self, source_ids: Any) -> list[Customer]:
         return list(Customer.objects.filter(source_id__in=source_ids).order_by("pk"))
@@ -185,32 +200,49 @@ class Shop:
             Customer.objects.filter(source_id__in=ids).update(
                 sync_state=SyncState.SYNCED, synced_at=timezone.now(), last_error=""
             )
+        elif op == "items_create":
+            OrderItem.objects.bulk_create([OrderItem(order=self.order, product_source_id=name)])
+            self.bump([self.order.pk], "order")
+        elif op == "items_update":
+            if OrderItem.objects.filter(order=self.order).update(quantity=len(name)):
+                self.bump([self.order.pk], "order")
+        elif op == "items_bulk_update":
+            items = list(OrderItem.objects.filter(order=self.order))
+            for item in items:
+                item.price = len(name) * 100
+            if OrderItem.objects.bulk_update(items, ["price"]):
+                self.bump([self.order.pk], "order")
         else:
             self.drain()
 
     def drain(self) -> None:
         """Deliver every pending row in id order, reading the mirror as a sender does."""
         for entry in OutboxEntry.objects.filter(state=OutboxState.PENDING).order_by("pk"):
-            mirror = Customer.objects.filter(pk=entry.object_pk).first()
+            model = Order if entry.kind == "order" else Customer
+            mirror = model.objects.filter(pk=entry.object_pk).first()
             if entry.action == OutboxAction.UPSERT and mirror is not None:
-                self.voucherify[entry.source_id] = mirror.to_voucherify()
+                self.voucherify[(entry.kind, entry.source_id)] = mirror.to_voucherify()
             elif entry.action != OutboxAction.UPSERT:
-                self.voucherify.pop(entry.source_id, None)
+                self.voucherify.pop((entry.kind, entry.source_id), None)
             OutboxEntry.objects.filter(pk=entry.pk).update(
                 state=OutboxState.SYNCED, delivered_version=entry.version
             )
         Customer.objects.update(sync_state=SyncState.SYNCED)  # bookkeeping
+        Order.objects.update(sync_state=SyncState.SYNCED)
 
     def check(self) -> None:
-        rows = dict(OutboxEntry.objects.values_list("object_pk", "version"))
+        rows = {
+            (kind, pk): v for kind, pk, v in OutboxEntry.objects.values_list("kind", "object_pk", "version")
+        }
         assert rows == self.expected  # every write queued once, none lost, none extra
         self.drain()
-        assert self.voucherify == {c.source_id: c.to_voucherify() for c in Customer.objects.all()}
+        mirrors = [*Customer.objects.all(), *Order.objects.all()]
+        assert self.voucherify == {(m.sync_kind, m.source_id): m.to_voucherify() for m in mirrors}
 
 
 @pytest.mark.django_db
 @settings(
-    max_examples=40,
+    max_examples=properties.examples(40, 1000),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
