@@ -139,9 +139,9 @@ class CheckoutRedemptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 "title": _("Roll back redemptions?"),
             }
             return TemplateResponse(request, CONFIRM_TEMPLATE, context)
-        from ..checkout import request_rollback  # the checkout service loads on first use
-        from ..checkout.errors import InvalidCheckoutInput
-        from ..checkout.rollback import check_reason
+        # The checkout service loads on first use.
+        from ..checkout.errors import InvalidCheckoutInput, RollbackFailed
+        from ..checkout.rollback import check_reason, defer_rollbacks, retry_failed_rollback, rollback
 
         reason = (request.POST.get("reason") or "").strip()[:200] or "rolled back by staff"
         try:
@@ -150,8 +150,18 @@ class CheckoutRedemptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             self.message_user(request, refused_reason.message, messages.ERROR)
             return None
         done = pending = refused = 0
-        for row in rows:
-            result = request_rollback(row, reason)
+        for position, row in enumerate(rows):
+            try:
+                result = rollback(row, reason)  # checkout's client: CHECKOUT_TIMEOUT, a person waits
+            except RollbackFailed as exc:
+                result = retry_failed_rollback(exc)
+                if not exc.refused:
+                    # Voucherify cannot be reached now: no call for the rows left (each would
+                    # wait the timeout, all of them past the WSGI worker's). They are asked for
+                    # and sent from Celery, as this one is.
+                    left = [r.pk for r in rows[position + 1 :]]
+                    pending += 1 + len(defer_rollbacks(CheckoutRedemption.objects.filter(pk__in=left), reason))
+                    break
             if result.state == LedgerState.ROLLED_BACK:
                 done += 1
             elif result.rollback_error and not result.rollback_pending:
