@@ -67,3 +67,20 @@ def test_events_are_read_only(client: Any, django_user_model: Any, parked: Any) 
     assert page.status_code == 200
     assert 'name="payload"' not in page.content.decode()
     assert client.get(CHANGELIST + "add/").status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)  # the processing is sent when the request commits
+def test_the_confirmation_posts_back_pks_unlocalised(
+    client: Any, django_user_model: Any, parked: Any, settings: Any
+) -> None:
+    """With thousand separators on (``USE_THOUSAND_SEPARATOR``), the confirmation page wrote
+    event 12345 as ``12,345`` in its hidden input: confirming matched no event (nothing
+    reprocessed, nothing said) from the 1000th event on (the admin review)."""
+    settings.USE_THOUSAND_SEPARATOR = True
+    WebhookEvent.objects.filter(pk=parked.pk).update(id=12345)
+    client.force_login(staff(django_user_model, "reprocess_webhookevent"))
+    page = post_action(client, CHANGELIST, "reprocess_selected", [12345]).content.decode()
+    form = page[page.index('<form method="post">') :]
+    assert 'name="_selected_action" value="12345"' in form
+    post_action(client, CHANGELIST, "reprocess_selected", [12345], post="yes")
+    assert WebhookEvent.objects.get(pk=12345).state != WebhookEventState.PARKED
