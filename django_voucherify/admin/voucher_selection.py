@@ -10,8 +10,9 @@ A selection is a small JSON-serialisable dict, one of two kinds:
   every pk in the confirmation page, which past ``DATA_UPLOAD_MAX_NUMBER_FIELDS`` makes the
   confirming POST a 400), :func:`next_chunk` rebuilds the queryset with the same
   ``ModelAdmin.get_changelist_instance`` the page used, with that user's permissions and staff
-  status (the admin site's ``has_permission``) checked again. The filters are evaluated again for each chunk: a voucher that stopped (or started)
-  matching meanwhile is left out (or included), as Django's own actions on ``select_across`` do.
+  status (the admin site's ``has_permission``) checked again. The filters are evaluated again
+  for each chunk: a voucher that stopped (or started) matching meanwhile is left out (or
+  included), as Django's own actions on ``select_across`` do.
 
 Messages queued by 0.1.0 may still hold ``{"pks": [...]}`` (ticked rows by primary key); they
 are read like a changelist selection for one release.
