@@ -7,12 +7,13 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from ..models.ledger import CheckoutRedemption, LedgerState
 from . import confirmation
 from .ledger_filters import RollbackPendingFilter
+from .mixins import VoucherifyModelAdmin
 
 CONFIRM_TEMPLATE = "admin/django_voucherify/checkoutredemption/rollback_confirmation.html"
 #: Rows the rollback action rolls back in the request (each one call, at most CHECKOUT_TIMEOUT);
@@ -21,7 +22,7 @@ ROLLBACK_INLINE_LIMIT = 10
 
 
 @admin.register(CheckoutRedemption)
-class CheckoutRedemptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class CheckoutRedemptionAdmin(VoucherifyModelAdmin):
     list_display = (
         "order_source_id",
         "codes_display",
@@ -140,9 +141,9 @@ class CheckoutRedemptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 self,
                 request,
                 eligible,
-                action_label=_("Roll back"),
+                action_label=gettext("Roll back"),
                 order_by="pk",
-                headers=(_("Order"), _("Codes"), _("Discount"), _("State")),
+                headers=(gettext("Order"), gettext("Codes"), gettext("Discount"), gettext("State")),
                 row=lambda r: (
                     r.order_source_id,
                     ", ".join(r.codes),

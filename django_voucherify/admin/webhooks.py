@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from ..models import WebhookEvent, WebhookEventState
+from .mixins import VoucherifyModelAdmin
 
 
 def _cut(text: str, kind: str) -> SafeString:
@@ -28,7 +29,7 @@ CONFIRM_TEMPLATE = "admin/django_voucherify/webhookevent/reprocess_confirmation.
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class WebhookEventAdmin(VoucherifyModelAdmin):
     # Four columns that fit the room a 1280 px window leaves beside the admin's sidebar and the
     # filters (about 630 px): the event (its type, and its id on a second line), its state (with
     # the attempts and a needs-attention flag), the outcome and when it arrived. Ids (up to 100

@@ -178,7 +178,9 @@ def test_numbers_in_the_blocks_attributes_are_not_localised(admin_client, settin
     ``max`` (``1,500``) were no numbers either (the admin review)."""
     settings.USE_THOUSAND_SEPARATOR = True
     now = timezone.now()
-    make_run(SUBJECT[model], state=RefreshState.RUNNING, started_at=now, heartbeat_at=now, done=1500, total=4000)
+    make_run(
+        SUBJECT[model], state=RefreshState.RUNNING, started_at=now, heartbeat_at=now, done=1500, total=4000
+    )
     page = admin_client.get(reverse(f"admin:django_voucherify_{model}_changelist")).content.decode()
     assert 'data-refresh-poll-ms="2000"' in page
     assert 'value="1500" max="4000"' in page
