@@ -414,6 +414,20 @@ OPTIONS: tuple[Option, ...] = (
         "when the job ends.",
     ),
     Option(
+        "JOB_UPLOAD_MAX_BYTES",
+        Kind.NUMBER,
+        200_000_000,
+        "Largest CSV a voucher or customer import accepts, in bytes; a larger one is refused "
+        "before anything is stored.",
+        ("E050",),
+        "A whole number of bytes, 1024 or more; the default is 200_000_000 (200 MB). Also limit "
+        "request bodies in the web server (nginx client_max_body_size): Django receives a file "
+        "whole before the form can refuse it.",
+        page="jobs.md",
+        minimum=1024,
+        integer=True,
+    ),
+    Option(
         "EXPORT_RETENTION_DAYS",
         Kind.NUMBER,
         30,

@@ -172,6 +172,11 @@ def _without_card_code(job: Job, message: str) -> str:
     return message
 
 
+class PartFileMissing(Exception):
+    """The part's split CSV is not in storage (deleted by hand, a storage restored): nothing was
+    sent, and no retry can send it."""
+
+
 def send(part: JobPart) -> str:
     """Make the part's request; returns the async action (or export) id."""
     job, client = part.job, _client()
@@ -182,7 +187,11 @@ def send(part: JobPart) -> str:
     if kind in (JobKind.IMPORT_VOUCHERS_CSV, JobKind.IMPORT_CUSTOMERS_CSV):
         resource = client.vouchers if kind == JobKind.IMPORT_VOUCHERS_CSV else client.customers
         upload = resource.import_csv
-        with part.file.open("rb") as source:
+        try:
+            source = part.file.open("rb")
+        except FileNotFoundError as exc:
+            raise PartFileMissing(str(part.file.name)) from exc
+        with source:
             answer = upload(source, filename=str(part.file.name).rsplit("/", 1)[-1])
     elif kind == JobKind.EXPORT_ORDERS:
         return str(client.orders.export(body)["id"])
@@ -262,6 +271,14 @@ def submit_part(part_id: int, token: str | None = None) -> list[Step]:
 def _send_and_record(part: JobPart, token: str | None) -> list[Step]:
     try:
         remote_id = send(part)
+    except PartFileMissing as exc:
+        # Known not sent, and never sendable: failed at once, not left ``submitting`` (an
+        # unknown outcome, reconciled and retried MAX_STEP_ERRORS times).
+        error = _(
+            "The part's file %(name)s is no longer in storage, so nothing was sent; upload the "
+            "CSV again to import these rows."
+        ) % {"name": exc}
+        return _finish_part(part, PartState.FAILED, error=error)
     except TransportError as exc:
         if not exc.request_sent:
             return _back_to_pending(part, exc, 1.0, token)
