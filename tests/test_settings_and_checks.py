@@ -319,16 +319,23 @@ def test_credentials_given_as_secrets_work_and_diffsettings_shows_only_masks():
 
 def test_the_raw_settings_hold_the_credentials_masked_for_the_frames_that_read_them():
     # The system checks hold the raw dict in their frames: a check failing on something else
-    # (here a CACHES entry that is no dict) gave the API token to whatever renders locals
+    # (here a CACHES whose lookup breaks) gave the API token to whatever renders locals
     # (Sentry's excepthook at startup, an error page when checks run in a request).
     configured = {**GOOD, "SECRET_KEY": TOKEN, "WEBHOOK_SECRETS": [TOKEN + "-hook"]}
     configured["SYNC_DRAIN_CACHE"] = "default"
-    with override_settings(VOUCHERIFY=configured, CACHES={"default": "redis://cache"}):
+    with override_settings(VOUCHERIFY=configured, CACHES=_BrokenCaches(default={})):
         assert find_token(conf.raw_settings()) is None
         exc = capture(check_voucherify_settings)
         assert conf.settings().secret_key == TOKEN  # what the client sends is unchanged
-    assert isinstance(exc, AttributeError)
+    assert isinstance(exc, LookupError)
     assert frame_leaks(exc) == []
+
+
+class _BrokenCaches(dict):
+    """A CACHES whose entries cannot be read: a check failing on something unforeseen."""
+
+    def __getitem__(self, key):
+        raise LookupError("a CACHES that breaks on lookup")
 
 
 def test_a_password_in_the_api_url_is_masked_in_reprs_and_check_messages():
