@@ -68,6 +68,12 @@ def test_valid_settings_have_no_problems():
         ({**GOOD, "SELF_SERVICE_CAMPAIGNS": [" Welcome"]}, ["voucherify.E027"], "names or ids"),
         ({**GOOD, "SELF_SERVICE_CAMPAIGNS": [7]}, ["voucherify.E027"], "names or ids"),
         ({**GOOD, "SELF_SERVICE_CAMPAIGNS": None}, ["voucherify.E027"], "names or ids"),
+        # requests took a string or a list at the first call only (ValueError), and read any
+        # VERIFY by its truth: "" or 0 switched TLS verification off.
+        ({**GOOD, "PROXIES": "http://proxy:3128"}, ["voucherify.E007"], "{'https': 'http://proxy:3128'}"),
+        ({**GOOD, "PROXIES": {"https": "proxy:3128"}}, ["voucherify.E007"], "None"),
+        ({**GOOD, "VERIFY": ""}, ["voucherify.E007"], "CA bundle"),
+        ({**GOOD, "VERIFY": 0}, ["voucherify.E007"], "CA bundle"),
     ],
 )
 def test_each_problem_has_an_id_and_a_hint(settings_dict, expected_ids, hint_fragment):
@@ -75,6 +81,13 @@ def test_each_problem_has_an_id_and_a_hint(settings_dict, expected_ids, hint_fra
         messages = check_voucherify_settings()
     assert ids(messages) == expected_ids
     assert any(hint_fragment in (m.hint or "") for m in messages)
+
+
+def test_a_misshapen_proxies_setting_is_reported_by_its_type_only():
+    with override_settings(VOUCHERIFY={**GOOD, "PROXIES": [f"http://ops:{TOKEN}@proxy:3128"]}):
+        (message,) = check_voucherify_settings()
+    assert message.id == "voucherify.E007" and "(got a list, not shown)" in message.msg
+    assert TOKEN not in message.msg
 
 
 def test_local_http_sandbox_url_is_fine():

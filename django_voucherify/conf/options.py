@@ -38,7 +38,8 @@ class Kind(Enum):
     BOOL = "bool"  # True or False: environment strings are refused, not guessed
     CHOICE = "choice"  # one of the option's choices
     FOLDER = "folder"  # a non-empty folder name (not only slashes)
-    ANY = "any"  # handed to requests as it is (PROXIES, VERIFY)
+    PROXIES = "proxies"  # None, or a dict of scheme (or "all", or a URL) to proxy URL
+    VERIFY = "verify"  # True, False, or the path of a CA bundle (handed to requests as it is)
     SECRETS = "secrets"  # a list of non-empty strings, held as Secrets (never shown)
     CURRENCY = "currency"  # an ISO 4217 code: three ASCII letters (upper-cased when read)
     CAMPAIGNS = "campaigns"  # a list of campaign names or ids under identifiers.campaign_defect (a tuple)
@@ -213,8 +214,24 @@ OPTIONS: tuple[Option, ...] = (
         ("E011",),
         _BOOL_HINT,
     ),
-    Option("PROXIES", Kind.ANY, None, 'Explicit proxies, e.g. `{"https": "http://proxy:3128"}`.'),
-    Option("VERIFY", Kind.ANY, True, "TLS verification, or the path of a CA bundle."),
+    Option(
+        "PROXIES",
+        Kind.PROXIES,
+        None,
+        'Explicit proxies, e.g. `{"https": "http://proxy:3128"}`.',
+        ("E007",),
+        "A dict of scheme to proxy URL, e.g. {'https': 'http://proxy:3128'}, or None (with "
+        "TRUST_ENV, HTTPS_PROXY is read from the environment).",
+        nullable=True,
+    ),
+    Option(
+        "VERIFY",
+        Kind.VERIFY,
+        True,
+        "TLS verification, or the path of a CA bundle.",
+        ("E007",),
+        "True (the default), or the path of a CA bundle file; False switches TLS verification off.",
+    ),
     Option(
         "LOG_BODIES",
         Kind.BOOL,

@@ -103,9 +103,33 @@ def _reason(option: Option, value: Any) -> str | None:
     if option.kind is Kind.CURRENCY:
         code_ok = isinstance(value, str) and len(value) == 3 and value.isascii() and value.isalpha()
         return None if code_ok else "must be a three-letter ISO 4217 currency code such as EUR"
+    if option.kind is Kind.PROXIES:
+        return _proxies_reason(value)
+    if option.kind is Kind.VERIFY:
+        # requests reads any other value by its truth: "", 0 or [] switched verification off.
+        ok = isinstance(value, bool) or (isinstance(value, str) and value.strip())
+        return None if ok else "must be True, False or the path of a CA bundle"
     if option.kind is Kind.FOLDER:
         ok = isinstance(value, str) and value.strip("/")
         return None if ok else "must be a non-empty folder name"
+    return None
+
+
+def _proxies_reason(value: Any) -> str | None:
+    """A dict of scheme (``https``, ``all``, or a ``scheme://host``) to proxy URL, as requests
+    takes it: a string or a list made the client's construction fail at its first call."""
+    reason = "must be a dict of scheme to proxy URL"
+    if not isinstance(value, dict):
+        return reason
+    for key, url in value.items():
+        if not isinstance(key, str) or not key.strip() or not isinstance(url, str):
+            return reason
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return reason
+        if not parts.scheme or not parts.netloc:
+            return f"{reason}: each URL absolute, such as http://proxy:3128"
     return None
 
 
@@ -128,10 +152,10 @@ def _campaigns_reason(value: Any) -> str | None:
 def _shown(option: Option, value: Any) -> str:
     """What a problem quotes of the value: nothing of a credential, only the type of webhook
     secrets (one string where a list is wanted, a dict: the secret itself, which no list of
-    Secrets masks), the value of any other option."""
+    Secrets masks) and of proxies (a proxy's password), the value of any other option."""
     if option.required:
         return ""
-    if option.kind is Kind.SECRETS:
+    if option.kind in (Kind.SECRETS, Kind.PROXIES):  # a proxy's URL may carry its password
         name = value.type_name if isinstance(value, Withheld) else type(value).__name__
         return f" (got a {name}, not shown)"
     if option.kind is Kind.URL and isinstance(value, str):
