@@ -74,6 +74,13 @@ def test_valid_settings_have_no_problems():
         ({**GOOD, "PROXIES": {"https": "proxy:3128"}}, ["voucherify.E007"], "None"),
         ({**GOOD, "VERIFY": ""}, ["voucherify.E007"], "CA bundle"),
         ({**GOOD, "VERIFY": 0}, ["voucherify.E007"], "CA bundle"),
+        # Numbers no timedelta holds (each deadline computed from them raised OverflowError),
+        # and a pool urllib3 fills with that many slots at its first request.
+        ({**GOOD, "READ_TIMEOUT": float("inf")}, ["voucherify.E004"], "READ_TIMEOUT 20"),
+        ({**GOOD, "SYNC_LEASE_SECONDS": 1e300}, ["voucherify.E010"], "default"),
+        ({**GOOD, "JOB_MAX_AGE": 10**12}, ["voucherify.E043"], "7 days"),
+        ({**GOOD, "EXPORT_RETENTION_DAYS": 10**6}, ["voucherify.E049"], "36500"),
+        ({**GOOD, "POOL_SIZE": 10**6}, ["voucherify.E006"], "threads"),
     ],
 )
 def test_each_problem_has_an_id_and_a_hint(settings_dict, expected_ids, hint_fragment):

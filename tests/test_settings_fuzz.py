@@ -2,13 +2,19 @@
 that carry an id and a hint, never an exception; ``conf.get_settings()`` refuses exactly what
 the checks report as errors, with the same words; and what they accept builds the client with
 the option's documented type (a proxies mapping, a TLS setting that is ``True``, ``False`` or a
-CA bundle's path: a ``""``, ``0`` or ``[]`` there switched TLS verification off unreported)."""
+CA bundle's path: a ``""``, ``0`` or ``[]`` there switched TLS verification off unreported) and
+numbers the app can turn into waits and ages (``inf`` or ``1e300`` seconds passed the checks,
+then every step computing a deadline from them raised ``OverflowError``)."""
 
 from __future__ import annotations
+
+import math
+from datetime import timedelta
 
 from django.core.checks import run_checks
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +33,7 @@ scalars = (
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(max_size=30)
     | st.sampled_from(["", " ", "0", "default", "http://proxy:3128", "https://api.voucherify.io", "EUR"])
+    | st.sampled_from([math.inf, 1e300, 2**63, 10**9 + 1, 999_999_999])  # past what a timedelta holds
 )
 #: JSON-ish values (what an environment reader or a settings file gives), tuples too.
 values = st.recursive(
@@ -41,7 +48,12 @@ values = st.recursive(
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.dictionaries(st.sampled_from(sorted(conf.DEFAULTS)), values, max_size=4))
+@given(
+    # Often one option alone: with several wrong ones, settings() refuses the first, and what the
+    # checks accept (the end of the test) is reached less often.
+    st.dictionaries(st.sampled_from(sorted(conf.DEFAULTS)), values, min_size=1, max_size=1)
+    | st.dictionaries(st.sampled_from(sorted(conf.DEFAULTS)), values, max_size=4)
+)
 def test_any_value_of_any_option_is_a_check_message_and_never_a_crash(options):
     with override_settings(VOUCHERIFY={**GOOD, **options}):
         messages = run_checks(tags=["voucherify"])
@@ -58,6 +70,11 @@ def test_any_value_of_any_option_is_a_check_message_and_never_a_crash(options):
     if snapshot is None:  # the same validator: what settings() refuses, the checks report
         assert any(m.msg in refused for m in errors), (refused, errors)
         return
+    for option in conf.OPTIONS:  # every number becomes a wait, an age or a size: it must be one
+        value = getattr(snapshot, option.field)
+        if option.kind is conf.Kind.NUMBER and value is not None:
+            span = timedelta(days=value) if option.name.endswith("_DAYS") else timedelta(seconds=value)
+            assert timezone.now() - span < timezone.now() + span or not span, option.name
     session = client.transport.session
     assert (
         session.verify is True

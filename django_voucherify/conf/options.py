@@ -25,6 +25,10 @@ OUTAGE_POLICIES = (REFUSE, PROCEED_WITHOUT_DISCOUNT)
 #: Codes one redeem/validate request may name (Voucherify's limit of redeemables).
 MAX_REDEEMABLES = 30
 
+#: The longest retention in days (100 years): the sweeps take it from the current time, and a
+#: date before year 1 does not exist.
+MAX_RETENTION_DAYS = 36_500
+
 #: The late check's delay when ``CHECKOUT_LATE_CHECK_AFTER`` is unset (unless the grace is longer).
 DEFAULT_LATE_CHECK_AFTER = 3600.0
 
@@ -204,6 +208,7 @@ OPTIONS: tuple[Option, ...] = (
         ("E006",),
         "Leave it unset (10) or set it to the number of threads per process.",
         minimum=1,
+        maximum=1000,  # urllib3 fills each pool with that many slots at its first request
         integer=True,
     ),
     Option(
@@ -437,9 +442,10 @@ OPTIONS: tuple[Option, ...] = (
         "Days an export's stored file is kept after its job ends; the sweep then deletes it and "
         "the job says its file expired.",
         ("E049",),
-        "A whole number of days, 1 or more; the default is 30.",
+        "A whole number of days from 1 to 36500; the default is 30.",
         page="jobs.md",
         minimum=1,
+        maximum=MAX_RETENTION_DAYS,
         integer=True,
     ),
     # -- checkout ---------------------------------------------------------------------------
@@ -598,9 +604,10 @@ OPTIONS: tuple[Option, ...] = (
         "events are kept until staff reprocess or delete them. An event that happened longer "
         "ago is refused (400 too_old): its id may be forgotten, so a replay would be applied again.",
         ("E048",),
-        "A whole number of days, 1 or more; the default is 30.",
+        "A whole number of days from 1 to 36500; the default is 30.",
         page="webhooks.md",
         minimum=1,
+        maximum=MAX_RETENTION_DAYS,
         integer=True,
     ),
 )

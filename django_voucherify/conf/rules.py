@@ -10,6 +10,7 @@ words. This module imports nothing of Django's checks framework and no feature m
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -34,10 +35,21 @@ class Problem:
     enforced: bool = True
 
 
+#: The largest value of a number option without a maximum of its own: every one is a number
+#: of seconds (or a count, or bytes) the app adds to or takes from the current time or sleeps,
+#: and a ``timedelta`` holds 999999999 days: ``inf`` or ``1e300`` passed the checks, then each
+#: step computing a deadline from it raised OverflowError. 10**9 s is more than 31 years.
+NUMBER_CEILING = 10**9
+
+
 def _number(value: Any) -> float | None:
-    """``value`` as a float when it is a real number (not a bool), else None."""
+    """``value`` as a float when it is a finite real number (not a bool), else None."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an int past what a float holds
+            return None
+        return number if math.isfinite(number) else None
     return None
 
 
@@ -60,7 +72,8 @@ def _show(bound: float) -> str:
 
 def _number_reason(option: Option, value: Any) -> str | None:
     number = _number(value)
-    low, high = option.minimum, option.maximum
+    low = option.minimum
+    high = NUMBER_CEILING if option.maximum is None else option.maximum
     if (
         number is not None
         and (not option.integer or isinstance(value, int))
@@ -69,12 +82,12 @@ def _number_reason(option: Option, value: Any) -> str | None:
     ):
         return None
     kind = "a whole number" if option.integer else "a number"
-    if low is not None and high is not None:
+    if low is not None and not option.above:
         bound = f"from {_show(low)} to {_show(high)}"
     elif low is not None:
-        bound = f"above {_show(low)}" if option.above else f"{_show(low)} or more"
+        bound = f"above {_show(low)} and at most {_show(high)}"
     else:
-        bound = f"{_show(high or 0)} or less"
+        bound = f"{_show(high)} or less"
     return f"must be {kind}, {bound}"
 
 
