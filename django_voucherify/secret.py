@@ -34,6 +34,16 @@ def masked_url(url: str) -> str:
     return parts._replace(netloc=f"{MASK}@{parts.netloc.rpartition('@')[2]}").geturl()
 
 
+def can_hold(value: str) -> bool:
+    """Whether ``value`` can be a :class:`Secret`: UTF-8 text. A lone surrogate (what
+    ``os.environ`` makes of bytes that are not UTF-8) can be neither sent nor signed with."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class Secret:
     """An immutable credential; ``Secret(value) == value`` compares in constant time."""
 
@@ -139,8 +149,8 @@ def _strings_in(value: object, depth: int) -> list[Secret]:
     values: its keys are names), each wrapped as soon as it is found."""
     if isinstance(value, Secret):
         return [value] if value else []
-    if isinstance(value, str):
-        return [Secret(value)] if value.strip() else []
+    if isinstance(value, str):  # (one that no Secret can hold cannot be quoted in UTF-8 text either)
+        return [Secret(value)] if value.strip() and can_hold(value) else []
     if isinstance(value, Withheld):
         return list(value.secrets)
     if depth <= 0:

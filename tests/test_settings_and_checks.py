@@ -299,6 +299,26 @@ def test_misshapen_webhook_secrets_are_refused_without_a_frame_holding_them(conf
     assert [name for name, text in rendered_reports(exc).items() if TOKEN in text] == []
 
 
+@pytest.mark.parametrize(
+    ("key", "configured", "check_id"),
+    [
+        ("SECRET_KEY", TOKEN + "\udc80", "voucherify.E002"),
+        ("WEBHOOK_SECRETS", [TOKEN + "\udc80"], "voucherify.E045"),
+        ("WEBHOOK_SECRETS", TOKEN + "\udc80", "voucherify.E045"),
+    ],
+)
+def test_a_secret_that_is_no_utf8_text_is_refused_not_a_crash(key, configured, check_id):
+    # os.environ gives bytes that are not UTF-8 as lone surrogates: wrapping such a secret raised
+    # UnicodeEncodeError from raw_settings(), so the checks answered E000 ("not a dict") with a
+    # codec's message and settings() raised it, the secret in the raising frame's locals.
+    with override_settings(VOUCHERIFY={**GOOD, key: configured}):
+        (message,) = check_voucherify_settings()
+        exc = capture(conf.get_settings)
+    assert message.id == check_id and TOKEN not in message.msg
+    assert isinstance(exc, ImproperlyConfigured) and key in str(exc)
+    assert frame_leaks(exc) == []
+
+
 def test_an_unrelated_option_read_alone_is_not_touched_by_the_webhook_secrets_guard():
     with override_settings(VOUCHERIFY={**GOOD, "WEBHOOK_SECRETS": TOKEN}):
         assert conf.option("CURRENCY") == conf.DEFAULTS["CURRENCY"]

@@ -33,6 +33,7 @@ scalars = (
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(max_size=30)
     | st.sampled_from(["", " ", "0", "default", "http://proxy:3128", "https://api.voucherify.io", "EUR"])
+    | st.sampled_from(["tok\udc80en", "\ud800"])  # undecodable bytes in os.environ (surrogateescape)
     | st.sampled_from([math.inf, 1e300, 2**63, 10**9 + 1, 999_999_999])  # past what a timedelta holds
 )
 #: JSON-ish values (what an environment reader or a settings file gives), tuples too.
@@ -65,6 +66,7 @@ def test_any_value_of_any_option_is_a_check_message_and_never_a_crash(options):
             client = VoucherifyClient.from_settings()  # builds its session: no request is sent
     for message in messages:
         assert message.id and message.id.startswith("voucherify."), message
+        assert message.id != "voucherify.E000", message  # "not a dict": a check that failed
         assert message.hint, message
     errors = [m for m in messages if m.is_serious()]
     if snapshot is None:  # the same validator: what settings() refuses, the checks report

@@ -22,7 +22,7 @@ from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
-from ..secret import MASK, Secret, Withheld
+from ..secret import MASK, Secret, Withheld, can_hold
 from .options import (
     BY_NAME,
     CREDENTIALS,
@@ -93,12 +93,13 @@ def raw_settings() -> dict[str, Any]:
 
 
 def _shield_secret_key(values: dict[str, Any]) -> None:
-    """``SECRET_KEY`` as a :class:`Secret`; a value of another type as a :class:`Withheld`
-    (refused as missing, as any value that is no string is). A blank string holds no secret."""
+    """``SECRET_KEY`` as a :class:`Secret`; a value of another type, or a string no Secret can
+    hold (:func:`~django_voucherify.secret.can_hold`), as a :class:`Withheld` (refused, never
+    quoted). A blank string holds no secret."""
     raw = values.get("SECRET_KEY")
-    if isinstance(raw, str) and raw.strip():
+    if isinstance(raw, str) and raw.strip() and can_hold(raw):
         values["SECRET_KEY"] = Secret(raw)
-    elif raw is not None and not isinstance(raw, str | Secret):
+    elif raw is not None and not isinstance(raw, Secret) and not (isinstance(raw, str) and not raw.strip()):
         values["SECRET_KEY"] = Withheld(raw)
 
 
@@ -133,7 +134,7 @@ def _webhook_secret(item: Any) -> Any:
     :class:`Withheld` for the validator to refuse."""
     if isinstance(item, Secret | Withheld):
         return item
-    if isinstance(item, str):
+    if isinstance(item, str) and can_hold(item):
         return Secret(item) if item.strip() else item
     return Withheld(item)
 

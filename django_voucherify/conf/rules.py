@@ -96,6 +96,8 @@ def _reason(option: Option, value: Any) -> str | None:
     if value is None and option.nullable:
         return None
     if option.kind is Kind.TEXT:
+        if isinstance(value, Withheld):  # a credential that no Secret can hold: not shown
+            return f"must be a string of UTF-8 text (got a value of type {value.type_name}, not shown)"
         return None if isinstance(value, str) and value.strip() else "is missing or empty"
     if option.kind is Kind.URL:
         return _url_reason(value)
