@@ -562,11 +562,17 @@ def _setback(
     rows = JobPart.objects.filter(pk=part.pk).exclude(state__in=FINAL_PART_STATES)
     if token is not None:
         rows = rows.filter(lease_token=token)
-    if not rows.update(step_errors=F("step_errors") + 1, **_error(part, note, cause)):
-        return []
-    state, errors = JobPart.objects.filter(pk=part.pk).values_list("state", "step_errors").get()
+    # The count and the end of the part it fails, in one transaction: when ending it raises (a
+    # database error at the 8th), the count is rolled back with it, and whoever records that
+    # error (step_failed, or the step run again after the lease) counts this setback once.
+    with transaction.atomic():
+        if not rows.update(step_errors=F("step_errors") + 1, **_error(part, note, cause)):
+            return []
+        state, errors = JobPart.objects.filter(pk=part.pk).values_list("state", "step_errors").get()
+        if errors >= MAX_STEP_ERRORS:
+            ended = _end_part(part, PartState.FAILED, error=final(errors), cause=cause)
     if errors >= MAX_STEP_ERRORS:
-        return _finish_part(part, PartState.FAILED, error=final(errors), cause=cause)
+        return _after_end(part, ended)
     return lease_step(
         part.pk, "poll" if state == PartState.SUBMITTED else "submit", step_error_delay(errors), token
     )
@@ -628,6 +634,21 @@ def _finish_part(
 ) -> list[Step]:
     """End the part (once: a part already final is left alone); ``error`` is its reason and
     ``cause`` the Voucherify answer behind it, if any (its key and request id are kept)."""
+    ended = _end_part(part, state, result=result, error=error, cause=cause, remote_status=remote_status)
+    return _after_end(part, ended)
+
+
+def _end_part(
+    part: JobPart,
+    state: str,
+    *,
+    result: dict[str, Any] | None = None,
+    error: str = "",
+    cause: BaseException | None = None,
+    remote_status: str = "",
+) -> bool:
+    """:func:`_finish_part`'s database work, in one transaction (nested in the caller's, if
+    any): the part's final state, its failed rows, its push's rows. True if it ended it now."""
     result = result or {}
     async_type = ASYNC_TYPES.get(JobKind(part.job.kind))
     with transaction.atomic():  # the failed rows are written once, with the final state
@@ -660,8 +681,12 @@ def _finish_part(
             # In the same transaction: a part is final exactly when its rows are marked (a crash
             # or a deadlock in between rolls both back, and the part is polled again).
             part_finished(part, state)
-    updated = locked is not None
-    if updated:
+    return locked is not None
+
+
+def _after_end(part: JobPart, ended: bool) -> list[Step]:
+    """:func:`_finish_part`'s work outside the transaction: the split file, the job's totals."""
+    if ended:
         part.refresh_from_db()
         if part.file:
             part.file.delete(save=True)  # the source file is kept; its split copy is not needed
