@@ -47,7 +47,13 @@ def _storage_problems(values: dict[str, Any]) -> Iterable[checks.CheckMessage]:
     from django.conf import settings
 
     alias = values.get("JOB_STORAGE")
-    if isinstance(alias, str) and alias.strip() and alias not in (getattr(settings, "STORAGES", {}) or {}):
+    storages = getattr(settings, "STORAGES", {}) or {}
+    # A STORAGES that is no dict (a string) would answer ``in`` by substring: look it up in none.
+    if (
+        isinstance(alias, str)
+        and alias.strip()
+        and alias not in (storages if isinstance(storages, dict) else {})
+    ):
         option = conf.BY_NAME["JOB_STORAGE"]
         yield checks.Error(
             f"{SETTING}['JOB_STORAGE'] must name a storage in settings.STORAGES (got {alias!r}).",
@@ -61,6 +67,11 @@ def _storage_problems(values: dict[str, Any]) -> Iterable[checks.CheckMessage]:
 #: dummy cache stores nothing: every save sends its message, as without the option.)
 PROCESS_LOCAL_CACHES = ("django.core.cache.backends.locmem.LocMemCache",)
 
+CACHE_SHAPE_HINT = (
+    "Each entry of CACHES is a dict, e.g. CACHES = {'drain': {'BACKEND': "
+    "'django.core.cache.backends.redis.RedisCache', 'LOCATION': env('REDIS_URL')}}."
+)
+
 
 def _drain_cache_problems(values: dict[str, Any]) -> Iterable[checks.CheckMessage]:
     from django.conf import settings
@@ -70,13 +81,23 @@ def _drain_cache_problems(values: dict[str, Any]) -> Iterable[checks.CheckMessag
         return
     option = conf.BY_NAME["SYNC_DRAIN_CACHE"]
     caches = getattr(settings, "CACHES", {}) or {}
+    # CACHES, or its entry, of another shape (``{"default": "redis://..."}``): Django cannot
+    # build that cache, so the drain could not use it. Only the type is quoted: a cache's URL
+    # may carry its password.
+    if not isinstance(caches, dict):
+        yield _cache_shape_error("settings.CACHES", caches, option)
+        return
     if alias not in caches:
         yield checks.Error(
             f"{SETTING}['SYNC_DRAIN_CACHE'] must name a cache in settings.CACHES (got {alias!r}).",
             hint=option.hint,
             id=option.check_id,
         )
-    elif caches[alias].get("BACKEND") in PROCESS_LOCAL_CACHES:
+        return
+    entry = caches[alias]
+    if not isinstance(entry, dict):
+        yield _cache_shape_error(f"settings.CACHES[{alias!r}]", entry, option)
+    elif entry.get("BACKEND") in PROCESS_LOCAL_CACHES:
         yield checks.Warning(
             f"{SETTING}['SYNC_DRAIN_CACHE'] names CACHES[{alias!r}], whose backend is not shared "
             "between processes: the workers cannot clear the flag a shop process sets there, so "
@@ -84,6 +105,15 @@ def _drain_cache_problems(values: dict[str, Any]) -> Iterable[checks.CheckMessag
             hint=option.hint,
             id="voucherify.W014",
         )
+
+
+def _cache_shape_error(where: str, value: object, option: conf.Option) -> checks.CheckMessage:
+    return checks.Error(
+        f"{SETTING}['SYNC_DRAIN_CACHE'] names a cache Django cannot build: {where} must be a dict "
+        f"(got a {type(value).__name__}, not shown).",
+        hint=CACHE_SHAPE_HINT,
+        id=option.check_id,
+    )
 
 
 @checks.register("voucherify")

@@ -34,6 +34,16 @@ def masked_url(url: str) -> str:
     return parts._replace(netloc=f"{MASK}@{parts.netloc.rpartition('@')[2]}").geturl()
 
 
+def can_hold(value: str) -> bool:
+    """Whether ``value`` can be a :class:`Secret`: UTF-8 text. A lone surrogate (what
+    ``os.environ`` makes of bytes that are not UTF-8) can be neither sent nor signed with."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class Secret:
     """An immutable credential; ``Secret(value) == value`` compares in constant time."""
 
@@ -116,14 +126,37 @@ class Secret:
 
 class Withheld:
     """What stands in for a value where secrets were expected but which cannot be one (a
-    string where a list is wanted, a dict, a nested list): it keeps only the type's name, for
-    the validator's message, so no frame holding the settings (an error page renders the
-    locals of the frame that raised) holds the secret inside."""
+    string where a list is wanted, a dict, a nested list): it keeps the type's name, for the
+    validator's message, and every string inside as a :class:`Secret` (:attr:`secrets`), so
+    that text quoting one can still be masked, while no frame holding the settings (an error
+    page renders the locals of the frame that raised) holds the secret in clear."""
 
-    __slots__ = ("type_name",)
+    __slots__ = ("secrets", "type_name")
+
+    #: Containers walked at most this deep (a value that nests itself ends there).
+    DEPTH = 8
 
     def __init__(self, value: object) -> None:
         self.type_name = type(value).__name__
+        self.secrets: tuple[Secret, ...] = tuple(_strings_in(value, self.DEPTH))
 
     def __repr__(self) -> str:
         return f"Withheld({self.type_name})"
+
+
+def _strings_in(value: object, depth: int) -> list[Secret]:
+    """Every non-blank string in ``value`` (itself, the items of a list, tuple or set, a dict's
+    values: its keys are names), each wrapped as soon as it is found."""
+    if isinstance(value, Secret):
+        return [value] if value else []
+    if isinstance(value, str):  # (one that no Secret can hold cannot be quoted in UTF-8 text either)
+        return [Secret(value)] if value.strip() and can_hold(value) else []
+    if isinstance(value, Withheld):
+        return list(value.secrets)
+    if depth <= 0:
+        return []
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list | tuple | set | frozenset):
+        return [secret for item in value for secret in _strings_in(item, depth - 1)]
+    return []

@@ -10,9 +10,10 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from django_voucherify import background
+from django_voucherify import background, conf
 from django_voucherify.models import CheckoutRedemption, LedgerState
 from django_voucherify.tasks import periodic as sweep_module
+from tests.support.leaks import TOKEN, find_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -227,3 +228,26 @@ def test_secrets_are_masked_even_when_an_unrelated_option_is_broken(settings):
 
     assert "test-secret-key" not in described and "hook-secret-1" not in described
     assert described.count("********") == 2
+
+
+@pytest.mark.parametrize(
+    ("key", "configured"),
+    [
+        ("WEBHOOK_SECRETS", TOKEN),  # env(...) without the list
+        ("WEBHOOK_SECRETS", {"shop": TOKEN}),
+        ("WEBHOOK_SECRETS", [[TOKEN]]),
+        ("WEBHOOK_SECRETS", ["ok-secret", {"old": [TOKEN]}]),
+        ("SECRET_KEY", [TOKEN]),
+    ],
+)
+def test_a_misshapen_secret_setting_is_masked_too(settings, key, configured):
+    """A wrong-shaped ``WEBHOOK_SECRETS`` (or a ``SECRET_KEY`` no string) was left out of
+    ``conf.credentials()``: the settings refuse it, and the fallback took only what a list of
+    strings gives, so an error quoting the secret was logged and stored in clear."""
+    settings.VOUCHERIFY = {**settings.VOUCHERIFY, key: configured}
+
+    described = background.describe(_raised(KeyError(f"the secret {TOKEN} was quoted")))
+
+    assert TOKEN not in described and "********" in described
+    assert TOKEN not in background.error_fields(_raised(ValueError(TOKEN)))["last_error"]
+    assert find_token(conf.raw_settings()) is None  # held as Secrets only

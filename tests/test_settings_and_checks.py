@@ -68,6 +68,19 @@ def test_valid_settings_have_no_problems():
         ({**GOOD, "SELF_SERVICE_CAMPAIGNS": [" Welcome"]}, ["voucherify.E027"], "names or ids"),
         ({**GOOD, "SELF_SERVICE_CAMPAIGNS": [7]}, ["voucherify.E027"], "names or ids"),
         ({**GOOD, "SELF_SERVICE_CAMPAIGNS": None}, ["voucherify.E027"], "names or ids"),
+        # requests took a string or a list at the first call only (ValueError), and read any
+        # VERIFY by its truth: "" or 0 switched TLS verification off.
+        ({**GOOD, "PROXIES": "http://proxy:3128"}, ["voucherify.E007"], "{'https': 'http://proxy:3128'}"),
+        ({**GOOD, "PROXIES": {"https": "proxy:3128"}}, ["voucherify.E007"], "None"),
+        ({**GOOD, "VERIFY": ""}, ["voucherify.E007"], "CA bundle"),
+        ({**GOOD, "VERIFY": 0}, ["voucherify.E007"], "CA bundle"),
+        # Numbers no timedelta holds (each deadline computed from them raised OverflowError),
+        # and a pool urllib3 fills with that many slots at its first request.
+        ({**GOOD, "READ_TIMEOUT": float("inf")}, ["voucherify.E004"], "READ_TIMEOUT 20"),
+        ({**GOOD, "SYNC_LEASE_SECONDS": 1e300}, ["voucherify.E010"], "default"),
+        ({**GOOD, "JOB_MAX_AGE": 10**12}, ["voucherify.E043"], "7 days"),
+        ({**GOOD, "EXPORT_RETENTION_DAYS": 10**6}, ["voucherify.E049"], "36500"),
+        ({**GOOD, "POOL_SIZE": 10**6}, ["voucherify.E006"], "threads"),
     ],
 )
 def test_each_problem_has_an_id_and_a_hint(settings_dict, expected_ids, hint_fragment):
@@ -75,6 +88,13 @@ def test_each_problem_has_an_id_and_a_hint(settings_dict, expected_ids, hint_fra
         messages = check_voucherify_settings()
     assert ids(messages) == expected_ids
     assert any(hint_fragment in (m.hint or "") for m in messages)
+
+
+def test_a_misshapen_proxies_setting_is_reported_by_its_type_only():
+    with override_settings(VOUCHERIFY={**GOOD, "PROXIES": [f"http://ops:{TOKEN}@proxy:3128"]}):
+        (message,) = check_voucherify_settings()
+    assert message.id == "voucherify.E007" and "(got a list, not shown)" in message.msg
+    assert TOKEN not in message.msg
 
 
 def test_local_http_sandbox_url_is_fine():
@@ -279,6 +299,26 @@ def test_misshapen_webhook_secrets_are_refused_without_a_frame_holding_them(conf
     assert [name for name, text in rendered_reports(exc).items() if TOKEN in text] == []
 
 
+@pytest.mark.parametrize(
+    ("key", "configured", "check_id"),
+    [
+        ("SECRET_KEY", TOKEN + "\udc80", "voucherify.E002"),
+        ("WEBHOOK_SECRETS", [TOKEN + "\udc80"], "voucherify.E045"),
+        ("WEBHOOK_SECRETS", TOKEN + "\udc80", "voucherify.E045"),
+    ],
+)
+def test_a_secret_that_is_no_utf8_text_is_refused_not_a_crash(key, configured, check_id):
+    # os.environ gives bytes that are not UTF-8 as lone surrogates: wrapping such a secret raised
+    # UnicodeEncodeError from raw_settings(), so the checks answered E000 ("not a dict") with a
+    # codec's message and settings() raised it, the secret in the raising frame's locals.
+    with override_settings(VOUCHERIFY={**GOOD, key: configured}):
+        (message,) = check_voucherify_settings()
+        exc = capture(conf.get_settings)
+    assert message.id == check_id and TOKEN not in message.msg
+    assert isinstance(exc, ImproperlyConfigured) and key in str(exc)
+    assert frame_leaks(exc) == []
+
+
 def test_an_unrelated_option_read_alone_is_not_touched_by_the_webhook_secrets_guard():
     with override_settings(VOUCHERIFY={**GOOD, "WEBHOOK_SECRETS": TOKEN}):
         assert conf.option("CURRENCY") == conf.DEFAULTS["CURRENCY"]
@@ -319,16 +359,23 @@ def test_credentials_given_as_secrets_work_and_diffsettings_shows_only_masks():
 
 def test_the_raw_settings_hold_the_credentials_masked_for_the_frames_that_read_them():
     # The system checks hold the raw dict in their frames: a check failing on something else
-    # (here a CACHES entry that is no dict) gave the API token to whatever renders locals
+    # (here a CACHES whose lookup breaks) gave the API token to whatever renders locals
     # (Sentry's excepthook at startup, an error page when checks run in a request).
     configured = {**GOOD, "SECRET_KEY": TOKEN, "WEBHOOK_SECRETS": [TOKEN + "-hook"]}
     configured["SYNC_DRAIN_CACHE"] = "default"
-    with override_settings(VOUCHERIFY=configured, CACHES={"default": "redis://cache"}):
+    with override_settings(VOUCHERIFY=configured, CACHES=_BrokenCaches(default={})):
         assert find_token(conf.raw_settings()) is None
         exc = capture(check_voucherify_settings)
         assert conf.settings().secret_key == TOKEN  # what the client sends is unchanged
-    assert isinstance(exc, AttributeError)
+    assert isinstance(exc, LookupError)
     assert frame_leaks(exc) == []
+
+
+class _BrokenCaches(dict):
+    """A CACHES whose entries cannot be read: a check failing on something unforeseen."""
+
+    def __getitem__(self, key):
+        raise LookupError("a CACHES that breaks on lookup")
 
 
 def test_a_password_in_the_api_url_is_masked_in_reprs_and_check_messages():

@@ -35,7 +35,7 @@ from ..api.errors import APIError, VoucherifyError
 from ..models import Campaign, Job, RefreshSubject, ValidationRule
 from ..validation import storable_json
 from . import confirmation, refresh_status, remote_actions, submit_once
-from .mixins import start_refresh
+from .mixins import VoucherifyModelAdmin, start_refresh
 from .promotion_tiers import PromotionTierInline
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ def _pretty(value: Any) -> SafeString:
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class CampaignAdmin(VoucherifyModelAdmin):
     change_list_template = TEMPLATES + "change_list.html"
     change_form_template = TEMPLATES + "change_form.html"
     list_display = (

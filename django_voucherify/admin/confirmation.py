@@ -49,9 +49,11 @@ def confirmation_page(
     not_listed: Callable[[int], str],
     table_id: str,
     warning: str = "",
+    template: str = TEMPLATE,
 ) -> TemplateResponse:
     """What the action will change: ``row(obj)`` per listed object under ``headers``;
-    ``intro(count)`` above the table, ``not_listed(n)`` under it when n more are selected."""
+    ``intro(count)`` above the table, ``not_listed(n)`` under it when n more are selected;
+    ``template`` extends :data:`TEMPLATE` (its ``extra_fields`` block: a rollback's reason)."""
     select_across = request.POST.get("select_across") == "1"
     count = queryset.count()
     shown: list[Model] = list(queryset.order_by(order_by)[:CONFIRM_LIST_LIMIT])
@@ -77,7 +79,7 @@ def confirmation_page(
         "digest": digest(queryset) if count <= CONFIRM_LIST_LIMIT else "",
         "warning": warning,
     }
-    return TemplateResponse(request, TEMPLATE, context)
+    return TemplateResponse(request, template, context)
 
 
 def selection_changed(

@@ -25,6 +25,7 @@ from django.views.decorators.cache import never_cache
 from ..models import Job, JobFailedRow, JobKind, JobPart
 from ..models.jobs import FAILED_ROWS_SAMPLE
 from . import job_export, job_status, submit_once
+from .mixins import VoucherifyModelAdmin
 
 UPLOAD_TEMPLATE = "admin/django_voucherify/job/upload.html"
 EXPORT_TEMPLATE = "admin/django_voucherify/job/export.html"
@@ -151,7 +152,7 @@ class JobPartInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class JobAdmin(VoucherifyModelAdmin):
     # Sized for the ~630 px a 1280 px window leaves between the navigation sidebar and the
     # filters (nine columns pushed Created and Finished out of sight): the state over a short
     # bar, the row counts in one cell, the user's name cut (whole in its title), and when the

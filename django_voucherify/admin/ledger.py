@@ -5,21 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from ..models.ledger import CheckoutRedemption, LedgerState
+from . import confirmation
 from .ledger_filters import RollbackPendingFilter
+from .mixins import VoucherifyModelAdmin
 
 CONFIRM_TEMPLATE = "admin/django_voucherify/checkoutredemption/rollback_confirmation.html"
+#: Rows the rollback action rolls back in the request (each one call, at most CHECKOUT_TIMEOUT);
+#: the rest of a selection is asked for and sent from Celery.
+ROLLBACK_INLINE_LIMIT = 10
 
 
 @admin.register(CheckoutRedemption)
-class CheckoutRedemptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class CheckoutRedemptionAdmin(VoucherifyModelAdmin):
     list_display = (
         "order_source_id",
         "codes_display",
@@ -124,24 +127,65 @@ class CheckoutRedemptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def rollback_selected(
         self, request: HttpRequest, queryset: QuerySet[CheckoutRedemption]
     ) -> HttpResponse | None:
-        rows = list(queryset.filter(state__in=(LedgerState.SUCCEEDED, LedgerState.UNKNOWN)))
-        if not rows:
+        eligible = queryset.filter(state__in=(LedgerState.SUCCEEDED, LedgerState.UNKNOWN))
+        if not eligible.exists():
             self.message_user(
                 request, _("Only succeeded (or unknown) redemptions can be rolled back."), messages.WARNING
             )
             return None
         if request.POST.get("post") != "yes":
-            context = {
-                **self.admin_site.each_context(request),
-                "opts": self.model._meta,
-                "rows": rows,
-                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-                "title": _("Roll back redemptions?"),
-            }
-            return TemplateResponse(request, CONFIRM_TEMPLATE, context)
-        from ..checkout import request_rollback  # the checkout service loads on first use
-        from ..checkout.errors import InvalidCheckoutInput
-        from ..checkout.rollback import check_reason
+            # The admin's one confirmation page: a sample of a large selection and its count,
+            # "select all" posted back as select_across (one hidden input per row made the
+            # confirming POST a 400 past DATA_UPLOAD_MAX_NUMBER_FIELDS).
+            return confirmation.confirmation_page(
+                self,
+                request,
+                eligible,
+                action_label=gettext("Roll back"),
+                order_by="pk",
+                headers=(gettext("Order"), gettext("Codes"), gettext("Discount"), gettext("State")),
+                row=lambda r: (
+                    r.order_source_id,
+                    ", ".join(r.codes),
+                    r.discount_amount,
+                    r.get_state_display(),
+                ),
+                intro=lambda count: (
+                    ngettext(
+                        "This redemption will be rolled back in Voucherify: the codes become usable "
+                        "again and the discount is withdrawn from the order.",
+                        "These %(counter)s redemptions will be rolled back in Voucherify: the codes "
+                        "become usable again and the discounts are withdrawn from the orders.",
+                        count,
+                    )
+                    % {"counter": count}
+                ),
+                not_listed=lambda n: (
+                    ngettext(
+                        "…and %(counter)s more redemption matching the same filters.",
+                        "…and %(counter)s more redemptions matching the same filters.",
+                        n,
+                    )
+                    % {"counter": n}
+                ),
+                table_id="rollback-rows",
+                template=CONFIRM_TEMPLATE,
+            )
+        changed = _(
+            "The selection changed since the confirmation page (%(shown)s redemptions then, %(now)s "
+            "now); nothing was done. Please choose the action again."
+        )
+        if confirmation.selection_changed(
+            self,
+            request,
+            eligible.count(),
+            lambda shown, now: changed % {"shown": shown, "now": now},
+            eligible,
+        ):
+            return None
+        # The checkout service loads on first use.
+        from ..checkout.errors import InvalidCheckoutInput, RollbackFailed
+        from ..checkout.rollback import check_reason, defer_rollbacks, retry_failed_rollback, rollback
 
         reason = (request.POST.get("reason") or "").strip()[:200] or "rolled back by staff"
         try:
@@ -149,15 +193,31 @@ class CheckoutRedemptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         except InvalidCheckoutInput as refused_reason:
             self.message_user(request, refused_reason.message, messages.ERROR)
             return None
+        # A person waits: ROLLBACK_INLINE_LIMIT rows are rolled back in the request, one call
+        # each; the others are asked for and sent from Celery (a thousand calls in the request
+        # outlasted any WSGI worker's timeout, which killed it half done with nothing said).
+        rows = list(eligible.order_by("pk")[:ROLLBACK_INLINE_LIMIT])
+        later = eligible.exclude(pk__in=[r.pk for r in rows])
         done = pending = refused = 0
-        for row in rows:
-            result = request_rollback(row, reason)
+        for position, row in enumerate(rows):
+            try:
+                result = rollback(row, reason)  # checkout's client: CHECKOUT_TIMEOUT, a person waits
+            except RollbackFailed as exc:
+                result = retry_failed_rollback(exc)
+                if not exc.refused:
+                    # Voucherify cannot be reached now: no call for the rows left (each would
+                    # wait the timeout). They are asked for and sent from Celery, as this one is.
+                    left = [r.pk for r in rows[position + 1 :]]
+                    later = later | CheckoutRedemption.objects.filter(pk__in=left)
+                    pending += 1
+                    break
             if result.state == LedgerState.ROLLED_BACK:
                 done += 1
             elif result.rollback_error and not result.rollback_pending:
                 refused += 1
             else:
                 pending += 1
+        deferred = len(defer_rollbacks(later, reason)) if later.exists() else 0
         if done:
             self.message_user(
                 request,
@@ -174,6 +234,17 @@ class CheckoutRedemptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 )
                 % pending,
                 messages.WARNING,
+            )
+        if deferred:
+            self.message_user(
+                request,
+                ngettext(
+                    "%d more rollback was asked for; it is sent in the background.",
+                    "%d more rollbacks were asked for; they are sent in the background.",
+                    deferred,
+                )
+                % deferred,
+                messages.INFO,
             )
         if refused:
             self.message_user(

@@ -13,10 +13,11 @@ from django.utils.translation import ngettext
 
 from ..models import OutboxEntry, OutboxState
 from ..sync.outbox import enqueue
+from .mixins import VoucherifyModelAdmin
 
 
 @admin.register(OutboxEntry)
-class OutboxEntryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class OutboxEntryAdmin(VoucherifyModelAdmin):
     list_display = (
         "kind",
         "source_id",

@@ -45,6 +45,7 @@ from ..models import (
     WebhookEventState,
 )
 from ..models.jobs import FINAL_JOB_STATES
+from .mixins import VoucherifyModelAdmin
 from .money import currency
 from .overview_chart import daily_chart
 
@@ -211,7 +212,7 @@ def needs_staff(blocks: dict[str, dict[str, Any]]) -> bool:
 
 
 @admin.register(Overview)
-class OverviewAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class OverviewAdmin(VoucherifyModelAdmin):
     """The overview page instead of a changelist; nothing to add, change or delete."""
 
     class Media:

@@ -35,6 +35,7 @@ from ..api.errors import APIError, VoucherifyError
 from ..models import PromotionTier, RefreshSubject, ValidationRule
 from . import confirmation, refresh_status, remote_actions
 from .discounts import discount_summary
+from .mixins import VoucherifyModelAdmin
 
 TEMPLATES = "admin/django_voucherify/promotiontier/"
 #: Enable/disable run in the request, one call per tier: a larger selection is refused.
@@ -142,7 +143,7 @@ class PromotionTierInline(TierColumns, admin.TabularInline):  # type: ignore[typ
 
 
 @admin.register(PromotionTier)
-class PromotionTierAdmin(TierColumns, admin.ModelAdmin):  # type: ignore[type-arg]
+class PromotionTierAdmin(TierColumns, VoucherifyModelAdmin):
     change_list_template = TEMPLATES + "change_list.html"
     change_form_template = TEMPLATES + "change_form.html"
     list_display = (

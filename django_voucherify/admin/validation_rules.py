@@ -15,10 +15,11 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from ..models import ValidationRule
+from .mixins import VoucherifyModelAdmin
 
 
 @admin.register(ValidationRule)
-class ValidationRuleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ValidationRuleAdmin(VoucherifyModelAdmin):
     list_display = ("name", "type", "context_type", "error_message", "assignments_count", "refreshed_at")
     list_filter = ("type", "context_type")
     search_fields = ("name", "voucherify_id", "error_message")

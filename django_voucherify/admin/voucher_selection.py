@@ -9,9 +9,10 @@ A selection is a small JSON-serialisable dict, one of two kinds:
   changelist URL's query string, so rather than listing every code in one broker message (or
   every pk in the confirmation page, which past ``DATA_UPLOAD_MAX_NUMBER_FIELDS`` makes the
   confirming POST a 400), :func:`next_chunk` rebuilds the queryset with the same
-  ``ModelAdmin.get_changelist_instance`` the page used, with that user's permissions checked
-  again. The filters are evaluated again for each chunk: a voucher that stopped (or started)
-  matching meanwhile is left out (or included), as Django's own actions on ``select_across`` do.
+  ``ModelAdmin.get_changelist_instance`` the page used, with that user's permissions and staff
+  status (the admin site's ``has_permission``) checked again. The filters are evaluated again
+  for each chunk: a voucher that stopped (or started) matching meanwhile is left out (or
+  included), as Django's own actions on ``select_across`` do.
 
 Messages queued by 0.1.0 may still hold ``{"pks": [...]}`` (ticked rows by primary key); they
 are read like a changelist selection for one release.
@@ -107,6 +108,10 @@ def resolve(selection: Selection, action: Action) -> QuerySet[Voucher]:
     request.method = "GET"
     request.GET = QueryDict(selection["changelist"])
     request.user = user
+    # The admin's own door (active and staff), as every page checks it: a clerk whose staff
+    # status was withdrawn mid-run keeps his permissions, and must not act on for the chunks left.
+    if not model_admin.admin_site.has_permission(request):
+        raise PermissionDenied(f"user {selection['user']} is no longer staff")
     if not model_admin.has_view_or_change_permission(request):
         raise PermissionDenied(f"user {selection['user']} may not see vouchers")
     changelist = model_admin.get_changelist_instance(request)

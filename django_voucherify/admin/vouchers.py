@@ -38,7 +38,7 @@ from ..api.errors import APIError, TransportError, VoucherifyError
 from ..errors import DjangoVoucherifyError
 from ..models import RefreshSubject, Voucher, VoucherType
 from . import refresh_status
-from .mixins import start_refresh
+from .mixins import VoucherifyModelAdmin, start_refresh
 from .money import format_amount
 from .voucher_actions import run_action
 from .voucher_forms import BalanceForm, RemoteRefusal, VoucherForm, remote_error
@@ -60,7 +60,7 @@ class VoucherifyRefused(DjangoVoucherifyError):
 
 
 @admin.register(Voucher)
-class VoucherAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class VoucherAdmin(VoucherifyModelAdmin):
     form = VoucherForm
     change_list_template = TEMPLATES + "change_list.html"
     change_form_template = TEMPLATES + "change_form.html"

@@ -5,16 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.text import Truncator
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from ..models import WebhookEvent, WebhookEventState
+from . import confirmation
+from .mixins import VoucherifyModelAdmin
 
 
 def _cut(text: str, kind: str) -> SafeString:
@@ -28,7 +29,7 @@ CONFIRM_TEMPLATE = "admin/django_voucherify/webhookevent/reprocess_confirmation.
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class WebhookEventAdmin(VoucherifyModelAdmin):
     # Four columns that fit the room a 1280 px window leaves beside the admin's sidebar and the
     # filters (about 630 px): the event (its type, and its id on a second line), its state (with
     # the attempts and a needs-attention flag), the outcome and when it arrived. Ids (up to 100
@@ -93,21 +94,64 @@ class WebhookEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def reprocess_selected(
         self, request: HttpRequest, queryset: QuerySet[WebhookEvent]
     ) -> HttpResponse | None:
-        rows = list(queryset)
         if request.POST.get("post") != "yes":
-            context = {
-                **self.admin_site.each_context(request),
-                "opts": self.model._meta,
-                "rows": rows,
-                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-                "title": _("Reprocess webhook events?"),
-            }
-            return TemplateResponse(request, CONFIRM_TEMPLATE, context)
+            # The admin's one confirmation page: a sample of a large selection and its count,
+            # "select all" posted back as select_across (one hidden input per event made
+            # confirming thousands of parked events a 400, past DATA_UPLOAD_MAX_NUMBER_FIELDS).
+            return confirmation.confirmation_page(
+                self,
+                request,
+                queryset,
+                action_label=gettext("Reprocess"),
+                order_by="pk",
+                headers=(
+                    gettext("Type"),
+                    gettext("Event id"),
+                    gettext("Processing state"),
+                    gettext("Last error"),
+                ),
+                row=lambda e: (e.type, e.event_id, e.get_state_display(), Truncator(e.last_error).chars(120)),
+                intro=lambda count: (
+                    ngettext(
+                        "This event will be processed again in the background: the mirrors and the "
+                        "checkout ledger are updated from it unless a newer event about the same "
+                        "object was applied, and the shop's signal receivers run again.",
+                        "These %(counter)s events will be processed again in the background: the "
+                        "mirrors and the checkout ledger are updated from them unless a newer event "
+                        "about the same object was applied, and the shop's signal receivers run "
+                        "again.",
+                        count,
+                    )
+                    % {"counter": count}
+                ),
+                not_listed=lambda n: (
+                    ngettext(
+                        "…and %(counter)s more event matching the same filters.",
+                        "…and %(counter)s more events matching the same filters.",
+                        n,
+                    )
+                    % {"counter": n}
+                ),
+                table_id="reprocess-rows",
+                template=CONFIRM_TEMPLATE,
+            )
+        changed = gettext(
+            "The selection changed since the confirmation page (%(shown)s events then, %(now)s now); "
+            "nothing was done. Please choose the action again."
+        )
+        if confirmation.selection_changed(
+            self,
+            request,
+            queryset.count(),
+            lambda shown, now: changed % {"shown": shown, "now": now},
+            queryset,
+        ):
+            return None
         # Imported here: the webhooks service pulls in checkout and the voucher services, which
         # a process that merely autodiscovers the admin would pay at start-up.
         from ..webhooks.events import reprocess
 
-        count = reprocess([row.pk for row in rows])
+        count = reprocess(list(queryset.values_list("pk", flat=True)))
         self.message_user(
             request,
             ngettext("%(count)d event sent for processing.", "%(count)d events sent for processing.", count)

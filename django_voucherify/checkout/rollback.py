@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -154,17 +155,23 @@ def request_rollback(
     try:
         return rollback(ledger, reason, client=client)
     except RollbackFailed as exc:
-        assert exc.ledger is not None
-        row = exc.ledger
-        log = logger.error if exc.refused else logger.warning
-        log(
-            "Voucherify checkout: rollback of ledger row %s failed (%s); retrying from Celery.",
-            row.pk,
-            exc.message,
-        )
-        # Refused (False) when a task chain already holds the row: that chain sends it.
-        schedule.retry_rollback(row.pk, row.rollback_attempts, exc.retry_after)
-        return row
+        return retry_failed_rollback(exc)
+
+
+def retry_failed_rollback(exc: RollbackFailed) -> CheckoutRedemption:
+    """After :func:`rollback` raised ``exc``: log it and hand the rollback to Celery, which
+    retries it with backoff (the rollback stays asked for); returns the row."""
+    assert exc.ledger is not None
+    row = exc.ledger
+    log = logger.error if exc.refused else logger.warning
+    log(
+        "Voucherify checkout: rollback of ledger row %s failed (%s); retrying from Celery.",
+        row.pk,
+        exc.message,
+    )
+    # Refused (False) when a task chain already holds the row: that chain sends it.
+    schedule.retry_rollback(row.pk, row.rollback_attempts, exc.retry_after)
+    return row
 
 
 def roll_back_canceled_order(order_source_id: str) -> None:
@@ -183,14 +190,21 @@ def rollback_order(order_source_id: str, reason: str) -> list[CheckoutRedemption
     commit, and reconciliation handles rows whose outcome is still unknown. A ``reason`` the
     ledger cannot store raises :class:`InvalidCheckoutInput`.
     """
+    return defer_rollbacks(CheckoutRedemption.objects.live().filter(order_source_id=order_source_id), reason)
+
+
+def defer_rollbacks(rows: QuerySet[CheckoutRedemption], reason: str) -> list[CheckoutRedemption]:
+    """Ask for the rollback of ``rows`` (first reason kept) and leave sending it to Celery,
+    once the transaction commits: no call here (an order's cancellation, the admin's rows left
+    after Voucherify could not be reached). A ``reason`` the ledger cannot store raises
+    :class:`InvalidCheckoutInput`."""
     check_reason(reason)
-    rows: list[CheckoutRedemption] = []
+    asked: list[CheckoutRedemption] = []
     with transaction.atomic():
-        live = CheckoutRedemption.objects.select_for_update().live().filter(order_source_id=order_source_id)
-        for row in live:
+        for row in rows.select_for_update():
             if request_rollback_on(row, reason):
                 row.save(update_fields=["rollback_requested_at", "rollback_reason", "updated_at"])
             if row.state in ROLLBACK_STATES:
                 schedule.schedule_rollback(row.pk)
-            rows.append(row)
-    return rows
+            asked.append(row)
+    return asked

@@ -22,7 +22,7 @@ from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
-from ..secret import MASK, Secret, Withheld
+from ..secret import MASK, Secret, Withheld, can_hold
 from .options import (
     BY_NAME,
     CREDENTIALS,
@@ -93,12 +93,13 @@ def raw_settings() -> dict[str, Any]:
 
 
 def _shield_secret_key(values: dict[str, Any]) -> None:
-    """``SECRET_KEY`` as a :class:`Secret`; a value of another type as a :class:`Withheld`
-    (refused as missing, as any value that is no string is). A blank string holds no secret."""
+    """``SECRET_KEY`` as a :class:`Secret`; a value of another type, or a string no Secret can
+    hold (:func:`~django_voucherify.secret.can_hold`), as a :class:`Withheld` (refused, never
+    quoted). A blank string holds no secret."""
     raw = values.get("SECRET_KEY")
-    if isinstance(raw, str) and raw.strip():
+    if isinstance(raw, str) and raw.strip() and can_hold(raw):
         values["SECRET_KEY"] = Secret(raw)
-    elif raw is not None and not isinstance(raw, str | Secret):
+    elif raw is not None and not isinstance(raw, Secret) and not (isinstance(raw, str) and not raw.strip()):
         values["SECRET_KEY"] = Withheld(raw)
 
 
@@ -133,7 +134,7 @@ def _webhook_secret(item: Any) -> Any:
     :class:`Withheld` for the validator to refuse."""
     if isinstance(item, Secret | Withheld):
         return item
-    if isinstance(item, str):
+    if isinstance(item, str) and can_hold(item):
         return Secret(item) if item.strip() else item
     return Withheld(item)
 
@@ -233,20 +234,33 @@ def credentials() -> tuple[Secret, ...]:
     """The API token and the webhook secrets, to mask them in text (an error's): from
     :func:`settings`, or, when another option is wrong (it raises then), read from the raw
     dict as :func:`settings` reads them, so a broken unrelated option never unmasks a token a
-    request of the earlier, valid settings sent. Empty only when ``VOUCHERIFY`` is no dict."""
+    request of the earlier, valid settings sent. A value of the wrong shape (``WEBHOOK_SECRETS``
+    as one string or a dict, a ``SECRET_KEY`` no string, read as missing) gives the strings
+    inside it. Empty only when ``VOUCHERIFY`` is no dict."""
     try:
         conf = settings()
     except Exception:  # the text is masked with what can be read
-        try:
-            values = raw_settings()
-        except ImproperlyConfigured:
-            return ()
-        found = [_take_secret(values)]
-        hooks = values.get("WEBHOOK_SECRETS")
-        if isinstance(hooks, tuple):  # what raw_settings() wrapped (a list given)
-            found.extend(item for item in hooks if isinstance(item, Secret))
-        return tuple(found)
+        return _raw_credentials("SECRET_KEY", "WEBHOOK_SECRETS")
+    if not conf.secret_key:  # unset, or of a shape read as missing: a Withheld in the raw dict
+        return (*_raw_credentials("SECRET_KEY"), *conf.webhook_secrets)
     return (conf.secret_key, *conf.webhook_secrets)
+
+
+def _raw_credentials(*names: str) -> tuple[Secret, ...]:
+    """The secrets in the raw dict's ``names``, as raw_settings() wrapped them: Secrets, or a
+    Withheld (a shape that cannot be a secret) holding the strings inside it as Secrets."""
+    try:
+        values = raw_settings()
+    except ImproperlyConfigured:
+        return ()
+    found: list[Secret] = []
+    for value in (values.get(name) for name in names):
+        for item in value if isinstance(value, tuple) else (value,):
+            if isinstance(item, Secret):
+                found.append(item)
+            elif isinstance(item, Withheld):
+                found.extend(item.secrets)
+    return tuple(found)
 
 
 def get_settings() -> VoucherifySettings:

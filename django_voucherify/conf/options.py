@@ -25,6 +25,10 @@ OUTAGE_POLICIES = (REFUSE, PROCEED_WITHOUT_DISCOUNT)
 #: Codes one redeem/validate request may name (Voucherify's limit of redeemables).
 MAX_REDEEMABLES = 30
 
+#: The longest retention in days (100 years): the sweeps take it from the current time, and a
+#: date before year 1 does not exist.
+MAX_RETENTION_DAYS = 36_500
+
 #: The late check's delay when ``CHECKOUT_LATE_CHECK_AFTER`` is unset (unless the grace is longer).
 DEFAULT_LATE_CHECK_AFTER = 3600.0
 
@@ -38,7 +42,8 @@ class Kind(Enum):
     BOOL = "bool"  # True or False: environment strings are refused, not guessed
     CHOICE = "choice"  # one of the option's choices
     FOLDER = "folder"  # a non-empty folder name (not only slashes)
-    ANY = "any"  # handed to requests as it is (PROXIES, VERIFY)
+    PROXIES = "proxies"  # None, or a dict of scheme (or "all", or a URL) to proxy URL
+    VERIFY = "verify"  # True, False, or the path of a CA bundle (handed to requests as it is)
     SECRETS = "secrets"  # a list of non-empty strings, held as Secrets (never shown)
     CURRENCY = "currency"  # an ISO 4217 code: three ASCII letters (upper-cased when read)
     CAMPAIGNS = "campaigns"  # a list of campaign names or ids under identifiers.campaign_defect (a tuple)
@@ -203,6 +208,7 @@ OPTIONS: tuple[Option, ...] = (
         ("E006",),
         "Leave it unset (10) or set it to the number of threads per process.",
         minimum=1,
+        maximum=1000,  # urllib3 fills each pool with that many slots at its first request
         integer=True,
     ),
     Option(
@@ -213,8 +219,24 @@ OPTIONS: tuple[Option, ...] = (
         ("E011",),
         _BOOL_HINT,
     ),
-    Option("PROXIES", Kind.ANY, None, 'Explicit proxies, e.g. `{"https": "http://proxy:3128"}`.'),
-    Option("VERIFY", Kind.ANY, True, "TLS verification, or the path of a CA bundle."),
+    Option(
+        "PROXIES",
+        Kind.PROXIES,
+        None,
+        'Explicit proxies, e.g. `{"https": "http://proxy:3128"}`.',
+        ("E007",),
+        "A dict of scheme to proxy URL, e.g. {'https': 'http://proxy:3128'}, or None (with "
+        "TRUST_ENV, HTTPS_PROXY is read from the environment).",
+        nullable=True,
+    ),
+    Option(
+        "VERIFY",
+        Kind.VERIFY,
+        True,
+        "TLS verification, or the path of a CA bundle.",
+        ("E007",),
+        "True (the default), or the path of a CA bundle file; False switches TLS verification off.",
+    ),
     Option(
         "LOG_BODIES",
         Kind.BOOL,
@@ -414,15 +436,31 @@ OPTIONS: tuple[Option, ...] = (
         "when the job ends.",
     ),
     Option(
+        "JOB_UPLOAD_MAX_BYTES",
+        Kind.NUMBER,
+        200_000_000,
+        "Largest CSV a voucher or customer import accepts, in bytes; a larger one is refused "
+        "before anything is stored.",
+        ("E050",),
+        "A whole number of bytes from 1024 to 10**12 (1 TB); the default is 200_000_000 (200 MB). Also limit "
+        "request bodies in the web server (nginx client_max_body_size): Django receives a file "
+        "whole before the form can refuse it.",
+        page="jobs.md",
+        minimum=1024,
+        maximum=10**12,  # past NUMBER_CEILING (1 GB here): a size, not a span of seconds
+        integer=True,
+    ),
+    Option(
         "EXPORT_RETENTION_DAYS",
         Kind.NUMBER,
         30,
         "Days an export's stored file is kept after its job ends; the sweep then deletes it and "
         "the job says its file expired.",
         ("E049",),
-        "A whole number of days, 1 or more; the default is 30.",
+        "A whole number of days from 1 to 36500; the default is 30.",
         page="jobs.md",
         minimum=1,
+        maximum=MAX_RETENTION_DAYS,
         integer=True,
     ),
     # -- checkout ---------------------------------------------------------------------------
@@ -581,9 +619,10 @@ OPTIONS: tuple[Option, ...] = (
         "events are kept until staff reprocess or delete them. An event that happened longer "
         "ago is refused (400 too_old): its id may be forgotten, so a replay would be applied again.",
         ("E048",),
-        "A whole number of days, 1 or more; the default is 30.",
+        "A whole number of days from 1 to 36500; the default is 30.",
         page="webhooks.md",
         minimum=1,
+        maximum=MAX_RETENTION_DAYS,
         integer=True,
     ),
 )

@@ -10,6 +10,7 @@ words. This module imports nothing of Django's checks framework and no feature m
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -34,10 +35,21 @@ class Problem:
     enforced: bool = True
 
 
+#: The largest value of a number option without a maximum of its own: every one is a number
+#: of seconds (or a count, or bytes) the app adds to or takes from the current time or sleeps,
+#: and a ``timedelta`` holds 999999999 days: ``inf`` or ``1e300`` passed the checks, then each
+#: step computing a deadline from it raised OverflowError. 10**9 s is more than 31 years.
+NUMBER_CEILING = 10**9
+
+
 def _number(value: Any) -> float | None:
-    """``value`` as a float when it is a real number (not a bool), else None."""
+    """``value`` as a float when it is a finite real number (not a bool), else None."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an int past what a float holds
+            return None
+        return number if math.isfinite(number) else None
     return None
 
 
@@ -60,7 +72,8 @@ def _show(bound: float) -> str:
 
 def _number_reason(option: Option, value: Any) -> str | None:
     number = _number(value)
-    low, high = option.minimum, option.maximum
+    low = option.minimum
+    high = NUMBER_CEILING if option.maximum is None else option.maximum
     if (
         number is not None
         and (not option.integer or isinstance(value, int))
@@ -69,12 +82,12 @@ def _number_reason(option: Option, value: Any) -> str | None:
     ):
         return None
     kind = "a whole number" if option.integer else "a number"
-    if low is not None and high is not None:
+    if low is not None and not option.above:
         bound = f"from {_show(low)} to {_show(high)}"
     elif low is not None:
-        bound = f"above {_show(low)}" if option.above else f"{_show(low)} or more"
+        bound = f"above {_show(low)} and at most {_show(high)}"
     else:
-        bound = f"{_show(high or 0)} or less"
+        bound = f"{_show(high)} or less"
     return f"must be {kind}, {bound}"
 
 
@@ -83,6 +96,8 @@ def _reason(option: Option, value: Any) -> str | None:
     if value is None and option.nullable:
         return None
     if option.kind is Kind.TEXT:
+        if isinstance(value, Withheld):  # a credential that no Secret can hold: not shown
+            return f"must be a string of UTF-8 text (got a value of type {value.type_name}, not shown)"
         return None if isinstance(value, str) and value.strip() else "is missing or empty"
     if option.kind is Kind.URL:
         return _url_reason(value)
@@ -103,9 +118,33 @@ def _reason(option: Option, value: Any) -> str | None:
     if option.kind is Kind.CURRENCY:
         code_ok = isinstance(value, str) and len(value) == 3 and value.isascii() and value.isalpha()
         return None if code_ok else "must be a three-letter ISO 4217 currency code such as EUR"
+    if option.kind is Kind.PROXIES:
+        return _proxies_reason(value)
+    if option.kind is Kind.VERIFY:
+        # requests reads any other value by its truth: "", 0 or [] switched verification off.
+        ok = isinstance(value, bool) or (isinstance(value, str) and value.strip())
+        return None if ok else "must be True, False or the path of a CA bundle"
     if option.kind is Kind.FOLDER:
         ok = isinstance(value, str) and value.strip("/")
         return None if ok else "must be a non-empty folder name"
+    return None
+
+
+def _proxies_reason(value: Any) -> str | None:
+    """A dict of scheme (``https``, ``all``, or a ``scheme://host``) to proxy URL, as requests
+    takes it: a string or a list made the client's construction fail at its first call."""
+    reason = "must be a dict of scheme to proxy URL"
+    if not isinstance(value, dict):
+        return reason
+    for key, url in value.items():
+        if not isinstance(key, str) or not key.strip() or not isinstance(url, str):
+            return reason
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return reason
+        if not parts.scheme or not parts.netloc:
+            return f"{reason}: each URL absolute, such as http://proxy:3128"
     return None
 
 
@@ -128,10 +167,10 @@ def _campaigns_reason(value: Any) -> str | None:
 def _shown(option: Option, value: Any) -> str:
     """What a problem quotes of the value: nothing of a credential, only the type of webhook
     secrets (one string where a list is wanted, a dict: the secret itself, which no list of
-    Secrets masks), the value of any other option."""
+    Secrets masks) and of proxies (a proxy's password), the value of any other option."""
     if option.required:
         return ""
-    if option.kind is Kind.SECRETS:
+    if option.kind in (Kind.SECRETS, Kind.PROXIES):  # a proxy's URL may carry its password
         name = value.type_name if isinstance(value, Withheld) else type(value).__name__
         return f" (got a {name}, not shown)"
     if option.kind is Kind.URL and isinstance(value, str):

@@ -79,6 +79,7 @@ class VoucherifySettings:
     job_resubmit_after: float
     job_max_age: float
     job_upload_retention: float
+    job_upload_max_bytes: int
     export_retention_days: int
     checkout_outage_policy: str
     checkout_timeout: float

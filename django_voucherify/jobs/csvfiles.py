@@ -32,7 +32,7 @@ from django.core.files import File
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
-from .. import validation
+from .. import conf, validation
 from ..errors import DjangoVoucherifyError
 
 #: Room left in a part for the multipart envelope around the CSV.
@@ -209,12 +209,31 @@ def read_header_line(stream: IO[bytes]) -> bytes:
 
 
 def validate_upload(kind: CsvKind, uploaded: Any) -> list[str]:
-    """Check an uploaded file's header without reading the rest; rewinds the file."""
+    """Check an uploaded file's size (``JOB_UPLOAD_MAX_BYTES``) and header without reading the
+    rest; rewinds the file. The one check of every door (the admin's form, the Python API)."""
+    check_size(uploaded)
     uploaded.seek(0)
     try:
         return check_header(kind, read_header_line(uploaded))
     finally:
         uploaded.seek(0)
+
+
+def check_size(uploaded: Any) -> None:
+    """Raise :class:`CsvError` when the file is over ``JOB_UPLOAD_MAX_BYTES``: it would be
+    stored, split into as many bytes again and sent, whatever its size."""
+    limit = conf.settings().job_upload_max_bytes
+    size = getattr(uploaded, "size", None)  # an UploadedFile or File knows it
+    if not isinstance(size, int):
+        size = uploaded.seek(0, os.SEEK_END)  # a stream: its end, without reading it
+    if size > limit:
+        raise CsvError(
+            _(
+                "The file is %(size)s bytes, over the %(max)s byte limit of an import "
+                "(JOB_UPLOAD_MAX_BYTES); split it into smaller files."
+            )
+            % {"size": size, "max": limit}
+        )
 
 
 @dataclass

@@ -172,6 +172,11 @@ def _without_card_code(job: Job, message: str) -> str:
     return message
 
 
+class PartFileMissing(Exception):
+    """The part's split CSV is not in storage (deleted by hand, a storage restored): nothing was
+    sent, and no retry can send it."""
+
+
 def send(part: JobPart) -> str:
     """Make the part's request; returns the async action (or export) id."""
     job, client = part.job, _client()
@@ -182,7 +187,11 @@ def send(part: JobPart) -> str:
     if kind in (JobKind.IMPORT_VOUCHERS_CSV, JobKind.IMPORT_CUSTOMERS_CSV):
         resource = client.vouchers if kind == JobKind.IMPORT_VOUCHERS_CSV else client.customers
         upload = resource.import_csv
-        with part.file.open("rb") as source:
+        try:
+            source = part.file.open("rb")
+        except FileNotFoundError as exc:
+            raise PartFileMissing(str(part.file.name)) from exc
+        with source:
             answer = upload(source, filename=str(part.file.name).rsplit("/", 1)[-1])
     elif kind == JobKind.EXPORT_ORDERS:
         return str(client.orders.export(body)["id"])
@@ -262,6 +271,14 @@ def submit_part(part_id: int, token: str | None = None) -> list[Step]:
 def _send_and_record(part: JobPart, token: str | None) -> list[Step]:
     try:
         remote_id = send(part)
+    except PartFileMissing as exc:
+        # Known not sent, and never sendable: failed at once, not left ``submitting`` (an
+        # unknown outcome, reconciled and retried MAX_STEP_ERRORS times).
+        error = _(
+            "The part's file %(name)s is no longer in storage, so nothing was sent; upload the "
+            "CSV again to import these rows."
+        ) % {"name": exc}
+        return _finish_part(part, PartState.FAILED, error=error)
     except TransportError as exc:
         if not exc.request_sent:
             return _back_to_pending(part, exc, 1.0, token)
@@ -545,11 +562,17 @@ def _setback(
     rows = JobPart.objects.filter(pk=part.pk).exclude(state__in=FINAL_PART_STATES)
     if token is not None:
         rows = rows.filter(lease_token=token)
-    if not rows.update(step_errors=F("step_errors") + 1, **_error(part, note, cause)):
-        return []
-    state, errors = JobPart.objects.filter(pk=part.pk).values_list("state", "step_errors").get()
+    # The count and the end of the part it fails, in one transaction: when ending it raises (a
+    # database error at the 8th), the count is rolled back with it, and whoever records that
+    # error (step_failed, or the step run again after the lease) counts this setback once.
+    with transaction.atomic():
+        if not rows.update(step_errors=F("step_errors") + 1, **_error(part, note, cause)):
+            return []
+        state, errors = JobPart.objects.filter(pk=part.pk).values_list("state", "step_errors").get()
+        if errors >= MAX_STEP_ERRORS:
+            ended = _end_part(part, PartState.FAILED, error=final(errors), cause=cause)
     if errors >= MAX_STEP_ERRORS:
-        return _finish_part(part, PartState.FAILED, error=final(errors), cause=cause)
+        return _after_end(part, ended)
     return lease_step(
         part.pk, "poll" if state == PartState.SUBMITTED else "submit", step_error_delay(errors), token
     )
@@ -611,6 +634,21 @@ def _finish_part(
 ) -> list[Step]:
     """End the part (once: a part already final is left alone); ``error`` is its reason and
     ``cause`` the Voucherify answer behind it, if any (its key and request id are kept)."""
+    ended = _end_part(part, state, result=result, error=error, cause=cause, remote_status=remote_status)
+    return _after_end(part, ended)
+
+
+def _end_part(
+    part: JobPart,
+    state: str,
+    *,
+    result: dict[str, Any] | None = None,
+    error: str = "",
+    cause: BaseException | None = None,
+    remote_status: str = "",
+) -> bool:
+    """:func:`_finish_part`'s database work, in one transaction (nested in the caller's, if
+    any): the part's final state, its failed rows, its push's rows. True if it ended it now."""
     result = result or {}
     async_type = ASYNC_TYPES.get(JobKind(part.job.kind))
     with transaction.atomic():  # the failed rows are written once, with the final state
@@ -643,8 +681,12 @@ def _finish_part(
             # In the same transaction: a part is final exactly when its rows are marked (a crash
             # or a deadlock in between rolls both back, and the part is polled again).
             part_finished(part, state)
-    updated = locked is not None
-    if updated:
+    return locked is not None
+
+
+def _after_end(part: JobPart, ended: bool) -> list[Step]:
+    """:func:`_finish_part`'s work outside the transaction: the split file, the job's totals."""
+    if ended:
         part.refresh_from_db()
         if part.file:
             part.file.delete(save=True)  # the source file is kept; its split copy is not needed

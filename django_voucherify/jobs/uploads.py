@@ -254,13 +254,13 @@ def _listing(storage: Any, path: str, *, dirs: bool) -> Iterator[str]:
 
 
 def _unnamed(batch: list[str]) -> list[str]:
-    """The names of ``batch`` that no job or part row refers to."""
+    """The names of ``batch`` that no job or part row refers to: one lookup per table, each on
+    the indexes of its file columns, unordered (a part's default order joined the job table)."""
     named: set[str] = set()
-    for source, result in Job.objects.filter(Q(source_file__in=batch) | Q(result_file__in=batch)).values_list(
-        "source_file", "result_file"
-    ):
+    jobs = Job.objects.filter(Q(source_file__in=batch) | Q(result_file__in=batch)).order_by()
+    for source, result in jobs.values_list("source_file", "result_file"):
         named.update((source, result))
-    named.update(JobPart.objects.filter(file__in=batch).values_list("file", flat=True))
+    named.update(JobPart.objects.filter(file__in=batch).order_by().values_list("file", flat=True))
     return [name for name in batch if name not in named]
 
 

@@ -140,6 +140,12 @@ class Job(models.Model):
         verbose_name_plural = _("bulk jobs")
         ordering = ["-created_at"]
         permissions = [("check_job", _("Can ask Voucherify about unfinished bulk jobs now"))]
+        # The orphan-file walk (jobs/uploads.purge_orphans) looks stored names up here, 500 at
+        # a time, every hour: without them, a scan of the whole job history per batch.
+        indexes = [
+            models.Index(fields=["source_file"], name="dv_job_source_file"),
+            models.Index(fields=["result_file"], name="dv_job_result_file"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.pk}"
@@ -207,6 +213,7 @@ class JobPart(BackgroundWork):
         verbose_name = _("job part")
         verbose_name_plural = _("job parts")
         ordering = ["job", "index"]
+        indexes = [models.Index(fields=["file"], name="dv_jobpart_file")]  # as Job's files
         constraints = [
             models.UniqueConstraint(fields=["job", "index"], name="voucherify_jobpart_unique_index"),
             # One async action belongs to one part: two reconciling parts cannot adopt the same.

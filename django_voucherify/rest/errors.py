@@ -27,6 +27,7 @@ from django.http import Http404, HttpRequest, JsonResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
+from rest_framework.metadata import BaseMetadata
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -115,6 +116,21 @@ class AlwaysJSON(BaseContentNegotiation):
     ) -> tuple[BaseRenderer, str]:
         renderer = next(iter(renderers))
         return renderer, str(renderer.media_type)
+
+
+class MediaTypesMetadata(BaseMetadata):
+    """``OPTIONS``: the methods (DRF's ``Allow`` header, on every answer) and the media types,
+    nothing else. DRF's default (``SimpleMetadata``) also answered the view's name and its
+    docstring: internal prose (how a check is made, what the budget guards against) for anyone
+    who asks, and a change of it a change of the API. The endpoints are documented by the
+    OpenAPI schema (``rest/schema.py``); a CORS preflight is answered before the view, by the
+    project's CORS middleware."""
+
+    def determine_metadata(self, request: Request, view: Any) -> dict[str, Any]:
+        return {
+            "renders": [renderer.media_type for renderer in view.renderer_classes],
+            "parses": [parser.media_type for parser in view.parser_classes],
+        }
 
 
 def error_body(detail: str, key: str, **fields: Any) -> dict[str, Any]:

@@ -39,7 +39,14 @@ from ..models.customers import Customer
 from ..models.ledger import CheckoutRedemption
 from ..models.orders import Order
 from . import serializers as s
-from .errors import AlwaysJSON, AsciiJSONRenderer, StrictJSONParser, error_body, exception_handler
+from .errors import (
+    AlwaysJSON,
+    AsciiJSONRenderer,
+    MediaTypesMetadata,
+    StrictJSONParser,
+    error_body,
+    exception_handler,
+)
 from .permissions import PUBLISH_FOR_ANYONE_PERMISSION, CanRedeemOrder, CanRollBackRedemptions
 from .schema import LazySchema
 from .throttling import CheckoutScopedThrottle, anonymous_max_codes, unknown_codes_budget
@@ -146,6 +153,7 @@ class CheckoutAPIView(APIView):
     parser_classes = [StrictJSONParser]
     renderer_classes = [AsciiJSONRenderer]
     content_negotiation_class = AlwaysJSON
+    metadata_class = MediaTypesMetadata  # OPTIONS: no docstring (rest/errors.py)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         forget_unusable_session(request._request)

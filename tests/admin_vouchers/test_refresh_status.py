@@ -168,3 +168,19 @@ def test_the_block_and_the_json_say_the_same_and_only_an_unfinished_run_is_follo
     for model in ("campaign", "promotiontier"):
         page = admin_client.get(reverse(f"admin:django_voucherify_{model}_changelist")).content.decode()
         assert f'data-refresh-status-url="{STATUS[model]}"' in page
+
+
+@pytest.mark.parametrize("model", ["voucher", "campaign", "promotiontier"])
+def test_numbers_in_the_blocks_attributes_are_not_localised(admin_client, settings, model):
+    """With thousand separators on (``USE_THOUSAND_SEPARATOR``), the block wrote its poll
+    interval as ``data-refresh-poll-ms="2,000"``, which the script reads as 2: every open
+    changelist asked the status JSON every 2 ms while a refresh ran; the bar's ``value`` and
+    ``max`` (``1,500``) were no numbers either (the admin review)."""
+    settings.USE_THOUSAND_SEPARATOR = True
+    now = timezone.now()
+    make_run(
+        SUBJECT[model], state=RefreshState.RUNNING, started_at=now, heartbeat_at=now, done=1500, total=4000
+    )
+    page = admin_client.get(reverse(f"admin:django_voucherify_{model}_changelist")).content.decode()
+    assert 'data-refresh-poll-ms="2000"' in page
+    assert 'value="1500" max="4000"' in page

@@ -67,3 +67,19 @@ def test_rows_needing_attention_are_listed_for_staff(admin_client):
     row = CheckoutRedemption.objects.get(order_source_id="ORD-STUCK")
     detail = admin_client.get(f"{URL}{row.pk}/change/").content.decode()
     assert "outcome still unknown after 10 reads" in detail and "Due at" in detail
+
+
+@pytest.mark.django_db
+@pytest.mark.urls("tests.checkout.urls")
+def test_the_rollback_confirmation_posts_back_pks_unlocalised(sandbox, admin_client, settings):
+    """With thousand separators on, the confirmation page wrote ledger row 12345 as ``12,345``
+    in its hidden input: confirming rolled back nothing from the 1000th row on (the admin review)."""
+    settings.USE_THOUSAND_SEPARATOR = True
+    make_voucher("SEP")
+    row = checkout.redeem(["SEP"], {"source_id": "ORD-SEP", "amount": 1000}).ledger
+    CheckoutRedemption.objects.filter(pk=row.pk).update(id=12345)
+    page = post_action(admin_client, URL, "rollback_selected", [12345]).content.decode()
+    form = page[page.index('<form method="post">') :]
+    assert 'name="_selected_action" value="12345"' in form
+    post_action(admin_client, URL, "rollback_selected", [12345], post="yes", reason="goodwill")
+    assert CheckoutRedemption.objects.get(pk=12345).state == LedgerState.ROLLED_BACK

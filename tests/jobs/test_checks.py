@@ -23,3 +23,10 @@ def test_job_settings_are_checked_with_hints(settings):
     assert ids(settings, JOB_MAX_AGE=30, JOB_POLL_INTERVAL_MAX=60) == ["voucherify.E043"]
     assert ids(settings, JOB_MAX_AGE=3600) == []
     assert all(m.hint for m in check_voucherify_settings())
+
+
+def test_a_storages_setting_that_is_no_dict_names_no_storage(settings):
+    # A STORAGES that is a string answered `in` by substring: "default" in "s3://default-bucket"
+    # passed the check, and the job's first upload failed instead.
+    settings.STORAGES = "s3://default-bucket"
+    assert ids(settings) == ["voucherify.E040"]

@@ -205,3 +205,44 @@ def test_an_error_after_a_usable_answer_still_adds_up(sandbox, monkeypatch):
     assert runner.run_guarded("poll", part.pk, part.lease_token) == []
     part.refresh_from_db()
     assert part.state == PartState.FAILED and part.step_errors == runner.MAX_STEP_ERRORS
+
+
+@pytest.mark.parametrize("setback", ["unusable-answer", "unexpected-error"])
+def test_a_failure_to_end_the_part_at_the_last_error_does_not_count_the_error_twice(
+    sandbox, monkeypatch, setback
+):
+    """The 8th setback was counted, then ending the part raised (a database error): the count
+    stayed, and the error recording that failure (an unusable answer's: ``step_failed``), or the
+    step run again after the lease (an unexpected error's), counted the same setback again: the
+    part failed "after 9". The count and the end are one transaction now."""
+    gateway = adversary.answer_gets(sandbox, "/v1/async-actions/*", {})
+    part = jobs.import_vouchers([VOUCHER]).parts.get()
+    JobPart.objects.filter(pk=part.pk).update(step_errors=runner.MAX_STEP_ERRORS - 1)
+    if setback == "unexpected-error":
+        gateway.body = {"status": "IN_PROGRESS"}
+
+        def unreadable(value: Any) -> Any:
+            raise KeyError("a bug on an odd answer")
+
+        monkeypatch.setattr(runner, "storable_json", unreadable)
+    faults = []
+    part_counts = runner.results.part_counts
+
+    def fails_once(*args: Any, **kwargs: Any) -> Any:
+        if not faults:
+            faults.append("raised")
+            raise RuntimeError("the database went away while ending the part")
+        return part_counts(*args, **kwargs)
+
+    monkeypatch.setattr(runner.results, "part_counts", fails_once)
+
+    for _ in range(2):  # the step, then (unless it is final) the step again, as the sweep runs it
+        part.refresh_from_db()
+        if part.state == PartState.FAILED:
+            break
+        runner.run_guarded("poll", part.pk, part.lease_token)
+
+    part.refresh_from_db()
+    assert faults == ["raised"]
+    assert part.state == PartState.FAILED and part.step_errors == runner.MAX_STEP_ERRORS
+    assert f" {runner.MAX_STEP_ERRORS} " in part.last_error

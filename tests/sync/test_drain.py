@@ -271,6 +271,35 @@ def test_the_drain_cache_is_checked(caches_setting, expected):
     assert ours == ({expected} if expected else set())
 
 
+@pytest.mark.parametrize(
+    ("caches_setting", "shown"),
+    [
+        ({**DRAIN_CACHES, "drain": "redis://:hunter2@cache:6379/0"}, "settings.CACHES['drain']"),
+        ({**DRAIN_CACHES, "drain": ["redis://cache"]}, "settings.CACHES['drain']"),
+        ({**DRAIN_CACHES, "drain": None}, "settings.CACHES['drain']"),
+        ("redis://:hunter2@cache:6379/0", "settings.CACHES must"),
+        (["drain"], "settings.CACHES must"),
+    ],
+)
+def test_a_drain_cache_that_is_no_dict_is_a_check_error_not_a_crash(caches_setting, shown):
+    # CACHES = {"drain": "redis://..."} (a URL where Django wants a dict) made the check crash
+    # with an AttributeError, taking `manage.py check` (and every command running checks) down.
+    values = {**conf.raw_settings(), "SYNC_DRAIN_CACHE": "drain"}
+    with override_settings(CACHES=caches_setting, VOUCHERIFY=values):
+        ours = [m for m in run_checks(tags=["voucherify"]) if m.id == "voucherify.E014"]
+    assert len(ours) == 1 and shown in ours[0].msg and "must be a dict" in ours[0].msg
+    assert "hunter2" not in ours[0].msg and "'BACKEND'" in ours[0].hint
+
+
+def test_a_drain_cache_that_is_no_dict_falls_back_to_one_task_per_row(sandbox, broker):
+    # Django cannot build CACHES["drain"] when it is no dict: the save's after-commit hook raised
+    # (AttributeError) into the shop's view; the row now gets its own task, as without a drain.
+    with override_settings(CACHES={**DRAIN_CACHES, "drain": "redis://cache"}):
+        customer = save_customer("c-1")
+    entry = OutboxEntry.objects.get(object_pk=str(customer.pk))
+    assert broker.taken() == [(outbox.DELIVER_TASK, entry.pk)]
+
+
 class RolledBack(Exception):
     """Raised inside :class:`HeldBySave`'s transaction to roll it back."""
 

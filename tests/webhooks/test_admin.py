@@ -67,3 +67,57 @@ def test_events_are_read_only(client: Any, django_user_model: Any, parked: Any) 
     assert page.status_code == 200
     assert 'name="payload"' not in page.content.decode()
     assert client.get(CHANGELIST + "add/").status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)  # the processing is sent when the request commits
+def test_the_confirmation_posts_back_pks_unlocalised(
+    client: Any, django_user_model: Any, parked: Any, settings: Any
+) -> None:
+    """With thousand separators on (``USE_THOUSAND_SEPARATOR``), the confirmation page wrote
+    event 12345 as ``12,345`` in its hidden input: confirming matched no event (nothing
+    reprocessed, nothing said) from the 1000th event on (the admin review)."""
+    settings.USE_THOUSAND_SEPARATOR = True
+    WebhookEvent.objects.filter(pk=parked.pk).update(id=12345)
+    client.force_login(staff(django_user_model, "reprocess_webhookevent"))
+    page = post_action(client, CHANGELIST, "reprocess_selected", [12345]).content.decode()
+    form = page[page.index('<form method="post">') :]
+    assert 'name="_selected_action" value="12345"' in form
+    post_action(client, CHANGELIST, "reprocess_selected", [12345], post="yes")
+    assert WebhookEvent.objects.get(pk=12345).state != WebhookEventState.PARKED
+
+
+@pytest.mark.django_db(transaction=True)  # the processing is sent when the request commits
+def test_select_all_parked_events_is_confirmed_by_count_not_one_input_per_event(
+    client: Any, django_user_model: Any, monkeypatch: Any
+) -> None:
+    """After an outage thousands of events are parked and staff "select all" to reprocess them:
+    the confirmation page listed every event with one hidden input each, so confirming more
+    than DATA_UPLOAD_MAX_NUMBER_FIELDS (1000) was a 400 and nothing was reprocessed (the admin
+    review). It is now the admin's shared confirmation page: a sample, the count, and "select
+    all" posted back as ``select_across``."""
+    from django_voucherify.admin import confirmation
+
+    events = []
+    for n in range(3):
+        row, _ = record(envelope("voucher.updated", {"voucher": {"code": f"P{n}"}}))
+        WebhookEvent.objects.filter(pk=row.pk).update(state=WebhookEventState.PARKED, attempts=8)
+        events.append(row)
+    monkeypatch.setattr(confirmation, "CONFIRM_LIST_LIMIT", 2)
+    client.force_login(staff(django_user_model, "reprocess_webhookevent"))
+    page = post_action(client, CHANGELIST, "reprocess_selected", events[:1], select_across="1", index="0")
+    html = page.content.decode()
+    assert page.status_code == 200 and "These 3 events will be processed again" in html
+    form = html[html.index('<form method="post">') :]
+    assert form.count('name="_selected_action"') == 1 and 'name="select_across" value="1"' in form
+    assert 'id="confirm-reprocess"' in form
+    post_action(
+        client,
+        CHANGELIST,
+        "reprocess_selected",
+        events[:1],
+        select_across="1",
+        index="0",
+        post="yes",
+        confirmed_count="3",
+    )
+    assert not WebhookEvent.objects.filter(state=WebhookEventState.PARKED).exists()
