@@ -2,7 +2,8 @@
 
 The outbox's record step (``sync.batch_updates``) and the bulk push's marking
 (``jobs.push.mark_synced``) both write a batch of rows in one statement on PostgreSQL: the
-per-row values travel as array parameters, joined back to the table by ``unnest``. One
+per-row values travel as array parameters, joined back to the table by ``unnest``. A bulk
+write's outbox rows are inserted the same way (``sync.outbox``, :func:`rows_from_arrays`). One
 statement and one plan for any number of rows, where Django's ``bulk_update`` writes one
 ``CASE WHEN pk = … THEN …`` per row and field and ``IN`` lists need a statement per slice
 (measured in bench/README.md). PostgreSQL only: the callers keep their portable fallback.
@@ -40,17 +41,25 @@ def update_from_arrays(
     placeholders for ``set_params`` and ``where_params``. Only identifiers and SQL types are
     formatted in (the table quoted here, columns by the caller); every value is a parameter.
     """
-    lengths = {len(values) for _, _, values in arrays}
-    if len(lengths) != 1:
-        # unnest would pad the shorter arrays with NULLs: rows silently given wrong values.
-        raise ValueError(f"update_from_arrays needs arrays of one length, got {sorted(lengths)}")
-    names = ", ".join(name for name, _, _ in arrays)
-    unnest = ", ".join(f"%s::{sql_type}[]" for _, sql_type, _ in arrays)
+    rows, row_params = rows_from_arrays(arrays)
     sql = (
         f"UPDATE {connection.ops.quote_name(table)} AS {TARGET} SET {set_sql} "  # noqa: S608
-        f"FROM unnest({unnest}) AS {VALUES}({names}) WHERE {where}"
+        f"FROM {rows} WHERE {where}"
     )
-    params = [*set_params, *(list(values) for _, _, values in arrays), *where_params]
+    params = [*set_params, *row_params, *where_params]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return int(cursor.rowcount)
+
+
+def rows_from_arrays(arrays: Sequence[tuple[str, str, Sequence[Any]]]) -> tuple[str, list[Any]]:
+    """``unnest(arrays) AS v(names)`` (a ``FROM`` item: one row per index, ``v.name`` its
+    value) and its parameters: one array each, whatever the number of rows. ``arrays`` as
+    :func:`update_from_arrays` takes them, all of one length."""
+    lengths = {len(values) for _, _, values in arrays}
+    if len(lengths) != 1:
+        # unnest would pad the shorter arrays with NULLs: rows silently given wrong values.
+        raise ValueError(f"arrays of one length are needed, got {sorted(lengths)}")
+    names = ", ".join(name for name, _, _ in arrays)
+    unnest = ", ".join(f"%s::{sql_type}[]" for _, sql_type, _ in arrays)
+    return f"unnest({unnest}) AS {VALUES}({names})", [list(values) for _, _, values in arrays]

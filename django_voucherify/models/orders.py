@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from typing import Any
 
-from django.db import models
+from django.db import models, transaction
 from django.utils.translation import gettext_lazy as _
 
 from .customers import Customer
-from .sync_state import SyncedMirror, atomic_save
+from .sync_state import (
+    SyncedMirror,
+    SyncState,
+    atomic_save,
+    in_slices,
+    is_muted,
+    mirror_columns,
+    mirrors_written,
+    pk_column,
+    update_returning,
+)
 
 #: The order columns its Voucherify body is made of (``customer__source_id``: the customer's
 #: source id through a join), in :func:`order_body`'s order; what a bulk push reads.
@@ -113,6 +124,79 @@ class Order(SyncedMirror):
         self.remote_payload = data
 
 
+def queue_orders(db: str, order_ids: Iterable[Any]) -> None:
+    """Turn the orders of items written in bulk pending and queue them, as an item's save does
+    for its order (its receiver): one ``UPDATE ... RETURNING`` per :data:`~.sync_state.
+    IDS_PER_STATEMENT` orders, locked in id order, then :data:`~.sync_state.mirrors_written`."""
+    rows: list[tuple[Any, ...]] = []
+    for chunk in in_slices({i for i in order_ids if i is not None}):
+        orders = Order._base_manager.using(db).filter(pk__in=chunk)
+        rows += update_returning(orders, {"sync_state": SyncState.PENDING}, mirror_columns(Order))
+    if rows:
+        mirrors_written.send(sender=Order, chunks=iter([rows]), using=db)
+
+
+class OrderItemQuerySet(models.QuerySet["OrderItem"]):
+    """Items written in bulk queue their orders, in the write's transaction (as an item's save
+    or deletion does; see :class:`~.sync_state.MirrorQuerySet`): every column of an item is in
+    its order's body. ``update()`` is one ``UPDATE ... RETURNING order_id``; one that moves items
+    to another order locks them first (``SELECT ... FOR UPDATE``), so the orders they leave are
+    queued too. ``bulk_update()`` runs as ``update()`` calls of this queryset. Inside
+    :func:`~.sync_state.muted`, Django's plain methods."""
+
+    def update(self, **kwargs: Any) -> int:
+        if is_muted():
+            return super().update(**kwargs)
+        if self.query.is_sliced:
+            raise TypeError("Cannot update a query once a slice has been taken.")
+        self._for_write = True
+        db = self.db
+        moves = any(self.model._meta.get_field(name).name == "order" for name in kwargs)
+        with transaction.atomic(using=db, savepoint=False):
+            if moves:
+                before = dict(self.select_for_update().values_list("pk", "order_id"))
+                rows: list[tuple[Any, ...]] = []
+                for chunk in in_slices(before):
+                    items = self.model._base_manager.using(db).filter(pk__in=chunk)
+                    rows += update_returning(items, kwargs, (pk_column(self.model), "order_id"))
+                orders = {before[pk] for pk, _o in rows} | {order for _pk, order in rows}
+            else:
+                rows = update_returning(self, kwargs, ("order_id",))
+                orders = {order for (order,) in rows}
+            queue_orders(db, orders)
+        self._result_cache = None
+        return len(rows)
+
+    update.alters_data = True  # type: ignore[attr-defined]
+
+    def bulk_create(
+        self,
+        objs: Iterable[OrderItem],
+        batch_size: int | None = None,
+        ignore_conflicts: bool = False,
+        update_conflicts: bool = False,
+        update_fields: Collection[str] | None = None,
+        unique_fields: Collection[str] | None = None,
+    ) -> list[OrderItem]:
+        if is_muted():
+            return super().bulk_create(
+                objs, batch_size, ignore_conflicts, update_conflicts, update_fields, unique_fields
+            )
+        self._for_write = True
+        db = self.db
+        objs = list(objs)
+        with transaction.atomic(using=db, savepoint=False):
+            made = super().bulk_create(
+                objs, batch_size, ignore_conflicts, update_conflicts, update_fields, unique_fields
+            )
+            # The orders named (not the item ids): no id needs to come back. An item a conflict
+            # skipped queues its order once more, which sends its current state: harmless.
+            queue_orders(db, {obj.order_id for obj in objs})
+        return made
+
+    bulk_create.alters_data = True  # type: ignore[attr-defined]
+
+
 class OrderItem(models.Model):
     """One line: a product or SKU (by the shop's ``source_id``), quantity, unit price, amount."""
 
@@ -122,6 +206,8 @@ class OrderItem(models.Model):
     quantity = models.PositiveIntegerField(_("quantity"), default=1)
     price = models.BigIntegerField(_("unit price (minor units)"), default=0)
     amount = models.BigIntegerField(_("amount (minor units)"), default=0)
+
+    objects = OrderItemQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("order item")

@@ -8,7 +8,7 @@ one queues a forced deletion (see docs/sync.md, "Product mirrors").
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -82,6 +82,8 @@ class Product(SyncedMirror):
     placeholder = models.BooleanField(_("placeholder"), default=False, editable=False)
 
     sync_kind = "product"
+    #: Saved with values of its own (a save, a bulk write): no longer a placeholder.
+    save_resets: ClassVar[dict[str, Any]] = {"placeholder": False}
 
     class Meta:
         verbose_name = _("product")
@@ -89,13 +91,6 @@ class Product(SyncedMirror):
 
     def __str__(self) -> str:
         return self.name or self.source_id
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        self.placeholder = False  # saved with values of its own: no longer a placeholder
-        update_fields = kwargs.get("update_fields")
-        if update_fields is not None:
-            kwargs["update_fields"] = {*update_fields, "placeholder"}
-        super().save(*args, **kwargs)
 
     def to_voucherify(self) -> dict[str, Any]:
         return product_body(*(getattr(self, f) for f in PRODUCT_BODY_FIELDS))

@@ -4,10 +4,13 @@ Deleting a customer, a product or a SKU queues a Voucherify deletion; a customer
 (``permanent-deletion``, for data-erasure requests) when ``SYNC_PERMANENT_DELETE`` is set or
 the instance was deleted through :func:`~.mirrors.erase_customer`. Saving or deleting an order
 item re-syncs its order. Inside :func:`~.mirrors.muted` (used by pulls) nothing is recorded.
+Writes that send no ``post_save`` (``QuerySet.update()``, ``bulk_create()``, ``bulk_update()``)
+reach :func:`_mirrors_written` through the mirrors' querysets (``mirrors_written``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models.signals import post_delete, post_save
@@ -18,9 +21,17 @@ from ..models.customers import Customer
 from ..models.orders import Order, OrderItem
 from ..models.outbox import OutboxAction
 from ..models.products import Product, Sku
-from ..models.sync_state import SyncState
+from ..models.sync_state import SyncState, mirrors_written
 from .mirrors import ERASE_MARK, is_muted
-from .outbox import record_change
+from .outbox import record_change, record_changes
+
+
+@receiver(mirrors_written, dispatch_uid="dv_sync_mirrors_written")
+def _mirrors_written(
+    sender: type[Any], chunks: Iterable[list[tuple[Any, ...]]], using: str, **kwargs: Any
+) -> None:
+    """Rows a queryset wrote (its querysets check :func:`~.mirrors.muted` before writing)."""
+    record_changes(sender, chunks, using)
 
 
 @receiver(post_save, sender=Customer, dispatch_uid="dv_sync_customer_saved")

@@ -26,6 +26,7 @@ from django_voucherify.models import (
     SyncState,
 )
 from django_voucherify.sandbox.jobs import JOBS
+from django_voucherify.sync import muted
 from django_voucherify.tasks import deliver_outbox_entry
 from tests.support import adversary
 from tests.support.jobs import FAST
@@ -188,7 +189,8 @@ def test_pull_customers_and_orders(sandbox):
             }
         )
     client.customers.create({"name": "anonymous"})
-    Customer.objects.bulk_create([Customer(source_id="p-0", name="stale")])
+    with muted():  # an older copy of Voucherify's, no local change
+        Customer.objects.bulk_create([Customer(source_id="p-0", name="stale")])
     client.orders.create(
         {
             "source_id": "po-1",

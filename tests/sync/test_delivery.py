@@ -108,8 +108,9 @@ def test_save_during_send_leaves_entry_pending_and_resends(
     def concurrent_save(exchange):
         if not fired:
             fired.append(1)
-            Customer.objects.filter(pk=c.pk).update(name="second")
-            Customer.objects.get(pk=c.pk).save()  # bumps the version while the call is in flight
+            again = Customer.objects.get(pk=c.pk)
+            again.name = "second"
+            again.save()  # bumps the version while the call is in flight
 
     sandbox.response_listeners.insert(0, concurrent_save)
     requeued = []
