@@ -60,3 +60,21 @@ def is_older(copy: Any, stored: Any) -> bool:
     always written, over a newer copy the mirror held."""
     theirs, ours = last_change(copy), last_change(stored)
     return theirs is not None and ours is not None and theirs < ours
+
+
+def before_deletion(copy: Any, deleted_at: datetime | None, deleted_id: str = "") -> bool:
+    """Whether ``copy`` shows an object as it was before a deletion the shop has sent, so that
+    writing it would make the deleted object's mirror again.
+
+    ``deleted_id``: the Voucherify id that deletion removed (customers only: Voucherify's API
+    has no way to restore a deleted customer, so a copy under that id is from before the
+    deletion, whatever time Voucherify's clock put on it). ``deleted_at``: when the shop recorded
+    the deletion as delivered (its own clock, after Voucherify answered): a copy that last
+    changed before it is older (:func:`last_change`). A copy without a readable time is judged by
+    its id only: nothing orders it."""
+    if not isinstance(copy, dict):
+        return False
+    if deleted_id and copy.get("id") == deleted_id:
+        return True
+    changed = last_change(copy)
+    return changed is not None and deleted_at is not None and changed < deleted_at
