@@ -200,6 +200,25 @@ def test_an_id_only_deletion_resolved_through_the_mirror_is_recorded_under_the_s
     assert gone.subject == "customer:two-keys"
 
 
+@pytest.mark.parametrize("mirrored", [True, False])
+@pytest.mark.parametrize("named", [{"id": "cust_twokeys", "source_id": "two-keys"}, {"id": "cust_twokeys"}])
+def test_a_pull_page_read_before_a_deletion_made_in_voucherify_does_not_make_it_again(
+    sandbox, named, mirrored
+):
+    """Deleted in Voucherify's dashboard: no outbox row here, the applied ``customer.deleted``
+    event is what the shop knows of it (by either key; the customer mirrored or not)."""
+    copy = _mirrored()
+    if not mirrored:
+        with sync.muted():
+            Customer.objects.all().delete()
+    deliver(envelope("customer.deleted", {"customer": named}, at="2026-01-01T11:00:00Z"))
+    assert not Customer.objects.filter(source_id="two-keys").exists()
+    stats = bulk.pull("customers", client=_listed(copy))
+    assert (stats["created"], stats["deleted_since"]) == (0, 1)
+    again = {**copy, "id": "cust_again", "created_at": "2026-01-01T12:00:00.000Z"}
+    assert bulk.pull("customers", client=_listed(again))["created"] == 1
+
+
 # ---- 3. orders -------------------------------------------------------------------------------
 def _order_created_then_deleted(capture: Any, source_id: str = "order-gone") -> dict[str, Any]:
     with capture(execute=True):
