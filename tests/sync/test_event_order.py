@@ -15,10 +15,12 @@ may name a customer by (its source id, its Voucherify id).
 from __future__ import annotations
 
 from datetime import timedelta
+from io import StringIO
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 
 from django_voucherify import sync
 from django_voucherify.freshness import parse_time
@@ -236,6 +238,10 @@ def test_a_pull_does_not_make_an_order_deleted_since_again(sandbox, django_captu
     assert sandbox.state.find_order("order-gone") is not None
     stats = bulk.pull("orders")
     assert (stats["created"], stats["deleted_since"]) == (0, 1)
+    assert not Order.objects.filter(source_id="order-gone").exists()
+    out = StringIO()
+    call_command("voucherify_pull", "orders", no_progress=True, stdout=out)
+    assert "1 not made again: deleted since the copy listed" in out.getvalue()
     assert not Order.objects.filter(source_id="order-gone").exists()
 
 
