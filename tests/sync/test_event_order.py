@@ -26,6 +26,8 @@ from django_voucherify import sync
 from django_voucherify.freshness import parse_time
 from django_voucherify.models import Customer, Order, OutboxEntry, OutboxState, WebhookEventState
 from django_voucherify.sync import bulk
+from django_voucherify.sync.delivery import deletions_of
+from tests.support.outbox import index_names, plan_nodes, seed_history
 from tests.support.webhooks import deliver, envelope
 
 pytestmark = pytest.mark.django_db
@@ -128,6 +130,14 @@ def test_forget_and_pull_report_the_deletion(sandbox, django_capture_on_commit_c
     copy = _created_then_deleted(django_capture_on_commit_callbacks)
     stats = bulk.store_remote("customers", [copy])
     assert (stats["created"], stats["deleted_since"], stats["unsent"]) == (0, 1, 0)
+
+
+def test_the_deletions_lookup_uses_its_index(sandbox):
+    """One query per page, through ``dv_outbox_deletions``, whatever the history."""
+    seed_history(20_000)
+    query = deletions_of("customer", [f"hist-{i}" for i in range(0, 500, 7)]).values_list("source_id")
+    sql, params = query.query.sql_with_params()
+    assert "dv_outbox_deletions" in index_names(plan_nodes(sql, params))
 
 
 # ---- 2. one customer, two keys ---------------------------------------------------------------
