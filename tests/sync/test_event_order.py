@@ -14,6 +14,7 @@ may name a customer by (its source id, its Voucherify id).
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from io import StringIO
 from types import SimpleNamespace
@@ -22,11 +23,14 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
-from django_voucherify import sync
+from django_voucherify import background, sync
 from django_voucherify.freshness import parse_time
 from django_voucherify.models import Customer, Order, OutboxEntry, OutboxState, WebhookEventState
 from django_voucherify.sync import bulk
 from django_voucherify.sync.delivery import deletions_of
+from django_voucherify.webhooks import events, record
+from django_voucherify.webhooks.signals import webhook_event
+from tests.support.concurrency import run_in_threads, wait_until_another_session_waits_for_a_lock
 from tests.support.outbox import index_names, plan_nodes, seed_history
 from tests.support.webhooks import deliver, envelope
 
@@ -125,7 +129,7 @@ def test_an_older_copy_under_another_id_stays_out_a_newer_one_comes_back(
     assert Customer.objects.get(source_id="gone-1").name == "After"
 
 
-def test_forget_and_pull_report_the_deletion(sandbox, django_capture_on_commit_callbacks):
+def test_store_remote_counts_a_copy_kept_out_by_a_sent_deletion(sandbox, django_capture_on_commit_callbacks):
     """store_remote (what webhook events call) counts a copy kept out by a sent deletion."""
     copy = _created_then_deleted(django_capture_on_commit_callbacks)
     stats = bulk.store_remote("customers", [copy])
@@ -242,7 +246,7 @@ def _order_created_then_deleted(capture: Any, source_id: str = "order-gone") -> 
     return copy
 
 
-def test_a_pull_does_not_make_an_order_deleted_since_again(sandbox, django_capture_on_commit_callbacks):
+def test_a_pull_does_not_make_an_order_deleted_here_again(sandbox, django_capture_on_commit_callbacks):
     """Voucherify has no order deletion: it lists the order for ever, as it was."""
     _order_created_then_deleted(django_capture_on_commit_callbacks)
     assert sandbox.state.find_order("order-gone") is not None
@@ -255,7 +259,7 @@ def test_a_pull_does_not_make_an_order_deleted_since_again(sandbox, django_captu
     assert not Order.objects.filter(source_id="order-gone").exists()
 
 
-def test_a_late_order_event_does_not_make_an_order_deleted_since_again(
+def test_a_late_order_event_does_not_make_an_order_deleted_here_again(
     sandbox, django_capture_on_commit_callbacks
 ):
     copy = _order_created_then_deleted(django_capture_on_commit_callbacks)
@@ -272,3 +276,43 @@ def test_an_order_changed_in_voucherify_after_its_deletion_here_comes_back(
     later = {**copy, "status": "CANCELED", "updated_at": _stamp(deleted_at + timedelta(seconds=1))}
     row = deliver(_event_of("customer.order.canceled", "order", later))
     assert row.applied and Order.objects.get(source_id="order-gone").status == "CANCELED"
+
+
+# ---- 2b. two workers, one customer named two ways ----------------------------------------------
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_applying_events_of_one_customer_by_either_key_take_turns(sandbox, monkeypatch):
+    """PostgreSQL, two connections. A worker applies an id-only ``customer.deleted`` (11:00) and,
+    before it commits, another worker processes an older ``customer.updated`` (10:00) naming the
+    source id. Before, each locked its own key: the second one waited on the mirror's row only,
+    found it gone once the first committed, and made it again. Both keys are locked now: the
+    second waits for the first, then finds the deletion applied and is stale."""
+    monkeypatch.setattr(background, "enqueue", lambda *a, **k: None)  # processed by the threads below
+    copy = _mirrored()
+    gone, _new = record(
+        envelope("customer.deleted", {"customer": {"id": "cust_twokeys"}}, at="2026-01-01T11:00:00Z")
+    )
+    late = {**copy, "name": "Late", "updated_at": "2026-01-01T10:00:00.000Z"}
+    older, _new = record(envelope("customer.updated", {"customer": late}, at="2026-01-01T10:00:00Z"))
+    deleting, waited = threading.Event(), threading.Event()
+
+    def hold(sender: Any, event: Any, **kwargs: Any) -> None:
+        if event.pk == gone.pk:  # inside the first worker's transaction, the deletion applied
+            deleting.set()
+            waited.set() if wait_until_another_session_waits_for_a_lock() else None
+
+    def first() -> None:
+        events.process(gone.pk)
+
+    def second() -> None:
+        assert deleting.wait(10)
+        events.process(older.pk)
+
+    webhook_event.connect(hold, weak=False)
+    try:
+        assert run_in_threads(first, second) == {}
+    finally:
+        webhook_event.disconnect(hold)
+    assert waited.is_set()  # the second worker did wait for the first one
+    older.refresh_from_db()
+    assert older.state == WebhookEventState.STALE
+    assert not Customer.objects.filter(source_id="two-keys").exists()
