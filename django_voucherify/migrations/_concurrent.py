@@ -1,4 +1,4 @@
-"""An index on the outbox built without blocking the outbox's writes (migrations 0027, 0029).
+"""An index on the outbox built without blocking the outbox's writes (migrations 0027, 0030).
 
 Why concurrently: a plain ``CREATE INDEX`` holds a SHARE lock on the table for the whole build,
 so every outbox write (each save of a mirrored model enqueues one) waits for it: about a second

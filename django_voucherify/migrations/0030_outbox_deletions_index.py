@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("django_voucherify", "0028_jobpart_step_errors"),
+        ("django_voucherify", "0029_job_file_indexes"),
     ]
 
     operations = [
@@ -25,6 +25,6 @@ class Migration(migrations.Migration):
                 condition=Q(action__in=("delete", "erase")),
                 name="dv_outbox_deletions",
             ),
-            migration="0029",
+            migration="0030",
         ),
     ]
