@@ -115,18 +115,45 @@ def test_a_customer_made_again_in_voucherify_after_the_deletion_comes_back(
     assert row.applied and Customer.objects.get(source_id="gone-1").name == "Made again there"
 
 
-def test_an_older_copy_under_another_id_stays_out_a_newer_one_comes_back(
+def test_a_deletion_by_source_id_keeps_out_older_copies_under_any_id(
     sandbox, django_capture_on_commit_callbacks
 ):
-    """The time rule, for copies the deleted id does not name (an answer lost, so the shop never
-    learnt that id; a customer made again in Voucherify)."""
+    """A deletion addressed by source id (the shop never learnt the Voucherify id: the answer to
+    the creation was lost) deleted whatever held the source id: a copy that changed before the
+    deletion was recorded stays out, whatever its id; a later one comes back."""
     copy = _created_then_deleted(django_capture_on_commit_callbacks)
+    OutboxEntry.objects.filter(kind="customer", action="delete").update(remote_id="")
     deleted_at = OutboxEntry.objects.get(kind="customer", action="delete").delivered_at
-    older = {**copy, "id": "cust_other", "created_at": _stamp(deleted_at - timedelta(seconds=1))}
-    newer = {**older, "name": "After", "created_at": _stamp(deleted_at + timedelta(seconds=1))}
+    older = {**copy, "id": "cust_unknown", "created_at": _stamp(deleted_at - timedelta(seconds=1))}
+    newer = {
+        **older,
+        "id": "cust_again",
+        "name": "After",
+        "created_at": _stamp(deleted_at + timedelta(seconds=1)),
+    }
     assert bulk.pull("customers", client=_listed(older))["created"] == 0
     assert bulk.pull("customers", client=_listed(newer))["created"] == 1
     assert Customer.objects.get(source_id="gone-1").name == "After"
+
+
+def test_a_customer_made_again_there_before_the_deletion_was_sent_comes_back(
+    sandbox, django_capture_on_commit_callbacks
+):
+    """Voucherify deleted the customer itself (its dashboard) and made another with the source
+    id; the shop's deletion, addressed to the old Voucherify id, found nothing to delete and
+    left the other one: it lives on in Voucherify, and its mirror comes back, whatever its time."""
+    with django_capture_on_commit_callbacks(execute=True):
+        Customer.objects.create(source_id="gone-1", name="Before")
+    old = Customer.objects.get(source_id="gone-1").voucherify_id
+    sandbox.state.customers.pop(old)
+    sandbox.state.customer_ids_by_source.pop("gone-1")
+    other = dict(sandbox.state.upsert_customer({"source_id": "gone-1", "name": "Made there"}))
+    with django_capture_on_commit_callbacks(execute=True):
+        Customer.objects.get(source_id="gone-1").delete()
+    assert OutboxEntry.objects.get(kind="customer", action="delete").remote_id == old
+    assert sandbox.state.find_customer("gone-1")["id"] == other["id"]  # the deletion left it
+    row = deliver(_event_of("customer.created", "customer", other))
+    assert row.applied and Customer.objects.get(source_id="gone-1").name == "Made there"
 
 
 def test_store_remote_counts_a_copy_kept_out_by_a_sent_deletion(sandbox, django_capture_on_commit_callbacks):
