@@ -60,3 +60,25 @@ def is_older(copy: Any, stored: Any) -> bool:
     always written, over a newer copy the mirror held."""
     theirs, ours = last_change(copy), last_change(stored)
     return theirs is not None and ours is not None and theirs < ours
+
+
+def before_deletion(copy: Any, deleted_at: datetime | None, deleted_id: str = "") -> bool:
+    """Whether ``copy`` shows an object as it was before a deletion the shop has sent, so that
+    writing it would make the deleted object's mirror again.
+
+    ``deleted_id``: the Voucherify id the deletion was addressed to (a customer's, when the shop
+    knew it). Only that object was deleted: a copy under that id is from before the deletion,
+    whatever time Voucherify's clock put on it (its API has no way to restore a deleted
+    customer), and a copy under another id is of a customer made with the source id since,
+    which the deletion did not touch (made after it, or before it was sent, once Voucherify had
+    deleted the old one itself: it lives on there). Without it (a deletion addressed by source
+    id, which deletes whatever holds it; an order's, which Voucherify never receives): a copy
+    that last changed (:func:`last_change`) before ``deleted_at`` is older; ``deleted_at`` is when
+    the shop recorded the deletion as delivered, on its own clock, after Voucherify answered. A
+    copy without a readable time orders nothing (it is written)."""
+    if not isinstance(copy, dict):
+        return False
+    if deleted_id:
+        return copy.get("id") == deleted_id
+    changed = last_change(copy)
+    return changed is not None and deleted_at is not None and changed < deleted_at

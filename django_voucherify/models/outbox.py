@@ -63,6 +63,14 @@ class OutboxEntry(BackgroundWork):
                 condition=Q(action__in=("delete", "erase")) & ~Q(state="synced"),
                 name="dv_outbox_unsent_deletions",
             ),
+            # Pulls and webhook events look up the deletions of the source ids they would make
+            # again, sent ones too (a copy older than a deletion the shop sent stays out: see
+            # sync/bulk.py). Partial: deletions only, not the history of upserts.
+            models.Index(
+                fields=["kind", "source_id"],
+                condition=Q(action__in=("delete", "erase")),
+                name="dv_outbox_deletions",
+            ),
             # A finished push part looks up the rows of its kind delivered since its job began
             # (jobs/push.py, resend_overwritten): without it, one scan of the whole history per
             # part (93 ms at 1M rows). Deliveries change ``state`` (an indexed column) anyway, so

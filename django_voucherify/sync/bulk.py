@@ -19,10 +19,19 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..freshness import is_older, read_after
-from ..models import Customer, Order, OrderItem, OutboxEntry, OutboxState, SyncState
+from ..freshness import before_deletion, is_older, read_after
+from ..models import (
+    Customer,
+    Order,
+    OrderItem,
+    OutboxEntry,
+    OutboxState,
+    SyncState,
+    WebhookEvent,
+    WebhookEventState,
+)
 from ..validation import SHAPE_ERRORS, applied_problem, mirror_problem
-from .delivery import unsent_deletions_of
+from .delivery import deletions_of
 from .mirrors import muted
 
 logger = logging.getLogger("django_voucherify.sync")
@@ -87,6 +96,9 @@ def pull(kind: str, *, progress: Progress | None = None, client: Any = None) -> 
     Mirrors with local changes not yet delivered (outbox entry not ``synced``) are kept as they are
     and counted in ``unsent``; pull again once they are delivered. Mirrors holding a newer copy
     than the one listed (a webhook event applied meanwhile) are kept and counted in ``older``.
+    Objects the shop deleted are not made again (:func:`_drop_deleted_here`): counted in
+    ``unsent`` while the deletion is not sent, in ``deleted_since`` when the copy is older than
+    the deletion sent.
     """
     if client is None:
         from .. import client as shared_client
@@ -111,6 +123,7 @@ def _new_stats() -> dict[str, Any]:
         "unstorable": 0,
         "unsent": 0,
         "older": 0,
+        "deleted_since": 0,
         "skipped_objects": [],
     }
 
@@ -205,18 +218,70 @@ def _drop_deleted_here(
     existing: dict[str, Any],
     stats: dict[str, Any],
 ) -> None:
-    """Drop from ``wanted`` the objects without a mirror here whose deletion has not reached
-    Voucherify yet (counted in ``unsent``): Voucherify still lists them, but making their mirror
-    again would leave, once the deletion is sent, a ``synced`` mirror of an object it no longer
-    has. Called after :func:`_existing_in_sync` locked the mirrors: a deletion committed
-    meanwhile has its outbox row written by then. One query per batch (index
-    ``dv_outbox_unsent_deletions``)."""
+    """Drop from ``wanted`` the objects without a mirror here that the shop deleted:
+
+    - a deletion not sent yet (counted in ``unsent``): Voucherify still lists the object, but
+      making its mirror again would leave, once the deletion is sent, a ``synced`` mirror of an
+      object it no longer has;
+    - a deletion sent, when the copy is from before it (counted in ``deleted_since``:
+      :func:`~django_voucherify.freshness.before_deletion`, timed by the row's ``delivered_at``,
+      and for customers also by the Voucherify id it deleted): a late webhook event or a page
+      read before the deletion made the mirror again, until Voucherify's ``customer.deleted``
+      came, and for ever when it did not; an order Voucherify keeps (it has no order deletion)
+      was made again by every pull. A copy newer than the deletion (the customer made again in
+      Voucherify, an order changed there since) is written.
+
+    Called after :func:`_existing_in_sync` locked the mirrors: a deletion committed meanwhile has
+    its outbox row written by then. One query per batch (index ``dv_outbox_deletions``)."""
     absent = [source_id for source_id in wanted if source_id not in existing]
     if not absent:
         return
-    for source_id in set(unsent_deletions_of(model.sync_kind, absent).values_list("source_id", flat=True)):
+    by_id = model is Customer  # Voucherify deletes customers for good; orders it keeps
+    rows = deletions_of(model.sync_kind, absent).values_list(
+        "source_id", "state", "delivered_at", "remote_id"
+    )
+    for source_id, state, delivered_at, remote_id in rows:
+        if source_id not in wanted:
+            continue  # dropped by another deletion of the same source id
+        if state != OutboxState.SYNCED:
+            stats["unsent"] += 1
+        elif before_deletion(wanted[source_id], delivered_at, remote_id if by_id else ""):
+            stats["deleted_since"] += 1
+        else:
+            continue
         del wanted[source_id]
-        stats["unsent"] += 1
+    if by_id:
+        _drop_deleted_in_voucherify(wanted, set(absent) & set(wanted), stats)
+
+
+def _drop_deleted_in_voucherify(wanted: dict[str, Any], absent: set[str], stats: dict[str, Any]) -> None:
+    """Drop from ``wanted`` the customers without a mirror here whose copy is older than a
+    ``customer.deleted`` webhook event applied to them (counted in ``deleted_since``): a pull page
+    read before a deletion made in Voucherify (its dashboard, another system), applied after
+    the event, made the mirror again for good (no event would come to delete it). The event's
+    subject names the customer by its source id, or by the Voucherify id when nothing resolved it
+    (``webhooks.events.subjects_of``); both are looked up. One query per batch (index
+    ``voucherify_webhook_subject``)."""
+    if not absent:
+        return
+    keys: dict[str, str] = {}
+    for source_id in absent:
+        keys[f"customer:{source_id}"[:300]] = source_id
+        ident = wanted[source_id].get("id")
+        if isinstance(ident, str) and ident:
+            keys[f"customer:{ident}"[:300]] = source_id
+    deleted = WebhookEvent.objects.filter(
+        subject__in=list(keys),
+        type="customer.deleted",
+        state=WebhookEventState.PROCESSED,
+        applied=True,
+        occurred_at__isnull=False,
+    ).values_list("subject", "occurred_at")
+    for subject, occurred_at in deleted:
+        source_id = keys[subject]
+        if source_id in wanted and before_deletion(wanted[source_id], occurred_at):
+            del wanted[source_id]
+            stats["deleted_since"] += 1
 
 
 def _skip_unstorable(stats: dict[str, Any], source_id: str, problem: str) -> None:

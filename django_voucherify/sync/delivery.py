@@ -152,9 +152,13 @@ def unsent_deletions(kind: str, source_id: str) -> QuerySet[OutboxEntry]:
     return OutboxEntry.objects.filter(_UNSENT_DELETION, kind=kind, source_id=source_id)
 
 
-def unsent_deletions_of(kind: str, source_ids: Iterable[str]) -> QuerySet[OutboxEntry]:
-    """:func:`unsent_deletions` of several ``source_ids`` at once (one query, same index)."""
-    return OutboxEntry.objects.filter(_UNSENT_DELETION, kind=kind, source_id__in=list(source_ids))
+def deletions_of(kind: str, source_ids: Iterable[str]) -> QuerySet[OutboxEntry]:
+    """Every deletion of ``kind`` objects with these ``source_ids``, sent or not (index
+    ``dv_outbox_deletions``: one entry per deletion, none per upsert; the cost of a lookup does
+    not grow with the history of saves)."""
+    return OutboxEntry.objects.filter(
+        kind=kind, source_id__in=list(source_ids), action__in=(OutboxAction.DELETE, OutboxAction.ERASE)
+    )
 
 
 def _deliver_earlier_deletion(claim: Claim, client: Any) -> None:

@@ -12,7 +12,8 @@ work: :mod:`django_voucherify.background`).
 
 Out of order: events about one subject (a voucher, a customer, an order, a redemption) are
 applied newest-wins: an event older than one already applied to its subject is STALE (its
-signals are still sent, with ``stale=True``). Subjects are locked during processing
+signals are still sent, with ``stale=True``). A customer or an order is one subject whichever
+key an event names it by (:func:`subjects_of`). Subjects are locked during processing
 (PostgreSQL advisory lock), so two workers cannot apply two events of one subject at once.
 """
 
@@ -88,6 +89,43 @@ def _subject(kind: str, data: dict[str, Any]) -> str:
     return ""
 
 
+def _named(kind: str, data: Any) -> tuple[str, str, str] | None:
+    """``(prefix, source id, Voucherify id)`` of the customer or order an event is about (either
+    id may be ""); None for other types."""
+    if kind.startswith("customer.order."):
+        prefix = "order"
+    elif kind in ("customer.created", "customer.updated", "customer.deleted"):
+        prefix = "customer"
+    else:
+        return None
+    obj = data.get(prefix) if isinstance(data, dict) else None
+    return prefix, _ident(obj, "source_id"), _ident(obj, "id")
+
+
+def subjects_of(row: WebhookEvent) -> list[str]:
+    """Every subject the event's object is known by, the canonical one first.
+
+    A customer or an order may be named by its source id (the mirror's identity), by its
+    Voucherify id, or both: ordered per subject, an event naming it one way and an older event
+    naming it the other way were never compared, so the older one could undo the newer one (an
+    id-only ``customer.deleted``, then an older ``customer.updated`` naming the source id, made
+    the mirror again). Now an event is ordered against the events of both of its keys, and one
+    naming its object by the Voucherify id only is resolved to the source id through the mirror
+    holding that id. Other types: their one subject."""
+    named = _named(row.type, row.payload.get("data") if isinstance(row.payload, dict) else None)
+    if named is None:
+        return [row.subject] if row.subject else []
+    prefix, source_id, ident = named
+    if not source_id and ident:
+        from ..models import Customer, Order
+
+        model: type[Customer] | type[Order] = Customer if prefix == "customer" else Order
+        source_id = (
+            model.objects.filter(voucherify_id=ident).values_list("source_id", flat=True).first() or ""
+        )
+    return [f"{prefix}:{key}"[:300] for key in (source_id, ident) if key]
+
+
 #: Types whose events are applied newest-wins per subject. Ledger events are not: their
 #: handlers act on the row's state under its lock, whatever the order.
 ORDERED = ("voucher.", "customer.")
@@ -158,19 +196,22 @@ def _lock_key(subject: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def _lock_subject(subject: str) -> None:
-    """Serialise the processing of one subject's events (PostgreSQL; SQLite writes are serial)."""
-    if subject and connection.vendor == "postgresql":
+def _lock_subjects(subjects: list[str]) -> None:
+    """Serialise the processing of the events of these subjects (PostgreSQL; SQLite writes are
+    serial). Taken in one order (by key) whatever the event: two events sharing two subjects
+    never wait for each other crosswise."""
+    if subjects and connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(subject)])
+            for key in sorted({_lock_key(subject) for subject in subjects}):
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
 
 
-def _is_stale(row: WebhookEvent) -> bool:
-    if not row.subject or row.occurred_at is None or not row.type.startswith(ORDERED):
+def _is_stale(row: WebhookEvent, subjects: list[str]) -> bool:
+    if not subjects or row.occurred_at is None or not row.type.startswith(ORDERED):
         return False
     return (
         WebhookEvent.objects.filter(
-            subject=row.subject,
+            subject__in=subjects,
             occurred_at__gt=row.occurred_at,
             state=WebhookEventState.PROCESSED,
             applied=True,
@@ -193,8 +234,10 @@ def process(pk: int, token: str | None = None) -> str:
             row = WebhookEvent.objects.select_for_update().filter(pk=pk, lease_token=token).first()
             if row is None or row.state != WebhookEventState.PENDING:
                 return "superseded"
-            _lock_subject(row.subject)
-            outcome = _apply(row)
+            subjects = subjects_of(row)
+            row.subject = subjects[0] if subjects else row.subject  # an id resolved: the source id
+            _lock_subjects(subjects)
+            outcome = _apply(row, subjects)
             row.state = WebhookEventState.STALE if outcome is None else WebhookEventState.PROCESSED
             row.outcome = (outcome.text if outcome else _("older than what is stored: not applied"))[:300]
             row.needs_attention = bool(outcome and outcome.needs_attention)
@@ -209,9 +252,9 @@ def process(pk: int, token: str | None = None) -> str:
         return _failed(pk, token, exc)
 
 
-def _apply(row: WebhookEvent) -> Outcome | None:
+def _apply(row: WebhookEvent, subjects: list[str]) -> Outcome | None:
     """Apply the event and send its signals; None when it is stale (signals still sent)."""
-    stale = _is_stale(row)
+    stale = _is_stale(row, subjects)
     data = row.payload.get("data") if isinstance(row.payload, dict) else None
     outcome: Outcome | None = None
     if not stale:

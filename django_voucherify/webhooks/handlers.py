@@ -99,6 +99,11 @@ def _mirror_changed(kind: str, key: str) -> Handler:
             return Outcome(
                 _("%(kind)s %(id)s kept: local changes not sent yet") % {"kind": key, "id": source_id}
             )
+        if stats["deleted_since"]:
+            # Older than a deletion (sent by this shop, or announced by Voucherify): not made again.
+            return Outcome(
+                _("%(kind)s %(id)s deleted since: not made again") % {"kind": key, "id": source_id}
+            )
         if stats["older"]:
             return Outcome(_("%(kind)s %(id)s already newer here") % {"kind": key, "id": source_id})
         if stats["unstorable"] or stats["skipped"]:
@@ -114,9 +119,13 @@ def _customer_deleted(data: dict[str, Any], occurred_at: datetime | None) -> Out
     if not isinstance(source_id, str) or not source_id:
         # Named by Voucherify's id only: the mirror that recorded that id, if any.
         ident = customer.get("id")
-        found = Customer.objects.filter(voucherify_id=ident).values_list("source_id", flat=True).first()
-        if not isinstance(ident, str) or not ident or found is None:
+        if not isinstance(ident, str) or not ident:
             return Outcome(_("customer without a source id: not mirrored"))
+        found = Customer.objects.filter(voucherify_id=ident).values_list("source_id", flat=True).first()
+        if found is None:
+            # Applied all the same: it is the newest thing known of that customer, and an older
+            # event naming it by its source id is stale against it (events.subjects_of).
+            return Outcome(_("customer %(id)s %(result)s") % {"id": ident, "result": "absent"}, applied=True)
         source_id = found
     result = bulk.forget_remote("customers", source_id, deleted_at=occurred_at)
     if result == "newer":

@@ -48,6 +48,11 @@ class Command(BaseCommand):
             % {"kind": options["kind"], **stats}
         )
         self._report_skipped(stats.get("skipped_objects") or [])
+        if stats["deleted_since"]:
+            self.stdout.write(
+                _("%(count)d not made again: deleted since the copy listed (here, or in Voucherify)")
+                % {"count": stats["deleted_since"]}
+            )
         if stats["unsent"]:
             self.stdout.write(
                 _(
