@@ -6,8 +6,8 @@ cached sample), so rows refused locally show as soon as they are stored, before 
 sent. ``static/django_voucherify/job_progress.js`` polls it while the job runs and updates the
 page in place (no reload, no inline script: CSP-friendly): the counts, the failed rows and the
 parts table (:func:`parts_table`, drawn here first and redrawn by the script with the same
-cells), so progress moves part by part. Always JSON, never HTML: an unknown job is a JSON 404,
-a user without the view permission a JSON 403.
+cells), so progress moves part by part. Always JSON, never HTML: an unknown job, or a segment
+that is no id (``abc/status.json``), is a JSON 404, a user without the view permission a JSON 403.
 """
 
 from __future__ import annotations
@@ -120,12 +120,28 @@ def signed_out(message: str | None = None) -> JsonResponse:
     )
 
 
+#: The most digits a job id has (a bigint: 19); a longer segment is no id (and ``int()`` of
+#: one past 4300 digits raises ValueError).
+MAX_ID_DIGITS = 19
+
+
+def job_id(segment: str) -> int | None:
+    """The job id a URL segment names, or None: the route takes any segment (``abc``, ``-1``,
+    ``1.5``), so that what names no job gets this view's JSON 404, not the admin's HTML
+    catch-all (a redirect to a change page the script would poll as JSON)."""
+    if segment.isascii() and segment.isdigit() and len(segment) <= MAX_ID_DIGITS:
+        return int(segment)
+    return None
+
+
 def status_view(
-    request: HttpRequest, pk: int, *, allowed: bool, rows_allowed: Callable[[Job], bool]
+    request: HttpRequest, pk: str, *, allowed: bool, rows_allowed: Callable[[Job], bool]
 ) -> JsonResponse:
     if not allowed:
         return JsonResponse({"error": _("You may not view bulk jobs.")}, status=403)
-    job = Job.objects.filter(pk=pk).first()
+    number = job_id(pk)
+    # An id past the column's range matches no row (Django answers such a lookup empty).
+    job = None if number is None else Job.objects.filter(pk=number).first()
     if job is None:
         return JsonResponse({"error": _("No bulk job with this id.")}, status=404)
     answer = payload(job)

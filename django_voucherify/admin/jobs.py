@@ -15,7 +15,7 @@ from django.db.models import F, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path, reverse
+from django.urls import URLPattern, path, re_path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
@@ -350,8 +350,10 @@ class JobAdmin(VoucherifyModelAdmin):
         return [
             path("upload/", wrap(self.upload_view), name="django_voucherify_job_upload"),
             path("export/", wrap(self.export_view), name="django_voucherify_job_export"),
-            path(
-                "<int:pk>/status.json",
+            # Any segment, not <int:pk>: a non-numeric one fell through to the admin's HTML
+            # catch-all; the view answers it a JSON 404 (job_status.job_id).
+            re_path(
+                r"^(?P<pk>[^/]*)/status\.json$",
                 never_cache(self.status_view),
                 name="django_voucherify_job_status",
             ),
@@ -465,7 +467,7 @@ class JobAdmin(VoucherifyModelAdmin):
             _("not ready yet"),
         )
 
-    def status_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+    def status_view(self, request: HttpRequest, pk: str) -> HttpResponse:
         # Not behind admin_view, which redirects to the HTML login page: a script polls this,
         # and a signed-out or non-staff caller gets a JSON 401 the page can explain.
         if not self.admin_site.has_permission(request):

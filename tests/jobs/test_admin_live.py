@@ -150,6 +150,23 @@ def test_finish_time_and_error_are_live_and_an_export_shows_no_parts_or_refused_
     assert "data-job-parts" not in page and "Download all failed rows" not in page
 
 
+@pytest.mark.parametrize(
+    "segment", ["abc", "-1", "1.5", "%00", "%20" + "1", "", "9" * 19, "9" * 5000, "\u0661"]
+)
+def test_status_of_what_names_no_job_is_a_json_404_not_the_admins_html(client, admin_client, segment):
+    # <int:pk> let a non-numeric segment fall through to the admin's catch-all: a redirect to an
+    # HTML change page (then the index) that the page's script read as JSON. The digits past a
+    # bigint and past int()'s 4300-digit limit, and a non-ASCII digit, are no id either.
+    running_job()
+    url = f"/admin/django_voucherify/job/{segment}/status.json"
+    missing = admin_client.get(url)
+    assert missing.status_code == 404 and missing["Content-Type"] == "application/json"
+    assert missing.json() == {"error": "No bulk job with this id."}
+    assert client.get(url).status_code == 401  # signed out comes first, JSON too
+    login_staff(client, "view_voucher")
+    assert client.get(url).json() == {"error": "You may not view bulk jobs."}
+
+
 @pytest.mark.parametrize("who", ["anonymous", "shopper", "inactive staff"])
 def test_status_answers_json_401_to_who_is_not_signed_in_as_staff(client, who):
     """Behind admin_view it answered a 302 to the HTML login page, which the page's script
