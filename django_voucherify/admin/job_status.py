@@ -8,6 +8,9 @@ page in place (no reload, no inline script: CSP-friendly): the counts, the faile
 parts table (:func:`parts_table`, drawn here first and redrawn by the script with the same
 cells), so progress moves part by part. Always JSON, never HTML: an unknown job, or a segment
 that is no id (``abc/status.json``), is a JSON 404, a user without the view permission a JSON 403.
+The failed rows and the job's error are the job's data: without the permission to view it
+(``admin.jobs.ROW_DATA_PERMISSIONS``) the rows are left out and the error is a note
+(:func:`error_shown`, also used for the parts' last errors on the page).
 """
 
 from __future__ import annotations
@@ -107,6 +110,18 @@ def payload(job: Job) -> dict[str, Any]:
     }
 
 
+def error_shown(text: str, allowed: bool) -> str:
+    """``text`` (a job's error, a part's last error), or a note saying it is hidden when the
+    user may not see the job's data: Voucherify's messages quote what they refused (a voucher
+    code, a customer's source id, often an e-mail address). Nothing to hide stays empty."""
+    if allowed or not text:
+        return text
+    return _(
+        "Hidden: an error may quote what this job carried (codes, source ids); seeing it needs "
+        "the permission to view them."
+    )
+
+
 def signed_out(message: str | None = None) -> JsonResponse:
     """The answer to a caller who is not (or no longer) signed in as staff: the page's script
     says so and stops asking, instead of polling an HTML login page for ever (also the refresh
@@ -145,6 +160,7 @@ def status_view(
     if job is None:
         return JsonResponse({"error": _("No bulk job with this id.")}, status=404)
     answer = payload(job)
-    if not rows_allowed(job):
-        answer["failed_rows"] = []  # the rows carry the job's data: behind its permission
+    if not rows_allowed(job):  # the rows and the error carry the job's data: behind its permission
+        answer["failed_rows"] = []
+        answer["error"] = error_shown(job.error, allowed=False)
     return JsonResponse(answer)

@@ -222,6 +222,30 @@ def test_failed_rows_need_the_permission_to_view_what_the_job_carried(client, ki
     assert client.get(status_url(job)).json()["failed_rows"][0]["code"] == "ann@example.com"
 
 
+def test_errors_need_the_permission_to_view_what_the_job_carried(client):
+    """Voucherify's messages quote what they refused (a code, a source id): the job's error and
+    the parts' last errors were shown, on the page and in the status JSON, with view_job alone."""
+    job = Job.objects.create(
+        kind=JobKind.IMPORT_CUSTOMERS_CSV, state=JobState.FAILED, error="Refused: ann@example.com"
+    )
+    JobPart.objects.create(job=job, index=0, state=PartState.FAILED, last_error="409 bob@example.com")
+    JobPart.objects.create(job=job, index=1, state=PartState.DONE)  # no error: nothing hidden
+    user = User.objects.create_user("clerk", password="pw", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(codename__in=["view_job", "view_jobpart"]))
+    client.force_login(user)
+    hidden = "Hidden: an error may quote what this job carried"
+    page = client.get(change_url(job)).content.decode()
+    assert "@example.com" not in page and page.count(hidden) == 2  # the job's, the failed part's
+    assert 'data-job-field="error"' in page  # still live
+    assert client.get(status_url(job)).json()["error"].startswith(hidden)
+
+    user.user_permissions.add(Permission.objects.get(codename="view_customer"))
+    client.force_login(User.objects.get(pk=user.pk))  # permissions are cached on the instance
+    page = client.get(change_url(job)).content.decode()
+    assert "Refused: ann@example.com" in page and "409 bob@example.com" in page and hidden not in page
+    assert client.get(status_url(job)).json()["error"] == "Refused: ann@example.com"
+
+
 def test_every_job_kind_names_the_permission_for_its_rows():
     """A new kind without an entry would show its rows with view_job alone."""
     from django_voucherify.admin.jobs import ROW_DATA_PERMISSIONS
