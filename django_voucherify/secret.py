@@ -44,6 +44,28 @@ def can_hold(value: str) -> bool:
     return True
 
 
+def header_defect(value: str) -> str | None:
+    """What keeps ``value`` from being sent as an HTTP header value as it is (None if nothing).
+
+    A field value (RFC 9110) is visible characters with spaces and tabs inside, written by
+    http.client in Latin-1: a line break is refused there (ValueError, at every request), a
+    character outside Latin-1 (a lone surrogate included) cannot be encoded, and a server
+    answers 400 to any other control character (NUL, DEL). White space at either end is not
+    part of the value (the receiver drops it, requests refuses it at the start).
+    """
+    if value != value.strip(" \t"):
+        return "white space at its start or end"
+    for char in value:
+        code = ord(char)
+        if char in "\r\n":
+            return "a line break"
+        if code > 0xFF:
+            return "a character outside Latin-1"
+        if (code < 0x20 and char != "\t") or 0x7F <= code <= 0x9F:
+            return "a control character"
+    return None
+
+
 class Secret:
     """An immutable credential; ``Secret(value) == value`` compares in constant time."""
 
@@ -83,6 +105,10 @@ class Secret:
     def reveal(self) -> str:
         """The value as a string, for the rare code that must pass it on as one."""
         return self._bytes().decode("utf-8")
+
+    def header_defect(self) -> str | None:
+        """:func:`header_defect` of the value (a temporary of this call, never a name here)."""
+        return header_defect(self.reveal())
 
     def __bool__(self) -> bool:
         return self._length > 0
@@ -129,16 +155,20 @@ class Withheld:
     string where a list is wanted, a dict, a nested list): it keeps the type's name, for the
     validator's message, and every string inside as a :class:`Secret` (:attr:`secrets`), so
     that text quoting one can still be masked, while no frame holding the settings (an error
-    page renders the locals of the frame that raised) holds the secret in clear."""
+    page renders the locals of the frame that raised) holds the secret in clear.
 
-    __slots__ = ("secrets", "type_name")
+    A string that is a secret but cannot be sent (:func:`header_defect`) is withheld with its
+    ``defect``, which the validator words instead of the type."""
+
+    __slots__ = ("defect", "secrets", "type_name")
 
     #: Containers walked at most this deep (a value that nests itself ends there).
     DEPTH = 8
 
-    def __init__(self, value: object) -> None:
+    def __init__(self, value: object, *, defect: str | None = None) -> None:
         self.type_name = type(value).__name__
         self.secrets: tuple[Secret, ...] = tuple(_strings_in(value, self.DEPTH))
+        self.defect = defect
 
     def __repr__(self) -> str:
         return f"Withheld({self.type_name})"

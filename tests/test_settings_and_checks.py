@@ -16,6 +16,7 @@ from django_voucherify import conf
 from django_voucherify.api import VoucherifyClient
 from django_voucherify.checks import check_voucherify_settings
 from django_voucherify.conf import DEFAULT_API_URL, get_settings
+from django_voucherify.secret import Secret
 from tests.support.leaks import TOKEN, capture, find_token, frame_leaks, rendered_reports
 
 GOOD = {"APP_ID": "id", "SECRET_KEY": "key"}
@@ -81,6 +82,18 @@ def test_valid_settings_have_no_problems():
         ({**GOOD, "JOB_MAX_AGE": 10**12}, ["voucherify.E043"], "7 days"),
         ({**GOOD, "EXPORT_RETENTION_DAYS": 10**6}, ["voucherify.E049"], "36500"),
         ({**GOOD, "POOL_SIZE": 10**6}, ["voucherify.E006"], "threads"),
+        # URLs urlsplit takes (or raised ValueError on, out of the checks) and requests or
+        # http.client refused at every request: a line break or space from an env file, DEL,
+        # a host that is no host name, a port that is no port.
+        ({**GOOD, "API_URL": "https://api.voucherify.io\n"}, ["voucherify.E003"], "cluster"),
+        ({**GOOD, "API_URL": "https://api.voucherify.io "}, ["voucherify.E003"], "cluster"),
+        ({**GOOD, "API_URL": "http://127.0.0.1:8100\x7f"}, ["voucherify.E003"], "cluster"),
+        ({**GOOD, "API_URL": "https://ex€mple.io"}, ["voucherify.E003"], "cluster"),
+        ({**GOOD, "API_URL": "http://[::1"}, ["voucherify.E003"], "cluster"),
+        ({**GOOD, "API_URL": "http://127.0.0.1:abc"}, ["voucherify.E003"], "cluster"),
+        ({**GOOD, "API_URL": "http://127.0.0.1:99999"}, ["voucherify.E003"], "cluster"),
+        ({**GOOD, "API_URL": "http://:8100"}, ["voucherify.E003"], "cluster"),
+        ({**GOOD, "DOWNLOAD_URL": "https://.voucherify.io"}, ["voucherify.E003"], "cluster"),
     ],
 )
 def test_each_problem_has_an_id_and_a_hint(settings_dict, expected_ids, hint_fragment):
@@ -97,8 +110,17 @@ def test_a_misshapen_proxies_setting_is_reported_by_its_type_only():
     assert TOKEN not in message.msg
 
 
-def test_local_http_sandbox_url_is_fine():
-    with override_settings(VOUCHERIFY={**GOOD, "API_URL": "http://127.0.0.1:8100"}):
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8100",
+        "https://[2001:db8::1]:8443",
+        "https://xn--exmple-cua.io",
+        "https://u:p@gw.example",
+    ],
+)
+def test_local_http_sandbox_and_other_sendable_urls_are_fine(url):
+    with override_settings(VOUCHERIFY={**GOOD, "API_URL": url}):
         assert check_voucherify_settings() == []
 
 
@@ -316,6 +338,39 @@ def test_a_secret_that_is_no_utf8_text_is_refused_not_a_crash(key, configured, c
         exc = capture(conf.get_settings)
     assert message.id == check_id and TOKEN not in message.msg
     assert isinstance(exc, ImproperlyConfigured) and key in str(exc)
+    assert frame_leaks(exc) == []
+
+
+@pytest.mark.parametrize(
+    ("key", "configured", "found"),
+    [
+        ("SECRET_KEY", TOKEN + "\n", "a line break"),  # the end of a file or a secret manager's value
+        ("SECRET_KEY", TOKEN + "\r\nX-Injected: 1", "a line break"),
+        ("SECRET_KEY", TOKEN + "\x00", "a control character"),
+        ("SECRET_KEY", TOKEN + "\x7f", "a control character"),
+        ("SECRET_KEY", TOKEN + "€", "a character outside Latin-1"),
+        ("SECRET_KEY", TOKEN + " ", "white space at its start or end"),
+        ("SECRET_KEY", Secret(TOKEN + "\n"), "a line break"),
+        ("APP_ID", "app-1\n", "a line break"),
+        ("APP_ID", "app\x1f1", "a control character"),
+        ("APP_ID", "app-€", "a character outside Latin-1"),
+        ("APP_ID", "app-\ud800", "a character outside Latin-1"),
+        ("APP_ID", " app-1", "white space at its start or end"),  # requests refuses it (TRUST_ENV)
+    ],
+)
+def test_a_credential_no_header_can_carry_is_refused_by_its_check(key, configured, found):
+    # Both credentials are headers of every request: such a value passed the checks, then
+    # http.client refused every request (ValueError, UnicodeEncodeError) or the server did.
+    with override_settings(VOUCHERIFY={**GOOD, key: configured}):
+        (message,) = check_voucherify_settings()
+        exc = capture(conf.get_settings)
+        assert conf.settings().api_url == DEFAULT_API_URL  # the other options still read
+    assert message.id == ("voucherify.E002" if key == "SECRET_KEY" else "voucherify.E001")
+    assert "HTTP header can carry" in message.msg and f"it holds {found}" in message.msg
+    assert "line break" in message.hint
+    assert isinstance(exc, ImproperlyConfigured) and found in str(exc)
+    for text in (message.msg, message.hint, str(exc)):
+        assert TOKEN not in text and "app-" not in text
     assert frame_leaks(exc) == []
 
 

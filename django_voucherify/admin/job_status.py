@@ -6,8 +6,11 @@ cached sample), so rows refused locally show as soon as they are stored, before 
 sent. ``static/django_voucherify/job_progress.js`` polls it while the job runs and updates the
 page in place (no reload, no inline script: CSP-friendly): the counts, the failed rows and the
 parts table (:func:`parts_table`, drawn here first and redrawn by the script with the same
-cells), so progress moves part by part. Always JSON, never HTML: an unknown job is a JSON 404,
-a user without the view permission a JSON 403.
+cells), so progress moves part by part. Always JSON, never HTML: an unknown job, or a segment
+that is no id (``abc/status.json``), is a JSON 404, a user without the view permission a JSON 403.
+The failed rows and the job's error are the job's data: without the permission to view it
+(``admin.jobs.ROW_DATA_PERMISSIONS``) the rows are left out and the error is a note
+(:func:`error_shown`, also used for the parts' last errors on the page).
 """
 
 from __future__ import annotations
@@ -107,6 +110,18 @@ def payload(job: Job) -> dict[str, Any]:
     }
 
 
+def error_shown(text: str, allowed: bool) -> str:
+    """``text`` (a job's error, a part's last error), or a note saying it is hidden when the
+    user may not see the job's data: Voucherify's messages quote what they refused (a voucher
+    code, a customer's source id, often an e-mail address). Nothing to hide stays empty."""
+    if allowed or not text:
+        return text
+    return _(
+        "Hidden: an error may quote what this job carried (codes, source ids); seeing it needs "
+        "the permission to view them."
+    )
+
+
 def signed_out(message: str | None = None) -> JsonResponse:
     """The answer to a caller who is not (or no longer) signed in as staff: the page's script
     says so and stops asking, instead of polling an HTML login page for ever (also the refresh
@@ -120,15 +135,32 @@ def signed_out(message: str | None = None) -> JsonResponse:
     )
 
 
+#: The most digits a job id has (a bigint: 19); a longer segment is no id (and ``int()`` of
+#: one past 4300 digits raises ValueError).
+MAX_ID_DIGITS = 19
+
+
+def job_id(segment: str) -> int | None:
+    """The job id a URL segment names, or None: the route takes any segment (``abc``, ``-1``,
+    ``1.5``), so that what names no job gets this view's JSON 404, not the admin's HTML
+    catch-all (a redirect to a change page the script would poll as JSON)."""
+    if segment.isascii() and segment.isdigit() and len(segment) <= MAX_ID_DIGITS:
+        return int(segment)
+    return None
+
+
 def status_view(
-    request: HttpRequest, pk: int, *, allowed: bool, rows_allowed: Callable[[Job], bool]
+    request: HttpRequest, pk: str, *, allowed: bool, rows_allowed: Callable[[Job], bool]
 ) -> JsonResponse:
     if not allowed:
         return JsonResponse({"error": _("You may not view bulk jobs.")}, status=403)
-    job = Job.objects.filter(pk=pk).first()
+    number = job_id(pk)
+    # An id past the column's range matches no row (Django answers such a lookup empty).
+    job = None if number is None else Job.objects.filter(pk=number).first()
     if job is None:
         return JsonResponse({"error": _("No bulk job with this id.")}, status=404)
     answer = payload(job)
-    if not rows_allowed(job):
-        answer["failed_rows"] = []  # the rows carry the job's data: behind its permission
+    if not rows_allowed(job):  # the rows and the error carry the job's data: behind its permission
+        answer["failed_rows"] = []
+        answer["error"] = error_shown(job.error, allowed=False)
     return JsonResponse(answer)

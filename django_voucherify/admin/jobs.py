@@ -15,7 +15,7 @@ from django.db.models import F, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path, reverse
+from django.urls import URLPattern, path, re_path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
@@ -150,6 +150,19 @@ class JobPartInline(admin.TabularInline):  # type: ignore[type-arg]
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_fields(request, obj))
+        if obj is not None and not may_see_rows(request, obj):  # obj: the job
+            fields = ["last_error_hidden" if f == "last_error" else f for f in fields]
+        return fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return (*super().get_readonly_fields(request, obj), "last_error_hidden")
+
+    @admin.display(description=_("last error"))
+    def last_error_hidden(self, obj: JobPart) -> str:
+        return job_status.error_shown(obj.last_error, allowed=False)
+
 
 @admin.register(Job)
 class JobAdmin(VoucherifyModelAdmin):
@@ -196,15 +209,16 @@ class JobAdmin(VoucherifyModelAdmin):
         fields = list(super().get_fields(request, obj))
         if obj is not None and not may_see_rows(request, obj):
             # What carries the job's data is behind its permission: the failed rows (codes,
-            # source ids), the parameters (a card's code, a bearer credential for its balance)
-            # and the uploaded file's name and path.
-            hidden = {"failed_rows_table", "params", "source_file_name"}
-            fields = [f for f in fields if f not in hidden or f == "failed_rows_table"]
-            fields = ["failed_rows_hidden" if f == "failed_rows_table" else f for f in fields]
+            # source ids), the parameters (a card's code, a bearer credential for its balance),
+            # the uploaded file's name and path, and the error (Voucherify's message may quote
+            # a code or a source id; the parts' errors likewise, in JobPartInline).
+            hidden = {"params", "source_file_name"}
+            swapped = {"failed_rows_table": "failed_rows_hidden", "live_error": "live_error_hidden"}
+            fields = [swapped.get(str(f), f) for f in fields if f not in hidden]
         return fields
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return (*super().get_readonly_fields(request, obj), "failed_rows_hidden")
+        return (*super().get_readonly_fields(request, obj), "failed_rows_hidden", "live_error_hidden")
 
     @admin.display(description=_("failed rows"))
     def failed_rows_hidden(self, obj: Job) -> str:
@@ -298,6 +312,13 @@ class JobAdmin(VoucherifyModelAdmin):
     def live_error(self, obj: Job) -> SafeString:
         return format_html('<span data-job-field="error">{}</span>', obj.error)
 
+    @admin.display(description=_("error"))
+    def live_error_hidden(self, obj: Job) -> SafeString:
+        # Still live: the status JSON gives this user the same note once the job fails.
+        return format_html(
+            '<span data-job-field="error">{}</span>', job_status.error_shown(obj.error, allowed=False)
+        )
+
     @admin.display(description=_("finished"))
     def live_finished_at(self, obj: Job) -> SafeString:
         finished = job_status.when(obj.finished_at)
@@ -350,8 +371,10 @@ class JobAdmin(VoucherifyModelAdmin):
         return [
             path("upload/", wrap(self.upload_view), name="django_voucherify_job_upload"),
             path("export/", wrap(self.export_view), name="django_voucherify_job_export"),
-            path(
-                "<int:pk>/status.json",
+            # Any segment, not <int:pk>: a non-numeric one fell through to the admin's HTML
+            # catch-all; the view answers it a JSON 404 (job_status.job_id).
+            re_path(
+                r"^(?P<pk>[^/]*)/status\.json$",
                 never_cache(self.status_view),
                 name="django_voucherify_job_status",
             ),
@@ -465,7 +488,7 @@ class JobAdmin(VoucherifyModelAdmin):
             _("not ready yet"),
         )
 
-    def status_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+    def status_view(self, request: HttpRequest, pk: str) -> HttpResponse:
         # Not behind admin_view, which redirects to the HTML login page: a script polls this,
         # and a signed-out or non-staff caller gets a JSON 401 the page can explain.
         if not self.admin_site.has_permission(request):

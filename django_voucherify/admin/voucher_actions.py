@@ -212,7 +212,7 @@ def _report(model_admin: Any, request: HttpRequest, action: Action, outcome: act
             model_admin,
             request,
             action,
-            voucher_selection.of_codes(outcome.remaining),
+            voucher_selection.of_codes(outcome.remaining, voucher_selection.owner(model_admin, request)),
             countdown=outcome.retry_after,
             queued=(
                 _(

@@ -2,8 +2,13 @@
 
 A selection is a small JSON-serialisable dict, one of two kinds:
 
-- ``{"codes": [...]}``: an explicit list, as short as a changelist page (the ticked rows) or
-  the vouchers a long 429 left over in the admin request;
+- ``{"codes": [...], "user": pk, "site": admin site name}``: an explicit list, as short as a
+  changelist page (the ticked rows) or the vouchers a long 429 left over in the admin request.
+  Each chunk, and each retry after a 429, checks its user again as a changelist's does (active,
+  staff by the admin site's ``has_permission``, the action's permission): a clerk whose staff
+  status was withdrawn while the run waited out Voucherify's rate limit acts on no further
+  voucher. A list without a user (queued by 0.1.0, or built by :func:`of_codes` alone in code
+  that is no admin request) runs unchecked, as it did;
 - ``{"changelist": query string, "user": pk, "site": admin site name}``: Django's "select all
   N vouchers" (``select_across``), however large. Its filters and search live in the
   changelist URL's query string, so rather than listing every code in one broker message (or
@@ -45,9 +50,15 @@ Selection = dict[str, Any]
 Cursor = tuple[Selection, int]
 
 
-def of_codes(codes: list[str]) -> Selection:
-    """An explicit selection: exactly these codes, in this order."""
-    return {"codes": list(codes)}
+def of_codes(codes: list[str], owner: Selection | None = None) -> Selection:
+    """An explicit selection: exactly these codes, in this order, run for ``owner`` (an
+    :func:`owner`: checked again at each chunk) if given."""
+    return {"codes": list(codes), **(owner or {})}
+
+
+def owner(model_admin: ModelAdmin[Voucher], request: HttpRequest) -> Selection:
+    """Who a selection runs for: the request's user on this admin site, checked at each chunk."""
+    return {"user": request.user.pk, "site": model_admin.admin_site.name}
 
 
 def describe(
@@ -57,12 +68,8 @@ def describe(
 ) -> Selection:
     """The selection an action was confirmed for: the changelist for "select all", else its codes."""
     if request.POST.get("select_across") == "1":
-        return {
-            "changelist": request.GET.urlencode(),
-            "user": request.user.pk,
-            "site": model_admin.admin_site.name,
-        }
-    return of_codes(list(queryset.order_by("pk").values_list("code", flat=True)))
+        return {"changelist": request.GET.urlencode(), **owner(model_admin, request)}
+    return of_codes(list(queryset.order_by("pk").values_list("code", flat=True)), owner(model_admin, request))
 
 
 @dataclass(frozen=True)
@@ -79,14 +86,17 @@ class Chunk:
 def next_chunk(selection: Selection, action: Action, after_pk: int, size: int) -> Chunk:
     """Up to ``size`` vouchers of ``selection`` past ``after_pk`` (a changelist's cursor).
 
-    PermissionDenied if a changelist selection's user may no longer run ``action``.
+    PermissionDenied if the selection's user may no longer run ``action``.
     """
     if "codes" in selection:
         codes = [str(code) for code in selection["codes"]]
+        who: Selection = {key: selection[key] for key in ("user", "site") if key in selection}
+        if who:
+            authorised(who, action)
         return Chunk(
             codes=codes[:size],
-            resume_at=lambda index: (of_codes(codes[index:]), 0),
-            following=(of_codes(codes[size:]), 0) if len(codes) > size else None,
+            resume_at=lambda index: (of_codes(codes[index:], who), 0),
+            following=(of_codes(codes[size:], who), 0) if len(codes) > size else None,
         )
     rows = chunk_after(resolve(selection, action), after_pk, size)
     return Chunk(
@@ -100,22 +110,30 @@ def resolve(selection: Selection, action: Action) -> QuerySet[Voucher]:
     """The vouchers of a changelist selection now; PermissionDenied if its user may no longer act."""
     if "pks" in selection:  # queued by 0.1.0: ticked rows by primary key
         return Voucher.objects.filter(pk__in=selection["pks"])
+    model_admin, request = authorised(selection, action)
+    request.GET = QueryDict(selection["changelist"])
+    if not model_admin.has_view_or_change_permission(request):
+        raise PermissionDenied(f"user {selection['user']} may not see vouchers")
+    changelist = model_admin.get_changelist_instance(request)
+    return changelist.get_queryset(request)
+
+
+def authorised(selection: Selection, action: Action) -> tuple[ModelAdmin[Voucher], HttpRequest]:
+    """The voucher admin of the selection's site and a GET request of its user, who is still
+    active, holds ``action``'s permission and passes the admin site's door; else PermissionDenied.
+    """
     user = get_user_model().objects.filter(pk=selection["user"], is_active=True).first()
     if user is None or not user.has_perm(f"django_voucherify.{action.permission}"):
         raise PermissionDenied(f"user {selection['user']} may not {action.value} vouchers")
     model_admin = _voucher_admin(str(selection["site"]))
     request = HttpRequest()
     request.method = "GET"
-    request.GET = QueryDict(selection["changelist"])
     request.user = user
     # The admin's own door (active and staff), as every page checks it: a clerk whose staff
     # status was withdrawn mid-run keeps his permissions, and must not act on for the chunks left.
     if not model_admin.admin_site.has_permission(request):
         raise PermissionDenied(f"user {selection['user']} is no longer staff")
-    if not model_admin.has_view_or_change_permission(request):
-        raise PermissionDenied(f"user {selection['user']} may not see vouchers")
-    changelist = model_admin.get_changelist_instance(request)
-    return changelist.get_queryset(request)
+    return model_admin, request
 
 
 def _voucher_admin(site_name: str) -> ModelAdmin:  # type: ignore[type-arg]

@@ -105,12 +105,18 @@ def _shield_secret_key(values: dict[str, Any]) -> None:
 
 def _take_secret(values: dict[str, Any]) -> Secret:
     """Swap ``values['SECRET_KEY']`` for a mask (valid to the validator exactly when the real
-    one is) and return the real one as a :class:`Secret` (empty when missing or invalid)."""
+    one is) and return the real one as a :class:`Secret` (empty when missing or invalid).
+
+    A token that cannot be sent as a header (a line break at its end, from a file or a
+    secret manager) becomes a :class:`Withheld` naming only what is wrong with it: it passed
+    the checks and failed every request. What no Secret can hold stays the Withheld it is."""
     raw = values.get("SECRET_KEY")
     if isinstance(raw, Secret | str) and (raw.strip() if isinstance(raw, str) else raw):
-        values["SECRET_KEY"] = MASK
-        return Secret.wrap(raw)
-    values["SECRET_KEY"] = ""
+        secret = Secret.wrap(raw)
+        defect = secret.header_defect()
+        values["SECRET_KEY"] = MASK if defect is None else Withheld(secret, defect=defect)
+        return secret if defect is None else Secret("")
+    values["SECRET_KEY"] = raw if isinstance(raw, Withheld) else ""
     return Secret("")
 
 
@@ -266,7 +272,11 @@ def _raw_credentials(*names: str) -> tuple[Secret, ...]:
 def get_settings() -> VoucherifySettings:
     """:func:`settings` for building a client: ``APP_ID`` and ``SECRET_KEY`` must be set."""
     conf = settings()
-    present = {"APP_ID": conf.app_id, "SECRET_KEY": MASK if conf.secret_key else ""}
+    present: dict[str, Any] = {"APP_ID": conf.app_id, "SECRET_KEY": MASK}
+    if not conf.secret_key:  # missing, or refused: the raw value says which, for the message
+        values = raw_settings()
+        _take_secret(values)
+        present["SECRET_KEY"] = values["SECRET_KEY"]
     for problem in option_problems(present, CREDENTIALS):
         raise _refuse(problem)
     return conf

@@ -84,7 +84,8 @@ class Option:
 
 _CREDENTIALS_HINT = (
     "Set VOUCHERIFY = {{'{key}': ...}} in your settings, from Voucherify's Project settings > "
-    "Application Keys (read it from the environment, e.g. env('VOUCHERIFY_{key}'))."
+    "Application Keys (read it from the environment, e.g. env('VOUCHERIFY_{key}')); copy it "
+    "as shown there, without a line break or spaces at its end: it is sent as a header."
 )
 _URL_HINT = (
     "Use your cluster's URL: https://api.voucherify.io (Europe), https://us1.api.voucherify.io "

@@ -10,14 +10,16 @@ words. This module imports nothing of Django's checks framework and no feature m
 
 from __future__ import annotations
 
+import ipaddress
 import math
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from ..identifiers import campaign_defect
-from ..secret import Secret, Withheld, masked_url
+from ..secret import Secret, Withheld, header_defect, masked_url
 from .options import OPTIONS, Kind, Option
 from .values import REQUESTS_PER_SEND, VoucherifySettings
 
@@ -53,17 +55,55 @@ def _number(value: Any) -> float | None:
     return None
 
 
+#: What a credential sent as a header must be (each problem adds what it found in it).
+HEADER_RULE = (
+    "must be text an HTTP header can carry: no line break or other control character, no "
+    "character outside Latin-1, no white space at either end"
+)
+
+#: A host name the HTTP stack sends as it is (letters, digits, '.', '-', '_', no '.' first:
+#: requests refuses an empty label); an IPv6 literal is checked apart. An internationalised
+#: name goes in its ASCII form (xn--...).
+_HOST = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+
+_ABSOLUTE_URL = "must be an absolute http(s) URL such as https://api.voucherify.io"
+
+
 def _url_reason(value: Any) -> str | None:
+    """Why ``value`` is no server root the client can send to (None when it is): what urlsplit
+    accepts, requests and http.client may still refuse at every request (a space, a control
+    character, a host that is no host name, a port that is no port)."""
     if not isinstance(value, str) or not value:
         return "must be a non-empty string"
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return "must be an absolute http(s) URL such as https://api.voucherify.io"
+    if not all("!" <= char <= "~" for char in value):
+        return (
+            "must be printable ASCII without spaces or control characters (a host name in its "
+            "ASCII form, xn--..., other characters %-encoded)"
+        )
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:  # an unbalanced "[", a port that is no number from 0 to 65535
+        return _ABSOLUTE_URL
+    if parts.scheme not in ("http", "https") or not _is_host(parts.hostname) or port == 0:
+        return _ABSOLUTE_URL
     if parts.query or parts.fragment:
         return "must not carry a query string or fragment"
     if parts.path not in ("", "/"):
         return "must be the server root; the client adds /v1/... itself"
     return None
+
+
+def _is_host(host: str | None) -> bool:
+    if not host:
+        return False
+    if ":" in host:  # from brackets: an IPv6 literal
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return False
+        return True
+    return _HOST.fullmatch(host) is not None
 
 
 def _show(bound: float) -> str:
@@ -97,8 +137,15 @@ def _reason(option: Option, value: Any) -> str | None:
         return None
     if option.kind is Kind.TEXT:
         if isinstance(value, Withheld):  # a credential that no Secret can hold: not shown
+            if value.defect is not None:  # a string that cannot be sent
+                return f"{HEADER_RULE} (it holds {value.defect}; not shown)"
             return f"must be a string of UTF-8 text (got a value of type {value.type_name}, not shown)"
-        return None if isinstance(value, str) and value.strip() else "is missing or empty"
+        if not isinstance(value, str) or not value.strip():
+            return "is missing or empty"
+        # A credential is a header of every request: one that http.client or the server
+        # refuses passed here, then failed every call (the secret is masked before this).
+        defect = header_defect(value) if option.required else None
+        return None if defect is None else f"{HEADER_RULE} (it holds {defect})"
     if option.kind is Kind.URL:
         return _url_reason(value)
     if option.kind is Kind.NUMBER:

@@ -51,6 +51,7 @@ from ..api.errors import (
     ServerError,
     TransportError,
 )
+from ..errors import DjangoVoucherifyError
 from ..models import Job, JobKind, JobPart, JobState, JobSubmitLock, PartState
 from ..models.jobs import BULKY_PART_FIELDS, FINAL_JOB_STATES, FINAL_PART_STATES
 from ..validation import storable_json
@@ -172,9 +173,10 @@ def _without_card_code(job: Job, message: str) -> str:
     return message
 
 
-class PartFileMissing(Exception):
+class PartFileMissing(DjangoVoucherifyError):
     """The part's split CSV is not in storage (deleted by hand, a storage restored): nothing was
-    sent, and no retry can send it."""
+    sent, and no retry can send it. Caught by the submit step; under the app's root error like
+    every other, should :func:`send` ever raise it to a caller."""
 
 
 def send(part: JobPart) -> str:

@@ -2,7 +2,8 @@
 with its user's permissions checked again. The admin's own door is ``is_active and is_staff``
 (``AdminSite.has_permission``); the task checked ``is_active`` and the model permission only,
 so a clerk whose staff status was withdrawn mid-run (a leaver) kept disabling or deleting
-vouchers for the rest of the selection (the admin review)."""
+vouchers for the rest of the selection (the admin review). A list of codes (a ticked page, what a
+429 left over) carried no user at all: it now carries one, checked the same way."""
 
 from __future__ import annotations
 
@@ -33,3 +34,81 @@ def test_a_selection_runs_only_while_its_user_is_still_staff(sandbox, mirrored, 
         assert all(disabled)
     else:
         assert not any(disabled) and sandbox.calls.count("POST") == posts  # nothing sent
+
+
+@pytest.fixture
+def withdrawn_after_first_run(monkeypatch):
+    """``withdrawn_after_first_run(user)``: the user's staff status is withdrawn (permissions
+    kept) once the task has run its first chunk (or its first attempt, when a 429 cut it)."""
+
+    def arm(user: User) -> None:
+        original = voucher_tasks.actions.run
+
+        def run_then_withdraw(*args, **kwargs):
+            try:
+                return original(*args, **kwargs)
+            finally:
+                User.objects.filter(pk=user.pk).update(is_staff=False)
+
+        monkeypatch.setattr(voucher_tasks.actions, "run", run_then_withdraw)
+
+    return arm
+
+
+def test_a_list_of_codes_stops_at_the_next_chunk_when_its_user_is_no_longer_staff(
+    sandbox, mirrored, monkeypatch, withdrawn_after_first_run
+):
+    # A ticked page past VOUCHER_ACTION_INLINE_LIMIT runs as a list of codes: it carried no
+    # user, so its chunks went on for a clerk whose staff status was withdrawn.
+    mirrored("L-1", "L-2", "L-3")
+    user = _clerk("view_voucher", "change_voucher_state", is_staff=True)
+    monkeypatch.setattr(voucher_tasks, "SELECTION_CHUNK", 1)
+    withdrawn_after_first_run(user)
+    selection = {"codes": ["L-1", "L-2", "L-3"], "user": user.pk, "site": "admin"}
+    voucher_tasks.run_voucher_action.apply(args=("disable", selection))
+    active = {code: sandbox.state.vouchers[code]["active"] for code in ("L-1", "L-2", "L-3")}
+    assert active == {"L-1": False, "L-2": True, "L-3": True}
+    assert not any("/L-2/" in call or "/L-3/" in call for call in map(str, sandbox.calls.calls))
+
+
+def test_what_a_429_left_over_stops_at_its_retry_when_its_user_is_no_longer_staff(
+    sandbox, mirrored, withdrawn_after_first_run
+):
+    # The vouchers a long 429 leaves over are retried after Voucherify's Retry-After: the
+    # clerk may have left meanwhile.
+    mirrored("W-1", "W-2")
+    user = _clerk("view_voucher", "change_voucher_state", is_staff=True)
+    sandbox.faults.add(path="/v1/vouchers/W-2/disable", status=429, retry_after=1, times=1)
+    withdrawn_after_first_run(user)
+    selection = {"codes": ["W-1", "W-2"], "user": user.pk, "site": "admin"}
+    voucher_tasks.run_voucher_action.apply(args=("disable", selection))
+    assert sandbox.state.vouchers["W-1"]["active"] is False
+    assert sandbox.state.vouchers["W-2"]["active"] is True
+    assert sum("/W-2/" in str(call) for call in sandbox.calls.calls) == 1  # the 429, not again
+
+
+def test_the_admin_queues_a_ticked_page_and_a_429_rest_with_its_user(
+    client, sandbox, mirrored, voucherify_settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+
+    from tests.support.admin import post_action
+
+    queued: list = []
+    monkeypatch.setattr(
+        voucher_tasks.run_voucher_action, "apply_async", lambda args=None, **kw: queued.append(args)
+    )
+    vouchers = mirrored("Q-1", "Q-2")
+    user = _clerk("view_voucher", "change_voucher_state", is_staff=True)
+    client.force_login(user)
+    changelist = reverse("admin:django_voucherify_voucher_changelist")
+    owner = {"user": user.pk, "site": "admin"}
+    with voucherify_settings(VOUCHER_ACTION_INLINE_LIMIT=1), django_capture_on_commit_callbacks(execute=True):
+        post_action(client, changelist, "disable_selected", vouchers, post="yes")
+    sandbox.faults.add(path="/v1/vouchers/Q-2/enable", status=429, retry_after=60, times=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        post_action(client, changelist, "enable_selected", vouchers, post="yes")
+    assert queued == [
+        ("disable", {"codes": ["Q-1", "Q-2"], **owner}),
+        ("enable", {"codes": ["Q-2"], **owner}),
+    ]

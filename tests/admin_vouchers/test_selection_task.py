@@ -82,7 +82,8 @@ def test_the_task_is_queued_only_when_the_request_commits(
         assert sent == [] and len(callbacks) == 1  # nothing on the broker before the commit
         assert all(sandbox.state.vouchers[c]["active"] for c in ("Q-1", "Q-2"))
         callbacks[0]()
-    assert sent == [("disable", {"codes": ["Q-1", "Q-2"]})]
+    admin = User.objects.get(username="admin").pk
+    assert sent == [("disable", {"codes": ["Q-1", "Q-2"], "user": admin, "site": "admin"})]
     assert not any(sandbox.state.vouchers[c]["active"] for c in ("Q-1", "Q-2"))
 
 

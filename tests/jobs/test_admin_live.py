@@ -150,6 +150,23 @@ def test_finish_time_and_error_are_live_and_an_export_shows_no_parts_or_refused_
     assert "data-job-parts" not in page and "Download all failed rows" not in page
 
 
+@pytest.mark.parametrize(
+    "segment", ["abc", "-1", "1.5", "%00", "%20" + "1", "", "9" * 19, "9" * 5000, "\u0661"]
+)
+def test_status_of_what_names_no_job_is_a_json_404_not_the_admins_html(client, admin_client, segment):
+    # <int:pk> let a non-numeric segment fall through to the admin's catch-all: a redirect to an
+    # HTML change page (then the index) that the page's script read as JSON. The digits past a
+    # bigint and past int()'s 4300-digit limit, and a non-ASCII digit, are no id either.
+    running_job()
+    url = f"/admin/django_voucherify/job/{segment}/status.json"
+    missing = admin_client.get(url)
+    assert missing.status_code == 404 and missing["Content-Type"] == "application/json"
+    assert missing.json() == {"error": "No bulk job with this id."}
+    assert client.get(url).status_code == 401  # signed out comes first, JSON too
+    login_staff(client, "view_voucher")
+    assert client.get(url).json() == {"error": "You may not view bulk jobs."}
+
+
 @pytest.mark.parametrize("who", ["anonymous", "shopper", "inactive staff"])
 def test_status_answers_json_401_to_who_is_not_signed_in_as_staff(client, who):
     """Behind admin_view it answered a 302 to the HTML login page, which the page's script
@@ -203,6 +220,30 @@ def test_failed_rows_need_the_permission_to_view_what_the_job_carried(client, ki
     assert b"ann@example.com" in body
     assert "ann@example.com" in client.get(change_url(job)).content.decode()
     assert client.get(status_url(job)).json()["failed_rows"][0]["code"] == "ann@example.com"
+
+
+def test_errors_need_the_permission_to_view_what_the_job_carried(client):
+    """Voucherify's messages quote what they refused (a code, a source id): the job's error and
+    the parts' last errors were shown, on the page and in the status JSON, with view_job alone."""
+    job = Job.objects.create(
+        kind=JobKind.IMPORT_CUSTOMERS_CSV, state=JobState.FAILED, error="Refused: ann@example.com"
+    )
+    JobPart.objects.create(job=job, index=0, state=PartState.FAILED, last_error="409 bob@example.com")
+    JobPart.objects.create(job=job, index=1, state=PartState.DONE)  # no error: nothing hidden
+    user = User.objects.create_user("clerk", password="pw", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(codename__in=["view_job", "view_jobpart"]))
+    client.force_login(user)
+    hidden = "Hidden: an error may quote what this job carried"
+    page = client.get(change_url(job)).content.decode()
+    assert "@example.com" not in page and page.count(hidden) == 2  # the job's, the failed part's
+    assert 'data-job-field="error"' in page  # still live
+    assert client.get(status_url(job)).json()["error"].startswith(hidden)
+
+    user.user_permissions.add(Permission.objects.get(codename="view_customer"))
+    client.force_login(User.objects.get(pk=user.pk))  # permissions are cached on the instance
+    page = client.get(change_url(job)).content.decode()
+    assert "Refused: ann@example.com" in page and "409 bob@example.com" in page and hidden not in page
+    assert client.get(status_url(job)).json()["error"] == "Refused: ann@example.com"
 
 
 def test_every_job_kind_names_the_permission_for_its_rows():

@@ -40,7 +40,11 @@ def test_a_retried_export_does_not_show_the_cards_code(sandbox, staff, client):
 
     staff("view_job", "view_jobpart")  # the parts' details (last error) too, not the vouchers
     shown = shown_to_job_staff(client, job)
-    assert "[card code]" in shown and "LIVE%20GIFT%2F42" not in shown and CODE not in shown
+    assert "Hidden: an error may quote" in shown and "[card code]" not in shown  # the error itself
+    assert "LIVE%20GIFT%2F42" not in shown and CODE not in shown
+    staff("view_job", "view_jobpart", "view_voucher")  # sees the error (and the job's parameters)
+    shown = shown_to_job_staff(client, job)
+    assert "[card code]" in shown and "LIVE%20GIFT%2F42" not in shown
 
 
 def test_a_refused_export_does_not_show_the_cards_code(sandbox, staff, client):
