@@ -217,7 +217,7 @@ class CheckoutRedemptionAdmin(VoucherifyModelAdmin):
                 refused += 1
             else:
                 pending += 1
-        deferred = len(defer_rollbacks(later, reason)) if later.exists() else 0
+        deferred = defer_rollbacks(later, reason) if later.exists() else 0
         if done:
             self.message_user(
                 request,
