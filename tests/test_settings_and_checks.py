@@ -393,3 +393,19 @@ def test_a_password_in_the_api_url_is_masked_in_reprs_and_check_messages():
     assert sorted(m.id for m in messages) == ["voucherify.E003", "voucherify.W001"]
     for text in [*(m.msg for m in messages), repr(snapshot), repr(client), repr(client.transport)]:
         assert TOKEN not in text and "gateway.example" in text, text
+
+
+@pytest.mark.parametrize(
+    "proxies",
+    [
+        {"https": "http://proxy:3128", "no_proxy": "localhost,.internal"},
+        {"all://": "socks5h://proxy:1080"},
+        {"https://api.voucherify.io": "http://ops:pw@proxy:3128"},
+    ],
+)
+def test_proxies_requests_documents_pass_the_check(proxies):
+    """Review s1: requests reads a ``no_proxy`` key of its proxies (hosts, not a URL); the new
+    PROXIES check refused it as a proxy URL without a scheme (E007), so a shop whose settings
+    carried it could not start after the upgrade."""
+    with override_settings(VOUCHERIFY={**GOOD, "PROXIES": proxies}):
+        assert check_voucherify_settings() == []

@@ -132,13 +132,16 @@ def _reason(option: Option, value: Any) -> str | None:
 
 def _proxies_reason(value: Any) -> str | None:
     """A dict of scheme (``https``, ``all``, or a ``scheme://host``) to proxy URL, as requests
-    takes it: a string or a list made the client's construction fail at its first call."""
+    takes it: a string or a list made the client's construction fail at its first call.
+    requests also reads a ``no_proxy`` key, hosts (``localhost,.internal``), not a URL."""
     reason = "must be a dict of scheme to proxy URL"
     if not isinstance(value, dict):
         return reason
     for key, url in value.items():
         if not isinstance(key, str) or not key.strip() or not isinstance(url, str):
             return reason
+        if key == "no_proxy":
+            continue
         try:
             parts = urlsplit(url)
         except ValueError:
