@@ -10,7 +10,7 @@ A selection is a small JSON-serialisable dict, one of two kinds:
   every pk in the confirmation page, which past ``DATA_UPLOAD_MAX_NUMBER_FIELDS`` makes the
   confirming POST a 400), :func:`next_chunk` rebuilds the queryset with the same
   ``ModelAdmin.get_changelist_instance`` the page used, with that user's permissions and staff
-  status (the admin site's ``has_permission``) checked again. The filters are evaluated again
+  status (active and staff, the admin's own door) checked again. The filters are evaluated again
   for each chunk: a voucher that stopped (or started) matching meanwhile is left out (or
   included), as Django's own actions on ``select_across`` do.
 
@@ -108,9 +108,12 @@ def resolve(selection: Selection, action: Action) -> QuerySet[Voucher]:
     request.method = "GET"
     request.GET = QueryDict(selection["changelist"])
     request.user = user
-    # The admin's own door (active and staff), as every page checks it: a clerk whose staff
-    # status was withdrawn mid-run keeps his permissions, and must not act on for the chunks left.
-    if not model_admin.admin_site.has_permission(request):
+    # The admin's own door (active and staff): a clerk whose staff status was withdrawn mid-run
+    # keeps his permissions, and must not act on for the chunks left. The user's flags, not the
+    # site's has_permission: a site's door may read what middleware puts on a live request
+    # (django-otp's is_verified(), checked when the action was confirmed), which this request,
+    # built in Celery, has not: AttributeError, every chunk failed.
+    if not user.is_staff:
         raise PermissionDenied(f"user {selection['user']} is no longer staff")
     if not model_admin.has_view_or_change_permission(request):
         raise PermissionDenied(f"user {selection['user']} may not see vouchers")
