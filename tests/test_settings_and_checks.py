@@ -409,3 +409,18 @@ def test_proxies_requests_documents_pass_the_check(proxies):
     carried it could not start after the upgrade."""
     with override_settings(VOUCHERIFY={**GOOD, "PROXIES": proxies}):
         assert check_voucherify_settings() == []
+
+
+def test_verify_as_a_path_object_is_the_ca_bundle_given(tmp_path):
+    """Review s1: Django settings write paths as ``BASE_DIR / "ca.pem"``. The new VERIFY check
+    (E007) refused a path object as not "the path of a CA bundle", so such settings no longer
+    started; and requests used a path object as no CA bundle at all (it takes a str). It is
+    accepted and handed to requests as a str."""
+    from pathlib import Path
+
+    from django_voucherify.conf import settings as voucherify_settings
+
+    bundle = Path(tmp_path) / "ca.pem"
+    with override_settings(VOUCHERIFY={**GOOD, "VERIFY": bundle}):
+        assert check_voucherify_settings() == []
+        assert voucherify_settings().verify == str(bundle)

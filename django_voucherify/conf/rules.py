@@ -11,6 +11,7 @@ words. This module imports nothing of Django's checks framework and no feature m
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -122,7 +123,9 @@ def _reason(option: Option, value: Any) -> str | None:
         return _proxies_reason(value)
     if option.kind is Kind.VERIFY:
         # requests reads any other value by its truth: "", 0 or [] switched verification off.
-        ok = isinstance(value, bool) or (isinstance(value, str) and value.strip())
+        # A path object (``BASE_DIR / "ca.pem"``, as Django settings write paths) is a path.
+        path = os.fspath(value) if isinstance(value, os.PathLike) else value
+        ok = isinstance(value, bool) or (isinstance(path, str) and path.strip())
         return None if ok else "must be True, False or the path of a CA bundle"
     if option.kind is Kind.FOLDER:
         ok = isinstance(value, str) and value.strip("/")
