@@ -198,10 +198,14 @@ class CheckoutRedemptionAdmin(VoucherifyModelAdmin):
         # outlasted any WSGI worker's timeout, which killed it half done with nothing said).
         rows = list(eligible.order_by("pk")[:ROLLBACK_INLINE_LIMIT])
         later = eligible.exclude(pk__in=[r.pk for r in rows])
-        # Asked for before the first call, not after the last: a request killed during the
-        # calls (the WSGI worker's timeout, when Voucherify answers each just within
-        # CHECKOUT_TIMEOUT) left every other row never asked for, with nothing said.
+        # Every row asked for before the first call, not after the last: a request killed
+        # during the calls (the WSGI worker's timeout, when Voucherify answers each just within
+        # CHECKOUT_TIMEOUT) left the rows not yet called never asked for, with nothing said.
+        # Those called here are only marked: the sweep sends them if this request dies.
         deferred = defer_rollbacks(later, reason) if later.exists() else 0
+        defer_rollbacks(
+            CheckoutRedemption.objects.filter(pk__in=[r.pk for r in rows]), reason, send_at_most=0
+        )
         done = pending = refused = 0
         for position, row in enumerate(rows):
             try:

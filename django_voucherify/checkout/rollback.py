@@ -203,14 +203,17 @@ def rollback_order(order_source_id: str, reason: str) -> list[CheckoutRedemption
 DEFER_SEND_LIMIT = 100
 
 
-def defer_rollbacks(rows: QuerySet[CheckoutRedemption], reason: str) -> int:
+def defer_rollbacks(
+    rows: QuerySet[CheckoutRedemption], reason: str, *, send_at_most: int | None = None
+) -> int:
     """Ask for the rollback of ``rows`` (first reason kept) and leave sending it to Celery,
     once the transaction commits: no call here (an order's cancellation, the admin's rows left
     after Voucherify could not be reached). Returns how many rows ``rows`` holds. Marked in one
-    ``UPDATE`` whatever their number; :data:`DEFER_SEND_LIMIT` rollbacks are scheduled here, the
-    rest are sent by the sweep (they are due, unleased). UNKNOWN rows are settled by their
-    reconciliation first, as before. A ``reason`` the ledger cannot store raises
-    :class:`InvalidCheckoutInput`."""
+    ``UPDATE`` whatever their number; ``send_at_most`` (:data:`DEFER_SEND_LIMIT`) rollbacks are
+    scheduled here, the rest are sent by the sweep (they are due, unleased); 0: the caller
+    sends them itself, and the sweep only if it cannot (a request killed midway). UNKNOWN rows
+    are settled by their reconciliation first, as before. A ``reason`` the ledger cannot store
+    raises :class:`InvalidCheckoutInput`."""
     check_reason(reason)
     selected = CheckoutRedemption.objects.filter(pk__in=rows.order_by().values("pk"))
     now = timezone.now()
@@ -220,6 +223,6 @@ def defer_rollbacks(rows: QuerySet[CheckoutRedemption], reason: str) -> int:
             rollback_requested_at=now, rollback_reason=reason[:200], updated_at=now
         )
         due = selected.filter(state__in=ROLLBACK_STATES).order_by("pk").values_list("pk", flat=True)
-        for pk in due[:DEFER_SEND_LIMIT]:
+        for pk in due[: DEFER_SEND_LIMIT if send_at_most is None else send_at_most]:
             schedule.schedule_rollback(pk)
         return selected.count()
