@@ -448,3 +448,34 @@ def test_a_password_in_the_api_url_is_masked_in_reprs_and_check_messages():
     assert sorted(m.id for m in messages) == ["voucherify.E003", "voucherify.W001"]
     for text in [*(m.msg for m in messages), repr(snapshot), repr(client), repr(client.transport)]:
         assert TOKEN not in text and "gateway.example" in text, text
+
+
+@pytest.mark.parametrize(
+    "proxies",
+    [
+        {"https": "http://proxy:3128", "no_proxy": "localhost,.internal"},
+        {"all://": "socks5h://proxy:1080"},
+        {"https://api.voucherify.io": "http://ops:pw@proxy:3128"},
+    ],
+)
+def test_proxies_requests_documents_pass_the_check(proxies):
+    """Review s1: requests reads a ``no_proxy`` key of its proxies (hosts, not a URL); the new
+    PROXIES check refused it as a proxy URL without a scheme (E007), so a shop whose settings
+    carried it could not start after the upgrade."""
+    with override_settings(VOUCHERIFY={**GOOD, "PROXIES": proxies}):
+        assert check_voucherify_settings() == []
+
+
+def test_verify_as_a_path_object_is_the_ca_bundle_given(tmp_path):
+    """Review s1: Django settings write paths as ``BASE_DIR / "ca.pem"``. The new VERIFY check
+    (E007) refused a path object as not "the path of a CA bundle", so such settings no longer
+    started; and requests used a path object as no CA bundle at all (it takes a str). It is
+    accepted and handed to requests as a str."""
+    from pathlib import Path
+
+    from django_voucherify.conf import settings as voucherify_settings
+
+    bundle = Path(tmp_path) / "ca.pem"
+    with override_settings(VOUCHERIFY={**GOOD, "VERIFY": bundle}):
+        assert check_voucherify_settings() == []
+        assert voucherify_settings().verify == str(bundle)

@@ -8,7 +8,11 @@ meanwhile: its count, and when every selected object was listed, which ones
 (``confirmed_digest``: the same count of other objects is not what was confirmed).
 "Select all N" (``select_across``) is confirmed by posting ``select_across`` back to the same
 URL (the changelist's filters are in its query string), never one hidden input per object:
-thousands of inputs would exceed ``DATA_UPLOAD_MAX_NUMBER_FIELDS``.
+thousands of inputs would exceed ``DATA_UPLOAD_MAX_NUMBER_FIELDS``. A selection larger than the
+page lists is fingerprinted by aggregates of its primary keys (count, smallest, largest, sum):
+the filters are evaluated again on the confirming POST, and one object that stopped matching
+plus a new one that started (a redemption rolled back elsewhere, a new customer's checkout)
+kept the count, so the new one was acted on unseen.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.db.models import Model, QuerySet
+from django.db.models import Count, Max, Min, Model, QuerySet, Sum
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
@@ -29,11 +33,34 @@ TEMPLATE = "admin/django_voucherify/action_confirmation.html"
 CONFIRM_LIST_LIMIT = 100
 
 
+#: Primary keys whose aggregates fingerprint a selection larger than the page lists.
+_INTEGER_KEYS = ("AutoField", "BigAutoField", "SmallAutoField", "IntegerField", "BigIntegerField")
+
+
 def digest(queryset: QuerySet[Any]) -> str:
-    """A fingerprint of which objects ``queryset`` selects (pks, at most one more than a
-    confirmation page lists: only a fully listed selection is compared this way)."""
+    """A fingerprint of which objects ``queryset`` selects: its pks when the confirmation page
+    lists them all; else (integer pks) their count, smallest, largest and sum, one aggregate
+    query: a new object (a larger pk) swapped for one that left changes the sum. "" when it
+    cannot be told (a larger selection of another kind of pk: compared by its count only)."""
     pks = sorted(str(pk) for pk in queryset.order_by().values_list("pk", flat=True)[: CONFIRM_LIST_LIMIT + 1])
+    if len(pks) > CONFIRM_LIST_LIMIT:
+        if queryset.model._meta.pk.get_internal_type() not in _INTEGER_KEYS:
+            return ""
+        found = queryset.order_by().aggregate(n=Count("pk"), low=Min("pk"), high=Max("pk"), total=Sum("pk"))
+        pks = ["across", *(str(found[key]) for key in ("n", "low", "high", "total"))]
     return hashlib.sha256("\n".join(pks).encode()).hexdigest()[:32]
+
+
+def _posted_count(request: HttpRequest) -> int | None:
+    """The ``confirmed_count`` posted back: None when absent; -1 when it is no plain number of
+    ASCII digits the page could have written (``²``, an Arabic-Indic digit pass ``isdigit()``; thousands of
+    digits make ``int()`` raise): a form not of this page, never confirmed."""
+    posted = request.POST.get("confirmed_count", "")
+    if not posted:
+        return None
+    if not (posted.isascii() and posted.isdigit() and len(posted) <= 18):
+        return -1
+    return int(posted)
 
 
 def confirmation_page(
@@ -75,8 +102,8 @@ def confirmation_page(
         "selected_pks": pks,
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         "select_across": "1" if select_across else "0",
-        # Every selected object is listed: the confirmation is of these, not of any as many.
-        "digest": digest(queryset) if count <= CONFIRM_LIST_LIMIT else "",
+        # The confirmation is of these objects, not of any as many (see digest()).
+        "digest": digest(queryset),
         "warning": warning,
     }
     return TemplateResponse(request, template, context)
@@ -90,14 +117,16 @@ def selection_changed(
     queryset: QuerySet[Any] | None = None,
 ) -> bool:
     """True (and ``message(count confirmed, count now)`` shown as a warning) when the count
-    confirmed on the page differs from the selection now, or (``queryset`` given, every object
-    listed on the page) the same count of other objects is selected now (a tier removed and
-    another added by a refresh meanwhile): nothing should be done then."""
-    confirmed = request.POST.get("confirmed_count", "")
-    changed = confirmed.isdigit() and int(confirmed) != count
+    confirmed on the page differs from the selection now (or is no count the page wrote), or
+    (``queryset`` given) the same count of other objects is selected now (a tier removed and
+    another added by a refresh meanwhile; a redemption rolled back elsewhere and a new one
+    matching the filter): nothing should be done then."""
+    confirmed = _posted_count(request)
+    changed = confirmed is not None and confirmed != count
     fingerprint = request.POST.get("confirmed_digest", "")
-    if not changed and queryset is not None and fingerprint and count <= CONFIRM_LIST_LIMIT:
+    if not changed and queryset is not None and fingerprint:
         changed = fingerprint != digest(queryset)
     if changed:
-        model_admin.message_user(request, message(confirmed or str(count), count), messages.WARNING)
+        shown = str(count) if confirmed is None else "?" if confirmed < 0 else str(confirmed)
+        model_admin.message_user(request, message(shown, count), messages.WARNING)
     return changed

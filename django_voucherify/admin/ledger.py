@@ -198,6 +198,14 @@ class CheckoutRedemptionAdmin(VoucherifyModelAdmin):
         # outlasted any WSGI worker's timeout, which killed it half done with nothing said).
         rows = list(eligible.order_by("pk")[:ROLLBACK_INLINE_LIMIT])
         later = eligible.exclude(pk__in=[r.pk for r in rows])
+        # Every row asked for before the first call, not after the last: a request killed
+        # during the calls (the WSGI worker's timeout, when Voucherify answers each just within
+        # CHECKOUT_TIMEOUT) left the rows not yet called never asked for, with nothing said.
+        # Those called here are only marked: the sweep sends them if this request dies.
+        deferred = defer_rollbacks(later, reason) if later.exists() else 0
+        defer_rollbacks(
+            CheckoutRedemption.objects.filter(pk__in=[r.pk for r in rows]), reason, send_at_most=0
+        )
         done = pending = refused = 0
         for position, row in enumerate(rows):
             try:
@@ -208,7 +216,8 @@ class CheckoutRedemptionAdmin(VoucherifyModelAdmin):
                     # Voucherify cannot be reached now: no call for the rows left (each would
                     # wait the timeout). They are asked for and sent from Celery, as this one is.
                     left = [r.pk for r in rows[position + 1 :]]
-                    later = later | CheckoutRedemption.objects.filter(pk__in=left)
+                    if left:
+                        deferred += defer_rollbacks(CheckoutRedemption.objects.filter(pk__in=left), reason)
                     pending += 1
                     break
             if result.state == LedgerState.ROLLED_BACK:
@@ -217,7 +226,6 @@ class CheckoutRedemptionAdmin(VoucherifyModelAdmin):
                 refused += 1
             else:
                 pending += 1
-        deferred = len(defer_rollbacks(later, reason)) if later.exists() else 0
         if done:
             self.message_user(
                 request,

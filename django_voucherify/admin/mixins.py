@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import BadRequest, ValidationError
 from django.db import router, transaction
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -36,6 +38,20 @@ class VoucherifyModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         if "\x00" in str(value):
             return False
         return bool(super().lookup_allowed(lookup, value, request))
+
+    def response_action(
+        self, request: HttpRequest, queryset: QuerySet[Any], *args: Any, **kwargs: Any
+    ) -> HttpResponse | None:
+        # Django filters the changelist by the posted pks as they come: one that is no pk
+        # (``a\x00``, 5000 digits int() refuses) raised ValueError there, a 500 page and an
+        # error mail for a tampered form, on every action and confirmation. A 400 instead.
+        pk = self.opts.pk
+        for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
+            try:
+                pk.to_python(value)
+            except ValidationError:
+                raise BadRequest("a selected object is no primary key") from None
+        return super().response_action(request, queryset, *args, **kwargs)
 
 
 class SyncedMirrorAdmin(VoucherifyModelAdmin):

@@ -151,7 +151,7 @@ class WebhookEventAdmin(VoucherifyModelAdmin):
         # a process that merely autodiscovers the admin would pay at start-up.
         from ..webhooks.events import reprocess
 
-        count = reprocess(list(queryset.values_list("pk", flat=True)))
+        count = reprocess(queryset)
         self.message_user(
             request,
             ngettext("%(count)d event sent for processing.", "%(count)d events sent for processing.", count)

@@ -188,23 +188,41 @@ def rollback_order(order_source_id: str, reason: str) -> list[CheckoutRedemption
 
     Only DB writes here (safe inside the caller's transaction); Celery sends the rollbacks after
     commit, and reconciliation handles rows whose outcome is still unknown. A ``reason`` the
-    ledger cannot store raises :class:`InvalidCheckoutInput`.
+    ledger cannot store raises :class:`InvalidCheckoutInput`. Returns the order's live rows.
     """
-    return defer_rollbacks(CheckoutRedemption.objects.live().filter(order_source_id=order_source_id), reason)
+    live = CheckoutRedemption.objects.live().filter(order_source_id=order_source_id)
+    with transaction.atomic():
+        defer_rollbacks(live, reason)
+        return list(live.order_by("pk"))
 
 
-def defer_rollbacks(rows: QuerySet[CheckoutRedemption], reason: str) -> list[CheckoutRedemption]:
+#: Rollbacks :func:`defer_rollbacks` hands to Celery itself (an order's few rows); the rest of a
+#: larger set (an admin's "select all") are left due for the periodic sweep, which sends
+#: ``SWEEP_BATCH`` a run: a lease and a task per row, sent from the request, outlasted any WSGI
+#: worker's timeout past a few thousand rows, every row locked meanwhile.
+DEFER_SEND_LIMIT = 100
+
+
+def defer_rollbacks(
+    rows: QuerySet[CheckoutRedemption], reason: str, *, send_at_most: int | None = None
+) -> int:
     """Ask for the rollback of ``rows`` (first reason kept) and leave sending it to Celery,
     once the transaction commits: no call here (an order's cancellation, the admin's rows left
-    after Voucherify could not be reached). A ``reason`` the ledger cannot store raises
-    :class:`InvalidCheckoutInput`."""
+    after Voucherify could not be reached). Returns how many rows ``rows`` holds. Marked in one
+    ``UPDATE`` whatever their number; ``send_at_most`` (:data:`DEFER_SEND_LIMIT`) rollbacks are
+    scheduled here, the rest are sent by the sweep (they are due, unleased); 0: the caller
+    sends them itself, and the sweep only if it cannot (a request killed midway). UNKNOWN rows
+    are settled by their reconciliation first, as before. A ``reason`` the ledger cannot store
+    raises :class:`InvalidCheckoutInput`."""
     check_reason(reason)
-    asked: list[CheckoutRedemption] = []
+    selected = CheckoutRedemption.objects.filter(pk__in=rows.order_by().values("pk"))
+    now = timezone.now()
     with transaction.atomic():
-        for row in rows.select_for_update():
-            if request_rollback_on(row, reason):
-                row.save(update_fields=["rollback_requested_at", "rollback_reason", "updated_at"])
-            if row.state in ROLLBACK_STATES:
-                schedule.schedule_rollback(row.pk)
-            asked.append(row)
-    return asked
+        # ``updated_at`` by hand: update() skips auto_now.
+        selected.filter(rollback_requested_at__isnull=True).update(
+            rollback_requested_at=now, rollback_reason=reason[:200], updated_at=now
+        )
+        due = selected.filter(state__in=ROLLBACK_STATES).order_by("pk").values_list("pk", flat=True)
+        for pk in due[: DEFER_SEND_LIMIT if send_at_most is None else send_at_most]:
+            schedule.schedule_rollback(pk)
+        return selected.count()

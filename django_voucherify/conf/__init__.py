@@ -15,6 +15,7 @@ An invalid value raises ImproperlyConfigured with the system check's message and
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
@@ -157,6 +158,9 @@ def _typed(option: Option, value: Any) -> Any:
         return tuple(value)
     if option.kind is Kind.CURRENCY:
         return str(value).upper()
+    if option.kind is Kind.VERIFY and isinstance(value, os.PathLike):
+        # requests takes a CA bundle's path as a str only: a Path was silently not used.
+        return os.fspath(value)
     return value
 
 

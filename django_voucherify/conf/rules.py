@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -169,7 +170,9 @@ def _reason(option: Option, value: Any) -> str | None:
         return _proxies_reason(value)
     if option.kind is Kind.VERIFY:
         # requests reads any other value by its truth: "", 0 or [] switched verification off.
-        ok = isinstance(value, bool) or (isinstance(value, str) and value.strip())
+        # A path object (``BASE_DIR / "ca.pem"``, as Django settings write paths) is a path.
+        path = os.fspath(value) if isinstance(value, os.PathLike) else value
+        ok = isinstance(value, bool) or (isinstance(path, str) and path.strip())
         return None if ok else "must be True, False or the path of a CA bundle"
     if option.kind is Kind.FOLDER:
         ok = isinstance(value, str) and value.strip("/")
@@ -179,13 +182,16 @@ def _reason(option: Option, value: Any) -> str | None:
 
 def _proxies_reason(value: Any) -> str | None:
     """A dict of scheme (``https``, ``all``, or a ``scheme://host``) to proxy URL, as requests
-    takes it: a string or a list made the client's construction fail at its first call."""
+    takes it: a string or a list made the client's construction fail at its first call.
+    requests also reads a ``no_proxy`` key, hosts (``localhost,.internal``), not a URL."""
     reason = "must be a dict of scheme to proxy URL"
     if not isinstance(value, dict):
         return reason
     for key, url in value.items():
         if not isinstance(key, str) or not key.strip() or not isinstance(url, str):
             return reason
+        if key == "no_proxy":
+            continue
         try:
             parts = urlsplit(url)
         except ValueError:

@@ -112,3 +112,27 @@ def test_the_admin_queues_a_ticked_page_and_a_429_rest_with_its_user(
         ("disable", {"codes": ["Q-1", "Q-2"], **owner}),
         ("enable", {"codes": ["Q-2"], **owner}),
     ]
+
+
+def test_a_site_whose_door_needs_the_request_still_runs_the_selection(sandbox, mirrored):
+    """Review s1: the chunk checked ``AdminSite.has_permission`` on the request it builds for
+    the changelist. A site whose door reads what middleware puts on a live request (django-otp's
+    ``OTPAdminSite``: ``request.user.is_verified()``, a shop's usual admin 2FA) raised
+    AttributeError in Celery, so every "select all" voucher action failed on such a site. The
+    chunk checks the user's own staff status (active and staff), what the request's door
+    checked when the action was confirmed."""
+    from django.contrib.admin import AdminSite, site
+
+    from django_voucherify.models import Voucher
+
+    class OTPAdminSite(AdminSite):
+        def has_permission(self, request):
+            return super().has_permission(request) and request.user.is_verified()
+
+    otp_site = OTPAdminSite(name="otp-review-s1")
+    otp_site.register(Voucher, type(site.get_model_admin(Voucher)))
+    vouchers = mirrored("O-1", "O-2", category="otp")
+    user = _clerk("view_voucher", "change_voucher_state", is_staff=True)
+    selection = {"changelist": "category=otp", "user": user.pk, "site": otp_site.name}
+    voucher_tasks.run_voucher_action.apply(args=("disable", selection))
+    assert all(not sandbox.state.vouchers[v.code]["active"] for v in vouchers)

@@ -101,3 +101,41 @@ def test_a_large_selection_is_confirmed_by_count_and_sent_from_celery(sandbox, a
         assert row.rollback_pending and row.rollback_reason == "goodwill"
     shown = [str(m) for m in get_messages(response.wsgi_request)]
     assert "2 more rollbacks were asked for; they are sent in the background." in shown, shown
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.urls("tests.checkout.urls")
+def test_the_rows_left_are_asked_for_before_the_first_call(sandbox, admin_client, monkeypatch):
+    """Review s1: the rows past ROLLBACK_INLINE_LIMIT were asked for after the calls in the
+    request. A request killed during them (the WSGI worker's timeout, Voucherify answering each
+    just within CHECKOUT_TIMEOUT) left them never asked for, with nothing said. Now they are
+    asked for (and handed to Celery) before the first call; those the request calls itself are
+    marked too, so the sweep sends them if the request dies."""
+    from django_voucherify.admin import ledger
+
+    rows = []
+    for n in range(3):
+        make_voucher(f"KILL-{n}")
+        rows.append(checkout.redeem([f"KILL-{n}"], {"source_id": f"ORD-K{n}", "amount": 1000}).ledger)
+    monkeypatch.setattr(ledger, "ROLLBACK_INLINE_LIMIT", 2)
+    handed: list[int] = []
+    monkeypatch.setattr(schedule, "send", lambda task, ledger_id, *args, **kwargs: handed.append(ledger_id))
+
+    def killed(self: Redemptions, redemption_id: str, **kwargs: Any) -> Any:
+        raise SystemExit("worker timeout")  # what gunicorn's timeout does to the request
+
+    monkeypatch.setattr(Redemptions, "rollback", killed)
+    with pytest.raises(SystemExit):
+        post_action(admin_client, URL, "rollback_selected", rows, post="yes", reason="goodwill")
+    for row in rows:  # the second, never called in the request, too: the sweep sends it
+        row.refresh_from_db()
+        assert row.rollback_pending and row.rollback_reason == "goodwill", row
+    assert handed == [rows[2].pk]  # past the inline limit: handed to Celery at once
+    from django_voucherify.checkout import schedule as checkout_schedule
+
+    handed.clear()
+    monkeypatch.setattr(
+        schedule, "send", lambda task, ledger_id, *args, **kwargs: handed.append(ledger_id) or True
+    )
+    checkout_schedule.sweep()
+    assert rows[1].pk in handed

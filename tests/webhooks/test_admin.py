@@ -121,3 +121,38 @@ def test_select_all_parked_events_is_confirmed_by_count_not_one_input_per_event(
         confirmed_count="3",
     )
     assert not WebhookEvent.objects.filter(state=WebhookEventState.PARKED).exists()
+
+
+@pytest.mark.django_db(transaction=True)  # the tasks are sent when the transaction commits
+def test_reprocess_of_select_all_sends_a_bounded_number_from_the_request(
+    client: Any, django_user_model: Any, monkeypatch: Any
+) -> None:
+    """Review s1: "select all" made the reprocess send one task per parked event from the
+    request (and list every pk twice in its SQL): 20,000 events took 1 s before any broker
+    publish, growing with the selection. Now REPROCESS_SEND_LIMIT tasks are sent at once and the
+    sweep sends the others, which are pending and due."""
+    from django_voucherify import background
+    from django_voucherify.webhooks import events
+
+    WebhookEvent.objects.bulk_create(
+        [
+            WebhookEvent(
+                event_id=f"evt_{n}", type="voucher.updated", payload={}, state=WebhookEventState.PARKED
+            )
+            for n in range(5)
+        ]
+    )
+    monkeypatch.setattr(events, "REPROCESS_SEND_LIMIT", 2, raising=False)
+    sent: list[int] = []
+    monkeypatch.setattr(background, "send", lambda name, args, *a, **k: sent.append(args[0]) or True)
+    client.force_login(staff(django_user_model, "reprocess_webhookevent"))
+    pks = sorted(WebhookEvent.objects.values_list("pk", flat=True))
+    response = post_action(
+        client, CHANGELIST, "reprocess_selected", pks[:1], select_across="1", post="yes", confirmed_count="5"
+    )
+    assert response.status_code == 302
+    assert WebhookEvent.objects.filter(state=WebhookEventState.PENDING, attempts=0).count() == 5
+    assert sent == pks[:2]
+    sent.clear()
+    events.sweep()  # (the first two again too: no worker ran their tasks here)
+    assert set(pks[2:]) <= set(sent)
