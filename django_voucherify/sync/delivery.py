@@ -264,8 +264,12 @@ def _delete_customer(client: Any, claim: Claim) -> dict[str, Any] | None:
         held = dict(client.customers.get(claim.source_id))
     except NotFoundError:
         return BY_SOURCE_ID
-    if held.get("source_id") != claim.source_id:
-        # A source id shaped like a Voucherify id names that other customer: not this one's.
+    except UnaddressableError:
+        return None  # "." or "..": no URL can name it; the deletion by id stays done, as before
+    ident = held.get("id")
+    if held.get("source_id") != claim.source_id or not isinstance(ident, str) or not ident:
+        # A source id shaped like a Voucherify id names that other customer: not this one's
+        # (and an answer without an id names nothing to delete).
         return None
     deleted_at = OutboxEntry.objects.filter(pk=claim.entry_id).values_list("updated_at", flat=True).first()
     if not before_deletion(held, deleted_at):
@@ -276,7 +280,7 @@ def _delete_customer(client: Any, claim: Claim) -> dict[str, Any] | None:
         return None  # made or changed there after the shop's deletion: newest wins
     _check_lease(claim)
     with suppress(NotFoundError):  # deleted meanwhile: the wanted end state
-        remove(str(held["id"]))
+        remove(ident)
     return BY_SOURCE_ID
 
 

@@ -239,6 +239,42 @@ def test_a_source_id_shaped_like_a_voucherify_id_is_not_taken_for_another_custom
     assert (row.state, row.remote_id) == (OutboxState.SYNCED, old)
 
 
+def test_a_sender_whose_lease_runs_short_after_the_404_looks_nothing_up(
+    sandbox, django_capture_on_commit_callbacks, monkeypatch
+):
+    """The lease is checked before each of the 3 calls, as on the other multi-call paths: a
+    sender that stalled after the 404 sends nothing more and the row is sent again."""
+    old, other = _made_again_there(sandbox, django_capture_on_commit_callbacks)
+    Customer.objects.get(source_id="gone-1").delete()
+    checks = []
+    real = delivery._check_lease
+
+    def stalls_after_the_first_call(claim):
+        checks.append(claim)
+        if len(checks) > 1:
+            raise delivery.LeaseExpiring("stalled")
+        real(claim)
+
+    monkeypatch.setattr(delivery, "_check_lease", stalls_after_the_first_call)
+    row = OutboxEntry.objects.get(kind="customer", source_id="gone-1")
+    assert delivery.deliver(row.pk).status == "retry"
+    assert [(m, p) for m, p, _ in sandbox.calls.calls] == [("DELETE", f"/v1/customers/{old}")]
+    row.refresh_from_db()
+    assert (row.state, row.remote_id) == (OutboxState.PENDING, old)
+    assert sandbox.state.find_customer("gone-1")["id"] == other["id"]
+
+
+def test_a_source_id_no_url_can_carry_is_not_looked_up(sandbox, django_capture_on_commit_callbacks):
+    """A source id ``.`` (possible through the Python API) cannot be looked up: the deletion by
+    id answered 404 stays done, as before, instead of failing for good."""
+    old, _other = _made_again_there(sandbox, django_capture_on_commit_callbacks, source_id=".")
+    with django_capture_on_commit_callbacks(execute=True):
+        Customer.objects.get(source_id=".").delete()
+    row = OutboxEntry.objects.get(kind="customer", action="delete")
+    assert (row.state, row.remote_id) == (OutboxState.SYNCED, old)
+    assert [(m, p) for m, p, _ in sandbox.calls.calls] == [("DELETE", f"/v1/customers/{old}")]
+
+
 def test_store_remote_counts_a_copy_kept_out_by_a_sent_deletion(sandbox, django_capture_on_commit_callbacks):
     """store_remote (what webhook events call) counts a copy kept out by a sent deletion."""
     copy = _created_then_deleted(django_capture_on_commit_callbacks)
