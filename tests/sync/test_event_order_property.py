@@ -209,6 +209,13 @@ class EventOrderMachine(RuleBasedStateMachine):
         if held is not None:
             self.client.customers.delete(held["id"])
 
+    @rule(source_id=st.sampled_from(CUSTOMER_IDS), name=NAMES)
+    def dashboard_makes_customer_again(self, source_id: str, name: str) -> None:
+        """Deleted in Voucherify's dashboard and made again there with the same source id (a
+        new Voucherify id): a deletion the shop addresses to the old id then answers 404."""
+        self.dashboard_deletes_customer(source_id)
+        self.dashboard_saves_customer(source_id, name)
+
     @rule(source_id=st.sampled_from(ORDER_IDS), status=STATUSES)
     def dashboard_changes_order(self, source_id: str, status: str) -> None:
         held = self.sandbox.state.find_order(source_id)
@@ -337,3 +344,20 @@ def event_order(monkeypatch: pytest.MonkeyPatch, eager_celery: Any) -> Iterator[
 @pytest.mark.django_db(transaction=True)
 def test_mirrors_end_as_the_newest_state_whatever_the_order_of_events(event_order):
     run_state_machine_as_test(event_order, settings=properties.chosen("event-order-ci", "event-order-long"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_machine_replays_a_deletion_by_an_id_voucherify_deleted_itself(event_order):
+    """The sequence the machine's random runs rarely reach (four steps in this order): the shop's
+    customer synced, Voucherify's dashboard deletes it and makes another with its source id, the
+    shop deletes its mirror, the outbox drains. The shop's deletion is the newest act: Voucherify
+    ends holding no customer under that source id, and the step invariants hold throughout."""
+    machine = event_order()
+    machine.save_customer("c-a", "Ada")
+    machine.drain_outbox()
+    machine.dashboard_makes_customer_again("c-a", "Bob")
+    machine.delete_customer("c-a")
+    machine.drain_outbox()
+    machine.no_customer_deleted_here_is_back_from_an_older_copy()
+    machine.teardown()
+    assert machine.sandbox.state.find_customer("c-a") is None
