@@ -26,9 +26,10 @@ def _quoted(model: type[Model], field: str) -> str:
     return str(connections[router.db_for_write(model)].ops.quote_name(column))
 
 
-def record_rows(rows: list[tuple[int, str, int, str]], now: datetime) -> None:
+def record_rows(rows: list[tuple[int, str, int, str | None]], now: datetime) -> None:
     """Outbox rows sent: ``(id, state, delivered_version, remote_id)`` each (``remote_id``
-    empty: keep the row's); attempts, lease, due time and last error cleared."""
+    None: keep the row's; empty: clear it, a deletion that ended addressed by source id);
+    attempts, lease, due time and last error cleared."""
     if not rows:
         return
     db = router.db_for_write(OutboxEntry)
@@ -36,7 +37,7 @@ def record_rows(rows: list[tuple[int, str, int, str]], now: datetime) -> None:
     if conn.vendor != "postgresql":
         for pk, state, delivered, remote_id in rows:
             values: dict[str, Any] = {"state": state, "delivered_version": delivered}
-            if remote_id:
+            if remote_id is not None:
                 values["remote_id"] = remote_id
             OutboxEntry.objects.using(db).filter(pk=pk).update(
                 **values, delivered_at=now, attempts=0, lease_until=None, due_at=None,
@@ -51,7 +52,7 @@ def record_rows(rows: list[tuple[int, str, int, str]], now: datetime) -> None:
             "state = v.state, delivered_version = v.delivered, delivered_at = %s, attempts = 0, "
             "lease_until = NULL, due_at = NULL, last_error = '', last_error_key = '', "
             "last_request_id = '', "
-            "remote_id = CASE WHEN v.remote_id <> '' THEN v.remote_id ELSE t.remote_id END"
+            "remote_id = COALESCE(v.remote_id, t.remote_id)"
         ),
         set_params=[now],
         arrays=[

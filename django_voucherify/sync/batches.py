@@ -248,7 +248,7 @@ def _record_together(
     rows = OutboxEntry.objects.select_for_update().filter(pk__in=[c.entry_id for c, _ in together])
     entries = {entry.pk: entry for entry in rows.order_by("pk")}
     recorded: list[tuple[int, Outcome]] = []
-    written: list[tuple[int, str, int, str]] = []
+    written: list[tuple[int, str, int, str | None]] = []
     mirrors: dict[str, list[tuple[Any, str, Any, str]]] = {}
     for claim, response in together:
         entry = entries.get(claim.entry_id)
@@ -256,7 +256,7 @@ def _record_together(
             rest.append((claim, response))  # taken over meanwhile: the single-row path
             continue
         current = entry.version == claim.version
-        remote_id = str(response["id"]) if response and response.get("id") else ""
+        remote_id = delivery.recorded_remote_id(claim, response)
         written.append(
             (entry.pk, OutboxState.SYNCED if current else OutboxState.PENDING, claim.version, remote_id)
         )
@@ -264,7 +264,7 @@ def _record_together(
         if claim.action == OutboxAction.UPSERT:
             state = SyncState.SYNCED if current else SyncState.PENDING
             pk = MIRRORS[claim.kind]._meta.pk.to_python(claim.object_pk)
-            mirrors.setdefault(claim.kind, []).append((pk, state, response, remote_id))
+            mirrors.setdefault(claim.kind, []).append((pk, state, response, remote_id or ""))
     batch_updates.record_rows(written, now)
     for kind, values in mirrors.items():
         batch_updates.record_mirrors(MIRRORS[kind], values, now)

@@ -217,21 +217,22 @@ UPDATE {t} SET
     state = CASE WHEN version = %s THEN %s ELSE %s END,
     delivered_version = %s, delivered_at = %s, attempts = 0, lease_until = NULL, due_at = NULL,
     last_error = '', last_error_key = '', last_request_id = '',
-    remote_id = CASE WHEN %s <> '' THEN %s ELSE remote_id END
+    remote_id = COALESCE(%s, remote_id)
 WHERE id = %s AND lease_token = %s
 RETURNING state
 """
 
 
-def mark_sent(claim: Claim, remote_id: str, now: datetime) -> str | None:
+def mark_sent(claim: Claim, remote_id: str | None, now: datetime) -> str | None:
     """Record a successful send in one statement, only while ``claim``'s token still holds the
-    row: ``synced`` if its version is still the claimed one, else back to ``pending`` (a newer
-    save arrived meanwhile). Returns the new state; None when the row is gone or another sender
-    holds it. The caller holds the mirror's lock (the order a save takes the locks in)."""
+    row (``remote_id`` written; None: the row's kept): ``synced`` if its version is still the
+    claimed one, else back to ``pending`` (a newer save arrived meanwhile). Returns the new
+    state; None when the row is gone or another sender holds it. The caller holds the mirror's
+    lock (the order a save takes the locks in)."""
     conn = connections[router.db_for_write(OutboxEntry)]
     params: list[Any] = [
         *(claim.version, OutboxState.SYNCED, OutboxState.PENDING, claim.version, now),
-        *(remote_id, remote_id, claim.entry_id, claim.token),
+        *(remote_id, claim.entry_id, claim.token),
     ]
     with conn.cursor() as cursor:
         cursor.execute(_MARK_SENT.format(t=conn.ops.quote_name(OutboxEntry._meta.db_table)), params)

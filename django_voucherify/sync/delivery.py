@@ -8,7 +8,8 @@ Contract of :func:`deliver`:
 2. **Send** with no transaction open: the object's CURRENT row is read and turned into a payload
    (customers: ``client.customers.create``, an upsert by ``source_id``; orders:
    ``client.orders.update`` when the Voucherify id is known, else ``create``; deletions:
-   ``client.customers.delete`` or ``delete_permanently``).
+   ``client.customers.delete`` or ``delete_permanently``, and after a 404 to the Voucherify id
+   the same for an older customer holding the source id, :func:`_delete_customer`).
 3. **Record** in a second short transaction that locks the mirror row, then the outbox row (the
    order a save locks them in, so a save and a sender never deadlock; one row at a time, never a
    batch's mirrors together, which a save of several objects could deadlock with): on success the row is
@@ -56,6 +57,7 @@ from ..api.errors import (
     UnauthorizedError,
     VoucherifyError,
 )
+from ..freshness import before_deletion
 from ..models.outbox import OutboxAction, OutboxEntry, OutboxState
 from ..models.sync_state import SyncState
 from ..validation import storable_json
@@ -209,16 +211,7 @@ def _send(client: Any, claim: Claim, prefetched: Any = READ_NOW) -> dict[str, An
             return None
         if claim.kind != "customer":
             return None  # Voucherify has no order deletion; the mirror row is simply gone
-        target = claim.remote_id or claim.source_id
-        _check_lease(claim)
-        try:
-            if claim.action == OutboxAction.ERASE:
-                client.customers.delete_permanently(target)
-            else:
-                client.customers.delete(target)
-        except NotFoundError:
-            pass  # already gone: the wanted end state
-        return None
+        return _delete_customer(client, claim)
     obj = model.objects.filter(pk=claim.object_pk).first() if prefetched is READ_NOW else prefetched
     if obj is None:
         return None  # deleted since; its deletion carries on in this same row
@@ -237,6 +230,67 @@ def _send(client: Any, claim: Claim, prefetched: Any = READ_NOW) -> dict[str, An
         except NotFoundError:
             _check_lease(claim)
     return dict(client.orders.create(payload))
+
+
+#: What :func:`_send` answers for a customer deletion that ended up addressed by source id
+#: (:func:`_delete_customer`): the record step clears the row's ``remote_id``, so copies are
+#: judged by the time rule (``freshness.before_deletion``), not by the old Voucherify id only.
+BY_SOURCE_ID: dict[str, Any] = {"deleted_by": "source_id"}
+
+
+def _delete_customer(client: Any, claim: Claim) -> dict[str, Any] | None:
+    """Delete (or erase) the customer of ``claim``; at most 3 calls (:data:`REQUESTS_PER_SEND`).
+
+    Addressed to its Voucherify id when the shop knew it, else to its source id. A 404 to the
+    Voucherify id does not prove that Voucherify holds no customer with the source id: its
+    dashboard (or another system) may have deleted that customer and made another with the same
+    source id. That one is looked up (``GET /v1/customers/{source id}``) and deleted when it last
+    changed before the shop's deletion (the row's ``updated_at``: newest wins); one made or
+    changed after it stays. Before, the 404 was taken as done and the other customer stayed,
+    its copy later making the mirror again. Returns :data:`BY_SOURCE_ID` when nothing holds the
+    source id any more, None otherwise (the row keeps the id it was addressed to).
+    """
+    customers = client.customers
+    remove = customers.delete_permanently if claim.action == OutboxAction.ERASE else customers.delete
+    _check_lease(claim)
+    try:
+        remove(claim.remote_id or claim.source_id)
+        return None
+    except NotFoundError:
+        if not claim.remote_id or not claim.source_id or claim.remote_id == claim.source_id:
+            return None  # addressed by source id: nothing holds it, the wanted end state
+    _check_lease(claim)
+    try:
+        held = dict(client.customers.get(claim.source_id))
+    except NotFoundError:
+        return BY_SOURCE_ID
+    except UnaddressableError:
+        return None  # "." or "..": no URL can name it; the deletion by id stays done, as before
+    ident = held.get("id")
+    if held.get("source_id") != claim.source_id or not isinstance(ident, str) or not ident:
+        # A source id shaped like a Voucherify id names that other customer: not this one's
+        # (and an answer without an id names nothing to delete).
+        return None
+    deleted_at = OutboxEntry.objects.filter(pk=claim.entry_id).values_list("updated_at", flat=True).first()
+    if not before_deletion(held, deleted_at):
+        logger.info(
+            "Voucherify sync: customer %s made again in Voucherify after its deletion here; kept",
+            claim.source_id,
+        )
+        return None  # made or changed there after the shop's deletion: newest wins
+    _check_lease(claim)
+    with suppress(NotFoundError):  # deleted meanwhile: the wanted end state
+        remove(ident)
+    return BY_SOURCE_ID
+
+
+def recorded_remote_id(claim: Claim, response: dict[str, Any] | None) -> str | None:
+    """The Voucherify id the record step writes on ``claim``'s row: the answer's for an upsert,
+    ``""`` for a deletion that ended addressed by source id (:data:`BY_SOURCE_ID`), None to keep
+    the row's."""
+    if claim.action != OutboxAction.UPSERT:
+        return "" if response == BY_SOURCE_ID else None
+    return str(response["id"]) if response and response.get("id") else None
 
 
 def _send_sku(client: Any, claim: Claim, sku: Any, payload: dict[str, Any]) -> dict[str, Any]:
@@ -324,7 +378,9 @@ def _record_success_locked(claim: Claim, response: dict[str, Any] | None) -> Out
     """Mirror locked, then the row updated only while the claim's token holds (one statement);
     a row whose version moved meanwhile goes back to ``pending``."""
     now = timezone.now()
-    remote_id = str(response["id"]) if response and response.get("id") else ""
+    remote_id = recorded_remote_id(claim, response)
+    if claim.action != OutboxAction.UPSERT:
+        response = None  # a deletion's answer is not a copy of the object
     with transaction.atomic(using=router.db_for_write(OutboxEntry)):
         _lock_mirror(claim)
         state = claims.mark_sent(claim, remote_id, now)

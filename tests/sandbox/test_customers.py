@@ -39,6 +39,21 @@ def test_delete_and_permanent_deletion(api):
     assert api.get("/v1/customers/forget-me").status_code == 404
 
 
+def test_a_deleted_id_is_not_found_while_its_source_id_names_the_customer_made_since(api):
+    """What the outbox's customer deletion relies on after Voucherify's dashboard deleted a
+    customer and made another with the same source id: the old id answers 404 ``not_found`` to
+    DELETE and to the permanent deletion, and ``GET`` by source id finds the new customer."""
+    old = api.post("/v1/customers", json={"source_id": "made-again"}).json()
+    assert api.delete(f"/v1/customers/{old['id']}").status_code == 204
+    new = api.post("/v1/customers", json={"source_id": "made-again", "name": "New"}).json()
+    assert new["id"] != old["id"]
+    for method, path in (("DELETE", "/v1/customers/{}"), ("POST", "/v1/customers/{}/permanent-deletion")):
+        r = api.call(method, path.format(old["id"]))
+        assert r.status_code == 404 and (r.json()["code"], r.json()["key"]) == (404, "not_found")
+    found = api.get("/v1/customers/made-again").json()
+    assert (found["id"], found["source_id"], found["name"]) == (new["id"], "made-again", "New")
+
+
 def test_list_filters_paging_and_cursor(api, sandbox):
     t0 = datetime(2024, 1, 1, tzinfo=UTC)
     clock = iter(t0 + timedelta(hours=i) for i in range(100))

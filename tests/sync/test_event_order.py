@@ -22,11 +22,13 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
+import django_voucherify
 from django_voucherify import background, sync
 from django_voucherify.freshness import parse_time
 from django_voucherify.models import Customer, Order, OutboxEntry, OutboxState, WebhookEventState
-from django_voucherify.sync import bulk
+from django_voucherify.sync import bulk, delivery
 from django_voucherify.sync.delivery import deletions_of
 from django_voucherify.webhooks import events, record
 from django_voucherify.webhooks.signals import webhook_event
@@ -136,24 +138,141 @@ def test_a_deletion_by_source_id_keeps_out_older_copies_under_any_id(
     assert Customer.objects.get(source_id="gone-1").name == "After"
 
 
-def test_a_customer_made_again_there_before_the_deletion_was_sent_comes_back(
-    sandbox, django_capture_on_commit_callbacks
+def _made_again_there(sandbox: Any, capture: Any, source_id: str = "gone-1") -> tuple[str, dict[str, Any]]:
+    """A customer sent to Voucherify, then deleted by Voucherify itself (its dashboard) and made
+    again there with the same source id: the old Voucherify id (the mirror's) and the other one."""
+    with capture(execute=True):
+        Customer.objects.create(source_id=source_id, name="Before")
+    old = Customer.objects.get(source_id=source_id).voucherify_id
+    django_voucherify.get_client().customers.delete(old)
+    other = dict(sandbox.state.upsert_customer({"source_id": source_id, "name": "Made there"}))
+    sandbox.calls.calls.clear()
+    return old, other
+
+
+@pytest.mark.parametrize("erase", [False, True], ids=["delete", "erase"])
+def test_a_deletion_by_voucherify_id_answered_404_deletes_the_customer_made_there_before_it(
+    sandbox, django_capture_on_commit_callbacks, erase
 ):
-    """Voucherify deleted the customer itself (its dashboard) and made another with the source
-    id; the shop's deletion, addressed to the old Voucherify id, found nothing to delete and
-    left the other one: it lives on in Voucherify, and its mirror comes back, whatever its time."""
+    """Voucherify deleted the customer itself and made another with the source id, then the shop
+    deleted its mirror: the newest act is the shop's. The deletion, addressed to the old id,
+    answers 404; the customer holding the source id, made before the shop's deletion, is looked
+    up and deleted (3 calls). Before, the 404 was taken as done: the other customer stayed in
+    Voucherify and its copy made the mirror again. The row now judges copies by time: a late
+    event of the customer it deleted stays out."""
+    old, other = _made_again_there(sandbox, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        customer = Customer.objects.get(source_id="gone-1")
+        sync.erase_customer(customer) if erase else customer.delete()
+    assert sandbox.state.find_customer("gone-1") is None
+    row = OutboxEntry.objects.get(kind="customer", source_id="gone-1")
+    assert (row.state, row.remote_id) == (OutboxState.SYNCED, "")
+    method, path = ("DELETE", "/v1/customers/{}")
+    if erase:
+        method, path = ("POST", "/v1/customers/{}/permanent-deletion")
+    assert [(m, p) for m, p, _ in sandbox.calls.calls] == [
+        (method, path.format(old)),
+        ("GET", "/v1/customers/gone-1"),
+        (method, path.format(other["id"])),
+    ]
+    event = deliver(_event_of("customer.created", "customer", other))
+    assert not event.applied and not Customer.objects.filter(source_id="gone-1").exists()
+
+
+def test_a_customer_made_there_after_the_shops_deletion_stays_and_comes_back(
+    sandbox, django_capture_on_commit_callbacks, monkeypatch
+):
+    """Newest wins: a customer made in Voucherify with the source id after the shop deleted its
+    mirror (before the deletion was sent) is not the shop's to delete. The deletion answers 404
+    to the old id, finds the other one newer, leaves it; the row keeps the old id, so the
+    other's copy makes the mirror again."""
     with django_capture_on_commit_callbacks(execute=True):
         Customer.objects.create(source_id="gone-1", name="Before")
     old = Customer.objects.get(source_id="gone-1").voucherify_id
-    sandbox.state.customers.pop(old)
-    sandbox.state.customer_ids_by_source.pop("gone-1")
+    Customer.objects.get(source_id="gone-1").delete()  # queued, not sent yet (no commit run)
+    django_voucherify.get_client().customers.delete(old)
+    # Voucherify stamps milliseconds: made a second after the shop's deletion, unambiguously.
+    monkeypatch.setattr(sandbox.state, "clock", lambda: timezone.now() + timedelta(seconds=1))
     other = dict(sandbox.state.upsert_customer({"source_id": "gone-1", "name": "Made there"}))
+    row = OutboxEntry.objects.get(kind="customer", source_id="gone-1")
+    assert delivery.deliver(row.pk).status == "sent"
+    assert sandbox.state.find_customer("gone-1")["id"] == other["id"]
+    row.refresh_from_db()
+    assert (row.state, row.remote_id) == (OutboxState.SYNCED, old)
+    event = deliver(_event_of("customer.created", "customer", other))
+    assert event.applied and Customer.objects.get(source_id="gone-1").name == "Made there"
+
+
+def test_a_deletion_answered_404_with_nothing_holding_the_source_id_is_done_by_time(
+    sandbox, django_capture_on_commit_callbacks
+):
+    """Nothing holds the source id (the lookup answers 404, Voucherify's not_found): done, and
+    the row judges copies by time from now on, so a sender that deleted the other customer and
+    died before recording it (the retry finds nothing) still keeps that customer's copies out."""
+    _old, other = _made_again_there(sandbox, django_capture_on_commit_callbacks)
+    Customer.objects.get(source_id="gone-1").delete()
+    django_voucherify.get_client().customers.delete(other["id"])  # the first attempt's deletion, unrecorded
+    row = OutboxEntry.objects.get(kind="customer", source_id="gone-1")
+    assert delivery.deliver(row.pk).status == "sent"
+    assert [status for _, _, status in sandbox.calls.calls][-2:] == [404, 404]
+    row.refresh_from_db()
+    assert (row.state, row.remote_id) == (OutboxState.SYNCED, "")
+    assert not deliver(_event_of("customer.created", "customer", other)).applied
+
+
+def test_a_source_id_shaped_like_a_voucherify_id_is_not_taken_for_another_customer(
+    sandbox, django_capture_on_commit_callbacks
+):
+    """``GET /v1/customers/{x}`` reads ``x`` as an id first: when the source id is another
+    customer's id, the lookup finds that one, which the deletion leaves alone."""
+    old, other = _made_again_there(sandbox, django_capture_on_commit_callbacks, source_id="cust_shaped")
+    django_voucherify.get_client().customers.delete(other["id"])
+    state = sandbox.state
+    bystander = dict(state.upsert_customer({"source_id": "someone-else", "name": "Bystander"}))
+    state.customers["cust_shaped"] = {**state.customers.pop(bystander["id"]), "id": "cust_shaped"}
+    state.customer_ids_by_source["someone-else"] = "cust_shaped"
     with django_capture_on_commit_callbacks(execute=True):
-        Customer.objects.get(source_id="gone-1").delete()
-    assert OutboxEntry.objects.get(kind="customer", action="delete").remote_id == old
-    assert sandbox.state.find_customer("gone-1")["id"] == other["id"]  # the deletion left it
-    row = deliver(_event_of("customer.created", "customer", other))
-    assert row.applied and Customer.objects.get(source_id="gone-1").name == "Made there"
+        Customer.objects.get(source_id="cust_shaped").delete()
+    assert state.find_customer("someone-else")["id"] == "cust_shaped"
+    assert [(m, p) for m, p, _ in sandbox.calls.calls][-1] == ("GET", "/v1/customers/cust_shaped")
+    row = OutboxEntry.objects.get(kind="customer", action="delete")
+    assert (row.state, row.remote_id) == (OutboxState.SYNCED, old)
+
+
+def test_a_sender_whose_lease_runs_short_after_the_404_looks_nothing_up(
+    sandbox, django_capture_on_commit_callbacks, monkeypatch
+):
+    """The lease is checked before each of the 3 calls, as on the other multi-call paths: a
+    sender that stalled after the 404 sends nothing more and the row is sent again."""
+    old, other = _made_again_there(sandbox, django_capture_on_commit_callbacks)
+    Customer.objects.get(source_id="gone-1").delete()
+    checks = []
+    real = delivery._check_lease
+
+    def stalls_after_the_first_call(claim):
+        checks.append(claim)
+        if len(checks) > 1:
+            raise delivery.LeaseExpiring("stalled")
+        real(claim)
+
+    monkeypatch.setattr(delivery, "_check_lease", stalls_after_the_first_call)
+    row = OutboxEntry.objects.get(kind="customer", source_id="gone-1")
+    assert delivery.deliver(row.pk).status == "retry"
+    assert [(m, p) for m, p, _ in sandbox.calls.calls] == [("DELETE", f"/v1/customers/{old}")]
+    row.refresh_from_db()
+    assert (row.state, row.remote_id) == (OutboxState.PENDING, old)
+    assert sandbox.state.find_customer("gone-1")["id"] == other["id"]
+
+
+def test_a_source_id_no_url_can_carry_is_not_looked_up(sandbox, django_capture_on_commit_callbacks):
+    """A source id ``.`` (possible through the Python API) cannot be looked up: the deletion by
+    id answered 404 stays done, as before, instead of failing for good."""
+    old, _other = _made_again_there(sandbox, django_capture_on_commit_callbacks, source_id=".")
+    with django_capture_on_commit_callbacks(execute=True):
+        Customer.objects.get(source_id=".").delete()
+    row = OutboxEntry.objects.get(kind="customer", action="delete")
+    assert (row.state, row.remote_id) == (OutboxState.SYNCED, old)
+    assert [(m, p) for m, p, _ in sandbox.calls.calls] == [("DELETE", f"/v1/customers/{old}")]
 
 
 def test_store_remote_counts_a_copy_kept_out_by_a_sent_deletion(sandbox, django_capture_on_commit_callbacks):
