@@ -27,7 +27,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -64,7 +64,17 @@ def store(data: dict[str, Any]) -> Voucher:
     code = data.get("code") if isinstance(data, dict) else None
     if not isinstance(code, str) or not code:
         raise validation.InvalidInput(_("it has no code."))
-    with transaction.atomic():
+    try:
+        return _store_once(code, data)
+    except IntegrityError:
+        # Another writer (a refresh, a webhook) inserted the same new code after our lookup
+        # found none: a lock on no row locks nothing, so our INSERT waited on its unique entry
+        # and failed once it committed. Its row is visible now: locked and compared this time.
+        return _store_once(code, data)
+
+
+def _store_once(code: str, data: dict[str, Any]) -> Voucher:
+    with transaction.atomic():  # a savepoint inside a caller's transaction: a failed INSERT undone alone
         voucher = Voucher.objects.select_for_update().filter(code=code).first() or Voucher(code=code)
         if voucher.pk is not None and is_older(data, voucher.remote_payload):
             return voucher  # a newer copy is stored already (a webhook or a refresh won the race)
