@@ -18,6 +18,7 @@ from .sync_state import (
     mirror_columns,
     mirrors_written,
     pk_column,
+    refuse_unsupported_update,
     update_returning,
 )
 
@@ -147,8 +148,7 @@ class OrderItemQuerySet(models.QuerySet["OrderItem"]):
     def update(self, **kwargs: Any) -> int:
         if is_muted():
             return super().update(**kwargs)
-        if self.query.is_sliced:
-            raise TypeError("Cannot update a query once a slice has been taken.")
+        refuse_unsupported_update(self)
         self._for_write = True
         db = self.db
         moves = any(self.model._meta.get_field(name).name == "order" for name in kwargs)

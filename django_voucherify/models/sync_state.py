@@ -128,6 +128,18 @@ def update_returning_chunks(
             yield [tuple(row) for row in chunk]
 
 
+def refuse_unsupported_update(queryset: models.QuerySet[Any]) -> None:
+    """The refusals of Django's ``QuerySet.update()``, for the querysets that run their own
+    ``UPDATE ... RETURNING`` (:class:`MirrorQuerySet`, ``OrderItemQuerySet``), before anything is
+    written. Without them, ``a.union(b).update()`` updated ``a``'s rows only (the combined query's
+    first part) and ``distinct("field").update()`` every row, where Django refuses both."""
+    queryset._not_support_combined_queries("update")  # type: ignore[attr-defined]
+    if queryset.query.is_sliced:
+        raise TypeError("Cannot update a query once a slice has been taken.")
+    if queryset.query.distinct_fields:
+        raise TypeError("Cannot call update() after .distinct(*fields).")
+
+
 def in_slices(ids: Iterable[Any]) -> Iterator[list[Any]]:
     """``ids`` in lists of :data:`IDS_PER_STATEMENT`, sorted (rows locked in one order)."""
     it = iter(sorted(ids))
@@ -175,8 +187,7 @@ class MirrorQuerySet(models.QuerySet[_M]):
     def update(self, **kwargs: Any) -> int:
         if is_muted() or not changes_data(self.model, kwargs):
             return super().update(**kwargs)
-        if self.query.is_sliced:
-            raise TypeError("Cannot update a query once a slice has been taken.")
+        refuse_unsupported_update(self)
         self._for_write = True
         db = self.db
         now = timezone.now()

@@ -373,3 +373,27 @@ def test_a_large_update_queues_every_row_in_bounded_memory(sent):
         tracemalloc.stop()
     assert OutboxEntry.objects.count() == size
     assert peak < 5_000_000, f"{peak / 1e6:.1f} MB"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("model", [Customer, OrderItem])
+def test_updates_django_refuses_are_refused_before_anything_is_written(sent, model):
+    """The querysets build their own ``UPDATE ... RETURNING``: they refuse what Django's update()
+    refuses. Before, ``a.union(b).update()`` updated ``a``'s rows only (and said 1) and
+    ``distinct("pk").update()`` updated every row."""
+    if model is Customer:
+        rows = customers("cq-a", "cq-b")
+        changes: dict[str, Any] = {"name": "Changed"}
+    else:
+        order = Order.objects.create(source_id="cq-o")
+        rows = [OrderItem.objects.create(order=order, product_source_id=f"cq-{i}") for i in range(2)]
+        changes = {"quantity": 7}
+    before = list(model.objects.order_by("pk").values_list(*changes))
+    queued = OutboxEntry.objects.count()
+    union = model.objects.filter(pk=rows[0].pk).union(model.objects.filter(pk=rows[1].pk))
+    with pytest.raises(NotSupportedError, match="union"):
+        union.update(**changes)
+    with pytest.raises(TypeError, match="distinct"):
+        model.objects.distinct("pk").update(**changes)
+    assert list(model.objects.order_by("pk").values_list(*changes)) == before
+    assert OutboxEntry.objects.count() == queued
