@@ -254,6 +254,13 @@ class MirrorQuerySet(models.QuerySet[_M]):
             obj.sync_state = SyncState.PENDING
             for field, value in self.model.save_resets.items():
                 setattr(obj, field, value)
+        if update_conflicts and update_fields and changes_data(self.model, update_fields):
+            # A row that existed is updated with ``update_fields`` only: without these it kept
+            # ``synced`` (and a placeholder stayed one) though its values changed and it is queued.
+            update_fields = [
+                *update_fields,
+                *{"sync_state", "updated_at", *self.model.save_resets} - set(update_fields),
+            ]
         with transaction.atomic(using=db, savepoint=False):
             made = super().bulk_create(
                 objs, batch_size, ignore_conflicts, update_conflicts, update_fields, unique_fields

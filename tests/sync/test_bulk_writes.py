@@ -397,3 +397,38 @@ def test_updates_django_refuses_are_refused_before_anything_is_written(sent, mod
         model.objects.distinct("pk").update(**changes)
     assert list(model.objects.order_by("pk").values_list(*changes)) == before
     assert OutboxEntry.objects.count() == queued
+
+
+@pytest.mark.django_db
+def test_bulk_create_updating_conflicts_turns_the_rows_it_updated_pending(sent):
+    """An upsert updates an existing row with ``update_fields`` only: its ``sync_state`` stayed
+    ``synced`` (and a placeholder product stayed one, its new name never sent) though the row
+    changed and was queued."""
+    (existing,) = customers("up-0")
+    with muted():
+        placeholder = Product.objects.create(source_id="up-p", placeholder=True, sync_state=SyncState.SYNCED)
+    Customer.objects.bulk_create(
+        [Customer(source_id="up-0", name="New")],
+        update_conflicts=True,
+        unique_fields=["source_id"],
+        update_fields=["name"],
+    )
+    Product.objects.bulk_create(
+        [Product(source_id="up-p", name="Real")],
+        update_conflicts=True,
+        unique_fields=["source_id"],
+        update_fields=["name"],
+    )
+    existing.refresh_from_db()
+    placeholder.refresh_from_db()
+    assert (existing.name, existing.sync_state, existing.voucherify_id) == (
+        "New",
+        SyncState.PENDING,
+        f"v-{existing.pk}",
+    )
+    assert (placeholder.name, placeholder.placeholder, placeholder.sync_state) == (
+        "Real",
+        False,
+        SyncState.PENDING,
+    )
+    assert placeholder.to_voucherify()["name"] == "Real"
