@@ -134,7 +134,7 @@ def queue_orders(db: str, order_ids: Iterable[Any]) -> None:
         orders = Order._base_manager.using(db).filter(pk__in=chunk)
         rows += update_returning(orders, {"sync_state": SyncState.PENDING}, mirror_columns(Order))
     if rows:
-        mirrors_written.send(sender=Order, chunks=iter([rows]), using=db)
+        mirrors_written.send(sender=Order, rows=rows, using=db)
 
 
 class OrderItemQuerySet(models.QuerySet["OrderItem"]):

@@ -50,8 +50,10 @@ BOOKKEEPING_FIELDS = SENDER_FIELDS | {"sync_state", "updated_at"}
 
 #: Sent by the mirrors' querysets inside the transaction of a write that sends no ``post_save``
 #: (``update()``, ``bulk_create()``, ``bulk_update()``; an order item's, for its orders), with
-#: ``chunks``: lists of ``(pk, source_id, voucherify_id)`` of the mirrors of ``sender`` written
-#: (an iterator, read once: an ``update()``'s rows are fetched as it is read), and ``using``.
+#: ``rows``: a list of ``(pk, source_id, voucherify_id)`` of mirrors of ``sender`` written, and
+#: ``using``. Sent once per :data:`FETCH_ROWS` rows of an ``update()`` (memory stays one chunk),
+#: each time with a list every receiver may read: an iterator (before) was read by the first
+#: receiver only, so a shop's receiver connected first left the rows unqueued.
 #: ``django_voucherify.sync.receivers`` writes their outbox rows.
 mirrors_written = Signal()
 
@@ -193,18 +195,10 @@ class MirrorQuerySet(models.QuerySet[_M]):
         now = timezone.now()
         values = {**self.model.save_resets, **kwargs, "sync_state": SyncState.PENDING, "updated_at": now}
         count = 0
-
-        def chunks() -> Iterator[list[tuple[Any, ...]]]:
-            nonlocal count
+        with transaction.atomic(using=db, savepoint=False):
             for chunk in update_returning_chunks(self, values, mirror_columns(self.model)):
                 count += len(chunk)
-                yield chunk
-
-        with transaction.atomic(using=db, savepoint=False):
-            written = chunks()
-            mirrors_written.send(sender=self.model, chunks=written, using=db)
-            for _chunk in written:  # what no receiver read (SYNC_ENABLED off): updated all the same
-                pass
+                mirrors_written.send(sender=self.model, rows=chunk, using=db)
         self._result_cache = None
         return count
 
@@ -269,7 +263,7 @@ class MirrorQuerySet(models.QuerySet[_M]):
             if any(pk is None for pk, _s, _v in rows):
                 raise NotSupportedError(f"{name}.objects.bulk_create() returned no id to queue")
             if rows:
-                mirrors_written.send(sender=self.model, chunks=iter([rows]), using=db)
+                mirrors_written.send(sender=self.model, rows=rows, using=db)
         return made
 
     bulk_create.alters_data = True  # type: ignore[attr-defined]

@@ -432,3 +432,30 @@ def test_bulk_create_updating_conflicts_turns_the_rows_it_updated_pending(sent):
         SyncState.PENDING,
     )
     assert placeholder.to_voucherify()["name"] == "Real"
+
+
+@pytest.mark.django_db
+def test_another_receiver_of_mirrors_written_reads_the_rows_and_they_are_queued(sent):
+    """``mirrors_written`` is public (a shop may audit bulk writes): the rows it carries are read
+    by every receiver. Before, they came as an iterator read once: a receiver connected before
+    the app's left the update committed and pending with no outbox row (never sent)."""
+    from django_voucherify.models.sync_state import mirrors_written
+
+    a, b = customers("rx-a", "rx-b")
+    seen: list[Any] = []
+
+    def audit(sender: Any, signal: Any, using: str, rows: Any = (), chunks: Any = (), **kwargs: Any) -> None:
+        # ``rows`` (now) or ``chunks`` (before: an iterator of lists): a receiver reading them all.
+        seen.extend(row[0] for row in rows)
+        seen.extend(row[0] for chunk in chunks for row in chunk)
+
+    mirrors_written.connect(audit, weak=False, dispatch_uid="test-audit")
+    # First in line, as a shop app listed before django_voucherify in INSTALLED_APPS would be.
+    mirrors_written.receivers.insert(0, mirrors_written.receivers.pop())
+    mirrors_written.sender_receivers_cache.clear()
+    try:
+        assert Customer.objects.filter(source_id__in=["rx-a", "rx-b"]).update(name="Audited") == 2
+    finally:
+        mirrors_written.disconnect(dispatch_uid="test-audit")
+    assert versions() == {"rx-a": 2, "rx-b": 2}
+    assert {a.pk, b.pk} <= set(seen)
