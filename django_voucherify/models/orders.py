@@ -20,6 +20,7 @@ from .sync_state import (
     pk_column,
     refuse_unsupported_update,
     update_returning,
+    update_returning_chunks,
 )
 
 #: The order columns its Voucherify body is made of (``customer__source_id``: the customer's
@@ -153,19 +154,29 @@ class OrderItemQuerySet(models.QuerySet["OrderItem"]):
         db = self.db
         moves = any(self.model._meta.get_field(name).name == "order" for name in kwargs)
         with transaction.atomic(using=db, savepoint=False):
+            plain = self.model._base_manager.using(db)
             if moves:
-                before = dict(self.select_for_update().values_list("pk", "order_id"))
-                rows: list[tuple[Any, ...]] = []
+                # Locked by primary key (the filter as a subquery): ``SELECT ... FOR UPDATE`` of
+                # the queryset itself is refused after ``distinct()``, which update() accepts.
+                locked = plain.select_for_update().filter(pk__in=self.order_by().values("pk"))
+                before = dict(locked.values_list("pk", "order_id"))
+                count = 0
+                orders: set[Any] = set()
                 for chunk in in_slices(before):
-                    items = self.model._base_manager.using(db).filter(pk__in=chunk)
-                    rows += update_returning(items, kwargs, (pk_column(self.model), "order_id"))
-                orders = {before[pk] for pk, _o in rows} | {order for _pk, order in rows}
+                    rows = update_returning(
+                        plain.filter(pk__in=chunk), kwargs, (pk_column(self.model), "order_id")
+                    )
+                    count += len(rows)
+                    orders |= {before[pk] for pk, _o in rows} | {order for _pk, order in rows}
             else:
-                rows = update_returning(self, kwargs, ("order_id",))
-                orders = {order for (order,) in rows}
+                # The orders only, a chunk of rows at a time: not a tuple per item updated.
+                count, orders = 0, set()
+                for chunk in update_returning_chunks(self, kwargs, ("order_id",)):
+                    count += len(chunk)
+                    orders |= {order for (order,) in chunk}
             queue_orders(db, orders)
         self._result_cache = None
-        return len(rows)
+        return count
 
     update.alters_data = True  # type: ignore[attr-defined]
 

@@ -497,3 +497,35 @@ def test_bulk_writes_of_one_transaction_share_a_request_but_not_a_rolled_back_sa
         Customer.objects.filter(pk=c.pk).update(name="C")
     ids = dict(OutboxEntry.objects.values_list("source_id", "pk"))
     assert sent == [ids["sp-a"], ids["sp-c"]] and "sp-b" not in ids
+
+
+@pytest.mark.django_db
+def test_moving_items_of_a_distinct_queryset_queues_both_orders(sent):
+    """``update()`` accepts ``distinct()``; a move locked the queryset itself with ``SELECT ...
+    FOR UPDATE``, which PostgreSQL refuses with DISTINCT (NotSupportedError)."""
+    left, joined = Order.objects.create(source_id="mv-1"), Order.objects.create(source_id="mv-2")
+    OrderItem.objects.create(order=left, product_source_id="p")
+    assert OrderItem.objects.filter(order__source_id="mv-1").distinct().update(order=joined) == 1
+    assert versions(Order) == {"mv-1": 3, "mv-2": 2}  # mv-1: made, its item added, left
+
+
+@pytest.mark.django_db
+def test_a_large_item_update_holds_its_orders_not_a_row_per_item(sent):
+    """An item ``update()`` keeps the orders it touched, reading the returned rows a chunk at a
+    time: before, one tuple per item updated (all at once)."""
+    import tracemalloc
+
+    size = 30_000
+    order = Order.objects.create(source_id="big-items")
+    with muted():
+        OrderItem.objects.bulk_create(
+            (OrderItem(order=order, product_source_id="p") for _ in range(size)), batch_size=5000
+        )
+    tracemalloc.start()
+    try:
+        assert OrderItem.objects.filter(order=order).update(quantity=3) == size
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert versions(Order) == {"big-items": 2}
+    assert peak < 1_000_000, f"{peak / 1e6:.1f} MB"
