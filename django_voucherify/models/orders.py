@@ -15,6 +15,7 @@ from .sync_state import (
     atomic_save,
     in_slices,
     is_muted,
+    lock_in_order,
     mirror_columns,
     mirrors_written,
     pk_column,
@@ -155,6 +156,11 @@ class OrderItemQuerySet(models.QuerySet["OrderItem"]):
         moves = any(self.model._meta.get_field(name).name == "order" for name in kwargs)
         with transaction.atomic(using=db, savepoint=False):
             plain = self.model._base_manager.using(db)
+            # The orders first (by id), then their items, as an order pull or event takes them
+            # (it locks the order, then replaces its items): items first, then the order to
+            # queue it, deadlocked against one. An order the update moves items to is locked
+            # when it is queued, after.
+            lock_in_order(Order._base_manager.using(db).filter(pk__in=self.order_by().values("order_id")))
             if moves:
                 # Locked by primary key (the filter as a subquery): ``SELECT ... FOR UPDATE`` of
                 # the queryset itself is refused after ``distinct()``, which update() accepts.

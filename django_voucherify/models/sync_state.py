@@ -142,6 +142,15 @@ def refuse_unsupported_update(queryset: models.QuerySet[Any]) -> None:
         raise TypeError("Cannot call update() after .distinct(*fields).")
 
 
+def lock_in_order(queryset: models.QuerySet[Any]) -> None:
+    """``SELECT ... FOR UPDATE`` of the rows of ``queryset`` in primary key order (their ids
+    only are read): two writers locking overlapping rows this way never wait crosswise."""
+    for _chunk in (
+        queryset.select_for_update().order_by("pk").values_list("pk", flat=True).iterator(FETCH_ROWS)
+    ):
+        pass
+
+
 def in_slices(ids: Iterable[Any]) -> Iterator[list[Any]]:
     """``ids`` in lists of :data:`IDS_PER_STATEMENT`, sorted (rows locked in one order)."""
     it = iter(sorted(ids))

@@ -257,3 +257,32 @@ def test_any_mix_of_writes_then_a_drain_leaves_voucherify_equal_to_the_mirrors(n
             raise Rollback  # the next example starts from an empty database
     except Rollback:
         pass
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_item_update_and_an_order_event_replacing_its_items_do_not_deadlock(no_broker):
+    """An order event or pull locks the order, then replaces its items (``bulk._pull_orders``).
+    An item ``update()`` locked the items (its UPDATE), then the order (to queue it): the two
+    waited for each other and PostgreSQL killed one (``deadlock detected``). It now locks the
+    orders of the items first, in the order the pull takes them."""
+    needs_postgresql()
+    from django_voucherify.sync import bulk
+
+    order = Order.objects.create(source_id="dl-1")
+    OrderItem.objects.create(order=order, product_source_id="p", quantity=1)
+    OutboxEntry.objects.update(state=OutboxState.SYNCED)  # delivered: an event may overwrite it
+    Order.objects.filter(pk=order.pk).update(sync_state=SyncState.SYNCED)
+
+    def item_update() -> None:
+        assert OrderItem.objects.filter(order__source_id="dl-1").update(quantity=5) == 1
+
+    with transaction.atomic():
+        Order.objects.select_for_update().get(pk=order.pk)  # the event's first lock
+        updater, errors = in_thread(item_update)
+        assert wait_until_another_session_waits_for_a_lock()
+        copy = {"source_id": "dl-1", "id": "ord_1", "items": [{"source_id": "p", "quantity": 2}]}
+        bulk.store_remote("orders", [copy])  # replaces the items
+    updater.join(30)
+    assert errors == []
+    # The event's items, then the update applied to them: the order queued again.
+    assert list(OrderItem.objects.values_list("quantity", flat=True)) == [5]
