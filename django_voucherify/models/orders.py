@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import Any
 
-from django.db import models, transaction
+from django.db import models, router, transaction
 from django.utils.translation import gettext_lazy as _
 
 from .customers import Customer
@@ -139,6 +139,13 @@ def queue_orders(db: str, order_ids: Iterable[Any]) -> None:
         mirrors_written.send(sender=Order, rows=rows, using=db)
 
 
+def lock_orders_of(db: str, items: models.QuerySet[Any]) -> None:
+    """Lock the orders of ``items`` (by id) before the items are written, as an order pull or
+    event takes them (it locks the order, then replaces its items): an item write that took the
+    item, then its order (to queue it), deadlocked against one (PostgreSQL killed one of them)."""
+    lock_in_order(Order._base_manager.using(db).filter(pk__in=items.order_by().values("order_id")))
+
+
 class OrderItemQuerySet(models.QuerySet["OrderItem"]):
     """Items written in bulk queue their orders, in the write's transaction (as an item's save
     or deletion does; see :class:`~.sync_state.MirrorQuerySet`): every column of an item is in
@@ -156,11 +163,7 @@ class OrderItemQuerySet(models.QuerySet["OrderItem"]):
         moves = any(self.model._meta.get_field(name).name == "order" for name in kwargs)
         with transaction.atomic(using=db, savepoint=False):
             plain = self.model._base_manager.using(db)
-            # The orders first (by id), then their items, as an order pull or event takes them
-            # (it locks the order, then replaces its items): items first, then the order to
-            # queue it, deadlocked against one. An order the update moves items to is locked
-            # when it is queued, after.
-            lock_in_order(Order._base_manager.using(db).filter(pk__in=self.order_by().values("order_id")))
+            lock_orders_of(db, self)  # an order the update moves items to: when it is queued
             if moves:
                 # Locked by primary key (the filter as a subquery): ``SELECT ... FOR UPDATE`` of
                 # the queryset itself is refused after ``distinct()``, which update() accepts.
@@ -185,6 +188,19 @@ class OrderItemQuerySet(models.QuerySet["OrderItem"]):
         return count
 
     update.alters_data = True  # type: ignore[attr-defined]
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        """Django's, the items' orders locked first (:func:`lock_orders_of`): each deletion's
+        receiver then queues its order."""
+        if is_muted():
+            return super().delete()
+        self._for_write = True
+        with transaction.atomic(using=self.db, savepoint=False):
+            lock_orders_of(self.db, self)
+            return super().delete()
+
+    delete.alters_data = True  # type: ignore[attr-defined]
+    delete.queryset_only = True  # type: ignore[attr-defined]
 
     def bulk_create(
         self,
@@ -238,7 +254,20 @@ class OrderItem(models.Model):
         """Save the line and, through its ``post_save`` receiver, its order's outbox row in one
         transaction (:func:`~.sync_state.atomic_save`)."""
         with atomic_save(self, kwargs.get("using")):
+            self._lock_order(kwargs.get("using"))
             super().save(*args, **kwargs)
+
+    def delete(self, using: Any = None, keep_parents: bool = False) -> tuple[int, dict[str, int]]:
+        with atomic_save(self, using):
+            self._lock_order(using)
+            return super().delete(using=using, keep_parents=keep_parents)
+
+    def _lock_order(self, using: str | None) -> None:
+        """The order before this line (:func:`lock_orders_of`): its receiver queues the order
+        after the line's own statement."""
+        if self.order_id is not None and not is_muted():
+            db = using or router.db_for_write(type(self), instance=self)
+            lock_in_order(Order._base_manager.using(db).filter(pk=self.order_id))
 
     def to_voucherify(self) -> dict[str, Any]:
         """An ``items[]`` entry: the SKU when there is one, else the product."""
