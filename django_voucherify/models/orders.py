@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import Any
 
-from django.db import models, router, transaction
+from django.db import DEFAULT_DB_ALIAS, models, router, transaction
 from django.utils.translation import gettext_lazy as _
 
 from .customers import Customer
@@ -254,20 +254,35 @@ class OrderItem(models.Model):
         """Save the line and, through its ``post_save`` receiver, its order's outbox row in one
         transaction (:func:`~.sync_state.atomic_save`)."""
         with atomic_save(self, kwargs.get("using")):
-            self._lock_order(kwargs.get("using"))
+            left = self._lock_order(kwargs.get("using"))
             super().save(*args, **kwargs)
+            if left is not None:  # moved: the order it left lists it no more
+                queue_orders(self._state.db or DEFAULT_DB_ALIAS, [left])
 
     def delete(self, using: Any = None, keep_parents: bool = False) -> tuple[int, dict[str, int]]:
         with atomic_save(self, using):
             self._lock_order(using)
             return super().delete(using=using, keep_parents=keep_parents)
 
-    def _lock_order(self, using: str | None) -> None:
+    def _lock_order(self, using: str | None) -> Any:
         """The order before this line (:func:`lock_orders_of`): its receiver queues the order
-        after the line's own statement."""
-        if self.order_id is not None and not is_muted():
-            db = using or router.db_for_write(type(self), instance=self)
-            lock_in_order(Order._base_manager.using(db).filter(pk=self.order_id))
+        after the line's own statement. A line moved to another order: both orders, and the id
+        of the one it leaves is returned (its receiver knows the new one only)."""
+        if is_muted():
+            return None
+        db = using or router.db_for_write(type(self), instance=self)
+        stored = None
+        if self.pk is not None and not self._state.adding:
+            stored = (
+                OrderItem._base_manager.using(db)
+                .filter(pk=self.pk)
+                .values_list("order_id", flat=True)
+                .first()
+            )
+        orders = {order for order in (self.order_id, stored) if order is not None}
+        if orders:
+            lock_in_order(Order._base_manager.using(db).filter(pk__in=orders))
+        return stored if stored is not None and stored != self.order_id else None
 
     def to_voucherify(self) -> dict[str, Any]:
         """An ``items[]`` entry: the SKU when there is one, else the product."""

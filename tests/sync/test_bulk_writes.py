@@ -529,3 +529,17 @@ def test_a_large_item_update_holds_its_orders_not_a_row_per_item(sent):
         tracemalloc.stop()
     assert versions(Order) == {"big-items": 2}
     assert peak < 1_000_000, f"{peak / 1e6:.1f} MB"
+
+
+@pytest.mark.django_db
+def test_an_item_saved_into_another_order_queues_both_orders(sent):
+    """As an ``update()`` moving items does: the order left lists the item no more. Before, a
+    save queued the new order only; Voucherify kept the line in the old one."""
+    left, joined = Order.objects.create(source_id="sv-1"), Order.objects.create(source_id="sv-2")
+    item = OrderItem.objects.create(order=left, product_source_id="p")
+    item.order = joined
+    item.save()
+    assert versions(Order) == {"sv-1": 3, "sv-2": 2}  # sv-1: made, its item added, left
+    item.quantity = 4
+    item.save()  # not moved: its order only
+    assert versions(Order) == {"sv-1": 3, "sv-2": 3}
