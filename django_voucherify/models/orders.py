@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import Any
 
-from django.db import models, transaction
+from django.db import DEFAULT_DB_ALIAS, models, router, transaction
 from django.utils.translation import gettext_lazy as _
 
 from .customers import Customer
@@ -15,10 +15,13 @@ from .sync_state import (
     atomic_save,
     in_slices,
     is_muted,
+    lock_in_order,
     mirror_columns,
     mirrors_written,
     pk_column,
+    refuse_unsupported_update,
     update_returning,
+    update_returning_chunks,
 )
 
 #: The order columns its Voucherify body is made of (``customer__source_id``: the customer's
@@ -133,7 +136,14 @@ def queue_orders(db: str, order_ids: Iterable[Any]) -> None:
         orders = Order._base_manager.using(db).filter(pk__in=chunk)
         rows += update_returning(orders, {"sync_state": SyncState.PENDING}, mirror_columns(Order))
     if rows:
-        mirrors_written.send(sender=Order, chunks=iter([rows]), using=db)
+        mirrors_written.send(sender=Order, rows=rows, using=db)
+
+
+def lock_orders_of(db: str, items: models.QuerySet[Any]) -> None:
+    """Lock the orders of ``items`` (by id) before the items are written, as an order pull or
+    event takes them (it locks the order, then replaces its items): an item write that took the
+    item, then its order (to queue it), deadlocked against one (PostgreSQL killed one of them)."""
+    lock_in_order(Order._base_manager.using(db).filter(pk__in=items.order_by().values("order_id")))
 
 
 class OrderItemQuerySet(models.QuerySet["OrderItem"]):
@@ -147,27 +157,50 @@ class OrderItemQuerySet(models.QuerySet["OrderItem"]):
     def update(self, **kwargs: Any) -> int:
         if is_muted():
             return super().update(**kwargs)
-        if self.query.is_sliced:
-            raise TypeError("Cannot update a query once a slice has been taken.")
+        refuse_unsupported_update(self)
         self._for_write = True
         db = self.db
         moves = any(self.model._meta.get_field(name).name == "order" for name in kwargs)
         with transaction.atomic(using=db, savepoint=False):
+            plain = self.model._base_manager.using(db)
+            lock_orders_of(db, self)  # an order the update moves items to: when it is queued
             if moves:
-                before = dict(self.select_for_update().values_list("pk", "order_id"))
-                rows: list[tuple[Any, ...]] = []
+                # Locked by primary key (the filter as a subquery): ``SELECT ... FOR UPDATE`` of
+                # the queryset itself is refused after ``distinct()``, which update() accepts.
+                locked = plain.select_for_update().filter(pk__in=self.order_by().values("pk"))
+                before = dict(locked.values_list("pk", "order_id"))
+                count = 0
+                orders: set[Any] = set()
                 for chunk in in_slices(before):
-                    items = self.model._base_manager.using(db).filter(pk__in=chunk)
-                    rows += update_returning(items, kwargs, (pk_column(self.model), "order_id"))
-                orders = {before[pk] for pk, _o in rows} | {order for _pk, order in rows}
+                    rows = update_returning(
+                        plain.filter(pk__in=chunk), kwargs, (pk_column(self.model), "order_id")
+                    )
+                    count += len(rows)
+                    orders |= {before[pk] for pk, _o in rows} | {order for _pk, order in rows}
             else:
-                rows = update_returning(self, kwargs, ("order_id",))
-                orders = {order for (order,) in rows}
+                # The orders only, a chunk of rows at a time: not a tuple per item updated.
+                count, orders = 0, set()
+                for chunk in update_returning_chunks(self, kwargs, ("order_id",)):
+                    count += len(chunk)
+                    orders |= {order for (order,) in chunk}
             queue_orders(db, orders)
         self._result_cache = None
-        return len(rows)
+        return count
 
     update.alters_data = True  # type: ignore[attr-defined]
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        """Django's, the items' orders locked first (:func:`lock_orders_of`): each deletion's
+        receiver then queues its order."""
+        if is_muted():
+            return super().delete()
+        self._for_write = True
+        with transaction.atomic(using=self.db, savepoint=False):
+            lock_orders_of(self.db, self)
+            return super().delete()
+
+    delete.alters_data = True  # type: ignore[attr-defined]
+    delete.queryset_only = True  # type: ignore[attr-defined]
 
     def bulk_create(
         self,
@@ -221,7 +254,35 @@ class OrderItem(models.Model):
         """Save the line and, through its ``post_save`` receiver, its order's outbox row in one
         transaction (:func:`~.sync_state.atomic_save`)."""
         with atomic_save(self, kwargs.get("using")):
+            left = self._lock_order(kwargs.get("using"))
             super().save(*args, **kwargs)
+            if left is not None:  # moved: the order it left lists it no more
+                queue_orders(self._state.db or DEFAULT_DB_ALIAS, [left])
+
+    def delete(self, using: Any = None, keep_parents: bool = False) -> tuple[int, dict[str, int]]:
+        with atomic_save(self, using):
+            self._lock_order(using)
+            return super().delete(using=using, keep_parents=keep_parents)
+
+    def _lock_order(self, using: str | None) -> Any:
+        """The order before this line (:func:`lock_orders_of`): its receiver queues the order
+        after the line's own statement. A line moved to another order: both orders, and the id
+        of the one it leaves is returned (its receiver knows the new one only)."""
+        if is_muted():
+            return None
+        db = using or router.db_for_write(type(self), instance=self)
+        stored = None
+        if self.pk is not None and not self._state.adding:
+            stored = (
+                OrderItem._base_manager.using(db)
+                .filter(pk=self.pk)
+                .values_list("order_id", flat=True)
+                .first()
+            )
+        orders = {order for order in (self.order_id, stored) if order is not None}
+        if orders:
+            lock_in_order(Order._base_manager.using(db).filter(pk__in=orders))
+        return stored if stored is not None and stored != self.order_id else None
 
     def to_voucherify(self) -> dict[str, Any]:
         """An ``items[]`` entry: the SKU when there is one, else the product."""

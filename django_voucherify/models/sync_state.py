@@ -50,8 +50,10 @@ BOOKKEEPING_FIELDS = SENDER_FIELDS | {"sync_state", "updated_at"}
 
 #: Sent by the mirrors' querysets inside the transaction of a write that sends no ``post_save``
 #: (``update()``, ``bulk_create()``, ``bulk_update()``; an order item's, for its orders), with
-#: ``chunks``: lists of ``(pk, source_id, voucherify_id)`` of the mirrors of ``sender`` written
-#: (an iterator, read once: an ``update()``'s rows are fetched as it is read), and ``using``.
+#: ``rows``: a list of ``(pk, source_id, voucherify_id)`` of mirrors of ``sender`` written, and
+#: ``using``. Sent once per :data:`FETCH_ROWS` rows of an ``update()`` (memory stays one chunk),
+#: each time with a list every receiver may read: an iterator (before) was read by the first
+#: receiver only, so a shop's receiver connected first left the rows unqueued.
 #: ``django_voucherify.sync.receivers`` writes their outbox rows.
 mirrors_written = Signal()
 
@@ -128,6 +130,27 @@ def update_returning_chunks(
             yield [tuple(row) for row in chunk]
 
 
+def refuse_unsupported_update(queryset: models.QuerySet[Any]) -> None:
+    """The refusals of Django's ``QuerySet.update()``, for the querysets that run their own
+    ``UPDATE ... RETURNING`` (:class:`MirrorQuerySet`, ``OrderItemQuerySet``), before anything is
+    written. Without them, ``a.union(b).update()`` updated ``a``'s rows only (the combined query's
+    first part) and ``distinct("field").update()`` every row, where Django refuses both."""
+    queryset._not_support_combined_queries("update")  # type: ignore[attr-defined]
+    if queryset.query.is_sliced:
+        raise TypeError("Cannot update a query once a slice has been taken.")
+    if queryset.query.distinct_fields:
+        raise TypeError("Cannot call update() after .distinct(*fields).")
+
+
+def lock_in_order(queryset: models.QuerySet[Any]) -> None:
+    """``SELECT ... FOR UPDATE`` of the rows of ``queryset`` in primary key order (their ids
+    only are read): two writers locking overlapping rows this way never wait crosswise."""
+    for _chunk in (
+        queryset.select_for_update().order_by("pk").values_list("pk", flat=True).iterator(FETCH_ROWS)
+    ):
+        pass
+
+
 def in_slices(ids: Iterable[Any]) -> Iterator[list[Any]]:
     """``ids`` in lists of :data:`IDS_PER_STATEMENT`, sorted (rows locked in one order)."""
     it = iter(sorted(ids))
@@ -175,25 +198,16 @@ class MirrorQuerySet(models.QuerySet[_M]):
     def update(self, **kwargs: Any) -> int:
         if is_muted() or not changes_data(self.model, kwargs):
             return super().update(**kwargs)
-        if self.query.is_sliced:
-            raise TypeError("Cannot update a query once a slice has been taken.")
+        refuse_unsupported_update(self)
         self._for_write = True
         db = self.db
         now = timezone.now()
         values = {**self.model.save_resets, **kwargs, "sync_state": SyncState.PENDING, "updated_at": now}
         count = 0
-
-        def chunks() -> Iterator[list[tuple[Any, ...]]]:
-            nonlocal count
+        with transaction.atomic(using=db, savepoint=False):
             for chunk in update_returning_chunks(self, values, mirror_columns(self.model)):
                 count += len(chunk)
-                yield chunk
-
-        with transaction.atomic(using=db, savepoint=False):
-            written = chunks()
-            mirrors_written.send(sender=self.model, chunks=written, using=db)
-            for _chunk in written:  # what no receiver read (SYNC_ENABLED off): updated all the same
-                pass
+                mirrors_written.send(sender=self.model, rows=chunk, using=db)
         self._result_cache = None
         return count
 
@@ -243,6 +257,13 @@ class MirrorQuerySet(models.QuerySet[_M]):
             obj.sync_state = SyncState.PENDING
             for field, value in self.model.save_resets.items():
                 setattr(obj, field, value)
+        if update_conflicts and update_fields and changes_data(self.model, update_fields):
+            # A row that existed is updated with ``update_fields`` only: without these it kept
+            # ``synced`` (and a placeholder stayed one) though its values changed and it is queued.
+            update_fields = [
+                *update_fields,
+                *{"sync_state", "updated_at", *self.model.save_resets} - set(update_fields),
+            ]
         with transaction.atomic(using=db, savepoint=False):
             made = super().bulk_create(
                 objs, batch_size, ignore_conflicts, update_conflicts, update_fields, unique_fields
@@ -251,7 +272,7 @@ class MirrorQuerySet(models.QuerySet[_M]):
             if any(pk is None for pk, _s, _v in rows):
                 raise NotSupportedError(f"{name}.objects.bulk_create() returned no id to queue")
             if rows:
-                mirrors_written.send(sender=self.model, chunks=iter([rows]), using=db)
+                mirrors_written.send(sender=self.model, rows=rows, using=db)
         return made
 
     bulk_create.alters_data = True  # type: ignore[attr-defined]

@@ -170,29 +170,74 @@ def record_changes(
     mirrors' querysets, in the write's transaction), each object once. One ``INSERT ... ON
     CONFLICT`` per :data:`ROWS_PER_INSERT` objects, each object's row the same as a save's
     (``version + 1``, pending unless a sender holds it); after commit, one
-    :func:`request_deliveries` for them all. Memory: one chunk, and one id per
+    :func:`request_deliveries` for all the bulk writes of the transaction
+    (:func:`_deliveries_after_commit`). Memory: one chunk, and one id per
     ``SYNC_BATCH_SIZE`` rows. Returns how many rows were queued (none when ``SYNC_ENABLED`` is
     false: ``chunks`` is not read)."""
     if not conf.option("SYNC_ENABLED"):
         return 0
     kind = str(getattr(model, "sync_kind", "")) or model._meta.model_name or ""
     step = max(conf.settings().sync_batch_size, 1)
-    first_of_each_batch: list[int] = []
-    count = 0
+    with transaction.atomic(using=db, savepoint=False):  # the caller's (or its own: after commit)
+        return _record_changes(kind, chunks, db, str(action), step)
+
+
+def _record_changes(
+    kind: str, chunks: Iterable[list[tuple[Any, ...]]], db: str, action: str, step: int
+) -> int:
+    deliveries = _deliveries_after_commit(db)
+    first_of_each_batch, count = deliveries.first_ids, 0
     for chunk in chunks:
         # In one order, whoever writes them: two bulk writes lock shared rows the same way round.
         latest = sorted(
             {str(pk): (str(source or ""), str(remote or "")) for pk, source, remote in chunk}.items()
         )
-        values = [(kind, pk, source_id, remote, str(action)) for pk, (source_id, remote) in latest]
+        values = [(kind, pk, source_id, remote, action) for pk, (source_id, remote) in latest]
         for start in range(0, len(values), ROWS_PER_INSERT):
             ids = sorted(_upsert_rows(db, values[start : start + ROWS_PER_INSERT]))
             # The first row of every SYNC_BATCH_SIZE (its task's batch claims the next due ones).
-            first_of_each_batch += ids[(-count) % step :: step]
+            first_of_each_batch += ids[(-deliveries.rows) % step :: step]
+            deliveries.rows += len(ids)
             count += len(ids)
-    if first_of_each_batch:
-        transaction.on_commit(lambda: request_deliveries(first_of_each_batch), using=db)
     return count
+
+
+class _Deliveries:
+    """The delivery request of the bulk writes of one transaction (:func:`_deliveries_after_commit`)."""
+
+    def __init__(self) -> None:
+        self.first_ids: list[int] = []
+        self.rows = 0
+
+    def __call__(self) -> None:
+        if self.first_ids:
+            request_deliveries(self.first_ids)
+
+
+_DELIVERIES_ATTR = "_voucherify_bulk_deliveries"
+
+
+def _deliveries_after_commit(db: str) -> _Deliveries:
+    """The one :func:`request_deliveries` the bulk writes of the open transaction share, run after
+    its commit. An ``update()`` sends its rows a chunk at a time (each a :func:`record_changes`):
+    one request per chunk cost, with the broker down, one broker timeout per 2,000 rows after the
+    commit, and with the drain cache down one warning each. Shared only by writes at the same
+    savepoint depth (a savepoint rolled back drops its callback, and only its own writes' rows
+    with it); checked on Django's list of pending callbacks, as :func:`_enqueue_on_commit` does."""
+    conn = connections[db]
+    pending = getattr(conn, "run_on_commit", None)
+    if isinstance(pending, list) and conn.in_atomic_block:
+        known = conn.__dict__.get(_DELIVERIES_ATTR)
+        here = set(getattr(conn, "savepoint_ids", ()))
+        try:
+            if known is not None and any(item[1] is known and set(item[0]) == here for item in pending):
+                return known  # type: ignore[no-any-return]
+        except (TypeError, IndexError, KeyError):
+            pass  # not the layout we know: a request of its own
+    deliveries = _Deliveries()
+    conn.__dict__[_DELIVERIES_ATTR] = deliveries
+    transaction.on_commit(deliveries, using=db)
+    return deliveries
 
 
 def send_deletion_again(entry_id: int) -> bool:

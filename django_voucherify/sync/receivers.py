@@ -10,7 +10,6 @@ reach :func:`_mirrors_written` through the mirrors' querysets (``mirrors_written
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from django.db.models.signals import post_delete, post_save
@@ -27,11 +26,9 @@ from .outbox import record_change, record_changes
 
 
 @receiver(mirrors_written, dispatch_uid="dv_sync_mirrors_written")
-def _mirrors_written(
-    sender: type[Any], chunks: Iterable[list[tuple[Any, ...]]], using: str, **kwargs: Any
-) -> None:
+def _mirrors_written(sender: type[Any], rows: list[tuple[Any, ...]], using: str, **kwargs: Any) -> None:
     """Rows a queryset wrote (its querysets check :func:`~.mirrors.muted` before writing)."""
-    record_changes(sender, chunks, using)
+    record_changes(sender, [rows], using)
 
 
 @receiver(post_save, sender=Customer, dispatch_uid="dv_sync_customer_saved")

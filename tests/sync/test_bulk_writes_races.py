@@ -257,3 +257,49 @@ def test_any_mix_of_writes_then_a_drain_leaves_voucherify_equal_to_the_mirrors(n
             raise Rollback  # the next example starts from an empty database
     except Rollback:
         pass
+
+
+def _update_items() -> None:
+    assert OrderItem.objects.filter(order__source_id="dl-1").update(quantity=5) == 1
+
+
+def _save_item() -> None:
+    item = OrderItem.objects.get()
+    item.quantity = 5
+    item.save()
+
+
+def _delete_item() -> None:
+    OrderItem.objects.get().delete()
+
+
+def _delete_items() -> None:
+    OrderItem.objects.filter(order__source_id="dl-1").delete()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("write", [_update_items, _save_item, _delete_item, _delete_items])
+def test_an_item_write_and_an_order_event_replacing_its_items_do_not_deadlock(no_broker, write):
+    """An order event or pull locks the order, then replaces its items (``bulk._pull_orders``).
+    An item write (``update()``, a save, a deletion) locked the item (its own statement), then
+    the order (to queue it): the two waited for each other and PostgreSQL killed one
+    (``deadlock detected``). Each now locks the items' orders first, as the pull takes them."""
+    needs_postgresql()
+    from django_voucherify.sync import bulk
+
+    order = Order.objects.create(source_id="dl-1")
+    OrderItem.objects.create(order=order, product_source_id="p", quantity=1)
+    OutboxEntry.objects.update(state=OutboxState.SYNCED)  # delivered: an event may overwrite it
+    Order.objects.filter(pk=order.pk).update(sync_state=SyncState.SYNCED)
+    item_update = write
+
+    with transaction.atomic():
+        Order.objects.select_for_update().get(pk=order.pk)  # the event's first lock
+        updater, errors = in_thread(item_update)
+        assert wait_until_another_session_waits_for_a_lock()
+        copy = {"source_id": "dl-1", "id": "ord_1", "items": [{"source_id": "p", "quantity": 2}]}
+        bulk.store_remote("orders", [copy])  # replaces the items
+    updater.join(30)
+    assert errors == []
+    if write is _update_items:  # the event's items, then the update applied to them
+        assert list(OrderItem.objects.values_list("quantity", flat=True)) == [5]
