@@ -136,3 +136,15 @@ def test_a_site_whose_door_needs_the_request_still_runs_the_selection(sandbox, m
     selection = {"changelist": "category=otp", "user": user.pk, "site": otp_site.name}
     voucher_tasks.run_voucher_action.apply(args=("disable", selection))
     assert all(not sandbox.state.vouchers[v.code]["active"] for v in vouchers)
+
+
+def test_a_list_of_codes_runs_when_its_admin_site_was_renamed_since_it_was_queued(sandbox, mirrored):
+    """Review l2: a list of codes carries its admin site, but checks only its user (no site's
+    changelist is rebuilt for a list). Every chunk looked the site up all the same: a deploy
+    renaming the admin site (``AdminSite(name=...)``) while the run waited out a 429 failed it
+    with LookupError, the vouchers left never done."""
+    vouchers = mirrored("R-1", "R-2")
+    user = _clerk("view_voucher", "change_voucher_state", is_staff=True)
+    selection = {"codes": ["R-1", "R-2"], "user": user.pk, "site": "renamed-since"}
+    voucher_tasks.run_voucher_action.apply(args=("disable", selection), throw=True)
+    assert all(not sandbox.state.vouchers[v.code]["active"] for v in vouchers)
