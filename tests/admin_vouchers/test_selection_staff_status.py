@@ -148,3 +148,37 @@ def test_a_list_of_codes_runs_when_its_admin_site_was_renamed_since_it_was_queue
     selection = {"codes": ["R-1", "R-2"], "user": user.pk, "site": "renamed-since"}
     voucher_tasks.run_voucher_action.apply(args=("disable", selection), throw=True)
     assert all(not sandbox.state.vouchers[v.code]["active"] for v in vouchers)
+
+
+@pytest.mark.parametrize("gone", ["staff status withdrawn", "user deleted"])
+def test_a_list_stopped_for_its_user_says_so_on_each_voucher_left_and_in_the_log(
+    sandbox, mirrored, monkeypatch, withdrawn_after_first_run, caplog, gone
+):
+    """Review l2: a run refused at a chunk or a retry (its user deleted, or no longer staff)
+    raised PermissionDenied out of the task: a Celery traceback, nothing on the vouchers left
+    (where the admin shows a background run's failures, as it does for a run giving up on 429s)
+    and nothing in the app's log, so staff could not tell which vouchers were never done."""
+    from django_voucherify.models import Voucher
+
+    mirrored("N-1", "N-2", "N-3")
+    user = _clerk("view_voucher", "change_voucher_state", is_staff=True)
+    monkeypatch.setattr(voucher_tasks, "SELECTION_CHUNK", 1)
+    if gone == "user deleted":
+        original = voucher_tasks.actions.run
+
+        def run_then_delete(*args, **kwargs):
+            try:
+                return original(*args, **kwargs)
+            finally:
+                User.objects.filter(pk=user.pk).delete()
+
+        monkeypatch.setattr(voucher_tasks.actions, "run", run_then_delete)
+    else:
+        withdrawn_after_first_run(user)
+    selection = {"codes": ["N-1", "N-2", "N-3"], "user": user.pk, "site": "admin"}
+    with caplog.at_level("WARNING", logger="django_voucherify.vouchers"):
+        voucher_tasks.run_voucher_action.apply(args=("disable", selection), throw=True)
+    keys = dict(Voucher.objects.values_list("code", "last_error_key"))
+    assert keys == {"N-1": "", "N-2": "not_permitted", "N-3": "not_permitted"}
+    assert sandbox.state.vouchers["N-2"]["active"] and sandbox.state.vouchers["N-3"]["active"]
+    assert any("disable stopped, 2 voucher(s) not done" in r.getMessage() for r in caplog.records)
