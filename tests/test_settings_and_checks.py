@@ -368,6 +368,9 @@ def test_a_credential_no_header_can_carry_is_refused_by_its_check(key, configure
     assert message.id == ("voucherify.E002" if key == "SECRET_KEY" else "voucherify.E001")
     assert "HTTP header can carry" in message.msg and f"it holds {found}" in message.msg
     assert "line break" in message.hint
+    # Review l2: a key read from a file was told to be "copied as shown": the hint says how
+    # to drop the line break the file ends with.
+    assert ".strip()" in message.hint
     assert isinstance(exc, ImproperlyConfigured) and found in str(exc)
     for text in (message.msg, message.hint, str(exc)):
         assert TOKEN not in text and "app-" not in text
