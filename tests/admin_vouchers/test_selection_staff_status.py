@@ -182,3 +182,24 @@ def test_a_list_stopped_for_its_user_says_so_on_each_voucher_left_and_in_the_log
     assert keys == {"N-1": "", "N-2": "not_permitted", "N-3": "not_permitted"}
     assert sandbox.state.vouchers["N-2"]["active"] and sandbox.state.vouchers["N-3"]["active"]
     assert any("disable stopped, 2 voucher(s) not done" in r.getMessage() for r in caplog.records)
+
+
+def test_a_list_queued_without_a_user_by_the_previous_version_still_runs_to_its_end(
+    sandbox, mirrored, monkeypatch
+):
+    """Review l2: messages already in a shop's broker at the upgrade hold ``{"codes": [...]}``
+    without a user or site. They run unchecked as they did, their 429 retry too (the codes left
+    are requeued without an owner made up for them)."""
+    mirrored("P-1", "P-2")
+    retried: list = []
+    original = voucher_tasks.run_voucher_action.retry
+
+    def retry(*args, **kwargs):
+        retried.append(kwargs.get("args"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(voucher_tasks.run_voucher_action, "retry", retry)
+    sandbox.faults.add(path="/v1/vouchers/P-2/disable", status=429, retry_after=1, times=1)
+    voucher_tasks.run_voucher_action.apply(args=("disable", {"codes": ["P-1", "P-2"]}))
+    assert retried == [("disable", {"codes": ["P-2"]}, 0)]
+    assert not sandbox.state.vouchers["P-1"]["active"] and not sandbox.state.vouchers["P-2"]["active"]
