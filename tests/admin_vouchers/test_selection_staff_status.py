@@ -203,3 +203,20 @@ def test_a_list_queued_without_a_user_by_the_previous_version_still_runs_to_its_
     voucher_tasks.run_voucher_action.apply(args=("disable", {"codes": ["P-1", "P-2"]}))
     assert retried == [("disable", {"codes": ["P-2"]}, 0)]
     assert not sandbox.state.vouchers["P-1"]["active"] and not sandbox.state.vouchers["P-2"]["active"]
+
+
+def test_a_select_all_run_whose_admin_site_is_gone_stops_with_a_warning(sandbox, mirrored, caplog):
+    """Review l2: a "select all" run rebuilds its site's changelist, so a site renamed since it
+    was queued must stop it: it raised LookupError out of the task (a Celery traceback); it now
+    stops with a warning in the app's log, nothing sent."""
+    mirrored("G-1", category="gone")
+    user = _clerk("view_voucher", "change_voucher_state", is_staff=True)
+    selection = {"changelist": "category=gone", "user": user.pk, "site": "renamed-since"}
+    posts = sandbox.calls.count("POST")
+    with caplog.at_level("WARNING", logger="django_voucherify.vouchers"):
+        voucher_tasks.run_voucher_action.apply(args=("disable", selection), throw=True)
+    assert sandbox.state.vouchers["G-1"]["active"] and sandbox.calls.count("POST") == posts
+    assert any(
+        "disable stopped, the rest of the selection not done: no admin site 'renamed-since'" in r.getMessage()
+        for r in caplog.records
+    )
