@@ -50,11 +50,10 @@ def header_defect(value: str) -> str | None:
     A field value (RFC 9110) is visible characters with spaces and tabs inside, written by
     http.client in Latin-1: a line break is refused there (ValueError, at every request), a
     character outside Latin-1 (a lone surrogate included) cannot be encoded, and a server
-    answers 400 to any other control character (NUL, DEL). White space at either end is not
-    part of the value (the receiver drops it, requests refuses it at the start).
+    answers 400 to any other control character (NUL, DEL). Spaces and tabs at either end are
+    no defect: they are not part of a field value (a server drops them), so the settings drop
+    them too (:meth:`Secret.trimmed`) rather than refuse a key that worked.
     """
-    if value != value.strip(" \t"):
-        return "white space at its start or end"
     for char in value:
         code = ord(char)
         if char in "\r\n":
@@ -109,6 +108,12 @@ class Secret:
     def header_defect(self) -> str | None:
         """:func:`header_defect` of the value (a temporary of this call, never a name here)."""
         return header_defect(self.reveal())
+
+    def trimmed(self) -> Secret:
+        """The value without spaces or tabs at either end, as a new Secret: what a server reads
+        of a header value (RFC 9110 drops them), and what requests accepts (it refuses a value
+        starting with one). The value is a temporary of this call, never a name here."""
+        return Secret(self.reveal().strip(" \t"))
 
     def __bool__(self) -> bool:
         return self._length > 0

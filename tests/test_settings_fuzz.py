@@ -48,7 +48,7 @@ wire_strings = (
     st.text(max_size=30)
     | st.text(st.characters(codec="latin-1"), min_size=1, max_size=12)
     # What a header cannot carry: an env file's line break, an injected header, NUL, DEL, C1,
-    # a character outside Latin-1, white space at either end.
+    # a character outside Latin-1; white space at either end (dropped, then sent).
     | st.sampled_from(["key\n", "id\r\nX-Injected: 1", "a\x00b", "k\x7f", "k\x85", "€uro", " key", "id\t"])
     # URLs urlsplit takes and the HTTP stack refuses (or that urlsplit itself refuses).
     | st.sampled_from(

@@ -5,10 +5,11 @@ A selection is a small JSON-serialisable dict, one of two kinds:
 - ``{"codes": [...], "user": pk, "site": admin site name}``: an explicit list, as short as a
   changelist page (the ticked rows) or the vouchers a long 429 left over in the admin request.
   Each chunk, and each retry after a 429, checks its user again as a changelist's does (active,
-  staff by the admin site's ``has_permission``, the action's permission): a clerk whose staff
-  status was withdrawn while the run waited out Voucherify's rate limit acts on no further
-  voucher. A list without a user (queued by 0.1.0, or built by :func:`of_codes` alone in code
-  that is no admin request) runs unchecked, as it did;
+  staff, the action's permission: :func:`user_may`): a clerk whose staff status was withdrawn
+  while the run waited out Voucherify's rate limit acts on no further voucher. Its site is not
+  looked up (a list rebuilds no changelist): one renamed since the run was queued does not stop
+  it. A list without a user (queued by 0.1.0, or built by :func:`of_codes` alone in code that is
+  no admin request) runs unchecked, as it did;
 - ``{"changelist": query string, "user": pk, "site": admin site name}``: Django's "select all
   N vouchers" (``select_across``), however large. Its filters and search live in the
   changelist URL's query string, so rather than listing every code in one broker message (or
@@ -91,8 +92,10 @@ def next_chunk(selection: Selection, action: Action, after_pk: int, size: int) -
     if "codes" in selection:
         codes = [str(code) for code in selection["codes"]]
         who: Selection = {key: selection[key] for key in ("user", "site") if key in selection}
-        if who:
-            authorised(who, action)
+        if "user" in who:
+            # The user only: a list names its vouchers, no site's changelist is rebuilt, so a
+            # site renamed (or gone) since the run was queued must not fail it.
+            user_may(who["user"], action)
         return Chunk(
             codes=codes[:size],
             resume_at=lambda index: (of_codes(codes[index:], who), 0),
@@ -122,21 +125,31 @@ def authorised(selection: Selection, action: Action) -> tuple[ModelAdmin[Voucher
     """The voucher admin of the selection's site and a GET request of its user, who is still
     active and staff and holds ``action``'s permission; else PermissionDenied.
     """
-    user = get_user_model().objects.filter(pk=selection["user"], is_active=True).first()
-    if user is None or not user.has_perm(f"django_voucherify.{action.permission}"):
-        raise PermissionDenied(f"user {selection['user']} may not {action.value} vouchers")
+    user = user_may(selection["user"], action)
     model_admin = _voucher_admin(str(selection["site"]))
     request = HttpRequest()
     request.method = "GET"
     request.user = user
-    # The admin's own door (active and staff): a clerk whose staff status was withdrawn mid-run
-    # keeps his permissions, and must not act on for the chunks left. The user's flags, not the
-    # site's has_permission: a site's door may read what middleware puts on a live request
-    # (django-otp's is_verified(), checked when the action was confirmed), which this request,
-    # built in Celery, has not: AttributeError, every chunk failed.
-    if not user.is_staff:
-        raise PermissionDenied(f"user {selection['user']} is no longer staff")
     return model_admin, request
+
+
+def user_may(pk: Any, action: Action) -> Any:
+    """The user ``pk`` if still active staff holding ``action``'s permission; else PermissionDenied.
+
+    The admin's own door (active and staff): a clerk whose staff status was withdrawn mid-run
+    keeps his permissions, and must not act on for the chunks left. The user's flags, not the
+    site's has_permission: a site's door may read what middleware puts on a live request
+    (django-otp's is_verified(), checked when the action was confirmed), which a request built
+    in Celery has not: AttributeError, every chunk failed.
+    """
+    user = get_user_model().objects.filter(pk=pk).first()
+    if user is None:
+        raise PermissionDenied(f"user {pk} no longer exists")
+    if not user.is_active or not user.has_perm(f"django_voucherify.{action.permission}"):
+        raise PermissionDenied(f"user {pk} may not {action.value} vouchers")
+    if not user.is_staff:
+        raise PermissionDenied(f"user {pk} is no longer staff")
+    return user
 
 
 def _voucher_admin(site_name: str) -> ModelAdmin:  # type: ignore[type-arg]

@@ -9,8 +9,9 @@ runs before it imports task modules, so web and worker processes both know it.
 Each message runs :data:`SELECTION_CHUNK` vouchers and queues the next chunk itself; a long 429
 retries from the voucher it stopped at (the ones done are not sent again), and after
 ``max_retries`` writes a ``too_many_requests`` error on each voucher of the chunk left rather
-than dropping them silently. Failures stay on each voucher's mirror (``last_error``, shown in the
-admin) and in the log.
+than dropping them silently; a run whose user may no longer act stops and writes
+``not_permitted`` on each voucher a list still names. Failures stay on each voucher's mirror
+(``last_error``, shown in the admin) and in the log.
 
 The two task names of 0.1.0, ``django_voucherify.run_voucher_action`` (a list of codes) and
 ``django_voucherify.run_voucher_selection``, run the same code for one more release, so that
@@ -24,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from celery import shared_task
+from django.core.exceptions import PermissionDenied
 
 from ..vouchers import actions
 from . import voucher_selection
@@ -50,7 +52,10 @@ def _run_chunk(
     retry_at: Callable[[Cursor, float | None], Exception],
 ) -> dict[str, Any]:
     chosen = actions.Action(action)
-    chunk = voucher_selection.next_chunk(selection, chosen, after_pk, SELECTION_CHUNK)
+    try:
+        chunk = voucher_selection.next_chunk(selection, chosen, after_pk, SELECTION_CHUNK)
+    except (PermissionDenied, LookupError) as exc:  # its user may no longer act, its site is gone
+        return _stopped(action, selection, exc)
     outcome = actions.run(chosen, chunk.codes, max_wait=0)
     for result in outcome.failed:
         if result.unexpected:
@@ -75,6 +80,23 @@ def _run_chunk(
         "succeeded": [r.code for r in outcome.succeeded],
         "failed": {r.code: r.message for r in outcome.failed},
     }
+
+
+def _stopped(action: str, selection: Selection, exc: Exception) -> dict[str, Any]:
+    """A run refused at a chunk or retry: nothing more is sent, and it is said where staff look,
+    not only as a Celery traceback. A list's vouchers left each say it (as a run giving up on a
+    429 does); a "select all" run names none (its changelist is what was refused), the log does.
+    """
+    codes = [str(code) for code in selection.get("codes", ())]
+    if codes:
+        actions.record_not_permitted(codes)
+    logger.warning(
+        "Voucherify %s stopped, %s not done: %s",
+        action,
+        f"{len(codes)} voucher(s)" if codes else "the rest of the selection",
+        exc,
+    )
+    return {"succeeded": [], "failed": dict.fromkeys(codes, str(actions.NOT_PERMITTED)), "stopped": str(exc)}
 
 
 def _retry_with_cursor(task: Any, action: str) -> Callable[[Cursor, float | None], Exception]:

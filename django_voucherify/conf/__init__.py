@@ -112,8 +112,13 @@ def _take_secret(values: dict[str, Any]) -> Secret:
     secret manager) becomes a :class:`Withheld` naming only what is wrong with it: it passed
     the checks and failed every request. What no Secret can hold stays the Withheld it is."""
     raw = values.get("SECRET_KEY")
+    # Spaces or tabs at either end (an env file's "KEY=abc "): a server drops them from the
+    # header, so the key worked; it is sent without them, never refused. (A Secret of spaces
+    # only is then empty: missing, as a blank string is.)
+    secret = None
     if isinstance(raw, Secret | str) and (raw.strip() if isinstance(raw, str) else raw):
-        secret = Secret.wrap(raw)
+        secret = Secret.wrap(raw).trimmed()
+    if secret:
         defect = secret.header_defect()
         values["SECRET_KEY"] = MASK if defect is None else Withheld(secret, defect=defect)
         return secret if defect is None else Secret("")
@@ -168,7 +173,9 @@ def _build(values: dict[str, Any], secret_key: Secret) -> VoucherifySettings:
     """The snapshot of a dict whose options are valid (credentials may be missing)."""
     fields = {option.field: _typed(option, values[option.name]) for option in OPTIONS}
     app_id = values["APP_ID"]
-    fields["app_id"] = app_id if isinstance(app_id, str) and app_id.strip() else ""
+    # Without spaces or tabs at either end, as the secret key (_take_secret): requests refused
+    # an APP_ID starting with one at every request; a server drops them anyway.
+    fields["app_id"] = app_id.strip(" \t") if isinstance(app_id, str) and app_id.strip() else ""
     fields["secret_key"] = secret_key
     if fields["checkout_late_check_after"] is None:
         grace = fields["checkout_reconcile_grace"]
@@ -264,10 +271,12 @@ def _raw_credentials(*names: str) -> tuple[Secret, ...]:
     except ImproperlyConfigured:
         return ()
     found: list[Secret] = []
-    for value in (values.get(name) for name in names):
+    for name in names:
+        value = values.get(name)
         for item in value if isinstance(value, tuple) else (value,):
             if isinstance(item, Secret):
-                found.append(item)
+                # The key as sent (trimmed, a part of the configured one): masks both.
+                found.append(item.trimmed() if name == "SECRET_KEY" else item)
             elif isinstance(item, Withheld):
                 found.extend(item.secrets)
     return tuple(found)

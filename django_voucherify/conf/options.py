@@ -84,8 +84,10 @@ class Option:
 
 _CREDENTIALS_HINT = (
     "Set VOUCHERIFY = {{'{key}': ...}} in your settings, from Voucherify's Project settings > "
-    "Application Keys (read it from the environment, e.g. env('VOUCHERIFY_{key}')); copy it "
-    "as shown there, without a line break or spaces at its end: it is sent as a header."
+    "Application Keys (read it from the environment, e.g. env('VOUCHERIFY_{key}')). It is "
+    "sent as a header, so without a line break at its end: a file (a Docker or "
+    "Kubernetes secret) or a secret manager often ends it with a line break; strip it, e.g. "
+    "Path('/run/secrets/voucherify').read_text().strip()."
 )
 _URL_HINT = (
     "Use your cluster's URL: https://api.voucherify.io (Europe), https://us1.api.voucherify.io "

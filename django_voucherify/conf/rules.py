@@ -59,7 +59,7 @@ def _number(value: Any) -> float | None:
 #: What a credential sent as a header must be (each problem adds what it found in it).
 HEADER_RULE = (
     "must be text an HTTP header can carry: no line break or other control character, no "
-    "character outside Latin-1, no white space at either end"
+    "character outside Latin-1"
 )
 
 #: A host name the HTTP stack sends as it is (letters, digits, '.', '-', '_', no '.' first:

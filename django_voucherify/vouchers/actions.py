@@ -142,6 +142,21 @@ def record_error(result: VoucherResult) -> None:
     )
 
 
+#: What a voucher of a background run says when the run's user may no longer run it.
+NOT_PERMITTED = _(
+    "Not done: the user who started this action may no longer run it (deleted, inactive, no "
+    "longer staff or without the permission)."
+)
+
+
+def record_not_permitted(codes: Sequence[str]) -> None:
+    """Say on each of ``codes`` (one UPDATE: a list is at most a page, or what a 429 left over)
+    that a background run stopped before them because its user may no longer run it."""
+    Voucher.objects.filter(code__in=list(codes)).update(
+        last_error=str(NOT_PERMITTED), last_error_key="not_permitted", last_request_id=""
+    )
+
+
 def rate_limited(code: str) -> VoucherResult:
     """The result of a voucher a run gave up on because Voucherify kept answering 429."""
     return VoucherResult(

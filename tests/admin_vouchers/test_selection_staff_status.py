@@ -136,3 +136,87 @@ def test_a_site_whose_door_needs_the_request_still_runs_the_selection(sandbox, m
     selection = {"changelist": "category=otp", "user": user.pk, "site": otp_site.name}
     voucher_tasks.run_voucher_action.apply(args=("disable", selection))
     assert all(not sandbox.state.vouchers[v.code]["active"] for v in vouchers)
+
+
+def test_a_list_of_codes_runs_when_its_admin_site_was_renamed_since_it_was_queued(sandbox, mirrored):
+    """Review l2: a list of codes carries its admin site, but checks only its user (no site's
+    changelist is rebuilt for a list). Every chunk looked the site up all the same: a deploy
+    renaming the admin site (``AdminSite(name=...)``) while the run waited out a 429 failed it
+    with LookupError, the vouchers left never done."""
+    vouchers = mirrored("R-1", "R-2")
+    user = _clerk("view_voucher", "change_voucher_state", is_staff=True)
+    selection = {"codes": ["R-1", "R-2"], "user": user.pk, "site": "renamed-since"}
+    voucher_tasks.run_voucher_action.apply(args=("disable", selection), throw=True)
+    assert all(not sandbox.state.vouchers[v.code]["active"] for v in vouchers)
+
+
+@pytest.mark.parametrize("gone", ["staff status withdrawn", "user deleted"])
+def test_a_list_stopped_for_its_user_says_so_on_each_voucher_left_and_in_the_log(
+    sandbox, mirrored, monkeypatch, withdrawn_after_first_run, caplog, gone
+):
+    """Review l2: a run refused at a chunk or a retry (its user deleted, or no longer staff)
+    raised PermissionDenied out of the task: a Celery traceback, nothing on the vouchers left
+    (where the admin shows a background run's failures, as it does for a run giving up on 429s)
+    and nothing in the app's log, so staff could not tell which vouchers were never done."""
+    from django_voucherify.models import Voucher
+
+    mirrored("N-1", "N-2", "N-3")
+    user = _clerk("view_voucher", "change_voucher_state", is_staff=True)
+    monkeypatch.setattr(voucher_tasks, "SELECTION_CHUNK", 1)
+    if gone == "user deleted":
+        original = voucher_tasks.actions.run
+
+        def run_then_delete(*args, **kwargs):
+            try:
+                return original(*args, **kwargs)
+            finally:
+                User.objects.filter(pk=user.pk).delete()
+
+        monkeypatch.setattr(voucher_tasks.actions, "run", run_then_delete)
+    else:
+        withdrawn_after_first_run(user)
+    selection = {"codes": ["N-1", "N-2", "N-3"], "user": user.pk, "site": "admin"}
+    with caplog.at_level("WARNING", logger="django_voucherify.vouchers"):
+        voucher_tasks.run_voucher_action.apply(args=("disable", selection), throw=True)
+    keys = dict(Voucher.objects.values_list("code", "last_error_key"))
+    assert keys == {"N-1": "", "N-2": "not_permitted", "N-3": "not_permitted"}
+    assert sandbox.state.vouchers["N-2"]["active"] and sandbox.state.vouchers["N-3"]["active"]
+    assert any("disable stopped, 2 voucher(s) not done" in r.getMessage() for r in caplog.records)
+
+
+def test_a_list_queued_without_a_user_by_the_previous_version_still_runs_to_its_end(
+    sandbox, mirrored, monkeypatch
+):
+    """Review l2: messages already in a shop's broker at the upgrade hold ``{"codes": [...]}``
+    without a user or site. They run unchecked as they did, their 429 retry too (the codes left
+    are requeued without an owner made up for them)."""
+    mirrored("P-1", "P-2")
+    retried: list = []
+    original = voucher_tasks.run_voucher_action.retry
+
+    def retry(*args, **kwargs):
+        retried.append(kwargs.get("args"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(voucher_tasks.run_voucher_action, "retry", retry)
+    sandbox.faults.add(path="/v1/vouchers/P-2/disable", status=429, retry_after=1, times=1)
+    voucher_tasks.run_voucher_action.apply(args=("disable", {"codes": ["P-1", "P-2"]}))
+    assert retried == [("disable", {"codes": ["P-2"]}, 0)]
+    assert not sandbox.state.vouchers["P-1"]["active"] and not sandbox.state.vouchers["P-2"]["active"]
+
+
+def test_a_select_all_run_whose_admin_site_is_gone_stops_with_a_warning(sandbox, mirrored, caplog):
+    """Review l2: a "select all" run rebuilds its site's changelist, so a site renamed since it
+    was queued must stop it: it raised LookupError out of the task (a Celery traceback); it now
+    stops with a warning in the app's log, nothing sent."""
+    mirrored("G-1", category="gone")
+    user = _clerk("view_voucher", "change_voucher_state", is_staff=True)
+    selection = {"changelist": "category=gone", "user": user.pk, "site": "renamed-since"}
+    posts = sandbox.calls.count("POST")
+    with caplog.at_level("WARNING", logger="django_voucherify.vouchers"):
+        voucher_tasks.run_voucher_action.apply(args=("disable", selection), throw=True)
+    assert sandbox.state.vouchers["G-1"]["active"] and sandbox.calls.count("POST") == posts
+    assert any(
+        "disable stopped, the rest of the selection not done: no admin site 'renamed-since'" in r.getMessage()
+        for r in caplog.records
+    )
