@@ -26,6 +26,7 @@ from django.contrib.admin import helpers
 from django.db.models import Count, Max, Min, Model, QuerySet, Sum
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 TEMPLATE = "admin/django_voucherify/action_confirmation.html"
@@ -105,8 +106,17 @@ def confirmation_page(
         # The confirmation is of these objects, not of any as many (see digest()).
         "digest": digest(queryset),
         "warning": warning,
+        "back_url": _changelist_as_it_was(model_admin, request),
     }
     return TemplateResponse(request, template, context)
+
+
+def _changelist_as_it_was(model_admin: admin.ModelAdmin[Any], request: HttpRequest) -> str:
+    """The changelist with the search and filters the action was chosen on: actions are posted
+    to the changelist's URL with its query string ("No, take me back" opened the whole list)."""
+    opts = model_admin.opts
+    url = reverse(f"{model_admin.admin_site.name}:{opts.app_label}_{opts.model_name}_changelist")
+    return f"{url}?{request.GET.urlencode()}" if request.GET else url
 
 
 def selection_changed(

@@ -14,6 +14,7 @@ from ..models.ledger import CheckoutRedemption, LedgerState
 from . import confirmation
 from .ledger_filters import RollbackPendingFilter
 from .mixins import VoucherifyModelAdmin
+from .money import format_amount
 
 CONFIRM_TEMPLATE = "admin/django_voucherify/checkoutredemption/rollback_confirmation.html"
 #: Rows the rollback action rolls back in the request (each one call, at most CHECKOUT_TIMEOUT);
@@ -29,8 +30,8 @@ class CheckoutRedemptionAdmin(VoucherifyModelAdmin):
         "state",
         "rollback_pending_display",
         "needs_attention",
-        "discount_amount",
-        "total_amount",
+        "discount_display",
+        "total_display",
         "last_error_key",
         "last_request_id",
         "created_at",
@@ -119,6 +120,16 @@ class CheckoutRedemptionAdmin(VoucherifyModelAdmin):
         """The codes, then the promotion tiers redeemed with them."""
         return ", ".join([*obj.codes, *obj.tiers])
 
+    # In the shop's currency like every other amount of the admin (admin/money.py): the raw
+    # fields showed Voucherify's minor units, "410" for a 4.10 EUR discount.
+    @admin.display(description=_("total discount"), ordering="discount_amount")
+    def discount_display(self, obj: CheckoutRedemption) -> str:
+        return format_amount(obj.discount_amount)
+
+    @admin.display(description=_("amount to pay"), ordering="total_amount")
+    def total_display(self, obj: CheckoutRedemption) -> str:
+        return format_amount(obj.total_amount)
+
     @admin.display(description=_("rollback pending"), boolean=True)
     def rollback_pending_display(self, obj: CheckoutRedemption) -> bool:
         return obj.rollback_pending
@@ -147,7 +158,7 @@ class CheckoutRedemptionAdmin(VoucherifyModelAdmin):
                 row=lambda r: (
                     r.order_source_id,
                     ", ".join(r.codes),
-                    r.discount_amount,
+                    format_amount(r.discount_amount),
                     r.get_state_display(),
                 ),
                 intro=lambda count: (

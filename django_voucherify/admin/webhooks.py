@@ -94,14 +94,26 @@ class WebhookEventAdmin(VoucherifyModelAdmin):
     def reprocess_selected(
         self, request: HttpRequest, queryset: QuerySet[WebhookEvent]
     ) -> HttpResponse | None:
+        # Only parked events are reprocessed (webhooks.events.reprocess: a pending one may be in
+        # a worker's hands). The page listed and counted the whole selection: "these 279 events
+        # will be processed again", then "0 events sent for processing".
+        eligible = queryset.filter(state=WebhookEventState.PARKED)
+        if not eligible.exists():
+            self.message_user(
+                request,
+                _("Only parked events can be reprocessed; none of the selected events is parked."),
+                messages.WARNING,
+            )
+            return None
         if request.POST.get("post") != "yes":
+            left = queryset.count() - eligible.count()
             # The admin's one confirmation page: a sample of a large selection and its count,
             # "select all" posted back as select_across (one hidden input per event made
             # confirming thousands of parked events a 400, past DATA_UPLOAD_MAX_NUMBER_FIELDS).
             return confirmation.confirmation_page(
                 self,
                 request,
-                queryset,
+                eligible,
                 action_label=gettext("Reprocess"),
                 order_by="pk",
                 headers=(
@@ -134,6 +146,14 @@ class WebhookEventAdmin(VoucherifyModelAdmin):
                 ),
                 table_id="reprocess-rows",
                 template=CONFIRM_TEMPLATE,
+                warning=ngettext(
+                    "%(counter)s selected event is not parked and is left as it is.",
+                    "%(counter)s selected events are not parked and are left as they are.",
+                    left,
+                )
+                % {"counter": left}
+                if left
+                else "",
             )
         changed = gettext(
             "The selection changed since the confirmation page (%(shown)s events then, %(now)s now); "
@@ -142,16 +162,16 @@ class WebhookEventAdmin(VoucherifyModelAdmin):
         if confirmation.selection_changed(
             self,
             request,
-            queryset.count(),
+            eligible.count(),
             lambda shown, now: changed % {"shown": shown, "now": now},
-            queryset,
+            eligible,
         ):
             return None
         # Imported here: the webhooks service pulls in checkout and the voucher services, which
         # a process that merely autodiscovers the admin would pay at start-up.
         from ..webhooks.events import reprocess
 
-        count = reprocess(queryset)
+        count = reprocess(eligible)
         self.message_user(
             request,
             ngettext("%(count)d event sent for processing.", "%(count)d events sent for processing.", count)

@@ -137,3 +137,15 @@ def test_staff_without_custom_permissions_cannot_run_actions(client, sandbox, mi
     assert not sandbox.state.vouchers["P-1"]["active"]
     act(client, "delete_selected_remote", vouchers)  # still lacks delete_voucher_remote
     assert "P-1" in sandbox.state.vouchers
+
+
+def test_no_take_me_back_returns_to_the_filtered_list(admin_client, sandbox, mirrored):
+    """The demo walked as staff: search "SPRING-", select all, Disable, then "No, take me back"
+    opened the whole unfiltered list (the search and filters the action was chosen on were
+    lost). The link now returns to the list as it was."""
+    vouchers = mirrored("BACK-1", "BACK-2")
+    page = post_action(admin_client, CHANGELIST + "?q=BACK-&active__exact=1", "disable_selected", vouchers)
+    html = page.content.decode()
+    assert f'<a href="{CHANGELIST}?q=BACK-&amp;active__exact=1" class="button cancel-link">' in html
+    plain = post_action(admin_client, CHANGELIST, "disable_selected", vouchers).content.decode()
+    assert f'<a href="{CHANGELIST}" class="button cancel-link">' in plain

@@ -95,3 +95,22 @@ def test_a_long_code_does_not_widen_the_shop_on_a_phone(
             assert broken_words(page, "#my-orders th, #my-orders td:not(.codes)") == []
         finally:
             browser.close()
+
+
+@pytest.mark.slow
+def test_a_phone_lays_the_shop_out_at_its_own_width(browser_tools, example_shop):
+    """The walk of the demo on a phone: without ``<meta name="viewport">`` a mobile browser
+    lays the page out 980 px wide and shrinks it to the screen, so the shop read at about a
+    third of its size (text and buttons too small to tap). The 390 px tests above set the
+    viewport without emulating a phone, which hid it. Chromium's mobile emulation here."""
+    with browser_tools.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+            page.set_default_timeout(30_000)
+            for path in ("/", "/account/signup/", "/account/signin/", "/checkout/"):
+                page.goto(example_shop + path)
+                assert page.evaluate("window.innerWidth") == 390, path
+                assert overflow(page) == 0, path
+        finally:
+            browser.close()

@@ -156,3 +156,22 @@ def test_reprocess_of_select_all_sends_a_bounded_number_from_the_request(
     sent.clear()
     events.sweep()  # (the first two again too: no worker ran their tasks here)
     assert set(pks[2:]) <= set(sent)
+
+
+def test_the_confirmation_lists_only_the_parked_events_it_will_reprocess(
+    client: Any, django_user_model: Any, parked: Any
+) -> None:
+    """The demo walked as staff: "select all" on the events, Reprocess, and the page said "These
+    279 events will be processed again", then "0 events sent for processing": only parked events
+    are reprocessed and none was. The page now lists only those and says the others stay as
+    they are; a selection without a parked event is refused at once."""
+    processed, _ = record(envelope("voucher.updated", {"voucher": {"code": "Q"}}))
+    WebhookEvent.objects.filter(pk=processed.pk).update(state=WebhookEventState.PROCESSED)
+    client.force_login(staff(django_user_model, "reprocess_webhookevent"))
+    html = post_action(client, CHANGELIST, "reprocess_selected", [parked, processed]).content.decode()
+    assert "This event will be processed again" in html and parked.event_id in html
+    assert processed.event_id not in html
+    assert "1 selected event is not parked and is left as it is." in html
+    refused = post_action(client, CHANGELIST, "reprocess_selected", [processed], follow=True)
+    text = refused.content.decode()
+    assert "confirm-reprocess" not in text and "Only parked events can be reprocessed" in text
