@@ -15,15 +15,8 @@ from django.utils.translation import gettext_lazy as _
 
 from ..models import WebhookEvent, WebhookEventState
 from . import confirmation
+from .cells import cut as _cut
 from .mixins import VoucherifyModelAdmin
-
-
-def _cut(text: str, kind: str) -> SafeString:
-    """``text`` on one line, cut with an ellipsis by voucherify_admin.css; whole in the title."""
-    if not text:
-        return format_html("{}", "-")
-    return format_html('<span class="voucherify-cut {}" title="{}">{}</span>', kind, text, text)
-
 
 CONFIRM_TEMPLATE = "admin/django_voucherify/webhookevent/reprocess_confirmation.html"
 
