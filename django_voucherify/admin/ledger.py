@@ -201,6 +201,21 @@ class CheckoutRedemptionAdmin(VoucherifyModelAdmin):
                 ),
                 table_id="rollback-rows",
                 template=CONFIRM_TEMPLATE,
+                # The rows that cannot be rolled back were dropped from the page without a word.
+                warning=confirmation.left_as_they_are(
+                    queryset.count(),
+                    eligible.count(),
+                    lambda left: (
+                        ngettext(
+                            "%(counter)s selected redemption is not succeeded or unknown: it cannot be "
+                            "rolled back and is left as it is.",
+                            "%(counter)s selected redemptions are not succeeded or unknown: they cannot "
+                            "be rolled back and are left as they are.",
+                            left,
+                        )
+                        % {"counter": left}
+                    ),
+                ),
             )
         changed = _(
             "The selection changed since the confirmation page (%(shown)s redemptions then, %(now)s "
