@@ -151,6 +151,17 @@ def test_no_take_me_back_returns_to_the_filtered_list(admin_client, sandbox, mir
     assert f'<a href="{CHANGELIST}" class="button cancel-link">' in plain
 
 
+def test_the_breadcrumb_returns_to_the_filtered_list(admin_client, sandbox, mirrored):
+    """The confirmation page's breadcrumb linked the whole unfiltered list while "No, take me
+    back" kept the search and filters: both return to the list as it was."""
+    vouchers = mirrored("CRUMB-1", "CRUMB-2")
+    page = post_action(admin_client, CHANGELIST + "?q=CRUMB-&active__exact=1", "disable_selected", vouchers)
+    crumbs = page.content.decode().split('class="breadcrumbs"', 1)[1].split("</ol>", 1)[0]
+    assert f'<a href="{CHANGELIST}?q=CRUMB-&amp;active__exact=1">Vouchers</a>' in crumbs
+    plain = post_action(admin_client, CHANGELIST, "disable_selected", vouchers).content.decode()
+    assert f'<a href="{CHANGELIST}">Vouchers</a>' in plain.split('class="breadcrumbs"', 1)[1]
+
+
 def test_enable_confirmation_counts_only_the_vouchers_that_change(admin_client, sandbox, mirrored):
     """Walked as a new user: "select all", Enable, and the page said "these 3 vouchers will
     change in Voucherify" above rows reading "already active, stays active". The headline counts
