@@ -484,8 +484,8 @@ def test_ledger_changelist_fits_1280_px_with_the_filters_open(
         f"[CheckoutRedemption.objects.create(order_source_id={order!r} + str(i), codes={codes!r},"
         " tiers=['promo_tier_' + 'z' * 20], state=state, discount_amount=123456789, total_amount=987654321,"
         " last_error_key='voucher_not_found_in_this_project', last_request_id='v-' + '0a' * 30,"
-        " needs_attention=True, rollback_requested_at=timezone.now() if state == 'succeeded' else None)"
-        " for i, state in enumerate(('succeeded', 'failed', 'unknown'))]",
+        " needs_attention=True, rollback_requested_at=timezone.now() if state != 'UNKNOWN' else None)"
+        " for i, state in enumerate(('SUCCEEDED', 'ORPHANED', 'UNKNOWN'))]",
     )
     sign_in_staff(page, base)
     for scheme in ("light", "dark"):
@@ -505,4 +505,5 @@ def test_ledger_changelist_fits_1280_px_with_the_filters_open(
         assert cut.count() == 1 and cut.inner_text() == f"{order}0"  # whole in the DOM and title
         box = cut.bounding_box()
         assert box and box["width"] < 250  # shown cut with an ellipsis
-    assert "1,234,567.89" in page.inner_text("#result_list")
+    listed = page.inner_text("#result_list")
+    assert "1,234,567.89" in listed and "rollback pending" in listed and "to roll back" in listed
