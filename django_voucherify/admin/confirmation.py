@@ -111,6 +111,16 @@ def confirmation_page(
     return TemplateResponse(request, template, context)
 
 
+def left_as_they_are(selected: int, changing: int, say: Callable[[int], str]) -> str:
+    """The page's note on the selected objects the action leaves as they are (events not
+    parked, redemptions that cannot be rolled back, vouchers already in the asked state):
+    ``say(n)`` when n of the ``selected`` are not among the ``changing``, else "". The
+    headline counts only the ``changing`` ones: "these 279 will change" above rows that
+    mostly read "stays as it is" told staff the wrong count."""
+    left = selected - changing
+    return say(left) if left > 0 else ""
+
+
 def _changelist_as_it_was(model_admin: admin.ModelAdmin[Any], request: HttpRequest) -> str:
     """The changelist with the search and filters the action was chosen on: actions are posted
     to the changelist's URL with its query string ("No, take me back" opened the whole list)."""

@@ -7,11 +7,14 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from ..models.ledger import CheckoutRedemption, LedgerState
 from . import confirmation
+from .cells import cut
 from .ledger_filters import RollbackPendingFilter
 from .mixins import VoucherifyModelAdmin
 from .money import format_amount
@@ -24,18 +27,13 @@ ROLLBACK_INLINE_LIMIT = 10
 
 @admin.register(CheckoutRedemption)
 class CheckoutRedemptionAdmin(VoucherifyModelAdmin):
-    list_display = (
-        "order_source_id",
-        "codes_display",
-        "state",
-        "rollback_pending_display",
-        "needs_attention",
-        "discount_display",
-        "total_display",
-        "last_error_key",
-        "last_request_id",
-        "created_at",
-    )
+    # Five columns that fit the room a 1280 px window leaves beside the admin's sidebar and the
+    # filters (about 630 px), as the webhook events' do: ten pushed "total discount" and the rest
+    # off the right edge. The order (its codes and tiers on a second line), the state (with the
+    # rollback-pending and needs-attention flags), the amounts (discount, then the amount to
+    # pay), the last error (its request id on a second line) and when. Long values are cut with
+    # an ellipsis and shown whole on hover (title); the change page shows every field.
+    list_display = ("order_cell", "state_summary", "amounts", "error_cell", "created_at")
     list_filter = ("state", "needs_attention", RollbackPendingFilter, "created_at")
     search_fields = (
         "order_source_id",
@@ -46,6 +44,10 @@ class CheckoutRedemptionAdmin(VoucherifyModelAdmin):
     )
     date_hierarchy = "created_at"
     actions = ("rollback_selected",)
+
+    class Media:
+        css = {"all": ("django_voucherify/voucherify_admin.css",)}
+
     readonly_fields = [f.name for f in CheckoutRedemption._meta.get_fields() if getattr(f, "concrete", False)]
     fieldsets = (
         (
@@ -115,24 +117,42 @@ class CheckoutRedemptionAdmin(VoucherifyModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # the ledger is the audit trail of redemptions
 
-    @admin.display(description=_("codes"))
-    def codes_display(self, obj: CheckoutRedemption) -> str:
-        """The codes, then the promotion tiers redeemed with them."""
-        return ", ".join([*obj.codes, *obj.tiers])
+    @admin.display(description=_("order / codes"), ordering="order_source_id")
+    def order_cell(self, obj: CheckoutRedemption) -> SafeString:
+        """The order, then the codes and the promotion tiers redeemed with them."""
+        codes = ", ".join([*obj.codes, *obj.tiers])
+        return format_html("{}<br>{}", cut(obj.order_source_id, "is-order"), cut(codes, "is-codes"))
+
+    @admin.display(description=_("state"), ordering="state")
+    def state_summary(self, obj: CheckoutRedemption) -> SafeString:
+        flags = [
+            format_html('<br><span class="voucherify-quiet">{}</span>', _("rollback pending"))
+            if obj.rollback_pending
+            else "",
+            format_html('<br><strong class="voucherify-attention">{}</strong>', _("needs attention"))
+            if obj.needs_attention
+            else "",
+        ]
+        return format_html('<span class="voucherify-state">{}</span>{}{}', obj.get_state_display(), *flags)
 
     # In the shop's currency like every other amount of the admin (admin/money.py): the raw
     # fields showed Voucherify's minor units, "410" for a 4.10 EUR discount.
-    @admin.display(description=_("total discount"), ordering="discount_amount")
-    def discount_display(self, obj: CheckoutRedemption) -> str:
-        return format_amount(obj.discount_amount)
+    @admin.display(description=_("discount / to pay"), ordering="discount_amount")
+    def amounts(self, obj: CheckoutRedemption) -> SafeString:
+        return format_html(
+            '<span class="voucherify-amount">{}</span><br>'
+            '<span class="voucherify-amount voucherify-quiet">{}</span>',
+            format_amount(obj.discount_amount),
+            format_amount(obj.total_amount),
+        )
 
-    @admin.display(description=_("amount to pay"), ordering="total_amount")
-    def total_display(self, obj: CheckoutRedemption) -> str:
-        return format_amount(obj.total_amount)
-
-    @admin.display(description=_("rollback pending"), boolean=True)
-    def rollback_pending_display(self, obj: CheckoutRedemption) -> bool:
-        return obj.rollback_pending
+    @admin.display(description=_("last error"), ordering="last_error_key")
+    def error_cell(self, obj: CheckoutRedemption) -> SafeString:
+        if not (obj.last_error_key or obj.last_request_id):
+            return format_html("{}", "-")
+        return format_html(
+            "{}<br>{}", cut(obj.last_error_key, "is-error"), cut(obj.last_request_id, "is-request")
+        )
 
     @admin.action(description=_("Roll back selected redemptions in Voucherify"), permissions=["change"])
     def rollback_selected(
@@ -181,6 +201,21 @@ class CheckoutRedemptionAdmin(VoucherifyModelAdmin):
                 ),
                 table_id="rollback-rows",
                 template=CONFIRM_TEMPLATE,
+                # The rows that cannot be rolled back were dropped from the page without a word.
+                warning=confirmation.left_as_they_are(
+                    queryset.count(),
+                    eligible.count(),
+                    lambda left: (
+                        ngettext(
+                            "%(counter)s selected redemption is not succeeded or unknown: it cannot be "
+                            "rolled back and is left as it is.",
+                            "%(counter)s selected redemptions are not succeeded or unknown: they cannot "
+                            "be rolled back and are left as they are.",
+                            left,
+                        )
+                        % {"counter": left}
+                    ),
+                ),
             )
         changed = _(
             "The selection changed since the confirmation page (%(shown)s redemptions then, %(now)s "

@@ -89,13 +89,68 @@ def _queue_after_commit(
     transaction.on_commit(enqueue, using=router.db_for_write(Voucher))
 
 
+def changing(queryset: QuerySet[Voucher], action: Action) -> QuerySet[Voucher]:
+    """The vouchers of ``queryset`` whose state ``action`` changes, as their mirrors say:
+    enabling leaves the active ones as they are, disabling the inactive ones; deleting changes
+    every one."""
+    from ..vouchers.actions import Action
+
+    if action == Action.ENABLE:
+        return queryset.filter(active=False)
+    if action == Action.DISABLE:
+        return queryset.filter(active=True)
+    return queryset
+
+
+def _unchanged(action: Action, left: int) -> str:
+    """How many selected vouchers ``action`` leaves as they are (see ``changing``)."""
+    from ..vouchers.actions import Action
+
+    if action == Action.ENABLE:
+        text = ngettext(
+            "%(counter)s selected voucher is already active and is left as it is.",
+            "%(counter)s selected vouchers are already active and are left as they are.",
+            left,
+        )
+    else:
+        text = ngettext(
+            "%(counter)s selected voucher is already inactive and is left as it is.",
+            "%(counter)s selected vouchers are already inactive and are left as they are.",
+            left,
+        )
+    return text % {"counter": left}
+
+
+def _headline(action: Action, changed: int) -> str:
+    if not changed:
+        return _("%(action)s: none of the selected vouchers will change in Voucherify.") % {
+            "action": action.label
+        }
+    return ngettext(
+        "%(action)s: this voucher will change in Voucherify:",
+        "%(action)s: these %(counter)s vouchers will change in Voucherify:",
+        changed,
+    ) % {"action": action.label, "counter": changed}
+
+
 def confirmation_page(
     model_admin: admin.ModelAdmin[Voucher],
     request: HttpRequest,
     queryset: QuerySet[Voucher],
     action: Action,
 ) -> TemplateResponse:
-    """What ``action`` will change, listing at most :data:`CONFIRM_LIST_LIMIT` vouchers."""
+    """What ``action`` will change, listing at most :data:`CONFIRM_LIST_LIMIT` vouchers. The
+    headline counts only the vouchers whose state changes; the others ("already active, stays
+    active") are counted in a note under it (the webhook reprocess page's
+    :func:`~.confirmation.left_as_they_are`). They are still sent: the call changes nothing in
+    Voucherify and refreshes a mirror that was stale."""
+    count = queryset.count()
+    changes = changing(queryset, action)
+    changed = count if changes is queryset else changes.count()
+    notes = [
+        confirmation.left_as_they_are(count, changed, lambda left: _unchanged(action, left)),
+        _("Permanent deletion cannot be undone.") if action == "delete_permanently" else "",
+    ]
     return confirmation.confirmation_page(
         model_admin,
         request,
@@ -104,14 +159,7 @@ def confirmation_page(
         order_by="code",
         headers=(_("Code"), _("Type"), _("Change")),
         row=lambda v: (v.code, v.get_type_display(), change_description(action, v)),
-        intro=lambda count: (
-            ngettext(
-                "%(action)s: this voucher will change in Voucherify:",
-                "%(action)s: these %(counter)s vouchers will change in Voucherify:",
-                count,
-            )
-            % {"action": action.label, "counter": count}
-        ),
+        intro=lambda count: _headline(action, changed),
         not_listed=lambda n: (
             ngettext(
                 "…and %(counter)s more voucher matching the same filters.",
@@ -121,7 +169,7 @@ def confirmation_page(
             % {"counter": n}
         ),
         table_id="voucher-changes",
-        warning=_("Permanent deletion cannot be undone.") if action == "delete_permanently" else "",
+        warning=" ".join(note for note in notes if note),
     )
 
 

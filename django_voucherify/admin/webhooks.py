@@ -15,15 +15,8 @@ from django.utils.translation import gettext_lazy as _
 
 from ..models import WebhookEvent, WebhookEventState
 from . import confirmation
+from .cells import cut as _cut
 from .mixins import VoucherifyModelAdmin
-
-
-def _cut(text: str, kind: str) -> SafeString:
-    """``text`` on one line, cut with an ellipsis by voucherify_admin.css; whole in the title."""
-    if not text:
-        return format_html("{}", "-")
-    return format_html('<span class="voucherify-cut {}" title="{}">{}</span>', kind, text, text)
-
 
 CONFIRM_TEMPLATE = "admin/django_voucherify/webhookevent/reprocess_confirmation.html"
 
@@ -106,7 +99,6 @@ class WebhookEventAdmin(VoucherifyModelAdmin):
             )
             return None
         if request.POST.get("post") != "yes":
-            left = queryset.count() - eligible.count()
             # The admin's one confirmation page: a sample of a large selection and its count,
             # "select all" posted back as select_across (one hidden input per event made
             # confirming thousands of parked events a 400, past DATA_UPLOAD_MAX_NUMBER_FIELDS).
@@ -146,14 +138,18 @@ class WebhookEventAdmin(VoucherifyModelAdmin):
                 ),
                 table_id="reprocess-rows",
                 template=CONFIRM_TEMPLATE,
-                warning=ngettext(
-                    "%(counter)s selected event is not parked and is left as it is.",
-                    "%(counter)s selected events are not parked and are left as they are.",
-                    left,
-                )
-                % {"counter": left}
-                if left
-                else "",
+                warning=confirmation.left_as_they_are(
+                    queryset.count(),
+                    eligible.count(),
+                    lambda left: (
+                        ngettext(
+                            "%(counter)s selected event is not parked and is left as it is.",
+                            "%(counter)s selected events are not parked and are left as they are.",
+                            left,
+                        )
+                        % {"counter": left}
+                    ),
+                ),
             )
         changed = gettext(
             "The selection changed since the confirmation page (%(shown)s events then, %(now)s now); "

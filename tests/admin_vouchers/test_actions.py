@@ -149,3 +149,37 @@ def test_no_take_me_back_returns_to_the_filtered_list(admin_client, sandbox, mir
     assert f'<a href="{CHANGELIST}?q=BACK-&amp;active__exact=1" class="button cancel-link">' in html
     plain = post_action(admin_client, CHANGELIST, "disable_selected", vouchers).content.decode()
     assert f'<a href="{CHANGELIST}" class="button cancel-link">' in plain
+
+
+def test_the_breadcrumb_returns_to_the_filtered_list(admin_client, sandbox, mirrored):
+    """The confirmation page's breadcrumb linked the whole unfiltered list while "No, take me
+    back" kept the search and filters: both return to the list as it was."""
+    vouchers = mirrored("CRUMB-1", "CRUMB-2")
+    page = post_action(admin_client, CHANGELIST + "?q=CRUMB-&active__exact=1", "disable_selected", vouchers)
+    crumbs = page.content.decode().split('class="breadcrumbs"', 1)[1].split("</ol>", 1)[0]
+    assert f'<a href="{CHANGELIST}?q=CRUMB-&amp;active__exact=1">Vouchers</a>' in crumbs
+    plain = post_action(admin_client, CHANGELIST, "disable_selected", vouchers).content.decode()
+    assert f'<a href="{CHANGELIST}">Vouchers</a>' in plain.split('class="breadcrumbs"', 1)[1]
+
+
+def test_enable_confirmation_counts_only_the_vouchers_that_change(admin_client, sandbox, mirrored):
+    """Walked as a new user: "select all", Enable, and the page said "these 3 vouchers will
+    change in Voucherify" above rows reading "already active, stays active". The headline counts
+    the vouchers that change; a note says how many stay as they are (as the webhook reprocess
+    page does)."""
+    vouchers = mirrored("STAY-1", "STAY-2", "STAY-3")
+    Voucher.objects.filter(code="STAY-3").update(active=False)
+    page = post_action(
+        admin_client, CHANGELIST + "?q=STAY-", "enable_selected", vouchers[:1], select_across="1"
+    )
+    html = page.content.decode()
+    assert "Enable: this voucher will change in Voucherify:" in html
+    assert "these 3 vouchers" not in html
+    assert "2 selected vouchers are already active and are left as they are." in html
+    Voucher.objects.filter(code="STAY-3").update(active=True)
+    page = post_action(admin_client, CHANGELIST, "enable_selected", vouchers)
+    html = page.content.decode()
+    assert "Enable: none of the selected vouchers will change in Voucherify." in html
+    assert "3 selected vouchers are already active and are left as they are." in html
+    disable = post_action(admin_client, CHANGELIST, "disable_selected", vouchers).content.decode()
+    assert "these 3 vouchers will change" in disable and "left as" not in disable

@@ -458,3 +458,52 @@ def test_jobs_changelist_fits_1280_px_with_the_filters_open(
         user = page.locator("#result_list span.voucherify-cut.is-user").first
         assert user.get_attribute("title") == "warehouse-clerk-" + "x" * 40  # cut, whole in the title
     assert "Sept. 30, 2026, 12:59 p.m." in page.inner_text("#result_list")
+
+
+LEDGER_ARTIFACTS = ROOT / "artifacts" / "admin_ledger"
+
+
+@pytest.mark.slow
+def test_ledger_changelist_fits_1280_px_with_the_filters_open(
+    page, example_shop, voucherify_sandbox_server, tmp_path
+):
+    """The checkout ledger's ten columns pushed "total discount" and the rest off the right
+    edge at 1280 px with the navigation sidebar and the filters open (a sideways scroll); its
+    columns are merged as the webhook events' are, and every one is inside the window, light
+    and dark."""
+    shutil.rmtree(LEDGER_ARTIFACTS, ignore_errors=True)
+    LEDGER_ARTIFACTS.mkdir(parents=True)
+    base = example_shop
+    order = "ORDER-" + "7" * 60
+    codes = ["SUMMER-" + "X" * 30, "WINTER-" + "Y" * 30]
+    shop_shell(
+        tmp_path,
+        voucherify_sandbox_server,
+        "from django.utils import timezone;"
+        "from django_voucherify.models import CheckoutRedemption;"
+        f"[CheckoutRedemption.objects.create(order_source_id={order!r} + str(i), codes={codes!r},"
+        " tiers=['promo_tier_' + 'z' * 20], state=state, discount_amount=123456789, total_amount=987654321,"
+        " last_error_key='voucher_not_found_in_this_project', last_request_id='v-' + '0a' * 30,"
+        " needs_attention=True, rollback_requested_at=timezone.now() if state != 'UNKNOWN' else None)"
+        " for i, state in enumerate(('SUCCEEDED', 'ORPHANED', 'UNKNOWN'))]",
+    )
+    sign_in_staff(page, base)
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        page.goto(f"{base}/admin/django_voucherify/checkoutredemption/")
+        page.wait_for_selector("#result_list")
+        page.screenshot(path=str(LEDGER_ARTIFACTS / f"ledger-{scheme}.png"), full_page=True)
+        fits = page.evaluate(JOB_COLUMNS)
+        assert fits["window"] == 1280 and fits["nav"] > 200 and fits["filter"] is not None, fits  # both open
+        for column in fits["columns"]:  # every column inside the results box, none under the filters
+            assert column["right"] <= fits["box"] <= fits["filter"], (column, fits)
+        assert fits["rightmost"] <= fits["box"] and fits["scroll"] <= fits["client"], fits  # no scroll
+        assert fits["page"] <= fits["window"], fits
+        last = [c["text"].lower() for c in fits["columns"][-3:]]
+        assert last == ["discount / to pay", "last error", "created at"], last
+        cut = page.locator(f"#result_list span.voucherify-cut[title='{order}0']")
+        assert cut.count() == 1 and cut.inner_text() == f"{order}0"  # whole in the DOM and title
+        box = cut.bounding_box()
+        assert box and box["width"] < 250  # shown cut with an ellipsis
+    listed = page.inner_text("#result_list")
+    assert "1,234,567.89" in listed and "rollback pending" in listed and "to roll back" in listed
